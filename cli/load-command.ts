@@ -1,0 +1,189 @@
+/**
+ * `paylink-loader load`: the whole job in one process. Exit codes:
+ *   0  every user loaded and committed
+ *   3  committed, some users failed (listed, and recorded in user_loads)
+ *   1  nothing committed (bad input, credentials rejected, lake unwritable, ...)
+ */
+import { readFile } from 'node:fs/promises';
+import { resolveCredentials } from '#adapters/credentials.ts';
+import { openStore } from '#adapters/open-store.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
+import { createPayLinkClient } from '#adapters/paylink-client.ts';
+import { createSystemRateLimiter } from '#adapters/system-timers.ts';
+import {
+  type ConfigFile,
+  configFileSchema,
+  loaderSettings,
+  parseOrThrow,
+  positiveInt,
+  positiveNumber,
+  selectResources,
+} from '#core/config.ts';
+import { DEFAULTS } from '#core/constants.ts';
+import { ConfigError } from '#core/errors.ts';
+import { assertLoadId, loadIdFromTime } from '#core/layout.ts';
+import type { BatchUser } from '#core/load-batch.ts';
+import { runLoad } from '#core/run-load.ts';
+import { parseTaskIds, parseUsersList } from '#core/users.ts';
+import { list, parseFlags, required } from './args.ts';
+import type { Io } from './io.ts';
+import { Progress } from './progress.ts';
+import { formatSummary, type LoadSummary, summarize } from './summary.ts';
+
+export const LOAD_USAGE = `paylink-loader load --users <file> --dest <dir|s3://bucket/prefix> [options]
+
+  --users <file>          one user identifier per line (spaces and any Unicode allowed)
+  --dest <dir|s3://...>   the lake: a local folder or s3://bucket/prefix
+  --base-url <url>        PayLink API (default ${DEFAULTS.baseUrl})
+  --resources a,b         tables to load (default: all user-scoped feeds but account, tasks)
+  --load-id <id>          re-use a load id: re-running it replaces that load, never duplicates
+  --concurrency <n>       users loaded at once (default ${DEFAULTS.concurrency})
+  --rate-limit <req/s>    client-side request rate over all users (default ${DEFAULTS.rateLimit})
+  --batch-size <n>        users per batch (default ${DEFAULTS.batchSize})
+  --secret-id <id|arn>    read {"api_key","api_secret"} from Secrets Manager
+                          (default: PAYLINK_API_KEY and PAYLINK_API_SECRET)
+  --config <file.json>    resource overrides (selectors, paths, paginators), base URL, HTTP policy
+  --task-ids <file>       JSON lines {"identifier","taskId"}: task ids for the tasks resource
+  --json                  print the summary as JSON on stdout
+  --quiet                 no progress on stderr`;
+
+export interface LoadRequest {
+  readonly usersFile: string;
+  readonly dest: string;
+  readonly baseUrl?: string;
+  readonly resources?: readonly string[];
+  readonly loadId?: string;
+  readonly concurrency?: number;
+  readonly rateLimit?: number;
+  readonly batchSize?: number;
+  readonly secretId?: string;
+  readonly configFile?: string;
+  readonly taskIdsFile?: string;
+  readonly json?: boolean;
+  readonly quiet?: boolean;
+}
+
+export function parseLoadArgs(argv: readonly string[]): LoadRequest {
+  const { values } = parseFlags(argv, {
+    users: { type: 'string' },
+    dest: { type: 'string' },
+    'base-url': { type: 'string' },
+    resources: { type: 'string' },
+    'load-id': { type: 'string' },
+    concurrency: { type: 'string' },
+    'rate-limit': { type: 'string' },
+    'batch-size': { type: 'string' },
+    'secret-id': { type: 'string' },
+    config: { type: 'string' },
+    'task-ids': { type: 'string' },
+    json: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+  });
+  return {
+    usersFile: required(values.users, '--users'),
+    dest: required(values.dest, '--dest'),
+    ...(values['base-url'] === undefined ? {} : { baseUrl: values['base-url'] }),
+    ...(values.resources === undefined ? {} : { resources: list(values.resources) ?? [] }),
+    ...(values['load-id'] === undefined ? {} : { loadId: assertLoadId(values['load-id']) }),
+    concurrency: positiveInt('--concurrency', values.concurrency, DEFAULTS.concurrency),
+    rateLimit: positiveNumber('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit),
+    batchSize: positiveInt('--batch-size', values['batch-size'], DEFAULTS.batchSize),
+    ...(values['secret-id'] === undefined ? {} : { secretId: values['secret-id'] }),
+    ...(values.config === undefined ? {} : { configFile: values.config }),
+    ...(values['task-ids'] === undefined ? {} : { taskIdsFile: values['task-ids'] }),
+    json: values.json ?? false,
+    quiet: values.quiet ?? false,
+  };
+}
+
+async function readText(path: string, flag: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      flag,
+      code === 'ENOENT' ? `file not found: ${path}` : `cannot read ${path} (${code ?? 'error'})`,
+    );
+  }
+}
+
+async function readConfigFile(path: string | undefined): Promise<ConfigFile> {
+  if (path === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readText(path, '--config'));
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError('--config', `${path} is not valid JSON`);
+  }
+  return parseOrThrow(configFileSchema, parsed, 'config');
+}
+
+/** Runs a load and prints its summary; returns the exit code. */
+export async function executeLoad(
+  request: LoadRequest,
+  io: Io,
+): Promise<{ exitCode: number; summary: LoadSummary }> {
+  const startedAt = io.now();
+  const file = await readConfigFile(request.configFile);
+  const settings = loaderSettings({
+    ...file,
+    ...(request.baseUrl === undefined ? {} : { baseUrl: request.baseUrl }),
+  });
+  const resources = selectResources(settings.catalog, request.resources);
+  const identifiers = parseUsersList(await readText(request.usersFile, '--users'), '--users');
+  if (identifiers.length === 0) throw new ConfigError('--users', `${request.usersFile} lists no users`);
+  const taskIds = request.taskIdsFile
+    ? parseTaskIds(await readText(request.taskIdsFile, '--task-ids'), '--task-ids')
+    : new Map<string, string[]>();
+  const users: BatchUser[] = identifiers.map((identifier) => {
+    const ids = taskIds.get(identifier);
+    return ids ? { identifier, taskIds: ids } : { identifier };
+  });
+  const store = openStore(request.dest);
+  // Credentials last among the checks: a bad flag fails before any secret is fetched.
+  const credentials = await resolveCredentials({
+    env: io.env,
+    ...(request.secretId === undefined ? {} : { secretId: request.secretId }),
+  });
+  const rateLimiter = createSystemRateLimiter(request.rateLimit ?? DEFAULTS.rateLimit);
+  const api = createPayLinkClient({
+    baseUrl: settings.baseUrl,
+    credentials,
+    rateLimiter,
+    http: settings.http,
+  });
+  const progress = new Progress(users.length, () => api.stats().requests, io.stderr, !request.quiet);
+  const loadId = request.loadId ?? loadIdFromTime(startedAt);
+  try {
+    const marker = await runLoad(
+      {
+        loadId,
+        startedAt,
+        users,
+        resources,
+        batchSize: request.batchSize ?? DEFAULTS.batchSize,
+        concurrency: request.concurrency ?? DEFAULTS.concurrency,
+      },
+      { api, store, parts: createParquetPartWriterFactory(), clock: io.now, onUser: progress.onUser },
+    );
+    progress.stop();
+    const exitCode = marker.failedUserCount > 0 ? 3 : 0;
+    const summary = summarize(marker, {
+      dest: store.description,
+      retries: api.stats().retries,
+      seconds: (io.now().getTime() - startedAt.getTime()) / 1000,
+      exitCode,
+    });
+    io.stdout.write(request.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
+    return { exitCode, summary };
+  } finally {
+    progress.stop();
+  }
+}
+
+export async function loadCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { exitCode } = await executeLoad(parseLoadArgs(argv), io);
+  return exitCode;
+}

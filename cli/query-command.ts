@@ -1,0 +1,27 @@
+/** `paylink-loader query --dest <dir> "<sql>"`: DuckDB over the local lake, every table a view. */
+import { ConfigError } from '#core/errors.ts';
+import { parseFlags, required } from './args.ts';
+import { formatTable, openLakeQuery } from './duckdb-lake.ts';
+import type { Io } from './io.ts';
+
+export async function queryCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    { dest: { type: 'string' }, json: { type: 'boolean' } },
+    true,
+  );
+  const dest = required(values.dest, '--dest');
+  if (dest.startsWith('s3://')) {
+    throw new ConfigError('--dest', 'query reads a local lake; query an S3 lake with Athena (see README)');
+  }
+  const sql = positionals.join(' ').trim();
+  if (sql === '') throw new ConfigError('sql', 'give the SQL to run as the last argument');
+  const lake = await openLakeQuery(dest);
+  try {
+    const result = await lake.query(sql);
+    io.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${formatTable(result)}\n`);
+    return 0;
+  } finally {
+    lake.close();
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * `paylink-loader simulate`: the built-in PayLink simulator on 127.0.0.1, until Ctrl-C.
+ * With `--users N` it also writes N identifiers of its world to a users file for `load`.
+ */
+import { writeFile } from 'node:fs/promises';
+import { ConfigError } from '#core/errors.ts';
+import { parseSimulatorOptions, type SimulatorOptions } from '#simulator/options.ts';
+import { startSimulator } from '#simulator/server.ts';
+import { generateIdentifiers } from '#simulator/world.ts';
+import { optionalRate, parseFlags } from './args.ts';
+import type { Io } from './io.ts';
+
+export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
+
+  --port <n>               port on 127.0.0.1 (0: any free port; default 8787)
+  --users <n>              write n identifiers of the world to --users-file
+  --users-file <path>      default ./sim-users.txt
+  --seed <s>               the world's seed (same seed, same data)
+  --latency-ms <n>         added to every response
+  --rate-limit <req/s>     server-side limit: 429 with Retry-After above it
+  --api-key, --api-secret  credentials it accepts (default sim-key / sim-secret)
+  --token-max-uses <n>     public tokens expire (401 code 40104) after n data calls
+  --page-size <n>          list endpoints page with ?limit=&skip=
+  fault options (shares of requests, 0..1):
+  --fault-429 <r> --fault-5xx <r> --fault-malformed <r> --fault-hang <r>
+  --retry-after <s>        Retry-After of injected 429s (seconds)
+  --hang-ms <n>            how long a hung request hangs (default 30000)
+  --envelope top|data|mixed  wrap list bodies as {"data": {...}}
+  --fail-user-rate <r>     share of users whose data endpoints answer 404
+  --log                    one line per request on stderr`;
+
+function int(flag: string, raw: string | undefined, min = 0): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(flag, `must be an integer >= ${min}`);
+  return n;
+}
+
+export function parseSimulateArgs(
+  argv: readonly string[],
+  io: Io,
+): { options: SimulatorOptions; users?: number; usersFile: string } {
+  const { values } = parseFlags(argv, {
+    port: { type: 'string' },
+    users: { type: 'string' },
+    'users-file': { type: 'string' },
+    seed: { type: 'string' },
+    'latency-ms': { type: 'string' },
+    'rate-limit': { type: 'string' },
+    'api-key': { type: 'string' },
+    'api-secret': { type: 'string' },
+    'token-max-uses': { type: 'string' },
+    'page-size': { type: 'string' },
+    'fault-429': { type: 'string' },
+    'fault-5xx': { type: 'string' },
+    'fault-malformed': { type: 'string' },
+    'fault-hang': { type: 'string' },
+    'retry-after': { type: 'string' },
+    'hang-ms': { type: 'string' },
+    envelope: { type: 'string' },
+    'fail-user-rate': { type: 'string' },
+    log: { type: 'boolean' },
+  });
+  const rateLimit = values['rate-limit'] === undefined ? undefined : Number(values['rate-limit']);
+  if (rateLimit !== undefined && !(rateLimit > 0))
+    throw new ConfigError('--rate-limit', 'must be a positive number');
+  const faults = {
+    status429Rate: optionalRate('--fault-429', values['fault-429']),
+    status5xxRate: optionalRate('--fault-5xx', values['fault-5xx']),
+    malformedRate: optionalRate('--fault-malformed', values['fault-malformed']),
+    hangRate: optionalRate('--fault-hang', values['fault-hang']),
+    retryAfterSeconds: int('--retry-after', values['retry-after']),
+    hangMs: int('--hang-ms', values['hang-ms']),
+    latencyMs: int('--latency-ms', values['latency-ms']),
+    envelope: values.envelope,
+    failUserRate: optionalRate('--fail-user-rate', values['fail-user-rate']),
+  };
+  const options = {
+    port: int('--port', values.port) ?? 8787,
+    ...(values.seed === undefined ? {} : { seed: values.seed }),
+    ...(values['api-key'] === undefined ? {} : { apiKey: values['api-key'] }),
+    ...(values['api-secret'] === undefined ? {} : { apiSecret: values['api-secret'] }),
+    ...(values['token-max-uses'] === undefined
+      ? {}
+      : { tokenMaxUses: int('--token-max-uses', values['token-max-uses'], 1) }),
+    ...(values['page-size'] === undefined ? {} : { pageSize: int('--page-size', values['page-size'], 1) }),
+    ...(rateLimit === undefined ? {} : { rateLimit }),
+    faults: Object.fromEntries(Object.entries(faults).filter(([, v]) => v !== undefined)),
+    ...(values.log ? { log: (line: string) => io.stderr.write(`${line}\n`) } : {}),
+  } as SimulatorOptions;
+  // Validate here so a bad flag is reported before anything listens.
+  parseSimulatorOptions(options);
+  const users = int('--users', values.users, 1);
+  return {
+    options,
+    ...(users === undefined ? {} : { users }),
+    usersFile: values['users-file'] ?? 'sim-users.txt',
+  };
+}
+
+export async function simulateCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { options, users, usersFile } = parseSimulateArgs(argv, io);
+  const sim = await startSimulator(options);
+  const resolved = parseSimulatorOptions(options);
+  io.stderr.write(
+    `PayLink simulator listening on ${sim.url} (api key '${resolved.apiKey}', secret '${resolved.apiSecret}')\n`,
+  );
+  if (users !== undefined) {
+    await writeFile(usersFile, `${generateIdentifiers(resolved.seed, users).join('\n')}\n`);
+    io.stderr.write(`${users} user identifiers written to ${usersFile}\n`);
+  }
+  io.stderr.write(
+    `Try: PAYLINK_API_KEY=${resolved.apiKey} PAYLINK_API_SECRET=${resolved.apiSecret} npx paylink-loader load --base-url ${sim.url} --users ${usersFile} --dest ./lake\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await sim.close();
+  io.stderr.write('simulator stopped\n');
+  return 0;
+}

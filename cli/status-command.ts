@@ -1,0 +1,113 @@
+/** `paylink-loader status --dest <dir|s3://...>`: what a lake holds, from its own metadata. */
+import { openStore } from '#adapters/open-store.ts';
+import type { LoadMarker } from '#core/commit.ts';
+import { readCommittedSchema } from '#core/lake-schema.ts';
+import { loadsPrefix } from '#core/layout.ts';
+import { readJson } from '#core/store-json.ts';
+import { parseFlags, required } from './args.ts';
+import type { Io } from './io.ts';
+import { formatBytes, renderTable } from './summary.ts';
+
+export interface LakeStatus {
+  readonly dest: string;
+  readonly schemaVersion: number;
+  readonly loads: readonly {
+    loadId: string;
+    dt: string;
+    committedAt: string;
+    users: number;
+    failedUsers: number;
+    rows: number;
+  }[];
+  readonly tables: readonly { table: string; rows: number; files: number; bytes: number; columns: number }[];
+  /** Loads with staging but no marker: running, or died before commit. */
+  readonly uncommitted: readonly string[];
+}
+
+export async function lakeStatus(dest: string): Promise<LakeStatus> {
+  const store = openStore(dest);
+  const markers: LoadMarker[] = [];
+  for (const key of await store.list(loadsPrefix)) {
+    if (!key.endsWith('.json')) continue;
+    const marker = await readJson<LoadMarker>(store, key);
+    if (marker) markers.push(marker);
+  }
+  markers.sort((a, b) => (a.committedAt < b.committedAt ? -1 : 1));
+  const registry = await readCommittedSchema(store);
+  const tables = new Map<
+    string,
+    { table: string; rows: number; files: number; bytes: number; columns: number }
+  >();
+  for (const table of registry.tables()) {
+    tables.set(table, { table, rows: 0, files: 0, bytes: 0, columns: registry.columns(table).length });
+  }
+  for (const m of markers) {
+    for (const f of m.files) {
+      const t = tables.get(f.table) ?? { table: f.table, rows: 0, files: 0, bytes: 0, columns: 0 };
+      t.rows += f.rows;
+      t.files += 1;
+      t.bytes += f.bytes;
+      tables.set(f.table, t);
+    }
+  }
+  const committed = new Set(markers.map((m) => m.loadId));
+  const staged = new Set(
+    (await store.list('_staging/')).map((k) => k.split('/')[1]!).filter((id) => id && !committed.has(id)),
+  );
+  return {
+    dest: store.description,
+    schemaVersion: registry.version,
+    loads: markers.map((m) => ({
+      loadId: m.loadId,
+      dt: m.dt,
+      committedAt: m.committedAt,
+      users: m.users,
+      failedUsers: m.failedUserCount,
+      rows: Object.values(m.rowsByTable).reduce((a, b) => a + b, 0),
+    })),
+    tables: [...tables.values()].sort((a, b) => a.table.localeCompare(b.table)),
+    uncommitted: [...staged].sort(),
+  };
+}
+
+export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, { dest: { type: 'string' }, json: { type: 'boolean' } });
+  const status = await lakeStatus(required(values.dest, '--dest'));
+  if (values.json) {
+    io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return 0;
+  }
+  const out: string[] = [`Lake ${status.dest} · schema version ${status.schemaVersion}`, ''];
+  out.push(`Loads (${status.loads.length}):`);
+  out.push(
+    renderTable(
+      ['load_id', 'dt', 'committed_at', 'users', 'failed', 'rows'],
+      status.loads.map((l) => [
+        l.loadId,
+        l.dt,
+        l.committedAt,
+        String(l.users),
+        String(l.failedUsers),
+        String(l.rows),
+      ]),
+    ),
+  );
+  out.push('', 'Tables (rows across committed loads):');
+  out.push(
+    renderTable(
+      ['table', 'columns', 'rows', 'files', 'bytes'],
+      status.tables.map((t) => [
+        t.table,
+        String(t.columns),
+        String(t.rows),
+        String(t.files),
+        formatBytes(t.bytes),
+      ]),
+    ),
+  );
+  if (status.uncommitted.length > 0) {
+    out.push('', `Uncommitted loads (staging only, invisible to readers): ${status.uncommitted.join(', ')}`);
+  }
+  io.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}

@@ -1,0 +1,115 @@
+/** The end-of-load summary: a table for people, the same facts as JSON for machines. */
+import type { LoadMarker } from '#core/commit.ts';
+
+export interface LoadSummary {
+  readonly loadId: string;
+  readonly dest: string;
+  readonly dt: string;
+  readonly users: number;
+  readonly failedUserCount: number;
+  readonly failedUsers: readonly string[];
+  readonly requests: number;
+  readonly retries: number;
+  readonly seconds: number;
+  readonly tables: readonly { table: string; rows: number; files: number; bytes: number }[];
+  readonly schemaVersion: number;
+  readonly schemaChanges: LoadMarker['schemaChanges'];
+  readonly exitCode: number;
+}
+
+export function summarize(
+  marker: LoadMarker,
+  extra: { dest: string; retries: number; seconds: number; exitCode: number },
+): LoadSummary {
+  const byTable = new Map<string, { table: string; rows: number; files: number; bytes: number }>();
+  for (const f of marker.files) {
+    const t = byTable.get(f.table) ?? { table: f.table, rows: 0, files: 0, bytes: 0 };
+    t.rows += f.rows;
+    t.files += 1;
+    t.bytes += f.bytes;
+    byTable.set(f.table, t);
+  }
+  return {
+    loadId: marker.loadId,
+    dest: extra.dest,
+    dt: marker.dt,
+    users: marker.users,
+    failedUserCount: marker.failedUserCount,
+    failedUsers: marker.failedUsers,
+    requests: marker.requests,
+    retries: extra.retries,
+    seconds: Math.round(extra.seconds * 10) / 10,
+    tables: [...byTable.values()].sort((a, b) => a.table.localeCompare(b.table)),
+    schemaVersion: marker.schemaVersion,
+    schemaChanges: marker.schemaChanges,
+    exitCode: extra.exitCode,
+  };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const numeric = header.map(
+    (_, i) => rows.length > 0 && rows.every((r) => /^[\d.,]+( [KMG]?i?B)?$/.test(r[i] ?? '')),
+  );
+  const fmt = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+}
+
+export function formatSummary(s: LoadSummary): string {
+  const lines: string[] = [];
+  const status =
+    s.failedUserCount === 0 ? 'committed' : `committed with ${s.failedUserCount} of ${s.users} users failed`;
+  lines.push(`Load ${s.loadId} ${status} to ${s.dest} (dt=${s.dt}) in ${s.seconds}s`);
+  lines.push(`${s.users} users · ${s.requests} requests · ${s.retries} retries`);
+  lines.push('');
+  const total = s.tables.reduce(
+    (t, r) => ({ rows: t.rows + r.rows, files: t.files + r.files, bytes: t.bytes + r.bytes }),
+    { rows: 0, files: 0, bytes: 0 },
+  );
+  lines.push(
+    renderTable(
+      ['table', 'rows', 'files', 'bytes'],
+      [
+        ...s.tables.map((t) => [t.table, String(t.rows), String(t.files), formatBytes(t.bytes)]),
+        ['total', String(total.rows), String(total.files), formatBytes(total.bytes)],
+      ],
+    ),
+  );
+  if (s.schemaChanges.length > 0) {
+    lines.push('');
+    lines.push(`Schema version ${s.schemaVersion}: ${s.schemaChanges.length} change(s)`);
+    for (const c of s.schemaChanges.slice(0, 40)) lines.push(`  ${describeChange(c)}`);
+    if (s.schemaChanges.length > 40) lines.push(`  ... and ${s.schemaChanges.length - 40} more`);
+  }
+  if (s.failedUserCount > 0) {
+    lines.push('');
+    lines.push(`Failed users (${s.failedUserCount}; details per resource in the user_loads table):`);
+    for (const u of s.failedUsers.slice(0, 20)) lines.push(`  ${JSON.stringify(u)}`);
+    if (s.failedUserCount > 20) lines.push(`  ... and ${s.failedUserCount - 20} more`);
+  }
+  return lines.join('\n');
+}
+
+function describeChange(c: LoadMarker['schemaChanges'][number]): string {
+  switch (c.kind) {
+    case 'new_table':
+      return `+ table ${c.table}`;
+    case 'new_column':
+      return `+ column ${c.table}.${c.column} ${c.type}`;
+    case 'new_variant':
+      return `+ variant ${c.table}.${c.column} ${c.type} (values of ${c.variantOf} that did not fit)`;
+    default:
+      return JSON.stringify(c);
+  }
+}

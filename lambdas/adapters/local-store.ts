@@ -1,0 +1,234 @@
+/**
+ * The lake in a local folder. Same contract as S3: an object is either whole at its key or
+ * absent, so a crashed local run never leaves half a Parquet file where DuckDB would read it.
+ *
+ * Objects are written to a temporary sibling (`.<name>.tmp-<random>`, never `*.parquet`, so
+ * readers globbing `*.parquet` skip it), flushed to disk, then renamed over the final key.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, rmdir, unlink } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { StoreError } from '#core/errors.ts';
+import type { ObjectStore, ObjectWriter } from '#core/ports.ts';
+import { assertListPrefix, assertObjectKey, compareKeys } from './object-key.ts';
+
+const TEMP_FILE = /^\..*\.tmp-[0-9a-f]{16}$/;
+/** Temp names stay well under the 255-byte file name limit whatever the key's last segment. */
+const TEMP_NAME_KEEP = 64;
+/** A directory pruned by a concurrent delete between our mkdir and our open: try again. */
+const DIR_RACE_ATTEMPTS = 3;
+
+const errorCode = (error: unknown): string | undefined =>
+  typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
+
+const isMissing = (error: unknown): boolean => {
+  const code = errorCode(error);
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+};
+
+function failure(key: string, action: string, error: unknown): StoreError {
+  return new StoreError(key, `${action} failed (${errorCode(error) ?? 'error'})`, error);
+}
+
+export function createLocalStore(rootDir: string): ObjectStore {
+  const root = resolve(rootDir);
+
+  const pathOf = (key: string): string => {
+    const path = join(root, ...assertObjectKey(key).split('/'));
+    // assertObjectKey already forbids `..`; this is the belt to its braces.
+    if (!path.startsWith(root + sep)) throw new StoreError(key, 'invalid key (outside the lake)');
+    return path;
+  };
+
+  const tempPathFor = (path: string): string => {
+    const name = path.slice(dirname(path).length + 1).slice(0, TEMP_NAME_KEEP);
+    return join(dirname(path), `.${name}.tmp-${randomBytes(8).toString('hex')}`);
+  };
+
+  /** Runs `action` after creating `dir`, again if a concurrent prune removed `dir` meanwhile. */
+  async function inDirectory<T>(dir: string, action: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      await mkdir(dir, { recursive: true });
+      try {
+        return await action();
+      } catch (error) {
+        if (errorCode(error) !== 'ENOENT' || attempt >= DIR_RACE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /** Removes now-empty folders from `dir` up to (never including) the root. */
+  async function pruneFrom(dir: string): Promise<void> {
+    for (let current = dir; current.startsWith(root + sep); current = dirname(current)) {
+      try {
+        await rmdir(current);
+      } catch (error) {
+        // Not empty (or in use): everything above is not empty either.
+        if (errorCode(error) !== 'ENOENT') return;
+      }
+    }
+  }
+
+  async function discard(temp: string, handle: FileHandle | undefined): Promise<void> {
+    await handle?.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+  }
+
+  async function put(key: string, body: Uint8Array | string): Promise<void> {
+    const path = pathOf(key);
+    const temp = tempPathFor(path);
+    let handle: FileHandle | undefined;
+    try {
+      handle = await inDirectory(dirname(path), () => open(temp, 'wx'));
+      await handle.writeFile(body);
+      // Flushed before the rename: after a crash the final key holds the whole object or the old one.
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await rename(temp, path);
+    } catch (error) {
+      await discard(temp, handle);
+      throw failure(key, 'write', error);
+    }
+  }
+
+  async function get(key: string): Promise<Uint8Array | undefined> {
+    const path = pathOf(key);
+    try {
+      return new Uint8Array(await readFile(path));
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw failure(key, 'read', error);
+    }
+  }
+
+  async function list(prefix: string): Promise<string[]> {
+    assertListPrefix(prefix);
+    const startKey = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const keys: string[] = [];
+    // Only descend where keys under the prefix can be.
+    const relevant = (dirKey: string) => prefix.startsWith(`${dirKey}/`) || `${dirKey}/`.startsWith(prefix);
+
+    const walk = async (dirKey: string): Promise<void> => {
+      const dir = dirKey === '' ? root : join(root, ...dirKey.split('/'));
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw failure(prefix, 'list', error);
+      }
+      for (const entry of entries) {
+        const key = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
+        if (entry.isDirectory()) {
+          if (relevant(key)) await walk(key);
+        } else if (entry.isFile() && !TEMP_FILE.test(entry.name) && key.startsWith(prefix)) {
+          keys.push(key);
+        }
+      }
+    };
+
+    await walk(startKey);
+    return keys.sort(compareKeys);
+  }
+
+  async function remove(keys: readonly string[]): Promise<void> {
+    const paths = keys.map((key) => [key, pathOf(key)] as const);
+    for (const [key, path] of paths) {
+      try {
+        await unlink(path);
+      } catch (error) {
+        // A folder is not an object either: on S3 that key would simply not exist.
+        if (isMissing(error)) continue;
+        throw failure(key, 'delete', error);
+      }
+      await pruneFrom(dirname(path));
+    }
+  }
+
+  async function move(from: string, to: string): Promise<void> {
+    const source = pathOf(from);
+    const target = pathOf(to);
+    // rename() would happily move a whole folder; S3 has no such thing, so neither do we.
+    if (!(await lstat(source).catch(() => undefined))?.isFile()) {
+      throw new StoreError(from, 'move failed (no such key)');
+    }
+    try {
+      await inDirectory(dirname(target), () => rename(source, target));
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') throw new StoreError(from, 'move failed (no such key)', error);
+      throw failure(from, `move to ${to}`, error);
+    }
+    if (dirname(source) !== dirname(target)) await pruneFrom(dirname(source));
+  }
+
+  async function openWrite(key: string): Promise<ObjectWriter> {
+    const path = pathOf(key);
+    const temp = tempPathFor(path);
+    let handle: FileHandle;
+    try {
+      handle = await inDirectory(dirname(path), () => open(temp, 'wx'));
+    } catch (error) {
+      throw failure(key, 'open for write', error);
+    }
+    return streamedWrite({ key, path, temp, handle, discard, pruneFrom });
+  }
+
+  return { description: root, put, get, list, delete: remove, move, openWrite };
+}
+
+function streamedWrite(w: {
+  key: string;
+  path: string;
+  temp: string;
+  handle: FileHandle;
+  discard: (temp: string, handle: FileHandle | undefined) => Promise<void>;
+  pruneFrom: (dir: string) => Promise<void>;
+}): ObjectWriter {
+  let state: 'open' | 'closed' | 'aborted' = 'open';
+
+  const assertOpen = () => {
+    if (state !== 'open')
+      throw new StoreError(w.key, `write after ${state === 'closed' ? 'close' : 'abort'}`);
+  };
+
+  const abortAfter = async (action: string, error: unknown): Promise<never> => {
+    state = 'aborted';
+    await w.discard(w.temp, w.handle);
+    await w.pruneFrom(dirname(w.path));
+    throw failure(w.key, action, error);
+  };
+
+  return {
+    async write(chunk) {
+      assertOpen();
+      try {
+        for (let offset = 0; offset < chunk.byteLength; ) {
+          const { bytesWritten } = await w.handle.write(chunk, offset, chunk.byteLength - offset);
+          offset += bytesWritten;
+        }
+      } catch (error) {
+        await abortAfter('write', error);
+      }
+    },
+    async close() {
+      assertOpen();
+      state = 'closed';
+      try {
+        await w.handle.sync();
+        await w.handle.close();
+        await rename(w.temp, w.path);
+      } catch (error) {
+        await abortAfter('close', error);
+      }
+    },
+    async abort() {
+      if (state !== 'open') return;
+      state = 'aborted';
+      await w.discard(w.temp, w.handle);
+      await w.pruneFrom(dirname(w.path));
+    },
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * Parquet parts written with parquetjs-lite, streamed into an ObjectStore as row groups fill.
+ * Memory per open part is one row group of rows plus its encoded pages.
+ *
+ * parquetjs-lite quirks handled here (toolchain-notes.md):
+ * - it coerces values silently, so each cell is checked against its column type first;
+ * - it loses rows appended while a row group is being flushed, so appends are serialized;
+ * - it writes its header without awaiting the write, so the bridge to the store never fails
+ *   a stream write (that promise would reject unhandled); the first store failure is kept
+ *   and surfaced by the next append or close.
+ */
+import { Writable } from 'node:stream';
+import parquet, { type ParquetWriter } from 'parquetjs-lite';
+import { DEFAULTS } from '#core/constants.ts';
+import { LoaderError, StoreError } from '#core/errors.ts';
+import type { ObjectStore, ObjectWriter, PartWriter, PartWriterFactory } from '#core/ports.ts';
+import type { Cell, ColumnDef, ColumnType, Row } from '#core/types.ts';
+import { cellProblem, parquetFieldSpecs } from './parquet-schema.ts';
+
+export interface ParquetPartWriterOptions {
+  /** Rows per row group (default DEFAULTS.parquet.rowGroupRows). */
+  readonly rowGroupRows?: number;
+}
+
+export function createParquetPartWriterFactory(options: ParquetPartWriterOptions = {}): PartWriterFactory {
+  const rowGroupRows = options.rowGroupRows ?? DEFAULTS.parquet.rowGroupRows;
+  if (!Number.isInteger(rowGroupRows) || rowGroupRows < 1) {
+    throw new RangeError('rowGroupRows must be a positive integer');
+  }
+  return { open: (store, key, columns) => openPart(store, key, columns, rowGroupRows) };
+}
+
+/** Forwards parquetjs-lite's output to the store, one awaited write at a time. */
+class StoreSink extends Writable {
+  bytes = 0;
+  failure: unknown = undefined;
+  failed = false;
+
+  constructor(private readonly target: ObjectWriter) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    if (this.failed) {
+      done();
+      return;
+    }
+    this.target.write(chunk).then(
+      () => {
+        this.bytes += chunk.byteLength;
+        done();
+      },
+      (error: unknown) => {
+        this.failed = true;
+        this.failure = error;
+        done();
+      },
+    );
+  }
+}
+
+function assertColumns(key: string, columns: readonly ColumnDef[]): void {
+  const seen = new Set<string>();
+  for (const { name } of columns) {
+    // `__proto__` would become the prototype of parquetjs-lite's field map, not a field.
+    if (name === '' || name === '__proto__' || seen.has(name)) {
+      throw new TypeError(`part ${key}: column names must be non-empty and unique (got '${name}')`);
+    }
+    seen.add(name);
+  }
+  if (columns.length === 0) throw new TypeError(`part ${key}: a part needs at least one column`);
+}
+
+function asStoreError(key: string, action: string, error: unknown): LoaderError {
+  return error instanceof LoaderError ? error : new StoreError(key, `Parquet ${action} failed`, error);
+}
+
+async function openPart(
+  store: ObjectStore,
+  key: string,
+  columns: readonly ColumnDef[],
+  rowGroupRows: number,
+): Promise<PartWriter> {
+  assertColumns(key, columns);
+  const types = new Map<string, ColumnType>(columns.map((column) => [column.name, column.type]));
+  const schema = new parquet.ParquetSchema(parquetFieldSpecs(columns));
+  const target = await store.openWrite(key);
+  const sink = new StoreSink(target);
+  let writer: ParquetWriter;
+  try {
+    writer = await parquet.ParquetWriter.openStream(schema, sink, {
+      // Data page v1: the widest reader compatibility (Athena / older Hive readers).
+      useDataPageV2: false,
+      rowGroupSize: rowGroupRows,
+    });
+  } catch (error) {
+    await target.abort();
+    throw asStoreError(key, 'open', error);
+  }
+
+  let state: 'open' | 'closing' | 'closed' | 'aborted' = 'open';
+  let rows = 0;
+  let failure: LoaderError | undefined;
+  let queue: Promise<void> = Promise.resolve();
+
+  const check = () => {
+    if (failure === undefined && sink.failed) failure = asStoreError(key, 'write', sink.failure);
+    if (failure) throw failure;
+  };
+
+  /** Validated copy without a prototype: parquetjs-lite reads fields with `in`, which sees `constructor`. */
+  const toRecord = (row: Row): Record<string, Cell> => {
+    const record: Record<string, Cell> = Object.create(null);
+    for (const name of Object.keys(row)) {
+      const type = types.get(name);
+      if (type === undefined)
+        throw new TypeError(`part ${key}: column '${name}' is not one of the part's columns`);
+      const value = row[name];
+      if (value === null || value === undefined) continue;
+      const problem = cellProblem(type, value);
+      if (problem) throw new TypeError(`part ${key}: column '${name}' (${type}) cannot hold ${problem}`);
+      record[name] = value;
+    }
+    return record;
+  };
+
+  const enqueue = (step: () => Promise<void>): Promise<void> => {
+    queue = queue.then(async () => {
+      check();
+      try {
+        await step();
+      } catch (error) {
+        failure ??= asStoreError(key, 'encode', error);
+      }
+      check();
+    });
+    return queue;
+  };
+
+  return {
+    columns,
+    async append(row) {
+      if (state !== 'open')
+        throw new StoreError(key, `append after ${state === 'aborted' ? 'abort' : 'close'}`);
+      const record = toRecord(row);
+      rows += 1;
+      return enqueue(() => writer.appendRow(record));
+    },
+    bytesWritten: () => sink.bytes,
+    rowsWritten: () => rows,
+    async close() {
+      if (state !== 'open')
+        throw new StoreError(key, `close after ${state === 'aborted' ? 'abort' : 'close'}`);
+      state = 'closing';
+      try {
+        // Flushes the last row group and the footer; resolves once the sink has taken every byte.
+        await enqueue(() => writer.close());
+        await target.close();
+      } catch (error) {
+        state = 'aborted';
+        await target.abort();
+        throw asStoreError(key, 'close', error);
+      }
+      state = 'closed';
+      return { rows, bytes: sink.bytes };
+    },
+    async abort() {
+      if (state === 'closed' || state === 'aborted') return;
+      state = 'aborted';
+      await queue.catch(() => undefined);
+      await target.abort();
+    },
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Sends one logical PayLink request: every attempt waits for the shared rate limiter, transient
+ * failures are retried with retry-policy.ts delays, bounded by attempts and a total time budget.
+ */
+import type { HttpPolicy } from '#core/config.ts';
+import { MalformedResponseError, PayLinkHttpError, PayLinkNetworkError } from '#core/errors.ts';
+import type { RateLimiter } from '#core/rate-limiter.ts';
+import { isRetryableStatus, retryDelayMs } from '#core/retry-policy.ts';
+import type { Clock, JsonValue } from '#core/types.ts';
+import type { SendAttempt } from './paylink-http-attempt.ts';
+
+/** What the client reports as it works: endpoint labels, statuses and delays, never values. */
+export interface PayLinkEvent {
+  readonly type: 'request' | 'retry' | 'remint';
+  /** The endpoint label (a path template), never a user id or token. */
+  readonly endpoint: string;
+  readonly status?: number;
+  /** 1-based attempt of the logical request. */
+  readonly attempt: number;
+  /** For `retry`: the wait before the next attempt. */
+  readonly delayMs?: number;
+}
+
+/** A 2xx body read into a value, or a reason to believe it was damaged in transit (retried). */
+export type Accepted<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly detail: string };
+
+export interface TransportCall<T> {
+  readonly endpoint: string;
+  readonly method: 'GET' | 'POST';
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly json?: JsonValue;
+  /** Reads a 2xx body; may throw a non-retryable error (e.g. a valid body without the field we need). */
+  readonly accept: (body: string, status: number) => Accepted<T>;
+  /** The error for a status that no retry can change (4xx other than 408/429, 3xx). */
+  readonly reject: (status: number, apiCode: number | undefined) => Error;
+}
+
+export interface TransportDeps {
+  readonly send: SendAttempt;
+  readonly policy: HttpPolicy;
+  readonly rateLimiter: RateLimiter;
+  readonly now: Clock;
+  readonly random: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly onEvent?: ((event: PayLinkEvent) => void) | undefined;
+}
+
+export interface Transport {
+  request<T>(call: TransportCall<T>): Promise<T>;
+  stats(): { requests: number; retries: number };
+}
+
+type Failure =
+  | {
+      readonly kind: 'status';
+      readonly status: number;
+      readonly apiCode: number | undefined;
+      readonly retryAfter: string | null;
+    }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'network'; readonly cause: Error }
+  | { readonly kind: 'malformed'; readonly detail: string };
+
+type Attempt<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly failure: Failure };
+
+export function createTransport(deps: TransportDeps): Transport {
+  const counters = { requests: 0, retries: 0 };
+  const emit = (event: PayLinkEvent): void => deps.onEvent?.(event);
+
+  async function attemptOnce<T>(
+    call: TransportCall<T>,
+    attempt: number,
+    timeoutMs: number,
+  ): Promise<Attempt<T>> {
+    counters.requests++;
+    const outcome = await deps.send({
+      method: call.method,
+      url: call.url,
+      headers: call.headers,
+      json: call.json,
+      timeoutMs,
+    });
+    if (outcome.kind !== 'response') {
+      emit({ type: 'request', endpoint: call.endpoint, attempt });
+      return { ok: false, failure: outcome };
+    }
+    const { status, body } = outcome;
+    emit({ type: 'request', endpoint: call.endpoint, status, attempt });
+    if (status >= 200 && status < 300) {
+      const accepted = call.accept(body, status);
+      return accepted.ok ? accepted : { ok: false, failure: { kind: 'malformed', detail: accepted.detail } };
+    }
+    const apiCode = apiCodeOf(body);
+    if (!isRetryableStatus(status)) throw call.reject(status, apiCode);
+    return { ok: false, failure: { kind: 'status', status, apiCode, retryAfter: outcome.retryAfter } };
+  }
+
+  async function request<T>(call: TransportCall<T>): Promise<T> {
+    const { policy } = deps;
+    await deps.rateLimiter.acquire();
+    // The budget starts with the first attempt: queueing behind other users is not this request's fault.
+    const startedAt = deps.now().getTime();
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) await deps.rateLimiter.acquire();
+      const remainingMs = policy.requestBudgetMs - (deps.now().getTime() - startedAt);
+      const result = await attemptOnce(call, attempt, Math.min(policy.timeoutMs, Math.max(1, remainingMs)));
+      if (result.ok) return result.value;
+      const { failure } = result;
+      if (attempt >= policy.attempts) throw finalError(call.endpoint, failure);
+      const now = deps.now();
+      const retryAfter = failure.kind === 'status' ? failure.retryAfter : null;
+      const delayMs = retryDelayMs({ attempt, retryAfter, now, random: deps.random, policy });
+      // Waiting past the budget only to fail later helps nobody: give up now.
+      if (now.getTime() - startedAt + delayMs >= policy.requestBudgetMs)
+        throw finalError(call.endpoint, failure);
+      counters.retries++;
+      const status = failure.kind === 'status' ? failure.status : undefined;
+      emit({
+        type: 'retry',
+        endpoint: call.endpoint,
+        attempt,
+        delayMs,
+        ...(status === undefined ? {} : { status }),
+      });
+      await deps.sleep(delayMs);
+    }
+  }
+
+  return { request, stats: () => ({ ...counters }) };
+}
+
+/** The error for a transient failure that outlived the retry budget. */
+function finalError(endpoint: string, failure: Failure): Error {
+  switch (failure.kind) {
+    case 'status':
+      return new PayLinkHttpError(endpoint, failure.status, failure.apiCode);
+    case 'timeout':
+      return new PayLinkNetworkError(endpoint, 'timeout');
+    case 'network':
+      return new PayLinkNetworkError(endpoint, 'network', failure.cause);
+    case 'malformed':
+      return new MalformedResponseError(endpoint, failure.detail);
+  }
+}
+
+/** The numeric `code` of an error body (`{"message": "...", "code": 40104}`), if there is one. */
+export function apiCodeOf(body: string): number | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const code = (parsed as { code?: unknown }).code;
+  if (typeof code === 'number' && Number.isInteger(code)) return code;
+  if (typeof code === 'string' && /^\d{1,9}$/.test(code)) return Number(code);
+  return undefined;
+}

@@ -1,0 +1,172 @@
+/**
+ * The loader's typed configuration, parsed once at the edge (CLI flags, Lambda environment,
+ * a JSON config file). Errors name the offending key, never its value.
+ */
+import { z } from 'zod';
+import { DEFAULTS } from './constants.ts';
+import { ConfigError } from './errors.ts';
+import { KNOWN_TASKS, PAYLINK_RESOURCES, type ResourceDef, resourceSchema } from './resources.ts';
+
+const httpSchema = z
+  .object({
+    timeoutMs: z.number().int().positive().max(900_000),
+    attempts: z.number().int().min(1).max(20),
+    backoffBaseMs: z.number().int().nonnegative(),
+    backoffMaxMs: z.number().int().nonnegative(),
+    retryAfterMaxMs: z.number().int().nonnegative(),
+    requestBudgetMs: z.number().int().positive(),
+  })
+  .partial()
+  .strict();
+
+/**
+ * A config file (`--config`): overrides of catalog entries by table name (any field), and new
+ * resources. This is how an operator fixes a wrong guess about the API (a selector, a path,
+ * a paginator) without a release.
+ */
+export const configFileSchema = z
+  .object({
+    baseUrl: z.url().optional(),
+    resources: z.record(z.string(), resourceSchema.partial().strict()).optional(),
+    http: httpSchema.optional(),
+  })
+  .strict();
+export type ConfigFile = z.input<typeof configFileSchema>;
+
+export type HttpPolicy = { -readonly [K in keyof typeof DEFAULTS.http]: number };
+
+export interface LoaderSettings {
+  readonly baseUrl: string;
+  readonly catalog: readonly ResourceDef[];
+  readonly http: HttpPolicy;
+}
+
+/** Formats a zod issue path as the config key a user would write (`resources.orders.path`). */
+function keyOf(prefix: string, path: readonly PropertyKey[]): string {
+  return [prefix, ...path.map(String)].filter(Boolean).join('.');
+}
+
+/** Parses with zod and rethrows the first issue as a ConfigError naming the key (no values). */
+export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, prefix: string): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  throw new ConfigError(keyOf(prefix, issue.path) || prefix || 'config', issue.message);
+}
+
+/** Merges catalog overrides and new resources into the built-in catalog, and validates parents. */
+export function resolveCatalog(overrides: ConfigFile['resources'] = {}): ResourceDef[] {
+  const byTable = new Map<string, ResourceDef>();
+  for (const entry of PAYLINK_RESOURCES) byTable.set(entry.table, resourceSchema.parse(entry));
+  for (const [table, override] of Object.entries(overrides)) {
+    const base = byTable.get(table);
+    const merged = parseOrThrow(
+      resourceSchema,
+      { ...(base ?? {}), table, ...override },
+      `resources.${table}`,
+    );
+    byTable.set(table, merged);
+  }
+  const catalog = [...byTable.values()];
+  for (const resource of catalog) {
+    const parent = resource.parent?.resource;
+    if (parent !== undefined && parent !== KNOWN_TASKS && !byTable.has(parent)) {
+      throw new ConfigError(`resources.${resource.table}.parent.resource`, `unknown resource '${parent}'`);
+    }
+    if (
+      resource.parent &&
+      parent !== KNOWN_TASKS &&
+      !resource.parent.queryParam &&
+      !resource.path.includes('{id}')
+    ) {
+      throw new ConfigError(
+        `resources.${resource.table}.path`,
+        'a child resource needs {id} in its path or parent.queryParam',
+      );
+    }
+  }
+  return catalog;
+}
+
+export function loaderSettings(file: ConfigFile = {}): LoaderSettings {
+  return {
+    baseUrl: file.baseUrl ?? DEFAULTS.baseUrl,
+    catalog: resolveCatalog(file.resources),
+    http: { ...DEFAULTS.http, ...file.http },
+  };
+}
+
+export interface ResourceStep {
+  readonly resource: ResourceDef;
+  /** False for a parent fetched only to fan out its children (not selected itself). */
+  readonly emit: boolean;
+}
+
+/** Resources a load runs, in dependency order (parents first). */
+export interface ResourcePlan {
+  readonly steps: readonly ResourceStep[];
+  /** Tables whose rows are written (the selected resources). */
+  readonly tables: readonly string[];
+}
+
+/**
+ * Which resources a load runs. `names` omitted: every default-enabled resource. A selected
+ * child pulls its parent in as fetch-only, so `--resources action_history` works on its own.
+ */
+export function selectResources(catalog: readonly ResourceDef[], names?: readonly string[]): ResourcePlan {
+  const byTable = new Map(catalog.map((r) => [r.table, r]));
+  let selected: ResourceDef[];
+  if (names === undefined || names.length === 0) {
+    selected = catalog.filter((r) => r.defaultEnabled);
+  } else {
+    const unknown = names.filter((n) => !byTable.has(n));
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        'resources',
+        `unknown resource ${unknown.map((n) => `'${n}'`).join(', ')}; known: ${catalog.map((r) => r.table).join(', ')}`,
+      );
+    }
+    selected = [...new Set(names)].map((n) => byTable.get(n)!);
+  }
+  const wanted = new Set(selected.map((r) => r.table));
+  const needed = new Set(wanted);
+  for (const r of selected) {
+    let parent = r.parent?.resource;
+    while (parent !== undefined && parent !== KNOWN_TASKS && !needed.has(parent)) {
+      needed.add(parent);
+      parent = byTable.get(parent)?.parent?.resource;
+    }
+  }
+  // Catalog order with parents before children: a stable topological order.
+  const ordered: ResourceDef[] = [];
+  const placed = new Set<string>();
+  const place = (r: ResourceDef, depth: number): void => {
+    if (placed.has(r.table)) return;
+    if (depth > catalog.length)
+      throw new ConfigError(`resources.${r.table}.parent`, 'parent chain has a cycle');
+    const parent = r.parent?.resource;
+    if (parent !== undefined && parent !== KNOWN_TASKS) place(byTable.get(parent)!, depth + 1);
+    placed.add(r.table);
+    ordered.push(r);
+  };
+  for (const r of catalog) if (needed.has(r.table)) place(r, 0);
+  return {
+    steps: ordered.map((resource) => ({ resource, emit: wanted.has(resource.table) })),
+    tables: ordered.filter((r) => wanted.has(r.table)).map((r) => r.table),
+  };
+}
+
+/** Positive integer settings from flags or environment; names the key when invalid. */
+export function positiveInt(key: string, raw: string | number | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(key, 'must be a positive integer');
+  return n;
+}
+
+export function positiveNumber(key: string, raw: string | number | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(key, 'must be a positive number');
+  return n;
+}

@@ -1,0 +1,58 @@
+/**
+ * Defaults and limits, in one documented place. Config may override the ones marked
+ * "default"; the others are properties of the lake format and never change.
+ */
+export const DEFAULTS = {
+  /** PayLink sandbox; production is https://api.atomicfi.com. */
+  baseUrl: 'https://sandbox-api.atomicfi.com',
+  /** Users processed at once within a batch. */
+  concurrency: 8,
+  /** Client-side request rate, shared by every concurrent user (requests/second). */
+  rateLimit: 20,
+  /** Users per batch (one Lambda invocation in the deployed stack). */
+  batchSize: 500,
+  http: {
+    /** Per-attempt timeout. */
+    timeoutMs: 15_000,
+    /** Attempts per request, first one included. */
+    attempts: 5,
+    /** Exponential backoff: base * 2^(attempt-1), with full jitter, capped. */
+    backoffBaseMs: 250,
+    backoffMaxMs: 10_000,
+    /** A Retry-After above this is capped: a Lambda cannot sleep for an hour. */
+    retryAfterMaxMs: 30_000,
+    /** All attempts of one request together stop after this long. */
+    requestBudgetMs: 90_000,
+  },
+  pagination: {
+    /** A paginator that never stops is a bug or an API change: bound it. */
+    maxPages: 1_000,
+  },
+  parquet: {
+    /** Rows per row group (parquetjs-lite's default is 4096, small for Athena). */
+    rowGroupRows: 10_000,
+    /** A part is closed and a new one opened past these, so memory stays bounded. */
+    partMaxRows: 250_000,
+    partMaxBytes: 64 * 1024 * 1024,
+  },
+} as const;
+
+/** Properties of the lake format (not configurable). */
+export const LAKE = {
+  /** dlt's column names for lineage. */
+  idColumn: '_dlt_id',
+  loadIdColumn: '_dlt_load_id',
+  parentIdColumn: '_dlt_parent_id',
+  listIndexColumn: '_dlt_list_idx',
+  userColumn: 'user_identifier',
+  /** dlt's separator for flattened paths and child tables. */
+  pathSeparator: '__',
+  /** Suffix of a variant column: `<column>__v_<type>`. */
+  variantInfix: '__v_',
+  /** Column of a child row built from a list of scalars. */
+  scalarListColumn: 'value',
+  /** Longest identifier before deterministic shortening (Glue allows 255; dlt's filesystem default). */
+  maxIdentifierLength: 255,
+  /** Table of per-(load, user, resource) outcomes. */
+  userLoadsTable: 'user_loads',
+} as const;

@@ -1,0 +1,157 @@
+/**
+ * One error class per failure mode. Every message names what was wrong (a config key, a
+ * resource, an HTTP status) and never carries a secret or a payload value.
+ * `retryable` tells an orchestrator (ky's caller, Step Functions) whether trying again can help.
+ */
+export class LoaderError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+  constructor(message: string, options: { code: string; retryable?: boolean; cause?: unknown }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options.code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** Invalid configuration or command-line input. `key` names the offending setting. */
+export class ConfigError extends LoaderError {
+  readonly key: string;
+  constructor(key: string, message: string, cause?: unknown) {
+    super(`${key}: ${message}`, { code: 'config_invalid', cause });
+    this.key = key;
+  }
+}
+
+/** Credentials missing, unreadable or malformed. Never includes the secret's value. */
+export class CredentialsError extends LoaderError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'credentials_invalid', cause });
+  }
+}
+
+/**
+ * PayLink answered with an HTTP error (after retries, for retryable statuses).
+ * `apiCode` is the body's numeric `code` when present (40104: expired public token).
+ */
+export class PayLinkHttpError extends LoaderError {
+  readonly status: number;
+  readonly apiCode: number | undefined;
+  readonly endpoint: string;
+  constructor(endpoint: string, status: number, apiCode?: number, cause?: unknown) {
+    const retryable = status === 429 || status >= 500;
+    super(`PayLink ${endpoint} answered HTTP ${status}${apiCode === undefined ? '' : ` (code ${apiCode})`}`, {
+      code: status === 429 ? 'http_429' : `http_${status}`,
+      retryable,
+      cause,
+    });
+    this.status = status;
+    this.apiCode = apiCode;
+    this.endpoint = endpoint;
+  }
+}
+
+/**
+ * Our API key/secret was rejected (access-token answered 401/403). Systemic: every user would
+ * fail the same way, so a batch stops at once instead of recording N identical failures.
+ */
+export class ApiKeyRejectedError extends PayLinkHttpError {
+  override readonly name = 'ApiKeyRejectedError';
+  constructor(status: number, apiCode?: number) {
+    super('POST /access-token', status, apiCode);
+    this.message = `PayLink rejected the API key/secret (HTTP ${status} on POST /access-token): check the credentials`;
+  }
+}
+
+/** Timeouts and connection failures that outlived the retry budget. */
+export class PayLinkNetworkError extends LoaderError {
+  readonly endpoint: string;
+  constructor(endpoint: string, kind: 'timeout' | 'network', cause?: unknown) {
+    super(`PayLink ${endpoint}: ${kind === 'timeout' ? 'timed out' : 'network error'} after retries`, {
+      code: kind,
+      retryable: true,
+      cause,
+    });
+    this.endpoint = endpoint;
+  }
+}
+
+/** A 2xx body that is not JSON (or not the JSON shape a resource can use). */
+export class MalformedResponseError extends LoaderError {
+  readonly endpoint: string;
+  constructor(endpoint: string, detail: string, cause?: unknown) {
+    super(`PayLink ${endpoint}: malformed response (${detail})`, {
+      code: 'malformed_response',
+      retryable: true,
+      cause,
+    });
+    this.endpoint = endpoint;
+  }
+}
+
+/** None of the data selectors matched. Names the keys that were there, never their values. */
+export class SelectorError extends LoaderError {
+  readonly resource: string;
+  readonly keysSeen: readonly string[];
+  constructor(resource: string, tried: readonly string[], keysSeen: readonly string[]) {
+    super(
+      `resource ${resource}: no data at ${tried.map((t) => `'${t}'`).join(', ')}; top-level keys seen: ${
+        keysSeen.length ? keysSeen.map((k) => `'${k}'`).join(', ') : '(none)'
+      }`,
+      { code: 'selector_not_found' },
+    );
+    this.resource = resource;
+    this.keysSeen = keysSeen;
+  }
+}
+
+/**
+ * A paginator asked for more pages than `DEFAULTS.pagination.maxPages`: an API that never
+ * stops (or changed its paging) must not keep a Lambda busy until its deadline.
+ */
+export class PaginationLimitError extends LoaderError {
+  readonly endpoint: string;
+  readonly maxPages: number;
+  constructor(endpoint: string, maxPages: number) {
+    super(`PayLink ${endpoint}: more than ${maxPages} pages; stopping (check the resource's paginator)`, {
+      code: 'pagination_limit',
+    });
+    this.endpoint = endpoint;
+    this.maxPages = maxPages;
+  }
+}
+
+/** Reading or writing the lake failed. `key` is the object key (never data). */
+export class StoreError extends LoaderError {
+  readonly key: string;
+  constructor(key: string, message: string, cause?: unknown) {
+    super(`lake ${key}: ${message}`, { code: 'store_failed', retryable: true, cause });
+    this.key = key;
+  }
+}
+
+/** The lake's own metadata (schema registry, manifests, markers) is unreadable or inconsistent. */
+export class LakeStateError extends LoaderError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'lake_state_invalid', cause });
+  }
+}
+
+/** A Glue Data Catalog call failed. Names the database/table and the operation, never column data. */
+export class CatalogError extends LoaderError {
+  readonly table: string;
+  constructor(table: string, message: string, options: { retryable: boolean; cause?: unknown }) {
+    super(`glue ${table}: ${message}`, {
+      code: 'catalog_failed',
+      retryable: options.retryable,
+      cause: options.cause,
+    });
+    this.table = table;
+  }
+}
+
+/** A short, safe description of any error for logs and user_loads: our own messages only. */
+export function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof LoaderError) return { code: error.code, message: error.message };
+  return { code: 'internal', message: error instanceof Error ? error.name : 'unknown error' };
+}

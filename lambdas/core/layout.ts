@@ -1,0 +1,133 @@
+/**
+ * Object keys of the lake, relative to its root (a folder or s3://bucket/prefix). The writer,
+ * the commit and the Glue tables (infra) all derive keys from here, so they cannot drift.
+ *
+ *   <table>/dt=YYYY-MM-DD/<load_id>.<batch>.<part>.parquet   data (Athena LOCATION = <root>/<table>/)
+ *   _loads/<load_id>.json                                   completion marker, written last
+ *   _schema/current.json, _schema/versions/<n>.json         schema registry
+ *   _state/...                                              user registry, incremental state
+ *   _staging/<load_id>/...                                  uncommitted plan, parts and manifests
+ */
+import { ConfigError } from './errors.ts';
+
+export const PARTITION_COLUMN = 'dt';
+export const SYSTEM_PREFIXES = ['_loads/', '_schema/', '_state/', '_staging/', '_events/'] as const;
+
+/** Hive-style partition folder for a table: what Glue's partition projection template mirrors. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a Glue projection placeholder, not a JS template
+export const PARTITION_TEMPLATE = '${dt}';
+
+const LOAD_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Load ids become object-key segments: restrict them to characters that are safe everywhere. */
+export function assertLoadId(loadId: string): string {
+  if (!LOAD_ID.test(loadId) || loadId.includes('..')) {
+    throw new ConfigError(
+      'load-id',
+      'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit',
+    );
+  }
+  return loadId;
+}
+
+/** dlt's load id format: unix seconds with microseconds, e.g. "1764064800.123456". */
+export function loadIdFromTime(at: Date): string {
+  return (at.getTime() / 1000).toFixed(6);
+}
+
+/**
+ * The UTC date a load is partitioned under. A dlt-style load id carries its own time, so a
+ * re-run of that load id lands in the same partition whatever day it runs.
+ */
+export function loadDate(loadId: string, startedAt: Date): string {
+  const asSeconds = /^\d{9,11}(\.\d{1,6})?$/.test(loadId) ? Number(loadId) : Number.NaN;
+  const at = Number.isFinite(asSeconds) ? new Date(asSeconds * 1000) : startedAt;
+  return at.toISOString().slice(0, 10);
+}
+
+export function assertDate(dt: string): string {
+  if (!DATE.test(dt)) throw new ConfigError('dt', 'must be YYYY-MM-DD');
+  return dt;
+}
+
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+export function batchLabel(batch: number): string {
+  return pad(batch, 5);
+}
+
+export function partFileName(loadId: string, batch: number, part: number): string {
+  return `${loadId}.${batchLabel(batch)}.${pad(part, 4)}.parquet`;
+}
+
+export function tablePrefix(table: string): string {
+  return `${table}/`;
+}
+
+export function partitionPrefix(table: string, dt: string): string {
+  return `${table}/${PARTITION_COLUMN}=${dt}/`;
+}
+
+/** Final key of a data file. */
+export function partKey(p: {
+  table: string;
+  dt: string;
+  loadId: string;
+  batch: number;
+  part: number;
+}): string {
+  return `${partitionPrefix(p.table, p.dt)}${partFileName(p.loadId, p.batch, p.part)}`;
+}
+
+/** Parses a final data key back; undefined for anything that is not one of ours. */
+export function parsePartKey(
+  key: string,
+): { table: string; dt: string; loadId: string; batch: number; part: number } | undefined {
+  const m = /^([^/]+)\/dt=(\d{4}-\d{2}-\d{2})\/(.+)\.(\d{5})\.(\d{4})\.parquet$/.exec(key);
+  if (!m) return undefined;
+  return { table: m[1]!, dt: m[2]!, loadId: m[3]!, batch: Number(m[4]), part: Number(m[5]) };
+}
+
+export const loadsPrefix = '_loads/';
+export function loadMarkerKey(loadId: string): string {
+  return `${loadsPrefix}${loadId}.json`;
+}
+
+export const schemaCurrentKey = '_schema/current.json';
+export function schemaVersionKey(version: number): string {
+  return `_schema/versions/${pad(version, 6)}.json`;
+}
+
+export function stagingPrefix(loadId: string): string {
+  return `_staging/${loadId}/`;
+}
+export function planKey(loadId: string): string {
+  return `${stagingPrefix(loadId)}plan.json`;
+}
+/** Everything one batch stages; a retried batch clears exactly this prefix first. */
+export function batchPrefix(loadId: string, batch: number): string {
+  return `${stagingPrefix(loadId)}batches/${batchLabel(batch)}/`;
+}
+/** The batch's users, written by plan (so a huge user list is never one state-machine payload). */
+export function batchUsersKey(loadId: string, batch: number): string {
+  return `${batchPrefix(loadId, batch)}users.json`;
+}
+/** Written by the batch when it is done: its files, rows, schema view and user outcomes. */
+export function batchManifestKey(loadId: string, batch: number): string {
+  return `${batchPrefix(loadId, batch)}manifest.json`;
+}
+export function stagedPartsPrefix(loadId: string, batch: number): string {
+  return `${batchPrefix(loadId, batch)}parts/`;
+}
+/** A staged part mirrors its final key under the batch's staging prefix. */
+export function stagedPartKey(finalKey: string, loadId: string, batch: number): string {
+  return `${stagedPartsPrefix(loadId, batch)}${finalKey}`;
+}
+/**
+ * Written by commit before it publishes anything: the final keys it is about to write. A
+ * re-run of the same load id reads it (and the old marker) to remove parts it no longer writes.
+ */
+export function commitIntentKey(loadId: string): string {
+  return `${stagingPrefix(loadId)}commit-intent.json`;
+}

@@ -1,0 +1,165 @@
+/**
+ * One batch of users: the unit of work of a `load-batch` Lambda (and of one step of a local
+ * run). Stages Parquet parts under `_staging/<load_id>/batches/<batch>/` and writes the
+ * batch manifest last; nothing is visible in the lake until commit. A retried batch first
+ * clears its own staging, so re-running it is safe.
+ */
+import type { ResourceStep } from './config.ts';
+import { LAKE } from './constants.ts';
+import { rootRowId } from './ids.ts';
+import { batchManifestKey, stagedPartsPrefix } from './layout.ts';
+import { loadUser, type UnitOutcome, USER_LOADS_COLUMNS, type UserResult } from './load-user.ts';
+import { forEachConcurrent } from './pool.ts';
+import type { ObjectStore, PartWriterFactory, PayLinkApi } from './ports.ts';
+import type { SchemaDoc, SchemaRegistry } from './schema-registry.ts';
+import { type PartLimits, type StagedFile, TableSinks } from './table-sinks.ts';
+import type { Clock, RawRow } from './types.ts';
+
+export interface BatchUser {
+  readonly identifier: string;
+  readonly taskIds?: readonly string[];
+}
+
+export interface BatchInput {
+  readonly loadId: string;
+  readonly batch: number;
+  readonly dt: string;
+  readonly users: readonly BatchUser[];
+  readonly steps: readonly ResourceStep[];
+  /** Shared by all batches of a local run; a Lambda starts from the committed registry. */
+  readonly registry: SchemaRegistry;
+  readonly concurrency: number;
+  /** Stop starting users after this instant (Lambda deadline minus a safety margin). */
+  readonly deadline?: Date;
+  readonly limits?: PartLimits;
+  readonly maxPages?: number;
+}
+
+export interface BatchDeps {
+  readonly api: PayLinkApi;
+  readonly store: ObjectStore;
+  readonly parts: PartWriterFactory;
+  readonly clock: Clock;
+  /** Called after each user (progress reporting); never given payload values. */
+  readonly onUser?: (result: UserResult) => void;
+}
+
+export interface BatchManifest {
+  readonly formatVersion: 1;
+  readonly loadId: string;
+  readonly batch: number;
+  readonly dt: string;
+  readonly users: number;
+  /** Identifiers with at least one failed unit, in batch order. */
+  readonly failedUsers: readonly string[];
+  /** Users not started because the deadline came first (also recorded as failed units). */
+  readonly deadlineSkipped: number;
+  readonly files: readonly StagedFile[];
+  readonly rowsByTable: Readonly<Record<string, number>>;
+  readonly requests: number;
+  /** The registry as this batch left it: commit merges the batches' views. */
+  readonly schema: SchemaDoc;
+}
+
+export const DEADLINE_CODE = 'deadline_exceeded';
+
+export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<BatchManifest> {
+  const { store } = deps;
+  const stale = await store.list(stagedPartsPrefix(input.loadId, input.batch));
+  if (stale.length > 0) await store.delete(stale);
+
+  const registry = input.registry;
+  if (!registry.hasTable(LAKE.userLoadsTable))
+    registry.declareTable(LAKE.userLoadsTable, [...USER_LOADS_COLUMNS]);
+  const sinks = new TableSinks({ store, parts: deps.parts, registry }, input, input.limits);
+  const failedUsers: (string | undefined)[] = new Array(input.users.length);
+  const rowsByTable: Record<string, number> = {};
+  const requestsBefore = deps.api.stats().requests;
+  let deadlineSkipped = 0;
+
+  const emit = (table: string, dt: string, raw: RawRow) => {
+    rowsByTable[table] = (rowsByTable[table] ?? 0) + 1;
+    return { table, dt, row: registry.coerceRow(table, raw) };
+  };
+
+  try {
+    await forEachConcurrent(input.users, input.concurrency, async (user, index) => {
+      let result: UserResult;
+      if (input.deadline !== undefined && deps.clock().getTime() >= input.deadline.getTime()) {
+        deadlineSkipped++;
+        result = skippedUser(user.identifier, input.steps);
+      } else {
+        result = await loadUser(
+          {
+            identifier: user.identifier,
+            steps: input.steps,
+            loadId: input.loadId,
+            dt: input.dt,
+            ...(user.taskIds === undefined ? {} : { taskIds: user.taskIds }),
+            ...(input.maxPages === undefined ? {} : { maxPages: input.maxPages }),
+          },
+          deps.api,
+        );
+      }
+      if (result.failed) failedUsers[index] = user.identifier;
+      // Typing happens here, synchronously, so concurrent users see one consistent registry.
+      const typed = result.rows.map((r) => emit(r.table, r.dt, r.row));
+      for (const outcome of result.outcomes) {
+        typed.push(emit(LAKE.userLoadsTable, input.dt, userLoadsRow(input, user.identifier, outcome)));
+      }
+      await sinks.write(typed);
+      deps.onUser?.(result);
+    });
+    const files = await sinks.close();
+    const manifest: BatchManifest = {
+      formatVersion: 1,
+      loadId: input.loadId,
+      batch: input.batch,
+      dt: input.dt,
+      users: input.users.length,
+      failedUsers: failedUsers.filter((u): u is string => u !== undefined),
+      deadlineSkipped,
+      files,
+      rowsByTable,
+      requests: deps.api.stats().requests - requestsBefore,
+      schema: registry.toJSON(),
+    };
+    await store.put(batchManifestKey(input.loadId, input.batch), JSON.stringify(manifest));
+    return manifest;
+  } catch (error) {
+    // Systemic failures (ApiKeyRejectedError, a store error) end the batch with nothing staged as done.
+    await sinks.abort();
+    throw error;
+  }
+}
+
+function skippedUser(identifier: string, steps: readonly ResourceStep[]): UserResult {
+  const outcomes: UnitOutcome[] = steps
+    .filter((s) => s.emit)
+    .map((s) => ({
+      resource: s.resource.table,
+      status: 'failed',
+      rows: 0,
+      requests: 0,
+      errorCode: DEADLINE_CODE,
+      errorMessage: 'not started: the batch reached its deadline',
+      httpStatus: null,
+    }));
+  return { identifier, outcomes, rows: [], failed: true };
+}
+
+function userLoadsRow(input: BatchInput, identifier: string, o: UnitOutcome): RawRow {
+  return {
+    [LAKE.loadIdColumn]: input.loadId,
+    [LAKE.idColumn]: rootRowId(identifier, LAKE.userLoadsTable, o.resource),
+    [LAKE.userColumn]: identifier,
+    resource: o.resource,
+    status: o.status,
+    rows: o.rows,
+    requests: o.requests,
+    error_code: o.errorCode,
+    error_message: o.errorMessage,
+    http_status: o.httpStatus,
+    batch: input.batch,
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Plan a load: fix its id and partition date, sort and cut the users into batches, and stage
+ * the plan. Deterministic: the same users and load id give the same batches, so a retried
+ * scheduled slot re-creates the same keys. A previous attempt's staging is cleared, except
+ * its commit intent, which the next commit needs to remove parts it will not write again.
+ */
+import { ConfigError } from './errors.ts';
+import { assertLoadId, batchUsersKey, commitIntentKey, loadDate, planKey, stagingPrefix } from './layout.ts';
+import type { BatchUser } from './load-batch.ts';
+import type { ObjectStore } from './ports.ts';
+import { readJson } from './store-json.ts';
+
+export interface PlanDoc {
+  readonly formatVersion: 1;
+  readonly loadId: string;
+  readonly dt: string;
+  readonly startedAt: string;
+  /** Tables selected for this load (user_loads records outcomes for exactly these). */
+  readonly resources: readonly string[];
+  readonly users: number;
+  readonly batchSize: number;
+  readonly batches: number;
+}
+
+export interface PlanInput {
+  readonly loadId: string;
+  readonly startedAt: Date;
+  readonly users: readonly BatchUser[];
+  readonly batchSize: number;
+  readonly resources: readonly string[];
+}
+
+/** Code-unit order: identical on every machine and locale. */
+const byIdentifier = (a: BatchUser, b: BatchUser) =>
+  a.identifier < b.identifier ? -1 : a.identifier > b.identifier ? 1 : 0;
+
+export async function planLoad(input: PlanInput, store: ObjectStore): Promise<PlanDoc> {
+  const loadId = assertLoadId(input.loadId);
+  if (!Number.isInteger(input.batchSize) || input.batchSize < 1) {
+    throw new ConfigError('batch-size', 'must be a positive integer');
+  }
+  const unique = new Map<string, BatchUser>();
+  for (const user of input.users) if (!unique.has(user.identifier)) unique.set(user.identifier, user);
+  const users = [...unique.values()].sort(byIdentifier);
+
+  const keep = commitIntentKey(loadId);
+  const previous = (await store.list(stagingPrefix(loadId))).filter((k) => k !== keep);
+  if (previous.length > 0) await store.delete(previous);
+
+  const batches = Math.ceil(users.length / input.batchSize);
+  for (let b = 0; b < batches; b++) {
+    const slice = users.slice(b * input.batchSize, (b + 1) * input.batchSize);
+    await store.put(batchUsersKey(loadId, b), JSON.stringify(slice));
+  }
+  const plan: PlanDoc = {
+    formatVersion: 1,
+    loadId,
+    dt: loadDate(loadId, input.startedAt),
+    startedAt: input.startedAt.toISOString(),
+    resources: [...input.resources],
+    users: users.length,
+    batchSize: input.batchSize,
+    batches,
+  };
+  await store.put(planKey(loadId), JSON.stringify(plan));
+  return plan;
+}
+
+export async function readPlan(store: ObjectStore, loadId: string): Promise<PlanDoc> {
+  const plan = await readJson<PlanDoc>(store, planKey(assertLoadId(loadId)));
+  if (!plan) throw new ConfigError('load-id', `no plan staged for load ${loadId}: run plan first`);
+  return plan;
+}
+
+export async function readBatchUsers(
+  store: ObjectStore,
+  loadId: string,
+  batch: number,
+): Promise<BatchUser[]> {
+  const users = await readJson<BatchUser[]>(store, batchUsersKey(loadId, batch));
+  if (!users) throw new ConfigError('batch', `no batch ${batch} in the plan of load ${loadId}`);
+  return users;
+}

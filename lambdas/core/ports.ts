@@ -1,0 +1,67 @@
+/**
+ * The seams between the pure core and the outside world. Adapters implement them
+ * (ky, S3, the local disk, parquetjs-lite); tests may implement them with loopback servers.
+ */
+import type { ColumnDef, JsonValue, Row } from './types.ts';
+
+/** A lake: keys are relative to its root and always use `/`. */
+export interface ObjectStore {
+  /** Human-readable root for messages: `/abs/path/lake` or `s3://bucket/prefix`. */
+  readonly description: string;
+  put(key: string, body: Uint8Array | string): Promise<void>;
+  /** The object's bytes, or undefined when there is no such key. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Every key under the prefix (recursive), sorted. */
+  list(prefix: string): Promise<string[]>;
+  /** Deleting a missing key is not an error. */
+  delete(keys: readonly string[]): Promise<void>;
+  /** Moves an object (rename on disk, copy + delete on S3). Overwrites the target. */
+  move(from: string, to: string): Promise<void>;
+  /** A streaming write; the object appears whole on `close()` (or not at all on `abort()`). */
+  openWrite(key: string): Promise<ObjectWriter>;
+}
+
+export interface ObjectWriter {
+  write(chunk: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** A Parquet part being written; its column set is fixed when it is opened. */
+export interface PartWriter {
+  readonly columns: readonly ColumnDef[];
+  append(row: Row): Promise<void>;
+  /** Bytes handed to the store so far (row groups already flushed). */
+  bytesWritten(): number;
+  rowsWritten(): number;
+  close(): Promise<{ rows: number; bytes: number }>;
+  abort(): Promise<void>;
+}
+
+export interface PartWriterFactory {
+  open(store: ObjectStore, key: string, columns: readonly ColumnDef[]): Promise<PartWriter>;
+}
+
+/** One GET against PayLink on behalf of a user. */
+export interface PayLinkRequest {
+  /** Path under the base URL, already with path parameters substituted and encoded. */
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string>>;
+  /** Endpoint label for errors and logs: the catalog path template, never an id. */
+  readonly endpoint: string;
+}
+
+/** A user's authenticated view of PayLink: holds the public token, re-mints it on 40104. */
+export interface PayLinkSession {
+  getJson(request: PayLinkRequest): Promise<JsonValue>;
+}
+
+export interface PayLinkApi {
+  /**
+   * Mints a public token for the identifier (POST /access-token).
+   * Throws ApiKeyRejectedError when our credentials are refused (systemic).
+   */
+  openSession(identifier: string): Promise<PayLinkSession>;
+  /** Counters for progress and summaries. */
+  stats(): { requests: number; retries: number };
+}

@@ -1,0 +1,156 @@
+/**
+ * The PayLink resource catalog: what to call, where the data sits in the answer, how
+ * children hang off parents. Every entry is data, validated by the same schema a config
+ * file's overrides go through, because much of the real API is a guess
+ * (see docs: selectors marked [3rd] may be wrong) and must be fixable without a release.
+ */
+import { z } from 'zod';
+
+export const paginatorSchema = z.discriminatedUnion('type', [
+  /** One request, no paging: what PayLink does today. */
+  z.object({ type: z.literal('single') }),
+  /** `?page=N&<sizeParam>=M`, stop on a short or empty page. */
+  z.object({
+    type: z.literal('page_number'),
+    pageParam: z.string().min(1).default('page'),
+    sizeParam: z.string().min(1).default('pageSize'),
+    pageSize: z.number().int().positive().default(100),
+    firstPage: z.number().int().nonnegative().default(1),
+  }),
+  /** `?limit=M&skip=N` (other Atomic endpoints), stop on a short or empty page. */
+  z.object({
+    type: z.literal('offset'),
+    limitParam: z.string().min(1).default('limit'),
+    offsetParam: z.string().min(1).default('skip'),
+    limit: z.number().int().positive().default(100),
+  }),
+  /** Next cursor at a dotted path of the body, sent back as a query parameter; stop when absent. */
+  z.object({
+    type: z.literal('cursor'),
+    cursorPath: z.string().min(1),
+    cursorParam: z.string().min(1).default('cursor'),
+  }),
+]);
+export type Paginator = z.infer<typeof paginatorSchema>;
+
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a snake_case identifier');
+
+export const resourceSchema = z
+  .object({
+    /** Table name in the lake (dlt snake_case). Also the resource's name in config and CLI. */
+    table: identifier,
+    /** Path under the base URL; `{id}` is replaced by the parent's key (URL-encoded). */
+    path: z.string().startsWith('/'),
+    /** `list`: the selector yields an array of records. `object`: a single record (null = none). */
+    kind: z.enum(['list', 'object']),
+    /** Where the data sits in the body, tried in order; dotted paths. Then `data.<first>`, then the only list. */
+    selectors: z.array(z.string().min(1)).min(1),
+    /**
+     * Fan-out: one request per parent record. `param` is where the parent key goes:
+     * `{id}` in the path, or a query parameter name.
+     */
+    parent: z
+      .object({
+        resource: z.string().min(1),
+        /** Field of the parent record holding its key. */
+        field: z.string().min(1).default('_id'),
+        /** Query parameter carrying the key; omitted when the path has `{id}`. */
+        queryParam: z.string().min(1).optional(),
+      })
+      .optional(),
+    /** Record field that identifies it, used for deterministic `_dlt_id`s. Position if absent. */
+    primaryKey: z.string().min(1).optional(),
+    /** Loaded when no resource list is given. */
+    defaultEnabled: z.boolean(),
+    paginator: paginatorSchema.default({ type: 'single' }),
+    /** Renamed fields: `expenses` is read as `bills` (the API renamed it over time). Applied when the target is absent. */
+    fieldAliases: z.record(z.string(), z.string()).default({}),
+    /**
+     * Partition by a record timestamp (dotted path into the raw record) instead of the load
+     * date. Rows whose field is missing or unparseable fall back to the load date.
+     */
+    partitionBy: z.string().min(1).optional(),
+  })
+  .strict();
+export type ResourceDef = z.infer<typeof resourceSchema>;
+export type ResourceInput = z.input<typeof resourceSchema>;
+
+/** What is known about PayLink (docs/paylink-api.md), with the confidence noted per selector. */
+export const PAYLINK_RESOURCES: readonly ResourceInput[] = [
+  {
+    table: 'accounts',
+    path: '/pay-link/accounts',
+    kind: 'list',
+    // [docs][sdk]: v2 answers top-level `accounts`, not `data.accounts`.
+    selectors: ['accounts'],
+    primaryKey: '_id',
+    defaultEnabled: true,
+    fieldAliases: { expenses: 'bills' },
+  },
+  {
+    table: 'account',
+    path: '/pay-link/accounts/{id}',
+    kind: 'object',
+    // [3rd]: envelope unknown.
+    selectors: ['account'],
+    parent: { resource: 'accounts', field: '_id' },
+    primaryKey: '_id',
+    defaultEnabled: false,
+    fieldAliases: { expenses: 'bills' },
+  },
+  {
+    table: 'action_history',
+    path: '/pay-link/action-history',
+    kind: 'list',
+    // [3rd]: key unknown.
+    selectors: ['actionHistory'],
+    parent: { resource: 'accounts', field: '_id', queryParam: 'accountId' },
+    primaryKey: '_id',
+    defaultEnabled: true,
+  },
+  {
+    table: 'orders',
+    path: '/pay-link/orders',
+    kind: 'list',
+    selectors: ['orders'],
+    primaryKey: '_id',
+    defaultEnabled: true,
+  },
+  {
+    table: 'suggestions',
+    path: '/pay-link/suggestions',
+    kind: 'list',
+    selectors: ['suggestions'],
+    primaryKey: '_id',
+    defaultEnabled: true,
+  },
+  {
+    table: 'recurring_financial_transactions',
+    path: '/pay-link/recurring-financial-transactions',
+    kind: 'list',
+    selectors: ['recurringFinancialTransactions'],
+    primaryKey: '_id',
+    defaultEnabled: true,
+  },
+  {
+    table: 'financial_transactions_most_recent',
+    path: '/pay-link/financial-transactions/most-recent',
+    kind: 'object',
+    selectors: ['financialTransaction'],
+    primaryKey: '_id',
+    defaultEnabled: true,
+  },
+  {
+    table: 'tasks',
+    path: '/pay-link/tasks/{id}',
+    kind: 'object',
+    selectors: ['task'],
+    // Task ids are not discoverable per user: they come from a task-id list (webhooks or --task-ids).
+    parent: { resource: 'known_tasks', field: 'taskId' },
+    primaryKey: '_id',
+    defaultEnabled: false,
+  },
+];
+
+/** Pseudo-parent of `tasks`: the known task ids of a user, supplied by the caller, not fetched. */
+export const KNOWN_TASKS = 'known_tasks';

@@ -1,0 +1,73 @@
+/**
+ * A whole load in one process (the CLI): plan -> every batch in turn -> commit. The deployed
+ * stack runs the same three steps as separate Lambdas under Step Functions.
+ * The batches share one schema registry here, so a column gets one type across the load.
+ */
+import { type CommitDeps, commitLoad, type LoadMarker } from './commit.ts';
+import type { ResourcePlan } from './config.ts';
+import { readCommittedSchema } from './lake-schema.ts';
+import { commitIntentKey, stagingPrefix } from './layout.ts';
+import { type BatchUser, loadBatch } from './load-batch.ts';
+import type { UserResult } from './load-user.ts';
+import { planLoad, readBatchUsers } from './plan.ts';
+import type { PayLinkApi } from './ports.ts';
+import type { PartLimits } from './table-sinks.ts';
+
+export interface RunLoadInput {
+  readonly loadId: string;
+  readonly startedAt: Date;
+  readonly users: readonly BatchUser[];
+  readonly resources: ResourcePlan;
+  readonly batchSize: number;
+  readonly concurrency: number;
+  readonly limits?: PartLimits;
+}
+
+export interface RunLoadDeps extends CommitDeps {
+  readonly api: PayLinkApi;
+  readonly onUser?: (result: UserResult) => void;
+  readonly onBatch?: (batch: number, batches: number) => void;
+}
+
+export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<LoadMarker> {
+  const plan = await planLoad(
+    {
+      loadId: input.loadId,
+      startedAt: input.startedAt,
+      users: input.users,
+      batchSize: input.batchSize,
+      resources: input.resources.tables,
+    },
+    deps.store,
+  );
+  try {
+    const registry = await readCommittedSchema(deps.store);
+    for (let batch = 0; batch < plan.batches; batch++) {
+      deps.onBatch?.(batch, plan.batches);
+      await loadBatch(
+        {
+          loadId: plan.loadId,
+          batch,
+          dt: plan.dt,
+          users: await readBatchUsers(deps.store, plan.loadId, batch),
+          steps: input.resources.steps,
+          registry,
+          concurrency: input.concurrency,
+          ...(input.limits === undefined ? {} : { limits: input.limits }),
+        },
+        deps,
+      );
+    }
+  } catch (error) {
+    // Nothing was published: drop this attempt's staging (keep a commit intent of an earlier one).
+    await discardStaging(deps, plan.loadId).catch(() => undefined);
+    throw error;
+  }
+  return commitLoad(plan.loadId, deps);
+}
+
+async function discardStaging(deps: RunLoadDeps, loadId: string): Promise<void> {
+  const keep = commitIntentKey(loadId);
+  const keys = (await deps.store.list(stagingPrefix(loadId))).filter((k) => k !== keep);
+  if (keys.length > 0) await deps.store.delete(keys);
+}

@@ -1,0 +1,112 @@
+/**
+ * Routes typed rows to one open Parquet part per (table, partition) of a batch, and rotates
+ * parts so memory and file sizes stay bounded whatever the number of users:
+ * - past `partMaxRows` rows or `partMaxBytes` bytes;
+ * - when the table gained a column since the part was opened (a part's column set is fixed
+ *   in its footer; the next part carries the new column, and readers union by name).
+ */
+import { DEFAULTS } from './constants.ts';
+import { partKey, stagedPartKey } from './layout.ts';
+import type { ObjectStore, PartWriter, PartWriterFactory } from './ports.ts';
+import type { SchemaRegistry } from './schema-registry.ts';
+import type { Row } from './types.ts';
+
+export interface StagedFile {
+  readonly table: string;
+  readonly dt: string;
+  readonly finalKey: string;
+  readonly stagedKey: string;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+export interface PartLimits {
+  readonly partMaxRows: number;
+  readonly partMaxBytes: number;
+}
+
+interface OpenPart {
+  readonly writer: PartWriter;
+  readonly table: string;
+  readonly dt: string;
+  readonly finalKey: string;
+  readonly stagedKey: string;
+}
+
+export class TableSinks {
+  readonly #open = new Map<string, OpenPart>();
+  readonly #nextPart = new Map<string, number>();
+  readonly #files: StagedFile[] = [];
+  // Writes from concurrent users are chained: a part writer takes one append at a time.
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly deps: { store: ObjectStore; parts: PartWriterFactory; registry: SchemaRegistry },
+    private readonly target: { loadId: string; batch: number },
+    private readonly limits: PartLimits = DEFAULTS.parquet,
+  ) {}
+
+  /** Appends rows in order; resolves when they are handed to their part writers. */
+  write(rows: readonly { table: string; dt: string; row: Row }[]): Promise<void> {
+    const run = this.#queue.then(async () => {
+      for (const { table, dt, row } of rows) {
+        const part = await this.#partFor(table, dt);
+        await part.writer.append(row);
+      }
+    });
+    // A failed write poisons the queue on purpose: the batch fails and nothing half-written is committed.
+    this.#queue = run;
+    return run;
+  }
+
+  /** Closes every open part; returns all files written by this batch. */
+  async close(): Promise<StagedFile[]> {
+    await this.#queue;
+    for (const key of [...this.#open.keys()]) await this.#closePart(key);
+    return [...this.#files];
+  }
+
+  /** Abandons open parts (their objects never appear). */
+  async abort(): Promise<void> {
+    await this.#queue.catch(() => undefined);
+    for (const part of this.#open.values()) await part.writer.abort().catch(() => undefined);
+    this.#open.clear();
+  }
+
+  async #partFor(table: string, dt: string): Promise<OpenPart> {
+    const key = `${table}\u0000${dt}`;
+    const current = this.#open.get(key);
+    const columns = this.deps.registry.columns(table);
+    if (current) {
+      const { writer } = current;
+      const full =
+        writer.rowsWritten() >= this.limits.partMaxRows || writer.bytesWritten() >= this.limits.partMaxBytes;
+      // The registry only ever appends columns, so a longer list means new columns.
+      if (!full && writer.columns.length === columns.length) return current;
+      await this.#closePart(key);
+    }
+    const part = this.#nextPart.get(key) ?? 0;
+    this.#nextPart.set(key, part + 1);
+    const finalKey = partKey({ table, dt, loadId: this.target.loadId, batch: this.target.batch, part });
+    const stagedKey = stagedPartKey(finalKey, this.target.loadId, this.target.batch);
+    const writer = await this.deps.parts.open(this.deps.store, stagedKey, columns);
+    const opened: OpenPart = { writer, table, dt, finalKey, stagedKey };
+    this.#open.set(key, opened);
+    return opened;
+  }
+
+  async #closePart(key: string): Promise<void> {
+    const part = this.#open.get(key);
+    if (!part) return;
+    this.#open.delete(key);
+    const { rows, bytes } = await part.writer.close();
+    this.#files.push({
+      table: part.table,
+      dt: part.dt,
+      finalKey: part.finalKey,
+      stagedKey: part.stagedKey,
+      rows,
+      bytes,
+    });
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Column types from JSON values, and coercion of a value into a column's recorded type.
+ *
+ * dlt's rule, which we follow: a value that fits the column losslessly is coerced (`"123"`
+ * into bigint, `5` into text); anything else does not fit and the caller writes it to a
+ * variant column. Both functions run once per cell, so they avoid regexes and allocation
+ * on the common paths (a string into text, a number into bigint/double).
+ */
+import { parseIsoTimestamp } from './iso-timestamp.ts';
+import type { Cell, ColumnType, JsonPrimitive } from './types.ts';
+
+/** Returned by `coerceValue` when the value cannot be stored in the column without loss. */
+export const NO_FIT: unique symbol = Symbol('no-fit');
+export type NoFit = typeof NO_FIT;
+
+/**
+ * The type a column gets from its first non-null value; undefined for null (a null adds no
+ * column, as in dlt). Integers beyond 2^53 are doubles: JSON.parse already rounded them,
+ * and INT64 would pretend an exactness they no longer have.
+ */
+export function inferType(value: JsonPrimitive): ColumnType | undefined {
+  switch (typeof value) {
+    case 'string':
+      return parseIsoTimestamp(value) === undefined ? 'text' : 'timestamp';
+    case 'number':
+      return Number.isSafeInteger(value) ? 'bigint' : 'double';
+    case 'boolean':
+      return 'bool';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * `value` as a cell of a column of `type`, or NO_FIT. Timestamps become `Date`s (UTC).
+ *
+ * - text: strings as they are (an ISO string keeps its original spelling); numbers and
+ *   booleans as `String(v)`, which is lossless.
+ * - bigint: safe integers; strings of a safe integer without leading zeros (`"007"` is an
+ *   identifier, not the number 7: turning it into 7 would lose data).
+ * - double: any number; finite decimal strings (no leading zeros, no hex, no blanks) that
+ *   do not lose digits (an integral string beyond 2^53 does not fit).
+ * - bool: booleans; the strings `"true"` and `"false"`.
+ * - timestamp: ISO-8601 date-time strings (see iso-timestamp.ts).
+ */
+export function coerceValue(value: string | number | boolean, type: ColumnType): Cell | NoFit {
+  switch (type) {
+    case 'text':
+      return typeof value === 'string' ? value : String(value);
+    case 'bigint':
+      if (typeof value === 'number') return Number.isSafeInteger(value) ? value : NO_FIT;
+      return typeof value === 'string' ? integralString(value) : NO_FIT;
+    case 'double':
+      if (typeof value === 'number') return value;
+      return typeof value === 'string' ? decimalString(value) : NO_FIT;
+    case 'bool':
+      if (typeof value === 'boolean') return value;
+      if (value === 'true') return true;
+      if (value === 'false') return false;
+      return NO_FIT;
+    case 'timestamp':
+      return typeof value === 'string' ? (parseIsoTimestamp(value) ?? NO_FIT) : NO_FIT;
+  }
+}
+
+const INTEGRAL = /^-?(?:0|[1-9]\d{0,15})$/;
+const DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
+
+function integralString(value: string): number | NoFit {
+  if (!INTEGRAL.test(value)) return NO_FIT;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : NO_FIT;
+}
+
+function decimalString(value: string): number | NoFit {
+  if (value.length === 0 || value.length > 64 || !DECIMAL.test(value)) return NO_FIT;
+  const n = Number(value);
+  if (!Number.isFinite(n)) return NO_FIT;
+  // "12345678901234567890" would come back as ...568000: digits lost, so it does not fit.
+  if (Number.isInteger(n) && !Number.isSafeInteger(n) && !/[.eE]/.test(value)) return NO_FIT;
+  return n;
+}

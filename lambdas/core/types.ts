@@ -1,0 +1,29 @@
+/** JSON as PayLink sends it. */
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** A flattened row before typing: scalars only (nested objects are flattened, lists are child tables). */
+export type RawRow = Record<string, JsonPrimitive>;
+
+/** A typed row as it goes into Parquet: timestamps are `Date`s (parquetjs-lite needs them). */
+export type Cell = string | number | boolean | Date | null;
+export type Row = Record<string, Cell>;
+
+/** Column types of the lake. Each maps to exactly one Parquet type, forever. */
+export type ColumnType = 'text' | 'bigint' | 'double' | 'bool' | 'timestamp';
+export const COLUMN_TYPES: readonly ColumnType[] = ['text', 'bigint', 'double', 'bool', 'timestamp'];
+
+export interface ColumnDef {
+  readonly name: string;
+  readonly type: ColumnType;
+}
+
+/** One row routed to its table (root or child). */
+export interface TableRow<R = RawRow> {
+  readonly table: string;
+  readonly row: R;
+}
+
+/** Injected wall clock: `core/` never reads the time itself. */
+export type Clock = () => Date;

@@ -1,0 +1,40 @@
+/** Commit Lambda: batch manifests -> registry, Glue tables, final parts, load marker. */
+import { createGlueCatalog } from '#adapters/glue-catalog.ts';
+import { commitLoad, type TableCatalog } from '#core/commit.ts';
+import { tablePrefix } from '#core/layout.ts';
+import type { CommitEvent, CommitResult } from './contract.ts';
+import { handlerConfig, lakeStore, partWriters } from './runtime.ts';
+
+function glueCatalog(): TableCatalog | undefined {
+  const config = handlerConfig();
+  if (config.glueDatabase === undefined) return undefined;
+  const glue = createGlueCatalog({ database: config.glueDatabase });
+  const root = `s3://${config.bucket}/${config.prefix ? `${config.prefix}/` : ''}`;
+  return {
+    async syncTables(tables) {
+      await glue.syncTables(tables, (table) => `${root}${tablePrefix(table)}`);
+    },
+  };
+}
+
+export async function handler(event: CommitEvent): Promise<CommitResult> {
+  const catalog = glueCatalog();
+  const marker = await commitLoad(event.loadId, {
+    store: lakeStore(),
+    parts: partWriters(),
+    clock: () => new Date(),
+    ...(catalog ? { catalog } : {}),
+  });
+  const rows = Object.values(marker.rowsByTable).reduce((a, b) => a + b, 0);
+  const result: CommitResult = {
+    loadId: marker.loadId,
+    users: marker.users,
+    failedUsers: marker.failedUserCount,
+    rows,
+    files: marker.files.length,
+    schemaVersion: marker.schemaVersion,
+    schemaChanges: marker.schemaChanges.length,
+  };
+  console.log(JSON.stringify({ event: 'committed', ...result }));
+  return result;
+}

@@ -1,0 +1,56 @@
+/** Load-batch Lambda: one Distributed Map item -> staged parts + batch manifest. */
+import type { Context } from 'aws-lambda';
+import { selectResources } from '#core/config.ts';
+import { readCommittedSchema } from '#core/lake-schema.ts';
+import { loadBatch } from '#core/load-batch.ts';
+import { readBatchUsers, readPlan } from '#core/plan.ts';
+import type { LoadBatchEvent, LoadBatchResult } from './contract.ts';
+import { handlerConfig, lakeStore, partWriters, payLinkApi } from './runtime.ts';
+
+/**
+ * Time kept back from the Lambda deadline: users in flight finish their requests (each bounded
+ * by the HTTP request budget) and the parts and manifest are written.
+ */
+export const DEADLINE_MARGIN_MS = 120_000;
+
+export async function handler(
+  event: LoadBatchEvent,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<LoadBatchResult> {
+  const config = handlerConfig();
+  const store = lakeStore();
+  const plan = await readPlan(store, event.loadId);
+  const remaining = context?.getRemainingTimeInMillis();
+  const manifest = await loadBatch(
+    {
+      loadId: plan.loadId,
+      batch: event.batch,
+      dt: plan.dt,
+      users: await readBatchUsers(store, plan.loadId, event.batch),
+      steps: selectResources(config.settings.catalog, plan.resources).steps,
+      registry: await readCommittedSchema(store),
+      concurrency: config.userConcurrency,
+      ...(remaining === undefined ? {} : { deadline: new Date(Date.now() + remaining - DEADLINE_MARGIN_MS) }),
+    },
+    { api: await payLinkApi(), store, parts: partWriters(), clock: () => new Date() },
+  );
+  const rows = Object.values(manifest.rowsByTable).reduce((a, b) => a + b, 0);
+  console.log(
+    JSON.stringify({
+      event: 'batch_loaded',
+      loadId: manifest.loadId,
+      batch: manifest.batch,
+      users: manifest.users,
+      failedUsers: manifest.failedUsers.length,
+      rows,
+      files: manifest.files.length,
+    }),
+  );
+  return {
+    loadId: manifest.loadId,
+    batch: manifest.batch,
+    users: manifest.users,
+    failedUsers: manifest.failedUsers.length,
+    rows,
+  };
+}

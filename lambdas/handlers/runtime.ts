@@ -1,0 +1,120 @@
+/**
+ * Per-container set-up shared by the handlers: configuration parsed once from the environment
+ * (errors name the variable), and clients built once and reused across invocations.
+ */
+import { resolveCredentials } from '#adapters/credentials.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
+import { createPayLinkClient } from '#adapters/paylink-client.ts';
+import { createS3Store } from '#adapters/s3-store.ts';
+import { createSystemRateLimiter } from '#adapters/system-timers.ts';
+import {
+  type ConfigFile,
+  configFileSchema,
+  type LoaderSettings,
+  loaderSettings,
+  parseOrThrow,
+  positiveInt,
+  positiveNumber,
+} from '#core/config.ts';
+import { DEFAULTS } from '#core/constants.ts';
+import { ConfigError } from '#core/errors.ts';
+import type { ObjectStore, PartWriterFactory, PayLinkApi } from '#core/ports.ts';
+import { HANDLER_ENV } from './contract.ts';
+
+export interface HandlerConfig {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly secretArn: string;
+  readonly usersBucket: string;
+  readonly usersKey: string;
+  readonly batchSize: number;
+  readonly batchRequestRate: number;
+  readonly userConcurrency: number;
+  readonly glueDatabase: string | undefined;
+  readonly settings: LoaderSettings;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function need(env: Env, name: string): string {
+  const value = env[name];
+  if (value === undefined || value === '') throw new ConfigError(name, 'environment variable is not set');
+  return value;
+}
+
+export function parseHandlerConfig(env: Env): HandlerConfig {
+  let file: ConfigFile = {};
+  const raw = env[HANDLER_ENV.loaderConfig];
+  if (raw) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new ConfigError(HANDLER_ENV.loaderConfig, 'is not valid JSON');
+    }
+    file = parseOrThrow(configFileSchema, parsed, HANDLER_ENV.loaderConfig);
+  }
+  const baseUrl = env[HANDLER_ENV.baseUrl];
+  return {
+    bucket: need(env, HANDLER_ENV.bucket),
+    prefix: env[HANDLER_ENV.prefix] ?? '',
+    secretArn: need(env, HANDLER_ENV.secretArn),
+    usersBucket: env[HANDLER_ENV.usersBucket] || need(env, HANDLER_ENV.bucket),
+    usersKey: env[HANDLER_ENV.usersKey] ?? '',
+    batchSize: positiveInt(HANDLER_ENV.batchSize, env[HANDLER_ENV.batchSize], DEFAULTS.batchSize),
+    batchRequestRate: positiveNumber(
+      HANDLER_ENV.batchRequestRate,
+      env[HANDLER_ENV.batchRequestRate],
+      DEFAULTS.rateLimit,
+    ),
+    userConcurrency: positiveInt(
+      HANDLER_ENV.userConcurrency,
+      env[HANDLER_ENV.userConcurrency],
+      DEFAULTS.concurrency,
+    ),
+    glueDatabase: env[HANDLER_ENV.glueDatabase] || undefined,
+    settings: loaderSettings({ ...file, ...(baseUrl ? { baseUrl } : {}) }),
+  };
+}
+
+let cachedConfig: HandlerConfig | undefined;
+let cachedStore: ObjectStore | undefined;
+let cachedParts: PartWriterFactory | undefined;
+
+export function handlerConfig(): HandlerConfig {
+  cachedConfig ??= parseHandlerConfig(process.env);
+  return cachedConfig;
+}
+
+export function lakeStore(): ObjectStore {
+  const config = handlerConfig();
+  cachedStore ??= createS3Store({ bucket: config.bucket, prefix: config.prefix });
+  return cachedStore;
+}
+
+export function partWriters(): PartWriterFactory {
+  cachedParts ??= createParquetPartWriterFactory();
+  return cachedParts;
+}
+
+/**
+ * A PayLink client per invocation (its rate limiter and counters belong to this batch); the
+ * credentials behind it are cached per container by the credentials adapter.
+ */
+export async function payLinkApi(): Promise<PayLinkApi> {
+  const config = handlerConfig();
+  const credentials = await resolveCredentials({ env: process.env, secretId: config.secretArn });
+  return createPayLinkClient({
+    baseUrl: config.settings.baseUrl,
+    credentials,
+    rateLimiter: createSystemRateLimiter(config.batchRequestRate),
+    http: config.settings.http,
+  });
+}
+
+/** For tests that change the environment between invocations of one module instance. */
+export function resetRuntime(): void {
+  cachedConfig = undefined;
+  cachedStore = undefined;
+  cachedParts = undefined;
+}

@@ -1,0 +1,236 @@
+/**
+ * One request, start to finish: rate limit, route, auth, faults, data, paging, envelope,
+ * latency. Order matters and mirrors a real gateway: a refused key or token never reaches
+ * fault injection for data, and a fault is decided before the data is looked at.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BoundedMap } from './bounded-map.ts';
+import { type Fault, FaultInjector, malformedBody, serverErrorStatus, TOKEN_FAULT_KINDS } from './faults.ts';
+import type { ResolvedSimulatorOptions } from './options.ts';
+import { hashKey } from './prng.ts';
+import { TokenBucket } from './rate-limit.ts';
+import { API_CODES, type ApiResponse, apiError, render } from './responses.ts';
+import { matchRoute, type Route } from './routes.ts';
+import { type SimulatorStats, StatsRecorder } from './stats.ts';
+import { Timers } from './timers.ts';
+import { TokenStore } from './tokens.ts';
+import { userData } from './world.ts';
+import type { UserData } from './world-types.ts';
+
+/** Access-token bodies are a few dozen bytes; anything this large is a client bug. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+interface Reply {
+  status: number;
+  body: string;
+  headers?: Readonly<Record<string, string>>;
+  /** Answer only after `hangMs`. */
+  hang?: boolean;
+  /** For the log line: which fault shaped this reply. */
+  fault?: string;
+}
+
+export interface SimulatorCore {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  stats(): SimulatorStats;
+  /** Exactly the data served for an identifier (a copy: mutating it changes nothing served). */
+  served(identifier: string): UserData;
+  /** Whether the identifier's data endpoints answer 404 (`failUsers` / `failUserRate`). */
+  userFails(identifier: string): boolean;
+  /** Cancels pending latency and hang waits; their requests are never answered. */
+  shutdown(): void;
+}
+
+export function createSimulatorCore(options: ResolvedSimulatorOptions): SimulatorCore {
+  const seed = String(options.seed);
+  const faults = options.faults;
+  const recorder = new StatsRecorder();
+  const timers = new Timers();
+  const tokens = new TokenStore(seed, options.tokenMaxUses);
+  const injector = new FaultInjector(seed, faults);
+  const bucket = options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit);
+  const users = new BoundedMap<string, UserData>(options.userCacheSize);
+  const dataFor = (identifier: string) => users.getOrCreate(identifier, () => userData(seed, identifier));
+
+  function faultReply(fault: Fault): Reply {
+    recorder.fault(fault.kind);
+    if (fault.kind === 'status429') {
+      return {
+        ...toReply(apiError(429, API_CODES.rateLimited, 'Too many requests')),
+        headers: retryAfter(),
+        fault: fault.kind,
+      };
+    }
+    const status = serverErrorStatus(fault);
+    return {
+      ...toReply(apiError(status, status * 100, 'Service temporarily unavailable')),
+      fault: fault.kind,
+    };
+  }
+
+  function retryAfter(): Record<string, string> {
+    const seconds = faults.retryAfterSeconds;
+    if (!faults.retryAfterAsDate) return { 'retry-after': String(seconds) };
+    // HTTP dates have whole seconds: round up so the client never retries early.
+    const at = Math.ceil((Date.now() + seconds * 1000) / 1000) * 1000;
+    return { 'retry-after': new Date(at).toUTCString() };
+  }
+
+  function accessToken(req: IncomingMessage, body: string): Reply {
+    if (header(req, 'x-api-key') !== options.apiKey || header(req, 'x-api-secret') !== options.apiSecret) {
+      return toReply(apiError(401, API_CODES.badCredentials, 'Invalid API key or secret'));
+    }
+    const identifier = identifierOf(body);
+    if (identifier === undefined) {
+      return toReply(
+        apiError(400, API_CODES.badRequest, 'Body must be JSON with a non-empty string "identifier"'),
+      );
+    }
+    const fault = injector.next(hashKey(['access-token', identifier]), TOKEN_FAULT_KINDS);
+    if (fault) return faultReply(fault);
+    return toReply({ status: 200, body: { data: tokens.mint(identifier) } });
+  }
+
+  function dataRequest(req: IncomingMessage, url: URL, route: Extract<Route, { kind: 'data' }>): Reply {
+    const publicToken = header(req, 'x-public-token');
+    if (!publicToken) return toReply(apiError(401, API_CODES.badPublicToken, 'Missing public token'));
+    const check = tokens.use(publicToken);
+    if (!check.ok) {
+      const message = check.reason === 'expired' ? 'Public token expired' : 'Invalid public token';
+      return toReply(apiError(401, API_CODES.badPublicToken, message));
+    }
+    const identifier = check.identifier;
+    const query = url.searchParams;
+    // The request's identity is the user's, not the token's: a re-minted token continues its history.
+    const fault = injector.next(
+      hashKey([identifier, req.method ?? 'GET', url.pathname, canonicalQuery(query)]),
+    );
+    if (fault?.kind === 'status429' || fault?.kind === 'status5xx') return faultReply(fault);
+
+    let response: ApiResponse;
+    if (injector.userFails(identifier)) {
+      recorder.fault('failUser');
+      response = apiError(404, API_CODES.notFound, 'User not found');
+    } else {
+      response = render(route.resolve(dataFor(identifier), query), query, {
+        pageSize: options.pageSize,
+        dataEnvelope: injector.dataEnvelope(identifier),
+      });
+    }
+    const reply = toReply(response);
+    if (fault?.kind === 'malformed') {
+      recorder.fault(fault.kind);
+      return { status: 200, body: malformedBody(reply.body, fault), fault: fault.kind };
+    }
+    if (fault?.kind === 'hang') {
+      recorder.fault(fault.kind);
+      return { ...reply, hang: true, fault: fault.kind };
+    }
+    return reply;
+  }
+
+  async function answer(req: IncomingMessage): Promise<Reply> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const body = await readBody(req);
+    if (bucket) {
+      const taken = bucket.take();
+      if (!taken.ok) {
+        recorder.rateLimited();
+        const response = apiError(429, API_CODES.rateLimited, 'Rate limit exceeded', {
+          'retry-after': String(taken.retryAfterSeconds),
+        });
+        return { ...toReply(response), fault: 'rateLimit' };
+      }
+    }
+    if (body === undefined)
+      return toReply(apiError(413, API_CODES.payloadTooLarge, 'Request body too large'));
+    // x-api-version is accepted whatever its value (Atomic's apps send v2) and never required.
+    const route = matchRoute(req.method ?? 'GET', url.pathname);
+    if (!route) return toReply(apiError(404, API_CODES.notFound, 'Not found'));
+    return route.kind === 'access-token' ? accessToken(req, body) : dataRequest(req, url, route);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    recorder.request();
+    let reply: Reply;
+    try {
+      reply = await answer(req);
+    } catch {
+      // A client that went away mid-body, or a simulator bug: never a stack trace on the wire.
+      reply = toReply(apiError(500, 50000, 'Internal simulator error'));
+    }
+    const delay = faults.latencyMs + (reply.hang ? faults.hangMs : 0);
+    if (delay > 0 && !(await timers.wait(delay))) return;
+    if (res.destroyed || res.writableEnded) return;
+    res.writeHead(reply.status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(reply.body)),
+      ...reply.headers,
+    });
+    res.end(reply.body);
+    recorder.responded(reply.status);
+    options.log?.(
+      `${req.method} ${pathOnly(req.url)} ${reply.status}${reply.fault ? ` ${reply.fault}` : ''} ${Math.round(performance.now() - started)}ms`,
+    );
+  }
+
+  return {
+    handle,
+    stats: () => recorder.snapshot(tokens.minted),
+    served: (identifier) => structuredClone(dataFor(identifier)),
+    userFails: (identifier) => injector.userFails(identifier),
+    shutdown: () => timers.cancelAll(),
+  };
+}
+
+function toReply(response: ApiResponse): Reply {
+  const reply: Reply = { status: response.status, body: JSON.stringify(response.body) };
+  if (response.headers) reply.headers = response.headers;
+  return reply;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function identifierOf(body: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const identifier = (parsed as { identifier?: unknown }).identifier;
+    return typeof identifier === 'string' && identifier !== '' ? identifier : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `?b=1&a=2` and `?a=2&b=1` are the same request. */
+function canonicalQuery(query: URLSearchParams): string {
+  return [...query]
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .sort()
+    .join('&');
+}
+
+/** Logs carry paths (ids), never query values or tokens. */
+function pathOnly(url: string | undefined): string {
+  const path = url ?? '/';
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+}
+
+/** The body as text, or undefined past MAX_BODY_BYTES (the rest is drained, not kept). */
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size <= MAX_BODY_BYTES ? Buffer.concat(chunks).toString('utf8') : undefined));
+    req.on('error', reject);
+  });
+}

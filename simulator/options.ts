@@ -1,0 +1,99 @@
+/**
+ * The simulator's options: one zod schema, so the CLI validates its flags with the same
+ * rules `startSimulator` applies, and every error names the option (never its value).
+ */
+import { z } from 'zod';
+import { ConfigError } from '#core/errors.ts';
+
+export const SIMULATOR_DEFAULTS = {
+  /** 0: an ephemeral port chosen by the OS. */
+  port: 0,
+  seed: 'paylink',
+  apiKey: 'sim-key',
+  apiSecret: 'sim-secret',
+  /** Users whose generated data stays cached (LRU); generation is cheap, this only saves CPU. */
+  userCacheSize: 10_000,
+  faults: {
+    retryAfterSeconds: 1,
+    hangMs: 30_000,
+    maxConsecutiveFaults: 2,
+    envelope: 'top',
+  },
+} as const;
+
+const rate = z.number().min(0).max(1);
+const milliseconds = z.number().int().min(0).max(600_000);
+
+export const faultOptionsSchema = z
+  .object({
+    /** Share of requests answered 429 with a Retry-After header. */
+    status429Rate: rate.default(0),
+    retryAfterSeconds: z.number().int().min(0).max(3600).default(SIMULATOR_DEFAULTS.faults.retryAfterSeconds),
+    /** Send Retry-After as an HTTP date instead of seconds. */
+    retryAfterAsDate: z.boolean().default(false),
+    /** Share of requests answered 503, 500 or 502 (rotating). */
+    status5xxRate: rate.default(0),
+    /** Share of data requests answered 200 with a body that is not valid JSON. */
+    malformedRate: rate.default(0),
+    /** Share of data requests answered only after `hangMs` (clients time out first). */
+    hangRate: rate.default(0),
+    hangMs: milliseconds.default(SIMULATOR_DEFAULTS.faults.hangMs),
+    /** Added before every response. */
+    latencyMs: milliseconds.default(0),
+    /** `data`: list bodies wrapped as {"data": {...}}; `mixed`: so for a deterministic half of users. */
+    envelope: z.enum(['top', 'data', 'mixed']).default(SIMULATOR_DEFAULTS.faults.envelope),
+    /** Identifiers whose data endpoints answer 404 (code 40400). */
+    failUsers: z.array(z.string()).default([]),
+    /** A deterministic share of identifiers that fail like `failUsers`. */
+    failUserRate: rate.default(0),
+    /** The same request never gets more injected faults in a row than this. */
+    maxConsecutiveFaults: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(SIMULATOR_DEFAULTS.faults.maxConsecutiveFaults),
+  })
+  .strict()
+  .refine((f) => f.status429Rate + f.status5xxRate + f.malformedRate + f.hangRate <= 1, {
+    message: 'status429Rate + status5xxRate + malformedRate + hangRate must not exceed 1',
+  });
+
+export const simulatorOptionsSchema = z
+  .object({
+    port: z.number().int().min(0).max(65_535).default(SIMULATOR_DEFAULTS.port),
+    /** `42` and `'42'` give the same world. */
+    seed: z.union([z.string().min(1), z.number().finite()]).default(SIMULATOR_DEFAULTS.seed),
+    apiKey: z.string().min(1).default(SIMULATOR_DEFAULTS.apiKey),
+    apiSecret: z.string().min(1).default(SIMULATOR_DEFAULTS.apiSecret),
+    /** Data calls a public token serves before it answers 401 (code 40104); unset = unlimited. */
+    tokenMaxUses: z.number().int().positive().optional(),
+    /** Page size of list endpoints, which then honour `?limit=&skip=`; unset = no paging (the real API today). */
+    pageSize: z.number().int().positive().optional(),
+    /** Server-side limit over all requests (requests/second); above it: 429 with Retry-After. */
+    rateLimit: z.number().positive().optional(),
+    faults: faultOptionsSchema.prefault({}),
+    userCacheSize: z.number().int().positive().default(SIMULATOR_DEFAULTS.userCacheSize),
+    /** One line per request (method, path, status, fault); nothing by default. */
+    log: z.custom<(line: string) => void>((v) => typeof v === 'function', 'must be a function').optional(),
+  })
+  .strict();
+
+export type SimulatorOptions = z.input<typeof simulatorOptionsSchema>;
+export type ResolvedSimulatorOptions = z.output<typeof simulatorOptionsSchema>;
+export type FaultOptions = z.input<typeof faultOptionsSchema>;
+export type ResolvedFaultOptions = z.output<typeof faultOptionsSchema>;
+
+/** Validates options; throws ConfigError whose key is the option's dotted path (`faults.hangMs`). */
+export function parseSimulatorOptions(input: unknown): ResolvedSimulatorOptions {
+  const parsed = simulatorOptionsSchema.safeParse(input ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const path = issue.path.map(String);
+  // An unknown option is reported at its parent: name the key itself.
+  if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) path.push(issue.keys[0]);
+  const key = path.length > 0 ? path.join('.') : 'options';
+  const message = issue.code === 'unrecognized_keys' ? 'unknown option' : issue.message;
+  // No cause: a ZodError can carry the offending input, and options hold the API secret.
+  throw new ConfigError(key, message);
+}

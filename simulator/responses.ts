@@ -1,0 +1,76 @@
+/**
+ * Turning a route's result into the status and JSON body PayLink would send: error bodies
+ * `{"message", "code"}` (docs), optional `limit`/`skip` paging, and the `data` envelope.
+ */
+import type { JsonObject, JsonValue } from '#core/types.ts';
+import type { DataResult } from './routes.ts';
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: JsonObject;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** PayLink's error codes: HTTP status * 100 + detail (40104 is the documented expired token). */
+export const API_CODES = {
+  badRequest: 40000,
+  badCredentials: 40100,
+  badPublicToken: 40104,
+  notFound: 40400,
+  payloadTooLarge: 41300,
+  rateLimited: 42900,
+} as const;
+
+export function apiError(
+  status: number,
+  code: number,
+  message: string,
+  headers?: Record<string, string>,
+): ApiResponse {
+  return headers ? { status, body: { message, code }, headers } : { status, body: { message, code } };
+}
+
+export interface RenderOptions {
+  /** Set: list endpoints honour `?limit=&skip=` (limit defaulting to this). */
+  readonly pageSize: number | undefined;
+  /** Wrap list bodies as `{"data": {...}}`. */
+  readonly dataEnvelope: boolean;
+}
+
+export function render(result: DataResult, query: URLSearchParams, options: RenderOptions): ApiResponse {
+  switch (result.kind) {
+    case 'error':
+      return apiError(
+        result.status,
+        result.status === 404 ? API_CODES.notFound : API_CODES.badRequest,
+        result.message,
+      );
+    case 'object':
+      return { status: 200, body: { [result.key]: result.value } };
+    case 'list': {
+      const page =
+        options.pageSize === undefined ? result.items : slice(result.items, query, options.pageSize);
+      if (page === undefined)
+        return apiError(400, API_CODES.badRequest, 'limit and skip must be non-negative integers');
+      const body: JsonObject = { [result.key]: page as JsonValue[] };
+      return { status: 200, body: options.dataEnvelope ? { data: body } : body };
+    }
+  }
+}
+
+/** The `?skip=&limit=` window. Limit is not capped: a client asking for 100 gets up to 100, so its short-page stop rule holds. */
+function slice(
+  items: readonly JsonValue[],
+  query: URLSearchParams,
+  pageSize: number,
+): readonly JsonValue[] | undefined {
+  const limit = integerParam(query.get('limit'), pageSize);
+  const skip = integerParam(query.get('skip'), 0);
+  if (limit === undefined || skip === undefined) return undefined;
+  return items.slice(skip, skip + limit);
+}
+
+function integerParam(raw: string | null, fallback: number): number | undefined {
+  if (raw === null || raw === '') return fallback;
+  return /^\d{1,9}$/.test(raw) ? Number(raw) : undefined;
+}

@@ -1,0 +1,60 @@
+/**
+ * The PayLink simulator: a loopback HTTP server that answers exactly the API shapes of
+ * docs/paylink-api.md with deterministic, messy data and faults on demand.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSimulatorCore } from './handler.ts';
+import { parseSimulatorOptions, type SimulatorOptions } from './options.ts';
+import type { SimulatorStats } from './stats.ts';
+import type { UserData } from './world-types.ts';
+
+export type { SimulatorStats } from './stats.ts';
+
+export interface Simulator {
+  /** Base URL, no trailing slash: `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops listening and drops every connection, including requests held by a hang fault. Idempotent. */
+  close(): Promise<void>;
+  stats(): SimulatorStats;
+  /** Exactly what the data endpoints serve for this identifier (a copy). */
+  served(identifier: string): UserData;
+  /** Whether this identifier's data endpoints answer 404 (`faults.failUsers` / `faults.failUserRate`). */
+  userFails(identifier: string): boolean;
+}
+
+/** Starts a simulator on 127.0.0.1. Throws ConfigError (naming the option) on invalid options. */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const resolved = parseSimulatorOptions(options);
+  const core = createSimulatorCore(resolved);
+  const server = createServer((req, res) => {
+    void core.handle(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(resolved.port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= new Promise<void>((resolve, reject) => {
+      core.shutdown();
+      server.close((error) => (error ? reject(error) : resolve()));
+      // Keep-alive and hung connections would otherwise hold close() open.
+      server.closeAllConnections();
+    });
+    return closing;
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close,
+    stats: core.stats,
+    served: core.served,
+    userFails: core.userFails,
+  };
+}

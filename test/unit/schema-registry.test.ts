@@ -1,0 +1,342 @@
+import { describe, expect, it } from 'vitest';
+import { LakeStateError } from '#core/errors.ts';
+import { type SchemaChange, type SchemaDoc, SchemaRegistry } from '#core/schema-registry.ts';
+
+describe('SchemaRegistry.coerceRow', () => {
+  it('creates a table and typed columns from the first row, in field order', () => {
+    const registry = SchemaRegistry.empty();
+    const row = registry.coerceRow('accounts', {
+      _id: 'a-1',
+      balance: 12,
+      rate: 0.5,
+      active: true,
+      created_at: '2024-01-31T10:00:00+01:00',
+    });
+    expect(registry.columns('accounts')).toEqual([
+      { name: '_id', type: 'text' },
+      { name: 'balance', type: 'bigint' },
+      { name: 'rate', type: 'double' },
+      { name: 'active', type: 'bool' },
+      { name: 'created_at', type: 'timestamp' },
+    ]);
+    expect(row).toEqual({
+      _id: 'a-1',
+      balance: 12,
+      rate: 0.5,
+      active: true,
+      created_at: new Date('2024-01-31T09:00:00.000Z'),
+    });
+  });
+
+  it('adds no column for a null and fills a known column with null', () => {
+    const registry = SchemaRegistry.empty();
+    const first = registry.coerceRow('t', { a: 'x', b: null });
+    expect(registry.columns('t').map((c) => c.name)).toEqual(['a']);
+    expect(first).toEqual({ a: 'x' });
+    const second = registry.coerceRow('t', { a: null, b: 3 });
+    expect(second).toEqual({ a: null, b: 3 });
+    expect(registry.columns('t')).toEqual([
+      { name: 'a', type: 'text' },
+      { name: 'b', type: 'bigint' },
+    ]);
+  });
+
+  it('routes drift from a bigint column to double and text variants, leaving the base null', () => {
+    const registry = SchemaRegistry.empty();
+    expect(registry.coerceRow('t', { x: 1 })).toEqual({ x: 1 });
+    expect(registry.coerceRow('t', { x: 1.5 })).toEqual({ x: null, x__v_double: 1.5 });
+    expect(registry.coerceRow('t', { x: 'N/A' })).toEqual({ x: null, x__v_text: 'N/A' });
+    expect(registry.coerceRow('t', { x: '42' })).toEqual({ x: 42 });
+    expect(registry.coerceRow('t', { x: 2.5 })).toEqual({ x: null, x__v_double: 2.5 });
+    expect(registry.columns('t')).toEqual([
+      { name: 'x', type: 'bigint' },
+      { name: 'x__v_double', type: 'double' },
+      { name: 'x__v_text', type: 'text' },
+    ]);
+  });
+
+  it('stores a number arriving in a text column as its string', () => {
+    const registry = SchemaRegistry.empty();
+    registry.coerceRow('t', { due_amount: 'unknown' });
+    expect(registry.coerceRow('t', { due_amount: 5 })).toEqual({ due_amount: '5' });
+    expect(registry.coerceRow('t', { due_amount: true })).toEqual({ due_amount: 'true' });
+    expect(registry.columns('t')).toEqual([{ name: 'due_amount', type: 'text' }]);
+  });
+
+  it('sends a non-date string in a timestamp column to a text variant', () => {
+    const registry = SchemaRegistry.empty();
+    registry.coerceRow('t', { billing_date: '2024-03-01T00:00:00Z' });
+    expect(registry.coerceRow('t', { billing_date: 'not a date' })).toEqual({
+      billing_date: null,
+      billing_date__v_text: 'not a date',
+    });
+    expect(registry.columns('t').at(-1)).toEqual({ name: 'billing_date__v_text', type: 'text' });
+  });
+
+  it('sends an integer beyond 2^53 in a bigint column to a double variant', () => {
+    const registry = SchemaRegistry.empty();
+    registry.coerceRow('t', { n: 1 });
+    expect(registry.coerceRow('t', { n: 2 ** 60 })).toEqual({ n: null, n__v_double: 2 ** 60 });
+  });
+
+  it('types system columns as text (and the list index as bigint) whatever their first value', () => {
+    const registry = SchemaRegistry.empty();
+    const row = registry.coerceRow('accounts__bills', {
+      _dlt_id: '12345',
+      _dlt_load_id: '1764064800.123456',
+      _dlt_parent_id: '2024-01-01T00:00:00Z',
+      user_identifier: '2024-01-01T00:00:00Z',
+      _dlt_list_idx: 0,
+    });
+    expect(registry.columns('accounts__bills')).toEqual([
+      { name: '_dlt_id', type: 'text' },
+      { name: '_dlt_load_id', type: 'text' },
+      { name: '_dlt_parent_id', type: 'text' },
+      { name: 'user_identifier', type: 'text' },
+      { name: '_dlt_list_idx', type: 'bigint' },
+    ]);
+    expect(row['user_identifier']).toBe('2024-01-01T00:00:00Z');
+    expect(row['_dlt_load_id']).toBe('1764064800.123456');
+  });
+
+  it('types a system column by its fixed type even when the first value is a number', () => {
+    const registry = SchemaRegistry.empty();
+    expect(registry.coerceRow('t', { user_identifier: 42 })).toEqual({ user_identifier: '42' });
+    expect(registry.columns('t')).toEqual([{ name: 'user_identifier', type: 'text' }]);
+  });
+
+  it('nests a variant one level deeper when its name is taken by a column of another type', () => {
+    const registry = SchemaRegistry.empty();
+    // A nested field spelled like a variant (`x: {v_text: 1}` flattens to `x__v_text`).
+    registry.coerceRow('t', { x: 1, x__v_text: 7 });
+    expect(registry.coerceRow('t', { x: 'N/A' })).toEqual({ x: null, x__v_text__v_text: 'N/A' });
+  });
+
+  it('returns a new columns array when a column is added, leaving the old one unchanged', () => {
+    const registry = SchemaRegistry.empty();
+    registry.coerceRow('t', { a: 1 });
+    const before = registry.columns('t');
+    registry.coerceRow('t', { a: 2 });
+    expect(registry.columns('t')).toBe(before);
+    registry.coerceRow('t', { b: 2 });
+    expect(before).toHaveLength(1);
+    expect(registry.columns('t')).toHaveLength(2);
+  });
+});
+
+describe('SchemaRegistry.changes', () => {
+  it('reports each new table, column and variant once, in the order they appeared', () => {
+    const registry = SchemaRegistry.empty();
+    registry.coerceRow('t', { x: 1, y: null });
+    registry.coerceRow('t', { x: 2 });
+    registry.coerceRow('t', { x: 'a' });
+    registry.coerceRow('t', { x: 'b', y: true });
+    registry.coerceRow('u', {});
+    expect(registry.changes()).toEqual<SchemaChange[]>([
+      { kind: 'new_table', table: 't' },
+      { kind: 'new_column', table: 't', column: 'x', type: 'bigint' },
+      { kind: 'new_variant', table: 't', column: 'x__v_text', variantOf: 'x', type: 'text' },
+      { kind: 'new_column', table: 't', column: 'y', type: 'bool' },
+      { kind: 'new_table', table: 'u' },
+    ]);
+  });
+
+  it('is empty right after loading a document, and the next version only moves when something is added', () => {
+    const source = SchemaRegistry.empty();
+    source.coerceRow('t', { a: 1 });
+    source.setVersion(3);
+    const loaded = SchemaRegistry.fromJSON(source.toJSON());
+    expect(loaded.changes()).toEqual([]);
+    expect(loaded.version).toBe(3);
+    expect(loaded.nextVersion()).toBe(3);
+    loaded.coerceRow('t', { a: 5 });
+    expect(loaded.nextVersion()).toBe(3);
+    loaded.coerceRow('t', { b: 'new' });
+    expect(loaded.nextVersion()).toBe(4);
+  });
+});
+
+describe('SchemaRegistry.declareTable', () => {
+  const userLoads = [
+    { name: 'user_identifier', type: 'text' },
+    { name: 'rows', type: 'bigint' },
+  ] as const;
+
+  it('creates the table with the declared columns and types its rows by them', () => {
+    const registry = SchemaRegistry.empty();
+    registry.declareTable('user_loads', userLoads);
+    expect(registry.hasTable('user_loads')).toBe(true);
+    expect(registry.columns('user_loads')).toEqual(userLoads);
+    expect(registry.coerceRow('user_loads', { user_identifier: 'u1', rows: '3' })).toEqual({
+      user_identifier: 'u1',
+      rows: 3,
+    });
+    expect(registry.changes().map((c) => c.kind)).toEqual(['new_table', 'new_column', 'new_column']);
+  });
+
+  it('is a no-op when the table already has the declared columns', () => {
+    const registry = SchemaRegistry.empty();
+    registry.declareTable('user_loads', userLoads);
+    const loaded = SchemaRegistry.fromJSON(registry.toJSON());
+    loaded.declareTable('user_loads', userLoads);
+    expect(loaded.changes()).toEqual([]);
+  });
+
+  it('rejects a declared column whose type differs from the registry, naming the column', () => {
+    const registry = SchemaRegistry.empty();
+    registry.coerceRow('user_loads', { rows: 'many' });
+    expect(() => registry.declareTable('user_loads', userLoads)).toThrow(
+      /table user_loads: column rows is text in the registry, declared bigint/,
+    );
+  });
+});
+
+describe('SchemaRegistry documents', () => {
+  it('round-trips through toJSON and fromJSON', () => {
+    const registry = SchemaRegistry.empty();
+    registry.coerceRow('accounts', { _id: 'a', n: 1 });
+    registry.coerceRow('accounts', { n: 'x' });
+    registry.coerceRow('accounts__bills', { name: 'b', due: '2024-01-01T00:00:00Z' });
+    registry.setVersion(7);
+    const doc = registry.toJSON();
+    const again = SchemaRegistry.fromJSON(JSON.parse(JSON.stringify(doc)));
+    expect(again.toJSON()).toEqual(doc);
+    expect(JSON.stringify(again.toJSON())).toBe(JSON.stringify(doc));
+    expect(again.tables()).toEqual(['accounts', 'accounts__bills']);
+    expect(again.columns('accounts').map((c) => c.name)).toEqual(['_id', 'n', 'n__v_text']);
+  });
+
+  it('serializes registries with the same content identically whatever order tables appeared in', () => {
+    const a = SchemaRegistry.empty();
+    a.coerceRow('zeta', { v: 1 });
+    a.coerceRow('alpha', { v: 'x' });
+    const b = SchemaRegistry.empty();
+    b.coerceRow('alpha', { v: 'x' });
+    b.coerceRow('zeta', { v: 1 });
+    expect(JSON.stringify(a.toJSON())).toBe(JSON.stringify(b.toJSON()));
+    expect(Object.keys(a.toJSON().tables)).toEqual(['alpha', 'zeta']);
+  });
+
+  it('rejects a document with an unknown column type, naming where', () => {
+    const bad = {
+      formatVersion: 1,
+      version: 1,
+      tables: { t: { columns: [{ name: 'a', type: 'varchar' }] } },
+    };
+    expect(() => SchemaRegistry.fromJSON(bad)).toThrow(LakeStateError);
+    expect(() => SchemaRegistry.fromJSON(bad)).toThrow(
+      /schema registry document is invalid at tables\.t\.columns\.0\.type/,
+    );
+  });
+
+  it('rejects a document of another format version', () => {
+    expect(() => SchemaRegistry.fromJSON({ formatVersion: 2, version: 1, tables: {} })).toThrow(
+      /invalid at formatVersion/,
+    );
+  });
+
+  it('rejects a document that is not an object', () => {
+    expect(() => SchemaRegistry.fromJSON('nope')).toThrow(/invalid at \(document\)/);
+  });
+
+  it('rejects a table listing a column twice', () => {
+    const dup = {
+      formatVersion: 1,
+      version: 1,
+      tables: {
+        t: {
+          columns: [
+            { name: 'a', type: 'text' },
+            { name: 'a', type: 'bigint' },
+          ],
+        },
+      },
+    };
+    expect(() => SchemaRegistry.fromJSON(dup)).toThrow(/table t lists column a twice/);
+  });
+
+  it('derives a child table’s parent from its name when the parent is registered', () => {
+    const registry = SchemaRegistry.empty();
+    registry.coerceRow('accounts', { a: 1 });
+    registry.coerceRow('accounts__bills', { b: 1 });
+    registry.coerceRow('accounts__bills__actions', { c: 1 });
+    registry.coerceRow('orphan__child', { d: 1 });
+    expect(registry.parentTable('accounts__bills')).toBe('accounts');
+    expect(registry.parentTable('accounts__bills__actions')).toBe('accounts__bills');
+    expect(registry.parentTable('accounts')).toBeUndefined();
+    expect(registry.parentTable('orphan__child')).toBeUndefined();
+  });
+
+  it('answers an empty column list and false for an unknown table', () => {
+    const registry = SchemaRegistry.empty();
+    expect(registry.columns('nope')).toEqual([]);
+    expect(registry.hasTable('nope')).toBe(false);
+    expect(registry.tables()).toEqual([]);
+  });
+
+  it('refuses a negative or fractional version', () => {
+    expect(() => SchemaRegistry.empty().setVersion(-1)).toThrow(LakeStateError);
+    expect(() => SchemaRegistry.empty().setVersion(1.5)).toThrow(LakeStateError);
+  });
+});
+
+describe('SchemaRegistry.merge', () => {
+  function committed(): SchemaDoc {
+    const base = SchemaRegistry.empty();
+    base.coerceRow('accounts', { _id: 'a', amount: 1 });
+    base.setVersion(1);
+    return base.toJSON();
+  }
+
+  it('adds the tables, columns and variants another batch added, and reports them', () => {
+    const ours = SchemaRegistry.fromJSON(committed());
+    ours.coerceRow('accounts', { nickname: 'n' });
+    const theirs = SchemaRegistry.fromJSON(committed());
+    theirs.coerceRow('accounts', { amount: 'N/A', status: 'open' });
+    theirs.coerceRow('orders', { total: 2.5 });
+
+    const { added, conflicts } = ours.merge(theirs.toJSON());
+    expect(conflicts).toEqual([]);
+    expect(added).toEqual<SchemaChange[]>([
+      { kind: 'new_variant', table: 'accounts', column: 'amount__v_text', variantOf: 'amount', type: 'text' },
+      { kind: 'new_column', table: 'accounts', column: 'status', type: 'text' },
+      { kind: 'new_table', table: 'orders' },
+      { kind: 'new_column', table: 'orders', column: 'total', type: 'double' },
+    ]);
+    expect(ours.columns('accounts').map((c) => c.name)).toEqual([
+      '_id',
+      'amount',
+      'nickname',
+      'amount__v_text',
+      'status',
+    ]);
+    expect(ours.changes()).toHaveLength(5);
+    expect(ours.nextVersion()).toBe(2);
+  });
+
+  it('adds nothing when the other view holds only what we already have', () => {
+    const ours = SchemaRegistry.fromJSON(committed());
+    expect(ours.merge(committed())).toEqual({ added: [], conflicts: [] });
+    expect(ours.nextVersion()).toBe(1);
+  });
+
+  it('keeps our type and reports a conflict when both batches added a column with different types', () => {
+    const ours = SchemaRegistry.fromJSON(committed());
+    ours.coerceRow('accounts', { due: 5 });
+    const theirs = SchemaRegistry.fromJSON(committed());
+    theirs.coerceRow('accounts', { due: 'soon', other: true });
+
+    const { added, conflicts } = ours.merge(theirs.toJSON());
+    expect(conflicts).toEqual([{ table: 'accounts', column: 'due', ours: 'bigint', theirs: 'text' }]);
+    expect(added).toEqual([{ kind: 'new_column', table: 'accounts', column: 'other', type: 'bool' }]);
+    expect(ours.columns('accounts').find((c) => c.name === 'due')?.type).toBe('bigint');
+  });
+
+  it('rejects a malformed view instead of merging part of it', () => {
+    const ours = SchemaRegistry.fromJSON(committed());
+    expect(() =>
+      ours.merge({ formatVersion: 1, version: 1, tables: { t: {} } } as unknown as SchemaDoc),
+    ).toThrow(/invalid at tables\.t\.columns/);
+    expect(ours.tables()).toEqual(['accounts']);
+  });
+});

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { SelectorError } from '#core/errors.ts';
+import { readPath, selectRecords } from '#core/select.ts';
+import type { JsonValue } from '#core/types.ts';
+
+const accounts = { table: 'accounts', kind: 'list', selectors: ['accounts'] } as const;
+const account = { table: 'account', kind: 'object', selectors: ['account'] } as const;
+
+function selectorError(body: JsonValue, resource: Parameters<typeof selectRecords>[1]): SelectorError {
+  try {
+    selectRecords(body, resource);
+  } catch (error) {
+    if (error instanceof SelectorError) return error;
+    throw error;
+  }
+  throw new Error('expected a SelectorError');
+}
+
+describe('selectRecords for list resources', () => {
+  it('reads the configured top-level key', () => {
+    const body = { accounts: [{ _id: 'a' }, { _id: 'b' }] };
+    expect(selectRecords(body, accounts)).toEqual([{ _id: 'a' }, { _id: 'b' }]);
+  });
+
+  it('reads a configured dotted path', () => {
+    const body = { result: { items: [{ _id: 'a' }] } };
+    expect(selectRecords(body, { ...accounts, selectors: ['result.items'] })).toEqual([{ _id: 'a' }]);
+  });
+
+  it('falls back to the data envelope', () => {
+    const body = { data: { accounts: [{ _id: 'a' }] } };
+    expect(selectRecords(body, accounts)).toEqual([{ _id: 'a' }]);
+  });
+
+  it('tries the selectors in order', () => {
+    const body = { items: [{ _id: 'second' }], accounts: [{ _id: 'first' }] };
+    expect(selectRecords(body, { ...accounts, selectors: ['accounts', 'items'] })).toEqual([
+      { _id: 'first' },
+    ]);
+  });
+
+  it('falls back to the only list at the top level when the key is not the configured one', () => {
+    const body = { linkedAccounts: [{ _id: 'a' }], total: 1 };
+    expect(selectRecords(body, accounts)).toEqual([{ _id: 'a' }]);
+  });
+
+  it('falls back to the only list under data', () => {
+    const body = { data: { items: [{ _id: 'a' }], count: 1 } };
+    expect(selectRecords(body, accounts)).toEqual([{ _id: 'a' }]);
+  });
+
+  it('takes a body that is itself an array as the list', () => {
+    expect(selectRecords([{ _id: 'a' }], accounts)).toEqual([{ _id: 'a' }]);
+  });
+
+  it('wraps scalar list items as { value }', () => {
+    expect(selectRecords({ accounts: ['x', 2, null] }, accounts)).toEqual([
+      { value: 'x' },
+      { value: 2 },
+      { value: null },
+    ]);
+  });
+
+  it('reads a null list as zero records', () => {
+    expect(selectRecords({ accounts: null, other: [{ a: 1 }] }, accounts)).toEqual([]);
+  });
+
+  it('does not take an object found at a list selector, and goes on to the fallbacks', () => {
+    const body = { accounts: { _id: 'not-a-list' }, data: { accounts: [{ _id: 'a' }] } };
+    expect(selectRecords(body, accounts)).toEqual([{ _id: 'a' }]);
+  });
+
+  it('reports ambiguous lists with the keys seen and never the values', () => {
+    const body = { items: [{ secret: 'value-1' }], more: [{ secret: 'value-2' }], token: 'tok-123' };
+    const error = selectorError(body, accounts);
+    expect(error.resource).toBe('accounts');
+    expect(error.keysSeen).toEqual(['items', 'more', 'token']);
+    expect(error.message).toContain("'accounts', 'data.accounts'");
+    expect(error.message).toContain("top-level keys seen: 'items', 'more', 'token'");
+    expect(error.message).not.toMatch(/value-1|value-2|tok-123/);
+    expect(error.code).toBe('selector_not_found');
+  });
+
+  it('lists keys under data in the error too', () => {
+    const error = selectorError({ data: { x: 1, y: 'z' } }, accounts);
+    expect(error.keysSeen).toEqual(['data', 'data.x', 'data.y']);
+  });
+
+  it('bounds the number of keys it lists', () => {
+    const body = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i]));
+    const error = selectorError(body, accounts);
+    expect(error.keysSeen).toHaveLength(26);
+    expect(error.keysSeen.at(-1)).toBe('(+15 more)');
+  });
+
+  it('fails on a scalar body with no keys to show', () => {
+    const error = selectorError('oops', accounts);
+    expect(error.keysSeen).toEqual([]);
+    expect(error.message).toContain('(none)');
+  });
+});
+
+describe('selectRecords for object resources', () => {
+  it('reads the configured key as one record', () => {
+    expect(selectRecords({ account: { _id: 'a' } }, account)).toEqual([{ _id: 'a' }]);
+  });
+
+  it('falls back to the data envelope key', () => {
+    expect(selectRecords({ data: { account: { _id: 'a' } } }, account)).toEqual([{ _id: 'a' }]);
+  });
+
+  it('reads a null object as zero records', () => {
+    expect(selectRecords({ account: null }, account)).toEqual([]);
+    expect(
+      selectRecords({ financialTransaction: null }, { ...account, selectors: ['financialTransaction'] }),
+    ).toEqual([]);
+  });
+
+  it('takes the only object-valued key as the record (a bare data envelope)', () => {
+    expect(selectRecords({ data: { _id: 't', status: 'completed' } }, account)).toEqual([
+      { _id: 't', status: 'completed' },
+    ]);
+    expect(selectRecords({ result: { _id: 't' }, message: 'ok' }, account)).toEqual([{ _id: 't' }]);
+  });
+
+  it('takes the only null-valued key as zero records', () => {
+    expect(selectRecords({ transaction: null, message: 'none' }, account)).toEqual([]);
+  });
+
+  it('does not guess a nested object of a bare record', () => {
+    const body = { _id: 'a', company: { name: 'Netflix' } };
+    const error = selectorError(body, account);
+    expect(error.keysSeen).toEqual(['_id', 'company']);
+  });
+
+  it('reads the whole body with the $ selector', () => {
+    const body = { _id: 'a', company: { name: 'Netflix' } };
+    expect(selectRecords(body, { ...account, selectors: ['$'] })).toEqual([body]);
+  });
+
+  it('does not take a list found at an object selector', () => {
+    const error = selectorError({ account: [{ _id: 'a' }], other: 1 }, account);
+    expect(error.keysSeen).toEqual(['account', 'other']);
+  });
+
+  it('reports two object-valued keys as ambiguous', () => {
+    const error = selectorError({ first: { a: 1 }, second: { b: 2 } }, account);
+    expect(error.message).toContain("'account', 'data.account'");
+  });
+});
+
+describe('readPath', () => {
+  it('follows dotted paths through objects and stops at anything else', () => {
+    const body = { a: { b: { c: 'x' } }, list: [1] };
+    expect(readPath(body, 'a.b.c')).toBe('x');
+    expect(readPath(body, 'a.missing')).toBeUndefined();
+    expect(readPath(body, 'list.0')).toBeUndefined();
+    expect(readPath(body, 'toString')).toBeUndefined();
+  });
+});

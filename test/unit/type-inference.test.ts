@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { parseIsoTimestamp } from '#core/iso-timestamp.ts';
+import { coerceValue, inferType, NO_FIT } from '#core/type-inference.ts';
+import type { ColumnType, JsonPrimitive } from '#core/types.ts';
+
+describe('inferType', () => {
+  const cases: [string, JsonPrimitive, ColumnType | undefined][] = [
+    ['true is bool', true, 'bool'],
+    ['false is bool', false, 'bool'],
+    ['a small integer is bigint', 42, 'bigint'],
+    ['a negative integer is bigint', -7, 'bigint'],
+    ['zero is bigint', 0, 'bigint'],
+    ['the largest safe integer is bigint', Number.MAX_SAFE_INTEGER, 'bigint'],
+    ['an integer beyond 2^53 is double', 2 ** 53, 'double'],
+    ['a huge integer is double', 1e21, 'double'],
+    ['a fraction is double', 1.5, 'double'],
+    ['a negative fraction is double', -0.25, 'double'],
+    ['plain text is text', 'Netflix', 'text'],
+    ['an empty string is text', '', 'text'],
+    ['a numeric string stays text on first sight', '123', 'text'],
+    ['a decimal string stays text on first sight', '12.50', 'text'],
+    ['"true" as a string stays text', 'true', 'text'],
+    ['a date-only string stays text', '2024-01-31', 'text'],
+    ['an ISO date-time with Z is a timestamp', '2024-01-31T10:20:30Z', 'timestamp'],
+    ['an ISO date-time with a positive offset is a timestamp', '2024-01-31T10:20:30+02:00', 'timestamp'],
+    [
+      'an ISO date-time with a negative compact offset is a timestamp',
+      '2024-01-31T10:20:30-0530',
+      'timestamp',
+    ],
+    ['an ISO date-time with an hour-only offset is a timestamp', '2024-01-31T10:20:30+01', 'timestamp'],
+    ['an ISO date-time with a millisecond fraction is a timestamp', '2024-01-31T10:20:30.123Z', 'timestamp'],
+    [
+      'an ISO date-time with a microsecond fraction is a timestamp',
+      '2024-01-31T10:20:30.123456+00:00',
+      'timestamp',
+    ],
+    ['a naive ISO date-time is a timestamp', '2024-01-31T10:20:30', 'timestamp'],
+    ['a space-separated date-time is a timestamp', '2024-01-31 10:20:30', 'timestamp'],
+    ['a date-time without seconds is a timestamp', '2024-01-31T10:20Z', 'timestamp'],
+    ['an impossible date is text', '2024-02-30T10:00:00Z', 'text'],
+    ['an impossible hour is text', '2024-01-31T25:00:00Z', 'text'],
+    ['a date-time followed by text is text', '2024-01-31T10:20:30Z tomorrow', 'text'],
+    ['a slash-separated date is text', '2024/01/31 10:20:30', 'text'],
+    ['null infers nothing', null, undefined],
+  ];
+  it.each(cases)('%s', (_name, value, expected) => {
+    expect(inferType(value)).toBe(expected);
+  });
+});
+
+describe('parseIsoTimestamp', () => {
+  it('treats a naive date-time as UTC', () => {
+    expect(parseIsoTimestamp('2024-01-31T10:20:30')?.toISOString()).toBe('2024-01-31T10:20:30.000Z');
+  });
+
+  it('normalizes offsets to UTC', () => {
+    expect(parseIsoTimestamp('2024-01-31T10:20:30+02:00')?.toISOString()).toBe('2024-01-31T08:20:30.000Z');
+    expect(parseIsoTimestamp('2024-01-31T23:30:00-0130')?.toISOString()).toBe('2024-02-01T01:00:00.000Z');
+  });
+
+  it('truncates fractions to milliseconds without rounding into the next second', () => {
+    expect(parseIsoTimestamp('2024-01-31T10:20:59.999999Z')?.toISOString()).toBe('2024-01-31T10:20:59.999Z');
+    expect(parseIsoTimestamp('2024-01-31T10:20:30.5Z')?.toISOString()).toBe('2024-01-31T10:20:30.500Z');
+  });
+
+  it('accepts February 29 only in leap years', () => {
+    expect(parseIsoTimestamp('2024-02-29T00:00:00Z')).toBeInstanceOf(Date);
+    expect(parseIsoTimestamp('2023-02-29T00:00:00Z')).toBeUndefined();
+    expect(parseIsoTimestamp('1900-02-29T00:00:00Z')).toBeUndefined();
+    expect(parseIsoTimestamp('2000-02-29T00:00:00Z')).toBeInstanceOf(Date);
+  });
+
+  it('keeps two-digit years as written instead of mapping them to the 1900s', () => {
+    expect(parseIsoTimestamp('0050-06-01T00:00:00Z')?.toISOString()).toBe('0050-06-01T00:00:00.000Z');
+  });
+
+  it('rejects instants Athena cannot hold (before year 1 or after 9999)', () => {
+    expect(parseIsoTimestamp('0000-06-01T00:00:00Z')).toBeUndefined();
+    expect(parseIsoTimestamp('9999-12-31T23:00:00-02:00')).toBeUndefined();
+    expect(parseIsoTimestamp('9999-12-31T23:59:59.999Z')?.toISOString()).toBe('9999-12-31T23:59:59.999Z');
+  });
+
+  it('rejects leap seconds and out-of-range offsets', () => {
+    expect(parseIsoTimestamp('2016-12-31T23:59:60Z')).toBeUndefined();
+    expect(parseIsoTimestamp('2024-01-31T10:00:00+24:00')).toBeUndefined();
+  });
+});
+
+describe('coerceValue', () => {
+  const cases: [string, string | number | boolean, ColumnType, unknown][] = [
+    ['a string into text stays as is', 'abc', 'text', 'abc'],
+    [
+      'an ISO string into text keeps its spelling',
+      '2024-01-31T10:20:30+02:00',
+      'text',
+      '2024-01-31T10:20:30+02:00',
+    ],
+    ['an integer into text becomes its decimal string', 5, 'text', '5'],
+    ['a fraction into text becomes its decimal string', 1.5, 'text', '1.5'],
+    ['a boolean into text becomes "true"', true, 'text', 'true'],
+    ['a safe integer into bigint stays', 12, 'bigint', 12],
+    ['an integral string into bigint is parsed', '123', 'bigint', 123],
+    ['a negative integral string into bigint is parsed', '-45', 'bigint', -45],
+    ['a fraction into bigint does not fit', 1.5, 'bigint', NO_FIT],
+    ['an integer beyond 2^53 into bigint does not fit', 2 ** 53, 'bigint', NO_FIT],
+    ['an integral string beyond 2^53 into bigint does not fit', '9007199254740993', 'bigint', NO_FIT],
+    ['a string with leading zeros into bigint does not fit', '007', 'bigint', NO_FIT],
+    ['a decimal string into bigint does not fit', '1.0', 'bigint', NO_FIT],
+    ['text into bigint does not fit', 'N/A', 'bigint', NO_FIT],
+    ['a boolean into bigint does not fit', true, 'bigint', NO_FIT],
+    ['an integer into double stays', 3, 'double', 3],
+    ['a fraction into double stays', 2.75, 'double', 2.75],
+    ['a decimal string into double is parsed', '12.50', 'double', 12.5],
+    ['an exponent string into double is parsed', '-1.5e3', 'double', -1500],
+    ['an integral string beyond 2^53 into double does not fit', '12345678901234567890', 'double', NO_FIT],
+    ['a padded numeric string into double does not fit', ' 12', 'double', NO_FIT],
+    ['a hex string into double does not fit', '0x10', 'double', NO_FIT],
+    ['"Infinity" into double does not fit', 'Infinity', 'double', NO_FIT],
+    ['an empty string into double does not fit', '', 'double', NO_FIT],
+    ['a boolean into double does not fit', false, 'double', NO_FIT],
+    ['a boolean into bool stays', false, 'bool', false],
+    ['"true" into bool is true', 'true', 'bool', true],
+    ['"false" into bool is false', 'false', 'bool', false],
+    ['"yes" into bool does not fit', 'yes', 'bool', NO_FIT],
+    ['1 into bool does not fit', 1, 'bool', NO_FIT],
+    ['text into timestamp does not fit', 'not a date', 'timestamp', NO_FIT],
+    ['a date-only string into timestamp does not fit', '2024-01-31', 'timestamp', NO_FIT],
+    ['a number into timestamp does not fit', 1_700_000_000, 'timestamp', NO_FIT],
+  ];
+  it.each(cases)('%s', (_name, value, type, expected) => {
+    expect(coerceValue(value, type)).toBe(expected);
+  });
+
+  it('turns an ISO string into a UTC Date in a timestamp column', () => {
+    const cell = coerceValue('2024-01-31T10:20:30.123+01:00', 'timestamp');
+    expect(cell).toBeInstanceOf(Date);
+    expect((cell as Date).toISOString()).toBe('2024-01-31T09:20:30.123Z');
+  });
+});

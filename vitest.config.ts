@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Integration tests start loopback servers (simulator, s3rver, Secrets Manager fake);
+    // the CI machine has 2 cores, so keep the worker count small and timeouts generous.
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    env: {
+      // s3rver stores aws-chunked framing inside objects unless checksums are only sent when required.
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+      CDK_DISABLE_CLI_TELEMETRY: 'true',
+    },
+  },
+});
