@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolveCredentials } from '#adapters/credentials.ts';
 import { openStore } from '#adapters/open-store.ts';
+import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { createPayLinkClient } from '#adapters/paylink-client.ts';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
@@ -166,7 +167,14 @@ export async function executeLoad(
         batchSize: request.batchSize ?? DEFAULTS.batchSize,
         concurrency: request.concurrency ?? DEFAULTS.concurrency,
       },
-      { api, store, parts: createParquetPartWriterFactory(), clock: io.now, onUser: progress.onUser },
+      {
+        api,
+        store,
+        parts: createParquetPartWriterFactory(),
+        reader: createParquetPartReader(),
+        clock: io.now,
+        onUser: progress.onUser,
+      },
     );
     progress.stop();
     const exitCode = marker.failedUserCount > 0 ? 3 : 0;

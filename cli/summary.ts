@@ -89,8 +89,7 @@ export function formatSummary(s: LoadSummary): string {
   if (s.schemaChanges.length > 0) {
     lines.push('');
     lines.push(`Schema version ${s.schemaVersion}: ${s.schemaChanges.length} change(s)`);
-    for (const c of s.schemaChanges.slice(0, 40)) lines.push(`  ${describeChange(c)}`);
-    if (s.schemaChanges.length > 40) lines.push(`  ... and ${s.schemaChanges.length - 40} more`);
+    lines.push(...describeChanges(s.schemaChanges));
   }
   if (s.failedUserCount > 0) {
     lines.push('');
@@ -101,15 +100,29 @@ export function formatSummary(s: LoadSummary): string {
   return lines.join('\n');
 }
 
-function describeChange(c: LoadMarker['schemaChanges'][number]): string {
-  switch (c.kind) {
-    case 'new_table':
-      return `+ table ${c.table}`;
-    case 'new_column':
-      return `+ column ${c.table}.${c.column} ${c.type}`;
-    case 'new_variant':
-      return `+ variant ${c.table}.${c.column} ${c.type} (values of ${c.variantOf} that did not fit)`;
-    default:
-      return JSON.stringify(c);
+/**
+ * Schema changes grouped per table: a new table is one line with its column count; columns
+ * added to an existing table are named; variants are always named, since they mean some
+ * values did not fit their column's type.
+ */
+export function describeChanges(changes: LoadSummary['schemaChanges']): string[] {
+  const newTables = new Set(changes.filter((c) => c.kind === 'new_table').map((c) => c.table));
+  const perTable = new Map<string, { columns: string[]; variants: string[] }>();
+  for (const c of changes) {
+    if (c.kind === 'new_table') continue;
+    const entry = perTable.get(c.table) ?? { columns: [], variants: [] };
+    if (c.kind === 'new_variant')
+      entry.variants.push(`${c.column} (${c.type}, values of ${c.variantOf} that did not fit)`);
+    else entry.columns.push(`${c.column} ${c.type}`);
+    perTable.set(c.table, entry);
   }
+  const lines: string[] = [];
+  for (const table of [...new Set([...newTables, ...perTable.keys()])].sort()) {
+    const entry = perTable.get(table) ?? { columns: [], variants: [] };
+    if (newTables.has(table))
+      lines.push(`  + table ${table} (${entry.columns.length + entry.variants.length} columns)`);
+    else if (entry.columns.length > 0) lines.push(`  ~ table ${table}: + ${entry.columns.join(', ')}`);
+    for (const v of entry.variants) lines.push(`      variant ${v}`);
+  }
+  return lines;
 }

@@ -2,7 +2,10 @@
  * Commit a load: the only step that makes anything visible. In order:
  *  1. read the plan and every batch manifest; a batch that never finished gets its users
  *     recorded as failed in `user_loads` (so the lake says what is missing);
- *  2. merge the batches' schema views into the committed registry and write it;
+ *  2. merge the batches' schema views into the committed registry and write it. Batches that
+ *     ran in parallel may have typed a brand-new column differently: the first batch's type
+ *     wins and the other batch's parts of that table are rewritten through the registry (its
+ *     misfits land in variant columns), so no column ever has two Parquet types;
  *  3. sync the query catalog (Glue) so new columns exist before files that carry them;
  *  4. write the commit intent (new keys + keys a previous attempt of this load published);
  *  5. move staged parts to their final keys (deterministic: a re-run overwrites);
@@ -15,13 +18,19 @@ import { LAKE } from './constants.ts';
 import { LakeStateError } from './errors.ts';
 import { rootRowId } from './ids.ts';
 import { readCommittedSchema, writeCommittedSchema } from './lake-schema.ts';
-import { batchManifestKey, commitIntentKey, loadMarkerKey, stagingPrefix } from './layout.ts';
+import {
+  batchManifestKey,
+  commitIntentKey,
+  loadMarkerKey,
+  partitionPrefix,
+  stagingPrefix,
+} from './layout.ts';
 import type { BatchManifest } from './load-batch.ts';
 import { USER_LOADS_COLUMNS } from './load-user.ts';
 import { readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
-import type { ObjectStore, PartWriterFactory } from './ports.ts';
-import type { SchemaChange } from './schema-registry.ts';
+import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
+import type { SchemaChange, SchemaConflict, SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { type StagedFile, TableSinks } from './table-sinks.ts';
 import type { Clock, ColumnDef } from './types.ts';
@@ -34,6 +43,8 @@ export interface TableCatalog {
 export interface CommitDeps {
   readonly store: ObjectStore;
   readonly parts: PartWriterFactory;
+  /** Reads staged parts back when batches disagree on a new column's type. */
+  readonly reader: PartReader;
   readonly clock: Clock;
   readonly catalog?: TableCatalog;
 }
@@ -88,22 +99,21 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
   const registry = await readCommittedSchema(store);
   const baseVersion = registry.version;
   const changes: SchemaChange[] = [];
+  const staged: StagedFile[] = [];
   for (const manifest of manifests) {
     const { added, conflicts } = registry.merge(manifest.schema);
-    if (conflicts.length > 0) {
-      const c = conflicts[0]!;
-      throw new LakeStateError(
-        `load ${loadId}: batches typed new column ${c.table}.${c.column} differently (${c.ours} vs ${c.theirs}); ` +
-          're-run the load with one batch, or pre-declare the column',
-      );
-    }
     changes.push(...added);
+    staged.push(
+      ...(conflicts.length === 0 ? manifest.files : await reconcile(manifest, conflicts, registry, deps)),
+    );
   }
 
   // Users of batches that never finished: recorded as failed, staged like any batch output.
   const recovered: StagedFile[] = [];
   for (const batch of missingBatches) {
-    recovered.push(...(await recordFailedBatch(loadId, batch, plan.dt, plan.resources, registry, deps)));
+    recovered.push(
+      ...(await recordFailedBatch(loadId, batch, plan.dt, plan.startedAt, plan.resources, registry, deps)),
+    );
   }
   for (const change of registry.changes())
     if (!changes.some((c) => sameChange(c, change))) changes.push(change);
@@ -119,15 +129,13 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
     );
   }
 
-  const staged = [...manifests.flatMap((m) => m.files), ...recovered];
+  staged.push(...recovered);
   const newKeys = new Set(staged.map((f) => f.finalKey));
   const previousKeys = await previouslyPublished(store, loadId);
   const intent: CommitIntent = { loadId, keys: [...new Set([...newKeys, ...previousKeys])].sort() };
   await writeJson(store, commitIntentKey(loadId), intent);
 
-  await forEachConcurrent(staged, MOVE_CONCURRENCY, async (file) => {
-    await store.move(file.stagedKey, file.finalKey);
-  });
+  await publish(staged, loadId, store);
   const stale = [...previousKeys].filter((k) => !newKeys.has(k));
   if (stale.length > 0) await store.delete(stale);
 
@@ -167,6 +175,58 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
   return marker;
 }
 
+/**
+ * Moves staged parts to their final keys. A part no longer staged but already at its final
+ * key was moved by an earlier attempt of this commit that died: that is progress, not an error.
+ */
+async function publish(files: readonly StagedFile[], loadId: string, store: ObjectStore): Promise<void> {
+  const stagedNow = new Set(await store.list(stagingPrefix(loadId)));
+  const finals = new Map<string, Promise<Set<string>>>();
+  const published = (file: StagedFile) => {
+    const prefix = partitionPrefix(file.table, file.dt);
+    if (!finals.has(prefix))
+      finals.set(
+        prefix,
+        store.list(prefix).then((keys) => new Set(keys)),
+      );
+    return finals.get(prefix)!;
+  };
+  await forEachConcurrent(files, MOVE_CONCURRENCY, async (file) => {
+    if (stagedNow.has(file.stagedKey)) return store.move(file.stagedKey, file.finalKey);
+    if (!(await published(file)).has(file.finalKey)) {
+      throw new LakeStateError(`load ${loadId}: staged part ${file.stagedKey} is missing; re-run the load`);
+    }
+  });
+}
+
+/**
+ * Rewrites a batch's parts of the tables where its view of a new column lost to an earlier
+ * batch's: values are re-typed by the registry, so misfits move to variant columns. Reads a
+ * whole part into memory; parts are bounded by `partMaxRows`/`partMaxBytes`.
+ */
+async function reconcile(
+  manifest: BatchManifest,
+  conflicts: readonly SchemaConflict[],
+  registry: SchemaRegistry,
+  deps: CommitDeps,
+): Promise<StagedFile[]> {
+  const tables = new Set(conflicts.map((c) => c.table));
+  const out: StagedFile[] = [];
+  for (const file of manifest.files) {
+    if (!tables.has(file.table)) {
+      out.push(file);
+      continue;
+    }
+    const raw = await deps.reader.readRows(deps.store, file.stagedKey);
+    const rows = raw.map((r) => registry.coerceRow(file.table, r));
+    const writer = await deps.parts.open(deps.store, file.stagedKey, registry.columns(file.table));
+    for (const row of rows) await writer.append(row);
+    const written = await writer.close();
+    out.push({ ...file, rows: written.rows, bytes: written.bytes });
+  }
+  return out;
+}
+
 function sameChange(a: SchemaChange, b: SchemaChange): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -185,8 +245,9 @@ async function recordFailedBatch(
   loadId: string,
   batch: number,
   dt: string,
+  startedAt: string,
   resources: readonly string[],
-  registry: Awaited<ReturnType<typeof readCommittedSchema>>,
+  registry: SchemaRegistry,
   deps: CommitDeps,
 ): Promise<StagedFile[]> {
   const users = await readBatchUsers(deps.store, loadId, batch);
@@ -209,6 +270,7 @@ async function recordFailedBatch(
         error_message: `batch ${batch} did not finish`,
         http_status: null,
         batch,
+        load_started_at: startedAt,
       }),
     })),
   );

@@ -24,6 +24,8 @@ export interface BatchInput {
   readonly loadId: string;
   readonly batch: number;
   readonly dt: string;
+  /** When the load started (ISO, from the plan): `user_loads.load_started_at`, the order of loads. */
+  readonly startedAt: string;
   readonly users: readonly BatchUser[];
   readonly steps: readonly ResourceStep[];
   /** Shared by all batches of a local run; a Lambda starts from the committed registry. */
@@ -161,5 +163,6 @@ function userLoadsRow(input: BatchInput, identifier: string, o: UnitOutcome): Ra
     error_message: o.errorMessage,
     http_status: o.httpStatus,
     batch: input.batch,
+    load_started_at: input.startedAt,
   };
 }

@@ -260,4 +260,5 @@ export const USER_LOADS_COLUMNS = [
   { name: 'error_message', type: 'text' },
   { name: 'http_status', type: 'bigint' },
   { name: 'batch', type: 'bigint' },
+  { name: 'load_started_at', type: 'timestamp' },
 ] as const;

@@ -65,3 +65,8 @@ export interface PayLinkApi {
   /** Counters for progress and summaries. */
   stats(): { requests: number; retries: number };
 }
+
+/** Reads a part back as raw values (timestamps as ISO strings), for commit-time reconciliation. */
+export interface PartReader {
+  readRows(store: ObjectStore, key: string): Promise<Record<string, string | number | boolean | null>[]>;
+}

@@ -49,6 +49,7 @@ export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<L
           loadId: plan.loadId,
           batch,
           dt: plan.dt,
+          startedAt: plan.startedAt,
           users: await readBatchUsers(deps.store, plan.loadId, batch),
           steps: input.resources.steps,
           registry,

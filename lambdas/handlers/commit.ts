@@ -1,5 +1,6 @@
 /** Commit Lambda: batch manifests -> registry, Glue tables, final parts, load marker. */
 import { createGlueCatalog } from '#adapters/glue-catalog.ts';
+import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { commitLoad, type TableCatalog } from '#core/commit.ts';
 import { tablePrefix } from '#core/layout.ts';
 import type { CommitEvent, CommitResult } from './contract.ts';
@@ -22,6 +23,7 @@ export async function handler(event: CommitEvent): Promise<CommitResult> {
   const marker = await commitLoad(event.loadId, {
     store: lakeStore(),
     parts: partWriters(),
+    reader: createParquetPartReader(),
     clock: () => new Date(),
     ...(catalog ? { catalog } : {}),
   });

@@ -26,6 +26,7 @@ export async function handler(
       loadId: plan.loadId,
       batch: event.batch,
       dt: plan.dt,
+      startedAt: plan.startedAt,
       users: await readBatchUsers(store, plan.loadId, event.batch),
       steps: selectResources(config.settings.catalog, plan.resources).steps,
       registry: await readCommittedSchema(store),

@@ -1,0 +1,270 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
+import { BATCH_FAILED_CODE, commitLoad, type LoadMarker } from '#core/commit.ts';
+import { resolveCatalog, selectResources } from '#core/config.ts';
+import { ApiKeyRejectedError, PayLinkHttpError } from '#core/errors.ts';
+import { readCommittedSchema } from '#core/lake-schema.ts';
+import { loadMarkerKey, stagingPrefix } from '#core/layout.ts';
+import { DEADLINE_CODE, loadBatch } from '#core/load-batch.ts';
+import { planLoad, readBatchUsers, readPlan } from '#core/plan.ts';
+import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
+import { readJson } from '#core/store-json.ts';
+import type { JsonValue } from '#core/types.ts';
+import { readParquet } from '#test/helpers/read-parquet.ts';
+
+/** A PayLink stand-in at the core's port: orders per user from a table, nothing else. */
+function fakeApi(
+  orders: (identifier: string) => JsonValue[],
+  opts: { rejectKey?: boolean; failUser?: string } = {},
+): PayLinkApi {
+  let requests = 0;
+  return {
+    async openSession(identifier) {
+      requests++;
+      if (opts.rejectKey) throw new ApiKeyRejectedError(401);
+      return {
+        async getJson(request) {
+          requests++;
+          if (identifier === opts.failUser) throw new PayLinkHttpError(request.endpoint, 404, 40400);
+          return { orders: orders(identifier) };
+        },
+      };
+    },
+    stats: () => ({ requests, retries: 0 }),
+  };
+}
+
+const steps = selectResources(resolveCatalog(), ['orders']).steps;
+const parts = createParquetPartWriterFactory();
+const reader = createParquetPartReader();
+const clock = () => new Date('2026-11-25T12:00:00Z');
+
+let dir: string;
+let store: ObjectStore;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'commit-test-'));
+  store = createLocalStore(dir);
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function plan(loadId: string, users: string[], batchSize: number) {
+  return planLoad(
+    {
+      loadId,
+      startedAt: clock(),
+      users: users.map((identifier) => ({ identifier })),
+      batchSize,
+      resources: ['orders'],
+    },
+    store,
+  );
+}
+
+/** Runs each batch as a separate Lambda would: its own registry, read from the committed one. */
+async function runBatchesInParallel(loadId: string, api: PayLinkApi) {
+  const p = await readPlan(store, loadId);
+  await Promise.all(
+    Array.from({ length: p.batches }, async (_, batch) =>
+      loadBatch(
+        {
+          loadId,
+          batch,
+          dt: p.dt,
+          startedAt: p.startedAt,
+          users: await readBatchUsers(store, loadId, batch),
+          steps,
+          registry: await readCommittedSchema(store),
+          concurrency: 2,
+        },
+        { api, store, parts, clock },
+      ),
+    ),
+  );
+}
+
+async function parquetFiles(table: string) {
+  const keys = (await store.list(`${table}/`)).filter((k) => k.endsWith('.parquet'));
+  return Promise.all(keys.map(async (key) => ({ key, ...(await readParquet((await store.get(key))!)) })));
+}
+
+describe('commit', () => {
+  it('gives a new column one Parquet type when parallel batches typed it differently', async () => {
+    // Batch 0 types `amount` bigint; batch 1, on its own, types it double (and puts "N/A" in a variant).
+    const api = fakeApi((id) =>
+      id.startsWith('a')
+        ? [{ _id: `${id}-1`, amount: 5 }]
+        : [
+            { _id: `${id}-1`, amount: 2.5 },
+            { _id: `${id}-2`, amount: 'N/A' },
+          ],
+    );
+    await plan('L1', ['a1', 'a2', 'b1', 'b2'], 2);
+    await runBatchesInParallel('L1', api);
+    const marker = await commitLoad('L1', { store, parts, reader, clock });
+
+    const schema = await readCommittedSchema(store);
+    const columns = Object.fromEntries(schema.columns('orders').map((c) => [c.name, c.type]));
+    expect(columns.amount).toBe('bigint');
+    expect(columns.amount__v_text).toBe('text');
+    expect(columns.amount__v_double).toBe('double');
+
+    const files = await parquetFiles('orders');
+    const typesOf = (name: string) =>
+      new Set(files.flatMap((f) => f.columns.filter((c) => c.name === name).map((c) => c.physicalType)));
+    expect(typesOf('amount')).toEqual(new Set(['INT64']));
+    const rows = files.flatMap((f) => f.rows);
+    expect(rows).toHaveLength(6);
+    expect(marker.rowsByTable.orders).toBe(6);
+    const byId = Object.fromEntries(rows.map((r) => [r._id, r]));
+    expect(byId['a1-1']?.amount).toBe(5n);
+    expect(byId['b1-1']?.amount__v_double).toBe(2.5);
+    expect(byId['b1-1']?.amount).toBeNull();
+    expect(byId['b2-2']?.amount__v_text).toBe('N/A');
+    expect(byId['b2-2']?.amount).toBeNull();
+  });
+
+  it('finishes on a second run after dying half-way through publishing', async () => {
+    await plan('L2', ['u1', 'u2', 'u3', 'u4'], 1);
+    await runBatchesInParallel(
+      'L2',
+      fakeApi((id) => [{ _id: `${id}-o`, amount: 1 }]),
+    );
+    let moves = 0;
+    const flaky: ObjectStore = {
+      ...store,
+      description: store.description,
+      async move(from, to) {
+        if (++moves === 3) throw new Error('lambda timed out');
+        return store.move(from, to);
+      },
+    };
+    await expect(commitLoad('L2', { store: flaky, parts, reader, clock })).rejects.toThrowError(
+      'lambda timed out',
+    );
+    expect(await store.get(loadMarkerKey('L2'))).toBeUndefined();
+
+    const marker = await commitLoad('L2', { store, parts, reader, clock });
+    expect(marker.rowsByTable.orders).toBe(4);
+    const rows = (await parquetFiles('orders')).flatMap((f) => f.rows);
+    expect(rows.map((r) => r._id).sort()).toEqual(['u1-o', 'u2-o', 'u3-o', 'u4-o']);
+    expect(await store.list(stagingPrefix('L2'))).toEqual([]);
+  });
+
+  it('records the users of a batch that never finished as failed, and commits the rest', async () => {
+    await plan('L3', ['u1', 'u2', 'u3'], 1);
+    const p = await readPlan(store, 'L3');
+    // Only batches 0 and 2 run; batch 1 "crashed".
+    for (const batch of [0, 2]) {
+      await loadBatch(
+        {
+          loadId: 'L3',
+          batch,
+          dt: p.dt,
+          startedAt: p.startedAt,
+          users: await readBatchUsers(store, 'L3', batch),
+          steps,
+          registry: await readCommittedSchema(store),
+          concurrency: 1,
+        },
+        { api: fakeApi((id) => [{ _id: `${id}-o` }]), store, parts, clock },
+      );
+    }
+    const marker = await commitLoad('L3', { store, parts, reader, clock });
+    expect(marker.missingBatches).toEqual([1]);
+    expect(marker.failedUserCount).toBe(1);
+    expect(marker.failedUsers).toEqual(['u2']);
+    const loads = (await parquetFiles('user_loads')).flatMap((f) => f.rows);
+    const u2 = loads.filter((r) => r.user_identifier === 'u2');
+    expect(u2).toHaveLength(1);
+    expect(u2[0]).toMatchObject({ resource: 'orders', status: 'failed', error_code: BATCH_FAILED_CODE });
+    expect(loads.filter((r) => r.status === 'ok')).toHaveLength(2);
+  });
+
+  it('replaces a load id on re-run and removes the parts the new run no longer writes', async () => {
+    const api = fakeApi((id) => [{ _id: `${id}-o`, amount: 1 }]);
+    await plan('L4', ['u1', 'u2', 'u3', 'u4'], 1);
+    await runBatchesInParallel('L4', api);
+    const first: LoadMarker = await commitLoad('L4', { store, parts, reader, clock });
+    expect(first.files.filter((f) => f.table === 'orders')).toHaveLength(4);
+
+    await plan('L4', ['u1', 'u2'], 1);
+    await runBatchesInParallel('L4', api);
+    const second = await commitLoad('L4', { store, parts, reader, clock });
+    expect(second.files.filter((f) => f.table === 'orders')).toHaveLength(2);
+    const rows = (await parquetFiles('orders')).flatMap((f) => f.rows);
+    expect(rows.map((r) => r._id).sort()).toEqual(['u1-o', 'u2-o']);
+    const marker = await readJson<LoadMarker>(store, loadMarkerKey('L4'));
+    expect(marker?.users).toBe(2);
+  });
+
+  it('fails a batch at once when PayLink rejects our API key, staging nothing as done', async () => {
+    await plan('L5', ['u1', 'u2'], 2);
+    const p = await readPlan(store, 'L5');
+    await expect(
+      loadBatch(
+        {
+          loadId: 'L5',
+          batch: 0,
+          dt: p.dt,
+          startedAt: p.startedAt,
+          users: await readBatchUsers(store, 'L5', 0),
+          steps,
+          registry: await readCommittedSchema(store),
+          concurrency: 2,
+        },
+        { api: fakeApi(() => [], { rejectKey: true }), store, parts, clock },
+      ),
+    ).rejects.toBeInstanceOf(ApiKeyRejectedError);
+    const staged = await store.list(stagingPrefix('L5'));
+    expect(staged.filter((k) => k.endsWith('manifest.json') || k.endsWith('.parquet'))).toEqual([]);
+  });
+
+  it('stops starting users at the deadline and records them as not loaded', async () => {
+    await plan('L6', ['u1', 'u2', 'u3'], 3);
+    const p = await readPlan(store, 'L6');
+    const manifest = await loadBatch(
+      {
+        loadId: 'L6',
+        batch: 0,
+        dt: p.dt,
+        startedAt: p.startedAt,
+        users: await readBatchUsers(store, 'L6', 0),
+        steps,
+        registry: await readCommittedSchema(store),
+        concurrency: 1,
+        deadline: new Date(clock().getTime() - 1),
+      },
+      { api: fakeApi((id) => [{ _id: id }]), store, parts, clock },
+    );
+    expect(manifest.deadlineSkipped).toBe(3);
+    expect(manifest.failedUsers).toEqual(['u1', 'u2', 'u3']);
+    const marker = await commitLoad('L6', { store, parts, reader, clock });
+    const loads = (await parquetFiles('user_loads')).flatMap((f) => f.rows);
+    expect(new Set(loads.map((r) => r.error_code))).toEqual(new Set([DEADLINE_CODE]));
+    expect(marker.failedUserCount).toBe(3);
+  });
+
+  it('records a failing user and still loads the others', async () => {
+    await plan('L7', ['u1', 'u2'], 2);
+    await runBatchesInParallel(
+      'L7',
+      fakeApi((id) => [{ _id: `${id}-o` }], { failUser: 'u2' }),
+    );
+    const marker = await commitLoad('L7', { store, parts, reader, clock });
+    expect(marker.failedUsers).toEqual(['u2']);
+    const loads = (await parquetFiles('user_loads')).flatMap((f) => f.rows);
+    expect(loads.find((r) => r.user_identifier === 'u2')).toMatchObject({
+      status: 'failed',
+      error_code: 'http_404',
+      http_status: 404n,
+    });
+    expect((await parquetFiles('orders')).flatMap((f) => f.rows).map((r) => r._id)).toEqual(['u1-o']);
+  });
+});
