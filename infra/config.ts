@@ -1,0 +1,260 @@
+/**
+ * The stack's typed config, read once from the CDK context key `paylink` (cdk.json holds a
+ * working example; `-c paylink='{...}'` overrides it). Every error is a ConfigError naming the
+ * key (`paylink.schedules.0.expression`), never the value: a synth log must not leak ARNs or
+ * e-mail addresses into CI output.
+ */
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { z } from 'zod';
+import { configFileSchema } from '#core/config.ts';
+import { DEFAULTS } from '#core/constants.ts';
+import { ConfigError } from '#core/errors.ts';
+import { PAYLINK_RESOURCES } from '#core/resources.ts';
+import { CONTEXT_KEY, DEFAULT_STACK_NAME, MAX_ALARM_WINDOW_SECONDS } from './constants.ts';
+import { parseScheduleExpression, stalenessWindowSeconds } from './schedule-expression.ts';
+
+const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+const BUCKET_NAME = /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const LAKE_PREFIX = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
+const OBJECT_KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const GLUE_DATABASE = /^[a-z][a-z0-9_]{0,254}$/;
+const WORKGROUP = /^[A-Za-z0-9._-]{1,128}$/;
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,39}$/;
+/** Lambda's environment is capped at 4 KB in total; leave room for the other variables. */
+const MAX_LOADER_CONFIG_BYTES = 2048;
+/** Scheduler names are capped at 64 characters; ours are `<stackName>-<schedule>`. */
+const MAX_SCHEDULE_NAME = 64;
+
+const RETENTION_DAYS = new Set<number>(Object.values(RetentionDays).filter((v) => typeof v === 'number'));
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `{ create: true }` or an import, exactly one; a KMS key only with an import. */
+function exactlyOne(importKey: string) {
+  return (value: { create?: true | undefined; kmsKeyArn?: string | undefined }, ctx: z.RefinementCtx) => {
+    const imported = (value as Record<string, unknown>)[importKey] !== undefined;
+    if ((value.create === true) === imported) {
+      ctx.addIssue({ code: 'custom', message: `set exactly one of create: true or ${importKey}` });
+    } else if (value.create === true && value.kmsKeyArn !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['kmsKeyArn'], message: `only applies with ${importKey}` });
+    }
+  };
+}
+
+const kmsKeyArn = z.string().regex(KMS_KEY_ARN, 'must be a KMS key ARN').optional();
+
+const bucketSchema = z
+  .object({
+    create: z.literal(true).optional(),
+    importName: z.string().regex(BUCKET_NAME, 'must be an S3 bucket name').optional(),
+    /** The imported bucket's SSE-KMS key, if it has one: the Lambdas need to use it. */
+    kmsKeyArn,
+  })
+  .strict()
+  .superRefine(exactlyOne('importName'));
+
+const secretSchema = z
+  .object({
+    create: z.literal(true).optional(),
+    importArn: z.string().regex(SECRET_ARN, 'must be a complete Secrets Manager secret ARN').optional(),
+    /** The imported secret's customer-managed KMS key, if it has one. */
+    kmsKeyArn,
+  })
+  .strict()
+  .superRefine(exactlyOne('importArn'));
+
+const scheduleSchema = z
+  .object({
+    name: z.string().regex(KEBAB, 'must be kebab-case: a-z, 0-9 and single dashes, starting with a letter'),
+    expression: z
+      .string()
+      .refine(
+        (e) => parseScheduleExpression(e) !== undefined,
+        'must be rate(<n> <unit>) or cron(<6 fields>)',
+      ),
+    timezone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/London').optional(),
+    resources: z.array(z.string()).min(1).optional(),
+    users: z.literal('all', { message: "only 'all' is supported by the deployed loader" }).default('all'),
+    /** Expected time between runs of a cron schedule: drives the "no successful load" alarm. */
+    expectedPeriodHours: z.number().positive().optional(),
+  })
+  .strict();
+
+export const stackConfigSchema = z
+  .object({
+    stackName: z.string().regex(STACK_NAME, 'must be 1-40 letters, digits or dashes, starting with a letter'),
+    bucket: bucketSchema,
+    prefix: z
+      .string()
+      .regex(LAKE_PREFIX, 'must be non-empty lower-case key segments (a-z 0-9 . _ -) separated by /')
+      .default('paylink'),
+    secret: secretSchema,
+    baseUrl: z
+      .url()
+      .refine((u) => u.startsWith('https://'), 'must be an https URL')
+      .default(DEFAULTS.baseUrl),
+    schedules: z.array(scheduleSchema).min(1),
+    /** Total PayLink requests/second of one run, shared by the concurrent batches. */
+    requestRate: z.number().positive().default(DEFAULTS.rateLimit),
+    userConcurrency: z.number().int().min(1).max(100).default(DEFAULTS.concurrency),
+    batchSize: z.number().int().min(1).max(100_000).default(DEFAULTS.batchSize),
+    /** Distributed Map MaxConcurrency: load-batch invocations at once. */
+    maxConcurrency: z.number().int().min(1).max(10_000).default(4),
+    usersList: z
+      .object({
+        key: z
+          .string()
+          .max(200)
+          .regex(OBJECT_KEY, 'must be a relative object key of letters, digits, . _ - and /'),
+      })
+      .strict()
+      .default({ key: 'users.txt' }),
+    alarmEmail: z.email({ message: 'must be an e-mail address' }).optional(),
+    toleratedFailurePercentage: z.number().min(0).max(100).default(0),
+    logRetentionDays: z
+      .number()
+      .refine(
+        (d) => RETENTION_DAYS.has(d),
+        'must be a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, ...)',
+      )
+      .default(90),
+    tracing: z.boolean().default(true),
+    athena: z
+      .object({
+        database: z
+          .string()
+          .regex(GLUE_DATABASE, 'must be a lower-case Glue database name')
+          .default('paylink'),
+        workgroup: z.string().regex(WORKGROUP, 'must be 1-128 letters, digits, . _ or -').default('paylink'),
+      })
+      .strict()
+      .default({ database: 'paylink', workgroup: 'paylink' }),
+    /** Resource overrides handed to the Lambdas (same shape as the CLI's --config file). */
+    loaderConfig: configFileSchema.optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const known = new Set([
+      ...PAYLINK_RESOURCES.map((r) => r.table),
+      ...Object.keys(config.loaderConfig?.resources ?? {}),
+    ]);
+    const names = new Set<string>();
+    config.schedules.forEach((schedule, i) => {
+      const at = (...path: (string | number)[]) => ['schedules', i, ...path];
+      if (names.has(schedule.name))
+        ctx.addIssue({ code: 'custom', path: at('name'), message: 'duplicate name' });
+      names.add(schedule.name);
+      if (`${config.stackName}-${schedule.name}`.length > MAX_SCHEDULE_NAME) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('name'),
+          message: `with the stack name must fit ${MAX_SCHEDULE_NAME} chars`,
+        });
+      }
+      schedule.resources?.forEach((resource, j) => {
+        if (!known.has(resource)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: at('resources', j),
+            message: `unknown resource; known: ${[...known].sort().join(', ')}`,
+          });
+        }
+      });
+      const parsed = parseScheduleExpression(schedule.expression);
+      if (parsed === undefined) return;
+      if (parsed.kind === 'cron' && schedule.expectedPeriodHours === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('expectedPeriodHours'),
+          message: 'is required for a cron() schedule',
+        });
+      } else if (parsed.kind === 'rate' && schedule.expectedPeriodHours !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('expectedPeriodHours'),
+          message: 'only applies to cron(); rate() periods are derived',
+        });
+      } else if (stalenessWindowSeconds(parsed, schedule.expectedPeriodHours) > MAX_ALARM_WINDOW_SECONDS) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at(parsed.kind === 'rate' ? 'expression' : 'expectedPeriodHours'),
+          message:
+            'period must be at most 3.5 days (the staleness alarm watches 2 periods, CloudWatch allows 7 days)',
+        });
+      }
+    });
+    if (config.loaderConfig && JSON.stringify(config.loaderConfig).length > MAX_LOADER_CONFIG_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['loaderConfig'],
+        message: `must serialize to at most ${MAX_LOADER_CONFIG_BYTES} bytes (Lambda environment limit)`,
+      });
+    }
+  });
+
+type RawConfig = z.output<typeof stackConfigSchema>;
+
+export type BucketSource =
+  | { readonly kind: 'create' }
+  | { readonly kind: 'import'; readonly name: string; readonly kmsKeyArn?: string };
+export type SecretSource =
+  | { readonly kind: 'create' }
+  | { readonly kind: 'import'; readonly arn: string; readonly kmsKeyArn?: string };
+export type ScheduleConfig = RawConfig['schedules'][number];
+
+export type StackConfig = Omit<RawConfig, 'bucket' | 'secret'> & {
+  readonly bucket: BucketSource;
+  readonly secret: SecretSource;
+};
+
+function keyOf(path: readonly PropertyKey[]): string {
+  return [CONTEXT_KEY, ...path.map(String)].join('.');
+}
+
+/** Validates a config object (as found in the context) into the stack's typed config. */
+export function parseStackConfig(input: unknown): StackConfig {
+  const withDefaults =
+    input !== null && typeof input === 'object' && !Array.isArray(input)
+      ? { stackName: DEFAULT_STACK_NAME, bucket: { create: true }, secret: { create: true }, ...input }
+      : input;
+  const result = stackConfigSchema.safeParse(withDefaults);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(keyOf(issue.path), issue.message);
+  }
+  const { bucket, secret, ...rest } = result.data;
+  const kms = (arn: string | undefined) => (arn === undefined ? {} : { kmsKeyArn: arn });
+  return {
+    ...rest,
+    bucket: bucket.importName
+      ? { kind: 'import', name: bucket.importName, ...kms(bucket.kmsKeyArn) }
+      : { kind: 'create' },
+    secret: secret.importArn
+      ? { kind: 'import', arn: secret.importArn, ...kms(secret.kmsKeyArn) }
+      : { kind: 'create' },
+  };
+}
+
+/** Reads `paylink` from the CDK context; the CLI's `-c paylink=...` arrives as a JSON string. */
+export function readStackConfig(scope: Construct): StackConfig {
+  const raw: unknown = scope.node.tryGetContext(CONTEXT_KEY);
+  if (raw === undefined)
+    throw new ConfigError(CONTEXT_KEY, 'missing: set context.paylink in cdk.json (docs/deploy.md)');
+  if (typeof raw !== 'string') return parseStackConfig(raw);
+  try {
+    return parseStackConfig(JSON.parse(raw));
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(CONTEXT_KEY, 'is not valid JSON');
+  }
+}

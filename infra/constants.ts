@@ -1,0 +1,72 @@
+/**
+ * Defaults and limits of the deployed stack, in one documented place. Values the operator may
+ * change live in the `paylink` context (infra/config.ts); these are properties of the design.
+ */
+
+/** CDK context key holding the stack config (cdk.json `context.paylink`). */
+export const CONTEXT_KEY = 'paylink';
+
+export const DEFAULT_STACK_NAME = 'PaylinkLakeLoader';
+
+/**
+ * The users list sits in the lake bucket under this fixed prefix at the bucket root, outside
+ * the lake prefix: never under a table folder (Athena reads every object there), never touched
+ * by staging lifecycle or commit clean-up, and the Lambdas' lake write grant does not cover it.
+ */
+export const USERS_LIST_PREFIX = '_config/';
+
+/** Lambda sizing. Memory buys CPU too: Parquet encoding in load-batch is CPU-bound. */
+export const FUNCTION_DEFAULTS = {
+  plan: { memoryMiB: 512, timeoutMinutes: 5 },
+  /** Lambda's maximum: a batch stops itself before its deadline with what it has consistent. */
+  loadBatch: { memoryMiB: 2048, timeoutMinutes: 15 },
+  /** Moves every staged part of the load and updates Glue: give it the full 15 minutes. */
+  commit: { memoryMiB: 1024, timeoutMinutes: 15 },
+} as const;
+
+/** Bounds of one state machine execution; a hung run would otherwise block later slots forever. */
+export const RUN_TIMEOUT_HOURS = 12;
+
+/**
+ * The run guard waits this long before it lists running executions. ListExecutions is
+ * eventually consistent (AWS API reference); after the wait an execution that started before
+ * ours is visible to us, so the oldest running execution wins and every later one fails fast.
+ */
+export const GUARD_SETTLE_SECONDS = 10;
+
+/** Error names (LoaderError subclasses, lambdas/core/errors.ts) that a retry cannot fix. */
+export const NON_RETRYABLE_ERRORS = [
+  'ConfigError',
+  'CredentialsError',
+  'ApiKeyRejectedError',
+  'LakeStateError',
+] as const;
+
+/** Lambda service errors worth retrying (AWS Step Functions docs, "Handle transient Lambda service exceptions"). */
+export const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ClientExecutionTimeoutException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+] as const;
+
+export const RETRY = {
+  /** Lambda service hiccups: fast, many. */
+  service: { intervalSeconds: 2, maxAttempts: 6, backoffRate: 2 },
+  /** A handler that failed (throttled API, S3 blip): slower, few; batches are idempotent. */
+  task: { intervalSeconds: 30, maxAttempts: 2, backoffRate: 2 },
+} as const;
+
+/** EventBridge Scheduler delivery: retry StartExecution for up to an hour, then the DLQ. */
+export const SCHEDULER_RETRY = { attempts: 20, maxEventAgeHours: 1 } as const;
+
+export const STAGING_EXPIRY_DAYS = 7;
+export const NONCURRENT_VERSION_EXPIRY_DAYS = 30;
+export const ABORT_MULTIPART_DAYS = 1;
+export const ACCESS_LOG_EXPIRY_DAYS = 365;
+export const ATHENA_RESULTS_EXPIRY_DAYS = 30;
+export const DLQ_RETENTION_DAYS = 14;
+
+/** CloudWatch caps an alarm's period x evaluation periods at 7 days (PutMetricAlarm reference). */
+export const MAX_ALARM_WINDOW_SECONDS = 7 * 24 * 3600;

@@ -1,0 +1,119 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnNamedQuery, CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
+import { CfnDatabase } from 'aws-cdk-lib/aws-glue';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  type IBucket,
+  ObjectOwnership,
+} from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ATHENA_RESULTS_EXPIRY_DAYS } from '../constants.ts';
+import { namedQueries } from '../named-queries.ts';
+
+export interface LakeAnalyticsProps {
+  readonly databaseName: string;
+  readonly workgroupName: string;
+  /** Tables the named "current state" queries are generated for. */
+  readonly tables: readonly string[];
+  readonly accessLogsBucket: IBucket;
+}
+
+/**
+ * Athena over the lake: the Glue database, a workgroup whose settings clients cannot override
+ * (results encrypted, in our bucket), and saved queries. The Glue *tables* are not here: the
+ * commit Lambda creates and widens them as the schema evolves (lambdas/adapters/glue-catalog.ts).
+ */
+export class LakeAnalytics extends Construct {
+  readonly databaseName: string;
+  readonly workgroupName: string;
+  readonly resultsBucket: Bucket;
+  readonly database: CfnDatabase;
+  readonly workgroup: CfnWorkGroup;
+
+  constructor(scope: Construct, id: string, props: LakeAnalyticsProps) {
+    super(scope, id);
+    const account = Stack.of(this).account;
+    this.databaseName = props.databaseName;
+    this.workgroupName = props.workgroupName;
+
+    this.database = new CfnDatabase(this, 'Database', {
+      catalogId: account,
+      databaseInput: {
+        name: props.databaseName,
+        description: 'PayLink lake (tables are created and evolved by the loader commit)',
+      },
+    });
+
+    this.resultsBucket = new Bucket(this, 'QueryResults', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: BucketEncryption.S3_MANAGED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: props.accessLogsBucket,
+      serverAccessLogsPrefix: 'athena-results/',
+      // Query results copy lake data: keep them only as long as someone may re-read them.
+      lifecycleRules: [{ id: 'expire-results', expiration: Duration.days(ATHENA_RESULTS_EXPIRY_DAYS) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.workgroup = new CfnWorkGroup(this, 'WorkGroup', {
+      name: props.workgroupName,
+      description: 'Queries over the PayLink lake',
+      state: 'ENABLED',
+      workGroupConfiguration: {
+        // Clients cannot redirect results elsewhere or turn encryption off.
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        engineVersion: { selectedEngineVersion: 'AUTO' },
+        resultConfiguration: {
+          outputLocation: `s3://${this.resultsBucket.bucketName}/`,
+          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
+          expectedBucketOwner: account,
+        },
+      },
+    });
+
+    for (const query of namedQueries(props.databaseName, props.tables)) {
+      const named = new CfnNamedQuery(this, `Query-${query.name}`, {
+        name: query.name,
+        description: query.description,
+        database: props.databaseName,
+        workGroup: this.workgroup.ref,
+        queryString: query.sql,
+      });
+      named.node.addDependency(this.database);
+    }
+  }
+
+  private glueArn(resource: string, resourceName?: string): string {
+    return Stack.of(this).formatArn({
+      service: 'glue',
+      resource,
+      ...(resourceName === undefined ? {} : { resourceName }),
+    });
+  }
+
+  /** Every table of this database (the commit creates them as they appear). */
+  get tableArnPattern(): string {
+    return this.glueArn('table', `${this.databaseName}/*`);
+  }
+
+  /** `glue:GetTable/CreateTable/UpdateTable` on this database's tables only. */
+  grantTableSync(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'GlueTables',
+        actions: ['glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
+        // Glue authorizes table calls against the catalog, the database and the table.
+        resources: [
+          this.glueArn('catalog'),
+          this.glueArn('database', this.databaseName),
+          this.tableArnPattern,
+        ],
+      }),
+    );
+  }
+}

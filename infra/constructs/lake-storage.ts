@@ -1,0 +1,154 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  type IBucket,
+  type LifecycleRule,
+  ObjectOwnership,
+} from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { stagingPrefix } from '#core/layout.ts';
+import type { BucketSource } from '../config.ts';
+import {
+  ABORT_MULTIPART_DAYS,
+  ACCESS_LOG_EXPIRY_DAYS,
+  NONCURRENT_VERSION_EXPIRY_DAYS,
+  STAGING_EXPIRY_DAYS,
+} from '../constants.ts';
+import { usersListObjectKey } from '../handler-environment.ts';
+
+export interface LakeStorageProps {
+  readonly source: BucketSource;
+  /** Lake prefix inside the bucket, no leading or trailing slash. */
+  readonly prefix: string;
+  /** Users list key relative to `_config/`. */
+  readonly usersListKey: string;
+}
+
+/** Parent folder of the staging area of every load: `_staging/<load_id>/` -> `_staging/`. */
+const STAGING_ROOT = stagingPrefix('x').slice(0, -'x/'.length);
+
+/**
+ * The lake bucket (created or imported), the bucket its access logs go to, and intent-named
+ * grants scoped to the lake prefix. A created bucket is private, TLS-only, encrypted,
+ * versioned (a bad commit can be undone), and kept when the stack is deleted.
+ */
+export class LakeStorage extends Construct {
+  readonly bucket: IBucket;
+  /** Server access logs of every bucket of the stack (S3 cannot log a log bucket into itself). */
+  readonly accessLogsBucket: Bucket;
+  readonly prefix: string;
+  readonly usersListKey: string;
+  private readonly kmsKeyArn: string | undefined;
+
+  constructor(scope: Construct, id: string, props: LakeStorageProps) {
+    super(scope, id);
+    this.prefix = props.prefix;
+    this.usersListKey = usersListObjectKey(props.usersListKey);
+
+    this.accessLogsBucket = new Bucket(this, 'AccessLogs', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      // Server access log delivery supports SSE-S3 only.
+      encryption: BucketEncryption.S3_MANAGED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(ACCESS_LOG_EXPIRY_DAYS) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    if (props.source.kind === 'import') {
+      this.bucket = Bucket.fromBucketName(this, 'Lake', props.source.name);
+      this.kmsKeyArn = props.source.kmsKeyArn;
+    } else {
+      this.bucket = new Bucket(this, 'Lake', {
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        enforceSSL: true,
+        encryption: BucketEncryption.S3_MANAGED,
+        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned: true,
+        lifecycleRules: lakeLifecycleRules(props.prefix),
+        serverAccessLogsBucket: this.accessLogsBucket,
+        serverAccessLogsPrefix: 'lake/',
+        // Bank data: never deleted with the stack.
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      this.kmsKeyArn = undefined;
+    }
+  }
+
+  /** `s3://bucket/_config/<key>`: where the operator uploads the users list. */
+  get usersListUri(): string {
+    return `s3://${this.bucket.bucketName}/${this.usersListKey}`;
+  }
+
+  /** `s3://bucket/<prefix>/`: the lake root (tables are `<root><table>/`). */
+  get lakeUri(): string {
+    return `s3://${this.bucket.bucketName}/${this.prefix}/`;
+  }
+
+  /** Read, write and delete objects under the lake prefix only; list only that prefix. */
+  grantLakeReadWrite(grantee: IGrantable): void {
+    const principal = grantee.grantPrincipal;
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'LakeObjects',
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        resources: [this.bucket.arnForObjects(`${this.prefix}/*`)],
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'LakeList',
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${this.prefix}/*`] } },
+      }),
+    );
+    this.grantKey(grantee, ['kms:Decrypt', 'kms:GenerateDataKey']);
+  }
+
+  /** Read the one users list object. */
+  grantReadUsersList(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'UsersList',
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects(this.usersListKey)],
+      }),
+    );
+    this.grantKey(grantee, ['kms:Decrypt']);
+  }
+
+  /** An imported SSE-KMS bucket: use its key, only through S3. */
+  private grantKey(grantee: IGrantable, actions: string[]): void {
+    if (this.kmsKeyArn === undefined) return;
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions,
+        resources: [this.kmsKeyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+  }
+}
+
+/** Lifecycle of a lake bucket: staging expires, old versions expire, failed uploads are aborted. */
+export function lakeLifecycleRules(prefix: string): LifecycleRule[] {
+  return [
+    {
+      // Uncommitted loads (crashed or abandoned runs); a commit removes its own staging itself.
+      id: 'expire-staging',
+      prefix: `${prefix}/${STAGING_ROOT}`,
+      expiration: Duration.days(STAGING_EXPIRY_DAYS),
+      noncurrentVersionExpiration: Duration.days(1),
+    },
+    {
+      id: 'bucket-hygiene',
+      abortIncompleteMultipartUploadAfter: Duration.days(ABORT_MULTIPART_DAYS),
+      noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_EXPIRY_DAYS),
+      expiredObjectDeleteMarker: true,
+    },
+  ];
+}

@@ -1,0 +1,203 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  DistributedMap,
+  Fail,
+  JitterType,
+  JsonPath,
+  LogLevel,
+  Pass,
+  StateMachine,
+  StateMachineType,
+  TaskInput,
+  Wait,
+  WaitTime,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { CallAwsService, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import {
+  GUARD_SETTLE_SECONDS,
+  LAMBDA_SERVICE_ERRORS,
+  NON_RETRYABLE_ERRORS,
+  RETRY,
+  RUN_TIMEOUT_HOURS,
+} from '../constants.ts';
+
+export interface LoadWorkflowProps {
+  /** Physical name; also what the run guard's IAM grant names (no self-reference in the template). */
+  readonly stateMachineName: string;
+  readonly plan: IFunction;
+  readonly loadBatch: IFunction;
+  readonly commit: IFunction;
+  readonly maxConcurrency: number;
+  readonly toleratedFailurePercentage: number;
+  readonly tracing: boolean;
+  readonly logRetention: RetentionDays;
+}
+
+/** Error a skipped run fails with: an earlier run of the same schedule still holds the lake. */
+export const RUN_IN_PROGRESS_ERROR = 'PayLink.RunInProgress';
+export const GUARD_INCONCLUSIVE_ERROR = 'PayLink.RunGuardInconclusive';
+
+/** The same retry policy on every Lambda task: never retry what cannot heal, back off on the rest. */
+function withRetries(task: LambdaInvoke): LambdaInvoke {
+  task.addRetry({ errors: [...NON_RETRYABLE_ERRORS], maxAttempts: 0 });
+  task.addRetry({
+    errors: [...LAMBDA_SERVICE_ERRORS],
+    interval: Duration.seconds(RETRY.service.intervalSeconds),
+    maxAttempts: RETRY.service.maxAttempts,
+    backoffRate: RETRY.service.backoffRate,
+    jitterStrategy: JitterType.FULL,
+  });
+  task.addRetry({
+    errors: ['States.TaskFailed'],
+    interval: Duration.seconds(RETRY.task.intervalSeconds),
+    maxAttempts: RETRY.task.maxAttempts,
+    backoffRate: RETRY.task.backoffRate,
+    jitterStrategy: JitterType.FULL,
+  });
+  return task;
+}
+
+/**
+ * One load run: guard -> plan -> Distributed Map of load-batch over the plan's batches -> commit.
+ *
+ * Why a guard, and why this one. Two runs of one schedule must never interleave (a second
+ * commit could publish while the first one's batches still write). Scheduler delivers at least
+ * once and a slow run can outlive its period, so overlaps happen. Each schedule has its own
+ * state machine, and its first states elect a single runner among the running executions:
+ * wait GUARD_SETTLE_SECONDS (ListExecutions is eventually consistent), list RUNNING executions
+ * (newest first, per the API reference), and continue only if the oldest one is this execution.
+ * Every later execution fails fast with PayLink.RunInProgress (alarmed: a period too short for
+ * the load shows up). It is fail-safe: if the listing does not even show this execution, the
+ * run fails (PayLink.RunGuardInconclusive) rather than risk interleaving. A duplicate delivery
+ * of one slot carries the same scheduledTime, hence the same load id, so whichever copy wins
+ * writes the same keys. No lease to leak: a crashed or timed-out run stops being RUNNING.
+ */
+export class LoadWorkflow extends Construct {
+  readonly stateMachine: StateMachine;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: LoadWorkflowProps) {
+    super(scope, id);
+    const stateMachineArn = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: props.stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    const settle = new Wait(this, 'SettleBeforeGuard', {
+      time: WaitTime.duration(Duration.seconds(GUARD_SETTLE_SECONDS)),
+    });
+    const listRunning = new CallAwsService(this, 'ListRunningExecutions', {
+      service: 'sfn',
+      action: 'listExecutions',
+      iamAction: 'states:ListExecutions',
+      iamResources: [stateMachineArn],
+      parameters: {
+        StateMachineArn: JsonPath.stringAt('$$.StateMachine.Id'),
+        StatusFilter: 'RUNNING',
+        MaxResults: 1000,
+      },
+      resultSelector: { running: JsonPath.listAt('$.Executions[*].ExecutionArn') },
+      resultPath: '$.guard',
+    });
+    const pickOldest = new Pass(this, 'PickOldestRun', {
+      parameters: {
+        // The listing is newest first: its last element is the oldest running execution.
+        'oldest.$':
+          'States.ArrayGetItem($.guard.running, States.MathAdd(States.ArrayLength($.guard.running), -1))',
+        self: JsonPath.stringAt('$$.Execution.Id'),
+      },
+      resultPath: '$.guard',
+    });
+    const inProgress = new Fail(this, 'AnotherRunInProgress', {
+      error: RUN_IN_PROGRESS_ERROR,
+      cause: 'An earlier run of this schedule is still running; this run was skipped.',
+    });
+    const inconclusive = new Fail(this, 'GuardInconclusive', {
+      error: GUARD_INCONCLUSIVE_ERROR,
+      cause: 'ListExecutions did not show this execution; skipped rather than risk two runs at once.',
+    });
+
+    // The plan reads the original Scheduler input, untouched by the guard's bookkeeping.
+    const plan = withRetries(
+      new LambdaInvoke(this, 'Plan', {
+        lambdaFunction: props.plan,
+        payload: TaskInput.fromJsonPathAt('$$.Execution.Input'),
+        outputPath: '$.Payload',
+        retryOnServiceExceptions: false,
+      }),
+    );
+
+    const loadBatch = withRetries(
+      new LambdaInvoke(this, 'LoadBatch', {
+        lambdaFunction: props.loadBatch,
+        payload: TaskInput.fromJsonPathAt('$'),
+        // A tiny per-item result: the Map gathers every item's output, and must stay under the
+        // 256 KiB state limit however many batches a run has. Manifests in S3 carry the rest.
+        resultSelector: { batch: JsonPath.numberAt('$.Payload.batch') },
+        retryOnServiceExceptions: false,
+      }),
+    );
+    const loadBatches = new DistributedMap(this, 'LoadBatches', {
+      itemsPath: '$.batches',
+      maxConcurrency: props.maxConcurrency,
+      toleratedFailurePercentage: props.toleratedFailurePercentage,
+      // Batches may run 15 minutes: longer than an express child workflow may live.
+      mapExecutionType: StateMachineType.STANDARD,
+      label: 'LoadBatches',
+      // Keep the plan result ({loadId, users, batches}) as the state for the commit.
+      resultPath: JsonPath.DISCARD,
+    });
+    loadBatches.itemProcessor(loadBatch);
+
+    const commit = withRetries(
+      new LambdaInvoke(this, 'Commit', {
+        lambdaFunction: props.commit,
+        payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId') }),
+        outputPath: '$.Payload',
+        retryOnServiceExceptions: false,
+      }),
+    );
+
+    const load = plan.next(loadBatches).next(commit);
+    const definition = settle
+      .next(listRunning)
+      .next(
+        new Choice(this, 'SeesItselfRunning')
+          .when(
+            Condition.isPresent('$.guard.running[0]'),
+            pickOldest.next(
+              new Choice(this, 'IsOldestRun')
+                .when(Condition.stringEqualsJsonPath('$.guard.oldest', '$.guard.self'), load)
+                .otherwise(inProgress),
+            ),
+          )
+          .otherwise(inconclusive),
+      );
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      // The vendedlogs prefix keeps CloudWatch's resource policy small however many machines log.
+      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName,
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(definition),
+      timeout: Duration.hours(RUN_TIMEOUT_HOURS),
+      tracingEnabled: props.tracing,
+      // Execution data stays out of the logs; the execution history keeps it for 90 days.
+      logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: false },
+      comment: 'PayLink lake load: run guard, plan, load batches (Distributed Map), commit',
+    });
+  }
+}

@@ -1,0 +1,73 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+/** Repository root: entries, the lock file and tsconfig.lambda.json are resolved from here, not the cwd. */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface LoaderFunctionProps {
+  /** File under lambdas/handlers exporting `handler`, e.g. `plan.ts`. */
+  readonly handlerFile: string;
+  readonly description: string;
+  readonly memoryMiB: number;
+  readonly timeout: Duration;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly logRetention: RetentionDays;
+  readonly tracing: boolean;
+}
+
+/**
+ * A loader Lambda with every default owned here, so the three handlers cannot drift apart:
+ * - Node.js 22 on arm64 (cheaper per GB-second; Node 20 is end of life upstream).
+ * - Its own log group with retention (RETAIN on stack deletion: audit trail), JSON log format.
+ * - Its own role with no managed policy: only writing to its log group, plus what the stack grants.
+ * - esbuild, no Docker: one CommonJS file with the AWS SDK bundled (lib-storage is not in the
+ *   runtime, and bundling pins the SDK we tested), no externals, minified, with a source map.
+ * - `tsconfig.lambda.json`: parquetjs-lite's generated thrift code assigns undeclared globals and
+ *   crashes at load under the "use strict" esbuild emits for a strict tsconfig.
+ */
+export class LoaderFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: LoaderFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${props.description} (execution role)`,
+    });
+    super(scope, id, {
+      entry: path.join(REPO_ROOT, 'lambdas', 'handlers', props.handlerFile),
+      handler: 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memoryMiB,
+      timeout: props.timeout,
+      role,
+      logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      tracing: props.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
+      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      bundling: {
+        format: OutputFormat.CJS,
+        target: 'node22',
+        bundleAwsSDK: true,
+        externalModules: [],
+        tsconfig: path.join(REPO_ROOT, 'tsconfig.lambda.json'),
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        logLevel: LogLevel.WARNING,
+      },
+    });
+    logGroup.grantWrite(role);
+  }
+}

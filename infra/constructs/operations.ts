@@ -1,0 +1,111 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, type IMetric, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+
+const FIVE_MINUTES = Duration.minutes(5);
+
+export interface WatchedRun {
+  readonly scheduleName: string;
+  readonly stateMachine: IStateMachine;
+  /** Twice the schedule's period: no success in this window means loads have stopped. */
+  readonly stalenessWindow: Duration;
+}
+
+/**
+ * Alarms to an encrypted, TLS-only SNS topic (plus an optional e-mail subscription). The
+ * topic's key is customer-managed: CloudWatch cannot publish to a topic under the AWS-managed
+ * SNS key, whose policy it cannot be granted.
+ */
+export class Operations extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: { readonly alarmEmail?: string }) {
+    super(scope, id);
+    const key = new Key(this, 'TopicKey', {
+      description: 'Encrypts the PayLink loader alarm topic',
+      enableKeyRotation: true,
+      // It only encrypts alarm messages in flight: scheduled for deletion with the stack.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(30),
+    });
+    key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.topic = new Topic(this, 'Alarms', {
+      displayName: 'PayLink lake loader alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    if (props.alarmEmail !== undefined) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+  }
+
+  private alarm(id: string, description: string, metric: IMetric, options: Partial<AlarmShape> = {}): Alarm {
+    const alarm = new Alarm(this, id, {
+      alarmDescription: description,
+      metric,
+      threshold: options.threshold ?? 1,
+      evaluationPeriods: 1,
+      comparisonOperator: options.comparisonOperator ?? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: options.treatMissingData ?? TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new SnsAction(this.topic));
+    this.alarms.push(alarm);
+    return alarm;
+  }
+
+  /** Any invocation error, even one a retry later fixed: errors should be rare and looked at. */
+  watchFunction(name: string, fn: IFunction): void {
+    this.alarm(
+      `${name}Errors`,
+      `PayLink ${name} Lambda reported errors`,
+      fn.metricErrors({ period: FIVE_MINUTES, statistic: Stats.SUM }),
+    );
+  }
+
+  watchRun(run: WatchedRun): void {
+    const { scheduleName: name, stateMachine } = run;
+    this.alarm(
+      `${name}-Failed`,
+      `PayLink load '${name}' failed (includes runs skipped because the previous one was still running)`,
+      stateMachine.metricFailed({ period: FIVE_MINUTES, statistic: Stats.SUM }),
+    );
+    this.alarm(
+      `${name}-TimedOut`,
+      `PayLink load '${name}' timed out`,
+      stateMachine.metricTimedOut({ period: FIVE_MINUTES, statistic: Stats.SUM }),
+    );
+    // No datapoint at all (nothing succeeded, or nothing ran) is exactly what this alarm is for.
+    this.alarm(
+      `${name}-NoRecentSuccess`,
+      `No successful PayLink load '${name}' in two schedule periods`,
+      stateMachine.metricSucceeded({ period: run.stalenessWindow, statistic: Stats.SUM }),
+      {
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.BREACHING,
+      },
+    );
+  }
+
+  watchDeadLetterQueue(queue: IQueue): void {
+    this.alarm(
+      'SchedulerDeadLetters',
+      'EventBridge Scheduler could not start a PayLink load (see the dead-letter queue)',
+      queue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: Stats.MAXIMUM }),
+      { threshold: 0, comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD },
+    );
+  }
+}
+
+interface AlarmShape {
+  readonly threshold: number;
+  readonly comparisonOperator: ComparisonOperator;
+  readonly treatMissingData: TreatMissingData;
+}

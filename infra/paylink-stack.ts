@@ -1,0 +1,188 @@
+import { CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { batchRequestRate } from './batch-rate.ts';
+import type { StackConfig } from './config.ts';
+import { FUNCTION_DEFAULTS } from './constants.ts';
+import { LakeAnalytics } from './constructs/lake-analytics.ts';
+import { LakeStorage } from './constructs/lake-storage.ts';
+import { LoadSchedules } from './constructs/load-schedules.ts';
+import { LoadWorkflow } from './constructs/load-workflow.ts';
+import { LoaderFunction } from './constructs/loader-function.ts';
+import { Operations } from './constructs/operations.ts';
+import { PayLinkCredentials } from './constructs/paylink-credentials.ts';
+import { handlerEnvironment } from './handler-environment.ts';
+import { scheduledTables } from './named-queries.ts';
+import { parseScheduleExpression, stalenessWindowSeconds } from './schedule-expression.ts';
+
+export interface PaylinkLoaderStackProps extends StackProps {
+  readonly config: StackConfig;
+}
+
+/** PascalCase of a kebab-case name, for output ids: `daily-all` -> `DailyAll`. */
+const pascal = (name: string) => name.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
+
+/**
+ * The deployed loader, top-down as the architecture diagram reads:
+ * storage and credentials -> the three Lambdas -> one state machine and schedule per configured
+ * schedule -> Athena over the lake -> alarms -> outputs an operator needs to finish the setup.
+ */
+export class PaylinkLoaderStack extends Stack {
+  readonly config: StackConfig;
+  readonly lake: LakeStorage;
+  readonly credentials: PayLinkCredentials;
+  readonly analytics: LakeAnalytics;
+  readonly functions: {
+    readonly plan: LoaderFunction;
+    readonly loadBatch: LoaderFunction;
+    readonly commit: LoaderFunction;
+  };
+  readonly workflows: ReadonlyMap<string, LoadWorkflow>;
+  readonly scheduling: LoadSchedules;
+  readonly operations: Operations;
+
+  constructor(scope: Construct, id: string, props: PaylinkLoaderStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    this.config = config;
+
+    // Storage and credentials.
+    this.lake = new LakeStorage(this, 'Storage', {
+      source: config.bucket,
+      prefix: config.prefix,
+      usersListKey: config.usersList.key,
+    });
+    this.credentials = new PayLinkCredentials(this, 'Credentials', { source: config.secret });
+    this.analytics = new LakeAnalytics(this, 'Analytics', {
+      databaseName: config.athena.database,
+      workgroupName: config.athena.workgroup,
+      tables: scheduledTables(config),
+      accessLogsBucket: this.lake.accessLogsBucket,
+    });
+
+    // The Lambdas: one environment (the handler contract), grants by intent.
+    const environment = handlerEnvironment({
+      bucketName: this.lake.bucket.bucketName,
+      prefix: config.prefix,
+      secretArn: this.credentials.secretArn,
+      baseUrl: config.baseUrl,
+      usersListKey: config.usersList.key,
+      batchSize: config.batchSize,
+      batchRequestRate: batchRequestRate(config.requestRate, config.maxConcurrency),
+      userConcurrency: config.userConcurrency,
+      glueDatabase: config.athena.database,
+      loaderConfig: config.loaderConfig,
+    });
+    const common = { environment, logRetention: config.logRetentionDays, tracing: config.tracing };
+    const sized = (s: { memoryMiB: number; timeoutMinutes: number }) => ({
+      memoryMiB: s.memoryMiB,
+      timeout: Duration.minutes(s.timeoutMinutes),
+    });
+    this.functions = {
+      plan: new LoaderFunction(this, 'Plan', {
+        ...common,
+        ...sized(FUNCTION_DEFAULTS.plan),
+        handlerFile: 'plan.ts',
+        description: 'PayLink loader: reads the users list and cuts it into batches',
+      }),
+      loadBatch: new LoaderFunction(this, 'LoadBatch', {
+        ...common,
+        ...sized(FUNCTION_DEFAULTS.loadBatch),
+        handlerFile: 'load-batch.ts',
+        description: 'PayLink loader: loads one batch of users into staging',
+      }),
+      commit: new LoaderFunction(this, 'Commit', {
+        ...common,
+        ...sized(FUNCTION_DEFAULTS.commit),
+        handlerFile: 'commit.ts',
+        description: 'PayLink loader: publishes a load and updates the Glue tables',
+      }),
+    };
+    const { plan, loadBatch, commit } = this.functions;
+    for (const fn of [plan, loadBatch, commit]) this.lake.grantLakeReadWrite(fn);
+    this.lake.grantReadUsersList(plan);
+    this.credentials.grantRead(loadBatch);
+    this.analytics.grantTableSync(commit);
+
+    // One state machine and one schedule per configured schedule.
+    const workflows = new Map<string, LoadWorkflow>();
+    for (const schedule of config.schedules) {
+      workflows.set(
+        schedule.name,
+        new LoadWorkflow(this, `Run-${schedule.name}`, {
+          stateMachineName: `${this.stackName}-${schedule.name}`,
+          plan,
+          loadBatch,
+          commit,
+          maxConcurrency: config.maxConcurrency,
+          toleratedFailurePercentage: config.toleratedFailurePercentage,
+          tracing: config.tracing,
+          logRetention: config.logRetentionDays,
+        }),
+      );
+    }
+    this.workflows = workflows;
+    this.scheduling = new LoadSchedules(this, 'Scheduling', {
+      runs: config.schedules.map((schedule) => ({
+        schedule,
+        scheduleName: `${this.stackName}-${schedule.name}`,
+        stateMachine: workflows.get(schedule.name)!.stateMachine,
+      })),
+    });
+
+    // Operations.
+    this.operations = new Operations(this, 'Operations', {
+      ...(config.alarmEmail === undefined ? {} : { alarmEmail: config.alarmEmail }),
+    });
+    this.operations.watchFunction('Plan', plan);
+    this.operations.watchFunction('LoadBatch', loadBatch);
+    this.operations.watchFunction('Commit', commit);
+    this.operations.watchDeadLetterQueue(this.scheduling.deadLetterQueue);
+    for (const schedule of config.schedules) {
+      const expression = parseScheduleExpression(schedule.expression)!;
+      this.operations.watchRun({
+        scheduleName: schedule.name,
+        stateMachine: workflows.get(schedule.name)!.stateMachine,
+        stalenessWindow: Duration.seconds(stalenessWindowSeconds(expression, schedule.expectedPeriodHours)),
+      });
+    }
+
+    // What an operator needs next (docs/deploy.md).
+    new CfnOutput(this, 'LakeBucketName', { value: this.lake.bucket.bucketName, description: 'Lake bucket' });
+    new CfnOutput(this, 'LakeRoot', {
+      value: this.lake.lakeUri,
+      description: 'Lake root (Athena tables live under it)',
+    });
+    new CfnOutput(this, 'UsersListUri', {
+      value: this.lake.usersListUri,
+      description: 'Upload the users list here: one PayLink user identifier per line',
+    });
+    new CfnOutput(this, 'SecretArn', {
+      value: this.credentials.secretArn,
+      description: 'PayLink credentials: fill with the PutSecretValueCommand output',
+    });
+    new CfnOutput(this, 'PutSecretValueCommand', {
+      value: Fn.join('', [
+        'aws secretsmanager put-secret-value --secret-id ',
+        this.credentials.secretArn,
+        ' --secret-string file://paylink-credentials.json',
+      ]),
+      description:
+        'paylink-credentials.json holds {"api_key":"...","api_secret":"..."} (a file keeps it out of shell history)',
+    });
+    for (const [name, workflow] of workflows) {
+      new CfnOutput(this, `StateMachineArn${pascal(name)}`, {
+        value: workflow.stateMachine.stateMachineArn,
+        description: `State machine of schedule '${name}'`,
+      });
+    }
+    new CfnOutput(this, 'AthenaWorkgroup', {
+      value: this.analytics.workgroupName,
+      description: 'Athena workgroup',
+    });
+    new CfnOutput(this, 'GlueDatabase', { value: this.analytics.databaseName, description: 'Glue database' });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.operations.topic.topicArn,
+      description: 'Alarm topic',
+    });
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * EventBridge Scheduler expressions we accept, and the period the "no successful load" alarm
+ * derives from them. Pure: used by config validation and by the operations construct.
+ * Syntax: https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html
+ */
+
+const UNIT_SECONDS = { minute: 60, hour: 3600, day: 86_400 } as const;
+type Unit = keyof typeof UNIT_SECONDS;
+
+const RATE = /^rate\((\d{1,5}) (minute|minutes|hour|hours|day|days)\)$/;
+/** Six fields: minutes hours day-of-month month day-of-week year. */
+const CRON = /^cron\(([^()]+)\)$/;
+const CRON_FIELD = /^[0-9A-Za-z*?,/#-]+$/;
+
+export type ScheduleExpression =
+  | { readonly kind: 'rate'; readonly seconds: number }
+  | { readonly kind: 'cron' };
+
+/** Parses a recurring expression; undefined when Scheduler would reject it (or it is one-time `at()`). */
+export function parseScheduleExpression(expression: string): ScheduleExpression | undefined {
+  const rate = RATE.exec(expression);
+  if (rate) {
+    const value = Number(rate[1]);
+    const unitWord = rate[2]!;
+    // Scheduler wants the singular for 1 and the plural otherwise: rate(1 day), rate(2 days).
+    if (value < 1 || (value === 1) !== !unitWord.endsWith('s')) return undefined;
+    const unit = unitWord.replace(/s$/, '') as Unit;
+    return { kind: 'rate', seconds: value * UNIT_SECONDS[unit] };
+  }
+  const cron = CRON.exec(expression);
+  if (cron) {
+    const fields = cron[1]!.split(' ');
+    if (fields.length !== 6 || !fields.every((f) => CRON_FIELD.test(f))) return undefined;
+    // Scheduler requires `?` in one of day-of-month / day-of-week.
+    if (fields[2] !== '?' && fields[4] !== '?') return undefined;
+    return { kind: 'cron' };
+  }
+  return undefined;
+}
+
+/**
+ * Window of the staleness alarm: twice the schedule's period, rounded up to whole minutes
+ * (CloudWatch periods are multiples of 60 s). For cron the period cannot be derived, so the
+ * config states it (`expectedPeriodHours`).
+ */
+export function stalenessWindowSeconds(expression: ScheduleExpression, expectedPeriodHours?: number): number {
+  const period = expression.kind === 'rate' ? expression.seconds : (expectedPeriodHours ?? Number.NaN) * 3600;
+  if (!Number.isFinite(period) || period <= 0)
+    throw new RangeError('a cron schedule needs expectedPeriodHours');
+  return Math.ceil((2 * period) / 60) * 60;
+}

@@ -1,0 +1,282 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as errors from '#core/errors.ts';
+import { LAMBDA_SERVICE_ERRORS, NON_RETRYABLE_ERRORS } from '#infra/constants.ts';
+import { exampleConfig, type Synthesized, stateMachines, statementsOfRole, synth } from './app-fixture.ts';
+
+const CONFIG = exampleConfig({
+  schedules: [
+    { name: 'daily', expression: 'cron(0 3 * * ? *)', timezone: 'Europe/London', expectedPeriodHours: 24 },
+    { name: 'accounts-6h', expression: 'rate(6 hours)', resources: ['accounts', 'action_history'] },
+  ],
+  requestRate: 30,
+  maxConcurrency: 4,
+  toleratedFailurePercentage: 10,
+  logRetentionDays: 30,
+});
+
+let built: Synthesized;
+let template: Template;
+let machines: ReturnType<typeof stateMachines>;
+
+beforeAll(() => {
+  built = synth(CONFIG);
+  template = built.template;
+  machines = stateMachines(template);
+});
+
+const logicalId = (construct: { node: { defaultChild?: unknown } } | unknown) =>
+  built.stack.getLogicalId((construct as { node: { defaultChild: never } }).node.defaultChild);
+
+function machineNamed(name: string) {
+  const found = [...machines.values()].find(
+    (m) => m.properties.StateMachineName === `PaylinkLakeLoader-${name}`,
+  );
+  if (!found) throw new Error(`no state machine for ${name}`);
+  return found;
+}
+
+describe('the Lambdas', () => {
+  it('run Node.js 22 on arm64 with the contract environment and a 15-minute load-batch', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 3);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('loads one batch'),
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Timeout: 900,
+      MemorySize: 2048,
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
+      Environment: {
+        Variables: Match.objectLike({
+          LAKE_BUCKET: { Ref: Match.stringLikeRegexp('^StorageLake') },
+          LAKE_PREFIX: 'paylink',
+          PAYLINK_SECRET_ARN: { Ref: Match.stringLikeRegexp('^CredentialsSecret') },
+          PAYLINK_BASE_URL: 'https://sandbox-api.atomicfi.com',
+          USERS_BUCKET: { Ref: Match.stringLikeRegexp('^StorageLake') },
+          USERS_KEY: '_config/users.txt',
+          BATCH_SIZE: '500',
+          // 30 requests/s over MaxConcurrency 4.
+          BATCH_REQUEST_RATE: '7.5',
+          USER_CONCURRENCY: '8',
+          GLUE_DATABASE: 'paylink',
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('reads the users list'),
+      Timeout: 300,
+      MemorySize: 512,
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('publishes a load'),
+      Timeout: 900,
+      MemorySize: 1024,
+    });
+  });
+
+  it('each log to their own log group with the configured retention, kept on stack deletion', () => {
+    const { plan, loadBatch, commit } = built.stack.functions;
+    const groups = template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 } });
+    // Three Lambdas and two state machines.
+    expect(Object.keys(groups)).toHaveLength(5);
+    for (const group of Object.values(groups)) expect(group.DeletionPolicy).toBe('Retain');
+    const used = [plan, loadBatch, commit].map(
+      (fn) => template.toJSON().Resources[logicalId(fn)].Properties.LoggingConfig.LogGroup.Ref,
+    );
+    expect(new Set(used).size).toBe(3);
+    for (const group of used) expect(groups[group]).toBeDefined();
+  });
+});
+
+describe('the state machine of each schedule', () => {
+  it('exists once per schedule, logs ALL to its own log group and is traced', () => {
+    expect(machines.size).toBe(2);
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: 'PaylinkLakeLoader-daily',
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: false,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
+      },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/aws/vendedlogs/states/PaylinkLakeLoader-accounts-6h',
+      RetentionInDays: 30,
+    });
+  });
+
+  it('runs plan, then a Distributed Map over $.batches, then commit with the load id', () => {
+    const { definition } = machineNamed('daily');
+    const plan = definition.States.Plan;
+    expect(plan.Parameters['Payload.$']).toBe('$$.Execution.Input');
+    expect(plan.OutputPath).toBe('$.Payload');
+    expect(plan.Next).toBe('LoadBatches');
+
+    const map = definition.States.LoadBatches;
+    expect(map).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.batches',
+      MaxConcurrency: 4,
+      ToleratedFailurePercentage: 10,
+      ResultPath: null,
+      Next: 'Commit',
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+    });
+    const item = map.ItemProcessor.States[map.ItemProcessor.StartAt];
+    expect(item.Parameters['Payload.$']).toBe('$');
+    expect(item.ResultSelector).toEqual({ 'batch.$': '$.Payload.batch' });
+
+    expect(definition.States.Commit.Parameters.Payload).toEqual({ 'loadId.$': '$.loadId' });
+    expect(definition.States.Commit.End).toBe(true);
+    expect(definition.TimeoutSeconds).toBe(12 * 3600);
+  });
+
+  it('retries Lambda service errors and task failures with backoff, and never what cannot heal', () => {
+    const { definition } = machineNamed('daily');
+    const map = definition.States.LoadBatches;
+    const tasks = [definition.States.Plan, map.ItemProcessor.States.LoadBatch, definition.States.Commit];
+    for (const task of tasks) {
+      expect(task.Retry).toEqual([
+        { ErrorEquals: [...NON_RETRYABLE_ERRORS], MaxAttempts: 0 },
+        {
+          ErrorEquals: [...LAMBDA_SERVICE_ERRORS],
+          IntervalSeconds: 2,
+          MaxAttempts: 6,
+          BackoffRate: 2,
+          JitterStrategy: 'FULL',
+        },
+        {
+          ErrorEquals: ['States.TaskFailed'],
+          IntervalSeconds: 30,
+          MaxAttempts: 2,
+          BackoffRate: 2,
+          JitterStrategy: 'FULL',
+        },
+      ]);
+    }
+  });
+
+  it('names only error classes the handlers can actually throw as non-retryable', () => {
+    const classes = new Set(Object.values(errors).flatMap((e) => (typeof e === 'function' ? [e.name] : [])));
+    for (const name of NON_RETRYABLE_ERRORS) expect(classes).toContain(name);
+  });
+
+  it('lets only the oldest running execution of a schedule through, failing the others fast', () => {
+    const { definition } = machineNamed('daily');
+    expect(definition.StartAt).toBe('SettleBeforeGuard');
+    expect(definition.States.SettleBeforeGuard).toMatchObject({
+      Type: 'Wait',
+      Seconds: 10,
+      Next: 'ListRunningExecutions',
+    });
+    expect(definition.States.ListRunningExecutions).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:TOKEN:states:::aws-sdk:sfn:listExecutions',
+      Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', StatusFilter: 'RUNNING', MaxResults: 1000 },
+      ResultSelector: { 'running.$': '$.Executions[*].ExecutionArn' },
+      ResultPath: '$.guard',
+    });
+    expect(definition.States.SeesItselfRunning).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.guard.running[0]', IsPresent: true, Next: 'PickOldestRun' }],
+      Default: 'GuardInconclusive',
+    });
+    // ListExecutions lists newest first: the last element is the oldest running execution.
+    expect(definition.States.PickOldestRun.Parameters).toEqual({
+      'oldest.$':
+        'States.ArrayGetItem($.guard.running, States.MathAdd(States.ArrayLength($.guard.running), -1))',
+      'self.$': '$$.Execution.Id',
+    });
+    expect(definition.States.IsOldestRun).toMatchObject({
+      Choices: [{ Variable: '$.guard.oldest', StringEqualsPath: '$.guard.self', Next: 'Plan' }],
+      Default: 'AnotherRunInProgress',
+    });
+    expect(definition.States.AnotherRunInProgress).toMatchObject({
+      Type: 'Fail',
+      Error: 'PayLink.RunInProgress',
+    });
+    expect(definition.States.GuardInconclusive).toMatchObject({
+      Type: 'Fail',
+      Error: 'PayLink.RunGuardInconclusive',
+    });
+  });
+
+  it('may list executions of its own state machine only', () => {
+    const [id] = Object.entries(template.findResources('AWS::StepFunctions::StateMachine')).find(
+      ([, r]) => r.Properties.StateMachineName === 'PaylinkLakeLoader-daily',
+    )!;
+    const role = template.toJSON().Resources[id].Properties.RoleArn['Fn::GetAtt'][0];
+    const list = statementsOfRole(template, role).filter((s) => s.Action === 'states:ListExecutions');
+    expect(list).toHaveLength(1);
+    expect(JSON.stringify(list[0].Resource)).toContain(':stateMachine:PaylinkLakeLoader-daily"');
+    expect(JSON.stringify(list[0].Resource)).not.toContain('*');
+  });
+});
+
+describe('the schedules', () => {
+  it('start their state machine with the plan event, exact slots, retries and the DLQ', () => {
+    template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    const dlq = logicalId(built.stack.scheduling.deadLetterQueue);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Name: 'PaylinkLakeLoader-daily',
+      ScheduleExpression: 'cron(0 3 * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/London',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      State: 'ENABLED',
+      Target: {
+        Arn: { Ref: logicalId(built.stack.workflows.get('daily')!.stateMachine) },
+        Input: JSON.stringify({ schedule: 'daily', scheduledTime: '<aws.scheduler.scheduled-time>' }),
+        RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 20 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } },
+        RoleArn: Match.anyValue(),
+      },
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Name: 'PaylinkLakeLoader-accounts-6h',
+      ScheduleExpression: 'rate(6 hours)',
+      Target: Match.objectLike({
+        Input: JSON.stringify({
+          schedule: 'accounts-6h',
+          scheduledTime: '<aws.scheduler.scheduled-time>',
+          resources: ['accounts', 'action_history'],
+        }),
+      }),
+    });
+  });
+
+  it('have a dead-letter queue that is encrypted and refuses plain HTTP', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 86400,
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('assume roles that may only start their one state machine and write to the DLQ', () => {
+    const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule'));
+    for (const schedule of schedules) {
+      const role = schedule.Properties.Target.RoleArn['Fn::GetAtt'][0];
+      const statements = statementsOfRole(template, role);
+      expect(statements).toEqual([
+        { Action: 'states:StartExecution', Effect: 'Allow', Resource: schedule.Properties.Target.Arn },
+        {
+          Action: 'sqs:SendMessage',
+          Effect: 'Allow',
+          Resource: schedule.Properties.Target.DeadLetterConfig.Arn,
+        },
+      ]);
+      const trust = template.toJSON().Resources[role].Properties.AssumeRolePolicyDocument.Statement[0];
+      expect(trust.Principal).toEqual({ Service: 'scheduler.amazonaws.com' });
+      expect(trust.Condition.StringEquals['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
+    }
+  });
+});
