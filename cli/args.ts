@@ -1,5 +1,7 @@
 /** Flag parsing for the CLI: node's parseArgs, with errors that name the flag. */
+import { resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { parseDestination } from '#adapters/open-store.ts';
 import { ConfigError } from '#core/errors.ts';
 
 export type Options = ParseArgsConfig['options'];
@@ -36,4 +38,15 @@ export function list(raw: string | undefined): string[] | undefined {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** A file flag's path: relative paths are the command's (Io.cwd), not the process's. */
+export function pathFrom(cwd: string, path: string): string {
+  return resolve(cwd, path);
+}
+
+/** A --dest: a relative folder is taken from the command's cwd; s3:// is kept as typed. */
+export function destFrom(cwd: string, dest: string): string {
+  const destination = parseDestination(dest, cwd);
+  return destination.kind === 'local' ? destination.path : dest;
 }

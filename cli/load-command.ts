@@ -26,7 +26,7 @@ import { assertLoadId, loadIdFromTime } from '#core/layout.ts';
 import type { BatchUser } from '#core/load-batch.ts';
 import { runLoad } from '#core/run-load.ts';
 import { parseTaskIds, parseUsersList } from '#core/users.ts';
-import { list, parseFlags, required } from './args.ts';
+import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import type { Io } from './io.ts';
 import { Progress } from './progress.ts';
 import { formatSummary, type LoadSummary, summarize } from './summary.ts';
@@ -97,9 +97,10 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
   };
 }
 
-async function readText(path: string, flag: string): Promise<string> {
+/** Reads a file flag's file (relative to `cwd`); errors quote the path as it was typed. */
+async function readText(cwd: string, path: string, flag: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return await readFile(pathFrom(cwd, path), 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(
@@ -109,11 +110,11 @@ async function readText(path: string, flag: string): Promise<string> {
   }
 }
 
-async function readConfigFile(path: string | undefined): Promise<ConfigFile> {
+async function readConfigFile(cwd: string, path: string | undefined): Promise<ConfigFile> {
   if (path === undefined) return {};
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readText(path, '--config'));
+    parsed = JSON.parse(await readText(cwd, path, '--config'));
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     throw new ConfigError('--config', `${path} is not valid JSON`);
@@ -127,22 +128,22 @@ export async function executeLoad(
   io: Io,
 ): Promise<{ exitCode: number; summary: LoadSummary }> {
   const startedAt = io.now();
-  const file = await readConfigFile(request.configFile);
+  const file = await readConfigFile(io.cwd, request.configFile);
   const settings = loaderSettings({
     ...file,
     ...(request.baseUrl === undefined ? {} : { baseUrl: request.baseUrl }),
   });
   const resources = selectResources(settings.catalog, request.resources);
-  const identifiers = parseUsersList(await readText(request.usersFile, '--users'), '--users');
+  const identifiers = parseUsersList(await readText(io.cwd, request.usersFile, '--users'), '--users');
   if (identifiers.length === 0) throw new ConfigError('--users', `${request.usersFile} lists no users`);
   const taskIds = request.taskIdsFile
-    ? parseTaskIds(await readText(request.taskIdsFile, '--task-ids'), '--task-ids')
+    ? parseTaskIds(await readText(io.cwd, request.taskIdsFile, '--task-ids'), '--task-ids')
     : new Map<string, string[]>();
   const users: BatchUser[] = identifiers.map((identifier) => {
     const ids = taskIds.get(identifier);
     return ids ? { identifier, taskIds: ids } : { identifier };
   });
-  const store = openStore(request.dest);
+  const store = openStore(destFrom(io.cwd, request.dest));
   // Credentials last among the checks: a bad flag fails before any secret is fetched.
   const credentials = await resolveCredentials({
     env: io.env,

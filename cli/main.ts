@@ -7,7 +7,7 @@ import { demoCommand } from './demo-command.ts';
 import type { Io } from './io.ts';
 import { LOAD_USAGE, loadCommand } from './load-command.ts';
 import { queryCommand } from './query-command.ts';
-import { simulateCommand } from './simulate-command.ts';
+import { SIMULATE_USAGE, simulateCommand } from './simulate-command.ts';
 import { statusCommand } from './status-command.ts';
 
 const USAGE = `paylink-loader: load Atomic PayLink data into a partitioned Parquet lake
@@ -19,18 +19,28 @@ Commands:
   status     loads, tables, row counts and schema version of a lake
   demo       simulator + a load of a few hundred users into ./lake + a query
 
-Run 'paylink-loader <command> --help' for a command's options.
-
-${LOAD_USAGE}`;
+Run 'paylink-loader <command> --help' for a command's options.`;
 
 type Command = (argv: readonly string[], io: Io) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
-  load: loadCommand,
-  simulate: simulateCommand,
-  query: queryCommand,
-  status: statusCommand,
-  demo: demoCommand,
+const COMMANDS: Record<string, { run: Command; usage: string }> = {
+  load: { run: loadCommand, usage: LOAD_USAGE },
+  simulate: { run: simulateCommand, usage: SIMULATE_USAGE },
+  query: {
+    run: queryCommand,
+    usage:
+      'paylink-loader query --dest <dir> [--json] "<sql>"\n\n  Every table of the lake is a view by its name (DuckDB SQL).',
+  },
+  status: {
+    run: statusCommand,
+    usage:
+      'paylink-loader status --dest <dir|s3://bucket/prefix> [--json]\n\n  Committed loads, tables, row counts, schema version, uncommitted loads.',
+  },
+  demo: {
+    run: demoCommand,
+    usage:
+      'paylink-loader demo [--users <n>] [--dest <dir>]\n\n  Simulator + a load of n users (default 300) into ./lake + a DuckDB query.',
+  },
 };
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
@@ -45,13 +55,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return 1;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout.write(`${name === 'load' ? LOAD_USAGE : USAGE}\n`);
+    io.stdout.write(`${command.usage}\n`);
     return 0;
   }
   try {
-    return await command(rest, io);
+    return await command.run(rest, io);
   } catch (error) {
-    io.stderr.write(`error: ${describeForUser(error)}\n`);
+    const writes = name === 'load' || name === 'demo';
+    io.stderr.write(`error: ${describeForUser(error)}${writes ? ' Nothing was committed.' : ''}\n`);
     if (io.env.PAYLINK_DEBUG === '1' && error instanceof Error && error.stack)
       io.stderr.write(`${error.stack}\n`);
     return 1;
@@ -60,8 +71,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
 
 /** Our errors carry safe messages; anything else is reported by kind, without internals. */
 export function describeForUser(error: unknown): string {
-  if (error instanceof LoaderError) return `${error.message}. Nothing was committed.`;
-  if (error instanceof Error)
-    return `internal error (${error.name}): ${error.message}. Nothing was committed.`;
-  return 'internal error. Nothing was committed.';
+  if (error instanceof LoaderError) return `${error.message}.`;
+  if (error instanceof Error) return `internal error (${error.name}): ${error.message}.`;
+  return 'internal error.';
 }

@@ -4,7 +4,7 @@ import type { LoadMarker } from '#core/commit.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { loadsPrefix } from '#core/layout.ts';
 import { readJson } from '#core/store-json.ts';
-import { parseFlags, required } from './args.ts';
+import { destFrom, parseFlags, required } from './args.ts';
 import type { Io } from './io.ts';
 import { formatBytes, renderTable } from './summary.ts';
 
@@ -72,7 +72,7 @@ export async function lakeStatus(dest: string): Promise<LakeStatus> {
 
 export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, { dest: { type: 'string' }, json: { type: 'boolean' } });
-  const status = await lakeStatus(required(values.dest, '--dest'));
+  const status = await lakeStatus(destFrom(io.cwd, required(values.dest, '--dest')));
   if (values.json) {
     io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     return 0;

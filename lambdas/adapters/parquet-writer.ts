@@ -148,6 +148,12 @@ async function openPart(
     },
     bytesWritten: () => sink.bytes,
     rowsWritten: () => rows,
+    setRowGroupRows(next) {
+      if (!Number.isInteger(next) || next < 1)
+        throw new RangeError('rowGroupRows must be a positive integer');
+      // Takes effect at the next append: parquetjs-lite flushes once its buffer reaches the size.
+      writer.setRowGroupSize(next);
+    },
     async close() {
       if (state !== 'open')
         throw new StoreError(key, `close after ${state === 'aborted' ? 'abort' : 'close'}`);

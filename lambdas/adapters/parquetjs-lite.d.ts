@@ -33,6 +33,8 @@ declare module 'parquetjs-lite' {
     appendRow(row: Record<string, unknown>): Promise<void>;
     close(): Promise<void>;
     setMetadata(key: string, value: string): void;
+    /** Rows buffered before a row group is written; takes effect at the next appendRow. */
+    setRowGroupSize(count: number): void;
   }
 
   const parquet: { ParquetSchema: typeof ParquetSchema; ParquetWriter: typeof ParquetWriter };

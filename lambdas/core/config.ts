@@ -5,7 +5,13 @@
 import { z } from 'zod';
 import { DEFAULTS } from './constants.ts';
 import { ConfigError } from './errors.ts';
-import { KNOWN_TASKS, PAYLINK_RESOURCES, type ResourceDef, resourceSchema } from './resources.ts';
+import {
+  KNOWN_TASKS,
+  PAYLINK_RESOURCES,
+  paginatorSchema,
+  type ResourceDef,
+  resourceSchema,
+} from './resources.ts';
 
 const httpSchema = z
   .object({
@@ -20,6 +26,19 @@ const httpSchema = z
   .strict();
 
 /**
+ * One resource's override: any field, none defaulted. With the catalog schema's defaults, an
+ * override naming only `selectors` would also reset `fieldAliases` to {} and `paginator` to
+ * single, silently dropping what the catalog says (`expenses` read as `bills`).
+ */
+const resourceOverrideSchema = resourceSchema
+  .extend({
+    paginator: paginatorSchema.optional(),
+    fieldAliases: z.record(z.string(), z.string()).optional(),
+  })
+  .partial()
+  .strict();
+
+/**
  * A config file (`--config`): overrides of catalog entries by table name (any field), and new
  * resources. This is how an operator fixes a wrong guess about the API (a selector, a path,
  * a paginator) without a release.
@@ -27,7 +46,7 @@ const httpSchema = z
 export const configFileSchema = z
   .object({
     baseUrl: z.url().optional(),
-    resources: z.record(z.string(), resourceSchema.partial().strict()).optional(),
+    resources: z.record(z.string(), resourceOverrideSchema).optional(),
     http: httpSchema.optional(),
   })
   .strict();

@@ -34,6 +34,13 @@ export const DEFAULTS = {
     /** A part is closed and a new one opened past these, so memory stays bounded. */
     partMaxRows: 250_000,
     partMaxBytes: 64 * 1024 * 1024,
+    /**
+     * Rows buffered (not yet encoded) across ALL open parts of a batch. A batch writes one part
+     * per table (about 20), so a per-part row group alone would let memory grow with the table
+     * count; the budget is shared instead, with row groups never below `minRowGroupRows`.
+     */
+    bufferedRowsBudget: 40_000,
+    minRowGroupRows: 1_000,
   },
 } as const;
 

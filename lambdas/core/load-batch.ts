@@ -7,6 +7,7 @@
 import type { ResourceStep } from './config.ts';
 import { LAKE } from './constants.ts';
 import { rootRowId } from './ids.ts';
+import { InOrder } from './in-order.ts';
 import { batchManifestKey, stagedPartsPrefix } from './layout.ts';
 import { loadUser, type UnitOutcome, USER_LOADS_COLUMNS, type UserResult } from './load-user.ts';
 import { forEachConcurrent } from './pool.ts';
@@ -65,6 +66,9 @@ export interface BatchManifest {
 
 export const DEADLINE_CODE = 'deadline_exceeded';
 
+/** Finished users that may wait (per worker) for a slower earlier user before workers pause. */
+const REORDER_WINDOW_PER_WORKER = 4;
+
 export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<BatchManifest> {
   const { store } = deps;
   const stale = await store.list(stagedPartsPrefix(input.loadId, input.batch));
@@ -83,34 +87,42 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
     rowsByTable[table] = (rowsByTable[table] ?? 0) + 1;
     return { table, dt, row: registry.coerceRow(table, raw) };
   };
+  // Typing happens in user order, synchronously, so every run of the same users infers the same types.
+  const ordered = new InOrder<UserResult>(async (result) => {
+    const typed = result.rows.map((r) => emit(r.table, r.dt, r.row));
+    for (const outcome of result.outcomes) {
+      typed.push(emit(LAKE.userLoadsTable, input.dt, userLoadsRow(input, result.identifier, outcome)));
+    }
+    await sinks.write(typed);
+    deps.onUser?.(result);
+  }, REORDER_WINDOW_PER_WORKER * input.concurrency);
 
   try {
     await forEachConcurrent(input.users, input.concurrency, async (user, index) => {
-      let result: UserResult;
-      if (input.deadline !== undefined && deps.clock().getTime() >= input.deadline.getTime()) {
-        deadlineSkipped++;
-        result = skippedUser(user.identifier, input.steps);
-      } else {
-        result = await loadUser(
-          {
-            identifier: user.identifier,
-            steps: input.steps,
-            loadId: input.loadId,
-            dt: input.dt,
-            ...(user.taskIds === undefined ? {} : { taskIds: user.taskIds }),
-            ...(input.maxPages === undefined ? {} : { maxPages: input.maxPages }),
-          },
-          deps.api,
-        );
+      try {
+        let result: UserResult;
+        if (input.deadline !== undefined && deps.clock().getTime() >= input.deadline.getTime()) {
+          deadlineSkipped++;
+          result = skippedUser(user.identifier, input.steps);
+        } else {
+          result = await loadUser(
+            {
+              identifier: user.identifier,
+              steps: input.steps,
+              loadId: input.loadId,
+              dt: input.dt,
+              ...(user.taskIds === undefined ? {} : { taskIds: user.taskIds }),
+              ...(input.maxPages === undefined ? {} : { maxPages: input.maxPages }),
+            },
+            deps.api,
+          );
+        }
+        if (result.failed) failedUsers[index] = user.identifier;
+        await ordered.put(index, result);
+      } catch (error) {
+        ordered.close();
+        throw error;
       }
-      if (result.failed) failedUsers[index] = user.identifier;
-      // Typing happens here, synchronously, so concurrent users see one consistent registry.
-      const typed = result.rows.map((r) => emit(r.table, r.dt, r.row));
-      for (const outcome of result.outcomes) {
-        typed.push(emit(LAKE.userLoadsTable, input.dt, userLoadsRow(input, user.identifier, outcome)));
-      }
-      await sinks.write(typed);
-      deps.onUser?.(result);
     });
     const files = await sinks.close();
     const manifest: BatchManifest = {

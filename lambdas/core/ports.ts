@@ -34,6 +34,8 @@ export interface PartWriter {
   /** Bytes handed to the store so far (row groups already flushed). */
   bytesWritten(): number;
   rowsWritten(): number;
+  /** Rows buffered before a row group is encoded and written out; the main memory cost of a part. */
+  setRowGroupRows(rows: number): void;
   close(): Promise<{ rows: number; bytes: number }>;
   abort(): Promise<void>;
 }

@@ -4,6 +4,9 @@
  * - past `partMaxRows` rows or `partMaxBytes` bytes;
  * - when the table gained a column since the part was opened (a part's column set is fixed
  *   in its footer; the next part carries the new column, and readers union by name).
+ * Rows waiting to be encoded share one budget across all open parts (see
+ * DEFAULTS.parquet.bufferedRowsBudget): each part's row group is the budget divided by the
+ * open parts, so memory does not grow with the number of tables or users.
  */
 import { DEFAULTS } from './constants.ts';
 import { partKey, stagedPartKey } from './layout.ts';
@@ -23,6 +26,9 @@ export interface StagedFile {
 export interface PartLimits {
   readonly partMaxRows: number;
   readonly partMaxBytes: number;
+  readonly rowGroupRows: number;
+  readonly bufferedRowsBudget: number;
+  readonly minRowGroupRows: number;
 }
 
 interface OpenPart {
@@ -92,13 +98,22 @@ export class TableSinks {
     const writer = await this.deps.parts.open(this.deps.store, stagedKey, columns);
     const opened: OpenPart = { writer, table, dt, finalKey, stagedKey };
     this.#open.set(key, opened);
+    this.#shareBudget();
     return opened;
+  }
+
+  #shareBudget(): void {
+    const { bufferedRowsBudget, minRowGroupRows, rowGroupRows } = this.limits;
+    const perPart = Math.floor(bufferedRowsBudget / Math.max(1, this.#open.size));
+    const size = Math.min(rowGroupRows, Math.max(minRowGroupRows, perPart));
+    for (const part of this.#open.values()) part.writer.setRowGroupRows(size);
   }
 
   async #closePart(key: string): Promise<void> {
     const part = this.#open.get(key);
     if (!part) return;
     this.#open.delete(key);
+    this.#shareBudget();
     const { rows, bytes } = await part.writer.close();
     this.#files.push({
       table: part.table,

@@ -268,3 +268,38 @@ describe('commit', () => {
     expect((await parquetFiles('orders')).flatMap((f) => f.rows).map((r) => r._id)).toEqual(['u1-o']);
   });
 });
+
+describe('load-batch typing order', () => {
+  it('types a new column from the first user in order, not from whichever user finished first', async () => {
+    // u0 answers last; its amount is text, every later user's is a number.
+    const slowFirst: PayLinkApi = {
+      async openSession(identifier) {
+        return {
+          async getJson() {
+            await new Promise((r) => setTimeout(r, identifier === 'u0' ? 80 : 1));
+            return { orders: [{ _id: `${identifier}-o`, amount: identifier === 'u0' ? 'N/A' : 7 }] };
+          },
+        };
+      },
+      stats: () => ({ requests: 0, retries: 0 }),
+    };
+    await plan('L8', ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'], 6);
+    const p = await readPlan(store, 'L8');
+    const manifest = await loadBatch(
+      {
+        loadId: 'L8',
+        batch: 0,
+        dt: p.dt,
+        startedAt: p.startedAt,
+        users: await readBatchUsers(store, 'L8', 0),
+        steps,
+        registry: await readCommittedSchema(store),
+        concurrency: 6,
+      },
+      { api: slowFirst, store, parts, clock },
+    );
+    const orders = manifest.schema.tables.orders!.columns;
+    expect(orders.find((c) => c.name === 'amount')?.type).toBe('text');
+    expect(orders.some((c) => c.name.startsWith('amount__v_'))).toBe(false);
+  });
+});
