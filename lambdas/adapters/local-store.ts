@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { lstat, mkdir, open, readdir, readFile, rename, rmdir, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, rename, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { StoreError } from '#core/errors.ts';
 import type { ObjectStore, ObjectWriter } from '#core/ports.ts';
@@ -94,6 +94,27 @@ export function createLocalStore(rootDir: string): ObjectStore {
     }
   }
 
+  /** Whole content first, then a hard link: link() fails on an existing name, atomically. */
+  async function putIfAbsent(key: string, body: Uint8Array | string): Promise<boolean> {
+    const path = pathOf(key);
+    const temp = tempPathFor(path);
+    let handle: FileHandle | undefined;
+    try {
+      handle = await inDirectory(dirname(path), () => open(temp, 'wx'));
+      await handle.writeFile(body);
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await link(temp, path);
+      return true;
+    } catch (error) {
+      if (errorCode(error) === 'EEXIST') return false;
+      throw failure(key, 'write', error);
+    } finally {
+      await discard(temp, handle);
+    }
+  }
+
   async function get(key: string): Promise<Uint8Array | undefined> {
     const path = pathOf(key);
     try {
@@ -176,7 +197,7 @@ export function createLocalStore(rootDir: string): ObjectStore {
     return streamedWrite({ key, path, temp, handle, discard, pruneFrom });
   }
 
-  return { description: root, put, get, list, delete: remove, move, openWrite };
+  return { description: root, put, putIfAbsent, get, list, delete: remove, move, openWrite };
 }
 
 function streamedWrite(w: {

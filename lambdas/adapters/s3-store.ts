@@ -165,6 +165,20 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     }
   }
 
+  async function putIfAbsent(key: string, body: Uint8Array | string): Promise<boolean> {
+    const Key = fullKey(key);
+    try {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: body, IfNoneMatch: '*' }));
+      return true;
+    } catch (error) {
+      // 412: the key exists. 409: a concurrent conditional write to it is in flight; either way
+      // another writer got there first and the caller re-reads.
+      const name = errorName(error);
+      if (name === 'PreconditionFailed' || name === 'ConditionalRequestConflict') return false;
+      throw s3Failure(key, 'PutObject', error);
+    }
+  }
+
   async function get(key: string): Promise<Uint8Array | undefined> {
     const Key = fullKey(key);
     try {
@@ -284,6 +298,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
   return {
     description: `s3://${bucket}${prefix === '' ? '' : `/${prefix}`}`,
     put,
+    putIfAbsent,
     get,
     list,
     delete: remove,

@@ -17,7 +17,7 @@
 import { LAKE } from './constants.ts';
 import { LakeStateError } from './errors.ts';
 import { rootRowId } from './ids.ts';
-import { readCommittedSchema, writeCommittedSchema } from './lake-schema.ts';
+import { claimSchemaVersion, readCommittedSchema } from './lake-schema.ts';
 import {
   batchManifestKey,
   commitIntentKey,
@@ -27,10 +27,10 @@ import {
 } from './layout.ts';
 import type { BatchManifest } from './load-batch.ts';
 import { USER_LOADS_COLUMNS } from './load-user.ts';
-import { readBatchUsers, readPlan } from './plan.ts';
+import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
-import type { SchemaChange, SchemaConflict, SchemaRegistry } from './schema-registry.ts';
+import type { SchemaChange, SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { type StagedFile, TableSinks } from './table-sinks.ts';
 import type { Clock, ColumnDef } from './types.ts';
@@ -83,6 +83,8 @@ interface CommitIntent {
 export const BATCH_FAILED_CODE = 'batch_failed';
 const MARKER_FAILED_USERS = 1000;
 const MOVE_CONCURRENCY = 16;
+/** Commits racing for the same schema version: each lost race means another commit finished. */
+const SCHEMA_CLAIM_ATTEMPTS = 10;
 
 export async function commitLoad(loadId: string, deps: CommitDeps): Promise<LoadMarker> {
   const { store } = deps;
@@ -96,40 +98,14 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
     else missingBatches.push(b);
   }
 
-  const registry = await readCommittedSchema(store);
-  const baseVersion = registry.version;
-  const changes: SchemaChange[] = [];
-  const staged: StagedFile[] = [];
-  for (const manifest of manifests) {
-    const { added, conflicts } = registry.merge(manifest.schema);
-    changes.push(...added);
-    staged.push(
-      ...(conflicts.length === 0 ? manifest.files : await reconcile(manifest, conflicts, registry, deps)),
-    );
-  }
-
-  // Users of batches that never finished: recorded as failed, staged like any batch output.
-  const recovered: StagedFile[] = [];
-  for (const batch of missingBatches) {
-    recovered.push(
-      ...(await recordFailedBatch(loadId, batch, plan.dt, plan.startedAt, plan.resources, registry, deps)),
-    );
-  }
-  for (const change of registry.changes())
-    if (!changes.some((c) => sameChange(c, change))) changes.push(change);
-
-  const schemaVersion = changes.length > 0 ? baseVersion + 1 : baseVersion;
-  if (changes.length > 0) {
-    registry.setVersion(schemaVersion);
-    await writeCommittedSchema(store, registry);
-  }
+  const { registry, changes, staged } = await settleSchema(loadId, plan, manifests, missingBatches, deps);
+  const schemaVersion = registry.version;
   if (deps.catalog) {
     await deps.catalog.syncTables(
       registry.tables().map((table) => ({ table, columns: registry.columns(table) })),
     );
   }
 
-  staged.push(...recovered);
   const newKeys = new Set(staged.map((f) => f.finalKey));
   const previousKeys = await previouslyPublished(store, loadId);
   const intent: CommitIntent = { loadId, keys: [...new Set([...newKeys, ...previousKeys])].sort() };
@@ -175,6 +151,61 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
   return marker;
 }
 
+interface SettledSchema {
+  readonly registry: SchemaRegistry;
+  readonly changes: SchemaChange[];
+  /** Every part to publish: the batches' (some rewritten) and those recording missing batches. */
+  readonly staged: StagedFile[];
+}
+
+/**
+ * Folds the batches' schema views into the committed registry and claims the next version.
+ * Another commit may claim it first (two schedules on one lake): then everything is redone on
+ * top of the newer registry, parts rewritten earlier included, since the winner may have typed
+ * the same new column differently.
+ */
+async function settleSchema(
+  loadId: string,
+  plan: PlanDoc,
+  manifests: readonly BatchManifest[],
+  missingBatches: readonly number[],
+  deps: CommitDeps,
+): Promise<SettledSchema> {
+  const rewritten = new Set<string>();
+  for (let attempt = 1; ; attempt++) {
+    const registry = await readCommittedSchema(deps.store);
+    const baseVersion = registry.version;
+    const changes: SchemaChange[] = [];
+    const staged: StagedFile[] = [];
+    for (const manifest of manifests) {
+      const { added, conflicts } = registry.merge(manifest.schema);
+      changes.push(...added);
+      const tables = new Set(conflicts.map((c) => c.table));
+      for (const f of manifest.files) if (rewritten.has(f.stagedKey)) tables.add(f.table);
+      const files = tables.size === 0 ? manifest.files : await reconcile(manifest, tables, registry, deps);
+      for (const f of files) if (tables.has(f.table)) rewritten.add(f.stagedKey);
+      staged.push(...files);
+    }
+    // Users of batches that never finished: recorded as failed, staged like any batch output.
+    for (const batch of missingBatches) {
+      staged.push(
+        ...(await recordFailedBatch(loadId, batch, plan.dt, plan.startedAt, plan.resources, registry, deps)),
+      );
+    }
+    for (const change of registry.changes()) {
+      if (!changes.some((c) => sameChange(c, change))) changes.push(change);
+    }
+    if (changes.length === 0) return { registry, changes, staged };
+    registry.setVersion(baseVersion + 1);
+    if (await claimSchemaVersion(deps.store, registry)) return { registry, changes, staged };
+    if (attempt >= SCHEMA_CLAIM_ATTEMPTS) {
+      throw new LakeStateError(
+        `load ${loadId}: schema version ${baseVersion + 1} was taken by another commit ${attempt} times; re-run the commit`,
+      );
+    }
+  }
+}
+
 /**
  * Moves staged parts to their final keys. A part no longer staged but already at its final
  * key was moved by an earlier attempt of this commit that died: that is progress, not an error.
@@ -206,11 +237,10 @@ async function publish(files: readonly StagedFile[], loadId: string, store: Obje
  */
 async function reconcile(
   manifest: BatchManifest,
-  conflicts: readonly SchemaConflict[],
+  tables: ReadonlySet<string>,
   registry: SchemaRegistry,
   deps: CommitDeps,
 ): Promise<StagedFile[]> {
-  const tables = new Set(conflicts.map((c) => c.table));
   const out: StagedFile[] = [];
   for (const file of manifest.files) {
     if (!tables.has(file.table)) {

@@ -95,8 +95,10 @@ export function loadMarkerKey(loadId: string): string {
 }
 
 export const schemaCurrentKey = '_schema/current.json';
+export const schemaVersionsPrefix = '_schema/versions/';
+/** Zero-padded so the key order is the version order. */
 export function schemaVersionKey(version: number): string {
-  return `_schema/versions/${pad(version, 6)}.json`;
+  return `${schemaVersionsPrefix}${pad(version, 6)}.json`;
 }
 
 export function stagingPrefix(loadId: string): string {

@@ -9,6 +9,11 @@ export interface ObjectStore {
   /** Human-readable root for messages: `/abs/path/lake` or `s3://bucket/prefix`. */
   readonly description: string;
   put(key: string, body: Uint8Array | string): Promise<void>;
+  /**
+   * Creates the object only if no object has that key; false when one exists. The basis of
+   * optimistic concurrency between commits (S3: `If-None-Match: *`).
+   */
+  putIfAbsent(key: string, body: Uint8Array | string): Promise<boolean>;
   /** The object's bytes, or undefined when there is no such key. */
   get(key: string): Promise<Uint8Array | undefined>;
   /** Every key under the prefix (recursive), sorted. */

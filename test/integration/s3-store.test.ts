@@ -287,6 +287,56 @@ describe('S3 DeleteObjects partial failures', () => {
   });
 });
 
+describe('S3 conditional create', () => {
+  let server: Server;
+  let endpoint: string;
+  const seen: { method?: string; url?: string; ifNoneMatch?: string }[] = [];
+  let exists = false;
+
+  beforeAll(async () => {
+    // Answers like S3: 412 PreconditionFailed when the key exists and If-None-Match is "*".
+    server = createServer((req, res) => {
+      seen.push({ method: req.method, url: req.url, ifNoneMatch: req.headers['if-none-match'] as string });
+      req.resume();
+      req.on('end', () => {
+        if (exists && req.headers['if-none-match'] === '*') {
+          res.writeHead(412, { 'content-type': 'application/xml' });
+          res.end(
+            '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>' +
+              '<Message>At least one of the pre-conditions you specified did not hold</Message></Error>',
+          );
+          return;
+        }
+        exists = true;
+        res.writeHead(200, { etag: '"x"' });
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  it('sends If-None-Match: * and reports an existing key as not created', async () => {
+    const client = new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'fake', secretAccessKey: 'fake' },
+    });
+    const store = createS3Store({ bucket: BUCKET, prefix: 'p', client });
+    expect(await store.putIfAbsent('_schema/versions/000001.json', '{}')).toBe(true);
+    expect(await store.putIfAbsent('_schema/versions/000001.json', '{}')).toBe(false);
+    expect(seen.map((r) => [r.method, r.url, r.ifNoneMatch])).toEqual([
+      ['PUT', '/lake/p/_schema/versions/000001.json?x-id=PutObject', '*'],
+      ['PUT', '/lake/p/_schema/versions/000001.json?x-id=PutObject', '*'],
+    ]);
+    client.destroy();
+  });
+});
+
 describe('S3 addressing and encoding', () => {
   it('forces path style only for a localhost endpoint (IP hosts get it from the SDK)', () => {
     expect(s3ClientConfigFromEnv({ AWS_ENDPOINT_URL_S3: 'http://localhost:4568' })).toEqual({
