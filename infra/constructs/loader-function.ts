@@ -3,12 +3,28 @@ import { fileURLToPath } from 'node:url';
 import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
 /** Repository root: entries, the lock file and tsconfig.lambda.json are resolved from here, not the cwd. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * How every loader Lambda is bundled (see LoaderFunction). Exported so the end-to-end test can
+ * build the very same bundles with esbuild directly instead of running a second CDK synth.
+ */
+export const LOADER_BUNDLING: Readonly<BundlingOptions> = Object.freeze({
+  format: OutputFormat.CJS,
+  target: 'node22',
+  bundleAwsSDK: true,
+  externalModules: [],
+  tsconfig: path.join(REPO_ROOT, 'tsconfig.lambda.json'),
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  logLevel: LogLevel.WARNING,
+});
 
 export interface LoaderFunctionProps {
   /** File under lambdas/handlers exporting `handler`, e.g. `plan.ts`. */
@@ -56,17 +72,7 @@ export class LoaderFunction extends NodejsFunction {
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      bundling: {
-        format: OutputFormat.CJS,
-        target: 'node22',
-        bundleAwsSDK: true,
-        externalModules: [],
-        tsconfig: path.join(REPO_ROOT, 'tsconfig.lambda.json'),
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        logLevel: LogLevel.WARNING,
-      },
+      bundling: { ...LOADER_BUNDLING },
     });
     logGroup.grantWrite(role);
   }

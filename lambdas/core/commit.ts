@@ -30,7 +30,7 @@ import { USER_LOADS_COLUMNS } from './load-user.ts';
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
-import type { SchemaChange, SchemaRegistry } from './schema-registry.ts';
+import type { SchemaChange, SchemaDoc, SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { type StagedFile, TableSinks } from './table-sinks.ts';
 import type { Clock, ColumnDef } from './types.ts';
@@ -178,7 +178,7 @@ async function settleSchema(
     const changes: SchemaChange[] = [];
     const staged: StagedFile[] = [];
     for (const manifest of manifests) {
-      const { added, conflicts } = registry.merge(manifest.schema);
+      const { added, conflicts } = registry.merge(withoutVariantsOfConflicts(manifest.schema, registry));
       changes.push(...added);
       const tables = new Set(conflicts.map((c) => c.table));
       for (const f of manifest.files) if (rewritten.has(f.stagedKey)) tables.add(f.table);
@@ -248,11 +248,57 @@ async function reconcile(
       continue;
     }
     const raw = await deps.reader.readRows(deps.store, file.stagedKey);
-    const rows = raw.map((r) => registry.coerceRow(file.table, r));
+    const rows = raw.map((r) => registry.coerceRow(file.table, foldVariants(r)));
     const writer = await deps.parts.open(deps.store, file.stagedKey, registry.columns(file.table));
     for (const row of rows) await writer.append(row);
     const written = await writer.close();
     out.push({ ...file, rows: written.rows, bytes: written.bytes });
+  }
+  return out;
+}
+
+const VARIANT_SUFFIX = /__v_(?:text|bigint|double|bool|timestamp)$/;
+
+function baseColumn(column: string): string {
+  let base = column;
+  while (VARIANT_SUFFIX.test(base)) base = base.replace(VARIANT_SUFFIX, '');
+  return base;
+}
+
+/**
+ * A batch's view minus its variants of columns it typed differently from the registry: those
+ * variants held values relative to the losing type. Re-typing the batch's rows (reconcile)
+ * creates whatever variants the committed type needs, and no others.
+ */
+function withoutVariantsOfConflicts(doc: SchemaDoc, registry: SchemaRegistry): SchemaDoc {
+  const tables: Record<string, { columns: ColumnDef[] }> = {};
+  for (const [table, { columns }] of Object.entries(doc.tables)) {
+    const committed = new Map(registry.columns(table).map((c) => [c.name, c.type]));
+    const conflicting = new Set(
+      columns.filter((c) => committed.has(c.name) && committed.get(c.name) !== c.type).map((c) => c.name),
+    );
+    tables[table] = {
+      columns: columns.filter((c) => c.name === baseColumn(c.name) || !conflicting.has(baseColumn(c.name))),
+    };
+  }
+  return { ...doc, tables };
+}
+
+/**
+ * Puts each value a batch had routed to a variant column back under its base column, so
+ * re-typing places it by the committed type: a value that fits the base goes there, not into
+ * a leftover variant of the losing batch (`price__v_double` beside a double `price`).
+ */
+function foldVariants(row: Record<string, string | number | boolean | null>) {
+  const out: Record<string, string | number | boolean | null> = Object.create(null);
+  const variants: [string, string | number | boolean][] = [];
+  for (const [column, value] of Object.entries(row)) {
+    if (!VARIANT_SUFFIX.test(column)) out[column] = value;
+    else if (value !== null) variants.push([column, value]);
+  }
+  for (const [column, value] of variants) {
+    const base = baseColumn(column);
+    if (out[base] === null || out[base] === undefined) out[base] = value;
   }
   return out;
 }

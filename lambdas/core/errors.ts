@@ -2,12 +2,18 @@
  * One error class per failure mode. Every message names what was wrong (a config key, a
  * resource, an HTTP status) and never carries a secret or a payload value.
  * `retryable` tells an orchestrator (ky's caller, Step Functions) whether trying again can help.
+ *
+ * Every class here names itself with a string literal (`name = 'ConfigError'`) rather than
+ * relying on `new.target.name`: the Lambda bundles are minified, which renames classes, and
+ * Step Functions matches its retry policy on the `errorType` Lambda reports, i.e. `error.name`
+ * (test/infra/lambda-e2e.test.ts checks the bundled names).
  */
 export class LoaderError extends Error {
   readonly code: string;
   readonly retryable: boolean;
   constructor(message: string, options: { code: string; retryable?: boolean; cause?: unknown }) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Only a fallback for subclasses declared elsewhere (internal ones that never leave a handler).
     this.name = new.target.name;
     this.code = options.code;
     this.retryable = options.retryable ?? false;
@@ -16,6 +22,7 @@ export class LoaderError extends Error {
 
 /** Invalid configuration or command-line input. `key` names the offending setting. */
 export class ConfigError extends LoaderError {
+  override readonly name: string = 'ConfigError';
   readonly key: string;
   constructor(key: string, message: string, cause?: unknown) {
     super(`${key}: ${message}`, { code: 'config_invalid', cause });
@@ -25,6 +32,7 @@ export class ConfigError extends LoaderError {
 
 /** Credentials missing, unreadable or malformed. Never includes the secret's value. */
 export class CredentialsError extends LoaderError {
+  override readonly name: string = 'CredentialsError';
   constructor(message: string, cause?: unknown) {
     super(message, { code: 'credentials_invalid', cause });
   }
@@ -35,6 +43,7 @@ export class CredentialsError extends LoaderError {
  * `apiCode` is the body's numeric `code` when present (40104: expired public token).
  */
 export class PayLinkHttpError extends LoaderError {
+  override readonly name: string = 'PayLinkHttpError';
   readonly status: number;
   readonly apiCode: number | undefined;
   readonly endpoint: string;
@@ -65,6 +74,7 @@ export class ApiKeyRejectedError extends PayLinkHttpError {
 
 /** Timeouts and connection failures that outlived the retry budget. */
 export class PayLinkNetworkError extends LoaderError {
+  override readonly name: string = 'PayLinkNetworkError';
   readonly endpoint: string;
   constructor(endpoint: string, kind: 'timeout' | 'network', cause?: unknown) {
     super(`PayLink ${endpoint}: ${kind === 'timeout' ? 'timed out' : 'network error'} after retries`, {
@@ -78,6 +88,7 @@ export class PayLinkNetworkError extends LoaderError {
 
 /** A 2xx body that is not JSON (or not the JSON shape a resource can use). */
 export class MalformedResponseError extends LoaderError {
+  override readonly name: string = 'MalformedResponseError';
   readonly endpoint: string;
   constructor(endpoint: string, detail: string, cause?: unknown) {
     super(`PayLink ${endpoint}: malformed response (${detail})`, {
@@ -91,6 +102,7 @@ export class MalformedResponseError extends LoaderError {
 
 /** None of the data selectors matched. Names the keys that were there, never their values. */
 export class SelectorError extends LoaderError {
+  override readonly name: string = 'SelectorError';
   readonly resource: string;
   readonly keysSeen: readonly string[];
   constructor(resource: string, tried: readonly string[], keysSeen: readonly string[]) {
@@ -110,6 +122,7 @@ export class SelectorError extends LoaderError {
  * stops (or changed its paging) must not keep a Lambda busy until its deadline.
  */
 export class PaginationLimitError extends LoaderError {
+  override readonly name: string = 'PaginationLimitError';
   readonly endpoint: string;
   readonly maxPages: number;
   constructor(endpoint: string, maxPages: number) {
@@ -123,6 +136,7 @@ export class PaginationLimitError extends LoaderError {
 
 /** Reading or writing the lake failed. `key` is the object key (never data). */
 export class StoreError extends LoaderError {
+  override readonly name: string = 'StoreError';
   readonly key: string;
   constructor(key: string, message: string, cause?: unknown) {
     super(`lake ${key}: ${message}`, { code: 'store_failed', retryable: true, cause });
@@ -132,6 +146,7 @@ export class StoreError extends LoaderError {
 
 /** The lake's own metadata (schema registry, manifests, markers) is unreadable or inconsistent. */
 export class LakeStateError extends LoaderError {
+  override readonly name: string = 'LakeStateError';
   constructor(message: string, cause?: unknown) {
     super(message, { code: 'lake_state_invalid', cause });
   }
@@ -139,6 +154,7 @@ export class LakeStateError extends LoaderError {
 
 /** A Glue Data Catalog call failed. Names the database/table and the operation, never column data. */
 export class CatalogError extends LoaderError {
+  override readonly name: string = 'CatalogError';
   readonly table: string;
   constructor(table: string, message: string, options: { retryable: boolean; cause?: unknown }) {
     super(`glue ${table}: ${message}`, {
