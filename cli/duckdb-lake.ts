@@ -3,6 +3,7 @@
  * Athena does (hive `dt=` partitions, columns matched by name across parts whose column sets
  * differ). Staging and metadata folders (`_loads`, `_staging`, ...) are never tables.
  */
+
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -22,6 +23,7 @@ import {
 } from '@duckdb/node-api';
 import { ConfigError, LakeStateError } from '#core/errors.ts';
 import { PARTITION_COLUMN } from '#core/layout.ts';
+import { displayWidth, padDisplay } from './text-width.ts';
 
 /** Printable and JSON-safe: bigints as numbers (strings beyond 2^53), timestamps as ISO strings. */
 export interface LakeQueryResult {
@@ -218,11 +220,8 @@ function cellText(value: unknown, maxWidth: number): string {
   return chars.length <= maxWidth ? text : `${chars.slice(0, maxWidth - 1).join('')}…`;
 }
 
-const widthOf = (text: string) => [...text].length;
-const pad = (text: string, width: number, right: boolean) => {
-  const fill = ' '.repeat(Math.max(0, width - widthOf(text)));
-  return right ? fill + text : text + fill;
-};
+const widthOf = displayWidth;
+const pad = padDisplay;
 
 /** An aligned text table (numbers right-aligned) with a row count, for the terminal. */
 export function formatTable(result: LakeQueryResult, options: FormatTableOptions = {}): string {

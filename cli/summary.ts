@@ -1,5 +1,6 @@
 /** The end-of-load summary: a table for people, the same facts as JSON for machines. */
 import type { LoadMarker } from '#core/commit.ts';
+import { displayWidth, padDisplay } from './text-width.ts';
 
 export interface LoadSummary {
   readonly loadId: string;
@@ -54,13 +55,15 @@ export function formatBytes(n: number): string {
 }
 
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const widths = header.map((h, i) =>
+    Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i] ?? ''))),
+  );
   const numeric = header.map(
     (_, i) => rows.length > 0 && rows.every((r) => /^[\d.,]+( [KMG]?i?B)?$/.test(r[i] ?? '')),
   );
   const fmt = (cells: readonly string[]) =>
     cells
-      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .map((c, i) => padDisplay(c, widths[i]!, numeric[i]))
       .join('  ')
       .trimEnd();
   return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');

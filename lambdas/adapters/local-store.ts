@@ -76,42 +76,53 @@ export function createLocalStore(rootDir: string): ObjectStore {
     await unlink(temp).catch(() => undefined);
   }
 
-  async function put(key: string, body: Uint8Array | string): Promise<void> {
+  /**
+   * Writes the whole object to a temp file beside its final path and flushes it, then hands
+   * the temp file to `publish` (rename or link). After a crash the final key holds the whole
+   * object or nothing new; the temp file is always removed.
+   */
+  async function writeThen<T>(
+    key: string,
+    body: Uint8Array | string,
+    publish: (temp: string, path: string) => Promise<T>,
+  ): Promise<T> {
     const path = pathOf(key);
     const temp = tempPathFor(path);
     let handle: FileHandle | undefined;
     try {
       handle = await inDirectory(dirname(path), () => open(temp, 'wx'));
       await handle.writeFile(body);
-      // Flushed before the rename: after a crash the final key holds the whole object or the old one.
       await handle.sync();
       await handle.close();
       handle = undefined;
-      await rename(temp, path);
-    } catch (error) {
+      return await publish(temp, path);
+    } finally {
       await discard(temp, handle);
+    }
+  }
+
+  async function put(key: string, body: Uint8Array | string): Promise<void> {
+    try {
+      await writeThen(key, body, (temp, path) => rename(temp, path));
+    } catch (error) {
       throw failure(key, 'write', error);
     }
   }
 
-  /** Whole content first, then a hard link: link() fails on an existing name, atomically. */
+  /** link() fails on an existing name, atomically: a create-only write with whole content. */
   async function putIfAbsent(key: string, body: Uint8Array | string): Promise<boolean> {
-    const path = pathOf(key);
-    const temp = tempPathFor(path);
-    let handle: FileHandle | undefined;
     try {
-      handle = await inDirectory(dirname(path), () => open(temp, 'wx'));
-      await handle.writeFile(body);
-      await handle.sync();
-      await handle.close();
-      handle = undefined;
-      await link(temp, path);
-      return true;
+      return await writeThen(key, body, async (temp, path) => {
+        try {
+          await link(temp, path);
+          return true;
+        } catch (error) {
+          if (errorCode(error) === 'EEXIST') return false;
+          throw error;
+        }
+      });
     } catch (error) {
-      if (errorCode(error) === 'EEXIST') return false;
       throw failure(key, 'write', error);
-    } finally {
-      await discard(temp, handle);
     }
   }
 
