@@ -41,6 +41,8 @@ export const DEFAULTS = {
      */
     bufferedRowsBudget: 40_000,
     minRowGroupRows: 1_000,
+    /** Rows of a table held before its first part opens, so its columns settle first. */
+    firstPartHoldRows: 2_000,
   },
 } as const;
 

@@ -4,6 +4,9 @@
  * - past `partMaxRows` rows or `partMaxBytes` bytes;
  * - when the table gained a column since the part was opened (a part's column set is fixed
  *   in its footer; the next part carries the new column, and readers union by name).
+ * A table's first rows are held (up to `firstPartHoldRows`) before its first part opens: on a
+ * fresh lake columns keep appearing over the first users, and opening at once would write a
+ * tiny part per new column. Held and buffered rows together stay within the budget.
  * Rows waiting to be encoded share one budget across all open parts (see
  * DEFAULTS.parquet.bufferedRowsBudget): each part's row group is the budget divided by the
  * open parts, so memory does not grow with the number of tables or users.
@@ -29,6 +32,7 @@ export interface PartLimits {
   readonly rowGroupRows: number;
   readonly bufferedRowsBudget: number;
   readonly minRowGroupRows: number;
+  readonly firstPartHoldRows: number;
 }
 
 interface OpenPart {
@@ -43,6 +47,9 @@ export class TableSinks {
   readonly #open = new Map<string, OpenPart>();
   readonly #nextPart = new Map<string, number>();
   readonly #files: StagedFile[] = [];
+  /** Rows of a (table, dt) whose first part is not open yet. */
+  readonly #held = new Map<string, { table: string; dt: string; rows: Row[] }>();
+  #heldRows = 0;
   // Writes from concurrent users are chained: a part writer takes one append at a time.
   #queue: Promise<void> = Promise.resolve();
 
@@ -56,6 +63,14 @@ export class TableSinks {
   write(rows: readonly { table: string; dt: string; row: Row }[]): Promise<void> {
     const run = this.#queue.then(async () => {
       for (const { table, dt, row } of rows) {
+        const key = `${table}\u0000${dt}`;
+        if (!this.#nextPart.has(key)) {
+          this.#hold(key, table, dt, row);
+          if (this.#heldRows > this.limits.bufferedRowsBudget) await this.#releaseHeld();
+          else if (this.#held.get(key)!.rows.length >= this.limits.firstPartHoldRows)
+            await this.#release(key);
+          continue;
+        }
         const part = await this.#partFor(table, dt);
         await part.writer.append(row);
       }
@@ -68,6 +83,7 @@ export class TableSinks {
   /** Closes every open part; returns all files written by this batch. */
   async close(): Promise<StagedFile[]> {
     await this.#queue;
+    await this.#releaseHeld();
     for (const key of [...this.#open.keys()]) await this.#closePart(key);
     return [...this.#files];
   }
@@ -75,6 +91,8 @@ export class TableSinks {
   /** Abandons open parts (their objects never appear). */
   async abort(): Promise<void> {
     await this.#queue.catch(() => undefined);
+    this.#held.clear();
+    this.#heldRows = 0;
     for (const part of this.#open.values()) await part.writer.abort().catch(() => undefined);
     this.#open.clear();
   }
@@ -100,6 +118,29 @@ export class TableSinks {
     this.#open.set(key, opened);
     this.#shareBudget();
     return opened;
+  }
+
+  #hold(key: string, table: string, dt: string, row: Row): void {
+    const held = this.#held.get(key) ?? { table, dt, rows: [] };
+    held.rows.push(row);
+    this.#held.set(key, held);
+    this.#heldRows++;
+  }
+
+  /** Opens the key's first part (with the columns its rows settled on) and writes its held rows. */
+  async #release(key: string): Promise<void> {
+    const held = this.#held.get(key);
+    if (!held) return;
+    this.#held.delete(key);
+    this.#heldRows -= held.rows.length;
+    for (const row of held.rows) {
+      const part = await this.#partFor(held.table, held.dt);
+      await part.writer.append(row);
+    }
+  }
+
+  async #releaseHeld(): Promise<void> {
+    for (const key of [...this.#held.keys()]) await this.#release(key);
   }
 
   #shareBudget(): void {

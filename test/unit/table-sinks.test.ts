@@ -78,7 +78,7 @@ describe('TableSinks', () => {
   it('starts a new part when the table gains a column, so each part has a fixed column set', async () => {
     const registry = SchemaRegistry.empty();
     const { parts, factory } = recordingParts();
-    const s = sinks(factory, registry);
+    const s = sinks(factory, registry, { firstPartHoldRows: 1 });
     await s.write([{ table: 't', dt: '2026-11-25', row: registry.coerceRow('t', { a: 1 }) }]);
     await s.write([{ table: 't', dt: '2026-11-25', row: registry.coerceRow('t', { a: 2, b: 'new' }) }]);
     await s.close();
@@ -109,6 +109,7 @@ describe('TableSinks', () => {
       bufferedRowsBudget: 12_000,
       minRowGroupRows: 1_000,
       rowGroupRows: 10_000,
+      firstPartHoldRows: 1,
     });
     const tables = Array.from({ length: 20 }, (_, i) => `t${i}`);
     await s.write(
@@ -119,6 +120,37 @@ describe('TableSinks', () => {
     expect(parts[0]!.rowGroups[2]).toBe(4_000);
     expect(parts[0]!.rowGroups.at(-1)).toBe(1_000);
     expect(parts.every((p) => p.rowGroups.at(-1) === 1_000)).toBe(true);
+    await s.close();
+  });
+
+  it("holds a table's first rows so columns that appear among them land in one part", async () => {
+    const registry = SchemaRegistry.empty();
+    const { parts, factory } = recordingParts();
+    const s = sinks(factory, registry, { firstPartHoldRows: 3 });
+    const typed = (raw: Record<string, number | string | boolean>[]) =>
+      raw.map((r) => ({ table: 't', dt: '2026-11-25', row: registry.coerceRow('t', r) }));
+    // Rows are typed as users arrive: `d` is unknown until after the first part opened.
+    await s.write(typed([{ a: 1 }, { a: 2, b: 'x' }, { a: 3, c: true }]));
+    await s.write(typed([{ a: 4, d: 1.5 }, { a: 5 }]));
+    await s.close();
+    // The first three rows open one part with a, b, c; the fourth row's new column rotates once.
+    expect(parts.map((p) => [p.columns.map((c) => c.name).join(','), p.rows.length])).toEqual([
+      ['a,b,c', 3],
+      ['a,b,c,d', 2],
+    ]);
+  });
+
+  it('opens held parts early when held rows exceed the budget', async () => {
+    const registry = SchemaRegistry.empty();
+    const { parts, factory } = recordingParts();
+    const s = sinks(factory, registry, { firstPartHoldRows: 1_000, bufferedRowsBudget: 4 });
+    const rows = Array.from({ length: 5 }, (_, i) => ({
+      table: `t${i}`,
+      dt: '2026-11-25',
+      row: registry.coerceRow(`t${i}`, { i }),
+    }));
+    await s.write(rows);
+    expect(parts).toHaveLength(5);
     await s.close();
   });
 });
