@@ -11,14 +11,11 @@
 import { ConfigError } from './errors.ts';
 
 export const PARTITION_COLUMN = 'dt';
-export const SYSTEM_PREFIXES = ['_loads/', '_schema/', '_state/', '_staging/', '_events/'] as const;
-
 /** Hive-style partition folder for a table: what Glue's partition projection template mirrors. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: a Glue projection placeholder, not a JS template
 export const PARTITION_TEMPLATE = '${dt}';
 
 const LOAD_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Load ids become object-key segments: restrict them to characters that are safe everywhere. */
 export function assertLoadId(loadId: string): string {
@@ -44,11 +41,6 @@ export function loadDate(loadId: string, startedAt: Date): string {
   const asSeconds = /^\d{9,11}(\.\d{1,6})?$/.test(loadId) ? Number(loadId) : Number.NaN;
   const at = Number.isFinite(asSeconds) ? new Date(asSeconds * 1000) : startedAt;
   return at.toISOString().slice(0, 10);
-}
-
-export function assertDate(dt: string): string {
-  if (!DATE.test(dt)) throw new ConfigError('dt', 'must be YYYY-MM-DD');
-  return dt;
 }
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');

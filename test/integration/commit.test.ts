@@ -67,26 +67,34 @@ async function plan(loadId: string, users: string[], batchSize: number) {
   );
 }
 
-/** Runs each batch as a separate Lambda would: its own registry, read from the committed one. */
+/** Runs one staged batch as a load-batch Lambda would: its own registry, read from the committed one. */
+async function runBatch(
+  loadId: string,
+  batch: number,
+  api: PayLinkApi,
+  options: { concurrency?: number; deadline?: Date } = {},
+) {
+  const p = await readPlan(store, loadId);
+  return loadBatch(
+    {
+      loadId,
+      batch,
+      dt: p.dt,
+      startedAt: p.startedAt,
+      users: await readBatchUsers(store, loadId, batch),
+      steps,
+      registry: await readCommittedSchema(store),
+      concurrency: options.concurrency ?? 2,
+      ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+    },
+    { api, store, parts, clock },
+  );
+}
+
+/** Runs every batch at once, as the Distributed Map does. */
 async function runBatchesInParallel(loadId: string, api: PayLinkApi) {
   const p = await readPlan(store, loadId);
-  await Promise.all(
-    Array.from({ length: p.batches }, async (_, batch) =>
-      loadBatch(
-        {
-          loadId,
-          batch,
-          dt: p.dt,
-          startedAt: p.startedAt,
-          users: await readBatchUsers(store, loadId, batch),
-          steps,
-          registry: await readCommittedSchema(store),
-          concurrency: 2,
-        },
-        { api, store, parts, clock },
-      ),
-    ),
-  );
+  await Promise.all(Array.from({ length: p.batches }, (_, batch) => runBatch(loadId, batch, api)));
 }
 
 async function parquetFiles(table: string) {
@@ -159,21 +167,13 @@ describe('commit', () => {
 
   it('records the users of a batch that never finished as failed, and commits the rest', async () => {
     await plan('L3', ['u1', 'u2', 'u3'], 1);
-    const p = await readPlan(store, 'L3');
     // Only batches 0 and 2 run; batch 1 "crashed".
     for (const batch of [0, 2]) {
-      await loadBatch(
-        {
-          loadId: 'L3',
-          batch,
-          dt: p.dt,
-          startedAt: p.startedAt,
-          users: await readBatchUsers(store, 'L3', batch),
-          steps,
-          registry: await readCommittedSchema(store),
-          concurrency: 1,
-        },
-        { api: fakeApi((id) => [{ _id: `${id}-o` }]), store, parts, clock },
+      await runBatch(
+        'L3',
+        batch,
+        fakeApi((id) => [{ _id: `${id}-o` }]),
+        { concurrency: 1 },
       );
     }
     const marker = await commitLoad('L3', { store, parts, reader, clock });
@@ -206,20 +206,11 @@ describe('commit', () => {
 
   it('fails a batch at once when PayLink rejects our API key, staging nothing as done', async () => {
     await plan('L5', ['u1', 'u2'], 2);
-    const p = await readPlan(store, 'L5');
     await expect(
-      loadBatch(
-        {
-          loadId: 'L5',
-          batch: 0,
-          dt: p.dt,
-          startedAt: p.startedAt,
-          users: await readBatchUsers(store, 'L5', 0),
-          steps,
-          registry: await readCommittedSchema(store),
-          concurrency: 2,
-        },
-        { api: fakeApi(() => [], { rejectKey: true }), store, parts, clock },
+      runBatch(
+        'L5',
+        0,
+        fakeApi(() => [], { rejectKey: true }),
       ),
     ).rejects.toBeInstanceOf(ApiKeyRejectedError);
     const staged = await store.list(stagingPrefix('L5'));
@@ -228,20 +219,14 @@ describe('commit', () => {
 
   it('stops starting users at the deadline and records them as not loaded', async () => {
     await plan('L6', ['u1', 'u2', 'u3'], 3);
-    const p = await readPlan(store, 'L6');
-    const manifest = await loadBatch(
+    const manifest = await runBatch(
+      'L6',
+      0,
+      fakeApi((id) => [{ _id: id }]),
       {
-        loadId: 'L6',
-        batch: 0,
-        dt: p.dt,
-        startedAt: p.startedAt,
-        users: await readBatchUsers(store, 'L6', 0),
-        steps,
-        registry: await readCommittedSchema(store),
         concurrency: 1,
         deadline: new Date(clock().getTime() - 1),
       },
-      { api: fakeApi((id) => [{ _id: id }]), store, parts, clock },
     );
     expect(manifest.deadlineSkipped).toBe(3);
     expect(manifest.failedUsers).toEqual(['u1', 'u2', 'u3']);
@@ -284,20 +269,7 @@ describe('load-batch typing order', () => {
       stats: () => ({ requests: 0, retries: 0 }),
     };
     await plan('L8', ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'], 6);
-    const p = await readPlan(store, 'L8');
-    const manifest = await loadBatch(
-      {
-        loadId: 'L8',
-        batch: 0,
-        dt: p.dt,
-        startedAt: p.startedAt,
-        users: await readBatchUsers(store, 'L8', 0),
-        steps,
-        registry: await readCommittedSchema(store),
-        concurrency: 6,
-      },
-      { api: slowFirst, store, parts, clock },
-    );
+    const manifest = await runBatch('L8', 0, slowFirst, { concurrency: 6 });
     const orders = manifest.schema.tables.orders!.columns;
     expect(orders.find((c) => c.name === 'amount')?.type).toBe('text');
     expect(orders.some((c) => c.name.startsWith('amount__v_'))).toBe(false);
