@@ -336,7 +336,7 @@ async function recordFailedBatch(
       dt,
       row: registry.coerceRow(LAKE.userLoadsTable, {
         [LAKE.loadIdColumn]: loadId,
-        [LAKE.idColumn]: rootRowId(user.identifier, LAKE.userLoadsTable, resource),
+        [LAKE.idColumn]: rootRowId(loadId, user.identifier, LAKE.userLoadsTable, resource),
         [LAKE.userColumn]: user.identifier,
         resource,
         status: 'failed',

@@ -52,6 +52,8 @@ export const LAKE = {
   idColumn: '_dlt_id',
   loadIdColumn: '_dlt_load_id',
   parentIdColumn: '_dlt_parent_id',
+  /** On child rows: the `_dlt_id` of the root row they descend from (dlt adds it for merge). */
+  rootIdColumn: '_dlt_root_id',
   listIndexColumn: '_dlt_list_idx',
   userColumn: 'user_identifier',
   /** dlt's separator for flattened paths and child tables. */

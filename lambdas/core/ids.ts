@@ -31,11 +31,14 @@ export function rowId(...parts: string[]): string {
 }
 
 /**
- * Root row id: user, table and the record's key within them (primary key or position, chosen by
- * the caller). dlt draws root ids at random; ours are deterministic so re-runs overwrite.
+ * Root row id: load, user, table and the record's key within them (primary key or position,
+ * chosen by the caller). dlt draws root ids at random, so each load's rows have their own ids;
+ * ours are deterministic *per load*: a re-run of a load id reproduces them (the re-run replaces
+ * the load), and two loads never share one, so a child row joins only its own load's parent.
+ * The record's own key (`_id`) stays a column: "the same account across loads" is a query on it.
  */
-export function rootRowId(userIdentifier: string, table: string, rootKey: string): string {
-  return rowId(userIdentifier, table, rootKey);
+export function rootRowId(loadId: string, userIdentifier: string, table: string, rootKey: string): string {
+  return rowId(loadId, userIdentifier, table, rootKey);
 }
 
 /**

@@ -165,7 +165,7 @@ function skippedUser(identifier: string, steps: readonly ResourceStep[]): UserRe
 function userLoadsRow(input: BatchInput, identifier: string, o: UnitOutcome): RawRow {
   return {
     [LAKE.loadIdColumn]: input.loadId,
-    [LAKE.idColumn]: rootRowId(identifier, LAKE.userLoadsTable, o.resource),
+    [LAKE.idColumn]: rootRowId(input.loadId, identifier, LAKE.userLoadsTable, o.resource),
     [LAKE.userColumn]: identifier,
     resource: o.resource,
     status: o.status,

@@ -5,8 +5,11 @@
  * inside a list goes through an intermediate row whose inner list is the `<table>__list` table.
  *
  * Where we differ from dlt, on purpose:
- * - root `_dlt_id`s are deterministic (see ids.ts) and root rows carry `user_identifier`;
- *   a `_dlt_id` field in the data is data, never adopted as the row id;
+ * - root `_dlt_id`s are deterministic per load (see ids.ts); a `_dlt_id` field in the data is
+ *   data, never adopted as the row id;
+ * - every row, child rows included, carries `_dlt_load_id` and `user_identifier`, and child rows
+ *   carry `_dlt_root_id` (dlt adds it only for merge): a child table can be filtered to one load
+ *   or one user, and joined to its root, without going through its parent;
  * - values nested `MAX_NESTING_DEPTH` levels deep are written as JSON text (dlt: 1000 levels,
  *   as a json column), which bounds recursion on hostile payloads;
  * - two fields whose names normalize to the same column (or child table) do not overwrite each
@@ -25,8 +28,19 @@ export const MAX_NESTING_DEPTH = 32;
 /** Field name dlt gives the inner list of a list of lists (its intermediate row is `{list: [...]}`). */
 const NESTED_LIST_KEY = 'list';
 
-/** Root rows: load id, id, user. Child rows: parent id, list index, id. Always first, in this order. */
-const SYSTEM_COLUMNS = 3;
+/**
+ * Lineage columns, always first and in this order.
+ * Root rows: load id, id, user. Child rows: parent id, list index, id, load id, root id, user.
+ */
+const ROOT_SYSTEM_COLUMNS = 3;
+const CHILD_SYSTEM_COLUMNS = 6;
+
+/** What every row of one record shares: its load, its user and its root row. */
+interface Lineage {
+  readonly loadId: string;
+  readonly userIdentifier: string;
+  readonly rootId: string;
+}
 
 export interface NormalizeContext {
   /** Root table name, already normalized (catalog tables are snake_case identifiers). */
@@ -43,15 +57,16 @@ export interface NormalizeContext {
  */
 export function normalizeRecord(record: JsonObject, ctx: NormalizeContext): TableRow<RawRow>[] {
   const out: TableRow<RawRow>[] = [];
-  const id = rootRowId(ctx.userIdentifier, ctx.table, ctx.rootKey);
+  const id = rootRowId(ctx.loadId, ctx.userIdentifier, ctx.table, ctx.rootKey);
   const row: RawRow = {
     [LAKE.loadIdColumn]: ctx.loadId,
     [LAKE.idColumn]: id,
     [LAKE.userColumn]: ctx.userIdentifier,
   };
+  const lineage: Lineage = { loadId: ctx.loadId, userIdentifier: ctx.userIdentifier, rootId: id };
   // dlt's wrap_in_dict: a record that is not an object becomes `{value: record}`.
   const obj: JsonObject = isObject(record) ? record : { [LAKE.scalarListColumn]: record as JsonValue };
-  emitObjectRow(out, { name: ctx.table, full: ctx.table }, row, SYSTEM_COLUMNS, obj, 0, id);
+  emitObjectRow(out, { name: ctx.table, full: ctx.table }, row, ROOT_SYSTEM_COLUMNS, obj, 0, id, lineage);
   return out;
 }
 
@@ -75,6 +90,7 @@ function emitObjectRow(
   obj: JsonObject,
   level: number,
   id: string,
+  lineage: Lineage,
 ): void {
   const lists: PendingList[] = [];
   let written = row;
@@ -86,7 +102,8 @@ function emitObjectRow(
     flattenResolvingCollisions(obj, written, level, lists, table.name);
   }
   out.push({ table: table.name, row: written });
-  for (const list of lists) emitList(out, joinPath(table.full, list.field), list.items, level + 1, id);
+  for (const list of lists)
+    emitList(out, joinPath(table.full, list.field), list.items, level + 1, id, lineage);
 }
 
 function emitList(
@@ -95,6 +112,7 @@ function emitList(
   items: readonly JsonValue[],
   level: number,
   parentId: string,
+  lineage: Lineage,
 ): void {
   for (let index = 0; index < items.length; index++) {
     const item = items[index] as JsonValue;
@@ -103,12 +121,16 @@ function emitList(
       [LAKE.parentIdColumn]: parentId,
       [LAKE.listIndexColumn]: index,
       [LAKE.idColumn]: id,
+      [LAKE.loadIdColumn]: lineage.loadId,
+      [LAKE.rootIdColumn]: lineage.rootId,
+      [LAKE.userColumn]: lineage.userIdentifier,
     };
     if (Array.isArray(item)) {
       // dlt: a list in a list is normalized as the mock row `{list: item}` one level deeper.
-      emitObjectRow(out, table, row, SYSTEM_COLUMNS, { [NESTED_LIST_KEY]: item }, level + 1, id);
+      const nested = { [NESTED_LIST_KEY]: item };
+      emitObjectRow(out, table, row, CHILD_SYSTEM_COLUMNS, nested, level + 1, id, lineage);
     } else if (isObject(item)) {
-      emitObjectRow(out, table, row, SYSTEM_COLUMNS, item, level, id);
+      emitObjectRow(out, table, row, CHILD_SYSTEM_COLUMNS, item, level, id, lineage);
     } else {
       row[LAKE.scalarListColumn] = item;
       out.push({ table: table.name, row });

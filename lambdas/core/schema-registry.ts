@@ -62,6 +62,7 @@ const SYSTEM_COLUMN_TYPES: ReadonlyMap<string, ColumnType> = new Map<string, Col
   [LAKE.idColumn, 'text'],
   [LAKE.loadIdColumn, 'text'],
   [LAKE.parentIdColumn, 'text'],
+  [LAKE.rootIdColumn, 'text'],
   [LAKE.userColumn, 'text'],
   [LAKE.listIndexColumn, 'bigint'],
 ]);

@@ -41,33 +41,41 @@ describe('childRowId', () => {
 });
 
 describe('rowId and rootRowId', () => {
-  it('is stable across calls', () => {
-    expect(rootRowId('user-1', 'accounts', 'k:account-1')).toBe(
-      rootRowId('user-1', 'accounts', 'k:account-1'),
+  it('is stable across calls, so a re-run of a load id reproduces its ids', () => {
+    expect(rootRowId('1764064800.1', 'user-1', 'accounts', 'k:account-1')).toBe(
+      rootRowId('1764064800.1', 'user-1', 'accounts', 'k:account-1'),
     );
-    expect(rootRowId('user-1', 'accounts', 'k:account-1')).toHaveLength(DLT_ID_LENGTH);
+    expect(rootRowId('1764064800.1', 'user-1', 'accounts', 'k:account-1')).toHaveLength(DLT_ID_LENGTH);
+  });
+
+  it('differs between loads for the same user, table and record', () => {
+    expect(rootRowId('1764064800.1', 'user-1', 'accounts', 'k:account-1')).not.toBe(
+      rootRowId('1764064800.2', 'user-1', 'accounts', 'k:account-1'),
+    );
   });
 
   it('hashes the JSON array of the parts', () => {
-    expect(rootRowId('user-1', 'accounts', 'k:account-1')).toBe('du3d0Q591o52LA');
-    expect(rowId('user-1', 'accounts', 'k:account-1')).toBe(digest128('["user-1","accounts","k:account-1"]'));
+    expect(rootRowId('L', 'user-1', 'accounts', 'k:account-1')).toBe(
+      digest128('["L","user-1","accounts","k:account-1"]'),
+    );
+    expect(rowId('user-1', 'accounts', 'k:account-1')).toBe('du3d0Q591o52LA');
   });
 
   it('keeps tuples apart that a separator or a length prefix would merge', () => {
     const ids = [
-      rootRowId('a_b', 'c', 'd'),
-      rootRowId('a', 'b_c', 'd'),
-      rootRowId('a', 'b', 'c_d'),
-      rootRowId('a","b', 'c', 'd'),
-      rootRowId('a', 'b', '"c","d"'),
-      rootRowId('1:a', 'b', 'c'),
-      rootRowId('a\\', 'b', 'c'),
-      rootRowId('a', '\\b', 'c'),
+      rootRowId('L', 'a_b', 'c', 'd'),
+      rootRowId('L', 'a', 'b_c', 'd'),
+      rootRowId('L', 'a', 'b', 'c_d'),
+      rootRowId('L', 'a","b', 'c', 'd'),
+      rootRowId('L', 'a', 'b', '"c","d"'),
+      rootRowId('L', '1:a', 'b', 'c'),
+      rootRowId('L', 'a\\', 'b', 'c'),
+      rootRowId('L', 'a', '\\b', 'c'),
       // Lone surrogates: UTF-8 would turn both into U+FFFD, JSON escapes keep them apart.
-      rootRowId('\ud800', 't', 'k'),
-      rootRowId('\udbff', 't', 'k'),
-      rootRowId('', 't', 'k'),
-      rootRowId('t', '', 'k'),
+      rootRowId('L', '\ud800', 't', 'k'),
+      rootRowId('L', '\udbff', 't', 'k'),
+      rootRowId('L', '', 't', 'k'),
+      rootRowId('L', 't', '', 'k'),
     ];
     expect(new Set(ids).size).toBe(ids.length);
   });

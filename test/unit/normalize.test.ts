@@ -11,7 +11,19 @@ const ctx: NormalizeContext = {
   userIdentifier: 'user-1',
   rootKey: 'k:account-1',
 };
-const ROOT_ID = rootRowId('user-1', 'accounts', 'k:account-1');
+const ROOT_ID = rootRowId(ctx.loadId, 'user-1', 'accounts', 'k:account-1');
+
+/** The lineage columns every child row of `ctx`'s record starts with. */
+function childLineage(parentId: string, table: string, index: number) {
+  return {
+    _dlt_parent_id: parentId,
+    _dlt_list_idx: index,
+    _dlt_id: childRowId(parentId, table, index),
+    _dlt_load_id: ctx.loadId,
+    _dlt_root_id: ROOT_ID,
+    user_identifier: 'user-1',
+  };
+}
 
 /** The account shape from Atomic's own apps (docs/paylink-api.md). */
 function account(): JsonObject {
@@ -75,21 +87,17 @@ describe('normalizeRecord on a PayLink account', () => {
     });
   });
 
-  it('links child rows to their parent with dlt ids, without load id or user', () => {
+  it('links child rows to their parent with dlt ids and carries load, root and user on each', () => {
     const [action] = rowsOf(rows, 'accounts__actions');
     expect(action).toEqual({
-      _dlt_parent_id: ROOT_ID,
-      _dlt_list_idx: 0,
-      _dlt_id: childRowId(ROOT_ID, 'accounts__actions', 0),
+      ...childLineage(ROOT_ID, 'accounts__actions', 0),
       action_id: 'act-1',
       type: 'view-account',
       automated: false,
     });
     const [bill] = rowsOf(rows, 'accounts__bills');
     expect(bill).toEqual({
-      _dlt_parent_id: ROOT_ID,
-      _dlt_list_idx: 0,
-      _dlt_id: childRowId(ROOT_ID, 'accounts__bills', 0),
+      ...childLineage(ROOT_ID, 'accounts__bills', 0),
       name: 'Netflix Standard',
     });
     const billActions = rowsOf(rows, 'accounts__bills__actions');
@@ -97,12 +105,22 @@ describe('normalizeRecord on a PayLink account', () => {
       [bill!._dlt_id, 0, childRowId(bill!._dlt_id as string, 'accounts__bills__actions', 0), 'act-2'],
       [bill!._dlt_id, 1, childRowId(bill!._dlt_id as string, 'accounts__bills__actions', 1), 'act-3'],
     ]);
+    // Grandchildren point at the root row too, not at their parent.
+    expect(new Set(billActions.map((r) => r._dlt_root_id))).toEqual(new Set([ROOT_ID]));
   });
 
-  it('gives ids that dlt would compute for the same parent id', () => {
+  it('gives child ids that dlt would compute for the same parent id', () => {
     // digest128("du3d0Q591o52LA_accounts__actions_0") computed with dlt's code in Python.
-    expect(ROOT_ID).toBe('du3d0Q591o52LA');
-    expect(rowsOf(rows, 'accounts__actions')[0]!._dlt_id).toBe('V6vMSr/qEalJLQ');
+    expect(childRowId('du3d0Q591o52LA', 'accounts__actions', 0)).toBe('V6vMSr/qEalJLQ');
+    expect(rowsOf(rows, 'accounts__actions')[0]!._dlt_id).toBe(childRowId(ROOT_ID, 'accounts__actions', 0));
+  });
+
+  it('derives the root id from the load too, so two loads never share a row id', () => {
+    const other = normalizeRecord(account(), { ...ctx, loadId: '1764151200.000001' });
+    const ids = (list: TableRow<RawRow>[]) => new Set(list.map((r) => r.row._dlt_id));
+    const overlap = [...ids(rows)].filter((id) => ids(other).has(id));
+    expect(overlap).toEqual([]);
+    expect(other.every((r) => r.row._dlt_load_id === '1764151200.000001')).toBe(true);
   });
 
   it('returns identical rows for identical input', () => {
@@ -128,9 +146,7 @@ describe('normalizeRecord lists', () => {
     expect(rows.map((r) => r.table)).toEqual(['accounts', ...Array(4).fill('accounts__tags')]);
     expect(rowsOf(rows, 'accounts__tags')).toEqual(
       ['a', 2, null, true].map((value, i) => ({
-        _dlt_parent_id: ROOT_ID,
-        _dlt_list_idx: i,
-        _dlt_id: childRowId(ROOT_ID, 'accounts__tags', i),
+        ...childLineage(ROOT_ID, 'accounts__tags', i),
         value,
       })),
     );
@@ -147,11 +163,7 @@ describe('normalizeRecord lists', () => {
       'accounts__matrix__list',
     ]);
     const [first, second] = rowsOf(rows, 'accounts__matrix');
-    expect(first).toEqual({
-      _dlt_parent_id: ROOT_ID,
-      _dlt_list_idx: 0,
-      _dlt_id: childRowId(ROOT_ID, 'accounts__matrix', 0),
-    });
+    expect(first).toEqual(childLineage(ROOT_ID, 'accounts__matrix', 0));
     const inner = rowsOf(rows, 'accounts__matrix__list');
     expect(inner.map((r) => [r._dlt_parent_id, r._dlt_list_idx, r.value])).toEqual([
       [first!._dlt_id, 0, 1],
@@ -206,7 +218,14 @@ describe('normalizeRecord lists', () => {
     ]);
     expect(rows[0]!.row.d__c).toBe('x');
     const e = rowsOf(rows, 'table__e')[0]!;
-    expect(Object.keys(e)).toEqual(['_dlt_parent_id', '_dlt_list_idx', '_dlt_id']);
+    expect(Object.keys(e)).toEqual([
+      '_dlt_parent_id',
+      '_dlt_list_idx',
+      '_dlt_id',
+      '_dlt_load_id',
+      '_dlt_root_id',
+      'user_identifier',
+    ]);
     expect(rowsOf(rows, 'table__e__b__a')[0]!._dlt_parent_id).toBe(e._dlt_id);
     expect(rowsOf(rows, 'table__d__a')[0]!._dlt_parent_id).toBe(rows[0]!.row._dlt_id);
   });
@@ -236,7 +255,7 @@ describe('normalizeRecord nulls and empties', () => {
     const rows = normalizeRecord({ items: [{}] }, ctx);
     expect(rows[1]).toEqual({
       table: 'accounts__items',
-      row: { _dlt_parent_id: ROOT_ID, _dlt_list_idx: 0, _dlt_id: childRowId(ROOT_ID, 'accounts__items', 0) },
+      row: childLineage(ROOT_ID, 'accounts__items', 0),
     });
   });
 
