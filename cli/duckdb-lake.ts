@@ -1,7 +1,14 @@
 /**
- * DuckDB over a local lake: one view per table folder, reading every committed part the way
- * Athena does (hive `dt=` partitions, columns matched by name across parts whose column sets
- * differ). Staging and metadata folders (`_loads`, `_staging`, ...) are never tables.
+ * DuckDB over a local lake, with the lake's documented reading layers (core/lake-views.ts):
+ * - `raw."<table>"`: the Parquet files as they are, read the way Athena reads a table location
+ *   (hive `dt=` partitions, columns matched by name across parts). Shows whatever a crashed
+ *   load left behind: not a documented reading path;
+ * - `"<table>"` (history): rows of committed loads only, i.e. loads with a `_dlt_loads` row;
+ * - `current."<table>"`: each user's rows from their latest committed load in which the
+ *   resource succeeded.
+ * Columns come from the schema registry (`_schema`), as Glue's do in Athena, so a column or a
+ * table the registry knows but no file holds yet reads as NULLs / no rows instead of failing to
+ * bind. Staging and metadata folders (`_loads`, `_staging`, ...) are never tables.
  */
 
 import type { Dirent } from 'node:fs';
@@ -21,8 +28,22 @@ import {
   DuckDBTimestampValue,
   type DuckDBValue,
 } from '@duckdb/node-api';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { LAKE } from '#core/constants.ts';
 import { ConfigError, LakeStateError } from '#core/errors.ts';
+import { readCommittedSchema } from '#core/lake-schema.ts';
+import {
+  currentViewSql,
+  DLT_LOADS_COLUMNS,
+  DUCKDB_TYPES,
+  historyViewSql,
+  isPartitioned,
+  quoteIdentifier,
+} from '#core/lake-views.ts';
 import { PARTITION_COLUMN } from '#core/layout.ts';
+import { USER_LOADS_COLUMNS } from '#core/load-user.ts';
+import type { SchemaRegistry } from '#core/schema-registry.ts';
+import type { ColumnDef } from '#core/types.ts';
 import { displayWidth, padDisplay } from './text-width.ts';
 
 /** Printable and JSON-safe: bigints as numbers (strings beyond 2^53), timestamps as ISO strings. */
@@ -41,12 +62,21 @@ export interface RawLakeQueryResult {
 export interface LakeQuery {
   query(sql: string): Promise<LakeQueryResult>;
   queryRaw(sql: string): Promise<RawLakeQueryResult>;
-  /** Names of the table views, sorted. */
+  /**
+   * Names of the data tables (history views; the same names exist in `current` and `raw`),
+   * sorted. `_dlt_loads` is queryable too but not listed: it describes loads, not PayLink data.
+   */
   tables(): string[];
+  /** Problems found while opening (a damaged schema registry): the views fall back to file columns. */
+  readonly warnings: readonly string[];
   close(): void;
 }
 
-const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
+/** Schema of the raw file views; the history views are in DuckDB's default schema. */
+export const RAW_SCHEMA = 'raw';
+/** Schema of the current-state views (`<database>_current` in Athena). */
+export const CURRENT_SCHEMA = 'current';
+
 const quoteString = (text: string) => `'${text.replaceAll("'", "''")}'`;
 /** DuckDB has no escape for glob characters: a folder whose path has them is read file by file. */
 const GLOB_CHARACTERS = /[*?[\]{}]/;
@@ -64,40 +94,146 @@ async function entries(dir: string): Promise<Dirent[]> {
   }
 }
 
-/** The committed part files of a table folder (`dt=*` / `*.parquet`). */
-async function partFiles(tableDir: string): Promise<string[]> {
+/** The part files of a table folder: `dt=*` / `*.parquet`, or `*.parquet` for `_dlt_loads`. */
+async function partFiles(tableDir: string, partitioned: boolean): Promise<string[]> {
   const files: string[] = [];
-  for (const partition of await entries(tableDir)) {
-    if (!partition.isDirectory() || !partition.name.startsWith(PARTITION_FOLDER)) continue;
-    for (const file of await entries(join(tableDir, partition.name))) {
-      if (file.isFile() && file.name.endsWith('.parquet'))
-        files.push(join(tableDir, partition.name, file.name));
+  const parquetIn = async (dir: string) => {
+    for (const file of await entries(dir)) {
+      if (file.isFile() && file.name.endsWith('.parquet')) files.push(join(dir, file.name));
+    }
+  };
+  if (!partitioned) await parquetIn(tableDir);
+  else {
+    for (const partition of await entries(tableDir)) {
+      if (partition.isDirectory() && partition.name.startsWith(PARTITION_FOLDER))
+        await parquetIn(join(tableDir, partition.name));
     }
   }
   return files.sort();
 }
 
-/** Table folders with at least one part: views over empty globs would fail to bind. */
-async function findTables(lakeDir: string): Promise<Map<string, string[]>> {
-  const tables = new Map<string, string[]>();
+/**
+ * Every table (raw views are created for all; history and current views for the loader's): the registry's, plus table folders with parts the registry does not know (a
+ * damaged registry must not hide data), plus `_dlt_loads`. Values: the table's part files.
+ */
+async function findTables(
+  lakeDir: string,
+  registry: SchemaRegistry | undefined,
+): Promise<Map<string, string[]>> {
+  const names = new Set<string>(registry?.tables() ?? []);
+  for (const name of BUILT_IN_TABLES.keys()) names.add(name);
   for (const entry of await entries(lakeDir)) {
-    if (!entry.isDirectory() || entry.name.startsWith('_') || entry.name.startsWith('.')) continue;
-    const files = await partFiles(join(lakeDir, entry.name));
-    if (files.length > 0) tables.set(entry.name, files);
+    if (entry.isDirectory() && !entry.name.startsWith('_') && !entry.name.startsWith('.'))
+      names.add(entry.name);
   }
-  return new Map([...tables].sort(([a], [b]) => (a < b ? -1 : 1)));
+  const tables = new Map<string, string[]>();
+  for (const name of [...names].sort()) {
+    const files = await partFiles(join(lakeDir, name), isPartitioned(name));
+    if (files.length > 0 || registry?.hasTable(name) || BUILT_IN_TABLES.has(name)) tables.set(name, files);
+  }
+  return tables;
 }
 
-function viewSql(name: string, tableDir: string, files: readonly string[]): string {
+function parquetSource(tableDir: string, files: readonly string[], partitioned: boolean): string {
   // The glob is re-read at every query, so parts committed after opening are seen too.
+  const glob = partitioned ? `${tableDir}/${PARTITION_FOLDER}*/*.parquet` : `${tableDir}/*.parquet`;
   const source = GLOB_CHARACTERS.test(tableDir)
     ? `[${files.map(quoteString).join(', ')}]`
-    : quoteString(`${tableDir}/${PARTITION_FOLDER}*/*.parquet`);
+    : quoteString(glob);
   // hive_types: without it DuckDB turns dt=2024-01-02 into a DATE; Athena's projection uses a string.
-  return (
-    `CREATE OR REPLACE VIEW ${quoteIdentifier(name)} AS SELECT * FROM read_parquet(${source}, ` +
-    `hive_partitioning = true, hive_types = {${quoteString(PARTITION_COLUMN)}: 'VARCHAR'}, union_by_name = true)`
-  );
+  const hive = partitioned
+    ? `hive_partitioning = true, hive_types = {${quoteString(PARTITION_COLUMN)}: 'VARCHAR'}`
+    : 'hive_partitioning = false';
+  return `read_parquet(${source}, ${hive}, union_by_name = true)`;
+}
+
+/** Registry columns first (typed NULL where no file has one yet), then columns only files have. */
+function rawColumns(
+  table: string,
+  registry: SchemaRegistry | undefined,
+  fileColumns: readonly string[],
+): { columns: ColumnDef[]; select: string[] } {
+  const inFiles = new Set(fileColumns);
+  const known = registry?.hasTable(table) ? registry.columns(table) : (BUILT_IN_TABLES.get(table) ?? []);
+  const columns: ColumnDef[] = [];
+  const select: string[] = [];
+  const seen = new Set<string>([PARTITION_COLUMN]);
+  for (const column of known) {
+    if (seen.has(column.name)) continue;
+    seen.add(column.name);
+    columns.push(column);
+    const name = quoteIdentifier(column.name);
+    select.push(inFiles.has(column.name) ? name : `CAST(NULL AS ${DUCKDB_TYPES[column.type]}) AS ${name}`);
+  }
+  for (const name of fileColumns) {
+    if (seen.has(name)) continue;
+    seen.add(name);
+    // Not in the registry: typed as DuckDB reads it; the name is enough for the views.
+    columns.push({ name, type: 'text' });
+    select.push(quoteIdentifier(name));
+  }
+  return { columns, select };
+}
+
+/** Tables every lake has, even before its first commit: the views of the others refer to them. */
+const BUILT_IN_TABLES: ReadonlyMap<string, readonly ColumnDef[]> = new Map([
+  [LAKE.loadsTable, DLT_LOADS_COLUMNS],
+  [LAKE.userLoadsTable, USER_LOADS_COLUMNS],
+]);
+
+async function createViews(
+  connection: DuckDBConnection,
+  root: string,
+  tables: ReadonlyMap<string, string[]>,
+  registry: SchemaRegistry | undefined,
+): Promise<string[]> {
+  await connection.run(`CREATE SCHEMA ${RAW_SCHEMA}`);
+  await connection.run(`CREATE SCHEMA ${CURRENT_SCHEMA}`);
+  const columnsOf = new Map<string, ColumnDef[]>();
+  // Raw views first: history and current views read `_dlt_loads` and `user_loads` through them.
+  for (const [table, files] of tables) {
+    const partitioned = isPartitioned(table);
+    try {
+      let fileColumns: string[] = [];
+      let source: string | undefined;
+      if (files.length > 0) {
+        source = parquetSource(join(root, table), files, partitioned);
+        const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
+        fileColumns = described.getRows().map((row) => String(row[0]));
+      }
+      const { columns, select } = rawColumns(table, registry, fileColumns);
+      if (partitioned) {
+        const dt = quoteIdentifier(PARTITION_COLUMN);
+        select.push(source === undefined ? `CAST(NULL AS VARCHAR) AS ${dt}` : dt);
+      }
+      const body =
+        source === undefined
+          ? `SELECT ${select.join(', ')} WHERE false`
+          : `SELECT ${select.join(', ')} FROM ${source}`;
+      await connection.run(`CREATE VIEW ${RAW_SCHEMA}.${quoteIdentifier(table)} AS ${body}`);
+      columnsOf.set(table, columns);
+    } catch (error) {
+      throw new LakeStateError(
+        `table ${table}: DuckDB cannot read its Parquet parts (${messageOf(error)})`,
+        error,
+      );
+    }
+  }
+  const names = { rawSchema: RAW_SCHEMA };
+  const skipped: string[] = [];
+  for (const [table, columns] of columnsOf) {
+    const quoted = quoteIdentifier(table);
+    const has = new Set(columns.map((c) => c.name));
+    // A folder the loader did not write: no load id to check commits against, so raw only.
+    if (table !== LAKE.loadsTable && !(has.has(LAKE.loadIdColumn) && has.has(LAKE.userColumn))) {
+      skipped.push(table);
+      continue;
+    }
+    await connection.run(`CREATE VIEW ${quoted} AS ${historyViewSql(names, table, columns)}`);
+    const current = currentViewSql(names, table, columns);
+    if (current !== undefined) await connection.run(`CREATE VIEW ${CURRENT_SCHEMA}.${quoted} AS ${current}`);
+  }
+  return skipped;
 }
 
 export async function openLakeQuery(lakeDir: string): Promise<LakeQuery> {
@@ -105,20 +241,25 @@ export async function openLakeQuery(lakeDir: string): Promise<LakeQuery> {
   const info = await stat(root).catch(() => undefined);
   if (!info?.isDirectory()) throw new ConfigError('dest', `no lake folder at ${root}`);
 
-  const tables = await findTables(root);
+  const warnings: string[] = [];
+  let registry: SchemaRegistry | undefined;
+  try {
+    registry = await readCommittedSchema(createLocalStore(root));
+  } catch (error) {
+    if (!(error instanceof LakeStateError)) throw error;
+    warnings.push(error.message);
+  }
+  const tables = await findTables(root, registry);
   const instance = await DuckDBInstance.create(':memory:');
   let connection: DuckDBConnection | undefined;
   try {
     connection = await instance.connect();
-    for (const [name, files] of tables) {
-      try {
-        await connection.run(viewSql(name, join(root, name), files));
-      } catch (error) {
-        throw new LakeStateError(
-          `table ${name}: DuckDB cannot read its Parquet parts (${messageOf(error)})`,
-          error,
-        );
-      }
+    for (const table of await createViews(connection, root, tables, registry)) {
+      warnings.push(
+        `folder ${table} has no ${LAKE.loadIdColumn} or ${LAKE.userColumn} column (not written by the loader?): ` +
+          `readable as ${RAW_SCHEMA}.${quoteIdentifier(table)} only`,
+      );
+      tables.delete(table);
     }
   } catch (error) {
     connection?.closeSync();
@@ -147,7 +288,11 @@ export async function openLakeQuery(lakeDir: string): Promise<LakeQuery> {
       const raw = await queryRaw(sql);
       return { columns: raw.columns, rows: raw.rows.map((row) => row.map(displayValue)) };
     },
-    tables: () => [...tables.keys()],
+    tables: () =>
+      [...tables]
+        .filter(([t, files]) => t !== LAKE.loadsTable && (files.length > 0 || registry?.hasTable(t)))
+        .map(([t]) => t),
+    warnings,
     close() {
       open.closeSync();
       instance.closeSync();

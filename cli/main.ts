@@ -7,6 +7,7 @@ import { demoCommand } from './demo-command.ts';
 import type { Io } from './io.ts';
 import { LOAD_USAGE, loadCommand } from './load-command.ts';
 import { queryCommand } from './query-command.ts';
+import { REPAIR_SCHEMA_USAGE, repairSchemaCommand } from './repair-schema-command.ts';
 import { SIMULATE_USAGE, simulateCommand } from './simulate-command.ts';
 import { statusCommand } from './status-command.ts';
 
@@ -17,6 +18,7 @@ Commands:
   simulate   run the built-in PayLink simulator
   query      SQL over a local lake with DuckDB (every table is a view)
   status     loads, tables, row counts and schema version of a lake
+  repair-schema  rebuild a lost or damaged schema registry from the committed files
   demo       simulator + a load of a few hundred users into ./lake + a query
 
 Run 'paylink-loader <command> --help' for a command's options.`;
@@ -36,6 +38,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
     usage:
       'paylink-loader status --dest <dir|s3://bucket/prefix> [--json]\n\n  Committed loads, tables, row counts, schema version, uncommitted loads.',
   },
+  'repair-schema': { run: repairSchemaCommand, usage: REPAIR_SCHEMA_USAGE },
   demo: {
     run: demoCommand,
     usage:

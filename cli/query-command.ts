@@ -17,6 +17,7 @@ export async function queryCommand(argv: readonly string[], io: Io): Promise<num
   const sql = positionals.join(' ').trim();
   if (sql === '') throw new ConfigError('sql', 'give the SQL to run as the last argument');
   const lake = await openLakeQuery(destFrom(io.cwd, dest));
+  for (const warning of lake.warnings) io.stderr.write(`warning: ${warning}\n`);
   try {
     const result = await lake.query(sql);
     io.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${formatTable(result)}\n`);

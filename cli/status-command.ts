@@ -2,7 +2,7 @@
 import { openStore } from '#adapters/open-store.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
-import { loadsPrefix } from '#core/layout.ts';
+import { dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
 import { readJson } from '#core/store-json.ts';
 import { destFrom, parseFlags, required } from './args.ts';
 import type { Io } from './io.ts';
@@ -20,17 +20,27 @@ export interface LakeStatus {
     rows: number;
   }[];
   readonly tables: readonly { table: string; rows: number; files: number; bytes: number; columns: number }[];
-  /** Loads with staging but no marker: running, or died before commit. */
+  /**
+   * Loads that are not committed (no `_dlt_loads` row): running, or died before their commit
+   * point. Whatever files they left are invisible through the history and current views.
+   */
   readonly uncommitted: readonly string[];
 }
 
 export async function lakeStatus(dest: string): Promise<LakeStatus> {
   const store = openStore(dest);
+  // A load is committed when its `_dlt_loads` row exists; its report (`_loads/`) is written just before.
+  const committed = new Set(
+    (await store.list(dltLoadsPrefix)).map(loadIdOfDltLoadsKey).filter((id) => id !== undefined),
+  );
   const markers: LoadMarker[] = [];
+  const reportedOnly: string[] = [];
   for (const key of await store.list(loadsPrefix)) {
     if (!key.endsWith('.json')) continue;
     const marker = await readJson<LoadMarker>(store, key);
-    if (marker) markers.push(marker);
+    if (!marker) continue;
+    if (committed.has(marker.loadId)) markers.push(marker);
+    else reportedOnly.push(marker.loadId);
   }
   markers.sort((a, b) => (a.committedAt < b.committedAt ? -1 : 1));
   const registry = await readCommittedSchema(store);
@@ -50,10 +60,10 @@ export async function lakeStatus(dest: string): Promise<LakeStatus> {
       tables.set(f.table, t);
     }
   }
-  const committed = new Set(markers.map((m) => m.loadId));
   const staged = new Set(
     (await store.list('_staging/')).map((k) => k.split('/')[1]!).filter((id) => id && !committed.has(id)),
   );
+  for (const id of reportedOnly) staged.add(id);
   return {
     dest: store.description,
     schemaVersion: registry.version,
@@ -106,7 +116,10 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     ),
   );
   if (status.uncommitted.length > 0) {
-    out.push('', `Uncommitted loads (staging only, invisible to readers): ${status.uncommitted.join(', ')}`);
+    out.push(
+      '',
+      `Uncommitted loads (no _dlt_loads row: invisible through the history and current views): ${status.uncommitted.join(', ')}`,
+    );
   }
   io.stdout.write(`${out.join('\n')}\n`);
   return 0;

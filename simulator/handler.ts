@@ -50,7 +50,8 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
   const injector = new FaultInjector(seed, faults);
   const bucket = options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit);
   const users = new BoundedMap<string, UserData>(options.userCacheSize);
-  const dataFor = (identifier: string) => users.getOrCreate(identifier, () => userData(seed, identifier));
+  const dataFor = (identifier: string) =>
+    users.getOrCreate(identifier, () => userData(seed, identifier, options.generation));
 
   function faultReply(fault: Fault): Reply {
     recorder.fault(fault.kind);

@@ -70,6 +70,8 @@ export const simulatorOptionsSchema = z
     tokenMaxUses: z.number().int().positive().optional(),
     /** Page size of list endpoints, which then honour `?limit=&skip=`; unset = no paging (the real API today). */
     pageSize: z.number().int().positive().optional(),
+    /** The world's generation: 0 as first drawn, each later one with accounts unlinked and bills ended. */
+    generation: z.number().int().min(0).max(10_000).default(0),
     /** Server-side limit over all requests (requests/second); above it: 429 with Retry-After. */
     rateLimit: z.number().positive().optional(),
     faults: faultOptionsSchema.prefault({}),

@@ -14,6 +14,7 @@ import {
   generateTasks,
 } from './world-activity.ts';
 import { driftProfile } from './world-drift.ts';
+import { evolveUser } from './world-evolve.ts';
 import type { Task, UserData } from './world-types.ts';
 
 export type { Account, Action, ActionHistoryEntry, Task, UserData } from './world-types.ts';
@@ -21,7 +22,15 @@ export type { Account, Action, ActionHistoryEntry, Task, UserData } from './worl
 /** A seed as given on a command line or in code: `42` and `'42'` are the same world. */
 export type Seed = string | number;
 
-export function userData(seed: Seed, identifier: string): UserData {
+/**
+ * A user's data at `generation` (0: as first drawn; each later generation unlinks accounts and
+ * ends bills for some users, see world-evolve.ts).
+ */
+export function userData(seed: Seed, identifier: string, generation = 0): UserData {
+  return evolveUser(String(seed), identifier, initialUserData(seed, identifier), generation);
+}
+
+function initialUserData(seed: Seed, identifier: string): UserData {
   const key = String(seed);
   // Independent streams per section: changing how one section is drawn leaves the others as they were.
   const drift = driftProfile(new Rng(key, identifier, 'drift'));

@@ -3,9 +3,10 @@
  * latter cannot read its own TIMESTAMP_MILLIS files. Values come back as raw JSON-like
  * scalars so the schema registry can re-type them exactly as it types fresh rows.
  */
-import { parquetReadObjects } from 'hyparquet';
+import { parquetMetadata, parquetReadObjects, type SchemaElement } from 'hyparquet';
 import { StoreError } from '#core/errors.ts';
 import type { ObjectStore, PartReader } from '#core/ports.ts';
+import type { ColumnType } from '#core/types.ts';
 
 type Raw = string | number | boolean | null;
 
@@ -21,12 +22,49 @@ function toRaw(value: unknown): Raw {
   return String(value);
 }
 
+/**
+ * The lake type a Parquet leaf carries (parquet-schema.ts PARQUET_TYPES, read backwards):
+ * UTF8 BYTE_ARRAY text, INT64 bigint, INT64 TIMESTAMP_MILLIS (or a TIMESTAMP logical type)
+ * timestamp, DOUBLE double, BOOLEAN bool.
+ */
+function lakeTypeOf(element: SchemaElement): ColumnType | undefined {
+  const logical = element.logical_type?.type;
+  switch (element.type) {
+    case 'BYTE_ARRAY':
+      return element.converted_type === 'UTF8' || logical === 'STRING' ? 'text' : undefined;
+    case 'INT64':
+      if (element.converted_type === 'TIMESTAMP_MILLIS' || logical === 'TIMESTAMP') return 'timestamp';
+      return element.converted_type === undefined && logical === undefined ? 'bigint' : undefined;
+    case 'DOUBLE':
+      return 'double';
+    case 'BOOLEAN':
+      return 'bool';
+    default:
+      return undefined;
+  }
+}
+
+async function fileOf(store: ObjectStore, key: string): Promise<ArrayBuffer> {
+  const bytes = await store.get(key);
+  if (bytes === undefined) throw new StoreError(key, 'part not found');
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
 export function createParquetPartReader(): PartReader {
   return {
+    async readColumns(store: ObjectStore, key: string) {
+      const file = await fileOf(store, key);
+      let metadata: ReturnType<typeof parquetMetadata>;
+      try {
+        metadata = parquetMetadata(file);
+      } catch (error) {
+        throw new StoreError(key, 'not a readable Parquet file', error);
+      }
+      // The first element is the root; ours are flat, so every other element is a column.
+      return metadata.schema.slice(1).map((element) => ({ name: element.name, type: lakeTypeOf(element) }));
+    },
     async readRows(store: ObjectStore, key: string) {
-      const bytes = await store.get(key);
-      if (bytes === undefined) throw new StoreError(key, 'part not found');
-      const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      const file = await fileOf(store, key);
       const rows = await parquetReadObjects({ file });
       return rows.map((row) => {
         const out: Record<string, Raw> = Object.create(null);

@@ -8,19 +8,25 @@
  *     misfits land in variant columns), so no column ever has two Parquet types;
  *  3. sync the query catalog (Glue) so new columns exist before files that carry them;
  *  4. write the commit intent (new keys + keys a previous attempt of this load published);
- *  5. move staged parts to their final keys (deterministic: a re-run overwrites);
- *  6. delete parts a previous attempt published that this one did not write;
- *  7. write the `_loads/<load_id>.json` marker, last;
- *  8. remove the load's staging.
+ *  5. retract the load's `_dlt_loads` row if an earlier attempt committed it: from here until
+ *     step 9 the load is invisible to readers, never half old and half new;
+ *  6. move staged parts to their final keys (deterministic: a re-run overwrites);
+ *  7. delete parts a previous attempt published that this one did not write;
+ *  8. write the `_loads/<load_id>.json` report;
+ *  9. write the load's `_dlt_loads` row: the commit point. Before it, the reading layers
+ *     (lake-views.ts) show nothing of the load, whatever files a crash left behind;
+ * 10. remove the load's staging.
  * Every step is idempotent, so a commit that dies anywhere can simply run again.
  */
 import { LAKE } from './constants.ts';
 import { LakeStateError } from './errors.ts';
 import { rootRowId } from './ids.ts';
 import { claimSchemaVersion, readCommittedSchema } from './lake-schema.ts';
+import { DLT_LOADS_COLUMNS } from './lake-views.ts';
 import {
   batchManifestKey,
   commitIntentKey,
+  dltLoadsKey,
   loadMarkerKey,
   partitionPrefix,
   stagingPrefix,
@@ -111,6 +117,8 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
   const intent: CommitIntent = { loadId, keys: [...new Set([...newKeys, ...previousKeys])].sort() };
   await writeJson(store, commitIntentKey(loadId), intent);
 
+  // A re-run of a committed load id: hide the old attempt before touching its files.
+  await store.delete([dltLoadsKey(loadId)]);
   await publish(staged, loadId, store);
   const stale = [...previousKeys].filter((k) => !newKeys.has(k));
   if (stale.length > 0) await store.delete(stale);
@@ -145,10 +153,38 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
     schemaChanges: changes,
   };
   await writeJson(store, loadMarkerKey(loadId), marker);
+  await writeLoadRow(marker, registry, deps);
 
   const leftovers = await store.list(stagingPrefix(loadId));
   if (leftovers.length > 0) await store.delete(leftovers);
   return marker;
+}
+
+/** The commit point: the load's one `_dlt_loads` row, a Parquet file that appears whole or not at all. */
+async function writeLoadRow(marker: LoadMarker, registry: SchemaRegistry, deps: CommitDeps): Promise<void> {
+  const table = LAKE.loadsTable;
+  const row = registry.coerceRow(table, {
+    load_id: marker.loadId,
+    schema_name: LAKE.schemaName,
+    status: LAKE.loadCommittedStatus,
+    inserted_at: marker.committedAt,
+    schema_version: marker.schemaVersion,
+    started_at: marker.startedAt,
+    load_date: marker.dt,
+    resources: marker.resources.join(','),
+    users: marker.users,
+    failed_users: marker.failedUserCount,
+    requests: marker.requests,
+    rows: Object.values(marker.rowsByTable).reduce((a, b) => a + b, 0),
+  });
+  const writer = await deps.parts.open(deps.store, dltLoadsKey(marker.loadId), registry.columns(table));
+  try {
+    await writer.append(row);
+    await writer.close();
+  } catch (error) {
+    await writer.abort().catch(() => undefined);
+    throw error;
+  }
 }
 
 interface SettledSchema {
@@ -175,6 +211,7 @@ async function settleSchema(
   for (let attempt = 1; ; attempt++) {
     const registry = await readCommittedSchema(deps.store);
     const baseVersion = registry.version;
+    if (!registry.hasTable(LAKE.loadsTable)) registry.declareTable(LAKE.loadsTable, [...DLT_LOADS_COLUMNS]);
     const changes: SchemaChange[] = [];
     const staged: StagedFile[] = [];
     for (const manifest of manifests) {

@@ -66,4 +66,14 @@ export const LAKE = {
   maxIdentifierLength: 255,
   /** Table of per-(load, user, resource) outcomes. */
   userLoadsTable: 'user_loads',
+  /**
+   * One row per committed load, written as the commit's last step: the commit point readers
+   * trust (dlt's `_dlt_loads`). Rows of a load without a row here are invisible through every
+   * documented reading path.
+   */
+  loadsTable: '_dlt_loads',
+  /** dlt's `_dlt_loads.status` for a completed load. */
+  loadCommittedStatus: 0,
+  /** Schema name recorded in `_dlt_loads.schema_name` (dlt records its pipeline schema there). */
+  schemaName: 'paylink',
 } as const;

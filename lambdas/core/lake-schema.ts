@@ -4,18 +4,89 @@
  * and tools. The highest version file is the truth: commits claim a version with a create-only
  * write, so two commits running at once can never both write version n+1, and a slow write of
  * `current.json` cannot roll the registry back.
+ *
+ * The registry is what keeps one Parquet type per column across every file. Losing it and
+ * re-inferring types from new data would give a column a second type, so it is checked before
+ * anything is written: a lake with committed loads and no registry, or a registry whose newest
+ * version file is gone, stops the load with the repair command (`repair-schema`).
  */
-import { schemaCurrentKey, schemaVersionKey, schemaVersionsPrefix } from './layout.ts';
+import { LakeStateError } from './errors.ts';
+import {
+  dltLoadsPrefix,
+  loadsPrefix,
+  schemaCurrentKey,
+  schemaVersionKey,
+  schemaVersionsPrefix,
+} from './layout.ts';
 import type { ObjectStore } from './ports.ts';
 import { SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 
-export async function readCommittedSchema(store: ObjectStore): Promise<SchemaRegistry> {
-  const versions = (await store.list(schemaVersionsPrefix)).filter((k) => k.endsWith('.json'));
-  const latest = versions.at(-1);
-  const doc = await readJson<unknown>(store, latest ?? schemaCurrentKey);
-  return doc === undefined ? SchemaRegistry.empty() : SchemaRegistry.fromJSON(doc);
+/** The command that rebuilds the registry from the committed Parquet footers. */
+export function repairHint(store: ObjectStore): string {
+  return `rebuild it from the committed Parquet files with: paylink-loader repair-schema --dest ${store.description}`;
 }
+
+const VERSION_KEY = /(\d+)\.json$/;
+
+/**
+ * The newest committed registry, checked for damage. An empty registry only for a lake with no
+ * committed load. Throws LakeStateError (not retryable) naming the damage and the repair command.
+ */
+export async function readCommittedSchema(store: ObjectStore): Promise<SchemaRegistry> {
+  const versions = (await store.list(schemaVersionsPrefix)).filter((k) => VERSION_KEY.test(k));
+  const latest = versions.at(-1);
+  if (latest === undefined) {
+    const committed = await committedLoadCount(store);
+    if ((await store.get(schemaCurrentKey)) !== undefined) {
+      throw new LakeStateError(
+        `the schema registry ${store.description}/_schema is damaged: current.json exists but no ` +
+          `version file does. ${capitalize(repairHint(store))}`,
+      );
+    }
+    if (committed > 0) {
+      throw new LakeStateError(
+        `the schema registry ${store.description}/_schema is missing or has no version files, but the lake ` +
+          `has ${committed} committed load(s); loading now could give a column a second Parquet type. ` +
+          `${capitalize(repairHint(store))}`,
+      );
+    }
+    return SchemaRegistry.empty();
+  }
+  const registry = SchemaRegistry.fromJSON(await readVersion(store, latest));
+  const current = await readJson<{ version?: unknown }>(store, schemaCurrentKey).catch(() => undefined);
+  if (typeof current?.version === 'number' && current.version > registry.version) {
+    throw new LakeStateError(
+      `the schema registry ${store.description}/_schema is damaged: current.json is at version ` +
+        `${current.version} but the newest version file is ${registry.version}. ${capitalize(repairHint(store))}`,
+    );
+  }
+  return registry;
+}
+
+async function readVersion(store: ObjectStore, key: string): Promise<unknown> {
+  try {
+    const doc = await readJson<unknown>(store, key);
+    if (doc === undefined) throw new LakeStateError(`lake ${key}: listed but missing`);
+    return doc;
+  } catch (error) {
+    if (!(error instanceof LakeStateError)) throw error;
+    throw new LakeStateError(
+      `the schema registry's newest version ${store.description}/${key} is unreadable (${error.message}). ` +
+        capitalize(repairHint(store)),
+      error,
+    );
+  }
+}
+
+/** Committed loads: `_dlt_loads` rows, or (lakes written before `_dlt_loads`) load reports. */
+async function committedLoadCount(store: ObjectStore): Promise<number> {
+  const rows = (await store.list(dltLoadsPrefix)).filter((k) => k.endsWith('.parquet')).length;
+  if (rows > 0) return rows;
+  return (await store.list(loadsPrefix)).filter((k) => k.endsWith('.json')).length;
+}
+
+const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 /**
  * Writes the registry as its version if no other commit has claimed that version; false when
@@ -27,4 +98,17 @@ export async function claimSchemaVersion(store: ObjectStore, registry: SchemaReg
   if (!(await store.putIfAbsent(schemaVersionKey(doc.version), body))) return false;
   await writeJson(store, schemaCurrentKey, doc);
   return true;
+}
+
+/** The newest version number present (files or current.json), 0 for none: where a repair writes after. */
+export async function newestSchemaVersion(store: ObjectStore): Promise<number> {
+  let newest = 0;
+  for (const key of await store.list(schemaVersionsPrefix)) {
+    const m = VERSION_KEY.exec(key);
+    if (m) newest = Math.max(newest, Number(m[1]));
+  }
+  const current = await readJson<{ version?: unknown }>(store, schemaCurrentKey).catch(() => undefined);
+  if (typeof current?.version === 'number' && Number.isInteger(current.version))
+    newest = Math.max(newest, current.version);
+  return newest;
 }

@@ -3,7 +3,8 @@
  * the commit and the Glue tables (infra) all derive keys from here, so they cannot drift.
  *
  *   <table>/dt=YYYY-MM-DD/<load_id>.<batch>.<part>.parquet   data (Athena LOCATION = <root>/<table>/)
- *   _loads/<load_id>.json                                   completion marker, written last
+ *   _loads/<load_id>.json                                   load report (files, rows, failures)
+ *   _dlt_loads/<load_id>.parquet                            the commit point: one row, written last
  *   _schema/current.json, _schema/versions/<n>.json         schema registry
  *   _state/...                                              user registry, incremental state
  *   _staging/<load_id>/...                                  uncommitted plan, parts and manifests
@@ -79,6 +80,21 @@ export function parsePartKey(
   const m = /^([^/]+)\/dt=(\d{4}-\d{2}-\d{2})\/(.+)\.(\d{5})\.(\d{4})\.parquet$/.exec(key);
   if (!m) return undefined;
   return { table: m[1]!, dt: m[2]!, loadId: m[3]!, batch: Number(m[4]), part: Number(m[5]) };
+}
+
+/**
+ * The `_dlt_loads` table: one single-row Parquet file per committed load, unpartitioned (a few
+ * hundred rows a year). Its key is a function of the load id alone, so a load id is committed
+ * at most once, whatever the day a re-run happens on.
+ */
+export const dltLoadsPrefix = '_dlt_loads/';
+export function dltLoadsKey(loadId: string): string {
+  return `${dltLoadsPrefix}${loadId}.parquet`;
+}
+/** The load id of a `_dlt_loads` key; undefined for anything else under the prefix. */
+export function loadIdOfDltLoadsKey(key: string): string | undefined {
+  const m = /^_dlt_loads\/([^/]+)\.parquet$/.exec(key);
+  return m ? m[1] : undefined;
 }
 
 export const loadsPrefix = '_loads/';

@@ -2,7 +2,7 @@
  * The seams between the pure core and the outside world. Adapters implement them
  * (ky, S3, the local disk, parquetjs-lite); tests may implement them with loopback servers.
  */
-import type { ColumnDef, JsonValue, Row } from './types.ts';
+import type { ColumnDef, ColumnType, JsonValue, Row } from './types.ts';
 
 /** A lake: keys are relative to its root and always use `/`. */
 export interface ObjectStore {
@@ -76,4 +76,9 @@ export interface PayLinkApi {
 /** Reads a part back as raw values (timestamps as ISO strings), for commit-time reconciliation. */
 export interface PartReader {
   readRows(store: ObjectStore, key: string): Promise<Record<string, string | number | boolean | null>[]>;
+  /**
+   * A part's columns from its footer, in file order, typed by the lake type whose Parquet type
+   * they carry; `type: undefined` for a Parquet type the lake never writes.
+   */
+  readColumns(store: ObjectStore, key: string): Promise<{ name: string; type: ColumnType | undefined }[]>;
 }

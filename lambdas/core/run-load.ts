@@ -30,6 +30,8 @@ export interface RunLoadDeps extends CommitDeps {
 }
 
 export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<LoadMarker> {
+  // First, before anything is written: a lost or damaged registry stops the load here.
+  const registry = await readCommittedSchema(deps.store);
   const plan = await planLoad(
     {
       loadId: input.loadId,
@@ -41,7 +43,6 @@ export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<L
     deps.store,
   );
   try {
-    const registry = await readCommittedSchema(deps.store);
     for (let batch = 0; batch < plan.batches; batch++) {
       deps.onBatch?.(batch, plan.batches);
       await loadBatch(

@@ -7,6 +7,7 @@ import { createLocalStore } from '#adapters/local-store.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { formatTable, type LakeQuery, openLakeQuery } from '#cli/duckdb-lake.ts';
 import { ConfigError } from '#core/errors.ts';
+import { DLT_LOADS_COLUMNS } from '#core/lake-views.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import type { ColumnDef, Row } from '#core/types.ts';
 
@@ -24,6 +25,7 @@ async function writePart(
 }
 
 const USERS_V1: ColumnDef[] = [
+  { name: '_dlt_load_id', type: 'text' },
   { name: 'user_identifier', type: 'text' },
   { name: 'n', type: 'bigint' },
 ];
@@ -31,9 +33,35 @@ const USERS_V1: ColumnDef[] = [
 const USERS_V2: ColumnDef[] = [
   { name: 'seen_at', type: 'timestamp' },
   { name: 'n', type: 'bigint' },
+  { name: '_dlt_load_id', type: 'text' },
   { name: 'user_identifier', type: 'text' },
   { name: 'score', type: 'double' },
 ];
+const ID_ONLY: ColumnDef[] = [
+  { name: '_dlt_load_id', type: 'text' },
+  { name: 'user_identifier', type: 'text' },
+  { name: 'id', type: 'text' },
+];
+
+/** Commits a load the way the commit does: its `_dlt_loads` row, written last. */
+async function commitLoad(store: ObjectStore, loadId: string, startedAt: string) {
+  await writePart(store, `_dlt_loads/${loadId}.parquet`, DLT_LOADS_COLUMNS, [
+    {
+      load_id: loadId,
+      schema_name: 'paylink',
+      status: 0,
+      inserted_at: new Date(startedAt),
+      schema_version: 1,
+      started_at: new Date(startedAt),
+      load_date: startedAt.slice(0, 10),
+      resources: 'users',
+      users: 1,
+      failed_users: 0,
+      requests: 1,
+      rows: 1,
+    },
+  ]);
+}
 
 describe('DuckDB over a local lake', () => {
   let parent: string;
@@ -47,27 +75,33 @@ describe('DuckDB over a local lake', () => {
     lakeDir = join(parent, "lake 'quoted'");
     store = createLocalStore(lakeDir);
     await writePart(store, 'users/dt=2024-01-01/l1.00000.0000.parquet', USERS_V1, [
-      { user_identifier: 'u-1', n: 1 },
-      { user_identifier: 'u-2', n: 2 },
+      { _dlt_load_id: 'l1', user_identifier: 'u-1', n: 1 },
+      { _dlt_load_id: 'l1', user_identifier: 'u-2', n: 2 },
     ]);
     await writePart(store, 'users/dt=2024-01-02/l2.00000.0000.parquet', USERS_V2, [
-      { user_identifier: 'u-1', n: 3, score: 0.5, seen_at: new Date('2024-01-02T03:04:05.678Z') },
+      {
+        _dlt_load_id: 'l2',
+        user_identifier: 'u-1',
+        n: 3,
+        score: 0.5,
+        seen_at: new Date('2024-01-02T03:04:05.678Z'),
+      },
     ]);
-    await writePart(
-      store,
-      'accounts/dt=2024-01-02/l2.00000.0000.parquet',
-      [{ name: 'id', type: 'text' }],
-      [{ id: 'a-1' }],
-    );
-    await writePart(
-      store,
-      'odd"name/dt=2024-01-02/l2.00000.0000.parquet',
-      [{ name: 'id', type: 'text' }],
-      [{ id: 'x' }],
-    );
+    await writePart(store, 'accounts/dt=2024-01-02/l2.00000.0000.parquet', ID_ONLY, [
+      { _dlt_load_id: 'l2', id: 'a-1' },
+    ]);
+    await writePart(store, 'odd"name/dt=2024-01-02/l2.00000.0000.parquet', ID_ONLY, [
+      { _dlt_load_id: 'l2', id: 'x' },
+    ]);
+    await commitLoad(store, 'l1', '2024-01-01T00:00:00.000Z');
+    await commitLoad(store, 'l2', '2024-01-02T00:00:00.000Z');
+    // Published by a load that never reached its commit point: in raw only.
+    await writePart(store, 'users/dt=2024-01-03/l3.00000.0000.parquet', USERS_V1, [
+      { _dlt_load_id: 'l3', user_identifier: 'u-3', n: 30 },
+    ]);
     // Not tables: staging, metadata, a folder without parts, a half-written part.
-    await writePart(store, '_staging/l3/parts/users/dt=2024-01-03/l3.00000.0000.parquet', USERS_V1, [
-      { user_identifier: 'u-9', n: 9 },
+    await writePart(store, '_staging/l4/parts/users/dt=2024-01-03/l4.00000.0000.parquet', USERS_V1, [
+      { _dlt_load_id: 'l4', user_identifier: 'u-9', n: 9 },
     ]);
     await store.put('_loads/l2.json', '{}');
     await mkdir(join(lakeDir, 'empty_table', 'dt=2024-01-01'), { recursive: true });
@@ -95,6 +129,12 @@ describe('DuckDB over a local lake', () => {
         ['2024-01-02', 'u-1', 3, 0.5, '2024-01-02T03:04:05.678Z'],
       ],
     });
+  });
+
+  it('shows a load without a _dlt_loads row in raw only, never in the history view', async () => {
+    expect((await lake.query('SELECT n FROM raw.users ORDER BY n')).rows).toEqual([[1], [2], [3], [30]]);
+    expect((await lake.query('SELECT n FROM users ORDER BY n')).rows).toEqual([[1], [2], [3]]);
+    expect((await lake.query('SELECT load_id FROM _dlt_loads ORDER BY 1')).rows).toEqual([['l1'], ['l2']]);
   });
 
   it('types the columns as the Parquet files say, and dt as VARCHAR', async () => {
@@ -141,13 +181,12 @@ describe('DuckDB over a local lake', () => {
     expect(JSON.parse(JSON.stringify(result))).toEqual(result);
   });
 
-  it('sees parts committed after it was opened', async () => {
-    await writePart(
-      store,
-      'accounts/dt=2024-01-03/l3.00000.0000.parquet',
-      [{ name: 'id', type: 'text' }],
-      [{ id: 'a-2' }],
-    );
+  it('sees parts committed after it was opened, once their load commits', async () => {
+    await writePart(store, 'accounts/dt=2024-01-03/l5.00000.0000.parquet', ID_ONLY, [
+      { _dlt_load_id: 'l5', user_identifier: 'u-1', id: 'a-2' },
+    ]);
+    expect((await lake.query('SELECT id FROM accounts ORDER BY id')).rows).toEqual([['a-1']]);
+    await commitLoad(store, 'l5', '2024-01-03T00:00:00.000Z');
 
     expect((await lake.query('SELECT id, dt FROM accounts ORDER BY id')).rows).toEqual([
       ['a-1', '2024-01-02'],
@@ -177,12 +216,18 @@ describe('openLakeQuery edge cases', () => {
 
   it('reads a lake whose path has glob characters file by file', async () => {
     const lakeDir = join(parent, 'lake [1] {a,b} *');
+    const store = createLocalStore(lakeDir);
     await writePart(
-      createLocalStore(lakeDir),
+      store,
       't/dt=2024-01-01/p.parquet',
-      [{ name: 'v', type: 'bigint' }],
-      [{ v: 7 }],
+      [
+        { name: '_dlt_load_id', type: 'text' },
+        { name: 'user_identifier', type: 'text' },
+        { name: 'v', type: 'bigint' },
+      ],
+      [{ _dlt_load_id: 'p', user_identifier: 'u', v: 7 }],
     );
+    await commitLoad(store, 'p', '2024-01-01T00:00:00.000Z');
 
     const lake = await openLakeQuery(lakeDir);
     try {

@@ -67,6 +67,7 @@ describe('a load into an S3 lake', () => {
 
   it('leaves only Parquet under table folders, the load marker and the schema: no staging', () => {
     expect(keys, 'marker').toContain(`_loads/${LOAD_ID}.json`);
+    expect(keys, 'commit point').toContain(`_dlt_loads/${LOAD_ID}.parquet`);
     expect(keys, 'schema').toContain('_schema/current.json');
     expect(
       keys.filter((k) => k.startsWith('_staging/')),
@@ -76,6 +77,7 @@ describe('a load into an S3 lake', () => {
       (k) =>
         tableOfPart(k) === undefined &&
         k !== `_loads/${LOAD_ID}.json` &&
+        k !== `_dlt_loads/${LOAD_ID}.parquet` &&
         !/^_schema\/[\w/.-]+\.json$/.test(k),
     );
     expect(unexpected, 'keys that are neither parts nor lake metadata').toEqual([]);

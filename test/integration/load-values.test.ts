@@ -260,8 +260,8 @@ describe('a load of 40 generated users into a local lake', () => {
     }
   });
 
-  it('stamps every root row with the load id', async () => {
-    for (const table of lake.tables().filter((t) => !t.includes('__'))) {
+  it('stamps every row, child rows included, with the load id', async () => {
+    for (const table of lake.tables()) {
       const rows = await queryObjects(lake, `SELECT DISTINCT _dlt_load_id FROM "${table}"`);
       expect(
         rows.map((r) => r._dlt_load_id),
@@ -320,6 +320,9 @@ describe('a load of 40 generated users into a local lake', () => {
         !/^[a-z_]+\/dt=\d{4}-\d{2}-\d{2}\/values-load-1\.\d{5}\.\d{4}\.parquet$/.test(f) &&
         !f.startsWith('_schema/'),
     );
-    expect(other, 'files besides parts and schema').toEqual([`_loads/${LOAD_ID}.json`]);
+    expect(other, 'files besides parts and schema').toEqual([
+      `_dlt_loads/${LOAD_ID}.parquet`,
+      `_loads/${LOAD_ID}.json`,
+    ]);
   });
 });

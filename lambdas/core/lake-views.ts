@@ -1,0 +1,139 @@
+/**
+ * The two documented reading layers of the lake, as SQL that DuckDB (locally) and Athena engine 3
+ * (Trino) both run unchanged: only the names of the schemas differ.
+ *
+ * - **raw**: the files as they are. Athena reads every object under a table's location, so raw
+ *   shows whatever a crashed or running load left behind. Not a documented reading path.
+ * - **history** (each table under its own name): the rows of committed loads only, i.e. loads
+ *   with a row in `_dlt_loads`. Three loads of the same users give three loads' rows.
+ * - **current** (schema `current` locally, database `<db>_current` in Athena): each user's rows
+ *   from that user's latest committed load in which the table's resource succeeded for that user
+ *   (`user_loads.status = 'ok'`); child tables follow their root resource. A user whose resource
+ *   failed in the latest load keeps the previous good state; an account unlinked at the source
+ *   disappears; a user missing from a later load (a changed-users load) keeps their state.
+ *
+ * Loads are ordered by `_dlt_loads.started_at` (the plan's start), then load id: never by how
+ * load ids sort as text.
+ *
+ * Every view lists its columns explicitly (Athena stores a view with its column list and calls it
+ * stale when a table gains a column; the commit re-creates it), so the SQL takes the table's
+ * columns from the schema registry.
+ */
+import { LAKE } from './constants.ts';
+import { PARTITION_COLUMN } from './layout.ts';
+import type { ColumnDef, ColumnType } from './types.ts';
+
+/** Where the raw tables are, as a SQL prefix (`raw`, `"paylink_raw"`): `<schema>."<table>"`. */
+export interface ViewNames {
+  /** Quoted schema (or Glue database) holding the raw tables. */
+  readonly rawSchema: string;
+}
+
+/** `_dlt_loads`: dlt's columns first (load_id, schema_name, status, inserted_at), then ours. */
+export const DLT_LOADS_COLUMNS: readonly ColumnDef[] = [
+  { name: 'load_id', type: 'text' },
+  { name: 'schema_name', type: 'text' },
+  { name: 'status', type: 'bigint' },
+  { name: 'inserted_at', type: 'timestamp' },
+  { name: 'schema_version', type: 'bigint' },
+  { name: 'started_at', type: 'timestamp' },
+  { name: 'load_date', type: 'text' },
+  { name: 'resources', type: 'text' },
+  { name: 'users', type: 'bigint' },
+  { name: 'failed_users', type: 'bigint' },
+  { name: 'requests', type: 'bigint' },
+  { name: 'rows', type: 'bigint' },
+] as const;
+
+export const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const quoteString = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+/**
+ * The resource a table belongs to: the table itself for a root table, the part before the first
+ * `__` for a child table. Root table names never contain `__` (dlt's naming collapses it inside
+ * one segment), so the split is unambiguous.
+ */
+export function rootTableOf(table: string): string {
+  const at = table.indexOf(LAKE.pathSeparator);
+  return at < 0 ? table : table.slice(0, at);
+}
+
+/** Whether the table is partitioned by `dt` (every data table; not `_dlt_loads`). */
+export function isPartitioned(table: string): boolean {
+  return table !== LAKE.loadsTable;
+}
+
+/** The columns a view of `table` exposes: the registry's, then the partition column. */
+export function viewColumns(table: string, columns: readonly ColumnDef[]): string[] {
+  const names = columns.map((c) => c.name).filter((n) => n !== PARTITION_COLUMN);
+  return isPartitioned(table) ? [...names, PARTITION_COLUMN] : names;
+}
+
+const raw = (names: ViewNames, table: string) => `${names.rawSchema}.${quoteIdentifier(table)}`;
+const select = (alias: string, columns: readonly string[]) =>
+  columns.map((c) => `${alias}.${quoteIdentifier(c)}`).join(', ');
+
+const loadId = quoteIdentifier(LAKE.loadIdColumn);
+const user = quoteIdentifier(LAKE.userColumn);
+const LOAD_ORDER = 'l."started_at" DESC, l."load_id" DESC';
+
+/** History: the table's rows from committed loads only. */
+export function historyViewSql(names: ViewNames, table: string, columns: readonly ColumnDef[]): string {
+  const cols = viewColumns(table, columns);
+  if (table === LAKE.loadsTable) return `SELECT ${select('l', cols)}\nFROM ${raw(names, table)} AS l`;
+  return [
+    `SELECT ${select('t', cols)}`,
+    `FROM ${raw(names, table)} AS t`,
+    `WHERE t.${loadId} IN (SELECT l."load_id" FROM ${raw(names, LAKE.loadsTable)} AS l)`,
+  ].join('\n');
+}
+
+/**
+ * Current state. For `user_loads`: each (user, resource)'s outcome in the latest committed load
+ * that included it. For any other table: the rows of each user's latest committed load in which
+ * the table's resource succeeded for that user. Undefined for `_dlt_loads` (it has no users).
+ */
+export function currentViewSql(
+  names: ViewNames,
+  table: string,
+  columns: readonly ColumnDef[],
+): string | undefined {
+  if (table === LAKE.loadsTable) return undefined;
+  const cols = viewColumns(table, columns);
+  const loads = raw(names, LAKE.loadsTable);
+  if (table === LAKE.userLoadsTable) {
+    return [
+      'WITH ranked AS (',
+      `  SELECT ${select('u', cols)},`,
+      `         row_number() OVER (PARTITION BY u.${user}, u."resource" ORDER BY ${LOAD_ORDER}) AS rn`,
+      `  FROM ${raw(names, table)} AS u`,
+      `  JOIN ${loads} AS l ON l."load_id" = u.${loadId}`,
+      ')',
+      `SELECT ${select('ranked', cols)}`,
+      'FROM ranked',
+      'WHERE ranked.rn = 1',
+    ].join('\n');
+  }
+  return [
+    'WITH latest AS (',
+    `  SELECT u.${user}, u.${loadId},`,
+    `         row_number() OVER (PARTITION BY u.${user} ORDER BY ${LOAD_ORDER}) AS rn`,
+    `  FROM ${raw(names, LAKE.userLoadsTable)} AS u`,
+    `  JOIN ${loads} AS l ON l."load_id" = u.${loadId}`,
+    `  WHERE u."resource" = ${quoteString(rootTableOf(table))} AND u."status" = 'ok'`,
+    ')',
+    `SELECT ${select('t', cols)}`,
+    `FROM ${raw(names, table)} AS t`,
+    `JOIN latest AS g ON g.${user} = t.${user} AND g.${loadId} = t.${loadId}`,
+    'WHERE g.rn = 1',
+  ].join('\n');
+}
+
+/** SQL type of a lake column in DuckDB (for typed NULL columns of tables or files that lack one). */
+export const DUCKDB_TYPES: Readonly<Record<ColumnType, string>> = {
+  text: 'VARCHAR',
+  bigint: 'BIGINT',
+  double: 'DOUBLE',
+  bool: 'BOOLEAN',
+  timestamp: 'TIMESTAMP',
+};
