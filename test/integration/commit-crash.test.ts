@@ -1,0 +1,266 @@
+/**
+ * A load killed (SIGKILL, a real one: test/helpers/crash-commit.ts runs in its own process) at
+ * points spread over its commit, on a local lake and on the S3 store: through the documented
+ * reading layers (history and current state) it is never partly visible. Before its
+ * `_dlt_loads` row the lake reads exactly as before the load; after it, exactly as after a
+ * fault-free commit. Re-running the load id, or running a new load, then leaves no trace of the
+ * dead attempt in either layer.
+ */
+import { spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '#adapters/open-store.ts';
+import { openLakeQuery } from '#cli/duckdb-lake.ts';
+import type { ObjectStore } from '#core/ports.ts';
+import { type Simulator, startSimulator } from '#simulator/server.ts';
+import { generateIdentifiers } from '#simulator/world.ts';
+import { type CommitWrite, type CrashCommitArgs, loadWithCommitHook } from '#test/helpers/crash-commit.ts';
+import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const CHILD = fileURLToPath(new URL('../helpers/crash-commit-child.ts', import.meta.url));
+const API_KEY = 'crash-key';
+const API_SECRET = 'crash-secret';
+const SEED = 'crash';
+const USERS = generateIdentifiers(SEED, 6);
+/** accounts and its child tables, plus user_loads: enough tables for a commit with many writes. */
+const RESOURCES = ['accounts'];
+const BATCH_SIZE = 3;
+/** Kill points spread evenly over the commit's writes (plus the two around its commit point). */
+const SPREAD_POINTS = 10;
+const BUCKET = 'crash-lake';
+
+interface ChildRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function runChild(args: CrashCommitArgs): Promise<ChildRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(args)], {
+      cwd: REPO,
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString('utf8');
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** What a reader sees: per table, the sorted `_dlt_id`s of history and of current state. */
+interface Seen {
+  readonly loads: string[];
+  readonly history: Record<string, string[]>;
+  readonly current: Record<string, string[]>;
+}
+
+async function seen(lakeDir: string): Promise<Seen> {
+  const lake = await openLakeQuery(lakeDir);
+  try {
+    // One query for every table of both layers: this runs a few dozen times per store.
+    const parts = lake
+      .tables()
+      .flatMap((table) =>
+        ['', 'current.'].map(
+          (schema) =>
+            `SELECT '${schema}' AS layer, '${table}' AS t, string_agg(_dlt_id, ',' ORDER BY _dlt_id) AS ids FROM ${schema}"${table}"`,
+        ),
+      );
+    const { rows } = await lake.query(parts.join('\nUNION ALL\n'));
+    const history: Record<string, string[]> = {};
+    const current: Record<string, string[]> = {};
+    for (const [layer, table, ids] of rows) {
+      (layer === '' ? history : current)[String(table)] = ids === null ? [] : String(ids).split(',');
+    }
+    const loads = (await lake.query('SELECT load_id FROM _dlt_loads ORDER BY 1')).rows.map((r) =>
+      String(r[0]),
+    );
+    return { loads, history, current };
+  } finally {
+    lake.close();
+  }
+}
+
+const counts = (ids: Record<string, string[]>) =>
+  Object.fromEntries(Object.entries(ids).map(([t, list]) => [t, list.length]));
+
+/** A lake location the test can copy, crash into and read back. */
+interface LakeKind {
+  readonly name: string;
+  setup(): Promise<void>;
+  dest(label: string): string;
+  copy(from: string, to: string): Promise<void>;
+  /** A local folder holding the lake's objects (itself, or a download of the S3 prefix). */
+  readable(dest: string): Promise<string>;
+  hasKey(dest: string, key: string): Promise<boolean>;
+  teardown(): Promise<void>;
+}
+
+async function copyObjects(from: ObjectStore, to: ObjectStore): Promise<void> {
+  for (const key of await from.list('')) await to.put(key, (await from.get(key))!);
+}
+
+function localKind(root: () => string): LakeKind {
+  return {
+    name: 'local folder',
+    async setup() {},
+    dest: (label) => join(root(), label),
+    copy: (from, to) => cp(from, to, { recursive: true }),
+    readable: async (dest) => dest,
+    hasKey: async (dest, key) => (await openStore(dest).get(key)) !== undefined,
+    async teardown() {},
+  };
+}
+
+function s3Kind(root: () => string): LakeKind {
+  let s3: RunningS3rver | undefined;
+  let restoreEnv: (() => void) | undefined;
+  let downloads = 0;
+  return {
+    name: 'S3 store',
+    async setup() {
+      s3 = await startS3rver({ buckets: [BUCKET] });
+      restoreEnv = withS3Env(s3.endpoint);
+    },
+    dest: (label) => `s3://${BUCKET}/${label}`,
+    copy: (from, to) => copyObjects(openStore(from), openStore(to)),
+    async readable(dest) {
+      const dir = join(root(), `download-${++downloads}`);
+      const store = openStore(dest);
+      for (const key of await store.list('')) {
+        await mkdir(dirname(join(dir, key)), { recursive: true });
+        await writeFile(join(dir, key), (await store.get(key))!);
+      }
+      await mkdir(dir, { recursive: true });
+      return dir;
+    },
+    hasKey: async (dest, key) => (await openStore(dest).get(key)) !== undefined,
+    async teardown() {
+      restoreEnv?.();
+      await s3?.close();
+    },
+  };
+}
+
+let scratch: string;
+const scratchDir = () => scratch;
+
+describe.each([localKind(scratchDir), s3Kind(scratchDir)])(
+  'a load killed during its commit ($name)',
+  (kind) => {
+    let before: Simulator;
+    let after: Simulator;
+    let base: string;
+    let baseSeen: Seen;
+    let referenceSeen: Seen;
+    let writes: CommitWrite[];
+    const args = (sim: Simulator, dest: string, loadId: string, killAt: number): CrashCommitArgs => ({
+      dest,
+      baseUrl: sim.url,
+      apiKey: API_KEY,
+      apiSecret: API_SECRET,
+      loadId,
+      users: USERS,
+      resources: RESOURCES,
+      batchSize: BATCH_SIZE,
+      killAt,
+    });
+
+    beforeAll(async () => {
+      scratch ??= await mkdtemp(join(tmpdir(), 'paylink-crash-'));
+      await kind.setup();
+      const options = { seed: SEED, apiKey: API_KEY, apiSecret: API_SECRET };
+      before = await startSimulator({ ...options, generation: 0 });
+      after = await startSimulator({ ...options, generation: 1 });
+      // The lake before: one committed load.
+      base = kind.dest(`base-${kind.name.replace(/\W/g, '')}`);
+      const first = await runChild(args(before, base, 'load-1', 0));
+      expect(first.code, first.stderr).toBe(0);
+      baseSeen = await seen(await kind.readable(base));
+      // The lake after a fault-free commit of load-2 (the world changed in between).
+      const reference = kind.dest(`reference-${kind.name.replace(/\W/g, '')}`);
+      await kind.copy(base, reference);
+      const clean = await runChild(args(after, reference, 'load-2', 0));
+      expect(clean.code, clean.stderr).toBe(0);
+      writes = clean.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { op: number; kind: string; key: string });
+      referenceSeen = await seen(await kind.readable(reference));
+    }, 120_000);
+
+    afterAll(async () => {
+      await before?.close();
+      await after?.close();
+      await kind.teardown();
+    });
+
+    it('has two different committed states to tell apart', () => {
+      expect(baseSeen.loads).toEqual(['load-1']);
+      expect(referenceSeen.loads).toEqual(['load-1', 'load-2']);
+      expect(counts(referenceSeen.current)).not.toEqual(counts(baseSeen.history));
+      expect(writes.length).toBeGreaterThan(SPREAD_POINTS);
+    });
+
+    it('is invisible before its _dlt_loads row and whole after it, at every kill point; a re-run or a new load leaves no trace', async () => {
+      const commitPoint = writes.find((w) => w.kind === 'close' && w.key === '_dlt_loads/load-2.parquet')!.op;
+      const points = new Set<number>([commitPoint, commitPoint + 1]);
+      for (let i = 0; i < SPREAD_POINTS; i++)
+        points.add(1 + Math.floor((i * (writes.length - 1)) / (SPREAD_POINTS - 1)));
+      const checked: number[] = [];
+      for (const point of [...points].sort((a, b) => a - b)) {
+        const dest = kind.dest(`kill-${kind.name.replace(/\W/g, '')}-${point}`);
+        await kind.copy(base, dest);
+        const killed = await runChild(args(after, dest, 'load-2', point));
+        expect(killed.signal, `kill at write ${point}: ${killed.stderr}`).toBe('SIGKILL');
+
+        const committed = await kind.hasKey(dest, '_dlt_loads/load-2.parquet');
+        expect(committed, `committed after a kill at write ${point} of ${writes.length}`).toBe(
+          point > commitPoint,
+        );
+        const now = await seen(await kind.readable(dest));
+        expect(now, `what readers see after a kill at write ${point}`).toEqual(
+          committed ? referenceSeen : baseSeen,
+        );
+
+        if (point % 2 === 0) {
+          // Recovery by re-running the same load id: exactly the fault-free result.
+          const rerun = await runChild(args(after, dest, 'load-2', 0));
+          expect(rerun.code, rerun.stderr).toBe(0);
+          expect(await seen(await kind.readable(dest))).toEqual(referenceSeen);
+        } else {
+          // Recovery by moving on: a new load, and nothing of the dead attempt in either layer.
+          const next = await runChild(args(after, dest, 'load-3', 0));
+          expect(next.code, next.stderr).toBe(0);
+          const later = await seen(await kind.readable(dest));
+          expect(later.loads).toEqual(committed ? ['load-1', 'load-2', 'load-3'] : ['load-1', 'load-3']);
+          if (!committed) {
+            expect(counts(later.current)).toEqual(counts(referenceSeen.current));
+            const reference = counts(referenceSeen.history);
+            expect(counts(later.history)).toEqual(reference);
+          }
+        }
+        checked.push(point);
+      }
+      expect(checked.length).toBeGreaterThanOrEqual(SPREAD_POINTS);
+      console.info(`${kind.name}: ${checked.length} kill points of ${writes.length} commit writes checked`);
+    }, 300_000);
+  },
+);
+
+afterAll(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
