@@ -52,9 +52,13 @@ export function createPayLinkClient(options: PayLinkClientOptions): PayLinkApi {
       'the PayLink API key and secret must be non-empty printable ASCII without spaces',
     );
   }
+  const policy = resolveHttpPolicy(options.http);
+  if (!Number.isSafeInteger(policy.maxResponseBytes) || policy.maxResponseBytes < 1) {
+    throw new ConfigError('http.maxResponseBytes', 'must be a positive whole number of bytes');
+  }
   const transport = createTransport({
     send: createAttemptSender(options.fetch),
-    policy: resolveHttpPolicy(options.http),
+    policy,
     rateLimiter: options.rateLimiter,
     now: options.now ?? (() => new Date()),
     random: options.random ?? Math.random,

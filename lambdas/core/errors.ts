@@ -86,6 +86,26 @@ export class PayLinkNetworkError extends LoaderError {
   }
 }
 
+/**
+ * A response body larger than `http.maxResponseBytes` (announced by Content-Length or counted
+ * as it arrived). Not retried: the same request would bring the same body. Fails one unit.
+ */
+export class ResponseTooLargeError extends LoaderError {
+  override readonly name: string = 'ResponseTooLargeError';
+  readonly endpoint: string;
+  readonly status: number;
+  readonly limitBytes: number;
+  constructor(endpoint: string, status: number, limitBytes: number) {
+    super(
+      `PayLink ${endpoint}: response body larger than ${limitBytes} bytes (HTTP ${status}); raise http.maxResponseBytes if it is genuine`,
+      { code: 'response_too_large' },
+    );
+    this.endpoint = endpoint;
+    this.status = status;
+    this.limitBytes = limitBytes;
+  }
+}
+
 /** A 2xx body that is not JSON (or not the JSON shape a resource can use). */
 export class MalformedResponseError extends LoaderError {
   override readonly name: string = 'MalformedResponseError';
