@@ -72,6 +72,26 @@ export class ApiKeyRejectedError extends PayLinkHttpError {
   }
 }
 
+/**
+ * Access-token answered 401/403 for one identifier while the same key has minted tokens for
+ * other users: that user's failure, not the key's (PayLink refuses some identifiers). Not
+ * retried. `status` is kept so `user_loads.http_status` shows what PayLink said.
+ */
+export class AccessTokenRejectedError extends LoaderError {
+  override readonly name: string = 'AccessTokenRejectedError';
+  readonly endpoint = 'POST /access-token';
+  readonly status: number;
+  readonly apiCode: number | undefined;
+  constructor(status: number, apiCode?: number) {
+    super(
+      `PayLink POST /access-token answered HTTP ${status}${apiCode === undefined ? '' : ` (code ${apiCode})`} for this user, while the API key works for others`,
+      { code: 'access_token_rejected' },
+    );
+    this.status = status;
+    this.apiCode = apiCode;
+  }
+}
+
 /** Timeouts and connection failures that outlived the retry budget. */
 export class PayLinkNetworkError extends LoaderError {
   override readonly name: string = 'PayLinkNetworkError';
