@@ -17,7 +17,7 @@ import { createAttemptSender } from '#adapters/paylink-http-attempt.ts';
 import { describeError } from '#core/errors.ts';
 
 const scenario = process.argv[2] ?? 'body';
-const WATCHDOG_MS = 6_000;
+const WATCHDOG_MS = 10_000;
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');
 
@@ -78,7 +78,7 @@ if (scenario === 'retry') {
 }
 const elapsedMs = Date.now() - startedAt;
 // Give the server a moment to see the client side go away: the timeout must free the socket.
-const closeBy = Date.now() + 1_000;
+const closeBy = Date.now() + 3_000;
 while (closedConnections < requests && Date.now() < closeBy) await new Promise((r) => setTimeout(r, 20));
 clearTimeout(watchdog);
 clearInterval(collector);

@@ -31,7 +31,7 @@ function runProbe(scenario: string): Promise<ProbeReport> {
     execFile(
       process.execPath,
       ['--expose-gc', '--import', 'tsx', PROBE, scenario],
-      { cwd: REPO, timeout: 20_000 },
+      { cwd: REPO, timeout: 30_000 },
       (error, stdout, stderr) => {
         if (error) return reject(new Error(`probe ${scenario} failed: ${error.message}\n${stderr}`));
         resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as ProbeReport);
@@ -47,16 +47,16 @@ describe('deadline under forced garbage collection', () => {
   it('ends an attempt whose body trickles at its timeout and closes the connection', () => {
     const report = reports.get('body');
     expect(report?.outcome).toBe('timeout');
-    // Timeout 600 ms; the slack covers a loaded 2-core machine, not a hang (watchdog: 6 s).
+    // Timeout 600 ms; the slack covers a loaded 2-core machine, not a hang (watchdog: 10 s).
     expect(report?.elapsedMs).toBeGreaterThanOrEqual(590);
-    expect(report?.elapsedMs).toBeLessThan(2_500);
+    expect(report?.elapsedMs).toBeLessThan(5_000);
     expect(report?.closedConnections).toBe(1);
   });
 
   it('ends an attempt that never gets headers at its timeout and closes the connection', () => {
     const report = reports.get('headers');
     expect(report?.outcome).toBe('timeout');
-    expect(report?.elapsedMs).toBeLessThan(2_500);
+    expect(report?.elapsedMs).toBeLessThan(5_000);
     expect(report?.closedConnections).toBe(1);
   });
 
@@ -67,7 +67,7 @@ describe('deadline under forced garbage collection', () => {
     expect(report?.requests).toBe(3);
     expect(report?.closedConnections).toBe(3);
     expect(report?.elapsedMs).toBeGreaterThanOrEqual(1_490);
-    expect(report?.elapsedMs).toBeLessThan(4_500);
+    expect(report?.elapsedMs).toBeLessThan(8_000);
   });
 });
 
