@@ -35,11 +35,13 @@ export class FaultInjector {
   readonly #options: ResolvedFaultOptions;
   readonly #history = new BoundedMap<string, RequestHistory>(TRACKED_REQUESTS);
   readonly #failUsers: ReadonlySet<string>;
+  readonly #rejectTokenUsers: ReadonlySet<string>;
 
   constructor(seed: string, options: ResolvedFaultOptions) {
     this.#seed = seed;
     this.#options = options;
     this.#failUsers = new Set(options.failUsers);
+    this.#rejectTokenUsers = new Set(options.rejectTokenUsers);
   }
 
   /**
@@ -86,6 +88,11 @@ export class FaultInjector {
       this.#options.failUserRate > 0 &&
       hashUnit(this.#seed, 'fail-user', identifier) < this.#options.failUserRate
     );
+  }
+
+  /** Users whose access-token calls are refused with 403 although the key is right (`rejectTokenUsers`). */
+  tokenRejected(identifier: string): boolean {
+    return this.#rejectTokenUsers.has(identifier);
   }
 
   /** Whether this user's list bodies come wrapped in `{"data": ...}`. */

@@ -87,6 +87,10 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
         apiError(400, API_CODES.badRequest, 'Body must be JSON with a non-empty string "identifier"'),
       );
     }
+    if (injector.tokenRejected(identifier)) {
+      recorder.fault('tokenRejected');
+      return toReply(apiError(403, API_CODES.forbidden, 'Access to this user is not allowed'));
+    }
     const fault = injector.next(hashKey(['access-token', identifier]), TOKEN_FAULT_KINDS);
     if (fault) return faultReply(fault);
     return toReply({ status: 200, body: { data: tokens.mint(identifier) } });

@@ -44,6 +44,11 @@ export const faultOptionsSchema = z
     envelope: z.enum(['top', 'data', 'mixed']).default(SIMULATOR_DEFAULTS.faults.envelope),
     /** Identifiers whose data endpoints answer 404 (code 40400). */
     failUsers: z.array(z.string()).default([]),
+    /**
+     * Identifiers whose POST /access-token answers 403 (code 40300) while the API key is right:
+     * PayLink refusing one user (blocked, deleted, not allowed for this client).
+     */
+    rejectTokenUsers: z.array(z.string()).default([]),
     /** A deterministic share of identifiers that fail like `failUsers`. */
     failUserRate: rate.default(0),
     /** The same request never gets more injected faults in a row than this. */

@@ -16,6 +16,7 @@ export const API_CODES = {
   badRequest: 40000,
   badCredentials: 40100,
   badPublicToken: 40104,
+  forbidden: 40300,
   notFound: 40400,
   payloadTooLarge: 41300,
   rateLimited: 42900,

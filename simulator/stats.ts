@@ -6,7 +6,7 @@ export interface SimulatorStats {
   requests: number;
   /** Responses written, by HTTP status. */
   byStatus: Record<number, number>;
-  /** Injected faults by kind (`status429`, `status5xx`, `malformed`, `hang`), plus `failUser` 404s. */
+  /** Injected faults by kind (`status429`, `status5xx`, `malformed`, `hang`), plus `failUser` 404s and `tokenRejected` 403s. */
   faultsInjected: Record<string, number>;
   tokensMinted: number;
   /** Requests refused by the server-side `rateLimit` (also counted under byStatus[429]). */
@@ -27,7 +27,7 @@ export class StatsRecorder {
     this.#byStatus.set(status, (this.#byStatus.get(status) ?? 0) + 1);
   }
 
-  fault(kind: FaultKind | 'failUser'): void {
+  fault(kind: FaultKind | 'failUser' | 'tokenRejected'): void {
     this.#faults.set(kind, (this.#faults.get(kind) ?? 0) + 1);
   }
 

@@ -4,17 +4,12 @@
  * budget live in paylink-transport.ts; this file knows PayLink's headers, bodies and tokens.
  */
 import type { HttpPolicy } from '#core/config.ts';
-import {
-  ApiKeyRejectedError,
-  ConfigError,
-  CredentialsError,
-  MalformedResponseError,
-  PayLinkHttpError,
-} from '#core/errors.ts';
+import { ConfigError, CredentialsError, MalformedResponseError, PayLinkHttpError } from '#core/errors.ts';
 import type { PayLinkApi, PayLinkRequest, PayLinkSession } from '#core/ports.ts';
 import type { RateLimiter } from '#core/rate-limiter.ts';
 import { resolveHttpPolicy } from '#core/retry-policy.ts';
 import type { Clock, JsonValue } from '#core/types.ts';
+import { createAccessTokenGate, MintRejection } from './access-token-gate.ts';
 import { createAttemptSender } from './paylink-http-attempt.ts';
 import { type Accepted, createTransport, type PayLinkEvent } from './paylink-transport.ts';
 import { sleep } from './system-timers.ts';
@@ -52,9 +47,13 @@ export function createPayLinkClient(options: PayLinkClientOptions): PayLinkApi {
       'the PayLink API key and secret must be non-empty printable ASCII without spaces',
     );
   }
+  const policy = resolveHttpPolicy(options.http);
+  if (!Number.isSafeInteger(policy.maxResponseBytes) || policy.maxResponseBytes < 1) {
+    throw new ConfigError('http.maxResponseBytes', 'must be a positive whole number of bytes');
+  }
   const transport = createTransport({
     send: createAttemptSender(options.fetch),
-    policy: resolveHttpPolicy(options.http),
+    policy,
     rateLimiter: options.rateLimiter,
     now: options.now ?? (() => new Date()),
     random: options.random ?? Math.random,
@@ -62,27 +61,33 @@ export function createPayLinkClient(options: PayLinkClientOptions): PayLinkApi {
     onEvent: options.onEvent,
   });
 
+  // One per client: "has this key worked for anybody yet" is a fact about this run's key.
+  const gate = createAccessTokenGate();
+
   // Retrying POST /access-token is safe: it creates the user on first call and otherwise gets
   // it, keyed by identifier, so a repeated call after a lost response changes nothing.
+  // A 401/403 is never retried; the gate decides whether it is the key's or this user's.
   const mintToken = (identifier: string): Promise<string> =>
-    transport.request({
-      endpoint: ACCESS_TOKEN_ENDPOINT,
-      method: 'POST',
-      url: `${baseUrl}/access-token`,
-      headers: {
-        'x-api-key': apiKey,
-        'x-api-secret': apiSecret,
-        'content-type': 'application/json',
-        accept: 'application/json',
-        'x-api-version': API_VERSION,
-      },
-      json: { identifier },
-      accept: readToken,
-      reject: (status, apiCode) =>
-        status === 401 || status === 403
-          ? new ApiKeyRejectedError(status, apiCode)
-          : new PayLinkHttpError(ACCESS_TOKEN_ENDPOINT, status, apiCode),
-    });
+    gate.mint(() =>
+      transport.request({
+        endpoint: ACCESS_TOKEN_ENDPOINT,
+        method: 'POST',
+        url: `${baseUrl}/access-token`,
+        headers: {
+          'x-api-key': apiKey,
+          'x-api-secret': apiSecret,
+          'content-type': 'application/json',
+          accept: 'application/json',
+          'x-api-version': API_VERSION,
+        },
+        json: { identifier },
+        accept: readToken,
+        reject: (status, apiCode) =>
+          status === 401 || status === 403
+            ? new MintRejection(status, apiCode)
+            : new PayLinkHttpError(ACCESS_TOKEN_ENDPOINT, status, apiCode),
+      }),
+    );
 
   const getJson = (request: PayLinkRequest, token: string): Promise<JsonValue> =>
     transport.request({

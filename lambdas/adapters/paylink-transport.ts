@@ -3,7 +3,12 @@
  * failures are retried with retry-policy.ts delays, bounded by attempts and a total time budget.
  */
 import type { HttpPolicy } from '#core/config.ts';
-import { MalformedResponseError, PayLinkHttpError, PayLinkNetworkError } from '#core/errors.ts';
+import {
+  MalformedResponseError,
+  PayLinkHttpError,
+  PayLinkNetworkError,
+  ResponseTooLargeError,
+} from '#core/errors.ts';
 import type { RateLimiter } from '#core/rate-limiter.ts';
 import { isRetryableStatus, retryDelayMs } from '#core/retry-policy.ts';
 import type { Clock, JsonValue } from '#core/types.ts';
@@ -84,7 +89,12 @@ export function createTransport(deps: TransportDeps): Transport {
       headers: call.headers,
       json: call.json,
       timeoutMs,
+      maxBodyBytes: deps.policy.maxResponseBytes,
     });
+    if (outcome.kind === 'too-large') {
+      emit({ type: 'request', endpoint: call.endpoint, status: outcome.status, attempt });
+      throw new ResponseTooLargeError(call.endpoint, outcome.status, outcome.limitBytes);
+    }
     if (outcome.kind !== 'response') {
       emit({ type: 'request', endpoint: call.endpoint, attempt });
       return { ok: false, failure: outcome };

@@ -21,6 +21,7 @@ const httpSchema = z
     backoffMaxMs: z.number().int().nonnegative(),
     retryAfterMaxMs: z.number().int().nonnegative(),
     requestBudgetMs: z.number().int().positive(),
+    maxResponseBytes: z.number().int().positive(),
   })
   .partial()
   .strict();

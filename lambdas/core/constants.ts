@@ -23,6 +23,11 @@ export const DEFAULTS = {
     retryAfterMaxMs: 30_000,
     /** All attempts of one request together stop after this long. */
     requestBudgetMs: 90_000,
+    /**
+     * Largest response body accepted (bytes). Generous: PayLink lists are unpaginated, so one
+     * user's accounts come in one body; anything bigger is a fault, not data, and fails that unit.
+     */
+    maxResponseBytes: 64 * 1024 * 1024,
   },
   pagination: {
     /** A paginator that never stops is a bug or an API change: bound it. */

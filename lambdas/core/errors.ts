@@ -72,6 +72,26 @@ export class ApiKeyRejectedError extends PayLinkHttpError {
   }
 }
 
+/**
+ * Access-token answered 401/403 for one identifier while the same key has minted tokens for
+ * other users: that user's failure, not the key's (PayLink refuses some identifiers). Not
+ * retried. `status` is kept so `user_loads.http_status` shows what PayLink said.
+ */
+export class AccessTokenRejectedError extends LoaderError {
+  override readonly name: string = 'AccessTokenRejectedError';
+  readonly endpoint = 'POST /access-token';
+  readonly status: number;
+  readonly apiCode: number | undefined;
+  constructor(status: number, apiCode?: number) {
+    super(
+      `PayLink POST /access-token answered HTTP ${status}${apiCode === undefined ? '' : ` (code ${apiCode})`} for this user, while the API key works for others`,
+      { code: 'access_token_rejected' },
+    );
+    this.status = status;
+    this.apiCode = apiCode;
+  }
+}
+
 /** Timeouts and connection failures that outlived the retry budget. */
 export class PayLinkNetworkError extends LoaderError {
   override readonly name: string = 'PayLinkNetworkError';
@@ -83,6 +103,26 @@ export class PayLinkNetworkError extends LoaderError {
       cause,
     });
     this.endpoint = endpoint;
+  }
+}
+
+/**
+ * A response body larger than `http.maxResponseBytes` (announced by Content-Length or counted
+ * as it arrived). Not retried: the same request would bring the same body. Fails one unit.
+ */
+export class ResponseTooLargeError extends LoaderError {
+  override readonly name: string = 'ResponseTooLargeError';
+  readonly endpoint: string;
+  readonly status: number;
+  readonly limitBytes: number;
+  constructor(endpoint: string, status: number, limitBytes: number) {
+    super(
+      `PayLink ${endpoint}: response body larger than ${limitBytes} bytes (HTTP ${status}); raise http.maxResponseBytes if it is genuine`,
+      { code: 'response_too_large' },
+    );
+    this.endpoint = endpoint;
+    this.status = status;
+    this.limitBytes = limitBytes;
   }
 }
 

@@ -7,6 +7,7 @@ import {
   type PayLinkEvent,
 } from '#adapters/paylink-client.ts';
 import {
+  AccessTokenRejectedError,
   ApiKeyRejectedError,
   CredentialsError,
   MalformedResponseError,
@@ -139,6 +140,29 @@ describe('openSession', () => {
       expect(error).toBeInstanceOf(ApiKeyRejectedError);
       expect(error).toMatchObject({ status, endpoint: 'POST /access-token' });
       expect(server.requests).toHaveLength(1);
+    }
+  });
+
+  it("fails one identifier's 401/403 on access-token alone once the key has minted for another user", async () => {
+    for (const status of [401, 403]) {
+      server.reset((request, response) =>
+        JSON.parse(request.body).identifier === IDENTIFIER
+          ? json(response, status, { message: 'not allowed', code: 40300 })
+          : json(response, 200, { data: { publicToken: TOKEN } }),
+      );
+      const { client } = setup();
+      await client.openSession('someone-else');
+      const error = await failureOf(client.openSession(IDENTIFIER));
+      expect(error).toBeInstanceOf(AccessTokenRejectedError);
+      expect(error).not.toBeInstanceOf(ApiKeyRejectedError);
+      expect(error).toMatchObject({
+        code: 'access_token_rejected',
+        status,
+        apiCode: 40300,
+        retryable: false,
+      });
+      expect(String(error)).not.toContain(IDENTIFIER);
+      expect(tokenRequests()).toHaveLength(2);
     }
   });
 

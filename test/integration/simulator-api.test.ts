@@ -346,6 +346,17 @@ describe('simulator pagination', () => {
 });
 
 describe('simulator failing users', () => {
+  it('answers 403 code 40300 on access-token for rejectTokenUsers, with the right key', async () => {
+    const sim = await simulator({ faults: { rejectTokenUsers: ['Zoë Ångström 7'] } });
+    const refused = await mint(sim, { identifier: 'Zoë Ångström 7' });
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe(40300);
+    expect(refused.body.data).toBeUndefined();
+    expect((await mint(sim, { identifier: 'user-000001' })).status).toBe(200);
+    expect(sim.stats().faultsInjected.tokenRejected).toBe(1);
+    expect(sim.stats().tokensMinted).toBe(1);
+  });
+
   it('answers 404 code 40400 on data endpoints for listed users, while minting their tokens', async () => {
     const sim = await simulator({ faults: { failUsers: ['Zoë Ångström 7'] } });
     const token = await tokenFor(sim, 'Zoë Ångström 7');

@@ -32,6 +32,7 @@ describe('parseSimulatorOptions', () => {
         latencyMs: 0,
         envelope: 'top',
         failUsers: [],
+        rejectTokenUsers: [],
         failUserRate: 0,
         maxConsecutiveFaults: 2,
       },
