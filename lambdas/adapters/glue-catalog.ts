@@ -52,11 +52,11 @@ const RETRYABLE_NAMES = new Set([
   'OperationTimeoutException',
 ]);
 
-function errorName(error: unknown): string {
+export function errorName(error: unknown): string {
   return error instanceof Error ? error.name : 'unknown';
 }
 
-function catalogError(where: string, operation: string, error: unknown): CatalogError {
+export function catalogError(where: string, operation: string, error: unknown): CatalogError {
   const fault = (error as { $fault?: unknown } | undefined)?.$fault;
   const name = errorName(error);
   return new CatalogError(where, `${operation} failed (${name})`, {

@@ -8,6 +8,7 @@
  * catalog cannot drift from the object keys.
  */
 import { ConfigError } from './errors.ts';
+import { isPartitioned } from './lake-views.ts';
 import { PARTITION_COLUMN, PARTITION_TEMPLATE, partitionPrefix, tablePrefix } from './layout.ts';
 import type { ColumnDef, ColumnType } from './types.ts';
 
@@ -112,6 +113,19 @@ export function glueTableInput(spec: GlueTableSpec): GlueTableInput {
   assertName('glue.table', spec.table);
   const root = rootOf(spec.table, spec.location);
   const dt = PARTITION_COLUMN;
+  if (!isPartitioned(spec.table)) {
+    // `_dlt_loads`: one small file per load directly under the table folder.
+    const table = partitionedInput(spec, root, dt);
+    return {
+      ...table,
+      Parameters: { EXTERNAL: 'TRUE', classification: 'parquet' },
+      PartitionKeys: [],
+    };
+  }
+  return partitionedInput(spec, root, dt);
+}
+
+function partitionedInput(spec: GlueTableSpec, root: string, dt: string): GlueTableInput {
   return {
     Name: spec.table,
     Description: spec.description ?? `PayLink lake table ${spec.table} (managed by paylink-lake-loader)`,

@@ -5,9 +5,13 @@
  * state, and every SQL example of the README must return what the simulator's truth says.
  */
 import { readFile } from 'node:fs/promises';
+import { TrinoSQL } from 'dt-sql-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
 import type { LakeQuery } from '#cli/duckdb-lake.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
+import { lakeDatabases, lakeViews } from '#core/glue-view.ts';
+import { readCommittedSchema } from '#core/lake-schema.ts';
 import type { JsonObject } from '#core/types.ts';
 import { startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers, type UserData, userData } from '#simulator/world.ts';
@@ -141,6 +145,50 @@ describe('three loads with changes at the source between them', () => {
     }
   });
 
+  describe('the Athena views (Glue VIRTUAL_VIEWs the commit keeps)', () => {
+    const databases = lakeDatabases('paylink');
+    const trino = new TrinoSQL();
+
+    it('parse as Trino SQL (Athena engine 3) and return in DuckDB exactly what the local views return', async () => {
+      const registry = await readCommittedSchema(createLocalStore(scratch.path('lake')));
+      // The same raw files, under the name the views use in Athena.
+      await lake.query(`CREATE SCHEMA IF NOT EXISTS "${databases.raw}"`);
+      let checked = 0;
+      for (const table of registry.tables()) {
+        await lake.query(
+          `CREATE OR REPLACE VIEW "${databases.raw}"."${table}" AS SELECT * FROM raw."${table}"`,
+        );
+      }
+      for (const table of registry.tables()) {
+        for (const view of lakeViews(databases, table, registry.columns(table))) {
+          expect(trino.validate(view.sql), `${view.database}.${table} in Trino grammar`).toEqual([]);
+          const local = view.database === databases.current ? `current."${table}"` : `"${table}"`;
+          const athena = await rows(`SELECT * FROM (${view.sql}) ORDER BY ALL`);
+          expect(athena, `${view.database}.${table} = ${local}`).toEqual(
+            await rows(`SELECT * FROM ${local} ORDER BY ALL`),
+          );
+          checked++;
+        }
+      }
+      expect(checked).toBe(2 * registry.tables().length - 1);
+    });
+
+    it('record their SQL and typed columns in the Presto view format Athena reads', async () => {
+      const registry = await readCommittedSchema(createLocalStore(scratch.path('lake')));
+      const [history, current] = lakeViews(databases, 'accounts', registry.columns('accounts'));
+      const text = /^\/\* Presto View: (.+) \*\/$/.exec(current!.input.ViewOriginalText)![1]!;
+      const presto = JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
+      expect(presto.originalSql).toBe(current!.sql);
+      expect(presto.schema).toBe('paylink_current');
+      expect(presto.columns.at(-1)).toEqual({ name: 'dt', type: 'varchar' });
+      expect(current!.input.StorageDescriptor.Columns.map((c) => c.Name)).toEqual(
+        presto.columns.map((c: { name: string }) => c.name),
+      );
+      expect(history!.database).toBe('paylink');
+      expect(history!.sql).toContain('FROM "paylink_raw"."_dlt_loads"');
+    });
+  });
+
   describe('every SQL example of the README', () => {
     let queries: Map<string, string>;
     beforeAll(async () => {
@@ -216,6 +264,14 @@ describe('three loads with changes at the source between them', () => {
 
     it('are all asserted here (a new README query needs an assertion)', () => {
       expect([...queries.keys()].sort()).toEqual(Object.keys(ASSERTIONS).sort());
+    });
+
+    it('parse as Trino SQL too, with current. as the <database>_current database', () => {
+      const trino = new TrinoSQL();
+      for (const [name, sql] of queries) {
+        const athena = sql.replaceAll('current.', 'paylink_current.').replace(/;\s*$/, '');
+        expect(trino.validate(athena), name).toEqual([]);
+      }
     });
 
     for (const [name, assert] of Object.entries(ASSERTIONS)) {
