@@ -108,6 +108,11 @@ export const stackConfigSchema = z
     requestRate: z.number().positive().default(DEFAULTS.rateLimit),
     userConcurrency: z.number().int().min(1).max(100).default(DEFAULTS.concurrency),
     batchSize: z.number().int().min(1).max(100_000).default(DEFAULTS.batchSize),
+    /**
+     * Users the deployment is sized for (optional). When set, synth fails unless every schedule
+     * can load them at `requestRate` before its next run (lambdas/core/capacity.ts).
+     */
+    expectedUsers: z.number().int().min(0).optional(),
     /** Distributed Map MaxConcurrency: load-batch invocations at once. */
     maxConcurrency: z.number().int().min(1).max(10_000).default(4),
     usersList: z
