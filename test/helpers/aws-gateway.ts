@@ -114,17 +114,14 @@ function forward(
   delete sent['transfer-encoding'];
   delete sent.connection;
   return new Promise((resolve, reject) => {
-    const out = request(
-      { host: url.hostname, port: url.port, method, path, headers: sent },
-      (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on('data', (c: Buffer) => chunks.push(c));
-        answer.on('end', () =>
-          resolve({ status: answer.statusCode ?? 500, headers: answer.headers, body: Buffer.concat(chunks) }),
-        );
-        answer.on('error', reject);
-      },
-    );
+    const out = request({ host: url.hostname, port: url.port, method, path, headers: sent }, (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on('data', (c: Buffer) => chunks.push(c));
+      answer.on('end', () =>
+        resolve({ status: answer.statusCode ?? 500, headers: answer.headers, body: Buffer.concat(chunks) }),
+      );
+      answer.on('error', reject);
+    });
     out.on('error', reject);
     out.end(body);
   });
@@ -166,7 +163,9 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
   }
 
   function faultFor(action: string, resource: string): GatewayFault | undefined {
-    const fault = faults.find((f) => (f.remaining === undefined || f.remaining > 0) && f.match({ action, resource }));
+    const fault = faults.find(
+      (f) => (f.remaining === undefined || f.remaining > 0) && f.match({ action, resource }),
+    );
     if (fault?.remaining !== undefined) fault.remaining -= 1;
     return fault;
   }
@@ -220,7 +219,12 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
     for (const resource of resources) {
       if (!(await allowed(principal, action, resource))) {
         calls.push({ principal: principal.label, action, resource, status: 400 });
-        return jsonError(res, 400, 'AccessDeniedException', IamGate.denialMessage(principal, action, resource));
+        return jsonError(
+          res,
+          400,
+          'AccessDeniedException',
+          IamGate.denialMessage(principal, action, resource),
+        );
       }
     }
     const fault = faultFor(action, resources.at(-1)!);
@@ -260,7 +264,10 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
     };
     /** A read of a missing key: 404 only for a caller that may list the bucket. */
     const missingKeyAnswer = async (action: string, resource: string, upstream: Upstream) => {
-      if (upstream.status === 404 && !(await allowed(principal, 's3:ListBucket', bucketArn, undefined, policy))) {
+      if (
+        upstream.status === 404 &&
+        !(await allowed(principal, 's3:ListBucket', bucketArn, undefined, policy))
+      ) {
         record(action, resource, 403);
         return s3Error(res, 403, 'AccessDenied', 'Access Denied', head);
       }
@@ -280,7 +287,9 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
         return relay(res, answer);
       }
       if (method === 'POST' && q.has('delete')) {
-        const keys = [...body.toString('utf8').matchAll(/<Key>([\s\S]*?)<\/Key>/g)].map((m) => xmlUnescape(m[1]!));
+        const keys = [...body.toString('utf8').matchAll(/<Key>([\s\S]*?)<\/Key>/g)].map((m) =>
+          xmlUnescape(m[1]!),
+        );
         const refused: string[] = [];
         for (const k of keys) {
           if (!(await allowed(principal, 's3:DeleteObject', objectArn(k), undefined, policy))) {
@@ -314,7 +323,9 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
           )
           .join('');
         res.writeHead(200, { 'content-type': 'application/xml' });
-        res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="${S3_XMLNS}">${errors}</DeleteResult>`);
+        res.end(
+          `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="${S3_XMLNS}">${errors}</DeleteResult>`,
+        );
         return;
       }
       return s3Error(res, 501, 'NotImplemented', `offline S3 does not serve ${method} on a bucket`, head);
@@ -323,9 +334,14 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
     const resource = objectArn(key);
     if (method === 'GET' || method === 'HEAD') {
       if (q.has('uploadId')) return s3Error(res, 501, 'NotImplemented', 'ListParts is not served', head);
-      if (!(await allowed(principal, 's3:GetObject', resource, undefined, policy))) return deny('s3:GetObject', resource);
+      if (!(await allowed(principal, 's3:GetObject', resource, undefined, policy)))
+        return deny('s3:GetObject', resource);
       if (injected('s3:GetObject', resource)) return;
-      return missingKeyAnswer('s3:GetObject', resource, await forward(options.s3, method, path, req.headers, body));
+      return missingKeyAnswer(
+        's3:GetObject',
+        resource,
+        await forward(options.s3, method, path, req.headers, body),
+      );
     }
     if (method === 'DELETE') {
       const action = q.has('uploadId') ? 's3:AbortMultipartUpload' : 's3:DeleteObject';
@@ -346,9 +362,14 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
         if (!(await allowed(principal, 's3:PutObject', resource, undefined, policy)))
           return deny('s3:PutObject', resource);
         if (injected('s3:PutObject', resource)) return;
-        return missingKeyAnswer('s3:PutObject', resource, await forward(options.s3, method, path, req.headers, body));
+        return missingKeyAnswer(
+          's3:PutObject',
+          resource,
+          await forward(options.s3, method, path, req.headers, body),
+        );
       }
-      if (!(await allowed(principal, 's3:PutObject', resource, undefined, policy))) return deny('s3:PutObject', resource);
+      if (!(await allowed(principal, 's3:PutObject', resource, undefined, policy)))
+        return deny('s3:PutObject', resource);
       if (injected('s3:PutObject', resource)) return;
       if (req.headers['if-none-match'] === '*') {
         return withKeyLock(`${bucket}/${key}`, async () => {
@@ -361,7 +382,13 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
           );
           if (exists.status === 200) {
             record('s3:PutObject', resource, 412);
-            return s3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', false);
+            return s3Error(
+              res,
+              412,
+              'PreconditionFailed',
+              'At least one of the pre-conditions you specified did not hold',
+              false,
+            );
           }
           const headers = { ...req.headers };
           delete headers['if-none-match'];
@@ -384,7 +411,8 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
     const target = req.headers['x-amz-target'];
     const work = async () => {
       if (principal === undefined) {
-        if (typeof target === 'string') return jsonError(res, 400, 'UnrecognizedClientException', 'unknown access key');
+        if (typeof target === 'string')
+          return jsonError(res, 400, 'UnrecognizedClientException', 'unknown access key');
         return s3Error(res, 403, 'InvalidAccessKeyId', 'unknown access key', req.method === 'HEAD');
       }
       if (typeof target === 'string') return handleJson(req, res, principal, target);

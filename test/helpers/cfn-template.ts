@@ -37,7 +37,12 @@ export class ResolvedTemplate {
     this.resources = template.Resources as Record<string, Cfn>;
   }
 
-  private arn(service: string, resource: string, region = this.deployment.region, account = this.deployment.account) {
+  private arn(
+    service: string,
+    resource: string,
+    region = this.deployment.region,
+    account = this.deployment.account,
+  ) {
     return `arn:aws:${service}:${region}:${account}:${resource}`;
   }
 
@@ -50,7 +55,7 @@ export class ResolvedTemplate {
     const p = resource.Properties ?? {};
     const explicit =
       this.deployment.names?.[logicalId] ??
-      (p.BucketName ??
+      p.BucketName ??
         p.FunctionName ??
         p.StateMachineName ??
         p.LogGroupName ??
@@ -58,7 +63,7 @@ export class ResolvedTemplate {
         p.Name ??
         p.DatabaseInput?.Name ??
         p.QueueName ??
-        p.TopicName);
+      p.TopicName;
     const name =
       explicit === undefined
         ? `${this.deployment.stackName}-${logicalId}`.toLowerCase()
@@ -169,7 +174,10 @@ export class ResolvedTemplate {
   roleStatements(roleLogicalId: string): { policy: string; statement: Cfn }[] {
     const role = this.resources[roleLogicalId];
     const inline = ((role?.Properties?.Policies ?? []) as Cfn[]).flatMap((p) =>
-      (p.PolicyDocument.Statement as Cfn[]).map((statement) => ({ policy: p.PolicyName as string, statement })),
+      (p.PolicyDocument.Statement as Cfn[]).map((statement) => ({
+        policy: p.PolicyName as string,
+        statement,
+      })),
     );
     const attached = Object.entries(this.resources)
       .filter(
@@ -182,6 +190,9 @@ export class ResolvedTemplate {
       );
     if ((role?.Properties?.ManagedPolicyArns ?? []).length > 0)
       throw new Error(`${roleLogicalId}: managed policies are not modelled`);
-    return [...inline, ...attached].map(({ policy, statement }) => ({ policy, statement: this.resolve(statement) }));
+    return [...inline, ...attached].map(({ policy, statement }) => ({
+      policy,
+      statement: this.resolve(statement),
+    }));
   }
 }

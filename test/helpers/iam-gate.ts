@@ -113,8 +113,10 @@ export class IamGate {
       );
     }
     const allowed = analysis.result === 'Allowed';
+    // `explain.identifier` is the statement's Sid (iam-simulate's statement objects are classes).
     const allowedBy = ((analysis.identityAnalysis?.allowStatements ?? []) as Cfn[]).map(
-      (s) => statements.find((x) => sidOf(x.id) === s.statement?.Sid)?.id ?? String(s.statement?.Sid),
+      (s) =>
+        statements.find((x) => sidOf(x.id) === s.explain?.identifier)?.id ?? String(s.explain?.identifier),
     );
     const decision: Decision = {
       principal: principal.label,

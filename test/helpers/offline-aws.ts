@@ -25,15 +25,15 @@
  * The only deployed value replaced is PAYLINK_BASE_URL (the stack requires https; the
  * simulator is plain loopback http); the SDK checksum settings s3rver needs are added.
  */
-import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { StateMachine } from 'aws-local-stepfunctions';
 
 /** An execution history event of aws-local-stepfunctions (its type is not exported). */
 // biome-ignore lint/suspicious/noExplicitAny: event shapes vary by type.
 export type EventLog = any;
-import type { Cfn } from './cfn-template.ts';
-import { ResolvedTemplate } from './cfn-template.ts';
+
 import type { AwsGateway } from './aws-gateway.ts';
+import type { Cfn, ResolvedTemplate } from './cfn-template.ts';
 import { IamGate, type Principal } from './iam-gate.ts';
 import { invokeBundledHandler } from './run-bundled-handler.ts';
 
@@ -117,10 +117,17 @@ export class OfflineAws {
     readonly template: ResolvedTemplate,
     readonly gateway: AwsGateway,
     gate: IamGate,
-    options: { bundles: Record<string, string>; baseUrl: string; handlerFileOf: (logicalId: string) => string },
+    options: {
+      bundles: Record<string, string>;
+      baseUrl: string;
+      handlerFileOf: (logicalId: string) => string;
+    },
   ) {
     this.gate = gate;
-    const principal = (roleLogicalId: string, label: string): { principal: Principal; accessKeyId: string } => {
+    const principal = (
+      roleLogicalId: string,
+      label: string,
+    ): { principal: Principal; accessKeyId: string } => {
       const accessKeyId = `AKIAOFFLINE${label.toUpperCase()}`;
       const value: Principal = {
         roleArn: template.resolve({ 'Fn::GetAtt': [roleLogicalId, 'Arn'] }),
@@ -164,7 +171,9 @@ export class OfflineAws {
         timeoutSeconds: p.Timeout ?? 3,
         traced: p.TracingConfig?.Mode === 'Active',
         logGroupArn: template.resolve(
-          p.LoggingConfig?.LogGroup ? { 'Fn::GetAtt': [p.LoggingConfig.LogGroup.Ref, 'Arn'] } : `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/${name}:*`,
+          p.LoggingConfig?.LogGroup
+            ? { 'Fn::GetAtt': [p.LoggingConfig.LogGroup.Ref, 'Arn'] }
+            : `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/${name}:*`,
         ),
         principal: who.principal,
         accessKeyId: who.accessKeyId,
@@ -187,7 +196,11 @@ export class OfflineAws {
     }
     const schedulerRole = template
       .idsOfType('AWS::IAM::Role')
-      .find((id) => JSON.stringify(template.resources[id].Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'));
+      .find((id) =>
+        JSON.stringify(template.resources[id].Properties.AssumeRolePolicyDocument).includes(
+          'scheduler.amazonaws.com',
+        ),
+      );
     if (!schedulerRole) throw new Error('no EventBridge Scheduler role in the template');
     this.scheduler = principal(schedulerRole, 'scheduler');
 
@@ -208,10 +221,22 @@ export class OfflineAws {
   }
 
   /** Invokes a function as Lambda does for a synchronous invoke from Step Functions. */
-  private async invoke(state: string, fnArn: string, payload: Cfn, run: RunState, machine: OfflineStateMachine): Promise<Cfn> {
-    const invoke = await this.gate.authorize(machine.principal, { action: 'lambda:InvokeFunction', resource: fnArn });
+  private async invoke(
+    state: string,
+    fnArn: string,
+    payload: Cfn,
+    run: RunState,
+    machine: OfflineStateMachine,
+  ): Promise<Cfn> {
+    const invoke = await this.gate.authorize(machine.principal, {
+      action: 'lambda:InvokeFunction',
+      resource: fnArn,
+    });
     if (!invoke.allowed)
-      throw this.fail('Lambda.AWSLambdaException', IamGate.denialMessage(machine.principal, 'lambda:InvokeFunction', fnArn));
+      throw this.fail(
+        'Lambda.AWSLambdaException',
+        IamGate.denialMessage(machine.principal, 'lambda:InvokeFunction', fnArn),
+      );
     const fn = [...this.functions.values()].find((f) => f.arn === fnArn || fnArn.startsWith(`${f.arn}:`));
     if (!fn) throw this.fail('Lambda.ResourceNotFoundException', `Function not found: ${fnArn}`);
     // What the Lambda service does with the function's role: its log stream, its trace segments.
@@ -237,8 +262,15 @@ export class OfflineAws {
   }
 
   /** The Map's ItemReader, as Step Functions runs it with the state machine's role. */
-  private async readItems(machine: OfflineStateMachine, reader: Cfn, input: { Bucket: string; Key: string }): Promise<Cfn[]> {
-    if (!String(reader.Resource).endsWith(':states:::s3:getObject') || reader.ReaderConfig?.InputType !== 'JSON')
+  private async readItems(
+    machine: OfflineStateMachine,
+    reader: Cfn,
+    input: { Bucket: string; Key: string },
+  ): Promise<Cfn[]> {
+    if (
+      !String(reader.Resource).endsWith(':states:::s3:getObject') ||
+      reader.ReaderConfig?.InputType !== 'JSON'
+    )
       throw new Error(`ItemReader ${reader.Resource} ${JSON.stringify(reader.ReaderConfig)} is not modelled`);
     const client = new S3Client({
       region: REGION,
@@ -251,7 +283,8 @@ export class OfflineAws {
     try {
       const object = await client.send(new GetObjectCommand({ Bucket: input.Bucket, Key: input.Key }));
       const items = JSON.parse(await object.Body!.transformToString()) as unknown;
-      if (!Array.isArray(items)) throw this.fail('States.ItemReaderFailed', 'the item file is not a JSON array');
+      if (!Array.isArray(items))
+        throw this.fail('States.ItemReaderFailed', 'the item file is not a JSON array');
       return items;
     } catch (error) {
       if ((error as Error).name === 'States.ItemReaderFailed') throw error;
@@ -311,9 +344,15 @@ export class OfflineAws {
               // The Distributed Map starts (or, on redrive, redrives) a child execution per item.
               const child = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine.name}/${definitionMapLabel(definition)}:${input.Payload?.batch ?? 'item'}`;
               const resourceArn = run.childAction === 'states:StartExecution' ? machine.arn : child;
-              const start = await this.gate.authorize(machine.principal, { action: run.childAction, resource: resourceArn });
+              const start = await this.gate.authorize(machine.principal, {
+                action: run.childAction,
+                resource: resourceArn,
+              });
               if (!start.allowed)
-                throw this.fail('States.Runtime', IamGate.denialMessage(machine.principal, run.childAction, resourceArn));
+                throw this.fail(
+                  'States.Runtime',
+                  IamGate.denialMessage(machine.principal, run.childAction, resourceArn),
+                );
             }
             return this.invoke(name, input.FunctionName, input.Payload, run, machine);
           };
@@ -324,7 +363,10 @@ export class OfflineAws {
               resource: input.StateMachineArn,
             });
             if (!decision.allowed)
-              throw this.fail('Sfn.SfnException', IamGate.denialMessage(machine.principal, 'states:ListExecutions', input.StateMachineArn));
+              throw this.fail(
+                'Sfn.SfnException',
+                IamGate.denialMessage(machine.principal, 'states:ListExecutions', input.StateMachineArn),
+              );
             if (run.throttles > 0) {
               run.throttles -= 1;
               throw this.fail('Sfn.SfnException', 'Rate exceeded (ThrottlingException)');
@@ -360,7 +402,11 @@ export class OfflineAws {
     const execution = interpreter.run(input, {
       overrides: this.overrides(machine, definition, run),
       context: {
-        Execution: { Id: executionArn, Name: executionArn.split(':').at(-1), RoleArn: machine.principal.roleArn },
+        Execution: {
+          Id: executionArn,
+          Name: executionArn.split(':').at(-1),
+          RoleArn: machine.principal.roleArn,
+        },
         StateMachine: { Id: machine.arn, Name: machine.name },
       },
     });
@@ -396,8 +442,12 @@ export class OfflineAws {
   async execute(scheduleName: string, input: Cfn, options: ExecuteOptions = {}): Promise<ExecutionOutcome> {
     const machine = [...this.stateMachines.values()].find((m) => m.name.endsWith(`-${scheduleName}`));
     if (!machine) throw new Error(`no state machine for schedule ${scheduleName}`);
-    const start = await this.gate.authorize(this.scheduler.principal, { action: 'states:StartExecution', resource: machine.arn });
-    const name = options.name ?? `slot-${String(input.scheduledTime ?? 'manual').replace(/[^0-9A-Za-z-]/g, '')}`;
+    const start = await this.gate.authorize(this.scheduler.principal, {
+      action: 'states:StartExecution',
+      resource: machine.arn,
+    });
+    const name =
+      options.name ?? `slot-${String(input.scheduledTime ?? 'manual').replace(/[^0-9A-Za-z-]/g, '')}`;
     const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine.name}:${name}`;
     if (!start.allowed) {
       return {
@@ -419,9 +469,18 @@ export class OfflineAws {
       throttles: options.throttleListExecutions ?? 0,
     };
     try {
-      return await this.executeDefinition(machine, this.runnable(machine.definition, options.stopAtMap ?? false), input, executionArn, run);
+      return await this.executeDefinition(
+        machine,
+        this.runnable(machine.definition, options.stopAtMap ?? false),
+        input,
+        executionArn,
+        run,
+      );
     } finally {
-      running.splice(running.findIndex((e) => e.executionArn === executionArn), 1);
+      running.splice(
+        running.findIndex((e) => e.executionArn === executionArn),
+        1,
+      );
     }
   }
 
@@ -442,7 +501,12 @@ export class OfflineAws {
     const state = failedState.state;
     let start = state.name;
     let input = state.input;
-    const run: RunState = { executionArn: failed.executionArn, invocations: [], childAction: 'states:StartExecution', throttles: 0 };
+    const run: RunState = {
+      executionArn: failed.executionArn,
+      invocations: [],
+      childAction: 'states:StartExecution',
+      throttles: 0,
+    };
     if (machine.definition.States[state.name].Type === 'Map') {
       // Restart at the item reader with the Map's input; only unsucceeded items run again.
       start = `${state.name}.ItemReader`;
@@ -451,7 +515,11 @@ export class OfflineAws {
       const total = (state.input.items as unknown[]).length;
       const succeeded = new Set(
         failed.events
-          .filter((e) => e.type === 'MapIterationSucceeded' && (e as { parentState: { name: string } }).parentState.name === state.name)
+          .filter(
+            (e) =>
+              e.type === 'MapIterationSucceeded' &&
+              (e as { parentState: { name: string } }).parentState.name === state.name,
+          )
           .map((e) => (e as { index: number }).index),
       );
       run.items = Array.from({ length: total }, (_, i) => i).filter((i) => !succeeded.has(i));
@@ -461,9 +529,18 @@ export class OfflineAws {
     running.push({ executionArn: failed.executionArn, startDate: new Date() });
     this.running.set(machine.arn, running);
     try {
-      return await this.executeDefinition(machine, { ...definition, StartAt: start }, input, failed.executionArn, run);
+      return await this.executeDefinition(
+        machine,
+        { ...definition, StartAt: start },
+        input,
+        failed.executionArn,
+        run,
+      );
     } finally {
-      running.splice(running.findIndex((e) => e.executionArn === failed.executionArn), 1);
+      running.splice(
+        running.findIndex((e) => e.executionArn === failed.executionArn),
+        1,
+      );
     }
   }
 }

@@ -12,10 +12,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REQUESTS_PER_USER } from '#core/capacity.ts';
-import { generateIdentifiers } from '#simulator/world.ts';
 import { NON_RETRYABLE_ERRORS } from '#infra/constants.ts';
-import { SECRET_PLACEHOLDER_KEY, SECRET_PLACEHOLDER_VALUE } from '#infra/constructs/paylink-credentials.ts';
 import { RUN_IN_PROGRESS_ERROR } from '#infra/constructs/load-workflow.ts';
+import { SECRET_PLACEHOLDER_KEY, SECRET_PLACEHOLDER_VALUE } from '#infra/constructs/paylink-credentials.ts';
+import { generateIdentifiers } from '#simulator/world.ts';
 import { FAST_HTTP } from '#test/helpers/lake-harness.ts';
 import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
 import { describeDenials, type OfflineWorld, startOfflineWorld } from '#test/helpers/offline-deployment.ts';
@@ -56,7 +56,8 @@ function explain(outcome: ExecutionOutcome): string {
   ].join('\n');
 }
 
-const lakeKeys = async () => (await world.bucket.list(`${world.prefix}/`)).map((k) => k.slice(world.prefix.length + 1));
+const lakeKeys = async () =>
+  (await world.bucket.list(`${world.prefix}/`)).map((k) => k.slice(world.prefix.length + 1));
 
 describe('the deployed loader, offline under AWS rules', () => {
   let first: ExecutionOutcome;
@@ -78,7 +79,13 @@ describe('the deployed loader, offline under AWS rules', () => {
     expect(world.gateway.calls.some((c) => c.action === 's3:GetObject' && c.status === 404)).toBe(true);
     expect(world.gateway.calls.filter((c) => c.status === 403)).toEqual([]);
     // Batches came from the plan's item file: plan, 3 batches, commit.
-    expect(first.invocations.map((i) => i.fn)).toEqual(['plan', 'loadBatch', 'loadBatch', 'loadBatch', 'commit']);
+    expect(first.invocations.map((i) => i.fn)).toEqual([
+      'plan',
+      'loadBatch',
+      'loadBatch',
+      'loadBatch',
+      'commit',
+    ]);
     expect(first.output).toMatchObject({ loadId, users: USERS.length });
     expect([...world.glue.tables.keys()].every((k) => k.startsWith(`${world.databaseName}.`))).toBe(true);
     expect(world.glue.tables.size).toBeGreaterThan(0);
@@ -86,7 +93,12 @@ describe('the deployed loader, offline under AWS rules', () => {
 
   it('sizes the first plan with the documented default, the next with the requests the previous load measured', async () => {
     const plan = (outcome: ExecutionOutcome) =>
-      JSON.parse(outcome.invocations.find((i) => i.fn === 'plan')!.logs.split('\n').find((l) => l.includes('"planned"'))!);
+      JSON.parse(
+        outcome.invocations
+          .find((i) => i.fn === 'plan')!
+          .logs.split('\n')
+          .find((l) => l.includes('"planned"'))!,
+      );
     expect(plan(first).requestsPerUser).toBe(DEFAULT_REQUESTS_PER_USER);
     expect(second.status, explain(second)).toBe('SUCCEEDED');
     const marker = JSON.parse(
@@ -99,7 +111,9 @@ describe('the deployed loader, offline under AWS rules', () => {
 
   it('lets an execution through the run guard after a throttled ListExecutions, and skips it while an older run is in progress', async () => {
     const arn = [...world.aws.stateMachines.values()][0]!.arn;
-    world.aws.running.set(arn, [{ executionArn: `${arn.replace(':stateMachine:', ':execution:')}:older`, startDate: new Date(0) }]);
+    world.aws.running.set(arn, [
+      { executionArn: `${arn.replace(':stateMachine:', ':execution:')}:older`, startDate: new Date(0) },
+    ]);
     let skipped: ExecutionOutcome;
     try {
       skipped = await run(3, { throttleListExecutions: 1 });
@@ -110,7 +124,9 @@ describe('the deployed loader, offline under AWS rules', () => {
     expect(skipped.error).toBe(RUN_IN_PROGRESS_ERROR);
     expect(skipped.invocations).toEqual([]);
     const retried = skipped.events.filter(
-      (e) => e.type === 'StateRetried' && (e as { state: { name: string } }).state.name === 'ListRunningExecutions',
+      (e) =>
+        e.type === 'StateRetried' &&
+        (e as { state: { name: string } }).state.name === 'ListRunningExecutions',
     );
     expect(retried).toHaveLength(1);
     expect(describeDenials(world.gate)).toEqual([]);
@@ -118,7 +134,12 @@ describe('the deployed loader, offline under AWS rules', () => {
 
   it('retries a failing batch, fails the run, and a redrive re-runs only that batch and commits', async () => {
     const manifest = /\/_staging\/[^/]+\/batches\/00001\/manifest\.json$/;
-    const fault = { match: (c: { action: string; resource: string }) => c.action === 's3:PutObject' && manifest.test(c.resource), status: 500, code: 'InternalError' };
+    const fault = {
+      match: (c: { action: string; resource: string }) =>
+        c.action === 's3:PutObject' && manifest.test(c.resource),
+      status: 500,
+      code: 'InternalError',
+    };
     world.gateway.faults.push(fault);
     let failed: ExecutionOutcome;
     try {
