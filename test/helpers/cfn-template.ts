@@ -56,13 +56,13 @@ export class ResolvedTemplate {
     const explicit =
       this.deployment.names?.[logicalId] ??
       p.BucketName ??
-        p.FunctionName ??
-        p.StateMachineName ??
-        p.LogGroupName ??
-        p.RoleName ??
-        p.Name ??
-        p.DatabaseInput?.Name ??
-        p.QueueName ??
+      p.FunctionName ??
+      p.StateMachineName ??
+      p.LogGroupName ??
+      p.RoleName ??
+      p.Name ??
+      p.DatabaseInput?.Name ??
+      p.QueueName ??
       p.TopicName;
     const name =
       explicit === undefined

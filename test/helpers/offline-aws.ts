@@ -111,7 +111,6 @@ export class OfflineAws {
   readonly scheduler: { principal: Principal; accessKeyId: string };
   /** Executions Step Functions would list as RUNNING, by state machine ARN (oldest first). */
   readonly running = new Map<string, { executionArn: string; startDate: Date }[]>();
-  private readonly s3: S3Client;
 
   constructor(
     readonly template: ResolvedTemplate,
@@ -203,15 +202,6 @@ export class OfflineAws {
       );
     if (!schedulerRole) throw new Error('no EventBridge Scheduler role in the template');
     this.scheduler = principal(schedulerRole, 'scheduler');
-
-    this.s3 = new S3Client({
-      region: REGION,
-      endpoint: gateway.url,
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
   }
 
   private fail(name: string, message: string): Error {
