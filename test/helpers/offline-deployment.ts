@@ -43,6 +43,8 @@ export interface OfflineWorld {
   readonly prefix: string;
   readonly usersKey: string;
   readonly databaseName: string;
+  /** The handler bundles (another world may reuse them). */
+  readonly bundles: Record<HandlerName, string>;
   close(): Promise<void>;
 }
 
@@ -119,6 +121,7 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
     prefix,
     usersKey: aws.functions.get('plan')!.environment.USERS_KEY!,
     databaseName,
+    bundles,
     async close() {
       await Promise.all([gateway.close(), sim.close(), secrets.close(), glue.close()]);
       restoreEnv();

@@ -15,6 +15,7 @@ import { DEFAULT_REQUESTS_PER_USER } from '#core/capacity.ts';
 import { NON_RETRYABLE_ERRORS } from '#infra/constants.ts';
 import { RUN_IN_PROGRESS_ERROR } from '#infra/constructs/load-workflow.ts';
 import { SECRET_PLACEHOLDER_KEY, SECRET_PLACEHOLDER_VALUE } from '#infra/constructs/paylink-credentials.ts';
+import { parseScheduleExpression, runDeadlineSeconds } from '#infra/schedule-expression.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { FAST_HTTP } from '#test/helpers/lake-harness.ts';
 import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
@@ -196,5 +197,56 @@ describe('the deployed loader, offline under AWS rules', () => {
     expect(attempts.length).toBeGreaterThan(0);
     expect(attempts.length).toBeLessThanOrEqual(3);
     expect(describeDenials(world.gate)).toEqual([]);
+  });
+});
+
+describe('100k users planned with the example config (20 request/s, batches of at most 500)', () => {
+  let big: OfflineWorld;
+  let outcome: ExecutionOutcome;
+  const USER_COUNT = 100_000;
+
+  beforeAll(async () => {
+    big = await startOfflineWorld({
+      config: exampleConfig(),
+      simulator: { seed: SEED },
+      bundles: world.bundles,
+    });
+    const list = Array.from({ length: USER_COUNT }, (_, i) => `user-${String(i).padStart(6, '0')}`);
+    await big.bucket.put(big.usersKey, `${list.join('\n')}\n`);
+    // Plan and the Map's input only: the run stops once the Map has read its item file.
+    outcome = await big.aws.execute(
+      'daily',
+      { schedule: 'daily', scheduledTime: SLOT(10) },
+      { stopAtMap: true },
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    await big?.close();
+  });
+
+  it('plans every user into batches that fit their deadline and a run that fits the day, with zero denied calls', () => {
+    expect(outcome.status, explain(outcome)).toBe('SUCCEEDED');
+    expect(describeDenials(big.gate)).toEqual([]);
+    const { items, ...plan } = outcome.output as {
+      items: { loadId: string; batch: number }[];
+      [k: string]: unknown;
+    };
+    const capacity = plan.capacity as Record<string, number | boolean>;
+    expect(plan.users).toBe(USER_COUNT);
+    expect(items).toHaveLength(plan.batches as number);
+    expect(items.map((i) => i.batch)).toEqual(items.map((_, i) => i));
+    // 20 request/s over 4 batches = 5 request/s per batch; 8 requests per user; 780 s usable x 0.8.
+    expect(capacity.batchSize).toBeLessThanOrEqual(390);
+    expect((capacity.batchSize as number) * (plan.batches as number)).toBeGreaterThanOrEqual(USER_COUNT);
+    const deadline = runDeadlineSeconds(parseScheduleExpression('cron(0 3 * * ? *)')!, 24);
+    expect(capacity.runDeadlineSeconds).toBe(deadline);
+    expect(capacity.fits).toBe(true);
+    expect(capacity.expectedSeconds).toBeLessThan(deadline);
+  });
+
+  it("keeps the plan's output (the state payload) small and constant, the batches being an S3 item file", () => {
+    const { items: _items, ...plan } = outcome.output as Record<string, unknown>;
+    expect(JSON.stringify(plan).length).toBeLessThan(1024);
   });
 });
