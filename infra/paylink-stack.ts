@@ -1,6 +1,6 @@
 import { CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { HANDLER_ENV } from '#handlers/contract.ts';
+import { HANDLER_ENV, OVER_DEADLINE_EVENT } from '#handlers/contract.ts';
 import { batchRequestRate } from './batch-rate.ts';
 import { capacitySettings, checkCapacity } from './capacity-settings.ts';
 import type { StackConfig } from './config.ts';
@@ -162,6 +162,7 @@ export class PaylinkLoaderStack extends Stack {
     this.operations.watchFunction('LoadBatch', loadBatch);
     this.operations.watchFunction('Commit', commit);
     this.operations.watchDeadLetterQueue(this.scheduling.deadLetterQueue);
+    this.operations.watchPlanCapacity(plan.logGroup, OVER_DEADLINE_EVENT);
     for (const schedule of config.schedules) {
       const expression = parseScheduleExpression(schedule.expression)!;
       this.operations.watchRun({

@@ -11,6 +11,12 @@
  */
 export const BATCH_DEADLINE_MARGIN_SECONDS = 120;
 
+/**
+ * The `event` of the plan's log line when the run is not expected to finish before the next
+ * one; the stack's metric filter on the plan's log group counts it and an alarm fires.
+ */
+export const OVER_DEADLINE_EVENT = 'plan_over_deadline';
+
 /** Environment variable names set by the stack and read once per container by the handlers. */
 export const HANDLER_ENV = {
   /** Lake bucket name. */

@@ -12,11 +12,14 @@ import { planItemsKey, planLoad } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
 import { parseUsersList } from '#core/users.ts';
-import { HANDLER_ENV, type PlanCapacity, type PlanEvent, type PlanResult } from './contract.ts';
+import {
+  HANDLER_ENV,
+  OVER_DEADLINE_EVENT,
+  type PlanCapacity,
+  type PlanEvent,
+  type PlanResult,
+} from './contract.ts';
 import { handlerConfig, lakeStore } from './runtime.ts';
-
-/** Log line the stack's metric filter counts: the run is not expected to finish before the next one. */
-export const OVER_DEADLINE_EVENT = 'plan_over_deadline';
 
 /** The latest committed load's marker (load ids sort by time), if any. */
 async function previousMarker(

@@ -250,3 +250,40 @@ describe('100k users planned with the example config (20 request/s, batches of a
     expect(JSON.stringify(plan).length).toBeLessThan(1024);
   });
 });
+
+describe('a run that cannot finish before the next one at the configured rate', () => {
+  it('still plans every user, says so in its output and logs the line the alarm counts', async () => {
+    const slow = await startOfflineWorld({
+      config: exampleConfig({
+        requestRate: 1,
+        maxConcurrency: 1,
+        schedules: [{ name: 'hourly', expression: 'rate(1 hour)' }],
+      }),
+      simulator: { seed: SEED },
+      bundles: world.bundles,
+    });
+    try {
+      const users = Array.from({ length: 2000 }, (_, i) => `user-${i}`);
+      await slow.bucket.put(slow.usersKey, `${users.join('\n')}\n`);
+      const outcome = await slow.aws.execute(
+        'hourly',
+        { schedule: 'hourly', scheduledTime: SLOT(11) },
+        { stopAtMap: true },
+      );
+      expect(outcome.status, explain(outcome)).toBe('SUCCEEDED');
+      const { capacity, users: planned, batches } = outcome.output;
+      expect(planned).toBe(2000);
+      expect(capacity.fits).toBe(false);
+      expect(capacity.problem).toMatch(
+        /^2000 users x 8 requests at 1 request\/s take .* more than the 54 min/,
+      );
+      expect(capacity.batchSize * batches).toBeGreaterThanOrEqual(2000);
+      const planLogs = outcome.invocations.find((i) => i.fn === 'plan')!.logs;
+      // The metric filter's pattern (infra/constructs/operations.ts): the quoted term.
+      expect(planLogs).toContain('"plan_over_deadline"');
+      expect(describeDenials(slow.gate)).toEqual([]);
+    } finally {
+      await slow.close();
+    }
+  }, 120_000);
+});

@@ -175,6 +175,22 @@ describe('alarms', () => {
     ]);
   });
 
+  it('fire when a plan expects its run to outlast the schedule period (counted from its log line)', () => {
+    const planLogs = built.stack.getLogicalId(built.stack.functions.plan.logGroup.node.defaultChild as never);
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: { Ref: planLogs },
+      FilterPattern: '"plan_over_deadline"',
+      MetricTransformations: [
+        { MetricNamespace: 'PayLinkLoader', MetricName: 'PlanOverDeadline', MetricValue: '1' },
+      ],
+    });
+    const alarm = Object.values(template.findResources('AWS::CloudWatch::Alarm')).find(
+      (a) => a.Properties.MetricName === 'PlanOverDeadline',
+    );
+    expect(alarm?.Properties).toMatchObject({ Namespace: 'PayLinkLoader', Threshold: 1, Statistic: 'Sum' });
+    expect(alarm?.Properties.AlarmActions).toHaveLength(1);
+  });
+
   it('has no e-mail subscription when no address is configured', () => {
     synth(exampleConfig()).template.resourceCountIs('AWS::SNS::Subscription', 0);
   });
