@@ -112,9 +112,9 @@ export class PaylinkLoaderStack extends Stack {
     // Each role gets what its step does (docs/deploy.md lists every grant and why); the
     // offline AWS run (test/infra/offline-aws.test.ts) fails on any call a role lacks.
     for (const fn of [plan, loadBatch, commit]) this.lake.grantList(fn);
-    // plan: the users list, the previous marker (requests per user), its own staging.
+    // plan: the users list, the previous marker (requests per user); writes its own staging.
     this.lake.grantReadUsersList(plan);
-    this.lake.grantReadAreas(plan, 'LakePlanRead', ['_loads/', '_staging/']);
+    this.lake.grantReadAreas(plan, 'LakePlanRead', ['_loads/']);
     this.lake.grantWriteStaging(plan);
     // load-batch: the plan and its users, the committed schema; writes its staging only.
     this.lake.grantReadAreas(loadBatch, 'LakeBatchRead', ['_staging/', '_schema/']);

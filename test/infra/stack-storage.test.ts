@@ -135,7 +135,7 @@ describe('the lake permissions of the Lambdas', () => {
           Sid: 'LakePlanRead',
           Effect: 'Allow',
           Action: 's3:GetObject',
-          Resource: [objects('_loads/*'), objects('_staging/*')],
+          Resource: objects('_loads/*'),
         },
       ]),
     );
