@@ -3,7 +3,7 @@
  * with `expectedUsers` set, `cdk synth` refuses a schedule that cannot load them before its next
  * run at the configured rate, naming the numbers (the same arithmetic the plan runs at run time).
  */
-import { DEFAULT_REQUESTS_PER_USER, planCapacity } from '#core/capacity.ts';
+import { DEFAULT_REQUESTS_PER_USER, planCapacity, STACK_DEFAULTS } from '#core/capacity.ts';
 import { ConfigError } from '#core/errors.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, type CapacitySettings } from '#handlers/contract.ts';
 import type { StackConfig } from './config.ts';
@@ -11,11 +11,10 @@ import { FUNCTION_DEFAULTS, GUARD_SETTLE_SECONDS } from './constants.ts';
 import { parseScheduleExpression, runDeadlineSeconds } from './schedule-expression.ts';
 
 /**
- * Expected commit time: it moves each staged part once and writes a few small objects; a
- * second-scale step, estimated generously. (Its Lambda timeout, 15 min, bounds it, but using
- * that would refuse every schedule shorter than 20 minutes for no measured reason.)
+ * Expected commit time (core STACK_DEFAULTS). Its Lambda timeout, 15 min, bounds it, but using
+ * that would refuse every schedule shorter than 20 minutes for no measured reason.
  */
-export const COMMIT_ESTIMATE_SECONDS = 120;
+export const COMMIT_ESTIMATE_SECONDS = STACK_DEFAULTS.commitSeconds;
 
 export function capacitySettings(config: StackConfig): CapacitySettings {
   return {

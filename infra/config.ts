@@ -7,6 +7,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { z } from 'zod';
+import { STACK_DEFAULTS } from '#core/capacity.ts';
 import { configFileSchema } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
@@ -114,7 +115,7 @@ export const stackConfigSchema = z
      */
     expectedUsers: z.number().int().min(0).optional(),
     /** Distributed Map MaxConcurrency: load-batch invocations at once. */
-    maxConcurrency: z.number().int().min(1).max(10_000).default(4),
+    maxConcurrency: z.number().int().min(1).max(10_000).default(STACK_DEFAULTS.maxConcurrency),
     usersList: z
       .object({
         key: z

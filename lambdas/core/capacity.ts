@@ -33,6 +33,23 @@ export const BATCH_OVERHEAD_SECONDS = 30;
 /** Estimated plan step (read the users list, write the batch files). */
 export const PLAN_SECONDS = 60;
 
+/**
+ * The deployed stack's sizing defaults, for estimates made without a stack (the CLI's `plan`):
+ * Map MaxConcurrency (config `maxConcurrency`), load-batch's Lambda timeout and deadline margin,
+ * the run guard's wait, the commit estimate, the schedule period (cdk.json's daily example) and
+ * the share of it a run may take. test/infra/capacity-defaults.test.ts checks the stack agrees.
+ */
+export const STACK_DEFAULTS = {
+  maxConcurrency: 4,
+  batchTimeoutSeconds: 900,
+  batchMarginSeconds: 120,
+  guardSeconds: 10,
+  /** Commit moves each staged part once and writes a few small objects: seconds, estimated generously. */
+  commitSeconds: 120,
+  periodHours: 24,
+  runDeadlineFraction: 0.9,
+} as const;
+
 export interface CapacityInput {
   /** Users to load (>= 0). */
   readonly users: number;
