@@ -7,6 +7,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { z } from 'zod';
+import { STACK_DEFAULTS } from '#core/capacity.ts';
 import { configFileSchema } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
@@ -108,8 +109,13 @@ export const stackConfigSchema = z
     requestRate: z.number().positive().default(DEFAULTS.rateLimit),
     userConcurrency: z.number().int().min(1).max(100).default(DEFAULTS.concurrency),
     batchSize: z.number().int().min(1).max(100_000).default(DEFAULTS.batchSize),
+    /**
+     * Users the deployment is sized for (optional). When set, synth fails unless every schedule
+     * can load them at `requestRate` before its next run (lambdas/core/capacity.ts).
+     */
+    expectedUsers: z.number().int().min(0).optional(),
     /** Distributed Map MaxConcurrency: load-batch invocations at once. */
-    maxConcurrency: z.number().int().min(1).max(10_000).default(4),
+    maxConcurrency: z.number().int().min(1).max(10_000).default(STACK_DEFAULTS.maxConcurrency),
     usersList: z
       .object({
         key: z

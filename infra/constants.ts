@@ -24,9 +24,6 @@ export const FUNCTION_DEFAULTS = {
   commit: { memoryMiB: 1024, timeoutMinutes: 15 },
 } as const;
 
-/** Bounds of one state machine execution; a hung run would otherwise block later slots forever. */
-export const RUN_TIMEOUT_HOURS = 12;
-
 /**
  * The run guard waits this long before it lists running executions. ListExecutions is
  * eventually consistent (AWS API reference); after the wait an execution that started before

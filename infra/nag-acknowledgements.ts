@@ -95,24 +95,49 @@ export function nagAcknowledgements(stack: PaylinkLoaderStack): NagAcknowledgeme
   const { plan, loadBatch, commit } = stack.functions;
   const fns = [plan, loadBatch, commit] as const;
   const { tracing } = stack.config;
-  const lakeObjects = wildcardResource(stack, stack.lake.bucket.arnForObjects(`${stack.lake.prefix}/*`));
+  const area = (name: string) =>
+    wildcardResource(stack, stack.lake.bucket.arnForObjects(`${stack.lake.prefix}/${name}*`));
+  const staging = area('_staging/');
+  const STAGING_REASON =
+    'Uncommitted objects of loads under the staging area only (keys carry run-time load ids and batch numbers); published data is out of reach.';
   const list: NagAcknowledgement[] = [
     ...functionFindings(plan, 'plan', tracing),
     ...functionFindings(loadBatch, 'load-batch', tracing),
     ...functionFindings(commit, 'commit', tracing),
-    ...fns.map((fn) => ({
-      scope: fn.role!,
-      id: lakeObjects,
+    { scope: plan.role!, id: staging, reason: STAGING_REASON },
+    { scope: loadBatch.role!, id: staging, reason: STAGING_REASON },
+    {
+      scope: plan.role!,
+      id: area('_loads/'),
       reason:
-        'Objects under the lake prefix only: the handlers write keys derived at run time (tables, dt partitions, load ids) under it; nothing else in the bucket is reachable.',
-    })),
+        'Reads the previous load marker (its measured requests per user size the next plan); read only.',
+    },
+    {
+      scope: loadBatch.role!,
+      id: area('_schema/'),
+      reason: 'Reads the committed schema registry (one file per version); read only.',
+    },
+    {
+      scope: commit.role!,
+      id: area(''),
+      reason:
+        'Commit publishes: it moves staged parts to keys derived at run time (tables, dt partitions, load ids) and removes stale ones, under the lake prefix only; nothing else in the bucket is reachable.',
+    },
     {
       scope: commit.role!,
       id: wildcardResource(stack, stack.analytics.tableArnPattern),
       reason:
         'Commit creates and widens Glue tables as the schema evolves (new child tables appear with the data); limited to the tables of this one database.',
     },
-    ...[...stack.workflows.values()].flatMap((w) => workflowFindings(w.stateMachine, fns, tracing)),
+    ...[...stack.workflows.values()].flatMap((w) => [
+      ...workflowFindings(w.stateMachine, fns, tracing),
+      {
+        scope: w.stateMachine,
+        id: staging,
+        reason:
+          "The Distributed Map's ItemReader reads the plan's item file, whose key carries the run-time load id; staging only, read only.",
+      },
+    ]),
     {
       scope: stack.scheduling.deadLetterQueue,
       id: 'AwsSolutions-SQS3',

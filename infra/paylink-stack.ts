@@ -1,6 +1,8 @@
 import { CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { HANDLER_ENV, OVER_DEADLINE_EVENT } from '#handlers/contract.ts';
 import { batchRequestRate } from './batch-rate.ts';
+import { capacitySettings, checkCapacity } from './capacity-settings.ts';
 import type { StackConfig } from './config.ts';
 import { FUNCTION_DEFAULTS } from './constants.ts';
 import { LakeAnalytics } from './constructs/lake-analytics.ts';
@@ -12,7 +14,11 @@ import { Operations } from './constructs/operations.ts';
 import { PayLinkCredentials } from './constructs/paylink-credentials.ts';
 import { handlerEnvironment } from './handler-environment.ts';
 import { scheduledTables } from './named-queries.ts';
-import { parseScheduleExpression, stalenessWindowSeconds } from './schedule-expression.ts';
+import {
+  parseScheduleExpression,
+  runDeadlineSeconds,
+  stalenessWindowSeconds,
+} from './schedule-expression.ts';
 
 export interface PaylinkLoaderStackProps extends StackProps {
   readonly config: StackConfig;
@@ -59,6 +65,10 @@ export class PaylinkLoaderStack extends Stack {
       accessLogsBucket: this.lake.accessLogsBucket,
     });
 
+    // Capacity is planned, not hoped for: refuse at synth what cannot fit (capacity-settings.ts).
+    const capacity = capacitySettings(config);
+    checkCapacity(config, capacity);
+
     // The Lambdas: one environment (the handler contract), grants by intent.
     const environment = handlerEnvironment({
       bucketName: this.lake.bucket.bucketName,
@@ -69,7 +79,7 @@ export class PaylinkLoaderStack extends Stack {
       batchSize: config.batchSize,
       batchRequestRate: batchRequestRate(config.requestRate, config.maxConcurrency),
       userConcurrency: config.userConcurrency,
-      glueDatabase: config.athena.database,
+      glueDatabase: this.analytics.databaseName,
       loaderConfig: config.loaderConfig,
     });
     const common = { environment, logRetention: config.logRetentionDays, tracing: config.tracing };
@@ -81,6 +91,7 @@ export class PaylinkLoaderStack extends Stack {
       plan: new LoaderFunction(this, 'Plan', {
         ...common,
         ...sized(FUNCTION_DEFAULTS.plan),
+        environment: { ...environment, [HANDLER_ENV.capacity]: JSON.stringify(capacity) },
         handlerFile: 'plan.ts',
         description: 'PayLink loader: reads the users list and cuts it into batches',
       }),
@@ -98,9 +109,19 @@ export class PaylinkLoaderStack extends Stack {
       }),
     };
     const { plan, loadBatch, commit } = this.functions;
-    for (const fn of [plan, loadBatch, commit]) this.lake.grantLakeReadWrite(fn);
+    // Each role gets what its step does (docs/deploy.md lists every grant and why); the
+    // offline AWS run (test/infra/offline-aws.test.ts) fails on any call a role lacks.
+    for (const fn of [plan, loadBatch, commit]) this.lake.grantList(fn);
+    // plan: the users list, the previous marker (requests per user); writes its own staging.
     this.lake.grantReadUsersList(plan);
+    this.lake.grantReadAreas(plan, 'LakePlanRead', ['_loads/']);
+    this.lake.grantWriteStaging(plan);
+    // load-batch: the plan and its users, the committed schema; writes its staging only.
+    this.lake.grantReadAreas(loadBatch, 'LakeBatchRead', ['_staging/', '_schema/']);
+    this.lake.grantWriteStaging(loadBatch);
     this.credentials.grantRead(loadBatch);
+    // commit: the only step that publishes, and that deletes published keys.
+    this.lake.grantPublish(commit);
     this.analytics.grantTableSync(commit);
 
     // One state machine and one schedule per configured schedule.
@@ -117,6 +138,10 @@ export class PaylinkLoaderStack extends Stack {
           toleratedFailurePercentage: config.toleratedFailurePercentage,
           tracing: config.tracing,
           logRetention: config.logRetentionDays,
+          runTimeout: Duration.seconds(
+            runDeadlineSeconds(parseScheduleExpression(schedule.expression)!, schedule.expectedPeriodHours),
+          ),
+          lake: this.lake,
         }),
       );
     }
@@ -137,6 +162,7 @@ export class PaylinkLoaderStack extends Stack {
     this.operations.watchFunction('LoadBatch', loadBatch);
     this.operations.watchFunction('Commit', commit);
     this.operations.watchDeadLetterQueue(this.scheduling.deadLetterQueue);
+    this.operations.watchPlanCapacity(plan.logGroup, OVER_DEADLINE_EVENT);
     for (const schedule of config.schedules) {
       const expression = parseScheduleExpression(schedule.expression)!;
       this.operations.watchRun({

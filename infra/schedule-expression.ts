@@ -3,6 +3,7 @@
  * derives from them. Pure: used by config validation and by the operations construct.
  * Syntax: https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html
  */
+import { STACK_DEFAULTS } from '#core/capacity.ts';
 
 const UNIT_SECONDS = { minute: 60, hour: 3600, day: 86_400 } as const;
 type Unit = keyof typeof UNIT_SECONDS;
@@ -48,4 +49,18 @@ export function stalenessWindowSeconds(expression: ScheduleExpression, expectedP
   if (!Number.isFinite(period) || period <= 0)
     throw new RangeError('a cron schedule needs expectedPeriodHours');
   return Math.ceil((2 * period) / 60) * 60;
+}
+
+/** Share of a schedule's period one run may take: the rest keeps it clear of the next slot. */
+export const RUN_DEADLINE_FRACTION = STACK_DEFAULTS.runDeadlineFraction;
+
+/**
+ * Time one run of a schedule may take, in whole seconds: the state machine's timeout and the
+ * deadline the plan sizes the run against (lambdas/core/capacity.ts).
+ */
+export function runDeadlineSeconds(expression: ScheduleExpression, expectedPeriodHours?: number): number {
+  const period = expression.kind === 'rate' ? expression.seconds : (expectedPeriodHours ?? Number.NaN) * 3600;
+  if (!Number.isFinite(period) || period <= 0)
+    throw new RangeError('a cron schedule needs expectedPeriodHours');
+  return Math.floor(period * RUN_DEADLINE_FRACTION);
 }

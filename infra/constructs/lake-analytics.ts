@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { CfnNamedQuery, CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
 import { CfnDatabase } from 'aws-cdk-lib/aws-glue';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -14,6 +14,7 @@ import { ATHENA_RESULTS_EXPIRY_DAYS } from '../constants.ts';
 import { namedQueries } from '../named-queries.ts';
 
 export interface LakeAnalyticsProps {
+  /** The configured name; the database gets `<name>_<deploy id>` (see LakeAnalytics). */
   readonly databaseName: string;
   readonly workgroupName: string;
   /** Tables the named "current state" queries are generated for. */
@@ -36,16 +37,24 @@ export class LakeAnalytics extends Construct {
   constructor(scope: Construct, id: string, props: LakeAnalyticsProps) {
     super(scope, id);
     const account = Stack.of(this).account;
-    this.databaseName = props.databaseName;
+    // The database is kept when the stack is deleted, like the bucket its tables describe, so
+    // its name carries the first group of the stack id's UUID: a redeploy after `cdk destroy`
+    // creates `<name>_<new id>` instead of failing on the kept one (the GlueDatabase output
+    // names it).
+    this.databaseName = Fn.join('_', [
+      props.databaseName,
+      Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', Aws.STACK_ID)))),
+    ]);
     this.workgroupName = props.workgroupName;
 
     this.database = new CfnDatabase(this, 'Database', {
       catalogId: account,
       databaseInput: {
-        name: props.databaseName,
+        name: this.databaseName,
         description: 'PayLink lake (tables are created and evolved by the loader commit)',
       },
     });
+    this.database.applyRemovalPolicy(RemovalPolicy.RETAIN);
 
     this.resultsBucket = new Bucket(this, 'QueryResults', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
@@ -63,6 +72,8 @@ export class LakeAnalytics extends Construct {
       name: props.workgroupName,
       description: 'Queries over the PayLink lake',
       state: 'ENABLED',
+      // Deleted with the stack, saved queries and all, so its fixed name is free on redeploy.
+      recursiveDeleteOption: true,
       workGroupConfiguration: {
         // Clients cannot redirect results elsewhere or turn encryption off.
         enforceWorkGroupConfiguration: true,
@@ -76,11 +87,11 @@ export class LakeAnalytics extends Construct {
       },
     });
 
-    for (const query of namedQueries(props.databaseName, props.tables)) {
+    for (const query of namedQueries(this.databaseName, props.tables)) {
       const named = new CfnNamedQuery(this, `Query-${query.name}`, {
         name: query.name,
         description: query.description,
-        database: props.databaseName,
+        database: this.databaseName,
         workGroup: this.workgroup.ref,
         queryString: query.sql,
       });

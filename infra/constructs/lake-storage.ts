@@ -42,6 +42,7 @@ export class LakeStorage extends Construct {
   readonly prefix: string;
   readonly usersListKey: string;
   private readonly kmsKeyArn: string | undefined;
+  private readonly listers = new Set<IGrantable['grantPrincipal']>();
 
   constructor(scope: Construct, id: string, props: LakeStorageProps) {
     super(scope, id);
@@ -88,22 +89,66 @@ export class LakeStorage extends Construct {
     return `s3://${this.bucket.bucketName}/${this.prefix}/`;
   }
 
-  /** Read, write and delete objects under the lake prefix only; list only that prefix. */
-  grantLakeReadWrite(grantee: IGrantable): void {
-    const principal = grantee.grantPrincipal;
-    principal.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: 'LakeObjects',
-        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-        resources: [this.bucket.arnForObjects(`${this.prefix}/*`)],
-      }),
-    );
-    principal.addToPrincipalPolicy(
+  /**
+   * `s3:ListBucket` on the bucket, with no condition. Listing is needed (staging clean-up,
+   * schema versions, published keys), and it also decides how S3 answers a read of a missing
+   * key: 404 NoSuchKey with ListBucket, **403 AccessDenied without it** (GetObject/HeadObject
+   * API reference, "Permissions"). Every step reads keys that are missing on a first run
+   * (`_schema/current.json`, the commit intent, the previous marker). An `s3:prefix` condition
+   * does not help: a GetObject carries no `s3:prefix`, so for reads the grant would not exist.
+   */
+  grantList(grantee: IGrantable): void {
+    // Once per principal: a policy may not repeat a Sid.
+    if (this.listers.has(grantee.grantPrincipal)) return;
+    this.listers.add(grantee.grantPrincipal);
+    grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
         sid: 'LakeList',
         actions: ['s3:ListBucket'],
         resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${this.prefix}/*`] } },
+      }),
+    );
+  }
+
+  /** `s3:GetObject` under the given lake areas only (`_staging/`, `_schema/`, `_loads/`, ...). */
+  grantReadAreas(grantee: IGrantable, sid: string, areas: readonly string[]): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid,
+        actions: ['s3:GetObject'],
+        resources: areas.map((area) => this.bucket.arnForObjects(`${this.prefix}/${area}*`)),
+      }),
+    );
+    this.grantKey(grantee, ['kms:Decrypt']);
+  }
+
+  /**
+   * Write and delete under `_staging/` only: what plan and load-batch produce is uncommitted by
+   * definition, so a bug there can never overwrite or delete published data.
+   */
+  grantWriteStaging(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'LakeStagingWrite',
+        // PutObject also authorizes the multipart upload calls; Abort is its own action.
+        actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        resources: [this.bucket.arnForObjects(`${this.prefix}/${STAGING_ROOT}*`)],
+      }),
+    );
+    this.grantKey(grantee, ['kms:Decrypt', 'kms:GenerateDataKey']);
+  }
+
+  /**
+   * Read, write and delete anywhere under the lake prefix: the commit alone publishes (moves
+   * staged parts to their final keys, writes schema versions and the load marker) and removes
+   * published keys a re-run no longer writes.
+   */
+  grantPublish(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'LakePublish',
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        resources: [this.bucket.arnForObjects(`${this.prefix}/*`)],
       }),
     );
     this.grantKey(grantee, ['kms:Decrypt', 'kms:GenerateDataKey']);
@@ -118,6 +163,8 @@ export class LakeStorage extends Construct {
         resources: [this.bucket.arnForObjects(this.usersListKey)],
       }),
     );
+    // Without ListBucket a missing list would answer 403, not "no users list" (see grantList).
+    this.grantList(grantee);
     this.grantKey(grantee, ['kms:Decrypt']);
   }
 

@@ -1,4 +1,5 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
@@ -11,21 +12,18 @@ import {
   JsonPath,
   LogLevel,
   Pass,
+  S3JsonItemReader,
   StateMachine,
   StateMachineType,
   TaskInput,
+  Timeout,
   Wait,
   WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { CallAwsService, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import {
-  GUARD_SETTLE_SECONDS,
-  LAMBDA_SERVICE_ERRORS,
-  NON_RETRYABLE_ERRORS,
-  RETRY,
-  RUN_TIMEOUT_HOURS,
-} from '../constants.ts';
+import { GUARD_SETTLE_SECONDS, LAMBDA_SERVICE_ERRORS, NON_RETRYABLE_ERRORS, RETRY } from '../constants.ts';
+import type { LakeStorage } from './lake-storage.ts';
 
 export interface LoadWorkflowProps {
   /** Physical name; also what the run guard's IAM grant names (no self-reference in the template). */
@@ -37,15 +35,31 @@ export interface LoadWorkflowProps {
   readonly toleratedFailurePercentage: number;
   readonly tracing: boolean;
   readonly logRetention: RetentionDays;
+  /** The whole run's bound (the schedule's run deadline, schedule-expression.ts). */
+  readonly runTimeout: Duration;
+  /** The lake: the Map reads the plan's item file from its staging area. */
+  readonly lake: LakeStorage;
 }
+
+/**
+ * Seconds a Lambda task waits beyond its function's own timeout before Step Functions gives up
+ * on it (States.Timeout): the invocation is over by then whatever happened to it.
+ */
+export const TASK_TIMEOUT_SLACK_SECONDS = 60;
+
+/** Errors of a load-batch that ran out its 15 minutes: a retry would spend 15 more on the same hang. */
+export const TIMED_OUT_ERRORS = ['States.Timeout', 'Sandbox.Timedout'] as const;
+
+/** The run guard's ListExecutions: a throttle or blip must not lose the day's run. */
+export const GUARD_RETRY = { intervalSeconds: 2, maxAttempts: 5, backoffRate: 2 } as const;
 
 /** Error a skipped run fails with: an earlier run of the same schedule still holds the lake. */
 export const RUN_IN_PROGRESS_ERROR = 'PayLink.RunInProgress';
 export const GUARD_INCONCLUSIVE_ERROR = 'PayLink.RunGuardInconclusive';
 
 /** The same retry policy on every Lambda task: never retry what cannot heal, back off on the rest. */
-function withRetries(task: LambdaInvoke): LambdaInvoke {
-  task.addRetry({ errors: [...NON_RETRYABLE_ERRORS], maxAttempts: 0 });
+function withRetries(task: LambdaInvoke, alsoFinal: readonly string[] = []): LambdaInvoke {
+  task.addRetry({ errors: [...NON_RETRYABLE_ERRORS, ...alsoFinal], maxAttempts: 0 });
   task.addRetry({
     errors: [...LAMBDA_SERVICE_ERRORS],
     interval: Duration.seconds(RETRY.service.intervalSeconds),
@@ -107,6 +121,14 @@ export class LoadWorkflow extends Construct {
       resultSelector: { running: JsonPath.listAt('$.Executions[*].ExecutionArn') },
       resultPath: '$.guard',
     });
+    // The Scheduler does not retry a slot whose StartExecution succeeded: retry here instead.
+    listRunning.addRetry({
+      errors: ['States.TaskFailed'],
+      interval: Duration.seconds(GUARD_RETRY.intervalSeconds),
+      maxAttempts: GUARD_RETRY.maxAttempts,
+      backoffRate: GUARD_RETRY.backoffRate,
+      jitterStrategy: JitterType.FULL,
+    });
     const pickOldest = new Pass(this, 'PickOldestRun', {
       parameters: {
         // The listing is newest first: its last element is the oldest running execution.
@@ -126,12 +148,22 @@ export class LoadWorkflow extends Construct {
     });
 
     // The plan reads the original Scheduler input, untouched by the guard's bookkeeping.
+    // Every Lambda task is bounded by its function's timeout (plus slack): without
+    // TimeoutSeconds a task whose invocation is lost would wait for the whole run's timeout.
+    const taskTimeout = (fn: IFunction) =>
+      Timeout.duration(
+        Duration.seconds(
+          ((fn as { timeout?: Duration }).timeout ?? Duration.minutes(15)).toSeconds() +
+            TASK_TIMEOUT_SLACK_SECONDS,
+        ),
+      );
     const plan = withRetries(
       new LambdaInvoke(this, 'Plan', {
         lambdaFunction: props.plan,
         payload: TaskInput.fromJsonPathAt('$$.Execution.Input'),
         outputPath: '$.Payload',
         retryOnServiceExceptions: false,
+        taskTimeout: taskTimeout(props.plan),
       }),
     );
 
@@ -139,20 +171,27 @@ export class LoadWorkflow extends Construct {
       new LambdaInvoke(this, 'LoadBatch', {
         lambdaFunction: props.loadBatch,
         payload: TaskInput.fromJsonPathAt('$'),
-        // A tiny per-item result: the Map gathers every item's output, and must stay under the
-        // 256 KiB state limit however many batches a run has. Manifests in S3 carry the rest.
-        resultSelector: { batch: JsonPath.numberAt('$.Payload.batch') },
+        // An empty per-item result: the Map gathers every item's output, and must stay under
+        // the 256 KiB state limit however many batches a run has. Manifests in S3 carry the rest.
+        resultSelector: {},
         retryOnServiceExceptions: false,
+        taskTimeout: taskTimeout(props.loadBatch),
       }),
+      TIMED_OUT_ERRORS,
     );
     const loadBatches = new DistributedMap(this, 'LoadBatches', {
-      itemsPath: '$.batches',
+      // The batches are the plan's item file in S3, not its output: no 256 KiB payload limit.
+      // By path, so CDK adds no bucket-wide read; the grant below covers staging only.
+      itemReader: new S3JsonItemReader({
+        bucketNamePath: JsonPath.stringAt('$.itemsBucket'),
+        key: JsonPath.stringAt('$.itemsKey'),
+      }),
       maxConcurrency: props.maxConcurrency,
       toleratedFailurePercentage: props.toleratedFailurePercentage,
       // Batches may run 15 minutes: longer than an express child workflow may live.
       mapExecutionType: StateMachineType.STANDARD,
       label: 'LoadBatches',
-      // Keep the plan result ({loadId, users, batches}) as the state for the commit.
+      // Keep the plan result as the state for the commit.
       resultPath: JsonPath.DISCARD,
     });
     loadBatches.itemProcessor(loadBatch);
@@ -163,6 +202,7 @@ export class LoadWorkflow extends Construct {
         payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId') }),
         outputPath: '$.Payload',
         retryOnServiceExceptions: false,
+        taskTimeout: taskTimeout(props.commit),
       }),
     );
 
@@ -184,7 +224,12 @@ export class LoadWorkflow extends Construct {
 
     this.logGroup = new LogGroup(this, 'Logs', {
       // The vendedlogs prefix keeps CloudWatch's resource policy small however many machines log.
-      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
+      // The group is retained, so its name carries the stack id's unique part: a redeploy after
+      // `cdk destroy` creates a new group instead of colliding with the kept one.
+      logGroupName: Fn.join('', [
+        `/aws/vendedlogs/states/${props.stateMachineName}-`,
+        Fn.select(2, Fn.split('/', Aws.STACK_ID)),
+      ]),
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -193,11 +238,18 @@ export class LoadWorkflow extends Construct {
       stateMachineName: props.stateMachineName,
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromChainable(definition),
-      timeout: Duration.hours(RUN_TIMEOUT_HOURS),
+      timeout: props.runTimeout,
       tracingEnabled: props.tracing,
       // Execution data stays out of the logs; the execution history keeps it for 90 days.
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: false },
       comment: 'PayLink lake load: run guard, plan, load batches (Distributed Map), commit',
     });
+    this.stateMachine.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'MapItemFile',
+        actions: ['s3:GetObject'],
+        resources: [props.lake.bucket.arnForObjects(`${props.lake.prefix}/_staging/*`)],
+      }),
+    );
   }
 }

@@ -4,6 +4,7 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { FilterPattern, type ILogGroup, MetricFilter } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -91,6 +92,27 @@ export class Operations extends Construct {
         comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
         treatMissingData: TreatMissingData.BREACHING,
       },
+    );
+  }
+
+  /**
+   * A plan that expects its run to outlast the schedule period (lambdas/core/capacity.ts) logs
+   * `eventName`; the run still loads every user, so this alarm is how an operator learns that
+   * the rate or the period must change. A term match on the raw log line works whatever the
+   * Lambda log format wraps it in.
+   */
+  watchPlanCapacity(planLogs: ILogGroup, eventName: string): void {
+    const filter = new MetricFilter(this, 'PlanOverDeadlineFilter', {
+      logGroup: planLogs,
+      filterPattern: FilterPattern.literal(`"${eventName}"`),
+      metricNamespace: 'PayLinkLoader',
+      metricName: 'PlanOverDeadline',
+      metricValue: '1',
+    });
+    this.alarm(
+      'PlanOverDeadline',
+      'A PayLink plan expects its run to take longer than the schedule period at the configured request rate (see the plan log: raise requestRate or lengthen the period)',
+      filter.metric({ period: FIVE_MINUTES, statistic: Stats.SUM }),
     );
   }
 

@@ -15,12 +15,25 @@ import {
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
 import { CatalogError } from '#core/errors.ts';
-import { type GlueColumn, type GlueTableInput, glueTableInput, mergeGlueColumns } from '#core/glue-table.ts';
+import {
+  DEFAULT_PROJECTION_RANGE,
+  type GlueColumn,
+  type GlueTableInput,
+  glueTableInput,
+  mergeGlueColumns,
+} from '#core/glue-table.ts';
+import { PARTITION_COLUMN } from '#core/layout.ts';
 import type { ColumnDef } from '#core/types.ts';
 
 export interface CatalogTableSchema {
   readonly table: string;
   readonly columns: readonly ColumnDef[];
+  /**
+   * The `dt` partitions (YYYY-MM-DD) this load wrote to the table: the projected range is
+   * widened to include them, so a record-date partition before its start or after today is
+   * visible in Athena (partition projection answers only for dates inside its range).
+   */
+  readonly dts?: readonly string[];
 }
 
 export interface SyncResult {
@@ -40,9 +53,35 @@ export interface GlueCatalog {
 export interface GlueCatalogOptions {
   readonly database: string;
   readonly client?: GlueClient;
-  /** Projected `dt` range for the tables (core/glue-table.ts DEFAULT_PROJECTION_RANGE if unset). */
+  /** Projected `dt` range a new table starts with (core/glue-table.ts DEFAULT_PROJECTION_RANGE if unset). */
   readonly projectionRange?: string;
+  /** Today, for ranges that end at `NOW`; default the system clock. */
+  readonly now?: () => Date;
 }
+
+const DAY_MS = 86_400_000;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** The end of a range relative to the query time: `NOW` or `NOW+<n>DAYS` (Athena partition projection). */
+const NOW_END = /^NOW(?:\+(\d+)DAYS)?$/;
+
+/**
+ * The projected range widened to cover `dts`: the start moves back to the earliest date; an end
+ * of `NOW` becomes `NOW+<n>DAYS` when a date lies n days after today, so it stays relative (later
+ * load dates remain visible). A range this code does not understand is left as it is.
+ */
+export function widenProjectionRange(range: string, dts: readonly string[], today: Date): string {
+  const [start = '', end = ''] = range.split(',');
+  const dates = dts.filter((d) => DATE.test(d)).sort();
+  const endMatch = NOW_END.exec(end);
+  if (dates.length === 0 || !DATE.test(start) || !endMatch) return range;
+  const newStart = dates[0]! < start ? dates[0]! : start;
+  const todayUtc = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate());
+  const ahead = Math.ceil((Date.parse(`${dates.at(-1)!}T00:00:00Z`) - todayUtc) / DAY_MS);
+  const days = Math.max(Number(endMatch[1] ?? 0), ahead);
+  return `${newStart},${days > 0 ? `NOW+${days}DAYS` : 'NOW'}`;
+}
+
+const RANGE_KEY = `projection.${PARTITION_COLUMN}.range`;
 
 /** A concurrent writer created or changed the table between our read and write: re-read, re-merge. */
 const MAX_ATTEMPTS = 3;
@@ -106,16 +145,33 @@ export function createGlueCatalog(options: GlueCatalogOptions): GlueCatalog {
     }
   }
 
-  async function sync(desired: GlueTableInput): Promise<'created' | 'updated' | 'unchanged'> {
-    const where = `${database}.${desired.Name}`;
+  const now = options.now ?? (() => new Date());
+
+  async function sync(
+    spec: CatalogTableSchema,
+    locationFor: (table: string) => string,
+  ): Promise<'created' | 'updated' | 'unchanged'> {
+    const where = `${database}.${spec.table}`;
+    const inputWith = (range: string) =>
+      glueTableInput({
+        table: spec.table,
+        columns: spec.columns,
+        location: locationFor(spec.table),
+        projectionRange: range,
+      });
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const existing = await getTable(desired.Name);
+      const existing = await getTable(spec.table);
       if (existing === undefined) {
-        if (await create(desired)) return 'created';
+        const initial = options.projectionRange ?? DEFAULT_PROJECTION_RANGE;
+        if (await create(inputWith(widenProjectionRange(initial, spec.dts ?? [], now())))) return 'created';
         continue;
       }
+      const currentRange =
+        existing.Parameters?.[RANGE_KEY] ?? options.projectionRange ?? DEFAULT_PROJECTION_RANGE;
+      const range = widenProjectionRange(currentRange, spec.dts ?? [], now());
+      const desired = inputWith(range);
       const merged = mergeGlueColumns(asColumns(existing), desired.StorageDescriptor.Columns);
-      if (!merged.changed) return 'unchanged';
+      if (!merged.changed && range === currentRange) return 'unchanged';
       try {
         await client.send(
           new UpdateTableCommand({
@@ -141,16 +197,10 @@ export function createGlueCatalog(options: GlueCatalogOptions): GlueCatalog {
     async syncTables(tables, locationFor) {
       const created: string[] = [];
       const updated: string[] = [];
-      for (const { table, columns } of tables) {
-        const desired = glueTableInput({
-          table,
-          columns,
-          location: locationFor(table),
-          ...(options.projectionRange === undefined ? {} : { projectionRange: options.projectionRange }),
-        });
-        const outcome = await sync(desired);
-        if (outcome === 'created') created.push(table);
-        else if (outcome === 'updated') updated.push(table);
+      for (const spec of tables) {
+        const outcome = await sync(spec, locationFor);
+        if (outcome === 'created') created.push(spec.table);
+        else if (outcome === 'updated') updated.push(spec.table);
       }
       return { created, updated };
     },

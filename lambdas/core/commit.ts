@@ -43,7 +43,10 @@ import type { Clock, ColumnDef } from './types.ts';
 
 /** The query catalog kept in step with the registry (Glue in AWS; nothing locally). */
 export interface TableCatalog {
-  syncTables(tables: readonly { table: string; columns: readonly ColumnDef[] }[]): Promise<void>;
+  /** `dts`: the partitions this load wrote to the table (the catalog widens its projection to them). */
+  syncTables(
+    tables: readonly { table: string; columns: readonly ColumnDef[]; dts?: readonly string[] }[],
+  ): Promise<void>;
 }
 
 export interface CommitDeps {
@@ -108,7 +111,11 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
   const schemaVersion = registry.version;
   if (deps.catalog) {
     await deps.catalog.syncTables(
-      registry.tables().map((table) => ({ table, columns: registry.columns(table) })),
+      registry.tables().map((table) => ({
+        table,
+        columns: registry.columns(table),
+        dts: [...new Set(staged.filter((f) => f.table === table).map((f) => f.dt))],
+      })),
     );
   }
 

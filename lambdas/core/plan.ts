@@ -3,6 +3,10 @@
  * the plan. Deterministic: the same users and load id give the same batches, so a retried
  * scheduled slot re-creates the same keys. A previous attempt's staging is cleared, except
  * its commit intent, which the next commit needs to remove parts it will not write again.
+ *
+ * The batch list the Step Functions Distributed Map iterates is an S3 object too
+ * (`_staging/<load_id>/items.json`, read by the Map's ItemReader), never the plan step's output:
+ * a state's payload is capped at 256 KiB, an item file is not, so the user count is unbounded.
  */
 import { ConfigError } from './errors.ts';
 import { assertLoadId, batchUsersKey, commitIntentKey, loadDate, planKey, stagingPrefix } from './layout.ts';
@@ -20,6 +24,17 @@ export interface PlanDoc {
   readonly users: number;
   readonly batchSize: number;
   readonly batches: number;
+}
+
+/** One Distributed Map item: what a load-batch invocation receives. */
+export interface PlanItem {
+  readonly loadId: string;
+  readonly batch: number;
+}
+
+/** The Map's item file (a JSON array of PlanItem), next to the plan. */
+export function planItemsKey(loadId: string): string {
+  return `${stagingPrefix(assertLoadId(loadId))}items.json`;
 }
 
 export interface PlanInput {
@@ -62,6 +77,8 @@ export async function planLoad(input: PlanInput, store: ObjectStore): Promise<Pl
     batchSize: input.batchSize,
     batches,
   };
+  const items: PlanItem[] = Array.from({ length: batches }, (_, batch) => ({ loadId, batch }));
+  await store.put(planItemsKey(loadId), JSON.stringify(items));
   await store.put(planKey(loadId), JSON.stringify(plan));
   return plan;
 }

@@ -4,6 +4,19 @@
  * import it without pulling handler code into the CDK app.
  */
 
+/**
+ * Time load-batch keeps back from its Lambda deadline: users in flight finish their requests
+ * (each bounded by the HTTP request budget) and the parts and manifest are written. The plan
+ * sizes batches to the timeout less this (lambdas/core/capacity.ts).
+ */
+export const BATCH_DEADLINE_MARGIN_SECONDS = 120;
+
+/**
+ * The `event` of the plan's log line when the run is not expected to finish before the next
+ * one; the stack's metric filter on the plan's log group counts it and an alarm fires.
+ */
+export const OVER_DEADLINE_EVENT = 'plan_over_deadline';
+
 /** Environment variable names set by the stack and read once per container by the handlers. */
 export const HANDLER_ENV = {
   /** Lake bucket name. */
@@ -27,7 +40,25 @@ export const HANDLER_ENV = {
   glueDatabase: 'GLUE_DATABASE',
   /** Optional JSON of resource overrides (same shape as the CLI's --config file). */
   loaderConfig: 'PAYLINK_LOADER_CONFIG',
+  /** JSON CapacitySettings (plan only): what the plan sizes batches and checks the schedule with. */
+  capacity: 'PAYLINK_CAPACITY',
 } as const;
+
+/**
+ * How the plan sizes a run (lambdas/core/capacity.ts), set by the stack from its config.
+ * `maxBatchSize` is the config's `batchSize`: the plan may cut smaller batches, never larger.
+ */
+export interface CapacitySettings {
+  readonly requestRate: number;
+  readonly maxConcurrency: number;
+  readonly maxBatchSize: number;
+  readonly batchTimeoutSeconds: number;
+  readonly batchMarginSeconds: number;
+  readonly commitSeconds: number;
+  readonly guardSeconds: number;
+  /** Run deadline (state machine timeout) of each schedule, by schedule name. */
+  readonly runDeadlineSeconds: Readonly<Record<string, number>>;
+}
 
 /** Input of the state machine (sent by EventBridge Scheduler) and of the plan handler. */
 export interface PlanEvent {
@@ -44,11 +75,31 @@ export interface BatchRef {
   readonly batch: number;
 }
 
+/** The plan's sizing, in its output and logs: what an operator reads when the alarm fires. */
+export interface PlanCapacity {
+  readonly batchSize: number;
+  readonly waves: number;
+  readonly requestsPerUser: number;
+  readonly requests: number;
+  readonly expectedSeconds: number;
+  readonly runDeadlineSeconds: number;
+  readonly fits: boolean;
+  /** Why the run is not expected to finish in time, with the numbers; absent when it fits. */
+  readonly problem?: string;
+}
+
+/**
+ * Output of the plan task. Small whatever the user count: the batches are an S3 object (a JSON
+ * array of BatchRef) the Distributed Map reads with its ItemReader, not part of this payload.
+ */
 export interface PlanResult {
   readonly loadId: string;
   readonly users: number;
-  /** Items of the Distributed Map (small: one per batch). */
-  readonly batches: readonly BatchRef[];
+  readonly batches: number;
+  /** Bucket and key of the Map's item file. */
+  readonly itemsBucket: string;
+  readonly itemsKey: string;
+  readonly capacity: PlanCapacity;
 }
 
 /** Input of load-batch: one Distributed Map item. */

@@ -4,14 +4,11 @@ import { selectResources } from '#core/config.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { loadBatch } from '#core/load-batch.ts';
 import { readBatchUsers, readPlan } from '#core/plan.ts';
-import type { LoadBatchEvent, LoadBatchResult } from './contract.ts';
+import { BATCH_DEADLINE_MARGIN_SECONDS, type LoadBatchEvent, type LoadBatchResult } from './contract.ts';
 import { handlerConfig, lakeStore, partWriters, payLinkApi } from './runtime.ts';
 
-/**
- * Time kept back from the Lambda deadline: users in flight finish their requests (each bounded
- * by the HTTP request budget) and the parts and manifest are written.
- */
-export const DEADLINE_MARGIN_MS = 120_000;
+/** See BATCH_DEADLINE_MARGIN_SECONDS. */
+export const DEADLINE_MARGIN_MS = BATCH_DEADLINE_MARGIN_SECONDS * 1000;
 
 export async function handler(
   event: LoadBatchEvent,

@@ -19,7 +19,7 @@ import {
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
 import type { ObjectStore, PartWriterFactory, PayLinkApi } from '#core/ports.ts';
-import { HANDLER_ENV } from './contract.ts';
+import { type CapacitySettings, HANDLER_ENV } from './contract.ts';
 
 export interface HandlerConfig {
   readonly bucket: string;
@@ -32,6 +32,8 @@ export interface HandlerConfig {
   readonly userConcurrency: number;
   readonly glueDatabase: string | undefined;
   readonly settings: LoaderSettings;
+  /** Set for the plan function only (PAYLINK_CAPACITY). */
+  readonly capacity: CapacitySettings | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -40,6 +42,42 @@ function need(env: Env, name: string): string {
   const value = env[name];
   if (value === undefined || value === '') throw new ConfigError(name, 'environment variable is not set');
   return value;
+}
+
+const CAPACITY_NUMBERS = [
+  'requestRate',
+  'maxConcurrency',
+  'maxBatchSize',
+  'batchTimeoutSeconds',
+  'batchMarginSeconds',
+  'commitSeconds',
+  'guardSeconds',
+] as const;
+
+/** PAYLINK_CAPACITY: JSON written by the stack; errors name the field, never the value. */
+export function parseCapacity(raw: string | undefined): CapacitySettings | undefined {
+  if (!raw) return undefined;
+  const name = HANDLER_ENV.capacity;
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(raw) as Record<string, unknown>;
+  } catch {
+    throw new ConfigError(name, 'is not valid JSON');
+  }
+  if (parsed === null || typeof parsed !== 'object') throw new ConfigError(name, 'must be a JSON object');
+  for (const field of CAPACITY_NUMBERS) {
+    const value = parsed[field];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      throw new ConfigError(`${name}.${field}`, 'must be a number >= 0');
+  }
+  const deadlines = parsed.runDeadlineSeconds;
+  if (deadlines === null || typeof deadlines !== 'object' || Array.isArray(deadlines))
+    throw new ConfigError(`${name}.runDeadlineSeconds`, 'must be an object of seconds by schedule name');
+  for (const [schedule, seconds] of Object.entries(deadlines)) {
+    if (typeof seconds !== 'number' || !(seconds > 0))
+      throw new ConfigError(`${name}.runDeadlineSeconds.${schedule}`, 'must be a positive number');
+  }
+  return parsed as unknown as CapacitySettings;
 }
 
 export function parseHandlerConfig(env: Env): HandlerConfig {
@@ -74,6 +112,7 @@ export function parseHandlerConfig(env: Env): HandlerConfig {
     ),
     glueDatabase: env[HANDLER_ENV.glueDatabase] || undefined,
     settings: loaderSettings({ ...file, ...(baseUrl ? { baseUrl } : {}) }),
+    capacity: parseCapacity(env[HANDLER_ENV.capacity]),
   };
 }
 

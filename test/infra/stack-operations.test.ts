@@ -11,6 +11,18 @@ const CONFIG = exampleConfig({
   athena: { database: 'paylink_lake', workgroup: 'paylink-analysts' },
 });
 
+/** A synthesized string with its tokens: Fn::Join flattened, anything else as `<id>`. */
+// biome-ignore lint/suspicious/noExplicitAny: template JSON.
+function rendered(value: any): string {
+  if (typeof value === 'string') return value;
+  const join = value?.['Fn::Join'];
+  if (join) return (join[1] as unknown[]).map(rendered).join(join[0]);
+  return '<id>';
+}
+
+/** The database name: the configured one plus the stack id's first UUID group (deploy-unique). */
+const DATABASE = 'paylink_lake_<id>';
+
 let built: Synthesized;
 let template: Template;
 
@@ -25,10 +37,12 @@ const machineId = (name: string) => id(built.stack.workflows.get(name)!.stateMac
 
 describe('Athena over the lake', () => {
   it('has the Glue database, and no Glue tables (commit creates them as the schema evolves)', () => {
-    template.hasResourceProperties('AWS::Glue::Database', {
-      CatalogId: { Ref: 'AWS::AccountId' },
-      DatabaseInput: { Name: 'paylink_lake', Description: Match.anyValue() },
-    });
+    const database = Object.values(template.findResources('AWS::Glue::Database'))[0]!;
+    expect(database.Properties.CatalogId).toEqual({ Ref: 'AWS::AccountId' });
+    expect(rendered(database.Properties.DatabaseInput.Name)).toBe(DATABASE);
+    expect(JSON.stringify(database.Properties.DatabaseInput.Name)).toContain('AWS::StackId');
+    // Kept like the bucket its tables describe.
+    expect(database.DeletionPolicy).toBe('Retain');
     template.resourceCountIs('AWS::Glue::Table', 0);
   });
 
@@ -65,12 +79,12 @@ describe('Athena over the lake', () => {
     expect(names).toContain('load_history');
     expect(names).not.toContain('current_state_tasks');
     for (const query of queries) {
-      expect(query.Database).toBe('paylink_lake');
+      expect(rendered(query.Database)).toBe(DATABASE);
       expect(query.WorkGroup).toEqual({ Ref: built.stack.getLogicalId(built.stack.analytics.workgroup) });
     }
     const current = queries.find((q) => q.Name === 'current_state_accounts')!;
-    expect(current.QueryString).toContain('FROM "paylink_lake"."user_loads"');
-    expect(current.QueryString).toContain('FROM "paylink_lake"."accounts" AS t');
+    expect(rendered(current.QueryString)).toContain(`FROM "${DATABASE}"."user_loads"`);
+    expect(rendered(current.QueryString)).toContain(`FROM "${DATABASE}"."accounts" AS t`);
   });
 });
 
@@ -161,6 +175,22 @@ describe('alarms', () => {
     ]);
   });
 
+  it('fire when a plan expects its run to outlast the schedule period (counted from its log line)', () => {
+    const planLogs = built.stack.getLogicalId(built.stack.functions.plan.logGroup.node.defaultChild as never);
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: { Ref: planLogs },
+      FilterPattern: '"plan_over_deadline"',
+      MetricTransformations: [
+        { MetricNamespace: 'PayLinkLoader', MetricName: 'PlanOverDeadline', MetricValue: '1' },
+      ],
+    });
+    const alarm = Object.values(template.findResources('AWS::CloudWatch::Alarm')).find(
+      (a) => a.Properties.MetricName === 'PlanOverDeadline',
+    );
+    expect(alarm?.Properties).toMatchObject({ Namespace: 'PayLinkLoader', Threshold: 1, Statistic: 'Sum' });
+    expect(alarm?.Properties.AlarmActions).toHaveLength(1);
+  });
+
   it('has no e-mail subscription when no address is configured', () => {
     synth(exampleConfig()).template.resourceCountIs('AWS::SNS::Subscription', 0);
   });
@@ -190,6 +220,6 @@ describe('outputs', () => {
     template.hasOutput('StateMachineArnDaily', { Value: { Ref: machineId('daily') } });
     template.hasOutput('StateMachineArnQuarterHourly', { Value: { Ref: machineId('quarter-hourly') } });
     template.hasOutput('AthenaWorkgroup', { Value: 'paylink-analysts' });
-    template.hasOutput('GlueDatabase', { Value: 'paylink_lake' });
+    expect(rendered(template.findOutputs('GlueDatabase').GlueDatabase!.Value)).toBe(DATABASE);
   });
 });

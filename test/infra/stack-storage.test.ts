@@ -105,24 +105,62 @@ describe('the lake bucket the stack creates', () => {
 });
 
 describe('the lake permissions of the Lambdas', () => {
-  it('allow object reads and writes under the lake prefix only, and listing only that prefix', () => {
+  it('give each step only its part of the lake: plan and load-batch write staging, only commit publishes', () => {
     const lake = id(created, created.stack.lake.bucket as never);
-    for (const fn of Object.values(created.stack.functions)) {
-      const statements = statementsOfRole(created.template, roleOf(created, fn));
-      expect(statements).toContainEqual({
-        Sid: 'LakeObjects',
+    const objects = (path: string) => ({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [lake, 'Arn'] }, `/paylink/${path}`]],
+    });
+    const { plan, loadBatch, commit } = created.stack.functions;
+    const lakeStatements = (fn: typeof plan) =>
+      statementsOfRole(created.template, roleOf(created, fn)).filter((s) => String(s.Sid).startsWith('Lake'));
+    const list = {
+      Sid: 'LakeList',
+      Effect: 'Allow',
+      Action: 's3:ListBucket',
+      // No s3:prefix condition: a GetObject carries none, and without ListBucket S3 answers a
+      // missing key with 403 instead of 404 (GetObject API reference, "Permissions").
+      Resource: { 'Fn::GetAtt': [lake, 'Arn'] },
+    };
+    const stagingWrite = {
+      Sid: 'LakeStagingWrite',
+      Effect: 'Allow',
+      Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject'],
+      Resource: objects('_staging/*'),
+    };
+    expect(lakeStatements(plan)).toEqual(
+      expect.arrayContaining([
+        list,
+        stagingWrite,
+        {
+          Sid: 'LakePlanRead',
+          Effect: 'Allow',
+          Action: 's3:GetObject',
+          Resource: objects('_loads/*'),
+        },
+      ]),
+    );
+    expect(lakeStatements(plan)).toHaveLength(3);
+    expect(lakeStatements(loadBatch)).toEqual([
+      list,
+      {
+        Sid: 'LakeBatchRead',
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: [objects('_schema/*'), objects('_staging/*')],
+      },
+      stagingWrite,
+    ]);
+    expect(lakeStatements(commit)).toEqual([
+      list,
+      {
+        Sid: 'LakePublish',
         Effect: 'Allow',
         Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [lake, 'Arn'] }, '/paylink/*']] },
-      });
-      expect(statements).toContainEqual({
-        Sid: 'LakeList',
-        Effect: 'Allow',
-        Action: 's3:ListBucket',
-        Resource: { 'Fn::GetAtt': [lake, 'Arn'] },
-        Condition: { StringLike: { 's3:prefix': ['paylink/*'] } },
-      });
-      for (const s of statements) {
+        Resource: objects('*'),
+      },
+    ]);
+    for (const fn of [plan, loadBatch, commit]) {
+      for (const s of statementsOfRole(created.template, roleOf(created, fn))) {
         const actions = [s.Action].flat() as string[];
         expect(
           actions.some((a) => a === 's3:*' || a.endsWith('*')),
@@ -172,8 +210,10 @@ describe('the lake permissions of the Lambdas', () => {
     expect(glue.Action).toEqual(['glue:CreateTable', 'glue:GetTable', 'glue:UpdateTable']);
     const resources = JSON.stringify(glue.Resource);
     expect(resources).toContain(':catalog"');
-    expect(resources).toContain(':database/paylink"');
-    expect(resources).toContain(':table/paylink/*"');
+    // The database name carries the stack id's first UUID group (deploy-unique).
+    expect(resources).toContain(':database/",{"Fn::Join":["_",["paylink",');
+    expect(resources).toContain(':table/",{"Fn::Join":["_",["paylink",');
+    expect(resources).toContain('AWS::StackId');
     for (const fn of [plan, loadBatch]) {
       const actions = statementsOfRole(created.template, roleOf(created, fn)).flatMap((s) =>
         [s.Action].flat(),
@@ -218,16 +258,18 @@ describe('an imported bucket and secret', () => {
     const batch = statementsOfRole(imported.template, roleOf(imported, loadBatch));
     expect(batch).toContainEqual(
       expect.objectContaining({
-        Sid: 'LakeObjects',
-        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::bank-lake/raw/paylink/*']] },
+        Sid: 'LakeStagingWrite',
+        Resource: {
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::bank-lake/raw/paylink/_staging/*']],
+        },
       }),
     );
-    expect(batch).toContainEqual(
-      expect.objectContaining({
-        Sid: 'LakeList',
-        Condition: { StringLike: { 's3:prefix': ['raw/paylink/*'] } },
-      }),
-    );
+    expect(batch).toContainEqual({
+      Sid: 'LakeList',
+      Effect: 'Allow',
+      Action: 's3:ListBucket',
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::bank-lake']] },
+    });
     expect(batch).toContainEqual({
       Sid: 'PayLinkSecret',
       Effect: 'Allow',

@@ -59,7 +59,7 @@ describe('the Lambdas', () => {
           // 30 requests/s over MaxConcurrency 4.
           BATCH_REQUEST_RATE: '7.5',
           USER_CONCURRENCY: '8',
-          GLUE_DATABASE: 'paylink',
+          GLUE_DATABASE: Match.objectLike({ 'Fn::Join': ['_', Match.arrayWith(['paylink'])] }),
         }),
       },
     });
@@ -102,23 +102,38 @@ describe('the state machine of each schedule', () => {
         Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
       },
     });
+    // Retained, so named with the stack id's unique part: a redeploy after destroy cannot collide.
     template.hasResourceProperties('AWS::Logs::LogGroup', {
-      LogGroupName: '/aws/vendedlogs/states/PaylinkLakeLoader-accounts-6h',
+      LogGroupName: {
+        'Fn::Join': [
+          '',
+          [
+            '/aws/vendedlogs/states/PaylinkLakeLoader-accounts-6h-',
+            { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] },
+          ],
+        ],
+      },
       RetentionInDays: 30,
     });
   });
 
-  it('runs plan, then a Distributed Map over $.batches, then commit with the load id', () => {
+  it("runs plan, then a Distributed Map over the plan's item file in S3, then commit with the load id", () => {
     const { definition } = machineNamed('daily');
     const plan = definition.States.Plan;
     expect(plan.Parameters['Payload.$']).toBe('$$.Execution.Input');
     expect(plan.OutputPath).toBe('$.Payload');
     expect(plan.Next).toBe('LoadBatches');
+    // Bounded by the function's own timeout (300 s) plus slack.
+    expect(plan.TimeoutSeconds).toBe(360);
 
     const map = definition.States.LoadBatches;
     expect(map).toMatchObject({
       Type: 'Map',
-      ItemsPath: '$.batches',
+      ItemReader: {
+        Resource: 'arn:TOKEN:states:::s3:getObject',
+        ReaderConfig: { InputType: 'JSON' },
+        Parameters: { 'Bucket.$': '$.itemsBucket', 'Key.$': '$.itemsKey' },
+      },
       MaxConcurrency: 4,
       ToleratedFailurePercentage: 10,
       ResultPath: null,
@@ -127,11 +142,15 @@ describe('the state machine of each schedule', () => {
     });
     const item = map.ItemProcessor.States[map.ItemProcessor.StartAt];
     expect(item.Parameters['Payload.$']).toBe('$');
-    expect(item.ResultSelector).toEqual({ 'batch.$': '$.Payload.batch' });
+    expect(item.ResultSelector).toEqual({});
+    expect(item.TimeoutSeconds).toBe(960);
+    expect(map.ItemsPath).toBeUndefined();
 
     expect(definition.States.Commit.Parameters.Payload).toEqual({ 'loadId.$': '$.loadId' });
     expect(definition.States.Commit.End).toBe(true);
-    expect(definition.TimeoutSeconds).toBe(12 * 3600);
+    expect(definition.States.Commit.TimeoutSeconds).toBe(960);
+    // 90% of the daily period: a run ends before the next slot starts.
+    expect(definition.TimeoutSeconds).toBe(Math.floor(0.9 * 24 * 3600));
   });
 
   it('retries Lambda service errors and task failures with backoff, and never what cannot heal', () => {
@@ -139,8 +158,10 @@ describe('the state machine of each schedule', () => {
     const map = definition.States.LoadBatches;
     const tasks = [definition.States.Plan, map.ItemProcessor.States.LoadBatch, definition.States.Commit];
     for (const task of tasks) {
+      // A load-batch that ran out its 15 minutes is not tried twice more.
+      const final = task === map.ItemProcessor.States.LoadBatch ? ['States.Timeout', 'Sandbox.Timedout'] : [];
       expect(task.Retry).toEqual([
-        { ErrorEquals: [...NON_RETRYABLE_ERRORS], MaxAttempts: 0 },
+        { ErrorEquals: [...NON_RETRYABLE_ERRORS, ...final], MaxAttempts: 0 },
         {
           ErrorEquals: [...LAMBDA_SERVICE_ERRORS],
           IntervalSeconds: 2,
@@ -178,6 +199,16 @@ describe('the state machine of each schedule', () => {
       Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', StatusFilter: 'RUNNING', MaxResults: 1000 },
       ResultSelector: { 'running.$': '$.Executions[*].ExecutionArn' },
       ResultPath: '$.guard',
+      // A throttled ListExecutions must not lose the slot: Scheduler will not retry it.
+      Retry: [
+        {
+          ErrorEquals: ['States.TaskFailed'],
+          IntervalSeconds: 2,
+          MaxAttempts: 5,
+          BackoffRate: 2,
+          JitterStrategy: 'FULL',
+        },
+      ],
     });
     expect(definition.States.SeesItselfRunning).toMatchObject({
       Type: 'Choice',

@@ -1,0 +1,65 @@
+/**
+ * The plan's sizing settings from the stack config (PAYLINK_CAPACITY), and the synth-time check:
+ * with `expectedUsers` set, `cdk synth` refuses a schedule that cannot load them before its next
+ * run at the configured rate, naming the numbers (the same arithmetic the plan runs at run time).
+ */
+import { DEFAULT_REQUESTS_PER_USER, planCapacity, STACK_DEFAULTS } from '#core/capacity.ts';
+import { ConfigError } from '#core/errors.ts';
+import { BATCH_DEADLINE_MARGIN_SECONDS, type CapacitySettings } from '#handlers/contract.ts';
+import type { StackConfig } from './config.ts';
+import { FUNCTION_DEFAULTS, GUARD_SETTLE_SECONDS } from './constants.ts';
+import { parseScheduleExpression, runDeadlineSeconds } from './schedule-expression.ts';
+
+/**
+ * Expected commit time (core STACK_DEFAULTS). Its Lambda timeout, 15 min, bounds it, but using
+ * that would refuse every schedule shorter than 20 minutes for no measured reason.
+ */
+export const COMMIT_ESTIMATE_SECONDS = STACK_DEFAULTS.commitSeconds;
+
+export function capacitySettings(config: StackConfig): CapacitySettings {
+  return {
+    requestRate: config.requestRate,
+    maxConcurrency: config.maxConcurrency,
+    maxBatchSize: config.batchSize,
+    batchTimeoutSeconds: FUNCTION_DEFAULTS.loadBatch.timeoutMinutes * 60,
+    batchMarginSeconds: BATCH_DEADLINE_MARGIN_SECONDS,
+    commitSeconds: COMMIT_ESTIMATE_SECONDS,
+    guardSeconds: GUARD_SETTLE_SECONDS,
+    runDeadlineSeconds: Object.fromEntries(
+      config.schedules.map((s) => [
+        s.name,
+        runDeadlineSeconds(parseScheduleExpression(s.expression)!, s.expectedPeriodHours),
+      ]),
+    ),
+  };
+}
+
+/**
+ * Fails synth when one user cannot fit a batch's deadline at the configured rate (always), or
+ * when `expectedUsers` cannot be loaded before a schedule's next run (with the numbers).
+ */
+export function checkCapacity(config: StackConfig, settings: CapacitySettings): void {
+  for (const [schedule, deadline] of Object.entries(settings.runDeadlineSeconds)) {
+    let plan: ReturnType<typeof planCapacity>;
+    try {
+      plan = planCapacity({
+        users: config.expectedUsers ?? 0,
+        requestRate: settings.requestRate,
+        maxConcurrency: settings.maxConcurrency,
+        maxBatchSize: settings.maxBatchSize,
+        requestsPerUser: DEFAULT_REQUESTS_PER_USER,
+        batchTimeoutSeconds: settings.batchTimeoutSeconds,
+        batchMarginSeconds: settings.batchMarginSeconds,
+        runDeadlineSeconds: deadline,
+        guardSeconds: settings.guardSeconds,
+        commitSeconds: settings.commitSeconds,
+      });
+    } catch (error) {
+      if (error instanceof ConfigError)
+        throw new ConfigError('paylink.requestRate', error.message.replace(/^[^:]*: /, ''));
+      throw error;
+    }
+    if (config.expectedUsers !== undefined && !plan.fits)
+      throw new ConfigError(`paylink.expectedUsers (schedule ${schedule})`, plan.problem!);
+  }
+}

@@ -1,0 +1,547 @@
+/**
+ * The synthesized stack, run offline as AWS would run it:
+ * - the state machine definition from the synthesized template (intrinsics resolved by
+ *   cfn-template.ts), executed by a kept ASL interpreter, aws-local-stepfunctions;
+ * - every Lambda task is the esbuild bundle the stack ships, in a fresh Node process
+ *   (run-bundled-handler.ts), with the function's synthesized environment and its own
+ *   role's credentials; the state machine's own calls (Lambda invoke, ListExecutions, the
+ *   Map's ItemReader, child executions) are authorized against the state machine role;
+ * - every AWS call goes through the gateway (aws-gateway.ts), which evaluates it with
+ *   iam-simulate against the caller's synthesized policies and applies S3's semantics, in
+ *   front of s3rver and the Secrets Manager and Glue fakes;
+ * - what the Lambda service itself does with a function's role is authorized too: writing the
+ *   function's logs (logs:CreateLogStream/PutLogEvents on its log group) and, when tracing is
+ *   active, sending X-Ray segments.
+ *
+ * What the interpreter does not model, and how this file stands in for it (each documented):
+ * - ItemReader: a Distributed Map's item file is read here, as the state machine role, through
+ *   the gateway (s3:GetObject), and handed to the Map as its items.
+ * - Map Run redrive: `redrive()` re-runs a failed execution from its failed state with that
+ *   state's input, re-running only the Map items that did not succeed (as a Map Run redrive
+ *   does), each authorized as states:RedriveExecution on its child execution.
+ * - ToleratedFailurePercentage must be 0 (any failed item fails the Map, as the interpreter does).
+ * - Wait states and retry back-off intervals are shortened to milliseconds; counts, error
+ *   matching and order are the interpreter's.
+ * The only deployed value replaced is PAYLINK_BASE_URL (the stack requires https; the
+ * simulator is plain loopback http); the SDK checksum settings s3rver needs are added.
+ */
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { StateMachine } from 'aws-local-stepfunctions';
+
+/** An execution history event of aws-local-stepfunctions (its type is not exported). */
+// biome-ignore lint/suspicious/noExplicitAny: event shapes vary by type.
+export type EventLog = any;
+
+import type { AwsGateway } from './aws-gateway.ts';
+import type { Cfn, ResolvedTemplate } from './cfn-template.ts';
+import { IamGate, type Principal } from './iam-gate.ts';
+import { invokeBundledHandler } from './run-bundled-handler.ts';
+
+// aws-local-stepfunctions 3 calls Promise.withResolvers (Node >= 22); Node 20 lacks it.
+const withResolvers = <T>() => {
+  let resolve!: (value: T) => void;
+  let reject!: (reason?: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+};
+(Promise as unknown as { withResolvers?: unknown }).withResolvers ??= withResolvers;
+
+export const ACCOUNT = '123456789012';
+export const REGION = 'us-east-1';
+
+/** A function of the stack as deployed: its bundle, role, environment and log group. */
+export interface OfflineFunction {
+  readonly label: string;
+  readonly logicalId: string;
+  readonly arn: string;
+  readonly name: string;
+  readonly bundle: string;
+  readonly environment: Record<string, string>;
+  readonly timeoutSeconds: number;
+  readonly traced: boolean;
+  readonly logGroupArn: string;
+  readonly principal: Principal;
+  readonly accessKeyId: string;
+}
+
+export interface OfflineStateMachine {
+  readonly name: string;
+  readonly arn: string;
+  readonly definition: Cfn;
+  readonly principal: Principal;
+  readonly accessKeyId: string;
+}
+
+export interface ExecutionOutcome {
+  readonly executionArn: string;
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+  readonly output?: Cfn;
+  readonly error?: string;
+  readonly cause?: string;
+  readonly events: EventLog[];
+  /** Each Lambda invocation, in order: task state, function label, outcome. */
+  readonly invocations: { state: string; fn: string; ok: boolean; errorType?: string; logs: string }[];
+}
+
+export interface ExecuteOptions {
+  /** Execution name (default: derived from the input's scheduledTime). */
+  readonly name?: string;
+  /** Stop after reading the Map's items: the output is the Map's input plus `items`. */
+  readonly stopAtMap?: boolean;
+  /** ListExecutions calls that fail (throttled) before one succeeds. */
+  readonly throttleListExecutions?: number;
+}
+
+interface RunState {
+  readonly executionArn: string;
+  readonly invocations: ExecutionOutcome['invocations'];
+  /** Map item indexes to run (undefined: all), and how children start. */
+  items?: readonly number[];
+  childAction: 'states:StartExecution' | 'states:RedriveExecution';
+  throttles: number;
+}
+
+export class OfflineAws {
+  readonly gate: IamGate;
+  readonly functions: Map<string, OfflineFunction>;
+  readonly stateMachines: Map<string, OfflineStateMachine>;
+  readonly scheduler: { principal: Principal; accessKeyId: string };
+  /** Executions Step Functions would list as RUNNING, by state machine ARN (oldest first). */
+  readonly running = new Map<string, { executionArn: string; startDate: Date }[]>();
+
+  constructor(
+    readonly template: ResolvedTemplate,
+    readonly gateway: AwsGateway,
+    gate: IamGate,
+    options: {
+      bundles: Record<string, string>;
+      baseUrl: string;
+      handlerFileOf: (logicalId: string) => string;
+    },
+  ) {
+    this.gate = gate;
+    const principal = (
+      roleLogicalId: string,
+      label: string,
+    ): { principal: Principal; accessKeyId: string } => {
+      const accessKeyId = `AKIAOFFLINE${label.toUpperCase()}`;
+      const value: Principal = {
+        roleArn: template.resolve({ 'Fn::GetAtt': [roleLogicalId, 'Arn'] }),
+        label,
+        statements: template.roleStatements(roleLogicalId),
+      };
+      gate.register(accessKeyId, value);
+      return { principal: value, accessKeyId };
+    };
+
+    this.functions = new Map();
+    for (const id of template.idsOfType('AWS::Lambda::Function')) {
+      const p = template.resources[id].Properties;
+      const handlerLabel = options.handlerFileOf(id);
+      if (!handlerLabel) continue;
+      const roleId = p.Role['Fn::GetAtt'][0] as string;
+      const who = principal(roleId, handlerLabel);
+      const name = template.nameOf(id);
+      const environment = template.resolve(p.Environment?.Variables ?? {}) as Record<string, string>;
+      this.functions.set(handlerLabel, {
+        label: handlerLabel,
+        logicalId: id,
+        arn: template.resolve({ 'Fn::GetAtt': [id, 'Arn'] }),
+        name,
+        bundle: options.bundles[handlerLabel]!,
+        environment: {
+          ...environment,
+          PAYLINK_BASE_URL: options.baseUrl,
+          AWS_REGION: REGION,
+          AWS_DEFAULT_REGION: REGION,
+          AWS_ACCESS_KEY_ID: who.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: 'offline-secret',
+          AWS_ENDPOINT_URL_S3: gateway.url,
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: gateway.url,
+          AWS_ENDPOINT_URL_GLUE: gateway.url,
+          AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+          AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+          AWS_LAMBDA_FUNCTION_NAME: name,
+          AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+        },
+        timeoutSeconds: p.Timeout ?? 3,
+        traced: p.TracingConfig?.Mode === 'Active',
+        logGroupArn: template.resolve(
+          p.LoggingConfig?.LogGroup
+            ? { 'Fn::GetAtt': [p.LoggingConfig.LogGroup.Ref, 'Arn'] }
+            : `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/${name}:*`,
+        ),
+        principal: who.principal,
+        accessKeyId: who.accessKeyId,
+      });
+    }
+
+    this.stateMachines = new Map();
+    for (const id of template.idsOfType('AWS::StepFunctions::StateMachine')) {
+      const p = template.resources[id].Properties;
+      const roleId = p.RoleArn['Fn::GetAtt'][0] as string;
+      const name = template.nameOf(id);
+      const who = principal(roleId, `sm${this.stateMachines.size}`);
+      this.stateMachines.set(name, {
+        name,
+        arn: template.resolve({ Ref: id }),
+        definition: JSON.parse(template.resolve(p.DefinitionString)),
+        principal: who.principal,
+        accessKeyId: who.accessKeyId,
+      });
+    }
+    const schedulerRole = template
+      .idsOfType('AWS::IAM::Role')
+      .find((id) =>
+        JSON.stringify(template.resources[id].Properties.AssumeRolePolicyDocument).includes(
+          'scheduler.amazonaws.com',
+        ),
+      );
+    if (!schedulerRole) throw new Error('no EventBridge Scheduler role in the template');
+    this.scheduler = principal(schedulerRole, 'scheduler');
+  }
+
+  private fail(name: string, message: string): Error {
+    const error = new Error(message);
+    error.name = name;
+    return error;
+  }
+
+  /** Invokes a function as Lambda does for a synchronous invoke from Step Functions. */
+  private async invoke(
+    state: string,
+    fnArn: string,
+    payload: Cfn,
+    run: RunState,
+    machine: OfflineStateMachine,
+  ): Promise<Cfn> {
+    const invoke = await this.gate.authorize(machine.principal, {
+      action: 'lambda:InvokeFunction',
+      resource: fnArn,
+    });
+    if (!invoke.allowed)
+      throw this.fail(
+        'Lambda.AWSLambdaException',
+        IamGate.denialMessage(machine.principal, 'lambda:InvokeFunction', fnArn),
+      );
+    const fn = [...this.functions.values()].find((f) => f.arn === fnArn || fnArn.startsWith(`${f.arn}:`));
+    if (!fn) throw this.fail('Lambda.ResourceNotFoundException', `Function not found: ${fnArn}`);
+    // What the Lambda service does with the function's role: its log stream, its trace segments.
+    const stream = `${fn.logGroupArn.replace(/:\*$/, '')}:log-stream:offline`;
+    for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents'])
+      await this.gate.authorize(fn.principal, { action, resource: stream });
+    if (fn.traced)
+      for (const action of ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'])
+        await this.gate.authorize(fn.principal, { action, resource: '*' });
+    const invocation = await invokeBundledHandler<Cfn>(fn.bundle, payload, fn.environment, {
+      remainingMs: fn.timeoutSeconds * 1000,
+      timeoutMs: 120_000,
+    });
+    run.invocations.push({
+      state,
+      fn: fn.label,
+      ok: invocation.ok,
+      ...(invocation.ok ? {} : { errorType: invocation.errorType }),
+      logs: invocation.logs,
+    });
+    if (!invocation.ok) throw this.fail(invocation.errorType, invocation.errorMessage);
+    return { ExecutedVersion: '$LATEST', Payload: invocation.result, StatusCode: 200 };
+  }
+
+  /** The Map's ItemReader, as Step Functions runs it with the state machine's role. */
+  private async readItems(
+    machine: OfflineStateMachine,
+    reader: Cfn,
+    input: { Bucket: string; Key: string },
+  ): Promise<Cfn[]> {
+    if (
+      !String(reader.Resource).endsWith(':states:::s3:getObject') ||
+      reader.ReaderConfig?.InputType !== 'JSON'
+    )
+      throw new Error(`ItemReader ${reader.Resource} ${JSON.stringify(reader.ReaderConfig)} is not modelled`);
+    const client = new S3Client({
+      region: REGION,
+      endpoint: this.gateway.url,
+      forcePathStyle: true,
+      credentials: { accessKeyId: machine.accessKeyId, secretAccessKey: 'offline-secret' },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    try {
+      const object = await client.send(new GetObjectCommand({ Bucket: input.Bucket, Key: input.Key }));
+      const items = JSON.parse(await object.Body!.transformToString()) as unknown;
+      if (!Array.isArray(items))
+        throw this.fail('States.ItemReaderFailed', 'the item file is not a JSON array');
+      return items;
+    } catch (error) {
+      if ((error as Error).name === 'States.ItemReaderFailed') throw error;
+      throw this.fail('States.ItemReaderFailed', `S3 getObject failed: ${(error as Error).name}`);
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /**
+   * The definition as the interpreter can run it: each Distributed Map with an ItemReader gets
+   * a preceding `<Map>.ItemReader` task (handled in executeDefinition) whose result the Map
+   * iterates instead.
+   */
+  private runnable(definition: Cfn, stopAtMap: boolean): Cfn {
+    const copy = structuredClone(definition);
+    for (const [name, state] of Object.entries(copy.States as Record<string, Cfn>)) {
+      if (state.Type !== 'Map' || !state.ItemReader) continue;
+      if ((state.ToleratedFailurePercentage ?? 0) !== 0 || state.ToleratedFailureCount)
+        throw new Error(`${name}: tolerated failures are not modelled by the interpreter`);
+      const readerName = `${name}.ItemReader`;
+      copy.States[readerName] = {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::s3:getObject',
+        Parameters: state.ItemReader.Parameters,
+        ResultPath: '$.items',
+        TimeoutSeconds: 60,
+        ...(stopAtMap ? { End: true } : { Next: name }),
+      };
+      for (const [otherName, other] of Object.entries(copy.States as Record<string, Cfn>)) {
+        if (otherName === readerName) continue;
+        if (other.Next === name) other.Next = readerName;
+        for (const choice of other.Choices ?? []) if (choice.Next === name) choice.Next = readerName;
+        if (other.Default === name) other.Default = readerName;
+      }
+      if (copy.StartAt === name) copy.StartAt = readerName;
+      state.ItemsPath = '$.items';
+      delete state.ItemReader;
+    }
+    return copy;
+  }
+
+  private overrides(machine: OfflineStateMachine, definition: Cfn, run: RunState) {
+    const handlers: Record<string, (input: Cfn) => Promise<Cfn>> = {};
+    const waits: Record<string, number> = {};
+    const retries: Record<string, number> = {};
+    const visit = (states: Record<string, Cfn>, inMap: boolean) => {
+      for (const [name, state] of Object.entries(states)) {
+        if (state.Retry) retries[name] = 1;
+        if (state.Type === 'Wait') waits[name] = 1;
+        if (state.Type === 'Map') visit(state.ItemProcessor.States, true);
+        if (state.Type !== 'Task') continue;
+        const resource = String(state.Resource);
+        if (resource.endsWith(':states:::lambda:invoke')) {
+          handlers[name] = async (input) => {
+            if (inMap) {
+              // The Distributed Map starts (or, on redrive, redrives) a child execution per item.
+              const child = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine.name}/${definitionMapLabel(definition)}:${input.Payload?.batch ?? 'item'}`;
+              const resourceArn = run.childAction === 'states:StartExecution' ? machine.arn : child;
+              const start = await this.gate.authorize(machine.principal, {
+                action: run.childAction,
+                resource: resourceArn,
+              });
+              if (!start.allowed)
+                throw this.fail(
+                  'States.Runtime',
+                  IamGate.denialMessage(machine.principal, run.childAction, resourceArn),
+                );
+            }
+            return this.invoke(name, input.FunctionName, input.Payload, run, machine);
+          };
+        } else if (resource.endsWith(':states:::aws-sdk:sfn:listExecutions')) {
+          handlers[name] = async (input) => {
+            const decision = await this.gate.authorize(machine.principal, {
+              action: 'states:ListExecutions',
+              resource: input.StateMachineArn,
+            });
+            if (!decision.allowed)
+              throw this.fail(
+                'Sfn.SfnException',
+                IamGate.denialMessage(machine.principal, 'states:ListExecutions', input.StateMachineArn),
+              );
+            if (run.throttles > 0) {
+              run.throttles -= 1;
+              throw this.fail('Sfn.SfnException', 'Rate exceeded (ThrottlingException)');
+            }
+            // ListExecutions lists newest first (API reference).
+            const running = [...(this.running.get(input.StateMachineArn) ?? [])].reverse();
+            return { Executions: running.map((e) => ({ ExecutionArn: e.executionArn, Status: 'RUNNING' })) };
+          };
+        } else if (resource === 'arn:aws:states:::s3:getObject') {
+          const mapName = name.replace(/\.ItemReader$/, '');
+          const reader = findState(machine.definition, mapName).ItemReader;
+          handlers[name] = async (input) => {
+            const items = await this.readItems(machine, reader, input);
+            return run.items === undefined ? items : run.items.map((i) => items[i]);
+          };
+        } else {
+          throw new Error(`task ${name} (${resource}) is not modelled`);
+        }
+      }
+    };
+    visit(definition.States, false);
+    return { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits, retryIntervalOverrides: retries };
+  }
+
+  private async executeDefinition(
+    machine: OfflineStateMachine,
+    definition: Cfn,
+    input: Cfn,
+    executionArn: string,
+    run: RunState,
+  ): Promise<ExecutionOutcome> {
+    const interpreter = new StateMachine(definition, { validationOptions: { noValidate: true } });
+    const execution = interpreter.run(input, {
+      overrides: this.overrides(machine, definition, run),
+      context: {
+        Execution: {
+          Id: executionArn,
+          Name: executionArn.split(':').at(-1),
+          RoleArn: machine.principal.roleArn,
+        },
+        StateMachine: { Id: machine.arn, Name: machine.name },
+      },
+    });
+    const events: EventLog[] = [];
+    const collecting = (async () => {
+      for await (const event of execution.eventLogs) events.push(event);
+    })();
+    try {
+      const output = await execution.result;
+      await collecting;
+      return { executionArn, status: 'SUCCEEDED', output, events, invocations: run.invocations };
+    } catch (error) {
+      await collecting;
+      const failed = [...events].reverse().find((e) => e.type === 'ExecutionFailed') as
+        | { Error: string; Cause: unknown }
+        | undefined;
+      const timedOut = (error as Error).name === 'ExecutionTimeoutError';
+      return {
+        executionArn,
+        status: timedOut ? 'TIMED_OUT' : 'FAILED',
+        error: failed?.Error ?? (error as Error).name,
+        cause: String(failed?.Cause ?? (error as Error).message),
+        events,
+        invocations: run.invocations,
+      };
+    }
+  }
+
+  /**
+   * Starts an execution as EventBridge Scheduler does (states:StartExecution as the scheduler
+   * role) and runs it to its end.
+   */
+  async execute(scheduleName: string, input: Cfn, options: ExecuteOptions = {}): Promise<ExecutionOutcome> {
+    const machine = [...this.stateMachines.values()].find((m) => m.name.endsWith(`-${scheduleName}`));
+    if (!machine) throw new Error(`no state machine for schedule ${scheduleName}`);
+    const start = await this.gate.authorize(this.scheduler.principal, {
+      action: 'states:StartExecution',
+      resource: machine.arn,
+    });
+    const name =
+      options.name ?? `slot-${String(input.scheduledTime ?? 'manual').replace(/[^0-9A-Za-z-]/g, '')}`;
+    const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine.name}:${name}`;
+    if (!start.allowed) {
+      return {
+        executionArn,
+        status: 'FAILED',
+        error: 'Scheduler.AccessDenied',
+        cause: IamGate.denialMessage(this.scheduler.principal, 'states:StartExecution', machine.arn),
+        events: [],
+        invocations: [],
+      };
+    }
+    const running = this.running.get(machine.arn) ?? [];
+    running.push({ executionArn, startDate: new Date() });
+    this.running.set(machine.arn, running);
+    const run: RunState = {
+      executionArn,
+      invocations: [],
+      childAction: 'states:StartExecution',
+      throttles: options.throttleListExecutions ?? 0,
+    };
+    try {
+      return await this.executeDefinition(
+        machine,
+        this.runnable(machine.definition, options.stopAtMap ?? false),
+        input,
+        executionArn,
+        run,
+      );
+    } finally {
+      running.splice(
+        running.findIndex((e) => e.executionArn === executionArn),
+        1,
+      );
+    }
+  }
+
+  /**
+   * Redrives a failed execution (RedriveExecution): restarts it at the state that failed, with
+   * that state's input; a Distributed Map re-runs only its items that did not succeed.
+   */
+  async redrive(scheduleName: string, failed: ExecutionOutcome): Promise<ExecutionOutcome> {
+    const machine = [...this.stateMachines.values()].find((m) => m.name.endsWith(`-${scheduleName}`))!;
+    const topLevel = new Set(Object.keys(machine.definition.States));
+    const failedState = [...failed.events]
+      .reverse()
+      .find((e) => e.type === 'StateFailed' && topLevel.has((e as { state: { name: string } }).state.name)) as
+      | { state: { name: string; input: Cfn } }
+      | undefined;
+    if (!failedState) throw new Error('nothing to redrive: no top-level state failed');
+    const definition = this.runnable(machine.definition, false);
+    const state = failedState.state;
+    let start = state.name;
+    let input = state.input;
+    const run: RunState = {
+      executionArn: failed.executionArn,
+      invocations: [],
+      childAction: 'states:StartExecution',
+      throttles: 0,
+    };
+    if (machine.definition.States[state.name].Type === 'Map') {
+      // Restart at the item reader with the Map's input; only unsucceeded items run again.
+      start = `${state.name}.ItemReader`;
+      input = { ...state.input };
+      delete input.items;
+      const total = (state.input.items as unknown[]).length;
+      const succeeded = new Set(
+        failed.events
+          .filter(
+            (e) =>
+              e.type === 'MapIterationSucceeded' &&
+              (e as { parentState: { name: string } }).parentState.name === state.name,
+          )
+          .map((e) => (e as { index: number }).index),
+      );
+      run.items = Array.from({ length: total }, (_, i) => i).filter((i) => !succeeded.has(i));
+      run.childAction = 'states:RedriveExecution';
+    }
+    const running = this.running.get(machine.arn) ?? [];
+    running.push({ executionArn: failed.executionArn, startDate: new Date() });
+    this.running.set(machine.arn, running);
+    try {
+      return await this.executeDefinition(
+        machine,
+        { ...definition, StartAt: start },
+        input,
+        failed.executionArn,
+        run,
+      );
+    } finally {
+      running.splice(
+        running.findIndex((e) => e.executionArn === failed.executionArn),
+        1,
+      );
+    }
+  }
+}
+
+function findState(definition: Cfn, name: string): Cfn {
+  const state = definition.States[name];
+  if (!state) throw new Error(`no state ${name}`);
+  return state;
+}
+
+function definitionMapLabel(definition: Cfn): string {
+  const map = Object.entries(definition.States as Record<string, Cfn>).find(([, s]) => s.Type === 'Map');
+  return map?.[1].Label ?? map?.[0] ?? 'Map';
+}

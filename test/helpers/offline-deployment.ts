@@ -1,0 +1,137 @@
+/**
+ * One offline deployment of the stack for tests: synthesize with a config, bundle the
+ * handlers, start the loopback world (s3rver, Secrets Manager and Glue fakes, the gateway that
+ * applies IAM and S3 semantics in front of them, the PayLink simulator) and wire an OfflineAws.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { CfnElement } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { createS3Store } from '#adapters/s3-store.ts';
+import type { ObjectStore } from '#core/ports.ts';
+import { type Simulator, startSimulator } from '#simulator/server.ts';
+import { buildApp } from '#test/infra/app-fixture.ts';
+import { type AwsGateway, startAwsGateway } from './aws-gateway.ts';
+import { bundleHandlers, type HandlerName } from './bundle-handlers.ts';
+import { ResolvedTemplate } from './cfn-template.ts';
+import { type FakeGlue, startFakeGlue } from './fake-glue.ts';
+import { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets-manager.ts';
+import { IamGate } from './iam-gate.ts';
+import { ACCOUNT, OfflineAws, REGION } from './offline-aws.ts';
+import { type RunningS3rver, startS3rver, withS3Env } from './s3rver.ts';
+
+export const OFFLINE_BUCKET = 'paylink-offline-lake';
+export const STACK_ID_UUID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+export const API_KEY = 'offline-api-key-3Xk9';
+export const API_SECRET = 'offline-api-secret-Qw7p';
+
+export interface OfflineWorld {
+  readonly aws: OfflineAws;
+  readonly gate: IamGate;
+  readonly gateway: AwsGateway;
+  readonly template: ResolvedTemplate;
+  readonly s3rver: RunningS3rver;
+  readonly glue: FakeGlue;
+  readonly secrets: FakeSecretsManager;
+  /** Secret values by ARN (mutable: the operator's put-secret-value). */
+  readonly secretValues: Record<string, string>;
+  readonly secretArn: string;
+  readonly sim: Simulator;
+  /** The bucket as the operator sees it (s3rver's own credentials, not a role). */
+  readonly bucket: ObjectStore;
+  readonly prefix: string;
+  readonly usersKey: string;
+  readonly databaseName: string;
+  /** The handler bundles (another world may reuse them). */
+  readonly bundles: Record<HandlerName, string>;
+  close(): Promise<void>;
+}
+
+export interface OfflineWorldOptions {
+  readonly config: Record<string, unknown>;
+  readonly simulator: Parameters<typeof startSimulator>[0];
+  /** Reuse bundles (a folder with plan/, loadBatch/, commit/). */
+  readonly bundles?: Record<HandlerName, string>;
+}
+
+export async function startOfflineWorld(options: OfflineWorldOptions): Promise<OfflineWorld> {
+  const scratch = await mkdtemp(path.join(tmpdir(), 'paylink-offline-aws-'));
+  const { stack } = buildApp(options.config);
+  const json = Template.fromStack(stack).toJSON();
+  const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
+    stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  const template = new ResolvedTemplate(json, {
+    account: ACCOUNT,
+    region: REGION,
+    stackName: stack.stackName,
+    stackId: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${stack.stackName}/${STACK_ID_UUID}`,
+    names: { [logicalId(stack.lake.bucket as never)]: OFFLINE_BUCKET },
+  });
+  const labels = new Map<string, HandlerName>([
+    [logicalId(stack.functions.plan), 'plan'],
+    [logicalId(stack.functions.loadBatch), 'loadBatch'],
+    [logicalId(stack.functions.commit), 'commit'],
+  ]);
+  const secretArn = template.resolve(stack.resolve(stack.credentials.secretArn)) as string;
+  const databaseName = template.resolve(stack.resolve(stack.analytics.databaseName)) as string;
+  const secretValues: Record<string, string> = {
+    [secretArn]: JSON.stringify({ api_key: API_KEY, api_secret: API_SECRET }),
+  };
+  const [bundles, s3rver, secrets, glue, sim] = await Promise.all([
+    options.bundles ?? bundleHandlers(path.join(scratch, 'bundles')),
+    startS3rver({ buckets: [OFFLINE_BUCKET] }),
+    startFakeSecretsManager(secretValues),
+    startFakeGlue({ databases: [databaseName] }),
+    startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, ...options.simulator }),
+  ]);
+  const gate = new IamGate(ACCOUNT);
+  const bucketPolicy = template
+    .idsOfType('AWS::S3::BucketPolicy')
+    .map((id) => template.resolve(template.resources[id].Properties))
+    .find((p) => p.Bucket === OFFLINE_BUCKET)?.PolicyDocument;
+  const gateway = await startAwsGateway({
+    gate,
+    region: REGION,
+    account: ACCOUNT,
+    s3: s3rver.endpoint,
+    secretsManager: secrets.url,
+    glue: glue.url,
+    ...(bucketPolicy ? { bucketPolicies: { [OFFLINE_BUCKET]: bucketPolicy } } : {}),
+  });
+  const aws = new OfflineAws(template, gateway, gate, {
+    bundles,
+    baseUrl: sim.url,
+    handlerFileOf: (id) => labels.get(id) ?? '',
+  });
+  const restoreEnv = withS3Env(s3rver.endpoint);
+  const prefix = aws.functions.get('plan')!.environment.LAKE_PREFIX ?? '';
+  return {
+    aws,
+    gate,
+    gateway,
+    template,
+    s3rver,
+    glue,
+    secrets,
+    secretValues,
+    secretArn,
+    sim,
+    bucket: createS3Store({ bucket: OFFLINE_BUCKET, prefix: '' }),
+    prefix,
+    usersKey: aws.functions.get('plan')!.environment.USERS_KEY!,
+    databaseName,
+    bundles,
+    async close() {
+      await Promise.all([gateway.close(), sim.close(), secrets.close(), glue.close()]);
+      restoreEnv();
+      await s3rver.close();
+      await rm(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every denied call, one line each (action, resource, principal): what a failing test prints. */
+export function describeDenials(gate: IamGate): string[] {
+  return gate.denied().map((d) => `${d.principal}: ${d.action} on ${d.resource}`);
+}

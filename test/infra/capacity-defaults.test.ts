@@ -1,0 +1,38 @@
+/** The CLI's `plan` estimates with core STACK_DEFAULTS: the stack must be built with the same numbers. */
+import { describe, expect, it } from 'vitest';
+import { STACK_DEFAULTS } from '#core/capacity.ts';
+import { BATCH_DEADLINE_MARGIN_SECONDS, HANDLER_ENV } from '#handlers/contract.ts';
+import { FUNCTION_DEFAULTS, GUARD_SETTLE_SECONDS } from '#infra/constants.ts';
+import { exampleConfig, synth } from './app-fixture.ts';
+
+describe('capacity defaults', () => {
+  it('match the deployed stack', () => {
+    expect(FUNCTION_DEFAULTS.loadBatch.timeoutMinutes * 60).toBe(STACK_DEFAULTS.batchTimeoutSeconds);
+    expect(BATCH_DEADLINE_MARGIN_SECONDS).toBe(STACK_DEFAULTS.batchMarginSeconds);
+    expect(GUARD_SETTLE_SECONDS).toBe(STACK_DEFAULTS.guardSeconds);
+    const { paylink } = { paylink: exampleConfig() } as { paylink: Record<string, unknown> };
+    expect((paylink.schedules as { expectedPeriodHours: number }[])[0]!.expectedPeriodHours).toBe(
+      STACK_DEFAULTS.periodHours,
+    );
+  });
+
+  it('reach the plan function as PAYLINK_CAPACITY, and only the plan function', () => {
+    const { stack, template } = synth(exampleConfig());
+    const env = (fn: { node: { defaultChild?: unknown } }) =>
+      template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as never)].Properties.Environment
+        .Variables;
+    const capacity = JSON.parse(env(stack.functions.plan)[HANDLER_ENV.capacity]);
+    expect(capacity).toEqual({
+      requestRate: 20,
+      maxConcurrency: STACK_DEFAULTS.maxConcurrency,
+      maxBatchSize: 500,
+      batchTimeoutSeconds: STACK_DEFAULTS.batchTimeoutSeconds,
+      batchMarginSeconds: STACK_DEFAULTS.batchMarginSeconds,
+      commitSeconds: STACK_DEFAULTS.commitSeconds,
+      guardSeconds: STACK_DEFAULTS.guardSeconds,
+      runDeadlineSeconds: { daily: Math.floor(24 * 3600 * STACK_DEFAULTS.runDeadlineFraction) },
+    });
+    expect(env(stack.functions.loadBatch)[HANDLER_ENV.capacity]).toBeUndefined();
+    expect(env(stack.functions.commit)[HANDLER_ENV.capacity]).toBeUndefined();
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * Least privilege, proven statement by statement: the offline AWS run (test/helpers/offline-aws.ts)
+ * is repeated with each statement of each role left out, and must then record a denied call
+ * naming one of that statement's actions. A statement no scenario needs is a statement too many;
+ * a statement whose removal goes unnoticed overlaps another.
+ *
+ * Bounded: a baseline of two loads (the second reads what the first committed) records which
+ * load first uses each statement; each withheld run repeats only the loads up to that one, on an
+ * emptied lake, with 3 users in 2 batches.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateIdentifiers } from '#simulator/world.ts';
+import type { Cfn } from '#test/helpers/cfn-template.ts';
+import { FAST_HTTP } from '#test/helpers/lake-harness.ts';
+import { describeDenials, type OfflineWorld, startOfflineWorld } from '#test/helpers/offline-deployment.ts';
+import { exampleConfig } from './app-fixture.ts';
+
+const SEED = 'least-privilege';
+const USERS = generateIdentifiers(SEED, 3);
+const SLOTS = ['2026-12-01T03:00:00.000Z', '2026-12-02T03:00:00.000Z'];
+
+/**
+ * Statements no load exercises, with why. Everything else must be needed by a load.
+ */
+const NOT_EXERCISED_BY_A_LOAD: readonly { actions: RegExp; reason: string }[] = [
+  {
+    actions: /^logs:CreateLogDelivery$/,
+    reason: 'state machine logging set-up: used by Step Functions when the machine is created (deploy time)',
+  },
+  {
+    actions: /^states:(DescribeExecution|StopExecution)$/,
+    reason: 'the Distributed Map describing/stopping its child executions: not modelled by the interpreter',
+  },
+  {
+    actions: /^states:RedriveExecution$/,
+    reason: 'used by a redrive only: exercised by the redrive scenario of offline-aws.test.ts',
+  },
+  {
+    actions: /^sqs:SendMessage$/,
+    reason: "the Scheduler's dead-letter queue: used only when delivery fails",
+  },
+];
+
+const excluded = (statement: Cfn) =>
+  NOT_EXERCISED_BY_A_LOAD.find((x) => [statement.Action].flat().some((a: string) => x.actions.test(a)));
+
+const CONFIG = exampleConfig({
+  batchSize: 2,
+  requestRate: 2000,
+  userConcurrency: 4,
+  loaderConfig: { http: FAST_HTTP },
+});
+
+let world: OfflineWorld;
+
+beforeAll(async () => {
+  world = await startOfflineWorld({ config: CONFIG, simulator: { seed: SEED } });
+}, 120_000);
+
+afterAll(async () => {
+  await world?.close();
+});
+
+/** An empty lake (users list kept), empty Glue database, fresh decisions. */
+async function resetLake(): Promise<void> {
+  const keys = await world.bucket.list(`${world.prefix}/`);
+  if (keys.length > 0) await world.bucket.delete(keys);
+  world.glue.reset();
+  world.gate.decisions.length = 0;
+}
+
+/** Runs loads 1..upTo, stopping at the first failed one; returns the statuses. */
+async function loads(upTo: number): Promise<string[]> {
+  const statuses: string[] = [];
+  for (let i = 0; i < upTo; i++) {
+    const outcome = await world.aws.execute('daily', { schedule: 'daily', scheduledTime: SLOTS[i] });
+    statuses.push(outcome.status);
+    if (outcome.status !== 'SUCCEEDED') break;
+  }
+  return statuses;
+}
+
+describe('every statement of every role is needed by a load', () => {
+  /** Statement id -> the load (1-based) that first used it, from a run with every statement. */
+  const firstUse = new Map<string, number>();
+  const statements: { id: string; principal: string; statement: Cfn }[] = [];
+
+  beforeAll(async () => {
+    await world.bucket.put(world.usersKey, `${USERS.join('\n')}\n`);
+    await resetLake();
+    for (let i = 0; i < SLOTS.length; i++) {
+      const before = world.gate.decisions.length;
+      const outcome = await world.aws.execute('daily', { schedule: 'daily', scheduledTime: SLOTS[i] });
+      expect(outcome.status, describeDenials(world.gate).join('\n')).toBe('SUCCEEDED');
+      for (const d of world.gate.decisions.slice(before))
+        for (const id of d.allowedBy) if (!firstUse.has(id)) firstUse.set(id, i + 1);
+    }
+    expect(describeDenials(world.gate)).toEqual([]);
+    const principals = [
+      ...[...world.aws.functions.values()].map((f) => f.principal),
+      ...[...world.aws.stateMachines.values()].map((m) => m.principal),
+      world.aws.scheduler.principal,
+    ];
+    for (const principal of principals)
+      for (const { id, statement } of world.gate.statementsOf(principal))
+        statements.push({ id, principal: principal.label, statement });
+  }, 120_000);
+
+  it('uses every statement not listed as exercised elsewhere', () => {
+    const unused = statements
+      .filter((s) => !excluded(s.statement) && !firstUse.has(s.id))
+      .map((s) => `${s.principal} ${s.id}: ${JSON.stringify(s.statement.Action)}`);
+    expect(unused).toEqual([]);
+  });
+
+  it("records a denial naming the statement's action when any one statement is left out", async () => {
+    const report: string[] = [];
+    for (const { id, principal, statement } of statements) {
+      if (excluded(statement)) continue;
+      const actions = [statement.Action].flat() as string[];
+      await resetLake();
+      world.gate.withheld.add(id);
+      try {
+        await loads(firstUse.get(id) ?? SLOTS.length);
+      } finally {
+        world.gate.withheld.delete(id);
+      }
+      const named = world.gate
+        .denied()
+        .filter((d) => d.principal === principal && actions.includes(d.action));
+      if (named.length === 0)
+        report.push(
+          `${principal} ${id} ${JSON.stringify(actions)}: no denial; denied were ${describeDenials(world.gate).join('; ') || 'none'}`,
+        );
+    }
+    expect(report).toEqual([]);
+  }, 400_000);
+});

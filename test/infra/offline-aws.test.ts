@@ -1,0 +1,289 @@
+/**
+ * The synthesized stack run offline as AWS runs it (test/helpers/offline-aws.ts): the state
+ * machine from the template in a kept ASL interpreter, each Lambda task the shipped bundle in
+ * its own process with its synthesized environment and role, every AWS call authorized by
+ * iam-simulate against the synthesized policies and answered with S3's documented semantics
+ * (403 for a missing key without s3:ListBucket, 412 for a create-only write of an existing key).
+ *
+ * Scenarios, in order on one lake: the first run on an empty bucket, a second run, the run
+ * guard with a run in progress (and a throttled ListExecutions), a batch that fails through its
+ * retries and is redriven, a missing users list, a secret still holding its placeholder. Every
+ * scenario ends with zero denied calls; a denial would be printed with its action and resource.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_REQUESTS_PER_USER } from '#core/capacity.ts';
+import { NON_RETRYABLE_ERRORS } from '#infra/constants.ts';
+import { RUN_IN_PROGRESS_ERROR } from '#infra/constructs/load-workflow.ts';
+import { SECRET_PLACEHOLDER_KEY, SECRET_PLACEHOLDER_VALUE } from '#infra/constructs/paylink-credentials.ts';
+import { parseScheduleExpression, runDeadlineSeconds } from '#infra/schedule-expression.ts';
+import { generateIdentifiers } from '#simulator/world.ts';
+import { FAST_HTTP } from '#test/helpers/lake-harness.ts';
+import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
+import { describeDenials, type OfflineWorld, startOfflineWorld } from '#test/helpers/offline-deployment.ts';
+import { exampleConfig } from './app-fixture.ts';
+
+const SEED = 'offline';
+const USERS = generateIdentifiers(SEED, 10);
+const SLOT = (day: number) => `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`;
+
+/** The example stack with batches of at most 4 users (10 users: 3 batches) and a fast rate. */
+const CONFIG = exampleConfig({
+  batchSize: 4,
+  requestRate: 2000,
+  userConcurrency: 4,
+  loaderConfig: { http: FAST_HTTP },
+});
+
+let world: OfflineWorld;
+
+beforeAll(async () => {
+  world = await startOfflineWorld({ config: CONFIG, simulator: { seed: SEED } });
+  await world.bucket.put(world.usersKey, `${USERS.join('\n')}\n`);
+}, 120_000);
+
+afterAll(async () => {
+  await world?.close();
+});
+
+const run = (day: number, options = {}) =>
+  world.aws.execute('daily', { schedule: 'daily', scheduledTime: SLOT(day) }, options);
+
+function explain(outcome: ExecutionOutcome): string {
+  const failed = outcome.invocations.filter((i) => !i.ok);
+  return [
+    `${outcome.status} ${outcome.error ?? ''}: ${outcome.cause ?? ''}`,
+    ...describeDenials(world.gate),
+    ...failed.map((i) => `${i.state} ${i.errorType}\n${i.logs.slice(-2000)}`),
+  ].join('\n');
+}
+
+const lakeKeys = async () =>
+  (await world.bucket.list(`${world.prefix}/`)).map((k) => k.slice(world.prefix.length + 1));
+
+describe('the deployed loader, offline under AWS rules', () => {
+  let first: ExecutionOutcome;
+  let second: ExecutionOutcome;
+
+  beforeAll(async () => {
+    first = await run(1);
+    second = await run(2);
+  }, 120_000);
+
+  it('commits its first load on an empty bucket with zero denied calls', async () => {
+    expect(first.status, explain(first)).toBe('SUCCEEDED');
+    expect(describeDenials(world.gate)).toEqual([]);
+    const keys = await lakeKeys();
+    const loadId = first.output.loadId as string;
+    expect(keys).toContain(`_loads/${loadId}.json`);
+    expect(keys.filter((k) => k.startsWith(`_staging/${loadId}/`))).toEqual([]);
+    // The first load reads keys that do not exist yet; S3 answered 404 because the roles may list.
+    expect(world.gateway.calls.some((c) => c.action === 's3:GetObject' && c.status === 404)).toBe(true);
+    expect(world.gateway.calls.filter((c) => c.status === 403)).toEqual([]);
+    // Batches came from the plan's item file: plan, 3 batches, commit.
+    expect(first.invocations.map((i) => i.fn)).toEqual([
+      'plan',
+      'loadBatch',
+      'loadBatch',
+      'loadBatch',
+      'commit',
+    ]);
+    expect(first.output).toMatchObject({ loadId, users: USERS.length });
+    expect([...world.glue.tables.keys()].every((k) => k.startsWith(`${world.databaseName}.`))).toBe(true);
+    expect(world.glue.tables.size).toBeGreaterThan(0);
+  });
+
+  it('sizes the first plan with the documented default, the next with the requests the previous load measured', async () => {
+    const plan = (outcome: ExecutionOutcome) =>
+      JSON.parse(
+        outcome.invocations
+          .find((i) => i.fn === 'plan')!
+          .logs.split('\n')
+          .find((l) => l.includes('"planned"'))!,
+      );
+    expect(plan(first).requestsPerUser).toBe(DEFAULT_REQUESTS_PER_USER);
+    expect(second.status, explain(second)).toBe('SUCCEEDED');
+    const marker = JSON.parse(
+      new TextDecoder().decode(await world.bucket.get(`${world.prefix}/_loads/${first.output.loadId}.json`)),
+    );
+    expect(plan(second).requestsPerUser).toBe(Math.round((marker.requests / marker.users) * 100) / 100);
+    expect(plan(second).fits).toBe(true);
+    expect(describeDenials(world.gate)).toEqual([]);
+  });
+
+  it('lets an execution through the run guard after a throttled ListExecutions, and skips it while an older run is in progress', async () => {
+    const arn = [...world.aws.stateMachines.values()][0]!.arn;
+    world.aws.running.set(arn, [
+      { executionArn: `${arn.replace(':stateMachine:', ':execution:')}:older`, startDate: new Date(0) },
+    ]);
+    let skipped: ExecutionOutcome;
+    try {
+      skipped = await run(3, { throttleListExecutions: 1 });
+    } finally {
+      world.aws.running.set(arn, []);
+    }
+    expect(skipped.status).toBe('FAILED');
+    expect(skipped.error).toBe(RUN_IN_PROGRESS_ERROR);
+    expect(skipped.invocations).toEqual([]);
+    const retried = skipped.events.filter(
+      (e) =>
+        e.type === 'StateRetried' &&
+        (e as { state: { name: string } }).state.name === 'ListRunningExecutions',
+    );
+    expect(retried).toHaveLength(1);
+    expect(describeDenials(world.gate)).toEqual([]);
+  });
+
+  it('retries a failing batch, fails the run, and a redrive re-runs only that batch and commits', async () => {
+    const manifest = /\/_staging\/[^/]+\/batches\/00001\/manifest\.json$/;
+    const fault = {
+      match: (c: { action: string; resource: string }) =>
+        c.action === 's3:PutObject' && manifest.test(c.resource),
+      status: 500,
+      code: 'InternalError',
+    };
+    world.gateway.faults.push(fault);
+    let failed: ExecutionOutcome;
+    try {
+      failed = await run(4);
+    } finally {
+      world.gateway.faults.splice(world.gateway.faults.indexOf(fault), 1);
+    }
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toBe('StoreError');
+    const batchOne = failed.invocations.filter((i) => i.fn === 'loadBatch' && !i.ok);
+    // One attempt and two retries (States.TaskFailed, MaxAttempts 2), all of batch 1.
+    expect(batchOne).toHaveLength(3);
+    const keys = await lakeKeys();
+    expect(keys.some((k) => k.startsWith('_loads/') && k.includes('1796353200'))).toBe(false);
+
+    const redriven = await world.aws.redrive('daily', failed);
+    expect(redriven.status, explain(redriven)).toBe('SUCCEEDED');
+    expect(redriven.invocations.map((i) => i.fn)).toEqual(['loadBatch', 'commit']);
+    expect(redriven.output).toMatchObject({ users: USERS.length, failedUsers: 0 });
+    expect(describeDenials(world.gate)).toEqual([]);
+  });
+
+  it('fails a run without a users list with ConfigError at once (404, not a retried 403)', async () => {
+    const list = await world.bucket.get(world.usersKey);
+    await world.bucket.delete([world.usersKey]);
+    let outcome: ExecutionOutcome;
+    try {
+      outcome = await run(5);
+    } finally {
+      await world.bucket.put(world.usersKey, list!);
+    }
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.error).toBe('ConfigError');
+    expect(outcome.cause).toContain('no users list');
+    expect(outcome.invocations.map((i) => i.fn)).toEqual(['plan']);
+    expect(describeDenials(world.gate)).toEqual([]);
+  });
+
+  it('fails a run whose secret still holds the placeholder CloudFormation created, without retrying batches', async () => {
+    const filled = world.secretValues[world.secretArn]!;
+    world.secretValues[world.secretArn] = JSON.stringify({
+      [SECRET_PLACEHOLDER_KEY]: SECRET_PLACEHOLDER_VALUE,
+      api_secret: 'generatedByCloudFormation0123',
+    });
+    let outcome: ExecutionOutcome;
+    try {
+      outcome = await run(6);
+    } finally {
+      world.secretValues[world.secretArn] = filled;
+    }
+    expect(outcome.status).toBe('FAILED');
+    expect(NON_RETRYABLE_ERRORS).toContain(outcome.error);
+    const attempts = outcome.invocations.filter((i) => i.fn === 'loadBatch');
+    expect(attempts.length).toBeGreaterThan(0);
+    expect(attempts.length).toBeLessThanOrEqual(3);
+    expect(describeDenials(world.gate)).toEqual([]);
+  });
+});
+
+describe('100k users planned with the example config (20 request/s, batches of at most 500)', () => {
+  let big: OfflineWorld;
+  let outcome: ExecutionOutcome;
+  const USER_COUNT = 100_000;
+
+  beforeAll(async () => {
+    big = await startOfflineWorld({
+      config: exampleConfig(),
+      simulator: { seed: SEED },
+      bundles: world.bundles,
+    });
+    const list = Array.from({ length: USER_COUNT }, (_, i) => `user-${String(i).padStart(6, '0')}`);
+    await big.bucket.put(big.usersKey, `${list.join('\n')}\n`);
+    // Plan and the Map's input only: the run stops once the Map has read its item file.
+    outcome = await big.aws.execute(
+      'daily',
+      { schedule: 'daily', scheduledTime: SLOT(10) },
+      { stopAtMap: true },
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    await big?.close();
+  });
+
+  it('plans every user into batches that fit their deadline and a run that fits the day, with zero denied calls', () => {
+    expect(outcome.status, explain(outcome)).toBe('SUCCEEDED');
+    expect(describeDenials(big.gate)).toEqual([]);
+    const { items, ...plan } = outcome.output as {
+      items: { loadId: string; batch: number }[];
+      [k: string]: unknown;
+    };
+    const capacity = plan.capacity as Record<string, number | boolean>;
+    expect(plan.users).toBe(USER_COUNT);
+    expect(items).toHaveLength(plan.batches as number);
+    expect(items.map((i) => i.batch)).toEqual(items.map((_, i) => i));
+    // 20 request/s over 4 batches = 5 request/s per batch; 8 requests per user; 780 s usable x 0.8.
+    expect(capacity.batchSize).toBeLessThanOrEqual(390);
+    expect((capacity.batchSize as number) * (plan.batches as number)).toBeGreaterThanOrEqual(USER_COUNT);
+    const deadline = runDeadlineSeconds(parseScheduleExpression('cron(0 3 * * ? *)')!, 24);
+    expect(capacity.runDeadlineSeconds).toBe(deadline);
+    expect(capacity.fits).toBe(true);
+    expect(capacity.expectedSeconds).toBeLessThan(deadline);
+  });
+
+  it("keeps the plan's output (the state payload) small and constant, the batches being an S3 item file", () => {
+    const { items: _items, ...plan } = outcome.output as Record<string, unknown>;
+    expect(JSON.stringify(plan).length).toBeLessThan(1024);
+  });
+});
+
+describe('a run that cannot finish before the next one at the configured rate', () => {
+  it('still plans every user, says so in its output and logs the line the alarm counts', async () => {
+    const slow = await startOfflineWorld({
+      config: exampleConfig({
+        requestRate: 1,
+        maxConcurrency: 1,
+        schedules: [{ name: 'hourly', expression: 'rate(1 hour)' }],
+      }),
+      simulator: { seed: SEED },
+      bundles: world.bundles,
+    });
+    try {
+      const users = Array.from({ length: 2000 }, (_, i) => `user-${i}`);
+      await slow.bucket.put(slow.usersKey, `${users.join('\n')}\n`);
+      const outcome = await slow.aws.execute(
+        'hourly',
+        { schedule: 'hourly', scheduledTime: SLOT(11) },
+        { stopAtMap: true },
+      );
+      expect(outcome.status, explain(outcome)).toBe('SUCCEEDED');
+      const { capacity, users: planned, batches } = outcome.output;
+      expect(planned).toBe(2000);
+      expect(capacity.fits).toBe(false);
+      expect(capacity.problem).toMatch(
+        /^2000 users x 8 requests at 1 request\/s take .* more than the 54 min/,
+      );
+      expect(capacity.batchSize * batches).toBeGreaterThanOrEqual(2000);
+      const planLogs = outcome.invocations.find((i) => i.fn === 'plan')!.logs;
+      // The metric filter's pattern (infra/constructs/operations.ts): the quoted term.
+      expect(planLogs).toContain('"plan_over_deadline"');
+      expect(describeDenials(slow.gate)).toEqual([]);
+    } finally {
+      await slow.close();
+    }
+  }, 120_000);
+});
