@@ -123,12 +123,12 @@ export function nagAcknowledgements(stack: PaylinkLoaderStack): NagAcknowledgeme
       reason:
         'Commit publishes: it moves staged parts to keys derived at run time (tables, dt partitions, load ids) and removes stale ones, under the lake prefix only; nothing else in the bucket is reachable.',
     },
-    {
+    ...stack.analytics.tableArnPatterns.map((pattern) => ({
       scope: commit.role!,
-      id: wildcardResource(stack, stack.analytics.tableArnPattern),
+      id: wildcardResource(stack, pattern),
       reason:
-        'Commit creates and widens Glue tables as the schema evolves (new child tables appear with the data); limited to the tables of this one database.',
-    },
+        'Commit creates and widens Glue tables and their history/current views as the schema evolves (new child tables appear with the data); limited to the tables of the lake databases (<db>, <db>_raw, <db>_current).',
+    })),
     ...[...stack.workflows.values()].flatMap((w) => [
       ...workflowFindings(w.stateMachine, fns, tracing),
       {

@@ -3,6 +3,7 @@
  * names (core constants), so a rename there shows up here and in the tests.
  */
 import { LAKE } from '#core/constants.ts';
+import { lakeDatabases } from '#core/glue-view.ts';
 import { PAYLINK_RESOURCES } from '#core/resources.ts';
 import type { StackConfig } from './config.ts';
 
@@ -29,29 +30,15 @@ export function scheduledTables(config: Pick<StackConfig, 'schedules' | 'loaderC
 export const LOAD_STARTED_AT = 'load_started_at';
 
 /**
- * Each user's rows of `table` from that user's latest successful load of it: an account a user
- * unlinked disappears, and re-runs or incremental loads never duplicate. `user_loads` holds
- * committed loads only; loads are ordered by their start time, not by how their ids sort.
+ * Each user's rows of `table` from that user's latest successful load of it: the current-state
+ * view the commit keeps in `<database>_current` (core/glue-view.ts, lake-views.ts). Saved as a
+ * query so the console lists it next to the load history.
  */
 export function currentStateQuery(database: string, table: string): NamedQueryDef {
-  const { loadIdColumn: loadId, userColumn: user, userLoadsTable } = LAKE;
   return {
     name: `current_state_${table}`,
     description: `Current ${table} per user: rows from each user's latest successful load of ${table}`,
-    sql: [
-      'WITH ranked AS (',
-      `  SELECT ${user}, ${loadId},`,
-      `         row_number() OVER (PARTITION BY ${user} ORDER BY ${LOAD_STARTED_AT} DESC, ${loadId} DESC) AS rn`,
-      `  FROM ${q(database, userLoadsTable)}`,
-      `  WHERE resource = '${table}' AND status = 'ok'`,
-      ')',
-      'SELECT t.*',
-      `FROM ${q(database, table)} AS t`,
-      'JOIN ranked AS r',
-      `  ON t.${user} = r.${user}`,
-      ` AND t.${loadId} = r.${loadId}`,
-      'WHERE r.rn = 1',
-    ].join('\n'),
+    sql: `SELECT *\nFROM ${q(lakeDatabases(database).current, table)}`,
   };
 }
 

@@ -32,6 +32,9 @@ export class LakeAnalytics extends Construct {
   readonly workgroupName: string;
   readonly resultsBucket: Bucket;
   readonly database: CfnDatabase;
+  /** `<database>_raw` (the external tables over every file) and `<database>_current` (views). */
+  readonly rawDatabaseName: string;
+  readonly currentDatabaseName: string;
   readonly workgroup: CfnWorkGroup;
 
   constructor(scope: Construct, id: string, props: LakeAnalyticsProps) {
@@ -51,10 +54,35 @@ export class LakeAnalytics extends Construct {
       catalogId: account,
       databaseInput: {
         name: this.databaseName,
-        description: 'PayLink lake (tables are created and evolved by the loader commit)',
+        description: 'PayLink lake history: committed loads only (views kept by the loader commit)',
       },
     });
     this.database.applyRemovalPolicy(RemovalPolicy.RETAIN);
+
+    // The reading layers (core/glue-view.ts): the raw tables live apart, so that every name in
+    // the main database is a committed-only view, and current state has a database of its own.
+    // Names follow core/glue-view.ts `lakeDatabases`, which the commit uses to find them.
+    this.rawDatabaseName = Fn.join('', [this.databaseName, '_raw']);
+    this.currentDatabaseName = Fn.join('', [this.databaseName, '_current']);
+    const layers = [
+      [
+        'RawDatabase',
+        this.rawDatabaseName,
+        'PayLink lake files as they are, committed or not (not a reading path)',
+      ],
+      [
+        'CurrentDatabase',
+        this.currentDatabaseName,
+        "PayLink lake current state: each user's latest good load",
+      ],
+    ] as const;
+    for (const [id, name, description] of layers) {
+      const database = new CfnDatabase(this, id, {
+        catalogId: account,
+        databaseInput: { name, description },
+      });
+      database.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    }
 
     this.resultsBucket = new Bucket(this, 'QueryResults', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
@@ -78,7 +106,8 @@ export class LakeAnalytics extends Construct {
         // Clients cannot redirect results elsewhere or turn encryption off.
         enforceWorkGroupConfiguration: true,
         publishCloudWatchMetricsEnabled: true,
-        engineVersion: { selectedEngineVersion: 'AUTO' },
+        // The reading-layer views are written for engine 3 (Trino); AUTO could pick another.
+        engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
         resultConfiguration: {
           outputLocation: `s3://${this.resultsBucket.bucketName}/`,
           encryptionConfiguration: { encryptionOption: 'SSE_S3' },
@@ -107,12 +136,14 @@ export class LakeAnalytics extends Construct {
     });
   }
 
-  /** Every table of this database (the commit creates them as they appear). */
-  get tableArnPattern(): string {
-    return this.glueArn('table', `${this.databaseName}/*`);
+  /** Every table and view of the lake's three databases (the commit creates them as they appear). */
+  get tableArnPatterns(): string[] {
+    return [this.databaseName, this.rawDatabaseName, this.currentDatabaseName].map((db) =>
+      this.glueArn('table', `${db}/*`),
+    );
   }
 
-  /** `glue:GetTable/CreateTable/UpdateTable` on this database's tables only. */
+  /** `glue:GetTable/CreateTable/UpdateTable` on the lake databases' tables and views only. */
   grantTableSync(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
@@ -121,8 +152,10 @@ export class LakeAnalytics extends Construct {
         // Glue authorizes table calls against the catalog, the database and the table.
         resources: [
           this.glueArn('catalog'),
-          this.glueArn('database', this.databaseName),
-          this.tableArnPattern,
+          ...[this.databaseName, this.rawDatabaseName, this.currentDatabaseName].map((db) =>
+            this.glueArn('database', db),
+          ),
+          ...this.tableArnPatterns,
         ],
       }),
     );

@@ -1,7 +1,9 @@
 /** Commit Lambda: batch manifests -> registry, Glue tables, final parts, load marker. */
 import { createGlueCatalog } from '#adapters/glue-catalog.ts';
+import { createGlueViewSync } from '#adapters/glue-views.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { commitLoad, type TableCatalog } from '#core/commit.ts';
+import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
 import type { CommitEvent, CommitResult } from './contract.ts';
 import { handlerConfig, lakeStore, partWriters } from './runtime.ts';
@@ -9,11 +11,15 @@ import { handlerConfig, lakeStore, partWriters } from './runtime.ts';
 function glueCatalog(): TableCatalog | undefined {
   const config = handlerConfig();
   if (config.glueDatabase === undefined) return undefined;
-  const glue = createGlueCatalog({ database: config.glueDatabase });
+  // Raw tables in `<db>_raw`; history views (committed loads only) in `<db>`, current state in `<db>_current`.
+  const databases = lakeDatabases(config.glueDatabase);
+  const glue = createGlueCatalog({ database: databases.raw });
+  const views = createGlueViewSync({ databases });
   const root = `s3://${config.bucket}/${config.prefix ? `${config.prefix}/` : ''}`;
   return {
     async syncTables(tables) {
       await glue.syncTables(tables, (table) => `${root}${tablePrefix(table)}`);
+      await views.syncViews(tables);
     },
   };
 }

@@ -82,7 +82,14 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
     options.bundles ?? bundleHandlers(path.join(scratch, 'bundles')),
     startS3rver({ buckets: [OFFLINE_BUCKET] }),
     startFakeSecretsManager(secretValues),
-    startFakeGlue({ databases: [databaseName] }),
+    startFakeGlue({
+      // Every database the template creates: the history one and its _raw and _current siblings.
+      databases: [
+        stack.analytics.databaseName,
+        stack.analytics.rawDatabaseName,
+        stack.analytics.currentDatabaseName,
+      ].map((name) => template.resolve(stack.resolve(name)) as string),
+    }),
     startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, ...options.simulator }),
   ]);
   const gate = new IamGate(ACCOUNT);

@@ -10,6 +10,7 @@
  * only additively; the failures Step Functions must not retry reach it under the error names
  * its retry policy lists, even after minification renamed every class.
  */
+
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store } from '#adapters/s3-store.ts';
 import { executeLoad } from '#cli/load-command.ts';
 import { PARQUET_FORMAT } from '#core/glue-table.ts';
+import { lakeDatabases } from '#core/glue-view.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import {
   type CommitResult,
@@ -128,7 +130,7 @@ beforeAll(async () => {
       [SECRET_ARN]: JSON.stringify({ api_key: API_KEY, api_secret: API_SECRET }),
       [WRONG_SECRET_ARN]: JSON.stringify({ api_key: API_KEY, api_secret: WRONG_API_SECRET }),
     }),
-    startFakeGlue({ databases: [GLUE_DATABASE] }),
+    startFakeGlue({ databases: Object.values(lakeDatabases(GLUE_DATABASE)) }),
   ]);
   [bundles, deployed, [sim, s3rver, secrets, glue]] = await Promise.all([
     bundleHandlers(path.join(scratch, 'bundles')),
@@ -376,7 +378,9 @@ function variantsOfOwnType(lakeTables: Map<string, TableView>): string[] {
 // ---------------------------------------------------------------------------------------------
 // Glue versus Parquet.
 
-const glueTable = (table: string): FakeGlueTable | undefined => glue.tables.get(`${GLUE_DATABASE}.${table}`);
+/** The raw table (every file) in `<db>_raw`; the history and current views are checked separately. */
+const glueTable = (table: string): FakeGlueTable | undefined =>
+  glue.tables.get(`${lakeDatabases(GLUE_DATABASE).raw}.${table}`);
 const glueColumns = (entry: FakeGlueTable): { Name: string; Type: string }[] =>
   entry.input.StorageDescriptor.Columns;
 
@@ -525,6 +529,23 @@ describe('the bundled Lambdas, run as the state machine runs them', () => {
     expect(glueMismatches(s3Lake, s3Keys)).toEqual([]);
   });
 
+  it('keeps a history view in the main database and a current view in <db>_current for every lake table', () => {
+    const { history, current } = lakeDatabases(GLUE_DATABASE);
+    for (const table of [...s3Lake.keys(), '_dlt_loads']) {
+      const view = glue.tables.get(`${history}.${table}`)?.input;
+      expect(view?.TableType, `${history}.${table}`).toBe('VIRTUAL_VIEW');
+      const columns = (view!.StorageDescriptor.Columns as { Name: string }[]).map((c) => c.Name);
+      const raw = glueColumns(glueTable(table)!).map((c) => c.Name);
+      expect(columns, `${table}: the view shows every column of the raw table`).toEqual(
+        table === '_dlt_loads' ? raw : [...raw, 'dt'],
+      );
+      if (table !== '_dlt_loads')
+        expect(glue.tables.get(`${current}.${table}`)?.input.TableType, `${current}.${table}`).toBe(
+          'VIRTUAL_VIEW',
+        );
+    }
+  });
+
   it('defines each Glue table as Parquet, partitioned by a dt string projected over the load dates', () => {
     for (const table of s3Lake.keys()) {
       const { input } = glueTable(table)!;
@@ -583,7 +604,12 @@ describe('the bundled Lambdas, run as the state machine runs them', () => {
 
     it('widens the Glue tables additively: old columns kept in place with their types, new ones appended', () => {
       let widened = 0;
-      for (const [name, before] of glueAfterFirst) {
+      // The raw tables (views are rewritten whole, their columns mirroring the tables').
+      const rawTables = [...glueAfterFirst].filter(([name]) =>
+        name.startsWith(`${lakeDatabases(GLUE_DATABASE).raw}.`),
+      );
+      expect(rawTables.length).toBeGreaterThan(0);
+      for (const [name, before] of rawTables) {
         const after = glue.tables.get(name)!;
         const old = glueColumns(before);
         expect(glueColumns(after).slice(0, old.length), name).toEqual(old);
@@ -593,7 +619,7 @@ describe('the bundled Lambdas, run as the state machine runs them', () => {
       }
       expect(widened, 'tables that gained columns').toBeGreaterThan(0);
       expect(glueTable('suggestions'), 'the newly scheduled table').toBeDefined();
-      expect(glueAfterFirst.has(`${GLUE_DATABASE}.suggestions`)).toBe(false);
+      expect(glueAfterFirst.has(`${lakeDatabases(GLUE_DATABASE).raw}.suggestions`)).toBe(false);
     });
 
     it('still describes every Parquet file of both loads', () => {

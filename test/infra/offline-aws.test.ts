@@ -10,8 +10,10 @@
  * retries and is redriven, a missing users list, a secret still holding its placeholder. Every
  * scenario ends with zero denied calls; a denial would be printed with its action and resource.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REQUESTS_PER_USER } from '#core/capacity.ts';
+import { lakeDatabases } from '#core/glue-view.ts';
 import { NON_RETRYABLE_ERRORS } from '#infra/constants.ts';
 import { RUN_IN_PROGRESS_ERROR } from '#infra/constructs/load-workflow.ts';
 import { SECRET_PLACEHOLDER_KEY, SECRET_PLACEHOLDER_VALUE } from '#infra/constructs/paylink-credentials.ts';
@@ -88,7 +90,18 @@ describe('the deployed loader, offline under AWS rules', () => {
       'commit',
     ]);
     expect(first.output).toMatchObject({ loadId, users: USERS.length });
-    expect([...world.glue.tables.keys()].every((k) => k.startsWith(`${world.databaseName}.`))).toBe(true);
+    const databases = Object.values(lakeDatabases(world.databaseName));
+    expect([...world.glue.tables.keys()].every((k) => databases.includes(k.slice(0, k.indexOf('.'))))).toBe(
+      true,
+    );
+    // The commit point and its views: raw table, history view, no current view.
+    expect(world.glue.tables.get(`${world.databaseName}_raw._dlt_loads`)?.input.TableType).toBe(
+      'EXTERNAL_TABLE',
+    );
+    expect(world.glue.tables.get(`${world.databaseName}._dlt_loads`)?.input.TableType).toBe('VIRTUAL_VIEW');
+    expect(world.glue.tables.get(`${world.databaseName}_current.accounts`)?.input.TableType).toBe(
+      'VIRTUAL_VIEW',
+    );
     expect(world.glue.tables.size).toBeGreaterThan(0);
   });
 

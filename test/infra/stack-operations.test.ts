@@ -54,7 +54,7 @@ describe('Athena over the lake', () => {
       WorkGroupConfiguration: {
         EnforceWorkGroupConfiguration: true,
         PublishCloudWatchMetricsEnabled: true,
-        EngineVersion: { SelectedEngineVersion: 'AUTO' },
+        EngineVersion: { SelectedEngineVersion: 'Athena engine version 3' },
         ResultConfiguration: {
           OutputLocation: { 'Fn::Join': ['', ['s3://', { Ref: results }, '/']] },
           EncryptionConfiguration: { EncryptionOption: 'SSE_S3' },
@@ -71,6 +71,14 @@ describe('Athena over the lake', () => {
     });
   });
 
+  it('creates the <db>_raw and <db>_current databases beside the main one, all kept on stack deletion', () => {
+    const databases = Object.values(template.findResources('AWS::Glue::Database'));
+    expect(databases.map((d) => rendered(d.Properties.DatabaseInput.Name)).sort()).toEqual(
+      [DATABASE, `${DATABASE}_current`, `${DATABASE}_raw`].sort(),
+    );
+    for (const d of databases) expect(d.DeletionPolicy).toBe('Retain');
+  });
+
   it('ships current-state queries for the scheduled tables and a load history', () => {
     const queries = Object.values(template.findResources('AWS::Athena::NamedQuery')).map((q) => q.Properties);
     const names = queries.map((q) => q.Name).sort();
@@ -83,8 +91,7 @@ describe('Athena over the lake', () => {
       expect(query.WorkGroup).toEqual({ Ref: built.stack.getLogicalId(built.stack.analytics.workgroup) });
     }
     const current = queries.find((q) => q.Name === 'current_state_accounts')!;
-    expect(rendered(current.QueryString)).toContain(`FROM "${DATABASE}"."user_loads"`);
-    expect(rendered(current.QueryString)).toContain(`FROM "${DATABASE}"."accounts" AS t`);
+    expect(rendered(current.QueryString)).toBe(`SELECT *\nFROM "${DATABASE}_current"."accounts"`);
   });
 });
 
