@@ -19,8 +19,7 @@ const API_KEY = 'demo-key';
 const API_SECRET = 'demo-secret';
 
 export const DEMO_QUERY = `SELECT company__name AS company, count(*) AS accounts, count(DISTINCT user_identifier) AS users
-FROM accounts
-WHERE _dlt_load_id = (SELECT max(_dlt_load_id) FROM accounts)
+FROM current.accounts
 GROUP BY company__name
 ORDER BY accounts DESC, company
 LIMIT 12`;
@@ -50,7 +49,7 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
       { usersFile, dest, baseUrl: sim.url, concurrency: 16, rateLimit: 500, batchSize: 100 },
       { ...io, env: { ...io.env, PAYLINK_API_KEY: API_KEY, PAYLINK_API_SECRET: API_SECRET } },
     ).finally(() => rm(scratch, { recursive: true, force: true }));
-    io.stdout.write(`\nAccounts per company in this load (DuckDB over ${dest}):\n${DEMO_QUERY}\n\n`);
+    io.stdout.write(`\nAccounts per company, current state (DuckDB over ${dest}):\n${DEMO_QUERY}\n\n`);
     const lake = await openLakeQuery(dest);
     try {
       io.stdout.write(`${formatTable(await lake.query(DEMO_QUERY))}\n`);
@@ -59,7 +58,7 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
     }
     io.stdout.write(
       `\nMore: npx paylink-loader status --dest ${dest}\n` +
-        `      npx paylink-loader query --dest ${dest} "SELECT status, error_code, count(*) FROM user_loads GROUP BY ALL"\n`,
+        `      npx paylink-loader query --dest ${dest} "SELECT status, error_code, count(*) FROM current.user_loads GROUP BY ALL"\n`,
     );
     // A few simulated users fail on purpose (exit 3 for `load`); the demo itself succeeded.
     return exitCode === 3 ? 0 : exitCode;
