@@ -22,12 +22,13 @@ import { LAKE } from './constants.ts';
 import { LakeStateError } from './errors.ts';
 import { rootRowId } from './ids.ts';
 import { claimSchemaVersion, readCommittedSchema } from './lake-schema.ts';
-import { DLT_LOADS_COLUMNS } from './lake-views.ts';
+import { DLT_LOADS_COLUMNS, isPartitioned } from './lake-views.ts';
 import {
   batchManifestKey,
   commitIntentKey,
   dltLoadsKey,
   loadMarkerKey,
+  parsePartKey,
   partitionPrefix,
   stagingPrefix,
 } from './layout.ts';
@@ -120,7 +121,7 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
   }
 
   const newKeys = new Set(staged.map((f) => f.finalKey));
-  const previousKeys = await previouslyPublished(store, loadId);
+  const previousKeys = await previouslyPublished(store, loadId, plan.dt, registry.tables());
   const intent: CommitIntent = { loadId, keys: [...new Set([...newKeys, ...previousKeys])].sort() };
   await writeJson(store, commitIntentKey(loadId), intent);
 
@@ -351,9 +352,27 @@ function sameChange(a: SchemaChange, b: SchemaChange): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Keys an earlier attempt of this load id published (its marker) or was publishing (its intent). */
-async function previouslyPublished(store: ObjectStore, loadId: string): Promise<Set<string>> {
+/**
+ * Keys an earlier attempt of this load id published: what its report lists, what its commit
+ * intent was publishing, and, whatever survived of those (staging expires after 7 days), every
+ * part of this load id in the load's `dt` partition of every table. The last one makes a re-run
+ * with another batch size replace an attempt that died before its report without duplicating
+ * it: the load id is in every part's key. (Parts a dead attempt put in record-date partitions,
+ * `partitionBy`, are found through its intent only; without one they stay invisible orphans.)
+ */
+async function previouslyPublished(
+  store: ObjectStore,
+  loadId: string,
+  dt: string,
+  tables: readonly string[],
+): Promise<Set<string>> {
   const keys = new Set<string>();
+  for (const table of tables) {
+    if (!isPartitioned(table)) continue;
+    for (const key of await store.list(`${partitionPrefix(table, dt)}${loadId}.`)) {
+      if (parsePartKey(key)?.loadId === loadId) keys.add(key);
+    }
+  }
   const marker = await readJson<LoadMarker>(store, loadMarkerKey(loadId));
   for (const f of marker?.files ?? []) keys.add(f.key);
   const intent = await readJson<CommitIntent>(store, commitIntentKey(loadId));
