@@ -18,6 +18,7 @@ import type { Clock, JsonValue } from '#core/types.ts';
 import { createAttemptSender } from './paylink-http-attempt.ts';
 import { type Accepted, createTransport, type PayLinkEvent } from './paylink-transport.ts';
 import { sleep } from './system-timers.ts';
+import { parseJsonBody } from './json-body.ts';
 
 export type { PayLinkEvent } from './paylink-transport.ts';
 
@@ -163,7 +164,7 @@ function readJson(body: string, status: number): Accepted<JsonValue> {
 function parseJson(body: string): Accepted<JsonValue> {
   if (body.trim() === '') return { ok: false, detail: 'empty body' };
   try {
-    return { ok: true, value: JSON.parse(body) as JsonValue };
+    return { ok: true, value: parseJsonBody(body) };
   } catch {
     // The parser's message quotes the body (personal data): keep only the fact.
     return { ok: false, detail: 'body is not valid JSON' };

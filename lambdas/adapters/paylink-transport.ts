@@ -7,6 +7,7 @@ import { MalformedResponseError, PayLinkHttpError, PayLinkNetworkError } from '#
 import type { RateLimiter } from '#core/rate-limiter.ts';
 import { isRetryableStatus, retryDelayMs } from '#core/retry-policy.ts';
 import type { Clock, JsonValue } from '#core/types.ts';
+import { parseJsonBody } from './json-body.ts';
 import type { SendAttempt } from './paylink-http-attempt.ts';
 
 /** What the client reports as it works: endpoint labels, statuses and delays, never values. */
@@ -152,7 +153,7 @@ function finalError(endpoint: string, failure: Failure): Error {
 export function apiCodeOf(body: string): number | undefined {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body);
+    parsed = parseJsonBody(body);
   } catch {
     return undefined;
   }

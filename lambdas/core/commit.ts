@@ -30,7 +30,7 @@ import { USER_LOADS_COLUMNS } from './load-user.ts';
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
-import type { SchemaChange, SchemaDoc, SchemaRegistry } from './schema-registry.ts';
+import type { SchemaChange, SchemaDoc, SchemaRegistry, SchemaRename } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { type StagedFile, TableSinks } from './table-sinks.ts';
 import type { Clock, ColumnDef } from './types.ts';
@@ -72,7 +72,10 @@ export interface LoadMarker {
   readonly rowsByTable: Readonly<Record<string, number>>;
   readonly files: readonly CommittedFile[];
   readonly schemaVersion: number;
+  /** Includes `shape_change`s: a field seen as a list and a scalar (or an object), table and column named. */
   readonly schemaChanges: readonly SchemaChange[];
+  /** Bare NaN / Infinity / -Infinity tokens loaded as null (each token kept in `<column>__v_text`). */
+  readonly nonFiniteValues: number;
 }
 
 interface CommitIntent {
@@ -143,6 +146,7 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
       .sort((a, b) => (a.key < b.key ? -1 : 1)),
     schemaVersion,
     schemaChanges: changes,
+    nonFiniteValues: manifests.reduce((n, m) => n + (m.nonFiniteValues ?? 0), 0),
   };
   await writeJson(store, loadMarkerKey(loadId), marker);
 
@@ -178,11 +182,14 @@ async function settleSchema(
     const changes: SchemaChange[] = [];
     const staged: StagedFile[] = [];
     for (const manifest of manifests) {
-      const { added, conflicts } = registry.merge(withoutVariantsOfConflicts(manifest.schema, registry));
+      const { added, conflicts, renames } = registry.merge(
+        withoutVariantsOfConflicts(manifest.schema, registry),
+      );
       changes.push(...added);
-      const tables = new Set(conflicts.map((c) => c.table));
+      const tables = new Set([...conflicts, ...renames].map((c) => c.table));
       for (const f of manifest.files) if (rewritten.has(f.stagedKey)) tables.add(f.table);
-      const files = tables.size === 0 ? manifest.files : await reconcile(manifest, tables, registry, deps);
+      const files =
+        tables.size === 0 ? manifest.files : await reconcile(manifest, tables, registry, deps, renames);
       for (const f of files) if (tables.has(f.table)) rewritten.add(f.stagedKey);
       staged.push(...files);
     }
@@ -240,6 +247,7 @@ async function reconcile(
   tables: ReadonlySet<string>,
   registry: SchemaRegistry,
   deps: CommitDeps,
+  renames: readonly SchemaRename[] = [],
 ): Promise<StagedFile[]> {
   const out: StagedFile[] = [];
   for (const file of manifest.files) {
@@ -248,7 +256,9 @@ async function reconcile(
       continue;
     }
     const raw = await deps.reader.readRows(deps.store, file.stagedKey);
-    const rows = raw.map((r) => registry.coerceRow(file.table, foldVariants(r)));
+    // A source path this batch named differently from the registry moves to the registry's column.
+    const renamed = new Map(renames.filter((r) => r.table === file.table).map((r) => [r.from, r.to]));
+    const rows = raw.map((r) => registry.coerceRow(file.table, renameKeys(foldVariants(r), renamed)));
     const writer = await deps.parts.open(deps.store, file.stagedKey, registry.columns(file.table));
     for (const row of rows) await writer.append(row);
     const written = await writer.close();
@@ -300,6 +310,13 @@ function foldVariants(row: Record<string, string | number | boolean | null>) {
     const base = baseColumn(column);
     if (out[base] === null || out[base] === undefined) out[base] = value;
   }
+  return out;
+}
+
+function renameKeys<V>(row: Record<string, V>, renamed: ReadonlyMap<string, string>): Record<string, V> {
+  if (renamed.size === 0) return row;
+  const out: Record<string, V> = Object.create(null);
+  for (const [column, value] of Object.entries(row)) out[renamed.get(column) ?? column] = value;
   return out;
 }
 

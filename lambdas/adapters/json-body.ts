@@ -1,0 +1,79 @@
+/**
+ * Parses a PayLink response body without losing a number: `JSON.parse` rounds every integer
+ * beyond 2^53 to the nearest double (`6150769120280496265` and `...266` become one value),
+ * so bodies are read with lossless-json and each number literal is decided here:
+ * - an integer literal (no `.`, no exponent) beyond 2^53: a `bigint`, exact;
+ * - any other literal: a `number` (a decimal is a double by definition of our number policy);
+ * - a bare `NaN`, `Infinity` or `-Infinity` token (not JSON, but some APIs send it): that
+ *   non-finite number, so one bad value costs one cell (null plus its token in a text variant,
+ *   see schema-registry.ts) instead of the whole response being retried as "truncated".
+ * Anything else that is not JSON throws a SyntaxError, as `JSON.parse` does.
+ */
+import { parse } from 'lossless-json';
+import type { JsonValue } from '#core/types.ts';
+
+const NON_FINITE: Readonly<Record<string, number>> = {
+  NaN: Number.NaN,
+  Infinity: Number.POSITIVE_INFINITY,
+  '-Infinity': Number.NEGATIVE_INFINITY,
+};
+const INTEGER_LITERAL = /^-?\d+$/;
+
+/** One number literal as the lake keeps it. */
+function parseNumber(literal: string): number | bigint {
+  const value = Number(literal);
+  if (INTEGER_LITERAL.test(literal) && !Number.isSafeInteger(value)) return BigInt(literal);
+  return value;
+}
+
+export function parseJsonBody(text: string): JsonValue {
+  try {
+    return parse(text, null, parseNumber) as JsonValue;
+  } catch (error) {
+    const patched = replaceNonFiniteTokens(text);
+    if (patched === undefined) throw error;
+    return parse(patched.text, (_key, value) => restore(value, patched.marker), parseNumber) as JsonValue;
+  }
+}
+
+/**
+ * The body with each bare non-finite token outside strings replaced by a string literal
+ * `<marker><token>` (the marker is chosen absent from the body, so no real string is mistaken
+ * for one); undefined when there is no such token.
+ */
+function replaceNonFiniteTokens(text: string): { text: string; marker: string } | undefined {
+  let marker = '\u0000non-finite:';
+  while (text.includes(marker)) marker = `\u0000${marker}`;
+  const escaped = JSON.stringify(marker).slice(1, -1);
+  let out = '';
+  let last = 0;
+  let inString = false;
+  let found = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') {
+      inString = true;
+      continue;
+    }
+    for (const token of ['-Infinity', 'Infinity', 'NaN']) {
+      if (text.startsWith(token, i)) {
+        out += `${text.slice(last, i)}"${escaped}${token}"`;
+        i += token.length - 1;
+        last = i + 1;
+        found = true;
+        break;
+      }
+    }
+  }
+  return found ? { text: out + text.slice(last), marker } : undefined;
+}
+
+function restore(value: unknown, marker: string): unknown {
+  if (typeof value !== 'string' || !value.startsWith(marker)) return value;
+  return NON_FINITE[value.slice(marker.length)] ?? value;
+}
