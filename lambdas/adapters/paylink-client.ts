@@ -15,10 +15,10 @@ import type { PayLinkApi, PayLinkRequest, PayLinkSession } from '#core/ports.ts'
 import type { RateLimiter } from '#core/rate-limiter.ts';
 import { resolveHttpPolicy } from '#core/retry-policy.ts';
 import type { Clock, JsonValue } from '#core/types.ts';
+import { parseJsonBody } from './json-body.ts';
 import { createAttemptSender } from './paylink-http-attempt.ts';
 import { type Accepted, createTransport, type PayLinkEvent } from './paylink-transport.ts';
 import { sleep } from './system-timers.ts';
-import { parseJsonBody } from './json-body.ts';
 
 export type { PayLinkEvent } from './paylink-transport.ts';
 

@@ -34,7 +34,6 @@ export const PARQUET_FORMAT = {
  */
 export const DEFAULT_PROJECTION_RANGE = '2020-01-01,NOW';
 
-
 export interface GlueColumn {
   readonly Name: string;
   readonly Type: string;

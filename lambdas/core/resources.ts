@@ -107,7 +107,11 @@ const LINE_ITEMS: FieldHint = {
   items: { fields: { description: 'text', amount: 'double', quantity: 'double' } },
 };
 const COMPANY: FieldHint = {
-  fields: { _id: 'text', name: 'text', branding: { fields: { logo: { fields: { _id: 'text', url: 'text' } } } } },
+  fields: {
+    _id: 'text',
+    name: 'text',
+    branding: { fields: { logo: { fields: { _id: 'text', url: 'text' } } } },
+  },
 };
 
 /**

@@ -310,7 +310,9 @@ export class SchemaRegistry {
     let unnamed: string[] | undefined;
     for (const key in raw) {
       // A null names nothing: the path may never carry a value.
-      if (isPathKey(key) && raw[key] !== null && !state.cells.has(key)) (unnamed ??= []).push(key);
+      if (!isPathKey(key) || raw[key] === null || state.cells.has(key)) continue;
+      unnamed ??= [];
+      unnamed.push(key);
     }
     if (unnamed !== undefined) this.#nameCells(state, unnamed);
     const row: Row = {};
@@ -462,8 +464,7 @@ export class SchemaRegistry {
     const natural = naturalColumn(key);
     const taken = (name: string) =>
       state.owned.has(name) || RESERVED_NAMES.has(name) || VARIANT_NAME.test(name) || !isLakeName(name);
-    const name =
-      preferred !== undefined && !taken(preferred) ? preferred : freeName(natural, key, taken);
+    const name = preferred !== undefined && !taken(preferred) ? preferred : freeName(natural, key, taken);
     state.cells.set(key, name);
     state.owned.add(name);
     this.#recordField(state, { path: segments, column: name }, key, 'scalar', name);
@@ -480,8 +481,7 @@ export class SchemaRegistry {
       const table = this.#tables.get(name);
       return (table !== undefined && table.owner !== undefined && table.owner !== owner) || !isLakeName(name);
     };
-    const name =
-      preferred !== undefined && !taken(preferred) ? preferred : freeName(natural, key, taken);
+    const name = preferred !== undefined && !taken(preferred) ? preferred : freeName(natural, key, taken);
     const child = this.#tables.get(name) ?? this.#addTable(name);
     child.owner = owner;
     state.lists.set(key, name);
@@ -546,7 +546,12 @@ export class SchemaRegistry {
    * tokens). No source path can take a name of that form; a row keyed by column names can, and
    * then the value nests one level deeper.
    */
-  #writeVariant(state: TableState, row: Row, column: string, value: string | number | bigint | boolean): void {
+  #writeVariant(
+    state: TableState,
+    row: Row,
+    column: string,
+    value: string | number | bigint | boolean,
+  ): void {
     const valueType = variantType(value);
     let base = column;
     for (;;) {
@@ -666,7 +671,8 @@ function renamedColumn(name: string, renamed: ReadonlyMap<string, string>): stri
 
 /** The shape the field at `key` had before it was seen as `now`, if it had another. */
 function shapeBefore(state: TableState, key: string, now: FieldShape): FieldShape | undefined {
-  if (now === 'scalar' ? state.lists.has(key) : state.cells.has(key)) return now === 'scalar' ? 'list' : 'scalar';
+  if (now === 'scalar' ? state.lists.has(key) : state.cells.has(key))
+    return now === 'scalar' ? 'list' : 'scalar';
   // A parent path that held a value or a list now holds an object (this field is inside it)...
   const segments = pathSegments(key);
   for (let n = 1; n < segments.length; n++) {

@@ -329,7 +329,10 @@ describe('normalizeRecord name collisions', () => {
     const renamed = `accounts__items_${tag(['Items'])}`;
     expect(rows.map((r) => r.table)).toEqual(['accounts', 'accounts__items', renamed]);
     // Ids hash the name dlt would give (both lists' natural name): unique within each table.
-    expect(rows[2]!.row).toMatchObject({ value: 'b', _dlt_id: childRowId(ROOT_ID, 'accounts__items', 1 - 1) });
+    expect(rows[2]!.row).toMatchObject({
+      value: 'b',
+      _dlt_id: childRowId(ROOT_ID, 'accounts__items', 1 - 1),
+    });
   });
 });
 

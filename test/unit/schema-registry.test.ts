@@ -370,3 +370,78 @@ describe('SchemaRegistry.merge', () => {
     expect(ours.tables()).toEqual(['accounts']);
   });
 });
+
+describe('SchemaRegistry source path names', () => {
+  const key = (...segments: string[]) => JSON.stringify(segments);
+
+  it('remembers each source path’s column across documents, so a later colliding key gets its own', () => {
+    const first = SchemaRegistry.empty();
+    expect(first.typeRow('accounts', { [key('accountId')]: 'camel-1' }).row).toEqual({
+      account_id: 'camel-1',
+    });
+    const later = SchemaRegistry.fromJSON(first.toJSON());
+    const { row } = later.typeRow('accounts', {
+      [key('accountId')]: 'camel-2',
+      [key('account_id')]: 'snake-2',
+    });
+    expect(row.account_id).toBe('camel-2');
+    const other = Object.keys(row).find((c) => row[c] === 'snake-2');
+    expect(other).toMatch(/^account_id_[a-z0-9]{6}$/);
+  });
+
+  it('never gives a path a lineage, partition or variant name', () => {
+    const registry = SchemaRegistry.empty();
+    const { row } = registry.typeRow('t', {
+      _dlt_id: 'id',
+      [key('_dlt_id')]: 'data',
+      [key('dt')]: 'day',
+      [key('x', 'v_text')]: 'nested',
+    });
+    expect(row._dlt_id).toBe('id');
+    const names = Object.keys(row).filter((c) => c !== '_dlt_id');
+    expect(names).toHaveLength(3);
+    for (const name of names) expect(name).toMatch(/^(_dlt_id|dt|x__v_text)_[a-z0-9]{6}$/);
+  });
+
+  it('renames, at merge, a column another batch gave to a path we named otherwise', () => {
+    const committed = SchemaRegistry.empty().toJSON();
+    const a = SchemaRegistry.fromJSON(committed);
+    a.typeRow('t', { [key('accountId')]: 'camel' });
+    const b = SchemaRegistry.fromJSON(committed);
+    b.typeRow('t', { [key('account_id')]: 'snake' });
+    const ours = SchemaRegistry.fromJSON(committed);
+    expect(ours.merge(a.toJSON()).renames).toEqual([]);
+    const { renames } = ours.merge(b.toJSON());
+    expect(renames).toEqual([
+      { table: 't', from: 'account_id', to: expect.stringMatching(/^account_id_[a-z0-9]{6}$/) },
+    ]);
+    expect(ours.columns('t').map((c) => c.name)).toEqual(['account_id', renames[0]!.to]);
+  });
+
+  it('declares a resource’s fields and child tables before any value arrives', () => {
+    const registry = SchemaRegistry.empty();
+    registry.declareResource('accounts', {
+      closedAt: 'timestamp',
+      bills: { items: { fields: { dueAmount: 'double' } } },
+    });
+    expect(registry.columns('accounts').map((c) => c.name)).toEqual([
+      '_dlt_load_id',
+      '_dlt_id',
+      'user_identifier',
+      'closed_at',
+    ]);
+    expect(registry.columns('accounts__bills').at(-1)).toEqual({ name: 'due_amount', type: 'double' });
+    // A whole number into the declared double column stays there; a scalar where the list was is a shape change.
+    expect(registry.typeRow('accounts', { [key('bills')]: 'none' }).row).toEqual({ bills: 'none' });
+    expect(registry.changes().filter((c) => c.kind === 'shape_change')).toEqual([
+      {
+        kind: 'shape_change',
+        table: 'accounts',
+        column: 'bills',
+        field: 'bills',
+        was: 'list',
+        now: 'scalar',
+      },
+    ]);
+  });
+});

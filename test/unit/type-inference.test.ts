@@ -12,7 +12,11 @@ describe('inferType', () => {
     ['a negative integer is double', -7, 'double'],
     ['zero is double', 0, 'double'],
     ['the largest safe integer is double', Number.MAX_SAFE_INTEGER, 'double'],
-    ['an exact integer beyond 2^53 (a bigint from the lossless parser) is double', 6150769120280496265n, 'double'],
+    [
+      'an exact integer beyond 2^53 (a bigint from the lossless parser) is double',
+      6150769120280496265n,
+      'double',
+    ],
     ['a NaN token is double', Number.NaN, 'double'],
     ['an integer beyond 2^53 is double', 2 ** 53, 'double'],
     ['a huge integer is double', 1e21, 'double'],
