@@ -30,7 +30,7 @@ import { USER_LOADS_COLUMNS } from './load-user.ts';
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
-import type { SchemaChange, SchemaDoc, SchemaRegistry, SchemaRename } from './schema-registry.ts';
+import type { MergeResult, SchemaChange, SchemaDoc, SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { type StagedFile, TableSinks } from './table-sinks.ts';
 import type { Clock, ColumnDef } from './types.ts';
@@ -182,14 +182,13 @@ async function settleSchema(
     const changes: SchemaChange[] = [];
     const staged: StagedFile[] = [];
     for (const manifest of manifests) {
-      const { added, conflicts, renames } = registry.merge(
-        withoutVariantsOfConflicts(manifest.schema, registry),
-      );
-      changes.push(...added);
-      const tables = new Set([...conflicts, ...renames].map((c) => c.table));
+      const merged = registry.merge(withoutVariantsOfConflicts(manifest.schema, registry));
+      changes.push(...merged.added);
+      // Conflicts name our tables; renames name the batch's (the names its parts carry).
+      const tables = new Set([...merged.conflicts, ...merged.renames].map((c) => c.table));
+      for (const r of merged.tableRenames) tables.add(r.from).add(r.to);
       for (const f of manifest.files) if (rewritten.has(f.stagedKey)) tables.add(f.table);
-      const files =
-        tables.size === 0 ? manifest.files : await reconcile(manifest, tables, registry, deps, renames);
+      const files = tables.size === 0 ? manifest.files : await reconcile(manifest, tables, registry, deps, merged);
       for (const f of files) if (tables.has(f.table)) rewritten.add(f.stagedKey);
       staged.push(...files);
     }
@@ -247,7 +246,7 @@ async function reconcile(
   tables: ReadonlySet<string>,
   registry: SchemaRegistry,
   deps: CommitDeps,
-  renames: readonly SchemaRename[] = [],
+  names: Pick<MergeResult, 'renames' | 'tableRenames'> = { renames: [], tableRenames: [] },
 ): Promise<StagedFile[]> {
   const out: StagedFile[] = [];
   for (const file of manifest.files) {
@@ -255,14 +254,16 @@ async function reconcile(
       out.push(file);
       continue;
     }
+    // A source path this batch named differently from the registry moves to the registry's column or table.
+    const table = names.tableRenames.find((r) => r.from === file.table)?.to ?? file.table;
+    const renamed = new Map(names.renames.filter((r) => r.table === file.table).map((r) => [r.from, r.to]));
     const raw = await deps.reader.readRows(deps.store, file.stagedKey);
-    // A source path this batch named differently from the registry moves to the registry's column.
-    const renamed = new Map(renames.filter((r) => r.table === file.table).map((r) => [r.from, r.to]));
-    const rows = raw.map((r) => registry.coerceRow(file.table, renameKeys(foldVariants(r), renamed)));
-    const writer = await deps.parts.open(deps.store, file.stagedKey, registry.columns(file.table));
+    const rows = raw.map((r) => registry.coerceRow(table, renameKeys(foldVariants(r), renamed)));
+    const writer = await deps.parts.open(deps.store, file.stagedKey, registry.columns(table));
     for (const row of rows) await writer.append(row);
     const written = await writer.close();
-    out.push({ ...file, rows: written.rows, bytes: written.bytes });
+    const finalKey = table === file.table ? file.finalKey : table + file.finalKey.slice(file.table.length);
+    out.push({ ...file, table, finalKey, rows: written.rows, bytes: written.bytes });
   }
   return out;
 }

@@ -109,10 +109,19 @@ export interface SchemaRename {
   readonly to: string;
 }
 
+/** A child table another view named differently for the same list: its parts move to ours. */
+export interface TableRename {
+  readonly from: string;
+  readonly to: string;
+}
+
 export interface MergeResult {
   readonly added: SchemaChange[];
+  /** Tables named as ours (a table that was renamed appears under our name). */
   readonly conflicts: SchemaConflict[];
+  /** Column renames, by THEIR table name (the name their parts carry). */
   readonly renames: SchemaRename[];
+  readonly tableRenames: TableRename[];
 }
 
 /** Lineage columns have one type whatever their first value looks like (an identifier may look like a date). */
@@ -365,47 +374,55 @@ export class SchemaRegistry {
   /**
    * Folds another registry view (a parallel batch's) into this one: its field names, tables
    * and columns are added. A source path both sides named differently keeps our name, and
-   * theirs is listed in `renames` (their rows of that table must be rewritten); a column both
-   * sides have with different types is a conflict (ours is kept).
+   * theirs is listed in `renames` (a column) or `tableRenames` (a child table): their parts
+   * must be rewritten under our names. A column both sides have with different types is a
+   * conflict (ours is kept).
    */
   merge(other: SchemaDoc): MergeResult {
     const theirs = parseDoc(other);
     const conflicts: SchemaConflict[] = [];
     const renames: SchemaRename[] = [];
+    const tableRenames: TableRename[] = [];
     const before = this.#changes.length;
-    const tables = Object.keys(theirs.tables).sort();
-    // Tables first (a child table's fields are named in its parent's entry), then fields, then columns.
-    for (const table of tables) if (!this.#tables.has(table)) this.#addTable(table);
-    for (const table of tables) {
-      const state = this.#tables.get(table)!;
+    // Their table -> ours. Child tables are reached from their parent's list fields, parents
+    // first, so a child of a renamed table is named under our name for its parent.
+    const ourTable = new Map<string, string>();
+    const childTables = new Set<string>();
+    for (const { fields } of Object.values(theirs.tables))
+      for (const field of fields ?? []) if ('table' in field) childTables.add(field.table);
+    const queue = Object.keys(theirs.tables)
+      .filter((t) => !childTables.has(t))
+      .sort();
+    for (const table of queue) ourTable.set(table, table);
+    for (let i = 0; i < queue.length; i++) {
+      const table = queue[i]!;
+      const name = ourTable.get(table)!;
+      const state = this.#tables.get(name) ?? this.#addTable(name);
+      if (name !== table) tableRenames.push({ from: table, to: name });
       for (const field of theirs.tables[table]!.fields ?? []) {
         const key = pathKey(field.path);
         if ('column' in field) {
           const ours = state.cells.get(key) ?? this.#nameCell(state, key, field.column);
           if (ours !== field.column) renames.push({ table, from: field.column, to: ours });
-        } else {
-          const ours = state.lists.get(key) ?? this.#nameList(state, key, field.table);
-          if (ours !== field.table) {
-            // Rows cannot move between tables at commit: this is the one merge we refuse.
-            throw new LakeStateError(
-              `table ${table}: list ${describePath(key)} was loaded as ${field.table} by one batch and as ${ours} by another; re-run the load`,
-            );
-          }
+        } else if (!ourTable.has(field.table)) {
+          ourTable.set(field.table, state.lists.get(key) ?? this.#nameList(state, key, field.table));
+          queue.push(field.table);
         }
       }
     }
-    for (const table of tables) {
-      const state = this.#tables.get(table)!;
+    for (const table of queue) {
+      const name = ourTable.get(table)!;
+      const state = this.#tables.get(name)!;
       const renamed = new Map(renames.filter((r) => r.table === table).map((r) => [r.from, r.to]));
       for (const column of theirs.tables[table]!.columns) {
-        const name = renamedColumn(column.name, renamed);
-        const ours = state.types.get(name);
+        const column_ = renamedColumn(column.name, renamed);
+        const ours = state.types.get(column_);
         if (ours === undefined)
-          this.#addColumn(table, state, name, column.type, variantBase(state, name, column.type));
-        else if (ours !== column.type) conflicts.push({ table, column: name, ours, theirs: column.type });
+          this.#addColumn(name, state, column_, column.type, variantBase(state, column_, column.type));
+        else if (ours !== column.type) conflicts.push({ table: name, column: column_, ours, theirs: column.type });
       }
     }
-    return { added: this.#changes.slice(before), conflicts, renames };
+    return { added: this.#changes.slice(before), conflicts, renames, tableRenames };
   }
 
   /** The registry as a document: tables sorted by name, columns in order, so equal registries serialize equally. */

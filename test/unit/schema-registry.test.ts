@@ -346,7 +346,7 @@ describe('SchemaRegistry.merge', () => {
 
   it('adds nothing when the other view holds only what we already have', () => {
     const ours = SchemaRegistry.fromJSON(committed());
-    expect(ours.merge(committed())).toEqual({ added: [], conflicts: [], renames: [] });
+    expect(ours.merge(committed())).toEqual({ added: [], conflicts: [], renames: [], tableRenames: [] });
     expect(ours.nextVersion()).toBe(1);
   });
 
