@@ -53,7 +53,10 @@ function cell(row: LakeRow, column: string, columns: readonly string[]): Cell {
   const base = row[column];
   if (base !== null && base !== undefined) return base;
   for (const name of columns) {
-    if (!name.startsWith(`${column}__v_`) || !VARIANT.test(name)) continue;
+    // Exactly `<column>__v_<type>`: `x__v_text_k3x9qa__v_text` is the variant of another column.
+    const suffix = name.slice(column.length);
+    if (!name.startsWith(column) || !VARIANT.test(suffix) || suffix.indexOf('__v_') !== 0) continue;
+    if (suffix.lastIndexOf('__v_') !== 0) continue;
     const value = row[name];
     if (value !== null && value !== undefined) return value;
   }
