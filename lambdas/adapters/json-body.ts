@@ -38,39 +38,55 @@ export function parseJsonBody(text: string): JsonValue {
 
 /**
  * The body with each bare non-finite token outside strings replaced by a string literal
- * `<marker><token>` (the marker is chosen absent from the body, so no real string is mistaken
- * for one); undefined when there is no such token.
+ * `<marker><token>`, the marker chosen so that no string of the body contains it (decoded, so
+ * an escaped spelling cannot pass for one); undefined when there is no such token.
  */
 function replaceNonFiniteTokens(text: string): { text: string; marker: string } | undefined {
-  let marker = '\u0000non-finite:';
-  while (text.includes(marker)) marker = `\u0000${marker}`;
-  const escaped = JSON.stringify(marker).slice(1, -1);
-  let out = '';
-  let last = 0;
-  let inString = false;
-  let found = false;
+  const tokens: { at: number; token: string }[] = [];
+  const strings: string[] = [];
+  let start = -1;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (inString) {
+    if (start >= 0) {
       if (c === '\\') i++;
-      else if (c === '"') inString = false;
+      else if (c === '"') {
+        strings.push(decodeString(text.slice(start, i + 1)));
+        start = -1;
+      }
       continue;
     }
     if (c === '"') {
-      inString = true;
+      start = i;
       continue;
     }
-    for (const token of ['-Infinity', 'Infinity', 'NaN']) {
-      if (text.startsWith(token, i)) {
-        out += `${text.slice(last, i)}"${escaped}${token}"`;
-        i += token.length - 1;
-        last = i + 1;
-        found = true;
-        break;
-      }
+    const token = TOKENS.find((t) => text.startsWith(t, i));
+    if (token !== undefined) {
+      tokens.push({ at: i, token });
+      i += token.length - 1;
     }
   }
-  return found ? { text: out + text.slice(last), marker } : undefined;
+  if (tokens.length === 0) return undefined;
+  let marker = '\u0000non-finite:';
+  while (strings.some((s) => s.includes(marker))) marker = `\u0000${marker}`;
+  const escaped = JSON.stringify(marker).slice(1, -1);
+  let out = '';
+  let last = 0;
+  for (const { at, token } of tokens) {
+    out += `${text.slice(last, at)}"${escaped}${token}"`;
+    last = at + token.length;
+  }
+  return { text: out + text.slice(last), marker };
+}
+
+const TOKENS = ['-Infinity', 'Infinity', 'NaN'];
+
+/** A string literal's value; its raw text when it is not valid JSON (the parse will fail anyway). */
+function decodeString(literal: string): string {
+  try {
+    return JSON.parse(literal) as string;
+  } catch {
+    return literal;
+  }
 }
 
 function restore(value: unknown, marker: string): unknown {

@@ -188,7 +188,8 @@ async function settleSchema(
       const tables = new Set([...merged.conflicts, ...merged.renames].map((c) => c.table));
       for (const r of merged.tableRenames) tables.add(r.from).add(r.to);
       for (const f of manifest.files) if (rewritten.has(f.stagedKey)) tables.add(f.table);
-      const files = tables.size === 0 ? manifest.files : await reconcile(manifest, tables, registry, deps, merged);
+      const files =
+        tables.size === 0 ? manifest.files : await reconcile(manifest, tables, registry, deps, merged);
       for (const f of files) if (tables.has(f.table)) rewritten.add(f.stagedKey);
       staged.push(...files);
     }

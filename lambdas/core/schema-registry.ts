@@ -419,7 +419,8 @@ export class SchemaRegistry {
         const ours = state.types.get(column_);
         if (ours === undefined)
           this.#addColumn(name, state, column_, column.type, variantBase(state, column_, column.type));
-        else if (ours !== column.type) conflicts.push({ table: name, column: column_, ours, theirs: column.type });
+        else if (ours !== column.type)
+          conflicts.push({ table: name, column: column_, ours, theirs: column.type });
       }
     }
     return { added: this.#changes.slice(before), conflicts, renames, tableRenames };

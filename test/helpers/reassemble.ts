@@ -83,7 +83,8 @@ export function reassemble(schema: SchemaDoc, root: string, rows: ReadonlyMap<st
       list.push(row);
       byParent.set(parent, list);
     }
-    for (const list of byParent.values()) list.sort((a, b) => Number(a._dlt_list_idx) - Number(b._dlt_list_idx));
+    for (const list of byParent.values())
+      list.sort((a, b) => Number(a._dlt_list_idx) - Number(b._dlt_list_idx));
     children.set(table, byParent);
   }
 
@@ -112,20 +113,26 @@ export function reassemble(schema: SchemaDoc, root: string, rows: ReadonlyMap<st
         if (value !== null) put(field.path, value);
       } else {
         const items = children.get(field.table)?.get(row._dlt_id as string) ?? [];
-        if (items.length > 0) put(field.path, items.map((child) => build(field.table, child) ?? null));
+        if (items.length > 0)
+          put(
+            field.path,
+            items.map((child) => build(field.table, child) ?? null),
+          );
       }
     }
     return out ?? item;
   };
 
   const records = new Map<string, Record<string, Cell>>();
-  for (const row of rows.get(root) ?? []) records.set(row._dlt_id as string, (build(root, row) ?? {}) as Record<string, Cell>);
+  for (const row of rows.get(root) ?? [])
+    records.set(row._dlt_id as string, (build(root, row) ?? {}) as Record<string, Cell>);
   return records;
 }
 
 /** Compares a rebuilt record with the canonical input; returns the first difference's path, or undefined. */
 export function difference(input: JsonValue | undefined, output: unknown, path = '$'): string | undefined {
-  if (input === undefined || input === null) return output === undefined || output === null ? undefined : path;
+  if (input === undefined || input === null)
+    return output === undefined || output === null ? undefined : path;
   if (Array.isArray(input)) {
     if (!Array.isArray(output) || output.length !== input.length) return `${path} (list length)`;
     for (let i = 0; i < input.length; i++) {
@@ -138,7 +145,11 @@ export function difference(input: JsonValue | undefined, output: unknown, path =
     if (typeof output !== 'object' || output === null || Array.isArray(output)) return `${path} (object)`;
     const keys = new Set([...Object.keys(input), ...Object.keys(output)]);
     for (const key of keys) {
-      const d = difference((input as Record<string, JsonValue>)[key], (output as Record<string, unknown>)[key], `${path}.${JSON.stringify(key)}`);
+      const d = difference(
+        (input as Record<string, JsonValue>)[key],
+        (output as Record<string, unknown>)[key],
+        `${path}.${JSON.stringify(key)}`,
+      );
       if (d !== undefined) return d;
     }
     return undefined;
