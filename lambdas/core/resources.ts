@@ -5,6 +5,7 @@
  * (see docs: selectors marked [3rd] may be wrong) and must be fixable without a release.
  */
 import { z } from 'zod';
+import { isLakeName } from './naming.ts';
 import type { FieldHint, FieldHints } from './schema-registry.ts';
 import { COLUMN_TYPES, type ColumnType } from './types.ts';
 
@@ -35,7 +36,10 @@ export const paginatorSchema = z.discriminatedUnion('type', [
 ]);
 export type Paginator = z.infer<typeof paginatorSchema>;
 
-const identifier = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a snake_case identifier');
+/** A table name: the lake's one naming rule (naming.ts), the one the Glue sync checks. */
+const identifier = z
+  .string()
+  .refine(isLakeName, 'must be a snake_case identifier (a-z, 0-9, _; at most 255)');
 
 const columnType = z.enum(COLUMN_TYPES as [ColumnType, ...ColumnType[]]);
 /**
