@@ -125,7 +125,7 @@ export function describeChanges(changes: LoadSummary['schemaChanges']): string[]
     if (c.kind === 'new_table') continue;
     const entry = perTable.get(c.table) ?? { columns: [], variants: [], shapes: [] };
     if (c.kind === 'shape_change')
-      entry.shapes.push(`${c.field} was a ${c.was}, now a ${c.now} (${c.column}); both kept`);
+      entry.shapes.push(`${c.field} was ${article(c.was)}, now ${article(c.now)} (${c.column}); both kept`);
     else if (c.kind === 'new_variant')
       entry.variants.push(`${c.column} (${c.type}, values of ${c.variantOf} that did not fit)`);
     else entry.columns.push(`${c.column} ${c.type}`);
@@ -141,4 +141,8 @@ export function describeChanges(changes: LoadSummary['schemaChanges']): string[]
     for (const shape of entry.shapes) lines.push(`  ! table ${table}: field ${shape}`);
   }
   return lines;
+}
+
+function article(shape: string): string {
+  return `${/^[aeiou]/.test(shape) ? 'an' : 'a'} ${shape}`;
 }

@@ -33,7 +33,7 @@ describe('the load summary', () => {
     ]);
     expect(lines).toEqual([
       '  ! table accounts: field tags was a list, now a scalar (tags); both kept',
-      '  ! table accounts: field company was a object, now a scalar (company); both kept',
+      '  ! table accounts: field company was an object, now a scalar (company); both kept',
     ]);
   });
 
