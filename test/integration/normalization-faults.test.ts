@@ -236,6 +236,69 @@ describe('issue 8 faults', () => {
   });
 });
 
+describe('issue 8 faults across parallel batches', () => {
+  it('keeps one column and one child table per source key when two batches named them apart', async () => {
+    const dir = scratch.path('parallel-lake');
+    const store = createLocalStore(dir);
+    const steps = selectResources(resolveCatalog(), ['suggestions']).steps;
+    // Batch 0 sees only the camelCase keys, batch 1 only the snake_case ones: each names its own `account_id`.
+    const records = (user: string): JsonValue[] =>
+      user === 'u0'
+        ? [{ _id: 'a', accountId: 'camel', Items: ['camel-item'] }]
+        : [{ _id: 'b', account_id: 'snake', items: ['snake-item'] }];
+    const fake: PayLinkApi = {
+      async openSession(identifier) {
+        return { getJson: async () => ({ suggestions: records(identifier) }) };
+      },
+      stats: () => ({ requests: 0, retries: 0 }),
+    };
+    const parts = createParquetPartWriterFactory();
+    const clock = () => new Date('2026-11-30T12:00:00Z');
+    await planLoad(
+      {
+        loadId: 'P',
+        startedAt: clock(),
+        users: [{ identifier: 'u0' }, { identifier: 'u1' }],
+        batchSize: 1,
+        resources: ['suggestions'],
+      },
+      store,
+    );
+    const plan = await readPlan(store, 'P');
+    await Promise.all(
+      [0, 1].map(async (batch) =>
+        loadBatch(
+          {
+            loadId: 'P',
+            batch,
+            dt: plan.dt,
+            startedAt: plan.startedAt,
+            users: await readBatchUsers(store, 'P', batch),
+            steps,
+            registry: await readCommittedSchema(store),
+            concurrency: 1,
+          },
+          { api: fake, store, parts, clock },
+        ),
+      ),
+    );
+    await commitLoad('P', { store, parts, reader: createParquetPartReader(), clock });
+    const rows = await withLake(dir, (lake) => queryObjects(lake, 'SELECT * FROM suggestions ORDER BY _id'));
+    const columnOf = (value: string) =>
+      Object.entries(rows.find((r) => Object.values(r).includes(value))!).find(([, v]) => v === value)![0];
+    expect(columnOf('camel')).toBe('account_id');
+    expect(columnOf('snake')).toMatch(/^account_id_[a-z0-9]{6}$/);
+    const tables = await withLake(dir, async (lake) => {
+      const out: Record<string, unknown[]> = {};
+      for (const table of lake.tables().filter((t) => t.startsWith('suggestions__')))
+        out[table] = (await queryObjects(lake, `SELECT value FROM ${table}`)).map((r) => r.value);
+      return out;
+    });
+    expect(Object.values(tables).sort()).toEqual([['camel-item'], ['snake-item']]);
+    expect(tables.suggestions__items).toEqual(['camel-item']);
+  });
+});
+
 describe('issue 8 faults in AWS: the Glue name check', () => {
   let glue: FakeGlue;
   beforeAll(async () => {
