@@ -15,6 +15,8 @@ export interface LoadSummary {
   readonly tables: readonly { table: string; rows: number; files: number; bytes: number }[];
   readonly schemaVersion: number;
   readonly schemaChanges: LoadMarker['schemaChanges'];
+  /** Bare NaN / Infinity tokens loaded as null (token kept in the column's text variant). */
+  readonly nonFiniteValues: number;
   readonly exitCode: number;
 }
 
@@ -43,6 +45,8 @@ export function summarize(
     tables: [...byTable.values()].sort((a, b) => a.table.localeCompare(b.table)),
     schemaVersion: marker.schemaVersion,
     schemaChanges: marker.schemaChanges,
+    // Markers written before this count existed carry none.
+    nonFiniteValues: marker.nonFiniteValues ?? 0,
     exitCode: extra.exitCode,
   };
 }
@@ -94,6 +98,12 @@ export function formatSummary(s: LoadSummary): string {
     lines.push(`Schema version ${s.schemaVersion}: ${s.schemaChanges.length} change(s)`);
     lines.push(...describeChanges(s.schemaChanges));
   }
+  if (s.nonFiniteValues > 0) {
+    lines.push('');
+    lines.push(
+      `${s.nonFiniteValues} NaN/Infinity value(s) loaded as null; each token is kept in its column's __v_text variant`,
+    );
+  }
   if (s.failedUserCount > 0) {
     lines.push('');
     lines.push(`Failed users (${s.failedUserCount}; details per resource in the user_loads table):`);
@@ -110,22 +120,29 @@ export function formatSummary(s: LoadSummary): string {
  */
 export function describeChanges(changes: LoadSummary['schemaChanges']): string[] {
   const newTables = new Set(changes.filter((c) => c.kind === 'new_table').map((c) => c.table));
-  const perTable = new Map<string, { columns: string[]; variants: string[] }>();
+  const perTable = new Map<string, { columns: string[]; variants: string[]; shapes: string[] }>();
   for (const c of changes) {
     if (c.kind === 'new_table') continue;
-    const entry = perTable.get(c.table) ?? { columns: [], variants: [] };
-    if (c.kind === 'new_variant')
+    const entry = perTable.get(c.table) ?? { columns: [], variants: [], shapes: [] };
+    if (c.kind === 'shape_change')
+      entry.shapes.push(`${c.field} was ${article(c.was)}, now ${article(c.now)} (${c.column}); both kept`);
+    else if (c.kind === 'new_variant')
       entry.variants.push(`${c.column} (${c.type}, values of ${c.variantOf} that did not fit)`);
     else entry.columns.push(`${c.column} ${c.type}`);
     perTable.set(c.table, entry);
   }
   const lines: string[] = [];
   for (const table of [...new Set([...newTables, ...perTable.keys()])].sort()) {
-    const entry = perTable.get(table) ?? { columns: [], variants: [] };
+    const entry = perTable.get(table) ?? { columns: [], variants: [], shapes: [] };
     if (newTables.has(table))
       lines.push(`  + table ${table} (${entry.columns.length + entry.variants.length} columns)`);
     else if (entry.columns.length > 0) lines.push(`  ~ table ${table}: + ${entry.columns.join(', ')}`);
     for (const v of entry.variants) lines.push(`      variant ${v}`);
+    for (const shape of entry.shapes) lines.push(`  ! table ${table}: field ${shape}`);
   }
   return lines;
+}
+
+function article(shape: string): string {
+  return `${/^[aeiou]/.test(shape) ? 'an' : 'a'} ${shape}`;
 }

@@ -3,7 +3,7 @@
  * stage timed on its own:
  *   source     world generation and routing (in-process-api.ts): excluded from every rate;
  *   normalize  loadUser: record selection, aliases (expenses -> bills), keys, normalizeRecord;
- *   type       SchemaRegistry.coerceRow on every row;
+ *   type       SchemaRegistry.typeRow on every row (names and types);
  *   encode     TableSinks -> parquetjs-lite part writers -> local store in a temp dir, with
  *              part rotation, including the final close.
  * All users go into ONE batch (one TableSinks), the worst case for memory: only the shared
@@ -76,11 +76,10 @@ export async function runInProcessCase(spec: CaseSpec, probe?: LiveHeapProbe): P
       const sourceMs = api.sourceMs() - sourceBefore;
       stages.source += sourceMs;
       stages.normalize += typeStarted - normalizeStarted - sourceMs;
-      const typed = result.rows.map(({ table, dt, row }) => ({
-        table,
-        dt,
-        row: registry.coerceRow(table, row),
-      }));
+      const typed = result.rows.map(({ table: tableKey, dt, row: raw }) => {
+        const { table, row } = registry.typeRow(tableKey, raw);
+        return { table, dt, row };
+      });
       stages.type += performance.now() - typeStarted;
       rows += typed.length;
 

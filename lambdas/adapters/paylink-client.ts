@@ -10,6 +10,7 @@ import type { RateLimiter } from '#core/rate-limiter.ts';
 import { resolveHttpPolicy } from '#core/retry-policy.ts';
 import type { Clock, JsonValue } from '#core/types.ts';
 import { createAccessTokenGate, MintRejection } from './access-token-gate.ts';
+import { parseJsonBody } from './json-body.ts';
 import { createAttemptSender } from './paylink-http-attempt.ts';
 import { type Accepted, createTransport, type PayLinkEvent } from './paylink-transport.ts';
 import { sleep } from './system-timers.ts';
@@ -168,7 +169,7 @@ function readJson(body: string, status: number): Accepted<JsonValue> {
 function parseJson(body: string): Accepted<JsonValue> {
   if (body.trim() === '') return { ok: false, detail: 'empty body' };
   try {
-    return { ok: true, value: JSON.parse(body) as JsonValue };
+    return { ok: true, value: parseJsonBody(body) };
   } catch {
     // The parser's message quotes the body (personal data): keep only the fact.
     return { ok: false, detail: 'body is not valid JSON' };

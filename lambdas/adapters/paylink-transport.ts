@@ -12,6 +12,7 @@ import {
 import type { RateLimiter } from '#core/rate-limiter.ts';
 import { isRetryableStatus, retryDelayMs } from '#core/retry-policy.ts';
 import type { Clock, JsonValue } from '#core/types.ts';
+import { parseJsonBody } from './json-body.ts';
 import type { SendAttempt } from './paylink-http-attempt.ts';
 
 /** What the client reports as it works: endpoint labels, statuses and delays, never values. */
@@ -162,7 +163,7 @@ function finalError(endpoint: string, failure: Failure): Error {
 export function apiCodeOf(body: string): number | undefined {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body);
+    parsed = parseJsonBody(body);
   } catch {
     return undefined;
   }

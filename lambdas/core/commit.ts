@@ -37,7 +37,7 @@ import { USER_LOADS_COLUMNS } from './load-user.ts';
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
-import type { SchemaChange, SchemaDoc, SchemaRegistry } from './schema-registry.ts';
+import type { MergeResult, SchemaChange, SchemaDoc, SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { type StagedFile, TableSinks } from './table-sinks.ts';
 import type { Clock, ColumnDef } from './types.ts';
@@ -82,7 +82,10 @@ export interface LoadMarker {
   readonly rowsByTable: Readonly<Record<string, number>>;
   readonly files: readonly CommittedFile[];
   readonly schemaVersion: number;
+  /** Includes `shape_change`s: a field seen as a list and a scalar (or an object), table and column named. */
   readonly schemaChanges: readonly SchemaChange[];
+  /** Bare NaN / Infinity / -Infinity tokens loaded as null (each token kept in `<column>__v_text`). */
+  readonly nonFiniteValues: number;
 }
 
 interface CommitIntent {
@@ -159,6 +162,7 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
       .sort((a, b) => (a.key < b.key ? -1 : 1)),
     schemaVersion,
     schemaChanges: changes,
+    nonFiniteValues: manifests.reduce((n, m) => n + (m.nonFiniteValues ?? 0), 0),
   };
   await writeJson(store, loadMarkerKey(loadId), marker);
   await writeLoadRow(marker, registry, deps);
@@ -223,11 +227,14 @@ async function settleSchema(
     const changes: SchemaChange[] = [];
     const staged: StagedFile[] = [];
     for (const manifest of manifests) {
-      const { added, conflicts } = registry.merge(withoutVariantsOfConflicts(manifest.schema, registry));
-      changes.push(...added);
-      const tables = new Set(conflicts.map((c) => c.table));
+      const merged = registry.merge(withoutVariantsOfConflicts(manifest.schema, registry));
+      changes.push(...merged.added);
+      // Conflicts name our tables; renames name the batch's (the names its parts carry).
+      const tables = new Set([...merged.conflicts, ...merged.renames].map((c) => c.table));
+      for (const r of merged.tableRenames) tables.add(r.from).add(r.to);
       for (const f of manifest.files) if (rewritten.has(f.stagedKey)) tables.add(f.table);
-      const files = tables.size === 0 ? manifest.files : await reconcile(manifest, tables, registry, deps);
+      const files =
+        tables.size === 0 ? manifest.files : await reconcile(manifest, tables, registry, deps, merged);
       for (const f of files) if (tables.has(f.table)) rewritten.add(f.stagedKey);
       staged.push(...files);
     }
@@ -285,6 +292,7 @@ async function reconcile(
   tables: ReadonlySet<string>,
   registry: SchemaRegistry,
   deps: CommitDeps,
+  names: Pick<MergeResult, 'renames' | 'tableRenames'> = { renames: [], tableRenames: [] },
 ): Promise<StagedFile[]> {
   const out: StagedFile[] = [];
   for (const file of manifest.files) {
@@ -292,12 +300,16 @@ async function reconcile(
       out.push(file);
       continue;
     }
+    // A source path this batch named differently from the registry moves to the registry's column or table.
+    const table = names.tableRenames.find((r) => r.from === file.table)?.to ?? file.table;
+    const renamed = new Map(names.renames.filter((r) => r.table === file.table).map((r) => [r.from, r.to]));
     const raw = await deps.reader.readRows(deps.store, file.stagedKey);
-    const rows = raw.map((r) => registry.coerceRow(file.table, foldVariants(r)));
-    const writer = await deps.parts.open(deps.store, file.stagedKey, registry.columns(file.table));
+    const rows = raw.map((r) => registry.coerceRow(table, renameKeys(foldVariants(r), renamed)));
+    const writer = await deps.parts.open(deps.store, file.stagedKey, registry.columns(table));
     for (const row of rows) await writer.append(row);
     const written = await writer.close();
-    out.push({ ...file, rows: written.rows, bytes: written.bytes });
+    const finalKey = table === file.table ? file.finalKey : table + file.finalKey.slice(file.table.length);
+    out.push({ ...file, table, finalKey, rows: written.rows, bytes: written.bytes });
   }
   return out;
 }
@@ -316,14 +328,16 @@ function baseColumn(column: string): string {
  * creates whatever variants the committed type needs, and no others.
  */
 function withoutVariantsOfConflicts(doc: SchemaDoc, registry: SchemaRegistry): SchemaDoc {
-  const tables: Record<string, { columns: ColumnDef[] }> = {};
-  for (const [table, { columns }] of Object.entries(doc.tables)) {
+  const tables: Record<string, SchemaDoc['tables'][string]> = {};
+  for (const [table, { columns, fields }] of Object.entries(doc.tables)) {
     const committed = new Map(registry.columns(table).map((c) => [c.name, c.type]));
     const conflicting = new Set(
       columns.filter((c) => committed.has(c.name) && committed.get(c.name) !== c.type).map((c) => c.name),
     );
     tables[table] = {
       columns: columns.filter((c) => c.name === baseColumn(c.name) || !conflicting.has(baseColumn(c.name))),
+      // The batch's source path -> name mapping travels with its columns.
+      ...(fields === undefined ? {} : { fields }),
     };
   }
   return { ...doc, tables };
@@ -345,6 +359,13 @@ function foldVariants(row: Record<string, string | number | boolean | null>) {
     const base = baseColumn(column);
     if (out[base] === null || out[base] === undefined) out[base] = value;
   }
+  return out;
+}
+
+function renameKeys<V>(row: Record<string, V>, renamed: ReadonlyMap<string, string>): Record<string, V> {
+  if (renamed.size === 0) return row;
+  const out: Record<string, V> = Object.create(null);
+  for (const [column, value] of Object.entries(row)) out[renamed.get(column) ?? column] = value;
   return out;
 }
 

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DEFAULTS } from './constants.ts';
 import { ConfigError } from './errors.ts';
 import {
+  fieldHintsSchema,
   KNOWN_TASKS,
   PAYLINK_RESOURCES,
   paginatorSchema,
@@ -35,6 +36,7 @@ const resourceOverrideSchema = resourceSchema
   .extend({
     paginator: paginatorSchema.optional(),
     fieldAliases: z.record(z.string(), z.string()).optional(),
+    columns: fieldHintsSchema.optional(),
   })
   .partial()
   .strict();
@@ -80,9 +82,11 @@ export function resolveCatalog(overrides: ConfigFile['resources'] = {}): Resourc
   for (const entry of PAYLINK_RESOURCES) byTable.set(entry.table, resourceSchema.parse(entry));
   for (const [table, override] of Object.entries(overrides)) {
     const base = byTable.get(table);
+    // Declared columns add to the catalog's (a field named in both takes the override's hint).
+    const columns = { ...(base?.columns ?? {}), ...(override.columns ?? {}) };
     const merged = parseOrThrow(
       resourceSchema,
-      { ...(base ?? {}), table, ...override },
+      { ...(base ?? {}), table, ...override, columns },
       `resources.${table}`,
     );
     byTable.set(table, merged);

@@ -7,9 +7,11 @@
  * The projection template is built from layout.ts, the same functions the writer uses, so the
  * catalog cannot drift from the object keys.
  */
+import { LAKE } from './constants.ts';
 import { ConfigError } from './errors.ts';
 import { isPartitioned } from './lake-views.ts';
 import { PARTITION_COLUMN, PARTITION_TEMPLATE, partitionPrefix, tablePrefix } from './layout.ts';
+import { isLakeName } from './naming.ts';
 import type { ColumnDef, ColumnType } from './types.ts';
 
 /** Athena/Hive type of each lake column type (one Parquet type each, forever). */
@@ -32,10 +34,6 @@ export const PARQUET_FORMAT = {
  * partitions by a record timestamp may need an earlier start (pass `projectionRange`).
  */
 export const DEFAULT_PROJECTION_RANGE = '2020-01-01,NOW';
-
-/** Glue and Athena accept lower-case names of letters, digits and `_` (dlt's names are). */
-const NAME = /^[a-z_][a-z0-9_]*$/;
-const MAX_NAME = 255;
 
 export interface GlueColumn {
   readonly Name: string;
@@ -73,11 +71,12 @@ export interface GlueTableSpec {
   readonly description?: string;
 }
 
+/** The lake's one naming rule (naming.ts), which every normalized name already satisfies. */
 function assertName(key: string, name: string): void {
-  if (!NAME.test(name) || name.length > MAX_NAME) {
+  if (!isLakeName(name)) {
     throw new ConfigError(
       key,
-      `must be 1-${MAX_NAME} characters of a-z, 0-9 and _, not starting with a digit`,
+      `must be 1-${LAKE.maxIdentifierLength} characters of a-z, 0-9 and _, not starting with a digit`,
     );
   }
 }

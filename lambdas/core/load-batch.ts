@@ -60,6 +60,8 @@ export interface BatchManifest {
   readonly files: readonly StagedFile[];
   readonly rowsByTable: Readonly<Record<string, number>>;
   readonly requests: number;
+  /** Bare NaN / Infinity tokens this batch typed (each is null, its token kept in a text variant). */
+  readonly nonFiniteValues?: number;
   /** The registry as this batch left it: commit merges the batches' views. */
   readonly schema: SchemaDoc;
 }
@@ -77,21 +79,28 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
   const registry = input.registry;
   if (!registry.hasTable(LAKE.userLoadsTable))
     registry.declareTable(LAKE.userLoadsTable, [...USER_LOADS_COLUMNS]);
+  // Declared tables and columns exist from the first load, even if no value ever arrives.
+  for (const step of input.steps)
+    if (step.emit) registry.declareResource(step.resource.table, step.resource.columns);
+  const nonFiniteBefore = registry.nonFiniteValues();
   const sinks = new TableSinks({ store, parts: deps.parts, registry }, input, input.limits);
   const failedUsers: (string | undefined)[] = new Array(input.users.length);
   const rowsByTable: Record<string, number> = {};
   const requestsBefore = deps.api.stats().requests;
   let deadlineSkipped = 0;
 
-  const emit = (table: string, dt: string, raw: RawRow) => {
+  const emit = (tableKey: string, dt: string, raw: RawRow) => {
+    const { table, row } = registry.typeRow(tableKey, raw);
     rowsByTable[table] = (rowsByTable[table] ?? 0) + 1;
-    return { table, dt, row: registry.coerceRow(table, raw) };
+    return { table, dt, row };
   };
   // Typing happens in user order, synchronously, so every run of the same users infers the same types.
   const ordered = new InOrder<UserResult>(async (result) => {
     const typed = result.rows.map((r) => emit(r.table, r.dt, r.row));
     for (const outcome of result.outcomes) {
-      typed.push(emit(LAKE.userLoadsTable, input.dt, userLoadsRow(input, result.identifier, outcome)));
+      const row = registry.coerceRow(LAKE.userLoadsTable, userLoadsRow(input, result.identifier, outcome));
+      rowsByTable[LAKE.userLoadsTable] = (rowsByTable[LAKE.userLoadsTable] ?? 0) + 1;
+      typed.push({ table: LAKE.userLoadsTable, dt: input.dt, row });
     }
     await sinks.write(typed);
     deps.onUser?.(result);
@@ -136,6 +145,7 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
       files,
       rowsByTable,
       requests: deps.api.stats().requests - requestsBefore,
+      nonFiniteValues: registry.nonFiniteValues() - nonFiniteBefore,
       schema: registry.toJSON(),
     };
     await store.put(batchManifestKey(input.loadId, input.batch), JSON.stringify(manifest));

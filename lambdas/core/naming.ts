@@ -2,9 +2,27 @@
  * dlt's default `snake_case` naming convention, ported rule for rule from
  * dlt/common/normalizers/naming/snake_case.py and naming.py (shortening), so tables and
  * columns carry the names a dlt user already queries. See docs/dlt-compat.md.
+ *
+ * One difference, on purpose: dlt keeps any Unicode decimal digit (Python's `\d`), so `ref١`
+ * stays `ref١`, which the Glue catalog refuses; a lake that committed such a column could never
+ * sync its catalog again. Here each non-ASCII decimal digit becomes its ASCII digit
+ * (`ref١` -> `ref1`, `total１` -> `total1`), so every name this module produces passes
+ * `isLakeName`, the one rule the normalizer, the registry and the Glue sync all use.
  */
 import { createHash } from 'node:crypto';
 import { LAKE } from './constants.ts';
+
+/**
+ * The one naming rule of the lake: lower-case ASCII letters, digits and `_`, not starting with a
+ * digit, at most `LAKE.maxIdentifierLength` characters. Glue and Athena accept exactly these
+ * unquoted (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html),
+ * and DuckDB reads them as written.
+ */
+export const LAKE_NAME = /^[a-z_][a-z0-9_]*$/;
+
+export function isLakeName(name: string): boolean {
+  return name.length <= LAKE.maxIdentifierLength && LAKE_NAME.test(name);
+}
 
 /** dlt's name for a key that is empty or only whitespace (relational.py `EMPTY_KEY_IDENTIFIER`). */
 export const EMPTY_IDENTIFIER = '_empty';
@@ -32,7 +50,7 @@ const REDUCIBLE = /[+\-*@|]/g;
 const NON_ALPHANUMERIC = /[^a-zA-Z\p{Nd}_]+/gu;
 const SNAKE_CASE_BREAK_1 = /([^_])([A-Z][a-z]+)/gu;
 const SNAKE_CASE_BREAK_2 = /([a-z0-9])([A-Z])/g;
-const LEADING_DIGIT = /^\p{Nd}/u;
+const LEADING_DIGIT = /^[0-9]/;
 const TRAILING_UNDERSCORES = /_+$/;
 const UNDERSCORE_RUNS = /__+/g;
 
@@ -55,8 +73,26 @@ export function normalizeIdentifier(name: string): string {
 function computeIdentifier(name: string): string {
   const stripped = pythonStrip(name);
   if (stripped === '') return EMPTY_IDENTIFIER;
-  const reduced = stripped.replace(REDUCIBLE, (c) => REDUCE[c] ?? c).replace(NON_ALPHANUMERIC, '_');
+  const reduced = asciiDigits(
+    stripped.replace(REDUCIBLE, (c) => REDUCE[c] ?? c).replace(NON_ALPHANUMERIC, '_'),
+  );
   return shortenIdentifier(toSnakeCase(reduced), stripped);
+}
+
+const NON_ASCII_DIGIT = /(?![0-9])\p{Nd}/gu;
+const DIGIT = /\p{Nd}/u;
+
+/**
+ * Each non-ASCII decimal digit as its ASCII digit. Unicode encodes every decimal digit set as a
+ * run of ten code points, 0 to 9, so a digit's value is its distance from the start of its run.
+ */
+function asciiDigits(s: string): string {
+  return s.replace(NON_ASCII_DIGIT, (digit) => {
+    const cp = digit.codePointAt(0) as number;
+    let start = cp;
+    while (start > 0 && DIGIT.test(String.fromCodePoint(start - 1))) start--;
+    return String((cp - start) % 10);
+  });
 }
 
 function toSnakeCase(identifier: string): string {

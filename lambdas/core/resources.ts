@@ -5,6 +5,9 @@
  * (see docs: selectors marked [3rd] may be wrong) and must be fixable without a release.
  */
 import { z } from 'zod';
+import { isLakeName } from './naming.ts';
+import type { FieldHint, FieldHints } from './schema-registry.ts';
+import { COLUMN_TYPES, type ColumnType } from './types.ts';
 
 export const paginatorSchema = z.discriminatedUnion('type', [
   /** One request, no paging: what PayLink does today. */
@@ -33,7 +36,26 @@ export const paginatorSchema = z.discriminatedUnion('type', [
 ]);
 export type Paginator = z.infer<typeof paginatorSchema>;
 
-const identifier = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a snake_case identifier');
+/** A table name: the lake's one naming rule (naming.ts), the one the Glue sync checks. */
+const identifier = z
+  .string()
+  .refine(isLakeName, 'must be a snake_case identifier (a-z, 0-9, _; at most 255)');
+
+const columnType = z.enum(COLUMN_TYPES as [ColumnType, ...ColumnType[]]);
+/**
+ * A declared field (see `FieldHint`): `"double"`; `{"fields": {...}}` for a nested object;
+ * `{"items": ...}` for a list, whose items are a type, `{"fields"}` or another `{"items"}`.
+ */
+export const fieldHintSchema: z.ZodType<FieldHint> = z.lazy(() =>
+  z.union([
+    columnType,
+    z.object({ fields: fieldHintsSchema }).strict(),
+    z.object({ items: fieldHintSchema }).strict(),
+  ]),
+);
+export const fieldHintsSchema: z.ZodType<FieldHints> = z.lazy(() =>
+  z.record(z.string().min(1), fieldHintSchema),
+);
 
 export const resourceSchema = z
   .object({
@@ -70,10 +92,59 @@ export const resourceSchema = z
      * date. Rows whose field is missing or unparseable fall back to the load date.
      */
     partitionBy: z.string().min(1).optional(),
+    /**
+     * Declared fields by raw name (dlt's `columns` hints are the model): their tables and
+     * columns exist with these types from the first load, even when every value is null or
+     * every list empty. Undeclared fields are still inferred (numbers as double).
+     */
+    columns: fieldHintsSchema.default({}),
   })
   .strict();
 export type ResourceDef = z.infer<typeof resourceSchema>;
 export type ResourceInput = z.input<typeof resourceSchema>;
+
+/** Fields every PayLink action carries [docs][sdk]. */
+const ACTION: FieldHint = {
+  items: { fields: { actionId: 'text', type: 'text', automated: 'bool' } },
+};
+const LINE_ITEMS: FieldHint = {
+  items: { fields: { description: 'text', amount: 'double', quantity: 'double' } },
+};
+const COMPANY: FieldHint = {
+  fields: {
+    _id: 'text',
+    name: 'text',
+    branding: { fields: { logo: { fields: { _id: 'text', url: 'text' } } } },
+  },
+};
+
+/**
+ * What is known of an account's fields (docs/paylink-api.md, Atomic's apps): ids as text,
+ * amounts as double, timestamps, booleans, child lists. `closedAt` and `dueAmount` are named by
+ * the API's prose; declaring them makes `SELECT closed_at` work on a fresh lake.
+ */
+const ACCOUNT_COLUMNS: FieldHints = {
+  _id: 'text',
+  status: 'text',
+  company: COMPANY,
+  lastSyncedAt: 'timestamp',
+  closedAt: 'timestamp',
+  actions: ACTION,
+  bills: {
+    items: {
+      fields: {
+        name: 'text',
+        dueAmount: 'double',
+        dueDate: 'timestamp',
+        currency: 'text',
+        actions: ACTION,
+        lineItems: LINE_ITEMS,
+      },
+    },
+  },
+  tags: { items: 'text' },
+  lineItems: LINE_ITEMS,
+};
 
 /** What is known about PayLink (docs/paylink-api.md), with the confidence noted per selector. */
 export const PAYLINK_RESOURCES: readonly ResourceInput[] = [
@@ -86,6 +157,7 @@ export const PAYLINK_RESOURCES: readonly ResourceInput[] = [
     primaryKey: '_id',
     defaultEnabled: true,
     fieldAliases: { expenses: 'bills' },
+    columns: ACCOUNT_COLUMNS,
   },
   {
     table: 'account',
@@ -97,6 +169,7 @@ export const PAYLINK_RESOURCES: readonly ResourceInput[] = [
     primaryKey: '_id',
     defaultEnabled: false,
     fieldAliases: { expenses: 'bills' },
+    columns: ACCOUNT_COLUMNS,
   },
   {
     table: 'action_history',
@@ -107,6 +180,16 @@ export const PAYLINK_RESOURCES: readonly ResourceInput[] = [
     parent: { resource: 'accounts', field: '_id', queryParam: 'accountId' },
     primaryKey: '_id',
     defaultEnabled: true,
+    columns: {
+      _id: 'text',
+      _accounts__id: 'text',
+      accountId: 'text',
+      type: 'text',
+      status: 'text',
+      automated: 'bool',
+      requestedAt: 'timestamp',
+      completedAt: 'timestamp',
+    },
   },
   {
     table: 'orders',
@@ -115,6 +198,7 @@ export const PAYLINK_RESOURCES: readonly ResourceInput[] = [
     selectors: ['orders'],
     primaryKey: '_id',
     defaultEnabled: true,
+    columns: { _id: 'text', accountId: 'text', company: COMPANY, placedAt: 'timestamp' },
   },
   {
     table: 'suggestions',
@@ -123,6 +207,7 @@ export const PAYLINK_RESOURCES: readonly ResourceInput[] = [
     selectors: ['suggestions'],
     primaryKey: '_id',
     defaultEnabled: true,
+    columns: { _id: 'text' },
   },
   {
     table: 'recurring_financial_transactions',
@@ -131,6 +216,7 @@ export const PAYLINK_RESOURCES: readonly ResourceInput[] = [
     selectors: ['recurringFinancialTransactions'],
     primaryKey: '_id',
     defaultEnabled: true,
+    columns: { _id: 'text' },
   },
   {
     table: 'financial_transactions_most_recent',
@@ -139,6 +225,7 @@ export const PAYLINK_RESOURCES: readonly ResourceInput[] = [
     selectors: ['financialTransaction'],
     primaryKey: '_id',
     defaultEnabled: true,
+    columns: { _id: 'text' },
   },
   {
     table: 'tasks',
@@ -149,6 +236,7 @@ export const PAYLINK_RESOURCES: readonly ResourceInput[] = [
     parent: { resource: 'known_tasks', field: 'taskId' },
     primaryKey: '_id',
     defaultEnabled: false,
+    columns: { _id: 'text', status: 'text', failReason: 'text' },
   },
 ];
 

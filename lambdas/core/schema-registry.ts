@@ -1,5 +1,16 @@
 /**
- * The schema registry: per table, an ordered list of typed columns that only ever grows.
+ * The schema registry: per table, an ordered list of typed columns that only ever grows, and
+ * the mapping from source paths to names that decided them.
+ *
+ * Names are a mapping the lake remembers. Each table records, per source path (the raw key
+ * path of a field, field-path.ts), the column it was given, and per list field the child table
+ * it was given. A path keeps its name forever; a new path gets its normalized name
+ * (naming.ts) unless that name is taken (by another path, a lineage column, `dt`, or the
+ * variant form `<x>__v_<type>`), in which case it gets the name plus `_` and a 6-character tag
+ * hashed from its raw path (`account_id_k3x9qa`): stable, and never shared. So `accountId` and
+ * `account_id` never land in one column, whichever record came first, and a later load or batch
+ * reuses the names the lake already has. Every name satisfies `isLakeName`, the rule the Glue
+ * sync checks.
  *
  * A column keeps its type forever (its Parquet type is fixed across every file of the table,
  * so an Athena query never fails on drift). `coerceRow` types each raw row against it:
@@ -19,8 +30,29 @@
 import { z } from 'zod';
 import { LAKE } from './constants.ts';
 import { LakeStateError } from './errors.ts';
-import { coerceValue, inferType, NO_FIT } from './type-inference.ts';
-import { COLUMN_TYPES, type ColumnDef, type ColumnType, type RawRow, type Row } from './types.ts';
+import { describePath, ITEM_PATH, isPathKey, pathKey, pathSegments, splitTableKey } from './field-path.ts';
+import { PARTITION_COLUMN } from './layout.ts';
+import { identifierTag, isLakeName, normalizeIdentifier, shortenIdentifier } from './naming.ts';
+import { coerceValue, inferType, isNonFinite, NO_FIT, variantType } from './type-inference.ts';
+import {
+  COLUMN_TYPES,
+  type ColumnDef,
+  type ColumnType,
+  type JsonPrimitive,
+  type RawRow,
+  type Row,
+} from './types.ts';
+
+/** How a field appeared: a value, a list (child table), or an object (its fields flattened). */
+export type FieldShape = 'scalar' | 'list' | 'object';
+
+/**
+ * Declared fields of a resource (the catalog's and `--config`'s `columns`), keyed by raw field
+ * name: a column type; `{fields}` for a nested object; `{items}` for a list (a child table)
+ * whose items are scalars of a type, objects, or lists. Modelled on dlt's `columns` hints.
+ */
+export type FieldHint = ColumnType | { readonly fields: FieldHints } | { readonly items: FieldHint };
+export type FieldHints = Readonly<Record<string, FieldHint>>;
 
 export type SchemaChange =
   | { readonly kind: 'new_table'; readonly table: string }
@@ -37,12 +69,30 @@ export type SchemaChange =
       /** The column whose misfit values this one holds. */
       readonly variantOf: string;
       readonly type: ColumnType;
+    }
+  | {
+      /** A field seen with another shape than before (a list then a scalar, ...): both are kept. */
+      readonly kind: 'shape_change';
+      readonly table: string;
+      /** The column (scalar) or child table (list) of the field as it now appears. */
+      readonly column: string;
+      /** Raw field path, dotted (`company`, `bills`). */
+      readonly field: string;
+      readonly was: FieldShape;
+      readonly now: FieldShape;
     };
+
+/** A source path's name in a table: a column (values) or a child table (a list). */
+export type FieldDef =
+  | { readonly path: readonly string[]; readonly column: string }
+  | { readonly path: readonly string[]; readonly table: string };
 
 export interface SchemaDoc {
   readonly formatVersion: 1;
   readonly version: number;
-  readonly tables: Readonly<Record<string, { readonly columns: readonly ColumnDef[] }>>;
+  readonly tables: Readonly<
+    Record<string, { readonly columns: readonly ColumnDef[]; readonly fields?: readonly FieldDef[] }>
+  >;
 }
 
 export interface SchemaConflict {
@@ -52,9 +102,26 @@ export interface SchemaConflict {
   readonly theirs: ColumnType;
 }
 
+/** A column the other view named differently for the same source path: its rows must be renamed. */
+export interface SchemaRename {
+  readonly table: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** A child table another view named differently for the same list: its parts move to ours. */
+export interface TableRename {
+  readonly from: string;
+  readonly to: string;
+}
+
 export interface MergeResult {
   readonly added: SchemaChange[];
+  /** Tables named as ours (a table that was renamed appears under our name). */
   readonly conflicts: SchemaConflict[];
+  /** Column renames, by THEIR table name (the name their parts carry). */
+  readonly renames: SchemaRename[];
+  readonly tableRenames: TableRename[];
 }
 
 /** Lineage columns have one type whatever their first value looks like (an identifier may look like a date). */
@@ -67,28 +134,73 @@ const SYSTEM_COLUMN_TYPES: ReadonlyMap<string, ColumnType> = new Map<string, Col
   [LAKE.listIndexColumn, 'bigint'],
 ]);
 
+/** Names no source path may take: lineage columns and the partition column. */
+const RESERVED_NAMES: ReadonlySet<string> = new Set([...SYSTEM_COLUMN_TYPES.keys(), PARTITION_COLUMN]);
+const VARIANT_NAME = /__v_(?:text|bigint|double|bool|timestamp)$/;
+
+const ROOT_SYSTEM_COLUMNS: readonly ColumnDef[] = [
+  { name: LAKE.loadIdColumn, type: 'text' },
+  { name: LAKE.idColumn, type: 'text' },
+  { name: LAKE.userColumn, type: 'text' },
+];
+const CHILD_SYSTEM_COLUMNS: readonly ColumnDef[] = [
+  { name: LAKE.parentIdColumn, type: 'text' },
+  { name: LAKE.listIndexColumn, type: 'bigint' },
+  { name: LAKE.idColumn, type: 'text' },
+  { name: LAKE.loadIdColumn, type: 'text' },
+  { name: LAKE.rootIdColumn, type: 'text' },
+  { name: LAKE.userColumn, type: 'text' },
+];
+
 const columnSchema = z.object({
   name: z.string().min(1),
   type: z.enum(COLUMN_TYPES as [ColumnType, ...ColumnType[]]),
 });
+const fieldSchema = z.union([
+  z.object({ path: z.array(z.string()), column: z.string().min(1) }).strict(),
+  z.object({ path: z.array(z.string()), table: z.string().min(1) }).strict(),
+]);
 const docSchema = z.object({
   formatVersion: z.literal(1),
   version: z.number().int().nonnegative(),
-  tables: z.record(z.string().min(1), z.object({ columns: z.array(columnSchema) })),
+  tables: z.record(
+    z.string().min(1),
+    z.object({ columns: z.array(columnSchema), fields: z.array(fieldSchema).optional() }),
+  ),
 });
 
 interface TableState {
+  readonly name: string;
   /** Replaced (never mutated) when a column is added, so callers may hold on to it. */
   columns: readonly ColumnDef[];
   readonly types: Map<string, ColumnType>;
+  /** Source path key -> column. */
+  readonly cells: Map<string, string>;
+  /** Source path key of a list field -> child table. */
+  readonly lists: Map<string, string>;
+  /** Columns some source path owns (a column in `types` but not here is unowned: adoptable). */
+  readonly owned: Set<string>;
+  /** The fields in the order they were named (what `toJSON` writes). */
+  readonly fields: FieldDef[];
+  /** Set once a table is a root table or some table's child: its name is then taken. */
+  owner: string | undefined;
+}
+
+/** A typed row and the table it goes to. */
+export interface TypedRow {
+  readonly table: string;
+  readonly row: Row;
 }
 
 const NO_COLUMNS: readonly ColumnDef[] = Object.freeze([]);
 
 export class SchemaRegistry {
   readonly #tables = new Map<string, TableState>();
+  /** Table keys (field-path.ts) already resolved to their table. */
+  readonly #byKey = new Map<string, TableState>();
   #changes: SchemaChange[] = [];
   #version: number;
+  #nonFinite = 0;
 
   private constructor(version: number) {
     this.#version = version;
@@ -106,7 +218,16 @@ export class SchemaRegistry {
       const state = registry.#createTable(table);
       for (const column of columns) registry.#appendColumn(state, column.name, column.type);
     }
+    for (const [table, { fields }] of Object.entries(parsed.tables)) {
+      const state = registry.#tables.get(table)!;
+      for (const field of fields ?? []) registry.#restoreField(state, field);
+    }
     return registry;
+  }
+
+  /** Bare NaN / Infinity / -Infinity tokens typed so far (each is null in its column, its token in `<column>__v_text`). */
+  nonFiniteValues(): number {
+    return this.#nonFinite;
   }
 
   /** The committed version this registry was loaded with (or set by `setVersion`). */
@@ -163,6 +284,7 @@ export class SchemaRegistry {
    */
   declareTable(table: string, columns: readonly ColumnDef[]): void {
     const state = this.#tables.get(table) ?? this.#addTable(table);
+    state.owner ??= ROOT_OWNER;
     for (const { name, type } of columns) {
       const existing = state.types.get(name);
       if (existing === undefined) this.#addColumn(table, state, name, type, undefined);
@@ -175,91 +297,295 @@ export class SchemaRegistry {
   }
 
   /**
-   * Types one raw row of `table`, growing the registry as needed. Hot path (every cell of
-   * every row): Map lookups, no validation library, no regex for the common cases.
+   * Declares a resource's root table and its known fields (`hints`), so its tables and
+   * columns exist, typed, before any value arrives (an always-null field, an always-empty list).
+   * A declared field keeps the name and type the lake already gave it: a column's type is
+   * forever, so a declaration that disagrees with a committed column changes nothing.
+   */
+  declareResource(table: string, hints: FieldHints = {}): void {
+    const state = this.#tables.get(table) ?? this.#addTable(table);
+    state.owner ??= ROOT_OWNER;
+    this.#declareColumns(state, ROOT_SYSTEM_COLUMNS);
+    this.#declareFields(state, [], hints);
+  }
+
+  /**
+   * Types one normalized row (normalize.ts: `table` is a table key, fields are source path
+   * keys), naming new tables and columns as needed; returns the row under its column names
+   * and the table it belongs to. Hot path: Map lookups; a path is named once.
+   */
+  typeRow(tableKey: string, raw: RawRow): TypedRow {
+    const state = this.#byKey.get(tableKey) ?? this.#resolveTable(tableKey);
+    let unnamed: string[] | undefined;
+    for (const key in raw) {
+      // A null names nothing: the path may never carry a value.
+      if (!isPathKey(key) || raw[key] === null || state.cells.has(key)) continue;
+      unnamed ??= [];
+      unnamed.push(key);
+    }
+    if (unnamed !== undefined) this.#nameCells(state, unnamed);
+    const row: Row = {};
+    for (const key in raw) {
+      const column = isPathKey(key) ? state.cells.get(key) : key;
+      if (column !== undefined) this.#put(state, row, column, raw[key] as JsonPrimitive);
+    }
+    return { table: state.name, row };
+  }
+
+  /**
+   * Names the new paths of one row. When several of them normalize to one name, the order of
+   * claims is fixed, not the field order: first each name's best claimant (an already
+   * normalized raw path, `user_id` before `userId`, else the raw path that sorts first), then
+   * the others, which get tagged names. So one record names alike whatever its key order.
+   */
+  #nameCells(state: TableState, keys: readonly string[]): void {
+    if (keys.length === 1) {
+      this.#nameCell(state, keys[0]!);
+      return;
+    }
+    const groups = new Map<string, string[]>();
+    for (const key of keys) {
+      const natural = naturalColumn(key);
+      const group = groups.get(natural);
+      if (group) group.push(key);
+      else groups.set(natural, [key]);
+    }
+    const losers: string[] = [];
+    for (const group of groups.values()) {
+      group.sort(compareClaims);
+      this.#nameCell(state, group[0]!);
+      losers.push(...group.slice(1));
+    }
+    for (const key of losers.sort(compareClaims)) this.#nameCell(state, key);
+  }
+
+  /**
+   * Types one raw row of `table` whose keys are already column names (`user_loads`, parts read
+   * back at commit), growing the registry as needed. Hot path: Map lookups, no validation
+   * library, no regex for the common cases.
    */
   coerceRow(table: string, raw: RawRow): Row {
     const state = this.#tables.get(table) ?? this.#addTable(table);
-    const types = state.types;
     const row: Row = {};
-    for (const key in raw) {
-      const value = raw[key];
-      if (value === null || value === undefined) {
-        // A null only fills a known column, and never overwrites a variant value routed here earlier.
-        if (types.has(key) && !(key in row)) row[key] = null;
-        continue;
-      }
-      let type = types.get(key);
-      if (type === undefined) {
-        type = SYSTEM_COLUMN_TYPES.get(key) ?? (inferType(value) as ColumnType);
-        this.#addColumn(table, state, key, type, undefined);
-      }
-      const cell = coerceValue(value, type);
-      if (cell !== NO_FIT) {
-        row[key] = cell;
-        continue;
-      }
-      row[key] = null;
-      this.#writeVariant(table, state, row, key, value);
-    }
+    for (const key in raw) this.#put(state, row, key, raw[key] as JsonPrimitive);
     return row;
   }
 
   /**
-   * Folds another registry view (a parallel batch's) into this one: its new tables and columns
-   * are added; a column both sides have with different types is a conflict (ours is kept).
+   * Folds another registry view (a parallel batch's) into this one: its field names, tables
+   * and columns are added. A source path both sides named differently keeps our name, and
+   * theirs is listed in `renames` (a column) or `tableRenames` (a child table): their parts
+   * must be rewritten under our names. A column both sides have with different types is a
+   * conflict (ours is kept).
    */
   merge(other: SchemaDoc): MergeResult {
     const theirs = parseDoc(other);
-    const added: SchemaChange[] = [];
     const conflicts: SchemaConflict[] = [];
+    const renames: SchemaRename[] = [];
+    const tableRenames: TableRename[] = [];
     const before = this.#changes.length;
-    for (const table of Object.keys(theirs.tables).sort()) {
-      const state = this.#tables.get(table) ?? this.#addTable(table);
-      for (const { name, type } of theirs.tables[table]!.columns) {
-        const ours = state.types.get(name);
-        if (ours === undefined) this.#addColumn(table, state, name, type, variantBase(state, name, type));
-        else if (ours !== type) conflicts.push({ table, column: name, ours, theirs: type });
+    // Their table -> ours. Child tables are reached from their parent's list fields, parents
+    // first, so a child of a renamed table is named under our name for its parent.
+    const ourTable = new Map<string, string>();
+    const childTables = new Set<string>();
+    for (const { fields } of Object.values(theirs.tables))
+      for (const field of fields ?? []) if ('table' in field) childTables.add(field.table);
+    const queue = Object.keys(theirs.tables)
+      .filter((t) => !childTables.has(t))
+      .sort();
+    for (const table of queue) ourTable.set(table, table);
+    for (let i = 0; i < queue.length; i++) {
+      const table = queue[i]!;
+      const name = ourTable.get(table)!;
+      const state = this.#tables.get(name) ?? this.#addTable(name);
+      if (name !== table) tableRenames.push({ from: table, to: name });
+      for (const field of theirs.tables[table]!.fields ?? []) {
+        const key = pathKey(field.path);
+        if ('column' in field) {
+          const ours = state.cells.get(key) ?? this.#nameCell(state, key, field.column);
+          if (ours !== field.column) renames.push({ table, from: field.column, to: ours });
+        } else if (!ourTable.has(field.table)) {
+          ourTable.set(field.table, state.lists.get(key) ?? this.#nameList(state, key, field.table));
+          queue.push(field.table);
+        }
       }
     }
-    added.push(...this.#changes.slice(before));
-    return { added, conflicts };
+    for (const table of queue) {
+      const name = ourTable.get(table)!;
+      const state = this.#tables.get(name)!;
+      const renamed = new Map(renames.filter((r) => r.table === table).map((r) => [r.from, r.to]));
+      for (const column of theirs.tables[table]!.columns) {
+        const column_ = renamedColumn(column.name, renamed);
+        const ours = state.types.get(column_);
+        if (ours === undefined)
+          this.#addColumn(name, state, column_, column.type, variantBase(state, column_, column.type));
+        else if (ours !== column.type)
+          conflicts.push({ table: name, column: column_, ours, theirs: column.type });
+      }
+    }
+    return { added: this.#changes.slice(before), conflicts, renames, tableRenames };
   }
 
   /** The registry as a document: tables sorted by name, columns in order, so equal registries serialize equally. */
   toJSON(): SchemaDoc {
-    const tables: Record<string, { columns: ColumnDef[] }> = {};
+    const tables: Record<string, { columns: ColumnDef[]; fields?: FieldDef[] }> = {};
     for (const table of this.tables()) {
-      tables[table] = { columns: this.columns(table).map(({ name, type }) => ({ name, type })) };
+      const state = this.#tables.get(table)!;
+      tables[table] = { columns: state.columns.map(({ name, type }) => ({ name, type })) };
+      if (state.fields.length > 0) tables[table].fields = state.fields.map((f) => ({ ...f }));
     }
     return { formatVersion: 1, version: this.#version, tables };
   }
 
+  /** One value into `row[column]`, adding the column or a variant as needed. */
+  #put(state: TableState, row: Row, column: string, value: JsonPrimitive | undefined): void {
+    const types = state.types;
+    if (value === null || value === undefined) {
+      // A null only fills a known column, and never overwrites a variant value routed here earlier.
+      if (types.has(column) && !(column in row)) row[column] = null;
+      return;
+    }
+    let type = types.get(column);
+    if (type === undefined) {
+      type = SYSTEM_COLUMN_TYPES.get(column) ?? (inferType(value) as ColumnType);
+      this.#addColumn(state.name, state, column, type, undefined);
+    }
+    const cell = coerceValue(value, type);
+    if (cell !== NO_FIT) {
+      row[column] = cell;
+      return;
+    }
+    if (isNonFinite(value)) this.#nonFinite++;
+    row[column] = null;
+    this.#writeVariant(state, row, column, value);
+  }
+
+  /** The table a table key (field-path.ts) names, naming each new child table on the way. */
+  #resolveTable(tableKey: string): TableState {
+    const [root, ...lists] = splitTableKey(tableKey) as [string, ...string[]];
+    let state = this.#tables.get(root) ?? this.#addTable(root);
+    state.owner ??= ROOT_OWNER;
+    for (const list of lists) {
+      const name = state.lists.get(list) ?? this.#nameList(state, list);
+      state = this.#tables.get(name)!;
+    }
+    this.#byKey.set(tableKey, state);
+    return state;
+  }
+
   /**
-   * Stores a misfit value in `<column>__v_<type>`. If that name is already taken by a column
-   * of another type (a nested field spelled like a variant), the value nests one level deeper.
+   * Names the source path `key` of `state` (a column): `preferred` (another view's choice) or
+   * the path's normalized name when free, else that name tagged with a hash of the path.
+   */
+  #nameCell(state: TableState, key: string, preferred?: string): string {
+    const segments = pathSegments(key);
+    const natural = naturalColumn(key);
+    const taken = (name: string) =>
+      state.owned.has(name) || RESERVED_NAMES.has(name) || VARIANT_NAME.test(name) || !isLakeName(name);
+    const name = preferred !== undefined && !taken(preferred) ? preferred : freeName(natural, key, taken);
+    state.cells.set(key, name);
+    state.owned.add(name);
+    this.#recordField(state, { path: segments, column: name }, key, 'scalar', name);
+    return name;
+  }
+
+  /** Names the list at source path `key` of `state` (a child table), and creates that table. */
+  #nameList(state: TableState, key: string, preferred?: string): string {
+    const segments = pathSegments(key);
+    const field = key === ITEM_PATH ? ['list'] : segments.map(normalizeIdentifier);
+    const natural = shortenPath([state.name, ...field]);
+    const owner = `${state.name}\u0000${key}`;
+    const taken = (name: string) => {
+      const table = this.#tables.get(name);
+      return (table !== undefined && table.owner !== undefined && table.owner !== owner) || !isLakeName(name);
+    };
+    const name = preferred !== undefined && !taken(preferred) ? preferred : freeName(natural, key, taken);
+    const child = this.#tables.get(name) ?? this.#addTable(name);
+    child.owner = owner;
+    state.lists.set(key, name);
+    this.#recordField(state, { path: segments, table: name }, key, 'list', name);
+    return name;
+  }
+
+  /** Remembers a named field and reports it when the same path was seen with another shape. */
+  #recordField(state: TableState, field: FieldDef, key: string, shape: FieldShape, name: string): void {
+    state.fields.push(field);
+    const was = shapeBefore(state, key, shape);
+    if (was !== undefined) {
+      this.#changes.push({
+        kind: 'shape_change',
+        table: state.name,
+        column: name,
+        field: describePath(key),
+        was,
+        now: shape,
+      });
+    }
+  }
+
+  #restoreField(state: TableState, field: FieldDef): void {
+    const key = pathKey(field.path);
+    state.fields.push(field);
+    if ('column' in field) {
+      state.cells.set(key, field.column);
+      state.owned.add(field.column);
+    } else {
+      state.lists.set(key, field.table);
+      const child = this.#tables.get(field.table) ?? this.#createTable(field.table);
+      child.owner = `${state.name}\u0000${key}`;
+    }
+  }
+
+  #declareColumns(state: TableState, columns: readonly ColumnDef[]): void {
+    for (const { name, type } of columns)
+      if (!state.types.has(name)) this.#addColumn(state.name, state, name, type, undefined);
+  }
+
+  #declareFields(state: TableState, prefix: readonly string[], hints: FieldHints): void {
+    for (const [key, hint] of Object.entries(hints)) this.#declareField(state, [...prefix, key], hint);
+  }
+
+  #declareField(state: TableState, segments: readonly string[], hint: FieldHint): void {
+    const key = pathKey(segments);
+    if (typeof hint === 'string') {
+      const column = state.cells.get(key) ?? this.#nameCell(state, key);
+      if (!state.types.has(column)) this.#addColumn(state.name, state, column, hint, undefined);
+    } else if ('fields' in hint) {
+      this.#declareFields(state, segments, hint.fields);
+    } else {
+      const child = this.#tables.get(state.lists.get(key) ?? this.#nameList(state, key))!;
+      this.#declareColumns(child, CHILD_SYSTEM_COLUMNS);
+      this.#declareField(child, [], hint.items);
+    }
+  }
+
+  /**
+   * Stores a misfit value in `<column>__v_<type>` (text for exact big integers and non-finite
+   * tokens). No source path can take a name of that form; a row keyed by column names can, and
+   * then the value nests one level deeper.
    */
   #writeVariant(
-    table: string,
     state: TableState,
     row: Row,
     column: string,
-    value: string | number | boolean,
+    value: string | number | bigint | boolean,
   ): void {
-    const valueType = inferType(value) as ColumnType;
+    const valueType = variantType(value);
     let base = column;
     for (;;) {
-      const name = base + LAKE.variantInfix + valueType;
+      const name = variantName(base, valueType);
       let type = state.types.get(name);
       if (type === undefined) {
-        this.#addColumn(table, state, name, valueType, base);
+        this.#addColumn(state.name, state, name, valueType, base);
         type = valueType;
       }
-      const cell = coerceValue(value, type);
+      // A non-finite number fits no column; its variant keeps the token itself.
+      const cell = isNonFinite(value) ? (type === 'text' ? String(value) : NO_FIT) : coerceValue(value, type);
       if (cell !== NO_FIT) {
         row[name] = cell;
         return;
       }
+      // Only a column named by hand (`coerceRow`) can hold that name with another type: go one deeper.
       base = name;
     }
   }
@@ -271,7 +597,16 @@ export class SchemaRegistry {
   }
 
   #createTable(table: string): TableState {
-    const state: TableState = { columns: NO_COLUMNS, types: new Map() };
+    const state: TableState = {
+      name: table,
+      columns: NO_COLUMNS,
+      types: new Map(),
+      cells: new Map(),
+      lists: new Map(),
+      owned: new Set(),
+      fields: [],
+      owner: undefined,
+    };
     this.#tables.set(table, state);
     return state;
   }
@@ -295,6 +630,79 @@ export class SchemaRegistry {
     state.columns = Object.freeze([...state.columns, Object.freeze({ name, type })]);
     state.types.set(name, type);
   }
+}
+
+/** The column a path gets when its name is free: its normalized path (`value` for the item itself). */
+function naturalColumn(key: string): string {
+  if (key === ITEM_PATH) return LAKE.scalarListColumn;
+  return shortenPath(pathSegments(key).map(normalizeIdentifier));
+}
+
+/** Already-normalized raw paths first, then raw paths in JSON code unit order. */
+function compareClaims(a: string, b: string): number {
+  const canonical = Number(isCanonical(b)) - Number(isCanonical(a));
+  if (canonical !== 0) return canonical;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isCanonical(key: string): boolean {
+  return pathSegments(key).every((segment) => normalizeIdentifier(segment) === segment);
+}
+
+/** Owner mark of a root table (a resource's, or `user_loads`). */
+const ROOT_OWNER = '';
+
+/** Joins normalized segments with `__` and shortens the whole (dlt's `shorten_fragments`). */
+function shortenPath(normalized: readonly string[]): string {
+  const path = normalized.join(LAKE.pathSeparator);
+  return shortenIdentifier(path, path);
+}
+
+/** `natural` when free, else `natural_<tag of the raw path>` (then `_2`, `_3`: all but never needed). */
+function freeName(natural: string, key: string, taken: (name: string) => boolean): string {
+  if (!taken(natural)) return natural;
+  const base = `${natural}_${identifierTag(key)}`;
+  let name = shortenIdentifier(base, base);
+  for (let n = 2; taken(name); n++) {
+    const next = `${base}_${n}`;
+    name = shortenIdentifier(next, next);
+  }
+  return name;
+}
+
+/** `<column>__v_<type>`, the column part shortened so the whole stays a valid name. */
+export function variantName(column: string, type: ColumnType): string {
+  const suffix = LAKE.variantInfix + type;
+  const room = LAKE.maxIdentifierLength - suffix.length;
+  return (column.length <= room ? column : shortenIdentifier(column, column, room)) + suffix;
+}
+
+/** Their column name in our registry: renamed, or the variant of a renamed column. */
+function renamedColumn(name: string, renamed: ReadonlyMap<string, string>): string {
+  const direct = renamed.get(name);
+  if (direct !== undefined) return direct;
+  const match = VARIANT_NAME.exec(name);
+  if (match === null) return name;
+  const base = renamed.get(name.slice(0, match.index));
+  return base === undefined ? name : base + match[0];
+}
+
+/** The shape the field at `key` had before it was seen as `now`, if it had another. */
+function shapeBefore(state: TableState, key: string, now: FieldShape): FieldShape | undefined {
+  if (now === 'scalar' ? state.lists.has(key) : state.cells.has(key))
+    return now === 'scalar' ? 'list' : 'scalar';
+  // A parent path that held a value or a list now holds an object (this field is inside it)...
+  const segments = pathSegments(key);
+  for (let n = 1; n < segments.length; n++) {
+    const prefix = pathKey(segments.slice(0, n));
+    if (state.cells.has(prefix)) return 'scalar';
+    if (state.lists.has(prefix)) return 'list';
+  }
+  // ...or this path held an object (fields below it) and now holds a value or a list.
+  const below = key === ITEM_PATH ? '[' : `${key.slice(0, -1)},`;
+  for (const other of [...state.cells.keys(), ...state.lists.keys()])
+    if (other !== key && other.startsWith(below)) return 'object';
+  return undefined;
 }
 
 /** `x__v_double` of type double is a variant of `x` when the table has `x`. */

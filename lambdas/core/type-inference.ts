@@ -14,16 +14,20 @@ export const NO_FIT: unique symbol = Symbol('no-fit');
 export type NoFit = typeof NO_FIT;
 
 /**
- * The type a column gets from its first non-null value; undefined for null (a null adds no
- * column, as in dlt). Integers beyond 2^53 are doubles: JSON.parse already rounded them,
- * and INT64 would pretend an exactness they no longer have.
+ * The type an undeclared column gets from its first non-null value; undefined for null (a
+ * null adds no column, as in dlt). Every number is `double`, whole or not: JSON has one number
+ * type and `12` and `12.0` cannot be told apart once parsed, so typing a column `bigint` from
+ * a first whole value would send every later fraction to a variant (dlt #3916: `sum()` of
+ * 12 and 12.5 gave 12). Integers beyond 2^53 (`bigint`s from the lossless parser) and
+ * non-finite tokens are numbers too: their column is double, and they go to its text variant.
  */
 export function inferType(value: JsonPrimitive): ColumnType | undefined {
   switch (typeof value) {
     case 'string':
       return parseIsoTimestamp(value) === undefined ? 'text' : 'timestamp';
     case 'number':
-      return Number.isSafeInteger(value) ? 'bigint' : 'double';
+    case 'bigint':
+      return 'double';
     case 'boolean':
       return 'bool';
     default:
@@ -32,7 +36,26 @@ export function inferType(value: JsonPrimitive): ColumnType | undefined {
 }
 
 /**
+ * The type of the variant column a misfit value goes to. An exact integer beyond 2^53 and a
+ * non-finite token have no lossless number type in the lake: they are kept as text (the digits,
+ * or `NaN` / `Infinity` / `-Infinity`).
+ */
+export function variantType(value: string | number | bigint | boolean): ColumnType {
+  if (typeof value === 'bigint' || (typeof value === 'number' && !Number.isFinite(value))) return 'text';
+  return inferType(value) as ColumnType;
+}
+
+/** True for the bare `NaN` / `Infinity` / `-Infinity` tokens the body parser lets through. */
+export function isNonFinite(value: JsonPrimitive): boolean {
+  return typeof value === 'number' && !Number.isFinite(value);
+}
+
+/**
  * `value` as a cell of a column of `type`, or NO_FIT. Timestamps become `Date`s (UTC).
+ * A non-finite number fits no column (not even text: it is a number that failed, and it must
+ * show as null in its column with its token in `<column>__v_text`). A `bigint` (exact, beyond
+ * 2^53) fits only text, as its digits: Parquet INT64 through parquetjs-lite and DOUBLE would
+ * both round it.
  *
  * - text: strings as they are (an ISO string keeps its original spelling); numbers and
  *   booleans as `String(v)`, which is lossless.
@@ -43,7 +66,9 @@ export function inferType(value: JsonPrimitive): ColumnType | undefined {
  * - bool: booleans; the strings `"true"` and `"false"`.
  * - timestamp: ISO-8601 date-time strings (see iso-timestamp.ts).
  */
-export function coerceValue(value: string | number | boolean, type: ColumnType): Cell | NoFit {
+export function coerceValue(value: string | number | bigint | boolean, type: ColumnType): Cell | NoFit {
+  if (typeof value === 'bigint') return type === 'text' ? value.toString() : NO_FIT;
+  if (typeof value === 'number' && !Number.isFinite(value)) return NO_FIT;
   switch (type) {
     case 'text':
       return typeof value === 'string' ? value : String(value);

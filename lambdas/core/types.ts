@@ -1,5 +1,9 @@
-/** JSON as PayLink sends it. */
-export type JsonPrimitive = string | number | boolean | null;
+/**
+ * JSON as PayLink sends it, parsed losslessly (lambdas/adapters/json-body.ts): an integer
+ * literal beyond 2^53 is a `bigint` (exact), every other number a `number`; a bare `NaN`,
+ * `Infinity` or `-Infinity` token (not JSON, but some APIs send it) is that non-finite number.
+ */
+export type JsonPrimitive = string | number | bigint | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 

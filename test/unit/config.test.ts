@@ -122,3 +122,25 @@ describe('numeric settings', () => {
     expect(error?.message).toBe('--concurrency: must be a positive integer');
   });
 });
+
+describe('declared columns in a config file', () => {
+  it('adds declarations to the catalog’s, keeping the catalog’s other fields', () => {
+    const catalog = resolveCatalog({
+      accounts: { columns: { nickname: 'text', limits: { fields: { monthly: 'double' } } } },
+    });
+    const accounts = catalog.find((r) => r.table === 'accounts')!;
+    expect(accounts.columns.nickname).toBe('text');
+    expect(accounts.columns.limits).toEqual({ fields: { monthly: 'double' } });
+    expect(accounts.columns.closedAt).toBe('timestamp');
+    expect(accounts.fieldAliases).toEqual({ expenses: 'bills' });
+  });
+
+  it('names the key of a hint that is not a type, an object or a list', () => {
+    expect(() => resolveCatalog({ accounts: { columns: { nickname: 'varchar' as never } } })).toThrow(
+      expect.objectContaining({
+        name: 'ConfigError',
+        message: expect.stringContaining('resources.accounts.columns.nickname'),
+      }),
+    );
+  });
+});

@@ -3,7 +3,8 @@ import { MalformedResponseError } from '#core/errors.ts';
 import { childRowId, rootRowId } from '#core/ids.ts';
 import { identifierTag } from '#core/naming.ts';
 import { MAX_NESTING_DEPTH, type NormalizeContext, normalizeRecord } from '#core/normalize.ts';
-import type { JsonObject, JsonValue, RawRow, TableRow } from '#core/types.ts';
+import { SchemaRegistry } from '#core/schema-registry.ts';
+import type { JsonObject, JsonValue, Row, TableRow } from '#core/types.ts';
 
 const ctx: NormalizeContext = {
   table: 'accounts',
@@ -43,17 +44,25 @@ function account(): JsonObject {
   };
 }
 
-function rowsOf(rows: TableRow<RawRow>[], table: string): RawRow[] {
+/**
+ * normalizeRecord's rows keyed by source; the registry names them. These tests read the names a
+ * fresh lake gives one record (normalize + SchemaRegistry.typeRow), as a load would.
+ */
+function named(record: JsonObject, context: NormalizeContext = ctx, registry = SchemaRegistry.empty()) {
+  return normalizeRecord(record, context).map((r) => registry.typeRow(r.table, r.row));
+}
+
+function rowsOf(rows: TableRow<Row>[], table: string): Row[] {
   return rows.filter((r) => r.table === table).map((r) => r.row);
 }
 
-function only(rows: TableRow<RawRow>[]): RawRow {
+function only(rows: TableRow<Row>[]): Row {
   expect(rows).toHaveLength(1);
   return rows[0]!.row;
 }
 
 describe('normalizeRecord on a PayLink account', () => {
-  const rows = normalizeRecord(account(), ctx);
+  const rows = named(account(), ctx);
 
   it('yields the root row, then each child table depth first, parents before children', () => {
     expect(rows.map((r) => r.table)).toEqual([
@@ -116,36 +125,36 @@ describe('normalizeRecord on a PayLink account', () => {
   });
 
   it('derives the root id from the load too, so two loads never share a row id', () => {
-    const other = normalizeRecord(account(), { ...ctx, loadId: '1764151200.000001' });
-    const ids = (list: TableRow<RawRow>[]) => new Set(list.map((r) => r.row._dlt_id));
+    const other = named(account(), { ...ctx, loadId: '1764151200.000001' });
+    const ids = (list: TableRow<Row>[]) => new Set(list.map((r) => r.row._dlt_id));
     const overlap = [...ids(rows)].filter((id) => ids(other).has(id));
     expect(overlap).toEqual([]);
     expect(other.every((r) => r.row._dlt_load_id === '1764151200.000001')).toBe(true);
   });
 
   it('returns identical rows for identical input', () => {
-    const again = normalizeRecord(account(), ctx);
+    const again = named(account(), ctx);
     expect(again).toEqual(rows);
     expect(JSON.stringify(again)).toBe(JSON.stringify(rows));
   });
 
   it('derives different ids for another user, table or record key', () => {
     const ids = [
-      only(normalizeRecord({}, ctx))._dlt_id,
-      only(normalizeRecord({}, { ...ctx, userIdentifier: 'user-2' }))._dlt_id,
-      only(normalizeRecord({}, { ...ctx, table: 'orders' }))._dlt_id,
-      only(normalizeRecord({}, { ...ctx, rootKey: 'k:account-2' }))._dlt_id,
+      only(named({}, ctx))._dlt_id,
+      only(named({}, { ...ctx, userIdentifier: 'user-2' }))._dlt_id,
+      only(named({}, { ...ctx, table: 'orders' }))._dlt_id,
+      only(named({}, { ...ctx, rootKey: 'k:account-2' }))._dlt_id,
     ];
     expect(new Set(ids).size).toBe(4);
   });
 });
 
 describe('normalizeRecord lists', () => {
-  it('turns a list of scalars into value rows, nulls included', () => {
-    const rows = normalizeRecord({ tags: ['a', 2, null, true] }, ctx);
+  it('turns a list of scalars into value rows, nulls included (typed by the first: text)', () => {
+    const rows = named({ tags: ['a', 2, null, true] }, ctx);
     expect(rows.map((r) => r.table)).toEqual(['accounts', ...Array(4).fill('accounts__tags')]);
     expect(rowsOf(rows, 'accounts__tags')).toEqual(
-      ['a', 2, null, true].map((value, i) => ({
+      ['a', '2', null, 'true'].map((value, i) => ({
         ...childLineage(ROOT_ID, 'accounts__tags', i),
         value,
       })),
@@ -153,7 +162,7 @@ describe('normalizeRecord lists', () => {
   });
 
   it('routes a list of lists through an intermediate row and a __list table, as dlt does', () => {
-    const rows = normalizeRecord({ matrix: [[1, 2], [3]] }, ctx);
+    const rows = named({ matrix: [[1, 2], [3]] }, ctx);
     expect(rows.map((r) => r.table)).toEqual([
       'accounts',
       'accounts__matrix',
@@ -183,7 +192,7 @@ describe('normalizeRecord lists', () => {
       ],
       [1, 2, 3],
     ];
-    const rows = normalizeRecord({ created_at: 'c', webpath }, { ...ctx, table: 'zen' });
+    const rows = named({ created_at: 'c', webpath }, { ...ctx, table: 'zen' });
     expect(rows).toHaveLength(11);
     const mid = rowsOf(rows, 'zen__webpath');
     const list = rowsOf(rows, 'zen__webpath__list');
@@ -195,7 +204,7 @@ describe('normalizeRecord lists', () => {
   });
 
   it('names child tables after the full path of lists inside nested objects (dlt test_yields_parent_relation)', () => {
-    const rows = normalizeRecord(
+    const rows = named(
       {
         id: 'level0',
         f: [{ id: 'level1', l: ['a'], o: [{ a: 1 }], b: { a: [{ id: 'level5' }] } }],
@@ -231,7 +240,7 @@ describe('normalizeRecord lists', () => {
   });
 
   it('normalizes field names in child tables and their columns', () => {
-    const rows = normalizeRecord({ BillItems: [{ lineItemID: 1, 'due-date': 'x' }] }, ctx);
+    const rows = named({ BillItems: [{ lineItemID: 1, 'due-date': 'x' }] }, ctx);
     expect(rows[1]).toEqual({
       table: 'accounts__bill_items',
       row: expect.objectContaining({ line_item_id: 1, due_date: 'x' }),
@@ -240,19 +249,21 @@ describe('normalizeRecord lists', () => {
 });
 
 describe('normalizeRecord nulls and empties', () => {
-  it('keeps null values as null cells', () => {
-    const row = only(normalizeRecord({ a: null, b: { c: null } }, ctx));
-    expect(row).toMatchObject({ a: null, b__c: null });
-    expect(Object.keys(row)).toContain('b__c');
+  it('names no column for a null, and fills a known column with null', () => {
+    const registry = SchemaRegistry.empty();
+    const first = only(named({ a: null, b: { c: null } }, ctx, registry));
+    expect(Object.keys(first)).toEqual(['_dlt_load_id', '_dlt_id', 'user_identifier']);
+    only(named({ a: 'x', b: { c: 1 } }, ctx, registry));
+    expect(only(named({ a: null, b: { c: null } }, ctx, registry))).toMatchObject({ a: null, b__c: null });
   });
 
   it('adds nothing for an empty object and no rows for an empty list', () => {
-    const row = only(normalizeRecord({ meta: {}, items: [], name: 'n' }, ctx));
+    const row = only(named({ meta: {}, items: [], name: 'n' }, ctx));
     expect(Object.keys(row)).toEqual(['_dlt_load_id', '_dlt_id', 'user_identifier', 'name']);
   });
 
   it('still yields a linking row for an empty object inside a list', () => {
-    const rows = normalizeRecord({ items: [{}] }, ctx);
+    const rows = named({ items: [{}] }, ctx);
     expect(rows[1]).toEqual({
       table: 'accounts__items',
       row: childLineage(ROOT_ID, 'accounts__items', 0),
@@ -260,12 +271,12 @@ describe('normalizeRecord nulls and empties', () => {
   });
 
   it('names empty keys _empty, as dlt does', () => {
-    const row = only(normalizeRecord({ '': 1, b: { ' ': 2 } }, ctx));
+    const row = only(named({ '': 1, b: { ' ': 2 } }, ctx));
     expect(row).toMatchObject({ _empty: 1, b___empty: 2 });
   });
 
   it('returns a single root row for an empty record', () => {
-    expect(normalizeRecord({}, ctx)).toEqual([
+    expect(named({}, ctx)).toEqual([
       {
         table: 'accounts',
         row: { _dlt_load_id: ctx.loadId, _dlt_id: ROOT_ID, user_identifier: 'user-1' },
@@ -278,8 +289,8 @@ describe('normalizeRecord name collisions', () => {
   const tag = (raw: string[]) => identifierTag(JSON.stringify(raw));
 
   it('keeps both values when two keys normalize to one column, whatever their order', () => {
-    const a = only(normalizeRecord({ userId: 1, user_id: 2 }, ctx));
-    const b = only(normalizeRecord({ user_id: 2, userId: 1 }, ctx));
+    const a = only(named({ userId: 1, user_id: 2 }, ctx));
+    const b = only(named({ user_id: 2, userId: 1 }, ctx));
     const renamed = `user_id_${tag(['userId'])}`;
     expect(a).toMatchObject({ user_id: 2, [renamed]: 1 });
     expect(b).toMatchObject({ user_id: 2, [renamed]: 1 });
@@ -287,14 +298,14 @@ describe('normalizeRecord name collisions', () => {
   });
 
   it('gives the column to the raw name that sorts first when none is already normalized', () => {
-    const a = only(normalizeRecord({ userID: 'x', UserId: 'y' }, ctx));
-    const b = only(normalizeRecord({ UserId: 'y', userID: 'x' }, ctx));
+    const a = only(named({ userID: 'x', UserId: 'y' }, ctx));
+    const b = only(named({ UserId: 'y', userID: 'x' }, ctx));
     expect(a).toEqual(b);
     expect(a).toMatchObject({ user_id: 'y', [`user_id_${tag(['userID'])}`]: 'x' });
   });
 
   it('keeps data fields named like system columns apart from the system columns', () => {
-    const row = only(normalizeRecord({ _dlt_id: 'from-api', user_identifier: 'spoofed', x: 1 }, ctx));
+    const row = only(named({ _dlt_id: 'from-api', user_identifier: 'spoofed', x: 1 }, ctx));
     expect(row._dlt_id).toBe(ROOT_ID);
     expect(row.user_identifier).toBe('user-1');
     expect(row[`_dlt_id_${tag(['_dlt_id'])}`]).toBe('from-api');
@@ -303,21 +314,25 @@ describe('normalizeRecord name collisions', () => {
   });
 
   it('merges differently cased parent objects like dlt, renaming only leaves that collide', () => {
-    const row = only(normalizeRecord({ a: { x: 1, y: 2 }, A: { x: 3, z: 4 } }, ctx));
+    const row = only(named({ a: { x: 1, y: 2 }, A: { x: 3, z: 4 } }, ctx));
     expect(row).toMatchObject({ a__x: 1, a__y: 2, a__z: 4, [`a__x_${tag(['A', 'x'])}`]: 3 });
   });
 
   it('counts up when the renamed column is itself taken by a real field', () => {
     const taken = `user_id_${tag(['userId'])}`;
-    const row = only(normalizeRecord({ userId: 1, user_id: 2, [taken]: 3 }, ctx));
+    const row = only(named({ userId: 1, user_id: 2, [taken]: 3 }, ctx));
     expect(row).toMatchObject({ user_id: 2, [taken]: 3, [`${taken}_2`]: 1 });
   });
 
   it('keeps two lists that normalize to one child table in separate tables', () => {
-    const rows = normalizeRecord({ items: ['a'], Items: ['b'] }, ctx);
+    const rows = named({ items: ['a'], Items: ['b'] }, ctx);
     const renamed = `accounts__items_${tag(['Items'])}`;
     expect(rows.map((r) => r.table)).toEqual(['accounts', 'accounts__items', renamed]);
-    expect(rows[2]!.row).toMatchObject({ value: 'b', _dlt_id: childRowId(ROOT_ID, renamed, 0) });
+    // Ids hash the name dlt would give (both lists' natural name): unique within each table.
+    expect(rows[2]!.row).toMatchObject({
+      value: 'b',
+      _dlt_id: childRowId(ROOT_ID, 'accounts__items', 1 - 1),
+    });
   });
 });
 
@@ -329,7 +344,7 @@ describe('normalizeRecord depth limit', () => {
   }
 
   it(`flattens up to ${MAX_NESTING_DEPTH} levels and keeps deeper values as JSON text`, () => {
-    const row = only(normalizeRecord(nest(40, 1), ctx));
+    const row = only(named(nest(40, 1), ctx));
     const column = Array.from({ length: MAX_NESTING_DEPTH + 1 }, (_, i) => `l${i}`).join('__');
     expect(Object.keys(row).slice(3)).toEqual([column]);
     // What sat under l32: {l33: {l34: ... {l39: 1}}}.
@@ -341,9 +356,9 @@ describe('normalizeRecord depth limit', () => {
   it('bounds the child tables of deeply nested lists', () => {
     let value: JsonValue = ['x'];
     for (let i = 0; i < 100; i++) value = [value];
-    const rows = normalizeRecord({ deep: value }, ctx);
+    const rows = named({ deep: value }, ctx);
     expect(rows.length).toBeLessThan(40);
-    const withText = rows.filter((r) => typeof r.row.list === 'string');
+    const withText = rows.filter((r) => typeof r.row.value === 'string');
     expect(withText).toHaveLength(1);
     expect(withText[0]!.table.split('__').length).toBeLessThanOrEqual(MAX_NESTING_DEPTH);
   });
@@ -358,11 +373,11 @@ describe('normalizeRecord depth limit', () => {
 describe('normalizeRecord long names', () => {
   it('shortens long child table names to the limit and ids use the shortened name', () => {
     const key = 'Section'.repeat(40);
-    const rows = normalizeRecord({ [key]: [1] }, ctx);
+    const rows = named({ [key]: [1] }, ctx);
     const child = rows[1]!;
     expect(child.table).toHaveLength(255);
     expect(child.table.startsWith('accounts__section_section')).toBe(true);
     expect(child.row._dlt_id).toBe(childRowId(ROOT_ID, child.table, 0));
-    expect(normalizeRecord({ [key]: [1] }, ctx)[1]!.table).toBe(child.table);
+    expect(named({ [key]: [1] }, ctx)[1]!.table).toBe(child.table);
   });
 });

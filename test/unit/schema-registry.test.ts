@@ -14,7 +14,7 @@ describe('SchemaRegistry.coerceRow', () => {
     });
     expect(registry.columns('accounts')).toEqual([
       { name: '_id', type: 'text' },
-      { name: 'balance', type: 'bigint' },
+      { name: 'balance', type: 'double' },
       { name: 'rate', type: 'double' },
       { name: 'active', type: 'bool' },
       { name: 'created_at', type: 'timestamp' },
@@ -37,12 +37,13 @@ describe('SchemaRegistry.coerceRow', () => {
     expect(second).toEqual({ a: null, b: 3 });
     expect(registry.columns('t')).toEqual([
       { name: 'a', type: 'text' },
-      { name: 'b', type: 'bigint' },
+      { name: 'b', type: 'double' },
     ]);
   });
 
-  it('routes drift from a bigint column to double and text variants, leaving the base null', () => {
+  it('routes drift from a declared bigint column to double and text variants, leaving the base null', () => {
     const registry = SchemaRegistry.empty();
+    registry.declareTable('t', [{ name: 'x', type: 'bigint' }]);
     expect(registry.coerceRow('t', { x: 1 })).toEqual({ x: 1 });
     expect(registry.coerceRow('t', { x: 1.5 })).toEqual({ x: null, x__v_double: 1.5 });
     expect(registry.coerceRow('t', { x: 'N/A' })).toEqual({ x: null, x__v_text: 'N/A' });
@@ -73,10 +74,39 @@ describe('SchemaRegistry.coerceRow', () => {
     expect(registry.columns('t').at(-1)).toEqual({ name: 'billing_date__v_text', type: 'text' });
   });
 
-  it('sends an integer beyond 2^53 in a bigint column to a double variant', () => {
+  it('sends a rounded integer beyond 2^53 in a declared bigint column to a double variant', () => {
     const registry = SchemaRegistry.empty();
-    registry.coerceRow('t', { n: 1 });
+    registry.declareTable('t', [{ name: 'n', type: 'bigint' }]);
     expect(registry.coerceRow('t', { n: 2 ** 60 })).toEqual({ n: null, n__v_double: 2 ** 60 });
+  });
+
+  it('keeps an exact integer beyond 2^53 as its digits: in a text variant of a number column, as is in text', () => {
+    const registry = SchemaRegistry.empty();
+    registry.declareTable('t', [
+      { name: 'n', type: 'bigint' },
+      { name: 'd', type: 'double' },
+      { name: 's', type: 'text' },
+    ]);
+    const big = 6150769120280496265n;
+    expect(registry.coerceRow('t', { n: big, d: big + 1n, s: big })).toEqual({
+      n: null,
+      n__v_text: '6150769120280496265',
+      d: null,
+      d__v_text: '6150769120280496266',
+      s: '6150769120280496265',
+    });
+  });
+
+  it('loads a non-finite token as null with the token in a text variant, and counts it', () => {
+    const registry = SchemaRegistry.empty();
+    expect(registry.coerceRow('t', { a: 1.5, b: 'x' })).toEqual({ a: 1.5, b: 'x' });
+    expect(registry.coerceRow('t', { a: Number.NaN, b: Number.NEGATIVE_INFINITY })).toEqual({
+      a: null,
+      a__v_text: 'NaN',
+      b: null,
+      b__v_text: '-Infinity',
+    });
+    expect(registry.nonFiniteValues()).toBe(2);
   });
 
   it('types system columns as text (and the list index as bigint) whatever their first value', () => {
@@ -134,7 +164,7 @@ describe('SchemaRegistry.changes', () => {
     registry.coerceRow('u', {});
     expect(registry.changes()).toEqual<SchemaChange[]>([
       { kind: 'new_table', table: 't' },
-      { kind: 'new_column', table: 't', column: 'x', type: 'bigint' },
+      { kind: 'new_column', table: 't', column: 'x', type: 'double' },
       { kind: 'new_variant', table: 't', column: 'x__v_text', variantOf: 'x', type: 'text' },
       { kind: 'new_column', table: 't', column: 'y', type: 'bool' },
       { kind: 'new_table', table: 'u' },
@@ -298,9 +328,9 @@ describe('SchemaRegistry.merge', () => {
     const { added, conflicts } = ours.merge(theirs.toJSON());
     expect(conflicts).toEqual([]);
     expect(added).toEqual<SchemaChange[]>([
+      { kind: 'new_table', table: 'orders' },
       { kind: 'new_variant', table: 'accounts', column: 'amount__v_text', variantOf: 'amount', type: 'text' },
       { kind: 'new_column', table: 'accounts', column: 'status', type: 'text' },
-      { kind: 'new_table', table: 'orders' },
       { kind: 'new_column', table: 'orders', column: 'total', type: 'double' },
     ]);
     expect(ours.columns('accounts').map((c) => c.name)).toEqual([
@@ -316,7 +346,7 @@ describe('SchemaRegistry.merge', () => {
 
   it('adds nothing when the other view holds only what we already have', () => {
     const ours = SchemaRegistry.fromJSON(committed());
-    expect(ours.merge(committed())).toEqual({ added: [], conflicts: [] });
+    expect(ours.merge(committed())).toEqual({ added: [], conflicts: [], renames: [], tableRenames: [] });
     expect(ours.nextVersion()).toBe(1);
   });
 
@@ -327,9 +357,9 @@ describe('SchemaRegistry.merge', () => {
     theirs.coerceRow('accounts', { due: 'soon', other: true });
 
     const { added, conflicts } = ours.merge(theirs.toJSON());
-    expect(conflicts).toEqual([{ table: 'accounts', column: 'due', ours: 'bigint', theirs: 'text' }]);
+    expect(conflicts).toEqual([{ table: 'accounts', column: 'due', ours: 'double', theirs: 'text' }]);
     expect(added).toEqual([{ kind: 'new_column', table: 'accounts', column: 'other', type: 'bool' }]);
-    expect(ours.columns('accounts').find((c) => c.name === 'due')?.type).toBe('bigint');
+    expect(ours.columns('accounts').find((c) => c.name === 'due')?.type).toBe('double');
   });
 
   it('rejects a malformed view instead of merging part of it', () => {
@@ -338,5 +368,80 @@ describe('SchemaRegistry.merge', () => {
       ours.merge({ formatVersion: 1, version: 1, tables: { t: {} } } as unknown as SchemaDoc),
     ).toThrow(/invalid at tables\.t\.columns/);
     expect(ours.tables()).toEqual(['accounts']);
+  });
+});
+
+describe('SchemaRegistry source path names', () => {
+  const key = (...segments: string[]) => JSON.stringify(segments);
+
+  it('remembers each source path’s column across documents, so a later colliding key gets its own', () => {
+    const first = SchemaRegistry.empty();
+    expect(first.typeRow('accounts', { [key('accountId')]: 'camel-1' }).row).toEqual({
+      account_id: 'camel-1',
+    });
+    const later = SchemaRegistry.fromJSON(first.toJSON());
+    const { row } = later.typeRow('accounts', {
+      [key('accountId')]: 'camel-2',
+      [key('account_id')]: 'snake-2',
+    });
+    expect(row.account_id).toBe('camel-2');
+    const other = Object.keys(row).find((c) => row[c] === 'snake-2');
+    expect(other).toMatch(/^account_id_[a-z0-9]{6}$/);
+  });
+
+  it('never gives a path a lineage, partition or variant name', () => {
+    const registry = SchemaRegistry.empty();
+    const { row } = registry.typeRow('t', {
+      _dlt_id: 'id',
+      [key('_dlt_id')]: 'data',
+      [key('dt')]: 'day',
+      [key('x', 'v_text')]: 'nested',
+    });
+    expect(row._dlt_id).toBe('id');
+    const names = Object.keys(row).filter((c) => c !== '_dlt_id');
+    expect(names).toHaveLength(3);
+    for (const name of names) expect(name).toMatch(/^(_dlt_id|dt|x__v_text)_[a-z0-9]{6}$/);
+  });
+
+  it('renames, at merge, a column another batch gave to a path we named otherwise', () => {
+    const committed = SchemaRegistry.empty().toJSON();
+    const a = SchemaRegistry.fromJSON(committed);
+    a.typeRow('t', { [key('accountId')]: 'camel' });
+    const b = SchemaRegistry.fromJSON(committed);
+    b.typeRow('t', { [key('account_id')]: 'snake' });
+    const ours = SchemaRegistry.fromJSON(committed);
+    expect(ours.merge(a.toJSON()).renames).toEqual([]);
+    const { renames } = ours.merge(b.toJSON());
+    expect(renames).toEqual([
+      { table: 't', from: 'account_id', to: expect.stringMatching(/^account_id_[a-z0-9]{6}$/) },
+    ]);
+    expect(ours.columns('t').map((c) => c.name)).toEqual(['account_id', renames[0]!.to]);
+  });
+
+  it('declares a resource’s fields and child tables before any value arrives', () => {
+    const registry = SchemaRegistry.empty();
+    registry.declareResource('accounts', {
+      closedAt: 'timestamp',
+      bills: { items: { fields: { dueAmount: 'double' } } },
+    });
+    expect(registry.columns('accounts').map((c) => c.name)).toEqual([
+      '_dlt_load_id',
+      '_dlt_id',
+      'user_identifier',
+      'closed_at',
+    ]);
+    expect(registry.columns('accounts__bills').at(-1)).toEqual({ name: 'due_amount', type: 'double' });
+    // A whole number into the declared double column stays there; a scalar where the list was is a shape change.
+    expect(registry.typeRow('accounts', { [key('bills')]: 'none' }).row).toEqual({ bills: 'none' });
+    expect(registry.changes().filter((c) => c.kind === 'shape_change')).toEqual([
+      {
+        kind: 'shape_change',
+        table: 'accounts',
+        column: 'bills',
+        field: 'bills',
+        was: 'list',
+        now: 'scalar',
+      },
+    ]);
   });
 });

@@ -7,10 +7,17 @@ describe('inferType', () => {
   const cases: [string, JsonPrimitive, ColumnType | undefined][] = [
     ['true is bool', true, 'bool'],
     ['false is bool', false, 'bool'],
-    ['a small integer is bigint', 42, 'bigint'],
-    ['a negative integer is bigint', -7, 'bigint'],
-    ['zero is bigint', 0, 'bigint'],
-    ['the largest safe integer is bigint', Number.MAX_SAFE_INTEGER, 'bigint'],
+    // JSON has one number type: an undeclared number column is double, whole first value or not.
+    ['a small integer is double', 42, 'double'],
+    ['a negative integer is double', -7, 'double'],
+    ['zero is double', 0, 'double'],
+    ['the largest safe integer is double', Number.MAX_SAFE_INTEGER, 'double'],
+    [
+      'an exact integer beyond 2^53 (a bigint from the lossless parser) is double',
+      6150769120280496265n,
+      'double',
+    ],
+    ['a NaN token is double', Number.NaN, 'double'],
     ['an integer beyond 2^53 is double', 2 ** 53, 'double'],
     ['a huge integer is double', 1e21, 'double'],
     ['a fraction is double', 1.5, 'double'],

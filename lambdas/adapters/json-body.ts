@@ -1,0 +1,95 @@
+/**
+ * Parses a PayLink response body without losing a number: `JSON.parse` rounds every integer
+ * beyond 2^53 to the nearest double (`6150769120280496265` and `...266` become one value),
+ * so bodies are read with lossless-json and each number literal is decided here:
+ * - an integer literal (no `.`, no exponent) beyond 2^53: a `bigint`, exact;
+ * - any other literal: a `number` (a decimal is a double by definition of our number policy);
+ * - a bare `NaN`, `Infinity` or `-Infinity` token (not JSON, but some APIs send it): that
+ *   non-finite number, so one bad value costs one cell (null plus its token in a text variant,
+ *   see schema-registry.ts) instead of the whole response being retried as "truncated".
+ * Anything else that is not JSON throws a SyntaxError, as `JSON.parse` does.
+ */
+import { parse } from 'lossless-json';
+import type { JsonValue } from '#core/types.ts';
+
+const NON_FINITE: Readonly<Record<string, number>> = {
+  NaN: Number.NaN,
+  Infinity: Number.POSITIVE_INFINITY,
+  '-Infinity': Number.NEGATIVE_INFINITY,
+};
+const INTEGER_LITERAL = /^-?\d+$/;
+
+/** One number literal as the lake keeps it. */
+function parseNumber(literal: string): number | bigint {
+  const value = Number(literal);
+  if (INTEGER_LITERAL.test(literal) && !Number.isSafeInteger(value)) return BigInt(literal);
+  return value;
+}
+
+export function parseJsonBody(text: string): JsonValue {
+  try {
+    return parse(text, null, parseNumber) as JsonValue;
+  } catch (error) {
+    const patched = replaceNonFiniteTokens(text);
+    if (patched === undefined) throw error;
+    return parse(patched.text, (_key, value) => restore(value, patched.marker), parseNumber) as JsonValue;
+  }
+}
+
+/**
+ * The body with each bare non-finite token outside strings replaced by a string literal
+ * `<marker><token>`, the marker chosen so that no string of the body contains it (decoded, so
+ * an escaped spelling cannot pass for one); undefined when there is no such token.
+ */
+function replaceNonFiniteTokens(text: string): { text: string; marker: string } | undefined {
+  const tokens: { at: number; token: string }[] = [];
+  const strings: string[] = [];
+  let start = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (start >= 0) {
+      if (c === '\\') i++;
+      else if (c === '"') {
+        strings.push(decodeString(text.slice(start, i + 1)));
+        start = -1;
+      }
+      continue;
+    }
+    if (c === '"') {
+      start = i;
+      continue;
+    }
+    const token = TOKENS.find((t) => text.startsWith(t, i));
+    if (token !== undefined) {
+      tokens.push({ at: i, token });
+      i += token.length - 1;
+    }
+  }
+  if (tokens.length === 0) return undefined;
+  let marker = '\u0000non-finite:';
+  while (strings.some((s) => s.includes(marker))) marker = `\u0000${marker}`;
+  const escaped = JSON.stringify(marker).slice(1, -1);
+  let out = '';
+  let last = 0;
+  for (const { at, token } of tokens) {
+    out += `${text.slice(last, at)}"${escaped}${token}"`;
+    last = at + token.length;
+  }
+  return { text: out + text.slice(last), marker };
+}
+
+const TOKENS = ['-Infinity', 'Infinity', 'NaN'];
+
+/** A string literal's value; its raw text when it is not valid JSON (the parse will fail anyway). */
+function decodeString(literal: string): string {
+  try {
+    return JSON.parse(literal) as string;
+  } catch {
+    return literal;
+  }
+}
+
+function restore(value: unknown, marker: string): unknown {
+  if (typeof value !== 'string' || !value.startsWith(marker)) return value;
+  return NON_FINITE[value.slice(marker.length)] ?? value;
+}

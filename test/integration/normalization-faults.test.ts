@@ -1,0 +1,373 @@
+/**
+ * The seven silent faults of issue 8, replayed with small PayLink-shaped bodies through the
+ * whole loader (HTTP body parse, normalizer, registry, Parquet, commit) and read back with
+ * DuckDB, each with the value that must come out.
+ */
+import { readFile } from 'node:fs/promises';
+import { GlueClient } from '@aws-sdk/client-glue';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGlueCatalog } from '#adapters/glue-catalog.ts';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
+import { commitLoad, type LoadMarker } from '#core/commit.ts';
+import { resolveCatalog, selectResources } from '#core/config.ts';
+import { readCommittedSchema } from '#core/lake-schema.ts';
+import { loadBatch } from '#core/load-batch.ts';
+import { planLoad, readBatchUsers, readPlan } from '#core/plan.ts';
+import type { PayLinkApi } from '#core/ports.ts';
+import type { JsonValue } from '#core/types.ts';
+import { type FakeGlue, startFakeGlue } from '#test/helpers/fake-glue.ts';
+import { type FixedPayLink, startFixedPayLink } from '#test/helpers/fixed-paylink.ts';
+import {
+  credentialsEnv,
+  queryObjects,
+  runCli,
+  runLoad,
+  Scratch,
+  withLake,
+} from '#test/helpers/lake-harness.ts';
+
+const env = credentialsEnv('k', 's');
+let api: FixedPayLink;
+let scratch: Scratch;
+let lakes = 0;
+
+beforeAll(async () => {
+  api = await startFixedPayLink();
+  scratch = await Scratch.create('normalization-faults');
+});
+afterAll(async () => {
+  await api?.close();
+  await scratch?.dispose();
+});
+
+/** Serves `bodies` (user -> accounts body text), loads those users in order into a new lake. */
+async function load(bodies: Record<string, string>, options: { dest?: string; loadId?: string } = {}) {
+  for (const [user, body] of Object.entries(bodies)) api.accounts.set(user, body);
+  const dest = options.dest ?? scratch.path(`lake-${++lakes}`);
+  const users = await scratch.users(`users-${lakes}-${options.loadId ?? 'l'}.txt`, Object.keys(bodies));
+  const run = await runLoad(
+    {
+      users,
+      dest,
+      baseUrl: api.url,
+      resources: ['accounts'],
+      concurrency: 1,
+      json: true,
+      ...(options.loadId === undefined ? {} : { loadId: options.loadId }),
+    },
+    env,
+  );
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  return { dest, summary: JSON.parse(run.stdout) as Record<string, unknown> };
+}
+
+async function marker(dest: string, loadId: string): Promise<LoadMarker> {
+  return JSON.parse(await readFile(`${dest}/_loads/${loadId}.json`, 'utf8')) as LoadMarker;
+}
+
+describe('issue 8 faults', () => {
+  it('one column per source key whatever the record order (accountId / account_id, Status / status)', async () => {
+    const u1 = '{"accounts": [{"_id": "a1", "accountId": "camel-1", "Status": "Open"}]}';
+    const u2 =
+      '{"accounts": [{"_id": "a2", "accountId": "camel-2", "account_id": "snake-2", "status": "open", "Status": "X"}]}';
+    for (const order of [
+      { u1, u2 },
+      { u2, u1 },
+    ]) {
+      const { dest } = await load(order);
+      const rows = await withLake(dest, (lake) => queryObjects(lake, 'SELECT * FROM accounts'));
+      // For every column, the source keys whose values it holds: exactly one each.
+      const sources: Record<string, string> = {
+        'camel-1': 'accountId',
+        'camel-2': 'accountId',
+        'snake-2': 'account_id',
+        Open: 'Status',
+        X: 'Status',
+        open: 'status',
+      };
+      const byColumn = new Map<string, Set<string>>();
+      for (const row of rows)
+        for (const [column, value] of Object.entries(row)) {
+          const source = typeof value === 'string' ? sources[value] : undefined;
+          if (source === undefined) continue;
+          byColumn.set(column, (byColumn.get(column) ?? new Set()).add(source));
+        }
+      expect([...byColumn.values()].map((s) => [...s])).toEqual(
+        expect.arrayContaining([['accountId'], ['account_id'], ['Status'], ['status']]),
+      );
+      expect(byColumn.size).toBe(4);
+      // Every value is there, each in its source's column.
+      const values = rows
+        .flatMap((r) => Object.values(r))
+        .filter((v) => typeof v === 'string' && v in sources);
+      expect(values.sort()).toEqual(['Open', 'X', 'camel-1', 'camel-2', 'open', 'snake-2']);
+      // The declared `status` keeps its column; `Status` is the one renamed.
+      expect(rows.find((r) => r._id === 'a2')?.status).toBe('open');
+    }
+  });
+
+  it('sums money typed by its first whole value right: 12 then 12.5 is 24.5', async () => {
+    const { dest } = await load({
+      u1: '{"accounts": [{"_id": "a1", "lateFee": 12, "bills": [{"dueAmount": 12}]}]}',
+      u2: '{"accounts": [{"_id": "a2", "lateFee": 12.5, "bills": [{"dueAmount": 12.5}]}]}',
+    });
+    const [sums] = await withLake(dest, (lake) =>
+      queryObjects(
+        lake,
+        'SELECT (SELECT sum(due_amount) FROM accounts__bills) AS declared, (SELECT sum(late_fee) FROM accounts) AS inferred',
+      ),
+    );
+    expect(sums).toEqual({ declared: 24.5, inferred: 24.5 });
+  });
+
+  it('keeps integers beyond 2^53 exact: 6150769120280496265 and ...266 stay two values', async () => {
+    const { dest, summary } = await load({
+      u1: '{"accounts": [{"_id": "a1", "externalRef": 6150769120280496265}, {"_id": "a2", "externalRef": 6150769120280496266}, {"_id": "a3", "externalRef": 9007199254740993}, {"_id": "a4", "externalRef": 42}]}',
+    });
+    const rows = await withLake(dest, (lake) =>
+      queryObjects(lake, 'SELECT _id, external_ref, external_ref__v_text FROM accounts ORDER BY _id'),
+    );
+    expect(rows).toEqual([
+      { _id: 'a1', external_ref: null, external_ref__v_text: '6150769120280496265' },
+      { _id: 'a2', external_ref: null, external_ref__v_text: '6150769120280496266' },
+      { _id: 'a3', external_ref: null, external_ref__v_text: '9007199254740993' },
+      { _id: 'a4', external_ref: 42, external_ref__v_text: null },
+    ]);
+    expect(summary.nonFiniteValues).toBe(0);
+  });
+
+  it('loads a key with a non-ASCII digit locally, and later loads still commit', async () => {
+    const body = '{"accounts": [{"_id": "a1", "ref١": "r", "total１": 5}]}';
+    const { dest } = await load({ u1: body }, { loadId: 'odd-1' });
+    await load({ u1: body, u2: '{"accounts": [{"_id": "a2", "ref1": "plain"}]}' }, { dest, loadId: 'odd-2' });
+    const rows = await withLake(dest, (lake) =>
+      queryObjects(lake, 'SELECT _dlt_load_id, _id, ref1, total1, * FROM accounts ORDER BY 1, 2'),
+    );
+    expect(rows.map((r) => [r._dlt_load_id, r._id, r.ref1, r.total1])).toEqual([
+      ['odd-1', 'a1', 'r', 5],
+      ['odd-2', 'a1', 'r', 5],
+      ['odd-2', 'a2', null, null],
+    ]);
+    // `ref1` spelled in ASCII is another source key: its own column, never `ref1`.
+    const plain = Object.entries(rows[2]!).find(([, v]) => v === 'plain');
+    expect(plain?.[0]).toMatch(/^ref1_[a-z0-9]{6}$/);
+  });
+
+  it('SELECT closed_at works on a fresh lake where closedAt is always null, and the declared tables are registered', async () => {
+    const { dest } = await load({
+      u1: '{"accounts": [{"_id": "a1", "closedAt": null, "bills": []}]}',
+    });
+    const rows = await withLake(dest, (lake) => queryObjects(lake, 'SELECT _id, closed_at FROM accounts'));
+    expect(rows).toEqual([{ _id: 'a1', closed_at: null }]);
+    // Tables no value reached are declared in the committed schema (the query layer and Glue build on it).
+    const schema = await readCommittedSchema(createLocalStore(dest));
+    expect(schema.columns('accounts__bills').map((c) => [c.name, c.type])).toEqual(
+      expect.arrayContaining([
+        ['_dlt_parent_id', 'text'],
+        ['due_amount', 'double'],
+        ['due_date', 'timestamp'],
+      ]),
+    );
+    expect(schema.columns('accounts').find((c) => c.name === 'closed_at')?.type).toBe('timestamp');
+  });
+
+  it('a NaN costs one cell: its siblings and the other records load, the token is kept and counted', async () => {
+    const { dest, summary } = await load({
+      u1: '{"accounts": [{"_id": "a1", "balance": NaN, "name": "first"}, {"_id": "a2", "balance": 1.5, "score": -Infinity}]}',
+    });
+    const rows = await withLake(dest, (lake) =>
+      queryObjects(
+        lake,
+        'SELECT _id, name, balance, balance__v_text, score__v_text FROM accounts ORDER BY _id',
+      ),
+    );
+    expect(rows).toEqual([
+      { _id: 'a1', name: 'first', balance: null, balance__v_text: 'NaN', score__v_text: null },
+      { _id: 'a2', name: null, balance: 1.5, balance__v_text: null, score__v_text: '-Infinity' },
+    ]);
+    expect(summary.nonFiniteValues).toBe(2);
+    expect(summary.failedUserCount).toBe(0);
+  });
+
+  it('reports a field that changes shape, with table and column, and keeps every value', async () => {
+    const { dest, summary } = await load({
+      u1: '{"accounts": [{"_id": "a1", "tags": ["autopay"], "company": {"name": "Netflix"}}]}',
+      u2: '{"accounts": [{"_id": "a2", "tags": "autopay", "company": "Netflix"}]}',
+    });
+    const shapes = [
+      expect.objectContaining({
+        kind: 'shape_change',
+        table: 'accounts',
+        field: 'tags',
+        was: 'list',
+        now: 'scalar',
+      }),
+      expect.objectContaining({
+        kind: 'shape_change',
+        table: 'accounts',
+        field: 'company',
+        was: 'object',
+        now: 'scalar',
+      }),
+    ];
+    expect(summary.schemaChanges).toEqual(expect.arrayContaining(shapes));
+    const loadId = summary.loadId as string;
+    expect((await marker(dest, loadId)).schemaChanges).toEqual(expect.arrayContaining(shapes));
+    const [values] = await withLake(dest, (lake) =>
+      queryObjects(
+        lake,
+        `SELECT (SELECT list(value) FROM accounts__tags) AS tag_rows,
+                (SELECT list(tags ORDER BY _id) FROM accounts) AS tag_cells,
+                (SELECT list(company__name ORDER BY _id) FROM accounts) AS company_names,
+                (SELECT list(company ORDER BY _id) FROM accounts) AS company_cells`,
+      ),
+    );
+    expect(values).toEqual({
+      tag_rows: ['autopay'],
+      tag_cells: [null, 'autopay'],
+      company_names: ['Netflix', null],
+      company_cells: [null, 'Netflix'],
+    });
+    const text = await runCli(['status', '--dest', dest]);
+    expect(text.code).toBe(0);
+  });
+});
+
+describe('issue 8 faults across parallel batches', () => {
+  it('keeps one column and one child table per source key when two batches named them apart', async () => {
+    const dir = scratch.path('parallel-lake');
+    const store = createLocalStore(dir);
+    const steps = selectResources(resolveCatalog(), ['suggestions']).steps;
+    // Batch 0 sees only the camelCase keys, batch 1 only the snake_case ones: each names its own `account_id`.
+    const records = (user: string): JsonValue[] =>
+      user === 'u0'
+        ? [{ _id: 'a', accountId: 'camel', Items: ['camel-item'] }]
+        : [{ _id: 'b', account_id: 'snake', items: ['snake-item'] }];
+    const fake: PayLinkApi = {
+      async openSession(identifier) {
+        return { getJson: async () => ({ suggestions: records(identifier) }) };
+      },
+      stats: () => ({ requests: 0, retries: 0 }),
+    };
+    const parts = createParquetPartWriterFactory();
+    const clock = () => new Date('2026-11-30T12:00:00Z');
+    await planLoad(
+      {
+        loadId: 'P',
+        startedAt: clock(),
+        users: [{ identifier: 'u0' }, { identifier: 'u1' }],
+        batchSize: 1,
+        resources: ['suggestions'],
+      },
+      store,
+    );
+    const plan = await readPlan(store, 'P');
+    await Promise.all(
+      [0, 1].map(async (batch) =>
+        loadBatch(
+          {
+            loadId: 'P',
+            batch,
+            dt: plan.dt,
+            startedAt: plan.startedAt,
+            users: await readBatchUsers(store, 'P', batch),
+            steps,
+            registry: await readCommittedSchema(store),
+            concurrency: 1,
+          },
+          { api: fake, store, parts, clock },
+        ),
+      ),
+    );
+    await commitLoad('P', { store, parts, reader: createParquetPartReader(), clock });
+    const rows = await withLake(dir, (lake) => queryObjects(lake, 'SELECT * FROM suggestions ORDER BY _id'));
+    const columnOf = (value: string) =>
+      Object.entries(rows.find((r) => Object.values(r).includes(value))!).find(([, v]) => v === value)![0];
+    expect(columnOf('camel')).toBe('account_id');
+    expect(columnOf('snake')).toMatch(/^account_id_[a-z0-9]{6}$/);
+    const tables = await withLake(dir, async (lake) => {
+      const out: Record<string, unknown[]> = {};
+      for (const table of lake.tables().filter((t) => t.startsWith('suggestions__')))
+        out[table] = (await queryObjects(lake, `SELECT value FROM ${table}`)).map((r) => r.value);
+      return out;
+    });
+    expect(Object.values(tables).sort()).toEqual([['camel-item'], ['snake-item']]);
+    expect(tables.suggestions__items).toEqual(['camel-item']);
+  });
+});
+
+describe('issue 8 faults in AWS: the Glue name check', () => {
+  let glue: FakeGlue;
+  beforeAll(async () => {
+    glue = await startFakeGlue();
+  });
+  afterAll(async () => {
+    await glue?.close();
+  });
+
+  it('syncs a key with a non-ASCII digit to Glue, and the next load commits too', async () => {
+    const dir = scratch.path('aws-lake');
+    const store = createLocalStore(dir);
+    const client = new GlueClient({
+      endpoint: glue.url,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+    const glueCatalog = createGlueCatalog({ database: 'paylink', client });
+    const catalog = {
+      async syncTables(
+        tables: readonly { table: string; columns: readonly { name: string; type: 'text' }[] }[],
+      ) {
+        await glueCatalog.syncTables(tables as never, (table) => `s3://lake/${table}/`);
+      },
+    };
+    const steps = selectResources(resolveCatalog(), ['accounts']).steps;
+    const accounts = (user: string): JsonValue[] => [{ _id: `${user}-1`, ref١: 'r', total１: 5 }];
+    const fake: PayLinkApi = {
+      async openSession(identifier) {
+        return { getJson: async () => ({ accounts: accounts(identifier) }) };
+      },
+      stats: () => ({ requests: 0, retries: 0 }),
+    };
+    const parts = createParquetPartWriterFactory();
+    const clock = () => new Date('2026-11-30T12:00:00Z');
+    for (const loadId of ['aws-1', 'aws-2']) {
+      await planLoad(
+        { loadId, startedAt: clock(), users: [{ identifier: 'u1' }], batchSize: 1, resources: ['accounts'] },
+        store,
+      );
+      const plan = await readPlan(store, loadId);
+      await loadBatch(
+        {
+          loadId,
+          batch: 0,
+          dt: plan.dt,
+          startedAt: plan.startedAt,
+          users: await readBatchUsers(store, loadId, 0),
+          steps,
+          registry: await readCommittedSchema(store),
+          concurrency: 1,
+        },
+        { api: fake, store, parts, clock },
+      );
+      const committed = await commitLoad(loadId, {
+        store,
+        parts,
+        reader: createParquetPartReader(),
+        clock,
+        catalog,
+      });
+      expect(committed.loadId).toBe(loadId);
+    }
+    const columns = (
+      glue.tables.get('paylink.accounts')!.input.StorageDescriptor.Columns as { Name: string }[]
+    ).map((c) => c.Name);
+    expect(columns).toEqual(expect.arrayContaining(['ref1', 'total1', 'closed_at']));
+    // The declared child table exists in the catalog though no account had bills.
+    expect(glue.tables.has('paylink.accounts__bills')).toBe(true);
+  });
+});

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { describeChanges, formatSummary, type LoadSummary } from '#cli/summary.ts';
+
+const base: LoadSummary = {
+  loadId: 'L1',
+  dest: './lake',
+  dt: '2026-11-30',
+  users: 2,
+  failedUserCount: 0,
+  failedUsers: [],
+  requests: 4,
+  retries: 0,
+  seconds: 1.2,
+  tables: [{ table: 'accounts', rows: 2, files: 1, bytes: 2048 }],
+  schemaVersion: 2,
+  schemaChanges: [],
+  nonFiniteValues: 0,
+  exitCode: 0,
+};
+
+describe('the load summary', () => {
+  it('names each shape change with its table, field and column', () => {
+    const lines = describeChanges([
+      { kind: 'shape_change', table: 'accounts', column: 'tags', field: 'tags', was: 'list', now: 'scalar' },
+      {
+        kind: 'shape_change',
+        table: 'accounts',
+        column: 'company',
+        field: 'company',
+        was: 'object',
+        now: 'scalar',
+      },
+    ]);
+    expect(lines).toEqual([
+      '  ! table accounts: field tags was a list, now a scalar (tags); both kept',
+      '  ! table accounts: field company was an object, now a scalar (company); both kept',
+    ]);
+  });
+
+  it('counts NaN / Infinity values loaded as null, and says nothing when there are none', () => {
+    expect(formatSummary({ ...base, nonFiniteValues: 3 })).toContain(
+      "3 NaN/Infinity value(s) loaded as null; each token is kept in its column's __v_text variant",
+    );
+    expect(formatSummary(base)).not.toContain('NaN');
+  });
+});
