@@ -172,6 +172,14 @@ describe('issue 8 faults', () => {
       ]),
     );
     expect(schema.columns('accounts').find((c) => c.name === 'closed_at')?.type).toBe('timestamp');
+    // The README's bills join binds on that fresh lake: the declared, empty table is a typed view.
+    const joined = await withLake(dest, (lake) =>
+      queryObjects(
+        lake,
+        'SELECT a._id, b.name, b.due_amount FROM current.accounts a JOIN current.accounts__bills b ON b._dlt_parent_id = a._dlt_id',
+      ),
+    );
+    expect(joined).toEqual([]);
   });
 
   it('a NaN costs one cell: its siblings and the other records load, the token is kept and counted', async () => {
