@@ -47,6 +47,8 @@ export class IamGate {
   private readonly principals = new Map<string, Principal>();
   /** Statement ids left out of every evaluation (to prove each statement is needed). */
   readonly withheld = new Set<string>();
+  /** Statements evaluated instead of the synthesized ones, by id (to replay an older grant). */
+  readonly replaced = new Map<string, Cfn>();
 
   constructor(readonly account: string) {}
 
@@ -70,7 +72,8 @@ export class IamGate {
       .map(({ policy, statement }) => {
         const index = counters.get(policy) ?? 0;
         counters.set(policy, index + 1);
-        return { id: statementId(policy, statement, index), statement };
+        const id = statementId(policy, statement, index);
+        return { id, statement: this.replaced.get(id) ?? statement };
       })
       .filter(({ id }) => !this.withheld.has(id));
   }

@@ -136,3 +136,40 @@ describe('every statement of every role is needed by a load', () => {
     expect(report).toEqual([]);
   }, 400_000);
 });
+
+describe('the grant issue 7 found', () => {
+  it('fails the first load with s3:ListBucket named when ListBucket is granted only under an s3:prefix condition', async () => {
+    await world.bucket.put(world.usersKey, `${USERS.join('\n')}\n`);
+    await resetLake();
+    const conditioned: string[] = [];
+    for (const fn of world.aws.functions.values()) {
+      for (const { id, statement } of world.gate.statementsOf(fn.principal)) {
+        if (!id.endsWith(':LakeList')) continue;
+        world.gate.replaced.set(id, {
+          ...statement,
+          Condition: { StringLike: { 's3:prefix': [`${world.prefix}/*`] } },
+        });
+        conditioned.push(id);
+      }
+    }
+    expect(conditioned).toHaveLength(3);
+    let status: string[];
+    try {
+      status = await loads(1);
+    } finally {
+      world.gate.replaced.clear();
+    }
+    expect(status).toEqual(['FAILED']);
+    // A GetObject carries no s3:prefix: reading a key that does not exist yet answers 403.
+    expect(world.gate.denied()).toContainEqual(
+      expect.objectContaining({
+        action: 's3:ListBucket',
+        resource: `arn:aws:s3:::${world.aws.functions.get('plan')!.environment.LAKE_BUCKET}`,
+      }),
+    );
+    expect(world.gateway.calls).toContainEqual(
+      expect.objectContaining({ action: 's3:GetObject', status: 403 }),
+    );
+    expect(await world.bucket.list(`${world.prefix}/_loads/`)).toEqual([]);
+  }, 120_000);
+});
