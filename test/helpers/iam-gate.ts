@@ -49,6 +49,8 @@ export class IamGate {
   readonly withheld = new Set<string>();
   /** Statements evaluated instead of the synthesized ones, by id (to replay an older grant). */
   readonly replaced = new Map<string, Cfn>();
+  /** Called with every decision (the offline run uses it to stop a run at a denial). */
+  readonly listeners = new Set<(decision: Decision) => void>();
 
   constructor(readonly account: string) {}
 
@@ -129,6 +131,7 @@ export class IamGate {
       allowedBy,
     };
     this.decisions.push(decision);
+    for (const listener of this.listeners) listener(decision);
     return decision;
   }
 
