@@ -74,7 +74,7 @@ export function widenProjectionRange(range: string, dts: readonly string[], toda
   const dates = dts.filter((d) => DATE.test(d)).sort();
   const endMatch = NOW_END.exec(end);
   if (dates.length === 0 || !DATE.test(start) || !endMatch) return range;
-  const newStart = dates[0]! < start ? dates[0]! : start;
+  const newStart = [dates[0]!, start].sort()[0]!;
   const todayUtc = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate());
   const ahead = Math.ceil((Date.parse(`${dates.at(-1)!}T00:00:00Z`) - todayUtc) / DAY_MS);
   const days = Math.max(Number(endMatch[1] ?? 0), ahead);

@@ -127,6 +127,15 @@ function forward(
   });
 }
 
+/** Headers of a request the gateway itself sends to s3rver on a caller's behalf (HEAD, DELETE). */
+function internalHeaders(req: IncomingMessage): IncomingMessage['headers'] {
+  return {
+    authorization: req.headers.authorization,
+    'x-amz-date': req.headers['x-amz-date'],
+    'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+  };
+}
+
 function relay(res: ServerResponse, upstream: Upstream): void {
   const headers = { ...upstream.headers };
   delete headers['transfer-encoding'];
@@ -307,13 +316,7 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
         // S3 does, in the 200 answer's Errors.
         for (const k of keys.filter((k) => !refused.includes(k))) {
           const encoded = `/${bucket}/${k.split('/').map(encodeURIComponent).join('/')}`;
-          const answer = await forward(
-            options.s3,
-            'DELETE',
-            encoded,
-            { authorization: req.headers.authorization, 'x-amz-date': req.headers['x-amz-date'] },
-            Buffer.alloc(0),
-          );
+          const answer = await forward(options.s3, 'DELETE', encoded, internalHeaders(req), Buffer.alloc(0));
           record('s3:DeleteObject', objectArn(k), answer.status);
         }
         const errors = refused
@@ -377,7 +380,7 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
             options.s3,
             'HEAD',
             `/${bucket}/${rest.join('/')}`,
-            { authorization: req.headers.authorization, 'x-amz-date': req.headers['x-amz-date'] },
+            internalHeaders(req),
             Buffer.alloc(0),
           );
           if (exists.status === 200) {

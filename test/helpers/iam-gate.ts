@@ -47,6 +47,10 @@ export class IamGate {
   private readonly principals = new Map<string, Principal>();
   /** Statement ids left out of every evaluation (to prove each statement is needed). */
   readonly withheld = new Set<string>();
+  /** Statements evaluated instead of the synthesized ones, by id (to replay an older grant). */
+  readonly replaced = new Map<string, Cfn>();
+  /** Called with every decision (the offline run uses it to stop a run at a denial). */
+  readonly listeners = new Set<(decision: Decision) => void>();
 
   constructor(readonly account: string) {}
 
@@ -70,7 +74,8 @@ export class IamGate {
       .map(({ policy, statement }) => {
         const index = counters.get(policy) ?? 0;
         counters.set(policy, index + 1);
-        return { id: statementId(policy, statement, index), statement };
+        const id = statementId(policy, statement, index);
+        return { id, statement: this.replaced.get(id) ?? statement };
       })
       .filter(({ id }) => !this.withheld.has(id));
   }
@@ -126,6 +131,7 @@ export class IamGate {
       allowedBy,
     };
     this.decisions.push(decision);
+    for (const listener of this.listeners) listener(decision);
     return decision;
   }
 

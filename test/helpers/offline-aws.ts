@@ -34,7 +34,7 @@ export type EventLog = any;
 
 import type { AwsGateway } from './aws-gateway.ts';
 import type { Cfn, ResolvedTemplate } from './cfn-template.ts';
-import { IamGate, type Principal } from './iam-gate.ts';
+import { type Decision, IamGate, type Principal } from './iam-gate.ts';
 import { invokeBundledHandler } from './run-bundled-handler.ts';
 
 // aws-local-stepfunctions 3 calls Promise.withResolvers (Node >= 22); Node 20 lacks it.
@@ -77,7 +77,7 @@ export interface OfflineStateMachine {
 
 export interface ExecutionOutcome {
   readonly executionArn: string;
-  readonly status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
   readonly output?: Cfn;
   readonly error?: string;
   readonly cause?: string;
@@ -93,6 +93,11 @@ export interface ExecuteOptions {
   readonly stopAtMap?: boolean;
   /** ListExecutions calls that fail (throttled) before one succeeds. */
   readonly throttleListExecutions?: number;
+  /**
+   * Stop the execution (StopExecution) at the first decision this matches; the outcome is
+   * ABORTED once the Lambdas in flight have finished.
+   */
+  readonly abortWhen?: (decision: Decision) => boolean;
 }
 
 interface RunState {
@@ -102,6 +107,11 @@ interface RunState {
   items?: readonly number[];
   childAction: 'states:StartExecution' | 'states:RedriveExecution';
   throttles: number;
+  /** Lambda invocations still running (an aborted execution waits for them). */
+  readonly inflight: Set<Promise<unknown>>;
+  abortWhen?: (decision: Decision) => boolean;
+  /** Set once the execution is stopped: no new Lambda invocation starts after that. */
+  aborted?: boolean;
 }
 
 export class OfflineAws {
@@ -236,10 +246,14 @@ export class OfflineAws {
     if (fn.traced)
       for (const action of ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'])
         await this.gate.authorize(fn.principal, { action, resource: '*' });
-    const invocation = await invokeBundledHandler<Cfn>(fn.bundle, payload, fn.environment, {
+    // A stopped execution starts nothing new (its in-flight work is awaited by the caller).
+    if (run.aborted) throw this.fail('States.Aborted', 'the execution was stopped');
+    const running = invokeBundledHandler<Cfn>(fn.bundle, payload, fn.environment, {
       remainingMs: fn.timeoutSeconds * 1000,
       timeoutMs: 120_000,
     });
+    run.inflight.add(running);
+    const invocation = await running.finally(() => run.inflight.delete(running));
     run.invocations.push({
       state,
       fn: fn.label,
@@ -404,16 +418,31 @@ export class OfflineAws {
     const collecting = (async () => {
       for await (const event of execution.eventLogs) events.push(event);
     })();
+    let aborted = false;
+    const listener = (decision: Decision) => {
+      if (!aborted && run.abortWhen?.(decision)) {
+        aborted = true;
+        run.aborted = true;
+        execution.abort();
+      }
+    };
+    this.gate.listeners.add(listener);
     try {
       const output = await execution.result;
       await collecting;
       return { executionArn, status: 'SUCCEEDED', output, events, invocations: run.invocations };
     } catch (error) {
       await collecting;
+      if (aborted) {
+        // Like StopExecution: Lambdas already running finish on their own; wait for them.
+        while (run.inflight.size > 0) await Promise.allSettled([...run.inflight]);
+        return { executionArn, status: 'ABORTED', events, invocations: run.invocations };
+      }
       const failed = [...events].reverse().find((e) => e.type === 'ExecutionFailed') as
         | { Error: string; Cause: unknown }
         | undefined;
       const timedOut = (error as Error).name === 'ExecutionTimeoutError';
+      while (run.inflight.size > 0) await Promise.allSettled([...run.inflight]);
       return {
         executionArn,
         status: timedOut ? 'TIMED_OUT' : 'FAILED',
@@ -422,6 +451,8 @@ export class OfflineAws {
         events,
         invocations: run.invocations,
       };
+    } finally {
+      this.gate.listeners.delete(listener);
     }
   }
 
@@ -457,6 +488,8 @@ export class OfflineAws {
       invocations: [],
       childAction: 'states:StartExecution',
       throttles: options.throttleListExecutions ?? 0,
+      inflight: new Set(),
+      ...(options.abortWhen ? { abortWhen: options.abortWhen } : {}),
     };
     try {
       return await this.executeDefinition(
@@ -496,6 +529,7 @@ export class OfflineAws {
       invocations: [],
       childAction: 'states:StartExecution',
       throttles: 0,
+      inflight: new Set(),
     };
     if (machine.definition.States[state.name].Type === 'Map') {
       // Restart at the item reader with the Map's input; only unsucceeded items run again.

@@ -6,17 +6,18 @@
  *
  * Bounded: a baseline of two loads (the second reads what the first committed) records which
  * load first uses each statement; each withheld run repeats only the loads up to that one, on an
- * emptied lake, with 3 users in 2 batches.
+ * emptied lake, with 2 users in one batch, and stops at the denial it looks for.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIdentifiers } from '#simulator/world.ts';
 import type { Cfn } from '#test/helpers/cfn-template.ts';
+import type { Decision } from '#test/helpers/iam-gate.ts';
 import { FAST_HTTP } from '#test/helpers/lake-harness.ts';
 import { describeDenials, type OfflineWorld, startOfflineWorld } from '#test/helpers/offline-deployment.ts';
 import { exampleConfig } from './app-fixture.ts';
 
 const SEED = 'least-privilege';
-const USERS = generateIdentifiers(SEED, 3);
+const USERS = generateIdentifiers(SEED, 2);
 const SLOTS = ['2026-12-01T03:00:00.000Z', '2026-12-02T03:00:00.000Z'];
 
 /**
@@ -69,11 +70,18 @@ async function resetLake(): Promise<void> {
   world.gate.decisions.length = 0;
 }
 
-/** Runs loads 1..upTo, stopping at the first failed one; returns the statuses. */
-async function loads(upTo: number): Promise<string[]> {
+/**
+ * Runs loads 1..upTo, stopping at the first that does not succeed; returns the statuses. With
+ * `stopAt`, a load is stopped at the first decision it matches (the denial looked for).
+ */
+async function loads(upTo: number, stopAt?: (d: Decision) => boolean): Promise<string[]> {
   const statuses: string[] = [];
   for (let i = 0; i < upTo; i++) {
-    const outcome = await world.aws.execute('daily', { schedule: 'daily', scheduledTime: SLOTS[i] });
+    const outcome = await world.aws.execute(
+      'daily',
+      { schedule: 'daily', scheduledTime: SLOTS[i] },
+      stopAt ? { abortWhen: stopAt } : {},
+    );
     statuses.push(outcome.status);
     if (outcome.status !== 'SUCCEEDED') break;
   }
@@ -120,8 +128,9 @@ describe('every statement of every role is needed by a load', () => {
       const actions = [statement.Action].flat() as string[];
       await resetLake();
       world.gate.withheld.add(id);
+      const target = (d: Decision) => !d.allowed && d.principal === principal && actions.includes(d.action);
       try {
-        await loads(firstUse.get(id) ?? SLOTS.length);
+        await loads(firstUse.get(id) ?? SLOTS.length, target);
       } finally {
         world.gate.withheld.delete(id);
       }
@@ -135,4 +144,41 @@ describe('every statement of every role is needed by a load', () => {
     }
     expect(report).toEqual([]);
   }, 400_000);
+});
+
+describe('the grant issue 7 found', () => {
+  it('fails the first load with s3:ListBucket named when ListBucket is granted only under an s3:prefix condition', async () => {
+    await world.bucket.put(world.usersKey, `${USERS.join('\n')}\n`);
+    await resetLake();
+    const conditioned: string[] = [];
+    for (const fn of world.aws.functions.values()) {
+      for (const { id, statement } of world.gate.statementsOf(fn.principal)) {
+        if (!id.endsWith(':LakeList')) continue;
+        world.gate.replaced.set(id, {
+          ...statement,
+          Condition: { StringLike: { 's3:prefix': [`${world.prefix}/*`] } },
+        });
+        conditioned.push(id);
+      }
+    }
+    expect(conditioned).toHaveLength(3);
+    let status: string[];
+    try {
+      status = await loads(1);
+    } finally {
+      world.gate.replaced.clear();
+    }
+    expect(status).toEqual(['FAILED']);
+    // A GetObject carries no s3:prefix: reading a key that does not exist yet answers 403.
+    expect(world.gate.denied()).toContainEqual(
+      expect.objectContaining({
+        action: 's3:ListBucket',
+        resource: `arn:aws:s3:::${world.aws.functions.get('plan')!.environment.LAKE_BUCKET}`,
+      }),
+    );
+    expect(world.gateway.calls).toContainEqual(
+      expect.objectContaining({ action: 's3:GetObject', status: 403 }),
+    );
+    expect(await world.bucket.list(`${world.prefix}/_loads/`)).toEqual([]);
+  }, 120_000);
 });

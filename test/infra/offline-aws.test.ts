@@ -11,8 +11,11 @@
  * scenario ends with zero denied calls; a denial would be printed with its action and resource.
  */
 
+import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Store } from '#adapters/s3-store.ts';
 import { DEFAULT_REQUESTS_PER_USER } from '#core/capacity.ts';
+import { StoreError } from '#core/errors.ts';
 import { lakeDatabases } from '#core/glue-view.ts';
 import { NON_RETRYABLE_ERRORS } from '#infra/constants.ts';
 import { RUN_IN_PROGRESS_ERROR } from '#infra/constructs/load-workflow.ts';
@@ -25,12 +28,12 @@ import { describeDenials, type OfflineWorld, startOfflineWorld } from '#test/hel
 import { exampleConfig } from './app-fixture.ts';
 
 const SEED = 'offline';
-const USERS = generateIdentifiers(SEED, 10);
+const USERS = generateIdentifiers(SEED, 6);
 const SLOT = (day: number) => `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`;
 
-/** The example stack with batches of at most 4 users (10 users: 3 batches) and a fast rate. */
+/** The example stack with batches of at most 2 users (6 users: 3 batches) and a fast rate. */
 const CONFIG = exampleConfig({
-  batchSize: 4,
+  batchSize: 2,
   requestRate: 2000,
   userConcurrency: 4,
   loaderConfig: { http: FAST_HTTP },
@@ -147,10 +150,11 @@ describe('the deployed loader, offline under AWS rules', () => {
   });
 
   it('retries a failing batch, fails the run, and a redrive re-runs only that batch and commits', async () => {
-    const manifest = /\/_staging\/[^/]+\/batches\/00001\/manifest\.json$/;
+    // Batch 1's users list: its first read, so each attempt fails fast.
+    const manifest = /\/_staging\/[^/]+\/batches\/00001\/users\.json$/;
     const fault = {
       match: (c: { action: string; resource: string }) =>
-        c.action === 's3:PutObject' && manifest.test(c.resource),
+        c.action === 's3:GetObject' && manifest.test(c.resource),
       status: 500,
       code: 'InternalError',
     };
@@ -299,4 +303,64 @@ describe('a run that cannot finish before the next one at the configured rate', 
       await slow.close();
     }
   }, 120_000);
+});
+
+describe('S3 as the roles see it through the gateway', () => {
+  /** The lake as one function's role sees it (its credentials, the gateway's endpoint). */
+  const lakeAs = (fn: 'plan' | 'loadBatch' | 'commit') => {
+    const f = world.aws.functions.get(fn)!;
+    return createS3Store({
+      bucket: f.environment.LAKE_BUCKET!,
+      prefix: world.prefix,
+      client: new S3Client({
+        region: 'us-east-1',
+        endpoint: world.gateway.url,
+        forcePathStyle: true,
+        credentials: { accessKeyId: f.accessKeyId, secretAccessKey: 'offline-secret' },
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      }),
+    });
+  };
+
+  it('answers a create-only write of an existing key with 412 (s3rver alone would overwrite)', async () => {
+    const commit = lakeAs('commit');
+    const key = '_schema/versions/999999.json';
+    try {
+      expect(await commit.putIfAbsent(key, '{"v":1}')).toBe(true);
+      expect(await commit.putIfAbsent(key, '{"v":2}')).toBe(false);
+      expect(new TextDecoder().decode(await commit.get(key))).toBe('{"v":1}');
+      const answers = await Promise.all(
+        [1, 2, 3].map((n) => commit.putIfAbsent(`${key}.race`, `{"n":${n}}`)),
+      );
+      expect(answers.filter(Boolean)).toHaveLength(1);
+    } finally {
+      await commit.delete([key, `${key}.race`]);
+    }
+  });
+
+  it('refuses a staging role the published keys, key by key, inside a DeleteObjects answer', async () => {
+    const published = '_loads/0000000001.000000.json';
+    const staged = '_staging/0000000001.000000/x.json';
+    await lakeAs('commit').put(published, '{}');
+    await lakeAs('loadBatch').put(staged, '{}');
+    const before = world.gate.decisions.length;
+    try {
+      const attempt = lakeAs('loadBatch').delete([staged, published]);
+      await expect(attempt).rejects.toThrow(StoreError);
+      await expect(attempt).rejects.toThrow(/AccessDenied/);
+      expect(await world.bucket.get(`${world.prefix}/${staged}`)).toBeUndefined();
+      expect(await world.bucket.get(`${world.prefix}/${published}`)).toBeDefined();
+      expect(world.gate.decisions.slice(before).filter((d) => !d.allowed)).toEqual([
+        expect.objectContaining({
+          principal: 'loadBatch',
+          action: 's3:DeleteObject',
+          resource: expect.stringMatching(/_loads\//),
+        }),
+      ]);
+    } finally {
+      world.gate.decisions.splice(before);
+      await world.bucket.delete([`${world.prefix}/${published}`]);
+    }
+  });
 });
