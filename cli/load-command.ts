@@ -1,8 +1,10 @@
 /**
- * `paylink-loader load`: the whole job in one process. Exit codes:
+ * `paylink-loader load`: the whole job in one process. Exit codes (summary.ts EXIT):
  *   0  every user loaded and committed
  *   3  committed, some users failed (listed, and recorded in user_loads)
- *   1  nothing committed (bad input, credentials rejected, lake unwritable, ...)
+ *   4  committed, a resource was found unusable and disabled (named, with its fix)
+ *   5  committed, both 3 and 4
+ *   1  nothing committed (bad input, credentials rejected, PayLink unreachable, lake unwritable, ...)
  */
 import { readFile } from 'node:fs/promises';
 import { resolveCredentials } from '#adapters/credentials.ts';
@@ -29,7 +31,7 @@ import { parseTaskIds, parseUsersList } from '#core/users.ts';
 import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import type { Io } from './io.ts';
 import { Progress } from './progress.ts';
-import { formatSummary, type LoadSummary, summarize } from './summary.ts';
+import { exitCodeOf, formatSummary, type LoadSummary, summarize } from './summary.ts';
 
 export const LOAD_USAGE = `paylink-loader load --users <file> --dest <dir|s3://bucket/prefix> [options]
 
@@ -178,7 +180,7 @@ export async function executeLoad(
       },
     );
     progress.stop();
-    const exitCode = marker.failedUserCount > 0 ? 3 : 0;
+    const exitCode = exitCodeOf(marker);
     const summary = summarize(marker, {
       dest: store.description,
       retries: api.stats().retries,

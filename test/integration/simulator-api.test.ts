@@ -16,7 +16,6 @@ interface Body {
   data?: { publicToken: string; token: string };
   code?: number;
   message?: string;
-  task?: { status: string };
   [key: string]: unknown;
 }
 
@@ -187,19 +186,41 @@ describe('simulator endpoints', () => {
     expect((await get(sim, token, '/pay-link/action-history?accountId=nope')).status).toBe(404);
   });
 
-  it('serves the user’s own tasks and 404 for another user’s', async () => {
+  it('serves a task at /task/{id}/details under data, to the server key only', async () => {
     const id = find((i) => sim.served(i).taskIds.length > 0);
-    const other = find((i) => i !== id && sim.served(i).taskIds.length > 0);
     const token = await tokenFor(sim, id);
+    const serverKey = { 'x-api-key': 'sim-key', 'x-api-secret': 'sim-secret' };
     for (const taskId of sim.served(id).taskIds) {
-      const { status, body } = await get(sim, token, `/pay-link/tasks/${taskId}`);
-      expect(status).toBe(200);
-      expect(body).toEqual({ task: sim.served(id).tasks[taskId] });
-      expect(['queued', 'processing', 'completed', 'failed']).toContain(body.task?.status);
+      const res = await fetch(`${sim.url}/task/${encodeURIComponent(taskId)}/details`, {
+        headers: serverKey,
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { data: { status: string } };
+      expect(body).toEqual({ data: sim.served(id).tasks[taskId] });
+      expect(['queued', 'processing', 'completed', 'failed']).toContain(body.data.status);
     }
-    const foreign = await get(sim, token, `/pay-link/tasks/${sim.served(other).taskIds[0]}`);
-    expect(foreign.status).toBe(404);
-    expect(foreign.body.code).toBe(40400);
+    const withToken = await get(sim, token, `/task/${sim.served(id).taskIds[0]}/details`);
+    expect(withToken.status, 'a public token is not enough').toBe(401);
+    expect(withToken.body.code, 'and the 401 carries no PayLink code').toBeUndefined();
+    const unknown = await fetch(`${sim.url}/task/no-such-task/details`, { headers: serverKey });
+    expect(unknown.status).toBe(404);
+    expect((await get(sim, token, `/pay-link/tasks/${sim.served(id).taskIds[0]}`)).status).toBe(404);
+  });
+
+  it('lists a user’s tasks at /user/{identifier}/tasks under data, filtered by status', async () => {
+    const id = find((i) => sim.served(i).taskIds.length > 1);
+    const serverKey = { 'x-api-key': 'sim-key', 'x-api-secret': 'sim-secret' };
+    const res = await fetch(`${sim.url}/user/${encodeURIComponent(id)}/tasks`, { headers: serverKey });
+    expect(res.status).toBe(200);
+    const served = sim.served(id);
+    expect(await res.json()).toEqual({ data: served.taskIds.map((t) => served.tasks[t]) });
+    const status = served.tasks[served.taskIds[0]!]!.status;
+    const filtered = await fetch(`${sim.url}/user/${encodeURIComponent(id)}/tasks?status=${status}`, {
+      headers: serverKey,
+    });
+    const body = (await filtered.json()) as { data: { status: string }[] };
+    expect(body.data.length).toBeGreaterThan(0);
+    expect(body.data.every((t) => t.status === status)).toBe(true);
   });
 
   it('answers 404 for unknown paths and methods', async () => {
