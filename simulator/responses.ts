@@ -2,7 +2,7 @@
  * Turning a route's result into the status and JSON body PayLink would send: error bodies
  * `{"message", "code"}` (docs), optional `limit`/`skip` paging, and the `data` envelope.
  */
-import type { JsonObject, JsonValue } from '#core/types.ts';
+import type { JsonValue } from '#core/types.ts';
 import type { Shape } from './api-profiles.ts';
 import type { DataResult } from './routes.ts';
 
