@@ -100,7 +100,7 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
 }
 
 /** Reads a file flag's file (relative to `cwd`); errors quote the path as it was typed. */
-async function readText(cwd: string, path: string, flag: string): Promise<string> {
+export async function readText(cwd: string, path: string, flag: string): Promise<string> {
   try {
     return await readFile(pathFrom(cwd, path), 'utf8');
   } catch (error) {
@@ -112,7 +112,7 @@ async function readText(cwd: string, path: string, flag: string): Promise<string
   }
 }
 
-async function readConfigFile(cwd: string, path: string | undefined): Promise<ConfigFile> {
+export async function readConfigFile(cwd: string, path: string | undefined): Promise<ConfigFile> {
   if (path === undefined) return {};
   let parsed: unknown;
   try {

@@ -6,6 +6,7 @@ import { LoaderError } from '#core/errors.ts';
 import { demoCommand } from './demo-command.ts';
 import type { Io } from './io.ts';
 import { LOAD_USAGE, loadCommand } from './load-command.ts';
+import { PROBE_USAGE, probeCommand } from './probe-command.ts';
 import { queryCommand } from './query-command.ts';
 import { REPAIR_SCHEMA_USAGE, repairSchemaCommand } from './repair-schema-command.ts';
 import { SIMULATE_USAGE, simulateCommand } from './simulate-command.ts';
@@ -15,6 +16,7 @@ const USAGE = `paylink-loader: load Atomic PayLink data into a partitioned Parqu
 
 Commands:
   load       load every user's PayLink data into a lake (local folder or s3://)
+  probe      before a first load: what PayLink answers per resource (keys and types, never values)
   simulate   run the built-in PayLink simulator
   query      SQL over a local lake with DuckDB (every table is a view)
   status     loads, tables, row counts and schema version of a lake
@@ -27,6 +29,7 @@ type Command = (argv: readonly string[], io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   load: { run: loadCommand, usage: LOAD_USAGE },
+  probe: { run: probeCommand, usage: PROBE_USAGE },
   simulate: { run: simulateCommand, usage: SIMULATE_USAGE },
   query: {
     run: queryCommand,

@@ -84,20 +84,25 @@ export function endpointSymptom(error: unknown): EndpointSymptom | undefined {
 /** The one-line finding: what was seen and how to fix it, without any value from the data. */
 export function findingMessage(resource: ResourceDef, symptom: EndpointSymptom, users: number): string {
   const seen = `${resource.table}: GET ${resource.path} ${describeSymptom(symptom)} for the first ${users} users while their other resources loaded`;
-  const drop = `leave it out with --resources`;
+  return `${seen}; ${fixAdvice(resource, symptom)}`;
+}
+
+/** What to do about a symptom: leave the resource out, or the `--config` override that fixes it. */
+export function fixAdvice(resource: ResourceDef, symptom: EndpointSymptom): string {
+  const drop = 'leave it out with --resources';
   const override = (field: string) =>
     `or fix it in a --config file ({"resources": {"${resource.table}": {${field}}}})`;
   switch (symptom.fix) {
     case 'path':
-      return `${seen}; the endpoint looks missing: ${drop}, ${override('"path": "/..."')}`;
+      return `the endpoint looks missing: ${drop}, ${override('"path": "/..."')}`;
     case 'auth': {
       const other = resource.auth === 'server' ? 'user' : 'server';
-      return `${seen}; the endpoint wants other credentials: ${drop}, ${override(`"auth": "${other}"`)}`;
+      return `the endpoint wants other credentials: ${drop}, ${override(`"auth": "${other}"`)}`;
     }
     case 'selector':
-      return `${seen}; no selector matched: ${override('"selectors": ["<key>"]')} (run paylink-loader probe to see the keys), ${drop}`;
+      return `no selector matched: ${override('"selectors": ["<key>"]')} (run paylink-loader probe to see the keys), ${drop}`;
     case 'body':
-      return `${seen}; check --base-url and the path: ${drop}, ${override('"path": "/..."')}`;
+      return `check --base-url and the path: ${drop}, ${override('"path": "/..."')}`;
   }
 }
 
