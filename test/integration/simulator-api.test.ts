@@ -426,3 +426,69 @@ describe('startSimulator', () => {
     await expect(fetch(`${sim.url}/pay-link/accounts`)).rejects.toThrow();
   });
 });
+
+describe('simulator API profiles', () => {
+  const SERVER = { 'x-api-key': 'sim-key', 'x-api-secret': 'sim-secret' };
+  async function tokenAt(sim: Simulator, identifier: string) {
+    const res = await fetch(`${sim.url}/access-token`, {
+      method: 'POST',
+      headers: { ...SERVER, 'content-type': 'application/json' },
+      body: JSON.stringify({ identifier }),
+    });
+    return ((await res.json()) as { data: { publicToken: string } }).data.publicToken;
+  }
+  async function text(sim: Simulator, token: string, path: string) {
+    const res = await fetch(`${sim.url}${path}`, { headers: { 'x-public-token': token } });
+    return { status: res.status, type: res.headers.get('content-type'), body: await res.text() };
+  }
+
+  it('serves the alternative shapes: {data: [...]}, data.<key>, bare arrays and objects', async () => {
+    const id = 'user-000007';
+    for (const [profile, expected] of [
+      ['data-arrays', (accounts: unknown) => ({ data: accounts })],
+      ['data-key', (accounts: unknown) => ({ data: { accounts } })],
+      ['bare', (accounts: unknown) => accounts],
+    ] as const) {
+      const sim = await simulator({ profile });
+      const { status, body } = await text(sim, await tokenAt(sim, id), '/pay-link/accounts');
+      expect(status).toBe(200);
+      expect(JSON.parse(body), profile).toEqual(expected(sim.served(id).accounts));
+    }
+  });
+
+  it('answers a missing route 404, as JSON or as an HTML page', async () => {
+    const json = await simulator({ profile: 'missing-orders' });
+    const a = await text(json, await tokenAt(json, 'u'), '/pay-link/orders');
+    expect([a.status, JSON.parse(a.body).code]).toEqual([404, 40400]);
+    const html = await simulator({ profile: 'html-errors' });
+    const b = await text(html, await tokenAt(html, 'u'), '/pay-link/recurring-financial-transactions');
+    expect(b.status).toBe(404);
+    expect(b.type).toContain('text/html');
+    expect(b.body).toMatch(/^<!DOCTYPE html>/);
+  });
+
+  it('answers a public token 401 without a code on a server-key route', async () => {
+    const sim = await simulator({ profile: 'server-key-suggestions' });
+    const res = await text(sim, await tokenAt(sim, 'u'), '/pay-link/suggestions');
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body)).toEqual({ message: 'Unauthorized' });
+  });
+
+  it('serves money amounts as bare NaN tokens in the nan profile', async () => {
+    const sim = await simulator({ profile: 'nan' });
+    const id = find(sim, (i) =>
+      sim.served(i).accounts.some((a) => JSON.stringify(a).includes('"dueAmount":')),
+    );
+    const { status, body } = await text(sim, await tokenAt(sim, id), '/pay-link/accounts');
+    expect(status).toBe(200);
+    expect(body).toMatch(/"dueAmount":NaN/);
+    expect(() => JSON.parse(body)).toThrow();
+  });
+});
+
+function find(sim: Simulator, predicate: (id: string) => boolean): string {
+  const id = generateIdentifiers(SEED, 200).find(predicate);
+  if (id === undefined) throw new Error('no such user in the world');
+  expect(sim.served(id)).toBeDefined();
+  return id;
+}
