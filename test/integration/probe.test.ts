@@ -22,10 +22,10 @@ function keysOf(value: JsonValue, out: Set<string>): Set<string> {
 /** Values of the data found in the text as whole tokens, leaving out field names and catalog path words. */
 function leaks(data: JsonValue, text: string): string[] {
   const names = keysOf(data, new Set(['pay-link', 'user', 'task', 'details', 'tasks']));
-  const escape = (v: string) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const literal = (v: string) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return [...leafValues(data, new Set())]
     .filter((v) => !names.has(v))
-    .filter((v) => new RegExp(`(^|[^A-Za-z0-9])${escape(v)}($|[^A-Za-z0-9])`).test(text));
+    .filter((v) => new RegExp(`(^|[^A-Za-z0-9])${literal(v)}($|[^A-Za-z0-9])`).test(text));
 }
 
 /** Every leaf value of the served data that could be recognised in text (ids included). */
