@@ -14,6 +14,7 @@ import {
   credentialsEnv,
   FAST_HTTP,
   queryObjects,
+  runCli,
   runLoad,
   Scratch,
   tableCounts,
@@ -106,6 +107,10 @@ describe('a PayLink without the orders endpoint, and tasks behind the server key
     expect(marker(dest, 'missing-orders').failedUserCount).toBe(0);
     expect(requestsTo('/pay-link/orders'), 'orders is not called once found missing').toBeLessThan(USERS);
     expect(requestsTo('/task/'), 'every task fetched at /task/{id}/details').toBe(taskLines.length);
+    const status = JSON.parse((await runCli(['status', '--dest', dest, '--json'])).stdout) as {
+      loads: { disabledResources: string[] }[];
+    };
+    expect(status.loads.map((l) => l.disabledResources)).toEqual([['orders']]);
 
     const rows = await statuses(dest);
     expect(rows.filter((r) => r.status === 'failed')).toEqual([]);
