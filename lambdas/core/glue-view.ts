@@ -101,11 +101,7 @@ export interface LakeView {
 }
 
 /** The history view and (except for `_dlt_loads`) the current-state view of one table. */
-export function lakeViews(
-  databases: LakeDatabases,
-  table: string,
-  columns: readonly ColumnDef[],
-): LakeView[] {
+export function lakeViews(databases: LakeDatabases, table: string, columns: readonly ColumnDef[]): LakeView[] {
   const names = { rawSchema: quoteIdentifier(databases.raw) };
   const typed = typedViewColumns(table, columns);
   const views: LakeView[] = [];
@@ -131,9 +127,7 @@ export function lakeViews(
 }
 
 /** The SQL inside a view's `ViewOriginalText` (what `lakeViews` encoded), or undefined. */
-export function decodePrestoView(
-  text: string | undefined,
-): { originalSql: string; columns: unknown } | undefined {
+export function decodePrestoView(text: string | undefined): { originalSql: string; columns: unknown } | undefined {
   const m = /^\/\* Presto View: ([A-Za-z0-9+/=]+) \*\/$/.exec(text ?? '');
   if (!m) return undefined;
   try {
