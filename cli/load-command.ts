@@ -1,8 +1,10 @@
 /**
- * `paylink-loader load`: the whole job in one process. Exit codes:
+ * `paylink-loader load`: the whole job in one process. Exit codes (summary.ts EXIT):
  *   0  every user loaded and committed
  *   3  committed, some users failed (listed, and recorded in user_loads)
- *   1  nothing committed (bad input, credentials rejected, lake unwritable, ...)
+ *   4  committed, a resource was found unusable and disabled (named, with its fix)
+ *   5  committed, both 3 and 4
+ *   1  nothing committed (bad input, credentials rejected, PayLink unreachable, lake unwritable, ...)
  */
 import { readFile } from 'node:fs/promises';
 import { resolveCredentials } from '#adapters/credentials.ts';
@@ -29,7 +31,7 @@ import { parseTaskIds, parseUsersList } from '#core/users.ts';
 import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import type { Io } from './io.ts';
 import { Progress } from './progress.ts';
-import { formatSummary, type LoadSummary, summarize } from './summary.ts';
+import { exitCodeOf, formatSummary, type LoadSummary, summarize } from './summary.ts';
 
 export const LOAD_USAGE = `paylink-loader load --users <file> --dest <dir|s3://bucket/prefix> [options]
 
@@ -98,7 +100,7 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
 }
 
 /** Reads a file flag's file (relative to `cwd`); errors quote the path as it was typed. */
-async function readText(cwd: string, path: string, flag: string): Promise<string> {
+export async function readText(cwd: string, path: string, flag: string): Promise<string> {
   try {
     return await readFile(pathFrom(cwd, path), 'utf8');
   } catch (error) {
@@ -110,7 +112,7 @@ async function readText(cwd: string, path: string, flag: string): Promise<string
   }
 }
 
-async function readConfigFile(cwd: string, path: string | undefined): Promise<ConfigFile> {
+export async function readConfigFile(cwd: string, path: string | undefined): Promise<ConfigFile> {
   if (path === undefined) return {};
   let parsed: unknown;
   try {
@@ -178,7 +180,7 @@ export async function executeLoad(
       },
     );
     progress.stop();
-    const exitCode = marker.failedUserCount > 0 ? 3 : 0;
+    const exitCode = exitCodeOf(marker);
     const summary = summarize(marker, {
       dest: store.description,
       retries: api.stats().retries,

@@ -7,6 +7,7 @@ import { demoCommand } from './demo-command.ts';
 import type { Io } from './io.ts';
 import { LOAD_USAGE, loadCommand } from './load-command.ts';
 import { PLAN_USAGE, planCommand } from './plan-command.ts';
+import { PROBE_USAGE, probeCommand } from './probe-command.ts';
 import { queryCommand } from './query-command.ts';
 import { REPAIR_SCHEMA_USAGE, repairSchemaCommand } from './repair-schema-command.ts';
 import { SIMULATE_USAGE, simulateCommand } from './simulate-command.ts';
@@ -17,6 +18,7 @@ const USAGE = `paylink-loader: load Atomic PayLink data into a partitioned Parqu
 Commands:
   load       load every user's PayLink data into a lake (local folder or s3://)
   plan       estimate a deployed run: batches, waves, duration, requests, fits the schedule?
+  probe      before a first load: what PayLink answers per resource (keys and types, never values)
   simulate   run the built-in PayLink simulator
   query      SQL over a local lake with DuckDB (every table is a view)
   status     loads, tables, row counts and schema version of a lake
@@ -30,6 +32,7 @@ type Command = (argv: readonly string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   load: { run: loadCommand, usage: LOAD_USAGE },
   plan: { run: planCommand, usage: PLAN_USAGE },
+  probe: { run: probeCommand, usage: PROBE_USAGE },
   simulate: { run: simulateCommand, usage: SIMULATE_USAGE },
   query: {
     run: queryCommand,

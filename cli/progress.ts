@@ -32,7 +32,9 @@ export class Progress {
 
   onUser = (result: UserResult): void => {
     this.counters.users++;
-    if (result.failed) this.counters.failedUsers++;
+    // Endpoint symptoms are not counted: the batch may yet excuse them (endpoint_unavailable).
+    if (result.outcomes.some((o) => o.status === 'failed' && o.endpoint === undefined))
+      this.counters.failedUsers++;
     this.counters.rows += result.rows.length;
   };
 

@@ -4,6 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { ConfigError } from '#core/errors.ts';
+import { API_PROFILE_NAMES } from '#simulator/api-profiles.ts';
 import { parseSimulatorOptions, type SimulatorOptions } from '#simulator/options.ts';
 import { startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
@@ -27,6 +28,8 @@ export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
   --hang-ms <n>            how long a hung request hangs (default 30000)
   --envelope top|data|mixed  wrap list bodies as {"data": {...}}
   --fail-user-rate <r>     share of users whose data endpoints answer 404
+  --profile <name>         an API that disagrees with the loader's catalog:
+                           ${API_PROFILE_NAMES.join(', ')}
   --log                    one line per request on stderr`;
 
 function int(flag: string, raw: string | undefined, min = 0): number | undefined {
@@ -59,6 +62,7 @@ export function parseSimulateArgs(
     'hang-ms': { type: 'string' },
     envelope: { type: 'string' },
     'fail-user-rate': { type: 'string' },
+    profile: { type: 'string' },
     log: { type: 'boolean' },
   });
   const rateLimit = values['rate-limit'] === undefined ? undefined : Number(values['rate-limit']);
@@ -85,6 +89,7 @@ export function parseSimulateArgs(
       : { tokenMaxUses: int('--token-max-uses', values['token-max-uses'], 1) }),
     ...(values['page-size'] === undefined ? {} : { pageSize: int('--page-size', values['page-size'], 1) }),
     ...(rateLimit === undefined ? {} : { rateLimit }),
+    ...(values.profile === undefined ? {} : { profile: values.profile }),
     faults: Object.fromEntries(Object.entries(faults).filter(([, v]) => v !== undefined)),
     ...(values.log ? { log: (line: string) => io.stderr.write(`${line}\n`) } : {}),
   } as SimulatorOptions;

@@ -17,6 +17,8 @@ export interface LakeStatus {
     committedAt: string;
     users: number;
     failedUsers: number;
+    /** Resources disabled by an endpoint finding in that load. */
+    disabledResources: string[];
     rows: number;
   }[];
   readonly tables: readonly { table: string; rows: number; files: number; bytes: number; columns: number }[];
@@ -73,6 +75,8 @@ export async function lakeStatus(dest: string): Promise<LakeStatus> {
       committedAt: m.committedAt,
       users: m.users,
       failedUsers: m.failedUserCount,
+      // Markers written before endpoint findings existed have none.
+      disabledResources: (m.endpointFindings ?? []).map((f) => f.resource),
       rows: Object.values(m.rowsByTable).reduce((a, b) => a + b, 0),
     })),
     tables: [...tables.values()].sort((a, b) => a.table.localeCompare(b.table)),
@@ -91,7 +95,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
   out.push(`Loads (${status.loads.length}):`);
   out.push(
     renderTable(
-      ['load_id', 'dt', 'committed_at', 'users', 'failed', 'rows'],
+      ['load_id', 'dt', 'committed_at', 'users', 'failed', 'rows', 'disabled'],
       status.loads.map((l) => [
         l.loadId,
         l.dt,
@@ -99,6 +103,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
         String(l.users),
         String(l.failedUsers),
         String(l.rows),
+        l.disabledResources.join(',') || '-',
       ]),
     ),
   );

@@ -17,7 +17,28 @@ export interface LoadSummary {
   readonly schemaChanges: LoadMarker['schemaChanges'];
   /** Bare NaN / Infinity tokens loaded as null (token kept in the column's text variant). */
   readonly nonFiniteValues: number;
+  /** Resources found unusable: not loaded for anybody, users not failed for them. */
+  readonly endpointFindings: LoadMarker['endpointFindings'];
   readonly exitCode: number;
+}
+
+/** Exit codes of `load` (README, "Exit codes"). */
+export const EXIT = {
+  ok: 0,
+  /** Nothing committed. */
+  nothingCommitted: 1,
+  /** Committed; some users failed (user_loads says why). */
+  usersFailed: 3,
+  /** Committed; a resource was found unusable and disabled (a config fix, not a retry). */
+  resourceDisabled: 4,
+  /** Committed; both of the above. */
+  usersFailedAndResourceDisabled: 5,
+} as const;
+
+export function exitCodeOf(marker: Pick<LoadMarker, 'failedUserCount' | 'endpointFindings'>): number {
+  const disabled = marker.endpointFindings.length > 0;
+  if (marker.failedUserCount > 0) return disabled ? EXIT.usersFailedAndResourceDisabled : EXIT.usersFailed;
+  return disabled ? EXIT.resourceDisabled : EXIT.ok;
 }
 
 export function summarize(
@@ -47,6 +68,7 @@ export function summarize(
     schemaChanges: marker.schemaChanges,
     // Markers written before this count existed carry none.
     nonFiniteValues: marker.nonFiniteValues ?? 0,
+    endpointFindings: marker.endpointFindings,
     exitCode: extra.exitCode,
   };
 }
@@ -75,8 +97,11 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
 
 export function formatSummary(s: LoadSummary): string {
   const lines: string[] = [];
-  const status =
-    s.failedUserCount === 0 ? 'committed' : `committed with ${s.failedUserCount} of ${s.users} users failed`;
+  const parts: string[] = [];
+  if (s.failedUserCount > 0) parts.push(`${s.failedUserCount} of ${s.users} users failed`);
+  const disabled = s.endpointFindings.length;
+  if (disabled > 0) parts.push(`${disabled} resource${disabled === 1 ? '' : 's'} disabled`);
+  const status = parts.length === 0 ? 'committed' : `committed with ${parts.join(' and ')}`;
   lines.push(`Load ${s.loadId} ${status} to ${s.dest} (dt=${s.dt}) in ${s.seconds}s`);
   lines.push(`${s.users} users · ${s.requests} requests · ${s.retries} retries`);
   lines.push('');
@@ -103,6 +128,13 @@ export function formatSummary(s: LoadSummary): string {
     lines.push(
       `${s.nonFiniteValues} NaN/Infinity value(s) loaded as null; each token is kept in its column's __v_text variant`,
     );
+  }
+  if (disabled > 0) {
+    lines.push('');
+    lines.push(
+      `Resources disabled (${disabled}; not loaded for anybody this time, users not failed for them, previous data kept):`,
+    );
+    for (const f of s.endpointFindings) lines.push(`  ${f.message}`);
   }
   if (s.failedUserCount > 0) {
     lines.push('');

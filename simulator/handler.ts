@@ -4,13 +4,14 @@
  * fault injection for data, and a fault is decided before the data is looked at.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HTML_NOT_FOUND, resolveApi, withNanTokens } from './api-profiles.ts';
 import { BoundedMap } from './bounded-map.ts';
 import { type Fault, FaultInjector, malformedBody, serverErrorStatus, TOKEN_FAULT_KINDS } from './faults.ts';
 import type { ResolvedSimulatorOptions } from './options.ts';
 import { hashKey } from './prng.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { API_CODES, type ApiResponse, apiError, render } from './responses.ts';
-import { matchRoute, type Route } from './routes.ts';
+import { type DataRoute, matchRoute } from './routes.ts';
 import { type SimulatorStats, StatsRecorder } from './stats.ts';
 import { Timers } from './timers.ts';
 import { TokenStore } from './tokens.ts';
@@ -50,8 +51,17 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
   const injector = new FaultInjector(seed, faults);
   const bucket = options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit);
   const users = new BoundedMap<string, UserData>(options.userCacheSize);
+  const api = resolveApi(options.profile, options.api);
+  /** Task id -> its user: Atomic's task endpoint takes a task id and our server key, no token. */
+  const taskOwners = new BoundedMap<string, string>(options.taskIndexSize);
   const dataFor = (identifier: string) =>
-    users.getOrCreate(identifier, () => userData(seed, identifier, options.generation));
+    users.getOrCreate(identifier, () => {
+      const data = userData(seed, identifier, options.generation);
+      for (const taskId of data.taskIds) taskOwners.set(taskId, identifier);
+      return data;
+    });
+  const serverKeyOk = (req: IncomingMessage) =>
+    header(req, 'x-api-key') === options.apiKey && header(req, 'x-api-secret') === options.apiSecret;
 
   function faultReply(fault: Fault): Reply {
     recorder.fault(fault.kind);
@@ -78,7 +88,7 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
   }
 
   function accessToken(req: IncomingMessage, body: string): Reply {
-    if (header(req, 'x-api-key') !== options.apiKey || header(req, 'x-api-secret') !== options.apiSecret) {
+    if (!serverKeyOk(req)) {
       return toReply(apiError(401, API_CODES.badCredentials, 'Invalid API key or secret'));
     }
     const identifier = identifierOf(body);
@@ -93,10 +103,26 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
     }
     const fault = injector.next(hashKey(['access-token', identifier]), TOKEN_FAULT_KINDS);
     if (fault) return faultReply(fault);
+    // The user exists from here on: index their tasks for the task endpoint.
+    dataFor(identifier);
     return toReply({ status: 200, body: { data: tokens.mint(identifier) } });
   }
 
-  function dataRequest(req: IncomingMessage, url: URL, route: Extract<Route, { kind: 'data' }>): Reply {
+  /** The user a request is for: the token's, or (server-key routes) the path's or task's owner. */
+  function requester(req: IncomingMessage, route: DataRoute): { identifier: string } | Reply {
+    if (route.auth === 'server' || api.serverKeyRoutes.includes(route.template)) {
+      // A gateway that wants the key answers a token with a bare 401: no PayLink code, no 40104.
+      if (!serverKeyOk(req)) return { status: 401, body: JSON.stringify({ message: 'Unauthorized' }) };
+      const subject = route.subject;
+      const identifier =
+        subject === undefined
+          ? undefined
+          : 'identifier' in subject
+            ? subject.identifier
+            : taskOwners.get(subject.taskId);
+      if (identifier === undefined) return notFoundReply('Not found');
+      return { identifier };
+    }
     const publicToken = header(req, 'x-public-token');
     if (!publicToken) return toReply(apiError(401, API_CODES.badPublicToken, 'Missing public token'));
     const check = tokens.use(publicToken);
@@ -104,7 +130,20 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
       const message = check.reason === 'expired' ? 'Public token expired' : 'Invalid public token';
       return toReply(apiError(401, API_CODES.badPublicToken, message));
     }
-    const identifier = check.identifier;
+    return { identifier: check.identifier };
+  }
+
+  function notFoundReply(message: string): Reply {
+    if (api.notFoundPages === 'html')
+      return { status: 404, body: HTML_NOT_FOUND, headers: { 'content-type': 'text/html; charset=utf-8' } };
+    return toReply(apiError(404, API_CODES.notFound, message));
+  }
+
+  function dataRequest(req: IncomingMessage, url: URL, route: DataRoute): Reply {
+    if (api.missingRoutes.includes(route.template)) return notFoundReply('Not found');
+    const who = requester(req, route);
+    if (!('identifier' in who)) return who;
+    const identifier = who.identifier;
     const query = url.searchParams;
     // The request's identity is the user's, not the token's: a re-minted token continues its history.
     const fault = injector.next(
@@ -120,9 +159,12 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
       response = render(route.resolve(dataFor(identifier), query), query, {
         pageSize: options.pageSize,
         dataEnvelope: injector.dataEnvelope(identifier),
+        shape: api.shapes[route.template] ?? (route.auth === 'server' ? 'data' : 'key'),
       });
     }
     const reply = toReply(response);
+    if (api.nanNumbers && reply.status === 200) reply.body = withNanTokens(reply.body);
+    if (reply.status === 404 && api.notFoundPages === 'html') return notFoundReply('Not found');
     if (fault?.kind === 'malformed') {
       recorder.fault(fault.kind);
       return { status: 200, body: malformedBody(reply.body, fault), fault: fault.kind };
@@ -151,7 +193,7 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
       return toReply(apiError(413, API_CODES.payloadTooLarge, 'Request body too large'));
     // x-api-version is accepted whatever its value (Atomic's apps send v2) and never required.
     const route = matchRoute(req.method ?? 'GET', url.pathname);
-    if (!route) return toReply(apiError(404, API_CODES.notFound, 'Not found'));
+    if (!route) return notFoundReply('Not found');
     return route.kind === 'access-token' ? accessToken(req, body) : dataRequest(req, url, route);
   }
 

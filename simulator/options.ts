@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '#core/errors.ts';
+import { API_PROFILE_NAMES, type ApiProfile, apiOptionsSchema } from './api-profiles.ts';
 
 export const SIMULATOR_DEFAULTS = {
   /** 0: an ephemeral port chosen by the OS. */
@@ -80,6 +81,12 @@ export const simulatorOptionsSchema = z
     /** Server-side limit over all requests (requests/second); above it: 429 with Retry-After. */
     rateLimit: z.number().positive().optional(),
     faults: faultOptionsSchema.prefault({}),
+    /** A named way the API disagrees with the loader's catalog (api-profiles.ts). */
+    profile: z.enum(API_PROFILE_NAMES as [ApiProfile, ...ApiProfile[]]).default('default'),
+    /** Explicit disagreements, on top of the profile's. */
+    api: apiOptionsSchema.prefault({}),
+    /** Task ids remembered for `/task/{id}/details` (whose task is it): users whose data was drawn. */
+    taskIndexSize: z.number().int().positive().default(200_000),
     userCacheSize: z.number().int().positive().default(SIMULATOR_DEFAULTS.userCacheSize),
     /** One line per request (method, path, status, fault); nothing by default. */
     log: z.custom<(line: string) => void>((v) => typeof v === 'function', 'must be a function').optional(),

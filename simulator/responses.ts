@@ -2,12 +2,14 @@
  * Turning a route's result into the status and JSON body PayLink would send: error bodies
  * `{"message", "code"}` (docs), optional `limit`/`skip` paging, and the `data` envelope.
  */
-import type { JsonObject, JsonValue } from '#core/types.ts';
+import type { JsonValue } from '#core/types.ts';
+import type { Shape } from './api-profiles.ts';
 import type { DataResult } from './routes.ts';
 
 export interface ApiResponse {
   readonly status: number;
-  readonly body: JsonObject;
+  /** A JSON object, except for the `bare` shape (an array, or a record that may be null). */
+  readonly body: JsonValue;
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -34,8 +36,10 @@ export function apiError(
 export interface RenderOptions {
   /** Set: list endpoints honour `?limit=&skip=` (limit defaulting to this). */
   readonly pageSize: number | undefined;
-  /** Wrap list bodies as `{"data": {...}}`. */
+  /** Wrap list bodies as `{"data": {...}}` (the `envelope` fault). */
   readonly dataEnvelope: boolean;
+  /** Where the body puts the data (api-profiles.ts). */
+  readonly shape?: Shape;
 }
 
 export function render(result: DataResult, query: URLSearchParams, options: RenderOptions): ApiResponse {
@@ -47,15 +51,30 @@ export function render(result: DataResult, query: URLSearchParams, options: Rend
         result.message,
       );
     case 'object':
-      return { status: 200, body: { [result.key]: result.value } };
+      return { status: 200, body: shaped(result.key, result.value, options.shape ?? 'key', false) };
     case 'list': {
       const page =
         options.pageSize === undefined ? result.items : slice(result.items, query, options.pageSize);
       if (page === undefined)
         return apiError(400, API_CODES.badRequest, 'limit and skip must be non-negative integers');
-      const body: JsonObject = { [result.key]: page as JsonValue[] };
-      return { status: 200, body: options.dataEnvelope ? { data: body } : body };
+      return {
+        status: 200,
+        body: shaped(result.key, page as JsonValue[], options.shape ?? 'key', options.dataEnvelope),
+      };
     }
+  }
+}
+
+function shaped(key: string, value: JsonValue, shape: Shape, dataEnvelope: boolean): JsonValue {
+  switch (shape) {
+    case 'key':
+      return dataEnvelope ? { data: { [key]: value } } : { [key]: value };
+    case 'data-key':
+      return { data: { [key]: value } };
+    case 'data':
+      return { data: value };
+    case 'bare':
+      return value;
   }
 }
 

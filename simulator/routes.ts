@@ -4,6 +4,7 @@
  * and responses.ts.
  */
 import type { JsonValue } from '#core/types.ts';
+import type { RouteTemplate } from './api-profiles.ts';
 import type { UserData } from './world-types.ts';
 
 export type DataResult =
@@ -11,27 +12,46 @@ export type DataResult =
   | { readonly kind: 'object'; readonly key: string; readonly value: JsonValue }
   | { readonly kind: 'error'; readonly status: 400 | 404; readonly message: string };
 
-export type Route =
-  | { readonly kind: 'access-token' }
-  | { readonly kind: 'data'; readonly resolve: (data: UserData, query: URLSearchParams) => DataResult };
+/** Whose data a server-key route reads: from its path, or the owner of a task id. */
+export type Subject = { readonly identifier: string } | { readonly taskId: string };
+
+export type DataRoute = {
+  readonly kind: 'data';
+  readonly template: RouteTemplate;
+  /** `user`: the public token names the user. `server`: our key and secret; `subject` names the user. */
+  readonly auth: 'user' | 'server';
+  readonly subject?: Subject;
+  readonly resolve: (data: UserData, query: URLSearchParams) => DataResult;
+};
+
+export type Route = { readonly kind: 'access-token' } | DataRoute;
 
 const notFound = (what: string): DataResult => ({ kind: 'error', status: 404, message: `${what} not found` });
 
-const list = (key: string, pick: (d: UserData) => readonly JsonValue[]): Route => ({
+const list = (
+  template: RouteTemplate,
+  key: string,
+  pick: (d: UserData) => readonly JsonValue[],
+): DataRoute => ({
   kind: 'data',
+  template,
+  auth: 'user',
   resolve: (data) => ({ kind: 'list', key, items: pick(data) }),
 });
 
-const STATIC_DATA_ROUTES: Readonly<Record<string, Route>> = {
-  '/pay-link/accounts': list('accounts', (d) => d.accounts),
-  '/pay-link/orders': list('orders', (d) => d.orders),
-  '/pay-link/suggestions': list('suggestions', (d) => d.suggestions),
+const STATIC_DATA_ROUTES: Readonly<Record<string, DataRoute>> = {
+  '/pay-link/accounts': list('/pay-link/accounts', 'accounts', (d) => d.accounts),
+  '/pay-link/orders': list('/pay-link/orders', 'orders', (d) => d.orders),
+  '/pay-link/suggestions': list('/pay-link/suggestions', 'suggestions', (d) => d.suggestions),
   '/pay-link/recurring-financial-transactions': list(
+    '/pay-link/recurring-financial-transactions',
     'recurringFinancialTransactions',
     (d) => d.recurringFinancialTransactions,
   ),
   '/pay-link/financial-transactions/most-recent': {
     kind: 'data',
+    template: '/pay-link/financial-transactions/most-recent',
+    auth: 'user',
     resolve: (data) => ({
       kind: 'object',
       key: 'financialTransaction',
@@ -40,6 +60,8 @@ const STATIC_DATA_ROUTES: Readonly<Record<string, Route>> = {
   },
   '/pay-link/action-history': {
     kind: 'data',
+    template: '/pay-link/action-history',
+    auth: 'user',
     resolve: (data, query) => {
       const accountId = query.get('accountId');
       if (!accountId) return { kind: 'error', status: 400, message: 'accountId is required' };
@@ -61,24 +83,54 @@ export function matchRoute(method: string, pathname: string): Route | undefined 
   if (account !== undefined) {
     return {
       kind: 'data',
+      template: '/pay-link/accounts/{id}',
+      auth: 'user',
       resolve: (data) => {
         const found = data.accounts.find((a) => a._id === account);
         return found ? { kind: 'object', key: 'account', value: found } : notFound('Account');
       },
     };
   }
-  const task = idAfter(pathname, '/pay-link/tasks/');
+  // Atomic's task endpoint [3rd client]: server key and secret, the task under `data`.
+  const details = /^\/task\/([^/]+)\/details$/.exec(pathname);
+  const task = details ? decoded(details[1]!) : undefined;
   if (task !== undefined) {
     return {
       kind: 'data',
-      // Another user's task is "not found" for this one: the token is the user scope.
+      template: '/task/{id}/details',
+      auth: 'server',
+      subject: { taskId: task },
       resolve: (data) => {
         const found = Object.hasOwn(data.tasks, task) ? data.tasks[task] : undefined;
         return found ? { kind: 'object', key: 'task', value: found } : notFound('Task');
       },
     };
   }
+  const userTasks = /^\/user\/([^/]+)\/tasks$/.exec(pathname);
+  const identifier = userTasks ? decoded(userTasks[1]!) : undefined;
+  if (identifier !== undefined) {
+    return {
+      kind: 'data',
+      template: '/user/{identifier}/tasks',
+      auth: 'server',
+      subject: { identifier },
+      resolve: (data, query) => {
+        const status = query.get('status');
+        const tasks = data.taskIds.map((id) => data.tasks[id]!).filter((t) => !status || t.status === status);
+        return { kind: 'list', key: 'tasks', items: tasks };
+      },
+    };
+  }
   return undefined;
+}
+
+function decoded(segment: string): string | undefined {
+  try {
+    const value = decodeURIComponent(segment);
+    return value === '' ? undefined : value;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The single, non-empty, decoded path segment after `prefix`; undefined otherwise. */

@@ -12,7 +12,7 @@ import type { Clock, JsonValue } from '#core/types.ts';
 import { createAccessTokenGate, MintRejection } from './access-token-gate.ts';
 import { parseJsonBody } from './json-body.ts';
 import { createAttemptSender } from './paylink-http-attempt.ts';
-import { type Accepted, createTransport, type PayLinkEvent } from './paylink-transport.ts';
+import { type Accepted, createTransport, originOf, type PayLinkEvent } from './paylink-transport.ts';
 import { sleep } from './system-timers.ts';
 
 export type { PayLinkEvent } from './paylink-transport.ts';
@@ -64,6 +64,20 @@ export function createPayLinkClient(options: PayLinkClientOptions): PayLinkApi {
 
   // One per client: "has this key worked for anybody yet" is a fact about this run's key.
   const gate = createAccessTokenGate();
+  const origin = originOf(baseUrl);
+  /** An HTTP error that knows where it came from and whether the body was an HTML page. */
+  const httpError = (endpoint: string, status: number, apiCode: number | undefined, html: boolean) => {
+    const error = new PayLinkHttpError(endpoint, status, apiCode);
+    error.origin = origin;
+    error.html = html;
+    return error;
+  };
+  const serverHeaders = {
+    'x-api-key': apiKey,
+    'x-api-secret': apiSecret,
+    accept: 'application/json',
+    'x-api-version': API_VERSION,
+  };
 
   // Retrying POST /access-token is safe: it creates the user on first call and otherwise gets
   // it, keyed by identifier, so a repeated call after a lost response changes nothing.
@@ -74,19 +88,13 @@ export function createPayLinkClient(options: PayLinkClientOptions): PayLinkApi {
         endpoint: ACCESS_TOKEN_ENDPOINT,
         method: 'POST',
         url: `${baseUrl}/access-token`,
-        headers: {
-          'x-api-key': apiKey,
-          'x-api-secret': apiSecret,
-          'content-type': 'application/json',
-          accept: 'application/json',
-          'x-api-version': API_VERSION,
-        },
+        headers: { ...serverHeaders, 'content-type': 'application/json' },
         json: { identifier },
         accept: readToken,
-        reject: (status, apiCode) =>
-          status === 401 || status === 403
+        reject: (status, apiCode, html) =>
+          (status === 401 || status === 403) && !html
             ? new MintRejection(status, apiCode)
-            : new PayLinkHttpError(ACCESS_TOKEN_ENDPOINT, status, apiCode),
+            : httpError(ACCESS_TOKEN_ENDPOINT, status, apiCode, html),
       }),
     );
 
@@ -95,10 +103,14 @@ export function createPayLinkClient(options: PayLinkClientOptions): PayLinkApi {
       endpoint: request.endpoint,
       method: 'GET',
       url: dataUrl(baseUrl, request),
-      // The public token is the user's whole scope; the API key/secret never go on data calls.
-      headers: { 'x-public-token': token, 'x-api-version': API_VERSION, accept: 'application/json' },
+      // The public token is the user's whole scope on PayLink data calls; the API key and
+      // secret go only to endpoints the catalog marks `auth: server` (Atomic's task endpoints).
+      headers:
+        request.auth === 'server'
+          ? serverHeaders
+          : { 'x-public-token': token, 'x-api-version': API_VERSION, accept: 'application/json' },
       accept: readJson,
-      reject: (status, apiCode) => new PayLinkHttpError(request.endpoint, status, apiCode),
+      reject: (status, apiCode, html) => httpError(request.endpoint, status, apiCode, html),
     });
 
   return {
@@ -125,6 +137,8 @@ function createSession(
   let remint: Promise<string> | undefined;
   return {
     async getJson(request) {
+      // A server-key call has no token to renew: its 401 is final.
+      if (request.auth === 'server') return getJson(request, '');
       const used = token;
       try {
         return await getJson(request, used);

@@ -40,8 +40,11 @@ export interface TransportCall<T> {
   readonly json?: JsonValue;
   /** Reads a 2xx body; may throw a non-retryable error (e.g. a valid body without the field we need). */
   readonly accept: (body: string, status: number) => Accepted<T>;
-  /** The error for a status that no retry can change (4xx other than 408/429, 3xx). */
-  readonly reject: (status: number, apiCode: number | undefined) => Error;
+  /**
+   * The error for a status that no retry can change (4xx other than 408/429, 3xx). `html`: the
+   * error body is an HTML page (a web server or gateway answered, not PayLink).
+   */
+  readonly reject: (status: number, apiCode: number | undefined, html: boolean) => Error;
 }
 
 export interface TransportDeps {
@@ -104,10 +107,12 @@ export function createTransport(deps: TransportDeps): Transport {
     emit({ type: 'request', endpoint: call.endpoint, status, attempt });
     if (status >= 200 && status < 300) {
       const accepted = call.accept(body, status);
-      return accepted.ok ? accepted : { ok: false, failure: { kind: 'malformed', detail: accepted.detail } };
+      if (accepted.ok) return accepted;
+      const detail = isHtml(body) ? 'an HTML page, not JSON' : accepted.detail;
+      return { ok: false, failure: { kind: 'malformed', detail } };
     }
     const apiCode = apiCodeOf(body);
-    if (!isRetryableStatus(status)) throw call.reject(status, apiCode);
+    if (!isRetryableStatus(status)) throw call.reject(status, apiCode, isHtml(body));
     return { ok: false, failure: { kind: 'status', status, apiCode, retryAfter: outcome.retryAfter } };
   }
 
@@ -122,13 +127,12 @@ export function createTransport(deps: TransportDeps): Transport {
       const result = await attemptOnce(call, attempt, Math.min(policy.timeoutMs, Math.max(1, remainingMs)));
       if (result.ok) return result.value;
       const { failure } = result;
-      if (attempt >= policy.attempts) throw finalError(call.endpoint, failure);
+      if (attempt >= policy.attempts) throw finalError(call, failure);
       const now = deps.now();
       const retryAfter = failure.kind === 'status' ? failure.retryAfter : null;
       const delayMs = retryDelayMs({ attempt, retryAfter, now, random: deps.random, policy });
       // Waiting past the budget only to fail later helps nobody: give up now.
-      if (now.getTime() - startedAt + delayMs >= policy.requestBudgetMs)
-        throw finalError(call.endpoint, failure);
+      if (now.getTime() - startedAt + delayMs >= policy.requestBudgetMs) throw finalError(call, failure);
       counters.retries++;
       const status = failure.kind === 'status' ? failure.status : undefined;
       emit({
@@ -146,17 +150,36 @@ export function createTransport(deps: TransportDeps): Transport {
 }
 
 /** The error for a transient failure that outlived the retry budget. */
-function finalError(endpoint: string, failure: Failure): Error {
+function finalError(call: { endpoint: string; url: string }, failure: Failure): Error {
+  const { endpoint } = call;
+  const origin = originOf(call.url);
   switch (failure.kind) {
-    case 'status':
-      return new PayLinkHttpError(endpoint, failure.status, failure.apiCode);
+    case 'status': {
+      const error = new PayLinkHttpError(endpoint, failure.status, failure.apiCode);
+      error.origin = origin;
+      return error;
+    }
     case 'timeout':
-      return new PayLinkNetworkError(endpoint, 'timeout');
+      return new PayLinkNetworkError(endpoint, 'timeout', undefined, origin);
     case 'network':
-      return new PayLinkNetworkError(endpoint, 'network', failure.cause);
+      return new PayLinkNetworkError(endpoint, 'network', failure.cause, origin);
     case 'malformed':
-      return new MalformedResponseError(endpoint, failure.detail);
+      return new MalformedResponseError(endpoint, failure.detail, undefined, origin);
   }
+}
+
+/** `scheme://host[:port]` of a request URL: safe to print (base URLs carry no user info). */
+export function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An HTML page where PayLink would send JSON: a web server, CDN or gateway answered instead. */
+export function isHtml(body: string): boolean {
+  return /^\s*<(?:!doctype|html|head|body|\?xml|h1|title)/i.test(body);
 }
 
 /** The numeric `code` of an error body (`{"message": "...", "code": 40104}`), if there is one. */

@@ -19,6 +19,7 @@
  * Every step is idempotent, so a commit that dies anywhere can simply run again.
  */
 import { LAKE } from './constants.ts';
+import type { EndpointFinding } from './endpoint-health.ts';
 import { LakeStateError } from './errors.ts';
 import { rootRowId } from './ids.ts';
 import { claimSchemaVersion, readCommittedSchema } from './lake-schema.ts';
@@ -86,6 +87,11 @@ export interface LoadMarker {
   readonly schemaChanges: readonly SchemaChange[];
   /** Bare NaN / Infinity / -Infinity tokens loaded as null (each token kept in `<column>__v_text`). */
   readonly nonFiniteValues: number;
+  /**
+   * Resources found unusable (endpoint-level: missing path, other auth, unreadable body), one
+   * entry per resource merged over the batches; their units are `endpoint_unavailable`.
+   */
+  readonly endpointFindings: readonly EndpointFinding[];
 }
 
 interface CommitIntent {
@@ -163,6 +169,7 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
     schemaVersion,
     schemaChanges: changes,
     nonFiniteValues: manifests.reduce((n, m) => n + (m.nonFiniteValues ?? 0), 0),
+    endpointFindings: mergeFindings(manifests),
   };
   await writeJson(store, loadMarkerKey(loadId), marker);
   await writeLoadRow(marker, registry, deps);
@@ -170,6 +177,27 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
   const leftovers = await store.list(stagingPrefix(loadId));
   if (leftovers.length > 0) await store.delete(leftovers);
   return marker;
+}
+
+/** One finding per resource over all batches (each Lambda judged its batch alone). */
+function mergeFindings(manifests: readonly BatchManifest[]): EndpointFinding[] {
+  const byResource = new Map<string, EndpointFinding>();
+  for (const m of manifests) {
+    for (const f of m.endpointFindings ?? []) {
+      const seen = byResource.get(f.resource);
+      byResource.set(
+        f.resource,
+        seen === undefined
+          ? f
+          : {
+              ...seen,
+              evidenceUsers: seen.evidenceUsers + f.evidenceUsers,
+              batches: [...new Set([...seen.batches, ...f.batches])].sort((a, b) => a - b),
+            },
+      );
+    }
+  }
+  return [...byResource.values()].sort((a, b) => (a.resource < b.resource ? -1 : 1));
 }
 
 /** The commit point: the load's one `_dlt_loads` row, a Parquet file that appears whole or not at all. */

@@ -47,6 +47,10 @@ export class PayLinkHttpError extends LoaderError {
   readonly status: number;
   readonly apiCode: number | undefined;
   readonly endpoint: string;
+  /** Where the answer came from (`https://host[:port]`, no path, never credentials); set by the client. */
+  origin: string | undefined;
+  /** The error body was an HTML page, not PayLink's `{"message", "code"}`: likely not PayLink at all. */
+  html = false;
   constructor(endpoint: string, status: number, apiCode?: number, cause?: unknown) {
     const retryable = status === 429 || status >= 500;
     super(`PayLink ${endpoint} answered HTTP ${status}${apiCode === undefined ? '' : ` (code ${apiCode})`}`, {
@@ -96,14 +100,44 @@ export class AccessTokenRejectedError extends LoaderError {
 export class PayLinkNetworkError extends LoaderError {
   override readonly name: string = 'PayLinkNetworkError';
   readonly endpoint: string;
-  constructor(endpoint: string, kind: 'timeout' | 'network', cause?: unknown) {
-    super(`PayLink ${endpoint}: ${kind === 'timeout' ? 'timed out' : 'network error'} after retries`, {
-      code: kind,
-      retryable: true,
-      cause,
-    });
+  /** `https://host[:port]` the request went to (no path, never credentials). */
+  readonly origin: string | undefined;
+  /** Plain words for the cause: `connection refused`, `TLS certificate rejected`, `timed out`. */
+  readonly reason: string;
+  constructor(endpoint: string, kind: 'timeout' | 'network', cause?: unknown, origin?: string) {
+    const reason = kind === 'timeout' ? 'timed out' : networkReason(cause);
+    super(
+      `PayLink ${endpoint}: ${kind === 'timeout' ? 'timed out' : `network error (${reason})`} after retries`,
+      {
+        code: kind,
+        retryable: true,
+        cause,
+      },
+    );
     this.endpoint = endpoint;
+    this.origin = origin;
+    this.reason = reason;
   }
+}
+
+/** Node's system error codes (kept by the HTTP adapter as `TypeError (ECONNREFUSED)`) in plain words. */
+function networkReason(cause: unknown): string {
+  const text = cause instanceof Error ? cause.message : '';
+  const code = /\(([A-Z][A-Z0-9_]*)\)/.exec(text)?.[1];
+  if (code === undefined) return 'network error';
+  const words: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ECONNRESET: 'connection reset',
+    ENOTFOUND: 'host not found',
+    EAI_AGAIN: 'host name lookup failed',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+    ETIMEDOUT: 'connection timed out',
+    UND_ERR_SOCKET: 'connection closed',
+  };
+  if (words[code]) return words[code];
+  if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return `TLS certificate rejected (${code})`;
+  return code;
 }
 
 /**
@@ -130,13 +164,18 @@ export class ResponseTooLargeError extends LoaderError {
 export class MalformedResponseError extends LoaderError {
   override readonly name: string = 'MalformedResponseError';
   readonly endpoint: string;
-  constructor(endpoint: string, detail: string, cause?: unknown) {
+  readonly detail: string;
+  /** `https://host[:port]` that answered (set by the transport); never credentials. */
+  readonly origin: string | undefined;
+  constructor(endpoint: string, detail: string, cause?: unknown, origin?: string) {
     super(`PayLink ${endpoint}: malformed response (${detail})`, {
       code: 'malformed_response',
       retryable: true,
       cause,
     });
     this.endpoint = endpoint;
+    this.detail = detail;
+    this.origin = origin;
   }
 }
 
@@ -171,6 +210,25 @@ export class PaginationLimitError extends LoaderError {
     });
     this.endpoint = endpoint;
     this.maxPages = maxPages;
+  }
+}
+
+/**
+ * Nothing works: the first users of a load all failed at the network, TLS, or got bodies that
+ * are not PayLink's (an HTML page, not JSON). Recording N identical user failures and committing
+ * them would hide the one cause, so the load stops and commits nothing. Not retryable by an
+ * orchestrator: the same load would meet the same wall.
+ */
+export class SystemicFailureError extends LoaderError {
+  override readonly name: string = 'SystemicFailureError';
+  /** Users that failed alike before the load stopped. */
+  readonly users: number;
+  constructor(cause: string, users: number, error?: unknown) {
+    super(`${cause} (the first ${users} user${users === 1 ? '' : 's'} all failed this way)`, {
+      code: 'systemic_failure',
+      cause: error,
+    });
+    this.users = users;
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import type { ResourceStep } from './config.ts';
 import { LAKE } from './constants.ts';
+import { ENDPOINT_UNAVAILABLE, type EndpointFinding, EndpointHealth } from './endpoint-health.ts';
 import { rootRowId } from './ids.ts';
 import { InOrder } from './in-order.ts';
 import { batchManifestKey, stagedPartsPrefix } from './layout.ts';
@@ -36,6 +37,11 @@ export interface BatchInput {
   readonly deadline?: Date;
   readonly limits?: PartLimits;
   readonly maxPages?: number;
+  /**
+   * Endpoint verdicts shared with earlier batches (a local run): a resource disabled there is
+   * not called here. Omitted (a Lambda): this batch judges on its own, and commit merges findings.
+   */
+  readonly health?: EndpointHealth;
 }
 
 export interface BatchDeps {
@@ -64,6 +70,8 @@ export interface BatchManifest {
   readonly nonFiniteValues?: number;
   /** The registry as this batch left it: commit merges the batches' views. */
   readonly schema: SchemaDoc;
+  /** Resources this batch found unusable (endpoint-level), each recorded once. */
+  readonly endpointFindings: readonly EndpointFinding[];
 }
 
 export const DEADLINE_CODE = 'deadline_exceeded';
@@ -84,23 +92,36 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
     if (step.emit) registry.declareResource(step.resource.table, step.resource.columns);
   const nonFiniteBefore = registry.nonFiniteValues();
   const sinks = new TableSinks({ store, parts: deps.parts, registry }, input, input.limits);
-  const failedUsers: (string | undefined)[] = new Array(input.users.length);
+  const failed: boolean[] = new Array(input.users.length).fill(false);
   const rowsByTable: Record<string, number> = {};
   const requestsBefore = deps.api.stats().requests;
   let deadlineSkipped = 0;
+  const health = input.health ?? new EndpointHealth(input.steps.map((s) => s.resource));
+  health.startBatch(input.batch);
+  const disabled = (resource: string) => health.disabled(resource);
+  /** Units that failed with an endpoint symptom before that endpoint's verdict: settled at the end. */
+  const pending: { index: number; identifier: string; outcome: UnitOutcome }[] = [];
 
   const emit = (tableKey: string, dt: string, raw: RawRow) => {
     const { table, row } = registry.typeRow(tableKey, raw);
     rowsByTable[table] = (rowsByTable[table] ?? 0) + 1;
     return { table, dt, row };
   };
+  // `user_loads` rows are ours, keyed by column name already (not by source path).
+  const emitOutcome = (raw: RawRow) => {
+    rowsByTable[LAKE.userLoadsTable] = (rowsByTable[LAKE.userLoadsTable] ?? 0) + 1;
+    return { table: LAKE.userLoadsTable, dt: input.dt, row: registry.coerceRow(LAKE.userLoadsTable, raw) };
+  };
   // Typing happens in user order, synchronously, so every run of the same users infers the same types.
-  const ordered = new InOrder<UserResult>(async (result) => {
+  const ordered = new InOrder<{ index: number; result: UserResult }>(async ({ index, result }) => {
     const typed = result.rows.map((r) => emit(r.table, r.dt, r.row));
     for (const outcome of result.outcomes) {
-      const row = registry.coerceRow(LAKE.userLoadsTable, userLoadsRow(input, result.identifier, outcome));
-      rowsByTable[LAKE.userLoadsTable] = (rowsByTable[LAKE.userLoadsTable] ?? 0) + 1;
-      typed.push({ table: LAKE.userLoadsTable, dt: input.dt, row });
+      if (outcome.endpoint !== undefined && !health.works(outcome.endpoint.resource)) {
+        pending.push({ index, identifier: result.identifier, outcome });
+        continue;
+      }
+      if (outcome.status === 'failed') failed[index] = true;
+      typed.push(emitOutcome(userLoadsRow(input, result.identifier, outcome)));
     }
     await sinks.write(typed);
     deps.onUser?.(result);
@@ -120,19 +141,39 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
               steps: input.steps,
               loadId: input.loadId,
               dt: input.dt,
+              disabled,
               ...(user.taskIds === undefined ? {} : { taskIds: user.taskIds }),
               ...(input.maxPages === undefined ? {} : { maxPages: input.maxPages }),
             },
             deps.api,
           );
+          // Completion order: the verdicts must see users as they finish. May throw (systemic).
+          health.observe(result.observation);
         }
-        if (result.failed) failedUsers[index] = user.identifier;
-        await ordered.put(index, result);
+        await ordered.put(index, { index, result });
       } catch (error) {
         ordered.close();
         throw error;
       }
     });
+    health.finishBatch();
+    // Verdicts are in: an endpoint found unusable excuses its users; otherwise they failed.
+    const settled = pending.map(({ index, identifier, outcome }) => {
+      const finding = health.disabled(outcome.endpoint!.resource);
+      if (finding === undefined) failed[index] = true;
+      const final: UnitOutcome =
+        finding === undefined
+          ? outcome
+          : {
+              ...outcome,
+              status: ENDPOINT_UNAVAILABLE,
+              errorCode:
+                outcome.endpoint!.resource === outcome.resource ? outcome.errorCode : 'parent_unavailable',
+              errorMessage: finding.message,
+            };
+      return emitOutcome(userLoadsRow(input, identifier, final));
+    });
+    if (settled.length > 0) await sinks.write(settled);
     const files = await sinks.close();
     const manifest: BatchManifest = {
       formatVersion: 1,
@@ -140,13 +181,14 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
       batch: input.batch,
       dt: input.dt,
       users: input.users.length,
-      failedUsers: failedUsers.filter((u): u is string => u !== undefined),
+      failedUsers: input.users.filter((_, i) => failed[i]).map((u) => u.identifier),
       deadlineSkipped,
       files,
       rowsByTable,
       requests: deps.api.stats().requests - requestsBefore,
       nonFiniteValues: registry.nonFiniteValues() - nonFiniteBefore,
       schema: registry.toJSON(),
+      endpointFindings: health.findings().filter((f) => f.batches.includes(input.batch)),
     };
     await store.put(batchManifestKey(input.loadId, input.batch), JSON.stringify(manifest));
     return manifest;
@@ -169,7 +211,13 @@ function skippedUser(identifier: string, steps: readonly ResourceStep[]): UserRe
       errorMessage: 'not started: the batch reached its deadline',
       httpStatus: null,
     }));
-  return { identifier, outcomes, rows: [], failed: true };
+  return {
+    identifier,
+    outcomes,
+    rows: [],
+    failed: true,
+    observation: { identifier, minted: false, steps: [] },
+  };
 }
 
 function userLoadsRow(input: BatchInput, identifier: string, o: UnitOutcome): RawRow {

@@ -6,7 +6,21 @@
  */
 import type { ResourceStep } from './config.ts';
 import { DEFAULTS, LAKE } from './constants.ts';
-import { ApiKeyRejectedError, describeError, LoaderError, PaginationLimitError } from './errors.ts';
+import {
+  ENDPOINT_UNAVAILABLE,
+  type EndpointFinding,
+  type EndpointSymptom,
+  endpointSymptom,
+  type StepObservation,
+  type UserObservation,
+} from './endpoint-health.ts';
+import {
+  ApiKeyRejectedError,
+  describeError,
+  LoaderError,
+  PaginationLimitError,
+  PayLinkHttpError,
+} from './errors.ts';
 import { normalizeRecord } from './normalize.ts';
 import { firstPage, nextPage } from './paginate.ts';
 import type { PayLinkApi, PayLinkSession } from './ports.ts';
@@ -14,7 +28,7 @@ import { KNOWN_TASKS, type ResourceDef } from './resources.ts';
 import { selectRecords } from './select.ts';
 import type { JsonObject, JsonValue, RawRow } from './types.ts';
 
-export type UnitStatus = 'ok' | 'failed';
+export type UnitStatus = 'ok' | 'failed' | typeof ENDPOINT_UNAVAILABLE;
 
 /** One row of the `user_loads` table, before typing. */
 export interface UnitOutcome {
@@ -26,6 +40,12 @@ export interface UnitOutcome {
   readonly errorCode: string | null;
   readonly errorMessage: string | null;
   readonly httpStatus: number | null;
+  /**
+   * Set when the unit failed because of an endpoint-level symptom of `resource` (its own, or a
+   * parent's it could not fan out from): the batch decides, once it knows whether that endpoint
+   * is unusable, whether this is `endpoint_unavailable` or the user's failure.
+   */
+  readonly endpoint?: { readonly resource: string; readonly symptom: EndpointSymptom };
 }
 
 export interface StagedRow {
@@ -39,7 +59,10 @@ export interface UserResult {
   readonly identifier: string;
   readonly outcomes: readonly UnitOutcome[];
   readonly rows: readonly StagedRow[];
+  /** Some unit failed (before the batch's endpoint verdicts, which may excuse endpoint symptoms). */
   readonly failed: boolean;
+  /** What this user showed about each endpoint (EndpointHealth folds it in). */
+  readonly observation: UserObservation;
 }
 
 export interface UserInput {
@@ -50,6 +73,8 @@ export interface UserInput {
   /** Task ids known for this user (webhooks or a task-id file): the parent of `tasks`. */
   readonly taskIds?: readonly string[];
   readonly maxPages?: number;
+  /** The finding that disabled a resource for this load, if any: such a resource is not called. */
+  readonly disabled?: (resource: string) => EndpointFinding | undefined;
 }
 
 interface FetchedRecord {
@@ -64,25 +89,55 @@ class ParentFailedError extends LoaderError {
   }
 }
 
+/** How a step ended, for its children: fetched records, or why there are none. */
+type StepState =
+  | { readonly kind: 'fetched'; readonly records: readonly FetchedRecord[] }
+  | { readonly kind: 'failed' }
+  | { readonly kind: 'endpoint'; readonly resource: string; readonly symptom: EndpointSymptom }
+  | { readonly kind: 'disabled'; readonly finding: EndpointFinding };
+
 export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserResult> {
   const outcomes: UnitOutcome[] = [];
   const rows: StagedRow[] = [];
+  const steps: StepObservation[] = [];
   let session: PayLinkSession;
   try {
     session = await api.openSession(input.identifier);
   } catch (error) {
     if (error instanceof ApiKeyRejectedError) throw error;
     for (const step of input.steps) if (step.emit) outcomes.push(failed(step.resource.table, error, 0));
-    return { identifier: input.identifier, outcomes, rows, failed: true };
+    const observation = { identifier: input.identifier, minted: false, mintError: error, steps };
+    return { identifier: input.identifier, outcomes, rows, failed: true, observation };
   }
 
-  const fetched = new Map<string, readonly FetchedRecord[]>();
+  const states = new Map<string, StepState>();
   for (const step of input.steps) {
     const { resource } = step;
     const counter = { requests: 0 };
+    const finding = input.disabled?.(resource.table);
+    const parentState = parentStateOf(resource, states);
+    if (finding !== undefined || parentState?.kind === 'disabled') {
+      const cause = finding ?? (parentState as { finding: EndpointFinding }).finding;
+      states.set(resource.table, { kind: 'disabled', finding: cause });
+      steps.push({ resource: resource.table, result: 'skipped' });
+      if (step.emit) outcomes.push(unavailable(resource.table, cause, finding === undefined));
+      continue;
+    }
+    if (parentState?.kind === 'endpoint') {
+      // The parent's endpoint looked missing: this unit shares its fate, decided by the batch.
+      states.set(resource.table, parentState);
+      steps.push({ resource: resource.table, result: 'skipped' });
+      if (step.emit)
+        outcomes.push({
+          ...failed(resource.table, new ParentFailedError(parentState.resource), 0),
+          endpoint: { resource: parentState.resource, symptom: parentState.symptom },
+        });
+      continue;
+    }
     try {
-      const records = await fetchUnit(resource, input, session, fetched, counter);
-      fetched.set(resource.table, records);
+      const records = await fetchUnit(resource, input, session, states, counter);
+      states.set(resource.table, { kind: 'fetched', records });
+      steps.push({ resource: resource.table, result: 'ok' });
       if (!step.emit) continue;
       const unitRows = normalizeUnit(resource, records, input);
       rows.push(...unitRows.rows);
@@ -97,7 +152,24 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
       });
     } catch (error) {
       if (error instanceof ApiKeyRejectedError) throw error;
-      if (step.emit) outcomes.push(failed(resource.table, error, counter.requests));
+      const symptom = error instanceof ParentFailedError ? undefined : endpointSymptom(error);
+      if (symptom !== undefined) {
+        states.set(resource.table, { kind: 'endpoint', resource: resource.table, symptom });
+        steps.push({ resource: resource.table, result: symptom, error });
+      } else {
+        states.set(resource.table, { kind: 'failed' });
+        steps.push({
+          resource: resource.table,
+          result: error instanceof ParentFailedError ? 'skipped' : 'failed',
+          error,
+        });
+      }
+      if (step.emit) {
+        const outcome = failed(resource.table, error, counter.requests);
+        outcomes.push(
+          symptom === undefined ? outcome : { ...outcome, endpoint: { resource: resource.table, symptom } },
+        );
+      }
     }
   }
   return {
@@ -105,6 +177,29 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
     outcomes,
     rows,
     failed: outcomes.some((o) => o.status === 'failed'),
+    observation: { identifier: input.identifier, minted: true, steps },
+  };
+}
+
+/** The state of a resource's fetched parent (undefined for roots and `known_tasks` children). */
+function parentStateOf(resource: ResourceDef, states: ReadonlyMap<string, StepState>): StepState | undefined {
+  const parent = resource.parent?.resource;
+  if (parent === undefined || parent === KNOWN_TASKS) return undefined;
+  return states.get(parent);
+}
+
+/** A unit not run because its endpoint (or its parent's) was found unusable earlier in the load. */
+export function unavailable(resource: string, finding: EndpointFinding, viaParent = false): UnitOutcome {
+  return {
+    resource,
+    status: ENDPOINT_UNAVAILABLE,
+    rows: 0,
+    requests: 0,
+    errorCode: viaParent ? 'parent_unavailable' : finding.code,
+    errorMessage: viaParent
+      ? `parent resource ${finding.resource} is unavailable: ${finding.message}`
+      : finding.message,
+    httpStatus: viaParent ? null : finding.httpStatus,
   };
 }
 
@@ -126,52 +221,90 @@ function failed(resource: string, error: unknown, requests: number): UnitOutcome
 /** The parent keys a child unit fans out over. */
 function parentKeys(
   resource: ResourceDef,
-  input: UserInput,
-  fetched: ReadonlyMap<string, readonly FetchedRecord[]>,
+  taskIds: readonly string[] | undefined,
+  states: ReadonlyMap<string, StepState>,
 ): readonly (string | undefined)[] {
   const parent = resource.parent;
   if (!parent) return [undefined];
-  if (parent.resource === KNOWN_TASKS) return input.taskIds ?? [];
-  const records = fetched.get(parent.resource);
-  if (!records) throw new ParentFailedError(parent.resource);
+  if (parent.resource === KNOWN_TASKS) {
+    // Known task ids, plus those discovered from `keysFrom` when that resource ran.
+    const discovered = resource.keysFrom ? states.get(resource.keysFrom.resource) : undefined;
+    const more = discovered?.kind === 'fetched' ? keysOf(discovered.records, resource.keysFrom!.field) : [];
+    return [...new Set([...(taskIds ?? []), ...more])];
+  }
+  const state = states.get(parent.resource);
+  if (state?.kind !== 'fetched') throw new ParentFailedError(parent.resource);
+  return keysOf(state.records, parent.field);
+}
+
+function keysOf(records: readonly FetchedRecord[], field: string): string[] {
   const keys: string[] = [];
   for (const { record } of records) {
-    const key = record[parent.field];
+    const key = record[field];
     if (typeof key === 'string' && key !== '') keys.push(key);
     else if (typeof key === 'number' && Number.isFinite(key)) keys.push(String(key));
   }
   return [...new Set(keys)];
 }
 
+/** The request path of a unit: `{identifier}` and `{id}` filled in, URL-encoded. */
+export function unitPath(resource: ResourceDef, identifier: string, parentKey: string | undefined): string {
+  let path = resource.path.replaceAll('{identifier}', encodeURIComponent(identifier));
+  if (parentKey !== undefined && !resource.parent?.queryParam)
+    path = path.replaceAll('{id}', encodeURIComponent(parentKey));
+  return path;
+}
+
 async function fetchUnit(
   resource: ResourceDef,
   input: UserInput,
   session: PayLinkSession,
-  fetched: ReadonlyMap<string, readonly FetchedRecord[]>,
+  states: ReadonlyMap<string, StepState>,
   counter: { requests: number },
 ): Promise<FetchedRecord[]> {
   const out: FetchedRecord[] = [];
   const maxPages = input.maxPages ?? DEFAULTS.pagination.maxPages;
-  for (const parentKey of parentKeys(resource, input, fetched)) {
+  for (const parentKey of parentKeys(resource, input.taskIds, states)) {
     const baseQuery: Record<string, string> = {};
-    let path = resource.path;
-    if (parentKey !== undefined) {
-      if (resource.parent?.queryParam) baseQuery[resource.parent.queryParam] = parentKey;
-      else path = path.replaceAll('{id}', encodeURIComponent(parentKey));
-    }
+    const path = unitPath(resource, input.identifier, parentKey);
+    if (parentKey !== undefined && resource.parent?.queryParam)
+      baseQuery[resource.parent.queryParam] = parentKey;
     let pageQuery: Record<string, string> | undefined = firstPage(resource.paginator);
     let pages = 0;
     while (pageQuery !== undefined) {
       if (++pages > maxPages) throw new PaginationLimitError(resource.path, maxPages);
       const query = { ...baseQuery, ...pageQuery };
       counter.requests++;
-      const body: JsonValue = await session.getJson({ path, query, endpoint: resource.path });
+      const body = await getOrEmpty(session, resource, { path, query, endpoint: resource.path });
+      if (body === NOT_FOUND) break;
       const records = selectRecords(body, resource);
       for (const record of records) out.push({ record, parentKey });
       pageQuery = nextPage(resource.paginator, { query: pageQuery, body, itemCount: records.length });
     }
   }
   return out;
+}
+
+const NOT_FOUND = Symbol('not-found');
+
+/** One GET; a 404 of a `notFound: empty` resource is "no data here" (zero records), not an error. */
+async function getOrEmpty(
+  session: PayLinkSession,
+  resource: ResourceDef,
+  request: { path: string; query: Record<string, string>; endpoint: string },
+): Promise<JsonValue | typeof NOT_FOUND> {
+  try {
+    return await session.getJson({ ...request, auth: resource.auth });
+  } catch (error) {
+    if (
+      resource.notFound === 'empty' &&
+      error instanceof PayLinkHttpError &&
+      error.status === 404 &&
+      !error.html
+    )
+      return NOT_FOUND;
+    throw error;
+  }
 }
 
 function normalizeUnit(

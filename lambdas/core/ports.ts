@@ -56,6 +56,8 @@ export interface PayLinkRequest {
   readonly query?: Readonly<Record<string, string>>;
   /** Endpoint label for errors and logs: the catalog path template, never an id. */
   readonly endpoint: string;
+  /** `user` (default): the user's public token. `server`: our API key and secret. */
+  readonly auth?: 'user' | 'server';
 }
 
 /** A user's authenticated view of PayLink: holds the public token, re-mints it on 40104. */

@@ -61,8 +61,27 @@ export const resourceSchema = z
   .object({
     /** Table name in the lake (dlt snake_case). Also the resource's name in config and CLI. */
     table: identifier,
-    /** Path under the base URL; `{id}` is replaced by the parent's key (URL-encoded). */
+    /**
+     * Path under the base URL; `{id}` is replaced by the parent's key and `{identifier}` by the
+     * user's identifier (both URL-encoded).
+     */
     path: z.string().startsWith('/'),
+    /**
+     * `user`: the user's public token (`x-public-token`), PayLink's data calls. `server`: our
+     * `x-api-key` / `x-api-secret` (Atomic's task and user endpoints).
+     */
+    auth: z.enum(['user', 'server']).default('user'),
+    /**
+     * What an HTTP 404 means. `error`: the call failed (the endpoint is missing when it happens
+     * for the first users of a load while their other resources work; else that user's failure).
+     * `empty`: this user (or parent record) has no data here: zero rows, not a failure.
+     */
+    notFound: z.enum(['error', 'empty']).default('error'),
+    /**
+     * More parent keys for a `known_tasks` child: the `field` of each record of `resource`, when
+     * that resource is part of the load (discovery; off unless it is selected).
+     */
+    keysFrom: z.object({ resource: z.string().min(1), field: z.string().min(1).default('_id') }).optional(),
     /** `list`: the selector yields an array of records. `object`: a single record (null = none). */
     kind: z.enum(['list', 'object']),
     /** Where the data sits in the body, tried in order; dotted paths. Then `data.<first>`, then the only list. */
@@ -228,12 +247,28 @@ export const PAYLINK_RESOURCES: readonly ResourceInput[] = [
     columns: { _id: 'text' },
   },
   {
+    table: 'user_tasks',
+    // low-medium (two machine-made summaries, no Atomic code): a user's task list. Off by
+    // default; select it (`--resources tasks,user_tasks`) to discover task ids per user.
+    // Before `tasks` in the catalog: a load runs resources in catalog order, parents first.
+    path: '/user/{identifier}/tasks',
+    auth: 'server',
+    kind: 'list',
+    selectors: ['data', 'tasks'],
+    primaryKey: '_id',
+    defaultEnabled: false,
+  },
+  {
     table: 'tasks',
-    path: '/pay-link/tasks/{id}',
+    // [3rd client, docs anchor] medium: Atomic's own clients call this with the API key and
+    // secret, and the task is under `data`. `/pay-link/tasks/{id}` appears in no source.
+    path: '/task/{id}/details',
+    auth: 'server',
     kind: 'object',
-    selectors: ['task'],
-    // Task ids are not discoverable per user: they come from a task-id list (webhooks or --task-ids).
+    selectors: ['data'],
+    // Task ids come from a task-id list (webhooks or --task-ids), plus `user_tasks` when loaded.
     parent: { resource: 'known_tasks', field: 'taskId' },
+    keysFrom: { resource: 'user_tasks', field: '_id' },
     primaryKey: '_id',
     defaultEnabled: false,
     columns: { _id: 'text', status: 'text', failReason: 'text' },

@@ -5,6 +5,7 @@
  */
 import { type CommitDeps, commitLoad, type LoadMarker } from './commit.ts';
 import type { ResourcePlan } from './config.ts';
+import { EndpointHealth } from './endpoint-health.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { commitIntentKey, stagingPrefix } from './layout.ts';
 import { type BatchUser, loadBatch } from './load-batch.ts';
@@ -42,6 +43,8 @@ export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<L
     },
     deps.store,
   );
+  // One judge for the whole run: an endpoint found unusable in one batch is not called in the next.
+  const health = new EndpointHealth(input.resources.steps.map((s) => s.resource));
   try {
     for (let batch = 0; batch < plan.batches; batch++) {
       deps.onBatch?.(batch, plan.batches);
@@ -55,6 +58,7 @@ export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<L
           steps: input.resources.steps,
           registry,
           concurrency: input.concurrency,
+          health,
           ...(input.limits === undefined ? {} : { limits: input.limits }),
         },
         deps,

@@ -28,11 +28,23 @@ const ENVELOPE = 'data';
 const MAX_KEYS_SEEN = 25;
 
 export function selectRecords(body: JsonValue, resource: SelectableResource): JsonObject[] {
+  return locateRecords(body, resource).records;
+}
+
+/** Where the records were found: a selector path, or `*` for the only-list/only-object fallback. */
+export interface Located {
+  readonly records: JsonObject[];
+  /** The path that matched (`accounts`, `data.accounts`, `$`), or the key the fallback used (`*data`). */
+  readonly selector: string;
+}
+
+/** Like selectRecords, and says which selector matched (for `probe`). */
+export function locateRecords(body: JsonValue, resource: SelectableResource): Located {
   const tried: string[] = [];
   for (const path of candidatePaths(resource.selectors)) {
     tried.push(path);
     const found = matchShape(path === ROOT_SELECTOR ? body : readPath(body, path), resource.kind);
-    if (found !== undefined) return found;
+    if (found !== undefined) return { records: found, selector: path };
   }
   const fallback = resource.kind === 'list' ? onlyList(body) : onlyObject(body);
   tried.push(
@@ -40,7 +52,7 @@ export function selectRecords(body: JsonValue, resource: SelectableResource): Js
       ? 'the only list at the top level or under data'
       : 'the only object at the top level',
   );
-  if (fallback !== undefined) return fallback;
+  if (fallback !== undefined) return { records: fallback.records, selector: fallback.selector };
   throw new SelectorError(resource.table, tried, keysSeen(body));
 }
 
@@ -70,26 +82,29 @@ function matchShape(value: JsonValue | undefined, kind: 'list' | 'object'): Json
   return isObject(value) ? [value] : undefined;
 }
 
-function onlyList(body: JsonValue): JsonObject[] | undefined {
-  if (Array.isArray(body)) return body.map(asRecord);
+function onlyList(body: JsonValue): Located | undefined {
+  if (Array.isArray(body)) return { records: body.map(asRecord), selector: ROOT_SELECTOR };
   if (!isObject(body)) return undefined;
-  const lists: JsonValue[][] = [];
-  for (const value of Object.values(body)) if (Array.isArray(value)) lists.push(value);
+  const lists: [string, JsonValue[]][] = [];
+  for (const [key, value] of Object.entries(body)) if (Array.isArray(value)) lists.push([key, value]);
   const envelope = body[ENVELOPE];
   if (isObject(envelope)) {
-    for (const value of Object.values(envelope)) if (Array.isArray(value)) lists.push(value);
+    for (const [key, value] of Object.entries(envelope))
+      if (Array.isArray(value)) lists.push([`${ENVELOPE}.${key}`, value]);
   }
-  return lists.length === 1 ? lists[0]!.map(asRecord) : undefined;
+  if (lists.length !== 1) return undefined;
+  const [selector, list] = lists[0]!;
+  return { records: list.map(asRecord), selector };
 }
 
-function onlyObject(body: JsonValue): JsonObject[] | undefined {
+function onlyObject(body: JsonValue): Located | undefined {
   if (!isObject(body) || Object.hasOwn(body, '_id')) return undefined;
-  let found: JsonObject[] | undefined;
+  let found: Located | undefined;
   let count = 0;
-  for (const value of Object.values(body)) {
+  for (const [key, value] of Object.entries(body)) {
     if (value === null || isObject(value)) {
       count++;
-      found = value === null ? [] : [value];
+      found = { records: value === null ? [] : [value], selector: key };
     }
   }
   return count === 1 ? found : undefined;

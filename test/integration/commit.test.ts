@@ -251,6 +251,38 @@ describe('commit', () => {
     });
     expect((await parquetFiles('orders')).flatMap((f) => f.rows).map((r) => r._id)).toEqual(['u1-o']);
   });
+
+  it('merges the endpoint findings of batches judged apart (one Lambda each) into one', async () => {
+    const users = Array.from({ length: 9 }, (_, i) => `u${i}`);
+    await plan('L8', users, 3);
+    let calls = 0;
+    // The orders path does not exist: 404 for everybody, while tokens mint fine.
+    const api: PayLinkApi = {
+      async openSession() {
+        return {
+          async getJson(request) {
+            calls++;
+            throw new PayLinkHttpError(request.endpoint, 404, 40400);
+          },
+        };
+      },
+      stats: () => ({ requests: calls, retries: 0 }),
+    };
+    await runBatchesInParallel('L8', api);
+    const marker = await commitLoad('L8', { store, parts, reader, clock });
+    expect(marker.failedUserCount).toBe(0);
+    expect(marker.endpointFindings).toHaveLength(1);
+    expect(marker.endpointFindings[0]).toMatchObject({
+      resource: 'orders',
+      code: 'http_404',
+      evidenceUsers: 9,
+      batches: [0, 1, 2],
+    });
+    const loads = (await parquetFiles('user_loads')).flatMap((f) => f.rows);
+    expect(loads.map((r) => r.status)).toEqual(Array(9).fill('endpoint_unavailable'));
+    const onDisk = await readJson<LoadMarker>(store, loadMarkerKey('L8'));
+    expect(onDisk?.endpointFindings.map((f) => f.resource)).toEqual(['orders']);
+  });
 });
 
 describe('load-batch typing order', () => {

@@ -16,7 +16,6 @@ interface Body {
   data?: { publicToken: string; token: string };
   code?: number;
   message?: string;
-  task?: { status: string };
   [key: string]: unknown;
 }
 
@@ -187,19 +186,41 @@ describe('simulator endpoints', () => {
     expect((await get(sim, token, '/pay-link/action-history?accountId=nope')).status).toBe(404);
   });
 
-  it('serves the user’s own tasks and 404 for another user’s', async () => {
+  it('serves a task at /task/{id}/details under data, to the server key only', async () => {
     const id = find((i) => sim.served(i).taskIds.length > 0);
-    const other = find((i) => i !== id && sim.served(i).taskIds.length > 0);
     const token = await tokenFor(sim, id);
+    const serverKey = { 'x-api-key': 'sim-key', 'x-api-secret': 'sim-secret' };
     for (const taskId of sim.served(id).taskIds) {
-      const { status, body } = await get(sim, token, `/pay-link/tasks/${taskId}`);
-      expect(status).toBe(200);
-      expect(body).toEqual({ task: sim.served(id).tasks[taskId] });
-      expect(['queued', 'processing', 'completed', 'failed']).toContain(body.task?.status);
+      const res = await fetch(`${sim.url}/task/${encodeURIComponent(taskId)}/details`, {
+        headers: serverKey,
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { data: { status: string } };
+      expect(body).toEqual({ data: sim.served(id).tasks[taskId] });
+      expect(['queued', 'processing', 'completed', 'failed']).toContain(body.data.status);
     }
-    const foreign = await get(sim, token, `/pay-link/tasks/${sim.served(other).taskIds[0]}`);
-    expect(foreign.status).toBe(404);
-    expect(foreign.body.code).toBe(40400);
+    const withToken = await get(sim, token, `/task/${sim.served(id).taskIds[0]}/details`);
+    expect(withToken.status, 'a public token is not enough').toBe(401);
+    expect(withToken.body.code, 'and the 401 carries no PayLink code').toBeUndefined();
+    const unknown = await fetch(`${sim.url}/task/no-such-task/details`, { headers: serverKey });
+    expect(unknown.status).toBe(404);
+    expect((await get(sim, token, `/pay-link/tasks/${sim.served(id).taskIds[0]}`)).status).toBe(404);
+  });
+
+  it('lists a user’s tasks at /user/{identifier}/tasks under data, filtered by status', async () => {
+    const id = find((i) => sim.served(i).taskIds.length > 1);
+    const serverKey = { 'x-api-key': 'sim-key', 'x-api-secret': 'sim-secret' };
+    const res = await fetch(`${sim.url}/user/${encodeURIComponent(id)}/tasks`, { headers: serverKey });
+    expect(res.status).toBe(200);
+    const served = sim.served(id);
+    expect(await res.json()).toEqual({ data: served.taskIds.map((t) => served.tasks[t]) });
+    const status = served.tasks[served.taskIds[0]!]!.status;
+    const filtered = await fetch(`${sim.url}/user/${encodeURIComponent(id)}/tasks?status=${status}`, {
+      headers: serverKey,
+    });
+    const body = (await filtered.json()) as { data: { status: string }[] };
+    expect(body.data.length).toBeGreaterThan(0);
+    expect(body.data.every((t) => t.status === status)).toBe(true);
   });
 
   it('answers 404 for unknown paths and methods', async () => {
@@ -405,3 +426,69 @@ describe('startSimulator', () => {
     await expect(fetch(`${sim.url}/pay-link/accounts`)).rejects.toThrow();
   });
 });
+
+describe('simulator API profiles', () => {
+  const SERVER = { 'x-api-key': 'sim-key', 'x-api-secret': 'sim-secret' };
+  async function tokenAt(sim: Simulator, identifier: string) {
+    const res = await fetch(`${sim.url}/access-token`, {
+      method: 'POST',
+      headers: { ...SERVER, 'content-type': 'application/json' },
+      body: JSON.stringify({ identifier }),
+    });
+    return ((await res.json()) as { data: { publicToken: string } }).data.publicToken;
+  }
+  async function text(sim: Simulator, token: string, path: string) {
+    const res = await fetch(`${sim.url}${path}`, { headers: { 'x-public-token': token } });
+    return { status: res.status, type: res.headers.get('content-type'), body: await res.text() };
+  }
+
+  it('serves the alternative shapes: {data: [...]}, data.<key>, bare arrays and objects', async () => {
+    const id = 'user-000007';
+    for (const [profile, expected] of [
+      ['data-arrays', (accounts: unknown) => ({ data: accounts })],
+      ['data-key', (accounts: unknown) => ({ data: { accounts } })],
+      ['bare', (accounts: unknown) => accounts],
+    ] as const) {
+      const sim = await simulator({ profile });
+      const { status, body } = await text(sim, await tokenAt(sim, id), '/pay-link/accounts');
+      expect(status).toBe(200);
+      expect(JSON.parse(body), profile).toEqual(expected(sim.served(id).accounts));
+    }
+  });
+
+  it('answers a missing route 404, as JSON or as an HTML page', async () => {
+    const json = await simulator({ profile: 'missing-orders' });
+    const a = await text(json, await tokenAt(json, 'u'), '/pay-link/orders');
+    expect([a.status, JSON.parse(a.body).code]).toEqual([404, 40400]);
+    const html = await simulator({ profile: 'html-errors' });
+    const b = await text(html, await tokenAt(html, 'u'), '/pay-link/recurring-financial-transactions');
+    expect(b.status).toBe(404);
+    expect(b.type).toContain('text/html');
+    expect(b.body).toMatch(/^<!DOCTYPE html>/);
+  });
+
+  it('answers a public token 401 without a code on a server-key route', async () => {
+    const sim = await simulator({ profile: 'server-key-suggestions' });
+    const res = await text(sim, await tokenAt(sim, 'u'), '/pay-link/suggestions');
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body)).toEqual({ message: 'Unauthorized' });
+  });
+
+  it('serves money amounts as bare NaN tokens in the nan profile', async () => {
+    const sim = await simulator({ profile: 'nan' });
+    const id = find(sim, (i) =>
+      sim.served(i).accounts.some((a) => JSON.stringify(a).includes('"dueAmount":')),
+    );
+    const { status, body } = await text(sim, await tokenAt(sim, id), '/pay-link/accounts');
+    expect(status).toBe(200);
+    expect(body).toMatch(/"dueAmount":NaN/);
+    expect(() => JSON.parse(body)).toThrow();
+  });
+});
+
+function find(sim: Simulator, predicate: (id: string) => boolean): string {
+  const id = generateIdentifiers(SEED, 200).find(predicate);
+  if (id === undefined) throw new Error('no such user in the world');
+  expect(sim.served(id)).toBeDefined();
+  return id;
+}

@@ -15,6 +15,7 @@ const base: LoadSummary = {
   schemaVersion: 2,
   schemaChanges: [],
   nonFiniteValues: 0,
+  endpointFindings: [],
   exitCode: 0,
 };
 

@@ -1,0 +1,286 @@
+/**
+ * Endpoint-level failures and systemic failures, told apart from users' own failures.
+ *
+ * Four of PayLink's default resources are guesses (docs/paylink-api.md). When a guess is wrong,
+ * the endpoint fails the same way for every user: 404 for a path that does not exist, 401/403
+ * without code 40104 for an endpoint that wants other credentials, an HTML page or non-JSON
+ * body, a body whose records sit under a key no selector names. Recording that as N failed users
+ * hides the one fix. So a batch watches each resource:
+ *  - a resource that has worked once for anybody in the batch is never disabled (its later
+ *    failures are those users' own);
+ *  - a resource that failed with the same symptom for `ENDPOINT_EVIDENCE_USERS` users whose
+ *    other resources worked (proof the server and their token are fine), before it worked for
+ *    anyone, is disabled: not called again, recorded once as an `EndpointFinding` naming the fix,
+ *    and every user's unit of it is `endpoint_unavailable` (never `failed`);
+ *  - when the first users of a batch fail entirely at the network, TLS, or with bodies that are
+ *    not PayLink's, and nobody has succeeded, the load cannot work: SystemicFailureError.
+ * Pure: no clock, no I/O. One instance per batch (the deployed stack runs each batch in its own
+ * Lambda; commit merges the batches' findings), or shared by a local run's batches.
+ */
+import {
+  MalformedResponseError,
+  PayLinkHttpError,
+  PayLinkNetworkError,
+  SelectorError,
+  SystemicFailureError,
+} from './errors.ts';
+import type { ResourceDef } from './resources.ts';
+
+/** Users with the same symptom on a resource, and their other resources working, before it is disabled. */
+export const ENDPOINT_EVIDENCE_USERS = 3;
+/** Users that must all fail at the network (or get non-PayLink bodies) before a batch gives up. */
+export const SYSTEMIC_EVIDENCE_USERS = 3;
+
+/** `user_loads.status` of a unit not loaded because its endpoint was found unusable. */
+export const ENDPOINT_UNAVAILABLE = 'endpoint_unavailable';
+
+/** How an endpoint (not a user) failed. */
+export interface EndpointSymptom {
+  /** `http_404`, `http_401`, `malformed_response`, `selector_not_found`. */
+  readonly code: string;
+  readonly httpStatus: number | null;
+  /** What to change. */
+  readonly fix: 'path' | 'auth' | 'selector' | 'body';
+  /** Top-level keys seen (selector misses only): names, never values. */
+  readonly keysSeen?: readonly string[];
+}
+
+/** One endpoint found unusable during a load: recorded once, in the summary and the load marker. */
+export interface EndpointFinding {
+  readonly resource: string;
+  /** The catalog path template (`/pay-link/orders`): never an id. */
+  readonly endpoint: string;
+  readonly code: string;
+  readonly httpStatus: number | null;
+  /** Users that showed the symptom before the resource was disabled (evidence, not failures). */
+  readonly evidenceUsers: number;
+  /** Batches that reached the finding (commit merges them). */
+  readonly batches: readonly number[];
+  /** One sentence: what happened and the fix (`--resources` or a `--config` path/selector/auth). */
+  readonly message: string;
+}
+
+/**
+ * The symptom of an endpoint-level failure in a unit's error, or undefined when the error is a
+ * user's own (a 404 with `notFound: empty` never gets here: it is zero rows).
+ */
+export function endpointSymptom(error: unknown): EndpointSymptom | undefined {
+  if (error instanceof PayLinkHttpError) {
+    const { status } = error;
+    if (status === 404 || status === 405 || status === 410 || status === 501)
+      return { code: `http_${status}`, httpStatus: status, fix: 'path' };
+    // 40104 is an expired token: the session re-mints for it, and a second one is the user's.
+    if ((status === 401 || status === 403) && error.apiCode !== 40104)
+      return { code: `http_${status}`, httpStatus: status, fix: 'auth' };
+    if (error.html) return { code: `http_${status}`, httpStatus: status, fix: 'path' };
+    return undefined;
+  }
+  if (error instanceof MalformedResponseError) return { code: error.code, httpStatus: null, fix: 'body' };
+  if (error instanceof SelectorError)
+    return { code: error.code, httpStatus: null, fix: 'selector', keysSeen: error.keysSeen };
+  return undefined;
+}
+
+/** The one-line finding: what was seen and how to fix it, without any value from the data. */
+export function findingMessage(resource: ResourceDef, symptom: EndpointSymptom, users: number): string {
+  const seen = `${resource.table}: GET ${resource.path} ${describeSymptom(symptom)} for the first ${users} users while their other resources loaded`;
+  return `${seen}; ${fixAdvice(resource, symptom)}`;
+}
+
+/** What to do about a symptom: leave the resource out, or the `--config` override that fixes it. */
+export function fixAdvice(resource: ResourceDef, symptom: EndpointSymptom): string {
+  const drop = 'leave it out with --resources';
+  const override = (field: string) =>
+    `or fix it in a --config file ({"resources": {"${resource.table}": {${field}}}})`;
+  switch (symptom.fix) {
+    case 'path':
+      return `the endpoint looks missing: ${drop}, ${override('"path": "/..."')}`;
+    case 'auth': {
+      const other = resource.auth === 'server' ? 'user' : 'server';
+      return `the endpoint wants other credentials: ${drop}, ${override(`"auth": "${other}"`)}`;
+    }
+    case 'selector':
+      return `no selector matched: ${override('"selectors": ["<key>"]')} (run paylink-loader probe to see the keys), ${drop}`;
+    case 'body':
+      return `check --base-url and the path: ${drop}, ${override('"path": "/..."')}`;
+  }
+}
+
+function describeSymptom(symptom: EndpointSymptom): string {
+  if (symptom.fix === 'selector') {
+    const keys = symptom.keysSeen?.length ? symptom.keysSeen.map((k) => `'${k}'`).join(', ') : '(none)';
+    return `answered with records under none of its selectors (top-level keys: ${keys})`;
+  }
+  if (symptom.fix === 'body') return 'answered a body that is not JSON';
+  return `answered HTTP ${symptom.httpStatus}`;
+}
+
+/** What one user's run showed about each resource step (fetch-only parents included). */
+export interface StepObservation {
+  readonly resource: string;
+  /** `ok`: it worked. `symptom`: an endpoint-level symptom. `failed`: another failure. `skipped`: not called. */
+  readonly result: 'ok' | 'failed' | 'skipped' | EndpointSymptom;
+  /** The step's error when it failed: systemic causes are judged from it. */
+  readonly error?: unknown;
+}
+
+export interface UserObservation {
+  readonly identifier: string;
+  /** The token was minted (PayLink answered as PayLink for this user). */
+  readonly minted: boolean;
+  /** The mint's error, when it failed. */
+  readonly mintError?: unknown;
+  readonly steps: readonly StepObservation[];
+}
+
+type Verdict =
+  | { state: 'open'; counts: Map<string, number> }
+  | { state: 'works' }
+  | { state: 'disabled'; finding: EndpointFinding };
+
+export class EndpointHealth {
+  readonly #resources: ReadonlyMap<string, ResourceDef>;
+  readonly #verdicts = new Map<string, Verdict>();
+  readonly #batches = new Set<number>();
+  #anyUserWorked = false;
+  #systemicUsers = 0;
+  #firstSystemic: { cause: string; error: unknown } | undefined;
+
+  constructor(resources: readonly ResourceDef[]) {
+    this.#resources = new Map(resources.map((r) => [r.table, r]));
+  }
+
+  /** The batch now being loaded: named in findings it reaches. */
+  startBatch(batch: number): void {
+    this.#batches.clear();
+    this.#batches.add(batch);
+  }
+
+  /** The finding that disabled this resource, if any: callers skip it. */
+  disabled(resource: string): EndpointFinding | undefined {
+    const verdict = this.#verdicts.get(resource);
+    return verdict?.state === 'disabled' ? verdict.finding : undefined;
+  }
+
+  /** Whether the resource worked for somebody (then its failures are users' own). */
+  works(resource: string): boolean {
+    return this.#verdicts.get(resource)?.state === 'works';
+  }
+
+  findings(): EndpointFinding[] {
+    const out: EndpointFinding[] = [];
+    for (const verdict of this.#verdicts.values())
+      if (verdict.state === 'disabled') out.push(verdict.finding);
+    return out;
+  }
+
+  /**
+   * Folds in one finished user (in completion order). Throws SystemicFailureError when the first
+   * users have all failed at the network or with non-PayLink bodies and nobody has succeeded.
+   */
+  observe(user: UserObservation): void {
+    const worked = user.steps.filter((s) => s.result === 'ok').map((s) => s.resource);
+    if (worked.length > 0) this.#anyUserWorked = true;
+    for (const step of user.steps) {
+      if (step.result === 'ok') {
+        const verdict = this.#verdicts.get(step.resource);
+        if (verdict?.state !== 'disabled') this.#verdicts.set(step.resource, { state: 'works' });
+        continue;
+      }
+      if (typeof step.result === 'string') continue;
+      // Evidence only from users PayLink served elsewhere: a user missing everywhere is the user's problem.
+      const called = user.steps.filter((s) => s.result !== 'skipped').length;
+      const evidence = user.minted && (worked.some((r) => r !== step.resource) || called === 1);
+      if (evidence) this.#count(step.resource, step.result);
+    }
+    this.#judgeSystemic(user);
+  }
+
+  #count(resource: string, symptom: EndpointSymptom): void {
+    const def = this.#resources.get(resource);
+    if (def === undefined) return;
+    let verdict = this.#verdicts.get(resource);
+    if (verdict === undefined) {
+      verdict = { state: 'open', counts: new Map() };
+      this.#verdicts.set(resource, verdict);
+    }
+    if (verdict.state !== 'open') return;
+    const n = (verdict.counts.get(symptom.code) ?? 0) + 1;
+    verdict.counts.set(symptom.code, n);
+    if (n < ENDPOINT_EVIDENCE_USERS) return;
+    this.#verdicts.set(resource, {
+      state: 'disabled',
+      finding: {
+        resource,
+        endpoint: def.path,
+        code: symptom.code,
+        httpStatus: symptom.httpStatus,
+        evidenceUsers: n,
+        batches: [...this.#batches],
+        message: findingMessage(def, symptom, n),
+      },
+    });
+  }
+
+  #judgeSystemic(user: UserObservation): void {
+    if (this.#anyUserWorked || this.#systemicUsers < 0) return;
+    const cause = systemicCause(user);
+    if (cause === undefined) {
+      // A user failed for a PayLink reason (or worked): the load can work; stop watching.
+      this.#systemicUsers = -1;
+      return;
+    }
+    this.#firstSystemic ??= cause;
+    this.#systemicUsers++;
+    if (this.#systemicUsers >= SYSTEMIC_EVIDENCE_USERS)
+      throw new SystemicFailureError(
+        this.#firstSystemic.cause,
+        this.#systemicUsers,
+        this.#firstSystemic.error,
+      );
+  }
+
+  /** End of a batch with fewer users than the evidence needs: all of them failing alike is enough. */
+  finishBatch(): void {
+    if (!this.#anyUserWorked && this.#systemicUsers > 0 && this.#firstSystemic !== undefined)
+      throw new SystemicFailureError(
+        this.#firstSystemic.cause,
+        this.#systemicUsers,
+        this.#firstSystemic.error,
+      );
+  }
+}
+
+/** Why a user failed in a way that says the load cannot work at all; undefined otherwise. */
+function systemicCause(user: UserObservation): { cause: string; error: unknown } | undefined {
+  if (!user.minted) return describeSystemic(user.mintError);
+  const called = user.steps.filter((s) => s.result !== 'skipped');
+  if (called.length === 0 || called.some((s) => s.result === 'ok')) return undefined;
+  let first: { cause: string; error: unknown } | undefined;
+  for (const step of called) {
+    const cause = describeSystemic(step.error);
+    if (cause === undefined) return undefined;
+    first ??= cause;
+  }
+  return first;
+}
+
+function describeSystemic(error: unknown): { cause: string; error: unknown } | undefined {
+  if (error instanceof PayLinkNetworkError) {
+    const where = error.origin ?? 'PayLink';
+    return { cause: `cannot reach ${where}: ${error.reason}`, error };
+  }
+  if (error instanceof MalformedResponseError) {
+    return {
+      cause: `${error.origin ?? 'PayLink'} is not answering as PayLink: ${error.endpoint} sent ${error.detail === 'empty body' ? 'an empty body' : error.detail.startsWith('an HTML') ? 'an HTML page, not JSON' : 'a body that is not JSON'}; check --base-url`,
+      error,
+    };
+  }
+  if (error instanceof PayLinkHttpError && error.html) {
+    return {
+      cause: `${error.origin ?? 'PayLink'} is not answering as PayLink: ${error.endpoint} got HTTP ${error.status} with an HTML page; check --base-url`,
+      error,
+    };
+  }
+  return undefined;
+}
