@@ -6,7 +6,7 @@ import type { Io } from './io.ts';
 
 export async function queryCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(
-    argv,
+    sqlAfterSeparator(argv),
     { dest: { type: 'string' }, json: { type: 'boolean' } },
     true,
   );
@@ -25,4 +25,15 @@ export async function queryCommand(argv: readonly string[], io: Io): Promise<num
   } finally {
     lake.close();
   }
+}
+
+/**
+ * SQL that starts with a comment (`-- name: ...`, as the README's examples do) looks like a flag
+ * to the argument parser. An argument starting with `-` that holds whitespace is never a flag:
+ * pass it after `--`, where the parser takes it as the SQL.
+ */
+function sqlAfterSeparator(argv: readonly string[]): string[] {
+  const sql = argv.filter((a) => a.startsWith('-') && /\s/.test(a));
+  if (sql.length === 0) return [...argv];
+  return [...argv.filter((a) => !sql.includes(a)), ...(argv.includes('--') ? [] : ['--']), ...sql];
 }

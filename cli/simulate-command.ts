@@ -8,7 +8,7 @@ import { API_PROFILE_NAMES } from '#simulator/api-profiles.ts';
 import { parseSimulatorOptions, type SimulatorOptions } from '#simulator/options.ts';
 import { startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { optionalRate, parseFlags } from './args.ts';
+import { list, optionalRate, parseFlags } from './args.ts';
 import type { Io } from './io.ts';
 
 export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
@@ -28,6 +28,9 @@ export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
   --hang-ms <n>            how long a hung request hangs (default 30000)
   --envelope top|data|mixed  wrap list bodies as {"data": {...}}
   --fail-user-rate <r>     share of users whose data endpoints answer 404
+  --fail-users <a,b>       these identifiers' data endpoints answer 404
+  --generation <n>         the world n steps later: some accounts unlinked, some bills ended
+                           (load, restart with a higher n, load again: the lake's current state follows)
   --profile <name>         an API that disagrees with the loader's catalog:
                            ${API_PROFILE_NAMES.join(', ')}
   --log                    one line per request on stderr`;
@@ -62,6 +65,8 @@ export function parseSimulateArgs(
     'hang-ms': { type: 'string' },
     envelope: { type: 'string' },
     'fail-user-rate': { type: 'string' },
+    'fail-users': { type: 'string' },
+    generation: { type: 'string' },
     profile: { type: 'string' },
     log: { type: 'boolean' },
   });
@@ -78,6 +83,7 @@ export function parseSimulateArgs(
     latencyMs: int('--latency-ms', values['latency-ms']),
     envelope: values.envelope,
     failUserRate: optionalRate('--fail-user-rate', values['fail-user-rate']),
+    failUsers: list(values['fail-users']),
   };
   const options = {
     port: int('--port', values.port) ?? 8787,
@@ -89,6 +95,7 @@ export function parseSimulateArgs(
       : { tokenMaxUses: int('--token-max-uses', values['token-max-uses'], 1) }),
     ...(values['page-size'] === undefined ? {} : { pageSize: int('--page-size', values['page-size'], 1) }),
     ...(rateLimit === undefined ? {} : { rateLimit }),
+    ...(values.generation === undefined ? {} : { generation: int('--generation', values.generation) }),
     ...(values.profile === undefined ? {} : { profile: values.profile }),
     faults: Object.fromEntries(Object.entries(faults).filter(([, v]) => v !== undefined)),
     ...(values.log ? { log: (line: string) => io.stderr.write(`${line}\n`) } : {}),

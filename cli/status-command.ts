@@ -1,8 +1,11 @@
 /** `paylink-loader status --dest <dir|s3://...>`: what a lake holds, from its own metadata. */
 import { openStore } from '#adapters/open-store.ts';
 import type { LoadMarker } from '#core/commit.ts';
+import { LAKE } from '#core/constants.ts';
+import { LakeStateError } from '#core/errors.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
+import type { SchemaRegistry } from '#core/schema-registry.ts';
 import { readJson } from '#core/store-json.ts';
 import { destFrom, parseFlags, required } from './args.ts';
 import type { Io } from './io.ts';
@@ -10,7 +13,8 @@ import { formatBytes, renderTable } from './summary.ts';
 
 export interface LakeStatus {
   readonly dest: string;
-  readonly schemaVersion: number;
+  /** Null when the registry is missing or damaged (see `warnings`). */
+  readonly schemaVersion: number | null;
   readonly loads: readonly {
     loadId: string;
     dt: string;
@@ -27,6 +31,13 @@ export interface LakeStatus {
    * point. Whatever files they left are invisible through the history and current views.
    */
   readonly uncommitted: readonly string[];
+  /**
+   * Committed loads whose report (`_loads/<id>.json`) is gone: their rows are in the views, but
+   * the per-table counts above cannot include them.
+   */
+  readonly withoutReport: readonly string[];
+  /** Damage found while reading (a missing registry): the rest is still reported. */
+  readonly warnings: readonly string[];
 }
 
 export async function lakeStatus(dest: string): Promise<LakeStatus> {
@@ -44,15 +55,29 @@ export async function lakeStatus(dest: string): Promise<LakeStatus> {
     if (committed.has(marker.loadId)) markers.push(marker);
     else reportedOnly.push(marker.loadId);
   }
-  markers.sort((a, b) => (a.committedAt < b.committedAt ? -1 : 1));
-  const registry = await readCommittedSchema(store);
+  // The order of loads everywhere (README, current state): start time, then load id.
+  const order = (m: LoadMarker) => `${m.startedAt}\u0000${m.loadId}`;
+  markers.sort((a, b) => (order(a) < order(b) ? -1 : 1));
+  const reported = new Set(markers.map((m) => m.loadId));
+  const withoutReport = [...committed].filter((id) => !reported.has(id)).sort();
+  const warnings: string[] = [];
+  let registry: SchemaRegistry | undefined;
+  try {
+    registry = await readCommittedSchema(store);
+  } catch (error) {
+    if (!(error instanceof LakeStateError)) throw error;
+    warnings.push(error.message);
+  }
   const tables = new Map<
     string,
     { table: string; rows: number; files: number; bytes: number; columns: number }
   >();
-  for (const table of registry.tables()) {
-    tables.set(table, { table, rows: 0, files: 0, bytes: 0, columns: registry.columns(table).length });
+  for (const table of registry?.tables() ?? []) {
+    tables.set(table, { table, rows: 0, files: 0, bytes: 0, columns: registry!.columns(table).length });
   }
+  // The commit point itself: one single-row file per committed load.
+  const loadsTable = tables.get(LAKE.loadsTable);
+  if (loadsTable) Object.assign(loadsTable, { rows: committed.size, files: committed.size });
   for (const m of markers) {
     for (const f of m.files) {
       const t = tables.get(f.table) ?? { table: f.table, rows: 0, files: 0, bytes: 0, columns: 0 };
@@ -68,7 +93,7 @@ export async function lakeStatus(dest: string): Promise<LakeStatus> {
   for (const id of reportedOnly) staged.add(id);
   return {
     dest: store.description,
-    schemaVersion: registry.version,
+    schemaVersion: registry?.version ?? null,
     loads: markers.map((m) => ({
       loadId: m.loadId,
       dt: m.dt,
@@ -81,6 +106,8 @@ export async function lakeStatus(dest: string): Promise<LakeStatus> {
     })),
     tables: [...tables.values()].sort((a, b) => a.table.localeCompare(b.table)),
     uncommitted: [...staged].sort(),
+    withoutReport,
+    warnings,
   };
 }
 
@@ -91,7 +118,8 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     return 0;
   }
-  const out: string[] = [`Lake ${status.dest} · schema version ${status.schemaVersion}`, ''];
+  const out: string[] = [`Lake ${status.dest} · schema version ${status.schemaVersion ?? '?'}`, ''];
+  for (const warning of status.warnings) io.stderr.write(`warning: ${warning}\n`);
   out.push(`Loads (${status.loads.length}):`);
   out.push(
     renderTable(
@@ -120,6 +148,12 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
       ]),
     ),
   );
+  if (status.withoutReport.length > 0) {
+    out.push(
+      '',
+      `Committed loads whose report (_loads/<id>.json) is missing, not counted above: ${status.withoutReport.join(', ')}`,
+    );
+  }
   if (status.uncommitted.length > 0) {
     out.push(
       '',

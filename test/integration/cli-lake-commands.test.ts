@@ -1,0 +1,82 @@
+/**
+ * What a user meets around the reading layers: README SQL pasted into `query` as is, `status`
+ * agreeing with the views when reports or the registry are gone, and a simulator whose world can
+ * move on between loads from the command line.
+ */
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSimulateArgs } from '#cli/simulate-command.ts';
+import { type Simulator, startSimulator } from '#simulator/server.ts';
+import { generateIdentifiers } from '#simulator/world.ts';
+import { captureIo, credentialsEnv, runCli, runLoad, Scratch } from '#test/helpers/lake-harness.ts';
+
+const ENV = credentialsEnv('cli-key', 'cli-secret');
+
+describe('the CLI over a lake of two loads', () => {
+  let scratch: Scratch;
+  let sim: Simulator;
+  let dest: string;
+
+  beforeAll(async () => {
+    scratch = await Scratch.create('cli-lake');
+    sim = await startSimulator({ seed: 'cli', apiKey: 'cli-key', apiSecret: 'cli-secret' });
+    const users = await scratch.users('users.txt', generateIdentifiers('cli', 6));
+    dest = scratch.path('lake');
+    for (const loadId of ['z-first', 'a-second']) {
+      const run = await runLoad({ users, dest, baseUrl: sim.url, loadId, resources: ['accounts'] }, ENV);
+      expect(run.code, run.stderr).toBe(0);
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await sim?.close();
+    await scratch?.dispose();
+  });
+
+  it('runs SQL that starts with a comment, as the README examples do', async () => {
+    const run = await runCli([
+      'query',
+      '--dest',
+      dest,
+      '--json',
+      '-- name: example\nSELECT count(*) AS n FROM _dlt_loads',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ columns: ['n'], rows: [[2]] });
+  });
+
+  it('lists loads by start time, counts _dlt_loads, and names a committed load whose report is gone', async () => {
+    await rm(`${dest}/_loads/a-second.json`);
+    const run = await runCli(['status', '--dest', dest, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const status = JSON.parse(run.stdout);
+    expect(status.loads.map((l: { loadId: string }) => l.loadId)).toEqual(['z-first']);
+    expect(status.withoutReport).toEqual(['a-second']);
+    expect(status.uncommitted).toEqual([]);
+    expect(status.tables.find((t: { table: string }) => t.table === '_dlt_loads')).toMatchObject({
+      rows: 2,
+      files: 2,
+    });
+  });
+
+  it('still reports a lake whose registry is gone, with a warning naming the repair', async () => {
+    await rm(`${dest}/_schema`, { recursive: true });
+    const run = await runCli(['status', '--dest', dest]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('paylink-loader repair-schema');
+    expect(run.stdout).toContain('schema version ?');
+  });
+});
+
+describe('paylink-loader simulate', () => {
+  it('takes the world generation and failing users from the command line', () => {
+    const { options } = parseSimulateArgs(
+      ['--port', '0', '--generation', '2', '--fail-users', 'user-000001, user-000002'],
+      captureIo().io,
+    );
+    expect(options).toMatchObject({ generation: 2, faults: { failUsers: ['user-000001', 'user-000002'] } });
+  });
+
+  it('refuses a generation that is not a whole number, naming the flag', () => {
+    expect(() => parseSimulateArgs(['--generation', 'x'], captureIo().io)).toThrow('--generation');
+  });
+});
