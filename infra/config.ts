@@ -21,7 +21,11 @@ const LAKE_PREFIX = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
 const OBJECT_KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
-const GLUE_DATABASE = /^[a-z][a-z0-9_]{0,254}$/;
+/**
+ * Glue allows 255 characters; the stack appends `_<8 hex>` (deploy-unique part) and `_current`
+ * or `_raw` to the configured name, 17 more at most.
+ */
+const GLUE_DATABASE = /^[a-z][a-z0-9_]{0,237}$/;
 const WORKGROUP = /^[A-Za-z0-9._-]{1,128}$/;
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,39}$/;
 /** Lambda's environment is capped at 4 KB in total; leave room for the other variables. */

@@ -47,8 +47,13 @@ export interface LoadWorkflowProps {
  */
 export const TASK_TIMEOUT_SLACK_SECONDS = 60;
 
-/** Errors of a load-batch that ran out its 15 minutes: a retry would spend 15 more on the same hang. */
-export const TIMED_OUT_ERRORS = ['States.Timeout', 'Sandbox.Timedout'] as const;
+/**
+ * Errors of a load-batch that ran out its 15 minutes: a retry would spend 15 more on the same
+ * hang. Step Functions reports a function timeout (and an out-of-memory end) as `Lambda.Unknown`
+ * ("Handle transient Lambda service exceptions", Step Functions developer guide), so it is listed
+ * with the task's own timeout names.
+ */
+export const TIMED_OUT_ERRORS = ['States.Timeout', 'Sandbox.Timedout', 'Lambda.Unknown'] as const;
 
 /** The run guard's ListExecutions: a throttle or blip must not lose the day's run. */
 export const GUARD_RETRY = { intervalSeconds: 2, maxAttempts: 5, backoffRate: 2 } as const;

@@ -258,3 +258,11 @@ describe('derived settings', () => {
     expect(loadHistoryQuery('paylink').sql).toContain('GROUP BY _dlt_load_id, resource');
   });
 });
+
+describe('the Glue database name', () => {
+  it("leaves room for the deploy-unique part and the _current / _raw suffixes within Glue's 255 characters", () => {
+    const config = (database: string) => exampleConfig({ athena: { database, workgroup: 'paylink' } });
+    expect(() => parseStackConfig(config('a'.repeat(238)))).not.toThrow();
+    expect(configError(config('a'.repeat(239))).message).toContain('athena.database');
+  });
+});

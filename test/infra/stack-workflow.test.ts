@@ -159,7 +159,10 @@ describe('the state machine of each schedule', () => {
     const tasks = [definition.States.Plan, map.ItemProcessor.States.LoadBatch, definition.States.Commit];
     for (const task of tasks) {
       // A load-batch that ran out its 15 minutes is not tried twice more.
-      const final = task === map.ItemProcessor.States.LoadBatch ? ['States.Timeout', 'Sandbox.Timedout'] : [];
+      const final =
+        task === map.ItemProcessor.States.LoadBatch
+          ? ['States.Timeout', 'Sandbox.Timedout', 'Lambda.Unknown']
+          : [];
       expect(task.Retry).toEqual([
         { ErrorEquals: [...NON_RETRYABLE_ERRORS, ...final], MaxAttempts: 0 },
         {
