@@ -272,8 +272,15 @@ async function settleSchema(
         ...(await recordFailedBatch(loadId, batch, plan.dt, plan.startedAt, plan.resources, registry, deps)),
       );
     }
+    // A set of serialized changes: one wide record can add tens of thousands of columns, and a
+    // pairwise comparison made that step quadratic (minutes for 20k columns).
+    const seen = new Set(changes.map(changeKey));
     for (const change of registry.changes()) {
-      if (!changes.some((c) => sameChange(c, change))) changes.push(change);
+      const key = changeKey(change);
+      if (!seen.has(key)) {
+        seen.add(key);
+        changes.push(change);
+      }
     }
     if (changes.length === 0) return { registry, changes, staged };
     registry.setVersion(baseVersion + 1);
@@ -397,8 +404,8 @@ function renameKeys<V>(row: Record<string, V>, renamed: ReadonlyMap<string, stri
   return out;
 }
 
-function sameChange(a: SchemaChange, b: SchemaChange): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+function changeKey(change: SchemaChange): string {
+  return JSON.stringify(change);
 }
 
 /**
