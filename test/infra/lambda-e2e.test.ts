@@ -706,7 +706,7 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
     );
     // Timeouts are Step Functions' and Lambda's own names, not errors a handler throws.
     const listed = new Set(
-      [...deployed.nonRetryable.values()].flat().filter((e) => !/^(States|Sandbox)\./.test(e)),
+      [...deployed.nonRetryable.values()].flat().filter((e) => !/^(States|Sandbox|Lambda)\./.test(e)),
     );
     expect([...reported].sort()).toEqual([...listed].sort());
   });
