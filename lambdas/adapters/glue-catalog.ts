@@ -115,19 +115,24 @@ function updatedInput(desired: GlueTableInput, existing: Table, columns: GlueCol
   return input;
 }
 
+/** A table or view of the catalog, or undefined when there is none by that name. */
+export async function getGlueTable(
+  client: GlueClient,
+  database: string,
+  name: string,
+): Promise<Table | undefined> {
+  try {
+    const out = await client.send(new GetTableCommand({ DatabaseName: database, Name: name }));
+    return out.Table;
+  } catch (error) {
+    if (errorName(error) === 'EntityNotFoundException') return undefined;
+    throw catalogError(`${database}.${name}`, 'GetTable', error);
+  }
+}
+
 export function createGlueCatalog(options: GlueCatalogOptions): GlueCatalog {
   const { database } = options;
   const client = options.client ?? new GlueClient({});
-
-  async function getTable(name: string): Promise<Table | undefined> {
-    try {
-      const out = await client.send(new GetTableCommand({ DatabaseName: database, Name: name }));
-      return out.Table;
-    } catch (error) {
-      if (errorName(error) === 'EntityNotFoundException') return undefined;
-      throw catalogError(`${database}.${name}`, 'GetTable', error);
-    }
-  }
 
   /** Returns true when the table was created, false when it already existed (a concurrent creator). */
   async function create(desired: GlueTableInput): Promise<boolean> {
@@ -160,7 +165,7 @@ export function createGlueCatalog(options: GlueCatalogOptions): GlueCatalog {
         projectionRange: range,
       });
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const existing = await getTable(spec.table);
+      const existing = await getGlueTable(client, database, spec.table);
       if (existing === undefined) {
         const initial = options.projectionRange ?? DEFAULT_PROJECTION_RANGE;
         if (await create(inputWith(widenProjectionRange(initial, spec.dts ?? [], now())))) return 'created';

@@ -10,7 +10,6 @@
  */
 import {
   CreateTableCommand,
-  GetTableCommand,
   GlueClient,
   type Table,
   type TableInput,
@@ -19,7 +18,7 @@ import {
 import { CatalogError } from '#core/errors.ts';
 import { decodePrestoView, type LakeDatabases, type LakeView, lakeViews } from '#core/glue-view.ts';
 import type { ColumnDef } from '#core/types.ts';
-import { catalogError, errorName } from './glue-catalog.ts';
+import { catalogError, errorName, getGlueTable } from './glue-catalog.ts';
 
 export interface GlueViewSync {
   readonly databases: LakeDatabases;
@@ -48,21 +47,12 @@ function isCurrent(existing: Table, view: LakeView): boolean {
 export function createGlueViewSync(options: GlueViewSyncOptions): GlueViewSync {
   const client = options.client ?? new GlueClient({});
 
-  async function get(database: string, name: string): Promise<Table | undefined> {
-    try {
-      return (await client.send(new GetTableCommand({ DatabaseName: database, Name: name }))).Table;
-    } catch (error) {
-      if (errorName(error) === 'EntityNotFoundException') return undefined;
-      throw catalogError(`${database}.${name}`, 'GetTable', error);
-    }
-  }
-
   async function sync(view: LakeView): Promise<'created' | 'updated' | 'unchanged'> {
     const { database } = view;
     const where = `${database}.${view.input.Name}`;
     const input = structuredClone(view.input) as unknown as TableInput;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const existing = await get(database, view.input.Name);
+      const existing = await getGlueTable(client, database, view.input.Name);
       try {
         if (existing === undefined) {
           await client.send(new CreateTableCommand({ DatabaseName: database, TableInput: input }));

@@ -37,13 +37,13 @@ export async function readCommittedSchema(store: ObjectStore): Promise<SchemaReg
   const versions = (await store.list(schemaVersionsPrefix)).filter((k) => VERSION_KEY.test(k));
   const latest = versions.at(-1);
   if (latest === undefined) {
-    const committed = await committedLoadCount(store);
     if ((await store.get(schemaCurrentKey)) !== undefined) {
       throw new LakeStateError(
         `the schema registry ${store.description}/_schema is damaged: current.json exists but no ` +
           `version file does. ${capitalize(repairHint(store))}`,
       );
     }
+    const committed = await committedLoadCount(store);
     if (committed > 0) {
       throw new LakeStateError(
         `the schema registry ${store.description}/_schema is missing or has no version files, but the lake ` +
