@@ -8,6 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolveCredentials } from '#adapters/credentials.ts';
+import { cliLeaseOwner, isAbandonedOnThisHost, startHeartbeat } from '#adapters/lease-owner.ts';
 import { openStore } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
@@ -177,6 +178,15 @@ export async function executeLoad(
         reader: createParquetPartReader(),
         clock: io.now,
         onUser: progress.onUser,
+        leasing: {
+          options: {
+            owner: cliLeaseOwner(`paylink-loader load --dest ${request.dest} --load-id ${loadId}`),
+            ttlMs: DEFAULTS.leaseTtlMs,
+            clock: io.now,
+            isAbandoned: isAbandonedOnThisHost,
+          },
+          heartbeat: startHeartbeat,
+        },
       },
     );
     progress.stop();

@@ -2,7 +2,7 @@
  * The `paylink-loader` command line. Every failure prints one line naming what was wrong and
  * exits non-zero; a stack trace only with PAYLINK_DEBUG=1 (it can show internals, never secrets).
  */
-import { LoaderError } from '#core/errors.ts';
+import { CommitIncompleteError, LoaderError } from '#core/errors.ts';
 import { demoCommand } from './demo-command.ts';
 import type { Io } from './io.ts';
 import { LOAD_USAGE, loadCommand } from './load-command.ts';
@@ -12,6 +12,8 @@ import { queryCommand } from './query-command.ts';
 import { REPAIR_SCHEMA_USAGE, repairSchemaCommand } from './repair-schema-command.ts';
 import { SIMULATE_USAGE, simulateCommand } from './simulate-command.ts';
 import { statusCommand } from './status-command.ts';
+import { EXIT } from './summary.ts';
+import { VERIFY_USAGE, verifyCommand } from './verify-command.ts';
 
 const USAGE = `paylink-loader: load Atomic PayLink data into a partitioned Parquet lake
 
@@ -23,6 +25,7 @@ Commands:
   query      SQL over a local lake with DuckDB (every table is a view)
   status     loads, tables, row counts and schema version of a lake
   repair-schema  rebuild a lost or damaged schema registry from the committed files
+  verify     check the lake against its commits; --fix removes what crashed runs left
   demo       simulator + a load of a few hundred users into ./lake + a query
 
 Run 'paylink-loader <command> --help' for a command's options.`;
@@ -45,6 +48,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
       'paylink-loader status --dest <dir|s3://bucket/prefix> [--json]\n\n  Committed loads, tables, row counts, schema version, uncommitted loads.',
   },
   'repair-schema': { run: repairSchemaCommand, usage: REPAIR_SCHEMA_USAGE },
+  verify: { run: verifyCommand, usage: VERIFY_USAGE },
   demo: {
     run: demoCommand,
     usage:
@@ -70,12 +74,62 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (error) {
-    const writes = name === 'load' || name === 'demo';
-    io.stderr.write(`error: ${describeForUser(error)}${writes ? ' Nothing was committed.' : ''}\n`);
+    const failure = describeFailure(name, rest, error);
+    io.stderr.write(`error: ${failure.message}\n`);
+    if (rest.includes('--json')) io.stdout.write(`${JSON.stringify({ error: failure }, null, 2)}\n`);
     if (io.env.PAYLINK_DEBUG === '1' && error instanceof Error && error.stack)
       io.stderr.write(`${error.stack}\n`);
-    return 1;
+    return failure.exitCode;
   }
+}
+
+/** What a failed command tells its user: one line, and the same as a JSON object with `--json`. */
+export interface CommandFailure {
+  readonly command: string;
+  readonly exitCode: number;
+  /** Our error code (`config_invalid`, `lease_held`, `commit_incomplete`, ...) or `internal`. */
+  readonly code: string;
+  readonly message: string;
+  /** Whether any of this run's data is visible to readers: never, when a command fails. */
+  readonly committed: false;
+  readonly loadId?: string;
+  /** Parts under the table folders that readers do not see (a commit that stopped half-way). */
+  readonly publishedParts?: number;
+}
+
+function describeFailure(command: string, argv: readonly string[], error: unknown): CommandFailure {
+  const code = error instanceof LoaderError ? error.code : 'internal';
+  if (error instanceof CommitIncompleteError) {
+    const dest = flagValue(argv, '--dest');
+    const again = `Re-run with --load-id ${error.loadId} to finish it`;
+    const clean = `or remove them with 'paylink-loader verify --dest ${dest ?? '<lake>'} --fix'`;
+    return {
+      command,
+      exitCode: EXIT.commitIncomplete,
+      code,
+      message: `${error.message}. ${again}, ${clean}.`,
+      committed: false,
+      loadId: error.loadId,
+      publishedParts: error.publishedParts,
+    };
+  }
+  const writes = command === 'load' || command === 'demo';
+  return {
+    command,
+    exitCode: EXIT.nothingCommitted,
+    code,
+    message: `${describeForUser(error)}${writes ? ' Nothing was committed.' : ''}`,
+    committed: false,
+  };
+}
+
+/** The value given to a flag (`--dest x` or `--dest=x`), as typed. */
+function flagValue(argv: readonly string[], flag: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === flag) return argv[i + 1];
+    if (argv[i]?.startsWith(`${flag}=`)) return argv[i]!.slice(flag.length + 1);
+  }
+  return undefined;
 }
 
 /** Our errors carry safe messages; anything else is reported by kind, without internals. */

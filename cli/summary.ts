@@ -33,6 +33,11 @@ export const EXIT = {
   resourceDisabled: 4,
   /** Committed; both of the above. */
   usersFailedAndResourceDisabled: 5,
+  /**
+   * Not committed, but some of its parts were published (invisible to the documented reading
+   * paths); a re-run of the load id finishes it, `verify --fix` removes them.
+   */
+  commitIncomplete: 6,
 } as const;
 
 export function exitCodeOf(marker: Pick<LoadMarker, 'failedUserCount' | 'endpointFindings'>): number {

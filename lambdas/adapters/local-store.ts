@@ -264,3 +264,47 @@ function streamedWrite(w: {
     },
   };
 }
+
+/**
+ * The temporary files (`.<name>.tmp-<hex>`) that writes killed mid-way left in a local lake,
+ * as keys relative to the root, with their last change: what `verify` reports and `--fix` removes.
+ */
+export async function listUnfinishedWrites(rootDir: string): Promise<{ key: string; modifiedAt: Date }[]> {
+  const root = resolve(rootDir);
+  const out: { key: string; modifiedAt: Date }[] = [];
+  const walk = async (dirKey: string): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dirKey === '' ? root : join(root, ...dirKey.split('/')), {
+        withFileTypes: true,
+      });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw failure(dirKey, 'list', error);
+    }
+    for (const entry of entries) {
+      const key = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
+      if (entry.isDirectory()) await walk(key);
+      else if (entry.isFile() && TEMP_FILE.test(entry.name)) {
+        const stats = await lstat(join(root, ...key.split('/'))).catch(() => undefined);
+        if (stats) out.push({ key, modifiedAt: stats.mtime });
+      }
+    }
+  };
+  await walk('');
+  return out.sort((a, b) => compareKeys(a.key, b.key));
+}
+
+/** Removes temporary files listed by `listUnfinishedWrites` (only names of that shape). */
+export async function removeUnfinishedWrites(rootDir: string, keys: readonly string[]): Promise<void> {
+  const root = resolve(rootDir);
+  for (const key of keys) {
+    const path = join(root, ...key.split('/'));
+    if (!path.startsWith(root + sep) || !TEMP_FILE.test(path.slice(dirname(path).length + 1))) {
+      throw new StoreError(key, 'not a temporary file of this lake');
+    }
+    await unlink(path).catch((error: unknown) => {
+      if (!isMissing(error)) throw failure(key, 'delete', error);
+    });
+  }
+}

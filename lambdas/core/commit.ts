@@ -20,7 +20,7 @@
  */
 import { LAKE } from './constants.ts';
 import type { EndpointFinding } from './endpoint-health.ts';
-import { LakeStateError } from './errors.ts';
+import { CommitIncompleteError, LakeStateError } from './errors.ts';
 import { rootRowId } from './ids.ts';
 import { claimSchemaVersion, readCommittedSchema } from './lake-schema.ts';
 import { DLT_LOADS_COLUMNS, isPartitioned } from './lake-views.ts';
@@ -33,6 +33,7 @@ import {
   partitionPrefix,
   stagingPrefix,
 } from './layout.ts';
+import type { Lease } from './lease.ts';
 import type { BatchManifest } from './load-batch.ts';
 import { USER_LOADS_COLUMNS } from './load-user.ts';
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
@@ -58,6 +59,8 @@ export interface CommitDeps {
   readonly reader: PartReader;
   readonly clock: Clock;
   readonly catalog?: TableCatalog;
+  /** The load id's lease (lease.ts): renewed, so checked still ours, before publishing and before the commit point. */
+  readonly lease?: Lease;
 }
 
 export interface CommittedFile {
@@ -134,12 +137,51 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
   const intent: CommitIntent = { loadId, keys: [...new Set([...newKeys, ...previousKeys])].sort() };
   await writeJson(store, commitIntentKey(loadId), intent);
 
+  await deps.lease?.renew();
   // A re-run of a committed load id: hide the old attempt before touching its files.
-  await store.delete([dltLoadsKey(loadId)]);
-  await publish(staged, loadId, store);
-  const stale = [...previousKeys].filter((k) => !newKeys.has(k));
-  if (stale.length > 0) await store.delete(stale);
+  const hidEarlierCommit = (await store.get(dltLoadsKey(loadId))) !== undefined;
+  if (hidEarlierCommit) await store.delete([dltLoadsKey(loadId)]);
+  const progress = { published: 0 };
+  try {
+    await publish(staged, loadId, store, progress);
+    const stale = [...previousKeys].filter((k) => !newKeys.has(k));
+    if (stale.length > 0) await store.delete(stale);
+    const marker = await buildMarker(
+      loadId,
+      plan,
+      manifests,
+      missingBatches,
+      staged,
+      changes,
+      schemaVersion,
+      deps,
+    );
+    await writeJson(store, loadMarkerKey(loadId), marker);
+    await deps.lease?.renew();
+    await writeLoadRow(marker, registry, deps);
+    // Committed. Staging left behind (a failed delete) is invisible and `verify --fix` removes it.
+    const leftovers = await store.list(stagingPrefix(loadId)).catch(() => []);
+    if (leftovers.length > 0) await store.delete(leftovers).catch(() => undefined);
+    return marker;
+  } catch (error) {
+    const mine = new Set([...newKeys, ...previousKeys]);
+    const published = await countPublished(store, mine).catch(() => progress.published);
+    if (published === 0 && !hidEarlierCommit) throw error;
+    throw new CommitIncompleteError(loadId, published, hidEarlierCommit, error);
+  }
+}
 
+async function buildMarker(
+  loadId: string,
+  plan: PlanDoc,
+  manifests: readonly BatchManifest[],
+  missingBatches: readonly number[],
+  staged: readonly StagedFile[],
+  changes: readonly SchemaChange[],
+  schemaVersion: number,
+  deps: CommitDeps,
+): Promise<LoadMarker> {
+  const { store } = deps;
   const failedUsers = manifests.flatMap((m) => m.failedUsers);
   let missingUsers = 0;
   for (const batch of missingBatches) {
@@ -150,7 +192,7 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
   const rowsByTable: Record<string, number> = {};
   for (const f of staged) rowsByTable[f.table] = (rowsByTable[f.table] ?? 0) + f.rows;
 
-  const marker: LoadMarker = {
+  return {
     formatVersion: 1,
     loadId,
     dt: plan.dt,
@@ -167,16 +209,18 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
       .map((f) => ({ key: f.finalKey, table: f.table, rows: f.rows, bytes: f.bytes }))
       .sort((a, b) => (a.key < b.key ? -1 : 1)),
     schemaVersion,
-    schemaChanges: changes,
+    schemaChanges: [...changes],
     nonFiniteValues: manifests.reduce((n, m) => n + (m.nonFiniteValues ?? 0), 0),
     endpointFindings: mergeFindings(manifests),
   };
-  await writeJson(store, loadMarkerKey(loadId), marker);
-  await writeLoadRow(marker, registry, deps);
+}
 
-  const leftovers = await store.list(stagingPrefix(loadId));
-  if (leftovers.length > 0) await store.delete(leftovers);
-  return marker;
+/** How many of `keys` are under their table folders now (what a failed commit leaves visible on disk). */
+async function countPublished(store: ObjectStore, keys: ReadonlySet<string>): Promise<number> {
+  const prefixes = new Set([...keys].map((k) => k.slice(0, k.lastIndexOf('/') + 1)));
+  let n = 0;
+  for (const prefix of prefixes) for (const key of await store.list(prefix)) if (keys.has(key)) n++;
+  return n;
 }
 
 /** One finding per resource over all batches (each Lambda judged its batch alone). */
@@ -297,7 +341,12 @@ async function settleSchema(
  * Moves staged parts to their final keys. A part no longer staged but already at its final
  * key was moved by an earlier attempt of this commit that died: that is progress, not an error.
  */
-async function publish(files: readonly StagedFile[], loadId: string, store: ObjectStore): Promise<void> {
+async function publish(
+  files: readonly StagedFile[],
+  loadId: string,
+  store: ObjectStore,
+  progress: { published: number },
+): Promise<void> {
   const stagedNow = new Set(await store.list(stagingPrefix(loadId)));
   const finals = new Map<string, Promise<Set<string>>>();
   const published = (file: StagedFile) => {
@@ -310,7 +359,11 @@ async function publish(files: readonly StagedFile[], loadId: string, store: Obje
     return finals.get(prefix)!;
   };
   await forEachConcurrent(files, MOVE_CONCURRENCY, async (file) => {
-    if (stagedNow.has(file.stagedKey)) return store.move(file.stagedKey, file.finalKey);
+    if (stagedNow.has(file.stagedKey)) {
+      await store.move(file.stagedKey, file.finalKey);
+      progress.published++;
+      return;
+    }
     if (!(await published(file)).has(file.finalKey)) {
       throw new LakeStateError(`load ${loadId}: staged part ${file.stagedKey} is missing; re-run the load`);
     }

@@ -11,6 +11,12 @@ export const DEFAULTS = {
   rateLimit: 20,
   /** Users per batch (one Lambda invocation in the deployed stack). */
   batchSize: 500,
+  /**
+   * A CLI run's lease on its load id lives this long without a heartbeat (renewed every third
+   * of it): how long a crashed run on another host blocks a re-run of its load id. A crashed
+   * run on the same host is detected at once (its process is gone).
+   */
+  leaseTtlMs: 120_000,
   http: {
     /** Per-attempt timeout. */
     timeoutMs: 15_000,

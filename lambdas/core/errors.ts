@@ -250,6 +250,63 @@ export class LakeStateError extends LoaderError {
   }
 }
 
+/**
+ * Another run holds the lease of this load id (lease.ts): two runs of one load id would
+ * interleave their parts. Names the holder so an operator can find it.
+ */
+export class LeaseHeldError extends LoaderError {
+  override readonly name: string = 'LeaseHeldError';
+  readonly loadId: string;
+  constructor(loadId: string, holder: string, cause?: unknown) {
+    super(`load ${loadId} is being written by ${holder}`, { code: 'lease_held', cause });
+    this.loadId = loadId;
+  }
+}
+
+/** This run's lease expired and another run took the load id over: stop before publishing. */
+export class LeaseLostError extends LoaderError {
+  override readonly name: string = 'LeaseLostError';
+  readonly loadId: string;
+  constructor(loadId: string, detail: string) {
+    super(`load ${loadId}: this run lost its lease (${detail}); nothing more is written`, {
+      code: 'lease_lost',
+    });
+    this.loadId = loadId;
+  }
+}
+
+/**
+ * A commit stopped between publishing its first part and its commit point (the `_dlt_loads`
+ * row). Readers see nothing of the load through the documented reading paths, but files are
+ * under the table folders: `publishedParts` of them, plus, when `hidEarlierCommit`, an earlier
+ * committed attempt of the same load id that this one retracted first. A re-run of the load id
+ * finishes it (every commit step is idempotent).
+ */
+export class CommitIncompleteError extends LoaderError {
+  override readonly name: string = 'CommitIncompleteError';
+  readonly loadId: string;
+  readonly publishedParts: number;
+  readonly hidEarlierCommit: boolean;
+  constructor(loadId: string, publishedParts: number, hidEarlierCommit: boolean, cause: unknown) {
+    const detail =
+      cause instanceof LoaderError
+        ? cause.message
+        : cause instanceof Error
+          ? `internal error (${cause.name}): ${cause.message}`
+          : 'an internal error';
+    super(
+      `load ${loadId} is not committed: ${publishedParts} part${publishedParts === 1 ? ' was' : 's were'} ` +
+        'published but are invisible through the documented reading paths (history and current ' +
+        `views, Athena)${hidEarlierCommit ? ', and its earlier committed attempt is hidden until it commits' : ''}; ` +
+        `the commit stopped on: ${detail}`,
+      { code: 'commit_incomplete', retryable: cause instanceof LoaderError && cause.retryable, cause },
+    );
+    this.loadId = loadId;
+    this.publishedParts = publishedParts;
+    this.hidEarlierCommit = hidEarlierCommit;
+  }
+}
+
 /** A Glue Data Catalog call failed. Names the database/table and the operation, never column data. */
 export class CatalogError extends LoaderError {
   override readonly name: string = 'CatalogError';

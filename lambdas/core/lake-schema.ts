@@ -10,14 +10,9 @@
  * anything is written: a lake with committed loads and no registry, or a registry whose newest
  * version file is gone, stops the load with the repair command (`repair-schema`).
  */
+import { committedLoadIds } from './committed-loads.ts';
 import { LakeStateError } from './errors.ts';
-import {
-  dltLoadsPrefix,
-  loadsPrefix,
-  schemaCurrentKey,
-  schemaVersionKey,
-  schemaVersionsPrefix,
-} from './layout.ts';
+import { schemaCurrentKey, schemaVersionKey, schemaVersionsPrefix } from './layout.ts';
 import type { ObjectStore } from './ports.ts';
 import { SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
@@ -43,7 +38,7 @@ export async function readCommittedSchema(store: ObjectStore): Promise<SchemaReg
           `version file does. ${capitalize(repairHint(store))}`,
       );
     }
-    const committed = await committedLoadCount(store);
+    const committed = (await committedLoadIds(store)).size;
     if (committed > 0) {
       throw new LakeStateError(
         `the schema registry ${store.description}/_schema is missing or has no version files, but the lake ` +
@@ -77,13 +72,6 @@ async function readVersion(store: ObjectStore, key: string): Promise<unknown> {
       error,
     );
   }
-}
-
-/** Committed loads: `_dlt_loads` rows, or (lakes written before `_dlt_loads`) load reports. */
-async function committedLoadCount(store: ObjectStore): Promise<number> {
-  const rows = (await store.list(dltLoadsPrefix)).filter((k) => k.endsWith('.parquet')).length;
-  if (rows > 0) return rows;
-  return (await store.list(loadsPrefix)).filter((k) => k.endsWith('.json')).length;
 }
 
 const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

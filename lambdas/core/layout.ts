@@ -8,6 +8,7 @@
  *   _schema/current.json, _schema/versions/<n>.json         schema registry
  *   _state/...                                              user registry, incremental state
  *   _staging/<load_id>/...                                  uncommitted plan, parts and manifests
+ *   _leases/<load_id>/<seq>.json                            who is writing that load id now (lease.ts)
  */
 import { ConfigError } from './errors.ts';
 
@@ -140,4 +141,19 @@ export function stagedPartKey(finalKey: string, loadId: string, batch: number): 
  */
 export function commitIntentKey(loadId: string): string {
   return `${stagingPrefix(loadId)}commit-intent.json`;
+}
+
+/** Leases of one load id: one create-only object per generation, the newest is the holder. */
+export const leasesPrefix = '_leases/';
+export function leasePrefix(loadId: string): string {
+  return `${leasesPrefix}${loadId}/`;
+}
+/** Zero-padded so the key order is the generation order. */
+export function leaseKey(loadId: string, seq: number): string {
+  return `${leasePrefix(loadId)}${pad(seq, 10)}.json`;
+}
+/** The load id and generation of a lease key; undefined for anything else. */
+export function parseLeaseKey(key: string): { loadId: string; seq: number } | undefined {
+  const m = /^_leases\/([^/]+)\/(\d{10})\.json$/.exec(key);
+  return m ? { loadId: m[1]!, seq: Number(m[2]) } : undefined;
 }

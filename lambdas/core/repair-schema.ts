@@ -10,15 +10,14 @@
  * or concurrent commit can mistake it for an older one) and copied to `current.json`.
  */
 
-import type { LoadMarker } from './commit.ts';
+import { committedLoadIds } from './committed-loads.ts';
 import { LAKE } from './constants.ts';
 import { LakeStateError } from './errors.ts';
 import { claimSchemaVersion, newestSchemaVersion } from './lake-schema.ts';
 import { DLT_LOADS_COLUMNS } from './lake-views.ts';
-import { dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix, parsePartKey } from './layout.ts';
+import { loadIdOfDltLoadsKey, parsePartKey } from './layout.ts';
 import type { ObjectStore, PartReader } from './ports.ts';
 import { SchemaRegistry } from './schema-registry.ts';
-import { readJson } from './store-json.ts';
 import type { ColumnDef, ColumnType } from './types.ts';
 
 export interface RepairResult {
@@ -102,20 +101,4 @@ export async function rebuildSchemaFromFooters(
     );
   }
   return { version, tables: Object.keys(tables).length, columns: columnCount, files, uncommittedFiles };
-}
-
-/** Loads with a `_dlt_loads` row, plus (lakes written before `_dlt_loads`) loads with a report. */
-async function committedLoadIds(store: ObjectStore): Promise<Set<string>> {
-  const ids = new Set<string>();
-  for (const key of await store.list(dltLoadsPrefix)) {
-    const id = loadIdOfDltLoadsKey(key);
-    if (id !== undefined) ids.add(id);
-  }
-  if (ids.size > 0) return ids;
-  for (const key of await store.list(loadsPrefix)) {
-    if (!key.endsWith('.json')) continue;
-    const marker = await readJson<LoadMarker>(store, key).catch(() => undefined);
-    if (typeof marker?.loadId === 'string') ids.add(marker.loadId);
-  }
-  return ids;
 }

@@ -8,6 +8,7 @@ import type { ResourcePlan } from './config.ts';
 import { EndpointHealth } from './endpoint-health.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { commitIntentKey, stagingPrefix } from './layout.ts';
+import { acquireLease, type Lease, type LeaseOptions } from './lease.ts';
 import { type BatchUser, loadBatch } from './load-batch.ts';
 import type { UserResult } from './load-user.ts';
 import { planLoad, readBatchUsers } from './plan.ts';
@@ -24,14 +25,43 @@ export interface RunLoadInput {
   readonly limits?: PartLimits;
 }
 
-export interface RunLoadDeps extends CommitDeps {
+export interface RunLoadDeps extends Omit<CommitDeps, 'lease'> {
   readonly api: PayLinkApi;
+  /**
+   * Take the load id's lease for the whole run (lease.ts), so two runs of one id never
+   * interleave. `heartbeat(renew)` starts renewing it (every ttl / 3) and returns the stop.
+   */
+  readonly leasing?: {
+    readonly options: LeaseOptions;
+    readonly heartbeat?: (renew: () => Promise<void>, everyMs: number) => () => void;
+  };
   readonly onUser?: (result: UserResult) => void;
   readonly onBatch?: (batch: number, batches: number) => void;
 }
 
 export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<LoadMarker> {
-  // First, before anything is written: a lost or damaged registry stops the load here.
+  if (deps.leasing === undefined) return runLeased(input, deps, undefined);
+  const lease = await acquireLease(deps.store, input.loadId, deps.leasing.options);
+  // A failed renewal is remembered by the lease (a lost one) or retried at the next beat.
+  const stop =
+    deps.leasing.heartbeat?.(
+      () => lease.renew().catch(() => undefined),
+      Math.max(1, Math.floor(deps.leasing.options.ttlMs / 3)),
+    ) ?? (() => undefined);
+  try {
+    return await runLeased(input, deps, lease);
+  } finally {
+    stop();
+    await lease.release().catch(() => undefined);
+  }
+}
+
+async function runLeased(
+  input: RunLoadInput,
+  deps: RunLoadDeps,
+  lease: Lease | undefined,
+): Promise<LoadMarker> {
+  // First, before any data is written: a lost or damaged registry stops the load here.
   const registry = await readCommittedSchema(deps.store);
   const plan = await planLoad(
     {
@@ -47,6 +77,7 @@ export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<L
   const health = new EndpointHealth(input.resources.steps.map((s) => s.resource));
   try {
     for (let batch = 0; batch < plan.batches; batch++) {
+      await lease?.assertHeld();
       deps.onBatch?.(batch, plan.batches);
       await loadBatch(
         {
@@ -69,7 +100,7 @@ export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<L
     await discardStaging(deps, plan.loadId).catch(() => undefined);
     throw error;
   }
-  return commitLoad(plan.loadId, deps);
+  return commitLoad(plan.loadId, lease === undefined ? deps : { ...deps, lease });
 }
 
 async function discardStaging(deps: RunLoadDeps, loadId: string): Promise<void> {

@@ -1,0 +1,87 @@
+/**
+ * `paylink-loader verify --dest <lake> [--fix] [--json]`: checks the lake against its commits
+ * (core/verify.ts) and, with `--fix`, removes what crashed or abandoned runs left behind.
+ * Exit codes: 0 the lake is clean (after `--fix`, if given); 7 findings remain (listed);
+ * 1 the lake could not be read.
+ */
+import { listUnfinishedWrites, removeUnfinishedWrites } from '#adapters/local-store.ts';
+import { openStore, parseDestination } from '#adapters/open-store.ts';
+import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { type Finding, repairLake, type VerifyDeps, type VerifyReport, verifyLake } from '#core/verify.ts';
+import { parseFlags, required } from './args.ts';
+import type { Io } from './io.ts';
+
+export const VERIFY_USAGE = `paylink-loader verify --dest <dir|s3://bucket/prefix> [--fix] [--json]
+
+  Checks the lake against its commits: every part a committed load lists exists and no other
+  part of it does; no parts, reports, staging, temporary files or expired leases of loads that
+  are not committed and not running; the schema registry's version chain; one Parquet type per
+  column across the committed files' footers. Loads running now (a live lease) are skipped.
+
+  --fix    remove the leftovers of loads that are not committed (and staging of committed
+           ones); never anything a committed load lists
+  --json   print the report as JSON
+
+  Exit codes: 0 clean, 7 findings remain, 1 the lake could not be read.`;
+
+export const VERIFY_FINDINGS_EXIT = 7;
+
+export async function verifyCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, {
+    dest: { type: 'string' },
+    fix: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  const destination = parseDestination(required(values.dest, '--dest'), io.cwd);
+  const store = openStore(destination.kind === 'local' ? destination.path : required(values.dest, '--dest'));
+  const local = destination.kind === 'local' ? destination.path : undefined;
+  const deps: VerifyDeps = {
+    store,
+    reader: createParquetPartReader(),
+    clock: io.now,
+    ...(local === undefined ? {} : { unfinishedWrites: () => listUnfinishedWrites(local) }),
+  };
+  let report = await verifyLake(deps);
+  let removed: number | undefined;
+  if (values.fix && report.findings.some((f) => f.fixable)) {
+    removed = await repairLake(
+      {
+        ...deps,
+        ...(local === undefined ? {} : { removeUnfinished: (keys) => removeUnfinishedWrites(local, keys) }),
+      },
+      report,
+    );
+    report = await verifyLake(deps);
+  }
+  if (values.json)
+    io.stdout.write(
+      `${JSON.stringify({ ...report, ...(removed === undefined ? {} : { removed }) }, null, 2)}\n`,
+    );
+  else io.stdout.write(formatReport(report, removed, values.fix ?? false));
+  return report.findings.length === 0 ? 0 : VERIFY_FINDINGS_EXIT;
+}
+
+function formatReport(report: VerifyReport, removed: number | undefined, fix: boolean): string {
+  const lines = [
+    `verify ${report.dest}: ${report.committedLoads} committed load(s), ${report.partsChecked} committed part(s) checked` +
+      (report.running.length > 0 ? `, running now (skipped): ${report.running.join(', ')}` : ''),
+  ];
+  if (removed !== undefined) lines.push(`removed ${removed} leftover object(s)`);
+  for (const f of report.findings) lines.push(`  ${f.kind.padEnd(16)} ${describe(f)}`);
+  const fixable = report.findings.filter((f) => f.fixable).length;
+  if (report.findings.length === 0) lines.push('clean: the lake holds exactly what its commits say.');
+  else
+    lines.push(
+      `${report.findings.length} finding(s)` +
+        (fixable > 0 && !fix ? `; ${fixable} can be removed with --fix` : '') +
+        (report.findings.length > fixable
+          ? `; ${report.findings.length - fixable} need a person (see above)`
+          : '') +
+        '.',
+    );
+  return `${lines.join('\n')}\n`;
+}
+
+function describe(f: Finding): string {
+  return `${f.detail}${f.fixable ? '' : ' [not fixable by --fix]'}`;
+}

@@ -1,0 +1,42 @@
+/**
+ * The process side of a load id's lease (core/lease.ts): who this run is, whether a holder on
+ * this host is still alive, and the heartbeat timer that renews the lease.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { LeaseOwner } from '#core/lease.ts';
+
+/** This CLI process as a lease owner. `command` must not carry secrets (flags only, no values of --secret-id). */
+export function cliLeaseOwner(command: string): LeaseOwner {
+  return { id: randomUUID(), kind: 'cli', host: hostname(), pid: process.pid, command };
+}
+
+/**
+ * True for a CLI holder on this host whose process no longer exists: its lease need not be
+ * waited out. `kill(pid, 0)` probes without signalling; EPERM means alive (another user's).
+ * A reused pid reads as alive: the lease then simply runs to its expiry.
+ */
+export function isAbandonedOnThisHost(owner: LeaseOwner): boolean {
+  if (owner.kind !== 'cli' || owner.host !== hostname() || owner.pid === undefined) return false;
+  if (owner.pid === process.pid) return false;
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Calls `renew` every `everyMs` until stopped; the timer never keeps the process alive. */
+export function startHeartbeat(renew: () => Promise<void>, everyMs: number): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    void renew().finally(() => {
+      running = false;
+    });
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

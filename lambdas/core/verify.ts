@@ -1,0 +1,315 @@
+/**
+ * `verify`: does the lake hold what its commits say, and nothing a crash left behind?
+ *
+ * Checked, each finding naming its object and load:
+ *  - every part a committed load's report lists exists (`missing_part`);
+ *  - no part of a committed load that its report does not list (`stray_part`: readers see it);
+ *  - a committed load has its report (`missing_report`);
+ *  - no part, report or staging of a load that is not committed and not running
+ *    (`orphan_part`, `orphan_report`, `orphan_staging`), no staging of a committed load
+ *    (`leftover_staging`), no temporary file of a killed write (`temp_file`), no expired lease
+ *    (`expired_lease`);
+ *  - the schema registry: its newest version readable and `current.json` not ahead of it (the
+ *    load-time checks, lake-schema.ts), no version missing in the chain (`registry_gap`);
+ *  - one Parquet type per column: every committed part's footer agrees with the registry
+ *    (`column_type`).
+ * A load holding a live lease (lease.ts) is running: its staging and parts are not findings.
+ * `fixable` findings are what `repairLake` removes: leftovers of loads that are not committed,
+ * and, for committed loads, staging and parts their report does not list. Nothing a reader
+ * sees through a committed load's report is ever removed.
+ */
+import { committedLoadIds } from './committed-loads.ts';
+import { LakeStateError } from './errors.ts';
+import { readCommittedSchema } from './lake-schema.ts';
+import { isPartitioned } from './lake-views.ts';
+import {
+  dltLoadsKey,
+  leasesPrefix,
+  loadMarkerKey,
+  loadsPrefix,
+  parseLeaseKey,
+  parsePartKey,
+  schemaVersionsPrefix,
+} from './layout.ts';
+import { isLive, type LeaseDoc, readLease } from './lease.ts';
+import { forEachConcurrent } from './pool.ts';
+import type { ObjectStore, PartReader } from './ports.ts';
+import { readJson } from './store-json.ts';
+import type { Clock } from './types.ts';
+
+export type FindingKind =
+  | 'missing_part'
+  | 'stray_part'
+  | 'missing_report'
+  | 'orphan_part'
+  | 'orphan_report'
+  | 'orphan_staging'
+  | 'leftover_staging'
+  | 'temp_file'
+  | 'expired_lease'
+  | 'registry'
+  | 'registry_gap'
+  | 'column_type';
+
+export interface Finding {
+  readonly kind: FindingKind;
+  /** What `repairLake` would remove; empty for findings it cannot fix (reported only). */
+  readonly keys: readonly string[];
+  readonly loadId?: string;
+  readonly detail: string;
+  readonly fixable: boolean;
+}
+
+export interface VerifyReport {
+  readonly dest: string;
+  readonly committedLoads: number;
+  readonly partsChecked: number;
+  /** Load ids with a live lease: being written now, so not judged. */
+  readonly running: readonly string[];
+  readonly findings: readonly Finding[];
+}
+
+export interface VerifyDeps {
+  readonly store: ObjectStore;
+  readonly reader: PartReader;
+  readonly clock: Clock;
+  /**
+   * A store's unfinished writes (the local store's `.<name>.tmp-<hex>` files of a killed
+   * process), with their last change. S3's incomplete multipart uploads are not listed: the
+   * bucket's lifecycle rule aborts them.
+   */
+  readonly unfinishedWrites?: () => Promise<readonly { key: string; modifiedAt: Date }[]>;
+  /** Unfinished writes younger than this may belong to a run without a lease (repair-schema): left alone. */
+  readonly tempGraceMs?: number;
+}
+
+interface Marker {
+  readonly loadId: string;
+  readonly files?: readonly { key: string }[];
+}
+
+const FOOTER_READS = 8;
+const VERSION_KEY = /(\d+)\.json$/;
+const DEFAULT_TEMP_GRACE_MS = 60 * 60 * 1000;
+
+/** Reads the whole lake (keys, reports, leases, registry, every committed footer) and lists findings. */
+export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
+  const { store } = deps;
+  const now = deps.clock();
+  const findings: Finding[] = [];
+  const keys = await store.list('');
+  const committed = await committedLoadIds(store);
+
+  // Leases: live ones mark running loads; expired ones are leftovers.
+  const running = new Set<string>();
+  for (const key of keys.filter((k) => k.startsWith(leasesPrefix))) {
+    const parsed = parseLeaseKey(key);
+    const doc = parsed && (await readJson<LeaseDoc>(store, key).catch(() => undefined));
+    if (parsed && doc && isLive(doc, now)) running.add(parsed.loadId);
+    else
+      findings.push({
+        kind: 'expired_lease',
+        keys: [key],
+        ...(parsed ? { loadId: parsed.loadId } : {}),
+        detail: `lease ${key} expired (its holder stopped without releasing it)`,
+        fixable: true,
+      });
+  }
+  const settled = (loadId: string) => !running.has(loadId);
+
+  // Reports: what each committed load published.
+  const listed = new Map<string, Set<string>>();
+  for (const key of keys.filter((k) => k.startsWith(loadsPrefix) && k.endsWith('.json'))) {
+    const marker = await readJson<Marker>(store, key).catch(() => undefined);
+    const loadId = marker?.loadId ?? key.slice(loadsPrefix.length, -'.json'.length);
+    if (!committed.has(loadId)) {
+      if (settled(loadId))
+        findings.push({
+          kind: 'orphan_report',
+          keys: [key],
+          loadId,
+          detail: `report ${key} of load ${loadId}, which is not committed`,
+          fixable: true,
+        });
+      continue;
+    }
+    listed.set(loadId, new Set((marker?.files ?? []).map((f) => f.key)));
+  }
+  const present = new Set(keys);
+  for (const loadId of [...committed].sort()) {
+    const files = listed.get(loadId);
+    if (files === undefined) {
+      findings.push({
+        kind: 'missing_report',
+        keys: [],
+        loadId,
+        detail: `committed load ${loadId} has no report ${loadMarkerKey(loadId)}: its parts cannot be checked`,
+        fixable: false,
+      });
+      continue;
+    }
+    const missing = [...files].filter((k) => !present.has(k)).sort();
+    if (missing.length > 0)
+      findings.push({
+        kind: 'missing_part',
+        keys: [],
+        loadId,
+        detail: `committed load ${loadId}: ${missing.length} part(s) its report lists are gone (first: ${missing[0]}); their rows are lost to readers`,
+        fixable: false,
+      });
+  }
+
+  // Parts under the table folders.
+  const committedParts: string[] = [];
+  const orphans = new Map<string, string[]>();
+  const strays = new Map<string, string[]>();
+  for (const key of keys) {
+    const part = parsePartKey(key);
+    if (part === undefined || !isPartitioned(part.table)) continue;
+    if (committed.has(part.loadId)) {
+      const files = listed.get(part.loadId);
+      if (files === undefined || files.has(key)) committedParts.push(key);
+      else push(strays, part.loadId, key);
+    } else if (settled(part.loadId)) push(orphans, part.loadId, key);
+  }
+  for (const [loadId, list] of orphans)
+    findings.push({
+      kind: 'orphan_part',
+      keys: list,
+      loadId,
+      detail: `${list.length} part(s) of load ${loadId}, which is not committed (invisible to readers; first: ${list[0]})`,
+      fixable: true,
+    });
+  for (const [loadId, list] of strays)
+    findings.push({
+      kind: 'stray_part',
+      keys: list,
+      loadId,
+      detail: `${list.length} part(s) of committed load ${loadId} that its report does not list (readers see them: duplicates; first: ${list[0]})`,
+      fixable: true,
+    });
+
+  // Staging.
+  const staging = new Map<string, string[]>();
+  for (const key of keys) {
+    const m = /^_staging\/([^/]+)\//.exec(key);
+    if (m && settled(m[1]!)) push(staging, m[1]!, key);
+  }
+  for (const [loadId, list] of staging) {
+    const done = committed.has(loadId);
+    findings.push({
+      kind: done ? 'leftover_staging' : 'orphan_staging',
+      keys: list,
+      loadId,
+      detail: done
+        ? `${list.length} staging object(s) of committed load ${loadId} were not removed`
+        : `${list.length} staging object(s) of load ${loadId}, which is not committed and not running (abandoned)`,
+      fixable: true,
+    });
+  }
+
+  // A commit point without its report was covered above; a report of a running load is not a finding.
+  // Unfinished writes of killed processes.
+  const grace = deps.tempGraceMs ?? DEFAULT_TEMP_GRACE_MS;
+  for (const temp of (await deps.unfinishedWrites?.()) ?? []) {
+    const loadId = /^_staging\/([^/]+)\//.exec(temp.key)?.[1];
+    if (loadId !== undefined && !settled(loadId)) continue;
+    if (loadId === undefined && now.getTime() - temp.modifiedAt.getTime() < grace) continue;
+    findings.push({
+      kind: 'temp_file',
+      keys: [temp.key],
+      ...(loadId === undefined ? {} : { loadId }),
+      detail: `unfinished write ${temp.key} (a process was killed while writing it)`,
+      fixable: true,
+    });
+  }
+
+  // The registry: the load-time checks, the version chain, one type per column.
+  let registry: Awaited<ReturnType<typeof readCommittedSchema>> | undefined;
+  try {
+    registry = await readCommittedSchema(store);
+  } catch (error) {
+    if (!(error instanceof LakeStateError)) throw error;
+    findings.push({ kind: 'registry', keys: [], detail: error.message, fixable: false });
+  }
+  const versions = keys
+    .filter((k) => k.startsWith(schemaVersionsPrefix) && VERSION_KEY.test(k))
+    .map((k) => Number(VERSION_KEY.exec(k)![1]));
+  const gaps: number[] = [];
+  for (let v = 1; v < (versions.at(-1) ?? 0); v++) if (!versions.includes(v)) gaps.push(v);
+  if (gaps.length > 0)
+    findings.push({
+      kind: 'registry_gap',
+      keys: [],
+      detail: `schema version file(s) ${gaps.join(', ')} missing below the newest (${versions.at(-1)}): the registry's history is incomplete`,
+      fixable: false,
+    });
+  if (registry !== undefined) {
+    const mismatches = new Map<
+      string,
+      { table: string; column: string; types: Set<string>; first: string }
+    >();
+    await forEachConcurrent(committedParts, FOOTER_READS, async (key) => {
+      const table = parsePartKey(key)!.table;
+      const declared = new Map(registry!.columns(table).map((c) => [c.name, c.type]));
+      for (const column of await deps.reader.readColumns(store, key)) {
+        const expected = declared.get(column.name);
+        if (expected === undefined || column.type === expected) continue;
+        const id = `${table}.${column.name}`;
+        const seen = mismatches.get(id) ?? { table, column: column.name, types: new Set(), first: key };
+        seen.types.add(String(column.type ?? 'unknown'));
+        mismatches.set(id, seen);
+      }
+    });
+    for (const m of [...mismatches.values()].sort((a, b) => (a.first < b.first ? -1 : 1)))
+      findings.push({
+        kind: 'column_type',
+        keys: [],
+        detail: `${m.table}.${m.column} is ${registry.columns(m.table).find((c) => c.name === m.column)?.type} in the registry but ${[...m.types].join('/')} in committed files (first: ${m.first})`,
+        fixable: false,
+      });
+  }
+
+  return {
+    dest: store.description,
+    committedLoads: committed.size,
+    partsChecked: committedParts.length,
+    running: [...running].sort(),
+    findings,
+  };
+}
+
+/**
+ * Removes what the fixable findings name, after re-checking that each load is still neither
+ * committed nor running (a load may have committed since the report was made).
+ * Returns the number of objects removed.
+ */
+export async function repairLake(
+  deps: VerifyDeps & { readonly removeUnfinished?: (keys: readonly string[]) => Promise<void> },
+  report: VerifyReport,
+): Promise<number> {
+  const { store } = deps;
+  let removed = 0;
+  for (const finding of report.findings) {
+    if (!finding.fixable || finding.keys.length === 0) continue;
+    if (
+      finding.loadId !== undefined &&
+      ['orphan_part', 'orphan_report', 'orphan_staging'].includes(finding.kind)
+    ) {
+      // Committed or started since the report: no longer a leftover.
+      if ((await store.get(dltLoadsKey(finding.loadId))) !== undefined) continue;
+      const lease = await readLease(store, finding.loadId);
+      if (lease !== undefined && isLive(lease, deps.clock())) continue;
+    }
+    if (finding.kind === 'temp_file') await deps.removeUnfinished?.(finding.keys);
+    else await store.delete(finding.keys);
+    removed += finding.keys.length;
+  }
+  return removed;
+}
+
+function push(map: Map<string, string[]>, key: string, value: string): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
