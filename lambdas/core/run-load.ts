@@ -14,6 +14,7 @@ import type { UserResult } from './load-user.ts';
 import { planLoad, readBatchUsers } from './plan.ts';
 import type { PayLinkApi } from './ports.ts';
 import type { PartLimits } from './table-sinks.ts';
+import { assertRegistryMatchesNewestLoad } from './verify.ts';
 
 export interface RunLoadInput {
   readonly loadId: string;
@@ -63,6 +64,7 @@ async function runLeased(
 ): Promise<LoadMarker> {
   // First, before any data is written: a lost or damaged registry stops the load here.
   const registry = await readCommittedSchema(deps.store);
+  await assertRegistryMatchesNewestLoad(deps.store, deps.reader, registry);
   const plan = await planLoad(
     {
       loadId: input.loadId,

@@ -34,6 +34,7 @@ import {
 import { isLive, type LeaseDoc, readLease } from './lease.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader } from './ports.ts';
+import type { SchemaRegistry } from './schema-registry.ts';
 import { readJson } from './store-json.ts';
 import type { Clock } from './types.ts';
 
@@ -245,29 +246,8 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
       fixable: false,
     });
   if (registry !== undefined) {
-    const mismatches = new Map<
-      string,
-      { table: string; column: string; types: Set<string>; first: string }
-    >();
-    await forEachConcurrent(committedParts, FOOTER_READS, async (key) => {
-      const table = parsePartKey(key)!.table;
-      const declared = new Map(registry!.columns(table).map((c) => [c.name, c.type]));
-      for (const column of await deps.reader.readColumns(store, key)) {
-        const expected = declared.get(column.name);
-        if (expected === undefined || column.type === expected) continue;
-        const id = `${table}.${column.name}`;
-        const seen = mismatches.get(id) ?? { table, column: column.name, types: new Set(), first: key };
-        seen.types.add(String(column.type ?? 'unknown'));
-        mismatches.set(id, seen);
-      }
-    });
-    for (const m of [...mismatches.values()].sort((a, b) => (a.first < b.first ? -1 : 1)))
-      findings.push({
-        kind: 'column_type',
-        keys: [],
-        detail: `${m.table}.${m.column} is ${registry.columns(m.table).find((c) => c.name === m.column)?.type} in the registry but ${[...m.types].join('/')} in committed files (first: ${m.first})`,
-        fixable: false,
-      });
+    for (const m of await footerMismatches(store, deps.reader, registry, committedParts))
+      findings.push({ kind: 'column_type', keys: [], detail: describeMismatch(m), fixable: false });
   }
 
   return {
@@ -312,4 +292,88 @@ function push(map: Map<string, string[]>, key: string, value: string): void {
   const list = map.get(key);
   if (list === undefined) map.set(key, [value]);
   else list.push(value);
+}
+
+export interface TypeMismatch {
+  readonly table: string;
+  readonly column: string;
+  readonly registryType: string;
+  readonly fileTypes: readonly string[];
+  /** The first part (key order) with another type. */
+  readonly first: string;
+}
+
+/**
+ * Columns whose type in the footers of `keys` (committed parts) differs from the registry's:
+ * two Parquet types for one column, which Athena and DuckDB refuse or misread.
+ */
+export async function footerMismatches(
+  store: ObjectStore,
+  reader: PartReader,
+  registry: SchemaRegistry,
+  keys: readonly string[],
+): Promise<TypeMismatch[]> {
+  const found = new Map<string, { table: string; column: string; types: Set<string>; first: string }>();
+  await forEachConcurrent(keys, FOOTER_READS, async (key) => {
+    const table = parsePartKey(key)?.table;
+    if (table === undefined) return;
+    const declared = new Map(registry.columns(table).map((c) => [c.name, c.type]));
+    for (const column of await reader.readColumns(store, key)) {
+      const expected = declared.get(column.name);
+      if (expected === undefined || column.type === expected) continue;
+      const id = `${table}.${column.name}`;
+      const seen = found.get(id) ?? { table, column: column.name, types: new Set<string>(), first: key };
+      seen.types.add(String(column.type ?? 'unknown'));
+      if (key < seen.first) seen.first = key;
+      found.set(id, seen);
+    }
+  });
+  return [...found.values()]
+    .sort((a, b) => (a.first < b.first ? -1 : 1))
+    .map((m) => ({
+      table: m.table,
+      column: m.column,
+      registryType: String(registry.columns(m.table).find((c) => c.name === m.column)?.type),
+      fileTypes: [...m.types].sort(),
+      first: m.first,
+    }));
+}
+
+export function describeMismatch(m: TypeMismatch): string {
+  return `${m.table}.${m.column} is ${m.registryType} in the registry but ${m.fileTypes.join('/')} in committed files (first: ${m.first})`;
+}
+
+/** Footers read at load start: enough to catch a registry rolled back under recent data, cheap on any lake. */
+const LOAD_START_FOOTERS = 64;
+
+/**
+ * The load-time half of the footer check (`verify` reads every footer): the parts of the newest
+ * committed load (by load id order; default ids are start times) must carry the registry's
+ * types. A registry replaced by an older or hand-edited one would otherwise type new files
+ * differently from committed ones. Throws LakeStateError naming the column and the way out.
+ */
+export async function assertRegistryMatchesNewestLoad(
+  store: ObjectStore,
+  reader: PartReader,
+  registry: SchemaRegistry,
+): Promise<void> {
+  const newest = [...(await committedLoadIds(store))].sort().at(-1);
+  if (newest === undefined) return;
+  const marker = await readJson<Marker>(store, loadMarkerKey(newest));
+  const keys = (marker?.files ?? []).map((f) => f.key).slice(0, LOAD_START_FOOTERS);
+  const present = new Set<string>();
+  for (const prefix of new Set(keys.map((k) => k.slice(0, k.lastIndexOf('/') + 1))))
+    for (const key of await store.list(prefix)) present.add(key);
+  const mismatches = await footerMismatches(
+    store,
+    reader,
+    registry,
+    keys.filter((k) => present.has(k)),
+  );
+  if (mismatches.length === 0) return;
+  throw new LakeStateError(
+    `the schema registry of ${store.description} disagrees with committed load ${newest}: ${describeMismatch(mismatches[0]!)}` +
+      `${mismatches.length > 1 ? ` (and ${mismatches.length - 1} more column(s))` : ''}; loading now would give a column a second Parquet type. ` +
+      `Run 'paylink-loader verify --dest ${store.description}' for every finding, then 'paylink-loader repair-schema --dest ${store.description}'`,
+  );
 }

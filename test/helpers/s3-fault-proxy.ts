@@ -45,7 +45,8 @@ interface Upstream {
 function operationOf(method: string, url: URL, headers: IncomingMessage['headers']): string {
   const q = url.searchParams;
   const isBucket = url.pathname.split('/').filter(Boolean).length <= 1;
-  if (method === 'GET') return isBucket ? (q.has('uploads') ? 'ListMultipartUploads' : 'ListObjects') : 'GetObject';
+  if (method === 'GET')
+    return isBucket ? (q.has('uploads') ? 'ListMultipartUploads' : 'ListObjects') : 'GetObject';
   if (method === 'HEAD') return isBucket ? 'HeadBucket' : 'HeadObject';
   if (method === 'DELETE') return q.has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
   if (method === 'POST' && q.has('delete')) return 'DeleteObjects';
@@ -137,7 +138,12 @@ export async function startS3FaultProxy(upstreamEndpoint: string): Promise<S3Fau
     const method = req.method ?? 'GET';
     const operation = operationOf(method, url, req.headers);
     const key = decodeURIComponent(url.pathname.replace(/^\//, ''));
-    const recorded: ProxiedRequest = { n: requests.length + 1, operation, key, mutating: !READS.has(operation) };
+    const recorded: ProxiedRequest = {
+      n: requests.length + 1,
+      operation,
+      key,
+      mutating: !READS.has(operation),
+    };
     requests.push(recorded);
     const fault = faultFor(recorded);
     const head = method === 'HEAD';

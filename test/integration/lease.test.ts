@@ -18,7 +18,13 @@ import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver
 
 const TTL = 60_000;
 const T0 = Date.parse('2026-11-30T12:00:00Z');
-const owner = (id: string): LeaseOwner => ({ id, kind: 'cli', host: 'host-a', pid: 4242, command: 'paylink-loader load' });
+const owner = (id: string): LeaseOwner => ({
+  id,
+  kind: 'cli',
+  host: 'host-a',
+  pid: 4242,
+  command: 'paylink-loader load',
+});
 const options = (id: string, at: number, extra: Partial<LeaseOptions> = {}): LeaseOptions => ({
   owner: owner(id),
   ttlMs: TTL,
@@ -116,7 +122,6 @@ describe.each(stores)('the lease of a load id (%s)', (_name, newStore) => {
     );
     const won = results.filter((r) => r.status === 'fulfilled');
     expect(won).toHaveLength(1);
-    for (const r of results)
-      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(LeaseHeldError);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(LeaseHeldError);
   });
 });
