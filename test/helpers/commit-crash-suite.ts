@@ -19,6 +19,7 @@ import type { ObjectStore } from '#core/ports.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { type CommitWrite, type CrashCommitArgs, loadWithCommitHook } from '#test/helpers/crash-commit.ts';
+import { type S3FaultProxy, startS3FaultProxy } from '#test/helpers/s3-fault-proxy.ts';
 import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -62,13 +63,13 @@ function runChild(args: CrashCommitArgs): Promise<ChildRun> {
 }
 
 /** What a reader sees: per table, the sorted `_dlt_id`s of history and of current state. */
-interface Seen {
+export interface Seen {
   readonly loads: string[];
   readonly history: Record<string, string[]>;
   readonly current: Record<string, string[]>;
 }
 
-async function seen(lakeDir: string): Promise<Seen> {
+export async function seen(lakeDir: string): Promise<Seen> {
   const lake = await openLakeQuery(lakeDir);
   try {
     // One query for every table of both layers: this runs a few dozen times per store.
@@ -95,11 +96,11 @@ async function seen(lakeDir: string): Promise<Seen> {
   }
 }
 
-const counts = (ids: Record<string, string[]>) =>
+export const counts = (ids: Record<string, string[]>) =>
   Object.fromEntries(Object.entries(ids).map(([t, list]) => [t, list.length]));
 
 /** A lake location the test can copy, crash into and read back. */
-interface LakeKind {
+export interface LakeKind {
   readonly name: string;
   setup(): Promise<void>;
   dest(label: string): string;
@@ -130,16 +131,23 @@ export function localKind(root: () => string): LakeKind {
   };
 }
 
-export function s3Kind(root: () => string): LakeKind {
+/**
+ * An S3 lake: s3rver behind the fault proxy, so conditional writes (`If-None-Match: *`: leases,
+ * schema versions) are decided as S3 decides them, and tests can fail requests (`proxy.faults`).
+ */
+export function s3Kind(root: () => string): LakeKind & { proxy(): S3FaultProxy } {
   let s3: RunningS3rver | undefined;
+  let proxy: S3FaultProxy | undefined;
   let restoreEnv: (() => void) | undefined;
   let downloads = 0;
   return {
     name: 'S3 store',
     async setup() {
       s3 = await startS3rver({ buckets: [BUCKET] });
-      restoreEnv = withS3Env(s3.endpoint);
+      proxy = await startS3FaultProxy(s3.endpoint);
+      restoreEnv = withS3Env(proxy.endpoint);
     },
+    proxy: () => proxy!,
     dest: (label) => `s3://${BUCKET}/${label}`,
     copy: (from, to) => copyObjects(openStore(from), openStore(to)),
     async readable(dest) {
@@ -155,6 +163,7 @@ export function s3Kind(root: () => string): LakeKind {
     hasKey: async (dest, key) => (await openStore(dest).get(key)) !== undefined,
     async teardown() {
       restoreEnv?.();
+      await proxy?.close();
       await s3?.close();
     },
   };
