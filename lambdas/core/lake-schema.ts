@@ -83,7 +83,12 @@ const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1
 export async function claimSchemaVersion(store: ObjectStore, registry: SchemaRegistry): Promise<boolean> {
   const doc = registry.toJSON();
   const body = `${JSON.stringify(doc, null, 2)}\n`;
-  if (!(await store.putIfAbsent(schemaVersionKey(doc.version), body))) return false;
+  if (!(await store.putIfAbsent(schemaVersionKey(doc.version), body))) {
+    // Refused, but maybe by our own write: S3 applied it, answered 500, and the SDK's retry met
+    // the object. The same bytes mean the same registry: the version is ours either way.
+    const existing = await store.get(schemaVersionKey(doc.version));
+    if (existing === undefined || new TextDecoder().decode(existing) !== body) return false;
+  }
   await writeJson(store, schemaCurrentKey, doc);
   return true;
 }

@@ -22,7 +22,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listUnfinishedWrites, removeUnfinishedWrites } from '#adapters/local-store.ts';
 import { openStore } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import type { LoadMarker } from '#core/commit.ts';
+import { loadMarkerKey } from '#core/layout.ts';
 import { forEachConcurrent } from '#core/pool.ts';
+import { readJson } from '#core/store-json.ts';
 import { repairLake, type VerifyDeps, verifyLake } from '#core/verify.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
@@ -54,6 +57,10 @@ export function describeCrashPoints(
     let baseSeen: Seen;
     let referenceSeen: Seen;
     let writes: StoreWrite[];
+    let referenceChanges: unknown;
+    /** The schema changes the load's report lists: a retried conditional write must not lose them. */
+    const schemaChanges = async (dest: string) =>
+      (await readJson<LoadMarker>(openStore(dest), loadMarkerKey('load-2')))?.schemaChanges;
     let lakes = 0;
     const args = (sim: Simulator, dest: string, loadId: string, extra: Partial<CrashLoadArgs> = {}) => ({
       store: openStore(dest),
@@ -114,6 +121,7 @@ export function describeCrashPoints(
         store: crashingStore(openStore(reference), 0, (w) => writes.push(w)),
       });
       referenceSeen = await seen(await kind.readable(reference));
+      referenceChanges = await schemaChanges(reference);
     }, 120_000);
 
     afterAll(async () => {
@@ -213,9 +221,9 @@ export function describeCrashPoints(
             `a ${when === 'before' ? '503 before' : '500 after'} applying ${target.operation} ${target.key}`,
           ).toEqual(referenceSeen);
           expect(
-            (await verifyLake(await verifyDeps(dest))).findings,
-            `verify after a fault at ${target.operation}`,
-          ).toEqual([]);
+            await schemaChanges(dest),
+            `schema changes reported after a fault at ${target.operation}`,
+          ).toEqual(referenceChanges);
           checked++;
         }
         console.info(`${kind.name}: ${checked} write requests failed once (503 before / 500 after applying)`);
