@@ -5,6 +5,11 @@ export interface Io {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly now: () => Date;
   readonly cwd: string;
+  /**
+   * Subscribes to interruptions (SIGINT, SIGTERM) while a command runs; returns the
+   * unsubscribe. Absent: the command cannot be interrupted gracefully (tests in-process).
+   */
+  readonly onInterrupt?: (handler: (signal: 'SIGINT' | 'SIGTERM') => void) => () => void;
 }
 
 export function processIo(): Io {
@@ -14,5 +19,16 @@ export function processIo(): Io {
     env: process.env,
     now: () => new Date(),
     cwd: process.cwd(),
+    onInterrupt(handler) {
+      const signals = ['SIGINT', 'SIGTERM'] as const;
+      const listeners = signals.map((signal) => {
+        const listener = () => handler(signal);
+        process.on(signal, listener);
+        return [signal, listener] as const;
+      });
+      return () => {
+        for (const [signal, listener] of listeners) process.off(signal, listener);
+      };
+    },
   };
 }

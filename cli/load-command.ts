@@ -24,15 +24,16 @@ import {
   selectResources,
 } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
-import { ConfigError } from '#core/errors.ts';
+import { ConfigError, InterruptedError } from '#core/errors.ts';
 import { assertLoadId, loadIdFromTime } from '#core/layout.ts';
 import type { BatchUser } from '#core/load-batch.ts';
+import { resumablePlan } from '#core/plan.ts';
 import { runLoad } from '#core/run-load.ts';
 import { parseTaskIds, parseUsersList } from '#core/users.ts';
 import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import type { Io } from './io.ts';
 import { Progress } from './progress.ts';
-import { exitCodeOf, formatSummary, type LoadSummary, summarize } from './summary.ts';
+import { EXIT, exitCodeOf, formatSummary, type LoadSummary, summarize } from './summary.ts';
 
 export const LOAD_USAGE = `paylink-loader load --users <file> --dest <dir|s3://bucket/prefix> [options]
 
@@ -40,7 +41,10 @@ export const LOAD_USAGE = `paylink-loader load --users <file> --dest <dir|s3://b
   --dest <dir|s3://...>   the lake: a local folder or s3://bucket/prefix
   --base-url <url>        PayLink API (default ${DEFAULTS.baseUrl})
   --resources a,b         tables to load (default: all user-scoped feeds but account, tasks)
-  --load-id <id>          re-use a load id: re-running it replaces that load, never duplicates
+  --load-id <id>          re-use a load id: re-running it replaces that load, never duplicates;
+                          an interrupted load id resumes (batches it staged are kept)
+  --resume <id>           resume an interrupted load (same users and options); refused when
+                          nothing of that load is staged
   --concurrency <n>       users loaded at once (default ${DEFAULTS.concurrency})
   --rate-limit <req/s>    client-side request rate over all users (default ${DEFAULTS.rateLimit})
   --batch-size <n>        users per batch (default ${DEFAULTS.batchSize})
@@ -57,6 +61,8 @@ export interface LoadRequest {
   readonly baseUrl?: string;
   readonly resources?: readonly string[];
   readonly loadId?: string;
+  /** `--resume`: the load id must have an interrupted attempt staged. */
+  readonly resume?: boolean;
   readonly concurrency?: number;
   readonly rateLimit?: number;
   readonly batchSize?: number;
@@ -74,6 +80,7 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     'base-url': { type: 'string' },
     resources: { type: 'string' },
     'load-id': { type: 'string' },
+    resume: { type: 'string' },
     concurrency: { type: 'string' },
     'rate-limit': { type: 'string' },
     'batch-size': { type: 'string' },
@@ -83,12 +90,15 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     json: { type: 'boolean' },
     quiet: { type: 'boolean' },
   });
+  if (values.resume !== undefined && values['load-id'] !== undefined && values.resume !== values['load-id'])
+    throw new ConfigError('--resume', 'names the load id to resume: give it or --load-id, not two different ids');
   return {
     usersFile: required(values.users, '--users'),
     dest: required(values.dest, '--dest'),
     ...(values['base-url'] === undefined ? {} : { baseUrl: values['base-url'] }),
     ...(values.resources === undefined ? {} : { resources: list(values.resources) ?? [] }),
     ...(values['load-id'] === undefined ? {} : { loadId: assertLoadId(values['load-id']) }),
+    ...(values.resume === undefined ? {} : { loadId: assertLoadId(values.resume), resume: true }),
     concurrency: positiveInt('--concurrency', values.concurrency, DEFAULTS.concurrency),
     rateLimit: positiveNumber('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit),
     batchSize: positiveInt('--batch-size', values['batch-size'], DEFAULTS.batchSize),
@@ -129,7 +139,7 @@ export async function readConfigFile(cwd: string, path: string | undefined): Pro
 export async function executeLoad(
   request: LoadRequest,
   io: Io,
-): Promise<{ exitCode: number; summary: LoadSummary }> {
+): Promise<{ exitCode: number; summary?: LoadSummary }> {
   const startedAt = io.now();
   const file = await readConfigFile(io.cwd, request.configFile);
   const settings = loaderSettings({
@@ -159,18 +169,38 @@ export async function executeLoad(
     rateLimiter,
     http: settings.http,
   });
-  const progress = new Progress(users.length, () => api.stats().requests, io.stderr, !request.quiet);
   const loadId = request.loadId ?? loadIdFromTime(startedAt);
+  const input = {
+    loadId,
+    startedAt,
+    users,
+    resources,
+    batchSize: request.batchSize ?? DEFAULTS.batchSize,
+    concurrency: request.concurrency ?? DEFAULTS.concurrency,
+  };
+  if (request.resume) {
+    const plan = await resumablePlan({ ...input, resources: resources.tables }, store);
+    if (plan === undefined)
+      throw new ConfigError(
+        '--resume',
+        `nothing of load ${loadId} is staged in ${store.description} for these users and options ` +
+          `(same --users, --batch-size and --resources as the interrupted run); use --load-id ${loadId} to load it again`,
+      );
+  }
+  const progress = new Progress(users.length, () => api.stats().requests, io.stderr, !request.quiet);
+  // First Ctrl-C / SIGTERM: no new user starts, users in flight finish. Second: stop at once.
+  let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+  const unsubscribe =
+    io.onInterrupt?.((signal) => {
+      if (interrupted !== undefined) process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
+      interrupted = signal;
+      io.stderr.write(
+        `\n${signal}: finishing the users in flight, then stopping (again to stop at once; the load then resumes from its last staged batch)\n`,
+      );
+    }) ?? (() => undefined);
   try {
     const marker = await runLoad(
-      {
-        loadId,
-        startedAt,
-        users,
-        resources,
-        batchSize: request.batchSize ?? DEFAULTS.batchSize,
-        concurrency: request.concurrency ?? DEFAULTS.concurrency,
-      },
+      { ...input, stop: () => interrupted !== undefined },
       {
         api,
         store,
@@ -178,6 +208,15 @@ export async function executeLoad(
         reader: createParquetPartReader(),
         clock: io.now,
         onUser: progress.onUser,
+        onStaged: progress.onStaged,
+        onPlan: (plan, resumed) => {
+          if (request.quiet) return;
+          io.stderr.write(
+            resumed
+              ? `resuming load ${plan.loadId} into ${store.description}: batches already staged are kept\n`
+              : `load ${plan.loadId} into ${store.description}: ${plan.users} users in ${plan.batches} batch(es)\n`,
+          );
+        },
         leasing: {
           options: {
             owner: cliLeaseOwner(`paylink-loader load --dest ${request.dest} --load-id ${loadId}`),
@@ -199,9 +238,35 @@ export async function executeLoad(
     });
     io.stdout.write(request.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
     return { exitCode, summary };
+  } catch (error) {
+    if (!(error instanceof InterruptedError)) throw error;
+    progress.stop();
+    const again = resumeCommand(request, loadId);
+    io.stderr.write(`${error.message}. Resume with:\n  ${again}\n`);
+    if (request.json)
+      io.stdout.write(
+        `${JSON.stringify({ error: { command: 'load', code: error.code, message: error.message, committed: false, loadId, usersStaged: error.usersStaged, resume: again } }, null, 2)}\n`,
+      );
+    return { exitCode: interrupted === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted };
   } finally {
+    unsubscribe();
     progress.stop();
   }
+}
+
+/** The command that resumes this load: the same flags, `--resume <id>` in place of `--load-id`. */
+function resumeCommand(request: LoadRequest, loadId: string): string {
+  const quote = (value: string) =>
+    /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
+  const flags: string[] = ['paylink-loader', 'load', '--users', request.usersFile, '--dest', request.dest];
+  if (request.baseUrl !== undefined) flags.push('--base-url', request.baseUrl);
+  if (request.resources !== undefined) flags.push('--resources', request.resources.join(','));
+  if (request.batchSize !== undefined) flags.push('--batch-size', String(request.batchSize));
+  if (request.configFile !== undefined) flags.push('--config', request.configFile);
+  if (request.taskIdsFile !== undefined) flags.push('--task-ids', request.taskIdsFile);
+  if (request.secretId !== undefined) flags.push('--secret-id', request.secretId);
+  flags.push('--resume', loadId);
+  return flags.map(quote).join(' ');
 }
 
 export async function loadCommand(argv: readonly string[], io: Io): Promise<number> {

@@ -30,6 +30,11 @@ export class Progress {
     }
   }
 
+  /** Users an earlier attempt of a resumed load staged: done already. */
+  onStaged = (users: number): void => {
+    this.counters.users += users;
+  };
+
   onUser = (result: UserResult): void => {
     this.counters.users++;
     // Endpoint symptoms are not counted: the batch may yet excuse them (endpoint_unavailable).

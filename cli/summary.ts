@@ -38,6 +38,10 @@ export const EXIT = {
    * paths); a re-run of the load id finishes it, `verify --fix` removes them.
    */
   commitIncomplete: 6,
+  /** Interrupted (SIGINT, 128 + 2 as shells report it): nothing committed, staged batches kept for a resume. */
+  interrupted: 130,
+  /** Terminated (SIGTERM, 128 + 15): as 130. */
+  terminated: 143,
 } as const;
 
 export function exitCodeOf(marker: Pick<LoadMarker, 'failedUserCount' | 'endpointFindings'>): number {

@@ -307,6 +307,26 @@ export class CommitIncompleteError extends LoaderError {
   }
 }
 
+/**
+ * The run was asked to stop (SIGINT/SIGTERM): users in flight finished, nothing was committed,
+ * and every batch staged so far is kept for a resume (`load --resume <load_id>`).
+ */
+export class InterruptedError extends LoaderError {
+  override readonly name: string = 'InterruptedError';
+  readonly loadId: string;
+  /** Users whose data is staged (this run and earlier attempts of the load id). */
+  readonly usersStaged: number;
+  readonly usersTotal: number;
+  constructor(loadId: string, usersStaged: number, usersTotal: number) {
+    super(`load ${loadId} interrupted: ${usersStaged} of ${usersTotal} users staged, nothing committed`, {
+      code: 'interrupted',
+    });
+    this.loadId = loadId;
+    this.usersStaged = usersStaged;
+    this.usersTotal = usersTotal;
+  }
+}
+
 /** A Glue Data Catalog call failed. Names the database/table and the operation, never column data. */
 export class CatalogError extends LoaderError {
   override readonly name: string = 'CatalogError';

@@ -35,6 +35,11 @@ export interface BatchInput {
   readonly concurrency: number;
   /** Stop starting users after this instant (Lambda deadline minus a safety margin). */
   readonly deadline?: Date;
+  /**
+   * True once the run was asked to stop (SIGINT): users not started by then are left out of
+   * the batch, without a row, and listed in the manifest's `notStarted` for a resume.
+   */
+  readonly stop?: () => boolean;
   readonly limits?: PartLimits;
   readonly maxPages?: number;
   /**
@@ -63,6 +68,11 @@ export interface BatchManifest {
   readonly failedUsers: readonly string[];
   /** Users not started because the deadline came first (also recorded as failed units). */
   readonly deadlineSkipped: number;
+  /**
+   * Users not started because the run was interrupted: not in this batch's output at all, and
+   * not counted in `users`. A resume loads them in batches of their own.
+   */
+  readonly notStarted?: readonly string[];
   readonly files: readonly StagedFile[];
   readonly rowsByTable: Readonly<Record<string, number>>;
   readonly requests: number;
@@ -96,6 +106,7 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
   const rowsByTable: Record<string, number> = {};
   const requestsBefore = deps.api.stats().requests;
   let deadlineSkipped = 0;
+  const notStarted: boolean[] = new Array(input.users.length).fill(false);
   const health = input.health ?? new EndpointHealth(input.steps.map((s) => s.resource));
   health.startBatch(input.batch);
   const disabled = (resource: string) => health.disabled(resource);
@@ -124,14 +135,23 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
       typed.push(emitOutcome(userLoadsRow(input, result.identifier, outcome)));
     }
     await sinks.write(typed);
-    deps.onUser?.(result);
+    if (!notStarted[index]) deps.onUser?.(result);
   }, REORDER_WINDOW_PER_WORKER * input.concurrency);
 
   try {
     await forEachConcurrent(input.users, input.concurrency, async (user, index) => {
       try {
         let result: UserResult;
-        if (input.deadline !== undefined && deps.clock().getTime() >= input.deadline.getTime()) {
+        if (input.stop?.()) {
+          notStarted[index] = true;
+          result = {
+            identifier: user.identifier,
+            outcomes: [],
+            rows: [],
+            failed: false,
+            observation: { identifier: user.identifier, minted: false, steps: [] },
+          };
+        } else if (input.deadline !== undefined && deps.clock().getTime() >= input.deadline.getTime()) {
           deadlineSkipped++;
           result = skippedUser(user.identifier, input.steps);
         } else {
@@ -180,9 +200,12 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
       loadId: input.loadId,
       batch: input.batch,
       dt: input.dt,
-      users: input.users.length,
+      users: input.users.length - notStarted.filter(Boolean).length,
       failedUsers: input.users.filter((_, i) => failed[i]).map((u) => u.identifier),
       deadlineSkipped,
+      ...(notStarted.some(Boolean)
+        ? { notStarted: input.users.filter((_, i) => notStarted[i]).map((u) => u.identifier) }
+        : {}),
       files,
       rowsByTable,
       requests: deps.api.stats().requests - requestsBefore,

@@ -8,6 +8,7 @@
  * (`_staging/<load_id>/items.json`, read by the Map's ItemReader), never the plan step's output:
  * a state's payload is capped at 256 KiB, an item file is not, so the user count is unbounded.
  */
+import { createHash } from 'node:crypto';
 import { ConfigError } from './errors.ts';
 import { assertLoadId, batchUsersKey, commitIntentKey, loadDate, planKey, stagingPrefix } from './layout.ts';
 import type { BatchUser } from './load-batch.ts';
@@ -24,6 +25,11 @@ export interface PlanDoc {
   readonly users: number;
   readonly batchSize: number;
   readonly batches: number;
+  /**
+   * Identifies the input (sorted users, batch size, resources): a run with the same load id and
+   * the same input resumes this plan's staged batches instead of planning again.
+   */
+  readonly inputDigest?: string;
 }
 
 /** One Distributed Map item: what a load-batch invocation receives. */
@@ -49,14 +55,59 @@ export interface PlanInput {
 const byIdentifier = (a: BatchUser, b: BatchUser) =>
   a.identifier < b.identifier ? -1 : a.identifier > b.identifier ? 1 : 0;
 
+function sortedUsers(users: readonly BatchUser[]): BatchUser[] {
+  const unique = new Map<string, BatchUser>();
+  for (const user of users) if (!unique.has(user.identifier)) unique.set(user.identifier, user);
+  return [...unique.values()].sort(byIdentifier);
+}
+
+function inputDigest(users: readonly BatchUser[], input: PlanInput): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({ batchSize: input.batchSize, resources: input.resources }));
+  for (const user of users) hash.update(`\n${JSON.stringify(user)}`);
+  return hash.digest('hex');
+}
+
+/**
+ * The staged plan of an earlier, unfinished attempt of this load id with the same input, if
+ * any: its completed batches can be reused.
+ */
+export async function resumablePlan(input: PlanInput, store: ObjectStore): Promise<PlanDoc | undefined> {
+  const plan = await readJson<PlanDoc>(store, planKey(assertLoadId(input.loadId)));
+  if (plan?.inputDigest === undefined) return undefined;
+  return plan.inputDigest === inputDigest(sortedUsers(input.users), input) ? plan : undefined;
+}
+
+/**
+ * Appends batches for `users` (the users an interrupted batch never started) to a staged plan.
+ * Their batch numbers follow the plan's last one, so no staged key is reused.
+ */
+export async function extendPlan(
+  store: ObjectStore,
+  plan: PlanDoc,
+  users: readonly BatchUser[],
+): Promise<PlanDoc> {
+  const added = Math.ceil(users.length / plan.batchSize);
+  for (let i = 0; i < added; i++) {
+    const slice = users.slice(i * plan.batchSize, (i + 1) * plan.batchSize);
+    await store.put(batchUsersKey(plan.loadId, plan.batches + i), JSON.stringify(slice));
+  }
+  const extended: PlanDoc = { ...plan, batches: plan.batches + added };
+  const items: PlanItem[] = Array.from({ length: extended.batches }, (_, batch) => ({
+    loadId: plan.loadId,
+    batch,
+  }));
+  await store.put(planItemsKey(plan.loadId), JSON.stringify(items));
+  await store.put(planKey(plan.loadId), JSON.stringify(extended));
+  return extended;
+}
+
 export async function planLoad(input: PlanInput, store: ObjectStore): Promise<PlanDoc> {
   const loadId = assertLoadId(input.loadId);
   if (!Number.isInteger(input.batchSize) || input.batchSize < 1) {
     throw new ConfigError('batch-size', 'must be a positive integer');
   }
-  const unique = new Map<string, BatchUser>();
-  for (const user of input.users) if (!unique.has(user.identifier)) unique.set(user.identifier, user);
-  const users = [...unique.values()].sort(byIdentifier);
+  const users = sortedUsers(input.users);
 
   const keep = commitIntentKey(loadId);
   const previous = (await store.list(stagingPrefix(loadId))).filter((k) => k !== keep);
@@ -76,6 +127,7 @@ export async function planLoad(input: PlanInput, store: ObjectStore): Promise<Pl
     users: users.length,
     batchSize: input.batchSize,
     batches,
+    inputDigest: inputDigest(users, input),
   };
   const items: PlanItem[] = Array.from({ length: batches }, (_, batch) => ({ loadId, batch }));
   await store.put(planItemsKey(loadId), JSON.stringify(items));

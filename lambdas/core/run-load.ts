@@ -6,13 +6,15 @@
 import { type CommitDeps, commitLoad, type LoadMarker } from './commit.ts';
 import type { ResourcePlan } from './config.ts';
 import { EndpointHealth } from './endpoint-health.ts';
+import { InterruptedError } from './errors.ts';
 import { readCommittedSchema } from './lake-schema.ts';
-import { commitIntentKey, stagingPrefix } from './layout.ts';
+import { batchManifestKey, commitIntentKey, stagingPrefix } from './layout.ts';
 import { acquireLease, type Lease, type LeaseOptions } from './lease.ts';
-import { type BatchUser, loadBatch } from './load-batch.ts';
+import { type BatchManifest, type BatchUser, loadBatch } from './load-batch.ts';
 import type { UserResult } from './load-user.ts';
-import { planLoad, readBatchUsers } from './plan.ts';
+import { extendPlan, type PlanDoc, planLoad, readBatchUsers, resumablePlan } from './plan.ts';
 import type { PayLinkApi } from './ports.ts';
+import { readJson } from './store-json.ts';
 import type { PartLimits } from './table-sinks.ts';
 import { assertRegistryMatchesNewestLoad } from './verify.ts';
 
@@ -24,6 +26,12 @@ export interface RunLoadInput {
   readonly batchSize: number;
   readonly concurrency: number;
   readonly limits?: PartLimits;
+  /**
+   * True once the run should stop (SIGINT): no new user starts, users in flight finish, staged
+   * batches are kept, and the run throws InterruptedError. A later run of the same load id and
+   * input resumes: staged batches are reused, only the rest is loaded.
+   */
+  readonly stop?: () => boolean;
 }
 
 export interface RunLoadDeps extends Omit<CommitDeps, 'lease'> {
@@ -38,6 +46,10 @@ export interface RunLoadDeps extends Omit<CommitDeps, 'lease'> {
   };
   readonly onUser?: (result: UserResult) => void;
   readonly onBatch?: (batch: number, batches: number) => void;
+  /** The plan this run follows; `resumed`: an earlier attempt's, whose staged batches are reused. */
+  readonly onPlan?: (plan: PlanDoc, resumed: boolean) => void;
+  /** Users of a batch an earlier attempt staged (progress counts them as done). */
+  readonly onStaged?: (users: number) => void;
 }
 
 export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<LoadMarker> {
@@ -65,41 +77,68 @@ async function runLeased(
   // First, before any data is written: a lost or damaged registry stops the load here.
   const registry = await readCommittedSchema(deps.store);
   await assertRegistryMatchesNewestLoad(deps.store, deps.reader, registry);
-  const plan = await planLoad(
-    {
-      loadId: input.loadId,
-      startedAt: input.startedAt,
-      users: input.users,
-      batchSize: input.batchSize,
-      resources: input.resources.tables,
-    },
-    deps.store,
-  );
+  const planInput = {
+    loadId: input.loadId,
+    startedAt: input.startedAt,
+    users: input.users,
+    batchSize: input.batchSize,
+    resources: input.resources.tables,
+  };
+  // An interrupted attempt of this load id with the same input: keep what it staged.
+  const resumed = await resumablePlan(planInput, deps.store);
+  let plan = resumed ?? (await planLoad(planInput, deps.store));
+  deps.onPlan?.(plan, resumed !== undefined);
   // One judge for the whole run: an endpoint found unusable in one batch is not called in the next.
   const health = new EndpointHealth(input.resources.steps.map((s) => s.resource));
+  /** Users an interrupted batch never started: loaded in batches appended to the plan. */
+  const leftOut: BatchUser[] = [];
+  let staged = 0;
   try {
     for (let batch = 0; batch < plan.batches; batch++) {
       await lease?.assertHeld();
-      deps.onBatch?.(batch, plan.batches);
-      await loadBatch(
-        {
-          loadId: plan.loadId,
-          batch,
-          dt: plan.dt,
-          startedAt: plan.startedAt,
-          users: await readBatchUsers(deps.store, plan.loadId, batch),
-          steps: input.resources.steps,
-          registry,
-          concurrency: input.concurrency,
-          health,
-          ...(input.limits === undefined ? {} : { limits: input.limits }),
-        },
-        deps,
-      );
+      const done = resumed
+        ? await readJson<BatchManifest>(deps.store, batchManifestKey(plan.loadId, batch))
+        : undefined;
+      if (done !== undefined) {
+        // Staged by an earlier attempt: its types join this run's registry, its users are done.
+        registry.merge(done.schema);
+        staged += done.users;
+        deps.onStaged?.(done.users);
+        if (done.notStarted !== undefined && done.notStarted.length > 0) {
+          const wanted = new Set(done.notStarted);
+          const users = await readBatchUsers(deps.store, plan.loadId, batch);
+          leftOut.push(...users.filter((u) => wanted.has(u.identifier)));
+        }
+      } else {
+        if (input.stop?.()) throw new InterruptedError(plan.loadId, staged, plan.users);
+        deps.onBatch?.(batch, plan.batches);
+        const manifest = await loadBatch(
+          {
+            loadId: plan.loadId,
+            batch,
+            dt: plan.dt,
+            startedAt: plan.startedAt,
+            users: await readBatchUsers(deps.store, plan.loadId, batch),
+            steps: input.resources.steps,
+            registry,
+            concurrency: input.concurrency,
+            health,
+            ...(input.stop === undefined ? {} : { stop: input.stop }),
+            ...(input.limits === undefined ? {} : { limits: input.limits }),
+          },
+          deps,
+        );
+        staged += manifest.users;
+        if (manifest.notStarted !== undefined && manifest.notStarted.length > 0)
+          throw new InterruptedError(plan.loadId, staged, plan.users);
+      }
+      if (batch === plan.batches - 1 && leftOut.length > 0)
+        plan = await extendPlan(deps.store, plan, leftOut.splice(0));
     }
   } catch (error) {
-    // Nothing was published: drop this attempt's staging (keep a commit intent of an earlier one).
-    await discardStaging(deps, plan.loadId).catch(() => undefined);
+    // Interrupted: keep every staged batch for the resume. Otherwise nothing was published:
+    // drop this attempt's staging (keep a commit intent of an earlier one).
+    if (!(error instanceof InterruptedError)) await discardStaging(deps, plan.loadId).catch(() => undefined);
     throw error;
   }
   return commitLoad(plan.loadId, lease === undefined ? deps : { ...deps, lease });

@@ -1,0 +1,132 @@
+/**
+ * Interrupt and resume, as an operator does it: the built command (bin/paylink-loader.mjs) in
+ * its own process gets a real SIGINT half-way through a 2,000-user load. It stops starting
+ * users, lets those in flight finish, keeps what it staged, prints the load id and the exact
+ * command that resumes it, and exits 130. That command then loads only the rest (fewer than 55%
+ * of a full load's requests) and the lake equals the lake of an uninterrupted load.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Simulator, startSimulator } from '#simulator/server.ts';
+import { generateIdentifiers } from '#simulator/world.ts';
+import {
+  credentialsEnv,
+  idsByTable,
+  loadArgv,
+  runCli,
+  runLoad,
+  Scratch,
+  withLake,
+} from '#test/helpers/lake-harness.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/paylink-loader.mjs', import.meta.url));
+const SEED = 'interrupt-seed';
+const API_KEY = 'interrupt-key';
+const API_SECRET = 'interrupt-secret';
+const env = credentialsEnv(API_KEY, API_SECRET);
+const USERS = 2_000;
+
+describe('a load interrupted with SIGINT half-way', () => {
+  let sim: Simulator;
+  let scratch: Scratch;
+  beforeAll(async () => {
+    // A little latency: the load takes long enough to be interrupted in the middle.
+    sim = await startSimulator({
+      seed: SEED,
+      apiKey: API_KEY,
+      apiSecret: API_SECRET,
+      faults: { latencyMs: 3 },
+    });
+    scratch = await Scratch.create('interrupt');
+  });
+  afterAll(async () => {
+    await sim?.close();
+    await scratch?.dispose();
+  });
+
+  it('stops cleanly, says how to resume, and the resume loads only the rest', async () => {
+    const users = await scratch.users('users.txt', generateIdentifiers(SEED, USERS));
+    const common = {
+      users,
+      baseUrl: sim.url,
+      loadId: 'big-load',
+      batchSize: 250,
+      concurrency: 16,
+      resources: ['accounts'],
+    };
+    const before = sim.stats().requests;
+    const reference = await runLoad({ ...common, dest: scratch.path('reference') }, env);
+    expect(reference.code, reference.stderr).toBe(0);
+    const full = sim.stats().requests - before;
+
+    // The interrupted run, in its own process, as `npx paylink-loader` runs it.
+    const dest = scratch.path('lake');
+    const argv = loadArgv({ ...common, dest }).filter((a) => a !== '--quiet');
+    const child = spawn(process.execPath, [BIN, ...argv], {
+      cwd: REPO,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const start = sim.stats().requests;
+    await new Promise<void>((resolve, reject) => {
+      const poll = setInterval(() => {
+        if (sim.stats().requests - start >= full / 2) {
+          clearInterval(poll);
+          child.kill('SIGINT');
+          resolve();
+        }
+      }, 20);
+      child.on('close', () => {
+        clearInterval(poll);
+        reject(new Error(`the load ended before it was interrupted: ${stderr}`));
+      });
+    });
+    const code = await exited;
+    const interrupted = sim.stats().requests - start;
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/^load big-load into .+: 2000 users in 8 batch\(es\)\n/);
+    expect(stderr).toContain('SIGINT: finishing the users in flight, then stopping');
+    const resume = /Resume with:\n {2}(paylink-loader load .+ --resume big-load)\n$/.exec(stderr)?.[1];
+    expect(resume, stderr).toBeDefined();
+    expect(stderr).toMatch(/load big-load interrupted: \d+ of 2000 users staged, nothing committed/);
+    expect((await runCli(['status', '--dest', dest, '--json'])).stdout).toContain('"loads": []');
+
+    // The printed command, as a person would paste it (minus the program name).
+    const args = resume!.split(' ').slice(1);
+    const again = sim.stats().requests;
+    const resumed = await runCli([...args, '--rate-limit', '10000', '--concurrency', '16', '--quiet'], env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const rest = sim.stats().requests - again;
+    expect(rest).toBeLessThan(0.55 * full);
+    expect(interrupted + rest).toBeLessThan(1.1 * full);
+    console.info(
+      `interrupt/resume: full load ${full} requests; interrupted run ${interrupted}; resume ${rest} (${((100 * rest) / full).toFixed(1)}%)`,
+    );
+
+    const [expected, actual] = await Promise.all([
+      withLake(scratch.path('reference'), idsByTable),
+      withLake(dest, idsByTable),
+    ]);
+    expect(actual).toEqual(expected);
+    expect((await runCli(['verify', '--dest', dest])).code).toBe(0);
+  }, 180_000);
+
+  it('refuses --resume when nothing of that load is staged', async () => {
+    const users = await scratch.users('few.txt', generateIdentifiers(SEED, 3));
+    const run = await runCli(
+      ['load', '--users', users, '--dest', scratch.path('empty'), '--base-url', sim.url, '--resume', 'nope'],
+      env,
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^error: --resume: nothing of load nope is staged in .+ for these users and options/,
+    );
+  });
+});
