@@ -91,7 +91,10 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     quiet: { type: 'boolean' },
   });
   if (values.resume !== undefined && values['load-id'] !== undefined && values.resume !== values['load-id'])
-    throw new ConfigError('--resume', 'names the load id to resume: give it or --load-id, not two different ids');
+    throw new ConfigError(
+      '--resume',
+      'names the load id to resume: give it or --load-id, not two different ids',
+    );
   return {
     usersFile: required(values.users, '--users'),
     dest: required(values.dest, '--dest'),

@@ -3,6 +3,7 @@
  * exits non-zero; a stack trace only with PAYLINK_DEBUG=1 (it can show internals, never secrets).
  */
 import { CommitIncompleteError, LoaderError } from '#core/errors.ts';
+import { CLEAN_USAGE, cleanCommand } from './clean-command.ts';
 import { demoCommand } from './demo-command.ts';
 import type { Io } from './io.ts';
 import { LOAD_USAGE, loadCommand } from './load-command.ts';
@@ -26,6 +27,7 @@ Commands:
   status     loads, tables, row counts and schema version of a lake
   repair-schema  rebuild a lost or damaged schema registry from the committed files
   verify     check the lake against its commits; --fix removes what crashed runs left
+  clean      list (and with --apply remove) what abandoned loads left, older than a threshold
   demo       simulator + a load of a few hundred users into ./lake + a query
 
 Run 'paylink-loader <command> --help' for a command's options.`;
@@ -49,6 +51,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   },
   'repair-schema': { run: repairSchemaCommand, usage: REPAIR_SCHEMA_USAGE },
   verify: { run: verifyCommand, usage: VERIFY_USAGE },
+  clean: { run: cleanCommand, usage: CLEAN_USAGE },
   demo: {
     run: demoCommand,
     usage:

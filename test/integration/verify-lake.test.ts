@@ -128,6 +128,35 @@ describe('verify', () => {
     expect(await seen(dest)).toEqual(before);
   });
 
+  it('clean lists abandoned loads older than the threshold, and removes them only with --apply', async () => {
+    const dest = await copy();
+    const stage = async (loadId: string, startedAt: Date) => {
+      await mkdir(join(dest, '_staging', loadId, 'batches', '00000'), { recursive: true });
+      await writeFile(join(dest, '_staging', loadId, 'plan.json'), JSON.stringify({ loadId, startedAt }));
+      await writeFile(join(dest, '_staging', loadId, 'batches', '00000', 'users.json'), '[]');
+    };
+    await stage('old-load', new Date(Date.now() - 3 * 86_400_000));
+    await stage('new-load', new Date(Date.now() - 3_600_000));
+    const dry = await runCli(['clean', '--dest', dest]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('2 staging object(s) of load old-load');
+    expect(dry.stdout).not.toContain('new-load');
+    expect(dry.stdout).toMatch(
+      /2 object\(s\) would be removed from .+\. Run again with --apply to remove them\.\n$/,
+    );
+    expect(await openStore(dest).list(stagingPrefix('old-load'))).toHaveLength(2);
+    const applied = await runCli(['clean', '--dest', dest, '--apply']);
+    expect(applied.stdout).toMatch(/Removed 2 object\(s\) from /);
+    expect(await openStore(dest).list(stagingPrefix('old-load'))).toEqual([]);
+    expect(await openStore(dest).list(stagingPrefix('new-load'))).toHaveLength(2);
+    const everything = await runCli(['clean', '--dest', dest, '--older-than', '30m', '--apply']);
+    expect(everything.stdout).toContain('new-load');
+    expect((await runCli(['verify', '--dest', dest])).code).toBe(0);
+    expect((await runCli(['clean', '--dest', dest, '--older-than', 'a week'])).stderr).toBe(
+      'error: --older-than: "a week" is not an age like 30m, 24h or 7d.\n',
+    );
+  });
+
   it('leaves a running load alone (a live lease)', async () => {
     const dest = await copy();
     await mkdir(join(dest, '_staging', 'load-3'), { recursive: true });

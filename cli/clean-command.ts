@@ -1,0 +1,95 @@
+/**
+ * `paylink-loader clean --dest <lake> [--older-than 24h] [--apply]`: lists what abandoned loads
+ * left behind (staging, parts and reports of loads that never committed, staging a committed
+ * load did not remove, expired leases), older than a threshold, and removes it with `--apply`.
+ * A dry run by default. Loads running now (a live lease) and anything a committed load lists
+ * are never touched. `verify --fix` does the same for every age.
+ */
+import { listUnfinishedWrites, removeUnfinishedWrites } from '#adapters/local-store.ts';
+import { openStore, parseDestination } from '#adapters/open-store.ts';
+import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { ConfigError } from '#core/errors.ts';
+import { planKey } from '#core/layout.ts';
+import type { PlanDoc } from '#core/plan.ts';
+import { readJson } from '#core/store-json.ts';
+import { type Finding, repairLake, type VerifyDeps, verifyLake } from '#core/verify.ts';
+import { parseFlags, required } from './args.ts';
+import type { Io } from './io.ts';
+
+export const CLEAN_USAGE = `paylink-loader clean --dest <dir|s3://bucket/prefix> [--older-than <age>] [--apply]
+
+  Lists what abandoned loads left behind: staging, parts and reports of loads that never
+  committed (invisible to readers), staging a committed load did not remove, expired leases,
+  temporary files of killed writes. Only loads that started longer ago than --older-than
+  (default 24h; units s, m, h, d). Loads running now are never touched, nor anything a
+  committed load lists. An interrupted load you mean to resume is staging too: resume it first.
+
+  --apply   remove what is listed (default: only list it)`;
+
+const KINDS = new Set([
+  'orphan_part',
+  'orphan_report',
+  'orphan_staging',
+  'leftover_staging',
+  'expired_lease',
+  'temp_file',
+]);
+
+export function parseAge(text: string): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
+  if (!m) throw new ConfigError('--older-than', `"${text}" is not an age like 30m, 24h or 7d`);
+  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
+
+export async function cleanCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, {
+    dest: { type: 'string' },
+    'older-than': { type: 'string' },
+    apply: { type: 'boolean' },
+  });
+  const dest = required(values.dest, '--dest');
+  const olderThanMs = parseAge(values['older-than'] ?? '24h');
+  const destination = parseDestination(dest, io.cwd);
+  const local = destination.kind === 'local' ? destination.path : undefined;
+  const store = openStore(local ?? dest);
+  const now = io.now();
+  const deps: VerifyDeps = {
+    store,
+    reader: createParquetPartReader(),
+    clock: io.now,
+    tempGraceMs: olderThanMs,
+    ...(local === undefined ? {} : { unfinishedWrites: () => listUnfinishedWrites(local) }),
+  };
+  const report = await verifyLake(deps);
+  const old = async (f: Finding): Promise<boolean> => {
+    if (f.loadId === undefined || f.kind === 'temp_file' || f.kind === 'expired_lease') return true;
+    const plan = await readJson<PlanDoc>(store, planKey(f.loadId)).catch(() => undefined);
+    // No plan left (its staging is gone): the load id's own time is unknown; its leftovers are old.
+    return plan === undefined || now.getTime() - Date.parse(plan.startedAt) >= olderThanMs;
+  };
+  const selected: Finding[] = [];
+  for (const f of report.findings) if (KINDS.has(f.kind) && f.fixable && (await old(f))) selected.push(f);
+  const objects = selected.reduce((n, f) => n + f.keys.length, 0);
+  const lines = selected.map((f) => `  ${f.kind.padEnd(16)} ${f.detail}`);
+  if (selected.length === 0) {
+    io.stdout.write(
+      `Nothing to clean in ${store.description} (older than ${values['older-than'] ?? '24h'}).\n`,
+    );
+    return 0;
+  }
+  if (!values.apply) {
+    io.stdout.write(
+      `${lines.join('\n')}\n${objects} object(s) would be removed from ${store.description}. Run again with --apply to remove them.\n`,
+    );
+    return 0;
+  }
+  const removed = await repairLake(
+    {
+      ...deps,
+      ...(local === undefined ? {} : { removeUnfinished: (keys) => removeUnfinishedWrites(local, keys) }),
+    },
+    { ...report, findings: selected },
+  );
+  io.stdout.write(`${lines.join('\n')}\nRemoved ${removed} object(s) from ${store.description}.\n`);
+  return 0;
+}
