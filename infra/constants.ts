@@ -37,6 +37,9 @@ export const NON_RETRYABLE_ERRORS = [
   'CredentialsError',
   'ApiKeyRejectedError',
   'LakeStateError',
+  // Another execution writes this load id, or took it over: retrying cannot change that.
+  'LeaseHeldError',
+  'LeaseLostError',
 ] as const;
 
 /** Lambda service errors worth retrying (AWS Step Functions docs, "Handle transient Lambda service exceptions"). */

@@ -113,6 +113,17 @@ export function nagAcknowledgements(stack: PaylinkLoaderStack): NagAcknowledgeme
         'Reads the previous load marker (its measured requests per user size the next plan); read only.',
     },
     {
+      scope: plan.role!,
+      id: area('_leases/'),
+      reason:
+        'Takes the lease of its load id (one small object per generation, keys carry run-time load ids): creates, reads and deletes under the lease area only.',
+    },
+    {
+      scope: loadBatch.role!,
+      id: area('_leases/'),
+      reason: 'Checks its execution still holds the lease of its load id; read only.',
+    },
+    {
       scope: loadBatch.role!,
       id: area('_schema/'),
       reason: 'Reads the committed schema registry (one file per version); read only.',

@@ -116,8 +116,10 @@ export class PaylinkLoaderStack extends Stack {
     this.lake.grantReadUsersList(plan);
     this.lake.grantReadAreas(plan, 'LakePlanRead', ['_loads/']);
     this.lake.grantWriteStaging(plan);
+    // plan takes the load id's lease for its execution; load-batch checks it is still held.
+    this.lake.grantLeases(plan);
     // load-batch: the plan and its users, the committed schema; writes its staging only.
-    this.lake.grantReadAreas(loadBatch, 'LakeBatchRead', ['_staging/', '_schema/']);
+    this.lake.grantReadAreas(loadBatch, 'LakeBatchRead', ['_staging/', '_schema/', '_leases/']);
     this.lake.grantWriteStaging(loadBatch);
     this.credentials.grantRead(loadBatch);
     // commit: the only step that publishes, and that deletes published keys.

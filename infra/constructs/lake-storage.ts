@@ -9,7 +9,7 @@ import {
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { stagingPrefix } from '#core/layout.ts';
+import { leasesPrefix, stagingPrefix } from '#core/layout.ts';
 import type { BucketSource } from '../config.ts';
 import {
   ABORT_MULTIPART_DAYS,
@@ -133,6 +133,18 @@ export class LakeStorage extends Construct {
         // PutObject also authorizes the multipart upload calls; Abort is its own action.
         actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
         resources: [this.bucket.arnForObjects(`${this.prefix}/${STAGING_ROOT}*`)],
+      }),
+    );
+    this.grantKey(grantee, ['kms:Decrypt', 'kms:GenerateDataKey']);
+  }
+
+  /** Read, create and delete the load ids' leases (`_leases/`, core/lease.ts), and nothing else. */
+  grantLeases(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'LakeLeases',
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        resources: [this.bucket.arnForObjects(`${this.prefix}/${leasesPrefix}*`)],
       }),
     );
     this.grantKey(grantee, ['kms:Decrypt', 'kms:GenerateDataKey']);

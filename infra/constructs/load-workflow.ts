@@ -140,6 +140,8 @@ export class LoadWorkflow extends Construct {
         'oldest.$':
           'States.ArrayGetItem($.guard.running, States.MathAdd(States.ArrayLength($.guard.running), -1))',
         self: JsonPath.stringAt('$$.Execution.Id'),
+        // Merged into the plan's input: this execution takes the load id's lease.
+        owner: { executionId: JsonPath.stringAt('$$.Execution.Id') },
       },
       resultPath: '$.guard',
     });
@@ -152,7 +154,7 @@ export class LoadWorkflow extends Construct {
       cause: 'ListExecutions did not show this execution; skipped rather than risk two runs at once.',
     });
 
-    // The plan reads the original Scheduler input, untouched by the guard's bookkeeping.
+    // The plan reads the original Scheduler input, plus the execution that takes the load id's lease.
     // Every Lambda task is bounded by its function's timeout (plus slack): without
     // TimeoutSeconds a task whose invocation is lost would wait for the whole run's timeout.
     const taskTimeout = (fn: IFunction) =>
@@ -165,7 +167,9 @@ export class LoadWorkflow extends Construct {
     const plan = withRetries(
       new LambdaInvoke(this, 'Plan', {
         lambdaFunction: props.plan,
-        payload: TaskInput.fromJsonPathAt('$$.Execution.Input'),
+        payload: TaskInput.fromJsonPathAt(
+          JsonPath.jsonMerge(JsonPath.objectAt('$$.Execution.Input'), JsonPath.objectAt('$.guard.owner')),
+        ),
         outputPath: '$.Payload',
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.plan),
@@ -191,6 +195,12 @@ export class LoadWorkflow extends Construct {
         bucketNamePath: JsonPath.stringAt('$.itemsBucket'),
         key: JsonPath.stringAt('$.itemsKey'),
       }),
+      // Each item is {loadId, batch}; the execution holding the lease comes from the plan's result.
+      itemSelector: {
+        loadId: JsonPath.stringAt('$$.Map.Item.Value.loadId'),
+        batch: JsonPath.numberAt('$$.Map.Item.Value.batch'),
+        executionId: JsonPath.stringAt('$.executionId'),
+      },
       maxConcurrency: props.maxConcurrency,
       toleratedFailurePercentage: props.toleratedFailurePercentage,
       // Batches may run 15 minutes: longer than an express child workflow may live.
@@ -204,7 +214,10 @@ export class LoadWorkflow extends Construct {
     const commit = withRetries(
       new LambdaInvoke(this, 'Commit', {
         lambdaFunction: props.commit,
-        payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId') }),
+        payload: TaskInput.fromObject({
+          loadId: JsonPath.stringAt('$.loadId'),
+          executionId: JsonPath.stringAt('$.executionId'),
+        }),
         outputPath: '$.Payload',
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.commit),

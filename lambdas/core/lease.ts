@@ -164,6 +164,25 @@ export async function acquireLease(
   );
 }
 
+/**
+ * Throws unless `ownerId` holds the load id's lease (any generation that is the newest): for a
+ * worker of a run whose lease another step took (a Step Functions batch: the plan took it for
+ * the execution). `LeaseLostError` names the holder, or says there is none.
+ */
+export async function assertLeaseOwner(
+  store: ObjectStore,
+  loadId: string,
+  ownerId: string,
+  clock: Clock,
+): Promise<void> {
+  const newest = await newestGeneration(store, loadId);
+  if (newest?.doc?.owner.id === ownerId) return;
+  throw new LeaseLostError(
+    loadId,
+    newest === undefined ? 'no run holds it' : `it is held by ${describeHolder(newest.doc, clock())}`,
+  );
+}
+
 /** The current lease of a load id, if any holder has not released it (live or expired). */
 export async function readLease(store: ObjectStore, loadId: string): Promise<LeaseDoc | undefined> {
   return (await newestGeneration(store, loadId))?.doc;

@@ -5,6 +5,7 @@ import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { commitLoad, type TableCatalog } from '#core/commit.ts';
 import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
+import { acquireLease } from '#core/lease.ts';
 import type { CommitEvent, CommitResult } from './contract.ts';
 import { handlerConfig, lakeStore, partWriters } from './runtime.ts';
 
@@ -24,15 +25,31 @@ function glueCatalog(): TableCatalog | undefined {
   };
 }
 
+/** The commit's hold on the lease: renewed for its own run (a Lambda lives at most 15 minutes). */
+const COMMIT_LEASE_TTL_MS = 15 * 60 * 1000;
+
 export async function handler(event: CommitEvent): Promise<CommitResult> {
   const catalog = glueCatalog();
+  const store = lakeStore();
+  const clock = () => new Date();
+  // Joins the execution's lease (taken by the plan); another execution's is refused.
+  const lease =
+    event.executionId === undefined
+      ? undefined
+      : await acquireLease(store, event.loadId, {
+          owner: { id: event.executionId, kind: 'step-functions' },
+          ttlMs: COMMIT_LEASE_TTL_MS,
+          clock,
+        });
   const marker = await commitLoad(event.loadId, {
-    store: lakeStore(),
+    store,
     parts: partWriters(),
     reader: createParquetPartReader(),
-    clock: () => new Date(),
+    clock,
     ...(catalog ? { catalog } : {}),
+    ...(lease ? { lease } : {}),
   });
+  await lease?.release().catch(() => undefined);
   const rows = Object.values(marker.rowsByTable).reduce((a, b) => a + b, 0);
   const result: CommitResult = {
     loadId: marker.loadId,

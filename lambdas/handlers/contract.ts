@@ -68,11 +68,18 @@ export interface PlanEvent {
   readonly scheduledTime: string;
   /** Resource tables to load; omitted = the defaults. */
   readonly resources?: readonly string[];
+  /**
+   * The Step Functions execution (ARN), added by the state machine: it takes the load id's
+   * lease (core/lease.ts) for the whole run; a redrive is the same execution and keeps it.
+   */
+  readonly executionId?: string;
 }
 
 export interface BatchRef {
   readonly loadId: string;
   readonly batch: number;
+  /** The execution holding the load id's lease (from the plan's result, by the Map's ItemSelector). */
+  readonly executionId?: string;
 }
 
 /** The plan's sizing, in its output and logs: what an operator reads when the alarm fires. */
@@ -100,6 +107,8 @@ export interface PlanResult {
   readonly itemsBucket: string;
   readonly itemsKey: string;
   readonly capacity: PlanCapacity;
+  /** Echo of the event's: the batches and the commit check the lease is still this execution's. */
+  readonly executionId?: string;
 }
 
 /** Input of load-batch: one Distributed Map item. */
@@ -116,6 +125,8 @@ export interface LoadBatchResult {
 /** Input of commit: the plan's load id (the Map's results are not needed: batch manifests are in S3). */
 export interface CommitEvent {
   readonly loadId: string;
+  /** The execution holding the load id's lease: the commit renews it, checks it, then releases it. */
+  readonly executionId?: string;
 }
 
 export interface CommitResult {

@@ -2,6 +2,7 @@
 import type { Context } from 'aws-lambda';
 import { selectResources } from '#core/config.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
+import { assertLeaseOwner } from '#core/lease.ts';
 import { loadBatch } from '#core/load-batch.ts';
 import { readBatchUsers, readPlan } from '#core/plan.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, type LoadBatchEvent, type LoadBatchResult } from './contract.ts';
@@ -16,6 +17,9 @@ export async function handler(
 ): Promise<LoadBatchResult> {
   const config = handlerConfig();
   const store = lakeStore();
+  // Before anything is cleared or staged: the load id must still be this execution's.
+  if (event.executionId !== undefined)
+    await assertLeaseOwner(store, event.loadId, event.executionId, () => new Date());
   const plan = await readPlan(store, event.loadId);
   const remaining = context?.getRemainingTimeInMillis();
   const manifest = await loadBatch(

@@ -8,6 +8,7 @@ import { measuredRequestsPerUser, planCapacity } from '#core/capacity.ts';
 import { selectResources } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
+import { acquireLease } from '#core/lease.ts';
 import { planItemsKey, planLoad } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
@@ -67,9 +68,19 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
   });
 
   // The load id comes from the slot, so a retried or re-delivered slot replaces its own load.
+  const loadId = loadIdFromTime(scheduled);
+  // Another execution writing this load id (a slot started twice by hand) is refused here; a
+  // redrive is this execution again and joins. The lease lives as long as the run may.
+  if (event.executionId !== undefined) {
+    await acquireLease(store, loadId, {
+      owner: { id: event.executionId, kind: 'step-functions', command: `schedule ${event.schedule}` },
+      ttlMs: runDeadlineSeconds * 1000,
+      clock: () => new Date(),
+    });
+  }
   const plan = await planLoad(
     {
-      loadId: loadIdFromTime(scheduled),
+      loadId,
       startedAt: scheduled,
       users: identifiers.map((identifier) => ({ identifier })),
       batchSize: sizing.batchSize,
@@ -106,5 +117,6 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
     itemsBucket: config.bucket,
     itemsKey: `${config.prefix ? `${config.prefix}/` : ''}${planItemsKey(plan.loadId)}`,
     capacity,
+    ...(event.executionId === undefined ? {} : { executionId: event.executionId }),
   };
 }

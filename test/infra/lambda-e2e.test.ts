@@ -641,7 +641,7 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
   const FAILURES_PREFIX = 'failures';
   /** Each failure with the state machine state whose Lambda task it fails. */
   const failures: Record<
-    'noUsersList' | 'rejectedKey' | 'unreadableSecret' | 'corruptSchema',
+    'noUsersList' | 'rejectedKey' | 'unreadableSecret' | 'corruptSchema' | 'leaseHeld' | 'leaseLost',
     { state: 'Plan' | 'LoadBatch' | 'Commit'; invocation: Invocation<unknown> }
   > = {} as never;
   const env = (name: HandlerName, overrides: Record<string, string> = {}) =>
@@ -656,10 +656,13 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
     const event = { schedule: 'daily', scheduledTime: FIRST_SLOT };
     const [noUsersList, planned] = await Promise.all([
       invoke('plan', event, env('plan', { [HANDLER_ENV.usersKey]: '_config/nobody-uploaded-this.txt' })),
-      invoke<PlanResult>('plan', event, env('plan')),
+      invoke<PlanResult>('plan', { ...event, executionId: 'execution-1' }, env('plan')),
     ]);
     const plan = resultOf(planned, 'plan');
     const item = itemsOf(plan)[0]!;
+    // Another execution of the same slot (started by hand) while the first one holds the load id.
+    const leaseHeld = await invoke('plan', { ...event, executionId: 'execution-2' }, env('plan'));
+    const leaseLost = await invoke('loadBatch', { ...item, executionId: 'execution-2' }, env('loadBatch'));
     const [rejectedKey, unreadableSecret] = await Promise.all([
       invoke('loadBatch', item, env('loadBatch', { [HANDLER_ENV.secretArn]: WRONG_SECRET_ARN })),
       invoke('loadBatch', item, env('loadBatch', { [HANDLER_ENV.secretArn]: MISSING_SECRET_ARN })),
@@ -672,6 +675,8 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
       rejectedKey: { state: 'LoadBatch', invocation: rejectedKey },
       unreadableSecret: { state: 'LoadBatch', invocation: unreadableSecret },
       corruptSchema: { state: 'Commit', invocation: corruptSchema },
+      leaseHeld: { state: 'Plan', invocation: leaseHeld },
+      leaseLost: { state: 'LoadBatch', invocation: leaseLost },
     });
   }, 120_000);
 
@@ -697,6 +702,20 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
   it('a corrupt schema registry fails commit with LakeStateError, which Commit does not retry', () => {
     const failure = failed('corruptSchema');
     expect(failure.errorType).toBe('LakeStateError');
+    expect(deployed.nonRetryable.get(failure.state)).toContain(failure.errorType);
+  });
+
+  it('a second execution of a load id fails plan with LeaseHeldError naming the first, which Plan does not retry', () => {
+    const failure = failed('leaseHeld');
+    expect(failure.errorType).toBe('LeaseHeldError');
+    expect(failure.errorMessage).toMatch(/is being written by step-functions execution-1 \(schedule daily\)/);
+    expect(deployed.nonRetryable.get(failure.state)).toContain(failure.errorType);
+  });
+
+  it('a batch of an execution that does not hold the load id fails with LeaseLostError before it stages anything', () => {
+    const failure = failed('leaseLost');
+    expect(failure.errorType).toBe('LeaseLostError');
+    expect(failure.errorMessage).toContain('it is held by step-functions execution-1');
     expect(deployed.nonRetryable.get(failure.state)).toContain(failure.errorType);
   });
 

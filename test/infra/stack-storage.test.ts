@@ -137,16 +137,23 @@ describe('the lake permissions of the Lambdas', () => {
           Action: 's3:GetObject',
           Resource: objects('_loads/*'),
         },
+        {
+          // The lease of its load id (core/lease.ts): nothing else outside staging.
+          Sid: 'LakeLeases',
+          Effect: 'Allow',
+          Action: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+          Resource: objects('_leases/*'),
+        },
       ]),
     );
-    expect(lakeStatements(plan)).toHaveLength(3);
+    expect(lakeStatements(plan)).toHaveLength(4);
     expect(lakeStatements(loadBatch)).toEqual([
       list,
       {
         Sid: 'LakeBatchRead',
         Effect: 'Allow',
         Action: 's3:GetObject',
-        Resource: [objects('_schema/*'), objects('_staging/*')],
+        Resource: [objects('_leases/*'), objects('_schema/*'), objects('_staging/*')],
       },
       stagingWrite,
     ]);

@@ -120,7 +120,8 @@ describe('the state machine of each schedule', () => {
   it("runs plan, then a Distributed Map over the plan's item file in S3, then commit with the load id", () => {
     const { definition } = machineNamed('daily');
     const plan = definition.States.Plan;
-    expect(plan.Parameters['Payload.$']).toBe('$$.Execution.Input');
+    // The Scheduler's input plus the execution, which takes the load id's lease.
+    expect(plan.Parameters['Payload.$']).toBe('States.JsonMerge($$.Execution.Input, $.guard.owner, false)');
     expect(plan.OutputPath).toBe('$.Payload');
     expect(plan.Next).toBe('LoadBatches');
     // Bounded by the function's own timeout (300 s) plus slack.
@@ -137,6 +138,12 @@ describe('the state machine of each schedule', () => {
       MaxConcurrency: 4,
       ToleratedFailurePercentage: 10,
       ResultPath: null,
+      // Each batch checks the lease is still its execution's (the plan echoes the execution).
+      ItemSelector: {
+        'loadId.$': '$$.Map.Item.Value.loadId',
+        'batch.$': '$$.Map.Item.Value.batch',
+        'executionId.$': '$.executionId',
+      },
       Next: 'Commit',
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
     });
@@ -146,7 +153,10 @@ describe('the state machine of each schedule', () => {
     expect(item.TimeoutSeconds).toBe(960);
     expect(map.ItemsPath).toBeUndefined();
 
-    expect(definition.States.Commit.Parameters.Payload).toEqual({ 'loadId.$': '$.loadId' });
+    expect(definition.States.Commit.Parameters.Payload).toEqual({
+      'loadId.$': '$.loadId',
+      'executionId.$': '$.executionId',
+    });
     expect(definition.States.Commit.End).toBe(true);
     expect(definition.States.Commit.TimeoutSeconds).toBe(960);
     // 90% of the daily period: a run ends before the next slot starts.
@@ -223,6 +233,7 @@ describe('the state machine of each schedule', () => {
       'oldest.$':
         'States.ArrayGetItem($.guard.running, States.MathAdd(States.ArrayLength($.guard.running), -1))',
       'self.$': '$$.Execution.Id',
+      owner: { 'executionId.$': '$$.Execution.Id' },
     });
     expect(definition.States.IsOldestRun).toMatchObject({
       Choices: [{ Variable: '$.guard.oldest', StringEqualsPath: '$.guard.self', Next: 'Plan' }],

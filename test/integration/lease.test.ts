@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '#adapters/open-store.ts';
 import { LeaseHeldError, LeaseLostError } from '#core/errors.ts';
 import { leasePrefix } from '#core/layout.ts';
-import { acquireLease, type LeaseOptions, type LeaseOwner } from '#core/lease.ts';
+import { acquireLease, assertLeaseOwner, type LeaseOptions, type LeaseOwner } from '#core/lease.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { type S3FaultProxy, startS3FaultProxy } from '#test/helpers/s3-fault-proxy.ts';
 import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
@@ -111,6 +111,22 @@ describe.each(stores)('the lease of a load id (%s)', (_name, newStore) => {
     const again = await acquireLease(store, 'L1', options('exec-1', T0 + 5_000));
     expect(again.doc.seq).toBe(first.doc.seq);
     expect(again.doc.expiresAt).toBe(new Date(T0 + 5_000 + TTL).toISOString());
+  });
+
+  it('lets the workers of the holding execution through, and no one else', async () => {
+    const store = newStore();
+    const clock = () => new Date(T0);
+    await expect(assertLeaseOwner(store, 'L1', 'exec-1', clock)).rejects.toThrow(
+      'load L1: this run lost its lease (no run holds it)',
+    );
+    await acquireLease(store, 'L1', {
+      ...options('exec-1', T0),
+      owner: { id: 'exec-1', kind: 'step-functions' },
+    });
+    await assertLeaseOwner(store, 'L1', 'exec-1', clock);
+    await expect(assertLeaseOwner(store, 'L1', 'exec-2', clock)).rejects.toThrow(
+      /lost its lease \(it is held by step-functions exec-1, since/,
+    );
   });
 
   it('has exactly one winner when many runs take over an expired lease at once', async () => {
