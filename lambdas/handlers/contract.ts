@@ -17,6 +17,13 @@ export const BATCH_DEADLINE_MARGIN_SECONDS = 120;
  */
 export const OVER_DEADLINE_EVENT = 'plan_over_deadline';
 
+/**
+ * The over-deadline line is one bare JSON object on stdout (not console.log, which the Lambda
+ * runtime wraps in its own JSON record), so a JSON metric filter can match `event` and take
+ * these fields as the metric's dimensions: one metric per stack and schedule.
+ */
+export const OVER_DEADLINE_DIMENSIONS = { Stack: 'stack', Schedule: 'schedule' } as const;
+
 /** Environment variable names set by the stack and read once per container by the handlers. */
 export const HANDLER_ENV = {
   /** Lake bucket name. */
@@ -42,6 +49,8 @@ export const HANDLER_ENV = {
   loaderConfig: 'PAYLINK_LOADER_CONFIG',
   /** JSON CapacitySettings (plan only): what the plan sizes batches and checks the schedule with. */
   capacity: 'PAYLINK_CAPACITY',
+  /** The stack's name (plan only): a dimension of the PlanOverDeadline metric, so stacks in one account stay apart. */
+  stackName: 'PAYLINK_STACK_NAME',
 } as const;
 
 /**
