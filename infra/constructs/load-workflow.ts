@@ -62,9 +62,36 @@ export const GUARD_RETRY = { intervalSeconds: 2, maxAttempts: 5, backoffRate: 2 
 export const RUN_IN_PROGRESS_ERROR = 'PayLink.RunInProgress';
 export const GUARD_INCONCLUSIVE_ERROR = 'PayLink.RunGuardInconclusive';
 
+/**
+ * What a task does when its invocation ran out its time (TIMED_OUT_ERRORS), decided per step
+ * from what a second attempt would do:
+ * - `final`: not retried. load-batch: a retry spends 15 more minutes on the same users. plan:
+ *   its time grows with the users list and a retry starts over (it clears its staging and
+ *   re-reads the whole list), so it would time out again; the run fails and alarms instead.
+ * - `once`: retried once. commit is idempotent and resumable: parts it already moved are
+ *   skipped (they are found at their final keys), its commit intent is kept, and the timed-out
+ *   invocation is over (the task's timeout is the function's plus slack), so a second attempt
+ *   only finishes the remaining work and cannot race the first. If that one times out too, the
+ *   run fails and can be redriven (commit again resumes).
+ */
+export type TimeoutPolicy = 'final' | 'once';
+
+/** Retry of a commit that timed out: once, after the task back-off. */
+export const TIMEOUT_RETRY = { intervalSeconds: 30, maxAttempts: 1 } as const;
+
 /** The same retry policy on every Lambda task: never retry what cannot heal, back off on the rest. */
-function withRetries(task: LambdaInvoke, alsoFinal: readonly string[] = []): LambdaInvoke {
-  task.addRetry({ errors: [...NON_RETRYABLE_ERRORS, ...alsoFinal], maxAttempts: 0 });
+function withRetries(task: LambdaInvoke, onTimeout: TimeoutPolicy): LambdaInvoke {
+  task.addRetry({
+    errors: [...NON_RETRYABLE_ERRORS, ...(onTimeout === 'final' ? TIMED_OUT_ERRORS : [])],
+    maxAttempts: 0,
+  });
+  // Before the States.TaskFailed retrier, which matches Lambda.Unknown and Sandbox.Timedout too.
+  if (onTimeout === 'once')
+    task.addRetry({
+      errors: [...TIMED_OUT_ERRORS],
+      interval: Duration.seconds(TIMEOUT_RETRY.intervalSeconds),
+      maxAttempts: TIMEOUT_RETRY.maxAttempts,
+    });
   task.addRetry({
     errors: [...LAMBDA_SERVICE_ERRORS],
     interval: Duration.seconds(RETRY.service.intervalSeconds),
@@ -170,6 +197,7 @@ export class LoadWorkflow extends Construct {
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.plan),
       }),
+      'final',
     );
 
     const loadBatch = withRetries(
@@ -182,7 +210,7 @@ export class LoadWorkflow extends Construct {
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.loadBatch),
       }),
-      TIMED_OUT_ERRORS,
+      'final',
     );
     const loadBatches = new DistributedMap(this, 'LoadBatches', {
       // The batches are the plan's item file in S3, not its output: no 256 KiB payload limit.
@@ -209,6 +237,7 @@ export class LoadWorkflow extends Construct {
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.commit),
       }),
+      'once',
     );
 
     const load = plan.next(loadBatches).next(commit);

@@ -156,15 +156,16 @@ describe('the state machine of each schedule', () => {
   it('retries Lambda service errors and task failures with backoff, and never what cannot heal', () => {
     const { definition } = machineNamed('daily');
     const map = definition.States.LoadBatches;
+    const timedOut = ['States.Timeout', 'Sandbox.Timedout', 'Lambda.Unknown'];
     const tasks = [definition.States.Plan, map.ItemProcessor.States.LoadBatch, definition.States.Commit];
     for (const task of tasks) {
-      // A load-batch that ran out its 15 minutes is not tried twice more.
-      const final =
-        task === map.ItemProcessor.States.LoadBatch
-          ? ['States.Timeout', 'Sandbox.Timedout', 'Lambda.Unknown']
-          : [];
+      // A plan or load-batch that ran out its time would run it out again: never retried. A
+      // commit resumes where it stopped (moved parts are skipped): retried once, and that
+      // retrier comes before States.TaskFailed, which would otherwise match Lambda.Unknown.
+      const isCommit = task === definition.States.Commit;
       expect(task.Retry).toEqual([
-        { ErrorEquals: [...NON_RETRYABLE_ERRORS, ...final], MaxAttempts: 0 },
+        { ErrorEquals: [...NON_RETRYABLE_ERRORS, ...(isCommit ? [] : timedOut)], MaxAttempts: 0 },
+        ...(isCommit ? [{ ErrorEquals: timedOut, IntervalSeconds: 30, MaxAttempts: 1 }] : []),
         {
           ErrorEquals: [...LAMBDA_SERVICE_ERRORS],
           IntervalSeconds: 2,
