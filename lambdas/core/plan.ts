@@ -101,10 +101,11 @@ async function clearPreviousAttempt(store: ObjectStore, loadId: string): Promise
 export const PLAN_LIMITS = {
   /**
    * Distinct identifiers one pass over the users list keeps at most (about: one hash shard).
-   * 200k identifiers of ~40 characters are ~30 MB of strings and set entries: a fraction of
-   * the plan Lambda's 512 MiB, so the peak is the same for 200k users as for 20M.
+   * 500k identifiers of ~40 characters are ~50 MB of strings, set entries and the sorted copy:
+   * a fraction of the plan Lambda's 512 MiB, and the same for 500k users as for 20M. Larger
+   * shards mean fewer passes (bench/results/plan-memory.md has time and memory).
    */
-  shardUsers: 200_000,
+  shardUsers: 500_000,
   /** Batch files written at once: S3 PUTs are latency-bound, not bandwidth-bound. */
   writeConcurrency: 16,
 } as const;
@@ -191,7 +192,7 @@ export interface StreamPlanStats {
  * cuts them into batches of `batchSize` (a batch may span two shards). Each identifier falls in
  * exactly one shard, so de-duplication is exact; a pass holds about `shardUsers` identifiers,
  * plus the batch being cut and the `writeConcurrency` batch bodies being written. The list is
- * read once per shard: 1 pass up to 200k listed users, 10 for 2M (a 40 MB list: seconds).
+ * read once per shard (plus once to count): 2 reads up to 500k listed users, 5 for 2M.
  * Batch files are written while the list streams, at most `writeConcurrency` at once; the Map's
  * item file is streamed too (ObjectStore.openWrite). With a single shard the batches equal
  * `planLoad`'s for the same users.
