@@ -1,6 +1,6 @@
 import { CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { HANDLER_ENV, OVER_DEADLINE_EVENT } from '#handlers/contract.ts';
+import { HANDLER_ENV, OVER_DEADLINE_DIMENSIONS, OVER_DEADLINE_EVENT } from '#handlers/contract.ts';
 import { batchRequestRate } from './batch-rate.ts';
 import { capacitySettings, checkCapacity } from './capacity-settings.ts';
 import type { StackConfig } from './config.ts';
@@ -91,7 +91,11 @@ export class PaylinkLoaderStack extends Stack {
       plan: new LoaderFunction(this, 'Plan', {
         ...common,
         ...sized(FUNCTION_DEFAULTS.plan),
-        environment: { ...environment, [HANDLER_ENV.capacity]: JSON.stringify(capacity) },
+        environment: {
+          ...environment,
+          [HANDLER_ENV.capacity]: JSON.stringify(capacity),
+          [HANDLER_ENV.stackName]: this.stackName,
+        },
         handlerFile: 'plan.ts',
         description: 'PayLink loader: reads the users list and cuts it into batches',
       }),
@@ -162,7 +166,13 @@ export class PaylinkLoaderStack extends Stack {
     this.operations.watchFunction('LoadBatch', loadBatch);
     this.operations.watchFunction('Commit', commit);
     this.operations.watchDeadLetterQueue(this.scheduling.deadLetterQueue);
-    this.operations.watchPlanCapacity(plan.logGroup, OVER_DEADLINE_EVENT);
+    this.operations.watchPlanCapacity({
+      planLogs: plan.logGroup,
+      eventName: OVER_DEADLINE_EVENT,
+      dimensions: OVER_DEADLINE_DIMENSIONS,
+      stackName: this.stackName,
+      scheduleNames: config.schedules.map((s) => s.name),
+    });
     for (const schedule of config.schedules) {
       const expression = parseScheduleExpression(schedule.expression)!;
       this.operations.watchRun({

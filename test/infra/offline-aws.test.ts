@@ -296,8 +296,30 @@ describe('a run that cannot finish before the next one at the configured rate', 
       );
       expect(capacity.batchSize * batches).toBeGreaterThanOrEqual(2000);
       const planLogs = outcome.invocations.find((i) => i.fn === 'plan')!.logs;
-      // The metric filter's pattern (infra/constructs/operations.ts): the quoted term.
-      expect(planLogs).toContain('"plan_over_deadline"');
+      // The synthesized metric filter: `{ $.event = "..." }` over a bare JSON line, its
+      // dimensions taken from fields of that line. The plan's line must carry all of them.
+      const filter = slow.template
+        .idsOfType('AWS::Logs::MetricFilter')
+        .map((id) => slow.template.resolve(slow.template.resources[id].Properties))[0]!;
+      const [, field, value] = /^\{ \$\.(\w+) = "([^"]+)" \}$/.exec(filter.FilterPattern)!;
+      const matched = planLogs
+        .split('\n')
+        .flatMap((line) => {
+          try {
+            return [JSON.parse(line) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        })
+        .filter((line) => line[field!] === value);
+      expect(matched).toHaveLength(1);
+      const dimensions = Object.fromEntries(
+        (filter.MetricTransformations[0].Dimensions as { Key: string; Value: string }[]).map((d) => [
+          d.Key,
+          matched[0]![d.Value.replace(/^\$\./, '')],
+        ]),
+      );
+      expect(dimensions).toEqual({ Stack: slow.template.deployment.stackName, Schedule: 'hourly' });
       expect(describeDenials(slow.gate)).toEqual([]);
     } finally {
       await slow.close();
