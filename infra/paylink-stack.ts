@@ -2,7 +2,7 @@ import { CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { HANDLER_ENV, OVER_DEADLINE_DIMENSIONS, OVER_DEADLINE_EVENT } from '#handlers/contract.ts';
 import { batchRequestRate } from './batch-rate.ts';
-import { capacitySettings, checkCapacity } from './capacity-settings.ts';
+import { capacitySettings, checkCapacity, scheduleRequestRate } from './capacity-settings.ts';
 import type { StackConfig } from './config.ts';
 import { FUNCTION_DEFAULTS } from './constants.ts';
 import { LakeAnalytics } from './constructs/lake-analytics.ts';
@@ -77,7 +77,8 @@ export class PaylinkLoaderStack extends Stack {
       baseUrl: config.baseUrl,
       usersListKey: config.usersList.key,
       batchSize: config.batchSize,
-      batchRequestRate: batchRequestRate(config.requestRate, config.maxConcurrency),
+      // Each schedule's share of requestRate, split between the batches a run has at once.
+      batchRequestRate: batchRequestRate(scheduleRequestRate(config), config.maxConcurrency),
       userConcurrency: config.userConcurrency,
       glueDatabase: this.analytics.databaseName,
       loaderConfig: config.loaderConfig,

@@ -56,8 +56,8 @@ describe('the Lambdas', () => {
           USERS_BUCKET: { Ref: Match.stringLikeRegexp('^StorageLake') },
           USERS_KEY: '_config/users.txt',
           BATCH_SIZE: '500',
-          // 30 requests/s over MaxConcurrency 4.
-          BATCH_REQUEST_RATE: '7.5',
+          // 30 requests/s shared by the 2 schedules (which may overlap), over MaxConcurrency 4.
+          BATCH_REQUEST_RATE: '3.75',
           USER_CONCURRENCY: '8',
           GLUE_DATABASE: Match.objectLike({ 'Fn::Join': ['_', Match.arrayWith(['paylink'])] }),
         }),
