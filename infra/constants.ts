@@ -41,6 +41,8 @@ export const NON_RETRYABLE_ERRORS = [
   'CredentialsError',
   'ApiKeyRejectedError',
   'LakeStateError',
+  // A redriven run found another run of its schedule going (lambdas/core/run-guard.ts).
+  'RunInProgressError',
 ] as const;
 
 /** Lambda service errors worth retrying (AWS Step Functions docs, "Handle transient Lambda service exceptions"). */

@@ -1,4 +1,5 @@
-import { CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { HANDLER_ENV, OVER_DEADLINE_DIMENSIONS, OVER_DEADLINE_EVENT } from '#handlers/contract.ts';
 import { batchRequestRate } from './batch-rate.ts';
@@ -151,6 +152,24 @@ export class PaylinkLoaderStack extends Stack {
       );
     }
     this.workflows = workflows;
+    // load-batch and commit of a redriven run list their schedule's running executions
+    // (the redrive guard, lambdas/core/run-guard.ts): ListExecutions on these machines only.
+    const machineArns = config.schedules.map((schedule) =>
+      this.formatArn({
+        service: 'states',
+        resource: 'stateMachine',
+        resourceName: `${this.stackName}-${schedule.name}`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    );
+    for (const fn of [loadBatch, commit])
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'RedriveGuard',
+          actions: ['states:ListExecutions'],
+          resources: machineArns,
+        }),
+      );
     this.scheduling = new LoadSchedules(this, 'Scheduling', {
       runs: config.schedules.map((schedule) => ({
         schedule,

@@ -123,6 +123,14 @@ function withRetries(task: LambdaInvoke, onTimeout: TimeoutPolicy): LambdaInvoke
  * run fails (PayLink.RunGuardInconclusive) rather than risk interleaving. A duplicate delivery
  * of one slot carries the same scheduledTime, hence the same load id, so whichever copy wins
  * writes the same keys. No lease to leak: a crashed or timed-out run stops being RUNNING.
+ *
+ * A redrive restarts an execution at the state that failed, past the guard. So load-batch and
+ * commit receive the execution and its redrive count, and a redriven run checks the running
+ * executions itself before touching PayLink or the lake: it recognises itself in the listing and
+ * goes on only if no other run of the schedule is going (RunInProgressError otherwise, not
+ * retried). The plan needs no such check: it only writes its own load's staging, and every step
+ * after it is guarded. A run started while a redriven one runs is refused by the guard above
+ * (the redriven execution keeps its original start, so it is the oldest).
  */
 export class LoadWorkflow extends Construct {
   readonly stateMachine: StateMachine;
@@ -200,10 +208,23 @@ export class LoadWorkflow extends Construct {
       'final',
     );
 
+    // The execution, for the redrive guard of load-batch and commit (lambdas/core/run-guard.ts).
+    const run = {
+      execution: JsonPath.stringAt('$$.Execution.Id'),
+      stateMachine: JsonPath.stringAt('$$.StateMachine.Id'),
+      redriveCount: JsonPath.numberAt('$$.Execution.RedriveCount'),
+    };
     const loadBatch = withRetries(
       new LambdaInvoke(this, 'LoadBatch', {
         lambdaFunction: props.loadBatch,
-        payload: TaskInput.fromJsonPathAt('$'),
+        // `run` is the parent's (the Map's ItemSelector); a redriven child execution keeps its
+        // original input, so its own redrive count is passed too.
+        payload: TaskInput.fromObject({
+          loadId: JsonPath.stringAt('$.loadId'),
+          batch: JsonPath.numberAt('$.batch'),
+          run: JsonPath.objectAt('$.run'),
+          childRedriveCount: JsonPath.numberAt('$$.Execution.RedriveCount'),
+        }),
         // An empty per-item result: the Map gathers every item's output, and must stay under
         // the 256 KiB state limit however many batches a run has. Manifests in S3 carry the rest.
         resultSelector: {},
@@ -219,6 +240,12 @@ export class LoadWorkflow extends Construct {
         bucketNamePath: JsonPath.stringAt('$.itemsBucket'),
         key: JsonPath.stringAt('$.itemsKey'),
       }),
+      // Evaluated in the parent's context: each item carries the parent execution.
+      itemSelector: {
+        loadId: JsonPath.stringAt('$$.Map.Item.Value.loadId'),
+        batch: JsonPath.numberAt('$$.Map.Item.Value.batch'),
+        run,
+      },
       maxConcurrency: props.maxConcurrency,
       toleratedFailurePercentage: props.toleratedFailurePercentage,
       // Batches may run 15 minutes: longer than an express child workflow may live.
@@ -232,7 +259,7 @@ export class LoadWorkflow extends Construct {
     const commit = withRetries(
       new LambdaInvoke(this, 'Commit', {
         lambdaFunction: props.commit,
-        payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId') }),
+        payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId'), run }),
         outputPath: '$.Payload',
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.commit),

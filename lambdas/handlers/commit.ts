@@ -6,6 +6,7 @@ import { commitLoad, type TableCatalog } from '#core/commit.ts';
 import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
 import type { CommitEvent, CommitResult } from './contract.ts';
+import { guardRedrive } from './redrive-guard.ts';
 import { handlerConfig, lakeStore, partWriters } from './runtime.ts';
 
 function glueCatalog(): TableCatalog | undefined {
@@ -25,6 +26,8 @@ function glueCatalog(): TableCatalog | undefined {
 }
 
 export async function handler(event: CommitEvent): Promise<CommitResult> {
+  // A redriven run publishes nothing while another run of its schedule is going.
+  await guardRedrive(event.run);
   const catalog = glueCatalog();
   const marker = await commitLoad(event.loadId, {
     store: lakeStore(),

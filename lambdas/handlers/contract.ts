@@ -3,6 +3,7 @@
  * shapes, and the environment each handler reads. Kept free of runtime imports so infra can
  * import it without pulling handler code into the CDK app.
  */
+import type { RunRef } from '#core/run-guard.ts';
 
 /**
  * Time load-batch keeps back from its Lambda deadline: users in flight finish their requests
@@ -111,8 +112,16 @@ export interface PlanResult {
   readonly capacity: PlanCapacity;
 }
 
-/** Input of load-batch: one Distributed Map item. */
-export type LoadBatchEvent = BatchRef;
+/**
+ * Input of load-batch: one Distributed Map item, with the parent execution (`run`, set by the
+ * Map's ItemSelector) and the child execution's own redrive count: a Map Run redrive redrives
+ * failed child executions with their original input, so only their own count shows it.
+ * Both optional: a direct invocation (tests, a manual run) skips the redrive guard.
+ */
+export interface LoadBatchEvent extends BatchRef {
+  readonly run?: RunRef;
+  readonly childRedriveCount?: number;
+}
 
 export interface LoadBatchResult {
   readonly loadId: string;
@@ -125,6 +134,8 @@ export interface LoadBatchResult {
 /** Input of commit: the plan's load id (the Map's results are not needed: batch manifests are in S3). */
 export interface CommitEvent {
   readonly loadId: string;
+  /** The execution, for the redrive guard (optional: a direct invocation skips it). */
+  readonly run?: RunRef;
 }
 
 export interface CommitResult {

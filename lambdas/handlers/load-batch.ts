@@ -5,6 +5,7 @@ import { readCommittedSchema } from '#core/lake-schema.ts';
 import { loadBatch } from '#core/load-batch.ts';
 import { readBatchUsers, readPlan } from '#core/plan.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, type LoadBatchEvent, type LoadBatchResult } from './contract.ts';
+import { guardRedrive } from './redrive-guard.ts';
 import { handlerConfig, lakeStore, partWriters, payLinkApi } from './runtime.ts';
 
 /** See BATCH_DEADLINE_MARGIN_SECONDS. */
@@ -15,6 +16,8 @@ export async function handler(
   context?: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<LoadBatchResult> {
   const config = handlerConfig();
+  // A redriven run loads nothing while another run of its schedule is going.
+  await guardRedrive(event.run, event.childRedriveCount);
   const store = lakeStore();
   const plan = await readPlan(store, event.loadId);
   const remaining = context?.getRemainingTimeInMillis();

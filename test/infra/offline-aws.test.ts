@@ -173,9 +173,43 @@ describe('the deployed loader, offline under AWS rules', () => {
     const keys = await lakeKeys();
     expect(keys.some((k) => k.startsWith('_loads/') && k.includes('1796353200'))).toBe(false);
 
-    const redriven = await world.aws.redrive('daily', failed);
+    // Redriven while a later run of the schedule is going (it started while this one was
+    // FAILED, so the state machine's guard let it through): the redrive restarts past that
+    // guard, so the redriven batch checks for itself, sees the other run and loads nothing.
+    const arn = [...world.aws.stateMachines.values()][0]!.arn;
+    const later = {
+      executionArn: `${arn.replace(':stateMachine:', ':execution:')}:later`,
+      startDate: new Date(),
+    };
+    world.aws.running.set(arn, [later]);
+    let refused: ExecutionOutcome;
+    try {
+      refused = await world.aws.redrive('daily', failed);
+    } finally {
+      world.aws.running.set(arn, []);
+    }
+    expect(refused.status).toBe('FAILED');
+    expect(refused.error, explain(refused)).toBe('RunInProgressError');
+    expect(refused.cause).toContain(later.executionArn);
+    // Refused once, not retried, and nothing committed.
+    expect(refused.invocations.map((i) => [i.fn, i.errorType])).toEqual([
+      ['loadBatch', 'RunInProgressError'],
+    ]);
+    expect((await lakeKeys()).some((k) => k.startsWith('_loads/') && k.includes('1796353200'))).toBe(false);
+    expect(world.gateway.calls).toContainEqual(
+      expect.objectContaining({
+        principal: 'loadBatch',
+        action: 'states:ListExecutions',
+        resource: arn,
+        status: 200,
+      }),
+    );
+
+    // Once that run has finished, the redrive recognises itself as the only run and commits.
+    const redriven = await world.aws.redrive('daily', refused);
     expect(redriven.status, explain(redriven)).toBe('SUCCEEDED');
     expect(redriven.invocations.map((i) => i.fn)).toEqual(['loadBatch', 'commit']);
+    expect(redriven.invocations.every((i) => i.logs.includes('redrive_guard_passed'))).toBe(true);
     expect(redriven.output).toMatchObject({ users: USERS.length, failedUsers: 0 });
     expect(describeDenials(world.gate)).toEqual([]);
   });

@@ -1,6 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as errors from '#core/errors.ts';
+import * as runGuard from '#core/run-guard.ts';
 import { LAMBDA_SERVICE_ERRORS, NON_RETRYABLE_ERRORS } from '#infra/constants.ts';
 import { exampleConfig, type Synthesized, stateMachines, statementsOfRole, synth } from './app-fixture.ts';
 
@@ -141,12 +142,29 @@ describe('the state machine of each schedule', () => {
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
     });
     const item = map.ItemProcessor.States[map.ItemProcessor.StartAt];
-    expect(item.Parameters['Payload.$']).toBe('$');
+    // Each item carries the parent execution (evaluated in the parent's context) and the child
+    // passes its own redrive count: the redrive guard of load-batch needs both.
+    const run = {
+      'execution.$': '$$.Execution.Id',
+      'stateMachine.$': '$$.StateMachine.Id',
+      'redriveCount.$': '$$.Execution.RedriveCount',
+    };
+    expect(map.ItemSelector).toEqual({
+      'loadId.$': '$$.Map.Item.Value.loadId',
+      'batch.$': '$$.Map.Item.Value.batch',
+      run,
+    });
+    expect(item.Parameters.Payload).toEqual({
+      'loadId.$': '$.loadId',
+      'batch.$': '$.batch',
+      'run.$': '$.run',
+      'childRedriveCount.$': '$$.Execution.RedriveCount',
+    });
     expect(item.ResultSelector).toEqual({});
     expect(item.TimeoutSeconds).toBe(960);
     expect(map.ItemsPath).toBeUndefined();
 
-    expect(definition.States.Commit.Parameters.Payload).toEqual({ 'loadId.$': '$.loadId' });
+    expect(definition.States.Commit.Parameters.Payload).toEqual({ 'loadId.$': '$.loadId', run });
     expect(definition.States.Commit.End).toBe(true);
     expect(definition.States.Commit.TimeoutSeconds).toBe(960);
     // 90% of the daily period: a run ends before the next slot starts.
@@ -185,7 +203,11 @@ describe('the state machine of each schedule', () => {
   });
 
   it('names only error classes the handlers can actually throw as non-retryable', () => {
-    const classes = new Set(Object.values(errors).flatMap((e) => (typeof e === 'function' ? [e.name] : [])));
+    const classes = new Set(
+      [...Object.values(errors), ...Object.values(runGuard)].flatMap((e) =>
+        typeof e === 'function' ? [e.name] : [],
+      ),
+    );
     for (const name of NON_RETRYABLE_ERRORS) expect(classes).toContain(name);
   });
 
