@@ -69,7 +69,7 @@ function refuseNegativeUsers(argv: readonly string[]): void {
       : arg === '--users'
         ? argv[i + 1]
         : undefined;
-    if (value !== undefined && value.startsWith('-') && NUMBER_LIKE.test(value))
+    if (value?.startsWith('-') && NUMBER_LIKE.test(value))
       throw new ConfigError('--users', `${USERS_EXPECTED}, not ${value}`);
   });
 }
