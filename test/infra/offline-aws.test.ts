@@ -214,6 +214,54 @@ describe('the deployed loader, offline under AWS rules', () => {
     expect(describeDenials(world.gate)).toEqual([]);
   });
 
+  it('guards a redrive that restarts at the commit: refused while another run is going, then it commits', async () => {
+    // Only the commit reads batch manifests: each of its attempts fails, the batches do not.
+    const manifests = /\/_staging\/[^/]+\/batches\/\d+\/manifest\.json$/;
+    const fault = {
+      match: (c: { action: string; resource: string }) =>
+        c.action === 's3:GetObject' && manifests.test(c.resource),
+      status: 500,
+      code: 'InternalError',
+    };
+    world.gateway.faults.push(fault);
+    let failed: ExecutionOutcome;
+    try {
+      failed = await run(9);
+    } finally {
+      world.gateway.faults.splice(world.gateway.faults.indexOf(fault), 1);
+    }
+    expect(failed.status).toBe('FAILED');
+    expect(failed.invocations.filter((i) => i.fn === 'commit').map((i) => i.ok)).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    const markers = async () => (await lakeKeys()).filter((k) => k.startsWith('_loads/'));
+    const committedBefore = await markers();
+
+    const arn = [...world.aws.stateMachines.values()][0]!.arn;
+    const later = {
+      executionArn: `${arn.replace(':stateMachine:', ':execution:')}:later`,
+      startDate: new Date(),
+    };
+    world.aws.running.set(arn, [later]);
+    let refused: ExecutionOutcome;
+    try {
+      refused = await world.aws.redrive('daily', failed);
+    } finally {
+      world.aws.running.set(arn, []);
+    }
+    expect(refused.error, explain(refused)).toBe('RunInProgressError');
+    expect(refused.invocations.map((i) => [i.fn, i.errorType])).toEqual([['commit', 'RunInProgressError']]);
+    expect(await markers()).toEqual(committedBefore);
+
+    const redriven = await world.aws.redrive('daily', refused);
+    expect(redriven.status, explain(redriven)).toBe('SUCCEEDED');
+    expect(redriven.invocations.map((i) => i.fn)).toEqual(['commit']);
+    expect(redriven.output).toMatchObject({ users: USERS.length, failedUsers: 0 });
+    expect(describeDenials(world.gate)).toEqual([]);
+  });
+
   it('fails a run without a users list with ConfigError at once (404, not a retried 403)', async () => {
     const list = await world.bucket.get(world.usersKey);
     await world.bucket.delete([world.usersKey]);
