@@ -6,7 +6,16 @@
  * and raise its alarm).
  */
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_REQUESTS_PER_USER, formatDuration, planCapacity, STACK_DEFAULTS } from '#core/capacity.ts';
+import {
+  AWS_LIMITS,
+  BATCH_OVERHEAD_SECONDS,
+  BATCH_SAFETY,
+  DEFAULT_REQUESTS_PER_USER,
+  formatDuration,
+  planCapacity,
+  plural,
+  STACK_DEFAULTS,
+} from '#core/capacity.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
 import { parseUsersList } from '#core/users.ts';
@@ -26,7 +35,11 @@ export const PLAN_USAGE = `paylink-loader plan --users <file|count> [options]
   --requests-per-user <n>   requests one user costs (default ${DEFAULT_REQUESTS_PER_USER}; a committed
                             load's marker records requests and users)
   --period-hours <h>        time between scheduled runs (default ${STACK_DEFAULTS.periodHours})
-  --json                    print the estimate as JSON`;
+  --account-concurrency <n> the account's Lambda concurrent executions (default ${AWS_LIMITS.lambdaAccountConcurrency},
+                            Lambda's default quota; ${AWS_LIMITS.lambdaHeadroom} are kept for the other functions)
+  --json                    print the estimate as JSON
+
+  Several schedules on one stack share its requestRate equally: give --rate-limit the share.`;
 
 function positiveNumber(flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -41,8 +54,29 @@ function positiveInt(flag: string, raw: string | undefined, fallback: number): n
   return n;
 }
 
+/** A number-looking `--users` that is not a whole count >= 0: refused, never read as a file name. */
+const NUMBER_LIKE = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+const USERS_EXPECTED = 'must be a whole number of users (0 or more) or a users list file';
+
+/**
+ * `--users -5` reaches parseArgs as an option-looking value, which it refuses with a message
+ * about dashes; catch it first and say what --users takes.
+ */
+function refuseNegativeUsers(argv: readonly string[]): void {
+  argv.forEach((arg, i) => {
+    const value = arg.startsWith('--users=')
+      ? arg.slice('--users='.length)
+      : arg === '--users'
+        ? argv[i + 1]
+        : undefined;
+    if (value?.startsWith('-') && NUMBER_LIKE.test(value))
+      throw new ConfigError('--users', `${USERS_EXPECTED}, not ${value}`);
+  });
+}
+
 async function countUsers(raw: string, cwd: string): Promise<number> {
   if (/^\d+$/.test(raw)) return Number(raw);
+  if (NUMBER_LIKE.test(raw)) throw new ConfigError('--users', `${USERS_EXPECTED}, not ${raw}`);
   let text: string;
   try {
     text = await readFile(pathFrom(cwd, raw), 'utf8');
@@ -53,6 +87,7 @@ async function countUsers(raw: string, cwd: string): Promise<number> {
 }
 
 export async function planCommand(argv: readonly string[], io: Io): Promise<number> {
+  refuseNegativeUsers(argv);
   const { values } = parseFlags(argv, {
     users: { type: 'string' },
     'rate-limit': { type: 'string' },
@@ -60,6 +95,7 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
     'batch-size': { type: 'string' },
     'requests-per-user': { type: 'string' },
     'period-hours': { type: 'string' },
+    'account-concurrency': { type: 'string' },
     json: { type: 'boolean' },
   });
   const users = await countUsers(required(values.users, '--users'), io.cwd);
@@ -81,14 +117,21 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
     runDeadlineSeconds: Math.floor(periodHours * 3600 * STACK_DEFAULTS.runDeadlineFraction),
     guardSeconds: STACK_DEFAULTS.guardSeconds,
     commitSeconds: STACK_DEFAULTS.commitSeconds,
+    accountConcurrency: positiveInt(
+      '--account-concurrency',
+      values['account-concurrency'],
+      AWS_LIMITS.lambdaAccountConcurrency,
+    ),
   });
   if (values.json) {
     io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
     return plan.fits ? 0 : 2;
   }
+  const concurrent = Math.min(plan.batches, maxConcurrency);
   const lines = [
-    `Plan for ${users} users at ${requestRate} request/s (${maxConcurrency} batches at once, ${plan.requestsPerUser} requests per user):`,
-    `  batches        ${plan.batches} of at most ${plan.batchSize} users (each ~${plan.batchSeconds} s of a ${plan.batchBudgetSeconds} s budget)`,
+    `Plan for ${plural(users, 'user')} at ${requestRate} request/s (up to ${plural(maxConcurrency, 'batch', 'batches')} at once, ${plural(plan.requestsPerUser, 'request')} per user):`,
+    `  batches        ${plan.batches} of at most ${plural(plan.batchSize, 'user')}, ${concurrent} at once`,
+    `  per batch      ~${plan.batchSeconds} s of a ${plan.batchBudgetSeconds} s budget (${plan.batchTimeoutSeconds} s Lambda timeout less ${STACK_DEFAULTS.batchMarginSeconds} s margin, x ${BATCH_SAFETY}; ${BATCH_OVERHEAD_SECONDS} s of it overhead)`,
     `  waves          ${plan.waves}`,
     `  requests       ${plan.requests}`,
     `  expected run   ${formatDuration(plan.expectedSeconds)} (deadline ${formatDuration(plan.runDeadlineSeconds)}: ${Math.round(STACK_DEFAULTS.runDeadlineFraction * 100)}% of a ${periodHours} h period)`,

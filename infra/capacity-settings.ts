@@ -16,9 +16,21 @@ import { parseScheduleExpression, runDeadlineSeconds } from './schedule-expressi
  */
 export const COMMIT_ESTIMATE_SECONDS = STACK_DEFAULTS.commitSeconds;
 
+/**
+ * Requests/second one run may send: `requestRate` is what the whole deployment may send to
+ * PayLink (PayLink limits our API key, not a schedule), and the schedules of a stack share one
+ * lake and one key but run independently (each has its own run guard: a daily and an hourly run
+ * can overlap). So each schedule gets an equal share, which keeps the sum at `requestRate`
+ * whenever runs overlap; the plan sizes every run, and synth checks `expectedUsers`, at that
+ * share. One schedule (the default) gets the whole rate.
+ */
+export function scheduleRequestRate(config: Pick<StackConfig, 'requestRate' | 'schedules'>): number {
+  return config.requestRate / Math.max(1, config.schedules.length);
+}
+
 export function capacitySettings(config: StackConfig): CapacitySettings {
   return {
-    requestRate: config.requestRate,
+    requestRate: scheduleRequestRate(config),
     maxConcurrency: config.maxConcurrency,
     maxBatchSize: config.batchSize,
     batchTimeoutSeconds: FUNCTION_DEFAULTS.loadBatch.timeoutMinutes * 60,

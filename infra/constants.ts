@@ -2,6 +2,10 @@
  * Defaults and limits of the deployed stack, in one documented place. Values the operator may
  * change live in the `paylink` context (infra/config.ts); these are properties of the design.
  */
+import { STACK_DEFAULTS } from '#core/capacity.ts';
+
+/** CloudWatch caps an alarm's period x evaluation periods at 7 days (PutMetricAlarm reference). */
+export const MAX_ALARM_WINDOW_SECONDS = 7 * 24 * 3600;
 
 /** CDK context key holding the stack config (cdk.json `context.paylink`). */
 export const CONTEXT_KEY = 'paylink';
@@ -40,6 +44,8 @@ export const NON_RETRYABLE_ERRORS = [
   // Another execution writes this load id, or took it over: retrying cannot change that.
   'LeaseHeldError',
   'LeaseLostError',
+  // A redriven run found another run of its schedule going (lambdas/core/run-guard.ts).
+  'RunInProgressError',
 ] as const;
 
 /** Lambda service errors worth retrying (AWS Step Functions docs, "Handle transient Lambda service exceptions"). */
@@ -61,12 +67,30 @@ export const RETRY = {
 /** EventBridge Scheduler delivery: retry StartExecution for up to an hour, then the DLQ. */
 export const SCHEDULER_RETRY = { attempts: 20, maxEventAgeHours: 1 } as const;
 
-export const STAGING_EXPIRY_DAYS = 7;
+/**
+ * Step Functions can redrive a failed, aborted or timed-out execution for 14 days after it
+ * ended (RedriveExecution, AWS Step Functions API reference).
+ */
+export const REDRIVE_WINDOW_DAYS = 14;
+
+/**
+ * Longest a run can last, in whole days: a schedule's period is at most 3.5 days (half the
+ * 7-day alarm window, config.ts) and a run may take RUN_DEADLINE_FRACTION of it (3.15 days).
+ */
+export const MAX_RUN_DAYS = Math.ceil(
+  (MAX_ALARM_WINDOW_SECONDS / 2 / 86_400) * STACK_DEFAULTS.runDeadlineFraction,
+);
+
+/**
+ * Staging must outlive any redrive: a redriven run re-reads its plan, batch lists and the
+ * manifests of batches that had succeeded, all written when the run started. So: the longest
+ * run, then the 14-day redrive window, plus one day because S3 rounds an expiry to the next
+ * midnight UTC and removes objects asynchronously (Lifecycle "Expiring objects"). 19 days.
+ * A committed load removes its staging itself; only failed runs wait for this.
+ */
+export const STAGING_EXPIRY_DAYS = MAX_RUN_DAYS + REDRIVE_WINDOW_DAYS + 1;
 export const NONCURRENT_VERSION_EXPIRY_DAYS = 30;
 export const ABORT_MULTIPART_DAYS = 1;
 export const ACCESS_LOG_EXPIRY_DAYS = 365;
 export const ATHENA_RESULTS_EXPIRY_DAYS = 30;
 export const DLQ_RETENTION_DAYS = 14;
-
-/** CloudWatch caps an alarm's period x evaluation periods at 7 days (PutMetricAlarm reference). */
-export const MAX_ALARM_WINDOW_SECONDS = 7 * 24 * 3600;

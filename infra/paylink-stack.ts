@@ -1,8 +1,9 @@
-import { CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { HANDLER_ENV, OVER_DEADLINE_EVENT } from '#handlers/contract.ts';
+import { HANDLER_ENV, OVER_DEADLINE_DIMENSIONS, OVER_DEADLINE_EVENT } from '#handlers/contract.ts';
 import { batchRequestRate } from './batch-rate.ts';
-import { capacitySettings, checkCapacity } from './capacity-settings.ts';
+import { capacitySettings, checkCapacity, scheduleRequestRate } from './capacity-settings.ts';
 import type { StackConfig } from './config.ts';
 import { FUNCTION_DEFAULTS } from './constants.ts';
 import { LakeAnalytics } from './constructs/lake-analytics.ts';
@@ -77,7 +78,8 @@ export class PaylinkLoaderStack extends Stack {
       baseUrl: config.baseUrl,
       usersListKey: config.usersList.key,
       batchSize: config.batchSize,
-      batchRequestRate: batchRequestRate(config.requestRate, config.maxConcurrency),
+      // Each schedule's share of requestRate, split between the batches a run has at once.
+      batchRequestRate: batchRequestRate(scheduleRequestRate(config), config.maxConcurrency),
       userConcurrency: config.userConcurrency,
       glueDatabase: this.analytics.databaseName,
       loaderConfig: config.loaderConfig,
@@ -91,7 +93,11 @@ export class PaylinkLoaderStack extends Stack {
       plan: new LoaderFunction(this, 'Plan', {
         ...common,
         ...sized(FUNCTION_DEFAULTS.plan),
-        environment: { ...environment, [HANDLER_ENV.capacity]: JSON.stringify(capacity) },
+        environment: {
+          ...environment,
+          [HANDLER_ENV.capacity]: JSON.stringify(capacity),
+          [HANDLER_ENV.stackName]: this.stackName,
+        },
         handlerFile: 'plan.ts',
         description: 'PayLink loader: reads the users list and cuts it into batches',
       }),
@@ -148,6 +154,24 @@ export class PaylinkLoaderStack extends Stack {
       );
     }
     this.workflows = workflows;
+    // load-batch and commit of a redriven run list their schedule's running executions
+    // (the redrive guard, lambdas/core/run-guard.ts): ListExecutions on these machines only.
+    const machineArns = config.schedules.map((schedule) =>
+      this.formatArn({
+        service: 'states',
+        resource: 'stateMachine',
+        resourceName: `${this.stackName}-${schedule.name}`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    );
+    for (const fn of [loadBatch, commit])
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          sid: 'RedriveGuard',
+          actions: ['states:ListExecutions'],
+          resources: machineArns,
+        }),
+      );
     this.scheduling = new LoadSchedules(this, 'Scheduling', {
       runs: config.schedules.map((schedule) => ({
         schedule,
@@ -164,7 +188,13 @@ export class PaylinkLoaderStack extends Stack {
     this.operations.watchFunction('LoadBatch', loadBatch);
     this.operations.watchFunction('Commit', commit);
     this.operations.watchDeadLetterQueue(this.scheduling.deadLetterQueue);
-    this.operations.watchPlanCapacity(plan.logGroup, OVER_DEADLINE_EVENT);
+    this.operations.watchPlanCapacity({
+      planLogs: plan.logGroup,
+      eventName: OVER_DEADLINE_EVENT,
+      dimensions: OVER_DEADLINE_DIMENSIONS,
+      stackName: this.stackName,
+      scheduleNames: config.schedules.map((s) => s.name),
+    });
     for (const schedule of config.schedules) {
       const expression = parseScheduleExpression(schedule.expression)!;
       this.operations.watchRun({

@@ -62,9 +62,36 @@ export const GUARD_RETRY = { intervalSeconds: 2, maxAttempts: 5, backoffRate: 2 
 export const RUN_IN_PROGRESS_ERROR = 'PayLink.RunInProgress';
 export const GUARD_INCONCLUSIVE_ERROR = 'PayLink.RunGuardInconclusive';
 
+/**
+ * What a task does when its invocation ran out its time (TIMED_OUT_ERRORS), decided per step
+ * from what a second attempt would do:
+ * - `final`: not retried. load-batch: a retry spends 15 more minutes on the same users. plan:
+ *   its time grows with the users list and a retry starts over (it clears its staging and
+ *   re-reads the whole list), so it would time out again; the run fails and alarms instead.
+ * - `once`: retried once. commit is idempotent and resumable: parts it already moved are
+ *   skipped (they are found at their final keys), its commit intent is kept, and the timed-out
+ *   invocation is over (the task's timeout is the function's plus slack), so a second attempt
+ *   only finishes the remaining work and cannot race the first. If that one times out too, the
+ *   run fails and can be redriven (commit again resumes).
+ */
+export type TimeoutPolicy = 'final' | 'once';
+
+/** Retry of a commit that timed out: once, after the task back-off. */
+export const TIMEOUT_RETRY = { intervalSeconds: 30, maxAttempts: 1 } as const;
+
 /** The same retry policy on every Lambda task: never retry what cannot heal, back off on the rest. */
-function withRetries(task: LambdaInvoke, alsoFinal: readonly string[] = []): LambdaInvoke {
-  task.addRetry({ errors: [...NON_RETRYABLE_ERRORS, ...alsoFinal], maxAttempts: 0 });
+function withRetries(task: LambdaInvoke, onTimeout: TimeoutPolicy): LambdaInvoke {
+  task.addRetry({
+    errors: [...NON_RETRYABLE_ERRORS, ...(onTimeout === 'final' ? TIMED_OUT_ERRORS : [])],
+    maxAttempts: 0,
+  });
+  // Before the States.TaskFailed retrier, which matches Lambda.Unknown and Sandbox.Timedout too.
+  if (onTimeout === 'once')
+    task.addRetry({
+      errors: [...TIMED_OUT_ERRORS],
+      interval: Duration.seconds(TIMEOUT_RETRY.intervalSeconds),
+      maxAttempts: TIMEOUT_RETRY.maxAttempts,
+    });
   task.addRetry({
     errors: [...LAMBDA_SERVICE_ERRORS],
     interval: Duration.seconds(RETRY.service.intervalSeconds),
@@ -96,6 +123,14 @@ function withRetries(task: LambdaInvoke, alsoFinal: readonly string[] = []): Lam
  * run fails (PayLink.RunGuardInconclusive) rather than risk interleaving. A duplicate delivery
  * of one slot carries the same scheduledTime, hence the same load id, so whichever copy wins
  * writes the same keys. No lease to leak: a crashed or timed-out run stops being RUNNING.
+ *
+ * A redrive restarts an execution at the state that failed, past the guard. So load-batch and
+ * commit receive the execution and its redrive count, and a redriven run checks the running
+ * executions itself before touching PayLink or the lake: it recognises itself in the listing and
+ * goes on only if no other run of the schedule is going (RunInProgressError otherwise, not
+ * retried). The plan needs no such check: it only writes its own load's staging, and every step
+ * after it is guarded. A run started while a redriven one runs is refused by the guard above
+ * (the redriven execution keeps its original start, so it is the oldest).
  */
 export class LoadWorkflow extends Construct {
   readonly stateMachine: StateMachine;
@@ -174,19 +209,33 @@ export class LoadWorkflow extends Construct {
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.plan),
       }),
+      'final',
     );
 
+    // The execution, for the redrive guard of load-batch and commit (lambdas/core/run-guard.ts).
+    const run = {
+      execution: JsonPath.stringAt('$$.Execution.Id'),
+      stateMachine: JsonPath.stringAt('$$.StateMachine.Id'),
+      redriveCount: JsonPath.numberAt('$$.Execution.RedriveCount'),
+    };
     const loadBatch = withRetries(
       new LambdaInvoke(this, 'LoadBatch', {
         lambdaFunction: props.loadBatch,
-        payload: TaskInput.fromJsonPathAt('$'),
+        // `run` is the parent's (the Map's ItemSelector); a redriven child execution keeps its
+        // original input, so its own redrive count is passed too.
+        payload: TaskInput.fromObject({
+          loadId: JsonPath.stringAt('$.loadId'),
+          batch: JsonPath.numberAt('$.batch'),
+          run: JsonPath.objectAt('$.run'),
+          childRedriveCount: JsonPath.numberAt('$$.Execution.RedriveCount'),
+        }),
         // An empty per-item result: the Map gathers every item's output, and must stay under
         // the 256 KiB state limit however many batches a run has. Manifests in S3 carry the rest.
         resultSelector: {},
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.loadBatch),
       }),
-      TIMED_OUT_ERRORS,
+      'final',
     );
     const loadBatches = new DistributedMap(this, 'LoadBatches', {
       // The batches are the plan's item file in S3, not its output: no 256 KiB payload limit.
@@ -195,11 +244,11 @@ export class LoadWorkflow extends Construct {
         bucketNamePath: JsonPath.stringAt('$.itemsBucket'),
         key: JsonPath.stringAt('$.itemsKey'),
       }),
-      // Each item is {loadId, batch}; the execution holding the lease comes from the plan's result.
+      // Evaluated in the parent's context: each item carries the parent execution.
       itemSelector: {
         loadId: JsonPath.stringAt('$$.Map.Item.Value.loadId'),
         batch: JsonPath.numberAt('$$.Map.Item.Value.batch'),
-        executionId: JsonPath.stringAt('$.executionId'),
+        run,
       },
       maxConcurrency: props.maxConcurrency,
       toleratedFailurePercentage: props.toleratedFailurePercentage,
@@ -214,14 +263,12 @@ export class LoadWorkflow extends Construct {
     const commit = withRetries(
       new LambdaInvoke(this, 'Commit', {
         lambdaFunction: props.commit,
-        payload: TaskInput.fromObject({
-          loadId: JsonPath.stringAt('$.loadId'),
-          executionId: JsonPath.stringAt('$.executionId'),
-        }),
+        payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId'), run }),
         outputPath: '$.Payload',
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.commit),
       }),
+      'once',
     );
 
     const load = plan.next(loadBatches).next(commit);

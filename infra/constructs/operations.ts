@@ -13,6 +13,9 @@ import { Construct } from 'constructs';
 
 const FIVE_MINUTES = Duration.minutes(5);
 
+/** The custom metric the plan's over-deadline line is counted in. */
+export const PLAN_METRIC = { namespace: 'PayLinkLoader', name: 'PlanOverDeadline' } as const;
+
 export interface WatchedRun {
   readonly scheduleName: string;
   readonly stateMachine: IStateMachine;
@@ -96,24 +99,43 @@ export class Operations extends Construct {
   }
 
   /**
-   * A plan that expects its run to outlast the schedule period (lambdas/core/capacity.ts) logs
-   * `eventName`; the run still loads every user, so this alarm is how an operator learns that
-   * the rate or the period must change. A term match on the raw log line works whatever the
-   * Lambda log format wraps it in.
+   * A plan that expects its run to outlast the schedule period (lambdas/core/capacity.ts) writes
+   * a bare JSON line `{"event": eventName, "stack": ..., "schedule": ...}`; the run still loads
+   * every user, so this alarm is how an operator learns that the rate or the period must change.
+   * The metric is dimensioned by stack and schedule (fields of that line): two stacks in one
+   * account, or two schedules of one stack, never share a datapoint, and each schedule has its
+   * own alarm, named after it.
    */
-  watchPlanCapacity(planLogs: ILogGroup, eventName: string): void {
+  watchPlanCapacity(props: {
+    readonly planLogs: ILogGroup;
+    readonly eventName: string;
+    /** Dimension name -> field of the log line (contract.ts OVER_DEADLINE_DIMENSIONS). */
+    readonly dimensions: { readonly Stack: string; readonly Schedule: string };
+    readonly stackName: string;
+    readonly scheduleNames: readonly string[];
+  }): void {
     const filter = new MetricFilter(this, 'PlanOverDeadlineFilter', {
-      logGroup: planLogs,
-      filterPattern: FilterPattern.literal(`"${eventName}"`),
-      metricNamespace: 'PayLinkLoader',
-      metricName: 'PlanOverDeadline',
+      logGroup: props.planLogs,
+      filterPattern: FilterPattern.stringValue('$.event', '=', props.eventName),
+      metricNamespace: PLAN_METRIC.namespace,
+      metricName: PLAN_METRIC.name,
       metricValue: '1',
+      dimensions: {
+        Stack: `$.${props.dimensions.Stack}`,
+        Schedule: `$.${props.dimensions.Schedule}`,
+      },
     });
-    this.alarm(
-      'PlanOverDeadline',
-      'A PayLink plan expects its run to take longer than the schedule period at the configured request rate (see the plan log: raise requestRate or lengthen the period)',
-      filter.metric({ period: FIVE_MINUTES, statistic: Stats.SUM }),
-    );
+    for (const schedule of props.scheduleNames) {
+      this.alarm(
+        `${schedule}-PlanOverDeadline`,
+        `A PayLink plan of '${schedule}' expects its run to take longer than the schedule period at the configured request rate (see the plan log: raise requestRate or lengthen the period)`,
+        filter.metric({
+          period: FIVE_MINUTES,
+          statistic: Stats.SUM,
+          dimensionsMap: { Stack: props.stackName, Schedule: schedule },
+        }),
+      );
+    }
   }
 
   watchDeadLetterQueue(queue: IQueue): void {

@@ -30,6 +30,22 @@ export const BATCH_SAFETY = 0.8;
 /** Per-wave fixed cost: a cold start, reading the plan and schema, writing parts and manifest. */
 export const BATCH_OVERHEAD_SECONDS = 30;
 
+/**
+ * AWS limits a run's concurrency must respect, with their sources.
+ * - A Distributed Map runs at most 10,000 child workflow executions at once (Step Functions
+ *   developer guide, "Using Map state in Distributed mode": MaxConcurrency).
+ * - Lambda gives an account 1,000 concurrent executions per Region by default, shared by every
+ *   function (Lambda developer guide, "Lambda quotas": Concurrent executions; adjustable).
+ * - Of those, Lambda keeps 100 unreserved for functions without reserved concurrency ("Configuring
+ *   reserved concurrency"); we keep the same headroom for the plan, the commit, the other
+ *   schedule's runs and the account's other functions, which would otherwise be throttled.
+ */
+export const AWS_LIMITS = {
+  mapMaxConcurrency: 10_000,
+  lambdaAccountConcurrency: 1_000,
+  lambdaHeadroom: 100,
+} as const;
+
 /** Estimated plan step (read the users list, write the batch files). */
 export const PLAN_SECONDS = 60;
 
@@ -71,6 +87,8 @@ export interface CapacityInput {
   readonly guardSeconds: number;
   /** Upper bound of the commit step (its Lambda timeout), seconds. */
   readonly commitSeconds: number;
+  /** The account's Lambda concurrent executions (default AWS_LIMITS.lambdaAccountConcurrency). */
+  readonly accountConcurrency?: number;
 }
 
 export interface CapacityPlan {
@@ -86,8 +104,13 @@ export interface CapacityPlan {
   readonly requests: number;
   /** Expected seconds of one batch (its users' requests at the batch rate, plus overhead). */
   readonly batchSeconds: number;
-  /** Time one batch may take before it risks its deadline, seconds. */
+  /**
+   * Time one batch is planned to take at most, seconds: (Lambda timeout - deadline margin) x
+   * BATCH_SAFETY. Its users' requests get this less BATCH_OVERHEAD_SECONDS.
+   */
   readonly batchBudgetSeconds: number;
+  /** The load-batch Lambda timeout the budget derives from, seconds. */
+  readonly batchTimeoutSeconds: number;
   /** Expected seconds of the whole run. */
   readonly expectedSeconds: number;
   readonly runDeadlineSeconds: number;
@@ -109,12 +132,18 @@ export function formatDuration(seconds: number): string {
   return `${Math.round(seconds)} s`;
 }
 
+/** `1 user`, `2 users`: counts in messages read as sentences. */
+export function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
 /**
  * Sizes a run. Throws ConfigError when even one user cannot fit a batch's deadline (no batch
- * size can help: raise the rate or lower the concurrency). Otherwise returns the plan; when the
- * run does not fit its deadline, `fits` is false and `problem` says why with the numbers: the
- * caller decides whether that refuses (synth) or loads anyway and alarms (run time). Users are
- * never dropped to make a plan fit.
+ * size can help: raise the rate or lower the concurrency), or when maxConcurrency passes the
+ * Distributed Map's limit. Otherwise returns the plan; when the run does not fit its deadline,
+ * or its concurrent batches would take the account's Lambda concurrency (AWS_LIMITS), `fits`
+ * is false and `problem` says why with the numbers: the caller decides whether that refuses
+ * (synth) or loads anyway and alarms (run time). Users are never dropped to make a plan fit.
  */
 export function planCapacity(input: CapacityInput): CapacityPlan {
   if (!Number.isInteger(input.users) || input.users < 0)
@@ -123,18 +152,28 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
     throw new ConfigError('maxConcurrency', 'must be a positive integer');
   if (!Number.isInteger(input.maxBatchSize) || input.maxBatchSize < 1)
     throw new ConfigError('batchSize', 'must be a positive integer');
+  if (input.maxConcurrency > AWS_LIMITS.mapMaxConcurrency)
+    throw new ConfigError(
+      'maxConcurrency',
+      `must be at most ${AWS_LIMITS.mapMaxConcurrency} (a Distributed Map runs at most that many child executions at once)`,
+    );
   const rate = positive('requestRate', input.requestRate);
+  const accountConcurrency = positive(
+    'accountConcurrency',
+    input.accountConcurrency ?? AWS_LIMITS.lambdaAccountConcurrency,
+  );
   const perUser = positive('requestsPerUser', input.requestsPerUser);
   const timeout = positive('batchTimeoutSeconds', input.batchTimeoutSeconds);
   const deadline = positive('runDeadlineSeconds', input.runDeadlineSeconds);
 
   const batchRate = rate / input.maxConcurrency;
-  const budget = (timeout - input.batchMarginSeconds) * BATCH_SAFETY - BATCH_OVERHEAD_SECONDS;
+  const batchBudget = (timeout - input.batchMarginSeconds) * BATCH_SAFETY;
+  const budget = batchBudget - BATCH_OVERHEAD_SECONDS;
   const fitting = Math.floor((budget * batchRate) / perUser);
   if (fitting < 1) {
     throw new ConfigError(
       'requestRate',
-      `${rate} request/s over ${input.maxConcurrency} concurrent batches gives ${batchRate.toFixed(3)} request/s per batch: one user (${perUser} requests) needs ${Math.ceil(perUser / batchRate)} s, more than a batch's ${Math.floor(budget)} s budget`,
+      `${rate} request/s over ${plural(input.maxConcurrency, 'concurrent batch', 'concurrent batches')} gives ${batchRate.toFixed(3)} request/s per batch: one user (${perUser} requests) needs ${Math.ceil(perUser / batchRate)} s, more than the ${Math.floor(budget)} s a batch has for its users (${Math.floor(batchBudget)} s budget: ${timeout} s Lambda timeout less ${input.batchMarginSeconds} s margin, x ${BATCH_SAFETY}; less ${BATCH_OVERHEAD_SECONDS} s overhead)`,
     );
   }
   const cap = Math.min(input.maxBatchSize, fitting);
@@ -147,7 +186,19 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
     input.guardSeconds + PLAN_SECONDS + waves * batchSeconds + input.commitSeconds,
   );
   const requests = Math.ceil(input.users * perUser);
-  const fits = expectedSeconds <= deadline;
+  const usableConcurrency = accountConcurrency - AWS_LIMITS.lambdaHeadroom;
+  // Only the batches that can run at once count: 3 batches under MaxConcurrency 1000 use 3.
+  const concurrent = Math.min(batches, input.maxConcurrency);
+  const problems: string[] = [];
+  if (expectedSeconds > deadline)
+    problems.push(
+      `${plural(input.users, 'user')} x ${perUser} requests at ${rate} request/s take ${formatDuration(expectedSeconds)} (${plural(waves, 'wave')} of up to ${plural(input.maxConcurrency, 'batch', 'batches')} of ${plural(batchSize, 'user')}), more than the ${formatDuration(deadline)} before the next scheduled run: raise requestRate (PayLink permitting) or lengthen the schedule period`,
+    );
+  if (concurrent > usableConcurrency)
+    problems.push(
+      `${plural(concurrent, 'batch', 'batches')} at once would take ${concurrent} of the account's ${accountConcurrency} concurrent Lambda executions, leaving less than ${AWS_LIMITS.lambdaHeadroom} for the plan, the commit and every other function (throttled): lower maxConcurrency to ${usableConcurrency} or less, or raise the account's Lambda concurrency quota`,
+    );
+  const fits = problems.length === 0;
   return {
     users: input.users,
     batchSize,
@@ -157,13 +208,12 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
     requestsPerUser: perUser,
     requests,
     batchSeconds: Math.ceil(batchSeconds),
-    batchBudgetSeconds: Math.floor(budget + BATCH_OVERHEAD_SECONDS),
+    batchBudgetSeconds: Math.floor(batchBudget),
+    batchTimeoutSeconds: timeout,
     expectedSeconds,
     runDeadlineSeconds: deadline,
     fits,
-    problem: fits
-      ? undefined
-      : `${input.users} users x ${perUser} requests at ${rate} request/s take ${formatDuration(expectedSeconds)} (${waves} waves of ${input.maxConcurrency} batches of ${batchSize} users), more than the ${formatDuration(deadline)} before the next scheduled run: raise requestRate (PayLink permitting) or lengthen the schedule period`,
+    problem: fits ? undefined : problems.join('; and '),
   };
 }
 

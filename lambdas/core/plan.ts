@@ -7,6 +7,10 @@
  * The batch list the Step Functions Distributed Map iterates is an S3 object too
  * (`_staging/<load_id>/items.json`, read by the Map's ItemReader), never the plan step's output:
  * a state's payload is capped at 256 KiB, an item file is not, so the user count is unbounded.
+ *
+ * Two entry points. `planLoad` takes the users in memory (the CLI's local loads). `planFromSource`
+ * (the plan Lambda) streams the users list and holds a bounded number of identifiers whatever
+ * its length: see its docstring.
  */
 import { createHash } from 'node:crypto';
 import { ConfigError } from './errors.ts';
@@ -14,6 +18,7 @@ import { assertLoadId, batchUsersKey, commitIntentKey, loadDate, planKey, stagin
 import type { BatchUser } from './load-batch.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson } from './store-json.ts';
+import { readIdentifiers, type UsersSource } from './users-stream.ts';
 
 export interface PlanDoc {
   readonly formatVersion: 1;
@@ -30,6 +35,8 @@ export interface PlanDoc {
    * the same input resumes this plan's staged batches instead of planning again.
    */
   readonly inputDigest?: string;
+  /** The schedule that planned it (deployed loads only), so its history can be told apart. */
+  readonly schedule?: string;
 }
 
 /** One Distributed Map item: what a load-batch invocation receives. */
@@ -52,8 +59,8 @@ export interface PlanInput {
 }
 
 /** Code-unit order: identical on every machine and locale. */
-const byIdentifier = (a: BatchUser, b: BatchUser) =>
-  a.identifier < b.identifier ? -1 : a.identifier > b.identifier ? 1 : 0;
+const compareIdentifiers = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const byIdentifier = (a: BatchUser, b: BatchUser) => compareIdentifiers(a.identifier, b.identifier);
 
 function sortedUsers(users: readonly BatchUser[]): BatchUser[] {
   const unique = new Map<string, BatchUser>();
@@ -109,15 +116,15 @@ export async function planLoad(input: PlanInput, store: ObjectStore): Promise<Pl
   }
   const users = sortedUsers(input.users);
 
-  const keep = commitIntentKey(loadId);
-  const previous = (await store.list(stagingPrefix(loadId))).filter((k) => k !== keep);
-  if (previous.length > 0) await store.delete(previous);
+  await clearPreviousAttempt(store, loadId);
 
   const batches = Math.ceil(users.length / input.batchSize);
+  const writes = boundedWrites(PLAN_LIMITS.writeConcurrency);
   for (let b = 0; b < batches; b++) {
     const slice = users.slice(b * input.batchSize, (b + 1) * input.batchSize);
-    await store.put(batchUsersKey(loadId, b), JSON.stringify(slice));
+    await writes.add(() => store.put(batchUsersKey(loadId, b), JSON.stringify(slice)));
   }
+  await writes.drain();
   const plan: PlanDoc = {
     formatVersion: 1,
     loadId,
@@ -133,6 +140,183 @@ export async function planLoad(input: PlanInput, store: ObjectStore): Promise<Pl
   await store.put(planItemsKey(loadId), JSON.stringify(items));
   await store.put(planKey(loadId), JSON.stringify(plan));
   return plan;
+}
+
+/** A previous attempt's staging goes, except its commit intent (the next commit needs it). */
+async function clearPreviousAttempt(store: ObjectStore, loadId: string): Promise<void> {
+  const keep = commitIntentKey(loadId);
+  const previous = (await store.list(stagingPrefix(loadId))).filter((k) => k !== keep);
+  if (previous.length > 0) await store.delete(previous);
+}
+
+/** Bounds of the streaming plan, as data. */
+export const PLAN_LIMITS = {
+  /**
+   * Distinct identifiers one pass over the users list keeps at most (about: one hash shard).
+   * 500k identifiers of ~40 characters are ~50 MB of strings, set entries and the sorted copy:
+   * a fraction of the plan Lambda's 512 MiB, and the same for 500k users as for 20M. Larger
+   * shards mean fewer passes (bench/results/plan-memory.md has time and memory).
+   */
+  shardUsers: 500_000,
+  /** Batch files written at once: S3 PUTs are latency-bound, not bandwidth-bound. */
+  writeConcurrency: 16,
+} as const;
+
+/**
+ * Runs async writes with at most `limit` in flight; `add` waits for a free slot (back-pressure,
+ * so the caller never queues more than `limit` bodies). The first failure is rethrown by the
+ * next `add` or by `drain`, after which nothing new starts.
+ */
+export function boundedWrites(limit: number): {
+  add(task: () => Promise<void>): Promise<void>;
+  drain(): Promise<void>;
+  /** Most writes that were ever in flight at once. */
+  readonly peak: number;
+} {
+  const inflight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  let peak = 0;
+  return {
+    async add(task) {
+      while (inflight.size >= limit && failure === undefined) await Promise.race(inflight);
+      if (failure !== undefined) throw failure.error;
+      const running: Promise<void> = task()
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => inflight.delete(running));
+      inflight.add(running);
+      peak = Math.max(peak, inflight.size);
+    },
+    async drain() {
+      await Promise.all([...inflight]);
+      if (failure !== undefined) throw failure.error;
+    },
+    get peak() {
+      return peak;
+    },
+  };
+}
+
+/**
+ * Which of `shards` hash shards an identifier belongs to: FNV-1a over its UTF-16 code units.
+ * Fixed forever (plans must be reproducible): changing it reshuffles every plan's batches.
+ */
+export function identifierShard(identifier: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < identifier.length; i++) {
+    hash ^= identifier.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % shards;
+}
+
+export interface StreamPlanInput {
+  readonly loadId: string;
+  readonly startedAt: Date;
+  readonly source: UsersSource;
+  /** Identifiers listed (duplicates included; countListedUsers): decides the number of passes. */
+  readonly listedUsers: number;
+  /** Users per batch (the capacity plan's balanced size). */
+  readonly batchSize: number;
+  readonly resources: readonly string[];
+  readonly schedule?: string;
+  /** Overrides PLAN_LIMITS (tests use small values to exercise several passes). */
+  readonly limits?: Partial<Record<keyof typeof PLAN_LIMITS, number>>;
+}
+
+/** What streaming cost: passes over the list and the most identifiers held at once. */
+export interface StreamPlanStats {
+  readonly passes: number;
+  readonly shards: number;
+  /** Largest number of identifiers held at one time (a shard's set + the batch being cut). */
+  readonly peakHeldUsers: number;
+  /** Most batch-file writes in flight at once (<= limits.writeConcurrency). */
+  readonly peakConcurrentWrites: number;
+}
+
+/**
+ * Plans a load by streaming the users list, in bounded memory whatever its length.
+ *
+ * Duplicates are loaded once and the batches must not depend on the list's line order, so
+ * identifiers are split by a fixed hash into `ceil(listedUsers / shardUsers)` shards; each
+ * pass over the list keeps one shard's distinct identifiers, sorts them (code-unit order) and
+ * cuts them into batches of `batchSize` (a batch may span two shards). Each identifier falls in
+ * exactly one shard, so de-duplication is exact; a pass holds about `shardUsers` identifiers,
+ * plus the batch being cut and the `writeConcurrency` batch bodies being written. The list is
+ * read once per shard (plus once to count): 2 reads up to 500k listed users, 5 for 2M.
+ * Batch files are written while the list streams, at most `writeConcurrency` at once; the Map's
+ * item file is streamed too (ObjectStore.openWrite). With a single shard the batches equal
+ * `planLoad`'s for the same users.
+ */
+export async function planFromSource(
+  input: StreamPlanInput,
+  store: ObjectStore,
+): Promise<PlanDoc & { readonly stats: StreamPlanStats }> {
+  const loadId = assertLoadId(input.loadId);
+  if (!Number.isInteger(input.batchSize) || input.batchSize < 1) {
+    throw new ConfigError('batch-size', 'must be a positive integer');
+  }
+  const limits = { ...PLAN_LIMITS, ...input.limits };
+  const shards = Math.max(1, Math.ceil(input.listedUsers / limits.shardUsers));
+  await clearPreviousAttempt(store, loadId);
+
+  const writes = boundedWrites(limits.writeConcurrency);
+  const items = await store.openWrite(planItemsKey(loadId));
+  const encoder = new TextEncoder();
+  let batches = 0;
+  let users = 0;
+  let peakHeld = 0;
+  let pending: BatchUser[] = [];
+  const emit = async (): Promise<void> => {
+    const batch = batches++;
+    const body = JSON.stringify(pending);
+    pending = [];
+    await items.write(encoder.encode(`${batch === 0 ? '[' : ','}${JSON.stringify({ loadId, batch })}`));
+    await writes.add(() => store.put(batchUsersKey(loadId, batch), body));
+  };
+  try {
+    for (let shard = 0; shard < shards; shard++) {
+      let distinct: Set<string> | undefined = new Set<string>();
+      for await (const identifier of readIdentifiers(input.source, input.source.description)) {
+        if (shards === 1 || identifierShard(identifier, shards) === shard) distinct.add(identifier);
+      }
+      const sorted = [...distinct].sort(compareIdentifiers);
+      peakHeld = Math.max(peakHeld, distinct.size + pending.length);
+      distinct = undefined;
+      users += sorted.length;
+      for (const identifier of sorted) {
+        pending.push({ identifier });
+        if (pending.length === input.batchSize) await emit();
+      }
+    }
+    if (pending.length > 0) await emit();
+    await writes.drain();
+    await items.write(encoder.encode(batches === 0 ? '[]' : ']'));
+    await items.close();
+  } catch (error) {
+    // Settle the writes in flight before reporting: nothing of this attempt keeps running.
+    await writes.drain().catch(() => undefined);
+    await items.abort().catch(() => undefined);
+    throw error;
+  }
+
+  const plan: PlanDoc = {
+    formatVersion: 1,
+    loadId,
+    dt: loadDate(loadId, input.startedAt),
+    startedAt: input.startedAt.toISOString(),
+    resources: [...input.resources],
+    users,
+    batchSize: input.batchSize,
+    batches,
+    ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
+  };
+  await store.put(planKey(loadId), JSON.stringify(plan));
+  return {
+    ...plan,
+    stats: { passes: shards, shards, peakHeldUsers: peakHeld, peakConcurrentWrites: writes.peak },
+  };
 }
 
 export async function readPlan(store: ObjectStore, loadId: string): Promise<PlanDoc> {

@@ -7,6 +7,7 @@ import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
 import type { CommitEvent, CommitResult } from './contract.ts';
+import { guardRedrive } from './redrive-guard.ts';
 import { handlerConfig, lakeStore, partWriters } from './runtime.ts';
 
 function glueCatalog(): TableCatalog | undefined {
@@ -29,15 +30,17 @@ function glueCatalog(): TableCatalog | undefined {
 const COMMIT_LEASE_TTL_MS = 15 * 60 * 1000;
 
 export async function handler(event: CommitEvent): Promise<CommitResult> {
+  // A redriven run publishes nothing while another run of its schedule is going.
+  await guardRedrive(event.run);
   const catalog = glueCatalog();
   const store = lakeStore();
   const clock = () => new Date();
   // Joins the execution's lease (taken by the plan); another execution's is refused.
   const lease =
-    event.executionId === undefined
+    event.run === undefined
       ? undefined
       : await acquireLease(store, event.loadId, {
-          owner: { id: event.executionId, kind: 'step-functions' },
+          owner: { id: event.run.execution, kind: 'step-functions' },
           ttlMs: COMMIT_LEASE_TTL_MS,
           clock,
         });

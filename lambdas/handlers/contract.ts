@@ -3,6 +3,7 @@
  * shapes, and the environment each handler reads. Kept free of runtime imports so infra can
  * import it without pulling handler code into the CDK app.
  */
+import type { RunRef } from '#core/run-guard.ts';
 
 /**
  * Time load-batch keeps back from its Lambda deadline: users in flight finish their requests
@@ -16,6 +17,13 @@ export const BATCH_DEADLINE_MARGIN_SECONDS = 120;
  * one; the stack's metric filter on the plan's log group counts it and an alarm fires.
  */
 export const OVER_DEADLINE_EVENT = 'plan_over_deadline';
+
+/**
+ * The over-deadline line is one bare JSON object on stdout (not console.log, which the Lambda
+ * runtime wraps in its own JSON record), so a JSON metric filter can match `event` and take
+ * these fields as the metric's dimensions: one metric per stack and schedule.
+ */
+export const OVER_DEADLINE_DIMENSIONS = { Stack: 'stack', Schedule: 'schedule' } as const;
 
 /** Environment variable names set by the stack and read once per container by the handlers. */
 export const HANDLER_ENV = {
@@ -42,6 +50,8 @@ export const HANDLER_ENV = {
   loaderConfig: 'PAYLINK_LOADER_CONFIG',
   /** JSON CapacitySettings (plan only): what the plan sizes batches and checks the schedule with. */
   capacity: 'PAYLINK_CAPACITY',
+  /** The stack's name (plan only): a dimension of the PlanOverDeadline metric, so stacks in one account stay apart. */
+  stackName: 'PAYLINK_STACK_NAME',
 } as const;
 
 /**
@@ -78,8 +88,6 @@ export interface PlanEvent {
 export interface BatchRef {
   readonly loadId: string;
   readonly batch: number;
-  /** The execution holding the load id's lease (from the plan's result, by the Map's ItemSelector). */
-  readonly executionId?: string;
 }
 
 /** The plan's sizing, in its output and logs: what an operator reads when the alarm fires. */
@@ -107,12 +115,18 @@ export interface PlanResult {
   readonly itemsBucket: string;
   readonly itemsKey: string;
   readonly capacity: PlanCapacity;
-  /** Echo of the event's: the batches and the commit check the lease is still this execution's. */
-  readonly executionId?: string;
 }
 
-/** Input of load-batch: one Distributed Map item. */
-export type LoadBatchEvent = BatchRef;
+/**
+ * Input of load-batch: one Distributed Map item, with the parent execution (`run`, set by the
+ * Map's ItemSelector) and the child execution's own redrive count: a Map Run redrive redrives
+ * failed child executions with their original input, so only their own count shows it.
+ * Both optional: a direct invocation (tests, a manual run) skips the redrive guard.
+ */
+export interface LoadBatchEvent extends BatchRef {
+  readonly run?: RunRef;
+  readonly childRedriveCount?: number;
+}
 
 export interface LoadBatchResult {
   readonly loadId: string;
@@ -125,8 +139,8 @@ export interface LoadBatchResult {
 /** Input of commit: the plan's load id (the Map's results are not needed: batch manifests are in S3). */
 export interface CommitEvent {
   readonly loadId: string;
-  /** The execution holding the load id's lease: the commit renews it, checks it, then releases it. */
-  readonly executionId?: string;
+  /** The execution, for the redrive guard (optional: a direct invocation skips it). */
+  readonly run?: RunRef;
 }
 
 export interface CommitResult {

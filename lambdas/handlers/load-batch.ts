@@ -6,6 +6,7 @@ import { assertLeaseOwner } from '#core/lease.ts';
 import { loadBatch } from '#core/load-batch.ts';
 import { readBatchUsers, readPlan } from '#core/plan.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, type LoadBatchEvent, type LoadBatchResult } from './contract.ts';
+import { guardRedrive } from './redrive-guard.ts';
 import { handlerConfig, lakeStore, partWriters, payLinkApi } from './runtime.ts';
 
 /** See BATCH_DEADLINE_MARGIN_SECONDS. */
@@ -16,10 +17,12 @@ export async function handler(
   context?: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<LoadBatchResult> {
   const config = handlerConfig();
+  // A redriven run loads nothing while another run of its schedule is going.
+  await guardRedrive(event.run, event.childRedriveCount);
   const store = lakeStore();
   // Before anything is cleared or staged: the load id must still be this execution's.
-  if (event.executionId !== undefined)
-    await assertLeaseOwner(store, event.loadId, event.executionId, () => new Date());
+  if (event.run !== undefined)
+    await assertLeaseOwner(store, event.loadId, event.run.execution, () => new Date());
   const plan = await readPlan(store, event.loadId);
   const remaining = context?.getRemainingTimeInMillis();
   const manifest = await loadBatch(

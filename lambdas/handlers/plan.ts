@@ -1,18 +1,20 @@
 /**
- * Plan Lambda: the users list from S3 -> batches sized to their deadline, staged under
- * `_staging/<load_id>/` with the Distributed Map's item file. The sizing (lambdas/core/capacity.ts)
- * uses the requests per user measured by the previous committed load.
+ * Plan Lambda: the users list from S3, streamed -> batches sized to their deadline, staged
+ * under `_staging/<load_id>/` with the Distributed Map's item file. Memory does not depend on
+ * the list's length (lambdas/core/plan.ts `planFromSource`). The sizing
+ * (lambdas/core/capacity.ts) uses the requests per user measured by the previous committed
+ * load of the same schedule (see `previousMarker`).
  */
-import { createS3Store } from '#adapters/s3-store.ts';
+import { s3UsersSource } from '#adapters/s3-users-source.ts';
 import { measuredRequestsPerUser, planCapacity } from '#core/capacity.ts';
 import { selectResources } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
-import { planItemsKey, planLoad } from '#core/plan.ts';
+import { planFromSource, planItemsKey } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
-import { parseUsersList } from '#core/users.ts';
+import { countListedUsers } from '#core/users-stream.ts';
 import {
   HANDLER_ENV,
   OVER_DEADLINE_EVENT,
@@ -22,13 +24,47 @@ import {
 } from './contract.ts';
 import { handlerConfig, lakeStore } from './runtime.ts';
 
-/** The latest committed load's marker (load ids sort by time), if any. */
-async function previousMarker(
+/** Markers read, newest first, looking for this schedule's last load: bounds the plan's time. */
+export const MARKERS_SCANNED = 50;
+
+type Marker = { users?: unknown; requests?: unknown; resources?: unknown; schedule?: unknown };
+
+const sameTables = (a: unknown, b: readonly string[]) =>
+  Array.isArray(a) && a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+
+/**
+ * The newest committed load of this schedule, if any (load ids sort by time). Requests per
+ * user depend on what a load fetches, and several schedules may share one lake (a daily
+ * all-resources load and an hourly transactions-only one cost very different requests per
+ * user), so another schedule's marker must not size this one. A marker that names its schedule
+ * is matched by name; one that does not (markers today carry the load's tables, not its
+ * schedule) is matched by the same set of tables, which is what decides its cost per user.
+ */
+export async function previousMarker(
   store: ObjectStore,
-): Promise<{ users?: unknown; requests?: unknown } | undefined> {
+  schedule: string,
+  tables: readonly string[],
+): Promise<Marker | undefined> {
   const markers = (await store.list(loadsPrefix)).filter((k) => k.endsWith('.json'));
-  const latest = markers.at(-1);
-  return latest === undefined ? undefined : readJson(store, latest);
+  for (const key of markers.slice(-MARKERS_SCANNED).reverse()) {
+    const marker = await readJson<Marker>(store, key);
+    if (marker === undefined) continue;
+    if (
+      typeof marker.schedule === 'string'
+        ? marker.schedule === schedule
+        : sameTables(marker.resources, tables)
+    )
+      return marker;
+  }
+  return undefined;
+}
+
+/**
+ * Writes one bare JSON line to stdout: unlike console.log, the Lambda runtime does not wrap it,
+ * so the metric filter's JSON pattern sees its fields (contract.ts OVER_DEADLINE_DIMENSIONS).
+ */
+function emitLine(fields: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(fields)}\n`);
 }
 
 export async function handler(event: PlanEvent): Promise<PlanResult> {
@@ -46,20 +82,18 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
     );
   }
 
-  const usersStore = createS3Store({ bucket: config.usersBucket, prefix: '' });
-  const usersObject = await usersStore.get(config.usersKey);
-  if (usersObject === undefined) {
-    throw new ConfigError('USERS_KEY', `no users list at s3://${config.usersBucket}/${config.usersKey}`);
-  }
-  const identifiers = [...new Set(parseUsersList(new TextDecoder().decode(usersObject), 'users list'))];
+  // First pass: validate and count the listed identifiers (duplicates included: an upper bound,
+  // so batches are sized for at least as many users as will be loaded).
+  const source = s3UsersSource({ bucket: config.usersBucket, key: config.usersKey, setting: 'USERS_KEY' });
+  const listed = await countListedUsers(source, 'users list');
 
   const store = lakeStore();
   const sizing = planCapacity({
-    users: identifiers.length,
+    users: listed,
     requestRate: settings.requestRate,
     maxConcurrency: settings.maxConcurrency,
     maxBatchSize: settings.maxBatchSize,
-    requestsPerUser: measuredRequestsPerUser(await previousMarker(store)),
+    requestsPerUser: measuredRequestsPerUser(await previousMarker(store, event.schedule, resources.tables)),
     batchTimeoutSeconds: settings.batchTimeoutSeconds,
     batchMarginSeconds: settings.batchMarginSeconds,
     runDeadlineSeconds,
@@ -78,13 +112,15 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
       clock: () => new Date(),
     });
   }
-  const plan = await planLoad(
+  const plan = await planFromSource(
     {
       loadId,
       startedAt: scheduled,
-      users: identifiers.map((identifier) => ({ identifier })),
+      source,
+      listedUsers: listed,
       batchSize: sizing.batchSize,
       resources: resources.tables,
+      schedule: event.schedule,
     },
     store,
   );
@@ -101,15 +137,24 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
   console.log(
     JSON.stringify({
       event: 'planned',
+      schedule: event.schedule,
       loadId: plan.loadId,
       users: plan.users,
+      listedUsers: listed,
       batches: plan.batches,
+      passes: plan.stats.passes,
       ...capacity,
     }),
   );
   // Every user is still loaded; the metric filter on this line raises the alarm.
   if (!sizing.fits)
-    console.log(JSON.stringify({ event: OVER_DEADLINE_EVENT, loadId: plan.loadId, problem: sizing.problem }));
+    emitLine({
+      event: OVER_DEADLINE_EVENT,
+      stack: process.env[HANDLER_ENV.stackName] ?? 'unknown',
+      schedule: event.schedule,
+      loadId: plan.loadId,
+      problem: sizing.problem,
+    });
   return {
     loadId: plan.loadId,
     users: plan.users,
@@ -117,6 +162,5 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
     itemsBucket: config.bucket,
     itemsKey: `${config.prefix ? `${config.prefix}/` : ''}${planItemsKey(plan.loadId)}`,
     capacity,
-    ...(event.executionId === undefined ? {} : { executionId: event.executionId }),
   };
 }

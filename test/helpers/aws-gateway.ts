@@ -55,6 +55,11 @@ export interface AwsGateway {
   readonly url: string;
   readonly calls: GatewayCall[];
   readonly faults: GatewayFault[];
+  /**
+   * Step Functions as a Lambda sees it (the redrive guard's ListExecutions): the RUNNING
+   * executions of a state machine, newest first. Set by OfflineAws, which runs them.
+   */
+  runningExecutions?: (stateMachineArn: string) => string[];
   close(): Promise<void>;
 }
 
@@ -222,6 +227,34 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
       resources = [glueArn('catalog'), glueArn(`database/${database}`)];
       if (table) resources.push(glueArn(`table/${database}/${table}`));
       upstream = options.glue;
+    } else if (target === 'AWSStepFunctions.ListExecutions' && gateway.runningExecutions) {
+      // Served here, not forwarded: the executions are the offline state machine's.
+      action = 'states:ListExecutions';
+      const machine = String(input.stateMachineArn ?? '');
+      if (!(await allowed(principal, action, machine))) {
+        calls.push({ principal: principal.label, action, resource: machine, status: 400 });
+        return jsonError(
+          res,
+          400,
+          'AccessDeniedException',
+          IamGate.denialMessage(principal, action, machine),
+        );
+      }
+      const fault = faultFor(action, machine);
+      if (fault) {
+        calls.push({ principal: principal.label, action, resource: machine, status: fault.status });
+        return jsonError(res, fault.status, fault.code, 'injected');
+      }
+      calls.push({ principal: principal.label, action, resource: machine, status: 200 });
+      const executions = gateway.runningExecutions(machine).map((executionArn) => ({
+        executionArn,
+        stateMachineArn: machine,
+        name: executionArn.split(':').at(-1),
+        status: 'RUNNING',
+        startDate: 0,
+      }));
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+      return void res.end(JSON.stringify({ executions }));
     } else {
       return jsonError(res, 400, 'UnknownOperationException', `offline AWS does not serve ${target}`);
     }
@@ -428,7 +461,7 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const gateway: AwsGateway = {
     url: `http://127.0.0.1:${port}`,
     calls,
     faults,
@@ -438,4 +471,5 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
         server.close((error) => (error ? reject(error) : resolve()));
       }),
   };
+  return gateway;
 }

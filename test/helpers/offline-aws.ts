@@ -18,7 +18,10 @@
  *   the gateway (s3:GetObject), and handed to the Map as its items.
  * - Map Run redrive: `redrive()` re-runs a failed execution from its failed state with that
  *   state's input, re-running only the Map items that did not succeed (as a Map Run redrive
- *   does), each authorized as states:RedriveExecution on its child execution.
+ *   does), each authorized as states:RedriveExecution on its child execution. The context's
+ *   `$$.Execution.RedriveCount` is 1 during a redrive (0 otherwise), in the Map's children too.
+ * - Step Functions as the Lambdas call it (the redrive guard's ListExecutions): answered by the
+ *   gateway from the executions running here (`running`), authorized against the caller's role.
  * - ToleratedFailurePercentage must be 0 (any failed item fails the Map, as the interpreter does).
  * - Wait states and retry back-off intervals are shortened to milliseconds; counts, error
  *   matching and order are the interpreter's.
@@ -103,8 +106,11 @@ export interface ExecuteOptions {
 interface RunState {
   readonly executionArn: string;
   readonly invocations: ExecutionOutcome['invocations'];
-  /** Map item indexes to run (undefined: all), and how children start. */
-  items?: readonly number[];
+  /**
+   * Map items to run, by their JSON (undefined: all): a redrive's unsucceeded items. By value,
+   * not index, so a redrive of a redrive picks the right ones from the item file.
+   */
+  items?: ReadonlySet<string>;
   childAction: 'states:StartExecution' | 'states:RedriveExecution';
   throttles: number;
   /** Lambda invocations still running (an aborted execution waits for them). */
@@ -112,6 +118,8 @@ interface RunState {
   abortWhen?: (decision: Decision) => boolean;
   /** Set once the execution is stopped: no new Lambda invocation starts after that. */
   aborted?: boolean;
+  /** `$$.Execution.RedriveCount`: 0 for a first attempt, 1 for a redrive. */
+  readonly redriveCount: number;
 }
 
 export class OfflineAws {
@@ -133,6 +141,9 @@ export class OfflineAws {
     },
   ) {
     this.gate = gate;
+    // The Lambdas' own ListExecutions (the redrive guard) see the executions run here.
+    gateway.runningExecutions = (arn) =>
+      [...(this.running.get(arn) ?? [])].reverse().map((e) => e.executionArn);
     const principal = (
       roleLogicalId: string,
       label: string,
@@ -172,6 +183,7 @@ export class OfflineAws {
           AWS_ENDPOINT_URL_S3: gateway.url,
           AWS_ENDPOINT_URL_SECRETS_MANAGER: gateway.url,
           AWS_ENDPOINT_URL_GLUE: gateway.url,
+          AWS_ENDPOINT_URL_SFN: gateway.url,
           AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
           AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
           AWS_LAMBDA_FUNCTION_NAME: name,
@@ -384,7 +396,8 @@ export class OfflineAws {
           const reader = findState(machine.definition, mapName).ItemReader;
           handlers[name] = async (input) => {
             const items = await this.readItems(machine, reader, input);
-            return run.items === undefined ? items : run.items.map((i) => items[i]);
+            const pending = run.items;
+            return pending === undefined ? items : items.filter((item) => pending.has(JSON.stringify(item)));
           };
         } else {
           throw new Error(`task ${name} (${resource}) is not modelled`);
@@ -410,6 +423,7 @@ export class OfflineAws {
           Id: executionArn,
           Name: executionArn.split(':').at(-1),
           RoleArn: machine.principal.roleArn,
+          RedriveCount: run.redriveCount,
         },
         StateMachine: { Id: machine.arn, Name: machine.name },
       },
@@ -489,6 +503,7 @@ export class OfflineAws {
       childAction: 'states:StartExecution',
       throttles: options.throttleListExecutions ?? 0,
       inflight: new Set(),
+      redriveCount: 0,
       ...(options.abortWhen ? { abortWhen: options.abortWhen } : {}),
     };
     try {
@@ -530,13 +545,13 @@ export class OfflineAws {
       childAction: 'states:StartExecution',
       throttles: 0,
       inflight: new Set(),
+      redriveCount: 1,
     };
     if (machine.definition.States[state.name].Type === 'Map') {
       // Restart at the item reader with the Map's input; only unsucceeded items run again.
       start = `${state.name}.ItemReader`;
       input = { ...state.input };
       delete input.items;
-      const total = (state.input.items as unknown[]).length;
       const succeeded = new Set(
         failed.events
           .filter(
@@ -546,7 +561,11 @@ export class OfflineAws {
           )
           .map((e) => (e as { index: number }).index),
       );
-      run.items = Array.from({ length: total }, (_, i) => i).filter((i) => !succeeded.has(i));
+      run.items = new Set(
+        (state.input.items as unknown[])
+          .filter((_, i) => !succeeded.has(i))
+          .map((item) => JSON.stringify(item)),
+      );
       run.childAction = 'states:RedriveExecution';
     }
     const running = this.running.get(machine.arn) ?? [];

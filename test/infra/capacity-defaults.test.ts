@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { STACK_DEFAULTS } from '#core/capacity.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, HANDLER_ENV } from '#handlers/contract.ts';
 import { FUNCTION_DEFAULTS, GUARD_SETTLE_SECONDS } from '#infra/constants.ts';
-import { exampleConfig, synth } from './app-fixture.ts';
+import { buildApp, exampleConfig, synth } from './app-fixture.ts';
 
 describe('capacity defaults', () => {
   it('match the deployed stack', () => {
@@ -34,5 +34,27 @@ describe('capacity defaults', () => {
     });
     expect(env(stack.functions.loadBatch)[HANDLER_ENV.capacity]).toBeUndefined();
     expect(env(stack.functions.commit)[HANDLER_ENV.capacity]).toBeUndefined();
+  });
+
+  it('share requestRate between the schedules, which may run at once: each run is sized, and checked, at its share', () => {
+    const two = exampleConfig({
+      schedules: [
+        { name: 'daily', expression: 'rate(1 day)' },
+        { name: 'hourly', expression: 'rate(1 hour)', resources: ['financial_transactions_most_recent'] },
+      ],
+      requestRate: 20,
+    });
+    const { stack, template } = synth(two);
+    const vars = (fn: { node: { defaultChild?: unknown } }) =>
+      template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as never)].Properties.Environment
+        .Variables;
+    expect(JSON.parse(vars(stack.functions.plan)[HANDLER_ENV.capacity]).requestRate).toBe(10);
+    // 10 request/s per schedule over 4 batches: the two schedules' batches together send <= 20.
+    expect(vars(stack.functions.loadBatch)[HANDLER_ENV.batchRequestRate]).toBe('2.5');
+    // 150k users x 8 requests fit a day at 20 request/s (16.7 h), not at a share of 10 (33 h).
+    expect(() => buildApp(exampleConfig({ expectedUsers: 150_000 }))).not.toThrow();
+    expect(() => buildApp({ ...two, expectedUsers: 150_000 })).toThrow(
+      /paylink\.expectedUsers \(schedule daily\): 150000 users x 8 requests at 10 request\/s/,
+    );
   });
 });

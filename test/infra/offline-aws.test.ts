@@ -173,9 +173,91 @@ describe('the deployed loader, offline under AWS rules', () => {
     const keys = await lakeKeys();
     expect(keys.some((k) => k.startsWith('_loads/') && k.includes('1796353200'))).toBe(false);
 
-    const redriven = await world.aws.redrive('daily', failed);
+    // Redriven while a later run of the schedule is going (it started while this one was
+    // FAILED, so the state machine's guard let it through): the redrive restarts past that
+    // guard, so the redriven batch checks for itself, sees the other run and loads nothing.
+    const arn = [...world.aws.stateMachines.values()][0]!.arn;
+    const later = {
+      executionArn: `${arn.replace(':stateMachine:', ':execution:')}:later`,
+      startDate: new Date(),
+    };
+    world.aws.running.set(arn, [later]);
+    let refused: ExecutionOutcome;
+    try {
+      refused = await world.aws.redrive('daily', failed);
+    } finally {
+      world.aws.running.set(arn, []);
+    }
+    expect(refused.status).toBe('FAILED');
+    expect(refused.error, explain(refused)).toBe('RunInProgressError');
+    expect(refused.cause).toContain(later.executionArn);
+    // Refused once, not retried, and nothing committed.
+    expect(refused.invocations.map((i) => [i.fn, i.errorType])).toEqual([
+      ['loadBatch', 'RunInProgressError'],
+    ]);
+    expect((await lakeKeys()).some((k) => k.startsWith('_loads/') && k.includes('1796353200'))).toBe(false);
+    expect(world.gateway.calls).toContainEqual(
+      expect.objectContaining({
+        principal: 'loadBatch',
+        action: 'states:ListExecutions',
+        resource: arn,
+        status: 200,
+      }),
+    );
+
+    // Once that run has finished, the redrive recognises itself as the only run and commits.
+    const redriven = await world.aws.redrive('daily', refused);
     expect(redriven.status, explain(redriven)).toBe('SUCCEEDED');
     expect(redriven.invocations.map((i) => i.fn)).toEqual(['loadBatch', 'commit']);
+    expect(redriven.invocations.every((i) => i.logs.includes('redrive_guard_passed'))).toBe(true);
+    expect(redriven.output).toMatchObject({ users: USERS.length, failedUsers: 0 });
+    expect(describeDenials(world.gate)).toEqual([]);
+  });
+
+  it('guards a redrive that restarts at the commit: refused while another run is going, then it commits', async () => {
+    // Only the commit reads batch manifests: each of its attempts fails, the batches do not.
+    const manifests = /\/_staging\/[^/]+\/batches\/\d+\/manifest\.json$/;
+    const fault = {
+      match: (c: { action: string; resource: string }) =>
+        c.action === 's3:GetObject' && manifests.test(c.resource),
+      status: 500,
+      code: 'InternalError',
+    };
+    world.gateway.faults.push(fault);
+    let failed: ExecutionOutcome;
+    try {
+      failed = await run(9);
+    } finally {
+      world.gateway.faults.splice(world.gateway.faults.indexOf(fault), 1);
+    }
+    expect(failed.status).toBe('FAILED');
+    expect(failed.invocations.filter((i) => i.fn === 'commit').map((i) => i.ok)).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    const markers = async () => (await lakeKeys()).filter((k) => k.startsWith('_loads/'));
+    const committedBefore = await markers();
+
+    const arn = [...world.aws.stateMachines.values()][0]!.arn;
+    const later = {
+      executionArn: `${arn.replace(':stateMachine:', ':execution:')}:later`,
+      startDate: new Date(),
+    };
+    world.aws.running.set(arn, [later]);
+    let refused: ExecutionOutcome;
+    try {
+      refused = await world.aws.redrive('daily', failed);
+    } finally {
+      world.aws.running.set(arn, []);
+    }
+    expect(refused.error, explain(refused)).toBe('RunInProgressError');
+    expect(refused.invocations.map((i) => [i.fn, i.errorType])).toEqual([['commit', 'RunInProgressError']]);
+    expect(await markers()).toEqual(committedBefore);
+
+    const redriven = await world.aws.redrive('daily', refused);
+    expect(redriven.status, explain(redriven)).toBe('SUCCEEDED');
+    expect(redriven.invocations.map((i) => i.fn)).toEqual(['commit']);
     expect(redriven.output).toMatchObject({ users: USERS.length, failedUsers: 0 });
     expect(describeDenials(world.gate)).toEqual([]);
   });
@@ -296,8 +378,30 @@ describe('a run that cannot finish before the next one at the configured rate', 
       );
       expect(capacity.batchSize * batches).toBeGreaterThanOrEqual(2000);
       const planLogs = outcome.invocations.find((i) => i.fn === 'plan')!.logs;
-      // The metric filter's pattern (infra/constructs/operations.ts): the quoted term.
-      expect(planLogs).toContain('"plan_over_deadline"');
+      // The synthesized metric filter: `{ $.event = "..." }` over a bare JSON line, its
+      // dimensions taken from fields of that line. The plan's line must carry all of them.
+      const filter = slow.template
+        .idsOfType('AWS::Logs::MetricFilter')
+        .map((id) => slow.template.resolve(slow.template.resources[id].Properties))[0]!;
+      const [, field, value] = /^\{ \$\.(\w+) = "([^"]+)" \}$/.exec(filter.FilterPattern)!;
+      const matched = planLogs
+        .split('\n')
+        .flatMap((line) => {
+          try {
+            return [JSON.parse(line) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        })
+        .filter((line) => line[field!] === value);
+      expect(matched).toHaveLength(1);
+      const dimensions = Object.fromEntries(
+        (filter.MetricTransformations[0].Dimensions as { Key: string; Value: string }[]).map((d) => [
+          d.Key,
+          matched[0]![d.Value.replace(/^\$\./, '')],
+        ]),
+      );
+      expect(dimensions).toEqual({ Stack: slow.template.deployment.stackName, Schedule: 'hourly' });
       expect(describeDenials(slow.gate)).toEqual([]);
     } finally {
       await slow.close();

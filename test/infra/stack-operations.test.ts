@@ -182,20 +182,44 @@ describe('alarms', () => {
     ]);
   });
 
-  it('fire when a plan expects its run to outlast the schedule period (counted from its log line)', () => {
+  it('fire per stack and schedule when a plan expects its run to outlast the schedule period', () => {
     const planLogs = built.stack.getLogicalId(built.stack.functions.plan.logGroup.node.defaultChild as never);
     template.hasResourceProperties('AWS::Logs::MetricFilter', {
       LogGroupName: { Ref: planLogs },
-      FilterPattern: '"plan_over_deadline"',
+      FilterPattern: '{ $.event = "plan_over_deadline" }',
       MetricTransformations: [
-        { MetricNamespace: 'PayLinkLoader', MetricName: 'PlanOverDeadline', MetricValue: '1' },
+        {
+          MetricNamespace: 'PayLinkLoader',
+          MetricName: 'PlanOverDeadline',
+          MetricValue: '1',
+          Dimensions: [
+            { Key: 'Stack', Value: '$.stack' },
+            { Key: 'Schedule', Value: '$.schedule' },
+          ],
+        },
       ],
     });
-    const alarm = Object.values(template.findResources('AWS::CloudWatch::Alarm')).find(
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter(
       (a) => a.Properties.MetricName === 'PlanOverDeadline',
     );
-    expect(alarm?.Properties).toMatchObject({ Namespace: 'PayLinkLoader', Threshold: 1, Statistic: 'Sum' });
-    expect(alarm?.Properties.AlarmActions).toHaveLength(1);
+    // One alarm per schedule, each on its own (stack, schedule) series: another stack in the
+    // account, or the other schedule, never trips it.
+    const schedules = built.stack.config.schedules.map((s) => s.name).sort();
+    expect(
+      alarms
+        .map((a) => a.Properties.Dimensions.find((d: { Name: string }) => d.Name === 'Schedule').Value)
+        .sort(),
+    ).toEqual(schedules);
+    for (const alarm of alarms) {
+      expect(alarm.Properties).toMatchObject({ Namespace: 'PayLinkLoader', Threshold: 1, Statistic: 'Sum' });
+      expect(alarm.Properties.Dimensions).toContainEqual({ Name: 'Stack', Value: built.stack.stackName });
+      expect(alarm.Properties.AlarmActions).toHaveLength(1);
+    }
+    // The plan knows which stack it belongs to.
+    const planFn = built.stack.getLogicalId(built.stack.functions.plan.node.defaultChild as never);
+    expect(template.toJSON().Resources[planFn].Properties.Environment.Variables.PAYLINK_STACK_NAME).toBe(
+      built.stack.stackName,
+    );
   });
 
   it('has no e-mail subscription when no address is configured', () => {

@@ -56,13 +56,18 @@ describe('the lake bucket the stack creates', () => {
     });
   });
 
-  it('expires staging after 7 days, aborts stale multipart uploads and expires old versions', () => {
+  it('keeps staging longer than a run plus the 14-day redrive window, aborts stale uploads, expires old versions', () => {
     const lake = id(created, created.stack.lake.bucket as never);
-    expect(created.template.toJSON().Resources[lake].Properties.LifecycleConfiguration.Rules).toEqual([
+    const rules = created.template.toJSON().Resources[lake].Properties.LifecycleConfiguration.Rules;
+    // A run lasts at most 90% of a 3.5-day period; Step Functions redrives for 14 days after it
+    // ends; S3 rounds an expiry up to the next midnight. Staging a redrive reads must still be there.
+    const longestRunDays = (3.5 * 0.9 * 86_400) / 86_400;
+    expect(rules[0].ExpirationInDays).toBeGreaterThan(longestRunDays + 14 + 1);
+    expect(rules).toEqual([
       {
         Id: 'expire-staging',
         Prefix: 'paylink/_staging/',
-        ExpirationInDays: 7,
+        ExpirationInDays: 19,
         NoncurrentVersionExpiration: { NoncurrentDays: 1 },
         Status: 'Enabled',
       },

@@ -1,6 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as errors from '#core/errors.ts';
+import * as runGuard from '#core/run-guard.ts';
 import { LAMBDA_SERVICE_ERRORS, NON_RETRYABLE_ERRORS } from '#infra/constants.ts';
 import { exampleConfig, type Synthesized, stateMachines, statementsOfRole, synth } from './app-fixture.ts';
 
@@ -56,8 +57,8 @@ describe('the Lambdas', () => {
           USERS_BUCKET: { Ref: Match.stringLikeRegexp('^StorageLake') },
           USERS_KEY: '_config/users.txt',
           BATCH_SIZE: '500',
-          // 30 requests/s over MaxConcurrency 4.
-          BATCH_REQUEST_RATE: '7.5',
+          // 30 requests/s shared by the 2 schedules (which may overlap), over MaxConcurrency 4.
+          BATCH_REQUEST_RATE: '3.75',
           USER_CONCURRENCY: '8',
           GLUE_DATABASE: Match.objectLike({ 'Fn::Join': ['_', Match.arrayWith(['paylink'])] }),
         }),
@@ -138,25 +139,33 @@ describe('the state machine of each schedule', () => {
       MaxConcurrency: 4,
       ToleratedFailurePercentage: 10,
       ResultPath: null,
-      // Each batch checks the lease is still its execution's (the plan echoes the execution).
-      ItemSelector: {
-        'loadId.$': '$$.Map.Item.Value.loadId',
-        'batch.$': '$$.Map.Item.Value.batch',
-        'executionId.$': '$.executionId',
-      },
       Next: 'Commit',
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
     });
     const item = map.ItemProcessor.States[map.ItemProcessor.StartAt];
-    expect(item.Parameters['Payload.$']).toBe('$');
+    // Each item carries the parent execution (evaluated in the parent's context) and the child
+    // passes its own redrive count: the redrive guard of load-batch needs both.
+    const run = {
+      'execution.$': '$$.Execution.Id',
+      'stateMachine.$': '$$.StateMachine.Id',
+      'redriveCount.$': '$$.Execution.RedriveCount',
+    };
+    expect(map.ItemSelector).toEqual({
+      'loadId.$': '$$.Map.Item.Value.loadId',
+      'batch.$': '$$.Map.Item.Value.batch',
+      run,
+    });
+    expect(item.Parameters.Payload).toEqual({
+      'loadId.$': '$.loadId',
+      'batch.$': '$.batch',
+      'run.$': '$.run',
+      'childRedriveCount.$': '$$.Execution.RedriveCount',
+    });
     expect(item.ResultSelector).toEqual({});
     expect(item.TimeoutSeconds).toBe(960);
     expect(map.ItemsPath).toBeUndefined();
 
-    expect(definition.States.Commit.Parameters.Payload).toEqual({
-      'loadId.$': '$.loadId',
-      'executionId.$': '$.executionId',
-    });
+    expect(definition.States.Commit.Parameters.Payload).toEqual({ 'loadId.$': '$.loadId', run });
     expect(definition.States.Commit.End).toBe(true);
     expect(definition.States.Commit.TimeoutSeconds).toBe(960);
     // 90% of the daily period: a run ends before the next slot starts.
@@ -166,15 +175,16 @@ describe('the state machine of each schedule', () => {
   it('retries Lambda service errors and task failures with backoff, and never what cannot heal', () => {
     const { definition } = machineNamed('daily');
     const map = definition.States.LoadBatches;
+    const timedOut = ['States.Timeout', 'Sandbox.Timedout', 'Lambda.Unknown'];
     const tasks = [definition.States.Plan, map.ItemProcessor.States.LoadBatch, definition.States.Commit];
     for (const task of tasks) {
-      // A load-batch that ran out its 15 minutes is not tried twice more.
-      const final =
-        task === map.ItemProcessor.States.LoadBatch
-          ? ['States.Timeout', 'Sandbox.Timedout', 'Lambda.Unknown']
-          : [];
+      // A plan or load-batch that ran out its time would run it out again: never retried. A
+      // commit resumes where it stopped (moved parts are skipped): retried once, and that
+      // retrier comes before States.TaskFailed, which would otherwise match Lambda.Unknown.
+      const isCommit = task === definition.States.Commit;
       expect(task.Retry).toEqual([
-        { ErrorEquals: [...NON_RETRYABLE_ERRORS, ...final], MaxAttempts: 0 },
+        { ErrorEquals: [...NON_RETRYABLE_ERRORS, ...(isCommit ? [] : timedOut)], MaxAttempts: 0 },
+        ...(isCommit ? [{ ErrorEquals: timedOut, IntervalSeconds: 30, MaxAttempts: 1 }] : []),
         {
           ErrorEquals: [...LAMBDA_SERVICE_ERRORS],
           IntervalSeconds: 2,
@@ -194,7 +204,11 @@ describe('the state machine of each schedule', () => {
   });
 
   it('names only error classes the handlers can actually throw as non-retryable', () => {
-    const classes = new Set(Object.values(errors).flatMap((e) => (typeof e === 'function' ? [e.name] : [])));
+    const classes = new Set(
+      [...Object.values(errors), ...Object.values(runGuard)].flatMap((e) =>
+        typeof e === 'function' ? [e.name] : [],
+      ),
+    );
     for (const name of NON_RETRYABLE_ERRORS) expect(classes).toContain(name);
   });
 

@@ -69,4 +69,64 @@ describe('paylink-loader plan', () => {
     const rate = await runCli(['plan', '--users', '10', '--rate-limit', '0']);
     expect(rate.stderr).toContain('--rate-limit: must be a positive number');
   });
+
+  it('refuses a negative or fractional user count, however it is written, saying what --users takes', async () => {
+    for (const argv of [['--users', '-5'], ['--users=-5'], ['--users', '1.5'], ['--users', '-1e3']]) {
+      const run = await runCli(['plan', ...argv]);
+      expect(run.code, argv.join(' ')).toBe(1);
+      expect(run.stderr).toContain(
+        '--users: must be a whole number of users (0 or more) or a users list file, not',
+      );
+      expect(run.stderr).not.toContain('ambiguous');
+    }
+  });
+
+  it('prints the budget it sizes with, derived from the Lambda timeout it assumes, and singular counts', async () => {
+    const run = await runCli(['plan', '--users', '1']);
+    expect(run.code).toBe(0);
+    const budget = (STACK_DEFAULTS.batchTimeoutSeconds - STACK_DEFAULTS.batchMarginSeconds) * 0.8;
+    expect(run.stdout).toContain(
+      `of a ${budget} s budget (${STACK_DEFAULTS.batchTimeoutSeconds} s Lambda timeout less ${STACK_DEFAULTS.batchMarginSeconds} s margin, x 0.8; 30 s of it overhead)`,
+    );
+    expect(run.stdout).toContain('Plan for 1 user at');
+    expect(run.stdout).toContain('batches        1 of at most 1 user, 1 at once');
+    expect(run.stdout).not.toMatch(/\b1 (users|batches|requests)\b/);
+    // A user that cannot fit names the same budget, less the overhead.
+    const tooSlow = await runCli(['plan', '--users', '10', '--rate-limit', '0.001']);
+    expect(tooSlow.stderr).toContain(
+      `more than the ${budget - 30} s a batch has for its users (${budget} s budget: ${STACK_DEFAULTS.batchTimeoutSeconds} s Lambda timeout`,
+    );
+  });
+
+  it("does not call 1000 concurrent batches a fit: they would take a default account's Lambda concurrency", async () => {
+    const run = await runCli(['plan', '--users', '100000', '--concurrency', '1000', '--json']);
+    const plan = JSON.parse(run.stdout);
+    expect(run.code).toBe(2);
+    expect(plan.fits).toBe(false);
+    // The schedule itself would be met: it is the concurrency that does not fit.
+    expect(plan.expectedSeconds).toBeLessThan(plan.runDeadlineSeconds);
+    expect(plan.problem).toContain(
+      "1000 batches at once would take 1000 of the account's 1000 concurrent Lambda executions",
+    );
+    expect(plan.problem).toContain('lower maxConcurrency to 900 or less');
+
+    const raised = await runCli([
+      'plan',
+      '--users',
+      '100000',
+      '--concurrency',
+      '1000',
+      '--account-concurrency',
+      '5000',
+    ]);
+    expect(raised.code).toBe(0);
+    expect(raised.stdout).toContain('fits           yes');
+    // Only batches that exist run at once: 3 users under MaxConcurrency 1000 need 3 executions.
+    const few = await runCli(['plan', '--users', '3', '--concurrency', '1000']);
+    expect(few.stdout).toContain('fits           yes');
+
+    const overMap = await runCli(['plan', '--users', '10', '--concurrency', '10001']);
+    expect(overMap.code).toBe(1);
+    expect(overMap.stderr).toContain('maxConcurrency: must be at most 10000 (a Distributed Map');
+  });
 });

@@ -1,0 +1,14 @@
+/**
+ * The redrive guard of a step (lambdas/core/run-guard.ts): nothing to do for a run that was not
+ * redriven (the state machine's own guard admitted it); a redriven run lists the running
+ * executions of its state machine and goes on only if it is the only one.
+ */
+import { listRunningExecutions } from '#adapters/step-functions-runs.ts';
+import { assertSoleRun, needsRedriveGuard, type RunRef } from '#core/run-guard.ts';
+
+export async function guardRedrive(run: RunRef | undefined, childRedriveCount?: number): Promise<void> {
+  if (!needsRedriveGuard(run, childRedriveCount)) return;
+  const running = await listRunningExecutions(run.stateMachine);
+  assertSoleRun(run.execution, running);
+  console.log(JSON.stringify({ event: 'redrive_guard_passed', execution: run.execution }));
+}
