@@ -8,7 +8,7 @@ import type { ResourcePlan } from './config.ts';
 import { EndpointHealth } from './endpoint-health.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { commitIntentKey, stagingPrefix } from './layout.ts';
-import { type BatchUser, loadBatch } from './load-batch.ts';
+import { type BatchUser, type CarriedUnits, loadBatch } from './load-batch.ts';
 import type { UserResult } from './load-user.ts';
 import { planLoad, readBatchUsers } from './plan.ts';
 import type { PayLinkApi } from './ports.ts';
@@ -45,6 +45,8 @@ export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<L
   );
   // One judge for the whole run: an endpoint found unusable in one batch is not called in the next.
   const health = new EndpointHealth(input.resources.steps.map((s) => s.resource));
+  // Units waiting for a verdict cross batch boundaries (small batches judge like big ones).
+  const carried: CarriedUnits = { units: [] };
   try {
     for (let batch = 0; batch < plan.batches; batch++) {
       deps.onBatch?.(batch, plan.batches);
@@ -59,6 +61,8 @@ export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<L
           registry,
           concurrency: input.concurrency,
           health,
+          carried,
+          lastBatch: batch === plan.batches - 1,
           ...(input.limits === undefined ? {} : { limits: input.limits }),
         },
         deps,
