@@ -26,6 +26,7 @@ import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
 import { assertLoadId, loadIdFromTime } from '#core/layout.ts';
 import type { BatchUser } from '#core/load-batch.ts';
+import { taskIdsProblem } from '#core/load-user.ts';
 import { runLoad } from '#core/run-load.ts';
 import { parseTaskIds, parseUsersList } from '#core/users.ts';
 import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
@@ -141,6 +142,8 @@ export async function executeLoad(
   const taskIds = request.taskIdsFile
     ? parseTaskIds(await readText(io.cwd, request.taskIdsFile, '--task-ids'), '--task-ids')
     : new Map<string, string[]>();
+  const starved = taskIdsProblem(resources.steps, request.taskIdsFile !== undefined);
+  if (starved !== undefined) throw new ConfigError('--task-ids', starved);
   const users: BatchUser[] = identifiers.map((identifier) => {
     const ids = taskIds.get(identifier);
     return ids ? { identifier, taskIds: ids } : { identifier };

@@ -432,3 +432,30 @@ export const USER_LOADS_COLUMNS = [
   { name: 'batch', type: 'bigint' },
   { name: 'load_started_at', type: 'timestamp' },
 ] as const;
+
+/**
+ * What a load of these steps lacks to call its task-id children (`tasks`): undefined when every
+ * such resource has task ids given (`hasTaskIds`) or a discovery resource (`keysFrom`) in the
+ * load. Otherwise one sentence naming the resource and both ways to give it ids, because such
+ * a resource would otherwise load nothing, silently.
+ */
+export function taskIdsProblem(steps: readonly ResourceStep[], hasTaskIds: boolean): string | undefined {
+  if (hasTaskIds) return undefined;
+  const loaded = new Set(steps.map((s) => s.resource.table));
+  const starved = steps.filter(
+    (s) =>
+      s.emit &&
+      s.resource.parent?.resource === KNOWN_TASKS &&
+      (s.resource.keysFrom === undefined || !loaded.has(s.resource.keysFrom.resource)),
+  );
+  if (starved.length === 0) return undefined;
+  const names = starved.map((s) => s.resource.table).join(', ');
+  const discovery = [
+    ...new Set(starved.flatMap((s) => (s.resource.keysFrom ? [s.resource.keysFrom.resource] : []))),
+  ];
+  return `${names} needs task ids and none were given: pass --task-ids <file> (JSON lines {"identifier","taskId"})${
+    discovery.length > 0
+      ? `, or add ${discovery.join(', ')} to --resources to discover them per user (low confidence, see docs/paylink-api.md)`
+      : ''
+  }`;
+}
