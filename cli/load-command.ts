@@ -30,6 +30,7 @@ import { taskIdsProblem } from '#core/load-user.ts';
 import { runLoad } from '#core/run-load.ts';
 import { parseTaskIds, parseUsersList } from '#core/users.ts';
 import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
+import { assertWritableDestination } from './dest-folder.ts';
 import type { Io } from './io.ts';
 import { Progress } from './progress.ts';
 import { exitCodeOf, formatSummary, type LoadSummary, summarize } from './summary.ts';
@@ -148,6 +149,7 @@ export async function executeLoad(
     const ids = taskIds.get(identifier);
     return ids ? { identifier, taskIds: ids } : { identifier };
   });
+  await assertWritableDestination(destFrom(io.cwd, request.dest));
   const store = openStore(destFrom(io.cwd, request.dest));
   // Credentials last among the checks: a bad flag fails before any secret is fetched.
   const credentials = await resolveCredentials({
