@@ -2,6 +2,7 @@
 import { openStore } from '#adapters/open-store.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { LAKE } from '#core/constants.ts';
+import { DISABLED_TABLES_NOTE } from '#core/endpoint-health.ts';
 import { LakeStateError } from '#core/errors.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
@@ -168,6 +169,11 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
       ]),
     ),
   );
+  const latest = status.loads.at(-1);
+  if (latest !== undefined && latest.disabledResources.length > 0) {
+    out.push('', `Disabled in the latest load (${latest.loadId}): ${latest.disabledResources.join(', ')}.`);
+    for (const table of latest.disabledResources) out.push(`  ${DISABLED_TABLES_NOTE(table)}.`);
+  }
   if (status.withoutReport.length > 0) {
     out.push(
       '',

@@ -91,10 +91,18 @@ export function endpointSymptom(error: unknown): EndpointSymptom | undefined {
   return undefined;
 }
 
+/**
+ * What a disabled resource means for its tables. Its declared table exists (typed, empty); a
+ * child table the catalog does not declare (`orders__items`) is only known once records arrive,
+ * so on a fresh lake it does not exist yet: said here, so a query naming it is not a surprise.
+ */
+export const DISABLED_TABLES_NOTE = (table: string) =>
+  `This load wrote no rows to ${table} or its child tables; ${table} exists (empty), but a child table the catalog does not declare (${table}__<list>) appears only once its records have been loaded`;
+
 /** The one-line finding: what was seen and how to fix it, without any value from the data. */
 export function findingMessage(resource: ResourceDef, symptom: EndpointSymptom, users: number): string {
   const seen = `${resource.table}: GET ${resource.path} ${describeSymptom(symptom)} for the first ${users} users while PayLink served them elsewhere`;
-  return `${seen}; ${fixAdvice(resource, symptom)}`;
+  return `${seen}; ${fixAdvice(resource, symptom)}. ${DISABLED_TABLES_NOTE(resource.table)}`;
 }
 
 /**
