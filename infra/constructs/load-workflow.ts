@@ -55,6 +55,17 @@ export const TASK_TIMEOUT_SLACK_SECONDS = 60;
  */
 export const TIMED_OUT_ERRORS = ['States.Timeout', 'Sandbox.Timedout', 'Lambda.Unknown'] as const;
 
+/**
+ * Errors of a load-batch saying the whole load cannot work (`SystemicFailureError`,
+ * lambdas/core/errors.ts: the first users all failed at the network, got redirects, 5xx or
+ * bodies that are not PayLink's). A retry meets the same wall, and committing would publish a
+ * load of failed users: the batch is not retried, and the run fails before commit with the cause.
+ */
+export const SYSTEMIC_ERRORS = ['SystemicFailureError'] as const;
+
+/** Error a run fails with when a batch found the load cannot work; the cause is that batch's message. */
+export const SYSTEMIC_FAILURE_ERROR = 'PayLink.SystemicFailure';
+
 /** The run guard's ListExecutions: a throttle or blip must not lose the day's run. */
 export const GUARD_RETRY = { intervalSeconds: 2, maxAttempts: 5, backoffRate: 2 } as const;
 
@@ -176,14 +187,30 @@ export class LoadWorkflow extends Construct {
       new LambdaInvoke(this, 'LoadBatch', {
         lambdaFunction: props.loadBatch,
         payload: TaskInput.fromJsonPathAt('$'),
-        // An empty per-item result: the Map gathers every item's output, and must stay under
-        // the 256 KiB state limit however many batches a run has. Manifests in S3 carry the rest.
-        resultSelector: {},
+        // A 7-byte per-item result (not systemic, see below): the Map gathers every item's output,
+        // and must stay under the 256 KiB state limit. Manifests in S3 carry the rest.
+        resultSelector: { s: 0 },
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.loadBatch),
       }),
-      TIMED_OUT_ERRORS,
+      [...TIMED_OUT_ERRORS, ...SYSTEMIC_ERRORS],
     );
+    // A systemic batch must stop the run, but a failed Map item only counts toward the tolerated
+    // failures (the Map would go on to commit). So the item catches it and succeeds with a mark:
+    // every item's result is `{"s": 0}`, a systemic one's `{"s": 1, "cause": "<message>"}`, and
+    // after the Map the run fails with the first cause. Lambda's Cause is its error as JSON
+    // (`{"errorType", "errorMessage", "trace"}`): only the message is kept, never a stack trace.
+    // (7 bytes per batch keep the Map's result under its 256 KiB limit up to ~30,000 batches.)
+    const systemicCause = new Pass(this, 'ReadSystemicCause', {
+      parameters: { 'error.$': 'States.StringToJson($.failure.Cause)' },
+    });
+    const systemicMark = new Pass(this, 'MarkSystemicBatch', {
+      parameters: { s: 1, 'cause.$': '$.error.errorMessage' },
+    });
+    loadBatch.addCatch(systemicCause.next(systemicMark), {
+      errors: [...SYSTEMIC_ERRORS],
+      resultPath: '$.failure',
+    });
     const loadBatches = new DistributedMap(this, 'LoadBatches', {
       // The batches are the plan's item file in S3, not its output: no 256 KiB payload limit.
       // By path, so CDK adds no bucket-wide read; the grant below covers staging only.
@@ -196,10 +223,23 @@ export class LoadWorkflow extends Construct {
       // Batches may run 15 minutes: longer than an express child workflow may live.
       mapExecutionType: StateMachineType.STANDARD,
       label: 'LoadBatches',
-      // Keep the plan result as the state for the commit.
-      resultPath: JsonPath.DISCARD,
+      // Keep the plan result as the state for the commit, plus the batches' marks.
+      resultPath: '$.batchMarks',
     });
     loadBatches.itemProcessor(loadBatch);
+    // Intrinsics, not a filter: a JSONPath filter that matches nothing is a runtime error.
+    const anySystemic = new Pass(this, 'CheckBatches', {
+      parameters: { 'systemic.$': 'States.ArrayContains($.batchMarks[*].s, 1)' },
+      resultPath: '$.outcome',
+    });
+    const firstCause = new Pass(this, 'PickSystemicCause', {
+      parameters: { 'causes.$': '$.batchMarks[?(@.s == 1)].cause' },
+      resultPath: '$.outcome',
+    });
+    const systemicFailure = new Fail(this, 'LoadCannotWork', {
+      error: SYSTEMIC_FAILURE_ERROR,
+      causePath: JsonPath.stringAt('$.outcome.causes[0]'),
+    });
 
     const commit = withRetries(
       new LambdaInvoke(this, 'Commit', {
@@ -211,7 +251,14 @@ export class LoadWorkflow extends Construct {
       }),
     );
 
-    const load = plan.next(loadBatches).next(commit);
+    const load = plan
+      .next(loadBatches)
+      .next(anySystemic)
+      .next(
+        new Choice(this, 'AnyBatchSystemic')
+          .when(Condition.booleanEquals('$.outcome.systemic', true), firstCause.next(systemicFailure))
+          .otherwise(commit),
+      );
     const definition = settle
       .next(listRunning)
       .next(

@@ -136,13 +136,18 @@ describe('the state machine of each schedule', () => {
       },
       MaxConcurrency: 4,
       ToleratedFailurePercentage: 10,
-      ResultPath: null,
-      Next: 'Commit',
+      ResultPath: '$.batchMarks',
+      Next: 'CheckBatches',
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
     });
     const item = map.ItemProcessor.States[map.ItemProcessor.StartAt];
     expect(item.Parameters['Payload.$']).toBe('$');
-    expect(item.ResultSelector).toEqual({});
+    expect(item.ResultSelector).toEqual({ s: 0 });
+    // A systemic batch is caught, marked, and stops the run before commit (workflow-systemic.test.ts runs it).
+    expect(item.Catch).toEqual([
+      { ErrorEquals: ['SystemicFailureError'], ResultPath: '$.failure', Next: 'ReadSystemicCause' },
+    ]);
+    expect(definition.States.AnyBatchSystemic.Default).toBe('Commit');
     expect(item.TimeoutSeconds).toBe(960);
     expect(map.ItemsPath).toBeUndefined();
 
@@ -161,7 +166,7 @@ describe('the state machine of each schedule', () => {
       // A load-batch that ran out its 15 minutes is not tried twice more.
       const final =
         task === map.ItemProcessor.States.LoadBatch
-          ? ['States.Timeout', 'Sandbox.Timedout', 'Lambda.Unknown']
+          ? ['States.Timeout', 'Sandbox.Timedout', 'Lambda.Unknown', 'SystemicFailureError']
           : [];
       expect(task.Retry).toEqual([
         { ErrorEquals: [...NON_RETRYABLE_ERRORS, ...final], MaxAttempts: 0 },
