@@ -179,7 +179,11 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
       }
     }
   }
-  const witnessed = needsWitness(steps, input) ? await servedAtWitness(session) : undefined;
+  const witnessed = !needsWitness(steps, input)
+    ? undefined
+    : witnessFailed(steps, input)
+      ? false
+      : await servedAtWitness(session);
   return {
     identifier: input.identifier,
     outcomes,
@@ -199,6 +203,16 @@ function needsWitness(steps: readonly StepObservation[], input: UserInput): bool
   if (input.undecided === undefined || steps.some((s) => s.result === 'ok')) return false;
   return steps.some(
     (s) => typeof s.result === 'object' && input.undecided!(s.resource) && !witnessIsItself(s, input),
+  );
+}
+
+/** This user's own call at the witness path already failed: asking again would not help. */
+function witnessFailed(steps: readonly StepObservation[], input: UserInput): boolean {
+  return steps.some(
+    (s) =>
+      s.result !== 'ok' &&
+      s.result !== 'skipped' &&
+      input.steps.find((step) => step.resource.table === s.resource)?.resource.path === WITNESS_PATH,
   );
 }
 
