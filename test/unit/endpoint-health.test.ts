@@ -150,6 +150,27 @@ describe('EndpointHealth', () => {
     expect(() => moved.finishBatch()).toThrow('with a redirect (HTTP 302)');
   });
 
+  it('stops the load when minted users get 5xx on every resource', () => {
+    const health = new EndpointHealth(catalog);
+    const failing = (): UserObservation => {
+      const error = (endpoint: string) =>
+        Object.assign(new PayLinkHttpError(endpoint, 502), { origin: 'https://p' });
+      return {
+        identifier: 'x',
+        minted: true,
+        steps: [
+          { resource: 'accounts', result: 'failed', error: error('/pay-link/accounts') },
+          { resource: 'orders', result: 'failed', error: error('/pay-link/orders') },
+        ],
+      };
+    };
+    health.observe(failing());
+    health.observe(failing());
+    expect(() => health.observe(failing())).toThrow(
+      'https://p answered /pay-link/accounts with HTTP 502 even after retries',
+    );
+  });
+
   it("reads a redirect of one data endpoint as that endpoint's symptom", () => {
     expect(endpointSymptom(new PayLinkHttpError('/x', 302))).toMatchObject({
       code: 'http_302',
