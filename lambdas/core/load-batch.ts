@@ -68,6 +68,8 @@ export interface DeferredUnit {
 /** Shared by the batches of one local run (see `BatchInput.carried`). */
 export interface CarriedUnits {
   readonly units: DeferredUnit[];
+  /** Users of earlier batches already listed as failed by a settling batch (counted once). */
+  readonly failedLate: Set<string>;
 }
 
 export interface BatchDeps {
@@ -209,7 +211,10 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
       }
       if (finding === undefined) {
         if (unit.batch === input.batch) failed[unit.index] = true;
-        else if (!unit.userFailed) lateFailed.add(unit.identifier);
+        else if (!unit.userFailed && !carried?.failedLate.has(unit.identifier)) {
+          lateFailed.add(unit.identifier);
+          carried?.failedLate.add(unit.identifier);
+        }
       }
       const final: UnitOutcome =
         finding === undefined

@@ -46,7 +46,7 @@ export async function runLoad(input: RunLoadInput, deps: RunLoadDeps): Promise<L
   // One judge for the whole run: an endpoint found unusable in one batch is not called in the next.
   const health = new EndpointHealth(input.resources.steps.map((s) => s.resource));
   // Units waiting for a verdict cross batch boundaries (small batches judge like big ones).
-  const carried: CarriedUnits = { units: [] };
+  const carried: CarriedUnits = { units: [], failedLate: new Set() };
   try {
     for (let batch = 0; batch < plan.batches; batch++) {
       deps.onBatch?.(batch, plan.batches);

@@ -209,6 +209,40 @@ describe('what counts as evidence against an endpoint', () => {
     });
   }
 
+  it('still fails, once, a user of an early small batch whose endpoints later work for others', async () => {
+    const first = [...identifiers].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[0]!;
+    const sim = await startSimulator({
+      seed: SEED,
+      apiKey: API_KEY,
+      apiSecret: API_SECRET,
+      faults: { failUsers: [first] },
+    });
+    sims.push(sim);
+    const dest = scratch.path('late-failed');
+    const run = await runLoad(
+      {
+        users: usersFile,
+        dest,
+        baseUrl: sim.url,
+        config: fastConfig,
+        batchSize: 1,
+        concurrency: 1,
+        json: true,
+      },
+      ENV,
+    );
+    expect(run.code, run.stderr).toBe(3);
+    const summary = JSON.parse(run.stdout) as { failedUserCount: number; endpointFindings: unknown[] };
+    expect(summary).toMatchObject({ failedUserCount: 1, endpointFindings: [] });
+    await withLake(dest, async (lake) => {
+      const rows = await queryObjects(
+        lake,
+        "SELECT DISTINCT user_identifier, status, batch FROM user_loads WHERE status <> 'ok'",
+      );
+      expect(rows).toEqual([{ user_identifier: first, status: 'failed', batch: 0 }]);
+    });
+  });
+
   it('with one resource selected, a user PayLink serves elsewhere is evidence (asked once at /pay-link/accounts)', async () => {
     const { sim, requestsTo } = await simulator('missing-orders');
     const dest = scratch.path('only-orders');
