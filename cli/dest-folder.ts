@@ -5,7 +5,7 @@
  * destination fails deep inside the first batch with a staging key in the message.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseDestination } from '#adapters/open-store.ts';
 import { ConfigError } from '#core/errors.ts';
@@ -13,8 +13,9 @@ import { ConfigError } from '#core/errors.ts';
 const code = (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'error';
 
 /**
- * Throws ConfigError(flag) unless `dest` is an s3:// destination or a local folder that exists
- * (or can be created, one level at a time, never recursively) and accepts a new file.
+ * Throws ConfigError(flag) unless `dest` is an s3:// destination, a folder that accepts a new
+ * file, or a path whose nearest existing ancestor is a folder where a folder can be created.
+ * Leaves nothing behind: its probe file and folder are removed at once.
  */
 export async function assertWritableDestination(dest: string, flag = '--dest'): Promise<void> {
   const destination = parseDestination(dest);
@@ -35,13 +36,17 @@ export async function assertWritableDestination(dest: string, flag = '--dest'): 
       existing = dirname(existing);
     }
   }
-  for (const path of missing) {
+  if (missing.length > 0) {
+    // Nothing is left behind (a failed load writes nothing): the first missing level is created
+    // and removed again, which proves the store's own mkdir will work there.
+    const first = missing[0]!;
     try {
-      await mkdir(path);
+      await mkdir(first);
     } catch (error) {
-      if (code(error) !== 'EEXIST')
-        throw new ConfigError(flag, `cannot create the folder '${path}' (${code(error)})`);
+      throw new ConfigError(flag, `cannot create the folder '${first}' (${code(error)})`);
     }
+    await rmdir(first).catch(() => undefined);
+    return;
   }
   const probe = join(folder, `.paylink-write-check-${randomBytes(6).toString('hex')}`);
   try {

@@ -2,6 +2,8 @@
  * A local --dest that cannot be a lake is refused at once, in one line naming it: a path under
  * /proc (where Node's recursive mkdir never returns), a file, a folder under a file.
  */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsEnv, FAST_HTTP, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
@@ -20,7 +22,7 @@ afterAll(async () => {
 });
 
 /** A load whose base URL is never reached: the destination is refused first. */
-const load = (dest: string) =>
+const load = (dest: string, env = ENV) =>
   runCli(
     [
       'load',
@@ -34,7 +36,7 @@ const load = (dest: string) =>
       config,
       '--quiet',
     ],
-    ENV,
+    env,
   );
 
 describe('a local --dest that cannot hold a lake', () => {
@@ -57,12 +59,15 @@ describe('a local --dest that cannot hold a lake', () => {
     }
   });
 
-  it('creates a missing folder one level at a time and leaves no probe file behind', async () => {
-    // The base URL is closed: the load stops (exit 1) after the destination check passed.
-    const dest = scratch.path('new/deeper/lake');
-    const run = await load(dest);
-    expect(run.stderr).not.toContain('--dest');
-    const { readdir } = await import('node:fs/promises');
-    expect((await readdir(dest)).filter((n) => n.startsWith('.paylink-write-check'))).toEqual([]);
+  it('passes a new folder and an existing one, and the check itself leaves nothing behind', async () => {
+    // No credentials: the load stops right after the destination check passed.
+    const fresh = scratch.path('new/deeper/lake');
+    const run = await load(fresh, {});
+    expect(run.stderr).toContain('no PayLink credentials');
+    expect(existsSync(scratch.path('new')), 'no folder created').toBe(false);
+    const existing = scratch.path('existing');
+    await mkdir(existing);
+    expect((await load(existing, {})).stderr).toContain('no PayLink credentials');
+    expect(await readdir(existing), 'no probe file left').toEqual([]);
   });
 });
