@@ -114,4 +114,20 @@ describe('a load that cannot work', () => {
       }
     });
   }
+
+  it('exits 1 when the base URL has no access-token endpoint (a wrong path prefix)', async () => {
+    const sim = await startSimulator({ apiKey: 'systemic-key', apiSecret: 'systemic-secret' });
+    try {
+      const dest = scratch.path('wrong-prefix');
+      const config = await scratch.json('fast-prefix.json', { http: FAST_HTTP });
+      const run = await runLoad({ users: usersFile, dest, baseUrl: `${sim.url}/api/v9`, config }, ENV);
+      expect(run.code, run.stdout).toBe(1);
+      expect(run.stderr).toContain(
+        `error: ${sim.url} answered POST /access-token with HTTP 404: --base-url is not the PayLink API root`,
+      );
+      expect(await listFiles(dest)).toEqual([]);
+    } finally {
+      await sim.close();
+    }
+  });
 });
