@@ -27,10 +27,12 @@ import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError, InterruptedError } from '#core/errors.ts';
 import { assertLoadId, loadIdFromTime } from '#core/layout.ts';
 import type { BatchUser } from '#core/load-batch.ts';
+import { taskIdsProblem } from '#core/load-user.ts';
 import { resumablePlan } from '#core/plan.ts';
 import { runLoad } from '#core/run-load.ts';
 import { parseTaskIds, parseUsersList } from '#core/users.ts';
 import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
+import { assertWritableDestination } from './dest-folder.ts';
 import type { Io } from './io.ts';
 import { Progress } from './progress.ts';
 import { EXIT, exitCodeOf, formatSummary, type LoadSummary, summarize } from './summary.ts';
@@ -155,10 +157,13 @@ export async function executeLoad(
   const taskIds = request.taskIdsFile
     ? parseTaskIds(await readText(io.cwd, request.taskIdsFile, '--task-ids'), '--task-ids')
     : new Map<string, string[]>();
+  const starved = taskIdsProblem(resources.steps, request.taskIdsFile !== undefined);
+  if (starved !== undefined) throw new ConfigError('--task-ids', starved);
   const users: BatchUser[] = identifiers.map((identifier) => {
     const ids = taskIds.get(identifier);
     return ids ? { identifier, taskIds: ids } : { identifier };
   });
+  await assertWritableDestination(destFrom(io.cwd, request.dest));
   const store = openStore(destFrom(io.cwd, request.dest));
   // Credentials last among the checks: a bad flag fails before any secret is fetched.
   const credentials = await resolveCredentials({

@@ -1,15 +1,16 @@
 /**
  * `paylink-loader probe --user <identifier>`: before a first load, see what PayLink really
  * answers for each catalog resource: status, top-level keys, the selector that matched, record
- * count, field paths and types. Never a value. Exit 0 when every resource was read, 4 when one
- * would be disabled by a load (a miss, with its fix), 1 when PayLink cannot be used at all.
+ * count, field paths and types. Never a value (nor a key of a map keyed by data). Exit 0 when
+ * every resource was read, 4 when one would be disabled by a load (a miss, with its fix), 1 when
+ * PayLink cannot be used at all or does not know the user (the results are then inconclusive).
  */
 import { resolveCredentials } from '#adapters/credentials.ts';
 import { createPayLinkClient } from '#adapters/paylink-client.ts';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import { loaderSettings, selectResources } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
-import { probeUser, type ResourceProbe } from '#core/probe.ts';
+import { type ProbeReport, probeUser, type ResourceProbe } from '#core/probe.ts';
 import { parseTaskIds } from '#core/users.ts';
 import { list, parseFlags, required } from './args.ts';
 import type { Io } from './io.ts';
@@ -65,26 +66,32 @@ export async function probeCommand(argv: readonly string[], io: Io): Promise<num
     rateLimiter: createSystemRateLimiter(DEFAULTS.rateLimit),
     http: settings.http,
   });
-  const probes = await probeUser({ identifier, resources, taskIds }, api);
-  const exitCode = probes.some((p) => p.outcome === 'failed' || p.outcome === 'selector_miss')
-    ? EXIT.resourceDisabled
-    : EXIT.ok;
+  const report = await probeUser({ identifier, resources, taskIds }, api);
+  const exitCode =
+    report.user !== 'known'
+      ? EXIT.nothingCommitted
+      : report.resources.some((p) => p.outcome === 'failed' || p.outcome === 'selector_miss')
+        ? EXIT.resourceDisabled
+        : EXIT.ok;
   io.stdout.write(
     values.json
-      ? `${JSON.stringify({ baseUrl: settings.baseUrl, resources: probes }, null, 2)}\n`
-      : `${formatProbe(settings.baseUrl, probes)}\n`,
+      ? `${JSON.stringify({ baseUrl: settings.baseUrl, ...report }, null, 2)}\n`
+      : `${formatProbe(settings.baseUrl, report)}\n`,
   );
+  if (report.note !== undefined) io.stderr.write(`probe inconclusive: ${report.note}.\n`);
   return exitCode;
 }
 
-export function formatProbe(baseUrl: string, probes: readonly ResourceProbe[]): string {
+export function formatProbe(baseUrl: string, report: ProbeReport): string {
+  const probes = report.resources;
   const lines = [`PayLink at ${baseUrl}: a token was minted for the user; one call per resource.`, ''];
+  if (report.note !== undefined) lines.push(`Inconclusive: ${report.note}.`, '');
   lines.push(
     renderTable(
       ['resource', 'status', 'records', 'selector', 'top-level keys'],
       probes.map((p) => [
         p.resource,
-        p.status === null ? '-' : String(p.status),
+        p.status === null ? (p.notJson === undefined ? '-' : '2xx') : String(p.status),
         p.records === null ? '-' : String(p.records),
         p.selector ?? '-',
         p.topLevelKeys.join(', ') || '-',
@@ -113,6 +120,7 @@ function describeOutcome(p: ResourceProbe): string {
     case 'selector_miss':
       return 'no selector matched the body';
     case 'failed':
+      if (p.notJson !== undefined) return `answered 2xx, but not with JSON (${p.notJson})`;
       return p.status === null ? 'no answer' : `HTTP ${p.status}`;
     case 'skipped':
       return 'not called';

@@ -112,7 +112,12 @@ export function parseSimulateArgs(
 
 export async function simulateCommand(argv: readonly string[], io: Io): Promise<number> {
   const { options, users, usersFile } = parseSimulateArgs(argv, io);
-  const sim = await startSimulator(options);
+  const sim = await startSimulator(options).catch((error: unknown) => {
+    // The flag the user typed, not the option's name.
+    if (error instanceof ConfigError && error.key === 'port')
+      throw new ConfigError('--port', error.message.slice('port: '.length));
+    throw error;
+  });
   const resolved = parseSimulatorOptions(options);
   io.stderr.write(
     `PayLink simulator listening on ${sim.url} (api key '${resolved.apiKey}', secret '${resolved.apiSecret}')\n`,

@@ -2,9 +2,12 @@
 import { openStore } from '#adapters/open-store.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { LAKE } from '#core/constants.ts';
+import { DISABLED_TABLES_NOTE } from '#core/endpoint-health.ts';
 import { LakeStateError } from '#core/errors.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
+import { forEachConcurrent } from '#core/pool.ts';
+import type { ObjectStore } from '#core/ports.ts';
 import type { SchemaRegistry } from '#core/schema-registry.ts';
 import { readJson } from '#core/store-json.ts';
 import { destFrom, parseFlags, required } from './args.ts';
@@ -43,9 +46,8 @@ export interface LakeStatus {
 export async function lakeStatus(dest: string): Promise<LakeStatus> {
   const store = openStore(dest);
   // A load is committed when its `_dlt_loads` row exists; its report (`_loads/`) is written just before.
-  const committed = new Set(
-    (await store.list(dltLoadsPrefix)).map(loadIdOfDltLoadsKey).filter((id) => id !== undefined),
-  );
+  const dltLoadsKeys = await store.list(dltLoadsPrefix);
+  const committed = new Set(dltLoadsKeys.map(loadIdOfDltLoadsKey).filter((id) => id !== undefined));
   const markers: LoadMarker[] = [];
   const reportedOnly: string[] = [];
   for (const key of await store.list(loadsPrefix)) {
@@ -77,7 +79,15 @@ export async function lakeStatus(dest: string): Promise<LakeStatus> {
   }
   // The commit point itself: one single-row file per committed load.
   const loadsTable = tables.get(LAKE.loadsTable);
-  if (loadsTable) Object.assign(loadsTable, { rows: committed.size, files: committed.size });
+  if (loadsTable)
+    Object.assign(loadsTable, {
+      rows: committed.size,
+      files: committed.size,
+      bytes: await totalBytes(
+        store,
+        dltLoadsKeys.filter((k) => loadIdOfDltLoadsKey(k) !== undefined),
+      ),
+    });
   for (const m of markers) {
     for (const f of m.files) {
       const t = tables.get(f.table) ?? { table: f.table, rows: 0, files: 0, bytes: 0, columns: 0 };
@@ -109,6 +119,17 @@ export async function lakeStatus(dest: string): Promise<LakeStatus> {
     withoutReport,
     warnings,
   };
+}
+
+/** Sizes of `_dlt_loads` files: no load report lists them (each is the commit point itself). */
+async function totalBytes(store: ObjectStore, keys: readonly string[]): Promise<number> {
+  let bytes = 0;
+  // A few hundred tiny files on S3: read them a handful at a time.
+  await forEachConcurrent(keys, 16, async (key) => {
+    const body = await store.get(key);
+    bytes += body?.byteLength ?? 0;
+  });
+  return bytes;
 }
 
 export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -148,6 +169,11 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
       ]),
     ),
   );
+  const latest = status.loads.at(-1);
+  if (latest !== undefined && latest.disabledResources.length > 0) {
+    out.push('', `Disabled in the latest load (${latest.loadId}): ${latest.disabledResources.join(', ')}.`);
+    for (const table of latest.disabledResources) out.push(`  ${DISABLED_TABLES_NOTE(table)}.`);
+  }
   if (status.withoutReport.length > 0) {
     out.push(
       '',

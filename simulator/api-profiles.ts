@@ -29,6 +29,9 @@ export type Shape = (typeof SHAPES)[number];
 
 const route = z.enum(ROUTE_TEMPLATES);
 
+export const IMPOSTORS = ['none', 'redirect', 'server-error', 'json', 'text'] as const;
+export type Impostor = (typeof IMPOSTORS)[number];
+
 export const apiOptionsSchema = z
   .object({
     /** Routes answered 404 (as if the path did not exist). */
@@ -44,6 +47,14 @@ export const apiOptionsSchema = z
     notFoundPages: z.enum(['json', 'html']).default('json'),
     /** Numeric money fields served as bare `NaN` tokens (not JSON; seen from Python back ends). */
     nanNumbers: z.boolean().default(false),
+    /**
+     * Something other than PayLink answers every request (the access token included), as at a
+     * wrong `--base-url`: `redirect` (302 to a login page elsewhere), `server-error` (503),
+     * `json` (200 with JSON that is not PayLink's), `text` (200 with plain text). `none`: PayLink.
+     */
+    impostor: z.enum(IMPOSTORS).default('none'),
+    /** Each account also carries a map keyed by data (account ids, dates), as some APIs do. */
+    keyedMaps: z.boolean().default(false),
   })
   .strict();
 export type ApiOptions = z.input<typeof apiOptionsSchema>;
@@ -81,6 +92,16 @@ export const API_PROFILES = {
   'html-errors': { missingRoutes: ['/pay-link/recurring-financial-transactions'], notFoundPages: 'html' },
   /** Money amounts as bare NaN tokens. */
   nan: { nanNumbers: true },
+  /** The base URL redirects every request to a login page elsewhere (302). */
+  redirect: { impostor: 'redirect' },
+  /** PayLink is down: every request, the access token included, answers 503. */
+  down: { impostor: 'server-error' },
+  /** A JSON server that is not PayLink: 200 `{"status": "ok", ...}` for everything. */
+  'not-paylink': { impostor: 'json' },
+  /** 200 with a plain-text body for everything. */
+  'not-json': { impostor: 'text' },
+  /** Accounts carry a map keyed by data (ids, dates): what `probe` must never print. */
+  'keyed-maps': { keyedMaps: true },
 } as const satisfies Record<string, ApiOptions>;
 export type ApiProfile = keyof typeof API_PROFILES;
 export const API_PROFILE_NAMES = Object.keys(API_PROFILES) as ApiProfile[];
@@ -94,12 +115,43 @@ export function resolveApi(profile: ApiProfile, overrides: ResolvedApiOptions): 
     shapes: { ...base.shapes, ...overrides.shapes },
     notFoundPages: overrides.notFoundPages !== 'json' ? overrides.notFoundPages : base.notFoundPages,
     nanNumbers: base.nanNumbers || overrides.nanNumbers,
+    impostor: overrides.impostor !== 'none' ? overrides.impostor : base.impostor,
+    keyedMaps: base.keyedMaps || overrides.keyedMaps,
   };
 }
 
 /** A gateway's 404 page: what a wrong path behind a CDN or load balancer often returns. */
 export const HTML_NOT_FOUND =
   '<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>';
+
+/** Where the `redirect` impostor sends clients (`.invalid` never resolves; the loader must not follow it anyway). */
+export const IMPOSTOR_REDIRECT = 'https://login.example.invalid/sso?next=%2F';
+
+/** The reply of an impostor to any request. */
+export function impostorReply(impostor: Exclude<Impostor, 'none'>): {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+} {
+  switch (impostor) {
+    case 'redirect':
+      return { status: 302, body: '', headers: { location: IMPOSTOR_REDIRECT } };
+    case 'server-error':
+      return {
+        status: 503,
+        body: JSON.stringify({ message: 'Service Unavailable' }),
+        headers: { 'content-type': 'application/json' },
+      };
+    case 'json':
+      return {
+        status: 200,
+        body: JSON.stringify({ status: 'ok', service: 'web', version: '1.4.2' }),
+        headers: { 'content-type': 'application/json' },
+      };
+    case 'text':
+      return { status: 200, body: 'OK', headers: { 'content-type': 'text/plain' } };
+  }
+}
 
 /** Money fields whose numbers the `nan` profile replaces with bare NaN tokens. */
 const NAN_FIELDS = /"(amount|price|total|dueAmount|averageAmount)":-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;

@@ -4,14 +4,14 @@
  * fault injection for data, and a fault is decided before the data is looked at.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HTML_NOT_FOUND, resolveApi, withNanTokens } from './api-profiles.ts';
+import { HTML_NOT_FOUND, impostorReply, resolveApi, withNanTokens } from './api-profiles.ts';
 import { BoundedMap } from './bounded-map.ts';
 import { type Fault, FaultInjector, malformedBody, serverErrorStatus, TOKEN_FAULT_KINDS } from './faults.ts';
 import type { ResolvedSimulatorOptions } from './options.ts';
 import { hashKey } from './prng.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { API_CODES, type ApiResponse, apiError, render } from './responses.ts';
-import { type DataRoute, matchRoute } from './routes.ts';
+import { type DataResult, type DataRoute, matchRoute } from './routes.ts';
 import { type SimulatorStats, StatsRecorder } from './stats.ts';
 import { Timers } from './timers.ts';
 import { TokenStore } from './tokens.ts';
@@ -156,7 +156,7 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
       recorder.fault('failUser');
       response = apiError(404, API_CODES.notFound, 'User not found');
     } else {
-      response = render(route.resolve(dataFor(identifier), query), query, {
+      response = render(withKeyedMaps(route.resolve(dataFor(identifier), query)), query, {
         pageSize: options.pageSize,
         dataEnvelope: injector.dataEnvelope(identifier),
         shape: api.shapes[route.template] ?? (route.auth === 'server' ? 'data' : 'key'),
@@ -176,6 +176,22 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
     return reply;
   }
 
+  /** `keyedMaps`: each account also gets a map keyed by account ids and a map keyed by dates. */
+  function withKeyedMaps(result: DataResult): DataResult {
+    if (!api.keyedMaps || result.kind !== 'list' || result.key !== 'accounts') return result;
+    const items = result.items.map((item) => {
+      const account = item as { _id: string; status?: string; lastSyncedAt?: string };
+      return {
+        ...account,
+        statusByAccount: Object.fromEntries(
+          result.items.map((a) => [(a as { _id: string })._id, account.status ?? null]),
+        ),
+        syncsByDay: account.lastSyncedAt ? { [account.lastSyncedAt.slice(0, 10)]: 1 } : {},
+      };
+    });
+    return { ...result, items };
+  }
+
   async function answer(req: IncomingMessage): Promise<Reply> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const body = await readBody(req);
@@ -191,6 +207,7 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
     }
     if (body === undefined)
       return toReply(apiError(413, API_CODES.payloadTooLarge, 'Request body too large'));
+    if (api.impostor !== 'none') return impostorReply(api.impostor);
     // x-api-version is accepted whatever its value (Atomic's apps send v2) and never required.
     const route = matchRoute(req.method ?? 'GET', url.pathname);
     if (!route) return notFoundReply('Not found');

@@ -4,6 +4,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ConfigError } from '#core/errors.ts';
 import { createSimulatorCore } from './handler.ts';
 import { parseSimulatorOptions, type SimulatorOptions } from './options.ts';
 import type { SimulatorStats } from './stats.ts';
@@ -24,7 +25,25 @@ export interface Simulator {
   userFails(identifier: string): boolean;
 }
 
-/** Starts a simulator on 127.0.0.1. Throws ConfigError (naming the option) on invalid options. */
+/** A port that cannot be listened on, as a ConfigError naming the port (never a stack trace). */
+function listenError(port: number, error: NodeJS.ErrnoException): Error {
+  if (error.code === 'EADDRINUSE')
+    return new ConfigError(
+      'port',
+      `127.0.0.1:${port} is already in use (pick another port, or 0 for any free one)`,
+    );
+  if (error.code === 'EACCES')
+    return new ConfigError(
+      'port',
+      `not allowed to listen on 127.0.0.1:${port} (ports below 1024 need privileges)`,
+    );
+  return error;
+}
+
+/**
+ * Starts a simulator on 127.0.0.1. Throws ConfigError (naming the option) on invalid options,
+ * and ConfigError('port') when the port is taken or not allowed.
+ */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const resolved = parseSimulatorOptions(options);
   const core = createSimulatorCore(resolved);
@@ -32,9 +51,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     void core.handle(req, res);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: NodeJS.ErrnoException) => reject(listenError(resolved.port, error));
+    server.once('error', failed);
     server.listen(resolved.port, '127.0.0.1', () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

@@ -55,6 +55,17 @@ export const TASK_TIMEOUT_SLACK_SECONDS = 60;
  */
 export const TIMED_OUT_ERRORS = ['States.Timeout', 'Sandbox.Timedout', 'Lambda.Unknown'] as const;
 
+/**
+ * Errors of a load-batch saying the whole load cannot work (`SystemicFailureError`,
+ * lambdas/core/errors.ts: the first users all failed at the network, got redirects, 5xx or
+ * bodies that are not PayLink's). A retry meets the same wall, and committing would publish a
+ * load of failed users: the batch is not retried, and the run fails before commit with the cause.
+ */
+export const SYSTEMIC_ERRORS = ['SystemicFailureError'] as const;
+
+/** Error a run fails with when a batch found the load cannot work; the cause is that batch's message. */
+export const SYSTEMIC_FAILURE_ERROR = 'PayLink.SystemicFailure';
+
 /** The run guard's ListExecutions: a throttle or blip must not lose the day's run. */
 export const GUARD_RETRY = { intervalSeconds: 2, maxAttempts: 5, backoffRate: 2 } as const;
 
@@ -80,9 +91,13 @@ export type TimeoutPolicy = 'final' | 'once';
 export const TIMEOUT_RETRY = { intervalSeconds: 30, maxAttempts: 1 } as const;
 
 /** The same retry policy on every Lambda task: never retry what cannot heal, back off on the rest. */
-function withRetries(task: LambdaInvoke, onTimeout: TimeoutPolicy): LambdaInvoke {
+function withRetries(
+  task: LambdaInvoke,
+  onTimeout: TimeoutPolicy,
+  alsoFinal: readonly string[] = [],
+): LambdaInvoke {
   task.addRetry({
-    errors: [...NON_RETRYABLE_ERRORS, ...(onTimeout === 'final' ? TIMED_OUT_ERRORS : [])],
+    errors: [...NON_RETRYABLE_ERRORS, ...(onTimeout === 'final' ? TIMED_OUT_ERRORS : []), ...alsoFinal],
     maxAttempts: 0,
   });
   // Before the States.TaskFailed retrier, which matches Lambda.Unknown and Sandbox.Timedout too.
@@ -229,14 +244,31 @@ export class LoadWorkflow extends Construct {
           run: JsonPath.objectAt('$.run'),
           childRedriveCount: JsonPath.numberAt('$$.Execution.RedriveCount'),
         }),
-        // An empty per-item result: the Map gathers every item's output, and must stay under
-        // the 256 KiB state limit however many batches a run has. Manifests in S3 carry the rest.
-        resultSelector: {},
+        // A 7-byte per-item result (not systemic, see below): the Map gathers every item's output,
+        // and must stay under the 256 KiB state limit. Manifests in S3 carry the rest.
+        resultSelector: { s: 0 },
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.loadBatch),
       }),
       'final',
+      SYSTEMIC_ERRORS,
     );
+    // A systemic batch must stop the run, but a failed Map item only counts toward the tolerated
+    // failures (the Map would go on to commit). So the item catches it and succeeds with a mark:
+    // every item's result is `{"s": 0}`, a systemic one's `{"s": 1, "cause": "<message>"}`, and
+    // after the Map the run fails with the first cause. Lambda's Cause is its error as JSON
+    // (`{"errorType", "errorMessage", "trace"}`): only the message is kept, never a stack trace.
+    // (7 bytes per batch keep the Map's result under its 256 KiB limit up to ~30,000 batches.)
+    const systemicCause = new Pass(this, 'ReadSystemicCause', {
+      parameters: { 'error.$': 'States.StringToJson($.failure.Cause)' },
+    });
+    const systemicMark = new Pass(this, 'MarkSystemicBatch', {
+      parameters: { s: 1, 'cause.$': '$.error.errorMessage' },
+    });
+    loadBatch.addCatch(systemicCause.next(systemicMark), {
+      errors: [...SYSTEMIC_ERRORS],
+      resultPath: '$.failure',
+    });
     const loadBatches = new DistributedMap(this, 'LoadBatches', {
       // The batches are the plan's item file in S3, not its output: no 256 KiB payload limit.
       // By path, so CDK adds no bucket-wide read; the grant below covers staging only.
@@ -255,10 +287,23 @@ export class LoadWorkflow extends Construct {
       // Batches may run 15 minutes: longer than an express child workflow may live.
       mapExecutionType: StateMachineType.STANDARD,
       label: 'LoadBatches',
-      // Keep the plan result as the state for the commit.
-      resultPath: JsonPath.DISCARD,
+      // Keep the plan result as the state for the commit, plus the batches' marks.
+      resultPath: '$.batchMarks',
     });
     loadBatches.itemProcessor(loadBatch);
+    // Intrinsics, not a filter: a JSONPath filter that matches nothing is a runtime error.
+    const anySystemic = new Pass(this, 'CheckBatches', {
+      parameters: { 'systemic.$': 'States.ArrayContains($.batchMarks[*].s, 1)' },
+      resultPath: '$.outcome',
+    });
+    const firstCause = new Pass(this, 'PickSystemicCause', {
+      parameters: { 'causes.$': '$.batchMarks[?(@.s == 1)].cause' },
+      resultPath: '$.outcome',
+    });
+    const systemicFailure = new Fail(this, 'LoadCannotWork', {
+      error: SYSTEMIC_FAILURE_ERROR,
+      causePath: JsonPath.stringAt('$.outcome.causes[0]'),
+    });
 
     const commit = withRetries(
       new LambdaInvoke(this, 'Commit', {
@@ -271,7 +316,14 @@ export class LoadWorkflow extends Construct {
       'once',
     );
 
-    const load = plan.next(loadBatches).next(commit);
+    const load = plan
+      .next(loadBatches)
+      .next(anySystemic)
+      .next(
+        new Choice(this, 'AnyBatchSystemic')
+          .when(Condition.booleanEquals('$.outcome.systemic', true), firstCause.next(systemicFailure))
+          .otherwise(commit),
+      );
     const definition = settle
       .next(listRunning)
       .next(

@@ -31,16 +31,24 @@ export const ENDPOINT_EVIDENCE_USERS = 3;
 /** Users that must all fail at the network (or get non-PayLink bodies) before a batch gives up. */
 export const SYSTEMIC_EVIDENCE_USERS = 3;
 
+/**
+ * The one path Atomic's own code confirms (docs/paylink-api.md): when a user's only called
+ * resources failed with an endpoint symptom, a call here tells whether PayLink serves that user
+ * at all. A minted token proves nothing about the user's data endpoints (an unknown user may
+ * still get one), so without this witness such a user is no evidence against an endpoint.
+ */
+export const WITNESS_PATH = '/pay-link/accounts';
+
 /** `user_loads.status` of a unit not loaded because its endpoint was found unusable. */
 export const ENDPOINT_UNAVAILABLE = 'endpoint_unavailable';
 
 /** How an endpoint (not a user) failed. */
 export interface EndpointSymptom {
-  /** `http_404`, `http_401`, `malformed_response`, `selector_not_found`. */
+  /** `http_404`, `http_401`, `http_302`, `malformed_response`, `selector_not_found`. */
   readonly code: string;
   readonly httpStatus: number | null;
   /** What to change. */
-  readonly fix: 'path' | 'auth' | 'selector' | 'body';
+  readonly fix: 'path' | 'auth' | 'selector' | 'body' | 'redirect';
   /** Top-level keys seen (selector misses only): names, never values. */
   readonly keysSeen?: readonly string[];
 }
@@ -69,6 +77,8 @@ export function endpointSymptom(error: unknown): EndpointSymptom | undefined {
     const { status } = error;
     if (status === 404 || status === 405 || status === 410 || status === 501)
       return { code: `http_${status}`, httpStatus: status, fix: 'path' };
+    // The client never follows redirects (they would carry the credentials elsewhere).
+    if (status >= 300 && status < 400) return { code: `http_${status}`, httpStatus: status, fix: 'redirect' };
     // 40104 is an expired token: the session re-mints for it, and a second one is the user's.
     if ((status === 401 || status === 403) && error.apiCode !== 40104)
       return { code: `http_${status}`, httpStatus: status, fix: 'auth' };
@@ -81,29 +91,47 @@ export function endpointSymptom(error: unknown): EndpointSymptom | undefined {
   return undefined;
 }
 
+/**
+ * What a disabled resource means for its tables. Its declared table exists (typed, empty); a
+ * child table the catalog does not declare (`orders__items`) is only known once records arrive,
+ * so on a fresh lake it does not exist yet: said here, so a query naming it is not a surprise.
+ */
+export const DISABLED_TABLES_NOTE = (table: string) =>
+  `This load wrote no rows to ${table} or its child tables; ${table} exists (empty), but a child table the catalog does not declare (${table}__<list>) appears only once its records have been loaded`;
+
 /** The one-line finding: what was seen and how to fix it, without any value from the data. */
 export function findingMessage(resource: ResourceDef, symptom: EndpointSymptom, users: number): string {
-  const seen = `${resource.table}: GET ${resource.path} ${describeSymptom(symptom)} for the first ${users} users while their other resources loaded`;
-  return `${seen}; ${fixAdvice(resource, symptom)}`;
+  const seen = `${resource.table}: GET ${resource.path} ${describeSymptom(symptom)} for the first ${users} users while PayLink served them elsewhere`;
+  return `${seen}; ${fixAdvice(resource, symptom)}. ${DISABLED_TABLES_NOTE(resource.table)}`;
 }
 
-/** What to do about a symptom: leave the resource out, or the `--config` override that fixes it. */
+/**
+ * What to do about a symptom, as one clause: leave the resource out (`--resources`), or the
+ * `--config` override that fixes it (a JSON snippet with placeholders, never a value).
+ */
 export function fixAdvice(resource: ResourceDef, symptom: EndpointSymptom): string {
   const drop = 'leave it out with --resources';
-  const override = (field: string) =>
-    `or fix it in a --config file ({"resources": {"${resource.table}": {${field}}}})`;
+  const config = (fields: string) => `a --config file ({"resources": {"${resource.table}": {${fields}}}})`;
   switch (symptom.fix) {
     case 'path':
-      return `the endpoint looks missing: ${drop}, ${override('"path": "/..."')}`;
-    case 'auth': {
-      const other = resource.auth === 'server' ? 'user' : 'server';
-      return `the endpoint wants other credentials: ${drop}, ${override(`"auth": "${other}"`)}`;
-    }
+      return `the endpoint looks missing: ${drop}, or set its path in ${config('"path": "/..."')}`;
+    case 'redirect':
+      return `the endpoint redirects elsewhere (not followed: it would carry the credentials): ${drop}, or set its real path in ${config('"path": "/..."')}`;
+    case 'auth':
+      return resource.auth === 'server'
+        ? `the endpoint wants a user token, not the server key: ${drop}, or switch it in ${config('"auth": "user"')}`
+        : `the endpoint wants other credentials: ${drop}, or switch it to the server key in ${config(`"auth": "server", "path": "${serverPathForm(resource.path)}"`)}; with the server key no token names the user, so the path must carry {identifier} (or {id} of a parent)`;
     case 'selector':
-      return `no selector matched: ${override('"selectors": ["<key>"]')} (run paylink-loader probe to see the keys), ${drop}`;
+      return `no selector matched the body: name the key that holds the records in ${config('"selectors": ["<key>"]')} (paylink-loader probe --user <identifier> shows the keys), or ${drop}`;
     case 'body':
-      return `check --base-url and the path: ${drop}, ${override('"path": "/..."')}`;
+      return `check --base-url and the path: ${drop}, or set its path in ${config('"path": "/..."')}`;
   }
+}
+
+/** The `{identifier}` form of a path for the server key: kept when it already names the user. */
+function serverPathForm(path: string): string {
+  if (path.includes('{identifier}') || path.includes('{id}')) return path;
+  return '/.../{identifier}/...';
 }
 
 function describeSymptom(symptom: EndpointSymptom): string {
@@ -112,6 +140,7 @@ function describeSymptom(symptom: EndpointSymptom): string {
     return `answered with records under none of its selectors (top-level keys: ${keys})`;
   }
   if (symptom.fix === 'body') return 'answered a body that is not JSON';
+  if (symptom.fix === 'redirect') return `answered HTTP ${symptom.httpStatus} (a redirect)`;
   return `answered HTTP ${symptom.httpStatus}`;
 }
 
@@ -130,6 +159,11 @@ export interface UserObservation {
   readonly minted: boolean;
   /** The mint's error, when it failed. */
   readonly mintError?: unknown;
+  /**
+   * PayLink served this user at WITNESS_PATH (asked only when no other resource of the user
+   * worked): the user exists, so an endpoint symptom of theirs is evidence against the endpoint.
+   */
+  readonly witnessed?: boolean;
   readonly steps: readonly StepObservation[];
 }
 
@@ -162,6 +196,12 @@ export class EndpointHealth {
     return verdict?.state === 'disabled' ? verdict.finding : undefined;
   }
 
+  /** Whether the resource's verdict is still open (neither working for somebody nor disabled). */
+  undecided(resource: string): boolean {
+    const state = this.#verdicts.get(resource)?.state;
+    return state === undefined || state === 'open';
+  }
+
   /** Whether the resource worked for somebody (then its failures are users' own). */
   works(resource: string): boolean {
     return this.#verdicts.get(resource)?.state === 'works';
@@ -188,9 +228,9 @@ export class EndpointHealth {
         continue;
       }
       if (typeof step.result === 'string') continue;
-      // Evidence only from users PayLink served elsewhere: a user missing everywhere is the user's problem.
-      const called = user.steps.filter((s) => s.result !== 'skipped').length;
-      const evidence = user.minted && (worked.some((r) => r !== step.resource) || called === 1);
+      // Evidence only from users PayLink served elsewhere: a user missing everywhere is the user's
+      // problem. A minted token is not enough (PayLink may mint for a user it has no data for).
+      const evidence = user.minted && (worked.some((r) => r !== step.resource) || user.witnessed === true);
       if (evidence) this.#count(step.resource, step.result);
     }
     this.#judgeSystemic(user);
@@ -265,20 +305,55 @@ function systemicCause(user: UserObservation): { cause: string; error: unknown }
   return first;
 }
 
+/** Where an error's answer came from, for a one-line cause: the origin, else the flag to check. */
+function whereOf(error: { origin?: string | undefined }): string {
+  return error.origin ?? 'the server at --base-url';
+}
+
+/** What a 2xx body that PayLink would not send looked like (MalformedResponseError details). */
+function bodyDescription(detail: string): string {
+  if (detail === 'empty body') return 'an empty body';
+  if (detail.startsWith('an HTML')) return 'an HTML page, not JSON';
+  if (detail === 'body is not valid JSON') return 'a body that is not JSON';
+  // A JSON body without what PayLink always sends (a JSON server that is not PayLink).
+  return `JSON that is not PayLink's (${detail})`;
+}
+
+/** The systemic cause an error shows, or undefined when it is a user's (or an endpoint's) own. */
 function describeSystemic(error: unknown): { cause: string; error: unknown } | undefined {
   if (error instanceof PayLinkNetworkError) {
-    const where = error.origin ?? 'PayLink';
-    return { cause: `cannot reach ${where}: ${error.reason}`, error };
+    return { cause: `cannot reach ${error.origin ?? 'PayLink'}: ${error.reason}`, error };
   }
   if (error instanceof MalformedResponseError) {
     return {
-      cause: `${error.origin ?? 'PayLink'} is not answering as PayLink: ${error.endpoint} sent ${error.detail === 'empty body' ? 'an empty body' : error.detail.startsWith('an HTML') ? 'an HTML page, not JSON' : 'a body that is not JSON'}; check --base-url`,
+      cause: `${whereOf(error)} is not answering as PayLink: ${error.endpoint} sent ${bodyDescription(error.detail)}; check --base-url`,
       error,
     };
   }
-  if (error instanceof PayLinkHttpError && error.html) {
+  if (!(error instanceof PayLinkHttpError)) return undefined;
+  const { status, endpoint } = error;
+  if (error.html) {
     return {
-      cause: `${error.origin ?? 'PayLink'} is not answering as PayLink: ${error.endpoint} got HTTP ${error.status} with an HTML page; check --base-url`,
+      cause: `${whereOf(error)} is not answering as PayLink: ${endpoint} got HTTP ${status} with an HTML page; check --base-url`,
+      error,
+    };
+  }
+  if (status >= 300 && status < 400) {
+    return {
+      cause: `${whereOf(error)} answered ${endpoint} with a redirect (HTTP ${status}), which the loader does not follow (it would carry the credentials elsewhere); check --base-url (the exact API address, https)`,
+      error,
+    };
+  }
+  if (status >= 500) {
+    return {
+      cause: `${whereOf(error)} answered ${endpoint} with HTTP ${status} even after retries: PayLink is failing (or --base-url is not PayLink); nothing useful could be loaded`,
+      error,
+    };
+  }
+  // No access-token endpoint at the base URL: the URL is wrong for every user, not one.
+  if (endpoint === 'POST /access-token' && (status === 404 || status === 405)) {
+    return {
+      cause: `${whereOf(error)} answered ${endpoint} with HTTP ${status}: --base-url is not the PayLink API root`,
       error,
     };
   }

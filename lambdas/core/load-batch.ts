@@ -47,6 +47,34 @@ export interface BatchInput {
    * not called here. Omitted (a Lambda): this batch judges on its own, and commit merges findings.
    */
   readonly health?: EndpointHealth;
+  /**
+   * With a shared `health` (a local run): units of earlier batches still waiting for their
+   * endpoint's verdict, and this batch's own when its end comes before the verdict. They are
+   * settled in the batch that reaches the verdict (or in the last batch), so a batch of one or two
+   * users treats its evidence users as a batch of 200 would. Their `user_loads` rows keep the
+   * batch they belong to; a user counted failed this way is listed by the settling batch.
+   */
+  readonly carried?: CarriedUnits;
+  /** No batch of this load comes after this one: every unit still open is settled here. */
+  readonly lastBatch?: boolean;
+}
+
+/** A unit that failed with an endpoint symptom before that endpoint had a verdict. */
+export interface DeferredUnit {
+  readonly batch: number;
+  /** The user's position in its batch. */
+  readonly index: number;
+  readonly identifier: string;
+  readonly outcome: UnitOutcome;
+  /** The user already counts as failed in its own batch (another unit failed). */
+  readonly userFailed: boolean;
+}
+
+/** Shared by the batches of one local run (see `BatchInput.carried`). */
+export interface CarriedUnits {
+  readonly units: DeferredUnit[];
+  /** Users of earlier batches already listed as failed by a settling batch (counted once). */
+  readonly failedLate: Set<string>;
 }
 
 export interface BatchDeps {
@@ -112,6 +140,7 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
   const disabled = (resource: string) => health.disabled(resource);
   /** Units that failed with an endpoint symptom before that endpoint's verdict: settled at the end. */
   const pending: { index: number; identifier: string; outcome: UnitOutcome }[] = [];
+  const undecided = (resource: string) => health.undecided(resource);
 
   const emit = (tableKey: string, dt: string, raw: RawRow) => {
     const { table, row } = registry.typeRow(tableKey, raw);
@@ -132,7 +161,7 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
         continue;
       }
       if (outcome.status === 'failed') failed[index] = true;
-      typed.push(emitOutcome(userLoadsRow(input, result.identifier, outcome)));
+      typed.push(emitOutcome(userLoadsRow(input, input.batch, result.identifier, outcome)));
     }
     await sinks.write(typed);
     if (!notStarted[index]) deps.onUser?.(result);
@@ -162,6 +191,7 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
               loadId: input.loadId,
               dt: input.dt,
               disabled,
+              undecided,
               ...(user.taskIds === undefined ? {} : { taskIds: user.taskIds }),
               ...(input.maxPages === undefined ? {} : { maxPages: input.maxPages }),
             },
@@ -178,21 +208,47 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
     });
     health.finishBatch();
     // Verdicts are in: an endpoint found unusable excuses its users; otherwise they failed.
-    const settled = pending.map(({ index, identifier, outcome }) => {
-      const finding = health.disabled(outcome.endpoint!.resource);
-      if (finding === undefined) failed[index] = true;
+    // Units of earlier batches (a local run) are settled with this batch's own.
+    const carried = input.carried;
+    const waiting: DeferredUnit[] = [
+      ...(carried?.units.splice(0) ?? []),
+      ...pending.map(({ index, identifier, outcome }) => ({
+        batch: input.batch,
+        index,
+        identifier,
+        outcome,
+        userFailed: failed[index]!,
+      })),
+    ];
+    const lateFailed = new Set<string>();
+    const settled: ReturnType<typeof emitOutcome>[] = [];
+    for (const unit of waiting) {
+      const resource = unit.outcome.endpoint!.resource;
+      const finding = health.disabled(resource);
+      // An interrupted batch is the last this run loads: it settles every unit still open.
+      const last = input.lastBatch === true || notStarted.some(Boolean);
+      if (finding === undefined && carried !== undefined && !last && health.undecided(resource)) {
+        carried.units.push(unit);
+        continue;
+      }
+      if (finding === undefined) {
+        if (unit.batch === input.batch) failed[unit.index] = true;
+        else if (!unit.userFailed && !carried?.failedLate.has(unit.identifier)) {
+          lateFailed.add(unit.identifier);
+          carried?.failedLate.add(unit.identifier);
+        }
+      }
       const final: UnitOutcome =
         finding === undefined
-          ? outcome
+          ? unit.outcome
           : {
-              ...outcome,
+              ...unit.outcome,
               status: ENDPOINT_UNAVAILABLE,
-              errorCode:
-                outcome.endpoint!.resource === outcome.resource ? outcome.errorCode : 'parent_unavailable',
+              errorCode: resource === unit.outcome.resource ? unit.outcome.errorCode : 'parent_unavailable',
               errorMessage: finding.message,
             };
-      return emitOutcome(userLoadsRow(input, identifier, final));
-    });
+      settled.push(emitOutcome(userLoadsRow(input, unit.batch, unit.identifier, final)));
+    }
     if (settled.length > 0) await sinks.write(settled);
     const files = await sinks.close();
     const manifest: BatchManifest = {
@@ -201,7 +257,11 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
       batch: input.batch,
       dt: input.dt,
       users: input.users.length - notStarted.filter(Boolean).length,
-      failedUsers: input.users.filter((_, i) => failed[i]).map((u) => u.identifier),
+      failedUsers: [
+        ...input.users.filter((_, i) => failed[i]).map((u) => u.identifier),
+        // Users of earlier batches whose carried units turned out to be their own failures.
+        ...lateFailed,
+      ],
       deadlineSkipped,
       ...(notStarted.some(Boolean)
         ? { notStarted: input.users.filter((_, i) => notStarted[i]).map((u) => u.identifier) }
@@ -243,7 +303,7 @@ function skippedUser(identifier: string, steps: readonly ResourceStep[]): UserRe
   };
 }
 
-function userLoadsRow(input: BatchInput, identifier: string, o: UnitOutcome): RawRow {
+function userLoadsRow(input: BatchInput, batch: number, identifier: string, o: UnitOutcome): RawRow {
   return {
     [LAKE.loadIdColumn]: input.loadId,
     [LAKE.idColumn]: rootRowId(input.loadId, identifier, LAKE.userLoadsTable, o.resource),
@@ -255,7 +315,7 @@ function userLoadsRow(input: BatchInput, identifier: string, o: UnitOutcome): Ra
     error_code: o.errorCode,
     error_message: o.errorMessage,
     http_status: o.httpStatus,
-    batch: input.batch,
+    batch,
     load_started_at: input.startedAt,
   };
 }

@@ -13,6 +13,7 @@ import {
   endpointSymptom,
   type StepObservation,
   type UserObservation,
+  WITNESS_PATH,
 } from './endpoint-health.ts';
 import {
   ApiKeyRejectedError,
@@ -75,6 +76,12 @@ export interface UserInput {
   readonly maxPages?: number;
   /** The finding that disabled a resource for this load, if any: such a resource is not called. */
   readonly disabled?: (resource: string) => EndpointFinding | undefined;
+  /**
+   * Whether the batch still needs evidence about a resource's endpoint. When one of this user's
+   * resources showed an endpoint symptom, nothing else of theirs worked, and the verdict is still
+   * open, the user is checked at WITNESS_PATH (one request) before counting as evidence.
+   */
+  readonly undecided?: (resource: string) => boolean;
 }
 
 interface FetchedRecord {
@@ -172,13 +179,57 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
       }
     }
   }
+  const witnessed = !needsWitness(steps, input)
+    ? undefined
+    : witnessFailed(steps, input)
+      ? false
+      : await servedAtWitness(session);
   return {
     identifier: input.identifier,
     outcomes,
     rows,
     failed: outcomes.some((o) => o.status === 'failed'),
-    observation: { identifier: input.identifier, minted: true, steps },
+    observation: {
+      identifier: input.identifier,
+      minted: true,
+      steps,
+      ...(witnessed === undefined ? {} : { witnessed }),
+    },
   };
+}
+
+/** A symptom whose verdict is open, on a user with nothing else working: ask the witness. */
+function needsWitness(steps: readonly StepObservation[], input: UserInput): boolean {
+  if (input.undecided === undefined || steps.some((s) => s.result === 'ok')) return false;
+  return steps.some(
+    (s) => typeof s.result === 'object' && input.undecided!(s.resource) && !witnessIsItself(s, input),
+  );
+}
+
+/** This user's own call at the witness path already failed: asking again would not help. */
+function witnessFailed(steps: readonly StepObservation[], input: UserInput): boolean {
+  return steps.some(
+    (s) =>
+      s.result !== 'ok' &&
+      s.result !== 'skipped' &&
+      input.steps.find((step) => step.resource.table === s.resource)?.resource.path === WITNESS_PATH,
+  );
+}
+
+/** A resource at the witness path cannot vouch for itself. */
+function witnessIsItself(step: StepObservation, input: UserInput): boolean {
+  return input.steps.find((s) => s.resource.table === step.resource)?.resource.path === WITNESS_PATH;
+}
+
+/** Whether PayLink serves this user's accounts (any 2xx JSON): the user is known to PayLink. */
+async function servedAtWitness(session: PayLinkSession): Promise<boolean> {
+  try {
+    await session.getJson({ path: WITNESS_PATH, query: {}, endpoint: WITNESS_PATH, auth: 'user' });
+    return true;
+  } catch (error) {
+    if (error instanceof ApiKeyRejectedError) throw error;
+    return false;
+  }
 }
 
 /** The state of a resource's fetched parent (undefined for roots and `known_tasks` children). */
@@ -395,3 +446,30 @@ export const USER_LOADS_COLUMNS = [
   { name: 'batch', type: 'bigint' },
   { name: 'load_started_at', type: 'timestamp' },
 ] as const;
+
+/**
+ * What a load of these steps lacks to call its task-id children (`tasks`): undefined when every
+ * such resource has task ids given (`hasTaskIds`) or a discovery resource (`keysFrom`) in the
+ * load. Otherwise one sentence naming the resource and both ways to give it ids, because such
+ * a resource would otherwise load nothing, silently.
+ */
+export function taskIdsProblem(steps: readonly ResourceStep[], hasTaskIds: boolean): string | undefined {
+  if (hasTaskIds) return undefined;
+  const loaded = new Set(steps.map((s) => s.resource.table));
+  const starved = steps.filter(
+    (s) =>
+      s.emit &&
+      s.resource.parent?.resource === KNOWN_TASKS &&
+      (s.resource.keysFrom === undefined || !loaded.has(s.resource.keysFrom.resource)),
+  );
+  if (starved.length === 0) return undefined;
+  const names = starved.map((s) => s.resource.table).join(', ');
+  const discovery = [
+    ...new Set(starved.flatMap((s) => (s.resource.keysFrom ? [s.resource.keysFrom.resource] : []))),
+  ];
+  return `${names} needs task ids and none were given: pass --task-ids <file> (JSON lines {"identifier","taskId"})${
+    discovery.length > 0
+      ? `, or add ${discovery.join(', ')} to --resources to discover them per user (low confidence, see docs/paylink-api.md)`
+      : ''
+  }`;
+}

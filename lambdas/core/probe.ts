@@ -6,20 +6,29 @@
  * the output is meant to be pasted into tickets. When a selector misses, the `--config` snippet
  * that would fix it is given.
  */
-import { endpointSymptom, fixAdvice } from './endpoint-health.ts';
-import { describeError, PayLinkHttpError, SelectorError } from './errors.ts';
+import { endpointSymptom, fixAdvice, WITNESS_PATH } from './endpoint-health.ts';
+import {
+  ApiKeyRejectedError,
+  describeError,
+  MalformedResponseError,
+  PayLinkHttpError,
+  SelectorError,
+} from './errors.ts';
 import { parseIsoTimestamp } from './iso-timestamp.ts';
 import { unitPath } from './load-user.ts';
 import { firstPage } from './paginate.ts';
-import type { PayLinkApi } from './ports.ts';
+import type { PayLinkApi, PayLinkSession } from './ports.ts';
 import { KNOWN_TASKS, type ResourceDef } from './resources.ts';
-import { locateRecords } from './select.ts';
+import { locateRecords, looksLikeDataKey, printableKeys } from './select.ts';
 import type { JsonObject, JsonValue } from './types.ts';
 
 export interface FieldShape {
-  /** Dotted path; list items as `[]`: `bills[].actions[].type`. */
+  /**
+   * Dotted path; list items as `[]`: `bills[].actions[].type`. Keys that look like data (ids,
+   * dates: a map keyed by data) are never printed: the map is `map` and its entries `<key>`.
+   */
   readonly path: string;
-  /** Types seen: text, timestamp, bigint, double, bool, null, object, list. */
+  /** Types seen: text, timestamp, bigint, double, bool, null, object, map, list. */
   readonly types: readonly string[];
 }
 
@@ -28,8 +37,10 @@ export interface ResourceProbe {
   /** The catalog path template (never an id). */
   readonly endpoint: string;
   readonly auth: 'user' | 'server';
-  /** HTTP status; null when no response came (network) or the resource was not called. */
+  /** HTTP status; null when no response came (network), the body was unusable, or not called. */
   readonly status: number | null;
+  /** Set when it answered 2xx with a body that is not JSON (or empty): what the body was. */
+  readonly notJson?: string;
   readonly outcome: 'ok' | 'no_data' | 'selector_miss' | 'failed' | 'skipped';
   /** Our own error message (status and endpoint, never a value); for failed and skipped resources. */
   readonly detail?: string;
@@ -51,8 +62,58 @@ export interface ProbeInput {
   readonly taskIds?: readonly string[];
 }
 
-export async function probeUser(input: ProbeInput, api: PayLinkApi): Promise<ResourceProbe[]> {
+/**
+ * Whether the results speak about the endpoints. `known`: PayLink served this user something.
+ * `unknown`: nothing answered 2xx and WITNESS_PATH answered 404 too: PayLink does not seem to
+ * know the identifier, so the 404s say nothing about the endpoints (no fix is suggested).
+ * `unconfirmed`: nothing answered 2xx and the witness could not tell.
+ */
+export type ProbeUserVerdict = 'known' | 'unknown' | 'unconfirmed';
+
+export interface ProbeReport {
+  readonly user: ProbeUserVerdict;
+  /** One sentence when the user is not `known`. */
+  readonly note?: string;
+  readonly resources: readonly ResourceProbe[];
+}
+
+export async function probeUser(input: ProbeInput, api: PayLinkApi): Promise<ProbeReport> {
   const session = await api.openSession(input.identifier);
+  const resources = await probeResources(input, session);
+  const answered = resources.some(
+    (p) => p.outcome === 'ok' || p.outcome === 'no_data' || p.outcome === 'selector_miss',
+  );
+  const notFound = resources.some((p) => p.outcome === 'failed' && p.status === 404);
+  if (answered || !notFound) return { user: 'known', resources };
+  const witness = await witnessStatus(session);
+  if (witness === 'ok') return { user: 'known', resources };
+  // The 404s are about the user, not the endpoints: no endpoint is blamed, no fix suggested.
+  const unblamed = resources.map(({ fix: _fix, ...p }) => p);
+  if (witness === 404)
+    return {
+      user: 'unknown',
+      note: `PayLink answered HTTP 404 at GET ${WITNESS_PATH} too (the one path Atomic's own code confirms): it does not seem to know this user. Check the identifier (exactly as given to PayLink); these results say nothing about the endpoints`,
+      resources: unblamed,
+    };
+  return {
+    user: 'unconfirmed',
+    note: `every resource failed and GET ${WITNESS_PATH} ${witness === null ? 'did not answer' : `answered HTTP ${witness}`}: the results are inconclusive for this user; try another identifier`,
+    resources: unblamed,
+  };
+}
+
+/** GET WITNESS_PATH for the user: `ok` (2xx JSON), the HTTP status, or null (no usable answer). */
+async function witnessStatus(session: PayLinkSession): Promise<'ok' | number | null> {
+  try {
+    await session.getJson({ path: WITNESS_PATH, query: {}, endpoint: WITNESS_PATH, auth: 'user' });
+    return 'ok';
+  } catch (error) {
+    if (error instanceof ApiKeyRejectedError) throw error;
+    return error instanceof PayLinkHttpError ? error.status : null;
+  }
+}
+
+async function probeResources(input: ProbeInput, session: PayLinkSession): Promise<ResourceProbe[]> {
   const records = new Map<string, JsonObject[]>();
   const out: ResourceProbe[] = [];
   for (const resource of input.resources) {
@@ -100,6 +161,7 @@ export async function probeUser(input: ProbeInput, api: PayLinkApi): Promise<Res
       out.push({
         ...base,
         status,
+        ...(error instanceof MalformedResponseError ? { notJson: error.detail } : {}),
         outcome: 'failed',
         detail: describeError(error).message,
         topLevelKeys: [],
@@ -172,10 +234,10 @@ function skippedWhy(resource: ResourceDef): string {
 function topLevelKeys(body: JsonValue): string[] {
   if (Array.isArray(body)) return ['(array)'];
   if (body === null || typeof body !== 'object') return [];
-  const keys = Object.keys(body);
+  const keys = printableKeys(Object.keys(body));
   const data = body.data;
   if (data !== null && typeof data === 'object' && !Array.isArray(data))
-    for (const k of Object.keys(data)) keys.push(`data.${k}`);
+    for (const k of printableKeys(Object.keys(data))) keys.push(`data.${k}`);
   return keys;
 }
 
@@ -183,6 +245,7 @@ function topLevelKeys(body: JsonValue): string[] {
 function selectorSnippet(resource: ResourceDef, body: JsonValue): string {
   const candidates: string[] = [];
   const consider = (path: string, value: JsonValue) => {
+    if (path.split('.').some(looksLikeDataKey)) return;
     if (
       resource.kind === 'list'
         ? Array.isArray(value)
@@ -202,6 +265,9 @@ function selectorSnippet(resource: ResourceDef, body: JsonValue): string {
   return `{"resources": {"${resource.table}": {"selectors": [${JSON.stringify(pick)}]}}}`;
 }
 
+/** The placeholder of a map's data-like keys in a field path. */
+const MAP_KEY = '<key>';
+
 /** Every field path of the records with the types seen there; never a value. */
 export function fieldShapes(records: readonly JsonObject[]): FieldShape[] {
   const seen = new Map<string, Set<string>>();
@@ -210,13 +276,22 @@ export function fieldShapes(records: readonly JsonObject[]): FieldShape[] {
     types.add(type);
     seen.set(path, types);
   };
-  const walk = (value: JsonValue, path: string) => {
-    add(path, typeOf(value));
-    if (Array.isArray(value)) for (const item of value) walk(item, `${path}[]`);
-    else if (value !== null && typeof value === 'object')
-      for (const [k, v] of Object.entries(value)) walk(v, `${path}.${k}`);
+  const join = (path: string, key: string) => (path === '' ? key : `${path}.${key}`);
+  const walkEntries = (object: JsonObject, path: string) => {
+    // A map keyed by data (ids, dates): its keys are personal data; print its shape only.
+    const keyed = Object.keys(object).some(looksLikeDataKey);
+    for (const [k, v] of Object.entries(object)) walk(v, join(path, keyed ? MAP_KEY : k));
   };
-  for (const record of records) for (const [k, v] of Object.entries(record)) walk(v, k);
+  const walk = (value: JsonValue, path: string) => {
+    if (Array.isArray(value)) {
+      add(path, 'list');
+      for (const item of value) walk(item, `${path}[]`);
+    } else if (value !== null && typeof value === 'object') {
+      add(path, Object.keys(value).some(looksLikeDataKey) ? 'map' : 'object');
+      walkEntries(value, path);
+    } else add(path, typeOf(value));
+  };
+  for (const record of records) walkEntries(record, '');
   return [...seen.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([path, types]) => ({ path, types: [...types].sort() }));

@@ -10,7 +10,7 @@ import { InterruptedError } from './errors.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { batchManifestKey, commitIntentKey, stagingPrefix } from './layout.ts';
 import { acquireLease, type Lease, type LeaseOptions } from './lease.ts';
-import { type BatchManifest, type BatchUser, loadBatch } from './load-batch.ts';
+import { type BatchManifest, type BatchUser, type CarriedUnits, loadBatch } from './load-batch.ts';
 import type { UserResult } from './load-user.ts';
 import { extendPlan, type PlanDoc, planLoad, readBatchUsers, resumablePlan } from './plan.ts';
 import type { PayLinkApi } from './ports.ts';
@@ -90,6 +90,8 @@ async function runLeased(
   deps.onPlan?.(plan, resumed !== undefined);
   // One judge for the whole run: an endpoint found unusable in one batch is not called in the next.
   const health = new EndpointHealth(input.resources.steps.map((s) => s.resource));
+  // Units waiting for a verdict cross batch boundaries (small batches judge like big ones).
+  const carried: CarriedUnits = { units: [], failedLate: new Set() };
   /** Users an interrupted batch never started: loaded in batches appended to the plan. */
   const leftOut: BatchUser[] = [];
   let staged = 0;
@@ -123,6 +125,9 @@ async function runLeased(
             registry,
             concurrency: input.concurrency,
             health,
+            carried,
+            // Users left out by an interrupted attempt get batches of their own after this one.
+            lastBatch: batch === plan.batches - 1 && leftOut.length === 0,
             ...(input.stop === undefined ? {} : { stop: input.stop }),
             ...(input.limits === undefined ? {} : { limits: input.limits }),
           },

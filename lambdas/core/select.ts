@@ -7,7 +7,11 @@
  *     or directly under `data`;
  *     object resources: the only top-level key holding an object (or null), e.g.
  *     `{"data": {...}}`, unless the body carries `_id` (then it is a bare record, and
- *     guessing one of its nested objects would load the wrong thing: configure `$`).
+ *     guessing one of its nested objects would load the wrong thing);
+ *  4. object resources: a bare record, i.e. a body with a field of its own (a scalar that is
+ *     not an API status such as `message` or `code`), is the record, as dlt's rest_api reads a
+ *     response without a list; a bare `null` is no record. (List resources stay strict: a
+ *     list endpoint answering one object is more likely a wrong path than one record.)
  * A selector that reaches the wrong shape (a list where an object is expected, or a scalar)
  * does not match. A matched `null` is zero records. Nothing matched: SelectorError, which
  * names the keys seen and never a value.
@@ -53,7 +57,49 @@ export function locateRecords(body: JsonValue, resource: SelectableResource): Lo
       : 'the only object at the top level',
   );
   if (fallback !== undefined) return { records: fallback.records, selector: fallback.selector };
+  if (resource.kind === 'object') {
+    if (body === null) return { records: [], selector: ROOT_SELECTOR };
+    tried.push('the body as the record');
+    if (isBareRecord(body, resource.selectors))
+      return { records: [body as JsonObject], selector: ROOT_SELECTOR };
+  }
   throw new SelectorError(resource.table, tried, keysSeen(body));
+}
+
+/** Top-level keys of status and error bodies: a body with only these is not a record. */
+const STATUS_KEYS = new Set(['message', 'code', 'status', 'error', 'errors', 'success', 'ok']);
+
+/**
+ * An object carrying at least one scalar field of its own: a record, not an envelope. A body
+ * holding a selector's key (in the wrong shape) is an envelope gone wrong, not a record.
+ */
+function isBareRecord(body: JsonValue, selectors: readonly string[]): boolean {
+  if (!isObject(body)) return false;
+  if (selectors.some((s) => Object.hasOwn(body, s.split('.')[0]!))) return false;
+  return Object.entries(body).some(
+    ([key, value]) => !STATUS_KEYS.has(key) && value !== null && typeof value !== 'object',
+  );
+}
+
+/**
+ * Whether an object key looks like data rather than a field name: ids (hex, UUIDs, long digit
+ * runs), dates, e-mail addresses, anything with spaces or punctuation. Keys of maps keyed by
+ * data are personal data, so `probe` and error messages print a placeholder instead.
+ */
+export function looksLikeDataKey(key: string): boolean {
+  if (key.length === 0 || key.length > 40) return true;
+  if (!/^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(key)) return true;
+  if (/\d{4,}/.test(key)) return true;
+  // ObjectIds and other hex ids that happen to start with a letter.
+  if (key.length >= 12 && /^[0-9a-f-]+$/i.test(key) && /\d/.test(key)) return true;
+  return false;
+}
+
+/** Keys safe to print: data-like keys are replaced by one `<n keys that look like data>` entry. */
+export function printableKeys(keys: readonly string[]): string[] {
+  const safe = keys.filter((k) => !looksLikeDataKey(k));
+  const hidden = keys.length - safe.length;
+  return hidden === 0 ? safe : [...safe, `<${hidden} key${hidden === 1 ? '' : 's'} that look like data>`];
 }
 
 /** The value at a dotted path of objects; undefined when any step is missing or not an object. */
@@ -98,7 +144,8 @@ function onlyList(body: JsonValue): Located | undefined {
 }
 
 function onlyObject(body: JsonValue): Located | undefined {
-  if (!isObject(body) || Object.hasOwn(body, '_id')) return undefined;
+  // A body with fields of its own is a record: guessing one of its nested objects would load the wrong thing.
+  if (!isObject(body) || Object.hasOwn(body, '_id') || isBareRecord(body, [])) return undefined;
   let found: Located | undefined;
   let count = 0;
   for (const [key, value] of Object.entries(body)) {
@@ -121,9 +168,9 @@ function isObject(value: JsonValue | undefined): value is JsonObject {
 
 function keysSeen(body: JsonValue): string[] {
   if (!isObject(body)) return [];
-  const keys = Object.keys(body);
+  const keys = printableKeys(Object.keys(body));
   const envelope = body[ENVELOPE];
-  if (isObject(envelope)) for (const k of Object.keys(envelope)) keys.push(`${ENVELOPE}.${k}`);
+  if (isObject(envelope)) for (const k of printableKeys(Object.keys(envelope))) keys.push(`${ENVELOPE}.${k}`);
   if (keys.length <= MAX_KEYS_SEEN) return keys;
   return [...keys.slice(0, MAX_KEYS_SEEN), `(+${keys.length - MAX_KEYS_SEEN} more)`];
 }

@@ -273,7 +273,12 @@ export class OfflineAws {
       ...(invocation.ok ? {} : { errorType: invocation.errorType }),
       logs: invocation.logs,
     });
-    if (!invocation.ok) throw this.fail(invocation.errorType, invocation.errorMessage);
+    // Lambda reports a function error to Step Functions with the error as JSON in its Cause.
+    if (!invocation.ok)
+      throw this.fail(
+        invocation.errorType,
+        JSON.stringify({ errorType: invocation.errorType, errorMessage: invocation.errorMessage, trace: [] }),
+      );
     return { ExecutedVersion: '$LATEST', Payload: invocation.result, StatusCode: 200 };
   }
 

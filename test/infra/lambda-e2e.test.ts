@@ -12,6 +12,8 @@
  */
 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
@@ -641,7 +643,13 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
   const FAILURES_PREFIX = 'failures';
   /** Each failure with the state machine state whose Lambda task it fails. */
   const failures: Record<
-    'noUsersList' | 'rejectedKey' | 'unreadableSecret' | 'corruptSchema' | 'leaseHeld' | 'leaseLost',
+    | 'noUsersList'
+    | 'rejectedKey'
+    | 'unreadableSecret'
+    | 'corruptSchema'
+    | 'unreachable'
+    | 'leaseHeld'
+    | 'leaseLost',
     { state: 'Plan' | 'LoadBatch' | 'Commit'; invocation: Invocation<unknown> }
   > = {} as never;
   const env = (name: HandlerName, overrides: Record<string, string> = {}) =>
@@ -667,9 +675,15 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
       { ...item, run: { execution: 'execution-2', stateMachine: 'machine', redriveCount: 0 } },
       env('loadBatch'),
     );
-    const [rejectedKey, unreadableSecret] = await Promise.all([
+    // A port that was just free: nothing listens there now.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const closed = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise((resolve) => probe.close(resolve));
+    const [rejectedKey, unreadableSecret, unreachable] = await Promise.all([
       invoke('loadBatch', item, env('loadBatch', { [HANDLER_ENV.secretArn]: WRONG_SECRET_ARN })),
       invoke('loadBatch', item, env('loadBatch', { [HANDLER_ENV.secretArn]: MISSING_SECRET_ARN })),
+      invoke('loadBatch', item, env('loadBatch', { [HANDLER_ENV.baseUrl]: closed })),
     ]);
     // A schema registry someone edited by hand: the commit must stop, not guess.
     await bucket.put(`${FAILURES_PREFIX}/_schema/current.json`, '{"formatVersion": 1, "tables": ');
@@ -679,6 +693,7 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
       rejectedKey: { state: 'LoadBatch', invocation: rejectedKey },
       unreadableSecret: { state: 'LoadBatch', invocation: unreadableSecret },
       corruptSchema: { state: 'Commit', invocation: corruptSchema },
+      unreachable: { state: 'LoadBatch', invocation: unreachable },
       leaseHeld: { state: 'Plan', invocation: leaseHeld },
       leaseLost: { state: 'LoadBatch', invocation: leaseLost },
     });
@@ -720,6 +735,13 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
     const failure = failed('leaseLost');
     expect(failure.errorType).toBe('LeaseLostError');
     expect(failure.errorMessage).toContain('it is held by step-functions execution-1');
+    expect(deployed.nonRetryable.get(failure.state)).toContain(failure.errorType);
+  });
+
+  it('PayLink unreachable fails load-batch with SystemicFailureError naming it, which LoadBatch does not retry', () => {
+    const failure = failed('unreachable');
+    expect(failure.errorType).toBe('SystemicFailureError');
+    expect(failure.errorMessage).toMatch(/^cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused/);
     expect(deployed.nonRetryable.get(failure.state)).toContain(failure.errorType);
   });
 

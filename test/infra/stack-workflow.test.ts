@@ -138,8 +138,8 @@ describe('the state machine of each schedule', () => {
       },
       MaxConcurrency: 4,
       ToleratedFailurePercentage: 10,
-      ResultPath: null,
-      Next: 'Commit',
+      ResultPath: '$.batchMarks',
+      Next: 'CheckBatches',
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
     });
     const item = map.ItemProcessor.States[map.ItemProcessor.StartAt];
@@ -161,7 +161,12 @@ describe('the state machine of each schedule', () => {
       'run.$': '$.run',
       'childRedriveCount.$': '$$.Execution.RedriveCount',
     });
-    expect(item.ResultSelector).toEqual({});
+    expect(item.ResultSelector).toEqual({ s: 0 });
+    // A systemic batch is caught, marked, and stops the run before commit (workflow-systemic.test.ts runs it).
+    expect(item.Catch).toEqual([
+      { ErrorEquals: ['SystemicFailureError'], ResultPath: '$.failure', Next: 'ReadSystemicCause' },
+    ]);
+    expect(definition.States.AnyBatchSystemic.Default).toBe('Commit');
     expect(item.TimeoutSeconds).toBe(960);
     expect(map.ItemsPath).toBeUndefined();
 
@@ -182,8 +187,13 @@ describe('the state machine of each schedule', () => {
       // commit resumes where it stopped (moved parts are skipped): retried once, and that
       // retrier comes before States.TaskFailed, which would otherwise match Lambda.Unknown.
       const isCommit = task === definition.States.Commit;
+      // A systemic batch (PayLink unusable for its first users) is never retried.
+      const systemic = task === map.ItemProcessor.States.LoadBatch ? ['SystemicFailureError'] : [];
       expect(task.Retry).toEqual([
-        { ErrorEquals: [...NON_RETRYABLE_ERRORS, ...(isCommit ? [] : timedOut)], MaxAttempts: 0 },
+        {
+          ErrorEquals: [...NON_RETRYABLE_ERRORS, ...(isCommit ? [] : timedOut), ...systemic],
+          MaxAttempts: 0,
+        },
         ...(isCommit ? [{ ErrorEquals: timedOut, IntervalSeconds: 30, MaxAttempts: 1 }] : []),
         {
           ErrorEquals: [...LAMBDA_SERVICE_ERRORS],

@@ -3,7 +3,11 @@
  * agreeing with the views when reports or the registry are gone, and a simulator whose world can
  * move on between loads from the command line.
  */
-import { rm } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSimulateArgs } from '#cli/simulate-command.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
@@ -52,10 +56,13 @@ describe('the CLI over a lake of two loads', () => {
     expect(status.loads.map((l: { loadId: string }) => l.loadId)).toEqual(['z-first']);
     expect(status.withoutReport).toEqual(['a-second']);
     expect(status.uncommitted).toEqual([]);
-    expect(status.tables.find((t: { table: string }) => t.table === '_dlt_loads')).toMatchObject({
-      rows: 2,
-      files: 2,
-    });
+    const dltLoads = status.tables.find((t: { table: string }) => t.table === '_dlt_loads');
+    expect(dltLoads).toMatchObject({ rows: 2, files: 2 });
+    const onDisk = (await readdir(`${dest}/_dlt_loads`, { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile() && e.name.endsWith('.parquet'))
+      .map((e) => statSync(join(e.parentPath, e.name)).size);
+    expect(onDisk).toHaveLength(2);
+    expect(dltLoads.bytes, 'the two commit-point files, as on disk').toBe(onDisk[0]! + onDisk[1]!);
   });
 
   it('still reports a lake whose registry is gone, with a warning naming the repair', async () => {
@@ -78,5 +85,20 @@ describe('paylink-loader simulate', () => {
 
   it('refuses a generation that is not a whole number, naming the flag', () => {
     expect(() => parseSimulateArgs(['--generation', 'x'], captureIo().io)).toThrow('--generation');
+  });
+
+  it('names a busy port in one line, not as an internal error', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as AddressInfo;
+    try {
+      const run = await runCli(['simulate', '--port', String(port)]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toBe(
+        `error: --port: 127.0.0.1:${port} is already in use (pick another port, or 0 for any free one).\n`,
+      );
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
   });
 });

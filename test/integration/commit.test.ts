@@ -256,12 +256,14 @@ describe('commit', () => {
     const users = Array.from({ length: 9 }, (_, i) => `u${i}`);
     await plan('L8', users, 3);
     let calls = 0;
-    // The orders path does not exist: 404 for everybody, while tokens mint fine.
+    // The orders path does not exist: 404 for everybody, while PayLink serves the users
+    // elsewhere (the witness, /pay-link/accounts: a minted token alone is no evidence).
     const api: PayLinkApi = {
       async openSession() {
         return {
           async getJson(request) {
             calls++;
+            if (request.endpoint === '/pay-link/accounts') return { accounts: [] };
             throw new PayLinkHttpError(request.endpoint, 404, 40400);
           },
         };

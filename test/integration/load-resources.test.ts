@@ -8,6 +8,7 @@ import { generateIdentifiers } from '#simulator/world.ts';
 import { expectedTableCounts, rootRowsOf } from '#test/helpers/expected-rows.ts';
 import {
   credentialsEnv,
+  listFiles,
   queryObjects,
   runLoad,
   Scratch,
@@ -77,7 +78,11 @@ describe('a load of selected resources', () => {
     expect(lines.length, 'task ids in the sample').toBeGreaterThan(3);
     const taskIds = await scratch.text('task-ids.jsonl', `${lines.join('\n')}\n`);
     const run = await runLoad({ users: usersFile, dest, baseUrl: sim.url, resources: ['tasks'] }, ENV);
-    expect(run.code, 'without --task-ids there is nothing to fetch, and nothing fails').toBe(0);
+    expect(run.code, 'without --task-ids there is nothing to fetch: said, not silent').toBe(1);
+    expect(run.stderr.trim()).toBe(
+      'error: --task-ids: tasks needs task ids and none were given: pass --task-ids <file> (JSON lines {"identifier","taskId"}), or add user_tasks to --resources to discover them per user (low confidence, see docs/paylink-api.md). Nothing was committed.',
+    );
+    expect(await listFiles(dest), 'nothing written').toEqual([]);
     const withIds = await runLoad(
       { users: usersFile, dest: scratch.path('tasks-2'), baseUrl: sim.url, resources: ['tasks'], taskIds },
       ENV,

@@ -5,8 +5,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiProfile } from '#simulator/api-profiles.ts';
+import { startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { credentialsEnv, listFiles, runLoad, Scratch } from '#test/helpers/lake-harness.ts';
+import { credentialsEnv, FAST_HTTP, listFiles, runLoad, Scratch } from '#test/helpers/lake-harness.ts';
 
 const ENV = credentialsEnv('systemic-key', 'systemic-secret');
 
@@ -69,6 +71,63 @@ describe('a load that cannot work', () => {
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  const cases: [ApiProfile, (origin: string) => string][] = [
+    [
+      'redirect',
+      (origin) =>
+        `error: ${origin} answered POST /access-token with a redirect (HTTP 302), which the loader does not follow (it would carry the credentials elsewhere); check --base-url`,
+    ],
+    [
+      'down',
+      (origin) =>
+        `error: ${origin} answered POST /access-token with HTTP 503 even after retries: PayLink is failing (or --base-url is not PayLink); nothing useful could be loaded`,
+    ],
+    [
+      'not-paylink',
+      () =>
+        "error: the server at --base-url is not answering as PayLink: POST /access-token sent JSON that is not PayLink's (no usable data.publicToken); check --base-url",
+    ],
+    [
+      'not-json',
+      (origin) =>
+        `error: ${origin} is not answering as PayLink: POST /access-token sent a body that is not JSON; check --base-url`,
+    ],
+  ];
+  for (const [profile, message] of cases) {
+    it(`exits 1 and names the cause when the base URL answers as the ${profile} profile`, async () => {
+      const sim = await startSimulator({ apiKey: 'systemic-key', apiSecret: 'systemic-secret', profile });
+      try {
+        const dest = scratch.path(`profile-${profile}`);
+        const config = await scratch.json(`fast-${profile}.json`, { http: FAST_HTTP });
+        const started = Date.now();
+        const run = await runLoad({ users: usersFile, dest, baseUrl: sim.url, config }, ENV);
+        expect(run.code, run.stdout).toBe(1);
+        expect(run.stderr).toContain(message(sim.url));
+        expect(run.stderr).toContain('Nothing was committed.');
+        expect(Date.now() - started, 'stops after the first users').toBeLessThan(10_000);
+        expect(await listFiles(dest)).toEqual([]);
+      } finally {
+        await sim.close();
+      }
+    });
+  }
+
+  it('exits 1 when the base URL has no access-token endpoint (a wrong path prefix)', async () => {
+    const sim = await startSimulator({ apiKey: 'systemic-key', apiSecret: 'systemic-secret' });
+    try {
+      const dest = scratch.path('wrong-prefix');
+      const config = await scratch.json('fast-prefix.json', { http: FAST_HTTP });
+      const run = await runLoad({ users: usersFile, dest, baseUrl: `${sim.url}/api/v9`, config }, ENV);
+      expect(run.code, run.stdout).toBe(1);
+      expect(run.stderr).toContain(
+        `error: ${sim.url} answered POST /access-token with HTTP 404: --base-url is not the PayLink API root`,
+      );
+      expect(await listFiles(dest)).toEqual([]);
+    } finally {
+      await sim.close();
     }
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonValue } from '#core/types.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { credentialsEnv, runCli } from '#test/helpers/lake-harness.ts';
+import { credentialsEnv, FAST_HTTP, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
 const SEED = 'probe-seed';
 const ENV = credentialsEnv('probe-key', 'probe-secret');
@@ -99,16 +99,93 @@ describe('paylink-loader probe', () => {
     expect(run.stdout).not.toContain(user);
   });
 
-  it('gives the same facts as JSON, and the --config snippet when a selector misses', async () => {
+  it('gives the same facts as JSON, a bare object read as the record', async () => {
     const run = await runCli(['probe', '--user', user, '--base-url', bare.url, '--json'], ENV);
-    expect(run.code, 'a resource a load would disable').toBe(4);
+    expect(run.code, 'bare arrays and bare objects are both readable').toBe(0);
     const { resources } = JSON.parse(run.stdout) as {
       resources: { resource: string; outcome: string; selector: string | null; fix?: string }[];
     };
     const recent = resources.find((r) => r.resource === 'financial_transactions_most_recent')!;
-    expect(recent.outcome).toBe('selector_miss');
-    expect(recent.fix).toBe('{"resources": {"financial_transactions_most_recent": {"selectors": ["$"]}}}');
+    expect(recent).toMatchObject({ outcome: 'ok', selector: '$' });
     expect(resources.find((r) => r.resource === 'orders')).toMatchObject({ outcome: 'ok', selector: '$' });
     expect(leaks(bare.served(user) as unknown as JsonValue, run.stdout)).toEqual([]);
+  });
+
+  it('says the user is unknown instead of blaming every endpoint', async () => {
+    const unknown = await startSimulator({
+      seed: SEED,
+      apiKey: 'probe-key',
+      apiSecret: 'probe-secret',
+      faults: { failUsers: [user] },
+    });
+    try {
+      const run = await runCli(['probe', '--user', user, '--base-url', unknown.url], ENV);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain('Inconclusive: PayLink answered HTTP 404 at GET /pay-link/accounts too');
+      expect(run.stderr).toContain('it does not seem to know this user');
+      expect(run.stdout, 'no endpoint is blamed').not.toContain('fix:');
+      expect(run.stdout).not.toContain('the endpoint looks missing');
+      const json = await runCli(['probe', '--user', user, '--base-url', unknown.url, '--json'], ENV);
+      expect(JSON.parse(json.stdout)).toMatchObject({ user: 'unknown' });
+    } finally {
+      await unknown.close();
+    }
+  });
+
+  it('prints a map keyed by data as its shape, never its keys', async () => {
+    const keyed = await startSimulator({
+      seed: SEED,
+      apiKey: 'probe-key',
+      apiSecret: 'probe-secret',
+      profile: 'keyed-maps',
+    });
+    try {
+      for (const format of [[], ['--json']]) {
+        const run = await runCli(
+          ['probe', '--user', user, '--base-url', keyed.url, '--resources', 'accounts', ...format],
+          ENV,
+        );
+        expect(run.code, run.stderr).toBe(0);
+        const out = run.stdout + run.stderr;
+        for (const account of keyed.served(user).accounts) {
+          expect(out).not.toContain(account._id);
+          const synced = (account as { lastSyncedAt?: string }).lastSyncedAt;
+          if (synced) expect(out).not.toContain(synced.slice(0, 10));
+        }
+        if (format.length === 0) {
+          expect(run.stdout).toMatch(/^ {2}statusByAccount +map$/m);
+          expect(run.stdout).toMatch(/^ {2}statusByAccount\.<key> +text$/m);
+          expect(run.stdout).toMatch(/^ {2}syncsByDay\.<key> +bigint$/m);
+        }
+      }
+    } finally {
+      await keyed.close();
+    }
+  });
+
+  it('says an endpoint answered with a body that is not JSON (it did answer)', async () => {
+    const garbled = await startSimulator({
+      seed: SEED,
+      apiKey: 'probe-key',
+      apiSecret: 'probe-secret',
+      faults: { malformedRate: 1, maxConsecutiveFaults: 100 },
+    });
+    const scratch = await Scratch.create('probe-garbled');
+    try {
+      const config = await scratch.json('fast.json', { http: { ...FAST_HTTP, attempts: 2 } });
+      const run = await runCli(
+        ['probe', '--user', user, '--base-url', garbled.url, '--resources', 'accounts', '--config', config],
+        ENV,
+      );
+      expect(run.stdout).toMatch(/^accounts +2xx +- /m);
+      // The simulator's garbled bodies: truncated JSON, an HTML page or nothing.
+      expect(run.stdout).toMatch(
+        /answered 2xx, but not with JSON \((body is not valid JSON|an HTML page, not JSON|empty body)\)/,
+      );
+      expect(run.stdout).not.toContain('no answer');
+    } finally {
+      await garbled.close();
+      await scratch.dispose();
+    }
   });
 });

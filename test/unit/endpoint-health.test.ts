@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveCatalog } from '#core/config.ts';
-import { EndpointHealth, endpointSymptom, type UserObservation } from '#core/endpoint-health.ts';
+import { EndpointHealth, endpointSymptom, fixAdvice, type UserObservation } from '#core/endpoint-health.ts';
 import {
   MalformedResponseError,
   PayLinkHttpError,
@@ -113,5 +113,90 @@ describe('EndpointHealth', () => {
     health.observe(user('ok', 'ok'));
     for (let i = 0; i < 5; i++) health.observe(refused);
     expect(() => health.finishBatch()).not.toThrow();
+  });
+
+  it('takes no evidence from a user whose only called resource failed, unless PayLink served them at the witness', () => {
+    const onlyOrders = (identifier: string, witnessed?: boolean): UserObservation => ({
+      identifier,
+      minted: true,
+      steps: [{ resource: 'orders', result: symptom, error: missing() }],
+      ...(witnessed === undefined ? {} : { witnessed }),
+    });
+    const unwitnessed = new EndpointHealth(catalog);
+    for (const id of ['a', 'b', 'c', 'd']) unwitnessed.observe(onlyOrders(id));
+    for (const id of ['e', 'f', 'g']) unwitnessed.observe(onlyOrders(id, false));
+    expect(unwitnessed.findings(), 'a minted token is not evidence').toEqual([]);
+    expect(unwitnessed.undecided('orders')).toBe(true);
+
+    const witnessed = new EndpointHealth(catalog);
+    for (const id of ['a', 'b', 'c']) witnessed.observe(onlyOrders(id, true));
+    expect(witnessed.disabled('orders')?.evidenceUsers).toBe(3);
+    expect(witnessed.undecided('orders')).toBe(false);
+  });
+
+  it('stops the load when the first users get only 5xx or redirects, naming status and endpoint', () => {
+    const failing = (error: PayLinkHttpError) => {
+      error.origin = 'http://127.0.0.1:9';
+      return { identifier: 'x', minted: false, mintError: error, steps: [] };
+    };
+    const down = new EndpointHealth(catalog);
+    down.observe(failing(new PayLinkHttpError('POST /access-token', 503)));
+    down.observe(failing(new PayLinkHttpError('POST /access-token', 503)));
+    expect(() => down.observe(failing(new PayLinkHttpError('POST /access-token', 503)))).toThrow(
+      'http://127.0.0.1:9 answered POST /access-token with HTTP 503 even after retries',
+    );
+    const moved = new EndpointHealth(catalog);
+    moved.observe(failing(new PayLinkHttpError('POST /access-token', 302)));
+    expect(() => moved.finishBatch()).toThrow('with a redirect (HTTP 302)');
+  });
+
+  it('stops the load when minted users get 5xx on every resource', () => {
+    const health = new EndpointHealth(catalog);
+    const failing = (): UserObservation => {
+      const error = (endpoint: string) =>
+        Object.assign(new PayLinkHttpError(endpoint, 502), { origin: 'https://p' });
+      return {
+        identifier: 'x',
+        minted: true,
+        steps: [
+          { resource: 'accounts', result: 'failed', error: error('/pay-link/accounts') },
+          { resource: 'orders', result: 'failed', error: error('/pay-link/orders') },
+        ],
+      };
+    };
+    health.observe(failing());
+    health.observe(failing());
+    expect(() => health.observe(failing())).toThrow(
+      'https://p answered /pay-link/accounts with HTTP 502 even after retries',
+    );
+  });
+
+  it("reads a redirect of one data endpoint as that endpoint's symptom", () => {
+    expect(endpointSymptom(new PayLinkHttpError('/x', 302))).toMatchObject({
+      code: 'http_302',
+      fix: 'redirect',
+    });
+  });
+});
+
+describe('fix advice', () => {
+  const def = (table: string) => catalog.find((r) => r.table === table)!;
+  it('shows the {identifier} path form when it suggests the server key', () => {
+    const advice = fixAdvice(def('suggestions'), { code: 'http_401', httpStatus: 401, fix: 'auth' });
+    expect(advice).toContain(
+      '{"resources": {"suggestions": {"auth": "server", "path": "/.../{identifier}/..."}}}',
+    );
+    expect(advice).toContain('the path must carry {identifier}');
+  });
+
+  it('reads as one sentence for a selector miss', () => {
+    const advice = fixAdvice(def('orders'), {
+      code: 'selector_not_found',
+      httpStatus: null,
+      fix: 'selector',
+    });
+    expect(advice).toBe(
+      'no selector matched the body: name the key that holds the records in a --config file ({"resources": {"orders": {"selectors": ["<key>"]}}}) (paylink-loader probe --user <identifier> shows the keys), or leave it out with --resources',
+    );
   });
 });

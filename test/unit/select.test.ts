@@ -86,6 +86,19 @@ describe('selectRecords for list resources', () => {
     expect(error.keysSeen).toEqual(['data', 'data.x', 'data.y']);
   });
 
+  it('names keys that look like data (ids, dates, e-mails) only by their count', () => {
+    const body = {
+      '5f1a2b3c4d5e6f7a8b9c0d1e': [{ a: 1 }],
+      abcdef0123456789abcd: [{ a: 2 }],
+      '2026-11-30': 1,
+      'ann@example.com': 2,
+      total: 4,
+    };
+    const error = selectorError(body, accounts);
+    expect(error.keysSeen).toEqual(['total', '<4 keys that look like data>']);
+    expect(error.message).not.toMatch(/5f1a|abcdef|2026|ann@/);
+  });
+
   it('bounds the number of keys it lists', () => {
     const body = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i]));
     const error = selectorError(body, accounts);
@@ -127,10 +140,25 @@ describe('selectRecords for object resources', () => {
     expect(selectRecords({ transaction: null, message: 'none' }, account)).toEqual([]);
   });
 
-  it('does not guess a nested object of a bare record', () => {
+  it('reads a bare record as the record, never one of its nested objects', () => {
     const body = { _id: 'a', company: { name: 'Netflix' } };
-    const error = selectorError(body, account);
-    expect(error.keysSeen).toEqual(['_id', 'company']);
+    expect(selectRecords(body, account)).toEqual([body]);
+    expect(selectRecords({ amount: 12.5, merchant: { name: 'x' } }, account)).toEqual([
+      { amount: 12.5, merchant: { name: 'x' } },
+    ]);
+  });
+
+  it('reads a bare null as no record', () => {
+    expect(selectRecords(null, account)).toEqual([]);
+  });
+
+  it('does not read a status body or an envelope holding the wrong shape as a record', () => {
+    expect(selectorError({ message: 'ok', code: 200 }, account).keysSeen).toEqual(['message', 'code']);
+    expect(selectorError({ account: 'gone', other: 1 }, account).keysSeen).toEqual(['account', 'other']);
+  });
+
+  it('stays strict for list resources: one bare object is not taken as a list', () => {
+    expect(selectorError({ _id: 'a', name: 'x' }, accounts).keysSeen).toEqual(['_id', 'name']);
   });
 
   it('reads the whole body with the $ selector', () => {

@@ -1,0 +1,61 @@
+/**
+ * A local `--dest` is checked before a load writes anything: it must be a folder we can create
+ * and write in. Without this check a destination under /proc hangs forever (Node's recursive
+ * mkdir loops on the ENOENT /proc answers; measured on Node 20), and a file given as the
+ * destination fails deep inside the first batch with a staging key in the message.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parseDestination } from '#adapters/open-store.ts';
+import { ConfigError } from '#core/errors.ts';
+
+const code = (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'error';
+
+/**
+ * Throws ConfigError(flag) unless `dest` is an s3:// destination, a folder that accepts a new
+ * file, or a path whose nearest existing ancestor is a folder where a folder can be created.
+ * Leaves nothing behind: its probe file and folder are removed at once.
+ */
+export async function assertWritableDestination(dest: string, flag = '--dest'): Promise<void> {
+  const destination = parseDestination(dest);
+  if (destination.kind !== 'local') return;
+  const folder = destination.path;
+  const missing: string[] = [];
+  let existing = folder;
+  for (;;) {
+    try {
+      if (!(await stat(existing)).isDirectory()) throw new ConfigError(flag, `'${existing}' is not a folder`);
+      break;
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      // ENOTDIR: a file on the way (reported when the walk reaches it).
+      if ((code(error) !== 'ENOENT' && code(error) !== 'ENOTDIR') || dirname(existing) === existing)
+        throw new ConfigError(flag, `cannot use '${existing}' (${code(error)})`);
+      missing.unshift(existing);
+      existing = dirname(existing);
+    }
+  }
+  if (missing.length > 0) {
+    // Nothing is left behind (a failed load writes nothing): the first missing level is created
+    // and removed again, which proves the store's own mkdir will work there.
+    const first = missing[0]!;
+    try {
+      await mkdir(first);
+    } catch (error) {
+      // Created meanwhile by another run to the same lake (which may remove its probe again):
+      // a folder can be created there, which is what this check asks.
+      if (code(error) === 'EEXIST') return;
+      throw new ConfigError(flag, `cannot create the folder '${first}' (${code(error)})`);
+    }
+    await rmdir(first).catch(() => undefined);
+    return;
+  }
+  const probe = join(folder, `.paylink-write-check-${randomBytes(6).toString('hex')}`);
+  try {
+    await (await open(probe, 'wx')).close();
+    await unlink(probe);
+  } catch (error) {
+    throw new ConfigError(flag, `cannot write in '${folder}' (${code(error)})`);
+  }
+}
