@@ -254,6 +254,8 @@ async function settleSchema(
     if (!registry.hasTable(LAKE.loadsTable)) registry.declareTable(LAKE.loadsTable, [...DLT_LOADS_COLUMNS]);
     const changes: SchemaChange[] = [];
     const staged: StagedFile[] = [];
+    // Source paths new to the lake are named in one total order over every batch's view.
+    registry.claimNames(manifests.map((m) => m.schema));
     for (const manifest of manifests) {
       const merged = registry.merge(withoutVariantsOfConflicts(manifest.schema, registry));
       changes.push(...merged.added);

@@ -91,6 +91,7 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
   for (const step of input.steps)
     if (step.emit) registry.declareResource(step.resource.table, step.resource.columns);
   const nonFiniteBefore = registry.nonFiniteValues();
+  const routing = registry.routing();
   const sinks = new TableSinks({ store, parts: deps.parts, registry }, input, input.limits);
   const failed: boolean[] = new Array(input.users.length).fill(false);
   const rowsByTable: Record<string, number> = {};
@@ -142,6 +143,7 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
               loadId: input.loadId,
               dt: input.dt,
               disabled,
+              routing,
               ...(user.taskIds === undefined ? {} : { taskIds: user.taskIds }),
               ...(input.maxPages === undefined ? {} : { maxPages: input.maxPages }),
             },

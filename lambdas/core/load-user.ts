@@ -21,7 +21,8 @@ import {
   PaginationLimitError,
   PayLinkHttpError,
 } from './errors.ts';
-import { normalizeRecord } from './normalize.ts';
+import { type NormalizeRouting, normalizeRecord } from './normalize.ts';
+import { isJsonObject } from './number-literal.ts';
 import { firstPage, nextPage } from './paginate.ts';
 import type { PayLinkApi, PayLinkSession } from './ports.ts';
 import { KNOWN_TASKS, type ResourceDef } from './resources.ts';
@@ -75,6 +76,8 @@ export interface UserInput {
   readonly maxPages?: number;
   /** The finding that disabled a resource for this load, if any: such a resource is not called. */
   readonly disabled?: (resource: string) => EndpointFinding | undefined;
+  /** What the lake held before the load, for the normalizer's wide-record rules (normalize.ts). */
+  readonly routing?: NormalizeRouting;
 }
 
 interface FetchedRecord {
@@ -329,6 +332,7 @@ function normalizeUnit(
       loadId: input.loadId,
       userIdentifier: input.identifier,
       rootKey,
+      ...(input.routing === undefined ? {} : { routing: input.routing }),
     })) {
       rows.push({ table: tr.table, dt, row: tr.row });
     }
@@ -372,7 +376,7 @@ function partitionDate(resource: ResourceDef, record: JsonObject): string | unde
   if (resource.partitionBy === undefined) return undefined;
   let value: JsonValue | undefined = record;
   for (const part of resource.partitionBy.split('.')) {
-    value = value !== null && typeof value === 'object' && !Array.isArray(value) ? value[part] : undefined;
+    value = isJsonObject(value) ? value[part] : undefined;
   }
   if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
   const ms = Date.parse(value);

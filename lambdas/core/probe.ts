@@ -10,6 +10,7 @@ import { endpointSymptom, fixAdvice } from './endpoint-health.ts';
 import { describeError, PayLinkHttpError, SelectorError } from './errors.ts';
 import { parseIsoTimestamp } from './iso-timestamp.ts';
 import { unitPath } from './load-user.ts';
+import { isJsonObject } from './number-literal.ts';
 import { firstPage } from './paginate.ts';
 import type { PayLinkApi } from './ports.ts';
 import { KNOWN_TASKS, type ResourceDef } from './resources.ts';
@@ -171,7 +172,7 @@ function skippedWhy(resource: ResourceDef): string {
 
 function topLevelKeys(body: JsonValue): string[] {
   if (Array.isArray(body)) return ['(array)'];
-  if (body === null || typeof body !== 'object') return [];
+  if (!isJsonObject(body)) return [];
   const keys = Object.keys(body);
   const data = body.data;
   if (data !== null && typeof data === 'object' && !Array.isArray(data))
@@ -190,11 +191,10 @@ function selectorSnippet(resource: ResourceDef, body: JsonValue): string {
     )
       candidates.push(path);
   };
-  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+  if (isJsonObject(body)) {
     for (const [k, v] of Object.entries(body)) {
       consider(k, v);
-      if (v !== null && typeof v === 'object' && !Array.isArray(v))
-        for (const [k2, v2] of Object.entries(v)) consider(`${k}.${k2}`, v2);
+      if (isJsonObject(v)) for (const [k2, v2] of Object.entries(v)) consider(`${k}.${k2}`, v2);
     }
     if (resource.kind === 'object' && Object.hasOwn(body, '_id')) candidates.unshift('$');
   }

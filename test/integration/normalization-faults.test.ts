@@ -245,36 +245,27 @@ describe('issue 8 faults', () => {
 });
 
 describe('issue 8 faults across parallel batches', () => {
-  it('keeps one column and one child table per source key when two batches named them apart', async () => {
-    const dir = scratch.path('parallel-lake');
+  /** Loads one suggestion per user, one user per batch, the batches in parallel; returns the lake's rows and child tables. */
+  async function parallelLoad(name: string, records: readonly JsonValue[]) {
+    const dir = scratch.path(name);
     const store = createLocalStore(dir);
     const steps = selectResources(resolveCatalog(), ['suggestions']).steps;
-    // Batch 0 sees only the camelCase keys, batch 1 only the snake_case ones: each names its own `account_id`.
-    const records = (user: string): JsonValue[] =>
-      user === 'u0'
-        ? [{ _id: 'a', accountId: 'camel', Items: ['camel-item'] }]
-        : [{ _id: 'b', account_id: 'snake', items: ['snake-item'] }];
     const fake: PayLinkApi = {
       async openSession(identifier) {
-        return { getJson: async () => ({ suggestions: records(identifier) }) };
+        return { getJson: async () => ({ suggestions: [records[Number(identifier.slice(1))]!] }) };
       },
       stats: () => ({ requests: 0, retries: 0 }),
     };
     const parts = createParquetPartWriterFactory();
     const clock = () => new Date('2026-11-30T12:00:00Z');
+    const users = records.map((_, i) => ({ identifier: `u${i}` }));
     await planLoad(
-      {
-        loadId: 'P',
-        startedAt: clock(),
-        users: [{ identifier: 'u0' }, { identifier: 'u1' }],
-        batchSize: 1,
-        resources: ['suggestions'],
-      },
+      { loadId: 'P', startedAt: clock(), users, batchSize: 1, resources: ['suggestions'] },
       store,
     );
     const plan = await readPlan(store, 'P');
     await Promise.all(
-      [0, 1].map(async (batch) =>
+      users.map(async (_, batch) =>
         loadBatch(
           {
             loadId: 'P',
@@ -292,18 +283,35 @@ describe('issue 8 faults across parallel batches', () => {
     );
     await commitLoad('P', { store, parts, reader: createParquetPartReader(), clock });
     const rows = await withLake(dir, (lake) => queryObjects(lake, 'SELECT * FROM suggestions ORDER BY _id'));
-    const columnOf = (value: string) =>
-      Object.entries(rows.find((r) => Object.values(r).includes(value))!).find(([, v]) => v === value)![0];
-    expect(columnOf('camel')).toBe('account_id');
-    expect(columnOf('snake')).toMatch(/^account_id_[a-z0-9]{6}$/);
     const tables = await withLake(dir, async (lake) => {
       const out: Record<string, unknown[]> = {};
       for (const table of lake.tables().filter((t) => t.startsWith('suggestions__')))
         out[table] = (await queryObjects(lake, `SELECT value FROM ${table}`)).map((r) => r.value);
       return out;
     });
-    expect(Object.values(tables).sort()).toEqual([['camel-item'], ['snake-item']]);
-    expect(tables.suggestions__items).toEqual(['camel-item']);
+    const columnOf = (value: string) =>
+      Object.entries(rows.find((r) => Object.values(r).includes(value))!).find(([, v]) => v === value)![0];
+    return { columnOf, tables };
+  }
+
+  it('gives colliding keys the same columns and child tables whichever batch saw which key first', async () => {
+    // Each batch sees one spelling only, so each names its own `account_id` and `items`; the
+    // commit decides by a total order over the colliding keys (already snake_case first).
+    const camel = { _id: 'a', accountId: 'camel', Items: ['camel-item'] };
+    const snake = { _id: 'b', account_id: 'snake', items: ['snake-item'] };
+    const outcomes = [];
+    for (const [name, records] of [
+      ['parallel-camel-first', [camel, snake]],
+      ['parallel-snake-first', [snake, camel]],
+    ] as const) {
+      const { columnOf, tables } = await parallelLoad(name, records);
+      expect(columnOf('snake')).toBe('account_id');
+      expect(columnOf('camel')).toMatch(/^account_id_[a-z0-9]{6}$/);
+      expect(Object.values(tables).sort()).toEqual([['camel-item'], ['snake-item']]);
+      expect(tables.suggestions__items).toEqual(['snake-item']);
+      outcomes.push({ camel: columnOf('camel'), tables: Object.keys(tables).sort() });
+    }
+    expect(outcomes[1]).toEqual(outcomes[0]);
   });
 });
 
