@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGlueCatalog } from '#adapters/glue-catalog.ts';
+import { parseJsonBody } from '#adapters/json-body.ts';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
@@ -14,6 +15,7 @@ import { commitLoad, type LoadMarker } from '#core/commit.ts';
 import { resolveCatalog, selectResources } from '#core/config.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { loadBatch } from '#core/load-batch.ts';
+import { NumberLiteral } from '#core/number-literal.ts';
 import { planLoad, readBatchUsers, readPlan } from '#core/plan.ts';
 import type { PayLinkApi } from '#core/ports.ts';
 import type { JsonValue } from '#core/types.ts';
@@ -241,6 +243,85 @@ describe('issue 8 faults', () => {
     });
     const text = await runCli(['status', '--dest', dest]);
     expect(text.code).toBe(0);
+  });
+});
+
+describe('issue 6: one wide record never wedges the lake', () => {
+  it('loads a 10,000-key record into one JSON column, and the next load stays small and fast', async () => {
+    const keys = Array.from({ length: 10_000 }, (_, i) => `k${i.toString(36)}z${i}`);
+    // `_id` and `status` are declared for accounts: known fields keep their columns.
+    const wide: Record<string, unknown> = { _id: 'w1', status: 'wide' };
+    keys.forEach((k, i) => {
+      wide[k] = i % 3 === 0 ? `v${i}` : i;
+    });
+    // A nested map keyed by dates goes to its own JSON column; big integers stay exact in it.
+    const body = `{"accounts": [${JSON.stringify(wide).slice(0, -1)}, "byDay": {"2024-01-31": 6150769120280496265, "2024-02-29": 1.10}}]}`;
+    const started = Date.now();
+    const first = await load({ u1: body }, { loadId: 'wide-1' });
+    const wideMs = Date.now() - started;
+    const changes = (await marker(first.dest, 'wide-1')).schemaChanges;
+    expect(changes).toContainEqual({
+      kind: 'json_column',
+      table: 'accounts',
+      column: '_overflow',
+      reason: 'wide_object',
+    });
+    const schema = await readCommittedSchema(createLocalStore(first.dest));
+    const width = schema.columns('accounts').length;
+    expect(width).toBeLessThan(60);
+
+    // The JSON text DuckDB reads back parses to the record's fields (numbers as spelled).
+    const [row] = await withLake(first.dest, (lake) =>
+      queryObjects(lake, "SELECT _id, status, _overflow FROM accounts WHERE _id = 'w1'"),
+    );
+    expect(row?.status).toBe('wide');
+    const overflow = parseJsonBody(String(row?._overflow)) as Record<string, unknown>;
+    const { _id, status, ...rest } = wide;
+    expect(overflow).toEqual({
+      ...rest,
+      byDay: { '2024-01-31': 6150769120280496265n, '2024-02-29': new NumberLiteral('1.10', 1.1) },
+    });
+    expect(Object.keys(overflow)).toHaveLength(10_001);
+
+    // The next, normal load: same registry width, small parts, quick.
+    const again = Date.now();
+    await load(
+      { u2: '{"accounts": [{"_id": "n1", "status": "normal"}]}' },
+      { dest: first.dest, loadId: 'wide-2' },
+    );
+    const normalMs = Date.now() - again;
+    expect((await readCommittedSchema(createLocalStore(first.dest))).columns('accounts')).toHaveLength(width);
+    const parts = (await marker(first.dest, 'wide-2')).files.filter((f) => f.table === 'accounts');
+    expect(parts.length).toBeGreaterThan(0);
+    for (const part of parts) expect(part.bytes).toBeLessThan(16_000);
+    expect(normalMs).toBeLessThan(Math.max(wideMs, 5_000));
+  }, 60_000);
+
+  it('keeps a map keyed by ids in one JSON column, remembered for later loads', async () => {
+    const { dest } = await load(
+      { u1: '{"accounts": [{"_id": "a1", "limits": {"acct_000123456": 5, "acct_000654321": 7}}]}' },
+      { loadId: 'map-1' },
+    );
+    expect((await marker(dest, 'map-1')).schemaChanges).toContainEqual({
+      kind: 'json_column',
+      table: 'accounts',
+      column: 'limits',
+      field: 'limits',
+      reason: 'data_keys',
+    });
+    await load({ u2: '{"accounts": [{"_id": "a2", "limits": {"daily": 9}}]}' }, { dest, loadId: 'map-2' });
+    const rows = await withLake(dest, (lake) =>
+      queryObjects(
+        lake,
+        "SELECT _id, json_extract(limits, '$') AS limits FROM accounts ORDER BY _dlt_load_id, _id",
+      ),
+    );
+    expect(rows.map((r) => [r._id, JSON.parse(String(r.limits))])).toEqual([
+      ['a1', { acct_000123456: 5, acct_000654321: 7 }],
+      ['a2', { daily: 9 }],
+    ]);
+    const schema = await readCommittedSchema(createLocalStore(dest));
+    expect(schema.columns('accounts').map((c) => c.name)).not.toContain('limits__daily');
   });
 });
 
