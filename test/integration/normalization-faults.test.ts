@@ -246,6 +246,73 @@ describe('issue 8 faults', () => {
   });
 });
 
+describe('issue 8 leftovers: numbers and times keep what the body said', () => {
+  it('keeps 1e400 and 9007199254740993.0 as text (not Infinity, not rounded, not counted as NaN)', async () => {
+    const { dest, summary } = await load({
+      u1: '{"accounts": [{"_id": "a1", "limit": 1e400}, {"_id": "a2", "limit": 9007199254740993.0}, {"_id": "a3", "limit": 1e-400}, {"_id": "a4", "limit": 2.5}]}',
+    });
+    const rows = await withLake(dest, (lake) =>
+      queryObjects(lake, 'SELECT _id, "limit", limit__v_text FROM accounts ORDER BY _id'),
+    );
+    expect(rows).toEqual([
+      { _id: 'a1', limit: null, limit__v_text: '1e400' },
+      { _id: 'a2', limit: null, limit__v_text: '9007199254740993.0' },
+      { _id: 'a3', limit: null, limit__v_text: '1e-400' },
+      { _id: 'a4', limit: 2.5, limit__v_text: null },
+    ]);
+    expect(summary.nonFiniteValues).toBe(0);
+  });
+
+  it('keeps a number as spelled in a declared text column: 1.10 stays 1.10', async () => {
+    const { dest } = await load({
+      u1: '{"accounts": [{"_id": "a1", "status": 1.10}, {"_id": "a2", "status": 1e5}, {"_id": "a3", "status": 7}]}',
+    });
+    const rows = await withLake(dest, (lake) =>
+      queryObjects(lake, 'SELECT _id, status FROM accounts ORDER BY _id'),
+    );
+    expect(rows).toEqual([
+      { _id: 'a1', status: '1.10' },
+      { _id: 'a2', status: '1e5' },
+      { _id: 'a3', status: '7' },
+    ]);
+  });
+
+  it('tolerates -NaN, +NaN and +Infinity like NaN and Infinity: one cell each, siblings load', async () => {
+    const { dest, summary } = await load({
+      u1: '{"accounts": [{"_id": "a1", "score": -NaN}, {"_id": "a2", "score": +Infinity}, {"_id": "a3", "score": +NaN}, {"_id": "a4", "score": 3}]}',
+    });
+    const rows = await withLake(dest, (lake) =>
+      queryObjects(lake, 'SELECT _id, score, score__v_text FROM accounts ORDER BY _id'),
+    );
+    expect(rows).toEqual([
+      { _id: 'a1', score: null, score__v_text: 'NaN' },
+      { _id: 'a2', score: null, score__v_text: 'Infinity' },
+      { _id: 'a3', score: null, score__v_text: 'NaN' },
+      { _id: 'a4', score: 3, score__v_text: null },
+    ]);
+    expect(summary.nonFiniteValues).toBe(3);
+    expect(summary.failedUserCount).toBe(0);
+  });
+
+  it('keeps a timestamp with digits below the millisecond as its text; millisecond ones stay timestamps', async () => {
+    const { dest } = await load({
+      u1: '{"accounts": [{"_id": "a1", "lastSyncedAt": "2024-01-31T10:20:30.123456Z"}, {"_id": "a2", "lastSyncedAt": "2024-01-31T10:20:30.123+01:00"}, {"_id": "a3", "lastSyncedAt": "2024-01-31T10:20:30"}]}',
+    });
+    const rows = await withLake(dest, (lake) =>
+      queryObjects(
+        lake,
+        "SELECT _id, strftime(last_synced_at, '%Y-%m-%dT%H:%M:%S.%g') AS at, last_synced_at__v_text AS text FROM accounts ORDER BY _id",
+      ),
+    );
+    expect(rows).toEqual([
+      { _id: 'a1', at: null, text: '2024-01-31T10:20:30.123456Z' },
+      { _id: 'a2', at: '2024-01-31T09:20:30.123', text: null },
+      // No zone: read as UTC (README, "Numbers, text and time").
+      { _id: 'a3', at: '2024-01-31T10:20:30.000', text: null },
+    ]);
+  });
+});
+
 describe('issue 6: one wide record never wedges the lake', () => {
   it('loads a 10,000-key record into one JSON column, and the next load stays small and fast', async () => {
     const keys = Array.from({ length: 10_000 }, (_, i) => `k${i.toString(36)}z${i}`);
