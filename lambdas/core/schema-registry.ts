@@ -33,7 +33,9 @@
  *   to it (`routing()`, dlt's rule for a column typed `json`);
  * - fields a row put in its overflow object, and new fields of a table that already has
  *   `MAX_TABLE_COLUMNS` columns, go to the table's `_overflow` text column as one JSON object
- *   keyed by raw field path, never dropped;
+ *   keyed by raw field path, never dropped; at commit, `claimNames` applies the cap to all the
+ *   views' new fields in one total order, and `merge` renames a view's column past it to a
+ *   demotion key that `coerceRow` moves into `_overflow` when the commit rewrites its parts;
  * - each decision is reported once per table and reason as a `json_column` schema change.
  * What the normalizer may rely on (`routing()`) is what the registry held before the load,
  * committed or declared, never what other records of the same load added: so a record's rows
@@ -276,6 +278,23 @@ interface TableState {
 /** `cells` value of a path whose values go to the overflow column. */
 const OVERFLOWED = '';
 
+/**
+ * Rename target of a view's column whose path the commit sent to the overflow column:
+ * `{*` + `c` (a value) or `j` (JSON text) + the path key. Never a column name (not a lake name).
+ */
+const DEMOTED = '{*';
+
+function demotedKey(path: string, json: boolean): string {
+  return `${DEMOTED}${json ? 'j' : 'c'}${path}`;
+}
+
+/** A demoted cell as a JSON value: JSON text parsed back, a timestamp as its ISO text. */
+function demotedValue(key: string, value: Scalar): JsonValue {
+  if (key.charAt(DEMOTED.length) === 'j' && typeof value === 'string') return parse(value) as JsonValue;
+  if ((value as unknown) instanceof Date) return (value as unknown as Date).toISOString();
+  return value;
+}
+
 /** A typed row and the table it goes to. */
 export interface TypedRow {
   readonly table: string;
@@ -438,7 +457,7 @@ export class SchemaRegistry {
         unnamed.set(cell, reason);
       }
     }
-    if (unnamed !== undefined) this.#nameCells(state, unnamed, true);
+    if (unnamed !== undefined) this.#nameCells(state, unnamed, MAX_TABLE_COLUMNS - state.columns.length);
     const row: Row = {};
     let overflow: OverflowEntries | undefined;
     const spill = () => {
@@ -475,11 +494,10 @@ export class SchemaRegistry {
    * best claimant (an already normalized raw path, `user_id` before `userId`, else the raw path
    * that sorts first), then the others, which get tagged names. So one record, and one load at
    * commit, names alike whatever its order. `keys` maps a path key (or a JSON cell key) to the
-   * reason it is kept as JSON (undefined: a plain column). With `capped`, paths past
-   * `MAX_TABLE_COLUMNS` go to the overflow column instead (in the same order).
+   * reason it is kept as JSON (undefined: a plain column). Paths past `room` new columns go to
+   * the overflow column instead (in the same order).
    */
-  #nameCells(state: TableState, keys: ReadonlyMap<string, JsonReason | undefined>, capped: boolean): void {
-    let room = capped ? MAX_TABLE_COLUMNS - state.columns.length : Number.POSITIVE_INFINITY;
+  #nameCells(state: TableState, keys: ReadonlyMap<string, JsonReason | undefined>, room: number): void {
     const name = (key: string) => {
       // The item itself (`value`) always has a place: it is the whole row's content.
       if (room <= 0 && key !== ITEM_PATH) {
@@ -517,13 +535,23 @@ export class SchemaRegistry {
    * keys only, never on which record or batch came first.
    */
   claimNames(docs: readonly SchemaDoc[]): void {
+    // Paths past MAX_TABLE_COLUMNS in this order go to the overflow column: `merge` then renames
+    // a view's column of such a path to a demotion key, and `coerceRow` (the commit re-writing
+    // that view's parts) moves its values into `_overflow`. So the cap holds across parallel
+    // batches too, and which paths keep a column depends on the paths only.
     const cells = new Map<string, Map<string, JsonReason | undefined>>();
     const lists = new Map<string, Set<string>>();
+    // Columns the views bring that no path owns (lineage, `_overflow`): they take room too.
+    const unowned = new Map<string, Set<string>>();
     for (const doc of docs) {
       const keys = tableKeys(doc);
       for (const [table, entry] of Object.entries(doc.tables)) {
         const tableKey = keys.get(table);
         if (tableKey === undefined) continue;
+        const owned = new Set((entry.fields ?? []).flatMap((f) => ('column' in f ? [f.column] : [])));
+        const set = unowned.get(tableKey) ?? new Set<string>();
+        for (const { name } of entry.columns) if (!owned.has(name) && !VARIANT_NAME.test(name)) set.add(name);
+        unowned.set(tableKey, set);
         for (const field of entry.fields ?? []) {
           const path = pathKey(field.path);
           if ('table' in field) {
@@ -548,7 +576,8 @@ export class SchemaRegistry {
       for (const key of [...(lists.get(tableKey) ?? [])].sort(compareClaims))
         if (!state.lists.has(key)) this.#nameList(state, key);
       const fresh = new Map([...(cells.get(tableKey) ?? [])].filter(([key]) => !state.cells.has(key)));
-      if (fresh.size > 0) this.#nameCells(state, fresh, false);
+      const extra = [...(unowned.get(tableKey) ?? [])].filter((name) => !state.types.has(name)).length;
+      if (fresh.size > 0) this.#nameCells(state, fresh, MAX_TABLE_COLUMNS - state.columns.length - extra);
     }
   }
 
@@ -560,7 +589,21 @@ export class SchemaRegistry {
   coerceRow(table: string, raw: RawRow): Row {
     const state = this.#tables.get(table) ?? this.#addTable(table);
     const row: Row = {};
-    for (const key in raw) this.#put(state, row, key, raw[key] as JsonPrimitive);
+    const demoted: [string, JsonPrimitive][] = [];
+    for (const key in raw) {
+      const value = raw[key] as JsonPrimitive;
+      // A column `merge` sent to the overflow column (its rename target is a demotion key).
+      if (!key.startsWith(DEMOTED)) this.#put(state, row, key, value);
+      else if (value !== null) demoted.push([key, value]);
+    }
+    if (demoted.length > 0) {
+      const overflow = new OverflowEntries();
+      const kept = raw[OVERFLOW_COLUMN];
+      if (typeof kept === 'string') overflow.merge(kept, 'column_cap');
+      for (const [key, value] of demoted)
+        overflow.add(pathSegments(key.slice(DEMOTED.length + 1)), demotedValue(key, value as Scalar));
+      this.#put(state, row, OVERFLOW_COLUMN, overflow.toJSON());
+    }
     return row;
   }
 
@@ -598,7 +641,9 @@ export class SchemaRegistry {
         if ('column' in field) {
           const cell = field.json === undefined ? key : JSON_CELL + key;
           const ours = state.cells.get(cell) ?? this.#nameCell(state, cell, field.column, field.json);
-          if (ours !== field.column) renames.push({ table, from: field.column, to: ours });
+          // Past the column cap (claimNames): their column's values move to the overflow column.
+          const to = ours === OVERFLOWED ? demotedKey(key, field.json !== undefined) : ours;
+          if (to !== field.column) renames.push({ table, from: field.column, to });
         } else if (!ourTable.has(field.table)) {
           ourTable.set(field.table, state.lists.get(key) ?? this.#nameList(state, key, field.table));
           queue.push(field.table);
@@ -611,6 +656,7 @@ export class SchemaRegistry {
       const renamed = new Map(renames.filter((r) => r.table === table).map((r) => [r.from, r.to]));
       for (const column of theirs.tables[table]!.columns) {
         const column_ = renamedColumn(column.name, renamed);
+        if (column_.startsWith(DEMOTED)) continue;
         const ours = state.types.get(column_);
         if (ours === undefined)
           this.#addColumn(name, state, column_, column.type, variantBase(state, column_, column.type));

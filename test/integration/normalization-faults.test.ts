@@ -18,6 +18,7 @@ import { loadBatch } from '#core/load-batch.ts';
 import { NumberLiteral } from '#core/number-literal.ts';
 import { planLoad, readBatchUsers, readPlan } from '#core/plan.ts';
 import type { PayLinkApi } from '#core/ports.ts';
+import { MAX_TABLE_COLUMNS } from '#core/schema-registry.ts';
 import type { JsonValue } from '#core/types.ts';
 import { type FakeGlue, startFakeGlue } from '#test/helpers/fake-glue.ts';
 import { type FixedPayLink, startFixedPayLink } from '#test/helpers/fixed-paylink.ts';
@@ -394,13 +395,13 @@ describe('issue 6: one wide record never wedges the lake', () => {
 
 describe('issue 8 faults across parallel batches', () => {
   /** Loads one suggestion per user, one user per batch, the batches in parallel; returns the lake's rows and child tables. */
-  async function parallelLoad(name: string, records: readonly JsonValue[]) {
+  async function parallelLoad(name: string, records: readonly (readonly JsonValue[])[]) {
     const dir = scratch.path(name);
     const store = createLocalStore(dir);
     const steps = selectResources(resolveCatalog(), ['suggestions']).steps;
     const fake: PayLinkApi = {
       async openSession(identifier) {
-        return { getJson: async () => ({ suggestions: [records[Number(identifier.slice(1))]!] }) };
+        return { getJson: async () => ({ suggestions: [...records[Number(identifier.slice(1))]!] }) };
       },
       stats: () => ({ requests: 0, retries: 0 }),
     };
@@ -439,7 +440,7 @@ describe('issue 8 faults across parallel batches', () => {
     });
     const columnOf = (value: string) =>
       Object.entries(rows.find((r) => Object.values(r).includes(value))!).find(([, v]) => v === value)![0];
-    return { columnOf, tables };
+    return { columnOf, tables, rows, dir };
   }
 
   it('gives colliding keys the same columns and child tables whichever batch saw which key first', async () => {
@@ -449,8 +450,8 @@ describe('issue 8 faults across parallel batches', () => {
     const snake = { _id: 'b', account_id: 'snake', items: ['snake-item'] };
     const outcomes = [];
     for (const [name, records] of [
-      ['parallel-camel-first', [camel, snake]],
-      ['parallel-snake-first', [snake, camel]],
+      ['parallel-camel-first', [[camel], [snake]]],
+      ['parallel-snake-first', [[snake], [camel]]],
     ] as const) {
       const { columnOf, tables } = await parallelLoad(name, records);
       expect(columnOf('snake')).toBe('account_id');
@@ -461,6 +462,43 @@ describe('issue 8 faults across parallel batches', () => {
     }
     expect(outcomes[1]).toEqual(outcomes[0]);
   });
+
+  it(`holds the ${MAX_TABLE_COLUMNS}-column cap across parallel batches, keeping every value`, async () => {
+    // Each batch brings 600 new fields (six narrow records of 100): under the cap alone, over it together.
+    const user = (prefix: string) =>
+      Array.from({ length: 6 }, (_, r) => ({
+        _id: `${prefix}${r}`,
+        ...Object.fromEntries(
+          Array.from({ length: 100 }, (_, i) => [`${prefix}${r}f${i}`, `${prefix}${r}.${i}`]),
+        ),
+      }));
+    const outcomes = [];
+    for (const [name, records] of [
+      ['cap-ab', [user('a'), user('b')]],
+      ['cap-ba', [user('b'), user('a')]],
+    ] as const) {
+      const { rows, dir } = await parallelLoad(name, records);
+      const schema = await readCommittedSchema(createLocalStore(dir));
+      const columns = schema.columns('suggestions').map((c) => c.name);
+      expect(columns.length).toBeLessThanOrEqual(MAX_TABLE_COLUMNS + 1);
+      expect(rows).toHaveLength(12);
+      for (const row of rows) {
+        const overflow =
+          row._overflow === null ? {} : (JSON.parse(String(row._overflow)) as Record<string, unknown>);
+        const id = String(row._id);
+        for (let i = 0; i < 100; i++) {
+          const key = `${id}f${i}`;
+          const column = schema
+            .toJSON()
+            .tables.suggestions!.fields!.find((f) => 'column' in f && f.path[0] === key);
+          const value = column !== undefined && 'column' in column ? row[column.column] : overflow[key];
+          expect(value, key).toBe(`${id}.${i}`);
+        }
+      }
+      outcomes.push(columns.sort());
+    }
+    expect(outcomes[1]).toEqual(outcomes[0]);
+  }, 60_000);
 });
 
 describe('issue 8 faults in AWS: the Glue name check', () => {

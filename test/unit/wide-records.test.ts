@@ -177,6 +177,69 @@ describe('wide records', () => {
     expect(later.columns('accounts')).toHaveLength(MAX_TABLE_COLUMNS + 1);
   });
 
+  it('holds the cap across parallel views at commit: the same paths keep columns whatever the view order', () => {
+    // Two batches each add 600 new fields to one table, each under the cap on its own.
+    const view = (prefix: string) => {
+      const registry = SchemaRegistry.empty();
+      const bodies = Array.from({ length: 6 }, (_, r) =>
+        JSON.stringify(
+          Object.fromEntries(
+            Array.from({ length: 100 }, (_, i) => [`${prefix}${r}f${i}`, `${prefix}${r}.${i}`]),
+          ),
+        ),
+      );
+      return { rows: load(registry, bodies), doc: registry.toJSON() };
+    };
+    const a = view('a');
+    const b = view('b');
+    const commit = (views: (typeof a)[]) => {
+      const registry = SchemaRegistry.empty();
+      registry.claimNames(views.map((v) => v.doc));
+      const renames = views.map((v) => registry.merge(v.doc).renames);
+      return { registry, renames };
+    };
+    const ab = commit([a, b]);
+    const ba = commit([b, a]);
+    const columns = (r: SchemaRegistry) =>
+      r
+        .columns('accounts')
+        .map((c) => c.name)
+        .sort();
+    expect(columns(ab.registry)).toEqual(columns(ba.registry));
+    expect(ab.registry.columns('accounts').length).toBeLessThanOrEqual(MAX_TABLE_COLUMNS + 1);
+    expect(ab.registry.changes()).toContainEqual({
+      kind: 'json_column',
+      table: 'accounts',
+      column: OVERFLOW_COLUMN,
+      reason: 'column_cap',
+    });
+    expect(ab.renames.flat().length).toBeGreaterThan(100);
+    // Rewriting a view's rows through the renames moves the demoted values into `_overflow`, none lost.
+    [a, b].forEach((v, i) => {
+      const renamed = new Map(ab.renames[i]!.map((r) => [r.from, r.to]));
+      for (const { row } of v.rows) {
+        const raw = Object.fromEntries(Object.entries(row).map(([k, value]) => [renamed.get(k) ?? k, value]));
+        const typed = ab.registry.coerceRow('accounts', raw as never);
+        const overflow =
+          typed[OVERFLOW_COLUMN] === undefined
+            ? {}
+            : (json(typed[OVERFLOW_COLUMN]) as Record<string, string>);
+        const mapped = new Map(
+          ab.registry
+            .toJSON()
+            .tables.accounts!.fields!.flatMap((f) => ('column' in f ? [[f.path[0], f.column]] : [])),
+        );
+        for (const [column, value] of Object.entries(row)) {
+          if (column.startsWith('_dlt') || column === 'user_identifier') continue;
+          const source = v.doc.tables.accounts!.fields!.find((f) => 'column' in f && f.column === column)!
+            .path[0]!;
+          const ours = mapped.get(source);
+          expect(ours === undefined ? overflow[source] : typed[ours], source).toBe(value);
+        }
+      }
+    });
+  });
+
   it('decides JSON columns and overflow from each record alone: any record order gives the same schema', () => {
     const bodies = [
       '{"_id": "a", "byDay": {"2024-01-01": 1}, "plain": {"x": 1}}',
