@@ -248,9 +248,13 @@ const DIGIT_RUN = /\d{6}/;
 /**
  * True for a key that is a value rather than a field name: a number (`42`, `-1.5`), a date or
  * date-time (`2024-01`, `2024-01-31T10:00Z`), a UUID, a hex id of 16+ digits (`5f8d0d55b547...`),
- * or a name holding a run of 6+ digits (`acct_000123456`). A field name like `address_line_1` is none.
+ * or a name holding a run of 6+ digits (`acct_000123456`), and always holds a digit. A field name
+ * like `address_line_1` is none.
  */
 export function looksLikeData(key: string): boolean {
+  // Every data key above has a digit (a hex id or UUID without one is not worth the cost): most
+  // field names have none and are settled without a regex.
+  if (!hasDigit(key)) return false;
   return (
     NUMBER_KEY.test(key) ||
     DATE_KEY.test(key) ||
@@ -258,6 +262,14 @@ export function looksLikeData(key: string): boolean {
     HEX_KEY.test(key) ||
     DIGIT_RUN.test(key)
   );
+}
+
+function hasDigit(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code >= 48 && code <= 57) return true;
+  }
+  return false;
 }
 
 function isEmpty(value: JsonValue): boolean {

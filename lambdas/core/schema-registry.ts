@@ -460,32 +460,46 @@ export class SchemaRegistry {
     if (unnamed !== undefined) this.#nameCells(state, unnamed, MAX_TABLE_COLUMNS - state.columns.length);
     const row: Row = {};
     let overflow: OverflowEntries | undefined;
-    const spill = () => {
-      overflow ??= new OverflowEntries();
-      return overflow;
-    };
     for (const key in raw) {
       const value = raw[key] as JsonPrimitive;
       if (isPathKey(key)) {
         const column = state.cells.get(key);
-        if (column === OVERFLOWED) {
-          if (value !== null) spill().add(pathSegments(key), value);
-        } else if (column !== undefined) this.#put(state, row, column, value);
-      } else if (!special || !isJsonKey(key)) this.#put(state, row, key, value);
-      else if (value !== null) {
-        const { reason, path } = parseJsonKey(key);
-        const column = path === undefined ? undefined : state.cells.get(JSON_CELL + path);
-        if (path === undefined) spill().merge(String(value), reason);
-        else if (column === OVERFLOWED) spill().add(pathSegments(path), parse(String(value)) as JsonValue);
-        else if (column !== undefined) this.#put(state, row, column, value);
-      }
+        if (column === undefined) continue;
+        if (column !== OVERFLOWED) this.#put(state, row, column, value);
+        else if (value !== null) {
+          if (overflow === undefined) overflow = new OverflowEntries();
+          overflow.add(pathSegments(key), value);
+        }
+      } else if (special && isJsonKey(key)) {
+        if (value !== null) overflow = this.#putJson(state, row, key, String(value), overflow);
+      } else this.#put(state, row, key, value);
     }
-    const spilled = overflow as OverflowEntries | undefined;
-    if (spilled !== undefined) {
-      for (const reason of spilled.reasons) this.#noteOverflow(state, reason);
-      this.#put(state, row, OVERFLOW_COLUMN, spilled.toJSON());
+    if (overflow !== undefined) {
+      for (const reason of overflow.reasons) this.#noteOverflow(state, reason);
+      this.#put(state, row, OVERFLOW_COLUMN, overflow.toJSON());
     }
     return { table: state.name, row };
+  }
+
+  /** A value the normalizer kept as JSON (its column), or its overflow object; returns the overflow. */
+  #putJson(
+    state: TableState,
+    row: Row,
+    key: string,
+    text: string,
+    overflow: OverflowEntries | undefined,
+  ): OverflowEntries | undefined {
+    const { reason, path } = parseJsonKey(key);
+    const column = path === undefined ? OVERFLOWED : state.cells.get(JSON_CELL + path);
+    if (column === undefined) return overflow;
+    if (column !== OVERFLOWED) {
+      this.#put(state, row, column, text);
+      return overflow;
+    }
+    const entries = overflow ?? new OverflowEntries();
+    if (path === undefined) entries.merge(text, reason);
+    else entries.add(pathSegments(path), parse(text) as JsonValue);
+    return entries;
   }
 
   /**
