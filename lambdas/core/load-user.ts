@@ -22,7 +22,7 @@ import {
   PayLinkHttpError,
 } from './errors.ts';
 import { type NormalizeRouting, normalizeRecord } from './normalize.ts';
-import { isJsonObject } from './number-literal.ts';
+import { isJsonObject, NumberLiteral } from './number-literal.ts';
 import { firstPage, nextPage } from './paginate.ts';
 import type { PayLinkApi, PayLinkSession } from './ports.ts';
 import { KNOWN_TASKS, type ResourceDef } from './resources.ts';
@@ -246,6 +246,7 @@ function keysOf(records: readonly FetchedRecord[], field: string): string[] {
     const key = record[field];
     if (typeof key === 'string' && key !== '') keys.push(key);
     else if (typeof key === 'number' && Number.isFinite(key)) keys.push(String(key));
+    else if (key instanceof NumberLiteral) keys.push(key.literal);
   }
   return [...new Set(keys)];
 }
@@ -363,7 +364,11 @@ function recordKey(
   seen: Map<string, number>,
 ): string {
   const pk = resource.primaryKey === undefined ? undefined : record[resource.primaryKey];
-  let own = typeof pk === 'string' || typeof pk === 'number' ? `k:${pk}` : `i:${index}`;
+  // A number the parser kept as spelled (`1.0`) keys by that spelling, as the body wrote it.
+  let own =
+    typeof pk === 'string' || typeof pk === 'number' || pk instanceof NumberLiteral
+      ? `k:${pk}`
+      : `i:${index}`;
   const scoped = JSON.stringify([parentKey ?? null, own]);
   const n = seen.get(scoped) ?? 0;
   seen.set(scoped, n + 1);
