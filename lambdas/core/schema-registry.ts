@@ -154,8 +154,14 @@ export type SchemaChange =
  * (`json`: why), or a child table (a list).
  */
 export type FieldDef =
-  | { readonly path: readonly string[]; readonly column: string; readonly json?: JsonReason }
-  | { readonly path: readonly string[]; readonly table: string };
+  | {
+      readonly path: readonly string[];
+      readonly column: string;
+      readonly json?: JsonReason;
+      /** Declared by the catalog or `--config`: its name beats a colliding undeclared key's. */
+      readonly declared?: true;
+    }
+  | { readonly path: readonly string[]; readonly table: string; readonly declared?: true };
 
 export interface TableDoc {
   readonly columns: readonly ColumnDef[];
@@ -234,8 +240,17 @@ const columnSchema = z.object({
 });
 const reasonSchema = z.enum(JSON_REASONS as [JsonReason, ...JsonReason[]]);
 const fieldSchema = z.union([
-  z.object({ path: z.array(z.string()), column: z.string().min(1), json: reasonSchema.optional() }).strict(),
-  z.object({ path: z.array(z.string()), table: z.string().min(1) }).strict(),
+  z
+    .object({
+      path: z.array(z.string()),
+      column: z.string().min(1),
+      json: reasonSchema.optional(),
+      declared: z.literal(true).optional(),
+    })
+    .strict(),
+  z
+    .object({ path: z.array(z.string()), table: z.string().min(1), declared: z.literal(true).optional() })
+    .strict(),
 ]);
 const docSchema = z.object({
   formatVersion: z.literal(1),
@@ -273,7 +288,12 @@ interface TableState {
   /** What the lake held before this load (committed or declared): all `routing()` may see. */
   readonly stableJson: Set<string>;
   readonly stableTop: Set<string>;
+  /** Cell keys and `LIST_MARK` + list keys of declared fields. */
+  readonly declared: Set<string>;
 }
+
+/** Prefix of a list key in `TableState.declared` (cells and lists share the set). */
+const LIST_MARK = 'L';
 
 /** `cells` value of a path whose values go to the overflow column. */
 const OVERFLOWED = '';
@@ -511,7 +531,12 @@ export class SchemaRegistry {
    * reason it is kept as JSON (undefined: a plain column). Paths past `room` new columns go to
    * the overflow column instead (in the same order).
    */
-  #nameCells(state: TableState, keys: ReadonlyMap<string, JsonReason | undefined>, room: number): void {
+  #nameCells(
+    state: TableState,
+    keys: ReadonlyMap<string, JsonReason | undefined>,
+    room: number,
+    declared: ReadonlySet<string> = NO_KEYS,
+  ): void {
     const name = (key: string) => {
       // The item itself (`value`) always has a place: it is the whole row's content.
       if (room <= 0 && key !== ITEM_PATH) {
@@ -527,7 +552,9 @@ export class SchemaRegistry {
       return;
     }
     const groups = new Map<string, string[]>();
-    for (const key of [...keys.keys()].sort(compareClaims)) {
+    const order = (a: string, b: string) =>
+      Number(declared.has(b)) - Number(declared.has(a)) || compareClaims(a, b);
+    for (const key of [...keys.keys()].sort(order)) {
       const natural = naturalColumn(key);
       const group = groups.get(natural);
       if (group) group.push(key);
@@ -538,7 +565,7 @@ export class SchemaRegistry {
       name(group[0]!);
       losers.push(...group.slice(1));
     }
-    for (const key of losers.sort(compareClaims)) name(key);
+    for (const key of losers.sort(order)) name(key);
   }
 
   /**
@@ -555,6 +582,8 @@ export class SchemaRegistry {
     // batches too, and which paths keep a column depends on the paths only.
     const cells = new Map<string, Map<string, JsonReason | undefined>>();
     const lists = new Map<string, Set<string>>();
+    // Declared fields first: every batch declares the same, and a declared name is a contract.
+    const declared = new Map<string, Set<string>>();
     // Columns the views bring that no path owns (lineage, `_overflow`): they take room too.
     const unowned = new Map<string, Set<string>>();
     for (const doc of docs) {
@@ -568,6 +597,11 @@ export class SchemaRegistry {
         unowned.set(tableKey, set);
         for (const field of entry.fields ?? []) {
           const path = pathKey(field.path);
+          if (field.declared) {
+            const set = declared.get(tableKey) ?? new Set<string>();
+            set.add(declaredKey(field));
+            declared.set(tableKey, set);
+          }
           if ('table' in field) {
             const set = lists.get(tableKey) ?? new Set<string>();
             set.add(path);
@@ -587,11 +621,15 @@ export class SchemaRegistry {
       const state = this.#resolveTable(tableKey);
       // Lists first: a field seen in this load both as a list and a value is then reported
       // alike whatever the order (was a list, now a value), as an object and a value are.
-      for (const key of [...(lists.get(tableKey) ?? [])].sort(compareClaims))
+      const first = declared.get(tableKey) ?? NO_KEYS;
+      const listOrder = (a: string, b: string) =>
+        Number(first.has(LIST_MARK + b)) - Number(first.has(LIST_MARK + a)) || compareClaims(a, b);
+      for (const key of [...(lists.get(tableKey) ?? [])].sort(listOrder))
         if (!state.lists.has(key)) this.#nameList(state, key);
       const fresh = new Map([...(cells.get(tableKey) ?? [])].filter(([key]) => !state.cells.has(key)));
       const extra = [...(unowned.get(tableKey) ?? [])].filter((name) => !state.types.has(name)).length;
-      if (fresh.size > 0) this.#nameCells(state, fresh, MAX_TABLE_COLUMNS - state.columns.length - extra);
+      if (fresh.size > 0)
+        this.#nameCells(state, fresh, MAX_TABLE_COLUMNS - state.columns.length - extra, first);
     }
   }
 
@@ -652,6 +690,7 @@ export class SchemaRegistry {
       for (const reason of theirs.tables[table]!.overflow ?? []) this.#noteOverflow(state, reason);
       for (const field of theirs.tables[table]!.fields ?? []) {
         const key = pathKey(field.path);
+        if (field.declared) state.declared.add(declaredKey(field));
         if ('column' in field) {
           const cell = field.json === undefined ? key : JSON_CELL + key;
           const ours = state.cells.get(cell) ?? this.#nameCell(state, cell, field.column, field.json);
@@ -687,7 +726,10 @@ export class SchemaRegistry {
     for (const table of this.tables()) {
       const state = this.#tables.get(table)!;
       tables[table] = { columns: state.columns.map(({ name, type }) => ({ name, type })) };
-      if (state.fields.length > 0) tables[table].fields = state.fields.map((f) => ({ ...f }));
+      if (state.fields.length > 0)
+        tables[table].fields = state.fields.map((f) =>
+          state.declared.has(declaredKey(f)) ? { ...f, declared: true as const } : { ...f },
+        );
       if (state.overflow.size > 0) tables[table].overflow = [...state.overflow].sort();
     }
     return { formatVersion: 1, version: this.#version, tables };
@@ -813,7 +855,9 @@ export class SchemaRegistry {
 
   #restoreField(state: TableState, field: FieldDef): void {
     const key = pathKey(field.path);
-    state.fields.push(field);
+    const { declared, ...plain } = field;
+    state.fields.push(plain);
+    if (declared) state.declared.add(declaredKey(field));
     if (field.path.length > 0) state.stableTop.add(field.path[0]!);
     if ('column' in field) {
       state.cells.set(field.json === undefined ? key : JSON_CELL + key, field.column);
@@ -840,11 +884,13 @@ export class SchemaRegistry {
     // Declared fields are known before any record: the normalizer may keep a wide row's values there.
     if (segments.length > 0) state.stableTop.add(segments[0]!);
     if (typeof hint === 'string') {
+      state.declared.add(key);
       const column = state.cells.get(key) ?? this.#nameCell(state, key);
       if (!state.types.has(column)) this.#addColumn(state.name, state, column, hint, undefined);
     } else if ('fields' in hint) {
       this.#declareFields(state, segments, hint.fields);
     } else {
+      state.declared.add(LIST_MARK + key);
       const child = this.#tables.get(state.lists.get(key) ?? this.#nameList(state, key))!;
       this.#declareColumns(child, CHILD_SYSTEM_COLUMNS);
       this.#declareField(child, [], hint.items);
@@ -896,6 +942,7 @@ export class SchemaRegistry {
       overflow: new Set(),
       stableJson: new Set(),
       stableTop: new Set(),
+      declared: new Set(),
     };
     this.#tables.set(table, state);
     return state;
@@ -920,6 +967,15 @@ export class SchemaRegistry {
     state.columns = Object.freeze([...state.columns, Object.freeze({ name, type })]);
     state.types.set(name, type);
   }
+}
+
+const NO_KEYS: ReadonlySet<string> = new Set();
+
+/** A field's key in `TableState.declared`: its cell key, or `LIST_MARK` + its list key. */
+function declaredKey(field: FieldDef): string {
+  const path = pathKey(field.path);
+  if ('table' in field) return LIST_MARK + path;
+  return field.json === undefined ? path : JSON_CELL + path;
 }
 
 /** Prefix of a JSON cell key in `cells`: `{` then the path key (the reason is not part of it). */

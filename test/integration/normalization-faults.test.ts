@@ -112,6 +112,19 @@ describe('issue 8 faults', () => {
     }
   });
 
+  it('keeps a declared field its name when an undeclared key collides with it (closedAt vs closed_at)', async () => {
+    const { dest } = await load({ u1: '{"accounts": [{"_id": "a1", "closed_at": "soon"}]}' });
+    const fields = (await readCommittedSchema(createLocalStore(dest))).toJSON().tables.accounts!.fields!;
+    expect(fields).toContainEqual({ path: ['closedAt'], column: 'closed_at', declared: true });
+    const snake = fields.find((f) => f.path.length === 1 && f.path[0] === 'closed_at');
+    expect(snake !== undefined && 'column' in snake ? snake.column : undefined).toMatch(
+      /^closed_at_[a-z0-9]{6}$/,
+    );
+    const [row] = await withLake(dest, (lake) => queryObjects(lake, 'SELECT * FROM accounts'));
+    expect(row?.closed_at).toBeNull();
+    expect(Object.entries(row!).find(([, v]) => v === 'soon')?.[0]).toMatch(/^closed_at_[a-z0-9]{6}$/);
+  });
+
   it('sums money typed by its first whole value right: 12 then 12.5 is 24.5', async () => {
     const { dest } = await load({
       u1: '{"accounts": [{"_id": "a1", "lateFee": 12, "bills": [{"dueAmount": 12}]}]}',
