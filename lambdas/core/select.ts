@@ -12,7 +12,9 @@
  * does not match. A matched `null` is zero records. Nothing matched: SelectorError, which
  * names the keys seen and never a value.
  */
+
 import { SelectorError } from './errors.ts';
+import { isJsonObject } from './number-literal.ts';
 import type { JsonObject, JsonValue } from './types.ts';
 
 export interface SelectableResource {
@@ -116,7 +118,8 @@ function asRecord(item: JsonValue): JsonObject {
 }
 
 function isObject(value: JsonValue | undefined): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  // A number kept as spelled (`1.0`) is a class instance, not an object of the body.
+  return isJsonObject(value);
 }
 
 function keysSeen(body: JsonValue): string[] {

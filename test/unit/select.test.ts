@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SelectorError } from '#core/errors.ts';
+import { NumberLiteral } from '#core/number-literal.ts';
 import { readPath, selectRecords } from '#core/select.ts';
 import type { JsonValue } from '#core/types.ts';
 
@@ -121,6 +122,12 @@ describe('selectRecords for object resources', () => {
       { _id: 't', status: 'completed' },
     ]);
     expect(selectRecords({ result: { _id: 't' }, message: 'ok' }, account)).toEqual([{ _id: 't' }]);
+  });
+
+  it('does not take a number kept as spelled (1.0) for an object beside the record', () => {
+    expect(selectRecords({ result: { _id: 't' }, apiVersion: new NumberLiteral('1.0', 1) }, account)).toEqual(
+      [{ _id: 't' }],
+    );
   });
 
   it('takes the only null-valued key as zero records', () => {
