@@ -28,6 +28,20 @@ export async function repairSchemaCommand(argv: readonly string[], io: Io): Prom
     `Rebuilt the schema registry of ${store.description} from ${result.files} committed file(s): ` +
       `${result.tables} tables, ${result.columns} columns, now version ${result.version}.\n`,
   );
+  io.stdout.write(
+    result.fieldsRestored > 0
+      ? `Restored ${result.fieldsRestored} source field -> column mapping(s) from registry version(s) ${result.fieldsFrom.join(', ')}.\n`
+      : 'No readable registry version was left: no source field -> column mapping could be restored.\n',
+  );
+  const unmapped = [...result.unmappedColumns, ...result.unmappedTables.map((t) => `table ${t}`)];
+  if (unmapped.length > 0) {
+    io.stdout.write(
+      `Could not restore which source field ${unmapped.length} column(s)/table(s) hold: ${unmapped.slice(0, 10).join(', ')}` +
+        `${unmapped.length > 10 ? `, and ${unmapped.length - 10} more` : ''}. They keep their names and types; ` +
+        'the next load gives each to the field whose name normalizes to it (a renamed collision such as ' +
+        'account_id_k3x9qa cannot be matched and gets a new column).\n',
+    );
+  }
   if (result.uncommittedFiles > 0) {
     io.stdout.write(
       `${result.uncommittedFiles} file(s) of uncommitted loads were ignored (invisible to readers).\n`,

@@ -169,6 +169,10 @@ export function describeChanges(changes: LoadSummary['schemaChanges']): string[]
       entry.shapes.push(`${c.field} was ${article(c.was)}, now ${article(c.now)} (${c.column}); both kept`);
     else if (c.kind === 'new_variant')
       entry.variants.push(`${c.column} (${c.type}, values of ${c.variantOf} that did not fit)`);
+    else if (c.kind === 'json_column')
+      entry.shapes.push(
+        `${c.field ?? '(fields without a column of their own)'} kept as JSON text in ${c.column} (${c.reason.replace('_', ' ')})`,
+      );
     else entry.columns.push(`${c.column} ${c.type}`);
     perTable.set(c.table, entry);
   }

@@ -1,29 +1,45 @@
 /**
  * Parses a PayLink response body without losing a number: `JSON.parse` rounds every integer
  * beyond 2^53 to the nearest double (`6150769120280496265` and `...266` become one value),
- * so bodies are read with lossless-json and each number literal is decided here:
+ * so bodies are read with lossless-json and each number literal is decided here (README,
+ * "Numbers, text and time"):
  * - an integer literal (no `.`, no exponent) beyond 2^53: a `bigint`, exact;
- * - any other literal: a `number` (a decimal is a double by definition of our number policy);
- * - a bare `NaN`, `Infinity` or `-Infinity` token (not JSON, but some APIs send it): that
- *   non-finite number, so one bad value costs one cell (null plus its token in a text variant,
- *   see schema-registry.ts) instead of the whole response being retried as "truncated".
+ * - a literal JavaScript spells back the same way (`12`, `12.5`, `0.1`): a `number`;
+ * - any other literal: a `NumberLiteral` (number-literal.ts) that keeps the spelling, with its
+ *   double when the double is exactly the literal's value (`1.10`, `1e5`, `-0`), and without one
+ *   when it is not (`1e400` overflows to Infinity, `1e-400` underflows to 0,
+ *   `9007199254740993.0` rounds): such a value is kept as its text, never as a wrong number;
+ * - a bare `NaN`, `Infinity` token, signed or not (`-NaN`, `+NaN`, `+Infinity`, `-Infinity`:
+ *   not JSON, but Python's json, C's printf and JSON5 writers send them): that non-finite
+ *   number, so one bad value costs one cell (null plus its token in a text variant, see
+ *   schema-registry.ts) instead of the whole response being retried as "truncated". A NaN's sign
+ *   means nothing and is not kept: `-NaN` is `NaN`.
  * Anything else that is not JSON throws a SyntaxError, as `JSON.parse` does.
  */
 import { parse } from 'lossless-json';
+import { decimalKey, NumberLiteral } from '#core/number-literal.ts';
 import type { JsonValue } from '#core/types.ts';
 
 const NON_FINITE: Readonly<Record<string, number>> = {
   NaN: Number.NaN,
+  '-NaN': Number.NaN,
+  '+NaN': Number.NaN,
   Infinity: Number.POSITIVE_INFINITY,
+  '+Infinity': Number.POSITIVE_INFINITY,
   '-Infinity': Number.NEGATIVE_INFINITY,
 };
+/** Integers up to 15 digits are always safe and spelled back alike (`-0` is not: it is a literal). */
+const SHORT_INTEGER = /^(?:0|-?[1-9]\d{0,14})$/;
 const INTEGER_LITERAL = /^-?\d+$/;
 
 /** One number literal as the lake keeps it. */
-function parseNumber(literal: string): number | bigint {
+function parseNumber(literal: string): number | bigint | NumberLiteral {
   const value = Number(literal);
+  if (SHORT_INTEGER.test(literal)) return value;
   if (INTEGER_LITERAL.test(literal) && !Number.isSafeInteger(value)) return BigInt(literal);
-  return value;
+  if (String(value) === literal) return value;
+  const exact = Number.isFinite(value) && decimalKey(String(value)) === decimalKey(literal);
+  return new NumberLiteral(literal, exact ? value : undefined);
 }
 
 export function parseJsonBody(text: string): JsonValue {
@@ -78,7 +94,8 @@ function replaceNonFiniteTokens(text: string): { text: string; marker: string } 
   return { text: out + text.slice(last), marker };
 }
 
-const TOKENS = ['-Infinity', 'Infinity', 'NaN'];
+// Signed spellings first: `-NaN` must not be read as `-` then `NaN`.
+const TOKENS = ['-Infinity', '+Infinity', 'Infinity', '-NaN', '+NaN', 'NaN'];
 
 /** A string literal's value; its raw text when it is not valid JSON (the parse will fail anyway). */
 function decodeString(literal: string): string {

@@ -298,6 +298,8 @@ async function settleSchema(
     if (!registry.hasTable(LAKE.loadsTable)) registry.declareTable(LAKE.loadsTable, [...DLT_LOADS_COLUMNS]);
     const changes: SchemaChange[] = [];
     const staged: StagedFile[] = [];
+    // Source paths new to the lake are named in one total order over every batch's view.
+    registry.claimNames(manifests.map((m) => m.schema));
     for (const manifest of manifests) {
       const merged = registry.merge(withoutVariantsOfConflicts(manifest.schema, registry));
       changes.push(...merged.added);
@@ -417,15 +419,16 @@ function baseColumn(column: string): string {
  */
 function withoutVariantsOfConflicts(doc: SchemaDoc, registry: SchemaRegistry): SchemaDoc {
   const tables: Record<string, SchemaDoc['tables'][string]> = {};
-  for (const [table, { columns, fields }] of Object.entries(doc.tables)) {
+  for (const [table, entry] of Object.entries(doc.tables)) {
+    const columns = entry.columns;
     const committed = new Map(registry.columns(table).map((c) => [c.name, c.type]));
     const conflicting = new Set(
       columns.filter((c) => committed.has(c.name) && committed.get(c.name) !== c.type).map((c) => c.name),
     );
     tables[table] = {
+      // The batch's source path -> name mapping (and overflow reasons) travel with its columns.
+      ...entry,
       columns: columns.filter((c) => c.name === baseColumn(c.name) || !conflicting.has(baseColumn(c.name))),
-      // The batch's source path -> name mapping travels with its columns.
-      ...(fields === undefined ? {} : { fields }),
     };
   }
   return { ...doc, tables };

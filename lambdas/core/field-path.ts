@@ -9,6 +9,12 @@
  * A row's table is named the same way, by source: the root table name, then the path key of
  * each list on the way down, joined with U+0000 (`accounts\0["bills"]\0["actions"]`). The
  * registry maps table keys to table names (`accounts__bills__actions`), once, and remembers it.
+ *
+ * A value the lake keeps as one JSON text column instead of flattening it (an object too wide
+ * or keyed by data, see normalize.ts) is written under its JSON key: `{`, a one-letter reason,
+ * then its path key (`{w["balances"]`). A row's fields that go to its overflow column are written
+ * under `{<reason>*` as one JSON object. The registry names both (schema-registry.ts); neither
+ * can be confused with a path key or a lineage column.
  */
 
 /** Path key of the item itself (`value` column, or the inner list of a list of lists). */
@@ -49,4 +55,53 @@ export function splitTableKey(tableKey: string): string[] {
 export function describePath(key: string): string {
   const segments = pathSegments(key);
   return segments.length === 0 ? '(item)' : segments.join('.');
+}
+
+/** Why a value is kept as JSON text instead of columns (reported with the schema change). */
+export type JsonReason =
+  /** An object with more keys than `LAKE.wideObjectKeys`. */
+  | 'wide_object'
+  /** An object whose every key looks like data (a number, a date, a UUID, an id). */
+  | 'data_keys'
+  /** A value nested deeper than `MAX_NESTING_DEPTH`. */
+  | 'nesting_depth'
+  /** The lake already keeps this path as JSON (an earlier load decided it). */
+  | 'kept_as_json'
+  /** The table has `LAKE.maxTableColumns` columns: new fields go to its overflow column. */
+  | 'column_cap';
+
+const REASON_CODES: Readonly<Record<JsonReason, string>> = {
+  wide_object: 'w',
+  data_keys: 'd',
+  nesting_depth: 'n',
+  kept_as_json: 'k',
+  column_cap: 'c',
+};
+const REASONS: ReadonlyMap<string, JsonReason> = new Map(
+  Object.entries(REASON_CODES).map(([reason, code]) => [code, reason as JsonReason]),
+);
+const JSON_MARK = '{';
+const OVERFLOW_PATH = '*';
+
+/** The raw key of the value at `path` kept as JSON text. */
+export function jsonKey(path: string, reason: JsonReason): string {
+  return JSON_MARK + REASON_CODES[reason] + path;
+}
+
+/** The raw key of a row's overflow object (its fields that got no column of their own). */
+export function overflowKey(reason: JsonReason): string {
+  return JSON_MARK + REASON_CODES[reason] + OVERFLOW_PATH;
+}
+
+/** True for a JSON or overflow key. */
+export function isJsonKey(key: string): boolean {
+  return key.charCodeAt(0) === 0x7b; // '{'
+}
+
+/** A JSON key's reason and path (undefined path: the overflow object). */
+export function parseJsonKey(key: string): { reason: JsonReason; path: string | undefined } {
+  const reason = REASONS.get(key.charAt(1));
+  if (!isJsonKey(key) || reason === undefined) throw new Error(`not a JSON key: ${key}`);
+  const rest = key.slice(2);
+  return { reason, path: rest === OVERFLOW_PATH ? undefined : rest };
 }

@@ -129,6 +129,7 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
   for (const step of input.steps)
     if (step.emit) registry.declareResource(step.resource.table, step.resource.columns);
   const nonFiniteBefore = registry.nonFiniteValues();
+  const routing = registry.routing();
   const sinks = new TableSinks({ store, parts: deps.parts, registry }, input, input.limits);
   const failed: boolean[] = new Array(input.users.length).fill(false);
   const rowsByTable: Record<string, number> = {};
@@ -192,6 +193,7 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
               dt: input.dt,
               disabled,
               undecided,
+              routing,
               ...(user.taskIds === undefined ? {} : { taskIds: user.taskIds }),
               ...(input.maxPages === undefined ? {} : { maxPages: input.maxPages }),
             },

@@ -22,7 +22,8 @@ import {
   PaginationLimitError,
   PayLinkHttpError,
 } from './errors.ts';
-import { normalizeRecord } from './normalize.ts';
+import { type NormalizeRouting, normalizeRecord } from './normalize.ts';
+import { isJsonObject, NumberLiteral } from './number-literal.ts';
 import { firstPage, nextPage } from './paginate.ts';
 import type { PayLinkApi, PayLinkSession } from './ports.ts';
 import { KNOWN_TASKS, type ResourceDef } from './resources.ts';
@@ -82,6 +83,8 @@ export interface UserInput {
    * open, the user is checked at WITNESS_PATH (one request) before counting as evidence.
    */
   readonly undecided?: (resource: string) => boolean;
+  /** What the lake held before the load, for the normalizer's wide-record rules (normalize.ts). */
+  readonly routing?: NormalizeRouting;
 }
 
 interface FetchedRecord {
@@ -294,6 +297,7 @@ function keysOf(records: readonly FetchedRecord[], field: string): string[] {
     const key = record[field];
     if (typeof key === 'string' && key !== '') keys.push(key);
     else if (typeof key === 'number' && Number.isFinite(key)) keys.push(String(key));
+    else if (key instanceof NumberLiteral) keys.push(key.literal);
   }
   return [...new Set(keys)];
 }
@@ -380,6 +384,7 @@ function normalizeUnit(
       loadId: input.loadId,
       userIdentifier: input.identifier,
       rootKey,
+      ...(input.routing === undefined ? {} : { routing: input.routing }),
     })) {
       rows.push({ table: tr.table, dt, row: tr.row });
     }
@@ -410,7 +415,11 @@ function recordKey(
   seen: Map<string, number>,
 ): string {
   const pk = resource.primaryKey === undefined ? undefined : record[resource.primaryKey];
-  let own = typeof pk === 'string' || typeof pk === 'number' ? `k:${pk}` : `i:${index}`;
+  // A number the parser kept as spelled (`1.0`) keys by that spelling, as the body wrote it.
+  let own =
+    typeof pk === 'string' || typeof pk === 'number' || pk instanceof NumberLiteral
+      ? `k:${pk}`
+      : `i:${index}`;
   const scoped = JSON.stringify([parentKey ?? null, own]);
   const n = seen.get(scoped) ?? 0;
   seen.set(scoped, n + 1);
@@ -423,7 +432,7 @@ function partitionDate(resource: ResourceDef, record: JsonObject): string | unde
   if (resource.partitionBy === undefined) return undefined;
   let value: JsonValue | undefined = record;
   for (const part of resource.partitionBy.split('.')) {
-    value = value !== null && typeof value === 'object' && !Array.isArray(value) ? value[part] : undefined;
+    value = isJsonObject(value) ? value[part] : undefined;
   }
   if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
   const ms = Date.parse(value);

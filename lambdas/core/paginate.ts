@@ -4,6 +4,7 @@
  * bounds it with DEFAULTS.pagination.maxPages (PaginationLimitError), because a paginator
  * that never stops is an API change we must not spin on.
  */
+import { NumberLiteral } from './number-literal.ts';
 import type { Paginator } from './resources.ts';
 import { readPath } from './select.ts';
 import type { JsonValue } from './types.ts';
@@ -62,5 +63,6 @@ function integerParam(value: string | undefined): number | undefined {
 function cursorValue(value: JsonValue | undefined): string | undefined {
   if (typeof value === 'string') return value === '' ? undefined : value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (value instanceof NumberLiteral) return value.literal;
   return undefined;
 }

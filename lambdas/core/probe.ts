@@ -16,6 +16,7 @@ import {
 } from './errors.ts';
 import { parseIsoTimestamp } from './iso-timestamp.ts';
 import { unitPath } from './load-user.ts';
+import { isJsonObject, isNumberLiteral } from './number-literal.ts';
 import { firstPage } from './paginate.ts';
 import type { PayLinkApi, PayLinkSession } from './ports.ts';
 import { KNOWN_TASKS, type ResourceDef } from './resources.ts';
@@ -233,11 +234,10 @@ function skippedWhy(resource: ResourceDef): string {
 
 function topLevelKeys(body: JsonValue): string[] {
   if (Array.isArray(body)) return ['(array)'];
-  if (body === null || typeof body !== 'object') return [];
+  if (!isJsonObject(body)) return [];
   const keys = printableKeys(Object.keys(body));
   const data = body.data;
-  if (data !== null && typeof data === 'object' && !Array.isArray(data))
-    for (const k of printableKeys(Object.keys(data))) keys.push(`data.${k}`);
+  if (isJsonObject(data)) for (const k of printableKeys(Object.keys(data))) keys.push(`data.${k}`);
   return keys;
 }
 
@@ -246,18 +246,12 @@ function selectorSnippet(resource: ResourceDef, body: JsonValue): string {
   const candidates: string[] = [];
   const consider = (path: string, value: JsonValue) => {
     if (path.split('.').some(looksLikeDataKey)) return;
-    if (
-      resource.kind === 'list'
-        ? Array.isArray(value)
-        : value !== null && typeof value === 'object' && !Array.isArray(value)
-    )
-      candidates.push(path);
+    if (resource.kind === 'list' ? Array.isArray(value) : isJsonObject(value)) candidates.push(path);
   };
-  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+  if (isJsonObject(body)) {
     for (const [k, v] of Object.entries(body)) {
       consider(k, v);
-      if (v !== null && typeof v === 'object' && !Array.isArray(v))
-        for (const [k2, v2] of Object.entries(v)) consider(`${k}.${k2}`, v2);
+      if (isJsonObject(v)) for (const [k2, v2] of Object.entries(v)) consider(`${k}.${k2}`, v2);
     }
     if (resource.kind === 'object' && Object.hasOwn(body, '_id')) candidates.unshift('$');
   }
@@ -286,7 +280,7 @@ export function fieldShapes(records: readonly JsonObject[]): FieldShape[] {
     if (Array.isArray(value)) {
       add(path, 'list');
       for (const item of value) walk(item, `${path}[]`);
-    } else if (value !== null && typeof value === 'object') {
+    } else if (isJsonObject(value)) {
       add(path, Object.keys(value).some(looksLikeDataKey) ? 'map' : 'object');
       walkEntries(value, path);
     } else add(path, typeOf(value));
@@ -299,6 +293,8 @@ export function fieldShapes(records: readonly JsonObject[]): FieldShape[] {
 
 function typeOf(value: JsonValue): string {
   if (value === null) return 'null';
+  // A number kept as written (beyond a double's range or precision): loaded as text.
+  if (isNumberLiteral(value)) return 'text';
   if (Array.isArray(value)) return 'list';
   switch (typeof value) {
     case 'boolean':

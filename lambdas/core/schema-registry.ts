@@ -26,22 +26,76 @@
  *
  * Child tables are not stored with a parent link: `accounts__bills` is the child of
  * `accounts` by name (dlt's naming), so `parentTable` derives it from the registered tables.
+ *
+ * Wide records are bounded (README, "Wide records"):
+ * - a value the normalizer kept as JSON (normalize.ts) gets a text column at its path, recorded
+ *   as a field with its reason (`{path, column, json}`), and every later load routes that path
+ *   to it (`routing()`, dlt's rule for a column typed `json`);
+ * - fields a row put in its overflow object, and new fields of a table that already has
+ *   `MAX_TABLE_COLUMNS` columns, go to the table's `_overflow` text column as one JSON object
+ *   keyed by raw field path, never dropped; at commit, `claimNames` applies the cap to all the
+ *   views' new fields in one total order, and `merge` renames a view's column past it to a
+ *   demotion key that `coerceRow` moves into `_overflow` when the commit rewrites its parts;
+ * - each decision is reported once per table and reason as a `json_column` schema change.
+ * What the normalizer may rely on (`routing()`) is what the registry held before the load,
+ * committed or declared, never what other records of the same load added: so a record's rows
+ * do not depend on record order or batch split.
+ *
+ * Names of paths that collide (`accountId`, `account_id`) are first come, first served within
+ * one view, and settled at commit by `claimNames` over every view of the load in one total order
+ * (an already-normalized path first, then code unit order), whatever the order the records or
+ * batches came in; a view that named otherwise has its parts renamed (`merge`'s `renames`).
  */
+
+import { parse, stringify } from 'lossless-json';
 import { z } from 'zod';
 import { LAKE } from './constants.ts';
 import { LakeStateError } from './errors.ts';
-import { describePath, ITEM_PATH, isPathKey, pathKey, pathSegments, splitTableKey } from './field-path.ts';
+import {
+  childTableKey,
+  describePath,
+  ITEM_PATH,
+  isJsonKey,
+  isPathKey,
+  type JsonReason,
+  parseJsonKey,
+  pathKey,
+  pathSegments,
+  splitTableKey,
+} from './field-path.ts';
 import { PARTITION_COLUMN } from './layout.ts';
 import { identifierTag, isLakeName, normalizeIdentifier, shortenIdentifier } from './naming.ts';
-import { coerceValue, inferType, isNonFinite, NO_FIT, variantType } from './type-inference.ts';
+import type { NormalizeRouting } from './normalize.ts';
+import { coerceValue, inferType, isNonFinite, NO_FIT, type Scalar, variantType } from './type-inference.ts';
 import {
   COLUMN_TYPES,
   type ColumnDef,
   type ColumnType,
+  type JsonObject,
   type JsonPrimitive,
+  type JsonValue,
   type RawRow,
   type Row,
 } from './types.ts';
+
+/**
+ * Columns a table may have before new fields go to its overflow column. Every part of a table
+ * carries every column in its footer (and a null column), so width costs every later load;
+ * Glue and Athena accept far more, DuckDB too. Variant columns of existing columns may still be
+ * added past it (at most one per type per column), so no value ever lacks a place.
+ */
+export const MAX_TABLE_COLUMNS = 1_000;
+
+/** The text column holding, per row, a JSON object of the fields that have no column of their own. */
+export const OVERFLOW_COLUMN = '_overflow';
+
+const JSON_REASONS: readonly JsonReason[] = [
+  'wide_object',
+  'data_keys',
+  'nesting_depth',
+  'kept_as_json',
+  'column_cap',
+];
 
 /** How a field appeared: a value, a list (child table), or an object (its fields flattened). */
 export type FieldShape = 'scalar' | 'list' | 'object';
@@ -71,6 +125,19 @@ export type SchemaChange =
       readonly type: ColumnType;
     }
   | {
+      /**
+       * Values kept as JSON text instead of columns: the field at `field` (its column holds
+       * the value as JSON), or, without `field`, fields that got no column of their own (the
+       * `_overflow` column holds them as one JSON object per row). Reported once per table,
+       * column and reason.
+       */
+      readonly kind: 'json_column';
+      readonly table: string;
+      readonly column: string;
+      readonly field?: string;
+      readonly reason: JsonReason;
+    }
+  | {
       /** A field seen with another shape than before (a list then a scalar, ...): both are kept. */
       readonly kind: 'shape_change';
       readonly table: string;
@@ -82,17 +149,31 @@ export type SchemaChange =
       readonly now: FieldShape;
     };
 
-/** A source path's name in a table: a column (values) or a child table (a list). */
+/**
+ * A source path's name in a table: a column (values), a column holding the value as JSON text
+ * (`json`: why), or a child table (a list).
+ */
 export type FieldDef =
-  | { readonly path: readonly string[]; readonly column: string }
-  | { readonly path: readonly string[]; readonly table: string };
+  | {
+      readonly path: readonly string[];
+      readonly column: string;
+      readonly json?: JsonReason;
+      /** Declared by the catalog or `--config`: its name beats a colliding undeclared key's. */
+      readonly declared?: true;
+    }
+  | { readonly path: readonly string[]; readonly table: string; readonly declared?: true };
+
+export interface TableDoc {
+  readonly columns: readonly ColumnDef[];
+  readonly fields?: readonly FieldDef[];
+  /** Why fields of this table went to its `_overflow` column (absent: none did). */
+  readonly overflow?: readonly JsonReason[];
+}
 
 export interface SchemaDoc {
   readonly formatVersion: 1;
   readonly version: number;
-  readonly tables: Readonly<
-    Record<string, { readonly columns: readonly ColumnDef[]; readonly fields?: readonly FieldDef[] }>
-  >;
+  readonly tables: Readonly<Record<string, TableDoc>>;
 }
 
 export interface SchemaConflict {
@@ -132,6 +213,7 @@ const SYSTEM_COLUMN_TYPES: ReadonlyMap<string, ColumnType> = new Map<string, Col
   [LAKE.rootIdColumn, 'text'],
   [LAKE.userColumn, 'text'],
   [LAKE.listIndexColumn, 'bigint'],
+  [OVERFLOW_COLUMN, 'text'],
 ]);
 
 /** Names no source path may take: lineage columns and the partition column. */
@@ -156,16 +238,30 @@ const columnSchema = z.object({
   name: z.string().min(1),
   type: z.enum(COLUMN_TYPES as [ColumnType, ...ColumnType[]]),
 });
+const reasonSchema = z.enum(JSON_REASONS as [JsonReason, ...JsonReason[]]);
 const fieldSchema = z.union([
-  z.object({ path: z.array(z.string()), column: z.string().min(1) }).strict(),
-  z.object({ path: z.array(z.string()), table: z.string().min(1) }).strict(),
+  z
+    .object({
+      path: z.array(z.string()),
+      column: z.string().min(1),
+      json: reasonSchema.optional(),
+      declared: z.literal(true).optional(),
+    })
+    .strict(),
+  z
+    .object({ path: z.array(z.string()), table: z.string().min(1), declared: z.literal(true).optional() })
+    .strict(),
 ]);
 const docSchema = z.object({
   formatVersion: z.literal(1),
   version: z.number().int().nonnegative(),
   tables: z.record(
     z.string().min(1),
-    z.object({ columns: z.array(columnSchema), fields: z.array(fieldSchema).optional() }),
+    z.object({
+      columns: z.array(columnSchema),
+      fields: z.array(fieldSchema).optional(),
+      overflow: z.array(reasonSchema).optional(),
+    }),
   ),
 });
 
@@ -174,7 +270,10 @@ interface TableState {
   /** Replaced (never mutated) when a column is added, so callers may hold on to it. */
   columns: readonly ColumnDef[];
   readonly types: Map<string, ColumnType>;
-  /** Source path key -> column. */
+  /**
+   * Source path key -> column; a JSON key without its reason (`{["balances"]`) -> the column
+   * holding that value as JSON; `OVERFLOWED` for a path that went to the overflow column.
+   */
   readonly cells: Map<string, string>;
   /** Source path key of a list field -> child table. */
   readonly lists: Map<string, string>;
@@ -184,6 +283,36 @@ interface TableState {
   readonly fields: FieldDef[];
   /** Set once a table is a root table or some table's child: its name is then taken. */
   owner: string | undefined;
+  /** Reasons fields went to the overflow column. */
+  readonly overflow: Set<JsonReason>;
+  /** What the lake held before this load (committed or declared): all `routing()` may see. */
+  readonly stableJson: Set<string>;
+  readonly stableTop: Set<string>;
+  /** Cell keys and `LIST_MARK` + list keys of declared fields. */
+  readonly declared: Set<string>;
+}
+
+/** Prefix of a list key in `TableState.declared` (cells and lists share the set). */
+const LIST_MARK = 'L';
+
+/** `cells` value of a path whose values go to the overflow column. */
+const OVERFLOWED = '';
+
+/**
+ * Rename target of a view's column whose path the commit sent to the overflow column:
+ * `{*` + `c` (a value) or `j` (JSON text) + the path key. Never a column name (not a lake name).
+ */
+const DEMOTED = '{*';
+
+function demotedKey(path: string, json: boolean): string {
+  return `${DEMOTED}${json ? 'j' : 'c'}${path}`;
+}
+
+/** A demoted cell as a JSON value: JSON text parsed back, a timestamp as its ISO text. */
+function demotedValue(key: string, value: Scalar): JsonValue {
+  if (key.charAt(DEMOTED.length) === 'j' && typeof value === 'string') return parse(value) as JsonValue;
+  if ((value as unknown) instanceof Date) return (value as unknown as Date).toISOString();
+  return value;
 }
 
 /** A typed row and the table it goes to. */
@@ -218,11 +347,24 @@ export class SchemaRegistry {
       const state = registry.#createTable(table);
       for (const column of columns) registry.#appendColumn(state, column.name, column.type);
     }
-    for (const [table, { fields }] of Object.entries(parsed.tables)) {
+    for (const [table, { fields, overflow }] of Object.entries(parsed.tables)) {
       const state = registry.#tables.get(table)!;
       for (const field of fields ?? []) registry.#restoreField(state, field);
+      for (const reason of overflow ?? []) state.overflow.add(reason);
     }
     return registry;
+  }
+
+  /**
+   * What the normalizer may rely on: the JSON paths and known fields the registry held before
+   * this load (committed or declared), never what this load's records added since, so that a
+   * record normalizes alike whatever came before it in the load.
+   */
+  routing(): NormalizeRouting {
+    return {
+      isJsonPath: (table, path) => this.#peekTable(table)?.stableJson.has(path) ?? false,
+      hasField: (table, key) => this.#peekTable(table)?.stableTop.has(key) ?? false,
+    };
   }
 
   /** Bare NaN / Infinity / -Infinity tokens typed so far (each is null in its column, its token in `<column>__v_text`). */
@@ -316,35 +458,103 @@ export class SchemaRegistry {
    */
   typeRow(tableKey: string, raw: RawRow): TypedRow {
     const state = this.#byKey.get(tableKey) ?? this.#resolveTable(tableKey);
-    let unnamed: string[] | undefined;
+    let unnamed: Map<string, JsonReason | undefined> | undefined;
+    let special = false;
     for (const key in raw) {
       // A null names nothing: the path may never carry a value.
-      if (!isPathKey(key) || raw[key] === null || state.cells.has(key)) continue;
-      unnamed ??= [];
-      unnamed.push(key);
+      if (raw[key] === null) continue;
+      if (isPathKey(key)) {
+        if (state.cells.has(key)) continue;
+        unnamed ??= new Map();
+        unnamed.set(key, undefined);
+      } else if (isJsonKey(key)) {
+        special = true;
+        const { reason, path } = parseJsonKey(key);
+        if (path === undefined) continue;
+        const cell = JSON_CELL + path;
+        if (state.cells.has(cell)) continue;
+        unnamed ??= new Map();
+        unnamed.set(cell, reason);
+      }
     }
-    if (unnamed !== undefined) this.#nameCells(state, unnamed);
+    if (unnamed !== undefined) this.#nameCells(state, unnamed, MAX_TABLE_COLUMNS - state.columns.length);
     const row: Row = {};
+    let overflow: OverflowEntries | undefined;
     for (const key in raw) {
-      const column = isPathKey(key) ? state.cells.get(key) : key;
-      if (column !== undefined) this.#put(state, row, column, raw[key] as JsonPrimitive);
+      const value = raw[key] as JsonPrimitive;
+      if (isPathKey(key)) {
+        const column = state.cells.get(key);
+        if (column === undefined) continue;
+        if (column !== OVERFLOWED) this.#put(state, row, column, value);
+        else if (value !== null) {
+          if (overflow === undefined) overflow = new OverflowEntries();
+          overflow.add(pathSegments(key), value);
+        }
+      } else if (special && isJsonKey(key)) {
+        if (value !== null) overflow = this.#putJson(state, row, key, String(value), overflow);
+      } else this.#put(state, row, key, value);
+    }
+    if (overflow !== undefined) {
+      for (const reason of overflow.reasons) this.#noteOverflow(state, reason);
+      this.#put(state, row, OVERFLOW_COLUMN, overflow.toJSON());
     }
     return { table: state.name, row };
   }
 
+  /** A value the normalizer kept as JSON (its column), or its overflow object; returns the overflow. */
+  #putJson(
+    state: TableState,
+    row: Row,
+    key: string,
+    text: string,
+    overflow: OverflowEntries | undefined,
+  ): OverflowEntries | undefined {
+    const { reason, path } = parseJsonKey(key);
+    const column = path === undefined ? OVERFLOWED : state.cells.get(JSON_CELL + path);
+    if (column === undefined) return overflow;
+    if (column !== OVERFLOWED) {
+      this.#put(state, row, column, text);
+      return overflow;
+    }
+    const entries = overflow ?? new OverflowEntries();
+    if (path === undefined) entries.merge(text, reason);
+    else entries.add(pathSegments(path), parse(text) as JsonValue);
+    return entries;
+  }
+
   /**
-   * Names the new paths of one row. When several of them normalize to one name, the order of
-   * claims is fixed, not the field order: first each name's best claimant (an already
-   * normalized raw path, `user_id` before `userId`, else the raw path that sorts first), then
-   * the others, which get tagged names. So one record names alike whatever its key order.
+   * Names new paths of one table (a row's, or every view's at commit). When several of them
+   * normalize to one name, the order of claims is fixed, not the field order: first each name's
+   * best claimant (an already normalized raw path, `user_id` before `userId`, else the raw path
+   * that sorts first), then the others, which get tagged names. So one record, and one load at
+   * commit, names alike whatever its order. `keys` maps a path key (or a JSON cell key) to the
+   * reason it is kept as JSON (undefined: a plain column). Paths past `room` new columns go to
+   * the overflow column instead (in the same order).
    */
-  #nameCells(state: TableState, keys: readonly string[]): void {
-    if (keys.length === 1) {
-      this.#nameCell(state, keys[0]!);
+  #nameCells(
+    state: TableState,
+    keys: ReadonlyMap<string, JsonReason | undefined>,
+    room: number,
+    declared: ReadonlySet<string> = NO_KEYS,
+  ): void {
+    const name = (key: string) => {
+      // The item itself (`value`) always has a place: it is the whole row's content.
+      if (room <= 0 && key !== ITEM_PATH) {
+        state.cells.set(key, OVERFLOWED);
+        this.#noteOverflow(state, 'column_cap');
+        return;
+      }
+      room--;
+      this.#nameCell(state, key, undefined, keys.get(key));
+    };
+    if (keys.size === 1) {
+      name(keys.keys().next().value as string);
       return;
     }
     const groups = new Map<string, string[]>();
-    for (const key of keys) {
+    const order = (a: string, b: string) =>
+      Number(declared.has(b)) - Number(declared.has(a)) || compareClaims(a, b);
+    for (const key of [...keys.keys()].sort(order)) {
       const natural = naturalColumn(key);
       const group = groups.get(natural);
       if (group) group.push(key);
@@ -352,11 +562,75 @@ export class SchemaRegistry {
     }
     const losers: string[] = [];
     for (const group of groups.values()) {
-      group.sort(compareClaims);
-      this.#nameCell(state, group[0]!);
+      name(group[0]!);
       losers.push(...group.slice(1));
     }
-    for (const key of losers.sort(compareClaims)) this.#nameCell(state, key);
+    for (const key of losers.sort(order)) name(key);
+  }
+
+  /**
+   * Names, before the views of one load are merged, every source path they bring that the
+   * registry lacks, in one total order over all of them (see `#nameCells`), tables from the
+   * roots down. `merge` then keeps these names and renames a view's columns and child tables
+   * that differ. So which of `accountId` and `account_id` gets `account_id` depends on the two
+   * keys only, never on which record or batch came first.
+   */
+  claimNames(docs: readonly SchemaDoc[]): void {
+    // Paths past MAX_TABLE_COLUMNS in this order go to the overflow column: `merge` then renames
+    // a view's column of such a path to a demotion key, and `coerceRow` (the commit re-writing
+    // that view's parts) moves its values into `_overflow`. So the cap holds across parallel
+    // batches too, and which paths keep a column depends on the paths only.
+    const cells = new Map<string, Map<string, JsonReason | undefined>>();
+    const lists = new Map<string, Set<string>>();
+    // Declared fields first: every batch declares the same, and a declared name is a contract.
+    const declared = new Map<string, Set<string>>();
+    // Columns the views bring that no path owns (lineage, `_overflow`): they take room too.
+    const unowned = new Map<string, Set<string>>();
+    for (const doc of docs) {
+      const keys = tableKeys(doc);
+      for (const [table, entry] of Object.entries(doc.tables)) {
+        const tableKey = keys.get(table);
+        if (tableKey === undefined) continue;
+        const owned = new Set((entry.fields ?? []).flatMap((f) => ('column' in f ? [f.column] : [])));
+        const set = unowned.get(tableKey) ?? new Set<string>();
+        for (const { name } of entry.columns) if (!owned.has(name) && !VARIANT_NAME.test(name)) set.add(name);
+        unowned.set(tableKey, set);
+        for (const field of entry.fields ?? []) {
+          const path = pathKey(field.path);
+          if (field.declared) {
+            const set = declared.get(tableKey) ?? new Set<string>();
+            set.add(declaredKey(field));
+            declared.set(tableKey, set);
+          }
+          if ('table' in field) {
+            const set = lists.get(tableKey) ?? new Set<string>();
+            set.add(path);
+            lists.set(tableKey, set);
+          } else {
+            const map = cells.get(tableKey) ?? new Map<string, JsonReason | undefined>();
+            map.set(field.json === undefined ? path : JSON_CELL + path, field.json);
+            cells.set(tableKey, map);
+          }
+        }
+      }
+    }
+    const tables = [...new Set([...cells.keys(), ...lists.keys()])].sort(
+      (a, b) => splitTableKey(a).length - splitTableKey(b).length || (a < b ? -1 : a > b ? 1 : 0),
+    );
+    for (const tableKey of tables) {
+      const state = this.#resolveTable(tableKey);
+      // Lists first: a field seen in this load both as a list and a value is then reported
+      // alike whatever the order (was a list, now a value), as an object and a value are.
+      const first = declared.get(tableKey) ?? NO_KEYS;
+      const listOrder = (a: string, b: string) =>
+        Number(first.has(LIST_MARK + b)) - Number(first.has(LIST_MARK + a)) || compareClaims(a, b);
+      for (const key of [...(lists.get(tableKey) ?? [])].sort(listOrder))
+        if (!state.lists.has(key)) this.#nameList(state, key);
+      const fresh = new Map([...(cells.get(tableKey) ?? [])].filter(([key]) => !state.cells.has(key)));
+      const extra = [...(unowned.get(tableKey) ?? [])].filter((name) => !state.types.has(name)).length;
+      if (fresh.size > 0)
+        this.#nameCells(state, fresh, MAX_TABLE_COLUMNS - state.columns.length - extra, first);
+    }
   }
 
   /**
@@ -367,7 +641,21 @@ export class SchemaRegistry {
   coerceRow(table: string, raw: RawRow): Row {
     const state = this.#tables.get(table) ?? this.#addTable(table);
     const row: Row = {};
-    for (const key in raw) this.#put(state, row, key, raw[key] as JsonPrimitive);
+    const demoted: [string, JsonPrimitive][] = [];
+    for (const key in raw) {
+      const value = raw[key] as JsonPrimitive;
+      // A column `merge` sent to the overflow column (its rename target is a demotion key).
+      if (!key.startsWith(DEMOTED)) this.#put(state, row, key, value);
+      else if (value !== null) demoted.push([key, value]);
+    }
+    if (demoted.length > 0) {
+      const overflow = new OverflowEntries();
+      const kept = raw[OVERFLOW_COLUMN];
+      if (typeof kept === 'string') overflow.merge(kept, 'column_cap');
+      for (const [key, value] of demoted)
+        overflow.add(pathSegments(key.slice(DEMOTED.length + 1)), demotedValue(key, value as Scalar));
+      this.#put(state, row, OVERFLOW_COLUMN, overflow.toJSON());
+    }
     return row;
   }
 
@@ -399,11 +687,16 @@ export class SchemaRegistry {
       const name = ourTable.get(table)!;
       const state = this.#tables.get(name) ?? this.#addTable(name);
       if (name !== table) tableRenames.push({ from: table, to: name });
+      for (const reason of theirs.tables[table]!.overflow ?? []) this.#noteOverflow(state, reason);
       for (const field of theirs.tables[table]!.fields ?? []) {
         const key = pathKey(field.path);
+        if (field.declared) state.declared.add(declaredKey(field));
         if ('column' in field) {
-          const ours = state.cells.get(key) ?? this.#nameCell(state, key, field.column);
-          if (ours !== field.column) renames.push({ table, from: field.column, to: ours });
+          const cell = field.json === undefined ? key : JSON_CELL + key;
+          const ours = state.cells.get(cell) ?? this.#nameCell(state, cell, field.column, field.json);
+          // Past the column cap (claimNames): their column's values move to the overflow column.
+          const to = ours === OVERFLOWED ? demotedKey(key, field.json !== undefined) : ours;
+          if (to !== field.column) renames.push({ table, from: field.column, to });
         } else if (!ourTable.has(field.table)) {
           ourTable.set(field.table, state.lists.get(key) ?? this.#nameList(state, key, field.table));
           queue.push(field.table);
@@ -416,6 +709,7 @@ export class SchemaRegistry {
       const renamed = new Map(renames.filter((r) => r.table === table).map((r) => [r.from, r.to]));
       for (const column of theirs.tables[table]!.columns) {
         const column_ = renamedColumn(column.name, renamed);
+        if (column_.startsWith(DEMOTED)) continue;
         const ours = state.types.get(column_);
         if (ours === undefined)
           this.#addColumn(name, state, column_, column.type, variantBase(state, column_, column.type));
@@ -428,11 +722,15 @@ export class SchemaRegistry {
 
   /** The registry as a document: tables sorted by name, columns in order, so equal registries serialize equally. */
   toJSON(): SchemaDoc {
-    const tables: Record<string, { columns: ColumnDef[]; fields?: FieldDef[] }> = {};
+    const tables: Record<string, { columns: ColumnDef[]; fields?: FieldDef[]; overflow?: JsonReason[] }> = {};
     for (const table of this.tables()) {
       const state = this.#tables.get(table)!;
       tables[table] = { columns: state.columns.map(({ name, type }) => ({ name, type })) };
-      if (state.fields.length > 0) tables[table].fields = state.fields.map((f) => ({ ...f }));
+      if (state.fields.length > 0)
+        tables[table].fields = state.fields.map((f) =>
+          state.declared.has(declaredKey(f)) ? { ...f, declared: true as const } : { ...f },
+        );
+      if (state.overflow.size > 0) tables[table].overflow = [...state.overflow].sort();
     }
     return { formatVersion: 1, version: this.#version, tables };
   }
@@ -474,19 +772,51 @@ export class SchemaRegistry {
   }
 
   /**
-   * Names the source path `key` of `state` (a column): `preferred` (another view's choice) or
-   * the path's normalized name when free, else that name tagged with a hash of the path.
+   * Names the source path `key` of `state` (a column; with `json`, a JSON cell key, the column
+   * holding that value as JSON text): `preferred` (another view's choice) or the path's
+   * normalized name when free, else that name tagged with a hash of the path.
    */
-  #nameCell(state: TableState, key: string, preferred?: string): string {
-    const segments = pathSegments(key);
+  #nameCell(state: TableState, key: string, preferred?: string, json?: JsonReason): string {
+    const path = sourcePath(key);
+    const segments = pathSegments(path);
     const natural = naturalColumn(key);
     const taken = (name: string) =>
       state.owned.has(name) || RESERVED_NAMES.has(name) || VARIANT_NAME.test(name) || !isLakeName(name);
     const name = preferred !== undefined && !taken(preferred) ? preferred : freeName(natural, key, taken);
     state.cells.set(key, name);
     state.owned.add(name);
-    this.#recordField(state, { path: segments, column: name }, key, 'scalar', name);
+    if (json === undefined) this.#recordField(state, { path: segments, column: name }, key, 'scalar', name);
+    else {
+      state.fields.push({ path: segments, column: name, json });
+      this.#changes.push({
+        kind: 'json_column',
+        table: state.name,
+        column: name,
+        field: describePath(path),
+        reason: json,
+      });
+    }
     return name;
+  }
+
+  /** Records that fields of `state` went to its overflow column for `reason` (reported once). */
+  #noteOverflow(state: TableState, reason: JsonReason): void {
+    if (state.overflow.has(reason)) return;
+    state.overflow.add(reason);
+    this.#changes.push({ kind: 'json_column', table: state.name, column: OVERFLOW_COLUMN, reason });
+  }
+
+  /** The table a table key names, if the registry has it (names nothing). */
+  #peekTable(tableKey: string): TableState | undefined {
+    const known = this.#byKey.get(tableKey);
+    if (known !== undefined) return known;
+    const [root, ...lists] = splitTableKey(tableKey) as [string, ...string[]];
+    let state = this.#tables.get(root);
+    for (const list of lists) {
+      const name = state?.lists.get(list);
+      state = name === undefined ? undefined : this.#tables.get(name);
+    }
+    return state;
   }
 
   /** Names the list at source path `key` of `state` (a child table), and creates that table. */
@@ -525,10 +855,14 @@ export class SchemaRegistry {
 
   #restoreField(state: TableState, field: FieldDef): void {
     const key = pathKey(field.path);
-    state.fields.push(field);
+    const { declared, ...plain } = field;
+    state.fields.push(plain);
+    if (declared) state.declared.add(declaredKey(field));
+    if (field.path.length > 0) state.stableTop.add(field.path[0]!);
     if ('column' in field) {
-      state.cells.set(key, field.column);
+      state.cells.set(field.json === undefined ? key : JSON_CELL + key, field.column);
       state.owned.add(field.column);
+      if (field.json !== undefined) state.stableJson.add(key);
     } else {
       state.lists.set(key, field.table);
       const child = this.#tables.get(field.table) ?? this.#createTable(field.table);
@@ -547,12 +881,16 @@ export class SchemaRegistry {
 
   #declareField(state: TableState, segments: readonly string[], hint: FieldHint): void {
     const key = pathKey(segments);
+    // Declared fields are known before any record: the normalizer may keep a wide row's values there.
+    if (segments.length > 0) state.stableTop.add(segments[0]!);
     if (typeof hint === 'string') {
+      state.declared.add(key);
       const column = state.cells.get(key) ?? this.#nameCell(state, key);
       if (!state.types.has(column)) this.#addColumn(state.name, state, column, hint, undefined);
     } else if ('fields' in hint) {
       this.#declareFields(state, segments, hint.fields);
     } else {
+      state.declared.add(LIST_MARK + key);
       const child = this.#tables.get(state.lists.get(key) ?? this.#nameList(state, key))!;
       this.#declareColumns(child, CHILD_SYSTEM_COLUMNS);
       this.#declareField(child, [], hint.items);
@@ -564,12 +902,7 @@ export class SchemaRegistry {
    * tokens). No source path can take a name of that form; a row keyed by column names can, and
    * then the value nests one level deeper.
    */
-  #writeVariant(
-    state: TableState,
-    row: Row,
-    column: string,
-    value: string | number | bigint | boolean,
-  ): void {
+  #writeVariant(state: TableState, row: Row, column: string, value: Scalar): void {
     const valueType = variantType(value);
     let base = column;
     for (;;) {
@@ -606,6 +939,10 @@ export class SchemaRegistry {
       owned: new Set(),
       fields: [],
       owner: undefined,
+      overflow: new Set(),
+      stableJson: new Set(),
+      stableTop: new Set(),
+      declared: new Set(),
     };
     this.#tables.set(table, state);
     return state;
@@ -632,13 +969,31 @@ export class SchemaRegistry {
   }
 }
 
-/** The column a path gets when its name is free: its normalized path (`value` for the item itself). */
-function naturalColumn(key: string): string {
-  if (key === ITEM_PATH) return LAKE.scalarListColumn;
-  return shortenPath(pathSegments(key).map(normalizeIdentifier));
+const NO_KEYS: ReadonlySet<string> = new Set();
+
+/** A field's key in `TableState.declared`: its cell key, or `LIST_MARK` + its list key. */
+function declaredKey(field: FieldDef): string {
+  const path = pathKey(field.path);
+  if ('table' in field) return LIST_MARK + path;
+  return field.json === undefined ? path : JSON_CELL + path;
 }
 
-/** Already-normalized raw paths first, then raw paths in JSON code unit order. */
+/** Prefix of a JSON cell key in `cells`: `{` then the path key (the reason is not part of it). */
+const JSON_CELL = '{';
+
+/** The path key of a cell key (a path key, or a JSON cell key). */
+function sourcePath(key: string): string {
+  return key.charCodeAt(0) === 0x7b ? key.slice(JSON_CELL.length) : key;
+}
+
+/** The column a path gets when its name is free: its normalized path (`value` for the item itself). */
+function naturalColumn(key: string): string {
+  const path = sourcePath(key);
+  if (path === ITEM_PATH) return LAKE.scalarListColumn;
+  return shortenPath(pathSegments(path).map(normalizeIdentifier));
+}
+
+/** Already-normalized raw paths first, then keys in code unit order (plain paths before JSON cells). */
 function compareClaims(a: string, b: string): number {
   const canonical = Number(isCanonical(b)) - Number(isCanonical(a));
   if (canonical !== 0) return canonical;
@@ -646,7 +1001,61 @@ function compareClaims(a: string, b: string): number {
 }
 
 function isCanonical(key: string): boolean {
-  return pathSegments(key).every((segment) => normalizeIdentifier(segment) === segment);
+  return pathSegments(sourcePath(key)).every((segment) => normalizeIdentifier(segment) === segment);
+}
+
+/** Each table of a view by its table key (field-path.ts), walking list fields from the roots. */
+function tableKeys(doc: SchemaDoc): Map<string, string> {
+  const children = new Set<string>();
+  for (const { fields } of Object.values(doc.tables))
+    for (const field of fields ?? []) if ('table' in field) children.add(field.table);
+  const keys = new Map<string, string>();
+  const queue = Object.keys(doc.tables).filter((t) => !children.has(t));
+  for (const table of queue) keys.set(table, table);
+  for (let i = 0; i < queue.length; i++) {
+    const table = queue[i]!;
+    for (const field of doc.tables[table]?.fields ?? []) {
+      if (!('table' in field) || keys.has(field.table)) continue;
+      keys.set(field.table, childTableKey(keys.get(table)!, pathKey(field.path)));
+      queue.push(field.table);
+    }
+  }
+  return keys;
+}
+
+/** A row's overflow object: fields that have no column, by raw path, as one JSON text. */
+class OverflowEntries {
+  readonly reasons = new Set<JsonReason>();
+  readonly #root: JsonObject = Object.create(null);
+
+  /** A field the column cap sent here. */
+  add(segments: readonly string[], value: JsonValue): void {
+    this.reasons.add('column_cap');
+    let node = this.#root;
+    for (const segment of segments.slice(0, -1)) {
+      const next = node[segment];
+      if (next === undefined || next === null || typeof next !== 'object' || Array.isArray(next))
+        node[segment] = Object.create(null) as JsonObject;
+      node = node[segment] as JsonObject;
+    }
+    node[segments.at(-1) ?? ''] = value;
+  }
+
+  /** The normalizer's overflow object (fields of a wide row), as JSON text. */
+  merge(text: string, reason: JsonReason): void {
+    this.reasons.add(reason);
+    const fields = parse(text) as JsonObject;
+    for (const key of Object.keys(fields)) this.#root[key] = fields[key] as JsonValue;
+  }
+
+  toJSON(): string {
+    return stringify(this.#root, nonFiniteAsToken) as string;
+  }
+}
+
+/** JSON cannot hold a bare NaN / Infinity: kept as the string of its token, as normalize.ts does. */
+function nonFiniteAsToken(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
 }
 
 /** Owner mark of a root table (a resource's, or `user_loads`). */

@@ -16,7 +16,9 @@
  * does not match. A matched `null` is zero records. Nothing matched: SelectorError, which
  * names the keys seen and never a value.
  */
+
 import { SelectorError } from './errors.ts';
+import { isJsonObject } from './number-literal.ts';
 import type { JsonObject, JsonValue } from './types.ts';
 
 export interface SelectableResource {
@@ -77,7 +79,8 @@ function isBareRecord(body: JsonValue, selectors: readonly string[]): boolean {
   if (!isObject(body)) return false;
   if (selectors.some((s) => Object.hasOwn(body, s.split('.')[0]!))) return false;
   return Object.entries(body).some(
-    ([key, value]) => !STATUS_KEYS.has(key) && value !== null && typeof value !== 'object',
+    // A number kept as written (NumberLiteral) is a scalar too.
+    ([key, value]) => !STATUS_KEYS.has(key) && value !== null && !Array.isArray(value) && !isObject(value),
   );
 }
 
@@ -163,7 +166,8 @@ function asRecord(item: JsonValue): JsonObject {
 }
 
 function isObject(value: JsonValue | undefined): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  // A number kept as spelled (`1.0`) is a class instance, not an object of the body.
+  return isJsonObject(value);
 }
 
 function keysSeen(body: JsonValue): string[] {

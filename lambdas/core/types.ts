@@ -1,9 +1,13 @@
+import type { NumberLiteral } from './number-literal.ts';
+
 /**
  * JSON as PayLink sends it, parsed losslessly (lambdas/adapters/json-body.ts): an integer
- * literal beyond 2^53 is a `bigint` (exact), every other number a `number`; a bare `NaN`,
- * `Infinity` or `-Infinity` token (not JSON, but some APIs send it) is that non-finite number.
+ * literal beyond 2^53 is a `bigint` (exact); a literal a double would change, or that JavaScript
+ * spells otherwise (`1e400`, `9007199254740993.0`, `1.10`), a `NumberLiteral`; every other
+ * number a `number`; a bare `NaN` / `Infinity` token (not JSON, but some APIs send it) is that
+ * non-finite number.
  */
-export type JsonPrimitive = string | number | bigint | boolean | null;
+export type JsonPrimitive = string | number | bigint | NumberLiteral | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 

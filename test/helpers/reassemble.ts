@@ -8,8 +8,12 @@
  *   `"12.5"` in a double column is 12.5, `"true"` in a bool column is true), else in the
  *   column's `__v_<type>` variant as itself;
  * - an integer beyond 2^53 is its exact digits as text; NaN / Infinity / -Infinity are their token.
+ * - a value kept as JSON (a field with `json`) is its JSON text, parsed back losslessly; a row's
+ *   `_overflow` object holds, by raw path, the fields that got no column (NaN as its token).
  */
-import type { SchemaDoc } from '#core/schema-registry.ts';
+import { parseJsonBody } from '#adapters/json-body.ts';
+import { NumberLiteral } from '#core/number-literal.ts';
+import { OVERFLOW_COLUMN, type SchemaDoc } from '#core/schema-registry.ts';
 import type { JsonValue } from '#core/types.ts';
 
 type Cell = unknown;
@@ -20,6 +24,7 @@ const VARIANT = /__v_(?:text|bigint|double|bool|timestamp)$/;
 /** The input as the lake can hold it (see the module comment); undefined for "adds nothing". */
 export function canonical(value: JsonValue): JsonValue | undefined {
   if (value === null) return undefined;
+  if (value instanceof NumberLiteral) return value;
   if (Array.isArray(value)) {
     if (value.length === 0) return undefined;
     return value.map((item) => canonical(item) ?? null);
@@ -38,7 +43,9 @@ export function canonical(value: JsonValue): JsonValue | undefined {
 /** True when `output` is how the lake may hold scalar `input`. */
 export function sameScalar(input: JsonValue, output: Cell): boolean {
   if (output === null || output === undefined) return input === null;
-  if (typeof input === 'bigint') return output === input.toString();
+  if (output instanceof NumberLiteral)
+    return typeof input === 'number' ? output.exact === input : output.literal === String(input);
+  if (typeof input === 'bigint') return output === input.toString() || output === input;
   if (typeof input === 'number' && !Number.isFinite(input)) return output === String(input);
   if (output === input) return true;
   if (typeof output === 'string') return output === String(input);
@@ -108,7 +115,11 @@ export function reassemble(schema: SchemaDoc, root: string, rows: ReadonlyMap<st
       node[path.at(-1)!] = value;
     };
     for (const field of entry?.fields ?? []) {
-      if ('column' in field) {
+      if ('column' in field && field.json !== undefined) {
+        const text = row[field.column];
+        const value = typeof text === 'string' ? canonical(parseJsonBody(text)) : undefined;
+        if (value !== undefined) put(field.path, value);
+      } else if ('column' in field) {
         const value = cell(row, field.column, columns);
         if (value !== null) put(field.path, value);
       } else {
@@ -119,6 +130,11 @@ export function reassemble(schema: SchemaDoc, root: string, rows: ReadonlyMap<st
             items.map((child) => build(field.table, child) ?? null),
           );
       }
+    }
+    const overflow = row[OVERFLOW_COLUMN];
+    if (typeof overflow === 'string') {
+      out ??= {};
+      mergeInto(out, parseJsonBody(overflow) as Record<string, unknown>);
     }
     return out ?? item;
   };
@@ -155,4 +171,19 @@ export function difference(input: JsonValue | undefined, output: unknown, path =
     return undefined;
   }
   return sameScalar(input, output) ? undefined : `${path}: ${String(input)} != ${String(output)}`;
+}
+
+/** Deep-merges an overflow object (fields by raw path) into a rebuilt row. */
+function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(source)) {
+    const here = target[key];
+    if (isPlain(here) && isPlain(value)) mergeInto(here, value);
+    else target[key] = value;
+  }
+}
+
+function isPlain(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof NumberLiteral)
+  );
 }

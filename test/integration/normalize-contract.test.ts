@@ -28,7 +28,7 @@ import { loadBatch } from '#core/load-batch.ts';
 import { isLakeName } from '#core/naming.ts';
 import { normalizeRecord } from '#core/normalize.ts';
 import { planLoad, readBatchUsers, readPlan } from '#core/plan.ts';
-import type { PayLinkApi } from '#core/ports.ts';
+import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
 import { type SchemaDoc, SchemaRegistry } from '#core/schema-registry.ts';
 import type { JsonObject, JsonValue } from '#core/types.ts';
 import { readParquet } from '#test/helpers/read-parquet.ts';
@@ -68,6 +68,11 @@ const KEYS = [
   'a b',
   'café',
   '💰',
+  // Keys that are data: an object made only of these is kept as one JSON column.
+  '2024-01-31',
+  '42',
+  '3f2504e0-4f89-11d3-9a0c-0305e82c3301',
+  'acct_000123456',
 ];
 
 const key = fc
@@ -145,10 +150,6 @@ describe('the normalizer contract (property-based)', () => {
   });
 
   it('reassembles every record from the lake, in any order and any split into parallel batches', async () => {
-    const steps = selectResources(resolveCatalog(), ['suggestions']).steps;
-    const parts = createParquetPartWriterFactory();
-    const reader = createParquetPartReader();
-    const clock = () => new Date('2026-11-30T12:00:00Z');
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -156,44 +157,8 @@ describe('the normalizer contract (property-based)', () => {
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 3 }),
         async (records, users, batchSize) => {
-          const dir = await mkdtemp(join(tmpdir(), 'normalize-contract-'));
-          try {
-            const store = createLocalStore(dir);
-            const loadId = `L${++run}`;
-            // Records dealt to users round-robin; each user's body is text through the lossless parser.
-            const byUser = Array.from({ length: users }, (_, u) => records.filter((_, i) => i % users === u));
-            const api: PayLinkApi = {
-              async openSession(identifier) {
-                const body = `{"suggestions": ${toBody(byUser[Number(identifier.slice(1))]!)}}`;
-                return { getJson: async () => parseJsonBody(body) };
-              },
-              stats: () => ({ requests: 0, retries: 0 }),
-            };
-            const identifiers = byUser.map((_, u) => ({ identifier: `u${u}` }));
-            await planLoad(
-              { loadId, startedAt: clock(), users: identifiers, batchSize, resources: ['suggestions'] },
-              store,
-            );
-            const plan = await readPlan(store, loadId);
-            await Promise.all(
-              Array.from({ length: plan.batches }, async (_, batch) =>
-                loadBatch(
-                  {
-                    loadId,
-                    batch,
-                    dt: plan.dt,
-                    startedAt: plan.startedAt,
-                    users: await readBatchUsers(store, loadId, batch),
-                    steps,
-                    registry: await readCommittedSchema(store),
-                    concurrency: 2,
-                  },
-                  { api, store, parts, clock },
-                ),
-              ),
-            );
-            await commitLoad(loadId, { store, parts, reader, clock });
-
+          const loadId = `L${++run}`;
+          await withLoadedLake(records, users, batchSize, loadId, async (store, byUser) => {
             const schema = (await readCommittedSchema(store)).toJSON();
             assertNames(schema);
             const rows = new Map<string, LakeRow[]>();
@@ -214,12 +179,98 @@ describe('the normalizer contract (property-based)', () => {
                 expect(diff, `u${u}[${index}] ${toBody(input)}`).toBeUndefined();
               });
             });
-          } finally {
-            await rm(dir, { recursive: true, force: true });
-          }
+          });
         },
       ),
       { numRuns: Number(process.env.FC_RUNS ?? 25), seed: Number(process.env.FC_SEED ?? 8) },
     );
   }, 60_000);
+
+  it('names every source path alike whatever the record order and the split into batches', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(record, { minLength: 2, maxLength: 6 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 1000 }),
+        async (records, users, batchSize, shuffle) => {
+          // The same records, reversed and rotated, dealt to other users and batches.
+          const rotated = [...records].reverse();
+          rotated.push(...rotated.splice(0, shuffle % rotated.length));
+          const a = await withLoadedLake(records, users, batchSize, `A${++run}`, mapping);
+          const b = await withLoadedLake(rotated, 4 - users, 4 - batchSize, `B${run}`, mapping);
+          expect(b).toEqual(a);
+        },
+      ),
+      { numRuns: Number(process.env.FC_RUNS ?? 12), seed: Number(process.env.FC_SEED ?? 8) },
+    );
+  }, 60_000);
 });
+
+/** Each table's source path -> column / child table mapping, as sorted JSON lines (order-free). */
+async function mapping(store: ObjectStore): Promise<Record<string, string[]>> {
+  const doc = (await readCommittedSchema(store)).toJSON();
+  const out: Record<string, string[]> = {};
+  for (const [table, { fields }] of Object.entries(doc.tables))
+    out[table] = (fields ?? []).map((f) => JSON.stringify(f)).sort();
+  return out;
+}
+
+const steps = selectResources(resolveCatalog(), ['suggestions']).steps;
+const parts = createParquetPartWriterFactory();
+const reader = createParquetPartReader();
+const clock = () => new Date('2026-11-30T12:00:00Z');
+
+/**
+ * Loads `records` (dealt round-robin to `users` users, each user's body sent as text through the
+ * lossless parser) in batches of `batchSize` users run in parallel, commits, and hands the lake
+ * to `check`; the lake is removed afterwards.
+ */
+async function withLoadedLake<T>(
+  records: readonly JsonObject[],
+  users: number,
+  batchSize: number,
+  loadId: string,
+  check: (store: ObjectStore, byUser: JsonObject[][]) => Promise<T>,
+): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'normalize-contract-'));
+  try {
+    const store = createLocalStore(dir);
+    const byUser = Array.from({ length: users }, (_, u) => records.filter((_, i) => i % users === u));
+    const api: PayLinkApi = {
+      async openSession(identifier) {
+        const body = `{"suggestions": ${toBody(byUser[Number(identifier.slice(1))]!)}}`;
+        return { getJson: async () => parseJsonBody(body) };
+      },
+      stats: () => ({ requests: 0, retries: 0 }),
+    };
+    const identifiers = byUser.map((_, u) => ({ identifier: `u${u}` }));
+    await planLoad(
+      { loadId, startedAt: clock(), users: identifiers, batchSize, resources: ['suggestions'] },
+      store,
+    );
+    const plan = await readPlan(store, loadId);
+    await Promise.all(
+      Array.from({ length: plan.batches }, async (_, batch) =>
+        loadBatch(
+          {
+            loadId,
+            batch,
+            dt: plan.dt,
+            startedAt: plan.startedAt,
+            users: await readBatchUsers(store, loadId, batch),
+            steps,
+            registry: await readCommittedSchema(store),
+            concurrency: 2,
+          },
+          { api, store, parts, clock },
+        ),
+      ),
+    );
+    await commitLoad(loadId, { store, parts, reader, clock });
+    return await check(store, byUser);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

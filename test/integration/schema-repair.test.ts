@@ -113,6 +113,54 @@ describe('a lake whose schema registry was lost', () => {
     expect(rows.rows).toEqual([[2]]);
   });
 
+  it('restores the source field -> column mapping from a readable registry document, and says so', async () => {
+    const dest = await copyOfLake('fields-from-current');
+    const expected = JSON.parse(await readFile(`${dest}/_schema/current.json`, 'utf8')) as {
+      tables: Record<string, { fields?: unknown[] }>;
+    };
+    // The version files are gone; current.json (a copy of the newest) survived.
+    await rm(`${dest}/_schema/versions`, { recursive: true });
+    const repair = await runCli(['repair-schema', '--dest', dest, '--json']);
+    expect(repair.code, repair.stderr).toBe(0);
+    const result = JSON.parse(repair.stdout) as {
+      fieldsRestored: number;
+      fieldsFrom: number[];
+      unmappedColumns: string[];
+      unmappedTables: string[];
+    };
+    const count = Object.values(expected.tables).reduce((n, t) => n + (t.fields?.length ?? 0), 0);
+    expect(count).toBeGreaterThan(10);
+    expect(result).toMatchObject({
+      fieldsRestored: count,
+      fieldsFrom: [1],
+      unmappedColumns: [],
+      unmappedTables: [],
+    });
+    const rebuilt = JSON.parse(await readFile(`${dest}/_schema/current.json`, 'utf8')) as typeof expected;
+    const sorted = (fields: unknown[] | undefined) => (fields ?? []).map((f) => JSON.stringify(f)).sort();
+    for (const [table, { fields }] of Object.entries(expected.tables))
+      expect(sorted(rebuilt.tables[table]?.fields), table).toEqual(sorted(fields));
+  });
+
+  it('says which columns it could not map when no registry document is left', async () => {
+    const dest = await copyOfLake('fields-lost');
+    await rm(`${dest}/_schema`, { recursive: true });
+    const repair = await runCli(['repair-schema', '--dest', dest]);
+    expect(repair.code, repair.stderr).toBe(0);
+    expect(repair.stdout).toContain('no source field -> column mapping could be restored');
+    expect(repair.stdout).toMatch(
+      /Could not restore which source field \d+ column\(s\)\/table\(s\) hold: accounts\./,
+    );
+    // Unmapped columns are adopted by the next load's fields of the same name: no duplicate column.
+    const next = await runLoad({ users: usersFile, dest, baseUrl: sim.url, loadId: 'after-repair' }, ENV);
+    expect(next.code, next.stderr).toBe(0);
+    const schema = JSON.parse(await readFile(`${dest}/_schema/current.json`, 'utf8')) as {
+      tables: Record<string, { columns: { name: string }[] }>;
+    };
+    const names = schema.tables.accounts!.columns.map((c) => c.name);
+    expect(names.filter((n) => /_[a-z0-9]{6}$/.test(n) && names.includes(n.slice(0, -7)))).toEqual([]);
+  });
+
   it('ignores the files of a load that never committed', async () => {
     const dest = await copyOfLake('orphans');
     // Killed after its report, before its commit point: neither is a committed load.

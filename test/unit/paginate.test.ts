@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PaginationLimitError } from '#core/errors.ts';
+import { NumberLiteral } from '#core/number-literal.ts';
 import { firstPage, nextPage } from '#core/paginate.ts';
 import { type Paginator, paginatorSchema } from '#core/resources.ts';
 import type { JsonValue } from '#core/types.ts';
@@ -82,6 +83,12 @@ describe('cursor paginator', () => {
     expect(nextPage(p, { query: { cursor: 'abc' }, body: { meta: { next: 42 } }, itemCount: 10 })).toEqual({
       cursor: '42',
     });
+  });
+
+  it('sends a numeric cursor as the body spelled it (a literal JavaScript would respell, such as 1e3)', () => {
+    expect(
+      nextPage(p, { query: {}, body: { meta: { next: new NumberLiteral('1e3', 1000) } }, itemCount: 10 }),
+    ).toEqual({ cursor: '1e3' });
   });
 
   it('stops when the cursor is missing, null, empty or not a scalar', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SelectorError } from '#core/errors.ts';
+import { NumberLiteral } from '#core/number-literal.ts';
 import { readPath, selectRecords } from '#core/select.ts';
 import type { JsonValue } from '#core/types.ts';
 
@@ -134,6 +135,17 @@ describe('selectRecords for object resources', () => {
       { _id: 't', status: 'completed' },
     ]);
     expect(selectRecords({ result: { _id: 't' }, message: 'ok' }, account)).toEqual([{ _id: 't' }]);
+  });
+
+  it('reads a number kept as spelled (1.0) as the number it is, never as an object', () => {
+    // Whatever rule applies to a plain number applies to one kept as spelled.
+    const kept = selectRecords({ result: { _id: 't' }, apiVersion: new NumberLiteral('1.0', 1) }, account);
+    const plain = selectRecords({ result: { _id: 't' }, apiVersion: 1 }, account);
+    expect(kept.length).toBe(plain.length);
+    expect(Object.keys(kept[0]!)).toEqual(Object.keys(plain[0]!));
+    expect(selectRecords({ items: [{ _id: 't' }], version: new NumberLiteral('1.0', 1) }, accounts)).toEqual(
+      selectRecords({ items: [{ _id: 't' }], version: 1 }, accounts),
+    );
   });
 
   it('takes the only null-valued key as zero records', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseIsoTimestamp } from '#core/iso-timestamp.ts';
-import { coerceValue, inferType, NO_FIT } from '#core/type-inference.ts';
+import { NumberLiteral } from '#core/number-literal.ts';
+import { coerceValue, inferType, NO_FIT, variantType } from '#core/type-inference.ts';
 import type { ColumnType, JsonPrimitive } from '#core/types.ts';
 
 describe('inferType', () => {
@@ -38,9 +39,19 @@ describe('inferType', () => {
     ['an ISO date-time with an hour-only offset is a timestamp', '2024-01-31T10:20:30+01', 'timestamp'],
     ['an ISO date-time with a millisecond fraction is a timestamp', '2024-01-31T10:20:30.123Z', 'timestamp'],
     [
-      'an ISO date-time with a microsecond fraction is a timestamp',
+      'an ISO date-time with digits below the millisecond is text (a millisecond timestamp would lose them)',
       '2024-01-31T10:20:30.123456+00:00',
+      'text',
+    ],
+    [
+      'an ISO date-time whose digits below the millisecond are zeros is a timestamp',
+      '2024-01-31T10:20:30.123000Z',
       'timestamp',
+    ],
+    [
+      'a number literal a double cannot hold is double (its text goes to a variant)',
+      new NumberLiteral('1e400', undefined),
+      'double',
     ],
     ['a naive ISO date-time is a timestamp', '2024-01-31T10:20:30', 'timestamp'],
     ['a space-separated date-time is a timestamp', '2024-01-31 10:20:30', 'timestamp'],
@@ -137,6 +148,31 @@ describe('coerceValue', () => {
   ];
   it.each(cases)('%s', (_name, value, type, expected) => {
     expect(coerceValue(value, type)).toBe(expected);
+  });
+
+  it('keeps a number literal as spelled in text and stores only exact values in number columns', () => {
+    // `1.10` in a declared text column stays `1.10` (a JS number would give '1.1').
+    expect(coerceValue(new NumberLiteral('1.10', 1.1), 'text')).toBe('1.10');
+    expect(coerceValue(new NumberLiteral('1.10', 1.1), 'double')).toBe(1.1);
+    expect(coerceValue(new NumberLiteral('1e5', 100000), 'bigint')).toBe(100000);
+    expect(coerceValue(new NumberLiteral('1.5e0', 1.5), 'bigint')).toBe(NO_FIT);
+    // Values no double holds never become a (wrong) number: they fit text only.
+    for (const literal of ['1e400', '1e-400', '9007199254740993.0']) {
+      const value = new NumberLiteral(literal, undefined);
+      expect(coerceValue(value, 'double')).toBe(NO_FIT);
+      expect(coerceValue(value, 'bigint')).toBe(NO_FIT);
+      expect(coerceValue(value, 'text')).toBe(literal);
+      expect(variantType(value)).toBe('text');
+    }
+    expect(variantType(new NumberLiteral('1.10', 1.1))).toBe('double');
+  });
+
+  it('keeps a date-time with digits below the millisecond out of a timestamp column (its variant is text)', () => {
+    expect(coerceValue('2024-01-31T10:20:30.123456Z', 'timestamp')).toBe(NO_FIT);
+    expect(variantType('2024-01-31T10:20:30.123456Z')).toBe('text');
+    expect((coerceValue('2024-01-31T10:20:30.123000Z', 'timestamp') as Date).toISOString()).toBe(
+      '2024-01-31T10:20:30.123Z',
+    );
   });
 
   it('turns an ISO string into a UTC Date in a timestamp column', () => {
