@@ -39,18 +39,7 @@ import type { AwsGateway } from './aws-gateway.ts';
 import type { Cfn, ResolvedTemplate } from './cfn-template.ts';
 import { type Decision, IamGate, type Principal } from './iam-gate.ts';
 import { invokeBundledHandler } from './run-bundled-handler.ts';
-
-// aws-local-stepfunctions 3 calls Promise.withResolvers (Node >= 22); Node 20 lacks it.
-const withResolvers = <T>() => {
-  let resolve!: (value: T) => void;
-  let reject!: (reason?: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-};
-(Promise as unknown as { withResolvers?: unknown }).withResolvers ??= withResolvers;
+import './promise-with-resolvers.ts';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'us-east-1';

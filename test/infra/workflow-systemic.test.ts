@@ -8,17 +8,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEMIC_FAILURE_ERROR } from '#infra/constructs/load-workflow.ts';
 import { type Cfn, exampleConfig, stateMachines, synth } from './app-fixture.ts';
-
-// aws-local-stepfunctions 3 calls Promise.withResolvers (Node >= 22); Node 20 lacks it.
-(Promise as unknown as { withResolvers?: unknown }).withResolvers ??= <T>() => {
-  let resolve!: (value: T) => void;
-  let reject!: (reason?: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-};
+import '#test/helpers/promise-with-resolvers.ts';
 
 const CAUSE =
   'cannot reach https://api.paylink.example: connection refused (the first 3 users all failed this way)';
