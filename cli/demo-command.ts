@@ -13,6 +13,7 @@ import { parseFlags } from './args.ts';
 import { formatTable, openLakeQuery } from './duckdb-lake.ts';
 import type { Io } from './io.ts';
 import { executeLoad } from './load-command.ts';
+import { EXIT } from './summary.ts';
 
 const SEED = 'demo';
 const API_KEY = 'demo-key';
@@ -49,6 +50,8 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
       { usersFile, dest, baseUrl: sim.url, concurrency: 16, rateLimit: 500, batchSize: 100 },
       { ...io, env: { ...io.env, PAYLINK_API_KEY: API_KEY, PAYLINK_API_SECRET: API_SECRET } },
     ).finally(() => rm(scratch, { recursive: true, force: true }));
+    // Interrupted (Ctrl-C): nothing was committed; run the demo again rather than resume it.
+    if (exitCode === EXIT.interrupted || exitCode === EXIT.terminated) return exitCode;
     io.stdout.write(`\nAccounts per company, current state (DuckDB over ${dest}):\n${DEMO_QUERY}\n\n`);
     const lake = await openLakeQuery(dest);
     try {
