@@ -5,6 +5,7 @@
  * A dry run by default. Loads running now (a live lease) and anything a committed load lists
  * are never touched. `verify --fix` does the same for every age.
  */
+import { isAbandonedOnThisHost } from '#adapters/lease-owner.ts';
 import { listUnfinishedWrites, removeUnfinishedWrites } from '#adapters/local-store.ts';
 import { openStore, parseDestination } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
@@ -57,6 +58,7 @@ export async function cleanCommand(argv: readonly string[], io: Io): Promise<num
     store,
     reader: createParquetPartReader(),
     clock: io.now,
+    isAbandoned: isAbandonedOnThisHost,
     tempGraceMs: olderThanMs,
     ...(local === undefined ? {} : { unfinishedWrites: () => listUnfinishedWrites(local) }),
   };

@@ -198,12 +198,26 @@ export async function executeLoad(
   const progress = new Progress(users.length, () => api.stats().requests, io.stderr, !request.quiet);
   // First Ctrl-C / SIGTERM: no new user starts, users in flight finish. Second: stop at once.
   let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+  let committing = false;
   const unsubscribe =
     io.onInterrupt?.((signal) => {
-      if (interrupted !== undefined) process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
+      if (interrupted !== undefined) {
+        // Second signal: stop at once. During the commit that can leave published parts.
+        io.stderr.write(
+          committing
+            ? `\n${signal}: stopped during the commit of load ${loadId}: not committed, and parts it published stay invisible. ` +
+                `Re-run with --load-id ${loadId} to finish it, or remove them with 'paylink-loader verify --dest ${request.dest} --fix'.\n`
+            : `\n${signal}: stopped at once. ${resumeHint(request, loadId)}\n`,
+        );
+        process.exit(
+          committing ? EXIT.commitIncomplete : signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated,
+        );
+      }
       interrupted = signal;
       io.stderr.write(
-        `\n${signal}: finishing the users in flight, then stopping (again to stop at once; the load then resumes from its last staged batch)\n`,
+        committing
+          ? `\n${signal}: the commit of load ${loadId} is finishing (again to stop it at once; the load then needs a re-run)\n`
+          : `\n${signal}: finishing the users in flight, then stopping (again to stop at once; the load then resumes from its last staged batch)\n`,
       );
     }) ?? (() => undefined);
   try {
@@ -217,6 +231,9 @@ export async function executeLoad(
         clock: io.now,
         onUser: progress.onUser,
         onStaged: progress.onStaged,
+        onCommit: () => {
+          committing = true;
+        },
         onPlan: (plan, resumed) => {
           if (request.quiet) return;
           io.stderr.write(
@@ -250,16 +267,20 @@ export async function executeLoad(
     if (!(error instanceof InterruptedError)) throw error;
     progress.stop();
     const again = resumeCommand(request, loadId);
-    io.stderr.write(`${error.message}. Resume with:\n  ${again}\n`);
+    io.stderr.write(`${error.message}. ${resumeHint(request, loadId)}\n`);
     if (request.json)
       io.stdout.write(
-        `${JSON.stringify({ error: { command: 'load', code: error.code, message: error.message, committed: false, loadId, usersStaged: error.usersStaged, resume: again } }, null, 2)}\n`,
+        `${JSON.stringify({ error: { command: 'load', exitCode: interrupted === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted, code: error.code, message: error.message, committed: false, loadId, usersStaged: error.usersStaged, resume: again } }, null, 2)}\n`,
       );
     return { exitCode: interrupted === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted };
   } finally {
     unsubscribe();
     progress.stop();
   }
+}
+
+function resumeHint(request: LoadRequest, loadId: string): string {
+  return `Resume with:\n  ${resumeCommand(request, loadId)}`;
 }
 
 /** The command that resumes this load: the same flags, `--resume <id>` in place of `--load-id`. */
@@ -273,6 +294,8 @@ function resumeCommand(request: LoadRequest, loadId: string): string {
   if (request.configFile !== undefined) flags.push('--config', request.configFile);
   if (request.taskIdsFile !== undefined) flags.push('--task-ids', request.taskIdsFile);
   if (request.secretId !== undefined) flags.push('--secret-id', request.secretId);
+  if (request.rateLimit !== undefined) flags.push('--rate-limit', String(request.rateLimit));
+  if (request.concurrency !== undefined) flags.push('--concurrency', String(request.concurrency));
   flags.push('--resume', loadId);
   return flags.map(quote).join(' ');
 }

@@ -4,6 +4,7 @@
  * Exit codes: 0 the lake is clean (after `--fix`, if given); 7 findings remain (listed);
  * 1 the lake could not be read.
  */
+import { isAbandonedOnThisHost } from '#adapters/lease-owner.ts';
 import { listUnfinishedWrites, removeUnfinishedWrites } from '#adapters/local-store.ts';
 import { openStore, parseDestination } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
@@ -39,6 +40,7 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<nu
     store,
     reader: createParquetPartReader(),
     clock: io.now,
+    isAbandoned: isAbandonedOnThisHost,
     ...(local === undefined ? {} : { unfinishedWrites: () => listUnfinishedWrites(local) }),
   };
   let report = await verifyLake(deps);

@@ -48,6 +48,8 @@ export interface RunLoadDeps extends Omit<CommitDeps, 'lease'> {
   readonly onBatch?: (batch: number, batches: number) => void;
   /** The plan this run follows; `resumed`: an earlier attempt's, whose staged batches are reused. */
   readonly onPlan?: (plan: PlanDoc, resumed: boolean) => void;
+  /** The commit starts: from here an interruption can leave published (invisible) parts. */
+  readonly onCommit?: (loadId: string) => void;
   /** Users of a batch an earlier attempt staged (progress counts them as done). */
   readonly onStaged?: (users: number) => void;
 }
@@ -141,11 +143,21 @@ async function runLeased(
         plan = await extendPlan(deps.store, plan, leftOut.splice(0));
     }
   } catch (error) {
-    // Interrupted: keep every staged batch for the resume. Otherwise nothing was published:
-    // drop this attempt's staging (keep a commit intent of an earlier one).
-    if (!(error instanceof InterruptedError)) await discardStaging(deps, plan.loadId).catch(() => undefined);
+    // Staged batches are kept for a resume when there are any (an interrupted or failed run of
+    // thousands of users), and always when this run no longer holds the load id: the staging
+    // is then another run's. Otherwise nothing was published: drop this attempt's staging
+    // (keep a commit intent of an earlier one). `clean` / `verify --fix` remove what is kept.
+    const stillOurs =
+      lease === undefined ||
+      (await lease.assertHeld().then(
+        () => true,
+        () => false,
+      ));
+    const keep = error instanceof InterruptedError || staged > 0 || resumed !== undefined || !stillOurs;
+    if (!keep) await discardStaging(deps, plan.loadId).catch(() => undefined);
     throw error;
   }
+  deps.onCommit?.(plan.loadId);
   return commitLoad(plan.loadId, lease === undefined ? deps : { ...deps, lease });
 }
 

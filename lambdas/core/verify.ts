@@ -25,13 +25,14 @@ import { isPartitioned } from './lake-views.ts';
 import {
   dltLoadsKey,
   leasesPrefix,
+  loadIdOfDltLoadsKey,
   loadMarkerKey,
   loadsPrefix,
   parseLeaseKey,
   parsePartKey,
   schemaVersionsPrefix,
 } from './layout.ts';
-import { isLive, type LeaseDoc, readLease } from './lease.ts';
+import { isLive, type LeaseDoc, type LeaseOwner, readLease } from './lease.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader } from './ports.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
@@ -42,6 +43,9 @@ export type FindingKind =
   | 'missing_part'
   | 'stray_part'
   | 'missing_report'
+  | 'unreadable_report'
+  | 'unreadable_part'
+  | 'resumable_staging'
   | 'orphan_part'
   | 'orphan_report'
   | 'orphan_staging'
@@ -82,6 +86,8 @@ export interface VerifyDeps {
   readonly unfinishedWrites?: () => Promise<readonly { key: string; modifiedAt: Date }[]>;
   /** Unfinished writes younger than this may belong to a run without a lease (repair-schema): left alone. */
   readonly tempGraceMs?: number;
+  /** True for a lease holder known dead before its lease expires (a CLI process gone on this host). */
+  readonly isAbandoned?: (owner: LeaseOwner) => boolean;
 }
 
 interface Marker {
@@ -106,13 +112,14 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
   for (const key of keys.filter((k) => k.startsWith(leasesPrefix))) {
     const parsed = parseLeaseKey(key);
     const doc = parsed && (await readJson<LeaseDoc>(store, key).catch(() => undefined));
-    if (parsed && doc && isLive(doc, now)) running.add(parsed.loadId);
+    if (parsed && doc && isLive(doc, now) && !(deps.isAbandoned?.(doc.owner) ?? false))
+      running.add(parsed.loadId);
     else
       findings.push({
         kind: 'expired_lease',
         keys: [key],
         ...(parsed ? { loadId: parsed.loadId } : {}),
-        detail: `lease ${key} expired (its holder stopped without releasing it)`,
+        detail: `lease ${key} expired, or its holder is gone (it stopped without releasing it)`,
         fixable: true,
       });
   }
@@ -120,9 +127,12 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
 
   // Reports: what each committed load published.
   const listed = new Map<string, Set<string>>();
+  /** Committed loads whose report is damaged: their parts are neither missing nor stray. */
+  const unjudged = new Set<string>();
   for (const key of keys.filter((k) => k.startsWith(loadsPrefix) && k.endsWith('.json'))) {
     const marker = await readJson<Marker>(store, key).catch(() => undefined);
-    const loadId = marker?.loadId ?? key.slice(loadsPrefix.length, -'.json'.length);
+    // The key names the load; a damaged body must not move the report to another load.
+    const loadId = key.slice(loadsPrefix.length, -'.json'.length);
     if (!committed.has(loadId)) {
       if (settled(loadId))
         findings.push({
@@ -134,11 +144,24 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
         });
       continue;
     }
-    listed.set(loadId, new Set((marker?.files ?? []).map((f) => f.key)));
+    if (!Array.isArray(marker?.files) || marker.files.some((f) => typeof f?.key !== 'string')) {
+      // Damaged: which parts the load published is unknown, so none of them is judged.
+      findings.push({
+        kind: 'unreadable_report',
+        keys: [],
+        loadId,
+        detail: `the report ${key} of committed load ${loadId} is unreadable or lists no files: its parts cannot be checked (re-run the load id to rewrite it)`,
+        fixable: false,
+      });
+      unjudged.add(loadId);
+      continue;
+    }
+    listed.set(loadId, new Set(marker.files.map((f) => f.key)));
   }
   const present = new Set(keys);
   for (const loadId of [...committed].sort()) {
     const files = listed.get(loadId);
+    if (unjudged.has(loadId)) continue;
     if (files === undefined) {
       findings.push({
         kind: 'missing_report',
@@ -186,8 +209,8 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
       kind: 'stray_part',
       keys: list,
       loadId,
-      detail: `${list.length} part(s) of committed load ${loadId} that its report does not list (readers see them: duplicates; first: ${list[0]})`,
-      fixable: true,
+      detail: `${list.length} part(s) of committed load ${loadId} that its report does not list (readers see them; first: ${list[0]}): re-run the load id to replace it, or remove them by hand once you know they are duplicates`,
+      fixable: false,
     });
 
   // Staging.
@@ -197,6 +220,19 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
     if (m && settled(m[1]!)) push(staging, m[1]!, key);
   }
   for (const [loadId, list] of staging) {
+    // A plan with finished batches: an interrupted run that `load --resume` continues.
+    const resumable =
+      list.includes(`_staging/${loadId}/plan.json`) && list.some((k) => k.endsWith('/manifest.json'));
+    if (resumable) {
+      findings.push({
+        kind: 'resumable_staging',
+        keys: list,
+        loadId,
+        detail: `load ${loadId} was interrupted with ${list.filter((k) => k.endsWith('/manifest.json')).length} batch(es) staged (${list.length} objects): resume it with 'paylink-loader load ... --resume ${loadId}', or remove it with --fix`,
+        fixable: true,
+      });
+      continue;
+    }
     const done = committed.has(loadId);
     findings.push({
       kind: done ? 'leftover_staging' : 'orphan_staging',
@@ -245,10 +281,29 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
       detail: `schema version file(s) ${gaps.join(', ')} missing below the newest (${versions.at(-1)}): the registry's history is incomplete`,
       fixable: false,
     });
+  // Every committed part and commit point must be a readable Parquet file: one that is not
+  // stops every reader (DuckDB, Athena) of its table.
+  const commitPoints = keys.filter((k) => loadIdOfDltLoadsKey(k) !== undefined);
+  const unreadable: string[] = [];
+  await forEachConcurrent(commitPoints, FOOTER_READS, async (key) => {
+    await deps.reader.readColumns(store, key).catch(() => unreadable.push(key));
+  });
+  let mismatches: TypeMismatch[] = [];
   if (registry !== undefined) {
-    for (const m of await footerMismatches(store, deps.reader, registry, committedParts))
-      findings.push({ kind: 'column_type', keys: [], detail: describeMismatch(m), fixable: false });
+    const checked = await footerMismatches(store, deps.reader, registry, committedParts);
+    mismatches = checked.mismatches;
+    unreadable.push(...checked.unreadable);
   }
+  for (const key of unreadable.sort())
+    findings.push({
+      kind: 'unreadable_part',
+      keys: [],
+      ...(parsePartKey(key) ? { loadId: parsePartKey(key)!.loadId } : { loadId: loadIdOfDltLoadsKey(key)! }),
+      detail: `${key} is not a readable Parquet file: every query of its table fails (restore it, or re-run its load id)`,
+      fixable: false,
+    });
+  for (const m of mismatches)
+    findings.push({ kind: 'column_type', keys: [], detail: describeMismatch(m), fixable: false });
 
   return {
     dest: store.description,
@@ -312,13 +367,19 @@ export async function footerMismatches(
   reader: PartReader,
   registry: SchemaRegistry,
   keys: readonly string[],
-): Promise<TypeMismatch[]> {
+): Promise<{ mismatches: TypeMismatch[]; unreadable: string[] }> {
   const found = new Map<string, { table: string; column: string; types: Set<string>; first: string }>();
+  const unreadable: string[] = [];
   await forEachConcurrent(keys, FOOTER_READS, async (key) => {
     const table = parsePartKey(key)?.table;
     if (table === undefined) return;
     const declared = new Map(registry.columns(table).map((c) => [c.name, c.type]));
-    for (const column of await reader.readColumns(store, key)) {
+    const columns = await reader.readColumns(store, key).catch(() => undefined);
+    if (columns === undefined) {
+      unreadable.push(key);
+      return;
+    }
+    for (const column of columns) {
       const expected = declared.get(column.name);
       if (expected === undefined || column.type === expected) continue;
       const id = `${table}.${column.name}`;
@@ -328,7 +389,7 @@ export async function footerMismatches(
       found.set(id, seen);
     }
   });
-  return [...found.values()]
+  const mismatches = [...found.values()]
     .sort((a, b) => (a.first < b.first ? -1 : 1))
     .map((m) => ({
       table: m.table,
@@ -337,6 +398,7 @@ export async function footerMismatches(
       fileTypes: [...m.types].sort(),
       first: m.first,
     }));
+  return { mismatches, unreadable };
 }
 
 export function describeMismatch(m: TypeMismatch): string {
@@ -364,7 +426,7 @@ export async function assertRegistryMatchesNewestLoad(
   const present = new Set<string>();
   for (const prefix of new Set(keys.map((k) => k.slice(0, k.lastIndexOf('/') + 1))))
     for (const key of await store.list(prefix)) present.add(key);
-  const mismatches = await footerMismatches(
+  const { mismatches } = await footerMismatches(
     store,
     reader,
     registry,

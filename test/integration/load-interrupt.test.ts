@@ -101,7 +101,8 @@ describe('a load interrupted with SIGINT half-way', () => {
     // The printed command, as a person would paste it (minus the program name).
     const args = resume!.split(' ').slice(1);
     const again = sim.stats().requests;
-    const resumed = await runCli([...args, '--rate-limit', '10000', '--concurrency', '16', '--quiet'], env);
+    expect(resume).toContain('--rate-limit 10000 --concurrency 16 --resume big-load');
+    const resumed = await runCli([...args, '--quiet'], env);
     expect(resumed.code, resumed.stderr).toBe(0);
     const rest = sim.stats().requests - again;
     expect(rest).toBeLessThan(0.55 * full);

@@ -157,6 +157,43 @@ describe('verify', () => {
     );
   });
 
+  it('never removes parts of a committed load whose report is damaged, and names unreadable Parquet files', async () => {
+    const dest = await copy();
+    const before = await seen(dest);
+    await writeFile(join(dest, '_loads', 'load-2.json'), '{}');
+    const { code, report } = await verify(dest, '--fix');
+    expect(code).toBe(7);
+    expect(report.removed).toBeUndefined();
+    expect(report.findings.map((f) => f.kind)).toEqual(['unreadable_report']);
+    expect(report.findings[0]!.detail).toContain('_loads/load-2.json of committed load load-2 is unreadable');
+    expect(await seen(dest)).toEqual(before);
+
+    const other = await copy();
+    const part = (await marker(other, 'load-1')).files[0]!.key;
+    await writeFile(join(other, part), 'garbage');
+    await writeFile(join(other, '_dlt_loads', 'load-2.parquet'), 'garbage');
+    const damaged = await verify(other);
+    expect(damaged.code).toBe(7);
+    expect(damaged.report.findings.filter((f) => f.kind === 'unreadable_part').map((f) => f.detail)).toEqual([
+      `_dlt_loads/load-2.parquet is not a readable Parquet file: every query of its table fails (restore it, or re-run its load id)`,
+      `${part} is not a readable Parquet file: every query of its table fails (restore it, or re-run its load id)`,
+    ]);
+  });
+
+  it('names an interrupted load as resumable, not as an abandoned one', async () => {
+    const dest = await copy();
+    await mkdir(join(dest, '_staging', 'load-9', 'batches', '00000'), { recursive: true });
+    await writeFile(join(dest, '_staging', 'load-9', 'plan.json'), '{}');
+    await writeFile(join(dest, '_staging', 'load-9', 'batches', '00000', 'manifest.json'), '{}');
+    const { report } = await verify(dest);
+    expect(report.findings.map((f) => [f.kind, f.detail])).toEqual([
+      [
+        'resumable_staging',
+        "load load-9 was interrupted with 1 batch(es) staged (2 objects): resume it with 'paylink-loader load ... --resume load-9', or remove it with --fix",
+      ],
+    ]);
+  });
+
   it('leaves a running load alone (a live lease)', async () => {
     const dest = await copy();
     await mkdir(join(dest, '_staging', 'load-3'), { recursive: true });
@@ -194,15 +231,17 @@ describe('verify', () => {
 
     const { code, report } = await verify(dest, '--fix');
     expect(code).toBe(7);
-    expect(report.removed).toBe(1);
+    // Nothing is fixable: a stray part of a committed load is visible to readers, a person decides.
+    expect(report.removed).toBeUndefined();
     const kinds = report.findings.map((f) => f.kind).sort();
-    expect(kinds).toEqual(['column_type', 'missing_part', 'registry_gap']);
+    expect(kinds).toEqual(['column_type', 'missing_part', 'registry_gap', 'stray_part']);
+    expect(report.findings.find((f) => f.kind === 'stray_part')!.keys).toEqual([stray]);
     expect(report.findings.find((f) => f.kind === 'missing_part')!.detail).toContain(files[0]!.key);
     expect(report.findings.find((f) => f.kind === 'column_type')!.detail).toMatch(
       /^accounts\.user_identifier is text in the registry but bigint in committed files/,
     );
     expect(report.findings.every((f) => !f.fixable)).toBe(true);
-    expect(await openStore(dest).get(stray)).toBeUndefined();
+    expect(await openStore(dest).get(stray)).toBeDefined();
 
     // A load refuses to write onto a registry that disagrees with the newest committed files.
     const users = await scratch.users('one.txt', generateIdentifiers(SEED, 1));
