@@ -14,7 +14,7 @@ import { planKey } from '#core/layout.ts';
 import type { PlanDoc } from '#core/plan.ts';
 import { readJson } from '#core/store-json.ts';
 import { type Finding, repairLake, type VerifyDeps, verifyLake } from '#core/verify.ts';
-import { parseFlags, required } from './args.ts';
+import { existingLakeFrom, parseFlags, required } from './args.ts';
 import type { Io } from './io.ts';
 
 export const CLEAN_USAGE = `paylink-loader clean --dest <dir|s3://bucket/prefix> [--older-than <age>] [--apply]
@@ -48,7 +48,7 @@ export async function cleanCommand(argv: readonly string[], io: Io): Promise<num
     'older-than': { type: 'string' },
     apply: { type: 'boolean' },
   });
-  const dest = required(values.dest, '--dest');
+  const dest = existingLakeFrom(io.cwd, required(values.dest, '--dest'));
   const olderThanMs = parseAge(values['older-than'] ?? '24h');
   const destination = parseDestination(dest, io.cwd);
   const local = destination.kind === 'local' ? destination.path : undefined;

@@ -25,11 +25,13 @@ import {
 } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError, InterruptedError } from '#core/errors.ts';
-import { assertLoadId, loadIdFromTime } from '#core/layout.ts';
+import { assertLoadId, dltLoadsKey, loadIdFromTime, planKey } from '#core/layout.ts';
 import type { BatchUser } from '#core/load-batch.ts';
 import { taskIdsProblem } from '#core/load-user.ts';
-import { resumablePlan } from '#core/plan.ts';
+import { type PlanDoc, resumablePlan } from '#core/plan.ts';
+import type { ObjectStore } from '#core/ports.ts';
 import { runLoad } from '#core/run-load.ts';
+import { readJson } from '#core/store-json.ts';
 import { parseTaskIds, parseUsersList } from '#core/users.ts';
 import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
@@ -189,11 +191,7 @@ export async function executeLoad(
   if (request.resume) {
     const plan = await resumablePlan({ ...input, resources: resources.tables }, store);
     if (plan === undefined)
-      throw new ConfigError(
-        '--resume',
-        `nothing of load ${loadId} is staged in ${store.description} for these users and options ` +
-          `(same --users, --batch-size and --resources as the interrupted run); use --load-id ${loadId} to load it again`,
-      );
+      throw new ConfigError('--resume', await whyNotResumable(store, input, resources.tables));
   }
   const progress = new Progress(users.length, () => api.stats().requests, io.stderr, !request.quiet);
   // First Ctrl-C / SIGTERM: no new user starts, users in flight finish. Second: stop at once.
@@ -277,6 +275,34 @@ export async function executeLoad(
     unsubscribe();
     progress.stop();
   }
+}
+
+/** Why `--resume` cannot continue this load id: nothing staged, committed already, or other input. */
+async function whyNotResumable(
+  store: ObjectStore,
+  input: { loadId: string; users: readonly BatchUser[]; batchSize: number },
+  resources: readonly string[],
+): Promise<string> {
+  const { loadId } = input;
+  const staged = await readJson<PlanDoc>(store, planKey(loadId)).catch(() => undefined);
+  if (staged === undefined) {
+    const committed = (await store.get(dltLoadsKey(loadId))) !== undefined;
+    return committed
+      ? `load ${loadId} is committed in ${store.description}, not interrupted: --load-id ${loadId} would replace it`
+      : `nothing of load ${loadId} is staged in ${store.description}; use --load-id ${loadId} to load it`;
+  }
+  const differences: string[] = [];
+  if (staged.batchSize !== input.batchSize)
+    differences.push(`--batch-size ${staged.batchSize} (not ${input.batchSize})`);
+  if (staged.resources.join(',') !== resources.join(','))
+    differences.push(`--resources ${staged.resources.join(',')} (not ${resources.join(',')})`);
+  const users = new Set(input.users.map((u) => u.identifier)).size;
+  if (staged.users !== users) differences.push(`${staged.users} users (not ${users})`);
+  return (
+    `load ${loadId} in ${store.description} was staged with other input: ` +
+    `${differences.length > 0 ? differences.join(', ') : 'another users list or task ids'}; ` +
+    `resume it with the same --users, --batch-size and --resources, or load it again with --load-id ${loadId}`
+  );
 }
 
 function resumeHint(request: LoadRequest, loadId: string): string {

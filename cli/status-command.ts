@@ -10,7 +10,7 @@ import { forEachConcurrent } from '#core/pool.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import type { SchemaRegistry } from '#core/schema-registry.ts';
 import { readJson } from '#core/store-json.ts';
-import { destFrom, parseFlags, required } from './args.ts';
+import { existingLakeFrom, parseFlags, required } from './args.ts';
 import type { Io } from './io.ts';
 import { formatBytes, renderTable } from './summary.ts';
 
@@ -134,7 +134,7 @@ async function totalBytes(store: ObjectStore, keys: readonly string[]): Promise<
 
 export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, { dest: { type: 'string' }, json: { type: 'boolean' } });
-  const status = await lakeStatus(destFrom(io.cwd, required(values.dest, '--dest')));
+  const status = await lakeStatus(existingLakeFrom(io.cwd, required(values.dest, '--dest')));
   if (values.json) {
     io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     return 0;

@@ -9,7 +9,7 @@ import { listUnfinishedWrites, removeUnfinishedWrites } from '#adapters/local-st
 import { openStore, parseDestination } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { type Finding, repairLake, type VerifyDeps, type VerifyReport, verifyLake } from '#core/verify.ts';
-import { parseFlags, required } from './args.ts';
+import { existingLakeFrom, parseFlags, required } from './args.ts';
 import type { Io } from './io.ts';
 
 export const VERIFY_USAGE = `paylink-loader verify --dest <dir|s3://bucket/prefix> [--fix] [--json]
@@ -33,7 +33,7 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<nu
     fix: { type: 'boolean' },
     json: { type: 'boolean' },
   });
-  const destination = parseDestination(required(values.dest, '--dest'), io.cwd);
+  const destination = parseDestination(existingLakeFrom(io.cwd, required(values.dest, '--dest')), io.cwd);
   const store = openStore(destination.kind === 'local' ? destination.path : required(values.dest, '--dest'));
   const local = destination.kind === 'local' ? destination.path : undefined;
   const deps: VerifyDeps = {

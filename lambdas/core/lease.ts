@@ -188,9 +188,17 @@ export async function readLease(store: ObjectStore, loadId: string): Promise<Lea
   return (await newestGeneration(store, loadId))?.doc;
 }
 
-/** Whether the lease is still within its expiry at `now`. */
+/**
+ * Longest a lease is believed: no run of ours holds one longer without renewing (a deployed run
+ * is bounded by its state machine's timeout, days). An expiry further ahead comes from a wrong
+ * clock or a hand-made file, and would block the load id for that long.
+ */
+export const MAX_LEASE_MS = 7 * 24 * 3600 * 1000;
+
+/** Whether the lease is still within its expiry at `now` (and that expiry is believable). */
 export function isLive(doc: LeaseDoc, now: Date): boolean {
-  return Date.parse(doc.expiresAt) > now.getTime();
+  const expires = Date.parse(doc.expiresAt);
+  return expires > now.getTime() && expires - now.getTime() <= MAX_LEASE_MS;
 }
 
 /** `cli run 3f2a… on host-a (pid 123, paylink-loader load …), since …, renewed …, expires in 95 s`. */

@@ -13,7 +13,7 @@
  * its length: see its docstring.
  */
 import { createHash } from 'node:crypto';
-import { ConfigError } from './errors.ts';
+import { ConfigError, LakeStateError } from './errors.ts';
 import { assertLoadId, batchUsersKey, commitIntentKey, loadDate, planKey, stagingPrefix } from './layout.ts';
 import type { BatchUser } from './load-batch.ts';
 import type { ObjectStore } from './ports.ts';
@@ -331,6 +331,10 @@ export async function readBatchUsers(
   batch: number,
 ): Promise<BatchUser[]> {
   const users = await readJson<BatchUser[]>(store, batchUsersKey(loadId, batch));
-  if (!users) throw new ConfigError('batch', `no batch ${batch} in the plan of load ${loadId}`);
+  if (!users)
+    throw new LakeStateError(
+      `load ${loadId}: the staged users of batch ${batch} are gone (was ${stagingPrefix(loadId)} removed while the load ran?); ` +
+        `load it again with --load-id ${loadId}`,
+    );
   return users;
 }

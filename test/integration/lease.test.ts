@@ -105,6 +105,14 @@ describe.each(stores)('the lease of a load id (%s)', (_name, newStore) => {
     expect(taker.doc.owner.id).toBe('run-b');
   });
 
+  it('does not believe an expiry beyond any run of ours (a wrong clock, a hand-made file)', async () => {
+    const store = newStore();
+    const month = 30 * 24 * 3600 * 1000;
+    await acquireLease(store, 'L1', { ...options('far-future', T0), ttlMs: month });
+    const taker = await acquireLease(store, 'L1', options('run-b', T0 + 1_000));
+    expect(taker.doc.owner.id).toBe('run-b');
+  });
+
   it('is joined, not refused, by the same owner (a redriven execution)', async () => {
     const store = newStore();
     const first = await acquireLease(store, 'L1', options('exec-1', T0));

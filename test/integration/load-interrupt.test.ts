@@ -6,6 +6,8 @@
  * of a full load's requests) and the lake equals the lake of an uninterrupted load.
  */
 import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
@@ -127,7 +129,57 @@ describe('a load interrupted with SIGINT half-way', () => {
     );
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
-      /^error: --resume: nothing of load nope is staged in .+ for these users and options/,
+      /^error: --resume: nothing of load nope is staged in .+; use --load-id nope to load it\. Nothing was committed\.\n$/,
+    );
+    // A committed load is not resumed (that would replace it).
+    const committed = await runCli(
+      [
+        'load',
+        '--users',
+        users,
+        '--dest',
+        scratch.path('reference'),
+        '--base-url',
+        sim.url,
+        '--resume',
+        'big-load',
+      ],
+      env,
+    );
+    expect(committed.stderr).toMatch(
+      /load big-load is committed in .+, not interrupted: --load-id big-load would replace it/,
+    );
+    // Staged with other input: the message says what differs.
+    const other = scratch.path('other');
+    await mkdir(join(other, '_staging', 'staged'), { recursive: true });
+    await writeFile(
+      join(other, '_staging', 'staged', 'plan.json'),
+      JSON.stringify({
+        loadId: 'staged',
+        batchSize: 250,
+        resources: ['accounts'],
+        users: 3,
+        inputDigest: 'x',
+      }),
+    );
+    const differs = await runCli(
+      [
+        'load',
+        '--users',
+        users,
+        '--dest',
+        other,
+        '--base-url',
+        sim.url,
+        '--batch-size',
+        '100',
+        '--resume',
+        'staged',
+      ],
+      env,
+    );
+    expect(differs.stderr).toContain(
+      'was staged with other input: --batch-size 250 (not 100), --resources accounts (not ',
     );
   });
 });

@@ -194,6 +194,14 @@ describe('verify', () => {
     ]);
   });
 
+  it('refuses a --dest that is not there, instead of calling it clean or empty', async () => {
+    for (const command of ['verify', 'clean', 'status']) {
+      const run = await runCli([command, '--dest', scratch.path('no-such-lake')]);
+      expect(run.code, command).toBe(1);
+      expect(run.stderr, command).toMatch(/^error: --dest: no lake at .+no-such-lake \(the folder does not exist\)\.\n$/);
+    }
+  });
+
   it('leaves a running load alone (a live lease)', async () => {
     const dest = await copy();
     await mkdir(join(dest, '_staging', 'load-3'), { recursive: true });
