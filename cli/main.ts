@@ -117,12 +117,18 @@ function describeFailure(command: string, argv: readonly string[], error: unknow
     };
   }
   const writes = command === 'load' || command === 'demo';
+  // The load id when the error knows it (a lease held or lost), else the one given by flag.
+  const loadId =
+    (error as { loadId?: unknown } | undefined)?.loadId ??
+    flagValue(argv, '--load-id') ??
+    flagValue(argv, '--resume');
   return {
     command,
     exitCode: EXIT.nothingCommitted,
     code,
     message: `${describeForUser(error)}${writes ? ' Nothing was committed.' : ''}`,
     committed: false,
+    ...(writes && typeof loadId === 'string' ? { loadId } : {}),
   };
 }
 

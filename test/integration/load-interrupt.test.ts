@@ -62,6 +62,24 @@ describe('a load interrupted with SIGINT half-way', () => {
     const reference = await runLoad({ ...common, dest: scratch.path('reference') }, env);
     expect(reference.code, reference.stderr).toBe(0);
     const full = sim.stats().requests - before;
+    // A committed load is not resumed (that would replace it).
+    const committed = await runCli(
+      [
+        'load',
+        '--users',
+        users,
+        '--dest',
+        scratch.path('reference'),
+        '--base-url',
+        sim.url,
+        '--resume',
+        'big-load',
+      ],
+      env,
+    );
+    expect(committed.stderr).toMatch(
+      /load big-load is committed in .+, not interrupted: --load-id big-load would replace it/,
+    );
 
     // The interrupted run, in its own process, as `npx paylink-loader` runs it.
     const dest = scratch.path('lake');
@@ -131,24 +149,28 @@ describe('a load interrupted with SIGINT half-way', () => {
     expect(run.stderr).toMatch(
       /^error: --resume: nothing of load nope is staged in .+; use --load-id nope to load it\. Nothing was committed\.\n$/,
     );
-    // A committed load is not resumed (that would replace it).
-    const committed = await runCli(
+    const json = await runCli(
       [
         'load',
         '--users',
         users,
         '--dest',
-        scratch.path('reference'),
+        scratch.path('empty'),
         '--base-url',
         sim.url,
         '--resume',
-        'big-load',
+        'nope',
+        '--json',
       ],
       env,
     );
-    expect(committed.stderr).toMatch(
-      /load big-load is committed in .+, not interrupted: --load-id big-load would replace it/,
-    );
+    expect(JSON.parse(json.stdout).error).toMatchObject({
+      command: 'load',
+      exitCode: 1,
+      code: 'config_invalid',
+      committed: false,
+      loadId: 'nope',
+    });
     // Staged with other input: the message says what differs.
     const other = scratch.path('other');
     await mkdir(join(other, '_staging', 'staged'), { recursive: true });

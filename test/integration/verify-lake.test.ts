@@ -198,7 +198,9 @@ describe('verify', () => {
     for (const command of ['verify', 'clean', 'status']) {
       const run = await runCli([command, '--dest', scratch.path('no-such-lake')]);
       expect(run.code, command).toBe(1);
-      expect(run.stderr, command).toMatch(/^error: --dest: no lake at .+no-such-lake \(the folder does not exist\)\.\n$/);
+      expect(run.stderr, command).toMatch(
+        /^error: --dest: no lake at .+no-such-lake \(the folder does not exist\)\.\n$/,
+      );
     }
   });
 
