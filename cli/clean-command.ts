@@ -1,21 +1,11 @@
-/**
- * `paylink-loader clean --dest <lake> [--older-than 24h] [--apply]`: lists what abandoned loads
- * left behind (staging, parts and reports of loads that never committed, staging a committed
- * load did not remove, expired leases), older than a threshold, and removes it with `--apply`.
- * A dry run by default. Loads running now (a live lease) and anything a committed load lists
- * are never touched. `verify --fix` does the same for every age.
- */
-import { isAbandonedOnThisHost } from '#adapters/lease-owner.ts';
-import { listUnfinishedWrites, removeUnfinishedWrites } from '#adapters/local-store.ts';
-import { openStore, parseDestination } from '#adapters/open-store.ts';
-import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { ConfigError } from '#core/errors.ts';
 import { planKey } from '#core/layout.ts';
 import type { PlanDoc } from '#core/plan.ts';
 import { readJson } from '#core/store-json.ts';
-import { type Finding, repairLake, type VerifyDeps, verifyLake } from '#core/verify.ts';
-import { existingLakeFrom, parseFlags, required } from './args.ts';
+import { type Finding, repairLake, verifyLake } from '#core/verify.ts';
+import { parseFlags, required } from './args.ts';
 import type { Io } from './io.ts';
+import { lakeCheck } from './verify-command.ts';
 
 export const CLEAN_USAGE = `paylink-loader clean --dest <dir|s3://bucket/prefix> [--older-than <age>] [--apply]
 
@@ -48,20 +38,11 @@ export async function cleanCommand(argv: readonly string[], io: Io): Promise<num
     'older-than': { type: 'string' },
     apply: { type: 'boolean' },
   });
-  const dest = existingLakeFrom(io.cwd, required(values.dest, '--dest'));
   const olderThanMs = parseAge(values['older-than'] ?? '24h');
-  const destination = parseDestination(dest, io.cwd);
-  const local = destination.kind === 'local' ? destination.path : undefined;
-  const store = openStore(local ?? dest);
-  const now = io.now();
-  const deps: VerifyDeps = {
-    store,
-    reader: createParquetPartReader(),
-    clock: io.now,
-    isAbandoned: isAbandonedOnThisHost,
+  const { store, deps, repairDeps } = lakeCheck(required(values.dest, '--dest'), io, {
     tempGraceMs: olderThanMs,
-    ...(local === undefined ? {} : { unfinishedWrites: () => listUnfinishedWrites(local) }),
-  };
+  });
+  const now = io.now();
   const report = await verifyLake(deps);
   const old = async (f: Finding): Promise<boolean> => {
     if (f.loadId === undefined || f.kind === 'temp_file' || f.kind === 'expired_lease') return true;
@@ -85,13 +66,7 @@ export async function cleanCommand(argv: readonly string[], io: Io): Promise<num
     );
     return 0;
   }
-  const removed = await repairLake(
-    {
-      ...deps,
-      ...(local === undefined ? {} : { removeUnfinished: (keys) => removeUnfinishedWrites(local, keys) }),
-    },
-    { ...report, findings: selected },
-  );
+  const removed = await repairLake(repairDeps, { ...report, findings: selected });
   io.stdout.write(`${lines.join('\n')}\nRemoved ${removed} object(s) from ${store.description}.\n`);
   return 0;
 }

@@ -8,6 +8,7 @@ import { isAbandonedOnThisHost } from '#adapters/lease-owner.ts';
 import { listUnfinishedWrites, removeUnfinishedWrites } from '#adapters/local-store.ts';
 import { openStore, parseDestination } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import type { ObjectStore } from '#core/ports.ts';
 import { type Finding, repairLake, type VerifyDeps, type VerifyReport, verifyLake } from '#core/verify.ts';
 import { existingLakeFrom, parseFlags, required } from './args.ts';
 import type { Io } from './io.ts';
@@ -27,32 +28,47 @@ export const VERIFY_USAGE = `paylink-loader verify --dest <dir|s3://bucket/prefi
 
 export const VERIFY_FINDINGS_EXIT = 7;
 
+/**
+ * What `verify` and `clean` check and repair a lake with: the store of an existing `--dest`,
+ * and, for a local lake, its temporary files of killed writes (S3's incomplete uploads are the
+ * bucket lifecycle rule's).
+ */
+export function lakeCheck(
+  dest: string,
+  io: Pick<Io, 'cwd' | 'now'>,
+  options: { tempGraceMs?: number } = {},
+): { store: ObjectStore; deps: VerifyDeps; repairDeps: Parameters<typeof repairLake>[0] } {
+  const path = existingLakeFrom(io.cwd, dest);
+  const local = parseDestination(path, io.cwd).kind === 'local' ? path : undefined;
+  const store = openStore(path);
+  const deps: VerifyDeps = {
+    store,
+    reader: createParquetPartReader(),
+    clock: io.now,
+    isAbandoned: isAbandonedOnThisHost,
+    ...(options.tempGraceMs === undefined ? {} : { tempGraceMs: options.tempGraceMs }),
+    ...(local === undefined ? {} : { unfinishedWrites: () => listUnfinishedWrites(local) }),
+  };
+  const repairDeps = {
+    ...deps,
+    ...(local === undefined
+      ? {}
+      : { removeUnfinished: (keys: readonly string[]) => removeUnfinishedWrites(local, keys) }),
+  };
+  return { store, deps, repairDeps };
+}
+
 export async function verifyCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     dest: { type: 'string' },
     fix: { type: 'boolean' },
     json: { type: 'boolean' },
   });
-  const destination = parseDestination(existingLakeFrom(io.cwd, required(values.dest, '--dest')), io.cwd);
-  const store = openStore(destination.kind === 'local' ? destination.path : required(values.dest, '--dest'));
-  const local = destination.kind === 'local' ? destination.path : undefined;
-  const deps: VerifyDeps = {
-    store,
-    reader: createParquetPartReader(),
-    clock: io.now,
-    isAbandoned: isAbandonedOnThisHost,
-    ...(local === undefined ? {} : { unfinishedWrites: () => listUnfinishedWrites(local) }),
-  };
+  const { deps, repairDeps } = lakeCheck(required(values.dest, '--dest'), io);
   let report = await verifyLake(deps);
   let removed: number | undefined;
   if (values.fix && report.findings.some((f) => f.fixable)) {
-    removed = await repairLake(
-      {
-        ...deps,
-        ...(local === undefined ? {} : { removeUnfinished: (keys) => removeUnfinishedWrites(local, keys) }),
-      },
-      report,
-    );
+    removed = await repairLake(repairDeps, report);
     report = await verifyLake(deps);
   }
   if (values.json)

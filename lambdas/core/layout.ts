@@ -113,6 +113,10 @@ export function schemaVersionKey(version: number): string {
 export function stagingPrefix(loadId: string): string {
   return `_staging/${loadId}/`;
 }
+/** The load id of a key under `_staging/<load_id>/`; undefined for anything else. */
+export function loadIdOfStagingKey(key: string): string | undefined {
+  return /^_staging\/([^/]+)\//.exec(key)?.[1];
+}
 export function planKey(loadId: string): string {
   return `${stagingPrefix(loadId)}plan.json`;
 }

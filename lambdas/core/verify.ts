@@ -26,10 +26,12 @@ import {
   dltLoadsKey,
   leasesPrefix,
   loadIdOfDltLoadsKey,
+  loadIdOfStagingKey,
   loadMarkerKey,
   loadsPrefix,
   parseLeaseKey,
   parsePartKey,
+  planKey,
   schemaVersionsPrefix,
 } from './layout.ts';
 import { isLive, type LeaseDoc, type LeaseOwner, readLease } from './lease.ts';
@@ -216,13 +218,13 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
   // Staging.
   const staging = new Map<string, string[]>();
   for (const key of keys) {
-    const m = /^_staging\/([^/]+)\//.exec(key);
-    if (m && settled(m[1]!)) push(staging, m[1]!, key);
+    const loadId = loadIdOfStagingKey(key);
+    if (loadId !== undefined && settled(loadId)) push(staging, loadId, key);
   }
   for (const [loadId, list] of staging) {
     // A plan with finished batches: an interrupted run that `load --resume` continues.
     const resumable =
-      list.includes(`_staging/${loadId}/plan.json`) && list.some((k) => k.endsWith('/manifest.json'));
+      list.includes(planKey(loadId)) && list.some((k) => k.endsWith('/manifest.json'));
     if (resumable) {
       findings.push({
         kind: 'resumable_staging',
@@ -249,7 +251,7 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
   // Unfinished writes of killed processes.
   const grace = deps.tempGraceMs ?? DEFAULT_TEMP_GRACE_MS;
   for (const temp of (await deps.unfinishedWrites?.()) ?? []) {
-    const loadId = /^_staging\/([^/]+)\//.exec(temp.key)?.[1];
+    const loadId = loadIdOfStagingKey(temp.key);
     if (loadId !== undefined && !settled(loadId)) continue;
     if (loadId === undefined && now.getTime() - temp.modifiedAt.getTime() < grace) continue;
     findings.push({
@@ -329,7 +331,7 @@ export async function repairLake(
     if (!finding.fixable || finding.keys.length === 0) continue;
     if (
       finding.loadId !== undefined &&
-      ['orphan_part', 'orphan_report', 'orphan_staging'].includes(finding.kind)
+      ['orphan_part', 'orphan_report', 'orphan_staging', 'resumable_staging'].includes(finding.kind)
     ) {
       // Committed or started since the report: no longer a leftover.
       if ((await store.get(dltLoadsKey(finding.loadId))) !== undefined) continue;

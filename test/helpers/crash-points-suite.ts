@@ -19,14 +19,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listUnfinishedWrites, removeUnfinishedWrites } from '#adapters/local-store.ts';
 import { openStore } from '#adapters/open-store.ts';
-import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { lakeCheck } from '#cli/verify-command.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { loadMarkerKey } from '#core/layout.ts';
 import { forEachConcurrent } from '#core/pool.ts';
 import { readJson } from '#core/store-json.ts';
-import { repairLake, type VerifyDeps, verifyLake } from '#core/verify.ts';
+import { repairLake, verifyLake } from '#core/verify.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { counts, type LakeKind, type Seen, seen } from './commit-crash-suite.ts';
@@ -81,26 +80,11 @@ export function describeCrashPoints(
       await kind.copy(base, dest);
       return dest;
     };
-    const verifyDeps = async (
-      dest: string,
-    ): Promise<VerifyDeps & { removeUnfinished?: (k: readonly string[]) => Promise<void> }> => {
-      const local = dest.startsWith('s3://') ? undefined : dest;
-      return {
-        store: openStore(dest),
-        reader: createParquetPartReader(),
-        clock: later,
-        tempGraceMs: 0,
-        ...(local === undefined
-          ? {}
-          : {
-              unfinishedWrites: () => listUnfinishedWrites(local),
-              removeUnfinished: (keys) => removeUnfinishedWrites(local, keys),
-            }),
-      };
-    };
+    /** What `verify` runs with, at a time the crashed run's lease has expired; every temp file counts. */
+    const check = (dest: string) => lakeCheck(dest, { cwd: scratch, now: later }, { tempGraceMs: 0 });
     const fixAndVerify = async (dest: string) => {
-      const deps = await verifyDeps(dest);
-      await repairLake(deps, await verifyLake(deps));
+      const { deps, repairDeps } = check(dest);
+      await repairLake(repairDeps, await verifyLake(deps));
       return verifyLake(deps);
     };
 
@@ -177,10 +161,7 @@ export function describeCrashPoints(
             counts(referenceSeen.current),
           );
           if (!committed) expect(counts(next.history), at).toEqual(counts(referenceSeen.history));
-          expect(
-            (await verifyLake(await verifyDeps(dest))).findings,
-            `verify after a new load ${at}`,
-          ).toEqual([]);
+          expect((await verifyLake(check(dest).deps)).findings, `verify after a new load ${at}`).toEqual([]);
         }
         checked++;
       });
