@@ -31,10 +31,17 @@ import {
   loadMarkerKey,
   parsePartKey,
   partitionPrefix,
+  partKey,
+  stagedPartKey,
   stagingPrefix,
 } from './layout.ts';
 import type { Lease } from './lease.ts';
-import type { BatchManifest } from './load-batch.ts';
+import {
+  type BatchManifest,
+  type DeferredSettlement,
+  settleDeferredUnits,
+  userLoadsRow,
+} from './load-batch.ts';
 import { USER_LOADS_COLUMNS } from './load-user.ts';
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
@@ -120,7 +127,16 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
     else missingBatches.push(b);
   }
 
-  const { registry, changes, staged } = await settleSchema(loadId, plan, manifests, missingBatches, deps);
+  // Units the batches could not judge alone (a Lambda each), judged with every batch's evidence.
+  const deferred = settleDeferredUnits(manifests, mergeFindings(manifests));
+  const { registry, changes, staged } = await settleSchema(
+    loadId,
+    plan,
+    manifests,
+    missingBatches,
+    deferred,
+    deps,
+  );
   const schemaVersion = registry.version;
   if (deps.catalog) {
     await deps.catalog.syncTables(
@@ -151,6 +167,7 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
       plan,
       manifests,
       missingBatches,
+      deferred,
       staged,
       changes,
       schemaVersion,
@@ -176,13 +193,14 @@ async function buildMarker(
   plan: PlanDoc,
   manifests: readonly BatchManifest[],
   missingBatches: readonly number[],
+  deferred: DeferredSettlement,
   staged: readonly StagedFile[],
   changes: readonly SchemaChange[],
   schemaVersion: number,
   deps: CommitDeps,
 ): Promise<LoadMarker> {
   const { store } = deps;
-  const failedUsers = manifests.flatMap((m) => m.failedUsers);
+  const failedUsers = [...manifests.flatMap((m) => m.failedUsers), ...deferred.lateFailed];
   let missingUsers = 0;
   for (const batch of missingBatches) {
     const users = await readBatchUsers(store, loadId, batch);
@@ -200,7 +218,8 @@ async function buildMarker(
     committedAt: deps.clock().toISOString(),
     resources: plan.resources,
     users: plan.users,
-    failedUserCount: manifests.reduce((n, m) => n + m.failedUsers.length, 0) + missingUsers,
+    failedUserCount:
+      manifests.reduce((n, m) => n + m.failedUsers.length, 0) + deferred.lateFailed.length + missingUsers,
     failedUsers: failedUsers.slice(0, MARKER_FAILED_USERS),
     missingBatches,
     requests: manifests.reduce((n, m) => n + m.requests, 0),
@@ -211,7 +230,9 @@ async function buildMarker(
     schemaVersion,
     schemaChanges: [...changes],
     nonFiniteValues: manifests.reduce((n, m) => n + (m.nonFiniteValues ?? 0), 0),
-    endpointFindings: mergeFindings(manifests),
+    endpointFindings: [...mergeFindings(manifests), ...deferred.findings].sort((a, b) =>
+      a.resource < b.resource ? -1 : 1,
+    ),
   };
 }
 
@@ -289,6 +310,7 @@ async function settleSchema(
   plan: PlanDoc,
   manifests: readonly BatchManifest[],
   missingBatches: readonly number[],
+  deferred: DeferredSettlement,
   deps: CommitDeps,
 ): Promise<SettledSchema> {
   const rewritten = new Set<string>();
@@ -312,6 +334,8 @@ async function settleSchema(
       for (const f of files) if (tables.has(f.table)) rewritten.add(f.stagedKey);
       staged.push(...files);
     }
+    // The `user_loads` rows of units the batches deferred, one more part per batch that had any.
+    staged.push(...(await recordDeferredUnits(loadId, plan, manifests, deferred, registry, deps)));
     // Users of batches that never finished: recorded as failed, staged like any batch output.
     for (const batch of missingBatches) {
       staged.push(
@@ -490,6 +514,48 @@ async function previouslyPublished(
   const intent = await readJson<CommitIntent>(store, commitIntentKey(loadId));
   for (const k of intent?.keys ?? []) keys.add(k);
   return keys;
+}
+
+/**
+ * Writes each batch's settled deferred units as one more `user_loads` part of that batch (the
+ * part number after its own), so keys stay a function of the load and a re-run overwrites them.
+ */
+async function recordDeferredUnits(
+  loadId: string,
+  plan: PlanDoc,
+  manifests: readonly BatchManifest[],
+  deferred: DeferredSettlement,
+  registry: SchemaRegistry,
+  deps: CommitDeps,
+): Promise<StagedFile[]> {
+  if (deferred.units.length === 0) return [];
+  if (!registry.hasTable(LAKE.userLoadsTable))
+    registry.declareTable(LAKE.userLoadsTable, [...USER_LOADS_COLUMNS]);
+  const table = LAKE.userLoadsTable;
+  const out: StagedFile[] = [];
+  for (const manifest of manifests) {
+    const units = deferred.units.filter((u) => u.batch === manifest.batch);
+    if (units.length === 0) continue;
+    const own = manifest.files
+      .filter((f) => f.table === table && f.dt === plan.dt)
+      .map((f) => parsePartKey(f.finalKey)?.part ?? 0);
+    const part = own.length === 0 ? 0 : Math.max(...own) + 1;
+    const finalKey = partKey({ table, dt: plan.dt, loadId, batch: manifest.batch, part });
+    const stagedKey = stagedPartKey(finalKey, loadId, manifest.batch);
+    const writer = await deps.parts.open(deps.store, stagedKey, registry.columns(table));
+    try {
+      for (const unit of units)
+        await writer.append(
+          registry.coerceRow(table, userLoadsRow(plan, manifest.batch, unit.identifier, unit.outcome)),
+        );
+      const written = await writer.close();
+      out.push({ table, dt: plan.dt, finalKey, stagedKey, rows: written.rows, bytes: written.bytes });
+    } catch (error) {
+      await writer.abort().catch(() => undefined);
+      throw error;
+    }
+  }
+  return out;
 }
 
 async function recordFailedBatch(

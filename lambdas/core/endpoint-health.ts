@@ -99,8 +99,11 @@ export function endpointSymptom(error: unknown): EndpointSymptom | undefined {
 export const DISABLED_TABLES_NOTE = (table: string) =>
   `This load wrote no rows to ${table} or its child tables; ${table} exists (empty), but a child table the catalog does not declare (${table}__<list>) appears only once its records have been loaded`;
 
+/** What a finding's words need of a resource: its table, path and auth mode. */
+export type EndpointDef = Pick<ResourceDef, 'table' | 'path' | 'auth'>;
+
 /** The one-line finding: what was seen and how to fix it, without any value from the data. */
-export function findingMessage(resource: ResourceDef, symptom: EndpointSymptom, users: number): string {
+export function findingMessage(resource: EndpointDef, symptom: EndpointSymptom, users: number): string {
   const seen = `${resource.table}: GET ${resource.path} ${describeSymptom(symptom)} for the first ${users} users while PayLink served them elsewhere`;
   return `${seen}; ${fixAdvice(resource, symptom)}. ${DISABLED_TABLES_NOTE(resource.table)}`;
 }
@@ -109,7 +112,7 @@ export function findingMessage(resource: ResourceDef, symptom: EndpointSymptom, 
  * What to do about a symptom, as one clause: leave the resource out (`--resources`), or the
  * `--config` override that fixes it (a JSON snippet with placeholders, never a value).
  */
-export function fixAdvice(resource: ResourceDef, symptom: EndpointSymptom): string {
+export function fixAdvice(resource: EndpointDef, symptom: EndpointSymptom): string {
   const drop = 'leave it out with --resources';
   const config = (fields: string) => `a --config file ({"resources": {"${resource.table}": {${fields}}}})`;
   switch (symptom.fix) {
@@ -167,8 +170,27 @@ export interface UserObservation {
   readonly steps: readonly StepObservation[];
 }
 
+/**
+ * What a batch that judged alone (a Lambda) leaves for commit to judge across batches: the
+ * resources that worked for somebody, and the evidence still short of a verdict. Counts and
+ * symptoms only, never a value. Stored in the batch manifest.
+ */
+export interface EndpointEvidence {
+  readonly works: readonly string[];
+  readonly open: readonly OpenEndpoint[];
+}
+
+/** Evidence users of one symptom on one resource that had no verdict when its batch ended. */
+export interface OpenEndpoint {
+  readonly resource: string;
+  readonly endpoint: string;
+  readonly auth: ResourceDef['auth'];
+  readonly symptom: EndpointSymptom;
+  readonly users: number;
+}
+
 type Verdict =
-  | { state: 'open'; counts: Map<string, number> }
+  | { state: 'open'; counts: Map<string, { symptom: EndpointSymptom; users: number }> }
   | { state: 'works' }
   | { state: 'disabled'; finding: EndpointFinding };
 
@@ -214,6 +236,20 @@ export class EndpointHealth {
     return out;
   }
 
+  /** Where the verdicts stand: what commit needs to judge this batch's open units with the others'. */
+  evidence(): EndpointEvidence {
+    const works: string[] = [];
+    const open: OpenEndpoint[] = [];
+    for (const [resource, verdict] of this.#verdicts) {
+      if (verdict.state === 'works') works.push(resource);
+      if (verdict.state !== 'open') continue;
+      const def = this.#resources.get(resource)!;
+      for (const { symptom, users } of verdict.counts.values())
+        open.push({ resource, endpoint: def.path, auth: def.auth, symptom, users });
+    }
+    return { works: works.sort(), open };
+  }
+
   /**
    * Folds in one finished user (in completion order). Throws SystemicFailureError when the first
    * users have all failed at the network or with non-PayLink bodies and nobody has succeeded.
@@ -245,8 +281,8 @@ export class EndpointHealth {
       this.#verdicts.set(resource, verdict);
     }
     if (verdict.state !== 'open') return;
-    const n = (verdict.counts.get(symptom.code) ?? 0) + 1;
-    verdict.counts.set(symptom.code, n);
+    const n = (verdict.counts.get(symptom.code)?.users ?? 0) + 1;
+    verdict.counts.set(symptom.code, { symptom, users: n });
     if (n < ENDPOINT_EVIDENCE_USERS) return;
     this.#verdicts.set(resource, {
       state: 'disabled',
@@ -358,4 +394,53 @@ function describeSystemic(error: unknown): { cause: string; error: unknown } | u
     };
   }
   return undefined;
+}
+
+/**
+ * The verdicts of batches that judged alone (the deployed stack: one Lambda per batch), taken
+ * together at commit: a resource no batch disabled, that worked for nobody in any batch, and
+ * whose open evidence with one symptom adds up to `ENDPOINT_EVIDENCE_USERS` users over the
+ * batches is found unusable, as one batch of all those users would have found it. So a load of
+ * many small batches (or a last batch of one user) does not fail its users for a wrong guess.
+ * Which batch came first is unknowable across parallel Lambdas, so a resource that worked
+ * anywhere is never disabled here. Returns only the new findings, by resource.
+ */
+export function judgeAcrossBatches(
+  batches: readonly { batch: number; evidence: EndpointEvidence | undefined }[],
+  findings: readonly EndpointFinding[],
+): EndpointFinding[] {
+  const decided = new Set(findings.map((f) => f.resource));
+  for (const { evidence } of batches) for (const r of evidence?.works ?? []) decided.add(r);
+  const sums = new Map<string, { open: OpenEndpoint; users: number; batches: Set<number> }>();
+  for (const { batch, evidence } of batches) {
+    for (const open of evidence?.open ?? []) {
+      if (decided.has(open.resource)) continue;
+      const key = `${open.resource}\u0000${open.symptom.code}`;
+      const sum = sums.get(key) ?? { open, users: 0, batches: new Set<number>() };
+      sum.users += open.users;
+      sum.batches.add(batch);
+      sums.set(key, sum);
+    }
+  }
+  const best = new Map<string, { open: OpenEndpoint; users: number; batches: Set<number> }>();
+  for (const sum of [...sums.values()].sort((a, b) => (a.open.symptom.code < b.open.symptom.code ? -1 : 1))) {
+    if (sum.users < ENDPOINT_EVIDENCE_USERS) continue;
+    const seen = best.get(sum.open.resource);
+    if (seen === undefined || sum.users > seen.users) best.set(sum.open.resource, sum);
+  }
+  return [...best.values()]
+    .map(({ open, users, batches }) => ({
+      resource: open.resource,
+      endpoint: open.endpoint,
+      code: open.symptom.code,
+      httpStatus: open.symptom.httpStatus,
+      evidenceUsers: users,
+      batches: [...batches].sort((a, b) => a - b),
+      message: findingMessage(
+        { table: open.resource, path: open.endpoint, auth: open.auth },
+        open.symptom,
+        users,
+      ),
+    }))
+    .sort((a, b) => (a.resource < b.resource ? -1 : 1));
 }

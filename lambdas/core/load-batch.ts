@@ -6,7 +6,13 @@
  */
 import type { ResourceStep } from './config.ts';
 import { LAKE } from './constants.ts';
-import { ENDPOINT_UNAVAILABLE, type EndpointFinding, EndpointHealth } from './endpoint-health.ts';
+import {
+  ENDPOINT_UNAVAILABLE,
+  type EndpointEvidence,
+  type EndpointFinding,
+  EndpointHealth,
+  judgeAcrossBatches,
+} from './endpoint-health.ts';
 import { rootRowId } from './ids.ts';
 import { InOrder } from './in-order.ts';
 import { batchManifestKey, stagedPartsPrefix } from './layout.ts';
@@ -110,6 +116,15 @@ export interface BatchManifest {
   readonly schema: SchemaDoc;
   /** Resources this batch found unusable (endpoint-level), each recorded once. */
   readonly endpointFindings: readonly EndpointFinding[];
+  /**
+   * A batch that judged alone (a Lambda): units that failed with an endpoint symptom while that
+   * endpoint still had no verdict when the batch ended. They have no `user_loads` row yet and do
+   * not make their user failed here: commit settles them with every batch's `endpointEvidence`
+   * (`judgeAcrossBatches`), writing `endpoint_unavailable` or `failed` rows.
+   */
+  readonly deferredUnits?: readonly { identifier: string; outcome: UnitOutcome }[];
+  /** This batch's verdicts still open, and the resources that worked (batches that judged alone). */
+  readonly endpointEvidence?: EndpointEvidence;
 }
 
 export const DEADLINE_CODE = 'deadline_exceeded';
@@ -224,6 +239,7 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
     ];
     const lateFailed = new Set<string>();
     const settled: ReturnType<typeof emitOutcome>[] = [];
+    const deferred: { identifier: string; outcome: UnitOutcome }[] = [];
     for (const unit of waiting) {
       const resource = unit.outcome.endpoint!.resource;
       const finding = health.disabled(resource);
@@ -231,6 +247,11 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
       const last = input.lastBatch === true || notStarted.some(Boolean);
       if (finding === undefined && carried !== undefined && !last && health.undecided(resource)) {
         carried.units.push(unit);
+        continue;
+      }
+      // Judging alone (a Lambda), the other batches' evidence is at commit: it settles the unit.
+      if (finding === undefined && carried === undefined && health.undecided(resource)) {
+        deferred.push({ identifier: unit.identifier, outcome: unit.outcome });
         continue;
       }
       if (finding === undefined) {
@@ -274,6 +295,8 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
       nonFiniteValues: registry.nonFiniteValues() - nonFiniteBefore,
       schema: registry.toJSON(),
       endpointFindings: health.findings().filter((f) => f.batches.includes(input.batch)),
+      ...(deferred.length > 0 ? { deferredUnits: deferred } : {}),
+      ...(carried === undefined ? { endpointEvidence: health.evidence() } : {}),
     };
     await store.put(batchManifestKey(input.loadId, input.batch), JSON.stringify(manifest));
     return manifest;
@@ -305,7 +328,13 @@ function skippedUser(identifier: string, steps: readonly ResourceStep[]): UserRe
   };
 }
 
-function userLoadsRow(input: BatchInput, batch: number, identifier: string, o: UnitOutcome): RawRow {
+/** A unit's `user_loads` row (its `_dlt_id` is a function of load, user and resource). */
+export function userLoadsRow(
+  input: { readonly loadId: string; readonly startedAt: string },
+  batch: number,
+  identifier: string,
+  o: UnitOutcome,
+): RawRow {
   return {
     [LAKE.loadIdColumn]: input.loadId,
     [LAKE.idColumn]: rootRowId(input.loadId, identifier, LAKE.userLoadsTable, o.resource),
@@ -320,4 +349,60 @@ function userLoadsRow(input: BatchInput, batch: number, identifier: string, o: U
     batch,
     load_started_at: input.startedAt,
   };
+}
+
+/** The deferred units of batches that judged alone, settled at commit. */
+export interface DeferredSettlement {
+  /** Resources found unusable only once the batches' evidence was taken together. */
+  readonly findings: readonly EndpointFinding[];
+  /** Each deferred unit with its final outcome, in batch order. */
+  readonly units: readonly { batch: number; identifier: string; outcome: UnitOutcome }[];
+  /** Users failed only by deferred units (not in their batch's `failedUsers`), each once, in batch order. */
+  readonly lateFailed: readonly string[];
+}
+
+/**
+ * Settles what batches that judged alone left open (`deferredUnits`), given the findings the
+ * batches reached: a unit whose endpoint a batch, or the batches' evidence taken together
+ * (`judgeAcrossBatches`), found unusable becomes `endpoint_unavailable` (a child unit:
+ * `parent_unavailable`), as in a local run; any other is the user's own failure. Pure.
+ */
+export function settleDeferredUnits(
+  manifests: readonly BatchManifest[],
+  batchFindings: readonly EndpointFinding[],
+): DeferredSettlement {
+  const findings = judgeAcrossBatches(
+    manifests.map((m) => ({ batch: m.batch, evidence: m.endpointEvidence })),
+    batchFindings,
+  );
+  const byResource = new Map([...batchFindings, ...findings].map((f) => [f.resource, f]));
+  const units: { batch: number; identifier: string; outcome: UnitOutcome }[] = [];
+  const lateFailed: string[] = [];
+  const counted = new Set<string>();
+  for (const m of [...manifests].sort((a, b) => a.batch - b.batch)) {
+    const failed = new Set(m.failedUsers);
+    for (const unit of m.deferredUnits ?? []) {
+      const resource = unit.outcome.endpoint?.resource ?? unit.outcome.resource;
+      const finding = byResource.get(resource);
+      if (finding === undefined) {
+        units.push({ batch: m.batch, ...unit });
+        if (!failed.has(unit.identifier) && !counted.has(unit.identifier)) {
+          counted.add(unit.identifier);
+          lateFailed.push(unit.identifier);
+        }
+        continue;
+      }
+      units.push({
+        batch: m.batch,
+        identifier: unit.identifier,
+        outcome: {
+          ...unit.outcome,
+          status: ENDPOINT_UNAVAILABLE,
+          errorCode: resource === unit.outcome.resource ? unit.outcome.errorCode : 'parent_unavailable',
+          errorMessage: finding.message,
+        },
+      });
+    }
+  }
+  return { findings, units, lateFailed };
 }

@@ -9,8 +9,8 @@ import { BATCH_FAILED_CODE, commitLoad, type LoadMarker } from '#core/commit.ts'
 import { resolveCatalog, selectResources } from '#core/config.ts';
 import { ApiKeyRejectedError, PayLinkHttpError } from '#core/errors.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
-import { loadMarkerKey, stagingPrefix } from '#core/layout.ts';
-import { DEADLINE_CODE, loadBatch } from '#core/load-batch.ts';
+import { batchManifestKey, loadMarkerKey, stagingPrefix } from '#core/layout.ts';
+import { type BatchManifest, DEADLINE_CODE, loadBatch } from '#core/load-batch.ts';
 import { planLoad, readBatchUsers, readPlan } from '#core/plan.ts';
 import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
@@ -284,6 +284,75 @@ describe('commit', () => {
     expect(loads.map((r) => r.status)).toEqual(Array(9).fill('endpoint_unavailable'));
     const onDisk = await readJson<LoadMarker>(store, loadMarkerKey('L8'));
     expect(onDisk?.endpointFindings.map((f) => f.resource)).toEqual(['orders']);
+  });
+
+  /** /pay-link/orders is missing for everybody but `works` (whose orders load); the witness answers. */
+  function missingOrdersApi(works?: string): PayLinkApi {
+    let calls = 0;
+    return {
+      async openSession(identifier) {
+        return {
+          async getJson(request): Promise<JsonValue> {
+            calls++;
+            if (request.endpoint === '/pay-link/accounts') return { accounts: [] };
+            if (identifier === works) return { orders: [{ _id: `${identifier}-o` }] };
+            throw new PayLinkHttpError(request.endpoint, 404, 40400);
+          },
+        };
+      },
+      stats: () => ({ requests: calls, retries: 0 }),
+    };
+  }
+
+  it('finds an endpoint unusable from the evidence of batches too small to judge alone, failing nobody', async () => {
+    // Batches of 2 users (and a last one of 1): no Lambda sees the 3 evidence users a verdict needs.
+    const users = ['u0', 'u1', 'u2', 'u3', 'u4'];
+    await plan('L9', users, 2);
+    await runBatchesInParallel('L9', missingOrdersApi());
+    const staged = await readJson<BatchManifest>(store, batchManifestKey('L9', 2));
+    expect(staged?.deferredUnits).toHaveLength(1);
+    const marker = await commitLoad('L9', { store, parts, reader, clock });
+    expect(marker.failedUserCount).toBe(0);
+    expect(marker.failedUsers).toEqual([]);
+    expect(marker.endpointFindings).toHaveLength(1);
+    expect(marker.endpointFindings[0]).toMatchObject({
+      resource: 'orders',
+      code: 'http_404',
+      evidenceUsers: 5,
+      batches: [0, 1, 2],
+    });
+    expect(marker.endpointFindings[0]!.message).toContain('--resources');
+    const loads = (await parquetFiles('user_loads')).flatMap((f) => f.rows);
+    expect(loads.map((r) => [r.user_identifier, r.status]).sort()).toEqual(
+      users.map((u) => [u, 'endpoint_unavailable']),
+    );
+    // The commit's part is listed in the report like any batch part, and committed with the load.
+    expect(marker.files.filter((f) => f.table === 'user_loads').map((f) => f.rows)).toEqual([2, 2, 1]);
+  });
+
+  it("fails the small batches' users when the endpoint worked for somebody in another batch", async () => {
+    await plan('L10', ['u0', 'u1', 'u2', 'u3', 'u4'], 2);
+    await runBatchesInParallel('L10', missingOrdersApi('u4'));
+    const marker = await commitLoad('L10', { store, parts, reader, clock });
+    expect(marker.endpointFindings).toEqual([]);
+    expect(marker.failedUsers).toEqual(['u0', 'u1', 'u2', 'u3']);
+    expect(marker.failedUserCount).toBe(4);
+    const loads = (await parquetFiles('user_loads')).flatMap((f) => f.rows);
+    expect(loads.map((r) => [r.user_identifier, r.status, r.error_code]).sort()).toEqual([
+      ['u0', 'failed', 'http_404'],
+      ['u1', 'failed', 'http_404'],
+      ['u2', 'failed', 'http_404'],
+      ['u3', 'failed', 'http_404'],
+      ['u4', 'ok', null],
+    ]);
+  });
+
+  it('fails the users when the batches together hold fewer evidence users than a verdict needs', async () => {
+    await plan('L11', ['u0', 'u1'], 1);
+    await runBatchesInParallel('L11', missingOrdersApi());
+    const marker = await commitLoad('L11', { store, parts, reader, clock });
+    expect(marker.endpointFindings).toEqual([]);
+    expect(marker.failedUsers).toEqual(['u0', 'u1']);
   });
 });
 
