@@ -22,6 +22,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { CallAwsService, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { UNREAD_SYSTEMIC_CAUSE } from '#core/systemic-cause.ts';
 import { GUARD_SETTLE_SECONDS, LAMBDA_SERVICE_ERRORS, NON_RETRYABLE_ERRORS, RETRY } from '../constants.ts';
 import type { LakeStorage } from './lake-storage.ts';
 
@@ -58,10 +59,19 @@ export const TIMED_OUT_ERRORS = ['States.Timeout', 'Sandbox.Timedout', 'Lambda.U
 /**
  * Errors of a load-batch saying the whole load cannot work (`SystemicFailureError`,
  * lambdas/core/errors.ts: the first users all failed at the network, got redirects, 5xx or
- * bodies that are not PayLink's). A retry meets the same wall, and committing would publish a
- * load of failed users: the batch is not retried, and the run fails before commit with the cause.
+ * bodies that are not PayLink's). Committing would publish a load of failed users: the run fails
+ * before commit with the cause.
  */
-export const SYSTEMIC_ERRORS = ['SystemicFailureError'] as const;
+export const SYSTEMIC_ERRORS = ['SystemicFailureError', 'PayLinkUnavailableError'] as const;
+
+/**
+ * The systemic errors that may heal (`PayLinkUnavailableError`: PayLink unreachable or answering
+ * 5xx). A short outage at the start of a run would otherwise fail the whole day's run, so the
+ * batch is retried after 1, 2 and 4 minutes (an outage of about 7 minutes plus the batch's own
+ * request retries is ridden out); a wrong --base-url (redirect, HTML, not PayLink) is not retried.
+ */
+export const TRANSIENT_SYSTEMIC_ERRORS = ['PayLinkUnavailableError'] as const;
+export const UNAVAILABLE_RETRY = { intervalSeconds: 60, maxAttempts: 3, backoffRate: 2 } as const;
 
 /** Error a run fails with when a batch found the load cannot work; the cause is that batch's message. */
 export const SYSTEMIC_FAILURE_ERROR = 'PayLink.SystemicFailure';
@@ -95,11 +105,20 @@ function withRetries(
   task: LambdaInvoke,
   onTimeout: TimeoutPolicy,
   alsoFinal: readonly string[] = [],
+  heal?: { errors: readonly string[]; intervalSeconds: number; maxAttempts: number; backoffRate: number },
 ): LambdaInvoke {
   task.addRetry({
     errors: [...NON_RETRYABLE_ERRORS, ...(onTimeout === 'final' ? TIMED_OUT_ERRORS : []), ...alsoFinal],
     maxAttempts: 0,
   });
+  // Before the States.TaskFailed retrier, which matches every error a Lambda throws.
+  if (heal)
+    task.addRetry({
+      errors: [...heal.errors],
+      interval: Duration.seconds(heal.intervalSeconds),
+      maxAttempts: heal.maxAttempts,
+      backoffRate: heal.backoffRate,
+    });
   // Before the States.TaskFailed retrier, which matches Lambda.Unknown and Sandbox.Timedout too.
   if (onTimeout === 'once')
     task.addRetry({
@@ -251,21 +270,17 @@ export class LoadWorkflow extends Construct {
         taskTimeout: taskTimeout(props.loadBatch),
       }),
       'final',
-      SYSTEMIC_ERRORS,
+      SYSTEMIC_ERRORS.filter((e) => !(TRANSIENT_SYSTEMIC_ERRORS as readonly string[]).includes(e)),
+      { errors: TRANSIENT_SYSTEMIC_ERRORS, ...UNAVAILABLE_RETRY },
     );
     // A systemic batch must stop the run, but a failed Map item only counts toward the tolerated
     // failures (the Map would go on to commit). So the item catches it and succeeds with a mark:
-    // every item's result is `{"s": 0}`, a systemic one's `{"s": 1, "cause": "<message>"}`, and
-    // after the Map the run fails with the first cause. Lambda's Cause is its error as JSON
-    // (`{"errorType", "errorMessage", "trace"}`): only the message is kept, never a stack trace.
-    // (7 bytes per batch keep the Map's result under its 256 KiB limit up to ~30,000 batches.)
-    const systemicCause = new Pass(this, 'ReadSystemicCause', {
-      parameters: { 'error.$': 'States.StringToJson($.failure.Cause)' },
-    });
-    const systemicMark = new Pass(this, 'MarkSystemicBatch', {
-      parameters: { s: 1, 'cause.$': '$.error.errorMessage' },
-    });
-    loadBatch.addCatch(systemicCause.next(systemicMark), {
+    // every item's result is `{"s": 0}`, a systemic one's `{"s": 1}`; after the Map the run fails
+    // with the cause the batch left in the load's staging (lambdas/core/systemic-cause.ts). A
+    // constant 7 bytes per batch keep the Map's result under its 256 KiB limit up to ~30,000
+    // batches whatever fails (a cause per item overflowed it at about 800 failing batches).
+    const systemicMark = new Pass(this, 'MarkSystemicBatch', { parameters: { s: 1 } });
+    loadBatch.addCatch(systemicMark, {
       errors: [...SYSTEMIC_ERRORS],
       resultPath: '$.failure',
     });
@@ -296,14 +311,30 @@ export class LoadWorkflow extends Construct {
       parameters: { 'systemic.$': 'States.ArrayContains($.batchMarks[*].s, 1)' },
       resultPath: '$.outcome',
     });
-    const firstCause = new Pass(this, 'PickSystemicCause', {
-      parameters: { 'causes.$': '$.batchMarks[?(@.s == 1)].cause' },
-      resultPath: '$.outcome',
-    });
+    // The commit function reads the cause back (it commits nothing in this mode).
+    const readCause = withRetries(
+      new LambdaInvoke(this, 'ReadSystemicCause', {
+        lambdaFunction: props.commit,
+        payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId'), readSystemicCause: true }),
+        resultSelector: { 'cause.$': '$.Payload.cause' },
+        resultPath: '$.outcome',
+        retryOnServiceExceptions: false,
+        taskTimeout: taskTimeout(props.commit),
+      }),
+      'once',
+    );
     const systemicFailure = new Fail(this, 'LoadCannotWork', {
       error: SYSTEMIC_FAILURE_ERROR,
-      causePath: JsonPath.stringAt('$.outcome.causes[0]'),
+      causePath: JsonPath.stringAt('$.outcome.cause'),
     });
+    // Still the run's error, with the one cause the lake could not give back.
+    readCause.addCatch(
+      new Fail(this, 'LoadCannotWorkCauseUnread', {
+        error: SYSTEMIC_FAILURE_ERROR,
+        cause: UNREAD_SYSTEMIC_CAUSE,
+      }),
+      { errors: ['States.ALL'] },
+    );
 
     const commit = withRetries(
       new LambdaInvoke(this, 'Commit', {
@@ -321,7 +352,7 @@ export class LoadWorkflow extends Construct {
       .next(anySystemic)
       .next(
         new Choice(this, 'AnyBatchSystemic')
-          .when(Condition.booleanEquals('$.outcome.systemic', true), firstCause.next(systemicFailure))
+          .when(Condition.booleanEquals('$.outcome.systemic', true), readCause.next(systemicFailure))
           .otherwise(commit),
       );
     const definition = settle

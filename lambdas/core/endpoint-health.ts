@@ -21,6 +21,7 @@ import {
   MalformedResponseError,
   PayLinkHttpError,
   PayLinkNetworkError,
+  PayLinkUnavailableError,
   SelectorError,
   SystemicFailureError,
 } from './errors.ts';
@@ -200,7 +201,7 @@ export class EndpointHealth {
   readonly #batches = new Set<number>();
   #anyUserWorked = false;
   #systemicUsers = 0;
-  #firstSystemic: { cause: string; error: unknown } | undefined;
+  #firstSystemic: SystemicCause | undefined;
 
   constructor(resources: readonly ResourceDef[]) {
     this.#resources = new Map(resources.map((r) => [r.table, r]));
@@ -309,30 +310,38 @@ export class EndpointHealth {
     this.#firstSystemic ??= cause;
     this.#systemicUsers++;
     if (this.#systemicUsers >= SYSTEMIC_EVIDENCE_USERS)
-      throw new SystemicFailureError(
-        this.#firstSystemic.cause,
-        this.#systemicUsers,
-        this.#firstSystemic.error,
-      );
+      throw systemicError(this.#firstSystemic, this.#systemicUsers);
   }
 
   /** End of a batch with fewer users than the evidence needs: all of them failing alike is enough. */
   finishBatch(): void {
     if (!this.#anyUserWorked && this.#systemicUsers > 0 && this.#firstSystemic !== undefined)
-      throw new SystemicFailureError(
-        this.#firstSystemic.cause,
-        this.#systemicUsers,
-        this.#firstSystemic.error,
-      );
+      throw systemicError(this.#firstSystemic, this.#systemicUsers);
   }
 }
 
+/**
+ * A systemic cause, and whether it may heal by itself: PayLink unreachable or answering 5xx may be
+ * a short outage; a redirect, an HTML page or a body that is not PayLink's is the configuration.
+ */
+interface SystemicCause {
+  readonly cause: string;
+  readonly error: unknown;
+  readonly transient: boolean;
+}
+
+function systemicError(first: SystemicCause, users: number): SystemicFailureError {
+  return first.transient
+    ? new PayLinkUnavailableError(first.cause, users, first.error)
+    : new SystemicFailureError(first.cause, users, first.error);
+}
+
 /** Why a user failed in a way that says the load cannot work at all; undefined otherwise. */
-function systemicCause(user: UserObservation): { cause: string; error: unknown } | undefined {
+function systemicCause(user: UserObservation): SystemicCause | undefined {
   if (!user.minted) return describeSystemic(user.mintError);
   const called = user.steps.filter((s) => s.result !== 'skipped');
   if (called.length === 0 || called.some((s) => s.result === 'ok')) return undefined;
-  let first: { cause: string; error: unknown } | undefined;
+  let first: SystemicCause | undefined;
   for (const step of called) {
     const cause = describeSystemic(step.error);
     if (cause === undefined) return undefined;
@@ -356,14 +365,15 @@ function bodyDescription(detail: string): string {
 }
 
 /** The systemic cause an error shows, or undefined when it is a user's (or an endpoint's) own. */
-function describeSystemic(error: unknown): { cause: string; error: unknown } | undefined {
+function describeSystemic(error: unknown): SystemicCause | undefined {
   if (error instanceof PayLinkNetworkError) {
-    return { cause: `cannot reach ${error.origin ?? 'PayLink'}: ${error.reason}`, error };
+    return { cause: `cannot reach ${error.origin ?? 'PayLink'}: ${error.reason}`, error, transient: true };
   }
   if (error instanceof MalformedResponseError) {
     return {
       cause: `${whereOf(error)} is not answering as PayLink: ${error.endpoint} sent ${bodyDescription(error.detail)}; check --base-url`,
       error,
+      transient: false,
     };
   }
   if (!(error instanceof PayLinkHttpError)) return undefined;
@@ -372,18 +382,21 @@ function describeSystemic(error: unknown): { cause: string; error: unknown } | u
     return {
       cause: `${whereOf(error)} is not answering as PayLink: ${endpoint} got HTTP ${status} with an HTML page; check --base-url`,
       error,
+      transient: false,
     };
   }
   if (status >= 300 && status < 400) {
     return {
       cause: `${whereOf(error)} answered ${endpoint} with a redirect (HTTP ${status}), which the loader does not follow (it would carry the credentials elsewhere); check --base-url (the exact API address, https)`,
       error,
+      transient: false,
     };
   }
   if (status >= 500) {
     return {
       cause: `${whereOf(error)} answered ${endpoint} with HTTP ${status} even after retries: PayLink is failing (or --base-url is not PayLink); nothing useful could be loaded`,
       error,
+      transient: true,
     };
   }
   // No access-token endpoint at the base URL: the URL is wrong for every user, not one.
@@ -391,6 +404,7 @@ function describeSystemic(error: unknown): { cause: string; error: unknown } | u
     return {
       cause: `${whereOf(error)} answered ${endpoint} with HTTP ${status}: --base-url is not the PayLink API root`,
       error,
+      transient: false,
     };
   }
   return undefined;

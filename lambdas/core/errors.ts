@@ -232,6 +232,15 @@ export class SystemicFailureError extends LoaderError {
   }
 }
 
+/**
+ * A systemic failure that may heal by itself: PayLink unreachable, or answering 5xx after
+ * retries. The deployed workflow retries the batch after a pause (a short outage at the start of
+ * a run must not lose the run); the CLI stops at once, as for any SystemicFailureError.
+ */
+export class PayLinkUnavailableError extends SystemicFailureError {
+  override readonly name: string = 'PayLinkUnavailableError';
+}
+
 /** Reading or writing the lake failed. `key` is the object key (never data). */
 export class StoreError extends LoaderError {
   override readonly name: string = 'StoreError';

@@ -117,6 +117,13 @@ export function stagingPrefix(loadId: string): string {
 export function loadIdOfStagingKey(key: string): string | undefined {
   return /^_staging\/([^/]+)\//.exec(key)?.[1];
 }
+/**
+ * What a batch that found the load cannot work (SystemicFailureError) said: the run reads it
+ * back to fail with that cause, so the Map's per-batch result stays a few bytes.
+ */
+export function systemicCauseKey(loadId: string): string {
+  return `${stagingPrefix(loadId)}systemic-cause.json`;
+}
 export function planKey(loadId: string): string {
   return `${stagingPrefix(loadId)}plan.json`;
 }

@@ -6,7 +6,8 @@ import { commitLoad, type TableCatalog } from '#core/commit.ts';
 import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
-import type { CommitEvent, CommitResult } from './contract.ts';
+import { readSystemicCause } from '#core/systemic-cause.ts';
+import type { CommitEvent, CommitResult, SystemicCauseResult } from './contract.ts';
 import { guardRedrive } from './redrive-guard.ts';
 import { handlerConfig, lakeStore, partWriters } from './runtime.ts';
 
@@ -29,7 +30,9 @@ function glueCatalog(): TableCatalog | undefined {
 /** The commit's hold on the lease: renewed for its own run (a Lambda lives at most 15 minutes). */
 const COMMIT_LEASE_TTL_MS = 15 * 60 * 1000;
 
-export async function handler(event: CommitEvent): Promise<CommitResult> {
+export async function handler(event: CommitEvent): Promise<CommitResult | SystemicCauseResult> {
+  // Reads only this load's staging: no guard or lease needed, nothing is written.
+  if (event.readSystemicCause === true) return { cause: await readSystemicCause(lakeStore(), event.loadId) };
   // A redriven run publishes nothing while another run of its schedule is going.
   await guardRedrive(event.run);
   const catalog = glueCatalog();

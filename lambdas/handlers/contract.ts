@@ -141,6 +141,16 @@ export interface CommitEvent {
   readonly loadId: string;
   /** The execution, for the redrive guard (optional: a direct invocation skips it). */
   readonly run?: RunRef;
+  /**
+   * Commit nothing: a batch found the load cannot work, and the run only needs that batch's
+   * cause (lambdas/core/systemic-cause.ts) to fail with. Answers a SystemicCauseResult.
+   */
+  readonly readSystemicCause?: true;
+}
+
+/** The commit function's answer to `readSystemicCause`: one line, never a stack trace. */
+export interface SystemicCauseResult {
+  readonly cause: string;
 }
 
 export interface CommitResult {

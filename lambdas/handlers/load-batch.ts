@@ -5,6 +5,7 @@ import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLeaseOwner } from '#core/lease.ts';
 import { loadBatch } from '#core/load-batch.ts';
 import { readBatchUsers, readPlan } from '#core/plan.ts';
+import { recordSystemicCause } from '#core/systemic-cause.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, type LoadBatchEvent, type LoadBatchResult } from './contract.ts';
 import { guardRedrive } from './redrive-guard.ts';
 import { handlerConfig, lakeStore, partWriters, payLinkApi } from './runtime.ts';
@@ -38,7 +39,11 @@ export async function handler(
       ...(remaining === undefined ? {} : { deadline: new Date(Date.now() + remaining - DEADLINE_MARGIN_MS) }),
     },
     { api: await payLinkApi(), store, parts: partWriters(), clock: () => new Date() },
-  );
+  ).catch(async (error: unknown) => {
+    // The run fails with this cause after the Map (the Map's own result carries no cause).
+    await recordSystemicCause(store, plan.loadId, event.batch, error);
+    throw error;
+  });
   const rows = Object.values(manifest.rowsByTable).reduce((a, b) => a + b, 0);
   console.log(
     JSON.stringify({

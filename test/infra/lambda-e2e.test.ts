@@ -106,6 +106,10 @@ interface Deployed {
   readonly env: Record<HandlerName, Record<string, string>>;
   /** Non-retryable error names of each Lambda task of the state machine, by state name. */
   readonly nonRetryable: Map<string, string[]>;
+  /** Error names retried after a pause of a minute or more (an outage may heal), by state name. */
+  readonly pausedRetries: Map<string, string[]>;
+  /** Error names a Catch of the state handles, by state name. */
+  readonly caught: Map<string, string[]>;
   /** Glue actions the commit role may call. */
   readonly commitGlueActions: string[];
   readonly prefix: string;
@@ -181,26 +185,41 @@ function deployedStack(): Deployed {
     );
   };
   const nonRetryable = new Map<string, string[]>();
+  const pausedRetries = new Map<string, string[]>();
+  const caught = new Map<string, string[]>();
   for (const { definition } of stateMachines(template).values())
-    collectNonRetryable(definition, nonRetryable);
+    collectErrorHandling(definition, { nonRetryable, pausedRetries, caught });
   const commitGlueActions = statementsOfRole(template, logicalId(stack.functions.commit.role as never))
     .flatMap((s) => [s.Action].flat() as string[])
     .filter((a) => a.startsWith('glue:'));
   return {
     env: { plan: envOf('plan'), loadBatch: envOf('loadBatch'), commit: envOf('commit') },
     nonRetryable,
+    pausedRetries,
+    caught,
     commitGlueActions,
     prefix: envOf('commit')[HANDLER_ENV.prefix] ?? '',
   };
 }
 
-/** Every Task state's `Retry` entries with MaxAttempts 0, by state name, nested Map states included. */
-function collectNonRetryable(definition: Cfn, into: Map<string, string[]>): void {
+/**
+ * Every Task state's error handling, by state name, nested Map states included: `Retry` entries
+ * with MaxAttempts 0, those that wait a minute or more first, and the errors a `Catch` takes.
+ * (ASL applies the first retrier whose ErrorEquals names the error.)
+ */
+function collectErrorHandling(
+  definition: Cfn,
+  into: Pick<Deployed, 'nonRetryable' | 'pausedRetries' | 'caught'>,
+): void {
+  const add = (map: Map<string, string[]>, name: string, errors: string[]) =>
+    map.set(name, [...(map.get(name) ?? []), ...errors]);
   for (const [name, state] of Object.entries(definition.States as Record<string, Cfn>)) {
-    if (state.ItemProcessor) collectNonRetryable(state.ItemProcessor, into);
+    if (state.ItemProcessor) collectErrorHandling(state.ItemProcessor, into);
     for (const retry of (state.Retry ?? []) as Cfn[]) {
-      if (retry.MaxAttempts === 0) into.set(name, [...(into.get(name) ?? []), ...retry.ErrorEquals]);
+      if (retry.MaxAttempts === 0) add(into.nonRetryable, name, retry.ErrorEquals);
+      else if ((retry.IntervalSeconds ?? 1) >= 60) add(into.pausedRetries, name, retry.ErrorEquals);
     }
+    for (const c of (state.Catch ?? []) as Cfn[]) add(into.caught, name, c.ErrorEquals);
   }
 }
 
@@ -648,12 +667,14 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
     | 'unreadableSecret'
     | 'corruptSchema'
     | 'unreachable'
+    | 'notPayLink'
     | 'leaseHeld'
     | 'leaseLost',
     { state: 'Plan' | 'LoadBatch' | 'Commit'; invocation: Invocation<unknown> }
   > = {} as never;
   const env = (name: HandlerName, overrides: Record<string, string> = {}) =>
     lambdaEnv(name, { [HANDLER_ENV.prefix]: FAILURES_PREFIX, ...overrides });
+  let systemicCause: Invocation<unknown>;
   const failed = (kind: keyof typeof failures) => {
     const { state, invocation } = failures[kind];
     if (invocation.ok) throw new Error(`${kind}: the handler succeeded`);
@@ -680,11 +701,22 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const closed = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
     await new Promise((resolve) => probe.close(resolve));
-    const [rejectedKey, unreadableSecret, unreachable] = await Promise.all([
+    // A web server that is not PayLink: an HTML page for every path.
+    const html = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>Welcome</title>');
+    });
+    await new Promise<void>((resolve) => html.listen(0, '127.0.0.1', resolve));
+    const website = `http://127.0.0.1:${(html.address() as AddressInfo).port}`;
+    const [rejectedKey, unreadableSecret, unreachable, notPayLink] = await Promise.all([
       invoke('loadBatch', item, env('loadBatch', { [HANDLER_ENV.secretArn]: WRONG_SECRET_ARN })),
       invoke('loadBatch', item, env('loadBatch', { [HANDLER_ENV.secretArn]: MISSING_SECRET_ARN })),
       invoke('loadBatch', item, env('loadBatch', { [HANDLER_ENV.baseUrl]: closed })),
+      invoke('loadBatch', item, env('loadBatch', { [HANDLER_ENV.baseUrl]: website })),
     ]);
+    await new Promise((resolve) => html.close(resolve));
+    // What the run reads back after the Map to fail with (the commit function, committing nothing).
+    systemicCause = await invoke('commit', { loadId: plan.loadId, readSystemicCause: true }, env('commit'));
     // A schema registry someone edited by hand: the commit must stop, not guess.
     await bucket.put(`${FAILURES_PREFIX}/_schema/current.json`, '{"formatVersion": 1, "tables": ');
     const corruptSchema = await invoke('commit', { loadId: plan.loadId }, env('commit'));
@@ -694,6 +726,7 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
       unreadableSecret: { state: 'LoadBatch', invocation: unreadableSecret },
       corruptSchema: { state: 'Commit', invocation: corruptSchema },
       unreachable: { state: 'LoadBatch', invocation: unreachable },
+      notPayLink: { state: 'LoadBatch', invocation: notPayLink },
       leaseHeld: { state: 'Plan', invocation: leaseHeld },
       leaseLost: { state: 'LoadBatch', invocation: leaseLost },
     });
@@ -738,16 +771,37 @@ describe('failures of the bundled Lambdas reach Step Functions under the names i
     expect(deployed.nonRetryable.get(failure.state)).toContain(failure.errorType);
   });
 
-  it('PayLink unreachable fails load-batch with SystemicFailureError naming it, which LoadBatch does not retry', () => {
+  it('PayLink unreachable fails load-batch with PayLinkUnavailableError naming it, which LoadBatch retries after a pause, then marks systemic', () => {
     const failure = failed('unreachable');
-    expect(failure.errorType).toBe('SystemicFailureError');
+    expect(failure.errorType).toBe('PayLinkUnavailableError');
     expect(failure.errorMessage).toMatch(/^cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused/);
+    expect(deployed.nonRetryable.get(failure.state)).not.toContain(failure.errorType);
+    expect(deployed.pausedRetries.get(failure.state)).toContain(failure.errorType);
+    expect(deployed.caught.get(failure.state)).toContain(failure.errorType);
+  });
+
+  it('a server that is not PayLink fails load-batch with SystemicFailureError, which LoadBatch does not retry', () => {
+    const failure = failed('notPayLink');
+    expect(failure.errorType).toBe('SystemicFailureError');
+    expect(failure.errorMessage).toMatch(/is not answering as PayLink: .*HTML.*check --base-url/);
     expect(deployed.nonRetryable.get(failure.state)).toContain(failure.errorType);
+    expect(deployed.caught.get(failure.state)).toContain(failure.errorType);
+  });
+
+  it('the commit function gives back the cause a systemic batch left in staging, one line', () => {
+    if (!systemicCause.ok) throw new Error(`readSystemicCause failed: ${systemicCause.errorMessage}`);
+    const { cause } = systemicCause.result as { cause: string };
+    const batchMessages = [failed('unreachable').errorMessage, failed('notPayLink').errorMessage];
+    expect(batchMessages).toContain(cause);
+    expect(cause).not.toContain('\n');
   });
 
   it('reports exactly the error names the retry policy lists as not retryable', () => {
+    // PayLinkUnavailableError is retried after a pause (see above), not listed as final.
     const reported = new Set(
-      Object.values(failures).map((f) => (f.invocation.ok ? 'ok' : f.invocation.errorType)),
+      Object.values(failures)
+        .map((f) => (f.invocation.ok ? 'ok' : f.invocation.errorType))
+        .filter((e) => e !== 'PayLinkUnavailableError'),
     );
     // Timeouts are Step Functions' and Lambda's own names, not errors a handler throws.
     // RunInProgressError needs a redriven execution and a second running one: the redrive

@@ -164,7 +164,11 @@ describe('the state machine of each schedule', () => {
     expect(item.ResultSelector).toEqual({ s: 0 });
     // A systemic batch is caught, marked, and stops the run before commit (workflow-systemic.test.ts runs it).
     expect(item.Catch).toEqual([
-      { ErrorEquals: ['SystemicFailureError'], ResultPath: '$.failure', Next: 'ReadSystemicCause' },
+      {
+        ErrorEquals: ['SystemicFailureError', 'PayLinkUnavailableError'],
+        ResultPath: '$.failure',
+        Next: 'MarkSystemicBatch',
+      },
     ]);
     expect(definition.States.AnyBatchSystemic.Default).toBe('Commit');
     expect(item.TimeoutSeconds).toBe(960);
@@ -187,14 +191,26 @@ describe('the state machine of each schedule', () => {
       // commit resumes where it stopped (moved parts are skipped): retried once, and that
       // retrier comes before States.TaskFailed, which would otherwise match Lambda.Unknown.
       const isCommit = task === definition.States.Commit;
-      // A systemic batch (PayLink unusable for its first users) is never retried.
-      const systemic = task === map.ItemProcessor.States.LoadBatch ? ['SystemicFailureError'] : [];
+      // A systemic batch (PayLink unusable for its first users) is not retried when the cause is
+      // the configuration, and retried after 1, 2 and 4 minutes when PayLink was unavailable.
+      const isBatch = task === map.ItemProcessor.States.LoadBatch;
+      const systemic = isBatch ? ['SystemicFailureError'] : [];
       expect(task.Retry).toEqual([
         {
           ErrorEquals: [...NON_RETRYABLE_ERRORS, ...(isCommit ? [] : timedOut), ...systemic],
           MaxAttempts: 0,
         },
         ...(isCommit ? [{ ErrorEquals: timedOut, IntervalSeconds: 30, MaxAttempts: 1 }] : []),
+        ...(isBatch
+          ? [
+              {
+                ErrorEquals: ['PayLinkUnavailableError'],
+                IntervalSeconds: 60,
+                MaxAttempts: 3,
+                BackoffRate: 2,
+              },
+            ]
+          : []),
         {
           ErrorEquals: [...LAMBDA_SERVICE_ERRORS],
           IntervalSeconds: 2,

@@ -6,7 +6,8 @@
  */
 import { StateMachine } from 'aws-local-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEMIC_FAILURE_ERROR } from '#infra/constructs/load-workflow.ts';
+import { UNREAD_SYSTEMIC_CAUSE } from '#core/systemic-cause.ts';
+import { SYSTEMIC_FAILURE_ERROR, UNAVAILABLE_RETRY } from '#infra/constructs/load-workflow.ts';
 import { type Cfn, exampleConfig, stateMachines, synth } from './app-fixture.ts';
 import '#test/helpers/promise-with-resolvers.ts';
 
@@ -30,23 +31,33 @@ function fromPlan(): Cfn {
 }
 
 /** Lambda's error for a thrown SystemicFailureError: its Cause is the error as JSON. */
-function systemicError(): Error {
+function systemicError(name = 'SystemicFailureError', cause = CAUSE): Error {
   const error = new Error(
-    JSON.stringify({
-      errorType: 'SystemicFailureError',
-      errorMessage: CAUSE,
-      trace: ['at loadBatch (x.js:1:1)'],
-    }),
+    JSON.stringify({ errorType: name, errorMessage: cause, trace: ['at loadBatch (x.js:1:1)'] }),
   );
-  error.name = 'SystemicFailureError';
+  error.name = name;
   return error;
 }
 
-async function run(systemicBatches: readonly number[]) {
+interface Faults {
+  /** Batches whose every attempt fails with SystemicFailureError (a wrong --base-url). */
+  readonly systemic?: readonly number[];
+  /** Batch -> attempts that fail with PayLinkUnavailableError before one works (Infinity: all). */
+  readonly unavailable?: Readonly<Record<number, number>>;
+  readonly batches?: number;
+  readonly cause?: string;
+  /** The commit function cannot read the cause back. */
+  readonly causeUnreadable?: boolean;
+}
+
+async function run(faults: Faults = {}) {
+  const { systemic = [], unavailable = {}, batches = 3, cause = CAUSE } = faults;
   const calls: string[] = [];
+  // What the load-batch handler leaves in the load's staging (recordSystemicCause).
+  let recordedCause: string | undefined;
   const machine = new StateMachine(fromPlan(), { validationOptions: { noValidate: true } });
   const retries: Record<string, number> = {};
-  for (const name of ['Plan', 'LoadBatch', 'Commit']) retries[name] = 1;
+  for (const name of ['Plan', 'LoadBatch', 'Commit', 'ReadSystemicCause']) retries[name] = 1;
   const execution = machine.run(
     // What the run guard leaves for the plan: the execution that takes the load id's lease.
     { scheduledTime: '2026-11-30T03:00:00Z', guard: { owner: { executionId: 'execution-1' } } },
@@ -60,13 +71,28 @@ async function run(systemicBatches: readonly number[]) {
         taskResourceLocalHandlers: {
           Plan: async () => {
             calls.push('plan');
-            return { Payload: { loadId: 'L1', items: [0, 1, 2].map((batch) => ({ loadId: 'L1', batch })) } };
+            const items = Array.from({ length: batches }, (_, batch) => ({ loadId: 'L1', batch }));
+            return { Payload: { loadId: 'L1', items } };
           },
           LoadBatch: async (input: Cfn) => {
             const batch = input.Payload.batch as number;
             calls.push(`batch ${batch}`);
-            if (systemicBatches.includes(batch)) throw systemicError();
+            const attempts = calls.filter((c) => c === `batch ${batch}`).length;
+            if (systemic.includes(batch)) {
+              recordedCause = cause;
+              throw systemicError('SystemicFailureError', cause);
+            }
+            if (attempts <= (unavailable[batch] ?? 0)) {
+              recordedCause = cause;
+              throw systemicError('PayLinkUnavailableError', cause);
+            }
             return { Payload: { loadId: 'L1', batch, users: 10, failedUsers: 0, rows: 5 } };
+          },
+          ReadSystemicCause: async (input: Cfn) => {
+            calls.push('read cause');
+            expect(input.Payload).toEqual({ loadId: 'L1', readSystemicCause: true });
+            if (faults.causeUnreadable) throw new Error('AccessDenied');
+            return { Payload: { cause: recordedCause ?? 'no batch recorded a cause' } };
           },
           Commit: async () => {
             calls.push('commit');
@@ -86,9 +112,13 @@ async function run(systemicBatches: readonly number[]) {
   );
   await collecting;
   const failed = events.find((e) => e.type === 'ExecutionFailed');
+  const mapExit = events.find((e) => e.type === 'StateExited' && e.state?.name === 'LoadBatches');
   return {
     ...outcome,
     calls,
+    /** Bytes of the Map's gathered item results in the state: under 256 KiB or the run fails. */
+    mapOutputBytes:
+      mapExit === undefined ? undefined : JSON.stringify(mapExit.state.output.batchMarks).length,
     error: failed?.Error as string | undefined,
     cause: failed?.Cause as string | undefined,
   };
@@ -96,7 +126,7 @@ async function run(systemicBatches: readonly number[]) {
 
 describe('a batch that finds the load cannot work', () => {
   it('is not retried, and the run fails before commit with its cause', async () => {
-    const outcome = await run([1]);
+    const outcome = await run({ systemic: [1] });
     expect(outcome.status).toBe('FAILED');
     expect(outcome.error).toBe(SYSTEMIC_FAILURE_ERROR);
     expect(outcome.cause, 'the message, without the stack trace').toBe(CAUSE);
@@ -107,8 +137,41 @@ describe('a batch that finds the load cannot work', () => {
     expect(outcome.calls).not.toContain('commit');
   });
 
+  it('keeps the Map result a constant few bytes per batch whatever the cause, so 1,000 failing batches fit its 256 KiB', async () => {
+    const cause = `cannot reach https://${'x'.repeat(300)}.example: connection refused`;
+    const outcome = await run({ systemic: Array.from({ length: 1000 }, (_, i) => i), batches: 1000, cause });
+    expect(outcome.error).toBe(SYSTEMIC_FAILURE_ERROR);
+    expect(outcome.cause).toBe(cause);
+    // A cause per item (as before) would be 1000 x ~350 bytes: over the limit.
+    expect(outcome.mapOutputBytes).toBeDefined();
+    expect(outcome.mapOutputBytes!).toBeLessThan(1000 * 10 + 1000);
+    expect(outcome.calls.filter((c) => c === 'read cause')).toHaveLength(1);
+  });
+
+  it('retries a batch that found PayLink unavailable after a pause, and commits once PayLink is back', async () => {
+    const outcome = await run({ unavailable: { 0: 2 } });
+    expect(outcome.status, JSON.stringify(outcome.cause)).toBe('SUCCEEDED');
+    expect(outcome.calls.filter((c) => c === 'batch 0')).toHaveLength(3);
+    expect(outcome.calls.at(-1)).toBe('commit');
+  });
+
+  it('fails the run with the cause when PayLink stays unavailable through every retry', async () => {
+    const outcome = await run({ unavailable: { 2: Number.POSITIVE_INFINITY } });
+    expect(outcome.error).toBe(SYSTEMIC_FAILURE_ERROR);
+    expect(outcome.cause).toBe(CAUSE);
+    expect(outcome.calls.filter((c) => c === 'batch 2')).toHaveLength(1 + UNAVAILABLE_RETRY.maxAttempts);
+    expect(outcome.calls).not.toContain('commit');
+  });
+
+  it('still fails as a systemic run when the cause cannot be read back', async () => {
+    const outcome = await run({ systemic: [0], causeUnreadable: true });
+    expect(outcome.error).toBe(SYSTEMIC_FAILURE_ERROR);
+    expect(outcome.cause).toBe(UNREAD_SYSTEMIC_CAUSE);
+    expect(outcome.calls).not.toContain('commit');
+  });
+
   it('lets a run whose batches all worked go on to commit', async () => {
-    const outcome = await run([]);
+    const outcome = await run();
     expect(outcome.status, JSON.stringify(outcome)).toBe('SUCCEEDED');
     expect(outcome.calls.at(-1)).toBe('commit');
     expect(outcome.calls.filter((c) => c.startsWith('batch'))).toHaveLength(3);
