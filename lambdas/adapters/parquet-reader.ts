@@ -6,7 +6,7 @@
 import { parquetMetadata, parquetReadObjects, type SchemaElement } from 'hyparquet';
 import { StoreError } from '#core/errors.ts';
 import type { ObjectStore, PartReader } from '#core/ports.ts';
-import type { ColumnType } from '#core/types.ts';
+import type { Cell, ColumnType, Row } from '#core/types.ts';
 
 type Raw = string | number | boolean | null;
 
@@ -44,6 +44,24 @@ function lakeTypeOf(element: SchemaElement): ColumnType | undefined {
   }
 }
 
+/** A value as the lake wrote it: INT64 columns hold safe integers only (type-inference.ts). */
+function asCell(key: string, column: string, value: unknown): Cell {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n)) throw new StoreError(key, `column ${column} holds an integer past 2^53`);
+    return n;
+  }
+  if (
+    value instanceof Date ||
+    typeof value === 'string' ||
+    typeof value === 'number' ||
+    typeof value === 'boolean'
+  )
+    return value;
+  throw new StoreError(key, `column ${column} holds a value the lake never writes`);
+}
+
 async function fileOf(store: ObjectStore, key: string): Promise<ArrayBuffer> {
   const bytes = await store.get(key);
   if (bytes === undefined) throw new StoreError(key, 'part not found');
@@ -62,6 +80,25 @@ export function createParquetPartReader(): PartReader {
       }
       // The first element is the root; ours are flat, so every other element is a column.
       return metadata.schema.slice(1).map((element) => ({ name: element.name, type: lakeTypeOf(element) }));
+    },
+    async *readRowChunks(store: ObjectStore, key: string, chunkRows: number) {
+      const file = await fileOf(store, key);
+      let metadata: ReturnType<typeof parquetMetadata>;
+      try {
+        metadata = parquetMetadata(file);
+      } catch (error) {
+        throw new StoreError(key, 'not a readable Parquet file', error);
+      }
+      const total = Number(metadata.num_rows);
+      for (let rowStart = 0; rowStart < total; rowStart += chunkRows) {
+        const rowEnd = Math.min(rowStart + chunkRows, total);
+        const rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd });
+        yield rows.map((row) => {
+          const out: Row = Object.create(null);
+          for (const [column, value] of Object.entries(row)) out[column] = asCell(key, column, value);
+          return out;
+        });
+      }
     },
     async readRows(store: ObjectStore, key: string) {
       const file = await fileOf(store, key);

@@ -7,10 +7,12 @@
  *     wins and the other batch's parts of that table are rewritten through the registry (its
  *     misfits land in variant columns), so no column ever has two Parquet types;
  *  3. sync the query catalog (Glue) so new columns exist before files that carry them;
+ *  3b. merge each table partition's parts from all batches into one file (or files of at least
+ *     128 MB; merge-parts.ts), staged apart from the batches' parts, which stay its input;
  *  4. write the commit intent (new keys + keys a previous attempt of this load published);
  *  5. retract the load's `_dlt_loads` row if an earlier attempt committed it: from here until
  *     step 9 the load is invisible to readers, never half old and half new;
- *  6. move staged parts to their final keys (deterministic: a re-run overwrites);
+ *  6. move the merged (or lone) staged parts to their final keys (deterministic: a re-run overwrites);
  *  7. delete parts a previous attempt published that this one did not write;
  *  8. write the `_loads/<load_id>.json` report;
  *  9. write the load's `_dlt_loads` row: the commit point. Before it, the reading layers
@@ -43,6 +45,7 @@ import {
   userLoadsRow,
 } from './load-batch.ts';
 import { USER_LOADS_COLUMNS } from './load-user.ts';
+import { mergeParts } from './merge-parts.ts';
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
@@ -68,6 +71,8 @@ export interface CommitDeps {
   readonly catalog?: TableCatalog;
   /** The load id's lease (lease.ts): renewed, so checked still ours, before publishing and before the commit point. */
   readonly lease?: Lease;
+  /** Size a merged file reaches before the next one starts (merge-parts.ts); tests lower it. */
+  readonly minFileBytes?: number;
 }
 
 export interface CommittedFile {
@@ -148,7 +153,9 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
     );
   }
 
-  const newKeys = new Set(staged.map((f) => f.finalKey));
+  // One file per table and partition (or files of at least 128 MB): the batches' parts merged.
+  const { files: toPublish } = await mergeParts(loadId, staged, registry, deps);
+  const newKeys = new Set(toPublish.map((f) => f.finalKey));
   const previousKeys = await previouslyPublished(store, loadId, plan.dt, registry.tables());
   const intent: CommitIntent = { loadId, keys: [...new Set([...newKeys, ...previousKeys])].sort() };
   await writeJson(store, commitIntentKey(loadId), intent);
@@ -159,7 +166,7 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
   if (hidEarlierCommit) await store.delete([dltLoadsKey(loadId)]);
   const progress = { published: 0 };
   try {
-    await publish(staged, loadId, store, progress);
+    await publish(toPublish, loadId, store, progress);
     const stale = [...previousKeys].filter((k) => !newKeys.has(k));
     if (stale.length > 0) await store.delete(stale);
     const marker = await buildMarker(
@@ -168,7 +175,7 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
       manifests,
       missingBatches,
       deferred,
-      staged,
+      toPublish,
       changes,
       schemaVersion,
       deps,

@@ -147,6 +147,13 @@ export function stagedPartKey(finalKey: string, loadId: string, batch: number): 
   return `${stagedPartsPrefix(loadId, batch)}${finalKey}`;
 }
 /**
+ * A merged file (merge-parts.ts) mirrors its final key under the load's staging: apart from every
+ * batch's parts, which stay the merge's input until the load is committed.
+ */
+export function mergedPartKey(finalKey: string, loadId: string): string {
+  return `${stagingPrefix(loadId)}merged/${finalKey}`;
+}
+/**
  * Written by commit before it publishes anything: the final keys it is about to write. A
  * re-run of the same load id reads it (and the old marker) to remove parts it no longer writes.
  */

@@ -79,6 +79,12 @@ export interface PayLinkApi {
 export interface PartReader {
   readRows(store: ObjectStore, key: string): Promise<Record<string, string | number | boolean | null>[]>;
   /**
+   * A part's rows exactly as they were appended (`Row`s: timestamps as `Date`, integers as
+   * numbers), `chunkRows` at a time, in file order: memory is the file plus one chunk, whatever
+   * the part's size. For copying rows into another part without re-typing them.
+   */
+  readRowChunks(store: ObjectStore, key: string, chunkRows: number): AsyncIterable<Row[]>;
+  /**
    * A part's columns from its footer, in file order, typed by the lake type whose Parquet type
    * they carry; `type: undefined` for a Parquet type the lake never writes.
    */

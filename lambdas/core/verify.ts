@@ -223,7 +223,11 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
   }
   for (const [loadId, list] of staging) {
     // A plan with finished batches: an interrupted run that `load --resume` continues.
-    const resumable = list.includes(planKey(loadId)) && list.some((k) => k.endsWith('/manifest.json'));
+    // A committed load's staging is leftovers, whatever it holds (a resume of it is refused).
+    const resumable =
+      !committed.has(loadId) &&
+      list.includes(planKey(loadId)) &&
+      list.some((k) => k.endsWith('/manifest.json'));
     if (resumable) {
       findings.push({
         kind: 'resumable_staging',

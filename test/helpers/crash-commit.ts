@@ -27,6 +27,8 @@ export interface CrashCommitArgs {
   readonly batchSize: number;
   /** 1-based index of the commit write to die before (child process only); 0: never. */
   readonly killAt: number;
+  /** Size a merged file reaches before the next starts (commit's `minFileBytes`); default 128 MB. */
+  readonly minFileBytes?: number;
 }
 
 export interface CommitWrite {
@@ -121,5 +123,11 @@ export async function loadWithCommitHook(
   }
 
   const counted = countingStore(store, (op, kind, key) => beforeWrite({ op, kind, key }));
-  await commitLoad(plan.loadId, { store: counted, parts, reader: createParquetPartReader(), clock });
+  await commitLoad(plan.loadId, {
+    store: counted,
+    parts,
+    reader: createParquetPartReader(),
+    clock,
+    ...(args.minFileBytes === undefined ? {} : { minFileBytes: args.minFileBytes }),
+  });
 }

@@ -37,29 +37,35 @@ describe('re-running a load id whose staging is gone', () => {
     await scratch?.dispose();
   });
 
+  const accountParts = async () =>
+    (await readdir(scratch.path('lake', 'accounts'), { recursive: true }))
+      .map(String)
+      .filter((f) => f.endsWith('.parquet'))
+      .sort();
+
   it('gives exactly the rows of one clean load, with only the second attempt’s parts', async () => {
     const reference = scratch.path('reference');
     await loadWithCommitHook(args(reference, 5), () => undefined);
 
     const dest = scratch.path('lake');
-    // First attempt: batches of 3 users, dies when its parts are published, before its report.
+    // First attempt: batches of 3 users and a merged file per row, dies when its files are
+    // published, before its report.
     const died = new Error('died before the report');
     await expect(
-      loadWithCommitHook(args(dest, 3), (write) => {
+      loadWithCommitHook({ ...args(dest, 3), minFileBytes: 1 }, (write) => {
         if (write.kind === 'put' && write.key.startsWith('_loads/')) throw died;
       }),
     ).rejects.toMatchObject({ name: 'CommitIncompleteError', loadId: 'same', cause: died });
+    const firstParts = await accountParts();
+    expect(firstParts.length, 'the dead attempt published several files').toBeGreaterThan(1);
     await rm(scratch.path('lake', '_staging'), { recursive: true });
 
     await loadWithCommitHook(args(dest, 5), () => undefined);
 
     const counts = await withLake(dest, tableCounts);
     expect(counts).toEqual(await withLake(reference, tableCounts));
-    const parts = (await readdir(scratch.path('lake', 'accounts'), { recursive: true }))
-      .map(String)
-      .filter((f) => f.endsWith('.parquet'));
-    // Batch size 5 over 12 users: batches 0-2; the first attempt also had batch 3.
-    expect(parts.map((p) => p.split('/').at(-1)!.split('.')[1]).sort()).toEqual(['00000', '00001', '00002']);
+    // The second attempt merges its 3 batches into one file; the dead attempt's others are gone.
+    expect(await accountParts()).toEqual([firstParts[0]]);
     const raw = await withLake(dest, (lake) => lake.query('SELECT count(*) FROM raw.accounts'));
     expect(raw.rows).toEqual([[counts.accounts]]);
   });

@@ -152,12 +152,14 @@ describe('commit', () => {
         return store.move(from, to);
       },
     };
-    await expect(commitLoad('L2', { store: flaky, parts, reader, clock })).rejects.toThrowError(
+    // One merged file per row (a tiny file size): enough moves for the third to fail.
+    const minFileBytes = 1;
+    await expect(commitLoad('L2', { store: flaky, parts, reader, clock, minFileBytes })).rejects.toThrowError(
       'lambda timed out',
     );
     expect(await store.get(loadMarkerKey('L2'))).toBeUndefined();
 
-    const marker = await commitLoad('L2', { store, parts, reader, clock });
+    const marker = await commitLoad('L2', { store, parts, reader, clock, minFileBytes });
     expect(marker.rowsByTable.orders).toBe(4);
     const rows = (await parquetFiles('orders')).flatMap((f) => f.rows);
     expect(rows.map((r) => r._id).sort()).toEqual(['u1-o', 'u2-o', 'u3-o', 'u4-o']);
@@ -190,12 +192,14 @@ describe('commit', () => {
     const api = fakeApi((id) => [{ _id: `${id}-o`, amount: 1 }]);
     await plan('L4', ['u1', 'u2', 'u3', 'u4'], 1);
     await runBatchesInParallel('L4', api);
-    const first: LoadMarker = await commitLoad('L4', { store, parts, reader, clock });
+    // Merged files of one row each (a tiny file size), so the re-run writes fewer files.
+    const minFileBytes = 1;
+    const first: LoadMarker = await commitLoad('L4', { store, parts, reader, clock, minFileBytes });
     expect(first.files.filter((f) => f.table === 'orders')).toHaveLength(4);
 
     await plan('L4', ['u1', 'u2'], 1);
     await runBatchesInParallel('L4', api);
-    const second = await commitLoad('L4', { store, parts, reader, clock });
+    const second = await commitLoad('L4', { store, parts, reader, clock, minFileBytes });
     expect(second.files.filter((f) => f.table === 'orders')).toHaveLength(2);
     const rows = (await parquetFiles('orders')).flatMap((f) => f.rows);
     expect(rows.map((r) => r._id).sort()).toEqual(['u1-o', 'u2-o']);
@@ -326,8 +330,8 @@ describe('commit', () => {
     expect(loads.map((r) => [r.user_identifier, r.status]).sort()).toEqual(
       users.map((u) => [u, 'endpoint_unavailable']),
     );
-    // The commit's part is listed in the report like any batch part, and committed with the load.
-    expect(marker.files.filter((f) => f.table === 'user_loads').map((f) => f.rows)).toEqual([2, 2, 1]);
+    // The commit's rows are merged with the batches' into the load's one user_loads file.
+    expect(marker.files.filter((f) => f.table === 'user_loads').map((f) => f.rows)).toEqual([5]);
   });
 
   it("fails the small batches' users when the endpoint worked for somebody in another batch", async () => {
@@ -353,6 +357,86 @@ describe('commit', () => {
     const marker = await commitLoad('L11', { store, parts, reader, clock });
     expect(marker.endpointFindings).toEqual([]);
     expect(marker.failedUsers).toEqual(['u0', 'u1']);
+  });
+});
+
+describe("merging the batches' parts at commit", () => {
+  /** Orders whose fields vary by user: later users add a column, a misfit goes to a variant. */
+  const varied = fakeApi((id) => {
+    const n = Number(id.slice(1));
+    return [
+      {
+        _id: `${id}-o`,
+        amount: n % 4 === 3 ? 'n/a' : n + 0.25, // never a batch's first user: no re-typing at commit
+        count: n,
+        big: '12345678901234567890',
+        placed_at: `2026-11-${String((n % 28) + 1).padStart(2, '0')}T10:00:00Z`,
+        paid: n % 2 === 0,
+        note: n % 3 === 0 ? null : `note ${n}`,
+        ...(n >= 6 ? { late_field: `late ${n}` } : {}),
+      },
+    ];
+  });
+
+  /** Every row of every part under a prefix, by table, as a canonical sorted list. */
+  async function rowsUnder(keys: readonly string[]) {
+    const out: Record<string, string[]> = {};
+    for (const key of keys.filter((k) => k.endsWith('.parquet'))) {
+      const table = key.includes('/parts/') ? key.split('/parts/')[1]!.split('/')[0]! : key.split('/')[0]!;
+      const { rows } = await readParquet((await store.get(key))!);
+      for (const row of rows) {
+        const canonical = Object.entries(row)
+          .filter(([, v]) => v !== null && v !== undefined)
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([k, v]) => `${k}=${v instanceof Date ? v.toISOString() : String(v)}`)
+          .join('|');
+        (out[table] ??= []).push(canonical);
+      }
+    }
+    for (const table of Object.keys(out)) out[table]!.sort();
+    return out;
+  }
+
+  it('leaves one file per table partition holding exactly the rows the batches staged, value for value', async () => {
+    const users = Array.from({ length: 10 }, (_, i) => `u${i}`);
+    await plan('M1', users, 2);
+    await runBatchesInParallel('M1', varied);
+    const staged = await rowsUnder(await store.list(stagingPrefix('M1')));
+    expect(Object.keys(staged).sort()).toEqual(['orders', 'user_loads']);
+
+    const marker = await commitLoad('M1', { store, parts, reader, clock });
+    const published = (await store.list('orders/')).concat(await store.list('user_loads/'));
+    expect(published.filter((k) => k.startsWith('orders/'))).toHaveLength(1);
+    expect(published.filter((k) => k.startsWith('user_loads/'))).toHaveLength(1);
+    expect(await rowsUnder(published)).toEqual(staged);
+    expect(marker.files.map((f) => [f.table, f.rows])).toEqual([
+      ['orders', 10],
+      ['user_loads', 10],
+    ]);
+    // Every column the registry has, in each merged file (the early batches lacked late_field).
+    const columns = (await readParquet((await store.get(published[0]!))!)).columns.map((c) => c.name);
+    expect(columns).toEqual(expect.arrayContaining(['late_field', 'amount__v_text', 'big']));
+  });
+
+  it('splits a partition larger than the file size into files of about that size, no row lost', async () => {
+    const users = Array.from({ length: 10 }, (_, i) => `u${i}`);
+    await plan('M2', users, 2);
+    await runBatchesInParallel('M2', varied);
+    const staged = await rowsUnder(await store.list(stagingPrefix('M2')));
+    const stagedOrders = (await store.list(stagingPrefix('M2'))).filter((k) => k.includes('/orders/'));
+    let stagedBytes = 0;
+    for (const key of stagedOrders) stagedBytes += (await store.get(key))!.byteLength;
+    // A file size of a third of the orders' staged bytes: 3 files.
+    const minFileBytes = Math.floor(stagedBytes / 3);
+    await commitLoad('M2', { store, parts, reader, clock, minFileBytes });
+    const orders = await store.list('orders/');
+    expect(orders).toHaveLength(3);
+    const rows = await Promise.all(
+      orders.map(async (k) => (await readParquet((await store.get(k))!)).numRows),
+    );
+    expect(rows.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(Math.max(...rows) - Math.min(...rows)).toBeLessThanOrEqual(4);
+    expect((await rowsUnder(orders)).orders).toEqual(staged.orders);
   });
 });
 
