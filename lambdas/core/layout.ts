@@ -153,6 +153,10 @@ export function stagedPartKey(finalKey: string, loadId: string, batch: number): 
 export function mergedPartKey(finalKey: string, loadId: string): string {
   return `${stagingPrefix(loadId)}merged/${finalKey}`;
 }
+/** Written once a table partition's merge is done: a commit that runs again reuses it. */
+export function mergedGroupKey(loadId: string, table: string, dt: string): string {
+  return `${stagingPrefix(loadId)}merged/${partitionPrefix(table, dt)}group.json`;
+}
 /**
  * Written by commit before it publishes anything: the final keys it is about to write. A
  * re-run of the same load id reads it (and the old marker) to remove parts it no longer writes.

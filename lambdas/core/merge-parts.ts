@@ -14,11 +14,20 @@
  * writes the same files.
  */
 import { LakeStateError } from './errors.ts';
-import { mergedPartKey, parsePartKey, partKey } from './layout.ts';
+import {
+  mergedGroupKey,
+  mergedPartKey,
+  parsePartKey,
+  partitionPrefix,
+  partKey,
+  stagingPrefix,
+} from './layout.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
+import { readJson, writeJson } from './store-json.ts';
 import type { StagedFile } from './table-sinks.ts';
+import type { ColumnDef } from './types.ts';
 
 /** Athena's guidance: files of at least 128 MB (a partition with less data is one file). */
 export const MERGED_FILE_MIN_BYTES = 128 * 1024 * 1024;
@@ -62,12 +71,24 @@ export async function mergeParts(
   }
   const out = new Map<string, StagedFile[]>();
   const merged: MergedGroup[] = [];
+  const staged = new Set(await deps.store.list(`${stagingPrefix(loadId)}merged/`));
   await forEachConcurrent([...groups.entries()], MERGE_CONCURRENCY, async ([key, group]) => {
     if (group.length === 1) {
       out.set(key, group);
       return;
     }
-    const written = await mergeGroup(loadId, sortParts(group), registry, deps);
+    const inputs = sortParts(group);
+    const record: GroupRecord = {
+      inputs: inputs.map((f) => ({ stagedKey: f.stagedKey, rows: f.rows, bytes: f.bytes })),
+      columns: registry.columns(group[0]!.table),
+      minFileBytes: deps.minFileBytes ?? MERGED_FILE_MIN_BYTES,
+      outputs: [],
+    };
+    const recordKey = mergedGroupKey(loadId, group[0]!.table, group[0]!.dt);
+    const reused = await reusable(recordKey, record, staged, deps.store);
+    const written = reused ?? (await mergeGroup(loadId, inputs, registry, deps));
+    // After the outputs are whole: a record never names a file that is not there.
+    if (reused === undefined) await writeJson(deps.store, recordKey, { ...record, outputs: written });
     out.set(key, written);
     merged.push({ table: group[0]!.table, dt: group[0]!.dt, inputs: group.length, outputs: written.length });
   });
@@ -75,6 +96,39 @@ export async function mergeParts(
     files: [...groups.keys()].flatMap((key) => out.get(key)!),
     merged: merged.sort((a, b) => (a.table === b.table ? cmp(a.dt, b.dt) : cmp(a.table, b.table))),
   };
+}
+
+/** What a finished partition merge leaves for a commit that runs again. */
+interface GroupRecord {
+  readonly inputs: readonly { stagedKey: string; rows: number; bytes: number }[];
+  readonly columns: readonly ColumnDef[];
+  readonly minFileBytes: number;
+  readonly outputs: readonly StagedFile[];
+}
+
+/**
+ * The outputs of an earlier attempt's merge of the same inputs into the same columns, when each
+ * is still staged or already published by that attempt; undefined otherwise (merge again).
+ */
+async function reusable(
+  recordKey: string,
+  record: GroupRecord,
+  staged: ReadonlySet<string>,
+  store: ObjectStore,
+): Promise<StagedFile[] | undefined> {
+  const earlier = await readJson<GroupRecord>(store, recordKey).catch(() => undefined);
+  if (earlier === undefined || earlier.outputs.length === 0) return undefined;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (!same(earlier.inputs, record.inputs) || !same(earlier.columns, record.columns)) return undefined;
+  if (earlier.minFileBytes !== record.minFileBytes) return undefined;
+  const { table, dt } = earlier.outputs[0]!;
+  let published: Set<string> | undefined;
+  for (const output of earlier.outputs) {
+    if (staged.has(output.stagedKey)) continue;
+    published ??= new Set(await store.list(partitionPrefix(table, dt)));
+    if (!published.has(output.finalKey)) return undefined;
+  }
+  return [...earlier.outputs];
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

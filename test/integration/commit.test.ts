@@ -418,6 +418,72 @@ describe("merging the batches' parts at commit", () => {
     expect(columns).toEqual(expect.arrayContaining(['late_field', 'amount__v_text', 'big']));
   });
 
+  it('reuses the partitions an earlier attempt merged when the commit runs again (a timed-out Lambda)', async () => {
+    await plan(
+      'M3',
+      Array.from({ length: 6 }, (_, i) => `u${i}`),
+      2,
+    );
+    await runBatchesInParallel('M3', varied);
+    const opened: string[] = [];
+    const counting = {
+      open: (s: ObjectStore, key: string, columns: Parameters<typeof parts.open>[2]) => {
+        opened.push(key);
+        return parts.open(s, key, columns);
+      },
+    };
+    let moves = 0;
+    const dies: ObjectStore = {
+      ...store,
+      description: store.description,
+      async move(from, to) {
+        if (++moves === 2) throw new Error('lambda timed out');
+        return store.move(from, to);
+      },
+    };
+    await expect(commitLoad('M3', { store: dies, parts: counting, reader, clock })).rejects.toThrow();
+    const mergedFirst = opened.filter((k) => k.includes('/merged/'));
+    expect(mergedFirst).toHaveLength(2); // orders and user_loads
+    opened.length = 0;
+    const marker = await commitLoad('M3', { store, parts: counting, reader, clock });
+    expect(
+      opened.filter((k) => k.includes('/merged/')),
+      'nothing merged again',
+    ).toEqual([]);
+    expect(marker.rowsByTable.orders).toBe(6);
+    expect((await parquetFiles('orders')).flatMap((f) => f.rows)).toHaveLength(6);
+    expect(await store.list(stagingPrefix('M3'))).toEqual([]);
+  });
+
+  it('merges again when the inputs changed since the earlier attempt (a batch re-ran)', async () => {
+    await plan(
+      'M4',
+      Array.from({ length: 4 }, (_, i) => `u${i}`),
+      2,
+    );
+    await runBatchesInParallel('M4', varied);
+    let moves = 0;
+    const dies: ObjectStore = {
+      ...store,
+      description: store.description,
+      async move(from, to) {
+        if (++moves === 1) throw new Error('lambda timed out');
+        return store.move(from, to);
+      },
+    };
+    await expect(commitLoad('M4', { store: dies, parts, reader, clock })).rejects.toThrow();
+    // Batch 1 runs again (a redriven Map item) and now serves one more order for u3.
+    await runBatch(
+      'M4',
+      1,
+      fakeApi((id) => (id === 'u3' ? [{ _id: 'u3-o' }, { _id: 'u3-extra' }] : [{ _id: `${id}-o` }])),
+    );
+    const marker = await commitLoad('M4', { store, parts, reader, clock });
+    expect(marker.rowsByTable.orders).toBe(5);
+    const ids = (await parquetFiles('orders')).flatMap((f) => f.rows).map((r) => r._id);
+    expect(ids.sort()).toEqual(['u0-o', 'u1-o', 'u2-o', 'u3-extra', 'u3-o']);
+  });
+
   it('splits a partition larger than the file size into files of about that size, no row lost', async () => {
     const users = Array.from({ length: 10 }, (_, i) => `u${i}`);
     await plan('M2', users, 2);
