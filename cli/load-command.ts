@@ -132,16 +132,13 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
         '--users-from-failed',
         'takes the users from the lake: give it or --users, not both',
       );
-    if (values.resume !== undefined)
-      throw new ConfigError(
-        '--users-from-failed',
-        're-runs failed users into a new load; to resume an interrupted one use --resume alone',
-      );
-    if (values['load-id'] === fromFailed)
-      throw new ConfigError(
-        '--load-id',
-        `would replace load ${fromFailed} with only its failed users; give the re-run another id (or none)`,
-      );
+    // --resume of the re-run itself is fine: the failed users of a committed load do not change.
+    for (const flag of ['load-id', 'resume'] as const)
+      if (values[flag] === fromFailed)
+        throw new ConfigError(
+          `--${flag}`,
+          `would replace load ${fromFailed} with only its failed users; give the re-run another id (or none)`,
+        );
   } else if (values.users === undefined)
     throw new ConfigError('--users', 'is required (or --users-from-failed <id>)');
   return {

@@ -83,7 +83,8 @@ export interface LoadDetail {
   readonly resources: readonly string[];
   /** Users in the load (planned users, when not committed). */
   readonly users: number;
-  readonly failedUsers: number;
+  /** Null while nothing is reported (staged or running): not known yet. */
+  readonly failedUsers: number | null;
   readonly failuresByCode: readonly FailureReason[];
   /** Resources disabled for the load by an endpoint finding (their units: endpoint_unavailable). */
   readonly disabledResources: readonly string[];
@@ -277,7 +278,7 @@ export async function loadDetail(store: ObjectStore, loadId: string, now: Date):
     committedAt: committed ? (marker?.committedAt ?? null) : null,
     resources: marker?.resources ?? plan?.resources ?? [],
     users: marker?.users ?? plan?.users ?? 0,
-    failedUsers: marker === undefined ? 0 : failed.length,
+    failedUsers: marker === undefined ? null : failed.length,
     failuresByCode: failuresByCode(outcomes),
     disabledResources: (marker?.endpointFindings ?? []).map((f) => f.resource),
     endpointUnavailableUsers: unavailable.size,

@@ -21,11 +21,11 @@ import { packageVersion } from './version.ts';
 const USAGE = `paylink-loader: load Atomic PayLink data into a partitioned Parquet lake
 
 Commands:
-  load       load every user's PayLink data into a lake (local folder or s3://)
+  load       load every user's PayLink data into a lake (local folder or s3://); --dry-run checks only
   plan       estimate a deployed run: batches, waves, duration, requests, fits the schedule?
   probe      before a first load: what PayLink answers per resource (keys and types, never values)
   simulate   run the built-in PayLink simulator
-  query      SQL over a local lake with DuckDB (every table is a view)
+  query      read-only SQL over a local lake with DuckDB (every table is a view)
   status     loads, tables, row counts and schema version of a lake (--load-id: one load)
   failed     the users a load failed, one per line (the --users format)
   repair-schema  rebuild a lost or damaged schema registry from the committed files

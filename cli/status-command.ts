@@ -237,7 +237,7 @@ export function formatLoadDetail(d: LoadDetail): string {
   out.push(`  committed   ${d.committedAt ?? '-'}`);
   out.push(`  partition   dt=${d.dt ?? '?'}`);
   out.push(`  resources   ${d.resources.join(', ') || '-'}`);
-  out.push(`  users       ${d.users} (${d.failedUsers} failed)`);
+  out.push(`  users       ${d.users}${d.failedUsers === null ? '' : ` (${d.failedUsers} failed)`}`);
   if (d.requests !== null) out.push(`  requests    ${d.requests}`);
   if (d.batches) out.push(`  batches     ${d.batches.staged} of ${d.batches.planned} staged`);
   if (d.failuresByCode.length > 0) {

@@ -10,10 +10,13 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DryRunReport } from '#cli/dry-run.ts';
+import type { Io } from '#cli/io.ts';
 import type { LoadDetail } from '#cli/load-report.ts';
+import { main } from '#cli/main.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import {
+  captureIo,
   credentialsEnv,
   listFiles,
   loadArgv,
@@ -331,6 +334,55 @@ describe('inspecting one load of a lake', () => {
     );
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("--users-from-failed: no load 'never'");
+  });
+
+  it('an interrupted --users-from-failed load: status shows it staged, failed refuses it, its resume command finishes it', async () => {
+    const captured = captureIo(ENV);
+    // Ctrl-C as soon as the load subscribes: it stages its plan and stops before any user.
+    const io: Io = {
+      ...captured.io,
+      onInterrupt: (handler) => {
+        setImmediate(() => handler('SIGINT'));
+        return () => undefined;
+      },
+    };
+    const argv = [
+      'load',
+      '--users-from-failed',
+      'first',
+      '--dest',
+      dest,
+      '--base-url',
+      healthy.url,
+      '--resources',
+      'accounts',
+      '--batch-size',
+      '1',
+      '--load-id',
+      'cut',
+    ];
+    expect(await main(argv, io), captured.stderr()).toBe(130);
+    const detail = await status('cut');
+    expect(detail).toMatchObject({
+      committed: false,
+      state: 'staged',
+      users: 3,
+      failedUsers: null,
+      batches: { planned: 3, staged: 0 },
+    });
+    const text = await runCli(['status', '--dest', dest, '--load-id', 'cut']);
+    expect(text.stdout).toContain('Load cut in');
+    expect(text.stdout).toContain('NOT committed (staged only');
+    expect(text.stdout).toContain('batches     0 of 3 staged');
+    const failed = await runCli(['failed', '--dest', dest, '--load-id', 'cut']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('is not committed');
+
+    const resume = /Resume with:\n\s+paylink-loader (.+)\n/.exec(captured.stderr())?.[1];
+    expect(resume).toContain('--users-from-failed first');
+    const resumed = await runCli(resume!.split(' '), ENV);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await status('cut')).toMatchObject({ committed: true, users: 3, failedUsers: 0 });
   });
 
   it('load --dry-run checks credentials and the lake, prints the plan, and leaves the lake byte-identical', async () => {
