@@ -334,7 +334,7 @@ export async function openLakeQuery(lakeDir: string, options: OpenLakeOptions = 
           throw new ConfigError(
             'sql',
             /^Permission Error/.test(message)
-              ? `${where}refused: query is read-only and reads only the lake folder (${message}); nothing was run`
+              ? `${where}refused: query is read-only and reads only the lake folder (${message.split('\n')[0]}); nothing was run`
               : `${where}${message}${i > 0 ? '; nothing was run' : ''}`,
             error,
           );
@@ -342,7 +342,7 @@ export async function openLakeQuery(lakeDir: string, options: OpenLakeOptions = 
         if (!READING_STATEMENTS.has(statement.statementType)) {
           throw new ConfigError(
             'sql',
-            `${extracted.count > 1 ? `statement ${i + 1} ` : ''}is ${statementKind(statement.statementType)}: ` +
+            `${extracted.count > 1 ? `statement ${i + 1}` : 'the statement'} is ${statementKind(statement.statementType)}: ` +
               'query is read-only (SELECT, WITH, FROM, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN); nothing was run',
           );
         }
