@@ -9,10 +9,12 @@ import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
 import type { DryRunReport } from '#cli/dry-run.ts';
 import type { Io } from '#cli/io.ts';
 import type { LoadDetail } from '#cli/load-report.ts';
 import { main } from '#cli/main.ts';
+import { acquireLease } from '#core/lease.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import {
@@ -26,6 +28,7 @@ import {
   Scratch,
   withLake,
 } from '#test/helpers/lake-harness.ts';
+import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
 
 const SEED = 'inspect';
 const ENV = credentialsEnv('inspect-key', 'inspect-secret');
@@ -438,6 +441,55 @@ describe('inspecting one load of a lake', () => {
     expect(await readAllFiles(dest)).toEqual(before);
   });
 
+  it('load --dry-run refuses a load id a live run holds, and notes other runs on the lake', async () => {
+    // A run elsewhere holding two load ids (as a load on another machine does while it runs).
+    const lakeStore = createLocalStore(dest);
+    const options = {
+      owner: {
+        id: 'other-run',
+        kind: 'cli',
+        host: 'another-host',
+        pid: 4242,
+        command: 'paylink-loader load',
+      },
+      ttlMs: 60_000,
+      clock: () => new Date(),
+    };
+    const held = [
+      await acquireLease(lakeStore, 'held', options),
+      await acquireLease(lakeStore, 'busy', options),
+    ];
+    try {
+      const refused = await runCli(
+        [
+          'load',
+          '--users',
+          users,
+          '--dest',
+          dest,
+          '--base-url',
+          healthy.url,
+          '--load-id',
+          'held',
+          '--dry-run',
+        ],
+        ENV,
+      );
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('load held is being written by cli other-run on another-host');
+      const noted = await runCli(
+        ['load', '--users', users, '--dest', dest, '--base-url', healthy.url, '--dry-run', '--json'],
+        ENV,
+      );
+      expect(noted.code, noted.stderr).toBe(0);
+      const report = JSON.parse(noted.stdout) as DryRunReport;
+      expect(report.notes.join('\n')).toContain('load busy is running on this lake');
+      expect(report.notes.join('\n')).toContain('load held is running on this lake');
+    } finally {
+      for (const lease of held) await lease.release();
+    }
+  });
+
   it('load --dry-run fails as the load would on bad credentials, and creates no lake folder', async () => {
     const fresh = scratch.path('dry-run-new', 'lake');
     const bad = await runCli(
@@ -453,5 +505,56 @@ describe('inspecting one load of a lake', () => {
     expect(good.code, good.stderr).toBe(0);
     expect(good.stdout).toContain('schema registry: none yet (a new lake)');
     await expect(stat(scratch.path('dry-run-new'))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('status --load-id and failed on an S3 lake', () => {
+  let s3rver: RunningS3rver;
+  let restoreEnv: () => void;
+  let sim: Simulator;
+  let scratch: Scratch;
+  const dest = 's3://inspect-lake/lakes/one';
+
+  beforeAll(async () => {
+    s3rver = await startS3rver({ buckets: ['inspect-lake'] });
+    restoreEnv = withS3Env(s3rver.endpoint);
+    scratch = await Scratch.create('inspect-s3');
+    const ids = generateIdentifiers(SEED, 4).sort();
+    sim = await startSimulator({
+      seed: SEED,
+      apiKey: 'inspect-key',
+      apiSecret: 'inspect-secret',
+      faults: { failUsers: [ids[1]!] },
+    });
+    const users = await scratch.users('users.txt', ids);
+    const run = await runCli(
+      loadArgv({ users, dest, baseUrl: sim.url, loadId: 's3-one', resources: ['accounts'] }),
+      ENV,
+    );
+    expect(run.code, run.stderr).toBe(3);
+  }, 60_000);
+  afterAll(async () => {
+    await sim?.close();
+    restoreEnv?.();
+    await s3rver?.close();
+    await scratch?.dispose();
+  });
+
+  it('reads the load from S3 as from a folder', async () => {
+    const status = await runCli(['status', '--dest', dest, '--load-id', 's3-one', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const detail = JSON.parse(status.stdout) as LoadDetail;
+    expect(detail).toMatchObject({
+      dest,
+      committed: true,
+      users: 4,
+      failedUsers: 1,
+      resources: ['accounts'],
+    });
+    expect(detail.failuresByCode).toEqual([{ code: 'http_404', users: 1, units: 1 }]);
+    const failed = await runCli(['failed', '--dest', dest, '--load-id', 's3-one']);
+    expect(failed).toMatchObject({ code: 0, stdout: `${generateIdentifiers(SEED, 4).sort()[1]}\n` });
+    const missing = await runCli(['status', '--dest', dest, '--load-id', 'other']);
+    expect(missing.code).toBe(8);
   });
 });
