@@ -77,6 +77,12 @@ describe('paylink-loader query', () => {
     expect(copyIn.stderr).toContain('is COPY: query is read-only');
     expect(existsSync(inside)).toBe(false);
 
+    // DuckDB's own guard, beneath the statement check: a plain SELECT cannot reach files outside the lake.
+    const secret = await scratch.text('outside.csv', 'a\n1\n');
+    const outsideRead = await runCli(['query', '--dest', dest, `SELECT * FROM read_csv('${secret}')`]);
+    expect(outsideRead.code).toBe(1);
+    expect(outsideRead.stderr).toContain('reads only the lake folder');
+
     const read = await runCli(['query', '--dest', dest, '--json', 'SELECT count(*) AS n FROM user_loads']);
     expect(read.code, read.stderr).toBe(0);
     expect(JSON.parse(read.stdout)).toEqual({ columns: ['n'], rows: [[4]] });
