@@ -88,7 +88,9 @@ describe('inspecting one load of a lake', () => {
   beforeAll(async () => {
     scratch = await Scratch.create('inspect');
     identifiers = generateIdentifiers(SEED, 8).sort();
-    const notFound = [identifiers[2]!, identifiers[4]!];
+    // The first sorted identifier has spaces and non-ASCII letters: the round trip through --users keeps it.
+    const notFound = [identifiers[0]!, identifiers[4]!];
+    expect(notFound[0]).toMatch(/ /);
     const tokenRefused = identifiers[7]!;
     failedExpected = [...notFound, tokenRefused].sort();
     const keys = { apiKey: 'inspect-key', apiSecret: 'inspect-secret' };
