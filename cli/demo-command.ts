@@ -19,11 +19,18 @@ const SEED = 'demo';
 const API_KEY = 'demo-key';
 const API_SECRET = 'demo-secret';
 
-export const DEMO_QUERY = `SELECT company__name AS company, count(*) AS accounts, count(DISTINCT user_identifier) AS users
-FROM current.accounts
+/**
+ * Accounts per company in the load the demo just ran, chosen by its id: the lake may hold
+ * other loads (an earlier demo, a load with a custom id), and load ids do not sort by time.
+ */
+export function demoQuery(loadId: string): string {
+  return `SELECT company__name AS company, count(*) AS accounts, count(DISTINCT user_identifier) AS users
+FROM accounts
+WHERE _dlt_load_id = '${loadId.replaceAll("'", "''")}'
 GROUP BY company__name
 ORDER BY accounts DESC, company
 LIMIT 12`;
+}
 
 export async function demoCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, { users: { type: 'string' }, dest: { type: 'string' } });
@@ -46,21 +53,24 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
     const scratch = await mkdtemp(join(tmpdir(), 'paylink-demo-'));
     const usersFile = join(scratch, 'users.txt');
     await writeFile(usersFile, `${generateIdentifiers(SEED, userCount).join('\n')}\n`);
-    const { exitCode } = await executeLoad(
+    const { exitCode, summary } = await executeLoad(
       { usersFile, dest, baseUrl: sim.url, concurrency: 16, rateLimit: 500, batchSize: 100 },
       { ...io, env: { ...io.env, PAYLINK_API_KEY: API_KEY, PAYLINK_API_SECRET: API_SECRET } },
     ).finally(() => rm(scratch, { recursive: true, force: true }));
     // Interrupted (Ctrl-C): nothing was committed; run the demo again rather than resume it.
-    if (exitCode === EXIT.interrupted || exitCode === EXIT.terminated) return exitCode;
-    io.stdout.write(`\nAccounts per company, current state (DuckDB over ${dest}):\n${DEMO_QUERY}\n\n`);
+    if (exitCode === EXIT.interrupted || exitCode === EXIT.terminated || summary === undefined)
+      return exitCode;
+    const query = demoQuery(summary.loadId);
+    io.stdout.write(`\nAccounts per company in this load (DuckDB over ${dest}):\n${query}\n\n`);
     const lake = await openLakeQuery(dest);
     try {
-      io.stdout.write(`${formatTable(await lake.query(DEMO_QUERY))}\n`);
+      io.stdout.write(`${formatTable(await lake.query(query))}\n`);
     } finally {
       lake.close();
     }
     io.stdout.write(
-      `\nMore: npx paylink-loader status --dest ${dest}\n` +
+      `\nMore: npx paylink-loader status --dest ${dest} --load-id ${summary.loadId}\n` +
+        `      npx paylink-loader failed --dest ${dest} --load-id ${summary.loadId}\n` +
         `      npx paylink-loader query --dest ${dest} "SELECT status, error_code, count(*) FROM current.user_loads GROUP BY ALL"\n`,
     );
     // A few simulated users fail on purpose (exit 3 for `load`); the demo itself succeeded.

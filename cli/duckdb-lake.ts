@@ -20,6 +20,7 @@ import {
   DuckDBDateValue,
   DuckDBInstance,
   DuckDBListValue,
+  type DuckDBPreparedStatement,
   DuckDBStructValue,
   DuckDBTimestampMillisecondsValue,
   DuckDBTimestampNanosecondsValue,
@@ -27,6 +28,7 @@ import {
   DuckDBTimestampTZValue,
   DuckDBTimestampValue,
   type DuckDBValue,
+  StatementType,
 } from '@duckdb/node-api';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { LAKE } from '#core/constants.ts';
@@ -62,6 +64,14 @@ export interface RawLakeQueryResult {
 export interface LakeQuery {
   query(sql: string): Promise<LakeQueryResult>;
   queryRaw(sql: string): Promise<RawLakeQueryResult>;
+  /**
+   * Every statement of `sql`, in order, each result in order. Read-only: every statement is
+   * prepared (parsed and bound by DuckDB) before any runs, and unless each is a query
+   * (SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE, SUMMARIZE, PRAGMA show_*, EXPLAIN) none runs
+   * (ConfigError naming the statement and its kind). With `readOnly` (openLakeQuery) DuckDB
+   * itself also refuses any file outside the lake folder.
+   */
+  queryStatements(sql: string): Promise<LakeQueryResult[]>;
   /**
    * Names of the data tables (history views; the same names exist in `current` and `raw`),
    * sorted. `_dlt_loads` is queryable too but not listed: it describes loads, not PayLink data.
@@ -236,7 +246,27 @@ async function createViews(
   return skipped;
 }
 
-export async function openLakeQuery(lakeDir: string): Promise<LakeQuery> {
+export interface OpenLakeOptions {
+  /**
+   * Lock the connection once the views exist (`query` uses it): DuckDB's own file-system guard
+   * (`enable_external_access = false`, files allowed only under the lake folder, which the
+   * views read) and `lock_configuration`, so no SQL can lift it. A write anywhere else
+   * (`COPY ... TO '/tmp/x.csv'`, ATTACH, INSTALL/LOAD) fails in DuckDB; a write into the lake
+   * folder itself is refused by `queryStatements`' statement kinds.
+   */
+  readonly readOnly?: boolean;
+}
+
+/** Statement kinds that only read: what `queryStatements` runs. */
+const READING_STATEMENTS: ReadonlySet<StatementType> = new Set([StatementType.SELECT, StatementType.EXPLAIN]);
+
+const statementKind = (type: StatementType) =>
+  (Object.entries(StatementType).find(([, value]) => value === type)?.[0] ?? `type ${type}`).replaceAll(
+    '_',
+    ' ',
+  );
+
+export async function openLakeQuery(lakeDir: string, options: OpenLakeOptions = {}): Promise<LakeQuery> {
   const root = resolve(lakeDir);
   const info = await stat(root).catch(() => undefined);
   if (!info?.isDirectory()) throw new ConfigError('dest', `no lake folder at ${root}`);
@@ -261,6 +291,12 @@ export async function openLakeQuery(lakeDir: string): Promise<LakeQuery> {
       );
       tables.delete(table);
     }
+    if (options.readOnly) {
+      // After the views: they were built with file access on. DuckDB checks these at bind time.
+      await connection.run(`SET allowed_directories = [${quoteString(`${root}/`)}]`);
+      await connection.run('SET enable_external_access = false');
+      await connection.run('SET lock_configuration = true');
+    }
   } catch (error) {
     connection?.closeSync();
     instance.closeSync();
@@ -282,8 +318,60 @@ export async function openLakeQuery(lakeDir: string): Promise<LakeQuery> {
     }
   };
 
+  const queryStatements = async (sql: string): Promise<LakeQueryResult[]> => {
+    let prepared: DuckDBPreparedStatement[];
+    try {
+      const extracted = await open.extractStatements(sql);
+      prepared = [];
+      for (let i = 0; i < extracted.count; i++) {
+        let statement: DuckDBPreparedStatement;
+        try {
+          statement = await extracted.prepare(i);
+        } catch (error) {
+          const message = messageOf(error);
+          const where = extracted.count > 1 ? `statement ${i + 1}: ` : '';
+          // DuckDB's guard (readOnly) refusing a file: a write, or a read outside the lake.
+          throw new ConfigError(
+            'sql',
+            /^Permission Error/.test(message)
+              ? `${where}refused: query is read-only and reads only the lake folder (${message.split('\n')[0]}); nothing was run`
+              : `${where}${message}${i > 0 ? '; nothing was run' : ''}`,
+            error,
+          );
+        }
+        if (!READING_STATEMENTS.has(statement.statementType)) {
+          throw new ConfigError(
+            'sql',
+            `${extracted.count > 1 ? `statement ${i + 1}` : 'the statement'} is ${statementKind(statement.statementType)}: ` +
+              'query is read-only (SELECT, WITH, FROM, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN); nothing was run',
+          );
+        }
+        prepared.push(statement);
+      }
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError('sql', messageOf(error), error);
+    }
+    if (prepared.length === 0) throw new ConfigError('sql', 'no statement to run (only comments?)');
+    const results: LakeQueryResult[] = [];
+    for (const [i, statement] of prepared.entries()) {
+      try {
+        const reader = await statement.runAndReadAll();
+        results.push({
+          columns: reader.columnNames(),
+          rows: reader.getRows().map((row) => row.map(displayValue)),
+        });
+      } catch (error) {
+        const where = prepared.length > 1 ? `statement ${i + 1}: ` : '';
+        throw new ConfigError('sql', `${where}${messageOf(error)}`, error);
+      }
+    }
+    return results;
+  };
+
   return {
     queryRaw,
+    queryStatements,
     async query(sql) {
       const raw = await queryRaw(sql);
       return { columns: raw.columns, rows: raw.rows.map((row) => row.map(displayValue)) };

@@ -2,6 +2,8 @@
 export interface Io {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WriteStream;
+  /** Where `query` reads SQL from when given `-` or no SQL (absent: no stdin, as in most tests). */
+  readonly stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly now: () => Date;
   readonly cwd: string;
@@ -16,6 +18,10 @@ export function processIo(): Io {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
+    // A getter: touching process.stdin creates the stream, and only `query` needs it.
+    get stdin() {
+      return process.stdin;
+    },
     env: process.env,
     now: () => new Date(),
     cwd: process.cwd(),

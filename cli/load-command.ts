@@ -25,7 +25,15 @@ import {
 } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError, InterruptedError } from '#core/errors.ts';
-import { assertLoadId, dltLoadsKey, loadIdFromTime, planKey } from '#core/layout.ts';
+import {
+  assertLoadId,
+  dltLoadsKey,
+  loadIdFromTime,
+  loadIdTime,
+  loadMarkerKey,
+  planKey,
+  stagingPrefix,
+} from '#core/layout.ts';
 import type { BatchUser } from '#core/load-batch.ts';
 import { taskIdsProblem } from '#core/load-user.ts';
 import { type PlanDoc, resumablePlan } from '#core/plan.ts';
@@ -35,18 +43,26 @@ import { readJson } from '#core/store-json.ts';
 import { parseTaskIds, parseUsersList } from '#core/users.ts';
 import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
+import { dryRunReport, formatDryRun } from './dry-run.ts';
 import type { Io } from './io.ts';
+import { committedFailedUsers, LoadNotFoundError } from './load-report.ts';
 import { Progress } from './progress.ts';
 import { EXIT, exitCodeOf, formatSummary, type LoadSummary, summarize } from './summary.ts';
 
 export const LOAD_USAGE = `paylink-loader load --users <file> --dest <dir|s3://bucket/prefix> [options]
 
   --users <file>          one user identifier per line (spaces and any Unicode allowed)
+  --users-from-failed <id>  instead of --users: the users load <id> of this lake failed (as
+                          'paylink-loader failed' lists them), into a new load; --resources
+                          defaults to that load's
   --dest <dir|s3://...>   the lake: a local folder or s3://bucket/prefix
   --base-url <url>        PayLink API (default ${DEFAULTS.baseUrl})
   --resources a,b         tables to load (default: all user-scoped feeds but account, tasks)
   --load-id <id>          re-use a load id: re-running it replaces that load, never duplicates;
-                          an interrupted load id resumes (batches it staged are kept)
+                          an interrupted load id resumes (batches it staged are kept). Data goes
+                          under dt=<the load's start date (UTC)>; an id of 9-11 digits
+                          (dlt's <unix seconds>[.micros]) under the date it names, which must be
+                          from 2000-01-01 to a day after now (else refused)
   --resume <id>           resume an interrupted load (same users and options); refused when
                           nothing of that load is staged
   --concurrency <n>       users loaded at once (default ${DEFAULTS.concurrency})
@@ -56,11 +72,19 @@ export const LOAD_USAGE = `paylink-loader load --users <file> --dest <dir|s3://b
                           (default: PAYLINK_API_KEY and PAYLINK_API_SECRET)
   --config <file.json>    resource overrides (selectors, paths, paginators), base URL, HTTP policy
   --task-ids <file>       JSON lines {"identifier","taskId"}: task ids for the tasks resource
+  --dry-run               check everything and print the plan; load and write nothing: flags,
+                          config, users, credentials (one token minted for the first user),
+                          the lake (writable, schema registry readable, load id not running)
   --json                  print the summary as JSON on stdout
   --quiet                 no progress on stderr`;
 
 export interface LoadRequest {
-  readonly usersFile: string;
+  /** The users list; absent with `usersFromFailed`. */
+  readonly usersFile?: string;
+  /** `--users-from-failed`: load the users this committed load failed, into a new load. */
+  readonly usersFromFailed?: string;
+  /** `--dry-run`: validate and print the plan, write nothing. */
+  readonly dryRun?: boolean;
   readonly dest: string;
   readonly baseUrl?: string;
   readonly resources?: readonly string[];
@@ -80,6 +104,8 @@ export interface LoadRequest {
 export function parseLoadArgs(argv: readonly string[]): LoadRequest {
   const { values } = parseFlags(argv, {
     users: { type: 'string' },
+    'users-from-failed': { type: 'string' },
+    'dry-run': { type: 'boolean' },
     dest: { type: 'string' },
     'base-url': { type: 'string' },
     resources: { type: 'string' },
@@ -99,8 +125,27 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
       '--resume',
       'names the load id to resume: give it or --load-id, not two different ids',
     );
+  const fromFailed = values['users-from-failed'];
+  if (fromFailed !== undefined) {
+    if (values.users !== undefined)
+      throw new ConfigError(
+        '--users-from-failed',
+        'takes the users from the lake: give it or --users, not both',
+      );
+    // --resume of the re-run itself is fine: the failed users of a committed load do not change.
+    for (const flag of ['load-id', 'resume'] as const)
+      if (values[flag] === fromFailed)
+        throw new ConfigError(
+          `--${flag}`,
+          `would replace load ${fromFailed} with only its failed users; give the re-run another id (or none)`,
+        );
+  } else if (values.users === undefined)
+    throw new ConfigError('--users', 'is required (or --users-from-failed <id>)');
   return {
-    usersFile: required(values.users, '--users'),
+    ...(fromFailed === undefined
+      ? { usersFile: required(values.users, '--users') }
+      : { usersFromFailed: assertLoadId(fromFailed) }),
+    dryRun: values['dry-run'] ?? false,
     dest: required(values.dest, '--dest'),
     ...(values['base-url'] === undefined ? {} : { baseUrl: values['base-url'] }),
     ...(values.resources === undefined ? {} : { resources: list(values.resources) ?? [] }),
@@ -153,9 +198,10 @@ export async function executeLoad(
     ...file,
     ...(request.baseUrl === undefined ? {} : { baseUrl: request.baseUrl }),
   });
-  const resources = selectResources(settings.catalog, request.resources);
-  const identifiers = parseUsersList(await readText(io.cwd, request.usersFile, '--users'), '--users');
-  if (identifiers.length === 0) throw new ConfigError('--users', `${request.usersFile} lists no users`);
+  const dest = destFrom(io.cwd, request.dest);
+  const source = await usersOf(request, io.cwd, dest);
+  const resources = selectResources(settings.catalog, request.resources ?? source.resources);
+  const { identifiers } = source;
   const taskIds = request.taskIdsFile
     ? parseTaskIds(await readText(io.cwd, request.taskIdsFile, '--task-ids'), '--task-ids')
     : new Map<string, string[]>();
@@ -165,8 +211,9 @@ export async function executeLoad(
     const ids = taskIds.get(identifier);
     return ids ? { identifier, taskIds: ids } : { identifier };
   });
-  await assertWritableDestination(destFrom(io.cwd, request.dest));
-  const store = openStore(destFrom(io.cwd, request.dest));
+  await assertWritableDestination(dest);
+  const store = openStore(dest);
+  if (request.loadId !== undefined) await assertSensibleLoadDate(store, request.loadId, startedAt);
   // Credentials last among the checks: a bad flag fails before any secret is fetched.
   const credentials = await resolveCredentials({
     env: io.env,
@@ -192,6 +239,21 @@ export async function executeLoad(
     const plan = await resumablePlan({ ...input, resources: resources.tables }, store);
     if (plan === undefined)
       throw new ConfigError('--resume', await whyNotResumable(store, input, resources.tables));
+  }
+  if (request.dryRun) {
+    const report = await dryRunReport({
+      ...input,
+      resources: resources.tables,
+      store,
+      api,
+      baseUrl: settings.baseUrl,
+      credentialsFrom: request.secretId === undefined ? 'environment' : `secret ${request.secretId}`,
+      rateLimit: request.rateLimit ?? DEFAULTS.rateLimit,
+      usersFrom: source.description,
+      now: io.now(),
+    });
+    io.stdout.write(request.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatDryRun(report)}\n`);
+    return { exitCode: EXIT.ok };
   }
   const progress = new Progress(users.length, () => api.stats().requests, io.stderr, !request.quiet);
   // First Ctrl-C / SIGTERM: no new user starts, users in flight finish. Second: stop at once.
@@ -313,7 +375,10 @@ function resumeHint(request: LoadRequest, loadId: string): string {
 function resumeCommand(request: LoadRequest, loadId: string): string {
   const quote = (value: string) =>
     /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
-  const flags: string[] = ['paylink-loader', 'load', '--users', request.usersFile, '--dest', request.dest];
+  const flags: string[] = ['paylink-loader', 'load'];
+  if (request.usersFile !== undefined) flags.push('--users', request.usersFile);
+  if (request.usersFromFailed !== undefined) flags.push('--users-from-failed', request.usersFromFailed);
+  flags.push('--dest', request.dest);
   if (request.baseUrl !== undefined) flags.push('--base-url', request.baseUrl);
   if (request.resources !== undefined) flags.push('--resources', request.resources.join(','));
   if (request.batchSize !== undefined) flags.push('--batch-size', String(request.batchSize));
@@ -324,6 +389,73 @@ function resumeCommand(request: LoadRequest, loadId: string): string {
   if (request.concurrency !== undefined) flags.push('--concurrency', String(request.concurrency));
   flags.push('--resume', loadId);
   return flags.map(quote).join(' ');
+}
+
+/** The users to load: the `--users` file, or the failed users of a committed load of this lake. */
+async function usersOf(
+  request: LoadRequest,
+  cwd: string,
+  dest: string,
+): Promise<{ identifiers: string[]; resources?: readonly string[]; description: string }> {
+  if (request.usersFromFailed !== undefined) {
+    const loadId = request.usersFromFailed;
+    const flag = '--users-from-failed';
+    let failed: Awaited<ReturnType<typeof committedFailedUsers>>;
+    try {
+      failed = await committedFailedUsers(openStore(dest), loadId, flag);
+    } catch (error) {
+      // Here a missing load is a bad flag (exit 1), not the "no such load" exit of status/failed.
+      if (error instanceof LoadNotFoundError)
+        throw new ConfigError(flag, error.message.replace(/^--load-id: /, ''));
+      throw error;
+    }
+    const { users: identifiers, marker } = failed;
+    if (identifiers.length === 0)
+      throw new ConfigError(
+        flag,
+        `load ${loadId} has no failed users (units of a disabled resource, endpoint_unavailable, are not failures): nothing to re-run`,
+      );
+    return {
+      identifiers,
+      ...(marker === undefined ? {} : { resources: marker.resources }),
+      description: `the ${identifiers.length} failed users of load ${loadId}`,
+    };
+  }
+  const usersFile = required(request.usersFile, '--users');
+  const identifiers = parseUsersList(await readText(cwd, usersFile, '--users'), '--users');
+  if (identifiers.length === 0) throw new ConfigError('--users', `${usersFile} lists no users`);
+  return { identifiers, description: usersFile };
+}
+
+/** Earliest time a dlt-style --load-id may name: no load of this product is older. */
+const EARLIEST_LOAD_TIME = Date.UTC(2000, 0, 1);
+/** Clock skew allowed for a dlt-style --load-id naming a time after now. */
+const LOAD_TIME_SKEW_MS = 24 * 3600 * 1000;
+
+/**
+ * A --load-id of digits is dlt's unix-seconds format and partitions the load under the date it
+ * names (layout.ts loadDate): a typo such as `99999999999` would put it under dt=5138-11-16.
+ * Such an id must name a time from 2000-01-01 to a day after now, unless the lake already holds
+ * that load (a re-run or resume keeps the partition it has).
+ */
+async function assertSensibleLoadDate(store: ObjectStore, loadId: string, now: Date): Promise<void> {
+  const at = loadIdTime(loadId);
+  if (at === undefined) return;
+  const ms = at.getTime();
+  if (ms >= EARLIEST_LOAD_TIME && ms <= now.getTime() + LOAD_TIME_SKEW_MS) return;
+  const known = await Promise.all([
+    store.get(dltLoadsKey(loadId)),
+    store.get(loadMarkerKey(loadId)),
+    store.list(stagingPrefix(loadId)).then((keys) => (keys.length > 0 ? keys : undefined)),
+  ]);
+  if (known.some((k) => k !== undefined)) return;
+  const date = Number.isFinite(ms) ? at.toISOString().slice(0, 10) : 'an invalid date';
+  throw new ConfigError(
+    '--load-id',
+    `'${loadId}' is read as dlt's <unix seconds>[.micros] format, which would partition the load under dt=${date}; ` +
+      'such an id must name a time from 2000-01-01 to a day after now. ' +
+      "Use an id with a letter in it (e.g. backfill-1) to partition by the load's start date",
+  );
 }
 
 export async function loadCommand(argv: readonly string[], io: Io): Promise<number> {

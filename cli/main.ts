@@ -5,32 +5,36 @@
 import { CommitIncompleteError, LoaderError } from '#core/errors.ts';
 import { CLEAN_USAGE, cleanCommand } from './clean-command.ts';
 import { demoCommand } from './demo-command.ts';
+import { FAILED_USAGE, failedCommand } from './failed-command.ts';
 import type { Io } from './io.ts';
 import { LOAD_USAGE, loadCommand } from './load-command.ts';
 import { PLAN_USAGE, planCommand } from './plan-command.ts';
 import { PROBE_USAGE, probeCommand } from './probe-command.ts';
-import { queryCommand } from './query-command.ts';
+import { QUERY_USAGE, queryCommand } from './query-command.ts';
 import { REPAIR_SCHEMA_USAGE, repairSchemaCommand } from './repair-schema-command.ts';
 import { SIMULATE_USAGE, simulateCommand } from './simulate-command.ts';
-import { statusCommand } from './status-command.ts';
+import { STATUS_USAGE, statusCommand } from './status-command.ts';
 import { EXIT } from './summary.ts';
 import { VERIFY_USAGE, verifyCommand } from './verify-command.ts';
+import { packageVersion } from './version.ts';
 
 const USAGE = `paylink-loader: load Atomic PayLink data into a partitioned Parquet lake
 
 Commands:
-  load       load every user's PayLink data into a lake (local folder or s3://)
+  load       load every user's PayLink data into a lake (local folder or s3://); --dry-run checks only
   plan       estimate a deployed run: batches, waves, duration, requests, fits the schedule?
   probe      before a first load: what PayLink answers per resource (keys and types, never values)
   simulate   run the built-in PayLink simulator
-  query      SQL over a local lake with DuckDB (every table is a view)
-  status     loads, tables, row counts and schema version of a lake
+  query      read-only SQL over a local lake with DuckDB (every table is a view)
+  status     loads, tables, row counts and schema version of a lake (--load-id: one load)
+  failed     the users a load failed, one per line (the --users format)
   repair-schema  rebuild a lost or damaged schema registry from the committed files
   verify     check the lake against its commits; --fix removes what crashed runs left
   clean      list (and with --apply remove) what abandoned loads left, older than a threshold
   demo       simulator + a load of a few hundred users into ./lake + a query
 
-Run 'paylink-loader <command> --help' for a command's options.`;
+Run 'paylink-loader <command> --help' for a command's options; 'paylink-loader --version' (-V)
+prints the version.`;
 
 type Command = (argv: readonly string[], io: Io) => Promise<number>;
 
@@ -39,16 +43,9 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   plan: { run: planCommand, usage: PLAN_USAGE },
   probe: { run: probeCommand, usage: PROBE_USAGE },
   simulate: { run: simulateCommand, usage: SIMULATE_USAGE },
-  query: {
-    run: queryCommand,
-    usage:
-      'paylink-loader query --dest <dir> [--json] "<sql>"\n\n  Every table of the lake is a view by its name (DuckDB SQL).',
-  },
-  status: {
-    run: statusCommand,
-    usage:
-      'paylink-loader status --dest <dir|s3://bucket/prefix> [--json]\n\n  Committed loads, tables, row counts, schema version, uncommitted loads.',
-  },
+  query: { run: queryCommand, usage: QUERY_USAGE },
+  status: { run: statusCommand, usage: STATUS_USAGE },
+  failed: { run: failedCommand, usage: FAILED_USAGE },
   'repair-schema': { run: repairSchemaCommand, usage: REPAIR_SCHEMA_USAGE },
   verify: { run: verifyCommand, usage: VERIFY_USAGE },
   clean: { run: cleanCommand, usage: CLEAN_USAGE },
@@ -64,6 +61,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(`${USAGE}\n`);
     return name === undefined ? 1 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`paylink-loader ${packageVersion()}\n`);
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {

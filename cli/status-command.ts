@@ -5,13 +5,14 @@ import { LAKE } from '#core/constants.ts';
 import { DISABLED_TABLES_NOTE } from '#core/endpoint-health.ts';
 import { LakeStateError } from '#core/errors.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
-import { dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
+import { assertLoadId, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
 import { forEachConcurrent } from '#core/pool.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import type { SchemaRegistry } from '#core/schema-registry.ts';
 import { readJson } from '#core/store-json.ts';
 import { existingLakeFrom, parseFlags, required } from './args.ts';
 import type { Io } from './io.ts';
+import { type LoadDetail, LoadNotFoundError, loadDetail, reportNotFound } from './load-report.ts';
 import { formatBytes, renderTable } from './summary.ts';
 
 export interface LakeStatus {
@@ -132,9 +133,36 @@ async function totalBytes(store: ObjectStore, keys: readonly string[]): Promise<
   return bytes;
 }
 
+export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefix> [--load-id <id>] [--json]
+
+  Committed loads, tables, row counts, schema version, uncommitted loads.
+  --load-id <id>   one load: committed or not, start and commit times, users, failed users by
+                   error code, requests, rows, files and bytes per table, the schema changes it
+                   made (registry version before and after, tables and columns added).
+                   Exit 8 when the lake has nothing of that load id.
+  --json           the same as JSON on stdout`;
+
 export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values } = parseFlags(argv, { dest: { type: 'string' }, json: { type: 'boolean' } });
-  const status = await lakeStatus(existingLakeFrom(io.cwd, required(values.dest, '--dest')));
+  const { values } = parseFlags(argv, {
+    dest: { type: 'string' },
+    'load-id': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const dest = existingLakeFrom(io.cwd, required(values.dest, '--dest'));
+  if (values['load-id'] !== undefined) {
+    const loadId = assertLoadId(values['load-id']);
+    let detail: LoadDetail;
+    try {
+      detail = await loadDetail(openStore(dest), loadId, io.now());
+    } catch (error) {
+      if (error instanceof LoadNotFoundError)
+        return reportNotFound(io, 'status', error, values.json ?? false);
+      throw error;
+    }
+    io.stdout.write(values.json ? `${JSON.stringify(detail, null, 2)}\n` : `${formatLoadDetail(detail)}\n`);
+    return 0;
+  }
+  const status = await lakeStatus(dest);
   if (values.json) {
     io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     return 0;
@@ -188,4 +216,80 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
   }
   io.stdout.write(`${out.join('\n')}\n`);
   return 0;
+}
+
+const STATE_WORDS: Record<LoadDetail['state'], string> = {
+  committed: 'committed',
+  reported: 'NOT committed (a report but no _dlt_loads row: its commit stopped, or a re-run is replacing it)',
+  staged: 'NOT committed (staged only: interrupted or failed; resume it, or remove it with clean)',
+  running: 'NOT committed (running now)',
+};
+
+/** Schema change lines `status --load-id` prints before pointing at --json. */
+const SCHEMA_LINES = 40;
+
+/** `status --load-id` for a person: the load's facts first, then failures, tables, schema. */
+export function formatLoadDetail(d: LoadDetail): string {
+  const out: string[] = [`Load ${d.loadId} in ${d.dest}: ${STATE_WORDS[d.state]}`, ''];
+  out.push(
+    `  started     ${d.startedAt ?? '?'}${d.runningSince ? ` (running since ${d.runningSince})` : ''}`,
+  );
+  out.push(`  committed   ${d.committedAt ?? '-'}`);
+  out.push(`  partition   dt=${d.dt ?? '?'}`);
+  out.push(`  resources   ${d.resources.join(', ') || '-'}`);
+  out.push(`  users       ${d.users}${d.failedUsers === null ? '' : ` (${d.failedUsers} failed)`}`);
+  if (d.requests !== null) out.push(`  requests    ${d.requests}`);
+  if (d.batches) out.push(`  batches     ${d.batches.staged} of ${d.batches.planned} staged`);
+  if (d.failuresByCode.length > 0) {
+    out.push('', 'Failed users by reason (list them: paylink-loader failed --dest <lake> --load-id <id>):');
+    out.push(
+      renderTable(
+        ['error_code', 'users', 'units'],
+        d.failuresByCode.map((f) => [f.code, String(f.users), String(f.units)]),
+      ),
+    );
+  }
+  if (d.disabledResources.length > 0) {
+    out.push(
+      '',
+      `Disabled for this load (endpoint findings, not user failures): ${d.disabledResources.join(', ')}`,
+    );
+    if (d.endpointUnavailableUsers > 0)
+      out.push(
+        `  ${d.endpointUnavailableUsers} users have only endpoint_unavailable outcomes: not listed as failed.`,
+      );
+  }
+  if (d.tables.length > 0) {
+    out.push('', 'Tables written by this load:');
+    out.push(
+      renderTable(
+        ['table', 'rows', 'files', 'bytes'],
+        d.tables.map((t) => [t.table, String(t.rows), String(t.files), formatBytes(t.bytes)]),
+      ),
+    );
+  }
+  const s = d.schema;
+  if (s.versionAfter !== null) {
+    out.push('');
+    if (s.changes.length === 0) out.push(`Schema: unchanged by this load (version ${s.versionAfter}).`);
+    else {
+      out.push(`Schema: version ${s.versionBefore} -> ${s.versionAfter}, ${s.changes.length} change(s).`);
+      if (s.addedTables.length > 0)
+        out.push(`  tables added (${s.addedTables.length}): ${s.addedTables.join(', ')}`);
+      // A new table's columns come with it; a person wants the columns existing tables gained.
+      const newTables = new Set(s.addedTables);
+      const lines = [
+        ...s.addedColumns
+          .filter((c) => !newTables.has(c.table))
+          .map((c) => `  column added: ${c.table}.${c.column} (${c.type})`),
+        ...s.changes
+          .filter((c) => c.kind === 'json_column' || c.kind === 'shape_change')
+          .map((c) => `  ${c.kind}: ${c.table}.${c.column}`),
+      ];
+      out.push(...lines.slice(0, SCHEMA_LINES));
+      if (lines.length > SCHEMA_LINES)
+        out.push(`  ... and ${lines.length - SCHEMA_LINES} more (--json lists every change)`);
+    }
+  }
+  return out.join('\n');
 }

@@ -40,9 +40,16 @@ export function loadIdFromTime(at: Date): string {
  * re-run of that load id lands in the same partition whatever day it runs.
  */
 export function loadDate(loadId: string, startedAt: Date): string {
-  const asSeconds = /^\d{9,11}(\.\d{1,6})?$/.test(loadId) ? Number(loadId) : Number.NaN;
-  const at = Number.isFinite(asSeconds) ? new Date(asSeconds * 1000) : startedAt;
-  return at.toISOString().slice(0, 10);
+  return (loadIdTime(loadId) ?? startedAt).toISOString().slice(0, 10);
+}
+
+/**
+ * The time a dlt-style load id names (9 to 11 digits of unix seconds, optionally `.` and up to
+ * 6 digits of microseconds), or undefined for any other id (whose load is partitioned by its
+ * start date). `99999999999` names 5138-11-16: callers that take ids from people check it.
+ */
+export function loadIdTime(loadId: string): Date | undefined {
+  return /^\d{9,11}(\.\d{1,6})?$/.test(loadId) ? new Date(Number(loadId) * 1000) : undefined;
 }
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
