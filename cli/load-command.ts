@@ -32,7 +32,7 @@ import { type PlanDoc, resumablePlan } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
-import { parseTaskIds, parseUsersList } from '#core/users.ts';
+import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
 import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
 import type { Io } from './io.ts';
@@ -119,8 +119,13 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
 
 /** Reads a file flag's file (relative to `cwd`); errors quote the path as it was typed. */
 export async function readText(cwd: string, path: string, flag: string): Promise<string> {
+  return new TextDecoder().decode(await readBytes(cwd, path, flag));
+}
+
+/** A file flag's bytes, for files whose encoding is checked (a users list must be UTF-8). */
+export async function readBytes(cwd: string, path: string, flag: string): Promise<Uint8Array> {
   try {
-    return await readFile(pathFrom(cwd, path), 'utf8');
+    return await readFile(pathFrom(cwd, path));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(
@@ -148,13 +153,50 @@ export async function executeLoad(
   io: Io,
 ): Promise<{ exitCode: number; summary?: LoadSummary }> {
   const startedAt = io.now();
+  const loadId = request.loadId ?? loadIdFromTime(startedAt);
+  // Ctrl-C while the load is being prepared (flags, files, credentials, the lake checked):
+  // nothing of this run is staged yet, so it stops at once and says so.
+  let started = false;
+  const unsubscribeEarly =
+    io.onInterrupt?.((signal) => {
+      if (started) return;
+      io.stderr.write(`\n${signal}: ${notStartedMessage(request, loadId)}\n`);
+      process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
+    }) ?? (() => undefined);
+  try {
+    return await prepareAndRun(request, io, startedAt, loadId, () => {
+      started = true;
+      unsubscribeEarly();
+    });
+  } finally {
+    unsubscribeEarly();
+  }
+}
+
+/** What an interruption before the first batch means: this run wrote nothing. */
+function notStartedMessage(request: LoadRequest, loadId: string): string {
+  return request.resume
+    ? `stopped before resuming load ${loadId}: this run wrote nothing, and what the load staged before is kept. ${resumeHint(request, loadId)}`
+    : `stopped before load ${loadId} started: nothing was staged or committed.`;
+}
+
+async function prepareAndRun(
+  request: LoadRequest,
+  io: Io,
+  startedAt: Date,
+  loadId: string,
+  onStart: () => void,
+): Promise<{ exitCode: number; summary?: LoadSummary }> {
   const file = await readConfigFile(io.cwd, request.configFile);
   const settings = loaderSettings({
     ...file,
     ...(request.baseUrl === undefined ? {} : { baseUrl: request.baseUrl }),
   });
   const resources = selectResources(settings.catalog, request.resources);
-  const identifiers = parseUsersList(await readText(io.cwd, request.usersFile, '--users'), '--users');
+  const identifiers = parseUsersList(
+    usersText(await readBytes(io.cwd, request.usersFile, '--users'), '--users', request.usersFile),
+    '--users',
+  );
   if (identifiers.length === 0) throw new ConfigError('--users', `${request.usersFile} lists no users`);
   const taskIds = request.taskIdsFile
     ? parseTaskIds(await readText(io.cwd, request.taskIdsFile, '--task-ids'), '--task-ids')
@@ -179,7 +221,6 @@ export async function executeLoad(
     rateLimiter,
     http: settings.http,
   });
-  const loadId = request.loadId ?? loadIdFromTime(startedAt);
   const input = {
     loadId,
     startedAt,
@@ -194,6 +235,8 @@ export async function executeLoad(
       throw new ConfigError('--resume', await whyNotResumable(store, input, resources.tables));
   }
   const progress = new Progress(users.length, () => api.stats().requests, io.stderr, !request.quiet);
+  // From here a signal is the load's to handle (finish the users in flight, keep what is staged).
+  onStart();
   // First Ctrl-C / SIGTERM: no new user starts, users in flight finish. Second: stop at once.
   let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
   let committing = false;

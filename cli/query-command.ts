@@ -1,6 +1,6 @@
 /** `paylink-loader query --dest <dir> "<sql>"`: DuckDB over the local lake, every table a view. */
 import { ConfigError } from '#core/errors.ts';
-import { destFrom, parseFlags, required } from './args.ts';
+import { existingLakeFrom, parseFlags, required } from './args.ts';
 import { formatTable, openLakeQuery } from './duckdb-lake.ts';
 import type { Io } from './io.ts';
 
@@ -16,7 +16,7 @@ export async function queryCommand(argv: readonly string[], io: Io): Promise<num
   }
   const sql = positionals.join(' ').trim();
   if (sql === '') throw new ConfigError('sql', 'give the SQL to run as the last argument');
-  const lake = await openLakeQuery(destFrom(io.cwd, dest));
+  const lake = await openLakeQuery(existingLakeFrom(io.cwd, dest));
   for (const warning of lake.warnings) io.stderr.write(`warning: ${warning}\n`);
   try {
     const result = await lake.query(sql);
