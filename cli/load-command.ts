@@ -35,6 +35,7 @@ import { readJson } from '#core/store-json.ts';
 import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
 import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
+import { failureReasons } from './failure-reasons.ts';
 import type { Io } from './io.ts';
 import { Progress } from './progress.ts';
 import { EXIT, exitCodeOf, formatSummary, type LoadSummary, summarize } from './summary.ts';
@@ -297,6 +298,7 @@ async function prepareAndRun(
     progress.stop();
     const exitCode = exitCodeOf(marker);
     const summary = summarize(marker, {
+      failureReasons: await failureReasons(store, marker),
       dest: store.description,
       retries: api.stats().retries,
       seconds: (io.now().getTime() - startedAt.getTime()) / 1000,
