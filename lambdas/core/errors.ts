@@ -129,8 +129,8 @@ function networkReason(cause: unknown): string {
 }
 
 /**
- * A network error code in plain words, for messages that name the real cause: Node's system
- * codes (ECONNREFUSED...), undici's (UND_ERR_...), OpenSSL's certificate and TLS codes, and
+ * A system error code in plain words, for messages that name the real cause: Node's network
+ * and file system codes (ECONNREFUSED, ENOSPC...), undici's (UND_ERR_...), OpenSSL's certificate and TLS codes, and
  * BAD_PORT: fetch refuses the ports of the Fetch standard's blocklist (1, 9, 6000, 10080, ...)
  * without trying them (https://fetch.spec.whatwg.org/#port-blocking). Unknown codes are kept.
  */
@@ -150,6 +150,11 @@ export function systemErrorWords(code: string): string {
     UND_ERR_HEADERS_TIMEOUT: 'timed out waiting for the answer',
     BAD_PORT:
       'port refused by fetch: it is on the blocklist of ports browsers and Node never connect to (use another port)',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    ENOSPC: 'no space left on the device',
+    EROFS: 'read-only file system',
+    EMFILE: 'too many open files',
   };
   if (words[code]) return words[code];
   if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return `TLS certificate rejected (${code})`;

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '#cli/main.ts';
+import { describeForUser, main } from '#cli/main.ts';
 import { captureIo, credentialsEnv, FAST_HTTP, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
 const ENV = credentialsEnv('honest-key', 'honest-secret');
@@ -174,6 +174,33 @@ describe('PayLink unreachable', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
       'error: cannot reach http://127.0.0.1:9: port refused by fetch: it is on the blocklist of ports browsers and Node never connect to (use another port) (the first 3 users all failed this way). Nothing was committed.\n',
+    );
+  });
+});
+
+describe('system errors', () => {
+  const errno = (message: string, fields: Record<string, unknown>) =>
+    Object.assign(new Error(message), fields);
+
+  it('are named with their cause and flag, never as an internal error', () => {
+    expect(
+      describeForUser(
+        errno('listen EADDRINUSE: address already in use 127.0.0.1:8787', {
+          code: 'EADDRINUSE',
+          syscall: 'listen',
+          address: '127.0.0.1',
+          port: 8787,
+        }),
+        ['--port', '8787'],
+      ),
+    ).toBe(
+      '--port: 127.0.0.1:8787 is already in use (another simulator or server?); choose another port, or 0 for any free one.',
+    );
+    expect(
+      describeForUser(errno('ENOSPC: no space left on device, write', { code: 'ENOSPC', syscall: 'write' })),
+    ).toBe('write failed (ENOSPC: no space left on the device).');
+    expect(describeForUser(new TypeError('x is not a function'))).toBe(
+      'internal error (TypeError): x is not a function.',
     );
   });
 });

@@ -118,13 +118,27 @@ describe('the command in its own process', () => {
   }, 30_000);
 
   it('says so when Ctrl-C comes while the command is still starting', async () => {
-    const run = start(['status', '--dest', scratch.dir], cleanEnv());
-    // tsx compiles the CLI for about a second before any command runs.
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    run.child.kill('SIGINT');
-    const code = await run.exited;
+    // Told by a preloaded hook the moment the command arms its first SIGINT listener (while tsx
+    // is still compiling the CLI): a fixed delay would race Node's own start on a busy machine.
+    const hook = await scratch.text(
+      'sigint-hook.cjs',
+      "process.on('newListener', (event) => { if (event === 'SIGINT') process.send?.('armed'); });\n",
+    );
+    const child = spawn(process.execPath, ['--require', hook, BIN, 'status', '--dest', scratch.dir], {
+      cwd: REPO,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    const exited = once(child, 'close');
+    await Promise.race([once(child, 'message'), exited]);
+    child.kill('SIGINT');
+    const [code] = await exited;
     expect(code).toBe(130);
-    expect(run.stderr()).toBe(
+    expect(stderr).toBe(
       '\nSIGINT: stopped while paylink-loader was starting: nothing was read or written.\n',
     );
   }, 30_000);
