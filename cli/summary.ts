@@ -100,8 +100,9 @@ export function formatBytes(n: number): string {
 }
 
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  // A loop, not Math.max(...cells): spreading a very long table overflows the call stack.
   const widths = header.map((h, i) =>
-    Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i] ?? ''))),
+    rows.reduce((w, r) => Math.max(w, displayWidth(r[i] ?? '')), displayWidth(h)),
   );
   const numeric = header.map(
     (_, i) => rows.length > 0 && rows.every((r) => /^[\d.,]+( [KMG]?i?B)?$/.test(r[i] ?? '')),

@@ -115,6 +115,17 @@ describe('a lake that does not exist', () => {
   });
 });
 
+describe('a query with a long result', () => {
+  it('prints every row (no call stack overflow while measuring columns)', async () => {
+    const lake = scratch.path('empty-lake');
+    await import('node:fs/promises').then((fs) => fs.mkdir(lake));
+    const run = await runCli(['query', '--dest', lake, 'SELECT range AS n FROM range(200000)']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout.endsWith('199999\n(200000 rows)\n')).toBe(true);
+  });
+});
+
 describe('S3 errors name their cause, the endpoint and the region', () => {
   const saved = { ...process.env };
   afterEach(() => {
