@@ -5,10 +5,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator } from '#simulator/server.ts';
+import { generateIdentifiers } from '#simulator/world.ts';
 import { Scratch } from '#test/helpers/lake-harness.ts';
 import { type RunningS3rver, startS3rver } from '#test/helpers/s3rver.ts';
 
@@ -73,6 +77,38 @@ describe('the command in its own process', () => {
     },
     30_000,
   );
+
+  it('a load whose output and progress nobody reads any more (2>&1 | head -1) still commits', async () => {
+    const sim = await startSimulator({ seed: 'closed-pipe', apiKey: 'k', apiSecret: 's' });
+    try {
+      const users = await scratch.users('closed-users.txt', generateIdentifiers('closed-pipe', 30));
+      const dest = scratch.path('closed-lake');
+      const run = start(
+        [
+          'load',
+          '--users',
+          users,
+          '--dest',
+          dest,
+          '--base-url',
+          sim.url,
+          '--load-id',
+          'unread',
+          '--resources',
+          'accounts',
+          '--rate-limit',
+          '10000',
+        ],
+        cleanEnv({ PAYLINK_API_KEY: 'k', PAYLINK_API_SECRET: 's' }),
+      );
+      run.child.stdout?.destroy();
+      run.child.stderr?.destroy();
+      expect(await run.exited).toBe(0);
+      expect(existsSync(join(dest, '_dlt_loads', 'unread.parquet'))).toBe(true);
+    } finally {
+      await sim.close();
+    }
+  }, 30_000);
 
   it('says that nothing was staged when Ctrl-C comes while a load is still being prepared', async () => {
     // A Secrets Manager that never answers: the load waits in its preparation (credentials).
