@@ -278,7 +278,8 @@ async function prepareAndRun(
         },
         onPlan: (plan, resumed) => {
           if (request.quiet) return;
-          io.stderr.write(
+          // Through the progress: a line drawn already is cleared first, never appended to.
+          progress.log(
             resumed
               ? `resuming load ${plan.loadId} into ${store.description}: batches already staged are kept\n`
               : `load ${plan.loadId} into ${store.description}: ${plan.users} users in ${plan.batches} batch(es)\n`,

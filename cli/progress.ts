@@ -66,6 +66,8 @@ export class Progress {
   #staged = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #tty: boolean;
+  /** A progress line is on the terminal's current row (drawn since the last `log`). */
+  #drawn = false;
 
   constructor(
     private readonly total: number,
@@ -125,8 +127,19 @@ export class Progress {
     return width === undefined ? fields.map((f) => f.text).join(SEPARATOR) : fitFields(fields, width);
   }
 
+  /**
+   * Writes a whole line (ending with a newline) on the progress's stream. On a terminal a
+   * progress line already drawn is cleared first, so the text never lands after it; the next
+   * redraw comes below the text.
+   */
+  log(text: string): void {
+    this.out.write(this.#tty && this.#drawn ? `\r\x1b[2K${text}` : text);
+    this.#drawn = false;
+  }
+
   #print(): void {
     if (this.#tty) {
+      this.#drawn = true;
       const columns = this.out.columns;
       this.out.write(`\r\x1b[2K${this.line(columns > 1 ? columns - 1 : undefined)}`);
     } else this.out.write(`${this.line()}\n`);

@@ -103,6 +103,37 @@ describe('the progress line', () => {
   });
 });
 
+describe('a line logged while the progress runs', () => {
+  it('clears a progress line drawn on a terminal first, and is written as it is elsewhere', async () => {
+    const sink = (isTTY: boolean) => {
+      const stream = Object.assign(
+        new Writable({
+          write(chunk, _encoding, done) {
+            stream.text += String(chunk);
+            done();
+          },
+        }),
+        { isTTY, columns: 80, text: '' },
+      );
+      return stream;
+    };
+    const tty = sink(true);
+    const progress = new Progress(10, () => 0, tty as unknown as NodeJS.WriteStream);
+    progress.log('before any redraw\n');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    progress.log('load L into ./lake: 10 users in 1 batch(es)\n');
+    progress.stop();
+    expect(tty.text).toMatch(
+      /^before any redraw\n\r\x1b\[2Kusers 0\/10 \(0%\)[^\n]*\r\x1b\[2Kload L into \.\/lake: 10 users in 1 batch\(es\)\n/,
+    );
+
+    const file = sink(false);
+    const quiet = new Progress(10, () => 0, file as unknown as NodeJS.WriteStream, false);
+    quiet.log('load L\n');
+    expect(file.text).toBe('load L\n');
+  });
+});
+
 describe('fitFields and formatDuration', () => {
   it('cut a single field that is too wide with an ellipsis, counting wide characters', () => {
     expect(fitFields([{ text: '山田太郎山田太郎', keep: 1 }], 7)).toBe('山田太…');
