@@ -48,7 +48,7 @@ export function pathFrom(cwd: string, path: string): string {
 
 /** A --dest: a relative folder is taken from the command's cwd; s3:// is kept as typed. */
 export function destFrom(cwd: string, dest: string): string {
-  const destination = parseDestination(dest, cwd);
+  const destination = parseDestination(dest, cwd, '--dest');
   return destination.kind === 'local' ? destination.path : dest;
 }
 

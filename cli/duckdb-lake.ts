@@ -462,8 +462,9 @@ export function formatTable(result: LakeQueryResult, options: FormatTableOptions
   const header = result.columns.map((column) => cellText(column, maxWidth));
   const body = result.rows.map((row) => row.map((value) => cellText(value, maxWidth)));
   const numeric = result.columns.map((_, i) => result.rows.some((row) => typeof row[i] === 'number'));
+  // A loop, not Math.max(...cells): spreading 200,000 rows overflows the call stack.
   const widths = header.map((title, i) =>
-    Math.max(widthOf(title), ...body.map((row) => widthOf(row[i] ?? ''))),
+    body.reduce((w, row) => Math.max(w, widthOf(row[i] ?? '')), widthOf(title)),
   );
   const line = (cells: readonly string[], alignNumbers: boolean) =>
     cells

@@ -15,6 +15,8 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  quietWhenClosed(process.stdout);
+  quietWhenClosed(process.stderr);
   return {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -37,4 +39,26 @@ export function processIo(): Io {
       };
     },
   };
+}
+
+const quieted = new WeakSet<NodeJS.WriteStream>();
+
+/**
+ * A reader that went away (`query ... | head -2`, a closed terminal) is not a failure of the
+ * command: Node reports the closed pipe as an 'error' event (EPIPE) on the stream, and an
+ * 'error' event nobody listens to ends the process with a stack trace. With this listener the
+ * stream is destroyed quietly, later writes to it are dropped (Node does not emit again on a
+ * destroyed stream), and the command ends with its own exit code: what it did (a committed load,
+ * a query) is done whether or not anybody read the end of its output. Another write failure
+ * (EIO, ENOSPC on a redirect) is said once on stderr and makes the exit code 1.
+ */
+export function quietWhenClosed(stream: NodeJS.WriteStream, exit: NodeJS.Process = process): void {
+  if (quieted.has(stream)) return;
+  quieted.add(stream);
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    if (stream !== exit.stderr && !exit.stderr.destroyed)
+      exit.stderr.write(`error: cannot write the output (${error.code ?? error.name}).\n`);
+    exit.exitCode = 1;
+  });
 }

@@ -40,10 +40,11 @@ import { type PlanDoc, resumablePlan } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
-import { parseTaskIds, parseUsersList } from '#core/users.ts';
+import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
 import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
 import { dryRunReport, formatDryRun } from './dry-run.ts';
+import { failureReasons } from './failure-reasons.ts';
 import type { Io } from './io.ts';
 import { committedFailedUsers, LoadNotFoundError } from './load-report.ts';
 import { Progress } from './progress.ts';
@@ -164,8 +165,13 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
 
 /** Reads a file flag's file (relative to `cwd`); errors quote the path as it was typed. */
 export async function readText(cwd: string, path: string, flag: string): Promise<string> {
+  return new TextDecoder().decode(await readBytes(cwd, path, flag));
+}
+
+/** A file flag's bytes, for files whose encoding is checked (a users list must be UTF-8). */
+export async function readBytes(cwd: string, path: string, flag: string): Promise<Uint8Array> {
   try {
-    return await readFile(pathFrom(cwd, path), 'utf8');
+    return await readFile(pathFrom(cwd, path));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(
@@ -193,6 +199,40 @@ export async function executeLoad(
   io: Io,
 ): Promise<{ exitCode: number; summary?: LoadSummary }> {
   const startedAt = io.now();
+  const loadId = request.loadId ?? loadIdFromTime(startedAt);
+  // Ctrl-C while the load is being prepared (flags, files, credentials, the lake checked):
+  // nothing of this run is staged yet, so it stops at once and says so.
+  let started = false;
+  const unsubscribeEarly =
+    io.onInterrupt?.((signal) => {
+      if (started) return;
+      io.stderr.write(`\n${signal}: ${notStartedMessage(request, loadId)}\n`);
+      process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
+    }) ?? (() => undefined);
+  try {
+    return await prepareAndRun(request, io, startedAt, loadId, () => {
+      started = true;
+      unsubscribeEarly();
+    });
+  } finally {
+    unsubscribeEarly();
+  }
+}
+
+/** What an interruption before the first batch means: this run wrote nothing. */
+function notStartedMessage(request: LoadRequest, loadId: string): string {
+  return request.resume
+    ? `stopped before resuming load ${loadId}: this run wrote nothing, and what the load staged before is kept. ${resumeHint(request, loadId)}`
+    : `stopped before load ${loadId} started: nothing was staged or committed.`;
+}
+
+async function prepareAndRun(
+  request: LoadRequest,
+  io: Io,
+  startedAt: Date,
+  loadId: string,
+  onStart: () => void,
+): Promise<{ exitCode: number; summary?: LoadSummary }> {
   const file = await readConfigFile(io.cwd, request.configFile);
   const settings = loaderSettings({
     ...file,
@@ -226,7 +266,6 @@ export async function executeLoad(
     rateLimiter,
     http: settings.http,
   });
-  const loadId = request.loadId ?? loadIdFromTime(startedAt);
   const input = {
     loadId,
     startedAt,
@@ -256,6 +295,8 @@ export async function executeLoad(
     return { exitCode: EXIT.ok };
   }
   const progress = new Progress(users.length, () => api.stats().requests, io.stderr, !request.quiet);
+  // From here a signal is the load's to handle (finish the users in flight, keep what is staged).
+  onStart();
   // First Ctrl-C / SIGTERM: no new user starts, users in flight finish. Second: stop at once.
   let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
   let committing = false;
@@ -296,7 +337,8 @@ export async function executeLoad(
         },
         onPlan: (plan, resumed) => {
           if (request.quiet) return;
-          io.stderr.write(
+          // Through the progress: a line drawn already is cleared first, never appended to.
+          progress.log(
             resumed
               ? `resuming load ${plan.loadId} into ${store.description}: batches already staged are kept\n`
               : `load ${plan.loadId} into ${store.description}: ${plan.users} users in ${plan.batches} batch(es)\n`,
@@ -316,6 +358,7 @@ export async function executeLoad(
     progress.stop();
     const exitCode = exitCodeOf(marker);
     const summary = summarize(marker, {
+      failureReasons: await failureReasons(store, marker),
       dest: store.description,
       retries: api.stats().retries,
       seconds: (io.now().getTime() - startedAt.getTime()) / 1000,
@@ -422,7 +465,10 @@ async function usersOf(
     };
   }
   const usersFile = required(request.usersFile, '--users');
-  const identifiers = parseUsersList(await readText(cwd, usersFile, '--users'), '--users');
+  const identifiers = parseUsersList(
+    usersText(await readBytes(cwd, usersFile, '--users'), '--users', usersFile),
+    '--users',
+  );
   if (identifiers.length === 0) throw new ConfigError('--users', `${usersFile} lists no users`);
   return { identifiers, description: usersFile };
 }

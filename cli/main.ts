@@ -2,7 +2,7 @@
  * The `paylink-loader` command line. Every failure prints one line naming what was wrong and
  * exits non-zero; a stack trace only with PAYLINK_DEBUG=1 (it can show internals, never secrets).
  */
-import { CommitIncompleteError, LoaderError } from '#core/errors.ts';
+import { CommitIncompleteError, LoaderError, systemErrorWords } from '#core/errors.ts';
 import { CLEAN_USAGE, cleanCommand } from './clean-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { FAILED_USAGE, failedCommand } from './failed-command.ts';
@@ -126,8 +126,8 @@ function describeFailure(command: string, argv: readonly string[], error: unknow
   return {
     command,
     exitCode: EXIT.nothingCommitted,
-    code,
-    message: `${describeForUser(error)}${writes ? ' Nothing was committed.' : ''}`,
+    code: systemCode(error) === undefined ? code : 'system_error',
+    message: `${namedForUser(error, argv)}${writes ? ' Nothing was committed.' : ''}`,
     committed: false,
     ...(writes && typeof loadId === 'string' ? { loadId } : {}),
   };
@@ -142,9 +142,48 @@ function flagValue(argv: readonly string[], flag: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The message in the user's words: a lake error names the `--dest` they typed, not only the
+ * object key inside it (`lake _staging/1.2/plan.json: ...` becomes `--dest ./lake: ...
+ * (key _staging/1.2/plan.json)`); a system error names its flag and its cause.
+ */
+function namedForUser(error: unknown, argv: readonly string[]): string {
+  const text = describeForUser(error, argv);
+  const dest = flagValue(argv, '--dest');
+  const lake = /^lake (\S+): (.*)\.$/s.exec(text);
+  if (dest === undefined || lake === null) return text;
+  return `--dest ${dest}: ${lake[2]} (key ${lake[1]}).`;
+}
+
+/** Node's system errors (`listen EADDRINUSE`, `EACCES`): a cause outside us, not an internal error. */
+function systemCode(error: unknown): string | undefined {
+  const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };
+  return typeof code === 'string' && typeof syscall === 'string' && /^E[A-Z0-9]+$/.test(code)
+    ? code
+    : undefined;
+}
+
+function describeSystemError(error: NodeJS.ErrnoException, argv: readonly string[]): string | undefined {
+  const code = systemCode(error);
+  if (code === undefined) return undefined;
+  const { address, port } = error as { address?: string; port?: number };
+  if (code === 'EADDRINUSE' || (code === 'EACCES' && error.syscall === 'listen')) {
+    const where = `${address ?? '127.0.0.1'}${port === undefined ? '' : `:${port}`}`;
+    const flag = flagValue(argv, '--port') === undefined ? 'the port' : '--port';
+    return code === 'EADDRINUSE'
+      ? `${flag}: ${where} is already in use (another simulator or server?); choose another port, or 0 for any free one.`
+      : `${flag}: not allowed to listen on ${where} (EACCES: ports below 1024 need privileges); choose a port of 1024 or more.`;
+  }
+  const path = (error as { path?: string }).path;
+  const words = systemErrorWords(code);
+  return `${[error.syscall, path].filter(Boolean).join(' ')} failed (${code}${words === code ? '' : `: ${words}`}).`;
+}
+
 /** Our errors carry safe messages; anything else is reported by kind, without internals. */
-export function describeForUser(error: unknown): string {
+export function describeForUser(error: unknown, argv: readonly string[] = []): string {
   if (error instanceof LoaderError) return `${error.message}.`;
+  const system = error instanceof Error ? describeSystemError(error, argv) : undefined;
+  if (system !== undefined) return system;
   if (error instanceof Error) return `internal error (${error.name}): ${error.message}.`;
   return 'internal error.';
 }

@@ -18,7 +18,7 @@ import {
 } from '#core/capacity.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
-import { parseUsersList } from '#core/users.ts';
+import { parseUsersList, usersText } from '#core/users.ts';
 import { parseFlags, pathFrom, required } from './args.ts';
 import type { Io } from './io.ts';
 
@@ -77,13 +77,13 @@ function refuseNegativeUsers(argv: readonly string[]): void {
 async function countUsers(raw: string, cwd: string): Promise<number> {
   if (/^\d+$/.test(raw)) return Number(raw);
   if (NUMBER_LIKE.test(raw)) throw new ConfigError('--users', `${USERS_EXPECTED}, not ${raw}`);
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(pathFrom(cwd, raw), 'utf8');
+    bytes = await readFile(pathFrom(cwd, raw));
   } catch {
     throw new ConfigError('--users', `is neither a number nor a readable file (${raw})`);
   }
-  return new Set(parseUsersList(text, raw)).size;
+  return new Set(parseUsersList(usersText(bytes, '--users', raw), raw)).size;
 }
 
 export async function planCommand(argv: readonly string[], io: Io): Promise<number> {

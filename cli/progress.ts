@@ -1,9 +1,13 @@
 /**
- * Progress of a long load on stderr: users done/total, requests, rows and rates. On a
- * terminal it redraws one line; otherwise (CI, a log file) it prints a line every few seconds.
- * Counts only: never an identifier or a value.
+ * Progress of a long load on stderr: users done/total, failures, ETA, rates of users, requests
+ * and rows. On a terminal it redraws one line fitted to the terminal's width (read at every
+ * redraw, so a resized window is followed): fields are dropped, least useful first, and only
+ * when the users count alone does not fit is it cut. A line wider than the terminal would wrap,
+ * and every redraw would leave its first row behind. Elsewhere (CI, a log file) it prints the
+ * whole line every few seconds. Counts only: never an identifier or a value.
  */
 import type { UserResult } from '#core/load-user.ts';
+import { displayWidth } from './text-width.ts';
 
 export interface ProgressCounters {
   users: number;
@@ -11,18 +15,69 @@ export interface ProgressCounters {
   rows: number;
 }
 
+/** One field of the line; `keep` orders what is dropped first (lowest) when space is short. */
+interface Field {
+  readonly text: string;
+  readonly keep: number;
+}
+
+const SEPARATOR = ' · ';
+
+/** `45s`, `3m05s`, `2h04m`: short enough for a narrow terminal. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function rate(count: number, seconds: number): string {
+  const r = count / seconds;
+  return r >= 100 ? String(Math.round(r)) : r.toFixed(1);
+}
+
+/**
+ * The fields in display order, fitted to `width` columns: the lowest `keep` is dropped until
+ * the line fits; a line of the users field alone that is still too wide is cut with `…`.
+ */
+export function fitFields(fields: readonly Field[], width: number): string {
+  const kept = [...fields];
+  const join = () => kept.map((f) => f.text).join(SEPARATOR);
+  while (kept.length > 1 && displayWidth(join()) > width) {
+    const lowest = kept.reduce((low, f) => (f.keep < low.keep ? f : low));
+    kept.splice(kept.indexOf(lowest), 1);
+  }
+  const line = join();
+  if (displayWidth(line) <= width) return line;
+  if (width <= 0) return '';
+  let cut = '';
+  for (const char of line) {
+    if (displayWidth(`${cut}${char}…`) > width) break;
+    cut += char;
+  }
+  return `${cut}…`;
+}
+
 export class Progress {
   readonly counters: ProgressCounters = { users: 0, failedUsers: 0, rows: 0 };
-  readonly #startedAt = Date.now();
+  readonly #startedAt: number;
+  readonly #now: () => number;
+  /** Users an earlier attempt staged: done, but not part of this run's rate. */
+  #staged = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #tty: boolean;
+  /** A progress line is on the terminal's current row (drawn since the last `log`). */
+  #drawn = false;
 
   constructor(
     private readonly total: number,
     private readonly requests: () => number,
     private readonly out: NodeJS.WriteStream = process.stderr,
     enabled = true,
+    now: () => number = Date.now,
   ) {
+    this.#now = now;
+    this.#startedAt = now();
     this.#tty = Boolean(out.isTTY);
     if (enabled) {
       this.#timer = setInterval(() => this.#print(), this.#tty ? 500 : 5000);
@@ -33,6 +88,7 @@ export class Progress {
   /** Users an earlier attempt of a resumed load staged: done already. */
   onStaged = (users: number): void => {
     this.counters.users += users;
+    this.#staged += users;
   };
 
   onUser = (result: UserResult): void => {
@@ -43,21 +99,50 @@ export class Progress {
     this.counters.rows += result.rows.length;
   };
 
-  line(): string {
-    const seconds = Math.max((Date.now() - this.#startedAt) / 1000, 0.001);
+  /** The line's fields, most important first in `keep`, in the order they are shown. */
+  fields(): Field[] {
+    const seconds = Math.max((this.#now() - this.#startedAt) / 1000, 0.001);
     const requests = this.requests();
     const c = this.counters;
-    return (
-      `users ${c.users}/${this.total}` +
-      (c.failedUsers ? ` (${c.failedUsers} failed)` : '') +
-      ` · requests ${requests} (${(requests / seconds).toFixed(1)}/s)` +
-      ` · rows ${c.rows} (${Math.round(c.rows / seconds)}/s) · ${seconds.toFixed(0)}s`
-    );
+    const percent = this.total > 0 ? Math.floor((100 * c.users) / this.total) : 100;
+    const done = c.users - this.#staged;
+    const fields: Field[] = [{ text: `users ${c.users}/${this.total} (${percent}%)`, keep: 100 }];
+    if (c.failedUsers > 0) fields.push({ text: `${c.failedUsers} failed`, keep: 90 });
+    // An ETA from this run's own pace, once there is one to speak of.
+    if (done > 0 && seconds >= 2 && c.users < this.total)
+      fields.push({ text: `ETA ${formatDuration(((this.total - c.users) * seconds) / done)}`, keep: 80 });
+    fields.push({ text: `${rate(done, seconds)} users/s`, keep: 50 });
+    fields.push({ text: `requests ${requests} (${rate(requests, seconds)}/s)`, keep: 60 });
+    fields.push({ text: `rows ${c.rows} (${rate(c.rows, seconds)}/s)`, keep: 40 });
+    fields.push({ text: formatDuration(seconds), keep: 30 });
+    return fields;
+  }
+
+  /**
+   * The progress line; fitted to `width` columns when given. On a terminal the line is kept one
+   * column short of the width: writing the last column leaves some terminals in a pending wrap.
+   */
+  line(width?: number): string {
+    const fields = this.fields();
+    return width === undefined ? fields.map((f) => f.text).join(SEPARATOR) : fitFields(fields, width);
+  }
+
+  /**
+   * Writes a whole line (ending with a newline) on the progress's stream. On a terminal a
+   * progress line already drawn is cleared first, so the text never lands after it; the next
+   * redraw comes below the text.
+   */
+  log(text: string): void {
+    this.out.write(this.#tty && this.#drawn ? `\r\x1b[2K${text}` : text);
+    this.#drawn = false;
   }
 
   #print(): void {
-    if (this.#tty) this.out.write(`\r\x1b[2K${this.line()}`);
-    else this.out.write(`${this.line()}\n`);
+    if (this.#tty) {
+      this.#drawn = true;
+      const columns = this.out.columns;
+      this.out.write(`\r\x1b[2K${this.line(columns > 1 ? columns - 1 : undefined)}`);
+    } else this.out.write(`${this.line()}\n`);
   }
 
   stop(): void {

@@ -5,7 +5,7 @@
  * in order.
  */
 import { ConfigError } from '#core/errors.ts';
-import { destFrom, parseFlags, required } from './args.ts';
+import { existingLakeFrom, parseFlags, required } from './args.ts';
 import { type LakeQueryResult, openLakeQuery } from './duckdb-lake.ts';
 import type { Io } from './io.ts';
 import { readText } from './load-command.ts';
@@ -46,7 +46,7 @@ export async function queryCommand(argv: readonly string[], io: Io): Promise<num
   }
   const format = parseFormat(values.format, values.json ?? false);
   const sql = await sqlOf(positionals, values.file, io);
-  const lake = await openLakeQuery(destFrom(io.cwd, dest), { readOnly: true });
+  const lake = await openLakeQuery(existingLakeFrom(io.cwd, dest), { readOnly: true });
   for (const warning of lake.warnings) io.stderr.write(`warning: ${warning}\n`);
   let results: LakeQueryResult[];
   try {

@@ -1,5 +1,6 @@
 /** The end-of-load summary: a table for people, the same facts as JSON for machines. */
 import type { LoadMarker } from '#core/commit.ts';
+import { type FailureReason, reasonWords } from './failure-reasons.ts';
 import { displayWidth, padDisplay } from './text-width.ts';
 
 export interface LoadSummary {
@@ -9,6 +10,8 @@ export interface LoadSummary {
   readonly users: number;
   readonly failedUserCount: number;
   readonly failedUsers: readonly string[];
+  /** Why they failed: failed `user_loads` rows grouped by error code, most users first. */
+  readonly failureReasons?: readonly FailureReason[];
   readonly requests: number;
   readonly retries: number;
   readonly seconds: number;
@@ -52,7 +55,13 @@ export function exitCodeOf(marker: Pick<LoadMarker, 'failedUserCount' | 'endpoin
 
 export function summarize(
   marker: LoadMarker,
-  extra: { dest: string; retries: number; seconds: number; exitCode: number },
+  extra: {
+    dest: string;
+    retries: number;
+    seconds: number;
+    exitCode: number;
+    failureReasons?: readonly FailureReason[];
+  },
 ): LoadSummary {
   const byTable = new Map<string, { table: string; rows: number; files: number; bytes: number }>();
   for (const f of marker.files) {
@@ -69,6 +78,7 @@ export function summarize(
     users: marker.users,
     failedUserCount: marker.failedUserCount,
     failedUsers: marker.failedUsers,
+    failureReasons: extra.failureReasons ?? [],
     requests: marker.requests,
     retries: extra.retries,
     seconds: Math.round(extra.seconds * 10) / 10,
@@ -90,8 +100,9 @@ export function formatBytes(n: number): string {
 }
 
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  // A loop, not Math.max(...cells): spreading a very long table overflows the call stack.
   const widths = header.map((h, i) =>
-    Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i] ?? ''))),
+    rows.reduce((w, r) => Math.max(w, displayWidth(r[i] ?? '')), displayWidth(h)),
   );
   const numeric = header.map(
     (_, i) => rows.length > 0 && rows.every((r) => /^[\d.,]+( [KMG]?i?B)?$/.test(r[i] ?? '')),
@@ -148,6 +159,13 @@ export function formatSummary(s: LoadSummary): string {
   if (s.failedUserCount > 0) {
     lines.push('');
     lines.push(`Failed users (${s.failedUserCount}; details per resource in the user_loads table):`);
+    if (s.failureReasons !== undefined && s.failureReasons.length > 0) {
+      const table = renderTable(
+        ['reason', 'users', 'resources', 'meaning'],
+        s.failureReasons.map((r) => [r.code, String(r.users), String(r.units), reasonWords(r.code)]),
+      );
+      lines.push(...table.split('\n').map((line) => `  ${line}`));
+    }
     for (const u of s.failedUsers.slice(0, 20)) lines.push(`  ${JSON.stringify(u)}`);
     if (s.failedUserCount > 20) lines.push(`  ... and ${s.failedUserCount - 20} more`);
   }

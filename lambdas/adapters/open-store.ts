@@ -12,6 +12,11 @@ export type Destination =
   | { readonly kind: 'local'; readonly path: string };
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
+/**
+ * Anything that starts like a URL (`s3:/bucket`, `s3:bucket`, `http:...`): a scheme of two or
+ * more letters and a colon. One letter is a Windows drive (`C:\lake`), which stays a path.
+ */
+const URL_LIKE = /^([A-Za-z][A-Za-z0-9+.-]+):/;
 
 /**
  * General purpose bucket naming rules:
@@ -46,15 +51,39 @@ function prefixProblem(prefix: string): string | undefined {
   return undefined;
 }
 
-/** Parses a destination; relative local paths are resolved against `cwd`. */
-export function parseDestination(dest: string, cwd: string = process.cwd()): Destination {
-  const invalid = (problem: string) => new ConfigError('dest', `'${dest}': ${problem}`);
-  if (dest.trim() === '') throw new ConfigError('dest', 'must be a folder or s3://bucket/prefix');
+/**
+ * Parses a destination; relative local paths are resolved against `cwd`. Exactly two forms are
+ * accepted: `s3://bucket[/prefix]` (lowercase `s3://`, as the AWS CLI writes it) and a path.
+ * Anything else that looks like a URL is refused rather than taken as a folder name: `s3:/b/x`
+ * (one slash) used to write a local folder called `s3:` and report success. `file://...` is
+ * refused too (give the path itself); a folder whose name has a colon is reached as `./a:b`.
+ * `label` names the setting in errors (`--dest` on the command line).
+ */
+export function parseDestination(dest: string, cwd: string = process.cwd(), label = 'dest'): Destination {
+  const invalid = (problem: string) => new ConfigError(label, `'${dest}': ${problem}`);
+  if (dest.trim() === '') throw new ConfigError(label, 'must be a folder or s3://bucket/prefix');
 
   const scheme = SCHEME.exec(dest)?.[1];
-  if (scheme === undefined) return { kind: 'local', path: resolve(cwd, dest) };
-  if (scheme.toLowerCase() !== 's3')
-    throw invalid(`unsupported scheme '${scheme}://' (use s3:// or a folder)`);
+  if (scheme === undefined) {
+    const urlLike = URL_LIKE.exec(dest)?.[1];
+    if (urlLike !== undefined) {
+      throw invalid(
+        urlLike.toLowerCase() === 's3'
+          ? 'an S3 destination is written s3://bucket/prefix (two slashes); for a local folder whose name starts with "s3:", write ./' +
+              dest
+          : `looks like a URL ('${urlLike}:'): use s3://bucket/prefix or a folder path (a folder named like this: ./${dest})`,
+      );
+    }
+    return { kind: 'local', path: resolve(cwd, dest) };
+  }
+  if (scheme === 'file') throw invalid('give the folder as a path, without file://');
+  if (scheme !== 's3') {
+    throw invalid(
+      scheme.toLowerCase() === 's3'
+        ? `write the scheme in lowercase: s3://${dest.slice(scheme.length + 3)}`
+        : `unsupported scheme '${scheme}://' (use s3:// or a folder)`,
+    );
+  }
 
   const rest = dest.slice(scheme.length + 3);
   const slash = rest.indexOf('/');

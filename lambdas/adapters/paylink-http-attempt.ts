@@ -150,7 +150,9 @@ export function createAttemptSender(fetchImpl?: typeof globalThis.fetch): SendAt
  */
 function safeCause(error: unknown): Error {
   const name = error instanceof Error ? error.name : 'Error';
-  const nested = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  const inner = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+  // fetch refuses a blocklisted port (1, 9, 6000, ...) with a bare Error('bad port'), no code.
+  const nested = inner?.message === 'bad port' ? 'BAD_PORT' : inner?.code;
   const direct = (error as { code?: unknown } | null)?.code;
   const code = [nested, direct].find(
     (c): c is string => typeof c === 'string' && /^[A-Z][A-Z0-9_]*$/.test(c),

@@ -22,7 +22,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ConfigError, StoreError } from '#core/errors.ts';
+import { ConfigError, StoreError, systemErrorWords } from '#core/errors.ts';
 import type { ObjectStore, ObjectWriter } from '#core/ports.ts';
 import { assertListPrefix, assertObjectKey, compareKeys } from './object-key.ts';
 
@@ -94,14 +94,63 @@ function sdkCause(error: unknown): Error {
   );
 }
 
-/** Our words and the service's error code only: never the request, its signature or credentials. */
-function s3Failure(key: string, operation: string, error: unknown): StoreError {
-  const status = httpStatus(error);
-  return new StoreError(
-    key,
-    `S3 ${operation} failed (${errorName(error)}${status === undefined ? '' : `, HTTP ${status}`})`,
-    sdkCause(error),
+/**
+ * Where the client sends its requests, for error messages: the endpoint (the standard
+ * AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL variables, else AWS's own) and the region the client
+ * resolved (`none` when it has none). A refused connection and a missing region used to read
+ * alike (`S3 ListObjectsV2 failed (Error)`).
+ */
+export interface S3Where {
+  region: string | undefined;
+  readonly endpoint: string | undefined;
+}
+
+export function s3WhereOf(client: S3Client, env: NodeJS.ProcessEnv = process.env): S3Where {
+  const where: S3Where = {
+    region: undefined,
+    endpoint: env['AWS_ENDPOINT_URL_S3'] ?? env['AWS_ENDPOINT_URL'],
+  };
+  // The region provider is async; it has settled long before any request could fail.
+  client.config.region().then(
+    (region) => {
+      where.region = region;
+    },
+    () => undefined,
   );
+  return where;
+}
+
+const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim().slice(0, 300);
+
+/**
+ * The cause of an S3 failure in plain words: the service's error code, HTTP status and message;
+ * a network error's code and meaning; or a client that could not even sign (no region, no
+ * credentials). Never the request, its signature or credentials.
+ */
+export function s3Cause(error: unknown, where?: S3Where): string {
+  const name = errorName(error);
+  const message = error instanceof Error ? oneLine(error.message) : '';
+  const status = httpStatus(error);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const region = where?.region ?? 'none';
+  const endpoint = where?.endpoint ?? (where?.region ? `https://s3.${where.region}.amazonaws.com` : 'AWS');
+  const at = where === undefined ? '' : ` at ${endpoint} (region ${region})`;
+  if (message.startsWith('Region is missing'))
+    return '(no AWS region): set AWS_REGION, or a region in your AWS profile';
+  if (name === 'CredentialsProviderError')
+    return `(no AWS credentials): ${message}; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`;
+  if (status === undefined && typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) {
+    const host = (error as { hostname?: unknown }).hostname;
+    const words = systemErrorWords(code);
+    return `(${code}): ${code === 'ENOTFOUND' && typeof host === 'string' ? `host ${host} not found` : words}${at}`;
+  }
+  const detail = message !== '' && message !== name && message !== 'UnknownError' ? `: ${message}` : '';
+  return `(${name}${status === undefined ? '' : `, HTTP ${status}`})${detail}${at}`;
+}
+
+/** Our words and the service's error code only: never the request, its signature or credentials. */
+function storeFailure(key: string, operation: string, error: unknown, where?: S3Where): StoreError {
+  return new StoreError(key, `S3 ${operation} failed ${s3Cause(error, where)}`, sdkCause(error));
 }
 
 function assertPrefix(prefix: string): string {
@@ -155,6 +204,9 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
   const queueSize = inRange('uploadQueueSize', options.uploadQueueSize, 1, 64, 4);
 
   const fullKey = (key: string) => base + assertObjectKey(key);
+  const where = s3WhereOf(client);
+  const s3Failure = (key: string, operation: string, error: unknown) =>
+    storeFailure(key, operation, error, where);
 
   async function put(key: string, body: Uint8Array | string): Promise<void> {
     const Key = fullKey(key);
@@ -292,6 +344,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       key,
       body,
       new Upload({ client, params: { Bucket: bucket, Key, Body: body }, partSize, queueSize }),
+      (error) => s3Failure(key, 'upload', error),
     );
   }
 
@@ -312,7 +365,12 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
  * PutObject for small objects, a multipart upload (parts of `partSize`) for big ones. The
  * object exists only once the upload completes, so an aborted write leaves nothing behind.
  */
-function streamedUpload(key: string, body: PassThrough, upload: Upload): ObjectWriter {
+function streamedUpload(
+  key: string,
+  body: PassThrough,
+  upload: Upload,
+  uploadFailure: (error: unknown) => StoreError,
+): ObjectWriter {
   let failure: unknown;
   let failed = false;
   const done = upload.done().then(
@@ -326,7 +384,7 @@ function streamedUpload(key: string, body: PassThrough, upload: Upload): ObjectW
 
   const assertWritable = () => {
     if (state !== 'open') throw new StoreError(key, `write after ${state === 'closed' ? 'close' : 'abort'}`);
-    if (failed) throw s3Failure(key, 'upload', failure);
+    if (failed) throw uploadFailure(failure);
   };
 
   return {
@@ -348,7 +406,7 @@ function streamedUpload(key: string, body: PassThrough, upload: Upload): ObjectW
       state = 'closed';
       body.end();
       await done;
-      if (failed) throw s3Failure(key, 'upload', failure);
+      if (failed) throw uploadFailure(failure);
     },
     async abort() {
       if (state !== 'open') return;

@@ -6,7 +6,7 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, StoreError } from '#core/errors.ts';
 import type { UsersSource } from '#core/users-stream.ts';
-import { s3ClientConfigFromEnv } from './s3-store.ts';
+import { s3Cause, s3ClientConfigFromEnv, s3WhereOf } from './s3-store.ts';
 
 export interface S3UsersSourceOptions {
   readonly bucket: string;
@@ -20,6 +20,7 @@ export function s3UsersSource(options: S3UsersSourceOptions): UsersSource {
   const { bucket, key } = options;
   const client = options.client ?? new S3Client(s3ClientConfigFromEnv());
   const description = `s3://${bucket}/${key}`;
+  const where = s3WhereOf(client);
   return {
     description,
     async open() {
@@ -30,7 +31,7 @@ export function s3UsersSource(options: S3UsersSourceOptions): UsersSource {
       } catch (error) {
         const name = error instanceof Error ? error.name : 'error';
         if (name === 'NoSuchKey') throw new ConfigError(options.setting, `no users list at ${description}`);
-        throw new StoreError(description, `S3 GetObject failed (${name})`);
+        throw new StoreError(description, `S3 GetObject failed ${s3Cause(error, where)}`);
       }
     },
   };

@@ -125,6 +125,16 @@ function networkReason(cause: unknown): string {
   const text = cause instanceof Error ? cause.message : '';
   const code = /\(([A-Z][A-Z0-9_]*)\)/.exec(text)?.[1];
   if (code === undefined) return 'network error';
+  return systemErrorWords(code);
+}
+
+/**
+ * A system error code in plain words, for messages that name the real cause: Node's network
+ * and file system codes (ECONNREFUSED, ENOSPC...), undici's (UND_ERR_...), OpenSSL's certificate and TLS codes, and
+ * BAD_PORT: fetch refuses the ports of the Fetch standard's blocklist (1, 9, 6000, 10080, ...)
+ * without trying them (https://fetch.spec.whatwg.org/#port-blocking). Unknown codes are kept.
+ */
+export function systemErrorWords(code: string): string {
   const words: Record<string, string> = {
     ECONNREFUSED: 'connection refused',
     ECONNRESET: 'connection reset',
@@ -133,7 +143,18 @@ function networkReason(cause: unknown): string {
     EHOSTUNREACH: 'host unreachable',
     ENETUNREACH: 'network unreachable',
     ETIMEDOUT: 'connection timed out',
+    EPIPE: 'connection closed while sending',
+    EPROTO: 'TLS handshake failed (is the server plain http?)',
     UND_ERR_SOCKET: 'connection closed',
+    UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+    UND_ERR_HEADERS_TIMEOUT: 'timed out waiting for the answer',
+    BAD_PORT:
+      'port refused by fetch: it is on the blocklist of ports browsers and Node never connect to (use another port)',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    ENOSPC: 'no space left on the device',
+    EROFS: 'read-only file system',
+    EMFILE: 'too many open files',
   };
   if (words[code]) return words[code];
   if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return `TLS certificate rejected (${code})`;

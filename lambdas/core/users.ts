@@ -4,9 +4,35 @@
  * removed); blank lines are skipped; duplicates are loaded once.
  */
 import { ConfigError } from './errors.ts';
+import { decodeLine, notUtf8 } from './users-stream.ts';
 
 /** PayLink identifiers are the integrator's ids; anything longer is a broken file, not an id. */
 const MAX_IDENTIFIER_LENGTH = 1024;
+
+/**
+ * A users file's bytes as text. Identifiers must be UTF-8: a file saved as Latin-1 or
+ * Windows-1252 would otherwise load `José` as `Jos\uFFFD` without a word, a different user.
+ * Throws ConfigError(`source`) naming `file` and the first line that is not UTF-8.
+ */
+export function usersText(bytes: Uint8Array, source: string, file: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    // Find the line (0x0A is never inside a multi-byte sequence): only on this failure path.
+    let start = 0;
+    for (let line = 1; ; line++) {
+      const nl = bytes.indexOf(0x0a, start);
+      const end = nl === -1 ? bytes.length : nl;
+      try {
+        decodeLine(bytes.subarray(start, end), line, source, line === 1);
+      } catch {
+        throw notUtf8(bytes.subarray(start, end), line, source, file);
+      }
+      if (nl === -1) throw notUtf8(bytes, 1, source, file);
+      start = nl + 1;
+    }
+  }
+}
 
 export function parseUsersList(text: string, source = 'users'): string[] {
   const lines = text.replace(/^\uFEFF/, '').split('\n');

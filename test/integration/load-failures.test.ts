@@ -57,6 +57,15 @@ describe('a load where one user fails', () => {
     expect(run.stdout).toContain(`committed with 1 of ${identifiers.length} users failed`);
     expect(run.stdout).toContain(`Failed users (1;`);
     expect(run.stdout).toContain(JSON.stringify(failing));
+    // Why, grouped by code, from the committed user_loads rows (as the query below finds them).
+    expect(run.stdout).toContain(
+      [
+        '  reason         users  resources  meaning',
+        '  -------------  -----  ---------  ------------------------------------------------------',
+        '  http_404           1          5  PayLink answered HTTP 404',
+        '  parent_failed      1          1  its parent resource failed, so it could not be fetched',
+      ].join('\n'),
+    );
     expect(existsSync(scratch.path('lake', '_loads', 'with-failure.json')), 'load marker').toBe(true);
 
     await withLake(dest, async (lake) => {
@@ -113,6 +122,10 @@ describe('a load where one user fails', () => {
       users: identifiers.length,
       failedUserCount: 1,
       failedUsers: [failing],
+      failureReasons: [
+        { code: 'http_404', users: 1, units: 5 },
+        { code: 'parent_failed', users: 1, units: 1 },
+      ],
       exitCode: 3,
     });
     expect(summary.tables.map((t) => t.table)).toContain('user_loads');

@@ -224,13 +224,15 @@ describe('S3 store against s3rver', () => {
     await expect(store.move('to', 'to/../x')).rejects.toThrow(StoreError);
   });
 
-  it('reports S3 failures by operation and code, without the signed request in the error or its cause', async () => {
+  it('reports S3 failures by operation, code, message, endpoint and region, without the signed request in the error or its cause', async () => {
     const store = createS3Store({ bucket: 'no-such-bucket', prefix: 'p' });
 
     const error = await store.put('a.json', '{}').catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(StoreError);
-    expect((error as StoreError).message).toBe('lake a.json: S3 PutObject failed (NoSuchBucket, HTTP 404)');
+    expect((error as StoreError).message).toBe(
+      `lake a.json: S3 PutObject failed (NoSuchBucket, HTTP 404): The specified bucket does not exist at ${process.env['AWS_ENDPOINT_URL_S3']} (region us-east-1)`,
+    );
     expect((error as StoreError).retryable).toBe(true);
     const everything = inspect(error, { depth: 20, showHidden: true });
     expect(everything).toContain('NoSuchBucket');

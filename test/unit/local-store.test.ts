@@ -201,12 +201,19 @@ describe('parseDestination', () => {
     });
     expect(parseDestination('s3://my-lake')).toEqual({ kind: 's3', bucket: 'my-lake', prefix: '' });
     expect(parseDestination('s3://my-lake/')).toEqual({ kind: 's3', bucket: 'my-lake', prefix: '' });
-    expect(parseDestination('S3://my.lake/p/')).toEqual({ kind: 's3', bucket: 'my.lake', prefix: 'p' });
+    expect(parseDestination('s3://my.lake/p/')).toEqual({ kind: 's3', bucket: 'my.lake', prefix: 'p' });
   });
 
-  it('resolves anything else as a local folder', () => {
+  it('resolves a path as a local folder, a colon in a name included when the path says so', () => {
     expect(parseDestination('./lake', '/work')).toEqual({ kind: 'local', path: '/work/lake' });
     expect(parseDestination('/abs/lake', '/work')).toEqual({ kind: 'local', path: '/abs/lake' });
+    expect(parseDestination('./s3:/b/x', '/work')).toEqual({ kind: 'local', path: '/work/s3:/b/x' });
+    expect(parseDestination('./lake:2024', '/work').kind).toBe('local');
+    expect(parseDestination('C:\\lake', '/work').kind).toBe('local');
+  });
+
+  it('names the flag the user typed', () => {
+    expect(() => parseDestination('s3:/b/x', '/work', '--dest')).toThrow("--dest: 's3:/b/x': ");
   });
 
   it.each([
@@ -222,6 +229,12 @@ describe('parseDestination', () => {
     ['s3://my-lake/p//', '"/"'],
     ['s3://my-lake/a/../b', '".."'],
     ['gs://my-lake/p', "unsupported scheme 'gs://'"],
+    ['s3:/my-lake/x', 's3://bucket/prefix (two slashes)'],
+    ['s3:my-lake', 's3://bucket/prefix (two slashes)'],
+    ['S3://my-lake/p', 'lowercase: s3://my-lake/p'],
+    ['http://example.test/lake', "unsupported scheme 'http://'"],
+    ['https:/example.test', "looks like a URL ('https:')"],
+    ['file:///tmp/lake', 'without file://'],
     ['  ', 'must be a folder or s3://bucket/prefix'],
   ])('rejects %j with an error naming the destination', (dest, problem) => {
     expect(() => parseDestination(dest)).toThrow(problem);

@@ -1,0 +1,146 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { fitFields, formatDuration, Progress } from '#cli/progress.ts';
+import { displayWidth } from '#cli/text-width.ts';
+import type { UserResult } from '#core/load-user.ts';
+
+/** A user done with `rows` rows; failed when `failed`. */
+function user(rows: number, failed = false): UserResult {
+  return {
+    identifier: 'u',
+    outcomes: [
+      {
+        resource: 'accounts',
+        status: failed ? 'failed' : 'ok',
+        rows,
+        requests: 2,
+        errorCode: failed ? 'http_500' : null,
+        errorMessage: null,
+        httpStatus: null,
+      },
+    ],
+    rows: Array.from({ length: rows }, () => ({ table: 'accounts', dt: '2026-11-30', row: {} })),
+    failed,
+    observation: {} as UserResult['observation'],
+  };
+}
+
+/** A progress of a 100,000-user load, 40 s in, 12,345 users done (7 failed). */
+function midLoad(): Progress {
+  let now = 1_000_000;
+  const progress = new Progress(
+    100_000,
+    () => 98_765,
+    process.stderr,
+    false,
+    () => now,
+  );
+  for (let i = 0; i < 12_345; i++) progress.onUser(user(3, i < 7));
+  now += 40_000;
+  return progress;
+}
+
+describe('the progress line', () => {
+  it('shows users, failures, ETA from the pace so far, and rates', () => {
+    expect(midLoad().line()).toBe(
+      'users 12345/100000 (12%) · 7 failed · ETA 4m44s · 309 users/s · requests 98765 (2469/s) · rows 37035 (926/s) · 40s',
+    );
+  });
+
+  it('never exceeds the width it is given, dropping the least useful fields first', () => {
+    const progress = midLoad();
+    for (let width = 1; width <= 140; width++) {
+      const line = progress.line(width);
+      expect(displayWidth(line), `width ${width}: ${line}`).toBeLessThanOrEqual(width);
+    }
+    expect(progress.line(60)).toBe('users 12345/100000 (12%) · 7 failed · ETA 4m44s');
+    expect(progress.line(80)).toBe(
+      'users 12345/100000 (12%) · 7 failed · ETA 4m44s · requests 98765 (2469/s)',
+    );
+    expect(progress.line(24)).toBe('users 12345/100000 (12%)');
+    expect(progress.line(12)).toBe('users 12345…');
+  });
+
+  it("gives no ETA before there is a pace, and none for an earlier run's staged users", () => {
+    let now = 0;
+    const progress = new Progress(
+      10,
+      () => 0,
+      process.stderr,
+      false,
+      () => now,
+    );
+    progress.onStaged(4);
+    now = 5_000;
+    expect(progress.line()).toBe('users 4/10 (40%) · 0.0 users/s · requests 0 (0.0/s) · rows 0 (0.0/s) · 5s');
+    progress.onUser(user(1));
+    expect(progress.line()).toContain('users 5/10 (50%) · ETA 25s · 0.2 users/s');
+  });
+
+  it('redraws on a terminal within its width, read at every redraw', async () => {
+    let text = '';
+    const tty = Object.assign(
+      new Writable({
+        write(chunk, _encoding, done) {
+          text += String(chunk);
+          done();
+        },
+      }),
+      { isTTY: true, columns: 40 },
+    ) as unknown as NodeJS.WriteStream;
+    const progress = new Progress(100_000, () => 5, tty);
+    progress.onUser(user(1));
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    (tty as { columns: number }).columns = 20;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    progress.stop();
+    const frames = text.split('\r\x1b[2K').filter(Boolean);
+    expect(frames.length).toBeGreaterThanOrEqual(3);
+    expect(frames.every((f) => displayWidth(f) <= 39)).toBe(true);
+    expect(frames.at(-1)).toMatch(/^users 1\/100000 \(0%\)$|^users 1\/100000 \(…$/);
+    expect(displayWidth(frames.at(-1)!)).toBeLessThanOrEqual(19);
+    expect(text.endsWith('\r\x1b[2K')).toBe(true);
+  });
+});
+
+describe('a line logged while the progress runs', () => {
+  it('clears a progress line drawn on a terminal first, and is written as it is elsewhere', async () => {
+    const sink = (isTTY: boolean) => {
+      const stream = Object.assign(
+        new Writable({
+          write(chunk, _encoding, done) {
+            stream.text += String(chunk);
+            done();
+          },
+        }),
+        { isTTY, columns: 80, text: '' },
+      );
+      return stream;
+    };
+    const tty = sink(true);
+    const progress = new Progress(10, () => 0, tty as unknown as NodeJS.WriteStream);
+    progress.log('before any redraw\n');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    progress.log('load L into ./lake: 10 users in 1 batch(es)\n');
+    progress.stop();
+    expect(tty.text).toMatch(
+      /^before any redraw\n\r\x1b\[2Kusers 0\/10 \(0%\)[^\n]*\r\x1b\[2Kload L into \.\/lake: 10 users in 1 batch\(es\)\n/,
+    );
+
+    const file = sink(false);
+    const quiet = new Progress(10, () => 0, file as unknown as NodeJS.WriteStream, false);
+    quiet.log('load L\n');
+    expect(file.text).toBe('load L\n');
+  });
+});
+
+describe('fitFields and formatDuration', () => {
+  it('cut a single field that is too wide with an ellipsis, counting wide characters', () => {
+    expect(fitFields([{ text: '山田太郎山田太郎', keep: 1 }], 7)).toBe('山田太…');
+    expect(fitFields([{ text: 'abc', keep: 1 }], 0)).toBe('');
+  });
+
+  it('write seconds, minutes and hours short', () => {
+    expect([0.4, 45, 185, 7440].map(formatDuration)).toEqual(['0s', '45s', '3m05s', '2h04m']);
+  });
+});
