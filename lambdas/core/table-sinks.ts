@@ -80,10 +80,20 @@ export class TableSinks {
     return run;
   }
 
-  /** Closes every open part; returns all files written by this batch. */
-  async close(): Promise<StagedFile[]> {
+  /**
+   * Waits for every write, then opens the parts of rows still held, with the columns the
+   * registry has now. After it, closing reads nothing from the registry, so the next batch of a
+   * local run may type rows (and add columns) while this one closes: its parts keep the
+   * columns its manifest's schema has.
+   */
+  async seal(): Promise<void> {
     await this.#queue;
     await this.#releaseHeld();
+  }
+
+  /** Closes every open part (sealing first); returns all files written by this batch. */
+  async close(): Promise<StagedFile[]> {
+    await this.seal();
     for (const key of [...this.#open.keys()]) await this.#closePart(key);
     return [...this.#files];
   }
