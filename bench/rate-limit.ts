@@ -34,7 +34,7 @@ import { appendHistory, describeMachine, sectionHead } from './lib/history.ts';
 
 const CLI = fileURLToPath(new URL('../bin/paylink-loader.mjs', import.meta.url));
 const REQUESTS_PER_USER = 8;
-const BATCHES = 4;
+const BATCHES = Number(process.env.RATE_BENCH_BATCHES ?? 4);
 const SAMPLE_MS = 50;
 export const SUSTAINED_TARGET = 0.98;
 
@@ -112,6 +112,16 @@ async function runOne(spec: RunSpec, latencyMs: number, dir: string): Promise<Ru
       } else quietSince = undefined;
     }
     const accepted = stats.requests - stats.rateLimited;
+    if (process.env.RATE_BENCH_TRACE) {
+      // Requests per 250 ms, for looking at where a run loses its rate.
+      const per: number[] = [];
+      for (const s of samples) {
+        const slot = Math.floor((s.t - started) / 250);
+        per[slot] = s.requests;
+      }
+      let before = 0;
+      console.error(per.map((n) => { const d = (n ?? before) - before; before = n ?? before; return d; }).join(' '));
+    }
     return {
       ...spec,
       accepted,
