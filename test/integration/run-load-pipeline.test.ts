@@ -13,7 +13,7 @@ import { runLoad } from '#core/run-load.ts';
 import type { JsonValue } from '#core/types.ts';
 import { readParquetFile } from '#test/helpers/read-parquet.ts';
 
-/** Orders per user; users of the second batch carry a field the first batch never saw. */
+/** An order per user; items of the second batch's users carry a field the first batch never saw. */
 function fakeApi(onSession: (identifier: string) => void): PayLinkApi {
   let requests = 0;
   return {
@@ -24,7 +24,8 @@ function fakeApi(onSession: (identifier: string) => void): PayLinkApi {
         async getJson() {
           requests++;
           const late = identifier >= 'u2';
-          const order: JsonValue = { id: `o-${identifier}`, total: 10, ...(late ? { coupon: 'X' } : {}) };
+          const item: JsonValue = { sku: 'a', ...(late ? { coupon: 'X' } : {}) };
+          const order: JsonValue = { id: `o-${identifier}`, total: 10, items: [item] };
           return { orders: [order] };
         },
       };
@@ -49,9 +50,8 @@ describe('runLoad pipelines its batches', () => {
     const secondBatch = new Promise<void>((resolve) => {
       secondBatchStarted = resolve;
     });
-    /** What the users had started when batch 0's first part finished closing. */
+    /** The users started when batch 0's first part opened. */
     let startedWhenBatch0Closed: string[] | undefined;
-    // Batch 0's parts close only once batch 1's users run (or after 3 s, then the test fails).
     const manifests = new Map<string, BatchManifest>();
     const store: ObjectStore = {
       ...local,
@@ -63,22 +63,19 @@ describe('runLoad pipelines its batches', () => {
         await local.put(key, body);
       },
       async openWrite(key) {
-        const writer = await local.openWrite(key);
-        if (!key.startsWith(stagedPartsPrefix('pipelined', 0))) return writer;
-        return {
-          write: (chunk) => writer.write(chunk),
-          abort: () => writer.abort(),
-          async close() {
-            await Promise.race([secondBatch, new Promise((r) => setTimeout(r, 3000))]);
-            startedWhenBatch0Closed ??= [...started];
-            await writer.close();
-          },
-        };
+        // Batch 0's parts open only once batch 1 has typed u2's rows (u3 starts after that: one
+        // user at a time), or after 3 s, and then the test fails. Its first part (`orders`) waits
+        // here; its second (`orders__items`) gets its columns after that.
+        if (key.startsWith(stagedPartsPrefix('pipelined', 0))) {
+          await Promise.race([secondBatch, new Promise((r) => setTimeout(r, 3000))]);
+          startedWhenBatch0Closed ??= [...started];
+        }
+        return local.openWrite(key);
       },
     };
     const api = fakeApi((identifier) => {
       started.push(identifier);
-      if (identifier === 'u2') secondBatchStarted();
+      if (identifier === 'u3') secondBatchStarted();
     });
     const marker = await runLoad(
       {
@@ -98,17 +95,18 @@ describe('runLoad pipelines its batches', () => {
       },
     );
 
-    expect(startedWhenBatch0Closed).toContain('u2');
+    expect(startedWhenBatch0Closed).toContain('u3');
     expect(marker.users).toBe(4);
     expect(marker.rowsByTable.orders).toBe(4);
+    expect(marker.rowsByTable.orders__items).toBe(4);
     // Batch 0 was staged with the columns it had seen; `coupon` came with batch 1 only.
     const manifest0 = manifests.get(batchManifestKey('pipelined', 0));
     const manifest1 = manifests.get(batchManifestKey('pipelined', 1));
     const columns = (m: BatchManifest | undefined) =>
-      m?.schema.tables.orders?.columns.map((c) => c.name) ?? [];
+      m?.schema.tables.orders__items?.columns.map((c) => c.name) ?? [];
     expect(columns(manifest0)).not.toContain('coupon');
     expect(columns(manifest1)).toContain('coupon');
-    const orders = marker.files.filter((f) => f.table === 'orders');
+    const orders = marker.files.filter((f) => f.table === 'orders__items');
     const contents = await Promise.all(
       orders.map(async (f) => ({ key: f.key, ...(await readParquetFile(join(dir, f.key))) })),
     );
