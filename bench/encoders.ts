@@ -27,8 +27,8 @@ import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { parquetFieldSpecs } from '#adapters/parquet-schema.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { loaderSettings, selectResources } from '#core/config.ts';
 import { loadDate } from '#core/layout.ts';
 import { loadUser } from '#core/load-user.ts';
@@ -48,7 +48,11 @@ import { userIdentifiers } from './lib/user-identifiers.ts';
 async function loadDsnp() {
   const thriftInt64 = createRequire(createRequire(import.meta.url).resolve('thrift')).resolve('node-int64');
   const loader = Module as unknown as {
-    _resolveFilename: (request: string, parent: { filename?: string } | undefined, ...rest: unknown[]) => string;
+    _resolveFilename: (
+      request: string,
+      parent: { filename?: string } | undefined,
+      ...rest: unknown[]
+    ) => string;
   };
   const resolve = loader._resolveFilename;
   loader._resolveFilename = (request, parent, ...rest) =>
@@ -216,7 +220,14 @@ async function main(): Promise<void> {
     const base = best.get('parquetjs-lite')!;
     const baseBytes = bytes.get('parquetjs-lite')!;
     const table = markdownTable(
-      ['writer', 'rows/s', 'vs parquetjs-lite', 'bytes', 'size vs parquetjs-lite', 'rows differing in DuckDB'],
+      [
+        'writer',
+        'rows/s',
+        'vs parquetjs-lite',
+        'bytes',
+        'size vs parquetjs-lite',
+        'rows differing in DuckDB',
+      ],
       WRITERS.map((w) => [
         w,
         Math.round(rows / (best.get(w)! / 1000)).toLocaleString('en-US'),

@@ -120,7 +120,15 @@ async function runOne(spec: RunSpec, latencyMs: number, dir: string): Promise<Ru
         per[slot] = s.requests;
       }
       let before = 0;
-      console.error(per.map((n) => { const d = (n ?? before) - before; before = n ?? before; return d; }).join(' '));
+      console.error(
+        per
+          .map((n) => {
+            const d = (n ?? before) - before;
+            before = n ?? before;
+            return d;
+          })
+          .join(' '),
+      );
     }
     return {
       ...spec,
