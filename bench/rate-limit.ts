@@ -16,7 +16,7 @@
  *   per second, over S (target >= 0.98 at 50, 200 and 500 req/s);
  * - 429s: refused by the server's limit (target 0: with --rate-limit S the client never exceeds S);
  * - longest gap: the longest run of samples without a request (a barrier between batches shows
- *   here; a 50 ms sample without one is normal at 50 req/s... it is at most 20 ms at the limit);
+ *   here; at the limit a request comes every 20 ms or less, so one quiet sample is already a stall);
  * - load s: the child's wall time (commit included).
  * `--reference` adds a run at 200 req/s with `--concurrency 8` (the fixed default before).
  * Results are appended to bench/results/rate-limit.md.
