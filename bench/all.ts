@@ -19,7 +19,7 @@ interface Bench {
 const BENCHES: readonly Bench[] = [
   { name: 'cold-start', file: 'cold-start.ts', full: [], quick: ['--quick'] },
   { name: 'encoders', file: 'encoders.ts', full: [], quick: ['--quick'] },
-  { name: 'rate-limit', file: 'rate-limit.ts', full: [], quick: ['--quick'] },
+  { name: 'rate-limit', file: 'rate-limit.ts', full: [], quick: ['--quick', '--seconds', '8'] },
   {
     name: 'batch-memory',
     file: 'batch-memory.ts',
@@ -30,7 +30,7 @@ const BENCHES: readonly Bench[] = [
     name: 'normalize-encode',
     file: 'normalize-encode.ts',
     full: ['--users', '1000,5000', '--e2e-users', '0'],
-    quick: ['--quick', '--e2e-users', '0'],
+    quick: ['--quick', '--users', '200,1000', '--e2e-users', '0'],
     node: ['--expose-gc'],
   },
   {

@@ -1,14 +1,15 @@
 /**
  * How much of PayLink's rate limit a load really uses: the real loader (`paylink-loader load`,
- * a child process, default flags but the batch size) against the simulator enforcing S requests/s
- * (its server-side token bucket answers 429 above S), with `--rate-limit S`.
+ * a child process, default flags) against the simulator enforcing S requests/s (its server-side
+ * token bucket answers 429 above S), with `--rate-limit S`.
  *
  *   node --import tsx bench/rate-limit.ts [--rates 50,200,500] [--seconds 40] [--latency-ms 50]
  *        [--quick] [--reference] [--no-save]
  *
- * Each rate gets a world sized for about `--seconds` of requests (8 requests a user, measured
- * by the plan's default) cut into 4 batches, so every run crosses 3 batch boundaries, where a
- * loader that stops its requests to write the lake would show it. The simulator adds
+ * Each rate gets a world sized for about `--seconds` of requests (8 requests a user, the plan's
+ * default estimate), in batches of the default size (500 users) unless `--batch-size` is given:
+ * at 500 req/s a run crosses 4 batch boundaries, where a loader that stops its requests to write
+ * the lake would show it; `--batch-size 100` makes every rate cross several. The simulator adds
  * `--latency-ms` to every response (PayLink is across the internet, not on loopback) and runs in
  * this process; the loader runs alone in its child. Every 50 ms the simulator's counters are
  * sampled. Figures:
@@ -27,6 +28,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEFAULTS } from '#core/constants.ts';
 import { startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { markdownTable } from './lib/format.ts';
@@ -34,14 +36,16 @@ import { appendHistory, describeMachine, sectionHead } from './lib/history.ts';
 
 const CLI = fileURLToPath(new URL('../bin/paylink-loader.mjs', import.meta.url));
 const REQUESTS_PER_USER = 8;
-const BATCHES = Number(process.env.RATE_BENCH_BATCHES ?? 4);
+/** The loader's default batch size (DEFAULTS.batchSize): the runs use default flags. */
+const DEFAULT_BATCH_SIZE = DEFAULTS.batchSize;
 const SAMPLE_MS = 50;
 export const SUSTAINED_TARGET = 0.98;
 
 interface RunSpec {
   readonly rate: number;
   readonly users: number;
-  readonly batchSize: number;
+  /** Undefined: the loader's default (no --batch-size flag). */
+  readonly batchSize?: number;
   readonly concurrency?: number;
 }
 
@@ -77,8 +81,7 @@ async function runOne(spec: RunSpec, latencyMs: number, dir: string): Promise<Ru
       sim.url,
       '--rate-limit',
       String(spec.rate),
-      '--batch-size',
-      String(spec.batchSize),
+      ...(spec.batchSize === undefined ? [] : ['--batch-size', String(spec.batchSize)]),
       ...(spec.concurrency === undefined ? [] : ['--concurrency', String(spec.concurrency)]),
       '--quiet',
       '--json',
@@ -151,6 +154,7 @@ async function main(): Promise<void> {
     options: {
       rates: { type: 'string', default: '50,200,500' },
       seconds: { type: 'string' },
+      'batch-size': { type: 'string' },
       'latency-ms': { type: 'string', default: '50' },
       quick: { type: 'boolean', default: false },
       reference: { type: 'boolean', default: false },
@@ -162,12 +166,17 @@ async function main(): Promise<void> {
   const rates = values.rates.split(',').map(Number);
   if (!(seconds > 0) || !(latencyMs >= 0) || rates.some((r) => !(r > 0)))
     throw new Error('--seconds, --latency-ms and --rates must be positive numbers');
-  const specs: RunSpec[] = rates.map((rate) => {
-    const users = Math.max(BATCHES, Math.round((rate * seconds) / REQUESTS_PER_USER));
-    return { rate, users, batchSize: Math.ceil(users / BATCHES) };
-  });
+  const batchSize = values['batch-size'] === undefined ? undefined : Number(values['batch-size']);
+  const specs: RunSpec[] = rates.map((rate) => ({
+    rate,
+    users: Math.max(1, Math.round((rate * seconds) / REQUESTS_PER_USER)),
+    ...(batchSize === undefined ? {} : { batchSize }),
+  }));
   if (values.reference) {
-    const base = specs.find((s) => s.rate === 200) ?? { rate: 200, users: 900, batchSize: 225 };
+    const base = specs.find((s) => s.rate === 200) ?? {
+      rate: 200,
+      users: Math.round((200 * seconds) / REQUESTS_PER_USER),
+    };
     specs.push({ ...base, concurrency: 8 });
   }
   const machine = describeMachine();
@@ -204,7 +213,7 @@ async function main(): Promise<void> {
       String(r.rate),
       r.concurrency === undefined ? 'default (adaptive)' : String(r.concurrency),
       String(r.users),
-      String(r.batchSize),
+      `${r.batchSize ?? DEFAULT_BATCH_SIZE} (${Math.ceil(r.users / (r.batchSize ?? DEFAULT_BATCH_SIZE))} batches)`,
       String(r.accepted),
       r.windowSeconds.toFixed(1),
       `${r.sustained.toFixed(3)}x`,
@@ -218,7 +227,7 @@ async function main(): Promise<void> {
   const command = `node --import tsx bench/rate-limit.ts ${process.argv.slice(2).join(' ')}`.trim();
   const section = [
     ...sectionHead(machine, command, startedAt),
-    `- simulator in the bench process (server-side limit S, ${latencyMs} ms added to every response), \`paylink-loader load --rate-limit S --batch-size N\` in a child process; counters sampled every ${SAMPLE_MS} ms`,
+    `- simulator in the bench process (server-side limit S, ${latencyMs} ms added to every response), \`paylink-loader load --rate-limit S\` in a child process${batchSize === undefined ? ' (default flags otherwise)' : ` with --batch-size ${batchSize}`}; counters sampled every ${SAMPLE_MS} ms`,
     '',
     table,
     '',
