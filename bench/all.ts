@@ -24,13 +24,13 @@ const BENCHES: readonly Bench[] = [
     name: 'batch-memory',
     file: 'batch-memory.ts',
     full: ['--heap-mib', '0'],
-    quick: ['--quick', '--heap-mib', '0'],
+    quick: ['--users', '1000,2000', '--heap-mib', '0'],
   },
   {
     name: 'normalize-encode',
     file: 'normalize-encode.ts',
     full: ['--users', '1000,5000', '--e2e-users', '0'],
-    quick: ['--quick', '--users', '200,1000', '--e2e-users', '0'],
+    quick: ['--quick', '--users', '200,500', '--e2e-users', '0'],
     node: ['--expose-gc'],
   },
   {
