@@ -85,8 +85,8 @@ async function normalizedTables(users: number): Promise<Table[]> {
     const result = await loadUser({ identifier, steps, loadId: LOAD_ID, dt: DT }, api);
     for (const { table: key, row: raw } of result.rows) {
       const { table, row } = registry.typeRow(key, raw);
-      let rows = byTable.get(table);
-      if (rows === undefined) byTable.set(table, (rows = []));
+      const rows = byTable.get(table) ?? [];
+      if (rows.length === 0) byTable.set(table, rows);
       rows.push(row);
     }
   }
