@@ -2,7 +2,7 @@
  * Benchmark: normalize + type + Parquet encode on simulated PayLink worlds, with live heap and peak memory,
  * plus one end-to-end load over loopback HTTP. See bench/README.md.
  *
- *   npm run bench -- [--users 1000,10000] [--quick] [--e2e-users N] [--part-max-rows N] [--heap-checkpoints N] [--no-save]
+ *   npm run bench:normalize-encode -- [--users 1000,10000] [--quick] [--e2e-users N] [--part-max-rows N] [--heap-checkpoints N] [--no-save]
  */
 import { fileURLToPath } from 'node:url';
 import { loaderSettings, selectResources } from '#core/config.ts';
@@ -68,7 +68,8 @@ async function runEndToEnd(options: BenchOptions): Promise<CaseResult> {
 
 function commandLine(argv: readonly string[]): string {
   const args = argv.join(' ');
-  if (process.env['npm_lifecycle_event'] === 'bench') return `npm run bench${args ? ` -- ${args}` : ''}`;
+  if (process.env['npm_lifecycle_event'] === 'bench:normalize-encode')
+    return `npm run bench:normalize-encode${args ? ` -- ${args}` : ''}`;
   return ['node', ...process.execArgv, 'bench/normalize-encode.ts', ...argv].join(' ');
 }
 

@@ -17,7 +17,8 @@ export interface DryRunInput {
   readonly users: readonly BatchUser[];
   readonly resources: readonly string[];
   readonly batchSize: number;
-  readonly concurrency: number;
+  /** Users at once, or `adaptive` (set from the rate limit and the measured latency). */
+  readonly concurrency: number | 'adaptive';
   readonly rateLimit: number;
   readonly store: ObjectStore;
   readonly api: PayLinkApi;
@@ -44,7 +45,7 @@ export interface DryRunReport {
     readonly users: number;
     readonly batches: number;
     readonly batchSize: number;
-    readonly concurrency: number;
+    readonly concurrency: number | 'adaptive';
     readonly rateLimit: number;
     readonly resources: readonly string[];
   };
@@ -140,6 +141,8 @@ export function formatDryRun(report: DryRunReport): string {
     `  into         ${p.dest}, partition dt=${p.dt}`,
     `  users        ${p.users} in ${p.batches} batch(es) of up to ${p.batchSize}`,
     `  resources    ${p.resources.join(', ')}`,
-    `  concurrency  ${p.concurrency} users at once, at most ${p.rateLimit} requests/s`,
+    p.concurrency === 'adaptive'
+      ? `  concurrency  adapts to the rate limit and PayLink's latency, at most ${p.rateLimit} requests/s`
+      : `  concurrency  ${p.concurrency} users at once, at most ${p.rateLimit} requests/s`,
   ].join('\n');
 }

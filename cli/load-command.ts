@@ -7,6 +7,7 @@
  *   1  nothing committed (bad input, credentials rejected, PayLink unreachable, lake unwritable, ...)
  */
 import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { resolveCredentials } from '#adapters/credentials.ts';
 import { cliLeaseOwner, isAbandonedOnThisHost, startHeartbeat } from '#adapters/lease-owner.ts';
 import { openStore } from '#adapters/open-store.ts';
@@ -14,6 +15,7 @@ import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { createPayLinkClient } from '#adapters/paylink-client.ts';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
+import { ADAPTIVE_CONCURRENCY, adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
 import {
   type ConfigFile,
   configFileSchema,
@@ -38,6 +40,7 @@ import type { BatchUser } from '#core/load-batch.ts';
 import { taskIdsProblem } from '#core/load-user.ts';
 import { type PlanDoc, resumablePlan } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
+import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
 import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
@@ -66,7 +69,8 @@ export const LOAD_USAGE = `paylink-loader load --users <file> --dest <dir|s3://b
                           from 2000-01-01 to a day after now (else refused)
   --resume <id>           resume an interrupted load (same users and options); refused when
                           nothing of that load is staged
-  --concurrency <n>       users loaded at once (default ${DEFAULTS.concurrency})
+  --concurrency <n>       users loaded at once (default: adapts to --rate-limit and the measured
+                          latency, ${ADAPTIVE_CONCURRENCY.min} to ${ADAPTIVE_CONCURRENCY.max})
   --rate-limit <req/s>    client-side request rate over all users (default ${DEFAULTS.rateLimit})
   --batch-size <n>        users per batch (default ${DEFAULTS.batchSize})
   --secret-id <id|arn>    read {"api_key","api_secret"} from Secrets Manager
@@ -152,7 +156,9 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     ...(values.resources === undefined ? {} : { resources: list(values.resources) ?? [] }),
     ...(values['load-id'] === undefined ? {} : { loadId: assertLoadId(values['load-id']) }),
     ...(values.resume === undefined ? {} : { loadId: assertLoadId(values.resume), resume: true }),
-    concurrency: positiveInt('--concurrency', values.concurrency, DEFAULTS.concurrency),
+    ...(values.concurrency === undefined
+      ? {}
+      : { concurrency: positiveInt('--concurrency', values.concurrency, DEFAULTS.concurrency) }),
     rateLimit: positiveNumber('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit),
     batchSize: positiveInt('--batch-size', values['batch-size'], DEFAULTS.batchSize),
     ...(values['secret-id'] === undefined ? {} : { secretId: values['secret-id'] }),
@@ -272,7 +278,14 @@ async function prepareAndRun(
     users,
     resources,
     batchSize: request.batchSize ?? DEFAULTS.batchSize,
-    concurrency: request.concurrency ?? DEFAULTS.concurrency,
+    // Unless set: as many users as the rate limit and PayLink's latency need (Little's law).
+    concurrency:
+      request.concurrency ??
+      adaptiveConcurrency({
+        ratePerSecond: request.rateLimit ?? DEFAULTS.rateLimit,
+        limiter: () => rateLimiterStats(rateLimiter),
+        now: () => performance.now(),
+      }),
   };
   if (request.resume) {
     const plan = await resumablePlan({ ...input, resources: resources.tables }, store);
@@ -282,6 +295,7 @@ async function prepareAndRun(
   if (request.dryRun) {
     const report = await dryRunReport({
       ...input,
+      concurrency: typeof input.concurrency === 'number' ? input.concurrency : 'adaptive',
       resources: resources.tables,
       store,
       api,

@@ -1,7 +1,7 @@
 /** Flags of `npm run bench`. */
 import { parseArgs } from 'node:util';
 
-export const BENCH_USAGE = `npm run bench -- [--users 1000,10000] [--quick] [--e2e-users N] [--part-max-rows N] [--heap-checkpoints N] [--seed S] [--no-save]
+export const BENCH_USAGE = `npm run bench:normalize-encode -- [--users 1000,10000] [--quick] [--e2e-users N] [--part-max-rows N] [--heap-checkpoints N] [--seed S] [--no-save]
 
   --users a,b          world sizes (users) for the in-process cases (default 1000,10000)
   --quick              a short run: users 200,2000, end-to-end 200 users, rotation at 500 rows

@@ -17,6 +17,11 @@ import type { ObjectStore, ObjectWriter, PartWriter, PartWriterFactory } from '#
 import type { Cell, ColumnDef, ColumnType, Row } from '#core/types.ts';
 import { cellProblem, parquetFieldSpecs } from './parquet-schema.ts';
 
+/** Rows appended between two turns of the event loop (see `append`). */
+const YIELD_EVERY_ROWS = 200;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export interface ParquetPartWriterOptions {
   /** Rows per row group (default DEFAULTS.parquet.rowGroupRows). */
   readonly rowGroupRows?: number;
@@ -137,6 +142,7 @@ async function openPart(
     return queue;
   };
 
+  let sinceYield = 0;
   return {
     columns,
     async append(row) {
@@ -144,6 +150,16 @@ async function openPart(
         throw new StoreError(key, `append after ${state === 'aborted' ? 'abort' : 'close'}`);
       const record = toRecord(row);
       rows += 1;
+      // Appends resolve as microtasks: thousands in a row (a batch's held rows written at its
+      // close) would starve the event loop, and with it the next batch's requests. Every
+      // YIELD_EVERY_ROWS rows, let timers and I/O run.
+      if (++sinceYield >= YIELD_EVERY_ROWS) {
+        sinceYield = 0;
+        return enqueue(async () => {
+          await yieldToEventLoop();
+          await writer.appendRow(record);
+        });
+      }
       return enqueue(() => writer.appendRow(record));
     },
     bytesWritten: () => sink.bytes,

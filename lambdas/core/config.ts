@@ -2,7 +2,7 @@
  * The loader's typed configuration, parsed once at the edge (CLI flags, Lambda environment,
  * a JSON config file). Errors name the offending key, never its value.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULTS } from './constants.ts';
 import { ConfigError } from './errors.ts';
 import {

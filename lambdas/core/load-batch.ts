@@ -17,7 +17,7 @@ import { rootRowId } from './ids.ts';
 import { InOrder } from './in-order.ts';
 import { batchManifestKey, stagedPartsPrefix } from './layout.ts';
 import { loadUser, type UnitOutcome, USER_LOADS_COLUMNS, type UserResult } from './load-user.ts';
-import { forEachConcurrent } from './pool.ts';
+import { type ConcurrencyControl, forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartWriterFactory, PayLinkApi } from './ports.ts';
 import type { SchemaDoc, SchemaRegistry } from './schema-registry.ts';
 import { type PartLimits, type StagedFile, TableSinks } from './table-sinks.ts';
@@ -38,7 +38,8 @@ export interface BatchInput {
   readonly steps: readonly ResourceStep[];
   /** Shared by all batches of a local run; a Lambda starts from the committed registry. */
   readonly registry: SchemaRegistry;
-  readonly concurrency: number;
+  /** Users in flight: a number, or a control that adapts it (adaptive-concurrency.ts). */
+  readonly concurrency: number | ConcurrencyControl;
   /** Stop starting users after this instant (Lambda deadline minus a safety margin). */
   readonly deadline?: Date;
   /**
@@ -132,7 +133,33 @@ export const DEADLINE_CODE = 'deadline_exceeded';
 /** Finished users that may wait (per worker) for a slower earlier user before workers pause. */
 const REORDER_WINDOW_PER_WORKER = 4;
 
+/**
+ * A batch whose users are all loaded and whose rows are all handed to its part writers, but
+ * whose parts are not closed yet. `stage()` closes them (encoding the last row groups and the
+ * footers, the slow part) and writes the manifest: only then is the batch staged. A local run
+ * stages one batch while the next one's users load (run-load.ts), so requests never wait for
+ * the lake; everything a manifest says is fixed before `stage()` starts.
+ */
+export interface LoadedBatch {
+  /** Users left out because the run was asked to stop (see BatchManifest.notStarted). */
+  readonly notStarted: readonly string[];
+  /** Closes the parts and writes the manifest; the batch is staged when this resolves. */
+  stage(): Promise<BatchManifest>;
+  /** Abandons the parts (a batch that will never be staged). */
+  abort(): Promise<void>;
+}
+
+/** Loads a batch and stages it: the unit of work of a load-batch Lambda. */
 export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<BatchManifest> {
+  const loaded = await loadBatchUsers(input, deps);
+  return loaded.stage();
+}
+
+/**
+ * Loads a batch's users and writes their rows to its part writers (see LoadedBatch). On a
+ * systemic failure the parts are abandoned and the error is thrown.
+ */
+export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promise<LoadedBatch> {
   const { store } = deps;
   const stale = await store.list(stagedPartsPrefix(input.loadId, input.batch));
   if (stale.length > 0) await store.delete(stale);
@@ -169,19 +196,23 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
     return { table: LAKE.userLoadsTable, dt: input.dt, row: registry.coerceRow(LAKE.userLoadsTable, raw) };
   };
   // Typing happens in user order, synchronously, so every run of the same users infers the same types.
-  const ordered = new InOrder<{ index: number; result: UserResult }>(async ({ index, result }) => {
-    const typed = result.rows.map((r) => emit(r.table, r.dt, r.row));
-    for (const outcome of result.outcomes) {
-      if (outcome.endpoint !== undefined && !health.works(outcome.endpoint.resource)) {
-        pending.push({ index, identifier: result.identifier, outcome });
-        continue;
+  const ordered = new InOrder<{ index: number; result: UserResult }>(
+    async ({ index, result }) => {
+      const typed = result.rows.map((r) => emit(r.table, r.dt, r.row));
+      for (const outcome of result.outcomes) {
+        if (outcome.endpoint !== undefined && !health.works(outcome.endpoint.resource)) {
+          pending.push({ index, identifier: result.identifier, outcome });
+          continue;
+        }
+        if (outcome.status === 'failed') failed[index] = true;
+        typed.push(emitOutcome(userLoadsRow(input, input.batch, result.identifier, outcome)));
       }
-      if (outcome.status === 'failed') failed[index] = true;
-      typed.push(emitOutcome(userLoadsRow(input, input.batch, result.identifier, outcome)));
-    }
-    await sinks.write(typed);
-    if (!notStarted[index]) deps.onUser?.(result);
-  }, REORDER_WINDOW_PER_WORKER * input.concurrency);
+      await sinks.write(typed);
+      if (!notStarted[index]) deps.onUser?.(result);
+    },
+    REORDER_WINDOW_PER_WORKER *
+      (typeof input.concurrency === 'number' ? input.concurrency : input.concurrency.max),
+  );
 
   try {
     await forEachConcurrent(input.users, input.concurrency, async (user, index) => {
@@ -273,8 +304,9 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
       settled.push(emitOutcome(userLoadsRow(input, unit.batch, unit.identifier, final)));
     }
     if (settled.length > 0) await sinks.write(settled);
-    const files = await sinks.close();
-    const manifest: BatchManifest = {
+    // From here nothing reads the shared registry: the next batch may type rows meanwhile.
+    await sinks.seal();
+    const described: Omit<BatchManifest, 'files'> = {
       formatVersion: 1,
       loadId: input.loadId,
       batch: input.batch,
@@ -289,17 +321,51 @@ export async function loadBatch(input: BatchInput, deps: BatchDeps): Promise<Bat
       ...(notStarted.some(Boolean)
         ? { notStarted: input.users.filter((_, i) => notStarted[i]).map((u) => u.identifier) }
         : {}),
-      files,
       rowsByTable,
       requests: deps.api.stats().requests - requestsBefore,
       nonFiniteValues: registry.nonFiniteValues() - nonFiniteBefore,
       schema: registry.toJSON(),
-      endpointFindings: health.findings().filter((f) => f.batches.includes(input.batch)),
+      // A copy: the shared judge goes on recording later batches into its findings.
+      endpointFindings: structuredClone(health.findings().filter((f) => f.batches.includes(input.batch))),
       ...(deferred.length > 0 ? { deferredUnits: deferred } : {}),
       ...(carried === undefined ? { endpointEvidence: health.evidence() } : {}),
     };
-    await store.put(batchManifestKey(input.loadId, input.batch), JSON.stringify(manifest));
-    return manifest;
+    return {
+      notStarted: described.notStarted ?? [],
+      async stage() {
+        try {
+          const files = await sinks.close();
+          // The manifest's fields in their usual order (`files` after the users').
+          const {
+            rowsByTable: rows,
+            requests,
+            nonFiniteValues,
+            schema,
+            endpointFindings,
+            deferredUnits,
+            endpointEvidence,
+            ...head
+          } = described;
+          const manifest: BatchManifest = {
+            ...head,
+            files,
+            rowsByTable: rows,
+            requests,
+            ...(nonFiniteValues === undefined ? {} : { nonFiniteValues }),
+            schema,
+            endpointFindings,
+            ...(deferredUnits === undefined ? {} : { deferredUnits }),
+            ...(endpointEvidence === undefined ? {} : { endpointEvidence }),
+          };
+          await store.put(batchManifestKey(input.loadId, input.batch), JSON.stringify(manifest));
+          return manifest;
+        } catch (error) {
+          await sinks.abort();
+          throw error;
+        }
+      },
+      abort: () => sinks.abort(),
+    };
   } catch (error) {
     // Systemic failures (ApiKeyRejectedError, a store error) end the batch with nothing staged as done.
     await sinks.abort();

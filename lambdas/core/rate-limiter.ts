@@ -18,6 +18,17 @@ export interface RateLimiterOptions {
   readonly sleep: (ms: number) => Promise<void>;
 }
 
+/** What a limiter has done so far: what adaptive concurrency (Little's law) reads. */
+export interface RateLimiterStats {
+  /** Requests admitted (`acquire` calls). */
+  readonly acquired: number;
+  /** Milliseconds callers were told to wait, summed over every call. */
+  readonly waitedMs: number;
+}
+
+/** Counters of the limiters built here, kept aside so the class stays `{ acquire }`. */
+const counters = new WeakMap<RateLimiter, { acquired: number; waitedMs: number }>();
+
 /**
  * `new RateLimiter({ ratePerSecond, now, sleep })`. Its only member is `acquire`, so anything
  * with an `acquire(): Promise<void>` (a test double) can stand in for it.
@@ -26,15 +37,31 @@ export class RateLimiter {
   /** Resolves when the caller may send one request. Callers are served first come, first served. */
   readonly acquire: () => Promise<void>;
   constructor(options: RateLimiterOptions) {
-    this.acquire = tokenBucket(options);
+    const take = tokenBucket(options);
+    const counted = { acquired: 0, waitedMs: 0 };
+    counters.set(this, counted);
+    this.acquire = () => {
+      const { wait, admitted } = take();
+      counted.acquired++;
+      counted.waitedMs += wait;
+      return admitted;
+    };
   }
+}
+
+/** What `limiter` has admitted and made wait so far (zeros for a stand-in not built here). */
+export function rateLimiterStats(limiter: RateLimiter): RateLimiterStats {
+  const counted = counters.get(limiter);
+  return { acquired: counted?.acquired ?? 0, waitedMs: counted?.waitedMs ?? 0 };
 }
 
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   return new RateLimiter(options);
 }
 
-const admit = (): Promise<void> => Promise.resolve();
+type Take = () => { wait: number; admitted: Promise<void> };
+
+const admit: Take = () => ({ wait: 0, admitted: Promise.resolve() });
 
 /**
  * Each call reserves its slot synchronously by taking a token, going into debt when the bucket
@@ -42,7 +69,7 @@ const admit = (): Promise<void> => Promise.resolve();
  * and each deadline is one interval after the previous one, so waiters are released in FIFO
  * order with one timer each and no polling.
  */
-function tokenBucket(options: RateLimiterOptions): () => Promise<void> {
+function tokenBucket(options: RateLimiterOptions): Take {
   const rate = options.ratePerSecond;
   if (rate === undefined || rate === Number.POSITIVE_INFINITY) return admit;
   if (!Number.isFinite(rate) || rate <= 0) {
@@ -60,7 +87,8 @@ function tokenBucket(options: RateLimiterOptions): () => Promise<void> {
     tokens = Math.min(burst, tokens + Math.max(0, now - updatedAt) / intervalMs);
     updatedAt = now;
     tokens -= 1;
-    if (tokens >= 0) return Promise.resolve();
-    return options.sleep(-tokens * intervalMs);
+    if (tokens >= 0) return { wait: 0, admitted: Promise.resolve() };
+    const wait = -tokens * intervalMs;
+    return { wait, admitted: options.sleep(wait) };
   };
 }

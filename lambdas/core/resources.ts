@@ -4,7 +4,7 @@
  * file's overrides go through, because much of the real API is a guess
  * (see docs: selectors marked [3rd] may be wrong) and must be fixable without a release.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isLakeName } from './naming.ts';
 import type { FieldHint, FieldHints } from './schema-registry.ts';
 import { COLUMN_TYPES, type ColumnType } from './types.ts';

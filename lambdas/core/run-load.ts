@@ -10,9 +10,10 @@ import { InterruptedError } from './errors.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { batchManifestKey, commitIntentKey, stagingPrefix } from './layout.ts';
 import { acquireLease, type Lease, type LeaseOptions } from './lease.ts';
-import { type BatchManifest, type BatchUser, type CarriedUnits, loadBatch } from './load-batch.ts';
+import { type BatchManifest, type BatchUser, type CarriedUnits, loadBatchUsers } from './load-batch.ts';
 import type { UserResult } from './load-user.ts';
 import { extendPlan, type PlanDoc, planLoad, readBatchUsers, resumablePlan } from './plan.ts';
+import type { ConcurrencyControl } from './pool.ts';
 import type { PayLinkApi } from './ports.ts';
 import { readJson } from './store-json.ts';
 import type { PartLimits } from './table-sinks.ts';
@@ -24,7 +25,8 @@ export interface RunLoadInput {
   readonly users: readonly BatchUser[];
   readonly resources: ResourcePlan;
   readonly batchSize: number;
-  readonly concurrency: number;
+  /** Users in flight: a number (`--concurrency`), or a control that adapts it (adaptive-concurrency.ts). */
+  readonly concurrency: number | ConcurrencyControl;
   readonly limits?: PartLimits;
   /**
    * True once the run should stop (SIGINT): no new user starts, users in flight finish, staged
@@ -97,6 +99,18 @@ async function runLeased(
   /** Users an interrupted batch never started: loaded in batches appended to the plan. */
   const leftOut: BatchUser[] = [];
   let staged = 0;
+  // Batches are pipelined: a batch's parts are closed and its manifest written (the lake's
+  // slow part) while the next batch's users load, so requests never stop at a batch boundary.
+  // At most one batch stages while the next loads: memory stays two batches' buffers at most.
+  let staging: { done: Promise<void>; failed: boolean } | undefined;
+  /** Waits for the batch being staged, if any; rethrows its failure. */
+  const settle = async () => {
+    const current = staging;
+    staging = undefined;
+    await current?.done;
+  };
+  // A failed staging stops the batch loading meanwhile: no new user starts, and the run fails.
+  const stop = () => input.stop?.() === true || staging?.failed === true;
   try {
     for (let batch = 0; batch < plan.batches; batch++) {
       await lease?.assertHeld();
@@ -114,9 +128,12 @@ async function runLeased(
           leftOut.push(...users.filter((u) => wanted.has(u.identifier)));
         }
       } else {
-        if (input.stop?.()) throw new InterruptedError(plan.loadId, staged, plan.users);
+        if (stop()) {
+          await settle();
+          throw new InterruptedError(plan.loadId, staged, plan.users);
+        }
         deps.onBatch?.(batch, plan.batches);
-        const manifest = await loadBatch(
+        const loaded = await loadBatchUsers(
           {
             loadId: plan.loadId,
             batch,
@@ -130,19 +147,45 @@ async function runLeased(
             carried,
             // Users left out by an interrupted attempt get batches of their own after this one.
             lastBatch: batch === plan.batches - 1 && leftOut.length === 0,
-            ...(input.stop === undefined ? {} : { stop: input.stop }),
+            stop,
             ...(input.limits === undefined ? {} : { limits: input.limits }),
           },
           deps,
         );
-        staged += manifest.users;
-        if (manifest.notStarted !== undefined && manifest.notStarted.length > 0)
+        // The previous batch must be staged before this one starts staging.
+        try {
+          await settle();
+        } catch (error) {
+          await loaded.abort();
+          throw error;
+        }
+        const current = {
+          failed: false,
+          done: loaded.stage().then(
+            (manifest: BatchManifest) => {
+              staged += manifest.users;
+            },
+            (error: unknown) => {
+              current.failed = true;
+              throw error;
+            },
+          ),
+        };
+        // Rejections are rethrown by settle(); until then none may go unhandled.
+        current.done.catch(() => undefined);
+        staging = current;
+        if (loaded.notStarted.length > 0) {
+          await settle();
           throw new InterruptedError(plan.loadId, staged, plan.users);
+        }
       }
       if (batch === plan.batches - 1 && leftOut.length > 0)
         plan = await extendPlan(deps.store, plan, leftOut.splice(0));
     }
+    await settle();
   } catch (error) {
+    // A batch still staging finishes first (staged, or failed): nothing writes after we return.
+    await staging?.done.catch(() => undefined);
     // Staged batches are kept for a resume when there are any (an interrupted or failed run of
     // thousands of users), and always when this run no longer holds the load id: the staging
     // is then another run's. Otherwise nothing was published: drop this attempt's staging

@@ -48,7 +48,7 @@
  */
 
 import { parse, stringify } from 'lossless-json';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LAKE } from './constants.ts';
 import { LakeStateError } from './errors.ts';
 import {

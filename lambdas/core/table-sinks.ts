@@ -15,7 +15,7 @@ import { DEFAULTS } from './constants.ts';
 import { partKey, stagedPartKey } from './layout.ts';
 import type { ObjectStore, PartWriter, PartWriterFactory } from './ports.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
-import type { Row } from './types.ts';
+import type { ColumnDef, Row } from './types.ts';
 
 export interface StagedFile {
   readonly table: string;
@@ -50,6 +50,8 @@ export class TableSinks {
   /** Rows of a (table, dt) whose first part is not open yet. */
   readonly #held = new Map<string, { table: string; dt: string; rows: Row[] }>();
   #heldRows = 0;
+  /** Columns by table once sealed (see `seal`). */
+  #sealed: Map<string, readonly ColumnDef[]> | undefined;
   // Writes from concurrent users are chained: a part writer takes one append at a time.
   #queue: Promise<void> = Promise.resolve();
 
@@ -80,9 +82,24 @@ export class TableSinks {
     return run;
   }
 
-  /** Closes every open part; returns all files written by this batch. */
-  async close(): Promise<StagedFile[]> {
+  /**
+   * Waits for every write, then fixes the columns of every table this batch wrote as the
+   * registry has them now (a copy). After it the sinks never read the registry again, so the
+   * next batch of a local run may type rows (and add columns) while this one closes: its parts
+   * get exactly the columns its manifest's schema has. Cheap: held rows are written by `close`.
+   */
+  async seal(): Promise<void> {
     await this.#queue;
+    if (this.#sealed !== undefined) return;
+    const sealed = new Map<string, readonly ColumnDef[]>();
+    for (const { table } of [...this.#held.values(), ...this.#open.values()])
+      sealed.set(table, [...this.deps.registry.columns(table)]);
+    this.#sealed = sealed;
+  }
+
+  /** Closes every open part (sealing first); returns all files written by this batch. */
+  async close(): Promise<StagedFile[]> {
+    await this.seal();
     await this.#releaseHeld();
     for (const key of [...this.#open.keys()]) await this.#closePart(key);
     return [...this.#files];
@@ -100,7 +117,7 @@ export class TableSinks {
   async #partFor(table: string, dt: string): Promise<OpenPart> {
     const key = `${table}\u0000${dt}`;
     const current = this.#open.get(key);
-    const columns = this.deps.registry.columns(table);
+    const columns = this.#sealed?.get(table) ?? this.deps.registry.columns(table);
     if (current) {
       const { writer } = current;
       const full =

@@ -1,31 +1,42 @@
 /** Commit Lambda: batch manifests -> registry, Glue tables, final parts, load marker. */
-import { createGlueCatalog } from '#adapters/glue-catalog.ts';
-import { createGlueViewSync } from '#adapters/glue-views.ts';
-import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { commitLoad, type TableCatalog } from '#core/commit.ts';
 import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
 import { readSystemicCause } from '#core/systemic-cause.ts';
 import type { CommitEvent, CommitResult, SystemicCauseResult } from './contract.ts';
+import { lazyPartReader, once } from './lazy.ts';
+import { partWriters } from './part-writers.ts';
 import { guardRedrive } from './redrive-guard.ts';
-import { handlerConfig, lakeStore, partWriters } from './runtime.ts';
+import { handlerConfig, lakeStore } from './runtime.ts';
 
 function glueCatalog(): TableCatalog | undefined {
   const config = handlerConfig();
   if (config.glueDatabase === undefined) return undefined;
   // Raw tables in `<db>_raw`; history views (committed loads only) in `<db>`, current state in `<db>_current`.
   const databases = lakeDatabases(config.glueDatabase);
-  const glue = createGlueCatalog({ database: databases.raw });
-  const views = createGlueViewSync({ databases });
+  // The Glue client is loaded when the commit reaches its catalog step, not with the bundle.
+  const clients = once(async () => {
+    const [{ createGlueCatalog }, { createGlueViewSync }] = await Promise.all([
+      import('#adapters/glue-catalog.ts'),
+      import('#adapters/glue-views.ts'),
+    ]);
+    return { glue: createGlueCatalog({ database: databases.raw }), views: createGlueViewSync({ databases }) };
+  });
   const root = `s3://${config.bucket}/${config.prefix ? `${config.prefix}/` : ''}`;
   return {
     async syncTables(tables) {
+      const { glue, views } = await clients();
       await glue.syncTables(tables, (table) => `${root}${tablePrefix(table)}`);
       await views.syncViews(tables);
     },
   };
 }
+
+/** hyparquet, loaded when the commit first reads a part back. */
+const partReader = lazyPartReader(async () =>
+  (await import('#adapters/parquet-reader.ts')).createParquetPartReader(),
+);
 
 /** The commit's hold on the lease: renewed for its own run (a Lambda lives at most 15 minutes). */
 const COMMIT_LEASE_TTL_MS = 15 * 60 * 1000;
@@ -50,7 +61,7 @@ export async function handler(event: CommitEvent): Promise<CommitResult | System
   const marker = await commitLoad(event.loadId, {
     store,
     parts: partWriters(),
-    reader: createParquetPartReader(),
+    reader: partReader,
     clock,
     ...(catalog ? { catalog } : {}),
     ...(lease ? { lease } : {}),

@@ -7,8 +7,10 @@ import { loadBatch } from '#core/load-batch.ts';
 import { readBatchUsers, readPlan } from '#core/plan.ts';
 import { recordSystemicCause } from '#core/systemic-cause.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, type LoadBatchEvent, type LoadBatchResult } from './contract.ts';
+import { partWriters } from './part-writers.ts';
+import { payLinkApi } from './paylink-api.ts';
 import { guardRedrive } from './redrive-guard.ts';
-import { handlerConfig, lakeStore, partWriters, payLinkApi } from './runtime.ts';
+import { handlerConfig, lakeStore } from './runtime.ts';
 
 /** See BATCH_DEADLINE_MARGIN_SECONDS. */
 export const DEADLINE_MARGIN_MS = BATCH_DEADLINE_MARGIN_SECONDS * 1000;

@@ -5,7 +5,6 @@
  * (lambdas/core/capacity.ts) uses the requests per user measured by the previous committed
  * load of the same schedule (see `previousMarker`).
  */
-import { s3UsersSource } from '#adapters/s3-users-source.ts';
 import { measuredRequestsPerUser, planCapacity } from '#core/capacity.ts';
 import { selectResources } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
@@ -22,6 +21,7 @@ import {
   type PlanEvent,
   type PlanResult,
 } from './contract.ts';
+import { lazyUsersSource } from './lazy.ts';
 import { handlerConfig, lakeStore } from './runtime.ts';
 
 /** Markers read, newest first, looking for this schedule's last load: bounds the plan's time. */
@@ -84,7 +84,13 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
 
   // First pass: validate and count the listed identifiers (duplicates included: an upper bound,
   // so batches are sized for at least as many users as will be loaded).
-  const source = s3UsersSource({ bucket: config.usersBucket, key: config.usersKey, setting: 'USERS_KEY' });
+  const source = lazyUsersSource(`s3://${config.usersBucket}/${config.usersKey}`, async () =>
+    (await import('#adapters/s3-users-source.ts')).s3UsersSource({
+      bucket: config.usersBucket,
+      key: config.usersKey,
+      setting: 'USERS_KEY',
+    }),
+  );
   const listed = await countListedUsers(source, 'users list');
 
   const store = lakeStore();

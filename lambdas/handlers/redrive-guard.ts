@@ -3,11 +3,12 @@
  * redriven (the state machine's own guard admitted it); a redriven run lists the running
  * executions of its state machine and goes on only if it is the only one.
  */
-import { listRunningExecutions } from '#adapters/step-functions-runs.ts';
 import { assertSoleRun, needsRedriveGuard, type RunRef } from '#core/run-guard.ts';
 
 export async function guardRedrive(run: RunRef | undefined, childRedriveCount?: number): Promise<void> {
   if (!needsRedriveGuard(run, childRedriveCount)) return;
+  // Only a redriven run needs the Step Functions client: loaded here, not with the bundle.
+  const { listRunningExecutions } = await import('#adapters/step-functions-runs.ts');
   const running = await listRunningExecutions(run.stateMachine);
   assertSoleRun(run.execution, running);
   console.log(JSON.stringify({ event: 'redrive_guard_passed', execution: run.execution }));

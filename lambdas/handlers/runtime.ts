@@ -1,12 +1,10 @@
 /**
  * Per-container set-up shared by the handlers: configuration parsed once from the environment
- * (errors name the variable), and clients built once and reused across invocations.
+ * (errors name the variable), and the lake's store built once and reused across invocations.
+ * The S3 client is imported on first use (lazy.ts). What only some handlers use lives in its own
+ * module (part-writers.ts, paylink-api.ts), so a handler's bundle carries only what it imports:
+ * the plan's bundle has no Parquet writer and no PayLink client at all.
  */
-import { resolveCredentials } from '#adapters/credentials.ts';
-import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
-import { createPayLinkClient } from '#adapters/paylink-client.ts';
-import { createS3Store } from '#adapters/s3-store.ts';
-import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import {
   type ConfigFile,
   configFileSchema,
@@ -18,8 +16,9 @@ import {
 } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
-import type { ObjectStore, PartWriterFactory, PayLinkApi } from '#core/ports.ts';
+import type { ObjectStore } from '#core/ports.ts';
 import { type CapacitySettings, HANDLER_ENV } from './contract.ts';
+import { lazyStore } from './lazy.ts';
 
 export interface HandlerConfig {
   readonly bucket: string;
@@ -118,7 +117,6 @@ export function parseHandlerConfig(env: Env): HandlerConfig {
 
 let cachedConfig: HandlerConfig | undefined;
 let cachedStore: ObjectStore | undefined;
-let cachedParts: PartWriterFactory | undefined;
 
 export function handlerConfig(): HandlerConfig {
   cachedConfig ??= parseHandlerConfig(process.env);
@@ -127,33 +125,18 @@ export function handlerConfig(): HandlerConfig {
 
 export function lakeStore(): ObjectStore {
   const config = handlerConfig();
-  cachedStore ??= createS3Store({ bucket: config.bucket, prefix: config.prefix });
+  cachedStore ??= lazyStore(
+    `s3://${config.bucket}${config.prefix === '' ? '' : `/${config.prefix}`}`,
+    async () => {
+      const { createS3Store } = await import('#adapters/s3-store.ts');
+      return createS3Store({ bucket: config.bucket, prefix: config.prefix });
+    },
+  );
   return cachedStore;
-}
-
-export function partWriters(): PartWriterFactory {
-  cachedParts ??= createParquetPartWriterFactory();
-  return cachedParts;
-}
-
-/**
- * A PayLink client per invocation (its rate limiter and counters belong to this batch); the
- * credentials behind it are cached per container by the credentials adapter.
- */
-export async function payLinkApi(): Promise<PayLinkApi> {
-  const config = handlerConfig();
-  const credentials = await resolveCredentials({ env: process.env, secretId: config.secretArn });
-  return createPayLinkClient({
-    baseUrl: config.settings.baseUrl,
-    credentials,
-    rateLimiter: createSystemRateLimiter(config.batchRequestRate),
-    http: config.settings.http,
-  });
 }
 
 /** For tests that change the environment between invocations of one module instance. */
 export function resetRuntime(): void {
   cachedConfig = undefined;
   cachedStore = undefined;
-  cachedParts = undefined;
 }

@@ -35,6 +35,7 @@ export function esbuildOptionsFor(bundling: Readonly<BundlingOptions>): BuildOpt
     'sourcesContent',
     'logLevel',
     'keepNames',
+    'mainFields',
   ]);
   const unknown = Object.keys(bundling).filter((k) => !known.has(k));
   if (unknown.length > 0)
@@ -52,6 +53,7 @@ export function esbuildOptionsFor(bundling: Readonly<BundlingOptions>): BuildOpt
     sourcesContent: bundling.sourcesContent ?? true,
     external: [...external],
     keepNames: bundling.keepNames ?? false,
+    ...(bundling.mainFields === undefined ? {} : { mainFields: [...bundling.mainFields] }),
     ...(bundling.logLevel === undefined ? {} : { logLevel: bundling.logLevel as LogLevel }),
     ...(bundling.tsconfig === undefined ? {} : { tsconfig: bundling.tsconfig }),
   };

@@ -28,4 +28,37 @@ describe('forEachConcurrent', () => {
     ).rejects.toThrowError('systemic');
     expect(started.length).toBeLessThan(10);
   });
+
+  it('follows a control that changes its limit while items run, and reports the count in flight', async () => {
+    let limit = 1;
+    let running = 0;
+    const peaks: number[] = [];
+    const told: number[] = [];
+    await forEachConcurrent(
+      [...Array(30).keys()],
+      { limit: () => limit, max: 6, inFlight: (n) => told.push(n) },
+      async (item) => {
+        running++;
+        peaks.push(running);
+        if (item === 4) limit = 6;
+        if (item === 20) limit = 2;
+        await new Promise((r) => setTimeout(r, 2));
+        running--;
+      },
+    );
+    // One at a time first, up to 6 once allowed, never above the limit in force when an item started.
+    expect(peaks.slice(0, 5)).toEqual([1, 1, 1, 1, 1]);
+    expect(Math.max(...peaks)).toBe(6);
+    expect(Math.max(...peaks.slice(27))).toBeLessThanOrEqual(2);
+    expect(told.at(-1)).toBe(0);
+    expect(Math.max(...told)).toBe(6);
+  });
+
+  it('resolves at once for no items', async () => {
+    let called = false;
+    await forEachConcurrent([], 4, async () => {
+      called = true;
+    });
+    expect(called).toBe(false);
+  });
 });

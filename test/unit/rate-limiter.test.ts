@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import { ConfigError } from '#core/errors.ts';
-import { createRateLimiter, RateLimiter } from '#core/rate-limiter.ts';
+import { createRateLimiter, RateLimiter, rateLimiterStats } from '#core/rate-limiter.ts';
 
 /** A clock that only moves when told, and a sleep that records its waits instead of waiting. */
 function fakeTime() {
@@ -139,5 +139,18 @@ describe('createSystemRateLimiter', () => {
     await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
     // Two intervals of 50 ms; timers may fire a millisecond early.
     expect(performance.now() - started).toBeGreaterThanOrEqual(95);
+  });
+});
+
+describe('rateLimiterStats', () => {
+  it('counts the requests admitted and the waits handed out', async () => {
+    const time = fakeTime();
+    const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleepRecording });
+    await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
+    expect(rateLimiterStats(limiter)).toEqual({ acquired: 3, waitedMs: 300 });
+    expect(rateLimiterStats({ acquire: async () => undefined } as RateLimiter)).toEqual({
+      acquired: 0,
+      waitedMs: 0,
+    });
   });
 });

@@ -1,0 +1,72 @@
+/**
+ * Every benchmark, one after another, each in its own Node process: `npm run bench` (the full
+ * figures, under 10 minutes on the 2-core machine) and `npm run bench:quick` (smoke sizes, under
+ * 2 minutes). Each appends its dated section to bench/results/<name>.md; this prints how long
+ * each took. Extra arguments after `--` go to every benchmark (`-- --no-save`).
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+interface Bench {
+  readonly name: string;
+  readonly file: string;
+  readonly full: readonly string[];
+  readonly quick: readonly string[];
+  /** Node flags the benchmark needs beyond tsx. */
+  readonly node?: readonly string[];
+}
+
+const BENCHES: readonly Bench[] = [
+  { name: 'cold-start', file: 'cold-start.ts', full: [], quick: ['--quick'] },
+  { name: 'encoders', file: 'encoders.ts', full: [], quick: ['--quick'] },
+  { name: 'rate-limit', file: 'rate-limit.ts', full: [], quick: ['--quick', '--seconds', '8'] },
+  {
+    name: 'batch-memory',
+    file: 'batch-memory.ts',
+    full: ['--heap-mib', '0'],
+    quick: ['--users', '1000,2000', '--heap-mib', '0'],
+  },
+  {
+    name: 'normalize-encode',
+    file: 'normalize-encode.ts',
+    full: ['--users', '1000,5000', '--e2e-users', '0'],
+    quick: ['--quick', '--users', '200,500', '--e2e-users', '0'],
+    node: ['--expose-gc'],
+  },
+  {
+    name: 'plan-memory',
+    file: 'plan-memory.ts',
+    full: ['--users', '100000,1000000', '--modes', 'stream'],
+    quick: ['--users', '100000', '--modes', 'stream'],
+    node: ['--expose-gc'],
+  },
+];
+
+function run(bench: Bench, args: readonly string[]): Promise<number | null> {
+  const file = fileURLToPath(new URL(bench.file, import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(bench.node ?? []), '--import', 'tsx', file, ...args], {
+      stdio: 'inherit',
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve(code));
+  });
+}
+
+const quick = process.argv.includes('--quick');
+const extra = process.argv.slice(2).filter((a) => a !== '--quick');
+const started = performance.now();
+const timings: string[] = [];
+let failed = false;
+for (const bench of BENCHES) {
+  const t = performance.now();
+  const code = await run(bench, [...(quick ? bench.quick : bench.full), ...extra]);
+  failed ||= code !== 0;
+  timings.push(
+    `${bench.name}: ${((performance.now() - t) / 1000).toFixed(0)} s${code === 0 ? '' : ` (exit ${code})`}`,
+  );
+}
+console.log(
+  `\n${quick ? 'bench:quick' : 'bench'}: ${((performance.now() - started) / 1000).toFixed(0)} s in all (${timings.join(', ')})`,
+);
+process.exitCode = failed ? 1 : 0;

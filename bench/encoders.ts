@@ -1,0 +1,263 @@
+/**
+ * The encoder question (issue 11, item 3), answered by measurement on every run: the same
+ * normalized, typed rows written by parquetjs-lite (the default, through the writer port
+ * `createParquetPartWriterFactory`), @dsnp/parquetjs and hyparquet-writer, then read back by
+ * DuckDB and compared value for value against the parquetjs-lite files.
+ *
+ *   node --import tsx bench/encoders.ts [--users 2000] [--quick] [--no-save]
+ *
+ * Rows: the simulated world's users through `loadUser` and `SchemaRegistry.typeRow` (the default
+ * resources, ~44 rows a user over ~19 tables), generated before any timing. Each writer writes
+ * every table to one file in a temp dir, SNAPPY, row groups of 10,000 rows, every column
+ * optional; its time covers everything it needs to do so (hyparquet-writer's column
+ * transposition included). The writers run one after another in this process, in a different
+ * order on each of `--repeat` passes, and the best pass of each is kept (the machine is shared).
+ *
+ * @dsnp/parquetjs and hyparquet-writer are devDependencies compared here only: parquetjs-lite
+ * stays the writer behind the port (lambdas/adapters/parquet-writer.ts) unless these figures show
+ * the request path or the merge step cannot meet their targets with it.
+ * Results are appended to bench/results/encoders.md.
+ */
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import Module, { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { parquetWriteFile } from 'hyparquet-writer';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { parquetFieldSpecs } from '#adapters/parquet-schema.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
+import { loaderSettings, selectResources } from '#core/config.ts';
+import { loadDate } from '#core/layout.ts';
+import { loadUser } from '#core/load-user.ts';
+import { SchemaRegistry } from '#core/schema-registry.ts';
+import type { ColumnDef, ColumnType, Row } from '#core/types.ts';
+import { markdownTable } from './lib/format.ts';
+import { appendHistory, describeMachine, sectionHead } from './lib/history.ts';
+import { createInProcessApi } from './lib/in-process-api.ts';
+import { userIdentifiers } from './lib/user-identifiers.ts';
+
+/**
+ * @dsnp/parquetjs and the thrift package each install their own copy of node-int64 0.4.0 here
+ * (parquetjs-lite keeps 0.3.3 at the top level), and thrift's writer checks `instanceof` its own
+ * copy: every Int64 statistic then fails ("Expected Int64 or Number"). For this benchmark only,
+ * @dsnp/parquetjs is given thrift's copy, as a deduplicated install would.
+ */
+async function loadDsnp() {
+  const thriftInt64 = createRequire(createRequire(import.meta.url).resolve('thrift')).resolve('node-int64');
+  const loader = Module as unknown as {
+    _resolveFilename: (
+      request: string,
+      parent: { filename?: string } | undefined,
+      ...rest: unknown[]
+    ) => string;
+  };
+  const resolve = loader._resolveFilename;
+  loader._resolveFilename = (request, parent, ...rest) =>
+    request === 'node-int64' && parent?.filename?.includes(`${path.sep}@dsnp${path.sep}`)
+      ? thriftInt64
+      : resolve.call(loader, request, parent, ...rest);
+  return (await import('@dsnp/parquetjs')).default;
+}
+const dsnp = await loadDsnp();
+
+const LOAD_ID = '1764064800.000000';
+const DT = loadDate(LOAD_ID, new Date(0));
+const ROW_GROUP_ROWS = 10_000;
+
+interface Table {
+  readonly name: string;
+  readonly columns: readonly ColumnDef[];
+  readonly rows: Row[];
+}
+
+type WriterName = 'parquetjs-lite' | '@dsnp/parquetjs' | 'hyparquet-writer';
+const WRITERS: readonly WriterName[] = ['parquetjs-lite', '@dsnp/parquetjs', 'hyparquet-writer'];
+
+async function normalizedTables(users: number): Promise<Table[]> {
+  const { steps } = selectResources(loaderSettings().catalog);
+  const api = createInProcessApi('paylink');
+  const registry = SchemaRegistry.empty();
+  const byTable = new Map<string, Row[]>();
+  for (const identifier of userIdentifiers('paylink', users)) {
+    const result = await loadUser({ identifier, steps, loadId: LOAD_ID, dt: DT }, api);
+    for (const { table: key, row: raw } of result.rows) {
+      const { table, row } = registry.typeRow(key, raw);
+      const rows = byTable.get(table) ?? [];
+      if (rows.length === 0) byTable.set(table, rows);
+      rows.push(row);
+    }
+  }
+  return [...byTable].map(([name, rows]) => ({ name, columns: [...registry.columns(name)], rows }));
+}
+
+const HYPARQUET_TYPES: Record<ColumnType, 'STRING' | 'INT64' | 'DOUBLE' | 'BOOLEAN' | 'TIMESTAMP'> = {
+  text: 'STRING',
+  bigint: 'INT64',
+  double: 'DOUBLE',
+  bool: 'BOOLEAN',
+  timestamp: 'TIMESTAMP',
+};
+
+async function write(writer: WriterName, table: Table, file: string, dir: string): Promise<void> {
+  switch (writer) {
+    case 'parquetjs-lite': {
+      const store = createLocalStore(dir);
+      const part = await createParquetPartWriterFactory({ rowGroupRows: ROW_GROUP_ROWS }).open(
+        store,
+        path.relative(dir, file),
+        table.columns,
+      );
+      for (const row of table.rows) await part.append(row);
+      await part.close();
+      return;
+    }
+    case '@dsnp/parquetjs': {
+      const schema = new dsnp.ParquetSchema(parquetFieldSpecs(table.columns) as never);
+      const out = await dsnp.ParquetWriter.openFile(schema, file, {
+        rowGroupSize: ROW_GROUP_ROWS,
+        useDataPageV2: false,
+      });
+      for (const row of table.rows) {
+        const record: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(row)) if (v !== null && v !== undefined) record[k] = v;
+        await out.appendRow(record);
+      }
+      await out.close();
+      return;
+    }
+    case 'hyparquet-writer': {
+      await parquetWriteFile({
+        filename: file,
+        codec: 'SNAPPY',
+        rowGroupSize: ROW_GROUP_ROWS,
+        columnData: table.columns.map((c) => ({
+          name: c.name,
+          type: HYPARQUET_TYPES[c.type],
+          nullable: true,
+          data: table.rows.map((r) => {
+            const v = r[c.name];
+            if (v === undefined || v === null) return null;
+            return c.type === 'bigint' ? BigInt(v as number) : v;
+          }),
+        })),
+      });
+      return;
+    }
+  }
+}
+
+/** Rows of `b` not in `a` plus rows of `a` not in `b` (multisets), every column compared by name. */
+async function differences(
+  connection: Awaited<ReturnType<DuckDBInstance['connect']>>,
+  table: Table,
+  a: string,
+  b: string,
+): Promise<number> {
+  const cols = table.columns
+    .map((c) => {
+      const q = `"${c.name.replaceAll('"', '""')}"`;
+      return c.type === 'timestamp' ? `CAST(${q} AS TIMESTAMP) AS ${q}` : q;
+    })
+    .join(', ');
+  const from = (f: string) => `SELECT ${cols} FROM read_parquet('${f.replaceAll("'", "''")}')`;
+  const sql = `SELECT count(*) FROM ((${from(a)} EXCEPT ALL ${from(b)}) UNION ALL (${from(b)} EXCEPT ALL ${from(a)}))`;
+  const reader = await connection.runAndReadAll(sql);
+  return Number(reader.getRows()[0]![0]);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      users: { type: 'string' },
+      repeat: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'no-save': { type: 'boolean', default: false },
+    },
+  });
+  const users = Number(values.users ?? (values.quick ? 500 : 2000));
+  const repeat = Number(values.repeat ?? (values.quick ? 1 : 3));
+  const machine = describeMachine();
+  const startedAt = new Date();
+  const tables = await normalizedTables(users);
+  const rows = tables.reduce((n, t) => n + t.rows.length, 0);
+  const dir = await mkdtemp(path.join(tmpdir(), 'paylink-encoders-'));
+  const best = new Map<WriterName, number>();
+  const bytes = new Map<WriterName, number>();
+  const fileOf = (writer: WriterName, table: Table) =>
+    path.join(dir, writer.replace(/[@/]/g, '_'), `${table.name}.parquet`);
+  try {
+    for (let pass = 0; pass < repeat; pass++) {
+      const order = WRITERS.map((_, i) => WRITERS[(i + pass) % WRITERS.length]!);
+      for (const writer of order) {
+        await rm(path.join(dir, writer.replace(/[@/]/g, '_')), { recursive: true, force: true });
+        await mkdir(path.join(dir, writer.replace(/[@/]/g, '_')), { recursive: true });
+        const started = performance.now();
+        for (const table of tables) await write(writer, table, fileOf(writer, table), dir);
+        const ms = performance.now() - started;
+        best.set(writer, Math.min(best.get(writer) ?? Number.POSITIVE_INFINITY, ms));
+      }
+    }
+    for (const writer of WRITERS) {
+      let total = 0;
+      for (const table of tables) total += (await stat(fileOf(writer, table))).size;
+      bytes.set(writer, total);
+    }
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    const mismatches = new Map<WriterName, number>();
+    for (const writer of WRITERS.slice(1)) {
+      let diff = 0;
+      for (const table of tables)
+        diff += await differences(connection, table, fileOf('parquetjs-lite', table), fileOf(writer, table));
+      mismatches.set(writer, diff);
+    }
+    connection.closeSync();
+    instance.closeSync();
+
+    const base = best.get('parquetjs-lite')!;
+    const baseBytes = bytes.get('parquetjs-lite')!;
+    const table = markdownTable(
+      [
+        'writer',
+        'rows/s',
+        'vs parquetjs-lite',
+        'bytes',
+        'size vs parquetjs-lite',
+        'rows differing in DuckDB',
+      ],
+      WRITERS.map((w) => [
+        w,
+        Math.round(rows / (best.get(w)! / 1000)).toLocaleString('en-US'),
+        `${(base / best.get(w)!).toFixed(2)}x`,
+        bytes.get(w)!.toLocaleString('en-US'),
+        `${(bytes.get(w)! / baseBytes).toFixed(2)}x`,
+        w === 'parquetjs-lite' ? '(reference)' : String(mismatches.get(w)),
+      ]),
+    );
+    const command = `node --import tsx bench/encoders.ts ${process.argv.slice(2).join(' ')}`.trim();
+    const section = [
+      ...sectionHead(machine, command, startedAt),
+      `- ${users.toLocaleString('en-US')} simulated users -> ${rows.toLocaleString('en-US')} rows in ${tables.length} tables; one file per table and writer, SNAPPY, row groups of ${ROW_GROUP_ROWS.toLocaleString('en-US')}; best of ${repeat} pass(es), writers in rotating order`,
+      '- value check: DuckDB reads each file and compares it with the parquetjs-lite file of the same table (EXCEPT ALL both ways, every column by name, timestamps as TIMESTAMP)',
+      '',
+      table,
+      '',
+    ].join('\n');
+    console.log(section);
+    if (!values['no-save']) {
+      const file = await appendHistory(
+        'encoders',
+        '# encoders benchmark results\n\nAppended by `bench/encoders.ts`, newest last. How to read them: [../README.md](../README.md#encoders).',
+        section,
+      );
+      console.log(`appended to ${path.relative(process.cwd(), file)}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,246 @@
+/**
+ * How much of PayLink's rate limit a load really uses: the real loader (`paylink-loader load`,
+ * a child process, default flags) against the simulator enforcing S requests/s (its server-side
+ * token bucket answers 429 above S), with `--rate-limit S`.
+ *
+ *   node --import tsx bench/rate-limit.ts [--rates 50,200,500] [--seconds 40] [--latency-ms 50]
+ *        [--quick] [--reference] [--no-save]
+ *
+ * Each rate gets a world sized for about `--seconds` of requests (8 requests a user, the plan's
+ * default estimate), in batches of the default size (500 users) unless `--batch-size` is given:
+ * at 500 req/s a run crosses 4 batch boundaries, where a loader that stops its requests to write
+ * the lake would show it; `--batch-size 100` makes every rate cross several. The simulator adds
+ * `--latency-ms` to every response (PayLink is across the internet, not on loopback) and runs in
+ * this process; the loader runs alone in its child. Every 50 ms the simulator's counters are
+ * sampled. Figures:
+ * - sustained / limit: requests the server accepted between the first and the last request,
+ *   per second, over S (target >= 0.98 at 50, 200 and 500 req/s);
+ * - 429s: refused by the server's limit (target 0: with --rate-limit S the client never exceeds S);
+ * - longest gap: the longest run of samples without a request (a barrier between batches shows
+ *   here; at the limit a request comes every 20 ms or less, so one quiet sample is already a stall);
+ * - load s: the child's wall time (commit included).
+ * `--reference` adds a run at 200 req/s with `--concurrency 8` (the fixed default before).
+ * Results are appended to bench/results/rate-limit.md.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULTS } from '#core/constants.ts';
+import { startSimulator } from '#simulator/server.ts';
+import { generateIdentifiers } from '#simulator/world.ts';
+import { markdownTable } from './lib/format.ts';
+import { appendHistory, describeMachine, sectionHead } from './lib/history.ts';
+
+const CLI = fileURLToPath(new URL('../bin/paylink-loader.mjs', import.meta.url));
+const REQUESTS_PER_USER = 8;
+/** The loader's default batch size (DEFAULTS.batchSize): the runs use default flags. */
+const DEFAULT_BATCH_SIZE = DEFAULTS.batchSize;
+const SAMPLE_MS = 50;
+export const SUSTAINED_TARGET = 0.98;
+
+interface RunSpec {
+  readonly rate: number;
+  readonly users: number;
+  /** Undefined: the loader's default (no --batch-size flag). */
+  readonly batchSize?: number;
+  readonly concurrency?: number;
+}
+
+interface RunResult extends RunSpec {
+  readonly accepted: number;
+  readonly rateLimited: number;
+  readonly windowSeconds: number;
+  readonly sustained: number;
+  readonly longestGapMs: number;
+  readonly loadSeconds: number;
+  readonly exitCode: number | null;
+}
+
+async function runOne(spec: RunSpec, latencyMs: number, dir: string): Promise<RunResult> {
+  const sim = await startSimulator({ rateLimit: spec.rate, faults: { latencyMs } });
+  const usersFile = path.join(dir, `users-${spec.rate}.txt`);
+  await writeFile(usersFile, `${generateIdentifiers('rate-bench', spec.users).join('\n')}\n`);
+  const dest = path.join(dir, `lake-${spec.rate}-${spec.concurrency ?? 'auto'}`);
+  const samples: { t: number; requests: number }[] = [];
+  const started = performance.now();
+  const timer = setInterval(() => {
+    samples.push({ t: performance.now(), requests: sim.stats().requests });
+  }, SAMPLE_MS);
+  try {
+    const args = [
+      CLI,
+      'load',
+      '--users',
+      usersFile,
+      '--dest',
+      dest,
+      '--base-url',
+      sim.url,
+      '--rate-limit',
+      String(spec.rate),
+      ...(spec.batchSize === undefined ? [] : ['--batch-size', String(spec.batchSize)]),
+      ...(spec.concurrency === undefined ? [] : ['--concurrency', String(spec.concurrency)]),
+      '--quiet',
+      '--json',
+    ];
+    const exitCode = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, args, {
+        env: { ...process.env, PAYLINK_API_KEY: 'sim-key', PAYLINK_API_SECRET: 'sim-secret' },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      child.once('error', reject);
+      child.once('exit', (code) => resolve(code));
+    });
+    const loadSeconds = (performance.now() - started) / 1000;
+    samples.push({ t: performance.now(), requests: sim.stats().requests });
+    const stats = sim.stats();
+    const moving = samples.filter((s, i) => i > 0 && s.requests > samples[i - 1]!.requests);
+    const first = samples.find((s) => s.requests > 0);
+    const last = moving.at(-1);
+    // The window opens at the sample before the first request was seen (it came within that interval).
+    const firstIndex = first === undefined ? -1 : samples.indexOf(first);
+    const opened = firstIndex > 0 ? samples[firstIndex - 1]!.t : started;
+    const windowSeconds = last === undefined ? 0 : (last.t - opened) / 1000;
+    let longestGapMs = 0;
+    let quietSince: number | undefined;
+    for (let i = 1; i < samples.length; i++) {
+      const s = samples[i]!;
+      if (first === undefined || s.t <= first.t || s.t > last!.t) continue;
+      if (s.requests === samples[i - 1]!.requests) {
+        quietSince ??= samples[i - 1]!.t;
+        longestGapMs = Math.max(longestGapMs, s.t - quietSince);
+      } else quietSince = undefined;
+    }
+    const accepted = stats.requests - stats.rateLimited;
+    if (process.env.RATE_BENCH_TRACE) {
+      // Requests per 250 ms, for looking at where a run loses its rate.
+      const per: number[] = [];
+      for (const s of samples) {
+        const slot = Math.floor((s.t - started) / 250);
+        per[slot] = s.requests;
+      }
+      let before = 0;
+      console.error(
+        per
+          .map((n) => {
+            const d = (n ?? before) - before;
+            before = n ?? before;
+            return d;
+          })
+          .join(' '),
+      );
+    }
+    return {
+      ...spec,
+      accepted,
+      rateLimited: stats.rateLimited,
+      windowSeconds,
+      sustained: windowSeconds > 0 ? accepted / windowSeconds / spec.rate : 0,
+      longestGapMs,
+      loadSeconds,
+      exitCode,
+    };
+  } finally {
+    clearInterval(timer);
+    await sim.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rates: { type: 'string', default: '50,200,500' },
+      seconds: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'latency-ms': { type: 'string', default: '50' },
+      quick: { type: 'boolean', default: false },
+      reference: { type: 'boolean', default: false },
+      'no-save': { type: 'boolean', default: false },
+    },
+  });
+  const seconds = Number(values.seconds ?? (values.quick ? 10 : 36));
+  const latencyMs = Number(values['latency-ms']);
+  const rates = values.rates.split(',').map(Number);
+  if (!(seconds > 0) || !(latencyMs >= 0) || rates.some((r) => !(r > 0)))
+    throw new Error('--seconds, --latency-ms and --rates must be positive numbers');
+  const batchSize = values['batch-size'] === undefined ? undefined : Number(values['batch-size']);
+  const specs: RunSpec[] = rates.map((rate) => ({
+    rate,
+    users: Math.max(1, Math.round((rate * seconds) / REQUESTS_PER_USER)),
+    ...(batchSize === undefined ? {} : { batchSize }),
+  }));
+  if (values.reference) {
+    const base = specs.find((s) => s.rate === 200) ?? {
+      rate: 200,
+      users: Math.round((200 * seconds) / REQUESTS_PER_USER),
+    };
+    specs.push({ ...base, concurrency: 8 });
+  }
+  const machine = describeMachine();
+  const startedAt = new Date();
+  const dir = await mkdtemp(path.join(tmpdir(), 'paylink-rate-bench-'));
+  const results: RunResult[] = [];
+  try {
+    for (const spec of specs) {
+      const result = await runOne(spec, latencyMs, dir);
+      results.push(result);
+      console.error(
+        `rate ${spec.rate}${spec.concurrency ? ` (--concurrency ${spec.concurrency})` : ''}: sustained ${result.sustained.toFixed(3)}x, ${result.rateLimited} 429s, longest gap ${result.longestGapMs.toFixed(0)} ms, exit ${result.exitCode}`,
+      );
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const table = markdownTable(
+    [
+      'limit S (req/s)',
+      'concurrency',
+      'users',
+      'batch size',
+      'accepted requests',
+      'window s',
+      'sustained / S',
+      `>= ${SUSTAINED_TARGET}`,
+      '429s',
+      'longest gap ms',
+      'load s',
+      'exit',
+    ],
+    results.map((r) => [
+      String(r.rate),
+      r.concurrency === undefined ? 'default (adaptive)' : String(r.concurrency),
+      String(r.users),
+      `${r.batchSize ?? DEFAULT_BATCH_SIZE} (${Math.ceil(r.users / (r.batchSize ?? DEFAULT_BATCH_SIZE))} batches)`,
+      String(r.accepted),
+      r.windowSeconds.toFixed(1),
+      `${r.sustained.toFixed(3)}x`,
+      r.sustained >= SUSTAINED_TARGET ? 'met' : 'NOT met',
+      String(r.rateLimited),
+      r.longestGapMs.toFixed(0),
+      r.loadSeconds.toFixed(1),
+      String(r.exitCode),
+    ]),
+  );
+  const command = `node --import tsx bench/rate-limit.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const section = [
+    ...sectionHead(machine, command, startedAt),
+    `- simulator in the bench process (server-side limit S, ${latencyMs} ms added to every response), \`paylink-loader load --rate-limit S\` in a child process${batchSize === undefined ? ' (default flags otherwise)' : ` with --batch-size ${batchSize}`}; counters sampled every ${SAMPLE_MS} ms`,
+    '',
+    table,
+    '',
+  ].join('\n');
+  console.log(section);
+  if (!values['no-save']) {
+    const file = await appendHistory(
+      'rate-limit',
+      '# rate-limit benchmark results\n\nAppended by `bench/rate-limit.ts`, newest last. How to read them: [../README.md](../README.md#rate-limit).',
+      section,
+    );
+    console.log(`appended to ${path.relative(process.cwd(), file)}`);
+  }
+}
+
+await main();

@@ -1,0 +1,26 @@
+/**
+ * The PayLink client of load-batch, in its own module so the plan's and the commit's bundles do
+ * not carry ky or the Secrets Manager client. Both are imported when the first batch needs them.
+ */
+import type { PayLinkApi } from '#core/ports.ts';
+import { handlerConfig } from './runtime.ts';
+
+/**
+ * A PayLink client per invocation (its rate limiter and counters belong to this batch); the
+ * credentials behind it are cached per container by the credentials adapter.
+ */
+export async function payLinkApi(): Promise<PayLinkApi> {
+  const config = handlerConfig();
+  const [{ resolveCredentials }, { createPayLinkClient }, { createSystemRateLimiter }] = await Promise.all([
+    import('#adapters/credentials.ts'),
+    import('#adapters/paylink-client.ts'),
+    import('#adapters/system-timers.ts'),
+  ]);
+  const credentials = await resolveCredentials({ env: process.env, secretId: config.secretArn });
+  return createPayLinkClient({
+    baseUrl: config.settings.baseUrl,
+    credentials,
+    rateLimiter: createSystemRateLimiter(config.batchRequestRate),
+    http: config.settings.http,
+  });
+}

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { ADAPTIVE_CONCURRENCY, adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
+import { createRateLimiter, rateLimiterStats } from '#core/rate-limiter.ts';
+
+/**
+ * The real token bucket and the control on a fake clock; the limiter's sleeps are timers the
+ * test fires as it moves the clock 1 ms at a time.
+ */
+function simulate(options: { rate: number }) {
+  let now = 0;
+  const timers: { at: number; fire: () => void }[] = [];
+  const limiter = createRateLimiter({
+    ratePerSecond: options.rate,
+    now: () => now,
+    sleep: (ms) => new Promise<void>((resolve) => timers.push({ at: now + ms, fire: resolve })),
+  });
+  const control = adaptiveConcurrency({
+    ratePerSecond: options.rate,
+    limiter: () => rateLimiterStats(limiter),
+    now: () => now,
+  });
+  return { control, limiter, timers, clock: { get: () => now, set: (t: number) => (now = t) } };
+}
+
+describe('adaptiveConcurrency', () => {
+  it('starts from the assumed latency: rate x 100 ms x headroom, within min and max', () => {
+    const at = (rate: number) =>
+      adaptiveConcurrency({
+        ratePerSecond: rate,
+        limiter: () => ({ acquired: 0, waitedMs: 0 }),
+        now: () => 0,
+      }).limit();
+    expect(at(20)).toBe(ADAPTIVE_CONCURRENCY.min);
+    expect(at(200)).toBe(30);
+    expect(at(10_000)).toBe(ADAPTIVE_CONCURRENCY.max);
+    expect(at(Number.POSITIVE_INFINITY)).toBe(ADAPTIVE_CONCURRENCY.max);
+  });
+
+  it('sizes the pool by Little law from the busy time less the time spent waiting at the limiter', () => {
+    let now = 0;
+    let counters = { acquired: 0, waitedMs: 0 };
+    const control = adaptiveConcurrency({ ratePerSecond: 200, limiter: () => counters, now: () => now });
+    control.inFlight?.(10);
+    // 10 users busy for 1 s = 10,000 ms of busy time; 200 requests admitted, 2,000 ms of it waiting.
+    now = 1000;
+    counters = { acquired: 200, waitedMs: 2000 };
+    // (10,000 - 2,000) / 200 = 40 ms a request; 200 req/s x 40 ms x 1.5 = 12, reached from the
+    // initial 30 (100 ms assumed) a quarter at a time.
+    const limits = [control.limit()];
+    for (let second = 2; second <= 4; second++) {
+      now = second * 1000;
+      counters = { acquired: 200 * second, waitedMs: 2000 * second };
+      limits.push(control.limit());
+    }
+    expect(control.state().latencyMs).toBeCloseTo(40);
+    expect(limits).toEqual([22, 16, 12, 12]);
+  });
+
+  it('grows at once when requests take longer, and shrinks by at most a quarter per window', () => {
+    let now = 0;
+    let counters = { acquired: 0, waitedMs: 0 };
+    const control = adaptiveConcurrency({ ratePerSecond: 100, limiter: () => counters, now: () => now });
+    control.inFlight?.(40);
+    now = 1000;
+    counters = { acquired: 100, waitedMs: 0 }; // 400 ms a request: needs 60
+    expect(control.limit()).toBe(60);
+    // Requests now wait at the limiter most of the time: the need drops, the limit follows gently.
+    now = 2000;
+    counters = { acquired: 200, waitedMs: 39_000 }; // (40,000 - 39,000) / 100 = 10 ms; average 205 ms
+    expect(control.limit()).toBe(45);
+    expect(control.limit()).toBe(45); // nothing new measured within the window
+  });
+
+  it('keeps the limiter busy: a simulated run at 200 req/s with 50 ms requests reaches the rate', async () => {
+    const run = simulate({ rate: 200 });
+    const { control, limiter, timers, clock } = run;
+    let admitted = 0;
+    let active = 0;
+    const sleeps: { at: number; fire: () => void }[] = [];
+    const user = async () => {
+      active++;
+      control.inFlight?.(active);
+      for (let r = 0; r < 8; r++) {
+        await limiter.acquire();
+        admitted++;
+        await new Promise<void>((resolve) => sleeps.push({ at: clock.get() + 50, fire: resolve }));
+      }
+      active--;
+      control.inFlight?.(active);
+    };
+    const running: Promise<void>[] = [];
+    for (let t = 0; t < 5000; t++) {
+      clock.set(t);
+      for (const list of [timers, sleeps])
+        for (let i = list.length - 1; i >= 0; i--)
+          if (list[i]!.at <= t) {
+            list[i]!.fire();
+            list.splice(i, 1);
+          }
+      while (active < control.limit()) running.push(user());
+      // Let promise chains run before the clock moves on.
+      for (let k = 0; k < 20; k++) await Promise.resolve();
+    }
+    // Little law: 200 req/s x 50 ms = 10 users; with headroom 15.
+    expect(control.limit()).toBeGreaterThanOrEqual(10);
+    expect(control.limit()).toBeLessThanOrEqual(20);
+    // The last 4 s ran at the rate (the first second starts from the assumed latency).
+    expect(admitted).toBeGreaterThan(0.97 * 200 * 5);
+  });
+});
