@@ -16,7 +16,10 @@ import { SIMULATE_USAGE, simulateCommand } from './simulate-command.ts';
 import { STATUS_USAGE, statusCommand } from './status-command.ts';
 import { EXIT } from './summary.ts';
 import { VERIFY_USAGE, verifyCommand } from './verify-command.ts';
+
 import { packageVersion } from './version.ts';
+
+import { WEBHOOKS_USAGE, webhooksCommand } from './webhooks-command.ts';
 
 const USAGE = `paylink-loader: load Atomic PayLink data into a partitioned Parquet lake
 
@@ -31,6 +34,7 @@ Commands:
   repair-schema  rebuild a lost or damaged schema registry from the committed files
   verify     check the lake against its commits; --fix removes what crashed runs left
   clean      list (and with --apply remove) what abandoned loads left, older than a threshold
+  webhooks   receive Atomic webhooks on 127.0.0.1: verify, store each event once under <lake>/_events/
   demo       simulator + a load of a few hundred users into ./lake + a query
 
 Run 'paylink-loader <command> --help' for a command's options; 'paylink-loader --version' (-V)
@@ -49,6 +53,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   'repair-schema': { run: repairSchemaCommand, usage: REPAIR_SCHEMA_USAGE },
   verify: { run: verifyCommand, usage: VERIFY_USAGE },
   clean: { run: cleanCommand, usage: CLEAN_USAGE },
+  webhooks: { run: webhooksCommand, usage: WEBHOOKS_USAGE },
   demo: {
     run: demoCommand,
     usage:

@@ -7,6 +7,7 @@ import { ConfigError } from '#core/errors.ts';
 import { API_PROFILE_NAMES } from '#simulator/api-profiles.ts';
 import { parseSimulatorOptions, type SimulatorOptions } from '#simulator/options.ts';
 import { startSimulator } from '#simulator/server.ts';
+import { sendWebhookEvents, simulatedEvent } from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { list, optionalRate, parseFlags } from './args.ts';
 import type { Io } from './io.ts';
@@ -33,7 +34,9 @@ export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
                            (load, restart with a higher n, load again: the lake's current state follows)
   --profile <name>         an API that disagrees with the loader's catalog:
                            ${API_PROFILE_NAMES.join(', ')}
-  --log                    one line per request on stderr`;
+  --log                    one line per request on stderr
+  --webhooks-to <url>      with --users: POST one signed pay-link-accounts-updated event per
+                           user to a webhook receiver (paylink-loader webhooks), signed with --api-secret`;
 
 function int(flag: string, raw: string | undefined, min = 0): number | undefined {
   if (raw === undefined) return undefined;
@@ -45,7 +48,7 @@ function int(flag: string, raw: string | undefined, min = 0): number | undefined
 export function parseSimulateArgs(
   argv: readonly string[],
   io: Io,
-): { options: SimulatorOptions; users?: number; usersFile: string } {
+): { options: SimulatorOptions; users?: number; usersFile: string; webhooksTo?: string } {
   const { values } = parseFlags(argv, {
     port: { type: 'string' },
     users: { type: 'string' },
@@ -69,6 +72,7 @@ export function parseSimulateArgs(
     generation: { type: 'string' },
     profile: { type: 'string' },
     log: { type: 'boolean' },
+    'webhooks-to': { type: 'string' },
   });
   const rateLimit = values['rate-limit'] === undefined ? undefined : Number(values['rate-limit']);
   if (rateLimit !== undefined && !(rateLimit > 0))
@@ -103,15 +107,23 @@ export function parseSimulateArgs(
   // Validate here so a bad flag is reported before anything listens.
   parseSimulatorOptions(options);
   const users = int('--users', values.users, 1);
+  const webhooksTo = values['webhooks-to'];
+  if (webhooksTo !== undefined) {
+    if (users === undefined)
+      throw new ConfigError('--webhooks-to', 'needs --users <n> (the users to send events for)');
+    if (!/^https?:\/\/[^\s]+$/.test(webhooksTo))
+      throw new ConfigError('--webhooks-to', 'must be an http:// or https:// URL');
+  }
   return {
     options,
     ...(users === undefined ? {} : { users }),
     usersFile: values['users-file'] ?? 'sim-users.txt',
+    ...(webhooksTo === undefined ? {} : { webhooksTo }),
   };
 }
 
 export async function simulateCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, users, usersFile } = parseSimulateArgs(argv, io);
+  const { options, users, usersFile, webhooksTo } = parseSimulateArgs(argv, io);
   const sim = await startSimulator(options).catch((error: unknown) => {
     // The flag the user typed, not the option's name.
     if (error instanceof ConfigError && error.key === 'port')
@@ -125,6 +137,17 @@ export async function simulateCommand(argv: readonly string[], io: Io): Promise<
   if (users !== undefined) {
     await writeFile(usersFile, `${generateIdentifiers(resolved.seed, users).join('\n')}\n`);
     io.stderr.write(`${users} user identifiers written to ${usersFile}\n`);
+    if (webhooksTo !== undefined) {
+      const time = io.now();
+      const events = generateIdentifiers(resolved.seed, users).map((identifier) =>
+        simulatedEvent({ identifier, type: 'pay-link-accounts-updated', time, secret: resolved.apiSecret }),
+      );
+      const report = await sendWebhookEvents(webhooksTo, events);
+      const answers = Object.entries(report)
+        .map(([status, count]) => `${count} x ${status}`)
+        .join(', ');
+      io.stderr.write(`${events.length} webhook events sent to ${webhooksTo}: ${answers}\n`);
+    }
   }
   io.stderr.write(
     `Try: PAYLINK_API_KEY=${resolved.apiKey} PAYLINK_API_SECRET=${resolved.apiSecret} npx paylink-loader load --base-url ${sim.url} --users ${usersFile} --dest ./lake\n`,

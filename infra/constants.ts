@@ -29,6 +29,24 @@ export const FUNCTION_DEFAULTS = {
 } as const;
 
 /**
+ * The webhook receiver (infra/constructs/webhook-receiver.ts). Atomic sends an event per user
+ * change, retried 3 times 30 s apart on any non-200; a store of one small object takes tens of
+ * milliseconds, so a few concurrent executions absorb hundreds of events a second, and the cap
+ * bounds what a flood of unsigned requests can cost (they get 429 from Lambda beyond it, and
+ * Atomic's own retries cover a throttled real event).
+ */
+export const WEBHOOK_DEFAULTS = {
+  memoryMiB: 256,
+  timeoutSeconds: 10,
+  /** Reserved concurrency: also the most executions the receiver can ever run at once. */
+  reservedConcurrency: 10,
+  /** Alarm when this many requests in 5 minutes carry a signature header that does not verify. */
+  badSignaturesPer5Minutes: 1,
+  /** Alarm when this many unsigned requests arrive in 5 minutes (scanners send a few; a flood is news). */
+  unsignedPer5Minutes: 100,
+} as const;
+
+/**
  * The run guard waits this long before it lists running executions. ListExecutions is
  * eventually consistent (AWS API reference); after the wait an execution that started before
  * ours is visible to us, so the oldest running execution wins and every later one fails fast.

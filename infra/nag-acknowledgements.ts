@@ -156,6 +156,13 @@ export function nagAcknowledgements(stack: PaylinkLoaderStack): NagAcknowledgeme
         'This queue IS the dead-letter queue of the EventBridge Scheduler targets (configured on the schedule, which cdk-nag cannot see); it is alarmed.',
     },
   ];
+  // The webhook receiver (infra/constructs/webhook-receiver.ts).
+  list.push(...functionFindings(stack.webhooks.function, 'webhook', tracing), {
+    scope: stack.webhooks.function.role!,
+    id: area('_events/'),
+    reason:
+      'Creates one object per accepted webhook event under the events area (keys carry the received date and the event hash); PutObject only, no read, list or delete.',
+  });
   if (stack.credentials.created) {
     list.push({
       scope: stack.credentials.secret,

@@ -13,6 +13,7 @@ import { LoadWorkflow } from './constructs/load-workflow.ts';
 import { LoaderFunction } from './constructs/loader-function.ts';
 import { Operations } from './constructs/operations.ts';
 import { PayLinkCredentials } from './constructs/paylink-credentials.ts';
+import { WebhookReceiver } from './constructs/webhook-receiver.ts';
 import { handlerEnvironment } from './handler-environment.ts';
 import { scheduledTables } from './named-queries.ts';
 import {
@@ -46,6 +47,8 @@ export class PaylinkLoaderStack extends Stack {
   readonly workflows: ReadonlyMap<string, LoadWorkflow>;
   readonly scheduling: LoadSchedules;
   readonly operations: Operations;
+  /** Atomic webhooks in: a Function URL storing verified events under `_events/`. */
+  readonly webhooks: WebhookReceiver;
 
   constructor(scope: Construct, id: string, props: PaylinkLoaderStackProps) {
     super(scope, id, props);
@@ -203,6 +206,22 @@ export class PaylinkLoaderStack extends Stack {
         stalenessWindow: Duration.seconds(stalenessWindowSeconds(expression, schedule.expectedPeriodHours)),
       });
     }
+
+    // Atomic webhooks in (issue 12): verified events land under _events/ for later loads.
+    this.webhooks = new WebhookReceiver(this, 'Webhooks', {
+      lake: this.lake,
+      credentials: this.credentials,
+      alarmTopic: this.operations.topic,
+      stackName: this.stackName,
+      logRetention: config.logRetentionDays,
+      tracing: config.tracing,
+    });
+    this.operations.watchFunction('Webhook', this.webhooks.function);
+    new CfnOutput(this, 'WebhookUrl', {
+      value: this.webhooks.url.url,
+      description:
+        "Atomic webhook endpoint: register it in Atomic's console (events are signed with the API secret)",
+    });
 
     // What an operator needs next (docs/deploy.md).
     new CfnOutput(this, 'LakeBucketName', { value: this.lake.bucket.bucketName, description: 'Lake bucket' });

@@ -10,6 +10,7 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { leasesPrefix, stagingPrefix } from '#core/layout.ts';
+import { WEBHOOK } from '#core/webhook.ts';
 import type { BucketSource } from '../config.ts';
 import {
   ABORT_MULTIPART_DAYS,
@@ -148,6 +149,21 @@ export class LakeStorage extends Construct {
       }),
     );
     this.grantKey(grantee, ['kms:Decrypt', 'kms:GenerateDataKey']);
+  }
+
+  /**
+   * Create objects under `_events/` only (the webhook receiver): it stores each accepted event
+   * with a create-only PutObject and never reads, lists, overwrites or deletes anything.
+   */
+  grantWriteEvents(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'LakeEventsWrite',
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${this.prefix}/${WEBHOOK.eventsPrefix}*`)],
+      }),
+    );
+    this.grantKey(grantee, ['kms:GenerateDataKey']);
   }
 
   /**

@@ -39,7 +39,8 @@ function machineNamed(name: string) {
 
 describe('the Lambdas', () => {
   it('run Node.js 22 on arm64 with the contract environment and a 15-minute load-batch', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 3);
+    // plan, load-batch, commit and the webhook receiver (test/infra/stack-webhooks.test.ts).
+    template.resourceCountIs('AWS::Lambda::Function', 4);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('loads one batch'),
       Runtime: 'nodejs22.x',
@@ -79,8 +80,8 @@ describe('the Lambdas', () => {
   it('each log to their own log group with the configured retention, kept on stack deletion', () => {
     const { plan, loadBatch, commit } = built.stack.functions;
     const groups = template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 } });
-    // Three Lambdas and two state machines.
-    expect(Object.keys(groups)).toHaveLength(5);
+    // Three Lambdas, the webhook receiver and two state machines.
+    expect(Object.keys(groups)).toHaveLength(6);
     for (const group of Object.values(groups)) expect(group.DeletionPolicy).toBe('Retain');
     const used = [plan, loadBatch, commit].map(
       (fn) => template.toJSON().Resources[logicalId(fn)].Properties.LoggingConfig.LogGroup.Ref,

@@ -390,7 +390,9 @@ describe("merging the batches' parts at commit", () => {
           .sort(([a], [b]) => (a < b ? -1 : 1))
           .map(([k, v]) => `${k}=${v instanceof Date ? v.toISOString() : String(v)}`)
           .join('|');
-        (out[table] ??= []).push(canonical);
+        const list = out[table] ?? [];
+        list.push(canonical);
+        out[table] = list;
       }
     }
     for (const table of Object.keys(out)) out[table]!.sort();

@@ -1,0 +1,292 @@
+/**
+ * Atomic webhooks in: verify, parse, store once. The Lambda handler (lambdas/handlers/webhook.ts)
+ * and the local server (`paylink-loader webhooks`) are thin shells over `receiveWebhook`.
+ *
+ * What Atomic sends (../shared/docs/paylink-api.md, "Webhooks"; Atomic's webhook docs):
+ *  - a POST, CloudEvents binary mode: headers `ce-id`, `ce-type`, `ce-time`, `ce-source`,
+ *    `ce-specversion`; body `{"eventType", "eventTime", "user": {"_id", "identifier"}, "data"}`;
+ *  - header `X-HMAC-Signature-Sha-256` = HMAC-SHA256 of the raw body bytes keyed with the API
+ *    secret. The docs do not name the digest's text encoding: we accept lowercase or uppercase
+ *    hex (what Node's and Python's HMAC helpers print, and what Atomic's examples compare with)
+ *    and base64. Either decodes to the same 32 bytes, compared in constant time, so accepting
+ *    both widens nothing an attacker can use;
+ *  - any non-200 answer is retried 3 times, 30 s apart; operators can replay events.
+ *
+ * Order of checks, each failing closed and storing nothing: size (413, before any hashing), the
+ * signature over the raw bytes (401: missing or wrong), then the JSON shape (400). An unsigned
+ * caller never learns whether its body would have parsed. Rejections carry a fixed reason for
+ * our logs and a fixed, detail-free answer for the caller (`webhookResponse`).
+ *
+ * Storage: `_events/dt=<received UTC date>/<event key>.json`, written create-only, so a retried
+ * or replayed event finds its object and is acknowledged as a duplicate without a second copy.
+ * The event key hashes `ce-id` together with the body's digest (`eventKey`); see there why the
+ * unsigned `ce-id` alone does not decide it.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { ObjectStore } from './ports.ts';
+
+/** Limits and names, in one place. */
+export const WEBHOOK = {
+  /**
+   * Largest body accepted, bytes. Atomic's events are small JSON documents (ids, a status, a
+   * few fields); 256 KiB leaves two orders of magnitude of room and bounds the work an
+   * unauthenticated caller can make us do (the body is rejected before it is hashed).
+   */
+  maxBodyBytes: 256 * 1024,
+  /** HTTP header names are case-insensitive (RFC 9110 §5.1): looked up lower-cased. */
+  signatureHeader: 'x-hmac-signature-sha-256',
+  /** Where accepted events wait to be loaded (architecture.md, lake layout). */
+  eventsPrefix: '_events/',
+  /** SHA-256 digest length, bytes. */
+  digestBytes: 32,
+} as const;
+
+/** Event types Atomic documents for PayLink and Switch flows; anything else logs as `other`. */
+export const KNOWN_EVENT_TYPES = [
+  'pay-link-accounts-updated',
+  'task-status-updated',
+  'task-authentication-status-updated',
+  'task-status-patched',
+] as const;
+export type KnownEventType = (typeof KNOWN_EVENT_TYPES)[number];
+
+/** Header values as Node's `IncomingMessage` or a Lambda event gives them; names in any case. */
+export type WebhookHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+export interface WebhookRequest {
+  readonly headers: WebhookHeaders;
+  /** The raw body bytes, exactly as received (the signature covers these bytes). */
+  readonly body: Uint8Array;
+}
+
+export interface WebhookDeps {
+  readonly store: ObjectStore;
+  /** The PayLink API secret (the HMAC key). Never logged, never stored. */
+  readonly secret: string;
+  /** When the request arrived (the handler's clock): partitions the event and is stored with it. */
+  readonly receivedAt: Date;
+  /** Defaults to `WEBHOOK.maxBodyBytes`. */
+  readonly maxBodyBytes?: number;
+}
+
+export type RejectReason = 'too-large' | 'unsigned' | 'bad-signature' | 'malformed';
+
+export type WebhookOutcome =
+  | {
+      readonly kind: 'accepted';
+      readonly status: 200;
+      /** `created`: first time we see this event; `duplicate`: its object already existed. */
+      readonly stored: 'created' | 'duplicate';
+      /** Lake key of the stored event (no payload value in it: a hash and a date). */
+      readonly key: string;
+      /** A known event type, or `other`: safe to log and count. */
+      readonly eventType: KnownEventType | 'other';
+      readonly bytes: number;
+    }
+  | {
+      readonly kind: 'rejected';
+      readonly status: 400 | 401 | 413;
+      readonly reason: RejectReason;
+      readonly bytes: number;
+    };
+
+const REJECT_STATUS: Record<RejectReason, 400 | 401 | 413> = {
+  'too-large': 413,
+  unsigned: 401,
+  'bad-signature': 401,
+  malformed: 400,
+};
+
+/** The parsed, shape-checked body. Values are Atomic's; the core never logs them. */
+export interface WebhookEvent {
+  readonly eventType: string;
+  readonly eventTime: string;
+  readonly user: { readonly _id?: string; readonly identifier: string };
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** The CloudEvents context attributes sent as `ce-*` headers (binary mode), when present. */
+export interface CloudEventHeaders {
+  readonly id?: string;
+  readonly type?: string;
+  readonly time?: string;
+  readonly source?: string;
+  readonly specversion?: string;
+}
+
+/** A header's value by case-insensitive name; repeated headers count as absent-or-ambiguous (first wins). */
+export function headerValue(headers: WebhookHeaders, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() !== wanted || value === undefined) continue;
+    return typeof value === 'string' ? value : value[0];
+  }
+  return undefined;
+}
+
+const HEX_DIGEST = /^[0-9a-fA-F]{64}$/;
+const BASE64_DIGEST = /^[A-Za-z0-9+/]{43}=?$/;
+
+/** The 32 digest bytes a signature header carries (hex or base64), or undefined if it carries none. */
+function signatureBytes(header: string): Buffer | undefined {
+  const value = header.trim();
+  if (HEX_DIGEST.test(value)) return Buffer.from(value, 'hex');
+  if (BASE64_DIGEST.test(value)) {
+    const decoded = Buffer.from(value, 'base64');
+    return decoded.length === WEBHOOK.digestBytes ? decoded : undefined;
+  }
+  return undefined;
+}
+
+/** HMAC-SHA256 of `body` keyed with `secret` (UTF-8), lowercase hex: what a sender puts in the header. */
+export function signWebhookBody(body: Uint8Array | string, secret: string): string {
+  return createHmac('sha256', secret).update(body).digest('hex');
+}
+
+/**
+ * True when `header` carries HMAC-SHA256(body, secret). The comparison is constant-time over
+ * the 32 digest bytes (`crypto.timingSafeEqual`); only the header's length and encoding, which
+ * the attacker already knows, decide anything earlier.
+ */
+export function verifySignature(body: Uint8Array, header: string, secret: string): boolean {
+  const given = signatureBytes(header);
+  if (given === undefined) return false;
+  const expected = createHmac('sha256', secret).update(body).digest();
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isText = (value: unknown): value is string => typeof value === 'string' && value !== '';
+
+/** The body as a `WebhookEvent`, or undefined when it is not JSON of Atomic's documented shape. */
+export function parseWebhookEvent(body: Uint8Array): WebhookEvent | undefined {
+  let parsed: unknown;
+  try {
+    // fatal: invalid UTF-8 is malformed, not silently replaced with U+FFFD.
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+  } catch {
+    return undefined;
+  }
+  if (!isObject(parsed)) return undefined;
+  const { eventType, eventTime, user, data } = parsed;
+  if (!isText(eventType) || !isText(eventTime) || !isObject(user) || !isObject(data)) return undefined;
+  if (!isText(user.identifier)) return undefined;
+  if (user._id !== undefined && typeof user._id !== 'string') return undefined;
+  return {
+    eventType,
+    eventTime,
+    user: { identifier: user.identifier, ...(user._id === undefined ? {} : { _id: user._id }) },
+    data,
+  };
+}
+
+export function cloudEventHeaders(headers: WebhookHeaders): CloudEventHeaders {
+  const out: Record<string, string> = {};
+  for (const attribute of ['id', 'type', 'time', 'source', 'specversion'] as const) {
+    const value = headerValue(headers, `ce-${attribute}`);
+    if (value !== undefined && value !== '') out[attribute] = value;
+  }
+  return out;
+}
+
+/**
+ * The event's deterministic key, 64 hex characters: SHA-256 over `ce-id` (when present) and
+ * the body's SHA-256. Atomic's retries and replays of one event repeat both, so they map to one
+ * object. `ce-id` is a header and the signature covers only the body, so `ce-id` alone must not
+ * decide the key: a captured, validly signed body re-sent under a guessed future `ce-id` would
+ * otherwise pre-empt that event's object and make the real one look like a duplicate. With the
+ * body in the key, such a replay can only store a copy of an event we already had.
+ */
+export function eventKey(body: Uint8Array, ceId: string | undefined): string {
+  const bodyDigest = createHash('sha256').update(body).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(ceId === undefined ? ['body', bodyDigest] : ['ce-id', ceId, bodyDigest]))
+    .digest('hex');
+}
+
+/** `_events/dt=YYYY-MM-DD/<key>.json`, the date being the UTC date the event was received. */
+export function eventObjectKey(key: string, receivedAt: Date): string {
+  return `${WEBHOOK.eventsPrefix}dt=${receivedAt.toISOString().slice(0, 10)}/${key}.json`;
+}
+
+/**
+ * The stored document. The body is embedded verbatim (it was just parsed as JSON, so the
+ * result is JSON): no number is re-serialized, so large integers keep every digit.
+ */
+function storedDocument(
+  key: string,
+  receivedAt: Date,
+  cloudEvent: CloudEventHeaders,
+  bodyText: string,
+): string {
+  const head = JSON.stringify({
+    formatVersion: 1,
+    eventKey: key,
+    receivedAt: receivedAt.toISOString(),
+    cloudEvent,
+  });
+  return `${head.slice(0, -1)},"event":${bodyText}}\n`;
+}
+
+const reject = (reason: RejectReason, bytes: number): WebhookOutcome => ({
+  kind: 'rejected',
+  status: REJECT_STATUS[reason],
+  reason,
+  bytes,
+});
+
+/**
+ * Verifies, parses and stores one webhook request. Never throws for anything the caller sent;
+ * a store failure propagates (the handler answers 5xx and Atomic retries).
+ */
+export async function receiveWebhook(request: WebhookRequest, deps: WebhookDeps): Promise<WebhookOutcome> {
+  const bytes = request.body.byteLength;
+  if (bytes > (deps.maxBodyBytes ?? WEBHOOK.maxBodyBytes)) return reject('too-large', bytes);
+  const signature = headerValue(request.headers, WEBHOOK.signatureHeader);
+  if (signature === undefined || signature.trim() === '') return reject('unsigned', bytes);
+  if (!verifySignature(request.body, signature, deps.secret)) return reject('bad-signature', bytes);
+  const event = parseWebhookEvent(request.body);
+  if (event === undefined) return reject('malformed', bytes);
+
+  const cloudEvent = cloudEventHeaders(request.headers);
+  const key = eventKey(request.body, cloudEvent.id);
+  const objectKey = eventObjectKey(key, deps.receivedAt);
+  const document = storedDocument(key, deps.receivedAt, cloudEvent, new TextDecoder().decode(request.body));
+  const created = await deps.store.putIfAbsent(objectKey, document);
+  const known = (KNOWN_EVENT_TYPES as readonly string[]).includes(event.eventType);
+  return {
+    kind: 'accepted',
+    status: 200,
+    stored: created ? 'created' : 'duplicate',
+    key: objectKey,
+    eventType: known ? (event.eventType as KnownEventType) : 'other',
+    bytes,
+  };
+}
+
+/**
+ * The HTTP answer for an outcome: a status and a fixed plain-text body. Nothing in it depends
+ * on the request beyond the status, so a caller probing signatures learns only "401".
+ */
+export function webhookResponse(outcome: WebhookOutcome): { status: number; body: string } {
+  if (outcome.kind === 'accepted') return { status: 200, body: 'ok' };
+  const text = { 400: 'bad request', 401: 'unauthorized', 413: 'payload too large' } as const;
+  return { status: outcome.status, body: text[outcome.status] };
+}
+
+/**
+ * One log line's fields for an outcome: ids, counts and fixed words, never a payload value,
+ * a header value or the secret. The `webhook` field is what the log metric filter matches.
+ */
+export function webhookLogFields(outcome: WebhookOutcome): Record<string, string | number> {
+  return outcome.kind === 'accepted'
+    ? {
+        webhook: 'accepted',
+        stored: outcome.stored,
+        eventType: outcome.eventType,
+        key: outcome.key,
+        bytes: outcome.bytes,
+      }
+    : { webhook: 'rejected', reason: outcome.reason, status: outcome.status, bytes: outcome.bytes };
+}

@@ -1,0 +1,99 @@
+/**
+ * Webhook receiver Lambda, behind a Function URL (auth NONE: the HMAC signature is the auth).
+ * Parses the Function URL event (headers lower-cased, body possibly base64), hands the raw bytes
+ * to the core (lambdas/core/webhook.ts), writes one bare JSON log line of ids and counts (the
+ * stack's metric filter counts rejections from it), and answers with a fixed body.
+ *
+ * Per container: the configuration (LAKE_BUCKET, LAKE_PREFIX, PAYLINK_SECRET_ARN), the S3 store
+ * and the API secret (credentials adapter cache) are built on first use and reused. The SDK
+ * clients are imported lazily, so a cold start pays for them only when a request needs them.
+ * A failure to read the secret or to store the event throws: Lambda answers 5xx (no detail
+ * reaches the caller) and Atomic retries 3 times, 30 s apart.
+ */
+import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from 'aws-lambda';
+import { ConfigError } from '#core/errors.ts';
+import type { ObjectStore } from '#core/ports.ts';
+import { receiveWebhook, webhookLogFields, webhookResponse } from '#core/webhook.ts';
+import { HANDLER_ENV } from './contract.ts';
+
+export interface WebhookConfig {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly secretArn: string;
+  /** Stack name: a dimension of the rejection metric, so two stacks in one account stay apart. */
+  readonly stack: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The receiver's environment, parsed once; errors name the variable, never a value. */
+export function parseWebhookConfig(env: Env): WebhookConfig {
+  const need = (name: string): string => {
+    const value = env[name];
+    if (value === undefined || value === '') throw new ConfigError(name, 'environment variable is not set');
+    return value;
+  };
+  return {
+    bucket: need(HANDLER_ENV.bucket),
+    prefix: env[HANDLER_ENV.prefix] ?? '',
+    secretArn: need(HANDLER_ENV.secretArn),
+    stack: env[HANDLER_ENV.stackName] || 'unknown',
+  };
+}
+
+let config: WebhookConfig | undefined;
+let store: Promise<ObjectStore> | undefined;
+
+function webhookConfig(): WebhookConfig {
+  config ??= parseWebhookConfig(process.env);
+  return config;
+}
+
+function lakeStore(): Promise<ObjectStore> {
+  const { bucket, prefix } = webhookConfig();
+  store ??= import('#adapters/s3-store.ts').then(({ createS3Store }) => createS3Store({ bucket, prefix }));
+  return store;
+}
+
+async function apiSecret(): Promise<string> {
+  const { resolveCredentials } = await import('#adapters/credentials.ts');
+  const credentials = await resolveCredentials({ env: process.env, secretId: webhookConfig().secretArn });
+  return credentials.apiSecret;
+}
+
+/** The raw body bytes: Function URLs base64-encode bodies that are not text. */
+function rawBody(event: LambdaFunctionURLEvent): Uint8Array {
+  if (event.body === undefined) return new Uint8Array();
+  return Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+}
+
+const answer = (status: number, body: string): APIGatewayProxyStructuredResultV2 => ({
+  statusCode: status,
+  headers: { 'content-type': 'text/plain; charset=utf-8' },
+  body,
+});
+
+export async function handler(event: LambdaFunctionURLEvent): Promise<APIGatewayProxyStructuredResultV2> {
+  const receivedAt = new Date();
+  const cfg = webhookConfig();
+  // Atomic POSTs; anything else is not a webhook (and gets no hint why).
+  if (event.requestContext?.http?.method !== 'POST') return answer(405, 'method not allowed');
+  const [deps, secret] = await Promise.all([lakeStore(), apiSecret()]);
+  const outcome = await receiveWebhook(
+    { headers: event.headers ?? {}, body: rawBody(event) },
+    { store: deps, secret, receivedAt },
+  );
+  // A bare line on stdout (not console.log, which the runtime wraps): the metric filter's JSON
+  // pattern reads `webhook`, `reason` and `stack` from it.
+  process.stdout.write(
+    `${JSON.stringify({ ...webhookLogFields(outcome), stack: cfg.stack, ms: Date.now() - receivedAt.getTime() })}\n`,
+  );
+  const response = webhookResponse(outcome);
+  return answer(response.status, response.body);
+}
+
+/** For tests that change the environment between invocations of one module instance. */
+export function resetWebhookRuntime(): void {
+  config = undefined;
+  store = undefined;
+}

@@ -1,0 +1,85 @@
+/**
+ * The simulator's side of Atomic's webhooks: events shaped and signed as Atomic sends them
+ * (../shared/docs/paylink-api.md, "Webhooks": CloudEvents binary mode, `ce-*` headers, body
+ * `{eventType, eventTime, user: {_id, identifier}, data}`, `X-HMAC-Signature-Sha-256` =
+ * HMAC-SHA256 hex of the body keyed with the API secret), POSTed to a receiver.
+ *
+ * Only the first step of `simulate --webhooks-to`: one `pay-link-accounts-updated` event per
+ * user. A world that changes over time (links, unlinks, tasks completing) and sends events for
+ * those changes is not built yet.
+ */
+import { createHash, createHmac } from 'node:crypto';
+
+export interface SimulatedEvent {
+  readonly headers: Readonly<Record<string, string>>;
+  /** The exact bytes to send (the signature covers them). */
+  readonly body: string;
+}
+
+export type SimulatedEventType = 'pay-link-accounts-updated' | 'task-status-updated';
+
+/**
+ * A signed event for `identifier` at `time`. Deterministic: the same inputs give the same
+ * bytes and `ce-id`, like an Atomic retry of one event.
+ */
+export function simulatedEvent(options: {
+  readonly identifier: string;
+  readonly type: SimulatedEventType;
+  readonly time: Date;
+  readonly secret: string;
+  readonly data?: Readonly<Record<string, unknown>>;
+}): SimulatedEvent {
+  const eventTime = options.time.toISOString();
+  const hash = (...parts: string[]) => createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  const userId = hash('user', options.identifier).slice(0, 24);
+  const body = JSON.stringify({
+    eventType: options.type,
+    eventTime,
+    user: { _id: userId, identifier: options.identifier },
+    data: options.data ?? {},
+  });
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-source': 'com.atomicfi',
+      'ce-type': `com.atomicfi.${options.type}`,
+      'ce-id': hash('event', options.type, options.identifier, eventTime).slice(0, 32),
+      'ce-time': eventTime,
+      'X-HMAC-Signature-Sha-256': createHmac('sha256', options.secret).update(body).digest('hex'),
+    },
+  };
+}
+
+/** HTTP statuses answered, by status; `error` counts requests that got no answer. */
+export type SendReport = Record<string, number>;
+
+/**
+ * POSTs each event to `url`, `concurrency` at a time, and counts the answers by status. Like
+ * Atomic, a non-200 is not retried here: the report says how many were refused.
+ */
+export async function sendWebhookEvents(
+  url: string,
+  events: readonly SimulatedEvent[],
+  concurrency = 8,
+): Promise<SendReport> {
+  const report: SendReport = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < events.length) {
+      const event = events[next++]!;
+      let key: string;
+      try {
+        const response = await fetch(url, { method: 'POST', headers: event.headers, body: event.body });
+        await response.arrayBuffer();
+        key = String(response.status);
+      } catch {
+        key = 'error';
+      }
+      report[key] = (report[key] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, events.length)) }, worker));
+  return report;
+}

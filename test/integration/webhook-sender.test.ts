@@ -1,0 +1,91 @@
+/**
+ * The simulator's signed events against the local receiver, over loopback: every event sent is
+ * stored once (count in = count stored), a re-send stores nothing new, a wrong secret nothing.
+ */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { startWebhookServer, type WebhookServer } from '#adapters/webhook-server.ts';
+import { parseSimulateArgs } from '#cli/simulate-command.ts';
+import { ConfigError } from '#core/errors.ts';
+import type { WebhookOutcome } from '#core/webhook.ts';
+import { sendWebhookEvents, simulatedEvent } from '#simulator/webhook-sender.ts';
+import { generateIdentifiers } from '#simulator/world.ts';
+import { captureIo } from '#test/helpers/lake-harness.ts';
+
+const SECRET = 'sim-secret';
+const TIME = new Date('2026-12-01T00:00:00.000Z');
+const USERS = generateIdentifiers('webhook-sender', 60);
+
+describe('simulated webhook events into the local receiver', () => {
+  let lake: string;
+  let server: WebhookServer;
+  const outcomes: WebhookOutcome[] = [];
+  const events = (secret: string) =>
+    USERS.map((identifier) =>
+      simulatedEvent({ identifier, type: 'pay-link-accounts-updated', time: TIME, secret }),
+    );
+  const stored = async () =>
+    (await readdir(lake, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
+
+  beforeAll(async () => {
+    lake = await mkdtemp(join(tmpdir(), 'webhook-sender-'));
+    server = await startWebhookServer({
+      port: 0,
+      store: createLocalStore(lake),
+      secret: SECRET,
+      clock: () => TIME,
+      onOutcome: (o) => outcomes.push(o),
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(lake, { recursive: true, force: true });
+  });
+
+  it('stores every event sent once, and a re-send of them all as duplicates', async () => {
+    const first = await sendWebhookEvents(server.url, events(SECRET), 16);
+    expect(first).toEqual({ 200: USERS.length });
+    expect(await stored()).toBe(USERS.length);
+
+    const again = await sendWebhookEvents(server.url, events(SECRET), 16);
+    expect(again).toEqual({ 200: USERS.length });
+    expect(await stored()).toBe(USERS.length);
+    const kinds = outcomes.map((o) => (o.kind === 'accepted' ? o.stored : o.reason));
+    expect(kinds.filter((k) => k === 'created')).toHaveLength(USERS.length);
+    expect(kinds.filter((k) => k === 'duplicate')).toHaveLength(USERS.length);
+  });
+
+  it('gets 401 for every event signed with another secret, storing nothing more', async () => {
+    const before = await stored();
+    const report = await sendWebhookEvents(server.url, events('another-secret').slice(0, 10));
+    expect(report).toEqual({ 401: 10 });
+    expect(await stored()).toBe(before);
+  });
+
+  it('makes the same bytes and ce-id for the same event (an Atomic retry), others for another time', () => {
+    const a = simulatedEvent({ identifier: 'u', type: 'task-status-updated', time: TIME, secret: SECRET });
+    const b = simulatedEvent({ identifier: 'u', type: 'task-status-updated', time: TIME, secret: SECRET });
+    const later = simulatedEvent({
+      identifier: 'u',
+      type: 'task-status-updated',
+      time: new Date(TIME.getTime() + 1000),
+      secret: SECRET,
+    });
+    expect(b).toEqual(a);
+    expect(later.headers['ce-id']).not.toBe(a.headers['ce-id']);
+  });
+});
+
+describe('simulate --webhooks-to', () => {
+  it('needs --users and a URL', () => {
+    const { io } = captureIo();
+    expect(() => parseSimulateArgs(['--webhooks-to', 'http://127.0.0.1:1'], io)).toThrow(ConfigError);
+    expect(() => parseSimulateArgs(['--users', '3', '--webhooks-to', 'nope'], io)).toThrow(/http/);
+    expect(parseSimulateArgs(['--users', '3', '--webhooks-to', 'http://127.0.0.1:1'], io).webhooksTo).toBe(
+      'http://127.0.0.1:1',
+    );
+  });
+});

@@ -1,0 +1,317 @@
+import { createHmac } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import type { ObjectStore } from '#core/ports.ts';
+import {
+  eventKey,
+  receiveWebhook,
+  signWebhookBody,
+  WEBHOOK,
+  type WebhookHeaders,
+  webhookLogFields,
+  webhookResponse,
+} from '#core/webhook.ts';
+
+const SECRET = 'test-secret-0123456789';
+const RECEIVED = new Date('2026-11-30T23:59:58.500Z');
+const enc = (text: string) => new TextEncoder().encode(text);
+
+function eventBody(identifier = 'user-1', extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    eventType: 'task-status-updated',
+    eventTime: '2026-11-30T23:59:50.000Z',
+    user: { _id: 'atomic-user-1', identifier },
+    data: { status: 'completed', previousStatus: 'processing', task: 'task-9', ...extra },
+  });
+}
+
+function signed(body: string, headers: Record<string, string> = {}, secret = SECRET): WebhookHeaders {
+  return { 'x-hmac-signature-sha-256': signWebhookBody(body, secret), ...headers };
+}
+
+/** Every file under the lake, relative, sorted. */
+async function files(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(root.length + 1))
+    .sort();
+}
+
+describe('receiveWebhook', () => {
+  let root: string;
+  let store: ObjectStore;
+  const receive = (body: string | Uint8Array, headers: WebhookHeaders, secret = SECRET) =>
+    receiveWebhook(
+      { headers, body: typeof body === 'string' ? enc(body) : body },
+      { store, secret, receivedAt: RECEIVED },
+    );
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'webhook-'));
+    store = createLocalStore(root);
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('stores a signed event under _events/dt=<received date>/ with the body verbatim', async () => {
+    // A number beyond 2^53 must keep every digit: the body is embedded, not re-serialized.
+    const body = eventBody('user-1').replace('"task":"task-9"', '"task":"task-9","big":12345678901234567890');
+    const outcome = await receive(
+      body,
+      signed(body, { 'ce-id': 'evt-1', 'ce-type': 'com.atomicfi.task-status-updated' }),
+    );
+
+    expect(outcome).toMatchObject({
+      kind: 'accepted',
+      status: 200,
+      stored: 'created',
+      eventType: 'task-status-updated',
+    });
+    expect(await files(root)).toEqual([`_events/dt=2026-11-30/${eventKey(enc(body), 'evt-1')}.json`]);
+    const text = new TextDecoder().decode(await store.get(outcome.kind === 'accepted' ? outcome.key : ''));
+    expect(text).toContain('"big":12345678901234567890');
+    expect(JSON.parse(text)).toMatchObject({
+      formatVersion: 1,
+      receivedAt: '2026-11-30T23:59:58.500Z',
+      cloudEvent: { id: 'evt-1', type: 'com.atomicfi.task-status-updated' },
+      event: { eventType: 'task-status-updated', user: { identifier: 'user-1', _id: 'atomic-user-1' } },
+    });
+  });
+
+  it('acknowledges a retried event as a duplicate and keeps one object', async () => {
+    const body = eventBody();
+    const headers = signed(body, { 'ce-id': 'evt-7', 'ce-time': '2026-11-30T23:59:50Z' });
+    const first = await receive(body, headers);
+    // Atomic retries 30 s later; ce-time and header case may differ, the event is the same.
+    const retry = await receive(body, { ...signed(body, { 'CE-ID': 'evt-7' }), 'ce-time': 'later' });
+    const third = await receive(body, headers);
+
+    expect([first, retry, third].map((o) => (o.kind === 'accepted' ? o.stored : o.reason))).toEqual([
+      'created',
+      'duplicate',
+      'duplicate',
+    ]);
+    expect(await files(root)).toHaveLength(1);
+  });
+
+  it('keys an event without ce-id by its body, so a replayed body is stored once', async () => {
+    const body = eventBody();
+    await receive(body, signed(body));
+    const again = await receive(body, signed(body));
+
+    expect(again).toMatchObject({ kind: 'accepted', stored: 'duplicate' });
+    expect(await files(root)).toEqual([`_events/dt=2026-11-30/${eventKey(enc(body), undefined)}.json`]);
+  });
+
+  it('stores two distinct events separately', async () => {
+    const a = eventBody('user-a');
+    const b = eventBody('user-b');
+    await receive(a, signed(a, { 'ce-id': 'evt-a' }));
+    await receive(b, signed(b, { 'ce-id': 'evt-b' }));
+
+    expect(await files(root)).toHaveLength(2);
+  });
+
+  it('does not let an unsigned ce-id pre-empt another event: a signed body re-sent under a new ce-id is a copy of itself', async () => {
+    const old = eventBody('user-old');
+    const future = eventBody('user-future');
+    await receive(old, signed(old, { 'ce-id': 'evt-future' }));
+    const real = await receive(future, signed(future, { 'ce-id': 'evt-future' }));
+
+    expect(real).toMatchObject({ kind: 'accepted', stored: 'created' });
+  });
+
+  it.each([
+    'X-HMAC-Signature-Sha-256',
+    'x-hmac-signature-sha-256',
+    'X-HMAC-SIGNATURE-SHA-256',
+    'x-Hmac-Signature-SHA-256',
+  ])('finds the signature under header name %s', async (name) => {
+    const body = eventBody();
+    const outcome = await receive(body, { [name]: signWebhookBody(body, SECRET) });
+
+    expect(outcome).toMatchObject({ kind: 'accepted' });
+  });
+
+  it('accepts the digest as uppercase hex or base64 (the docs do not name the encoding)', async () => {
+    const body = eventBody();
+    const digest = createHmac('sha256', SECRET).update(body).digest();
+    const upper = await receive(body, { 'x-hmac-signature-sha-256': digest.toString('hex').toUpperCase() });
+    const base64 = await receive(body, { 'x-hmac-signature-sha-256': digest.toString('base64') });
+
+    expect([upper.kind, base64.kind]).toEqual(['accepted', 'accepted']);
+  });
+
+  it.each<[string, () => { body: string | Uint8Array; headers: WebhookHeaders }, string, number]>([
+    [
+      'a wrong secret',
+      () => ({ body: eventBody(), headers: signed(eventBody(), {}, 'other-secret') }),
+      'bad-signature',
+      401,
+    ],
+    [
+      'an altered body',
+      () => ({ body: eventBody('user-2'), headers: signed(eventBody('user-1')) }),
+      'bad-signature',
+      401,
+    ],
+    ['a missing signature header', () => ({ body: eventBody(), headers: { 'ce-id': 'x' } }), 'unsigned', 401],
+    [
+      'an empty signature header',
+      () => ({ body: eventBody(), headers: { 'x-hmac-signature-sha-256': ' ' } }),
+      'unsigned',
+      401,
+    ],
+    [
+      'a truncated digest',
+      () => ({
+        body: eventBody(),
+        headers: { 'x-hmac-signature-sha-256': signWebhookBody(eventBody(), SECRET).slice(0, 62) },
+      }),
+      'bad-signature',
+      401,
+    ],
+    [
+      'a signature in another header',
+      () => ({
+        body: eventBody(),
+        headers: { 'x-hmac-signature-sha-512': signWebhookBody(eventBody(), SECRET) },
+      }),
+      'unsigned',
+      401,
+    ],
+    ['a signed body that is not JSON', () => ({ body: 'hello', headers: signed('hello') }), 'malformed', 400],
+    [
+      'a signed JSON body without user.identifier',
+      () => {
+        const body = JSON.stringify({ eventType: 'x', eventTime: 't', user: { _id: 'u' }, data: {} });
+        return { body, headers: signed(body) };
+      },
+      'malformed',
+      400,
+    ],
+    [
+      'a signed body that is not UTF-8',
+      () => {
+        const body = new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]);
+        return { body, headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, SECRET) } };
+      },
+      'malformed',
+      400,
+    ],
+    [
+      'a correctly signed 1 MB body',
+      () => {
+        const body = eventBody('user-1', { padding: 'x'.repeat(1024 * 1024) });
+        return { body, headers: signed(body) };
+      },
+      'too-large',
+      413,
+    ],
+  ])('rejects %s and stores nothing', async (_name, make, reason, status) => {
+    const { body, headers } = make();
+    const outcome = await receive(body, headers);
+
+    expect(outcome).toMatchObject({ kind: 'rejected', reason, status });
+    expect(await files(root)).toEqual([]);
+  });
+
+  it('rejects a body one byte over the cap and accepts one at the cap', async () => {
+    const base = eventBody('user-1', { padding: '' });
+    const fill = (bytes: number) => eventBody('user-1', { padding: 'x'.repeat(bytes - enc(base).length) });
+    const atCap = fill(WEBHOOK.maxBodyBytes);
+    const over = fill(WEBHOOK.maxBodyBytes + 1);
+
+    expect(await receive(over, signed(over))).toMatchObject({ kind: 'rejected', status: 413 });
+    expect(await receive(atCap, signed(atCap))).toMatchObject({ kind: 'accepted' });
+  });
+});
+
+describe('webhook answers and logs', () => {
+  it('answers rejections with fixed bodies that say nothing about the check that failed beyond the status', () => {
+    const answers = (['unsigned', 'bad-signature'] as const).map((reason) =>
+      webhookResponse({ kind: 'rejected', status: 401, reason, bytes: 10 }),
+    );
+    expect(answers).toEqual([
+      { status: 401, body: 'unauthorized' },
+      { status: 401, body: 'unauthorized' },
+    ]);
+    expect(webhookResponse({ kind: 'rejected', status: 413, reason: 'too-large', bytes: 1 })).toEqual({
+      status: 413,
+      body: 'payload too large',
+    });
+  });
+
+  it('never puts a payload value, a header value or the secret into a log line or an answer (property)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'webhook-prop-'));
+    try {
+      const store = createLocalStore(root);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.string({ minLength: 1, maxLength: 30 }),
+          fc.string({ minLength: 1, maxLength: 30 }),
+          fc.constantFrom('task-status-updated', 'pay-link-accounts-updated', 'custom-thing'),
+          fc.boolean(),
+          async (identifier, ceId, eventType, sign) => {
+            // Markers make every planted value unmistakable in the output.
+            const marker = `Zq${identifier}Zq`;
+            const body = JSON.stringify({
+              eventType,
+              eventTime: '2026-01-01T00:00:00Z',
+              user: { identifier: marker, _id: marker },
+              data: { note: marker },
+            });
+            const headers = sign ? signed(body, { 'ce-id': `Zq${ceId}Zq` }) : { 'ce-id': `Zq${ceId}Zq` };
+            const outcome = await receiveWebhook(
+              { headers, body: enc(body) },
+              { store, secret: SECRET, receivedAt: RECEIVED },
+            );
+            const printed = JSON.stringify([webhookLogFields(outcome), webhookResponse(outcome)]);
+            expect(outcome.kind).toBe(sign ? 'accepted' : 'rejected');
+            expect(printed).not.toContain(marker);
+            expect(printed).not.toContain(`Zq${ceId}Zq`);
+            expect(printed).not.toContain(SECRET);
+            expect(printed).not.toContain('custom-thing');
+          },
+        ),
+        { numRuns: 60 },
+      );
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects any single-byte change to a signed body (property)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'webhook-flip-'));
+    try {
+      const store = createLocalStore(root);
+      const body = enc(eventBody());
+      const signature = signWebhookBody(body, SECRET);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.nat({ max: body.length - 1 }),
+          fc.integer({ min: 1, max: 255 }),
+          async (at, xor) => {
+            const altered = body.slice();
+            altered[at] = (altered[at] ?? 0) ^ xor;
+            const outcome = await receiveWebhook(
+              { headers: { 'X-HMAC-Signature-Sha-256': signature }, body: altered },
+              { store, secret: SECRET, receivedAt: RECEIVED },
+            );
+            expect(outcome).toMatchObject({ kind: 'rejected', reason: 'bad-signature' });
+          },
+        ),
+        { numRuns: 100 },
+      );
+      expect(await files(root)).toEqual([]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
