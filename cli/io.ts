@@ -12,6 +12,11 @@ export interface Io {
    * unsubscribe. Absent: the command cannot be interrupted gracefully (tests in-process).
    */
   readonly onInterrupt?: (handler: (signal: 'SIGINT' | 'SIGTERM') => void) => () => void;
+  /**
+   * Ends the process at once with `code` (an interruption before anything was staged). Absent
+   * (commands run in-process by tests): the command stops through its normal interrupt path.
+   */
+  readonly exit?: (code: number) => void;
 }
 
 export function processIo(): Io {
@@ -27,6 +32,7 @@ export function processIo(): Io {
     env: process.env,
     now: () => new Date(),
     cwd: process.cwd(),
+    exit: (code) => process.exit(code),
     onInterrupt(handler) {
       const signals = ['SIGINT', 'SIGTERM'] as const;
       const listeners = signals.map((signal) => {

@@ -211,9 +211,9 @@ export async function executeLoad(
   let started = false;
   const unsubscribeEarly =
     io.onInterrupt?.((signal) => {
-      if (started) return;
+      if (started || io.exit === undefined) return;
       io.stderr.write(`\n${signal}: ${notStartedMessage(request, loadId)}\n`);
-      process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
+      io.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
     }) ?? (() => undefined);
   try {
     return await prepareAndRun(request, io, startedAt, loadId, () => {
