@@ -14,11 +14,10 @@
  * shows whether the batch fits a fixed size whatever its users. Results: bench/results/batch-memory.md.
  */
 import { fork } from 'node:child_process';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { markdownTable } from './lib/format.ts';
-import { appendHistory, describeMachine, sectionHead } from './lib/history.ts';
+import { describeMachine, recordRun } from './lib/history.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 export const PEAK_RATIO_TARGET = 1.15;
@@ -126,22 +125,16 @@ async function main(): Promise<void> {
     rows,
   );
   const command = `node --import tsx bench/batch-memory.ts ${process.argv.slice(2).join(' ')}`.trim();
-  const section = [
-    ...sectionHead(machine, command, startedAt),
-    '- write path (normalize + type + parquetjs-lite parts, default limits) with every user in one batch, one fresh process per row; peak = kernel maxRSS',
-    '',
+  await recordRun('batch-memory', {
+    machine,
+    command,
+    startedAt,
+    notes: [
+      '- write path (normalize + type + parquetjs-lite parts, default limits) with every user in one batch, one fresh process per row; peak = kernel maxRSS',
+    ],
     table,
-    '',
-  ].join('\n');
-  console.log(section);
-  if (!values['no-save']) {
-    const file = await appendHistory(
-      'batch-memory',
-      '# batch-memory benchmark results\n\nAppended by `bench/batch-memory.ts`, newest last. How to read them: [../README.md](../README.md#batch-memory).',
-      section,
-    );
-    console.log(`appended to ${path.relative(process.cwd(), file)}`);
-  }
+    save: !values['no-save'],
+  });
 }
 
 await main();

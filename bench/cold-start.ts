@@ -31,7 +31,7 @@ import { build } from 'esbuild';
 import { LOADER_BUNDLING } from '#infra/constructs/loader-function.ts';
 import { bundleHandlers, esbuildOptionsFor, type HandlerName } from '#test/helpers/bundle-handlers.ts';
 import { markdownTable } from './lib/format.ts';
-import { appendHistory, describeMachine, median, sectionHead } from './lib/history.ts';
+import { describeMachine, median, recordRun } from './lib/history.ts';
 
 const run = promisify(execFile);
 
@@ -194,22 +194,16 @@ async function main(): Promise<void> {
       rows,
     );
     const command = `node --import tsx bench/cold-start.ts ${process.argv.slice(2).join(' ')}`.trim();
-    const section = [
-      ...sectionHead(machine, command, startedAt),
-      `- ${runs} fresh \`node --enable-source-maps\` processes per bundle and measure, round-robin; bundles built with LoaderFunction's esbuild options`,
-      '',
+    await recordRun('cold-start', {
+      machine,
+      command,
+      startedAt,
+      notes: [
+        `- ${runs} fresh \`node --enable-source-maps\` processes per bundle and measure, round-robin; bundles built with LoaderFunction's esbuild options`,
+      ],
       table,
-      '',
-    ].join('\n');
-    console.log(section);
-    if (!values['no-save']) {
-      const file = await appendHistory(
-        'cold-start',
-        '# cold-start benchmark results\n\nAppended by `bench/cold-start.ts`, newest last. How to read them: [../README.md](../README.md#cold-start).',
-        section,
-      );
-      console.log(`appended to ${path.relative(process.cwd(), file)}`);
-    }
+      save: !values['no-save'],
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

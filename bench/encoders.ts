@@ -35,7 +35,7 @@ import { loadUser } from '#core/load-user.ts';
 import { SchemaRegistry } from '#core/schema-registry.ts';
 import type { ColumnDef, ColumnType, Row } from '#core/types.ts';
 import { markdownTable } from './lib/format.ts';
-import { appendHistory, describeMachine, sectionHead } from './lib/history.ts';
+import { describeMachine, recordRun } from './lib/history.ts';
 import { createInProcessApi } from './lib/in-process-api.ts';
 import { userIdentifiers } from './lib/user-identifiers.ts';
 
@@ -238,23 +238,17 @@ async function main(): Promise<void> {
       ]),
     );
     const command = `node --import tsx bench/encoders.ts ${process.argv.slice(2).join(' ')}`.trim();
-    const section = [
-      ...sectionHead(machine, command, startedAt),
-      `- ${users.toLocaleString('en-US')} simulated users -> ${rows.toLocaleString('en-US')} rows in ${tables.length} tables; one file per table and writer, SNAPPY, row groups of ${ROW_GROUP_ROWS.toLocaleString('en-US')}; best of ${repeat} pass(es), writers in rotating order`,
-      '- value check: DuckDB reads each file and compares it with the parquetjs-lite file of the same table (EXCEPT ALL both ways, every column by name, timestamps as TIMESTAMP)',
-      '',
+    await recordRun('encoders', {
+      machine,
+      command,
+      startedAt,
+      notes: [
+        `- ${users.toLocaleString('en-US')} simulated users -> ${rows.toLocaleString('en-US')} rows in ${tables.length} tables; one file per table and writer, SNAPPY, row groups of ${ROW_GROUP_ROWS.toLocaleString('en-US')}; best of ${repeat} pass(es), writers in rotating order`,
+        '- value check: DuckDB reads each file and compares it with the parquetjs-lite file of the same table (EXCEPT ALL both ways, every column by name, timestamps as TIMESTAMP)',
+      ],
       table,
-      '',
-    ].join('\n');
-    console.log(section);
-    if (!values['no-save']) {
-      const file = await appendHistory(
-        'encoders',
-        '# encoders benchmark results\n\nAppended by `bench/encoders.ts`, newest last. How to read them: [../README.md](../README.md#encoders).',
-        section,
-      );
-      console.log(`appended to ${path.relative(process.cwd(), file)}`);
-    }
+      save: !values['no-save'],
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

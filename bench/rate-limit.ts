@@ -32,7 +32,7 @@ import { DEFAULTS } from '#core/constants.ts';
 import { startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { markdownTable } from './lib/format.ts';
-import { appendHistory, describeMachine, sectionHead } from './lib/history.ts';
+import { describeMachine, recordRun } from './lib/history.ts';
 
 const CLI = fileURLToPath(new URL('../bin/paylink-loader.mjs', import.meta.url));
 const REQUESTS_PER_USER = 8;
@@ -225,22 +225,16 @@ async function main(): Promise<void> {
     ]),
   );
   const command = `node --import tsx bench/rate-limit.ts ${process.argv.slice(2).join(' ')}`.trim();
-  const section = [
-    ...sectionHead(machine, command, startedAt),
-    `- simulator in the bench process (server-side limit S, ${latencyMs} ms added to every response), \`paylink-loader load --rate-limit S\` in a child process${batchSize === undefined ? ' (default flags otherwise)' : ` with --batch-size ${batchSize}`}; counters sampled every ${SAMPLE_MS} ms`,
-    '',
+  await recordRun('rate-limit', {
+    machine,
+    command,
+    startedAt,
+    notes: [
+      `- simulator in the bench process (server-side limit S, ${latencyMs} ms added to every response), \`paylink-loader load --rate-limit S\` in a child process${batchSize === undefined ? ' (default flags otherwise)' : ` with --batch-size ${batchSize}`}; counters sampled every ${SAMPLE_MS} ms`,
+    ],
     table,
-    '',
-  ].join('\n');
-  console.log(section);
-  if (!values['no-save']) {
-    const file = await appendHistory(
-      'rate-limit',
-      '# rate-limit benchmark results\n\nAppended by `bench/rate-limit.ts`, newest last. How to read them: [../README.md](../README.md#rate-limit).',
-      section,
-    );
-    console.log(`appended to ${path.relative(process.cwd(), file)}`);
-  }
+    save: !values['no-save'],
+  });
 }
 
 await main();

@@ -47,6 +47,38 @@ export async function appendHistory(name: string, header: string, section: strin
   return file;
 }
 
+/**
+ * Prints one run's section (its head, the bench's notes, its table) and, unless `save` is
+ * false, appends it to results/<name>.md, whose header points at the bench's README section.
+ */
+export async function recordRun(
+  name: string,
+  run: {
+    machine: MachineInfo;
+    command: string;
+    startedAt: Date;
+    notes: readonly string[];
+    table: string;
+    save: boolean;
+  },
+): Promise<void> {
+  const section = [
+    ...sectionHead(run.machine, run.command, run.startedAt),
+    ...run.notes,
+    '',
+    run.table,
+    '',
+  ].join('\n');
+  console.log(section);
+  if (!run.save) return;
+  const file = await appendHistory(
+    name,
+    `# ${name} benchmark results\n\nAppended by \`bench/${name}.ts\`, newest last. How to read them: [../README.md](../README.md#${name}).`,
+    section,
+  );
+  console.log(`appended to ${path.relative(process.cwd(), file)}`);
+}
+
 export { describeMachine };
 
 /** The median of a non-empty list. */
