@@ -68,27 +68,25 @@ async function fileOf(store: ObjectStore, key: string): Promise<ArrayBuffer> {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
+/** A part's bytes and footer; StoreError when it is missing or not Parquet. */
+async function partOf(store: ObjectStore, key: string) {
+  const file = await fileOf(store, key);
+  try {
+    return { file, metadata: parquetMetadata(file) };
+  } catch (error) {
+    throw new StoreError(key, 'not a readable Parquet file', error);
+  }
+}
+
 export function createParquetPartReader(): PartReader {
   return {
     async readColumns(store: ObjectStore, key: string) {
-      const file = await fileOf(store, key);
-      let metadata: ReturnType<typeof parquetMetadata>;
-      try {
-        metadata = parquetMetadata(file);
-      } catch (error) {
-        throw new StoreError(key, 'not a readable Parquet file', error);
-      }
+      const { file, metadata } = await partOf(store, key);
       // The first element is the root; ours are flat, so every other element is a column.
       return metadata.schema.slice(1).map((element) => ({ name: element.name, type: lakeTypeOf(element) }));
     },
     async *readRowChunks(store: ObjectStore, key: string, chunkRows: number) {
-      const file = await fileOf(store, key);
-      let metadata: ReturnType<typeof parquetMetadata>;
-      try {
-        metadata = parquetMetadata(file);
-      } catch (error) {
-        throw new StoreError(key, 'not a readable Parquet file', error);
-      }
+      const { file, metadata } = await partOf(store, key);
       const total = Number(metadata.num_rows);
       for (let rowStart = 0; rowStart < total; rowStart += chunkRows) {
         const rowEnd = Math.min(rowStart + chunkRows, total);
