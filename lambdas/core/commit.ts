@@ -237,9 +237,7 @@ async function buildMarker(
     schemaVersion,
     schemaChanges: [...changes],
     nonFiniteValues: manifests.reduce((n, m) => n + (m.nonFiniteValues ?? 0), 0),
-    endpointFindings: [...mergeFindings(manifests), ...deferred.findings].sort((a, b) =>
-      a.resource < b.resource ? -1 : 1,
-    ),
+    endpointFindings: deferred.findings,
   };
 }
 

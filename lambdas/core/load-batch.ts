@@ -292,15 +292,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
           carried?.failedLate.add(unit.identifier);
         }
       }
-      const final: UnitOutcome =
-        finding === undefined
-          ? unit.outcome
-          : {
-              ...unit.outcome,
-              status: ENDPOINT_UNAVAILABLE,
-              errorCode: resource === unit.outcome.resource ? unit.outcome.errorCode : 'parent_unavailable',
-              errorMessage: finding.message,
-            };
+      const final = finding === undefined ? unit.outcome : excusedOutcome(unit.outcome, resource, finding);
       settled.push(emitOutcome(userLoadsRow(input, unit.batch, unit.identifier, final)));
     }
     if (settled.length > 0) await sinks.write(settled);
@@ -417,9 +409,25 @@ export function userLoadsRow(
   };
 }
 
+/**
+ * A unit excused by the finding that disabled `resource` (its own endpoint, or, for a child
+ * unit, the parent's it could not fan out from: `parent_unavailable`).
+ */
+function excusedOutcome(outcome: UnitOutcome, resource: string, finding: EndpointFinding): UnitOutcome {
+  return {
+    ...outcome,
+    status: ENDPOINT_UNAVAILABLE,
+    errorCode: resource === outcome.resource ? outcome.errorCode : 'parent_unavailable',
+    errorMessage: finding.message,
+  };
+}
+
 /** The deferred units of batches that judged alone, settled at commit. */
 export interface DeferredSettlement {
-  /** Resources found unusable only once the batches' evidence was taken together. */
+  /**
+   * Every endpoint finding of the load, by resource: the batches' own and those reached only
+   * once the batches' evidence was taken together.
+   */
   readonly findings: readonly EndpointFinding[];
   /** Each deferred unit with its final outcome, in batch order. */
   readonly units: readonly { batch: number; identifier: string; outcome: UnitOutcome }[];
@@ -441,7 +449,8 @@ export function settleDeferredUnits(
     manifests.map((m) => ({ batch: m.batch, evidence: m.endpointEvidence })),
     batchFindings,
   );
-  const byResource = new Map([...batchFindings, ...findings].map((f) => [f.resource, f]));
+  const all = [...batchFindings, ...findings].sort((a, b) => (a.resource < b.resource ? -1 : 1));
+  const byResource = new Map(all.map((f) => [f.resource, f]));
   const units: { batch: number; identifier: string; outcome: UnitOutcome }[] = [];
   const lateFailed: string[] = [];
   const counted = new Set<string>();
@@ -461,14 +470,9 @@ export function settleDeferredUnits(
       units.push({
         batch: m.batch,
         identifier: unit.identifier,
-        outcome: {
-          ...unit.outcome,
-          status: ENDPOINT_UNAVAILABLE,
-          errorCode: resource === unit.outcome.resource ? unit.outcome.errorCode : 'parent_unavailable',
-          errorMessage: finding.message,
-        },
+        outcome: excusedOutcome(unit.outcome, resource, finding),
       });
     }
   }
-  return { findings, units, lateFailed };
+  return { findings: all, units, lateFailed };
 }

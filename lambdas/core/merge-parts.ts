@@ -67,7 +67,9 @@ export async function mergeParts(
   const groups = new Map<string, StagedFile[]>();
   for (const file of files) {
     const key = `${file.table}\u0000${file.dt}`;
-    groups.set(key, [...(groups.get(key) ?? []), file]);
+    const group = groups.get(key);
+    if (group) group.push(file);
+    else groups.set(key, [file]);
   }
   const out = new Map<string, StagedFile[]>();
   const merged: MergedGroup[] = [];
