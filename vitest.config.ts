@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Each test file's temporary files (and aws-cdk-lib's cdk.out folders) go and are removed.
+    setupFiles: ['test/helpers/test-tmpdir.ts'],
     // Integration tests start loopback servers (simulator, s3rver, Secrets Manager fake);
     // the CI machine has 2 cores, so keep the worker count small and timeouts generous.
     maxWorkers: 2,
