@@ -15,6 +15,9 @@ export default defineConfig({
       AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       CDK_DISABLE_CLI_TELEMETRY: 'true',
+      // In-process tests use the SDK clients directly, as bin/paylink-loader.mjs does after it sets
+      // this; spawned-CLI tests strip AWS_* (cli-process.test.ts) and so still check the bin's own.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
   },
 });
