@@ -16,6 +16,7 @@ import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { createPayLinkClient } from '#adapters/paylink-client.ts';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import { ADAPTIVE_CONCURRENCY, adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
+import type { LoadMarker } from '#core/commit.ts';
 import {
   type ConfigFile,
   configFileSchema,
@@ -212,23 +213,32 @@ export async function executeLoad(
   const unsubscribeEarly =
     io.onInterrupt?.((signal) => {
       if (started || io.exit === undefined) return;
-      io.stderr.write(`\n${signal}: ${notStartedMessage(request, loadId)}\n`);
-      io.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
+      const message = notStartedMessage(request, loadId, io.cwd);
+      const exitCode = signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
+      io.stderr.write(`\n${signal}: ${message}\n`);
+      if (request.json) io.stdout.write(`${interruptedJson({ exitCode, message, loadId })}\n`);
+      io.exit(exitCode);
     }) ?? (() => undefined);
   try {
     return await prepareAndRun(request, io, startedAt, loadId, () => {
       started = true;
       unsubscribeEarly();
     });
+  } catch (error) {
+    // Once the load started (its id was printed), its failure's --json object names the id even
+    // when it was generated rather than given (main.ts reads `loadId` off the error).
+    if (started && error instanceof Error && !('loadId' in error))
+      Object.defineProperty(error, 'loadId', { value: loadId, enumerable: false });
+    throw error;
   } finally {
     unsubscribeEarly();
   }
 }
 
 /** What an interruption before the first batch means: this run wrote nothing. */
-function notStartedMessage(request: LoadRequest, loadId: string): string {
+function notStartedMessage(request: LoadRequest, loadId: string, cwd: string): string {
   return request.resume
-    ? `stopped before resuming load ${loadId}: this run wrote nothing, and what the load staged before is kept. ${resumeHint(request, loadId)}`
+    ? `stopped before resuming load ${loadId}: this run wrote nothing, and what the load staged before is kept. ${resumeHint(request, loadId, cwd)}`
     : `stopped before load ${loadId} started: nothing was staged or committed.`;
 }
 
@@ -309,24 +319,31 @@ async function prepareAndRun(
     return { exitCode: EXIT.ok };
   }
   const progress = new Progress(users.length, () => api.stats().requests, io.stderr, !request.quiet);
+  const say = (text: string) => {
+    // Through the progress: a line drawn already is cleared first, never appended to.
+    if (!request.quiet) progress.log(text);
+  };
   // From here a signal is the load's to handle (finish the users in flight, keep what is staged).
   onStart();
+  const exit = io.exit ?? ((code: number) => process.exit(code));
   // First Ctrl-C / SIGTERM: no new user starts, users in flight finish. Second: stop at once.
   let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
   let committing = false;
   const unsubscribe =
     io.onInterrupt?.((signal) => {
       if (interrupted !== undefined) {
-        // Second signal: stop at once. During the commit that can leave published parts.
-        io.stderr.write(
-          committing
-            ? `\n${signal}: stopped during the commit of load ${loadId}: not committed, and parts it published stay invisible. ` +
-                `Re-run with --load-id ${loadId} to finish it, or remove them with 'paylink-loader verify --dest ${request.dest} --fix'.\n`
-            : `\n${signal}: stopped at once. ${resumeHint(request, loadId)}\n`,
-        );
-        process.exit(
-          committing ? EXIT.commitIncomplete : signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated,
-        );
+        if (committing) {
+          // The commit may have passed its commit point already: the lake, not this process's
+          // state, says which (a "not committed" said of a committed load sends people to fix it).
+          void stoppedDuringCommit(store, loadId, destFrom(io.cwd, request.dest)).then((after) => {
+            io.stderr.write(`\n${signal}: ${after.message}\n`);
+            exit(after.exitCode);
+          });
+          return;
+        }
+        io.stderr.write(`\n${signal}: stopped at once. ${resumeHint(request, loadId, io.cwd)}\n`);
+        exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
+        return;
       }
       interrupted = signal;
       io.stderr.write(
@@ -335,6 +352,17 @@ async function prepareAndRun(
           : `\n${signal}: finishing the users in flight, then stopping (again to stop at once; the load then resumes from its last staged batch)\n`,
       );
     }) ?? (() => undefined);
+  // A resumed load says what the earlier attempt left that it keeps, once it knows.
+  const kept = { resumed: false, said: false, batches: 0, users: 0, plannedUsers: 0, plannedBatches: 0 };
+  const sayKept = () => {
+    if (!kept.resumed || kept.said) return;
+    kept.said = true;
+    say(
+      kept.batches === 0
+        ? `no batch of the earlier attempt was complete: all ${kept.plannedUsers} users load again\n`
+        : `kept ${kept.batches} of ${kept.plannedBatches} batches (${kept.users} of ${kept.plannedUsers} users) the earlier attempt staged; loading the rest\n`,
+    );
+  };
   try {
     const marker = await runLoad(
       { ...input, stop: () => interrupted !== undefined },
@@ -345,16 +373,28 @@ async function prepareAndRun(
         reader: createParquetPartReader(),
         clock: io.now,
         onUser: progress.onUser,
-        onStaged: progress.onStaged,
+        onStaged: (stagedUsers) => {
+          kept.batches++;
+          kept.users += stagedUsers;
+          progress.onStaged(stagedUsers);
+        },
+        onBatch: sayKept,
         onCommit: () => {
           committing = true;
+          sayKept();
+          // The users are done; what is left is the lake's work, and rates that fall would mislead.
+          progress.stop();
+          say(
+            `committing load ${loadId}: merging each table's parts into one file per partition, publishing\n`,
+          );
         },
         onPlan: (plan, resumed) => {
-          if (request.quiet) return;
-          // Through the progress: a line drawn already is cleared first, never appended to.
-          progress.log(
+          kept.resumed = resumed;
+          kept.plannedUsers = plan.users;
+          kept.plannedBatches = plan.batches;
+          say(
             resumed
-              ? `resuming load ${plan.loadId} into ${store.description}: batches already staged are kept\n`
+              ? `resuming load ${plan.loadId} into ${store.description}\n`
               : `load ${plan.loadId} into ${store.description}: ${plan.users} users in ${plan.batches} batch(es)\n`,
           );
         },
@@ -375,6 +415,7 @@ async function prepareAndRun(
       failureReasons: await failureReasons(store, marker),
       dest: store.description,
       retries: api.stats().retries,
+      ...(kept.resumed ? { requestsThisRun: api.stats().requests } : {}),
       seconds: (io.now().getTime() - startedAt.getTime()) / 1000,
       exitCode,
     });
@@ -383,8 +424,8 @@ async function prepareAndRun(
   } catch (error) {
     if (!(error instanceof InterruptedError)) throw error;
     progress.stop();
-    const again = resumeCommand(request, loadId);
-    io.stderr.write(`${error.message}. ${resumeHint(request, loadId)}\n`);
+    const again = resumeCommand(request, loadId, io.cwd);
+    io.stderr.write(`${error.message}. ${resumeHint(request, loadId, io.cwd)}\n`);
     if (request.json)
       io.stdout.write(
         `${JSON.stringify({ error: { command: 'load', exitCode: interrupted === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted, code: error.code, message: error.message, committed: false, loadId, usersStaged: error.usersStaged, resume: again } }, null, 2)}\n`,
@@ -394,6 +435,72 @@ async function prepareAndRun(
     unsubscribe();
     progress.stop();
   }
+}
+
+/** What a second signal during the commit leaves: the message and the exit code. */
+export interface StoppedInCommit {
+  readonly committed: boolean | undefined;
+  readonly message: string;
+  readonly exitCode: number;
+}
+
+/** How long a second Ctrl-C waits for the lake to say whether the commit point was passed. */
+const COMMIT_STATE_WAIT_MS = 3_000;
+
+/**
+ * Whether a load stopped at once during its commit was committed, read from the lake: its
+ * `_dlt_loads` row is the commit point (commit.ts), its `_loads` report the figures behind the
+ * exit code. Committed: the exit code of the committed load (0, 3, 4, 5) and only its clean-up
+ * was cut short. Not committed: EXIT.commitIncomplete. Unreadable within COMMIT_STATE_WAIT_MS:
+ * EXIT.commitIncomplete, saying that `status --load-id` tells.
+ */
+export async function stoppedDuringCommit(
+  store: ObjectStore,
+  loadId: string,
+  dest: string,
+  waitMs = COMMIT_STATE_WAIT_MS,
+): Promise<StoppedInCommit> {
+  const fixHint = `'paylink-loader verify --dest ${dest} --fix'`;
+  let timer: NodeJS.Timeout | undefined;
+  const state = await Promise.race([
+    Promise.all([store.get(dltLoadsKey(loadId)), readJson<LoadMarker>(store, loadMarkerKey(loadId))]).then(
+      ([row, marker]) => ({ row: row !== undefined, marker }),
+      (error: unknown) => ({ error }),
+    ),
+    new Promise<{ error: unknown }>((resolve) => {
+      timer = setTimeout(() => resolve({ error: new Error(`no answer within ${waitMs / 1000} s`) }), waitMs);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
+  if ('error' in state) {
+    const cause = state.error instanceof Error ? state.error.message : String(state.error);
+    return {
+      committed: undefined,
+      message:
+        `stopped during the commit of load ${loadId}; whether it passed its commit point could not be read (${cause}). ` +
+        `'paylink-loader status --dest ${dest} --load-id ${loadId}' tells; if not committed, re-run with --load-id ${loadId} or run ${fixHint}.`,
+      exitCode: EXIT.commitIncomplete,
+    };
+  }
+  if (state.row && state.marker !== undefined)
+    return {
+      committed: true,
+      message: `stopped after load ${loadId} was committed: only its clean-up of staging was cut short (${fixHint} removes what is left).`,
+      exitCode: exitCodeOf(state.marker),
+    };
+  return {
+    committed: false,
+    message:
+      `stopped during the commit of load ${loadId}: not committed, and parts it published stay invisible. ` +
+      `Re-run with --load-id ${loadId} to finish it, or remove them with ${fixHint}.`,
+    exitCode: EXIT.commitIncomplete,
+  };
+}
+
+/** The `--json` error object of an interrupted load (README, "Exit codes"). */
+function interruptedJson(fields: { exitCode: number; message: string; loadId: string }): string {
+  const error = { command: 'load', code: 'interrupted', committed: false, ...fields };
+  return JSON.stringify({ error }, null, 2);
 }
 
 /** Why `--resume` cannot continue this load id: nothing staged, committed already, or other input. */
@@ -424,23 +531,27 @@ async function whyNotResumable(
   );
 }
 
-function resumeHint(request: LoadRequest, loadId: string): string {
-  return `Resume with:\n  ${resumeCommand(request, loadId)}`;
+function resumeHint(request: LoadRequest, loadId: string, cwd: string): string {
+  return `Resume with:\n  ${resumeCommand(request, loadId, cwd)}`;
 }
 
-/** The command that resumes this load: the same flags, `--resume <id>` in place of `--load-id`. */
-function resumeCommand(request: LoadRequest, loadId: string): string {
+/**
+ * The command that resumes this load: the same flags, `--resume <id>` in place of `--load-id`,
+ * with file and folder paths made absolute so that it works from any directory.
+ */
+function resumeCommand(request: LoadRequest, loadId: string, cwd: string): string {
   const quote = (value: string) =>
     /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
+  const file = (path: string) => pathFrom(cwd, path);
   const flags: string[] = ['paylink-loader', 'load'];
-  if (request.usersFile !== undefined) flags.push('--users', request.usersFile);
+  if (request.usersFile !== undefined) flags.push('--users', file(request.usersFile));
   if (request.usersFromFailed !== undefined) flags.push('--users-from-failed', request.usersFromFailed);
-  flags.push('--dest', request.dest);
+  flags.push('--dest', destFrom(cwd, request.dest));
   if (request.baseUrl !== undefined) flags.push('--base-url', request.baseUrl);
   if (request.resources !== undefined) flags.push('--resources', request.resources.join(','));
   if (request.batchSize !== undefined) flags.push('--batch-size', String(request.batchSize));
-  if (request.configFile !== undefined) flags.push('--config', request.configFile);
-  if (request.taskIdsFile !== undefined) flags.push('--task-ids', request.taskIdsFile);
+  if (request.configFile !== undefined) flags.push('--config', file(request.configFile));
+  if (request.taskIdsFile !== undefined) flags.push('--task-ids', file(request.taskIdsFile));
   if (request.secretId !== undefined) flags.push('--secret-id', request.secretId);
   if (request.rateLimit !== undefined) flags.push('--rate-limit', String(request.rateLimit));
   if (request.concurrency !== undefined) flags.push('--concurrency', String(request.concurrency));

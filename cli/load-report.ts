@@ -5,6 +5,7 @@
  * Reads only; works on a local folder and on S3 alike.
  */
 import { parquetReadObjects } from 'hyparquet';
+import { isAbandonedOnThisHost } from '#adapters/lease-owner.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { committedLoadIds } from '#core/committed-loads.ts';
 import { LAKE } from '#core/constants.ts';
@@ -231,7 +232,8 @@ export async function loadDetail(store: ObjectStore, loadId: string, now: Date):
   const lease: LeaseDoc | undefined = committed
     ? undefined
     : await readLease(store, loadId).catch(() => undefined);
-  const running = lease !== undefined && isLive(lease, now);
+  // A CLI run on this host that is gone (killed) is not running, however fresh its lease.
+  const running = lease !== undefined && isLive(lease, now) && !isAbandonedOnThisHost(lease.owner);
   const state: LoadDetail['state'] = running
     ? 'running'
     : committed

@@ -6,6 +6,7 @@
  * and every redraw would leave its first row behind. Elsewhere (CI, a log file) it prints the
  * whole line every few seconds. Counts only: never an identifier or a value.
  */
+import { ENDPOINT_UNAVAILABLE } from '#core/endpoint-health.ts';
 import type { UserResult } from '#core/load-user.ts';
 import { displayWidth } from './text-width.ts';
 
@@ -22,6 +23,11 @@ interface Field {
 }
 
 const SEPARATOR = ' · ';
+/** The ETA's pace is this run's over the last minute. */
+const ETA_WINDOW_MS = 60_000;
+/** No ETA before this many users of this run are done and this long was measured. */
+const ETA_MIN_USERS = 10;
+const ETA_MIN_SPAN_MS = 3_000;
 
 /** `45s`, `3m05s`, `2h04m`: short enough for a narrow terminal. */
 export function formatDuration(seconds: number): string {
@@ -68,6 +74,12 @@ export class Progress {
   readonly #tty: boolean;
   /** A progress line is on the terminal's current row (drawn since the last `log`). */
   #drawn = false;
+  /** (time ms, users done by this run), one a second at most, the last ETA_WINDOW_MS of them. */
+  readonly #samples: [number, number][] = [];
+  /** Resources found unusable (a unit came back endpoint_unavailable). */
+  readonly #disabled = new Set<string>();
+  /** Users counted failed by endpoint symptoms alone, by their resources (joined by NUL). */
+  readonly #provisional = new Map<string, number>();
 
   constructor(
     private readonly total: number,
@@ -93,11 +105,60 @@ export class Progress {
 
   onUser = (result: UserResult): void => {
     this.counters.users++;
-    // Endpoint symptoms are not counted: the batch may yet excuse them (endpoint_unavailable).
-    if (result.outcomes.some((o) => o.status === 'failed' && o.endpoint === undefined))
-      this.counters.failedUsers++;
     this.counters.rows += result.rows.length;
+    this.#sample();
+    for (const o of result.outcomes)
+      if (o.status === ENDPOINT_UNAVAILABLE && !this.#disabled.has(o.resource)) this.#disable(o.resource);
+    const failed = result.outcomes.filter((o) => o.status === 'failed');
+    if (failed.length === 0) return;
+    this.counters.failedUsers++;
+    // A user failed only by endpoint symptoms (a 404 on a resource, say) is counted, but may yet
+    // be excused: when the resource is found unusable for everybody its units become
+    // endpoint_unavailable, and such users are taken back out of the count.
+    if (failed.some((o) => o.endpoint === undefined)) return;
+    const resources = [...new Set(failed.map((o) => o.endpoint!.resource))].sort();
+    if (resources.every((r) => this.#disabled.has(r))) {
+      this.counters.failedUsers--;
+      return;
+    }
+    const key = resources.join('\u0000');
+    this.#provisional.set(key, (this.#provisional.get(key) ?? 0) + 1);
   };
+
+  /** A resource found unusable: users failed by its symptoms alone were not failures. */
+  #disable(resource: string): void {
+    this.#disabled.add(resource);
+    for (const [key, count] of this.#provisional) {
+      if (key.split('\u0000').every((r) => this.#disabled.has(r))) {
+        this.counters.failedUsers -= count;
+        this.#provisional.delete(key);
+      }
+    }
+  }
+
+  /** Records (time, users done by this run) at most once a second, for the ETA's pace. */
+  #sample(): void {
+    const now = this.#now();
+    const done = this.counters.users - this.#staged;
+    const last = this.#samples.at(-1);
+    if (last === undefined || now - last[0] >= 1000) this.#samples.push([now, done]);
+    while (this.#samples.length > 2 && now - this.#samples[1]![0] >= ETA_WINDOW_MS) this.#samples.shift();
+  }
+
+  /**
+   * Seconds left at the pace of the last minute (or since this run's first user was done), once
+   * there is a pace to speak of: at least ETA_MIN_USERS users done and ETA_MIN_SPAN_MS measured.
+   * Measuring from the start instead counted the seconds before the first answers came back
+   * and, with many users in flight, promised 7 hours for a 15-minute load.
+   */
+  #etaSeconds(): number | undefined {
+    const first = this.#samples[0];
+    const done = this.counters.users - this.#staged;
+    if (first === undefined || done < ETA_MIN_USERS || this.counters.users >= this.total) return undefined;
+    const span = this.#now() - first[0];
+    if (span < ETA_MIN_SPAN_MS || done <= first[1]) return undefined;
+    return ((this.total - this.counters.users) * span) / 1000 / (done - first[1]);
+  }
 
   /** The line's fields, most important first in `keep`, in the order they are shown. */
   fields(): Field[] {
@@ -108,9 +169,8 @@ export class Progress {
     const done = c.users - this.#staged;
     const fields: Field[] = [{ text: `users ${c.users}/${this.total} (${percent}%)`, keep: 100 }];
     if (c.failedUsers > 0) fields.push({ text: `${c.failedUsers} failed`, keep: 90 });
-    // An ETA from this run's own pace, once there is one to speak of.
-    if (done > 0 && seconds >= 2 && c.users < this.total)
-      fields.push({ text: `ETA ${formatDuration(((this.total - c.users) * seconds) / done)}`, keep: 80 });
+    const eta = this.#etaSeconds();
+    if (eta !== undefined) fields.push({ text: `ETA ${formatDuration(eta)}`, keep: 80 });
     fields.push({ text: `${rate(done, seconds)} users/s`, keep: 50 });
     fields.push({ text: `requests ${requests} (${rate(requests, seconds)}/s)`, keep: 60 });
     fields.push({ text: `rows ${c.rows} (${rate(c.rows, seconds)}/s)`, keep: 40 });

@@ -12,7 +12,10 @@ export interface LoadSummary {
   readonly failedUsers: readonly string[];
   /** Why they failed: failed `user_loads` rows grouped by error code, most users first. */
   readonly failureReasons?: readonly FailureReason[];
+  /** Requests of the whole load: with a resumed load, its earlier attempts' too. */
   readonly requests: number;
+  /** A resumed load: the requests this run made (absent when the load was not resumed). */
+  readonly requestsThisRun?: number;
   readonly retries: number;
   readonly seconds: number;
   readonly tables: readonly { table: string; rows: number; files: number; bytes: number }[];
@@ -61,6 +64,7 @@ export function summarize(
     seconds: number;
     exitCode: number;
     failureReasons?: readonly FailureReason[];
+    requestsThisRun?: number;
   },
 ): LoadSummary {
   const byTable = new Map<string, { table: string; rows: number; files: number; bytes: number }>();
@@ -80,6 +84,7 @@ export function summarize(
     failedUsers: marker.failedUsers,
     failureReasons: extra.failureReasons ?? [],
     requests: marker.requests,
+    ...(extra.requestsThisRun === undefined ? {} : { requestsThisRun: extra.requestsThisRun }),
     retries: extra.retries,
     seconds: Math.round(extra.seconds * 10) / 10,
     tables: [...byTable.values()].sort((a, b) => a.table.localeCompare(b.table)),
@@ -123,7 +128,9 @@ export function formatSummary(s: LoadSummary): string {
   if (disabled > 0) parts.push(`${disabled} resource${disabled === 1 ? '' : 's'} disabled`);
   const status = parts.length === 0 ? 'committed' : `committed with ${parts.join(' and ')}`;
   lines.push(`Load ${s.loadId} ${status} to ${s.dest} (dt=${s.dt}) in ${s.seconds}s`);
-  lines.push(`${s.users} users · ${s.requests} requests · ${s.retries} retries`);
+  const requests =
+    s.requestsThisRun === undefined ? `${s.requests}` : `${s.requests} (${s.requestsThisRun} by this run)`;
+  lines.push(`${s.users} users · ${requests} requests · ${s.retries} retries`);
   lines.push('');
   const total = s.tables.reduce(
     (t, r) => ({ rows: t.rows + r.rows, files: t.files + r.files, bytes: t.bytes + r.bytes }),

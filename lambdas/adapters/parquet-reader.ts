@@ -81,7 +81,7 @@ async function partOf(store: ObjectStore, key: string) {
 export function createParquetPartReader(): PartReader {
   return {
     async readColumns(store: ObjectStore, key: string) {
-      const { file, metadata } = await partOf(store, key);
+      const { metadata } = await partOf(store, key);
       // The first element is the root; ours are flat, so every other element is a column.
       return metadata.schema.slice(1).map((element) => ({ name: element.name, type: lakeTypeOf(element) }));
     },

@@ -64,7 +64,7 @@ describe('the progress line', () => {
   it("gives no ETA before there is a pace, and none for an earlier run's staged users", () => {
     let now = 0;
     const progress = new Progress(
-      10,
+      40,
       () => 0,
       process.stderr,
       false,
@@ -72,9 +72,65 @@ describe('the progress line', () => {
     );
     progress.onStaged(4);
     now = 5_000;
-    expect(progress.line()).toBe('users 4/10 (40%) · 0.0 users/s · requests 0 (0.0/s) · rows 0 (0.0/s) · 5s');
-    progress.onUser(user(1));
-    expect(progress.line()).toContain('users 5/10 (50%) · ETA 25s · 0.2 users/s');
+    expect(progress.line()).toBe('users 4/40 (10%) · 0.0 users/s · requests 0 (0.0/s) · rows 0 (0.0/s) · 5s');
+    // Ten users of this run, but all within the first second: no pace measured yet.
+    for (let i = 0; i < 10; i++) progress.onUser(user(1));
+    expect(progress.line()).not.toContain('ETA');
+    // Six more over the 3 s after the first: 15 users done since the first in 3 s, 20 left: 4 s.
+    for (let i = 0; i < 6; i++) {
+      now += 500;
+      progress.onUser(user(1));
+    }
+    expect(progress.line()).toContain('users 20/40 (50%) · ETA 4s');
+  });
+
+  it('paces the ETA from the first users done, not from the start: a slow first answer is no trend', () => {
+    // 20,000 users at ~25 users/s once answers flow (a 15-minute load); the first answer took 5 s.
+    let now = 0;
+    const progress = new Progress(
+      20_000,
+      () => 0,
+      process.stderr,
+      false,
+      () => now,
+    );
+    now = 5_000;
+    for (let i = 0; i < 100; i++) {
+      progress.onUser(user(1));
+      now += 40;
+    }
+    const eta = /ETA (\d+)m(\d+)s/.exec(progress.line());
+    expect(eta, progress.line()).not.toBeNull();
+    const seconds = Number(eta![1]) * 60 + Number(eta![2]);
+    // (20,000 - 100) / 25 per second = 796 s; from the start it would have said 1,791 s.
+    expect(seconds).toBeGreaterThan(780);
+    expect(seconds).toBeLessThan(820);
+  });
+
+  it('counts users failed by endpoint symptoms, and takes them back when the resource is found unusable', () => {
+    const outcome = (resource: string, status: string, endpoint: boolean) => ({
+      resource,
+      status,
+      rows: 0,
+      requests: 1,
+      errorCode: status === 'failed' ? 'http_404' : null,
+      errorMessage: null,
+      httpStatus: status === 'failed' ? 404 : null,
+      ...(endpoint ? { endpoint: { resource, symptom: 'not_found' } } : {}),
+    });
+    const result = (...outcomes: ReturnType<typeof outcome>[]) =>
+      ({ ...user(0), outcomes }) as unknown as UserResult;
+    const progress = new Progress(100, () => 0, process.stderr, false);
+    progress.onUser(result(outcome('orders', 'failed', true)));
+    progress.onUser(result(outcome('orders', 'failed', true), outcome('accounts', 'failed', true)));
+    progress.onUser(result(outcome('accounts', 'failed', false)));
+    progress.onUser(result(outcome('accounts', 'ok', false)));
+    expect(progress.counters.failedUsers).toBe(3);
+    // orders comes back endpoint_unavailable: the user failed by orders alone was not a failure.
+    progress.onUser(result(outcome('orders', 'endpoint_unavailable', false)));
+    expect(progress.counters.failedUsers).toBe(2);
+    progress.onUser(result(outcome('orders', 'failed', true)));
+    expect(progress.counters.failedUsers).toBe(2);
   });
 
   it('redraws on a terminal within its width, read at every redraw', async () => {
