@@ -45,7 +45,11 @@ const scheduleOf = (alarm: Cfn) => alarm.Dimensions.find((d: Cfn) => d.Name === 
 describe('data-quality alarms', () => {
   it('watch each schedule: failed-user share, quiet feed, endpoint unavailable, run outside its window', () => {
     const expected = {
-      [METRIC.failedUserShare]: { Statistic: 'Maximum', Threshold: 10, ComparisonOperator: 'GreaterThanThreshold' },
+      [METRIC.failedUserShare]: {
+        Statistic: 'Maximum',
+        Threshold: 10,
+        ComparisonOperator: 'GreaterThanThreshold',
+      },
       [METRIC.lowestRowsToTrailingMedian]: {
         Statistic: 'Minimum',
         Threshold: 0.25,
@@ -99,7 +103,9 @@ describe('data-quality alarms', () => {
   });
 
   it('can be turned off one by one, and use the documented defaults otherwise', () => {
-    const quiet = synth(exampleConfig({ dataQuality: { endpointUnavailable: false, runOutsideWindow: false } }));
+    const quiet = synth(
+      exampleConfig({ dataQuality: { endpointUnavailable: false, runOutsideWindow: false } }),
+    );
     expect(alarmsOn(quiet.template, METRIC.endpointUnavailable)).toEqual([]);
     expect(alarmsOn(quiet.template, METRIC.runSeconds)).toEqual([]);
     expect(alarmsOn(quiet.template, METRIC.failedUserShare)[0]!.Threshold).toBe(
@@ -114,7 +120,9 @@ describe('data-quality alarms', () => {
     const parse = (dataQuality: unknown) => () => parseStackConfig({ ...exampleConfig(), dataQuality });
     expect(parse({ quietFeedFraction: 0 })).toThrow(ConfigError);
     expect(parse({ quietFeedFraction: 0 })).toThrow(/paylink\.dataQuality\.quietFeedFraction/);
-    expect(parse({ trailingLoads: 3, minTrailingLoads: 4 })).toThrow(/paylink\.dataQuality\.minTrailingLoads/);
+    expect(parse({ trailingLoads: 3, minTrailingLoads: 4 })).toThrow(
+      /paylink\.dataQuality\.minTrailingLoads/,
+    );
     expect(parse({ failedUserShare: 5 })).toThrow(/paylink\.dataQuality/);
     expect(parse({ trailingLoads: 51 })).toThrow(/paylink\.dataQuality\.trailingLoads/);
   });
@@ -185,9 +193,10 @@ describe('Powertools settings', () => {
       });
     }
     const untraced = synth(exampleConfig({ tracing: false, logLevel: 'DEBUG' }));
-    const variables = untraced.template.toJSON().Resources[
-      untraced.stack.getLogicalId(untraced.stack.functions.loadBatch.node.defaultChild as never)
-    ].Properties.Environment.Variables;
+    const variables =
+      untraced.template.toJSON().Resources[
+        untraced.stack.getLogicalId(untraced.stack.functions.loadBatch.node.defaultChild as never)
+      ].Properties.Environment.Variables;
     expect(variables).toMatchObject({ POWERTOOLS_TRACE_ENABLED: 'false', POWERTOOLS_LOG_LEVEL: 'DEBUG' });
   });
 });
