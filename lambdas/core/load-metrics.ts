@@ -56,6 +56,9 @@ export const METRIC = {
   commitSeconds: 'CommitSeconds',
   /** Per Table. */
   tableRows: 'Rows',
+  /** Per Table: files and bytes the load published. */
+  tableFiles: 'Files',
+  tableBytes: 'Bytes',
   /** Per Table: rows / trailing median (quality.ts). */
   rowsToTrailingMedian: 'RowsToTrailingMedian',
   /** The smallest RowsToTrailingMedian of the load: the quiet-feed alarm's metric. */
@@ -152,6 +155,8 @@ export interface CommitFigures {
   readonly schemaChanges: number;
   readonly missingBatches: number;
   readonly commitSeconds: number;
+  /** The published files (the marker's `files`): counted and sized per table. */
+  readonly filesOf: readonly { readonly table: string; readonly bytes: number }[];
 }
 
 export function commitMetrics(load: CommitFigures, signals: LoadSignals): MetricGroup[] {
@@ -180,6 +185,12 @@ export function commitMetrics(load: CommitFigures, signals: LoadSignals): Metric
       dimensions: { [DIM.table]: t.table },
       points: [
         count(METRIC.tableRows, t.rows),
+        count(METRIC.tableFiles, load.filesOf.filter((f) => f.table === t.table).length),
+        {
+          name: METRIC.tableBytes,
+          unit: 'Bytes',
+          value: load.filesOf.reduce((sum, f) => sum + (f.table === t.table ? f.bytes : 0), 0),
+        } as const,
         ...(t.ratio === undefined
           ? []
           : [{ name: METRIC.rowsToTrailingMedian, unit: 'None', value: t.ratio } as const]),

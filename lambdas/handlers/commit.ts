@@ -146,6 +146,7 @@ export async function handler(
             schemaChanges: marker.schemaChanges.length,
             missingBatches: marker.missingBatches.length,
             commitSeconds: (Date.now() - started) / 1000,
+            filesOf: marker.files,
           },
           signals,
         ),

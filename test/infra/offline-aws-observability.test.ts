@@ -137,6 +137,14 @@ describe('the deployed loader reports each load in logs and EMF metrics', () => 
     expect(tables.reduce((sum, t) => sum + t.metrics[METRIC.tableRows]!.value, 0)).toBe(
       m[METRIC.loadRows]!.value,
     );
+    // Files and bytes per table: a table with rows has at least one file, and they add up.
+    for (const t of tables)
+      if (t.metrics[METRIC.tableRows]!.value > 0)
+        expect(t.metrics[METRIC.tableFiles]!.value).toBeGreaterThan(0);
+    expect(tables.every((t) => t.metrics[METRIC.tableBytes]!.unit === 'Bytes')).toBe(true);
+    expect(tables.reduce((sum, t) => sum + t.metrics[METRIC.tableBytes]!.value, 0)).toBeLessThanOrEqual(
+      m[METRIC.loadBytes]!.value,
+    );
     // The first load has no earlier loads: no trailing median yet.
     expect(m[METRIC.lowestRowsToTrailingMedian]).toBeUndefined();
     expect(describeDenials(world.gate)).toEqual([]);

@@ -176,6 +176,11 @@ describe('load signals and their metrics', () => {
         schemaChanges: 0,
         missingBatches: 0,
         commitSeconds: 2,
+        filesOf: [
+          { table: 'orders', bytes: 300 },
+          { table: 'orders', bytes: 200 },
+          { table: 'user_loads', bytes: 499 },
+        ],
       },
       signals,
     );
@@ -187,6 +192,12 @@ describe('load signals and their metrics', () => {
       { [DIM.table]: 'accounts' },
       { [DIM.table]: 'orders' },
     ]);
+    const orders = Object.fromEntries(groups[2]!.points.map((p) => [p.name, p.value]));
+    expect(orders).toMatchObject({
+      [METRIC.tableRows]: 10,
+      [METRIC.tableFiles]: 2,
+      [METRIC.tableBytes]: 500,
+    });
     const batch = batchMetrics({
       users: 2,
       failedUsers: 1,
