@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import { selectResources } from '#core/config.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLeaseOwner } from '#core/lease.ts';
-import { loadBatch } from '#core/load-batch.ts';
+import { type BatchManifest, loadBatch } from '#core/load-batch.ts';
 import { batchMetrics } from '#core/load-metrics.ts';
 import type { UserResult } from '#core/load-user.ts';
 import { readBatchUsers, readPlan } from '#core/plan.ts';
@@ -19,21 +19,34 @@ import { observeInvocation } from './telemetry.ts';
 export const DEADLINE_MARGIN_MS = BATCH_DEADLINE_MARGIN_SECONDS * 1000;
 
 /**
- * Users with a failed unit, by error code (a user counts once per code). Units that failed with
- * an endpoint symptom are left out: the batch or the commit settles them (endpoint_unavailable
- * or a failure), and the commit's EndpointUnavailable metric counts the endpoints.
+ * Users the batch counted failed, by the error code of their failed units (a user counts once
+ * per code). A unit that failed with an endpoint symptom counts unless the batch disabled that
+ * resource (then it is `endpoint_unavailable`, not a failure: the EndpointUnavailable metric).
+ * Units still waiting for an endpoint verdict are settled by the commit and not counted here.
  */
 function failureCounter() {
-  const byCode: Record<string, number> = {};
+  const failedUnits = new Map<string, { code: string; endpoint: string | undefined }[]>();
   return {
-    byCode,
     onUser(result: UserResult) {
-      const codes = new Set(
-        result.outcomes
-          .filter((o) => o.status === 'failed' && o.endpoint === undefined)
-          .map((o) => o.errorCode ?? 'unknown'),
-      );
-      for (const code of codes) byCode[code] = (byCode[code] ?? 0) + 1;
+      const failed = result.outcomes.filter((o) => o.status === 'failed');
+      if (failed.length > 0)
+        failedUnits.set(
+          result.identifier,
+          failed.map((o) => ({ code: o.errorCode ?? 'unknown', endpoint: o.endpoint?.resource })),
+        );
+    },
+    byCode(manifest: BatchManifest): Record<string, number> {
+      const disabled = new Set(manifest.endpointFindings.map((f) => f.resource));
+      const byCode: Record<string, number> = {};
+      for (const identifier of new Set(manifest.failedUsers)) {
+        const codes = new Set(
+          (failedUnits.get(identifier) ?? [])
+            .filter((u) => u.endpoint === undefined || !disabled.has(u.endpoint))
+            .map((u) => u.code),
+        );
+        for (const code of codes) byCode[code] = (byCode[code] ?? 0) + 1;
+      }
+      return byCode;
     },
   };
 }
@@ -96,7 +109,7 @@ export async function handler(
         rateLimited: counters.rateLimited,
         seconds: (Date.now() - started) / 1000,
         headroomSeconds: deadlineAt === undefined ? undefined : (deadlineAt - Date.now()) / 1000,
-        failedUsersByCode: failures.byCode,
+        failedUsersByCode: failures.byCode(manifest),
       };
       obs.log.info('batch_loaded', {
         ...figures,

@@ -26,6 +26,8 @@ const CREDENTIALS = { apiKey: 'obs-key-MARKER-7Hq2Lw', apiSecret: 'obs-secret-MA
 const USERS = ['obs-user-MARKER-a1', 'obs-user-MARKER-b2', 'obs-user-MARKER-c3', 'obs-user-MARKER-d4'];
 const SLOT = (day: number) => `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`;
 const QUIET_TABLE = 'orders';
+/** PayLink answers 404 for this user's data: one failed user in four, every load. */
+const FAILING_USER = USERS[3]!;
 
 /** 4 users in batches of 2: two batches per load. */
 const CONFIG = exampleConfig({
@@ -65,7 +67,7 @@ function recordWith(outcome: ExecutionOutcome, fn: string, metric: string, table
 beforeAll(async () => {
   world = await startOfflineWorld({
     config: CONFIG,
-    simulator: { seed: 'observability' },
+    simulator: { seed: 'observability', faults: { failUsers: [FAILING_USER] } },
     credentials: CREDENTIALS,
   });
   proxy = await startFeedProxy(world.sim.url);
@@ -109,7 +111,6 @@ describe('the deployed loader reports each load in logs and EMF metrics', () => 
     for (const b of batches) {
       const m = b.metrics;
       expect(m[METRIC.batchUsers]).toEqual({ value: 2, unit: 'Count' });
-      expect(m[METRIC.batchFailedUsers]!.value).toBe(0);
       expect(m[METRIC.requests]!.value).toBeGreaterThan(2);
       expect(m[METRIC.retries]!.value).toBeGreaterThanOrEqual(0);
       expect(m[METRIC.rateLimited]!.value).toBe(0);
@@ -123,11 +124,22 @@ describe('the deployed loader reports each load in logs and EMF metrics', () => 
       expect(m[METRIC.deadlineHeadroomSeconds]!.value).toBeLessThanOrEqual(900);
     }
 
+    // The failing user's batch: one failed user, counted under PayLink's answer.
+    expect(batches.map((b) => b.metrics[METRIC.batchFailedUsers]!.value).sort()).toEqual([0, 1]);
+    const byCode = recordWith(first!, 'loadBatch', METRIC.failedUsersByCode);
+    expect(
+      byCode.map((r) => [r.dimensions[DIM.errorCode], r.metrics[METRIC.failedUsersByCode]!.value]),
+    ).toEqual([
+      ['http_404', 1],
+      // Its action history could not be fetched without its accounts.
+      ['parent_failed', 1],
+    ]);
+
     const [load] = recordWith(first!, 'commit', METRIC.loadUsers);
     const m = load!.metrics;
     expect(m[METRIC.loadUsers]!.value).toBe(USERS.length);
-    expect(m[METRIC.loadFailedUsers]!.value).toBe(0);
-    expect(m[METRIC.failedUserShare]).toEqual({ value: 0, unit: 'Percent' });
+    expect(m[METRIC.loadFailedUsers]!.value).toBe(1);
+    expect(m[METRIC.failedUserShare]).toEqual({ value: 25, unit: 'Percent' });
     expect(m[METRIC.endpointUnavailable]!.value).toBe(0);
     expect(m[METRIC.loadFiles]!.value).toBeGreaterThan(0);
     expect(m[METRIC.runSeconds]!.value).toBeGreaterThan(0);
@@ -163,7 +175,24 @@ describe('the deployed loader reports each load in logs and EMF metrics', () => 
       }
     }
     const committed = jsonLines(logsOf(first!, 'commit')).find((l) => l.message === 'committed');
-    expect(committed).toMatchObject({ level: 'INFO', users: USERS.length, failedUsers: 0 });
+    expect(committed).toMatchObject({ level: 'INFO', users: USERS.length, failedUsers: 1 });
+  });
+
+  it("raises the failed-user share above the alarm's threshold, with the alarm's dimensions", () => {
+    const alarms = world.template
+      .idsOfType('AWS::CloudWatch::Alarm')
+      .map((id) => world.template.resources[id].Properties)
+      .filter((p) => p.MetricName === METRIC.failedUserShare)
+      .map((p) => world.template.resolve(p));
+    expect(alarms).toHaveLength(1);
+    const [share] = recordWith(runs[0]!, 'commit', METRIC.failedUserShare);
+    expect(share!.dimensions).toEqual(
+      Object.fromEntries(
+        (alarms[0].Dimensions as { Name: string; Value: string }[]).map((d) => [d.Name, d.Value]),
+      ),
+    );
+    expect(alarms[0].ComparisonOperator).toBe('GreaterThanThreshold');
+    expect(share!.metrics[METRIC.failedUserShare]!.value).toBeGreaterThan(alarms[0].Threshold);
   });
 });
 
@@ -215,10 +244,12 @@ describe('a feed that goes to zero rows on its third load', () => {
       tables: { table: string; rows: number; trailingMedian?: number; quiet: boolean }[];
     }[];
     expect(loads.map((l) => l.loadId)).toEqual(runs.map((r) => r.output.loadId));
-    expect(loads[0]!.flags).toEqual([]);
-    expect(loads[1]!.flags).toEqual([]);
+    const share = { kind: 'failed_user_share', percent: 25 };
+    expect(loads[0]!.flags).toEqual([share]);
+    expect(loads[1]!.flags).toEqual([share]);
     // The orders feed and its child table went quiet together; nothing else did.
     expect(loads[2]!.flags).toEqual([
+      share,
       expect.objectContaining({ kind: 'quiet_feed', table: QUIET_TABLE, rows: 0 }),
       expect.objectContaining({ kind: 'quiet_feed', table: `${QUIET_TABLE}__items`, rows: 0 }),
     ]);
