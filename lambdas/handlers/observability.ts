@@ -95,7 +95,7 @@ function writeGroup(group: MetricGroup, keys: InvocationKeys): void {
   });
   if (keys.loadId !== undefined) metrics.addMetadata('loadId', keys.loadId);
   if (keys.batch !== undefined) metrics.addMetadata('batch', String(keys.batch));
-  for (const point of group.points) metrics.addMetric(point.name, point.unit as never, point.value);
+  for (const point of group.points) metrics.addMetric(point.name, point.unit, point.value);
   metrics.publishStoredMetrics();
 }
 
