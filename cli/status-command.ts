@@ -13,6 +13,14 @@ import { readJson } from '#core/store-json.ts';
 import { existingLakeFrom, parseFlags, required } from './args.ts';
 import type { Io } from './io.ts';
 import { type LoadDetail, LoadNotFoundError, loadDetail, reportNotFound } from './load-report.ts';
+import {
+  formatQuality,
+  parseQualityFlags,
+  QUALITY_OPTION_DEFAULTS,
+  type QualityOptions,
+  type QualityReport,
+  qualityReport,
+} from './quality-report.ts';
 import { formatBytes, renderTable } from './summary.ts';
 
 export interface LakeStatus {
@@ -42,9 +50,14 @@ export interface LakeStatus {
   readonly withoutReport: readonly string[];
   /** Damage found while reading (a missing registry): the rest is still reported. */
   readonly warnings: readonly string[];
+  /** The data-quality signals of the last loads (quality-report.ts, lambdas/core/quality.ts). */
+  readonly quality: QualityReport;
 }
 
-export async function lakeStatus(dest: string): Promise<LakeStatus> {
+export async function lakeStatus(
+  dest: string,
+  qualityOptions: QualityOptions = QUALITY_OPTION_DEFAULTS,
+): Promise<LakeStatus> {
   const store = openStore(dest);
   // A load is committed when its `_dlt_loads` row exists; its report (`_loads/`) is written just before.
   const dltLoadsKeys = await store.list(dltLoadsPrefix);
@@ -119,6 +132,7 @@ export async function lakeStatus(dest: string): Promise<LakeStatus> {
     uncommitted: [...staged].sort(),
     withoutReport,
     warnings,
+    quality: qualityReport(markers, qualityOptions),
   };
 }
 
@@ -135,7 +149,16 @@ async function totalBytes(store: ObjectStore, keys: readonly string[]): Promise<
 
 export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefix> [--load-id <id>] [--json]
 
-  Committed loads, tables, row counts, schema version, uncommitted loads.
+  Committed loads, tables, row counts, schema version, uncommitted loads, and the data-quality
+  signals of the last loads (the deployed stack's alarms, docs/operations.md): failed-user share,
+  each table's rows against its trailing median (quiet feeds), resources marked
+  endpoint-unavailable, and with --run-window-minutes runs that ended outside their window.
+  --last <n>                 loads whose signals are shown (default 5)
+  --trailing-loads <n>       earlier loads of the same schedule or tables the median is taken
+                             over (default 7)
+  --quiet-fraction <x>       a table is quiet below x times its trailing median (default 0.5)
+  --failed-share <percent>   flag a load whose failed users exceed this share (default 5)
+  --run-window-minutes <m>   flag a load committed more than m minutes after its start
   --load-id <id>   one load: committed or not, start and commit times, users, failed users by
                    error code, requests, rows, files and bytes per table, the schema changes it
                    made (registry version before and after, tables and columns added).
@@ -147,7 +170,13 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     dest: { type: 'string' },
     'load-id': { type: 'string' },
     json: { type: 'boolean' },
+    last: { type: 'string' },
+    'trailing-loads': { type: 'string' },
+    'quiet-fraction': { type: 'string' },
+    'failed-share': { type: 'string' },
+    'run-window-minutes': { type: 'string' },
   });
+  const qualityOptions = parseQualityFlags(values);
   const dest = existingLakeFrom(io.cwd, required(values.dest, '--dest'));
   if (values['load-id'] !== undefined) {
     const loadId = assertLoadId(values['load-id']);
@@ -162,7 +191,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     io.stdout.write(values.json ? `${JSON.stringify(detail, null, 2)}\n` : `${formatLoadDetail(detail)}\n`);
     return 0;
   }
-  const status = await lakeStatus(dest);
+  const status = await lakeStatus(dest, qualityOptions);
   if (values.json) {
     io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     return 0;
@@ -202,6 +231,8 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     out.push('', `Disabled in the latest load (${latest.loadId}): ${latest.disabledResources.join(', ')}.`);
     for (const table of latest.disabledResources) out.push(`  ${DISABLED_TABLES_NOTE(table)}.`);
   }
+  const quality = formatQuality(status.quality);
+  if (quality.length > 0) out.push('', ...quality);
   if (status.withoutReport.length > 0) {
     out.push(
       '',

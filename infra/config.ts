@@ -11,6 +11,7 @@ import { STACK_DEFAULTS } from '#core/capacity.ts';
 import { configFileSchema } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
+import { QUALITY_DEFAULTS, REPORTS_SCANNED } from '#core/quality.ts';
 import { PAYLINK_RESOURCES } from '#core/resources.ts';
 import { CONTEXT_KEY, DEFAULT_STACK_NAME, MAX_ALARM_WINDOW_SECONDS } from './constants.ts';
 import { parseScheduleExpression, stalenessWindowSeconds } from './schedule-expression.ts';
@@ -139,6 +140,30 @@ export const stackConfigSchema = z
       )
       .default(90),
     tracing: z.boolean().default(true),
+    /** The Lambdas' log level (Powertools Logger). */
+    logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+    /** Data-quality alarms (lambdas/core/quality.ts defines each signal; docs/operations.md). */
+    dataQuality: z
+      .object({
+        /** Alarm when a load's failed users exceed this share of its users (percent). */
+        failedUserSharePercent: z.number().min(0).max(100).default(QUALITY_DEFAULTS.failedUserSharePercent),
+        /** Alarm when a table's rows fall below this fraction of its trailing median. */
+        quietFeedFraction: z.number().gt(0).max(1).default(QUALITY_DEFAULTS.quietFraction),
+        /** Committed loads of the same schedule the trailing median is taken over. */
+        trailingLoads: z.number().int().min(1).max(REPORTS_SCANNED).default(QUALITY_DEFAULTS.trailingLoads),
+        /** No quiet-feed judgement before this many earlier loads. */
+        minTrailingLoads: z.number().int().min(1).default(QUALITY_DEFAULTS.minTrailingLoads),
+        /** Alarm when a load disables a resource (endpoint finding). */
+        endpointUnavailable: z.boolean().default(true),
+        /** Alarm when a run commits later than its schedule's run deadline after its slot. */
+        runOutsideWindow: z.boolean().default(true),
+      })
+      .strict()
+      .refine((q) => q.minTrailingLoads <= q.trailingLoads, {
+        message: 'minTrailingLoads must not exceed trailingLoads',
+        path: ['minTrailingLoads'],
+      })
+      .prefault({}),
     athena: z
       .object({
         database: z

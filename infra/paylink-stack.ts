@@ -12,6 +12,7 @@ import { LoadSchedules } from './constructs/load-schedules.ts';
 import { LoadWorkflow } from './constructs/load-workflow.ts';
 import { LoaderFunction } from './constructs/loader-function.ts';
 import { Operations } from './constructs/operations.ts';
+import { OperationsDashboard } from './constructs/operations-dashboard.ts';
 import { PayLinkCredentials } from './constructs/paylink-credentials.ts';
 import { WebhookReceiver } from './constructs/webhook-receiver.ts';
 import { handlerEnvironment } from './handler-environment.ts';
@@ -47,6 +48,8 @@ export class PaylinkLoaderStack extends Stack {
   readonly workflows: ReadonlyMap<string, LoadWorkflow>;
   readonly scheduling: LoadSchedules;
   readonly operations: Operations;
+  /** The CloudWatch dashboard an operator opens (infra/constructs/operations-dashboard.ts). */
+  readonly dashboard: OperationsDashboard;
   /** Atomic webhooks in: a Function URL storing verified events under `_events/`. */
   readonly webhooks: WebhookReceiver;
 
@@ -87,7 +90,14 @@ export class PaylinkLoaderStack extends Stack {
       glueDatabase: this.analytics.databaseName,
       loaderConfig: config.loaderConfig,
     });
-    const common = { environment, logRetention: config.logRetentionDays, tracing: config.tracing };
+    // Every function names its stack: the Stack dimension of its metrics and a key of its logs.
+    const environmentWithStack = { ...environment, [HANDLER_ENV.stackName]: this.stackName };
+    const common = {
+      environment: environmentWithStack,
+      logRetention: config.logRetentionDays,
+      tracing: config.tracing,
+      logLevel: config.logLevel,
+    };
     const sized = (s: { memoryMiB: number; timeoutMinutes: number }) => ({
       memoryMiB: s.memoryMiB,
       timeout: Duration.minutes(s.timeoutMinutes),
@@ -96,11 +106,7 @@ export class PaylinkLoaderStack extends Stack {
       plan: new LoaderFunction(this, 'Plan', {
         ...common,
         ...sized(FUNCTION_DEFAULTS.plan),
-        environment: {
-          ...environment,
-          [HANDLER_ENV.capacity]: JSON.stringify(capacity),
-          [HANDLER_ENV.stackName]: this.stackName,
-        },
+        environment: { ...environmentWithStack, [HANDLER_ENV.capacity]: JSON.stringify(capacity) },
         handlerFile: 'plan.ts',
         description: 'PayLink loader: reads the users list and cuts it into batches',
       }),
@@ -113,6 +119,12 @@ export class PaylinkLoaderStack extends Stack {
       commit: new LoaderFunction(this, 'Commit', {
         ...common,
         ...sized(FUNCTION_DEFAULTS.commit),
+        // The trailing-median window of the quiet-feed metric (lambdas/core/quality.ts).
+        environment: {
+          ...environmentWithStack,
+          [HANDLER_ENV.trailingLoads]: String(config.dataQuality.trailingLoads),
+          [HANDLER_ENV.minTrailingLoads]: String(config.dataQuality.minTrailingLoads),
+        },
         handlerFile: 'commit.ts',
         description: 'PayLink loader: publishes a load and updates the Glue tables',
       }),
@@ -205,6 +217,17 @@ export class PaylinkLoaderStack extends Stack {
         stateMachine: workflows.get(schedule.name)!.stateMachine,
         stalenessWindow: Duration.seconds(stalenessWindowSeconds(expression, schedule.expectedPeriodHours)),
       });
+      const quality = config.dataQuality;
+      this.operations.watchDataQuality({
+        stackName: this.stackName,
+        scheduleName: schedule.name,
+        failedUserSharePercent: quality.failedUserSharePercent,
+        quietFeedFraction: quality.quietFeedFraction,
+        endpointUnavailable: quality.endpointUnavailable,
+        runWindowSeconds: quality.runOutsideWindow
+          ? runDeadlineSeconds(expression, schedule.expectedPeriodHours)
+          : undefined,
+      });
     }
 
     // Atomic webhooks in (issue 12): verified events land under _events/ for later loads.
@@ -217,6 +240,21 @@ export class PaylinkLoaderStack extends Stack {
       tracing: config.tracing,
     });
     this.operations.watchFunction('Webhook', this.webhooks.function);
+    this.dashboard = new OperationsDashboard(this, 'Dashboard', {
+      dashboardName: this.stackName,
+      stackName: this.stackName,
+      schedules: config.schedules.map((schedule) => ({
+        name: schedule.name,
+        stateMachine: workflows.get(schedule.name)!.stateMachine,
+        runDeadlineSeconds: runDeadlineSeconds(
+          parseScheduleExpression(schedule.expression)!,
+          schedule.expectedPeriodHours,
+        ),
+      })),
+      functions: { plan, loadBatch, commit, webhook: this.webhooks.function },
+      requestRate: config.requestRate,
+      quietFeedFraction: config.dataQuality.quietFeedFraction,
+    });
     new CfnOutput(this, 'WebhookUrl', {
       value: this.webhooks.url.url,
       description:

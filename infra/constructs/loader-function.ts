@@ -39,6 +39,26 @@ export interface LoaderFunctionProps {
   readonly environment: Readonly<Record<string, string>>;
   readonly logRetention: RetentionDays;
   readonly tracing: boolean;
+  /** Powertools Logger level (POWERTOOLS_LOG_LEVEL); default INFO. */
+  readonly logLevel?: string;
+}
+
+/**
+ * The Powertools settings every loader Lambda gets (lambdas/handlers/observability.ts): the
+ * service name of its log lines, the log level, and the tracer switched on only with X-Ray
+ * (its module is not even loaded otherwise), never recording HTTP calls or handler results.
+ */
+export function powertoolsEnvironment(props: {
+  tracing: boolean;
+  logLevel?: string;
+}): Record<string, string> {
+  return {
+    POWERTOOLS_SERVICE_NAME: 'paylink-loader',
+    POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+    POWERTOOLS_TRACE_ENABLED: String(props.tracing),
+    POWERTOOLS_TRACER_CAPTURE_HTTPS_REQUESTS: 'false',
+    POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+  };
 }
 
 /**
@@ -74,7 +94,11 @@ export class LoaderFunction extends NodejsFunction {
       logGroup,
       loggingFormat: LoggingFormat.JSON,
       tracing: props.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
-      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      environment: {
+        ...props.environment,
+        ...powertoolsEnvironment(props),
+        NODE_OPTIONS: '--enable-source-maps',
+      },
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       bundling: { ...LOADER_BUNDLING },

@@ -1,5 +1,12 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, type IMetric, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  type IMetric,
+  Metric,
+  Stats,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -10,11 +17,39 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
 
 const FIVE_MINUTES = Duration.minutes(5);
 
 /** The custom metric the plan's over-deadline line is counted in. */
-export const PLAN_METRIC = { namespace: 'PayLinkLoader', name: 'PlanOverDeadline' } as const;
+export const PLAN_METRIC = { namespace: METRICS_NAMESPACE, name: 'PlanOverDeadline' } as const;
+
+/** The data-quality alarms of one schedule (cdk.json `dataQuality`, lambdas/core/quality.ts). */
+export interface DataQualityWatch {
+  readonly stackName: string;
+  readonly scheduleName: string;
+  readonly failedUserSharePercent: number;
+  readonly quietFeedFraction: number;
+  readonly endpointUnavailable: boolean;
+  /** The schedule's run deadline: a commit later than this after its slot is outside the window. */
+  readonly runWindowSeconds: number | undefined;
+}
+
+/** A metric the commit handler writes in EMF, for one stack and schedule. */
+export function loadMetric(
+  stackName: string,
+  scheduleName: string,
+  metricName: string,
+  statistic: string,
+): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { [DIM.stack]: stackName, [DIM.schedule]: scheduleName },
+    statistic,
+    period: FIVE_MINUTES,
+  });
+}
 
 export interface WatchedRun {
   readonly scheduleName: string;
@@ -136,6 +171,52 @@ export class Operations extends Construct {
         }),
       );
     }
+  }
+
+  /**
+   * Data-quality alarms of a schedule, on the metrics its commit writes once per load (EMF,
+   * lambdas/core/load-metrics.ts). A load is one datapoint in a 5-minute period: the alarm fires
+   * on the load that breaches and returns to OK with the next period without data.
+   * - failed-user share above `failedUserSharePercent`;
+   * - a quiet feed: the load's smallest rows / trailing median below `quietFeedFraction` (the
+   *   commit computes the ratio with the same rule as `paylink-loader status`: CloudWatch has no
+   *   median over the last N datapoints of a series, and a percentile over a time window would
+   *   count a missed or doubled run's datapoints, not the last N loads);
+   * - a resource disabled by an endpoint finding;
+   * - a run that committed later than its run deadline after its slot (a redriven or late run).
+   */
+  watchDataQuality(watch: DataQualityWatch): void {
+    const { stackName, scheduleName: name } = watch;
+    const metric = (metricName: string, statistic: string) =>
+      loadMetric(stackName, name, metricName, statistic);
+    this.alarm(
+      `${name}-FailedUserShare`,
+      `PayLink load '${name}': more than ${watch.failedUserSharePercent}% of its users failed (status --load-id lists the reasons)`,
+      metric(METRIC.failedUserShare, Stats.MAXIMUM),
+      {
+        threshold: watch.failedUserSharePercent,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      },
+    );
+    this.alarm(
+      `${name}-QuietFeed`,
+      `PayLink load '${name}': a table got less than ${watch.quietFeedFraction} x the median of its rows over its recent loads (a feed going quiet; see RowsToTrailingMedian by Table)`,
+      metric(METRIC.lowestRowsToTrailingMedian, Stats.MINIMUM),
+      { threshold: watch.quietFeedFraction, comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD },
+    );
+    if (watch.endpointUnavailable)
+      this.alarm(
+        `${name}-EndpointUnavailable`,
+        `PayLink load '${name}' disabled a resource whose endpoint did not work (status --load-id names it and the fix)`,
+        metric(METRIC.endpointUnavailable, Stats.MAXIMUM),
+      );
+    if (watch.runWindowSeconds !== undefined)
+      this.alarm(
+        `${name}-RunOutsideWindow`,
+        `PayLink load '${name}' committed more than ${watch.runWindowSeconds} s after its scheduled slot (outside its schedule window)`,
+        metric(METRIC.runSeconds, Stats.MAXIMUM),
+        { threshold: watch.runWindowSeconds, comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD },
+      );
   }
 
   watchDeadLetterQueue(queue: IQueue): void {

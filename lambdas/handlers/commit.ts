@@ -1,14 +1,20 @@
 /** Commit Lambda: batch manifests -> registry, Glue tables, final parts, load marker. */
+import type { Context } from 'aws-lambda';
 import { commitLoad, type TableCatalog } from '#core/commit.ts';
+import { positiveInt } from '#core/config.ts';
 import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
+import { commitMetrics } from '#core/load-metrics.ts';
+import { readPlan } from '#core/plan.ts';
+import { loadSignals, QUALITY_DEFAULTS, readEarlierLoads } from '#core/quality.ts';
 import { readSystemicCause } from '#core/systemic-cause.ts';
-import type { CommitEvent, CommitResult, SystemicCauseResult } from './contract.ts';
+import { type CommitEvent, type CommitResult, HANDLER_ENV, type SystemicCauseResult } from './contract.ts';
 import { lazyPartReader, once } from './lazy.ts';
 import { partWriters } from './part-writers.ts';
 import { guardRedrive } from './redrive-guard.ts';
 import { handlerConfig, lakeStore } from './runtime.ts';
+import { observeInvocation } from './telemetry.ts';
 
 function glueCatalog(): TableCatalog | undefined {
   const config = handlerConfig();
@@ -41,42 +47,114 @@ const partReader = lazyPartReader(async () =>
 /** The commit's hold on the lease: renewed for its own run (a Lambda lives at most 15 minutes). */
 const COMMIT_LEASE_TTL_MS = 15 * 60 * 1000;
 
-export async function handler(event: CommitEvent): Promise<CommitResult | SystemicCauseResult> {
-  // Reads only this load's staging: no guard or lease needed, nothing is written.
-  if (event.readSystemicCause === true) return { cause: await readSystemicCause(lakeStore(), event.loadId) };
-  // A redriven run publishes nothing while another run of its schedule is going.
-  await guardRedrive(event.run);
-  const catalog = glueCatalog();
-  const store = lakeStore();
-  const clock = () => new Date();
-  // Joins the execution's lease (taken by the plan); another execution's is refused.
-  const lease =
-    event.run === undefined
-      ? undefined
-      : await acquireLease(store, event.loadId, {
-          owner: { id: event.run.execution, kind: 'step-functions' },
-          ttlMs: COMMIT_LEASE_TTL_MS,
-          clock,
-        });
-  const marker = await commitLoad(event.loadId, {
-    store,
-    parts: partWriters(),
-    reader: partReader,
-    clock,
-    ...(catalog ? { catalog } : {}),
-    ...(lease ? { lease } : {}),
-  });
-  await lease?.release().catch(() => undefined);
-  const rows = Object.values(marker.rowsByTable).reduce((a, b) => a + b, 0);
-  const result: CommitResult = {
-    loadId: marker.loadId,
-    users: marker.users,
-    failedUsers: marker.failedUserCount,
-    rows,
-    files: marker.files.length,
-    schemaVersion: marker.schemaVersion,
-    schemaChanges: marker.schemaChanges.length,
+/** The trailing-median window (PAYLINK_TRAILING_LOADS, PAYLINK_MIN_TRAILING_LOADS; quality.ts defaults). */
+export function trailingSettings(env: Readonly<Record<string, string | undefined>>) {
+  return {
+    ...QUALITY_DEFAULTS,
+    trailingLoads: positiveInt(
+      HANDLER_ENV.trailingLoads,
+      env[HANDLER_ENV.trailingLoads],
+      QUALITY_DEFAULTS.trailingLoads,
+    ),
+    minTrailingLoads: positiveInt(
+      HANDLER_ENV.minTrailingLoads,
+      env[HANDLER_ENV.minTrailingLoads],
+      QUALITY_DEFAULTS.minTrailingLoads,
+    ),
   };
-  console.log(JSON.stringify({ event: 'committed', ...result }));
-  return result;
+}
+
+export async function handler(
+  event: CommitEvent,
+  context?: Partial<Context>,
+): Promise<CommitResult | SystemicCauseResult> {
+  const started = Date.now();
+  const obs = await observeInvocation(
+    'commit',
+    { loadId: event.loadId, execution: event.run?.execution },
+    context,
+  );
+  try {
+    return await obs.traced('commit', async () => {
+      // Reads only this load's staging: no guard or lease needed, nothing is written.
+      if (event.readSystemicCause === true) {
+        const cause = await readSystemicCause(lakeStore(), event.loadId);
+        obs.log.warn('systemic_cause', { cause });
+        return { cause };
+      }
+      // A redriven run publishes nothing while another run of its schedule is going.
+      if (await guardRedrive(event.run)) obs.log.info('redrive_guard_passed');
+      const catalog = glueCatalog();
+      const store = lakeStore();
+      const clock = () => new Date();
+      // The schedule is a metric dimension: read from the plan while it is still staged.
+      const plan = await readPlan(store, event.loadId).catch(() => undefined);
+      obs.appendKeys({ schedule: plan?.schedule });
+      // Joins the execution's lease (taken by the plan); another execution's is refused.
+      const lease =
+        event.run === undefined
+          ? undefined
+          : await acquireLease(store, event.loadId, {
+              owner: { id: event.run.execution, kind: 'step-functions' },
+              ttlMs: COMMIT_LEASE_TTL_MS,
+              clock,
+            });
+      const marker = await commitLoad(event.loadId, {
+        store,
+        parts: partWriters(),
+        reader: partReader,
+        clock,
+        ...(catalog ? { catalog } : {}),
+        ...(lease ? { lease } : {}),
+      });
+      await lease?.release().catch(() => undefined);
+      const rows = Object.values(marker.rowsByTable).reduce((a, b) => a + b, 0);
+      const result: CommitResult = {
+        loadId: marker.loadId,
+        users: marker.users,
+        failedUsers: marker.failedUserCount,
+        rows,
+        files: marker.files.length,
+        schemaVersion: marker.schemaVersion,
+        schemaChanges: marker.schemaChanges.length,
+      };
+      // Quality signals against the earlier loads of the same series (lambdas/core/quality.ts).
+      // Committed already: a failure here must not fail the run, only cost its signals.
+      const settings = trailingSettings(process.env);
+      const earlier = await readEarlierLoads(store, marker, settings).catch((error: unknown) => {
+        obs.log.warn('trailing_loads_unreadable', error as Error);
+        return [];
+      });
+      const signals = loadSignals(marker, earlier, settings);
+      obs.log.info('committed', {
+        ...result,
+        requests: marker.requests,
+        missingBatches: marker.missingBatches.length,
+        failedUserSharePercent: signals.failedUserSharePercent,
+        endpointUnavailable: signals.endpointUnavailable,
+        quietTables: signals.quietTables,
+        runSeconds: signals.runSeconds,
+        trailingLoads: earlier.length,
+      });
+      obs.emit(
+        commitMetrics(
+          {
+            users: marker.users,
+            failedUsers: marker.failedUserCount,
+            files: marker.files.length,
+            bytes: marker.files.reduce((sum, f) => sum + f.bytes, 0),
+            schemaChanges: marker.schemaChanges.length,
+            missingBatches: marker.missingBatches.length,
+            commitSeconds: (Date.now() - started) / 1000,
+            filesOf: marker.files,
+          },
+          signals,
+        ),
+      );
+      return result;
+    });
+  } catch (error) {
+    obs.log.error('commit_failed', error as Error);
+    throw error;
+  }
 }

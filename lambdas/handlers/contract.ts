@@ -50,8 +50,12 @@ export const HANDLER_ENV = {
   loaderConfig: 'PAYLINK_LOADER_CONFIG',
   /** JSON CapacitySettings (plan only): what the plan sizes batches and checks the schedule with. */
   capacity: 'PAYLINK_CAPACITY',
-  /** The stack's name (plan only): a dimension of the PlanOverDeadline metric, so stacks in one account stay apart. */
+  /** The stack's name: the Stack dimension of every metric, so stacks in one account stay apart. */
   stackName: 'PAYLINK_STACK_NAME',
+  /** Commit only: loads the trailing median of a table's rows is taken over (lambdas/core/quality.ts). */
+  trailingLoads: 'PAYLINK_TRAILING_LOADS',
+  /** Commit only: fewer earlier loads than this, no trailing median yet. */
+  minTrailingLoads: 'PAYLINK_MIN_TRAILING_LOADS',
 } as const;
 
 /**

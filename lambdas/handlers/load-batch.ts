@@ -3,66 +3,129 @@ import type { Context } from 'aws-lambda';
 import { selectResources } from '#core/config.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLeaseOwner } from '#core/lease.ts';
-import { loadBatch } from '#core/load-batch.ts';
+import { type BatchManifest, loadBatch } from '#core/load-batch.ts';
+import { batchMetrics } from '#core/load-metrics.ts';
+import type { UserResult } from '#core/load-user.ts';
 import { readBatchUsers, readPlan } from '#core/plan.ts';
 import { recordSystemicCause } from '#core/systemic-cause.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, type LoadBatchEvent, type LoadBatchResult } from './contract.ts';
 import { partWriters } from './part-writers.ts';
-import { payLinkApi } from './paylink-api.ts';
+import { type PayLinkCounters, payLinkApi } from './paylink-api.ts';
 import { guardRedrive } from './redrive-guard.ts';
 import { handlerConfig, lakeStore } from './runtime.ts';
+import { observeInvocation } from './telemetry.ts';
 
 /** See BATCH_DEADLINE_MARGIN_SECONDS. */
 export const DEADLINE_MARGIN_MS = BATCH_DEADLINE_MARGIN_SECONDS * 1000;
 
+/**
+ * Users the batch counted failed, by the error code of their failed units (a user counts once
+ * per code). A unit that failed with an endpoint symptom counts unless the batch disabled that
+ * resource (then it is `endpoint_unavailable`, not a failure: the EndpointUnavailable metric).
+ * Units still waiting for an endpoint verdict are settled by the commit and not counted here.
+ */
+function failureCounter() {
+  const failedUnits = new Map<string, { code: string; endpoint: string | undefined }[]>();
+  return {
+    onUser(result: UserResult) {
+      const failed = result.outcomes.filter((o) => o.status === 'failed');
+      if (failed.length > 0)
+        failedUnits.set(
+          result.identifier,
+          failed.map((o) => ({ code: o.errorCode ?? 'unknown', endpoint: o.endpoint?.resource })),
+        );
+    },
+    byCode(manifest: BatchManifest): Record<string, number> {
+      const disabled = new Set(manifest.endpointFindings.map((f) => f.resource));
+      const byCode: Record<string, number> = {};
+      for (const identifier of new Set(manifest.failedUsers)) {
+        const codes = new Set(
+          (failedUnits.get(identifier) ?? [])
+            .filter((u) => u.endpoint === undefined || !disabled.has(u.endpoint))
+            .map((u) => u.code),
+        );
+        for (const code of codes) byCode[code] = (byCode[code] ?? 0) + 1;
+      }
+      return byCode;
+    },
+  };
+}
+
 export async function handler(
   event: LoadBatchEvent,
-  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+  context?: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Context>,
 ): Promise<LoadBatchResult> {
+  const started = Date.now();
   const config = handlerConfig();
-  // A redriven run loads nothing while another run of its schedule is going.
-  await guardRedrive(event.run, event.childRedriveCount);
-  const store = lakeStore();
-  // Before anything is cleared or staged: the load id must still be this execution's.
-  if (event.run !== undefined)
-    await assertLeaseOwner(store, event.loadId, event.run.execution, () => new Date());
-  const plan = await readPlan(store, event.loadId);
-  const remaining = context?.getRemainingTimeInMillis();
-  const manifest = await loadBatch(
-    {
-      loadId: plan.loadId,
-      batch: event.batch,
-      dt: plan.dt,
-      startedAt: plan.startedAt,
-      users: await readBatchUsers(store, plan.loadId, event.batch),
-      steps: selectResources(config.settings.catalog, plan.resources).steps,
-      registry: await readCommittedSchema(store),
-      concurrency: config.userConcurrency,
-      ...(remaining === undefined ? {} : { deadline: new Date(Date.now() + remaining - DEADLINE_MARGIN_MS) }),
-    },
-    { api: await payLinkApi(), store, parts: partWriters(), clock: () => new Date() },
-  ).catch(async (error: unknown) => {
-    // The run fails with this cause after the Map (the Map's own result carries no cause).
-    await recordSystemicCause(store, plan.loadId, event.batch, error);
-    throw error;
-  });
-  const rows = Object.values(manifest.rowsByTable).reduce((a, b) => a + b, 0);
-  console.log(
-    JSON.stringify({
-      event: 'batch_loaded',
-      loadId: manifest.loadId,
-      batch: manifest.batch,
-      users: manifest.users,
-      failedUsers: manifest.failedUsers.length,
-      rows,
-      files: manifest.files.length,
-    }),
+  const obs = await observeInvocation(
+    'load-batch',
+    { loadId: event.loadId, batch: event.batch, execution: event.run?.execution },
+    context,
   );
-  return {
-    loadId: manifest.loadId,
-    batch: manifest.batch,
-    users: manifest.users,
-    failedUsers: manifest.failedUsers.length,
-    rows,
-  };
+  try {
+    return await obs.traced('load-batch', async () => {
+      // A redriven run loads nothing while another run of its schedule is going.
+      if (await guardRedrive(event.run, event.childRedriveCount)) obs.log.info('redrive_guard_passed');
+      const store = lakeStore();
+      // Before anything is cleared or staged: the load id must still be this execution's.
+      if (event.run !== undefined)
+        await assertLeaseOwner(store, event.loadId, event.run.execution, () => new Date());
+      const plan = await readPlan(store, event.loadId);
+      obs.appendKeys({ schedule: plan.schedule });
+      const remaining = context?.getRemainingTimeInMillis();
+      const deadlineAt = remaining === undefined ? undefined : Date.now() + remaining;
+      const counters: PayLinkCounters = { rateLimited: 0 };
+      const failures = failureCounter();
+      const api = await payLinkApi(counters);
+      const manifest = await loadBatch(
+        {
+          loadId: plan.loadId,
+          batch: event.batch,
+          dt: plan.dt,
+          startedAt: plan.startedAt,
+          users: await readBatchUsers(store, plan.loadId, event.batch),
+          steps: selectResources(config.settings.catalog, plan.resources).steps,
+          registry: await readCommittedSchema(store),
+          concurrency: config.userConcurrency,
+          ...(deadlineAt === undefined ? {} : { deadline: new Date(deadlineAt - DEADLINE_MARGIN_MS) }),
+        },
+        { api, store, parts: partWriters(), clock: () => new Date(), onUser: failures.onUser },
+      ).catch(async (error: unknown) => {
+        // The run fails with this cause after the Map (the Map's own result carries no cause).
+        await recordSystemicCause(store, plan.loadId, event.batch, error);
+        throw error;
+      });
+      const rows = Object.values(manifest.rowsByTable).reduce((a, b) => a + b, 0);
+      const stats = api.stats();
+      const figures = {
+        users: manifest.users,
+        failedUsers: manifest.failedUsers.length,
+        deadlineSkipped: manifest.deadlineSkipped,
+        rows,
+        files: manifest.files.length,
+        bytes: manifest.files.reduce((sum, f) => sum + f.bytes, 0),
+        requests: manifest.requests,
+        retries: stats.retries,
+        rateLimited: counters.rateLimited,
+        seconds: (Date.now() - started) / 1000,
+        headroomSeconds: deadlineAt === undefined ? undefined : (deadlineAt - Date.now()) / 1000,
+        failedUsersByCode: failures.byCode(manifest),
+      };
+      obs.log.info('batch_loaded', {
+        ...figures,
+        endpointFindings: manifest.endpointFindings.map((f) => f.resource),
+      });
+      obs.emit(batchMetrics(figures));
+      return {
+        loadId: manifest.loadId,
+        batch: manifest.batch,
+        users: manifest.users,
+        failedUsers: manifest.failedUsers.length,
+        rows,
+      };
+    });
+  } catch (error) {
+    obs.log.error('batch_failed', error as Error);
+    throw error;
+  }
 }

@@ -5,11 +5,18 @@
 import type { PayLinkApi } from '#core/ports.ts';
 import { handlerConfig } from './runtime.ts';
 
+/** What the client saw that its own stats do not count (for the batch's metrics). */
+export interface PayLinkCounters {
+  /** Responses answered 429 (every attempt counts). */
+  rateLimited: number;
+}
+
 /**
  * A PayLink client per invocation (its rate limiter and counters belong to this batch); the
- * credentials behind it are cached per container by the credentials adapter.
+ * credentials behind it are cached per container by the credentials adapter. `counters`, when
+ * given, is updated as responses arrive.
  */
-export async function payLinkApi(): Promise<PayLinkApi> {
+export async function payLinkApi(counters?: PayLinkCounters): Promise<PayLinkApi> {
   const config = handlerConfig();
   const [{ resolveCredentials }, { createPayLinkClient }, { createSystemRateLimiter }] = await Promise.all([
     import('#adapters/credentials.ts'),
@@ -22,5 +29,12 @@ export async function payLinkApi(): Promise<PayLinkApi> {
     credentials,
     rateLimiter: createSystemRateLimiter(config.batchRequestRate),
     http: config.settings.http,
+    ...(counters === undefined
+      ? {}
+      : {
+          onEvent: (event) => {
+            if (event.type === 'request' && event.status === 429) counters.rateLimited++;
+          },
+        }),
   });
 }

@@ -5,11 +5,13 @@
  * (lambdas/core/capacity.ts) uses the requests per user measured by the previous committed
  * load of the same schedule (see `previousMarker`).
  */
+import type { Context } from 'aws-lambda';
 import { measuredRequestsPerUser, planCapacity } from '#core/capacity.ts';
 import { selectResources } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
+import { planMetrics } from '#core/load-metrics.ts';
 import { planFromSource, planItemsKey } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
@@ -22,7 +24,9 @@ import {
   type PlanResult,
 } from './contract.ts';
 import { lazyUsersSource } from './lazy.ts';
+import type { Observed } from './observability.ts';
 import { handlerConfig, lakeStore } from './runtime.ts';
+import { observeInvocation } from './telemetry.ts';
 
 /** Markers read, newest first, looking for this schedule's last load: bounds the plan's time. */
 export const MARKERS_SCANNED = 50;
@@ -59,15 +63,21 @@ export async function previousMarker(
   return undefined;
 }
 
-/**
- * Writes one bare JSON line to stdout: unlike console.log, the Lambda runtime does not wrap it,
- * so the metric filter's JSON pattern sees its fields (contract.ts OVER_DEADLINE_DIMENSIONS).
- */
-function emitLine(fields: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(fields)}\n`);
+export async function handler(event: PlanEvent, context?: Partial<Context>): Promise<PlanResult> {
+  const obs = await observeInvocation(
+    'plan',
+    { schedule: event.schedule, execution: event.executionId },
+    context,
+  );
+  try {
+    return await obs.traced('plan', () => planLoad(event, obs));
+  } catch (error) {
+    obs.log.error('plan_failed', error as Error);
+    throw error;
+  }
 }
 
-export async function handler(event: PlanEvent): Promise<PlanResult> {
+async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
   const config = handlerConfig();
   const scheduled = new Date(event.scheduledTime);
   if (Number.isNaN(scheduled.getTime())) throw new ConfigError('scheduledTime', 'is not an ISO timestamp');
@@ -82,6 +92,7 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
     );
   }
 
+  obs.appendKeys({ loadId: loadIdFromTime(scheduled) });
   // First pass: validate and count the listed identifiers (duplicates included: an upper bound,
   // so batches are sized for at least as many users as will be loaded).
   const source = lazyUsersSource(`s3://${config.usersBucket}/${config.usersKey}`, async () =>
@@ -140,27 +151,25 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
     fits: sizing.fits,
     ...(sizing.problem === undefined ? {} : { problem: sizing.problem }),
   };
-  console.log(
-    JSON.stringify({
-      event: 'planned',
-      schedule: event.schedule,
-      loadId: plan.loadId,
+  obs.log.info('planned', {
+    users: plan.users,
+    listedUsers: listed,
+    batches: plan.batches,
+    passes: plan.stats.passes,
+    ...capacity,
+  });
+  obs.emit(
+    planMetrics({
       users: plan.users,
-      listedUsers: listed,
       batches: plan.batches,
-      passes: plan.stats.passes,
-      ...capacity,
+      requests: capacity.requests,
+      expectedSeconds: capacity.expectedSeconds,
     }),
   );
-  // Every user is still loaded; the metric filter on this line raises the alarm.
+  // Every user is still loaded. The stack's metric filter counts this line (its `event`, `stack`
+  // and `schedule` fields, contract.ts OVER_DEADLINE_DIMENSIONS) and the alarm fires.
   if (!sizing.fits)
-    emitLine({
-      event: OVER_DEADLINE_EVENT,
-      stack: process.env[HANDLER_ENV.stackName] ?? 'unknown',
-      schedule: event.schedule,
-      loadId: plan.loadId,
-      problem: sizing.problem,
-    });
+    obs.log.warn(OVER_DEADLINE_EVENT, { event: OVER_DEADLINE_EVENT, problem: sizing.problem });
   return {
     loadId: plan.loadId,
     users: plan.users,

@@ -5,11 +5,12 @@
  */
 import { assertSoleRun, needsRedriveGuard, type RunRef } from '#core/run-guard.ts';
 
-export async function guardRedrive(run: RunRef | undefined, childRedriveCount?: number): Promise<void> {
-  if (!needsRedriveGuard(run, childRedriveCount)) return;
+/** True when the run was redriven and the guard let it through (the caller logs it). */
+export async function guardRedrive(run: RunRef | undefined, childRedriveCount?: number): Promise<boolean> {
+  if (!needsRedriveGuard(run, childRedriveCount)) return false;
   // Only a redriven run needs the Step Functions client: loaded here, not with the bundle.
   const { listRunningExecutions } = await import('#adapters/step-functions-runs.ts');
   const running = await listRunningExecutions(run.stateMachine);
   assertSoleRun(run.execution, running);
-  console.log(JSON.stringify({ event: 'redrive_guard_passed', execution: run.execution }));
+  return true;
 }

@@ -10,11 +10,12 @@
  * A failure to read the secret or to store the event throws: Lambda answers 5xx (no detail
  * reaches the caller) and Atomic retries 3 times, 30 s apart.
  */
-import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2, Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { ConfigError } from '#core/errors.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { receiveWebhook, webhookLogFields, webhookResponse } from '#core/webhook.ts';
 import { HANDLER_ENV } from './contract.ts';
+import { observeInvocation } from './telemetry.ts';
 
 export interface WebhookConfig {
   readonly bucket: string;
@@ -73,21 +74,29 @@ const answer = (status: number, body: string): APIGatewayProxyStructuredResultV2
   body,
 });
 
-export async function handler(event: LambdaFunctionURLEvent): Promise<APIGatewayProxyStructuredResultV2> {
+export async function handler(
+  event: LambdaFunctionURLEvent,
+  context?: Partial<Context>,
+): Promise<APIGatewayProxyStructuredResultV2> {
   const receivedAt = new Date();
   const cfg = webhookConfig();
+  const obs = await observeInvocation('webhook', {}, context);
   // Atomic POSTs; anything else is not a webhook (and gets no hint why).
   if (event.requestContext?.http?.method !== 'POST') return answer(405, 'method not allowed');
   const [deps, secret] = await Promise.all([lakeStore(), apiSecret()]);
-  const outcome = await receiveWebhook(
-    { headers: event.headers ?? {}, body: rawBody(event) },
-    { store: deps, secret, receivedAt },
+  const outcome = await obs.traced('webhook', () =>
+    receiveWebhook(
+      { headers: event.headers ?? {}, body: rawBody(event) },
+      { store: deps, secret, receivedAt },
+    ),
   );
-  // A bare line on stdout (not console.log, which the runtime wraps): the metric filter's JSON
-  // pattern reads `webhook`, `reason` and `stack` from it.
-  process.stdout.write(
-    `${JSON.stringify({ ...webhookLogFields(outcome), stack: cfg.stack, ms: Date.now() - receivedAt.getTime() })}\n`,
-  );
+  // One JSON line (Powertools Logger): the metric filter's JSON pattern reads `webhook`,
+  // `reason` and `stack` from it (`stack` is on every line of the logger).
+  obs.log.info('webhook', {
+    ...webhookLogFields(outcome),
+    stack: cfg.stack,
+    ms: Date.now() - receivedAt.getTime(),
+  });
   const response = webhookResponse(outcome);
   return answer(response.status, response.body);
 }

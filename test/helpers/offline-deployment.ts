@@ -53,6 +53,8 @@ export interface OfflineWorldOptions {
   readonly simulator: Parameters<typeof startSimulator>[0];
   /** Reuse bundles (a folder with plan/, loadBatch/, commit/). */
   readonly bundles?: Record<HandlerName, string>;
+  /** The PayLink credentials in the secret and the simulator (default API_KEY / API_SECRET). */
+  readonly credentials?: { readonly apiKey: string; readonly apiSecret: string };
 }
 
 export async function startOfflineWorld(options: OfflineWorldOptions): Promise<OfflineWorld> {
@@ -73,10 +75,11 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
     [logicalId(stack.functions.loadBatch), 'loadBatch'],
     [logicalId(stack.functions.commit), 'commit'],
   ]);
+  const { apiKey, apiSecret } = options.credentials ?? { apiKey: API_KEY, apiSecret: API_SECRET };
   const secretArn = template.resolve(stack.resolve(stack.credentials.secretArn)) as string;
   const databaseName = template.resolve(stack.resolve(stack.analytics.databaseName)) as string;
   const secretValues: Record<string, string> = {
-    [secretArn]: JSON.stringify({ api_key: API_KEY, api_secret: API_SECRET }),
+    [secretArn]: JSON.stringify({ api_key: apiKey, api_secret: apiSecret }),
   };
   const [bundles, s3rver, secrets, glue, sim] = await Promise.all([
     options.bundles ?? bundleHandlers(path.join(scratch, 'bundles')),
@@ -90,7 +93,7 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
         stack.analytics.currentDatabaseName,
       ].map((name) => template.resolve(stack.resolve(name)) as string),
     }),
-    startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, ...options.simulator }),
+    startSimulator({ apiKey, apiSecret, ...options.simulator }),
   ]);
   const gate = new IamGate(ACCOUNT);
   const bucketPolicy = template

@@ -19,12 +19,16 @@ import { LOADER_BUNDLING, REPO_ROOT } from '#infra/constructs/loader-function.ts
 import { WEBHOOK_REJECTED_METRIC } from '#infra/constructs/webhook-receiver.ts';
 import { esbuildOptionsFor } from '#test/helpers/bundle-handlers.ts';
 import { type FakeSecretsManager, startFakeSecretsManager } from '#test/helpers/fake-secrets-manager.ts';
+import { jsonLines } from '#test/helpers/log-lines.ts';
 import { invokeBundledHandler } from '#test/helpers/run-bundled-handler.ts';
 import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
 import { type Cfn, exampleConfig, type Synthesized, statementsOfRole, synth } from './app-fixture.ts';
 
 let built: Synthesized;
 let template: Template;
+/** The receiver's one line per request: what the metric filter `{ $.webhook = ... }` reads. */
+const webhookLine = (logs: string) => jsonLines(logs).find((l) => typeof l.webhook === 'string');
+
 const id = (construct: unknown) =>
   built.stack.getLogicalId((construct as { node: { defaultChild: CfnElement } }).node.defaultChild);
 
@@ -60,6 +64,11 @@ describe('the webhook receiver in the template', () => {
       'NODE_OPTIONS',
       'PAYLINK_SECRET_ARN',
       'PAYLINK_STACK_NAME',
+      'POWERTOOLS_LOG_LEVEL',
+      'POWERTOOLS_SERVICE_NAME',
+      'POWERTOOLS_TRACER_CAPTURE_HTTPS_REQUESTS',
+      'POWERTOOLS_TRACER_CAPTURE_RESPONSE',
+      'POWERTOOLS_TRACE_ENABLED',
     ]);
   });
 
@@ -204,8 +213,7 @@ describe('the bundled webhook handler, with the environment the stack gives it',
     );
     expect(stored.map((s) => s.event.user.identifier).sort()).toEqual(['wh-user-b64', 'wh-user-text']);
     // The log line the metric filter reads, with no payload value in it.
-    const line = first.logs.split('\n').find((l) => l.startsWith('{"webhook"'));
-    expect(JSON.parse(line!)).toMatchObject({
+    expect(webhookLine(first.logs)).toMatchObject({
       webhook: 'accepted',
       stored: 'created',
       stack: env.PAYLINK_STACK_NAME,
@@ -224,7 +232,7 @@ describe('the bundled webhook handler, with the environment the stack gives it',
 
     expect(run.result).toMatchObject({ statusCode: 401, body: 'unauthorized' });
     expect(notPost.result.statusCode).toBe(405);
-    const line = JSON.parse(run.logs.split('\n').find((l) => l.startsWith('{"webhook"'))!);
+    const line = webhookLine(run.logs);
     // What `{ $.webhook = "rejected" }` with dimensions $.stack and $.reason needs.
     expect(line).toMatchObject({
       webhook: 'rejected',

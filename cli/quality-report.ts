@@ -1,0 +1,217 @@
+/**
+ * The data-quality part of `paylink-loader status`: the same signals the deployed stack alarms
+ * on (lambdas/core/quality.ts), computed from the lake's load reports for the last loads.
+ */
+import { ConfigError } from '#core/errors.ts';
+import {
+  earlierLoads,
+  type LoadFigures,
+  loadSignals,
+  QUALITY_DEFAULTS,
+  type QualitySettings,
+  REPORTS_SCANNED,
+  seriesOf,
+  type TableTrend,
+} from '#core/quality.ts';
+import { renderTable } from './summary.ts';
+
+export interface QualityOptions extends QualitySettings {
+  /** Loads reported (the newest). */
+  readonly last: number;
+  /** Flag a load committed more than this many seconds after its start; undefined: not judged. */
+  readonly runWindowSeconds: number | undefined;
+}
+
+export const QUALITY_OPTION_DEFAULTS: QualityOptions = {
+  ...QUALITY_DEFAULTS,
+  last: 5,
+  runWindowSeconds: undefined,
+};
+
+/** Flags of a load, as short words a script can match. */
+export type QualityFlag =
+  | { readonly kind: 'failed_user_share'; readonly percent: number }
+  | {
+      readonly kind: 'quiet_feed';
+      readonly table: string;
+      readonly rows: number;
+      readonly trailingMedian: number;
+    }
+  | { readonly kind: 'endpoint_unavailable'; readonly resource: string }
+  | { readonly kind: 'outside_window'; readonly runSeconds: number };
+
+export interface LoadQuality {
+  readonly loadId: string;
+  /** `schedule:<name>` or `tables:<sorted tables>`: the loads it is compared with. */
+  readonly series: string;
+  readonly users: number;
+  readonly failedUsers: number;
+  readonly failedUserSharePercent: number;
+  readonly runSeconds: number;
+  /** Earlier loads its trailing medians were taken over. */
+  readonly trailingLoads: number;
+  readonly tables: readonly TableTrend[];
+  readonly flags: readonly QualityFlag[];
+}
+
+export interface QualityReport {
+  readonly settings: QualityOptions;
+  /** Oldest first, the last `settings.last` committed loads. */
+  readonly loads: readonly LoadQuality[];
+}
+
+/** `reports`: the committed loads' reports, in load order (oldest first). */
+export function qualityReport(reports: readonly LoadFigures[], settings: QualityOptions): QualityReport {
+  const loads = reports.slice(-settings.last).map((load): LoadQuality => {
+    const earlier = earlierLoads(load, reports, settings);
+    const signals = loadSignals(load, earlier, settings);
+    const flags: QualityFlag[] = [
+      ...(signals.failedUserShareHigh
+        ? [{ kind: 'failed_user_share', percent: round(signals.failedUserSharePercent) } as const]
+        : []),
+      ...signals.tables
+        .filter((t) => t.quiet)
+        .map(
+          (t) =>
+            ({
+              kind: 'quiet_feed',
+              table: t.table,
+              rows: t.rows,
+              trailingMedian: t.trailingMedian!,
+            }) as const,
+        ),
+      ...signals.endpointUnavailable.map((resource) => ({ kind: 'endpoint_unavailable', resource }) as const),
+      ...(signals.outsideWindow
+        ? [{ kind: 'outside_window', runSeconds: round(signals.runSeconds) } as const]
+        : []),
+    ];
+    return {
+      loadId: load.loadId,
+      series: seriesOf(load),
+      users: load.users,
+      failedUsers: load.failedUserCount,
+      failedUserSharePercent: round(signals.failedUserSharePercent),
+      runSeconds: round(signals.runSeconds),
+      trailingLoads: earlier.length,
+      tables: signals.tables.map((t) => ({
+        ...t,
+        ...(t.ratio === undefined ? {} : { ratio: round(t.ratio) }),
+      })),
+      flags,
+    };
+  });
+  return { settings, loads };
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+export function flagWords(flag: QualityFlag): string {
+  switch (flag.kind) {
+    case 'failed_user_share':
+      return `failed users ${flag.percent}%`;
+    case 'quiet_feed':
+      return `quiet feed ${flag.table} (${flag.rows} rows, trailing median ${flag.trailingMedian})`;
+    case 'endpoint_unavailable':
+      return `endpoint unavailable: ${flag.resource}`;
+    case 'outside_window':
+      return `committed ${flag.runSeconds} s after its start, outside the window`;
+  }
+}
+
+/** The text section of `status`. */
+export function formatQuality(report: QualityReport): string[] {
+  if (report.loads.length === 0) return [];
+  const s = report.settings;
+  const out = [
+    `Data quality (last ${report.loads.length} loads; trailing median of each table over up to ${s.trailingLoads} earlier loads of the same schedule or tables, from ${s.minTrailingLoads}; quiet below ${s.quietFraction} x; failed users above ${s.failedUserSharePercent}%):`,
+    renderTable(
+      ['load_id', 'users', 'failed_%', 'compared_with', 'flags'],
+      report.loads.map((l) => [
+        l.loadId,
+        String(l.users),
+        String(l.failedUserSharePercent),
+        `${l.trailingLoads} loads`,
+        l.flags.map(flagWords).join('; ') || '-',
+      ]),
+    ),
+  ];
+  const latest = report.loads.at(-1)!;
+  if (latest.tables.length > 0) {
+    out.push('', `Rows per table in ${latest.loadId} against the trailing median:`);
+    out.push(
+      renderTable(
+        ['table', 'rows', 'trailing_median', 'ratio', ''],
+        latest.tables.map((t) => [
+          t.table,
+          String(t.rows),
+          t.trailingMedian === undefined ? '-' : String(t.trailingMedian),
+          t.ratio === undefined ? '-' : String(t.ratio),
+          t.quiet ? 'QUIET' : '',
+        ]),
+      ),
+    );
+  }
+  return out;
+}
+
+/** The quality flags of `status`, validated (errors name the flag). */
+export function parseQualityFlags(values: {
+  readonly last?: string | undefined;
+  readonly 'trailing-loads'?: string | undefined;
+  readonly 'quiet-fraction'?: string | undefined;
+  readonly 'failed-share'?: string | undefined;
+  readonly 'run-window-minutes'?: string | undefined;
+}): QualityOptions {
+  const number = (
+    flag: string,
+    raw: string | undefined,
+    fallback: number,
+    ok: (n: number) => boolean,
+    rule: string,
+  ) => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new ConfigError(flag, rule);
+    return n;
+  };
+  const d = QUALITY_OPTION_DEFAULTS;
+  const int = (n: number) => Number.isInteger(n) && n >= 1;
+  const trailingLoads = number(
+    '--trailing-loads',
+    values['trailing-loads'],
+    d.trailingLoads,
+    (n) => int(n) && n <= REPORTS_SCANNED,
+    `must be a whole number from 1 to ${REPORTS_SCANNED}`,
+  );
+  const windowMinutes = values['run-window-minutes'];
+  return {
+    ...d,
+    last: number('--last', values.last, d.last, int, 'must be a positive whole number'),
+    trailingLoads,
+    minTrailingLoads: Math.min(d.minTrailingLoads, trailingLoads),
+    quietFraction: number(
+      '--quiet-fraction',
+      values['quiet-fraction'],
+      d.quietFraction,
+      (n) => n > 0 && n <= 1,
+      'must be a number above 0 and at most 1',
+    ),
+    failedUserSharePercent: number(
+      '--failed-share',
+      values['failed-share'],
+      d.failedUserSharePercent,
+      (n) => n >= 0 && n <= 100,
+      'must be a percentage from 0 to 100',
+    ),
+    runWindowSeconds:
+      windowMinutes === undefined
+        ? undefined
+        : number(
+            '--run-window-minutes',
+            windowMinutes,
+            0,
+            (n) => n > 0,
+            'must be a positive number of minutes',
+          ) * 60,
+  };
+}

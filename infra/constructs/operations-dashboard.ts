@@ -1,0 +1,155 @@
+import { Duration } from 'aws-cdk-lib';
+import {
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  MathExpression,
+  Stats,
+  TextWidget,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
+import { loadMetric } from './operations.ts';
+
+export interface DashboardSchedule {
+  readonly name: string;
+  readonly stateMachine: IStateMachine;
+  /** Seconds one run may take (its state machine timeout): the line runs are drawn against. */
+  readonly runDeadlineSeconds: number;
+}
+
+export interface OperationsDashboardProps {
+  readonly dashboardName: string;
+  readonly stackName: string;
+  readonly schedules: readonly DashboardSchedule[];
+  readonly functions: Readonly<Record<string, IFunction>>;
+  /** The whole stack's PayLink request rate (requests/second, config `requestRate`). */
+  readonly requestRate: number;
+  readonly quietFeedFraction: number;
+}
+
+const HOUR = Duration.hours(1);
+const DAY = Duration.days(1);
+
+/**
+ * What an on-call engineer opens: runs against their schedule window, users failed by error
+ * code, rows per table per load and against their trailing median, PayLink's request rate
+ * against the configured limit, Lambda errors and throttles, and Map (batch) failures. The
+ * loader's own metrics come from the handlers' EMF records (lambdas/core/load-metrics.ts);
+ * tables and error codes are found with SEARCH, so a new table or code needs no redeploy.
+ */
+export class OperationsDashboard extends Construct {
+  readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: OperationsDashboardProps) {
+    super(scope, id);
+    const { stackName } = props;
+    const search = (metricName: string, extraDimension: string, statistic: string, period: Duration) =>
+      new MathExpression({
+        expression: `SEARCH('{${METRICS_NAMESPACE},${DIM.schedule},${DIM.stack},${extraDimension}} MetricName="${metricName}" ${DIM.stack}="${stackName}"', '${statistic}', ${period.toSeconds()})`,
+        label: '',
+        period,
+      });
+    const perSchedule = (metricName: string, statistic: string, period: Duration): IMetric[] =>
+      props.schedules.map((s) =>
+        loadMetric(stackName, s.name, metricName, statistic).with({ period, label: s.name }),
+      );
+    const graph = (
+      title: string,
+      left: IMetric[],
+      extra: Partial<ConstructorParameters<typeof GraphWidget>[0]> = {},
+    ) => new GraphWidget({ title, left, width: 12, height: 6, ...extra });
+
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: props.dashboardName,
+      defaultInterval: Duration.days(14),
+    });
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown: `# PayLink lake loader (${stackName})\nOne datapoint per load or batch. Alarms go to the stack's alarm topic; \`paylink-loader status\` shows the same signals from the lake.`,
+        width: 24,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Runs: seconds from slot to commit (line: run deadline)',
+        perSchedule(METRIC.runSeconds, Stats.MAXIMUM, DAY),
+        {
+          leftAnnotations: props.schedules.map((s) => ({
+            value: s.runDeadlineSeconds,
+            label: `${s.name} deadline`,
+          })),
+        },
+      ),
+      graph(
+        'Runs by outcome',
+        props.schedules.flatMap((s) => [
+          s.stateMachine.metricSucceeded({ period: DAY, label: `${s.name} succeeded` }),
+          s.stateMachine.metricFailed({ period: DAY, label: `${s.name} failed` }),
+          s.stateMachine.metricTimedOut({ period: DAY, label: `${s.name} timed out` }),
+        ]),
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph('Users failed, by error code (per batch)', [
+        search(METRIC.failedUsersByCode, DIM.errorCode, 'Sum', HOUR),
+      ]),
+      graph('Failed-user share of each load (%)', perSchedule(METRIC.failedUserShare, Stats.MAXIMUM, HOUR)),
+    );
+    this.dashboard.addWidgets(
+      graph('Rows per table per load', [search(METRIC.tableRows, DIM.table, 'Sum', HOUR)]),
+      graph(
+        'Rows / trailing median per table (line: quiet-feed threshold)',
+        [search(METRIC.rowsToTrailingMedian, DIM.table, 'Minimum', HOUR)],
+        { leftAnnotations: [{ value: props.quietFeedFraction, label: 'quiet feed' }] },
+      ),
+    );
+    const requestsPerSecond = props.schedules.map(
+      (s, i) =>
+        new MathExpression({
+          expression: `r${i} / PERIOD(r${i})`,
+          usingMetrics: { [`r${i}`]: loadMetric(stackName, s.name, METRIC.requests, Stats.SUM) },
+          label: `${s.name} requests/s`,
+          period: Duration.minutes(1),
+        }),
+    );
+    this.dashboard.addWidgets(
+      graph('PayLink requests/s (line: configured requestRate)', requestsPerSecond, {
+        leftAnnotations: [{ value: props.requestRate, label: 'requestRate' }],
+        right: [
+          ...perSchedule(METRIC.rateLimited, Stats.SUM, Duration.minutes(5)),
+          ...perSchedule(METRIC.retries, Stats.SUM, Duration.minutes(5)),
+        ],
+      }),
+      graph(
+        'Batch headroom to the Lambda deadline (s, minimum)',
+        perSchedule(METRIC.deadlineHeadroomSeconds, Stats.MINIMUM, HOUR),
+      ),
+    );
+    const fns = Object.entries(props.functions);
+    this.dashboard.addWidgets(
+      graph(
+        'Lambda errors and throttles',
+        fns.flatMap(([name, fn]) => [
+          fn.metricErrors({ period: Duration.minutes(5), label: `${name} errors` }),
+          fn.metricThrottles({ period: Duration.minutes(5), label: `${name} throttles` }),
+        ]),
+      ),
+      graph('Map failures: failed batch executions and batches missing at commit', [
+        ...props.schedules.map(
+          (s) =>
+            new MathExpression({
+              // Child executions of a Distributed Map report under `<state machine ARN>/<label>`.
+              expression: `SEARCH('{AWS/States,StateMachineArn} MetricName="ExecutionsFailed" "${stackName}-${s.name}"', 'Sum', 300)`,
+              label: `${s.name} batches failed`,
+              period: Duration.minutes(5),
+            }),
+        ),
+        ...perSchedule(METRIC.missingBatches, Stats.MAXIMUM, HOUR),
+      ]),
+    );
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * A loopback proxy in front of the PayLink simulator, for tests of what a load reports:
+ * - `emptyPaths`: data paths answered with their lists emptied (a feed gone quiet upstream:
+ *   200, the same envelope, no rows), the rest of the body kept;
+ * - `markPayload`: every object of a list answered gets one more field, `obs_marker`, with a
+ *   distinctive value, so a test can look for payload values in what the loader wrote elsewhere;
+ * - every string value of every body that passes through is collected (`payloadValues`), the
+ *   minted public tokens included.
+ */
+import { type HttpTestServer, startHttpTestServer } from './http-test-server.ts';
+
+export interface FeedProxy {
+  readonly url: string;
+  /** Paths (without query) whose lists are emptied, e.g. `/pay-link/orders`. */
+  readonly emptyPaths: Set<string>;
+  markPayload: boolean;
+  /** Every string value seen in a response body (markers included). */
+  readonly payloadValues: Set<string>;
+  close(): Promise<void>;
+}
+
+const FORWARDED_HEADERS = ['content-type', 'retry-after'];
+
+export async function startFeedProxy(target: string): Promise<FeedProxy> {
+  const emptyPaths = new Set<string>();
+  const payloadValues = new Set<string>();
+  let marks = 0;
+  const state = { markPayload: false };
+  const collect = (value: unknown): void => {
+    if (typeof value === 'string') payloadValues.add(value);
+    else if (Array.isArray(value)) value.forEach(collect);
+    else if (value !== null && typeof value === 'object') Object.values(value).forEach(collect);
+  };
+  const rewrite = (body: unknown, empty: boolean): unknown => {
+    if (Array.isArray(body))
+      return empty
+        ? []
+        : body.map((item) =>
+            state.markPayload && item !== null && typeof item === 'object' && !Array.isArray(item)
+              ? { ...item, obs_marker: `PAYLOAD-MARK-${(++marks).toString(36)}-Zq8` }
+              : item,
+          );
+    if (body !== null && typeof body === 'object')
+      return Object.fromEntries(Object.entries(body).map(([k, v]) => [k, rewrite(v, empty)]));
+    return body;
+  };
+  const server: HttpTestServer = await startHttpTestServer(async (request, response) => {
+    const upstream = await fetch(`${target}${request.url}`, {
+      method: request.method,
+      headers: Object.fromEntries(
+        Object.entries(request.headers).filter(
+          (e): e is [string, string] =>
+            typeof e[1] === 'string' && e[0] !== 'host' && e[0] !== 'content-length',
+        ),
+      ),
+      ...(request.method === 'GET' || request.method === 'HEAD' ? {} : { body: request.body }),
+    });
+    let text = await upstream.text();
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED_HEADERS) {
+      const value = upstream.headers.get(name);
+      if (value !== null) headers[name] = value;
+    }
+    try {
+      const json = JSON.parse(text) as unknown;
+      const changed = upstream.ok ? rewrite(json, emptyPaths.has(request.path)) : json;
+      collect(changed);
+      text = JSON.stringify(changed);
+    } catch {
+      // Not JSON (a fault the simulator injects): passed on as it is.
+    }
+    response.writeHead(upstream.status, headers).end(text);
+  });
+  return {
+    url: server.url,
+    emptyPaths,
+    get markPayload() {
+      return state.markPayload;
+    },
+    set markPayload(on: boolean) {
+      state.markPayload = on;
+    },
+    payloadValues,
+    close: () => server.close(),
+  };
+}

@@ -1,0 +1,290 @@
+/**
+ * What the deployed loader reports, offline under AWS rules (test/helpers/offline-aws.ts): three
+ * daily loads of the synthesized stack, each Lambda the shipped bundle in its own process, its
+ * stdout and stderr captured as CloudWatch Logs would receive them.
+ *
+ * - The metrics of a load, in CloudWatch embedded metric format, read back from those lines.
+ * - A feed that goes to zero rows on the third load (a proxy in front of the simulator empties
+ *   `/pay-link/orders`): the commit's LowestRowsToTrailingMedian falls below the threshold of
+ *   the quiet-feed alarm the template defines, with the alarm's own dimensions, and
+ *   `paylink-loader status` flags the same table.
+ * - No payload value and no secret in any line of the three loads' logs or in any metric
+ *   dimension: the API key and secret are distinctive markers, every list item PayLink returns
+ *   carries one more distinctive value (`obs_marker`, loaded as a column), and every string the
+ *   proxy passed on (public tokens included) is looked for.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
+import { type FeedProxy, startFeedProxy } from '#test/helpers/feed-proxy.ts';
+import { FAST_HTTP, runCli } from '#test/helpers/lake-harness.ts';
+import { type EmfRecord, emfRecords, jsonLines } from '#test/helpers/log-lines.ts';
+import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
+import { describeDenials, type OfflineWorld, startOfflineWorld } from '#test/helpers/offline-deployment.ts';
+import { exampleConfig } from './app-fixture.ts';
+
+const CREDENTIALS = { apiKey: 'obs-key-MARKER-7Hq2Lw', apiSecret: 'obs-secret-MARKER-Vb93Kd' };
+const USERS = ['obs-user-MARKER-a1', 'obs-user-MARKER-b2', 'obs-user-MARKER-c3', 'obs-user-MARKER-d4'];
+const SLOT = (day: number) => `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`;
+const QUIET_TABLE = 'orders';
+/** PayLink answers 404 for this user's data: one failed user in four, every load. */
+const FAILING_USER = USERS[3]!;
+
+/** 4 users in one batch per load (the suite's time: each batch is a Lambda process). */
+const CONFIG = exampleConfig({
+  batchSize: 4,
+  requestRate: 2000,
+  userConcurrency: 4,
+  loaderConfig: { http: FAST_HTTP },
+});
+
+let world: OfflineWorld;
+let proxy: FeedProxy;
+const runs: ExecutionOutcome[] = [];
+
+function explain(outcome: ExecutionOutcome): string {
+  return [
+    `${outcome.status} ${outcome.error ?? ''}: ${outcome.cause ?? ''}`,
+    ...describeDenials(world.gate),
+    ...outcome.invocations
+      .filter((i) => !i.ok)
+      .map((i) => `${i.state} ${i.errorType}\n${i.logs.slice(-2000)}`),
+  ].join('\n');
+}
+
+const logsOf = (outcome: ExecutionOutcome, fn: string) =>
+  outcome.invocations
+    .filter((i) => i.fn === fn)
+    .map((i) => i.logs)
+    .join('\n');
+
+/** The one EMF record of `fn` in a run that carries `metric`. */
+function recordWith(outcome: ExecutionOutcome, fn: string, metric: string, table?: string): EmfRecord[] {
+  return emfRecords(logsOf(outcome, fn)).filter(
+    (r) => r.metrics[metric] !== undefined && (table === undefined || r.dimensions[DIM.table] === table),
+  );
+}
+
+beforeAll(async () => {
+  world = await startOfflineWorld({
+    config: CONFIG,
+    simulator: { seed: 'observability', faults: { failUsers: [FAILING_USER] } },
+    credentials: CREDENTIALS,
+  });
+  proxy = await startFeedProxy(world.sim.url);
+  proxy.markPayload = true;
+  // Only load-batch calls PayLink: it reaches the simulator through the proxy.
+  world.aws.functions.get('loadBatch')!.environment.PAYLINK_BASE_URL = proxy.url;
+  await world.bucket.put(world.usersKey, `${USERS.join('\n')}\n`);
+  for (const day of [1, 2, 3]) {
+    if (day === 3) proxy.emptyPaths.add('/pay-link/orders');
+    const outcome = await world.aws.execute('daily', { schedule: 'daily', scheduledTime: SLOT(day) });
+    if (outcome.status !== 'SUCCEEDED') throw new Error(explain(outcome));
+    runs.push(outcome);
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await proxy?.close();
+  await world?.close();
+});
+
+describe('the deployed loader reports each load in logs and EMF metrics', () => {
+  it('writes the plan, batch and load metrics as EMF records dimensioned by stack and schedule, the load id a property', () => {
+    const [first] = runs;
+    const stack = world.template.deployment.stackName;
+    const loadId = first!.output.loadId as string;
+    const all = ['plan', 'loadBatch', 'commit'].flatMap((fn) => emfRecords(logsOf(first!, fn)));
+    expect(all.length).toBeGreaterThan(0);
+    for (const record of all) {
+      expect(record.namespace).toBe(METRICS_NAMESPACE);
+      expect(record.dimensions).toMatchObject({ [DIM.stack]: stack, [DIM.schedule]: 'daily' });
+      expect(Object.keys(record.dimensions).every((d) => Object.values(DIM).includes(d as never))).toBe(true);
+      expect(record.record.loadId).toBe(loadId);
+    }
+
+    const [plan] = recordWith(first!, 'plan', METRIC.plannedUsers);
+    expect(plan!.metrics[METRIC.plannedUsers]!.value).toBe(USERS.length);
+    expect(plan!.metrics[METRIC.plannedBatches]!.value).toBe(1);
+
+    const batches = recordWith(first!, 'loadBatch', METRIC.batchUsers);
+    expect(batches.map((b) => b.record.batch)).toEqual(['0']);
+    for (const b of batches) {
+      const m = b.metrics;
+      expect(m[METRIC.batchUsers]).toEqual({ value: USERS.length, unit: 'Count' });
+      expect(m[METRIC.requests]!.value).toBeGreaterThan(USERS.length);
+      expect(m[METRIC.retries]!.value).toBeGreaterThanOrEqual(0);
+      expect(m[METRIC.rateLimited]!.value).toBe(0);
+      expect(m[METRIC.batchRows]!.value).toBeGreaterThan(0);
+      expect(m[METRIC.batchFiles]!.value).toBeGreaterThan(0);
+      expect(m[METRIC.batchBytes]).toMatchObject({ unit: 'Bytes' });
+      expect(m[METRIC.batchBytes]!.value).toBeGreaterThan(0);
+      expect(m[METRIC.batchSeconds]!.unit).toBe('Seconds');
+      // The function's 15 minutes, less what the batch took.
+      expect(m[METRIC.deadlineHeadroomSeconds]!.value).toBeGreaterThan(800);
+      expect(m[METRIC.deadlineHeadroomSeconds]!.value).toBeLessThanOrEqual(900);
+    }
+
+    // One failed user, counted under PayLink's answer.
+    expect(batches.map((b) => b.metrics[METRIC.batchFailedUsers]!.value)).toEqual([1]);
+    const byCode = recordWith(first!, 'loadBatch', METRIC.failedUsersByCode);
+    expect(
+      byCode.map((r) => [r.dimensions[DIM.errorCode], r.metrics[METRIC.failedUsersByCode]!.value]),
+    ).toEqual([
+      ['http_404', 1],
+      // Its action history could not be fetched without its accounts.
+      ['parent_failed', 1],
+    ]);
+
+    const [load] = recordWith(first!, 'commit', METRIC.loadUsers);
+    const m = load!.metrics;
+    expect(m[METRIC.loadUsers]!.value).toBe(USERS.length);
+    expect(m[METRIC.loadFailedUsers]!.value).toBe(1);
+    expect(m[METRIC.failedUserShare]).toEqual({ value: 25, unit: 'Percent' });
+    expect(m[METRIC.endpointUnavailable]!.value).toBe(0);
+    expect(m[METRIC.loadFiles]!.value).toBeGreaterThan(0);
+    expect(m[METRIC.runSeconds]!.value).toBeGreaterThan(0);
+    // Rows per table per load, one record per table, adding up to the load's feed rows.
+    const tables = recordWith(first!, 'commit', METRIC.tableRows);
+    expect(tables.map((t) => t.dimensions[DIM.table])).toContain(QUIET_TABLE);
+    expect(tables.reduce((sum, t) => sum + t.metrics[METRIC.tableRows]!.value, 0)).toBe(
+      m[METRIC.loadRows]!.value,
+    );
+    // Files and bytes per table: a table with rows has at least one file, and they add up.
+    for (const t of tables)
+      if (t.metrics[METRIC.tableRows]!.value > 0)
+        expect(t.metrics[METRIC.tableFiles]!.value).toBeGreaterThan(0);
+    expect(tables.every((t) => t.metrics[METRIC.tableBytes]!.unit === 'Bytes')).toBe(true);
+    expect(tables.reduce((sum, t) => sum + t.metrics[METRIC.tableBytes]!.value, 0)).toBeLessThanOrEqual(
+      m[METRIC.loadBytes]!.value,
+    );
+    // The first load has no earlier loads: no trailing median yet.
+    expect(m[METRIC.lowestRowsToTrailingMedian]).toBeUndefined();
+    expect(describeDenials(world.gate)).toEqual([]);
+  });
+
+  it('logs JSON lines with the load id, batch, schedule and the execution as correlation id on every line', () => {
+    const [first] = runs;
+    const loadId = first!.output.loadId as string;
+    for (const invocation of first!.invocations) {
+      const lines = jsonLines(invocation.logs).filter((l) => l._aws === undefined);
+      expect(lines.length, invocation.fn).toBeGreaterThan(0);
+      for (const line of lines) {
+        expect(line).toMatchObject({ service: 'paylink-loader', loadId, schedule: 'daily' });
+        expect(String(line.correlation_id)).toMatch(/:execution:/);
+        if (invocation.fn === 'loadBatch') expect(typeof line.batch).toBe('number');
+      }
+    }
+    const committed = jsonLines(logsOf(first!, 'commit')).find((l) => l.message === 'committed');
+    expect(committed).toMatchObject({ level: 'INFO', users: USERS.length, failedUsers: 1 });
+  });
+
+  it("raises the failed-user share above the alarm's threshold, with the alarm's dimensions", () => {
+    const alarms = world.template
+      .idsOfType('AWS::CloudWatch::Alarm')
+      .map((id) => world.template.resources[id].Properties)
+      .filter((p) => p.MetricName === METRIC.failedUserShare)
+      .map((p) => world.template.resolve(p));
+    expect(alarms).toHaveLength(1);
+    const [share] = recordWith(runs[0]!, 'commit', METRIC.failedUserShare);
+    expect(share!.dimensions).toEqual(
+      Object.fromEntries(
+        (alarms[0].Dimensions as { Name: string; Value: string }[]).map((d) => [d.Name, d.Value]),
+      ),
+    );
+    expect(alarms[0].ComparisonOperator).toBe('GreaterThanThreshold');
+    expect(share!.metrics[METRIC.failedUserShare]!.value).toBeGreaterThan(alarms[0].Threshold);
+  });
+});
+
+describe('a feed that goes to zero rows on its third load', () => {
+  it("raises the quiet-feed alarm's metric below the alarm's threshold, with the alarm's dimensions", () => {
+    const alarms = world.template
+      .idsOfType('AWS::CloudWatch::Alarm')
+      .map((id) => world.template.resources[id].Properties)
+      .filter((p) => p.MetricName === METRIC.lowestRowsToTrailingMedian)
+      .map((p) => world.template.resolve(p));
+    expect(alarms).toHaveLength(1);
+    const alarm = alarms[0]!;
+    expect(alarm.ComparisonOperator).toBe('LessThanThreshold');
+    const dimensions = Object.fromEntries(
+      (alarm.Dimensions as { Name: string; Value: string }[]).map((d) => [d.Name, d.Value]),
+    );
+
+    const ratios = runs.map((run) => recordWith(run, 'commit', METRIC.lowestRowsToTrailingMedian));
+    // Loads 1 and 2 have fewer than two earlier loads: nothing judged yet.
+    expect(ratios[0]).toEqual([]);
+    expect(ratios[1]).toEqual([]);
+    const [third] = ratios[2]!;
+    expect(third!.namespace).toBe(alarm.Namespace);
+    expect(third!.dimensions).toEqual(dimensions);
+    expect(third!.metrics[METRIC.lowestRowsToTrailingMedian]!.value).toBe(0);
+    expect(third!.metrics[METRIC.lowestRowsToTrailingMedian]!.value).toBeLessThan(alarm.Threshold);
+    // The table that went quiet, and a table that did not (same world, same rows).
+    const perTable = (table: string) =>
+      recordWith(runs[2]!, 'commit', METRIC.rowsToTrailingMedian, table)[0]?.metrics[
+        METRIC.rowsToTrailingMedian
+      ]?.value;
+    expect(perTable(QUIET_TABLE)).toBe(0);
+    expect(perTable('accounts')).toBe(1);
+    // Its rows were there before.
+    expect(
+      recordWith(runs[1]!, 'commit', METRIC.tableRows, QUIET_TABLE)[0]!.metrics[METRIC.tableRows]!.value,
+    ).toBeGreaterThan(0);
+  });
+
+  it('is flagged by paylink-loader status, with the rows against the trailing median (--json and text)', async () => {
+    const bucket = world.aws.functions.get('plan')!.environment.LAKE_BUCKET!;
+    const dest = `s3://${bucket}/${world.prefix}`;
+    const json = await runCli(['status', '--dest', dest, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const quality = JSON.parse(json.stdout).quality;
+    const loads = quality.loads as {
+      loadId: string;
+      flags: { kind: string; table?: string }[];
+      tables: { table: string; rows: number; trailingMedian?: number; quiet: boolean }[];
+    }[];
+    expect(loads.map((l) => l.loadId)).toEqual(runs.map((r) => r.output.loadId));
+    const share = { kind: 'failed_user_share', percent: 25 };
+    expect(loads[0]!.flags).toEqual([share]);
+    expect(loads[1]!.flags).toEqual([share]);
+    // The orders feed and its child table went quiet together; nothing else did.
+    expect(loads[2]!.flags).toEqual([
+      share,
+      expect.objectContaining({ kind: 'quiet_feed', table: QUIET_TABLE, rows: 0 }),
+      expect.objectContaining({ kind: 'quiet_feed', table: `${QUIET_TABLE}__items`, rows: 0 }),
+    ]);
+    const orders = loads[2]!.tables.find((t) => t.table === QUIET_TABLE)!;
+    expect(orders.trailingMedian).toBeGreaterThan(0);
+    expect(orders.quiet).toBe(true);
+
+    const text = await runCli(['status', '--dest', dest]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`quiet feed ${QUIET_TABLE} \\(0 rows, trailing median \\d+`));
+    expect(text.stdout).toMatch(new RegExp(`${QUIET_TABLE}\\s+0\\s+\\d+\\s+0\\s+QUIET`));
+  });
+});
+
+describe('logs and metrics of full loads', () => {
+  it('carry no payload value, no secret and no user identifier, in any line or metric dimension', () => {
+    const logs = runs.flatMap((run) => run.invocations.map((i) => i.logs)).join('\n');
+    expect(logs.length).toBeGreaterThan(1000);
+    // The proxy saw PayLink's answers, markers included: distinctive strings only (dates and
+    // enum words like "active" could appear in a log for their own reasons).
+    const markers = [...proxy.payloadValues].filter((v) => v.startsWith('PAYLOAD-MARK-'));
+    expect(markers.length).toBeGreaterThan(10);
+    const distinctive = [...proxy.payloadValues].filter(
+      (v) => v.length >= 8 && /[a-z]/i.test(v) && !/^\d{4}-\d{2}-\d{2}/.test(v),
+    );
+    const leaked = [CREDENTIALS.apiKey, CREDENTIALS.apiSecret, ...USERS, ...markers, ...distinctive].filter(
+      (value) => logs.includes(value),
+    );
+    expect(leaked).toEqual([]);
+    const loadIds = runs.map((r) => r.output.loadId as string);
+    for (const record of runs.flatMap((run) => run.invocations.flatMap((i) => emfRecords(i.logs)))) {
+      for (const value of Object.values(record.dimensions)) {
+        expect(loadIds.some((id) => value.includes(id))).toBe(false);
+        expect(USERS.some((u) => value.includes(u))).toBe(false);
+      }
+    }
+  });
+});

@@ -1,0 +1,202 @@
+/**
+ * What the template gives an operator beyond "the run failed": the data-quality alarms of each
+ * schedule (configurable in cdk.json `dataQuality`), the CloudWatch dashboard, and the
+ * Powertools settings of every function. The metrics they watch are the ones the handlers
+ * write (lambdas/core/load-metrics.ts); test/infra/offline-aws-observability.test.ts checks a
+ * real load writes them with these dimensions.
+ */
+import type { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '#core/errors.ts';
+import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
+import { QUALITY_DEFAULTS } from '#core/quality.ts';
+import { parseStackConfig } from '#infra/config.ts';
+import { parseScheduleExpression, runDeadlineSeconds } from '#infra/schedule-expression.ts';
+import { type Cfn, exampleConfig, type Synthesized, synth } from './app-fixture.ts';
+
+const SCHEDULES = [
+  { name: 'daily', expression: 'cron(0 3 * * ? *)', expectedPeriodHours: 24 },
+  { name: 'quarter-hourly', expression: 'rate(15 minutes)', resources: ['accounts'] },
+];
+
+const CONFIG = exampleConfig({
+  schedules: SCHEDULES,
+  dataQuality: { failedUserSharePercent: 10, quietFeedFraction: 0.25, trailingLoads: 5 },
+});
+
+let built: Synthesized;
+let template: Template;
+
+beforeAll(() => {
+  built = synth(CONFIG);
+  template = built.template;
+});
+
+const id = (construct: { node: { defaultChild?: unknown } }) =>
+  built.stack.getLogicalId(construct.node.defaultChild as never);
+
+const alarmsOn = (t: Template, metricName: string): Cfn[] =>
+  Object.values(t.findResources('AWS::CloudWatch::Alarm'))
+    .map((a) => a.Properties)
+    .filter((p) => p.MetricName === metricName);
+
+const scheduleOf = (alarm: Cfn) => alarm.Dimensions.find((d: Cfn) => d.Name === DIM.schedule).Value;
+
+describe('data-quality alarms', () => {
+  it('watch each schedule: failed-user share, quiet feed, endpoint unavailable, run outside its window', () => {
+    const expected = {
+      [METRIC.failedUserShare]: {
+        Statistic: 'Maximum',
+        Threshold: 10,
+        ComparisonOperator: 'GreaterThanThreshold',
+      },
+      [METRIC.lowestRowsToTrailingMedian]: {
+        Statistic: 'Minimum',
+        Threshold: 0.25,
+        ComparisonOperator: 'LessThanThreshold',
+      },
+      [METRIC.endpointUnavailable]: {
+        Statistic: 'Maximum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      },
+    };
+    const topic = id(built.stack.operations.topic);
+    for (const [metricName, shape] of Object.entries(expected)) {
+      const alarms = alarmsOn(template, metricName);
+      expect(alarms.map(scheduleOf).sort(), metricName).toEqual(['daily', 'quarter-hourly']);
+      for (const alarm of alarms) {
+        expect(alarm).toMatchObject({
+          Namespace: METRICS_NAMESPACE,
+          Period: 300,
+          EvaluationPeriods: 1,
+          TreatMissingData: 'notBreaching',
+          AlarmActions: [{ Ref: topic }],
+          ...shape,
+        });
+        expect(alarm.Dimensions).toEqual([
+          { Name: DIM.schedule, Value: scheduleOf(alarm) },
+          { Name: DIM.stack, Value: built.stack.stackName },
+        ]);
+      }
+    }
+    // A run is outside its window when it commits later than its run deadline after its slot.
+    const window = alarmsOn(template, METRIC.runSeconds);
+    const deadline = (s: (typeof SCHEDULES)[number]) =>
+      runDeadlineSeconds(parseScheduleExpression(s.expression)!, s.expectedPeriodHours);
+    expect(Object.fromEntries(window.map((a) => [scheduleOf(a), a.Threshold]))).toEqual({
+      daily: deadline(SCHEDULES[0]!),
+      'quarter-hourly': deadline(SCHEDULES[1]!),
+    });
+    for (const alarm of window)
+      expect(alarm).toMatchObject({ Statistic: 'Maximum', ComparisonOperator: 'GreaterThanThreshold' });
+  });
+
+  it('give the commit the trailing-median window, and only the commit', () => {
+    const env = (fn: { node: { defaultChild?: unknown } }) =>
+      template.toJSON().Resources[id(fn)].Properties.Environment.Variables;
+    expect(env(built.stack.functions.commit)).toMatchObject({
+      PAYLINK_TRAILING_LOADS: '5',
+      PAYLINK_MIN_TRAILING_LOADS: String(QUALITY_DEFAULTS.minTrailingLoads),
+    });
+    expect(env(built.stack.functions.loadBatch).PAYLINK_TRAILING_LOADS).toBeUndefined();
+  });
+
+  it('can be turned off one by one, and use the documented defaults otherwise', () => {
+    const quiet = synth(
+      exampleConfig({ dataQuality: { endpointUnavailable: false, runOutsideWindow: false } }),
+    );
+    expect(alarmsOn(quiet.template, METRIC.endpointUnavailable)).toEqual([]);
+    expect(alarmsOn(quiet.template, METRIC.runSeconds)).toEqual([]);
+    expect(alarmsOn(quiet.template, METRIC.failedUserShare)[0]!.Threshold).toBe(
+      QUALITY_DEFAULTS.failedUserSharePercent,
+    );
+    expect(alarmsOn(quiet.template, METRIC.lowestRowsToTrailingMedian)[0]!.Threshold).toBe(
+      QUALITY_DEFAULTS.quietFraction,
+    );
+  });
+
+  it('refuse a config that cannot work, naming the key', () => {
+    const parse = (dataQuality: unknown) => () => parseStackConfig({ ...exampleConfig(), dataQuality });
+    expect(parse({ quietFeedFraction: 0 })).toThrow(ConfigError);
+    expect(parse({ quietFeedFraction: 0 })).toThrow(/paylink\.dataQuality\.quietFeedFraction/);
+    expect(parse({ trailingLoads: 3, minTrailingLoads: 4 })).toThrow(
+      /paylink\.dataQuality\.minTrailingLoads/,
+    );
+    expect(parse({ failedUserShare: 5 })).toThrow(/paylink\.dataQuality/);
+    expect(parse({ trailingLoads: 51 })).toThrow(/paylink\.dataQuality\.trailingLoads/);
+  });
+});
+
+describe('the operations dashboard', () => {
+  /** The dashboard body with its tokens (function names, ARNs) as `<token>`. */
+  function body(): string {
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(1);
+    const raw = dashboards[0]!.Properties.DashboardBody;
+    const flat = (v: Cfn): string =>
+      typeof v === 'string' ? v : v['Fn::Join'] ? v['Fn::Join'][1].map(flat).join('') : '<token>';
+    return flat(raw);
+  }
+
+  it('is named after the stack and has every widget the issue lists, each on the loader metrics', () => {
+    const dashboard = Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!;
+    expect(dashboard.Properties.DashboardName).toBe(built.stack.stackName);
+    const widgets = JSON.parse(body()).widgets as Cfn[];
+    const titles = widgets.map((w) => w.properties.title).filter(Boolean);
+    expect(titles).toEqual([
+      'Runs: seconds from slot to commit (line: run deadline)',
+      'Runs by outcome',
+      'Users failed, by error code (per batch)',
+      'Failed-user share of each load (%)',
+      'Rows per table per load',
+      'Rows / trailing median per table (line: quiet-feed threshold)',
+      'PayLink requests/s (line: configured requestRate)',
+      'Batch headroom to the Lambda deadline (s, minimum)',
+      'Lambda errors and throttles',
+      'Map failures: failed batch executions and batches missing at commit',
+    ]);
+    const widget = (title: string) => JSON.stringify(widgets.find((w) => w.properties.title === title));
+    const stack = built.stack.stackName;
+    expect(widget('Users failed, by error code (per batch)')).toContain(
+      `{${METRICS_NAMESPACE},${DIM.schedule},${DIM.stack},${DIM.errorCode}} MetricName=\\"${METRIC.failedUsersByCode}\\" ${DIM.stack}=\\"${stack}\\"`,
+    );
+    expect(widget('Rows per table per load')).toContain(`${DIM.table}} MetricName=\\"${METRIC.tableRows}\\"`);
+    // The configured requestRate as the line requests are drawn against.
+    const requests = JSON.parse(widget('PayLink requests/s (line: configured requestRate)'));
+    expect(requests.properties.annotations.horizontal).toEqual([
+      expect.objectContaining({ value: built.stack.config.requestRate }),
+    ]);
+    expect(JSON.stringify(requests.properties.metrics)).toContain(METRIC.requests);
+    const quiet = JSON.parse(widget('Rows / trailing median per table (line: quiet-feed threshold)'));
+    expect(quiet.properties.annotations.horizontal[0].value).toBe(0.25);
+    const lambda = widget('Lambda errors and throttles');
+    for (const metric of ['Errors', 'Throttles']) expect(lambda).toContain(`"${metric}"`);
+    expect(lambda.match(/"Errors"/g)).toHaveLength(4);
+    expect(widget('Map failures: failed batch executions and batches missing at commit')).toContain(
+      `${stack}-daily`,
+    );
+  });
+});
+
+describe('Powertools settings', () => {
+  it('give every function its stack, service name, log level and tracer switch; the tracer follows the tracing config', () => {
+    const functions = [...Object.values(built.stack.functions), built.stack.webhooks.function];
+    for (const fn of functions) {
+      expect(template.toJSON().Resources[id(fn)].Properties.Environment.Variables).toMatchObject({
+        PAYLINK_STACK_NAME: built.stack.stackName,
+        POWERTOOLS_SERVICE_NAME: 'paylink-loader',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        POWERTOOLS_TRACE_ENABLED: 'true',
+        POWERTOOLS_TRACER_CAPTURE_HTTPS_REQUESTS: 'false',
+        POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+      });
+    }
+    const untraced = synth(exampleConfig({ tracing: false, logLevel: 'DEBUG' }));
+    const variables =
+      untraced.template.toJSON().Resources[
+        untraced.stack.getLogicalId(untraced.stack.functions.loadBatch.node.defaultChild as never)
+      ].Properties.Environment.Variables;
+    expect(variables).toMatchObject({ POWERTOOLS_TRACE_ENABLED: 'false', POWERTOOLS_LOG_LEVEL: 'DEBUG' });
+  });
+});
