@@ -4,9 +4,8 @@
  * `{eventType, eventTime, user: {_id, identifier}, data}`, `X-HMAC-Signature-Sha-256` =
  * HMAC-SHA256 hex of the body keyed with the API secret), POSTed to a receiver.
  *
- * Only the first step of `simulate --webhooks-to`: one `pay-link-accounts-updated` event per
- * user. A world that changes over time (links, unlinks, tasks completing) and sends events for
- * those changes is not built yet.
+ * `simulate --webhooks-to` sends one `pay-link-accounts-updated` event per user at start, then
+ * one event per world change (simulator/world-changes.ts) as the world changes over time.
  */
 import { createHash, createHmac } from 'node:crypto';
 
