@@ -29,7 +29,7 @@ import { stagingPrefix } from './layout.ts';
 import type { BatchUser } from './load-batch.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson, writeJson } from './store-json.ts';
-import { registeredTaskIds } from './user-registry.ts';
+import { isLoadableIdentifier, registeredTaskIds } from './user-registry.ts';
 
 const SCHEDULE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
@@ -78,8 +78,8 @@ export async function selectChangedUsers(
   const today = now.toISOString().slice(0, 10);
   const listed = await listEvents(store, state.from, today);
   const events = (await readEvents(store, untaken(listed, takenKeys(state)))).sort(byReceipt);
-  const identifiers = [...new Set(events.map((e) => e.identifier))].sort((a, b) =>
-    a < b ? -1 : a > b ? 1 : 0,
+  const identifiers = [...new Set(events.map((e) => e.identifier).filter(isLoadableIdentifier))].sort(
+    (a, b) => (a < b ? -1 : a > b ? 1 : 0),
   );
   const known = await registeredTaskIds(store, identifiers);
   for (const event of events) {

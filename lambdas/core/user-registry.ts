@@ -13,6 +13,17 @@
 import { identifierShard } from './plan.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson, writeJson } from './store-json.ts';
+import { MAX_IDENTIFIER_LENGTH } from './users-stream.ts';
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Whether an identifier from an event can be loaded: the users list's rules (users-stream.ts),
+ * so one odd event cannot make every later plan refuse the registry as a users list.
+ */
+export function isLoadableIdentifier(identifier: string): boolean {
+  return identifier.trim() !== '' && identifier.length <= MAX_IDENTIFIER_LENGTH && !CONTROL.test(identifier);
+}
 
 export const REGISTRY = {
   prefix: '_state/users/',
@@ -86,6 +97,7 @@ export async function learnUsers(
 ): Promise<number> {
   const byShard = new Map<number, LearnedUser[]>();
   for (const user of learned) {
+    if (!isLoadableIdentifier(user.identifier)) continue;
     const shard = identifierShard(user.identifier, REGISTRY.shards);
     byShard.set(shard, [...(byShard.get(shard) ?? []), user]);
   }

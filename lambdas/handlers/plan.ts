@@ -6,14 +6,16 @@
  * load of the same schedule (see `previousMarker`).
  */
 import { measuredRequestsPerUser, planCapacity } from '#core/capacity.ts';
+import { selectChangedUsers, stageChangedSelection } from '#core/changed-users.ts';
 import { selectResources } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
-import { planFromSource, planItemsKey } from '#core/plan.ts';
+import { planFromSource, planItemsKey, planLoad } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
-import { countListedUsers } from '#core/users-stream.ts';
+import { registeredIdentifiers } from '#core/user-registry.ts';
+import { countListedUsers, type UsersSource } from '#core/users-stream.ts';
 import {
   HANDLER_ENV,
   OVER_DEADLINE_EVENT,
@@ -60,6 +62,25 @@ export async function previousMarker(
 }
 
 /**
+ * The operator's list, then the users the registry learned from webhooks (user-registry.ts):
+ * PayLink cannot list users, so a user who linked an account yesterday is known from their
+ * events only. A newline between the two, in case the list's last line has none.
+ */
+export function withRegisteredUsers(list: UsersSource, store: ObjectStore): UsersSource {
+  return {
+    description: `${list.description} and the users learned from webhooks`,
+    async open() {
+      const first = await list.open();
+      return (async function* () {
+        for await (const chunk of first) yield chunk;
+        yield '\n';
+        for (const identifier of await registeredIdentifiers(store)) yield `${identifier}\n`;
+      })();
+    },
+  };
+}
+
+/**
  * Writes one bare JSON line to stdout: unlike console.log, the Lambda runtime does not wrap it,
  * so the metric filter's JSON pattern sees its fields (contract.ts OVER_DEADLINE_DIMENSIONS).
  */
@@ -71,7 +92,19 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
   const config = handlerConfig();
   const scheduled = new Date(event.scheduledTime);
   if (Number.isNaN(scheduled.getTime())) throw new ConfigError('scheduledTime', 'is not an ISO timestamp');
-  const resources = selectResources(config.settings.catalog, event.resources);
+  const store = lakeStore();
+  // A `changed` schedule: the users of the webhook events it has not seen in a committed load.
+  const changed =
+    event.users === 'changed' ? await selectChangedUsers(store, event.schedule, scheduled) : undefined;
+  const resources = selectResources(
+    config.settings.catalog,
+    event.resources ??
+      // ... and the tasks those events named, unless the schedule names its resources.
+      (changed?.users.some((u) => u.taskIds !== undefined) === true &&
+      config.settings.catalog.some((r) => r.table === 'tasks')
+        ? [...selectResources(config.settings.catalog).tables, 'tasks']
+        : undefined),
+  );
   const settings = config.capacity;
   if (settings === undefined) throw new ConfigError(HANDLER_ENV.capacity, 'environment variable is not set');
   const runDeadlineSeconds = settings.runDeadlineSeconds[event.schedule];
@@ -83,17 +116,20 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
   }
 
   // First pass: validate and count the listed identifiers (duplicates included: an upper bound,
-  // so batches are sized for at least as many users as will be loaded).
-  const source = lazyUsersSource(`s3://${config.usersBucket}/${config.usersKey}`, async () =>
-    (await import('#adapters/s3-users-source.ts')).s3UsersSource({
-      bucket: config.usersBucket,
-      key: config.usersKey,
-      setting: 'USERS_KEY',
-    }),
+  // so batches are sized for at least as many users as will be loaded). The users learned from
+  // webhooks follow the operator's list.
+  const source = withRegisteredUsers(
+    lazyUsersSource(`s3://${config.usersBucket}/${config.usersKey}`, async () =>
+      (await import('#adapters/s3-users-source.ts')).s3UsersSource({
+        bucket: config.usersBucket,
+        key: config.usersKey,
+        setting: 'USERS_KEY',
+      }),
+    ),
+    store,
   );
-  const listed = await countListedUsers(source, 'users list');
+  const listed = changed?.users.length ?? (await countListedUsers(source, 'users list'));
 
-  const store = lakeStore();
   const sizing = planCapacity({
     users: listed,
     requestRate: settings.requestRate,
@@ -118,18 +154,36 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
       clock: () => new Date(),
     });
   }
-  const plan = await planFromSource(
-    {
-      loadId,
-      startedAt: scheduled,
-      source,
-      listedUsers: listed,
-      batchSize: sizing.batchSize,
-      resources: resources.tables,
-      schedule: event.schedule,
-    },
-    store,
-  );
+  const plan =
+    changed === undefined
+      ? await planFromSource(
+          {
+            loadId,
+            startedAt: scheduled,
+            source,
+            listedUsers: listed,
+            batchSize: sizing.batchSize,
+            resources: resources.tables,
+            schedule: event.schedule,
+          },
+          store,
+        )
+      : {
+          ...(await planLoad(
+            {
+              loadId,
+              startedAt: scheduled,
+              users: changed.users,
+              batchSize: sizing.batchSize,
+              resources: resources.tables,
+              schedule: event.schedule,
+            },
+            store,
+          )),
+          stats: { passes: 0 },
+        };
+  // Folded into the schedule's state by the commit, once the load is committed.
+  if (changed !== undefined) await stageChangedSelection(store, loadId, changed.selection);
   const capacity: PlanCapacity = {
     batchSize: sizing.batchSize,
     waves: sizing.waves,
@@ -147,6 +201,7 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
       loadId: plan.loadId,
       users: plan.users,
       listedUsers: listed,
+      ...(changed === undefined ? {} : { changedEvents: changed.selection.events }),
       batches: plan.batches,
       passes: plan.stats.passes,
       ...capacity,
