@@ -279,8 +279,9 @@ async function prepareAndRun(
   if (source.changed === undefined && request.usersFromFailed === undefined) {
     // Users learned from webhook events join the list: PayLink cannot list them.
     const listed = identifiers.length;
+    const known = new Set(identifiers);
     for (const identifier of await registeredIdentifiers(store))
-      if (!identifiers.includes(identifier)) identifiers.push(identifier);
+      if (!known.has(identifier)) identifiers.push(identifier);
     for (const [identifier, ids] of await registeredTaskIds(store, identifiers))
       taskIds.set(identifier, [...new Set([...ids, ...(taskIds.get(identifier) ?? [])])]);
     if (identifiers.length > listed && !request.quiet)

@@ -61,7 +61,7 @@ export const EVENT_CLAIMS = {
   /** A holder renews at least this often (claim, publish, commit point): a stalled one is taken over. */
   lockTtlMs: 15 * 60 * 1000,
   /** How long a commit waits for another commit holding the lock before failing (retryable). */
-  lockWaitMs: 10 * 60 * 1000,
+  lockWaitMs: 5 * 60 * 1000,
   lockPollMs: 500,
 } as const;
 
