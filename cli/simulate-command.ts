@@ -144,7 +144,7 @@ export async function simulateCommand(argv: readonly string[], io: Io): Promise<
     argv,
     io,
   );
-  let stopChanges = () => undefined as void;
+  let stopChanges: () => void = () => undefined;
   const sim = await startSimulator(options).catch((error: unknown) => {
     // The flag the user typed, not the option's name.
     if (error instanceof ConfigError && error.key === 'port')
