@@ -46,7 +46,7 @@ import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
 import { registeredIdentifiers, registeredTaskIds } from '#core/user-registry.ts';
 import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
-import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
+import { destFrom, existingLakeFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
 import { dryRunReport, formatDryRun } from './dry-run.ts';
 import { failureReasons } from './failure-reasons.ts';
@@ -501,6 +501,8 @@ export const LOCAL_CHANGED_SCHEDULE = 'local';
 
 async function usersOf(request: LoadRequest, cwd: string, dest: string, now: Date): Promise<UsersToLoad> {
   if (request.usersFile === 'changed') {
+    // The users come from the lake's events: a folder that does not exist is a typo, not "no change".
+    existingLakeFrom(cwd, request.dest);
     await assertWritableDestination(dest);
     const store = openStore(dest);
     const { users, selection } = await selectChangedUsers(store, LOCAL_CHANGED_SCHEDULE, now);
