@@ -10,7 +10,9 @@
  * listed next time, so none is skipped between two runs). The commit advances the schedule's
  * state only after its commit point; a run that fails leaves it where it was, so the next run
  * takes its events again. Two runs of one schedule never interleave (the run guard), and an
- * event seen twice only loads its user twice: harmless.
+ * event seen twice only loads its user twice: harmless. A user whose load failed in a committed
+ * run (PayLink answered 5xx for them, say) is loaded again by the next run, once: their change
+ * is not lost to one bad moment, and a user who always fails is not retried forever.
  */
 import { ConfigError } from './errors.ts';
 import {
@@ -43,6 +45,12 @@ export function changedSelectionKey(loadId: string): string {
   return `${stagingPrefix(loadId)}changed.json`;
 }
 
+/** A schedule's state: the events its committed loads have seen, and users to retry once. */
+export interface ChangedState extends TakenEvents {
+  /** Users of new events whose load failed in the schedule's last committed run. */
+  readonly retry?: readonly string[];
+}
+
 /** What a `changed` load was planned from: folded into its schedule's state when it commits. */
 export interface ChangedSelection {
   readonly formatVersion: 1;
@@ -54,6 +62,8 @@ export interface ChangedSelection {
   /** Events new to the schedule, and the users they name. */
   readonly events: number;
   readonly users: number;
+  /** Users loaded again because their load failed in the last committed run (not retried twice). */
+  readonly retried?: readonly string[];
 }
 
 export interface ChangedUsers {
@@ -74,13 +84,14 @@ export async function selectChangedUsers(
   schedule: string,
   now: Date,
 ): Promise<ChangedUsers> {
-  const state = (await readJson<TakenEvents>(store, changedStateKey(schedule))) ?? NOTHING_TAKEN;
+  const state: ChangedState =
+    (await readJson<ChangedState>(store, changedStateKey(schedule))) ?? NOTHING_TAKEN;
   const today = now.toISOString().slice(0, 10);
   const listed = await listEvents(store, state.from, today);
   const events = (await readEvents(store, untaken(listed, takenKeys(state)))).sort(byReceipt);
-  const identifiers = [...new Set(events.map((e) => e.identifier).filter(isLoadableIdentifier))].sort(
-    (a, b) => (a < b ? -1 : a > b ? 1 : 0),
-  );
+  const fromEvents = new Set(events.map((e) => e.identifier).filter(isLoadableIdentifier));
+  const retried = (state.retry ?? []).filter((u) => !fromEvents.has(u));
+  const identifiers = [...fromEvents, ...retried].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const known = await registeredTaskIds(store, identifiers);
   for (const event of events) {
     if (event.taskId === null) continue;
@@ -99,6 +110,7 @@ export async function selectChangedUsers(
       listed,
       events: events.length,
       users: identifiers.length,
+      ...(retried.length === 0 ? {} : { retried }),
     },
     events,
   };
@@ -120,9 +132,23 @@ export function readChangedSelection(
   return readJson<ChangedSelection>(store, changedSelectionKey(loadId));
 }
 
-/** After the load's commit point: its schedule has seen everything it listed. */
-export async function foldChangedSelection(store: ObjectStore, selection: ChangedSelection): Promise<void> {
+/**
+ * After the load's commit point: its schedule has seen everything it listed, and the users that
+ * failed in it (`failedUsers`, from its report) are retried by the next run, unless this run was
+ * already their retry.
+ */
+export async function foldChangedSelection(
+  store: ObjectStore,
+  selection: ChangedSelection,
+  failedUsers: readonly string[] = [],
+): Promise<void> {
   const key = changedStateKey(selection.schedule);
-  const state = (await readJson<TakenEvents>(store, key)) ?? NOTHING_TAKEN;
-  await writeJson(store, key, withTaken(state, selection.listed, selection.today));
+  const state = (await readJson<ChangedState>(store, key)) ?? NOTHING_TAKEN;
+  const retried = new Set(selection.retried ?? []);
+  const retry = [...new Set(failedUsers)].filter((u) => !retried.has(u)).sort();
+  const next: ChangedState = {
+    ...withTaken(state, selection.listed, selection.today),
+    ...(retry.length === 0 ? {} : { retry }),
+  };
+  await writeJson(store, key, next);
 }

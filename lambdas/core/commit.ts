@@ -240,7 +240,8 @@ async function commitClaimed(
       await finishClaim(claimed, { store, parts: deps.parts, clock: deps.clock }).catch(() =>
         releaseClaim(claimed),
       );
-    if (changed !== undefined) await foldChangedSelection(store, changed).catch(() => undefined);
+    if (changed !== undefined)
+      await foldChangedSelection(store, changed, marker.failedUsers).catch(() => undefined);
     // Committed. Staging left behind (a failed delete) is invisible and `verify --fix` removes it.
     const leftovers = await store.list(stagingPrefix(loadId)).catch(() => []);
     if (leftovers.length > 0) await store.delete(leftovers).catch(() => undefined);

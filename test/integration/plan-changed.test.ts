@@ -122,17 +122,23 @@ describe('the plan of a changed schedule', () => {
     const second = await plan('hourly', '2026-12-01T10:00:00.000Z', 'changed');
     expect((await batchUsers(second)).map((u) => u.identifier)).toEqual(['u-a', 'u-b', 'u-c']);
 
-    // Committed (its batches never ran: its users are recorded as failed, which is enough here).
-    await commitLoad(second.loadId, {
-      store,
-      parts: createParquetPartWriterFactory(),
-      reader: createParquetPartReader(),
-      clock: () => new Date('2026-12-01T10:30:00.000Z'),
-    });
-    expect(await readJson(store, changedStateKey('hourly'))).toMatchObject({ formatVersion: 1 });
+    // Committed, but its batches never ran: its users are recorded as failed.
+    const commit = (loadId: string, at: string) =>
+      commitLoad(loadId, {
+        store,
+        parts: createParquetPartWriterFactory(),
+        reader: createParquetPartReader(),
+        clock: () => new Date(at),
+      });
+    await commit(second.loadId, '2026-12-01T10:30:00.000Z');
+    expect(await readJson(store, changedStateKey('hourly'))).toMatchObject({ retry: ['u-a', 'u-b', 'u-c'] });
+    // No new event: the next run retries the users that failed, once.
     const third = await plan('hourly', '2026-12-01T11:00:00.000Z', 'changed');
-    expect(third.users).toBe(0);
-    await receive('u-b', '2026-12-01T11:20:00.000Z');
+    expect((await batchUsers(third)).map((u) => u.identifier)).toEqual(['u-a', 'u-b', 'u-c']);
+    await commit(third.loadId, '2026-12-01T11:30:00.000Z');
+    expect(await readJson(store, changedStateKey('hourly'))).not.toHaveProperty('retry');
+    expect((await plan('hourly', '2026-12-01T11:45:00.000Z', 'changed')).users).toBe(0);
+    await receive('u-b', '2026-12-01T11:50:00.000Z');
     const fourth = await plan('hourly', '2026-12-01T12:00:00.000Z', 'changed');
     // u-b's earlier task is still known (the registry): its current tasks stay whole.
     expect(await batchUsers(fourth)).toEqual([{ identifier: 'u-b', taskIds: ['task-b1'] }]);
