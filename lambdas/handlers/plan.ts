@@ -11,7 +11,8 @@ import { selectResources } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
-import { planFromSource, planItemsKey, planLoad } from '#core/plan.ts';
+// Aliased: main's handler has a function of its own named planLoad (issue 14's observability).
+import { planFromSource, planItemsKey, planLoad as planGivenUsers } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
 import { registeredIdentifiers } from '#core/user-registry.ts';
@@ -169,7 +170,7 @@ export async function handler(event: PlanEvent): Promise<PlanResult> {
           store,
         )
       : {
-          ...(await planLoad(
+          ...(await planGivenUsers(
             {
               loadId,
               startedAt: scheduled,
