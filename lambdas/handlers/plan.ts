@@ -12,7 +12,7 @@ import { ConfigError } from '#core/errors.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
 // Aliased: main's handler has a function of its own named planLoad (issue 14's observability).
-import { planFromSource, planItemsKey, planLoad as planGivenUsers } from '#core/plan.ts';
+import { planFromSource, planLoad as planGivenUsers, planItemsKey } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
 import { registeredIdentifiers } from '#core/user-registry.ts';
