@@ -33,6 +33,7 @@ const BENCHES: readonly Bench[] = [
     quick: ['--quick', '--users', '200,500', '--e2e-users', '0'],
     node: ['--expose-gc'],
   },
+  { name: 'webhook-receiver', file: 'webhook-receiver.ts', full: [], quick: ['--quick'] },
   {
     name: 'plan-memory',
     file: 'plan-memory.ts',

@@ -2,12 +2,18 @@
  * `npm run demo`: the main job end to end on one machine. Starts the simulator in-process
  * (with a sprinkle of 429s, 5xx, malformed bodies and a few failing users, as real APIs do),
  * loads a few hundred users into ./lake, prints the summary, then queries the lake with DuckDB.
+ * Then the world changes for a few users: their signed webhook events go to the receiver (the
+ * same code as the deployed one, on loopback), and a second, incremental load (`--users
+ * changed`) fetches only them.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openStore } from '#adapters/open-store.ts';
+import { startWebhookServer } from '#adapters/webhook-server.ts';
 import { positiveInt } from '#core/config.ts';
 import { startSimulator } from '#simulator/server.ts';
+import { sendWebhookEvents, simulatedEvent } from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { parseFlags } from './args.ts';
 import { formatTable, openLakeQuery } from './duckdb-lake.ts';
@@ -18,6 +24,17 @@ import { EXIT } from './summary.ts';
 const SEED = 'demo';
 const API_KEY = 'demo-key';
 const API_SECRET = 'demo-secret';
+/** Users whose accounts or tasks change after the first load (their events drive the second). */
+const CHANGING_USERS = 12;
+
+/** The users of the incremental load, with the rows it loaded: what the second load shows. */
+export function incrementalQuery(loadId: string): string {
+  return `SELECT resource, count(DISTINCT user_identifier) AS users, sum(rows) AS rows
+FROM user_loads
+WHERE _dlt_load_id = '${loadId.replaceAll("'", "''")}'
+GROUP BY resource
+ORDER BY resource`;
+}
 
 /**
  * Accounts per company in the load the demo just ran, chosen by its id: the lake may hold
@@ -68,8 +85,11 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
     } finally {
       lake.close();
     }
+    const incremental = await changedLoad(sim, dest, userCount, io);
+    if (incremental !== undefined && incremental !== EXIT.ok && incremental !== 3) return incremental;
     io.stdout.write(
       `\nMore: npx paylink-loader status --dest ${dest} --load-id ${summary.loadId}\n` +
+        `      npx paylink-loader query --dest ${dest} "SELECT event_type, count(*) FROM webhook_events GROUP BY 1"\n` +
         `      npx paylink-loader failed --dest ${dest} --load-id ${summary.loadId}\n` +
         `      npx paylink-loader query --dest ${dest} "SELECT status, error_code, count(*) FROM current.user_loads GROUP BY ALL"\n`,
     );
@@ -78,4 +98,68 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
   } finally {
     await sim.close();
   }
+}
+
+/**
+ * The day goes on: a few users change at the source, Atomic's signed events reach the receiver
+ * (stored under <lake>/_events/), and `load --users changed` fetches only those users. Returns
+ * the load's exit code (undefined when interrupted).
+ */
+async function changedLoad(
+  sim: Awaited<ReturnType<typeof startSimulator>>,
+  dest: string,
+  userCount: number,
+  io: Io,
+): Promise<number | undefined> {
+  const identifiers = generateIdentifiers(SEED, userCount);
+  // A few users, spread over the list: at most a quarter of them.
+  const count = Math.max(1, Math.min(CHANGING_USERS, Math.floor(userCount / 4)));
+  const stride = Math.max(1, Math.floor(userCount / count));
+  const changing = identifiers.filter((_, i) => i % stride === Math.min(1, stride - 1)).slice(0, count);
+  const receiver = await startWebhookServer({
+    port: 0,
+    store: openStore(dest),
+    secret: API_SECRET,
+    clock: io.now,
+  });
+  try {
+    const time = io.now();
+    // Every other user changes twice: an account change, then a task completing.
+    const events = changing.flatMap((identifier, i) =>
+      Array.from({ length: i % 2 === 0 ? 2 : 1 }, (_, k) => {
+        const change = sim.change(identifier);
+        const at = new Date(time.getTime() + k * 1000);
+        return simulatedEvent({
+          identifier,
+          type: change.eventType,
+          time: at,
+          secret: API_SECRET,
+          data: change.data,
+        });
+      }),
+    );
+    const report = await sendWebhookEvents(receiver.url, events);
+    io.stdout.write(
+      `\n${changing.length} users changed at the source (${events.length} changes: accounts linked or unlinked, tasks completing); ` +
+        `their signed webhook events to ${receiver.url}: ${Object.entries(report)
+          .map(([status, n]) => `${n} x ${status}`)
+          .join(', ')}\nSecond, incremental load: only the users with new events (--users changed)\n`,
+    );
+  } finally {
+    await receiver.close();
+  }
+  const { exitCode, summary } = await executeLoad(
+    { usersFile: 'changed', dest, baseUrl: sim.url, concurrency: 16, rateLimit: 500, batchSize: 100 },
+    { ...io, env: { ...io.env, PAYLINK_API_KEY: API_KEY, PAYLINK_API_SECRET: API_SECRET } },
+  );
+  if (summary === undefined) return exitCode;
+  const query = incrementalQuery(summary.loadId);
+  io.stdout.write(`\nWhat the incremental load fetched (DuckDB over ${dest}):\n${query}\n\n`);
+  const lake = await openLakeQuery(dest);
+  try {
+    io.stdout.write(`${formatTable(await lake.query(query))}\n`);
+  } finally {
+    lake.close();
+  }
+  return exitCode;
 }

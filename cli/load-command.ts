@@ -16,6 +16,7 @@ import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { createPayLinkClient } from '#adapters/paylink-client.ts';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import { ADAPTIVE_CONCURRENCY, adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
+import { type ChangedSelection, selectChangedUsers } from '#core/changed-users.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import {
   type ConfigFile,
@@ -44,8 +45,9 @@ import type { ObjectStore } from '#core/ports.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
+import { registeredIdentifiers, registeredTaskIds } from '#core/user-registry.ts';
 import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
-import { destFrom, list, parseFlags, pathFrom, required } from './args.ts';
+import { destFrom, existingLakeFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
 import { dryRunReport, formatDryRun } from './dry-run.ts';
 import { failureReasons } from './failure-reasons.ts';
@@ -54,9 +56,13 @@ import { committedFailedUsers, LoadNotFoundError } from './load-report.ts';
 import { Progress } from './progress.ts';
 import { EXIT, exitCodeOf, formatSummary, type LoadSummary, summarize } from './summary.ts';
 
-export const LOAD_USAGE = `paylink-loader load --users <file> --dest <dir|s3://bucket/prefix> [options]
+export const LOAD_USAGE = `paylink-loader load --users <file|changed> --dest <dir|s3://bucket/prefix> [options]
 
-  --users <file>          one user identifier per line (spaces and any Unicode allowed)
+  --users <file>          one user identifier per line (spaces and any Unicode allowed); the
+                          users learned from webhook events (the lake's registry) are added
+  --users changed         only the users with webhook events in the lake that no committed
+                          'changed' load has seen, with the task ids events named (a file
+                          named 'changed' is ./changed)
   --users-from-failed <id>  instead of --users: the users load <id> of this lake failed (as
                           'paylink-loader failed' lists them), into a new load; --resources
                           defaults to that load's
@@ -255,20 +261,50 @@ async function prepareAndRun(
     ...(request.baseUrl === undefined ? {} : { baseUrl: request.baseUrl }),
   });
   const dest = destFrom(io.cwd, request.dest);
-  const source = await usersOf(request, io.cwd, dest);
-  const resources = selectResources(settings.catalog, request.resources ?? source.resources);
+  const source = await usersOf(request, io.cwd, dest, io.now());
+  if (source.identifiers.length === 0) {
+    // Only `--users changed` gets here: nothing happened since the last changed load.
+    io.stderr.write(`${source.description}: nothing to load\n`);
+    return { exitCode: EXIT.ok };
+  }
+  // A changed load also fetches the tasks its events named, unless --resources says otherwise.
+  const withTasks =
+    source.changed !== undefined && request.resources === undefined && source.taskIds.size > 0
+      ? [...selectResources(settings.catalog).tables, 'tasks']
+      : undefined;
+  const resources = selectResources(settings.catalog, request.resources ?? withTasks ?? source.resources);
   const { identifiers } = source;
-  const taskIds = request.taskIdsFile
-    ? parseTaskIds(await readText(io.cwd, request.taskIdsFile, '--task-ids'), '--task-ids')
-    : new Map<string, string[]>();
-  const starved = taskIdsProblem(resources.steps, request.taskIdsFile !== undefined);
-  if (starved !== undefined) throw new ConfigError('--task-ids', starved);
+  const taskIds = source.taskIds;
+  if (request.taskIdsFile)
+    for (const [identifier, ids] of parseTaskIds(
+      await readText(io.cwd, request.taskIdsFile, '--task-ids'),
+      '--task-ids',
+    ))
+      taskIds.set(identifier, [...new Set([...(taskIds.get(identifier) ?? []), ...ids])]);
+  const starved = taskIdsProblem(resources.steps, request.taskIdsFile !== undefined || taskIds.size > 0);
+  // A users list: the registry (read once the lake is checked) may still know task ids.
+  if (starved !== undefined && source.changed !== undefined) throw new ConfigError('--task-ids', starved);
+  await assertWritableDestination(dest);
+  const store = openStore(dest);
+  if (source.changed === undefined && request.usersFromFailed === undefined) {
+    // Users learned from webhook events join the list: PayLink cannot list them.
+    const listed = identifiers.length;
+    const known = new Set(identifiers);
+    for (const identifier of await registeredIdentifiers(store))
+      if (!known.has(identifier)) identifiers.push(identifier);
+    for (const [identifier, ids] of await registeredTaskIds(store, identifiers))
+      taskIds.set(identifier, [...new Set([...ids, ...(taskIds.get(identifier) ?? [])])]);
+    if (identifiers.length > listed && !request.quiet)
+      io.stderr.write(
+        `${identifiers.length - listed} user(s) learned from webhook events added to ${source.description}\n`,
+      );
+  }
+  if (starved !== undefined && taskIdsProblem(resources.steps, taskIds.size > 0) !== undefined)
+    throw new ConfigError('--task-ids', starved);
   const users: BatchUser[] = identifiers.map((identifier) => {
     const ids = taskIds.get(identifier);
     return ids ? { identifier, taskIds: ids } : { identifier };
   });
-  await assertWritableDestination(dest);
-  const store = openStore(dest);
   if (request.loadId !== undefined) await assertSensibleLoadDate(store, request.loadId, startedAt);
   // Credentials last among the checks: a bad flag fails before any secret is fetched.
   const credentials = await resolveCredentials({
@@ -287,6 +323,7 @@ async function prepareAndRun(
     startedAt,
     users,
     resources,
+    ...(source.changed === undefined ? {} : { changed: source.changed }),
     batchSize: request.batchSize ?? DEFAULTS.batchSize,
     // Unless set: as many users as the rate limit and PayLink's latency need (Little's law).
     concurrency:
@@ -560,7 +597,42 @@ function resumeCommand(request: LoadRequest, loadId: string, cwd: string): strin
 }
 
 /** The users to load: the `--users` file, or the failed users of a committed load of this lake. */
-async function usersOf(
+interface UsersToLoad {
+  readonly identifiers: string[];
+  readonly resources?: readonly string[];
+  readonly description: string;
+  /** Task ids known per user (the lake's registry, a changed load's events). */
+  readonly taskIds: Map<string, string[]>;
+  /** Set for `--users changed`. */
+  readonly changed?: ChangedSelection;
+}
+
+/** The schedule name `load --users changed` advances in the lake (`_state/changed/local.json`). */
+export const LOCAL_CHANGED_SCHEDULE = 'local';
+
+async function usersOf(request: LoadRequest, cwd: string, dest: string, now: Date): Promise<UsersToLoad> {
+  if (request.usersFile === 'changed') {
+    // The users come from the lake's events: a folder that does not exist is a typo, not "no change".
+    existingLakeFrom(cwd, request.dest);
+    await assertWritableDestination(dest);
+    const store = openStore(dest);
+    const { users, selection } = await selectChangedUsers(store, LOCAL_CHANGED_SCHEDULE, now);
+    return {
+      identifiers: users.map((u) => u.identifier),
+      taskIds: new Map(
+        users.flatMap((u) => (u.taskIds === undefined ? [] : [[u.identifier, [...u.taskIds]]])),
+      ),
+      changed: selection,
+      description:
+        users.length === 0
+          ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen`
+          : `the ${users.length} users of ${selection.events} new webhook event(s)`,
+    };
+  }
+  return { ...(await usersListOf(request, cwd, dest)), taskIds: new Map() };
+}
+
+async function usersListOf(
   request: LoadRequest,
   cwd: string,
   dest: string,

@@ -7,7 +7,7 @@ import { ConfigError } from '#core/errors.ts';
 import { API_PROFILE_NAMES } from '#simulator/api-profiles.ts';
 import { parseSimulatorOptions, type SimulatorOptions } from '#simulator/options.ts';
 import { startSimulator } from '#simulator/server.ts';
-import { sendWebhookEvents, simulatedEvent } from '#simulator/webhook-sender.ts';
+import { sendWebhookEvents, sendWorldChanges, simulatedEvent } from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { list, optionalRate, parseFlags } from './args.ts';
 import type { Io } from './io.ts';
@@ -36,7 +36,11 @@ export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
                            ${API_PROFILE_NAMES.join(', ')}
   --log                    one line per request on stderr
   --webhooks-to <url>      with --users: POST one signed pay-link-accounts-updated event per
-                           user to a webhook receiver (paylink-loader webhooks), signed with --api-secret`;
+                           user to a webhook receiver (paylink-loader webhooks), signed with
+                           --api-secret; then the world changes over time (accounts linked and
+                           unlinked, tasks completing) and each change's signed event is sent
+  --change-every <s>       with --webhooks-to: seconds between two rounds of changes (default 10)
+  --changes <n>            with --webhooks-to: users changed per round (default 3)`;
 
 function int(flag: string, raw: string | undefined, min = 0): number | undefined {
   if (raw === undefined) return undefined;
@@ -48,7 +52,14 @@ function int(flag: string, raw: string | undefined, min = 0): number | undefined
 export function parseSimulateArgs(
   argv: readonly string[],
   io: Io,
-): { options: SimulatorOptions; users?: number; usersFile: string; webhooksTo?: string } {
+): {
+  options: SimulatorOptions;
+  users?: number;
+  usersFile: string;
+  webhooksTo?: string;
+  changeEverySeconds: number;
+  changesPerRound: number;
+} {
   const { values } = parseFlags(argv, {
     port: { type: 'string' },
     users: { type: 'string' },
@@ -73,6 +84,8 @@ export function parseSimulateArgs(
     profile: { type: 'string' },
     log: { type: 'boolean' },
     'webhooks-to': { type: 'string' },
+    'change-every': { type: 'string' },
+    changes: { type: 'string' },
   });
   const rateLimit = values['rate-limit'] === undefined ? undefined : Number(values['rate-limit']);
   if (rateLimit !== undefined && !(rateLimit > 0))
@@ -114,8 +127,12 @@ export function parseSimulateArgs(
     if (!/^https?:\/\/[^\s]+$/.test(webhooksTo))
       throw new ConfigError('--webhooks-to', 'must be an http:// or https:// URL');
   }
+  const changeEverySeconds = int('--change-every', values['change-every'], 1) ?? 10;
+  const changesPerRound = int('--changes', values.changes, 0) ?? 3;
   return {
     options,
+    changeEverySeconds,
+    changesPerRound,
     ...(users === undefined ? {} : { users }),
     usersFile: values['users-file'] ?? 'sim-users.txt',
     ...(webhooksTo === undefined ? {} : { webhooksTo }),
@@ -123,7 +140,11 @@ export function parseSimulateArgs(
 }
 
 export async function simulateCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, users, usersFile, webhooksTo } = parseSimulateArgs(argv, io);
+  const { options, users, usersFile, webhooksTo, changeEverySeconds, changesPerRound } = parseSimulateArgs(
+    argv,
+    io,
+  );
+  let stopChanges: () => void = () => undefined;
   const sim = await startSimulator(options).catch((error: unknown) => {
     // The flag the user typed, not the option's name.
     if (error instanceof ConfigError && error.key === 'port')
@@ -147,6 +168,16 @@ export async function simulateCommand(argv: readonly string[], io: Io): Promise<
         .map(([status, count]) => `${count} x ${status}`)
         .join(', ');
       io.stderr.write(`${events.length} webhook events sent to ${webhooksTo}: ${answers}\n`);
+      if (changesPerRound > 0)
+        stopChanges = changeOverTime(
+          sim,
+          users,
+          webhooksTo,
+          resolved,
+          changesPerRound,
+          changeEverySeconds,
+          io,
+        );
     }
   }
   io.stderr.write(
@@ -157,7 +188,57 @@ export async function simulateCommand(argv: readonly string[], io: Io): Promise<
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  stopChanges();
   await sim.close();
   io.stderr.write('simulator stopped\n');
   return 0;
+}
+
+/**
+ * Every `everySeconds`, `count` users change (an account linked or unlinked, a task completing)
+ * and each change's signed event goes to `url`: one line per round on stderr, ids and counts only.
+ * Returns the stop.
+ */
+function changeOverTime(
+  sim: Awaited<ReturnType<typeof startSimulator>>,
+  users: number,
+  url: string,
+  resolved: ReturnType<typeof parseSimulatorOptions>,
+  count: number,
+  everySeconds: number,
+  io: Io,
+): () => void {
+  const identifiers = generateIdentifiers(resolved.seed, users);
+  let tick = 0;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    void sendWorldChanges({
+      world: sim,
+      identifiers,
+      tick: tick++,
+      count,
+      url,
+      secret: resolved.apiSecret,
+      time: io.now(),
+    })
+      .then(({ changes, report }) => {
+        const kinds = new Map<string, number>();
+        for (const c of changes) kinds.set(c.kind, (kinds.get(c.kind) ?? 0) + 1);
+        io.stderr.write(
+          `world changed: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}; events: ${Object.entries(
+            report,
+          )
+            .map(([status, n]) => `${n} x ${status}`)
+            .join(', ')}\n`,
+        );
+      })
+      .catch((error: unknown) => io.stderr.write(`sending changes failed: ${String(error)}\n`))
+      .finally(() => {
+        running = false;
+      });
+  }, everySeconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -90,7 +90,12 @@ const scheduleSchema = z
       ),
     timezone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/London').optional(),
     resources: z.array(z.string()).min(1).optional(),
-    users: z.literal('all', { message: "only 'all' is supported by the deployed loader" }).default('all'),
+    /**
+     * `all`: every user of the users list and of the registry learned from webhooks; `changed`:
+     * only users with webhook events since the schedule's last committed load (keep an `all`
+     * schedule, e.g. weekly, as the safety net for events that never came).
+     */
+    users: z.enum(['all', 'changed'], { message: "must be 'all' or 'changed'" }).default('all'),
     /** Expected time between runs of a cron schedule: drives the "no successful load" alarm. */
     expectedPeriodHours: z.number().positive().optional(),
   })

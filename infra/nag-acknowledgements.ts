@@ -114,6 +114,18 @@ export function nagAcknowledgements(stack: PaylinkLoaderStack): NagAcknowledgeme
     },
     {
       scope: plan.role!,
+      id: area('_events/'),
+      reason:
+        'Reads the stored webhook events (keys carry received dates and event hashes) to pick the users of a changed schedule; read only.',
+    },
+    {
+      scope: plan.role!,
+      id: area('_state/'),
+      reason:
+        "Reads the user registry learned from webhooks and a changed schedule's seen events (keys carry shard numbers and schedule names); read only.",
+    },
+    {
+      scope: plan.role!,
       id: area('_leases/'),
       reason:
         'Takes the lease of its load id (one small object per generation, keys carry run-time load ids): creates, reads and deletes under the lease area only.',

@@ -135,7 +135,8 @@ export class PaylinkLoaderStack extends Stack {
     for (const fn of [plan, loadBatch, commit]) this.lake.grantList(fn);
     // plan: the users list, the previous marker (requests per user); writes its own staging.
     this.lake.grantReadUsersList(plan);
-    this.lake.grantReadAreas(plan, 'LakePlanRead', ['_loads/']);
+    // ... and, for webhooks: the stored events and the user registry / changed-users state.
+    this.lake.grantReadAreas(plan, 'LakePlanRead', ['_loads/', '_events/', '_state/']);
     this.lake.grantWriteStaging(plan);
     // plan takes the load id's lease for its execution; load-batch checks it is still held.
     this.lake.grantLeases(plan);

@@ -35,6 +35,10 @@ export class BoundedMap<K, V> {
     }
   }
 
+  delete(key: K): void {
+    this.#entries.delete(key);
+  }
+
   /** The cached value, or a new one from `create` (cached). */
   getOrCreate(key: K, create: () => V): V {
     const cached = this.get(key);

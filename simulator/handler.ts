@@ -16,6 +16,7 @@ import { type SimulatorStats, StatsRecorder } from './stats.ts';
 import { Timers } from './timers.ts';
 import { TokenStore } from './tokens.ts';
 import { userData } from './world.ts';
+import { changeUser, type WorldChange } from './world-changes.ts';
 import type { UserData } from './world-types.ts';
 
 /** Access-token bodies are a few dozen bytes; anything this large is a client bug. */
@@ -40,6 +41,8 @@ export interface SimulatorCore {
   userFails(identifier: string): boolean;
   /** Cancels pending latency and hang waits; their requests are never answered. */
   shutdown(): void;
+  /** The user's next change (world-changes.ts): served from now on; returns what changed. */
+  change(identifier: string): WorldChange;
 }
 
 export function createSimulatorCore(options: ResolvedSimulatorOptions): SimulatorCore {
@@ -54,9 +57,19 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
   const api = resolveApi(options.profile, options.api);
   /** Task id -> its user: Atomic's task endpoint takes a task id and our server key, no token. */
   const taskOwners = new BoundedMap<string, string>(options.taskIndexSize);
+  /** Changes applied per user so far (`change`): each one is part of the world from then on. */
+  const changeSteps = new Map<string, number>();
+  const changed = (identifier: string, steps: number) =>
+    changeUser(
+      seed,
+      identifier,
+      userData(seed, identifier, options.generation),
+      steps,
+      (donor) => userData(seed, donor, options.generation).accounts,
+    );
   const dataFor = (identifier: string) =>
     users.getOrCreate(identifier, () => {
-      const data = userData(seed, identifier, options.generation);
+      const data = changed(identifier, changeSteps.get(identifier) ?? 0).data;
       for (const taskId of data.taskIds) taskOwners.set(taskId, identifier);
       return data;
     });
@@ -245,6 +258,12 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
     served: (identifier) => structuredClone(dataFor(identifier)),
     userFails: (identifier) => injector.userFails(identifier),
     shutdown: () => timers.cancelAll(),
+    change(identifier) {
+      const steps = (changeSteps.get(identifier) ?? 0) + 1;
+      changeSteps.set(identifier, steps);
+      users.delete(identifier);
+      return changed(identifier, steps).changes.at(-1)!;
+    },
   };
 }
 

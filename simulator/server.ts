@@ -8,6 +8,7 @@ import { ConfigError } from '#core/errors.ts';
 import { createSimulatorCore } from './handler.ts';
 import { parseSimulatorOptions, type SimulatorOptions } from './options.ts';
 import type { SimulatorStats } from './stats.ts';
+import type { WorldChange } from './world-changes.ts';
 import type { UserData } from './world-types.ts';
 
 export type { SimulatorStats } from './stats.ts';
@@ -23,6 +24,8 @@ export interface Simulator {
   served(identifier: string): UserData;
   /** Whether this identifier's data endpoints answer 404 (`faults.failUsers` / `faults.failUserRate`). */
   userFails(identifier: string): boolean;
+  /** The user's next change (an account linked or unlinked, a task completing), served from now on. */
+  change(identifier: string): WorldChange;
 }
 
 /** A port that cannot be listened on, as a ConfigError naming the port (never a stack trace). */
@@ -76,5 +79,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     stats: core.stats,
     served: core.served,
     userFails: core.userFails,
+    change: core.change,
   };
 }

@@ -4,11 +4,11 @@
  * `{eventType, eventTime, user: {_id, identifier}, data}`, `X-HMAC-Signature-Sha-256` =
  * HMAC-SHA256 hex of the body keyed with the API secret), POSTed to a receiver.
  *
- * Only the first step of `simulate --webhooks-to`: one `pay-link-accounts-updated` event per
- * user. A world that changes over time (links, unlinks, tasks completing) and sends events for
- * those changes is not built yet.
+ * `simulate --webhooks-to` sends one `pay-link-accounts-updated` event per user at start, then
+ * one event per world change (simulator/world-changes.ts) as the world changes over time.
  */
 import { createHash, createHmac } from 'node:crypto';
+import type { WorldChange } from './world-changes.ts';
 
 export interface SimulatedEvent {
   readonly headers: Readonly<Record<string, string>>;
@@ -82,4 +82,40 @@ export async function sendWebhookEvents(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, events.length)) }, worker));
   return report;
+}
+
+/** The world a tick changes: the simulator's `change` (simulator/server.ts). */
+export interface ChangingWorld {
+  change(identifier: string): WorldChange;
+}
+
+/**
+ * One tick of a world that changes over time (`simulate --webhooks-to`): `count` users, picked
+ * deterministically from `identifiers` by the tick number, each change one step (an account
+ * linked or unlinked, a task completing), and the signed event for each change POSTed to `url`.
+ */
+export async function sendWorldChanges(options: {
+  readonly world: ChangingWorld;
+  readonly identifiers: readonly string[];
+  readonly tick: number;
+  readonly count: number;
+  readonly url: string;
+  readonly secret: string;
+  readonly time: Date;
+}): Promise<{ changes: WorldChange[]; report: SendReport }> {
+  const { identifiers } = options;
+  const picked = new Set<string>();
+  for (let j = 0; picked.size < Math.min(options.count, identifiers.length); j++)
+    picked.add(identifiers[((options.tick * options.count + j) * 7919) % identifiers.length]!);
+  const changes = [...picked].map((identifier) => options.world.change(identifier));
+  const events = changes.map((change) =>
+    simulatedEvent({
+      identifier: change.identifier,
+      type: change.eventType,
+      time: options.time,
+      secret: options.secret,
+      data: change.data,
+    }),
+  );
+  return { changes, report: await sendWebhookEvents(options.url, events) };
 }

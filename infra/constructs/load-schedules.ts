@@ -28,6 +28,7 @@ export function planEventTemplate(schedule: ScheduleConfig): PlanEvent {
     // Scheduler substitutes the slot's time: a redelivered slot carries the same value.
     scheduledTime: ContextAttribute.scheduledTime,
     ...(schedule.resources === undefined ? {} : { resources: schedule.resources }),
+    ...(schedule.users === 'changed' ? { users: 'changed' as const } : {}),
   };
 }
 

@@ -18,11 +18,25 @@
  *  9. write the load's `_dlt_loads` row: the commit point. Before it, the reading layers
  *     (lake-views.ts) show nothing of the load, whatever files a crash left behind;
  * 10. remove the load's staging.
+ * Webhook events (event-claims.ts) join at step 1: the commit claims the stored events no load
+ * committed yet, under the events lock, and stages their `webhook_events` rows as one more
+ * batch; it holds the lock until after step 9, then records the claim as committed (and the
+ * users it names in the registry) and, for a `changed` load, what its schedule has now seen.
  * Every step is idempotent, so a commit that dies anywhere can simply run again.
  */
+import { foldChangedSelection, readChangedSelection } from './changed-users.ts';
 import { LAKE } from './constants.ts';
 import type { EndpointFinding } from './endpoint-health.ts';
 import { CommitIncompleteError, LakeStateError } from './errors.ts';
+import {
+  type ClaimedBatch,
+  claimEvents,
+  type EventsLockOptions,
+  finishClaim,
+  type MarkerEvents,
+  markerEvents,
+  releaseClaim,
+} from './event-claims.ts';
 import { rootRowId } from './ids.ts';
 import { claimSchemaVersion, readCommittedSchema } from './lake-schema.ts';
 import { DLT_LOADS_COLUMNS, isPartitioned } from './lake-views.ts';
@@ -73,6 +87,8 @@ export interface CommitDeps {
   readonly lease?: Lease;
   /** Size a merged file reaches before the next one starts (merge-parts.ts); tests lower it. */
   readonly minFileBytes?: number;
+  /** How the webhook events lock is taken (event-claims.ts); defaults suit a Lambda. */
+  readonly eventsLock?: EventsLockOptions;
 }
 
 export interface CommittedFile {
@@ -107,6 +123,8 @@ export interface LoadMarker {
    * entry per resource merged over the batches; their units are `endpoint_unavailable`.
    */
   readonly endpointFindings: readonly EndpointFinding[];
+  /** The webhook events this load commits (`webhook_events`): the claim it commits with. */
+  readonly events?: MarkerEvents;
 }
 
 interface CommitIntent {
@@ -131,6 +149,34 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
     if (manifest) manifests.push(manifest);
     else missingBatches.push(b);
   }
+  // Read now: the staging (and this file) is gone once the load is committed.
+  const changed = await readChangedSelection(store, loadId);
+  const claimed = await claimEvents(plan, {
+    store,
+    parts: deps.parts,
+    clock: deps.clock,
+    ...(deps.eventsLock === undefined ? {} : { eventsLock: deps.eventsLock }),
+    ...(deps.lease === undefined ? {} : { loadOwner: deps.lease.doc.owner }),
+  });
+  if (claimed?.manifest !== undefined) manifests.push(claimed.manifest);
+  try {
+    return await commitClaimed(loadId, plan, manifests, missingBatches, claimed, changed, deps);
+  } catch (error) {
+    if (claimed !== undefined) await releaseClaim(claimed);
+    throw error;
+  }
+}
+
+async function commitClaimed(
+  loadId: string,
+  plan: PlanDoc,
+  manifests: BatchManifest[],
+  missingBatches: number[],
+  claimed: ClaimedBatch | undefined,
+  changed: Awaited<ReturnType<typeof readChangedSelection>>,
+  deps: CommitDeps,
+): Promise<LoadMarker> {
+  const { store } = deps;
 
   // Units the batches could not judge alone (a Lambda each), judged with every batch's evidence.
   const deferred = settleDeferredUnits(manifests, mergeFindings(manifests));
@@ -169,7 +215,7 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
     await publish(toPublish, loadId, store, progress);
     const stale = [...previousKeys].filter((k) => !newKeys.has(k));
     if (stale.length > 0) await store.delete(stale);
-    const marker = await buildMarker(
+    const built = await buildMarker(
       loadId,
       plan,
       manifests,
@@ -180,9 +226,22 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
       schemaVersion,
       deps,
     );
+    const events = markerEvents(claimed);
+    const marker: LoadMarker = events === undefined ? built : { ...built, events };
     await writeJson(store, loadMarkerKey(loadId), marker);
     await deps.lease?.renew();
+    await claimed?.lock.renew();
     await writeLoadRow(marker, registry, deps);
+    // Committed. The events' claim joins the committed set (a crash here leaves it pending: the
+    // next commit folds it), and a `changed` schedule advances past what this load was planned from.
+    // Neither may fail the committed load: a pending claim is folded by the next commit, and a
+    // schedule that did not advance loads the same users again (at least once, never lost).
+    if (claimed !== undefined)
+      await finishClaim(claimed, { store, parts: deps.parts, clock: deps.clock }).catch(() =>
+        releaseClaim(claimed),
+      );
+    if (changed !== undefined)
+      await foldChangedSelection(store, changed, marker.failedUsers).catch(() => undefined);
     // Committed. Staging left behind (a failed delete) is invisible and `verify --fix` removes it.
     const leftovers = await store.list(stagingPrefix(loadId)).catch(() => []);
     if (leftovers.length > 0) await store.delete(leftovers).catch(() => undefined);

@@ -58,6 +58,9 @@ export function rootTableOf(table: string): string {
   return at < 0 ? table : table.slice(0, at);
 }
 
+/** The root of the tables with no current view (event-claims.ts EVENTS_TABLE). */
+const HISTORY_ONLY_ROOT = 'webhook_events';
+
 /** Whether the table is partitioned by `dt` (every data table; not `_dlt_loads`). */
 export function isPartitioned(table: string): boolean {
   return table !== LAKE.loadsTable;
@@ -89,7 +92,7 @@ export function historyViewSql(names: ViewNames, table: string, columns: readonl
 }
 
 /**
- * Current state. For `user_loads`: each (user, resource)'s outcome in the latest committed load
+ * Current state (undefined for `_dlt_loads` and `webhook_events`). For `user_loads`: each (user, resource)'s outcome in the latest committed load
  * that included it. For any other table: the rows of each user's latest committed load in which
  * the table's resource succeeded for that user. Undefined for `_dlt_loads` (it has no users).
  */
@@ -98,7 +101,9 @@ export function currentViewSql(
   table: string,
   columns: readonly ColumnDef[],
 ): string | undefined {
-  if (table === LAKE.loadsTable) return undefined;
+  // `_dlt_loads` has no users; `webhook_events` is a log (each event once, in the load that
+  // committed it), not per-user state: both are read through history only.
+  if (table === LAKE.loadsTable || rootTableOf(table) === HISTORY_ONLY_ROOT) return undefined;
   const cols = viewColumns(table, columns);
   const loads = raw(names, LAKE.loadsTable);
   if (table === LAKE.userLoadsTable) {

@@ -56,6 +56,8 @@ export interface PlanInput {
   readonly users: readonly BatchUser[];
   readonly batchSize: number;
   readonly resources: readonly string[];
+  /** The schedule that planned it (deployed loads only). */
+  readonly schedule?: string;
 }
 
 /** Code-unit order: identical on every machine and locale. */
@@ -135,6 +137,7 @@ export async function planLoad(input: PlanInput, store: ObjectStore): Promise<Pl
     batchSize: input.batchSize,
     batches,
     inputDigest: inputDigest(users, input),
+    ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
   };
   const items: PlanItem[] = Array.from({ length: batches }, (_, batch) => ({ loadId, batch }));
   await store.put(planItemsKey(loadId), JSON.stringify(items));

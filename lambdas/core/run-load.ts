@@ -3,6 +3,7 @@
  * stack runs the same three steps as separate Lambdas under Step Functions.
  * The batches share one schema registry here, so a column gets one type across the load.
  */
+import { type ChangedSelection, stageChangedSelection } from './changed-users.ts';
 import { type CommitDeps, commitLoad, type LoadMarker } from './commit.ts';
 import type { ResourcePlan } from './config.ts';
 import { EndpointHealth } from './endpoint-health.ts';
@@ -34,6 +35,8 @@ export interface RunLoadInput {
    * input resumes: staged batches are reused, only the rest is loaded.
    */
   readonly stop?: () => boolean;
+  /** A `changed` load (changed-users.ts): staged with the plan, folded into its schedule by the commit. */
+  readonly changed?: ChangedSelection;
 }
 
 export interface RunLoadDeps extends Omit<CommitDeps, 'lease'> {
@@ -91,6 +94,7 @@ async function runLeased(
   // An interrupted attempt of this load id with the same input: keep what it staged.
   const resumed = await resumablePlan(planInput, deps.store);
   let plan = resumed ?? (await planLoad(planInput, deps.store));
+  if (input.changed !== undefined) await stageChangedSelection(deps.store, plan.loadId, input.changed);
   deps.onPlan?.(plan, resumed !== undefined);
   // One judge for the whole run: an endpoint found unusable in one batch is not called in the next.
   const health = new EndpointHealth(input.resources.steps.map((s) => s.resource));

@@ -83,6 +83,12 @@ export interface PlanEvent {
   /** Resource tables to load; omitted = the defaults. */
   readonly resources?: readonly string[];
   /**
+   * `changed`: only the users with webhook events this schedule has not seen in a committed load
+   * (lambdas/core/changed-users.ts), plus `tasks` for the task ids they name when `resources`
+   * is omitted. Omitted or `all`: the users list and the users learned from webhooks.
+   */
+  readonly users?: 'all' | 'changed';
+  /**
    * The Step Functions execution (ARN), added by the state machine: it takes the load id's
    * lease (core/lease.ts) for the whole run; a redrive is the same execution and keeps it.
    */

@@ -7,15 +7,18 @@
  */
 import type { Context } from 'aws-lambda';
 import { measuredRequestsPerUser, planCapacity } from '#core/capacity.ts';
+import { selectChangedUsers, stageChangedSelection } from '#core/changed-users.ts';
 import { selectResources } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
 import { planMetrics } from '#core/load-metrics.ts';
-import { planFromSource, planItemsKey } from '#core/plan.ts';
+// Aliased: this handler has a function of its own named planLoad (the observed invocation's body).
+import { planFromSource, planLoad as planGivenUsers, planItemsKey } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
-import { countListedUsers } from '#core/users-stream.ts';
+import { registeredIdentifiers } from '#core/user-registry.ts';
+import { countListedUsers, type UsersSource } from '#core/users-stream.ts';
 import {
   HANDLER_ENV,
   OVER_DEADLINE_EVENT,
@@ -77,11 +80,42 @@ export async function handler(event: PlanEvent, context?: Partial<Context>): Pro
   }
 }
 
+/**
+ * The operator's list, then the users the registry learned from webhooks (user-registry.ts):
+ * PayLink cannot list users, so a user who linked an account yesterday is known from their
+ * events only. A newline between the two, in case the list's last line has none.
+ */
+export function withRegisteredUsers(list: UsersSource, store: ObjectStore): UsersSource {
+  return {
+    description: `${list.description} and the users learned from webhooks`,
+    async open() {
+      const first = await list.open();
+      return (async function* () {
+        for await (const chunk of first) yield chunk;
+        yield '\n';
+        for (const identifier of await registeredIdentifiers(store)) yield `${identifier}\n`;
+      })();
+    },
+  };
+}
+
 async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
   const config = handlerConfig();
   const scheduled = new Date(event.scheduledTime);
   if (Number.isNaN(scheduled.getTime())) throw new ConfigError('scheduledTime', 'is not an ISO timestamp');
-  const resources = selectResources(config.settings.catalog, event.resources);
+  const store = lakeStore();
+  // A `changed` schedule: the users of the webhook events it has not seen in a committed load.
+  const changed =
+    event.users === 'changed' ? await selectChangedUsers(store, event.schedule, scheduled) : undefined;
+  const resources = selectResources(
+    config.settings.catalog,
+    event.resources ??
+      // ... and the tasks those events named, unless the schedule names its resources.
+      (changed?.users.some((u) => u.taskIds !== undefined) === true &&
+      config.settings.catalog.some((r) => r.table === 'tasks')
+        ? [...selectResources(config.settings.catalog).tables, 'tasks']
+        : undefined),
+  );
   const settings = config.capacity;
   if (settings === undefined) throw new ConfigError(HANDLER_ENV.capacity, 'environment variable is not set');
   const runDeadlineSeconds = settings.runDeadlineSeconds[event.schedule];
@@ -94,17 +128,20 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
 
   obs.appendKeys({ loadId: loadIdFromTime(scheduled) });
   // First pass: validate and count the listed identifiers (duplicates included: an upper bound,
-  // so batches are sized for at least as many users as will be loaded).
-  const source = lazyUsersSource(`s3://${config.usersBucket}/${config.usersKey}`, async () =>
-    (await import('#adapters/s3-users-source.ts')).s3UsersSource({
-      bucket: config.usersBucket,
-      key: config.usersKey,
-      setting: 'USERS_KEY',
-    }),
+  // so batches are sized for at least as many users as will be loaded). The users learned from
+  // webhooks follow the operator's list.
+  const source = withRegisteredUsers(
+    lazyUsersSource(`s3://${config.usersBucket}/${config.usersKey}`, async () =>
+      (await import('#adapters/s3-users-source.ts')).s3UsersSource({
+        bucket: config.usersBucket,
+        key: config.usersKey,
+        setting: 'USERS_KEY',
+      }),
+    ),
+    store,
   );
-  const listed = await countListedUsers(source, 'users list');
+  const listed = changed?.users.length ?? (await countListedUsers(source, 'users list'));
 
-  const store = lakeStore();
   const sizing = planCapacity({
     users: listed,
     requestRate: settings.requestRate,
@@ -129,18 +166,36 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
       clock: () => new Date(),
     });
   }
-  const plan = await planFromSource(
-    {
-      loadId,
-      startedAt: scheduled,
-      source,
-      listedUsers: listed,
-      batchSize: sizing.batchSize,
-      resources: resources.tables,
-      schedule: event.schedule,
-    },
-    store,
-  );
+  const plan =
+    changed === undefined
+      ? await planFromSource(
+          {
+            loadId,
+            startedAt: scheduled,
+            source,
+            listedUsers: listed,
+            batchSize: sizing.batchSize,
+            resources: resources.tables,
+            schedule: event.schedule,
+          },
+          store,
+        )
+      : {
+          ...(await planGivenUsers(
+            {
+              loadId,
+              startedAt: scheduled,
+              users: changed.users,
+              batchSize: sizing.batchSize,
+              resources: resources.tables,
+              schedule: event.schedule,
+            },
+            store,
+          )),
+          stats: { passes: 0 },
+        };
+  // Folded into the schedule's state by the commit, once the load is committed.
+  if (changed !== undefined) await stageChangedSelection(store, loadId, changed.selection);
   const capacity: PlanCapacity = {
     batchSize: sizing.batchSize,
     waves: sizing.waves,
@@ -154,6 +209,7 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
   obs.log.info('planned', {
     users: plan.users,
     listedUsers: listed,
+    ...(changed === undefined ? {} : { changedEvents: changed.selection.events }),
     batches: plan.batches,
     passes: plan.stats.passes,
     ...capacity,

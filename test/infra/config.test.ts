@@ -4,6 +4,7 @@ import { ConfigError } from '#core/errors.ts';
 import { USER_LOADS_COLUMNS } from '#core/load-user.ts';
 import { batchRequestRate } from '#infra/batch-rate.ts';
 import { parseStackConfig, readStackConfig } from '#infra/config.ts';
+import { planEventTemplate } from '#infra/constructs/load-schedules.ts';
 import { handlerEnvironment } from '#infra/handler-environment.ts';
 import {
   currentStateQuery,
@@ -156,9 +157,22 @@ describe('stack config', () => {
     expect(configError(schedule({ expression: 'rate(1 day)', timezone: 'Mars/Olympus' })).key).toBe(
       'paylink.schedules.0.timezone',
     );
-    expect(configError(schedule({ expression: 'rate(1 day)', users: 'changed' })).message).toContain(
-      "only 'all'",
+    expect(configError(schedule({ expression: 'rate(1 day)', users: 'some' })).message).toContain(
+      "must be 'all' or 'changed'",
     );
+  });
+
+  it('accepts a changed-users schedule, whose runs tell the plan to load only users with new webhook events', () => {
+    const parsed = parseStackConfig(
+      schedule({ name: 'hourly', expression: 'rate(1 hour)', users: 'changed' }),
+    );
+    expect(parsed.schedules[0]).toMatchObject({ name: 'hourly', users: 'changed' });
+    expect(planEventTemplate(parsed.schedules[0]!)).toEqual({
+      schedule: 'hourly',
+      scheduledTime: '<aws.scheduler.scheduled-time>',
+      users: 'changed',
+    });
+    expect(planEventTemplate(parseStackConfig(exampleConfig()).schedules[0]!)).not.toHaveProperty('users');
   });
 
   it('rejects an empty prefix, a users list key that escapes _config/, and an invalid retention', () => {

@@ -301,8 +301,20 @@ describe('paylink-loader demo', () => {
     const demo = await runCli(['demo', '--users', '12', '--dest', dest]);
     expect(demo.code, demo.stderr).toBe(0);
     const loads = (await listFiles(`${dest}/_dlt_loads`)).map((f) => f.replace(/\.parquet$/, ''));
-    expect(loads).toHaveLength(2);
-    const demoId = loads.find((id) => id !== 'zzz-custom')!;
+    // The custom load, the demo's load, and its incremental load of the users that changed.
+    expect(loads).toHaveLength(3);
+    const demoIds = loads.filter((id) => id !== 'zzz-custom').sort();
+    const [demoId, incrementalId] = demoIds as [string, string];
+    expect(demo.stdout).toContain(`WHERE _dlt_load_id = '${incrementalId}'`);
+    const incremental = await withLake(dest, (lake) =>
+      queryObjects(
+        lake,
+        `SELECT (SELECT count(DISTINCT user_identifier)::INT FROM user_loads WHERE _dlt_load_id = '${incrementalId}') AS users,
+                (SELECT count(*)::INT FROM webhook_events WHERE _dlt_load_id = '${incrementalId}') AS events`,
+      ),
+    );
+    // 3 of the 12 users changed (two of them twice): only they were loaded, their events committed.
+    expect(incremental[0]).toEqual({ users: 3, events: 5 });
     expect(demoId < 'zzz-custom', 'as text, the custom id is the max').toBe(true);
     expect(demo.stdout).toContain(`WHERE _dlt_load_id = '${demoId}'`);
     const expected = await withLake(dest, async (lake) => {

@@ -11,7 +11,8 @@ import { startWebhookServer, type WebhookServer } from '#adapters/webhook-server
 import { parseSimulateArgs } from '#cli/simulate-command.ts';
 import { ConfigError } from '#core/errors.ts';
 import type { WebhookOutcome } from '#core/webhook.ts';
-import { sendWebhookEvents, simulatedEvent } from '#simulator/webhook-sender.ts';
+import { startSimulator } from '#simulator/server.ts';
+import { sendWebhookEvents, sendWorldChanges, simulatedEvent } from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { captureIo } from '#test/helpers/lake-harness.ts';
 
@@ -87,5 +88,61 @@ describe('simulate --webhooks-to', () => {
     expect(parseSimulateArgs(['--users', '3', '--webhooks-to', 'http://127.0.0.1:1'], io).webhooksTo).toBe(
       'http://127.0.0.1:1',
     );
+  });
+});
+
+describe('a world that changes over time', () => {
+  it('changes users one step at a time, serves the change, and sends a signed event for each', async () => {
+    const lake = await mkdtemp(join(tmpdir(), 'world-changes-'));
+    const sim = await startSimulator({ seed: 'changes', apiSecret: SECRET });
+    const server = await startWebhookServer({
+      port: 0,
+      store: createLocalStore(lake),
+      secret: SECRET,
+      clock: () => TIME,
+    });
+    try {
+      const identifiers = generateIdentifiers('changes', 20);
+      const before = new Map(identifiers.map((id) => [id, sim.served(id)]));
+      const rounds = [];
+      for (let tick = 0; tick < 8; tick++)
+        rounds.push(
+          await sendWorldChanges({
+            world: sim,
+            identifiers,
+            tick,
+            count: 5,
+            url: server.url,
+            secret: SECRET,
+            time: TIME,
+          }),
+        );
+      const changes = rounds.flatMap((r) => r.changes);
+      expect(changes).toHaveLength(40); // each user twice: an account change, then a task
+      expect(rounds.map((r) => r.report)).toEqual(Array(8).fill({ 200: 5 }));
+      // Accounts linked and unlinked, tasks completing: each served from then on.
+      expect(new Set(changes.map((c) => c.kind))).toEqual(
+        new Set(['account-linked', 'account-unlinked', 'task-completed']),
+      );
+      for (const change of changes) {
+        const now = sim.served(change.identifier);
+        if (change.kind === 'task-completed')
+          expect(now.tasks[String(change.data.taskId)]?.status).toBe('completed');
+        if (change.kind === 'account-linked')
+          expect(now.accounts.map((a) => a._id)).toContain(change.data.accountId);
+        if (change.kind === 'account-unlinked') {
+          expect(before.get(change.identifier)!.accounts.map((a) => a._id)).toContain(change.data.accountId);
+          expect(now.accounts.map((a) => a._id)).not.toContain(change.data.accountId);
+        }
+      }
+      const stored = (await readdir(lake, { recursive: true, withFileTypes: true })).filter((e) =>
+        e.isFile(),
+      );
+      expect(stored).toHaveLength(40);
+    } finally {
+      await server.close();
+      await sim.close();
+      await rm(lake, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,154 @@
+/**
+ * `changed` loads: only the users with webhook events their schedule has not seen in a committed
+ * load yet, with the task ids those events (and earlier ones, via the registry) name.
+ *
+ *   _state/changed/<schedule>.json      the events seen by the schedule's committed loads (TakenEvents)
+ *   _staging/<load_id>/changed.json     what this load was planned from (ChangedSelection)
+ *
+ * The plan lists the stored events of the schedule's open partitions and takes every one not yet
+ * seen (a set difference, never a time cursor: an event whose write finished late is simply
+ * listed next time, so none is skipped between two runs). The commit advances the schedule's
+ * state only after its commit point; a run that fails leaves it where it was, so the next run
+ * takes its events again. Two runs of one schedule never interleave (the run guard), and an
+ * event seen twice only loads its user twice: harmless. A user whose load failed in a committed
+ * run (PayLink answered 5xx for them, say) is loaded again by the next run, once: their change
+ * is not lost to one bad moment, and a user who always fails is not retried forever.
+ */
+import { ConfigError } from './errors.ts';
+import {
+  byReceipt,
+  type EventRef,
+  type LoadedEvent,
+  listEvents,
+  NOTHING_TAKEN,
+  readEvents,
+  type TakenEvents,
+  takenKeys,
+  untaken,
+  withTaken,
+} from './event-log.ts';
+import { stagingPrefix } from './layout.ts';
+import type { BatchUser } from './load-batch.ts';
+import type { ObjectStore } from './ports.ts';
+import { readJson, writeJson } from './store-json.ts';
+import { isLoadableIdentifier, registeredTaskIds } from './user-registry.ts';
+
+const SCHEDULE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+export function changedStateKey(schedule: string): string {
+  if (!SCHEDULE.test(schedule))
+    throw new ConfigError('schedule', 'must be kebab-case (a-z, 0-9, single dashes)');
+  return `_state/changed/${schedule}.json`;
+}
+
+export function changedSelectionKey(loadId: string): string {
+  return `${stagingPrefix(loadId)}changed.json`;
+}
+
+/** A schedule's state: the events its committed loads have seen, and users to retry once. */
+export interface ChangedState extends TakenEvents {
+  /** Users of new events whose load failed in the schedule's last committed run. */
+  readonly retry?: readonly string[];
+}
+
+/** What a `changed` load was planned from: folded into its schedule's state when it commits. */
+export interface ChangedSelection {
+  readonly formatVersion: 1;
+  readonly schedule: string;
+  /** The date the events were listed on. */
+  readonly today: string;
+  /** Every stored event listed from the schedule's open partitions (seen before, or now). */
+  readonly listed: readonly EventRef[];
+  /** Events new to the schedule, and the users they name. */
+  readonly events: number;
+  readonly users: number;
+  /** Users loaded again because their load failed in the last committed run (not retried twice). */
+  readonly retried?: readonly string[];
+}
+
+export interface ChangedUsers {
+  /** Sorted by identifier; each with every task id known for them (registry and these events). */
+  readonly users: readonly BatchUser[];
+  readonly selection: ChangedSelection;
+  /** The new events, in receipt order. */
+  readonly events: readonly LoadedEvent[];
+}
+
+/**
+ * The users with events `schedule` has not seen in a committed load. Each user's task ids are
+ * all those known for them, not only the ones these events name: a user's current `tasks` are
+ * the tasks of their latest load (lake-views.ts), so loading only the new ones would drop the rest.
+ */
+export async function selectChangedUsers(
+  store: ObjectStore,
+  schedule: string,
+  now: Date,
+): Promise<ChangedUsers> {
+  const state: ChangedState =
+    (await readJson<ChangedState>(store, changedStateKey(schedule))) ?? NOTHING_TAKEN;
+  const today = now.toISOString().slice(0, 10);
+  const listed = await listEvents(store, state.from, today);
+  const events = (await readEvents(store, untaken(listed, takenKeys(state)))).sort(byReceipt);
+  const fromEvents = new Set(events.map((e) => e.identifier).filter(isLoadableIdentifier));
+  const retried = (state.retry ?? []).filter((u) => !fromEvents.has(u));
+  const identifiers = [...fromEvents, ...retried].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const known = await registeredTaskIds(store, identifiers);
+  for (const event of events) {
+    if (event.taskId === null) continue;
+    const ids = known.get(event.identifier) ?? [];
+    if (!ids.includes(event.taskId)) known.set(event.identifier, [...ids, event.taskId]);
+  }
+  return {
+    users: identifiers.map((identifier) => {
+      const taskIds = known.get(identifier);
+      return taskIds === undefined ? { identifier } : { identifier, taskIds };
+    }),
+    selection: {
+      formatVersion: 1,
+      schedule,
+      today,
+      listed,
+      events: events.length,
+      users: identifiers.length,
+      ...(retried.length === 0 ? {} : { retried }),
+    },
+    events,
+  };
+}
+
+/** Stages the selection next to the plan (after the plan: planning clears the staging). */
+export function stageChangedSelection(
+  store: ObjectStore,
+  loadId: string,
+  selection: ChangedSelection,
+): Promise<void> {
+  return writeJson(store, changedSelectionKey(loadId), selection);
+}
+
+export function readChangedSelection(
+  store: ObjectStore,
+  loadId: string,
+): Promise<ChangedSelection | undefined> {
+  return readJson<ChangedSelection>(store, changedSelectionKey(loadId));
+}
+
+/**
+ * After the load's commit point: its schedule has seen everything it listed, and the users that
+ * failed in it (`failedUsers`, from its report) are retried by the next run, unless this run was
+ * already their retry.
+ */
+export async function foldChangedSelection(
+  store: ObjectStore,
+  selection: ChangedSelection,
+  failedUsers: readonly string[] = [],
+): Promise<void> {
+  const key = changedStateKey(selection.schedule);
+  const state = (await readJson<ChangedState>(store, key)) ?? NOTHING_TAKEN;
+  const retried = new Set(selection.retried ?? []);
+  const retry = [...new Set(failedUsers)].filter((u) => !retried.has(u)).sort();
+  const next: ChangedState = {
+    ...withTaken(state, selection.listed, selection.today),
+    ...(retry.length === 0 ? {} : { retry }),
+  };
+  await writeJson(store, key, next);
+}

@@ -1,0 +1,379 @@
+/**
+ * The `webhook_events` table: each stored webhook event committed exactly once, by the first
+ * load to commit after it arrived, through the same staging -> commit path as every table.
+ *
+ * How a load claims the events it commits (all under `_state/events/`):
+ *  - `committed.json`: the keys of events committed so far (TakenEvents, event-log.ts);
+ *  - `claims/<load_id>.json`: what a load claimed (its events, and which of them were new);
+ *  - `pending/<load_id>`: a claim not yet folded into `committed.json`.
+ * A commit takes the events lock (a lease, lease.ts, on the pseudo load id `_webhook_events`),
+ * holds it from its claim to its commit point, and then:
+ *  1. settles every pending claim of another load: folded into `committed.json` (and the user
+ *     registry) when that load committed with it (its `_dlt_loads` row exists and its report
+ *     names the claim), otherwise abandoned (its holder lost the lock: crashed, or failed and
+ *     released it), so its new events go back to the pool;
+ *  2. claims every listed event not in `committed.json`, plus the events it committed in an
+ *     earlier attempt of the same load id (a re-run replaces a load, its events included);
+ *  3. writes the claim and its pending marker, then the events' rows as one more staged batch.
+ * After its commit point it folds its own claim and releases the lock. A commit that dies
+ * anywhere leaves either no claim, or a pending claim that the next holder settles by the rule
+ * above: two loads never both commit an event, and a failed load never loses one. A zombie (a
+ * holder stalled past the lock's ttl and taken over) fails its renewal before its commit point.
+ */
+import { LakeStateError, LeaseHeldError } from './errors.ts';
+import {
+  byReceipt,
+  type EventRef,
+  type LoadedEvent,
+  listEvents,
+  NOTHING_TAKEN,
+  readEvents,
+  type TakenEvents,
+  takenKeys,
+  untaken,
+  withTaken,
+} from './event-log.ts';
+import { readCommittedSchema } from './lake-schema.ts';
+import { dltLoadsKey, loadMarkerKey } from './layout.ts';
+import { acquireLease, type Lease, type LeaseOwner } from './lease.ts';
+import type { BatchManifest } from './load-batch.ts';
+import { normalizeRecord } from './normalize.ts';
+import type { PlanDoc } from './plan.ts';
+import type { ObjectStore, PartWriterFactory } from './ports.ts';
+import { readJson, writeJson } from './store-json.ts';
+import { TableSinks } from './table-sinks.ts';
+import type { Clock, JsonObject } from './types.ts';
+import { learnUsers } from './user-registry.ts';
+
+export const EVENTS_TABLE = 'webhook_events';
+
+export const EVENT_CLAIMS = {
+  committedKey: '_state/events/committed.json',
+  claimsPrefix: '_state/events/claims/',
+  pendingPrefix: '_state/events/pending/',
+  /** Not a valid load id (load ids start with a letter or digit): never a real load's lease. */
+  lockId: '_webhook_events',
+  /**
+   * The events' staged batch number: after any batch a plan can have (99,999 batches of 500
+   * users are 50M users), so its part keys never collide with a user batch's.
+   */
+  batch: 99_999,
+  /** A holder renews at least this often (claim, publish, commit point): a stalled one is taken over. */
+  lockTtlMs: 15 * 60 * 1000,
+  /** How long a commit waits for another commit holding the lock before failing (retryable). */
+  lockWaitMs: 5 * 60 * 1000,
+  lockPollMs: 500,
+} as const;
+
+/** Declared columns of `webhook_events` (source names; dlt naming gives `event_time`, ...). */
+export const EVENT_COLUMNS = {
+  eventKey: 'text',
+  eventType: 'text',
+  eventTime: 'timestamp',
+  userId: 'text',
+  taskId: 'text',
+  status: 'text',
+  failReason: 'text',
+  receivedAt: 'timestamp',
+  ceId: 'text',
+} as const;
+
+export const claimKey = (loadId: string) => `${EVENT_CLAIMS.claimsPrefix}${loadId}.json`;
+export const pendingKey = (loadId: string) => `${EVENT_CLAIMS.pendingPrefix}${loadId}`;
+
+/** One claimed event: where it is, who it is about, and whether this claim took it first. */
+export interface ClaimedEvent extends EventRef {
+  readonly identifier: string;
+  readonly taskId: string | null;
+  readonly eventTime: string;
+  /** Taken by this claim (not by an earlier committed attempt of the same load id). */
+  readonly fresh: boolean;
+}
+
+export interface EventClaim {
+  readonly formatVersion: 1;
+  readonly loadId: string;
+  /** Identifies this claim: the load's report names it when the load commits with it. */
+  readonly claimedAt: string;
+  /** The date the events were listed on (partitions before the day before it are closed on fold). */
+  readonly today: string;
+  readonly events: readonly ClaimedEvent[];
+  /** Copies of events already committed, stored again on another day: marked taken on fold. */
+  readonly copies: readonly EventRef[];
+}
+
+/** What the load's report (`_loads/<id>.json`) says about its events. */
+export interface MarkerEvents {
+  readonly claimedAt: string;
+  readonly count: number;
+}
+
+export interface EventsLockOptions {
+  readonly owner?: LeaseOwner;
+  readonly ttlMs?: number;
+  readonly waitMs?: number;
+  readonly isAbandoned?: (owner: LeaseOwner) => boolean;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface EventsDeps {
+  readonly store: ObjectStore;
+  readonly parts: PartWriterFactory;
+  readonly clock: Clock;
+  readonly eventsLock?: EventsLockOptions;
+  /** The load's own lease holder (host, pid, command): who the events lock names. */
+  readonly loadOwner?: LeaseOwner;
+}
+
+/** The events a commit holds: its claim, the lock, and the staged batch of their rows. */
+export interface ClaimedBatch {
+  readonly claim: EventClaim;
+  readonly lock: Lease;
+  /** Undefined when the claim holds no event (nothing to stage). */
+  readonly manifest: BatchManifest | undefined;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function takeLock(loadId: string, deps: EventsDeps): Promise<Lease> {
+  const options = deps.eventsLock ?? {};
+  const base = options.owner ?? deps.loadOwner;
+  const started = deps.clock().getTime();
+  const waitMs = options.waitMs ?? EVENT_CLAIMS.lockWaitMs;
+  for (;;) {
+    try {
+      return await acquireLease(deps.store, EVENT_CLAIMS.lockId, {
+        // The load id in the owner id: a re-run of this load's commit joins its own lock.
+        owner: {
+          ...(base ?? { kind: 'commit' }),
+          id: `load ${loadId}${base === undefined ? '' : ` ${base.id}`}`,
+        },
+        ttlMs: options.ttlMs ?? EVENT_CLAIMS.lockTtlMs,
+        clock: deps.clock,
+        ...(options.isAbandoned === undefined ? {} : { isAbandoned: options.isAbandoned }),
+      });
+    } catch (error) {
+      if (!(error instanceof LeaseHeldError) || deps.clock().getTime() - started >= waitMs)
+        throw error instanceof LeaseHeldError
+          ? new LakeStateError(
+              `load ${loadId}: another commit held the webhook events lock for ${Math.round(waitMs / 1000)} s; re-run the commit`,
+              error,
+            )
+          : error;
+      await (options.sleep ?? sleep)(EVENT_CLAIMS.lockPollMs);
+    }
+  }
+}
+
+/** Whether `loadId` is committed with exactly `claim` (its commit point and its report agree). */
+async function committedWith(store: ObjectStore, claim: EventClaim): Promise<boolean> {
+  if ((await store.get(dltLoadsKey(claim.loadId))) === undefined) return false;
+  const marker = await readJson<{ events?: MarkerEvents }>(store, loadMarkerKey(claim.loadId));
+  return marker?.events?.claimedAt === claim.claimedAt;
+}
+
+/** `committed.json` plus a claim its load committed with; the claim's users join the registry. */
+async function fold(
+  store: ObjectStore,
+  state: TakenEvents,
+  claim: EventClaim,
+  at: Date,
+): Promise<TakenEvents> {
+  const fresh = claim.events.filter((e) => e.fresh);
+  const next = withTaken(state, [...fresh, ...claim.copies], claim.today);
+  await writeJson(store, EVENT_CLAIMS.committedKey, next);
+  await learnUsers(
+    store,
+    fresh.map((e) => ({ identifier: e.identifier, taskId: e.taskId, eventTime: e.eventTime })),
+    at,
+  );
+  return next;
+}
+
+/**
+ * Settles other loads' pending claims (see the file comment), and this load's own earlier one:
+ * returns the events this load committed before (re-committed by this attempt).
+ */
+async function settlePending(
+  store: ObjectStore,
+  loadId: string,
+  at: Date,
+): Promise<{ state: TakenEvents; kept: ClaimedEvent[] }> {
+  let state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  for (const key of await store.list(EVENT_CLAIMS.pendingPrefix)) {
+    const other = key.slice(EVENT_CLAIMS.pendingPrefix.length);
+    const claim = await readJson<EventClaim>(store, claimKey(other));
+    if (claim !== undefined && (await committedWith(store, claim))) {
+      state = await fold(store, state, claim, at);
+    } else if (claim !== undefined) {
+      // Abandoned: its new events go back to the pool; what an earlier commit of that load
+      // id holds stays its own (a re-run of it commits them again).
+      const kept = claim.events.filter((e) => !e.fresh);
+      if (kept.length === 0) await store.delete([claimKey(other)]);
+      else await writeJson(store, claimKey(other), { ...claim, events: kept, copies: [] });
+    }
+    await store.delete([key]);
+  }
+  const mine = await readJson<EventClaim>(store, claimKey(loadId));
+  return { state, kept: (mine?.events ?? []).map((e) => ({ ...e, fresh: false })) };
+}
+
+/**
+ * Claims this load's events and stages their rows (see the file comment). Returns undefined,
+ * having written nothing, when there is nothing to claim and nothing to settle. The caller
+ * holds the returned lock until after its commit point, then calls `finishClaim` (or, on
+ * failure, `releaseClaim`).
+ */
+export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<ClaimedBatch | undefined> {
+  const { store } = deps;
+  const loadId = plan.loadId;
+  const today = deps.clock().toISOString().slice(0, 10);
+  // Without the lock first: a lake that never received an event pays two LISTs and a GET.
+  const peek = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const [listedEarly, pending, mine] = await Promise.all([
+    listEvents(store, peek.from, today),
+    store.list(EVENT_CLAIMS.pendingPrefix),
+    store.get(claimKey(loadId)),
+  ]);
+  if (listedEarly.length === 0 && pending.length === 0 && mine === undefined) return undefined;
+
+  const lock = await takeLock(loadId, deps);
+  try {
+    const now = deps.clock();
+    const { state, kept } = await settlePending(store, loadId, now);
+    const listed = await listEvents(store, state.from, today);
+    const committed = takenKeys(state);
+    const keptKeys = new Set(kept.map((e) => e.key));
+    const fresh = untaken(listed, new Set([...committed, ...keptKeys]));
+    const freshKeys = new Set(fresh.map((r) => r.key));
+    const inState = new Set(Object.entries(state.dts).flatMap(([dt, keys]) => keys.map((k) => `${dt}/${k}`)));
+    const copies = listed.filter(
+      (r) => !freshKeys.has(r.key) && !inState.has(`${r.dt}/${r.key}`) && committed.has(r.key),
+    );
+    const events = await readEvents(store, fresh);
+    const claim: EventClaim = {
+      formatVersion: 1,
+      loadId,
+      claimedAt: now.toISOString(),
+      today,
+      events: [
+        ...kept,
+        ...events.map((e) => ({
+          dt: e.dt,
+          key: e.key,
+          identifier: e.identifier,
+          taskId: e.taskId,
+          eventTime: e.eventTime,
+          fresh: true,
+        })),
+      ],
+      copies,
+    };
+    if (claim.events.length === 0 && copies.length === 0) {
+      await store.delete([claimKey(loadId), pendingKey(loadId)]);
+      await lock.release();
+      return undefined;
+    }
+    await writeJson(store, claimKey(loadId), claim);
+    await store.put(pendingKey(loadId), '');
+    const all = [...(await readEvents(store, kept)), ...events].sort(byReceipt);
+    const manifest = all.length === 0 ? undefined : await stageEvents(plan, all, deps);
+    await lock.renew();
+    return { claim, lock, manifest };
+  } catch (error) {
+    await lock.release().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A stored event as a record of `webhook_events`: its known fields, and `data` flattened like any record. */
+export function eventRecord(event: LoadedEvent): JsonObject {
+  return {
+    eventKey: event.key,
+    eventType: event.eventType,
+    eventTime: event.eventTime,
+    userId: event.userId,
+    taskId: event.taskId,
+    status: event.status,
+    failReason: event.failReason,
+    receivedAt: event.receivedAt,
+    ceId: event.ceId,
+    data: event.data,
+  };
+}
+
+/** The events' rows, typed from the committed registry and staged as batch `EVENT_CLAIMS.batch`. */
+async function stageEvents(
+  plan: PlanDoc,
+  events: readonly LoadedEvent[],
+  deps: EventsDeps,
+): Promise<BatchManifest> {
+  const registry = await readCommittedSchema(deps.store);
+  registry.declareResource(EVENTS_TABLE, EVENT_COLUMNS);
+  const routing = registry.routing();
+  const batch = EVENT_CLAIMS.batch;
+  const sinks = new TableSinks(
+    { store: deps.store, parts: deps.parts, registry },
+    { loadId: plan.loadId, batch },
+  );
+  const rowsByTable: Record<string, number> = {};
+  try {
+    for (const event of events) {
+      const rows = normalizeRecord(eventRecord(event), {
+        table: EVENTS_TABLE,
+        loadId: plan.loadId,
+        userIdentifier: event.identifier,
+        rootKey: event.key,
+        routing,
+      }).map(({ table: key, row: raw }) => {
+        const { table, row } = registry.typeRow(key, raw);
+        rowsByTable[table] = (rowsByTable[table] ?? 0) + 1;
+        return { table, dt: plan.dt, row };
+      });
+      await sinks.write(rows);
+    }
+    await sinks.seal();
+    const files = await sinks.close();
+    return {
+      formatVersion: 1,
+      loadId: plan.loadId,
+      batch,
+      dt: plan.dt,
+      users: 0,
+      failedUsers: [],
+      deadlineSkipped: 0,
+      files,
+      rowsByTable,
+      requests: 0,
+      schema: registry.toJSON(),
+      endpointFindings: [],
+    };
+  } catch (error) {
+    await sinks.abort();
+    throw error;
+  }
+}
+
+/** After the commit point: the claim joins `committed.json` and the registry; the lock is released. */
+export async function finishClaim(claimed: ClaimedBatch, deps: EventsDeps): Promise<void> {
+  const { store } = deps;
+  const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  await fold(store, state, claimed.claim, deps.clock());
+  await store.delete([pendingKey(claimed.claim.loadId)]);
+  await claimed.lock.release();
+}
+
+/**
+ * A commit that failed before its commit point gives the lock up at once (the next holder
+ * settles its pending claim as abandoned) instead of blocking other commits until the ttl.
+ */
+export async function releaseClaim(claimed: ClaimedBatch): Promise<void> {
+  await claimed.lock.release().catch(() => undefined);
+}
+
+/** For the load report and `_dlt_loads`: which claim the load commits with. */
+export function markerEvents(claimed: ClaimedBatch | undefined): MarkerEvents | undefined {
+  return claimed === undefined
+    ? undefined
+    : { claimedAt: claimed.claim.claimedAt, count: claimed.claim.events.length };
+}

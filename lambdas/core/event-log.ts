@@ -1,0 +1,218 @@
+/**
+ * The stored webhook events (`_events/dt=<received UTC date>/<event key>.json`, written by the
+ * receiver, lambdas/core/webhook.ts) read back: which exist, what each says, and sets of event
+ * keys that a consumer (the `webhook_events` table, a `changed` schedule) has taken.
+ *
+ * Why sets of keys and not a time cursor: an event's object becomes visible when its PUT
+ * completes, which can be after an event received later was already listed. A cursor on
+ * receipt time would skip it; a set difference ("listed now" minus "taken") cannot. The sets
+ * stay small because a partition only receives events on its own day: once a day is over and
+ * every key in it is taken, the partition is closed (`from` moves past it) and its keys are
+ * dropped from the set.
+ */
+import { LakeStateError } from './errors.ts';
+import { forEachConcurrent } from './pool.ts';
+import type { ObjectStore } from './ports.ts';
+import type { JsonObject } from './types.ts';
+import { WEBHOOK } from './webhook.ts';
+
+/** One stored event object. */
+export interface EventRef {
+  /** The received date partition, `YYYY-MM-DD`. */
+  readonly dt: string;
+  /** The event key (64 hex, webhook.ts `eventKey`): its identity. */
+  readonly key: string;
+}
+
+/** An event as the loader uses it: who, what, when, and the raw `data`. */
+export interface LoadedEvent extends EventRef {
+  readonly receivedAt: string;
+  readonly eventType: string;
+  readonly eventTime: string;
+  readonly identifier: string;
+  /** Atomic's user `_id`, when the event carries it. */
+  readonly userId: string | null;
+  /** The task the event is about (task-* events), when it names one. */
+  readonly taskId: string | null;
+  readonly status: string | null;
+  readonly failReason: string | null;
+  readonly ceId: string | null;
+  readonly data: JsonObject;
+}
+
+/** How the event readers go, as data. */
+export const EVENT_LOG = {
+  /** Event objects read at once (S3 GETs are latency-bound). */
+  readConcurrency: 16,
+  /**
+   * Days a partition stays open after its own day: events are dated by the receiver's clock,
+   * so a partition only gains objects during its day (plus a PUT in flight at midnight).
+   */
+  openDays: 1,
+} as const;
+
+const EVENT_KEY = /^_events\/dt=(\d{4}-\d{2}-\d{2})\/([0-9a-f]{64})\.json$/;
+
+export function parseEventObjectKey(key: string): EventRef | undefined {
+  const m = EVENT_KEY.exec(key);
+  return m ? { dt: m[1]!, key: m[2]! } : undefined;
+}
+
+export function eventObjectKeyOf(ref: EventRef): string {
+  return `${WEBHOOK.eventsPrefix}dt=${ref.dt}/${ref.key}.json`;
+}
+
+/** `YYYY-MM-DD` plus `days` (negative: before). */
+export function addDays(dt: string, days: number): string {
+  const at = new Date(`${dt}T00:00:00.000Z`);
+  at.setUTCDate(at.getUTCDate() + days);
+  return at.toISOString().slice(0, 10);
+}
+
+/**
+ * Every stored event in partitions `from` .. `today` (all partitions when `from` is undefined),
+ * in partition then key order. One LIST per partition day: the cost follows the open days, not
+ * the lake's age. A partition dated after `today` (a receiver clock ahead) is listed too.
+ */
+export async function listEvents(
+  store: ObjectStore,
+  from: string | undefined,
+  today: string,
+): Promise<EventRef[]> {
+  const refs: EventRef[] = [];
+  const take = (keys: readonly string[]) => {
+    for (const key of keys) {
+      const ref = parseEventObjectKey(key);
+      if (ref !== undefined && (from === undefined || ref.dt >= from)) refs.push(ref);
+    }
+  };
+  if (from === undefined || from > today) {
+    take(await store.list(WEBHOOK.eventsPrefix));
+  } else {
+    for (let dt = from; dt <= addDays(today, 1); dt = addDays(dt, 1))
+      take(await store.list(`${WEBHOOK.eventsPrefix}dt=${dt}/`));
+  }
+  return refs;
+}
+
+const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The task an event names. Atomic documents `task-status-updated` with the status under `data`
+ * (../shared/docs/paylink-api.md) but not the field that holds the task id; legacy events carry
+ * a top-level `task`. Tried in order: `data.taskId`, `data.task` (an id or `{_id}`), `task`.
+ */
+export function taskIdOf(body: Record<string, unknown>): string | null {
+  const data = isObject(body.data) ? body.data : {};
+  const nested = data.task;
+  return text(data.taskId) ?? text(nested) ?? (isObject(nested) ? text(nested._id) : null) ?? text(body.task);
+}
+
+/** The stored document as a LoadedEvent; throws LakeStateError naming the key when it is not one of ours. */
+export function parseStoredEvent(ref: EventRef, bytes: Uint8Array): LoadedEvent {
+  const where = eventObjectKeyOf(ref);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw new LakeStateError(`lake ${where}: not valid JSON (was it edited by hand?)`, error);
+  }
+  const event = isObject(doc) && isObject(doc.event) ? doc.event : undefined;
+  const user = event !== undefined && isObject(event.user) ? event.user : undefined;
+  const identifier = text(user?.identifier);
+  if (!isObject(doc) || event === undefined || identifier === null || text(doc.receivedAt) === null)
+    throw new LakeStateError(
+      `lake ${where}: not a stored webhook event (no event.user.identifier or receivedAt)`,
+    );
+  const data = isObject(event.data) ? (event.data as JsonObject) : {};
+  const cloudEvent = isObject(doc.cloudEvent) ? doc.cloudEvent : {};
+  return {
+    ...ref,
+    receivedAt: doc.receivedAt as string,
+    eventType: text(event.eventType) ?? 'unknown',
+    eventTime: text(event.eventTime) ?? (doc.receivedAt as string),
+    identifier,
+    userId: text(user?._id),
+    taskId: taskIdOf(event),
+    status: text(data.status),
+    failReason: text(data.failReason),
+    ceId: text(cloudEvent.id),
+    data,
+  };
+}
+
+/** Reads the events, `EVENT_LOG.readConcurrency` at a time; a vanished object is an error (events are never deleted while open). */
+export async function readEvents(store: ObjectStore, refs: readonly EventRef[]): Promise<LoadedEvent[]> {
+  const out: LoadedEvent[] = new Array(refs.length);
+  await forEachConcurrent(refs, EVENT_LOG.readConcurrency, async (ref, index) => {
+    const bytes = await store.get(eventObjectKeyOf(ref));
+    if (bytes === undefined) throw new LakeStateError(`lake ${eventObjectKeyOf(ref)}: listed but gone`);
+    out[index] = parseStoredEvent(ref, bytes);
+  });
+  return out;
+}
+
+/**
+ * Receipt order, then the key: the order events are told in (rows, logs). Event time orders the
+ * events of one user or task among themselves (Atomic's clock; retries and replays arrive late).
+ */
+export function byReceipt(a: LoadedEvent, b: LoadedEvent): number {
+  if (a.receivedAt !== b.receivedAt) return a.receivedAt < b.receivedAt ? -1 : 1;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
+/**
+ * Event keys a consumer has taken. `from`: partitions before it are closed (every event in them
+ * taken); `dts`: the taken keys of each open partition, sorted.
+ */
+export interface TakenEvents {
+  readonly formatVersion: 1;
+  readonly from?: string;
+  readonly dts: Readonly<Record<string, readonly string[]>>;
+}
+
+export const NOTHING_TAKEN: TakenEvents = { formatVersion: 1, dts: {} };
+
+export function takenKeys(taken: TakenEvents): Set<string> {
+  return new Set(Object.values(taken.dts).flat());
+}
+
+/**
+ * The events listed that are not taken, one per key: the same event stored twice (a replay on
+ * another day) counts once, at its first partition. Keeps `refs`' order.
+ */
+export function untaken(refs: readonly EventRef[], taken: ReadonlySet<string>): EventRef[] {
+  const seen = new Set(taken);
+  const out: EventRef[] = [];
+  for (const ref of refs) {
+    if (seen.has(ref.key)) continue;
+    seen.add(ref.key);
+    out.push(ref);
+  }
+  return out;
+}
+
+/**
+ * `taken` plus `listed`, with the partitions before `today - openDays` closed. `listed` is
+ * everything the consumer listed from `taken.from` (copies of one event included: a later copy
+ * must stay known as taken), all of which it took; that is what makes closing them safe.
+ */
+export function withTaken(taken: TakenEvents, listed: readonly EventRef[], today: string): TakenEvents {
+  const dts = new Map<string, Set<string>>(
+    Object.entries(taken.dts).map(([dt, keys]) => [dt, new Set(keys)]),
+  );
+  for (const ref of listed) {
+    if (taken.from !== undefined && ref.dt < taken.from) continue;
+    const keys = dts.get(ref.dt) ?? new Set<string>();
+    keys.add(ref.key);
+    dts.set(ref.dt, keys);
+  }
+  const from = addDays(today, -EVENT_LOG.openDays);
+  const kept: Record<string, string[]> = {};
+  for (const [dt, keys] of [...dts].sort(([a], [b]) => (a < b ? -1 : 1)))
+    if (dt >= from) kept[dt] = [...keys].sort();
+  const next = taken.from !== undefined && taken.from > from ? taken.from : from;
+  return { formatVersion: 1, from: next, dts: kept };
+}

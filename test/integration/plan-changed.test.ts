@@ -1,0 +1,160 @@
+/**
+ * The deployed plan of a `changed` schedule (the plan Lambda's handler, over S3 on loopback):
+ * only the users of webhook events the schedule has not seen in a committed load, with the task
+ * ids they name; a run that is never committed leaves them for the next run; an `all` schedule
+ * adds the users learned from webhooks to the operator's list.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
+import { createS3Store } from '#adapters/s3-store.ts';
+import { changedSelectionKey, changedStateKey } from '#core/changed-users.ts';
+import { commitLoad } from '#core/commit.ts';
+import { batchUsersKey } from '#core/layout.ts';
+import type { BatchUser } from '#core/load-batch.ts';
+import type { ObjectStore } from '#core/ports.ts';
+import { readJson } from '#core/store-json.ts';
+import { learnUsers } from '#core/user-registry.ts';
+import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
+import { HANDLER_ENV, type PlanResult } from '#handlers/contract.ts';
+import { handler as planHandler } from '#handlers/plan.ts';
+import { resetRuntime } from '#handlers/runtime.ts';
+import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
+
+const BUCKET = 'plan-changed-lake';
+const PREFIX = 'paylink';
+const SECRET = 'plan-changed-secret';
+
+let s3: RunningS3rver;
+let restoreEnv: () => void;
+let store: ObjectStore;
+const saved: Record<string, string | undefined> = {};
+
+function setEnv(values: Record<string, string>): void {
+  for (const [name, value] of Object.entries(values)) {
+    saved[name] ??= process.env[name];
+    process.env[name] = value;
+  }
+}
+
+async function receive(identifier: string, at: string, data: Record<string, unknown> = {}): Promise<void> {
+  const body = JSON.stringify({
+    eventType: data.taskId === undefined ? 'pay-link-accounts-updated' : 'task-status-updated',
+    eventTime: at,
+    user: { _id: `atomic-${identifier}`, identifier },
+    data,
+  });
+  const outcome = await receiveWebhook(
+    {
+      headers: { 'X-HMAC-Signature-Sha-256': signWebhookBody(body, SECRET) },
+      body: new TextEncoder().encode(body),
+    },
+    { store, secret: SECRET, receivedAt: new Date(at) },
+  );
+  expect(outcome.kind).toBe('accepted');
+}
+
+async function plan(schedule: string, scheduledTime: string, users?: 'changed'): Promise<PlanResult> {
+  resetRuntime();
+  return planHandler({ schedule, scheduledTime, ...(users === undefined ? {} : { users }) });
+}
+
+async function batchUsers(result: PlanResult): Promise<BatchUser[]> {
+  const out: BatchUser[] = [];
+  for (let b = 0; b < result.batches; b++)
+    out.push(...((await readJson<BatchUser[]>(store, batchUsersKey(result.loadId, b))) ?? []));
+  return out;
+}
+
+beforeAll(async () => {
+  s3 = await startS3rver({ buckets: [BUCKET] });
+  restoreEnv = withS3Env(s3.endpoint);
+  setEnv({
+    [HANDLER_ENV.bucket]: BUCKET,
+    [HANDLER_ENV.prefix]: PREFIX,
+    [HANDLER_ENV.secretArn]: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:plan-changed-AbCdEf',
+    [HANDLER_ENV.usersKey]: 'users.txt',
+    [HANDLER_ENV.capacity]: JSON.stringify({
+      requestRate: 100,
+      maxConcurrency: 4,
+      maxBatchSize: 500,
+      batchTimeoutSeconds: 900,
+      batchMarginSeconds: 120,
+      commitSeconds: 60,
+      guardSeconds: 10,
+      runDeadlineSeconds: { hourly: 3600, daily: 86_400 },
+    }),
+  });
+  store = createS3Store({ bucket: BUCKET, prefix: PREFIX });
+  await createS3Store({ bucket: BUCKET, prefix: '' }).put('users.txt', 'listed-1\nlisted-2');
+}, 60_000);
+
+afterAll(async () => {
+  for (const [name, value] of Object.entries(saved)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  restoreEnv?.();
+  resetRuntime();
+  await s3?.close();
+});
+
+describe('the plan of a changed schedule', () => {
+  it('plans only the users of new events, keeps them until a load commits, then moves on', async () => {
+    await receive('u-a', '2026-12-01T08:00:00.000Z');
+    await receive('u-b', '2026-12-01T08:05:00.000Z', { taskId: 'task-b1', status: 'completed' });
+    await receive('u-a', '2026-12-01T08:10:00.000Z', { taskId: 'task-a1', status: 'failed' });
+
+    const first = await plan('hourly', '2026-12-01T09:00:00.000Z', 'changed');
+    expect(first.users).toBe(2);
+    expect(await batchUsers(first)).toEqual([
+      { identifier: 'u-a', taskIds: ['task-a1'] },
+      { identifier: 'u-b', taskIds: ['task-b1'] },
+    ]);
+    const selection = await readJson<{ schedule: string; events: number }>(
+      store,
+      changedSelectionKey(first.loadId),
+    );
+    expect(selection).toMatchObject({ schedule: 'hourly', events: 3 });
+
+    // That run failed (never committed): the next one plans the same users again, plus a new one.
+    await receive('u-c', '2026-12-01T09:30:00.000Z');
+    const second = await plan('hourly', '2026-12-01T10:00:00.000Z', 'changed');
+    expect((await batchUsers(second)).map((u) => u.identifier)).toEqual(['u-a', 'u-b', 'u-c']);
+
+    // Committed, but its batches never ran: its users are recorded as failed.
+    const commit = (loadId: string, at: string) =>
+      commitLoad(loadId, {
+        store,
+        parts: createParquetPartWriterFactory(),
+        reader: createParquetPartReader(),
+        clock: () => new Date(at),
+      });
+    await commit(second.loadId, '2026-12-01T10:30:00.000Z');
+    expect(await readJson(store, changedStateKey('hourly'))).toMatchObject({ retry: ['u-a', 'u-b', 'u-c'] });
+    // No new event: the next run retries the users that failed, once.
+    const third = await plan('hourly', '2026-12-01T11:00:00.000Z', 'changed');
+    expect((await batchUsers(third)).map((u) => u.identifier)).toEqual(['u-a', 'u-b', 'u-c']);
+    await commit(third.loadId, '2026-12-01T11:30:00.000Z');
+    expect(await readJson(store, changedStateKey('hourly'))).not.toHaveProperty('retry');
+    expect((await plan('hourly', '2026-12-01T11:45:00.000Z', 'changed')).users).toBe(0);
+    await receive('u-b', '2026-12-01T11:50:00.000Z');
+    const fourth = await plan('hourly', '2026-12-01T12:00:00.000Z', 'changed');
+    // u-b's earlier task is still known (the registry): its current tasks stay whole.
+    expect(await batchUsers(fourth)).toEqual([{ identifier: 'u-b', taskIds: ['task-b1'] }]);
+  }, 60_000);
+
+  it('an all schedule loads the operator list and the users learned from webhooks', async () => {
+    await learnUsers(
+      store,
+      [{ identifier: 'learned-9', taskId: null, eventTime: '2026-12-01T08:00:00.000Z' }],
+      new Date(),
+    );
+    const result = await plan('daily', '2026-12-02T03:00:00.000Z');
+    const identifiers = (await batchUsers(result)).map((u) => u.identifier);
+    expect(identifiers).toEqual(
+      expect.arrayContaining(['listed-1', 'listed-2', 'learned-9', 'u-a', 'u-b', 'u-c']),
+    );
+    expect(new Set(identifiers).size).toBe(identifiers.length);
+  }, 60_000);
+});

@@ -1,0 +1,208 @@
+/**
+ * `webhook_events` committed with each load: every stored event exactly once across loads, in the
+ * history DuckDB reads, whatever happens between a load's claim and its commit point (a crash, a
+ * re-run of the load id, a stalled commit taken over by another one).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
+import { openLakeQuery } from '#cli/duckdb-lake.ts';
+import { resolveCatalog, selectResources } from '#core/config.ts';
+import { EVENT_CLAIMS } from '#core/event-claims.ts';
+import { dltLoadsKey, loadMarkerKey } from '#core/layout.ts';
+import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
+import { runLoad } from '#core/run-load.ts';
+import { registeredIdentifiers, registeredTaskIds } from '#core/user-registry.ts';
+import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
+
+const SECRET = 'events-commit-secret';
+
+function fakeApi(): PayLinkApi {
+  let requests = 0;
+  return {
+    async openSession(identifier) {
+      requests++;
+      return {
+        async getJson() {
+          requests++;
+          return { orders: [{ id: `o-${identifier}`, total: 10 }] };
+        },
+      };
+    },
+    stats: () => ({ requests, retries: 0 }),
+  };
+}
+
+let dir: string;
+let store: ObjectStore;
+let now: Date;
+const clock = () => now;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'webhook-events-commit-'));
+  store = createLocalStore(dir);
+  now = new Date('2026-12-01T10:00:00.000Z');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function receive(identifier: string, n: number, data: Record<string, unknown> = {}): Promise<void> {
+  const body = JSON.stringify({
+    eventType: data.taskId === undefined ? 'pay-link-accounts-updated' : 'task-status-updated',
+    eventTime: new Date(now.getTime() - 60_000).toISOString(),
+    user: { _id: `atomic-${identifier}`, identifier },
+    data: { seq: n, ...data },
+  });
+  const outcome = await receiveWebhook(
+    {
+      headers: {
+        'x-hmac-signature-sha-256': signWebhookBody(body, SECRET),
+        'ce-id': `evt-${identifier}-${n}`,
+      },
+      body: new TextEncoder().encode(body),
+    },
+    { store, secret: SECRET, receivedAt: now },
+  );
+  expect(outcome.kind).toBe('accepted');
+}
+
+function load(loadId: string, target: ObjectStore = store) {
+  return runLoad(
+    {
+      loadId,
+      startedAt: now,
+      users: [{ identifier: 'u1' }, { identifier: 'u2' }],
+      resources: selectResources(resolveCatalog(), ['orders']),
+      batchSize: 10,
+      concurrency: 2,
+    },
+    {
+      api: fakeApi(),
+      store: target,
+      parts: createParquetPartWriterFactory(),
+      reader: createParquetPartReader(),
+      clock,
+      eventsLock: { sleep: async () => undefined, waitMs: 0 },
+    },
+  );
+}
+
+async function history(): Promise<{ load: string; key: string; seq: number }[]> {
+  const lake = await openLakeQuery(dir);
+  try {
+    const { rows } = await lake.query(
+      'SELECT _dlt_load_id AS load, event_key AS key, data__seq AS seq FROM webhook_events ORDER BY seq',
+    );
+    return rows.map(([load, key, seq]) => ({ load: String(load), key: String(key), seq: Number(seq) }));
+  } finally {
+    lake.close();
+  }
+}
+
+describe('webhook_events is committed with each load', () => {
+  it('commits each stored event once, in the first load committed after it arrived', async () => {
+    await receive('u1', 1);
+    await receive('u2', 2, { taskId: 'task-9', status: 'completed' });
+    await receive('u2', 2, { taskId: 'task-9', status: 'completed' }); // Atomic's retry: one object
+    await load('load-a');
+    now = new Date(now.getTime() + 3600_000);
+    await receive('u3', 3);
+    await load('load-b');
+    await load('load-c'); // nothing new: commits no event
+
+    const rows = await history();
+    expect(rows.map((r) => [r.load, r.seq])).toEqual([
+      ['load-a', 1],
+      ['load-a', 2],
+      ['load-b', 3],
+    ]);
+    expect(new Set(rows.map((r) => r.key)).size).toBe(3);
+    // The users the events named joined the registry, with the task the event named.
+    expect(await registeredIdentifiers(store)).toEqual(['u1', 'u2', 'u3']);
+    expect(await registeredTaskIds(store, ['u2'])).toEqual(new Map([['u2', ['task-9']]]));
+    // The events lock is released after each commit: a lake at rest holds no lease.
+    expect(await store.list('_leases/')).toEqual([]);
+  });
+
+  it('gives the events of a load that crashed before its commit point to the next load, and never twice', async () => {
+    await receive('u1', 1);
+    await receive('u2', 2);
+    const crashing: ObjectStore = {
+      ...store,
+      description: store.description,
+      async put(key, body) {
+        if (key === dltLoadsKey('load-a')) throw new Error('disk gone');
+        await store.put(key, body);
+      },
+      openWrite: async (key) => {
+        if (key === dltLoadsKey('load-a')) throw new Error('disk gone');
+        return store.openWrite(key);
+      },
+    };
+    await expect(load('load-a', crashing)).rejects.toThrow();
+    await load('load-b');
+    // The crashed load re-run later: its events are load-b's now, so it commits none of them.
+    await load('load-a');
+
+    const rows = await history();
+    expect(rows.map((r) => [r.load, r.seq])).toEqual([
+      ['load-b', 1],
+      ['load-b', 2],
+    ]);
+  });
+
+  it('keeps the events of a committed load when that load id is re-run, without duplicating them', async () => {
+    await receive('u1', 1);
+    await load('load-a');
+    now = new Date(now.getTime() + 60_000);
+    await receive('u2', 2);
+    await load('load-a'); // replaces load-a: its old event, and the new one
+
+    const rows = await history();
+    expect(rows.map((r) => [r.load, r.seq])).toEqual([
+      ['load-a', 1],
+      ['load-a', 2],
+    ]);
+  });
+
+  it('lets a stalled commit be taken over: the taker commits the events, the stalled one fails at its commit point', async () => {
+    await receive('u1', 1);
+    let stalled: () => void = () => undefined;
+    const resume = new Promise<void>((resolve) => {
+      stalled = resolve;
+    });
+    let reachedMarker: () => void = () => undefined;
+    const atMarker = new Promise<void>((resolve) => {
+      reachedMarker = resolve;
+    });
+    const pausing: ObjectStore = {
+      ...store,
+      description: store.description,
+      async put(key, body) {
+        if (key === loadMarkerKey('load-a')) {
+          reachedMarker();
+          await resume;
+        }
+        await store.put(key, body);
+      },
+    };
+    const first = load('load-a', pausing).then(
+      () => 'committed',
+      (error: unknown) => (error as Error).message,
+    );
+    await atMarker;
+    // load-a holds the events lock and stalls past its ttl: load-b takes the lock over.
+    now = new Date(now.getTime() + EVENT_CLAIMS.lockTtlMs + 60_000);
+    await load('load-b');
+    stalled();
+    expect(await first).not.toBe('committed');
+
+    const rows = await history();
+    expect(rows.map((r) => [r.load, r.seq])).toEqual([['load-b', 1]]);
+  });
+});

@@ -1,0 +1,48 @@
+/**
+ * The sets of event keys a consumer has taken (event-log.ts): what is new is a set difference,
+ * so an event whose write finished after a run listed its partition is taken by the next run;
+ * a copy of an event stored again on another day counts once; old partitions close.
+ */
+import { describe, expect, it } from 'vitest';
+import { addDays, type EventRef, NOTHING_TAKEN, takenKeys, untaken, withTaken } from '#core/event-log.ts';
+
+const key = (n: number) => n.toString(16).padStart(64, '0');
+const ref = (dt: string, n: number): EventRef => ({ dt, key: key(n) });
+
+describe('taken events', () => {
+  it('takes an event written late into a partition already listed, at the next run', () => {
+    const first = [ref('2026-12-01', 1), ref('2026-12-01', 2)];
+    const taken = withTaken(NOTHING_TAKEN, first, '2026-12-01');
+    // Event 3 was received before the first run listed, but its write finished after.
+    const second = [...first, ref('2026-12-01', 3)];
+    expect(untaken(second, takenKeys(taken))).toEqual([ref('2026-12-01', 3)]);
+  });
+
+  it('counts an event stored again on a later day once, at its first partition, and remembers the copy', () => {
+    const listed = [ref('2026-12-01', 1), ref('2026-12-02', 1), ref('2026-12-02', 2)];
+    expect(untaken(listed, new Set())).toEqual([ref('2026-12-01', 1), ref('2026-12-02', 2)]);
+    const taken = withTaken(NOTHING_TAKEN, listed, '2026-12-02');
+    expect(taken.dts['2026-12-02']).toEqual([key(1), key(2)]);
+  });
+
+  it('closes partitions older than the day before: their keys go, and they are not listed again', () => {
+    const taken = withTaken(
+      NOTHING_TAKEN,
+      [ref('2026-11-28', 1), ref('2026-11-30', 2), ref('2026-12-01', 3)],
+      '2026-12-01',
+    );
+    expect(taken.from).toBe('2026-11-30');
+    expect(Object.keys(taken.dts)).toEqual(['2026-11-30', '2026-12-01']);
+    // A stale listing of a closed partition adds nothing back.
+    const again = withTaken(taken, [ref('2026-11-28', 9)], '2026-12-01');
+    expect(again.dts['2026-11-28']).toBeUndefined();
+    expect(again.from).toBe('2026-11-30');
+    // `from` never moves back.
+    expect(withTaken(again, [], '2026-11-29').from).toBe('2026-11-30');
+  });
+
+  it('adds days across month and year ends', () => {
+    expect(addDays('2026-12-31', 1)).toBe('2027-01-01');
+    expect(addDays('2026-03-01', -1)).toBe('2026-02-28');
+  });
+});
