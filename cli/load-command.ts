@@ -12,7 +12,7 @@ import { resolveCredentials } from '#adapters/credentials.ts';
 import { cliLeaseOwner, isAbandonedOnThisHost, startHeartbeat } from '#adapters/lease-owner.ts';
 import { openStore } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
-import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
+import { createWorkerPartWriterFactory } from '#adapters/parquet-worker-writer.ts';
 import { createPayLinkClient } from '#adapters/paylink-client.ts';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import { ADAPTIVE_CONCURRENCY, adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
@@ -341,7 +341,8 @@ async function prepareAndRun(
       {
         api,
         store,
-        parts: createParquetPartWriterFactory(),
+        // parquetjs-lite encodes in a worker thread: row groups never stall the requests.
+        parts: createWorkerPartWriterFactory(),
         reader: createParquetPartReader(),
         clock: io.now,
         onUser: progress.onUser,

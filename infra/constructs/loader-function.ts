@@ -33,6 +33,17 @@ function parquetThriftGlobals(): string[] {
   return [...new Set(names)];
 }
 
+/** Worker thread entries, bundled as `<name>.mjs` beside `index.mjs` in the assets that start them. */
+const WORKER_ENTRIES = {
+  'parquet-encode-worker': 'lambdas/adapters/parquet-encode-worker.ts',
+} as const;
+
+/** The handlers whose code starts a worker thread (parts are encoded off the main thread). */
+const HANDLER_WORKERS: Readonly<Record<string, readonly (keyof typeof WORKER_ENTRIES)[]>> = {
+  'load-batch.ts': ['parquet-encode-worker'],
+  'commit.ts': ['parquet-encode-worker'],
+};
+
 /**
  * How every loader Lambda is bundled: esbuild's options for one handler file (under
  * lambdas/handlers, or an absolute path) into `outdir`
@@ -43,6 +54,7 @@ function parquetThriftGlobals(): string[] {
  *   to its own chunk file, loaded on the first call that needs it. V8 compiles only the files a
  *   process loads, and compiling the bundle's text was most of a cold start once nothing heavy
  *   was evaluated at load any more (bench/results/issue-11.md). esbuild splits only ES modules.
+ * - Worker threads' entries (HANDLER_WORKERS) as further entry points, sharing chunks with the handler.
  * - The AWS SDK bundled, no externals (lib-storage is not in the runtime; bundling pins the SDK
  *   we tested); minified, with source maps (NODE_OPTIONS=--enable-source-maps).
  * - The packages' ES module builds (mainFields) let esbuild drop what is never imported.
@@ -51,8 +63,11 @@ function parquetThriftGlobals(): string[] {
  */
 export function lambdaBuildOptions(handlerFile: string, outdir: string): BuildOptions {
   const globals = parquetThriftGlobals();
+  const workers = Object.fromEntries(
+    (HANDLER_WORKERS[handlerFile] ?? []).map((name) => [name, path.join(REPO_ROOT, WORKER_ENTRIES[name])]),
+  );
   return {
-    entryPoints: { index: path.resolve(REPO_ROOT, 'lambdas', 'handlers', handlerFile) },
+    entryPoints: { index: path.resolve(REPO_ROOT, 'lambdas', 'handlers', handlerFile), ...workers },
     outdir,
     bundle: true,
     splitting: true,
@@ -61,7 +76,8 @@ export function lambdaBuildOptions(handlerFile: string, outdir: string): BuildOp
     target: 'node22',
     absWorkingDir: REPO_ROOT,
     outExtension: { '.js': '.mjs' },
-    chunkNames: 'chunks/[name]-[hash]',
+    // Flat: a chunk finds a worker entry beside itself (parquet-worker-writer.ts).
+    chunkNames: '[name]-[hash]',
     external: [],
     mainFields: ['module', 'main'],
     tsconfig: path.join(REPO_ROOT, 'tsconfig.lambda.json'),

@@ -99,6 +99,10 @@ describe('the bundled Lambdas', () => {
         all.some((code) => lazyOnly[0]!.test(code)),
         `${name}: a Parquet writer in the asset`,
       ).toBe(name !== 'plan');
+      // The writer encodes in a worker thread, whose entry sits beside the handler's.
+      expect(existsSync(path.join(path.dirname(entry), 'parquet-encode-worker.mjs')), name).toBe(
+        name !== 'plan',
+      );
     }
   });
 
