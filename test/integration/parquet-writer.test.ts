@@ -361,7 +361,13 @@ describe.each(WRITERS)('parquet part writer into S3 (%s)', (_, createFactory) =>
     const store = createS3Store({ bucket: 'lake', prefix: 'paylink' });
     const rows = Array.from({ length: 1000 }, (_, i) => ({ ...ROWS[i % ROWS.length], count: i }));
 
-    const result = await writePart(createFactory, store, 'users/dt=2024-01-02/l.00000.0000.parquet', rows, 300);
+    const result = await writePart(
+      createFactory,
+      store,
+      'users/dt=2024-01-02/l.00000.0000.parquet',
+      rows,
+      300,
+    );
     const bytes = await store.get('users/dt=2024-01-02/l.00000.0000.parquet');
     const file = await readParquet(bytes!);
 
