@@ -13,6 +13,7 @@ import { cliLeaseOwner, isAbandonedOnThisHost, startHeartbeat } from '#adapters/
 import { openStore } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createWorkerPartWriterFactory } from '#adapters/parquet-worker-writer.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { createPayLinkClient } from '#adapters/paylink-client.ts';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import { ADAPTIVE_CONCURRENCY, adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
@@ -39,7 +40,7 @@ import {
 import type { BatchUser } from '#core/load-batch.ts';
 import { taskIdsProblem } from '#core/load-user.ts';
 import { type PlanDoc, resumablePlan } from '#core/plan.ts';
-import type { ObjectStore } from '#core/ports.ts';
+import type { ObjectStore, PartWriterFactory } from '#core/ports.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
@@ -341,8 +342,7 @@ async function prepareAndRun(
       {
         api,
         store,
-        // parquetjs-lite encodes in a worker thread: row groups never stall the requests.
-        parts: createWorkerPartWriterFactory(),
+        parts: partWriters(io.env),
         reader: createParquetPartReader(),
         clock: io.now,
         onUser: progress.onUser,
@@ -522,4 +522,16 @@ async function assertSensibleLoadDate(store: ObjectStore, loadId: string, now: D
 export async function loadCommand(argv: readonly string[], io: Io): Promise<number> {
   const { exitCode } = await executeLoad(parseLoadArgs(argv), io);
   return exitCode;
+}
+
+/**
+ * parquetjs-lite encodes in a worker thread, so row groups never stall the requests;
+ * PAYLINK_PARQUET_WRITER=in-thread encodes on the main thread instead (the writer before the
+ * worker: a fallback, and the reference bench/rate-limit.ts compares against).
+ */
+function partWriters(env: Readonly<Record<string, string | undefined>>): PartWriterFactory {
+  const writer = env.PAYLINK_PARQUET_WRITER ?? 'worker';
+  if (writer === 'worker') return createWorkerPartWriterFactory();
+  if (writer === 'in-thread') return createParquetPartWriterFactory();
+  throw new ConfigError('PAYLINK_PARQUET_WRITER', "must be 'worker' or 'in-thread'");
 }

@@ -3,13 +3,15 @@
  * not carry ky or the Secrets Manager client. Both are imported when the first batch needs them.
  */
 import type { PayLinkApi } from '#core/ports.ts';
+import type { RateLimiter } from '#core/rate-limiter.ts';
 import { handlerConfig } from './runtime.ts';
 
 /**
- * A PayLink client per invocation (its rate limiter and counters belong to this batch); the
- * credentials behind it are cached per container by the credentials adapter.
+ * A PayLink client per invocation, with its rate limiter (both belong to this batch: the limiter's
+ * counters size the adaptive concurrency); the credentials behind it are cached per container by
+ * the credentials adapter.
  */
-export async function payLinkApi(): Promise<PayLinkApi> {
+export async function payLinkApi(): Promise<{ api: PayLinkApi; limiter: RateLimiter }> {
   const config = handlerConfig();
   const [{ resolveCredentials }, { createPayLinkClient }, { createSystemRateLimiter }] = await Promise.all([
     import('#adapters/credentials.ts'),
@@ -17,10 +19,12 @@ export async function payLinkApi(): Promise<PayLinkApi> {
     import('#adapters/system-timers.ts'),
   ]);
   const credentials = await resolveCredentials({ env: process.env, secretId: config.secretArn });
-  return createPayLinkClient({
+  const limiter = createSystemRateLimiter(config.batchRequestRate);
+  const api = createPayLinkClient({
     baseUrl: config.settings.baseUrl,
     credentials,
-    rateLimiter: createSystemRateLimiter(config.batchRequestRate),
+    rateLimiter: limiter,
     http: config.settings.http,
   });
+  return { api, limiter };
 }
