@@ -5,9 +5,9 @@
  * Encoded bytes go back to the main thread, which owns the ObjectStore: every write, close and
  * abort of a part's object is a request answered by the main thread (`target`/`done` messages).
  *
- * `Buffer.poolSize` is set from workerData first thing: parquetjs-lite turns each string value
- * into a small Buffer, carved from this thread's pool slabs unless the pool is off, and a slab
- * stays alive while any value cut from it is buffered (bench/README.md, "Max live external").
+ * `Buffer.poolSize` is set from workerData first thing when given: parquetjs-lite turns each
+ * string value into a small Buffer, carved from this thread's pool slabs unless the pool is off
+ * (bench/README.md, "Max live external"); the pool is this thread's alone.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ObjectStore, ObjectWriter, PartWriter } from '#core/ports.ts';
@@ -15,7 +15,7 @@ import type { FromWorker, SerializedError, ToWorker, WorkerSettings } from './pa
 import { createParquetPartWriterFactory } from './parquet-writer.ts';
 
 const settings = workerData as WorkerSettings;
-Buffer.poolSize = settings.bufferPoolSize;
+if (settings.bufferPoolSize !== undefined) Buffer.poolSize = settings.bufferPoolSize;
 const port = parentPort;
 if (port === null) throw new Error('parquet-encode-worker: must run as a worker thread');
 

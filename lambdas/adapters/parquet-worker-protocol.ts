@@ -6,8 +6,8 @@ import type { ColumnDef, Row } from '#core/types.ts';
 
 export interface WorkerSettings {
   readonly rowGroupRows: number;
-  /** `Buffer.poolSize` in the worker (bytes; 0 turns the pool off). */
-  readonly bufferPoolSize: number;
+  /** `Buffer.poolSize` in the worker (bytes; 0 turns the pool off); undefined: Node's default. */
+  readonly bufferPoolSize?: number;
 }
 
 /** An error as it crosses the thread boundary (structured clone keeps neither class nor fields). */
