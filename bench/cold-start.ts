@@ -172,12 +172,9 @@ async function main(): Promise<void> {
     const modules = new Map<string, string[]>(
       names.map((n) => {
         const dir = path.dirname(bundles[n]!);
-        return [
-          n,
-          assetFiles(dir)
-            .filter((f) => f.endsWith('.mjs'))
-            .map((f) => path.join(dir, f)),
-        ];
+        // Not the worker thread's entry: it runs in its own thread (and refuses the main one).
+        const files = assetFiles(dir).filter((f) => f.endsWith('.mjs') && f !== 'parquet-encode-worker.mjs');
+        return [n, files.map((f) => path.join(dir, f))];
       }),
     );
     const errors = new Map<string, string>();

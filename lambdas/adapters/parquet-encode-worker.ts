@@ -14,10 +14,10 @@ import type { ObjectStore, ObjectWriter, PartWriter } from '#core/ports.ts';
 import type { FromWorker, SerializedError, ToWorker, WorkerSettings } from './parquet-worker-protocol.ts';
 import { createParquetPartWriterFactory } from './parquet-writer.ts';
 
-const settings = workerData as WorkerSettings;
-if (settings.bufferPoolSize !== undefined) Buffer.poolSize = settings.bufferPoolSize;
 const port = parentPort;
 if (port === null) throw new Error('parquet-encode-worker: must run as a worker thread');
+const settings = workerData as WorkerSettings;
+if (settings.bufferPoolSize !== undefined) Buffer.poolSize = settings.bufferPoolSize;
 
 const factory = createParquetPartWriterFactory({ rowGroupRows: settings.rowGroupRows });
 
