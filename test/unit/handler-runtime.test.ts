@@ -28,3 +28,18 @@ describe('the handlers’ users in flight (USER_CONCURRENCY)', () => {
     }
   });
 });
+
+describe('the handlers’ Parquet writer (PAYLINK_PARQUET_WRITER)', () => {
+  it('refuses a value other than worker or in-thread with an error naming the variable', async () => {
+    const { partWriters } = await import('#handlers/part-writers.ts');
+    const before = process.env.PAYLINK_PARQUET_WRITER;
+    process.env.PAYLINK_PARQUET_WRITER = 'fast';
+    try {
+      expect(() => partWriters()).toThrow(ConfigError);
+      expect(() => partWriters()).toThrow('PAYLINK_PARQUET_WRITER');
+    } finally {
+      if (before === undefined) delete process.env.PAYLINK_PARQUET_WRITER;
+      else process.env.PAYLINK_PARQUET_WRITER = before;
+    }
+  });
+});
