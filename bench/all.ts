@@ -23,7 +23,7 @@ const BENCHES: readonly Bench[] = [
     name: 'rate-limit',
     file: 'rate-limit.ts',
     full: ['--reference-writer'],
-    quick: ['--quick', '--seconds', '8'],
+    quick: ['--quick', '--seconds', '6'],
   },
   { name: 'files-per-table', file: 'files-per-table.ts', full: [], quick: ['--users', '500'] },
   {

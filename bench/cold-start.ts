@@ -153,7 +153,7 @@ async function main(): Promise<void> {
       'no-save': { type: 'boolean', default: false },
     },
   });
-  const runs = values.quick ? 5 : Number(values.runs);
+  const runs = values.quick ? 3 : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
   const machine = describeMachine();
   const startedAt = new Date();
