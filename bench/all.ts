@@ -19,7 +19,13 @@ interface Bench {
 const BENCHES: readonly Bench[] = [
   { name: 'cold-start', file: 'cold-start.ts', full: [], quick: ['--quick'] },
   { name: 'encoders', file: 'encoders.ts', full: [], quick: ['--quick'] },
-  { name: 'rate-limit', file: 'rate-limit.ts', full: [], quick: ['--quick', '--seconds', '8'] },
+  {
+    name: 'rate-limit',
+    file: 'rate-limit.ts',
+    full: ['--reference-writer'],
+    quick: ['--quick', '--seconds', '6'],
+  },
+  { name: 'files-per-table', file: 'files-per-table.ts', full: [], quick: ['--users', '500'] },
   {
     name: 'batch-memory',
     file: 'batch-memory.ts',

@@ -5,7 +5,8 @@
  * batch, each size in a fresh Node process. The peak is the kernel's maximum resident set size
  * of that process (`process.resourceUsage().maxRSS`), so no sampling can miss it.
  *
- *   node --import tsx bench/batch-memory.ts [--users 1000,30000] [--heap-mib 0,256] [--quick] [--no-save]
+ *   node --import tsx bench/batch-memory.ts [--users 1000,30000] [--heap-mib 0,256] [--writer worker|in-thread]
+ *        [--quick] [--no-save]
  *
  * Each size runs with V8's default heap sizing (heap-mib 0) and with `--max-old-space-size`
  * capped (256 MiB: half a 512 MiB Lambda): V8 collects lazily and grows its heap while the
@@ -38,7 +39,13 @@ async function child(users: number): Promise<void> {
   const { runInProcessCase } = await import('./lib/in-process-case.ts');
   const baselineRssBytes = process.memoryUsage().rss;
   const started = performance.now();
-  const measured = await runInProcessCase({ kind: 'write-path', users, seed: 'paylink', heapCheckpoints: 0 });
+  const measured = await runInProcessCase({
+    kind: 'write-path',
+    users,
+    seed: 'paylink',
+    heapCheckpoints: 0,
+    writer: process.argv[4] === 'in-thread' ? 'in-thread' : 'worker',
+  });
   process.send!({
     users,
     ok: true,
@@ -50,10 +57,10 @@ async function child(users: number): Promise<void> {
   });
 }
 
-function inChild(users: number, heapMib: number): Promise<CaseResult> {
+function inChild(users: number, heapMib: number, writer: string): Promise<CaseResult> {
   return new Promise((resolve, reject) => {
     const execArgv = ['--import', 'tsx', ...(heapMib > 0 ? [`--max-old-space-size=${heapMib}`] : [])];
-    const proc = fork(SELF, ['--child', String(users)], {
+    const proc = fork(SELF, ['--child', String(users), writer], {
       execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -78,18 +85,21 @@ async function main(): Promise<void> {
     options: {
       users: { type: 'string' },
       'heap-mib': { type: 'string', default: '0,256' },
+      writer: { type: 'string', default: 'worker' },
       quick: { type: 'boolean', default: false },
       'no-save': { type: 'boolean', default: false },
     },
   });
   const sizes = (values.users ?? (values.quick ? '1000,5000' : '1000,30000')).split(',').map(Number);
   const heaps = values['heap-mib'].split(',').map(Number);
+  const writer = values.writer;
+  if (writer !== 'worker' && writer !== 'in-thread') throw new Error('--writer must be worker or in-thread');
   const machine = describeMachine();
   const startedAt = new Date();
   const results: CaseResult[] = [];
   for (const heapMib of heaps)
     for (const users of sizes) {
-      const r = await inChild(users, heapMib);
+      const r = await inChild(users, heapMib, writer);
       results.push(r);
       console.error(
         `${users} users, heap ${heapMib || 'default'}: ${r.ok ? `peak RSS ${(r.peakRssBytes / MiB).toFixed(0)} MiB, ${r.seconds.toFixed(0)} s` : 'FAILED (out of memory?)'}`,
@@ -130,7 +140,7 @@ async function main(): Promise<void> {
     command,
     startedAt,
     notes: [
-      '- write path (normalize + type + parquetjs-lite parts, default limits) with every user in one batch, one fresh process per row; peak = kernel maxRSS',
+      `- write path (normalize + type + parquetjs-lite parts, default limits, writer: ${writer === 'worker' ? 'worker thread, as the loader' : 'main thread'}) with every user in one batch, one fresh process per row; peak = kernel maxRSS (all threads)`,
     ],
     table,
     save: !values['no-save'],

@@ -4,7 +4,7 @@
  * token bucket answers 429 above S), with `--rate-limit S`.
  *
  *   node --import tsx bench/rate-limit.ts [--rates 50,200,500] [--seconds 40] [--latency-ms 50]
- *        [--quick] [--reference] [--no-save]
+ *        [--quick] [--reference] [--reference-writer] [--no-save]
  *
  * Each rate gets a world sized for about `--seconds` of requests (8 requests a user, the plan's
  * default estimate), in batches of the default size (500 users) unless `--batch-size` is given:
@@ -19,7 +19,9 @@
  * - longest gap: the longest run of samples without a request (a barrier between batches shows
  *   here; at the limit a request comes every 20 ms or less, so one quiet sample is already a stall);
  * - load s: the child's wall time (commit included).
- * `--reference` adds a run at 200 req/s with `--concurrency 8` (the fixed default before).
+ * `--reference` adds a run at 200 req/s with `--concurrency 8` (the fixed default before);
+ * `--reference-writer` repeats the highest rate with Parquet encoded on the loader's main thread
+ * (PAYLINK_PARQUET_WRITER=in-thread, the writer before the worker thread).
  * Results are appended to bench/results/rate-limit.md.
  */
 import { spawn } from 'node:child_process';
@@ -47,6 +49,8 @@ interface RunSpec {
   /** Undefined: the loader's default (no --batch-size flag). */
   readonly batchSize?: number;
   readonly concurrency?: number;
+  /** `in-thread`: the loader encodes Parquet on its main thread (PAYLINK_PARQUET_WRITER), the writer before the worker. */
+  readonly writer?: 'in-thread';
 }
 
 interface RunResult extends RunSpec {
@@ -63,7 +67,7 @@ async function runOne(spec: RunSpec, latencyMs: number, dir: string): Promise<Ru
   const sim = await startSimulator({ rateLimit: spec.rate, faults: { latencyMs } });
   const usersFile = path.join(dir, `users-${spec.rate}.txt`);
   await writeFile(usersFile, `${generateIdentifiers('rate-bench', spec.users).join('\n')}\n`);
-  const dest = path.join(dir, `lake-${spec.rate}-${spec.concurrency ?? 'auto'}`);
+  const dest = path.join(dir, `lake-${spec.rate}-${spec.concurrency ?? 'auto'}-${spec.writer ?? 'worker'}`);
   const samples: { t: number; requests: number }[] = [];
   const started = performance.now();
   const timer = setInterval(() => {
@@ -88,7 +92,12 @@ async function runOne(spec: RunSpec, latencyMs: number, dir: string): Promise<Ru
     ];
     const exitCode = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(process.execPath, args, {
-        env: { ...process.env, PAYLINK_API_KEY: 'sim-key', PAYLINK_API_SECRET: 'sim-secret' },
+        env: {
+          ...process.env,
+          PAYLINK_API_KEY: 'sim-key',
+          PAYLINK_API_SECRET: 'sim-secret',
+          ...(spec.writer === undefined ? {} : { PAYLINK_PARQUET_WRITER: spec.writer }),
+        },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       child.once('error', reject);
@@ -158,6 +167,7 @@ async function main(): Promise<void> {
       'latency-ms': { type: 'string', default: '50' },
       quick: { type: 'boolean', default: false },
       reference: { type: 'boolean', default: false },
+      'reference-writer': { type: 'boolean', default: false },
       'no-save': { type: 'boolean', default: false },
     },
   });
@@ -179,6 +189,12 @@ async function main(): Promise<void> {
     };
     specs.push({ ...base, concurrency: 8 });
   }
+  if (values['reference-writer']) {
+    // The same run at the highest rate with Parquet encoded on the loader's main thread, right
+    // after the worker's: the ratio between the two is what the worker changed, at this load.
+    const top = specs.reduce((a, b) => (b.rate > a.rate ? b : a));
+    specs.splice(specs.indexOf(top) + 1, 0, { ...top, writer: 'in-thread' });
+  }
   const machine = describeMachine();
   const startedAt = new Date();
   const dir = await mkdtemp(path.join(tmpdir(), 'paylink-rate-bench-'));
@@ -188,7 +204,7 @@ async function main(): Promise<void> {
       const result = await runOne(spec, latencyMs, dir);
       results.push(result);
       console.error(
-        `rate ${spec.rate}${spec.concurrency ? ` (--concurrency ${spec.concurrency})` : ''}: sustained ${result.sustained.toFixed(3)}x, ${result.rateLimited} 429s, longest gap ${result.longestGapMs.toFixed(0)} ms, exit ${result.exitCode}`,
+        `rate ${spec.rate}${spec.concurrency ? ` (--concurrency ${spec.concurrency})` : ''}${spec.writer ? ` (${spec.writer})` : ''}: sustained ${result.sustained.toFixed(3)}x, ${result.rateLimited} 429s, longest gap ${result.longestGapMs.toFixed(0)} ms, exit ${result.exitCode}`,
       );
     }
   } finally {
@@ -198,6 +214,7 @@ async function main(): Promise<void> {
     [
       'limit S (req/s)',
       'concurrency',
+      'Parquet encoded',
       'users',
       'batch size',
       'accepted requests',
@@ -212,6 +229,7 @@ async function main(): Promise<void> {
     results.map((r) => [
       String(r.rate),
       r.concurrency === undefined ? 'default (adaptive)' : String(r.concurrency),
+      r.writer === undefined ? 'worker thread (default)' : 'main thread',
       String(r.users),
       `${r.batchSize ?? DEFAULT_BATCH_SIZE} (${Math.ceil(r.users / (r.batchSize ?? DEFAULT_BATCH_SIZE))} batches)`,
       String(r.accepted),

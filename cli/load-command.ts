@@ -12,6 +12,7 @@ import { resolveCredentials } from '#adapters/credentials.ts';
 import { cliLeaseOwner, isAbandonedOnThisHost, startHeartbeat } from '#adapters/lease-owner.ts';
 import { openStore } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { createWorkerPartWriterFactory } from '#adapters/parquet-worker-writer.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { createPayLinkClient } from '#adapters/paylink-client.ts';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
@@ -41,7 +42,7 @@ import {
 import type { BatchUser } from '#core/load-batch.ts';
 import { taskIdsProblem } from '#core/load-user.ts';
 import { type PlanDoc, resumablePlan } from '#core/plan.ts';
-import type { ObjectStore } from '#core/ports.ts';
+import type { ObjectStore, PartWriterFactory } from '#core/ports.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
@@ -406,7 +407,7 @@ async function prepareAndRun(
       {
         api,
         store,
-        parts: createParquetPartWriterFactory(),
+        parts: partWriters(io.env),
         reader: createParquetPartReader(),
         clock: io.now,
         onUser: progress.onUser,
@@ -704,4 +705,16 @@ async function assertSensibleLoadDate(store: ObjectStore, loadId: string, now: D
 export async function loadCommand(argv: readonly string[], io: Io): Promise<number> {
   const { exitCode } = await executeLoad(parseLoadArgs(argv), io);
   return exitCode;
+}
+
+/**
+ * parquetjs-lite encodes in a worker thread, so row groups never stall the requests;
+ * PAYLINK_PARQUET_WRITER=in-thread encodes on the main thread instead (the writer before the
+ * worker: a fallback, and the reference bench/rate-limit.ts compares against).
+ */
+function partWriters(env: Readonly<Record<string, string | undefined>>): PartWriterFactory {
+  const writer = env.PAYLINK_PARQUET_WRITER ?? 'worker';
+  if (writer === 'worker') return createWorkerPartWriterFactory();
+  if (writer === 'in-thread') return createParquetPartWriterFactory();
+  throw new ConfigError('PAYLINK_PARQUET_WRITER', "must be 'worker' or 'in-thread'");
 }

@@ -117,7 +117,8 @@ export const stackConfigSchema = z
     schedules: z.array(scheduleSchema).min(1),
     /** Total PayLink requests/second of one run, shared by the concurrent batches. */
     requestRate: z.number().positive().default(DEFAULTS.rateLimit),
-    userConcurrency: z.number().int().min(1).max(100).default(DEFAULTS.concurrency),
+    /** Users in flight per batch; unset: adapts to the batch's rate share and PayLink's latency. */
+    userConcurrency: z.number().int().min(1).max(100).optional(),
     batchSize: z.number().int().min(1).max(100_000).default(DEFAULTS.batchSize),
     /**
      * Users the deployment is sized for (optional). When set, synth fails unless every schedule

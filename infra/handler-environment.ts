@@ -10,7 +10,8 @@ export interface HandlerEnvironmentInput {
   readonly usersListKey: string;
   readonly batchSize: number;
   readonly batchRequestRate: number;
-  readonly userConcurrency: number;
+  /** Undefined: `adaptive` (load-batch sizes it, adaptive-concurrency.ts). */
+  readonly userConcurrency: number | undefined;
   readonly glueDatabase: string;
   readonly loaderConfig?: unknown;
 }
@@ -35,7 +36,8 @@ export function handlerEnvironment(input: HandlerEnvironmentInput): Record<strin
     [HANDLER_ENV.usersKey]: usersListObjectKey(input.usersListKey),
     [HANDLER_ENV.batchSize]: String(input.batchSize),
     [HANDLER_ENV.batchRequestRate]: String(input.batchRequestRate),
-    [HANDLER_ENV.userConcurrency]: String(input.userConcurrency),
+    [HANDLER_ENV.userConcurrency]:
+      input.userConcurrency === undefined ? 'adaptive' : String(input.userConcurrency),
     [HANDLER_ENV.glueDatabase]: input.glueDatabase,
     ...(input.loaderConfig === undefined
       ? {}

@@ -24,6 +24,11 @@ export interface CaseSpec {
   readonly heapCheckpoints: number;
   /** end-to-end only. */
   readonly simulator?: SimulatorTarget;
+  /**
+   * The part writer: parquetjs-lite on the main thread (default here: the encode stage's time is
+   * then the encoder's) or in a worker thread (what the loader uses: parquet-worker-writer.ts).
+   */
+  readonly writer?: 'in-thread' | 'worker';
 }
 
 /** Milliseconds per stage of the in-process cases. `source` is the simulated world, not our code. */

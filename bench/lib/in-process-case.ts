@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createLocalStore } from '#adapters/local-store.ts';
+import { createWorkerPartWriterFactory } from '#adapters/parquet-worker-writer.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { loaderSettings, selectResources } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
@@ -53,7 +54,12 @@ export async function runInProcessCase(spec: CaseSpec, probe?: LiveHeapProbe): P
       spec.kind === 'normalize-type'
         ? undefined
         : new TableSinks(
-            { store: createLocalStore(root), parts: createParquetPartWriterFactory(), registry },
+            {
+              store: createLocalStore(root),
+              parts:
+                spec.writer === 'worker' ? createWorkerPartWriterFactory() : createParquetPartWriterFactory(),
+              registry,
+            },
             { loadId: LOAD_ID, batch: 0 },
             { ...DEFAULTS.parquet, partMaxRows: spec.partMaxRows ?? DEFAULTS.parquet.partMaxRows },
           );

@@ -4,7 +4,7 @@
  * import at runtime, so infra can read this file without loading the encoder.
  */
 import type { ParquetFieldSpec } from 'parquetjs-lite';
-import type { Cell, ColumnDef, ColumnType } from '#core/types.ts';
+import type { Cell, ColumnDef, ColumnType, Row } from '#core/types.ts';
 
 /**
  * Column type -> parquetjs-lite type name. On disk: UTF8 = BYTE_ARRAY (STRING), INT64,
@@ -76,4 +76,41 @@ export function cellProblem(type: ColumnType, value: Exclude<Cell, null>): strin
 function kindOf(value: unknown): string {
   if (value instanceof Date) return 'a Date';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/** Throws TypeError unless the part's column names are non-empty and unique. */
+export function assertColumns(key: string, columns: readonly ColumnDef[]): void {
+  const seen = new Set<string>();
+  for (const { name } of columns) {
+    // `__proto__` would become the prototype of parquetjs-lite's field map, not a field.
+    if (name === '' || name === '__proto__' || seen.has(name)) {
+      throw new TypeError(`part ${key}: column names must be non-empty and unique (got '${name}')`);
+    }
+    seen.add(name);
+  }
+  if (columns.length === 0) throw new TypeError(`part ${key}: a part needs at least one column`);
+}
+
+/**
+ * The row as parquetjs-lite takes it: a copy without a prototype (it reads fields with `in`, which
+ * sees `constructor`), nulls left out. Throws TypeError naming the column when a name is not one of
+ * the part's columns or a value does not fit the column's type (parquetjs-lite would coerce it).
+ */
+export function checkedRecord(
+  key: string,
+  types: ReadonlyMap<string, ColumnType>,
+  row: Row,
+): Record<string, Cell> {
+  const record: Record<string, Cell> = Object.create(null);
+  for (const name of Object.keys(row)) {
+    const type = types.get(name);
+    if (type === undefined)
+      throw new TypeError(`part ${key}: column '${name}' is not one of the part's columns`);
+    const value = row[name];
+    if (value === null || value === undefined) continue;
+    const problem = cellProblem(type, value);
+    if (problem) throw new TypeError(`part ${key}: column '${name}' (${type}) cannot hold ${problem}`);
+    record[name] = value;
+  }
+  return record;
 }

@@ -15,7 +15,7 @@ import { DEFAULTS } from '#core/constants.ts';
 import { LoaderError, StoreError } from '#core/errors.ts';
 import type { ObjectStore, ObjectWriter, PartWriter, PartWriterFactory } from '#core/ports.ts';
 import type { Cell, ColumnDef, ColumnType, Row } from '#core/types.ts';
-import { cellProblem, parquetFieldSpecs } from './parquet-schema.ts';
+import { assertColumns, checkedRecord, parquetFieldSpecs } from './parquet-schema.ts';
 
 /** Rows appended between two turns of the event loop (see `append`). */
 const YIELD_EVERY_ROWS = 200;
@@ -64,18 +64,6 @@ class StoreSink extends Writable {
   }
 }
 
-function assertColumns(key: string, columns: readonly ColumnDef[]): void {
-  const seen = new Set<string>();
-  for (const { name } of columns) {
-    // `__proto__` would become the prototype of parquetjs-lite's field map, not a field.
-    if (name === '' || name === '__proto__' || seen.has(name)) {
-      throw new TypeError(`part ${key}: column names must be non-empty and unique (got '${name}')`);
-    }
-    seen.add(name);
-  }
-  if (columns.length === 0) throw new TypeError(`part ${key}: a part needs at least one column`);
-}
-
 function asStoreError(key: string, action: string, error: unknown): LoaderError {
   return error instanceof LoaderError ? error : new StoreError(key, `Parquet ${action} failed`, error);
 }
@@ -113,21 +101,7 @@ async function openPart(
     if (failure) throw failure;
   };
 
-  /** Validated copy without a prototype: parquetjs-lite reads fields with `in`, which sees `constructor`. */
-  const toRecord = (row: Row): Record<string, Cell> => {
-    const record: Record<string, Cell> = Object.create(null);
-    for (const name of Object.keys(row)) {
-      const type = types.get(name);
-      if (type === undefined)
-        throw new TypeError(`part ${key}: column '${name}' is not one of the part's columns`);
-      const value = row[name];
-      if (value === null || value === undefined) continue;
-      const problem = cellProblem(type, value);
-      if (problem) throw new TypeError(`part ${key}: column '${name}' (${type}) cannot hold ${problem}`);
-      record[name] = value;
-    }
-    return record;
-  };
+  const toRecord = (row: Row): Record<string, Cell> => checkedRecord(key, types, row);
 
   const enqueue = (step: () => Promise<void>): Promise<void> => {
     queue = queue.then(async () => {

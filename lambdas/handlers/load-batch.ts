@@ -1,5 +1,6 @@
 /** Load-batch Lambda: one Distributed Map item -> staged parts + batch manifest. */
 import type { Context } from 'aws-lambda';
+import { adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
 import { selectResources } from '#core/config.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLeaseOwner } from '#core/lease.ts';
@@ -7,6 +8,7 @@ import { type BatchManifest, loadBatch } from '#core/load-batch.ts';
 import { batchMetrics } from '#core/load-metrics.ts';
 import type { UserResult } from '#core/load-user.ts';
 import { readBatchUsers, readPlan } from '#core/plan.ts';
+import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { recordSystemicCause } from '#core/systemic-cause.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, type LoadBatchEvent, type LoadBatchResult } from './contract.ts';
 import { partWriters } from './part-writers.ts';
@@ -76,7 +78,18 @@ export async function handler(
       const deadlineAt = remaining === undefined ? undefined : Date.now() + remaining;
       const counters: PayLinkCounters = { rateLimited: 0 };
       const failures = failureCounter();
-      const api = await payLinkApi(counters);
+      const { api, limiter } = await payLinkApi(counters);
+      // Unless configured: as many users as this batch's share of the rate and PayLink's measured
+      // latency need (Little's law), as the CLI does. The limiter holds the batch to its share
+      // (infra/batch-rate.ts) whatever the user count, so adapting can never exceed it.
+      const concurrency =
+        config.userConcurrency === 'adaptive'
+          ? adaptiveConcurrency({
+              ratePerSecond: config.batchRequestRate,
+              limiter: () => rateLimiterStats(limiter),
+              now: () => performance.now(),
+            })
+          : config.userConcurrency;
       const manifest = await loadBatch(
         {
           loadId: plan.loadId,
@@ -86,7 +99,7 @@ export async function handler(
           users: await readBatchUsers(store, plan.loadId, event.batch),
           steps: selectResources(config.settings.catalog, plan.resources).steps,
           registry: await readCommittedSchema(store),
-          concurrency: config.userConcurrency,
+          concurrency,
           ...(deadlineAt === undefined ? {} : { deadline: new Date(deadlineAt - DEADLINE_MARGIN_MS) }),
         },
         { api, store, parts: partWriters(), clock: () => new Date(), onUser: failures.onUser },

@@ -3,6 +3,7 @@
  * not carry ky or the Secrets Manager client. Both are imported when the first batch needs them.
  */
 import type { PayLinkApi } from '#core/ports.ts';
+import type { RateLimiter } from '#core/rate-limiter.ts';
 import { handlerConfig } from './runtime.ts';
 
 /** What the client saw that its own stats do not count (for the batch's metrics). */
@@ -12,11 +13,13 @@ export interface PayLinkCounters {
 }
 
 /**
- * A PayLink client per invocation (its rate limiter and counters belong to this batch); the
- * credentials behind it are cached per container by the credentials adapter. `counters`, when
- * given, is updated as responses arrive.
+ * A PayLink client per invocation, with its rate limiter (both belong to this batch: the limiter's
+ * counters size the adaptive concurrency); the credentials behind it are cached per container by
+ * the credentials adapter. `counters`, when given, is updated as responses arrive.
  */
-export async function payLinkApi(counters?: PayLinkCounters): Promise<PayLinkApi> {
+export async function payLinkApi(
+  counters?: PayLinkCounters,
+): Promise<{ api: PayLinkApi; limiter: RateLimiter }> {
   const config = handlerConfig();
   const [{ resolveCredentials }, { createPayLinkClient }, { createSystemRateLimiter }] = await Promise.all([
     import('#adapters/credentials.ts'),
@@ -24,10 +27,11 @@ export async function payLinkApi(counters?: PayLinkCounters): Promise<PayLinkApi
     import('#adapters/system-timers.ts'),
   ]);
   const credentials = await resolveCredentials({ env: process.env, secretId: config.secretArn });
-  return createPayLinkClient({
+  const limiter = createSystemRateLimiter(config.batchRequestRate);
+  const api = createPayLinkClient({
     baseUrl: config.settings.baseUrl,
     credentials,
-    rateLimiter: createSystemRateLimiter(config.batchRequestRate),
+    rateLimiter: limiter,
     http: config.settings.http,
     ...(counters === undefined
       ? {}
@@ -37,4 +41,5 @@ export async function payLinkApi(counters?: PayLinkCounters): Promise<PayLinkApi
           },
         }),
   });
+  return { api, limiter };
 }

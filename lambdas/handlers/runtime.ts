@@ -28,7 +28,11 @@ export interface HandlerConfig {
   readonly usersKey: string;
   readonly batchSize: number;
   readonly batchRequestRate: number;
-  readonly userConcurrency: number;
+  /**
+   * Users in flight in one batch: a number when configured, else `adaptive` (sized by Little's law
+   * to the batch's share of the rate and the measured latency, adaptive-concurrency.ts).
+   */
+  readonly userConcurrency: number | 'adaptive';
   readonly glueDatabase: string | undefined;
   readonly settings: LoaderSettings;
   /** Set for the plan function only (PAYLINK_CAPACITY). */
@@ -104,11 +108,10 @@ export function parseHandlerConfig(env: Env): HandlerConfig {
       env[HANDLER_ENV.batchRequestRate],
       DEFAULTS.rateLimit,
     ),
-    userConcurrency: positiveInt(
-      HANDLER_ENV.userConcurrency,
-      env[HANDLER_ENV.userConcurrency],
-      DEFAULTS.concurrency,
-    ),
+    userConcurrency:
+      (env[HANDLER_ENV.userConcurrency] ?? 'adaptive') === 'adaptive'
+        ? 'adaptive'
+        : positiveInt(HANDLER_ENV.userConcurrency, env[HANDLER_ENV.userConcurrency], DEFAULTS.concurrency),
     glueDatabase: env[HANDLER_ENV.glueDatabase] || undefined,
     settings: loaderSettings({ ...file, ...(baseUrl ? { baseUrl } : {}) }),
     capacity: parseCapacity(env[HANDLER_ENV.capacity]),

@@ -1,14 +1,12 @@
 /**
- * Bundles the Lambda handlers with esbuild directly, with the options LoaderFunction hands to
- * CDK (LOADER_BUNDLING), translated the way aws-cdk-lib's NodejsFunction translates them into
- * esbuild flags. Tests that run the bundled code use this instead of a second bundling synth;
- * test/infra/bundle.test.ts checks that the output is byte for byte the CDK asset.
+ * Bundles the Lambda handlers the way LoaderFunction bundles its assets (bundleLambdaSync), without
+ * a synth. Tests that run the bundled code use this instead of a
+ * bundling synth; test/infra/bundle.test.ts checks that the output is byte for byte the CDK asset.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { type BuildOptions, build, type LogLevel } from 'esbuild';
-import { LOADER_BUNDLING, REPO_ROOT } from '#infra/constructs/loader-function.ts';
+import { bundleLambdaSync, LAMBDA_ENTRY_FILE } from '#infra/constructs/loader-function.ts';
 
 /** The handler files the stack deploys, by the name the stack gives their functions. */
 export const HANDLER_FILES = {
@@ -19,69 +17,62 @@ export const HANDLER_FILES = {
 export type HandlerName = keyof typeof HANDLER_FILES;
 
 /**
- * esbuild options equivalent to a NodejsFunction `bundling` block. Throws on an option it does
- * not translate: a new bundling option in LoaderFunction must be added here, or the bundles
- * the tests run would silently differ from the deployed ones.
+ * Bundles one handler file into `outdir` as its Lambda asset lays it out (`index.mjs`, its
+ * `chunks/`, source maps, a `{}` package.json); returns the entry file's path.
  */
-export function esbuildOptionsFor(bundling: Readonly<BundlingOptions>): BuildOptions {
-  const known = new Set([
-    'format',
-    'target',
-    'bundleAwsSDK',
-    'externalModules',
-    'tsconfig',
-    'minify',
-    'sourceMap',
-    'sourcesContent',
-    'logLevel',
-    'keepNames',
-    'mainFields',
-  ]);
-  const unknown = Object.keys(bundling).filter((k) => !known.has(k));
-  if (unknown.length > 0)
-    throw new Error(`bundle-handlers: untranslated bundling options ${unknown.join(', ')}`);
-  // NodejsFunction's default externals: the SDK, unless it is bundled.
-  const external = bundling.externalModules ?? (bundling.bundleAwsSDK ? [] : ['@aws-sdk/*']);
-  return {
-    bundle: true,
-    platform: 'node',
-    absWorkingDir: REPO_ROOT,
-    ...(bundling.target === undefined ? {} : { target: bundling.target }),
-    ...(bundling.format === undefined ? {} : { format: bundling.format }),
-    minify: bundling.minify ?? false,
-    sourcemap: bundling.sourceMap ?? false,
-    sourcesContent: bundling.sourcesContent ?? true,
-    external: [...external],
-    keepNames: bundling.keepNames ?? false,
-    ...(bundling.mainFields === undefined ? {} : { mainFields: [...bundling.mainFields] }),
-    ...(bundling.logLevel === undefined ? {} : { logLevel: bundling.logLevel as LogLevel }),
-    ...(bundling.tsconfig === undefined ? {} : { tsconfig: bundling.tsconfig }),
-  };
+export async function bundleHandlerFile(handlerFile: string, outdir: string): Promise<string> {
+  await mkdir(outdir, { recursive: true });
+  bundleLambdaSync(handlerFile, outdir);
+  return path.join(outdir, LAMBDA_ENTRY_FILE);
 }
 
 /**
- * Bundles each handler to `<outdir>/<name>/index.js` (+ `.map`), as the Lambda asset lays it
- * out, with a `package.json` of `{}` in `outdir` so Node loads the bundles as CommonJS whatever
- * lies above (like /var/task). Returns the bundle path by handler name (only `names`, if given).
+ * Bundles each handler to `<outdir>/<name>/index.mjs` (+ chunks and maps), as the Lambda asset
+ * lays it out. Returns the entry file by handler name (only `names`, if given).
  */
 export async function bundleHandlers<N extends HandlerName = HandlerName>(
   outdir: string,
   names: readonly N[] = Object.keys(HANDLER_FILES) as N[],
 ): Promise<Record<N, string>> {
-  await mkdir(outdir, { recursive: true });
-  await writeFile(path.join(outdir, 'package.json'), '{}\n');
-  const options = esbuildOptionsFor(LOADER_BUNDLING);
   const built = await Promise.all(
-    names.map(async (name) => {
-      const file = HANDLER_FILES[name];
-      const outfile = path.join(outdir, name, 'index.js');
-      await build({
-        ...options,
-        entryPoints: [path.join(REPO_ROOT, 'lambdas', 'handlers', file)],
-        outfile,
-      });
-      return [name, outfile] as const;
-    }),
+    names.map(
+      async (name) => [name, await bundleHandlerFile(HANDLER_FILES[name], path.join(outdir, name))] as const,
+    ),
   );
   return Object.fromEntries(built) as Record<N, string>;
+}
+
+/** Every file of an asset folder, relative to it, sorted. */
+export function assetFiles(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[])
+    .filter((f) => statSync(path.join(dir, f)).isFile())
+    .sort();
+}
+
+/** What a minified ES module imports: static (`from"x"`, `import"x"`) and dynamic (`import("x")`). */
+export function importsOf(code: string): { static: string[]; dynamic: string[] } {
+  const statics = [...code.matchAll(/(?:\bfrom|\bimport)\s*"([^"]+)"/g)].map((m) => m[1]!);
+  const dynamics = [...code.matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]!);
+  return { static: statics, dynamic: dynamics };
+}
+
+/**
+ * The module files a process loads with `entry` before any lazy `import()` runs: the closure of
+ * its static imports inside the asset (absolute paths, the entry first).
+ */
+export function eagerModules(entry: string): string[] {
+  const seen = new Set<string>([entry]);
+  const queue = [entry];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    for (const spec of importsOf(readFileSync(file, 'utf8')).static) {
+      if (!spec.startsWith('.')) continue;
+      const next = path.resolve(path.dirname(file), spec);
+      if (!seen.has(next)) {
+        seen.add(next);
+        queue.push(next);
+      }
+    }
+  }
+  return [...seen];
 }

@@ -1,6 +1,6 @@
 /**
  * Invokes a bundled Lambda handler the way the Node.js runtime does, one fresh process per
- * invocation (a cold container): `require` the CommonJS bundle, call `handler(event, context)`,
+ * invocation (a cold container): `import()` the bundle's ES module entry, call `handler(event, context)`,
  * and report either the result or the error as Lambda reports it to Step Functions, whose
  * retry policies match on `errorType`, i.e. the thrown error's `name`.
  *
@@ -37,7 +37,8 @@ const context = {
 };
 const report = (message) => process.send(message, () => process.exit(0));
 Promise.resolve()
-  .then(() => require(bundle).handler(JSON.parse(eventJson), context))
+  .then(() => import(require('node:url').pathToFileURL(bundle).href))
+  .then((m) => m.handler(JSON.parse(eventJson), context))
   .then(
     (result) => report({ ok: true, result }),
     (error) => report({

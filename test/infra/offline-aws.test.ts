@@ -31,11 +31,13 @@ const SEED = 'offline';
 const USERS = generateIdentifiers(SEED, 6);
 const SLOT = (day: number) => `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`;
 
-/** The example stack with batches of at most 2 users (6 users: 3 batches) and a fast rate. */
+/**
+ * The example stack with batches of at most 2 users (6 users: 3 batches) and a fast rate; users
+ * in flight not configured, so the bundled load-batch adapts them (as deployed by default).
+ */
 const CONFIG = exampleConfig({
   batchSize: 2,
   requestRate: 2000,
-  userConcurrency: 4,
   loaderConfig: { http: FAST_HTTP },
 });
 

@@ -10,14 +10,12 @@ import path from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from 'aws-lambda';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store } from '#adapters/s3-store.ts';
 import { signWebhookBody } from '#core/webhook.ts';
 import { WEBHOOK_DEFAULTS } from '#infra/constants.ts';
-import { LOADER_BUNDLING, REPO_ROOT } from '#infra/constructs/loader-function.ts';
 import { WEBHOOK_REJECTED_METRIC } from '#infra/constructs/webhook-receiver.ts';
-import { esbuildOptionsFor } from '#test/helpers/bundle-handlers.ts';
+import { bundleHandlerFile } from '#test/helpers/bundle-handlers.ts';
 import { type FakeSecretsManager, startFakeSecretsManager } from '#test/helpers/fake-secrets-manager.ts';
 import { jsonLines } from '#test/helpers/log-lines.ts';
 import { invokeBundledHandler } from '#test/helpers/run-bundled-handler.ts';
@@ -124,14 +122,7 @@ describe('the bundled webhook handler, with the environment the stack gives it',
 
   beforeAll(async () => {
     scratch = await mkdtemp(path.join(tmpdir(), 'webhook-bundle-'));
-    bundle = path.join(scratch, 'webhook', 'index.js');
-    await build({
-      ...esbuildOptionsFor(LOADER_BUNDLING),
-      entryPoints: [path.join(REPO_ROOT, 'lambdas', 'handlers', 'webhook.ts')],
-      outfile: bundle,
-    });
-    // Like /var/task: the bundle loads as CommonJS.
-    await import('node:fs/promises').then((fs) => fs.writeFile(path.join(scratch, 'package.json'), '{}\n'));
+    bundle = await bundleHandlerFile('webhook.ts', path.join(scratch, 'webhook'));
     s3rver = await startS3rver({ buckets: [BUCKET] });
     restoreEnv = withS3Env(s3rver.endpoint);
     secrets = await startFakeSecretsManager({

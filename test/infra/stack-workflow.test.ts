@@ -60,7 +60,8 @@ describe('the Lambdas', () => {
           BATCH_SIZE: '500',
           // 30 requests/s shared by the 2 schedules (which may overlap), over MaxConcurrency 4.
           BATCH_REQUEST_RATE: '3.75',
-          USER_CONCURRENCY: '8',
+          // Not configured: each batch adapts its users in flight to its rate share.
+          USER_CONCURRENCY: 'adaptive',
           GLUE_DATABASE: Match.objectLike({ 'Fn::Join': ['_', Match.arrayWith(['paylink'])] }),
         }),
       },

@@ -5,10 +5,11 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { PARQUET_TYPES, parquetTypeOf } from '#adapters/parquet-schema.ts';
+import { createWorkerPartWriterFactory } from '#adapters/parquet-worker-writer.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { createS3Store } from '#adapters/s3-store.ts';
 import { StoreError } from '#core/errors.ts';
-import type { ObjectStore } from '#core/ports.ts';
+import type { ObjectStore, PartWriterFactory } from '#core/ports.ts';
 import type { ColumnDef, Row } from '#core/types.ts';
 import { readParquet } from '#test/helpers/read-parquet.ts';
 import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
@@ -35,8 +36,21 @@ const ROWS: Row[] = [
   { name: '😀 only' },
 ];
 
-async function writePart(store: ObjectStore, key: string, rows: readonly Row[], rowGroupRows?: number) {
-  const factory = createParquetPartWriterFactory(rowGroupRows === undefined ? {} : { rowGroupRows });
+/** Both writers behind the port: parquetjs-lite on this thread, and in a worker thread. */
+const WRITERS = [
+  ['in-thread', createParquetPartWriterFactory],
+  ['worker', createWorkerPartWriterFactory],
+] as const;
+type CreateFactory = (options?: { rowGroupRows?: number }) => PartWriterFactory;
+
+async function writePart(
+  createFactory: CreateFactory,
+  store: ObjectStore,
+  key: string,
+  rows: readonly Row[],
+  rowGroupRows?: number,
+) {
+  const factory = createFactory(rowGroupRows === undefined ? {} : { rowGroupRows });
   const part = await factory.open(store, key, COLUMNS);
   for (const row of rows) await part.append(row);
   return part.close();
@@ -55,7 +69,7 @@ describe('parquet type mapping', () => {
   });
 });
 
-describe('parquet part writer', () => {
+describe.each(WRITERS)('parquet part writer (%s)', (_, createFactory) => {
   let dir: string;
   let store: ObjectStore;
   let instance: DuckDBInstance;
@@ -76,7 +90,7 @@ describe('parquet part writer', () => {
   const duckRows = async (sql: string) => (await duck.runAndReadAll(sql)).getRowsJS();
 
   it('writes all five types with nulls that hyparquet reads back exactly, with the right Parquet types', async () => {
-    const result = await writePart(store, 'types/dt=2024-01-02/a.parquet', ROWS);
+    const result = await writePart(createFactory, store, 'types/dt=2024-01-02/a.parquet', ROWS);
     const file = await readParquet((await store.get('types/dt=2024-01-02/a.parquet'))!);
 
     expect(result).toEqual({ rows: 4, bytes: (await stat(join(dir, 'types/dt=2024-01-02/a.parquet'))).size });
@@ -103,7 +117,7 @@ describe('parquet part writer', () => {
   });
 
   it('is read by DuckDB as VARCHAR, BIGINT, DOUBLE, BOOLEAN and TIMESTAMP with the same values', async () => {
-    await writePart(store, 'duck/dt=2024-01-02/a.parquet', ROWS);
+    await writePart(createFactory, store, 'duck/dt=2024-01-02/a.parquet', ROWS);
     const path = join(dir, 'duck/dt=2024-01-02/a.parquet');
 
     // hive_partitioning off: this checks the file's own types, not DuckDB's reading of the dt= folder.
@@ -130,38 +144,18 @@ describe('parquet part writer', () => {
 
   it('lets DuckDB filter text mixing half-width katakana and emoji (no wrong min/max statistics)', async () => {
     // UTF-16 order puts the emoji (a surrogate pair) before U+FF76; UTF-8 byte order, after.
-    await writePart(store, 'stats/dt=2024-01-02/a.parquet', [{ name: 'ｶﾀｶﾅ' }, { name: '😀 only' }]);
+    await writePart(createFactory, store, 'stats/dt=2024-01-02/a.parquet', [
+      { name: 'ｶﾀｶﾅ' },
+      { name: '😀 only' },
+    ]);
     const source = `read_parquet('${join(dir, 'stats/dt=2024-01-02/a.parquet')}', hive_partitioning = false)`;
 
     expect(await duckRows(`SELECT name FROM ${source} WHERE name = '😀 only'`)).toEqual([['😀 only']]);
     expect(await duckRows(`SELECT name FROM ${source} WHERE name > 'ｶﾀｶﾅ'`)).toEqual([['😀 only']]);
   });
 
-  it('flushes full row groups to the store as it goes and writes the rest on close', async () => {
-    const part = await createParquetPartWriterFactory({ rowGroupRows: 100 }).open(
-      store,
-      'groups/dt=2024-01-02/a.parquet',
-      COLUMNS,
-    );
-    for (let i = 0; i < 99; i += 1) await part.append({ count: i });
-    const beforeFirstGroup = part.bytesWritten();
-    await part.append({ count: 99 });
-    const afterFirstGroup = part.bytesWritten();
-    for (let i = 100; i < 250; i += 1) await part.append({ count: i, name: `row ${i}` });
-    const result = await part.close();
-
-    const file = await readParquet((await store.get('groups/dt=2024-01-02/a.parquet'))!);
-    // Before the first row group is full, at most the 4-byte 'PAR1' magic has reached the store.
-    expect(beforeFirstGroup).toBeLessThanOrEqual(4);
-    expect(afterFirstGroup).toBeGreaterThan(100);
-    expect(result).toEqual({ rows: 250, bytes: part.bytesWritten() });
-    expect(part.rowsWritten()).toBe(250);
-    expect(file.rowGroups).toBe(3);
-    expect(file.rows.map((row) => row['count'])).toEqual(Array.from({ length: 250 }, (_, i) => BigInt(i)));
-  });
-
   it('keeps every row when appends are not awaited one by one', async () => {
-    const part = await createParquetPartWriterFactory({ rowGroupRows: 10 }).open(
+    const part = await createFactory({ rowGroupRows: 10 }).open(
       store,
       'concurrent/dt=2024-01-02/a.parquet',
       COLUMNS,
@@ -174,7 +168,7 @@ describe('parquet part writer', () => {
   });
 
   it('writes an empty part as a valid file with the columns and 0 rows', async () => {
-    const result = await writePart(store, 'empty/dt=2024-01-02/a.parquet', []);
+    const result = await writePart(createFactory, store, 'empty/dt=2024-01-02/a.parquet', []);
     const path = join(dir, 'empty/dt=2024-01-02/a.parquet');
 
     const file = await readParquet((await store.get('empty/dt=2024-01-02/a.parquet'))!);
@@ -191,11 +185,7 @@ describe('parquet part writer', () => {
   });
 
   it('rejects a row with a column the part does not have, and stays usable', async () => {
-    const part = await createParquetPartWriterFactory().open(
-      store,
-      'unknown/dt=2024-01-02/a.parquet',
-      COLUMNS,
-    );
+    const part = await createFactory().open(store, 'unknown/dt=2024-01-02/a.parquet', COLUMNS);
 
     await expect(part.append({ name: 'a', surprise: 'x' })).rejects.toThrow(
       new TypeError(
@@ -221,7 +211,7 @@ describe('parquet part writer', () => {
   ] as const)(
     'refuses %s = %s instead of letting the encoder coerce it',
     async (column, value, type, kind) => {
-      const part = await createParquetPartWriterFactory().open(store, 'mismatch/x.parquet', COLUMNS);
+      const part = await createFactory().open(store, 'mismatch/x.parquet', COLUMNS);
 
       const error = await part.append({ [column]: value } as Row).catch((e: unknown) => e);
 
@@ -239,7 +229,7 @@ describe('parquet part writer', () => {
       { name: 'toString', type: 'text' },
       { name: 'id', type: 'bigint' },
     ];
-    const part = await createParquetPartWriterFactory().open(store, 'proto/dt=2024-01-02/a.parquet', columns);
+    const part = await createFactory().open(store, 'proto/dt=2024-01-02/a.parquet', columns);
     await part.append({ id: 1 });
     await part.append({ id: 2, constructor: 'set' });
     await part.close();
@@ -252,7 +242,7 @@ describe('parquet part writer', () => {
   });
 
   it('leaves nothing in the store when a part is aborted', async () => {
-    const part = await createParquetPartWriterFactory({ rowGroupRows: 10 }).open(
+    const part = await createFactory({ rowGroupRows: 10 }).open(
       store,
       'aborted/dt=2024-01-02/a.parquet',
       COLUMNS,
@@ -262,6 +252,59 @@ describe('parquet part writer', () => {
 
     expect(await store.list('aborted/')).toEqual([]);
     await expect(part.append({ count: 1 })).rejects.toThrow('append after abort');
+  });
+
+  it('refuses duplicate, empty and __proto__ column names', async () => {
+    const factory = createFactory();
+    for (const columns of [
+      [
+        { name: 'a', type: 'text' },
+        { name: 'a', type: 'bigint' },
+      ],
+      [{ name: '', type: 'text' }],
+      [{ name: '__proto__', type: 'text' }],
+      [],
+    ] as ColumnDef[][]) {
+      await expect(factory.open(store, 'bad/x.parquet', columns)).rejects.toThrow(TypeError);
+    }
+    expect(await store.list('bad/')).toEqual([]);
+  });
+});
+
+/** What differs in time with a worker: when bytes reach the store, when a store failure shows. */
+describe('parquet part writer (in-thread)', () => {
+  let dir: string;
+  let store: ObjectStore;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'parquet-writer-'));
+    store = createLocalStore(dir);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('flushes full row groups to the store as it goes and writes the rest on close', async () => {
+    const part = await createParquetPartWriterFactory({ rowGroupRows: 100 }).open(
+      store,
+      'groups/dt=2024-01-02/a.parquet',
+      COLUMNS,
+    );
+    for (let i = 0; i < 99; i += 1) await part.append({ count: i });
+    const beforeFirstGroup = part.bytesWritten();
+    await part.append({ count: 99 });
+    const afterFirstGroup = part.bytesWritten();
+    for (let i = 100; i < 250; i += 1) await part.append({ count: i, name: `row ${i}` });
+    const result = await part.close();
+
+    const file = await readParquet((await store.get('groups/dt=2024-01-02/a.parquet'))!);
+    // Before the first row group is full, at most the 4-byte 'PAR1' magic has reached the store.
+    expect(beforeFirstGroup).toBeLessThanOrEqual(4);
+    expect(afterFirstGroup).toBeGreaterThan(100);
+    expect(result).toEqual({ rows: 250, bytes: part.bytesWritten() });
+    expect(part.rowsWritten()).toBe(250);
+    expect(file.rowGroups).toBe(3);
+    expect(file.rows.map((row) => row['count'])).toEqual(Array.from({ length: 250 }, (_, i) => BigInt(i)));
   });
 
   it('surfaces a store failure on append and close, and aborts the object', async () => {
@@ -299,25 +342,9 @@ describe('parquet part writer', () => {
     expect(aborted).toEqual(['failing/a.parquet']);
     expect(await store.list('failing/')).toEqual([]);
   });
-
-  it('refuses duplicate, empty and __proto__ column names', async () => {
-    const factory = createParquetPartWriterFactory();
-    for (const columns of [
-      [
-        { name: 'a', type: 'text' },
-        { name: 'a', type: 'bigint' },
-      ],
-      [{ name: '', type: 'text' }],
-      [{ name: '__proto__', type: 'text' }],
-      [],
-    ] as ColumnDef[][]) {
-      await expect(factory.open(store, 'bad/x.parquet', columns)).rejects.toThrow(TypeError);
-    }
-    expect(await store.list('bad/')).toEqual([]);
-  });
 });
 
-describe('parquet part writer into S3', () => {
+describe.each(WRITERS)('parquet part writer into S3 (%s)', (_, createFactory) => {
   let s3rver: RunningS3rver;
   let restoreEnv: () => void;
 
@@ -334,7 +361,13 @@ describe('parquet part writer into S3', () => {
     const store = createS3Store({ bucket: 'lake', prefix: 'paylink' });
     const rows = Array.from({ length: 1000 }, (_, i) => ({ ...ROWS[i % ROWS.length], count: i }));
 
-    const result = await writePart(store, 'users/dt=2024-01-02/l.00000.0000.parquet', rows, 300);
+    const result = await writePart(
+      createFactory,
+      store,
+      'users/dt=2024-01-02/l.00000.0000.parquet',
+      rows,
+      300,
+    );
     const bytes = await store.get('users/dt=2024-01-02/l.00000.0000.parquet');
     const file = await readParquet(bytes!);
 
@@ -360,7 +393,7 @@ describe('parquet part writer into S3', () => {
   it('writes an empty part to S3 as a valid file', async () => {
     const store = createS3Store({ bucket: 'lake', prefix: 'paylink' });
 
-    await writePart(store, 'empty/dt=2024-01-02/e.parquet', []);
+    await writePart(createFactory, store, 'empty/dt=2024-01-02/e.parquet', []);
 
     expect((await readParquet((await store.get('empty/dt=2024-01-02/e.parquet'))!)).numRows).toBe(0);
   });

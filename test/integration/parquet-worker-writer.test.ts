@@ -1,0 +1,139 @@
+/**
+ * What the worker-thread writer adds to the in-thread one (parquet-writer.test.ts runs the shared
+ * behaviours on both): errors from the worker and from the store arrive later but typed and with
+ * their cause, and rows waiting for the worker are bounded.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { createWorkerPartWriterFactory } from '#adapters/parquet-worker-writer.ts';
+import { StoreError } from '#core/errors.ts';
+import type { ObjectStore } from '#core/ports.ts';
+import type { ColumnDef, ColumnType } from '#core/types.ts';
+import { readParquet } from '#test/helpers/read-parquet.ts';
+
+const COLUMNS: readonly ColumnDef[] = [
+  { name: 'name', type: 'text' },
+  { name: 'count', type: 'bigint' },
+];
+
+let dir: string;
+let store: ObjectStore;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'parquet-worker-writer-'));
+  store = createLocalStore(dir);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The store, with writes that wait for `release()` and an optional failure from the Nth write on. */
+function heldStore(options: { failFromWrite?: number } = {}) {
+  const aborted: string[] = [];
+  let writes = 0;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const held: ObjectStore = {
+    ...store,
+    async openWrite(key) {
+      const inner = await store.openWrite(key);
+      return {
+        async write(chunk) {
+          writes += 1;
+          if (options.failFromWrite !== undefined && writes >= options.failFromWrite)
+            throw new StoreError(key, 'disk full (simulated)');
+          if (options.failFromWrite === undefined) await released;
+          await inner.write(chunk);
+        },
+        close: () => inner.close(),
+        async abort() {
+          aborted.push(key);
+          await inner.abort();
+        },
+      };
+    },
+  };
+  return { held, aborted, release, writes: () => writes };
+}
+
+describe('parquet part writer in a worker thread', () => {
+  it("fails a part whose store write failed on a later append or its close, with the store's error as cause", async () => {
+    const { held, aborted } = heldStore({ failFromWrite: 2 });
+    const part = await createWorkerPartWriterFactory({ rowGroupRows: 2 }).open(
+      held,
+      'failing/a.parquet',
+      COLUMNS,
+    );
+
+    // The failure happens in the worker, after the append that led to it returned: keep appending.
+    let refused: unknown;
+    const until = Date.now() + 20_000;
+    for (let i = 0; refused === undefined && Date.now() < until; i += 1) {
+      await part.append({ count: i }).catch((error: unknown) => {
+        refused = error;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const closed = await part.close().catch((error: unknown) => error);
+
+    for (const error of [refused, closed]) {
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as StoreError).message).toBe('lake failing/a.parquet: Parquet write failed');
+      expect(((error as Error).cause as Error).message).toBe('lake failing/a.parquet: disk full (simulated)');
+    }
+    expect(aborted).toEqual(['failing/a.parquet']);
+    expect(await store.list('failing/')).toEqual([]);
+  });
+
+  it("fails a part the worker cannot encode with a StoreError naming the part, the worker's error as cause", async () => {
+    // A column type the Parquet schema does not know: the main thread passes it on, the worker refuses it.
+    const columns = [{ name: 'x', type: 'decimal' as ColumnType }];
+    const part = await createWorkerPartWriterFactory().open(store, 'unknown-type/a.parquet', columns);
+
+    const error = await part.close().catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).message).toBe(
+      'lake unknown-type/a.parquet: Parquet encoding failed in the worker',
+    );
+    expect((error as StoreError).cause).toBeInstanceOf(Error);
+    // parquetjs-lite's own words, from the worker.
+    expect(((error as Error).cause as Error).message).toBe('invalid parquet type: undefined');
+    expect(await store.list('unknown-type/')).toEqual([]);
+  });
+
+  it('makes append wait once the rows queued for the worker reach the limit, then writes them all', async () => {
+    const { held, release } = heldStore();
+    const maxQueuedRows = 300;
+    const part = await createWorkerPartWriterFactory({ rowGroupRows: 50, maxQueuedRows }).open(
+      held,
+      'bounded/a.parquet',
+      COLUMNS,
+    );
+
+    let accepted = 0;
+    const appends = (async () => {
+      for (let i = 0; i < 5_000; i += 1) {
+        await part.append({ count: i, name: `row ${i}` });
+        accepted += 1;
+      }
+    })();
+    // The worker encodes one row group, then waits on the held write: the queue fills and stays full.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const acceptedWhileHeld = accepted;
+    release();
+    await appends;
+    await part.close();
+
+    // One row group taken by parquetjs-lite, the queue's limit, and one message that crossed it.
+    expect(acceptedWhileHeld).toBeGreaterThan(0);
+    expect(acceptedWhileHeld).toBeLessThanOrEqual(50 + maxQueuedRows + 256);
+    const file = await readParquet((await store.get('bounded/a.parquet'))!);
+    expect(file.rows.map((row) => row['count'])).toEqual(Array.from({ length: 5_000 }, (_, i) => BigInt(i)));
+  });
+});

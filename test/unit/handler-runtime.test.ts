@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '#core/errors.ts';
+import { parseHandlerConfig } from '#handlers/runtime.ts';
+
+const BASE = { LAKE_BUCKET: 'lake', PAYLINK_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:x' };
+
+describe('the handlers’ users in flight (USER_CONCURRENCY)', () => {
+  it('adapt when the variable is absent or says adaptive', () => {
+    expect(parseHandlerConfig(BASE).userConcurrency).toBe('adaptive');
+    expect(parseHandlerConfig({ ...BASE, USER_CONCURRENCY: 'adaptive' }).userConcurrency).toBe('adaptive');
+  });
+
+  it('are fixed when the variable is a positive integer', () => {
+    expect(parseHandlerConfig({ ...BASE, USER_CONCURRENCY: '6' }).userConcurrency).toBe(6);
+  });
+
+  it('refuse anything else with an error naming the variable', () => {
+    for (const value of ['0', '-1', '2.5', 'many']) {
+      const error = (() => {
+        try {
+          parseHandlerConfig({ ...BASE, USER_CONCURRENCY: value });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error, value).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).key, value).toBe('USER_CONCURRENCY');
+    }
+  });
+});
+
+describe('the handlers’ Parquet writer (PAYLINK_PARQUET_WRITER)', () => {
+  it('refuses a value other than worker or in-thread with an error naming the variable', async () => {
+    const { partWriters } = await import('#handlers/part-writers.ts');
+    const before = process.env.PAYLINK_PARQUET_WRITER;
+    process.env.PAYLINK_PARQUET_WRITER = 'fast';
+    try {
+      expect(() => partWriters()).toThrow(ConfigError);
+      expect(() => partWriters()).toThrow('PAYLINK_PARQUET_WRITER');
+    } finally {
+      if (before === undefined) delete process.env.PAYLINK_PARQUET_WRITER;
+      else process.env.PAYLINK_PARQUET_WRITER = before;
+    }
+  });
+});
