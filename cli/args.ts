@@ -1,5 +1,4 @@
 /** Flag parsing for the CLI: node's parseArgs, with errors that name the flag. */
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { parseDestination } from '#adapters/open-store.ts';
@@ -50,16 +49,4 @@ export function pathFrom(cwd: string, path: string): string {
 export function destFrom(cwd: string, dest: string): string {
   const destination = parseDestination(dest, cwd, '--dest');
   return destination.kind === 'local' ? destination.path : dest;
-}
-
-/**
- * A --dest that must already be a lake (status, verify, clean): a local folder that does not
- * exist is an error, not an empty lake (a typo would otherwise read as "clean").
- */
-export function existingLakeFrom(cwd: string, dest: string): string {
-  const path = destFrom(cwd, dest);
-  if (!path.startsWith('s3://') && !existsSync(path)) {
-    throw new ConfigError('--dest', `no lake at ${path} (the folder does not exist)`);
-  }
-  return path;
 }

@@ -4,6 +4,7 @@ import type { PlanDoc } from '#core/plan.ts';
 import { readJson } from '#core/store-json.ts';
 import { type Finding, repairLake, verifyLake } from '#core/verify.ts';
 import { parseFlags, required } from './args.ts';
+import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
 import { lakeCheck } from './verify-command.ts';
 
@@ -39,9 +40,13 @@ export async function cleanCommand(argv: readonly string[], io: Io): Promise<num
     apply: { type: 'boolean' },
   });
   const olderThanMs = parseAge(values['older-than'] ?? '24h');
-  const { store, deps, repairDeps } = lakeCheck(required(values.dest, '--dest'), io, {
-    tempGraceMs: olderThanMs,
-  });
+  const { store, deps, repairDeps } = lakeCheck(
+    await existingLake(io.cwd, required(values.dest, '--dest')),
+    io,
+    {
+      tempGraceMs: olderThanMs,
+    },
+  );
   const now = io.now();
   const report = await verifyLake(deps);
   const old = async (f: Finding): Promise<boolean> => {

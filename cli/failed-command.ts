@@ -8,7 +8,8 @@
  */
 import { openStore } from '#adapters/open-store.ts';
 import { assertLoadId } from '#core/layout.ts';
-import { existingLakeFrom, parseFlags, required } from './args.ts';
+import { parseFlags, required } from './args.ts';
+import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
 import { committedFailedUsers, LoadNotFoundError, reportNotFound } from './load-report.ts';
 
@@ -23,7 +24,7 @@ export const FAILED_USAGE = `paylink-loader failed --dest <dir|s3://bucket/prefi
 
 export async function failedCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, { dest: { type: 'string' }, 'load-id': { type: 'string' } });
-  const dest = existingLakeFrom(io.cwd, required(values.dest, '--dest'));
+  const dest = await existingLake(io.cwd, required(values.dest, '--dest'));
   const loadId = assertLoadId(required(values['load-id'], '--load-id'));
   let users: string[];
   try {

@@ -2,6 +2,7 @@
  * The `paylink-loader` command line. Every failure prints one line naming what was wrong and
  * exits non-zero; a stack trace only with PAYLINK_DEBUG=1 (it can show internals, never secrets).
  */
+import { parseDestination } from '#adapters/open-store.ts';
 import { CommitIncompleteError, LoaderError, systemErrorWords } from '#core/errors.ts';
 import { CLEAN_USAGE, cleanCommand } from './clean-command.ts';
 import { demoCommand } from './demo-command.ts';
@@ -157,7 +158,20 @@ function namedForUser(error: unknown, argv: readonly string[]): string {
   const dest = flagValue(argv, '--dest');
   const lake = /^lake (\S+): (.*)\.$/s.exec(text);
   if (dest === undefined || lake === null) return text;
-  return `--dest ${dest}: ${lake[2]} (key ${lake[1]}).`;
+  return `--dest ${dest}: ${lake[2]} (key ${objectKey(dest, lake[1]!)}).`;
+}
+
+/**
+ * A store error's key is relative to the lake; on S3 the key a person finds (in the console, in
+ * CloudTrail) starts with the destination's prefix: `s3://b/pre` + `_dlt_loads/` is `pre/_dlt_loads/`.
+ */
+function objectKey(dest: string, key: string): string {
+  try {
+    const destination = parseDestination(dest);
+    return destination.kind === 's3' && destination.prefix !== '' ? `${destination.prefix}/${key}` : key;
+  } catch {
+    return key;
+  }
 }
 
 /** Node's system errors (`listen EADDRINUSE`, `EACCES`): a cause outside us, not an internal error. */

@@ -10,7 +10,8 @@ import { forEachConcurrent } from '#core/pool.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import type { SchemaRegistry } from '#core/schema-registry.ts';
 import { readJson } from '#core/store-json.ts';
-import { existingLakeFrom, parseFlags, required } from './args.ts';
+import { parseFlags, required } from './args.ts';
+import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
 import { type LoadDetail, LoadNotFoundError, loadDetail, reportNotFound } from './load-report.ts';
 import {
@@ -177,7 +178,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     'run-window-minutes': { type: 'string' },
   });
   const qualityOptions = parseQualityFlags(values);
-  const dest = existingLakeFrom(io.cwd, required(values.dest, '--dest'));
+  const dest = await existingLake(io.cwd, required(values.dest, '--dest'));
   if (values['load-id'] !== undefined) {
     const loadId = assertLoadId(values['load-id']);
     let detail: LoadDetail;

@@ -118,7 +118,8 @@ describe('a lake that does not exist', () => {
 describe('a query with a long result', () => {
   it('prints every row (no call stack overflow while measuring columns)', async () => {
     const lake = scratch.path('empty-lake');
-    await import('node:fs/promises').then((fs) => fs.mkdir(lake));
+    // A lake no load committed to yet: only its commit-point folder.
+    await import('node:fs/promises').then((fs) => fs.mkdir(`${lake}/_dlt_loads`, { recursive: true }));
     const run = await runCli(['query', '--dest', lake, 'SELECT range AS n FROM range(200000)']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -149,7 +150,7 @@ describe('S3 errors name their cause, the endpoint and the region', () => {
     const run = await runCli(['status', '--dest', 's3://paylink-lake/x']);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      'error: --dest s3://paylink-lake/x: S3 ListObjectsV2 failed (no AWS region): set AWS_REGION, or a region in your AWS profile (key _dlt_loads/).\n',
+      'error: --dest s3://paylink-lake/x: S3 ListObjectsV2 failed (no AWS region): set AWS_REGION, or a region in your AWS profile (key x/_dlt_loads/).\n',
     );
   });
 
@@ -167,7 +168,7 @@ describe('S3 errors name their cause, the endpoint and the region', () => {
     const run = await runCli(['status', '--dest', 's3://paylink-lake/x']);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      `error: --dest s3://paylink-lake/x: S3 ListObjectsV2 failed (ECONNREFUSED): connection refused at http://127.0.0.1:${port} (region eu-west-3) (key _dlt_loads/).\n`,
+      `error: --dest s3://paylink-lake/x: S3 ListObjectsV2 failed (ECONNREFUSED): connection refused at http://127.0.0.1:${port} (region eu-west-3) (key x/_dlt_loads/).\n`,
     );
   });
 });
