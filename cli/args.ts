@@ -6,18 +6,45 @@ import { ConfigError } from '#core/errors.ts';
 
 export type Options = ParseArgsConfig['options'];
 
+/**
+ * Parses flags strictly. Errors name the flag: an unknown one, one without its value, a negative
+ * number (parseArgs reads `--concurrency -1` as a flag with no value followed by a flag `-1`),
+ * and an empty value (`--resources "$UNSET"`), which is never what a script meant.
+ */
 export function parseFlags<O extends NonNullable<Options>>(
   argv: readonly string[],
   options: O,
   allowPositionals = false,
 ) {
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>
+  >;
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals });
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message)?.[1];
+    if (ambiguous !== undefined) throw valueLikeAFlag(ambiguous, argv[argv.indexOf(ambiguous) + 1] ?? '');
     // parseArgs messages quote the flag ("Unknown option '--foo'"): safe and specific.
-    throw new ConfigError('arguments', message.split('. ')[0] ?? message);
+    throw new ConfigError('arguments', message.split('. ')[0]!.split('\n')[0]!);
   }
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (typeof value === 'string' && value.trim() === '')
+      throw new ConfigError(
+        `--${name}`,
+        'is empty (an unset variable?): give a value, or leave the flag out',
+      );
+  }
+  return parsed;
+}
+
+function valueLikeAFlag(flag: string, value: string): ConfigError {
+  return /^-\d/.test(value)
+    ? new ConfigError(flag, `'${value}' is negative: the value must be a positive number`)
+    : new ConfigError(
+        flag,
+        `needs a value, but is followed by '${value}' (a value starting with "-" is written ${flag}=${value})`,
+      );
 }
 
 export function required<T>(value: T | undefined, flag: string): T {

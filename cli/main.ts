@@ -3,10 +3,11 @@
  * exits non-zero; a stack trace only with PAYLINK_DEBUG=1 (it can show internals, never secrets).
  */
 import { parseDestination } from '#adapters/open-store.ts';
-import { CommitIncompleteError, LoaderError, systemErrorWords } from '#core/errors.ts';
+import { CommitIncompleteError, ConfigError, LoaderError, systemErrorWords } from '#core/errors.ts';
 import { CLEAN_USAGE, cleanCommand } from './clean-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { FAILED_USAGE, failedCommand } from './failed-command.ts';
+import { flagValue, messageInUserTerms } from './flag-names.ts';
 import type { Io } from './io.ts';
 import { LOAD_USAGE, loadCommand } from './load-command.ts';
 import { PLAN_USAGE, planCommand } from './plan-command.ts';
@@ -39,7 +40,7 @@ Commands:
   demo       simulator + a load of a few hundred users into ./lake + a query
 
 Run 'paylink-loader <command> --help' for a command's options; 'paylink-loader --version' (-V)
-prints the version.`;
+prints the version ({"version": "..."} with --json).`;
 
 type Command = (argv: readonly string[], io: Io) => Promise<number>;
 
@@ -69,7 +70,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return name === undefined ? 1 : 0;
   }
   if (name === '--version' || name === '-V') {
-    io.stdout.write(`paylink-loader ${packageVersion()}\n`);
+    io.stdout.write(
+      rest.includes('--json')
+        ? `${JSON.stringify({ version: packageVersion() })}\n`
+        : `paylink-loader ${packageVersion()}\n`,
+    );
     return 0;
   }
   const command = COMMANDS[name];
@@ -139,15 +144,6 @@ function describeFailure(command: string, argv: readonly string[], error: unknow
   };
 }
 
-/** The value given to a flag (`--dest x` or `--dest=x`), as typed. */
-function flagValue(argv: readonly string[], flag: string): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === flag) return argv[i + 1];
-    if (argv[i]?.startsWith(`${flag}=`)) return argv[i]!.slice(flag.length + 1);
-  }
-  return undefined;
-}
-
 /**
  * The message in the user's words: a lake error names the `--dest` they typed, not only the
  * object key inside it (`lake _staging/1.2/plan.json: ...` becomes `--dest ./lake: ...
@@ -198,8 +194,12 @@ function describeSystemError(error: NodeJS.ErrnoException, argv: readonly string
   return `${[error.syscall, path].filter(Boolean).join(' ')} failed (${code}${words === code ? '' : `: ${words}`}).`;
 }
 
-/** Our errors carry safe messages; anything else is reported by kind, without internals. */
+/**
+ * Our errors carry safe messages (a setting's error names the flag or file typed: flag-names.ts);
+ * anything else is reported by kind, without internals.
+ */
 export function describeForUser(error: unknown, argv: readonly string[] = []): string {
+  if (error instanceof ConfigError) return `${messageInUserTerms(error, argv)}.`;
   if (error instanceof LoaderError) return `${error.message}.`;
   const system = error instanceof Error ? describeSystemError(error, argv) : undefined;
   if (system !== undefined) return system;
