@@ -55,6 +55,9 @@ describe('paylink-loader --version', () => {
     for (const flag of ['--version', '-V']) {
       const run = await runCli([flag]);
       expect(run).toEqual({ code: 0, stdout: `paylink-loader ${PACKAGE_VERSION}\n`, stderr: '' });
+      const json = await runCli([flag, '--json']);
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout)).toEqual({ version: PACKAGE_VERSION });
     }
     // From another working directory: the version comes from the package, not the cwd.
     const spawned = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
@@ -220,6 +223,9 @@ describe('inspecting one load of a lake', () => {
     const run = await runCli(['failed', '--dest', dest, '--load-id', 'first']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe(`${failedExpected.join('\n')}\n`);
+    const json = await runCli(['failed', '--dest', dest, '--load-id', 'first', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ loadId: 'first', users: failedExpected });
     // The five healthy users have endpoint_unavailable outcomes (identities) and are not listed.
     const unavailable = await withLake(dest, (lake) =>
       queryObjects(
@@ -257,7 +263,10 @@ describe('inspecting one load of a lake', () => {
     expect(loaded.map((r) => r.u).sort()).toEqual(failedExpected);
     // No user failed: nothing to list, exit 0; and nothing to re-run.
     const none = await runCli(['failed', '--dest', dest, '--load-id', 'retry-file']);
-    expect(none).toMatchObject({ code: 0, stdout: '' });
+    expect(none).toEqual({ code: 0, stdout: '', stderr: 'load retry-file: no failed users\n' });
+    const noneJson = await runCli(['failed', '--dest', dest, '--load-id', 'retry-file', '--json']);
+    expect(noneJson.code).toBe(0);
+    expect(JSON.parse(noneJson.stdout)).toEqual({ loadId: 'retry-file', users: [] });
     const refused = await runCli(
       ['load', '--users-from-failed', 'retry-file', '--dest', dest, '--base-url', healthy.url, '--quiet'],
       ENV,
