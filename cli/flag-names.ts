@@ -5,7 +5,8 @@
  * `--config` file and the key inside it. Keys that are already flags, or that no typed flag
  * gave, are left as they are.
  */
-import type { ConfigError } from '#core/errors.ts';
+import { SECRET_LABEL } from '#adapters/credentials.ts';
+import type { ConfigError, CredentialsError } from '#core/errors.ts';
 import { assertLoadId } from '#core/layout.ts';
 
 /** The value given to a flag (`--dest x` or `--dest=x`), as typed; undefined when not given. */
@@ -62,4 +63,11 @@ export function messageInUserTerms(error: ConfigError, argv: readonly string[]):
   const source = typedSource(error.key, argv);
   if (source === undefined || !error.message.startsWith(`${error.key}: `)) return error.message;
   return `${source}: ${error.message.slice(error.key.length + 2)}`;
+}
+
+/** A secret's error names the flag it came from: `--secret-id paylink/api: ...`. */
+export function secretInUserTerms(error: CredentialsError, argv: readonly string[]): string {
+  const secretId = flagValue(argv, '--secret-id')?.trim();
+  if (secretId === undefined || !error.message.startsWith(SECRET_LABEL(secretId))) return error.message;
+  return `--secret-id ${secretId}${error.message.slice(SECRET_LABEL(secretId).length)}`;
 }

@@ -3,11 +3,17 @@
  * exits non-zero; a stack trace only with PAYLINK_DEBUG=1 (it can show internals, never secrets).
  */
 import { parseDestination } from '#adapters/open-store.ts';
-import { CommitIncompleteError, ConfigError, LoaderError, systemErrorWords } from '#core/errors.ts';
+import {
+  CommitIncompleteError,
+  ConfigError,
+  CredentialsError,
+  LoaderError,
+  systemErrorWords,
+} from '#core/errors.ts';
 import { CLEAN_USAGE, cleanCommand } from './clean-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { FAILED_USAGE, failedCommand } from './failed-command.ts';
-import { flagValue, messageInUserTerms } from './flag-names.ts';
+import { flagValue, messageInUserTerms, secretInUserTerms } from './flag-names.ts';
 import type { Io } from './io.ts';
 import { LOAD_USAGE, loadCommand } from './load-command.ts';
 import { PLAN_USAGE, planCommand } from './plan-command.ts';
@@ -200,6 +206,7 @@ function describeSystemError(error: NodeJS.ErrnoException, argv: readonly string
  */
 export function describeForUser(error: unknown, argv: readonly string[] = []): string {
   if (error instanceof ConfigError) return `${messageInUserTerms(error, argv)}.`;
+  if (error instanceof CredentialsError) return `${secretInUserTerms(error, argv)}.`;
   if (error instanceof LoaderError) return `${error.message}.`;
   const system = error instanceof Error ? describeSystemError(error, argv) : undefined;
   if (system !== undefined) return system;
