@@ -98,6 +98,80 @@ describe('a users file that is not UTF-8', () => {
   });
 });
 
+describe('a users file saved in a way that is not one UTF-8 identifier per line', () => {
+  async function refusedUsers(name: string, bytes: Uint8Array): Promise<{ file: string; stderr: string }> {
+    const file = scratch.path(name);
+    await writeFile(file, bytes);
+    const run = await loadFrom(scratch.dir, [
+      '--users',
+      file,
+      '--dest',
+      scratch.path('never'),
+      '--base-url',
+      'http://127.0.0.1:9',
+    ]);
+    expect(run.code).toBe(1);
+    expect(existsSync(scratch.path('never'))).toBe(false);
+    return { file, stderr: run.stderr };
+  }
+
+  it('CR-only line endings (classic Mac OS) are named, with the file and how to convert it', async () => {
+    const { file, stderr } = await refusedUsers('mac.txt', Buffer.from('user-a\ruser-b\ruser-c\r'));
+    expect(stderr).toBe(
+      `error: --users: ${file} has CR line endings (classic Mac OS), which are not supported: convert it to LF or CRLF line endings (e.g. tr '\\r' '\\n' < ${file} > users-lf.txt). Nothing was committed.\n`,
+    );
+    const plan = await runCli(['plan', '--users', file]);
+    expect(plan.stderr).toContain(`${file} has CR line endings (classic Mac OS)`);
+  });
+
+  it.each([
+    [
+      'with a little-endian BOM',
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('user-a\nuser-b\n', 'utf16le')]),
+      'little-endian byte order mark FF FE',
+    ],
+    [
+      'with a big-endian BOM',
+      Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from('user-a\n', 'utf16le').swap16()]),
+      'big-endian byte order mark FE FF',
+    ],
+    [
+      'without a BOM',
+      Buffer.from('user-a\nuser-b\n', 'utf16le'),
+      'every other byte is NUL: UTF-16 little-endian',
+    ],
+  ])('UTF-16 %s is named as UTF-16, not as Latin-1', async (_name, bytes, why) => {
+    const { file, stderr } = await refusedUsers(`utf16-${why.length}.txt`, bytes);
+    expect(stderr).toBe(
+      `error: --users: ${file} looks like UTF-16 (${why}): identifiers must be UTF-8; save the file as UTF-8. Nothing was committed.\n`,
+    );
+  });
+
+  it('identifiers with surrounding whitespace load exactly as written, with one warning line counting them', async () => {
+    const file = await scratch.text('spaced.txt', 'user-a\n user-b\nuser-c \nuser-c\n\tuser-d\n');
+    const run = await loadFrom(scratch.dir, [
+      '--users',
+      file,
+      '--dest',
+      scratch.path('spaced-lake'),
+      '--base-url',
+      'http://127.0.0.1:9',
+    ]);
+    expect(run.stderr.split('\n')[0]).toBe(
+      `warning: 3 identifier(s) in ${file} start or end with whitespace; they are loaded exactly as written (a different user from the same identifier without it)`,
+    );
+    const plain = await loadFrom(scratch.dir, [
+      '--users',
+      usersFile,
+      '--dest',
+      scratch.path('plain-lake'),
+      '--base-url',
+      'http://127.0.0.1:9',
+    ]);
+    expect(plain.stderr).not.toContain('warning');
+  });
+});
+
 describe('a lake that does not exist', () => {
   it.each([
     ['status', []],
