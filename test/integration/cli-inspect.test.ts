@@ -5,8 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { cp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
@@ -14,6 +15,7 @@ import type { DryRunReport } from '#cli/dry-run.ts';
 import type { Io } from '#cli/io.ts';
 import type { LoadDetail } from '#cli/load-report.ts';
 import { main } from '#cli/main.ts';
+import type { LakeStatus } from '#cli/status-command.ts';
 import { acquireLease } from '#core/lease.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
@@ -217,6 +219,31 @@ describe('inspecting one load of a lake', () => {
     });
     const failed = await runCli(['failed', '--dest', dest, '--load-id', 'no-such-load']);
     expect(failed.code).toBe(8);
+  });
+
+  it('status of a whole lake with one damaged load report lists the other loads and names the damaged report (exit 1)', async () => {
+    const damaged = scratch.path('damaged-report-lake');
+    await cp(dest, damaged, { recursive: true });
+    const second = await runCli(
+      loadArgv({ users, dest: damaged, baseUrl: healthy.url, loadId: 'second', resources: ['accounts'] }),
+      ENV,
+    );
+    expect(second.code, second.stderr).toBe(0);
+    await writeFile(join(damaged, '_loads', 'first.json'), '{"loadId": "first", "files": [');
+    const run = await runCli(['status', '--dest', damaged]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      "warning: lake _loads/first.json: not valid JSON (was it edited by hand?); its load is listed without it ('paylink-loader verify' checks the lake)\n",
+    );
+    expect(run.stdout).toMatch(/^Loads \(1\):$/m);
+    expect(run.stdout).toMatch(/^\s*second\s/m);
+    expect(run.stdout).toContain('report (_loads/<id>.json) is missing, not counted above: first');
+    const json = await runCli(['status', '--dest', damaged, '--json']);
+    expect(json.code).toBe(1);
+    const parsed = JSON.parse(json.stdout) as LakeStatus;
+    expect(parsed.loads.map((l) => l.loadId)).toEqual(['second']);
+    expect(parsed.withoutReport).toEqual(['first']);
+    expect(parsed.damagedReports).toEqual(['_loads/first.json']);
   });
 
   it('failed lists exactly the failed users, not those of a resource disabled for everybody', async () => {
