@@ -2,6 +2,7 @@
  * The `paylink-loader` command line. Every failure prints one line naming what was wrong and
  * exits non-zero; a stack trace only with PAYLINK_DEBUG=1 (it can show internals, never secrets).
  */
+import { resolve } from 'node:path';
 import { parseDestination } from '#adapters/open-store.ts';
 import {
   CommitIncompleteError,
@@ -12,6 +13,7 @@ import {
 } from '#core/errors.ts';
 import { CLEAN_USAGE, cleanCommand } from './clean-command.ts';
 import { demoCommand } from './demo-command.ts';
+import { missingFolders, removeCreatedIfEmpty } from './dest-folder.ts';
 import { FAILED_USAGE, failedCommand } from './failed-command.ts';
 import { flagValue, messageInUserTerms, secretInUserTerms } from './flag-names.ts';
 import type { Io } from './io.ts';
@@ -92,6 +94,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.stdout.write(`${command.usage}\n`);
     return 0;
   }
+  // A load that writes nothing must not leave the lake folders it created (an empty ./lake).
+  const created = name === 'load' ? await createdByLoad(rest, io.cwd) : [];
   try {
     return await command.run(rest, io);
   } catch (error) {
@@ -101,6 +105,19 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     if (io.env.PAYLINK_DEBUG === '1' && error instanceof Error && error.stack)
       io.stderr.write(`${error.stack}\n`);
     return failure.exitCode;
+  } finally {
+    await removeCreatedIfEmpty(created);
+  }
+}
+
+/** The folders `load --dest` would create, taken before it runs; [] when --dest is not a new folder. */
+async function createdByLoad(argv: readonly string[], cwd: string): Promise<string[]> {
+  const dest = flagValue(argv, '--dest');
+  if (dest === undefined) return [];
+  try {
+    return await missingFolders(parseDestination(dest, cwd).kind === 'local' ? resolve(cwd, dest) : dest);
+  } catch {
+    return []; // An invalid --dest: the command itself says so.
   }
 }
 

@@ -3,8 +3,9 @@
  * flag as typed and the real cause, and nothing is written. Commands run in-process (main).
  */
 import { existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeForUser, main } from '#cli/main.ts';
 import { captureIo, credentialsEnv, FAST_HTTP, runCli, Scratch } from '#test/helpers/lake-harness.ts';
@@ -244,6 +245,42 @@ describe('S3 errors name their cause, the endpoint and the region', () => {
     expect(run.stderr).toBe(
       `error: --dest s3://paylink-lake/x: S3 ListObjectsV2 failed (ECONNREFUSED): connection refused at http://127.0.0.1:${port} (region eu-west-3) (key x/_dlt_loads/).\n`,
     );
+  });
+});
+
+describe('a load that writes nothing', () => {
+  it('leaves none of the lake folders it created, and keeps a folder that was there', async () => {
+    const cwd = scratch.path('cwd-unreached');
+    await mkdir(cwd);
+    // A closed port: PayLink is unreachable, the load fails before its first batch.
+    const server = createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    const run = await loadFrom(cwd, [
+      '--users',
+      usersFile,
+      '--dest',
+      './lakeR/nested',
+      '--base-url',
+      `http://127.0.0.1:${port}`,
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/Nothing was committed\.\n$/);
+    expect(await readdir(cwd)).toEqual([]);
+
+    await mkdir(join(cwd, 'existing'));
+    await writeFile(join(cwd, 'existing', 'notes.txt'), 'mine\n');
+    const again = await loadFrom(cwd, [
+      '--users',
+      usersFile,
+      '--dest',
+      './existing',
+      '--base-url',
+      `http://127.0.0.1:${port}`,
+    ]);
+    expect(again.code).toBe(1);
+    expect(await readdir(join(cwd, 'existing'))).toEqual(['notes.txt']);
   });
 });
 

@@ -542,6 +542,11 @@ describe('inspecting one load of a lake', () => {
     );
     expect(good.code, good.stderr).toBe(0);
     expect(good.stdout).toContain('schema registry: none yet (a new lake)');
+    // No folder was there: the plan says it would be created, not that a probe file was written in it.
+    expect(good.stdout).toContain(
+      `lake ${fresh}: does not exist yet, a load would create it (its nearest existing parent ${scratch.dir} is writable: a probe folder was created and removed)`,
+    );
+    expect(good.stdout).not.toContain('probe file');
     await expect(stat(scratch.path('dry-run-new'))).rejects.toThrow(/ENOENT/);
   });
 });
