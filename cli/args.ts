@@ -1,4 +1,5 @@
 /** Flag parsing for the CLI: node's parseArgs, with errors that name the flag. */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { parseDestination } from '#adapters/open-store.ts';
@@ -76,4 +77,17 @@ export function pathFrom(cwd: string, path: string): string {
 export function destFrom(cwd: string, dest: string): string {
   const destination = parseDestination(dest, cwd, '--dest');
   return destination.kind === 'local' ? destination.path : dest;
+}
+
+/**
+ * A --dest whose folder must exist (sync, existence only): a local folder that does not exist is
+ * an error, not an empty lake. Commands that read a lake use existing-lake.ts's `existingLake`,
+ * which also refuses a file, a folder without lake entries and an empty S3 prefix.
+ */
+export function existingLakeFrom(cwd: string, dest: string): string {
+  const path = destFrom(cwd, dest);
+  if (!path.startsWith('s3://') && !existsSync(path)) {
+    throw new ConfigError('--dest', `no lake at ${path} (the folder does not exist)`);
+  }
+  return path;
 }
