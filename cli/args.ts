@@ -7,18 +7,45 @@ import { ConfigError } from '#core/errors.ts';
 
 export type Options = ParseArgsConfig['options'];
 
+/**
+ * Parses flags strictly. Errors name the flag: an unknown one, one without its value, a negative
+ * number (parseArgs reads `--concurrency -1` as a flag with no value followed by a flag `-1`),
+ * and an empty value (`--resources "$UNSET"`), which is never what a script meant.
+ */
 export function parseFlags<O extends NonNullable<Options>>(
   argv: readonly string[],
   options: O,
   allowPositionals = false,
 ) {
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>
+  >;
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals });
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message)?.[1];
+    if (ambiguous !== undefined) throw valueLikeAFlag(ambiguous, argv[argv.indexOf(ambiguous) + 1] ?? '');
     // parseArgs messages quote the flag ("Unknown option '--foo'"): safe and specific.
-    throw new ConfigError('arguments', message.split('. ')[0] ?? message);
+    throw new ConfigError('arguments', message.split('. ')[0]!.split('\n')[0]!);
   }
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (typeof value === 'string' && value.trim() === '')
+      throw new ConfigError(
+        `--${name}`,
+        'is empty (an unset variable?): give a value, or leave the flag out',
+      );
+  }
+  return parsed;
+}
+
+function valueLikeAFlag(flag: string, value: string): ConfigError {
+  return /^-\d/.test(value)
+    ? new ConfigError(flag, `'${value}' is negative: the value must be a positive number`)
+    : new ConfigError(
+        flag,
+        `needs a value, but is followed by '${value}' (a value starting with "-" is written ${flag}=${value})`,
+      );
 }
 
 export function required<T>(value: T | undefined, flag: string): T {
@@ -53,8 +80,9 @@ export function destFrom(cwd: string, dest: string): string {
 }
 
 /**
- * A --dest that must already be a lake (status, verify, clean): a local folder that does not
- * exist is an error, not an empty lake (a typo would otherwise read as "clean").
+ * A --dest whose folder must exist (sync, existence only): a local folder that does not exist is
+ * an error, not an empty lake. Commands that read a lake use existing-lake.ts's `existingLake`,
+ * which also refuses a file, a folder without lake entries and an empty S3 prefix.
  */
 export function existingLakeFrom(cwd: string, dest: string): string {
   const path = destFrom(cwd, dest);

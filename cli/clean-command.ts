@@ -4,6 +4,7 @@ import type { PlanDoc } from '#core/plan.ts';
 import { readJson } from '#core/store-json.ts';
 import { type Finding, repairLake, verifyLake } from '#core/verify.ts';
 import { parseFlags, required } from './args.ts';
+import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
 import { lakeCheck } from './verify-command.ts';
 
@@ -11,9 +12,10 @@ export const CLEAN_USAGE = `paylink-loader clean --dest <dir|s3://bucket/prefix>
 
   Lists what abandoned loads left behind: staging, parts and reports of loads that never
   committed (invisible to readers), staging a committed load did not remove, expired leases,
-  temporary files of killed writes. Only loads that started longer ago than --older-than
-  (default 24h; units s, m, h, d). Loads running now are never touched, nor anything a
-  committed load lists. An interrupted load you mean to resume is staging too: resume it first.
+  temporary files of killed writes, and the staging of interrupted loads (marked resumable, with
+  the command that resumes them: resume those you still want before cleaning). Only loads that
+  started longer ago than --older-than (default 24h; units s, m, h, d). Loads running now are
+  never touched, nor anything a committed load lists.
 
   --apply   remove what is listed (default: only list it)`;
 
@@ -21,6 +23,7 @@ const KINDS = new Set([
   'orphan_part',
   'orphan_report',
   'orphan_staging',
+  'resumable_staging',
   'leftover_staging',
   'expired_lease',
   'temp_file',
@@ -39,9 +42,13 @@ export async function cleanCommand(argv: readonly string[], io: Io): Promise<num
     apply: { type: 'boolean' },
   });
   const olderThanMs = parseAge(values['older-than'] ?? '24h');
-  const { store, deps, repairDeps } = lakeCheck(required(values.dest, '--dest'), io, {
-    tempGraceMs: olderThanMs,
-  });
+  const { store, deps, repairDeps } = lakeCheck(
+    await existingLake(io.cwd, required(values.dest, '--dest')),
+    io,
+    {
+      tempGraceMs: olderThanMs,
+    },
+  );
   const now = io.now();
   const report = await verifyLake(deps);
   const old = async (f: Finding): Promise<boolean> => {
@@ -53,7 +60,8 @@ export async function cleanCommand(argv: readonly string[], io: Io): Promise<num
   const selected: Finding[] = [];
   for (const f of report.findings) if (KINDS.has(f.kind) && f.fixable && (await old(f))) selected.push(f);
   const objects = selected.reduce((n, f) => n + f.keys.length, 0);
-  const lines = selected.map((f) => `  ${f.kind.padEnd(16)} ${f.detail}`);
+  const dest = values.dest!;
+  const lines = selected.map((f) => `  ${f.kind.padEnd(17)} ${line(f, dest)}`);
   if (selected.length === 0) {
     io.stdout.write(
       `Nothing to clean in ${store.description} (older than ${values['older-than'] ?? '24h'}).\n`,
@@ -69,4 +77,17 @@ export async function cleanCommand(argv: readonly string[], io: Io): Promise<num
   const removed = await repairLake(repairDeps, { ...report, findings: selected });
   io.stdout.write(`${lines.join('\n')}\nRemoved ${removed} object(s) from ${store.description}.\n`);
   return 0;
+}
+
+/**
+ * One listed finding. An interrupted load's staging is what `load --resume` continues from:
+ * marked resumable, with the command (its users and options are the ones it was started with).
+ */
+function line(f: Finding, dest: string): string {
+  if (f.kind !== 'resumable_staging' || f.loadId === undefined) return f.detail;
+  const batches = f.keys.filter((k) => k.endsWith('/manifest.json')).length;
+  return (
+    `load ${f.loadId}: ${batches} batch(es) staged (${f.keys.length} objects), RESUMABLE: ` +
+    `paylink-loader load --resume ${f.loadId} --dest ${dest} --users <the same file> ...`
+  );
 }

@@ -5,7 +5,7 @@
  * destination fails deep inside the first batch with a staging key in the message.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseDestination } from '#adapters/open-store.ts';
 import { ConfigError } from '#core/errors.ts';
@@ -15,7 +15,8 @@ const code = (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'error
 /**
  * Throws ConfigError(flag) unless `dest` is an s3:// destination, a folder that accepts a new
  * file, or a path whose nearest existing ancestor is a folder where a folder can be created.
- * Leaves nothing behind: its probe file and folder are removed at once.
+ * Leaves nothing behind: its probe file and folder are removed at once (and the CLI removes the
+ * folders a load created when the load wrote nothing: removeCreatedIfEmpty).
  */
 export async function assertWritableDestination(dest: string, flag = '--dest'): Promise<void> {
   const destination = parseDestination(dest);
@@ -58,4 +59,40 @@ export async function assertWritableDestination(dest: string, flag = '--dest'): 
   } catch (error) {
     throw new ConfigError(flag, `cannot write in '${folder}' (${code(error)})`);
   }
+}
+
+/**
+ * The folders a load to `dest` would create: the missing levels from the nearest existing
+ * ancestor down to the lake folder itself, outermost first ([] for s3:// or an existing folder).
+ */
+export async function missingFolders(dest: string): Promise<string[]> {
+  const destination = parseDestination(dest);
+  if (destination.kind !== 'local') return [];
+  const missing: string[] = [];
+  for (let path = destination.path; ; path = dirname(path)) {
+    const exists = await stat(path).then(
+      () => true,
+      () => false,
+    );
+    if (exists || dirname(path) === path) break;
+    missing.unshift(path);
+  }
+  return missing;
+}
+
+/**
+ * After a load that wrote nothing (PayLink unreachable, credentials refused, interrupted before
+ * its first batch), removes the folders it created (`missingFolders`, taken before it ran), so a
+ * failed first load leaves no empty lake behind. Only empty folders are removed, deepest first
+ * (`rmdir` refuses a folder holding anything): a file any run wrote there keeps its folders.
+ */
+export async function removeCreatedIfEmpty(created: readonly string[]): Promise<void> {
+  const top = created[0];
+  if (top === undefined) return;
+  const removeEmpty = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) if (entry.isDirectory()) await removeEmpty(join(dir, entry.name));
+    await rmdir(dir).catch(() => undefined);
+  };
+  await removeEmpty(top);
 }

@@ -3,6 +3,7 @@
  * writing, then the plan. Writes nothing to the lake (a local --dest gets a probe file created
  * and removed at once, by the same writability check a load makes).
  */
+import { dirname } from 'node:path';
 import { isAbandonedOnThisHost } from '#adapters/lease-owner.ts';
 import { LeaseHeldError } from '#core/errors.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
@@ -10,6 +11,7 @@ import { dltLoadsKey, leasesPrefix, loadDate, parseLeaseKey, planKey } from '#co
 import { describeHolder, isLive, readLease } from '#core/lease.ts';
 import type { BatchUser } from '#core/load-batch.ts';
 import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
+import { missingFolders } from './dest-folder.ts';
 
 export interface DryRunInput {
   readonly loadId: string;
@@ -62,10 +64,13 @@ export async function dryRunReport(input: DryRunInput): Promise<DryRunReport> {
   const users = new Set(input.users.map((u) => u.identifier)).size;
   checks.push('flags and config: valid');
   checks.push(`users: ${users} from ${input.usersFrom}`);
+  const missing = await missingFolders(store.description);
   checks.push(
     store.description.startsWith('s3://')
       ? `lake ${store.description}: listable (S3 write permission cannot be checked without writing)`
-      : `lake ${store.description}: writable (a probe file was created and removed)`,
+      : missing.length > 0
+        ? `lake ${store.description}: does not exist yet, a load would create it (its nearest existing parent ${dirname(missing[0]!)} is writable: a probe folder was created and removed)`
+        : `lake ${store.description}: writable (a probe file was created and removed)`,
   );
   const registry = await readCommittedSchema(store);
   checks.push(

@@ -223,8 +223,11 @@ async function createViews(
       await connection.run(`CREATE VIEW ${RAW_SCHEMA}.${quoteIdentifier(table)} AS ${body}`);
       columnsOf.set(table, columns);
     } catch (error) {
+      // DuckDB's first line names the file; the rest shows our own DESCRIBE ... read_parquet SQL.
+      const first = messageOf(error).split('\n')[0]!.trim();
       throw new LakeStateError(
-        `table ${table}: DuckDB cannot read its Parquet parts (${messageOf(error)})`,
+        `table ${table}: DuckDB cannot read its Parquet parts (${first}); ` +
+          `'paylink-loader verify --dest ${root}' checks every part of the lake`,
         error,
       );
     }
@@ -259,6 +262,65 @@ export interface OpenLakeOptions {
 
 /** Statement kinds that only read: what `queryStatements` runs. */
 const READING_STATEMENTS: ReadonlySet<StatementType> = new Set([StatementType.SELECT, StatementType.EXPLAIN]);
+
+/** The words a reading statement starts with (DuckDB SQL); `(` opens a parenthesized query. */
+const READING_WORDS = new Set([
+  'SELECT',
+  'WITH',
+  'FROM',
+  'VALUES',
+  'TABLE',
+  'SHOW',
+  'DESCRIBE',
+  'DESC',
+  'SUMMARIZE',
+  'EXPLAIN',
+  'PIVOT',
+  'UNPIVOT',
+  '(',
+]);
+
+const READ_ONLY =
+  'query is read-only (SELECT, WITH, FROM, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN); nothing was run';
+
+/**
+ * The first word of each statement of `sql` (upper case), skipping comments and quoted text:
+ * what a person calls the statement (`INSTALL`, which DuckDB types as LOAD; `INSERT`, which
+ * fails to bind against a view before its type is known). Empty statements are left out, so an
+ * SQL text of only comments gives []. Only a guide for messages: DuckDB decides what runs.
+ */
+export function leadingWords(sql: string): string[] {
+  const words: string[] = [];
+  let current: string | undefined;
+  let i = 0;
+  const at = (s: string) => sql.startsWith(s, i);
+  while (i < sql.length) {
+    if (at('--')) {
+      const end = sql.indexOf('\n', i);
+      i = end === -1 ? sql.length : end + 1;
+    } else if (at('/*')) {
+      const end = sql.indexOf('*/', i + 2);
+      i = end === -1 ? sql.length : end + 2;
+    } else if (sql[i] === ';') {
+      if (current !== undefined) words.push(current);
+      current = undefined;
+      i++;
+    } else if (/\s/.test(sql[i]!)) i++;
+    else {
+      if (current === undefined) current = /^[A-Za-z_]+/.exec(sql.slice(i))?.[0]?.toUpperCase() ?? sql[i]!;
+      const quote = sql[i] === "'" || sql[i] === '"' ? sql[i]! : undefined;
+      if (quote === undefined) i++;
+      else {
+        // Quoted text ends at the next unpaired quote ('' and "" are escapes inside).
+        i++;
+        while (i < sql.length && !(sql[i] === quote && sql[i + 1] !== quote)) i += sql[i] === quote ? 2 : 1;
+        i++;
+      }
+    }
+  }
+  if (current !== undefined) words.push(current);
+  return words;
+}
 
 const statementKind = (type: StatementType) =>
   (Object.entries(StatementType).find(([, value]) => value === type)?.[0] ?? `type ${type}`).replaceAll(
@@ -319,10 +381,17 @@ export async function openLakeQuery(lakeDir: string, options: OpenLakeOptions = 
   };
 
   const queryStatements = async (sql: string): Promise<LakeQueryResult[]> => {
+    // DuckDB answers SQL without a statement with "Error in native callback".
+    const words = leadingWords(sql);
+    if (words.length === 0)
+      throw new ConfigError('sql', 'no statement was given (the SQL holds only comments)');
     let prepared: DuckDBPreparedStatement[];
     try {
       const extracted = await open.extractStatements(sql);
       prepared = [];
+      // The words name the statements only when they split the SQL as DuckDB did.
+      const wordOf = (i: number) => (words.length === extracted.count ? words[i] : undefined);
+      const which = (i: number) => (extracted.count > 1 ? `statement ${i + 1}` : 'the statement');
       for (let i = 0; i < extracted.count; i++) {
         let statement: DuckDBPreparedStatement;
         try {
@@ -330,6 +399,10 @@ export async function openLakeQuery(lakeDir: string, options: OpenLakeOptions = 
         } catch (error) {
           const message = messageOf(error);
           const where = extracted.count > 1 ? `statement ${i + 1}: ` : '';
+          const word = wordOf(i);
+          // A write that failed to bind (INSERT INTO a view): refused as a write, not a catalog error.
+          if (word !== undefined && /^[A-Z_]+$/.test(word) && !READING_WORDS.has(word))
+            throw new ConfigError('sql', `${which(i)} is ${word}: ${READ_ONLY}`, error);
           // DuckDB's guard (readOnly) refusing a file: a write, or a read outside the lake.
           throw new ConfigError(
             'sql',
@@ -340,11 +413,11 @@ export async function openLakeQuery(lakeDir: string, options: OpenLakeOptions = 
           );
         }
         if (!READING_STATEMENTS.has(statement.statementType)) {
-          throw new ConfigError(
-            'sql',
-            `${extracted.count > 1 ? `statement ${i + 1}` : 'the statement'} is ${statementKind(statement.statementType)}: ` +
-              'query is read-only (SELECT, WITH, FROM, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN); nothing was run',
-          );
+          const word = wordOf(i);
+          const kind = statementKind(statement.statementType);
+          // DuckDB types INSTALL as LOAD: name what the person wrote.
+          const named = word !== undefined && /^[A-Z_]+$/.test(word) && word !== kind ? word : kind;
+          throw new ConfigError('sql', `${which(i)} is ${named}: ${READ_ONLY}`);
         }
         prepared.push(statement);
       }

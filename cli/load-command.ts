@@ -56,6 +56,7 @@ import type { Io } from './io.ts';
 import { committedFailedUsers, LoadNotFoundError } from './load-report.ts';
 import { Progress } from './progress.ts';
 import { EXIT, exitCodeOf, formatSummary, type LoadSummary, summarize } from './summary.ts';
+import { warnSurroundingWhitespace } from './users-notes.ts';
 
 export const LOAD_USAGE = `paylink-loader load --users <file|changed> --dest <dir|s3://bucket/prefix> [options]
 
@@ -263,6 +264,7 @@ async function prepareAndRun(
   });
   const dest = destFrom(io.cwd, request.dest);
   const source = await usersOf(request, io.cwd, dest, io.now());
+  warnSurroundingWhitespace(io, source.identifiers, source.description);
   if (source.identifiers.length === 0) {
     // Only `--users changed` gets here: nothing happened since the last changed load.
     io.stderr.write(`${source.description}: nothing to load\n`);

@@ -2,10 +2,20 @@
  * The `paylink-loader` command line. Every failure prints one line naming what was wrong and
  * exits non-zero; a stack trace only with PAYLINK_DEBUG=1 (it can show internals, never secrets).
  */
-import { CommitIncompleteError, LoaderError, systemErrorWords } from '#core/errors.ts';
+import { resolve } from 'node:path';
+import { parseDestination } from '#adapters/open-store.ts';
+import {
+  CommitIncompleteError,
+  ConfigError,
+  CredentialsError,
+  LoaderError,
+  systemErrorWords,
+} from '#core/errors.ts';
 import { CLEAN_USAGE, cleanCommand } from './clean-command.ts';
 import { demoCommand } from './demo-command.ts';
+import { missingFolders, removeCreatedIfEmpty } from './dest-folder.ts';
 import { FAILED_USAGE, failedCommand } from './failed-command.ts';
+import { flagValue, messageInUserTerms, secretInUserTerms } from './flag-names.ts';
 import type { Io } from './io.ts';
 import { LOAD_USAGE, loadCommand } from './load-command.ts';
 import { PLAN_USAGE, planCommand } from './plan-command.ts';
@@ -38,7 +48,7 @@ Commands:
   demo       simulator + a load of a few hundred users into ./lake + a query
 
 Run 'paylink-loader <command> --help' for a command's options; 'paylink-loader --version' (-V)
-prints the version.`;
+prints the version ({"version": "..."} with --json).`;
 
 type Command = (argv: readonly string[], io: Io) => Promise<number>;
 
@@ -68,7 +78,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return name === undefined ? 1 : 0;
   }
   if (name === '--version' || name === '-V') {
-    io.stdout.write(`paylink-loader ${packageVersion()}\n`);
+    io.stdout.write(
+      rest.includes('--json')
+        ? `${JSON.stringify({ version: packageVersion() })}\n`
+        : `paylink-loader ${packageVersion()}\n`,
+    );
     return 0;
   }
   const command = COMMANDS[name];
@@ -80,6 +94,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.stdout.write(`${command.usage}\n`);
     return 0;
   }
+  // A load that writes nothing must not leave the lake folders it created (an empty ./lake).
+  const created = name === 'load' ? await createdByLoad(rest, io.cwd) : [];
   try {
     return await command.run(rest, io);
   } catch (error) {
@@ -89,6 +105,19 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     if (io.env.PAYLINK_DEBUG === '1' && error instanceof Error && error.stack)
       io.stderr.write(`${error.stack}\n`);
     return failure.exitCode;
+  } finally {
+    await removeCreatedIfEmpty(created);
+  }
+}
+
+/** The folders `load --dest` would create, taken before it runs; [] when --dest is not a new folder. */
+async function createdByLoad(argv: readonly string[], cwd: string): Promise<string[]> {
+  const dest = flagValue(argv, '--dest');
+  if (dest === undefined) return [];
+  try {
+    return await missingFolders(parseDestination(dest, cwd).kind === 'local' ? resolve(cwd, dest) : dest);
+  } catch {
+    return []; // An invalid --dest: the command itself says so.
   }
 }
 
@@ -138,15 +167,6 @@ function describeFailure(command: string, argv: readonly string[], error: unknow
   };
 }
 
-/** The value given to a flag (`--dest x` or `--dest=x`), as typed. */
-function flagValue(argv: readonly string[], flag: string): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === flag) return argv[i + 1];
-    if (argv[i]?.startsWith(`${flag}=`)) return argv[i]!.slice(flag.length + 1);
-  }
-  return undefined;
-}
-
 /**
  * The message in the user's words: a lake error names the `--dest` they typed, not only the
  * object key inside it (`lake _staging/1.2/plan.json: ...` becomes `--dest ./lake: ...
@@ -157,7 +177,20 @@ function namedForUser(error: unknown, argv: readonly string[]): string {
   const dest = flagValue(argv, '--dest');
   const lake = /^lake (\S+): (.*)\.$/s.exec(text);
   if (dest === undefined || lake === null) return text;
-  return `--dest ${dest}: ${lake[2]} (key ${lake[1]}).`;
+  return `--dest ${dest}: ${lake[2]} (key ${objectKey(dest, lake[1]!)}).`;
+}
+
+/**
+ * A store error's key is relative to the lake; on S3 the key a person finds (in the console, in
+ * CloudTrail) starts with the destination's prefix: `s3://b/pre` + `_dlt_loads/` is `pre/_dlt_loads/`.
+ */
+function objectKey(dest: string, key: string): string {
+  try {
+    const destination = parseDestination(dest);
+    return destination.kind === 's3' && destination.prefix !== '' ? `${destination.prefix}/${key}` : key;
+  } catch {
+    return key;
+  }
 }
 
 /** Node's system errors (`listen EADDRINUSE`, `EACCES`): a cause outside us, not an internal error. */
@@ -184,8 +217,13 @@ function describeSystemError(error: NodeJS.ErrnoException, argv: readonly string
   return `${[error.syscall, path].filter(Boolean).join(' ')} failed (${code}${words === code ? '' : `: ${words}`}).`;
 }
 
-/** Our errors carry safe messages; anything else is reported by kind, without internals. */
+/**
+ * Our errors carry safe messages (a setting's error names the flag or file typed: flag-names.ts);
+ * anything else is reported by kind, without internals.
+ */
 export function describeForUser(error: unknown, argv: readonly string[] = []): string {
+  if (error instanceof ConfigError) return `${messageInUserTerms(error, argv)}.`;
+  if (error instanceof CredentialsError) return `${secretInUserTerms(error, argv)}.`;
   if (error instanceof LoaderError) return `${error.message}.`;
   const system = error instanceof Error ? describeSystemError(error, argv) : undefined;
   if (system !== undefined) return system;

@@ -5,8 +5,9 @@
  * in order.
  */
 import { ConfigError } from '#core/errors.ts';
-import { existingLakeFrom, parseFlags, required } from './args.ts';
+import { parseFlags, required } from './args.ts';
 import { type LakeQueryResult, openLakeQuery } from './duckdb-lake.ts';
+import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
 import { readText } from './load-command.ts';
 import { formatResult, QUERY_FORMATS, type QueryFormat, TABLE_CELL_WIDTH } from './query-format.ts';
@@ -46,7 +47,7 @@ export async function queryCommand(argv: readonly string[], io: Io): Promise<num
   }
   const format = parseFormat(values.format, values.json ?? false);
   const sql = await sqlOf(positionals, values.file, io);
-  const lake = await openLakeQuery(existingLakeFrom(io.cwd, dest), { readOnly: true });
+  const lake = await openLakeQuery(await existingLake(io.cwd, dest), { readOnly: true });
   for (const warning of lake.warnings) io.stderr.write(`warning: ${warning}\n`);
   let results: LakeQueryResult[];
   try {

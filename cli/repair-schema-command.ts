@@ -6,7 +6,8 @@
 import { openStore } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { rebuildSchemaFromFooters } from '#core/repair-schema.ts';
-import { existingLakeFrom, parseFlags, required } from './args.ts';
+import { parseFlags, required } from './args.ts';
+import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
 
 export const REPAIR_SCHEMA_USAGE = `paylink-loader repair-schema --dest <dir|s3://bucket/prefix> [--json]
@@ -18,7 +19,7 @@ export const REPAIR_SCHEMA_USAGE = `paylink-loader repair-schema --dest <dir|s3:
 
 export async function repairSchemaCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, { dest: { type: 'string' }, json: { type: 'boolean' } });
-  const store = openStore(existingLakeFrom(io.cwd, required(values.dest, '--dest')));
+  const store = openStore(await existingLake(io.cwd, required(values.dest, '--dest')));
   const result = await rebuildSchemaFromFooters(store, createParquetPartReader());
   if (values.json) {
     io.stdout.write(`${JSON.stringify({ dest: store.description, ...result })}\n`);

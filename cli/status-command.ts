@@ -10,7 +10,8 @@ import { forEachConcurrent } from '#core/pool.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import type { SchemaRegistry } from '#core/schema-registry.ts';
 import { readJson } from '#core/store-json.ts';
-import { existingLakeFrom, parseFlags, required } from './args.ts';
+import { parseFlags, required } from './args.ts';
+import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
 import { type LoadDetail, LoadNotFoundError, loadDetail, reportNotFound } from './load-report.ts';
 import {
@@ -52,6 +53,8 @@ export interface LakeStatus {
   readonly warnings: readonly string[];
   /** The data-quality signals of the last loads (quality-report.ts, lambdas/core/quality.ts). */
   readonly quality: QualityReport;
+  /** Load reports (`_loads/<id>.json`) that could not be read: named in `warnings`; exit 1. */
+  readonly damagedReports: readonly string[];
 }
 
 export async function lakeStatus(
@@ -64,9 +67,19 @@ export async function lakeStatus(
   const committed = new Set(dltLoadsKeys.map(loadIdOfDltLoadsKey).filter((id) => id !== undefined));
   const markers: LoadMarker[] = [];
   const reportedOnly: string[] = [];
+  const warnings: string[] = [];
+  const damagedReports: string[] = [];
   for (const key of await store.list(loadsPrefix)) {
     if (!key.endsWith('.json')) continue;
-    const marker = await readJson<LoadMarker>(store, key);
+    // One damaged report must not hide the other loads: it is named, the rest is listed.
+    const marker = await readJson<LoadMarker>(store, key).catch((error: unknown) => {
+      if (!(error instanceof LakeStateError)) throw error;
+      damagedReports.push(key);
+      warnings.push(
+        `${error.message}; its load is listed without it ('paylink-loader verify' checks the lake)`,
+      );
+      return undefined;
+    });
     if (!marker) continue;
     if (committed.has(marker.loadId)) markers.push(marker);
     else reportedOnly.push(marker.loadId);
@@ -76,7 +89,6 @@ export async function lakeStatus(
   markers.sort((a, b) => (order(a) < order(b) ? -1 : 1));
   const reported = new Set(markers.map((m) => m.loadId));
   const withoutReport = [...committed].filter((id) => !reported.has(id)).sort();
-  const warnings: string[] = [];
   let registry: SchemaRegistry | undefined;
   try {
     registry = await readCommittedSchema(store);
@@ -133,6 +145,7 @@ export async function lakeStatus(
     withoutReport,
     warnings,
     quality: qualityReport(markers, qualityOptions),
+    damagedReports,
   };
 }
 
@@ -177,7 +190,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     'run-window-minutes': { type: 'string' },
   });
   const qualityOptions = parseQualityFlags(values);
-  const dest = existingLakeFrom(io.cwd, required(values.dest, '--dest'));
+  const dest = await existingLake(io.cwd, required(values.dest, '--dest'));
   if (values['load-id'] !== undefined) {
     const loadId = assertLoadId(values['load-id']);
     let detail: LoadDetail;
@@ -192,9 +205,11 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     return 0;
   }
   const status = await lakeStatus(dest, qualityOptions);
+  // A damaged report is damage (exit 1, as for `status --load-id`), though the rest is listed.
+  const exitCode = status.damagedReports.length > 0 ? 1 : 0;
   if (values.json) {
     io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-    return 0;
+    return exitCode;
   }
   const out: string[] = [`Lake ${status.dest} · schema version ${status.schemaVersion ?? '?'}`, ''];
   for (const warning of status.warnings) io.stderr.write(`warning: ${warning}\n`);
@@ -246,7 +261,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     );
   }
   io.stdout.write(`${out.join('\n')}\n`);
-  return 0;
+  return exitCode;
 }
 
 const STATE_WORDS: Record<LoadDetail['state'], string> = {

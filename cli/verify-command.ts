@@ -10,7 +10,8 @@ import { openStore, parseDestination } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { type Finding, repairLake, type VerifyDeps, type VerifyReport, verifyLake } from '#core/verify.ts';
-import { existingLakeFrom, parseFlags, required } from './args.ts';
+import { destFrom, parseFlags, required } from './args.ts';
+import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
 
 export const VERIFY_USAGE = `paylink-loader verify --dest <dir|s3://bucket/prefix> [--fix] [--json]
@@ -29,7 +30,8 @@ export const VERIFY_USAGE = `paylink-loader verify --dest <dir|s3://bucket/prefi
 export const VERIFY_FINDINGS_EXIT = 7;
 
 /**
- * What `verify` and `clean` check and repair a lake with: the store of an existing `--dest`,
+ * What `verify` and `clean` check and repair a lake with: the store of a `--dest` already
+ * checked to be a lake (existing-lake.ts),
  * and, for a local lake, its temporary files of killed writes (S3's incomplete uploads are the
  * bucket lifecycle rule's).
  */
@@ -38,7 +40,7 @@ export function lakeCheck(
   io: Pick<Io, 'cwd' | 'now'>,
   options: { tempGraceMs?: number } = {},
 ): { store: ObjectStore; deps: VerifyDeps; repairDeps: Parameters<typeof repairLake>[0] } {
-  const path = existingLakeFrom(io.cwd, dest);
+  const path = destFrom(io.cwd, dest);
   const local = parseDestination(path, io.cwd).kind === 'local' ? path : undefined;
   const store = openStore(path);
   const deps: VerifyDeps = {
@@ -64,7 +66,7 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<nu
     fix: { type: 'boolean' },
     json: { type: 'boolean' },
   });
-  const { deps, repairDeps } = lakeCheck(required(values.dest, '--dest'), io);
+  const { deps, repairDeps } = lakeCheck(await existingLake(io.cwd, required(values.dest, '--dest')), io);
   let report = await verifyLake(deps);
   let removed: number | undefined;
   if (values.fix && report.findings.some((f) => f.fixable)) {

@@ -3,6 +3,7 @@
  * rules `startSimulator` applies, and every error names the option (never its value).
  */
 import { z } from 'zod';
+import { issueWords } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { API_PROFILE_NAMES, type ApiProfile, apiOptionsSchema } from './api-profiles.ts';
 
@@ -107,7 +108,7 @@ export function parseSimulatorOptions(input: unknown): ResolvedSimulatorOptions 
   // An unknown option is reported at its parent: name the key itself.
   if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) path.push(issue.keys[0]);
   const key = path.length > 0 ? path.join('.') : 'options';
-  const message = issue.code === 'unrecognized_keys' ? 'unknown option' : issue.message;
+  const message = issue.code === 'unrecognized_keys' ? 'unknown option' : issueWords(issue);
   // No cause: a ZodError can carry the offending input, and options hold the API secret.
   throw new ConfigError(key, message);
 }

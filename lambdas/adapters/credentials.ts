@@ -6,6 +6,7 @@
 import { inspect } from 'node:util';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CredentialsError } from '#core/errors.ts';
+import { type AwsWhere, awsCause } from './aws-cause.ts';
 
 const REDACTED = '[redacted]';
 /** What an HTTP header accepts: checked here so a pasted newline fails with a clear message. */
@@ -126,11 +127,11 @@ async function readSecret(secretId: string, client?: SecretsManagerClient): Prom
     const output = await (client ?? owned!).send(new GetSecretValueCommand({ SecretId: secretId }));
     secretString = output.SecretString;
   } catch (error) {
-    throw readError(secretId, error);
+    throw readError(secretId, error, await secretsWhere(client ?? owned!));
   } finally {
     owned?.destroy();
   }
-  const where = `PayLink secret '${secretId}'`;
+  const where = SECRET_LABEL(secretId);
   if (secretString === undefined) {
     throw new CredentialsError(
       `${where} has no SecretString (binary secrets are not supported); ${EXPECTED_SHAPE}`,
@@ -174,27 +175,39 @@ function checked(value: string, label: string): string {
   return trimmed;
 }
 
-/** Maps a failed GetSecretValue to a message that says what to fix. The SDK error stays as cause. */
-function readError(secretId: string, error: unknown): CredentialsError {
-  const name = error instanceof Error ? error.name : 'unknown error';
-  const where = `PayLink secret '${secretId}'`;
-  switch (name) {
-    case 'ResourceNotFoundException':
-      return new CredentialsError(
-        `${where} not found in Secrets Manager (check the name or ARN and the region)`,
-        error,
-      );
-    case 'AccessDeniedException':
-      return new CredentialsError(
-        `access denied reading ${where}: the role needs secretsmanager:GetSecretValue on it (and kms:Decrypt on its key)`,
-        error,
-      );
-    case 'DecryptionFailure':
-      return new CredentialsError(
-        `${where} could not be decrypted: check kms:Decrypt on the secret's KMS key`,
-        error,
-      );
-    default:
-      return new CredentialsError(`could not read ${where} from Secrets Manager (${name})`, error);
-  }
+/**
+ * Where the client sent GetSecretValue: the standard endpoint variables, else AWS's own, and the
+ * region it resolved (undefined when it has none: that is then the error).
+ */
+async function secretsWhere(client: SecretsManagerClient): Promise<AwsWhere> {
+  const region = await client.config.region().catch(() => undefined);
+  const endpoint =
+    process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] ??
+    process.env['AWS_ENDPOINT_URL'] ??
+    (region === undefined ? 'AWS' : `https://secretsmanager.${region}.amazonaws.com`);
+  return { endpoint, region };
 }
+
+/**
+ * A failed GetSecretValue as `PayLink secret '<id>': <what> <cause>; <what to fix>`, the cause
+ * being the service's error code and message or the network error, with the endpoint and region
+ * (aws-cause.ts). The CLI puts `--secret-id <id>` in front instead (main.ts). Never the value;
+ * the SDK error stays as cause.
+ */
+function readError(secretId: string, error: unknown, where: AwsWhere): CredentialsError {
+  const name = error instanceof Error ? error.name : 'unknown error';
+  const advice: Record<string, string> = {
+    ResourceNotFoundException: 'not found in Secrets Manager; check the name or ARN and the region',
+    AccessDeniedException:
+      'access denied; the role needs secretsmanager:GetSecretValue on it (and kms:Decrypt on its key)',
+    DecryptionFailure: "could not be decrypted; check kms:Decrypt on the secret's KMS key",
+  };
+  const [what, fix] = (advice[name] ?? 'could not be read from Secrets Manager').split('; ');
+  return new CredentialsError(
+    `${SECRET_LABEL(secretId)}: ${what} ${awsCause(error, where)}${fix === undefined ? '' : `; ${fix}`}`,
+    error,
+  );
+}
+
+/** How messages name a secret; the CLI replaces it with the flag (`--secret-id <id>`). */
+export const SECRET_LABEL = (secretId: string) => `PayLink secret '${secretId}'`;

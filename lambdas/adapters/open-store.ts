@@ -40,8 +40,9 @@ function bucketProblem(bucket: string): string | undefined {
 
 function prefixProblem(prefix: string): string | undefined {
   if (prefix === '') return undefined;
+  // One trailing "/" was already taken off (parseDestination): `s3://b/x/` is `s3://b/x`.
   if (prefix.startsWith('/') || prefix.endsWith('/') || prefix.includes('//')) {
-    return 'prefix must not start or end with "/" or contain "//"';
+    return 'prefix must not start with "/", contain "//" or end with more than one "/" (s3://bucket/prefix/ is s3://bucket/prefix)';
   }
   if (/[\u0000-\u001f\u007f\\]/.test(prefix))
     return 'prefix must not contain backslashes or control characters';

@@ -22,8 +22,9 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ConfigError, StoreError, systemErrorWords } from '#core/errors.ts';
+import { ConfigError, StoreError } from '#core/errors.ts';
 import type { ObjectStore, ObjectWriter } from '#core/ports.ts';
+import { awsCause } from './aws-cause.ts';
 import { assertListPrefix, assertObjectKey, compareKeys } from './object-key.ts';
 
 /** Limits of the S3 API, not tunables. */
@@ -74,8 +75,6 @@ export function encodeCopySource(bucket: string, key: string): string {
 }
 
 const errorName = (error: unknown): string => (error instanceof Error ? error.name : 'error');
-const httpStatus = (error: unknown): number | undefined =>
-  (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 
 /**
  * The SDK's exception holds the raw HTTP exchange, signed request headers included (access key
@@ -120,32 +119,19 @@ export function s3WhereOf(client: S3Client, env: NodeJS.ProcessEnv = process.env
   return where;
 }
 
-const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim().slice(0, 300);
-
 /**
- * The cause of an S3 failure in plain words: the service's error code, HTTP status and message;
- * a network error's code and meaning; or a client that could not even sign (no region, no
- * credentials). Never the request, its signature or credentials.
+ * The cause of an S3 failure in plain words (aws-cause.ts): the service's error code, HTTP
+ * status and message; a network error's code and meaning; or a client that could not even sign
+ * (no region, no credentials). Never the request, its signature or credentials.
  */
 export function s3Cause(error: unknown, where?: S3Where): string {
-  const name = errorName(error);
-  const message = error instanceof Error ? oneLine(error.message) : '';
-  const status = httpStatus(error);
-  const code = (error as { code?: unknown } | undefined)?.code;
-  const region = where?.region ?? 'none';
-  const endpoint = where?.endpoint ?? (where?.region ? `https://s3.${where.region}.amazonaws.com` : 'AWS');
-  const at = where === undefined ? '' : ` at ${endpoint} (region ${region})`;
-  if (message.startsWith('Region is missing'))
-    return '(no AWS region): set AWS_REGION, or a region in your AWS profile';
-  if (name === 'CredentialsProviderError')
-    return `(no AWS credentials): ${message}; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`;
-  if (status === undefined && typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) {
-    const host = (error as { hostname?: unknown }).hostname;
-    const words = systemErrorWords(code);
-    return `(${code}): ${code === 'ENOTFOUND' && typeof host === 'string' ? `host ${host} not found` : words}${at}`;
-  }
-  const detail = message !== '' && message !== name && message !== 'UnknownError' ? `: ${message}` : '';
-  return `(${name}${status === undefined ? '' : `, HTTP ${status}`})${detail}${at}`;
+  return awsCause(
+    error,
+    where && {
+      region: where.region,
+      endpoint: where.endpoint ?? (where.region ? `https://s3.${where.region}.amazonaws.com` : 'AWS'),
+    },
+  );
 }
 
 /** Our words and the service's error code only: never the request, its signature or credentials. */

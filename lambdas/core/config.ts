@@ -68,12 +68,107 @@ function keyOf(prefix: string, path: readonly PropertyKey[]): string {
   return [prefix, ...path.map(String)].filter(Boolean).join('.');
 }
 
-/** Parses with zod and rethrows the first issue as a ConfigError naming the key (no values). */
+/**
+ * Parses with zod and rethrows the first issue as a ConfigError naming the key (no values), in
+ * plain words (issueWords). An unknown key is named itself (`config.resourcez`, not `config`),
+ * with the nearest valid key at that level when one is close.
+ */
 export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, prefix: string): T {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  throw new ConfigError(keyOf(prefix, issue.path) || prefix || 'config', issue.message);
+  if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) {
+    const unknown = issue.keys[0];
+    const near = nearest(unknown, keysAt(schema, issue.path));
+    throw new ConfigError(
+      keyOf(prefix, [...issue.path, unknown]),
+      `unknown key${near === undefined ? '' : ` (did you mean "${near}"?)`}`,
+    );
+  }
+  throw new ConfigError(keyOf(prefix, issue.path) || prefix || 'config', issueWords(issue));
+}
+
+/**
+ * A zod issue in the words of a person editing a file or typing a flag: `must be at most
+ * 65535`, not zod's `Too big: expected number to be <=65535`. Issues not listed keep zod's text.
+ */
+export function issueWords(issue: z.core.$ZodIssue): string {
+  const units = (origin: string) =>
+    origin === 'string' ? ' characters' : origin === 'array' || origin === 'set' ? ' items' : '';
+  switch (issue.code) {
+    case 'too_big':
+      return `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${issue.maximum}${units(issue.origin)}`;
+    case 'too_small':
+      return `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${issue.minimum}${units(issue.origin)}`;
+    case 'invalid_type':
+      return `must be ${TYPE_WORDS[issue.expected] ?? `of type ${issue.expected}`}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_format':
+      return issue.format === 'url' ? 'must be an absolute URL' : `must be a valid ${issue.format}`;
+    default:
+      return issue.message;
+  }
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  number: 'a number',
+  int: 'a whole number',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'an object ({...})',
+  array: 'a list ([...])',
+  record: 'an object ({...})',
+};
+
+/** The keys an object schema accepts at `path` (through optional, default and record values). */
+function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  type Def = {
+    type: string;
+    innerType?: z.ZodType;
+    valueType?: z.ZodType;
+    shape?: Record<string, z.ZodType>;
+  };
+  const def = (s: z.ZodType) => s._zod.def as unknown as Def;
+  const unwrap = (s: z.ZodType | undefined): z.ZodType | undefined => {
+    let current = s;
+    while (current !== undefined && def(current).innerType !== undefined) current = def(current).innerType;
+    return current;
+  };
+  let current = unwrap(schema);
+  for (const segment of path) {
+    if (current === undefined) return [];
+    const d = def(current);
+    current = unwrap(d.type === 'record' ? d.valueType : d.shape?.[String(segment)]);
+  }
+  return current === undefined ? [] : Object.keys(def(current).shape ?? {});
+}
+
+/** The candidate closest to `word` by edit distance, when it is close (a typo, not another word). */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (best === undefined || distance < best.distance) best = { candidate, distance };
+  }
+  return best !== undefined && best.distance <= Math.max(2, Math.floor(word.length / 3))
+    ? best.candidate
+    : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(
+        previous[j]! + 1,
+        row[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    previous = row;
+  }
+  return previous[b.length]!;
 }
 
 /** Merges catalog overrides and new resources into the built-in catalog, and validates parents. */
@@ -140,7 +235,13 @@ export interface ResourcePlan {
 export function selectResources(catalog: readonly ResourceDef[], names?: readonly string[]): ResourcePlan {
   const byTable = new Map(catalog.map((r) => [r.table, r]));
   let selected: ResourceDef[];
-  if (names === undefined || names.length === 0) {
+  // An empty selection is a mistake (a script's unset variable: `--resources "$R"`), not "all".
+  if (names !== undefined && names.length === 0)
+    throw new ConfigError(
+      'resources',
+      'is empty: name at least one resource, or leave it out for the default set',
+    );
+  if (names === undefined) {
     selected = catalog.filter((r) => r.defaultEnabled);
   } else {
     const unknown = names.filter((n) => !byTable.has(n));

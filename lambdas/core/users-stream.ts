@@ -36,9 +36,7 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 function checked(raw: string, lineNumber: number, label: string): string | undefined {
   const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
   if (line.trim() === '') return undefined;
-  if (CONTROL.test(line)) {
-    throw new ConfigError(label, `line ${lineNumber}: identifier contains a control character`);
-  }
+  if (CONTROL.test(line)) throw controlCharacter(line, lineNumber, label);
   if (line.length > MAX_IDENTIFIER_LENGTH) {
     throw new ConfigError(
       label,
@@ -46,6 +44,19 @@ function checked(raw: string, lineNumber: number, label: string): string | undef
     );
   }
   return line;
+}
+
+/**
+ * The error for a line holding a control character. A CR inside a line is a file saved with
+ * classic Mac OS line endings (CR only): every identifier would run together on one line.
+ */
+export function controlCharacter(line: string, lineNumber: number, label: string): ConfigError {
+  return new ConfigError(
+    label,
+    line.includes('\r')
+      ? `line ${lineNumber}: a carriage return (CR) inside the line: CR-only line endings (classic Mac OS) are not supported; convert the file to LF or CRLF line endings`
+      : `line ${lineNumber}: identifier contains a control character`,
+  );
 }
 
 /**

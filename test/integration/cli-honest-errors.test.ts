@@ -3,8 +3,9 @@
  * flag as typed and the real cause, and nothing is written. Commands run in-process (main).
  */
 import { existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeForUser, main } from '#cli/main.ts';
 import { captureIo, credentialsEnv, FAST_HTTP, runCli, Scratch } from '#test/helpers/lake-harness.ts';
@@ -98,6 +99,80 @@ describe('a users file that is not UTF-8', () => {
   });
 });
 
+describe('a users file saved in a way that is not one UTF-8 identifier per line', () => {
+  async function refusedUsers(name: string, bytes: Uint8Array): Promise<{ file: string; stderr: string }> {
+    const file = scratch.path(name);
+    await writeFile(file, bytes);
+    const run = await loadFrom(scratch.dir, [
+      '--users',
+      file,
+      '--dest',
+      scratch.path('never'),
+      '--base-url',
+      'http://127.0.0.1:9',
+    ]);
+    expect(run.code).toBe(1);
+    expect(existsSync(scratch.path('never'))).toBe(false);
+    return { file, stderr: run.stderr };
+  }
+
+  it('CR-only line endings (classic Mac OS) are named, with the file and how to convert it', async () => {
+    const { file, stderr } = await refusedUsers('mac.txt', Buffer.from('user-a\ruser-b\ruser-c\r'));
+    expect(stderr).toBe(
+      `error: --users: ${file} has CR line endings (classic Mac OS), which are not supported: convert it to LF or CRLF line endings (e.g. tr '\\r' '\\n' < ${file} > users-lf.txt). Nothing was committed.\n`,
+    );
+    const plan = await runCli(['plan', '--users', file]);
+    expect(plan.stderr).toContain(`${file} has CR line endings (classic Mac OS)`);
+  });
+
+  it.each([
+    [
+      'with a little-endian BOM',
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('user-a\nuser-b\n', 'utf16le')]),
+      'little-endian byte order mark FF FE',
+    ],
+    [
+      'with a big-endian BOM',
+      Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from('user-a\n', 'utf16le').swap16()]),
+      'big-endian byte order mark FE FF',
+    ],
+    [
+      'without a BOM',
+      Buffer.from('user-a\nuser-b\n', 'utf16le'),
+      'every other byte is NUL: UTF-16 little-endian',
+    ],
+  ])('UTF-16 %s is named as UTF-16, not as Latin-1', async (_name, bytes, why) => {
+    const { file, stderr } = await refusedUsers(`utf16-${why.length}.txt`, bytes);
+    expect(stderr).toBe(
+      `error: --users: ${file} looks like UTF-16 (${why}): identifiers must be UTF-8; save the file as UTF-8. Nothing was committed.\n`,
+    );
+  });
+
+  it('identifiers with surrounding whitespace load exactly as written, with one warning line counting them', async () => {
+    const file = await scratch.text('spaced.txt', 'user-a\n user-b\nuser-c \nuser-c\n\tuser-d\n');
+    const run = await loadFrom(scratch.dir, [
+      '--users',
+      file,
+      '--dest',
+      scratch.path('spaced-lake'),
+      '--base-url',
+      'http://127.0.0.1:9',
+    ]);
+    expect(run.stderr.split('\n')[0]).toBe(
+      `warning: 3 identifier(s) in ${file} start or end with whitespace; they are loaded exactly as written (a different user from the same identifier without it)`,
+    );
+    const plain = await loadFrom(scratch.dir, [
+      '--users',
+      usersFile,
+      '--dest',
+      scratch.path('plain-lake'),
+      '--base-url',
+      'http://127.0.0.1:9',
+    ]);
+    expect(plain.stderr).not.toContain('warning');
+  });
+});
+
 describe('a lake that does not exist', () => {
   it.each([
     ['status', []],
@@ -118,7 +193,8 @@ describe('a lake that does not exist', () => {
 describe('a query with a long result', () => {
   it('prints every row (no call stack overflow while measuring columns)', async () => {
     const lake = scratch.path('empty-lake');
-    await import('node:fs/promises').then((fs) => fs.mkdir(lake));
+    // A lake no load committed to yet: only its commit-point folder.
+    await import('node:fs/promises').then((fs) => fs.mkdir(`${lake}/_dlt_loads`, { recursive: true }));
     const run = await runCli(['query', '--dest', lake, 'SELECT range AS n FROM range(200000)']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -149,7 +225,7 @@ describe('S3 errors name their cause, the endpoint and the region', () => {
     const run = await runCli(['status', '--dest', 's3://paylink-lake/x']);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      'error: --dest s3://paylink-lake/x: S3 ListObjectsV2 failed (no AWS region): set AWS_REGION, or a region in your AWS profile (key _dlt_loads/).\n',
+      'error: --dest s3://paylink-lake/x: S3 ListObjectsV2 failed (no AWS region): set AWS_REGION, or a region in your AWS profile (key x/_dlt_loads/).\n',
     );
   });
 
@@ -167,8 +243,44 @@ describe('S3 errors name their cause, the endpoint and the region', () => {
     const run = await runCli(['status', '--dest', 's3://paylink-lake/x']);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      `error: --dest s3://paylink-lake/x: S3 ListObjectsV2 failed (ECONNREFUSED): connection refused at http://127.0.0.1:${port} (region eu-west-3) (key _dlt_loads/).\n`,
+      `error: --dest s3://paylink-lake/x: S3 ListObjectsV2 failed (ECONNREFUSED): connection refused at http://127.0.0.1:${port} (region eu-west-3) (key x/_dlt_loads/).\n`,
     );
+  });
+});
+
+describe('a load that writes nothing', () => {
+  it('leaves none of the lake folders it created, and keeps a folder that was there', async () => {
+    const cwd = scratch.path('cwd-unreached');
+    await mkdir(cwd);
+    // A closed port: PayLink is unreachable, the load fails before its first batch.
+    const server = createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    const run = await loadFrom(cwd, [
+      '--users',
+      usersFile,
+      '--dest',
+      './lakeR/nested',
+      '--base-url',
+      `http://127.0.0.1:${port}`,
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/Nothing was committed\.\n$/);
+    expect(await readdir(cwd)).toEqual([]);
+
+    await mkdir(join(cwd, 'existing'));
+    await writeFile(join(cwd, 'existing', 'notes.txt'), 'mine\n');
+    const again = await loadFrom(cwd, [
+      '--users',
+      usersFile,
+      '--dest',
+      './existing',
+      '--base-url',
+      `http://127.0.0.1:${port}`,
+    ]);
+    expect(again.code).toBe(1);
+    expect(await readdir(join(cwd, 'existing'))).toEqual(['notes.txt']);
   });
 });
 

@@ -5,8 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { cp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
@@ -14,6 +15,7 @@ import type { DryRunReport } from '#cli/dry-run.ts';
 import type { Io } from '#cli/io.ts';
 import type { LoadDetail } from '#cli/load-report.ts';
 import { main } from '#cli/main.ts';
+import type { LakeStatus } from '#cli/status-command.ts';
 import { acquireLease } from '#core/lease.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
@@ -55,6 +57,9 @@ describe('paylink-loader --version', () => {
     for (const flag of ['--version', '-V']) {
       const run = await runCli([flag]);
       expect(run).toEqual({ code: 0, stdout: `paylink-loader ${PACKAGE_VERSION}\n`, stderr: '' });
+      const json = await runCli([flag, '--json']);
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout)).toEqual({ version: PACKAGE_VERSION });
     }
     // From another working directory: the version comes from the package, not the cwd.
     const spawned = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
@@ -216,10 +221,38 @@ describe('inspecting one load of a lake', () => {
     expect(failed.code).toBe(8);
   });
 
+  it('status of a whole lake with one damaged load report lists the other loads and names the damaged report (exit 1)', async () => {
+    const damaged = scratch.path('damaged-report-lake');
+    await cp(dest, damaged, { recursive: true });
+    const second = await runCli(
+      loadArgv({ users, dest: damaged, baseUrl: healthy.url, loadId: 'second', resources: ['accounts'] }),
+      ENV,
+    );
+    expect(second.code, second.stderr).toBe(0);
+    await writeFile(join(damaged, '_loads', 'first.json'), '{"loadId": "first", "files": [');
+    const run = await runCli(['status', '--dest', damaged]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      "warning: lake _loads/first.json: not valid JSON (was it edited by hand?); its load is listed without it ('paylink-loader verify' checks the lake)\n",
+    );
+    expect(run.stdout).toMatch(/^Loads \(1\):$/m);
+    expect(run.stdout).toMatch(/^\s*second\s/m);
+    expect(run.stdout).toContain('report (_loads/<id>.json) is missing, not counted above: first');
+    const json = await runCli(['status', '--dest', damaged, '--json']);
+    expect(json.code).toBe(1);
+    const parsed = JSON.parse(json.stdout) as LakeStatus;
+    expect(parsed.loads.map((l) => l.loadId)).toEqual(['second']);
+    expect(parsed.withoutReport).toEqual(['first']);
+    expect(parsed.damagedReports).toEqual(['_loads/first.json']);
+  });
+
   it('failed lists exactly the failed users, not those of a resource disabled for everybody', async () => {
     const run = await runCli(['failed', '--dest', dest, '--load-id', 'first']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe(`${failedExpected.join('\n')}\n`);
+    const json = await runCli(['failed', '--dest', dest, '--load-id', 'first', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ loadId: 'first', users: failedExpected });
     // The five healthy users have endpoint_unavailable outcomes (identities) and are not listed.
     const unavailable = await withLake(dest, (lake) =>
       queryObjects(
@@ -257,7 +290,10 @@ describe('inspecting one load of a lake', () => {
     expect(loaded.map((r) => r.u).sort()).toEqual(failedExpected);
     // No user failed: nothing to list, exit 0; and nothing to re-run.
     const none = await runCli(['failed', '--dest', dest, '--load-id', 'retry-file']);
-    expect(none).toMatchObject({ code: 0, stdout: '' });
+    expect(none).toEqual({ code: 0, stdout: '', stderr: 'load retry-file: no failed users\n' });
+    const noneJson = await runCli(['failed', '--dest', dest, '--load-id', 'retry-file', '--json']);
+    expect(noneJson.code).toBe(0);
+    expect(JSON.parse(noneJson.stdout)).toEqual({ loadId: 'retry-file', users: [] });
     const refused = await runCli(
       ['load', '--users-from-failed', 'retry-file', '--dest', dest, '--base-url', healthy.url, '--quiet'],
       ENV,
@@ -506,6 +542,11 @@ describe('inspecting one load of a lake', () => {
     );
     expect(good.code, good.stderr).toBe(0);
     expect(good.stdout).toContain('schema registry: none yet (a new lake)');
+    // No folder was there: the plan says it would be created, not that a probe file was written in it.
+    expect(good.stdout).toContain(
+      `lake ${fresh}: does not exist yet, a load would create it (its nearest existing parent ${scratch.dir} is writable: a probe folder was created and removed)`,
+    );
+    expect(good.stdout).not.toContain('probe file');
     await expect(stat(scratch.path('dry-run-new'))).rejects.toThrow(/ENOENT/);
   });
 });

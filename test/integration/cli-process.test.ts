@@ -6,15 +6,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Store } from '#adapters/s3-store.ts';
 import { startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { Scratch } from '#test/helpers/lake-harness.ts';
-import { type RunningS3rver, startS3rver } from '#test/helpers/s3rver.ts';
+import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/paylink-loader.mjs', import.meta.url));
@@ -56,6 +58,8 @@ describe('the command in its own process', () => {
   let scratch: Scratch;
   beforeAll(async () => {
     scratch = await Scratch.create('cli-process');
+    // `status` and `query` read the scratch folder as a lake no load committed to yet.
+    await mkdir(join(scratch.dir, '_dlt_loads'));
   });
   afterAll(async () => {
     await scratch?.dispose();
@@ -198,6 +202,21 @@ describe('the command in its own process', () => {
       });
 
     it("prints no AWS SDK NodeVersionSupportWarning, and S3's own error with the endpoint and region", async () => {
+      // An empty prefix is not an empty lake (a mistyped prefix used to read as one).
+      const empty = start(['status', '--dest', 's3://cli-lake/paylink'], s3Env());
+      expect(await empty.exited).toBe(1);
+      expect(empty.stderr()).toMatch(
+        /^error: --dest: no lake at s3:\/\/cli-lake\/paylink \(nothing under _dlt_loads\/, /,
+      );
+      const restore = withS3Env(s3.endpoint);
+      try {
+        await createS3Store({ bucket: 'cli-lake', prefix: 'paylink' }).put(
+          '_events/dt=2026-01-01/e.json',
+          '{}',
+        );
+      } finally {
+        restore();
+      }
       const ok = start(['status', '--dest', 's3://cli-lake/paylink'], s3Env());
       expect(await ok.exited, ok.stderr()).toBe(0);
       expect(ok.stdout()).toContain('Lake s3://cli-lake/paylink');

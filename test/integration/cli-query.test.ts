@@ -4,7 +4,8 @@
  * `--load-id` does to the partition date: in-process through main() on lakes of real loads.
  */
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { cp, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTable } from '#cli/duckdb-lake.ts';
@@ -93,11 +94,16 @@ describe('paylink-loader query', () => {
     const readOnly = /read-only/;
     for (const [sql, reason] of [
       ['CREATE TABLE t AS SELECT 1', readOnly],
-      // Every table is a view, and no table can be created: DuckDB's binder refuses it first.
-      ['INSERT INTO user_loads SELECT * FROM user_loads', /user_loads is not an table/],
+      // Every table is a view, which DuckDB's binder refuses to write first: still named a write.
+      [
+        'INSERT INTO user_loads SELECT * FROM user_loads',
+        /^error: sql: the statement is INSERT: query is read-only/,
+      ],
+      ["UPDATE accounts SET id = 'x'", /^error: sql: the statement is UPDATE: query is read-only/],
       [`ATTACH '${scratch.path('other.duckdb')}' AS other`, readOnly],
-      ['INSTALL httpfs', readOnly],
-      ['LOAD httpfs', readOnly],
+      // DuckDB types INSTALL as LOAD: the message names what was written.
+      ['INSTALL httpfs', /^error: sql: the statement is INSTALL: query is read-only/],
+      ['LOAD httpfs', /^error: sql: the statement is LOAD: query is read-only/],
       [`EXPORT DATABASE '${scratch.path('export')}'`, readOnly],
       ['SET enable_external_access = true', /locked|read-only/],
       [`SET allowed_directories = ['/']`, /locked|read-only/],
@@ -121,6 +127,31 @@ describe('paylink-loader query', () => {
     expect(await listFiles(scratch.path('export'))).toEqual([]);
     expect(existsSync(scratch.path('other.duckdb'))).toBe(false);
     expect(await readAllFiles(dest)).toEqual(lakeBefore);
+  });
+
+  it('says that no statement was given when the SQL holds only comments', async () => {
+    for (const sql of ['-- just a comment', '/* nothing */ ;\n-- still nothing\n']) {
+      const run = await runCli(['query', '--dest', dest, sql]);
+      expect(run.code, sql).toBe(1);
+      expect(run.stderr, sql).toBe('error: sql: no statement was given (the SQL holds only comments).\n');
+    }
+    // Semicolons and comment marks inside quoted text do not split or hide a statement.
+    const quoted = await runCli(['query', '--dest', dest, "-- c\nSELECT ';--' AS a; SELECT '/*' AS b"]);
+    expect(quoted.code, quoted.stderr).toBe(0);
+    expect(quoted.stdout).toContain(';--');
+  });
+
+  it('names an unreadable part of the lake in one line and points at verify', async () => {
+    const damaged = scratch.path('damaged-lake');
+    await cp(dest, damaged, { recursive: true });
+    const part = (await listFiles(join(damaged, '_dlt_loads'))).find((f) => f.endsWith('.parquet'))!;
+    await writeFile(join(damaged, '_dlt_loads', part), 'not parquet at all\n');
+    const run = await runCli(['query', '--dest', damaged, 'SELECT 1']);
+    expect(run.code).toBe(1);
+    expect(run.stderr.split('\n')).toHaveLength(2);
+    expect(run.stderr).toContain(join(damaged, '_dlt_loads', part));
+    expect(run.stderr).toContain(`'paylink-loader verify --dest ${damaged}' checks every part of the lake`);
+    expect(run.stderr).not.toMatch(/DESCRIBE|read_parquet/);
   });
 
   it('runs every statement and prints each result in order', async () => {

@@ -98,14 +98,14 @@ describe('resolveCredentials from Secrets Manager', () => {
   it('names a secret that does not exist', async () => {
     const error = await failure({ env: noEnv, secretId: 'paylink/missing' });
     expect(error.message).toBe(
-      "PayLink secret 'paylink/missing' not found in Secrets Manager (check the name or ARN and the region)",
+      `PayLink secret 'paylink/missing': not found in Secrets Manager (ResourceNotFoundException, HTTP 400): Secrets Manager can't find the specified secret. at ${fake.url} (region us-east-1); check the name or ARN and the region`,
     );
   });
 
   it('says access was denied and which permission is needed', async () => {
     const error = await failure({ env: noEnv, secretId: 'paylink/denied' });
     expect(error.message).toBe(
-      "access denied reading PayLink secret 'paylink/denied': the role needs secretsmanager:GetSecretValue on it (and kms:Decrypt on its key)",
+      `PayLink secret 'paylink/denied': access denied (AccessDeniedException, HTTP 400): User is not authorized to perform GetSecretValue at ${fake.url} (region us-east-1); the role needs secretsmanager:GetSecretValue on it (and kms:Decrypt on its key)`,
     );
   });
 

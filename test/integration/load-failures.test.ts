@@ -187,14 +187,14 @@ describe('a load that commits nothing (exit 1)', () => {
     const dest = scratch.path('bad-load-id');
     const run = await runLoad({ users: usersFile, dest, baseUrl: sim.url, loadId: '../escape' }, ENV);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^error: load-id: must be 1-64 characters/);
+    expect(run.stderr).toMatch(/^error: --load-id: must be 1-64 characters/);
     expect(existsSync(dest) || existsSync(scratch.path('escape')), 'anything written').toBe(false);
   });
 
   it('when --config has a value of the wrong type: names the key, not the value', async () => {
     const config = await scratch.json('bad-type.json', { http: { timeoutMs: 'fast-please' } });
     const stderr = await failedLoad('bad-config-type', { config });
-    expect(stderr).toContain('config.http.timeoutMs');
+    expect(stderr).toContain(`--config ${config}: http.timeoutMs: must be a number.`);
     expect(stderr).not.toContain('fast-please');
   });
 

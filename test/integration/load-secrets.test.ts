@@ -3,8 +3,11 @@
  * not on success, not with faults and failing users, not when the secret is wrong, not with
  * PAYLINK_DEBUG=1 stack traces. Sentinel values make any leak findable by a byte search.
  */
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { TokenStore } from '#simulator/tokens.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
@@ -151,7 +154,9 @@ describe('secrets never leak from a load', () => {
       {},
     );
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain("PayLink secret 'paylink/missing' not found in Secrets Manager");
+    expect(run.stderr).toBe(
+      `error: --secret-id paylink/missing: not found in Secrets Manager (ResourceNotFoundException, HTTP 400): Secrets Manager can't find the specified secret. at ${secrets.url} (region us-east-1); check the name or ARN and the region. Nothing was committed.\n`,
+    );
     expect(existsSync(dest), 'lake folder created').toBe(false);
     await expectNoLeak(run, dest);
   });
@@ -162,5 +167,80 @@ describe('secrets never leak from a load', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('set PAYLINK_API_KEY and PAYLINK_API_SECRET or pass --secret-id');
     expect(existsSync(dest), 'lake folder created').toBe(false);
+  });
+});
+
+describe('a Secrets Manager that cannot answer', () => {
+  let scratch: Scratch;
+  let usersFile: string;
+  let restoreEnv: (() => void) | undefined;
+  beforeAll(async () => {
+    scratch = await Scratch.create('secrets-unreachable');
+    usersFile = await scratch.users('users.txt', ['user-a']);
+  });
+  afterEach(() => {
+    restoreEnv?.();
+    restoreEnv = undefined;
+  });
+  afterAll(async () => {
+    await scratch?.dispose();
+  });
+
+  /** A load with --secret-id against `endpoint`, in a shell with no AWS profile. */
+  async function load(endpoint: string, region: string | undefined): Promise<CliRun> {
+    restoreEnv = withProcessEnv({
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: undefined,
+      AWS_PROFILE: undefined,
+      AWS_CONFIG_FILE: scratch.path('no-aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: scratch.path('no-aws-credentials'),
+      AWS_ACCESS_KEY_ID: 'AKIDTEST',
+      AWS_SECRET_ACCESS_KEY: 'test-aws-secret',
+      AWS_SESSION_TOKEN: undefined,
+      AWS_MAX_ATTEMPTS: '1',
+    });
+    const dest = scratch.path('never');
+    const run = await runLoad(
+      { users: usersFile, dest, baseUrl: 'http://127.0.0.1:9', secretId: 'paylink/api' },
+      {},
+    );
+    expect(run.code).toBe(1);
+    expect(existsSync(dest)).toBe(false);
+    return run;
+  }
+
+  it('a refused connection names --secret-id, the cause, the endpoint and the region', async () => {
+    const server = createServer().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    const run = await load(`http://127.0.0.1:${port}`, 'eu-west-3');
+    expect(run.stderr).toBe(
+      `error: --secret-id paylink/api: could not be read from Secrets Manager (ECONNREFUSED): connection refused at http://127.0.0.1:${port} (region eu-west-3). Nothing was committed.\n`,
+    );
+  });
+
+  it('no region says to set one', async () => {
+    const run = await load('http://127.0.0.1:9', undefined);
+    expect(run.stderr).toBe(
+      'error: --secret-id paylink/api: could not be read from Secrets Manager (no AWS region): set AWS_REGION, or a region in your AWS profile. Nothing was committed.\n',
+    );
+  });
+
+  it('an endpoint that is not Secrets Manager says so, without quoting its answer', async () => {
+    const notAws = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<html>captive portal</html>');
+    }).listen(0, '127.0.0.1');
+    await once(notAws, 'listening');
+    const url = `http://127.0.0.1:${(notAws.address() as AddressInfo).port}`;
+    try {
+      const run = await load(url, 'us-east-1');
+      expect(run.stderr).toBe(
+        `error: --secret-id paylink/api: could not be read from Secrets Manager (not an answer of the AWS service, HTTP 200: is the endpoint right?) at ${url} (region us-east-1). Nothing was committed.\n`,
+      );
+    } finally {
+      notAws.close();
+    }
   });
 });

@@ -194,6 +194,36 @@ describe('verify', () => {
     ]);
   });
 
+  it('clean lists an interrupted load as resumable with its resume command, removes it with --apply, and never a live one', async () => {
+    const dest = await copy();
+    const stage = async (loadId: string) => {
+      await mkdir(join(dest, '_staging', loadId, 'batches', '00000'), { recursive: true });
+      const startedAt = new Date(Date.now() - 2 * 86_400_000);
+      await writeFile(join(dest, '_staging', loadId, 'plan.json'), JSON.stringify({ loadId, startedAt }));
+      await writeFile(join(dest, '_staging', loadId, 'batches', '00000', 'users.json'), '[]');
+      await writeFile(join(dest, '_staging', loadId, 'batches', '00000', 'manifest.json'), '{}');
+    };
+    await stage('interrupted');
+    await stage('running');
+    await mkdir(dirname(join(dest, leaseKey('running', 1))), { recursive: true });
+    const expiresAt = new Date(Date.now() + 60_000).toISOString();
+    await writeFile(
+      join(dest, leaseKey('running', 1)),
+      JSON.stringify({ loadId: 'running', seq: 1, owner: { id: 'y', kind: 'cli' }, expiresAt }),
+    );
+    const dry = await runCli(['clean', '--dest', dest, '--older-than', '0s']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toBe(
+      `  resumable_staging load interrupted: 1 batch(es) staged (3 objects), RESUMABLE: paylink-loader load --resume interrupted --dest ${dest} --users <the same file> ...\n` +
+        `3 object(s) would be removed from ${dest}. Run again with --apply to remove them.\n`,
+    );
+    expect(await openStore(dest).list(stagingPrefix('interrupted'))).toHaveLength(3);
+    const applied = await runCli(['clean', '--dest', dest, '--older-than', '0s', '--apply']);
+    expect(applied.stdout).toMatch(/Removed 3 object\(s\) from /);
+    expect(await openStore(dest).list(stagingPrefix('interrupted'))).toEqual([]);
+    expect(await openStore(dest).list(stagingPrefix('running'))).toHaveLength(3);
+  });
+
   it('refuses a --dest that is not there, instead of calling it clean or empty', async () => {
     for (const command of ['verify', 'clean', 'status']) {
       const run = await runCli([command, '--dest', scratch.path('no-such-lake')]);

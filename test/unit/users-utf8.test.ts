@@ -87,4 +87,10 @@ describe('readIdentifiers (a users list streamed from S3)', () => {
       'users: line 1: identifier contains a control character',
     );
   });
+
+  it('names CR-only line endings in a stream, where no file name is known', async () => {
+    await expect(all(chunked(bytes('user-a\ruser-b\r'), 4, 's3://b/mac.txt'))).rejects.toThrowError(
+      's3://b/mac.txt: line 1: a carriage return (CR) inside the line: CR-only line endings (classic Mac OS) are not supported',
+    );
+  });
 });
