@@ -584,7 +584,9 @@ function resumeCommand(request: LoadRequest, loadId: string, cwd: string): strin
     /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
   const file = (path: string) => pathFrom(cwd, path);
   const flags: string[] = ['paylink-loader', 'load'];
-  if (request.usersFile !== undefined) flags.push('--users', file(request.usersFile));
+  // `--users changed` is a keyword, not a file: kept as typed (a file named so is ./changed).
+  if (request.usersFile !== undefined)
+    flags.push('--users', request.usersFile === 'changed' ? 'changed' : file(request.usersFile));
   if (request.usersFromFailed !== undefined) flags.push('--users-from-failed', request.usersFromFailed);
   flags.push('--dest', destFrom(cwd, request.dest));
   if (request.baseUrl !== undefined) flags.push('--base-url', request.baseUrl);

@@ -16,6 +16,7 @@ import { main } from '#cli/main.ts';
 import { dltLoadsKey } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
 import type { ObjectStore } from '#core/ports.ts';
+import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { captureIo, credentialsEnv, loadArgv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
@@ -225,5 +226,51 @@ describe('what a load says when it is stopped, resumed or fails', () => {
       committed: false,
       loadId: 'early',
     });
+  });
+
+  it("an interrupted '--users changed' load: its resume command keeps the keyword, and finishes the load", async () => {
+    const dest = scratch.path('changed-resume');
+    const store = createLocalStore(dest);
+    // Two users changed at the source: their signed events are stored as the receiver stores them.
+    for (const identifier of identifiers.slice(0, 2)) {
+      const body = JSON.stringify({
+        eventType: 'pay-link-accounts-updated',
+        eventTime: new Date().toISOString(),
+        user: { _id: `atomic-${identifier}`, identifier },
+        data: {},
+      });
+      const outcome = await receiveWebhook(
+        {
+          headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, 'lifecycle-secret') },
+          body: new TextEncoder().encode(body),
+        },
+        { store, secret: 'lifecycle-secret', receivedAt: new Date() },
+      );
+      expect(outcome.kind).toBe('accepted');
+    }
+    const captured = captureIo(ENV, { cwd: scratch.dir });
+    const io: Io = {
+      ...captured.io,
+      onInterrupt: (h) => {
+        setImmediate(() => h('SIGINT'));
+        return () => undefined;
+      },
+    };
+    const argv = [
+      'load',
+      '--users',
+      'changed',
+      '--dest',
+      dest,
+      '--base-url',
+      sim.url,
+      '--resources',
+      'accounts',
+    ];
+    expect(await main(argv, io), captured.stderr()).toBe(130);
+    const resume = /Resume with:\n\s+paylink-loader (.+)\n/.exec(captured.stderr())?.[1];
+    expect(resume).toContain('--users changed ');
+    const resumed = await runCli(resume!.split(' '), ENV);
+    expect(resumed.code, resumed.stderr).toBe(0);
   });
 });
