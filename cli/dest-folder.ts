@@ -57,6 +57,10 @@ export async function assertWritableDestination(dest: string, flag = '--dest'): 
     await (await open(probe, 'wx')).close();
     await unlink(probe);
   } catch (error) {
+    // The folder was there at the stat and is gone at the probe: another run to the same new lake
+    // created and removed it for its own check (above). A folder can be created there, which is
+    // what this check asks, as when its mkdir meets EEXIST.
+    if (code(error) === 'ENOENT') return;
     throw new ConfigError(flag, `cannot write in '${folder}' (${code(error)})`);
   }
 }

@@ -3,8 +3,9 @@
  * /proc (where Node's recursive mkdir never returns), a file, a folder under a file.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertWritableDestination } from '#cli/dest-folder.ts';
 import { credentialsEnv, FAST_HTTP, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
 const ENV = credentialsEnv('dest-key', 'dest-secret');
@@ -69,5 +70,31 @@ describe('a local --dest that cannot hold a lake', () => {
     await mkdir(existing);
     expect((await load(existing, {})).stderr).toContain('no PayLink credentials');
     expect(await readdir(existing), 'no probe file left').toEqual([]);
+  });
+});
+
+describe('the writability check of a new lake, while another run checks the same lake', () => {
+  it('passes although the other run creates and removes the folder between its stat and its probe', async () => {
+    const scratch = await Scratch.create('dest-race');
+    try {
+      const lake = scratch.path('lake');
+      // The other run's check of a new lake: mkdir, then rmdir, over and over.
+      let toggling = true;
+      const toggler = (async () => {
+        while (toggling) {
+          await mkdir(lake).catch(() => undefined);
+          await rmdir(lake).catch(() => undefined);
+        }
+      })();
+      const results = await Promise.allSettled(
+        Array.from({ length: 300 }, () => assertWritableDestination(lake)),
+      );
+      toggling = false;
+      await toggler;
+      const refused = results.filter((r) => r.status === 'rejected').map((r) => String(r.reason));
+      expect(refused).toEqual([]);
+    } finally {
+      await scratch.dispose();
+    }
   });
 });
