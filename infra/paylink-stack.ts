@@ -239,6 +239,7 @@ export class PaylinkLoaderStack extends Stack {
       stackName: this.stackName,
       logRetention: config.logRetentionDays,
       tracing: config.tracing,
+      logLevel: config.logLevel,
     });
     this.operations.watchFunction('Webhook', this.webhooks.function);
     this.dashboard = new OperationsDashboard(this, 'Dashboard', {

@@ -23,6 +23,8 @@ export interface WebhookReceiverProps {
   readonly stackName: string;
   readonly logRetention: RetentionDays;
   readonly tracing: boolean;
+  /** The stack's `logLevel` (Powertools' POWERTOOLS_LOG_LEVEL), as every other function has. */
+  readonly logLevel?: string;
 }
 
 /**
@@ -59,6 +61,7 @@ export class WebhookReceiver extends Construct {
       },
       logRetention: props.logRetention,
       tracing: props.tracing,
+      ...(props.logLevel === undefined ? {} : { logLevel: props.logLevel }),
     });
     // LoaderFunction's props do not carry it; every other default stays LoaderFunction's.
     (this.function.node.defaultChild as CfnFunction).reservedConcurrentExecutions =

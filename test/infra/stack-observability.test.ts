@@ -193,10 +193,15 @@ describe('Powertools settings', () => {
       });
     }
     const untraced = synth(exampleConfig({ tracing: false, logLevel: 'DEBUG' }));
-    const variables =
-      untraced.template.toJSON().Resources[
-        untraced.stack.getLogicalId(untraced.stack.functions.loadBatch.node.defaultChild as never)
-      ].Properties.Environment.Variables;
-    expect(variables).toMatchObject({ POWERTOOLS_TRACE_ENABLED: 'false', POWERTOOLS_LOG_LEVEL: 'DEBUG' });
+    // Every function, the webhook receiver included, follows the stack's logLevel.
+    for (const fn of [...Object.values(untraced.stack.functions), untraced.stack.webhooks.function]) {
+      const variables =
+        untraced.template.toJSON().Resources[untraced.stack.getLogicalId(fn.node.defaultChild as never)]
+          .Properties.Environment.Variables;
+      expect(variables, fn.node.path).toMatchObject({
+        POWERTOOLS_TRACE_ENABLED: 'false',
+        POWERTOOLS_LOG_LEVEL: 'DEBUG',
+      });
+    }
   });
 });
