@@ -222,7 +222,7 @@ export async function executeLoad(
     io.onInterrupt?.((signal) => {
       if (started || io.exit === undefined) return;
       const message = notStartedMessage(request, loadId, io.cwd);
-      const exitCode = signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
+      const exitCode = signalExitCode(signal);
       io.stderr.write(`\n${signal}: ${message}\n`);
       if (request.json) io.stdout.write(`${interruptedJson({ exitCode, message, loadId })}\n`);
       io.exit(exitCode);
@@ -382,7 +382,7 @@ async function prepareAndRun(
           return;
         }
         io.stderr.write(`\n${signal}: stopped at once. ${resumeHint(request, loadId, io.cwd)}\n`);
-        exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
+        exit(signalExitCode(signal));
         return;
       }
       interrupted = signal;
@@ -464,13 +464,13 @@ async function prepareAndRun(
   } catch (error) {
     if (!(error instanceof InterruptedError)) throw error;
     progress.stop();
-    const again = resumeCommand(request, loadId, io.cwd);
+    const exitCode = signalExitCode(interrupted ?? 'SIGINT');
     io.stderr.write(`${error.message}. ${resumeHint(request, loadId, io.cwd)}\n`);
     if (request.json)
       io.stdout.write(
-        `${JSON.stringify({ error: { command: 'load', exitCode: interrupted === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted, code: error.code, message: error.message, committed: false, loadId, usersStaged: error.usersStaged, resume: again } }, null, 2)}\n`,
+        `${interruptedJson({ exitCode, message: error.message, loadId }, { usersStaged: error.usersStaged, resume: resumeCommand(request, loadId, io.cwd) })}\n`,
       );
-    return { exitCode: interrupted === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted };
+    return { exitCode };
   } finally {
     unsubscribe();
     progress.stop();
@@ -538,9 +538,26 @@ export async function stoppedDuringCommit(
 }
 
 /** The `--json` error object of an interrupted load (README, "Exit codes"). */
-function interruptedJson(fields: { exitCode: number; message: string; loadId: string }): string {
-  const error = { command: 'load', code: 'interrupted', committed: false, ...fields };
+function interruptedJson(
+  fields: { exitCode: number; message: string; loadId: string },
+  staged: { usersStaged?: number; resume?: string } = {},
+): string {
+  const { exitCode, message, loadId } = fields;
+  const error = {
+    command: 'load',
+    exitCode,
+    code: 'interrupted',
+    message,
+    committed: false,
+    loadId,
+    ...staged,
+  };
   return JSON.stringify({ error }, null, 2);
+}
+
+/** The exit code of a load stopped by a signal: 130 for SIGINT, 143 for SIGTERM (128 + signal). */
+function signalExitCode(signal: 'SIGINT' | 'SIGTERM'): number {
+  return signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
 }
 
 /** Why `--resume` cannot continue this load id: nothing staged, committed already, or other input. */

@@ -22,6 +22,17 @@ import { generateIdentifiers } from '#simulator/world.ts';
 import { captureIo, credentialsEnv, loadArgv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
 const SEED = 'lifecycle';
+
+/** `io` with a Ctrl-C right after the load subscribes: no user starts, the plan is staged and kept. */
+function ctrlCAtStart(io: Io): Io {
+  return {
+    ...io,
+    onInterrupt: (h) => {
+      setImmediate(() => h('SIGINT'));
+      return () => undefined;
+    },
+  };
+}
 const ENV = credentialsEnv('lifecycle-key', 'lifecycle-secret');
 
 describe('what a load says when it is stopped, resumed or fails', () => {
@@ -145,16 +156,7 @@ describe('what a load says when it is stopped, resumed or fails', () => {
     const cwd = scratch.dir;
     const run = async (argv: string[], stop: boolean) => {
       const captured = captureIo(ENV, { cwd });
-      const io: Io = stop
-        ? {
-            ...captured.io,
-            // Ctrl-C right away: no user starts, the plan is staged and kept.
-            onInterrupt: (h) => {
-              setImmediate(() => h('SIGINT'));
-              return () => undefined;
-            },
-          }
-        : captured.io;
+      const io: Io = stop ? ctrlCAtStart(captured.io) : captured.io;
       return { code: await main(argv, io), stderr: captured.stderr(), stdout: captured.stdout() };
     };
     const argv = [
