@@ -24,7 +24,12 @@
  * users it names in the registry) and, for a `changed` load, what its schedule has now seen.
  * Every step is idempotent, so a commit that dies anywhere can simply run again.
  */
-import { foldChangedSelection, readChangedSelection } from './changed-users.ts';
+import {
+  foldChangedSelection,
+  type MarkerChanged,
+  markerChanged,
+  readChangedSelection,
+} from './changed-users.ts';
 import { LAKE } from './constants.ts';
 import type { EndpointFinding } from './endpoint-health.ts';
 import { CommitIncompleteError, LakeStateError } from './errors.ts';
@@ -125,6 +130,8 @@ export interface LoadMarker {
   readonly endpointFindings: readonly EndpointFinding[];
   /** The webhook events this load commits (`webhook_events`): the claim it commits with. */
   readonly events?: MarkerEvents;
+  /** A `changed` load: its schedule and the users it was planned with (a re-run loads them again). */
+  readonly changed?: MarkerChanged;
 }
 
 interface CommitIntent {
@@ -227,7 +234,12 @@ async function commitClaimed(
       deps,
     );
     const events = markerEvents(claimed);
-    const marker: LoadMarker = events === undefined ? built : { ...built, events };
+    const planned = markerChanged(changed);
+    const marker: LoadMarker = {
+      ...built,
+      ...(events === undefined ? {} : { events }),
+      ...(planned === undefined ? {} : { changed: planned }),
+    };
     await writeJson(store, loadMarkerKey(loadId), marker);
     await deps.lease?.renew();
     await claimed?.lock.renew();

@@ -7,7 +7,7 @@
  */
 import type { Context } from 'aws-lambda';
 import { measuredRequestsPerUser, planCapacity } from '#core/capacity.ts';
-import { selectChangedUsers, stageChangedSelection } from '#core/changed-users.ts';
+import { reusedSelection, selectChangedUsers, stageChangedSelection } from '#core/changed-users.ts';
 import { selectResources } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
@@ -104,9 +104,18 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
   const scheduled = new Date(event.scheduledTime);
   if (Number.isNaN(scheduled.getTime())) throw new ConfigError('scheduledTime', 'is not an ISO timestamp');
   const store = lakeStore();
-  // A `changed` schedule: the users of the webhook events it has not seen in a committed load.
+  // A `changed` schedule: the users of the webhook events it has not seen in a committed load,
+  // or, for a slot run again (its load id is the slot's), the users that load was planned with.
   const changed =
-    event.users === 'changed' ? await selectChangedUsers(store, event.schedule, scheduled) : undefined;
+    event.users === 'changed'
+      ? ((await reusedSelection(
+          store,
+          loadIdFromTime(scheduled),
+          event.schedule,
+          scheduled.toISOString().slice(0, 10),
+          'scheduledTime',
+        )) ?? (await selectChangedUsers(store, event.schedule, scheduled)))
+      : undefined;
   const resources = selectResources(
     config.settings.catalog,
     event.resources ??
