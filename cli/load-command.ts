@@ -655,7 +655,13 @@ async function usersOf(request: LoadRequest, cwd: string, dest: string, now: Dat
             now.toISOString().slice(0, 10),
             request.resume === true ? '--resume' : '--load-id',
           );
-    const { users, selection } = reused ?? (await selectChangedUsers(store, LOCAL_CHANGED_SCHEDULE, now));
+    const { users, selection, unreadable } =
+      reused ?? (await selectChangedUsers(store, LOCAL_CHANGED_SCHEDULE, now));
+    const aside = unreadable.filter((u) => !u.gone).length;
+    const asideNote =
+      aside === 0
+        ? ''
+        : ` (${aside} unreadable webhook event(s) set aside, their users unknown: 'paylink-loader verify' names them)`;
     if (reused?.selection.rerun === true)
       return {
         identifiers: users.map((u) => u.identifier),
@@ -673,8 +679,8 @@ async function usersOf(request: LoadRequest, cwd: string, dest: string, now: Dat
       changed: selection,
       description:
         users.length === 0
-          ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen`
-          : `the ${users.length} users of ${selection.events} new webhook event(s)`,
+          ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen${asideNote}`
+          : `the ${users.length} users of ${selection.events} new webhook event(s)${asideNote}`,
     };
   }
   const { taskIds, ...list } = await usersListOf(request, cwd, dest);

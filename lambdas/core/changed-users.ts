@@ -25,6 +25,7 @@
  */
 import { ConfigError, LakeStateError } from './errors.ts';
 import {
+  asideRefs,
   byReceipt,
   type EventRef,
   type LoadedEvent,
@@ -32,8 +33,8 @@ import {
   NOTHING_TAKEN,
   readEvents,
   type TakenEvents,
-  takenKeys,
-  untaken,
+  toRead,
+  type UnreadableEvent,
   withTaken,
 } from './event-log.ts';
 import { loadMarkerKey, stagingPrefix } from './layout.ts';
@@ -77,6 +78,8 @@ export interface ChangedSelection {
   readonly planned?: readonly BatchUser[];
   /** Set when this is a re-run of a load that has a report: its schedule's state does not move. */
   readonly rerun?: true;
+  /** Events that could not be read (event-log.ts): not seen, kept aside to be read again. */
+  readonly aside?: readonly EventRef[];
 }
 
 /** What a committed `changed` load's report (`_loads/<id>.json`) keeps of its selection. */
@@ -91,6 +94,8 @@ export interface ChangedUsers {
   readonly selection: ChangedSelection;
   /** The new events, in receipt order. */
   readonly events: readonly LoadedEvent[];
+  /** Stored events that could not be read: set aside, reported, their users not loaded. */
+  readonly unreadable: readonly UnreadableEvent[];
 }
 
 /**
@@ -106,8 +111,18 @@ export async function selectChangedUsers(
   const state: ChangedState =
     (await readJson<ChangedState>(store, changedStateKey(schedule))) ?? NOTHING_TAKEN;
   const today = now.toISOString().slice(0, 10);
-  const listed = await listEvents(store, state.from, today);
-  const events = (await readEvents(store, untaken(listed, takenKeys(state)))).sort(byReceipt);
+  const listedAll = await listEvents(store, state.from, today);
+  const read = await readEvents(store, toRead(listedAll, state));
+  const events = read.events.sort(byReceipt);
+  // Set aside, not seen: a repaired object is loaded by a later run (event-log.ts).
+  const unreadableKeys = new Set(read.unreadable.map((u) => u.key));
+  // Seen: everything listed and readable, and the events set aside earlier that read now.
+  const listedKeys = new Set(listedAll.map((r) => `${r.dt}/${r.key}`));
+  const listed = [
+    ...listedAll,
+    ...events.filter((e) => !listedKeys.has(`${e.dt}/${e.key}`)).map(({ dt, key }) => ({ dt, key })),
+  ].filter((r) => !unreadableKeys.has(r.key));
+  const aside = read.unreadable.filter((u) => !u.gone).map(({ dt, key }) => ({ dt, key }));
   const fromEvents = new Set(events.map((e) => e.identifier).filter(isLoadableIdentifier));
   const retried = (state.retry ?? []).filter((u) => !fromEvents.has(u));
   const identifiers = [...fromEvents, ...retried].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -132,8 +147,10 @@ export async function selectChangedUsers(
       users: identifiers.length,
       ...(retried.length === 0 ? {} : { retried }),
       planned: users,
+      aside,
     },
     events,
+    unreadable: read.unreadable,
   };
 }
 
@@ -188,11 +205,12 @@ export async function reusedSelection(
         rerun: true,
       },
       events: [],
+      unreadable: [],
     };
   }
   const staged = await readChangedSelection(store, loadId);
   if (staged?.planned === undefined || staged.schedule !== schedule) return undefined;
-  return { users: staged.planned, selection: staged, events: [] };
+  return { users: staged.planned, selection: staged, events: [], unreadable: [] };
 }
 
 /** Stages the selection next to the plan (after the plan: planning clears the staging). */
@@ -232,7 +250,7 @@ export async function foldChangedSelection(
   const retried = new Set(selection.retried ?? []);
   const retry = [...new Set(failedUsers)].filter((u) => !retried.has(u)).sort();
   const next: ChangedState = {
-    ...withTaken(state, selection.listed, selection.today),
+    ...withTaken(state, selection.listed, selection.today, selection.aside ?? asideRefs(state)),
     ...(retry.length === 0 ? {} : { retry }),
   };
   await writeJson(store, key, next);

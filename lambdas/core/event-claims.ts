@@ -19,18 +19,22 @@
  * anywhere leaves either no claim, or a pending claim that the next holder settles by the rule
  * above: two loads never both commit an event, and a failed load never loses one. A zombie (a
  * holder stalled past the lock's ttl and taken over) fails its renewal before its commit point.
+ * An event object that cannot be read is set aside, not claimed (event-log.ts): the claim
+ * records it (`aside`), the load's report names it, and the next claims read it again.
  */
 import { LakeStateError, LeaseHeldError } from './errors.ts';
 import {
+  asideRefs,
   byReceipt,
   type EventRef,
+  eventObjectKeyOf,
   type LoadedEvent,
   listEvents,
   NOTHING_TAKEN,
   readEvents,
   type TakenEvents,
   takenKeys,
-  untaken,
+  toRead,
   withTaken,
 } from './event-log.ts';
 import { readCommittedSchema } from './lake-schema.ts';
@@ -100,12 +104,16 @@ export interface EventClaim {
   readonly events: readonly ClaimedEvent[];
   /** Copies of events already committed, stored again on another day: marked taken on fold. */
   readonly copies: readonly EventRef[];
+  /** Events unreadable when claimed: kept aside on fold (event-log.ts), to be read again. */
+  readonly aside?: readonly EventRef[];
 }
 
 /** What the load's report (`_loads/<id>.json`) says about its events. */
 export interface MarkerEvents {
   readonly claimedAt: string;
   readonly count: number;
+  /** Stored event objects that could not be read: set aside, not in `webhook_events`. */
+  readonly unreadable?: readonly UnreadableEventReport[];
 }
 
 export interface EventsLockOptions {
@@ -131,6 +139,15 @@ export interface ClaimedBatch {
   readonly lock: Lease;
   /** Undefined when the claim holds no event (nothing to stage). */
   readonly manifest: BatchManifest | undefined;
+  /** Stored events that could not be read: set aside (kept, not committed), for the report. */
+  readonly unreadable: readonly UnreadableEventReport[];
+}
+
+/** An event object set aside, as reports name it. */
+export interface UnreadableEventReport {
+  /** Its lake key, `_events/dt=.../<key>.json`. */
+  readonly key: string;
+  readonly problem: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -180,7 +197,7 @@ async function fold(
   at: Date,
 ): Promise<TakenEvents> {
   const fresh = claim.events.filter((e) => e.fresh);
-  const next = withTaken(state, [...fresh, ...claim.copies], claim.today);
+  const next = withTaken(state, [...fresh, ...claim.copies], claim.today, claim.aside ?? asideRefs(state));
   await writeJson(store, EVENT_CLAIMS.committedKey, next);
   await learnUsers(
     store,
@@ -210,7 +227,10 @@ async function settlePending(
       // id holds stays its own (a re-run of it commits them again).
       const kept = claim.events.filter((e) => !e.fresh);
       if (kept.length === 0) await store.delete([claimKey(other)]);
-      else await writeJson(store, claimKey(other), { ...claim, events: kept, copies: [] });
+      else {
+        const { aside: _aside, ...rest } = claim;
+        await writeJson(store, claimKey(other), { ...rest, events: kept, copies: [] });
+      }
     }
     await store.delete([key]);
   }
@@ -244,13 +264,17 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
     const listed = await listEvents(store, state.from, today);
     const committed = takenKeys(state);
     const keptKeys = new Set(kept.map((e) => e.key));
-    const fresh = untaken(listed, new Set([...committed, ...keptKeys]));
+    // The listed events no load committed, and those set aside before (read again: repaired?).
+    const candidates = toRead(listed, state, keptKeys);
+    const read = await readEvents(store, candidates);
+    const events = read.events;
+    const aside = read.unreadable.filter((u) => !u.gone);
+    const fresh: EventRef[] = events.map(({ dt, key }) => ({ dt, key }));
     const freshKeys = new Set(fresh.map((r) => r.key));
     const inState = new Set(Object.entries(state.dts).flatMap(([dt, keys]) => keys.map((k) => `${dt}/${k}`)));
     const copies = listed.filter(
       (r) => !freshKeys.has(r.key) && !inState.has(`${r.dt}/${r.key}`) && committed.has(r.key),
     );
-    const events = await readEvents(store, fresh);
     const claim: EventClaim = {
       formatVersion: 1,
       loadId,
@@ -268,22 +292,56 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
         })),
       ],
       copies,
+      aside: aside.map(({ dt, key }) => ({ dt, key })),
     };
-    if (claim.events.length === 0 && copies.length === 0) {
+    // Nothing to commit, and the set-aside events unchanged (none before, none now): no claim.
+    if (
+      claim.events.length === 0 &&
+      copies.length === 0 &&
+      aside.length === 0 &&
+      asideRefs(state).length === 0
+    ) {
       await store.delete([claimKey(loadId), pendingKey(loadId)]);
       await lock.release();
       return undefined;
     }
     await writeJson(store, claimKey(loadId), claim);
     await store.put(pendingKey(loadId), '');
-    const all = [...(await readEvents(store, kept)), ...events].sort(byReceipt);
+    // An event this load committed before that is unreadable now (damaged since): reported, not re-staged.
+    const again = await readEvents(store, kept);
+    const all = [...again.events, ...events].sort(byReceipt);
     const manifest = all.length === 0 ? undefined : await stageEvents(plan, all, deps);
     await lock.renew();
-    return { claim, lock, manifest };
+    const unreadable = [...aside, ...again.unreadable].map((u) => ({
+      key: eventObjectKeyOf(u),
+      problem: u.problem,
+    }));
+    return { claim, lock, manifest, unreadable };
   } catch (error) {
     await lock.release().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The stored events no load could commit because they cannot be read (event-log.ts): those not
+ * committed yet (the open partitions' events a load would claim now) and those set aside. What
+ * `verify` reports; reads every uncommitted event once.
+ */
+export async function unreadableEvents(store: ObjectStore, today: string): Promise<UnreadableEventReport[]> {
+  const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const listed = await listEvents(store, state.from, today);
+  const { unreadable } = await readEvents(store, toRead(listed, state));
+  return unreadable
+    .filter((u) => !u.gone)
+    .map((u) => ({ key: eventObjectKeyOf(u), problem: u.problem }))
+    .sort((a, b) => (a.key < b.key ? -1 : 1));
+}
+
+/** The events the last commit set aside (cheap: one GET; what `status` shows). */
+export async function setAsideEvents(store: ObjectStore): Promise<string[]> {
+  const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  return asideRefs(state).map(eventObjectKeyOf).sort();
 }
 
 /** A stored event as a record of `webhook_events`: its known fields, and `data` flattened like any record. */
@@ -375,5 +433,9 @@ export async function releaseClaim(claimed: ClaimedBatch): Promise<void> {
 export function markerEvents(claimed: ClaimedBatch | undefined): MarkerEvents | undefined {
   return claimed === undefined
     ? undefined
-    : { claimedAt: claimed.claim.claimedAt, count: claimed.claim.events.length };
+    : {
+        claimedAt: claimed.claim.claimedAt,
+        count: claimed.claim.events.length,
+        ...(claimed.unreadable.length === 0 ? {} : { unreadable: claimed.unreadable }),
+      };
 }
