@@ -161,6 +161,7 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
   const claimed = await claimEvents(plan, {
     store,
     parts: deps.parts,
+    reader: deps.reader,
     clock: deps.clock,
     ...(deps.eventsLock === undefined ? {} : { eventsLock: deps.eventsLock }),
     ...(deps.lease === undefined ? {} : { loadOwner: deps.lease.doc.owner }),

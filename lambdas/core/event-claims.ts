@@ -3,7 +3,8 @@
  * load to commit after it arrived, through the same staging -> commit path as every table.
  *
  * How a load claims the events it commits (all under `_state/events/`):
- *  - `committed.json`: the keys of events committed so far (TakenEvents, event-log.ts);
+ *  - `committed.json`: the keys of events committed so far (TakenEvents, event-log.ts), and
+ *    the claims folded (`folded`: load id -> claimedAt, what pruning reads);
  *  - `claims/<load_id>.json`: what a load claimed (its events, and which of them were new);
  *  - `pending/<load_id>`: a claim not yet folded into `committed.json`.
  * A commit takes the events lock (a lease, lease.ts, on the pseudo load id `_webhook_events`),
@@ -19,6 +20,10 @@
  * anywhere leaves either no claim, or a pending claim that the next holder settles by the rule
  * above: two loads never both commit an event, and a failed load never loses one. A zombie (a
  * holder stalled past the lock's ttl and taken over) fails its renewal before its commit point.
+ * Claims do not pile up: once folded, older than `claimKeepMs` and with no run of their load id
+ * holding a live lease, they are pruned (`pruneClaims`, by the committing holder, from the
+ * `folded` index in `committed.json`); a later re-run of such a load id takes its events from
+ * its own committed `webhook_events` rows. Pending markers are removed by every settlement.
  * An event object that cannot be read is set aside, not claimed (event-log.ts): the claim
  * records it (`aside`), the load's report names it, and the next claims read it again.
  */
@@ -39,11 +44,11 @@ import {
 } from './event-log.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { dltLoadsKey, loadMarkerKey } from './layout.ts';
-import { acquireLease, type Lease, type LeaseOwner } from './lease.ts';
+import { acquireLease, isLive, type Lease, type LeaseOwner, readLease } from './lease.ts';
 import type { BatchManifest } from './load-batch.ts';
 import { normalizeRecord } from './normalize.ts';
 import type { PlanDoc } from './plan.ts';
-import type { ObjectStore, PartWriterFactory } from './ports.ts';
+import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { TableSinks } from './table-sinks.ts';
 import type { Clock, JsonObject } from './types.ts';
@@ -64,6 +69,11 @@ export const EVENT_CLAIMS = {
   batch: 99_999,
   /** A holder renews at least this often (claim, publish, commit point): a stalled one is taken over. */
   lockTtlMs: 15 * 60 * 1000,
+  /**
+   * A folded claim is kept this long after its claim, then pruned (see `pruneClaims`): a re-run
+   * of its load id soon after (the common case: a commit retried) finds it at hand.
+   */
+  claimKeepMs: 2 * 24 * 3600 * 1000,
   /** How long a commit waits for another commit holding the lock before failing (retryable). */
   lockWaitMs: 5 * 60 * 1000,
   lockPollMs: 500,
@@ -131,6 +141,8 @@ export interface EventsDeps {
   readonly eventsLock?: EventsLockOptions;
   /** The load's own lease holder (host, pid, command): who the events lock names. */
   readonly loadOwner?: LeaseOwner;
+  /** Reads a re-run's committed `webhook_events` rows when its claim was pruned. */
+  readonly reader?: PartReader;
 }
 
 /** The events a commit holds: its claim, the lock, and the staged batch of their rows. */
@@ -192,12 +204,16 @@ async function committedWith(store: ObjectStore, claim: EventClaim): Promise<boo
 /** `committed.json` plus a claim its load committed with; the claim's users join the registry. */
 async function fold(
   store: ObjectStore,
-  state: TakenEvents,
+  state: CommittedEvents,
   claim: EventClaim,
   at: Date,
-): Promise<TakenEvents> {
+): Promise<CommittedEvents> {
   const fresh = claim.events.filter((e) => e.fresh);
-  const next = withTaken(state, [...fresh, ...claim.copies], claim.today, claim.aside ?? asideRefs(state));
+  const folded = { ...(state.folded ?? (await foldedSoFar(store))), [claim.loadId]: claim.claimedAt };
+  const next: CommittedEvents = {
+    ...withTaken(state, [...fresh, ...claim.copies], claim.today, claim.aside ?? asideRefs(state)),
+    folded,
+  };
   await writeJson(store, EVENT_CLAIMS.committedKey, next);
   await learnUsers(
     store,
@@ -208,6 +224,95 @@ async function fold(
 }
 
 /**
+ * `committed.json`: the events committed (TakenEvents) and, per load id, the `claimedAt` of the
+ * claim folded last (the index `pruneClaims` works from, so pruning needs no listing).
+ */
+export interface CommittedEvents extends TakenEvents {
+  readonly folded?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The folded claims of a lake written before the index existed: every claim without a pending
+ * marker. Read once; from then on the index is kept by each fold.
+ */
+async function foldedSoFar(store: ObjectStore): Promise<Record<string, string>> {
+  const pending = new Set(
+    (await store.list(EVENT_CLAIMS.pendingPrefix)).map((k) => k.slice(EVENT_CLAIMS.pendingPrefix.length)),
+  );
+  const out: Record<string, string> = {};
+  for (const key of await store.list(EVENT_CLAIMS.claimsPrefix)) {
+    const loadId = key.slice(EVENT_CLAIMS.claimsPrefix.length, -'.json'.length);
+    if (pending.has(loadId)) continue;
+    const claim = await readJson<EventClaim>(store, key).catch(() => undefined);
+    if (claim !== undefined) out[loadId] = claim.claimedAt;
+  }
+  return out;
+}
+
+/**
+ * Deletes the claims no run will read again, under the events lock. A claim is read only by its
+ * pending settlement and by a run of its own load id (a re-run re-commits the events it holds).
+ * So a claim is pruned once it is folded (in the index, no pending marker), was claimed more
+ * than `claimKeepMs` ago, and no live lease holds its load id (no run of it in progress, which
+ * covers every live load that could still read it). A later re-run of that id finds its events
+ * in its own committed `webhook_events` rows instead (`committedEventsOf`).
+ */
+export async function pruneClaims(store: ObjectStore, now: Date): Promise<string[]> {
+  const state: CommittedEvents =
+    (await readJson<CommittedEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const cutoff = now.getTime() - EVENT_CLAIMS.claimKeepMs;
+  const pruned: string[] = [];
+  for (const [loadId, claimedAt] of Object.entries(state.folded ?? {})) {
+    if (!(Date.parse(claimedAt) < cutoff)) continue;
+    if ((await store.get(pendingKey(loadId))) !== undefined) continue;
+    const lease = await readLease(store, loadId).catch(() => undefined);
+    if (lease !== undefined && isLive(lease, now)) continue;
+    pruned.push(loadId);
+  }
+  if (pruned.length === 0) return [];
+  await store.delete(pruned.map(claimKey));
+  const folded = { ...state.folded };
+  for (const loadId of pruned) delete folded[loadId];
+  await writeJson(store, EVENT_CLAIMS.committedKey, { ...state, folded });
+  return pruned;
+}
+
+/**
+ * The events a committed load holds in its own `webhook_events` rows (its report lists their
+ * files): a re-run's events when its claim was pruned. Each row's `received_at` names the
+ * partition its event object is stored in (the receiver dates it by receipt).
+ */
+async function committedEventsOf(
+  store: ObjectStore,
+  loadId: string,
+  reader: PartReader | undefined,
+): Promise<EventRef[]> {
+  // Only a committed load's rows are its own: a failed attempt's report and parts (published,
+  // never committed) name events that went back to the pool and another load committed.
+  if ((await store.get(dltLoadsKey(loadId))) === undefined) return [];
+  const marker = await readJson<{ events?: MarkerEvents; files?: readonly { key: string; table: string }[] }>(
+    store,
+    loadMarkerKey(loadId),
+  );
+  const files = (marker?.files ?? []).filter((f) => f.table === EVENTS_TABLE);
+  if (files.length === 0) return [];
+  if (reader === undefined)
+    throw new LakeStateError(
+      `load ${loadId}: the claim of its webhook events was pruned and its committed rows cannot be read here; re-run it from the CLI or the commit Lambda`,
+    );
+  const refs: EventRef[] = [];
+  for (const file of files)
+    for (const row of await reader.readRows(store, file.key)) {
+      const key = row.event_key;
+      const received = row.received_at;
+      if (typeof key !== 'string' || typeof received !== 'string')
+        throw new LakeStateError(`lake ${file.key}: a webhook_events row without event_key or received_at`);
+      refs.push({ dt: received.slice(0, 10), key });
+    }
+  return refs;
+}
+
+/**
  * Settles other loads' pending claims (see the file comment), and this load's own earlier one:
  * returns the events this load committed before (re-committed by this attempt).
  */
@@ -215,8 +320,10 @@ async function settlePending(
   store: ObjectStore,
   loadId: string,
   at: Date,
-): Promise<{ state: TakenEvents; kept: ClaimedEvent[] }> {
-  let state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  reader: PartReader | undefined,
+): Promise<{ state: CommittedEvents; kept: ClaimedEvent[] }> {
+  let state: CommittedEvents =
+    (await readJson<CommittedEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
   for (const key of await store.list(EVENT_CLAIMS.pendingPrefix)) {
     const other = key.slice(EVENT_CLAIMS.pendingPrefix.length);
     const claim = await readJson<EventClaim>(store, claimKey(other));
@@ -235,7 +342,21 @@ async function settlePending(
     await store.delete([key]);
   }
   const mine = await readJson<EventClaim>(store, claimKey(loadId));
-  return { state, kept: (mine?.events ?? []).map((e) => ({ ...e, fresh: false })) };
+  if (mine !== undefined) return { state, kept: mine.events.map((e) => ({ ...e, fresh: false })) };
+  // No claim: a first run, or a re-run of a load whose claim was pruned (its rows tell).
+  const refs = await committedEventsOf(store, loadId, reader);
+  const { events } = await readEvents(store, refs);
+  return {
+    state,
+    kept: events.map((e) => ({
+      dt: e.dt,
+      key: e.key,
+      identifier: e.identifier,
+      taskId: e.taskId,
+      eventTime: e.eventTime,
+      fresh: false,
+    })),
+  };
 }
 
 /**
@@ -255,12 +376,16 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
     store.list(EVENT_CLAIMS.pendingPrefix),
     store.get(claimKey(loadId)),
   ]);
-  if (listedEarly.length === 0 && pending.length === 0 && mine === undefined) return undefined;
+  // A re-run of a load whose claim was pruned still holds events (its report counts them).
+  const committedBefore = async () =>
+    ((await readJson<{ events?: MarkerEvents }>(store, loadMarkerKey(loadId)))?.events?.count ?? 0) > 0;
+  if (listedEarly.length === 0 && pending.length === 0 && mine === undefined && !(await committedBefore()))
+    return undefined;
 
   const lock = await takeLock(loadId, deps);
   try {
     const now = deps.clock();
-    const { state, kept } = await settlePending(store, loadId, now);
+    const { state, kept } = await settlePending(store, loadId, now, deps.reader);
     const listed = await listEvents(store, state.from, today);
     const committed = takenKeys(state);
     const keptKeys = new Set(kept.map((e) => e.key));
@@ -415,9 +540,13 @@ async function stageEvents(
 /** After the commit point: the claim joins `committed.json` and the registry; the lock is released. */
 export async function finishClaim(claimed: ClaimedBatch, deps: EventsDeps): Promise<void> {
   const { store } = deps;
-  const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const state: CommittedEvents =
+    (await readJson<CommittedEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
   await fold(store, state, claimed.claim, deps.clock());
   await store.delete([pendingKey(claimed.claim.loadId)]);
+  // Still under the lock: no other commit folds or settles meanwhile. Pruning is housekeeping:
+  // a failure leaves the claims for the next commit.
+  await pruneClaims(store, deps.clock()).catch(() => undefined);
   await claimed.lock.release();
 }
 

@@ -16,6 +16,7 @@ import { EVENT_CLAIMS } from '#core/event-claims.ts';
 import { dltLoadsKey, loadMarkerKey } from '#core/layout.ts';
 import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
 import { runLoad } from '#core/run-load.ts';
+import { readJson } from '#core/store-json.ts';
 import { registeredIdentifiers, registeredTaskIds } from '#core/user-registry.ts';
 import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
 
@@ -169,6 +170,34 @@ describe('webhook_events is committed with each load', () => {
       ['load-a', 2],
     ]);
   });
+
+  it('prunes the claims of committed loads once they are old, and a re-run of a pruned load keeps its events', async () => {
+    // 20 loads, 12 hours apart, each committing one new event.
+    const loadIds: string[] = [];
+    for (let n = 1; n <= 20; n++) {
+      await receive(`u${n}`, n);
+      const loadId = `load-${String(n).padStart(2, '0')}`;
+      await load(loadId);
+      loadIds.push(loadId);
+      now = new Date(now.getTime() + 12 * 3600_000);
+    }
+    // Only claims within claimKeepMs (2 days: the last 4 or 5 loads) are left; nothing pending.
+    const claims = await store.list(EVENT_CLAIMS.claimsPrefix);
+    expect(claims.length).toBeLessThanOrEqual(5);
+    expect(claims).toContain(`${EVENT_CLAIMS.claimsPrefix}load-20.json`);
+    expect(await store.list(EVENT_CLAIMS.pendingPrefix)).toEqual([]);
+    const state = await readJson<{ folded?: Record<string, string> }>(store, EVENT_CLAIMS.committedKey);
+    expect(Object.keys(state?.folded ?? {}).sort()).toEqual(
+      claims.map((k) => k.slice(EVENT_CLAIMS.claimsPrefix.length, -'.json'.length)).sort(),
+    );
+
+    // load-03's claim is gone; re-running it keeps its event, once, and commits no other.
+    expect(claims).not.toContain(`${EVENT_CLAIMS.claimsPrefix}load-03.json`);
+    await load('load-03');
+    const rows = await history();
+    expect(rows.filter((r) => r.load === 'load-03').map((r) => r.seq)).toEqual([3]);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  }, 120_000);
 
   it('lets a stalled commit be taken over: the taker commits the events, the stalled one fails at its commit point', async () => {
     await receive('u1', 1);
