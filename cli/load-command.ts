@@ -418,6 +418,9 @@ async function prepareAndRun(
         parts: partWriters(io.env),
         reader: createParquetPartReader(),
         clock: io.now,
+        // Another commit of this lake holds the events lock: say so (even with --quiet), or a
+        // wait of minutes looks like a hang.
+        eventsLock: { onWait: (message) => progress.log(`${message}\n`), isAbandoned: isAbandonedOnThisHost },
         onUser: progress.onUser,
         onStaged: (stagedUsers) => {
           kept.batches++;

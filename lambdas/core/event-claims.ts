@@ -77,6 +77,8 @@ export const EVENT_CLAIMS = {
   /** How long a commit waits for another commit holding the lock before failing (retryable). */
   lockWaitMs: 5 * 60 * 1000,
   lockPollMs: 500,
+  /** How often a waiting commit says again that it waits (`EventsLockOptions.onWait`). */
+  lockNoticeMs: 30 * 1000,
 } as const;
 
 /** Declared columns of `webhook_events` (source names; dlt naming gives `event_time`, ...). */
@@ -132,6 +134,12 @@ export interface EventsLockOptions {
   readonly waitMs?: number;
   readonly isAbandoned?: (owner: LeaseOwner) => boolean;
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * Told when the commit has to wait for the lock, and again every `lockNoticeMs` while it
+   * waits: a sentence naming the holder and how long it may still wait (the CLI prints it, the
+   * commit Lambda logs it), so a wait of minutes never looks like a hang.
+   */
+  readonly onWait?: (message: string) => void;
 }
 
 export interface EventsDeps {
@@ -169,6 +177,7 @@ async function takeLock(loadId: string, deps: EventsDeps): Promise<Lease> {
   const base = options.owner ?? deps.loadOwner;
   const started = deps.clock().getTime();
   const waitMs = options.waitMs ?? EVENT_CLAIMS.lockWaitMs;
+  let noticed: number | undefined;
   for (;;) {
     try {
       return await acquireLease(deps.store, EVENT_CLAIMS.lockId, {
@@ -182,13 +191,21 @@ async function takeLock(loadId: string, deps: EventsDeps): Promise<Lease> {
         ...(options.isAbandoned === undefined ? {} : { isAbandoned: options.isAbandoned }),
       });
     } catch (error) {
-      if (!(error instanceof LeaseHeldError) || deps.clock().getTime() - started >= waitMs)
-        throw error instanceof LeaseHeldError
-          ? new LakeStateError(
-              `load ${loadId}: another commit held the webhook events lock for ${Math.round(waitMs / 1000)} s; re-run the commit`,
-              error,
-            )
-          : error;
+      if (!(error instanceof LeaseHeldError)) throw error;
+      const waited = deps.clock().getTime() - started;
+      if (waited >= waitMs)
+        throw new LakeStateError(
+          `load ${loadId}: the webhook events lock (${EVENT_CLAIMS.lockId}) stayed held for ${Math.round(waitMs / 1000)} s by ${error.holder}; ` +
+            'nothing of this load was committed: re-run it with the same load id once that commit is done (its staged batches are kept)',
+          error,
+        );
+      if (noticed === undefined || waited - noticed >= EVENT_CLAIMS.lockNoticeMs) {
+        noticed = waited;
+        options.onWait?.(
+          `load ${loadId}: waiting for the webhook events lock, held by another commit until its commit point: ${error.holder}; ` +
+            `waiting up to ${Math.round((waitMs - waited) / 1000)} s more`,
+        );
+      }
       await (options.sleep ?? sleep)(EVENT_CLAIMS.lockPollMs);
     }
   }

@@ -12,8 +12,9 @@ import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
 import { resolveCatalog, selectResources } from '#core/config.ts';
-import { EVENT_CLAIMS } from '#core/event-claims.ts';
+import { EVENT_CLAIMS, type EventsLockOptions } from '#core/event-claims.ts';
 import { dltLoadsKey, loadMarkerKey } from '#core/layout.ts';
+import { acquireLease } from '#core/lease.ts';
 import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
@@ -72,7 +73,7 @@ async function receive(identifier: string, n: number, data: Record<string, unkno
   expect(outcome.kind).toBe('accepted');
 }
 
-function load(loadId: string, target: ObjectStore = store) {
+function load(loadId: string, target: ObjectStore = store, eventsLock: EventsLockOptions = FAST_LOCK) {
   return runLoad(
     {
       loadId,
@@ -88,10 +89,12 @@ function load(loadId: string, target: ObjectStore = store) {
       parts: createParquetPartWriterFactory(),
       reader: createParquetPartReader(),
       clock,
-      eventsLock: { sleep: async () => undefined, waitMs: 0 },
+      eventsLock,
     },
   );
 }
+
+const FAST_LOCK: EventsLockOptions = { sleep: async () => undefined, waitMs: 0 };
 
 async function history(): Promise<{ load: string; key: string; seq: number }[]> {
   const lake = await openLakeQuery(dir);
@@ -198,6 +201,42 @@ describe('webhook_events is committed with each load', () => {
     expect(rows.filter((r) => r.load === 'load-03').map((r) => r.seq)).toEqual([3]);
     expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   }, 120_000);
+
+  it('says while it waits for the events lock, naming the holder, and fails naming it too', async () => {
+    await receive('u1', 1);
+    await acquireLease(store, EVENT_CLAIMS.lockId, {
+      owner: {
+        id: 'other-commit-7',
+        kind: 'cli',
+        host: 'host-b',
+        pid: 4242,
+        command: 'paylink-loader load --load-id other',
+      },
+      ttlMs: EVENT_CLAIMS.lockTtlMs,
+      clock,
+    });
+    const said: string[] = [];
+    // The clock moves on with each poll: 70 s of waiting in a few hundred polls.
+    const waiting: EventsLockOptions = {
+      waitMs: 70_000,
+      sleep: async (ms) => {
+        now = new Date(now.getTime() + ms);
+      },
+      onWait: (message) => said.push(message),
+    };
+    const error = await load('load-a', store, waiting).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    // At once, then every 30 s: a wait of minutes never looks like a hang.
+    expect(said).toHaveLength(3);
+    expect(said[0]).toMatch(/load load-a: waiting for the webhook events lock, held by another commit/);
+    expect(said[0]).toContain('cli other-commit-7 on host-b, pid 4242 (paylink-loader load --load-id other)');
+    expect(said[0]).toContain('waiting up to 70 s more');
+    expect(said[1]).toContain('waiting up to 40 s more');
+    expect(error?.message).toContain('stayed held for 70 s by cli other-commit-7 on host-b');
+    expect(error?.message).toContain('re-run it with the same load id');
+  });
 
   it('lets a stalled commit be taken over: the taker commits the events, the stalled one fails at its commit point', async () => {
     await receive('u1', 1);
