@@ -354,6 +354,11 @@ async function settlePending(
       else {
         const { aside: _aside, ...rest } = claim;
         await writeJson(store, claimKey(other), { ...rest, events: kept, copies: [] });
+        // Indexed, so pruning finds it: a re-run may never come.
+        if (state.folded !== undefined) {
+          state = { ...state, folded: { ...state.folded, [other]: claim.claimedAt } };
+          await writeJson(store, EVENT_CLAIMS.committedKey, state);
+        }
       }
     }
     await store.delete([key]);
@@ -396,7 +401,14 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
   // A re-run of a load whose claim was pruned still holds events (its report counts them).
   const committedBefore = async () =>
     ((await readJson<{ events?: MarkerEvents }>(store, loadMarkerKey(loadId)))?.events?.count ?? 0) > 0;
-  if (listedEarly.length === 0 && pending.length === 0 && mine === undefined && !(await committedBefore()))
+  // Events set aside in a closed partition are not listed: read again all the same.
+  if (
+    listedEarly.length === 0 &&
+    asideRefs(peek).length === 0 &&
+    pending.length === 0 &&
+    mine === undefined &&
+    !(await committedBefore())
+  )
     return undefined;
 
   const lock = await takeLock(loadId, deps);
