@@ -480,7 +480,7 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
 /**
  * The stored events no load could commit because they cannot be read (event-log.ts): those not
  * committed yet (the open partitions' events a load would claim now) and those set aside. What
- * `verify` reports; reads every uncommitted event once.
+ * `verify` and `status` report; reads every uncommitted event once.
  */
 export async function unreadableEvents(store: ObjectStore, today: string): Promise<UnreadableEventReport[]> {
   const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
@@ -490,12 +490,6 @@ export async function unreadableEvents(store: ObjectStore, today: string): Promi
     .filter((u) => !u.gone)
     .map((u) => ({ key: eventObjectKeyOf(u), problem: u.problem }))
     .sort((a, b) => (a.key < b.key ? -1 : 1));
-}
-
-/** The events the last commit set aside (cheap: one GET; what `status` shows). */
-export async function setAsideEvents(store: ObjectStore): Promise<string[]> {
-  const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
-  return asideRefs(state).map(eventObjectKeyOf).sort();
 }
 
 /** A stored event as a record of `webhook_events`: its known fields, and `data` flattened like any record. */

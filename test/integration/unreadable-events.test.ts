@@ -129,6 +129,8 @@ describe('an unreadable webhook event object', () => {
     await receive('u1', 1);
     const { notJson, truncated, shape, whole } = await damage();
     const bad = [notJson, truncated, shape].sort();
+    // Named before any load ran into them.
+    expect([...(await lakeStatus(dir)).unreadableEvents].sort()).toEqual(bad);
 
     // A users-list load commits, with the readable event, and names the three it set aside.
     const first = await load('load-a');
