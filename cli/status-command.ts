@@ -194,7 +194,6 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     'failed-share': { type: 'string' },
     'run-window-minutes': { type: 'string' },
   });
-  const qualityOptions = parseQualityFlags(values);
   // They shape the last loads' section, which --load-id does not print: never silently ignored.
   const ignored = QUALITY_FLAGS.find((flag) => values[flag] !== undefined);
   if (values['load-id'] !== undefined && ignored !== undefined)
@@ -202,6 +201,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
       `--${ignored}`,
       "sets the data-quality section of the lake's last loads, which status --load-id does not show: leave out one of them",
     );
+  const qualityOptions = parseQualityFlags(values);
   const dest = await existingLake(io.cwd, required(values.dest, '--dest'));
   if (values['load-id'] !== undefined) {
     const loadId = assertLoadId(values['load-id']);
