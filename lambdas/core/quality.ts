@@ -16,6 +16,7 @@
  * Pure: the callers read the markers; nothing here touches a store or a clock.
  */
 import { LAKE } from './constants.ts';
+import { EVENTS_TABLE } from './event-claims.ts';
 import { loadsPrefix } from './layout.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson } from './store-json.ts';
@@ -88,9 +89,19 @@ export function seriesOf(load: Pick<LoadFigures, 'schedule' | 'usersSelection' |
   return s.schedule === undefined ? tables : `schedule:${s.schedule} users:${s.usersSelection} ${tables}`;
 }
 
-/** Tables fed by PayLink: the loader's own bookkeeping tables are not feeds. */
+/**
+ * Tables fed by PayLink's API: the loader's own bookkeeping tables are not feeds, and neither
+ * are the webhook events a load commits (`webhook_events` and its child tables): their rows
+ * count the events that arrived since the last commit, which vary with user activity, so a
+ * daily load after a quiet day would be called quiet.
+ */
 export function isFeedTable(table: string): boolean {
-  return table !== LAKE.userLoadsTable && !table.startsWith('_dlt');
+  return (
+    table !== LAKE.userLoadsTable &&
+    !table.startsWith('_dlt') &&
+    table !== EVENTS_TABLE &&
+    !table.startsWith(`${EVENTS_TABLE}__`)
+  );
 }
 
 /** Median of a non-empty list (mean of the middle two for an even count). */
