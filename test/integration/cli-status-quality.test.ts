@@ -1,6 +1,6 @@
 /**
  * The data-quality section of `paylink-loader status` on a lake written by real CLI loads on
- * the built-in simulator: two full loads, then two `--users changed` loads of one user whose
+ * the built-in simulator: two full loads, then three `--users changed` loads of one user whose
  * webhook events arrived. A changed load is compared with changed loads of its schedule only
  * (never flagged QUIET against the medians of full loads), the text names each load's series,
  * the load reports name their schedule and users selection, and the flags' errors are one
@@ -101,7 +101,7 @@ describe('status after full loads and changed loads', () => {
       );
       return String(rows[0]!.user_identifier);
     });
-    for (const minute of [1, 2]) {
+    for (const minute of [1, 2, 3]) {
       await webhookFor(changedUser, minute);
       await load('changed');
     }
@@ -117,11 +117,12 @@ describe('status after full loads and changed loads', () => {
       ['local', 'all', USERS.length],
       ['local', 'changed', 1],
       ['local', 'changed', 1],
+      ['local', 'changed', 1],
     ]);
   });
 
   it('compares a changed load with the changed loads of its schedule only, never flags it quiet against full loads', async () => {
-    const json = await status('--json', '--min-trailing-loads', '1');
+    const json = await status('--json');
     expect(json.code, json.stderr).toBe(0);
     const { quality } = JSON.parse(json.stdout) as LakeStatus;
     expect(quality.loads.map((l) => [l.loadId, l.schedule, l.usersSelection, l.trailingLoads])).toEqual([
@@ -129,8 +130,9 @@ describe('status after full loads and changed loads', () => {
       [loadIds[1], 'local', 'all', 1],
       [loadIds[2], 'local', 'changed', 0],
       [loadIds[3], 'local', 'changed', 1],
+      [loadIds[4], 'local', 'changed', 2],
     ]);
-    const last = quality.loads[3]!;
+    const last = quality.loads[4]!;
     expect(last.flags).toEqual([]);
     const accounts = last.tables.find((t) => t.table === 'accounts')!;
     // One user's accounts against the same user's accounts: the same rows.
@@ -144,7 +146,7 @@ describe('status after full loads and changed loads', () => {
     expect(run.code, run.stderr).toBe(0);
     const out = run.stdout;
     expect(out).toContain(
-      'Data quality (last 4 loads; trailing median of each table over up to 7 earlier loads',
+      'Data quality (last 5 loads; trailing median of each table over up to 7 earlier loads',
     );
     expect(out).toContain('judged from 1 load;');
     const section = out.slice(out.indexOf('Data quality'));
@@ -152,8 +154,13 @@ describe('status after full loads and changed loads', () => {
     expect(row(loadIds[0]!)).toMatch(/local, all users\s+\d+\s+[\d.]+\s+0 loads/);
     expect(row(loadIds[1]!)).toMatch(/local, all users\s+\d+\s+[\d.]+\s+1 load\s/);
     expect(row(loadIds[3]!)).toMatch(/local, changed users\s+1\s+[\d.]+\s+1 load\s/);
+    expect(row(loadIds[4]!)).toMatch(/local, changed users\s+1\s+[\d.]+\s+2 loads\s/);
     expect(out).toContain(
-      `Rows per table in ${loadIds[3]} against the trailing median of 1 earlier load of schedule local, changed users (tables accounts):`,
+      `Rows per table in ${loadIds[4]} against the trailing median of 2 earlier loads of schedule local, changed users (tables accounts):`,
+    );
+    const one = await status('--trailing-loads', '1', '--min-trailing-loads', '1');
+    expect(one.stdout).toContain(
+      `Rows per table in ${loadIds[4]} against the trailing median of 1 earlier load of schedule local, changed users (tables accounts):`,
     );
     expect(out).not.toContain('QUIET');
     expect(out).not.toMatch(/\b1 loads\b/);
