@@ -1,4 +1,5 @@
 import { ArnFormat, Aws, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Metric, type MetricOptions, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -8,6 +9,7 @@ import {
   DefinitionBody,
   DistributedMap,
   Fail,
+  type IStateMachine,
   JitterType,
   JsonPath,
   LogLevel,
@@ -72,6 +74,24 @@ export const SYSTEMIC_ERRORS = ['SystemicFailureError', 'PayLinkUnavailableError
  */
 export const TRANSIENT_SYSTEMIC_ERRORS = ['PayLinkUnavailableError'] as const;
 export const UNAVAILABLE_RETRY = { intervalSeconds: 60, maxAttempts: 3, backoffRate: 2 } as const;
+
+/**
+ * The Distributed Map's label. Its child executions (one per batch) report their metrics under
+ * `<state machine ARN>/<label>` ("Viewing a Distributed Map Run", Step Functions developer
+ * guide): `mapItemsFailed` watches exactly those, never the parent run's.
+ */
+export const LOAD_BATCHES_LABEL = 'LoadBatches';
+
+/** Failed batch executions of a schedule's Distributed Map (not failed runs of the state machine). */
+export function mapItemsFailed(stateMachine: IStateMachine, options: MetricOptions = {}): Metric {
+  return new Metric({
+    namespace: 'AWS/States',
+    metricName: 'ExecutionsFailed',
+    dimensionsMap: { StateMachineArn: `${stateMachine.stateMachineArn}/${LOAD_BATCHES_LABEL}` },
+    statistic: Stats.SUM,
+    ...options,
+  });
+}
 
 /** Error a run fails with when a batch found the load cannot work; the cause is that batch's message. */
 export const SYSTEMIC_FAILURE_ERROR = 'PayLink.SystemicFailure';
@@ -301,7 +321,7 @@ export class LoadWorkflow extends Construct {
       toleratedFailurePercentage: props.toleratedFailurePercentage,
       // Batches may run 15 minutes: longer than an express child workflow may live.
       mapExecutionType: StateMachineType.STANDARD,
-      label: 'LoadBatches',
+      label: LOAD_BATCHES_LABEL,
       // Keep the plan result as the state for the commit, plus the batches' marks.
       resultPath: '$.batchMarks',
     });

@@ -63,6 +63,7 @@ import { mergeParts } from './merge-parts.ts';
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
+import type { UsersSelection } from './quality.ts';
 import type { MergeResult, SchemaChange, SchemaDoc, SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { type StagedFile, TableSinks } from './table-sinks.ts';
@@ -125,6 +126,13 @@ export interface LoadMarker {
   readonly endpointFindings: readonly EndpointFinding[];
   /** The webhook events this load commits (`webhook_events`): the claim it commits with. */
   readonly events?: MarkerEvents;
+  /**
+   * The plan's schedule (the CLI's loads: `local`) and users selection: with the tables, the
+   * series the quality signals compare this load with (quality.ts `seriesOf`). Absent in
+   * reports written before markers carried them.
+   */
+  readonly schedule?: string;
+  readonly usersSelection?: UsersSelection;
 }
 
 interface CommitIntent {
@@ -297,6 +305,8 @@ async function buildMarker(
     schemaChanges: [...changes],
     nonFiniteValues: manifests.reduce((n, m) => n + (m.nonFiniteValues ?? 0), 0),
     endpointFindings: deferred.findings,
+    ...(plan.schedule === undefined ? {} : { schedule: plan.schedule }),
+    ...(plan.usersSelection === undefined ? {} : { usersSelection: plan.usersSelection }),
   };
 }
 

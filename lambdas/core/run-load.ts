@@ -19,7 +19,7 @@ import {
   userLoader,
 } from './load-batch.ts';
 import type { UserResult } from './load-user.ts';
-import { extendPlan, type PlanDoc, planLoad, readBatchUsers, resumablePlan } from './plan.ts';
+import { extendPlan, type PlanDoc, type PlanInput, planLoad, readBatchUsers, resumablePlan } from './plan.ts';
 import type { ConcurrencyControl } from './pool.ts';
 import type { PayLinkApi } from './ports.ts';
 import { readJson } from './store-json.ts';
@@ -44,6 +44,8 @@ export interface RunLoadInput {
   readonly stop?: () => boolean;
   /** A `changed` load (changed-users.ts): staged with the plan, folded into its schedule by the commit. */
   readonly changed?: ChangedSelection;
+  /** The schedule the load reports (the CLI: `local`): with the users selection, its quality series. */
+  readonly schedule?: string;
 }
 
 export interface RunLoadDeps extends Omit<CommitDeps, 'lease'> {
@@ -91,12 +93,14 @@ async function runLeased(
   // First, before any data is written: a lost or damaged registry stops the load here.
   const registry = await readCommittedSchema(deps.store);
   await assertRegistryMatchesNewestLoad(deps.store, deps.reader, registry);
-  const planInput = {
+  const planInput: PlanInput = {
     loadId: input.loadId,
     startedAt: input.startedAt,
     users: input.users,
     batchSize: input.batchSize,
     resources: input.resources.tables,
+    ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
+    usersSelection: input.changed === undefined ? 'all' : 'changed',
   };
   // An interrupted attempt of this load id with the same input: keep what it staged.
   const resumed = await resumablePlan(planInput, deps.store);

@@ -2,12 +2,13 @@
 import type { Context } from 'aws-lambda';
 import { commitLoad, type TableCatalog } from '#core/commit.ts';
 import { positiveInt } from '#core/config.ts';
+import { ConfigError } from '#core/errors.ts';
 import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
-import { commitMetrics } from '#core/load-metrics.ts';
+import { commitFigures, commitMetrics } from '#core/load-metrics.ts';
 import { readPlan } from '#core/plan.ts';
-import { loadSignals, QUALITY_DEFAULTS, readEarlierLoads } from '#core/quality.ts';
+import { loadSignals, QUALITY_DEFAULTS, type QualitySettings, readEarlierLoads } from '#core/quality.ts';
 import { readSystemicCause } from '#core/systemic-cause.ts';
 import { type CommitEvent, type CommitResult, HANDLER_ENV, type SystemicCauseResult } from './contract.ts';
 import { lazyPartReader, once } from './lazy.ts';
@@ -47,8 +48,12 @@ const partReader = lazyPartReader(async () =>
 /** The commit's hold on the lease: renewed for its own run (a Lambda lives at most 15 minutes). */
 const COMMIT_LEASE_TTL_MS = 15 * 60 * 1000;
 
-/** The trailing-median window (PAYLINK_TRAILING_LOADS, PAYLINK_MIN_TRAILING_LOADS; quality.ts defaults). */
-export function trailingSettings(env: Readonly<Record<string, string | undefined>>) {
+/**
+ * The quality settings of the commit's signals, from the stack's `dataQuality` config
+ * (PAYLINK_TRAILING_LOADS, PAYLINK_MIN_TRAILING_LOADS, PAYLINK_QUIET_FRACTION; quality.ts
+ * defaults): the `quietTables` of its log line use the fraction the quiet-feed alarm does.
+ */
+export function trailingSettings(env: Readonly<Record<string, string | undefined>>): QualitySettings {
   return {
     ...QUALITY_DEFAULTS,
     trailingLoads: positiveInt(
@@ -61,7 +66,16 @@ export function trailingSettings(env: Readonly<Record<string, string | undefined
       env[HANDLER_ENV.minTrailingLoads],
       QUALITY_DEFAULTS.minTrailingLoads,
     ),
+    quietFraction: fraction(HANDLER_ENV.quietFraction, env[HANDLER_ENV.quietFraction]),
   };
+}
+
+function fraction(name: string, raw: string | undefined): number {
+  if (raw === undefined || raw === '') return QUALITY_DEFAULTS.quietFraction;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || n > 1)
+    throw new ConfigError(name, 'must be a number above 0 and at most 1');
+  return n;
 }
 
 export async function handler(
@@ -84,6 +98,8 @@ export async function handler(
       }
       // A redriven run publishes nothing while another run of its schedule is going.
       if (await guardRedrive(event.run)) obs.log.info('redrive_guard_passed');
+      // Read before the commit: a bad setting fails the run before anything is published.
+      const settings = trailingSettings(process.env);
       const catalog = glueCatalog();
       const store = lakeStore();
       const clock = () => new Date();
@@ -108,49 +124,29 @@ export async function handler(
         ...(lease ? { lease } : {}),
       });
       await lease?.release().catch(() => undefined);
-      const rows = Object.values(marker.rowsByTable).reduce((a, b) => a + b, 0);
-      const result: CommitResult = {
-        loadId: marker.loadId,
-        users: marker.users,
-        failedUsers: marker.failedUserCount,
-        rows,
-        files: marker.files.length,
-        schemaVersion: marker.schemaVersion,
-        schemaChanges: marker.schemaChanges.length,
-      };
       // Quality signals against the earlier loads of the same series (lambdas/core/quality.ts).
       // Committed already: a failure here must not fail the run, only cost its signals.
-      const settings = trailingSettings(process.env);
       const earlier = await readEarlierLoads(store, marker, settings).catch((error: unknown) => {
         obs.log.warn('trailing_loads_unreadable', error as Error);
         return [];
       });
       const signals = loadSignals(marker, earlier, settings);
-      obs.log.info('committed', {
-        ...result,
-        requests: marker.requests,
-        missingBatches: marker.missingBatches.length,
-        failedUserSharePercent: signals.failedUserSharePercent,
-        endpointUnavailable: signals.endpointUnavailable,
-        quietTables: signals.quietTables,
-        runSeconds: signals.runSeconds,
+      // One object for the log line and the metrics: their numbers cannot disagree.
+      const figures = commitFigures(marker, signals, {
+        commitSeconds: (Date.now() - started) / 1000,
         trailingLoads: earlier.length,
       });
-      obs.emit(
-        commitMetrics(
-          {
-            users: marker.users,
-            failedUsers: marker.failedUserCount,
-            files: marker.files.length,
-            bytes: marker.files.reduce((sum, f) => sum + f.bytes, 0),
-            schemaChanges: marker.schemaChanges.length,
-            missingBatches: marker.missingBatches.length,
-            commitSeconds: (Date.now() - started) / 1000,
-            filesOf: marker.files,
-          },
-          signals,
-        ),
-      );
+      const result: CommitResult = {
+        loadId: marker.loadId,
+        users: figures.users,
+        failedUsers: figures.failedUsers,
+        rows: figures.rows,
+        files: figures.files,
+        schemaVersion: marker.schemaVersion,
+        schemaChanges: figures.schemaChanges,
+      };
+      obs.log.info('committed', { schemaVersion: marker.schemaVersion, ...figures });
+      obs.emit(commitMetrics(figures));
       return result;
     });
   } catch (error) {

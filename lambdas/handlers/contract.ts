@@ -56,6 +56,8 @@ export const HANDLER_ENV = {
   trailingLoads: 'PAYLINK_TRAILING_LOADS',
   /** Commit only: fewer earlier loads than this, no trailing median yet. */
   minTrailingLoads: 'PAYLINK_MIN_TRAILING_LOADS',
+  /** Commit only: a table is quiet below this fraction of its trailing median (`dataQuality.quietFeedFraction`). */
+  quietFraction: 'PAYLINK_QUIET_FRACTION',
 } as const;
 
 /**

@@ -177,6 +177,7 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
             batchSize: sizing.batchSize,
             resources: resources.tables,
             schedule: event.schedule,
+            usersSelection: 'all',
           },
           store,
         )
@@ -189,6 +190,7 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
               batchSize: sizing.batchSize,
               resources: resources.tables,
               schedule: event.schedule,
+              usersSelection: 'changed',
             },
             store,
           )),

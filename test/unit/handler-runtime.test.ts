@@ -43,3 +43,37 @@ describe('the handlers’ Parquet writer (PAYLINK_PARQUET_WRITER)', () => {
     }
   });
 });
+
+describe("the commit's quality settings (the stack's dataQuality)", () => {
+  it("judge quiet tables with the configured fraction, the quiet-feed alarm's, not the default", async () => {
+    const { trailingSettings } = await import('#handlers/commit.ts');
+    const settings = trailingSettings({
+      PAYLINK_TRAILING_LOADS: '5',
+      PAYLINK_MIN_TRAILING_LOADS: '3',
+      PAYLINK_QUIET_FRACTION: '0.25',
+    });
+    expect(settings).toMatchObject({ trailingLoads: 5, minTrailingLoads: 3, quietFraction: 0.25 });
+    // A table at 40% of its median: quiet at the default 0.5, not at the configured 0.25.
+    const { loadSignals } = await import('#core/quality.ts');
+    const at = (day: number, orders: number) => ({
+      loadId: `179600000${day}.000000`,
+      startedAt: `2026-12-0${day}T03:00:00.000Z`,
+      committedAt: `2026-12-0${day}T03:10:00.000Z`,
+      users: 10,
+      failedUserCount: 0,
+      rowsByTable: { orders },
+    });
+    const earlier = [at(4, 100), at(3, 100), at(2, 100)];
+    expect(loadSignals(at(5, 40), earlier, settings).quietTables).toEqual([]);
+    expect(loadSignals(at(5, 40), earlier, trailingSettings({})).quietTables).toEqual(['orders']);
+  });
+
+  it('refuse a fraction outside (0, 1], naming the variable', async () => {
+    const { trailingSettings } = await import('#handlers/commit.ts');
+    for (const value of ['0', '1.5', 'half']) {
+      expect(() => trailingSettings({ PAYLINK_QUIET_FRACTION: value }), value).toThrow(
+        /^PAYLINK_QUIET_FRACTION: /,
+      );
+    }
+  });
+});
