@@ -124,6 +124,10 @@ export class PaylinkLoaderStack extends Stack {
           ...environmentWithStack,
           [HANDLER_ENV.trailingLoads]: String(config.dataQuality.trailingLoads),
           [HANDLER_ENV.minTrailingLoads]: String(config.dataQuality.minTrailingLoads),
+          // When the merge goes to the merge Map (infra/constructs/load-workflow.ts); unset: by deadline.
+          ...(config.commitMergeSeconds === undefined
+            ? {}
+            : { [HANDLER_ENV.commitMergeSeconds]: String(config.commitMergeSeconds) }),
         },
         handlerFile: 'commit.ts',
         description: 'PayLink loader: publishes a load and updates the Glue tables',
