@@ -208,13 +208,17 @@ async function commitClaimed(
 
   // Units the batches could not judge alone (a Lambda each), judged with every batch's evidence.
   const deferred = settleDeferredUnits(manifests, mergeFindings(manifests));
-  const {
-    registry,
-    changes: claimedNow,
-    staged,
-  } = await settleSchema(loadId, plan, manifests, missingBatches, deferred, deps);
+  const { registry, changes, staged } = await settleSchema(
+    loadId,
+    plan,
+    manifests,
+    missingBatches,
+    deferred,
+    deps,
+  );
   const schemaVersion = registry.version;
-  const changes = await changesHandedOff(deps, loadId, claimedNow);
+  // With the changes a hand-off before the merge Map claimed (this run finds them committed).
+  const reported = await changesHandedOff(deps, loadId, changes);
   if (deps.catalog) {
     await deps.catalog.syncTables(
       registry.tables().map((table) => ({
@@ -229,7 +233,7 @@ async function commitClaimed(
   // here or, when that would not fit this invocation, by a Map before the commit runs again.
   if (deps.mergeFanOut !== undefined) {
     const pending = await pendingMerges(loadId, staged, registry, deps);
-    const schema = { version: schemaVersion, changes };
+    const schema = { version: schemaVersion, changes: reported };
     const handedOff = await handOffMerges(loadId, pending, schema, deps.mergeFanOut, deps);
     if (handedOff !== undefined) return { handedOff };
   }
@@ -256,7 +260,7 @@ async function commitClaimed(
       missingBatches,
       deferred,
       toPublish,
-      changes,
+      reported,
       schemaVersion,
       deps,
     );

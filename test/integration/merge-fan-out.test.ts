@@ -267,6 +267,75 @@ describe('a commit whose merge does not fit its invocation', () => {
     expect((await rowsOf(store, 'orders')).rows).toEqual((await rowsOf(early, 'orders')).rows);
   });
 
+  it('gives the one-call lake whatever store write the hand-off, an item or the commit after them dies at, once that step runs again', async () => {
+    const single = await stagedLake();
+    const expected = await commitLoad(LOAD, { store: single, parts, reader, clock });
+    const expectedRows = await Promise.all(['orders', 'user_loads'].map((t) => rowsOf(single, t)));
+    const expectedRegistry = (await readCommittedSchema(single)).toJSON();
+
+    /** The store, dying (a killed Lambda) at its `at`-th write: put, create, move, delete, or a stream's close. */
+    const dying = (store: ObjectStore, at: number) => {
+      let writes = 0;
+      const write = () => {
+        if (++writes === at) throw new Error(`killed at write ${at}`);
+      };
+      const wrapped: ObjectStore = {
+        ...store,
+        description: store.description,
+        put: async (key, body) => (write(), store.put(key, body)),
+        putIfAbsent: async (key, body) => (write(), store.putIfAbsent(key, body)),
+        delete: async (keys) => (write(), store.delete(keys)),
+        move: async (from, to) => (write(), store.move(from, to)),
+        openWrite: async (key) => {
+          const writer = await store.openWrite(key);
+          return { ...writer, close: async () => (write(), writer.close()) };
+        },
+      };
+      return { store: wrapped, writes: () => writes };
+    };
+    /** The deployed steps, each re-run once on the healthy store if it died (Step Functions' retry). */
+    const steps = async (store: ObjectStore, healthy: ObjectStore) => {
+      const once = async <T>(step: (s: ObjectStore) => Promise<T>) => {
+        try {
+          return await step(store);
+        } catch {
+          // Killed (a real failure would fail again on the healthy store).
+          return step(healthy);
+        }
+      };
+      await once((s) => commitOrHandOff(LOAD, { store: s, parts, reader, clock, mergeFanOut: always }));
+      const items = (await readJson<MergeItem[]>(healthy, mergeItemsKey(LOAD))) ?? [];
+      for (const item of items) await once((s) => mergeTask(item, { store: s, parts, reader }));
+      // The commit after the Map (afterMerge): no fan-out policy, it merges whatever is left itself.
+      return once((s) => commitOrHandOff(LOAD, { store: s, parts, reader, clock }));
+    };
+
+    // How many writes a whole fanned-out commit makes, then a death at each one of them.
+    const clean = await stagedLake();
+    const counting = dying(clean, 0);
+    committed(await steps(counting.store, clean));
+    const total = counting.writes();
+    expect(total).toBeGreaterThan(10);
+    for (let at = 1; at <= total; at++) {
+      const store = await stagedLake();
+      const marker = committed(await steps(dying(store, at).store, store));
+      expect(marker.rowsByTable, `died at write ${at}`).toEqual(expected.rowsByTable);
+      // The registry is the one-call commit's. The report lists its changes unless the death fell
+      // between the schema claim and the hand-off document: a re-run finds them claimed already
+      // (as a plain commit re-run after its claim does), so it may list fewer, never others.
+      const registry = await readCommittedSchema(store);
+      expect(registry.toJSON(), `died at write ${at}`).toEqual(expectedRegistry);
+      expect(expected.schemaChanges, `died at write ${at}`).toEqual(
+        expect.arrayContaining([...marker.schemaChanges]),
+      );
+      const got = await Promise.all(['orders', 'user_loads'].map((t) => rowsOf(store, t)));
+      expect(got, `died at write ${at}`).toEqual(expectedRows);
+      // Committed (a death at the staging clean-up after the commit point leaves staging that
+      // `verify --fix` removes, as for any commit).
+      expect(await store.get(dltLoadsKey(LOAD)), `died at write ${at}`).toBeDefined();
+    }
+  }, 120_000);
+
   it('commits in one call, writing no hand-off, when the merge fits the budget', async () => {
     const store = await stagedLake();
     const roomy: MergeFanOutPolicy = { remainingSeconds: () => 900 };
