@@ -336,6 +336,32 @@ describe('a commit whose merge does not fit its invocation', () => {
     }
   }, 120_000);
 
+  it('hands off only what is left when a commit that chose to merge itself ran out of time and runs again', async () => {
+    const store = await stagedLake();
+    // The first attempt's estimate fit, but its Lambda ended while user_loads was being merged.
+    const timedOut: ObjectStore = {
+      ...store,
+      description: store.description,
+      openWrite: async (key) => {
+        const writer = await store.openWrite(key);
+        if (!key.includes('/merged/user_loads/')) return writer;
+        return { ...writer, close: () => Promise.reject(new Error('Task timed out after 900 s')) };
+      },
+    };
+    const roomy: MergeFanOutPolicy = { remainingSeconds: () => 900 };
+    await expect(
+      commitOrHandOff(LOAD, { store: timedOut, parts, reader, clock, mergeFanOut: roomy }),
+    ).rejects.toThrow();
+    // The retry finds orders merged and estimates user_loads alone, which no longer fits.
+    const handOff = handedOff(
+      await commitOrHandOff(LOAD, { store, parts, reader, clock, mergeFanOut: always }),
+    );
+    expect(handOff.groups).toBe(1);
+    expect((await readJson<MergeItem[]>(store, mergeItemsKey(LOAD)))!.map((i) => i.table)).toEqual([
+      'user_loads',
+    ]);
+  });
+
   it('commits in one call, writing no hand-off, when the merge fits the budget', async () => {
     const store = await stagedLake();
     const roomy: MergeFanOutPolicy = { remainingSeconds: () => 900 };
