@@ -282,13 +282,31 @@ describe('a commit whose merge does not fit its invocation', () => {
       const wrapped: ObjectStore = {
         ...store,
         description: store.description,
-        put: async (key, body) => (write(), store.put(key, body)),
-        putIfAbsent: async (key, body) => (write(), store.putIfAbsent(key, body)),
-        delete: async (keys) => (write(), store.delete(keys)),
-        move: async (from, to) => (write(), store.move(from, to)),
+        put: async (key, body) => {
+          write();
+          return store.put(key, body);
+        },
+        putIfAbsent: async (key, body) => {
+          write();
+          return store.putIfAbsent(key, body);
+        },
+        delete: async (keys) => {
+          write();
+          return store.delete(keys);
+        },
+        move: async (from, to) => {
+          write();
+          return store.move(from, to);
+        },
         openWrite: async (key) => {
           const writer = await store.openWrite(key);
-          return { ...writer, close: async () => (write(), writer.close()) };
+          return {
+            ...writer,
+            close: async () => {
+              write();
+              return writer.close();
+            },
+          };
         },
       };
       return { store: wrapped, writes: () => writes };
