@@ -26,13 +26,15 @@ import { readJson, writeJson } from './store-json.ts';
 
 /**
  * What one invocation merges per second, measured with the loader's own reader (hyparquet) and
- * writer (parquetjs-lite in a worker thread) on the staged parts of a 2,000-user load
- * (bench/merge-throughput.ts, bench/results/merge-throughput.md): 12,700 rows/s and 0.88 MB/s of
- * staged Parquet over all 20 partitions, 5,600 rows/s for the slowest (orders), on the shared
- * 2-core machine at a load average of 13. The commit Lambda's 1,024 MiB buy about 0.58 of a vCPU
- * (Lambda allocates a full vCPU at 1,769 MiB). Taken at about half the aggregate: an estimate
- * that runs long only costs a fan-out, one that runs short costs a timed-out commit. At these
- * figures a 10,000-user load (28 MiB, ~0.5M rows) merges in one commit and a 100,000-user load
+ * writer (parquetjs-lite in a worker thread), partition by partition, on the staged parts of a
+ * real-shaped load (bench/merge-throughput.ts, bench/results/merge-throughput.md), on the shared
+ * 2-core machine: 5,000 users at load average 6-9, 22,400 rows/s and 1.55 MB/s of staged Parquet
+ * over all 20 partitions, 11,400 rows/s for the slowest (orders); 2,000 users at load 13, 12,700
+ * rows/s and 0.88 MB/s. The commit Lambda's 1,024 MiB buy about 0.58 of a vCPU (a full vCPU at
+ * 1,769 MiB), and the merge here also used the second core for the encoding worker: about 10,000
+ * rows/s and 0.8 MB/s on the Lambda. Taken at half that: an estimate that runs long only costs a
+ * fan-out, one that runs short costs a timed-out commit. At these figures a 10,000-user load
+ * (28 MiB, ~0.5M rows: ~100 s) merges in one commit and a 100,000-user load (280 MiB: ~735 s)
  * fans out. A partition is one item: it must merge within 15 minutes, ~4M rows at these figures.
  */
 export const MERGE_THROUGHPUT = { rowsPerSecond: 5_000, bytesPerSecond: 400_000 } as const;
