@@ -126,6 +126,10 @@ export class PaylinkLoaderStack extends Stack {
           [HANDLER_ENV.trailingLoads]: String(config.dataQuality.trailingLoads),
           [HANDLER_ENV.minTrailingLoads]: String(config.dataQuality.minTrailingLoads),
           [HANDLER_ENV.quietFraction]: String(config.dataQuality.quietFeedFraction),
+          // When the merge goes to the merge Map (infra/constructs/load-workflow.ts); unset: by deadline.
+          ...(config.commitMergeSeconds === undefined
+            ? {}
+            : { [HANDLER_ENV.commitMergeSeconds]: String(config.commitMergeSeconds) }),
         },
         handlerFile: 'commit.ts',
         description: 'PayLink loader: publishes a load and updates the Glue tables',

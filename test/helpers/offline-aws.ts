@@ -353,18 +353,20 @@ export class OfflineAws {
     const handlers: Record<string, (input: Cfn) => Promise<Cfn>> = {};
     const waits: Record<string, number> = {};
     const retries: Record<string, number> = {};
-    const visit = (states: Record<string, Cfn>, inMap: boolean) => {
+    // `inMap`: the label of the Map whose item processor holds the states (its child executions' name).
+    const visit = (states: Record<string, Cfn>, inMap: string | undefined) => {
       for (const [name, state] of Object.entries(states)) {
         if (state.Retry) retries[name] = 1;
         if (state.Type === 'Wait') waits[name] = 1;
-        if (state.Type === 'Map') visit(state.ItemProcessor.States, true);
+        if (state.Type === 'Map') visit(state.ItemProcessor.States, state.Label ?? name);
         if (state.Type !== 'Task') continue;
         const resource = String(state.Resource);
         if (resource.endsWith(':states:::lambda:invoke')) {
           handlers[name] = async (input) => {
-            if (inMap) {
+            if (inMap !== undefined) {
               // The Distributed Map starts (or, on redrive, redrives) a child execution per item.
-              const child = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine.name}/${definitionMapLabel(definition)}:${input.Payload?.batch ?? 'item'}`;
+              const item = input.Payload?.batch ?? input.Payload?.mergeGroup?.table ?? 'item';
+              const child = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine.name}/${inMap}:${item}`;
               const resourceArn = run.childAction === 'states:StartExecution' ? machine.arn : child;
               const start = await this.gate.authorize(machine.principal, {
                 action: run.childAction,
@@ -410,7 +412,7 @@ export class OfflineAws {
         }
       }
     };
-    visit(definition.States, false);
+    visit(definition.States, undefined);
     return { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits, retryIntervalOverrides: retries };
   }
 
@@ -600,9 +602,4 @@ function findState(definition: Cfn, name: string): Cfn {
   const state = definition.States[name];
   if (!state) throw new Error(`no state ${name}`);
   return state;
-}
-
-function definitionMapLabel(definition: Cfn): string {
-  const map = Object.entries(definition.States as Record<string, Cfn>).find(([, s]) => s.Type === 'Map');
-  return map?.[1].Label ?? map?.[0] ?? 'Map';
 }

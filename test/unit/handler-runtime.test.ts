@@ -77,3 +77,21 @@ describe("the commit's quality settings (the stack's dataQuality)", () => {
     }
   });
 });
+
+describe('the commit’s merge budget (PAYLINK_COMMIT_MERGE_SECONDS)', () => {
+  it('is unset when the variable is absent, else its seconds (0: every merge to the Map)', async () => {
+    const { commitMergeSeconds } = await import('#handlers/commit.ts');
+    expect(commitMergeSeconds({})).toBeUndefined();
+    expect(commitMergeSeconds({ PAYLINK_COMMIT_MERGE_SECONDS: '0' })).toBe(0);
+    expect(commitMergeSeconds({ PAYLINK_COMMIT_MERGE_SECONDS: '300' })).toBe(300);
+  });
+
+  it('refuses a negative or non-numeric value with an error naming the variable', async () => {
+    const { commitMergeSeconds } = await import('#handlers/commit.ts');
+    for (const value of ['-1', 'soon', 'Infinity']) {
+      expect(() => commitMergeSeconds({ PAYLINK_COMMIT_MERGE_SECONDS: value }), value).toThrow(
+        expect.objectContaining({ key: 'PAYLINK_COMMIT_MERGE_SECONDS' }),
+      );
+    }
+  });
+});
