@@ -26,6 +26,8 @@ export function parseFlags<O extends NonNullable<Options>>(
     const message = error instanceof Error ? error.message : String(error);
     const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message)?.[1];
     if (ambiguous !== undefined) throw valueLikeAFlag(ambiguous, argv[argv.indexOf(ambiguous) + 1] ?? '');
+    const missing = /^Option '(--[\w-]+) <value>' argument missing/.exec(message)?.[1];
+    if (missing !== undefined) throw new ConfigError(missing, 'needs a value (it is the last argument)');
     // parseArgs messages quote the flag ("Unknown option '--foo'"): safe and specific.
     throw new ConfigError('arguments', message.split('. ')[0]!.split('\n')[0]!);
   }

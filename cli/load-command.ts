@@ -332,6 +332,7 @@ async function prepareAndRun(
     startedAt,
     users,
     resources,
+    schedule: LOCAL_SCHEDULE,
     ...(source.changed === undefined ? {} : { changed: source.changed }),
     batchSize: request.batchSize ?? DEFAULTS.batchSize,
     // Unless set: as many users as the rate limit and PayLink's latency need (Little's law).
@@ -638,8 +639,12 @@ interface UsersToLoad {
   readonly changed?: ChangedSelection;
 }
 
-/** The schedule name `load --users changed` advances in the lake (`_state/changed/local.json`). */
-export const LOCAL_CHANGED_SCHEDULE = 'local';
+/**
+ * The schedule of the CLI's loads: named in their reports, so the quality signals compare a
+ * local load with local loads only (lambdas/core/quality.ts `seriesOf`), and the name
+ * `load --users changed` advances in the lake (`_state/changed/local.json`).
+ */
+export const LOCAL_SCHEDULE = 'local';
 
 async function usersOf(request: LoadRequest, cwd: string, dest: string, now: Date): Promise<UsersToLoad> {
   if (request.usersFile === 'changed') {
@@ -654,12 +659,11 @@ async function usersOf(request: LoadRequest, cwd: string, dest: string, now: Dat
         : await reusedSelection(
             store,
             request.loadId,
-            LOCAL_CHANGED_SCHEDULE,
+            LOCAL_SCHEDULE,
             now.toISOString().slice(0, 10),
             request.resume === true ? '--resume' : '--load-id',
           );
-    const { users, selection, unreadable } =
-      reused ?? (await selectChangedUsers(store, LOCAL_CHANGED_SCHEDULE, now));
+    const { users, selection, unreadable } = reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now));
     const aside = unreadable.filter((u) => !u.gone).length;
     const asideNote =
       aside === 0

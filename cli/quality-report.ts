@@ -2,6 +2,7 @@
  * The data-quality part of `paylink-loader status`: the same signals the deployed stack alarms
  * on (lambdas/core/quality.ts), computed from the lake's load reports for the last loads.
  */
+import { plural } from '#core/capacity.ts';
 import { ConfigError } from '#core/errors.ts';
 import {
   earlierLoads,
@@ -10,6 +11,8 @@ import {
   QUALITY_DEFAULTS,
   type QualitySettings,
   REPORTS_SCANNED,
+  type Series,
+  seriesFacts,
   seriesOf,
   type TableTrend,
 } from '#core/quality.ts';
@@ -42,8 +45,12 @@ export type QualityFlag =
 
 export interface LoadQuality {
   readonly loadId: string;
-  /** `schedule:<name>` or `tables:<sorted tables>`: the loads it is compared with. */
+  /** The key of the loads it is compared with (quality.ts `seriesOf`): same schedule, users selection and tables. */
   readonly series: string;
+  /** The same, spelled out: schedule (null in reports that do not name it), users selection, tables. */
+  readonly schedule: string | null;
+  readonly usersSelection: Series['usersSelection'];
+  readonly seriesTables: readonly string[];
   readonly users: number;
   readonly failedUsers: number;
   readonly failedUserSharePercent: number;
@@ -85,9 +92,13 @@ export function qualityReport(reports: readonly LoadFigures[], settings: Quality
         ? [{ kind: 'outside_window', runSeconds: round(signals.runSeconds) } as const]
         : []),
     ];
+    const facts = seriesFacts(load);
     return {
       loadId: load.loadId,
       series: seriesOf(load),
+      schedule: facts.schedule ?? null,
+      usersSelection: facts.usersSelection,
+      seriesTables: facts.tables,
       users: load.users,
       failedUsers: load.failedUserCount,
       failedUserSharePercent: round(signals.failedUserSharePercent),
@@ -118,26 +129,41 @@ export function flagWords(flag: QualityFlag): string {
   }
 }
 
+/** A load's series in words: `daily, changed users` (reports that name no schedule: their tables). */
+export function seriesWords(l: Pick<LoadQuality, 'schedule' | 'usersSelection' | 'seriesTables'>): string {
+  return l.schedule === null
+    ? `tables ${l.seriesTables.join(',') || '-'}`
+    : `${l.schedule}, ${l.usersSelection} users`;
+}
+
 /** The text section of `status`. */
 export function formatQuality(report: QualityReport): string[] {
-  if (report.loads.length === 0) return [];
   const s = report.settings;
+  if (report.loads.length === 0)
+    return ['Data quality: no committed loads yet; the signals start with the first load.'];
   const out = [
-    `Data quality (last ${report.loads.length} loads; trailing median of each table over up to ${s.trailingLoads} earlier loads of the same schedule or tables, from ${s.minTrailingLoads}; quiet below ${s.quietFraction} x; failed users above ${s.failedUserSharePercent}%):`,
+    `Data quality (last ${plural(report.loads.length, 'load')}; trailing median of each table over up to ${plural(s.trailingLoads, 'earlier load')} of the same series (schedule, users selection and tables), judged from ${plural(s.minTrailingLoads, 'load')}; quiet below ${s.quietFraction} x; failed users above ${s.failedUserSharePercent}%):`,
     renderTable(
-      ['load_id', 'users', 'failed_%', 'compared_with', 'flags'],
+      ['load_id', 'series', 'users', 'failed_%', 'compared_with', 'flags'],
       report.loads.map((l) => [
         l.loadId,
+        seriesWords(l),
         String(l.users),
         String(l.failedUserSharePercent),
-        `${l.trailingLoads} loads`,
+        plural(l.trailingLoads, 'load'),
         l.flags.map(flagWords).join('; ') || '-',
       ]),
     ),
   ];
   const latest = report.loads.at(-1)!;
   if (latest.tables.length > 0) {
-    out.push('', `Rows per table in ${latest.loadId} against the trailing median:`);
+    const tables = latest.seriesTables.length > 0 ? ` (tables ${latest.seriesTables.join(', ')})` : '';
+    out.push(
+      '',
+      latest.schedule === null
+        ? `Rows per table in ${latest.loadId} against the trailing median of ${plural(latest.trailingLoads, 'earlier load')} of the same tables${tables}:`
+        : `Rows per table in ${latest.loadId} against the trailing median of ${plural(latest.trailingLoads, 'earlier load')} of schedule ${latest.schedule}, ${latest.usersSelection} users${tables}:`,
+    );
     out.push(
       renderTable(
         ['table', 'rows', 'trailing_median', 'ratio', ''],
@@ -154,14 +180,27 @@ export function formatQuality(report: QualityReport): string[] {
   return out;
 }
 
-/** The quality flags of `status`, validated (errors name the flag). */
-export function parseQualityFlags(values: {
+/** The quality flags of `status`, as typed. */
+export interface QualityFlagValues {
   readonly last?: string | undefined;
   readonly 'trailing-loads'?: string | undefined;
+  readonly 'min-trailing-loads'?: string | undefined;
   readonly 'quiet-fraction'?: string | undefined;
   readonly 'failed-share'?: string | undefined;
   readonly 'run-window-minutes'?: string | undefined;
-}): QualityOptions {
+}
+
+export const QUALITY_FLAGS = [
+  'last',
+  'trailing-loads',
+  'min-trailing-loads',
+  'quiet-fraction',
+  'failed-share',
+  'run-window-minutes',
+] as const satisfies readonly (keyof QualityFlagValues)[];
+
+/** The quality flags of `status`, validated (errors name the flag). */
+export function parseQualityFlags(values: QualityFlagValues): QualityOptions {
   const number = (
     flag: string,
     raw: string | undefined,
@@ -171,24 +210,44 @@ export function parseQualityFlags(values: {
   ) => {
     if (raw === undefined) return fallback;
     const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new ConfigError(flag, rule);
+    if (raw.trim() === '' || !Number.isFinite(n) || !ok(n))
+      throw new ConfigError(flag, `${rule} (got '${raw}')`);
     return n;
   };
   const d = QUALITY_OPTION_DEFAULTS;
   const int = (n: number) => Number.isInteger(n) && n >= 1;
+  const window = `must be a whole number from 1 to ${REPORTS_SCANNED}`;
   const trailingLoads = number(
     '--trailing-loads',
     values['trailing-loads'],
     d.trailingLoads,
     (n) => int(n) && n <= REPORTS_SCANNED,
-    `must be a whole number from 1 to ${REPORTS_SCANNED}`,
+    window,
   );
+  const minTrailingLoads = number(
+    '--min-trailing-loads',
+    values['min-trailing-loads'],
+    d.minTrailingLoads,
+    (n) => int(n) && n <= REPORTS_SCANNED,
+    window,
+  );
+  // Never lowered silently: a median over fewer loads than asked for is the user's choice.
+  if (minTrailingLoads > trailingLoads)
+    throw values['min-trailing-loads'] === undefined
+      ? new ConfigError(
+          '--trailing-loads',
+          `${trailingLoads} is fewer than the ${plural(minTrailingLoads, 'earlier load')} a table is judged from (--min-trailing-loads, default ${d.minTrailingLoads}): give --min-trailing-loads ${trailingLoads} too`,
+        )
+      : new ConfigError(
+          '--min-trailing-loads',
+          `${minTrailingLoads} is more than the ${plural(trailingLoads, 'earlier load')} the median is taken over (--trailing-loads${values['trailing-loads'] === undefined ? `, default ${d.trailingLoads}` : ''})`,
+        );
   const windowMinutes = values['run-window-minutes'];
   return {
     ...d,
     last: number('--last', values.last, d.last, int, 'must be a positive whole number'),
     trailingLoads,
-    minTrailingLoads: Math.min(d.minTrailingLoads, trailingLoads),
+    minTrailingLoads,
     quietFraction: number(
       '--quiet-fraction',
       values['quiet-fraction'],

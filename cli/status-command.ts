@@ -3,7 +3,7 @@ import { openStore } from '#adapters/open-store.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { LAKE } from '#core/constants.ts';
 import { DISABLED_TABLES_NOTE } from '#core/endpoint-health.ts';
-import { LakeStateError } from '#core/errors.ts';
+import { ConfigError, LakeStateError } from '#core/errors.ts';
 import { unreadableEvents as unreadableEventsOf } from '#core/event-claims.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLoadId, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
@@ -18,6 +18,7 @@ import { type LoadDetail, LoadNotFoundError, loadDetail, reportNotFound } from '
 import {
   formatQuality,
   parseQualityFlags,
+  QUALITY_FLAGS,
   QUALITY_OPTION_DEFAULTS,
   type QualityOptions,
   type QualityReport,
@@ -187,15 +188,18 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
   each table's rows against its trailing median (quiet feeds), resources marked
   endpoint-unavailable, and with --run-window-minutes runs that ended outside their window.
   --last <n>                 loads whose signals are shown (default 5)
-  --trailing-loads <n>       earlier loads of the same schedule or tables the median is taken
-                             over (default 7)
+  --trailing-loads <n>       earlier loads of the same series (schedule, users selection and
+                             tables) the median is taken over (default 7)
+  --min-trailing-loads <n>   no table is judged before this many earlier loads (default 2; at
+                             most --trailing-loads)
   --quiet-fraction <x>       a table is quiet below x times its trailing median (default 0.5)
   --failed-share <percent>   flag a load whose failed users exceed this share (default 5)
   --run-window-minutes <m>   flag a load committed more than m minutes after its start
   --load-id <id>   one load: committed or not, start and commit times, users, failed users by
                    error code, requests, rows, files and bytes per table, the schema changes it
                    made (registry version before and after, tables and columns added).
-                   Exit 8 when the lake has nothing of that load id.
+                   Exit 8 when the lake has nothing of that load id. The quality options above
+                   are about the last loads and are refused with it.
   --json           the same as JSON on stdout`;
 
 export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -205,10 +209,18 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     json: { type: 'boolean' },
     last: { type: 'string' },
     'trailing-loads': { type: 'string' },
+    'min-trailing-loads': { type: 'string' },
     'quiet-fraction': { type: 'string' },
     'failed-share': { type: 'string' },
     'run-window-minutes': { type: 'string' },
   });
+  // They shape the last loads' section, which --load-id does not print: never silently ignored.
+  const ignored = QUALITY_FLAGS.find((flag) => values[flag] !== undefined);
+  if (values['load-id'] !== undefined && ignored !== undefined)
+    throw new ConfigError(
+      `--${ignored}`,
+      "sets the data-quality section of the lake's last loads, which status --load-id does not show: leave out one of them",
+    );
   const qualityOptions = parseQualityFlags(values);
   const dest = await existingLake(io.cwd, required(values.dest, '--dest'));
   if (values['load-id'] !== undefined) {
@@ -266,8 +278,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     out.push('', `Disabled in the latest load (${latest.loadId}): ${latest.disabledResources.join(', ')}.`);
     for (const table of latest.disabledResources) out.push(`  ${DISABLED_TABLES_NOTE(table)}.`);
   }
-  const quality = formatQuality(status.quality);
-  if (quality.length > 0) out.push('', ...quality);
+  out.push('', ...formatQuality(status.quality));
   if (status.withoutReport.length > 0) {
     out.push(
       '',

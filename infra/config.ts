@@ -125,6 +125,12 @@ export const stackConfigSchema = z
      * can load them at `requestRate` before its next run (lambdas/core/capacity.ts).
      */
     expectedUsers: z.number().int().min(0).optional(),
+    /**
+     * Most seconds of merging (estimated, lambdas/core/merge-fan-out.ts) the commit does in its
+     * own invocation; a larger merge goes to a Map of one commit invocation per table partition.
+     * Unset: half of what the invocation has left after its publish reserve. 0: always the Map.
+     */
+    commitMergeSeconds: z.number().min(0).max(900).optional(),
     /** Distributed Map MaxConcurrency: load-batch invocations at once. */
     maxConcurrency: z.number().int().min(1).max(10_000).default(STACK_DEFAULTS.maxConcurrency),
     usersList: z

@@ -82,12 +82,11 @@ function workflowFindings(
       reason:
         'The Distributed Map describes/stops its child executions, whose names Step Functions generates; the wildcard is limited to executions of this state machine.',
     },
-    {
+    ...['LoadBatches', 'MergeGroups'].map((label) => ({
       scope: stateMachine,
-      id: wildcardResource(stateMachine, executions('/LoadBatches:*')),
-      reason:
-        'Redriving the LoadBatches Map Run needs its generated execution names; limited to this state machine and this Map label.',
-    },
+      id: wildcardResource(stateMachine, executions(`/${label}:*`)),
+      reason: `Redriving the ${label} Map Run needs its generated execution names; limited to this state machine and this Map label.`,
+    })),
   ];
 }
 

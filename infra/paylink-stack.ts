@@ -119,11 +119,17 @@ export class PaylinkLoaderStack extends Stack {
       commit: new LoaderFunction(this, 'Commit', {
         ...common,
         ...sized(FUNCTION_DEFAULTS.commit),
-        // The trailing-median window of the quiet-feed metric (lambdas/core/quality.ts).
+        // The trailing-median window of the quiet-feed metric and the alarm's fraction, so the
+        // commit's log names the tables the alarm would (lambdas/core/quality.ts).
         environment: {
           ...environmentWithStack,
           [HANDLER_ENV.trailingLoads]: String(config.dataQuality.trailingLoads),
           [HANDLER_ENV.minTrailingLoads]: String(config.dataQuality.minTrailingLoads),
+          [HANDLER_ENV.quietFraction]: String(config.dataQuality.quietFeedFraction),
+          // When the merge goes to the merge Map (infra/constructs/load-workflow.ts); unset: by deadline.
+          ...(config.commitMergeSeconds === undefined
+            ? {}
+            : { [HANDLER_ENV.commitMergeSeconds]: String(config.commitMergeSeconds) }),
         },
         handlerFile: 'commit.ts',
         description: 'PayLink loader: publishes a load and updates the Glue tables',

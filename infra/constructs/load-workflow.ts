@@ -1,4 +1,5 @@
 import { ArnFormat, Aws, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Metric, type MetricOptions, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -8,6 +9,7 @@ import {
   DefinitionBody,
   DistributedMap,
   Fail,
+  type IStateMachine,
   JitterType,
   JsonPath,
   LogLevel,
@@ -15,6 +17,7 @@ import {
   S3JsonItemReader,
   StateMachine,
   StateMachineType,
+  Succeed,
   TaskInput,
   Timeout,
   Wait,
@@ -73,6 +76,24 @@ export const SYSTEMIC_ERRORS = ['SystemicFailureError', 'PayLinkUnavailableError
 export const TRANSIENT_SYSTEMIC_ERRORS = ['PayLinkUnavailableError'] as const;
 export const UNAVAILABLE_RETRY = { intervalSeconds: 60, maxAttempts: 3, backoffRate: 2 } as const;
 
+/**
+ * The Distributed Map's label. Its child executions (one per batch) report their metrics under
+ * `<state machine ARN>/<label>` ("Viewing a Distributed Map Run", Step Functions developer
+ * guide): `mapItemsFailed` watches exactly those, never the parent run's.
+ */
+export const LOAD_BATCHES_LABEL = 'LoadBatches';
+
+/** Failed batch executions of a schedule's Distributed Map (not failed runs of the state machine). */
+export function mapItemsFailed(stateMachine: IStateMachine, options: MetricOptions = {}): Metric {
+  return new Metric({
+    namespace: 'AWS/States',
+    metricName: 'ExecutionsFailed',
+    dimensionsMap: { StateMachineArn: `${stateMachine.stateMachineArn}/${LOAD_BATCHES_LABEL}` },
+    statistic: Stats.SUM,
+    ...options,
+  });
+}
+
 /** Error a run fails with when a batch found the load cannot work; the cause is that batch's message. */
 export const SYSTEMIC_FAILURE_ERROR = 'PayLink.SystemicFailure';
 
@@ -99,6 +120,13 @@ export type TimeoutPolicy = 'final' | 'once';
 
 /** Retry of a commit that timed out: once, after the task back-off. */
 export const TIMEOUT_RETRY = { intervalSeconds: 30, maxAttempts: 1 } as const;
+
+/**
+ * Partitions merged at once when the commit hands its merge to the Map (each item one commit
+ * invocation, lambdas/core/merge-fan-out.ts). A day's load has a few tens of partitions; 10 keeps
+ * what one run takes of the account's Lambda concurrency small, and S3 serves far more.
+ */
+export const MERGE_MAX_CONCURRENCY = 10;
 
 /** The same retry policy on every Lambda task: never retry what cannot heal, back off on the rest. */
 function withRetries(
@@ -144,7 +172,8 @@ function withRetries(
 }
 
 /**
- * One load run: guard -> plan -> Distributed Map of load-batch over the plan's batches -> commit.
+ * One load run: guard -> plan -> Distributed Map of load-batch over the plan's batches -> commit
+ * (-> when the commit hands its merge off: Distributed Map of partition merges -> commit again).
  *
  * Why a guard, and why this one. Two runs of one schedule must never interleave (a second
  * commit could publish while the first one's batches still write). Scheduler delivers at least
@@ -301,7 +330,7 @@ export class LoadWorkflow extends Construct {
       toleratedFailurePercentage: props.toleratedFailurePercentage,
       // Batches may run 15 minutes: longer than an express child workflow may live.
       mapExecutionType: StateMachineType.STANDARD,
-      label: 'LoadBatches',
+      label: LOAD_BATCHES_LABEL,
       // Keep the plan result as the state for the commit, plus the batches' marks.
       resultPath: '$.batchMarks',
     });
@@ -347,13 +376,73 @@ export class LoadWorkflow extends Construct {
       'once',
     );
 
+    // The merge fanned out (lambdas/core/merge-fan-out.ts). The common load is one Commit task;
+    // one whose merge the commit estimates longer than its invocation can afford comes back with
+    // the merges handed off: the schema is settled and the Glue tables synced, nothing published.
+    // A Map item per (table, partition) merges it with the commit function, then the commit runs
+    // again, finds every partition merged and publishes. Items are keys (an S3 item file), not
+    // data, so the 256 KiB state limit holds whatever the partitions.
+    const mergeGroup = withRetries(
+      new LambdaInvoke(this, 'MergeGroup', {
+        lambdaFunction: props.commit,
+        payload: TaskInput.fromObject({
+          loadId: JsonPath.stringAt('$.loadId'),
+          mergeGroup: { table: JsonPath.stringAt('$.table'), dt: JsonPath.stringAt('$.dt') },
+          run: JsonPath.objectAt('$.run'),
+          childRedriveCount: JsonPath.numberAt('$$.Execution.RedriveCount'),
+        }),
+        // Constant, like the batches' marks: the Map gathers every item's result.
+        resultSelector: { m: 0 },
+        retryOnServiceExceptions: false,
+        taskTimeout: taskTimeout(props.commit),
+      }),
+      // A merge item writes only its partition's staged files, the record last: re-runnable,
+      // so a crashed or timed-out item is retried like the commit.
+      'once',
+    );
+    const mergeGroups = new DistributedMap(this, 'MergeGroups', {
+      itemReader: new S3JsonItemReader({
+        bucketNamePath: JsonPath.stringAt('$.mergeFanOut.itemsBucket'),
+        key: JsonPath.stringAt('$.mergeFanOut.itemsKey'),
+      }),
+      itemSelector: {
+        loadId: JsonPath.stringAt('$$.Map.Item.Value.loadId'),
+        table: JsonPath.stringAt('$$.Map.Item.Value.table'),
+        dt: JsonPath.stringAt('$$.Map.Item.Value.dt'),
+        run,
+      },
+      maxConcurrency: MERGE_MAX_CONCURRENCY,
+      // Every partition merged or none published: a failed item fails the run (redrive re-runs it).
+      toleratedFailurePercentage: 0,
+      mapExecutionType: StateMachineType.STANDARD,
+      label: 'MergeGroups',
+      // The state stays the commit's hand-off (its load id) for the commit after the Map.
+      resultPath: JsonPath.DISCARD,
+    });
+    mergeGroups.itemProcessor(mergeGroup);
+    const commitAfterMerge = withRetries(
+      new LambdaInvoke(this, 'CommitMerged', {
+        lambdaFunction: props.commit,
+        payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId'), run, afterMerge: true }),
+        outputPath: '$.Payload',
+        retryOnServiceExceptions: false,
+        taskTimeout: taskTimeout(props.commit),
+      }),
+      'once',
+    );
+    const committed = commit.next(
+      new Choice(this, 'MergeHandedOff')
+        .when(Condition.isPresent('$.mergeFanOut'), mergeGroups.next(commitAfterMerge))
+        .otherwise(new Succeed(this, 'Committed')),
+    );
+
     const load = plan
       .next(loadBatches)
       .next(anySystemic)
       .next(
         new Choice(this, 'AnyBatchSystemic')
           .when(Condition.booleanEquals('$.outcome.systemic', true), readCause.next(systemicFailure))
-          .otherwise(commit),
+          .otherwise(committed),
       );
     const definition = settle
       .next(listRunning)
@@ -390,7 +479,8 @@ export class LoadWorkflow extends Construct {
       tracingEnabled: props.tracing,
       // Execution data stays out of the logs; the execution history keeps it for 90 days.
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: false },
-      comment: 'PayLink lake load: run guard, plan, load batches (Distributed Map), commit',
+      comment:
+        'PayLink lake load: run guard, plan, load batches (Distributed Map), commit (merges fanned out when large)',
     });
     this.stateMachine.addToRolePolicy(
       new PolicyStatement({

@@ -11,6 +11,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
+import { mapItemsFailed } from './load-workflow.ts';
 import { loadMetric } from './operations.ts';
 
 export interface DashboardSchedule {
@@ -107,22 +108,45 @@ export class OperationsDashboard extends Construct {
         { leftAnnotations: [{ value: props.quietFeedFraction, label: 'quiet feed' }] },
       ),
     );
-    const requestsPerSecond = props.schedules.map(
+    // Requests sent per minute, each datapoint at the minute they were sent in (load-metrics.ts
+    // RequestsSent): their sum over the graph's period divided by it is the real rate, whatever
+    // the period CloudWatch picks for the time range shown.
+    const sent = props.schedules.map((s) =>
+      loadMetric(stackName, s.name, METRIC.requestsSent, Stats.SUM).with({ period: Duration.minutes(1) }),
+    );
+    const requestsPerSecond: IMetric[] = props.schedules.map(
       (s, i) =>
         new MathExpression({
           expression: `r${i} / PERIOD(r${i})`,
-          usingMetrics: { [`r${i}`]: loadMetric(stackName, s.name, METRIC.requests, Stats.SUM) },
+          usingMetrics: { [`r${i}`]: sent[i]! },
           label: `${s.name} requests/s`,
           period: Duration.minutes(1),
         }),
     );
+    // requestRate is the whole stack's limit: with several schedules, their sum is drawn too.
+    if (props.schedules.length > 1)
+      requestsPerSecond.push(
+        new MathExpression({
+          expression: `(${sent.map((_, i) => `FILL(r${i}, 0)`).join(' + ')}) / PERIOD(r0)`,
+          usingMetrics: Object.fromEntries(sent.map((m, i) => [`r${i}`, m])),
+          label: 'all schedules requests/s',
+          period: Duration.minutes(1),
+        }),
+      );
     this.dashboard.addWidgets(
       graph('PayLink requests/s (line: configured requestRate)', requestsPerSecond, {
         leftAnnotations: [{ value: props.requestRate, label: 'requestRate' }],
-        right: [
-          ...perSchedule(METRIC.rateLimited, Stats.SUM, Duration.minutes(5)),
-          ...perSchedule(METRIC.retries, Stats.SUM, Duration.minutes(5)),
-        ],
+        // Counts per batch (at its end), on the right axis: 429s and retries, not a rate.
+        right: props.schedules.flatMap((s) => [
+          loadMetric(stackName, s.name, METRIC.rateLimited, Stats.SUM).with({
+            period: Duration.minutes(5),
+            label: `${s.name} 429s`,
+          }),
+          loadMetric(stackName, s.name, METRIC.retries, Stats.SUM).with({
+            period: Duration.minutes(5),
+            label: `${s.name} retries`,
+          }),
+        ]),
       }),
       graph(
         'Batch headroom to the Lambda deadline (s, minimum)',
@@ -139,14 +163,11 @@ export class OperationsDashboard extends Construct {
         ]),
       ),
       graph('Map failures: failed batch executions and batches missing at commit', [
-        ...props.schedules.map(
-          (s) =>
-            new MathExpression({
-              // Child executions of a Distributed Map report under `<state machine ARN>/<label>`.
-              expression: `SEARCH('{AWS/States,StateMachineArn} MetricName="ExecutionsFailed" "${stackName}-${s.name}"', 'Sum', 300)`,
-              label: `${s.name} batches failed`,
-              period: Duration.minutes(5),
-            }),
+        ...props.schedules.map((s) =>
+          mapItemsFailed(s.stateMachine, {
+            period: Duration.minutes(5),
+            label: `${s.name} batches failed`,
+          }),
         ),
         ...perSchedule(METRIC.missingBatches, Stats.MAXIMUM, HOUR),
       ]),

@@ -8,7 +8,10 @@
  *     misfits land in variant columns), so no column ever has two Parquet types;
  *  3. sync the query catalog (Glue) so new columns exist before files that carry them;
  *  3b. merge each table partition's parts from all batches into one file (or files of at least
- *     128 MB; merge-parts.ts), staged apart from the batches' parts, which stay its input;
+ *     128 MB; merge-parts.ts), staged apart from the batches' parts, which stay its input. With
+ *     a fan-out policy (the deployed commit), a merge estimated longer than the invocation can
+ *     afford is handed to a Map of one item per partition instead (merge-fan-out.ts): the commit
+ *     returns there, and its next run finds the partitions merged and goes on;
  *  4. write the commit intent (new keys + keys a previous attempt of this load published);
  *  5. retract the load's `_dlt_loads` row if an earlier attempt committed it: from here until
  *     step 9 the load is invisible to readers, never half old and half new;
@@ -64,10 +67,17 @@ import {
   userLoadsRow,
 } from './load-batch.ts';
 import { USER_LOADS_COLUMNS } from './load-user.ts';
-import { mergeParts } from './merge-parts.ts';
+import {
+  changesHandedOff,
+  handOffMerges,
+  type MergeFanOutPolicy,
+  type MergeHandOff,
+} from './merge-fan-out.ts';
+import { type MergedGroup, mergeParts, pendingMerges } from './merge-parts.ts';
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
+import type { UsersSelection } from './quality.ts';
 import type { MergeResult, SchemaChange, SchemaDoc, SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { type StagedFile, TableSinks } from './table-sinks.ts';
@@ -94,7 +104,14 @@ export interface CommitDeps {
   readonly minFileBytes?: number;
   /** How the webhook events lock is taken (event-claims.ts); defaults suit a Lambda. */
   readonly eventsLock?: EventsLockOptions;
+  /** When to hand the merge to a Map instead (merge-fan-out.ts; commitOrHandOff only). */
+  readonly mergeFanOut?: MergeFanOutPolicy;
+  /** What the merge did (merged or reused each partition), for the invocation's log. */
+  readonly onMerged?: (groups: readonly MergedGroup[]) => void;
 }
+
+/** A commit that ran: committed, or handed its merge to the Map and to be run again after it. */
+export type CommitOutcome = { readonly committed: LoadMarker } | { readonly handedOff: MergeHandOff };
 
 export interface CommittedFile {
   readonly key: string;
@@ -132,6 +149,13 @@ export interface LoadMarker {
   readonly events?: MarkerEvents;
   /** A `changed` load: its schedule and the users it was planned with (a re-run loads them again). */
   readonly changed?: MarkerChanged;
+  /**
+   * The plan's schedule (the CLI's loads: `local`) and users selection: with the tables, the
+   * series the quality signals compare this load with (quality.ts `seriesOf`). Absent in
+   * reports written before markers carried them.
+   */
+  readonly schedule?: string;
+  readonly usersSelection?: UsersSelection;
 }
 
 interface CommitIntent {
@@ -145,7 +169,16 @@ const MOVE_CONCURRENCY = 16;
 /** Commits racing for the same schema version: each lost race means another commit finished. */
 const SCHEMA_CLAIM_ATTEMPTS = 10;
 
+/** Commits the load, merging every partition itself. */
 export async function commitLoad(loadId: string, deps: CommitDeps): Promise<LoadMarker> {
+  const { mergeFanOut: _never, ...merging } = deps;
+  const outcome = await commitOrHandOff(loadId, merging);
+  if ('handedOff' in outcome) throw new LakeStateError(`load ${loadId}: the merge was handed off`);
+  return outcome.committed;
+}
+
+/** Commits the load, or hands its merge off by `deps.mergeFanOut` (then commits nothing). */
+export async function commitOrHandOff(loadId: string, deps: CommitDeps): Promise<CommitOutcome> {
   const { store } = deps;
   const plan = await readPlan(store, loadId);
 
@@ -168,7 +201,10 @@ export async function commitLoad(loadId: string, deps: CommitDeps): Promise<Load
   });
   if (claimed?.manifest !== undefined) manifests.push(claimed.manifest);
   try {
-    return await commitClaimed(loadId, plan, manifests, missingBatches, claimed, changed, deps);
+    const outcome = await commitClaimed(loadId, plan, manifests, missingBatches, claimed, changed, deps);
+    // Not committing yet: the lock goes now, the commit after the Map claims the events again.
+    if ('handedOff' in outcome && claimed !== undefined) await releaseClaim(claimed);
+    return outcome;
   } catch (error) {
     if (claimed !== undefined) await releaseClaim(claimed);
     throw error;
@@ -183,7 +219,7 @@ async function commitClaimed(
   claimed: ClaimedBatch | undefined,
   changed: Awaited<ReturnType<typeof readChangedSelection>>,
   deps: CommitDeps,
-): Promise<LoadMarker> {
+): Promise<CommitOutcome> {
   const { store } = deps;
 
   // Units the batches could not judge alone (a Lambda each), judged with every batch's evidence.
@@ -197,6 +233,8 @@ async function commitClaimed(
     deps,
   );
   const schemaVersion = registry.version;
+  // With the changes a hand-off before the merge Map claimed (this run finds them committed).
+  const reported = await changesHandedOff(deps, loadId, changes);
   if (deps.catalog) {
     await deps.catalog.syncTables(
       registry.tables().map((table) => ({
@@ -207,8 +245,16 @@ async function commitClaimed(
     );
   }
 
-  // One file per table and partition (or files of at least 128 MB): the batches' parts merged.
-  const { files: toPublish } = await mergeParts(loadId, staged, registry, deps);
+  // One file per table and partition (or files of at least 128 MB): the batches' parts merged,
+  // here or, when that would not fit this invocation, by a Map before the commit runs again.
+  if (deps.mergeFanOut !== undefined) {
+    const pending = await pendingMerges(loadId, staged, registry, deps);
+    const schema = { version: schemaVersion, changes: reported };
+    const handedOff = await handOffMerges(loadId, pending, schema, deps.mergeFanOut, deps);
+    if (handedOff !== undefined) return { handedOff };
+  }
+  const { files: toPublish, merged } = await mergeParts(loadId, staged, registry, deps);
+  deps.onMerged?.(merged);
   const newKeys = new Set(toPublish.map((f) => f.finalKey));
   const previousKeys = await previouslyPublished(store, loadId, plan.dt, registry.tables());
   const intent: CommitIntent = { loadId, keys: [...new Set([...newKeys, ...previousKeys])].sort() };
@@ -230,7 +276,7 @@ async function commitClaimed(
       missingBatches,
       deferred,
       toPublish,
-      changes,
+      reported,
       schemaVersion,
       deps,
     );
@@ -258,7 +304,7 @@ async function commitClaimed(
     // Committed. Staging left behind (a failed delete) is invisible and `verify --fix` removes it.
     const leftovers = await store.list(stagingPrefix(loadId)).catch(() => []);
     if (leftovers.length > 0) await store.delete(leftovers).catch(() => undefined);
-    return marker;
+    return { committed: marker };
   } catch (error) {
     const mine = new Set([...newKeys, ...previousKeys]);
     const published = await countPublished(store, mine).catch(() => progress.published);
@@ -310,6 +356,8 @@ async function buildMarker(
     schemaChanges: [...changes],
     nonFiniteValues: manifests.reduce((n, m) => n + (m.nonFiniteValues ?? 0), 0),
     endpointFindings: deferred.findings,
+    ...(plan.schedule === undefined ? {} : { schedule: plan.schedule }),
+    ...(plan.usersSelection === undefined ? {} : { usersSelection: plan.usersSelection }),
   };
 }
 

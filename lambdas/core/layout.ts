@@ -165,6 +165,21 @@ export function mergedGroupKey(loadId: string, table: string, dt: string): strin
   return `${stagingPrefix(loadId)}merged/${partitionPrefix(table, dt)}group.json`;
 }
 /**
+ * A group's merge handed to the Map (merge-fan-out.ts): everything the item needs, written by
+ * the commit before the Map, beside the group record the item leaves.
+ */
+export function mergeTaskKey(loadId: string, table: string, dt: string): string {
+  return `${stagingPrefix(loadId)}merged/${partitionPrefix(table, dt)}task.json`;
+}
+/** The Map's item file of a merge hand-off: one `{loadId, table, dt}` per group. */
+export function mergeItemsKey(loadId: string): string {
+  return `${stagingPrefix(loadId)}merge-items.json`;
+}
+/** What the commit decided before a merge hand-off (its schema changes), for the commit after the Map. */
+export function mergeHandOffKey(loadId: string): string {
+  return `${stagingPrefix(loadId)}merge-handoff.json`;
+}
+/**
  * Written by commit before it publishes anything: the final keys it is about to write. A
  * re-run of the same load id reads it (and the old marker) to remove parts it no longer writes.
  */

@@ -64,6 +64,18 @@ export interface BatchInput {
   readonly carried?: CarriedUnits;
   /** No batch of this load comes after this one: every unit still open is settled here. */
   readonly lastBatch?: boolean;
+  /**
+   * A local run: the result of user `index` when it was started early, while the previous batch's
+   * last users finished (user-prefetch.ts). It is this batch's user all the same: typed, written
+   * and counted here, in batch order.
+   */
+  readonly prefetched?: (index: number) => Promise<UserResult> | undefined;
+  /**
+   * The API's request count this batch's `requests` counts from (default: its count when the batch
+   * starts). A local run passes the previous batch's `requestsAt`, so the requests of users started
+   * early are counted once, by the batch that was running when they were made.
+   */
+  readonly requestsFrom?: number;
 }
 
 /** A unit that failed with an endpoint symptom before that endpoint had a verdict. */
@@ -143,10 +155,43 @@ const REORDER_WINDOW_PER_WORKER = 4;
 export interface LoadedBatch {
   /** Users left out because the run was asked to stop (see BatchManifest.notStarted). */
   readonly notStarted: readonly string[];
+  /** The API's request count where this batch's `requests` ended. */
+  readonly requestsAt: number;
   /** Closes the parts and writes the manifest; the batch is staged when this resolves. */
   stage(): Promise<BatchManifest>;
   /** Abandons the parts (a batch that will never be staged). */
   abort(): Promise<void>;
+}
+
+/**
+ * Loads one user as a batch of this load does, without typing or writing anything: what the
+ * batch's pool runs per user, and what a local run starts early for the next batch's first users
+ * (user-prefetch.ts). `routing` is the registry's view from before the load, the same for every
+ * batch; `health` is the run's endpoint judge (disabled resources are skipped).
+ */
+export function userLoader(
+  input: Pick<BatchInput, 'loadId' | 'dt' | 'steps' | 'maxPages'>,
+  health: EndpointHealth,
+  routing: ReturnType<SchemaRegistry['routing']>,
+  api: PayLinkApi,
+): (user: BatchUser) => Promise<UserResult> {
+  const disabled = (resource: string) => health.disabled(resource);
+  const undecided = (resource: string) => health.undecided(resource);
+  return (user) =>
+    loadUser(
+      {
+        identifier: user.identifier,
+        steps: input.steps,
+        loadId: input.loadId,
+        dt: input.dt,
+        disabled,
+        undecided,
+        routing,
+        ...(user.taskIds === undefined ? {} : { taskIds: user.taskIds }),
+        ...(input.maxPages === undefined ? {} : { maxPages: input.maxPages }),
+      },
+      api,
+    );
 }
 
 /** Loads a batch and stages it: the unit of work of a load-batch Lambda. */
@@ -175,15 +220,13 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
   const sinks = new TableSinks({ store, parts: deps.parts, registry }, input, input.limits);
   const failed: boolean[] = new Array(input.users.length).fill(false);
   const rowsByTable: Record<string, number> = {};
-  const requestsBefore = deps.api.stats().requests;
+  const requestsBefore = input.requestsFrom ?? deps.api.stats().requests;
   let deadlineSkipped = 0;
   const notStarted: boolean[] = new Array(input.users.length).fill(false);
   const health = input.health ?? new EndpointHealth(input.steps.map((s) => s.resource));
   health.startBatch(input.batch);
-  const disabled = (resource: string) => health.disabled(resource);
   /** Units that failed with an endpoint symptom before that endpoint's verdict: settled at the end. */
   const pending: { index: number; identifier: string; outcome: UnitOutcome }[] = [];
-  const undecided = (resource: string) => health.undecided(resource);
 
   const emit = (tableKey: string, dt: string, raw: RawRow) => {
     const { table, row } = registry.typeRow(tableKey, raw);
@@ -215,10 +258,16 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
   );
 
   try {
+    const load = userLoader(input, health, routing, deps.api);
     await forEachConcurrent(input.users, input.concurrency, async (user, index) => {
       try {
         let result: UserResult;
-        if (input.stop?.()) {
+        const early = input.prefetched?.(index);
+        if (early !== undefined) {
+          // Already loaded (or loading): kept even when the run is stopping, its requests are made.
+          result = await early;
+          health.observe(result.observation);
+        } else if (input.stop?.()) {
           notStarted[index] = true;
           result = {
             identifier: user.identifier,
@@ -231,20 +280,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
           deadlineSkipped++;
           result = skippedUser(user.identifier, input.steps);
         } else {
-          result = await loadUser(
-            {
-              identifier: user.identifier,
-              steps: input.steps,
-              loadId: input.loadId,
-              dt: input.dt,
-              disabled,
-              undecided,
-              routing,
-              ...(user.taskIds === undefined ? {} : { taskIds: user.taskIds }),
-              ...(input.maxPages === undefined ? {} : { maxPages: input.maxPages }),
-            },
-            deps.api,
-          );
+          result = await load(user);
           // Completion order: the verdicts must see users as they finish. May throw (systemic).
           health.observe(result.observation);
         }
@@ -296,6 +332,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
       settled.push(emitOutcome(userLoadsRow(input, unit.batch, unit.identifier, final)));
     }
     if (settled.length > 0) await sinks.write(settled);
+    const requestsAt = deps.api.stats().requests;
     // From here nothing reads the shared registry: the next batch may type rows meanwhile.
     await sinks.seal();
     const described: Omit<BatchManifest, 'files'> = {
@@ -314,7 +351,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
         ? { notStarted: input.users.filter((_, i) => notStarted[i]).map((u) => u.identifier) }
         : {}),
       rowsByTable,
-      requests: deps.api.stats().requests - requestsBefore,
+      requests: requestsAt - requestsBefore,
       nonFiniteValues: registry.nonFiniteValues() - nonFiniteBefore,
       schema: registry.toJSON(),
       // A copy: the shared judge goes on recording later batches into its findings.
@@ -324,6 +361,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
     };
     return {
       notStarted: described.notStarted ?? [],
+      requestsAt,
       async stage() {
         try {
           const files = await sinks.close();

@@ -35,6 +35,12 @@ export const METRIC = {
   requests: 'Requests',
   retries: 'Retries',
   rateLimited: 'RateLimitedResponses',
+  /**
+   * Requests sent to PayLink (every attempt: what the rate limiter paces), per wall-clock
+   * minute, each datapoint timestamped at its minute: summed over a period and divided by it,
+   * the stack's true request rate (see `requestsSentByMinute`).
+   */
+  requestsSent: 'RequestsSent',
   batchRows: 'BatchRows',
   batchFiles: 'BatchFiles',
   batchBytes: 'BatchBytes',
@@ -78,6 +84,8 @@ export interface MetricPoint {
 export interface MetricGroup {
   readonly dimensions: Readonly<Record<string, string>>;
   readonly points: readonly MetricPoint[];
+  /** When the points happened (ms since the epoch); absent: when the record is written. */
+  readonly timestamp?: number;
 }
 
 const count = (name: string, value: number): MetricPoint => ({ name, unit: 'Count', value });
@@ -118,6 +126,21 @@ export interface BatchFigures {
   readonly headroomSeconds: number | undefined;
   /** Users with a failed unit, by that unit's error code (a user counts once per code). */
   readonly failedUsersByCode: Readonly<Record<string, number>>;
+  /** Requests sent (attempts), by the start of the minute they were sent in (ISO): `countByMinute`. */
+  readonly requestsSentByMinute: Readonly<Record<string, number>>;
+}
+
+const MINUTE_MS = 60_000;
+
+/**
+ * Counts one request sent at `atMs` into its wall-clock minute (ISO start of the minute). A
+ * batch reports its requests when it ends: one total per batch, divided by a short period,
+ * draws a batch of ten minutes as a spike ten times the real rate at its end. Counts per
+ * minute, each timestamped at its minute, add up across batches to what was really sent then.
+ */
+export function countByMinute(counts: Record<string, number>, atMs: number): void {
+  const minute = new Date(atMs - (atMs % MINUTE_MS)).toISOString();
+  counts[minute] = (counts[minute] ?? 0) + 1;
 }
 
 export function batchMetrics(batch: BatchFigures): MetricGroup[] {
@@ -144,56 +167,135 @@ export function batchMetrics(batch: BatchFigures): MetricGroup[] {
         dimensions: { [DIM.errorCode]: code },
         points: [count(METRIC.failedUsersByCode, users)],
       })),
+    ...Object.entries(batch.requestsSentByMinute)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([minute, sent]) => ({
+        dimensions: {},
+        points: [count(METRIC.requestsSent, sent)],
+        timestamp: Date.parse(minute),
+      })),
   ];
 }
 
+/** What the commit's report needs from its load marker (lambdas/core/commit.ts LoadMarker). */
+export interface CommittedLoad {
+  readonly users: number;
+  readonly failedUserCount: number;
+  readonly requests: number;
+  readonly rowsByTable: Readonly<Record<string, number>>;
+  readonly files: readonly { readonly table: string; readonly bytes: number }[];
+  readonly schemaChanges: readonly unknown[];
+  readonly missingBatches: readonly unknown[];
+}
+
+export interface TableFigures {
+  readonly table: string;
+  readonly rows: number;
+  readonly files: number;
+  readonly bytes: number;
+  /** Feed tables judged against their trailing median (quality.ts) only. */
+  readonly trailingMedian?: number;
+  readonly rowsToTrailingMedian?: number;
+}
+
+/**
+ * The commit's figures of a load: its `committed` log line and its metrics (`commitMetrics`)
+ * are both this object, so a number in the log and the metric of the same name cannot differ.
+ * Rows are every table's the load published (`user_loads` included), as in its `_dlt_loads`
+ * row and in `status`; per table they add up to the load's.
+ */
 export interface CommitFigures {
   readonly users: number;
   readonly failedUsers: number;
+  readonly failedUserSharePercent: number;
+  readonly requests: number;
+  readonly rows: number;
   readonly files: number;
   readonly bytes: number;
   readonly schemaChanges: number;
   readonly missingBatches: number;
+  /** Resources the load disabled after an endpoint finding. */
+  readonly endpointUnavailable: readonly string[];
+  readonly runSeconds: number;
   readonly commitSeconds: number;
-  /** The published files (the marker's `files`): counted and sized per table. */
-  readonly filesOf: readonly { readonly table: string; readonly bytes: number }[];
+  /** Earlier loads of its series the trailing medians were taken over. */
+  readonly trailingLoads: number;
+  readonly quietTables: readonly string[];
+  readonly lowestRowsToTrailingMedian?: number;
+  readonly tables: readonly TableFigures[];
 }
 
-export function commitMetrics(load: CommitFigures, signals: LoadSignals): MetricGroup[] {
-  const rows = signals.tables.reduce((sum, t) => sum + t.rows, 0);
+export function commitFigures(
+  load: CommittedLoad,
+  signals: LoadSignals,
+  timing: { readonly commitSeconds: number; readonly trailingLoads: number },
+): CommitFigures {
+  const trends = new Map(signals.tables.map((t) => [t.table, t]));
+  const names = [...new Set([...Object.keys(load.rowsByTable), ...trends.keys()])].sort();
+  const tables = names.map((table): TableFigures => {
+    const trend = trends.get(table);
+    const files = load.files.filter((f) => f.table === table);
+    return {
+      table,
+      rows: load.rowsByTable[table] ?? 0,
+      files: files.length,
+      bytes: files.reduce((sum, f) => sum + f.bytes, 0),
+      ...(trend?.trailingMedian === undefined ? {} : { trailingMedian: trend.trailingMedian }),
+      ...(trend?.ratio === undefined ? {} : { rowsToTrailingMedian: trend.ratio }),
+    };
+  });
+  return {
+    users: load.users,
+    failedUsers: load.failedUserCount,
+    failedUserSharePercent: signals.failedUserSharePercent,
+    requests: load.requests,
+    rows: tables.reduce((sum, t) => sum + t.rows, 0),
+    files: load.files.length,
+    bytes: load.files.reduce((sum, f) => sum + f.bytes, 0),
+    schemaChanges: load.schemaChanges.length,
+    missingBatches: load.missingBatches.length,
+    endpointUnavailable: signals.endpointUnavailable,
+    runSeconds: signals.runSeconds,
+    commitSeconds: timing.commitSeconds,
+    trailingLoads: timing.trailingLoads,
+    quietTables: signals.quietTables,
+    ...(signals.lowestRatio === undefined ? {} : { lowestRowsToTrailingMedian: signals.lowestRatio }),
+    tables,
+  };
+}
+
+const ratio = (name: string, value: number): MetricPoint => ({ name, unit: 'None', value });
+
+export function commitMetrics(load: CommitFigures): MetricGroup[] {
   return [
     {
       dimensions: {},
       points: [
         count(METRIC.loadUsers, load.users),
         count(METRIC.loadFailedUsers, load.failedUsers),
-        { name: METRIC.failedUserShare, unit: 'Percent', value: signals.failedUserSharePercent },
-        count(METRIC.loadRows, rows),
+        { name: METRIC.failedUserShare, unit: 'Percent', value: load.failedUserSharePercent },
+        count(METRIC.loadRows, load.rows),
         count(METRIC.loadFiles, load.files),
         { name: METRIC.loadBytes, unit: 'Bytes', value: load.bytes },
         count(METRIC.schemaChanges, load.schemaChanges),
         count(METRIC.missingBatches, load.missingBatches),
-        count(METRIC.endpointUnavailable, signals.endpointUnavailable.length),
-        seconds(METRIC.runSeconds, signals.runSeconds),
+        count(METRIC.endpointUnavailable, load.endpointUnavailable.length),
+        seconds(METRIC.runSeconds, load.runSeconds),
         seconds(METRIC.commitSeconds, load.commitSeconds),
-        ...(signals.lowestRatio === undefined
+        ...(load.lowestRowsToTrailingMedian === undefined
           ? []
-          : [{ name: METRIC.lowestRowsToTrailingMedian, unit: 'None', value: signals.lowestRatio } as const]),
+          : [ratio(METRIC.lowestRowsToTrailingMedian, load.lowestRowsToTrailingMedian)]),
       ],
     },
-    ...signals.tables.map((t) => ({
+    ...load.tables.map((t) => ({
       dimensions: { [DIM.table]: t.table },
       points: [
         count(METRIC.tableRows, t.rows),
-        count(METRIC.tableFiles, load.filesOf.filter((f) => f.table === t.table).length),
-        {
-          name: METRIC.tableBytes,
-          unit: 'Bytes',
-          value: load.filesOf.reduce((sum, f) => sum + (f.table === t.table ? f.bytes : 0), 0),
-        } as const,
-        ...(t.ratio === undefined
+        count(METRIC.tableFiles, t.files),
+        { name: METRIC.tableBytes, unit: 'Bytes', value: t.bytes } as const,
+        ...(t.rowsToTrailingMedian === undefined
           ? []
-          : [{ name: METRIC.rowsToTrailingMedian, unit: 'None', value: t.ratio } as const]),
+          : [ratio(METRIC.rowsToTrailingMedian, t.rowsToTrailingMedian)]),
       ],
     })),
   ];

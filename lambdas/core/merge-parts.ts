@@ -50,6 +50,44 @@ export interface MergedGroup {
   readonly dt: string;
   readonly inputs: number;
   readonly outputs: number;
+  /** Merged by an earlier attempt or by a Map item (merge-fan-out.ts), not by this call. */
+  readonly reused: boolean;
+}
+
+/**
+ * One table partition's merge, whole: its staged parts in merge order and the columns they are
+ * written with. Everything a merge depends on, so whoever runs it (this commit, a later attempt,
+ * a Map item of merge-fan-out.ts) writes the same files.
+ */
+export interface MergeWork {
+  readonly table: string;
+  readonly dt: string;
+  /** In (batch, part) order. */
+  readonly inputs: readonly StagedFile[];
+  readonly columns: readonly ColumnDef[];
+  readonly minFileBytes: number;
+}
+
+/** The staged files by (table, dt), in the input's order. */
+function byPartition(files: readonly StagedFile[]): Map<string, StagedFile[]> {
+  const groups = new Map<string, StagedFile[]>();
+  for (const file of files) {
+    const key = `${file.table}\u0000${file.dt}`;
+    const group = groups.get(key);
+    if (group) group.push(file);
+    else groups.set(key, [file]);
+  }
+  return groups;
+}
+
+function workOf(group: readonly StagedFile[], registry: SchemaRegistry, deps: MergeDeps): MergeWork {
+  return {
+    table: group[0]!.table,
+    dt: group[0]!.dt,
+    inputs: sortParts(group),
+    columns: registry.columns(group[0]!.table),
+    minFileBytes: deps.minFileBytes ?? MERGED_FILE_MIN_BYTES,
+  };
 }
 
 /**
@@ -64,13 +102,7 @@ export async function mergeParts(
   registry: SchemaRegistry,
   deps: MergeDeps,
 ): Promise<{ files: StagedFile[]; merged: MergedGroup[] }> {
-  const groups = new Map<string, StagedFile[]>();
-  for (const file of files) {
-    const key = `${file.table}\u0000${file.dt}`;
-    const group = groups.get(key);
-    if (group) group.push(file);
-    else groups.set(key, [file]);
-  }
+  const groups = byPartition(files);
   const out = new Map<string, StagedFile[]>();
   const merged: MergedGroup[] = [];
   const staged = new Set(await deps.store.list(`${stagingPrefix(loadId)}merged/`));
@@ -79,25 +111,66 @@ export async function mergeParts(
       out.set(key, group);
       return;
     }
-    const inputs = sortParts(group);
-    const record: GroupRecord = {
-      inputs: inputs.map((f) => ({ stagedKey: f.stagedKey, rows: f.rows, bytes: f.bytes })),
-      columns: registry.columns(group[0]!.table),
-      minFileBytes: deps.minFileBytes ?? MERGED_FILE_MIN_BYTES,
-      outputs: [],
-    };
-    const recordKey = mergedGroupKey(loadId, group[0]!.table, group[0]!.dt);
-    const reused = await reusable(recordKey, record, staged, deps.store);
-    const written = reused ?? (await mergeGroup(loadId, inputs, registry, deps));
-    // After the outputs are whole: a record never names a file that is not there.
-    if (reused === undefined) await writeJson(deps.store, recordKey, { ...record, outputs: written });
-    out.set(key, written);
-    merged.push({ table: group[0]!.table, dt: group[0]!.dt, inputs: group.length, outputs: written.length });
+    const work = workOf(group, registry, deps);
+    const { outputs, reused } = await mergeOrReuse(loadId, work, deps, staged);
+    out.set(key, outputs);
+    merged.push({ table: work.table, dt: work.dt, inputs: group.length, outputs: outputs.length, reused });
   });
   return {
     files: [...groups.keys()].flatMap((key) => out.get(key)!),
     merged: merged.sort((a, b) => (a.table === b.table ? cmp(a.dt, b.dt) : cmp(a.table, b.table))),
   };
+}
+
+/**
+ * The merges `mergeParts` would still have to do: groups of two or more parts that no earlier
+ * attempt (or Map item) merged from these same inputs into these same columns.
+ */
+export async function pendingMerges(
+  loadId: string,
+  files: readonly StagedFile[],
+  registry: SchemaRegistry,
+  deps: MergeDeps,
+): Promise<MergeWork[]> {
+  const staged = new Set(await deps.store.list(`${stagingPrefix(loadId)}merged/`));
+  const pending: MergeWork[] = [];
+  for (const group of byPartition(files).values()) {
+    if (group.length === 1) continue;
+    const work = workOf(group, registry, deps);
+    const earlier = await reusable(
+      mergedGroupKey(loadId, work.table, work.dt),
+      recordOf(work),
+      staged,
+      deps.store,
+    );
+    if (earlier === undefined) pending.push(work);
+  }
+  return pending;
+}
+
+/**
+ * Merges one group, or returns what an earlier run of the same work left (its record names
+ * outputs that are all still staged or already published). Re-runnable at any point: outputs
+ * are written to fixed staged keys and the record only once they are all whole.
+ * `staged`: the keys under the load's `merged/` folder, when the caller listed them already.
+ */
+export async function mergeOrReuse(
+  loadId: string,
+  work: MergeWork,
+  deps: MergeDeps,
+  staged?: ReadonlySet<string>,
+): Promise<{ outputs: StagedFile[]; reused: boolean }> {
+  const record = recordOf(work);
+  const recordKey = mergedGroupKey(loadId, work.table, work.dt);
+  const listed =
+    staged ??
+    new Set(await deps.store.list(`${stagingPrefix(loadId)}merged/${partitionPrefix(work.table, work.dt)}`));
+  const reused = await reusable(recordKey, record, listed, deps.store);
+  if (reused !== undefined) return { outputs: reused, reused: true };
+  const written = await mergeGroup(loadId, work, deps);
+  // After the outputs are whole: a record never names a file that is not there.
+  await writeJson(deps.store, recordKey, { ...record, outputs: written });
+  return { outputs: written, reused: false };
 }
 
 /** What a finished partition merge leaves for a commit that runs again. */
@@ -106,6 +179,15 @@ interface GroupRecord {
   readonly columns: readonly ColumnDef[];
   readonly minFileBytes: number;
   readonly outputs: readonly StagedFile[];
+}
+
+function recordOf(work: MergeWork): GroupRecord {
+  return {
+    inputs: work.inputs.map((f) => ({ stagedKey: f.stagedKey, rows: f.rows, bytes: f.bytes })),
+    columns: work.columns,
+    minFileBytes: work.minFileBytes,
+    outputs: [],
+  };
 }
 
 /**
@@ -147,19 +229,13 @@ function sortParts(group: readonly StagedFile[]): StagedFile[] {
   });
 }
 
-async function mergeGroup(
-  loadId: string,
-  group: readonly StagedFile[],
-  registry: SchemaRegistry,
-  deps: MergeDeps,
-): Promise<StagedFile[]> {
-  const { table, dt } = group[0]!;
-  const columns = registry.columns(table);
+async function mergeGroup(loadId: string, work: MergeWork, deps: MergeDeps): Promise<StagedFile[]> {
+  const { table, dt, columns, inputs: group } = work;
   const known = new Set(columns.map((c) => c.name));
   const bytes = group.reduce((n, f) => n + f.bytes, 0);
   const rows = group.reduce((n, f) => n + f.rows, 0);
   // Encoded size tracks the staged parts' closely, so splitting by rows gives files of ~bytes/n.
-  const outputs = Math.max(1, Math.floor(bytes / (deps.minFileBytes ?? MERGED_FILE_MIN_BYTES)));
+  const outputs = Math.max(1, Math.floor(bytes / work.minFileBytes));
   const rowsPerFile = Math.ceil(rows / outputs);
   const written: StagedFile[] = [];
   let open: { writer: Awaited<ReturnType<PartWriterFactory['open']>>; finalKey: string; stagedKey: string };

@@ -17,6 +17,7 @@ import { ConfigError, LakeStateError } from './errors.ts';
 import { assertLoadId, batchUsersKey, commitIntentKey, loadDate, planKey, stagingPrefix } from './layout.ts';
 import type { BatchUser } from './load-batch.ts';
 import type { ObjectStore } from './ports.ts';
+import type { UsersSelection } from './quality.ts';
 import { readJson } from './store-json.ts';
 import { readIdentifiers, type UsersSource } from './users-stream.ts';
 
@@ -35,8 +36,13 @@ export interface PlanDoc {
    * the same input resumes this plan's staged batches instead of planning again.
    */
   readonly inputDigest?: string;
-  /** The schedule that planned it (deployed loads only), so its history can be told apart. */
+  /**
+   * The schedule that planned it (deployed; the CLI's loads name `local`), so its history can be
+   * told apart: the load report carries it, and the quality signals compare loads of one series.
+   */
   readonly schedule?: string;
+  /** Every listed user, or only those with new webhook events (absent in older plans: `all`). */
+  readonly usersSelection?: UsersSelection;
 }
 
 /** One Distributed Map item: what a load-batch invocation receives. */
@@ -56,8 +62,9 @@ export interface PlanInput {
   readonly users: readonly BatchUser[];
   readonly batchSize: number;
   readonly resources: readonly string[];
-  /** The schedule that planned it (deployed loads only). */
+  /** The schedule that planned it (the CLI: `local`). */
   readonly schedule?: string;
+  readonly usersSelection?: UsersSelection;
 }
 
 /** Code-unit order: identical on every machine and locale. */
@@ -138,6 +145,7 @@ export async function planLoad(input: PlanInput, store: ObjectStore): Promise<Pl
     batches,
     inputDigest: inputDigest(users, input),
     ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
+    ...(input.usersSelection === undefined ? {} : { usersSelection: input.usersSelection }),
   };
   const items: PlanItem[] = Array.from({ length: batches }, (_, batch) => ({ loadId, batch }));
   await store.put(planItemsKey(loadId), JSON.stringify(items));
@@ -224,6 +232,7 @@ export interface StreamPlanInput {
   readonly batchSize: number;
   readonly resources: readonly string[];
   readonly schedule?: string;
+  readonly usersSelection?: UsersSelection;
   /** Overrides PLAN_LIMITS (tests use small values to exercise several passes). */
   readonly limits?: Partial<Record<keyof typeof PLAN_LIMITS, number>>;
 }
@@ -314,6 +323,7 @@ export async function planFromSource(
     batchSize: input.batchSize,
     batches,
     ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
+    ...(input.usersSelection === undefined ? {} : { usersSelection: input.usersSelection }),
   };
   await store.put(planKey(loadId), JSON.stringify(plan));
   return {

@@ -14,6 +14,12 @@ export interface ConcurrencyControl {
   readonly max: number;
   /** Told each time the number of items in flight changes (after the change). */
   inFlight?(count: number): void;
+  /**
+   * Told when every item has started, and again each time one finishes after that: the slots
+   * the pool leaves free from here on are the caller's to use (run-load.ts starts the next
+   * batch's users in them, so requests do not dip while a batch's last users finish).
+   */
+  allStarted?(): void;
 }
 
 export function fixedConcurrency(concurrency: number): ConcurrencyControl {
@@ -47,6 +53,7 @@ export async function forEachConcurrent<T>(
             pump();
           });
       }
+      if (failure === undefined && next >= items.length) control.allStarted?.();
       if (active === 0 && (failure !== undefined || next >= items.length)) {
         if (failure !== undefined) reject(failure.error);
         else resolve();

@@ -16,6 +16,7 @@
  * Pure: the callers read the markers; nothing here touches a store or a clock.
  */
 import { LAKE } from './constants.ts';
+import { EVENTS_TABLE } from './event-claims.ts';
 import { loadsPrefix } from './layout.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson } from './store-json.ts';
@@ -39,33 +40,68 @@ export const QUALITY_DEFAULTS: QualitySettings = {
   failedUserSharePercent: 5,
 };
 
+/** Which users a load selected: every listed user, or only those with new webhook events. */
+export type UsersSelection = 'all' | 'changed';
+
 /** What the signals need from a load report (`_loads/<id>.json`, lambdas/core/commit.ts LoadMarker). */
 export interface LoadFigures {
   readonly loadId: string;
   readonly startedAt: string;
   readonly committedAt: string;
   readonly resources?: readonly string[];
-  /** Present when the report names its schedule (deployed loads may). */
+  /** The schedule that ran it (deployed), or the CLI's local name; reports written before markers named it have none. */
   readonly schedule?: unknown;
+  /** `all` or `changed`; absent in reports written before markers named it (then `all`). */
+  readonly usersSelection?: unknown;
   readonly users: number;
   readonly failedUserCount: number;
   readonly rowsByTable: Readonly<Record<string, number>>;
   readonly endpointFindings?: readonly { readonly resource: string }[];
 }
 
-/**
- * The loads a load is compared with: those of its schedule when the report names one, else
- * those that selected the same tables (what a load fetches decides its row counts; a local
- * `--resources orders` load is not compared with a full load).
- */
-export function seriesOf(load: Pick<LoadFigures, 'schedule' | 'resources'>): string {
-  if (typeof load.schedule === 'string') return `schedule:${load.schedule}`;
-  return `tables:${[...(load.resources ?? [])].sort().join(',')}`;
+/** The loads a load is compared with, spelled out (`status` names it; `seriesOf` is its key). */
+export interface Series {
+  /** Undefined for reports that do not name their schedule (written before markers did). */
+  readonly schedule: string | undefined;
+  readonly usersSelection: UsersSelection;
+  /** The tables the load selected, sorted. */
+  readonly tables: readonly string[];
 }
 
-/** Tables fed by PayLink: the loader's own bookkeeping tables are not feeds. */
+export function seriesFacts(load: Pick<LoadFigures, 'schedule' | 'usersSelection' | 'resources'>): Series {
+  return {
+    schedule: typeof load.schedule === 'string' ? load.schedule : undefined,
+    usersSelection: load.usersSelection === 'changed' ? 'changed' : 'all',
+    tables: [...(load.resources ?? [])].sort(),
+  };
+}
+
+/**
+ * The loads a load is compared with: same schedule, same users selection and same tables. A
+ * `changed` load (only the users with new webhook events) is never compared with full loads,
+ * whose row counts are those of every user; what a load fetches decides its row counts too, so
+ * a `--resources orders` load is not compared with a full load. Reports that do not name their
+ * schedule (written before markers did) form series of their own, by tables.
+ */
+export function seriesOf(load: Pick<LoadFigures, 'schedule' | 'usersSelection' | 'resources'>): string {
+  const s = seriesFacts(load);
+  const tables = `tables:${s.tables.join(',')}`;
+  return s.schedule === undefined ? tables : `schedule:${s.schedule} users:${s.usersSelection} ${tables}`;
+}
+
+/**
+ * Tables fed by PayLink's API: the loader's own bookkeeping tables are not feeds, and neither
+ * are the webhook events a load commits (`webhook_events` and its child tables): their rows
+ * count the events that arrived since the last commit, which vary with user activity, so a
+ * daily load after a quiet day would be called quiet.
+ */
 export function isFeedTable(table: string): boolean {
-  return table !== LAKE.userLoadsTable && !table.startsWith('_dlt');
+  return (
+    table !== LAKE.userLoadsTable &&
+    !table.startsWith('_dlt') &&
+    table !== EVENTS_TABLE &&
+    !table.startsWith(`${EVENTS_TABLE}__`)
+  );
 }
 
 /** Median of a non-empty list (mean of the middle two for an even count). */

@@ -11,13 +11,20 @@ import { InterruptedError } from './errors.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { batchManifestKey, commitIntentKey, stagingPrefix } from './layout.ts';
 import { acquireLease, type Lease, type LeaseOptions } from './lease.ts';
-import { type BatchManifest, type BatchUser, type CarriedUnits, loadBatchUsers } from './load-batch.ts';
+import {
+  type BatchManifest,
+  type BatchUser,
+  type CarriedUnits,
+  loadBatchUsers,
+  userLoader,
+} from './load-batch.ts';
 import type { UserResult } from './load-user.ts';
-import { extendPlan, type PlanDoc, planLoad, readBatchUsers, resumablePlan } from './plan.ts';
+import { extendPlan, type PlanDoc, type PlanInput, planLoad, readBatchUsers, resumablePlan } from './plan.ts';
 import type { ConcurrencyControl } from './pool.ts';
 import type { PayLinkApi } from './ports.ts';
 import { readJson } from './store-json.ts';
 import type { PartLimits } from './table-sinks.ts';
+import { UserPrefetch } from './user-prefetch.ts';
 import { assertRegistryMatchesNewestLoad } from './verify.ts';
 
 export interface RunLoadInput {
@@ -37,6 +44,8 @@ export interface RunLoadInput {
   readonly stop?: () => boolean;
   /** A `changed` load (changed-users.ts): staged with the plan, folded into its schedule by the commit. */
   readonly changed?: ChangedSelection;
+  /** The schedule the load reports (the CLI: `local`): with the users selection, its quality series. */
+  readonly schedule?: string;
 }
 
 export interface RunLoadDeps extends Omit<CommitDeps, 'lease'> {
@@ -84,12 +93,14 @@ async function runLeased(
   // First, before any data is written: a lost or damaged registry stops the load here.
   const registry = await readCommittedSchema(deps.store);
   await assertRegistryMatchesNewestLoad(deps.store, deps.reader, registry);
-  const planInput = {
+  const planInput: PlanInput = {
     loadId: input.loadId,
     startedAt: input.startedAt,
     users: input.users,
     batchSize: input.batchSize,
     resources: input.resources.tables,
+    ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
+    usersSelection: input.changed === undefined ? 'all' : 'changed',
   };
   // An interrupted attempt of this load id with the same input: keep what it staged.
   const resumed = await resumablePlan(planInput, deps.store);
@@ -115,6 +126,10 @@ async function runLeased(
   };
   // A failed staging stops the batch loading meanwhile: no new user starts, and the run fails.
   const stop = () => input.stop?.() === true || staging?.failed === true;
+  // The next batch's first users start in the slots the current batch's last users free.
+  const prefetch = new UserPrefetch(input.concurrency, stop);
+  /** Where the previous batch's request count ended (the next one counts from there). */
+  let requestsFrom: number | undefined;
   try {
     for (let batch = 0; batch < plan.batches; batch++) {
       await lease?.assertHeld();
@@ -137,6 +152,8 @@ async function runLeased(
           throw new InterruptedError(plan.loadId, staged, plan.users);
         }
         deps.onBatch?.(batch, plan.batches);
+        const concurrency = prefetch.poolFor(batch);
+        await offerNext(prefetch, plan, batch, resumed !== undefined, input, deps, health, registry);
         const loaded = await loadBatchUsers(
           {
             loadId: plan.loadId,
@@ -146,7 +163,9 @@ async function runLeased(
             users: await readBatchUsers(deps.store, plan.loadId, batch),
             steps: input.resources.steps,
             registry,
-            concurrency: input.concurrency,
+            concurrency,
+            prefetched: (index) => prefetch.take(batch, index),
+            ...(requestsFrom === undefined ? {} : { requestsFrom }),
             health,
             carried,
             // Users left out by an interrupted attempt get batches of their own after this one.
@@ -156,6 +175,7 @@ async function runLeased(
           },
           deps,
         );
+        requestsFrom = loaded.requestsAt;
         // The previous batch must be staged before this one starts staging.
         try {
           await settle();
@@ -188,8 +208,10 @@ async function runLeased(
     }
     await settle();
   } catch (error) {
-    // A batch still staging finishes first (staged, or failed): nothing writes after we return.
+    // A batch still staging finishes first (staged, or failed): nothing writes after we return,
+    // and no request of a user started early is still running.
     await staging?.done.catch(() => undefined);
+    await prefetch.close();
     // Staged batches are kept for a resume when there are any (an interrupted or failed run of
     // thousands of users), and always when this run no longer holds the load id: the staging
     // is then another run's. Otherwise nothing was published: drop this attempt's staging
@@ -204,8 +226,40 @@ async function runLeased(
     if (!keep) await discardStaging(deps, plan.loadId).catch(() => undefined);
     throw error;
   }
+  await prefetch.close();
   deps.onCommit?.(plan.loadId);
   return commitLoad(plan.loadId, lease === undefined ? deps : { ...deps, lease });
+}
+
+/**
+ * Offers batch `batch + 1`'s users to the prefetcher, unless there is none or an earlier attempt
+ * staged it already (a resume reuses that batch and loads none of its users).
+ */
+async function offerNext(
+  prefetch: UserPrefetch,
+  plan: PlanDoc,
+  batch: number,
+  resumed: boolean,
+  input: RunLoadInput,
+  deps: RunLoadDeps,
+  health: EndpointHealth,
+  registry: Awaited<ReturnType<typeof readCommittedSchema>>,
+): Promise<void> {
+  const next = batch + 1;
+  if (next >= plan.batches) return;
+  if (
+    resumed &&
+    (await readJson<BatchManifest>(deps.store, batchManifestKey(plan.loadId, next))) !== undefined
+  )
+    return;
+  const users = await readBatchUsers(deps.store, plan.loadId, next);
+  const load = userLoader(
+    { loadId: plan.loadId, dt: plan.dt, steps: input.resources.steps },
+    health,
+    registry.routing(),
+    deps.api,
+  );
+  prefetch.offer(next, users, load);
 }
 
 async function discardStaging(deps: RunLoadDeps, loadId: string): Promise<void> {

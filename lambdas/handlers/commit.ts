@@ -1,15 +1,28 @@
-/** Commit Lambda: batch manifests -> registry, Glue tables, final parts, load marker. */
+/**
+ * Commit Lambda: batch manifests -> registry, Glue tables, final parts, load marker. Two more
+ * modes: read a systemic batch's cause, and merge one partition handed to the merge Map.
+ */
 import type { Context } from 'aws-lambda';
-import { commitLoad, type TableCatalog } from '#core/commit.ts';
+import { commitOrHandOff, type TableCatalog } from '#core/commit.ts';
 import { positiveInt } from '#core/config.ts';
+import { ConfigError } from '#core/errors.ts';
 import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
-import { acquireLease } from '#core/lease.ts';
-import { commitMetrics } from '#core/load-metrics.ts';
+import { acquireLease, assertLeaseOwner } from '#core/lease.ts';
+import { commitFigures, commitMetrics } from '#core/load-metrics.ts';
+import { type MergeFanOutPolicy, mergeTask } from '#core/merge-fan-out.ts';
 import { readPlan } from '#core/plan.ts';
-import { loadSignals, QUALITY_DEFAULTS, readEarlierLoads } from '#core/quality.ts';
+import { loadSignals, QUALITY_DEFAULTS, type QualitySettings, readEarlierLoads } from '#core/quality.ts';
 import { readSystemicCause } from '#core/systemic-cause.ts';
-import { type CommitEvent, type CommitResult, HANDLER_ENV, type SystemicCauseResult } from './contract.ts';
+import {
+  type CommitEvent,
+  type CommitResult,
+  HANDLER_ENV,
+  type MergeFanOutResult,
+  type MergeGroupEvent,
+  type MergeGroupResult,
+  type SystemicCauseResult,
+} from './contract.ts';
 import { lazyPartReader, once } from './lazy.ts';
 import { partWriters } from './part-writers.ts';
 import { guardRedrive } from './redrive-guard.ts';
@@ -47,8 +60,12 @@ const partReader = lazyPartReader(async () =>
 /** The commit's hold on the lease: renewed for its own run (a Lambda lives at most 15 minutes). */
 const COMMIT_LEASE_TTL_MS = 15 * 60 * 1000;
 
-/** The trailing-median window (PAYLINK_TRAILING_LOADS, PAYLINK_MIN_TRAILING_LOADS; quality.ts defaults). */
-export function trailingSettings(env: Readonly<Record<string, string | undefined>>) {
+/**
+ * The quality settings of the commit's signals, from the stack's `dataQuality` config
+ * (PAYLINK_TRAILING_LOADS, PAYLINK_MIN_TRAILING_LOADS, PAYLINK_QUIET_FRACTION; quality.ts
+ * defaults): the `quietTables` of its log line use the fraction the quiet-feed alarm does.
+ */
+export function trailingSettings(env: Readonly<Record<string, string | undefined>>): QualitySettings {
   return {
     ...QUALITY_DEFAULTS,
     trailingLoads: positiveInt(
@@ -61,13 +78,66 @@ export function trailingSettings(env: Readonly<Record<string, string | undefined
       env[HANDLER_ENV.minTrailingLoads],
       QUALITY_DEFAULTS.minTrailingLoads,
     ),
+    quietFraction: fraction(HANDLER_ENV.quietFraction, env[HANDLER_ENV.quietFraction]),
   };
 }
 
+function fraction(name: string, raw: string | undefined): number {
+  if (raw === undefined || raw === '') return QUALITY_DEFAULTS.quietFraction;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || n > 1)
+    throw new ConfigError(name, 'must be a number above 0 and at most 1');
+  return n;
+}
+
+/** PAYLINK_COMMIT_MERGE_SECONDS: seconds >= 0, or undefined when unset. */
+export function commitMergeSeconds(env: Readonly<Record<string, string | undefined>>): number | undefined {
+  const raw = env[HANDLER_ENV.commitMergeSeconds];
+  if (raw === undefined || raw === '') return undefined;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0)
+    throw new ConfigError(HANDLER_ENV.commitMergeSeconds, 'must be a number of seconds >= 0');
+  return seconds;
+}
+
+/**
+ * When this invocation hands its merge to the Map: by the time its Lambda has left (none without
+ * a Lambda context: a direct invocation merges everything itself) and the configured cap.
+ */
+function fanOutPolicy(context: Partial<Context> | undefined): MergeFanOutPolicy {
+  const maxMergeSeconds = commitMergeSeconds(process.env);
+  return {
+    remainingSeconds: () =>
+      context?.getRemainingTimeInMillis === undefined
+        ? Number.POSITIVE_INFINITY
+        : context.getRemainingTimeInMillis() / 1000,
+    ...(maxMergeSeconds === undefined ? {} : { maxMergeSeconds }),
+  };
+}
+
+/** A merge Map item: one partition the commit handed off, merged into the load's staging. */
+async function mergeGroup(
+  event: MergeGroupEvent,
+  obs: Awaited<ReturnType<typeof observeInvocation>>,
+): Promise<MergeGroupResult> {
+  const started = Date.now();
+  // Like a load-batch item: a redriven run writes nothing while another run of its schedule goes.
+  if (await guardRedrive(event.run, event.childRedriveCount)) obs.log.info('redrive_guard_passed');
+  const store = lakeStore();
+  if (event.run !== undefined)
+    await assertLeaseOwner(store, event.loadId, event.run.execution, () => new Date());
+  const merged = await mergeTask(
+    { loadId: event.loadId, table: event.mergeGroup.table, dt: event.mergeGroup.dt },
+    { store, parts: partWriters(), reader: partReader },
+  );
+  obs.log.info('merged_group', { ...merged, seconds: (Date.now() - started) / 1000 });
+  return { table: merged.table, dt: merged.dt, outputs: merged.outputs, reused: merged.reused };
+}
+
 export async function handler(
-  event: CommitEvent,
+  event: CommitEvent | MergeGroupEvent,
   context?: Partial<Context>,
-): Promise<CommitResult | SystemicCauseResult> {
+): Promise<CommitResult | SystemicCauseResult | MergeFanOutResult | MergeGroupResult> {
   const started = Date.now();
   const obs = await observeInvocation(
     'commit',
@@ -75,6 +145,7 @@ export async function handler(
     context,
   );
   try {
+    if ('mergeGroup' in event) return await obs.traced('merge-group', () => mergeGroup(event, obs));
     return await obs.traced('commit', async () => {
       // Reads only this load's staging: no guard or lease needed, nothing is written.
       if (event.readSystemicCause === true) {
@@ -84,6 +155,8 @@ export async function handler(
       }
       // A redriven run publishes nothing while another run of its schedule is going.
       if (await guardRedrive(event.run)) obs.log.info('redrive_guard_passed');
+      // Read before the commit: a bad setting fails the run before anything is published.
+      const settings = trailingSettings(process.env);
       const catalog = glueCatalog();
       const store = lakeStore();
       const clock = () => new Date();
@@ -99,7 +172,7 @@ export async function handler(
               ttlMs: COMMIT_LEASE_TTL_MS,
               clock,
             });
-      const marker = await commitLoad(event.loadId, {
+      const outcome = await commitOrHandOff(event.loadId, {
         store,
         parts: partWriters(),
         reader: partReader,
@@ -108,51 +181,55 @@ export async function handler(
         eventsLock: { onWait: (message) => obs.log.warn('events_lock_wait', { detail: message }) },
         ...(catalog ? { catalog } : {}),
         ...(lease ? { lease } : {}),
+        ...(event.afterMerge === true ? {} : { mergeFanOut: fanOutPolicy(context) }),
+        onMerged: (groups) =>
+          obs.log.info('merged', {
+            groups: groups.length,
+            reused: groups.filter((g) => g.reused).length,
+            seconds: (Date.now() - started) / 1000,
+          }),
       });
+      if ('handedOff' in outcome) {
+        // The lease stays this execution's: the Map's items check it, the commit after them joins it.
+        const { handedOff } = outcome;
+        const config = handlerConfig();
+        const mergeFanOut = {
+          groups: handedOff.groups,
+          rows: handedOff.rows,
+          bytes: handedOff.bytes,
+          estimatedSeconds: handedOff.estimatedSeconds,
+          budgetSeconds: handedOff.budgetSeconds,
+          itemsBucket: config.bucket,
+          itemsKey: config.prefix === '' ? handedOff.itemsKey : `${config.prefix}/${handedOff.itemsKey}`,
+        };
+        obs.log.info('merge_handed_off', mergeFanOut);
+        return { loadId: event.loadId, mergeFanOut };
+      }
+      const marker = outcome.committed;
       await lease?.release().catch(() => undefined);
-      const rows = Object.values(marker.rowsByTable).reduce((a, b) => a + b, 0);
-      const result: CommitResult = {
-        loadId: marker.loadId,
-        users: marker.users,
-        failedUsers: marker.failedUserCount,
-        rows,
-        files: marker.files.length,
-        schemaVersion: marker.schemaVersion,
-        schemaChanges: marker.schemaChanges.length,
-      };
       // Quality signals against the earlier loads of the same series (lambdas/core/quality.ts).
       // Committed already: a failure here must not fail the run, only cost its signals.
-      const settings = trailingSettings(process.env);
       const earlier = await readEarlierLoads(store, marker, settings).catch((error: unknown) => {
         obs.log.warn('trailing_loads_unreadable', error as Error);
         return [];
       });
       const signals = loadSignals(marker, earlier, settings);
-      obs.log.info('committed', {
-        ...result,
-        requests: marker.requests,
-        missingBatches: marker.missingBatches.length,
-        failedUserSharePercent: signals.failedUserSharePercent,
-        endpointUnavailable: signals.endpointUnavailable,
-        quietTables: signals.quietTables,
-        runSeconds: signals.runSeconds,
+      // One object for the log line and the metrics: their numbers cannot disagree.
+      const figures = commitFigures(marker, signals, {
+        commitSeconds: (Date.now() - started) / 1000,
         trailingLoads: earlier.length,
       });
-      obs.emit(
-        commitMetrics(
-          {
-            users: marker.users,
-            failedUsers: marker.failedUserCount,
-            files: marker.files.length,
-            bytes: marker.files.reduce((sum, f) => sum + f.bytes, 0),
-            schemaChanges: marker.schemaChanges.length,
-            missingBatches: marker.missingBatches.length,
-            commitSeconds: (Date.now() - started) / 1000,
-            filesOf: marker.files,
-          },
-          signals,
-        ),
-      );
+      const result: CommitResult = {
+        loadId: marker.loadId,
+        users: figures.users,
+        failedUsers: figures.failedUsers,
+        rows: figures.rows,
+        files: figures.files,
+        schemaVersion: marker.schemaVersion,
+        schemaChanges: figures.schemaChanges,
+      };
+      obs.log.info('committed', { schemaVersion: marker.schemaVersion, ...figures });
+      obs.emit(commitMetrics(figures));
       return result;
     });
   } catch (error) {

@@ -56,6 +56,14 @@ export const HANDLER_ENV = {
   trailingLoads: 'PAYLINK_TRAILING_LOADS',
   /** Commit only: fewer earlier loads than this, no trailing median yet. */
   minTrailingLoads: 'PAYLINK_MIN_TRAILING_LOADS',
+  /** Commit only: a table is quiet below this fraction of its trailing median (`dataQuality.quietFeedFraction`). */
+  quietFraction: 'PAYLINK_QUIET_FRACTION',
+  /**
+   * Commit only, optional: the most estimated seconds of merging one commit invocation does
+   * itself; a larger merge goes to the merge Map (lambdas/core/merge-fan-out.ts). Unset: a share
+   * of the time the invocation has left. 0: every merge goes to the Map.
+   */
+  commitMergeSeconds: 'PAYLINK_COMMIT_MERGE_SECONDS',
 } as const;
 
 /**
@@ -156,6 +164,48 @@ export interface CommitEvent {
    * cause (lambdas/core/systemic-cause.ts) to fail with. Answers a SystemicCauseResult.
    */
   readonly readSystemicCause?: true;
+  /**
+   * Set by the state machine on the commit after the merge Map: merge whatever is left here,
+   * never hand off again (the run has no second Map).
+   */
+  readonly afterMerge?: true;
+}
+
+/**
+ * Input of a merge Map item (the commit function in its merge mode): one (table, partition)
+ * group the commit handed off, the parent execution and the child's own redrive count, as for
+ * load-batch (LoadBatchEvent).
+ */
+export interface MergeGroupEvent {
+  readonly loadId: string;
+  readonly mergeGroup: { readonly table: string; readonly dt: string };
+  readonly run?: RunRef;
+  readonly childRedriveCount?: number;
+}
+
+/** A merge item's answer (the Map discards it: its state stays the commit's hand-off). */
+export interface MergeGroupResult {
+  readonly table: string;
+  readonly dt: string;
+  readonly outputs: number;
+  readonly reused: boolean;
+}
+
+/**
+ * The commit's answer when it handed its merge off instead of committing: the Map's item file
+ * (bucket and key, as the load-batch Map's) and the figures of the decision.
+ */
+export interface MergeFanOutResult {
+  readonly loadId: string;
+  readonly mergeFanOut: {
+    readonly groups: number;
+    readonly rows: number;
+    readonly bytes: number;
+    readonly estimatedSeconds: number;
+    readonly budgetSeconds: number;
+    readonly itemsBucket: string;
+    readonly itemsKey: string;
+  };
 }
 
 /** The commit function's answer to `readSystemicCause`: one line, never a stack trace. */

@@ -76,7 +76,7 @@ export async function handler(
       obs.appendKeys({ schedule: plan.schedule });
       const remaining = context?.getRemainingTimeInMillis();
       const deadlineAt = remaining === undefined ? undefined : Date.now() + remaining;
-      const counters: PayLinkCounters = { rateLimited: 0 };
+      const counters: PayLinkCounters = { rateLimited: 0, sentByMinute: {} };
       const failures = failureCounter();
       const { api, limiter } = await payLinkApi(counters);
       // Unless configured: as many users as this batch's share of the rate and PayLink's measured
@@ -123,6 +123,7 @@ export async function handler(
         seconds: (Date.now() - started) / 1000,
         headroomSeconds: deadlineAt === undefined ? undefined : (deadlineAt - Date.now()) / 1000,
         failedUsersByCode: failures.byCode(manifest),
+        requestsSentByMinute: counters.sentByMinute,
       };
       obs.log.info('batch_loaded', {
         ...figures,

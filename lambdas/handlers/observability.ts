@@ -94,9 +94,20 @@ function writeGroup(group: MetricGroup, keys: InvocationKeys): void {
     ...group.dimensions,
   });
   if (keys.loadId !== undefined) metrics.addMetadata('loadId', keys.loadId);
-  if (keys.batch !== undefined) metrics.addMetadata('batch', String(keys.batch));
+  if (keys.batch !== undefined) metrics.addMetadata('batch', batchProperty(keys.batch));
+  if (group.timestamp !== undefined) metrics.setTimestamp(group.timestamp);
   for (const point of group.points) metrics.addMetric(point.name, point.unit, point.value);
   metrics.publishStoredMetrics();
+}
+
+/**
+ * The batch number as the EMF record's `batch` property: a number, as in every log line, the
+ * X-Ray annotation and the Map item, so one query (`batch = 3`) finds all of them. EMF takes
+ * any JSON value as a property; Powertools types metadata as a string but stores the value
+ * as given, so the number is passed through that type.
+ */
+function batchProperty(batch: number): string {
+  return batch as unknown as string;
 }
 
 type TracerModule = typeof import('@aws-lambda-powertools/tracer');

@@ -2,6 +2,7 @@
  * The PayLink client of load-batch, in its own module so the plan's and the commit's bundles do
  * not carry ky or the Secrets Manager client. Both are imported when the first batch needs them.
  */
+import { countByMinute } from '#core/load-metrics.ts';
 import type { PayLinkApi } from '#core/ports.ts';
 import type { RateLimiter } from '#core/rate-limiter.ts';
 import { handlerConfig } from './runtime.ts';
@@ -10,6 +11,8 @@ import { handlerConfig } from './runtime.ts';
 export interface PayLinkCounters {
   /** Responses answered 429 (every attempt counts). */
   rateLimited: number;
+  /** Requests sent (every attempt), by the minute they were answered in (load-metrics.ts `countByMinute`). */
+  readonly sentByMinute: Record<string, number>;
 }
 
 /**
@@ -37,7 +40,9 @@ export async function payLinkApi(
       ? {}
       : {
           onEvent: (event) => {
-            if (event.type === 'request' && event.status === 429) counters.rateLimited++;
+            if (event.type !== 'request') return;
+            countByMinute(counters.sentByMinute, Date.now());
+            if (event.status === 429) counters.rateLimited++;
           },
         }),
   });

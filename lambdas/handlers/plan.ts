@@ -186,6 +186,7 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
             batchSize: sizing.batchSize,
             resources: resources.tables,
             schedule: event.schedule,
+            usersSelection: 'all',
           },
           store,
         )
@@ -198,6 +199,7 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
               batchSize: sizing.batchSize,
               resources: resources.tables,
               schedule: event.schedule,
+              usersSelection: 'changed',
             },
             store,
           )),

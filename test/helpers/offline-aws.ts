@@ -115,7 +115,11 @@ export class OfflineAws {
   readonly gate: IamGate;
   readonly functions: Map<string, OfflineFunction>;
   readonly stateMachines: Map<string, OfflineStateMachine>;
+  /** The first schedule's role (each schedule has its own: `schedulers`). */
   readonly scheduler: { principal: Principal; accessKeyId: string };
+  readonly schedulers: readonly { principal: Principal; accessKeyId: string }[];
+  /** The role of the schedule that targets each state machine (by ARN). */
+  private readonly schedulerOf = new Map<string, { principal: Principal; accessKeyId: string }>();
   /** Executions Step Functions would list as RUNNING, by state machine ARN (oldest first). */
   readonly running = new Map<string, { executionArn: string; startDate: Date }[]>();
 
@@ -204,15 +208,23 @@ export class OfflineAws {
         accessKeyId: who.accessKeyId,
       });
     }
-    const schedulerRole = template
+    const schedulerRoles = template
       .idsOfType('AWS::IAM::Role')
-      .find((id) =>
+      .filter((id) =>
         JSON.stringify(template.resources[id].Properties.AssumeRolePolicyDocument).includes(
           'scheduler.amazonaws.com',
         ),
       );
-    if (!schedulerRole) throw new Error('no EventBridge Scheduler role in the template');
-    this.scheduler = principal(schedulerRole, 'scheduler');
+    if (schedulerRoles.length === 0) throw new Error('no EventBridge Scheduler role in the template');
+    // One role per schedule, each allowed to start its own state machine only.
+    this.schedulers = schedulerRoles.map((id, i) => principal(id, i === 0 ? 'scheduler' : `scheduler${i}`));
+    this.scheduler = this.schedulers[0]!;
+    for (const id of template.idsOfType('AWS::Scheduler::Schedule')) {
+      const target = template.resources[id].Properties.Target;
+      const roleArn = template.resolve(target.RoleArn);
+      const role = this.schedulers.find((r) => r.principal.roleArn === roleArn);
+      if (role !== undefined) this.schedulerOf.set(template.resolve(target.Arn), role);
+    }
   }
 
   private fail(name: string, message: string): Error {
@@ -341,18 +353,20 @@ export class OfflineAws {
     const handlers: Record<string, (input: Cfn) => Promise<Cfn>> = {};
     const waits: Record<string, number> = {};
     const retries: Record<string, number> = {};
-    const visit = (states: Record<string, Cfn>, inMap: boolean) => {
+    // `inMap`: the label of the Map whose item processor holds the states (its child executions' name).
+    const visit = (states: Record<string, Cfn>, inMap: string | undefined) => {
       for (const [name, state] of Object.entries(states)) {
         if (state.Retry) retries[name] = 1;
         if (state.Type === 'Wait') waits[name] = 1;
-        if (state.Type === 'Map') visit(state.ItemProcessor.States, true);
+        if (state.Type === 'Map') visit(state.ItemProcessor.States, state.Label ?? name);
         if (state.Type !== 'Task') continue;
         const resource = String(state.Resource);
         if (resource.endsWith(':states:::lambda:invoke')) {
           handlers[name] = async (input) => {
-            if (inMap) {
+            if (inMap !== undefined) {
               // The Distributed Map starts (or, on redrive, redrives) a child execution per item.
-              const child = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine.name}/${definitionMapLabel(definition)}:${input.Payload?.batch ?? 'item'}`;
+              const item = input.Payload?.batch ?? input.Payload?.mergeGroup?.table ?? 'item';
+              const child = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine.name}/${inMap}:${item}`;
               const resourceArn = run.childAction === 'states:StartExecution' ? machine.arn : child;
               const start = await this.gate.authorize(machine.principal, {
                 action: run.childAction,
@@ -398,7 +412,7 @@ export class OfflineAws {
         }
       }
     };
-    visit(definition.States, false);
+    visit(definition.States, undefined);
     return { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits, retryIntervalOverrides: retries };
   }
 
@@ -471,7 +485,9 @@ export class OfflineAws {
   async execute(scheduleName: string, input: Cfn, options: ExecuteOptions = {}): Promise<ExecutionOutcome> {
     const machine = [...this.stateMachines.values()].find((m) => m.name.endsWith(`-${scheduleName}`));
     if (!machine) throw new Error(`no state machine for schedule ${scheduleName}`);
-    const start = await this.gate.authorize(this.scheduler.principal, {
+    // As the role of the schedule that targets this machine.
+    const scheduler = this.schedulerOf.get(machine.arn) ?? this.scheduler;
+    const start = await this.gate.authorize(scheduler.principal, {
       action: 'states:StartExecution',
       resource: machine.arn,
     });
@@ -483,7 +499,7 @@ export class OfflineAws {
         executionArn,
         status: 'FAILED',
         error: 'Scheduler.AccessDenied',
-        cause: IamGate.denialMessage(this.scheduler.principal, 'states:StartExecution', machine.arn),
+        cause: IamGate.denialMessage(scheduler.principal, 'states:StartExecution', machine.arn),
         events: [],
         invocations: [],
       };
@@ -586,9 +602,4 @@ function findState(definition: Cfn, name: string): Cfn {
   const state = definition.States[name];
   if (!state) throw new Error(`no state ${name}`);
   return state;
-}
-
-function definitionMapLabel(definition: Cfn): string {
-  const map = Object.entries(definition.States as Record<string, Cfn>).find(([, s]) => s.Type === 'Map');
-  return map?.[1].Label ?? map?.[0] ?? 'Map';
 }

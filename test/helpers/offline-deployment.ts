@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { createS3Store } from '#adapters/s3-store.ts';
@@ -115,6 +116,15 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
     handlerFileOf: (id) => labels.get(id) ?? '',
   });
   const restoreEnv = withS3Env(s3rver.endpoint);
+  // Bound to this world's s3rver, not to the environment: two worlds can run side by side.
+  const operator = new S3Client({
+    region: REGION,
+    endpoint: s3rver.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
   const prefix = aws.functions.get('plan')!.environment.LAKE_PREFIX ?? '';
   return {
     aws,
@@ -127,13 +137,14 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
     secretValues,
     secretArn,
     sim,
-    bucket: createS3Store({ bucket: OFFLINE_BUCKET, prefix: '' }),
+    bucket: createS3Store({ bucket: OFFLINE_BUCKET, prefix: '', client: operator }),
     prefix,
     usersKey: aws.functions.get('plan')!.environment.USERS_KEY!,
     databaseName,
     bundles,
     async close() {
       await Promise.all([gateway.close(), sim.close(), secrets.close(), glue.close()]);
+      operator.destroy();
       restoreEnv();
       await s3rver.close();
       await rm(scratch, { recursive: true, force: true });

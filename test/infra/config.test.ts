@@ -183,6 +183,13 @@ describe('stack config', () => {
     expect(configError(exampleConfig({ logRetentionDays: 42 })).key).toBe('paylink.logRetentionDays');
   });
 
+  it('accepts a commit merge budget of 0 to 900 seconds (0: every merge goes to the Map) and nothing else', () => {
+    expect(parseStackConfig(exampleConfig()).commitMergeSeconds).toBeUndefined();
+    expect(parseStackConfig(exampleConfig({ commitMergeSeconds: 0 })).commitMergeSeconds).toBe(0);
+    for (const bad of [-1, 901, '60'])
+      expect(configError(exampleConfig({ commitMergeSeconds: bad })).key).toBe('paylink.commitMergeSeconds');
+  });
+
   it('reads the config from the CDK context, also as the JSON string `-c paylink=...` gives', () => {
     const asObject = readStackConfig(new App({ context: { paylink: exampleConfig() } }));
     const asString = readStackConfig(new App({ context: { paylink: JSON.stringify(exampleConfig()) } }));

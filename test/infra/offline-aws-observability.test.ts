@@ -8,29 +8,53 @@
  *   `/pay-link/orders`): the commit's LowestRowsToTrailingMedian falls below the threshold of
  *   the quiet-feed alarm the template defines, with the alarm's own dimensions, and
  *   `paylink-loader status` flags the same table.
- * - No payload value and no secret in any line of the three loads' logs or in any metric
- *   dimension: the API key and secret are distinctive markers, every list item PayLink returns
- *   carries one more distinctive value (`obs_marker`, loaded as a column), and every string the
- *   proxy passed on (public tokens included) is looked for.
+ * - Then three runs of an `hourly` schedule of `changed` users (one user's webhook events): each
+ *   is compared with the earlier changed loads of its schedule only, never with the daily full
+ *   loads of the same tables, so none is quiet; its metrics carry the same two dimensions.
+ * - No payload value and no secret in any line of the loads' logs or in any metric dimension:
+ *   the API key and secret are distinctive markers, every list item PayLink returns carries one
+ *   more distinctive value (`obs_marker`, loaded as a column), and every string the proxy passed
+ *   on (public tokens included) is looked for.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Store } from '#adapters/s3-store.ts';
 import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
+import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
 import { type FeedProxy, startFeedProxy } from '#test/helpers/feed-proxy.ts';
 import { FAST_HTTP, runCli } from '#test/helpers/lake-harness.ts';
 import { type EmfRecord, emfRecords, jsonLines } from '#test/helpers/log-lines.ts';
 import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
-import { describeDenials, type OfflineWorld, startOfflineWorld } from '#test/helpers/offline-deployment.ts';
+import {
+  describeDenials,
+  OFFLINE_BUCKET,
+  type OfflineWorld,
+  startOfflineWorld,
+} from '#test/helpers/offline-deployment.ts';
 import { exampleConfig } from './app-fixture.ts';
 
 const CREDENTIALS = { apiKey: 'obs-key-MARKER-7Hq2Lw', apiSecret: 'obs-secret-MARKER-Vb93Kd' };
 const USERS = ['obs-user-MARKER-a1', 'obs-user-MARKER-b2', 'obs-user-MARKER-c3', 'obs-user-MARKER-d4'];
 const SLOT = (day: number) => `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`;
+/** The hourly schedule's slots, after the three daily loads; a webhook event half an hour before each. */
+const HOURLY_SLOT = (hour: number) => `2026-12-04T${String(hour).padStart(2, '0')}:00:00.000Z`;
+/** The user whose webhook events the hourly `changed` runs load. */
+const CHANGED_USER = USERS[0]!;
 const QUIET_TABLE = 'orders';
 /** PayLink answers 404 for this user's data: one failed user in four, every load. */
 const FAILING_USER = USERS[3]!;
 
 /** 4 users in one batch per load (the suite's time: each batch is a Lambda process). */
 const CONFIG = exampleConfig({
+  schedules: [
+    {
+      name: 'daily',
+      expression: 'cron(0 3 * * ? *)',
+      timezone: 'UTC',
+      expectedPeriodHours: 24,
+      users: 'all',
+    },
+    { name: 'hourly', expression: 'rate(1 hour)', users: 'changed' },
+  ],
   batchSize: 4,
   requestRate: 2000,
   userConcurrency: 4,
@@ -40,6 +64,11 @@ const CONFIG = exampleConfig({
 let world: OfflineWorld;
 let proxy: FeedProxy;
 const runs: ExecutionOutcome[] = [];
+const hourlyRuns: ExecutionOutcome[] = [];
+let statusAfterDaily: Awaited<ReturnType<typeof runCli>>;
+
+/** The lake as `status --dest` takes it. */
+const lakeUri = () => `s3://${world.aws.functions.get('plan')!.environment.LAKE_BUCKET!}/${world.prefix}`;
 
 function explain(outcome: ExecutionOutcome): string {
   return [
@@ -50,6 +79,18 @@ function explain(outcome: ExecutionOutcome): string {
       .map((i) => `${i.state} ${i.errorType}\n${i.logs.slice(-2000)}`),
   ].join('\n');
 }
+
+/** An alarm's dimensions as a name -> value map. */
+const dimensionsOf = (alarm: Record<string, unknown>) =>
+  Object.fromEntries((alarm.Dimensions as { Name: string; Value: string }[]).map((d) => [d.Name, d.Value]));
+
+const quietAlarmOf = (schedule: string) =>
+  world.template
+    .idsOfType('AWS::CloudWatch::Alarm')
+    .map((id) => world.template.resources[id].Properties)
+    .filter((p) => p.MetricName === METRIC.lowestRowsToTrailingMedian)
+    .map((p) => world.template.resolve(p))
+    .find((p) => dimensionsOf(p)[DIM.schedule] === schedule)!;
 
 const logsOf = (outcome: ExecutionOutcome, fn: string) =>
   outcome.invocations
@@ -81,7 +122,36 @@ beforeAll(async () => {
     if (outcome.status !== 'SUCCEEDED') throw new Error(explain(outcome));
     runs.push(outcome);
   }
-}, 180_000);
+  // What status prints right after the feed went quiet (the hourly loads below come later).
+  statusAfterDaily = await runCli(['status', '--dest', lakeUri()]);
+  // The feed is back; one user changes before each hourly slot, as the webhook receiver stores it.
+  proxy.emptyPaths.clear();
+  const lake = createS3Store({ bucket: OFFLINE_BUCKET, prefix: world.prefix });
+  for (const hour of [1, 2, 3]) {
+    const at = new Date(Date.parse(HOURLY_SLOT(hour)) - 30 * 60_000);
+    const body = JSON.stringify({
+      eventType: 'pay-link-accounts-updated',
+      eventTime: at.toISOString(),
+      user: { _id: `atomic-${CHANGED_USER}`, identifier: CHANGED_USER },
+      data: {},
+    });
+    const stored = await receiveWebhook(
+      {
+        headers: { 'X-HMAC-Signature-Sha-256': signWebhookBody(body, CREDENTIALS.apiSecret) },
+        body: new TextEncoder().encode(body),
+      },
+      { store: lake, secret: CREDENTIALS.apiSecret, receivedAt: at },
+    );
+    if (stored.kind !== 'accepted') throw new Error(`webhook not stored: ${JSON.stringify(stored)}`);
+    const outcome = await world.aws.execute('hourly', {
+      schedule: 'hourly',
+      scheduledTime: HOURLY_SLOT(hour),
+      users: 'changed',
+    });
+    if (outcome.status !== 'SUCCEEDED') throw new Error(explain(outcome));
+    hourlyRuns.push(outcome);
+  }
+}, 240_000);
 
 afterAll(async () => {
   await proxy?.close();
@@ -107,7 +177,8 @@ describe('the deployed loader reports each load in logs and EMF metrics', () => 
     expect(plan!.metrics[METRIC.plannedBatches]!.value).toBe(1);
 
     const batches = recordWith(first!, 'loadBatch', METRIC.batchUsers);
-    expect(batches.map((b) => b.record.batch)).toEqual(['0']);
+    // A number, as in the log lines (one type for one query).
+    expect(batches.map((b) => b.record.batch)).toEqual([0]);
     for (const b of batches) {
       const m = b.metrics;
       expect(m[METRIC.batchUsers]).toEqual({ value: USERS.length, unit: 'Count' });
@@ -134,6 +205,18 @@ describe('the deployed loader reports each load in logs and EMF metrics', () => 
       // Its action history could not be fetched without its accounts.
       ['parent_failed', 1],
     ]);
+
+    // Requests sent per minute, each record at its minute: what the dashboard's rate is drawn from.
+    const sent = recordWith(first!, 'loadBatch', METRIC.requestsSent);
+    expect(sent.length).toBeGreaterThan(0);
+    for (const r of sent) expect((r.record._aws as { Timestamp: number }).Timestamp % 60_000).toBe(0);
+    const total = sent.reduce((sum, r) => sum + r.metrics[METRIC.requestsSent]!.value, 0);
+    // Every attempt is sent: at least the batch's requests.
+    expect(total).toBeGreaterThanOrEqual(batches[0]!.metrics[METRIC.requests]!.value);
+    const batchLine = jsonLines(logsOf(first!, 'loadBatch')).find((l) => l.message === 'batch_loaded')!;
+    expect(
+      Object.values(batchLine.requestsSentByMinute as Record<string, number>).reduce((a, b) => a + b),
+    ).toBe(total);
 
     const [load] = recordWith(first!, 'commit', METRIC.loadUsers);
     const m = load!.metrics;
@@ -178,12 +261,50 @@ describe('the deployed loader reports each load in logs and EMF metrics', () => 
     expect(committed).toMatchObject({ level: 'INFO', users: USERS.length, failedUsers: 1 });
   });
 
+  it("logs the commit's numbers as its metrics have them, per load and per table", () => {
+    for (const run of [...runs, ...hourlyRuns]) {
+      const line = jsonLines(logsOf(run, 'commit')).find((l) => l.message === 'committed')!;
+      const [load] = recordWith(run, 'commit', METRIC.loadUsers);
+      const m = load!.metrics;
+      expect({
+        users: line.users,
+        failedUsers: line.failedUsers,
+        failedUserSharePercent: line.failedUserSharePercent,
+        rows: line.rows,
+        files: line.files,
+        bytes: line.bytes,
+        missingBatches: line.missingBatches,
+        runSeconds: line.runSeconds,
+      }).toEqual({
+        users: m[METRIC.loadUsers]!.value,
+        failedUsers: m[METRIC.loadFailedUsers]!.value,
+        failedUserSharePercent: m[METRIC.failedUserShare]!.value,
+        rows: m[METRIC.loadRows]!.value,
+        files: m[METRIC.loadFiles]!.value,
+        bytes: m[METRIC.loadBytes]!.value,
+        missingBatches: m[METRIC.missingBatches]!.value,
+        runSeconds: m[METRIC.runSeconds]!.value,
+      });
+      // The state machine's result says the same.
+      expect(run.output.rows).toBe(line.rows);
+      const perTable = Object.fromEntries(
+        recordWith(run, 'commit', METRIC.tableRows).map((r) => [
+          r.dimensions[DIM.table],
+          r.metrics[METRIC.tableRows]!.value,
+        ]),
+      );
+      const logged = line.tables as { table: string; rows: number }[];
+      expect(Object.fromEntries(logged.map((t) => [t.table, t.rows]))).toEqual(perTable);
+    }
+  });
+
   it("raises the failed-user share above the alarm's threshold, with the alarm's dimensions", () => {
     const alarms = world.template
       .idsOfType('AWS::CloudWatch::Alarm')
       .map((id) => world.template.resources[id].Properties)
       .filter((p) => p.MetricName === METRIC.failedUserShare)
-      .map((p) => world.template.resolve(p));
+      .map((p) => world.template.resolve(p))
+      .filter((p) => dimensionsOf(p)[DIM.schedule] === 'daily');
     expect(alarms).toHaveLength(1);
     const [share] = recordWith(runs[0]!, 'commit', METRIC.failedUserShare);
     expect(share!.dimensions).toEqual(
@@ -202,7 +323,8 @@ describe('a feed that goes to zero rows on its third load', () => {
       .idsOfType('AWS::CloudWatch::Alarm')
       .map((id) => world.template.resources[id].Properties)
       .filter((p) => p.MetricName === METRIC.lowestRowsToTrailingMedian)
-      .map((p) => world.template.resolve(p));
+      .map((p) => world.template.resolve(p))
+      .filter((p) => dimensionsOf(p)[DIM.schedule] === 'daily');
     expect(alarms).toHaveLength(1);
     const alarm = alarms[0]!;
     expect(alarm.ComparisonOperator).toBe('LessThanThreshold');
@@ -235,7 +357,7 @@ describe('a feed that goes to zero rows on its third load', () => {
   it('is flagged by paylink-loader status, with the rows against the trailing median (--json and text)', async () => {
     const bucket = world.aws.functions.get('plan')!.environment.LAKE_BUCKET!;
     const dest = `s3://${bucket}/${world.prefix}`;
-    const json = await runCli(['status', '--dest', dest, '--json']);
+    const json = await runCli(['status', '--dest', dest, '--json', '--last', '6']);
     expect(json.code, json.stderr).toBe(0);
     const quality = JSON.parse(json.stdout).quality;
     const loads = quality.loads as {
@@ -243,7 +365,7 @@ describe('a feed that goes to zero rows on its third load', () => {
       flags: { kind: string; table?: string }[];
       tables: { table: string; rows: number; trailingMedian?: number; quiet: boolean }[];
     }[];
-    expect(loads.map((l) => l.loadId)).toEqual(runs.map((r) => r.output.loadId));
+    expect(loads.map((l) => l.loadId)).toEqual([...runs, ...hourlyRuns].map((r) => r.output.loadId));
     const share = { kind: 'failed_user_share', percent: 25 };
     expect(loads[0]!.flags).toEqual([share]);
     expect(loads[1]!.flags).toEqual([share]);
@@ -257,16 +379,63 @@ describe('a feed that goes to zero rows on its third load', () => {
     expect(orders.trailingMedian).toBeGreaterThan(0);
     expect(orders.quiet).toBe(true);
 
-    const text = await runCli(['status', '--dest', dest]);
+    const text = statusAfterDaily;
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`quiet feed ${QUIET_TABLE} \\(0 rows, trailing median \\d+`));
     expect(text.stdout).toMatch(new RegExp(`${QUIET_TABLE}\\s+0\\s+\\d+\\s+0\\s+QUIET`));
   });
 });
 
+describe('a changed load (only the users with new webhook events) of an hourly schedule', () => {
+  it('is compared with the changed loads of its schedule only, not flagged quiet against the full daily loads', () => {
+    const alarm = quietAlarmOf('hourly');
+    const lines = hourlyRuns.map(
+      (run) => jsonLines(logsOf(run, 'commit')).find((l) => l.message === 'committed')!,
+    );
+    // One user per load; the first two have fewer than two earlier changed loads (the daily
+    // loads of the same tables are another series).
+    expect(lines.map((l) => [l.users, l.trailingLoads, l.quietTables])).toEqual([
+      [1, 0, []],
+      [1, 1, []],
+      [1, 2, []],
+    ]);
+    const [third] = recordWith(hourlyRuns[2]!, 'commit', METRIC.lowestRowsToTrailingMedian);
+    // The same user's rows against the same user's rows.
+    expect(third!.metrics[METRIC.lowestRowsToTrailingMedian]!.value).toBe(1);
+    expect(third!.metrics[METRIC.lowestRowsToTrailingMedian]!.value).toBeGreaterThanOrEqual(alarm.Threshold);
+    // The alarm's metric: its namespace and exactly its two low-cardinality dimensions.
+    expect(third!.namespace).toBe(alarm.Namespace);
+    expect(third!.dimensions).toEqual(dimensionsOf(alarm));
+    expect(Object.keys(third!.dimensions).sort()).toEqual([DIM.schedule, DIM.stack]);
+    for (const record of hourlyRuns.flatMap((run) => run.invocations.flatMap((i) => emfRecords(i.logs))))
+      expect(record.dimensions).toMatchObject({ [DIM.schedule]: 'hourly' });
+  });
+
+  it('is shown by status in its own series, unflagged', async () => {
+    const bucket = world.aws.functions.get('plan')!.environment.LAKE_BUCKET!;
+    const dest = `s3://${bucket}/${world.prefix}`;
+    const json = await runCli(['status', '--dest', dest, '--json', '--last', '3']);
+    expect(json.code, json.stderr).toBe(0);
+    const loads = JSON.parse(json.stdout).quality.loads as {
+      loadId: string;
+      schedule: string;
+      usersSelection: string;
+      trailingLoads: number;
+      flags: unknown[];
+    }[];
+    expect(loads.map((l) => [l.loadId, l.schedule, l.usersSelection, l.trailingLoads, l.flags])).toEqual(
+      hourlyRuns.map((r, i) => [r.output.loadId, 'hourly', 'changed', i, []]),
+    );
+    const text = await runCli(['status', '--dest', dest, '--last', '3']);
+    expect(text.stdout).toContain('hourly, changed users');
+    expect(text.stdout).toContain('of schedule hourly, changed users');
+    expect(text.stdout).not.toContain('QUIET');
+  });
+});
+
 describe('logs and metrics of full loads', () => {
   it('carry no payload value, no secret and no user identifier, in any line or metric dimension', () => {
-    const logs = runs.flatMap((run) => run.invocations.map((i) => i.logs)).join('\n');
+    const logs = [...runs, ...hourlyRuns].flatMap((run) => run.invocations.map((i) => i.logs)).join('\n');
     expect(logs.length).toBeGreaterThan(1000);
     // The proxy saw PayLink's answers, markers included: distinctive strings only (dates and
     // enum words like "active" could appear in a log for their own reasons).
@@ -279,8 +448,10 @@ describe('logs and metrics of full loads', () => {
       (value) => logs.includes(value),
     );
     expect(leaked).toEqual([]);
-    const loadIds = runs.map((r) => r.output.loadId as string);
-    for (const record of runs.flatMap((run) => run.invocations.flatMap((i) => emfRecords(i.logs)))) {
+    const loadIds = [...runs, ...hourlyRuns].map((r) => r.output.loadId as string);
+    for (const record of [...runs, ...hourlyRuns].flatMap((run) =>
+      run.invocations.flatMap((i) => emfRecords(i.logs)),
+    )) {
       for (const value of Object.values(record.dimensions)) {
         expect(loadIds.some((id) => value.includes(id))).toBe(false);
         expect(USERS.some((u) => value.includes(u))).toBe(false);

@@ -11,6 +11,7 @@ import { ConfigError } from '#core/errors.ts';
 import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
 import { QUALITY_DEFAULTS } from '#core/quality.ts';
 import { parseStackConfig } from '#infra/config.ts';
+import { LOAD_BATCHES_LABEL } from '#infra/constructs/load-workflow.ts';
 import { parseScheduleExpression, runDeadlineSeconds } from '#infra/schedule-expression.ts';
 import { type Cfn, exampleConfig, type Synthesized, synth } from './app-fixture.ts';
 
@@ -92,12 +93,14 @@ describe('data-quality alarms', () => {
       expect(alarm).toMatchObject({ Statistic: 'Maximum', ComparisonOperator: 'GreaterThanThreshold' });
   });
 
-  it('give the commit the trailing-median window, and only the commit', () => {
+  it('give the commit the trailing-median window and the quiet-feed fraction, and only the commit', () => {
     const env = (fn: { node: { defaultChild?: unknown } }) =>
       template.toJSON().Resources[id(fn)].Properties.Environment.Variables;
     expect(env(built.stack.functions.commit)).toMatchObject({
       PAYLINK_TRAILING_LOADS: '5',
       PAYLINK_MIN_TRAILING_LOADS: String(QUALITY_DEFAULTS.minTrailingLoads),
+      // The alarm's fraction: the commit's log names the tables the alarm would.
+      PAYLINK_QUIET_FRACTION: '0.25',
     });
     expect(env(built.stack.functions.loadBatch).PAYLINK_TRAILING_LOADS).toBeUndefined();
   });
@@ -167,15 +170,46 @@ describe('the operations dashboard', () => {
     expect(requests.properties.annotations.horizontal).toEqual([
       expect.objectContaining({ value: built.stack.config.requestRate }),
     ]);
-    expect(JSON.stringify(requests.properties.metrics)).toContain(METRIC.requests);
+    // The rate is requests sent per minute (each datapoint at its minute) over the period, per
+    // schedule and for the whole stack (requestRate is the stack's limit); never the per-batch
+    // totals, which land at each batch's end and draw a long batch as a spike.
+    const rows = requests.properties.metrics as Cfn[][];
+    const expressions = rows.flatMap((r) => (r[0]?.expression === undefined ? [] : [r[0]]));
+    expect(expressions.map((e: Cfn) => [e.label, e.expression])).toEqual([
+      ['daily requests/s', 'r0 / PERIOD(r0)'],
+      ['quarter-hourly requests/s', 'r1 / PERIOD(r1)'],
+      ['all schedules requests/s', '(FILL(r0, 0) + FILL(r1, 0)) / PERIOD(r0)'],
+    ]);
+    const inputs = rows.filter((r) => typeof r[0] === 'string' && (r.at(-1) as Cfn).id !== undefined);
+    expect(inputs.map((r) => [r[1], r[3], (r.at(-1) as Cfn).id, (r.at(-1) as Cfn).stat])).toEqual([
+      [METRIC.requestsSent, 'daily', 'r0', 'Sum'],
+      [METRIC.requestsSent, 'quarter-hourly', 'r1', 'Sum'],
+    ]);
+    expect(JSON.stringify(rows)).not.toContain(`"${METRIC.requests}"`);
     const quiet = JSON.parse(widget('Rows / trailing median per table (line: quiet-feed threshold)'));
     expect(quiet.properties.annotations.horizontal[0].value).toBe(0.25);
     const lambda = widget('Lambda errors and throttles');
     for (const metric of ['Errors', 'Throttles']) expect(lambda).toContain(`"${metric}"`);
     expect(lambda.match(/"Errors"/g)).toHaveLength(4);
-    expect(widget('Map failures: failed batch executions and batches missing at commit')).toContain(
-      `${stack}-daily`,
+    // The Map's child executions only: their metrics carry `<state machine ARN>/<Map label>`,
+    // matched exactly (a SEARCH on the name also matched the parent run and `daily-*` schedules).
+    const mapFailures = JSON.parse(
+      widget('Map failures: failed batch executions and batches missing at commit'),
     );
+    const failed = (mapFailures.properties.metrics as Cfn[][]).filter((r) => r[1] === 'ExecutionsFailed');
+    expect(failed.map((r) => [r[0], r[2], r[3], (r.at(-1) as Cfn).stat])).toEqual([
+      ['AWS/States', 'StateMachineArn', `<token>/${LOAD_BATCHES_LABEL}`, 'Sum'],
+      ['AWS/States', 'StateMachineArn', `<token>/${LOAD_BATCHES_LABEL}`, 'Sum'],
+    ]);
+    expect(JSON.stringify(mapFailures)).not.toContain('SEARCH');
+    // ... and the token is each schedule's own state machine.
+    const raw = JSON.stringify(
+      Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody,
+    );
+    for (const name of ['daily', 'quarter-hourly']) {
+      const machine = id(built.stack.workflows.get(name)!.stateMachine);
+      expect(raw).toContain(`{"Ref":"${machine}"},"/${LOAD_BATCHES_LABEL}`);
+    }
   });
 });
 

@@ -3,7 +3,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as errors from '#core/errors.ts';
 import * as runGuard from '#core/run-guard.ts';
 import { LAMBDA_SERVICE_ERRORS, NON_RETRYABLE_ERRORS } from '#infra/constants.ts';
-import { exampleConfig, type Synthesized, stateMachines, statementsOfRole, synth } from './app-fixture.ts';
+import {
+  type Cfn,
+  exampleConfig,
+  type Synthesized,
+  stateMachines,
+  statementsOfRole,
+  synth,
+} from './app-fixture.ts';
 
 const CONFIG = exampleConfig({
   schedules: [
@@ -76,6 +83,23 @@ describe('the Lambdas', () => {
       Timeout: 900,
       MemorySize: 1024,
     });
+  });
+
+  it('give the commit a merge budget only when one is configured (unset: it goes by its deadline)', () => {
+    const env = (t: Template) =>
+      Object.values(t.findResources('AWS::Lambda::Function')).map(
+        (f) => f.Properties.Environment?.Variables ?? {},
+      );
+    expect(env(template).some((v) => 'PAYLINK_COMMIT_MERGE_SECONDS' in v)).toBe(false);
+    const configured = synth({ ...CONFIG, commitMergeSeconds: 0 });
+    const { commit } = configured.stack.functions;
+    const commitId = configured.stack.getLogicalId(commit.node.defaultChild as never);
+    const resources = configured.template.toJSON().Resources;
+    for (const [id, resource] of Object.entries(configured.template.findResources('AWS::Lambda::Function'))) {
+      const value = resource.Properties.Environment?.Variables?.PAYLINK_COMMIT_MERGE_SECONDS;
+      expect(value, id).toBe(id === commitId ? '0' : undefined);
+    }
+    expect(resources[commitId]).toBeDefined();
   });
 
   it('each log to their own log group with the configured retention, kept on stack deletion', () => {
@@ -177,22 +201,116 @@ describe('the state machine of each schedule', () => {
     expect(map.ItemsPath).toBeUndefined();
 
     expect(definition.States.Commit.Parameters.Payload).toEqual({ 'loadId.$': '$.loadId', run });
-    expect(definition.States.Commit.End).toBe(true);
+    // Then the run ends, unless the commit handed its merge to the Map (below).
+    expect(definition.States.Commit.Next).toBe('MergeHandedOff');
+    expect(definition.States.MergeHandedOff.Default).toBe('Committed');
+    expect(definition.States.Committed).toEqual({ Type: 'Succeed' });
     expect(definition.States.Commit.TimeoutSeconds).toBe(960);
     // 90% of the daily period: a run ends before the next slot starts.
     expect(definition.TimeoutSeconds).toBe(Math.floor(0.9 * 24 * 3600));
+  });
+
+  it('merges a load too large for one commit with a Map of one commit invocation per partition, then commits again', () => {
+    const { definition } = machineNamed('daily');
+    const run = {
+      'execution.$': '$$.Execution.Id',
+      'stateMachine.$': '$$.StateMachine.Id',
+      'redriveCount.$': '$$.Execution.RedriveCount',
+    };
+    expect(definition.States.MergeHandedOff).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.mergeFanOut', IsPresent: true, Next: 'MergeGroups' }],
+      Default: 'Committed',
+    });
+    const map = definition.States.MergeGroups;
+    expect(map).toMatchObject({
+      Type: 'Map',
+      // The commit's item file in S3: keys of (table, partition), never data, in the state.
+      ItemReader: {
+        Resource: 'arn:TOKEN:states:::s3:getObject',
+        ReaderConfig: { InputType: 'JSON' },
+        Parameters: { 'Bucket.$': '$.mergeFanOut.itemsBucket', 'Key.$': '$.mergeFanOut.itemsKey' },
+      },
+      ItemSelector: {
+        'loadId.$': '$$.Map.Item.Value.loadId',
+        'table.$': '$$.Map.Item.Value.table',
+        'dt.$': '$$.Map.Item.Value.dt',
+        run,
+      },
+      MaxConcurrency: 10,
+      // The state stays the commit's answer: its load id goes on to the commit after the Map.
+      ResultPath: null,
+      Next: 'CommitMerged',
+      Label: 'MergeGroups',
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+    });
+    // Any failed partition fails the Map: nothing is published half merged (a redrive re-runs it).
+    expect(map.ToleratedFailurePercentage ?? 0).toBe(0);
+    expect(map.ToleratedFailureCount).toBeUndefined();
+    const item = map.ItemProcessor.States[map.ItemProcessor.StartAt];
+    expect(map.ItemProcessor.StartAt).toBe('MergeGroup');
+    expect(item.Parameters.Payload).toEqual({
+      'loadId.$': '$.loadId',
+      mergeGroup: { 'table.$': '$.table', 'dt.$': '$.dt' },
+      'run.$': '$.run',
+      'childRedriveCount.$': '$$.Execution.RedriveCount',
+    });
+    expect(item.ResultSelector).toEqual({ m: 0 });
+    expect(item.TimeoutSeconds).toBe(960);
+    expect(item.End).toBe(true);
+    // The same function as the commit: one bundle, one role, one more mode.
+    expect(item.Parameters.FunctionName).toEqual(definition.States.Commit.Parameters.FunctionName);
+    expect(definition.States.CommitMerged).toMatchObject({
+      Parameters: {
+        FunctionName: definition.States.Commit.Parameters.FunctionName,
+        Payload: { 'loadId.$': '$.loadId', run, afterMerge: true },
+      },
+      OutputPath: '$.Payload',
+      TimeoutSeconds: 960,
+      End: true,
+    });
+  });
+
+  it('lets the state machine redrive the merge Map and read its item file in staging, nothing more', () => {
+    const [id] = Object.entries(template.findResources('AWS::StepFunctions::StateMachine')).find(
+      ([, r]) => r.Properties.StateMachineName === 'PaylinkLakeLoader-daily',
+    )!;
+    const role = template.toJSON().Resources[id].Properties.RoleArn['Fn::GetAtt'][0];
+    const statements = statementsOfRole(template, role);
+    // Redrive: the child executions of this machine's two Maps, by their labels.
+    const redrive = statements.filter((s) => [s.Action].flat().includes('states:RedriveExecution'));
+    expect(redrive).toHaveLength(1);
+    const labels = (redrive[0].Resource as Cfn[]).map((r) => r['Fn::Join'][1].at(-1));
+    expect(labels).toEqual(['/LoadBatches:*', '/MergeGroups:*']);
+    // The merge Map's item file is under _staging/ like the batches': the one S3 grant covers both.
+    const reads = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('s3:')));
+    expect(reads).toHaveLength(1);
+    expect(reads[0].Action).toBe('s3:GetObject');
+    expect(JSON.stringify(reads[0].Resource)).toMatch(/\/paylink\/_staging\/\*"\]\]\}$/);
+    // Both Maps' child executions may be redriven; the Lambda tasks invoke only the stack's three.
+    const invoke = statements.filter((s) => s.Action === 'lambda:InvokeFunction');
+    const invoked = JSON.stringify(invoke.map((s) => s.Resource));
+    expect(invoked).toContain(logicalId(built.stack.functions.commit));
   });
 
   it('retries Lambda service errors and task failures with backoff, and never what cannot heal', () => {
     const { definition } = machineNamed('daily');
     const map = definition.States.LoadBatches;
     const timedOut = ['States.Timeout', 'Sandbox.Timedout', 'Lambda.Unknown'];
-    const tasks = [definition.States.Plan, map.ItemProcessor.States.LoadBatch, definition.States.Commit];
+    const mergeItem = definition.States.MergeGroups.ItemProcessor.States.MergeGroup;
+    const tasks = [
+      definition.States.Plan,
+      map.ItemProcessor.States.LoadBatch,
+      definition.States.Commit,
+      mergeItem,
+      definition.States.CommitMerged,
+    ];
     for (const task of tasks) {
       // A plan or load-batch that ran out its time would run it out again: never retried. A
-      // commit resumes where it stopped (moved parts are skipped): retried once, and that
-      // retrier comes before States.TaskFailed, which would otherwise match Lambda.Unknown.
-      const isCommit = task === definition.States.Commit;
+      // commit resumes where it stopped (moved parts are skipped, merged partitions reused):
+      // retried once, and that retrier comes before States.TaskFailed, which would otherwise
+      // match Lambda.Unknown. So is a merge item: it writes its partition's staged files again.
+      const isCommit = [definition.States.Commit, mergeItem, definition.States.CommitMerged].includes(task);
       // A systemic batch (PayLink unusable for its first users) is not retried when the cause is
       // the configuration, and retried after 1, 2 and 4 minutes when PayLink was unavailable.
       const isBatch = task === map.ItemProcessor.States.LoadBatch;

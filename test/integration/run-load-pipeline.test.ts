@@ -115,4 +115,69 @@ describe('runLoad pipelines its batches', () => {
     // The commit merged both batches' parts (batch 0's without `coupon`) into one file.
     expect(contents).toHaveLength(1);
   });
+
+  it("starts the next batch's first users while the last users of a batch finish, and counts every request once", async () => {
+    const local = createLocalStore(dir);
+    const events: string[] = [];
+    let requests = 0;
+    // Every response takes 20 ms; the last user of each batch makes three more requests than the
+    // others (a slow user), so a batch ends with one user still loading and slots to spare.
+    const api: PayLinkApi = {
+      async openSession(identifier) {
+        requests++;
+        events.push(`start ${identifier}`);
+        await new Promise((r) => setTimeout(r, 20));
+        let calls = 0;
+        return {
+          async getJson() {
+            requests++;
+            calls++;
+            const slow = identifier.endsWith('-3');
+            if (slow && calls === 1)
+              for (let i = 0; i < 3; i++) {
+                requests++;
+                await new Promise((r) => setTimeout(r, 20));
+              }
+            await new Promise((r) => setTimeout(r, 20));
+            if (calls === 1) events.push(`end ${identifier}`);
+            return { orders: [{ id: `o-${identifier}`, total: 1, items: [] }] };
+          },
+        };
+      },
+      stats: () => ({ requests, retries: 0 }),
+    };
+    const users = [0, 1, 2].flatMap((b) => [0, 1, 2, 3].map((u) => ({ identifier: `b${b}-${u}` })));
+    const marker = await runLoad(
+      {
+        loadId: 'prefetched',
+        startedAt: new Date('2026-11-25T12:00:00Z'),
+        users,
+        resources: selectResources(resolveCatalog(), ['orders']),
+        batchSize: 4,
+        concurrency: 3,
+      },
+      {
+        api,
+        store: local,
+        parts: createParquetPartWriterFactory(),
+        reader: createParquetPartReader(),
+        clock: () => new Date('2026-11-25T12:00:00Z'),
+      },
+    );
+    for (const b of [0, 1])
+      expect(
+        events.indexOf(`start b${b + 1}-0`),
+        `batch ${b + 1} starts before batch ${b} ends`,
+      ).toBeLessThan(events.indexOf(`end b${b}-3`));
+    // Every user once, in the lake, and every request counted by exactly one batch.
+    expect(events.filter((e) => e.startsWith('start'))).toHaveLength(12);
+    expect(marker.users).toBe(12);
+    expect(marker.rowsByTable.orders).toBe(12);
+    expect(marker.requests).toBe(requests);
+    const orders = marker.files.filter((f) => f.table === 'orders');
+    const rows = (await Promise.all(orders.map((f) => readParquetFile(join(dir, f.key))))).flatMap(
+      (c) => c.rows,
+    );
+    expect(rows.map((r) => r.id).sort()).toEqual(users.map((u) => `o-${u.identifier}`).sort());
+  });
 });

@@ -43,3 +43,55 @@ describe('the handlers’ Parquet writer (PAYLINK_PARQUET_WRITER)', () => {
     }
   });
 });
+
+describe("the commit's quality settings (the stack's dataQuality)", () => {
+  it("judge quiet tables with the configured fraction, the quiet-feed alarm's, not the default", async () => {
+    const { trailingSettings } = await import('#handlers/commit.ts');
+    const settings = trailingSettings({
+      PAYLINK_TRAILING_LOADS: '5',
+      PAYLINK_MIN_TRAILING_LOADS: '3',
+      PAYLINK_QUIET_FRACTION: '0.25',
+    });
+    expect(settings).toMatchObject({ trailingLoads: 5, minTrailingLoads: 3, quietFraction: 0.25 });
+    // A table at 40% of its median: quiet at the default 0.5, not at the configured 0.25.
+    const { loadSignals } = await import('#core/quality.ts');
+    const at = (day: number, orders: number) => ({
+      loadId: `179600000${day}.000000`,
+      startedAt: `2026-12-0${day}T03:00:00.000Z`,
+      committedAt: `2026-12-0${day}T03:10:00.000Z`,
+      users: 10,
+      failedUserCount: 0,
+      rowsByTable: { orders },
+    });
+    const earlier = [at(4, 100), at(3, 100), at(2, 100)];
+    expect(loadSignals(at(5, 40), earlier, settings).quietTables).toEqual([]);
+    expect(loadSignals(at(5, 40), earlier, trailingSettings({})).quietTables).toEqual(['orders']);
+  });
+
+  it('refuse a fraction outside (0, 1], naming the variable', async () => {
+    const { trailingSettings } = await import('#handlers/commit.ts');
+    for (const value of ['0', '1.5', 'half']) {
+      expect(() => trailingSettings({ PAYLINK_QUIET_FRACTION: value }), value).toThrow(
+        /^PAYLINK_QUIET_FRACTION: /,
+      );
+    }
+  });
+});
+
+describe('the commit’s merge budget (PAYLINK_COMMIT_MERGE_SECONDS)', () => {
+  it('is unset when the variable is absent, else its seconds (0: every merge to the Map)', async () => {
+    const { commitMergeSeconds } = await import('#handlers/commit.ts');
+    expect(commitMergeSeconds({})).toBeUndefined();
+    expect(commitMergeSeconds({ PAYLINK_COMMIT_MERGE_SECONDS: '0' })).toBe(0);
+    expect(commitMergeSeconds({ PAYLINK_COMMIT_MERGE_SECONDS: '300' })).toBe(300);
+  });
+
+  it('refuses a negative or non-numeric value with an error naming the variable', async () => {
+    const { commitMergeSeconds } = await import('#handlers/commit.ts');
+    for (const value of ['-1', 'soon', 'Infinity']) {
+      expect(() => commitMergeSeconds({ PAYLINK_COMMIT_MERGE_SECONDS: value }), value).toThrow(
+        expect.objectContaining({ key: 'PAYLINK_COMMIT_MERGE_SECONDS' }),
+      );
+    }
+  });
+});

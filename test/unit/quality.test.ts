@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { parseQualityFlags, QUALITY_OPTION_DEFAULTS, qualityReport } from '#cli/quality-report.ts';
 import { ConfigError } from '#core/errors.ts';
-import { batchMetrics, commitMetrics, DIM, METRIC } from '#core/load-metrics.ts';
+import {
+  batchMetrics,
+  commitFigures,
+  commitMetrics,
+  countByMinute,
+  DIM,
+  METRIC,
+} from '#core/load-metrics.ts';
 import {
   earlierLoads,
   type LoadFigures,
@@ -111,9 +118,44 @@ describe('quiet feeds', () => {
       reports[2]!.loadId,
       reports[0]!.loadId,
     ]);
-    expect(seriesOf({ schedule: 'daily', resources: ['x'] })).toBe('schedule:daily');
     expect(seriesOf({ resources: ['orders', 'accounts'] })).toBe(
       seriesOf({ resources: ['accounts', 'orders'] }),
+    );
+  });
+
+  it('compares a `changed` load only with `changed` loads of its schedule and tables, never with full loads', () => {
+    const full = (day: number) => load(day, { orders: 4000, accounts: 1000 }, { schedule: 'hourly' });
+    const changed = (day: number, orders: number) =>
+      load(day, { orders, accounts: orders / 4 }, { schedule: 'hourly', usersSelection: 'changed' });
+    const reports = [full(1), full(2), changed(3, 40), full(4), changed(5, 36), changed(6, 44)];
+    const current = reports[5]!;
+    const earlier = earlierLoads(current, reports, QUALITY_DEFAULTS);
+    expect(earlier.map((l) => l.loadId)).toEqual([reports[4]!.loadId, reports[2]!.loadId]);
+    const signals = loadSignals(current, earlier, QUALITY_DEFAULTS);
+    expect(signals.quietTables).toEqual([]);
+    expect(signals.tables.find((t) => t.table === 'orders')).toMatchObject({
+      trailingMedian: 38,
+      quiet: false,
+    });
+    // Against the full loads it would have been called quiet (the bug this rules out).
+    expect(loadSignals(current, [reports[3]!, reports[1]!], QUALITY_DEFAULTS).quietTables).toEqual([
+      'accounts',
+      'orders',
+    ]);
+    // A full load is compared with full loads only; another schedule, or other tables, are other series.
+    expect(earlierLoads(reports[3]!, reports, QUALITY_DEFAULTS).map((l) => l.loadId)).toEqual([
+      reports[1]!.loadId,
+      reports[0]!.loadId,
+    ]);
+    expect(seriesOf({ schedule: 'hourly', resources: ['orders'] })).not.toBe(
+      seriesOf({ schedule: 'daily', resources: ['orders'] }),
+    );
+    expect(seriesOf({ schedule: 'hourly', resources: ['orders'] })).not.toBe(
+      seriesOf({ schedule: 'hourly', resources: ['orders', 'tasks'] }),
+    );
+    // A report that does not name its selection is a full load's (markers before they named it).
+    expect(seriesOf({ schedule: 'hourly', resources: ['orders'] })).toBe(
+      seriesOf({ schedule: 'hourly', usersSelection: 'all', resources: ['orders'] }),
     );
   });
 
@@ -162,42 +204,114 @@ describe('load signals and their metrics', () => {
   });
 
   it('become EMF groups whose only dimensions are table or error code, never a load or a user', () => {
+    const current = load(3, { orders: 10, accounts: 40 });
     const signals = loadSignals(
-      load(3, { orders: 10, accounts: 40 }),
+      current,
       [load(2, { orders: 40, accounts: 40 }), load(1, { orders: 40, accounts: 40 })],
       QUALITY_DEFAULTS,
     );
-    const groups = commitMetrics(
+    const figures = commitFigures(
       {
-        users: 100,
-        failedUsers: 0,
-        files: 3,
-        bytes: 999,
-        schemaChanges: 0,
-        missingBatches: 0,
-        commitSeconds: 2,
-        filesOf: [
+        ...current,
+        requests: 300,
+        files: [
           { table: 'orders', bytes: 300 },
           { table: 'orders', bytes: 200 },
           { table: 'user_loads', bytes: 499 },
         ],
+        schemaChanges: [],
+        missingBatches: [],
       },
       signals,
+      { commitSeconds: 2, trailingLoads: 2 },
     );
+    const groups = commitMetrics(figures);
     expect(groups[0]!.dimensions).toEqual({});
     const lowest = groups[0]!.points.find((p) => p.name === METRIC.lowestRowsToTrailingMedian);
     expect(lowest?.value).toBe(0.25);
-    expect(groups[0]!.points.find((p) => p.name === METRIC.loadRows)?.value).toBe(50);
     expect(groups.slice(1).map((g) => g.dimensions)).toEqual([
       { [DIM.table]: 'accounts' },
       { [DIM.table]: 'orders' },
+      { [DIM.table]: 'user_loads' },
     ]);
     const orders = Object.fromEntries(groups[2]!.points.map((p) => [p.name, p.value]));
     expect(orders).toMatchObject({
       [METRIC.tableRows]: 10,
       [METRIC.tableFiles]: 2,
       [METRIC.tableBytes]: 500,
+      [METRIC.rowsToTrailingMedian]: 0.25,
     });
+    // The bookkeeping table is counted, never judged against a median.
+    const userLoads = groups[3]!.points.map((p) => p.name);
+    expect(userLoads).not.toContain(METRIC.rowsToTrailingMedian);
+  });
+
+  it('are the same numbers in the log line and the metrics: the metrics are built from the logged figures', () => {
+    const current = load(3, { orders: 0, accounts: 40 }, { failedUserCount: 7 });
+    const signals = loadSignals(current, [load(2, { orders: 40, accounts: 40 }), load(1, { orders: 40 })], {
+      ...QUALITY_DEFAULTS,
+      quietFraction: 0.25,
+    });
+    const figures = commitFigures(
+      {
+        ...current,
+        requests: 300,
+        files: [
+          { table: 'accounts', bytes: 7 },
+          { table: 'user_loads', bytes: 3 },
+        ],
+        schemaChanges: [{}],
+        missingBatches: [4],
+      },
+      signals,
+      { commitSeconds: 2, trailingLoads: 2 },
+    );
+    // What the handler logs, through JSON as CloudWatch Logs receives it.
+    const logged = JSON.parse(JSON.stringify(figures)) as typeof figures;
+    const [load0, ...perTable] = commitMetrics(figures);
+    const value = (name: string) => load0!.points.find((p) => p.name === name)?.value;
+    expect({
+      users: value(METRIC.loadUsers),
+      failedUsers: value(METRIC.loadFailedUsers),
+      failedUserSharePercent: value(METRIC.failedUserShare),
+      rows: value(METRIC.loadRows),
+      files: value(METRIC.loadFiles),
+      bytes: value(METRIC.loadBytes),
+      schemaChanges: value(METRIC.schemaChanges),
+      missingBatches: value(METRIC.missingBatches),
+      endpointUnavailable: value(METRIC.endpointUnavailable),
+      runSeconds: value(METRIC.runSeconds),
+      commitSeconds: value(METRIC.commitSeconds),
+    }).toEqual({
+      users: logged.users,
+      failedUsers: logged.failedUsers,
+      failedUserSharePercent: logged.failedUserSharePercent,
+      rows: logged.rows,
+      files: logged.files,
+      bytes: logged.bytes,
+      schemaChanges: logged.schemaChanges,
+      missingBatches: logged.missingBatches,
+      endpointUnavailable: logged.endpointUnavailable.length,
+      runSeconds: logged.runSeconds,
+      commitSeconds: logged.commitSeconds,
+    });
+    // Every row of the load (user_loads included) is in the logged and the metric total, and
+    // the per-table metrics add up to it.
+    expect(logged.rows).toBe(Object.values(current.rowsByTable).reduce((a, b) => a + b, 0));
+    expect(
+      perTable.reduce((sum, g) => sum + g.points.find((p) => p.name === METRIC.tableRows)!.value, 0),
+    ).toBe(logged.rows);
+    expect(logged.quietTables).toEqual(['orders']);
+    expect(logged.tables.find((t) => t.table === 'orders')).toMatchObject({ rows: 0, trailingMedian: 40 });
+  });
+
+  it('count the requests a batch sent per wall-clock minute, each datapoint timestamped at its minute', () => {
+    const counts: Record<string, number> = {};
+    const at = (iso: string) => countByMinute(counts, Date.parse(iso));
+    at('2026-12-01T03:00:00.000Z');
+    at('2026-12-01T03:00:59.999Z');
+    at('2026-12-01T03:02:10.000Z');
+    expect(counts).toEqual({ '2026-12-01T03:00:00.000Z': 2, '2026-12-01T03:02:00.000Z': 1 });
     const batch = batchMetrics({
       users: 2,
       failedUsers: 1,
@@ -205,19 +319,27 @@ describe('load signals and their metrics', () => {
       rows: 5,
       files: 1,
       bytes: 10,
-      requests: 9,
+      requests: 3,
       retries: 1,
       rateLimited: 1,
-      seconds: 3,
+      seconds: 130,
       headroomSeconds: undefined,
       failedUsersByCode: { http_500: 1, timeout: 1 },
+      requestsSentByMinute: counts,
     });
     expect(batch.map((g) => g.dimensions)).toEqual([
       {},
       { [DIM.errorCode]: 'http_500' },
       { [DIM.errorCode]: 'timeout' },
+      {},
+      {},
     ]);
     expect(batch[0]!.points.some((p) => p.name === METRIC.deadlineHeadroomSeconds)).toBe(false);
+    expect(batch[0]!.timestamp).toBeUndefined();
+    expect(batch.slice(3).map((g) => [g.timestamp, g.points])).toEqual([
+      [Date.parse('2026-12-01T03:00:00.000Z'), [{ name: METRIC.requestsSent, unit: 'Count', value: 2 }]],
+      [Date.parse('2026-12-01T03:02:00.000Z'), [{ name: METRIC.requestsSent, unit: 'Count', value: 1 }]],
+    ]);
   });
 });
 
@@ -238,16 +360,27 @@ describe('status quality report', () => {
 
   it('validates its flags, naming the flag', () => {
     expect(parseQualityFlags({})).toEqual(QUALITY_OPTION_DEFAULTS);
-    expect(parseQualityFlags({ 'run-window-minutes': '90', 'trailing-loads': '1' })).toMatchObject({
+    expect(
+      parseQualityFlags({ 'run-window-minutes': '90', 'trailing-loads': '1', 'min-trailing-loads': '1' }),
+    ).toMatchObject({
       runWindowSeconds: 5400,
       trailingLoads: 1,
       minTrailingLoads: 1,
     });
+    expect(parseQualityFlags({ 'min-trailing-loads': '5' }).minTrailingLoads).toBe(5);
+    // The minimum is never lowered to fit the window: the combination is refused, naming the flag.
+    expect(() => parseQualityFlags({ 'trailing-loads': '1' })).toThrow(
+      /^--trailing-loads: 1 is fewer than the 2 earlier loads .*--min-trailing-loads 1/,
+    );
+    expect(() => parseQualityFlags({ 'trailing-loads': '3', 'min-trailing-loads': '4' })).toThrow(
+      /^--min-trailing-loads: 4 is more than the 3 earlier loads/,
+    );
     for (const [flag, value] of [
       ['quiet-fraction', '0'],
       ['quiet-fraction', 'x'],
       ['trailing-loads', '0'],
       ['trailing-loads', '51'],
+      ['min-trailing-loads', '0'],
       ['failed-share', '101'],
       ['last', '1.5'],
       ['run-window-minutes', ''],

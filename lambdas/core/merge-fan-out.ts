@@ -1,0 +1,185 @@
+/**
+ * The commit's merge (merge-parts.ts), fanned out when one invocation cannot do it in time.
+ *
+ * The commit decides once its schema decisions are made (commit.ts, steps 2 and 3): it estimates
+ * the merges still to do from their staged rows and bytes at a measured throughput, and when
+ * that exceeds its budget (a share of the time its Lambda has left, or a configured cap) it
+ * hands them off instead of merging: one task document per (table, partition) with everything
+ * that merge depends on (its inputs in order, the registry's columns, the file size), the Map's
+ * item file of `{loadId, table, dt}`, and a hand-off document carrying the schema changes it
+ * claimed. Each Map item merges one group (`mergeTask`), exactly as the commit would have, and
+ * leaves the group record that merge-parts.ts reuses. Then the commit runs again, finds every
+ * group merged, and publishes.
+ *
+ * Crash-safe by construction: a task is re-runnable (fixed output keys, the record written last,
+ * so a crashed item leaves at most unnamed staged files that its retry overwrites); the commit
+ * publishes a group only through a record whose outputs are all present; the staged parts stay
+ * the inputs until the publish. A group the final commit finds unmerged (an item that lost a race
+ * with another commit's schema change) is merged by the commit itself.
+ */
+
+import { LakeStateError } from './errors.ts';
+import { mergeHandOffKey, mergeItemsKey, mergeTaskKey } from './layout.ts';
+import { type MergeDeps, type MergedGroup, type MergeWork, mergeOrReuse } from './merge-parts.ts';
+import type { SchemaChange } from './schema-registry.ts';
+import { readJson, writeJson } from './store-json.ts';
+
+/**
+ * What one invocation merges per second, measured with the loader's own reader (hyparquet) and
+ * writer (parquetjs-lite in a worker thread), partition by partition, on the staged parts of a
+ * real-shaped load (bench/merge-throughput.ts, bench/results/merge-throughput.md), on the shared
+ * 2-core machine: 5,000 users at load average 6-9, 22,400 rows/s and 1.55 MB/s of staged Parquet
+ * over all 20 partitions, 11,400 rows/s for the slowest (orders); 2,000 users at load 13, 12,700
+ * rows/s and 0.88 MB/s. The commit Lambda's 1,024 MiB buy about 0.58 of a vCPU (a full vCPU at
+ * 1,769 MiB), and the merge here also used the second core for the encoding worker: about 10,000
+ * rows/s and 0.8 MB/s on the Lambda. Taken at half that: an estimate that runs long only costs a
+ * fan-out, one that runs short costs a timed-out commit. At these figures a 10,000-user load
+ * (28 MiB, ~0.5M rows: ~100 s) merges in one commit and a 100,000-user load (280 MiB: ~735 s)
+ * fans out. A partition is one item: it must merge within 15 minutes, ~4M rows at these figures.
+ */
+export const MERGE_THROUGHPUT = { rowsPerSecond: 5_000, bytesPerSecond: 400_000 } as const;
+
+/**
+ * How much of its remaining time a commit spends merging before it hands off: what is left after
+ * `reserveSeconds` (the publish's moves, the report, the commit point, Glue), of which only
+ * `share`, as the estimate is a throughput measured on other machines and rows.
+ */
+export const MERGE_BUDGET = { reserveSeconds: 120, share: 0.5 } as const;
+
+export interface MergeThroughput {
+  readonly rowsPerSecond: number;
+  readonly bytesPerSecond: number;
+}
+
+export interface MergeFanOutPolicy {
+  /** Seconds the invocation has left, read when the merge is about to start (the Lambda's deadline). */
+  readonly remainingSeconds: () => number;
+  /** Most estimated seconds of merging done in this invocation (the stack's commitMergeSeconds). */
+  readonly maxMergeSeconds?: number;
+  readonly throughput?: MergeThroughput;
+}
+
+/** A group to merge, as a Map item: keys, not data (the state payload is capped at 256 KiB). */
+export interface MergeItem {
+  readonly loadId: string;
+  readonly table: string;
+  readonly dt: string;
+}
+
+/** What the commit answers instead of committing: the merges it handed to the Map. */
+export interface MergeHandOff {
+  readonly loadId: string;
+  readonly groups: number;
+  readonly rows: number;
+  readonly bytes: number;
+  readonly estimatedSeconds: number;
+  readonly budgetSeconds: number;
+  /** The Map's item file, a key of the lake (a JSON array of MergeItem). */
+  readonly itemsKey: string;
+}
+
+/** The hand-off document: what the commit decided before the Map, for the commit after it. */
+interface HandOffDoc extends MergeHandOff {
+  readonly formatVersion: 1;
+  readonly schemaVersion: number;
+  /** The schema changes claimed before the Map: the commit after it finds none left to claim. */
+  readonly schemaChanges: readonly SchemaChange[];
+}
+
+interface TaskDoc extends MergeWork {
+  readonly formatVersion: 1;
+  readonly loadId: string;
+}
+
+/** Seconds the merges would take at `throughput`: the slower of the rows' and the bytes' figure. */
+export function estimateMergeSeconds(
+  work: readonly MergeWork[],
+  throughput: MergeThroughput = MERGE_THROUGHPUT,
+): number {
+  let rows = 0;
+  let bytes = 0;
+  for (const w of work)
+    for (const f of w.inputs) {
+      rows += f.rows;
+      bytes += f.bytes;
+    }
+  return Math.max(rows / throughput.rowsPerSecond, bytes / throughput.bytesPerSecond);
+}
+
+/** Seconds of merging this invocation may do (never negative). */
+export function mergeBudgetSeconds(policy: MergeFanOutPolicy): number {
+  const fromDeadline = (policy.remainingSeconds() - MERGE_BUDGET.reserveSeconds) * MERGE_BUDGET.share;
+  return Math.max(0, Math.min(fromDeadline, policy.maxMergeSeconds ?? Number.POSITIVE_INFINITY));
+}
+
+/**
+ * Hands `pending` to the Map when its estimate exceeds the budget: writes a task per group, the
+ * item file and the hand-off document, and returns what was handed off. Undefined (nothing
+ * written) when the commit should merge itself.
+ */
+export async function handOffMerges(
+  loadId: string,
+  pending: readonly MergeWork[],
+  schema: { readonly version: number; readonly changes: readonly SchemaChange[] },
+  policy: MergeFanOutPolicy,
+  deps: Pick<MergeDeps, 'store'>,
+): Promise<MergeHandOff | undefined> {
+  if (pending.length === 0) return undefined;
+  const estimatedSeconds = estimateMergeSeconds(pending, policy.throughput);
+  const budgetSeconds = mergeBudgetSeconds(policy);
+  if (estimatedSeconds <= budgetSeconds) return undefined;
+  for (const work of pending) {
+    const task: TaskDoc = { formatVersion: 1, loadId, ...work };
+    await writeJson(deps.store, mergeTaskKey(loadId, work.table, work.dt), task);
+  }
+  const items: MergeItem[] = pending.map((w) => ({ loadId, table: w.table, dt: w.dt }));
+  await writeJson(deps.store, mergeItemsKey(loadId), items);
+  const handOff: MergeHandOff = {
+    loadId,
+    groups: pending.length,
+    rows: pending.reduce((n, w) => n + w.inputs.reduce((m, f) => m + f.rows, 0), 0),
+    bytes: pending.reduce((n, w) => n + w.inputs.reduce((m, f) => m + f.bytes, 0), 0),
+    estimatedSeconds: Math.round(estimatedSeconds),
+    budgetSeconds: Math.round(budgetSeconds),
+    itemsKey: mergeItemsKey(loadId),
+  };
+  const doc: HandOffDoc = {
+    formatVersion: 1,
+    ...handOff,
+    schemaVersion: schema.version,
+    schemaChanges: schema.changes,
+  };
+  await writeJson(deps.store, mergeHandOffKey(loadId), doc);
+  return handOff;
+}
+
+/**
+ * A Map item: merges one handed-off group (or finds it merged by an earlier attempt of the item).
+ * Throws LakeStateError when the commit left no task for it (the load was re-planned since).
+ */
+export async function mergeTask(item: MergeItem, deps: MergeDeps): Promise<MergedGroup> {
+  const key = mergeTaskKey(item.loadId, item.table, item.dt);
+  const task = await readJson<TaskDoc>(deps.store, key);
+  if (task === undefined)
+    throw new LakeStateError(
+      `load ${item.loadId}: no merge task for ${item.table} dt=${item.dt} (${key}); re-run the commit`,
+    );
+  const { formatVersion: _v, loadId: _l, ...work } = task;
+  const { outputs, reused } = await mergeOrReuse(item.loadId, work, deps);
+  return { table: work.table, dt: work.dt, inputs: work.inputs.length, outputs: outputs.length, reused };
+}
+
+/**
+ * The schema changes a load reports: this attempt's, after those a hand-off before the Map
+ * claimed (the commit after the Map finds them in the registry already, so it has none itself).
+ */
+export async function changesHandedOff(
+  deps: Pick<MergeDeps, 'store'>,
+  loadId: string,
+  changes: readonly SchemaChange[],
+): Promise<SchemaChange[]> {
+  const doc = await readJson<HandOffDoc>(deps.store, mergeHandOffKey(loadId));
+  if (doc === undefined || doc.schemaChanges.length === 0) return [...changes];
+  const seen = new Set(doc.schemaChanges.map((c) => JSON.stringify(c)));
+  return [...doc.schemaChanges, ...changes.filter((c) => !seen.has(JSON.stringify(c)))];
+}
