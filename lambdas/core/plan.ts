@@ -224,6 +224,8 @@ export interface StreamPlanInput {
   readonly batchSize: number;
   readonly resources: readonly string[];
   readonly schedule?: string;
+  /** The task ids known for a user (the users learned from webhooks), given to the `tasks` resource. */
+  readonly taskIdsOf?: (identifier: string) => readonly string[] | undefined;
   /** Overrides PLAN_LIMITS (tests use small values to exercise several passes). */
   readonly limits?: Partial<Record<keyof typeof PLAN_LIMITS, number>>;
 }
@@ -289,7 +291,8 @@ export async function planFromSource(
       distinct = undefined;
       users += sorted.length;
       for (const identifier of sorted) {
-        pending.push({ identifier });
+        const taskIds = input.taskIdsOf?.(identifier);
+        pending.push(taskIds === undefined ? { identifier } : { identifier, taskIds: [...taskIds] });
         if (pending.length === input.batchSize) await emit();
       }
     }

@@ -52,10 +52,15 @@ async function readShard(store: ObjectStore, shard: number): Promise<RegistrySha
 
 /** Every registered identifier, sorted (code-unit order). */
 export async function registeredIdentifiers(store: ObjectStore): Promise<string[]> {
-  const out: string[] = [];
+  return [...(await registeredUsers(store)).keys()];
+}
+
+/** Every registered user with what the registry knows of them, by identifier in code-unit order. */
+export async function registeredUsers(store: ObjectStore): Promise<Map<string, RegisteredUser>> {
+  const out: [string, RegisteredUser][] = [];
   for (let shard = 0; shard < REGISTRY.shards; shard++)
-    out.push(...Object.keys((await readShard(store, shard)).users));
-  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    out.push(...Object.entries((await readShard(store, shard)).users));
+  return new Map(out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** The task ids the registry knows for each of `identifiers` (only users that have some). */
