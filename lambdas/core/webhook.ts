@@ -39,6 +39,13 @@ export const WEBHOOK = {
   eventsPrefix: '_events/',
   /** SHA-256 digest length, bytes. */
   digestBytes: 32,
+  /**
+   * After a signature fails with the cached secret, the receiver reads the secret again (a key
+   * rotated since the container started), at most once per this many seconds per container:
+   * well inside Atomic's retries (3, 30 s apart), and a flood of forged requests costs at most
+   * one Secrets Manager read per container per interval.
+   */
+  secretRereadSeconds: 30,
 } as const;
 
 /** Event types Atomic documents for PayLink and Switch flows; anything else logs as `other`. */
