@@ -10,6 +10,7 @@
  * only the shards of the users its events name. Written by the commit after its commit point
  * and under the events lock (event-claims.ts), so two commits never lose each other's users.
  */
+import { parseIsoTimestamp } from './iso-timestamp.ts';
 import { identifierShard } from './plan.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson, writeJson } from './store-json.ts';
@@ -84,6 +85,19 @@ export async function registeredTaskIds(
   return out;
 }
 
+/**
+ * The later of two event times, compared as instants. Atomic's clock, not ours, and not always
+ * a timestamp (a relative `yesterday`, say): a time that is not an ISO-8601 timestamp never
+ * replaces one that is, and is replaced by any that is. Two that are not: the one kept stays.
+ * (As text, `yesterday` sorted after every date and stuck for good.)
+ */
+export function laterEventTime(known: string, seen: string): string {
+  const seenAt = parseIsoTimestamp(seen)?.getTime();
+  if (seenAt === undefined) return known;
+  const knownAt = parseIsoTimestamp(known)?.getTime();
+  return knownAt === undefined || seenAt > knownAt ? seen : known;
+}
+
 /** What an event teaches the registry. */
 export interface LearnedUser {
   readonly identifier: string;
@@ -118,7 +132,7 @@ export async function learnUsers(
       const withTask =
         user.taskId === null || taskIds.includes(user.taskId) ? taskIds : [...taskIds, user.taskId];
       const lastEventTime =
-        known === undefined || user.eventTime > known.lastEventTime ? user.eventTime : known.lastEventTime;
+        known === undefined ? user.eventTime : laterEventTime(known.lastEventTime, user.eventTime);
       if (known !== undefined && withTask === taskIds && lastEventTime === known.lastEventTime) continue;
       next[user.identifier] = {
         taskIds: withTask,
