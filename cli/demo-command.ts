@@ -49,6 +49,25 @@ ORDER BY accounts DESC, company
 LIMIT 12`;
 }
 
+/**
+ * What to run next: the latest load first (the incremental one, when it ran), then the first
+ * load's failed users (a few fail on purpose), then the current state over both.
+ */
+export function closingLines(dest: string, firstLoadId: string, latestLoadId: string | undefined): string {
+  const latest = latestLoadId ?? firstLoadId;
+  const quoted = latest.replaceAll("'", "''");
+  const cmd = 'npx paylink-loader';
+  return (
+    `\nMore on the latest load (${latest}):\n` +
+    `  ${cmd} status --dest ${dest} --load-id ${latest}\n` +
+    `  ${cmd} query --dest ${dest} "SELECT event_type, user_identifier, event_time FROM webhook_events WHERE _dlt_load_id = '${quoted}'"\n` +
+    `The first load's failed users (a few fail on purpose):\n` +
+    `  ${cmd} failed --dest ${dest} --load-id ${firstLoadId}\n` +
+    `Current state, each user's latest good load:\n` +
+    `  ${cmd} query --dest ${dest} "SELECT status, error_code, count(*) FROM current.user_loads GROUP BY ALL"\n`
+  );
+}
+
 export async function demoCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, { users: { type: 'string' }, dest: { type: 'string' } });
   const userCount = positiveInt('--users', values.users, 300);
@@ -86,13 +105,9 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
       lake.close();
     }
     const incremental = await changedLoad(sim, dest, userCount, io);
-    if (incremental !== undefined && incremental !== EXIT.ok && incremental !== 3) return incremental;
-    io.stdout.write(
-      `\nMore: npx paylink-loader status --dest ${dest} --load-id ${summary.loadId}\n` +
-        `      npx paylink-loader query --dest ${dest} "SELECT event_type, count(*) FROM webhook_events GROUP BY 1"\n` +
-        `      npx paylink-loader failed --dest ${dest} --load-id ${summary.loadId}\n` +
-        `      npx paylink-loader query --dest ${dest} "SELECT status, error_code, count(*) FROM current.user_loads GROUP BY ALL"\n`,
-    );
+    if (incremental.exitCode !== undefined && incremental.exitCode !== EXIT.ok && incremental.exitCode !== 3)
+      return incremental.exitCode;
+    io.stdout.write(closingLines(dest, summary.loadId, incremental.loadId));
     // A few simulated users fail on purpose (exit 3 for `load`); the demo itself succeeded.
     return exitCode === 3 ? 0 : exitCode;
   } finally {
@@ -103,14 +118,14 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
 /**
  * The day goes on: a few users change at the source, Atomic's signed events reach the receiver
  * (stored under <lake>/_events/), and `load --users changed` fetches only those users. Returns
- * the load's exit code (undefined when interrupted).
+ * the load's exit code and id (the id undefined when it did not run to a summary).
  */
 async function changedLoad(
   sim: Awaited<ReturnType<typeof startSimulator>>,
   dest: string,
   userCount: number,
   io: Io,
-): Promise<number | undefined> {
+): Promise<{ exitCode: number | undefined; loadId?: string }> {
   const identifiers = generateIdentifiers(SEED, userCount);
   // A few users, spread over the list: at most a quarter of them.
   const count = Math.max(1, Math.min(CHANGING_USERS, Math.floor(userCount / 4)));
@@ -124,7 +139,7 @@ async function changedLoad(
   });
   try {
     const time = io.now();
-    // Every other user changes twice: an account change, then a task completing.
+    // Every other user changes twice: an account change and a task completing (in their own order).
     const events = changing.flatMap((identifier, i) =>
       Array.from({ length: i % 2 === 0 ? 2 : 1 }, (_, k) => {
         const change = sim.change(identifier);
@@ -152,7 +167,7 @@ async function changedLoad(
     { usersFile: 'changed', dest, baseUrl: sim.url, concurrency: 16, rateLimit: 500, batchSize: 100 },
     { ...io, env: { ...io.env, PAYLINK_API_KEY: API_KEY, PAYLINK_API_SECRET: API_SECRET } },
   );
-  if (summary === undefined) return exitCode;
+  if (summary === undefined) return { exitCode };
   const query = incrementalQuery(summary.loadId);
   io.stdout.write(`\nWhat the incremental load fetched (DuckDB over ${dest}):\n${query}\n\n`);
   const lake = await openLakeQuery(dest);
@@ -161,5 +176,5 @@ async function changedLoad(
   } finally {
     lake.close();
   }
-  return exitCode;
+  return { exitCode, loadId: summary.loadId };
 }

@@ -39,6 +39,7 @@ import {
   planKey,
   stagingPrefix,
 } from '#core/layout.ts';
+import { learnedUsers } from '#core/learned-users.ts';
 import type { BatchUser } from '#core/load-batch.ts';
 import { taskIdsProblem } from '#core/load-user.ts';
 import { type PlanDoc, resumablePlan } from '#core/plan.ts';
@@ -46,7 +47,7 @@ import type { ObjectStore, PartWriterFactory } from '#core/ports.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
-import { registeredIdentifiers, registeredTaskIds } from '#core/user-registry.ts';
+import { registeredTaskIds } from '#core/user-registry.ts';
 import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
 import { destFrom, existingLakeFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
@@ -296,16 +297,17 @@ async function prepareAndRun(
     for (const [identifier, ids] of await registeredTaskIds(store, identifiers))
       taskIds.set(identifier, [...new Set([...(taskIds.get(identifier) ?? []), ...ids])]);
   } else if (source.changed === undefined) {
-    // Users learned from webhook events join the list: PayLink cannot list them.
+    // Users learned from webhook events join the load (not the file): PayLink cannot list them.
+    // The registry's, and those of events no load has committed yet (learned-users.ts).
     const listed = identifiers.length;
     const known = new Set(identifiers);
-    for (const identifier of await registeredIdentifiers(store))
-      if (!known.has(identifier)) identifiers.push(identifier);
-    for (const [identifier, ids] of await registeredTaskIds(store, identifiers))
+    const learned = await learnedUsers(store, startedAt);
+    for (const identifier of learned.identifiers) if (!known.has(identifier)) identifiers.push(identifier);
+    for (const [identifier, ids] of learned.taskIds)
       taskIds.set(identifier, [...new Set([...ids, ...(taskIds.get(identifier) ?? [])])]);
     if (identifiers.length > listed && !request.quiet)
       io.stderr.write(
-        `${identifiers.length - listed} user(s) learned from webhook events added to ${source.description}\n`,
+        `also loading ${identifiers.length - listed} user(s) learned from webhook events that ${source.description} does not list (the file is not changed)\n`,
       );
   }
   if (starved !== undefined && taskIdsProblem(resources.steps, taskIds.size > 0) !== undefined)

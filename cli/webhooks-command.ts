@@ -8,6 +8,7 @@ import { startWebhookServer } from '#adapters/webhook-server.ts';
 import { ConfigError, CredentialsError } from '#core/errors.ts';
 import { WEBHOOK, type WebhookOutcome } from '#core/webhook.ts';
 import { destFrom, parseFlags, required } from './args.ts';
+import { assertWritableDestination } from './dest-folder.ts';
 import type { Io } from './io.ts';
 
 export const WEBHOOKS_USAGE = `paylink-loader webhooks --dest <dir|s3://bucket/prefix> [--port <n>]
@@ -43,6 +44,9 @@ export async function webhooksCommand(argv: readonly string[], io: Io): Promise<
   const { values } = parseFlags(argv, { dest: { type: 'string' }, port: { type: 'string' } });
   const dest = destFrom(io.cwd, required(values.dest, '--dest'));
   const port = parsePort(values.port);
+  // As `load` does: a file, or a folder that cannot be created or written, is refused now, not
+  // with a 500 to Atomic for every event (the lake folder itself may not exist yet).
+  await assertWritableDestination(dest);
   const secret = io.env.PAYLINK_API_SECRET?.trim();
   if (!secret)
     throw new CredentialsError('PAYLINK_API_SECRET is not set: the receiver verifies signatures with it');

@@ -2,8 +2,11 @@
  * The world changing one user at a time, as webhooks announce it: an account linked or unlinked,
  * a task completing. A user's n-th change is a pure function of (seed, identifier, n), so a test
  * knows the truth after any number of changes, and the simulator serves exactly that truth.
- * Odd changes touch accounts (`pay-link-accounts-updated`), even ones complete a task
- * (`task-status-updated`): a pending task of the user's, or a new one.
+ * A user's changes alternate between their accounts (`pay-link-accounts-updated`) and a task
+ * completing (`task-status-updated`: a pending task of the user's, or a new one). Which comes
+ * first is the user's own (a fixed hash): about half the users' first change is a task
+ * completing, so a short run of `simulate --webhooks-to`, where most users change once, shows
+ * both kinds instead of accounts only. Any two consecutive changes of a user are one of each.
  */
 import { hash128, hashKey, hashUnit } from './prng.ts';
 import type { Account, Task, UserData } from './world-types.ts';
@@ -59,7 +62,8 @@ function applyChange(
   accountsOf: AccountSource,
 ): WorldChange {
   const base = { identifier, step } as const;
-  if (step % 2 === 0) {
+  const taskFirst = hashUnit(seed, 'change-phase', identifier) < 0.5;
+  if ((step + (taskFirst ? 1 : 0)) % 2 === 0) {
     const pending = out.taskIds
       .map((id) => out.tasks[id]!)
       .find((t) => t.status === 'queued' || t.status === 'processing');

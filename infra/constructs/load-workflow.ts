@@ -436,14 +436,27 @@ export class LoadWorkflow extends Construct {
         .otherwise(new Succeed(this, 'Committed')),
     );
 
-    const load = plan
-      .next(loadBatches)
-      .next(anySystemic)
-      .next(
-        new Choice(this, 'AnyBatchSystemic')
-          .when(Condition.booleanEquals('$.outcome.systemic', true), readCause.next(systemicFailure))
-          .otherwise(committed),
-      );
+    // A run with no batch (a `changed` run with no new webhook event) has nothing to load: it ends
+    // here, successfully, with the plan's result as its output (`users: 0`, `nothingToLoad`).
+    // Without this an empty Map's results (`[]`) fail CheckBatches (a path into an empty list is
+    // a runtime error). `batches` is always in the plan's result (a Choice on a missing path fails).
+    const nothingToLoad = new Succeed(this, 'NothingToLoad', {
+      comment:
+        'No user to load (a changed run: no webhook event since the last committed load of this schedule)',
+    });
+    const load = plan.next(
+      new Choice(this, 'AnythingToLoad')
+        .when(Condition.numberEquals('$.batches', 0), nothingToLoad)
+        .otherwise(
+          loadBatches
+            .next(anySystemic)
+            .next(
+              new Choice(this, 'AnyBatchSystemic')
+                .when(Condition.booleanEquals('$.outcome.systemic', true), readCause.next(systemicFailure))
+                .otherwise(committed),
+            ),
+        ),
+    );
     const definition = settle
       .next(listRunning)
       .next(

@@ -177,6 +177,11 @@ export async function reusedSelection(
   today: string,
   /** Where the load id came from, named by the refusal (`--load-id`, `scheduledTime`). */
   setting: string,
+  /**
+   * Whether to reuse an interrupted attempt's staged selection (the CLI resumes its batches).
+   * The deployed plan does not (it re-plans a slot from scratch, and its role reads no staging).
+   */
+  fromStaging = true,
 ): Promise<ChangedUsers | undefined> {
   const marker = await readJson<{ changed?: MarkerChanged }>(store, loadMarkerKey(loadId));
   if (marker !== undefined) {
@@ -208,6 +213,7 @@ export async function reusedSelection(
       unreadable: [],
     };
   }
+  if (!fromStaging) return undefined;
   const staged = await readChangedSelection(store, loadId);
   if (staged?.planned === undefined || staged.schedule !== schedule) return undefined;
   return { users: staged.planned, selection: staged, events: [], unreadable: [] };

@@ -233,6 +233,8 @@ export interface StreamPlanInput {
   readonly resources: readonly string[];
   readonly schedule?: string;
   readonly usersSelection?: UsersSelection;
+  /** The task ids known for a user (the users learned from webhooks), given to the `tasks` resource. */
+  readonly taskIdsOf?: (identifier: string) => readonly string[] | undefined;
   /** Overrides PLAN_LIMITS (tests use small values to exercise several passes). */
   readonly limits?: Partial<Record<keyof typeof PLAN_LIMITS, number>>;
 }
@@ -298,7 +300,8 @@ export async function planFromSource(
       distinct = undefined;
       users += sorted.length;
       for (const identifier of sorted) {
-        pending.push({ identifier });
+        const taskIds = input.taskIdsOf?.(identifier);
+        pending.push(taskIds === undefined ? { identifier } : { identifier, taskIds: [...taskIds] });
         if (pending.length === input.batchSize) await emit();
       }
     }

@@ -10,6 +10,7 @@
  * only the shards of the users its events name. Written by the commit after its commit point
  * and under the events lock (event-claims.ts), so two commits never lose each other's users.
  */
+import { parseIsoTimestamp } from './iso-timestamp.ts';
 import { identifierShard } from './plan.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson, writeJson } from './store-json.ts';
@@ -51,10 +52,15 @@ async function readShard(store: ObjectStore, shard: number): Promise<RegistrySha
 
 /** Every registered identifier, sorted (code-unit order). */
 export async function registeredIdentifiers(store: ObjectStore): Promise<string[]> {
-  const out: string[] = [];
+  return [...(await registeredUsers(store)).keys()];
+}
+
+/** Every registered user with what the registry knows of them, by identifier in code-unit order. */
+export async function registeredUsers(store: ObjectStore): Promise<Map<string, RegisteredUser>> {
+  const out: [string, RegisteredUser][] = [];
   for (let shard = 0; shard < REGISTRY.shards; shard++)
-    out.push(...Object.keys((await readShard(store, shard)).users));
-  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    out.push(...Object.entries((await readShard(store, shard)).users));
+  return new Map(out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** The task ids the registry knows for each of `identifiers` (only users that have some). */
@@ -76,6 +82,19 @@ export async function registeredTaskIds(
     }
   }
   return out;
+}
+
+/**
+ * The later of two event times, compared as instants. Atomic's clock, not ours, and not always
+ * a timestamp (a relative `yesterday`, say): a time that is not an ISO-8601 timestamp never
+ * replaces one that is, and is replaced by any that is. Two that are not: the one kept stays.
+ * (As text, `yesterday` sorted after every date and stuck for good.)
+ */
+export function laterEventTime(known: string, seen: string): string {
+  const seenAt = parseIsoTimestamp(seen)?.getTime();
+  if (seenAt === undefined) return known;
+  const knownAt = parseIsoTimestamp(known)?.getTime();
+  return knownAt === undefined || seenAt > knownAt ? seen : known;
 }
 
 /** What an event teaches the registry. */
@@ -112,7 +131,7 @@ export async function learnUsers(
       const withTask =
         user.taskId === null || taskIds.includes(user.taskId) ? taskIds : [...taskIds, user.taskId];
       const lastEventTime =
-        known === undefined || user.eventTime > known.lastEventTime ? user.eventTime : known.lastEventTime;
+        known === undefined ? user.eventTime : laterEventTime(known.lastEventTime, user.eventTime);
       if (known !== undefined && withTask === taskIds && lastEventTime === known.lastEventTime) continue;
       next[user.identifier] = {
         taskIds: withTask,

@@ -45,6 +45,13 @@ export const WEBHOOK = {
   eventsPrefix: '_events/',
   /** SHA-256 digest length, bytes. */
   digestBytes: 32,
+  /**
+   * After a signature fails with the cached secret, the receiver reads the secret again (a key
+   * rotated since the container started), at most once per this many seconds per container:
+   * well inside Atomic's retries (3, 30 s apart), and a flood of forged requests costs at most
+   * one Secrets Manager read per container per interval.
+   */
+  secretRereadSeconds: 30,
 } as const;
 
 /** Event types Atomic documents for PayLink and Switch flows; anything else logs as `other`. */
@@ -107,7 +114,13 @@ const REJECT_STATUS: Record<RejectReason, 400 | 401 | 413> = {
 /** The parsed, shape-checked body. Values are Atomic's; the core never logs them. */
 export interface WebhookEvent {
   readonly eventType: string;
-  readonly eventTime: string;
+  /**
+   * Atomic's `eventTime`, when it is non-empty text (whatever it says: `yesterday` is kept as
+   * sent). Optional: Atomic documents it as always present, but the event's user and type are
+   * what decide a load; a signed event without a usable time is stored, not lost to a 400.
+   * Nothing orders or selects events by it: receipt does (event-log.ts).
+   */
+  readonly eventTime?: string;
   readonly user: { readonly _id?: string; readonly identifier: string };
   readonly data: Readonly<Record<string, unknown>>;
 }
@@ -177,12 +190,12 @@ export function parseWebhookEvent(body: Uint8Array): WebhookEvent | undefined {
   }
   if (!isObject(parsed)) return undefined;
   const { eventType, eventTime, user, data } = parsed;
-  if (!isText(eventType) || !isText(eventTime) || !isObject(user) || !isObject(data)) return undefined;
+  if (!isText(eventType) || !isObject(user) || !isObject(data)) return undefined;
   if (!isText(user.identifier)) return undefined;
   if (user._id !== undefined && typeof user._id !== 'string') return undefined;
   return {
     eventType,
-    eventTime,
+    ...(isText(eventTime) ? { eventTime } : {}),
     user: { identifier: user.identifier, ...(user._id === undefined ? {} : { _id: user._id }) },
     data,
   };

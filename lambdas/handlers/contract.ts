@@ -19,6 +19,12 @@ export const BATCH_DEADLINE_MARGIN_SECONDS = 120;
 export const OVER_DEADLINE_EVENT = 'plan_over_deadline';
 
 /**
+ * The `event` of the plan's log line when a `changed` run has no user to load (no webhook event
+ * since the schedule's last committed load): the run ends there, successfully.
+ */
+export const NOTHING_TO_LOAD_EVENT = 'nothing_to_load';
+
+/**
  * The over-deadline line is one bare JSON object on stdout (not console.log, which the Lambda
  * runtime wraps in its own JSON record), so a JSON metric filter can match `event` and take
  * these fields as the metric's dimensions: one metric per stack and schedule.
@@ -132,7 +138,13 @@ export interface PlanResult {
   /** Bucket and key of the Map's item file. */
   readonly itemsBucket: string;
   readonly itemsKey: string;
-  readonly capacity: PlanCapacity;
+  /** The sizing; absent when there is nothing to load. */
+  readonly capacity?: PlanCapacity;
+  /**
+   * A `changed` run with no user to load: nothing was staged or locked, and the state machine
+   * ends the run successfully without loading or committing (`NothingToLoad`).
+   */
+  readonly nothingToLoad?: true;
 }
 
 /**

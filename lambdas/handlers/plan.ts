@@ -11,16 +11,17 @@ import { reusedSelection, selectChangedUsers, stageChangedSelection } from '#cor
 import { selectResources } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
+import { learnedUsers } from '#core/learned-users.ts';
 import { acquireLease } from '#core/lease.ts';
 import { planMetrics } from '#core/load-metrics.ts';
 // Aliased: this handler has a function of its own named planLoad (the observed invocation's body).
 import { planFromSource, planLoad as planGivenUsers, planItemsKey } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
-import { registeredIdentifiers } from '#core/user-registry.ts';
 import { countListedUsers, type UsersSource } from '#core/users-stream.ts';
 import {
   HANDLER_ENV,
+  NOTHING_TO_LOAD_EVENT,
   OVER_DEADLINE_EVENT,
   type PlanCapacity,
   type PlanEvent,
@@ -81,11 +82,12 @@ export async function handler(event: PlanEvent, context?: Partial<Context>): Pro
 }
 
 /**
- * The operator's list, then the users the registry learned from webhooks (user-registry.ts):
- * PayLink cannot list users, so a user who linked an account yesterday is known from their
- * events only. A newline between the two, in case the list's last line has none.
+ * The operator's list, then the users learned from webhooks (learned-users.ts: the registry and
+ * the events no load has committed yet): PayLink cannot list users, so a user who linked an
+ * account yesterday is known from their events only. A newline between the two, in case the
+ * list's last line has none.
  */
-export function withRegisteredUsers(list: UsersSource, store: ObjectStore): UsersSource {
+export function withLearnedUsers(list: UsersSource, learned: readonly string[]): UsersSource {
   return {
     description: `${list.description} and the users learned from webhooks`,
     async open() {
@@ -93,10 +95,29 @@ export function withRegisteredUsers(list: UsersSource, store: ObjectStore): User
       return (async function* () {
         for await (const chunk of first) yield chunk;
         yield '\n';
-        for (const identifier of await registeredIdentifiers(store)) yield `${identifier}\n`;
+        for (const identifier of learned) yield `${identifier}\n`;
       })();
     },
   };
+}
+
+/**
+ * The tables a run loads: the schedule's, or else the default ones plus `tasks` when the run
+ * knows task ids (from its events, or learned from earlier ones), so that a task-only change is
+ * loaded by a `changed` run and reloaded by the `all` safety net.
+ */
+function runResources(
+  catalog: Parameters<typeof selectResources>[0],
+  named: readonly string[] | undefined,
+  knowsTasks: boolean,
+) {
+  if (named !== undefined) return selectResources(catalog, named);
+  return selectResources(
+    catalog,
+    knowsTasks && catalog.some((r) => r.table === 'tasks')
+      ? [...selectResources(catalog).tables, 'tasks']
+      : undefined,
+  );
 }
 
 async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
@@ -114,16 +135,17 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
           event.schedule,
           scheduled.toISOString().slice(0, 10),
           'scheduledTime',
+          false,
         )) ?? (await selectChangedUsers(store, event.schedule, scheduled)))
       : undefined;
-  const resources = selectResources(
+  // An `all` schedule: the users learned from webhooks join the list, with their task ids.
+  const learned = changed === undefined ? await learnedUsers(store, scheduled) : undefined;
+  const resources = runResources(
     config.settings.catalog,
-    event.resources ??
-      // ... and the tasks those events named, unless the schedule names its resources.
-      (changed?.users.some((u) => u.taskIds !== undefined) === true &&
-      config.settings.catalog.some((r) => r.table === 'tasks')
-        ? [...selectResources(config.settings.catalog).tables, 'tasks']
-        : undefined),
+    event.resources,
+    changed !== undefined
+      ? changed.users.some((u) => u.taskIds !== undefined)
+      : (learned?.taskIds.size ?? 0) > 0,
   );
   const settings = config.capacity;
   if (settings === undefined) throw new ConfigError(HANDLER_ENV.capacity, 'environment variable is not set');
@@ -139,7 +161,7 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
   // First pass: validate and count the listed identifiers (duplicates included: an upper bound,
   // so batches are sized for at least as many users as will be loaded). The users learned from
   // webhooks follow the operator's list.
-  const source = withRegisteredUsers(
+  const source = withLearnedUsers(
     lazyUsersSource(`s3://${config.usersBucket}/${config.usersKey}`, async () =>
       (await import('#adapters/s3-users-source.ts')).s3UsersSource({
         bucket: config.usersBucket,
@@ -147,9 +169,39 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
         setting: 'USERS_KEY',
       }),
     ),
-    store,
+    learned?.identifiers ?? [],
   );
   const listed = changed?.users.length ?? (await countListedUsers(source, 'users list'));
+
+  // A changed run with no new event: nothing to load, stage or lock. The state machine ends the
+  // run there, successfully (an hourly schedule is mostly such runs: none is a failure). An `all`
+  // run whose list and registry are both empty (a new deployment that learns its users from
+  // webhooks) ends the same way, with a warning: an emptied users list is worth a look.
+  if (listed === 0) {
+    obs.log.info('planned', {
+      users: 0,
+      listedUsers: 0,
+      ...(changed ? { changedEvents: 0 } : {}),
+      batches: 0,
+    });
+    const line = {
+      event: NOTHING_TO_LOAD_EVENT,
+      reason:
+        changed !== undefined
+          ? 'no webhook event since the last committed load of this schedule'
+          : `the users list s3://${config.usersBucket}/${config.usersKey} has no identifier and no user was learned from webhook events`,
+    };
+    if (changed !== undefined) obs.log.info(NOTHING_TO_LOAD_EVENT, line);
+    else obs.log.warn(NOTHING_TO_LOAD_EVENT, line);
+    return {
+      loadId: loadIdFromTime(scheduled),
+      users: 0,
+      batches: 0,
+      itemsBucket: config.bucket,
+      itemsKey: '',
+      nothingToLoad: true,
+    };
+  }
 
   const sizing = planCapacity({
     users: listed,
@@ -187,6 +239,9 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
             resources: resources.tables,
             schedule: event.schedule,
             usersSelection: 'all',
+            ...(learned === undefined || learned.taskIds.size === 0
+              ? {}
+              : { taskIdsOf: (identifier: string) => learned.taskIds.get(identifier) }),
           },
           store,
         )
@@ -221,6 +276,9 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
     users: plan.users,
     listedUsers: listed,
     ...(changed === undefined ? {} : { changedEvents: changed.selection.events }),
+    ...(learned === undefined
+      ? {}
+      : { learnedUsers: learned.identifiers.length, learnedFromPendingEvents: learned.fromPendingEvents }),
     batches: plan.batches,
     passes: plan.stats.passes,
     ...capacity,

@@ -5,7 +5,9 @@
  * stack's metric filter counts rejections from it), and answers with a fixed body.
  *
  * Per container: the configuration (LAKE_BUCKET, LAKE_PREFIX, PAYLINK_SECRET_ARN), the S3 store
- * and the API secret (credentials adapter cache) are built on first use and reused. The SDK
+ * and the API secret (credentials adapter cache) are built on first use and reused. A signature
+ * that does not verify makes the container read the secret again (at most once per
+ * `WEBHOOK.secretRereadSeconds`), so a rotated key is picked up by the first event signed with it. The SDK
  * clients are imported lazily, so a cold start pays for them only when a request needs them.
  * A failure to read the secret or to store the event throws: Lambda answers 5xx (no detail
  * reaches the caller) and Atomic retries 3 times, 30 s apart.
@@ -13,7 +15,7 @@
 import type { APIGatewayProxyStructuredResultV2, Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { ConfigError } from '#core/errors.ts';
 import type { ObjectStore } from '#core/ports.ts';
-import { receiveWebhook, webhookLogFields, webhookResponse } from '#core/webhook.ts';
+import { receiveWebhook, WEBHOOK, webhookLogFields, webhookResponse } from '#core/webhook.ts';
 import { HANDLER_ENV } from './contract.ts';
 import { observeInvocation } from './telemetry.ts';
 
@@ -62,6 +64,26 @@ async function apiSecret(): Promise<string> {
   return credentials.apiSecret;
 }
 
+/** When this container last re-read the secret after a bad signature (ms since the epoch). */
+let secretRereadAt = Number.NEGATIVE_INFINITY;
+
+/**
+ * The secret read again, when a signature did not verify with the cached one and the secret was
+ * not re-read in the last `WEBHOOK.secretRereadSeconds`: after a key rotation, Atomic signs with
+ * the new secret while a warm container still holds the old one, and every event would be
+ * rejected until the container is recycled (Atomic's retries last 90 s). Re-reading on the first
+ * bad signature picks the new secret up at once; the interval bounds what forged requests can
+ * cost (one GetSecretValue per interval per container). Undefined when not re-read, or unchanged.
+ */
+async function rereadSecret(cached: string, now: number): Promise<string | undefined> {
+  if (now - secretRereadAt < WEBHOOK.secretRereadSeconds * 1000) return undefined;
+  secretRereadAt = now;
+  const { resetCredentialsCache } = await import('#adapters/credentials.ts');
+  resetCredentialsCache();
+  const fresh = await apiSecret();
+  return fresh === cached ? undefined : fresh;
+}
+
 /** The raw body bytes: Function URLs base64-encode bodies that are not text. */
 function rawBody(event: LambdaFunctionURLEvent): Uint8Array {
   if (event.body === undefined) return new Uint8Array();
@@ -84,12 +106,21 @@ export async function handler(
   // Atomic POSTs; anything else is not a webhook (and gets no hint why).
   if (event.requestContext?.http?.method !== 'POST') return answer(405, 'method not allowed');
   const [deps, secret] = await Promise.all([lakeStore(), apiSecret()]);
-  const outcome = await obs.traced('webhook', () =>
-    receiveWebhook(
-      { headers: event.headers ?? {}, body: rawBody(event) },
-      { store: deps, secret, receivedAt },
-    ),
+  const request = { headers: event.headers ?? {}, body: rawBody(event) };
+  let outcome = await obs.traced('webhook', () =>
+    receiveWebhook(request, { store: deps, secret, receivedAt }),
   );
+  if (outcome.kind === 'rejected' && outcome.reason === 'bad-signature') {
+    // A failed re-read keeps the rejection (a forged request must not turn into a 5xx retry loop).
+    const rotated = await rereadSecret(secret, receivedAt.getTime()).catch((error: unknown) => {
+      obs.log.warn('webhook_secret_reread_failed', { error: (error as Error).name });
+      return undefined;
+    });
+    if (rotated !== undefined) {
+      obs.log.info('webhook_secret_reread', { changed: true });
+      outcome = await receiveWebhook(request, { store: deps, secret: rotated, receivedAt });
+    }
+  }
   // One JSON line (Powertools Logger): the metric filter's JSON pattern reads `webhook`,
   // `reason` and `stack` from it (`stack` is on every line of the logger).
   obs.log.info('webhook', {
@@ -105,4 +136,5 @@ export async function handler(
 export function resetWebhookRuntime(): void {
   config = undefined;
   store = undefined;
+  secretRereadAt = Number.NEGATIVE_INFINITY;
 }

@@ -115,11 +115,10 @@ export class OfflineAws {
   readonly gate: IamGate;
   readonly functions: Map<string, OfflineFunction>;
   readonly stateMachines: Map<string, OfflineStateMachine>;
-  /** The first schedule's role (each schedule has its own: `schedulers`). */
+  /** The first schedule's role (the only one with one schedule). */
   readonly scheduler: { principal: Principal; accessKeyId: string };
-  readonly schedulers: readonly { principal: Principal; accessKeyId: string }[];
-  /** The role of the schedule that targets each state machine (by ARN). */
-  private readonly schedulerOf = new Map<string, { principal: Principal; accessKeyId: string }>();
+  /** Each schedule's role, by the state machine it starts. */
+  readonly schedulers: Map<string, { principal: Principal; accessKeyId: string }>;
   /** Executions Step Functions would list as RUNNING, by state machine ARN (oldest first). */
   readonly running = new Map<string, { executionArn: string; startDate: Date }[]>();
 
@@ -208,23 +207,17 @@ export class OfflineAws {
         accessKeyId: who.accessKeyId,
       });
     }
-    const schedulerRoles = template
-      .idsOfType('AWS::IAM::Role')
-      .filter((id) =>
-        JSON.stringify(template.resources[id].Properties.AssumeRolePolicyDocument).includes(
-          'scheduler.amazonaws.com',
-        ),
-      );
-    if (schedulerRoles.length === 0) throw new Error('no EventBridge Scheduler role in the template');
-    // One role per schedule, each allowed to start its own state machine only.
-    this.schedulers = schedulerRoles.map((id, i) => principal(id, i === 0 ? 'scheduler' : `scheduler${i}`));
-    this.scheduler = this.schedulers[0]!;
+    // Each schedule starts its state machine with the role its target names.
+    this.schedulers = new Map();
     for (const id of template.idsOfType('AWS::Scheduler::Schedule')) {
       const target = template.resources[id].Properties.Target;
-      const roleArn = template.resolve(target.RoleArn);
-      const role = this.schedulers.find((r) => r.principal.roleArn === roleArn);
-      if (role !== undefined) this.schedulerOf.set(template.resolve(target.Arn), role);
+      const roleId = target.RoleArn['Fn::GetAtt'][0] as string;
+      const label = this.schedulers.size === 0 ? 'scheduler' : `scheduler${this.schedulers.size}`;
+      this.schedulers.set(template.resolve(target.Arn) as string, principal(roleId, label));
     }
+    const first = [...this.schedulers.values()][0];
+    if (!first) throw new Error('no EventBridge Scheduler schedule in the template');
+    this.scheduler = first;
   }
 
   private fail(name: string, message: string): Error {
@@ -281,6 +274,72 @@ export class OfflineAws {
         JSON.stringify({ errorType: invocation.errorType, errorMessage: invocation.errorMessage, trace: [] }),
       );
     return { ExecutedVersion: '$LATEST', Payload: invocation.result, StatusCode: 200 };
+  }
+
+  /**
+   * A request to a function's URL, as the Lambda service hands it over: only when the template
+   * gives the function a URL with auth NONE and the resource-based permission such a URL needs
+   * (lambda:InvokeFunctionUrl for `*`, FunctionUrlAuthType NONE); otherwise 403, as AWS answers.
+   * The event is the Function URL payload (version 2.0): lower-cased headers, a text body for a
+   * JSON content type, base64 otherwise. One fresh process per request (a cold container).
+   */
+  async invokeUrl(
+    label: string,
+    request: { readonly method?: string; readonly headers: Record<string, string>; readonly body: string },
+  ): Promise<{ statusCode: number; body: string; logs: string }> {
+    const fn = this.functions.get(label);
+    if (!fn) throw new Error(`no function ${label}`);
+    const resources = this.template.resources;
+    const targets = (ref: Cfn) => JSON.stringify(ref).includes(`"${fn.logicalId}"`);
+    const url = Object.values(resources).find(
+      (r: Cfn) => r.Type === 'AWS::Lambda::Url' && targets(r.Properties.TargetFunctionArn),
+    ) as Cfn;
+    const permitted = Object.values(resources).some(
+      (r: Cfn) =>
+        r.Type === 'AWS::Lambda::Permission' &&
+        r.Properties.Action === 'lambda:InvokeFunctionUrl' &&
+        r.Properties.Principal === '*' &&
+        r.Properties.FunctionUrlAuthType === 'NONE' &&
+        targets(r.Properties.FunctionName),
+    );
+    if (url?.Properties.AuthType !== 'NONE' || !permitted)
+      return { statusCode: 403, body: '{"Message":"Forbidden"}', logs: '' };
+    const stream = `${fn.logGroupArn.replace(/:\*$/, '')}:log-stream:offline`;
+    for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents'])
+      await this.gate.authorize(fn.principal, { action, resource: stream });
+    if (fn.traced)
+      for (const action of ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'])
+        await this.gate.authorize(fn.principal, { action, resource: '*' });
+    const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    const text = /json|text/.test(headers['content-type'] ?? '');
+    const event = {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: '/',
+      rawQueryString: '',
+      headers,
+      requestContext: {
+        accountId: 'anonymous',
+        domainName: 'offline.lambda-url.us-east-1.on.aws',
+        http: { method: request.method ?? 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1' },
+        requestId: 'offline-url-request',
+        routeKey: '$default',
+        stage: '$default',
+        time: new Date().toUTCString(),
+        timeEpoch: Date.now(),
+      },
+      body: text ? request.body : Buffer.from(request.body).toString('base64'),
+      isBase64Encoded: !text,
+    };
+    const invocation = await invokeBundledHandler<{ statusCode: number; body: string }>(
+      fn.bundle,
+      event,
+      fn.environment,
+      { remainingMs: fn.timeoutSeconds * 1000, timeoutMs: 60_000 },
+    );
+    // An unhandled error: the Function URL answers 502 with no detail.
+    if (!invocation.ok) return { statusCode: 502, body: 'Internal Server Error', logs: invocation.logs };
+    return { ...invocation.result, logs: invocation.logs };
   }
 
   /** The Map's ItemReader, as Step Functions runs it with the state machine's role. */
@@ -479,14 +538,30 @@ export class OfflineAws {
   }
 
   /**
+   * The input the schedule's EventBridge Scheduler target sends for a slot: its `Target.Input`
+   * from the template, with the scheduled time in place of `<aws.scheduler.scheduled-time>`.
+   */
+  scheduledInput(scheduleName: string, scheduledTime: string): Cfn {
+    const machine = [...this.stateMachines.values()].find((m) => m.name.endsWith(`-${scheduleName}`));
+    if (!machine) throw new Error(`no state machine for schedule ${scheduleName}`);
+    const target = this.template
+      .idsOfType('AWS::Scheduler::Schedule')
+      .map((id) => this.template.resources[id].Properties.Target)
+      .find((t) => this.template.resolve(t.Arn) === machine.arn);
+    if (!target) throw new Error(`no schedule targets ${machine.name}`);
+    return JSON.parse(
+      String(this.template.resolve(target.Input)).replaceAll('<aws.scheduler.scheduled-time>', scheduledTime),
+    );
+  }
+
+  /**
    * Starts an execution as EventBridge Scheduler does (states:StartExecution as the scheduler
    * role) and runs it to its end.
    */
   async execute(scheduleName: string, input: Cfn, options: ExecuteOptions = {}): Promise<ExecutionOutcome> {
     const machine = [...this.stateMachines.values()].find((m) => m.name.endsWith(`-${scheduleName}`));
     if (!machine) throw new Error(`no state machine for schedule ${scheduleName}`);
-    // As the role of the schedule that targets this machine.
-    const scheduler = this.schedulerOf.get(machine.arn) ?? this.scheduler;
+    const scheduler = this.schedulers.get(machine.arn) ?? this.scheduler;
     const start = await this.gate.authorize(scheduler.principal, {
       action: 'states:StartExecution',
       resource: machine.arn,

@@ -14,7 +14,7 @@ import type { ObjectStore } from '#core/ports.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { buildApp } from '#test/infra/app-fixture.ts';
 import { type AwsGateway, startAwsGateway } from './aws-gateway.ts';
-import { bundleHandlers, type HandlerName } from './bundle-handlers.ts';
+import { bundleHandlerFile, bundleHandlers, type HandlerName } from './bundle-handlers.ts';
 import { ResolvedTemplate } from './cfn-template.ts';
 import { type FakeGlue, startFakeGlue } from './fake-glue.ts';
 import { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets-manager.ts';
@@ -26,6 +26,17 @@ export const OFFLINE_BUCKET = 'paylink-offline-lake';
 export const STACK_ID_UUID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 export const API_KEY = 'offline-api-key-3Xk9';
 export const API_SECRET = 'offline-api-secret-Qw7p';
+
+/** The functions an offline deployment runs: the state machine's three and the webhook receiver. */
+export type OfflineHandlerName = HandlerName | 'webhook';
+
+async function bundleOfflineHandlers(outdir: string): Promise<Record<OfflineHandlerName, string>> {
+  const [steps, webhook] = await Promise.all([
+    bundleHandlers(outdir),
+    bundleHandlerFile('webhook.ts', path.join(outdir, 'webhook')),
+  ]);
+  return { ...steps, webhook };
+}
 
 export interface OfflineWorld {
   readonly aws: OfflineAws;
@@ -45,15 +56,15 @@ export interface OfflineWorld {
   readonly usersKey: string;
   readonly databaseName: string;
   /** The handler bundles (another world may reuse them). */
-  readonly bundles: Record<HandlerName, string>;
+  readonly bundles: Record<OfflineHandlerName, string>;
   close(): Promise<void>;
 }
 
 export interface OfflineWorldOptions {
   readonly config: Record<string, unknown>;
   readonly simulator: Parameters<typeof startSimulator>[0];
-  /** Reuse bundles (a folder with plan/, loadBatch/, commit/). */
-  readonly bundles?: Record<HandlerName, string>;
+  /** Reuse bundles (a folder with plan/, loadBatch/, commit/, webhook/). */
+  readonly bundles?: Record<OfflineHandlerName, string>;
   /** The PayLink credentials in the secret and the simulator (default API_KEY / API_SECRET). */
   readonly credentials?: { readonly apiKey: string; readonly apiSecret: string };
 }
@@ -71,10 +82,11 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
     stackId: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${stack.stackName}/${STACK_ID_UUID}`,
     names: { [logicalId(stack.lake.bucket as never)]: OFFLINE_BUCKET },
   });
-  const labels = new Map<string, HandlerName>([
+  const labels = new Map<string, OfflineHandlerName>([
     [logicalId(stack.functions.plan), 'plan'],
     [logicalId(stack.functions.loadBatch), 'loadBatch'],
     [logicalId(stack.functions.commit), 'commit'],
+    [logicalId(stack.webhooks.function), 'webhook'],
   ]);
   const { apiKey, apiSecret } = options.credentials ?? { apiKey: API_KEY, apiSecret: API_SECRET };
   const secretArn = template.resolve(stack.resolve(stack.credentials.secretArn)) as string;
@@ -83,7 +95,7 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
     [secretArn]: JSON.stringify({ api_key: apiKey, api_secret: apiSecret }),
   };
   const [bundles, s3rver, secrets, glue, sim] = await Promise.all([
-    options.bundles ?? bundleHandlers(path.join(scratch, 'bundles')),
+    options.bundles ?? bundleOfflineHandlers(path.join(scratch, 'bundles')),
     startS3rver({ buckets: [OFFLINE_BUCKET] }),
     startFakeSecretsManager(secretValues),
     startFakeGlue({

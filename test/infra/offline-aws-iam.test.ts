@@ -4,16 +4,25 @@
  * naming one of that statement's actions. A statement no scenario needs is a statement too many;
  * a statement whose removal goes unnoticed overlaps another.
  *
+ * Each load follows a signed webhook event through the receiver's Function URL, so the webhook
+ * role's statements are proven the same way, and the loads read and commit stored events.
+ *
  * Bounded: a baseline of two loads (the second reads what the first committed) records which
  * load first uses each statement; each withheld run repeats only the loads up to that one, on an
  * emptied lake, with 2 users in one batch, and stops at the denial it looks for.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simulatedEvent } from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import type { Cfn } from '#test/helpers/cfn-template.ts';
 import type { Decision } from '#test/helpers/iam-gate.ts';
 import { FAST_HTTP } from '#test/helpers/lake-harness.ts';
-import { describeDenials, type OfflineWorld, startOfflineWorld } from '#test/helpers/offline-deployment.ts';
+import {
+  API_SECRET,
+  describeDenials,
+  type OfflineWorld,
+  startOfflineWorld,
+} from '#test/helpers/offline-deployment.ts';
 import { exampleConfig } from './app-fixture.ts';
 
 const SEED = 'least-privilege';
@@ -82,12 +91,33 @@ async function resetLake(): Promise<void> {
 }
 
 /**
- * Runs loads 1..upTo, stopping at the first that does not succeed; returns the statuses. With
- * `stopAt`, a load is stopped at the first decision it matches (the denial looked for).
+ * One signed webhook event for the first user through the receiver's Function URL (the webhook
+ * role: its secret read and its create-only write under `_events/`), as Atomic sends it between
+ * two loads; the next load plans its user and commits it as `webhook_events`.
+ */
+async function webhookEvent(slot: string): Promise<number> {
+  const event = simulatedEvent({
+    identifier: USERS[0]!,
+    type: 'pay-link-accounts-updated',
+    time: new Date(slot),
+    secret: API_SECRET,
+  });
+  return (await world.aws.invokeUrl('webhook', { headers: event.headers, body: event.body })).statusCode;
+}
+
+/**
+ * Runs loads 1..upTo, each after a webhook event, stopping at the first that does not succeed;
+ * returns the statuses. With `stopAt`, a load is stopped at the first decision it matches (the
+ * denial looked for).
  */
 async function loads(upTo: number, stopAt?: (d: Decision) => boolean): Promise<string[]> {
   const statuses: string[] = [];
   for (let i = 0; i < upTo; i++) {
+    const received = await webhookEvent(SLOTS[i]!);
+    if (received !== 200) {
+      statuses.push(`webhook ${received}`);
+      break;
+    }
     const outcome = await world.aws.execute(
       'daily',
       { schedule: 'daily', scheduledTime: SLOTS[i] },
@@ -109,6 +139,7 @@ describe('every statement of every role is needed by a load', () => {
     await resetLake();
     for (let i = 0; i < SLOTS.length; i++) {
       const before = world.gate.decisions.length;
+      expect(await webhookEvent(SLOTS[i]!)).toBe(200);
       const outcome = await world.aws.execute('daily', { schedule: 'daily', scheduledTime: SLOTS[i] });
       expect(outcome.status, describeDenials(world.gate).join('\n')).toBe('SUCCEEDED');
       for (const d of world.gate.decisions.slice(before))

@@ -150,7 +150,14 @@ describe('the state machine of each schedule', () => {
     // The Scheduler's input plus the execution, which takes the load id's lease.
     expect(plan.Parameters['Payload.$']).toBe('States.JsonMerge($$.Execution.Input, $.guard.owner, false)');
     expect(plan.OutputPath).toBe('$.Payload');
-    expect(plan.Next).toBe('LoadBatches');
+    // A run with no batch (a changed run without new events) ends successfully after its plan.
+    expect(plan.Next).toBe('AnythingToLoad');
+    expect(definition.States.AnythingToLoad).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.batches', NumericEquals: 0, Next: 'NothingToLoad' }],
+      Default: 'LoadBatches',
+    });
+    expect(definition.States.NothingToLoad).toMatchObject({ Type: 'Succeed' });
     // Bounded by the function's own timeout (300 s) plus slack.
     expect(plan.TimeoutSeconds).toBe(360);
 

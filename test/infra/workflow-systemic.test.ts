@@ -72,7 +72,7 @@ async function run(faults: Faults = {}) {
           Plan: async () => {
             calls.push('plan');
             const items = Array.from({ length: batches }, (_, batch) => ({ loadId: 'L1', batch }));
-            return { Payload: { loadId: 'L1', items } };
+            return { Payload: { loadId: 'L1', batches, items } };
           },
           LoadBatch: async (input: Cfn) => {
             const batch = input.Payload.batch as number;

@@ -166,6 +166,31 @@ describe('re-running a changed load', () => {
     expect(await usersOfLoad(lake, 'listed')).toEqual([USERS[3]!]);
   }, 60_000);
 
+  it('a users-file load of a lake holding a damaged event object commits, naming it in its --json summary', async () => {
+    const lake = scratch.path('damaged-lake');
+    const store = createLocalStore(lake);
+    await receive(store, USERS[1]!, new Date('2026-12-01T12:00:00.000Z'));
+    const damaged = `_events/dt=2026-12-01/${'d'.repeat(64)}.json`;
+    await store.put(damaged, '{"formatVersion":1,"event":');
+    const usersFile = await scratch.users('damaged.txt', [USERS[0]!]);
+    const run = await load([
+      '--users',
+      usersFile,
+      '--dest',
+      lake,
+      '--load-id',
+      'plain',
+      '--resources',
+      'accounts',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as { unreadableEvents?: { key: string; problem: string }[] };
+    expect(summary.unreadableEvents?.map((u) => u.key)).toEqual([damaged]);
+    // The readable event's user was learned and loaded; the damaged object is still there.
+    expect(await usersOfLoad(lake, 'plain')).toEqual([USERS[0]!, USERS[1]!].sort());
+    expect(await store.get(damaged)).toBeDefined();
+  }, 60_000);
+
   it('--users-from-failed of a changed load that fetched tasks uses the task ids its events named', async () => {
     const lake = scratch.path('failed-lake');
     const store = createLocalStore(lake);

@@ -337,6 +337,11 @@ describe('paylink-loader demo', () => {
     const demoIds = loads.filter((id) => id !== 'zzz-custom').sort();
     const [demoId, incrementalId] = demoIds as [string, string];
     expect(demo.stdout).toContain(`WHERE _dlt_load_id = '${incrementalId}'`);
+    // Its closing lines point at the latest load; the failed users at the first one.
+    expect(demo.stdout).toContain(`More on the latest load (${incrementalId}):`);
+    expect(demo.stdout).toContain(`npx paylink-loader status --dest ${dest} --load-id ${incrementalId}\n`);
+    expect(demo.stdout).toContain(`npx paylink-loader failed --dest ${dest} --load-id ${demoId}\n`);
+    expect(demo.stdout).not.toContain(`status --dest ${dest} --load-id ${demoId}`);
     const incremental = await withLake(dest, (lake) =>
       queryObjects(
         lake,

@@ -1,9 +1,15 @@
 /**
  * `load --users changed` at its edges: a lake with no new events loads nothing and says so
  * (exit 0, no load); a lake folder that does not exist is a typo, refused naming --dest.
+ * And `load --users <file>`: the users of stored events join the load, those of events no load
+ * has committed yet included, and the line that says so names the load, not the file.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { receiveWebhook } from '#core/webhook.ts';
+import { startSimulator } from '#simulator/server.ts';
+import { simulatedEvent } from '#simulator/webhook-sender.ts';
 import { credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
 const ENV = credentialsEnv('k', 's');
@@ -37,5 +43,64 @@ describe('load --users changed', () => {
     );
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/--dest: no lake at .*typo/);
+  });
+});
+
+describe('load --users <file> with stored webhook events', () => {
+  let scratch: Scratch;
+  beforeAll(async () => {
+    scratch = await Scratch.create('load-learned-cli');
+  });
+  afterAll(async () => {
+    await scratch?.dispose();
+  });
+
+  it('loads the users of events no load has committed yet, and says the file is not changed', async () => {
+    const sim = await startSimulator({ seed: 'learned', apiKey: 'k', apiSecret: 's' });
+    try {
+      const lake = scratch.path('lake');
+      const usersFile = await scratch.users('users.txt', ['listed-1', 'listed-2']);
+      sim.change('linked-today');
+      const task = sim.change('linked-today');
+      expect(task.kind).toBe('task-completed');
+      const event = simulatedEvent({
+        identifier: 'linked-today',
+        type: task.eventType,
+        time: new Date('2026-12-01T08:00:00.000Z'),
+        secret: 's',
+        data: task.data,
+      });
+      const stored = await receiveWebhook(
+        { headers: event.headers, body: new TextEncoder().encode(event.body) },
+        { store: createLocalStore(lake), secret: 's', receivedAt: new Date() },
+      );
+      expect(stored.kind).toBe('accepted');
+      const run = await runCli(
+        [
+          'load',
+          '--users',
+          usersFile,
+          '--dest',
+          lake,
+          '--base-url',
+          sim.url,
+          '--resources',
+          'accounts,tasks',
+          '--json',
+        ],
+        ENV,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain(
+        `also loading 1 user(s) learned from webhook events that ${usersFile} does not list (the file is not changed)`,
+      );
+      expect(JSON.parse(run.stdout)).toMatchObject({ users: 3 });
+      // The event's task id went to the tasks resource; the list file is as it was.
+      const tables = JSON.parse(run.stdout).tables as { table: string; rows: number }[];
+      expect(tables.find((t) => t.table === 'tasks')?.rows).toBe(1);
+      expect(await readFile(usersFile, 'utf8')).toBe('listed-1\nlisted-2\n');
+    } finally {
+      await sim.close();
+    }
   });
 });

@@ -92,6 +92,23 @@ describe('simulate --webhooks-to', () => {
 });
 
 describe('a world that changes over time', () => {
+  it('completes tasks from the first round on: a short run, where each user changes once, shows both kinds', async () => {
+    const sim = await startSimulator({ seed: 'changes', apiSecret: SECRET });
+    try {
+      const identifiers = generateIdentifiers('changes', 200);
+      // What `simulate --webhooks-to` does in its first minute: 6 rounds of 3 users, each new.
+      const changes = Array.from({ length: 18 }, (_, i) => sim.change(identifiers[(i * 7919) % 200]!));
+      expect(new Set(changes.map((c) => c.identifier)).size).toBe(18);
+      const kinds = changes.map((c) => c.kind);
+      expect(kinds.filter((k) => k === 'task-completed').length).toBeGreaterThanOrEqual(5);
+      expect(kinds.filter((k) => k !== 'task-completed').length).toBeGreaterThanOrEqual(5);
+      for (const change of changes.filter((c) => c.kind === 'task-completed'))
+        expect(sim.served(change.identifier).tasks[String(change.data.taskId)]?.status).toBe('completed');
+    } finally {
+      await sim.close();
+    }
+  });
+
   it('changes users one step at a time, serves the change, and sends a signed event for each', async () => {
     const lake = await mkdtemp(join(tmpdir(), 'world-changes-'));
     const sim = await startSimulator({ seed: 'changes', apiSecret: SECRET });
@@ -118,7 +135,7 @@ describe('a world that changes over time', () => {
           }),
         );
       const changes = rounds.flatMap((r) => r.changes);
-      expect(changes).toHaveLength(40); // each user twice: an account change, then a task
+      expect(changes).toHaveLength(40); // each user twice: an account change and a task, in their own order
       expect(rounds.map((r) => r.report)).toEqual(Array(8).fill({ 200: 5 }));
       // Accounts linked and unlinked, tasks completing: each served from then on.
       expect(new Set(changes.map((c) => c.kind))).toEqual(

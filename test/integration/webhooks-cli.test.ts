@@ -2,7 +2,7 @@
  * `paylink-loader webhooks`: the receiver as a local HTTP server on loopback. Signed events are
  * posted over real HTTP; what lands in the lake and what the command prints is asserted.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +123,23 @@ describe('paylink-loader webhooks', () => {
     interrupt();
     expect(await exit).toBe(0);
     expect(captured.stderr()).toContain('webhook receiver stopped');
+  });
+
+  it('refuses a --dest that is a file (or under one) at once, as load does, and stores nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'webhooks-dest-'));
+    try {
+      const file = join(dir, 'lake.txt');
+      await writeFile(file, 'x\n');
+      for (const dest of [file, `${file}/lake`]) {
+        const io = captureIo({ PAYLINK_API_SECRET: SECRET });
+        const code = await main(['webhooks', '--dest', dest, '--port', '0'], io.io);
+        expect(code).toBe(1);
+        expect(io.stderr()).toBe(`error: --dest: '${file}' is not a folder.\n`);
+      }
+      expect(await readFile(file, 'utf8')).toBe('x\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to start without PAYLINK_API_SECRET, naming the variable', async () => {

@@ -263,6 +263,24 @@ describe('receiveWebhook', () => {
     }
   });
 
+  it('stores a signed event whose eventTime is relative, not text, or missing, body verbatim (receipt orders events, not their time)', async () => {
+    const bodies = [{ eventTime: 'yesterday' }, { eventTime: 1764547190000 }, { eventTime: '' }, {}].map(
+      (time) =>
+        JSON.stringify({
+          eventType: 'pay-link-accounts-updated',
+          ...time,
+          user: { _id: 'atomic-user-1', identifier: 'user-1' },
+          data: {},
+        }),
+    );
+    for (const body of bodies) {
+      const outcome = await receive(body, signed(body));
+      expect(outcome, body).toMatchObject({ kind: 'accepted', stored: 'created' });
+      const stored = new TextDecoder().decode(await store.get((outcome as { key: string }).key));
+      expect(stored).toContain(`"event":${body}}`);
+    }
+  });
+
   it('rejects a body one byte over the cap and accepts one at the cap', async () => {
     const base = eventBody('user-1', { padding: '' });
     const fill = (bytes: number) => eventBody('user-1', { padding: 'x'.repeat(bytes - enc(base).length) });
