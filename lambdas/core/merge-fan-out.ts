@@ -170,8 +170,10 @@ export async function mergeTask(item: MergeItem, deps: MergeDeps): Promise<Merge
 }
 
 /**
- * The schema changes a load reports: this attempt's, after those a hand-off before the Map
- * claimed (the commit after the Map finds them in the registry already, so it has none itself).
+ * The schema changes a load reports: `changes`, after those a hand-off before the Map claimed
+ * (the commit after the Map finds them in the registry already, so it has none itself). The
+ * commit intent's claim records (commit.ts) carry them too; the hand-off document is still read
+ * for a hand-off whose commit wrote no such record (one of an earlier release, still in its Map).
  */
 export async function changesHandedOff(
   deps: Pick<MergeDeps, 'store'>,
