@@ -36,6 +36,7 @@ import { readJson, writeJson } from './store-json.ts';
  * fan-out, one that runs short costs a timed-out commit. At these figures a 10,000-user load
  * (28 MiB, ~0.5M rows: ~100 s) merges in one commit and a 100,000-user load (280 MiB: ~735 s)
  * fans out. A partition is one item: it must merge within 15 minutes, ~4M rows at these figures.
+ * The plan sizes a run's commit with the same figures (capacity.ts `planCommitMerge`).
  */
 export const MERGE_THROUGHPUT = { rowsPerSecond: 5_000, bytesPerSecond: 400_000 } as const;
 
