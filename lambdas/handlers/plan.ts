@@ -6,7 +6,7 @@
  * load of the same schedule (see `previousMarker`).
  */
 import type { Context } from 'aws-lambda';
-import { measuredRequestsPerUser, planCapacity } from '#core/capacity.ts';
+import { measuredMergeVolume, measuredRequestsPerUser, planCapacity } from '#core/capacity.ts';
 import { reusedSelection, selectChangedUsers, stageChangedSelection } from '#core/changed-users.ts';
 import { selectResources } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
@@ -35,7 +35,13 @@ import { observeInvocation } from './telemetry.ts';
 /** Markers read, newest first, looking for this schedule's last load: bounds the plan's time. */
 export const MARKERS_SCANNED = 50;
 
-type Marker = { users?: unknown; requests?: unknown; resources?: unknown; schedule?: unknown };
+type Marker = {
+  users?: unknown;
+  requests?: unknown;
+  resources?: unknown;
+  schedule?: unknown;
+  files?: unknown;
+};
 
 const sameTables = (a: unknown, b: readonly string[]) =>
   Array.isArray(a) && a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
@@ -203,17 +209,25 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
     };
   }
 
+  // The schedule's last load measured what a user costs: requests, and rows and bytes to merge.
+  const previous = await previousMarker(store, event.schedule, resources.tables);
   const sizing = planCapacity({
     users: listed,
     requestRate: settings.requestRate,
     maxConcurrency: settings.maxConcurrency,
     maxBatchSize: settings.maxBatchSize,
-    requestsPerUser: measuredRequestsPerUser(await previousMarker(store, event.schedule, resources.tables)),
+    requestsPerUser: measuredRequestsPerUser(previous),
     batchTimeoutSeconds: settings.batchTimeoutSeconds,
     batchMarginSeconds: settings.batchMarginSeconds,
     runDeadlineSeconds,
     guardSeconds: settings.guardSeconds,
     commitSeconds: settings.commitSeconds,
+    mergeVolume: measuredMergeVolume(previous),
+    ...(settings.commitTimeoutSeconds === undefined
+      ? {}
+      : { commitTimeoutSeconds: settings.commitTimeoutSeconds }),
+    ...(settings.commitMergeSeconds === undefined ? {} : { commitMergeSeconds: settings.commitMergeSeconds }),
+    ...(settings.mergeConcurrency === undefined ? {} : { mergeConcurrency: settings.mergeConcurrency }),
   });
 
   // The load id comes from the slot, so a retried or re-delivered slot replaces its own load.
@@ -267,6 +281,8 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
     waves: sizing.waves,
     requestsPerUser: sizing.requestsPerUser,
     requests: sizing.requests,
+    commitSeconds: sizing.commitSeconds,
+    mergeHandOff: sizing.merge.handOff,
     expectedSeconds: sizing.expectedSeconds,
     runDeadlineSeconds: sizing.runDeadlineSeconds,
     fits: sizing.fits,
