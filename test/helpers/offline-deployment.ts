@@ -19,7 +19,7 @@ import { ResolvedTemplate } from './cfn-template.ts';
 import { type FakeGlue, startFakeGlue } from './fake-glue.ts';
 import { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets-manager.ts';
 import { IamGate } from './iam-gate.ts';
-import { ACCOUNT, OfflineAws, REGION } from './offline-aws.ts';
+import { ACCOUNT, type ExecutionOutcome, OfflineAws, REGION } from './offline-aws.ts';
 import { type RunningS3rver, startS3rver, withS3Env } from './s3rver.ts';
 
 export const OFFLINE_BUCKET = 'paylink-offline-lake';
@@ -167,4 +167,17 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
 /** Every denied call, one line each (action, resource, principal): what a failing test prints. */
 export function describeDenials(gate: IamGate): string[] {
   return gate.denied().map((d) => `${d.principal}: ${d.action} on ${d.resource}`);
+}
+
+/**
+ * Why a run did not go as a test expected: its status and cause, every denied call, and the end of
+ * each failed invocation's log (the assertion message of an offline run).
+ */
+export function explainOutcome(world: Pick<OfflineWorld, 'gate'>, outcome: ExecutionOutcome): string {
+  const failed = outcome.invocations.filter((i) => !i.ok);
+  return [
+    `${outcome.status} ${outcome.error ?? ''}: ${outcome.cause ?? ''}`,
+    ...describeDenials(world.gate),
+    ...failed.map((i) => `${i.state} ${i.errorType}\n${i.logs.slice(-2000)}`),
+  ].join('\n');
 }

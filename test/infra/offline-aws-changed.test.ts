@@ -19,6 +19,7 @@ import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
 import {
   API_SECRET,
   describeDenials,
+  explainOutcome,
   type OfflineWorld,
   startOfflineWorld,
 } from '#test/helpers/offline-deployment.ts';
@@ -81,14 +82,7 @@ const run = (schedule: 'daily' | 'hourly', scheduledTime: string) =>
     name: `${schedule}-${scheduledTime.replace(/\D/g, '')}`,
   });
 
-function explain(outcome: ExecutionOutcome): string {
-  const failed = outcome.invocations.filter((i) => !i.ok);
-  return [
-    `${outcome.status} ${outcome.error ?? ''}: ${outcome.cause ?? ''}`,
-    ...describeDenials(world.gate),
-    ...failed.map((i) => `${i.state} ${i.errorType}\n${i.logs.slice(-2000)}`),
-  ].join('\n');
-}
+const explain = (outcome: ExecutionOutcome) => explainOutcome(world, outcome);
 
 /** Sends one world change for `identifier` to the webhook URL, signed with `secret`; returns the status. */
 async function announce(identifier: string, time: string, secret = API_SECRET) {

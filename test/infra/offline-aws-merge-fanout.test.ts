@@ -13,7 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { FAST_HTTP, queryObjects, withLake } from '#test/helpers/lake-harness.ts';
 import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
-import { describeDenials, type OfflineWorld, startOfflineWorld } from '#test/helpers/offline-deployment.ts';
+import {
+  describeDenials,
+  explainOutcome,
+  type OfflineWorld,
+  startOfflineWorld,
+} from '#test/helpers/offline-deployment.ts';
 import { exampleConfig } from './app-fixture.ts';
 
 const SEED = 'offline-merge';
@@ -44,15 +49,6 @@ afterAll(async () => {
 
 const run = (world: OfflineWorld, day: number) =>
   world.aws.execute('daily', { schedule: 'daily', scheduledTime: SLOT(day) });
-
-function explain(world: OfflineWorld, outcome: ExecutionOutcome): string {
-  const failed = outcome.invocations.filter((i) => !i.ok);
-  return [
-    `${outcome.status} ${outcome.error ?? ''}: ${outcome.cause ?? ''}`,
-    ...describeDenials(world.gate),
-    ...failed.map((i) => `${i.state} ${i.errorType}\n${i.logs.slice(-2000)}`),
-  ].join('\n');
-}
 
 /** The lake under the deployment's prefix, copied to a folder DuckDB reads (the CLI's query layer). */
 async function download(world: OfflineWorld, name: string): Promise<string> {
@@ -110,7 +106,7 @@ describe('a load whose merge is handed to the merge Map, deployed offline', () =
   }, 240_000);
 
   it('commits in one invocation when the merge fits (the default budget)', () => {
-    expect(one.status, explain(single, one)).toBe('SUCCEEDED');
+    expect(one.status, explainOutcome(single, one)).toBe('SUCCEEDED');
     expect(one.invocations.map((i) => i.state)).toEqual([
       'Plan',
       'LoadBatch',
@@ -121,7 +117,7 @@ describe('a load whose merge is handed to the merge Map, deployed offline', () =
   });
 
   it('hands the merge off, merges each partition in its own item, then commits, with zero denied calls', () => {
-    expect(fan.status, explain(fanned, fan)).toBe('SUCCEEDED');
+    expect(fan.status, explainOutcome(fanned, fan)).toBe('SUCCEEDED');
     expect(describeDenials(fanned.gate)).toEqual([]);
     const states = fan.invocations.map((i) => i.state);
     const items = states.filter((s) => s === 'MergeGroup').length;
@@ -186,7 +182,7 @@ describe('a load whose merge is handed to the merge Map, deployed offline', () =
     expect(keys.some((k) => k.startsWith(`${fanned.prefix}/user_loads/`) && k.includes(loadId))).toBe(false);
 
     const redriven = await fanned.aws.redrive('daily', failed);
-    expect(redriven.status, explain(fanned, redriven)).toBe('SUCCEEDED');
+    expect(redriven.status, explainOutcome(fanned, redriven)).toBe('SUCCEEDED');
     expect(redriven.invocations.map((i) => i.state)).toEqual(['MergeGroup', 'CommitMerged']);
     expect(redriven.invocations.every((i) => i.logs.includes('redrive_guard_passed'))).toBe(true);
     expect(logLine(redriven.invocations[0]!.logs, 'merged_group')).toMatchObject({
@@ -197,7 +193,7 @@ describe('a load whose merge is handed to the merge Map, deployed offline', () =
 
     // Slot 2 in the one-invocation deployment too: the two lakes still read the same.
     const two = await run(single, 2);
-    expect(two.status, explain(single, two)).toBe('SUCCEEDED');
+    expect(two.status, explainOutcome(single, two)).toBe('SUCCEEDED');
     expect(redriven.output).toEqual(two.output);
     expect([...(await filesPerPartition(fanned)).values()].every((n) => n === 1)).toBe(true);
     const [a, b] = await Promise.all([

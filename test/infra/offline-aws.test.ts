@@ -24,7 +24,12 @@ import { parseScheduleExpression, runDeadlineSeconds } from '#infra/schedule-exp
 import { generateIdentifiers } from '#simulator/world.ts';
 import { FAST_HTTP } from '#test/helpers/lake-harness.ts';
 import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
-import { describeDenials, type OfflineWorld, startOfflineWorld } from '#test/helpers/offline-deployment.ts';
+import {
+  describeDenials,
+  explainOutcome,
+  type OfflineWorld,
+  startOfflineWorld,
+} from '#test/helpers/offline-deployment.ts';
 import { exampleConfig } from './app-fixture.ts';
 
 const SEED = 'offline';
@@ -55,14 +60,7 @@ afterAll(async () => {
 const run = (day: number, options = {}) =>
   world.aws.execute('daily', { schedule: 'daily', scheduledTime: SLOT(day) }, options);
 
-function explain(outcome: ExecutionOutcome): string {
-  const failed = outcome.invocations.filter((i) => !i.ok);
-  return [
-    `${outcome.status} ${outcome.error ?? ''}: ${outcome.cause ?? ''}`,
-    ...describeDenials(world.gate),
-    ...failed.map((i) => `${i.state} ${i.errorType}\n${i.logs.slice(-2000)}`),
-  ].join('\n');
-}
+const explain = (outcome: ExecutionOutcome) => explainOutcome(world, outcome);
 
 const lakeKeys = async () =>
   (await world.bucket.list(`${world.prefix}/`)).map((k) => k.slice(world.prefix.length + 1));
