@@ -8,9 +8,9 @@ import {
   earlierLoads,
   type LoadFigures,
   loadSignals,
+  MAX_TRAILING_LOADS,
   QUALITY_DEFAULTS,
   type QualitySettings,
-  REPORTS_SCANNED,
   type Series,
   seriesFacts,
   seriesOf,
@@ -67,7 +67,10 @@ export interface QualityReport {
   readonly loads: readonly LoadQuality[];
 }
 
-/** `reports`: the committed loads' reports, in load order (oldest first). */
+/**
+ * `reports`: the committed loads' reports, in load order (oldest first). Each load is compared
+ * with the loads the deployed commit compares it with (quality.ts `scanEarlier`).
+ */
 export function qualityReport(reports: readonly LoadFigures[], settings: QualityOptions): QualityReport {
   const loads = reports.slice(-settings.last).map((load): LoadQuality => {
     const earlier = earlierLoads(load, reports, settings);
@@ -216,19 +219,19 @@ export function parseQualityFlags(values: QualityFlagValues): QualityOptions {
   };
   const d = QUALITY_OPTION_DEFAULTS;
   const int = (n: number) => Number.isInteger(n) && n >= 1;
-  const window = `must be a whole number from 1 to ${REPORTS_SCANNED}`;
+  const window = `must be a whole number from 1 to ${MAX_TRAILING_LOADS}`;
   const trailingLoads = number(
     '--trailing-loads',
     values['trailing-loads'],
     d.trailingLoads,
-    (n) => int(n) && n <= REPORTS_SCANNED,
+    (n) => int(n) && n <= MAX_TRAILING_LOADS,
     window,
   );
   const minTrailingLoads = number(
     '--min-trailing-loads',
     values['min-trailing-loads'],
     d.minTrailingLoads,
-    (n) => int(n) && n <= REPORTS_SCANNED,
+    (n) => int(n) && n <= MAX_TRAILING_LOADS,
     window,
   );
   // Never lowered silently: a median over fewer loads than asked for is the user's choice.

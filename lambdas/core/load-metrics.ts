@@ -69,6 +69,11 @@ export const METRIC = {
   rowsToTrailingMedian: 'RowsToTrailingMedian',
   /** The smallest RowsToTrailingMedian of the load: the quiet-feed alarm's metric. */
   lowestRowsToTrailingMedian: 'LowestRowsToTrailingMedian',
+  /**
+   * 1 when the commit could not read the earlier loads (no quiet-feed judgement, hence no
+   * LowestRowsToTrailingMedian), else 0: alarmed, so a lost signal is not a silent one.
+   */
+  trailingLoadsUnreadable: 'TrailingLoadsUnreadable',
 } as const;
 
 /** Powertools MetricUnit values used here. */
@@ -220,6 +225,8 @@ export interface CommitFigures {
   readonly commitSeconds: number;
   /** Earlier loads of its series the trailing medians were taken over. */
   readonly trailingLoads: number;
+  /** The earlier loads could not be read: no table was judged. */
+  readonly trailingLoadsUnreadable: boolean;
   readonly quietTables: readonly string[];
   readonly lowestRowsToTrailingMedian?: number;
   readonly tables: readonly TableFigures[];
@@ -228,7 +235,11 @@ export interface CommitFigures {
 export function commitFigures(
   load: CommittedLoad,
   signals: LoadSignals,
-  timing: { readonly commitSeconds: number; readonly trailingLoads: number },
+  timing: {
+    readonly commitSeconds: number;
+    readonly trailingLoads: number;
+    readonly trailingLoadsUnreadable?: boolean;
+  },
 ): CommitFigures {
   const trends = new Map(signals.tables.map((t) => [t.table, t]));
   const names = [...new Set([...Object.keys(load.rowsByTable), ...trends.keys()])].sort();
@@ -258,6 +269,7 @@ export function commitFigures(
     runSeconds: signals.runSeconds,
     commitSeconds: timing.commitSeconds,
     trailingLoads: timing.trailingLoads,
+    trailingLoadsUnreadable: timing.trailingLoadsUnreadable ?? false,
     quietTables: signals.quietTables,
     ...(signals.lowestRatio === undefined ? {} : { lowestRowsToTrailingMedian: signals.lowestRatio }),
     tables,
@@ -282,6 +294,7 @@ export function commitMetrics(load: CommitFigures): MetricGroup[] {
         count(METRIC.endpointUnavailable, load.endpointUnavailable.length),
         seconds(METRIC.runSeconds, load.runSeconds),
         seconds(METRIC.commitSeconds, load.commitSeconds),
+        count(METRIC.trailingLoadsUnreadable, load.trailingLoadsUnreadable ? 1 : 0),
         ...(load.lowestRowsToTrailingMedian === undefined
           ? []
           : [ratio(METRIC.lowestRowsToTrailingMedian, load.lowestRowsToTrailingMedian)]),
