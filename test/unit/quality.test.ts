@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { parseQualityFlags, QUALITY_OPTION_DEFAULTS, qualityReport } from '#cli/quality-report.ts';
+import {
+  formatQuality,
+  parseQualityFlags,
+  QUALITY_OPTION_DEFAULTS,
+  qualityReport,
+  sidedRound,
+} from '#cli/quality-report.ts';
 import { ConfigError } from '#core/errors.ts';
 import {
   batchMetrics,
@@ -530,5 +536,31 @@ describe('review of the quiet-feed rule', () => {
     expect(earlierLoads(current, [...reports, current], settings)).toEqual([]);
     const newer = reports.filter((r) => r.schedule === 'daily');
     expect(earlierLoads(current, [...newer, current], settings)).toHaveLength(3);
+  });
+});
+
+describe('status ratios', () => {
+  it('never print a ratio on the other side of the quiet threshold than it is', () => {
+    expect(sidedRound(0.499, 0.5)).toBe(0.499);
+    expect(sidedRound(0.4999999, 0.5)).toBe(0.4999999);
+    expect(sidedRound(0.501, 0.5)).toBe(0.5);
+    expect(sidedRound(0.6789, 0.5)).toBe(0.68);
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 10, noNaN: true }),
+        fc.double({ min: 0.01, max: 1, noNaN: true }),
+        (r, t) => {
+          expect(sidedRound(r, t) < t).toBe(r < t);
+        },
+      ),
+    );
+    // 499 rows against a median of 1000: quiet, and printed so.
+    const reports = [load(1, { orders: 1000 }), load(2, { orders: 1000 }), load(3, { orders: 499 })];
+    const report = qualityReport(reports, { ...QUALITY_OPTION_DEFAULTS, last: 1 });
+    expect(report.loads[0]!.tables.find((t) => t.table === 'orders')).toMatchObject({
+      ratio: 0.499,
+      quiet: true,
+    });
+    expect(formatQuality(report).join('\n')).toMatch(/orders\s+499\s+1000\s+0\.499\s+QUIET/);
   });
 });
