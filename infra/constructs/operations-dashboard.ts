@@ -100,7 +100,7 @@ export class OperationsDashboard extends Construct {
       ),
     );
     this.dashboard.addWidgets(
-      graph('Users failed, by error code (per batch)', [
+      graph('Users failed, each under its primary error code', [
         search(METRIC.failedUsersByCode, DIM.errorCode, 'Sum', HOUR),
       ]),
       graph('Failed-user share of each load (%)', perSchedule(METRIC.failedUserShare, Stats.MAXIMUM, HOUR)),

@@ -46,7 +46,10 @@ export const METRIC = {
   batchBytes: 'BatchBytes',
   batchSeconds: 'BatchSeconds',
   deadlineHeadroomSeconds: 'DeadlineHeadroomSeconds',
-  /** Per ErrorCode: users of a batch with a failed unit of that code. */
+  /**
+   * Per ErrorCode: failed users, each once under its primary code (load-batch.ts
+   * `primaryFailureCode`), from the batches and, for users no batch counted, the commit.
+   */
   failedUsersByCode: 'FailedUsers',
   // commit
   loadUsers: 'LoadUsers',
@@ -129,7 +132,7 @@ export interface BatchFigures {
   readonly seconds: number;
   /** Time left before the Lambda's deadline when the batch was staged; undefined outside Lambda. */
   readonly headroomSeconds: number | undefined;
-  /** Users with a failed unit, by that unit's error code (a user counts once per code). */
+  /** Failed users, each once, by its primary error code (load-batch.ts `primaryFailureCode`). */
   readonly failedUsersByCode: Readonly<Record<string, number>>;
   /** Requests sent (attempts), by the start of the minute they were sent in (ISO): `countByMinute`. */
   readonly requestsSentByMinute: Readonly<Record<string, number>>;
@@ -191,6 +194,8 @@ export interface CommittedLoad {
   readonly files: readonly { readonly table: string; readonly bytes: number }[];
   readonly schemaChanges: readonly unknown[];
   readonly missingBatches: readonly unknown[];
+  /** Failed users the batches did not count (settled at commit, missing batches), by code. */
+  readonly failedAtCommitByCode?: Readonly<Record<string, number>>;
 }
 
 export interface TableFigures {
@@ -229,6 +234,11 @@ export interface CommitFigures {
   readonly trailingLoadsUnreadable: boolean;
   readonly quietTables: readonly string[];
   readonly lowestRowsToTrailingMedian?: number;
+  /**
+   * FailedUsers by ErrorCode the commit writes: users no batch counted (a unit the commit
+   * settled, a missing batch). With the batches' FailedUsers they add up to failedUsers.
+   */
+  readonly failedAtCommitByCode: Readonly<Record<string, number>>;
   readonly tables: readonly TableFigures[];
 }
 
@@ -272,6 +282,7 @@ export function commitFigures(
     trailingLoadsUnreadable: timing.trailingLoadsUnreadable ?? false,
     quietTables: signals.quietTables,
     ...(signals.lowestRatio === undefined ? {} : { lowestRowsToTrailingMedian: signals.lowestRatio }),
+    failedAtCommitByCode: load.failedAtCommitByCode ?? {},
     tables,
   };
 }
@@ -300,6 +311,12 @@ export function commitMetrics(load: CommitFigures): MetricGroup[] {
           : [ratio(METRIC.lowestRowsToTrailingMedian, load.lowestRowsToTrailingMedian)]),
       ],
     },
+    ...Object.entries(load.failedAtCommitByCode)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([code, users]) => ({
+        dimensions: { [DIM.errorCode]: code },
+        points: [count(METRIC.failedUsersByCode, users)],
+      })),
     ...load.tables.map((t) => ({
       dimensions: { [DIM.table]: t.table },
       points: [

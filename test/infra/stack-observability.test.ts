@@ -197,7 +197,7 @@ describe('the operations dashboard', () => {
     expect(titles).toEqual([
       'Runs: seconds from slot to commit (line: run deadline)',
       'Runs by outcome',
-      'Users failed, by error code (per batch)',
+      'Users failed, each under its primary error code',
       'Failed-user share of each load (%)',
       'Rows per table per load',
       'Rows / trailing median per table (line: quiet-feed threshold)',
@@ -208,7 +208,7 @@ describe('the operations dashboard', () => {
     ]);
     const widget = (title: string) => JSON.stringify(widgets.find((w) => w.properties.title === title));
     const stack = built.stack.stackName;
-    expect(widget('Users failed, by error code (per batch)')).toContain(
+    expect(widget('Users failed, each under its primary error code')).toContain(
       `{${METRICS_NAMESPACE},${DIM.schedule},${DIM.stack},${DIM.errorCode}} MetricName=\\"${METRIC.failedUsersByCode}\\" ${DIM.stack}=\\"${stack}\\"`,
     );
     expect(widget('Rows per table per load')).toContain(`${DIM.table}} MetricName=\\"${METRIC.tableRows}\\"`);
