@@ -3,17 +3,18 @@
  * handler emits them as metrics) and `paylink-loader status` (which flags them locally):
  *
  * - **failed-user share**: failed users / users of the load, in percent.
- * - **quiet feed**: a table's rows in this load below `quietFraction` x its *trailing median*.
- *   The trailing median of a table is the median of its row counts over the last
- *   `trailingLoads` committed loads of the same series (see `seriesOf`) before this one; a load
- *   that did not write the table counts 0. It is only judged with at least `minTrailingLoads`
- *   such loads, and not at all when the median is 0 (a feed that is always empty is not going
- *   quiet). Median, not mean: one unusually large or empty load does not move it.
+ * - **quiet feed**: a table's rows in this load below `quietFraction` x its *trailing median*:
+ *   the median of its rows per loaded user over the last `trailingLoads` committed loads of the
+ *   same series (see `seriesOf`) before this one, times this load's loaded users (a load that
+ *   did not write the table counts 0). It is only judged with at least `minTrailingLoads` such
+ *   loads. A table that stays empty until its median is 0 too is judged against the loads
+ *   before it went empty, so a dead feed stays flagged; a feed never fed is never quiet.
+ *   Median, not mean: one unusually large or empty load does not move it (`tableTrends`).
  * - **endpoint unavailable**: resources the load disabled with an endpoint finding.
  * - **outside its window**: the run ended (committed) later than `runWindowSeconds` after the
  *   slot it was scheduled for (its `startedAt`).
  *
- * Pure: the callers read the markers; nothing here touches a store or a clock.
+ * Pure but for `readEarlierLoads` (the commit's reader of the reports); nothing reads a clock.
  */
 
 import { committedLoadIds } from './committed-loads.ts';
@@ -260,17 +261,14 @@ export function startedBefore(a: LoadFigures, b: LoadFigures): boolean {
 /** The most earlier loads a table's median may be taken over (`trailingLoads`). */
 export const MAX_TRAILING_LOADS = 50;
 
-/**
- * `scanEarlier` over reports in any order (`status`, tests): those with a load id before the
- * load's, newest load id first, as the commit reads them.
- */
+/** `scanEarlier` over reports in any order (`status`, tests): newest load id first, as the commit reads them. */
 export function earlierLoads<T extends LoadFigures>(
   load: LoadFigures,
   reports: readonly T[],
   settings: Pick<QualitySettings, 'trailingLoads'>,
 ): T[] {
-  const before = reports.filter((r) => r.loadId < load.loadId).sort((a, b) => (a.loadId < b.loadId ? 1 : -1));
-  return scanEarlier(load, before, settings).loads;
+  const byId = [...reports].sort((a, b) => (a.loadId < b.loadId ? 1 : a.loadId > b.loadId ? -1 : 0));
+  return scanEarlier(load, byId, settings).loads;
 }
 
 /** Newest first: by start time, then load id. */
@@ -305,13 +303,13 @@ const isReport = (r: unknown): r is LoadFigures =>
   (r as LoadFigures).rowsByTable !== null;
 
 /**
- * The loads `load` is compared with, from committed loads' reports with a load id before its
- * own, newest load id first (undefined: unreadable, skipped). One rule for the commit
+ * The loads `load` is compared with, from committed loads' reports, newest load id first
+ * (undefined: unreadable, skipped; those that did not start before `load` are passed over). One rule for the commit
  * (`readEarlierLoads`, reading the reports a few at a time) and `status` (all in memory), so
  * both judge a load over the same loads. Scans until it has the series' last `trailingLoads`
  * loads that loaded a user and, for a table of the load's resources that is empty now, the
  * `trailingLoads` loads before its run of empty loads (`tableTrends`); at most REPORTS_SCANNED
- * readable reports.
+ * readable reports of loads started before it.
  */
 export function scanEarlier<T extends LoadFigures>(
   load: LoadFigures,
@@ -322,10 +320,11 @@ export function scanEarlier<T extends LoadFigures>(
   const found: T[] = [];
   let reportsRead = 0;
   for (const report of reportsNewestFirst) {
-    if (!isReport(report) || report.loadId === load.loadId) continue;
+    // Loads started later are not counted: `status` judges an old load over what its commit read.
+    if (!isReport(report) || !startedBefore(report, load)) continue;
     if (reportsRead >= REPORTS_SCANNED) return { loads: newestFirst(found), reportsRead, done: true };
     reportsRead += 1;
-    if (seriesOf(report) !== series || !startedBefore(report, load)) continue;
+    if (seriesOf(report) !== series) continue;
     found.push(report);
     if (enoughEarlier(load, found, settings)) return { loads: newestFirst(found), reportsRead, done: true };
   }
@@ -364,9 +363,10 @@ export async function readEarlierLoads(
   const committed = await committedLoadIds(store);
   const keys = (await store.list(loadsPrefix))
     .filter((k) => k.endsWith('.json'))
+    // Every committed load but this one: a load id (`--load-id first`) need not sort by time.
     .filter((k) => {
       const id = k.slice(loadsPrefix.length, -'.json'.length);
-      return committed.has(id) && id < load.loadId;
+      return committed.has(id) && id !== load.loadId;
     })
     .sort()
     .reverse();

@@ -526,6 +526,26 @@ describe('review of the quiet-feed rule', () => {
     }
   });
 
+  it('compares loads by start time whatever their ids (load --load-id first)', async () => {
+    const reports = [
+      daily(1, 1000, { loadId: 'first' }),
+      daily(2, 1000, { loadId: 'zz-second' }),
+      daily(3, 0),
+    ];
+    const current = reports[2]!;
+    expect(earlierLoads(current, reports, settings).map((l) => l.loadId)).toEqual(['zz-second', 'first']);
+    const scratch = await Scratch.create('quality-ids');
+    try {
+      const store = createLocalStore(scratch.dir);
+      for (const r of reports) await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+      const scan = await readEarlierLoads(store, current, settings);
+      expect(scan.loads.map((l) => l.loadId)).toEqual(['zz-second', 'first']);
+      expect(loadSignals(current, scan.loads, settings).quietTables).toEqual(['orders']);
+    } finally {
+      await scratch.dispose();
+    }
+  });
+
   it('reads at most REPORTS_SCANNED reports, in the commit as in status', () => {
     const reports: LoadFigures[] = [daily(1, 1000), daily(2, 1000), daily(3, 1000)];
     for (let i = 0; i < REPORTS_SCANNED; i += 1)
