@@ -182,7 +182,7 @@ export function formatQuality(report: QualityReport): string[] {
   if (report.loads.length === 0)
     return ['Data quality: no committed loads yet; the signals start with the first load.'];
   const out = [
-    `Data quality (last ${plural(report.loads.length, 'load')}; trailing median of each table over up to ${plural(s.trailingLoads, 'earlier load')} of the same series (schedule, users selection and tables), judged from ${plural(s.minTrailingLoads, 'load')}; quiet below ${s.quietFraction} x; failed users above ${s.failedUserSharePercent}%):`,
+    `Data quality (last ${plural(report.loads.length, 'load')}; trailing median of each table's rows per loaded user over up to ${plural(s.trailingLoads, 'earlier load')} of the same series (schedule, users selection and tables), judged from ${plural(s.minTrailingLoads, 'load')}; quiet below ${s.quietFraction} x; failed users above ${s.failedUserSharePercent}%):`,
     renderTable(
       ['load_id', 'series', 'users', 'failed_%', 'compared_with', 'flags'],
       report.loads.map((l) => [
