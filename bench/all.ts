@@ -26,6 +26,8 @@ const BENCHES: readonly Bench[] = [
     quick: ['--quick', '--seconds', '6'],
   },
   { name: 'files-per-table', file: 'files-per-table.ts', full: [], quick: ['--users', '500'] },
+  // 2,000 users: the size of the figures behind MERGE_THROUGHPUT, ~22 s (16 s of CPU) at load 6.
+  { name: 'merge-throughput', file: 'merge-throughput.ts', full: [], quick: ['--users', '200'] },
   {
     name: 'batch-memory',
     file: 'batch-memory.ts',

@@ -17,7 +17,7 @@ import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { createPayLinkClient } from '#adapters/paylink-client.ts';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import { ADAPTIVE_CONCURRENCY, adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
-import { type ChangedSelection, selectChangedUsers } from '#core/changed-users.ts';
+import { type ChangedSelection, reusedSelection, selectChangedUsers } from '#core/changed-users.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import {
   type ConfigFile,
@@ -47,6 +47,7 @@ import type { ObjectStore, PartWriterFactory } from '#core/ports.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
+import { registeredTaskIds } from '#core/user-registry.ts';
 import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
 import { destFrom, existingLakeFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
@@ -64,7 +65,8 @@ export const LOAD_USAGE = `paylink-loader load --users <file|changed> --dest <di
                           users learned from webhook events (the lake's registry) are added
   --users changed         only the users with webhook events in the lake that no committed
                           'changed' load has seen, with the task ids events named (a file
-                          named 'changed' is ./changed)
+                          named 'changed' is ./changed); with the --load-id of a changed load,
+                          that load's users again (a re-run replaces it)
   --users-from-failed <id>  instead of --users: the users load <id> of this lake failed (as
                           'paylink-loader failed' lists them), into a new load; --resources
                           defaults to that load's
@@ -289,7 +291,12 @@ async function prepareAndRun(
   if (starved !== undefined && source.changed !== undefined) throw new ConfigError('--task-ids', starved);
   await assertWritableDestination(dest);
   const store = openStore(dest);
-  if (source.changed === undefined && request.usersFromFailed === undefined) {
+  if (request.usersFromFailed !== undefined) {
+    // The failed users of a load that fetched tasks: the task ids the lake learned for them
+    // (their events, through the registry) are what that load used, so the re-run needs no file.
+    for (const [identifier, ids] of await registeredTaskIds(store, identifiers))
+      taskIds.set(identifier, [...new Set([...(taskIds.get(identifier) ?? []), ...ids])]);
+  } else if (source.changed === undefined) {
     // Users learned from webhook events join the load (not the file): PayLink cannot list them.
     // The registry's, and those of events no load has committed yet (learned-users.ts).
     const listed = identifiers.length;
@@ -415,6 +422,9 @@ async function prepareAndRun(
         parts: partWriters(io.env),
         reader: createParquetPartReader(),
         clock: io.now,
+        // Another commit of this lake holds the events lock: say so (even with --quiet), or a
+        // wait of minutes looks like a hang.
+        eventsLock: { onWait: (message) => progress.log(`${message}\n`), isAbandoned: isAbandonedOnThisHost },
         onUser: progress.onUser,
         onStaged: (stagedUsers) => {
           kept.batches++;
@@ -645,7 +655,32 @@ async function usersOf(request: LoadRequest, cwd: string, dest: string, now: Dat
     existingLakeFrom(cwd, request.dest);
     await assertWritableDestination(dest);
     const store = openStore(dest);
-    const { users, selection } = await selectChangedUsers(store, LOCAL_SCHEDULE, now);
+    // A re-run of a load id loads that load's users again (it replaces the load); see changed-users.ts.
+    const reused =
+      request.loadId === undefined
+        ? undefined
+        : await reusedSelection(
+            store,
+            request.loadId,
+            LOCAL_SCHEDULE,
+            now.toISOString().slice(0, 10),
+            request.resume === true ? '--resume' : '--load-id',
+          );
+    const { users, selection, unreadable } = reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now));
+    const aside = unreadable.filter((u) => !u.gone).length;
+    const asideNote =
+      aside === 0
+        ? ''
+        : ` (${aside} unreadable webhook event(s) set aside, their users unknown: 'paylink-loader verify' names them)`;
+    if (reused?.selection.rerun === true)
+      return {
+        identifiers: users.map((u) => u.identifier),
+        taskIds: new Map(
+          users.flatMap((u) => (u.taskIds === undefined ? [] : [[u.identifier, [...u.taskIds]]])),
+        ),
+        changed: selection,
+        description: `the ${users.length} users load ${request.loadId} was planned with (a re-run loads the same users)`,
+      };
     return {
       identifiers: users.map((u) => u.identifier),
       taskIds: new Map(
@@ -654,18 +689,24 @@ async function usersOf(request: LoadRequest, cwd: string, dest: string, now: Dat
       changed: selection,
       description:
         users.length === 0
-          ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen`
-          : `the ${users.length} users of ${selection.events} new webhook event(s)`,
+          ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen${asideNote}`
+          : `the ${users.length} users of ${selection.events} new webhook event(s)${asideNote}`,
     };
   }
-  return { ...(await usersListOf(request, cwd, dest)), taskIds: new Map() };
+  const { taskIds, ...list } = await usersListOf(request, cwd, dest);
+  return { ...list, taskIds: new Map(taskIds) };
 }
 
 async function usersListOf(
   request: LoadRequest,
   cwd: string,
   dest: string,
-): Promise<{ identifiers: string[]; resources?: readonly string[]; description: string }> {
+): Promise<{
+  identifiers: string[];
+  resources?: readonly string[];
+  description: string;
+  taskIds?: ReadonlyMap<string, string[]>;
+}> {
   if (request.usersFromFailed !== undefined) {
     const loadId = request.usersFromFailed;
     const flag = '--users-from-failed';
@@ -684,10 +725,18 @@ async function usersListOf(
         flag,
         `load ${loadId} has no failed users (units of a disabled resource, endpoint_unavailable, are not failures): nothing to re-run`,
       );
+    // A `changed` load's report keeps the task ids each user was loaded with.
+    const failedSet = new Set(identifiers);
+    const taskIds = new Map(
+      (marker?.changed?.users ?? []).flatMap((u) =>
+        failedSet.has(u.identifier) && u.taskIds !== undefined ? [[u.identifier, [...u.taskIds]]] : [],
+      ),
+    );
     return {
       identifiers,
       ...(marker === undefined ? {} : { resources: marker.resources }),
       description: `the ${identifiers.length} failed users of load ${loadId}`,
+      taskIds,
     };
   }
   const usersFile = required(request.usersFile, '--users');

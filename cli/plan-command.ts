@@ -10,6 +10,8 @@ import {
   AWS_LIMITS,
   BATCH_OVERHEAD_SECONDS,
   BATCH_SAFETY,
+  type CommitMergePlan,
+  DEFAULT_MERGE_VOLUME,
   DEFAULT_REQUESTS_PER_USER,
   formatDuration,
   planCapacity,
@@ -25,8 +27,9 @@ import type { Io } from './io.ts';
 export const PLAN_USAGE = `paylink-loader plan --users <file|count> [options]
 
   Estimates a deployed run the way its plan step sizes it: batches that finish before the
-  load-batch Lambda's deadline, waves of concurrent batches, requests and expected duration,
-  and whether the run fits before the next scheduled one.
+  load-batch Lambda's deadline, waves of concurrent batches, requests, the commit and its
+  merge (about ${DEFAULT_MERGE_VOLUME.rowsPerUser} rows a user, merged in the commit or by the merge Map), the expected
+  duration, and whether the run fits before the next scheduled one.
 
   --users <file|count>      the users list (one identifier per line) or a number of users
   --rate-limit <req/s>      PayLink requests/second of the whole run (default ${DEFAULTS.rateLimit})
@@ -35,6 +38,9 @@ export const PLAN_USAGE = `paylink-loader plan --users <file|count> [options]
   --requests-per-user <n>   requests one user costs (default ${DEFAULT_REQUESTS_PER_USER}; a committed
                             load's marker records requests and users)
   --period-hours <h>        time between scheduled runs (default ${STACK_DEFAULTS.periodHours})
+  --commit-merge-seconds <s>
+                            the stack's commitMergeSeconds: most seconds of merging the commit
+                            does itself (default: by its Lambda's deadline; 0: always the merge Map)
   --account-concurrency <n> the account's Lambda concurrent executions (default ${AWS_LIMITS.lambdaAccountConcurrency},
                             Lambda's default quota; ${AWS_LIMITS.lambdaHeadroom} are kept for the other functions)
   --json                    print the estimate as JSON
@@ -46,6 +52,21 @@ function positiveNumber(flag: string, raw: string | undefined, fallback: number)
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0) throw new ConfigError(flag, 'must be a positive number');
   return n;
+}
+
+function secondsOrUnset(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new ConfigError(flag, 'must be a number of seconds (0 or more)');
+  return n;
+}
+
+/** How the commit is expected to merge: in its own invocation, or through the merge Map. */
+function commitLine(merge: CommitMergePlan): string {
+  const what = `merges ${merge.rows} rows (${(merge.bytes / 1e6).toFixed(1)} MB) in ~${formatDuration(merge.seconds)}`;
+  if (!merge.handOff) return `${what}, within its ${formatDuration(merge.budgetSeconds)} merge budget`;
+  return `${what}, over its ${formatDuration(merge.budgetSeconds)} merge budget: the merge Map (~${formatDuration(merge.mapSeconds)}) and a second commit`;
 }
 
 function positiveInt(flag: string, raw: string | undefined, fallback: number): number {
@@ -95,6 +116,7 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
     'batch-size': { type: 'string' },
     'requests-per-user': { type: 'string' },
     'period-hours': { type: 'string' },
+    'commit-merge-seconds': { type: 'string' },
     'account-concurrency': { type: 'string' },
     json: { type: 'boolean' },
   });
@@ -102,6 +124,7 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
   const requestRate = positiveNumber('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit);
   const maxConcurrency = positiveInt('--concurrency', values.concurrency, STACK_DEFAULTS.maxConcurrency);
   const periodHours = positiveNumber('--period-hours', values['period-hours'], STACK_DEFAULTS.periodHours);
+  const commitMergeSeconds = secondsOrUnset('--commit-merge-seconds', values['commit-merge-seconds']);
   const plan = planCapacity({
     users,
     requestRate,
@@ -117,6 +140,7 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
     runDeadlineSeconds: Math.floor(periodHours * 3600 * STACK_DEFAULTS.runDeadlineFraction),
     guardSeconds: STACK_DEFAULTS.guardSeconds,
     commitSeconds: STACK_DEFAULTS.commitSeconds,
+    ...(commitMergeSeconds === undefined ? {} : { commitMergeSeconds }),
     accountConcurrency: positiveInt(
       '--account-concurrency',
       values['account-concurrency'],
@@ -134,6 +158,7 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
     `  per batch      ~${plan.batchSeconds} s of a ${plan.batchBudgetSeconds} s budget (${plan.batchTimeoutSeconds} s Lambda timeout less ${STACK_DEFAULTS.batchMarginSeconds} s margin, x ${BATCH_SAFETY}; ${BATCH_OVERHEAD_SECONDS} s of it overhead)`,
     `  waves          ${plan.waves}`,
     `  requests       ${plan.requests}`,
+    `  commit         ~${formatDuration(plan.commitSeconds)}: ${commitLine(plan.merge)}`,
     `  expected run   ${formatDuration(plan.expectedSeconds)} (deadline ${formatDuration(plan.runDeadlineSeconds)}: ${Math.round(STACK_DEFAULTS.runDeadlineFraction * 100)}% of a ${periodHours} h period)`,
     `  fits           ${plan.fits ? 'yes' : `no: ${plan.problem}`}`,
   ];

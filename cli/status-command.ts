@@ -4,6 +4,7 @@ import type { LoadMarker } from '#core/commit.ts';
 import { LAKE } from '#core/constants.ts';
 import { DISABLED_TABLES_NOTE } from '#core/endpoint-health.ts';
 import { ConfigError, LakeStateError } from '#core/errors.ts';
+import { unreadableEvents as unreadableEventsOf } from '#core/event-claims.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLoadId, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
 import { forEachConcurrent } from '#core/pool.ts';
@@ -56,6 +57,11 @@ export interface LakeStatus {
   readonly quality: QualityReport;
   /** Load reports (`_loads/<id>.json`) that could not be read: named in `warnings`; exit 1. */
   readonly damagedReports: readonly string[];
+  /**
+   * Webhook event objects that are unreadable (damaged or edited by hand): set aside by loads,
+   * kept, never committed until repaired; those set aside and those not committed yet.
+   */
+  readonly unreadableEvents: readonly string[];
 }
 
 export async function lakeStatus(
@@ -128,6 +134,19 @@ export async function lakeStatus(
     (await store.list('_staging/')).map((k) => k.split('/')[1]!).filter((id) => id && !committed.has(id)),
   );
   for (const id of reportedOnly) staged.add(id);
+  // The events set aside, and any not committed yet that a load would set aside (one GET each:
+  // the events since the last commit).
+  const unreadableEvents = await unreadableEventsOf(store, new Date().toISOString().slice(0, 10))
+    .then((found) => found.map((e) => e.key))
+    .catch((error: unknown) => {
+      if (!(error instanceof LakeStateError)) throw error;
+      warnings.push(error.message);
+      return [];
+    });
+  if (unreadableEvents.length > 0)
+    warnings.push(
+      `${unreadableEvents.length} webhook event object(s) are unreadable and set aside by every load (never committed until repaired or moved out of _events/): ${unreadableEvents.slice(0, 10).join(', ')}${unreadableEvents.length > 10 ? ', ...' : ''}`,
+    );
   return {
     dest: store.description,
     schemaVersion: registry?.version ?? null,
@@ -147,6 +166,7 @@ export async function lakeStatus(
     warnings,
     quality: qualityReport(markers, qualityOptions),
     damagedReports,
+    unreadableEvents,
   };
 }
 

@@ -25,6 +25,11 @@ export interface LoadSummary {
   readonly nonFiniteValues: number;
   /** Resources found unusable: not loaded for anybody, users not failed for them. */
   readonly endpointFindings: LoadMarker['endpointFindings'];
+  /**
+   * Webhook event objects that could not be read (damaged, edited by hand): set aside, kept in
+   * the lake, not committed; each named by key. Absent when there were none.
+   */
+  readonly unreadableEvents?: readonly { key: string; problem: string }[];
   readonly exitCode: number;
 }
 
@@ -93,6 +98,9 @@ export function summarize(
     // Markers written before this count existed carry none.
     nonFiniteValues: marker.nonFiniteValues ?? 0,
     endpointFindings: marker.endpointFindings,
+    ...(marker.events?.unreadable === undefined || marker.events.unreadable.length === 0
+      ? {}
+      : { unreadableEvents: marker.events.unreadable }),
     exitCode: extra.exitCode,
   };
 }
@@ -162,6 +170,14 @@ export function formatSummary(s: LoadSummary): string {
       `Resources disabled (${disabled}; not loaded for anybody this time, users not failed for them, previous data kept):`,
     );
     for (const f of s.endpointFindings) lines.push(`  ${f.message}`);
+  }
+  if (s.unreadableEvents !== undefined) {
+    lines.push('');
+    lines.push(
+      `Webhook events set aside (${s.unreadableEvents.length}; unreadable, kept in the lake and not committed; repair or remove them, then the next load takes them):`,
+    );
+    for (const u of s.unreadableEvents.slice(0, 20)) lines.push(`  ${u.problem}`);
+    if (s.unreadableEvents.length > 20) lines.push(`  ... and ${s.unreadableEvents.length - 20} more`);
   }
   if (s.failedUserCount > 0) {
     lines.push('');

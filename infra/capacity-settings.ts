@@ -8,11 +8,13 @@ import { ConfigError } from '#core/errors.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, type CapacitySettings } from '#handlers/contract.ts';
 import type { StackConfig } from './config.ts';
 import { FUNCTION_DEFAULTS, GUARD_SETTLE_SECONDS } from './constants.ts';
+import { MERGE_MAX_CONCURRENCY } from './constructs/load-workflow.ts';
 import { parseScheduleExpression, runDeadlineSeconds } from './schedule-expression.ts';
 
 /**
- * Expected commit time (core STACK_DEFAULTS). Its Lambda timeout, 15 min, bounds it, but using
- * that would refuse every schedule shorter than 20 minutes for no measured reason.
+ * Expected commit time less its merge (core STACK_DEFAULTS; the merge is estimated from the
+ * load's volume). Its Lambda timeout, 15 min, bounds it, but using that would refuse every
+ * schedule shorter than 20 minutes for no measured reason.
  */
 export const COMMIT_ESTIMATE_SECONDS = STACK_DEFAULTS.commitSeconds;
 
@@ -36,6 +38,9 @@ export function capacitySettings(config: StackConfig): CapacitySettings {
     batchTimeoutSeconds: FUNCTION_DEFAULTS.loadBatch.timeoutMinutes * 60,
     batchMarginSeconds: BATCH_DEADLINE_MARGIN_SECONDS,
     commitSeconds: COMMIT_ESTIMATE_SECONDS,
+    commitTimeoutSeconds: FUNCTION_DEFAULTS.commit.timeoutMinutes * 60,
+    ...(config.commitMergeSeconds === undefined ? {} : { commitMergeSeconds: config.commitMergeSeconds }),
+    mergeConcurrency: MERGE_MAX_CONCURRENCY,
     guardSeconds: GUARD_SETTLE_SECONDS,
     runDeadlineSeconds: Object.fromEntries(
       config.schedules.map((s) => [
@@ -65,6 +70,14 @@ export function checkCapacity(config: StackConfig, settings: CapacitySettings): 
         runDeadlineSeconds: deadline,
         guardSeconds: settings.guardSeconds,
         commitSeconds: settings.commitSeconds,
+        // Before a load measured its volume: the default resources' (core DEFAULT_MERGE_VOLUME).
+        ...(settings.commitTimeoutSeconds === undefined
+          ? {}
+          : { commitTimeoutSeconds: settings.commitTimeoutSeconds }),
+        ...(settings.commitMergeSeconds === undefined
+          ? {}
+          : { commitMergeSeconds: settings.commitMergeSeconds }),
+        ...(settings.mergeConcurrency === undefined ? {} : { mergeConcurrency: settings.mergeConcurrency }),
       });
     } catch (error) {
       if (error instanceof ConfigError)

@@ -13,8 +13,17 @@
  * limiter bursts, retries, slow users). Batches run in waves of `maxConcurrency`; the run is
  * guard + plan + waves + commit, and must fit `runDeadlineSeconds` (the schedule period less
  * a margin: the state machine's timeout).
+ *
+ * The commit is its publish (`commitSeconds`) plus the merge of every table partition's staged
+ * parts, estimated as the commit estimates it (merge-fan-out.ts: the staged rows and bytes at
+ * MERGE_THROUGHPUT) from the rows and bytes a user stages (`MergeVolume`: measured by the
+ * previous committed load, DEFAULT_MERGE_VOLUME before the first). Over the budget a commit
+ * invocation merges in, the merge goes to the merge Map instead: the run is then the commit
+ * that hands off, the Map (its partitions `mergeConcurrency` at once, the largest one alone at
+ * least) and the commit after it.
  */
 import { ConfigError } from './errors.ts';
+import { MERGE_THROUGHPUT, type MergeThroughput, mergeBudgetSeconds } from './merge-fan-out.ts';
 
 /**
  * Requests one user costs when no committed load has measured it yet: a 500-user batch of the
@@ -50,6 +59,39 @@ export const AWS_LIMITS = {
 export const PLAN_SECONDS = 60;
 
 /**
+ * What one user adds to the commit's merge: staged rows and bytes in all, and those of the table
+ * partition that takes longest to merge (it is one merge Map item, so it bounds the Map's time).
+ */
+export interface MergeVolume {
+  readonly rowsPerUser: number;
+  readonly bytesPerUser: number;
+  readonly largest: { readonly rowsPerUser: number; readonly bytesPerUser: number };
+  /** Table partitions a load merges (merge Map items). */
+  readonly partitions: number;
+}
+
+/**
+ * The merge volume before a committed load measured one: the default resources against the
+ * simulated world staged 252,396 rows and 17.52 MB for 5,000 users (bench/results/
+ * merge-throughput.md: 50.5 rows and 3,504 bytes a user) in 20 table partitions, the largest
+ * of which held 11.7% of the bytes (bench/results/files-per-table.md: 3.3 of 28 MiB at 10,000
+ * users, 33 of 280 MiB at 100,000). Rounded up; the largest partition taken as 12% of the rows
+ * and of the bytes.
+ */
+export const DEFAULT_MERGE_VOLUME: MergeVolume = {
+  rowsPerUser: 51,
+  bytesPerUser: 3_600,
+  largest: { rowsPerUser: 6.2, bytesPerUser: 432 },
+  partitions: 20,
+};
+
+/**
+ * Per merge Map wave: an item's cold start, reading its task, writing its record. Not measured:
+ * taken as generously as BATCH_OVERHEAD_SECONDS, which covers more work.
+ */
+export const MERGE_ITEM_OVERHEAD_SECONDS = 30;
+
+/**
  * The deployed stack's sizing defaults, for estimates made without a stack (the CLI's `plan`):
  * Map MaxConcurrency (config `maxConcurrency`), load-batch's Lambda timeout and deadline margin,
  * the run guard's wait, the commit estimate, the schedule period (cdk.json's daily example) and
@@ -60,8 +102,15 @@ export const STACK_DEFAULTS = {
   batchTimeoutSeconds: 900,
   batchMarginSeconds: 120,
   guardSeconds: 10,
-  /** Commit moves each staged part once and writes a few small objects: seconds, estimated generously. */
+  /**
+   * Commit moves each merged file once and writes a few small objects: seconds, estimated
+   * generously (the merge is estimated apart, from the load's volume).
+   */
   commitSeconds: 120,
+  /** The commit Lambda's timeout: the merge budget of one invocation derives from it. */
+  commitTimeoutSeconds: 900,
+  /** Merge Map items at once (the MergeGroups state's MaxConcurrency). */
+  mergeConcurrency: 10,
   periodHours: 24,
   runDeadlineFraction: 0.9,
 } as const;
@@ -85,8 +134,18 @@ export interface CapacityInput {
   readonly runDeadlineSeconds: number;
   /** Fixed time before the batches (run guard wait), seconds. */
   readonly guardSeconds: number;
-  /** Upper bound of the commit step (its Lambda timeout), seconds. */
+  /** The commit's publish, seconds: the commit less its merge. */
   readonly commitSeconds: number;
+  /** What a user adds to the commit's merge (default DEFAULT_MERGE_VOLUME). */
+  readonly mergeVolume?: MergeVolume;
+  /** The commit Lambda's timeout, seconds (default STACK_DEFAULTS.commitTimeoutSeconds). */
+  readonly commitTimeoutSeconds?: number;
+  /** The stack's `commitMergeSeconds`: most seconds of merging a commit does itself. */
+  readonly commitMergeSeconds?: number;
+  /** Merge Map items at once (default STACK_DEFAULTS.mergeConcurrency). */
+  readonly mergeConcurrency?: number;
+  /** The merge's throughput (default MERGE_THROUGHPUT, the commit's own). */
+  readonly mergeThroughput?: MergeThroughput;
   /** The account's Lambda concurrent executions (default AWS_LIMITS.lambdaAccountConcurrency). */
   readonly accountConcurrency?: number;
 }
@@ -111,6 +170,10 @@ export interface CapacityPlan {
   readonly batchBudgetSeconds: number;
   /** The load-batch Lambda timeout the budget derives from, seconds. */
   readonly batchTimeoutSeconds: number;
+  /** The commit's merge: expected staged rows and bytes, and seconds as the commit estimates them. */
+  readonly merge: CommitMergePlan;
+  /** Expected seconds from the commit's start to its commit point (a merge Map included). */
+  readonly commitSeconds: number;
   /** Expected seconds of the whole run. */
   readonly expectedSeconds: number;
   readonly runDeadlineSeconds: number;
@@ -118,6 +181,66 @@ export interface CapacityPlan {
   readonly fits: boolean;
   /** Why it does not fit, with the numbers (undefined when it fits). */
   readonly problem: string | undefined;
+}
+
+export interface CommitMergePlan {
+  readonly rows: number;
+  readonly bytes: number;
+  /** Estimated seconds of merging all of it in one invocation. */
+  readonly seconds: number;
+  /** What one commit invocation merges in, at most; over it the commit hands the merge off. */
+  readonly budgetSeconds: number;
+  /** True when the commit is expected to hand its merge to the merge Map. */
+  readonly handOff: boolean;
+  /** The merge Map's expected seconds (0 without a hand-off). */
+  readonly mapSeconds: number;
+  /** Estimated seconds of the largest table partition: one Map item, within one Lambda's timeout. */
+  readonly largestPartitionSeconds: number;
+}
+
+/**
+ * The commit's merge of `users` users' staged parts: estimated at the throughput the commit
+ * estimates with, against the budget a fresh commit invocation has (merge-fan-out.ts).
+ */
+export function planCommitMerge(
+  users: number,
+  input: Pick<
+    CapacityInput,
+    'mergeVolume' | 'commitTimeoutSeconds' | 'commitMergeSeconds' | 'mergeConcurrency' | 'mergeThroughput'
+  >,
+): CommitMergePlan {
+  const volume = input.mergeVolume ?? DEFAULT_MERGE_VOLUME;
+  const throughput = input.mergeThroughput ?? MERGE_THROUGHPUT;
+  const seconds = (rows: number, bytes: number) =>
+    Math.max(rows / throughput.rowsPerSecond, bytes / throughput.bytesPerSecond);
+  const rows = Math.ceil(users * volume.rowsPerUser);
+  const bytes = Math.ceil(users * volume.bytesPerUser);
+  const total = seconds(rows, bytes);
+  const largest = seconds(users * volume.largest.rowsPerUser, users * volume.largest.bytesPerUser);
+  const timeout = input.commitTimeoutSeconds ?? STACK_DEFAULTS.commitTimeoutSeconds;
+  const budgetSeconds = mergeBudgetSeconds({
+    remainingSeconds: () => timeout,
+    ...(input.commitMergeSeconds === undefined ? {} : { maxMergeSeconds: input.commitMergeSeconds }),
+  });
+  // The commit hands off only a merge it has: an empty load merges nothing.
+  const handOff = rows > 0 && total > budgetSeconds;
+  const concurrency = input.mergeConcurrency ?? STACK_DEFAULTS.mergeConcurrency;
+  // Partitions run `concurrency` at once and the largest is one item: the Map takes the longer
+  // of the two bounds (the partitions are many and small beside the largest, so a greedy
+  // scheduler comes close to it), plus each wave's start.
+  const waves = Math.ceil(Math.max(1, volume.partitions) / concurrency);
+  const mapSeconds = handOff
+    ? Math.max(largest, total / concurrency) + waves * MERGE_ITEM_OVERHEAD_SECONDS
+    : 0;
+  return {
+    rows,
+    bytes,
+    seconds: Math.ceil(total),
+    budgetSeconds: Math.floor(budgetSeconds),
+    handOff,
+    mapSeconds: Math.ceil(mapSeconds),
+    largestPartitionSeconds: Math.ceil(largest),
+  };
 }
 
 function positive(name: string, value: number): number {
@@ -182,9 +305,13 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
   const batchSize = batches === 0 ? cap : Math.ceil(input.users / batches);
   const waves = Math.ceil(batches / input.maxConcurrency);
   const batchSeconds = (batchSize * perUser) / batchRate + BATCH_OVERHEAD_SECONDS;
-  const expectedSeconds = Math.ceil(
-    input.guardSeconds + PLAN_SECONDS + waves * batchSeconds + input.commitSeconds,
-  );
+  const merge = planCommitMerge(input.users, input);
+  // Merging in the commit: its publish and the merge. Handed off: the commit that hands off (its
+  // schema and task documents, counted as a publish), the Map, the commit that publishes.
+  const commitSeconds = merge.handOff
+    ? 2 * input.commitSeconds + merge.mapSeconds
+    : input.commitSeconds + merge.seconds;
+  const expectedSeconds = Math.ceil(input.guardSeconds + PLAN_SECONDS + waves * batchSeconds + commitSeconds);
   const requests = Math.ceil(input.users * perUser);
   const usableConcurrency = accountConcurrency - AWS_LIMITS.lambdaHeadroom;
   // Only the batches that can run at once count: 3 batches under MaxConcurrency 1000 use 3.
@@ -192,7 +319,12 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
   const problems: string[] = [];
   if (expectedSeconds > deadline)
     problems.push(
-      `${plural(input.users, 'user')} x ${perUser} requests at ${rate} request/s take ${formatDuration(expectedSeconds)} (${plural(waves, 'wave')} of up to ${plural(input.maxConcurrency, 'batch', 'batches')} of ${plural(batchSize, 'user')}), more than the ${formatDuration(deadline)} before the next scheduled run: raise requestRate (PayLink permitting) or lengthen the schedule period`,
+      `${plural(input.users, 'user')} x ${perUser} requests at ${rate} request/s take ${formatDuration(expectedSeconds)} (${plural(waves, 'wave')} of up to ${plural(input.maxConcurrency, 'batch', 'batches')} of ${plural(batchSize, 'user')}, then a commit of ${formatDuration(commitSeconds)}${merge.handOff ? ' with the merge Map' : ''}), more than the ${formatDuration(deadline)} before the next scheduled run: raise requestRate (PayLink permitting) or lengthen the schedule period`,
+    );
+  const itemTimeout = input.commitTimeoutSeconds ?? STACK_DEFAULTS.commitTimeoutSeconds;
+  if (merge.handOff && merge.largestPartitionSeconds > itemTimeout)
+    problems.push(
+      `the largest table partition of ${plural(input.users, 'user')} is estimated at ${formatDuration(merge.largestPartitionSeconds)} of merging, more than the ${formatDuration(itemTimeout)} one merge Map item may run (a partition is one item): split the users over more schedules`,
     );
   if (concurrent > usableConcurrency)
     problems.push(
@@ -210,10 +342,50 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
     batchSeconds: Math.ceil(batchSeconds),
     batchBudgetSeconds: Math.floor(batchBudget),
     batchTimeoutSeconds: timeout,
+    merge,
+    commitSeconds: Math.ceil(commitSeconds),
     expectedSeconds,
     runDeadlineSeconds: deadline,
     fits,
     problem: fits ? undefined : problems.join('; and '),
+  };
+}
+
+/**
+ * The merge volume a committed load measured (its report's users and files: rows, bytes, and the
+ * table partition each file is in); the default when there is none or it is empty. The files are
+ * the merged ones, whose bytes run about 16% under the staged parts' (bench results: 28 MiB
+ * merged for 10,000 users, 17.52 MB staged for 5,000): rows decide the estimate at
+ * MERGE_THROUGHPUT anyway (50 rows a user take 10 ms, 3.5 KB 8.8 ms).
+ */
+export function measuredMergeVolume(marker: { users?: unknown; files?: unknown } | undefined): MergeVolume {
+  const users = Number(marker?.users);
+  if (!(users > 0) || !Array.isArray(marker?.files)) return DEFAULT_MERGE_VOLUME;
+  const partitions = new Map<string, { rows: number; bytes: number }>();
+  for (const file of marker.files as unknown[]) {
+    const { key, rows, bytes } = (file ?? {}) as { key?: unknown; rows?: unknown; bytes?: unknown };
+    if (typeof key !== 'string' || typeof rows !== 'number' || typeof bytes !== 'number') continue;
+    const partition = key.slice(0, key.lastIndexOf('/'));
+    const p = partitions.get(partition) ?? { rows: 0, bytes: 0 };
+    p.rows += rows;
+    p.bytes += bytes;
+    partitions.set(partition, p);
+  }
+  const all = [...partitions.values()];
+  const rows = all.reduce((n, p) => n + p.rows, 0);
+  if (rows === 0) return DEFAULT_MERGE_VOLUME;
+  const at = MERGE_THROUGHPUT;
+  const largest = all.reduce((a, b) =>
+    Math.max(b.rows / at.rowsPerSecond, b.bytes / at.bytesPerSecond) >
+    Math.max(a.rows / at.rowsPerSecond, a.bytes / at.bytesPerSecond)
+      ? b
+      : a,
+  );
+  return {
+    rowsPerUser: rows / users,
+    bytesPerUser: all.reduce((n, p) => n + p.bytes, 0) / users,
+    largest: { rowsPerUser: largest.rows / users, bytesPerUser: largest.bytes / users },
+    partitions: all.length,
   };
 }
 

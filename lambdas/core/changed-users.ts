@@ -13,9 +13,19 @@
  * event seen twice only loads its user twice: harmless. A user whose load failed in a committed
  * run (PayLink answered 5xx for them, say) is loaded again by the next run, once: their change
  * is not lost to one bad moment, and a user who always fails is not retried forever.
+ *
+ * A re-run of a load id (`--load-id`, a re-delivered schedule slot) replaces that load, so it must
+ * load the same users: the users a `changed` load was planned with are kept in its report
+ * (`_loads/<id>.json`, `changed.users`), and a re-run of a load that has a report loads them again
+ * (`reusedSelection`). Picking the users new at re-run time instead would replace the original
+ * users' rows with nothing (their current state rolling back to an older load) while their events
+ * stay seen. A re-run does not move its schedule's state: the events it was planned from were
+ * folded when it first committed, and folding "nothing listed" on a later day would close
+ * partitions it never listed.
  */
-import { ConfigError } from './errors.ts';
+import { ConfigError, LakeStateError } from './errors.ts';
 import {
+  asideRefs,
   byReceipt,
   type EventRef,
   type LoadedEvent,
@@ -23,11 +33,11 @@ import {
   NOTHING_TAKEN,
   readEvents,
   type TakenEvents,
-  takenKeys,
-  untaken,
+  toRead,
+  type UnreadableEvent,
   withTaken,
 } from './event-log.ts';
-import { stagingPrefix } from './layout.ts';
+import { loadMarkerKey, stagingPrefix } from './layout.ts';
 import type { BatchUser } from './load-batch.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson, writeJson } from './store-json.ts';
@@ -64,6 +74,18 @@ export interface ChangedSelection {
   readonly users: number;
   /** Users loaded again because their load failed in the last committed run (not retried twice). */
   readonly retried?: readonly string[];
+  /** The users planned, with their task ids: kept in the load's report, so a re-run loads them again. */
+  readonly planned?: readonly BatchUser[];
+  /** Set when this is a re-run of a load that has a report: its schedule's state does not move. */
+  readonly rerun?: true;
+  /** Events that could not be read (event-log.ts): not seen, kept aside to be read again. */
+  readonly aside?: readonly EventRef[];
+}
+
+/** What a committed `changed` load's report (`_loads/<id>.json`) keeps of its selection. */
+export interface MarkerChanged {
+  readonly schedule: string;
+  readonly users: readonly BatchUser[];
 }
 
 export interface ChangedUsers {
@@ -72,6 +94,8 @@ export interface ChangedUsers {
   readonly selection: ChangedSelection;
   /** The new events, in receipt order. */
   readonly events: readonly LoadedEvent[];
+  /** Stored events that could not be read: set aside, reported, their users not loaded. */
+  readonly unreadable: readonly UnreadableEvent[];
 }
 
 /**
@@ -87,8 +111,18 @@ export async function selectChangedUsers(
   const state: ChangedState =
     (await readJson<ChangedState>(store, changedStateKey(schedule))) ?? NOTHING_TAKEN;
   const today = now.toISOString().slice(0, 10);
-  const listed = await listEvents(store, state.from, today);
-  const events = (await readEvents(store, untaken(listed, takenKeys(state)))).sort(byReceipt);
+  const listedAll = await listEvents(store, state.from, today);
+  const read = await readEvents(store, toRead(listedAll, state));
+  const events = read.events.sort(byReceipt);
+  // Set aside, not seen: a repaired object is loaded by a later run (event-log.ts).
+  const unreadableKeys = new Set(read.unreadable.map((u) => u.key));
+  // Seen: everything listed and readable, and the events set aside earlier that read now.
+  const listedKeys = new Set(listedAll.map((r) => `${r.dt}/${r.key}`));
+  const listed = [
+    ...listedAll,
+    ...events.filter((e) => !listedKeys.has(`${e.dt}/${e.key}`)).map(({ dt, key }) => ({ dt, key })),
+  ].filter((r) => !unreadableKeys.has(r.key));
+  const aside = read.unreadable.filter((u) => !u.gone).map(({ dt, key }) => ({ dt, key }));
   const fromEvents = new Set(events.map((e) => e.identifier).filter(isLoadableIdentifier));
   const retried = (state.retry ?? []).filter((u) => !fromEvents.has(u));
   const identifiers = [...fromEvents, ...retried].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -98,11 +132,12 @@ export async function selectChangedUsers(
     const ids = known.get(event.identifier) ?? [];
     if (!ids.includes(event.taskId)) known.set(event.identifier, [...ids, event.taskId]);
   }
+  const users: BatchUser[] = identifiers.map((identifier) => {
+    const taskIds = known.get(identifier);
+    return taskIds === undefined ? { identifier } : { identifier, taskIds };
+  });
   return {
-    users: identifiers.map((identifier) => {
-      const taskIds = known.get(identifier);
-      return taskIds === undefined ? { identifier } : { identifier, taskIds };
-    }),
+    users,
     selection: {
       formatVersion: 1,
       schedule,
@@ -111,9 +146,77 @@ export async function selectChangedUsers(
       events: events.length,
       users: identifiers.length,
       ...(retried.length === 0 ? {} : { retried }),
+      planned: users,
+      aside,
     },
     events,
+    unreadable: read.unreadable,
   };
+}
+
+/** For the load's report: the schedule and the users this `changed` load was planned with. */
+export function markerChanged(selection: ChangedSelection | undefined): MarkerChanged | undefined {
+  return selection?.planned === undefined
+    ? undefined
+    : { schedule: selection.schedule, users: selection.planned };
+}
+
+/**
+ * The selection a `changed` run of `loadId` must reuse, or undefined when it selects afresh:
+ *  - the load has a report (it committed, or an attempt reached its report): the users in it,
+ *    as a re-run that leaves the schedule's state alone;
+ *  - the load's staging holds its selection (an interrupted attempt): that selection, unchanged
+ *    (its staged batches were planned from it, and resume only with the same users).
+ * A report without the users (a load of another kind, or written before they were kept) is
+ * refused: loading whatever is new now under that id would replace its users with others.
+ */
+export async function reusedSelection(
+  store: ObjectStore,
+  loadId: string,
+  schedule: string,
+  today: string,
+  /** Where the load id came from, named by the refusal (`--load-id`, `scheduledTime`). */
+  setting: string,
+  /**
+   * Whether to reuse an interrupted attempt's staged selection (the CLI resumes its batches).
+   * The deployed plan does not (it re-plans a slot from scratch, and its role reads no staging).
+   */
+  fromStaging = true,
+): Promise<ChangedUsers | undefined> {
+  const marker = await readJson<{ changed?: MarkerChanged }>(store, loadMarkerKey(loadId));
+  if (marker !== undefined) {
+    const kept = marker.changed;
+    if (kept === undefined || !Array.isArray(kept.users))
+      throw new ConfigError(
+        setting,
+        `load ${loadId} was committed without a record of 'changed' users (a load of a users list, ` +
+          `or one made before they were kept), so a 'changed' re-run cannot load the same users again ` +
+          `and would replace them; re-run it with the users it loaded, or load the new changes under a new load id`,
+      );
+    if (kept.schedule !== schedule)
+      throw new LakeStateError(
+        `load ${loadId} is a '${kept.schedule}' changed load, not a '${schedule}' one: not re-run as ${schedule}`,
+      );
+    return {
+      users: kept.users,
+      selection: {
+        formatVersion: 1,
+        schedule,
+        today,
+        listed: [],
+        events: 0,
+        users: kept.users.length,
+        planned: kept.users,
+        rerun: true,
+      },
+      events: [],
+      unreadable: [],
+    };
+  }
+  if (!fromStaging) return undefined;
+  const staged = await readChangedSelection(store, loadId);
+  if (staged?.planned === undefined || staged.schedule !== schedule) return undefined;
+  return { users: staged.planned, selection: staged, events: [], unreadable: [] };
 }
 
 /** Stages the selection next to the plan (after the plan: planning clears the staging). */
@@ -143,11 +246,17 @@ export async function foldChangedSelection(
   failedUsers: readonly string[] = [],
 ): Promise<void> {
   const key = changedStateKey(selection.schedule);
-  const state = (await readJson<ChangedState>(store, key)) ?? NOTHING_TAKEN;
+  const state: ChangedState = (await readJson<ChangedState>(store, key)) ?? NOTHING_TAKEN;
+  if (selection.rerun === true) {
+    // A re-run: its events were seen when it first committed; only its failures are new.
+    const retry = [...new Set([...(state.retry ?? []), ...failedUsers])].sort();
+    if (retry.length > (state.retry ?? []).length) await writeJson(store, key, { ...state, retry });
+    return;
+  }
   const retried = new Set(selection.retried ?? []);
   const retry = [...new Set(failedUsers)].filter((u) => !retried.has(u)).sort();
   const next: ChangedState = {
-    ...withTaken(state, selection.listed, selection.today),
+    ...withTaken(state, selection.listed, selection.today, selection.aside ?? asideRefs(state)),
     ...(retry.length === 0 ? {} : { retry }),
   };
   await writeJson(store, key, next);

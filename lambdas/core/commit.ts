@@ -5,14 +5,17 @@
  *  2. merge the batches' schema views into the committed registry and write it. Batches that
  *     ran in parallel may have typed a brand-new column differently: the first batch's type
  *     wins and the other batch's parts of that table are rewritten through the registry (its
- *     misfits land in variant columns), so no column ever has two Parquet types;
+ *     misfits land in variant columns), so no column ever has two Parquet types. The changes
+ *     are recorded in the commit intent before the version is claimed: an attempt that runs
+ *     after a claim finds them in the registry, and reports them from there;
  *  3. sync the query catalog (Glue) so new columns exist before files that carry them;
  *  3b. merge each table partition's parts from all batches into one file (or files of at least
  *     128 MB; merge-parts.ts), staged apart from the batches' parts, which stay its input. With
  *     a fan-out policy (the deployed commit), a merge estimated longer than the invocation can
  *     afford is handed to a Map of one item per partition instead (merge-fan-out.ts): the commit
  *     returns there, and its next run finds the partitions merged and goes on;
- *  4. write the commit intent (new keys + keys a previous attempt of this load published);
+ *  4. write the commit intent (new keys + keys a previous attempt of this load published, and
+ *     the schema claims);
  *  5. retract the load's `_dlt_loads` row if an earlier attempt committed it: from here until
  *     step 9 the load is invisible to readers, never half old and half new;
  *  6. move the merged (or lone) staged parts to their final keys (deterministic: a re-run overwrites);
@@ -27,7 +30,12 @@
  * users it names in the registry) and, for a `changed` load, what its schedule has now seen.
  * Every step is idempotent, so a commit that dies anywhere can simply run again.
  */
-import { foldChangedSelection, readChangedSelection } from './changed-users.ts';
+import {
+  foldChangedSelection,
+  type MarkerChanged,
+  markerChanged,
+  readChangedSelection,
+} from './changed-users.ts';
 import { LAKE } from './constants.ts';
 import type { EndpointFinding } from './endpoint-health.ts';
 import { CommitIncompleteError, LakeStateError } from './errors.ts';
@@ -41,7 +49,13 @@ import {
   releaseClaim,
 } from './event-claims.ts';
 import { rootRowId } from './ids.ts';
-import { claimSchemaVersion, readCommittedSchema } from './lake-schema.ts';
+import {
+  claimSchemaVersion,
+  heldClaim,
+  readCommittedSchema,
+  type SchemaClaim,
+  schemaClaimOf,
+} from './lake-schema.ts';
 import { DLT_LOADS_COLUMNS, isPartitioned } from './lake-views.ts';
 import {
   batchManifestKey,
@@ -131,7 +145,10 @@ export interface LoadMarker {
   readonly rowsByTable: Readonly<Record<string, number>>;
   readonly files: readonly CommittedFile[];
   readonly schemaVersion: number;
-  /** Includes `shape_change`s: a field seen as a list and a scalar (or an object), table and column named. */
+  /**
+   * The changes this load made to the registry, whichever of its commit's attempts claimed them.
+   * Includes `shape_change`s: a field seen as a list and a scalar (or an object), table and column named.
+   */
   readonly schemaChanges: readonly SchemaChange[];
   /** Bare NaN / Infinity / -Infinity tokens loaded as null (each token kept in `<column>__v_text`). */
   readonly nonFiniteValues: number;
@@ -142,6 +159,8 @@ export interface LoadMarker {
   readonly endpointFindings: readonly EndpointFinding[];
   /** The webhook events this load commits (`webhook_events`): the claim it commits with. */
   readonly events?: MarkerEvents;
+  /** A `changed` load: its schedule and the users it was planned with (a re-run loads them again). */
+  readonly changed?: MarkerChanged;
   /**
    * The plan's schedule (the CLI's loads: `local`) and users selection: with the tables, the
    * series the quality signals compare this load with (quality.ts `seriesOf`). Absent in
@@ -160,6 +179,17 @@ export interface LoadMarker {
 interface CommitIntent {
   readonly loadId: string;
   readonly keys: readonly string[];
+  /**
+   * The schema versions attempts of this load id set out to claim, each with the changes it
+   * brings, written before the claim: a re-run finds those changes in the registry already, so
+   * this is where it learns them (each entry counts once its version file proves it; see
+   * `earlierClaims`). Absent in intents written before commits recorded their claims.
+   */
+  readonly claims?: readonly ClaimRecord[];
+}
+
+interface ClaimRecord extends SchemaClaim {
+  readonly changes: readonly SchemaChange[];
 }
 
 export const BATCH_FAILED_CODE = 'batch_failed';
@@ -193,6 +223,7 @@ export async function commitOrHandOff(loadId: string, deps: CommitDeps): Promise
   const claimed = await claimEvents(plan, {
     store,
     parts: deps.parts,
+    reader: deps.reader,
     clock: deps.clock,
     ...(deps.eventsLock === undefined ? {} : { eventsLock: deps.eventsLock }),
     ...(deps.lease === undefined ? {} : { loadOwner: deps.lease.doc.owner }),
@@ -222,17 +253,24 @@ async function commitClaimed(
 
   // Units the batches could not judge alone (a Lambda each), judged with every batch's evidence.
   const deferred = settleDeferredUnits(manifests, mergeFindings(manifests));
-  const { registry, changes, staged } = await settleSchema(
+  const earlier = await earlierClaims(store, loadId);
+  const { registry, changes, staged, claims } = await settleSchema(
     loadId,
     plan,
     manifests,
     missingBatches,
     deferred,
+    earlier,
     deps,
   );
   const schemaVersion = registry.version;
-  // With the changes a hand-off before the merge Map claimed (this run finds them committed).
-  const reported = await changesHandedOff(deps, loadId, changes);
+  // The load's changes whatever attempt claimed them: this run finds those of an attempt that
+  // died after its claim (or handed its merge to the Map) committed already, so it has none itself.
+  const reported = await changesHandedOff(
+    deps,
+    loadId,
+    distinctChanges([...claims.flatMap((c) => c.changes), ...changes]),
+  );
   if (deps.catalog) {
     await deps.catalog.syncTables(
       registry.tables().map((table) => ({
@@ -255,7 +293,11 @@ async function commitClaimed(
   deps.onMerged?.(merged);
   const newKeys = new Set(toPublish.map((f) => f.finalKey));
   const previousKeys = await previouslyPublished(store, loadId, plan.dt, registry.tables());
-  const intent: CommitIntent = { loadId, keys: [...new Set([...newKeys, ...previousKeys])].sort() };
+  const intent: CommitIntent = {
+    loadId,
+    keys: [...new Set([...newKeys, ...previousKeys])].sort(),
+    claims,
+  };
   await writeJson(store, commitIntentKey(loadId), intent);
 
   await deps.lease?.renew();
@@ -279,7 +321,12 @@ async function commitClaimed(
       deps,
     );
     const events = markerEvents(claimed);
-    const marker: LoadMarker = events === undefined ? built : { ...built, events };
+    const planned = markerChanged(changed);
+    const marker: LoadMarker = {
+      ...built,
+      ...(events === undefined ? {} : { events }),
+      ...(planned === undefined ? {} : { changed: planned }),
+    };
     await writeJson(store, loadMarkerKey(loadId), marker);
     await deps.lease?.renew();
     await claimed?.lock.renew();
@@ -425,6 +472,27 @@ interface SettledSchema {
   readonly changes: SchemaChange[];
   /** Every part to publish: the batches' (some rewritten) and those recording missing batches. */
   readonly staged: StagedFile[];
+  /** The claims of this load id that went through: earlier attempts' and this one's, if it claimed. */
+  readonly claims: readonly ClaimRecord[];
+}
+
+/** What earlier attempts of a load id left of the schema changes they claimed. */
+interface EarlierClaims {
+  /** The keys of the intent they left (kept: the intent is rewritten at each claim). */
+  readonly keys: readonly string[];
+  /** Their claims that went through. */
+  readonly claims: readonly ClaimRecord[];
+}
+
+async function earlierClaims(store: ObjectStore, loadId: string): Promise<EarlierClaims> {
+  const intent = await readJson<CommitIntent>(store, commitIntentKey(loadId));
+  const claims: ClaimRecord[] = [];
+  // A claim recorded and never made (the attempt died first, or lost the version to another
+  // commit) has no version file with its bytes: its changes are not the load's.
+  // Two commits that claim byte-identical registries (the same base, the same changes) cannot be
+  // told apart: both then report the changes, which both loads' batches did bring.
+  for (const claim of intent?.claims ?? []) if (await heldClaim(store, claim)) claims.push(claim);
+  return { keys: intent?.keys ?? [], claims };
 }
 
 /**
@@ -439,6 +507,7 @@ async function settleSchema(
   manifests: readonly BatchManifest[],
   missingBatches: readonly number[],
   deferred: DeferredSettlement,
+  earlier: EarlierClaims,
   deps: CommitDeps,
 ): Promise<SettledSchema> {
   const rewritten = new Set<string>();
@@ -480,9 +549,14 @@ async function settleSchema(
         changes.push(change);
       }
     }
-    if (changes.length === 0) return { registry, changes, staged };
+    if (changes.length === 0) return { registry, changes, staged, claims: earlier.claims };
     registry.setVersion(baseVersion + 1);
-    if (await claimSchemaVersion(deps.store, registry)) return { registry, changes, staged };
+    // Recorded before the claim: an attempt that dies right after claiming leaves its changes
+    // where the next attempt, which finds them in the registry, reads them (and only if it won).
+    const claims = [...earlier.claims, { ...schemaClaimOf(registry), changes }];
+    const intent: CommitIntent = { loadId, keys: earlier.keys, claims };
+    await writeJson(deps.store, commitIntentKey(loadId), intent);
+    if (await claimSchemaVersion(deps.store, registry)) return { registry, changes, staged, claims };
     if (attempt >= SCHEMA_CLAIM_ATTEMPTS) {
       throw new LakeStateError(
         `load ${loadId}: schema version ${baseVersion + 1} was taken by another commit ${attempt} times; re-run the commit`,
@@ -614,6 +688,17 @@ function renameKeys<V>(row: Record<string, V>, renamed: ReadonlyMap<string, stri
 
 function changeKey(change: SchemaChange): string {
   return JSON.stringify(change);
+}
+
+/** Each change once, where it first appears. */
+function distinctChanges(changes: readonly SchemaChange[]): SchemaChange[] {
+  const seen = new Set<string>();
+  return changes.filter((c) => {
+    const key = changeKey(c);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /**

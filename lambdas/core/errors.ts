@@ -287,9 +287,12 @@ export class LakeStateError extends LoaderError {
 export class LeaseHeldError extends LoaderError {
   override readonly name: string = 'LeaseHeldError';
   readonly loadId: string;
+  /** Who holds it, as `describeHolder` words it (kind, id, host, pid, command, times). */
+  readonly holder: string;
   constructor(loadId: string, holder: string, cause?: unknown) {
     super(`load ${loadId} is being written by ${holder}`, { code: 'lease_held', cause });
     this.loadId = loadId;
+    this.holder = holder;
   }
 }
 

@@ -3,7 +3,8 @@
  * load to commit after it arrived, through the same staging -> commit path as every table.
  *
  * How a load claims the events it commits (all under `_state/events/`):
- *  - `committed.json`: the keys of events committed so far (TakenEvents, event-log.ts);
+ *  - `committed.json`: the keys of events committed so far (TakenEvents, event-log.ts), and
+ *    the claims folded (`folded`: load id -> claimedAt, what pruning reads);
  *  - `claims/<load_id>.json`: what a load claimed (its events, and which of them were new);
  *  - `pending/<load_id>`: a claim not yet folded into `committed.json`.
  * A commit takes the events lock (a lease, lease.ts, on the pseudo load id `_webhook_events`),
@@ -19,27 +20,35 @@
  * anywhere leaves either no claim, or a pending claim that the next holder settles by the rule
  * above: two loads never both commit an event, and a failed load never loses one. A zombie (a
  * holder stalled past the lock's ttl and taken over) fails its renewal before its commit point.
+ * Claims do not pile up: once folded, older than `claimKeepMs` and with no run of their load id
+ * holding a live lease, they are pruned (`pruneClaims`, by the committing holder, from the
+ * `folded` index in `committed.json`); a later re-run of such a load id takes its events from
+ * its own committed `webhook_events` rows. Pending markers are removed by every settlement.
+ * An event object that cannot be read is set aside, not claimed (event-log.ts): the claim
+ * records it (`aside`), the load's report names it, and the next claims read it again.
  */
 import { LakeStateError, LeaseHeldError } from './errors.ts';
 import {
+  asideRefs,
   byReceipt,
   type EventRef,
+  eventObjectKeyOf,
   type LoadedEvent,
   listEvents,
   NOTHING_TAKEN,
   readEvents,
   type TakenEvents,
   takenKeys,
-  untaken,
+  toRead,
   withTaken,
 } from './event-log.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { dltLoadsKey, loadMarkerKey } from './layout.ts';
-import { acquireLease, type Lease, type LeaseOwner } from './lease.ts';
+import { acquireLease, isLive, type Lease, type LeaseOwner, readLease } from './lease.ts';
 import type { BatchManifest } from './load-batch.ts';
 import { normalizeRecord } from './normalize.ts';
 import type { PlanDoc } from './plan.ts';
-import type { ObjectStore, PartWriterFactory } from './ports.ts';
+import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { TableSinks } from './table-sinks.ts';
 import type { Clock, JsonObject } from './types.ts';
@@ -60,9 +69,16 @@ export const EVENT_CLAIMS = {
   batch: 99_999,
   /** A holder renews at least this often (claim, publish, commit point): a stalled one is taken over. */
   lockTtlMs: 15 * 60 * 1000,
+  /**
+   * A folded claim is kept this long after its claim, then pruned (see `pruneClaims`): a re-run
+   * of its load id soon after (the common case: a commit retried) finds it at hand.
+   */
+  claimKeepMs: 2 * 24 * 3600 * 1000,
   /** How long a commit waits for another commit holding the lock before failing (retryable). */
   lockWaitMs: 5 * 60 * 1000,
   lockPollMs: 500,
+  /** How often a waiting commit says again that it waits (`EventsLockOptions.onWait`). */
+  lockNoticeMs: 30 * 1000,
 } as const;
 
 /** Declared columns of `webhook_events` (source names; dlt naming gives `event_time`, ...). */
@@ -100,12 +116,16 @@ export interface EventClaim {
   readonly events: readonly ClaimedEvent[];
   /** Copies of events already committed, stored again on another day: marked taken on fold. */
   readonly copies: readonly EventRef[];
+  /** Events unreadable when claimed: kept aside on fold (event-log.ts), to be read again. */
+  readonly aside?: readonly EventRef[];
 }
 
 /** What the load's report (`_loads/<id>.json`) says about its events. */
 export interface MarkerEvents {
   readonly claimedAt: string;
   readonly count: number;
+  /** Stored event objects that could not be read: set aside, not in `webhook_events`. */
+  readonly unreadable?: readonly UnreadableEventReport[];
 }
 
 export interface EventsLockOptions {
@@ -114,6 +134,12 @@ export interface EventsLockOptions {
   readonly waitMs?: number;
   readonly isAbandoned?: (owner: LeaseOwner) => boolean;
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * Told when the commit has to wait for the lock, and again every `lockNoticeMs` while it
+   * waits: a sentence naming the holder and how long it may still wait (the CLI prints it, the
+   * commit Lambda logs it), so a wait of minutes never looks like a hang.
+   */
+  readonly onWait?: (message: string) => void;
 }
 
 export interface EventsDeps {
@@ -123,6 +149,8 @@ export interface EventsDeps {
   readonly eventsLock?: EventsLockOptions;
   /** The load's own lease holder (host, pid, command): who the events lock names. */
   readonly loadOwner?: LeaseOwner;
+  /** Reads a re-run's committed `webhook_events` rows when its claim was pruned. */
+  readonly reader?: PartReader;
 }
 
 /** The events a commit holds: its claim, the lock, and the staged batch of their rows. */
@@ -131,6 +159,15 @@ export interface ClaimedBatch {
   readonly lock: Lease;
   /** Undefined when the claim holds no event (nothing to stage). */
   readonly manifest: BatchManifest | undefined;
+  /** Stored events that could not be read: set aside (kept, not committed), for the report. */
+  readonly unreadable: readonly UnreadableEventReport[];
+}
+
+/** An event object set aside, as reports name it. */
+export interface UnreadableEventReport {
+  /** Its lake key, `_events/dt=.../<key>.json`. */
+  readonly key: string;
+  readonly problem: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -140,6 +177,7 @@ async function takeLock(loadId: string, deps: EventsDeps): Promise<Lease> {
   const base = options.owner ?? deps.loadOwner;
   const started = deps.clock().getTime();
   const waitMs = options.waitMs ?? EVENT_CLAIMS.lockWaitMs;
+  let noticed: number | undefined;
   for (;;) {
     try {
       return await acquireLease(deps.store, EVENT_CLAIMS.lockId, {
@@ -153,13 +191,21 @@ async function takeLock(loadId: string, deps: EventsDeps): Promise<Lease> {
         ...(options.isAbandoned === undefined ? {} : { isAbandoned: options.isAbandoned }),
       });
     } catch (error) {
-      if (!(error instanceof LeaseHeldError) || deps.clock().getTime() - started >= waitMs)
-        throw error instanceof LeaseHeldError
-          ? new LakeStateError(
-              `load ${loadId}: another commit held the webhook events lock for ${Math.round(waitMs / 1000)} s; re-run the commit`,
-              error,
-            )
-          : error;
+      if (!(error instanceof LeaseHeldError)) throw error;
+      const waited = deps.clock().getTime() - started;
+      if (waited >= waitMs)
+        throw new LakeStateError(
+          `load ${loadId}: the webhook events lock (${EVENT_CLAIMS.lockId}) stayed held for ${Math.round(waitMs / 1000)} s by ${error.holder}; ` +
+            'nothing of this load was committed: re-run it with the same load id once that commit is done (its staged batches are kept)',
+          error,
+        );
+      if (noticed === undefined || waited - noticed >= EVENT_CLAIMS.lockNoticeMs) {
+        noticed = waited;
+        options.onWait?.(
+          `load ${loadId}: waiting for the webhook events lock, held by another commit until its commit point: ${error.holder}; ` +
+            `waiting up to ${Math.round((waitMs - waited) / 1000)} s more`,
+        );
+      }
       await (options.sleep ?? sleep)(EVENT_CLAIMS.lockPollMs);
     }
   }
@@ -175,12 +221,16 @@ async function committedWith(store: ObjectStore, claim: EventClaim): Promise<boo
 /** `committed.json` plus a claim its load committed with; the claim's users join the registry. */
 async function fold(
   store: ObjectStore,
-  state: TakenEvents,
+  state: CommittedEvents,
   claim: EventClaim,
   at: Date,
-): Promise<TakenEvents> {
+): Promise<CommittedEvents> {
   const fresh = claim.events.filter((e) => e.fresh);
-  const next = withTaken(state, [...fresh, ...claim.copies], claim.today);
+  const folded = { ...(state.folded ?? (await foldedSoFar(store))), [claim.loadId]: claim.claimedAt };
+  const next: CommittedEvents = {
+    ...withTaken(state, [...fresh, ...claim.copies], claim.today, claim.aside ?? asideRefs(state)),
+    folded,
+  };
   await writeJson(store, EVENT_CLAIMS.committedKey, next);
   await learnUsers(
     store,
@@ -191,6 +241,95 @@ async function fold(
 }
 
 /**
+ * `committed.json`: the events committed (TakenEvents) and, per load id, the `claimedAt` of the
+ * claim folded last (the index `pruneClaims` works from, so pruning needs no listing).
+ */
+export interface CommittedEvents extends TakenEvents {
+  readonly folded?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The folded claims of a lake written before the index existed: every claim without a pending
+ * marker. Read once; from then on the index is kept by each fold.
+ */
+async function foldedSoFar(store: ObjectStore): Promise<Record<string, string>> {
+  const pending = new Set(
+    (await store.list(EVENT_CLAIMS.pendingPrefix)).map((k) => k.slice(EVENT_CLAIMS.pendingPrefix.length)),
+  );
+  const out: Record<string, string> = {};
+  for (const key of await store.list(EVENT_CLAIMS.claimsPrefix)) {
+    const loadId = key.slice(EVENT_CLAIMS.claimsPrefix.length, -'.json'.length);
+    if (pending.has(loadId)) continue;
+    const claim = await readJson<EventClaim>(store, key).catch(() => undefined);
+    if (claim !== undefined) out[loadId] = claim.claimedAt;
+  }
+  return out;
+}
+
+/**
+ * Deletes the claims no run will read again, under the events lock. A claim is read only by its
+ * pending settlement and by a run of its own load id (a re-run re-commits the events it holds).
+ * So a claim is pruned once it is folded (in the index, no pending marker), was claimed more
+ * than `claimKeepMs` ago, and no live lease holds its load id (no run of it in progress, which
+ * covers every live load that could still read it). A later re-run of that id finds its events
+ * in its own committed `webhook_events` rows instead (`committedEventsOf`).
+ */
+export async function pruneClaims(store: ObjectStore, now: Date): Promise<string[]> {
+  const state: CommittedEvents =
+    (await readJson<CommittedEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const cutoff = now.getTime() - EVENT_CLAIMS.claimKeepMs;
+  const pruned: string[] = [];
+  for (const [loadId, claimedAt] of Object.entries(state.folded ?? {})) {
+    if (!(Date.parse(claimedAt) < cutoff)) continue;
+    if ((await store.get(pendingKey(loadId))) !== undefined) continue;
+    const lease = await readLease(store, loadId).catch(() => undefined);
+    if (lease !== undefined && isLive(lease, now)) continue;
+    pruned.push(loadId);
+  }
+  if (pruned.length === 0) return [];
+  await store.delete(pruned.map(claimKey));
+  const folded = { ...state.folded };
+  for (const loadId of pruned) delete folded[loadId];
+  await writeJson(store, EVENT_CLAIMS.committedKey, { ...state, folded });
+  return pruned;
+}
+
+/**
+ * The events a committed load holds in its own `webhook_events` rows (its report lists their
+ * files): a re-run's events when its claim was pruned. Each row's `received_at` names the
+ * partition its event object is stored in (the receiver dates it by receipt).
+ */
+async function committedEventsOf(
+  store: ObjectStore,
+  loadId: string,
+  reader: PartReader | undefined,
+): Promise<EventRef[]> {
+  // Only a committed load's rows are its own: a failed attempt's report and parts (published,
+  // never committed) name events that went back to the pool and another load committed.
+  if ((await store.get(dltLoadsKey(loadId))) === undefined) return [];
+  const marker = await readJson<{ events?: MarkerEvents; files?: readonly { key: string; table: string }[] }>(
+    store,
+    loadMarkerKey(loadId),
+  );
+  const files = (marker?.files ?? []).filter((f) => f.table === EVENTS_TABLE);
+  if (files.length === 0) return [];
+  if (reader === undefined)
+    throw new LakeStateError(
+      `load ${loadId}: the claim of its webhook events was pruned and its committed rows cannot be read here; re-run it from the CLI or the commit Lambda`,
+    );
+  const refs: EventRef[] = [];
+  for (const file of files)
+    for (const row of await reader.readRows(store, file.key)) {
+      const key = row.event_key;
+      const received = row.received_at;
+      if (typeof key !== 'string' || typeof received !== 'string')
+        throw new LakeStateError(`lake ${file.key}: a webhook_events row without event_key or received_at`);
+      refs.push({ dt: received.slice(0, 10), key });
+    }
+  return refs;
+}
+
+/**
  * Settles other loads' pending claims (see the file comment), and this load's own earlier one:
  * returns the events this load committed before (re-committed by this attempt).
  */
@@ -198,8 +337,10 @@ async function settlePending(
   store: ObjectStore,
   loadId: string,
   at: Date,
-): Promise<{ state: TakenEvents; kept: ClaimedEvent[] }> {
-  let state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  reader: PartReader | undefined,
+): Promise<{ state: CommittedEvents; kept: ClaimedEvent[] }> {
+  let state: CommittedEvents =
+    (await readJson<CommittedEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
   for (const key of await store.list(EVENT_CLAIMS.pendingPrefix)) {
     const other = key.slice(EVENT_CLAIMS.pendingPrefix.length);
     const claim = await readJson<EventClaim>(store, claimKey(other));
@@ -210,12 +351,34 @@ async function settlePending(
       // id holds stays its own (a re-run of it commits them again).
       const kept = claim.events.filter((e) => !e.fresh);
       if (kept.length === 0) await store.delete([claimKey(other)]);
-      else await writeJson(store, claimKey(other), { ...claim, events: kept, copies: [] });
+      else {
+        const { aside: _aside, ...rest } = claim;
+        await writeJson(store, claimKey(other), { ...rest, events: kept, copies: [] });
+        // Indexed, so pruning finds it: a re-run may never come.
+        if (state.folded !== undefined) {
+          state = { ...state, folded: { ...state.folded, [other]: claim.claimedAt } };
+          await writeJson(store, EVENT_CLAIMS.committedKey, state);
+        }
+      }
     }
     await store.delete([key]);
   }
   const mine = await readJson<EventClaim>(store, claimKey(loadId));
-  return { state, kept: (mine?.events ?? []).map((e) => ({ ...e, fresh: false })) };
+  if (mine !== undefined) return { state, kept: mine.events.map((e) => ({ ...e, fresh: false })) };
+  // No claim: a first run, or a re-run of a load whose claim was pruned (its rows tell).
+  const refs = await committedEventsOf(store, loadId, reader);
+  const { events } = await readEvents(store, refs);
+  return {
+    state,
+    kept: events.map((e) => ({
+      dt: e.dt,
+      key: e.key,
+      identifier: e.identifier,
+      taskId: e.taskId,
+      eventTime: e.eventTime,
+      fresh: false,
+    })),
+  };
 }
 
 /**
@@ -235,22 +398,37 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
     store.list(EVENT_CLAIMS.pendingPrefix),
     store.get(claimKey(loadId)),
   ]);
-  if (listedEarly.length === 0 && pending.length === 0 && mine === undefined) return undefined;
+  // A re-run of a load whose claim was pruned still holds events (its report counts them).
+  const committedBefore = async () =>
+    ((await readJson<{ events?: MarkerEvents }>(store, loadMarkerKey(loadId)))?.events?.count ?? 0) > 0;
+  // Events set aside in a closed partition are not listed: read again all the same.
+  if (
+    listedEarly.length === 0 &&
+    asideRefs(peek).length === 0 &&
+    pending.length === 0 &&
+    mine === undefined &&
+    !(await committedBefore())
+  )
+    return undefined;
 
   const lock = await takeLock(loadId, deps);
   try {
     const now = deps.clock();
-    const { state, kept } = await settlePending(store, loadId, now);
+    const { state, kept } = await settlePending(store, loadId, now, deps.reader);
     const listed = await listEvents(store, state.from, today);
     const committed = takenKeys(state);
     const keptKeys = new Set(kept.map((e) => e.key));
-    const fresh = untaken(listed, new Set([...committed, ...keptKeys]));
+    // The listed events no load committed, and those set aside before (read again: repaired?).
+    const candidates = toRead(listed, state, keptKeys);
+    const read = await readEvents(store, candidates);
+    const events = read.events;
+    const aside = read.unreadable.filter((u) => !u.gone);
+    const fresh: EventRef[] = events.map(({ dt, key }) => ({ dt, key }));
     const freshKeys = new Set(fresh.map((r) => r.key));
     const inState = new Set(Object.entries(state.dts).flatMap(([dt, keys]) => keys.map((k) => `${dt}/${k}`)));
     const copies = listed.filter(
       (r) => !freshKeys.has(r.key) && !inState.has(`${r.dt}/${r.key}`) && committed.has(r.key),
     );
-    const events = await readEvents(store, fresh);
     const claim: EventClaim = {
       formatVersion: 1,
       loadId,
@@ -268,22 +446,50 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
         })),
       ],
       copies,
+      aside: aside.map(({ dt, key }) => ({ dt, key })),
     };
-    if (claim.events.length === 0 && copies.length === 0) {
+    // Nothing to commit, and the set-aside events unchanged (none before, none now): no claim.
+    if (
+      claim.events.length === 0 &&
+      copies.length === 0 &&
+      aside.length === 0 &&
+      asideRefs(state).length === 0
+    ) {
       await store.delete([claimKey(loadId), pendingKey(loadId)]);
       await lock.release();
       return undefined;
     }
     await writeJson(store, claimKey(loadId), claim);
     await store.put(pendingKey(loadId), '');
-    const all = [...(await readEvents(store, kept)), ...events].sort(byReceipt);
+    // An event this load committed before that is unreadable now (damaged since): reported, not re-staged.
+    const again = await readEvents(store, kept);
+    const all = [...again.events, ...events].sort(byReceipt);
     const manifest = all.length === 0 ? undefined : await stageEvents(plan, all, deps);
     await lock.renew();
-    return { claim, lock, manifest };
+    const unreadable = [...aside, ...again.unreadable].map((u) => ({
+      key: eventObjectKeyOf(u),
+      problem: u.problem,
+    }));
+    return { claim, lock, manifest, unreadable };
   } catch (error) {
     await lock.release().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The stored events no load could commit because they cannot be read (event-log.ts): those not
+ * committed yet (the open partitions' events a load would claim now) and those set aside. What
+ * `verify` and `status` report; reads every uncommitted event once.
+ */
+export async function unreadableEvents(store: ObjectStore, today: string): Promise<UnreadableEventReport[]> {
+  const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const listed = await listEvents(store, state.from, today);
+  const { unreadable } = await readEvents(store, toRead(listed, state));
+  return unreadable
+    .filter((u) => !u.gone)
+    .map((u) => ({ key: eventObjectKeyOf(u), problem: u.problem }))
+    .sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
 /** A stored event as a record of `webhook_events`: its known fields, and `data` flattened like any record. */
@@ -357,9 +563,13 @@ async function stageEvents(
 /** After the commit point: the claim joins `committed.json` and the registry; the lock is released. */
 export async function finishClaim(claimed: ClaimedBatch, deps: EventsDeps): Promise<void> {
   const { store } = deps;
-  const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const state: CommittedEvents =
+    (await readJson<CommittedEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
   await fold(store, state, claimed.claim, deps.clock());
   await store.delete([pendingKey(claimed.claim.loadId)]);
+  // Still under the lock: no other commit folds or settles meanwhile. Pruning is housekeeping:
+  // a failure leaves the claims for the next commit.
+  await pruneClaims(store, deps.clock()).catch(() => undefined);
   await claimed.lock.release();
 }
 
@@ -375,5 +585,9 @@ export async function releaseClaim(claimed: ClaimedBatch): Promise<void> {
 export function markerEvents(claimed: ClaimedBatch | undefined): MarkerEvents | undefined {
   return claimed === undefined
     ? undefined
-    : { claimedAt: claimed.claim.claimedAt, count: claimed.claim.events.length };
+    : {
+        claimedAt: claimed.claim.claimedAt,
+        count: claimed.claim.events.length,
+        ...(claimed.unreadable.length === 0 ? {} : { unreadable: claimed.unreadable }),
+      };
 }

@@ -9,6 +9,11 @@
  * stay small because a partition only receives events on its own day: once a day is over and
  * every key in it is taken, the partition is closed (`from` moves past it) and its keys are
  * dropped from the set.
+ *
+ * An object under `_events/` that is not one of our events (not JSON, truncated, another shape:
+ * edited or damaged by hand) is set aside, never a reason to fail: it is not taken (a repaired
+ * object is loaded later), its key is kept in `aside` (so it is read again even after its
+ * partition closes), loads report it, and `verify` / `status` name it. The object stays.
  */
 import { LakeStateError } from './errors.ts';
 import { forEachConcurrent } from './pool.ts';
@@ -143,15 +148,47 @@ export function parseStoredEvent(ref: EventRef, bytes: Uint8Array): LoadedEvent 
   };
 }
 
-/** Reads the events, `EVENT_LOG.readConcurrency` at a time; a vanished object is an error (events are never deleted while open). */
-export async function readEvents(store: ObjectStore, refs: readonly EventRef[]): Promise<LoadedEvent[]> {
-  const out: LoadedEvent[] = new Array(refs.length);
+/** A stored event that could not be read as one: set aside (kept, reported), never loaded as is. */
+export interface UnreadableEvent extends EventRef {
+  /** What is wrong, naming the object's key (`lake _events/dt=.../<key>.json: not valid JSON ...`). */
+  readonly problem: string;
+  /** The object was gone when read (removed by hand, say): nothing left to set aside. */
+  readonly gone: boolean;
+}
+
+/** Events read back: the readable ones in `refs`' order, and the ones set aside. */
+export interface ReadEvents {
+  readonly events: LoadedEvent[];
+  readonly unreadable: UnreadableEvent[];
+}
+
+/**
+ * Reads the events, `EVENT_LOG.readConcurrency` at a time. An object that is not one of our
+ * events (not JSON, truncated, another shape) or is gone is returned in `unreadable`, not
+ * thrown: one damaged object must not fail every load of the lake. A store failure still throws.
+ */
+export async function readEvents(store: ObjectStore, refs: readonly EventRef[]): Promise<ReadEvents> {
+  const out: (LoadedEvent | UnreadableEvent)[] = new Array(refs.length);
   await forEachConcurrent(refs, EVENT_LOG.readConcurrency, async (ref, index) => {
     const bytes = await store.get(eventObjectKeyOf(ref));
-    if (bytes === undefined) throw new LakeStateError(`lake ${eventObjectKeyOf(ref)}: listed but gone`);
-    out[index] = parseStoredEvent(ref, bytes);
+    if (bytes === undefined) {
+      out[index] = { ...ref, problem: `lake ${eventObjectKeyOf(ref)}: listed but gone`, gone: true };
+      return;
+    }
+    try {
+      out[index] = parseStoredEvent(ref, bytes);
+    } catch (error) {
+      if (!(error instanceof LakeStateError)) throw error;
+      out[index] = { ...ref, problem: error.message, gone: false };
+    }
   });
-  return out;
+  const events: LoadedEvent[] = [];
+  const unreadable: UnreadableEvent[] = [];
+  for (const item of out) {
+    if ('problem' in item) unreadable.push(item);
+    else events.push(item);
+  }
+  return { events, unreadable };
 }
 
 /**
@@ -171,12 +208,35 @@ export interface TakenEvents {
   readonly formatVersion: 1;
   readonly from?: string;
   readonly dts: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Events set aside, per partition: stored but unreadable when last read (readEvents). Not
+   * taken, so a repaired object is loaded then; kept here, so closing their partition does not
+   * forget them. Read again by every consumer run (a GET each) until readable or removed.
+   */
+  readonly aside?: Readonly<Record<string, readonly string[]>>;
 }
 
 export const NOTHING_TAKEN: TakenEvents = { formatVersion: 1, dts: {} };
 
 export function takenKeys(taken: TakenEvents): Set<string> {
   return new Set(Object.values(taken.dts).flat());
+}
+
+/** The events `taken` set aside, to read again. */
+export function asideRefs(taken: TakenEvents): EventRef[] {
+  return Object.entries(taken.aside ?? {}).flatMap(([dt, keys]) => keys.map((key) => ({ dt, key })));
+}
+
+/**
+ * What a consumer reads this run: the listed events not taken, then the ones set aside before
+ * (those in a closed partition are not listed), one per key (see `untaken`).
+ */
+export function toRead(
+  listed: readonly EventRef[],
+  taken: TakenEvents,
+  alsoTaken: Iterable<string> = [],
+): EventRef[] {
+  return untaken([...listed, ...asideRefs(taken)], new Set([...takenKeys(taken), ...alsoTaken]));
 }
 
 /**
@@ -199,7 +259,13 @@ export function untaken(refs: readonly EventRef[], taken: ReadonlySet<string>): 
  * everything the consumer listed from `taken.from` (copies of one event included: a later copy
  * must stay known as taken), all of which it took; that is what makes closing them safe.
  */
-export function withTaken(taken: TakenEvents, listed: readonly EventRef[], today: string): TakenEvents {
+export function withTaken(
+  taken: TakenEvents,
+  listed: readonly EventRef[],
+  today: string,
+  /** The events set aside by this run (it read every earlier one again): replaces `taken.aside`. */
+  aside: readonly EventRef[] = asideRefs(taken),
+): TakenEvents {
   const dts = new Map<string, Set<string>>(
     Object.entries(taken.dts).map(([dt, keys]) => [dt, new Set(keys)]),
   );
@@ -214,5 +280,16 @@ export function withTaken(taken: TakenEvents, listed: readonly EventRef[], today
   for (const [dt, keys] of [...dts].sort(([a], [b]) => (a < b ? -1 : 1)))
     if (dt >= from) kept[dt] = [...keys].sort();
   const next = taken.from !== undefined && taken.from > from ? taken.from : from;
-  return { formatVersion: 1, from: next, dts: kept };
+  const takenNow = new Set([...Object.values(kept).flat(), ...listed.map((r) => r.key)]);
+  const asideByDt: Record<string, string[]> = {};
+  for (const ref of aside)
+    if (!takenNow.has(ref.key))
+      asideByDt[ref.dt] = [...new Set([...(asideByDt[ref.dt] ?? []), ref.key])].sort();
+  const sortedAside = Object.fromEntries(Object.entries(asideByDt).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return {
+    formatVersion: 1,
+    from: next,
+    dts: kept,
+    ...(Object.keys(sortedAside).length === 0 ? {} : { aside: sortedAside }),
+  };
 }

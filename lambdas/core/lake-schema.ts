@@ -10,6 +10,7 @@
  * anything is written: a lake with committed loads and no registry, or a registry whose newest
  * version file is gone, stops the load with the repair command (`repair-schema`).
  */
+import { createHash } from 'node:crypto';
 import { committedLoadIds } from './committed-loads.ts';
 import { LakeStateError } from './errors.ts';
 import { schemaCurrentKey, schemaVersionKey, schemaVersionsPrefix } from './layout.ts';
@@ -82,7 +83,7 @@ const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1
  */
 export async function claimSchemaVersion(store: ObjectStore, registry: SchemaRegistry): Promise<boolean> {
   const doc = registry.toJSON();
-  const body = `${JSON.stringify(doc, null, 2)}\n`;
+  const body = versionBody(doc);
   if (!(await store.putIfAbsent(schemaVersionKey(doc.version), body))) {
     // Refused, but maybe by our own write: S3 applied it, answered 500, and the SDK's retry met
     // the object. The same bytes mean the same registry: the version is ours either way.
@@ -92,6 +93,35 @@ export async function claimSchemaVersion(store: ObjectStore, registry: SchemaReg
   await writeJson(store, schemaCurrentKey, doc);
   return true;
 }
+
+function versionBody(doc: unknown): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+/**
+ * One claim of a schema version, as a commit records it before the claim (commit.ts): the
+ * version and a digest of the exact bytes the claim writes. The claim was that commit's when the
+ * version file holds those bytes (`heldClaim`), whatever happened to the commit after writing it.
+ */
+export interface SchemaClaim {
+  readonly version: number;
+  readonly sha256: string;
+}
+
+/** The claim `claimSchemaVersion(store, registry)` would make. */
+export function schemaClaimOf(registry: SchemaRegistry): SchemaClaim {
+  const doc = registry.toJSON();
+  return { version: doc.version, sha256: digest(versionBody(doc)) };
+}
+
+/** Whether `claim` went through: its version file exists and holds the bytes it would have written. */
+export async function heldClaim(store: ObjectStore, claim: SchemaClaim): Promise<boolean> {
+  if (!Number.isSafeInteger(claim.version) || claim.version < 1) return false;
+  const bytes = await store.get(schemaVersionKey(claim.version));
+  return bytes !== undefined && digest(bytes) === claim.sha256;
+}
+
+const digest = (body: string | Uint8Array) => createHash('sha256').update(body).digest('hex');
 
 /** The newest version number present (files or current.json), 0 for none: where a repair writes after. */
 export async function newestSchemaVersion(store: ObjectStore): Promise<number> {

@@ -182,6 +182,9 @@ export function mergeHandOffKey(loadId: string): string {
 /**
  * Written by commit before it publishes anything: the final keys it is about to write. A
  * re-run of the same load id reads it (and the old marker) to remove parts it no longer writes.
+ * Also written just before the commit claims a schema version, naming that claim and its
+ * changes: kept by a re-plan like the keys, so the load's report lists them whichever attempt
+ * commits.
  */
 export function commitIntentKey(loadId: string): string {
   return `${stagingPrefix(loadId)}commit-intent.json`;

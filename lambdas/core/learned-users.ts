@@ -11,7 +11,7 @@
  * its user is loaded once more, which is harmless.
  */
 import { EVENT_CLAIMS } from './event-claims.ts';
-import { listEvents, NOTHING_TAKEN, readEvents, type TakenEvents, takenKeys, untaken } from './event-log.ts';
+import { listEvents, NOTHING_TAKEN, readEvents, type TakenEvents, toRead } from './event-log.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson } from './store-json.ts';
 import { isLoadableIdentifier, registeredUsers } from './user-registry.ts';
@@ -32,7 +32,8 @@ export async function learnedUsers(store: ObjectStore, now: Date): Promise<Learn
     if (user.taskIds.length > 0) taskIds.set(identifier, [...user.taskIds]);
   const committed = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
   const listed = await listEvents(store, committed.from, now.toISOString().slice(0, 10));
-  const pending = await readEvents(store, untaken(listed, takenKeys(committed)));
+  // An unreadable event names no user: skipped here (the commit sets it aside and reports it).
+  const { events: pending } = await readEvents(store, toRead(listed, committed));
   const identifiers = new Set(registry.keys());
   let fromPendingEvents = 0;
   for (const event of pending) {

@@ -36,6 +36,7 @@ import { readJson, writeJson } from './store-json.ts';
  * fan-out, one that runs short costs a timed-out commit. At these figures a 10,000-user load
  * (28 MiB, ~0.5M rows: ~100 s) merges in one commit and a 100,000-user load (280 MiB: ~735 s)
  * fans out. A partition is one item: it must merge within 15 minutes, ~4M rows at these figures.
+ * The plan sizes a run's commit with the same figures (capacity.ts `planCommitMerge`).
  */
 export const MERGE_THROUGHPUT = { rowsPerSecond: 5_000, bytesPerSecond: 400_000 } as const;
 
@@ -170,8 +171,10 @@ export async function mergeTask(item: MergeItem, deps: MergeDeps): Promise<Merge
 }
 
 /**
- * The schema changes a load reports: this attempt's, after those a hand-off before the Map
- * claimed (the commit after the Map finds them in the registry already, so it has none itself).
+ * The schema changes a load reports: `changes`, after those a hand-off before the Map claimed
+ * (the commit after the Map finds them in the registry already, so it has none itself). The
+ * commit intent's claim records (commit.ts) carry them too; the hand-off document is still read
+ * for a hand-off whose commit wrote no such record (one of an earlier release, still in its Map).
  */
 export async function changesHandedOff(
   deps: Pick<MergeDeps, 'store'>,

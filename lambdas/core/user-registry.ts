@@ -14,16 +14,15 @@ import { parseIsoTimestamp } from './iso-timestamp.ts';
 import { identifierShard } from './plan.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson, writeJson } from './store-json.ts';
-import { MAX_IDENTIFIER_LENGTH } from './users-stream.ts';
-
-const CONTROL = /[\u0000-\u001f\u007f]/;
+import { isListableIdentifier } from './users-stream.ts';
 
 /**
  * Whether an identifier from an event can be loaded: the users list's rules (users-stream.ts),
- * so one odd event cannot make every later plan refuse the registry as a users list.
+ * so one odd event cannot make every later plan refuse the registry as a users list. The
+ * receiver refuses such events (webhook.ts); events stored before it did are skipped here.
  */
 export function isLoadableIdentifier(identifier: string): boolean {
-  return identifier.trim() !== '' && identifier.length <= MAX_IDENTIFIER_LENGTH && !CONTROL.test(identifier);
+  return isListableIdentifier(identifier);
 }
 
 export const REGISTRY = {

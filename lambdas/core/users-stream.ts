@@ -33,6 +33,21 @@ export function textUsersSource(text: string | readonly string[], description = 
 
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
+/**
+ * Whether `identifier` is one a users list could hold (the rules `readIdentifiers` applies to a
+ * line, so an identifier from anywhere else, a webhook event, is judged alike): not blank, no
+ * control character (a tab is allowed, as in a list; a line feed cannot be one line), at most
+ * MAX_IDENTIFIER_LENGTH characters.
+ */
+export function isListableIdentifier(identifier: string): boolean {
+  return (
+    identifier.trim() !== '' &&
+    !CONTROL.test(identifier) &&
+    !identifier.includes('\n') &&
+    identifier.length <= MAX_IDENTIFIER_LENGTH
+  );
+}
+
 function checked(raw: string, lineNumber: number, label: string): string | undefined {
   const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
   if (line.trim() === '') return undefined;

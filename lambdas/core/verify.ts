@@ -12,7 +12,8 @@
  *  - the schema registry: its newest version readable and `current.json` not ahead of it (the
  *    load-time checks, lake-schema.ts), no version missing in the chain (`registry_gap`);
  *  - one Parquet type per column: every committed part's footer agrees with the registry
- *    (`column_type`).
+ *    (`column_type`);
+ *  - every webhook event not committed yet, or set aside, reads as one (`unreadable_event`).
  * A load holding a live lease (lease.ts) is running: its staging and parts are not findings.
  * `fixable` findings are what `repairLake` removes: leftovers of loads that are not committed,
  * and, for committed loads, staging and parts their report does not list. Nothing a reader
@@ -20,6 +21,7 @@
  */
 import { committedLoadIds } from './committed-loads.ts';
 import { LakeStateError } from './errors.ts';
+import { unreadableEvents } from './event-claims.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { isPartitioned } from './lake-views.ts';
 import {
@@ -56,7 +58,8 @@ export type FindingKind =
   | 'expired_lease'
   | 'registry'
   | 'registry_gap'
-  | 'column_type';
+  | 'column_type'
+  | 'unreadable_event';
 
 export interface Finding {
   readonly kind: FindingKind;
@@ -309,6 +312,15 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
     });
   for (const m of mismatches)
     findings.push({ kind: 'column_type', keys: [], detail: describeMismatch(m), fixable: false });
+  // Webhook events no load can commit: set aside by every load until repaired or removed. Never
+  // removed by --fix (an event is the only copy of what Atomic told us).
+  for (const event of await unreadableEvents(store, now.toISOString().slice(0, 10)))
+    findings.push({
+      kind: 'unreadable_event',
+      keys: [],
+      detail: `${event.problem}: set aside by every load, never committed (repair it, or move it out of _events/ once its user is loaded)`,
+      fixable: false,
+    });
 
   return {
     dest: store.description,

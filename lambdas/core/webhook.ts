@@ -19,11 +19,17 @@
  *
  * Storage: `_events/dt=<received UTC date>/<event key>.json`, written create-only, so a retried
  * or replayed event finds its object and is acknowledged as a duplicate without a second copy.
- * The event key hashes `ce-id` together with the body's digest (`eventKey`); see there why the
- * unsigned `ce-id` alone does not decide it.
+ * The event key is the body's digest alone (`eventKey`): the `ce-*` headers are not signed, so
+ * they cannot decide it. The stored `cloudEvent` headers are those of the first delivery, as
+ * sent (unsigned: informative only).
+ *
+ * A signed event whose `user.identifier` no users list could hold (a control character, blank,
+ * over 1,024 characters; users-stream.ts) is refused with 400 (`bad-identifier`): it could never
+ * be loaded, and storing it would hide that.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { ObjectStore } from './ports.ts';
+import { isListableIdentifier } from './users-stream.ts';
 
 /** Limits and names, in one place. */
 export const WEBHOOK = {
@@ -76,7 +82,7 @@ export interface WebhookDeps {
   readonly maxBodyBytes?: number;
 }
 
-export type RejectReason = 'too-large' | 'unsigned' | 'bad-signature' | 'malformed';
+export type RejectReason = 'too-large' | 'unsigned' | 'bad-signature' | 'malformed' | 'bad-identifier';
 
 export type WebhookOutcome =
   | {
@@ -102,6 +108,7 @@ const REJECT_STATUS: Record<RejectReason, 400 | 401 | 413> = {
   unsigned: 401,
   'bad-signature': 401,
   malformed: 400,
+  'bad-identifier': 400,
 };
 
 /** The parsed, shape-checked body. Values are Atomic's; the core never logs them. */
@@ -204,18 +211,15 @@ export function cloudEventHeaders(headers: WebhookHeaders): CloudEventHeaders {
 }
 
 /**
- * The event's deterministic key, 64 hex characters: SHA-256 over `ce-id` (when present) and
- * the body's SHA-256. Atomic's retries and replays of one event repeat both, so they map to one
- * object. `ce-id` is a header and the signature covers only the body, so `ce-id` alone must not
- * decide the key: a captured, validly signed body re-sent under a guessed future `ce-id` would
- * otherwise pre-empt that event's object and make the real one look like a duplicate. With the
- * body in the key, such a replay can only store a copy of an event we already had.
+ * The event's deterministic key, 64 hex characters: the SHA-256 of the body, the only thing
+ * the signature covers. Atomic's retries and replays of one event repeat the body, so they map
+ * to one object. No header takes part: `ce-id` and the other `ce-*` headers are not signed, so
+ * anyone holding one validly signed body could otherwise store it again under as many ids as
+ * they like (or pre-empt a future event's id). Two deliveries with the same bytes are one fact
+ * (same user, type, event time and data), whatever their headers say.
  */
-export function eventKey(body: Uint8Array, ceId: string | undefined): string {
-  const bodyDigest = createHash('sha256').update(body).digest('hex');
-  return createHash('sha256')
-    .update(JSON.stringify(ceId === undefined ? ['body', bodyDigest] : ['ce-id', ceId, bodyDigest]))
-    .digest('hex');
+export function eventKey(body: Uint8Array): string {
+  return createHash('sha256').update(body).digest('hex');
 }
 
 /** `_events/dt=YYYY-MM-DD/<key>.json`, the date being the UTC date the event was received. */
@@ -261,9 +265,12 @@ export async function receiveWebhook(request: WebhookRequest, deps: WebhookDeps)
   if (!verifySignature(request.body, signature, deps.secret)) return reject('bad-signature', bytes);
   const event = parseWebhookEvent(request.body);
   if (event === undefined) return reject('malformed', bytes);
+  // An identifier no users list could hold (a control character, blank, too long) could never
+  // be loaded: refused now, visibly (400, counted by reason), not stored to be skipped silently.
+  if (!isListableIdentifier(event.user.identifier)) return reject('bad-identifier', bytes);
 
   const cloudEvent = cloudEventHeaders(request.headers);
-  const key = eventKey(request.body, cloudEvent.id);
+  const key = eventKey(request.body);
   const objectKey = eventObjectKey(key, deps.receivedAt);
   const document = storedDocument(key, deps.receivedAt, cloudEvent, new TextDecoder().decode(request.body));
   const created = await deps.store.putIfAbsent(objectKey, document);

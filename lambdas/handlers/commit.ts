@@ -218,6 +218,8 @@ export async function handler(
         parts: partWriters(),
         reader: partReader,
         clock,
+        // A wait for another commit's events lock (up to minutes) is logged, naming the holder.
+        eventsLock: { onWait: (message) => obs.log.warn('events_lock_wait', { detail: message }) },
         ...(catalog ? { catalog } : {}),
         ...(lease ? { lease } : {}),
         ...(event.afterMerge === true ? {} : { mergeFanOut: fanOutPolicy(context) }),

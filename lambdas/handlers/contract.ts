@@ -83,6 +83,12 @@ export interface CapacitySettings {
   readonly batchTimeoutSeconds: number;
   readonly batchMarginSeconds: number;
   readonly commitSeconds: number;
+  /** The commit Lambda's timeout (absent: core STACK_DEFAULTS), for the merge budget. */
+  readonly commitTimeoutSeconds?: number;
+  /** The stack's `commitMergeSeconds`, when set. */
+  readonly commitMergeSeconds?: number;
+  /** The merge Map's MaxConcurrency (absent: core STACK_DEFAULTS). */
+  readonly mergeConcurrency?: number;
   readonly guardSeconds: number;
   /** Run deadline (state machine timeout) of each schedule, by schedule name. */
   readonly runDeadlineSeconds: Readonly<Record<string, number>>;
@@ -120,6 +126,10 @@ export interface PlanCapacity {
   readonly waves: number;
   readonly requestsPerUser: number;
   readonly requests: number;
+  /** The commit to its commit point, its merge included (and the merge Map, when it hands off). */
+  readonly commitSeconds: number;
+  /** Whether the commit is expected to hand its merge to the merge Map. */
+  readonly mergeHandOff: boolean;
   readonly expectedSeconds: number;
   readonly runDeadlineSeconds: number;
   readonly fits: boolean;

@@ -6,8 +6,8 @@
  * load of the same schedule (see `previousMarker`).
  */
 import type { Context } from 'aws-lambda';
-import { measuredRequestsPerUser, planCapacity } from '#core/capacity.ts';
-import { selectChangedUsers, stageChangedSelection } from '#core/changed-users.ts';
+import { measuredMergeVolume, measuredRequestsPerUser, planCapacity } from '#core/capacity.ts';
+import { reusedSelection, selectChangedUsers, stageChangedSelection } from '#core/changed-users.ts';
 import { selectResources } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
@@ -35,7 +35,13 @@ import { observeInvocation } from './telemetry.ts';
 /** Markers read, newest first, looking for this schedule's last load: bounds the plan's time. */
 export const MARKERS_SCANNED = 50;
 
-type Marker = { users?: unknown; requests?: unknown; resources?: unknown; schedule?: unknown };
+type Marker = {
+  users?: unknown;
+  requests?: unknown;
+  resources?: unknown;
+  schedule?: unknown;
+  files?: unknown;
+};
 
 const sameTables = (a: unknown, b: readonly string[]) =>
   Array.isArray(a) && a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
@@ -125,9 +131,19 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
   const scheduled = new Date(event.scheduledTime);
   if (Number.isNaN(scheduled.getTime())) throw new ConfigError('scheduledTime', 'is not an ISO timestamp');
   const store = lakeStore();
-  // A `changed` schedule: the users of the webhook events it has not seen in a committed load.
+  // A `changed` schedule: the users of the webhook events it has not seen in a committed load,
+  // or, for a slot run again (its load id is the slot's), the users that load was planned with.
   const changed =
-    event.users === 'changed' ? await selectChangedUsers(store, event.schedule, scheduled) : undefined;
+    event.users === 'changed'
+      ? ((await reusedSelection(
+          store,
+          loadIdFromTime(scheduled),
+          event.schedule,
+          scheduled.toISOString().slice(0, 10),
+          'scheduledTime',
+          false,
+        )) ?? (await selectChangedUsers(store, event.schedule, scheduled)))
+      : undefined;
   // An `all` schedule: the users learned from webhooks join the list, with their task ids.
   const learned = changed === undefined ? await learnedUsers(store, scheduled) : undefined;
   const resources = runResources(
@@ -193,17 +209,25 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
     };
   }
 
+  // The schedule's last load measured what a user costs: requests, and rows and bytes to merge.
+  const previous = await previousMarker(store, event.schedule, resources.tables);
   const sizing = planCapacity({
     users: listed,
     requestRate: settings.requestRate,
     maxConcurrency: settings.maxConcurrency,
     maxBatchSize: settings.maxBatchSize,
-    requestsPerUser: measuredRequestsPerUser(await previousMarker(store, event.schedule, resources.tables)),
+    requestsPerUser: measuredRequestsPerUser(previous),
     batchTimeoutSeconds: settings.batchTimeoutSeconds,
     batchMarginSeconds: settings.batchMarginSeconds,
     runDeadlineSeconds,
     guardSeconds: settings.guardSeconds,
     commitSeconds: settings.commitSeconds,
+    mergeVolume: measuredMergeVolume(previous),
+    ...(settings.commitTimeoutSeconds === undefined
+      ? {}
+      : { commitTimeoutSeconds: settings.commitTimeoutSeconds }),
+    ...(settings.commitMergeSeconds === undefined ? {} : { commitMergeSeconds: settings.commitMergeSeconds }),
+    ...(settings.mergeConcurrency === undefined ? {} : { mergeConcurrency: settings.mergeConcurrency }),
   });
 
   // The load id comes from the slot, so a retried or re-delivered slot replaces its own load.
@@ -257,6 +281,8 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
     waves: sizing.waves,
     requestsPerUser: sizing.requestsPerUser,
     requests: sizing.requests,
+    commitSeconds: sizing.commitSeconds,
+    mergeHandOff: sizing.merge.handOff,
     expectedSeconds: sizing.expectedSeconds,
     runDeadlineSeconds: sizing.runDeadlineSeconds,
     fits: sizing.fits,

@@ -56,6 +56,8 @@ const CAPACITY_NUMBERS = [
   'commitSeconds',
   'guardSeconds',
 ] as const;
+/** Written by stacks since the commit's merge is planned: absent in an older stack's settings. */
+const OPTIONAL_CAPACITY_NUMBERS = ['commitTimeoutSeconds', 'commitMergeSeconds', 'mergeConcurrency'] as const;
 
 /** PAYLINK_CAPACITY: JSON written by the stack; errors name the field, never the value. */
 export function parseCapacity(raw: string | undefined): CapacitySettings | undefined {
@@ -71,6 +73,11 @@ export function parseCapacity(raw: string | undefined): CapacitySettings | undef
   for (const field of CAPACITY_NUMBERS) {
     const value = parsed[field];
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      throw new ConfigError(`${name}.${field}`, 'must be a number >= 0');
+  }
+  for (const field of OPTIONAL_CAPACITY_NUMBERS) {
+    const value = parsed[field];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0))
       throw new ConfigError(`${name}.${field}`, 'must be a number >= 0');
   }
   const deadlines = parsed.runDeadlineSeconds;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { STACK_DEFAULTS } from '#core/capacity.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, HANDLER_ENV } from '#handlers/contract.ts';
 import { FUNCTION_DEFAULTS, GUARD_SETTLE_SECONDS } from '#infra/constants.ts';
+import { MERGE_MAX_CONCURRENCY } from '#infra/constructs/load-workflow.ts';
 import { buildApp, exampleConfig, synth } from './app-fixture.ts';
 
 describe('capacity defaults', () => {
@@ -10,6 +11,8 @@ describe('capacity defaults', () => {
     expect(FUNCTION_DEFAULTS.loadBatch.timeoutMinutes * 60).toBe(STACK_DEFAULTS.batchTimeoutSeconds);
     expect(BATCH_DEADLINE_MARGIN_SECONDS).toBe(STACK_DEFAULTS.batchMarginSeconds);
     expect(GUARD_SETTLE_SECONDS).toBe(STACK_DEFAULTS.guardSeconds);
+    expect(FUNCTION_DEFAULTS.commit.timeoutMinutes * 60).toBe(STACK_DEFAULTS.commitTimeoutSeconds);
+    expect(MERGE_MAX_CONCURRENCY).toBe(STACK_DEFAULTS.mergeConcurrency);
     const { paylink } = { paylink: exampleConfig() } as { paylink: Record<string, unknown> };
     expect((paylink.schedules as { expectedPeriodHours: number }[])[0]!.expectedPeriodHours).toBe(
       STACK_DEFAULTS.periodHours,
@@ -29,9 +32,18 @@ describe('capacity defaults', () => {
       batchTimeoutSeconds: STACK_DEFAULTS.batchTimeoutSeconds,
       batchMarginSeconds: STACK_DEFAULTS.batchMarginSeconds,
       commitSeconds: STACK_DEFAULTS.commitSeconds,
+      commitTimeoutSeconds: STACK_DEFAULTS.commitTimeoutSeconds,
+      mergeConcurrency: STACK_DEFAULTS.mergeConcurrency,
       guardSeconds: STACK_DEFAULTS.guardSeconds,
       runDeadlineSeconds: { daily: Math.floor(24 * 3600 * STACK_DEFAULTS.runDeadlineFraction) },
     });
+    // The stack's commitMergeSeconds, when set, sizes the plan's merge budget as it does the commit's.
+    const capped = synth(exampleConfig({ commitMergeSeconds: 0 }));
+    const cappedEnv =
+      capped.template.toJSON().Resources[
+        capped.stack.getLogicalId(capped.stack.functions.plan.node.defaultChild as never)
+      ].Properties.Environment.Variables;
+    expect(JSON.parse(cappedEnv[HANDLER_ENV.capacity]).commitMergeSeconds).toBe(0);
     expect(env(stack.functions.loadBatch)[HANDLER_ENV.capacity]).toBeUndefined();
     expect(env(stack.functions.commit)[HANDLER_ENV.capacity]).toBeUndefined();
   });

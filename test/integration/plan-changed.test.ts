@@ -144,6 +144,32 @@ describe('the plan of a changed schedule', () => {
     expect(await batchUsers(fourth)).toEqual([{ identifier: 'u-b', taskIds: ['task-b1'] }]);
   }, 60_000);
 
+  it('a slot planned again after its load committed plans the same users, not the newest ones', async () => {
+    await receive('u-x', '2026-12-03T08:00:00.000Z', { taskId: 'task-x1', status: 'completed' });
+    const slot = '2026-12-03T09:00:00.000Z';
+    const first = await plan('hourly', slot, 'changed');
+    const planned = await batchUsers(first);
+    expect(planned.map((u) => u.identifier)).toContain('u-x');
+    await commitLoad(first.loadId, {
+      store,
+      parts: createParquetPartWriterFactory(),
+      reader: createParquetPartReader(),
+      clock: () => new Date('2026-12-03T09:30:00.000Z'),
+    });
+    await receive('u-y', '2026-12-03T09:40:00.000Z');
+    // The slot runs again (an execution started by hand for it): it replaces its load, so it
+    // loads the users that load had; u-y's event is left to the next slot.
+    const again = await plan('hourly', slot, 'changed');
+    expect(again.loadId).toBe(first.loadId);
+    expect(await batchUsers(again)).toEqual(planned);
+    // The next slot: u-y's event, and the slot's users once more (its commit had no batch, so
+    // they are recorded as failed and retried once).
+    const next = await plan('hourly', '2026-12-03T10:00:00.000Z', 'changed');
+    expect((await batchUsers(next)).map((u) => u.identifier)).toEqual(
+      [...planned.map((u) => u.identifier), 'u-y'].sort(),
+    );
+  }, 60_000);
+
   it('an all schedule loads the operator list and the users learned from webhooks', async () => {
     await learnUsers(
       store,

@@ -12,10 +12,12 @@ import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
 import { resolveCatalog, selectResources } from '#core/config.ts';
-import { EVENT_CLAIMS } from '#core/event-claims.ts';
+import { EVENT_CLAIMS, type EventsLockOptions } from '#core/event-claims.ts';
 import { dltLoadsKey, loadMarkerKey } from '#core/layout.ts';
+import { acquireLease } from '#core/lease.ts';
 import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
 import { runLoad } from '#core/run-load.ts';
+import { readJson } from '#core/store-json.ts';
 import { registeredIdentifiers, registeredTaskIds } from '#core/user-registry.ts';
 import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
 
@@ -71,7 +73,7 @@ async function receive(identifier: string, n: number, data: Record<string, unkno
   expect(outcome.kind).toBe('accepted');
 }
 
-function load(loadId: string, target: ObjectStore = store) {
+function load(loadId: string, target: ObjectStore = store, eventsLock: EventsLockOptions = FAST_LOCK) {
   return runLoad(
     {
       loadId,
@@ -87,10 +89,12 @@ function load(loadId: string, target: ObjectStore = store) {
       parts: createParquetPartWriterFactory(),
       reader: createParquetPartReader(),
       clock,
-      eventsLock: { sleep: async () => undefined, waitMs: 0 },
+      eventsLock,
     },
   );
 }
+
+const FAST_LOCK: EventsLockOptions = { sleep: async () => undefined, waitMs: 0 };
 
 async function history(): Promise<{ load: string; key: string; seq: number }[]> {
   const lake = await openLakeQuery(dir);
@@ -168,6 +172,70 @@ describe('webhook_events is committed with each load', () => {
       ['load-a', 1],
       ['load-a', 2],
     ]);
+  });
+
+  it('prunes the claims of committed loads once they are old, and a re-run of a pruned load keeps its events', async () => {
+    // 20 loads, 12 hours apart, each committing one new event.
+    const loadIds: string[] = [];
+    for (let n = 1; n <= 20; n++) {
+      await receive(`u${n}`, n);
+      const loadId = `load-${String(n).padStart(2, '0')}`;
+      await load(loadId);
+      loadIds.push(loadId);
+      now = new Date(now.getTime() + 12 * 3600_000);
+    }
+    // Only claims within claimKeepMs (2 days: the last 4 or 5 loads) are left; nothing pending.
+    const claims = await store.list(EVENT_CLAIMS.claimsPrefix);
+    expect(claims.length).toBeLessThanOrEqual(5);
+    expect(claims).toContain(`${EVENT_CLAIMS.claimsPrefix}load-20.json`);
+    expect(await store.list(EVENT_CLAIMS.pendingPrefix)).toEqual([]);
+    const state = await readJson<{ folded?: Record<string, string> }>(store, EVENT_CLAIMS.committedKey);
+    expect(Object.keys(state?.folded ?? {}).sort()).toEqual(
+      claims.map((k) => k.slice(EVENT_CLAIMS.claimsPrefix.length, -'.json'.length)).sort(),
+    );
+
+    // load-03's claim is gone; re-running it keeps its event, once, and commits no other.
+    expect(claims).not.toContain(`${EVENT_CLAIMS.claimsPrefix}load-03.json`);
+    await load('load-03');
+    const rows = await history();
+    expect(rows.filter((r) => r.load === 'load-03').map((r) => r.seq)).toEqual([3]);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  }, 120_000);
+
+  it('says while it waits for the events lock, naming the holder, and fails naming it too', async () => {
+    await receive('u1', 1);
+    await acquireLease(store, EVENT_CLAIMS.lockId, {
+      owner: {
+        id: 'other-commit-7',
+        kind: 'cli',
+        host: 'host-b',
+        pid: 4242,
+        command: 'paylink-loader load --load-id other',
+      },
+      ttlMs: EVENT_CLAIMS.lockTtlMs,
+      clock,
+    });
+    const said: string[] = [];
+    // The clock moves on with each poll: 70 s of waiting in a few hundred polls.
+    const waiting: EventsLockOptions = {
+      waitMs: 70_000,
+      sleep: async (ms) => {
+        now = new Date(now.getTime() + ms);
+      },
+      onWait: (message) => said.push(message),
+    };
+    const error = await load('load-a', store, waiting).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    // At once, then every 30 s: a wait of minutes never looks like a hang.
+    expect(said).toHaveLength(3);
+    expect(said[0]).toMatch(/load load-a: waiting for the webhook events lock, held by another commit/);
+    expect(said[0]).toContain('cli other-commit-7 on host-b, pid 4242 (paylink-loader load --load-id other)');
+    expect(said[0]).toContain('waiting up to 70 s more');
+    expect(said[1]).toContain('waiting up to 40 s more');
+    expect(error?.message).toContain('stayed held for 70 s by cli other-commit-7 on host-b');
+    expect(error?.message).toContain('re-run it with the same load id');
   });
 
   it('lets a stalled commit be taken over: the taker commits the events, the stalled one fails at its commit point', async () => {

@@ -2,12 +2,17 @@ import { describe, expect, it } from 'vitest';
 import {
   BATCH_OVERHEAD_SECONDS,
   BATCH_SAFETY,
+  DEFAULT_MERGE_VOLUME,
   DEFAULT_REQUESTS_PER_USER,
   formatDuration,
+  MERGE_ITEM_OVERHEAD_SECONDS,
+  measuredMergeVolume,
   measuredRequestsPerUser,
   planCapacity,
+  STACK_DEFAULTS,
 } from '#core/capacity.ts';
 import { ConfigError } from '#core/errors.ts';
+import { MERGE_BUDGET, MERGE_THROUGHPUT } from '#core/merge-fan-out.ts';
 
 /** The example stack: 20 request/s, MaxConcurrency 4, batches <= 500, 15-min load-batch, daily. */
 const EXAMPLE = {
@@ -85,5 +90,129 @@ describe('measuredRequestsPerUser', () => {
     expect(measuredRequestsPerUser(undefined)).toBe(DEFAULT_REQUESTS_PER_USER);
     expect(measuredRequestsPerUser({ users: 0, requests: 0 })).toBe(DEFAULT_REQUESTS_PER_USER);
     expect(measuredRequestsPerUser({ users: 500, requests: 3950 })).toBe(7.9);
+  });
+});
+
+describe('planCapacity: the commit and its merge', () => {
+  const volume = DEFAULT_MERGE_VOLUME;
+  const mergeSecondsOf = (users: number) =>
+    Math.max(
+      (users * volume.rowsPerUser) / MERGE_THROUGHPUT.rowsPerSecond,
+      (users * volume.bytesPerUser) / MERGE_THROUGHPUT.bytesPerSecond,
+    );
+  /** The same run with a commit that merges nothing: what the plan counted before the merge. */
+  const withoutMerge = (users: number, extra: Partial<Parameters<typeof planCapacity>[0]> = {}) =>
+    planCapacity({
+      ...EXAMPLE,
+      ...extra,
+      users,
+      mergeVolume: {
+        rowsPerUser: 0,
+        bytesPerUser: 0,
+        largest: { rowsPerUser: 0, bytesPerUser: 0 },
+        partitions: 0,
+      },
+    });
+
+  it('adds the merge the commit does itself to the commit and the run', () => {
+    const plan = planCapacity({ ...EXAMPLE, users: 10_000 });
+    // The commit's own estimate of 10,000 users' staged rows and bytes, within a fresh invocation's budget.
+    expect(plan.merge.rows).toBe(10_000 * volume.rowsPerUser);
+    expect(plan.merge.seconds).toBe(Math.ceil(mergeSecondsOf(10_000)));
+    expect(plan.merge.budgetSeconds).toBe(
+      (STACK_DEFAULTS.commitTimeoutSeconds - MERGE_BUDGET.reserveSeconds) * MERGE_BUDGET.share,
+    );
+    expect(plan.merge.handOff).toBe(false);
+    expect(plan.merge.mapSeconds).toBe(0);
+    expect(plan.commitSeconds).toBe(EXAMPLE.commitSeconds + plan.merge.seconds);
+    expect(plan.expectedSeconds - withoutMerge(10_000).expectedSeconds).toBe(plan.merge.seconds);
+  });
+
+  it('counts a merge over the budget as the commit that hands off, the merge Map and the commit after it', () => {
+    const plan = planCapacity({ ...EXAMPLE, users: 100_000 });
+    expect(plan.merge.seconds).toBeGreaterThan(plan.merge.budgetSeconds);
+    expect(plan.merge.handOff).toBe(true);
+    // The largest partition is one item; the others run 10 at once beside it, in 2 waves of items.
+    const largest = Math.max(
+      (100_000 * volume.largest.rowsPerUser) / MERGE_THROUGHPUT.rowsPerSecond,
+      (100_000 * volume.largest.bytesPerUser) / MERGE_THROUGHPUT.bytesPerSecond,
+    );
+    const waves = Math.ceil(volume.partitions / STACK_DEFAULTS.mergeConcurrency);
+    expect(plan.merge.mapSeconds).toBe(
+      Math.ceil(
+        Math.max(largest, mergeSecondsOf(100_000) / STACK_DEFAULTS.mergeConcurrency) +
+          waves * MERGE_ITEM_OVERHEAD_SECONDS,
+      ),
+    );
+    expect(plan.commitSeconds).toBe(2 * EXAMPLE.commitSeconds + plan.merge.mapSeconds);
+    // Faster than merging in one invocation, which could not finish in time anyway.
+    expect(plan.merge.mapSeconds).toBeLessThan(plan.merge.seconds);
+    expect(plan.expectedSeconds - withoutMerge(100_000).expectedSeconds).toBe(
+      EXAMPLE.commitSeconds + plan.merge.mapSeconds,
+    );
+  });
+
+  it("follows the stack's commitMergeSeconds, and hands nothing off for an empty load", () => {
+    const always = planCapacity({ ...EXAMPLE, users: 100, commitMergeSeconds: 0 });
+    expect(always.merge).toMatchObject({ budgetSeconds: 0, handOff: true });
+    expect(planCapacity({ ...EXAMPLE, users: 100 }).merge.handOff).toBe(false);
+    expect(planCapacity({ ...EXAMPLE, users: 0, commitMergeSeconds: 0 }).merge).toMatchObject({
+      rows: 0,
+      handOff: false,
+      seconds: 0,
+    });
+    // A cap above the deadline's share changes nothing: the deadline still bounds the budget.
+    expect(planCapacity({ ...EXAMPLE, users: 100, commitMergeSeconds: 900 }).merge.budgetSeconds).toBe(
+      planCapacity({ ...EXAMPLE, users: 100 }).merge.budgetSeconds,
+    );
+  });
+
+  it('does not call a run a fit when only its merge makes it miss the deadline, and says so', () => {
+    const users = 50_000;
+    const bare = withoutMerge(users);
+    const plan = planCapacity({ ...EXAMPLE, users, runDeadlineSeconds: bare.expectedSeconds + 1 });
+    expect(withoutMerge(users, { runDeadlineSeconds: bare.expectedSeconds + 1 }).fits).toBe(true);
+    expect(plan.fits).toBe(false);
+    expect(plan.problem).toContain(
+      `then a commit of ${formatDuration(plan.commitSeconds)} with the merge Map`,
+    );
+  });
+
+  it('says when one table partition would merge longer than a merge Map item may run', () => {
+    const plan = planCapacity({ ...EXAMPLE, requestRate: 2000, maxConcurrency: 100, users: 1_000_000 });
+    expect(plan.merge.largestPartitionSeconds).toBeGreaterThan(STACK_DEFAULTS.commitTimeoutSeconds);
+    expect(plan.fits).toBe(false);
+    expect(plan.problem).toContain('more than the 15 min one merge Map item may run');
+  });
+});
+
+describe('measuredMergeVolume', () => {
+  it("reads rows and bytes per user, and the slowest partition's, from the previous load's files", () => {
+    const volume = measuredMergeVolume({
+      users: 100,
+      files: [
+        { key: 'orders/dt=2026-11-25/L.00000.0000.parquet', table: 'orders', rows: 3000, bytes: 200_000 },
+        { key: 'orders/dt=2026-11-25/L.00000.0001.parquet', table: 'orders', rows: 1000, bytes: 50_000 },
+        { key: 'accounts/dt=2026-11-25/L.00000.0000.parquet', table: 'accounts', rows: 500, bytes: 900_000 },
+        {
+          key: 'user_loads/dt=2026-11-25/L.00000.0000.parquet',
+          table: 'user_loads',
+          rows: 800,
+          bytes: 40_000,
+        },
+      ],
+    });
+    expect(volume.rowsPerUser).toBe(53);
+    expect(volume.bytesPerUser).toBe(11_900);
+    expect(volume.partitions).toBe(3);
+    // accounts: 900 KB at 0.4 MB/s (2.25 s) is slower than orders' 4,000 rows at 5,000/s (0.8 s).
+    expect(volume.largest).toEqual({ rowsPerUser: 5, bytesPerUser: 9_000 });
+  });
+
+  it('is the documented default before the first load, or for a load that wrote nothing', () => {
+    expect(measuredMergeVolume(undefined)).toBe(DEFAULT_MERGE_VOLUME);
+    expect(measuredMergeVolume({ users: 0, files: [] })).toBe(DEFAULT_MERGE_VOLUME);
+    expect(measuredMergeVolume({ users: 10, files: [] })).toBe(DEFAULT_MERGE_VOLUME);
+    expect(measuredMergeVolume({ users: 10 })).toBe(DEFAULT_MERGE_VOLUME);
   });
 });

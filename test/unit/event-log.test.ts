@@ -4,7 +4,15 @@
  * a copy of an event stored again on another day counts once; old partitions close.
  */
 import { describe, expect, it } from 'vitest';
-import { addDays, type EventRef, NOTHING_TAKEN, takenKeys, untaken, withTaken } from '#core/event-log.ts';
+import {
+  addDays,
+  type EventRef,
+  NOTHING_TAKEN,
+  takenKeys,
+  toRead,
+  untaken,
+  withTaken,
+} from '#core/event-log.ts';
 
 const key = (n: number) => n.toString(16).padStart(64, '0');
 const ref = (dt: string, n: number): EventRef => ({ dt, key: key(n) });
@@ -39,6 +47,20 @@ describe('taken events', () => {
     expect(again.from).toBe('2026-11-30');
     // `from` never moves back.
     expect(withTaken(again, [], '2026-11-29').from).toBe('2026-11-30');
+  });
+
+  it('keeps events set aside across their partition closing, until they are taken', () => {
+    const bad = ref('2026-11-28', 7);
+    const taken = withTaken(NOTHING_TAKEN, [ref('2026-11-28', 1)], '2026-12-01', [bad]);
+    expect(taken.from).toBe('2026-11-30');
+    expect(taken.aside).toEqual({ '2026-11-28': [key(7)] });
+    // Read again though its partition is no longer listed; not taken.
+    expect(toRead([ref('2026-12-01', 2)], taken)).toEqual([ref('2026-12-01', 2), bad]);
+    // Without a new aside given, the set stays; once read (taken), it goes.
+    expect(withTaken(taken, [ref('2026-12-01', 2)], '2026-12-01').aside).toEqual(taken.aside);
+    const repaired = withTaken(taken, [ref('2026-12-01', 2), bad], '2026-12-01', []);
+    expect(repaired.aside).toBeUndefined();
+    expect(toRead([ref('2026-12-01', 2)], repaired)).toEqual([]);
   });
 
   it('adds days across month and year ends', () => {

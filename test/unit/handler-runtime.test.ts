@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '#core/errors.ts';
-import { parseHandlerConfig } from '#handlers/runtime.ts';
+import { parseCapacity, parseHandlerConfig } from '#handlers/runtime.ts';
 
 const BASE = { LAKE_BUCKET: 'lake', PAYLINK_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:x' };
 
@@ -143,6 +143,36 @@ describe('the commit’s merge budget (PAYLINK_COMMIT_MERGE_SECONDS)', () => {
     for (const value of ['-1', 'soon', 'Infinity']) {
       expect(() => commitMergeSeconds({ PAYLINK_COMMIT_MERGE_SECONDS: value }), value).toThrow(
         expect.objectContaining({ key: 'PAYLINK_COMMIT_MERGE_SECONDS' }),
+      );
+    }
+  });
+});
+
+describe("the plan's sizing settings (PAYLINK_CAPACITY)", () => {
+  const SETTINGS = {
+    requestRate: 20,
+    maxConcurrency: 4,
+    maxBatchSize: 500,
+    batchTimeoutSeconds: 900,
+    batchMarginSeconds: 120,
+    commitSeconds: 120,
+    guardSeconds: 10,
+    runDeadlineSeconds: { daily: 77_760 },
+  };
+
+  it("take the commit's merge settings, and do without them (a stack from before they were written)", () => {
+    expect(parseCapacity(JSON.stringify(SETTINGS))).toEqual(SETTINGS);
+    const merge = { commitTimeoutSeconds: 900, commitMergeSeconds: 0, mergeConcurrency: 10 };
+    expect(parseCapacity(JSON.stringify({ ...SETTINGS, ...merge }))).toEqual({ ...SETTINGS, ...merge });
+  });
+
+  it('refuse a merge setting that is not a number of 0 or more, naming the field', () => {
+    for (const field of ['commitTimeoutSeconds', 'commitMergeSeconds', 'mergeConcurrency']) {
+      expect(() => parseCapacity(JSON.stringify({ ...SETTINGS, [field]: -1 })), field).toThrow(
+        `PAYLINK_CAPACITY.${field}: must be a number >= 0`,
+      );
+      expect(() => parseCapacity(JSON.stringify({ ...SETTINGS, [field]: 'soon' })), field).toThrow(
+        ConfigError,
       );
     }
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '#cli/main.ts';
-import { planCapacity, STACK_DEFAULTS } from '#core/capacity.ts';
+import { formatDuration, planCapacity, STACK_DEFAULTS } from '#core/capacity.ts';
 import { captureIo, runCli } from '#test/helpers/lake-harness.ts';
 
 let dir: string;
@@ -33,7 +33,39 @@ describe('paylink-loader plan', () => {
     expect(run.stdout).toContain(`batches        ${expected.batches} of at most ${expected.batchSize} users`);
     expect(run.stdout).toContain(`waves          ${expected.waves}`);
     expect(run.stdout).toContain('requests       800000');
+    // 100k users' merge is over one commit's budget: the commit hands it to the merge Map.
+    expect(expected.merge.handOff).toBe(true);
+    expect(run.stdout).toContain(
+      `commit         ~${formatDuration(expected.commitSeconds)}: merges ${expected.merge.rows} rows`,
+    );
+    expect(run.stdout).toContain(
+      `the merge Map (~${formatDuration(expected.merge.mapSeconds)}) and a second commit`,
+    );
+    expect(run.stdout).toContain(`expected run   ${formatDuration(expected.expectedSeconds)}`);
     expect(run.stdout).toContain('fits           yes');
+  });
+
+  it("counts the commit's merge in the commit, or through the merge Map with --commit-merge-seconds 0", async () => {
+    const inCommit = JSON.parse((await runCli(['plan', '--users', '1000', '--json'])).stdout);
+    expect(inCommit.merge.handOff).toBe(false);
+    expect(inCommit.commitSeconds).toBe(STACK_DEFAULTS.commitSeconds + inCommit.merge.seconds);
+    const text = await runCli(['plan', '--users', '1000']);
+    expect(text.stdout).toContain(
+      `merges ${inCommit.merge.rows} rows (${(inCommit.merge.bytes / 1e6).toFixed(1)} MB) in ~${formatDuration(inCommit.merge.seconds)}, within its`,
+    );
+
+    const mapped = JSON.parse(
+      (await runCli(['plan', '--users', '1000', '--commit-merge-seconds', '0', '--json'])).stdout,
+    );
+    expect(mapped.merge).toMatchObject({ handOff: true, budgetSeconds: 0 });
+    expect(mapped.commitSeconds).toBe(2 * STACK_DEFAULTS.commitSeconds + mapped.merge.mapSeconds);
+    expect(mapped.expectedSeconds - inCommit.expectedSeconds).toBe(
+      mapped.commitSeconds - inCommit.commitSeconds,
+    );
+
+    const bad = await runCli(['plan', '--users', '1000', '--commit-merge-seconds', 'soon']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--commit-merge-seconds: must be a number of seconds (0 or more)');
   });
 
   it('counts the distinct users of a list file and exits 2, with the numbers, when the run cannot fit', async () => {

@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { DEFAULT_REQUESTS_PER_USER, measuredRequestsPerUser } from '#core/capacity.ts';
+import {
+  DEFAULT_MERGE_VOLUME,
+  DEFAULT_REQUESTS_PER_USER,
+  measuredMergeVolume,
+  measuredRequestsPerUser,
+} from '#core/capacity.ts';
 import { loadMarkerKey } from '#core/layout.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { previousMarker } from '#handlers/plan.ts';
@@ -46,5 +51,22 @@ describe("the plan sizes from its own schedule's history", () => {
     expect(measuredRequestsPerUser(await previousMarker(store, 'weekly', TRANSACTIONS))).toBe(
       DEFAULT_REQUESTS_PER_USER,
     );
+  });
+
+  it("measures the rows and bytes to merge from the same load: its report's files", async () => {
+    const files = [
+      { key: 'accounts/dt=2026-12-01/a.00000.0000.parquet', table: 'accounts', rows: 2000, bytes: 100_000 },
+      { key: 'orders/dt=2026-12-01/a.00000.0000.parquet', table: 'orders', rows: 8000, bytes: 300_000 },
+    ];
+    await committed('20261201T030000Z', ALL, 1000, 7900, { schedule: 'daily', files });
+    await committed('20261201T040000Z', TRANSACTIONS, 1000, 2000, { schedule: 'hourly', files: [] });
+    const volume = measuredMergeVolume(await previousMarker(store, 'daily', ALL));
+    expect(volume).toEqual({
+      rowsPerUser: 10,
+      bytesPerUser: 400,
+      largest: { rowsPerUser: 8, bytesPerUser: 300 },
+      partitions: 2,
+    });
+    expect(measuredMergeVolume(await previousMarker(store, 'weekly', ALL))).toBe(DEFAULT_MERGE_VOLUME);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeChanges, formatSummary, type LoadSummary } from '#cli/summary.ts';
+import { describeChanges, formatSummary, type LoadSummary, summarize } from '#cli/summary.ts';
+import type { LoadMarker } from '#core/commit.ts';
 
 const base: LoadSummary = {
   loadId: 'L1',
@@ -43,5 +44,38 @@ describe('the load summary', () => {
       "3 NaN/Infinity value(s) loaded as null; each token is kept in its column's __v_text variant",
     );
     expect(formatSummary(base)).not.toContain('NaN');
+  });
+
+  it('names the webhook event objects a load set aside, in the table and in --json', () => {
+    const key = `_events/dt=2026-11-30/${'a'.repeat(64)}.json`;
+    const marker = {
+      formatVersion: 1,
+      loadId: 'L1',
+      dt: '2026-11-30',
+      startedAt: '2026-11-30T10:00:00.000Z',
+      committedAt: '2026-11-30T10:01:00.000Z',
+      resources: ['accounts'],
+      users: 2,
+      failedUserCount: 0,
+      failedUsers: [],
+      missingBatches: [],
+      requests: 4,
+      rowsByTable: {},
+      files: [],
+      schemaVersion: 2,
+      schemaChanges: [],
+      nonFiniteValues: 0,
+      endpointFindings: [],
+      events: {
+        claimedAt: '2026-11-30T10:00:30.000Z',
+        count: 0,
+        unreadable: [{ key, problem: `lake ${key}: not valid JSON (was it edited by hand?)` }],
+      },
+    } satisfies LoadMarker;
+    const summary = summarize(marker, { dest: './lake', retries: 0, seconds: 1, exitCode: 0 });
+    expect(JSON.parse(JSON.stringify(summary)).unreadableEvents).toEqual(marker.events.unreadable);
+    expect(formatSummary(summary)).toContain(`Webhook events set aside (1;`);
+    expect(formatSummary(summary)).toContain(`lake ${key}: not valid JSON`);
+    expect(formatSummary(base)).not.toContain('set aside');
   });
 });

@@ -73,7 +73,7 @@ describe('receiveWebhook', () => {
       stored: 'created',
       eventType: 'task-status-updated',
     });
-    expect(await files(root)).toEqual([`_events/dt=2026-11-30/${eventKey(enc(body), 'evt-1')}.json`]);
+    expect(await files(root)).toEqual([`_events/dt=2026-11-30/${eventKey(enc(body))}.json`]);
     const text = new TextDecoder().decode(await store.get(outcome.kind === 'accepted' ? outcome.key : ''));
     expect(text).toContain('"big":12345678901234567890');
     expect(JSON.parse(text)).toMatchObject({
@@ -106,7 +106,24 @@ describe('receiveWebhook', () => {
     const again = await receive(body, signed(body));
 
     expect(again).toMatchObject({ kind: 'accepted', stored: 'duplicate' });
-    expect(await files(root)).toEqual([`_events/dt=2026-11-30/${eventKey(enc(body), undefined)}.json`]);
+    expect(await files(root)).toEqual([`_events/dt=2026-11-30/${eventKey(enc(body))}.json`]);
+  });
+
+  it('stores a signed body once whatever ce-id it comes with: the header is not signed', async () => {
+    const body = eventBody();
+    const first = await receive(body, signed(body, { 'ce-id': 'evt-1' }));
+    // The same bytes replayed under other ids (forged, or Atomic's retry with a new id).
+    const replays = await Promise.all(
+      ['evt-2', 'evt-3', 'made-up'].map((id) => receive(body, signed(body, { 'ce-id': id }))),
+    );
+
+    expect(first).toMatchObject({ kind: 'accepted', stored: 'created' });
+    expect(replays.map((o) => (o.kind === 'accepted' ? o.stored : o.reason))).toEqual([
+      'duplicate',
+      'duplicate',
+      'duplicate',
+    ]);
+    expect(await files(root)).toEqual([`_events/dt=2026-11-30/${eventKey(enc(body))}.json`]);
   });
 
   it('stores two distinct events separately', async () => {
@@ -196,6 +213,23 @@ describe('receiveWebhook', () => {
       'malformed',
       400,
     ],
+    ...(
+      [
+        ['a control character', 'user\u0001one'],
+        ['a line feed', 'user\none'],
+        ['a carriage return', 'user-one\r'],
+        ['only spaces', '   '],
+        ['1,025 characters', 'u'.repeat(1025)],
+      ] as const
+    ).map(([what, identifier]): [string, () => { body: string; headers: WebhookHeaders }, string, number] => [
+      `a signed event whose user identifier has ${what}`,
+      () => {
+        const body = eventBody(identifier);
+        return { body, headers: signed(body) };
+      },
+      'bad-identifier',
+      400,
+    ]),
     [
       'a signed body that is not UTF-8',
       () => {
@@ -220,6 +254,13 @@ describe('receiveWebhook', () => {
 
     expect(outcome).toMatchObject({ kind: 'rejected', reason, status });
     expect(await files(root)).toEqual([]);
+  });
+
+  it('accepts the identifiers a users list accepts: a tab, spaces around, any Unicode, 1,024 characters', async () => {
+    for (const identifier of ['user\tone', ' spaced ', 'Zoë 山田 🙂', 'u'.repeat(1024)]) {
+      const body = eventBody(identifier);
+      expect(await receive(body, signed(body))).toMatchObject({ kind: 'accepted', stored: 'created' });
+    }
   });
 
   it('stores a signed event whose eventTime is relative, not text, or missing, body verbatim (receipt orders events, not their time)', async () => {

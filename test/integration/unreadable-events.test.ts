@@ -1,0 +1,198 @@
+/**
+ * A damaged object under `_events/` (not JSON, truncated, another shape) never blocks a load: it
+ * is set aside (kept, not committed, not marked seen), named in the load's report, by `verify`
+ * and by `status`, read again by later loads even after its partition closes, and committed once
+ * it is repaired. A `changed` selection sets it aside the same way.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
+import { openLakeQuery } from '#cli/duckdb-lake.ts';
+import { lakeStatus } from '#cli/status-command.ts';
+import { foldChangedSelection, selectChangedUsers } from '#core/changed-users.ts';
+import { resolveCatalog, selectResources } from '#core/config.ts';
+import { EVENT_CLAIMS } from '#core/event-claims.ts';
+import type { TakenEvents } from '#core/event-log.ts';
+import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
+import { runLoad } from '#core/run-load.ts';
+import { readJson } from '#core/store-json.ts';
+import { verifyLake } from '#core/verify.ts';
+import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
+
+const SECRET = 'unreadable-events-secret';
+
+function fakeApi(): PayLinkApi {
+  let requests = 0;
+  return {
+    async openSession(identifier) {
+      requests++;
+      return {
+        async getJson() {
+          requests++;
+          return { orders: [{ id: `o-${identifier}`, total: 10 }] };
+        },
+      };
+    },
+    stats: () => ({ requests, retries: 0 }),
+  };
+}
+
+let dir: string;
+let spare: string;
+let store: ObjectStore;
+let now: Date;
+const clock = () => now;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'unreadable-events-'));
+  spare = await mkdtemp(join(tmpdir(), 'unreadable-events-spare-'));
+  store = createLocalStore(dir);
+  now = new Date('2026-12-01T10:00:00.000Z');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await rm(spare, { recursive: true, force: true });
+});
+
+/** Receives a signed event for `identifier` into `target`; returns its object key. */
+async function receive(identifier: string, n: number, target: ObjectStore = store): Promise<string> {
+  const body = JSON.stringify({
+    eventType: 'pay-link-accounts-updated',
+    eventTime: new Date(now.getTime() - 60_000).toISOString(),
+    user: { _id: `atomic-${identifier}`, identifier },
+    data: { seq: n },
+  });
+  const outcome = await receiveWebhook(
+    {
+      headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, SECRET) },
+      body: new TextEncoder().encode(body),
+    },
+    { store: target, secret: SECRET, receivedAt: now },
+  );
+  if (outcome.kind !== 'accepted') throw new Error('not accepted');
+  return outcome.key;
+}
+
+/** Damaged objects under `_events/`: not JSON, a stored event cut short, JSON of another shape. */
+async function damage(): Promise<{ notJson: string; truncated: string; shape: string; whole: Uint8Array }> {
+  const spareStore = createLocalStore(spare);
+  const truncated = await receive('u-cut', 99, spareStore);
+  const whole = (await spareStore.get(truncated))!;
+  await store.put(truncated, whole.slice(0, 40));
+  const dt = now.toISOString().slice(0, 10);
+  const notJson = `_events/dt=${dt}/${'a'.repeat(64)}.json`;
+  const shape = `_events/dt=${dt}/${'b'.repeat(64)}.json`;
+  await store.put(notJson, 'not json at all');
+  await store.put(shape, '{"formatVersion":1,"something":"else"}');
+  return { notJson, truncated, shape, whole };
+}
+
+function load(loadId: string) {
+  return runLoad(
+    {
+      loadId,
+      startedAt: now,
+      users: [{ identifier: 'u1' }],
+      resources: selectResources(resolveCatalog(), ['orders']),
+      batchSize: 10,
+      concurrency: 2,
+    },
+    {
+      api: fakeApi(),
+      store,
+      parts: createParquetPartWriterFactory(),
+      reader: createParquetPartReader(),
+      clock,
+      eventsLock: { sleep: async () => undefined, waitMs: 0 },
+    },
+  );
+}
+
+async function committedEvents(): Promise<{ load: string; user: string }[]> {
+  const lake = await openLakeQuery(dir);
+  try {
+    const { rows } = await lake.query(
+      'SELECT _dlt_load_id, user_identifier FROM webhook_events ORDER BY _dlt_load_id, user_identifier',
+    );
+    return rows.map(([load, user]) => ({ load: String(load), user: String(user) }));
+  } finally {
+    lake.close();
+  }
+}
+
+describe('an unreadable webhook event object', () => {
+  it('is set aside by every load, reported by the load, verify and status, and committed once repaired', async () => {
+    await receive('u1', 1);
+    const { notJson, truncated, shape, whole } = await damage();
+    const bad = [notJson, truncated, shape].sort();
+    // Named before any load ran into them.
+    expect([...(await lakeStatus(dir)).unreadableEvents].sort()).toEqual(bad);
+
+    // A users-list load commits, with the readable event, and names the three it set aside.
+    const first = await load('load-a');
+    expect(first.events?.count).toBe(1);
+    expect(first.events?.unreadable?.map((u) => u.key).sort()).toEqual(bad);
+    expect(first.events?.unreadable?.find((u) => u.key === notJson)?.problem).toContain('not valid JSON');
+    expect(await committedEvents()).toEqual([{ load: 'load-a', user: 'u1' }]);
+    // Kept where they are.
+    for (const key of bad) expect(await store.get(key)).toBeDefined();
+
+    const report = await verifyLake({ store, reader: createParquetPartReader(), clock });
+    const found = report.findings.filter((f) => f.kind === 'unreadable_event');
+    expect(found).toHaveLength(3);
+    for (const key of bad) expect(found.some((f) => f.detail.includes(key))).toBe(true);
+    expect(found.every((f) => !f.fixable && f.keys.length === 0)).toBe(true);
+    const status = await lakeStatus(dir);
+    expect([...status.unreadableEvents].sort()).toEqual(bad);
+    expect(status.warnings.join('\n')).toContain(notJson);
+
+    // Two days on, their partition is closed: they are still read again and reported.
+    now = new Date('2026-12-03T10:00:00.000Z');
+    await receive('u2', 2);
+    const second = await load('load-b');
+    expect(second.events?.count).toBe(1);
+    expect(second.events?.unreadable?.map((u) => u.key).sort()).toEqual(bad);
+    const state = await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey);
+    expect(state?.from).toBe('2026-12-02');
+    expect(Object.values(state?.aside ?? {}).flat()).toHaveLength(3);
+
+    // Repaired: the next load commits it; the others stay aside.
+    await store.put(truncated, whole);
+    const third = await load('load-c');
+    expect(third.events?.count).toBe(1);
+    expect(third.events?.unreadable?.map((u) => u.key).sort()).toEqual([notJson, shape].sort());
+    expect(await committedEvents()).toEqual([
+      { load: 'load-a', user: 'u1' },
+      { load: 'load-b', user: 'u2' },
+      { load: 'load-c', user: 'u-cut' },
+    ]);
+    // Committed once: a later load, days later in a quiet lake, commits nothing new and still
+    // names the two left aside.
+    now = new Date('2026-12-10T10:00:00.000Z');
+    const fourth = await load('load-d');
+    expect(fourth.events?.count ?? 0).toBe(0);
+    expect(fourth.events?.unreadable?.map((u) => u.key).sort()).toEqual([notJson, shape].sort());
+    expect((await committedEvents()).length).toBe(3);
+  });
+
+  it('is set aside by a changed selection: not seen, its users unknown, loaded once repaired', async () => {
+    await receive('u1', 1);
+    const { truncated, whole } = await damage();
+    const picked = await selectChangedUsers(store, 'hourly', now);
+    expect(picked.users.map((u) => u.identifier)).toEqual(['u1']);
+    expect(picked.unreadable.map((u) => u.key)).toHaveLength(3);
+    await foldChangedSelection(store, picked.selection);
+
+    now = new Date('2026-12-04T10:00:00.000Z');
+    expect((await selectChangedUsers(store, 'hourly', now)).users).toEqual([]);
+    await store.put(truncated, whole);
+    const repaired = await selectChangedUsers(store, 'hourly', now);
+    expect(repaired.users.map((u) => u.identifier)).toEqual(['u-cut']);
+    await foldChangedSelection(store, repaired.selection);
+    expect((await selectChangedUsers(store, 'hourly', now)).users).toEqual([]);
+  });
+});
