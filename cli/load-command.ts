@@ -336,6 +336,7 @@ async function prepareAndRun(
     resources,
     schedule: LOCAL_SCHEDULE,
     ...(source.changed === undefined ? {} : { changed: source.changed }),
+    ...(request.usersFromFailed === undefined ? {} : { usersFromFailed: true as const }),
     batchSize: request.batchSize ?? DEFAULTS.batchSize,
     // Unless set: as many users as the rate limit and PayLink's latency need (Little's law).
     concurrency:

@@ -8,13 +8,12 @@ import {
   earlierLoads,
   type LoadFigures,
   loadSignals,
+  MAX_TRAILING_LOADS,
   QUALITY_DEFAULTS,
   type QualitySettings,
-  REPORTS_SCANNED,
   type Series,
   seriesFacts,
   seriesOf,
-  type TableTrend,
 } from '#core/quality.ts';
 import { renderTable } from './summary.ts';
 
@@ -39,6 +38,8 @@ export type QualityFlag =
       readonly table: string;
       readonly rows: number;
       readonly trailingMedian: number;
+      /** The table has been empty since this load (judged against the loads before it). */
+      readonly emptySince?: string;
     }
   | { readonly kind: 'endpoint_unavailable'; readonly resource: string }
   | { readonly kind: 'outside_window'; readonly runSeconds: number };
@@ -57,8 +58,23 @@ export interface LoadQuality {
   readonly runSeconds: number;
   /** Earlier loads its trailing medians were taken over. */
   readonly trailingLoads: number;
-  readonly tables: readonly TableTrend[];
+  readonly tables: readonly TableQuality[];
   readonly flags: readonly QualityFlag[];
+}
+
+/** A table of a load against its trailing median (quality.ts TableTrend), as `status --json` has it. */
+export interface TableQuality {
+  readonly table: string;
+  readonly rows: number;
+  /** The rows expected of this load (median rows per loaded user x its loaded users); null: not judged. */
+  readonly trailingMedian: number | null;
+  /** Earlier loads that median was taken over (the loads before its empty run, for a table that stayed empty). */
+  readonly trailingLoads: number;
+  /** rows / trailingMedian; null when not judged or the median is 0. */
+  readonly ratio: number | null;
+  readonly quiet: boolean;
+  /** A table empty for several loads: the first load of that run (judged against the loads before it). */
+  readonly emptySince?: string;
 }
 
 export interface QualityReport {
@@ -67,7 +83,10 @@ export interface QualityReport {
   readonly loads: readonly LoadQuality[];
 }
 
-/** `reports`: the committed loads' reports, in load order (oldest first). */
+/**
+ * `reports`: the committed loads' reports, in load order (oldest first). Each load is compared
+ * with the loads the deployed commit compares it with (quality.ts `scanEarlier`).
+ */
 export function qualityReport(reports: readonly LoadFigures[], settings: QualityOptions): QualityReport {
   const loads = reports.slice(-settings.last).map((load): LoadQuality => {
     const earlier = earlierLoads(load, reports, settings);
@@ -84,7 +103,8 @@ export function qualityReport(reports: readonly LoadFigures[], settings: Quality
               kind: 'quiet_feed',
               table: t.table,
               rows: t.rows,
-              trailingMedian: t.trailingMedian!,
+              trailingMedian: round(t.trailingMedian!),
+              ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
             }) as const,
         ),
       ...signals.endpointUnavailable.map((resource) => ({ kind: 'endpoint_unavailable', resource }) as const),
@@ -104,10 +124,17 @@ export function qualityReport(reports: readonly LoadFigures[], settings: Quality
       failedUserSharePercent: round(signals.failedUserSharePercent),
       runSeconds: round(signals.runSeconds),
       trailingLoads: earlier.length,
-      tables: signals.tables.map((t) => ({
-        ...t,
-        ...(t.ratio === undefined ? {} : { ratio: round(t.ratio) }),
-      })),
+      tables: signals.tables.map(
+        (t): TableQuality => ({
+          table: t.table,
+          rows: t.rows,
+          trailingMedian: t.trailingMedian === undefined ? null : round(t.trailingMedian),
+          trailingLoads: t.trailingLoads,
+          ratio: t.ratio === undefined ? null : sidedRound(t.ratio, settings.quietFraction),
+          quiet: t.quiet,
+          ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
+        }),
+      ),
       flags,
     };
   });
@@ -116,12 +143,25 @@ export function qualityReport(reports: readonly LoadFigures[], settings: Quality
 
 const round = (n: number) => Math.round(n * 100) / 100;
 
+/**
+ * `ratio` rounded to 2 decimals, or to as many more as keep it on its side of `threshold`: a
+ * ratio of 0.499 under "quiet below 0.5" prints 0.499, never a 0.5 flagged QUIET.
+ */
+export function sidedRound(ratio: number, threshold: number): number {
+  for (let digits = 2; digits < 12; digits += 1) {
+    const scale = 10 ** digits;
+    const r = Math.round(ratio * scale) / scale;
+    if (r < threshold === ratio < threshold) return r;
+  }
+  return ratio;
+}
+
 export function flagWords(flag: QualityFlag): string {
   switch (flag.kind) {
     case 'failed_user_share':
       return `failed users ${flag.percent}%`;
     case 'quiet_feed':
-      return `quiet feed ${flag.table} (${flag.rows} rows, trailing median ${flag.trailingMedian})`;
+      return `quiet feed ${flag.table} (${flag.rows} rows, trailing median ${flag.trailingMedian}${flag.emptySince === undefined ? '' : `; empty since load ${flag.emptySince}`})`;
     case 'endpoint_unavailable':
       return `endpoint unavailable: ${flag.resource}`;
     case 'outside_window':
@@ -142,7 +182,7 @@ export function formatQuality(report: QualityReport): string[] {
   if (report.loads.length === 0)
     return ['Data quality: no committed loads yet; the signals start with the first load.'];
   const out = [
-    `Data quality (last ${plural(report.loads.length, 'load')}; trailing median of each table over up to ${plural(s.trailingLoads, 'earlier load')} of the same series (schedule, users selection and tables), judged from ${plural(s.minTrailingLoads, 'load')}; quiet below ${s.quietFraction} x; failed users above ${s.failedUserSharePercent}%):`,
+    `Data quality (last ${plural(report.loads.length, 'load')}; trailing median of each table's rows per loaded user over up to ${plural(s.trailingLoads, 'earlier load')} of the same series (schedule, users selection and tables), judged from ${plural(s.minTrailingLoads, 'load')}; quiet below ${s.quietFraction} x; failed users above ${s.failedUserSharePercent}%):`,
     renderTable(
       ['load_id', 'series', 'users', 'failed_%', 'compared_with', 'flags'],
       report.loads.map((l) => [
@@ -151,10 +191,16 @@ export function formatQuality(report: QualityReport): string[] {
         String(l.users),
         String(l.failedUserSharePercent),
         plural(l.trailingLoads, 'load'),
-        l.flags.map(flagWords).join('; ') || '-',
+        // Counted here, listed below: a cell of every flag's words made the table unreadable.
+        l.flags.length === 0 ? '-' : plural(l.flags.length, 'flag'),
       ]),
     ),
   ];
+  const flagged = report.loads.filter((l) => l.flags.length > 0);
+  if (flagged.length > 0) {
+    out.push('', 'Flags:');
+    for (const l of flagged) for (const flag of l.flags) out.push(`  ${l.loadId}  ${flagWords(flag)}`);
+  }
   const latest = report.loads.at(-1)!;
   if (latest.tables.length > 0) {
     const tables = latest.seriesTables.length > 0 ? ` (tables ${latest.seriesTables.join(', ')})` : '';
@@ -166,13 +212,13 @@ export function formatQuality(report: QualityReport): string[] {
     );
     out.push(
       renderTable(
-        ['table', 'rows', 'trailing_median', 'ratio', ''],
+        ['table', 'rows', 'trailing_median', 'ratio', 'flag'],
         latest.tables.map((t) => [
           t.table,
           String(t.rows),
-          t.trailingMedian === undefined ? '-' : String(t.trailingMedian),
-          t.ratio === undefined ? '-' : String(t.ratio),
-          t.quiet ? 'QUIET' : '',
+          t.trailingMedian === null ? '-' : String(t.trailingMedian),
+          t.ratio === null ? '-' : String(t.ratio),
+          t.quiet ? (t.emptySince === undefined ? 'QUIET' : `QUIET, empty since ${t.emptySince}`) : '-',
         ]),
       ),
     );
@@ -199,6 +245,12 @@ export const QUALITY_FLAGS = [
   'run-window-minutes',
 ] as const satisfies readonly (keyof QualityFlagValues)[];
 
+/** A decimal number as a person types it: digits, at most one point (no sign, exponent or hex). */
+const DECIMAL = /^(\d{1,15}(\.\d{1,15})?|\.\d{1,15})$/;
+
+/** The most loads `--last` reports (each is compared with its own earlier loads). */
+export const MAX_LAST = 10_000;
+
 /** The quality flags of `status`, validated (errors name the flag). */
 export function parseQualityFlags(values: QualityFlagValues): QualityOptions {
   const number = (
@@ -209,26 +261,26 @@ export function parseQualityFlags(values: QualityFlagValues): QualityOptions {
     rule: string,
   ) => {
     if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n) || !ok(n))
-      throw new ConfigError(flag, `${rule} (got '${raw}')`);
+    // Plain decimals only: Number() also takes 0x10, 1e3 and 20-digit integers it cannot hold.
+    const n = DECIMAL.test(raw) ? Number(raw) : Number.NaN;
+    if (!Number.isFinite(n) || !ok(n)) throw new ConfigError(flag, `${rule} (got '${raw}')`);
     return n;
   };
   const d = QUALITY_OPTION_DEFAULTS;
   const int = (n: number) => Number.isInteger(n) && n >= 1;
-  const window = `must be a whole number from 1 to ${REPORTS_SCANNED}`;
+  const window = `must be a whole number from 1 to ${MAX_TRAILING_LOADS}`;
   const trailingLoads = number(
     '--trailing-loads',
     values['trailing-loads'],
     d.trailingLoads,
-    (n) => int(n) && n <= REPORTS_SCANNED,
+    (n) => int(n) && n <= MAX_TRAILING_LOADS,
     window,
   );
   const minTrailingLoads = number(
     '--min-trailing-loads',
     values['min-trailing-loads'],
     d.minTrailingLoads,
-    (n) => int(n) && n <= REPORTS_SCANNED,
+    (n) => int(n) && n <= MAX_TRAILING_LOADS,
     window,
   );
   // Never lowered silently: a median over fewer loads than asked for is the user's choice.
@@ -245,7 +297,13 @@ export function parseQualityFlags(values: QualityFlagValues): QualityOptions {
   const windowMinutes = values['run-window-minutes'];
   return {
     ...d,
-    last: number('--last', values.last, d.last, int, 'must be a positive whole number'),
+    last: number(
+      '--last',
+      values.last,
+      d.last,
+      (n) => int(n) && n <= MAX_LAST,
+      `must be a whole number from 1 to ${MAX_LAST}`,
+    ),
     trailingLoads,
     minTrailingLoads,
     quietFraction: number(

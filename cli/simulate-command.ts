@@ -4,6 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { ConfigError } from '#core/errors.ts';
+import { PAYLINK_RESOURCES } from '#core/resources.ts';
 import { API_PROFILE_NAMES } from '#simulator/api-profiles.ts';
 import { parseSimulatorOptions, type SimulatorOptions } from '#simulator/options.ts';
 import { startSimulator } from '#simulator/server.ts';
@@ -30,6 +31,10 @@ export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
   --envelope top|data|mixed  wrap list bodies as {"data": {...}}
   --fail-user-rate <r>     share of users whose data endpoints answer 404
   --fail-users <a,b>       these identifiers' data endpoints answer 404
+  --empty <list>[,..]      these lists answer 200 and empty for every user, as a feed gone
+                           quiet upstream: a resource (orders) or its path (/pay-link/orders).
+                           Load before and after to see status flag the quiet feed
+  --empty-after <s>        with --empty: only from s seconds after the simulator starts
   --generation <n>         the world n steps later: some accounts unlinked, some bills ended
                            (load, restart with a higher n, load again: the lake's current state follows)
   --profile <name>         an API that disagrees with the loader's catalog:
@@ -47,6 +52,25 @@ function int(flag: string, raw: string | undefined, min = 0): number | undefined
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new ConfigError(flag, `must be an integer >= ${min}`);
   return n;
+}
+
+/** The lists of `--empty`: a resource's table name (orders) or a list route's path. */
+export function emptyRoutes(raw: string): string[] {
+  const lists = PAYLINK_RESOURCES.filter((r) => r.kind === 'list');
+  return (list(raw) ?? []).map((name) => {
+    if (name.startsWith('/')) {
+      if (!PAYLINK_RESOURCES.some((r) => r.path === name))
+        throw new ConfigError('--empty', `'${name}' is not a PayLink path the simulator serves`);
+      return name;
+    }
+    const resource = lists.find((r) => r.table === name);
+    if (resource === undefined)
+      throw new ConfigError(
+        '--empty',
+        `'${name}' is not a list resource (one of ${lists.map((r) => r.table).join(', ')}, or a path such as /pay-link/orders)`,
+      );
+    return resource.path;
+  });
 }
 
 export function parseSimulateArgs(
@@ -81,6 +105,8 @@ export function parseSimulateArgs(
     'fail-user-rate': { type: 'string' },
     'fail-users': { type: 'string' },
     generation: { type: 'string' },
+    empty: { type: 'string' },
+    'empty-after': { type: 'string' },
     profile: { type: 'string' },
     log: { type: 'boolean' },
     'webhooks-to': { type: 'string' },
@@ -101,7 +127,13 @@ export function parseSimulateArgs(
     envelope: values.envelope,
     failUserRate: optionalRate('--fail-user-rate', values['fail-user-rate']),
     failUsers: list(values['fail-users']),
+    ...(values.empty === undefined ? {} : { emptyRoutes: emptyRoutes(values.empty) }),
+    ...(values['empty-after'] === undefined
+      ? {}
+      : { emptyAfterMs: (int('--empty-after', values['empty-after']) ?? 0) * 1000 }),
   };
+  if (values['empty-after'] !== undefined && values.empty === undefined)
+    throw new ConfigError('--empty-after', 'needs --empty <list> (the lists to empty)');
   const options = {
     port: int('--port', values.port) ?? 8787,
     ...(values.seed === undefined ? {} : { seed: values.seed }),

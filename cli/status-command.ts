@@ -181,6 +181,9 @@ async function totalBytes(store: ObjectStore, keys: readonly string[]): Promise<
   return bytes;
 }
 
+/** `status --fail-on-signals`: a load shown under data quality has a flag. */
+export const STATUS_FLAGGED_EXIT = 9;
+
 export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefix> [--load-id <id>] [--json]
 
   Committed loads, tables, row counts, schema version, uncommitted loads, and the data-quality
@@ -200,6 +203,8 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                    made (registry version before and after, tables and columns added).
                    Exit 8 when the lake has nothing of that load id. The quality options above
                    are about the last loads and are refused with it.
+  --fail-on-signals  exit 9 when a load shown under data quality has a flag (after printing
+                   everything as usual): for a script or cron job that checks the lake
   --json           the same as JSON on stdout`;
 
 export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -207,6 +212,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     dest: { type: 'string' },
     'load-id': { type: 'string' },
     json: { type: 'boolean' },
+    'fail-on-signals': { type: 'boolean' },
     last: { type: 'string' },
     'trailing-loads': { type: 'string' },
     'min-trailing-loads': { type: 'string' },
@@ -220,6 +226,11 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     throw new ConfigError(
       `--${ignored}`,
       "sets the data-quality section of the lake's last loads, which status --load-id does not show: leave out one of them",
+    );
+  if (values['load-id'] !== undefined && values['fail-on-signals'] === true)
+    throw new ConfigError(
+      '--fail-on-signals',
+      "exits on the flags of the lake's last loads, which status --load-id does not show: leave out one of them",
     );
   const qualityOptions = parseQualityFlags(values);
   const dest = await existingLake(io.cwd, required(values.dest, '--dest'));
@@ -238,7 +249,14 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
   }
   const status = await lakeStatus(dest, qualityOptions);
   // A damaged report is damage (exit 1, as for `status --load-id`), though the rest is listed.
-  const exitCode = status.damagedReports.length > 0 ? 1 : 0;
+  // Flags are signals, not errors: an exit code only when asked for (--fail-on-signals).
+  const flagged = status.quality.loads.some((l) => l.flags.length > 0);
+  const exitCode =
+    status.damagedReports.length > 0
+      ? 1
+      : values['fail-on-signals'] === true && flagged
+        ? STATUS_FLAGGED_EXIT
+        : 0;
   if (values.json) {
     io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     return exitCode;

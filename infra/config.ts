@@ -11,7 +11,7 @@ import { STACK_DEFAULTS } from '#core/capacity.ts';
 import { configFileSchema } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
-import { QUALITY_DEFAULTS, REPORTS_SCANNED } from '#core/quality.ts';
+import { MAX_TRAILING_LOADS, QUALITY_DEFAULTS } from '#core/quality.ts';
 import { PAYLINK_RESOURCES } from '#core/resources.ts';
 import { CONTEXT_KEY, DEFAULT_STACK_NAME, MAX_ALARM_WINDOW_SECONDS } from './constants.ts';
 import { parseScheduleExpression, stalenessWindowSeconds } from './schedule-expression.ts';
@@ -158,13 +158,34 @@ export const stackConfigSchema = z
     dataQuality: z
       .object({
         /** Alarm when a load's failed users exceed this share of its users (percent). */
-        failedUserSharePercent: z.number().min(0).max(100).default(QUALITY_DEFAULTS.failedUserSharePercent),
+        failedUserSharePercent: z
+          .number({ error: 'must be a percentage from 0 to 100' })
+          .min(0, 'must be a percentage from 0 to 100')
+          .max(100, 'must be a percentage from 0 to 100')
+          .default(QUALITY_DEFAULTS.failedUserSharePercent),
+        /** The failed-user share alarm (false: off; the metric is still written). */
+        failedUserShare: z.boolean({ error: 'must be true or false' }).default(true),
         /** Alarm when a table's rows fall below this fraction of its trailing median. */
-        quietFeedFraction: z.number().gt(0).max(1).default(QUALITY_DEFAULTS.quietFraction),
+        quietFeedFraction: z
+          .number({ error: 'must be a number above 0 and at most 1' })
+          .gt(0, 'must be a number above 0 and at most 1')
+          .max(1, 'must be a number above 0 and at most 1')
+          .default(QUALITY_DEFAULTS.quietFraction),
+        /** The quiet-feed alarms, QuietFeed and TrailingLoadsUnreadable (false: off; metrics still written). */
+        quietFeed: z.boolean({ error: 'must be true or false' }).default(true),
         /** Committed loads of the same schedule the trailing median is taken over. */
-        trailingLoads: z.number().int().min(1).max(REPORTS_SCANNED).default(QUALITY_DEFAULTS.trailingLoads),
+        trailingLoads: z
+          .number({ error: `must be a whole number from 1 to ${MAX_TRAILING_LOADS}` })
+          .int(`must be a whole number from 1 to ${MAX_TRAILING_LOADS}`)
+          .min(1, `must be a whole number from 1 to ${MAX_TRAILING_LOADS}`)
+          .max(MAX_TRAILING_LOADS, `must be a whole number from 1 to ${MAX_TRAILING_LOADS}`)
+          .default(QUALITY_DEFAULTS.trailingLoads),
         /** No quiet-feed judgement before this many earlier loads. */
-        minTrailingLoads: z.number().int().min(1).default(QUALITY_DEFAULTS.minTrailingLoads),
+        minTrailingLoads: z
+          .number({ error: 'must be a whole number from 1 to trailingLoads' })
+          .int('must be a whole number from 1 to trailingLoads')
+          .min(1, 'must be a whole number from 1 to trailingLoads')
+          .default(QUALITY_DEFAULTS.minTrailingLoads),
         /** Alarm when a load disables a resource (endpoint finding). */
         endpointUnavailable: z.boolean().default(true),
         /** Alarm when a run commits later than its schedule's run deadline after its slot. */
@@ -172,7 +193,8 @@ export const stackConfigSchema = z
       })
       .strict()
       .refine((q) => q.minTrailingLoads <= q.trailingLoads, {
-        message: 'minTrailingLoads must not exceed trailingLoads',
+        message:
+          'must be a whole number from 1 to trailingLoads (the earlier loads the median is taken over)',
         path: ['minTrailingLoads'],
       })
       .prefault({}),

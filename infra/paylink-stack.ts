@@ -229,7 +229,9 @@ export class PaylinkLoaderStack extends Stack {
         stackName: this.stackName,
         scheduleName: schedule.name,
         failedUserSharePercent: quality.failedUserSharePercent,
+        failedUserShare: quality.failedUserShare,
         quietFeedFraction: quality.quietFeedFraction,
+        quietFeed: quality.quietFeed,
         endpointUnavailable: quality.endpointUnavailable,
         runWindowSeconds: quality.runOutsideWindow
           ? runDeadlineSeconds(expression, schedule.expectedPeriodHours)

@@ -152,6 +152,15 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
     return toReply(apiError(404, API_CODES.notFound, message));
   }
 
+  const startedAt = Date.now();
+  /** A feed gone quiet upstream (`faults.emptyRoutes`): its lists are answered, empty. */
+  const emptied = (route: DataRoute, result: DataResult): DataResult =>
+    result.kind === 'list' &&
+    faults.emptyRoutes.includes(route.template) &&
+    Date.now() - startedAt >= faults.emptyAfterMs
+      ? { ...result, items: [] }
+      : result;
+
   function dataRequest(req: IncomingMessage, url: URL, route: DataRoute): Reply {
     if (api.missingRoutes.includes(route.template)) return notFoundReply('Not found');
     const who = requester(req, route);
@@ -169,7 +178,7 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
       recorder.fault('failUser');
       response = apiError(404, API_CODES.notFound, 'User not found');
     } else {
-      response = render(withKeyedMaps(route.resolve(dataFor(identifier), query)), query, {
+      response = render(emptied(route, withKeyedMaps(route.resolve(dataFor(identifier), query))), query, {
         pageSize: options.pageSize,
         dataEnvelope: injector.dataEnvelope(identifier),
         shape: api.shapes[route.template] ?? (route.auth === 'server' ? 'data' : 'key'),

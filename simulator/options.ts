@@ -51,6 +51,15 @@ export const faultOptionsSchema = z
      * PayLink refusing one user (blocked, deleted, not allowed for this client).
      */
     rejectTokenUsers: z.array(z.string()).default([]),
+    /**
+     * Route templates (`/pay-link/orders`) whose lists answer 200 and empty, as a feed gone
+     * quiet upstream (every user's list empty, no error): what the quiet-feed signal catches.
+     */
+    emptyRoutes: z
+      .array(z.string().startsWith('/', 'must be route paths such as /pay-link/orders'))
+      .default([]),
+    /** `emptyRoutes` empty only from this many milliseconds after the simulator started. */
+    emptyAfterMs: z.number().int().min(0).default(0),
     /** A deterministic share of identifiers that fail like `failUsers`. */
     failUserRate: rate.default(0),
     /** The same request never gets more injected faults in a row than this. */

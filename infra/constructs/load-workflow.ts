@@ -365,10 +365,14 @@ export class LoadWorkflow extends Construct {
       { errors: ['States.ALL'] },
     );
 
+    // The commit's metrics are dimensioned by schedule: the execution's input names it, so an
+    // unreadable plan cannot move them under a Schedule no alarm watches. The whole input, not
+    // `.schedule`: a path to a missing field fails the run, and a run started by hand may lack it.
+    const runInput = JsonPath.objectAt('$$.Execution.Input');
     const commit = withRetries(
       new LambdaInvoke(this, 'Commit', {
         lambdaFunction: props.commit,
-        payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId'), run }),
+        payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId'), run, runInput }),
         outputPath: '$.Payload',
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.commit),
@@ -423,7 +427,12 @@ export class LoadWorkflow extends Construct {
     const commitAfterMerge = withRetries(
       new LambdaInvoke(this, 'CommitMerged', {
         lambdaFunction: props.commit,
-        payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId'), run, afterMerge: true }),
+        payload: TaskInput.fromObject({
+          loadId: JsonPath.stringAt('$.loadId'),
+          run,
+          runInput,
+          afterMerge: true,
+        }),
         outputPath: '$.Payload',
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.commit),

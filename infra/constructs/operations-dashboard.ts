@@ -34,6 +34,11 @@ export interface OperationsDashboardProps {
 const HOUR = Duration.hours(1);
 const DAY = Duration.days(1);
 
+/** The request-rate widget: its title and the time range it shows by default (ISO 8601, back from now). */
+export const REQUEST_RATE_TITLE =
+  'PayLink requests/s over the last 24 h, per minute (line: configured requestRate)';
+export const REQUEST_RATE_RANGE = '-PT24H';
+
 /**
  * What an on-call engineer opens: runs against their schedule window, users failed by error
  * code, rows per table per load and against their trailing median, PayLink's request rate
@@ -95,7 +100,7 @@ export class OperationsDashboard extends Construct {
       ),
     );
     this.dashboard.addWidgets(
-      graph('Users failed, by error code (per batch)', [
+      graph('Users failed, each under its primary error code', [
         search(METRIC.failedUsersByCode, DIM.errorCode, 'Sum', HOUR),
       ]),
       graph('Failed-user share of each load (%)', perSchedule(METRIC.failedUserShare, Stats.MAXIMUM, HOUR)),
@@ -134,8 +139,13 @@ export class OperationsDashboard extends Construct {
         }),
       );
     this.dashboard.addWidgets(
-      graph('PayLink requests/s (line: configured requestRate)', requestsPerSecond, {
+      graph(REQUEST_RATE_TITLE, requestsPerSecond, {
         leftAnnotations: [{ value: props.requestRate, label: 'requestRate' }],
+        // Its own range and period: over the dashboard's 14 days CloudWatch widens a graph's
+        // period to hours and averages a run's bursts away. A minute over 24 hours is 1,440
+        // points, the most a graph draws; a wider range picked in the console widens it again.
+        start: REQUEST_RATE_RANGE,
+        period: Duration.minutes(1),
         // Counts per batch (at its end), on the right axis: 429s and retries, not a rate.
         right: props.schedules.flatMap((s) => [
           loadMetric(stackName, s.name, METRIC.rateLimited, Stats.SUM).with({

@@ -29,7 +29,11 @@ export interface DataQualityWatch {
   readonly stackName: string;
   readonly scheduleName: string;
   readonly failedUserSharePercent: number;
+  /** False: no failed-user share alarm. */
+  readonly failedUserShare?: boolean;
   readonly quietFeedFraction: number;
+  /** False: no quiet-feed (nor trailing-loads-unreadable) alarm. */
+  readonly quietFeed?: boolean;
   readonly endpointUnavailable: boolean;
   /** The schedule's run deadline: a commit later than this after its slot is outside the window. */
   readonly runWindowSeconds: number | undefined;
@@ -189,21 +193,30 @@ export class Operations extends Construct {
     const { stackName, scheduleName: name } = watch;
     const metric = (metricName: string, statistic: string) =>
       loadMetric(stackName, name, metricName, statistic);
-    this.alarm(
-      `${name}-FailedUserShare`,
-      `PayLink load '${name}': more than ${watch.failedUserSharePercent}% of its users failed (status --load-id lists the reasons)`,
-      metric(METRIC.failedUserShare, Stats.MAXIMUM),
-      {
-        threshold: watch.failedUserSharePercent,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      },
-    );
-    this.alarm(
-      `${name}-QuietFeed`,
-      `PayLink load '${name}': a table got less than ${watch.quietFeedFraction} x the median of its rows over its recent loads (a feed going quiet; see RowsToTrailingMedian by Table)`,
-      metric(METRIC.lowestRowsToTrailingMedian, Stats.MINIMUM),
-      { threshold: watch.quietFeedFraction, comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD },
-    );
+    if (watch.failedUserShare !== false)
+      this.alarm(
+        `${name}-FailedUserShare`,
+        `PayLink load '${name}': more than ${watch.failedUserSharePercent}% of its users failed (status --load-id lists the reasons)`,
+        metric(METRIC.failedUserShare, Stats.MAXIMUM),
+        {
+          threshold: watch.failedUserSharePercent,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        },
+      );
+    if (watch.quietFeed !== false) {
+      this.alarm(
+        `${name}-QuietFeed`,
+        `PayLink load '${name}': a table got less than ${watch.quietFeedFraction} x the median of its rows per loaded user over its recent loads, or stayed empty after it went quiet (a feed going quiet; see RowsToTrailingMedian by Table)`,
+        metric(METRIC.lowestRowsToTrailingMedian, Stats.MINIMUM),
+        { threshold: watch.quietFeedFraction, comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD },
+      );
+      // Without the earlier loads the commit writes no ratio, and the alarm above cannot fire.
+      this.alarm(
+        `${name}-TrailingLoadsUnreadable`,
+        `PayLink load '${name}': the commit could not read the earlier loads, so no table was judged for a quiet feed (the commit log's trailing_loads_unreadable line has the error)`,
+        metric(METRIC.trailingLoadsUnreadable, Stats.MAXIMUM),
+      );
+    }
     if (watch.endpointUnavailable)
       this.alarm(
         `${name}-EndpointUnavailable`,

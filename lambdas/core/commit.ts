@@ -168,6 +168,12 @@ export interface LoadMarker {
    */
   readonly schedule?: string;
   readonly usersSelection?: UsersSelection;
+  /**
+   * Failed users no batch counted, by primary error code (load-batch.ts `primaryFailureCode`):
+   * those failed by units the commit settled, and the users of missing batches (`batch_failed`).
+   * With the batches' counts they add up to `failedUserCount`. Absent when there are none.
+   */
+  readonly failedAtCommitByCode?: Readonly<Record<string, number>>;
 }
 
 interface CommitIntent {
@@ -392,7 +398,17 @@ async function buildMarker(
     endpointFindings: deferred.findings,
     ...(plan.schedule === undefined ? {} : { schedule: plan.schedule }),
     ...(plan.usersSelection === undefined ? {} : { usersSelection: plan.usersSelection }),
+    ...failedAtCommit(deferred.lateFailedByCode, missingUsers),
   };
+}
+
+function failedAtCommit(
+  late: Readonly<Record<string, number>>,
+  missingUsers: number,
+): { failedAtCommitByCode?: Record<string, number> } {
+  const byCode: Record<string, number> = { ...late };
+  if (missingUsers > 0) byCode[BATCH_FAILED_CODE] = (byCode[BATCH_FAILED_CODE] ?? 0) + missingUsers;
+  return Object.keys(byCode).length === 0 ? {} : { failedAtCommitByCode: byCode };
 }
 
 /** How many of `keys` are under their table folders now (what a failed commit leaves visible on disk). */

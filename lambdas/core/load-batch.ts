@@ -460,6 +460,19 @@ function excusedOutcome(outcome: UnitOutcome, resource: string, finding: Endpoin
   };
 }
 
+/** The error code a failure derived from its parent's carries (load-user.ts): never a user's primary code. */
+export const PARENT_FAILED_CODE = 'parent_failed';
+
+/**
+ * The one code a failed user is counted under (the FailedUsers metric by ErrorCode, which then
+ * adds up to the load's failed users): its first failed unit's code, passing over units that
+ * only failed because their parent did (`parent_failed` says nothing of its own).
+ */
+export function primaryFailureCode(failedCodes: readonly (string | null | undefined)[]): string {
+  const codes = failedCodes.map((c) => c ?? 'unknown');
+  return codes.find((c) => c !== PARENT_FAILED_CODE) ?? codes[0] ?? 'unknown';
+}
+
 /** The deferred units of batches that judged alone, settled at commit. */
 export interface DeferredSettlement {
   /**
@@ -471,6 +484,8 @@ export interface DeferredSettlement {
   readonly units: readonly { batch: number; identifier: string; outcome: UnitOutcome }[];
   /** Users failed only by deferred units (not in their batch's `failedUsers`), each once, in batch order. */
   readonly lateFailed: readonly string[];
+  /** `lateFailed` counted by each user's primary code (`primaryFailureCode` of its deferred units). */
+  readonly lateFailedByCode: Readonly<Record<string, number>>;
 }
 
 /**
@@ -512,5 +527,15 @@ export function settleDeferredUnits(
       });
     }
   }
-  return { findings: all, units, lateFailed };
+  const late = new Set(lateFailed);
+  const codesOf = new Map<string, (string | null)[]>();
+  for (const u of units)
+    if (late.has(u.identifier) && u.outcome.status === 'failed')
+      codesOf.set(u.identifier, [...(codesOf.get(u.identifier) ?? []), u.outcome.errorCode]);
+  const lateFailedByCode: Record<string, number> = {};
+  for (const identifier of lateFailed) {
+    const code = primaryFailureCode(codesOf.get(identifier) ?? []);
+    lateFailedByCode[code] = (lateFailedByCode[code] ?? 0) + 1;
+  }
+  return { findings: all, units, lateFailed, lateFailedByCode };
 }

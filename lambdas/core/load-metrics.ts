@@ -46,7 +46,10 @@ export const METRIC = {
   batchBytes: 'BatchBytes',
   batchSeconds: 'BatchSeconds',
   deadlineHeadroomSeconds: 'DeadlineHeadroomSeconds',
-  /** Per ErrorCode: users of a batch with a failed unit of that code. */
+  /**
+   * Per ErrorCode: failed users, each once under its primary code (load-batch.ts
+   * `primaryFailureCode`), from the batches and, for users no batch counted, the commit.
+   */
   failedUsersByCode: 'FailedUsers',
   // commit
   loadUsers: 'LoadUsers',
@@ -69,6 +72,11 @@ export const METRIC = {
   rowsToTrailingMedian: 'RowsToTrailingMedian',
   /** The smallest RowsToTrailingMedian of the load: the quiet-feed alarm's metric. */
   lowestRowsToTrailingMedian: 'LowestRowsToTrailingMedian',
+  /**
+   * 1 when the commit could not read the earlier loads (no quiet-feed judgement, hence no
+   * LowestRowsToTrailingMedian), else 0: alarmed, so a lost signal is not a silent one.
+   */
+  trailingLoadsUnreadable: 'TrailingLoadsUnreadable',
 } as const;
 
 /** Powertools MetricUnit values used here. */
@@ -124,7 +132,7 @@ export interface BatchFigures {
   readonly seconds: number;
   /** Time left before the Lambda's deadline when the batch was staged; undefined outside Lambda. */
   readonly headroomSeconds: number | undefined;
-  /** Users with a failed unit, by that unit's error code (a user counts once per code). */
+  /** Failed users, each once, by its primary error code (load-batch.ts `primaryFailureCode`). */
   readonly failedUsersByCode: Readonly<Record<string, number>>;
   /** Requests sent (attempts), by the start of the minute they were sent in (ISO): `countByMinute`. */
   readonly requestsSentByMinute: Readonly<Record<string, number>>;
@@ -186,6 +194,8 @@ export interface CommittedLoad {
   readonly files: readonly { readonly table: string; readonly bytes: number }[];
   readonly schemaChanges: readonly unknown[];
   readonly missingBatches: readonly unknown[];
+  /** Failed users the batches did not count (settled at commit, missing batches), by code. */
+  readonly failedAtCommitByCode?: Readonly<Record<string, number>>;
 }
 
 export interface TableFigures {
@@ -220,15 +230,26 @@ export interface CommitFigures {
   readonly commitSeconds: number;
   /** Earlier loads of its series the trailing medians were taken over. */
   readonly trailingLoads: number;
+  /** The earlier loads could not be read: no table was judged. */
+  readonly trailingLoadsUnreadable: boolean;
   readonly quietTables: readonly string[];
   readonly lowestRowsToTrailingMedian?: number;
+  /**
+   * FailedUsers by ErrorCode the commit writes: users no batch counted (a unit the commit
+   * settled, a missing batch). With the batches' FailedUsers they add up to failedUsers.
+   */
+  readonly failedAtCommitByCode: Readonly<Record<string, number>>;
   readonly tables: readonly TableFigures[];
 }
 
 export function commitFigures(
   load: CommittedLoad,
   signals: LoadSignals,
-  timing: { readonly commitSeconds: number; readonly trailingLoads: number },
+  timing: {
+    readonly commitSeconds: number;
+    readonly trailingLoads: number;
+    readonly trailingLoadsUnreadable?: boolean;
+  },
 ): CommitFigures {
   const trends = new Map(signals.tables.map((t) => [t.table, t]));
   const names = [...new Set([...Object.keys(load.rowsByTable), ...trends.keys()])].sort();
@@ -258,8 +279,10 @@ export function commitFigures(
     runSeconds: signals.runSeconds,
     commitSeconds: timing.commitSeconds,
     trailingLoads: timing.trailingLoads,
+    trailingLoadsUnreadable: timing.trailingLoadsUnreadable ?? false,
     quietTables: signals.quietTables,
     ...(signals.lowestRatio === undefined ? {} : { lowestRowsToTrailingMedian: signals.lowestRatio }),
+    failedAtCommitByCode: load.failedAtCommitByCode ?? {},
     tables,
   };
 }
@@ -282,11 +305,18 @@ export function commitMetrics(load: CommitFigures): MetricGroup[] {
         count(METRIC.endpointUnavailable, load.endpointUnavailable.length),
         seconds(METRIC.runSeconds, load.runSeconds),
         seconds(METRIC.commitSeconds, load.commitSeconds),
+        count(METRIC.trailingLoadsUnreadable, load.trailingLoadsUnreadable ? 1 : 0),
         ...(load.lowestRowsToTrailingMedian === undefined
           ? []
           : [ratio(METRIC.lowestRowsToTrailingMedian, load.lowestRowsToTrailingMedian)]),
       ],
     },
+    ...Object.entries(load.failedAtCommitByCode)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([code, users]) => ({
+        dimensions: { [DIM.errorCode]: code },
+        points: [count(METRIC.failedUsersByCode, users)],
+      })),
     ...load.tables.map((t) => ({
       dimensions: { [DIM.table]: t.table },
       points: [

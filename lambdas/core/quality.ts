@@ -3,18 +3,21 @@
  * handler emits them as metrics) and `paylink-loader status` (which flags them locally):
  *
  * - **failed-user share**: failed users / users of the load, in percent.
- * - **quiet feed**: a table's rows in this load below `quietFraction` x its *trailing median*.
- *   The trailing median of a table is the median of its row counts over the last
- *   `trailingLoads` committed loads of the same series (see `seriesOf`) before this one; a load
- *   that did not write the table counts 0. It is only judged with at least `minTrailingLoads`
- *   such loads, and not at all when the median is 0 (a feed that is always empty is not going
- *   quiet). Median, not mean: one unusually large or empty load does not move it.
+ * - **quiet feed**: a table's rows in this load below `quietFraction` x its *trailing median*:
+ *   the median of its rows per loaded user over the last `trailingLoads` committed loads of the
+ *   same series (see `seriesOf`) before this one, times this load's loaded users (a load that
+ *   did not write the table counts 0). It is only judged with at least `minTrailingLoads` such
+ *   loads. A table that stays empty until its median is 0 too is judged against the loads
+ *   before it went empty, so a dead feed stays flagged; a feed never fed is never quiet.
+ *   Median, not mean: one unusually large or empty load does not move it (`tableTrends`).
  * - **endpoint unavailable**: resources the load disabled with an endpoint finding.
  * - **outside its window**: the run ended (committed) later than `runWindowSeconds` after the
  *   slot it was scheduled for (its `startedAt`).
  *
- * Pure: the callers read the markers; nothing here touches a store or a clock.
+ * Pure but for `readEarlierLoads` (the commit's reader of the reports); nothing reads a clock.
  */
+
+import { committedLoadIds } from './committed-loads.ts';
 import { LAKE } from './constants.ts';
 import { EVENTS_TABLE } from './event-claims.ts';
 import { loadsPrefix } from './layout.ts';
@@ -40,8 +43,12 @@ export const QUALITY_DEFAULTS: QualitySettings = {
   failedUserSharePercent: 5,
 };
 
-/** Which users a load selected: every listed user, or only those with new webhook events. */
-export type UsersSelection = 'all' | 'changed';
+/**
+ * Which users a load selected: every listed user, only those with new webhook events, or the
+ * users an earlier load failed (`load --users-from-failed`: a series of its own, never compared
+ * with the loads of every user).
+ */
+export type UsersSelection = 'all' | 'changed' | 'failed';
 
 /** What the signals need from a load report (`_loads/<id>.json`, lambdas/core/commit.ts LoadMarker). */
 export interface LoadFigures {
@@ -71,7 +78,8 @@ export interface Series {
 export function seriesFacts(load: Pick<LoadFigures, 'schedule' | 'usersSelection' | 'resources'>): Series {
   return {
     schedule: typeof load.schedule === 'string' ? load.schedule : undefined,
-    usersSelection: load.usersSelection === 'changed' ? 'changed' : 'all',
+    usersSelection:
+      load.usersSelection === 'changed' || load.usersSelection === 'failed' ? load.usersSelection : 'all',
     tables: [...(load.resources ?? [])].sort(),
   };
 }
@@ -115,18 +123,44 @@ export function median(values: readonly number[]): number {
 export interface TableTrend {
   readonly table: string;
   readonly rows: number;
-  /** Undefined until `minTrailingLoads` earlier loads exist. */
+  /**
+   * The rows expected of this load: the median of rows per loaded user over the loads compared
+   * with, times this load's loaded users (see `tableTrends`). Undefined when not judged.
+   */
   readonly trailingMedian: number | undefined;
   /** Earlier loads the median was taken over. */
   readonly trailingLoads: number;
   /** rows / trailing median; undefined without a median or with a median of 0. */
   readonly ratio: number | undefined;
   readonly quiet: boolean;
+  /**
+   * Set when the table has been empty for several loads, its trailing median has fallen to 0 and
+   * it is judged against the loads before it went empty: the first load of that empty run.
+   */
+  readonly emptySince?: string;
 }
+
+/** Users whose data the load holds: its users less those that failed. */
+export function loadedUsers(load: Pick<LoadFigures, 'users' | 'failedUserCount'>): number {
+  return Math.max(0, load.users - load.failedUserCount);
+}
+
+const perUser = (load: LoadFigures, table: string) => (load.rowsByTable[table] ?? 0) / loadedUsers(load);
 
 /**
  * Rows of each feed table against its trailing median. `earlier`: committed loads of the same
- * series that started before `load`, newest first (only the first `trailingLoads` are used).
+ * series that started before `load`, newest first (`collectEarlierLoads`).
+ *
+ * - Rows are compared per loaded user (users less failed users): a load of fewer users (a
+ *   `changed` load on a quiet day, a load where many users failed) is not a quieter feed. The
+ *   median of rows per loaded user over the first `trailingLoads` earlier loads that loaded a
+ *   user, times this load's loaded users, is the table's trailing median.
+ * - A table that stays empty stays quiet: once its trailing median itself is 0 (it has been
+ *   empty for about half the window), an empty table is judged against the `trailingLoads`
+ *   loads before its run of empty loads began. A feed that was never fed is never quiet.
+ * - Not judged (no median): fewer than `minTrailingLoads` loads to compare with, or a load that
+ *   loaded no user (the failed-user share speaks for it).
+ *
  * Tables: those of this load and of the loads compared with, sorted by name.
  */
 export function tableTrends(
@@ -134,32 +168,51 @@ export function tableTrends(
   earlier: readonly LoadFigures[],
   settings: QualitySettings,
 ): TableTrend[] {
-  const window = earlier.slice(0, settings.trailingLoads);
+  const usable = earlier.filter((l) => loadedUsers(l) > 0);
+  const window = usable.slice(0, settings.trailingLoads);
   const tables = new Set<string>();
   for (const l of [load, ...window])
     for (const t of Object.keys(l.rowsByTable)) if (isFeedTable(t)) tables.add(t);
-  return [...tables].sort().map((table) => {
+  for (const t of emptyRunTables(load, usable)) tables.add(t);
+  const users = loadedUsers(load);
+  return [...tables].sort().map((table): TableTrend => {
     const rows = load.rowsByTable[table] ?? 0;
-    if (window.length < settings.minTrailingLoads || window.length === 0)
-      return {
-        table,
-        rows,
-        trailingMedian: undefined,
-        trailingLoads: window.length,
-        ratio: undefined,
-        quiet: false,
-      };
-    const trailingMedian = median(window.map((l) => l.rowsByTable[table] ?? 0));
+    const unjudged = { table, rows, trailingMedian: undefined, ratio: undefined, quiet: false };
+    if (window.length < Math.max(1, settings.minTrailingLoads) || users === 0)
+      return { ...unjudged, trailingLoads: window.length };
+    let base = window;
+    let emptySince: string | undefined;
+    if (rows === 0 && median(window.map((l) => perUser(l, table))) === 0) {
+      // Empty now and for most of the window: compare with the loads before it went empty.
+      const run = usable.findIndex((l) => (l.rowsByTable[table] ?? 0) > 0);
+      if (run > 0) {
+        const before = usable.slice(run, run + settings.trailingLoads);
+        if (before.length >= settings.minTrailingLoads) {
+          base = before;
+          emptySince = usable[run - 1]!.loadId;
+        }
+      }
+    }
+    const trailingMedian = median(base.map((l) => perUser(l, table))) * users;
     const ratio = trailingMedian > 0 ? rows / trailingMedian : undefined;
     return {
       table,
       rows,
       trailingMedian,
-      trailingLoads: window.length,
+      trailingLoads: base.length,
       ratio,
       quiet: ratio !== undefined && ratio < settings.quietFraction,
+      ...(emptySince === undefined || ratio === undefined ? {} : { emptySince }),
     };
   });
+}
+
+/** Tables the load selected and wrote no row to that earlier loads of the series fed. */
+function emptyRunTables(load: LoadFigures, earlier: readonly LoadFigures[]): string[] {
+  return (load.resources ?? []).filter(
+    (t) =>
+      isFeedTable(t) && (load.rowsByTable[t] ?? 0) === 0 && earlier.some((l) => (l.rowsByTable[t] ?? 0) > 0),
+  );
 }
 
 export interface LoadSignals {
@@ -205,48 +258,128 @@ export function startedBefore(a: LoadFigures, b: LoadFigures): boolean {
   return a.startedAt < b.startedAt || (a.startedAt === b.startedAt && a.loadId < b.loadId);
 }
 
-/**
- * The loads `load` is compared with, from the lake's reports in load-id order (oldest first):
- * same series, started before it, newest first, at most `trailingLoads`.
- */
+/** The most earlier loads a table's median may be taken over (`trailingLoads`). */
+export const MAX_TRAILING_LOADS = 50;
+
+/** `scanEarlier` over reports in any order (`status`, tests): newest load id first, as the commit reads them. */
 export function earlierLoads<T extends LoadFigures>(
   load: LoadFigures,
   reports: readonly T[],
   settings: Pick<QualitySettings, 'trailingLoads'>,
 ): T[] {
-  const series = seriesOf(load);
-  return reports
-    .filter((l) => startedBefore(l, load) && seriesOf(l) === series)
-    .sort((a, b) =>
-      a.startedAt === b.startedAt ? (a.loadId < b.loadId ? 1 : -1) : a.startedAt < b.startedAt ? 1 : -1,
-    )
-    .slice(0, settings.trailingLoads);
+  const byId = [...reports].sort((a, b) => (a.loadId < b.loadId ? 1 : a.loadId > b.loadId ? -1 : 0));
+  return scanEarlier(load, byId, settings).loads;
 }
 
-/** Load reports read, newest first, looking for a load's earlier loads: bounds the commit's time. */
-export const REPORTS_SCANNED = 50;
+/** Newest first: by start time, then load id. */
+function newestFirst<T extends LoadFigures>(loads: readonly T[]): T[] {
+  return [...loads].sort((a, b) =>
+    a.startedAt === b.startedAt ? (a.loadId < b.loadId ? 1 : -1) : a.startedAt < b.startedAt ? 1 : -1,
+  );
+}
 
 /**
- * `earlierLoads` straight from a lake's reports (`_loads/<id>.json`), newest load id first,
- * reading at most REPORTS_SCANNED of them: what the commit compares its load with. Load ids
- * sort by time (layout.ts), so the newest reports are the last keys. Reads only reports; a
- * report that cannot be parsed is skipped.
+ * Reports read, newest load id first, looking for a load's earlier loads: bounds the commit's
+ * time and requests (about a second of parallel GETs). A series whose last `trailingLoads` loads
+ * are further back than this (a daily schedule next to a 5-minute one: 2,016 reports a week)
+ * is judged over the loads found, and not at all below `minTrailingLoads`.
+ */
+export const REPORTS_SCANNED = 1000;
+
+export interface EarlierScan<T extends LoadFigures> {
+  /** The loads compared with: same series, started before the load, newest first. */
+  readonly loads: T[];
+  /** Readable reports looked at. */
+  readonly reportsRead: number;
+  /** Nothing more is needed: enough loads found, or REPORTS_SCANNED read. */
+  readonly done: boolean;
+}
+
+const isReport = (r: unknown): r is LoadFigures =>
+  typeof r === 'object' &&
+  r !== null &&
+  typeof (r as LoadFigures).loadId === 'string' &&
+  typeof (r as LoadFigures).rowsByTable === 'object' &&
+  (r as LoadFigures).rowsByTable !== null;
+
+/**
+ * The loads `load` is compared with, from committed loads' reports, newest load id first
+ * (undefined: unreadable, skipped; those that did not start before `load` are passed over). One rule for the commit
+ * (`readEarlierLoads`, reading the reports a few at a time) and `status` (all in memory), so
+ * both judge a load over the same loads. Scans until it has the series' last `trailingLoads`
+ * loads that loaded a user and, for a table of the load's resources that is empty now, the
+ * `trailingLoads` loads before its run of empty loads (`tableTrends`); at most REPORTS_SCANNED
+ * readable reports of loads started before it.
+ */
+export function scanEarlier<T extends LoadFigures>(
+  load: LoadFigures,
+  reportsNewestFirst: readonly (T | undefined)[],
+  settings: Pick<QualitySettings, 'trailingLoads'>,
+): EarlierScan<T> {
+  const series = seriesOf(load);
+  const found: T[] = [];
+  let reportsRead = 0;
+  for (const report of reportsNewestFirst) {
+    // Loads started later are not counted: `status` judges an old load over what its commit read.
+    if (!isReport(report) || !startedBefore(report, load)) continue;
+    if (reportsRead >= REPORTS_SCANNED) return { loads: newestFirst(found), reportsRead, done: true };
+    reportsRead += 1;
+    if (seriesOf(report) !== series) continue;
+    found.push(report);
+    if (enoughEarlier(load, found, settings)) return { loads: newestFirst(found), reportsRead, done: true };
+  }
+  return { loads: newestFirst(found), reportsRead, done: reportsRead >= REPORTS_SCANNED };
+}
+
+function enoughEarlier(
+  load: LoadFigures,
+  found: readonly LoadFigures[],
+  settings: Pick<QualitySettings, 'trailingLoads'>,
+): boolean {
+  const usable = found.filter((l) => loadedUsers(l) > 0);
+  const n = settings.trailingLoads;
+  if (usable.length < n) return false;
+  const window = usable.slice(0, n);
+  for (const table of load.resources ?? []) {
+    if (!isFeedTable(table) || (load.rowsByTable[table] ?? 0) > 0) continue;
+    if (median(window.map((l) => perUser(l, table))) > 0) continue;
+    // Empty now and in most of the window: the loads before the empty run are wanted too.
+    const run = usable.findIndex((l) => (l.rowsByTable[table] ?? 0) > 0);
+    if (run === -1 || usable.length < run + n) return false;
+  }
+  return true;
+}
+
+/**
+ * `scanEarlier` straight from a lake: committed loads only (a `_dlt_loads` row,
+ * committed-loads.ts: a report of a commit that stopped after publishing it, or of a retracted
+ * run, is no load), reading their reports 16 at a time, newest load id first.
  */
 export async function readEarlierLoads(
   store: ObjectStore,
   load: LoadFigures,
   settings: Pick<QualitySettings, 'trailingLoads'>,
-): Promise<LoadFigures[]> {
-  const keys = (await store.list(loadsPrefix)).filter((k) => k.endsWith('.json')).sort();
-  const series = seriesOf(load);
-  const found: LoadFigures[] = [];
-  for (const key of keys.slice(-REPORTS_SCANNED).reverse()) {
-    if (found.length >= settings.trailingLoads) break;
-    const report = await readJson<LoadFigures>(store, key).catch(() => undefined);
-    if (report === undefined || typeof report.loadId !== 'string' || report.rowsByTable === undefined)
-      continue;
-    if (seriesOf(report) !== series || !startedBefore(report, load)) continue;
-    found.push(report);
+): Promise<EarlierScan<LoadFigures>> {
+  const committed = await committedLoadIds(store);
+  const keys = (await store.list(loadsPrefix))
+    .filter((k) => k.endsWith('.json'))
+    // Every committed load but this one: a load id (`--load-id first`) need not sort by time.
+    .filter((k) => {
+      const id = k.slice(loadsPrefix.length, -'.json'.length);
+      return committed.has(id) && id !== load.loadId;
+    })
+    .sort()
+    .reverse();
+  const reports: (LoadFigures | undefined)[] = [];
+  let scan: EarlierScan<LoadFigures> = { loads: [], reportsRead: 0, done: false };
+  for (let i = 0; i < keys.length && !scan.done; i += READ_CHUNK) {
+    const chunk = await Promise.all(
+      keys.slice(i, i + READ_CHUNK).map((key) => readJson<LoadFigures>(store, key).catch(() => undefined)),
+    );
+    reports.push(...chunk);
+    scan = scanEarlier(load, reports, settings);
   }
-  return earlierLoads(load, found, settings);
+  return scan;
 }
+
+const READ_CHUNK = 16;

@@ -46,6 +46,8 @@ export interface RunLoadInput {
   readonly changed?: ChangedSelection;
   /** The schedule the load reports (the CLI: `local`): with the users selection, its quality series. */
   readonly schedule?: string;
+  /** `failed`: a re-run of an earlier load's failed users (its own quality series). */
+  readonly usersFromFailed?: true;
 }
 
 export interface RunLoadDeps extends Omit<CommitDeps, 'lease'> {
@@ -100,7 +102,7 @@ async function runLeased(
     batchSize: input.batchSize,
     resources: input.resources.tables,
     ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
-    usersSelection: input.changed === undefined ? 'all' : 'changed',
+    usersSelection: input.changed !== undefined ? 'changed' : input.usersFromFailed ? 'failed' : 'all',
   };
   // An interrupted attempt of this load id with the same input: keep what it staged.
   const resumed = await resumablePlan(planInput, deps.store);

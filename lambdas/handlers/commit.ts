@@ -2,6 +2,7 @@
  * Commit Lambda: batch manifests -> registry, Glue tables, final parts, load marker. Two more
  * modes: read a systemic batch's cause, and merge one partition handed to the merge Map.
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { commitOrHandOff, type TableCatalog } from '#core/commit.ts';
 import { positiveInt } from '#core/config.ts';
@@ -12,7 +13,14 @@ import { acquireLease, assertLeaseOwner } from '#core/lease.ts';
 import { commitFigures, commitMetrics } from '#core/load-metrics.ts';
 import { type MergeFanOutPolicy, mergeTask } from '#core/merge-fan-out.ts';
 import { readPlan } from '#core/plan.ts';
-import { loadSignals, QUALITY_DEFAULTS, type QualitySettings, readEarlierLoads } from '#core/quality.ts';
+import type { ObjectStore } from '#core/ports.ts';
+import {
+  type LoadFigures,
+  loadSignals,
+  QUALITY_DEFAULTS,
+  type QualitySettings,
+  readEarlierLoads,
+} from '#core/quality.ts';
 import { readSystemicCause } from '#core/systemic-cause.ts';
 import {
   type CommitEvent,
@@ -134,6 +142,31 @@ async function mergeGroup(
   return { table: merged.table, dt: merged.dt, outputs: merged.outputs, reused: merged.reused };
 }
 
+/** The schedule the state machine passed (its execution's input), if it names one. */
+export function scheduleOf(event: CommitEvent | MergeGroupEvent): string | undefined {
+  const schedule = 'runInput' in event ? event.runInput?.schedule : undefined;
+  return typeof schedule === 'string' && schedule !== '' ? schedule : undefined;
+}
+
+/**
+ * The loads the commit compares its load with. Committed already: a failure to read them must
+ * not fail the run, only cost its quiet-feed judgement, and that loss is reported (the WARN
+ * line, and `unreadable` for the TrailingLoadsUnreadable metric the stack alarms on).
+ */
+export async function trailingLoadsOf(
+  store: ObjectStore,
+  load: LoadFigures,
+  settings: QualitySettings,
+  log: Pick<Logger, 'warn'>,
+): Promise<{ loads: LoadFigures[]; unreadable: boolean }> {
+  try {
+    return { loads: (await readEarlierLoads(store, load, settings)).loads, unreadable: false };
+  } catch (error) {
+    log.warn('trailing_loads_unreadable', error as Error);
+    return { loads: [], unreadable: true };
+  }
+}
+
 export async function handler(
   event: CommitEvent | MergeGroupEvent,
   context?: Partial<Context>,
@@ -141,7 +174,11 @@ export async function handler(
   const started = Date.now();
   const obs = await observeInvocation(
     'commit',
-    { loadId: event.loadId, execution: event.run?.execution },
+    {
+      loadId: event.loadId,
+      execution: event.run?.execution,
+      schedule: scheduleOf(event),
+    },
     context,
   );
   try {
@@ -160,9 +197,13 @@ export async function handler(
       const catalog = glueCatalog();
       const store = lakeStore();
       const clock = () => new Date();
-      // The schedule is a metric dimension: read from the plan while it is still staged.
-      const plan = await readPlan(store, event.loadId).catch(() => undefined);
-      obs.appendKeys({ schedule: plan?.schedule });
+      // The schedule is a metric dimension: from the event (the state machine passes its
+      // execution's), else from the plan while it is still staged. An unreadable plan must not
+      // put the metrics under a Schedule no alarm watches.
+      if (scheduleOf(event) === undefined) {
+        const plan = await readPlan(store, event.loadId).catch(() => undefined);
+        obs.appendKeys({ schedule: plan?.schedule });
+      }
       // Joins the execution's lease (taken by the plan); another execution's is refused.
       const lease =
         event.run === undefined
@@ -208,16 +249,15 @@ export async function handler(
       const marker = outcome.committed;
       await lease?.release().catch(() => undefined);
       // Quality signals against the earlier loads of the same series (lambdas/core/quality.ts).
-      // Committed already: a failure here must not fail the run, only cost its signals.
-      const earlier = await readEarlierLoads(store, marker, settings).catch((error: unknown) => {
-        obs.log.warn('trailing_loads_unreadable', error as Error);
-        return [];
-      });
+      // Committed already: a failure here must not fail the run, only cost its quiet-feed
+      // signal, and that loss is a metric of its own (TrailingLoadsUnreadable, alarmed).
+      const { loads: earlier, unreadable } = await trailingLoadsOf(store, marker, settings, obs.log);
       const signals = loadSignals(marker, earlier, settings);
       // One object for the log line and the metrics: their numbers cannot disagree.
       const figures = commitFigures(marker, signals, {
         commitSeconds: (Date.now() - started) / 1000,
-        trailingLoads: earlier.length,
+        trailingLoads: Math.max(0, ...signals.tables.map((t) => t.trailingLoads)),
+        trailingLoadsUnreadable: unreadable,
       });
       const result: CommitResult = {
         loadId: marker.loadId,

@@ -187,6 +187,11 @@ export interface CommitEvent {
    */
   readonly readSystemicCause?: true;
   /**
+   * The execution's input (a PlanEvent when EventBridge Scheduler started it), set by the state
+   * machine: its `schedule` is the metrics' dimension.
+   */
+  readonly runInput?: { readonly schedule?: unknown };
+  /**
    * Set by the state machine on the commit after the merge Map: merge whatever is left here,
    * never hand off again (the run has no second Map).
    */

@@ -4,7 +4,7 @@ import { adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
 import { selectResources } from '#core/config.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLeaseOwner } from '#core/lease.ts';
-import { type BatchManifest, loadBatch } from '#core/load-batch.ts';
+import { type BatchManifest, loadBatch, primaryFailureCode } from '#core/load-batch.ts';
 import { batchMetrics } from '#core/load-metrics.ts';
 import type { UserResult } from '#core/load-user.ts';
 import { readBatchUsers, readPlan } from '#core/plan.ts';
@@ -21,12 +21,13 @@ import { observeInvocation } from './telemetry.ts';
 export const DEADLINE_MARGIN_MS = BATCH_DEADLINE_MARGIN_SECONDS * 1000;
 
 /**
- * Users the batch counted failed, by the error code of their failed units (a user counts once
- * per code). A unit that failed with an endpoint symptom counts unless the batch disabled that
+ * Users the batch counted failed, each once, under its primary code (`primaryFailureCode`: its
+ * first failed unit's, never a derived `parent_failed`), so the codes add up to the batch's
+ * failed users. A unit that failed with an endpoint symptom counts unless the batch disabled that
  * resource (then it is `endpoint_unavailable`, not a failure: the EndpointUnavailable metric).
  * Units still waiting for an endpoint verdict are settled by the commit and not counted here.
  */
-function failureCounter() {
+export function failureCounter() {
   const failedUnits = new Map<string, { code: string; endpoint: string | undefined }[]>();
   return {
     onUser(result: UserResult) {
@@ -37,16 +38,16 @@ function failureCounter() {
           failed.map((o) => ({ code: o.errorCode ?? 'unknown', endpoint: o.endpoint?.resource })),
         );
     },
-    byCode(manifest: BatchManifest): Record<string, number> {
+    byCode(manifest: Pick<BatchManifest, 'endpointFindings' | 'failedUsers'>): Record<string, number> {
       const disabled = new Set(manifest.endpointFindings.map((f) => f.resource));
       const byCode: Record<string, number> = {};
       for (const identifier of new Set(manifest.failedUsers)) {
-        const codes = new Set(
+        const code = primaryFailureCode(
           (failedUnits.get(identifier) ?? [])
             .filter((u) => u.endpoint === undefined || !disabled.has(u.endpoint))
             .map((u) => u.code),
         );
-        for (const code of codes) byCode[code] = (byCode[code] ?? 0) + 1;
+        byCode[code] = (byCode[code] ?? 0) + 1;
       }
       return byCode;
     },

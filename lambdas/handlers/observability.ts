@@ -63,8 +63,12 @@ export function observe(handler: string, keys: InvocationKeys, context?: Partial
   log.resetKeys();
   if (context?.awsRequestId !== undefined) log.addContext(context as Context);
   let current: InvocationKeys = {};
+  /** The subsegment `traced` is running, if any: keys learned meanwhile annotate it too. */
+  const active: { segment?: Annotatable } = {};
   const appendKeys = (more: InvocationKeys) => {
-    current = { ...current, ...definedOnly(more) };
+    const learned = definedOnly(more);
+    current = { ...current, ...learned };
+    if (active.segment !== undefined) annotate(active.segment, learned);
     const { execution, ...rest } = current;
     log.appendKeys({ handler, ...rest });
     if (execution !== undefined) log.setCorrelationId(execution);
@@ -76,7 +80,7 @@ export function observe(handler: string, keys: InvocationKeys, context?: Partial
     emit: (groups) => {
       for (const group of groups) writeGroup(group, current);
     },
-    traced: (name, work) => traced(name, current, work),
+    traced: (name, work) => traced(name, current, work, active),
   };
 }
 
@@ -118,7 +122,24 @@ export function tracingActive(env: Readonly<Record<string, string | undefined>> 
   return env.POWERTOOLS_TRACE_ENABLED === 'true' && Boolean(env._X_AMZN_TRACE_ID);
 }
 
-async function traced<T>(name: string, keys: InvocationKeys, work: () => Promise<T>): Promise<T> {
+/** What an X-Ray subsegment takes annotations with (aws-xray-sdk-core Subsegment). */
+interface Annotatable {
+  addAnnotation(key: string, value: string | number | boolean): void;
+}
+
+/** The keys X-Ray annotates (indexed, searchable): schedule, load id and batch. */
+function annotate(segment: Annotatable, keys: InvocationKeys): void {
+  if (keys.schedule !== undefined) segment.addAnnotation('schedule', keys.schedule);
+  if (keys.loadId !== undefined) segment.addAnnotation('loadId', keys.loadId);
+  if (keys.batch !== undefined) segment.addAnnotation('batch', keys.batch);
+}
+
+async function traced<T>(
+  name: string,
+  keys: InvocationKeys,
+  work: () => Promise<T>,
+  active: { segment?: Annotatable },
+): Promise<T> {
   if (!tracingActive()) return work();
   if (tracer === undefined) {
     const { Tracer } = await import('@aws-lambda-powertools/tracer');
@@ -131,15 +152,17 @@ async function traced<T>(name: string, keys: InvocationKeys, work: () => Promise
   tracer.setSegment(segment);
   tracer.annotateColdStart();
   tracer.addServiceNameAnnotation();
-  if (keys.schedule !== undefined) tracer.putAnnotation('schedule', keys.schedule);
-  if (keys.loadId !== undefined) tracer.putAnnotation('loadId', keys.loadId);
-  if (keys.batch !== undefined) tracer.putAnnotation('batch', keys.batch);
+  // Keys known now; those learned later (the schedule once the plan is read, the load id once
+  // the plan has made it) are annotated when appendKeys learns them.
+  annotate(segment, keys);
+  active.segment = segment;
   try {
     return await work();
   } catch (error) {
     if (error instanceof Error) tracer.addErrorAsMetadata(error);
     throw error;
   } finally {
+    delete active.segment;
     segment.close();
     tracer.setSegment(parent);
   }

@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store } from '#adapters/s3-store.ts';
 import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
 import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
+import { parseScheduleExpression, runDeadlineSeconds } from '#infra/schedule-expression.ts';
 import { type FeedProxy, startFeedProxy } from '#test/helpers/feed-proxy.ts';
 import { FAST_HTTP, runCli } from '#test/helpers/lake-harness.ts';
 import { type EmfRecord, emfRecords, jsonLines } from '#test/helpers/log-lines.ts';
@@ -34,9 +35,20 @@ import { exampleConfig } from './app-fixture.ts';
 
 const CREDENTIALS = { apiKey: 'obs-key-MARKER-7Hq2Lw', apiSecret: 'obs-secret-MARKER-Vb93Kd' };
 const USERS = ['obs-user-MARKER-a1', 'obs-user-MARKER-b2', 'obs-user-MARKER-c3', 'obs-user-MARKER-d4'];
-const SLOT = (day: number) => `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`;
+/**
+ * Slots relative to the real clock, never hard-coded dates: a run is timed from its slot to the
+ * real time of its commit (RunSeconds), so a fixed date would put today's runs in the future
+ * (clamped to 0 s) and, as the calendar moves, past their window. The daily slots are two hours
+ * ago, ten minutes apart (inside the daily window); the hourly ones a few minutes ago.
+ */
+const NOW_MINUTE = Math.floor(Date.now() / 60_000) * 60_000;
+const SLOT = (day: number) => new Date(NOW_MINUTE - 2 * 3_600_000 + (day - 1) * 600_000).toISOString();
 /** The hourly schedule's slots, after the three daily loads; a webhook event half an hour before each. */
-const HOURLY_SLOT = (hour: number) => `2026-12-04T${String(hour).padStart(2, '0')}:00:00.000Z`;
+const HOURLY_SLOT = (hour: number) => new Date(NOW_MINUTE - 600_000 + hour * 120_000).toISOString();
+/** The daily schedule's run deadline: a run committed later than this after its slot is outside its window. */
+const DAILY_DEADLINE_SECONDS = runDeadlineSeconds(parseScheduleExpression('cron(0 3 * * ? *)')!, 24);
+/** A daily slot so long ago that its run commits outside its window. */
+const LATE_SLOT = new Date(NOW_MINUTE - (DAILY_DEADLINE_SECONDS + 3600) * 1000).toISOString();
 /** The user whose webhook events the hourly `changed` runs load. */
 const CHANGED_USER = USERS[0]!;
 const QUIET_TABLE = 'orders';
@@ -65,6 +77,7 @@ let world: OfflineWorld;
 let proxy: FeedProxy;
 const runs: ExecutionOutcome[] = [];
 const hourlyRuns: ExecutionOutcome[] = [];
+let lateRun: ExecutionOutcome;
 let statusAfterDaily: Awaited<ReturnType<typeof runCli>>;
 
 /** The lake as `status --dest` takes it. */
@@ -128,7 +141,8 @@ beforeAll(async () => {
   proxy.emptyPaths.clear();
   const lake = createS3Store({ bucket: OFFLINE_BUCKET, prefix: world.prefix });
   for (const hour of [1, 2, 3]) {
-    const at = new Date(Date.parse(HOURLY_SLOT(hour)) - 30 * 60_000);
+    // A minute before its slot: after the previous hourly slot, so each run has its own event.
+    const at = new Date(Date.parse(HOURLY_SLOT(hour)) - 60_000);
     const body = JSON.stringify({
       eventType: 'pay-link-accounts-updated',
       eventTime: at.toISOString(),
@@ -151,7 +165,11 @@ beforeAll(async () => {
     if (outcome.status !== 'SUCCEEDED') throw new Error(explain(outcome));
     hourlyRuns.push(outcome);
   }
-}, 240_000);
+  // A daily run that really ends outside its window (its slot is longer ago than the deadline).
+  const late = await world.aws.execute('daily', { schedule: 'daily', scheduledTime: LATE_SLOT });
+  if (late.status !== 'SUCCEEDED') throw new Error(explain(late));
+  lateRun = late;
+}, 300_000);
 
 afterAll(async () => {
   await proxy?.close();
@@ -201,9 +219,9 @@ describe('the deployed loader reports each load in logs and EMF metrics', () => 
     expect(
       byCode.map((r) => [r.dimensions[DIM.errorCode], r.metrics[METRIC.failedUsersByCode]!.value]),
     ).toEqual([
+      // Once, under its own code: its action history, not fetched without its accounts
+      // (parent_failed), does not count it twice. The codes add up to LoadFailedUsers.
       ['http_404', 1],
-      // Its action history could not be fetched without its accounts.
-      ['parent_failed', 1],
     ]);
 
     // Requests sent per minute, each record at its minute: what the dashboard's rate is drawn from.
@@ -457,5 +475,49 @@ describe('logs and metrics of full loads', () => {
         expect(USERS.some((u) => value.includes(u))).toBe(false);
       }
     }
+  });
+});
+
+describe('runs against their window', () => {
+  it('times every run from its slot: inside the window, whatever the date', () => {
+    for (const run of [...runs, ...hourlyRuns]) {
+      const [load] = recordWith(run, 'commit', METRIC.runSeconds);
+      const seconds = load!.metrics[METRIC.runSeconds]!.value;
+      expect(seconds).toBeGreaterThan(0);
+      expect(seconds).toBeLessThan(3 * 3600);
+    }
+  });
+
+  it('flags a run that committed later than its deadline after its slot: the metric over the alarm, and status', async () => {
+    const alarm = world.template
+      .idsOfType('AWS::CloudWatch::Alarm')
+      .map((id) => world.template.resources[id].Properties)
+      .filter((p) => p.MetricName === METRIC.runSeconds)
+      .map((p) => world.template.resolve(p))
+      .find((p) => dimensionsOf(p)[DIM.schedule] === 'daily')!;
+    expect(alarm.Threshold).toBe(DAILY_DEADLINE_SECONDS);
+    const [late] = recordWith(lateRun, 'commit', METRIC.runSeconds);
+    expect(late!.dimensions).toEqual(dimensionsOf(alarm));
+    expect(late!.metrics[METRIC.runSeconds]!.value).toBeGreaterThan(alarm.Threshold);
+    const [inTime] = recordWith(runs[0]!, 'commit', METRIC.runSeconds);
+    expect(inTime!.metrics[METRIC.runSeconds]!.value).toBeLessThanOrEqual(alarm.Threshold);
+
+    const minutes = String(DAILY_DEADLINE_SECONDS / 60);
+    const json = await runCli([
+      'status',
+      '--dest',
+      lakeUri(),
+      '--json',
+      '--last',
+      '10',
+      '--run-window-minutes',
+      minutes,
+    ]);
+    expect(json.code, json.stderr).toBe(0);
+    const loads = JSON.parse(json.stdout).quality.loads as { loadId: string; flags: { kind: string }[] }[];
+    const outside = loads
+      .filter((l) => l.flags.some((f) => f.kind === 'outside_window'))
+      .map((l) => l.loadId);
+    expect(outside).toEqual([lateRun.output.loadId]);
   });
 });

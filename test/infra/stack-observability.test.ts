@@ -12,6 +12,7 @@ import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
 import { QUALITY_DEFAULTS } from '#core/quality.ts';
 import { parseStackConfig } from '#infra/config.ts';
 import { LOAD_BATCHES_LABEL } from '#infra/constructs/load-workflow.ts';
+import { REQUEST_RATE_RANGE, REQUEST_RATE_TITLE } from '#infra/constructs/operations-dashboard.ts';
 import { parseScheduleExpression, runDeadlineSeconds } from '#infra/schedule-expression.ts';
 import { type Cfn, exampleConfig, type Synthesized, synth } from './app-fixture.ts';
 
@@ -117,6 +118,30 @@ describe('data-quality alarms', () => {
     expect(alarmsOn(quiet.template, METRIC.lowestRowsToTrailingMedian)[0]!.Threshold).toBe(
       QUALITY_DEFAULTS.quietFraction,
     );
+    expect(alarmsOn(quiet.template, METRIC.trailingLoadsUnreadable)).toHaveLength(1);
+    const off = synth(exampleConfig({ dataQuality: { failedUserShare: false, quietFeed: false } }));
+    expect(alarmsOn(off.template, METRIC.failedUserShare)).toEqual([]);
+    expect(alarmsOn(off.template, METRIC.lowestRowsToTrailingMedian)).toEqual([]);
+    expect(alarmsOn(off.template, METRIC.trailingLoadsUnreadable)).toEqual([]);
+    expect(alarmsOn(off.template, METRIC.endpointUnavailable)).toHaveLength(1);
+  });
+
+  it('alarm when the commit could not read the earlier loads (no quiet-feed judgement otherwise)', () => {
+    const alarms = alarmsOn(template, METRIC.trailingLoadsUnreadable);
+    expect(alarms.map(scheduleOf).sort()).toEqual(['daily', 'quarter-hourly']);
+    for (const alarm of alarms)
+      expect(alarm).toMatchObject({
+        Statistic: 'Maximum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+  });
+
+  it('pass each run its schedule to the commit: its metrics never fall under Schedule=unknown', () => {
+    const machine = JSON.stringify(template.toJSON());
+    const commitPayloads = machine.match(/\\"runInput.\$\\":\\"\$\$.Execution.Input\\"/g) ?? [];
+    // The commit, and the commit after a merge Map.
+    expect(commitPayloads.length).toBe(2 * SCHEDULES.length);
   });
 
   it('refuse a config that cannot work, naming the key', () => {
@@ -128,6 +153,28 @@ describe('data-quality alarms', () => {
     );
     expect(parse({ failedUserShare: 5 })).toThrow(/paylink\.dataQuality/);
     expect(parse({ trailingLoads: 51 })).toThrow(/paylink\.dataQuality\.trailingLoads/);
+    // Plain words, as the CLI's flags say them: the key and the allowed range.
+    const message = (dataQuality: unknown) => {
+      try {
+        parse(dataQuality)();
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(message({ trailingLoads: 51 })).toBe(
+      'paylink.dataQuality.trailingLoads: must be a whole number from 1 to 50',
+    );
+    expect(message({ trailingLoads: 2.5 })).toBe(
+      'paylink.dataQuality.trailingLoads: must be a whole number from 1 to 50',
+    );
+    expect(message({ quietFeedFraction: 1.5 })).toBe(
+      'paylink.dataQuality.quietFeedFraction: must be a number above 0 and at most 1',
+    );
+    expect(message({ failedUserSharePercent: '5' })).toBe(
+      'paylink.dataQuality.failedUserSharePercent: must be a percentage from 0 to 100',
+    );
+    expect(message({ quietFeed: 'no' })).toBe('paylink.dataQuality.quietFeed: must be true or false');
   });
 });
 
@@ -150,23 +197,26 @@ describe('the operations dashboard', () => {
     expect(titles).toEqual([
       'Runs: seconds from slot to commit (line: run deadline)',
       'Runs by outcome',
-      'Users failed, by error code (per batch)',
+      'Users failed, each under its primary error code',
       'Failed-user share of each load (%)',
       'Rows per table per load',
       'Rows / trailing median per table (line: quiet-feed threshold)',
-      'PayLink requests/s (line: configured requestRate)',
+      REQUEST_RATE_TITLE,
       'Batch headroom to the Lambda deadline (s, minimum)',
       'Lambda errors and throttles',
       'Map failures: failed batch executions and batches missing at commit',
     ]);
     const widget = (title: string) => JSON.stringify(widgets.find((w) => w.properties.title === title));
     const stack = built.stack.stackName;
-    expect(widget('Users failed, by error code (per batch)')).toContain(
+    expect(widget('Users failed, each under its primary error code')).toContain(
       `{${METRICS_NAMESPACE},${DIM.schedule},${DIM.stack},${DIM.errorCode}} MetricName=\\"${METRIC.failedUsersByCode}\\" ${DIM.stack}=\\"${stack}\\"`,
     );
     expect(widget('Rows per table per load')).toContain(`${DIM.table}} MetricName=\\"${METRIC.tableRows}\\"`);
     // The configured requestRate as the line requests are drawn against.
-    const requests = JSON.parse(widget('PayLink requests/s (line: configured requestRate)'));
+    const requests = JSON.parse(widget(REQUEST_RATE_TITLE));
+    // Drawn per minute over its own 24 hours: over the dashboard's 14 days CloudWatch would
+    // widen the period to hours and average a run's bursts away.
+    expect(requests.properties).toMatchObject({ period: 60, start: REQUEST_RATE_RANGE });
     expect(requests.properties.annotations.horizontal).toEqual([
       expect.objectContaining({ value: built.stack.config.requestRate }),
     ]);

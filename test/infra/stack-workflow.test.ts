@@ -207,7 +207,12 @@ describe('the state machine of each schedule', () => {
     expect(item.TimeoutSeconds).toBe(960);
     expect(map.ItemsPath).toBeUndefined();
 
-    expect(definition.States.Commit.Parameters.Payload).toEqual({ 'loadId.$': '$.loadId', run });
+    // The schedule from the execution's input: the commit's metrics dimension, even without a plan.
+    expect(definition.States.Commit.Parameters.Payload).toEqual({
+      'loadId.$': '$.loadId',
+      run,
+      'runInput.$': '$$.Execution.Input',
+    });
     // Then the run ends, unless the commit handed its merge to the Map (below).
     expect(definition.States.Commit.Next).toBe('MergeHandedOff');
     expect(definition.States.MergeHandedOff.Default).toBe('Committed');
@@ -270,7 +275,12 @@ describe('the state machine of each schedule', () => {
     expect(definition.States.CommitMerged).toMatchObject({
       Parameters: {
         FunctionName: definition.States.Commit.Parameters.FunctionName,
-        Payload: { 'loadId.$': '$.loadId', run, afterMerge: true },
+        Payload: {
+          'loadId.$': '$.loadId',
+          run,
+          'runInput.$': '$$.Execution.Input',
+          afterMerge: true,
+        },
       },
       OutputPath: '$.Payload',
       TimeoutSeconds: 960,

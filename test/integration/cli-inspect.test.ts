@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cp, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -325,6 +325,12 @@ describe('inspecting one load of a lake', () => {
       ),
     );
     expect(loaded.map((r) => r.u).sort()).toEqual(failedExpected);
+    // A re-run of a few failed users is a quality series of its own: never judged against
+    // (nor counted in the medians of) the loads of every user.
+    const report = JSON.parse(await readFile(`${dest}/_loads/${newId}.json`, 'utf8')) as {
+      usersSelection?: string;
+    };
+    expect(report.usersSelection).toBe('failed');
   });
 
   it('load --users-from-failed refuses a load that is not committed, and the same id as the re-run', async () => {

@@ -146,7 +146,7 @@ describe('status after full loads and changed loads', () => {
     expect(run.code, run.stderr).toBe(0);
     const out = run.stdout;
     expect(out).toContain(
-      'Data quality (last 5 loads; trailing median of each table over up to 7 earlier loads',
+      "Data quality (last 5 loads; trailing median of each table's rows per loaded user over up to 7 earlier loads",
     );
     expect(out).toContain('judged from 1 load;');
     const section = out.slice(out.indexOf('Data quality'));

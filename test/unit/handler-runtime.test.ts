@@ -68,6 +68,58 @@ describe("the commit's quality settings (the stack's dataQuality)", () => {
     expect(loadSignals(at(5, 40), earlier, trailingSettings({})).quietTables).toEqual(['orders']);
   });
 
+  it('report earlier loads it cannot read: a WARN and the TrailingLoadsUnreadable metric, not silence', async () => {
+    const { trailingLoadsOf } = await import('#handlers/commit.ts');
+    const { commitFigures, commitMetrics, METRIC } = await import('#core/load-metrics.ts');
+    const { loadSignals, QUALITY_DEFAULTS } = await import('#core/quality.ts');
+    const failing = {
+      list: async () => {
+        throw new Error('AccessDenied: s3:ListBucket');
+      },
+    } as never;
+    const warnings: string[] = [];
+    const log = { warn: (message: string) => void warnings.push(message) } as never;
+    const load = {
+      loadId: '1796000005.000000',
+      startedAt: '2026-12-05T03:00:00.000Z',
+      committedAt: '2026-12-05T03:10:00.000Z',
+      users: 10,
+      failedUserCount: 0,
+      rowsByTable: { orders: 0 },
+      requests: 10,
+      files: [],
+      schemaChanges: [],
+      missingBatches: [],
+    };
+    const read = await trailingLoadsOf(failing, load, QUALITY_DEFAULTS, log);
+    expect(read).toEqual({ loads: [], unreadable: true });
+    expect(warnings).toEqual(['trailing_loads_unreadable']);
+    const figures = commitFigures(load, loadSignals(load, read.loads, QUALITY_DEFAULTS), {
+      commitSeconds: 1,
+      trailingLoads: 0,
+      trailingLoadsUnreadable: read.unreadable,
+    });
+    const points = commitMetrics(figures)[0]!.points;
+    expect(points.find((p) => p.name === METRIC.trailingLoadsUnreadable)?.value).toBe(1);
+    // A load whose earlier loads were read says 0: the alarm sees every load.
+    const fine = commitFigures(load, loadSignals(load, [], QUALITY_DEFAULTS), {
+      commitSeconds: 1,
+      trailingLoads: 0,
+    });
+    expect(commitMetrics(fine)[0]!.points.find((p) => p.name === METRIC.trailingLoadsUnreadable)?.value).toBe(
+      0,
+    );
+  });
+
+  it("take the metrics' schedule from the execution's input the state machine passes", async () => {
+    const { scheduleOf } = await import('#handlers/commit.ts');
+    expect(scheduleOf({ loadId: 'x', runInput: { schedule: 'daily' } })).toBe('daily');
+    // A run started by hand without one: the plan's, read by the handler (undefined here).
+    expect(scheduleOf({ loadId: 'x', runInput: {} })).toBeUndefined();
+    expect(scheduleOf({ loadId: 'x', runInput: { schedule: 7 } })).toBeUndefined();
+    expect(scheduleOf({ loadId: 'x' })).toBeUndefined();
+  });
+
   it('refuse a fraction outside (0, 1], naming the variable', async () => {
     const { trailingSettings } = await import('#handlers/commit.ts');
     for (const value of ['0', '1.5', 'half']) {

@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { parseQualityFlags, QUALITY_OPTION_DEFAULTS, qualityReport } from '#cli/quality-report.ts';
+import {
+  formatQuality,
+  parseQualityFlags,
+  QUALITY_OPTION_DEFAULTS,
+  qualityReport,
+  sidedRound,
+} from '#cli/quality-report.ts';
 import { ConfigError } from '#core/errors.ts';
 import {
   batchMetrics,
@@ -17,6 +23,7 @@ import {
   loadSignals,
   median,
   QUALITY_DEFAULTS,
+  REPORTS_SCANNED,
   readEarlierLoads,
   seriesOf,
   tableTrends,
@@ -172,7 +179,7 @@ describe('quiet feeds', () => {
       for (const r of reports) await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
       await store.put('_loads/garbage.json', '{not json');
       const found = await readEarlierLoads(store, reports[2]!, settings);
-      expect(found.map((l) => l.rowsByTable.orders)).toEqual([1]);
+      expect(found.loads.map((l) => l.rowsByTable.orders)).toEqual([1]);
     } finally {
       await scratch.dispose();
     }
@@ -302,7 +309,7 @@ describe('load signals and their metrics', () => {
       perTable.reduce((sum, g) => sum + g.points.find((p) => p.name === METRIC.tableRows)!.value, 0),
     ).toBe(logged.rows);
     expect(logged.quietTables).toEqual(['orders']);
-    expect(logged.tables.find((t) => t.table === 'orders')).toMatchObject({ rows: 0, trailingMedian: 40 });
+    expect(logged.tables.find((t) => t.table === 'orders')).toMatchObject({ rows: 0, trailingMedian: 37.2 });
   });
 
   it('count the requests a batch sent per wall-clock minute, each datapoint timestamped at its minute', () => {
@@ -354,7 +361,8 @@ describe('status quality report', () => {
     expect(report.loads.map((l) => l.loadId)).toEqual([reports[1]!.loadId, reports[2]!.loadId]);
     expect(report.loads[1]!.flags).toEqual([
       { kind: 'failed_user_share', percent: 20 },
-      { kind: 'quiet_feed', table: 'orders', rows: 0, trailingMedian: 50 },
+      // 0.5 rows per loaded user before, times the 80 users this load loaded.
+      { kind: 'quiet_feed', table: 'orders', rows: 0, trailingMedian: 40 },
     ]);
   });
 
@@ -388,5 +396,191 @@ describe('status quality report', () => {
       expect(() => parseQualityFlags({ [flag]: value }), `${flag}=${value}`).toThrow(ConfigError);
       expect(() => parseQualityFlags({ [flag]: value })).toThrow(`--${flag}`);
     }
+  });
+});
+
+describe('review of the quiet-feed rule', () => {
+  const settings = QUALITY_DEFAULTS;
+  /** A day's load of the daily schedule (hours apart when `hour` is given). */
+  const daily = (day: number, orders: number, extra: Partial<LoadFigures> = {}) =>
+    load(day, { orders, accounts: 1000 }, { schedule: 'daily', ...extra });
+
+  it('keeps flagging a feed that stays dead, load after load', () => {
+    const reports = [1, 2, 3, 4, 5, 6, 7].map((d) => daily(d, 1000));
+    for (let d = 8; d <= 30; d += 1) reports.push(daily(d, 0));
+    for (const current of reports.slice(7)) {
+      const signals = loadSignals(current, earlierLoads(current, reports, settings), settings);
+      expect(signals.quietTables, current.loadId).toEqual(['orders']);
+      expect(signals.lowestRatio).toBe(0);
+    }
+    const last = reports.at(-1)!;
+    const orders = tableTrends(last, earlierLoads(last, reports, settings), settings).find(
+      (t) => t.table === 'orders',
+    );
+    expect(orders).toMatchObject({ trailingMedian: 1000, emptySince: reports[7]!.loadId, quiet: true });
+  });
+
+  it('keeps a dead feed flagged even when the table no longer appears in recent reports', () => {
+    const reports = [1, 2, 3].map((d) => daily(d, 500));
+    // A load that writes no row of a table names no such table in rowsByTable.
+    for (let d = 4; d <= 20; d += 1) reports.push(load(d, { accounts: 1000 }, { schedule: 'daily' }));
+    const current = reports.at(-1)!;
+    expect(loadSignals(current, earlierLoads(current, reports, settings), settings).quietTables).toEqual([
+      'orders',
+    ]);
+  });
+
+  it('does not flag a feed that was never fed, nor a sparse one at its usual level', () => {
+    const never = [1, 2, 3, 4, 5, 6, 7, 8].map((d) => daily(d, 0));
+    const current = never.at(-1)!;
+    expect(loadSignals(current, earlierLoads(current, never, settings), settings).quietTables).toEqual([]);
+    const sparse = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((d) => daily(d, d % 3 === 0 ? 5 : 0));
+    const last = sparse.at(-1)!;
+    expect(loadSignals(last, earlierLoads(last, sparse, settings), settings).quietTables).toEqual([]);
+  });
+
+  it("reads a daily series' loads from behind many loads of a frequent schedule", async () => {
+    const reports: LoadFigures[] = [];
+    for (let d = 1; d <= 8; d += 1) {
+      reports.push(daily(d, d === 8 ? 0 : 1000));
+      // 60 loads of another schedule between two daily loads: more than the 50 reports the
+      // commit used to read, whatever their series.
+      if (d < 8)
+        for (let i = 1; i <= 60; i += 1)
+          reports.push(
+            load(
+              d,
+              { orders: 10 },
+              {
+                schedule: 'frequent',
+                usersSelection: 'changed',
+                loadId: `17960000${String(d).padStart(2, '0')}.${String(i).padStart(6, '0')}`,
+                startedAt: `2026-12-${String(d).padStart(2, '0')}T04:${String(i % 60).padStart(2, '0')}:00.000Z`,
+              },
+            ),
+          );
+    }
+    const current = reports.at(-1)!;
+    const scratch = await Scratch.create('quality-frequent');
+    try {
+      const store = createLocalStore(scratch.dir);
+      for (const r of reports) await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+      const scan = await readEarlierLoads(store, current, settings);
+      expect(scan.loads).toHaveLength(7);
+      expect(scan.loads).toEqual(earlierLoads(current, reports, settings));
+      expect(loadSignals(current, scan.loads, settings).quietTables).toEqual(['orders']);
+    } finally {
+      await scratch.dispose();
+    }
+  });
+
+  it('compares rows per loaded user: a load of fewer users is not a quiet feed', () => {
+    const changed = (day: number, users: number, orders: number, failed = 0) =>
+      load(
+        day,
+        { orders, accounts: users * 2 },
+        {
+          schedule: 'hourly',
+          usersSelection: 'changed',
+          users,
+          failedUserCount: failed,
+        },
+      );
+    const reports = [changed(1, 6, 60), changed(2, 6, 66), changed(3, 6, 54), changed(4, 2, 20)];
+    const current = reports[3]!;
+    const signals = loadSignals(current, earlierLoads(current, reports, settings), settings);
+    expect(signals.quietTables).toEqual([]);
+    expect(signals.tables.find((t) => t.table === 'orders')).toMatchObject({ trailingMedian: 20, ratio: 1 });
+    // Half of a load's users failing is the failed-user share's to report, not a quiet feed.
+    const halfFailed = changed(5, 6, 30, 3);
+    expect(
+      loadSignals(halfFailed, earlierLoads(halfFailed, [...reports, halfFailed], settings), settings)
+        .quietTables,
+    ).toEqual([]);
+    // Fewer rows per user is still quiet.
+    const quiet = changed(6, 6, 10);
+    expect(
+      loadSignals(quiet, earlierLoads(quiet, [...reports, quiet], settings), settings).quietTables,
+    ).toEqual(['orders']);
+  });
+
+  it('puts a re-run of failed users in a series of its own', () => {
+    expect(seriesOf({ schedule: 'local', usersSelection: 'failed', resources: ['orders'] })).not.toBe(
+      seriesOf({ schedule: 'local', usersSelection: 'all', resources: ['orders'] }),
+    );
+  });
+
+  it('compares committed loads only: a report without its _dlt_loads row is no load', async () => {
+    const scratch = await Scratch.create('quality-committed');
+    try {
+      const store = createLocalStore(scratch.dir);
+      const reports = [daily(1, 1000), daily(2, 1000), daily(3, 10), daily(4, 500)];
+      for (const r of reports) await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+      for (const r of [reports[0]!, reports[1]!, reports[3]!])
+        await store.put(`_dlt_loads/${r.loadId}.parquet`, new Uint8Array([1]));
+      const scan = await readEarlierLoads(store, reports[3]!, settings);
+      expect(scan.loads.map((l) => l.loadId)).toEqual([reports[1]!.loadId, reports[0]!.loadId]);
+      expect(loadSignals(reports[3]!, scan.loads, settings).quietTables).toEqual([]);
+    } finally {
+      await scratch.dispose();
+    }
+  });
+
+  it('compares loads by start time whatever their ids (load --load-id first)', async () => {
+    const reports = [
+      daily(1, 1000, { loadId: 'first' }),
+      daily(2, 1000, { loadId: 'zz-second' }),
+      daily(3, 0),
+    ];
+    const current = reports[2]!;
+    expect(earlierLoads(current, reports, settings).map((l) => l.loadId)).toEqual(['zz-second', 'first']);
+    const scratch = await Scratch.create('quality-ids');
+    try {
+      const store = createLocalStore(scratch.dir);
+      for (const r of reports) await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+      const scan = await readEarlierLoads(store, current, settings);
+      expect(scan.loads.map((l) => l.loadId)).toEqual(['zz-second', 'first']);
+      expect(loadSignals(current, scan.loads, settings).quietTables).toEqual(['orders']);
+    } finally {
+      await scratch.dispose();
+    }
+  });
+
+  it('reads at most REPORTS_SCANNED reports, in the commit as in status', () => {
+    const reports: LoadFigures[] = [daily(1, 1000), daily(2, 1000), daily(3, 1000)];
+    for (let i = 0; i < REPORTS_SCANNED; i += 1)
+      reports.push(
+        load(4, { orders: 10 }, { schedule: 'frequent', loadId: `1796000004.${String(i).padStart(6, '0')}` }),
+      );
+    const current = daily(5, 0);
+    expect(earlierLoads(current, [...reports, current], settings)).toEqual([]);
+    const newer = reports.filter((r) => r.schedule === 'daily');
+    expect(earlierLoads(current, [...newer, current], settings)).toHaveLength(3);
+  });
+});
+
+describe('status ratios', () => {
+  it('never print a ratio on the other side of the quiet threshold than it is', () => {
+    expect(sidedRound(0.499, 0.5)).toBe(0.499);
+    expect(sidedRound(0.4999999, 0.5)).toBe(0.4999999);
+    expect(sidedRound(0.501, 0.5)).toBe(0.5);
+    expect(sidedRound(0.6789, 0.5)).toBe(0.68);
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 10, noNaN: true }),
+        fc.double({ min: 0.01, max: 1, noNaN: true }),
+        (r, t) => {
+          expect(sidedRound(r, t) < t).toBe(r < t);
+        },
+      ),
+    );
+    // 499 rows against a median of 1000: quiet, and printed so.
+    const reports = [load(1, { orders: 1000 }), load(2, { orders: 1000 }), load(3, { orders: 499 })];
+    const report = qualityReport(reports, { ...QUALITY_OPTION_DEFAULTS, last: 1 });
+    expect(report.loads[0]!.tables.find((t) => t.table === 'orders')).toMatchObject({
+      ratio: 0.499,
+      quiet: true,
+    });
+    expect(formatQuality(report).join('\n')).toMatch(/orders\s+499\s+1000\s+0\.499\s+QUIET/);
   });
 });

@@ -69,4 +69,28 @@ describe('tracing', () => {
     expect(subsegments[1]).toMatchObject({ fault: true });
     expect(JSON.stringify(subsegments[1])).toContain('boom');
   });
+
+  it('annotates keys learned inside the subsegment: the load id the plan makes, the schedule the plan names', async () => {
+    process.env._X_AMZN_TRACE_ID = `Root=${TRACE_ID};Parent=53995c3f42cd8ad8;Sampled=1`;
+    const { observe } = await import('#handlers/observability.ts');
+    const before = received.length;
+    const obs = observe('commit', { loadId: '1796353200.000000' });
+    await obs.traced('commit', async () => {
+      obs.appendKeys({ schedule: 'hourly' });
+      return 'ok';
+    });
+    const plan = observe('plan', { schedule: 'daily' });
+    await plan.traced('plan', async () => {
+      plan.appendKeys({ loadId: '1796356800.000000' });
+    });
+    // Learned after the subsegment closed: nowhere to annotate, and no error.
+    plan.appendKeys({ batch: 1 });
+    const deadline = Date.now() + 5000;
+    while (received.length < before + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const commit = received.find((s) => s.name === '## commit');
+    expect(commit).toMatchObject({ annotations: { loadId: '1796353200.000000', schedule: 'hourly' } });
+    const planned = received.find((s) => s.name === '## plan');
+    expect(planned).toMatchObject({ annotations: { schedule: 'daily', loadId: '1796356800.000000' } });
+    expect((planned!.annotations as Record<string, unknown>).batch).toBeUndefined();
+  });
 });
