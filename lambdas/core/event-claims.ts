@@ -111,7 +111,7 @@ export interface EventClaim {
   readonly loadId: string;
   /** Identifies this claim: the load's report names it when the load commits with it. */
   readonly claimedAt: string;
-  /** The date the events were listed on (partitions before the day before it are closed on fold). */
+  /** The date the events were listed on (partitions older than `EVENT_LOG.keepDays` before it close on fold). */
   readonly today: string;
   readonly events: readonly ClaimedEvent[];
   /** Copies of events already committed, stored again on another day: marked taken on fold. */
