@@ -42,7 +42,15 @@ export interface EventRef {
 export interface LoadedEvent extends EventRef {
   readonly receivedAt: string;
   readonly eventType: string;
+  /** Atomic's `eventTime` when it is non-empty text; otherwise `receivedAt` (`eventTimeDefaulted`). */
   readonly eventTime: string;
+  /** `eventTime` is `receivedAt` because the event's own was missing or not non-empty text. */
+  readonly eventTimeDefaulted: boolean;
+  /**
+   * The event's own `eventTime` as JSON text when it was sent but not non-empty text (`12345`,
+   * `{"at":...}`, `""`, `null`): kept, not lost to the default. Null when it was text or absent.
+   */
+  readonly eventTimeRaw: string | null;
   readonly identifier: string;
   /** Atomic's user `_id`, when the event carries it. */
   readonly userId: string | null;
@@ -150,11 +158,14 @@ export function parseStoredEvent(ref: EventRef, bytes: Uint8Array): LoadedEvent 
     );
   const data = isObject(event.data) ? (event.data as JsonObject) : {};
   const cloudEvent = isObject(doc.cloudEvent) ? doc.cloudEvent : {};
+  const sentTime = text(event.eventTime);
   return {
     ...ref,
     receivedAt: doc.receivedAt as string,
     eventType: text(event.eventType) ?? 'unknown',
-    eventTime: text(event.eventTime) ?? (doc.receivedAt as string),
+    eventTime: sentTime ?? (doc.receivedAt as string),
+    eventTimeDefaulted: sentTime === null,
+    eventTimeRaw: sentTime === null && 'eventTime' in event ? JSON.stringify(event.eventTime) : null,
     identifier,
     userId: text(user?._id),
     taskId: taskIdOf(event),

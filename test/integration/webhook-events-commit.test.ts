@@ -165,6 +165,41 @@ describe('webhook_events is committed with each load', () => {
     ]);
   });
 
+  it('keeps an eventTime that is not text in event_time_raw and marks event_time as defaulted', async () => {
+    const times: unknown[] = [12345, { at: '2026-12-01' }, '', '2026-11-30T08:00:00Z'];
+    for (const [n, eventTime] of times.entries())
+      await receiveBody(
+        JSON.stringify({
+          eventType: 'task-status-updated',
+          eventTime,
+          user: { identifier: 'u1' },
+          data: { seq: n },
+        }),
+      );
+    await receiveBody(
+      JSON.stringify({ eventType: 'task-status-updated', user: { identifier: 'u1' }, data: { seq: 9 } }),
+    );
+    await load('load-a');
+    const lake = await openLakeQuery(dir);
+    try {
+      const { rows } = await lake.query(
+        'SELECT data__seq, CAST(event_time AS VARCHAR), event_time_defaulted, event_time_raw FROM webhook_events ORDER BY data__seq',
+      );
+      const received = '2026-12-01 10:00:00';
+      expect(
+        rows.map(([seq, time, defaulted, raw]) => [Number(seq), String(time).slice(0, 19), defaulted, raw]),
+      ).toEqual([
+        [0, received, true, '12345'],
+        [1, received, true, '{"at":"2026-12-01"}'],
+        [2, received, true, '""'],
+        [3, '2026-11-30 08:00:00', false, null],
+        [9, received, true, null],
+      ]);
+    } finally {
+      lake.close();
+    }
+  });
+
   it('gives the events of a load that crashed before its commit point to the next load, and never twice', async () => {
     await receive('u1', 1);
     await receive('u2', 2);
