@@ -155,6 +155,12 @@ describe('webhook_events is committed with each load', () => {
     await receiveBody(eventBody('u2', 2), received);
     await load('load-b');
     now = new Date(now.getTime() + 24 * 3600_000);
+    // Nothing new in the window: the load does not even take the events lock (held here).
+    await acquireLease(store, EVENT_CLAIMS.lockId, {
+      owner: { id: 'other-commit', kind: 'cli' },
+      ttlMs: EVENT_CLAIMS.lockTtlMs,
+      clock,
+    });
     await load('load-c');
     expect((await history()).map((r) => [r.load, r.seq])).toEqual([
       ['load-a', 1],
