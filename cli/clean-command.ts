@@ -1,3 +1,4 @@
+import { changedSelectionKey } from '#core/changed-users.ts';
 import { ConfigError } from '#core/errors.ts';
 import { planKey } from '#core/layout.ts';
 import type { PlanDoc } from '#core/plan.ts';
@@ -86,8 +87,10 @@ export async function cleanCommand(argv: readonly string[], io: Io): Promise<num
 function line(f: Finding, dest: string): string {
   if (f.kind !== 'resumable_staging' || f.loadId === undefined) return f.detail;
   const batches = f.keys.filter((k) => k.endsWith('/manifest.json')).length;
+  // A `changed` load staged its selection: it resumes with `--users changed`, not a file.
+  const users = f.keys.includes(changedSelectionKey(f.loadId)) ? 'changed' : '<the same file>';
   return (
     `load ${f.loadId}: ${batches} batch(es) staged (${f.keys.length} objects), RESUMABLE: ` +
-    `paylink-loader load --resume ${f.loadId} --dest ${dest} --users <the same file> ...`
+    `paylink-loader load --resume ${f.loadId} --dest ${dest} --users ${users} ...`
   );
 }

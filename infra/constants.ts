@@ -44,6 +44,12 @@ export const WEBHOOK_DEFAULTS = {
   badSignaturesPer5Minutes: 1,
   /** Alarm when this many unsigned requests arrive in 5 minutes (scanners send a few; a flood is news). */
   unsignedPer5Minutes: 100,
+  /**
+   * Alarm when this many correctly signed requests in 5 minutes are refused for their content
+   * (`malformed`, `bad-identifier`): Atomic sent them, so each is a change lost after its retries,
+   * and a format change at Atomic would stop incremental loading without any other sign.
+   */
+  refusedSignedPer5Minutes: 1,
 } as const;
 
 /**

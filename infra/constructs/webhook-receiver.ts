@@ -38,7 +38,9 @@ export interface WebhookReceiverProps {
  *   write's 412);
  * - a metric filter on the receiver's `{"webhook": "rejected", "reason", "stack"}` log lines and
  *   alarms to the alarm topic: any request with a signature that does not verify (a rotated
- *   secret Atomic still signs with, or a forgery attempt), and floods of unsigned requests.
+ *   secret Atomic still signs with, or a forgery attempt), floods of unsigned requests, and any
+ *   correctly signed request refused for its content (`malformed`, `bad-identifier`: Atomic
+ *   changed its event format, and every such event is lost after its retries).
  */
 export class WebhookReceiver extends Construct {
   readonly function: LoaderFunction;
@@ -101,6 +103,18 @@ export class WebhookReceiver extends Construct {
       'bad-signature',
       WEBHOOK_DEFAULTS.badSignaturesPer5Minutes,
       'PayLink webhook requests carried a signature that does not verify: the API secret changed on one side only (events are being lost after Atomic retries), or someone is forging events',
+    );
+    // Signed, so sent by Atomic: a refusal loses a change (after Atomic's 3 retries), and a run
+    // of them means the event format changed and incremental loading silently stopped.
+    alarm(
+      'malformed',
+      WEBHOOK_DEFAULTS.refusedSignedPer5Minutes,
+      "Correctly signed PayLink webhook events were refused as malformed (not Atomic's documented shape): Atomic may have changed its event format; those events are not stored and their users are not loaded by changed schedules",
+    );
+    alarm(
+      'bad-identifier',
+      WEBHOOK_DEFAULTS.refusedSignedPer5Minutes,
+      'Correctly signed PayLink webhook events were refused for a user identifier no users list could hold (blank, a control character, over 1,024 characters); those events are not stored and their users are not loaded by changed schedules',
     );
     alarm(
       'unsigned',

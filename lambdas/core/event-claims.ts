@@ -86,6 +86,8 @@ export const EVENT_COLUMNS = {
   eventKey: 'text',
   eventType: 'text',
   eventTime: 'timestamp',
+  eventTimeDefaulted: 'bool',
+  eventTimeRaw: 'text',
   userId: 'text',
   taskId: 'text',
   status: 'text',
@@ -111,7 +113,7 @@ export interface EventClaim {
   readonly loadId: string;
   /** Identifies this claim: the load's report names it when the load commits with it. */
   readonly claimedAt: string;
-  /** The date the events were listed on (partitions before the day before it are closed on fold). */
+  /** The date the events were listed on (partitions older than `EVENT_LOG.keepDays` before it close on fold). */
   readonly today: string;
   readonly events: readonly ClaimedEvent[];
   /** Copies of events already committed, stored again on another day: marked taken on fold. */
@@ -391,7 +393,7 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
   const { store } = deps;
   const loadId = plan.loadId;
   const today = deps.clock().toISOString().slice(0, 10);
-  // Without the lock first: a lake that never received an event pays two LISTs and a GET.
+  // Without the lock first: a lake with nothing new pays its LISTs and a GET, and writes nothing.
   const peek = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
   const [listedEarly, pending, mine] = await Promise.all([
     listEvents(store, peek.from, today),
@@ -401,9 +403,12 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
   // A re-run of a load whose claim was pruned still holds events (its report counts them).
   const committedBefore = async () =>
     ((await readJson<{ events?: MarkerEvents }>(store, loadMarkerKey(loadId)))?.events?.count ?? 0) > 0;
-  // Events set aside in a closed partition are not listed: read again all the same.
+  // Every listed event already recorded at its own partition (none new, no new copy): the
+  // window's partitions stay listed for weeks, and an idle lake must not take the lock each
+  // time. Events set aside in a closed partition are not listed: read again all the same.
+  const recorded = new Set(Object.entries(peek.dts).flatMap(([dt, keys]) => keys.map((k) => `${dt}/${k}`)));
   if (
-    listedEarly.length === 0 &&
+    listedEarly.every((r) => recorded.has(`${r.dt}/${r.key}`)) &&
     asideRefs(peek).length === 0 &&
     pending.length === 0 &&
     mine === undefined &&
@@ -498,6 +503,8 @@ export function eventRecord(event: LoadedEvent): JsonObject {
     eventKey: event.key,
     eventType: event.eventType,
     eventTime: event.eventTime,
+    eventTimeDefaulted: event.eventTimeDefaulted,
+    eventTimeRaw: event.eventTimeRaw,
     userId: event.userId,
     taskId: event.taskId,
     status: event.status,

@@ -5,10 +5,19 @@
  *
  * Why sets of keys and not a time cursor: an event's object becomes visible when its PUT
  * completes, which can be after an event received later was already listed. A cursor on
- * receipt time would skip it; a set difference ("listed now" minus "taken") cannot. The sets
- * stay small because a partition only receives events on its own day: once a day is over and
- * every key in it is taken, the partition is closed (`from` moves past it) and its keys are
- * dropped from the set.
+ * receipt time would skip it; a set difference ("listed now" minus "taken") cannot.
+ *
+ * Why the sets cover `EVENT_LOG.keepDays` (35) days and not only the day in progress:
+ *  - a replay (Atomic replays by date range) or any re-delivery on a later day is stored again,
+ *    in that day's partition, under the same key (the body's digest): its key is still in the
+ *    set, so it counts as taken (a copy) and is not committed or loaded a second time;
+ *  - an object can land in a partition whose day is over (a receiver clock behind the loader's,
+ *    a PUT in flight at midnight, an object restored from a backup): every partition of the
+ *    window is listed again by every consumer run, so it is taken then, not skipped for good.
+ * Partitions older than the window are closed (`from` moves past them) and their keys dropped:
+ * a replay of an event received more than 35 days before is taken again, and an object put
+ * into a closed partition is not listed (`verify` does not look there either). Cost: one LIST
+ * per partition of the window per run (in parallel), and about 70 bytes of state per event kept.
  *
  * An object under `_events/` that is not one of our events (not JSON, truncated, another shape:
  * edited or damaged by hand) is set aside, never a reason to fail: it is not taken (a repaired
@@ -33,7 +42,15 @@ export interface EventRef {
 export interface LoadedEvent extends EventRef {
   readonly receivedAt: string;
   readonly eventType: string;
+  /** Atomic's `eventTime` when it is non-empty text; otherwise `receivedAt` (`eventTimeDefaulted`). */
   readonly eventTime: string;
+  /** `eventTime` is `receivedAt` because the event's own was missing or not non-empty text. */
+  readonly eventTimeDefaulted: boolean;
+  /**
+   * The event's own `eventTime` as JSON text when it was sent but not non-empty text (`12345`,
+   * `{"at":...}`, `""`, `null`): kept, not lost to the default. Null when it was text or absent.
+   */
+  readonly eventTimeRaw: string | null;
   readonly identifier: string;
   /** Atomic's user `_id`, when the event carries it. */
   readonly userId: string | null;
@@ -50,10 +67,13 @@ export const EVENT_LOG = {
   /** Event objects read at once (S3 GETs are latency-bound). */
   readConcurrency: 16,
   /**
-   * Days a partition stays open after its own day: events are dated by the receiver's clock,
-   * so a partition only gains objects during its day (plus a PUT in flight at midnight).
+   * Days a partition stays open (listed again, its taken keys kept) after its own day: a
+   * re-delivery within them is recognised by its key, and an object that lands late in a
+   * partition is still taken (see the file comment). Five weeks covers a replay of "last month".
    */
-  openDays: 1,
+  keepDays: 35,
+  /** Partitions listed at once (one LIST each). */
+  listConcurrency: 8,
 } as const;
 
 const EVENT_KEY = /^_events\/dt=(\d{4}-\d{2}-\d{2})\/([0-9a-f]{64})\.json$/;
@@ -94,8 +114,13 @@ export async function listEvents(
   if (from === undefined || from > today) {
     take(await store.list(WEBHOOK.eventsPrefix));
   } else {
-    for (let dt = from; dt <= addDays(today, 1); dt = addDays(dt, 1))
-      take(await store.list(`${WEBHOOK.eventsPrefix}dt=${dt}/`));
+    const days: string[] = [];
+    for (let dt = from; dt <= addDays(today, 1); dt = addDays(dt, 1)) days.push(dt);
+    const listings: string[][] = new Array(days.length);
+    await forEachConcurrent(days, EVENT_LOG.listConcurrency, async (dt, index) => {
+      listings[index] = await store.list(`${WEBHOOK.eventsPrefix}dt=${dt}/`);
+    });
+    for (const keys of listings) take(keys);
   }
   return refs;
 }
@@ -133,11 +158,14 @@ export function parseStoredEvent(ref: EventRef, bytes: Uint8Array): LoadedEvent 
     );
   const data = isObject(event.data) ? (event.data as JsonObject) : {};
   const cloudEvent = isObject(doc.cloudEvent) ? doc.cloudEvent : {};
+  const sentTime = text(event.eventTime);
   return {
     ...ref,
     receivedAt: doc.receivedAt as string,
     eventType: text(event.eventType) ?? 'unknown',
-    eventTime: text(event.eventTime) ?? (doc.receivedAt as string),
+    eventTime: sentTime ?? (doc.receivedAt as string),
+    eventTimeDefaulted: sentTime === null,
+    eventTimeRaw: sentTime === null && 'eventTime' in event ? JSON.stringify(event.eventTime) : null,
     identifier,
     userId: text(user?._id),
     taskId: taskIdOf(event),
@@ -255,7 +283,7 @@ export function untaken(refs: readonly EventRef[], taken: ReadonlySet<string>): 
 }
 
 /**
- * `taken` plus `listed`, with the partitions before `today - openDays` closed. `listed` is
+ * `taken` plus `listed`, with the partitions before `today - keepDays` closed. `listed` is
  * everything the consumer listed from `taken.from` (copies of one event included: a later copy
  * must stay known as taken), all of which it took; that is what makes closing them safe.
  */
@@ -275,7 +303,7 @@ export function withTaken(
     keys.add(ref.key);
     dts.set(ref.dt, keys);
   }
-  const from = addDays(today, -EVENT_LOG.openDays);
+  const from = addDays(today, -EVENT_LOG.keepDays);
   const kept: Record<string, string[]> = {};
   for (const [dt, keys] of [...dts].sort(([a], [b]) => (a < b ? -1 : 1)))
     if (dt >= from) kept[dt] = [...keys].sort();

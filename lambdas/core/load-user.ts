@@ -145,20 +145,25 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
       continue;
     }
     try {
-      const records = await fetchUnit(resource, input, session, states, counter);
+      const { records, unknownKeys } = await fetchUnit(resource, input, session, states, counter);
       states.set(resource.table, { kind: 'fetched', records });
       steps.push({ resource: resource.table, result: 'ok' });
       if (!step.emit) continue;
       const unitRows = normalizeUnit(resource, records, input);
       rows.push(...unitRows.rows);
+      const unknown = unknownKeys.length;
       outcomes.push({
         resource: resource.table,
         status: 'ok',
         rows: unitRows.rootRows,
         requests: counter.requests,
-        errorCode: null,
-        errorMessage: null,
-        httpStatus: null,
+        // Loaded, with the ids PayLink does not know named (stale ids from events or a file).
+        errorCode: unknown === 0 ? null : TASK_NOT_FOUND,
+        errorMessage:
+          unknown === 0
+            ? null
+            : `PayLink answered 404 for ${unknown} of its task id(s) (${unknownKeys.slice(0, 5).join(', ')}${unknown > 5 ? ', ...' : ''}): stale or unknown; the others were loaded`,
+        httpStatus: unknown === 0 ? null : 404,
       });
     } catch (error) {
       if (error instanceof ApiKeyRejectedError) throw error;
@@ -310,37 +315,76 @@ export function unitPath(resource: ResourceDef, identifier: string, parentKey: s
   return path;
 }
 
+/** A unit's records, and the known task ids PayLink answered 404 for (per-id, see fetchUnit). */
+interface FetchedUnit {
+  readonly records: FetchedRecord[];
+  readonly unknownKeys: readonly string[];
+}
+
+/** A plain 404 (not an HTML error page): "no such thing here". */
+const isPlain404 = (error: unknown): error is PayLinkHttpError =>
+  error instanceof PayLinkHttpError && error.status === 404 && !error.html;
+
 async function fetchUnit(
   resource: ResourceDef,
   input: UserInput,
   session: PayLinkSession,
   states: ReadonlyMap<string, StepState>,
   counter: { requests: number },
-): Promise<FetchedRecord[]> {
+): Promise<FetchedUnit> {
   const out: FetchedRecord[] = [];
   const maxPages = input.maxPages ?? DEFAULTS.pagination.maxPages;
-  for (const parentKey of parentKeys(resource, input.taskIds, states)) {
-    const baseQuery: Record<string, string> = {};
-    const path = unitPath(resource, input.identifier, parentKey);
-    if (parentKey !== undefined && resource.parent?.queryParam)
-      baseQuery[resource.parent.queryParam] = parentKey;
-    let pageQuery: Record<string, string> | undefined = firstPage(resource.paginator);
-    let pages = 0;
-    while (pageQuery !== undefined) {
-      if (++pages > maxPages) throw new PaginationLimitError(resource.path, maxPages);
-      const query = { ...baseQuery, ...pageQuery };
-      counter.requests++;
-      const body = await getOrEmpty(session, resource, { path, query, endpoint: resource.path });
-      if (body === NOT_FOUND) break;
-      const records = selectRecords(body, resource);
-      for (const record of records) out.push({ record, parentKey });
-      pageQuery = nextPage(resource.paginator, { query: pageQuery, body, itemCount: records.length });
+  const keys = parentKeys(resource, input.taskIds, states);
+  // Known task ids come from events and files: one PayLink does not know (stale, mistyped) is
+  // that task's 404, not the endpoint's, once another id of the unit answered. All of them 404
+  // (or the only one): the unit fails as before, and the batch weighs the endpoint evidence.
+  const perKey = resource.parent?.resource === KNOWN_TASKS && keys.length > 1;
+  const unknownKeys: string[] = [];
+  let firstMissing: unknown;
+  for (const parentKey of keys) {
+    try {
+      await fetchKey(resource, input, session, parentKey, counter, maxPages, out);
+    } catch (error) {
+      if (!perKey || parentKey === undefined || !isPlain404(error)) throw error;
+      unknownKeys.push(parentKey);
+      firstMissing ??= error;
     }
   }
-  return out;
+  if (unknownKeys.length > 0 && unknownKeys.length === keys.length) throw firstMissing;
+  return { records: out, unknownKeys };
+}
+
+async function fetchKey(
+  resource: ResourceDef,
+  input: UserInput,
+  session: PayLinkSession,
+  parentKey: string | undefined,
+  counter: { requests: number },
+  maxPages: number,
+  out: FetchedRecord[],
+): Promise<void> {
+  const baseQuery: Record<string, string> = {};
+  const path = unitPath(resource, input.identifier, parentKey);
+  if (parentKey !== undefined && resource.parent?.queryParam)
+    baseQuery[resource.parent.queryParam] = parentKey;
+  let pageQuery: Record<string, string> | undefined = firstPage(resource.paginator);
+  let pages = 0;
+  while (pageQuery !== undefined) {
+    if (++pages > maxPages) throw new PaginationLimitError(resource.path, maxPages);
+    const query = { ...baseQuery, ...pageQuery };
+    counter.requests++;
+    const body = await getOrEmpty(session, resource, { path, query, endpoint: resource.path });
+    if (body === NOT_FOUND) break;
+    const records = selectRecords(body, resource);
+    for (const record of records) out.push({ record, parentKey });
+    pageQuery = nextPage(resource.paginator, { query: pageQuery, body, itemCount: records.length });
+  }
 }
 
 const NOT_FOUND = Symbol('not-found');
+
+/** `user_loads.error_code` of an `ok` tasks unit some of whose task ids PayLink answered 404 for. */
+export const TASK_NOT_FOUND = 'task_not_found';
 
 /** One GET; a 404 of a `notFound: empty` resource is "no data here" (zero records), not an error. */
 async function getOrEmpty(

@@ -19,6 +19,7 @@
  * and, for committed loads, staging and parts their report does not list. Nothing a reader
  * sees through a committed load's report is ever removed.
  */
+import { changedSelectionKey } from './changed-users.ts';
 import { committedLoadIds } from './committed-loads.ts';
 import { LakeStateError } from './errors.ts';
 import { unreadableEvents } from './event-claims.ts';
@@ -232,11 +233,13 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
       list.includes(planKey(loadId)) &&
       list.some((k) => k.endsWith('/manifest.json'));
     if (resumable) {
+      // A `changed` load resumes with `--users changed` (its staged selection), not a users file.
+      const users = list.includes(changedSelectionKey(loadId)) ? ' --users changed' : '';
       findings.push({
         kind: 'resumable_staging',
         keys: list,
         loadId,
-        detail: `load ${loadId} was interrupted with ${list.filter((k) => k.endsWith('/manifest.json')).length} batch(es) staged (${list.length} objects): resume it with 'paylink-loader load ... --resume ${loadId}', or remove it with --fix`,
+        detail: `load ${loadId} was interrupted with ${list.filter((k) => k.endsWith('/manifest.json')).length} batch(es) staged (${list.length} objects): resume it with 'paylink-loader load${users} ... --resume ${loadId}', or remove it with --fix`,
         fixable: true,
       });
       continue;

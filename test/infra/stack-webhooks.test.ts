@@ -107,6 +107,26 @@ describe('the webhook receiver in the template', () => {
       ],
     });
   });
+
+  it('alarms on the first correctly signed event refused for its content (malformed, bad identifier)', () => {
+    for (const reason of ['malformed', 'bad-identifier'])
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: WEBHOOK_REJECTED_METRIC.namespace,
+        MetricName: WEBHOOK_REJECTED_METRIC.name,
+        Dimensions: Match.arrayWith([
+          { Name: 'Reason', Value: reason },
+          { Name: 'Stack', Value: built.stack.stackName },
+        ]),
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [
+          { Ref: built.stack.getLogicalId(built.stack.operations.topic.node.defaultChild as CfnElement) },
+        ],
+      });
+  });
 });
 
 describe('the bundled webhook handler, with the environment the stack gives it', () => {

@@ -99,4 +99,38 @@ describe('a load of selected resources', () => {
       );
     });
   });
+
+  it('loads the known tasks of a user when PayLink answers 404 for a stale id among them, naming it', async () => {
+    const withTasks = identifiers.filter((id) => sim.served(id).taskIds.length > 0);
+    expect(withTasks.length, 'users with tasks in the sample').toBeGreaterThan(3);
+    const lines = withTasks.flatMap((identifier, n) =>
+      [`stale-${n}`, ...sim.served(identifier).taskIds].map((taskId) =>
+        JSON.stringify({ identifier, taskId }),
+      ),
+    );
+    const taskIds = await scratch.text('stale-task-ids.jsonl', `${lines.join('\n')}\n`);
+    const dest = scratch.path('tasks-stale');
+    const run = await runLoad(
+      { users: usersFile, dest, baseUrl: sim.url, resources: ['tasks'], taskIds },
+      ENV,
+    );
+    expect(run.code, `exit code (stderr: ${run.stderr})`).toBe(0);
+    await withLake(dest, async (lake) => {
+      const rows = await queryObjects(lake, 'SELECT count(*)::INT AS n FROM tasks');
+      const expected = withTasks.reduce((n, id) => n + sim.served(id).taskIds.length, 0);
+      expect(rows[0]!.n).toBe(expected);
+      const outcomes = await queryObjects(
+        lake,
+        "SELECT user_identifier, status, error_code, error_message FROM user_loads WHERE resource = 'tasks' AND error_code IS NOT NULL ORDER BY user_identifier",
+      );
+      expect(outcomes.map((o) => o.user_identifier)).toEqual([...withTasks].sort());
+      for (const o of outcomes) {
+        expect(o.status).toBe('ok');
+        expect(o.error_code).toBe('task_not_found');
+        expect(String(o.error_message)).toMatch(
+          /^PayLink answered 404 for 1 of its task id\(s\) \(stale-\d+\)/,
+        );
+      }
+    });
+  });
 });

@@ -150,14 +150,14 @@ describe('an unreadable webhook event object', () => {
     expect([...status.unreadableEvents].sort()).toEqual(bad);
     expect(status.warnings.join('\n')).toContain(notJson);
 
-    // Two days on, their partition is closed: they are still read again and reported.
-    now = new Date('2026-12-03T10:00:00.000Z');
+    // Past the window (EVENT_LOG.keepDays), their partition is closed: still read again and reported.
+    now = new Date('2027-01-10T10:00:00.000Z');
     await receive('u2', 2);
     const second = await load('load-b');
     expect(second.events?.count).toBe(1);
     expect(second.events?.unreadable?.map((u) => u.key).sort()).toEqual(bad);
     const state = await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey);
-    expect(state?.from).toBe('2026-12-02');
+    expect(state?.from).toBe('2026-12-06');
     expect(Object.values(state?.aside ?? {}).flat()).toHaveLength(3);
 
     // Repaired: the next load commits it; the others stay aside.
@@ -172,7 +172,7 @@ describe('an unreadable webhook event object', () => {
     ]);
     // Committed once: a later load, days later in a quiet lake, commits nothing new and still
     // names the two left aside.
-    now = new Date('2026-12-10T10:00:00.000Z');
+    now = new Date('2027-01-17T10:00:00.000Z');
     const fourth = await load('load-d');
     expect(fourth.events?.count ?? 0).toBe(0);
     expect(fourth.events?.unreadable?.map((u) => u.key).sort()).toEqual([notJson, shape].sort());

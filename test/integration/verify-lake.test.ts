@@ -224,6 +224,25 @@ describe('verify', () => {
     expect(await openStore(dest).list(stagingPrefix('running'))).toHaveLength(3);
   });
 
+  it('tells an interrupted changed load to resume with --users changed, in verify and clean', async () => {
+    const dest = await copy();
+    const staging = join(dest, '_staging', 'changed-1');
+    await mkdir(join(staging, 'batches', '00000'), { recursive: true });
+    const startedAt = new Date(Date.now() - 2 * 86_400_000);
+    await writeFile(join(staging, 'plan.json'), JSON.stringify({ loadId: 'changed-1', startedAt }));
+    await writeFile(join(staging, 'changed.json'), JSON.stringify({ formatVersion: 1, schedule: 'local' }));
+    await writeFile(join(staging, 'batches', '00000', 'manifest.json'), '{}');
+    const { report } = await verify(dest);
+    expect(report.findings.map((f) => f.detail)).toEqual([
+      "load changed-1 was interrupted with 1 batch(es) staged (3 objects): resume it with 'paylink-loader load --users changed ... --resume changed-1', or remove it with --fix",
+    ]);
+    const dry = await runCli(['clean', '--dest', dest, '--older-than', '0s']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(
+      `RESUMABLE: paylink-loader load --resume changed-1 --dest ${dest} --users changed ...\n`,
+    );
+  });
+
   it('refuses a --dest that is not there, instead of calling it clean or empty', async () => {
     for (const command of ['verify', 'clean', 'status']) {
       const run = await runCli([command, '--dest', scratch.path('no-such-lake')]);

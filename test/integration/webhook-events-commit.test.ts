@@ -53,24 +53,29 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function receive(identifier: string, n: number, data: Record<string, unknown> = {}): Promise<void> {
-  const body = JSON.stringify({
+function eventBody(identifier: string, n: number, data: Record<string, unknown> = {}): string {
+  return JSON.stringify({
     eventType: data.taskId === undefined ? 'pay-link-accounts-updated' : 'task-status-updated',
     eventTime: new Date(now.getTime() - 60_000).toISOString(),
     user: { _id: `atomic-${identifier}`, identifier },
     data: { seq: n, ...data },
   });
+}
+
+async function receiveBody(body: string, receivedAt: Date = now): Promise<string> {
   const outcome = await receiveWebhook(
     {
-      headers: {
-        'x-hmac-signature-sha-256': signWebhookBody(body, SECRET),
-        'ce-id': `evt-${identifier}-${n}`,
-      },
+      headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, SECRET), 'ce-id': 'evt' },
       body: new TextEncoder().encode(body),
     },
-    { store, secret: SECRET, receivedAt: now },
+    { store, secret: SECRET, receivedAt },
   );
-  expect(outcome.kind).toBe('accepted');
+  if (outcome.kind !== 'accepted') throw new Error(`not accepted: ${outcome.reason}`);
+  return outcome.stored;
+}
+
+async function receive(identifier: string, n: number, data: Record<string, unknown> = {}): Promise<void> {
+  await receiveBody(eventBody(identifier, n, data));
 }
 
 function load(loadId: string, target: ObjectStore = store, eventsLock: EventsLockOptions = FAST_LOCK) {
@@ -131,6 +136,74 @@ describe('webhook_events is committed with each load', () => {
     expect(await registeredTaskIds(store, ['u2'])).toEqual(new Map([['u2', ['task-9']]]));
     // The events lock is released after each commit: a lake at rest holds no lease.
     expect(await store.list('_leases/')).toEqual([]);
+  });
+
+  it('commits a replay stored days later once, and takes an event that landed late in a past day', async () => {
+    const body = eventBody('u1', 1);
+    await receiveBody(body);
+    await load('load-a');
+    const received = now;
+    // A load on each day between, with an event of its own (a load with nothing new writes nothing).
+    for (let day = 1; day <= 3; day++) {
+      now = new Date(received.getTime() + day * 24 * 3600_000);
+      await receive('u3', 10 + day);
+      await load(`load-day-${day}`);
+    }
+    // Atomic replays the window: stored again under the new day (the receiver cannot read back).
+    expect(await receiveBody(body)).toBe('created');
+    // A receiver whose clock is days behind stores event 2 into the first day's partition.
+    await receiveBody(eventBody('u2', 2), received);
+    await load('load-b');
+    now = new Date(now.getTime() + 24 * 3600_000);
+    // Nothing new in the window: the load does not even take the events lock (held here).
+    await acquireLease(store, EVENT_CLAIMS.lockId, {
+      owner: { id: 'other-commit', kind: 'cli' },
+      ttlMs: EVENT_CLAIMS.lockTtlMs,
+      clock,
+    });
+    await load('load-c');
+    expect((await history()).map((r) => [r.load, r.seq])).toEqual([
+      ['load-a', 1],
+      ['load-b', 2],
+      ['load-day-1', 11],
+      ['load-day-2', 12],
+      ['load-day-3', 13],
+    ]);
+  });
+
+  it('keeps an eventTime that is not text in event_time_raw and marks event_time as defaulted', async () => {
+    const times: unknown[] = [12345, { at: '2026-12-01' }, '', '2026-11-30T08:00:00Z'];
+    for (const [n, eventTime] of times.entries())
+      await receiveBody(
+        JSON.stringify({
+          eventType: 'task-status-updated',
+          eventTime,
+          user: { identifier: 'u1' },
+          data: { seq: n },
+        }),
+      );
+    await receiveBody(
+      JSON.stringify({ eventType: 'task-status-updated', user: { identifier: 'u1' }, data: { seq: 9 } }),
+    );
+    await load('load-a');
+    const lake = await openLakeQuery(dir);
+    try {
+      const { rows } = await lake.query(
+        'SELECT data__seq, CAST(event_time AS VARCHAR), event_time_defaulted, event_time_raw FROM webhook_events ORDER BY data__seq',
+      );
+      const received = '2026-12-01 10:00:00';
+      expect(
+        rows.map(([seq, time, defaulted, raw]) => [Number(seq), String(time).slice(0, 19), defaulted, raw]),
+      ).toEqual([
+        [0, received, true, '12345'],
+        [1, received, true, '{"at":"2026-12-01"}'],
+        [2, received, true, '""'],
+        [3, '2026-11-30 08:00:00', false, null],
+        [9, received, true, null],
+      ]);
+    } finally {
+      lake.close();
+    }
   });
 
   it('gives the events of a load that crashed before its commit point to the next load, and never twice', async () => {

@@ -189,6 +189,13 @@ describe('fix advice', () => {
     expect(advice).toContain('the path must carry {identifier}');
   });
 
+  it('names stale ids before a missing endpoint for a 404 on a path per id (tasks)', () => {
+    const advice = fixAdvice(def('tasks'), symptom);
+    expect(advice).toMatch(/^either the ids given to it are unknown to PayLink \(stale task ids/);
+    expect(advice).toContain('README "Removing a user or task id"');
+    expect(fixAdvice(def('orders'), symptom)).toMatch(/^the endpoint looks missing: /);
+  });
+
   it('reads as one sentence for a selector miss', () => {
     const advice = fixAdvice(def('orders'), {
       code: 'selector_not_found',

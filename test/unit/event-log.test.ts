@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   addDays,
+  EVENT_LOG,
   type EventRef,
   NOTHING_TAKEN,
   takenKeys,
@@ -33,27 +34,35 @@ describe('taken events', () => {
     expect(taken.dts['2026-12-02']).toEqual([key(1), key(2)]);
   });
 
-  it('closes partitions older than the day before: their keys go, and they are not listed again', () => {
-    const taken = withTaken(
-      NOTHING_TAKEN,
-      [ref('2026-11-28', 1), ref('2026-11-30', 2), ref('2026-12-01', 3)],
-      '2026-12-01',
-    );
-    expect(taken.from).toBe('2026-11-30');
-    expect(Object.keys(taken.dts)).toEqual(['2026-11-30', '2026-12-01']);
+  it('closes partitions older than the window: their keys go, and they are not listed again', () => {
+    const from = addDays('2026-12-01', -EVENT_LOG.keepDays);
+    const old = addDays(from, -2);
+    const taken = withTaken(NOTHING_TAKEN, [ref(old, 1), ref(from, 2), ref('2026-12-01', 3)], '2026-12-01');
+    expect(taken.from).toBe(from);
+    expect(Object.keys(taken.dts)).toEqual([from, '2026-12-01']);
     // A stale listing of a closed partition adds nothing back.
-    const again = withTaken(taken, [ref('2026-11-28', 9)], '2026-12-01');
-    expect(again.dts['2026-11-28']).toBeUndefined();
-    expect(again.from).toBe('2026-11-30');
+    const again = withTaken(taken, [ref(old, 9)], '2026-12-01');
+    expect(again.dts[old]).toBeUndefined();
+    expect(again.from).toBe(from);
     // `from` never moves back.
-    expect(withTaken(again, [], '2026-11-29').from).toBe('2026-11-30');
+    expect(withTaken(again, [], '2026-11-29').from).toBe(from);
+  });
+
+  it('keeps the keys of days past for the window: a replay a week later is a copy, a late object is new', () => {
+    const taken = withTaken(NOTHING_TAKEN, [ref('2026-11-20', 1)], '2026-11-20');
+    const later = withTaken(taken, [ref('2026-11-20', 1)], '2026-11-27');
+    // The replay of event 1 stored on 2026-11-27, and event 2 landing late in 2026-11-20.
+    const listed = [ref('2026-11-20', 1), ref('2026-11-20', 2), ref('2026-11-27', 1)];
+    expect(later.from).toBe(addDays('2026-11-27', -EVENT_LOG.keepDays));
+    expect(toRead(listed, later)).toEqual([ref('2026-11-20', 2)]);
   });
 
   it('keeps events set aside across their partition closing, until they are taken', () => {
-    const bad = ref('2026-11-28', 7);
-    const taken = withTaken(NOTHING_TAKEN, [ref('2026-11-28', 1)], '2026-12-01', [bad]);
-    expect(taken.from).toBe('2026-11-30');
-    expect(taken.aside).toEqual({ '2026-11-28': [key(7)] });
+    const from = addDays('2026-12-01', -EVENT_LOG.keepDays);
+    const bad = ref(addDays(from, -3), 7);
+    const taken = withTaken(NOTHING_TAKEN, [ref(addDays(from, -3), 1)], '2026-12-01', [bad]);
+    expect(taken.from).toBe(from);
+    expect(taken.aside).toEqual({ [bad.dt]: [key(7)] });
     // Read again though its partition is no longer listed; not taken.
     expect(toRead([ref('2026-12-01', 2)], taken)).toEqual([ref('2026-12-01', 2), bad]);
     // Without a new aside given, the set stays; once read (taken), it goes.
