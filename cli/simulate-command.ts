@@ -57,7 +57,10 @@ function int(flag: string, raw: string | undefined, min = 0): number | undefined
 /** The lists of `--empty`: a resource's table name (orders) or a list route's path. */
 export function emptyRoutes(raw: string): string[] {
   const lists = PAYLINK_RESOURCES.filter((r) => r.kind === 'list');
-  return (list(raw) ?? []).map((name) => {
+  const names = list(raw) ?? [];
+  if (names.length === 0)
+    throw new ConfigError('--empty', `names no list (one of ${lists.map((r) => r.table).join(', ')})`);
+  return names.map((name) => {
     if (name.startsWith('/')) {
       if (!PAYLINK_RESOURCES.some((r) => r.path === name))
         throw new ConfigError('--empty', `'${name}' is not a PayLink path the simulator serves`);

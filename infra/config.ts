@@ -159,9 +159,10 @@ export const stackConfigSchema = z
       .object({
         /** Alarm when a load's failed users exceed this share of its users (percent). */
         failedUserSharePercent: z
-          .number({ error: 'must be a percentage from 0 to 100' })
-          .min(0, 'must be a percentage from 0 to 100')
-          .max(100, 'must be a percentage from 0 to 100')
+          // The alarm fires above the threshold: at 100 it never could.
+          .number({ error: 'must be a percentage from 0 to below 100' })
+          .min(0, 'must be a percentage from 0 to below 100')
+          .lt(100, 'must be a percentage from 0 to below 100')
           .default(QUALITY_DEFAULTS.failedUserSharePercent),
         /** The failed-user share alarm (false: off; the metric is still written). */
         failedUserShare: z.boolean({ error: 'must be true or false' }).default(true),
@@ -187,9 +188,9 @@ export const stackConfigSchema = z
           .min(1, 'must be a whole number from 1 to trailingLoads')
           .default(QUALITY_DEFAULTS.minTrailingLoads),
         /** Alarm when a load disables a resource (endpoint finding). */
-        endpointUnavailable: z.boolean().default(true),
+        endpointUnavailable: z.boolean({ error: 'must be true or false' }).default(true),
         /** Alarm when a run commits later than its schedule's run deadline after its slot. */
-        runOutsideWindow: z.boolean().default(true),
+        runOutsideWindow: z.boolean({ error: 'must be true or false' }).default(true),
       })
       .strict()
       .refine((q) => q.minTrailingLoads <= q.trailingLoads, {

@@ -172,9 +172,19 @@ describe('data-quality alarms', () => {
       'paylink.dataQuality.quietFeedFraction: must be a number above 0 and at most 1',
     );
     expect(message({ failedUserSharePercent: '5' })).toBe(
-      'paylink.dataQuality.failedUserSharePercent: must be a percentage from 0 to 100',
+      'paylink.dataQuality.failedUserSharePercent: must be a percentage from 0 to below 100',
+    );
+    // The alarm fires above the threshold: 100 could never fire.
+    expect(message({ failedUserSharePercent: 100 })).toBe(
+      'paylink.dataQuality.failedUserSharePercent: must be a percentage from 0 to below 100',
     );
     expect(message({ quietFeed: 'no' })).toBe('paylink.dataQuality.quietFeed: must be true or false');
+    expect(message({ endpointUnavailable: 'yes' })).toBe(
+      'paylink.dataQuality.endpointUnavailable: must be true or false',
+    );
+    expect(message({ runOutsideWindow: 1 })).toBe(
+      'paylink.dataQuality.runOutsideWindow: must be true or false',
+    );
   });
 });
 

@@ -132,5 +132,7 @@ describe('simulate --empty', () => {
       /^--empty: 'ordrs' is not a list resource/,
     );
     expect(() => parseSimulateArgs(['--empty-after', '30'], io)).toThrow(/^--empty-after: needs --empty/);
+    // A script's empty list is refused, not a simulator that empties nothing.
+    expect(() => parseSimulateArgs(['--empty', ','], io)).toThrow(/^--empty: names no list/);
   });
 });
