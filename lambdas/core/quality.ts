@@ -20,6 +20,7 @@
 import { committedLoadIds } from './committed-loads.ts';
 import { LAKE } from './constants.ts';
 import { EVENTS_TABLE } from './event-claims.ts';
+import { readCommittedSchema } from './lake-schema.ts';
 import { loadsPrefix } from './layout.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson } from './store-json.ts';
@@ -207,12 +208,18 @@ export function tableTrends(
   });
 }
 
-/** Tables the load selected and wrote no row to that earlier loads of the series fed. */
+/**
+ * Tables this load wrote no row to that earlier loads of the series fed: the load's resources and
+ * their child tables (`accounts__bills`) alike. A report lists only the tables it wrote rows to, so
+ * a child table that went empty is named by the earlier loads alone, and must stay judged while it
+ * stays empty, as a root table does.
+ */
 function emptyRunTables(load: LoadFigures, earlier: readonly LoadFigures[]): string[] {
-  return (load.resources ?? []).filter(
-    (t) =>
-      isFeedTable(t) && (load.rowsByTable[t] ?? 0) === 0 && earlier.some((l) => (l.rowsByTable[t] ?? 0) > 0),
-  );
+  const tables = new Set<string>();
+  for (const l of earlier)
+    for (const [t, rows] of Object.entries(l.rowsByTable))
+      if (rows > 0 && isFeedTable(t) && (load.rowsByTable[t] ?? 0) === 0) tables.add(t);
+  return [...tables];
 }
 
 export interface LoadSignals {
@@ -261,6 +268,14 @@ export function startedBefore(a: LoadFigures, b: LoadFigures): boolean {
 /** The most earlier loads a table's median may be taken over (`trailingLoads`). */
 export const MAX_TRAILING_LOADS = 50;
 
+/** Feed tables some report wrote a row to. */
+function fedTables(reports: readonly LoadFigures[]): string[] {
+  const tables = new Set<string>();
+  for (const r of reports)
+    for (const [t, rows] of Object.entries(r.rowsByTable)) if (rows > 0 && isFeedTable(t)) tables.add(t);
+  return [...tables];
+}
+
 /** `scanEarlier` over reports in any order (`status`, tests): newest load id first, as the commit reads them. */
 export function earlierLoads<T extends LoadFigures>(
   load: LoadFigures,
@@ -268,7 +283,7 @@ export function earlierLoads<T extends LoadFigures>(
   settings: Pick<QualitySettings, 'trailingLoads'>,
 ): T[] {
   const byId = [...reports].sort((a, b) => (a.loadId < b.loadId ? 1 : a.loadId > b.loadId ? -1 : 0));
-  return scanEarlier(load, byId, settings).loads;
+  return scanEarlier(load, byId, settings, fedTables(reports)).loads;
 }
 
 /** Newest first: by start time, then load id. */
@@ -315,7 +330,11 @@ export function scanEarlier<T extends LoadFigures>(
   load: LoadFigures,
   reportsNewestFirst: readonly (T | undefined)[],
   settings: Pick<QualitySettings, 'trailingLoads'>,
+  knownTables: readonly string[] = [],
 ): EarlierScan<T> {
+  // A child table empty for longer than the window is in no report found: the lake's tables name it.
+  const roots = new Set(load.resources ?? []);
+  const candidates = knownTables.filter((t) => roots.has(t.split('__')[0]!));
   const series = seriesOf(load);
   const found: T[] = [];
   let reportsRead = 0;
@@ -326,7 +345,8 @@ export function scanEarlier<T extends LoadFigures>(
     reportsRead += 1;
     if (seriesOf(report) !== series) continue;
     found.push(report);
-    if (enoughEarlier(load, found, settings)) return { loads: newestFirst(found), reportsRead, done: true };
+    if (enoughEarlier(load, found, settings, candidates))
+      return { loads: newestFirst(found), reportsRead, done: true };
   }
   return { loads: newestFirst(found), reportsRead, done: reportsRead >= REPORTS_SCANNED };
 }
@@ -335,12 +355,14 @@ function enoughEarlier(
   load: LoadFigures,
   found: readonly LoadFigures[],
   settings: Pick<QualitySettings, 'trailingLoads'>,
+  knownTables: readonly string[],
 ): boolean {
   const usable = found.filter((l) => loadedUsers(l) > 0);
   const n = settings.trailingLoads;
   if (usable.length < n) return false;
   const window = usable.slice(0, n);
-  for (const table of load.resources ?? []) {
+  const tables = new Set([...(load.resources ?? []), ...knownTables, ...fedTables(found)]);
+  for (const table of tables) {
     if (!isFeedTable(table) || (load.rowsByTable[table] ?? 0) > 0) continue;
     if (median(window.map((l) => perUser(l, table))) > 0) continue;
     // Empty now and in most of the window: the loads before the empty run are wanted too.
@@ -361,6 +383,12 @@ export async function readEarlierLoads(
   settings: Pick<QualitySettings, 'trailingLoads'>,
 ): Promise<EarlierScan<LoadFigures>> {
   const committed = await committedLoadIds(store);
+  // The lake's tables name child tables that no recent report lists (empty for longer than the
+  // window); without a readable registry only the tables the reports name are followed.
+  const known = await readCommittedSchema(store).then(
+    (registry) => registry.tables(),
+    () => [],
+  );
   const keys = (await store.list(loadsPrefix))
     .filter((k) => k.endsWith('.json'))
     // Every committed load but this one: a load id (`--load-id first`) need not sort by time.
@@ -377,7 +405,7 @@ export async function readEarlierLoads(
       keys.slice(i, i + READ_CHUNK).map((key) => readJson<LoadFigures>(store, key).catch(() => undefined)),
     );
     reports.push(...chunk);
-    scan = scanEarlier(load, reports, settings);
+    scan = scanEarlier(load, reports, settings, known);
   }
   return scan;
 }

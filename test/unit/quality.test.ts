@@ -9,6 +9,7 @@ import {
   sidedRound,
 } from '#cli/quality-report.ts';
 import { ConfigError } from '#core/errors.ts';
+import { claimSchemaVersion } from '#core/lake-schema.ts';
 import {
   batchMetrics,
   commitFigures,
@@ -28,6 +29,7 @@ import {
   seriesOf,
   tableTrends,
 } from '#core/quality.ts';
+import { SchemaRegistry } from '#core/schema-registry.ts';
 import { Scratch } from '#test/helpers/lake-harness.ts';
 
 const load = (day: number, rows: Record<string, number>, extra: Partial<LoadFigures> = {}): LoadFigures => ({
@@ -428,6 +430,49 @@ describe('review of the quiet-feed rule', () => {
     expect(loadSignals(current, earlierLoads(current, reports, settings), settings).quietTables).toEqual([
       'orders',
     ]);
+  });
+
+  it('keeps flagging a dead child table, which no recent report names, load after load', () => {
+    // Child tables are not resources: only the reports that wrote rows to them name them.
+    const reports = [1, 2, 3].map((d) =>
+      load(d, { accounts: 1000, accounts__bills: 2000 }, { schedule: 'daily', resources: ['accounts'] }),
+    );
+    for (let d = 4; d <= 20; d += 1)
+      reports.push(load(d, { accounts: 1000 }, { schedule: 'daily', resources: ['accounts'] }));
+    for (const current of reports.slice(3)) {
+      const signals = loadSignals(current, earlierLoads(current, reports, settings), settings);
+      expect(signals.quietTables, current.loadId).toEqual(['accounts__bills']);
+      expect(signals.lowestRatio).toBe(0);
+    }
+    const last = reports.at(-1)!;
+    const bills = tableTrends(last, earlierLoads(last, reports, settings), settings).find(
+      (t) => t.table === 'accounts__bills',
+    );
+    expect(bills).toMatchObject({ trailingMedian: 2000, emptySince: reports[3]!.loadId, quiet: true });
+  });
+
+  it('has the commit follow a dead child table the lake registry names back past the window', async () => {
+    const reports = [1, 2, 3].map((d) =>
+      load(d, { accounts: 1000, accounts__bills: 2000 }, { schedule: 'daily', resources: ['accounts'] }),
+    );
+    for (let d = 4; d <= 20; d += 1)
+      reports.push(load(d, { accounts: 1000 }, { schedule: 'daily', resources: ['accounts'] }));
+    const current = reports.at(-1)!;
+    const scratch = await Scratch.create('quality-child');
+    try {
+      const store = createLocalStore(scratch.dir);
+      for (const r of reports) await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+      const registry = SchemaRegistry.empty();
+      registry.declareResource('accounts');
+      registry.declareTable('accounts__bills', []);
+      registry.setVersion(registry.nextVersion());
+      expect(await claimSchemaVersion(store, registry)).toBe(true);
+      const scan = await readEarlierLoads(store, current, settings);
+      expect(scan.loads).toEqual(earlierLoads(current, reports, settings));
+      expect(loadSignals(current, scan.loads, settings).quietTables).toEqual(['accounts__bills']);
+    } finally {
+      await scratch.dispose();
+    }
   });
 
   it('does not flag a feed that was never fed, nor a sparse one at its usual level', () => {
