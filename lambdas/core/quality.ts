@@ -10,6 +10,7 @@
  *   loads. A table that stays empty until its median is 0 too is judged against the loads
  *   before it went empty, so a dead feed stays flagged; a feed never fed is never quiet.
  *   Median, not mean: one unusually large or empty load does not move it (`tableTrends`).
+ *   Judged only when at least MIN_EXPECTED_ROWS rows were expected: a small load says little.
  * - **endpoint unavailable**: resources the load disabled with an endpoint finding.
  * - **outside its window**: the run ended (committed) later than `runWindowSeconds` after the
  *   slot it was scheduled for (its `startedAt`).
@@ -121,6 +122,13 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/**
+ * The fewest rows a load must be expected to have (its trailing median) for its table to be
+ * judged. Rows per user vary between users: a load of 2 users expected to have 3 orders that had
+ * none is noise, one expected to have 300 is a quiet feed.
+ */
+export const MIN_EXPECTED_ROWS = 20;
+
 export interface TableTrend {
   readonly table: string;
   readonly rows: number;
@@ -131,7 +139,10 @@ export interface TableTrend {
   readonly trailingMedian: number | undefined;
   /** Earlier loads the median was taken over. */
   readonly trailingLoads: number;
-  /** rows / trailing median; undefined without a median or with a median of 0. */
+  /**
+   * rows / trailing median; undefined (not judged, never quiet) without a median or with a median
+   * below MIN_EXPECTED_ROWS.
+   */
   readonly ratio: number | undefined;
   readonly quiet: boolean;
   /**
@@ -160,7 +171,8 @@ const perUser = (load: LoadFigures, table: string) => (load.rowsByTable[table] ?
  *   empty for about half the window), an empty table is judged against the `trailingLoads`
  *   loads before its run of empty loads began. A feed that was never fed is never quiet.
  * - Not judged (no median): fewer than `minTrailingLoads` loads to compare with, or a load that
- *   loaded no user (the failed-user share speaks for it).
+ *   loaded no user (the failed-user share speaks for it). Not judged either (a median, no
+ *   ratio): a trailing median below MIN_EXPECTED_ROWS, too few rows to call missing ones quiet.
  *
  * Tables: those of this load and of the loads compared with, sorted by name.
  */
@@ -195,7 +207,8 @@ export function tableTrends(
       }
     }
     const trailingMedian = median(base.map((l) => perUser(l, table))) * users;
-    const ratio = trailingMedian > 0 ? rows / trailingMedian : undefined;
+    // Too few rows expected to tell a quiet feed from users who happen to have none.
+    const ratio = trailingMedian >= MIN_EXPECTED_ROWS ? rows / trailingMedian : undefined;
     return {
       table,
       rows,

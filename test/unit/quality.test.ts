@@ -22,6 +22,7 @@ import {
   earlierLoads,
   type LoadFigures,
   loadSignals,
+  MIN_EXPECTED_ROWS,
   median,
   QUALITY_DEFAULTS,
   REPORTS_SCANNED,
@@ -83,13 +84,13 @@ describe('quiet feeds', () => {
 
   it('flags a table below quietFraction x the median of its last N loads, a missing table counting 0', () => {
     const earlier = [
-      load(3, { orders: 40, accounts: 10 }),
-      load(2, { orders: 60, accounts: 10 }),
+      load(3, { orders: 40, accounts: 100 }),
+      load(2, { orders: 60, accounts: 100 }),
       load(1, { orders: 50 }),
     ];
-    const trends = tableTrends(load(4, { accounts: 10 }), earlier, settings);
+    const trends = tableTrends(load(4, { accounts: 100 }), earlier, settings);
     expect(trends.map((t) => [t.table, t.rows, t.trailingMedian, t.ratio, t.quiet])).toEqual([
-      ['accounts', 10, 10, 1, false],
+      ['accounts', 100, 100, 1, false],
       ['orders', 0, 50, 0, true],
     ]);
     // user_loads is ours, not a feed.
@@ -102,6 +103,30 @@ describe('quiet feeds', () => {
         minTrailingLoads: 1,
       })[1],
     ).toMatchObject({ trailingMedian: 50, ratio: 0.5, quiet: false });
+  });
+
+  it('judges a table only when at least MIN_EXPECTED_ROWS rows were expected of the load', () => {
+    // 1.55 orders per user: users vary, so 2 users with no order (3.1 expected) is noise.
+    const earlier = [3, 2, 1].map((d) => load(d, { orders: 155, accounts: 100 }));
+    const small = tableTrends(load(4, { accounts: 2 }, { users: 2 }), earlier, settings);
+    expect(small.find((t) => t.table === 'orders')).toMatchObject({
+      rows: 0,
+      trailingMedian: 3.1,
+      ratio: undefined,
+      quiet: false,
+    });
+    expect(loadSignals(load(4, { accounts: 2 }, { users: 2 }), earlier, settings)).toMatchObject({
+      quietTables: [],
+      lowestRatio: undefined,
+    });
+    // Just enough users for MIN_EXPECTED_ROWS expected rows: judged, and quiet.
+    const users = Math.ceil(MIN_EXPECTED_ROWS / 1.55);
+    const edge = tableTrends(load(4, { accounts: 2 }, { users }), earlier, settings);
+    expect(edge.find((t) => t.table === 'orders')).toMatchObject({ rows: 0, ratio: 0, quiet: true });
+    // 0 when 310 were expected is a quiet feed.
+    const full = loadSignals(load(4, { accounts: 100 }, { users: 200 }), earlier, settings);
+    expect(full.quietTables).toEqual(['orders']);
+    expect(full.tables.find((t) => t.table === 'orders')?.trailingMedian).toBe(310);
   });
 
   it('does not call a feed that was always empty quiet', () => {
