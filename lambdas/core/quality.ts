@@ -22,7 +22,7 @@ import { committedLoadIds } from './committed-loads.ts';
 import { LAKE } from './constants.ts';
 import { EVENTS_TABLE } from './event-claims.ts';
 import { readCommittedSchema } from './lake-schema.ts';
-import { loadsPrefix } from './layout.ts';
+import { loadIdTime, loadsPrefix } from './layout.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson } from './store-json.ts';
 
@@ -289,14 +289,13 @@ function fedTables(reports: readonly LoadFigures[]): string[] {
   return [...tables];
 }
 
-/** `scanEarlier` over reports in any order (`status`, tests): newest load id first, as the commit reads them. */
+/** `scanEarlier` over reports in any order (`status`, tests): newest start first, as the commit reads them. */
 export function earlierLoads<T extends LoadFigures>(
   load: LoadFigures,
   reports: readonly T[],
   settings: Pick<QualitySettings, 'trailingLoads'>,
 ): T[] {
-  const byId = [...reports].sort((a, b) => (a.loadId < b.loadId ? 1 : a.loadId > b.loadId ? -1 : 0));
-  return scanEarlier(load, byId, settings, fedTables(reports)).loads;
+  return scanEarlier(load, newestFirst(reports), settings, fedTables(reports)).loads;
 }
 
 /** Newest first: by start time, then load id. */
@@ -307,7 +306,7 @@ function newestFirst<T extends LoadFigures>(loads: readonly T[]): T[] {
 }
 
 /**
- * Reports read, newest load id first, looking for a load's earlier loads: bounds the commit's
+ * Reports read, newest start first, looking for a load's earlier loads: bounds the commit's
  * time and requests (about a second of parallel GETs). A series whose last `trailingLoads` loads
  * are further back than this (a daily schedule next to a 5-minute one: 2,016 reports a week)
  * is judged over the loads found, and not at all below `minTrailingLoads`.
@@ -331,7 +330,7 @@ const isReport = (r: unknown): r is LoadFigures =>
   (r as LoadFigures).rowsByTable !== null;
 
 /**
- * The loads `load` is compared with, from committed loads' reports, newest load id first
+ * The loads `load` is compared with, from committed loads' reports, newest start first
  * (undefined: unreadable, skipped; those that did not start before `load` are passed over). One rule for the commit
  * (`readEarlierLoads`, reading the reports a few at a time) and `status` (all in memory), so
  * both judge a load over the same loads. Scans until it has the series' last `trailingLoads`
@@ -388,7 +387,13 @@ function enoughEarlier(
 /**
  * `scanEarlier` straight from a lake: committed loads only (a `_dlt_loads` row,
  * committed-loads.ts: a report of a commit that stopped after publishing it, or of a retracted
- * run, is no load), reading their reports 16 at a time, newest load id first.
+ * run, is no load), reading their reports 16 at a time, newest start first.
+ *
+ * Order without reading every report: a dlt-style load id is its start time (`loadIdTime`); a
+ * custom one (`--load-id backfill-1`) says nothing, so those reports are read first for their
+ * `startedAt` (at most REPORTS_SCANNED of them, the last by key; they are rare). A load id sorted
+ * as text put letter ids after every numeric one, so old custom-id loads were compared with
+ * forever. Cost: at most REPORTS_SCANNED custom-id reports plus the scan's own REPORTS_SCANNED.
  */
 export async function readEarlierLoads(
   store: ObjectStore,
@@ -402,20 +407,37 @@ export async function readEarlierLoads(
     (registry) => registry.tables(),
     () => [],
   );
-  const keys = (await store.list(loadsPrefix))
+  const ids = (await store.list(loadsPrefix))
     .filter((k) => k.endsWith('.json'))
-    // Every committed load but this one: a load id (`--load-id first`) need not sort by time.
-    .filter((k) => {
-      const id = k.slice(loadsPrefix.length, -'.json'.length);
-      return committed.has(id) && id !== load.loadId;
-    })
-    .sort()
-    .reverse();
+    .map((k) => k.slice(loadsPrefix.length, -'.json'.length))
+    // Every committed load but this one.
+    .filter((id) => committed.has(id) && id !== load.loadId)
+    .sort();
+  const read = (id: string) =>
+    readJson<LoadFigures>(store, `${loadsPrefix}${id}.json`).catch(() => undefined);
+  const custom = ids.filter((id) => loadIdTime(id) === undefined).slice(-REPORTS_SCANNED);
+  const customReports = new Map<string, LoadFigures | undefined>();
+  for (let i = 0; i < custom.length; i += READ_CHUNK) {
+    const chunk = custom.slice(i, i + READ_CHUNK);
+    const got = await Promise.all(chunk.map(read));
+    for (const [j, id] of chunk.entries()) customReports.set(id, got[j]);
+  }
+  const startOf = (id: string): number => {
+    const t = loadIdTime(id)?.getTime() ?? Date.parse(customReports.get(id)?.startedAt ?? '');
+    return Number.isNaN(t) ? Number.NEGATIVE_INFINITY : t;
+  };
+  const ordered = ids
+    .filter((id) => loadIdTime(id) !== undefined || customReports.has(id))
+    .map((id) => ({ id, at: startOf(id) }))
+    .sort((a, b) => (a.at === b.at ? (a.id < b.id ? 1 : -1) : b.at - a.at))
+    .map((e) => e.id);
   const reports: (LoadFigures | undefined)[] = [];
   let scan: EarlierScan<LoadFigures> = { loads: [], reportsRead: 0, done: false };
-  for (let i = 0; i < keys.length && !scan.done; i += READ_CHUNK) {
+  for (let i = 0; i < ordered.length && !scan.done; i += READ_CHUNK) {
     const chunk = await Promise.all(
-      keys.slice(i, i + READ_CHUNK).map((key) => readJson<LoadFigures>(store, key).catch(() => undefined)),
+      ordered
+        .slice(i, i + READ_CHUNK)
+        .map((id) => (customReports.has(id) ? Promise.resolve(customReports.get(id)) : read(id))),
     );
     reports.push(...chunk);
     scan = scanEarlier(load, reports, settings, known);

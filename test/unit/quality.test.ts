@@ -10,6 +10,7 @@ import {
 } from '#cli/quality-report.ts';
 import { ConfigError } from '#core/errors.ts';
 import { claimSchemaVersion } from '#core/lake-schema.ts';
+import { loadIdFromTime } from '#core/layout.ts';
 import {
   batchMetrics,
   commitFigures,
@@ -495,6 +496,44 @@ describe('review of the quiet-feed rule', () => {
       const scan = await readEarlierLoads(store, current, settings);
       expect(scan.loads).toEqual(earlierLoads(current, reports, settings));
       expect(loadSignals(current, scan.loads, settings).quietTables).toEqual(['accounts__bills']);
+    } finally {
+      await scratch.dispose();
+    }
+  });
+
+  it('compares a load with the latest loads by start time, whatever their load ids', async () => {
+    // Seven old loads with custom ids (orders at 3,000), then loads with dlt ids at a new
+    // level (1,000): a letter id sorts after every numeric one, but it started earlier.
+    const at = (day: number, orders: number, loadId?: string) => {
+      const startedAt = `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`;
+      return daily(day, orders, { loadId: loadId ?? loadIdFromTime(new Date(startedAt)), startedAt });
+    };
+    const reports = [1, 2, 3, 4, 5, 6, 7].map((d) => at(d, 3000, `backfill-${d}`));
+    for (let d = 8; d <= 16; d += 1) reports.push(at(d, 1000));
+    for (const current of reports.slice(8)) {
+      const earlier = earlierLoads(current, reports, settings);
+      const started = reports
+        .filter((r) => r.startedAt < current.startedAt)
+        .reverse()
+        .slice(0, 7);
+      expect(earlier.map((l) => l.loadId)).toEqual(started.map((l) => l.loadId));
+    }
+    const last = reports.at(-1)!;
+    const earlier = earlierLoads(last, reports, settings);
+    expect(earlier.every((l) => !l.loadId.startsWith('backfill'))).toBe(true);
+    expect(loadSignals(last, earlier, settings).tables.find((t) => t.table === 'orders')).toMatchObject({
+      trailingMedian: 1000,
+      quiet: false,
+    });
+    // The commit reads the lake in the same order.
+    const scratch = await Scratch.create('quality-custom-ids');
+    try {
+      const store = createLocalStore(scratch.dir);
+      for (const r of reports) await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+      for (const current of reports.slice(8))
+        expect((await readEarlierLoads(store, current, settings)).loads).toEqual(
+          earlierLoads(current, reports, settings),
+        );
     } finally {
       await scratch.dispose();
     }
