@@ -70,7 +70,7 @@ export interface TableQuality {
   readonly trailingMedian: number | null;
   /** Earlier loads that median was taken over (the loads before its empty run, for a table that stayed empty). */
   readonly trailingLoads: number;
-  /** rows / trailingMedian; null when not judged or the median is 0. */
+  /** rows / trailingMedian; null when not judged (median below MIN_EXPECTED_ROWS, or none). */
   readonly ratio: number | null;
   readonly quiet: boolean;
   /** A table empty for several loads: the first load of that run (judged against the loads before it). */

@@ -10,6 +10,7 @@
  *   loads. A table that stays empty until its median is 0 too is judged against the loads
  *   before it went empty, so a dead feed stays flagged; a feed never fed is never quiet.
  *   Median, not mean: one unusually large or empty load does not move it (`tableTrends`).
+ *   Judged only when at least MIN_EXPECTED_ROWS rows were expected: a small load says little.
  * - **endpoint unavailable**: resources the load disabled with an endpoint finding.
  * - **outside its window**: the run ended (committed) later than `runWindowSeconds` after the
  *   slot it was scheduled for (its `startedAt`).
@@ -20,7 +21,8 @@
 import { committedLoadIds } from './committed-loads.ts';
 import { LAKE } from './constants.ts';
 import { EVENTS_TABLE } from './event-claims.ts';
-import { loadsPrefix } from './layout.ts';
+import { readCommittedSchema } from './lake-schema.ts';
+import { loadIdTime, loadsPrefix } from './layout.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson } from './store-json.ts';
 
@@ -120,6 +122,13 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/**
+ * The fewest rows a load must be expected to have (its trailing median) for its table to be
+ * judged. Rows per user vary between users: a load of 2 users expected to have 3 orders that had
+ * none is noise, one expected to have 300 is a quiet feed.
+ */
+export const MIN_EXPECTED_ROWS = 20;
+
 export interface TableTrend {
   readonly table: string;
   readonly rows: number;
@@ -130,7 +139,10 @@ export interface TableTrend {
   readonly trailingMedian: number | undefined;
   /** Earlier loads the median was taken over. */
   readonly trailingLoads: number;
-  /** rows / trailing median; undefined without a median or with a median of 0. */
+  /**
+   * rows / trailing median; undefined (not judged, never quiet) without a median or with a median
+   * below MIN_EXPECTED_ROWS.
+   */
   readonly ratio: number | undefined;
   readonly quiet: boolean;
   /**
@@ -159,7 +171,8 @@ const perUser = (load: LoadFigures, table: string) => (load.rowsByTable[table] ?
  *   empty for about half the window), an empty table is judged against the `trailingLoads`
  *   loads before its run of empty loads began. A feed that was never fed is never quiet.
  * - Not judged (no median): fewer than `minTrailingLoads` loads to compare with, or a load that
- *   loaded no user (the failed-user share speaks for it).
+ *   loaded no user (the failed-user share speaks for it). Not judged either (a median, no
+ *   ratio): a trailing median below MIN_EXPECTED_ROWS, too few rows to call missing ones quiet.
  *
  * Tables: those of this load and of the loads compared with, sorted by name.
  */
@@ -194,7 +207,8 @@ export function tableTrends(
       }
     }
     const trailingMedian = median(base.map((l) => perUser(l, table))) * users;
-    const ratio = trailingMedian > 0 ? rows / trailingMedian : undefined;
+    // Too few rows expected to tell a quiet feed from users who happen to have none.
+    const ratio = trailingMedian >= MIN_EXPECTED_ROWS ? rows / trailingMedian : undefined;
     return {
       table,
       rows,
@@ -207,12 +221,18 @@ export function tableTrends(
   });
 }
 
-/** Tables the load selected and wrote no row to that earlier loads of the series fed. */
+/**
+ * Tables this load wrote no row to that earlier loads of the series fed: the load's resources and
+ * their child tables (`accounts__bills`) alike. A report lists only the tables it wrote rows to, so
+ * a child table that went empty is named by the earlier loads alone, and must stay judged while it
+ * stays empty, as a root table does.
+ */
 function emptyRunTables(load: LoadFigures, earlier: readonly LoadFigures[]): string[] {
-  return (load.resources ?? []).filter(
-    (t) =>
-      isFeedTable(t) && (load.rowsByTable[t] ?? 0) === 0 && earlier.some((l) => (l.rowsByTable[t] ?? 0) > 0),
-  );
+  const tables = new Set<string>();
+  for (const l of earlier)
+    for (const [t, rows] of Object.entries(l.rowsByTable))
+      if (rows > 0 && isFeedTable(t) && (load.rowsByTable[t] ?? 0) === 0) tables.add(t);
+  return [...tables];
 }
 
 export interface LoadSignals {
@@ -261,14 +281,21 @@ export function startedBefore(a: LoadFigures, b: LoadFigures): boolean {
 /** The most earlier loads a table's median may be taken over (`trailingLoads`). */
 export const MAX_TRAILING_LOADS = 50;
 
-/** `scanEarlier` over reports in any order (`status`, tests): newest load id first, as the commit reads them. */
+/** Feed tables some report wrote a row to. */
+function fedTables(reports: readonly LoadFigures[]): string[] {
+  const tables = new Set<string>();
+  for (const r of reports)
+    for (const [t, rows] of Object.entries(r.rowsByTable)) if (rows > 0 && isFeedTable(t)) tables.add(t);
+  return [...tables];
+}
+
+/** `scanEarlier` over reports in any order (`status`, tests): newest start first, as the commit reads them. */
 export function earlierLoads<T extends LoadFigures>(
   load: LoadFigures,
   reports: readonly T[],
   settings: Pick<QualitySettings, 'trailingLoads'>,
 ): T[] {
-  const byId = [...reports].sort((a, b) => (a.loadId < b.loadId ? 1 : a.loadId > b.loadId ? -1 : 0));
-  return scanEarlier(load, byId, settings).loads;
+  return scanEarlier(load, newestFirst(reports), settings, fedTables(reports)).loads;
 }
 
 /** Newest first: by start time, then load id. */
@@ -279,7 +306,7 @@ function newestFirst<T extends LoadFigures>(loads: readonly T[]): T[] {
 }
 
 /**
- * Reports read, newest load id first, looking for a load's earlier loads: bounds the commit's
+ * Reports read, newest start first, looking for a load's earlier loads: bounds the commit's
  * time and requests (about a second of parallel GETs). A series whose last `trailingLoads` loads
  * are further back than this (a daily schedule next to a 5-minute one: 2,016 reports a week)
  * is judged over the loads found, and not at all below `minTrailingLoads`.
@@ -303,7 +330,7 @@ const isReport = (r: unknown): r is LoadFigures =>
   (r as LoadFigures).rowsByTable !== null;
 
 /**
- * The loads `load` is compared with, from committed loads' reports, newest load id first
+ * The loads `load` is compared with, from committed loads' reports, newest start first
  * (undefined: unreadable, skipped; those that did not start before `load` are passed over). One rule for the commit
  * (`readEarlierLoads`, reading the reports a few at a time) and `status` (all in memory), so
  * both judge a load over the same loads. Scans until it has the series' last `trailingLoads`
@@ -315,7 +342,11 @@ export function scanEarlier<T extends LoadFigures>(
   load: LoadFigures,
   reportsNewestFirst: readonly (T | undefined)[],
   settings: Pick<QualitySettings, 'trailingLoads'>,
+  knownTables: readonly string[] = [],
 ): EarlierScan<T> {
+  // A child table empty for longer than the window is in no report found: the lake's tables name it.
+  const roots = new Set(load.resources ?? []);
+  const candidates = knownTables.filter((t) => roots.has(t.split('__')[0]!));
   const series = seriesOf(load);
   const found: T[] = [];
   let reportsRead = 0;
@@ -326,7 +357,8 @@ export function scanEarlier<T extends LoadFigures>(
     reportsRead += 1;
     if (seriesOf(report) !== series) continue;
     found.push(report);
-    if (enoughEarlier(load, found, settings)) return { loads: newestFirst(found), reportsRead, done: true };
+    if (enoughEarlier(load, found, settings, candidates))
+      return { loads: newestFirst(found), reportsRead, done: true };
   }
   return { loads: newestFirst(found), reportsRead, done: reportsRead >= REPORTS_SCANNED };
 }
@@ -335,12 +367,14 @@ function enoughEarlier(
   load: LoadFigures,
   found: readonly LoadFigures[],
   settings: Pick<QualitySettings, 'trailingLoads'>,
+  knownTables: readonly string[],
 ): boolean {
   const usable = found.filter((l) => loadedUsers(l) > 0);
   const n = settings.trailingLoads;
   if (usable.length < n) return false;
   const window = usable.slice(0, n);
-  for (const table of load.resources ?? []) {
+  const tables = new Set([...(load.resources ?? []), ...knownTables, ...fedTables(found)]);
+  for (const table of tables) {
     if (!isFeedTable(table) || (load.rowsByTable[table] ?? 0) > 0) continue;
     if (median(window.map((l) => perUser(l, table))) > 0) continue;
     // Empty now and in most of the window: the loads before the empty run are wanted too.
@@ -353,7 +387,13 @@ function enoughEarlier(
 /**
  * `scanEarlier` straight from a lake: committed loads only (a `_dlt_loads` row,
  * committed-loads.ts: a report of a commit that stopped after publishing it, or of a retracted
- * run, is no load), reading their reports 16 at a time, newest load id first.
+ * run, is no load), reading their reports 16 at a time, newest start first.
+ *
+ * Order without reading every report: a dlt-style load id is its start time (`loadIdTime`); a
+ * custom one (`--load-id backfill-1`) says nothing, so those reports are read first for their
+ * `startedAt` (at most REPORTS_SCANNED of them, the last by key; they are rare). A load id sorted
+ * as text put letter ids after every numeric one, so old custom-id loads were compared with
+ * forever. Cost: at most REPORTS_SCANNED custom-id reports plus the scan's own REPORTS_SCANNED.
  */
 export async function readEarlierLoads(
   store: ObjectStore,
@@ -361,23 +401,46 @@ export async function readEarlierLoads(
   settings: Pick<QualitySettings, 'trailingLoads'>,
 ): Promise<EarlierScan<LoadFigures>> {
   const committed = await committedLoadIds(store);
-  const keys = (await store.list(loadsPrefix))
+  // The lake's tables name child tables that no recent report lists (empty for longer than the
+  // window); without a readable registry only the tables the reports name are followed.
+  const known = await readCommittedSchema(store).then(
+    (registry) => registry.tables(),
+    () => [],
+  );
+  const ids = (await store.list(loadsPrefix))
     .filter((k) => k.endsWith('.json'))
-    // Every committed load but this one: a load id (`--load-id first`) need not sort by time.
-    .filter((k) => {
-      const id = k.slice(loadsPrefix.length, -'.json'.length);
-      return committed.has(id) && id !== load.loadId;
-    })
-    .sort()
-    .reverse();
+    .map((k) => k.slice(loadsPrefix.length, -'.json'.length))
+    // Every committed load but this one.
+    .filter((id) => committed.has(id) && id !== load.loadId)
+    .sort();
+  const read = (id: string) =>
+    readJson<LoadFigures>(store, `${loadsPrefix}${id}.json`).catch(() => undefined);
+  const custom = ids.filter((id) => loadIdTime(id) === undefined).slice(-REPORTS_SCANNED);
+  const customReports = new Map<string, LoadFigures | undefined>();
+  for (let i = 0; i < custom.length; i += READ_CHUNK) {
+    const chunk = custom.slice(i, i + READ_CHUNK);
+    const got = await Promise.all(chunk.map(read));
+    for (const [j, id] of chunk.entries()) customReports.set(id, got[j]);
+  }
+  const startOf = (id: string): number => {
+    const t = loadIdTime(id)?.getTime() ?? Date.parse(customReports.get(id)?.startedAt ?? '');
+    return Number.isNaN(t) ? Number.NEGATIVE_INFINITY : t;
+  };
+  const ordered = ids
+    .filter((id) => loadIdTime(id) !== undefined || customReports.has(id))
+    .map((id) => ({ id, at: startOf(id) }))
+    .sort((a, b) => (a.at === b.at ? (a.id < b.id ? 1 : -1) : b.at - a.at))
+    .map((e) => e.id);
   const reports: (LoadFigures | undefined)[] = [];
   let scan: EarlierScan<LoadFigures> = { loads: [], reportsRead: 0, done: false };
-  for (let i = 0; i < keys.length && !scan.done; i += READ_CHUNK) {
+  for (let i = 0; i < ordered.length && !scan.done; i += READ_CHUNK) {
     const chunk = await Promise.all(
-      keys.slice(i, i + READ_CHUNK).map((key) => readJson<LoadFigures>(store, key).catch(() => undefined)),
+      ordered
+        .slice(i, i + READ_CHUNK)
+        .map((id) => (customReports.has(id) ? Promise.resolve(customReports.get(id)) : read(id))),
     );
     reports.push(...chunk);
-    scan = scanEarlier(load, reports, settings);
+    scan = scanEarlier(load, reports, settings, known);
   }
   return scan;
 }

@@ -41,7 +41,7 @@ beforeAll(async () => {
     faults: { emptyRoutes: emptyRoutes('orders') },
   });
   lake = scratch.path('lake');
-  users = await scratch.users('users.txt', generateIdentifiers(SEED, 12));
+  users = await scratch.users('users.txt', generateIdentifiers(SEED, 32));
   await load(fed);
   await load(fed);
   // Four empty loads: the median of the last loads is 0 from the fourth on.

@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import type { LakeStatus } from '#cli/status-command.ts';
+import { MIN_EXPECTED_ROWS } from '#core/quality.ts';
 import { readJson } from '#core/store-json.ts';
 import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
@@ -135,10 +136,12 @@ describe('status after full loads and changed loads', () => {
     const last = quality.loads[4]!;
     expect(last.flags).toEqual([]);
     const accounts = last.tables.find((t) => t.table === 'accounts')!;
-    // One user's accounts against the same user's accounts: the same rows.
-    expect(accounts).toMatchObject({ quiet: false, ratio: 1 });
+    // One user's accounts against the same user's accounts: the same rows, and too few of them
+    // expected (below MIN_EXPECTED_ROWS) for a ratio: a small load is not judged.
+    expect(accounts).toMatchObject({ quiet: false, ratio: null });
     expect(accounts.trailingMedian).toBe(accounts.rows);
     expect(accounts.rows).toBeGreaterThan(0);
+    expect(accounts.rows).toBeLessThan(MIN_EXPECTED_ROWS);
   });
 
   it("names each load's series and the one the medians are from, with singular and plural counts", async () => {

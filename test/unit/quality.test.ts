@@ -9,6 +9,8 @@ import {
   sidedRound,
 } from '#cli/quality-report.ts';
 import { ConfigError } from '#core/errors.ts';
+import { claimSchemaVersion } from '#core/lake-schema.ts';
+import { loadIdFromTime } from '#core/layout.ts';
 import {
   batchMetrics,
   commitFigures,
@@ -21,6 +23,7 @@ import {
   earlierLoads,
   type LoadFigures,
   loadSignals,
+  MIN_EXPECTED_ROWS,
   median,
   QUALITY_DEFAULTS,
   REPORTS_SCANNED,
@@ -28,6 +31,7 @@ import {
   seriesOf,
   tableTrends,
 } from '#core/quality.ts';
+import { SchemaRegistry } from '#core/schema-registry.ts';
 import { Scratch } from '#test/helpers/lake-harness.ts';
 
 const load = (day: number, rows: Record<string, number>, extra: Partial<LoadFigures> = {}): LoadFigures => ({
@@ -81,13 +85,13 @@ describe('quiet feeds', () => {
 
   it('flags a table below quietFraction x the median of its last N loads, a missing table counting 0', () => {
     const earlier = [
-      load(3, { orders: 40, accounts: 10 }),
-      load(2, { orders: 60, accounts: 10 }),
+      load(3, { orders: 40, accounts: 100 }),
+      load(2, { orders: 60, accounts: 100 }),
       load(1, { orders: 50 }),
     ];
-    const trends = tableTrends(load(4, { accounts: 10 }), earlier, settings);
+    const trends = tableTrends(load(4, { accounts: 100 }), earlier, settings);
     expect(trends.map((t) => [t.table, t.rows, t.trailingMedian, t.ratio, t.quiet])).toEqual([
-      ['accounts', 10, 10, 1, false],
+      ['accounts', 100, 100, 1, false],
       ['orders', 0, 50, 0, true],
     ]);
     // user_loads is ours, not a feed.
@@ -100,6 +104,30 @@ describe('quiet feeds', () => {
         minTrailingLoads: 1,
       })[1],
     ).toMatchObject({ trailingMedian: 50, ratio: 0.5, quiet: false });
+  });
+
+  it('judges a table only when at least MIN_EXPECTED_ROWS rows were expected of the load', () => {
+    // 1.55 orders per user: users vary, so 2 users with no order (3.1 expected) is noise.
+    const earlier = [3, 2, 1].map((d) => load(d, { orders: 155, accounts: 100 }));
+    const small = tableTrends(load(4, { accounts: 2 }, { users: 2 }), earlier, settings);
+    expect(small.find((t) => t.table === 'orders')).toMatchObject({
+      rows: 0,
+      trailingMedian: 3.1,
+      ratio: undefined,
+      quiet: false,
+    });
+    expect(loadSignals(load(4, { accounts: 2 }, { users: 2 }), earlier, settings)).toMatchObject({
+      quietTables: [],
+      lowestRatio: undefined,
+    });
+    // Just enough users for MIN_EXPECTED_ROWS expected rows: judged, and quiet.
+    const users = Math.ceil(MIN_EXPECTED_ROWS / 1.55);
+    const edge = tableTrends(load(4, { accounts: 2 }, { users }), earlier, settings);
+    expect(edge.find((t) => t.table === 'orders')).toMatchObject({ rows: 0, ratio: 0, quiet: true });
+    // 0 when 310 were expected is a quiet feed.
+    const full = loadSignals(load(4, { accounts: 100 }, { users: 200 }), earlier, settings);
+    expect(full.quietTables).toEqual(['orders']);
+    expect(full.tables.find((t) => t.table === 'orders')?.trailingMedian).toBe(310);
   });
 
   it('does not call a feed that was always empty quiet', () => {
@@ -428,6 +456,87 @@ describe('review of the quiet-feed rule', () => {
     expect(loadSignals(current, earlierLoads(current, reports, settings), settings).quietTables).toEqual([
       'orders',
     ]);
+  });
+
+  it('keeps flagging a dead child table, which no recent report names, load after load', () => {
+    // Child tables are not resources: only the reports that wrote rows to them name them.
+    const reports = [1, 2, 3].map((d) =>
+      load(d, { accounts: 1000, accounts__bills: 2000 }, { schedule: 'daily', resources: ['accounts'] }),
+    );
+    for (let d = 4; d <= 20; d += 1)
+      reports.push(load(d, { accounts: 1000 }, { schedule: 'daily', resources: ['accounts'] }));
+    for (const current of reports.slice(3)) {
+      const signals = loadSignals(current, earlierLoads(current, reports, settings), settings);
+      expect(signals.quietTables, current.loadId).toEqual(['accounts__bills']);
+      expect(signals.lowestRatio).toBe(0);
+    }
+    const last = reports.at(-1)!;
+    const bills = tableTrends(last, earlierLoads(last, reports, settings), settings).find(
+      (t) => t.table === 'accounts__bills',
+    );
+    expect(bills).toMatchObject({ trailingMedian: 2000, emptySince: reports[3]!.loadId, quiet: true });
+  });
+
+  it('has the commit follow a dead child table the lake registry names back past the window', async () => {
+    const reports = [1, 2, 3].map((d) =>
+      load(d, { accounts: 1000, accounts__bills: 2000 }, { schedule: 'daily', resources: ['accounts'] }),
+    );
+    for (let d = 4; d <= 20; d += 1)
+      reports.push(load(d, { accounts: 1000 }, { schedule: 'daily', resources: ['accounts'] }));
+    const current = reports.at(-1)!;
+    const scratch = await Scratch.create('quality-child');
+    try {
+      const store = createLocalStore(scratch.dir);
+      for (const r of reports) await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+      const registry = SchemaRegistry.empty();
+      registry.declareResource('accounts');
+      registry.declareTable('accounts__bills', []);
+      registry.setVersion(registry.nextVersion());
+      expect(await claimSchemaVersion(store, registry)).toBe(true);
+      const scan = await readEarlierLoads(store, current, settings);
+      expect(scan.loads).toEqual(earlierLoads(current, reports, settings));
+      expect(loadSignals(current, scan.loads, settings).quietTables).toEqual(['accounts__bills']);
+    } finally {
+      await scratch.dispose();
+    }
+  });
+
+  it('compares a load with the latest loads by start time, whatever their load ids', async () => {
+    // Seven old loads with custom ids (orders at 3,000), then loads with dlt ids at a new
+    // level (1,000): a letter id sorts after every numeric one, but it started earlier.
+    const at = (day: number, orders: number, loadId?: string) => {
+      const startedAt = `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`;
+      return daily(day, orders, { loadId: loadId ?? loadIdFromTime(new Date(startedAt)), startedAt });
+    };
+    const reports = [1, 2, 3, 4, 5, 6, 7].map((d) => at(d, 3000, `backfill-${d}`));
+    for (let d = 8; d <= 16; d += 1) reports.push(at(d, 1000));
+    for (const current of reports.slice(8)) {
+      const earlier = earlierLoads(current, reports, settings);
+      const started = reports
+        .filter((r) => r.startedAt < current.startedAt)
+        .reverse()
+        .slice(0, 7);
+      expect(earlier.map((l) => l.loadId)).toEqual(started.map((l) => l.loadId));
+    }
+    const last = reports.at(-1)!;
+    const earlier = earlierLoads(last, reports, settings);
+    expect(earlier.every((l) => !l.loadId.startsWith('backfill'))).toBe(true);
+    expect(loadSignals(last, earlier, settings).tables.find((t) => t.table === 'orders')).toMatchObject({
+      trailingMedian: 1000,
+      quiet: false,
+    });
+    // The commit reads the lake in the same order.
+    const scratch = await Scratch.create('quality-custom-ids');
+    try {
+      const store = createLocalStore(scratch.dir);
+      for (const r of reports) await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+      for (const current of reports.slice(8))
+        expect((await readEarlierLoads(store, current, settings)).loads).toEqual(
+          earlierLoads(current, reports, settings),
+        );
+    } finally {
+      await scratch.dispose();
+    }
   });
 
   it('does not flag a feed that was never fed, nor a sparse one at its usual level', () => {
