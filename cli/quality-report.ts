@@ -91,9 +91,14 @@ export function qualityReport(reports: readonly LoadFigures[], settings: Quality
   const loads = reports.slice(-settings.last).map((load): LoadQuality => {
     const earlier = earlierLoads(load, reports, settings);
     const signals = loadSignals(load, earlier, settings);
+    const failedPercent = sidedRound(
+      signals.failedUserSharePercent,
+      settings.failedUserSharePercent,
+      'above',
+    );
     const flags: QualityFlag[] = [
       ...(signals.failedUserShareHigh
-        ? [{ kind: 'failed_user_share', percent: round(signals.failedUserSharePercent) } as const]
+        ? [{ kind: 'failed_user_share', percent: failedPercent } as const]
         : []),
       ...signals.tables
         .filter((t) => t.quiet)
@@ -121,7 +126,7 @@ export function qualityReport(reports: readonly LoadFigures[], settings: Quality
       seriesTables: facts.tables,
       users: load.users,
       failedUsers: load.failedUserCount,
-      failedUserSharePercent: round(signals.failedUserSharePercent),
+      failedUserSharePercent: failedPercent,
       runSeconds: round(signals.runSeconds),
       trailingLoads: earlier.length,
       tables: signals.tables.map(
@@ -144,16 +149,18 @@ export function qualityReport(reports: readonly LoadFigures[], settings: Quality
 const round = (n: number) => Math.round(n * 100) / 100;
 
 /**
- * `ratio` rounded to 2 decimals, or to as many more as keep it on its side of `threshold`: a
- * ratio of 0.499 under "quiet below 0.5" prints 0.499, never a 0.5 flagged QUIET.
+ * `value` rounded to 2 decimals, or to as many more as keep it on its side of `threshold`: a
+ * ratio of 0.499 under "quiet below 0.5" prints 0.499, never a 0.5 flagged QUIET; a failed share
+ * of 5.004% under "failed users above 5%" (`side` 'above') prints 5.004, never a flagged 5.
  */
-export function sidedRound(ratio: number, threshold: number): number {
+export function sidedRound(value: number, threshold: number, side: 'below' | 'above' = 'below'): number {
+  const beyond = (v: number) => (side === 'below' ? v < threshold : v > threshold);
   for (let digits = 2; digits < 12; digits += 1) {
     const scale = 10 ** digits;
-    const r = Math.round(ratio * scale) / scale;
-    if (r < threshold === ratio < threshold) return r;
+    const r = Math.round(value * scale) / scale;
+    if (beyond(r) === beyond(value)) return r;
   }
-  return ratio;
+  return value;
 }
 
 export function flagWords(flag: QualityFlag): string {

@@ -692,4 +692,29 @@ describe('status ratios', () => {
     });
     expect(formatQuality(report).join('\n')).toMatch(/orders\s+499\s+1000\s+0\.499\s+QUIET/);
   });
+
+  it('never print a failed share at the threshold it is above', () => {
+    expect(sidedRound(5.004, 5, 'above')).toBe(5.004);
+    expect(sidedRound(4.999, 5, 'above')).toBe(5);
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 100, noNaN: true }),
+        fc.double({ min: 0, max: 99, noNaN: true }),
+        (p, t) => {
+          expect(sidedRound(p, t, 'above') > t).toBe(p > t);
+        },
+      ),
+    );
+    // 1,001 failed of 20,001 users is 5.005%: above 5%, and printed above it.
+    const report = qualityReport([load(1, { orders: 10 }, { users: 20_001, failedUserCount: 1_001 })], {
+      ...QUALITY_OPTION_DEFAULTS,
+      last: 1,
+    });
+    expect(report.loads[0]!.failedUserSharePercent).toBeGreaterThan(5);
+    expect(report.loads[0]!.flags).toContainEqual({
+      kind: 'failed_user_share',
+      percent: report.loads[0]!.failedUserSharePercent,
+    });
+    expect(formatQuality(report).join('\n')).not.toMatch(/failed users 5%/);
+  });
 });
