@@ -9,6 +9,7 @@ import {
   type LoadFigures,
   loadSignals,
   MAX_TRAILING_LOADS,
+  MIN_EXPECTED_ROWS,
   QUALITY_DEFAULTS,
   type QualitySettings,
   type Series,
@@ -26,6 +27,7 @@ export interface QualityOptions extends QualitySettings {
 
 export const QUALITY_OPTION_DEFAULTS: QualityOptions = {
   ...QUALITY_DEFAULTS,
+  minExpectedRows: MIN_EXPECTED_ROWS,
   last: 5,
   runWindowSeconds: undefined,
 };
@@ -240,6 +242,7 @@ export interface QualityFlagValues {
   readonly 'min-trailing-loads'?: string | undefined;
   readonly 'quiet-fraction'?: string | undefined;
   readonly 'failed-share'?: string | undefined;
+  readonly 'min-expected-rows'?: string | undefined;
   readonly 'run-window-minutes'?: string | undefined;
 }
 
@@ -249,6 +252,7 @@ export const QUALITY_FLAGS = [
   'min-trailing-loads',
   'quiet-fraction',
   'failed-share',
+  'min-expected-rows',
   'run-window-minutes',
 ] as const satisfies readonly (keyof QualityFlagValues)[];
 
@@ -326,6 +330,13 @@ export function parseQualityFlags(values: QualityFlagValues): QualityOptions {
       d.failedUserSharePercent,
       (n) => n >= 0 && n <= 100,
       'must be a percentage from 0 to 100',
+    ),
+    minExpectedRows: number(
+      '--min-expected-rows',
+      values['min-expected-rows'],
+      d.minExpectedRows ?? MIN_EXPECTED_ROWS,
+      (n) => Number.isInteger(n) && n >= 0,
+      'must be a whole number >= 0',
     ),
     runWindowSeconds:
       windowMinutes === undefined

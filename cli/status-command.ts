@@ -197,6 +197,7 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                              most --trailing-loads)
   --quiet-fraction <x>       a table is quiet below x times its trailing median (default 0.5)
   --failed-share <percent>   flag a load whose failed users exceed this share (default 5)
+  --min-expected-rows <n>    judge a table only when this many rows were expected (default 20)
   --run-window-minutes <m>   flag a load committed more than m minutes after its start
   --load-id <id>   one load: committed or not, start and commit times, users, failed users by
                    error code, requests, rows, files and bytes per table, the schema changes it
@@ -218,6 +219,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     'min-trailing-loads': { type: 'string' },
     'quiet-fraction': { type: 'string' },
     'failed-share': { type: 'string' },
+    'min-expected-rows': { type: 'string' },
     'run-window-minutes': { type: 'string' },
   });
   // They shape the last loads' section, which --load-id does not print: never silently ignored.

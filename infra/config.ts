@@ -11,7 +11,7 @@ import { STACK_DEFAULTS } from '#core/capacity.ts';
 import { configFileSchema } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
-import { MAX_TRAILING_LOADS, QUALITY_DEFAULTS } from '#core/quality.ts';
+import { MAX_TRAILING_LOADS, MIN_EXPECTED_ROWS, QUALITY_DEFAULTS } from '#core/quality.ts';
 import { PAYLINK_RESOURCES } from '#core/resources.ts';
 import { CONTEXT_KEY, DEFAULT_STACK_NAME, MAX_ALARM_WINDOW_SECONDS } from './constants.ts';
 import { parseScheduleExpression, stalenessWindowSeconds } from './schedule-expression.ts';
@@ -187,6 +187,12 @@ export const stackConfigSchema = z
           .int('must be a whole number from 1 to trailingLoads')
           .min(1, 'must be a whole number from 1 to trailingLoads')
           .default(QUALITY_DEFAULTS.minTrailingLoads),
+        /** A table is judged only when at least this many rows were expected of the load. */
+        minExpectedRows: z
+          .number({ error: 'must be a whole number >= 0' })
+          .int('must be a whole number >= 0')
+          .min(0, 'must be a whole number >= 0')
+          .default(MIN_EXPECTED_ROWS),
         /** Alarm when a load disables a resource (endpoint finding). */
         endpointUnavailable: z.boolean({ error: 'must be true or false' }).default(true),
         /** Alarm when a run commits later than its schedule's run deadline after its slot. */

@@ -126,6 +126,7 @@ export class PaylinkLoaderStack extends Stack {
           [HANDLER_ENV.trailingLoads]: String(config.dataQuality.trailingLoads),
           [HANDLER_ENV.minTrailingLoads]: String(config.dataQuality.minTrailingLoads),
           [HANDLER_ENV.quietFraction]: String(config.dataQuality.quietFeedFraction),
+          [HANDLER_ENV.minExpectedRows]: String(config.dataQuality.minExpectedRows),
           // When the merge goes to the merge Map (infra/constructs/load-workflow.ts); unset: by deadline.
           ...(config.commitMergeSeconds === undefined
             ? {}

@@ -35,6 +35,8 @@ export interface QualitySettings {
   readonly quietFraction: number;
   /** The failed-user share (percent) above which a load is flagged. */
   readonly failedUserSharePercent: number;
+  /** A table is judged only when this many rows were expected of the load (default MIN_EXPECTED_ROWS). */
+  readonly minExpectedRows?: number;
 }
 
 /** Defaults of the stack's `dataQuality` config and of `status`. */
@@ -208,7 +210,8 @@ export function tableTrends(
     }
     const trailingMedian = median(base.map((l) => perUser(l, table))) * users;
     // Too few rows expected to tell a quiet feed from users who happen to have none.
-    const ratio = trailingMedian >= MIN_EXPECTED_ROWS ? rows / trailingMedian : undefined;
+    const ratio =
+      trailingMedian >= (settings.minExpectedRows ?? MIN_EXPECTED_ROWS) ? rows / trailingMedian : undefined;
     return {
       table,
       rows,

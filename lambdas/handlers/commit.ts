@@ -17,6 +17,7 @@ import type { ObjectStore } from '#core/ports.ts';
 import {
   type LoadFigures,
   loadSignals,
+  MIN_EXPECTED_ROWS,
   QUALITY_DEFAULTS,
   type QualitySettings,
   readEarlierLoads,
@@ -87,7 +88,17 @@ export function trailingSettings(env: Readonly<Record<string, string | undefined
       QUALITY_DEFAULTS.minTrailingLoads,
     ),
     quietFraction: fraction(HANDLER_ENV.quietFraction, env[HANDLER_ENV.quietFraction]),
+    minExpectedRows: wholeNumber(HANDLER_ENV.minExpectedRows, env[HANDLER_ENV.minExpectedRows]),
   };
+}
+
+/** A whole number >= 0 (0: judge every table that has a trailing median); MIN_EXPECTED_ROWS when unset. */
+function wholeNumber(name: string, raw: string | undefined): number {
+  if (raw === undefined || raw === '') return MIN_EXPECTED_ROWS;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n))
+    throw new ConfigError(name, 'must be a whole number >= 0');
+  return n;
 }
 
 function fraction(name: string, raw: string | undefined): number {

@@ -64,6 +64,8 @@ export const HANDLER_ENV = {
   minTrailingLoads: 'PAYLINK_MIN_TRAILING_LOADS',
   /** Commit only: a table is quiet below this fraction of its trailing median (`dataQuality.quietFeedFraction`). */
   quietFraction: 'PAYLINK_QUIET_FRACTION',
+  /** Commit only: a table is judged only when this many rows were expected (`dataQuality.minExpectedRows`). */
+  minExpectedRows: 'PAYLINK_MIN_EXPECTED_ROWS',
   /**
    * Commit only, optional: the most estimated seconds of merging one commit invocation does
    * itself; a larger merge goes to the merge Map (lambdas/core/merge-fan-out.ts). Unset: a share

@@ -71,7 +71,12 @@ const CONFIG = exampleConfig({
   requestRate: 2000,
   userConcurrency: 4,
   loaderConfig: { http: FAST_HTTP },
+  // 4 users expect a handful of orders: judge every table that has a trailing median (the
+  // default, 20 expected rows, is for real loads: a small one says little).
+  dataQuality: { minExpectedRows: 0 },
 });
+/** status judged as the stack's commit does (its dataQuality.minExpectedRows). */
+const STATUS_AS_STACK = ['--min-expected-rows', '0'];
 
 let world: OfflineWorld;
 let proxy: FeedProxy;
@@ -136,7 +141,7 @@ beforeAll(async () => {
     runs.push(outcome);
   }
   // What status prints right after the feed went quiet (the hourly loads below come later).
-  statusAfterDaily = await runCli(['status', '--dest', lakeUri()]);
+  statusAfterDaily = await runCli(['status', '--dest', lakeUri(), ...STATUS_AS_STACK]);
   // The feed is back; one user changes before each hourly slot, as the webhook receiver stores it.
   proxy.emptyPaths.clear();
   const lake = createS3Store({ bucket: OFFLINE_BUCKET, prefix: world.prefix });
@@ -375,7 +380,7 @@ describe('a feed that goes to zero rows on its third load', () => {
   it('is flagged by paylink-loader status, with the rows against the trailing median (--json and text)', async () => {
     const bucket = world.aws.functions.get('plan')!.environment.LAKE_BUCKET!;
     const dest = `s3://${bucket}/${world.prefix}`;
-    const json = await runCli(['status', '--dest', dest, '--json', '--last', '6']);
+    const json = await runCli(['status', '--dest', dest, '--json', '--last', '6', ...STATUS_AS_STACK]);
     expect(json.code, json.stderr).toBe(0);
     const quality = JSON.parse(json.stdout).quality;
     const loads = quality.loads as {
@@ -432,7 +437,7 @@ describe('a changed load (only the users with new webhook events) of an hourly s
   it('is shown by status in its own series, unflagged', async () => {
     const bucket = world.aws.functions.get('plan')!.environment.LAKE_BUCKET!;
     const dest = `s3://${bucket}/${world.prefix}`;
-    const json = await runCli(['status', '--dest', dest, '--json', '--last', '3']);
+    const json = await runCli(['status', '--dest', dest, '--json', '--last', '3', ...STATUS_AS_STACK]);
     expect(json.code, json.stderr).toBe(0);
     const loads = JSON.parse(json.stdout).quality.loads as {
       loadId: string;
@@ -444,7 +449,7 @@ describe('a changed load (only the users with new webhook events) of an hourly s
     expect(loads.map((l) => [l.loadId, l.schedule, l.usersSelection, l.trailingLoads, l.flags])).toEqual(
       hourlyRuns.map((r, i) => [r.output.loadId, 'hourly', 'changed', i, []]),
     );
-    const text = await runCli(['status', '--dest', dest, '--last', '3']);
+    const text = await runCli(['status', '--dest', dest, '--last', '3', ...STATUS_AS_STACK]);
     expect(text.stdout).toContain('hourly, changed users');
     expect(text.stdout).toContain('of schedule hourly, changed users');
     expect(text.stdout).not.toContain('QUIET');

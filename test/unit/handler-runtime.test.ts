@@ -120,6 +120,31 @@ describe("the commit's quality settings (the stack's dataQuality)", () => {
     expect(scheduleOf({ loadId: 'x' })).toBeUndefined();
   });
 
+  it('take the fewest expected rows a table is judged at from PAYLINK_MIN_EXPECTED_ROWS (default 20), refusing non-integers', async () => {
+    const { trailingSettings } = await import('#handlers/commit.ts');
+    expect(trailingSettings({}).minExpectedRows).toBe(20);
+    expect(trailingSettings({ PAYLINK_MIN_EXPECTED_ROWS: '0' }).minExpectedRows).toBe(0);
+    for (const value of ['-1', '2.5', 'few'])
+      expect(() => trailingSettings({ PAYLINK_MIN_EXPECTED_ROWS: value }), value).toThrow(
+        /^PAYLINK_MIN_EXPECTED_ROWS: /,
+      );
+    // 3 orders expected, none came: judged (quiet) only when the minimum allows it.
+    const { loadSignals } = await import('#core/quality.ts');
+    const at = (day: number, orders: number) => ({
+      loadId: `179600000${day}.000000`,
+      startedAt: `2026-12-0${day}T03:00:00.000Z`,
+      committedAt: `2026-12-0${day}T03:10:00.000Z`,
+      users: 2,
+      failedUserCount: 0,
+      rowsByTable: { orders },
+    });
+    const earlier = [at(3, 3), at(2, 3)];
+    expect(loadSignals(at(4, 0), earlier, trailingSettings({})).quietTables).toEqual([]);
+    expect(
+      loadSignals(at(4, 0), earlier, trailingSettings({ PAYLINK_MIN_EXPECTED_ROWS: '0' })).quietTables,
+    ).toEqual(['orders']);
+  });
+
   it('refuse a fraction outside (0, 1], naming the variable', async () => {
     const { trailingSettings } = await import('#handlers/commit.ts');
     for (const value of ['0', '1.5', 'half']) {

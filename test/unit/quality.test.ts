@@ -396,6 +396,8 @@ describe('status quality report', () => {
 
   it('validates its flags, naming the flag', () => {
     expect(parseQualityFlags({})).toEqual(QUALITY_OPTION_DEFAULTS);
+    expect(parseQualityFlags({ 'min-expected-rows': '0' }).minExpectedRows).toBe(0);
+    expect(() => parseQualityFlags({ 'min-expected-rows': '-1' })).toThrow(/^--min-expected-rows: /);
     expect(
       parseQualityFlags({ 'run-window-minutes': '90', 'trailing-loads': '1', 'min-trailing-loads': '1' }),
     ).toMatchObject({
