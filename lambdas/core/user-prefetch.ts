@@ -15,7 +15,7 @@
  */
 import type { BatchUser } from './load-batch.ts';
 import type { UserResult } from './load-user.ts';
-import type { ConcurrencyControl } from './pool.ts';
+import { type ConcurrencyControl, fixedConcurrency } from './pool.ts';
 
 interface Entry {
   readonly result: Promise<UserResult>;
@@ -45,7 +45,7 @@ export class UserPrefetch {
    * was asked to stop (nothing more is prefetched).
    */
   constructor(base: number | ConcurrencyControl, stop: () => boolean) {
-    this.#base = typeof base === 'number' ? { limit: () => base, max: base } : base;
+    this.#base = typeof base === 'number' ? fixedConcurrency(base) : base;
     this.#stop = stop;
   }
 

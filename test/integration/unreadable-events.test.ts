@@ -17,29 +17,14 @@ import { foldChangedSelection, selectChangedUsers } from '#core/changed-users.ts
 import { resolveCatalog, selectResources } from '#core/config.ts';
 import { EVENT_CLAIMS } from '#core/event-claims.ts';
 import type { TakenEvents } from '#core/event-log.ts';
-import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
+import type { ObjectStore } from '#core/ports.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
 import { verifyLake } from '#core/verify.ts';
 import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
+import { ordersApi } from '#test/helpers/orders-api.ts';
 
 const SECRET = 'unreadable-events-secret';
-
-function fakeApi(): PayLinkApi {
-  let requests = 0;
-  return {
-    async openSession(identifier) {
-      requests++;
-      return {
-        async getJson() {
-          requests++;
-          return { orders: [{ id: `o-${identifier}`, total: 10 }] };
-        },
-      };
-    },
-    stats: () => ({ requests, retries: 0 }),
-  };
-}
 
 let dir: string;
 let spare: string;
@@ -102,7 +87,7 @@ function load(loadId: string) {
       concurrency: 2,
     },
     {
-      api: fakeApi(),
+      api: ordersApi(),
       store,
       parts: createParquetPartWriterFactory(),
       reader: createParquetPartReader(),

@@ -15,29 +15,14 @@ import { resolveCatalog, selectResources } from '#core/config.ts';
 import { EVENT_CLAIMS, type EventsLockOptions } from '#core/event-claims.ts';
 import { dltLoadsKey, loadMarkerKey } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
-import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
+import type { ObjectStore } from '#core/ports.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
 import { registeredIdentifiers, registeredTaskIds } from '#core/user-registry.ts';
 import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
+import { ordersApi } from '#test/helpers/orders-api.ts';
 
 const SECRET = 'events-commit-secret';
-
-function fakeApi(): PayLinkApi {
-  let requests = 0;
-  return {
-    async openSession(identifier) {
-      requests++;
-      return {
-        async getJson() {
-          requests++;
-          return { orders: [{ id: `o-${identifier}`, total: 10 }] };
-        },
-      };
-    },
-    stats: () => ({ requests, retries: 0 }),
-  };
-}
 
 let dir: string;
 let store: ObjectStore;
@@ -89,7 +74,7 @@ function load(loadId: string, target: ObjectStore = store, eventsLock: EventsLoc
       concurrency: 2,
     },
     {
-      api: fakeApi(),
+      api: ordersApi(),
       store: target,
       parts: createParquetPartWriterFactory(),
       reader: createParquetPartReader(),
