@@ -13,7 +13,7 @@ import { openStore } from '#adapters/open-store.ts';
 import { startWebhookServer } from '#adapters/webhook-server.ts';
 import { positiveInt } from '#core/config.ts';
 import { startSimulator } from '#simulator/server.ts';
-import { sendWebhookEvents, simulatedEvent } from '#simulator/webhook-sender.ts';
+import { describeSendReport, sendWebhookEvents, simulatedEvent } from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { parseFlags } from './args.ts';
 import { formatTable, openLakeQuery } from './duckdb-lake.ts';
@@ -156,9 +156,7 @@ async function changedLoad(
     const report = await sendWebhookEvents(receiver.url, events);
     io.stdout.write(
       `\n${changing.length} users changed at the source (${events.length} changes: accounts linked or unlinked, tasks completing); ` +
-        `their signed webhook events to ${receiver.url}: ${Object.entries(report)
-          .map(([status, n]) => `${n} x ${status}`)
-          .join(', ')}\nSecond, incremental load: only the users with new events (--users changed)\n`,
+        `their signed webhook events to ${receiver.url}: ${describeSendReport(report)}\nSecond, incremental load: only the users with new events (--users changed)\n`,
     );
   } finally {
     await receiver.close();

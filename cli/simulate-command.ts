@@ -8,7 +8,14 @@ import { PAYLINK_RESOURCES } from '#core/resources.ts';
 import { API_PROFILE_NAMES } from '#simulator/api-profiles.ts';
 import { parseSimulatorOptions, type SimulatorOptions } from '#simulator/options.ts';
 import { startSimulator } from '#simulator/server.ts';
-import { sendWebhookEvents, sendWorldChanges, simulatedEvent } from '#simulator/webhook-sender.ts';
+import {
+  ATOMIC_RETRY,
+  describeSendReport,
+  type RetryPolicy,
+  sendWebhookEvents,
+  sendWorldChanges,
+  simulatedEvent,
+} from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { list, optionalRate, parseFlags } from './args.ts';
 import type { Io } from './io.ts';
@@ -45,7 +52,9 @@ export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
                            --api-secret; then the world changes over time (accounts linked and
                            unlinked, tasks completing) and each change's signed event is sent
   --change-every <s>       with --webhooks-to: seconds between two rounds of changes (default 10)
-  --changes <n>            with --webhooks-to: users changed per round (default 3)`;
+  --changes <n>            with --webhooks-to: users changed per round (default 3)
+  --webhook-retry-seconds <s>  with --webhooks-to: seconds between Atomic's 3 retries of an event
+                           the receiver did not answer 200 (default 30, as Atomic)`;
 
 function int(flag: string, raw: string | undefined, min = 0): number | undefined {
   if (raw === undefined) return undefined;
@@ -86,6 +95,8 @@ export function parseSimulateArgs(
   webhooksTo?: string;
   changeEverySeconds: number;
   changesPerRound: number;
+  /** Atomic's retries of an event the receiver did not answer 200. */
+  webhookRetry: RetryPolicy;
 } {
   const { values } = parseFlags(argv, {
     port: { type: 'string' },
@@ -113,6 +124,7 @@ export function parseSimulateArgs(
     profile: { type: 'string' },
     log: { type: 'boolean' },
     'webhooks-to': { type: 'string' },
+    'webhook-retry-seconds': { type: 'string' },
     'change-every': { type: 'string' },
     changes: { type: 'string' },
   });
@@ -164,10 +176,17 @@ export function parseSimulateArgs(
   }
   const changeEverySeconds = int('--change-every', values['change-every'], 1) ?? 10;
   const changesPerRound = int('--changes', values.changes, 0) ?? 3;
+  const retrySeconds = int('--webhook-retry-seconds', values['webhook-retry-seconds'], 0);
+  if (retrySeconds !== undefined && webhooksTo === undefined)
+    throw new ConfigError('--webhook-retry-seconds', 'needs --webhooks-to <url>');
   return {
     options,
     changeEverySeconds,
     changesPerRound,
+    webhookRetry: {
+      retries: ATOMIC_RETRY.retries,
+      delayMs: (retrySeconds ?? ATOMIC_RETRY.delayMs / 1000) * 1000,
+    },
     ...(users === undefined ? {} : { users }),
     usersFile: values['users-file'] ?? 'sim-users.txt',
     ...(webhooksTo === undefined ? {} : { webhooksTo }),
@@ -175,10 +194,8 @@ export function parseSimulateArgs(
 }
 
 export async function simulateCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { options, users, usersFile, webhooksTo, changeEverySeconds, changesPerRound } = parseSimulateArgs(
-    argv,
-    io,
-  );
+  const { options, users, usersFile, webhooksTo, changeEverySeconds, changesPerRound, webhookRetry } =
+    parseSimulateArgs(argv, io);
   let stopChanges: () => void = () => undefined;
   const sim = await startSimulator(options).catch((error: unknown) => {
     // The flag the user typed, not the option's name.
@@ -198,11 +215,10 @@ export async function simulateCommand(argv: readonly string[], io: Io): Promise<
       const events = generateIdentifiers(resolved.seed, users).map((identifier) =>
         simulatedEvent({ identifier, type: 'pay-link-accounts-updated', time, secret: resolved.apiSecret }),
       );
-      const report = await sendWebhookEvents(webhooksTo, events);
-      const answers = Object.entries(report)
-        .map(([status, count]) => `${count} x ${status}`)
-        .join(', ');
-      io.stderr.write(`${events.length} webhook events sent to ${webhooksTo}: ${answers}\n`);
+      const report = await sendWebhookEvents(webhooksTo, events, 8, webhookRetry);
+      io.stderr.write(
+        `${events.length} webhook events sent to ${webhooksTo}: ${describeSendReport(report)}\n`,
+      );
       if (changesPerRound > 0)
         stopChanges = changeOverTime(
           sim,
@@ -211,6 +227,7 @@ export async function simulateCommand(argv: readonly string[], io: Io): Promise<
           resolved,
           changesPerRound,
           changeEverySeconds,
+          webhookRetry,
           io,
         );
     }
@@ -241,6 +258,7 @@ function changeOverTime(
   resolved: ReturnType<typeof parseSimulatorOptions>,
   count: number,
   everySeconds: number,
+  retry: RetryPolicy,
   io: Io,
 ): () => void {
   const identifiers = generateIdentifiers(resolved.seed, users);
@@ -257,16 +275,13 @@ function changeOverTime(
       url,
       secret: resolved.apiSecret,
       time: io.now(),
+      retry,
     })
       .then(({ changes, report }) => {
         const kinds = new Map<string, number>();
         for (const c of changes) kinds.set(c.kind, (kinds.get(c.kind) ?? 0) + 1);
         io.stderr.write(
-          `world changed: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}; events: ${Object.entries(
-            report,
-          )
-            .map(([status, n]) => `${n} x ${status}`)
-            .join(', ')}\n`,
+          `world changed: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}; events: ${describeSendReport(report)}\n`,
         );
       })
       .catch((error: unknown) => io.stderr.write(`sending changes failed: ${String(error)}\n`))

@@ -52,36 +52,73 @@ export function simulatedEvent(options: {
   };
 }
 
-/** HTTP statuses answered, by status; `error` counts requests that got no answer. */
-export type SendReport = Record<string, number>;
+/**
+ * Atomic's delivery: a non-200 answer (or none) is retried 3 times, 30 s apart
+ * (../shared/docs/paylink-api.md, "Webhooks").
+ */
+export const ATOMIC_RETRY = { retries: 3, delayMs: 30_000 } as const;
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  readonly retries: number;
+  /** Milliseconds between two attempts of one event. */
+  readonly delayMs: number;
+}
+
+export interface SendReport {
+  /** Each event's last answer, by HTTP status; `error` counts events that got no answer. */
+  readonly answers: Record<string, number>;
+  /** Attempts after the first, over all events. */
+  readonly retries: number;
+}
+
+/** `12 x 200, 1 x 500 (3 retries)`: a report on one line. */
+export function describeSendReport(report: SendReport): string {
+  const answers = Object.entries(report.answers)
+    .map(([status, count]) => `${count} x ${status}`)
+    .join(', ');
+  return report.retries === 0
+    ? answers
+    : `${answers} (${report.retries} ${report.retries === 1 ? 'retry' : 'retries'})`;
+}
 
 /**
- * POSTs each event to `url`, `concurrency` at a time, and counts the answers by status. Like
- * Atomic, a non-200 is not retried here: the report says how many were refused.
+ * POSTs each event to `url`, `concurrency` at a time, and counts the last answers by status. Like
+ * Atomic, an event answered with anything but 200 (or not answered) is sent again, up to
+ * `retry.retries` times `retry.delayMs` apart, so a receiver that is briefly down loses nothing.
  */
 export async function sendWebhookEvents(
   url: string,
   events: readonly SimulatedEvent[],
   concurrency = 8,
+  retry: RetryPolicy = ATOMIC_RETRY,
 ): Promise<SendReport> {
-  const report: SendReport = {};
+  const answers: Record<string, number> = {};
+  let retries = 0;
   let next = 0;
+  const attempt = async (event: SimulatedEvent): Promise<string> => {
+    try {
+      const response = await fetch(url, { method: 'POST', headers: event.headers, body: event.body });
+      await response.arrayBuffer();
+      return String(response.status);
+    } catch {
+      return 'error';
+    }
+  };
   const worker = async () => {
     while (next < events.length) {
       const event = events[next++]!;
-      let key: string;
-      try {
-        const response = await fetch(url, { method: 'POST', headers: event.headers, body: event.body });
-        await response.arrayBuffer();
-        key = String(response.status);
-      } catch {
-        key = 'error';
+      let key = await attempt(event);
+      for (let n = 0; key !== '200' && n < retry.retries; n++) {
+        await new Promise((resolve) => setTimeout(resolve, retry.delayMs));
+        retries++;
+        key = await attempt(event);
       }
-      report[key] = (report[key] ?? 0) + 1;
+      answers[key] = (answers[key] ?? 0) + 1;
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, events.length)) }, worker));
-  return report;
+  return { answers, retries };
 }
 
 /** The world a tick changes: the simulator's `change` (simulator/server.ts). */
@@ -102,6 +139,7 @@ export async function sendWorldChanges(options: {
   readonly url: string;
   readonly secret: string;
   readonly time: Date;
+  readonly retry?: RetryPolicy;
 }): Promise<{ changes: WorldChange[]; report: SendReport }> {
   const { identifiers } = options;
   const picked = new Set<string>();
@@ -117,5 +155,5 @@ export async function sendWorldChanges(options: {
       data: change.data,
     }),
   );
-  return { changes, report: await sendWebhookEvents(options.url, events) };
+  return { changes, report: await sendWebhookEvents(options.url, events, 8, options.retry) };
 }

@@ -3,6 +3,8 @@
  * stored once (count in = count stored), a re-send stores nothing new, a wrong secret nothing.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +14,12 @@ import { parseSimulateArgs } from '#cli/simulate-command.ts';
 import { ConfigError } from '#core/errors.ts';
 import type { WebhookOutcome } from '#core/webhook.ts';
 import { startSimulator } from '#simulator/server.ts';
-import { sendWebhookEvents, sendWorldChanges, simulatedEvent } from '#simulator/webhook-sender.ts';
+import {
+  describeSendReport,
+  sendWebhookEvents,
+  sendWorldChanges,
+  simulatedEvent,
+} from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { captureIo } from '#test/helpers/lake-harness.ts';
 
@@ -48,11 +55,11 @@ describe('simulated webhook events into the local receiver', () => {
 
   it('stores every event sent once, and a re-send of them all as duplicates', async () => {
     const first = await sendWebhookEvents(server.url, events(SECRET), 16);
-    expect(first).toEqual({ 200: USERS.length });
+    expect(first).toEqual({ answers: { 200: USERS.length }, retries: 0 });
     expect(await stored()).toBe(USERS.length);
 
     const again = await sendWebhookEvents(server.url, events(SECRET), 16);
-    expect(again).toEqual({ 200: USERS.length });
+    expect(again).toEqual({ answers: { 200: USERS.length }, retries: 0 });
     expect(await stored()).toBe(USERS.length);
     const kinds = outcomes.map((o) => (o.kind === 'accepted' ? o.stored : o.reason));
     expect(kinds.filter((k) => k === 'created')).toHaveLength(USERS.length);
@@ -61,8 +68,12 @@ describe('simulated webhook events into the local receiver', () => {
 
   it('gets 401 for every event signed with another secret, storing nothing more', async () => {
     const before = await stored();
-    const report = await sendWebhookEvents(server.url, events('another-secret').slice(0, 10));
-    expect(report).toEqual({ 401: 10 });
+    const report = await sendWebhookEvents(server.url, events('another-secret').slice(0, 10), 8, {
+      retries: 3,
+      delayMs: 1,
+    });
+    // As Atomic: each refused event is sent 3 more times, and refused each time.
+    expect(report).toEqual({ answers: { 401: 10 }, retries: 30 });
     expect(await stored()).toBe(before);
   });
 
@@ -80,6 +91,89 @@ describe('simulated webhook events into the local receiver', () => {
   });
 });
 
+describe("Atomic's retries", () => {
+  it('delivers every event to a receiver that is down for a while (500s, then no answer), each stored once', async () => {
+    const lake = await mkdtemp(join(tmpdir(), 'webhook-retry-'));
+    const inner = await startWebhookServer({
+      port: 0,
+      store: createLocalStore(lake),
+      secret: SECRET,
+      clock: () => TIME,
+    });
+    // A proxy in front of the receiver: the first 6 requests get 500, the next 6 a dropped
+    // connection, then every request goes through. 4 at a time, the first 4 events fail 3 times.
+    let seen = 0;
+    const proxy = createServer((req, res) => {
+      const n = seen++;
+      if (n < 6) {
+        res.statusCode = 500;
+        res.end();
+        return;
+      }
+      if (n < 12) {
+        req.socket.destroy();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void fetch(inner.url, {
+          method: 'POST',
+          headers: req.headers as Record<string, string>,
+          body: Buffer.concat(chunks),
+        }).then(async (r) => {
+          res.statusCode = r.status;
+          res.end(Buffer.from(await r.arrayBuffer()));
+        });
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { port } = proxy.address() as AddressInfo;
+    try {
+      const sent = USERS.slice(0, 12).map((identifier) =>
+        simulatedEvent({ identifier, type: 'pay-link-accounts-updated', time: TIME, secret: SECRET }),
+      );
+      const report = await sendWebhookEvents(`http://127.0.0.1:${port}/`, sent, 4, {
+        retries: 3,
+        delayMs: 5,
+      });
+      expect(report.answers).toEqual({ 200: 12 });
+      expect(report.retries).toBe(12);
+      expect(seen).toBe(12 + 12);
+      const files = (await readdir(lake, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+      expect(files).toHaveLength(12);
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+      await inner.close();
+      await rm(lake, { recursive: true, force: true });
+    }
+  });
+
+  it('gives up after 3 retries, reporting the last answer', async () => {
+    let seen = 0;
+    const down = createServer((_req, res) => {
+      seen++;
+      res.statusCode = 503;
+      res.end();
+    });
+    await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
+    const { port } = down.address() as AddressInfo;
+    try {
+      const report = await sendWebhookEvents(
+        `http://127.0.0.1:${port}/`,
+        [simulatedEvent({ identifier: 'u', type: 'task-status-updated', time: TIME, secret: SECRET })],
+        1,
+        { retries: 3, delayMs: 5 },
+      );
+      expect(report).toEqual({ answers: { 503: 1 }, retries: 3 });
+      expect(seen).toBe(4);
+      expect(describeSendReport(report)).toBe('1 x 503 (3 retries)');
+    } finally {
+      await new Promise((resolve) => down.close(resolve));
+    }
+  });
+});
+
 describe('simulate --webhooks-to', () => {
   it('needs --users and a URL', () => {
     const { io } = captureIo();
@@ -88,6 +182,20 @@ describe('simulate --webhooks-to', () => {
     expect(parseSimulateArgs(['--users', '3', '--webhooks-to', 'http://127.0.0.1:1'], io).webhooksTo).toBe(
       'http://127.0.0.1:1',
     );
+  });
+
+  it('retries as Atomic does (3 times, 30 s apart) unless --webhook-retry-seconds says otherwise', () => {
+    const { io } = captureIo();
+    const base = ['--users', '3', '--webhooks-to', 'http://127.0.0.1:1'];
+    expect(parseSimulateArgs(base, io).webhookRetry).toEqual({ retries: 3, delayMs: 30_000 });
+    expect(parseSimulateArgs([...base, '--webhook-retry-seconds', '2'], io).webhookRetry).toEqual({
+      retries: 3,
+      delayMs: 2000,
+    });
+    expect(() => parseSimulateArgs([...base, '--webhook-retry-seconds', '-1'], io)).toThrow(
+      /--webhook-retry-seconds/,
+    );
+    expect(() => parseSimulateArgs(['--webhook-retry-seconds', '2'], io)).toThrow(/needs --webhooks-to/);
   });
 });
 
@@ -136,7 +244,7 @@ describe('a world that changes over time', () => {
         );
       const changes = rounds.flatMap((r) => r.changes);
       expect(changes).toHaveLength(40); // each user twice: an account change and a task, in their own order
-      expect(rounds.map((r) => r.report)).toEqual(Array(8).fill({ 200: 5 }));
+      expect(rounds.map((r) => r.report)).toEqual(Array(8).fill({ answers: { 200: 5 }, retries: 0 }));
       // Accounts linked and unlinked, tasks completing: each served from then on.
       expect(new Set(changes.map((c) => c.kind))).toEqual(
         new Set(['account-linked', 'account-unlinked', 'task-completed']),
