@@ -17,7 +17,12 @@ import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { createPayLinkClient } from '#adapters/paylink-client.ts';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import { ADAPTIVE_CONCURRENCY, adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
-import { type ChangedSelection, reusedSelection, selectChangedUsers } from '#core/changed-users.ts';
+import {
+  type ChangedSelection,
+  refuseListRerunOfChanged,
+  reusedSelection,
+  selectChangedUsers,
+} from '#core/changed-users.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import {
   type ConfigFile,
@@ -693,6 +698,12 @@ async function usersOf(request: LoadRequest, cwd: string, dest: string, now: Dat
           : `the ${users.length} users of ${selection.events} new webhook event(s)${asideNote}`,
     };
   }
+  if (request.loadId !== undefined)
+    await refuseListRerunOfChanged(
+      openStore(dest),
+      request.loadId,
+      request.resume === true ? '--resume' : '--load-id',
+    );
   const { taskIds, ...list } = await usersListOf(request, cwd, dest);
   return { ...list, taskIds: new Map(taskIds) };
 }

@@ -219,6 +219,33 @@ export async function reusedSelection(
   return { users: staged.planned, selection: staged, events: [], unreadable: [] };
 }
 
+/**
+ * Refuses to re-run a committed `changed` load as a load of a users list: a re-run replaces the
+ * load, so its users' current state would go back to an earlier load while their events stay
+ * seen by the schedule (the reverse of `reusedSelection`'s refusal).
+ *
+ * @throws ConfigError naming `setting` when `loadId`'s report is a `changed` load's.
+ */
+function usersWord(users: unknown): string {
+  if (!Array.isArray(users)) return 'its users';
+  return `${users.length} ${users.length === 1 ? 'user' : 'users'}`;
+}
+
+export async function refuseListRerunOfChanged(
+  store: ObjectStore,
+  loadId: string,
+  setting: string,
+): Promise<void> {
+  const marker = await readJson<{ changed?: MarkerChanged }>(store, loadMarkerKey(loadId));
+  const kept = marker?.changed;
+  if (kept === undefined) return;
+  throw new ConfigError(
+    setting,
+    `load ${loadId} is a '${kept.schedule}' changed load (${usersWord(kept.users)} from webhook events): re-running it with a users list would replace its users with others and take ` +
+      `their current state back to an earlier load; re-run it with --users changed, or load the list under a new load id`,
+  );
+}
+
 /** Stages the selection next to the plan (after the plan: planning clears the staging). */
 export function stageChangedSelection(
   store: ObjectStore,

@@ -135,6 +135,45 @@ describe('re-running a changed load', () => {
     expect(await usersOfLoad(lake, 'second')).toEqual([c]);
   }, 60_000);
 
+  it('refuses a users-list re-run of a committed changed load, leaving its users and their state alone', async () => {
+    const lake = scratch.path('changed-then-list');
+    const store = createLocalStore(lake);
+    const [a, , , , , f] = USERS as string[];
+    await receive(store, a!, new Date('2026-12-01T08:00:00.000Z'));
+    const changed = await load([
+      '--users',
+      'changed',
+      '--dest',
+      lake,
+      '--load-id',
+      'evening',
+      '--resources',
+      'accounts',
+    ]);
+    expect(changed.code, changed.stderr).toBe(0);
+    const before = await readJson<LoadMarker>(store, loadMarkerKey('evening'));
+    const usersFile = await scratch.users('other.txt', [f!]);
+    for (const flag of ['--load-id', '--resume']) {
+      const run = await load([
+        '--users',
+        usersFile,
+        '--dest',
+        lake,
+        flag,
+        'evening',
+        '--resources',
+        'accounts',
+      ]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(
+        `${flag}: load evening is a 'local' changed load (1 user from webhook events)`,
+      );
+      expect(run.stderr).toContain('re-run it with --users changed');
+    }
+    expect(await readJson<LoadMarker>(store, loadMarkerKey('evening'))).toEqual(before);
+    expect(await usersOfLoad(lake, 'evening')).toEqual([a]);
+  }, 60_000);
+
   it('refuses a changed re-run of a load of a users list, which it cannot reproduce', async () => {
     const lake = scratch.path('list-lake');
     const store = createLocalStore(lake);
