@@ -16,7 +16,11 @@ import { createWorkerPartWriterFactory } from '#adapters/parquet-worker-writer.t
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { createPayLinkClient } from '#adapters/paylink-client.ts';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
-import { ADAPTIVE_CONCURRENCY, adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
+import {
+  ADAPTIVE_CONCURRENCY,
+  adaptiveConcurrency,
+  cappedConcurrencyNote,
+} from '#core/adaptive-concurrency.ts';
 import {
   type ChangedSelection,
   refuseListRerunOfChanged,
@@ -334,6 +338,14 @@ async function prepareAndRun(
     rateLimiter,
     http: settings.http,
   });
+  const adaptive =
+    request.concurrency === undefined
+      ? adaptiveConcurrency({
+          ratePerSecond: request.rateLimit ?? DEFAULTS.rateLimit,
+          limiter: () => rateLimiterStats(rateLimiter),
+          now: () => performance.now(),
+        })
+      : undefined;
   const input = {
     loadId,
     startedAt,
@@ -344,13 +356,7 @@ async function prepareAndRun(
     ...(request.usersFromFailed === undefined ? {} : { usersFromFailed: true as const }),
     batchSize: request.batchSize ?? DEFAULTS.batchSize,
     // Unless set: as many users as the rate limit and PayLink's latency need (Little's law).
-    concurrency:
-      request.concurrency ??
-      adaptiveConcurrency({
-        ratePerSecond: request.rateLimit ?? DEFAULTS.rateLimit,
-        limiter: () => rateLimiterStats(rateLimiter),
-        now: () => performance.now(),
-      }),
+    concurrency: adaptive ?? request.concurrency ?? DEFAULTS.concurrency,
   };
   if (request.resume) {
     const plan = await resumablePlan({ ...input, resources: resources.tables }, store);
@@ -440,6 +446,11 @@ async function prepareAndRun(
         onCommit: () => {
           committing = true;
           sayKept();
+          const capped =
+            adaptive === undefined
+              ? undefined
+              : cappedConcurrencyNote(adaptive.state(), request.rateLimit ?? DEFAULTS.rateLimit);
+          if (capped !== undefined) say(`${capped}\n`);
           // The users are done; what is left is the lake's work, and rates that fall would mislead.
           progress.stop();
           say(

@@ -7,6 +7,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { z } from 'zod';
+import { ADAPTIVE_CONCURRENCY } from '#core/adaptive-concurrency.ts';
 import { STACK_DEFAULTS } from '#core/capacity.ts';
 import { configFileSchema } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
@@ -118,7 +119,7 @@ export const stackConfigSchema = z
     /** Total PayLink requests/second of one run, shared by the concurrent batches. */
     requestRate: z.number().positive().default(DEFAULTS.rateLimit),
     /** Users in flight per batch; unset: adapts to the batch's rate share and PayLink's latency. */
-    userConcurrency: z.number().int().min(1).max(100).optional(),
+    userConcurrency: z.number().int().min(1).max(ADAPTIVE_CONCURRENCY.max).optional(),
     batchSize: z.number().int().min(1).max(100_000).default(DEFAULTS.batchSize),
     /**
      * Users the deployment is sized for (optional). When set, synth fails unless every schedule

@@ -20,10 +20,11 @@ export const ADAPTIVE_CONCURRENCY = {
   min: 4,
   /**
    * Never more: bounds the memory of users in flight and of finished users waiting for their turn
-   * (load-batch's reorder window is 4 per worker). 128 users sustain 500 req/s up to ~170 ms
-   * per request with the headroom below.
+   * (load-batch's reorder window is 4 per worker). 512 users sustain 500 req/s up to ~680 ms per
+   * request with the headroom below (200 req/s up to ~1.7 s); at 128, 500 req/s was out of reach
+   * from ~250 ms. When even this is too few, `state().cappedMs` says for how long.
    */
-  max: 128,
+  max: 512,
   /** Above the measured need: latency varies, and the event loop stalls while parts encode. */
   headroom: 1.5,
   /** The latency assumed until a window has measured one (ms per request). */
@@ -46,8 +47,12 @@ export interface AdaptiveConcurrencyOptions {
 }
 
 export interface AdaptiveConcurrency extends ConcurrencyControl {
-  /** The measured cost of one request (ms; undefined before the first window) and the limit. */
-  state(): { latencyMs: number | undefined; limit: number };
+  /**
+   * The measured cost of one request (ms; undefined before the first window), the limit, and
+   * `cappedMs`: how long (ms, summed over windows) the rate needed more users than `max`, so
+   * the client-side rate limit could not be reached by adapting.
+   */
+  state(): { latencyMs: number | undefined; limit: number; max: number; cappedMs: number };
 }
 
 export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): AdaptiveConcurrency {
@@ -60,11 +65,12 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
   if (!(headroom >= 1)) throw new RangeError('adaptive concurrency: headroom must be at least 1');
   const rate = options.ratePerSecond;
   const clamp = (n: number) => Math.min(max, Math.max(min, n));
-  const need = (latencyMs: number) =>
-    Number.isFinite(rate) ? clamp(Math.ceil((rate * latencyMs * headroom) / 1000)) : max;
+  const unclamped = (latencyMs: number) => Math.ceil((rate * latencyMs * headroom) / 1000);
+  const need = (latencyMs: number) => (Number.isFinite(rate) ? clamp(unclamped(latencyMs)) : max);
 
   let limit = need(settings.initialLatencyMs);
   let latencyMs: number | undefined;
+  let cappedMs = 0;
   let active = 0;
   let busyMs = 0;
   let at = options.now();
@@ -79,6 +85,7 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
     if (now - window.start < settings.windowMs || requests < settings.windowRequests) return;
     const perRequest = Math.max(0, busyMs - window.busyMs - (counters.waitedMs - window.waitedMs)) / requests;
     latencyMs = latencyMs === undefined ? perRequest : (latencyMs + perRequest) / 2;
+    if (Number.isFinite(rate) && unclamped(latencyMs) > max) cappedMs += now - window.start;
     const target = need(latencyMs);
     limit = target >= limit ? target : Math.max(target, Math.floor(limit * 0.75));
     window = { start: now, busyMs, ...counters };
@@ -94,6 +101,24 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
       advance();
       active = count;
     },
-    state: () => ({ latencyMs, limit }),
+    state: () => ({ latencyMs, limit, max, cappedMs }),
   };
+}
+
+/**
+ * The advice when adapting could not reach the rate limit for at least `minCappedMs` (2 s): the
+ * measured latency needed more users in flight than `max`. Undefined otherwise. Numbers only.
+ */
+export function cappedConcurrencyNote(
+  state: ReturnType<AdaptiveConcurrency['state']>,
+  ratePerSecond: number,
+  minCappedMs = 2000,
+): string | undefined {
+  if (state.cappedMs < minCappedMs || state.latencyMs === undefined || state.latencyMs <= 0) return undefined;
+  const reachable = Math.floor((state.max * 1000) / state.latencyMs);
+  return (
+    `users in flight stayed at the adaptive maximum of ${state.max} for ${Math.round(state.cappedMs / 1000)} s: ` +
+    `at the measured ${Math.round(state.latencyMs)} ms a request they sustain about ${reachable} req/s, ` +
+    `below the rate limit of ${ratePerSecond} req/s; set --concurrency higher to use more of it`
+  );
 }

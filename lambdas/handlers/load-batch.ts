@@ -1,6 +1,6 @@
 /** Load-batch Lambda: one Distributed Map item -> staged parts + batch manifest. */
 import type { Context } from 'aws-lambda';
-import { adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
+import { adaptiveConcurrency, cappedConcurrencyNote } from '#core/adaptive-concurrency.ts';
 import { selectResources } from '#core/config.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLeaseOwner } from '#core/lease.ts';
@@ -131,6 +131,11 @@ export async function handler(
         endpointFindings: manifest.endpointFindings.map((f) => f.resource),
       });
       obs.emit(batchMetrics(figures));
+      // Adapting could not reach this batch's share of the rate: cdk.json userConcurrency set
+      // higher would use more of it.
+      const adapted = typeof concurrency === 'number' ? undefined : concurrency.state();
+      const capped = adapted && cappedConcurrencyNote(adapted, config.batchRequestRate);
+      if (capped !== undefined) obs.log.warn('concurrency_capped', { ...adapted, advice: capped });
       return {
         loadId: manifest.loadId,
         batch: manifest.batch,

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ADAPTIVE_CONCURRENCY, adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
+import {
+  ADAPTIVE_CONCURRENCY,
+  adaptiveConcurrency,
+  cappedConcurrencyNote,
+} from '#core/adaptive-concurrency.ts';
 import { createRateLimiter, rateLimiterStats } from '#core/rate-limiter.ts';
 
 /**
@@ -54,6 +58,55 @@ describe('adaptiveConcurrency', () => {
     }
     expect(control.state().latencyMs).toBeCloseTo(40);
     expect(limits).toEqual([22, 16, 12, 12]);
+  });
+
+  it('counts the time the rate needed more users than max (the limit cannot be reached by adapting)', () => {
+    let now = 0;
+    let counters = { acquired: 0, waitedMs: 0 };
+    const control = adaptiveConcurrency({ ratePerSecond: 500, limiter: () => counters, now: () => now });
+    control.inFlight?.(ADAPTIVE_CONCURRENCY.max);
+    // 512 users busy 1 s for 400 requests: 1,280 ms a request; 500 x 1.28 s x 1.5 = 960 users needed.
+    for (let second = 1; second <= 3; second++) {
+      now = second * 1000;
+      counters = { acquired: 400 * second, waitedMs: 0 };
+      expect(control.limit()).toBe(ADAPTIVE_CONCURRENCY.max);
+    }
+    expect(control.state().cappedMs).toBe(3000);
+    // PayLink answers fast again: the need falls under max and the capped time stops growing.
+    control.inFlight?.(50);
+    for (let second = 4; second <= 8; second++) {
+      now = second * 1000;
+      counters = { acquired: 1200 + 500 * (second - 3), waitedMs: 0 };
+      control.limit();
+    }
+    expect(control.state().latencyMs).toBeLessThan(ADAPTIVE_CONCURRENCY.max / 1.5 / 0.5);
+    expect(control.state().cappedMs).toBeLessThan(8000);
+    const before = control.state().cappedMs;
+    now = 9000;
+    counters = { acquired: 1200 + 500 * 6, waitedMs: 0 };
+    control.limit();
+    expect(control.state().cappedMs).toBe(before);
+  });
+
+  it('advises a higher --concurrency only when the cap held the rate for 2 s or more', () => {
+    const state = { latencyMs: 1280, limit: 512, max: 512, cappedMs: 3000 };
+    expect(cappedConcurrencyNote(state, 500)).toBe(
+      'users in flight stayed at the adaptive maximum of 512 for 3 s: at the measured 1280 ms a request they ' +
+        'sustain about 400 req/s, below the rate limit of 500 req/s; set --concurrency higher to use more of it',
+    );
+    expect(cappedConcurrencyNote({ ...state, cappedMs: 1999 }, 500)).toBeUndefined();
+    expect(cappedConcurrencyNote({ ...state, latencyMs: undefined }, 500)).toBeUndefined();
+  });
+
+  it('sustains 500 req/s at 600 ms a request (128 users could not: ~250 ms was their ceiling)', () => {
+    let now = 0;
+    let counters = { acquired: 0, waitedMs: 0 };
+    const control = adaptiveConcurrency({ ratePerSecond: 500, limiter: () => counters, now: () => now });
+    control.inFlight?.(300);
+    now = 1000;
+    counters = { acquired: 500, waitedMs: 0 }; // 300 users x 1 s / 500 = 600 ms a request
+    expect(control.limit()).toBe(450);
+    expect(control.state().cappedMs).toBe(0);
   });
 
   it('grows at once when requests take longer, and shrinks by at most a quarter per window', () => {
