@@ -14,7 +14,7 @@ import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
 import { MAX_TRAILING_LOADS, MIN_EXPECTED_ROWS, QUALITY_DEFAULTS } from '#core/quality.ts';
 import { PAYLINK_RESOURCES } from '#core/resources.ts';
-import { CONTEXT_KEY, DEFAULT_STACK_NAME, MAX_ALARM_WINDOW_SECONDS } from './constants.ts';
+import { CONTEXT_KEY, DEFAULT_STACK_NAME, MAX_ALARM_WINDOW_SECONDS, WEBHOOK_DEFAULTS } from './constants.ts';
 import { parseScheduleExpression, stalenessWindowSeconds } from './schedule-expression.ts';
 
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -205,6 +205,21 @@ export const stackConfigSchema = z
           'must be a whole number from 1 to trailingLoads (the earlier loads the median is taken over)',
         path: ['minTrailingLoads'],
       })
+      .prefault({}),
+    webhooks: z
+      .object({
+        /**
+         * The receiver's reserved concurrency: the most executions it may run at once, and (AWS
+         * documents 10 requests/s per unit for a Function URL) its request-rate ceiling.
+         */
+        reservedConcurrency: z
+          .number({ error: 'must be a whole number from 1 to 1000' })
+          .int('must be a whole number from 1 to 1000')
+          .min(1, 'must be a whole number from 1 to 1000')
+          .max(1000, 'must be a whole number from 1 to 1000')
+          .default(WEBHOOK_DEFAULTS.reservedConcurrency),
+      })
+      .strict()
       .prefault({}),
     athena: z
       .object({

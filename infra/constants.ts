@@ -38,8 +38,16 @@ export const FUNCTION_DEFAULTS = {
 export const WEBHOOK_DEFAULTS = {
   memoryMiB: 256,
   timeoutSeconds: 10,
-  /** Reserved concurrency: also the most executions the receiver can ever run at once. */
-  reservedConcurrency: 10,
+  /**
+   * Reserved concurrency (cdk.json `webhooks.reservedConcurrency`): the most executions the
+   * receiver can ever run at once, and, at 10 requests/s per unit for a Function URL (AWS Lambda
+   * docs, "Function URL throttling"), 250 requests/s: a 200 req/s burst (a replay) passes.
+   */
+  reservedConcurrency: 25,
+  /** Alarm when a request over the 256 KiB body limit arrives (Atomic's would be a change lost). */
+  tooLargePer5Minutes: 1,
+  /** Alarm when the receiver is throttled this often in 5 minutes (beyond Atomic's 90 s of retries, events are lost). */
+  throttlesPer5Minutes: 1,
   /** Alarm when this many requests in 5 minutes carry a signature header that does not verify. */
   badSignaturesPer5Minutes: 1,
   /** Alarm when this many unsigned requests arrive in 5 minutes (scanners send a few; a flood is news). */

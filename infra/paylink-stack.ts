@@ -249,6 +249,7 @@ export class PaylinkLoaderStack extends Stack {
       logRetention: config.logRetentionDays,
       tracing: config.tracing,
       logLevel: config.logLevel,
+      reservedConcurrency: config.webhooks.reservedConcurrency,
     });
     this.operations.watchFunction('Webhook', this.webhooks.function);
     this.dashboard = new OperationsDashboard(this, 'Dashboard', {

@@ -25,6 +25,8 @@ export interface WebhookReceiverProps {
   readonly tracing: boolean;
   /** The stack's `logLevel` (Powertools' POWERTOOLS_LOG_LEVEL), as every other function has. */
   readonly logLevel?: string;
+  /** cdk.json `webhooks.reservedConcurrency` (WEBHOOK_DEFAULTS.reservedConcurrency unless set). */
+  readonly reservedConcurrency: number;
 }
 
 /**
@@ -66,8 +68,7 @@ export class WebhookReceiver extends Construct {
       ...(props.logLevel === undefined ? {} : { logLevel: props.logLevel }),
     });
     // LoaderFunction's props do not carry it; every other default stays LoaderFunction's.
-    (this.function.node.defaultChild as CfnFunction).reservedConcurrentExecutions =
-      WEBHOOK_DEFAULTS.reservedConcurrency;
+    (this.function.node.defaultChild as CfnFunction).reservedConcurrentExecutions = props.reservedConcurrency;
     this.url = this.function.addFunctionUrl({
       authType: FunctionUrlAuthType.NONE,
       invokeMode: InvokeMode.BUFFERED,
@@ -116,6 +117,21 @@ export class WebhookReceiver extends Construct {
       WEBHOOK_DEFAULTS.refusedSignedPer5Minutes,
       'Correctly signed PayLink webhook events were refused for a user identifier no users list could hold (blank, a control character, over 1,024 characters); those events are not stored and their users are not loaded by changed schedules',
     );
+    alarm(
+      'too-large',
+      WEBHOOK_DEFAULTS.tooLargePer5Minutes,
+      'A request over the 256 KiB body limit reached the PayLink webhook URL and was refused (413) before its signature was checked: if Atomic sent it, that change is lost after its retries (an all schedule still loads the user), otherwise someone is probing the URL',
+    );
+    const throttled = new Alarm(this, 'Throttled', {
+      alarmDescription: `The PayLink webhook receiver was throttled (its reserved concurrency, cdk.json webhooks.reservedConcurrency = ${props.reservedConcurrency}, caps it near ${props.reservedConcurrency * 10} requests/s): Atomic retries a throttled event 3 times over 90 s, so a longer burst loses events; raise the reserved concurrency, or see whether an unsigned flood caused it`,
+      metric: this.function.metricThrottles({ period: Duration.minutes(5), statistic: Stats.SUM }),
+      threshold: WEBHOOK_DEFAULTS.throttlesPer5Minutes,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    throttled.addAlarmAction(new SnsAction(props.alarmTopic));
+    this.alarms.push(throttled);
     alarm(
       'unsigned',
       WEBHOOK_DEFAULTS.unsignedPer5Minutes,

@@ -127,6 +127,47 @@ describe('the webhook receiver in the template', () => {
         ],
       });
   });
+
+  it('alarms on the first request over the body limit (refused before its signature is read) and on any throttle', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: WEBHOOK_REJECTED_METRIC.name,
+      Dimensions: Match.arrayWith([
+        { Name: 'Reason', Value: 'too-large' },
+        { Name: 'Stack', Value: built.stack.stackName },
+      ]),
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Throttles',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: id(built.stack.webhooks.function) } }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmDescription: Match.stringLikeRegexp(
+        'webhooks.reservedConcurrency = 25, caps it near 250 requests/s',
+      ),
+      AlarmActions: [
+        { Ref: built.stack.getLogicalId(built.stack.operations.topic.node.defaultChild as CfnElement) },
+      ],
+    });
+  });
+
+  it("passes a 200 req/s burst by default (10 req/s per reserved unit), and takes cdk.json's webhooks.reservedConcurrency", () => {
+    expect(WEBHOOK_DEFAULTS.reservedConcurrency * 10).toBeGreaterThanOrEqual(200);
+    const raised = synth({ ...exampleConfig(), webhooks: { reservedConcurrency: 60 } });
+    raised.template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('receives Atomic webhooks'),
+      ReservedConcurrentExecutions: 60,
+    });
+    for (const bad of [0, 1.5, 1001, '20'])
+      expect(() => synth({ ...exampleConfig(), webhooks: { reservedConcurrency: bad } })).toThrow(
+        /webhooks\.reservedConcurrency.*must be a whole number from 1 to 1000/,
+      );
+  });
 });
 
 describe('the bundled webhook handler, with the environment the stack gives it', () => {
