@@ -2,9 +2,9 @@
  * Ports whose adapter is loaded on first use. A cold start pays for evaluating every module a
  * bundle `require`s at load time; the AWS SDK clients, parquetjs-lite and hyparquet are most of
  * it (bench/cold-start.ts: an SDK client costs 80-170 ms to evaluate on the 2-core machine). So
- * each handler loads a client only on the path that uses it: esbuild keeps a dynamic `import()`
- * of a bundled module as a lazily evaluated wrapper, so the code stays in the one-file bundle
- * but runs only when the first call needs it. A failed load is not cached: the next call retries.
+ * each handler loads a client only on the path that uses it: esbuild (splitting on,
+ * infra/constructs/loader-function.ts) puts what a dynamic `import()` reaches in a chunk file of
+ * the asset, compiled only when the first call needs it. A failed load is not cached: the next call retries.
  */
 import type { ObjectStore, ObjectWriter, PartReader, PartWriter, PartWriterFactory } from '#core/ports.ts';
 import type { UsersSource } from '#core/users-stream.ts';
