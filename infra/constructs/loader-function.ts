@@ -45,6 +45,25 @@ const HANDLER_WORKERS: Readonly<Record<string, readonly (keyof typeof WORKER_ENT
 };
 
 /**
+ * The handlers whose bundle writes Parquet with parquetjs-lite (in the worker and, for small
+ * parts, on the main thread), which calls the deprecated `new Buffer()`.
+ */
+const PARQUETJS_HANDLERS: ReadonlySet<string> = new Set(['load-batch.ts', 'commit.ts']);
+
+/**
+ * NODE_OPTIONS of a loader Lambda: source maps for stack traces and, where parquetjs-lite is
+ * loaded, its DEP0005 `Buffer()` warning turned off (only that code, only there). Node prints a
+ * warning to stderr as plain text: in a function whose log is one JSON object per line it is
+ * the one line no Logs Insights query parses, once per cold start. The CLI keeps Node's
+ * default; the code calling `Buffer()` is parquetjs-lite's, not ours to change.
+ */
+export function nodeOptions(handlerFile: string): string {
+  return PARQUETJS_HANDLERS.has(handlerFile)
+    ? '--enable-source-maps --disable-warning=DEP0005'
+    : '--enable-source-maps';
+}
+
+/**
  * How every loader Lambda is bundled: esbuild's options for one handler file (under
  * lambdas/handlers, or an absolute path) into `outdir`
  * (`index.mjs` and its chunks). Exported so tests and benchmarks build the very same bundles.
@@ -200,7 +219,7 @@ export class LoaderFunction extends NodejsFunction {
       environment: {
         ...props.environment,
         ...powertoolsEnvironment(props),
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: nodeOptions(props.handlerFile),
       },
     });
     logGroup.grantWrite(role);

@@ -194,10 +194,20 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
   const s3Failure = (key: string, operation: string, error: unknown) =>
     storeFailure(key, operation, error, where);
 
+  /**
+   * The body's length, given: the SDK measures a body to set Content-Length, but an empty
+   * string it takes for no body, sends no Content-Length and prints a plain-text warning
+   * ("Are you using a Stream of unknown length ...") into the Lambda's JSON log.
+   */
+  const lengthOf = (body: Uint8Array | string) =>
+    typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength;
+
   async function put(key: string, body: Uint8Array | string): Promise<void> {
     const Key = fullKey(key);
     try {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: body }));
+      await client.send(
+        new PutObjectCommand({ Bucket: bucket, Key, Body: body, ContentLength: lengthOf(body) }),
+      );
     } catch (error) {
       throw s3Failure(key, 'PutObject', error);
     }
@@ -206,7 +216,15 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
   async function putIfAbsent(key: string, body: Uint8Array | string): Promise<boolean> {
     const Key = fullKey(key);
     try {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: body, IfNoneMatch: '*' }));
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key,
+          Body: body,
+          ContentLength: lengthOf(body),
+          IfNoneMatch: '*',
+        }),
+      );
       return true;
     } catch (error) {
       // 412: the key exists. 409: a concurrent conditional write to it is in flight; either way

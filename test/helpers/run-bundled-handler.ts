@@ -49,6 +49,16 @@ Promise.resolve()
   );
 `;
 
+/**
+ * The functions run on Node.js 22 (loader-function.ts); this process may be Node 20, on which
+ * the AWS SDK prints a plain-text NodeVersionSupportWarning that the deployed runtime never
+ * prints. Turned off the way AWS documents, on Node 20 only, so the logs are the runtime's.
+ */
+const NODE_20_ONLY: Record<string, string> =
+  Number(process.versions.node.split('.')[0]) < 22
+    ? { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
+    : {};
+
 export function invokeBundledHandler<T>(
   bundle: string,
   event: unknown,
@@ -58,7 +68,10 @@ export function invokeBundledHandler<T>(
   const child = spawn(
     process.execPath,
     ['-e', RUNTIME, bundle, JSON.stringify(event), String(options.remainingMs ?? 900_000)],
-    { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+    {
+      env: { PATH: process.env.PATH ?? '', ...NODE_20_ONLY, ...env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    },
   );
   let logs = '';
   const collect = (chunk: Buffer) => {

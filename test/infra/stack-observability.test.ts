@@ -273,6 +273,19 @@ describe('the operations dashboard', () => {
   });
 });
 
+describe('Node options', () => {
+  it("turn off parquetjs-lite's Buffer() deprecation warning where it is loaded, and only that warning", () => {
+    const options = (fn: { node: { defaultChild?: unknown } }) =>
+      template.toJSON().Resources[id(fn)].Properties.Environment.Variables.NODE_OPTIONS as string;
+    const { plan, loadBatch, commit } = built.stack.functions;
+    for (const fn of [loadBatch, commit])
+      expect(options(fn).split(' ').sort()).toEqual(['--disable-warning=DEP0005', '--enable-source-maps']);
+    // plan and the webhook receiver do not load parquetjs-lite: every warning stays visible.
+    for (const fn of [plan, built.stack.webhooks.function])
+      expect(options(fn)).not.toMatch(/disable-warning/);
+  });
+});
+
 describe('Powertools settings', () => {
   it('give every function its stack, service name, log level and tracer switch; the tracer follows the tracing config', () => {
     const functions = [...Object.values(built.stack.functions), built.stack.webhooks.function];

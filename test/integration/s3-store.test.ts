@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openStore } from '#adapters/open-store.ts';
 import { createS3Store, encodeCopySource, s3ClientConfigFromEnv } from '#adapters/s3-store.ts';
 import { StoreError } from '#core/errors.ts';
@@ -59,6 +59,25 @@ describe('S3 store against s3rver', () => {
     expect(text(await store.get('_loads/1.json'))).toBe('{"ok":true}');
     expect([...((await store.get('bin/x')) ?? [])]).toEqual([0, 255, 1]);
     expect(await rawKeys('roundtrip/')).toEqual(['roundtrip/base/_loads/1.json', 'roundtrip/base/bin/x']);
+  });
+
+  it('writes an empty object and multi-byte text with their length: no SDK warning on the console', async () => {
+    // The SDK prints "Stream of unknown length" for a PutObject without Content-Length (an
+    // empty string is taken for no body): plain text in a Lambda's JSON log.
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const store = createS3Store({ bucket: BUCKET, prefix: 'lengths' });
+      await store.put('_events/pending/1', '');
+      await store.put('text/é', 'é€');
+      // s3rver ignores If-None-Match (the conditional create has its own tests below).
+      expect(await store.putIfAbsent('text/empty', '')).toBe(true);
+      expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([]);
+      expect(await store.get('_events/pending/1')).toEqual(new Uint8Array());
+      expect(text(await store.get('text/é'))).toBe('é€');
+      expect(await store.get('text/empty')).toEqual(new Uint8Array());
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('joins an empty prefix without a leading slash', async () => {
