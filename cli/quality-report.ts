@@ -5,6 +5,7 @@
 import { plural } from '#core/capacity.ts';
 import { ConfigError } from '#core/errors.ts';
 import {
+  byCommit,
   earlierLoads,
   type LoadFigures,
   loadSignals,
@@ -16,6 +17,7 @@ import {
   seriesFacts,
   seriesOf,
 } from '#core/quality.ts';
+import type { StackQualityConfig, StackQualityKey } from './stack-config.ts';
 import { renderTable } from './summary.ts';
 
 export interface QualityOptions extends QualitySettings {
@@ -77,75 +79,93 @@ export interface TableQuality {
   readonly quiet: boolean;
   /** A table empty for several loads: the first load of that run (judged against the loads before it). */
   readonly emptySince?: string;
+  /**
+   * The load did not fetch the table's resource (an endpoint finding disabled it, or a resource
+   * above it): not judged, never quiet; the load's endpoint_unavailable flag says why.
+   */
+  readonly disabled?: true;
 }
 
 export interface QualityReport {
   readonly settings: QualityOptions;
-  /** Oldest first, the last `settings.last` committed loads. */
+  /** Where each setting came from: a flag, the stack's cdk.json (`status --stack-config`), or the default. */
+  readonly sources?: SettingSources;
+  /** The last `settings.last` committed loads, in the order they committed (oldest first). */
   readonly loads: readonly LoadQuality[];
 }
 
 /**
- * `reports`: the committed loads' reports, in load order (oldest first). Each load is compared
- * with the loads the deployed commit compares it with (quality.ts `scanEarlier`).
+ * `reports`: the committed loads' reports, in any order. The last loads are the last to commit
+ * (the order a reader saw them appear; a re-run that started first but committed last is the
+ * latest), and each is compared with the loads the deployed commit compared it with (quality.ts
+ * `scanEarlier`: committed before it).
  */
-export function qualityReport(reports: readonly LoadFigures[], settings: QualityOptions): QualityReport {
-  const loads = reports.slice(-settings.last).map((load): LoadQuality => {
-    const earlier = earlierLoads(load, reports, settings);
-    const signals = loadSignals(load, earlier, settings);
-    const failedPercent = sidedRound(
-      signals.failedUserSharePercent,
-      settings.failedUserSharePercent,
-      'above',
-    );
-    const flags: QualityFlag[] = [
-      ...(signals.failedUserShareHigh
-        ? [{ kind: 'failed_user_share', percent: failedPercent } as const]
-        : []),
-      ...signals.tables
-        .filter((t) => t.quiet)
-        .map(
-          (t) =>
-            ({
-              kind: 'quiet_feed',
-              table: t.table,
-              rows: t.rows,
-              trailingMedian: round(t.trailingMedian!),
-              ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
-            }) as const,
+export function qualityReport(
+  reports: readonly LoadFigures[],
+  settings: QualityOptions,
+  sources?: SettingSources,
+): QualityReport {
+  const loads = byCommit(reports)
+    .slice(-settings.last)
+    .map((load): LoadQuality => {
+      const earlier = earlierLoads(load, reports, settings);
+      const signals = loadSignals(load, earlier, settings);
+      const failedPercent = sidedRound(
+        signals.failedUserSharePercent,
+        settings.failedUserSharePercent,
+        'above',
+      );
+      const flags: QualityFlag[] = [
+        ...(signals.failedUserShareHigh
+          ? [{ kind: 'failed_user_share', percent: failedPercent } as const]
+          : []),
+        ...signals.tables
+          .filter((t) => t.quiet)
+          .map(
+            (t) =>
+              ({
+                kind: 'quiet_feed',
+                table: t.table,
+                rows: t.rows,
+                trailingMedian: round(t.trailingMedian!),
+                ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
+              }) as const,
+          ),
+        ...signals.endpointUnavailable.map(
+          (resource) => ({ kind: 'endpoint_unavailable', resource }) as const,
         ),
-      ...signals.endpointUnavailable.map((resource) => ({ kind: 'endpoint_unavailable', resource }) as const),
-      ...(signals.outsideWindow
-        ? [{ kind: 'outside_window', runSeconds: round(signals.runSeconds) } as const]
-        : []),
-    ];
-    const facts = seriesFacts(load);
-    return {
-      loadId: load.loadId,
-      series: seriesOf(load),
-      schedule: facts.schedule ?? null,
-      usersSelection: facts.usersSelection,
-      seriesTables: facts.tables,
-      users: load.users,
-      failedUsers: load.failedUserCount,
-      failedUserSharePercent: failedPercent,
-      runSeconds: round(signals.runSeconds),
-      trailingLoads: earlier.length,
-      tables: signals.tables.map(
-        (t): TableQuality => ({
-          table: t.table,
-          rows: t.rows,
-          trailingMedian: t.trailingMedian === undefined ? null : round(t.trailingMedian),
-          trailingLoads: t.trailingLoads,
-          ratio: t.ratio === undefined ? null : sidedRound(t.ratio, settings.quietFraction),
-          quiet: t.quiet,
-          ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
-        }),
-      ),
-      flags,
-    };
-  });
-  return { settings, loads };
+        ...(signals.outsideWindow
+          ? [{ kind: 'outside_window', runSeconds: round(signals.runSeconds) } as const]
+          : []),
+      ];
+      const facts = seriesFacts(load);
+      return {
+        loadId: load.loadId,
+        series: seriesOf(load),
+        schedule: facts.schedule ?? null,
+        usersSelection: facts.usersSelection,
+        seriesTables: facts.tables,
+        users: load.users,
+        failedUsers: load.failedUserCount,
+        failedUserSharePercent: failedPercent,
+        runSeconds: round(signals.runSeconds),
+        trailingLoads: earlier.length,
+        tables: signals.tables.map(
+          (t): TableQuality => ({
+            table: t.table,
+            rows: t.rows,
+            trailingMedian: t.trailingMedian === undefined ? null : round(t.trailingMedian),
+            trailingLoads: t.trailingLoads,
+            ratio: t.ratio === undefined ? null : sidedRound(t.ratio, settings.quietFraction),
+            quiet: t.quiet,
+            ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
+            ...(t.disabled === true ? { disabled: true as const } : {}),
+          }),
+        ),
+        flags,
+      };
+    });
+  return { settings, ...(sources === undefined ? {} : { sources }), loads };
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
@@ -205,6 +225,19 @@ export function formatQuality(report: QualityReport): string[] {
       ]),
     ),
   ];
+  const sources = report.sources;
+  if (sources !== undefined && Object.values(sources).some((from) => from !== 'default')) {
+    const value: Record<SettingName, string> = {
+      trailingLoads: String(s.trailingLoads),
+      minTrailingLoads: String(s.minTrailingLoads),
+      quietFraction: String(s.quietFraction),
+      failedUserSharePercent: `${s.failedUserSharePercent}%`,
+      minExpectedRows: String(s.minExpectedRows ?? MIN_EXPECTED_ROWS),
+    };
+    const words = SETTINGS.map((x) => `${x.stackKey} ${value[x.option]} (${sources[x.option]})`);
+    // Said under the header: a judgement differs from the deployed alarm's only by these.
+    out.splice(1, 0, `Settings: ${words.join(', ')}`);
+  }
   const flagged = report.loads.filter((l) => l.flags.length > 0);
   if (flagged.length > 0) {
     out.push('', 'Flags:');
@@ -227,7 +260,13 @@ export function formatQuality(report: QualityReport): string[] {
           String(t.rows),
           t.trailingMedian === null ? '-' : String(t.trailingMedian),
           t.ratio === null ? '-' : String(t.ratio),
-          t.quiet ? (t.emptySince === undefined ? 'QUIET' : `QUIET, empty since ${t.emptySince}`) : '-',
+          t.disabled === true
+            ? 'disabled (endpoint unavailable)'
+            : t.quiet
+              ? t.emptySince === undefined
+                ? 'QUIET'
+                : `QUIET, empty since ${t.emptySince}`
+              : '-',
         ]),
       ),
     );
@@ -262,8 +301,59 @@ const DECIMAL = /^(\d{1,15}(\.\d{1,15})?|\.\d{1,15})$/;
 /** The most loads `--last` reports (each is compared with its own earlier loads). */
 export const MAX_LAST = 10_000;
 
-/** The quality flags of `status`, validated (errors name the flag). */
-export function parseQualityFlags(values: QualityFlagValues): QualityOptions {
+/** The settings a flag or the stack's cdk.json can set: flag, cdk.json key, QualityOptions key. */
+const SETTINGS = [
+  { flag: '--trailing-loads', stackKey: 'trailingLoads', option: 'trailingLoads' },
+  { flag: '--min-trailing-loads', stackKey: 'minTrailingLoads', option: 'minTrailingLoads' },
+  { flag: '--quiet-fraction', stackKey: 'quietFeedFraction', option: 'quietFraction' },
+  { flag: '--failed-share', stackKey: 'failedUserSharePercent', option: 'failedUserSharePercent' },
+  { flag: '--min-expected-rows', stackKey: 'minExpectedRows', option: 'minExpectedRows' },
+] as const satisfies readonly {
+  flag: `--${keyof QualityFlagValues}`;
+  stackKey: StackQualityKey;
+  option: keyof QualitySettings;
+}[];
+
+export type SettingName = (typeof SETTINGS)[number]['option'];
+
+/** Where each data-quality setting of `status` came from: `--quiet-fraction`, `cdk.json`, `default`. */
+export type SettingSources = Readonly<Record<SettingName, string>>;
+
+/** The flag wins, then the stack's cdk.json (keys it sets, or its defaults), then the CLI's default. */
+export function settingSources(values: QualityFlagValues, stack?: StackQualityConfig): SettingSources {
+  const out = {} as Record<SettingName, string>;
+  for (const s of SETTINGS) {
+    const typed = values[s.flag.slice(2) as keyof QualityFlagValues] !== undefined;
+    out[s.option] = typed
+      ? s.flag
+      : stack === undefined
+        ? 'default'
+        : stack.given.has(s.stackKey)
+          ? `${stack.file} ${s.stackKey}`
+          : `${stack.file} (the stack's default)`;
+  }
+  return out;
+}
+
+/** The defaults of the options, with the stack's dataQuality (cdk.json) in place of ours. */
+function baseOptions(stack: StackQualityConfig | undefined): QualityOptions {
+  if (stack === undefined) return QUALITY_OPTION_DEFAULTS;
+  const q = stack.dataQuality;
+  return {
+    ...QUALITY_OPTION_DEFAULTS,
+    trailingLoads: q.trailingLoads,
+    minTrailingLoads: q.minTrailingLoads,
+    quietFraction: q.quietFeedFraction,
+    failedUserSharePercent: q.failedUserSharePercent,
+    minExpectedRows: q.minExpectedRows,
+  };
+}
+
+/**
+ * The quality flags of `status`, validated (errors name the flag), over the stack's settings
+ * when a cdk.json gives them (`stack`), else the defaults.
+ */
+export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualityConfig): QualityOptions {
   const number = (
     flag: string,
     raw: string | undefined,
@@ -277,7 +367,9 @@ export function parseQualityFlags(values: QualityFlagValues): QualityOptions {
     if (!Number.isFinite(n) || !ok(n)) throw new ConfigError(flag, `${rule} (got '${raw}')`);
     return n;
   };
-  const d = QUALITY_OPTION_DEFAULTS;
+  const d = baseOptions(stack);
+  // What a value not typed is, in the error that names it.
+  const fallback = stack === undefined ? 'default' : `from ${stack.file}`;
   const int = (n: number) => Number.isInteger(n) && n >= 1;
   const window = `must be a whole number from 1 to ${MAX_TRAILING_LOADS}`;
   const trailingLoads = number(
@@ -299,11 +391,11 @@ export function parseQualityFlags(values: QualityFlagValues): QualityOptions {
     throw values['min-trailing-loads'] === undefined
       ? new ConfigError(
           '--trailing-loads',
-          `${trailingLoads} is fewer than the ${plural(minTrailingLoads, 'earlier load')} a table is judged from (--min-trailing-loads, default ${d.minTrailingLoads}): give --min-trailing-loads ${trailingLoads} too`,
+          `${trailingLoads} is fewer than the ${plural(minTrailingLoads, 'earlier load')} a table is judged from (--min-trailing-loads, ${fallback} ${d.minTrailingLoads}): give --min-trailing-loads ${trailingLoads} too`,
         )
       : new ConfigError(
           '--min-trailing-loads',
-          `${minTrailingLoads} is more than the ${plural(trailingLoads, 'earlier load')} the median is taken over (--trailing-loads${values['trailing-loads'] === undefined ? `, default ${d.trailingLoads}` : ''})`,
+          `${minTrailingLoads} is more than the ${plural(trailingLoads, 'earlier load')} the median is taken over (--trailing-loads${values['trailing-loads'] === undefined ? `, ${fallback} ${d.trailingLoads}` : ''})`,
         );
   const windowMinutes = values['run-window-minutes'];
   return {

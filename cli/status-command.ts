@@ -23,7 +23,10 @@ import {
   type QualityOptions,
   type QualityReport,
   qualityReport,
+  type SettingSources,
+  settingSources,
 } from './quality-report.ts';
+import { readStackQualityConfig } from './stack-config.ts';
 import { formatBytes, renderTable } from './summary.ts';
 
 export interface LakeStatus {
@@ -67,6 +70,7 @@ export interface LakeStatus {
 export async function lakeStatus(
   dest: string,
   qualityOptions: QualityOptions = QUALITY_OPTION_DEFAULTS,
+  settingSources?: SettingSources,
 ): Promise<LakeStatus> {
   const store = openStore(dest);
   // A load is committed when its `_dlt_loads` row exists; its report (`_loads/`) is written just before.
@@ -164,7 +168,7 @@ export async function lakeStatus(
     uncommitted: [...staged].sort(),
     withoutReport,
     warnings,
-    quality: qualityReport(markers, qualityOptions),
+    quality: qualityReport(markers, qualityOptions, settingSources),
     damagedReports,
     unreadableEvents,
   };
@@ -199,6 +203,17 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
   --failed-share <percent>   flag a load whose failed users exceed this share (default 5)
   --min-expected-rows <n>    judge a table only when this many rows were expected (default 20)
   --run-window-minutes <m>   flag a load committed more than m minutes after its start
+  --stack-config <cdk.json>  take the five settings above the run window from the stack's
+                             cdk.json (context.paylink.dataQuality: trailingLoads,
+                             minTrailingLoads, quietFeedFraction, failedUserSharePercent,
+                             minExpectedRows; a key it leaves out is the stack's default), so
+                             status judges as the deployed commit and alarms do. Without it,
+                             ./cdk.json is read when the working folder has one with a
+                             paylink context. Where each value came from: a flag above wins,
+                             then the cdk.json, then the defaults shown; the text output names
+                             the source of each under its header when one is not a default
+                             (--json: quality.sources). The run window is not taken from it
+                             (each schedule has its own deadline): give --run-window-minutes.
   --load-id <id>   one load: committed or not, start and commit times, users, failed users by
                    error code, requests, rows, files and bytes per table, the schema changes it
                    made (registry version before and after, tables and columns added).
@@ -221,6 +236,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     'failed-share': { type: 'string' },
     'min-expected-rows': { type: 'string' },
     'run-window-minutes': { type: 'string' },
+    'stack-config': { type: 'string' },
   });
   // They shape the last loads' section, which --load-id does not print: never silently ignored.
   const ignored = QUALITY_FLAGS.find((flag) => values[flag] !== undefined);
@@ -229,12 +245,22 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
       `--${ignored}`,
       "sets the data-quality section of the lake's last loads, which status --load-id does not show: leave out one of them",
     );
+  if (values['load-id'] !== undefined && values['stack-config'] !== undefined)
+    throw new ConfigError(
+      '--stack-config',
+      "sets the data-quality section of the lake's last loads, which status --load-id does not show: leave out one of them",
+    );
   if (values['load-id'] !== undefined && values['fail-on-signals'] === true)
     throw new ConfigError(
       '--fail-on-signals',
       "exits on the flags of the lake's last loads, which status --load-id does not show: leave out one of them",
     );
-  const qualityOptions = parseQualityFlags(values);
+  // The stack's settings (--stack-config, or ./cdk.json); not for --load-id, which has no judgement.
+  const stack =
+    values['load-id'] === undefined
+      ? await readStackQualityConfig(io.cwd, values['stack-config'])
+      : undefined;
+  const qualityOptions = parseQualityFlags(values, stack);
   const dest = await existingLake(io.cwd, required(values.dest, '--dest'));
   if (values['load-id'] !== undefined) {
     const loadId = assertLoadId(values['load-id']);
@@ -249,7 +275,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     io.stdout.write(values.json ? `${JSON.stringify(detail, null, 2)}\n` : `${formatLoadDetail(detail)}\n`);
     return 0;
   }
-  const status = await lakeStatus(dest, qualityOptions);
+  const status = await lakeStatus(dest, qualityOptions, settingSources(values, stack));
   // A damaged report is damage (exit 1, as for `status --load-id`), though the rest is listed.
   // Flags are signals, not errors: an exit code only when asked for (--fail-on-signals).
   const flagged = status.quality.loads.some((l) => l.flags.length > 0);

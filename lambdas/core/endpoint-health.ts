@@ -67,7 +67,35 @@ export interface EndpointFinding {
   readonly batches: readonly number[];
   /** One sentence: what happened and the fix (`--resources` or a `--config` path/selector/auth). */
   readonly message: string;
+  /**
+   * The load's resources under this one (its children, theirs, ...): not fetched either, their
+   * units `endpoint_unavailable` too. Absent when there are none (and in older reports).
+   */
+  readonly notFetched?: readonly string[];
 }
+
+/** The resources under `resource` among `defs` (children, grandchildren, ...), sorted. */
+export function resourcesUnder(
+  resource: string,
+  defs: Iterable<Pick<ResourceDef, 'table' | 'parent'>>,
+): string[] {
+  const all = [...defs];
+  const under = new Set<string>();
+  let frontier = [resource];
+  while (frontier.length > 0) {
+    const next = all
+      .filter((d) => d.parent !== undefined && frontier.includes(d.parent.resource) && !under.has(d.table))
+      .map((d) => d.table);
+    for (const t of next) under.add(t);
+    frontier = next;
+  }
+  under.delete(resource);
+  return [...under].sort();
+}
+
+/** `notFetched` when there is something under the resource (findings stay as they were otherwise). */
+const notFetchedOf = (under: readonly string[] | undefined) =>
+  under === undefined || under.length === 0 ? {} : { notFetched: under };
 
 /**
  * The symptom of an endpoint-level failure in a unit's error, or undefined when the error is a
@@ -193,6 +221,8 @@ export interface OpenEndpoint {
   readonly auth: ResourceDef['auth'];
   readonly symptom: EndpointSymptom;
   readonly users: number;
+  /** The batch's resources under it (`EndpointFinding.notFetched` if it is found unusable). */
+  readonly notFetched?: readonly string[];
 }
 
 type Verdict =
@@ -251,7 +281,14 @@ export class EndpointHealth {
       if (verdict.state !== 'open') continue;
       const def = this.#resources.get(resource)!;
       for (const { symptom, users } of verdict.counts.values())
-        open.push({ resource, endpoint: def.path, auth: def.auth, symptom, users });
+        open.push({
+          resource,
+          endpoint: def.path,
+          auth: def.auth,
+          symptom,
+          users,
+          ...notFetchedOf(resourcesUnder(resource, this.#resources.values())),
+        });
     }
     return { works: works.sort(), open };
   }
@@ -300,6 +337,7 @@ export class EndpointHealth {
         evidenceUsers: n,
         batches: [...this.#batches],
         message: findingMessage(def, symptom, n),
+        ...notFetchedOf(resourcesUnder(resource, this.#resources.values())),
       },
     });
   }
@@ -460,6 +498,7 @@ export function judgeAcrossBatches(
         open.symptom,
         users,
       ),
+      ...notFetchedOf(open.notFetched),
     }))
     .sort((a, b) => (a.resource < b.resource ? -1 : 1));
 }

@@ -8,7 +8,9 @@
  *   same series (see `seriesOf`) before this one, times this load's loaded users (a load that
  *   did not write the table counts 0). It is only judged with at least `minTrailingLoads` such
  *   loads. A table that stays empty until its median is 0 too is judged against the loads
- *   before it went empty, so a dead feed stays flagged; a feed never fed is never quiet.
+ *   before it went empty, so a dead feed stays flagged (for DEAD_FEED_LOADS loads); a feed never
+ *   fed is never quiet. A table whose resource the load did not fetch (an endpoint finding) is
+ *   not judged: endpoint unavailable says why it is empty.
  *   Median, not mean: one unusually large or empty load does not move it (`tableTrends`).
  *   Judged only when at least MIN_EXPECTED_ROWS rows were expected: a small load says little.
  * - **endpoint unavailable**: resources the load disabled with an endpoint finding.
@@ -67,7 +69,11 @@ export interface LoadFigures {
   readonly users: number;
   readonly failedUserCount: number;
   readonly rowsByTable: Readonly<Record<string, number>>;
-  readonly endpointFindings?: readonly { readonly resource: string }[];
+  readonly endpointFindings?: readonly {
+    readonly resource: string;
+    /** The load's resources under it, not fetched either (endpoint-health.ts); absent in older reports. */
+    readonly notFetched?: readonly string[];
+  }[];
 }
 
 /** The loads a load is compared with, spelled out (`status` names it; `seriesOf` is its key). */
@@ -152,7 +158,29 @@ export interface TableTrend {
    * it is judged against the loads before it went empty: the first load of that empty run.
    */
   readonly emptySince?: string;
+  /**
+   * Set when the load did not fetch the table's resource (an endpoint finding disabled it or a
+   * resource above it): not judged, so one cause raises EndpointUnavailable, not QuietFeed too.
+   */
+  readonly disabled?: true;
 }
+
+/**
+ * Resources a load did not fetch because of an endpoint finding: those disabled, and the
+ * resources under them (`action_history` under a disabled `accounts`). Reports written before
+ * findings named the resources under them give the disabled ones only.
+ */
+export function unfetchedResources(load: Pick<LoadFigures, 'endpointFindings'>): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const f of load.endpointFindings ?? []) {
+    out.add(f.resource);
+    for (const r of f.notFetched ?? []) out.add(r);
+  }
+  return out;
+}
+
+/** The table's resource: a child table (`orders__items`) belongs to its root's (`orders`). */
+const resourceOf = (table: string) => table.split('__')[0]!;
 
 /** Users whose data the load holds: its users less those that failed. */
 export function loadedUsers(load: Pick<LoadFigures, 'users' | 'failedUserCount'>): number {
@@ -163,7 +191,7 @@ const perUser = (load: LoadFigures, table: string) => (load.rowsByTable[table] ?
 
 /**
  * Rows of each feed table against its trailing median. `earlier`: committed loads of the same
- * series that started before `load`, newest first (`collectEarlierLoads`).
+ * series committed before `load`, newest commit first (`scanEarlier`).
  *
  * - Rows are compared per loaded user (users less failed users): a load of fewer users (a
  *   `changed` load on a quiet day, a load where many users failed) is not a quieter feed. The
@@ -190,9 +218,13 @@ export function tableTrends(
     for (const t of Object.keys(l.rowsByTable)) if (isFeedTable(t)) tables.add(t);
   for (const t of emptyRunTables(load, usable)) tables.add(t);
   const users = loadedUsers(load);
+  const unfetched = unfetchedResources(load);
   return [...tables].sort().map((table): TableTrend => {
     const rows = load.rowsByTable[table] ?? 0;
     const unjudged = { table, rows, trailingMedian: undefined, ratio: undefined, quiet: false };
+    // Its endpoint was found unusable (EndpointUnavailable says so): its rows say nothing of the feed.
+    if (unfetched.has(resourceOf(table)))
+      return { ...unjudged, trailingLoads: window.length, disabled: true };
     if (window.length < Math.max(1, settings.minTrailingLoads) || users === 0)
       return { ...unjudged, trailingLoads: window.length };
     let base = window;
@@ -200,7 +232,7 @@ export function tableTrends(
     if (rows === 0 && median(window.map((l) => perUser(l, table))) === 0) {
       // Empty now and for most of the window: compare with the loads before it went empty.
       const run = usable.findIndex((l) => (l.rowsByTable[table] ?? 0) > 0);
-      if (run > 0) {
+      if (run > 0 && run <= DEAD_FEED_LOADS) {
         const before = usable.slice(run, run + settings.trailingLoads);
         if (before.length >= settings.minTrailingLoads) {
           base = before;
@@ -237,6 +269,14 @@ function emptyRunTables(load: LoadFigures, earlier: readonly LoadFigures[]): str
       if (rows > 0 && isFeedTable(t) && (load.rowsByTable[t] ?? 0) === 0) tables.add(t);
   return [...tables];
 }
+
+/**
+ * How many earlier loads of its series a table may have been empty for and still be judged
+ * against the loads before its empty run (a dead feed stays flagged that long). Beyond it, the
+ * table is not judged: a table that was never fed would otherwise have the commit read every
+ * report it may (REPORTS_SCANNED) on every load, looking for a load that fed it.
+ */
+export const DEAD_FEED_LOADS = 50;
 
 export interface LoadSignals {
   /** Failed users / users, in percent (0 for a load of no users). */
@@ -275,10 +315,19 @@ export function loadSignals(
   };
 }
 
-/** `a` is an earlier load than `b`: by start time, then load id. */
-export function startedBefore(a: LoadFigures, b: LoadFigures): boolean {
+/**
+ * `a` committed before `b`: by commit time, then load id. The order a reader of the lake sees
+ * loads appear in, and the commit of `b` saw: a re-run that started first but committed last
+ * was not there for the loads committed before it, and they are there for it.
+ */
+export function committedBefore(a: LoadFigures, b: LoadFigures): boolean {
   if (a.loadId === b.loadId) return false;
-  return a.startedAt < b.startedAt || (a.startedAt === b.startedAt && a.loadId < b.loadId);
+  return a.committedAt < b.committedAt || (a.committedAt === b.committedAt && a.loadId < b.loadId);
+}
+
+/** Oldest commit first (`committedBefore`): the order of `status`'s last loads. */
+export function byCommit<T extends LoadFigures>(loads: readonly T[]): T[] {
+  return [...loads].sort((a, b) => (a.loadId === b.loadId ? 0 : committedBefore(a, b) ? -1 : 1));
 }
 
 /** The most earlier loads a table's median may be taken over (`trailingLoads`). */
@@ -301,7 +350,7 @@ export function earlierLoads<T extends LoadFigures>(
   return scanEarlier(load, newestFirst(reports), settings, fedTables(reports)).loads;
 }
 
-/** Newest first: by start time, then load id. */
+/** Newest start first, then load id: the order reports are read in (a load id is its start time). */
 function newestFirst<T extends LoadFigures>(loads: readonly T[]): T[] {
   return [...loads].sort((a, b) =>
     a.startedAt === b.startedAt ? (a.loadId < b.loadId ? 1 : -1) : a.startedAt < b.startedAt ? 1 : -1,
@@ -317,7 +366,7 @@ function newestFirst<T extends LoadFigures>(loads: readonly T[]): T[] {
 export const REPORTS_SCANNED = 1000;
 
 export interface EarlierScan<T extends LoadFigures> {
-  /** The loads compared with: same series, started before the load, newest first. */
+  /** The loads compared with: same series, committed before the load, newest commit first. */
   readonly loads: T[];
   /** Readable reports looked at. */
   readonly reportsRead: number;
@@ -333,13 +382,14 @@ const isReport = (r: unknown): r is LoadFigures =>
   (r as LoadFigures).rowsByTable !== null;
 
 /**
- * The loads `load` is compared with, from committed loads' reports, newest start first
- * (undefined: unreadable, skipped; those that did not start before `load` are passed over). One rule for the commit
+ * The loads `load` is compared with, from committed loads' reports read newest start first
+ * (undefined: unreadable, skipped; those not committed before `load` are passed over), taken
+ * newest commit first (`committedBefore`). One rule for the commit
  * (`readEarlierLoads`, reading the reports a few at a time) and `status` (all in memory), so
  * both judge a load over the same loads. Scans until it has the series' last `trailingLoads`
  * loads that loaded a user and, for a table of the load's resources that is empty now, the
  * `trailingLoads` loads before its run of empty loads (`tableTrends`); at most REPORTS_SCANNED
- * readable reports of loads started before it.
+ * readable reports of loads committed before it.
  */
 export function scanEarlier<T extends LoadFigures>(
   load: LoadFigures,
@@ -354,17 +404,20 @@ export function scanEarlier<T extends LoadFigures>(
   const found: T[] = [];
   let reportsRead = 0;
   for (const report of reportsNewestFirst) {
-    // Loads started later are not counted: `status` judges an old load over what its commit read.
-    if (!isReport(report) || !startedBefore(report, load)) continue;
-    if (reportsRead >= REPORTS_SCANNED) return { loads: newestFirst(found), reportsRead, done: true };
+    // Loads committed later are not counted: `status` judges an old load over what its commit
+    // could read (a re-run that started earlier but committed later was not there yet).
+    if (!isReport(report) || !committedBefore(report, load)) continue;
+    if (reportsRead >= REPORTS_SCANNED) return { loads: latestCommitFirst(found), reportsRead, done: true };
     reportsRead += 1;
     if (seriesOf(report) !== series) continue;
     found.push(report);
-    if (enoughEarlier(load, found, settings, candidates))
-      return { loads: newestFirst(found), reportsRead, done: true };
+    if (enoughEarlier(load, latestCommitFirst(found), settings, candidates))
+      return { loads: latestCommitFirst(found), reportsRead, done: true };
   }
-  return { loads: newestFirst(found), reportsRead, done: reportsRead >= REPORTS_SCANNED };
+  return { loads: latestCommitFirst(found), reportsRead, done: reportsRead >= REPORTS_SCANNED };
 }
+
+const latestCommitFirst = <T extends LoadFigures>(loads: readonly T[]): T[] => byCommit(loads).reverse();
 
 function enoughEarlier(
   load: LoadFigures,
@@ -377,12 +430,18 @@ function enoughEarlier(
   if (usable.length < n) return false;
   const window = usable.slice(0, n);
   const tables = new Set([...(load.resources ?? []), ...knownTables, ...fedTables(found)]);
+  const unfetched = unfetchedResources(load);
   for (const table of tables) {
     if (!isFeedTable(table) || (load.rowsByTable[table] ?? 0) > 0) continue;
+    // Not judged in this load (tableTrends): nothing to look for.
+    if (unfetched.has(resourceOf(table))) continue;
     if (median(window.map((l) => perUser(l, table))) > 0) continue;
-    // Empty now and in most of the window: the loads before the empty run are wanted too.
+    // Empty now and in most of the window: the loads before the empty run are wanted too, as
+    // far back as a dead feed is judged (DEAD_FEED_LOADS); a table empty in all of those loads
+    // (never fed, or dead longer) is not judged and needs nothing more.
     const run = usable.findIndex((l) => (l.rowsByTable[table] ?? 0) > 0);
-    if (run === -1 || usable.length < run + n) return false;
+    if (run === -1 ? usable.length <= DEAD_FEED_LOADS : run <= DEAD_FEED_LOADS && usable.length < run + n)
+      return false;
   }
   return true;
 }

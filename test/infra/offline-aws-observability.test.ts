@@ -16,6 +16,9 @@
  *   more distinctive value (`obs_marker`, loaded as a column), and every string the proxy passed
  *   on (public tokens included) is looked for.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store } from '#adapters/s3-store.ts';
 import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
@@ -75,8 +78,8 @@ const CONFIG = exampleConfig({
   // default, 20 expected rows, is for real loads: a small one says little).
   dataQuality: { minExpectedRows: 0 },
 });
-/** status judged as the stack's commit does (its dataQuality.minExpectedRows). */
-const STATUS_AS_STACK = ['--min-expected-rows', '0'];
+/** status judged as the stack's commit does: its settings from the stack's cdk.json. */
+let STATUS_AS_STACK: string[] = [];
 
 let world: OfflineWorld;
 let proxy: FeedProxy;
@@ -124,6 +127,10 @@ function recordWith(outcome: ExecutionOutcome, fn: string, metric: string, table
 }
 
 beforeAll(async () => {
+  // The cdk.json of the stack deployed here: status takes its dataQuality (minExpectedRows 0).
+  const app = mkdtempSync(join(tmpdir(), 'obs-app-'));
+  writeFileSync(join(app, 'cdk.json'), JSON.stringify({ context: { paylink: CONFIG } }));
+  STATUS_AS_STACK = ['--stack-config', join(app, 'cdk.json')];
   world = await startOfflineWorld({
     config: CONFIG,
     simulator: { seed: 'observability', faults: { failUsers: [FAILING_USER] } },
@@ -284,6 +291,20 @@ describe('the deployed loader reports each load in logs and EMF metrics', () => 
     expect(committed).toMatchObject({ level: 'INFO', users: USERS.length, failedUsers: 1 });
   });
 
+  it('writes nothing but JSON lines: no runtime warning as plain text (Buffer() deprecation, S3 stream length)', () => {
+    // CloudWatch Logs Insights parses JSON lines only: a plain-text warning is a line no query
+    // filters or counts (parquetjs-lite's DEP0005, the SDK's "Stream of unknown length").
+    const invocations = [...runs, ...hourlyRuns, lateRun].flatMap((run) => run.invocations);
+    expect(new Set(invocations.map((i) => i.fn))).toEqual(new Set(['plan', 'loadBatch', 'commit']));
+    const plain = new Set<string>();
+    for (const invocation of invocations) {
+      const lines = invocation.logs.split('\n').filter((line) => line.trim() !== '');
+      expect(lines.length, invocation.fn).toBeGreaterThan(0);
+      for (const line of lines) if (jsonLines(line).length === 0) plain.add(`${invocation.fn}: ${line}`);
+    }
+    expect([...plain]).toEqual([]);
+  });
+
   it("logs the commit's numbers as its metrics have them, per load and per table", () => {
     for (const run of [...runs, ...hourlyRuns]) {
       const line = jsonLines(logsOf(run, 'commit')).find((l) => l.message === 'committed')!;
@@ -380,15 +401,20 @@ describe('a feed that goes to zero rows on its third load', () => {
   it('is flagged by paylink-loader status, with the rows against the trailing median (--json and text)', async () => {
     const bucket = world.aws.functions.get('plan')!.environment.LAKE_BUCKET!;
     const dest = `s3://${bucket}/${world.prefix}`;
-    const json = await runCli(['status', '--dest', dest, '--json', '--last', '6', ...STATUS_AS_STACK]);
+    const json = await runCli(['status', '--dest', dest, '--json', '--last', '7', ...STATUS_AS_STACK]);
     expect(json.code, json.stderr).toBe(0);
     const quality = JSON.parse(json.stdout).quality;
+    // Judged with the deployed stack's settings, read from its cdk.json.
+    expect(quality.settings.minExpectedRows).toBe(0);
+    expect(quality.sources.minExpectedRows).toBe(`${STATUS_AS_STACK[1]} minExpectedRows`);
     const loads = quality.loads as {
       loadId: string;
       flags: { kind: string; table?: string }[];
       tables: { table: string; rows: number; trailingMedian?: number; quiet: boolean }[];
     }[];
-    expect(loads.map((l) => l.loadId)).toEqual([...runs, ...hourlyRuns].map((r) => r.output.loadId));
+    // In the order they committed: the late run started first (its slot is long past) and
+    // committed last, so it is the latest load, as a reader of the lake saw them appear.
+    expect(loads.map((l) => l.loadId)).toEqual([...runs, ...hourlyRuns, lateRun].map((r) => r.output.loadId));
     const share = { kind: 'failed_user_share', percent: 25 };
     expect(loads[0]!.flags).toEqual([share]);
     expect(loads[1]!.flags).toEqual([share]);
@@ -437,9 +463,12 @@ describe('a changed load (only the users with new webhook events) of an hourly s
   it('is shown by status in its own series, unflagged', async () => {
     const bucket = world.aws.functions.get('plan')!.environment.LAKE_BUCKET!;
     const dest = `s3://${bucket}/${world.prefix}`;
-    const json = await runCli(['status', '--dest', dest, '--json', '--last', '3', ...STATUS_AS_STACK]);
+    // The three hourly loads, and the late daily run that committed after them.
+    const json = await runCli(['status', '--dest', dest, '--json', '--last', '4', ...STATUS_AS_STACK]);
     expect(json.code, json.stderr).toBe(0);
-    const loads = JSON.parse(json.stdout).quality.loads as {
+    const all = JSON.parse(json.stdout).quality.loads as { schedule: string }[];
+    expect(all.map((l) => l.schedule)).toEqual(['hourly', 'hourly', 'hourly', 'daily']);
+    const loads = all.slice(0, 3) as {
       loadId: string;
       schedule: string;
       usersSelection: string;
@@ -449,9 +478,8 @@ describe('a changed load (only the users with new webhook events) of an hourly s
     expect(loads.map((l) => [l.loadId, l.schedule, l.usersSelection, l.trailingLoads, l.flags])).toEqual(
       hourlyRuns.map((r, i) => [r.output.loadId, 'hourly', 'changed', i, []]),
     );
-    const text = await runCli(['status', '--dest', dest, '--last', '3', ...STATUS_AS_STACK]);
+    const text = await runCli(['status', '--dest', dest, '--last', '4', ...STATUS_AS_STACK]);
     expect(text.stdout).toContain('hourly, changed users');
-    expect(text.stdout).toContain('of schedule hourly, changed users');
     expect(text.stdout).not.toContain('QUIET');
   });
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { resolveCatalog } from '#core/config.ts';
-import { EndpointHealth, endpointSymptom, fixAdvice, type UserObservation } from '#core/endpoint-health.ts';
+import {
+  EndpointHealth,
+  endpointSymptom,
+  fixAdvice,
+  judgeAcrossBatches,
+  resourcesUnder,
+  type UserObservation,
+} from '#core/endpoint-health.ts';
 import {
   MalformedResponseError,
   PayLinkHttpError,
@@ -44,6 +51,42 @@ describe('endpointSymptom', () => {
 });
 
 describe('EndpointHealth', () => {
+  it("names the load's resources under a disabled one: they are not fetched either", () => {
+    // accounts -> account, action_history: a finding on accounts leaves both unfetched.
+    expect(resourcesUnder('accounts', catalog)).toEqual(['account', 'action_history']);
+    expect(resourcesUnder('orders', catalog)).toEqual([]);
+    const accountsMissing = (identifier: string): UserObservation => ({
+      identifier,
+      minted: true,
+      witnessed: true,
+      steps: [
+        { resource: 'accounts', result: symptom, error: missing() },
+        { resource: 'action_history', result: 'skipped' },
+        { resource: 'orders', result: 'ok' },
+      ],
+    });
+    const steps = catalog.filter((r) => ['accounts', 'action_history', 'orders'].includes(r.table));
+    const health = new EndpointHealth(steps);
+    health.startBatch(0);
+    for (const id of ['a', 'b', 'c']) health.observe(accountsMissing(id));
+    // Only the batch's own resources: `account` is not loaded here.
+    expect(health.disabled('accounts')?.notFetched).toEqual(['action_history']);
+    // A finding with nothing under it stays as it was.
+    const orders = new EndpointHealth(catalog);
+    orders.startBatch(0);
+    for (const id of ['a', 'b', 'c']) orders.observe(user(id, 'missing'));
+    expect(orders.disabled('orders')).not.toHaveProperty('notFetched');
+    // Judged at commit across batches (each one short of evidence): the same.
+    const open = (batch: number, identifier: string) => {
+      const h = new EndpointHealth(steps);
+      h.startBatch(batch);
+      h.observe(accountsMissing(identifier));
+      return { batch, evidence: h.evidence() };
+    };
+    const [acrossBatches] = judgeAcrossBatches([open(0, 'a'), open(1, 'b'), open(2, 'c')], []);
+    expect(acrossBatches).toMatchObject({ resource: 'accounts', notFetched: ['action_history'] });
+  });
+
   it('disables a resource after three users whose other resources worked, naming it and the fix', () => {
     const health = new EndpointHealth(catalog);
     health.startBatch(0);

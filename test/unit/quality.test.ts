@@ -20,6 +20,7 @@ import {
   METRIC,
 } from '#core/load-metrics.ts';
 import {
+  DEAD_FEED_LOADS,
   earlierLoads,
   type LoadFigures,
   loadSignals,
@@ -718,5 +719,213 @@ describe('status ratios', () => {
       percent: report.loads[0]!.failedUserSharePercent,
     });
     expect(formatQuality(report).join('\n')).not.toMatch(/failed users 5%/);
+  });
+});
+
+describe('a resource the load did not fetch (endpoint unavailable)', () => {
+  const settings = QUALITY_DEFAULTS;
+  const day = (d: number, rows: Record<string, number>, extra: Partial<LoadFigures> = {}) =>
+    load(d, rows, { schedule: 'daily', resources: ['accounts', 'action_history', 'orders'], ...extra });
+  const normal = (d: number) =>
+    day(d, { accounts: 1000, accounts__bills: 2000, action_history: 500, orders: 800, orders__items: 1600 });
+
+  it('is not judged quiet in that load, its child tables and the resources under it neither', () => {
+    const earlier = [3, 2, 1].map(normal);
+    // orders disabled: its tables are empty. accounts disabled: action_history is not fetched.
+    const current = day(
+      4,
+      { accounts: 0 },
+      {
+        endpointFindings: [{ resource: 'accounts', notFetched: ['action_history'] }, { resource: 'orders' }],
+      },
+    );
+    const signals = loadSignals(current, earlier, settings);
+    expect(signals.quietTables).toEqual([]);
+    expect(signals.endpointUnavailable).toEqual(['accounts', 'orders']);
+    expect(signals.lowestRatio).toBeUndefined();
+    for (const t of signals.tables)
+      expect(t, t.table).toMatchObject({ disabled: true, quiet: false, ratio: undefined });
+    expect(signals.tables.map((t) => t.table)).toEqual([
+      'accounts',
+      'accounts__bills',
+      'action_history',
+      'orders',
+      'orders__items',
+    ]);
+    // So the commit writes no ratio for them: EndpointUnavailable fires, QuietFeed cannot.
+    const metrics = commitMetrics(
+      commitFigures({ ...current, requests: 0, files: [], schemaChanges: [], missingBatches: [] }, signals, {
+        commitSeconds: 1,
+        trailingLoads: 3,
+      }),
+    );
+    const names = metrics.flatMap((g) => g.points.map((p) => p.name));
+    expect(names).not.toContain(METRIC.rowsToTrailingMedian);
+    expect(names).not.toContain(METRIC.lowestRowsToTrailingMedian);
+    expect(metrics[0]!.points.find((p) => p.name === METRIC.endpointUnavailable)?.value).toBe(2);
+  });
+
+  it('still flags a table that went to zero with its endpoint answering, next to a disabled one', () => {
+    const earlier = [3, 2, 1].map(normal);
+    const current = day(
+      4,
+      { accounts: 1000, accounts__bills: 2000, action_history: 500 },
+      { endpointFindings: [{ resource: 'action_history' }] },
+    );
+    // orders answered, empty: quiet. action_history was disabled: not.
+    expect(loadSignals(current, earlier, settings).quietTables).toEqual(['orders', 'orders__items']);
+  });
+
+  it('shows the table as disabled in status, not QUIET', () => {
+    const reports = [1, 2, 3].map(normal);
+    reports.push(
+      day(
+        4,
+        { accounts: 1000, accounts__bills: 2000, action_history: 500 },
+        { endpointFindings: [{ resource: 'orders' }] },
+      ),
+    );
+    const report = qualityReport(reports, { ...QUALITY_OPTION_DEFAULTS, last: 1 });
+    const [latest] = report.loads;
+    expect(latest!.flags).toEqual([{ kind: 'endpoint_unavailable', resource: 'orders' }]);
+    expect(latest!.tables.find((t) => t.table === 'orders')).toMatchObject({ disabled: true, quiet: false });
+    const text = formatQuality(report).join('\n');
+    const row = text.split('\n').find((line) => line.startsWith('orders '))!;
+    expect(row).toContain('disabled (endpoint unavailable)');
+    expect(text).not.toContain('QUIET');
+  });
+});
+
+describe('the order of loads: as they committed', () => {
+  const settings = QUALITY_DEFAULTS;
+  const at = (id: string, startedAt: string, committedAt: string, orders: number): LoadFigures =>
+    load(1, { orders, accounts: 1000 }, { loadId: id, startedAt, committedAt, schedule: 'daily' });
+  // Two overlapping loads: A started first and committed last (a re-run, a slow run); B
+  // started while A ran and committed before it.
+  const reports = [
+    at('1796000001.000000', '2026-12-01T03:00:00.000Z', '2026-12-01T03:20:00.000Z', 1000),
+    at('1796000002.000000', '2026-12-02T03:00:00.000Z', '2026-12-02T03:20:00.000Z', 1000),
+    at('1796000003.000000', '2026-12-03T03:00:00.000Z', '2026-12-03T05:00:00.000Z', 1000),
+    at('1796000003.500000', '2026-12-03T03:30:00.000Z', '2026-12-03T03:50:00.000Z', 0),
+  ];
+  const [, , a, b] = reports;
+
+  it('compares a load with the loads committed before it, and lists the last loads in commit order', () => {
+    // B's commit could not see A (not committed yet): B is compared with the two before.
+    expect(earlierLoads(b!, reports, settings).map((l) => l.loadId)).toEqual([
+      reports[1]!.loadId,
+      reports[0]!.loadId,
+    ]);
+    // A's commit saw B: the newest commit first.
+    expect(earlierLoads(a!, reports, settings).map((l) => l.loadId)).toEqual([
+      b!.loadId,
+      reports[1]!.loadId,
+      reports[0]!.loadId,
+    ]);
+    const report = qualityReport(reports, { ...QUALITY_OPTION_DEFAULTS, last: 2 });
+    expect(report.loads.map((l) => [l.loadId, l.trailingLoads])).toEqual([
+      [b!.loadId, 2],
+      [a!.loadId, 3],
+    ]);
+    expect(report.loads[0]!.flags).toEqual([
+      { kind: 'quiet_feed', table: 'orders', rows: 0, trailingMedian: 1000 },
+    ]);
+  });
+
+  it('is what the commit reads from the lake', async () => {
+    const scratch = await Scratch.create('quality-commit-order');
+    try {
+      const store = createLocalStore(scratch.dir);
+      // At A's commit every other load is committed and in the lake.
+      for (const r of reports) await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+      expect((await readEarlierLoads(store, a!, settings)).loads).toEqual(
+        earlierLoads(a!, reports, settings),
+      );
+    } finally {
+      await scratch.dispose();
+    }
+  });
+});
+
+describe('how far back the commit reads', () => {
+  const settings = QUALITY_DEFAULTS;
+  const counting = (dir: string) => {
+    const store = createLocalStore(dir);
+    let reads = 0;
+    return {
+      reads: () => reads,
+      store: {
+        ...store,
+        get: (key: string) => {
+          if (key.startsWith('_loads/')) reads += 1;
+          return store.get(key);
+        },
+      },
+    };
+  };
+
+  it('reads what the judgement needs when a table of the load never had a row, not every report', async () => {
+    // 200 daily loads; `suggestions` is one of their resources and never had a row.
+    const reports: LoadFigures[] = [];
+    for (let i = 0; i < 200; i += 1) {
+      const startedAt = new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString();
+      reports.push(
+        load(
+          1,
+          { orders: 100, accounts: 100 },
+          {
+            loadId: loadIdFromTime(new Date(startedAt)),
+            startedAt,
+            committedAt: startedAt.replace('T00:00', 'T00:20'),
+            schedule: 'daily',
+            resources: ['accounts', 'orders', 'suggestions'],
+          },
+        ),
+      );
+    }
+    const current = reports.at(-1)!;
+    const scratch = await Scratch.create('quality-never-fed');
+    try {
+      const { store, reads } = counting(scratch.dir);
+      for (const r of reports) {
+        await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+        await store.put(`_dlt_loads/${r.loadId}.parquet`, new Uint8Array([1]));
+      }
+      const scan = await readEarlierLoads(store, current, settings);
+      // The window, and as far back as a dead feed is followed (DEAD_FEED_LOADS), in chunks of 16.
+      expect(scan.reportsRead).toBe(DEAD_FEED_LOADS + 1);
+      expect(reads()).toBeLessThanOrEqual(DEAD_FEED_LOADS + 1 + 16);
+      expect(reads()).toBeLessThan(reports.length - 1);
+      expect(loadSignals(current, scan.loads, settings).quietTables).toEqual([]);
+      // status, from every report, judges over the same loads.
+      expect(scan.loads).toEqual(earlierLoads(current, reports, settings));
+    } finally {
+      await scratch.dispose();
+    }
+  });
+
+  it('keeps a dead feed flagged for DEAD_FEED_LOADS loads of its series, then no longer judges it', () => {
+    const reports: LoadFigures[] = [];
+    const days = 7 + DEAD_FEED_LOADS + 2;
+    for (let i = 0; i < days; i += 1) {
+      const startedAt = new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString();
+      reports.push(
+        load(
+          1,
+          { orders: i < 7 ? 1000 : 0, accounts: 1000 },
+          {
+            loadId: loadIdFromTime(new Date(startedAt)),
+            startedAt,
+            committedAt: startedAt.replace('T00:00', 'T00:20'),
+            schedule: 'daily',
+          },
+        ),
+      );
+    }
+    const quiet = (i: number) =>
+      loadSignals(reports[i]!, earlierLoads(reports[i]!, reports, settings), settings).quietTables;
+    // Empty from load 7: the load with DEAD_FEED_LOADS empty loads before it is still flagged.
+    expect(quiet(7 + DEAD_FEED_LOADS)).toEqual(['orders']);
+    expect(quiet(7 + DEAD_FEED_LOADS + 1)).toEqual([]);
   });
 });

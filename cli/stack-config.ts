@@ -1,0 +1,108 @@
+/**
+ * `status`'s data-quality settings from the stack's own config: the `dataQuality` of a cdk.json
+ * (`context.paylink.dataQuality`), read with the schema `cdk synth` uses (core/quality-config.ts),
+ * so `status` judges a lake with the values its deployed alarms and commit were built with.
+ *
+ * Which file: `--stack-config <cdk.json>`, else `./cdk.json` when the working folder has one
+ * with a `paylink` context (a CDK app's folder). Not the `--config` of `load`: that file is
+ * the loader's resource overrides, a different document.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseOrThrow } from '#core/config.ts';
+import { ConfigError } from '#core/errors.ts';
+import { type DataQualityConfig, dataQualitySchema } from '#core/quality-config.ts';
+import { pathFrom } from './args.ts';
+
+/** The CDK context key of the stack's config (infra/constants.ts CONTEXT_KEY). */
+const CONTEXT_KEY = 'paylink';
+
+/** The settings `status` takes from `dataQuality`, by their cdk.json names. */
+export const STACK_QUALITY_KEYS = [
+  'trailingLoads',
+  'minTrailingLoads',
+  'quietFeedFraction',
+  'failedUserSharePercent',
+  'minExpectedRows',
+] as const;
+
+export type StackQualityKey = (typeof STACK_QUALITY_KEYS)[number];
+
+export interface StackQualityConfig {
+  /** The file as the user typed it, or `./cdk.json`. */
+  readonly file: string;
+  /** Whether it was found in the working folder rather than given with --stack-config. */
+  readonly implicit: boolean;
+  /** The stack's settings, defaults filled in as `cdk synth` fills them. */
+  readonly dataQuality: DataQualityConfig;
+  /** The keys the file sets itself (the others are the stack's defaults). */
+  readonly given: ReadonlySet<StackQualityKey>;
+}
+
+/** The file's stack settings; undefined when none is given and ./cdk.json is absent or not the stack's. */
+export async function readStackQualityConfig(
+  cwd: string,
+  typed: string | undefined,
+): Promise<StackQualityConfig | undefined> {
+  const implicit = typed === undefined;
+  const file = typed ?? './cdk.json';
+  // Named as given; the implicit file in the words the user would look for it.
+  const source = implicit ? `${file} (read because it is in the working folder)` : `--stack-config ${file}`;
+  let text: string;
+  try {
+    text = await readFile(pathFrom(cwd, file), 'utf8');
+  } catch (error) {
+    if (implicit) return undefined;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      '--stack-config',
+      code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file} (${code ?? 'error'})`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError(source, 'is not valid JSON');
+  }
+  const context = objectAt(parsed, 'context');
+  let stack = context?.[CONTEXT_KEY];
+  // `cdk -c paylink='{...}'` stores it as a JSON string; a cdk.json may too.
+  if (typeof stack === 'string') {
+    try {
+      stack = JSON.parse(stack);
+    } catch {
+      throw new ConfigError(source, `context.${CONTEXT_KEY} is a string that is not valid JSON`);
+    }
+  }
+  if (stack === undefined || stack === null || typeof stack !== 'object' || Array.isArray(stack)) {
+    // Another CDK app's cdk.json: nothing of this stack in it.
+    if (implicit) return undefined;
+    throw new ConfigError(
+      source,
+      `has no context.${CONTEXT_KEY} object (the stack's config, docs/deploy.md)`,
+    );
+  }
+  const raw = (stack as Record<string, unknown>).dataQuality ?? {};
+  let dataQuality: DataQualityConfig;
+  try {
+    dataQuality = parseOrThrow(dataQualitySchema, raw, `context.${CONTEXT_KEY}.dataQuality`);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConfigError(source, error.message, error);
+  }
+  const set = raw !== null && typeof raw === 'object' ? Object.keys(raw) : [];
+  return {
+    file,
+    implicit,
+    dataQuality,
+    given: new Set(STACK_QUALITY_KEYS.filter((k) => set.includes(k))),
+  };
+}
+
+function objectAt(value: unknown, key: string): Record<string, unknown> | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const inner = (value as Record<string, unknown>)[key];
+  return inner !== null && typeof inner === 'object' && !Array.isArray(inner)
+    ? (inner as Record<string, unknown>)
+    : undefined;
+}

@@ -1,0 +1,163 @@
+/**
+ * `paylink-loader status` judges a lake as the deployed stack does: with the stack's
+ * `dataQuality` settings from its cdk.json (`--stack-config`, or ./cdk.json in the working
+ * folder), a flag still winning, and where each value came from said. On a lake of load
+ * reports written here (the numbers chosen, not loaded), so each judgement is known.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { main } from '#cli/main.ts';
+import type { LakeStatus } from '#cli/status-command.ts';
+import { loadIdFromTime } from '#core/layout.ts';
+import { captureIo, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+
+let scratch: Scratch;
+let lake: string;
+/** A folder holding the stack's cdk.json, as a CDK app's folder does. */
+let app: string;
+let cdkJson: string;
+
+/** A committed load's report: 100 users, the rows given, in the `daily` series. */
+function report(day: number, orders: number) {
+  const startedAt = `2026-11-${String(day).padStart(2, '0')}T03:00:00.000Z`;
+  const loadId = loadIdFromTime(new Date(startedAt));
+  return {
+    formatVersion: 1,
+    loadId,
+    dt: startedAt.slice(0, 10),
+    startedAt,
+    committedAt: startedAt.replace('T03:00', 'T03:20'),
+    resources: ['accounts', 'orders'],
+    users: 100,
+    failedUserCount: 0,
+    failedUsers: [],
+    missingBatches: [],
+    requests: 300,
+    rowsByTable: { accounts: 100, orders, user_loads: 200 },
+    files: [],
+    schemaVersion: 1,
+    schemaChanges: [],
+    nonFiniteValues: 0,
+    endpointFindings: [],
+    schedule: 'daily',
+    usersSelection: 'all',
+  };
+}
+
+/** The stack config of a cdk.json, `dataQuality` as given. */
+const stackJson = (dataQuality: unknown) =>
+  JSON.stringify({ app: 'npx tsx infra/app.ts', context: { paylink: { stackName: 'Lake', dataQuality } } });
+
+beforeAll(async () => {
+  scratch = await Scratch.create('status-settings');
+  lake = scratch.path('lake');
+  const store = createLocalStore(lake);
+  // 30 orders per load, then 24: 0.8 x the median. Quiet below 0.9, not below 0.5.
+  const reports = [1, 2, 3].map((d) => report(d, 30));
+  reports.push(report(4, 24));
+  for (const r of reports) {
+    await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+    await store.put(`_dlt_loads/${r.loadId}.parquet`, new Uint8Array([1]));
+  }
+  app = scratch.path('app');
+  await mkdir(app, { recursive: true });
+  cdkJson = join(app, 'cdk.json');
+  // 24 orders against 30 expected: judged with minExpectedRows 20 (the default).
+  await writeFile(cdkJson, stackJson({ quietFeedFraction: 0.9, trailingLoads: 3 }));
+});
+
+afterAll(async () => {
+  await scratch?.dispose();
+});
+
+const quality = (stdout: string) => (JSON.parse(stdout) as LakeStatus).quality;
+
+describe('status with the stack config', () => {
+  it("judges with the stack's dataQuality (--stack-config) and says where each value came from", async () => {
+    const plain = await runCli(['status', '--dest', lake, '--json']);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(quality(plain.stdout).loads.at(-1)!.flags).toEqual([]);
+
+    const run = await runCli(['status', '--dest', lake, '--json', '--stack-config', cdkJson]);
+    expect(run.code, run.stderr).toBe(0);
+    const q = quality(run.stdout);
+    expect(q.settings).toMatchObject({ quietFraction: 0.9, trailingLoads: 3, minTrailingLoads: 2 });
+    expect(q.loads.at(-1)!.flags).toEqual([
+      { kind: 'quiet_feed', table: 'orders', rows: 24, trailingMedian: 30 },
+    ]);
+    expect(q.sources).toEqual({
+      trailingLoads: `${cdkJson} trailingLoads`,
+      minTrailingLoads: `${cdkJson} (the stack's default)`,
+      quietFraction: `${cdkJson} quietFeedFraction`,
+      failedUserSharePercent: `${cdkJson} (the stack's default)`,
+      minExpectedRows: `${cdkJson} (the stack's default)`,
+    });
+    const text = await runCli(['status', '--dest', lake, '--stack-config', cdkJson]);
+    expect(text.stdout).toContain(
+      `Settings: trailingLoads 3 (${cdkJson} trailingLoads), minTrailingLoads 2 (${cdkJson} (the stack's default)), quietFeedFraction 0.9 (${cdkJson} quietFeedFraction)`,
+    );
+    expect(text.stdout).toContain('quiet feed orders (24 rows, trailing median 30)');
+  });
+
+  it('reads ./cdk.json in the working folder when it is the stack config, and a flag still wins', async () => {
+    const inApp = captureIo({}, { cwd: app });
+    expect(await main(['status', '--dest', lake, '--json'], inApp.io), inApp.stderr()).toBe(0);
+    const q = quality(inApp.stdout());
+    expect(q.settings.quietFraction).toBe(0.9);
+    expect(q.sources?.quietFraction).toBe('./cdk.json quietFeedFraction');
+
+    const flagged = captureIo({}, { cwd: app });
+    expect(await main(['status', '--dest', lake, '--json', '--quiet-fraction', '0.5'], flagged.io)).toBe(0);
+    const f = quality(flagged.stdout());
+    expect(f.settings.quietFraction).toBe(0.5);
+    expect(f.sources?.quietFraction).toBe('--quiet-fraction');
+    expect(f.sources?.trailingLoads).toBe('./cdk.json trailingLoads');
+    expect(f.loads.at(-1)!.flags).toEqual([]);
+  });
+
+  it('ignores a cdk.json in the working folder that is not the stack config', async () => {
+    const other = scratch.path('other-app');
+    await mkdir(other, { recursive: true });
+    await writeFile(join(other, 'cdk.json'), JSON.stringify({ app: 'node app.js', context: {} }));
+    const io = captureIo({}, { cwd: other });
+    expect(await main(['status', '--dest', lake, '--json'], io.io)).toBe(0);
+    expect(quality(io.stdout()).settings.quietFraction).toBe(0.5);
+    expect(quality(io.stdout()).sources?.quietFraction).toBe('default');
+  });
+
+  it('refuses a bad stack config with one line naming the file and the key, never a stack trace', async () => {
+    const bad = join(app, 'bad.json');
+    await writeFile(bad, stackJson({ quietFeedFraction: 2 }));
+    const run = await runCli(['status', '--dest', lake, '--stack-config', bad]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain(
+      `--stack-config ${bad}: context.paylink.dataQuality.quietFeedFraction: must be at most 1`,
+    );
+    const missing = await runCli(['status', '--dest', lake, '--stack-config', join(app, 'nope.json')]);
+    expect(missing.stderr).toContain(`--stack-config: file not found: ${join(app, 'nope.json')}`);
+    const notStack = join(app, 'not-stack.json');
+    await writeFile(notStack, JSON.stringify({ context: {} }));
+    const none = await runCli(['status', '--dest', lake, '--stack-config', notStack]);
+    expect(none.stderr).toContain('has no context.paylink object');
+    expect(`${run.stderr}${missing.stderr}${none.stderr}`).not.toMatch(/\n\s+at /);
+    const withLoadId = await runCli([
+      'status',
+      '--dest',
+      lake,
+      '--load-id',
+      '1796000000',
+      '--stack-config',
+      cdkJson,
+    ]);
+    expect(withLoadId.stderr).toContain('--stack-config: sets the data-quality section');
+  });
+
+  it('says in --help where the values come from', async () => {
+    const help = await runCli(['status', '--help']);
+    expect(help.stdout + help.stderr).toContain('--stack-config <cdk.json>');
+    expect(help.stdout + help.stderr).toContain('./cdk.json is read when the working folder has one');
+  });
+});
