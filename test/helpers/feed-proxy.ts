@@ -2,6 +2,8 @@
  * A loopback proxy in front of the PayLink simulator, for tests of what a load reports:
  * - `emptyPaths`: data paths answered with their lists emptied (a feed gone quiet upstream:
  *   200, the same envelope, no rows), the rest of the body kept;
+ * - `missingPaths`: data paths answered 404, as an endpoint that does not exist (what an
+ *   endpoint finding disables), never reaching the simulator;
  * - `markPayload`: every object of a list answered gets one more field, `obs_marker`, with a
  *   distinctive value, so a test can look for payload values in what the loader wrote elsewhere;
  * - every string value of every body that passes through is collected (`payloadValues`), the
@@ -13,6 +15,8 @@ export interface FeedProxy {
   readonly url: string;
   /** Paths (without query) whose lists are emptied, e.g. `/pay-link/orders`. */
   readonly emptyPaths: Set<string>;
+  /** Paths (without query) answered 404 with a JSON error body, e.g. `/pay-link/accounts`. */
+  readonly missingPaths: Set<string>;
   markPayload: boolean;
   /** Every string value seen in a response body (markers included). */
   readonly payloadValues: Set<string>;
@@ -23,6 +27,7 @@ const FORWARDED_HEADERS = ['content-type', 'retry-after'];
 
 export async function startFeedProxy(target: string): Promise<FeedProxy> {
   const emptyPaths = new Set<string>();
+  const missingPaths = new Set<string>();
   const payloadValues = new Set<string>();
   let marks = 0;
   const state = { markPayload: false };
@@ -45,6 +50,12 @@ export async function startFeedProxy(target: string): Promise<FeedProxy> {
     return body;
   };
   const server: HttpTestServer = await startHttpTestServer(async (request, response) => {
+    if (missingPaths.has(request.path)) {
+      response
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ message: 'Not Found' }));
+      return;
+    }
     const upstream = await fetch(`${target}${request.url}`, {
       method: request.method,
       headers: Object.fromEntries(
@@ -74,6 +85,7 @@ export async function startFeedProxy(target: string): Promise<FeedProxy> {
   return {
     url: server.url,
     emptyPaths,
+    missingPaths,
     get markPayload() {
       return state.markPayload;
     },
