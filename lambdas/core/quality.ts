@@ -182,6 +182,13 @@ export function unfetchedResources(load: Pick<LoadFigures, 'endpointFindings'>):
 /** The table's resource: a child table (`orders__items`) belongs to its root's (`orders`). */
 const resourceOf = (table: string) => table.split('__')[0]!;
 
+/** `fetched(loads, table)`: the loads (of `all`) that fetched the table's resource. */
+function fetchedIn(all: readonly LoadFigures[]) {
+  const unfetched = new Map(all.map((l) => [l, unfetchedResources(l)]));
+  return (loads: readonly LoadFigures[], table: string): LoadFigures[] =>
+    loads.filter((l) => !unfetched.get(l)?.has(resourceOf(table)));
+}
+
 /** Users whose data the load holds: its users less those that failed. */
 export function loadedUsers(load: Pick<LoadFigures, 'users' | 'failedUserCount'>): number {
   return Math.max(0, load.users - load.failedUserCount);
@@ -218,25 +225,28 @@ export function tableTrends(
     for (const t of Object.keys(l.rowsByTable)) if (isFeedTable(t)) tables.add(t);
   for (const t of emptyRunTables(load, usable)) tables.add(t);
   const users = loadedUsers(load);
-  const unfetched = unfetchedResources(load);
+  const fetched = fetchedIn(usable);
   return [...tables].sort().map((table): TableTrend => {
     const rows = load.rowsByTable[table] ?? 0;
     const unjudged = { table, rows, trailingMedian: undefined, ratio: undefined, quiet: false };
     // Its endpoint was found unusable (EndpointUnavailable says so): its rows say nothing of the feed.
-    if (unfetched.has(resourceOf(table)))
-      return { ...unjudged, trailingLoads: window.length, disabled: true };
-    if (window.length < Math.max(1, settings.minTrailingLoads) || users === 0)
-      return { ...unjudged, trailingLoads: window.length };
-    let base = window;
+    if (unfetchedResources(load).has(resourceOf(table)))
+      return { ...unjudged, trailingLoads: fetched(window, table).length, disabled: true };
+    // Nor do its zero rows in an earlier load that did not fetch it: not a median's datapoint.
+    const win = fetched(window, table);
+    if (win.length < Math.max(1, settings.minTrailingLoads) || users === 0)
+      return { ...unjudged, trailingLoads: win.length };
+    let base = win;
     let emptySince: string | undefined;
-    if (rows === 0 && median(window.map((l) => perUser(l, table))) === 0) {
+    if (rows === 0 && median(win.map((l) => perUser(l, table))) === 0) {
       // Empty now and for most of the window: compare with the loads before it went empty.
-      const run = usable.findIndex((l) => (l.rowsByTable[table] ?? 0) > 0);
+      const mine = fetched(usable, table);
+      const run = mine.findIndex((l) => (l.rowsByTable[table] ?? 0) > 0);
       if (run > 0 && run <= DEAD_FEED_LOADS) {
-        const before = usable.slice(run, run + settings.trailingLoads);
+        const before = mine.slice(run, run + settings.trailingLoads);
         if (before.length >= settings.minTrailingLoads) {
           base = before;
-          emptySince = usable[run - 1]!.loadId;
+          emptySince = mine[run - 1]!.loadId;
         }
       }
     }
@@ -431,16 +441,23 @@ function enoughEarlier(
   const window = usable.slice(0, n);
   const tables = new Set([...(load.resources ?? []), ...knownTables, ...fedTables(found)]);
   const unfetched = unfetchedResources(load);
+  const fetched = fetchedIn(usable);
   for (const table of tables) {
     if (!isFeedTable(table) || (load.rowsByTable[table] ?? 0) > 0) continue;
     // Not judged in this load (tableTrends): nothing to look for.
     if (unfetched.has(resourceOf(table))) continue;
-    if (median(window.map((l) => perUser(l, table))) > 0) continue;
+    const win = fetched(window, table);
+    // Not fetched in the whole window: not judged either (tableTrends), nothing to look for.
+    if (win.length === 0 || median(win.map((l) => perUser(l, table))) > 0) continue;
     // Empty now and in most of the window: the loads before the empty run are wanted too, as
     // far back as a dead feed is judged (DEAD_FEED_LOADS); a table empty in all of those loads
     // (never fed, or dead longer) is not judged and needs nothing more.
-    const run = usable.findIndex((l) => (l.rowsByTable[table] ?? 0) > 0);
-    if (run === -1 ? usable.length <= DEAD_FEED_LOADS : run <= DEAD_FEED_LOADS && usable.length < run + n)
+    // Loads that did not fetch it are passed over, so its run is counted in the loads that did;
+    // the scan still stops DEAD_FEED_LOADS + n loads back whatever they were.
+    if (usable.length > DEAD_FEED_LOADS + n) continue;
+    const mine = fetched(usable, table);
+    const run = mine.findIndex((l) => (l.rowsByTable[table] ?? 0) > 0);
+    if (run === -1 ? usable.length <= DEAD_FEED_LOADS : run <= DEAD_FEED_LOADS && mine.length < run + n)
       return false;
   }
   return true;

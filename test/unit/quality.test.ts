@@ -929,3 +929,39 @@ describe('how far back the commit reads', () => {
     expect(quiet(7 + DEAD_FEED_LOADS + 1)).toEqual([]);
   });
 });
+
+describe('earlier loads that did not fetch a table', () => {
+  const settings = QUALITY_DEFAULTS;
+  const day = (d: number, orders: number, extra: Partial<LoadFigures> = {}) =>
+    load(d, { accounts: 1000, orders }, { schedule: 'daily', ...extra });
+  const disabled = { endpointFindings: [{ resource: 'orders' }] };
+
+  it('are no datapoint of its median: a feed low after its endpoint came back is still quiet', () => {
+    // Three fed loads, four with orders disabled (0 rows), then orders answering at 40%.
+    const reports = [1, 2, 3].map((d) => day(d, 1000));
+    for (let d = 4; d <= 7; d += 1) reports.push(day(d, 0, disabled));
+    reports.push(day(8, 400));
+    const current = reports.at(-1)!;
+    const signals = loadSignals(current, earlierLoads(current, reports, settings), settings);
+    // Counted as 0s, the disabled loads made the median 0 and the table went unjudged.
+    expect(signals.tables.find((t) => t.table === 'orders')).toMatchObject({
+      trailingMedian: 1000,
+      trailingLoads: 3,
+      ratio: 0.4,
+      quiet: true,
+    });
+    expect(signals.quietTables).toEqual(['orders']);
+  });
+
+  it('are passed over when a dead feed is followed back to the loads before its empty run', () => {
+    const reports = [1, 2, 3, 4].map((d) => day(d, 1000));
+    reports.push(day(5, 0, disabled), day(6, 0, disabled));
+    for (let d = 7; d <= 12; d += 1) reports.push(day(d, 0));
+    const current = reports.at(-1)!;
+    const trend = loadSignals(current, earlierLoads(current, reports, settings), settings).tables.find(
+      (t) => t.table === 'orders',
+    );
+    // Its empty run began with the first load that fetched it and found nothing.
+    expect(trend).toMatchObject({ quiet: true, trailingMedian: 1000, emptySince: reports[6]!.loadId });
+  });
+});
