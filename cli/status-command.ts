@@ -194,7 +194,8 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
   signals of the last loads (the deployed stack's alarms, docs/operations.md): failed-user share,
   each table's rows against its trailing median (quiet feeds), resources marked
   endpoint-unavailable, and with --run-window-minutes runs that ended outside their window.
-  --last <n>                 loads whose signals are shown (default 5)
+  --last <n>                 loads whose signals are shown, the last to commit (default 5);
+                             each is compared with the loads committed before it
   --trailing-loads <n>       earlier loads of the same series (schedule, users selection and
                              tables) the median is taken over (default 7)
   --min-trailing-loads <n>   no table is judged before this many earlier loads (default 2; at
