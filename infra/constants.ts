@@ -54,7 +54,7 @@ export const WEBHOOK_DEFAULTS = {
   unsignedPer5Minutes: 100,
   /**
    * Alarm when this many correctly signed requests in 5 minutes are refused for their content
-   * (`malformed`, `bad-identifier`): Atomic sent them, so each is a change lost after its retries,
+   * (`malformed`, `bad-identifier`, `bad-task-id`): Atomic sent them, so each is a change lost after its retries,
    * and a format change at Atomic would stop incremental loading without any other sign.
    */
   refusedSignedPer5Minutes: 1,

@@ -41,7 +41,7 @@ export interface WebhookReceiverProps {
  * - a metric filter on the receiver's `{"webhook": "rejected", "reason", "stack"}` log lines and
  *   alarms to the alarm topic: any request with a signature that does not verify (a rotated
  *   secret Atomic still signs with, or a forgery attempt), floods of unsigned requests, and any
- *   correctly signed request refused for its content (`malformed`, `bad-identifier`: Atomic
+ *   correctly signed request refused for its content (`malformed`, `bad-identifier`, `bad-task-id`: Atomic
  *   changed its event format, and every such event is lost after its retries).
  */
 export class WebhookReceiver extends Construct {
@@ -116,6 +116,11 @@ export class WebhookReceiver extends Construct {
       'bad-identifier',
       WEBHOOK_DEFAULTS.refusedSignedPer5Minutes,
       'Correctly signed PayLink webhook events were refused for a user identifier no users list could hold (blank, a control character, over 1,024 characters); those events are not stored and their users are not loaded by changed schedules',
+    );
+    alarm(
+      'bad-task-id',
+      WEBHOOK_DEFAULTS.refusedSignedPer5Minutes,
+      "Correctly signed PayLink webhook events were refused for a task id that is not one URL path segment ('.' or '..': /task/../details is requested as /details); those events are not stored and their tasks are not loaded",
     );
     alarm(
       'too-large',

@@ -5,12 +5,12 @@
  */
 import type { HttpPolicy } from '#core/config.ts';
 import { ConfigError, CredentialsError, MalformedResponseError, PayLinkHttpError } from '#core/errors.ts';
+import { parseJsonBody } from '#core/json-body.ts';
 import type { PayLinkApi, PayLinkRequest, PayLinkSession } from '#core/ports.ts';
 import type { RateLimiter } from '#core/rate-limiter.ts';
 import { resolveHttpPolicy } from '#core/retry-policy.ts';
 import type { Clock, JsonValue } from '#core/types.ts';
 import { createAccessTokenGate, MintRejection } from './access-token-gate.ts';
-import { parseJsonBody } from './json-body.ts';
 import { createAttemptSender } from './paylink-http-attempt.ts';
 import { type Accepted, createTransport, originOf, type PayLinkEvent } from './paylink-transport.ts';
 import { sleep } from './system-timers.ts';

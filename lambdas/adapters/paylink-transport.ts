@@ -9,10 +9,10 @@ import {
   PayLinkNetworkError,
   ResponseTooLargeError,
 } from '#core/errors.ts';
+import { parseJsonBody } from '#core/json-body.ts';
 import type { RateLimiter } from '#core/rate-limiter.ts';
 import { isRetryableStatus, retryDelayMs } from '#core/retry-policy.ts';
 import type { Clock, JsonValue } from '#core/types.ts';
-import { parseJsonBody } from './json-body.ts';
 import type { SendAttempt } from './paylink-http-attempt.ts';
 
 /** What the client reports as it works: endpoint labels, statuses and delays, never values. */

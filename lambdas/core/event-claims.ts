@@ -46,7 +46,7 @@ import { readCommittedSchema } from './lake-schema.ts';
 import { dltLoadsKey, loadMarkerKey } from './layout.ts';
 import { acquireLease, isLive, type Lease, type LeaseOwner, readLease } from './lease.ts';
 import type { BatchManifest } from './load-batch.ts';
-import { normalizeRecord } from './normalize.ts';
+import { type NormalizeRouting, normalizeRecord } from './normalize.ts';
 import type { PlanDoc } from './plan.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
 import { readJson, writeJson } from './store-json.ts';
@@ -515,6 +515,19 @@ export function eventRecord(event: LoadedEvent): JsonObject {
   };
 }
 
+/**
+ * How `webhook_events` rows are normalized: from the event alone, never from what the lake
+ * remembers (README, "Webhook events' data"). API tables follow the lake's memory: a path once
+ * kept as JSON stays JSON, so a map keyed by data does not grow a column per key again. Events
+ * are not one resource's records but facts of many kinds, each its own: one event whose `data`
+ * is keyed by ids (or has over 256 keys) would otherwise make every later event's `data` one
+ * JSON text column, and `data__status` would stay null for all of them. So each event's objects
+ * are flattened or kept as JSON by their own keys and depth (`WIDE_OBJECT_KEYS`, data-like keys,
+ * `MAX_NESTING_DEPTH`), and a wide object in a list keeps none of its fields in columns (it
+ * cannot know the lake's): the same bytes always give the same rows.
+ */
+const EVENT_ROUTING: NormalizeRouting = { isJsonPath: () => false, hasField: () => false };
+
 /** The events' rows, typed from the committed registry and staged as batch `EVENT_CLAIMS.batch`. */
 async function stageEvents(
   plan: PlanDoc,
@@ -523,7 +536,7 @@ async function stageEvents(
 ): Promise<BatchManifest> {
   const registry = await readCommittedSchema(deps.store);
   registry.declareResource(EVENTS_TABLE, EVENT_COLUMNS);
-  const routing = registry.routing();
+  const routing = EVENT_ROUTING;
   const batch = EVENT_CLAIMS.batch;
   const sinks = new TableSinks(
     { store: deps.store, parts: deps.parts, registry },

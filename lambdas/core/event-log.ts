@@ -19,16 +19,20 @@
  * into a closed partition is not listed (`verify` does not look there either). Cost: one LIST
  * per partition of the window per run (in parallel), and about 70 bytes of state per event kept.
  *
- * An object under `_events/` that is not one of our events (not JSON, truncated, another shape:
- * edited or damaged by hand) is set aside, never a reason to fail: it is not taken (a repaired
+ * An object under `_events/` that is not one of our events (not JSON, truncated, another shape,
+ * a user identifier or task id the receiver refuses: edited or damaged by hand) is set aside, never a reason to fail: it is not taken (a repaired
  * object is loaded later), its key is kept in `aside` (so it is read again even after its
  * partition closes), loads report it, and `verify` / `status` name it. The object stays.
  */
+import { stringify } from 'lossless-json';
 import { LakeStateError } from './errors.ts';
+import { parseJsonBody } from './json-body.ts';
+import { NumberLiteral } from './number-literal.ts';
+import { isSafePathSegment } from './path-segment.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore } from './ports.ts';
 import type { JsonObject } from './types.ts';
-import { WEBHOOK } from './webhook.ts';
+import { isLoadableEventIdentifier, taskIdOf, WEBHOOK } from './webhook.ts';
 
 /** One stored event object. */
 export interface EventRef {
@@ -126,26 +130,33 @@ export async function listEvents(
 }
 
 const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
+// A NumberLiteral (json-body.ts) is a class instance, not an object of the event.
 const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof NumberLiteral);
+
+/** A value for a message: JSON-quoted (control characters escaped), at most 64 characters of it. */
+const quoted = (value: string) => JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value);
 
 /**
- * The task an event names. Atomic documents `task-status-updated` with the status under `data`
- * (../shared/docs/paylink-api.md) but not the field that holds the task id; legacy events carry
- * a top-level `task`. Tried in order: `data.taskId`, `data.task` (an id or `{_id}`), `task`.
+ * A value as JSON text: a bigint or a NumberLiteral as the body spelled it (lossless-json), a
+ * NaN / Infinity token (not JSON; only an object edited by hand has one) as its string.
  */
-export function taskIdOf(body: Record<string, unknown>): string | null {
-  const data = isObject(body.data) ? body.data : {};
-  const nested = data.task;
-  return text(data.taskId) ?? text(nested) ?? (isObject(nested) ? text(nested._id) : null) ?? text(body.task);
+function rawJson(value: unknown): string | null {
+  const tokens = (_key: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
+  return stringify(value, tokens) ?? null;
 }
 
-/** The stored document as a LoadedEvent; throws LakeStateError naming the key when it is not one of ours. */
+/**
+ * The stored document as a LoadedEvent; throws LakeStateError naming the key when it is not one
+ * of ours. Parsed like an API body (json-body.ts), so the README's number policy holds for
+ * `webhook_events` too: `12345678901234567890123` in `data` keeps its digits (a bigint, stored
+ * in a `__v_text` variant or as spelled in JSON text), never a rounded double.
+ */
 export function parseStoredEvent(ref: EventRef, bytes: Uint8Array): LoadedEvent {
   const where = eventObjectKeyOf(ref);
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder().decode(bytes));
+    doc = parseJsonBody(new TextDecoder().decode(bytes));
   } catch (error) {
     throw new LakeStateError(`lake ${where}: not valid JSON (was it edited by hand?)`, error);
   }
@@ -156,6 +167,18 @@ export function parseStoredEvent(ref: EventRef, bytes: Uint8Array): LoadedEvent 
     throw new LakeStateError(
       `lake ${where}: not a stored webhook event (no event.user.identifier or receivedAt)`,
     );
+  // What the receiver refuses (webhook.ts) is not one of its events: an object put here by
+  // hand (or stored before the receiver checked) whose user or task could never be loaded is
+  // set aside and reported, not committed with its user silently left out.
+  if (!isLoadableEventIdentifier(identifier))
+    throw new LakeStateError(
+      `lake ${where}: event.user.identifier ${quoted(identifier)} is one the receiver refuses (blank, a control character, over 1,024 characters, or '.' / '..'): its user cannot be loaded`,
+    );
+  const taskId = taskIdOf(event);
+  if (taskId !== null && !isSafePathSegment(taskId))
+    throw new LakeStateError(
+      `lake ${where}: the event's task id ${quoted(taskId)} is one the receiver refuses ('.' or '..': it would not stay one path segment of /task/{id}/details)`,
+    );
   const data = isObject(event.data) ? (event.data as JsonObject) : {};
   const cloudEvent = isObject(doc.cloudEvent) ? doc.cloudEvent : {};
   const sentTime = text(event.eventTime);
@@ -165,10 +188,10 @@ export function parseStoredEvent(ref: EventRef, bytes: Uint8Array): LoadedEvent 
     eventType: text(event.eventType) ?? 'unknown',
     eventTime: sentTime ?? (doc.receivedAt as string),
     eventTimeDefaulted: sentTime === null,
-    eventTimeRaw: sentTime === null && 'eventTime' in event ? JSON.stringify(event.eventTime) : null,
+    eventTimeRaw: sentTime === null && 'eventTime' in event ? rawJson(event.eventTime) : null,
     identifier,
     userId: text(user?._id),
-    taskId: taskIdOf(event),
+    taskId,
     status: text(data.status),
     failReason: text(data.failReason),
     ceId: text(cloudEvent.id),

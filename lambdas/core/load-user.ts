@@ -25,6 +25,7 @@ import {
 import { type NormalizeRouting, normalizeRecord } from './normalize.ts';
 import { isJsonObject, NumberLiteral } from './number-literal.ts';
 import { firstPage, nextPage } from './paginate.ts';
+import { isSafePathSegment } from './path-segment.ts';
 import type { PayLinkApi, PayLinkSession } from './ports.ts';
 import { KNOWN_TASKS, type ResourceDef } from './resources.ts';
 import { selectRecords } from './select.ts';
@@ -99,6 +100,20 @@ class ParentFailedError extends LoaderError {
   }
 }
 
+/**
+ * A value that would not stay one segment of its request path (path-segment.ts: `.`, `..`): not
+ * requested, since `/task/../details` is fetched as `/details`. Codes: `unsafe_identifier`,
+ * `unsafe_task_id`, `unsafe_path_key` (a parent record's id).
+ */
+export class UnsafePathSegmentError extends LoaderError {
+  constructor(code: 'unsafe_identifier' | 'unsafe_task_id' | 'unsafe_path_key', what: string, path: string) {
+    super(`${what} not requested: '.' or '..' would not stay one path segment of ${path}`, { code });
+  }
+}
+
+/** `user_loads.error_code` of a tasks unit some of whose known task ids were not requested (unsafe). */
+export const UNSAFE_TASK_ID = 'unsafe_task_id';
+
 /** How a step ended, for its children: fetched records, or why there are none. */
 type StepState =
   | { readonly kind: 'fetched'; readonly records: readonly FetchedRecord[] }
@@ -145,24 +160,30 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
       continue;
     }
     try {
-      const { records, unknownKeys } = await fetchUnit(resource, input, session, states, counter);
+      const { records, unknownKeys, unsafeKeys } = await fetchUnit(resource, input, session, states, counter);
       states.set(resource.table, { kind: 'fetched', records });
       steps.push({ resource: resource.table, result: 'ok' });
       if (!step.emit) continue;
       const unitRows = normalizeUnit(resource, records, input);
       rows.push(...unitRows.rows);
       const unknown = unknownKeys.length;
+      const notFound =
+        unknown === 0
+          ? null
+          : `PayLink answered 404 for ${unknown} of its task id(s) (${unknownKeys.slice(0, 5).join(', ')}${unknown > 5 ? ', ...' : ''}): stale or unknown; the others were loaded`;
+      // Task ids never requested (`.`, `..`: another URL) are named first, with any 404s after.
+      const unsafe =
+        unsafeKeys.length === 0
+          ? null
+          : `${unsafeKeys.length} of its task id(s) (${unsafeKeys.slice(0, 5).map(quoteKey).join(', ')}${unsafeKeys.length > 5 ? ', ...' : ''}) not requested: '.' or '..' would not stay one path segment of ${resource.path}; remove them from the users registry or the --task-ids file`;
       outcomes.push({
         resource: resource.table,
         status: 'ok',
         rows: unitRows.rootRows,
         requests: counter.requests,
         // Loaded, with the ids PayLink does not know named (stale ids from events or a file).
-        errorCode: unknown === 0 ? null : TASK_NOT_FOUND,
-        errorMessage:
-          unknown === 0
-            ? null
-            : `PayLink answered 404 for ${unknown} of its task id(s) (${unknownKeys.slice(0, 5).join(', ')}${unknown > 5 ? ', ...' : ''}): stale or unknown; the others were loaded`,
+        errorCode: unsafe !== null ? UNSAFE_TASK_ID : unknown === 0 ? null : TASK_NOT_FOUND,
+        errorMessage: unsafe === null ? notFound : notFound === null ? unsafe : `${unsafe}; ${notFound}`,
         httpStatus: unknown === 0 ? null : 404,
       });
     } catch (error) {
@@ -307,18 +328,42 @@ function keysOf(records: readonly FetchedRecord[], field: string): string[] {
   return [...new Set(keys)];
 }
 
-/** The request path of a unit: `{identifier}` and `{id}` filled in, URL-encoded. */
+/** A value for a message: JSON-quoted (control characters escaped), at most 64 characters of it. */
+const quoteKey = (value: string) => JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value);
+
+/**
+ * The request path of a unit: `{identifier}` and `{id}` filled in, URL-encoded.
+ * @throws UnsafePathSegmentError when a value would not stay one path segment (`..`).
+ */
 export function unitPath(resource: ResourceDef, identifier: string, parentKey: string | undefined): string {
-  let path = resource.path.replaceAll('{identifier}', encodeURIComponent(identifier));
-  if (parentKey !== undefined && !resource.parent?.queryParam)
+  let path = resource.path;
+  if (path.includes('{identifier}')) {
+    if (!isSafePathSegment(identifier))
+      throw new UnsafePathSegmentError('unsafe_identifier', `user identifier ${quoteKey(identifier)}`, path);
+    path = path.replaceAll('{identifier}', encodeURIComponent(identifier));
+  }
+  if (parentKey !== undefined && !resource.parent?.queryParam && path.includes('{id}')) {
+    if (!isSafePathSegment(parentKey)) {
+      const tasks = resource.parent?.resource === KNOWN_TASKS;
+      throw new UnsafePathSegmentError(
+        tasks ? 'unsafe_task_id' : 'unsafe_path_key',
+        `${tasks ? 'task id' : `${resource.parent?.resource} ${resource.parent?.field}`} ${quoteKey(parentKey)}`,
+        resource.path,
+      );
+    }
     path = path.replaceAll('{id}', encodeURIComponent(parentKey));
+  }
   return path;
 }
 
-/** A unit's records, and the known task ids PayLink answered 404 for (per-id, see fetchUnit). */
+/**
+ * A unit's records, the known task ids PayLink answered 404 for (per-id, see fetchUnit), and the
+ * known task ids not requested because they would not stay one path segment.
+ */
 interface FetchedUnit {
   readonly records: FetchedRecord[];
   readonly unknownKeys: readonly string[];
+  readonly unsafeKeys: readonly string[];
 }
 
 /** A plain 404 (not an HTML error page): "no such thing here". */
@@ -334,7 +379,15 @@ async function fetchUnit(
 ): Promise<FetchedUnit> {
   const out: FetchedRecord[] = [];
   const maxPages = input.maxPages ?? DEFAULTS.pagination.maxPages;
-  const keys = parentKeys(resource, input.taskIds, states);
+  const listed = parentKeys(resource, input.taskIds, states);
+  // A known task id (from the registry or a --task-ids file) that would not stay one path
+  // segment is not requested (`/task/../details` is `/details`): named in the unit's outcome.
+  const inPath = resource.parent?.resource === KNOWN_TASKS && !resource.parent.queryParam;
+  const unsafeKeys = inPath
+    ? listed.filter((k): k is string => k !== undefined && !isSafePathSegment(k))
+    : [];
+  const keys =
+    unsafeKeys.length === 0 ? listed : listed.filter((k) => k === undefined || isSafePathSegment(k));
   // Known task ids come from events and files: one PayLink does not know (stale, mistyped) is
   // that task's 404, not the endpoint's, once another id of the unit answered. All of them 404
   // (or the only one): the unit fails as before, and the batch weighs the endpoint evidence.
@@ -351,7 +404,7 @@ async function fetchUnit(
     }
   }
   if (unknownKeys.length > 0 && unknownKeys.length === keys.length) throw firstMissing;
-  return { records: out, unknownKeys };
+  return { records: out, unknownKeys, unsafeKeys };
 }
 
 async function fetchKey(

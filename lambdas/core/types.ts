@@ -1,7 +1,7 @@
 import type { NumberLiteral } from './number-literal.ts';
 
 /**
- * JSON as PayLink sends it, parsed losslessly (lambdas/adapters/json-body.ts): an integer
+ * JSON as PayLink sends it, parsed losslessly (lambdas/core/json-body.ts): an integer
  * literal beyond 2^53 is a `bigint` (exact); a literal a double would change, or that JavaScript
  * spells otherwise (`1e400`, `9007199254740993.0`, `1.10`), a `NumberLiteral`; every other
  * number a `number`; a bare `NaN` / `Infinity` token (not JSON, but some APIs send it) is that

@@ -24,10 +24,13 @@
  * sent (unsigned: informative only).
  *
  * A signed event whose `user.identifier` no users list could hold (a control character, blank,
- * over 1,024 characters; users-stream.ts) is refused with 400 (`bad-identifier`): it could never
- * be loaded, and storing it would hide that.
+ * over 1,024 characters; users-stream.ts) or that is not a safe path segment (`.`, `..`:
+ * path-segment.ts) is refused with 400 (`bad-identifier`), and one whose task id (`taskIdOf`) is
+ * not a safe path segment with 400 (`bad-task-id`): it could never be loaded (its requests would
+ * name another resource), and storing it would hide that.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { isSafePathSegment } from './path-segment.ts';
 import type { ObjectStore } from './ports.ts';
 import { isListableIdentifier } from './users-stream.ts';
 
@@ -82,7 +85,13 @@ export interface WebhookDeps {
   readonly maxBodyBytes?: number;
 }
 
-export type RejectReason = 'too-large' | 'unsigned' | 'bad-signature' | 'malformed' | 'bad-identifier';
+export type RejectReason =
+  | 'too-large'
+  | 'unsigned'
+  | 'bad-signature'
+  | 'malformed'
+  | 'bad-identifier'
+  | 'bad-task-id';
 
 export type WebhookOutcome =
   | {
@@ -109,6 +118,7 @@ const REJECT_STATUS: Record<RejectReason, 400 | 401 | 413> = {
   'bad-signature': 401,
   malformed: 400,
   'bad-identifier': 400,
+  'bad-task-id': 400,
 };
 
 /** The parsed, shape-checked body. Values are Atomic's; the core never logs them. */
@@ -123,6 +133,8 @@ export interface WebhookEvent {
   readonly eventTime?: string;
   readonly user: { readonly _id?: string; readonly identifier: string };
   readonly data: Readonly<Record<string, unknown>>;
+  /** The task the event names (`taskIdOf`), when it names one. */
+  readonly taskId: string | null;
 }
 
 /** The CloudEvents context attributes sent as `ce-*` headers (binary mode), when present. */
@@ -178,6 +190,33 @@ export function verifySignature(body: Uint8Array, header: string, secret: string
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 const isText = (value: unknown): value is string => typeof value === 'string' && value !== '';
+const textOrNull = (value: unknown): string | null => (isText(value) ? value : null);
+
+/**
+ * The task an event names. Atomic documents `task-status-updated` with the status under `data`
+ * (../shared/docs/paylink-api.md) but not the field that holds the task id; legacy events carry
+ * a top-level `task`. Tried in order: `data.taskId`, `data.task` (an id or `{_id}`), `task`.
+ * The receiver checks it and the loader uses it (event-log.ts): one rule for both.
+ */
+export function taskIdOf(body: Record<string, unknown>): string | null {
+  const data = isObject(body.data) ? body.data : {};
+  const nested = data.task;
+  return (
+    textOrNull(data.taskId) ??
+    textOrNull(nested) ??
+    (isObject(nested) ? textOrNull(nested._id) : null) ??
+    textOrNull(body.task)
+  );
+}
+
+/**
+ * Whether an event's user could be loaded from it: an identifier a users list could hold
+ * (users-stream.ts) that is also one path segment once encoded (`/user/{identifier}/tasks`).
+ * The receiver refuses other events (`bad-identifier`); the loader sets aside a stored one.
+ */
+export function isLoadableEventIdentifier(identifier: string): boolean {
+  return isListableIdentifier(identifier) && isSafePathSegment(identifier);
+}
 
 /** The body as a `WebhookEvent`, or undefined when it is not JSON of Atomic's documented shape. */
 export function parseWebhookEvent(body: Uint8Array): WebhookEvent | undefined {
@@ -198,6 +237,7 @@ export function parseWebhookEvent(body: Uint8Array): WebhookEvent | undefined {
     ...(isText(eventTime) ? { eventTime } : {}),
     user: { identifier: user.identifier, ...(user._id === undefined ? {} : { _id: user._id }) },
     data,
+    taskId: taskIdOf(parsed),
   };
 }
 
@@ -265,9 +305,12 @@ export async function receiveWebhook(request: WebhookRequest, deps: WebhookDeps)
   if (!verifySignature(request.body, signature, deps.secret)) return reject('bad-signature', bytes);
   const event = parseWebhookEvent(request.body);
   if (event === undefined) return reject('malformed', bytes);
-  // An identifier no users list could hold (a control character, blank, too long) could never
-  // be loaded: refused now, visibly (400, counted by reason), not stored to be skipped silently.
-  if (!isListableIdentifier(event.user.identifier)) return reject('bad-identifier', bytes);
+  // An identifier no users list could hold (a control character, blank, too long) or that would
+  // not stay one path segment (`..`), or a task id that would not (`/task/../details` is
+  // requested as `/details`), could never be loaded: refused now, visibly (400, counted by
+  // reason), not stored to be skipped silently.
+  if (!isLoadableEventIdentifier(event.user.identifier)) return reject('bad-identifier', bytes);
+  if (event.taskId !== null && !isSafePathSegment(event.taskId)) return reject('bad-task-id', bytes);
 
   const cloudEvent = cloudEventHeaders(request.headers);
   const key = eventKey(request.body);

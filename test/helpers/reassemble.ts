@@ -11,7 +11,7 @@
  * - a value kept as JSON (a field with `json`) is its JSON text, parsed back losslessly; a row's
  *   `_overflow` object holds, by raw path, the fields that got no column (NaN as its token).
  */
-import { parseJsonBody } from '#adapters/json-body.ts';
+import { parseJsonBody } from '#core/json-body.ts';
 import { NumberLiteral } from '#core/number-literal.ts';
 import { OVERFLOW_COLUMN, type SchemaDoc } from '#core/schema-registry.ts';
 import type { JsonValue } from '#core/types.ts';

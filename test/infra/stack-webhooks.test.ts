@@ -108,8 +108,8 @@ describe('the webhook receiver in the template', () => {
     });
   });
 
-  it('alarms on the first correctly signed event refused for its content (malformed, bad identifier)', () => {
-    for (const reason of ['malformed', 'bad-identifier'])
+  it('alarms on the first correctly signed event refused for its content (malformed, bad identifier, bad task id)', () => {
+    for (const reason of ['malformed', 'bad-identifier', 'bad-task-id'])
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: WEBHOOK_REJECTED_METRIC.namespace,
         MetricName: WEBHOOK_REJECTED_METRIC.name,

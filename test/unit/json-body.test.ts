@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJsonBody } from '#adapters/json-body.ts';
+import { parseJsonBody } from '#core/json-body.ts';
 import { NumberLiteral } from '#core/number-literal.ts';
 
 describe('parseJsonBody', () => {

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { parse } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
-import { parseJsonBody } from '#adapters/json-body.ts';
+import { parseJsonBody } from '#core/json-body.ts';
 import { looksLikeData, type NormalizeContext, normalizeRecord, WIDE_OBJECT_KEYS } from '#core/normalize.ts';
 import { MAX_TABLE_COLUMNS, OVERFLOW_COLUMN, SchemaRegistry } from '#core/schema-registry.ts';
 import type { JsonObject, Row } from '#core/types.ts';

@@ -1,5 +1,6 @@
 /**
- * Parses a PayLink response body without losing a number: `JSON.parse` rounds every integer
+ * Parses a PayLink response body, or a stored webhook event (event-log.ts), without losing a
+ * number: `JSON.parse` rounds every integer
  * beyond 2^53 to the nearest double (`6150769120280496265` and `...266` become one value),
  * so bodies are read with lossless-json and each number literal is decided here (README,
  * "Numbers, text and time"):
@@ -17,8 +18,8 @@
  * Anything else that is not JSON throws a SyntaxError, as `JSON.parse` does.
  */
 import { parse } from 'lossless-json';
-import { decimalKey, NumberLiteral } from '#core/number-literal.ts';
-import type { JsonValue } from '#core/types.ts';
+import { decimalKey, NumberLiteral } from './number-literal.ts';
+import type { JsonValue } from './types.ts';
 
 const NON_FINITE: Readonly<Record<string, number>> = {
   NaN: Number.NaN,

@@ -1,0 +1,287 @@
+/**
+ * What `webhook_events` and the users of events keep, through real loads of a local lake (signed
+ * events through the receiver or objects put by hand, `changed` loads, DuckDB on the lake):
+ * - one odd event's `data` (keys that are ids) is kept as JSON for that event only: every later
+ *   ordinary event's `data` still flattens into its columns (`data__status`);
+ * - numbers keep their digits (a bigint in a `__v_text` variant and in JSON text columns);
+ * - task ids and identifiers that would not stay one path segment (`.`, `..`) are never requested,
+ *   and named per user in `user_loads`;
+ * - a stored event whose identifier the receiver refuses is set aside and reported, not committed
+ *   with its user silently left out.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
+import { openLakeQuery } from '#cli/duckdb-lake.ts';
+import { selectChangedUsers } from '#core/changed-users.ts';
+import { resolveCatalog, selectResources } from '#core/config.ts';
+import type { BatchUser } from '#core/load-batch.ts';
+import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
+import { runLoad } from '#core/run-load.ts';
+import type { JsonValue } from '#core/types.ts';
+import { eventKey, eventObjectKey, receiveWebhook, signWebhookBody } from '#core/webhook.ts';
+
+const SECRET = 'events-fidelity-secret';
+
+let dir: string;
+let store: ObjectStore;
+let now: Date;
+const clock = () => now;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'events-fidelity-'));
+  store = createLocalStore(dir);
+  now = new Date('2026-12-01T10:00:00.000Z');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Receives the signed body through the receiver; returns its outcome. */
+async function receiveText(body: string) {
+  return receiveWebhook(
+    {
+      headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, SECRET) },
+      body: new TextEncoder().encode(body),
+    },
+    { store, secret: SECRET, receivedAt: now },
+  );
+}
+
+/** A task-status event for `identifier`, `data` as given (raw JSON text: numbers as spelled). */
+function eventText(identifier: string, data: string, eventTime = JSON.stringify(now.toISOString())): string {
+  return `{"eventType":"task-status-updated","eventTime":${eventTime},"user":{"_id":${JSON.stringify(`atomic-${identifier}`)},"identifier":${JSON.stringify(identifier)}},"data":${data}}`;
+}
+
+async function receive(identifier: string, data: string, eventTime?: string): Promise<void> {
+  const outcome = await receiveText(eventText(identifier, data, eventTime));
+  expect(outcome.kind).toBe('accepted');
+}
+
+/** Every request path the API was asked for, in order. */
+function recordingApi(paths: string[]): PayLinkApi {
+  return {
+    async openSession() {
+      return {
+        async getJson(request): Promise<JsonValue> {
+          paths.push(request.path);
+          if (request.path.startsWith('/task/'))
+            return { data: { _id: decodeURIComponent(request.path.split('/')[2]!), status: 'completed' } };
+          return { orders: [] };
+        },
+      };
+    },
+    stats: () => ({ requests: paths.length, retries: 0 }),
+  };
+}
+
+/** `load --users changed` in process: the users of new events, committed with the events. */
+async function loadChanged(loadId: string, resources = ['orders'], paths: string[] = []) {
+  const picked = await selectChangedUsers(store, 'local', now);
+  const marker = await runLoad(
+    {
+      loadId,
+      startedAt: now,
+      users: picked.users,
+      resources: selectResources(resolveCatalog(), resources),
+      batchSize: 10,
+      concurrency: 2,
+      changed: picked.selection,
+      schedule: 'local',
+    },
+    {
+      api: recordingApi(paths),
+      store,
+      parts: createParquetPartWriterFactory(),
+      reader: createParquetPartReader(),
+      clock,
+      eventsLock: { sleep: async () => undefined, waitMs: 0 },
+    },
+  );
+  return { picked, marker };
+}
+
+async function loadUsers(loadId: string, users: readonly BatchUser[], resources: string[], paths: string[]) {
+  return runLoad(
+    {
+      loadId,
+      startedAt: now,
+      users,
+      resources: selectResources(resolveCatalog(), resources),
+      batchSize: 10,
+      concurrency: 2,
+    },
+    {
+      api: recordingApi(paths),
+      store,
+      parts: createParquetPartWriterFactory(),
+      reader: createParquetPartReader(),
+      clock,
+      eventsLock: { sleep: async () => undefined, waitMs: 0 },
+    },
+  );
+}
+
+async function query(sql: string): Promise<unknown[][]> {
+  const lake = await openLakeQuery(dir);
+  try {
+    return (await lake.query(sql)).rows;
+  } finally {
+    lake.close();
+  }
+}
+
+const later = (minutes: number) => {
+  now = new Date(now.getTime() + minutes * 60_000);
+};
+
+describe('webhook_events data', () => {
+  it("keeps one odd event's data as JSON and goes on flattening every ordinary event's data", async () => {
+    await receive('u1', '{"status":"completed","taskId":"t-1"}');
+    await loadChanged('load-a');
+    later(10);
+    // Keys that are ids (an ObjectId): this event's data is a map, kept whole as JSON text.
+    await receive(
+      'u2',
+      '{"5f8d0d55b547a1c2d3e4f5a6":{"status":"failed"},"65a1b2c3d4e5f60718293a4b":{"status":"ok"}}',
+    );
+    await loadChanged('load-b');
+    later(10);
+    await receive('u3', '{"status":"failed","taskId":"t-3"}');
+    // In one load with an odd event too: each event decides for itself.
+    await receive('u4', `{${Array.from({ length: 300 }, (_, i) => `"field${i}":${i}`).join(',')}}`);
+    await receive('u5', '{"status":"failed","taskId":"t-5"}');
+    await loadChanged('load-c');
+
+    const rows = await query(
+      'SELECT user_identifier, data__status, data__task_id, data FROM webhook_events ORDER BY user_identifier',
+    );
+    expect(rows.map(([user, status, task]) => [user, status, task])).toEqual([
+      ['u1', 'completed', 't-1'],
+      ['u2', null, null],
+      ['u3', 'failed', 't-3'],
+      ['u4', null, null],
+      ['u5', 'failed', 't-5'],
+    ]);
+    // Only the odd events' data is JSON text.
+    expect(rows.map(([user, , , data]) => [user, data === null ? null : typeof data])).toEqual([
+      ['u1', null],
+      ['u2', 'string'],
+      ['u3', null],
+      ['u4', 'string'],
+      ['u5', null],
+    ]);
+    expect(JSON.parse(String(rows[1]![3]))).toEqual({
+      '5f8d0d55b547a1c2d3e4f5a6': { status: 'failed' },
+      '65a1b2c3d4e5f60718293a4b': { status: 'ok' },
+    });
+    expect(Object.keys(JSON.parse(String(rows[3]![3])))).toHaveLength(300);
+    const failed = await query(
+      "SELECT user_identifier FROM webhook_events WHERE data__status = 'failed' ORDER BY 1",
+    );
+    expect(failed).toEqual([['u3'], ['u5']]);
+  });
+
+  it('keeps every digit of a large integer, in its column and in JSON text', async () => {
+    await receive('u1', '{"status":"completed","n":5}');
+    await loadChanged('load-a');
+    later(10);
+    const big = '12345678901234567890123';
+    await receive(
+      'u2',
+      `{"status":"completed","n":${big},"byDate":{"2026-11-30":${big},"2026-12-01":1.10}}`,
+      `{"at":${big}}`,
+    );
+    await loadChanged('load-b');
+
+    const [row] = await query(
+      "SELECT data__n, data__n__v_text, data__by_date, event_time_raw, event_time_defaulted FROM webhook_events WHERE user_identifier = 'u2'",
+    );
+    expect(row![0]).toBeNull();
+    expect(row![1]).toBe(big);
+    expect(String(row![2])).toBe(`{"2026-11-30":${big},"2026-12-01":1.10}`);
+    expect(row![3]).toBe(`{"at":${big}}`);
+    expect(row![4]).toBe(true);
+  });
+});
+
+describe('path segments', () => {
+  it('refuses at the receiver an event whose task id or identifier would not stay one path segment', async () => {
+    const refused = [
+      eventText('u1', '{"taskId":".."}'),
+      eventText('u1', '{"taskId":"."}'),
+      eventText('u1', '{"task":{"_id":".."}}'),
+      `{"eventType":"task-status-updated","user":{"identifier":"u1"},"data":{},"task":".."}`,
+    ];
+    for (const body of refused)
+      expect(await receiveText(body)).toMatchObject({ kind: 'rejected', status: 400, reason: 'bad-task-id' });
+    for (const identifier of ['..', '.'])
+      expect(await receiveText(eventText(identifier, '{}'))).toMatchObject({
+        kind: 'rejected',
+        status: 400,
+        reason: 'bad-identifier',
+      });
+    // Dots inside an id are one segment: stored.
+    expect(await receiveText(eventText('a..b', '{"taskId":"t.1..2"}'))).toMatchObject({ kind: 'accepted' });
+    expect(await store.list('_events/')).toHaveLength(1);
+  });
+
+  it('does not request a task id or identifier that would not stay one path segment, and names it per user', async () => {
+    const paths: string[] = [];
+    await loadUsers(
+      'load-a',
+      [
+        { identifier: 'u1', taskIds: ['t-1', '..', '.'] },
+        { identifier: 'u2', taskIds: ['..'] },
+        { identifier: '..' },
+      ],
+      ['tasks', 'user_tasks'],
+      paths,
+    );
+    // Never `/task/../details` (fetched as `/details`) nor `/user/../tasks` (`/tasks`).
+    expect(paths.filter((p) => p.split('/').some((s) => s === '.' || s === '..'))).toEqual([]);
+    expect(paths).toContain('/task/t-1/details');
+    const rows = await query(
+      'SELECT user_identifier, resource, status, error_code, error_message FROM user_loads WHERE error_code IS NOT NULL ORDER BY user_identifier, resource',
+    );
+    expect(rows.map((r) => r.slice(0, 4))).toEqual([
+      ['..', 'user_tasks', 'failed', 'unsafe_identifier'],
+      ['u1', 'tasks', 'ok', 'unsafe_task_id'],
+      ['u2', 'tasks', 'ok', 'unsafe_task_id'],
+    ]);
+    expect(String(rows[1]![4])).toContain(`2 of its task id(s) ("..", ".") not requested`);
+    expect(String(rows[0]![4])).toContain(`user identifier ".." not requested`);
+    expect(await query("SELECT _id FROM tasks WHERE user_identifier = 'u1'")).toEqual([['t-1']]);
+  });
+});
+
+describe('a stored event the receiver would refuse', () => {
+  it('is set aside and reported by the load, not committed with its user silently left out', async () => {
+    await receive('u1', '{"status":"completed"}');
+    // Put by hand: the receiver refuses both (`..` is no path segment; a line feed no list line).
+    const byHand = async (identifier: string) => {
+      const body = eventText(identifier, '{"status":"completed"}');
+      const key = eventObjectKey(eventKey(new TextEncoder().encode(body)), now);
+      await store.put(
+        key,
+        `{"formatVersion":1,"eventKey":"x","receivedAt":${JSON.stringify(now.toISOString())},"cloudEvent":{},"event":${body}}\n`,
+      );
+      return key;
+    };
+    const dots = await byHand('..');
+    const newline = await byHand('user\none');
+    const { picked, marker } = await loadChanged('load-a');
+    expect(picked.users.map((u) => u.identifier)).toEqual(['u1']);
+    expect(picked.unreadable.map((u) => u.key).sort()).toEqual(
+      [dots, newline].map((k) => k.slice('_events/dt=2026-12-01/'.length, -'.json'.length)).sort(),
+    );
+    expect(marker.events?.unreadable?.map((u) => u.key).sort()).toEqual([dots, newline].sort());
+    const problem = marker.events?.unreadable?.find((u) => u.key === newline)?.problem;
+    expect(problem).toContain('event.user.identifier "user\\none" is one the receiver refuses');
+    expect(await query('SELECT user_identifier FROM webhook_events')).toEqual([['u1']]);
+  });
+});
