@@ -687,7 +687,7 @@ async function usersOf(request: LoadRequest, cwd: string, dest: string, now: Dat
     const asideNote =
       aside === 0
         ? ''
-        : ` (${aside} unreadable webhook event(s) set aside, their users unknown: 'paylink-loader verify' names them)`;
+        : ` (${aside} unreadable or refused webhook event(s) set aside, their users not loaded: 'paylink-loader verify' names them)`;
     if (reused?.selection.rerun === true)
       return {
         identifiers: users.map((u) => u.identifier),

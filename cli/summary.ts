@@ -26,7 +26,8 @@ export interface LoadSummary {
   /** Resources found unusable: not loaded for anybody, users not failed for them. */
   readonly endpointFindings: LoadMarker['endpointFindings'];
   /**
-   * Webhook event objects that could not be read (damaged, edited by hand): set aside, kept in
+   * Webhook event objects that could not be read (damaged, edited by hand, a user or task id the
+   * receiver refuses): set aside, kept in
    * the lake, not committed; each named by key. Absent when there were none.
    */
   readonly unreadableEvents?: readonly { key: string; problem: string }[];
@@ -174,7 +175,7 @@ export function formatSummary(s: LoadSummary): string {
   if (s.unreadableEvents !== undefined) {
     lines.push('');
     lines.push(
-      `Webhook events set aside (${s.unreadableEvents.length}; unreadable, kept in the lake and not committed; repair or remove them, then the next load takes them):`,
+      `Webhook events set aside (${s.unreadableEvents.length}; unreadable, or naming a user or task id the receiver refuses; kept in the lake and not committed; repair or remove them, then the next load takes them):`,
     );
     for (const u of s.unreadableEvents.slice(0, 20)) lines.push(`  ${u.problem}`);
     if (s.unreadableEvents.length > 20) lines.push(`  ... and ${s.unreadableEvents.length - 20} more`);
