@@ -27,8 +27,8 @@ export interface LoadSummary {
   readonly endpointFindings: LoadMarker['endpointFindings'];
   /**
    * Webhook event objects that could not be read (damaged, edited by hand, a user or task id the
-   * receiver refuses): set aside, kept in
-   * the lake, not committed; each named by key. Absent when there were none.
+   * receiver refuses): set aside, kept in the lake, not committed; each named by key. Absent when
+   * there were none.
    */
   readonly unreadableEvents?: readonly { key: string; problem: string }[];
   readonly exitCode: number;
