@@ -1,7 +1,8 @@
 /**
  * The writer port holds another encoder (issue 11): the same load (every default resource, in
  * batches, so the commit merges each table partition's parts) runs through parquetjs-lite (the
- * product writer), @dsnp/parquetjs and hyparquet-writer (bench/lib/part-writers.ts). The merge
+ * product writer), @dsnp/parquetjs and hyparquet-writer (bench/lib/part-writers.ts), the last
+ * also inside the worker-thread writer (parquet-worker-writer.ts, told which encoder to import). The merge
  * reads the parts back with the product reader (hyparquet) and re-encodes them with the
  * writer under test (CommitDeps.parts), so the parts and the merged files are both that
  * encoder's. Every file of the three lakes, `_dlt_loads` included, must hold the same columns
@@ -12,6 +13,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { createWorkerPartWriterFactory } from '#adapters/parquet-worker-writer.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { resolveCatalog, selectResources } from '#core/config.ts';
@@ -94,9 +96,21 @@ describe('the Parquet writer port with another encoder behind it', () => {
   for (const [name, createdBy, factory] of [
     ['@dsnp/parquetjs', '@dsnp/parquetjs', () => createDsnpPartWriterFactory()],
     ['hyparquet-writer', 'hyparquet-writer', async () => createHyparquetPartWriterFactory()],
+    // The worker-thread writer (the handlers' default) imports the encoder it is told to run.
+    [
+      'hyparquet-writer in the encoding worker thread',
+      'hyparquet-writer',
+      async () =>
+        createWorkerPartWriterFactory({
+          encoder: {
+            module: new URL('../../bench/lib/part-writers.ts', import.meta.url).href,
+            export: 'createHyparquetPartWriterFactory',
+          },
+        }),
+    ],
   ] as const) {
     it(`${name}: the load, its commit and its merge leave the same files, columns, types and values as parquetjs-lite`, async () => {
-      const dest = scratch.path(name.replace(/[@/]/g, '_'));
+      const dest = scratch.path(name.replace(/[@/ ]/g, '_'));
       const marker = await load(dest, await factory());
       expect(marker.failedUserCount).toBe(0);
       const files = await parquetFiles(dest);
