@@ -1,67 +1,45 @@
 /**
  * The encoder question (issue 11, item 3), answered by measurement on every run: the same
- * normalized, typed rows written by parquetjs-lite (the default, through the writer port
- * `createParquetPartWriterFactory`), @dsnp/parquetjs and hyparquet-writer, then read back by
- * DuckDB and compared value for value against the parquetjs-lite files.
+ * normalized, typed rows written by parquetjs-lite (the product's writer,
+ * `createParquetPartWriterFactory`), @dsnp/parquetjs and hyparquet-writer, each through the
+ * loader's writer port (`PartWriterFactory`; the other two's adapters are bench/lib/part-writers.ts),
+ * then read back by DuckDB and compared value for value against the parquetjs-lite files.
  *
  *   node --import tsx bench/encoders.ts [--users 2000] [--quick] [--no-save]
  *
  * Rows: the simulated world's users through `loadUser` and `SchemaRegistry.typeRow` (the default
  * resources, ~44 rows a user over ~19 tables), generated before any timing. Each writer writes
  * every table to one file in a temp dir, SNAPPY, row groups of 10,000 rows, every column
- * optional; its time covers everything it needs to do so (hyparquet-writer's column
- * transposition included). The writers run one after another in this process, in a different
- * order on each of `--repeat` passes, and the best pass of each is kept (the machine is shared).
+ * optional, as a load's part: open, append row by row, close; its time covers everything it needs
+ * to do so (each row's type check, and hyparquet-writer's column transposition, included). The
+ * writers run one after another in this process, in a different order on each of `--repeat`
+ * passes, and the best pass of each is kept (the machine is shared).
  *
- * @dsnp/parquetjs and hyparquet-writer are devDependencies compared here only: parquetjs-lite
- * stays the writer behind the port (lambdas/adapters/parquet-writer.ts) unless these figures show
- * the request path or the merge step cannot meet their targets with it.
+ * @dsnp/parquetjs and hyparquet-writer are devDependencies, used here and in
+ * test/integration/encoder-port.test.ts only: parquetjs-lite stays the product's writer behind the
+ * port (lambdas/adapters/parquet-writer.ts) unless these figures show the request path or the
+ * merge step cannot meet their targets with it.
  * Results are appended to bench/results/encoders.md.
  */
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import Module, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { parquetWriteFile } from 'hyparquet-writer';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { parquetFieldSpecs } from '#adapters/parquet-schema.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { loaderSettings, selectResources } from '#core/config.ts';
 import { loadDate } from '#core/layout.ts';
 import { loadUser } from '#core/load-user.ts';
+import type { PartWriterFactory } from '#core/ports.ts';
 import { SchemaRegistry } from '#core/schema-registry.ts';
-import type { ColumnDef, ColumnType, Row } from '#core/types.ts';
+import type { ColumnDef, Row } from '#core/types.ts';
 import { markdownTable } from './lib/format.ts';
 import { describeMachine, recordRun } from './lib/history.ts';
 import { createInProcessApi } from './lib/in-process-api.ts';
+import { createDsnpPartWriterFactory, createHyparquetPartWriterFactory } from './lib/part-writers.ts';
 import { userIdentifiers } from './lib/user-identifiers.ts';
-
-/**
- * @dsnp/parquetjs and the thrift package each install their own copy of node-int64 0.4.0 here
- * (parquetjs-lite keeps 0.3.3 at the top level), and thrift's writer checks `instanceof` its own
- * copy: every Int64 statistic then fails ("Expected Int64 or Number"). For this benchmark only,
- * @dsnp/parquetjs is given thrift's copy, as a deduplicated install would.
- */
-async function loadDsnp() {
-  const thriftInt64 = createRequire(createRequire(import.meta.url).resolve('thrift')).resolve('node-int64');
-  const loader = Module as unknown as {
-    _resolveFilename: (
-      request: string,
-      parent: { filename?: string } | undefined,
-      ...rest: unknown[]
-    ) => string;
-  };
-  const resolve = loader._resolveFilename;
-  loader._resolveFilename = (request, parent, ...rest) =>
-    request === 'node-int64' && parent?.filename?.includes(`${path.sep}@dsnp${path.sep}`)
-      ? thriftInt64
-      : resolve.call(loader, request, parent, ...rest);
-  return (await import('@dsnp/parquetjs')).default;
-}
-const dsnp = await loadDsnp();
 
 const LOAD_ID = '1764064800.000000';
 const DT = loadDate(LOAD_ID, new Date(0));
@@ -93,60 +71,18 @@ async function normalizedTables(users: number): Promise<Table[]> {
   return [...byTable].map(([name, rows]) => ({ name, columns: [...registry.columns(name)], rows }));
 }
 
-const HYPARQUET_TYPES: Record<ColumnType, 'STRING' | 'INT64' | 'DOUBLE' | 'BOOLEAN' | 'TIMESTAMP'> = {
-  text: 'STRING',
-  bigint: 'INT64',
-  double: 'DOUBLE',
-  bool: 'BOOLEAN',
-  timestamp: 'TIMESTAMP',
+/** Each writer behind the loader's port, as a load would use it (bench/lib/part-writers.ts). */
+const FACTORIES: Record<WriterName, PartWriterFactory> = {
+  'parquetjs-lite': createParquetPartWriterFactory({ rowGroupRows: ROW_GROUP_ROWS }),
+  '@dsnp/parquetjs': await createDsnpPartWriterFactory({ rowGroupRows: ROW_GROUP_ROWS }),
+  'hyparquet-writer': createHyparquetPartWriterFactory({ rowGroupRows: ROW_GROUP_ROWS }),
 };
 
+/** One table's rows into one file, through the port: open, append each row, close. */
 async function write(writer: WriterName, table: Table, file: string, dir: string): Promise<void> {
-  switch (writer) {
-    case 'parquetjs-lite': {
-      const store = createLocalStore(dir);
-      const part = await createParquetPartWriterFactory({ rowGroupRows: ROW_GROUP_ROWS }).open(
-        store,
-        path.relative(dir, file),
-        table.columns,
-      );
-      for (const row of table.rows) await part.append(row);
-      await part.close();
-      return;
-    }
-    case '@dsnp/parquetjs': {
-      const schema = new dsnp.ParquetSchema(parquetFieldSpecs(table.columns) as never);
-      const out = await dsnp.ParquetWriter.openFile(schema, file, {
-        rowGroupSize: ROW_GROUP_ROWS,
-        useDataPageV2: false,
-      });
-      for (const row of table.rows) {
-        const record: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(row)) if (v !== null && v !== undefined) record[k] = v;
-        await out.appendRow(record);
-      }
-      await out.close();
-      return;
-    }
-    case 'hyparquet-writer': {
-      await parquetWriteFile({
-        filename: file,
-        codec: 'SNAPPY',
-        rowGroupSize: ROW_GROUP_ROWS,
-        columnData: table.columns.map((c) => ({
-          name: c.name,
-          type: HYPARQUET_TYPES[c.type],
-          nullable: true,
-          data: table.rows.map((r) => {
-            const v = r[c.name];
-            if (v === undefined || v === null) return null;
-            return c.type === 'bigint' ? BigInt(v as number) : v;
-          }),
-        })),
-      });
-      return;
-    }
-  }
+  const part = await FACTORIES[writer].open(createLocalStore(dir), path.relative(dir, file), table.columns);
+  for (const row of table.rows) await part.append(row);
+  await part.close();
 }
 
 /** Rows of `b` not in `a` plus rows of `a` not in `b` (multisets), every column compared by name. */
@@ -244,6 +180,7 @@ async function main(): Promise<void> {
       startedAt,
       notes: [
         `- ${users.toLocaleString('en-US')} simulated users -> ${rows.toLocaleString('en-US')} rows in ${tables.length} tables; one file per table and writer, SNAPPY, row groups of ${ROW_GROUP_ROWS.toLocaleString('en-US')}; best of ${repeat} pass(es), writers in rotating order`,
+        "- each writer through the loader's writer port (PartWriterFactory: open, append row by row, close), the other two by bench/lib/part-writers.ts",
         '- value check: DuckDB reads each file and compares it with the parquetjs-lite file of the same table (EXCEPT ALL both ways, every column by name, timestamps as TIMESTAMP)',
       ],
       table,

@@ -1,6 +1,7 @@
 /**
  * The worker thread of parquet-worker-writer.ts: runs the parquetjs-lite part writer
- * (parquet-writer.ts, unchanged) for the parts the main thread opens, so encoding a row group
+ * (parquet-writer.ts, unchanged; or the encoder named in workerData, which only the bench and
+ * tests do) for the parts the main thread opens, so encoding a row group
  * (~120 ms of synchronous work for 2,000 rows) never stalls the main thread's requests.
  * Encoded bytes go back to the main thread, which owns the ObjectStore: every write, close and
  * abort of a part's object is a request answered by the main thread (`target`/`done` messages).
@@ -10,7 +11,7 @@
  * (bench/README.md, "Max live external"); the pool is this thread's alone.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ObjectStore, ObjectWriter, PartWriter } from '#core/ports.ts';
+import type { ObjectStore, ObjectWriter, PartWriter, PartWriterFactory } from '#core/ports.ts';
 import type { FromWorker, SerializedError, ToWorker, WorkerSettings } from './parquet-worker-protocol.ts';
 import { createParquetPartWriterFactory } from './parquet-writer.ts';
 
@@ -19,7 +20,20 @@ if (port === null) throw new Error('parquet-encode-worker: must run as a worker 
 const settings = workerData as WorkerSettings;
 if (settings.bufferPoolSize !== undefined) Buffer.poolSize = settings.bufferPoolSize;
 
-const factory = createParquetPartWriterFactory({ rowGroupRows: settings.rowGroupRows });
+/**
+ * parquetjs-lite, or the encoder the main thread named (WorkerSettings.encoder). A failure to
+ * load that one fails each part at its open, as any open failure does.
+ */
+async function partWriters(): Promise<PartWriterFactory> {
+  const options = { rowGroupRows: settings.rowGroupRows };
+  if (settings.encoder === undefined) return createParquetPartWriterFactory(options);
+  const { module, export: name } = settings.encoder;
+  const make = ((await import(module)) as Record<string, unknown>)[name];
+  if (typeof make !== 'function') throw new Error(`parquet-encode-worker: ${module} has no function ${name}`);
+  return (await make(options)) as PartWriterFactory;
+}
+const factory = partWriters();
+factory.catch(() => undefined);
 
 function serialize(error: unknown): SerializedError {
   if (error instanceof Error) {
@@ -100,7 +114,7 @@ function run(id: number, step: (part: Part, writer: PartWriter) => Promise<void>
 port.on('message', (message: ToWorker) => {
   switch (message.t) {
     case 'open': {
-      const writer = factory.open(remoteStore(message.id), message.key, message.columns);
+      const writer = factory.then((f) => f.open(remoteStore(message.id), message.key, message.columns));
       // A failed open is reported by the part's first step.
       writer.catch(() => undefined);
       parts.set(message.id, { writer, chain: Promise.resolve(), failed: false });

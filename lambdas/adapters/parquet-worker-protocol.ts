@@ -8,6 +8,18 @@ export interface WorkerSettings {
   readonly rowGroupRows: number;
   /** `Buffer.poolSize` in the worker (bytes; 0 turns the pool off); undefined: Node's default. */
   readonly bufferPoolSize?: number;
+  /** Another encoder's part writer factory (WorkerPartWriterOptions.encoder); undefined: parquetjs-lite. */
+  readonly encoder?: WorkerEncoder;
+}
+
+/**
+ * A module the worker imports and the export it calls with `{ rowGroupRows }` to get its
+ * PartWriterFactory (or a promise of one): how an encoder other than parquetjs-lite runs in the
+ * worker (bench/lib/part-writers.ts). A URL, since functions do not cross the thread boundary.
+ */
+export interface WorkerEncoder {
+  readonly module: string;
+  readonly export: string;
 }
 
 /** An error as it crosses the thread boundary (structured clone keeps neither class nor fields). */

@@ -29,7 +29,13 @@ import { LoaderError, StoreError } from '#core/errors.ts';
 import type { ObjectStore, ObjectWriter, PartWriter, PartWriterFactory } from '#core/ports.ts';
 import type { ColumnType, Row } from '#core/types.ts';
 import { assertColumns, checkedRecord } from './parquet-schema.ts';
-import type { FromWorker, SerializedError, ToWorker, WorkerSettings } from './parquet-worker-protocol.ts';
+import type {
+  FromWorker,
+  SerializedError,
+  ToWorker,
+  WorkerEncoder,
+  WorkerSettings,
+} from './parquet-worker-protocol.ts';
 
 export interface WorkerPartWriterOptions {
   /** Rows per row group (default DEFAULTS.parquet.rowGroupRows). */
@@ -42,6 +48,11 @@ export interface WorkerPartWriterOptions {
    * own ArrayBuffer; bench/batch-memory, 1k -> 5k users: 393 -> 492 MiB with 0, 322 -> 355 with 8 KiB).
    */
   readonly bufferPoolSize?: number;
+  /**
+   * The encoder the worker runs (default parquetjs-lite, through parquet-writer.ts): a module URL
+   * and the export that makes its PartWriterFactory. Only the bench and tests pass one.
+   */
+  readonly encoder?: WorkerEncoder;
 }
 
 /** Rows sent in one message at most: fewer messages, and no part holds back more than this. */
@@ -230,6 +241,7 @@ export function createWorkerPartWriterFactory(options: WorkerPartWriterOptions =
   const settings: WorkerSettings = {
     rowGroupRows,
     ...(options.bufferPoolSize === undefined ? {} : { bufferPoolSize: options.bufferPoolSize }),
+    ...(options.encoder === undefined ? {} : { encoder: options.encoder }),
   };
   let worker: EncodeWorker | undefined;
   let nextId = 0;

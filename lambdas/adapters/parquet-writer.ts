@@ -10,7 +10,7 @@
  *   and surfaced by the next append or close.
  */
 import { Writable } from 'node:stream';
-import parquet, { type ParquetWriter } from 'parquetjs-lite';
+import parquet, { type ParquetFieldSpec, type ParquetWriter } from 'parquetjs-lite';
 import { DEFAULTS } from '#core/constants.ts';
 import { LoaderError, StoreError } from '#core/errors.ts';
 import type { ObjectStore, ObjectWriter, PartWriter, PartWriterFactory } from '#core/ports.ts';
@@ -22,9 +22,27 @@ const YIELD_EVERY_ROWS = 200;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * The streaming-writer API this file drives: parquetjs-lite's, which its fork @dsnp/parquetjs
+ * keeps (`ParquetSchema` from field specs, `ParquetWriter.openStream` onto a Writable). Another
+ * encoder of that family goes behind the port by passing it here (bench/lib/part-writers.ts).
+ */
+export interface ParquetjsEncoder {
+  readonly ParquetSchema: new (fields: Record<string, ParquetFieldSpec>) => unknown;
+  readonly ParquetWriter: {
+    openStream(
+      schema: never,
+      stream: Writable,
+      options: { useDataPageV2: boolean; rowGroupSize: number },
+    ): Promise<Pick<ParquetWriter, 'appendRow' | 'close' | 'setRowGroupSize'>>;
+  };
+}
+
 export interface ParquetPartWriterOptions {
   /** Rows per row group (default DEFAULTS.parquet.rowGroupRows). */
   readonly rowGroupRows?: number;
+  /** The encoder (default parquetjs-lite, the product's). */
+  readonly encoder?: ParquetjsEncoder;
 }
 
 export function createParquetPartWriterFactory(options: ParquetPartWriterOptions = {}): PartWriterFactory {
@@ -32,7 +50,8 @@ export function createParquetPartWriterFactory(options: ParquetPartWriterOptions
   if (!Number.isInteger(rowGroupRows) || rowGroupRows < 1) {
     throw new RangeError('rowGroupRows must be a positive integer');
   }
-  return { open: (store, key, columns) => openPart(store, key, columns, rowGroupRows) };
+  const encoder = options.encoder ?? parquet;
+  return { open: (store, key, columns) => openPart(encoder, store, key, columns, rowGroupRows) };
 }
 
 /** Forwards parquetjs-lite's output to the store, one awaited write at a time. */
@@ -69,6 +88,7 @@ function asStoreError(key: string, action: string, error: unknown): LoaderError 
 }
 
 async function openPart(
+  encoder: ParquetjsEncoder,
   store: ObjectStore,
   key: string,
   columns: readonly ColumnDef[],
@@ -76,12 +96,12 @@ async function openPart(
 ): Promise<PartWriter> {
   assertColumns(key, columns);
   const types = new Map<string, ColumnType>(columns.map((column) => [column.name, column.type]));
-  const schema = new parquet.ParquetSchema(parquetFieldSpecs(columns));
+  const schema = new encoder.ParquetSchema(parquetFieldSpecs(columns));
   const target = await store.openWrite(key);
   const sink = new StoreSink(target);
-  let writer: ParquetWriter;
+  let writer: Awaited<ReturnType<ParquetjsEncoder['ParquetWriter']['openStream']>>;
   try {
-    writer = await parquet.ParquetWriter.openStream(schema, sink, {
+    writer = await encoder.ParquetWriter.openStream(schema as never, sink, {
       // Data page v1: the widest reader compatibility (Athena / older Hive readers).
       useDataPageV2: false,
       rowGroupSize: rowGroupRows,

@@ -107,6 +107,25 @@ describe('parquet part writer in a worker thread', () => {
     expect(await store.list('unknown-type/')).toEqual([]);
   });
 
+  it('fails each part with a StoreError when the encoder it was told to run has no such factory', async () => {
+    const factory = createWorkerPartWriterFactory({
+      encoder: {
+        module: new URL('../../bench/lib/part-writers.ts', import.meta.url).href,
+        export: 'createNoSuchPartWriterFactory',
+      },
+    });
+    for (const key of ['no-encoder/a.parquet', 'no-encoder/b.parquet']) {
+      const part = await factory.open(store, key, COLUMNS);
+      const error = await part.close().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as StoreError).message).toBe(`lake ${key}: Parquet encoding failed in the worker`);
+      expect(((error as Error).cause as Error).message).toMatch(
+        /^parquet-encode-worker: .*part-writers\.ts has no function createNoSuchPartWriterFactory$/,
+      );
+    }
+    expect(await store.list('no-encoder/')).toEqual([]);
+  });
+
   it('makes append wait once the rows queued for the worker reach the limit, then writes them all', async () => {
     const { held, release } = heldStore();
     const maxQueuedRows = 300;
