@@ -56,6 +56,7 @@ import type { ObjectStore, PartWriterFactory } from '#core/ports.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
+import { TASK_RETIREMENT } from '#core/task-retirement.ts';
 import { registeredTaskIds } from '#core/user-registry.ts';
 import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
 import { destFrom, existingLakeFrom, list, parseFlags, pathFrom, required } from './args.ts';
@@ -97,6 +98,9 @@ export const LOAD_USAGE = `paylink-loader load --users <file|changed> --dest <di
                           (default: PAYLINK_API_KEY and PAYLINK_API_SECRET)
   --config <file.json>    resource overrides (selectors, paths, paginators), base URL, HTTP policy
   --task-ids <file>       JSON lines {"identifier","taskId"}: task ids for the tasks resource
+  --retire-task-after <n> stop fetching a task id learned from webhook events after PayLink
+                          answered 404 for it in n committed loads in a row while it answered
+                          other task ids (default ${TASK_RETIREMENT.retireAfterMisses}; README "Task ids PayLink no longer knows")
   --dry-run               check everything and print the plan; load and write nothing: flags,
                           config, users, credentials (one token minted for the first user),
                           the lake (writable, schema registry readable, load id not running)
@@ -122,8 +126,21 @@ export interface LoadRequest {
   readonly secretId?: string;
   readonly configFile?: string;
   readonly taskIdsFile?: string;
+  /** `--retire-task-after`: consecutive 404 loads that retire a registry task id. */
+  readonly retireTaskAfter?: number;
   readonly json?: boolean;
   readonly quiet?: boolean;
+}
+
+/** A whole number of loads from 1 to TASK_RETIREMENT.maxRetireAfterMisses. */
+function retireAfter(flag: string, raw: string): number {
+  const n = positiveInt(flag, raw, TASK_RETIREMENT.retireAfterMisses);
+  if (n > TASK_RETIREMENT.maxRetireAfterMisses)
+    throw new ConfigError(
+      flag,
+      `must be a whole number of loads from 1 to ${TASK_RETIREMENT.maxRetireAfterMisses}`,
+    );
+  return n;
 }
 
 export function parseLoadArgs(argv: readonly string[]): LoadRequest {
@@ -142,6 +159,7 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     'secret-id': { type: 'string' },
     config: { type: 'string' },
     'task-ids': { type: 'string' },
+    'retire-task-after': { type: 'string' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean' },
   });
@@ -184,6 +202,9 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     ...(values['secret-id'] === undefined ? {} : { secretId: values['secret-id'] }),
     ...(values.config === undefined ? {} : { configFile: values.config }),
     ...(values['task-ids'] === undefined ? {} : { taskIdsFile: values['task-ids'] }),
+    ...(values['retire-task-after'] === undefined
+      ? {}
+      : { retireTaskAfter: retireAfter('--retire-task-after', values['retire-task-after']) }),
     json: values.json ?? false,
     quiet: values.quiet ?? false,
   };
@@ -433,6 +454,7 @@ async function prepareAndRun(
         parts: partWriters(io.env),
         reader: createParquetPartReader(),
         clock: io.now,
+        ...(request.retireTaskAfter === undefined ? {} : { retireTaskAfterMisses: request.retireTaskAfter }),
         // Another commit of this lake holds the events lock: say so (even with --quiet), or a
         // wait of minutes looks like a hang.
         eventsLock: { onWait: (message) => progress.log(`${message}\n`), isAbandoned: isAbandonedOnThisHost },
@@ -640,6 +662,8 @@ function resumeCommand(request: LoadRequest, loadId: string, cwd: string): strin
   if (request.batchSize !== undefined) flags.push('--batch-size', String(request.batchSize));
   if (request.configFile !== undefined) flags.push('--config', file(request.configFile));
   if (request.taskIdsFile !== undefined) flags.push('--task-ids', file(request.taskIdsFile));
+  if (request.retireTaskAfter !== undefined)
+    flags.push('--retire-task-after', String(request.retireTaskAfter));
   if (request.secretId !== undefined) flags.push('--secret-id', request.secretId);
   if (request.rateLimit !== undefined) flags.push('--rate-limit', String(request.rateLimit));
   if (request.concurrency !== undefined) flags.push('--concurrency', String(request.concurrency));

@@ -51,8 +51,9 @@ import type { PlanDoc } from './plan.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { TableSinks } from './table-sinks.ts';
+import { retirementSettings, type TaskChecks } from './task-retirement.ts';
 import type { Clock, JsonObject } from './types.ts';
-import { learnUsers } from './user-registry.ts';
+import { learnUsers, recordTaskChecks } from './user-registry.ts';
 
 export const EVENTS_TABLE = 'webhook_events';
 
@@ -120,6 +121,11 @@ export interface EventClaim {
   readonly copies: readonly EventRef[];
   /** Events unreadable when claimed: kept aside on fold (event-log.ts), to be read again. */
   readonly aside?: readonly EventRef[];
+  /**
+   * What the load saw of its users' fetched task ids (task-retirement.ts): folded into the
+   * registry with the claim, before its events (an event naming a retired id brings it back).
+   */
+  readonly tasks?: TaskChecks;
 }
 
 /** What the load's report (`_loads/<id>.json`) says about its events. */
@@ -153,6 +159,11 @@ export interface EventsDeps {
   readonly loadOwner?: LeaseOwner;
   /** Reads a re-run's committed `webhook_events` rows when its claim was pruned. */
   readonly reader?: PartReader;
+  /**
+   * What the load saw of its task ids (task-retirement.ts): a load with some claims (and takes
+   * the lock) even when no event is new, so its checks are folded after its commit point.
+   */
+  readonly tasks?: TaskChecks;
 }
 
 /** The events a commit holds: its claim, the lock, and the staged batch of their rows. */
@@ -234,6 +245,15 @@ async function fold(
     folded,
   };
   await writeJson(store, EVENT_CLAIMS.committedKey, next);
+  // The load's task checks first: an event committed with it that names a task id it retired wins.
+  if (claim.tasks !== undefined)
+    await recordTaskChecks(
+      store,
+      claim.loadId,
+      claim.tasks.users,
+      retirementSettings(claim.tasks.retireAfterMisses),
+      at,
+    );
   await learnUsers(
     store,
     fresh.map((e) => ({ identifier: e.identifier, taskId: e.taskId, eventTime: e.eventTime })),
@@ -354,7 +374,8 @@ async function settlePending(
       const kept = claim.events.filter((e) => !e.fresh);
       if (kept.length === 0) await store.delete([claimKey(other)]);
       else {
-        const { aside: _aside, ...rest } = claim;
+        // Its task checks go too: that load never committed what it saw.
+        const { aside: _aside, tasks: _tasks, ...rest } = claim;
         await writeJson(store, claimKey(other), { ...rest, events: kept, copies: [] });
         // Indexed, so pruning finds it: a re-run may never come.
         if (state.folded !== undefined) {
@@ -410,6 +431,7 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
   if (
     listedEarly.every((r) => recorded.has(`${r.dt}/${r.key}`)) &&
     asideRefs(peek).length === 0 &&
+    deps.tasks === undefined &&
     pending.length === 0 &&
     mine === undefined &&
     !(await committedBefore())
@@ -452,9 +474,11 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
       ],
       copies,
       aside: aside.map(({ dt, key }) => ({ dt, key })),
+      ...(deps.tasks === undefined ? {} : { tasks: deps.tasks }),
     };
     // Nothing to commit, and the set-aside events unchanged (none before, none now): no claim.
     if (
+      claim.tasks === undefined &&
       claim.events.length === 0 &&
       copies.length === 0 &&
       aside.length === 0 &&
