@@ -67,7 +67,7 @@ describe('task ids PayLink no longer knows, over loads in a row', () => {
         },
       });
     };
-    stale.forEach((identifier, n) => register(identifier, [staleId(n)]));
+    for (const [n, identifier] of stale.entries()) register(identifier, [staleId(n)]);
     for (const identifier of real) register(identifier, sim.served(identifier).taskIds);
     await mkdir(scratch.path('lake', REGISTRY.prefix), { recursive: true });
     for (const [shard, users] of shards)
