@@ -35,6 +35,7 @@ import {
   eventObjectKeyOf,
   type LoadedEvent,
   listEvents,
+  listStrayEventObjects,
   NOTHING_TAKEN,
   readEvents,
   type TakenEvents,
@@ -508,17 +509,23 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
 
 /**
  * The stored events no load could commit because they cannot be read (event-log.ts): those not
- * committed yet (the open partitions' events a load would claim now) and those set aside. What
- * `verify` and `status` report; reads every uncommitted event once.
+ * committed yet (the open partitions' events a load would claim now) and those set aside, and
+ * the objects of the open partitions not named as a stored event. What `verify` and `status`
+ * report; reads every uncommitted event once.
  */
 export async function unreadableEvents(store: ObjectStore, today: string): Promise<UnreadableEventReport[]> {
   const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
   const listed = await listEvents(store, state.from, today);
   const { unreadable } = await readEvents(store, toRead(listed, state));
-  return unreadable
-    .filter((u) => !u.gone)
-    .map((u) => ({ key: eventObjectKeyOf(u), problem: u.problem }))
-    .sort((a, b) => (a.key < b.key ? -1 : 1));
+  // Objects no load even reads (not named as a stored event): reported with the damaged ones.
+  const strays = (await listStrayEventObjects(store, state.from, today)).map((key) => ({
+    key,
+    problem: `lake ${key}: not named _events/dt=YYYY-MM-DD/<64 hex>.json as the receiver names a stored event (its digest), so no load reads it`,
+  }));
+  return [
+    ...unreadable.filter((u) => !u.gone).map((u) => ({ key: eventObjectKeyOf(u), problem: u.problem })),
+    ...strays,
+  ].sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
 /** A stored event as a record of `webhook_events`: its known fields, and `data` flattened like any record. */
