@@ -178,6 +178,23 @@ describe('task ids PayLink no longer knows, over loads in a row', () => {
       running.sort((a, b) => (a.user_identifier + a._id < b.user_identifier + b._id ? -1 : 1)),
     );
 
+    // Current state keeps every task: a retired one at its last fetched row (l1), the others at l3.
+    const current = await withLake(dest, (lake) =>
+      queryObjects(lake, 'SELECT user_identifier, _id, status, _dlt_load_id FROM current.tasks ORDER BY ALL'),
+    );
+    expect(current).toEqual(
+      real
+        .flatMap((id) =>
+          tasksOf(id).map((t) => ({
+            user_identifier: id,
+            _id: t._id,
+            status: t.status,
+            _dlt_load_id: isFinal(t.status) ? 'l1' : 'l3',
+          })),
+        )
+        .sort((a, b) => (a.user_identifier + a._id < b.user_identifier + b._id ? -1 : 1)),
+    );
+
     const status = await runCli(['status', '--dest', dest, '--json']);
     expect(status.code).toBe(0);
     const ended = real.reduce((n, id) => n + tasksOf(id).filter((t) => isFinal(t.status)).length, 0);
