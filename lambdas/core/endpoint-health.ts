@@ -128,10 +128,10 @@ export function fixAdvice(resource: EndpointDef, symptom: EndpointSymptom): stri
   switch (symptom.fix) {
     case 'path':
       // A path per id (`/task/{id}/details`) also 404s for ids PayLink does not know: when every
-      // id the first users had is stale (learned from old events, a --task-ids file), the
-      // endpoint is fine and the ids are not.
+      // id of the load is stale (learned from old events, a --task-ids file), the endpoint is
+      // fine and the ids are not (TASK_ID_EVIDENCE_USERS: a few users' stale ids never get here).
       return resource.path.includes('{id}')
-        ? `either the ids given to it are unknown to PayLink (stale task ids learned from webhook events or a --task-ids file: remove them from the lake's registry, README "Removing a user or task id") or the endpoint is missing: ${drop}, or set its path in ${config('"path": "/..."')}`
+        ? `either the ids given to it are unknown to PayLink (stale task ids learned from webhook events or a --task-ids file; no id of this load answered, so none counts toward retiring: remove them from the lake's registry, README "Removing a user or task id") or the endpoint is missing: ${drop}, or set its path in ${config('"path": "/..."')}`
         : `the endpoint looks missing: ${drop}, or set its path in ${config('"path": "/..."')}`;
     case 'redirect':
       return `the endpoint redirects elsewhere (not followed: it would carry the credentials): ${drop}, or set its real path in ${config('"path": "/..."')}`;
