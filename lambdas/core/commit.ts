@@ -227,7 +227,11 @@ export async function commitOrHandOff(loadId: string, deps: CommitDeps): Promise
   }
   // Read now: the staging (and this file) is gone once the load is committed.
   const changed = await readChangedSelection(store, loadId);
-  const tasks = collectTaskChecks(manifests, deps.retireTaskAfterMisses ?? TASK_RETIREMENT.retireAfterMisses);
+  const tasks = collectTaskChecks(
+    manifests,
+    deps.retireTaskAfterMisses ?? TASK_RETIREMENT.retireAfterMisses,
+    plan.startedAt,
+  );
   const claimed = await claimEvents(plan, {
     store,
     parts: deps.parts,

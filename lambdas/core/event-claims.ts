@@ -106,6 +106,8 @@ export interface ClaimedEvent extends EventRef {
   readonly identifier: string;
   readonly taskId: string | null;
   readonly eventTime: string;
+  /** When the receiver stored it (absent in claims written before it was kept). */
+  readonly receivedAt?: string;
   /** Taken by this claim (not by an earlier committed attempt of the same load id). */
   readonly fresh: boolean;
 }
@@ -124,7 +126,8 @@ export interface EventClaim {
   readonly aside?: readonly EventRef[];
   /**
    * What the load saw of its users' fetched task ids (task-retirement.ts): folded into the
-   * registry with the claim, before its events (an event naming a retired id brings it back).
+   * registry with the claim, after its events received before the load started and before the
+   * others (an event naming a retired id brings it back).
    */
   readonly tasks?: TaskChecks;
 }
@@ -246,7 +249,19 @@ async function fold(
     folded,
   };
   await writeJson(store, EVENT_CLAIMS.committedKey, next);
-  // The load's task checks first: an event committed with it that names a task id it retired wins.
+  // The load's task checks between its events: those received before the load started were
+  // there when it fetched (learned first: an id it fetched is registered, and retires now if
+  // its answer says so); those received since may be newer than its answer (learned after: an
+  // event naming a task id the load retired wins, the id is fetched once more).
+  const learn = (events: readonly ClaimedEvent[]) =>
+    learnUsers(
+      store,
+      events.map((e) => ({ identifier: e.identifier, taskId: e.taskId, eventTime: e.eventTime })),
+      at,
+    );
+  const startedAt = claim.tasks === undefined ? Number.NaN : Date.parse(claim.tasks.startedAt);
+  const before = (e: ClaimedEvent) => e.receivedAt !== undefined && Date.parse(e.receivedAt) < startedAt;
+  await learn(fresh.filter(before));
   if (claim.tasks !== undefined)
     await recordTaskChecks(
       store,
@@ -255,11 +270,7 @@ async function fold(
       retirementSettings(claim.tasks.retireAfterMisses),
       at,
     );
-  await learnUsers(
-    store,
-    fresh.map((e) => ({ identifier: e.identifier, taskId: e.taskId, eventTime: e.eventTime })),
-    at,
-  );
+  await learn(fresh.filter((e) => !before(e)));
   return next;
 }
 
@@ -400,6 +411,7 @@ async function settlePending(
       identifier: e.identifier,
       taskId: e.taskId,
       eventTime: e.eventTime,
+      receivedAt: e.receivedAt,
       fresh: false,
     })),
   };
@@ -470,6 +482,7 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
           identifier: e.identifier,
           taskId: e.taskId,
           eventTime: e.eventTime,
+          receivedAt: e.receivedAt,
           fresh: true,
         })),
       ],

@@ -15,9 +15,11 @@
  *    (`final_status`). Only those two: paylink-api.md lists `queued`/`processing`/`completed`/
  *    `failed`, and webhooks report a task becoming `completed` or `failed`; any other value
  *    (unknown to the doc, or patched later: `task-status-patched`) keeps the id fetched.
- * A new event naming a retired id brings it back (user-registry.ts `learnUsers`), and the
- * commit's own events are folded after its checks, so an event committed with the load that
- * retired its id wins: the id is fetched once more.
+ * A new event naming a retired id brings it back (user-registry.ts `learnUsers`). The commit's
+ * own events received before the load started are folded before its checks (they were there
+ * when it fetched: a task first named by one, fetched with a final status, retires at once);
+ * those received since are folded after, so one naming a task id the load retired wins: the id
+ * is fetched once more.
  */
 import type { BatchManifest } from './load-batch.ts';
 import type { TaskCheckRecord, TaskRetirementSettings } from './user-registry.ts';
@@ -40,6 +42,8 @@ export function retirementSettings(retireAfterMisses: number): TaskRetirementSet
 export interface TaskChecks {
   /** The setting of the committing load: a later commit that folds this claim uses it too. */
   readonly retireAfterMisses: number;
+  /** When the load started (its plan's `startedAt`): events received before it were there when it fetched. */
+  readonly startedAt: string;
   readonly users: readonly TaskCheckRecord[];
 }
 
@@ -52,6 +56,7 @@ export interface TaskChecks {
 export function collectTaskChecks(
   manifests: readonly Pick<BatchManifest, 'taskChecks'>[],
   retireAfterMisses: number,
+  startedAt: string,
 ): TaskChecks | undefined {
   const checks = manifests.flatMap((m) => m.taskChecks ?? []);
   const proven = checks.some((c) => Object.keys(c.found).length > 0);
@@ -66,5 +71,5 @@ export function collectTaskChecks(
       ...(missing.length === 0 ? {} : { missing: [...missing] }),
     });
   }
-  return users.length === 0 ? undefined : { retireAfterMisses, users };
+  return users.length === 0 ? undefined : { retireAfterMisses, startedAt, users };
 }

@@ -18,6 +18,7 @@ import {
   registeredUsers,
   registryShardKey,
 } from '#core/user-registry.ts';
+import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import {
@@ -243,5 +244,47 @@ describe('task ids PayLink no longer knows, over loads in a row', () => {
     expect(run.stderr + run.stdout).toMatch(/stale task ids/);
     // Nothing proved the endpoint: no miss counted.
     for (const user of (await registeredUsers(store)).values()) expect(user.misses).toBeUndefined();
+  });
+
+  it('retires a task first named by an event received before the load at that load, one named since at the next', async () => {
+    const lake = scratch.path('events-lake');
+    const store = openStore(lake);
+    const [early, late] = real;
+    const endedOf = (identifier: string) => tasksOf(identifier).find((t) => isFinal(t.status));
+    const pick = [early, late].find((id) => endedOf(id!) === undefined);
+    expect(pick, 'two users with an ended task in the sample').toBeUndefined();
+    const receive = async (identifier: string, taskId: string, receivedAt: Date) => {
+      const body = JSON.stringify({
+        eventType: 'task-status-updated',
+        eventTime: receivedAt.toISOString(),
+        user: { _id: `atomic-${identifier}`, identifier },
+        data: { taskId, status: 'completed' },
+      });
+      const outcome = await receiveWebhook(
+        {
+          headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, 'hook') },
+          body: new TextEncoder().encode(body),
+        },
+        { store, secret: 'hook', receivedAt },
+      );
+      expect(outcome.kind).toBe('accepted');
+    };
+    const earlyTask = endedOf(early!)!._id;
+    const lateTask = endedOf(late!)!._id;
+    await receive(early!, earlyTask, new Date(Date.now() - 60_000));
+    // Stored with a receipt time after the load starts: as an event arriving while it runs.
+    await receive(late!, lateTask, new Date(Date.now() + 60_000));
+    const users = await scratch.users('event-users.txt', [early!, late!]);
+    const run = () =>
+      runLoad({ users, dest: lake, baseUrl: sim.url, resources: ['tasks'], concurrency: 1 }, ENV);
+    expect((await run()).code).toBe(0);
+    let registry = await registeredUsers(store);
+    expect(registry.get(early!)?.retired?.[earlyTask]).toMatchObject({ reason: 'final_status' });
+    expect(registry.get(early!)?.taskIds).toEqual([]);
+    // Its event may be newer than the answer: fetched once more, then retired.
+    expect(registry.get(late!)?.taskIds).toEqual([lateTask]);
+    expect((await run()).code).toBe(0);
+    registry = await registeredUsers(store);
+    expect(registry.get(late!)?.retired?.[lateTask]).toMatchObject({ reason: 'final_status' });
   });
 });

@@ -149,6 +149,8 @@ describe('the tasks endpoint and stale task ids', () => {
   });
 });
 
+const START = '2026-12-01T09:00:00.000Z';
+
 describe('collectTaskChecks', () => {
   const check = (
     identifier: string,
@@ -160,14 +162,20 @@ describe('collectTaskChecks', () => {
     missing,
   });
   it('counts misses only when some id answered in the load', () => {
-    const unproven = collectTaskChecks([{ taskChecks: [check('a', {}, ['t1']), check('b', {}, ['t2'])] }], 2);
+    const unproven = collectTaskChecks(
+      [{ taskChecks: [check('a', {}, ['t1']), check('b', {}, ['t2'])] }],
+      2,
+      START,
+    );
     expect(unproven).toBeUndefined();
     const proven = collectTaskChecks(
       [{ taskChecks: [check('a', {}, ['t1'])] }, { taskChecks: [check('b', { t3: 'processing' }, [])] }],
       3,
+      START,
     );
     expect(proven).toEqual({
       retireAfterMisses: 3,
+      startedAt: START,
       users: [
         { identifier: 'a', missing: ['t1'] },
         { identifier: 'b', found: { t3: 'processing' } },
