@@ -326,12 +326,16 @@ async function prepareAndRun(
     // (their events, through the registry) are what that load used, so the re-run needs no file.
     for (const [identifier, ids] of await registeredTaskIds(store, identifiers))
       taskIds.set(identifier, [...new Set([...(taskIds.get(identifier) ?? []), ...ids])]);
-  } else if (source.changed === undefined) {
+  }
+  /** Task ids the registry retired (task-retirement.ts): a load with only those has nothing to fetch, by design. */
+  let retiredTaskIds = 0;
+  if (request.usersFromFailed === undefined && source.changed === undefined) {
     // Users learned from webhook events join the load (not the file): PayLink cannot list them.
     // The registry's, and those of events no load has committed yet (learned-users.ts).
     const listed = identifiers.length;
     const known = new Set(identifiers);
     const learned = await learnedUsers(store, startedAt);
+    retiredTaskIds = learned.retiredTaskIds;
     for (const identifier of learned.identifiers) if (!known.has(identifier)) identifiers.push(identifier);
     for (const [identifier, ids] of learned.taskIds)
       taskIds.set(identifier, [...new Set([...ids, ...(taskIds.get(identifier) ?? [])])]);
@@ -340,8 +344,14 @@ async function prepareAndRun(
         `also loading ${identifiers.length - listed} user(s) learned from webhook events that ${source.description} does not list (the file is not changed)\n`,
       );
   }
-  if (starved !== undefined && taskIdsProblem(resources.steps, taskIds.size > 0) !== undefined)
-    throw new ConfigError('--task-ids', starved);
+  if (starved !== undefined && taskIdsProblem(resources.steps, taskIds.size > 0) !== undefined) {
+    if (retiredTaskIds === 0) throw new ConfigError('--task-ids', starved);
+    // Every task id the lake learned is retired: the tasks units load nothing, current state keeps them.
+    if (!request.quiet)
+      io.stderr.write(
+        `no task id to fetch: the ${retiredTaskIds} task id(s) learned from webhook events are retired (a final status, or PayLink no longer knows them; README "Task ids PayLink no longer knows")\n`,
+      );
+  }
   const users: BatchUser[] = identifiers.map((identifier) => {
     const ids = taskIds.get(identifier);
     return ids ? { identifier, taskIds: ids } : { identifier };

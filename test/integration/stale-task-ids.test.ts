@@ -15,6 +15,7 @@ import {
   learnUsers,
   REGISTRY,
   type RegisteredUser,
+  registeredTaskIds,
   registeredUsers,
   registryShardKey,
 } from '#core/user-registry.ts';
@@ -286,5 +287,12 @@ describe('task ids PayLink no longer knows, over loads in a row', () => {
     expect((await run()).code).toBe(0);
     registry = await registeredUsers(store);
     expect(registry.get(late!)?.retired?.[lateTask]).toMatchObject({ reason: 'final_status' });
+    // Every id the lake learned is retired: a load of tasks has nothing to fetch, and is no
+    // refusal ("no task ids given"); current state keeps the tasks.
+    expect(await registeredTaskIds(store, [early!, late!])).toEqual(new Map());
+    const idle = await run();
+    expect(idle.code, idle.stderr).toBe(0);
+    const current = await withLake(lake, (q) => queryObjects(q, 'SELECT _id FROM current.tasks ORDER BY 1'));
+    expect(current.map((r) => r._id)).toEqual([earlyTask, lateTask].sort());
   });
 });
