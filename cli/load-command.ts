@@ -56,6 +56,7 @@ import type { ObjectStore, PartWriterFactory } from '#core/ports.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
+import { TASK_RETIREMENT } from '#core/task-retirement.ts';
 import { registeredTaskIds } from '#core/user-registry.ts';
 import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
 import { destFrom, existingLakeFrom, list, parseFlags, pathFrom, required } from './args.ts';
@@ -97,6 +98,9 @@ export const LOAD_USAGE = `paylink-loader load --users <file|changed> --dest <di
                           (default: PAYLINK_API_KEY and PAYLINK_API_SECRET)
   --config <file.json>    resource overrides (selectors, paths, paginators), base URL, HTTP policy
   --task-ids <file>       JSON lines {"identifier","taskId"}: task ids for the tasks resource
+  --retire-task-after <n> stop fetching a task id learned from webhook events after PayLink
+                          answered 404 for it in n committed loads in a row while it answered
+                          other task ids (default ${TASK_RETIREMENT.retireAfterMisses}; README "Task ids PayLink no longer knows")
   --dry-run               check everything and print the plan; load and write nothing: flags,
                           config, users, credentials (one token minted for the first user),
                           the lake (writable, schema registry readable, load id not running)
@@ -122,8 +126,21 @@ export interface LoadRequest {
   readonly secretId?: string;
   readonly configFile?: string;
   readonly taskIdsFile?: string;
+  /** `--retire-task-after`: consecutive 404 loads that retire a registry task id. */
+  readonly retireTaskAfter?: number;
   readonly json?: boolean;
   readonly quiet?: boolean;
+}
+
+/** A whole number of loads from 1 to TASK_RETIREMENT.maxRetireAfterMisses. */
+function retireAfter(flag: string, raw: string): number {
+  const n = positiveInt(flag, raw, TASK_RETIREMENT.retireAfterMisses);
+  if (n > TASK_RETIREMENT.maxRetireAfterMisses)
+    throw new ConfigError(
+      flag,
+      `must be a whole number of loads from 1 to ${TASK_RETIREMENT.maxRetireAfterMisses}`,
+    );
+  return n;
 }
 
 export function parseLoadArgs(argv: readonly string[]): LoadRequest {
@@ -142,6 +159,7 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     'secret-id': { type: 'string' },
     config: { type: 'string' },
     'task-ids': { type: 'string' },
+    'retire-task-after': { type: 'string' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean' },
   });
@@ -184,6 +202,9 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     ...(values['secret-id'] === undefined ? {} : { secretId: values['secret-id'] }),
     ...(values.config === undefined ? {} : { configFile: values.config }),
     ...(values['task-ids'] === undefined ? {} : { taskIdsFile: values['task-ids'] }),
+    ...(values['retire-task-after'] === undefined
+      ? {}
+      : { retireTaskAfter: retireAfter('--retire-task-after', values['retire-task-after']) }),
     json: values.json ?? false,
     quiet: values.quiet ?? false,
   };
@@ -305,12 +326,16 @@ async function prepareAndRun(
     // (their events, through the registry) are what that load used, so the re-run needs no file.
     for (const [identifier, ids] of await registeredTaskIds(store, identifiers))
       taskIds.set(identifier, [...new Set([...(taskIds.get(identifier) ?? []), ...ids])]);
-  } else if (source.changed === undefined) {
+  }
+  /** Task ids the registry retired (task-retirement.ts): a load with only those has nothing to fetch, by design. */
+  let retiredTaskIds = 0;
+  if (request.usersFromFailed === undefined && source.changed === undefined) {
     // Users learned from webhook events join the load (not the file): PayLink cannot list them.
     // The registry's, and those of events no load has committed yet (learned-users.ts).
     const listed = identifiers.length;
     const known = new Set(identifiers);
     const learned = await learnedUsers(store, startedAt);
+    retiredTaskIds = learned.retiredTaskIds;
     for (const identifier of learned.identifiers) if (!known.has(identifier)) identifiers.push(identifier);
     for (const [identifier, ids] of learned.taskIds)
       taskIds.set(identifier, [...new Set([...ids, ...(taskIds.get(identifier) ?? [])])]);
@@ -319,8 +344,14 @@ async function prepareAndRun(
         `also loading ${identifiers.length - listed} user(s) learned from webhook events that ${source.description} does not list (the file is not changed)\n`,
       );
   }
-  if (starved !== undefined && taskIdsProblem(resources.steps, taskIds.size > 0) !== undefined)
-    throw new ConfigError('--task-ids', starved);
+  if (starved !== undefined && taskIdsProblem(resources.steps, taskIds.size > 0) !== undefined) {
+    if (retiredTaskIds === 0) throw new ConfigError('--task-ids', starved);
+    // Every task id the lake learned is retired: the tasks units load nothing, current state keeps them.
+    if (!request.quiet)
+      io.stderr.write(
+        `no task id to fetch: the ${retiredTaskIds} task id(s) learned from webhook events are retired (a final status, or PayLink no longer knows them; README "Task ids PayLink no longer knows")\n`,
+      );
+  }
   const users: BatchUser[] = identifiers.map((identifier) => {
     const ids = taskIds.get(identifier);
     return ids ? { identifier, taskIds: ids } : { identifier };
@@ -433,6 +464,7 @@ async function prepareAndRun(
         parts: partWriters(io.env),
         reader: createParquetPartReader(),
         clock: io.now,
+        ...(request.retireTaskAfter === undefined ? {} : { retireTaskAfterMisses: request.retireTaskAfter }),
         // Another commit of this lake holds the events lock: say so (even with --quiet), or a
         // wait of minutes looks like a hang.
         eventsLock: { onWait: (message) => progress.log(`${message}\n`), isAbandoned: isAbandonedOnThisHost },
@@ -640,6 +672,8 @@ function resumeCommand(request: LoadRequest, loadId: string, cwd: string): strin
   if (request.batchSize !== undefined) flags.push('--batch-size', String(request.batchSize));
   if (request.configFile !== undefined) flags.push('--config', file(request.configFile));
   if (request.taskIdsFile !== undefined) flags.push('--task-ids', file(request.taskIdsFile));
+  if (request.retireTaskAfter !== undefined)
+    flags.push('--retire-task-after', String(request.retireTaskAfter));
   if (request.secretId !== undefined) flags.push('--secret-id', request.secretId);
   if (request.rateLimit !== undefined) flags.push('--rate-limit', String(request.rateLimit));
   if (request.concurrency !== undefined) flags.push('--concurrency', String(request.concurrency));

@@ -11,6 +11,7 @@ import { forEachConcurrent } from '#core/pool.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import type { SchemaRegistry } from '#core/schema-registry.ts';
 import { readJson } from '#core/store-json.ts';
+import { type RegistryCounts, registryCounts } from '#core/user-registry.ts';
 import { parseFlags, required } from './args.ts';
 import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
@@ -65,6 +66,12 @@ export interface LakeStatus {
    * kept, never committed until repaired; those set aside and those not committed yet.
    */
   readonly unreadableEvents: readonly string[];
+  /**
+   * The user registry (users learned from webhook events) counted: task ids loads fetch, those
+   * with 404 misses, and those retired (README "Task ids PayLink no longer knows"). Null when
+   * the registry could not be read (named in `warnings`).
+   */
+  readonly registry: RegistryCounts | null;
 }
 
 export async function lakeStatus(
@@ -151,6 +158,11 @@ export async function lakeStatus(
     warnings.push(
       `${unreadableEvents.length} webhook event object(s) are unreadable and set aside by every load (never committed until repaired or moved out of _events/): ${unreadableEvents.slice(0, 10).join(', ')}${unreadableEvents.length > 10 ? ', ...' : ''}`,
     );
+  const users = await registryCounts(store).catch((error: unknown) => {
+    if (!(error instanceof LakeStateError)) throw error;
+    warnings.push(error.message);
+    return null;
+  });
   return {
     dest: store.description,
     schemaVersion: registry?.version ?? null,
@@ -171,6 +183,7 @@ export async function lakeStatus(
     quality: qualityReport(markers, qualityOptions, settingSources),
     damagedReports,
     unreadableEvents,
+    registry: users,
   };
 }
 
@@ -326,6 +339,19 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     for (const table of latest.disabledResources) out.push(`  ${DISABLED_TABLES_NOTE(table)}.`);
   }
   out.push('', ...formatQuality(status.quality));
+  const reg = status.registry;
+  if (reg !== null && reg.users > 0) {
+    const retired = reg.retired.notFound + reg.retired.finalStatus;
+    out.push(
+      '',
+      `Users learned from webhook events: ${reg.users}; task ids fetched by each load with tasks: ${reg.taskIds}` +
+        (reg.missing > 0 ? ` (${reg.missing} answered 404 in the last load(s), retired after more)` : '') +
+        `; retired: ${retired}` +
+        (retired > 0
+          ? ` (${reg.retired.notFound} PayLink no longer knows, ${reg.retired.finalStatus} with a final status; in _state/users/, README "Task ids PayLink no longer knows")`
+          : ''),
+    );
+  }
   if (status.withoutReport.length > 0) {
     out.push(
       '',

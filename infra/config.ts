@@ -14,6 +14,7 @@ import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
 import { dataQualitySchema } from '#core/quality-config.ts';
 import { PAYLINK_RESOURCES } from '#core/resources.ts';
+import { TASK_RETIREMENT } from '#core/task-retirement.ts';
 import { CONTEXT_KEY, DEFAULT_STACK_NAME, MAX_ALARM_WINDOW_SECONDS, WEBHOOK_DEFAULTS } from './constants.ts';
 import { parseScheduleExpression, stalenessWindowSeconds } from './schedule-expression.ts';
 
@@ -132,6 +133,19 @@ export const stackConfigSchema = z
      * Unset: half of what the invocation has left after its publish reserve. 0: always the Map.
      */
     commitMergeSeconds: z.number().min(0).max(900).optional(),
+    /**
+     * Consecutive committed loads in which PayLink answered 404 for a task id learned from webhook
+     * events (while it answered other ids) before loads stop fetching it (lambdas/core/task-retirement.ts).
+     */
+    retireTaskAfterMisses: z
+      .number({ error: `must be a whole number of loads from 1 to ${TASK_RETIREMENT.maxRetireAfterMisses}` })
+      .int(`must be a whole number of loads from 1 to ${TASK_RETIREMENT.maxRetireAfterMisses}`)
+      .min(1, `must be a whole number of loads from 1 to ${TASK_RETIREMENT.maxRetireAfterMisses}`)
+      .max(
+        TASK_RETIREMENT.maxRetireAfterMisses,
+        `must be a whole number of loads from 1 to ${TASK_RETIREMENT.maxRetireAfterMisses}`,
+      )
+      .default(TASK_RETIREMENT.retireAfterMisses),
     /** Distributed Map MaxConcurrency: load-batch invocations at once. */
     maxConcurrency: z.number().int().min(1).max(10_000).default(STACK_DEFAULTS.maxConcurrency),
     usersList: z

@@ -27,7 +27,8 @@
  * Webhook events (event-claims.ts) join at step 1: the commit claims the stored events no load
  * committed yet, under the events lock, and stages their `webhook_events` rows as one more
  * batch; it holds the lock until after step 9, then records the claim as committed (and the
- * users it names in the registry) and, for a `changed` load, what its schedule has now seen.
+ * users it names in the registry, and what the load saw of their task ids: task-retirement.ts)
+ * and, for a `changed` load, what its schedule has now seen.
  * Every step is idempotent, so a commit that dies anywhere can simply run again.
  */
 import {
@@ -90,6 +91,7 @@ import type { UsersSelection } from './quality.ts';
 import type { MergeResult, SchemaChange, SchemaDoc, SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { type StagedFile, TableSinks } from './table-sinks.ts';
+import { collectTaskChecks, TASK_RETIREMENT } from './task-retirement.ts';
 import type { Clock, ColumnDef } from './types.ts';
 
 /** The query catalog kept in step with the registry (Glue in AWS; nothing locally). */
@@ -117,6 +119,11 @@ export interface CommitDeps {
   readonly mergeFanOut?: MergeFanOutPolicy;
   /** What the merge did (merged or reused each partition), for the invocation's log. */
   readonly onMerged?: (groups: readonly MergedGroup[]) => void;
+  /**
+   * Consecutive committed loads with a 404 that retire a fetched task id (task-retirement.ts);
+   * default TASK_RETIREMENT.retireAfterMisses.
+   */
+  readonly retireTaskAfterMisses?: number;
 }
 
 /** A commit that ran: committed, or handed its merge to the Map and to be run again after it. */
@@ -220,6 +227,11 @@ export async function commitOrHandOff(loadId: string, deps: CommitDeps): Promise
   }
   // Read now: the staging (and this file) is gone once the load is committed.
   const changed = await readChangedSelection(store, loadId);
+  const tasks = collectTaskChecks(
+    manifests,
+    deps.retireTaskAfterMisses ?? TASK_RETIREMENT.retireAfterMisses,
+    plan.startedAt,
+  );
   const claimed = await claimEvents(plan, {
     store,
     parts: deps.parts,
@@ -227,6 +239,7 @@ export async function commitOrHandOff(loadId: string, deps: CommitDeps): Promise
     clock: deps.clock,
     ...(deps.eventsLock === undefined ? {} : { eventsLock: deps.eventsLock }),
     ...(deps.lease === undefined ? {} : { loadOwner: deps.lease.doc.owner }),
+    ...(tasks === undefined ? {} : { tasks }),
   });
   if (claimed?.manifest !== undefined) manifests.push(claimed.manifest);
   try {

@@ -25,10 +25,19 @@ import {
   SelectorError,
   SystemicFailureError,
 } from './errors.ts';
-import type { ResourceDef } from './resources.ts';
+import { KNOWN_TASKS, type ResourceDef } from './resources.ts';
 
 /** Users with the same symptom on a resource, and their other resources working, before it is disabled. */
 export const ENDPOINT_EVIDENCE_USERS = 3;
+/**
+ * The same for a 404 on a path per known task id (`/task/{id}/details`). Such ids come from
+ * webhook events and files and go stale (a task PayLink no longer knows answers 404 like a
+ * missing route), so a handful of users whose ids all 404 says nothing about the endpoint: it
+ * is disabled only after this many such users and no answered id anywhere, or, when the load
+ * has fewer, at its end once every user with ids was tried (`finishLoad`, `judgeAcrossBatches`)
+ * and at least ENDPOINT_EVIDENCE_USERS of them showed it. One answered id proves the endpoint.
+ */
+export const TASK_ID_EVIDENCE_USERS = 20;
 /** Users that must all fail at the network (or get non-PayLink bodies) before a batch gives up. */
 export const SYSTEMIC_EVIDENCE_USERS = 3;
 
@@ -147,10 +156,10 @@ export function fixAdvice(resource: EndpointDef, symptom: EndpointSymptom): stri
   switch (symptom.fix) {
     case 'path':
       // A path per id (`/task/{id}/details`) also 404s for ids PayLink does not know: when every
-      // id the first users had is stale (learned from old events, a --task-ids file), the
-      // endpoint is fine and the ids are not.
+      // id of the load is stale (learned from old events, a --task-ids file), the endpoint is
+      // fine and the ids are not (TASK_ID_EVIDENCE_USERS: a few users' stale ids never get here).
       return resource.path.includes('{id}')
-        ? `either the ids given to it are unknown to PayLink (stale task ids learned from webhook events or a --task-ids file: remove them from the lake's registry, README "Removing a user or task id") or the endpoint is missing: ${drop}, or set its path in ${config('"path": "/..."')}`
+        ? `either the ids given to it are unknown to PayLink (stale task ids learned from webhook events or a --task-ids file; no id of this load answered, so none counts toward retiring: remove them from the lake's registry, README "Removing a user or task id") or the endpoint is missing: ${drop}, or set its path in ${config('"path": "/..."')}`
         : `the endpoint looks missing: ${drop}, or set its path in ${config('"path": "/..."')}`;
     case 'redirect':
       return `the endpoint redirects elsewhere (not followed: it would carry the credentials): ${drop}, or set its real path in ${config('"path": "/..."')}`;
@@ -169,6 +178,19 @@ export function fixAdvice(resource: EndpointDef, symptom: EndpointSymptom): stri
 function serverPathForm(path: string): string {
   if (path.includes('{identifier}') || path.includes('{id}')) return path;
   return '/.../{identifier}/...';
+}
+
+/** Whether a symptom on `resource` may be stale ids rather than the endpoint (a 404 per known task id). */
+export function maybeStaleIds(
+  resource: Pick<ResourceDef, 'parent'>,
+  symptom: Pick<EndpointSymptom, 'code'>,
+): boolean {
+  return resource.parent?.resource === KNOWN_TASKS && symptom.code === 'http_404';
+}
+
+/** Users showing a symptom before a batch disables the resource (see TASK_ID_EVIDENCE_USERS). */
+function evidenceNeeded(resource: Pick<ResourceDef, 'parent'>, symptom: EndpointSymptom): number {
+  return maybeStaleIds(resource, symptom) ? TASK_ID_EVIDENCE_USERS : ENDPOINT_EVIDENCE_USERS;
 }
 
 function describeSymptom(symptom: EndpointSymptom): string {
@@ -326,7 +348,27 @@ export class EndpointHealth {
     if (verdict.state !== 'open') return;
     const n = (verdict.counts.get(symptom.code)?.users ?? 0) + 1;
     verdict.counts.set(symptom.code, { symptom, users: n });
-    if (n < ENDPOINT_EVIDENCE_USERS) return;
+    if (n < evidenceNeeded(def, symptom)) return;
+    this.#disable(resource, def, symptom, n);
+  }
+
+  /**
+   * The load's last users are in (a local run's last batch): a verdict still open only because a
+   * known-task 404 needs more users than the load had is reached with what there is, as
+   * `judgeAcrossBatches` does at commit for batches that judged alone.
+   */
+  finishLoad(): void {
+    for (const [resource, verdict] of [...this.#verdicts]) {
+      if (verdict.state !== 'open') continue;
+      const def = this.#resources.get(resource)!;
+      const best = [...verdict.counts.values()]
+        .filter((c) => c.users >= ENDPOINT_EVIDENCE_USERS)
+        .sort((a, b) => b.users - a.users || (a.symptom.code < b.symptom.code ? -1 : 1))[0];
+      if (best !== undefined) this.#disable(resource, def, best.symptom, best.users);
+    }
+  }
+
+  #disable(resource: string, def: ResourceDef, symptom: EndpointSymptom, n: number): void {
     this.#verdicts.set(resource, {
       state: 'disabled',
       finding: {

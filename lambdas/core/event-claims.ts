@@ -35,6 +35,7 @@ import {
   eventObjectKeyOf,
   type LoadedEvent,
   listEvents,
+  listStrayEventObjects,
   NOTHING_TAKEN,
   readEvents,
   type TakenEvents,
@@ -51,8 +52,9 @@ import type { PlanDoc } from './plan.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { TableSinks } from './table-sinks.ts';
+import { retirementSettings, type TaskChecks } from './task-retirement.ts';
 import type { Clock, JsonObject } from './types.ts';
-import { learnUsers } from './user-registry.ts';
+import { learnUsers, recordTaskChecks } from './user-registry.ts';
 
 export const EVENTS_TABLE = 'webhook_events';
 
@@ -104,6 +106,8 @@ export interface ClaimedEvent extends EventRef {
   readonly identifier: string;
   readonly taskId: string | null;
   readonly eventTime: string;
+  /** When the receiver stored it (absent in claims written before it was kept). */
+  readonly receivedAt?: string;
   /** Taken by this claim (not by an earlier committed attempt of the same load id). */
   readonly fresh: boolean;
 }
@@ -120,6 +124,12 @@ export interface EventClaim {
   readonly copies: readonly EventRef[];
   /** Events unreadable when claimed: kept aside on fold (event-log.ts), to be read again. */
   readonly aside?: readonly EventRef[];
+  /**
+   * What the load saw of its users' fetched task ids (task-retirement.ts): folded into the
+   * registry with the claim, after its events received before the load started and before the
+   * others (an event naming a retired id brings it back).
+   */
+  readonly tasks?: TaskChecks;
 }
 
 /** What the load's report (`_loads/<id>.json`) says about its events. */
@@ -153,6 +163,11 @@ export interface EventsDeps {
   readonly loadOwner?: LeaseOwner;
   /** Reads a re-run's committed `webhook_events` rows when its claim was pruned. */
   readonly reader?: PartReader;
+  /**
+   * What the load saw of its task ids (task-retirement.ts): a load with some claims (and takes
+   * the lock) even when no event is new, so its checks are folded after its commit point.
+   */
+  readonly tasks?: TaskChecks;
 }
 
 /** The events a commit holds: its claim, the lock, and the staged batch of their rows. */
@@ -234,11 +249,28 @@ async function fold(
     folded,
   };
   await writeJson(store, EVENT_CLAIMS.committedKey, next);
-  await learnUsers(
-    store,
-    fresh.map((e) => ({ identifier: e.identifier, taskId: e.taskId, eventTime: e.eventTime })),
-    at,
-  );
+  // The load's task checks between its events: those received before the load started were
+  // there when it fetched (learned first: an id it fetched is registered, and retires now if
+  // its answer says so); those received since may be newer than its answer (learned after: an
+  // event naming a task id the load retired wins, the id is fetched once more).
+  const learn = (events: readonly ClaimedEvent[]) =>
+    learnUsers(
+      store,
+      events.map((e) => ({ identifier: e.identifier, taskId: e.taskId, eventTime: e.eventTime })),
+      at,
+    );
+  const startedAt = claim.tasks === undefined ? Number.NaN : Date.parse(claim.tasks.startedAt);
+  const before = (e: ClaimedEvent) => e.receivedAt !== undefined && Date.parse(e.receivedAt) < startedAt;
+  await learn(fresh.filter(before));
+  if (claim.tasks !== undefined)
+    await recordTaskChecks(
+      store,
+      claim.loadId,
+      claim.tasks.users,
+      retirementSettings(claim.tasks.retireAfterMisses),
+      at,
+    );
+  await learn(fresh.filter((e) => !before(e)));
   return next;
 }
 
@@ -354,7 +386,8 @@ async function settlePending(
       const kept = claim.events.filter((e) => !e.fresh);
       if (kept.length === 0) await store.delete([claimKey(other)]);
       else {
-        const { aside: _aside, ...rest } = claim;
+        // Its task checks go too: that load never committed what it saw.
+        const { aside: _aside, tasks: _tasks, ...rest } = claim;
         await writeJson(store, claimKey(other), { ...rest, events: kept, copies: [] });
         // Indexed, so pruning finds it: a re-run may never come.
         if (state.folded !== undefined) {
@@ -378,6 +411,7 @@ async function settlePending(
       identifier: e.identifier,
       taskId: e.taskId,
       eventTime: e.eventTime,
+      receivedAt: e.receivedAt,
       fresh: false,
     })),
   };
@@ -410,6 +444,7 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
   if (
     listedEarly.every((r) => recorded.has(`${r.dt}/${r.key}`)) &&
     asideRefs(peek).length === 0 &&
+    deps.tasks === undefined &&
     pending.length === 0 &&
     mine === undefined &&
     !(await committedBefore())
@@ -447,14 +482,17 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
           identifier: e.identifier,
           taskId: e.taskId,
           eventTime: e.eventTime,
+          receivedAt: e.receivedAt,
           fresh: true,
         })),
       ],
       copies,
       aside: aside.map(({ dt, key }) => ({ dt, key })),
+      ...(deps.tasks === undefined ? {} : { tasks: deps.tasks }),
     };
     // Nothing to commit, and the set-aside events unchanged (none before, none now): no claim.
     if (
+      claim.tasks === undefined &&
       claim.events.length === 0 &&
       copies.length === 0 &&
       aside.length === 0 &&
@@ -484,17 +522,23 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
 
 /**
  * The stored events no load could commit because they cannot be read (event-log.ts): those not
- * committed yet (the open partitions' events a load would claim now) and those set aside. What
- * `verify` and `status` report; reads every uncommitted event once.
+ * committed yet (the open partitions' events a load would claim now) and those set aside, and
+ * the objects of the open partitions not named as a stored event. What `verify` and `status`
+ * report; reads every uncommitted event once.
  */
 export async function unreadableEvents(store: ObjectStore, today: string): Promise<UnreadableEventReport[]> {
   const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
   const listed = await listEvents(store, state.from, today);
   const { unreadable } = await readEvents(store, toRead(listed, state));
-  return unreadable
-    .filter((u) => !u.gone)
-    .map((u) => ({ key: eventObjectKeyOf(u), problem: u.problem }))
-    .sort((a, b) => (a.key < b.key ? -1 : 1));
+  // Objects no load even reads (not named as a stored event): reported with the damaged ones.
+  const strays = (await listStrayEventObjects(store, state.from, today)).map((key) => ({
+    key,
+    problem: `lake ${key}: not named _events/dt=YYYY-MM-DD/<64 hex>.json as the receiver names a stored event (its digest), so no load reads it`,
+  }));
+  return [
+    ...unreadable.filter((u) => !u.gone).map((u) => ({ key: eventObjectKeyOf(u), problem: u.problem })),
+    ...strays,
+  ].sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
 /** A stored event as a record of `webhook_events`: its known fields, and `data` flattened like any record. */

@@ -109,24 +109,37 @@ export async function listEvents(
   today: string,
 ): Promise<EventRef[]> {
   const refs: EventRef[] = [];
-  const take = (keys: readonly string[]) => {
-    for (const key of keys) {
-      const ref = parseEventObjectKey(key);
-      if (ref !== undefined && (from === undefined || ref.dt >= from)) refs.push(ref);
-    }
-  };
-  if (from === undefined || from > today) {
-    take(await store.list(WEBHOOK.eventsPrefix));
-  } else {
-    const days: string[] = [];
-    for (let dt = from; dt <= addDays(today, 1); dt = addDays(dt, 1)) days.push(dt);
-    const listings: string[][] = new Array(days.length);
-    await forEachConcurrent(days, EVENT_LOG.listConcurrency, async (dt, index) => {
-      listings[index] = await store.list(`${WEBHOOK.eventsPrefix}dt=${dt}/`);
-    });
-    for (const keys of listings) take(keys);
+  for (const key of await listEventKeys(store, from, today)) {
+    const ref = parseEventObjectKey(key);
+    if (ref !== undefined && (from === undefined || ref.dt >= from)) refs.push(ref);
   }
   return refs;
+}
+
+/**
+ * The objects under `_events/` listed as `listEvents` lists them that are not named as the
+ * receiver names a stored event (`_events/dt=YYYY-MM-DD/<64 hex>.json`): no load reads them, so
+ * they are reported (`verify`, `status`) instead of being passed over in silence. Put there by
+ * hand, or renamed: a stored event's name is its digest.
+ */
+export async function listStrayEventObjects(
+  store: ObjectStore,
+  from: string | undefined,
+  today: string,
+): Promise<string[]> {
+  return (await listEventKeys(store, from, today)).filter((key) => parseEventObjectKey(key) === undefined);
+}
+
+/** Every object key of partitions `from` .. `today` + 1 (everything under `_events/` when `from` is undefined or later). */
+async function listEventKeys(store: ObjectStore, from: string | undefined, today: string): Promise<string[]> {
+  if (from === undefined || from > today) return store.list(WEBHOOK.eventsPrefix);
+  const days: string[] = [];
+  for (let dt = from; dt <= addDays(today, 1); dt = addDays(dt, 1)) days.push(dt);
+  const listings: string[][] = new Array(days.length);
+  await forEachConcurrent(days, EVENT_LOG.listConcurrency, async (dt, index) => {
+    listings[index] = await store.list(`${WEBHOOK.eventsPrefix}dt=${dt}/`);
+  });
+  return listings.flat();
 }
 
 const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);

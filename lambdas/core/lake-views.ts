@@ -11,6 +11,8 @@
  *   (`user_loads.status = 'ok'`); child tables follow their root resource. A user whose resource
  *   failed in the latest load keeps the previous good state; an account unlinked at the source
  *   disappears; a user missing from a later load (a changed-users load) keeps their state.
+ *   `tasks` (PER_RECORD_ROOTS) is per task: each task's latest loaded row, since retired task
+ *   ids are no longer fetched (task-retirement.ts).
  *
  * Loads are ordered by `_dlt_loads.started_at` (the plan's start), then load id: never by how
  * load ids sort as text.
@@ -60,6 +62,16 @@ export function rootTableOf(table: string): string {
 
 /** The root of the tables with no current view (event-claims.ts EVENTS_TABLE). */
 const HISTORY_ONLY_ROOT = 'webhook_events';
+
+/**
+ * Roots whose current state is per record, not per user's latest load: `tasks` is fetched per
+ * known task id, and ids stop being fetched once they retire (a final status, or PayLink no
+ * longer knows them: task-retirement.ts). A user's latest load then holds only the tasks still
+ * fetched, so each task's current row is its row from the latest committed load in which the
+ * user's `tasks` succeeded and that task was loaded (by the column named here, the row itself
+ * when it has none); child tables follow their root row (`_dlt_root_id`).
+ */
+const PER_RECORD_ROOTS: Readonly<Record<string, string>> = { tasks: '_id' };
 
 /** Whether the table is partitioned by `dt` (every data table; not `_dlt_loads`). */
 export function isPartitioned(table: string): boolean {
@@ -117,6 +129,27 @@ export function currentViewSql(
       `SELECT ${select('ranked', cols)}`,
       'FROM ranked',
       'WHERE ranked.rn = 1',
+    ].join('\n');
+  }
+  const root = rootTableOf(table);
+  const key = PER_RECORD_ROOTS[root];
+  if (key !== undefined) {
+    const rowId = quoteIdentifier(LAKE.idColumn);
+    return [
+      'WITH ok AS (',
+      `  SELECT DISTINCT u.${user}, u.${loadId}`,
+      `  FROM ${raw(names, LAKE.userLoadsTable)} AS u`,
+      `  WHERE u."resource" = ${quoteString(root)} AND u."status" = 'ok'`,
+      '), ranked AS (',
+      `  SELECT r.${rowId} AS row_id,`,
+      `         row_number() OVER (PARTITION BY r.${user}, COALESCE(r.${quoteIdentifier(key)}, r.${rowId}) ORDER BY ${LOAD_ORDER}) AS rn`,
+      `  FROM ${raw(names, root)} AS r`,
+      `  JOIN ok AS g ON g.${user} = r.${user} AND g.${loadId} = r.${loadId}`,
+      `  JOIN ${loads} AS l ON l."load_id" = r.${loadId}`,
+      ')',
+      `SELECT ${select('t', cols)}`,
+      `FROM ${raw(names, table)} AS t`,
+      `WHERE t.${quoteIdentifier(table === root ? LAKE.idColumn : LAKE.rootIdColumn)} IN (SELECT ranked.row_id FROM ranked WHERE ranked.rn = 1)`,
     ].join('\n');
   }
   return [

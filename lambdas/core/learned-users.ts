@@ -23,13 +23,18 @@ export interface LearnedUsers {
   readonly taskIds: ReadonlyMap<string, readonly string[]>;
   /** Users known only from events no load has committed yet (not in the registry). */
   readonly fromPendingEvents: number;
+  /** Task ids the registry no longer fetches (retired: task-retirement.ts), counted. */
+  readonly retiredTaskIds: number;
 }
 
 export async function learnedUsers(store: ObjectStore, now: Date): Promise<LearnedUsers> {
   const registry = await registeredUsers(store);
   const taskIds = new Map<string, string[]>();
-  for (const [identifier, user] of registry)
+  let retiredTaskIds = 0;
+  for (const [identifier, user] of registry) {
     if (user.taskIds.length > 0) taskIds.set(identifier, [...user.taskIds]);
+    retiredTaskIds += Object.keys(user.retired ?? {}).length;
+  }
   const committed = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
   const listed = await listEvents(store, committed.from, now.toISOString().slice(0, 10));
   // An unreadable event names no user: skipped here (the commit sets it aside and reports it).
@@ -50,5 +55,6 @@ export async function learnedUsers(store: ObjectStore, now: Date): Promise<Learn
     identifiers: [...identifiers].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
     taskIds,
     fromPendingEvents,
+    retiredTaskIds,
   };
 }

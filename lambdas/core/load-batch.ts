@@ -16,7 +16,14 @@ import {
 import { rootRowId } from './ids.ts';
 import { InOrder } from './in-order.ts';
 import { batchManifestKey, stagedPartsPrefix } from './layout.ts';
-import { loadUser, type UnitOutcome, USER_LOADS_COLUMNS, type UserResult } from './load-user.ts';
+import {
+  loadUser,
+  type TaskCheck,
+  taskNotFoundOutcome,
+  type UnitOutcome,
+  USER_LOADS_COLUMNS,
+  type UserResult,
+} from './load-user.ts';
 import { type ConcurrencyControl, forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartWriterFactory, PayLinkApi } from './ports.ts';
 import type { SchemaDoc, SchemaRegistry } from './schema-registry.ts';
@@ -138,6 +145,16 @@ export interface BatchManifest {
   readonly deferredUnits?: readonly { identifier: string; outcome: UnitOutcome }[];
   /** This batch's verdicts still open, and the resources that worked (batches that judged alone). */
   readonly endpointEvidence?: EndpointEvidence;
+  /**
+   * What PayLink answered for each user's known task ids, in batch order (users whose known-task
+   * resource was called): the commit counts misses and final statuses from it (task-retirement.ts).
+   */
+  readonly taskChecks?: readonly UserTaskCheck[];
+}
+
+/** One user's known task ids as a batch saw them. */
+export interface UserTaskCheck extends TaskCheck {
+  readonly identifier: string;
 }
 
 export const DEADLINE_CODE = 'deadline_exceeded';
@@ -227,6 +244,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
   health.startBatch(input.batch);
   /** Units that failed with an endpoint symptom before that endpoint's verdict: settled at the end. */
   const pending: { index: number; identifier: string; outcome: UnitOutcome }[] = [];
+  const taskChecks: UserTaskCheck[] = [];
 
   const emit = (tableKey: string, dt: string, raw: RawRow) => {
     const { table, row } = registry.typeRow(tableKey, raw);
@@ -242,11 +260,14 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
   const ordered = new InOrder<{ index: number; result: UserResult }>(
     async ({ index, result }) => {
       const typed = result.rows.map((r) => emit(r.table, r.dt, r.row));
-      for (const outcome of result.outcomes) {
-        if (outcome.endpoint !== undefined && !health.works(outcome.endpoint.resource)) {
-          pending.push({ index, identifier: result.identifier, outcome });
+      if (result.tasks !== undefined) taskChecks.push({ identifier: result.identifier, ...result.tasks });
+      for (const given of result.outcomes) {
+        if (given.endpoint !== undefined && !health.works(given.endpoint.resource)) {
+          pending.push({ index, identifier: result.identifier, outcome: given });
           continue;
         }
+        // The endpoint answered somebody's task ids: this user's all-404 ids are stale, not a failure.
+        const outcome = staleTasks(given, health) ? taskNotFoundOutcome(given) : given;
         if (outcome.status === 'failed') failed[index] = true;
         typed.push(emitOutcome(userLoadsRow(input, input.batch, result.identifier, outcome)));
       }
@@ -307,11 +328,20 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
     const lateFailed = new Set<string>();
     const settled: ReturnType<typeof emitOutcome>[] = [];
     const deferred: { identifier: string; outcome: UnitOutcome }[] = [];
+    // Every user of the load was tried: a verdict waiting for more known-task users than the
+    // load has is reached with what there is (endpoint-health.ts TASK_ID_EVIDENCE_USERS).
+    if (carried !== undefined && input.lastBatch === true) health.finishLoad();
     for (const unit of waiting) {
       const resource = unit.outcome.endpoint!.resource;
       const finding = health.disabled(resource);
       // An interrupted batch is the last this run loads: it settles every unit still open.
       const last = input.lastBatch === true || notStarted.some(Boolean);
+      if (staleTasks(unit.outcome, health)) {
+        settled.push(
+          emitOutcome(userLoadsRow(input, unit.batch, unit.identifier, taskNotFoundOutcome(unit.outcome))),
+        );
+        continue;
+      }
       if (finding === undefined && carried !== undefined && !last && health.undecided(resource)) {
         carried.units.push(unit);
         continue;
@@ -358,6 +388,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
       endpointFindings: structuredClone(health.findings().filter((f) => f.batches.includes(input.batch))),
       ...(deferred.length > 0 ? { deferredUnits: deferred } : {}),
       ...(carried === undefined ? { endpointEvidence: health.evidence() } : {}),
+      ...(taskChecks.length > 0 ? { taskChecks } : {}),
     };
     return {
       notStarted: described.notStarted ?? [],
@@ -374,6 +405,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
             endpointFindings,
             deferredUnits,
             endpointEvidence,
+            taskChecks: checks,
             ...head
           } = described;
           const manifest: BatchManifest = {
@@ -386,6 +418,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
             endpointFindings,
             ...(deferredUnits === undefined ? {} : { deferredUnits }),
             ...(endpointEvidence === undefined ? {} : { endpointEvidence }),
+            ...(checks === undefined ? {} : { taskChecks: checks }),
           };
           await store.put(batchManifestKey(input.loadId, input.batch), JSON.stringify(manifest));
           return manifest;
@@ -401,6 +434,11 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
     await sinks.abort();
     throw error;
   }
+}
+
+/** A unit whose known task ids all 404'd, once its endpoint answered somebody (see taskNotFoundOutcome). */
+function staleTasks(outcome: UnitOutcome, health: EndpointHealth): boolean {
+  return outcome.missingTaskIds !== undefined && health.works(outcome.resource);
 }
 
 function skippedUser(identifier: string, steps: readonly ResourceStep[]): UserResult {
@@ -504,6 +542,8 @@ export function settleDeferredUnits(
   );
   const all = [...batchFindings, ...findings].sort((a, b) => (a.resource < b.resource ? -1 : 1));
   const byResource = new Map(all.map((f) => [f.resource, f]));
+  // A known-task endpoint that answered an id in any batch: the all-404 units are stale ids.
+  const works = new Set(manifests.flatMap((m) => m.endpointEvidence?.works ?? []));
   const units: { batch: number; identifier: string; outcome: UnitOutcome }[] = [];
   const lateFailed: string[] = [];
   const counted = new Set<string>();
@@ -512,6 +552,14 @@ export function settleDeferredUnits(
     for (const unit of m.deferredUnits ?? []) {
       const resource = unit.outcome.endpoint?.resource ?? unit.outcome.resource;
       const finding = byResource.get(resource);
+      if (finding === undefined && unit.outcome.missingTaskIds !== undefined && works.has(resource)) {
+        units.push({
+          batch: m.batch,
+          identifier: unit.identifier,
+          outcome: taskNotFoundOutcome(unit.outcome),
+        });
+        continue;
+      }
       if (finding === undefined) {
         units.push({ batch: m.batch, ...unit });
         if (!failed.has(unit.identifier) && !counted.has(unit.identifier)) {

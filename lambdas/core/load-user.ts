@@ -49,6 +49,12 @@ export interface UnitOutcome {
    * is unusable, whether this is `endpoint_unavailable` or the user's failure.
    */
   readonly endpoint?: { readonly resource: string; readonly symptom: EndpointSymptom };
+  /**
+   * A unit of known task ids (`tasks`) that failed because PayLink answered a plain 404 for every
+   * one of them: the ids. Once the endpoint answers anybody's id in the load, such a unit is the
+   * user's stale ids, not a failure (`taskNotFoundOutcome`).
+   */
+  readonly missingTaskIds?: readonly string[];
 }
 
 export interface StagedRow {
@@ -66,6 +72,18 @@ export interface UserResult {
   readonly failed: boolean;
   /** What this user showed about each endpoint (EndpointHealth folds it in). */
   readonly observation: UserObservation;
+  /**
+   * What PayLink answered for this user's known task ids (the registry's, a file's): set only
+   * when a known-task resource was called. The commit retires ids from it (task-retirement.ts).
+   */
+  readonly tasks?: TaskCheck;
+}
+
+/** Per known task id of one user: found (with its `status`, when the record has one) or a plain 404. */
+export interface TaskCheck {
+  /** Task id -> the record's `status` (null: none, or not text). */
+  readonly found: Readonly<Record<string, string | null>>;
+  readonly missing: readonly string[];
 }
 
 export interface UserInput {
@@ -136,6 +154,10 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
   }
 
   const states = new Map<string, StepState>();
+  const found: Record<string, string | null> = {};
+  const missing = new Set<string>();
+  let tasksCalled = false;
+  const known = new Set(input.taskIds ?? []);
   for (const step of input.steps) {
     const { resource } = step;
     const counter = { requests: 0 };
@@ -162,6 +184,13 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
     try {
       const { records, unknownKeys, unsafeKeys } = await fetchUnit(resource, input, session, states, counter);
       states.set(resource.table, { kind: 'fetched', records });
+      if (resource.parent?.resource === KNOWN_TASKS) {
+        tasksCalled = true;
+        for (const { record, parentKey } of records)
+          if (parentKey !== undefined && known.has(parentKey))
+            found[parentKey] = typeof record.status === 'string' ? record.status : null;
+        for (const key of unknownKeys) if (known.has(key)) missing.add(key);
+      }
       steps.push({ resource: resource.table, result: 'ok' });
       if (!step.emit) continue;
       const unitRows = normalizeUnit(resource, records, input);
@@ -186,8 +215,16 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
         errorMessage: unsafe === null ? notFound : notFound === null ? unsafe : `${unsafe}; ${notFound}`,
         httpStatus: unknown === 0 ? null : 404,
       });
-    } catch (error) {
-      if (error instanceof ApiKeyRejectedError) throw error;
+    } catch (thrown) {
+      if (thrown instanceof ApiKeyRejectedError) throw thrown;
+      // Every known task id answered a plain 404: the unit fails with the first 404 as before
+      // (the batch weighs it as endpoint evidence), and the ids are kept for the retirement.
+      const allMissing = thrown instanceof AllTasksMissing ? thrown.keys : undefined;
+      const error = thrown instanceof AllTasksMissing ? thrown.first : thrown;
+      if (allMissing !== undefined) {
+        tasksCalled = true;
+        for (const key of allMissing) if (known.has(key)) missing.add(key);
+      }
       const symptom = error instanceof ParentFailedError ? undefined : endpointSymptom(error);
       if (symptom !== undefined) {
         states.set(resource.table, { kind: 'endpoint', resource: resource.table, symptom });
@@ -202,9 +239,11 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
       }
       if (step.emit) {
         const outcome = failed(resource.table, error, counter.requests);
-        outcomes.push(
-          symptom === undefined ? outcome : { ...outcome, endpoint: { resource: resource.table, symptom } },
-        );
+        outcomes.push({
+          ...outcome,
+          ...(symptom === undefined ? {} : { endpoint: { resource: resource.table, symptom } }),
+          ...(allMissing === undefined ? {} : { missingTaskIds: allMissing }),
+        });
       }
     }
   }
@@ -224,6 +263,25 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
       steps,
       ...(witnessed === undefined ? {} : { witnessed }),
     },
+    ...(tasksCalled ? { tasks: { found, missing: [...missing] } } : {}),
+  };
+}
+
+/**
+ * A known-task unit whose ids all answered 404 (`missingTaskIds`), once the endpoint answered
+ * another id in the load: loaded, with nothing to load. `ok` with `task_not_found` and the ids,
+ * as a unit some of whose ids 404: the endpoint is there and these ids are stale.
+ */
+export function taskNotFoundOutcome(outcome: UnitOutcome): UnitOutcome {
+  const ids = outcome.missingTaskIds ?? [];
+  const { endpoint: _endpoint, missingTaskIds: _ids, ...rest } = outcome;
+  return {
+    ...rest,
+    status: 'ok',
+    rows: 0,
+    errorCode: TASK_NOT_FOUND,
+    errorMessage: `PayLink answered 404 for all ${ids.length} of its task id(s) (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''}) while it answered other users' task ids: stale or unknown`,
+    httpStatus: 404,
   };
 }
 
@@ -390,8 +448,9 @@ async function fetchUnit(
     unsafeKeys.length === 0 ? listed : listed.filter((k) => k === undefined || isSafePathSegment(k));
   // Known task ids come from events and files: one PayLink does not know (stale, mistyped) is
   // that task's 404, not the endpoint's, once another id of the unit answered. All of them 404
-  // (or the only one): the unit fails as before, and the batch weighs the endpoint evidence.
-  const perKey = resource.parent?.resource === KNOWN_TASKS && keys.length > 1;
+  // (or the only one): the unit fails (AllTasksMissing), and the batch weighs the endpoint
+  // evidence; once the endpoint answers anybody's id, the unit is the user's stale ids.
+  const perKey = resource.parent?.resource === KNOWN_TASKS;
   const unknownKeys: string[] = [];
   let firstMissing: unknown;
   for (const parentKey of keys) {
@@ -403,8 +462,17 @@ async function fetchUnit(
       firstMissing ??= error;
     }
   }
-  if (unknownKeys.length > 0 && unknownKeys.length === keys.length) throw firstMissing;
+  if (unknownKeys.length > 0 && unknownKeys.length === keys.length)
+    throw new AllTasksMissing(firstMissing, unknownKeys);
   return { records: out, unknownKeys, unsafeKeys };
+}
+
+/** Inside a unit: every known task id answered a plain 404 (unwrapped in loadUser, never surfaced). */
+class AllTasksMissing {
+  constructor(
+    readonly first: unknown,
+    readonly keys: readonly string[],
+  ) {}
 }
 
 async function fetchKey(

@@ -4,12 +4,21 @@
  * so a user who linked an account yesterday is known only from their events; the operator's
  * list file stays supported and the two are united by the plan.
  *
- *   _state/users/<shard>.json   {"formatVersion": 1, "users": {"<identifier>": {"taskIds": [...], "firstSeen", "lastEventTime"}}}
+ *   _state/users/<shard>.json   {"formatVersion": 2, "users": {"<identifier>": {"taskIds": [...], "firstSeen", "lastEventTime",
+ *                                 "misses"?: {"<taskId>": ["<load id>", ...]}, "retired"?: {"<taskId>": {...}}}}}
+ *
+ * `taskIds` are the ids every load with `tasks` fetches. The commit retires ids (recordTaskChecks,
+ * task-retirement.ts): one PayLink answered 404 for in `retireAfterMisses` consecutive committed
+ * loads in which its endpoint answered other ids (`misses` lists those loads), and one whose
+ * fetched status is final. A retired id moves from `taskIds` to `retired`, with the reason and
+ * when, so an operator sees it and can put it back; a new event naming it brings it back.
+ * formatVersion 1 files (no `misses`, no `retired`) are read as they are and written as 2.
  *
  * Sharded by a fixed hash of the identifier (plan.ts `identifierShard`), so a commit rewrites
  * only the shards of the users its events name. Written by the commit after its commit point
  * and under the events lock (event-claims.ts), so two commits never lose each other's users.
  */
+import { LakeStateError } from './errors.ts';
 import { parseIsoTimestamp } from './iso-timestamp.ts';
 import { identifierShard } from './plan.ts';
 import type { ObjectStore } from './ports.ts';
@@ -32,13 +41,39 @@ export const REGISTRY = {
 } as const;
 
 export interface RegisteredUser {
+  /** The task ids loads fetch. */
   readonly taskIds: readonly string[];
   readonly firstSeen: string;
   readonly lastEventTime: string;
+  /**
+   * Per fetched task id PayLink answered 404 for: the committed loads (ids) in which it did while
+   * the endpoint answered other ids, consecutive (an answer clears them). A set, so a commit
+   * folded twice (a crash between its steps) counts once.
+   */
+  readonly misses?: Readonly<Record<string, readonly string[]>>;
+  /** Task ids no longer fetched, with why and when. */
+  readonly retired?: Readonly<Record<string, RetiredTask>>;
 }
 
+/** Why and when a task id stopped being fetched. */
+export interface RetiredTask {
+  /** `not_found`: 404 in `misses.length` consecutive loads; `final_status`: the task ended. */
+  readonly reason: 'not_found' | 'final_status';
+  /** When the commit that retired it folded (ISO). */
+  readonly at: string;
+  /** The load whose answer retired it. */
+  readonly loadId: string;
+  /** `final_status`: the status PayLink answered. */
+  readonly status?: string;
+  /** `not_found`: the loads it answered 404 in. */
+  readonly misses?: readonly string[];
+}
+
+/** The registry file format written now; 1 (no `misses`, no `retired`) is read as it is. */
+export const REGISTRY_FORMAT = 2;
+
 interface RegistryShard {
-  readonly formatVersion: 1;
+  readonly formatVersion: 1 | 2;
   readonly users: Readonly<Record<string, RegisteredUser>>;
 }
 
@@ -47,7 +82,21 @@ export function registryShardKey(shard: number): string {
 }
 
 async function readShard(store: ObjectStore, shard: number): Promise<RegistryShard> {
-  return (await readJson<RegistryShard>(store, registryShardKey(shard))) ?? { formatVersion: 1, users: {} };
+  const key = registryShardKey(shard);
+  const doc = await readJson<RegistryShard>(store, key);
+  if (doc === undefined) return { formatVersion: REGISTRY_FORMAT, users: {} };
+  // A newer loader's file: writing it back in this format would drop what this one does not know.
+  if (doc.formatVersion !== 1 && doc.formatVersion !== REGISTRY_FORMAT)
+    throw new LakeStateError(
+      `lake ${key}: registry formatVersion ${String(doc.formatVersion)} is not one this loader reads (1 or ${REGISTRY_FORMAT}); use the loader version that wrote it`,
+    );
+  if (typeof doc.users !== 'object' || doc.users === null)
+    throw new LakeStateError(`lake ${key}: no "users" object (was it edited by hand?)`);
+  return doc;
+}
+
+function writeShard(store: ObjectStore, shard: number, users: Record<string, RegisteredUser>): Promise<void> {
+  return writeJson(store, registryShardKey(shard), { formatVersion: REGISTRY_FORMAT, users });
 }
 
 /** Every registered identifier, sorted (code-unit order). */
@@ -107,20 +156,16 @@ export interface LearnedUser {
 /**
  * Adds the users (and task ids) of `learned` to the registry; rewrites only the shards they
  * fall in, and only when something changed. Idempotent: learning the same events twice is a no-op.
+ * A task id an event names is fetched again: a retired one comes back, and its misses are
+ * cleared (PayLink just named it).
  */
 export async function learnUsers(
   store: ObjectStore,
   learned: readonly LearnedUser[],
   at: Date,
 ): Promise<number> {
-  const byShard = new Map<number, LearnedUser[]>();
-  for (const user of learned) {
-    if (!isLoadableIdentifier(user.identifier)) continue;
-    const shard = identifierShard(user.identifier, REGISTRY.shards);
-    byShard.set(shard, [...(byShard.get(shard) ?? []), user]);
-  }
   let added = 0;
-  for (const [shard, users] of [...byShard].sort(([a], [b]) => a - b)) {
+  for (const [shard, users] of byShard(learned.filter((u) => isLoadableIdentifier(u.identifier)))) {
     const doc = await readShard(store, shard);
     const next: Record<string, RegisteredUser> = { ...doc.users };
     let changed = false;
@@ -132,15 +177,150 @@ export async function learnUsers(
         user.taskId === null || taskIds.includes(user.taskId) ? taskIds : [...taskIds, user.taskId];
       const lastEventTime =
         known === undefined ? user.eventTime : laterEventTime(known.lastEventTime, user.eventTime);
-      if (known !== undefined && withTask === taskIds && lastEventTime === known.lastEventTime) continue;
+      const named = user.taskId === null ? undefined : user.taskId;
+      const misses = named === undefined ? known?.misses : without(known?.misses, named);
+      const retired = named === undefined ? known?.retired : without(known?.retired, named);
+      if (
+        known !== undefined &&
+        withTask === taskIds &&
+        lastEventTime === known.lastEventTime &&
+        misses === known.misses &&
+        retired === known.retired
+      )
+        continue;
       next[user.identifier] = {
         taskIds: withTask,
         firstSeen: known?.firstSeen ?? at.toISOString(),
         lastEventTime,
+        ...(misses === undefined ? {} : { misses }),
+        ...(retired === undefined ? {} : { retired }),
       };
       changed = true;
     }
-    if (changed) await writeJson(store, registryShardKey(shard), { formatVersion: 1, users: next });
+    if (changed) await writeShard(store, shard, next);
   }
   return added;
+}
+
+/** `record` without `key` (undefined when nothing is left); the same object when it had no `key`. */
+function without<T>(
+  record: Readonly<Record<string, T>> | undefined,
+  key: string,
+): Readonly<Record<string, T>> | undefined {
+  if (record === undefined || !Object.hasOwn(record, key)) return record;
+  const { [key]: _gone, ...rest } = record;
+  return Object.keys(rest).length === 0 ? undefined : rest;
+}
+
+/** Items grouped by their identifier's shard, shards in order. */
+function byShard<T extends { identifier: string }>(items: readonly T[]): [number, T[]][] {
+  const out = new Map<number, T[]>();
+  for (const item of items) {
+    const shard = identifierShard(item.identifier, REGISTRY.shards);
+    out.set(shard, [...(out.get(shard) ?? []), item]);
+  }
+  return [...out].sort(([a], [b]) => a - b);
+}
+
+/** What one committed load learned about one user's fetched task ids (task-retirement.ts). */
+export interface TaskCheckRecord {
+  readonly identifier: string;
+  /** Ids PayLink answered, with the status: a final one retires the id. */
+  readonly found?: Readonly<Record<string, string | null>>;
+  /** Ids that answered 404 while the endpoint answered other ids (a miss each). */
+  readonly missing?: readonly string[];
+}
+
+export interface TaskRetirementSettings {
+  /** Consecutive committed loads with a miss that retire an id. */
+  readonly retireAfterMisses: number;
+  /** Statuses after which a task never changes (task-retirement.ts FINAL_TASK_STATUSES). */
+  readonly isFinal: (status: string) => boolean;
+}
+
+/**
+ * Folds what committed load `loadId` learned about fetched task ids into the registry: an
+ * answered id's misses are cleared, or it retires when its status is final; a missing id gets
+ * the load added to its misses and retires at `retireAfterMisses`. Only ids a user's `taskIds`
+ * hold are touched (an id from a --task-ids file, or retired meanwhile, is not the registry's).
+ * Idempotent: folding the same load twice changes nothing more (misses are sets of load ids).
+ * Returns how many ids it retired.
+ */
+export async function recordTaskChecks(
+  store: ObjectStore,
+  loadId: string,
+  checks: readonly TaskCheckRecord[],
+  settings: TaskRetirementSettings,
+  at: Date,
+): Promise<number> {
+  let retiredNow = 0;
+  for (const [shard, users] of byShard(checks)) {
+    const doc = await readShard(store, shard);
+    const next: Record<string, RegisteredUser> = { ...doc.users };
+    let changed = false;
+    for (const check of users) {
+      const known = Object.hasOwn(next, check.identifier) ? next[check.identifier] : undefined;
+      if (known === undefined) continue;
+      const misses: Record<string, readonly string[]> = { ...known.misses };
+      const retired: Record<string, RetiredTask> = { ...known.retired };
+      let taskIds = [...known.taskIds];
+      const retire = (id: string, task: RetiredTask) => {
+        taskIds = taskIds.filter((t) => t !== id);
+        delete misses[id];
+        retired[id] = task;
+        retiredNow++;
+      };
+      for (const [id, status] of Object.entries(check.found ?? {})) {
+        if (!taskIds.includes(id)) continue;
+        delete misses[id];
+        if (status !== null && settings.isFinal(status))
+          retire(id, { reason: 'final_status', at: at.toISOString(), loadId, status });
+      }
+      for (const id of check.missing ?? []) {
+        if (!taskIds.includes(id)) continue;
+        const loads = [...new Set([...(misses[id] ?? []), loadId])];
+        if (loads.length >= settings.retireAfterMisses)
+          retire(id, { reason: 'not_found', at: at.toISOString(), loadId, misses: loads });
+        else misses[id] = loads;
+      }
+      const entry: RegisteredUser = {
+        taskIds,
+        firstSeen: known.firstSeen,
+        lastEventTime: known.lastEventTime,
+        ...(Object.keys(misses).length === 0 ? {} : { misses }),
+        ...(Object.keys(retired).length === 0 ? {} : { retired }),
+      };
+      if (JSON.stringify(entry) === JSON.stringify(known)) continue;
+      next[check.identifier] = entry;
+      changed = true;
+    }
+    if (changed) await writeShard(store, shard, next);
+  }
+  return retiredNow;
+}
+
+/** What the registry holds, counted (status). */
+export interface RegistryCounts {
+  readonly users: number;
+  /** Task ids loads fetch. */
+  readonly taskIds: number;
+  /** Fetched ids with at least one miss (on their way to retiring). */
+  readonly missing: number;
+  readonly retired: { readonly notFound: number; readonly finalStatus: number };
+}
+
+export async function registryCounts(store: ObjectStore): Promise<RegistryCounts> {
+  let taskIds = 0;
+  let missing = 0;
+  let notFound = 0;
+  let finalStatus = 0;
+  const users = await registeredUsers(store);
+  for (const user of users.values()) {
+    taskIds += user.taskIds.length;
+    missing += Object.keys(user.misses ?? {}).length;
+    for (const task of Object.values(user.retired ?? {}))
+      if (task.reason === 'not_found') notFound++;
+      else finalStatus++;
+  }
+  return { users: users.size, taskIds, missing, retired: { notFound, finalStatus } };
 }

@@ -13,7 +13,8 @@
  *    load-time checks, lake-schema.ts), no version missing in the chain (`registry_gap`);
  *  - one Parquet type per column: every committed part's footer agrees with the registry
  *    (`column_type`);
- *  - every webhook event not committed yet, or set aside, reads as one (`unreadable_event`).
+ *  - every webhook event not committed yet, or set aside, reads as one, and every object of the
+ *    open `_events/` partitions is named as a stored event (`unreadable_event`).
  * A load holding a live lease (lease.ts) is running: its staging and parts are not findings.
  * `fixable` findings are what `repairLake` removes: leftovers of loads that are not committed,
  * and, for committed loads, staging and parts their report does not list. Nothing a reader

@@ -23,6 +23,7 @@ import {
   readEarlierLoads,
 } from '#core/quality.ts';
 import { readSystemicCause } from '#core/systemic-cause.ts';
+import { TASK_RETIREMENT } from '#core/task-retirement.ts';
 import {
   type CommitEvent,
   type CommitResult,
@@ -90,6 +91,23 @@ export function trailingSettings(env: Readonly<Record<string, string | undefined
     quietFraction: fraction(HANDLER_ENV.quietFraction, env[HANDLER_ENV.quietFraction]),
     minExpectedRows: wholeNumber(HANDLER_ENV.minExpectedRows, env[HANDLER_ENV.minExpectedRows]),
   };
+}
+
+/**
+ * Consecutive committed loads with a 404 that retire a registry task id, from the stack's
+ * `retireTaskAfterMisses` (PAYLINK_RETIRE_TASK_AFTER_MISSES); TASK_RETIREMENT's default when unset.
+ */
+export function retireTaskAfter(env: Readonly<Record<string, string | undefined>>): number {
+  const name = HANDLER_ENV.retireTaskAfterMisses;
+  const raw = env[name];
+  if (raw === undefined || raw === '') return TASK_RETIREMENT.retireAfterMisses;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > TASK_RETIREMENT.maxRetireAfterMisses)
+    throw new ConfigError(
+      name,
+      `must be a whole number of loads from 1 to ${TASK_RETIREMENT.maxRetireAfterMisses}`,
+    );
+  return n;
 }
 
 /** A whole number >= 0 (0: judge every table that has a trailing median); MIN_EXPECTED_ROWS when unset. */
@@ -205,6 +223,7 @@ export async function handler(
       if (await guardRedrive(event.run)) obs.log.info('redrive_guard_passed');
       // Read before the commit: a bad setting fails the run before anything is published.
       const settings = trailingSettings(process.env);
+      const retireTaskAfterMisses = retireTaskAfter(process.env);
       const catalog = glueCatalog();
       const store = lakeStore();
       const clock = () => new Date();
@@ -229,6 +248,7 @@ export async function handler(
         parts: partWriters(),
         reader: partReader,
         clock,
+        retireTaskAfterMisses,
         // A wait for another commit's events lock (up to minutes) is logged, naming the holder.
         eventsLock: { onWait: (message) => obs.log.warn('events_lock_wait', { detail: message }) },
         ...(catalog ? { catalog } : {}),

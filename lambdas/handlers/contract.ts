@@ -66,6 +66,8 @@ export const HANDLER_ENV = {
   quietFraction: 'PAYLINK_QUIET_FRACTION',
   /** Commit only: a table is judged only when this many rows were expected (`dataQuality.minExpectedRows`). */
   minExpectedRows: 'PAYLINK_MIN_EXPECTED_ROWS',
+  /** Commit only: consecutive 404 loads that retire a registry task id (`retireTaskAfterMisses`). */
+  retireTaskAfterMisses: 'PAYLINK_RETIRE_TASK_AFTER_MISSES',
   /**
    * Commit only, optional: the most estimated seconds of merging one commit invocation does
    * itself; a larger merge goes to the merge Map (lambdas/core/merge-fan-out.ts). Unset: a share

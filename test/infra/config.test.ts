@@ -218,6 +218,15 @@ describe('derived settings', () => {
     expect(() => stalenessWindowSeconds(parseScheduleExpression('cron(0 3 * * ? *)')!)).toThrow(RangeError);
   });
 
+  it('takes the misses that retire a task id as a whole number of loads from 1 to 1000 (default 2)', () => {
+    expect(parseStackConfig(exampleConfig()).retireTaskAfterMisses).toBe(2);
+    expect(parseStackConfig(exampleConfig({ retireTaskAfterMisses: 4 })).retireTaskAfterMisses).toBe(4);
+    for (const bad of [0, 2.5, 1001, '3'])
+      expect(configError(exampleConfig({ retireTaskAfterMisses: bad })).key).toBe(
+        'paylink.retireTaskAfterMisses',
+      );
+  });
+
   it('puts every handler variable of the contract in the environment, the users list under _config/', () => {
     const env = handlerEnvironment({
       bucketName: 'lake',

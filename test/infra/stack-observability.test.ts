@@ -102,6 +102,8 @@ describe('data-quality alarms', () => {
       PAYLINK_MIN_TRAILING_LOADS: String(QUALITY_DEFAULTS.minTrailingLoads),
       // The alarm's fraction: the commit's log names the tables the alarm would.
       PAYLINK_QUIET_FRACTION: '0.25',
+      // The commit folds the load's task checks into the registry (task-retirement.ts).
+      PAYLINK_RETIRE_TASK_AFTER_MISSES: '2',
     });
     expect(env(built.stack.functions.loadBatch).PAYLINK_TRAILING_LOADS).toBeUndefined();
   });

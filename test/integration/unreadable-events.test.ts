@@ -2,7 +2,8 @@
  * A damaged object under `_events/` (not JSON, truncated, another shape) never blocks a load: it
  * is set aside (kept, not committed, not marked seen), named in the load's report, by `verify`
  * and by `status`, read again by later loads even after its partition closes, and committed once
- * it is repaired. A `changed` selection sets it aside the same way.
+ * it is repaired. A `changed` selection sets it aside the same way. An object not named as a
+ * stored event (no load reads it) is named by `verify` and `status` too.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -179,5 +180,31 @@ describe('an unreadable webhook event object', () => {
     expect(repaired.users.map((u) => u.identifier)).toEqual(['u-cut']);
     await foldChangedSelection(store, repaired.selection);
     expect((await selectChangedUsers(store, 'hourly', now)).users).toEqual([]);
+  });
+
+  it('that is not named as a stored event is reported by status and verify, not passed over in silence', async () => {
+    await receive('u1', 1);
+    const dt = now.toISOString().slice(0, 10);
+    const strays = [
+      `_events/dt=${dt}/notes.txt`,
+      `_events/dt=${dt}/${'A'.repeat(64)}.json`,
+      `_events/dt=${dt}/${'c'.repeat(64)}.json.bak`,
+    ].sort();
+    for (const key of strays) await store.put(key, '{"event": {}}');
+    // Before any load (every partition listed) and after one (the open partitions).
+    expect([...(await lakeStatus(dir)).unreadableEvents].sort()).toEqual(strays);
+    const first = await load('load-a');
+    expect(first.events?.count).toBe(1);
+    const status = await lakeStatus(dir);
+    expect([...status.unreadableEvents].sort()).toEqual(strays);
+    expect(status.warnings.join('\n')).toContain(strays[0]);
+    const report = await verifyLake({ store, reader: createParquetPartReader(), clock });
+    const found = report.findings.filter((f) => f.kind === 'unreadable_event');
+    expect(found).toHaveLength(3);
+    for (const key of strays)
+      expect(found.find((f) => f.detail.includes(key))?.detail).toContain(
+        'not named _events/dt=YYYY-MM-DD/<64 hex>.json',
+      );
+    for (const key of strays) expect(await store.get(key)).toBeDefined();
   });
 });

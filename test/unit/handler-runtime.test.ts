@@ -120,6 +120,16 @@ describe("the commit's quality settings (the stack's dataQuality)", () => {
     expect(scheduleOf({ loadId: 'x' })).toBeUndefined();
   });
 
+  it('take the misses that retire a task id from PAYLINK_RETIRE_TASK_AFTER_MISSES (default 2), refusing what is not 1 to 1000', async () => {
+    const { retireTaskAfter } = await import('#handlers/commit.ts');
+    expect(retireTaskAfter({})).toBe(2);
+    expect(retireTaskAfter({ PAYLINK_RETIRE_TASK_AFTER_MISSES: '5' })).toBe(5);
+    for (const value of ['0', '-1', '2.5', 'few', '1001'])
+      expect(() => retireTaskAfter({ PAYLINK_RETIRE_TASK_AFTER_MISSES: value }), value).toThrow(
+        /^PAYLINK_RETIRE_TASK_AFTER_MISSES: must be a whole number of loads from 1 to 1000/,
+      );
+  });
+
   it('take the fewest expected rows a table is judged at from PAYLINK_MIN_EXPECTED_ROWS (default 20), refusing non-integers', async () => {
     const { trailingSettings } = await import('#handlers/commit.ts');
     expect(trailingSettings({}).minExpectedRows).toBe(20);
