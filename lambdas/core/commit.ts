@@ -342,6 +342,9 @@ async function commitClaimed(
     if (changed !== undefined)
       await foldChangedSelection(store, changed, marker.failedUsers).catch(() => undefined);
     // Committed. Staging left behind (a failed delete) is invisible and `verify --fix` removes it.
+    // The temporary files of an earlier attempt killed mid-write (a merged file half written) go
+    // too: `list` does not show them, and `verify` would report them for ever.
+    await store.discardUnfinished?.(stagingPrefix(loadId)).catch(() => undefined);
     const leftovers = await store.list(stagingPrefix(loadId)).catch(() => []);
     if (leftovers.length > 0) await store.delete(leftovers).catch(() => undefined);
     return { committed: marker };
