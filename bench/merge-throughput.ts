@@ -106,7 +106,12 @@ async function main(): Promise<void> {
     if (!('handedOff' in outcome)) throw new Error('the commit did not hand its merge off');
     const items = (await readJson<MergeItem[]>(store, mergeItemsKey(loadId)))!;
     const sizes = await Promise.all(items.map((item) => taskSize(store, item)));
-    const tasks: { group: MergedGroup; rows: number; bytes: number; seconds: number }[] = [];
+    const tasks: {
+      group: Awaited<ReturnType<typeof mergeTask>>;
+      rows: number;
+      bytes: number;
+      seconds: number;
+    }[] = [];
     const mapStarted = performance.now();
     for (const [i, item] of items.entries()) {
       const started = performance.now();
@@ -203,7 +208,7 @@ async function main(): Promise<void> {
 async function taskSize(store: ObjectStore, item: MergeItem): Promise<{ rows: number; bytes: number }> {
   const task = await readJson<{ inputs: { rows: number; bytes: number }[] }>(
     store,
-    mergeTaskKey(item.loadId, item.table, item.dt),
+    mergeTaskKey(item.loadId, item.table, item.dt, item.slice),
   );
   return {
     rows: task?.inputs.reduce((n, f) => n + f.rows, 0) ?? 0,

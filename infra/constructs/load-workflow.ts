@@ -383,7 +383,8 @@ export class LoadWorkflow extends Construct {
     // The merge fanned out (lambdas/core/merge-fan-out.ts). The common load is one Commit task;
     // one whose merge the commit estimates longer than its invocation can afford comes back with
     // the merges handed off: the schema is settled and the Glue tables synced, nothing published.
-    // A Map item per (table, partition) merges it with the commit function, then the commit runs
+    // A Map item per (table, partition) merges it with the commit function (a partition too large
+    // for one invocation is several items, one per slice of its parts), then the commit runs
     // again, finds every partition merged and publishes. Items are keys (an S3 item file), not
     // data, so the 256 KiB state limit holds whatever the partitions.
     const mergeGroup = withRetries(
@@ -391,7 +392,11 @@ export class LoadWorkflow extends Construct {
         lambdaFunction: props.commit,
         payload: TaskInput.fromObject({
           loadId: JsonPath.stringAt('$.loadId'),
-          mergeGroup: { table: JsonPath.stringAt('$.table'), dt: JsonPath.stringAt('$.dt') },
+          mergeGroup: {
+            table: JsonPath.stringAt('$.table'),
+            dt: JsonPath.stringAt('$.dt'),
+            slice: JsonPath.numberAt('$.slice'),
+          },
           run: JsonPath.objectAt('$.run'),
           childRedriveCount: JsonPath.numberAt('$$.Execution.RedriveCount'),
         }),
@@ -400,7 +405,7 @@ export class LoadWorkflow extends Construct {
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.commit),
       }),
-      // A merge item writes only its partition's staged files, the record last: re-runnable,
+      // A merge item writes only its slice's staged files, the record last: re-runnable,
       // so a crashed or timed-out item is retried like the commit.
       'once',
     );
@@ -413,6 +418,7 @@ export class LoadWorkflow extends Construct {
         loadId: JsonPath.stringAt('$$.Map.Item.Value.loadId'),
         table: JsonPath.stringAt('$$.Map.Item.Value.table'),
         dt: JsonPath.stringAt('$$.Map.Item.Value.dt'),
+        slice: JsonPath.numberAt('$$.Map.Item.Value.slice'),
         run,
       },
       maxConcurrency: MERGE_MAX_CONCURRENCY,

@@ -208,7 +208,45 @@ export function createLocalStore(rootDir: string): ObjectStore {
     return streamedWrite({ key, path, temp, handle, discard, pruneFrom });
   }
 
-  return { description: root, put, putIfAbsent, get, list, delete: remove, move, openWrite };
+  /** The temporary files under `prefix` (a commit's staging): no write of them can still finish. */
+  async function discardUnfinished(prefix: string): Promise<void> {
+    assertListPrefix(prefix);
+    const startKey = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const walk = async (dirKey: string): Promise<void> => {
+      const dir = dirKey === '' ? root : join(root, ...dirKey.split('/'));
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw failure(prefix, 'list', error);
+      }
+      for (const entry of entries) {
+        const key = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
+        if (entry.isDirectory()) {
+          if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix)) await walk(key);
+        } else if (entry.isFile() && TEMP_FILE.test(entry.name) && key.startsWith(prefix)) {
+          await unlink(join(dir, entry.name)).catch((error: unknown) => {
+            if (!isMissing(error)) throw failure(key, 'delete', error);
+          });
+          await pruneFrom(dir);
+        }
+      }
+    };
+    await walk(startKey);
+  }
+
+  return {
+    description: root,
+    put,
+    putIfAbsent,
+    get,
+    list,
+    delete: remove,
+    move,
+    openWrite,
+    discardUnfinished,
+  };
 }
 
 function streamedWrite(w: {

@@ -19,11 +19,17 @@
  * MERGE_THROUGHPUT) from the rows and bytes a user stages (`MergeVolume`: measured by the
  * previous committed load, DEFAULT_MERGE_VOLUME before the first). Over the budget a commit
  * invocation merges in, the merge goes to the merge Map instead: the run is then the commit
- * that hands off, the Map (its partitions `mergeConcurrency` at once, the largest one alone at
- * least) and the commit after it.
+ * that hands off, the Map (its items `mergeConcurrency` at once, the largest one alone at least)
+ * and the commit after it. An item is a partition, or a slice of one too large for an item's
+ * invocation (merge-fan-out.ts MERGE_SLICING): every size of load can commit.
  */
 import { ConfigError } from './errors.ts';
-import { MERGE_THROUGHPUT, type MergeThroughput, mergeBudgetSeconds } from './merge-fan-out.ts';
+import {
+  MERGE_SLICING,
+  MERGE_THROUGHPUT,
+  type MergeThroughput,
+  mergeBudgetSeconds,
+} from './merge-fan-out.ts';
 
 /**
  * Requests one user costs when no committed load has measured it yet: a 500-user batch of the
@@ -194,8 +200,12 @@ export interface CommitMergePlan {
   readonly handOff: boolean;
   /** The merge Map's expected seconds (0 without a hand-off). */
   readonly mapSeconds: number;
-  /** Estimated seconds of the largest table partition: one Map item, within one Lambda's timeout. */
+  /** Estimated seconds of the largest table partition (sliced over several Map items when over `itemSeconds`). */
   readonly largestPartitionSeconds: number;
+  /** Most estimated seconds one Map item merges: a partition over it is sliced (MERGE_SLICING). */
+  readonly itemSeconds: number;
+  /** Expected Map items: the partitions, and the extra slices of those too large for one item (0 without a hand-off). */
+  readonly items: number;
 }
 
 /**
@@ -225,12 +235,17 @@ export function planCommitMerge(
   // The commit hands off only a merge it has: an empty load merges nothing.
   const handOff = rows > 0 && total > budgetSeconds;
   const concurrency = input.mergeConcurrency ?? STACK_DEFAULTS.mergeConcurrency;
-  // Partitions run `concurrency` at once and the largest is one item: the Map takes the longer
-  // of the two bounds (the partitions are many and small beside the largest, so a greedy
-  // scheduler comes close to it), plus each wave's start.
-  const waves = Math.ceil(Math.max(1, volume.partitions) / concurrency);
+  // A partition over one item's budget is sliced into that many balanced items: the longest item
+  // is the largest partition's slice. The other partitions are smaller; sliced too if over the
+  // budget, which the total's count bounds from below.
+  const itemSeconds = MERGE_SLICING.maxSeconds;
+  const largestSlices = Math.max(1, Math.ceil(largest / itemSeconds));
+  const items = Math.max(1, volume.partitions - 1 + largestSlices, Math.ceil(total / itemSeconds));
+  // Items run `concurrency` at once: the Map takes the longer of the two bounds (the items are
+  // many and small beside the largest, so a greedy scheduler comes close to it), plus each wave's start.
+  const waves = Math.ceil(items / concurrency);
   const mapSeconds = handOff
-    ? Math.max(largest, total / concurrency) + waves * MERGE_ITEM_OVERHEAD_SECONDS
+    ? Math.max(largest / largestSlices, total / concurrency) + waves * MERGE_ITEM_OVERHEAD_SECONDS
     : 0;
   return {
     rows,
@@ -240,6 +255,8 @@ export function planCommitMerge(
     handOff,
     mapSeconds: Math.ceil(mapSeconds),
     largestPartitionSeconds: Math.ceil(largest),
+    itemSeconds: Math.floor(itemSeconds),
+    items: handOff ? items : 0,
   };
 }
 
@@ -320,11 +337,6 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
   if (expectedSeconds > deadline)
     problems.push(
       `${plural(input.users, 'user')} x ${perUser} requests at ${rate} request/s take ${formatDuration(expectedSeconds)} (${plural(waves, 'wave')} of up to ${plural(input.maxConcurrency, 'batch', 'batches')} of ${plural(batchSize, 'user')}, then a commit of ${formatDuration(commitSeconds)}${merge.handOff ? ' with the merge Map' : ''}), more than the ${formatDuration(deadline)} before the next scheduled run: raise requestRate (PayLink permitting) or lengthen the schedule period`,
-    );
-  const itemTimeout = input.commitTimeoutSeconds ?? STACK_DEFAULTS.commitTimeoutSeconds;
-  if (merge.handOff && merge.largestPartitionSeconds > itemTimeout)
-    problems.push(
-      `the largest table partition of ${plural(input.users, 'user')} is estimated at ${formatDuration(merge.largestPartitionSeconds)} of merging, more than the ${formatDuration(itemTimeout)} one merge Map item may run (a partition is one item): split the users over more schedules`,
     );
   if (concurrent > usableConcurrency)
     problems.push(

@@ -12,8 +12,9 @@
  *  3b. merge each table partition's parts from all batches into one file (or files of at least
  *     128 MB; merge-parts.ts), staged apart from the batches' parts, which stay its input. With
  *     a fan-out policy (the deployed commit), a merge estimated longer than the invocation can
- *     afford is handed to a Map of one item per partition instead (merge-fan-out.ts): the commit
- *     returns there, and its next run finds the partitions merged and goes on;
+ *     afford is handed to a Map of one item per partition instead (merge-fan-out.ts; a partition
+ *     too large for one item is sliced, `slicing`): the commit returns there, and its next run
+ *     finds the partitions merged and goes on;
  *  4. write the commit intent (new keys + keys a previous attempt of this load published, and
  *     the schema claims);
  *  5. retract the load's `_dlt_loads` row if an earlier attempt committed it: from here until
@@ -83,7 +84,7 @@ import {
   type MergeFanOutPolicy,
   type MergeHandOff,
 } from './merge-fan-out.ts';
-import { type MergedGroup, mergeParts, pendingMerges } from './merge-parts.ts';
+import { type MergedGroup, type MergeSlicing, mergeParts, pendingMerges } from './merge-parts.ts';
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
@@ -113,6 +114,11 @@ export interface CommitDeps {
   readonly lease?: Lease;
   /** Size a merged file reaches before the next one starts (merge-parts.ts); tests lower it. */
   readonly minFileBytes?: number;
+  /**
+   * Merge a partition too long for one invocation in slices (merge-parts.ts): the deployed
+   * commit's MERGE_SLICING, the same whether it hands the merge off or merges itself.
+   */
+  readonly slicing?: MergeSlicing;
   /** How the webhook events lock is taken (event-claims.ts); defaults suit a Lambda. */
   readonly eventsLock?: EventsLockOptions;
   /** When to hand the merge to a Map instead (merge-fan-out.ts; commitOrHandOff only). */
@@ -355,6 +361,9 @@ async function commitClaimed(
     if (changed !== undefined)
       await foldChangedSelection(store, changed, marker.failedUsers).catch(() => undefined);
     // Committed. Staging left behind (a failed delete) is invisible and `verify --fix` removes it.
+    // The temporary files of an earlier attempt killed mid-write (a merged file half written) go
+    // too: `list` does not show them, and `verify` would report them for ever.
+    await store.discardUnfinished?.(stagingPrefix(loadId)).catch(() => undefined);
     const leftovers = await store.list(stagingPrefix(loadId)).catch(() => []);
     if (leftovers.length > 0) await store.delete(leftovers).catch(() => undefined);
     return { committed: marker };

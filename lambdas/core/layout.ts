@@ -160,18 +160,23 @@ export function stagedPartKey(finalKey: string, loadId: string, batch: number): 
 export function mergedPartKey(finalKey: string, loadId: string): string {
   return `${stagingPrefix(loadId)}merged/${finalKey}`;
 }
-/** Written once a table partition's merge is done: a commit that runs again reuses it. */
-export function mergedGroupKey(loadId: string, table: string, dt: string): string {
-  return `${stagingPrefix(loadId)}merged/${partitionPrefix(table, dt)}group.json`;
+/** `group.json` for a partition merged whole (or its first slice), `group-<slice>.json` for a later slice. */
+const sliceSuffix = (slice: number | undefined) => (slice === undefined || slice === 0 ? '' : `-${slice}`);
+/**
+ * Written once a table partition's merge (or one slice of it, merge-parts.ts) is done: a commit
+ * that runs again reuses it.
+ */
+export function mergedGroupKey(loadId: string, table: string, dt: string, slice?: number): string {
+  return `${stagingPrefix(loadId)}merged/${partitionPrefix(table, dt)}group${sliceSuffix(slice)}.json`;
 }
 /**
- * A group's merge handed to the Map (merge-fan-out.ts): everything the item needs, written by
- * the commit before the Map, beside the group record the item leaves.
+ * A group's merge (or one slice of it) handed to the Map (merge-fan-out.ts): everything the item
+ * needs, written by the commit before the Map, beside the group record the item leaves.
  */
-export function mergeTaskKey(loadId: string, table: string, dt: string): string {
-  return `${stagingPrefix(loadId)}merged/${partitionPrefix(table, dt)}task.json`;
+export function mergeTaskKey(loadId: string, table: string, dt: string, slice?: number): string {
+  return `${stagingPrefix(loadId)}merged/${partitionPrefix(table, dt)}task${sliceSuffix(slice)}.json`;
 }
-/** The Map's item file of a merge hand-off: one `{loadId, table, dt}` per group. */
+/** The Map's item file of a merge hand-off: one `{loadId, table, dt, slice}` per merge. */
 export function mergeItemsKey(loadId: string): string {
   return `${stagingPrefix(loadId)}merge-items.json`;
 }

@@ -4,12 +4,14 @@
  * The commit decides once its schema decisions are made (commit.ts, steps 2 and 3): it estimates
  * the merges still to do from their staged rows and bytes at a measured throughput, and when
  * that exceeds its budget (a share of the time its Lambda has left, or a configured cap) it
- * hands them off instead of merging: one task document per (table, partition) with everything
- * that merge depends on (its inputs in order, the registry's columns, the file size), the Map's
- * item file of `{loadId, table, dt}`, and a hand-off document carrying the schema changes it
- * claimed. Each Map item merges one group (`mergeTask`), exactly as the commit would have, and
- * leaves the group record that merge-parts.ts reuses. Then the commit runs again, finds every
- * group merged, and publishes.
+ * hands them off instead of merging: one task document per merge with everything that merge
+ * depends on (its inputs in order, the registry's columns, the file size), the Map's item file
+ * of `{loadId, table, dt, slice}`, and a hand-off document carrying the schema changes it
+ * claimed. A merge is a (table, partition), or, for a partition too large for one item's
+ * invocation, one slice of it (a contiguous run of its parts, merge-parts.ts `sliceInputs`, cut
+ * by MERGE_SLICING): no partition is too large for the Map. Each Map item does one merge
+ * (`mergeTask`), exactly as the commit would have, and leaves the record that merge-parts.ts
+ * reuses. Then the commit runs again, finds every merge done, and publishes.
  *
  * Crash-safe by construction: a task is re-runnable (fixed output keys, the record written last,
  * so a crashed item leaves at most unnamed staged files that its retry overwrites); the commit
@@ -20,7 +22,13 @@
 
 import { LakeStateError } from './errors.ts';
 import { mergeHandOffKey, mergeItemsKey, mergeTaskKey } from './layout.ts';
-import { type MergeDeps, type MergedGroup, type MergeWork, mergeOrReuse } from './merge-parts.ts';
+import {
+  type MergeDeps,
+  type MergedGroup,
+  type MergeSlicing,
+  type MergeWork,
+  mergeOrReuse,
+} from './merge-parts.ts';
 import type { SchemaChange } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 
@@ -35,8 +43,8 @@ import { readJson, writeJson } from './store-json.ts';
  * rows/s and 0.8 MB/s on the Lambda. Taken at half that: an estimate that runs long only costs a
  * fan-out, one that runs short costs a timed-out commit. At these figures a 10,000-user load
  * (28 MiB, ~0.5M rows: ~100 s) merges in one commit and a 100,000-user load (280 MiB: ~735 s)
- * fans out. A partition is one item: it must merge within 15 minutes, ~4M rows at these figures.
- * The plan sizes a run's commit with the same figures (capacity.ts `planCommitMerge`).
+ * fans out. An item merges at most MERGE_SLICING.maxSeconds at these figures (a larger partition
+ * is sliced). The plan sizes a run's commit with the same figures (capacity.ts `planCommitMerge`).
  */
 export const MERGE_THROUGHPUT = { rowsPerSecond: 5_000, bytesPerSecond: 400_000 } as const;
 
@@ -46,6 +54,23 @@ export const MERGE_THROUGHPUT = { rowsPerSecond: 5_000, bytesPerSecond: 400_000 
  * `share`, as the estimate is a throughput measured on other machines and rows.
  */
 export const MERGE_BUDGET = { reserveSeconds: 120, share: 0.5 } as const;
+
+/** Lambda's longest timeout (15 minutes), the commit function's: a merge Map item runs it. */
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+
+/**
+ * How the deployed commit cuts a partition into merges (merge-parts.ts `sliceInputs`): each is
+ * estimated at MERGE_THROUGHPUT to fit the budget of a fresh item invocation, as a commit's own
+ * merge is budgeted: (900 - 120) x 0.5 = 390 s, ~2M rows or ~156 MB of staged parts (~90 MB
+ * merged). Without it a partition over 15 minutes of merging (~72,000 users of data 10x denser
+ * than the simulator's) timed its item out on every retry and redrive: the load never committed.
+ * The commit, its hand-off and the commit after the Map cut the same slices; a local commit has
+ * no time limit and merges each partition whole.
+ */
+export const MERGE_SLICING: MergeSlicing = {
+  maxSeconds: (LAMBDA_MAX_TIMEOUT_SECONDS - MERGE_BUDGET.reserveSeconds) * MERGE_BUDGET.share,
+  ...MERGE_THROUGHPUT,
+};
 
 export interface MergeThroughput {
   readonly rowsPerSecond: number;
@@ -60,17 +85,22 @@ export interface MergeFanOutPolicy {
   readonly throughput?: MergeThroughput;
 }
 
-/** A group to merge, as a Map item: keys, not data (the state payload is capped at 256 KiB). */
+/** A merge, as a Map item: keys, not data (the state payload is capped at 256 KiB). */
 export interface MergeItem {
   readonly loadId: string;
   readonly table: string;
   readonly dt: string;
+  /** The partition's slice (0: the partition whole, or its first slice); absent in items of earlier releases. */
+  readonly slice?: number;
 }
 
 /** What the commit answers instead of committing: the merges it handed to the Map. */
 export interface MergeHandOff {
   readonly loadId: string;
+  /** Merges handed off: Map items (a partition sliced counts each slice). */
   readonly groups: number;
+  /** Table partitions they merge. */
+  readonly partitions: number;
   readonly rows: number;
   readonly bytes: number;
   readonly estimatedSeconds: number;
@@ -131,13 +161,14 @@ export async function handOffMerges(
   if (estimatedSeconds <= budgetSeconds) return undefined;
   for (const work of pending) {
     const task: TaskDoc = { formatVersion: 1, loadId, ...work };
-    await writeJson(deps.store, mergeTaskKey(loadId, work.table, work.dt), task);
+    await writeJson(deps.store, mergeTaskKey(loadId, work.table, work.dt, work.slice), task);
   }
-  const items: MergeItem[] = pending.map((w) => ({ loadId, table: w.table, dt: w.dt }));
+  const items: MergeItem[] = pending.map((w) => ({ loadId, table: w.table, dt: w.dt, slice: w.slice ?? 0 }));
   await writeJson(deps.store, mergeItemsKey(loadId), items);
   const handOff: MergeHandOff = {
     loadId,
     groups: pending.length,
+    partitions: new Set(pending.map((w) => `${w.table}\u0000${w.dt}`)).size,
     rows: pending.reduce((n, w) => n + w.inputs.reduce((m, f) => m + f.rows, 0), 0),
     bytes: pending.reduce((n, w) => n + w.inputs.reduce((m, f) => m + f.bytes, 0), 0),
     estimatedSeconds: Math.round(estimatedSeconds),
@@ -155,19 +186,31 @@ export async function handOffMerges(
 }
 
 /**
- * A Map item: merges one handed-off group (or finds it merged by an earlier attempt of the item).
+ * A Map item: does one handed-off merge, a partition or a slice of one (or finds it done by an
+ * earlier attempt of the item: a retry redoes only its own slice).
  * Throws LakeStateError when the commit left no task for it (the load was re-planned since).
  */
-export async function mergeTask(item: MergeItem, deps: MergeDeps): Promise<MergedGroup> {
-  const key = mergeTaskKey(item.loadId, item.table, item.dt);
+export async function mergeTask(
+  item: MergeItem,
+  deps: MergeDeps,
+): Promise<Omit<MergedGroup, 'slices'> & { slice: number }> {
+  const slice = item.slice ?? 0;
+  const key = mergeTaskKey(item.loadId, item.table, item.dt, slice);
   const task = await readJson<TaskDoc>(deps.store, key);
   if (task === undefined)
     throw new LakeStateError(
-      `load ${item.loadId}: no merge task for ${item.table} dt=${item.dt} (${key}); re-run the commit`,
+      `load ${item.loadId}: no merge task for ${item.table} dt=${item.dt}${slice === 0 ? '' : ` slice ${slice}`} (${key}); re-run the commit`,
     );
   const { formatVersion: _v, loadId: _l, ...work } = task;
   const { outputs, reused } = await mergeOrReuse(item.loadId, work, deps);
-  return { table: work.table, dt: work.dt, inputs: work.inputs.length, outputs: outputs.length, reused };
+  return {
+    table: work.table,
+    dt: work.dt,
+    slice,
+    inputs: work.inputs.length,
+    outputs: outputs.length,
+    reused,
+  };
 }
 
 /**

@@ -24,6 +24,12 @@ export interface ObjectStore {
   move(from: string, to: string): Promise<void>;
   /** A streaming write; the object appears whole on `close()` (or not at all on `abort()`). */
   openWrite(key: string): Promise<ObjectWriter>;
+  /**
+   * Removes what writes killed mid-way left under the prefix, which `list` does not show (the
+   * local store's temporary files). Absent where the store has none to remove (S3: the bucket's
+   * lifecycle rule aborts incomplete multipart uploads).
+   */
+  discardUnfinished?(prefix: string): Promise<void>;
 }
 
 export interface ObjectWriter {

@@ -11,7 +11,7 @@ import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
 import { acquireLease, assertLeaseOwner } from '#core/lease.ts';
 import { commitFigures, commitMetrics } from '#core/load-metrics.ts';
-import { type MergeFanOutPolicy, mergeTask } from '#core/merge-fan-out.ts';
+import { MERGE_SLICING, type MergeFanOutPolicy, mergeTask } from '#core/merge-fan-out.ts';
 import { readPlan } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import {
@@ -152,7 +152,7 @@ function fanOutPolicy(context: Partial<Context> | undefined): MergeFanOutPolicy 
   };
 }
 
-/** A merge Map item: one partition the commit handed off, merged into the load's staging. */
+/** A merge Map item: one partition (or slice of one) the commit handed off, merged into the load's staging. */
 async function mergeGroup(
   event: MergeGroupEvent,
   obs: Awaited<ReturnType<typeof observeInvocation>>,
@@ -164,11 +164,22 @@ async function mergeGroup(
   if (event.run !== undefined)
     await assertLeaseOwner(store, event.loadId, event.run.execution, () => new Date());
   const merged = await mergeTask(
-    { loadId: event.loadId, table: event.mergeGroup.table, dt: event.mergeGroup.dt },
+    {
+      loadId: event.loadId,
+      table: event.mergeGroup.table,
+      dt: event.mergeGroup.dt,
+      ...(event.mergeGroup.slice === undefined ? {} : { slice: event.mergeGroup.slice }),
+    },
     { store, parts: partWriters(), reader: partReader },
   );
   obs.log.info('merged_group', { ...merged, seconds: (Date.now() - started) / 1000 });
-  return { table: merged.table, dt: merged.dt, outputs: merged.outputs, reused: merged.reused };
+  return {
+    table: merged.table,
+    dt: merged.dt,
+    slice: merged.slice,
+    outputs: merged.outputs,
+    reused: merged.reused,
+  };
 }
 
 /** The schedule the state machine passed (its execution's input), if it names one. */
@@ -254,9 +265,12 @@ export async function handler(
         ...(catalog ? { catalog } : {}),
         ...(lease ? { lease } : {}),
         ...(event.afterMerge === true ? {} : { mergeFanOut: fanOutPolicy(context) }),
+        // Both the commit that hands off and the one after the Map: they cut the same slices.
+        slicing: MERGE_SLICING,
         onMerged: (groups) =>
           obs.log.info('merged', {
             groups: groups.length,
+            slices: groups.reduce((n, g) => n + g.slices, 0),
             reused: groups.filter((g) => g.reused).length,
             seconds: (Date.now() - started) / 1000,
           }),
@@ -267,6 +281,7 @@ export async function handler(
         const config = handlerConfig();
         const mergeFanOut = {
           groups: handedOff.groups,
+          partitions: handedOff.partitions,
           rows: handedOff.rows,
           bytes: handedOff.bytes,
           estimatedSeconds: handedOff.estimatedSeconds,

@@ -209,7 +209,8 @@ export interface CommitEvent {
  */
 export interface MergeGroupEvent {
   readonly loadId: string;
-  readonly mergeGroup: { readonly table: string; readonly dt: string };
+  /** `slice`: which slice of a partition too large for one item (absent in items of earlier releases: 0). */
+  readonly mergeGroup: { readonly table: string; readonly dt: string; readonly slice?: number };
   readonly run?: RunRef;
   readonly childRedriveCount?: number;
 }
@@ -218,6 +219,7 @@ export interface MergeGroupEvent {
 export interface MergeGroupResult {
   readonly table: string;
   readonly dt: string;
+  readonly slice: number;
   readonly outputs: number;
   readonly reused: boolean;
 }
@@ -229,7 +231,9 @@ export interface MergeGroupResult {
 export interface MergeFanOutResult {
   readonly loadId: string;
   readonly mergeFanOut: {
+    /** Map items: merges of a partition or of a slice of one. */
     readonly groups: number;
+    readonly partitions: number;
     readonly rows: number;
     readonly bytes: number;
     readonly estimatedSeconds: number;

@@ -46,7 +46,7 @@ interface ChildRun {
   readonly stderr: string;
 }
 
-function runChild(args: CrashCommitArgs): Promise<ChildRun> {
+export function runChild(args: CrashCommitArgs): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(args)], {
       cwd: REPO,

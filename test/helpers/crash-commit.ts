@@ -64,6 +64,9 @@ function countingStore(
       write('move', to);
       return store.move(from, to);
     },
+    ...(store.discardUnfinished === undefined
+      ? {}
+      : { discardUnfinished: (prefix: string) => store.discardUnfinished!(prefix) }),
     async openWrite(key): Promise<ObjectWriter> {
       const writer = await store.openWrite(key);
       return {

@@ -237,7 +237,7 @@ describe('the state machine of each schedule', () => {
     const map = definition.States.MergeGroups;
     expect(map).toMatchObject({
       Type: 'Map',
-      // The commit's item file in S3: keys of (table, partition), never data, in the state.
+      // The commit's item file in S3: keys of (table, partition, slice), never data, in the state.
       ItemReader: {
         Resource: 'arn:TOKEN:states:::s3:getObject',
         ReaderConfig: { InputType: 'JSON' },
@@ -247,6 +247,7 @@ describe('the state machine of each schedule', () => {
         'loadId.$': '$$.Map.Item.Value.loadId',
         'table.$': '$$.Map.Item.Value.table',
         'dt.$': '$$.Map.Item.Value.dt',
+        'slice.$': '$$.Map.Item.Value.slice',
         run,
       },
       MaxConcurrency: 10,
@@ -263,7 +264,7 @@ describe('the state machine of each schedule', () => {
     expect(map.ItemProcessor.StartAt).toBe('MergeGroup');
     expect(item.Parameters.Payload).toEqual({
       'loadId.$': '$.loadId',
-      mergeGroup: { 'table.$': '$.table', 'dt.$': '$.dt' },
+      mergeGroup: { 'table.$': '$.table', 'dt.$': '$.dt', 'slice.$': '$.slice' },
       'run.$': '$.run',
       'childRedriveCount.$': '$$.Execution.RedriveCount',
     });

@@ -30,10 +30,11 @@ import {
   mergeBudgetSeconds,
   mergeTask,
 } from '#core/merge-fan-out.ts';
-import type { MergedGroup, MergeWork } from '#core/merge-parts.ts';
+import { type MergedGroup, type MergeSlicing, type MergeWork, sliceInputs } from '#core/merge-parts.ts';
 import { planLoad, readBatchUsers, readPlan } from '#core/plan.ts';
 import type { ObjectStore, PartWriterFactory, PayLinkApi } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
+import type { StagedFile } from '#core/table-sinks.ts';
 import type { JsonValue } from '#core/types.ts';
 import { readParquet } from '#test/helpers/read-parquet.ts';
 
@@ -132,7 +133,7 @@ function committed(outcome: CommitOutcome): LoadMarker {
 
 async function runItems(store: ObjectStore, deps: { parts?: PartWriterFactory } = {}) {
   const items = (await readJson<MergeItem[]>(store, mergeItemsKey(LOAD)))!;
-  const results: MergedGroup[] = [];
+  const results: Awaited<ReturnType<typeof mergeTask>>[] = [];
   for (const item of items)
     results.push(await mergeTask(item, { store, parts: deps.parts ?? parts, reader }));
   return results;
@@ -151,7 +152,7 @@ describe('a commit whose merge does not fit its invocation', () => {
     expect(handOff).toMatchObject({ loadId: LOAD, groups: 2, budgetSeconds: 0 });
     const items = (await readJson<MergeItem[]>(store, mergeItemsKey(LOAD)))!;
     expect(items.map((i) => i.table).sort()).toEqual(['orders', 'user_loads']);
-    for (const item of items) expect(Object.keys(item).sort()).toEqual(['dt', 'loadId', 'table']);
+    for (const item of items) expect(Object.keys(item).sort()).toEqual(['dt', 'loadId', 'slice', 'table']);
     // Nothing visible yet: no table file, no report, no commit point; the schema is decided.
     expect(await store.list('orders/')).toEqual([]);
     expect(await store.get(loadMarkerKey(LOAD))).toBeUndefined();
@@ -395,6 +396,128 @@ describe('a commit whose merge does not fit its invocation', () => {
     await expect(mergeTask(item, { store, parts, reader })).rejects.toThrow(
       `no merge task for orders dt=2026-11-25 (${mergeTaskKey(LOAD, 'orders', '2026-11-25')})`,
     );
+  });
+});
+
+describe('a partition too large for one merge Map item', () => {
+  // 1 row a second against 8 s: the orders (12 rows in 4 batches' parts: the plan puts the `a`
+  // users, 1 order each, in batches 0-1 and the `b` users, 2 each, in batches 2-3) are cut in 2
+  // slices of 2 parts, the 8 user_loads rows fit one. A local commit (no slicing) merges whole.
+  const slicing: MergeSlicing = { maxSeconds: 8, rowsPerSecond: 1, bytesPerSecond: 1e12 };
+  const dt = clock().toISOString().slice(0, 10);
+
+  it('is merged by one item per contiguous slice of its parts, each into its own files; a retried item redoes only its slice', async () => {
+    const single = await stagedLake();
+    const whole = await commitLoad(LOAD, { store: single, parts, reader, clock });
+    expect(whole.files.filter((f) => f.table === 'orders')).toHaveLength(1);
+
+    const store = await stagedLake();
+    const handOff = handedOff(
+      await commitOrHandOff(LOAD, { store, parts, reader, clock, mergeFanOut: always, slicing }),
+    );
+    expect(handOff).toMatchObject({ groups: 3, partitions: 2 });
+    const items = (await readJson<MergeItem[]>(store, mergeItemsKey(LOAD)))!;
+    expect(items.map((i) => [i.table, i.slice]).sort()).toEqual([
+      ['orders', 0],
+      ['orders', 1],
+      ['user_loads', 0],
+    ]);
+    // Contiguous runs of the partition's parts in (batch, part) order: batches 0-1, then 2-3.
+    const batchesOf = async (slice: number) =>
+      (await readJson<MergeWork>(store, mergeTaskKey(LOAD, 'orders', dt, slice)))!.inputs.map(
+        (f) => f.stagedKey.split('/batches/')[1]!.split('/')[0],
+      );
+    expect(await batchesOf(0)).toEqual(['00000', '00001']);
+    expect(await batchesOf(1)).toEqual(['00002', '00003']);
+
+    // The orders' second slice dies while closing its merged file; the other items merge.
+    const crashing: PartWriterFactory = {
+      async open(s, key, columns) {
+        const writer = await parts.open(s, key, columns);
+        if (!key.includes(`/merged/orders/dt=${dt}/${LOAD}.00001.`)) return writer;
+        return { ...writer, close: () => Promise.reject(new Error('Runtime exited: signal: killed')) };
+      },
+    };
+    const first = await Promise.allSettled(
+      items.map((item) => mergeTask(item, { store, parts: crashing, reader })),
+    );
+    expect(first.map((r, i) => `${items[i]!.table}.${items[i]!.slice}: ${r.status}`).sort()).toEqual([
+      'orders.0: fulfilled',
+      'orders.1: rejected',
+      'user_loads.0: fulfilled',
+    ]);
+    expect(await store.get(mergedGroupKey(LOAD, 'orders', dt, 0))).toBeDefined();
+    expect(await store.get(mergedGroupKey(LOAD, 'orders', dt, 1))).toBeUndefined();
+    // The retry of the failed item merges its slice; the first slice's item, run again, merges nothing.
+    const retried = items.find((i) => i.table === 'orders' && i.slice === 1)!;
+    expect(await mergeTask(retried, { store, parts, reader })).toMatchObject({ slice: 1, reused: false });
+    const again = items.find((i) => i.table === 'orders' && i.slice === 0)!;
+    expect(await mergeTask(again, { store, parts, reader })).toMatchObject({ slice: 0, reused: true });
+
+    // The commit after the Map cuts the same slices and publishes what the items merged.
+    const log: (readonly MergedGroup[])[] = [];
+    const marker = committed(
+      await commitOrHandOff(LOAD, { store, parts, reader, clock, slicing, onMerged: (g) => log.push(g) }),
+    );
+    expect(log[0]!.map((g) => [g.table, g.slices, g.reused])).toEqual([
+      ['orders', 2, true],
+      ['user_loads', 1, true],
+    ]);
+    expect(marker.files.filter((f) => f.table === 'orders').map((f) => [f.key, f.rows])).toEqual([
+      [`orders/dt=${dt}/${LOAD}.00000.0000.parquet`, 4],
+      [`orders/dt=${dt}/${LOAD}.00001.0000.parquet`, 8],
+    ]);
+    expect(marker.rowsByTable).toEqual(whole.rowsByTable);
+    for (const table of ['orders', 'user_loads'])
+      expect((await rowsOf(store, table)).rows, table).toEqual((await rowsOf(single, table)).rows);
+    expect(await store.list(stagingPrefix(LOAD))).toEqual([]);
+  });
+
+  it('is merged in the same slices by a commit that merges itself, whether it hands off or not', async () => {
+    const viaMap = await stagedLake();
+    handedOff(
+      await commitOrHandOff(LOAD, { store: viaMap, parts, reader, clock, mergeFanOut: always, slicing }),
+    );
+    await runItems(viaMap);
+    const mapped = committed(await commitOrHandOff(LOAD, { store: viaMap, parts, reader, clock, slicing }));
+    const direct = await stagedLake();
+    const roomy: MergeFanOutPolicy = { remainingSeconds: () => 900 };
+    const itself = committed(
+      await commitOrHandOff(LOAD, { store: direct, parts, reader, clock, mergeFanOut: roomy, slicing }),
+    );
+    expect(itself.files.map((f) => [f.key, f.rows])).toEqual(mapped.files.map((f) => [f.key, f.rows]));
+    expect(itself.files.filter((f) => f.table === 'orders')).toHaveLength(2);
+  });
+});
+
+describe('sliceInputs', () => {
+  const part = (batch: number, rows: number): StagedFile => ({
+    table: 't',
+    dt: '2026-11-25',
+    finalKey: `t/dt=2026-11-25/L.${String(batch).padStart(5, '0')}.0000.parquet`,
+    stagedKey: `s${batch}`,
+    rows,
+    bytes: rows * 10,
+  });
+  const at = { rowsPerSecond: 1, bytesPerSecond: 1e12 };
+
+  it('keeps a partition whole when it fits, or without slicing', () => {
+    const inputs = [part(0, 3), part(1, 3)];
+    expect(sliceInputs(inputs, undefined)).toEqual([inputs]);
+    expect(sliceInputs(inputs, { ...at, maxSeconds: 6 })).toEqual([inputs]);
+  });
+
+  it('cuts the fewest contiguous slices within the limit, balanced, and the same every time', () => {
+    // 10 parts of 10 rows at 1 row/s against 40 s: 3 slices of ~33 s, none a small remainder.
+    const inputs = Array.from({ length: 10 }, (_, b) => part(b, 10));
+    const slices = sliceInputs(inputs, { ...at, maxSeconds: 40 });
+    expect(slices.map((s) => s.length)).toEqual([3, 4, 3]);
+    expect(slices.flat()).toEqual(inputs);
+    expect(sliceInputs(inputs, { ...at, maxSeconds: 40 })).toEqual(slices);
+    // Uneven parts: every slice within the limit.
+    const uneven = [5, 30, 2, 9, 25, 1, 14, 8].map((rows, b) => part(b, rows));
+    for (const s of sliceInputs(uneven, { ...at, maxSeconds: 35 }))
+      expect(s.reduce((n, f) => n + f.rows, 0)).toBeLessThanOrEqual(35);
   });
 });
 

@@ -12,7 +12,7 @@ import {
   STACK_DEFAULTS,
 } from '#core/capacity.ts';
 import { ConfigError } from '#core/errors.ts';
-import { MERGE_BUDGET, MERGE_THROUGHPUT } from '#core/merge-fan-out.ts';
+import { MERGE_BUDGET, MERGE_SLICING, MERGE_THROUGHPUT } from '#core/merge-fan-out.ts';
 
 /** The example stack: 20 request/s, MaxConcurrency 4, batches <= 500, 15-min load-batch, daily. */
 const EXAMPLE = {
@@ -178,11 +178,47 @@ describe('planCapacity: the commit and its merge', () => {
     );
   });
 
-  it('says when one table partition would merge longer than a merge Map item may run', () => {
-    const plan = planCapacity({ ...EXAMPLE, requestRate: 2000, maxConcurrency: 100, users: 1_000_000 });
+  it('slices a table partition too large for one merge Map item: such a load fits, its Map counted by items', () => {
+    // Data 10x denser than the simulator's: 100,000 users' largest partition is ~21 min of merging.
+    const dense = {
+      rowsPerUser: volume.rowsPerUser * 10,
+      bytesPerUser: volume.bytesPerUser * 10,
+      largest: {
+        rowsPerUser: volume.largest.rowsPerUser * 10,
+        bytesPerUser: volume.largest.bytesPerUser * 10,
+      },
+      partitions: volume.partitions,
+    };
+    const users = 100_000;
+    const plan = planCapacity({
+      ...EXAMPLE,
+      requestRate: 2000,
+      maxConcurrency: 100,
+      users,
+      mergeVolume: dense,
+    });
     expect(plan.merge.largestPartitionSeconds).toBeGreaterThan(STACK_DEFAULTS.commitTimeoutSeconds);
-    expect(plan.fits).toBe(false);
-    expect(plan.problem).toContain('more than the 15 min one merge Map item may run');
+    expect(plan.merge.itemSeconds).toBe(MERGE_SLICING.maxSeconds);
+    expect(plan.fits, plan.problem).toBe(true);
+    // The largest partition in 4 slices of ~310 s; 27 items in all (the total's 10,200 s / 390 s).
+    const largest = Math.max(
+      (users * dense.largest.rowsPerUser) / MERGE_THROUGHPUT.rowsPerSecond,
+      (users * dense.largest.bytesPerUser) / MERGE_THROUGHPUT.bytesPerSecond,
+    );
+    const slices = Math.ceil(largest / MERGE_SLICING.maxSeconds);
+    expect(slices).toBe(4);
+    const total = Math.max(
+      (users * dense.rowsPerUser) / MERGE_THROUGHPUT.rowsPerSecond,
+      (users * dense.bytesPerUser) / MERGE_THROUGHPUT.bytesPerSecond,
+    );
+    const items = Math.max(dense.partitions - 1 + slices, Math.ceil(total / MERGE_SLICING.maxSeconds));
+    expect(plan.merge.items).toBe(items);
+    expect(plan.merge.mapSeconds).toBe(
+      Math.ceil(
+        Math.max(largest / slices, total / STACK_DEFAULTS.mergeConcurrency) +
+          Math.ceil(items / STACK_DEFAULTS.mergeConcurrency) * MERGE_ITEM_OVERHEAD_SECONDS,
+      ),
+    );
   });
 });
 
