@@ -133,17 +133,28 @@ export async function registeredTaskIds(
   return out;
 }
 
+/** How far an event time may run ahead of the commit that folds it (Atomic's clock vs ours). */
+export const EVENT_TIME_SKEW_MS = 24 * 3600 * 1000;
+
 /**
  * The later of two event times, compared as instants. Atomic's clock, not ours, and not always
- * a timestamp (a relative `yesterday`, say): a time that is not an ISO-8601 timestamp never
- * replaces one that is, and is replaced by any that is. Two that are not: the one kept stays.
+ * a timestamp (a relative `yesterday`, `2026-13-45...`): a time that is not an ISO-8601
+ * timestamp, or that is more than a day after `at` (the fold: year 99999 would stick for good),
+ * never replaces one that is usable, and is replaced by any that is. A first time that is not
+ * usable is kept only until a usable one comes (`learnUsers` records `at` instead).
  * (As text, `yesterday` sorted after every date and stuck for good.)
  */
-export function laterEventTime(known: string, seen: string): string {
-  const seenAt = parseIsoTimestamp(seen)?.getTime();
+export function laterEventTime(known: string, seen: string, at?: Date): string {
+  const seenAt = usableEventTime(seen, at);
   if (seenAt === undefined) return known;
-  const knownAt = parseIsoTimestamp(known)?.getTime();
+  const knownAt = usableEventTime(known, at);
   return knownAt === undefined || seenAt > knownAt ? seen : known;
+}
+
+function usableEventTime(time: string, at: Date | undefined): number | undefined {
+  const ms = parseIsoTimestamp(time)?.getTime();
+  if (ms === undefined) return undefined;
+  return at !== undefined && ms > at.getTime() + EVENT_TIME_SKEW_MS ? undefined : ms;
 }
 
 /** What an event teaches the registry. */
@@ -175,8 +186,8 @@ export async function learnUsers(
       const taskIds = known?.taskIds ?? [];
       const withTask =
         user.taskId === null || taskIds.includes(user.taskId) ? taskIds : [...taskIds, user.taskId];
-      const lastEventTime =
-        known === undefined ? user.eventTime : laterEventTime(known.lastEventTime, user.eventTime);
+      // A new user's first time, when it is no usable timestamp: when the registry learned them.
+      const lastEventTime = laterEventTime(known?.lastEventTime ?? at.toISOString(), user.eventTime, at);
       const named = user.taskId === null ? undefined : user.taskId;
       const misses = named === undefined ? known?.misses : without(known?.misses, named);
       const retired = named === undefined ? known?.retired : without(known?.retired, named);
