@@ -149,7 +149,8 @@ export function qualityReport(
         failedUsers: load.failedUserCount,
         failedUserSharePercent: failedPercent,
         runSeconds: round(signals.runSeconds),
-        trailingLoads: earlier.length,
+        // The loads the medians were taken over (a scan may read more, to look past low loads).
+        trailingLoads: Math.min(earlier.length, settings.trailingLoads),
         tables: signals.tables.map(
           (t): TableQuality => ({
             table: t.table,
@@ -190,7 +191,7 @@ export function flagWords(flag: QualityFlag): string {
     case 'failed_user_share':
       return `failed users ${flag.percent}%`;
     case 'quiet_feed':
-      return `quiet feed ${flag.table} (${flag.rows} rows, trailing median ${flag.trailingMedian}${flag.emptySince === undefined ? '' : `; empty since load ${flag.emptySince}`})`;
+      return `quiet feed ${flag.table} (${flag.rows} rows, trailing median ${flag.trailingMedian}${flag.emptySince === undefined ? '' : `; ${flag.rows === 0 ? 'empty' : 'low'} since load ${flag.emptySince}`})`;
     case 'endpoint_unavailable':
       return `endpoint unavailable: ${flag.resource}`;
     case 'outside_window':
@@ -265,7 +266,7 @@ export function formatQuality(report: QualityReport): string[] {
             : t.quiet
               ? t.emptySince === undefined
                 ? 'QUIET'
-                : `QUIET, empty since ${t.emptySince}`
+                : `QUIET, ${t.rows === 0 ? 'empty' : 'low'} since ${t.emptySince}`
               : '-',
         ]),
       ),

@@ -204,9 +204,12 @@ const perUser = (load: LoadFigures, table: string) => (load.rowsByTable[table] ?
  *   `changed` load on a quiet day, a load where many users failed) is not a quieter feed. The
  *   median of rows per loaded user over the first `trailingLoads` earlier loads that loaded a
  *   user, times this load's loaded users, is the table's trailing median.
- * - A table that stays empty stays quiet: once its trailing median itself is 0 (it has been
- *   empty for about half the window), an empty table is judged against the `trailingLoads`
- *   loads before its run of empty loads began. A feed that was never fed is never quiet.
+ * - A table that stays empty, or down to a trickle, stays quiet: once its trailing median itself
+ *   is too low to judge (0, or under `minExpectedRows`: it has been low for about half the
+ *   window), a low table is judged against the newest `trailingLoads` earlier loads that were not
+ *   low, past up to DEAD_FEED_LOADS low ones. A load with rows between two outages is one of
+ *   those, so a single recovery does not make the next outage the new normal. A feed that was
+ *   never fed, or was always small, is never quiet.
  * - Not judged (no median): fewer than `minTrailingLoads` loads to compare with, or a load that
  *   loaded no user (the failed-user share speaks for it). Not judged either (a median, no
  *   ratio): a trailing median below MIN_EXPECTED_ROWS, too few rows to call missing ones quiet.
@@ -236,24 +239,27 @@ export function tableTrends(
     const win = fetched(window, table);
     if (win.length < Math.max(1, settings.minTrailingLoads) || users === 0)
       return { ...unjudged, trailingLoads: win.length };
+    const minExpected = settings.minExpectedRows ?? MIN_EXPECTED_ROWS;
+    // Too few rows to call missing ones quiet (and never a median of 0: 0/0 is no ratio).
+    const low = (n: number) => n === 0 || n < minExpected;
     let base = win;
     let emptySince: string | undefined;
-    if (rows === 0 && median(win.map((l) => perUser(l, table))) === 0) {
-      // Empty now and for most of the window: compare with the loads before it went empty.
+    if (low(rows) && low(median(win.map((l) => perUser(l, table))) * users)) {
+      // Low now and for most of the window (a feed gone dead or down to a trickle): compare with
+      // the loads that were not low, newest first, past the low ones (a load with rows between
+      // two outages is one of them, so one blip does not make the outage the new normal).
       const mine = fetched(usable, table);
-      const run = mine.findIndex((l) => (l.rowsByTable[table] ?? 0) > 0);
-      if (run > 0 && run <= DEAD_FEED_LOADS) {
-        const before = mine.slice(run, run + settings.trailingLoads);
-        if (before.length >= settings.minTrailingLoads) {
-          base = before;
-          emptySince = mine[run - 1]!.loadId;
-        }
+      const fed = mine.filter((l) => !low(perUser(l, table) * users)).slice(0, settings.trailingLoads);
+      const newest = fed.length === 0 ? -1 : mine.indexOf(fed[0]!);
+      if (newest >= 0 && newest <= DEAD_FEED_LOADS && fed.length >= settings.minTrailingLoads) {
+        base = fed;
+        // The outage in progress: the low loads since the newest load compared with (this one
+        // when the load before it was fed).
+        emptySince = newest === 0 ? load.loadId : mine[newest - 1]!.loadId;
       }
     }
     const trailingMedian = median(base.map((l) => perUser(l, table))) * users;
-    // Too few rows expected to tell a quiet feed from users who happen to have none.
-    const ratio =
-      trailingMedian >= (settings.minExpectedRows ?? MIN_EXPECTED_ROWS) ? rows / trailingMedian : undefined;
+    const ratio = low(trailingMedian) ? undefined : rows / trailingMedian;
     return {
       table,
       rows,
@@ -355,7 +361,7 @@ function fedTables(reports: readonly LoadFigures[]): string[] {
 export function earlierLoads<T extends LoadFigures>(
   load: LoadFigures,
   reports: readonly T[],
-  settings: Pick<QualitySettings, 'trailingLoads'>,
+  settings: Pick<QualitySettings, 'trailingLoads' | 'minExpectedRows'>,
 ): T[] {
   return scanEarlier(load, newestFirst(reports), settings, fedTables(reports)).loads;
 }
@@ -404,7 +410,7 @@ const isReport = (r: unknown): r is LoadFigures =>
 export function scanEarlier<T extends LoadFigures>(
   load: LoadFigures,
   reportsNewestFirst: readonly (T | undefined)[],
-  settings: Pick<QualitySettings, 'trailingLoads'>,
+  settings: Pick<QualitySettings, 'trailingLoads' | 'minExpectedRows'>,
   knownTables: readonly string[] = [],
 ): EarlierScan<T> {
   // A child table empty for longer than the window is in no report found: the lake's tables name it.
@@ -432,33 +438,37 @@ const latestCommitFirst = <T extends LoadFigures>(loads: readonly T[]): T[] => b
 function enoughEarlier(
   load: LoadFigures,
   found: readonly LoadFigures[],
-  settings: Pick<QualitySettings, 'trailingLoads'>,
+  settings: Pick<QualitySettings, 'trailingLoads' | 'minExpectedRows'>,
   knownTables: readonly string[],
 ): boolean {
   const usable = found.filter((l) => loadedUsers(l) > 0);
   const n = settings.trailingLoads;
   if (usable.length < n) return false;
+  const users = loadedUsers(load);
+  // Not judged (tableTrends): nothing to look for.
+  if (users === 0) return true;
+  const minExpected = settings.minExpectedRows ?? MIN_EXPECTED_ROWS;
+  const low = (rows: number) => rows === 0 || rows < minExpected;
   const window = usable.slice(0, n);
   const tables = new Set([...(load.resources ?? []), ...knownTables, ...fedTables(found)]);
   const unfetched = unfetchedResources(load);
   const fetched = fetchedIn(usable);
   for (const table of tables) {
-    if (!isFeedTable(table) || (load.rowsByTable[table] ?? 0) > 0) continue;
+    if (!isFeedTable(table) || !low(load.rowsByTable[table] ?? 0)) continue;
     // Not judged in this load (tableTrends): nothing to look for.
     if (unfetched.has(resourceOf(table))) continue;
     const win = fetched(window, table);
     // Not fetched in the whole window: not judged either (tableTrends), nothing to look for.
-    if (win.length === 0 || median(win.map((l) => perUser(l, table))) > 0) continue;
-    // Empty now and in most of the window: the loads before the empty run are wanted too, as
-    // far back as a dead feed is judged (DEAD_FEED_LOADS); a table empty in all of those loads
-    // (never fed, or dead longer) is not judged and needs nothing more.
-    // Loads that did not fetch it are passed over, so its run is counted in the loads that did;
-    // the scan still stops DEAD_FEED_LOADS + n loads back whatever they were.
+    if (win.length === 0 || !low(median(win.map((l) => perUser(l, table))) * users)) continue;
+    // Low now and in most of the window: the newest `n` loads that were not low are wanted too,
+    // past as many as DEAD_FEED_LOADS low ones; a table low in all of those loads (never fed,
+    // or dead longer) is not judged and needs nothing more. Loads that did not fetch it are
+    // passed over; the scan still stops DEAD_FEED_LOADS + n loads back whatever they were.
     if (usable.length > DEAD_FEED_LOADS + n) continue;
     const mine = fetched(usable, table);
-    const run = mine.findIndex((l) => (l.rowsByTable[table] ?? 0) > 0);
-    if (run === -1 ? usable.length <= DEAD_FEED_LOADS : run <= DEAD_FEED_LOADS && mine.length < run + n)
-      return false;
+    const fed = mine.filter((l) => !low(perUser(l, table) * users)).length;
+    if (fed >= n || (fed === 0 && mine.length > DEAD_FEED_LOADS)) continue;
+    return false;
   }
   return true;
 }
@@ -477,7 +487,7 @@ function enoughEarlier(
 export async function readEarlierLoads(
   store: ObjectStore,
   load: LoadFigures,
-  settings: Pick<QualitySettings, 'trailingLoads'>,
+  settings: Pick<QualitySettings, 'trailingLoads' | 'minExpectedRows'>,
 ): Promise<EarlierScan<LoadFigures>> {
   const committed = await committedLoadIds(store);
   // The lake's tables name child tables that no recent report lists (empty for longer than the

@@ -451,6 +451,55 @@ describe('review of the quiet-feed rule', () => {
     expect(orders).toMatchObject({ trailingMedian: 1000, emptySince: reports[7]!.loadId, quiet: true });
   });
 
+  it('keeps flagging a feed that dies again after coming back for one load (even with one row)', () => {
+    for (const blip of [1000, 1]) {
+      const reports = [1, 2, 3, 4, 5, 6, 7].map((d) => daily(d, 1000));
+      for (let d = 8; d <= 11; d += 1) reports.push(daily(d, 0));
+      reports.push(daily(12, blip));
+      for (let d = 13; d <= 30; d += 1) reports.push(daily(d, 0));
+      for (const current of reports.slice(12)) {
+        const signals = loadSignals(current, earlierLoads(current, reports, settings), settings);
+        expect(signals.quietTables, `${blip}: ${current.loadId}`).toEqual(['orders']);
+      }
+      const last = reports.at(-1)!;
+      const orders = tableTrends(last, earlierLoads(last, reports, settings), settings).find(
+        (t) => t.table === 'orders',
+      );
+      // Compared with the loads that were fed; the outage in progress began after the blip when
+      // the blip was a fed load, and with the first empty load when one row was no feed.
+      expect(orders).toMatchObject({
+        trailingMedian: 1000,
+        quiet: true,
+        emptySince: (blip === 1000 ? reports[12] : reports[7])!.loadId,
+      });
+    }
+  });
+
+  it('keeps flagging a feed down to a trickle (under minExpectedRows), not only one gone to zero', () => {
+    const reports = [1, 2, 3, 4, 5, 6, 7].map((d) => daily(d, 1000));
+    for (let d = 8; d <= 30; d += 1) reports.push(daily(d, 2));
+    for (const current of reports.slice(7)) {
+      const signals = loadSignals(current, earlierLoads(current, reports, settings), settings);
+      expect(signals.quietTables, current.loadId).toEqual(['orders']);
+    }
+    // A feed that was always that small is never judged.
+    const small = [1, 2, 3, 4, 5, 6, 7, 8].map((d) => daily(d, 2));
+    const last = small.at(-1)!;
+    expect(loadSignals(last, earlierLoads(last, small, settings), settings).quietTables).toEqual([]);
+  });
+
+  it('never gives a ratio of 0/0 or n/0 with minExpectedRows 0 (no NaN or Infinity in a metric)', () => {
+    const zero = { ...settings, minExpectedRows: 0 };
+    const reports = [1, 2, 3, 4, 5, 6, 7].map((d) => daily(d, 0));
+    reports.push(daily(8, 51));
+    for (const current of [reports[6]!, reports[7]!]) {
+      const signals = loadSignals(current, earlierLoads(current, reports, zero), zero);
+      const orders = signals.tables.find((t) => t.table === 'orders');
+      expect(orders?.ratio).toBeUndefined();
+      expect(signals.lowestRatio === undefined || Number.isFinite(signals.lowestRatio)).toBe(true);
+    }
+  });
+
   it('keeps a dead feed flagged even when the table no longer appears in recent reports', () => {
     const reports = [1, 2, 3].map((d) => daily(d, 500));
     // A load that writes no row of a table names no such table in rowsByTable.
