@@ -53,6 +53,7 @@ import type { BatchUser } from '#core/load-batch.ts';
 import { taskIdsProblem } from '#core/load-user.ts';
 import { type PlanDoc, resumablePlan } from '#core/plan.ts';
 import type { ObjectStore, PartWriterFactory } from '#core/ports.ts';
+import { loadSignals, QUALITY_DEFAULTS, readEarlierLoads } from '#core/quality.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
@@ -520,8 +521,10 @@ async function prepareAndRun(
       seconds: (io.now().getTime() - startedAt.getTime()) / 1000,
       exitCode,
     });
-    io.stdout.write(request.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
-    return { exitCode, summary };
+    const quietFeeds = await quietFeedsOf(store, marker);
+    const shown = quietFeeds === undefined || quietFeeds.length === 0 ? summary : { ...summary, quietFeeds };
+    io.stdout.write(request.json ? `${JSON.stringify(shown, null, 2)}\n` : `${formatSummary(shown)}\n`);
+    return { exitCode, summary: shown };
   } catch (error) {
     if (!(error instanceof InterruptedError)) throw error;
     progress.stop();
@@ -850,4 +853,23 @@ function partWriters(env: Readonly<Record<string, string | undefined>>): PartWri
   if (writer === 'worker') return createWorkerPartWriterFactory();
   if (writer === 'in-thread') return createParquetPartWriterFactory();
   throw new ConfigError('PAYLINK_PARQUET_WRITER', "must be 'worker' or 'in-thread'");
+}
+
+/**
+ * The tables a committed load fed quietly, judged as the deployed commit judges (quality.ts,
+ * default settings). The load is committed: a lake whose earlier reports cannot be read gives
+ * undefined (status says why), never a failed load.
+ */
+async function quietFeedsOf(
+  store: ObjectStore,
+  marker: LoadMarker,
+): Promise<{ table: string; rows: number; trailingMedian: number }[] | undefined> {
+  try {
+    const { loads } = await readEarlierLoads(store, marker, QUALITY_DEFAULTS);
+    return loadSignals(marker, loads, QUALITY_DEFAULTS)
+      .tables.filter((t) => t.quiet && t.trailingMedian !== undefined)
+      .map((t) => ({ table: t.table, rows: t.rows, trailingMedian: Math.round(t.trailingMedian!) }));
+  } catch {
+    return undefined;
+  }
 }

@@ -31,6 +31,12 @@ export interface LoadSummary {
    * there were none.
    */
   readonly unreadableEvents?: readonly { key: string; problem: string }[];
+  /**
+   * Tables this load fed at under the quiet fraction of their trailing median over earlier loads
+   * of its series (lambdas/core/quality.ts, default settings: `status` judges with the stack's).
+   * Absent when none, or when the earlier loads could not be read.
+   */
+  readonly quietFeeds?: readonly { table: string; rows: number; trailingMedian: number }[];
   readonly exitCode: number;
 }
 
@@ -179,6 +185,14 @@ export function formatSummary(s: LoadSummary): string {
     );
     for (const u of s.unreadableEvents.slice(0, 20)) lines.push(`  ${u.problem}`);
     if (s.unreadableEvents.length > 20) lines.push(`  ... and ${s.unreadableEvents.length - 20} more`);
+  }
+  if (s.quietFeeds !== undefined) {
+    lines.push('');
+    lines.push(
+      `Quiet feeds (${s.quietFeeds.length}; far fewer rows than the trailing median of earlier loads of this series; 'paylink-loader status' has the details):`,
+    );
+    for (const q of s.quietFeeds)
+      lines.push(`  ${q.table}: ${q.rows} rows, trailing median ${q.trailingMedian}`);
   }
   if (s.failedUserCount > 0) {
     lines.push('');

@@ -25,11 +25,16 @@ let quiet: Simulator;
 let lake: string;
 let users: string;
 const loadIds: string[] = [];
+const summaries: {
+  loadId: string;
+  quietFeeds?: { table: string; rows: number; trailingMedian: number }[];
+}[] = [];
 
 async function load(sim: Simulator): Promise<void> {
   const run = await runLoad({ users, dest: lake, baseUrl: sim.url, resources: RESOURCES, json: true }, ENV);
   expect(run.code, run.stderr).toBe(0);
-  loadIds.push((JSON.parse(run.stdout) as { loadId: string }).loadId);
+  summaries.push(JSON.parse(run.stdout) as (typeof summaries)[number]);
+  loadIds.push(summaries.at(-1)!.loadId);
 }
 
 beforeAll(async () => {
@@ -55,6 +60,17 @@ afterAll(async () => {
 });
 
 describe('a feed that goes quiet and stays quiet', () => {
+  it("is named by each empty load's own summary, not by the fed ones (status is not needed to notice)", () => {
+    expect(summaries.slice(0, 2).map((s) => s.quietFeeds)).toEqual([undefined, undefined]);
+    for (const s of summaries.slice(2)) {
+      expect(
+        s.quietFeeds?.map((q) => q.table),
+        s.loadId,
+      ).toEqual(['orders', 'orders__items']);
+      expect(s.quietFeeds?.every((q) => q.rows === 0 && q.trailingMedian > 0)).toBe(true);
+    }
+  });
+
   it('is flagged on every empty load, the last against the loads before it went empty', async () => {
     const run = await runCli(['status', '--dest', lake, '--json', '--last', '6']);
     expect(run.code, run.stderr).toBe(0);
