@@ -82,13 +82,19 @@ export const UNAVAILABLE_RETRY = { intervalSeconds: 60, maxAttempts: 3, backoffR
  * guide): `mapItemsFailed` watches exactly those, never the parent run's.
  */
 export const LOAD_BATCHES_LABEL = 'LoadBatches';
+/** The merge Map's label (one commit invocation per table partition slice, merge-fan-out.ts). */
+export const MERGE_GROUPS_LABEL = 'MergeGroups';
 
 /** Failed batch executions of a schedule's Distributed Map (not failed runs of the state machine). */
-export function mapItemsFailed(stateMachine: IStateMachine, options: MetricOptions = {}): Metric {
+export function mapItemsFailed(
+  stateMachine: IStateMachine,
+  options: MetricOptions = {},
+  label: typeof LOAD_BATCHES_LABEL | typeof MERGE_GROUPS_LABEL = LOAD_BATCHES_LABEL,
+): Metric {
   return new Metric({
     namespace: 'AWS/States',
     metricName: 'ExecutionsFailed',
-    dimensionsMap: { StateMachineArn: `${stateMachine.stateMachineArn}/${LOAD_BATCHES_LABEL}` },
+    dimensionsMap: { StateMachineArn: `${stateMachine.stateMachineArn}/${label}` },
     statistic: Stats.SUM,
     ...options,
   });
@@ -425,7 +431,7 @@ export class LoadWorkflow extends Construct {
       // Every partition merged or none published: a failed item fails the run (redrive re-runs it).
       toleratedFailurePercentage: 0,
       mapExecutionType: StateMachineType.STANDARD,
-      label: 'MergeGroups',
+      label: MERGE_GROUPS_LABEL,
       // The state stays the commit's hand-off (its load id) for the commit after the Map.
       resultPath: JsonPath.DISCARD,
     });

@@ -11,7 +11,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
-import { mapItemsFailed } from './load-workflow.ts';
+import { MERGE_GROUPS_LABEL, mapItemsFailed } from './load-workflow.ts';
 import { loadMetric } from './operations.ts';
 
 export interface DashboardSchedule {
@@ -33,6 +33,9 @@ export interface OperationsDashboardProps {
 
 const HOUR = Duration.hours(1);
 const DAY = Duration.days(1);
+
+/** One load's rows per table: the largest load of each hour, per schedule. */
+export const ROWS_TITLE = 'Rows per table per load (largest load of each hour)';
 
 /** The request-rate widget: its title and the time range it shows by default (ISO 8601, back from now). */
 export const REQUEST_RATE_TITLE =
@@ -106,7 +109,9 @@ export class OperationsDashboard extends Construct {
       graph('Failed-user share of each load (%)', perSchedule(METRIC.failedUserShare, Stats.MAXIMUM, HOUR)),
     );
     this.dashboard.addWidgets(
-      graph('Rows per table per load', [search(METRIC.tableRows, DIM.table, 'Sum', HOUR)]),
+      // Maximum, not Sum: each datapoint is one load's rows, also for schedules that run more than
+      // once an hour (a sum over the hour would add their loads up).
+      graph(ROWS_TITLE, [search(METRIC.tableRows, DIM.table, 'Maximum', HOUR)]),
       graph(
         'Rows / trailing median per table (line: quiet-feed threshold)',
         [search(METRIC.rowsToTrailingMedian, DIM.table, 'Minimum', HOUR)],
@@ -178,6 +183,15 @@ export class OperationsDashboard extends Construct {
             period: Duration.minutes(5),
             label: `${s.name} batches failed`,
           }),
+        ),
+        // A merge item that failed after its retries fails the run (the Failed alarm says so);
+        // drawn here so a failed run's cause is on the same graph.
+        ...props.schedules.map((s) =>
+          mapItemsFailed(
+            s.stateMachine,
+            { period: Duration.minutes(5), label: `${s.name} merge items failed` },
+            MERGE_GROUPS_LABEL,
+          ),
         ),
         ...perSchedule(METRIC.missingBatches, Stats.MAXIMUM, HOUR),
       ]),

@@ -11,8 +11,12 @@ import { ConfigError } from '#core/errors.ts';
 import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
 import { QUALITY_DEFAULTS } from '#core/quality.ts';
 import { parseStackConfig } from '#infra/config.ts';
-import { LOAD_BATCHES_LABEL } from '#infra/constructs/load-workflow.ts';
-import { REQUEST_RATE_RANGE, REQUEST_RATE_TITLE } from '#infra/constructs/operations-dashboard.ts';
+import { LOAD_BATCHES_LABEL, MERGE_GROUPS_LABEL } from '#infra/constructs/load-workflow.ts';
+import {
+  REQUEST_RATE_RANGE,
+  REQUEST_RATE_TITLE,
+  ROWS_TITLE,
+} from '#infra/constructs/operations-dashboard.ts';
 import { parseScheduleExpression, runDeadlineSeconds } from '#infra/schedule-expression.ts';
 import { type Cfn, exampleConfig, type Synthesized, synth } from './app-fixture.ts';
 
@@ -211,7 +215,7 @@ describe('the operations dashboard', () => {
       'Runs by outcome',
       'Users failed, each under its primary error code',
       'Failed-user share of each load (%)',
-      'Rows per table per load',
+      ROWS_TITLE,
       'Rows / trailing median per table (line: quiet-feed threshold)',
       REQUEST_RATE_TITLE,
       'Batch headroom to the Lambda deadline (s, minimum)',
@@ -223,7 +227,8 @@ describe('the operations dashboard', () => {
     expect(widget('Users failed, each under its primary error code')).toContain(
       `{${METRICS_NAMESPACE},${DIM.schedule},${DIM.stack},${DIM.errorCode}} MetricName=\\"${METRIC.failedUsersByCode}\\" ${DIM.stack}=\\"${stack}\\"`,
     );
-    expect(widget('Rows per table per load')).toContain(`${DIM.table}} MetricName=\\"${METRIC.tableRows}\\"`);
+    expect(widget(ROWS_TITLE)).toContain(`${DIM.table}} MetricName=\\"${METRIC.tableRows}\\"`);
+    expect(JSON.parse(widget(ROWS_TITLE)).properties.metrics[0][0].expression).toContain("'Maximum', 3600)");
     // The configured requestRate as the line requests are drawn against.
     const requests = JSON.parse(widget(REQUEST_RATE_TITLE));
     // Drawn per minute over its own 24 hours: over the dashboard's 14 days CloudWatch would
@@ -262,6 +267,8 @@ describe('the operations dashboard', () => {
     expect(failed.map((r) => [r[0], r[2], r[3], (r.at(-1) as Cfn).stat])).toEqual([
       ['AWS/States', 'StateMachineArn', `<token>/${LOAD_BATCHES_LABEL}`, 'Sum'],
       ['AWS/States', 'StateMachineArn', `<token>/${LOAD_BATCHES_LABEL}`, 'Sum'],
+      ['AWS/States', 'StateMachineArn', `<token>/${MERGE_GROUPS_LABEL}`, 'Sum'],
+      ['AWS/States', 'StateMachineArn', `<token>/${MERGE_GROUPS_LABEL}`, 'Sum'],
     ]);
     expect(JSON.stringify(mapFailures)).not.toContain('SEARCH');
     // ... and the token is each schedule's own state machine.
@@ -271,6 +278,7 @@ describe('the operations dashboard', () => {
     for (const name of ['daily', 'quarter-hourly']) {
       const machine = id(built.stack.workflows.get(name)!.stateMachine);
       expect(raw).toContain(`{"Ref":"${machine}"},"/${LOAD_BATCHES_LABEL}`);
+      expect(raw).toContain(`{"Ref":"${machine}"},"/${MERGE_GROUPS_LABEL}`);
     }
   });
 });
