@@ -136,4 +136,39 @@ describe('parquet part writer in a worker thread', () => {
     const file = await readParquet((await store.get('bounded/a.parquet'))!);
     expect(file.rows.map((row) => row['count'])).toEqual(Array.from({ length: 5_000 }, (_, i) => BigInt(i)));
   });
+
+  it("starts the worker with the given heap limits: past them it stops, and its part fails with the worker's out-of-memory as cause", async () => {
+    // One row group holds every row in the worker: its heap grows until the 32 MiB limit ends it.
+    const part = await createWorkerPartWriterFactory({
+      rowGroupRows: 1_000_000,
+      resourceLimits: { maxOldGenerationSizeMb: 32 },
+    }).open(store, 'heap-limit/a.parquet', COLUMNS);
+    const value = 'x'.repeat(2_000);
+
+    // About 400 MiB of rows at most (V8's default limit would take them all); a stopped worker
+    // fails the appends that follow, so the loop ends long before.
+    let refused: unknown;
+    for (let i = 0; refused === undefined && i < 200_000; i += 1)
+      await part.append({ count: i, name: `${i}${value}` }).catch((error: unknown) => {
+        refused = error;
+      });
+    const error = refused ?? (await part.close().catch((e: unknown) => e));
+    await part.abort();
+
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).message).toBe(
+      'lake heap-limit/a.parquet: the Parquet encoding worker stopped',
+    );
+    expect(((error as Error).cause as { code?: string }).code).toBe('ERR_WORKER_OUT_OF_MEMORY');
+    expect(await store.list('heap-limit/')).toEqual([]);
+  });
+
+  it('refuses heap limits that are not a positive whole number of MiB', () => {
+    expect(() => createWorkerPartWriterFactory({ resourceLimits: { maxOldGenerationSizeMb: 0 } })).toThrow(
+      'resourceLimits.maxOldGenerationSizeMb must be a positive integer (MiB)',
+    );
+    expect(() =>
+      createWorkerPartWriterFactory({ resourceLimits: { maxYoungGenerationSizeMb: 1.5 } }),
+    ).toThrow(RangeError);
+  });
 });
