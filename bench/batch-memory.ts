@@ -17,6 +17,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { workerHeapMib } from '#core/heap-budget.ts';
 import { FUNCTION_DEFAULTS } from '#infra/constants.ts';
 import { markdownTable } from './lib/format.ts';
 import { describeMachine, recordRun } from './lib/history.ts';
@@ -139,12 +140,13 @@ function lambdaRuntimeFlags(memoryMiB: number): string[] {
 
 /**
  * The settings a product process runs with:
- * - `lambda`: load-batch as deployed, the NODE_OPTIONS the stack writes for its memory
- *   (lambdaNodeOptions: source maps and the heap limits of lambdas/core/heap-budget.ts);
- * - `lambda-runtime`: load-batch before the stack set heap limits: the runtime's bootstrap
- *   flags for its memory (90% old space, 5% semi space, for every isolate);
- * - `cli`: `paylink-loader load`, which sets no V8 flag: V8 sizes the heap from the machine;
- * - `v8-default`: the same, named for what it is (experiments).
+ * - `lambda`: load-batch as deployed: the NODE_OPTIONS the stack writes for its memory
+ *   (lambdaNodeOptions: source maps and the heap limits of lambdas/core/heap-budget.ts; Node
+ *   gives the flags to the worker too);
+ * - `lambda-runtime`: load-batch before the stack set them: the runtime's bootstrap flags for
+ *   its memory (90% old space, 5% semi space, for every isolate);
+ * - `cli`: `paylink-loader load`: no V8 flag, the worker's old space capped as the CLI does;
+ * - `v8-default`: no flag and no worker cap (what the CLI did before the cap).
  */
 function namedSettings(
   name: string,
@@ -152,20 +154,25 @@ function namedSettings(
 ): RunSettings {
   const memoryMiB = FUNCTION_DEFAULTS.loadBatch.memoryMiB;
   switch (name) {
-    case 'lambda':
-      return {
-        label: `load-batch (${memoryMiB} MiB, stack's NODE_OPTIONS)`,
-        v8Flags: lambdaNodeOptions('load-batch.ts', memoryMiB).split(' '),
-      };
+    case 'lambda': {
+      const flags = lambdaNodeOptions('load-batch.ts', memoryMiB).split(' ');
+      return { label: `load-batch ${memoryMiB} MiB: ${flags.join(' ')}`, v8Flags: flags };
+    }
     case 'lambda-runtime':
       return {
-        label: `load-batch (${memoryMiB} MiB, runtime's flags)`,
+        label: `load-batch ${memoryMiB} MiB, runtime's flags: ${lambdaRuntimeFlags(memoryMiB).join(' ')}`,
         v8Flags: lambdaRuntimeFlags(memoryMiB),
       };
-    case 'cli':
-      return { label: 'CLI (no V8 flags)', v8Flags: [] };
+    case 'cli': {
+      const worker = workerHeapMib(process.env.PAYLINK_WORKER_HEAP_MIB);
+      return {
+        label: `CLI: no V8 flag, worker old space ${worker} MiB`,
+        v8Flags: [],
+        workerResourceLimits: { maxOldGenerationSizeMb: worker },
+      };
+    }
     case 'v8-default':
-      return { label: 'V8 default', v8Flags: [] };
+      return { label: 'V8 default, no worker cap', v8Flags: [] };
     default:
       throw new Error(`--settings: unknown '${name}' (lambda, lambda-runtime, cli, v8-default)`);
   }

@@ -11,6 +11,10 @@
  * young generation of 3 x 5% (307 MiB at 2,048 MiB): together they can outgrow the function,
  * which Lambda then ends with Runtime.OutOfMemory, not a JavaScript error.
  *
+ * The encoding worker's `resourceLimits` cannot lower that: in Lambda the flags are always set
+ * (by the stack, or else by the runtime). The CLI sets no flag, so there the worker gets
+ * `resourceLimits` (workerHeapMib).
+ *
  * The budget: `reserveFraction` of the memory for what is not V8 heap (Buffers and
  * ArrayBuffers: parquetjs-lite's per-value Buffers, the encoded chunks in flight, the S3
  * multipart upload's part buffers; code, stacks, the runtime), then per isolate a young
@@ -27,6 +31,13 @@ export const HEAP_BUDGET = {
   semiSpaceMib: 16,
   /** An old space below this cannot hold a batch's own structures: refuse the memory setting. */
   minOldSpaceMib: 64,
+  /**
+   * The CLI's encoding worker, old space (MiB): what each isolate of load-batch gets (2,048 MiB,
+   * two isolates; test/infra/stack-heap.test.ts holds them equal). The CLI sets no V8 flag, so
+   * the worker's `resourceLimits` hold there; left to V8 the worker's heap grows toward the
+   * machine's default limit (4 GiB on the 23.5 GiB bench machine) though what it holds does not.
+   */
+  cliWorkerOldSpaceMib: 720,
 } as const;
 
 export interface HeapLimits {
@@ -58,4 +69,19 @@ export function heapLimits(memoryMiB: number, isolates: 1 | 2): HeapLimits {
 /** The limits as Node options (NODE_OPTIONS accepts both flags). */
 export function heapNodeOptions(limits: HeapLimits): string[] {
   return [`--max-old-space-size=${limits.oldSpaceMib}`, `--max-semi-space-size=${limits.semiSpaceMib}`];
+}
+
+/**
+ * The CLI's worker old space from PAYLINK_WORKER_HEAP_MIB, HEAP_BUDGET.cliWorkerOldSpaceMib when
+ * unset. A `--max-old-space-size` in NODE_OPTIONS overrides it (Node gives the flag to every thread).
+ */
+export function workerHeapMib(value: string | undefined): number {
+  if (value === undefined || value === '') return HEAP_BUDGET.cliWorkerOldSpaceMib;
+  const mib = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(mib) || mib < 16)
+    throw new ConfigError(
+      'PAYLINK_WORKER_HEAP_MIB',
+      `must be a whole number of MiB, at least 16 (got '${value}')`,
+    );
+  return mib;
 }

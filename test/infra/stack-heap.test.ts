@@ -69,7 +69,12 @@ describe('V8 heap limits of the loader Lambdas', () => {
     expect(heaps).toBeGreaterThan(budget - isolates - 1);
   });
 
-  it('sizes the two-isolate functions apart from the one-isolate ones of the same memory ratio', () => {
+  it("gives the CLI's worker the old space of each load-batch isolate (a CLI batch is the same batch)", () => {
+    const { nodeOptions } = functions.get('loadBatch')!;
+    expect(flag(nodeOptions, 'max-old-space-size')).toBe(HEAP_BUDGET.cliWorkerOldSpaceMib);
+  });
+
+  it('sizes the two-isolate functions apart from the one-isolate ones', () => {
     // load-batch has 4x plan's memory but two isolates: each gets less than 4x plan's old space.
     const old = (name: string) => flag(functions.get(name)!.nodeOptions, 'max-old-space-size')!;
     expect(old('loadBatch')).toBeLessThan(4 * old('plan'));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '#core/errors.ts';
-import { HEAP_BUDGET, heapLimits, heapNodeOptions } from '#core/heap-budget.ts';
+import { HEAP_BUDGET, heapLimits, heapNodeOptions, workerHeapMib } from '#core/heap-budget.ts';
 
 /** What the V8 heaps of a process may take at most: each isolate's old space and three semi spaces. */
 const heapsMib = (memoryMiB: number, isolates: 1 | 2) => {
@@ -47,5 +47,21 @@ describe('V8 heap limits from a function memory', () => {
       '--max-old-space-size=720',
       '--max-semi-space-size=16',
     ]);
+  });
+});
+
+describe("the CLI's worker old space (PAYLINK_WORKER_HEAP_MIB)", () => {
+  it('defaults to what each isolate of a 2,048 MiB load-batch gets', () => {
+    expect(workerHeapMib(undefined)).toBe(HEAP_BUDGET.cliWorkerOldSpaceMib);
+    expect(workerHeapMib('')).toBe(HEAP_BUDGET.cliWorkerOldSpaceMib);
+    expect(HEAP_BUDGET.cliWorkerOldSpaceMib).toBe(heapLimits(2048, 2).oldSpaceMib);
+  });
+
+  it('takes a whole number of MiB and refuses anything else, naming the variable and the value', () => {
+    expect(workerHeapMib('256')).toBe(256);
+    for (const bad of ['0', '15', '-1', '1.5', '256MB', ' 256', '1e3'])
+      expect(() => workerHeapMib(bad)).toThrow(
+        `PAYLINK_WORKER_HEAP_MIB: must be a whole number of MiB, at least 16 (got '${bad}')`,
+      );
   });
 });
