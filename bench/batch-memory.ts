@@ -5,14 +5,15 @@
  * batch, each size in a fresh Node process. The peak is the kernel's maximum resident set size
  * of that process (`process.resourceUsage().maxRSS`), so no sampling can miss it.
  *
- *   node --import tsx bench/batch-memory.ts [--users 1000,30000] [--heap-mib 0,256] [--writer worker|in-thread]
+ *   node --import tsx bench/batch-memory.ts [--users 1000,30000] [--settings lambda,cli,lambda-runtime,v8-default]
+ *        [--heap-mib N] [--semi-mib N] [--worker-heap-mib N] [--wide N] [--writer worker|in-thread]
  *        [--quick] [--no-save]
  *
- * Each size runs with V8's default heap sizing (heap-mib 0) and with `--max-old-space-size`
- * capped (256 MiB: half a 512 MiB Lambda): V8 collects lazily and grows its heap while the
- * machine has memory to spare, so an uncapped peak grows with the length of a run even when
- * what the run holds does not (bench/README.md, normalize-encode "Peak memory"); the capped run
- * shows whether the batch fits a fixed size whatever its users. Results: bench/results/batch-memory.md.
+ * Each size runs with the heap settings the product runs with (`--settings`, default `lambda`:
+ * load-batch's NODE_OPTIONS as the stack writes them; see namedSettings): V8 collects lazily and
+ * grows its heap toward its limit, so the peak of a long batch depends on the limits as much as
+ * on what the batch holds (bench/README.md). `--wide N` adds N fields to every record, to check
+ * that the limits hold rows wider than the simulated world's. Results: bench/results/batch-memory.md.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,7 @@ import { workerHeapMib } from '#core/heap-budget.ts';
 import { FUNCTION_DEFAULTS } from '#infra/constants.ts';
 import { markdownTable } from './lib/format.ts';
 import { describeMachine, recordRun } from './lib/history.ts';
+import { WIDE_VALUE_CHARS } from './lib/in-process-api.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 export const PEAK_RATIO_TARGET = 1.15;
@@ -270,6 +272,7 @@ async function main(): Promise<void> {
     startedAt,
     notes: [
       `- write path (normalize + type + parquetjs-lite parts, default limits, writer: ${writer === 'worker' ? 'worker thread, as the loader' : 'main thread'}) with every user in one batch, one fresh process per row; peak = kernel maxRSS (all threads)`,
+      `- records: ${wideFields === 0 ? "the simulated world's" : `${wideFields} more fields of ${WIDE_VALUE_CHARS} characters each (--wide)`}`,
     ],
     table,
     save: !values['no-save'],
