@@ -31,8 +31,9 @@ const BENCHES: readonly Bench[] = [
   {
     name: 'batch-memory',
     file: 'batch-memory.ts',
-    full: ['--heap-mib', '0'],
-    quick: ['--users', '1000,2000', '--heap-mib', '0'],
+    // The product's settings: load-batch's NODE_OPTIONS (the stack's), and the CLI's worker cap.
+    full: ['--settings', 'lambda,cli'],
+    quick: ['--users', '1000,2000', '--settings', 'lambda,cli'],
   },
   {
     name: 'normalize-encode',

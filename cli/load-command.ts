@@ -39,6 +39,7 @@ import {
 } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError, InterruptedError } from '#core/errors.ts';
+import { workerHeapMib } from '#core/heap-budget.ts';
 import {
   assertLoadId,
   dltLoadsKey,
@@ -462,7 +463,7 @@ async function prepareAndRun(
       {
         api,
         store,
-        parts: partWriters(io.env),
+        parts: cliPartWriters(io.env),
         reader: createParquetPartReader(),
         clock: io.now,
         ...(request.retireTaskAfter === undefined ? {} : { retireTaskAfterMisses: request.retireTaskAfter }),
@@ -846,11 +847,18 @@ export async function loadCommand(argv: readonly string[], io: Io): Promise<numb
 /**
  * parquetjs-lite encodes in a worker thread, so row groups never stall the requests;
  * PAYLINK_PARQUET_WRITER=in-thread encodes on the main thread instead (the writer before the
- * worker: a fallback, and the reference bench/rate-limit.ts compares against).
+ * worker: a fallback, and the reference bench/rate-limit.ts compares against). The worker's
+ * old space is capped (PAYLINK_WORKER_HEAP_MIB, default lambdas/core/heap-budget.ts): left to V8,
+ * its heap grows toward the machine's default limit over a long batch though what it holds does
+ * not. A `--max-old-space-size` in NODE_OPTIONS overrides the cap (Node applies the flag to
+ * every thread).
  */
-function partWriters(env: Readonly<Record<string, string | undefined>>): PartWriterFactory {
+export function cliPartWriters(env: Readonly<Record<string, string | undefined>>): PartWriterFactory {
   const writer = env.PAYLINK_PARQUET_WRITER ?? 'worker';
-  if (writer === 'worker') return createWorkerPartWriterFactory();
+  if (writer === 'worker')
+    return createWorkerPartWriterFactory({
+      resourceLimits: { maxOldGenerationSizeMb: workerHeapMib(env.PAYLINK_WORKER_HEAP_MIB) },
+    });
   if (writer === 'in-thread') return createParquetPartWriterFactory();
   throw new ConfigError('PAYLINK_PARQUET_WRITER', "must be 'worker' or 'in-thread'");
 }

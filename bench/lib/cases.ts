@@ -29,6 +29,13 @@ export interface CaseSpec {
    * then the encoder's) or in a worker thread (what the loader uses: parquet-worker-writer.ts).
    */
   readonly writer?: 'in-thread' | 'worker';
+  /** In-process cases: extra string fields per record (in-process-api.ts `wideFields`). */
+  readonly wideFields?: number;
+  /** Worker writer only: the worker's V8 heap limits (parquet-worker-writer.ts). */
+  readonly workerResourceLimits?: {
+    readonly maxOldGenerationSizeMb?: number;
+    readonly maxYoungGenerationSizeMb?: number;
+  };
 }
 
 /** Milliseconds per stage of the in-process cases. `source` is the simulated world, not our code. */

@@ -23,7 +23,46 @@ export interface InProcessApi extends PayLinkApi {
 
 const RENDER_OPTIONS = { pageSize: undefined, dataEnvelope: false } as const;
 
-export function createInProcessApi(seed: Seed): InProcessApi {
+/** Characters of each added field's value (`wideFields`). */
+export const WIDE_VALUE_CHARS = 64;
+
+/**
+ * Wide rows: every record (an object inside a list of the body) gets `fields` more string
+ * fields (`wide_01`...), each a distinct 64-character value, so each row of its table grows
+ * by that many columns and about fields x 64 bytes. The simulated world's rows are narrow
+ * (a dozen short fields); a real account or transaction can carry many more, and what the
+ * loader buffers per row group grows with the row's width, not its count.
+ */
+function widen(value: unknown, fields: number, counter: { n: number }): unknown {
+  const isRecord = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (Array.isArray(value))
+    return value.map((item) => {
+      const widened = widen(item, fields, counter);
+      if (!isRecord(widened)) return widened;
+      const added: Record<string, string> = {};
+      for (let i = 1; i <= fields; i++) {
+        counter.n++;
+        added[`wide_${String(i).padStart(2, '0')}`] = `${counter.n.toString(36)}:`.padEnd(
+          WIDE_VALUE_CHARS,
+          'x',
+        );
+      }
+      return { ...widened, ...added };
+    });
+  if (isRecord(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, widen(v, fields, counter)]));
+  return value;
+}
+
+export interface InProcessApiOptions {
+  /** Extra string fields per record (wide rows); 0 or undefined: the world's own records. */
+  readonly wideFields?: number;
+}
+
+export function createInProcessApi(seed: Seed, options: InProcessApiOptions = {}): InProcessApi {
+  const wideFields = options.wideFields ?? 0;
+  const counter = { n: 0 };
   let requests = 0;
   let sourceMs = 0;
 
@@ -33,7 +72,8 @@ export function createInProcessApi(seed: Seed): InProcessApi {
     const query = new URLSearchParams(request.query ?? {});
     const response = render(route.resolve(data, query), query, RENDER_OPTIONS);
     if (response.status !== 200) throw new PayLinkHttpError(request.endpoint, response.status);
-    return JSON.parse(JSON.stringify(response.body)) as JsonValue;
+    const parsed = JSON.parse(JSON.stringify(response.body)) as JsonValue;
+    return wideFields > 0 ? (widen(parsed, wideFields, counter) as JsonValue) : parsed;
   };
 
   return {

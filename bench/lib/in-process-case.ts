@@ -45,7 +45,7 @@ interface TypedRow {
 
 export async function runInProcessCase(spec: CaseSpec, probe?: LiveHeapProbe): Promise<Measured> {
   const { steps } = selectResources(loaderSettings().catalog);
-  const api = createInProcessApi(spec.seed);
+  const api = createInProcessApi(spec.seed, { wideFields: spec.wideFields ?? 0 });
   const registry = SchemaRegistry.empty();
   const stages: StageMs = { source: 0, normalize: 0, type: 0, encode: 0 };
   const root = await mkdtemp(join(tmpdir(), 'paylink-bench-'));
@@ -57,7 +57,13 @@ export async function runInProcessCase(spec: CaseSpec, probe?: LiveHeapProbe): P
             {
               store: createLocalStore(root),
               parts:
-                spec.writer === 'worker' ? createWorkerPartWriterFactory() : createParquetPartWriterFactory(),
+                spec.writer === 'worker'
+                  ? createWorkerPartWriterFactory(
+                      spec.workerResourceLimits === undefined
+                        ? {}
+                        : { resourceLimits: spec.workerResourceLimits },
+                    )
+                  : createParquetPartWriterFactory(),
               registry,
             },
             { loadId: LOAD_ID, batch: 0 },

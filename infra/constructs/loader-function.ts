@@ -10,6 +10,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { type BuildOptions, buildSync } from 'esbuild';
+import { heapLimits, heapNodeOptions } from '#core/heap-budget.ts';
 
 /** Repository root: entries, the lock file and tsconfig.lambda.json are resolved from here, not the cwd. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -44,6 +45,23 @@ const HANDLER_WORKERS: Readonly<Record<string, readonly (keyof typeof WORKER_ENT
   'commit.ts': ['parquet-encode-worker'],
 };
 
+/** V8 isolates a handler's process runs: its main thread, plus one per worker it starts. */
+export function handlerIsolates(handlerFile: string): 1 | 2 {
+  return (HANDLER_WORKERS[handlerFile] ?? []).length === 0 ? 1 : 2;
+}
+
+/**
+ * NODE_OPTIONS of a loader Lambda: `nodeOptions` (source maps, parquetjs-lite's warning off), and
+ * V8 heap limits sized from its memory for the isolates it runs (lambdas/core/heap-budget.ts:
+ * without them the runtime gives each isolate 90% of the memory).
+ */
+export function lambdaNodeOptions(handlerFile: string, memoryMiB: number): string {
+  return [
+    nodeOptions(handlerFile),
+    ...heapNodeOptions(heapLimits(memoryMiB, handlerIsolates(handlerFile))),
+  ].join(' ');
+}
+
 /**
  * The handlers whose bundle writes Parquet with parquetjs-lite (in the worker and, for small
  * parts, on the main thread), which calls the deprecated `new Buffer()`.
@@ -75,7 +93,7 @@ export function nodeOptions(handlerFile: string): string {
  *   was evaluated at load any more (bench/results/issue-11.md). esbuild splits only ES modules.
  * - Worker threads' entries (HANDLER_WORKERS) as further entry points, sharing chunks with the handler.
  * - The AWS SDK bundled, no externals (lib-storage is not in the runtime; bundling pins the SDK
- *   we tested); minified, with source maps (NODE_OPTIONS=--enable-source-maps).
+ *   we tested); minified, with source maps (NODE_OPTIONS has --enable-source-maps).
  * - The packages' ES module builds (mainFields) let esbuild drop what is never imported.
  * - A banner: `require` for the CommonJS packages inside the bundle (esbuild's ES module output
  *   has none, and they `require` Node's built-ins), and parquetjs-lite's thrift globals (above).
@@ -172,6 +190,7 @@ export function powertoolsEnvironment(props: {
 /**
  * A loader Lambda with every default owned here, so the handlers cannot drift apart:
  * - Node.js 22 on arm64 (cheaper per GB-second; Node 20 is end of life upstream).
+ * - V8 heap limits sized from its memory (lambdaNodeOptions).
  * - Its own log group with retention (RETAIN on stack deletion: audit trail), JSON log format.
  * - Its own role with no managed policy: only writing to its log group, plus what the stack grants.
  * - esbuild, no Docker, as lambdaBuildOptions says: an ES module entry with lazily loaded chunks.
@@ -219,7 +238,7 @@ export class LoaderFunction extends NodejsFunction {
       environment: {
         ...props.environment,
         ...powertoolsEnvironment(props),
-        NODE_OPTIONS: nodeOptions(props.handlerFile),
+        NODE_OPTIONS: lambdaNodeOptions(props.handlerFile, props.memoryMiB),
       },
     });
     logGroup.grantWrite(role);

@@ -23,7 +23,7 @@
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { DEFAULTS } from '#core/constants.ts';
 import { LoaderError, StoreError } from '#core/errors.ts';
 import type { ObjectStore, ObjectWriter, PartWriter, PartWriterFactory } from '#core/ports.ts';
@@ -53,6 +53,14 @@ export interface WorkerPartWriterOptions {
    * and the export that makes its PartWriterFactory. Only the bench and tests pass one.
    */
   readonly encoder?: WorkerEncoder;
+  /**
+   * The worker's V8 heap limits (MiB). Without them a worker takes the process's V8 flags: in
+   * Lambda the runtime sizes the old space from the function's whole memory, for each isolate,
+   * so two isolates could together outgrow the function. A worker past its limit stops with
+   * ERR_WORKER_OUT_OF_MEMORY: its parts fail (StoreError), the process lives on.
+   * See lambdas/core/heap-budget.ts.
+   */
+  readonly resourceLimits?: Pick<ResourceLimits, 'maxOldGenerationSizeMb' | 'maxYoungGenerationSizeMb'>;
 }
 
 /** Rows sent in one message at most: fewer messages, and no part holds back more than this. */
@@ -122,9 +130,14 @@ class EncodeWorker {
     settings: WorkerSettings,
     private readonly maxQueuedRows: number,
     private readonly onExit: () => void,
+    resourceLimits: ResourceLimits | undefined,
   ) {
     const source = workerSource();
-    this.#worker = new Worker(source.code, { workerData: settings, eval: source.eval });
+    this.#worker = new Worker(source.code, {
+      workerData: settings,
+      eval: source.eval,
+      ...(resourceLimits === undefined ? {} : { resourceLimits }),
+    });
     this.#worker.unref();
     this.#worker.on('message', (message: FromWorker) => this.#onMessage(message));
     this.#worker.on('error', (error) => this.#die(error));
@@ -238,6 +251,10 @@ export function createWorkerPartWriterFactory(options: WorkerPartWriterOptions =
   const maxQueuedRows = options.maxQueuedRows ?? 2_000;
   if (!Number.isInteger(maxQueuedRows) || maxQueuedRows < 1)
     throw new RangeError('maxQueuedRows must be a positive integer');
+  const resourceLimits = options.resourceLimits;
+  for (const [name, value] of Object.entries(resourceLimits ?? {}))
+    if (value !== undefined && (!Number.isInteger(value) || value < 1))
+      throw new RangeError(`resourceLimits.${name} must be a positive integer (MiB)`);
   const settings: WorkerSettings = {
     rowGroupRows,
     ...(options.bufferPoolSize === undefined ? {} : { bufferPoolSize: options.bufferPoolSize }),
@@ -246,9 +263,14 @@ export function createWorkerPartWriterFactory(options: WorkerPartWriterOptions =
   let worker: EncodeWorker | undefined;
   let nextId = 0;
   const current = (): EncodeWorker => {
-    worker ??= new EncodeWorker(settings, maxQueuedRows, () => {
-      worker = undefined;
-    });
+    worker ??= new EncodeWorker(
+      settings,
+      maxQueuedRows,
+      () => {
+        worker = undefined;
+      },
+      resourceLimits,
+    );
     return worker;
   };
   return {

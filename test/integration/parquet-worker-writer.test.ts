@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { createWorkerPartWriterFactory } from '#adapters/parquet-worker-writer.ts';
-import { StoreError } from '#core/errors.ts';
-import type { ObjectStore } from '#core/ports.ts';
+import { cliPartWriters } from '#cli/load-command.ts';
+import { ConfigError, StoreError } from '#core/errors.ts';
+import type { ObjectStore, PartWriterFactory } from '#core/ports.ts';
 import type { ColumnDef, ColumnType } from '#core/types.ts';
 import { readParquet } from '#test/helpers/read-parquet.ts';
 
@@ -59,6 +60,27 @@ function heldStore(options: { failFromWrite?: number } = {}) {
     },
   };
   return { held, aborted, release, writes: () => writes };
+}
+
+/**
+ * Appends rows of 2 KB to one part until it fails (at most ~400 MiB of rows, which V8's default
+ * limit would take), and expects the failure to be the worker's out-of-memory.
+ */
+async function expectWorkerOutOfMemory(factory: PartWriterFactory, key: string): Promise<void> {
+  const part = await factory.open(store, key, COLUMNS);
+  const value = 'x'.repeat(2_000);
+  let refused: unknown;
+  for (let i = 0; refused === undefined && i < 200_000; i += 1)
+    await part.append({ count: i, name: `${i}${value}` }).catch((error: unknown) => {
+      refused = error;
+    });
+  const error = refused ?? (await part.close().catch((e: unknown) => e));
+  await part.abort();
+
+  expect(error).toBeInstanceOf(StoreError);
+  expect((error as StoreError).message).toBe(`lake ${key}: the Parquet encoding worker stopped`);
+  expect(((error as Error).cause as { code?: string }).code).toBe('ERR_WORKER_OUT_OF_MEMORY');
+  expect(await store.list(key.split('/')[0]!)).toEqual([]);
 }
 
 describe('parquet part writer in a worker thread', () => {
@@ -154,5 +176,40 @@ describe('parquet part writer in a worker thread', () => {
     expect(acceptedWhileHeld).toBeLessThanOrEqual(50 + maxQueuedRows + 256);
     const file = await readParquet((await store.get('bounded/a.parquet'))!);
     expect(file.rows.map((row) => row['count'])).toEqual(Array.from({ length: 5_000 }, (_, i) => BigInt(i)));
+  });
+
+  it("starts the worker with the given heap limits: past them it stops, and its part fails with the worker's out-of-memory as cause", async () => {
+    // One row group holds every row in the worker: its heap grows until the 32 MiB limit ends it.
+    const factory = createWorkerPartWriterFactory({
+      rowGroupRows: 1_000_000,
+      resourceLimits: { maxOldGenerationSizeMb: 32 },
+    });
+    await expectWorkerOutOfMemory(factory, 'heap-limit/a.parquet');
+  });
+
+  it('refuses heap limits that are not a positive whole number of MiB', () => {
+    expect(() => createWorkerPartWriterFactory({ resourceLimits: { maxOldGenerationSizeMb: 0 } })).toThrow(
+      'resourceLimits.maxOldGenerationSizeMb must be a positive integer (MiB)',
+    );
+    expect(() =>
+      createWorkerPartWriterFactory({ resourceLimits: { maxYoungGenerationSizeMb: 1.5 } }),
+    ).toThrow(RangeError);
+  });
+});
+
+describe("the CLI's encoding worker", () => {
+  it('gets the old space PAYLINK_WORKER_HEAP_MIB names', async () => {
+    // The default (HEAP_BUDGET.cliWorkerOldSpaceMib) would take these rows; 32 MiB cannot.
+    await expectWorkerOutOfMemory(
+      cliPartWriters({ PAYLINK_WORKER_HEAP_MIB: '32' }),
+      'cli-heap-limit/a.parquet',
+    );
+  });
+
+  it('refuses a PAYLINK_WORKER_HEAP_MIB that is not a whole number of MiB, naming the variable', () => {
+    expect(() => cliPartWriters({ PAYLINK_WORKER_HEAP_MIB: '512MB' })).toThrow(
+      "PAYLINK_WORKER_HEAP_MIB: must be a whole number of MiB, at least 16 (got '512MB')",
+    );
+    expect(() => cliPartWriters({ PAYLINK_WORKER_HEAP_MIB: '8' })).toThrow(ConfigError);
   });
 });
