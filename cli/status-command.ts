@@ -233,7 +233,8 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                              minExpectedRows; a key it leaves out is the stack's default), so
                              status judges as the deployed commit and alarms do. Without it,
                              ./cdk.json is read when the working folder has one with a
-                             paylink context. Where each value came from: a flag above wins,
+                             paylink context (another one, or one that is not JSON, is
+                             ignored with a note). Where each value came from: a flag above wins,
                              then the cdk.json, then the defaults shown; the text output names
                              the source of each under its header when one is not a default
                              (--json: quality.sources). The run window is not taken from it
