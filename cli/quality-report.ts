@@ -6,7 +6,7 @@ import { plural } from '#core/capacity.ts';
 import { ConfigError } from '#core/errors.ts';
 import {
   byCommit,
-  earlierLoads,
+  earlierScanOf,
   type LoadFigures,
   loadSignals,
   MAX_TRAILING_LOADS,
@@ -60,8 +60,16 @@ export interface LoadQuality {
   readonly failedUsers: number;
   readonly failedUserSharePercent: number;
   readonly runSeconds: number;
-  /** Earlier loads its trailing medians were taken over. */
+  /**
+   * Earlier loads its trailing medians were taken over: the most any table used (the number the
+   * commit logs), not the loads read only to look back past a table's empty run.
+   */
   readonly trailingLoads: number;
+  /**
+   * Committed loads whose report could not be read and that may have been among those compared
+   * with: the judgement is incomplete (the commit's TrailingLoadsUnreadable). Absent when none.
+   */
+  readonly unreadableEarlier?: readonly string[];
   readonly tables: readonly TableQuality[];
   readonly flags: readonly QualityFlag[];
 }
@@ -86,8 +94,13 @@ export interface TableQuality {
   readonly disabled?: true;
 }
 
+/** `QualityOptions` as `status --json` prints them: the quiet fraction by its cdk.json name. */
+export type QualityReportSettings = Omit<QualityOptions, 'quietFraction'> & {
+  readonly quietFeedFraction: number;
+};
+
 export interface QualityReport {
-  readonly settings: QualityOptions;
+  readonly settings: QualityReportSettings;
   /** Where each setting came from: a flag, the stack's cdk.json (`status --stack-config`), or the default. */
   readonly sources?: SettingSources;
   /** The last `settings.last` committed loads, in the order they committed (oldest first). */
@@ -104,11 +117,13 @@ export function qualityReport(
   reports: readonly LoadFigures[],
   settings: QualityOptions,
   sources?: SettingSources,
+  unreadable: readonly string[] = [],
 ): QualityReport {
   const loads = byCommit(reports)
     .slice(-settings.last)
     .map((load): LoadQuality => {
-      const earlier = earlierLoads(load, reports, settings);
+      const scan = earlierScanOf(load, reports, settings, unreadable);
+      const earlier = scan.loads;
       const signals = loadSignals(load, earlier, settings);
       const failedPercent = sidedRound(
         signals.failedUserSharePercent,
@@ -149,8 +164,10 @@ export function qualityReport(
         failedUsers: load.failedUserCount,
         failedUserSharePercent: failedPercent,
         runSeconds: round(signals.runSeconds),
-        // The loads the medians were taken over (a scan may read more, to look past low loads).
-        trailingLoads: Math.min(earlier.length, settings.trailingLoads),
+        // What the medians used (the commit's log line too): `earlier` also holds the loads
+        // read only to look back past a table's empty run.
+        trailingLoads: Math.max(0, ...signals.tables.map((t) => t.trailingLoads)),
+        ...(scan.unreadable.length === 0 ? {} : { unreadableEarlier: scan.unreadable }),
         tables: signals.tables.map(
           (t): TableQuality => ({
             table: t.table,
@@ -166,7 +183,12 @@ export function qualityReport(
         flags,
       };
     });
-  return { settings, ...(sources === undefined ? {} : { sources }), loads };
+  const { quietFraction, ...rest } = settings;
+  return {
+    settings: { ...rest, quietFeedFraction: quietFraction },
+    ...(sources === undefined ? {} : { sources }),
+    loads,
+  };
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
@@ -212,7 +234,7 @@ export function formatQuality(report: QualityReport): string[] {
   if (report.loads.length === 0)
     return ['Data quality: no committed loads yet; the signals start with the first load.'];
   const out = [
-    `Data quality (last ${plural(report.loads.length, 'load')}; trailing median of each table's rows per loaded user over up to ${plural(s.trailingLoads, 'earlier load')} of the same series (schedule, users selection and tables), judged from ${plural(s.minTrailingLoads, 'load')}; quiet below ${s.quietFraction} x; failed users above ${s.failedUserSharePercent}%):`,
+    `Data quality (last ${plural(report.loads.length, 'load')}; trailing median of each table's rows per loaded user over up to ${plural(s.trailingLoads, 'earlier load')} of the same series (schedule, users selection and tables), judged from ${plural(s.minTrailingLoads, 'load')}; quiet below ${s.quietFeedFraction} x; failed users above ${s.failedUserSharePercent}%):`,
     renderTable(
       ['load_id', 'series', 'users', 'failed_%', 'compared_with', 'flags'],
       report.loads.map((l) => [
@@ -231,11 +253,11 @@ export function formatQuality(report: QualityReport): string[] {
     const value: Record<SettingName, string> = {
       trailingLoads: String(s.trailingLoads),
       minTrailingLoads: String(s.minTrailingLoads),
-      quietFraction: String(s.quietFraction),
+      quietFeedFraction: String(s.quietFeedFraction),
       failedUserSharePercent: `${s.failedUserSharePercent}%`,
       minExpectedRows: String(s.minExpectedRows ?? MIN_EXPECTED_ROWS),
     };
-    const words = SETTINGS.map((x) => `${x.stackKey} ${value[x.option]} (${sources[x.option]})`);
+    const words = SETTINGS.map((x) => `${x.stackKey} ${value[x.stackKey]} (${sources[x.stackKey]})`);
     // Said under the header: a judgement differs from the deployed alarm's only by these.
     out.splice(1, 0, `Settings: ${words.join(', ')}`);
   }
@@ -243,6 +265,20 @@ export function formatQuality(report: QualityReport): string[] {
   if (flagged.length > 0) {
     out.push('', 'Flags:');
     for (const l of flagged) for (const flag of l.flags) out.push(`  ${l.loadId}  ${flagWords(flag)}`);
+  }
+  const incomplete = report.loads.filter((l) => (l.unreadableEarlier?.length ?? 0) > 0);
+  if (incomplete.length > 0) {
+    // A quiet feed may hide behind an unreadable report: no flag is not "all well" for these.
+    out.push(
+      '',
+      'Judgement incomplete (earlier load reports that could not be read; judged with the readable ones):',
+    );
+    for (const l of incomplete) {
+      const ids = l.unreadableEarlier!;
+      out.push(
+        `  ${l.loadId}  without ${plural(ids.length, 'earlier load')}: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''}`,
+      );
+    }
   }
   const latest = report.loads.at(-1)!;
   if (latest.tables.length > 0) {
@@ -315,7 +351,8 @@ const SETTINGS = [
   option: keyof QualitySettings;
 }[];
 
-export type SettingName = (typeof SETTINGS)[number]['option'];
+/** A data-quality setting by its cdk.json name (`status --json` `settings` and `sources`). */
+export type SettingName = (typeof SETTINGS)[number]['stackKey'];
 
 /** Where each data-quality setting of `status` came from: `--quiet-fraction`, `cdk.json`, `default`. */
 export type SettingSources = Readonly<Record<SettingName, string>>;
@@ -325,7 +362,7 @@ export function settingSources(values: QualityFlagValues, stack?: StackQualityCo
   const out = {} as Record<SettingName, string>;
   for (const s of SETTINGS) {
     const typed = values[s.flag.slice(2) as keyof QualityFlagValues] !== undefined;
-    out[s.option] = typed
+    out[s.stackKey] = typed
       ? s.flag
       : stack === undefined
         ? 'default'
@@ -421,8 +458,10 @@ export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualit
       '--failed-share',
       values['failed-share'],
       d.failedUserSharePercent,
-      (n) => n >= 0 && n <= 100,
-      'must be a percentage from 0 to 100',
+      // Below 100, as cdk.json's failedUserSharePercent: the flag is a share above it, and no
+      // share is above 100.
+      (n) => n >= 0 && n < 100,
+      'must be a percentage from 0 to below 100',
     ),
     minExpectedRows: number(
       '--min-expected-rows',

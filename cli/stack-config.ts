@@ -38,10 +38,15 @@ export interface StackQualityConfig {
   readonly given: ReadonlySet<StackQualityKey>;
 }
 
-/** The file's stack settings; undefined when none is given and ./cdk.json is absent or not the stack's. */
+/**
+ * The file's stack settings; undefined when none is given and ./cdk.json is absent or not the
+ * stack's (not JSON, unreadable, or no `paylink` context: another app's, said in one line to
+ * `note`). A file given with --stack-config must be the stack's: anything else is an error.
+ */
 export async function readStackQualityConfig(
   cwd: string,
   typed: string | undefined,
+  note: (line: string) => void = () => {},
 ): Promise<StackQualityConfig | undefined> {
   const implicit = typed === undefined;
   const file = typed ?? './cdk.json';
@@ -51,8 +56,12 @@ export async function readStackQualityConfig(
   try {
     text = await readFile(pathFrom(cwd, file), 'utf8');
   } catch (error) {
-    if (implicit) return undefined;
     const code = (error as NodeJS.ErrnoException).code;
+    if (implicit) {
+      if (code !== 'ENOENT')
+        note(`${file} in the working folder is ignored: it cannot be read (${code ?? 'error'})`);
+      return undefined;
+    }
     throw new ConfigError(
       '--stack-config',
       code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file} (${code ?? 'error'})`,
@@ -62,6 +71,11 @@ export async function readStackQualityConfig(
   try {
     parsed = JSON.parse(text);
   } catch {
+    // Another app's file, or one being edited: not a reason to refuse every `status`.
+    if (implicit) {
+      note(`${file} in the working folder is ignored: it is not valid JSON (not this stack's config)`);
+      return undefined;
+    }
     throw new ConfigError(source, 'is not valid JSON');
   }
   const context = objectAt(parsed, 'context');
@@ -76,7 +90,12 @@ export async function readStackQualityConfig(
   }
   if (stack === undefined || stack === null || typeof stack !== 'object' || Array.isArray(stack)) {
     // Another CDK app's cdk.json: nothing of this stack in it.
-    if (implicit) return undefined;
+    if (implicit) {
+      note(
+        `${file} in the working folder is ignored: it has no context.${CONTEXT_KEY} (not this stack's config)`,
+      );
+      return undefined;
+    }
     throw new ConfigError(
       source,
       `has no context.${CONTEXT_KEY} object (the stack's config, docs/deploy.md)`,
@@ -84,11 +103,21 @@ export async function readStackQualityConfig(
   }
   const raw = (stack as Record<string, unknown>).dataQuality ?? {};
   let dataQuality: DataQualityConfig;
-  try {
-    dataQuality = parseOrThrow(dataQualitySchema, raw, `context.${CONTEXT_KEY}.dataQuality`);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    throw new ConfigError(source, error.message, error);
+  const checked = dataQualitySchema.safeParse(raw);
+  if (checked.success) dataQuality = checked.data;
+  else {
+    const issue = checked.error.issues[0]!;
+    const at = ['dataQuality', ...issue.path.map(String)].join('.');
+    // The schema's own words, as `cdk synth` reports the same key (infra/config.ts); an unknown
+    // key in parseOrThrow's, which names the nearest known one.
+    if (issue.code !== 'unrecognized_keys')
+      throw new ConfigError(source, `context.${CONTEXT_KEY}.${at}: ${issue.message}`);
+    try {
+      dataQuality = parseOrThrow(dataQualitySchema, raw, `context.${CONTEXT_KEY}.dataQuality`);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      throw new ConfigError(source, error.message, error);
+    }
   }
   const set = raw !== null && typeof raw === 'object' ? Object.keys(raw) : [];
   return {

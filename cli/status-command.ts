@@ -180,7 +180,16 @@ export async function lakeStatus(
     uncommitted: [...staged].sort(),
     withoutReport,
     warnings,
-    quality: qualityReport(markers, qualityOptions, settingSources),
+    // Damaged reports of committed loads: a load that may have been compared with one of them
+    // is said to be judged without it (the commit's TrailingLoadsUnreadable).
+    quality: qualityReport(
+      markers,
+      qualityOptions,
+      settingSources,
+      damagedReports
+        .map((key) => key.slice(loadsPrefix.length, -'.json'.length))
+        .filter((id) => committed.has(id)),
+    ),
     damagedReports,
     unreadableEvents,
     registry: users,
@@ -214,7 +223,8 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
   --min-trailing-loads <n>   no table is judged before this many earlier loads (default 2; at
                              most --trailing-loads)
   --quiet-fraction <x>       a table is quiet below x times its trailing median (default 0.5)
-  --failed-share <percent>   flag a load whose failed users exceed this share (default 5)
+  --failed-share <percent>   flag a load whose failed users exceed this share, 0 to below
+                             100 (default 5)
   --min-expected-rows <n>    judge a table only when this many rows were expected (default 20)
   --run-window-minutes <m>   flag a load committed more than m minutes after its start
   --stack-config <cdk.json>  take the five settings above the run window from the stack's
@@ -223,7 +233,8 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                              minExpectedRows; a key it leaves out is the stack's default), so
                              status judges as the deployed commit and alarms do. Without it,
                              ./cdk.json is read when the working folder has one with a
-                             paylink context. Where each value came from: a flag above wins,
+                             paylink context (another one, or one that is not JSON, is
+                             ignored with a note). Where each value came from: a flag above wins,
                              then the cdk.json, then the defaults shown; the text output names
                              the source of each under its header when one is not a default
                              (--json: quality.sources). The run window is not taken from it
@@ -272,7 +283,9 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
   // The stack's settings (--stack-config, or ./cdk.json); not for --load-id, which has no judgement.
   const stack =
     values['load-id'] === undefined
-      ? await readStackQualityConfig(io.cwd, values['stack-config'])
+      ? await readStackQualityConfig(io.cwd, values['stack-config'], (line) =>
+          io.stderr.write(`note: ${line}\n`),
+        )
       : undefined;
   const qualityOptions = parseQualityFlags(values, stack);
   const dest = await existingLake(io.cwd, required(values.dest, '--dest'));

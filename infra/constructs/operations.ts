@@ -210,10 +210,11 @@ export class Operations extends Construct {
         metric(METRIC.lowestRowsToTrailingMedian, Stats.MINIMUM),
         { threshold: watch.quietFeedFraction, comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD },
       );
-      // Without the earlier loads the commit writes no ratio, and the alarm above cannot fire.
+      // Without the earlier loads the commit writes no ratio, and the alarm above cannot fire;
+      // without some of them it judges with fewer, and a quiet feed may go unflagged.
       this.alarm(
         `${name}-TrailingLoadsUnreadable`,
-        `PayLink load '${name}': the commit could not read the earlier loads, so no table was judged for a quiet feed (the commit log's trailing_loads_unreadable line has the error)`,
+        `PayLink load '${name}': the commit could not read the earlier loads, or some of their reports, so the quiet-feed judgement was skipped or incomplete (the commit log's trailing_loads_unreadable line has the error or the reports)`,
         metric(METRIC.trailingLoadsUnreadable, Stats.MAXIMUM),
       );
     }

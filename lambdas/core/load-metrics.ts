@@ -74,7 +74,8 @@ export const METRIC = {
   lowestRowsToTrailingMedian: 'LowestRowsToTrailingMedian',
   /**
    * 1 when the commit could not read the earlier loads (no quiet-feed judgement, hence no
-   * LowestRowsToTrailingMedian), else 0: alarmed, so a lost signal is not a silent one.
+   * LowestRowsToTrailingMedian) or a report it may have compared with (judged with the readable
+   * ones, incomplete), else 0: alarmed, so a lost signal is not a silent one.
    */
   trailingLoadsUnreadable: 'TrailingLoadsUnreadable',
 } as const;

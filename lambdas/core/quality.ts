@@ -363,7 +363,43 @@ export function earlierLoads<T extends LoadFigures>(
   reports: readonly T[],
   settings: Pick<QualitySettings, 'trailingLoads' | 'minExpectedRows'>,
 ): T[] {
-  return scanEarlier(load, newestFirst(reports), settings, fedTables(reports)).loads;
+  return earlierScanOf(load, reports, settings).loads;
+}
+
+/**
+ * `earlierLoads`, with the committed loads whose report could not be read (`unreadable`, load
+ * ids) placed where the commit reads them: by the start time in the id (a custom id: last, as
+ * the commit does). Returns which of them the scan passed: the load's judgement lacks them.
+ * One that started after the load is passed over: its commit did not read it either.
+ */
+export function earlierScanOf<T extends LoadFigures>(
+  load: LoadFigures,
+  reports: readonly T[],
+  settings: Pick<QualitySettings, 'trailingLoads' | 'minExpectedRows'>,
+  unreadable: readonly string[] = [],
+): { loads: T[]; unreadable: string[] } {
+  const startOf = (id: string) => loadIdTime(id)?.toISOString();
+  const missing = unreadable.filter((id) => {
+    const at = startOf(id);
+    return id !== load.loadId && (at === undefined || at < load.startedAt);
+  });
+  if (missing.length === 0)
+    return {
+      loads: scanEarlier(load, newestFirst(reports), settings, fedTables(reports)).loads,
+      unreadable: [],
+    };
+  const entries: { at: string; id: string; report: T | undefined }[] = [
+    ...reports.map((r) => ({ at: r.startedAt, id: r.loadId, report: r as T | undefined })),
+    ...missing.map((id) => ({ at: startOf(id) ?? '', id, report: undefined })),
+  ];
+  entries.sort((a, b) => (a.at === b.at ? (a.id < b.id ? 1 : -1) : a.at < b.at ? 1 : -1));
+  const scan = scanEarlier(
+    load,
+    entries.map((e) => e.report),
+    settings,
+    fedTables(reports),
+  );
+  return { loads: scan.loads, unreadable: scan.unreadableAt.map((at) => entries[at]!.id) };
 }
 
 /** Newest start first, then load id: the order reports are read in (a load id is its start time). */
@@ -388,6 +424,11 @@ export interface EarlierScan<T extends LoadFigures> {
   readonly reportsRead: number;
   /** Nothing more is needed: enough loads found, or REPORTS_SCANNED read. */
   readonly done: boolean;
+  /**
+   * Positions (in the reports given) of the unreadable ones the scan passed before it stopped:
+   * any of them may have been one of the loads compared with, so the judgement is incomplete.
+   */
+  readonly unreadableAt: readonly number[];
 }
 
 const isReport = (r: unknown): r is LoadFigures =>
@@ -399,7 +440,7 @@ const isReport = (r: unknown): r is LoadFigures =>
 
 /**
  * The loads `load` is compared with, from committed loads' reports read newest start first
- * (undefined: unreadable, skipped; those not committed before `load` are passed over), taken
+ * (undefined: unreadable, skipped and named in `unreadableAt`; those not committed before `load` are passed over), taken
  * newest commit first (`committedBefore`). One rule for the commit
  * (`readEarlierLoads`, reading the reports a few at a time) and `status` (all in memory), so
  * both judge a load over the same loads. Scans until it has the series' last `trailingLoads`
@@ -418,19 +459,32 @@ export function scanEarlier<T extends LoadFigures>(
   const candidates = knownTables.filter((t) => roots.has(t.split('__')[0]!));
   const series = seriesOf(load);
   const found: T[] = [];
+  const unreadableAt: number[] = [];
   let reportsRead = 0;
-  for (const report of reportsNewestFirst) {
+  for (const [at, report] of reportsNewestFirst.entries()) {
+    // Unreadable: its series and commit time are unknown, so it may have been one of the loads
+    // compared with; counted (the commit's TrailingLoadsUnreadable), the scan goes on without it.
+    if (!isReport(report)) {
+      if (reportsRead < REPORTS_SCANNED) unreadableAt.push(at);
+      continue;
+    }
     // Loads committed later are not counted: `status` judges an old load over what its commit
     // could read (a re-run that started earlier but committed later was not there yet).
-    if (!isReport(report) || !committedBefore(report, load)) continue;
-    if (reportsRead >= REPORTS_SCANNED) return { loads: latestCommitFirst(found), reportsRead, done: true };
+    if (!committedBefore(report, load)) continue;
+    if (reportsRead >= REPORTS_SCANNED)
+      return { loads: latestCommitFirst(found), reportsRead, done: true, unreadableAt };
     reportsRead += 1;
     if (seriesOf(report) !== series) continue;
     found.push(report);
     if (enoughEarlier(load, latestCommitFirst(found), settings, candidates))
-      return { loads: latestCommitFirst(found), reportsRead, done: true };
+      return { loads: latestCommitFirst(found), reportsRead, done: true, unreadableAt };
   }
-  return { loads: latestCommitFirst(found), reportsRead, done: reportsRead >= REPORTS_SCANNED };
+  return {
+    loads: latestCommitFirst(found),
+    reportsRead,
+    done: reportsRead >= REPORTS_SCANNED,
+    unreadableAt,
+  };
 }
 
 const latestCommitFirst = <T extends LoadFigures>(loads: readonly T[]): T[] => byCommit(loads).reverse();
@@ -488,7 +542,7 @@ export async function readEarlierLoads(
   store: ObjectStore,
   load: LoadFigures,
   settings: Pick<QualitySettings, 'trailingLoads' | 'minExpectedRows'>,
-): Promise<EarlierScan<LoadFigures>> {
+): Promise<EarlierLoadsRead> {
   const committed = await committedLoadIds(store);
   // The lake's tables name child tables that no recent report lists (empty for longer than the
   // window); without a readable registry only the tables the reports name are followed.
@@ -502,8 +556,21 @@ export async function readEarlierLoads(
     // Every committed load but this one.
     .filter((id) => committed.has(id) && id !== load.loadId)
     .sort();
-  const read = (id: string) =>
-    readJson<LoadFigures>(store, `${loadsPrefix}${id}.json`).catch(() => undefined);
+  // A report that cannot be read (damaged JSON, AccessDenied, an S3 error after the client's
+  // retries, gone since the listing) is kept as undefined with its reason: the scan passes over
+  // it and the commit reports it, never drops it silently (a quiet feed would go unflagged).
+  const reasons = new Map<string, string>();
+  const read = async (id: string): Promise<LoadFigures | undefined> => {
+    try {
+      const report = await readJson<LoadFigures>(store, `${loadsPrefix}${id}.json`);
+      if (report === undefined) reasons.set(id, 'gone since the listing');
+      else if (!isReport(report)) reasons.set(id, 'not a load report');
+      return report;
+    } catch (error) {
+      reasons.set(id, error instanceof Error ? error.message : String(error));
+      return undefined;
+    }
+  };
   const custom = ids.filter((id) => loadIdTime(id) === undefined).slice(-REPORTS_SCANNED);
   const customReports = new Map<string, LoadFigures | undefined>();
   for (let i = 0; i < custom.length; i += READ_CHUNK) {
@@ -521,7 +588,7 @@ export async function readEarlierLoads(
     .sort((a, b) => (a.at === b.at ? (a.id < b.id ? 1 : -1) : b.at - a.at))
     .map((e) => e.id);
   const reports: (LoadFigures | undefined)[] = [];
-  let scan: EarlierScan<LoadFigures> = { loads: [], reportsRead: 0, done: false };
+  let scan: EarlierScan<LoadFigures> = { loads: [], reportsRead: 0, done: false, unreadableAt: [] };
   for (let i = 0; i < ordered.length && !scan.done; i += READ_CHUNK) {
     const chunk = await Promise.all(
       ordered
@@ -531,7 +598,18 @@ export async function readEarlierLoads(
     reports.push(...chunk);
     scan = scanEarlier(load, reports, settings, known);
   }
-  return scan;
+  // `reports` is in the order of `ordered`: a position is a load id.
+  const unreadable = scan.unreadableAt.map((at) => {
+    const loadId = ordered[at]!;
+    return { loadId, reason: reasons.get(loadId) ?? 'unreadable' };
+  });
+  return { ...scan, unreadable };
+}
+
+/** `readEarlierLoads`'s scan, with the reports it could not read named. */
+export interface EarlierLoadsRead extends EarlierScan<LoadFigures> {
+  /** Committed loads whose report could not be read, in scan order, with why. */
+  readonly unreadable: readonly { readonly loadId: string; readonly reason: string }[];
 }
 
 const READ_CHUNK = 16;

@@ -200,7 +200,17 @@ export async function trailingLoadsOf(
   log: Pick<Logger, 'warn'>,
 ): Promise<{ loads: LoadFigures[]; unreadable: boolean }> {
   try {
-    return { loads: (await readEarlierLoads(store, load, settings)).loads, unreadable: false };
+    const scan = await readEarlierLoads(store, load, settings);
+    // Judged with the readable ones, but a report it could not read may have been one of the
+    // loads compared with: the same WARN and metric as a failed listing (docs/operations.md).
+    if (scan.unreadable.length > 0) {
+      log.warn('trailing_loads_unreadable', {
+        unreadableReports: scan.unreadable.length,
+        reports: scan.unreadable.slice(0, 10),
+      });
+      return { loads: scan.loads, unreadable: true };
+    }
+    return { loads: scan.loads, unreadable: false };
   } catch (error) {
     log.warn('trailing_loads_unreadable', error as Error);
     return { loads: [], unreadable: true };

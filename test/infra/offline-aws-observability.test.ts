@@ -554,3 +554,39 @@ describe('runs against their window', () => {
     expect(outside).toEqual([lateRun.output.loadId]);
   });
 });
+
+// Last in the file: its load and the report it damages (restored after) are seen by no test above.
+describe('an earlier load report the commit cannot read', () => {
+  let damagedRun: ExecutionOutcome;
+  let damagedId: string;
+  beforeAll(async () => {
+    const lake = createS3Store({ bucket: OFFLINE_BUCKET, prefix: world.prefix });
+    damagedId = String(runs[1]!.output!.loadId);
+    const key = `_loads/${damagedId}.json`;
+    const original = await lake.get(key);
+    if (original === undefined) throw new Error(`no report at ${key}`);
+    await lake.put(key, '{"loadId": "cut short');
+    try {
+      const outcome = await world.aws.execute('daily', { schedule: 'daily', scheduledTime: SLOT(4) });
+      if (outcome.status !== 'SUCCEEDED') throw new Error(explain(outcome));
+      damagedRun = outcome;
+    } finally {
+      await lake.put(key, original);
+    }
+  }, 120_000);
+
+  it('makes TrailingLoadsUnreadable 1 with a WARN naming the report, and the load still committed', () => {
+    const [record] = recordWith(damagedRun, 'commit', METRIC.trailingLoadsUnreadable);
+    expect(record!.metrics[METRIC.trailingLoadsUnreadable]!.value).toBe(1);
+    const warn = jsonLines(logsOf(damagedRun, 'commit')).find(
+      (l) => l.message === 'trailing_loads_unreadable',
+    );
+    expect(warn).toMatchObject({ level: 'WARN', unreadableReports: 1, reports: [{ loadId: damagedId }] });
+    expect(String((warn!.reports as { reason: string }[])[0]!.reason)).toMatch(/not valid JSON/);
+    // Every load before read fine: 0.
+    for (const run of runs) {
+      const [fine] = recordWith(run, 'commit', METRIC.trailingLoadsUnreadable);
+      expect(fine!.metrics[METRIC.trailingLoadsUnreadable]!.value).toBe(0);
+    }
+  });
+});

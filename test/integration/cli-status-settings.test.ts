@@ -11,6 +11,7 @@ import { createLocalStore } from '#adapters/local-store.ts';
 import { main } from '#cli/main.ts';
 import type { LakeStatus } from '#cli/status-command.ts';
 import { loadIdFromTime } from '#core/layout.ts';
+import { parseStackConfig } from '#infra/config.ts';
 import { captureIo, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
 let scratch: Scratch;
@@ -83,14 +84,14 @@ describe('status with the stack config', () => {
     const run = await runCli(['status', '--dest', lake, '--json', '--stack-config', cdkJson]);
     expect(run.code, run.stderr).toBe(0);
     const q = quality(run.stdout);
-    expect(q.settings).toMatchObject({ quietFraction: 0.9, trailingLoads: 3, minTrailingLoads: 2 });
+    expect(q.settings).toMatchObject({ quietFeedFraction: 0.9, trailingLoads: 3, minTrailingLoads: 2 });
     expect(q.loads.at(-1)!.flags).toEqual([
       { kind: 'quiet_feed', table: 'orders', rows: 24, trailingMedian: 30 },
     ]);
     expect(q.sources).toEqual({
       trailingLoads: `${cdkJson} trailingLoads`,
       minTrailingLoads: `${cdkJson} (the stack's default)`,
-      quietFraction: `${cdkJson} quietFeedFraction`,
+      quietFeedFraction: `${cdkJson} quietFeedFraction`,
       failedUserSharePercent: `${cdkJson} (the stack's default)`,
       minExpectedRows: `${cdkJson} (the stack's default)`,
     });
@@ -105,14 +106,14 @@ describe('status with the stack config', () => {
     const inApp = captureIo({}, { cwd: app });
     expect(await main(['status', '--dest', lake, '--json'], inApp.io), inApp.stderr()).toBe(0);
     const q = quality(inApp.stdout());
-    expect(q.settings.quietFraction).toBe(0.9);
-    expect(q.sources?.quietFraction).toBe('./cdk.json quietFeedFraction');
+    expect(q.settings.quietFeedFraction).toBe(0.9);
+    expect(q.sources?.quietFeedFraction).toBe('./cdk.json quietFeedFraction');
 
     const flagged = captureIo({}, { cwd: app });
     expect(await main(['status', '--dest', lake, '--json', '--quiet-fraction', '0.5'], flagged.io)).toBe(0);
     const f = quality(flagged.stdout());
-    expect(f.settings.quietFraction).toBe(0.5);
-    expect(f.sources?.quietFraction).toBe('--quiet-fraction');
+    expect(f.settings.quietFeedFraction).toBe(0.5);
+    expect(f.sources?.quietFeedFraction).toBe('--quiet-fraction');
     expect(f.sources?.trailingLoads).toBe('./cdk.json trailingLoads');
     expect(f.loads.at(-1)!.flags).toEqual([]);
   });
@@ -123,8 +124,8 @@ describe('status with the stack config', () => {
     await writeFile(join(other, 'cdk.json'), JSON.stringify({ app: 'node app.js', context: {} }));
     const io = captureIo({}, { cwd: other });
     expect(await main(['status', '--dest', lake, '--json'], io.io)).toBe(0);
-    expect(quality(io.stdout()).settings.quietFraction).toBe(0.5);
-    expect(quality(io.stdout()).sources?.quietFraction).toBe('default');
+    expect(quality(io.stdout()).settings.quietFeedFraction).toBe(0.5);
+    expect(quality(io.stdout()).sources?.quietFeedFraction).toBe('default');
   });
 
   it('refuses a bad stack config with one line naming the file and the key, never a stack trace', async () => {
@@ -134,7 +135,7 @@ describe('status with the stack config', () => {
     expect(run.code).not.toBe(0);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toContain(
-      `--stack-config ${bad}: context.paylink.dataQuality.quietFeedFraction: must be at most 1`,
+      `--stack-config ${bad}: context.paylink.dataQuality.quietFeedFraction: must be a number above 0 and at most 1`,
     );
     const missing = await runCli(['status', '--dest', lake, '--stack-config', join(app, 'nope.json')]);
     expect(missing.stderr).toContain(`--stack-config: file not found: ${join(app, 'nope.json')}`);
@@ -153,6 +154,73 @@ describe('status with the stack config', () => {
       cdkJson,
     ]);
     expect(withLoadId.stderr).toContain('--stack-config: sets the data-quality section');
+  });
+
+  it('names the quiet fraction in --json as cdk.json does (quietFeedFraction), with no second key', async () => {
+    const run = await runCli(['status', '--dest', lake, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const q = quality(run.stdout);
+    expect(q.settings.quietFeedFraction).toBe(0.5);
+    expect(q.settings).not.toHaveProperty('quietFraction');
+    expect(q.sources).not.toHaveProperty('quietFraction');
+  });
+
+  it('ignores with a one-line note a ./cdk.json that is not JSON or has no paylink context; refuses it given', async () => {
+    const broken = scratch.path('broken-app');
+    await mkdir(broken, { recursive: true });
+    await writeFile(join(broken, 'cdk.json'), '{ "app": "node app.js", ');
+    const io = captureIo({}, { cwd: broken });
+    expect(await main(['status', '--dest', lake, '--json'], io.io), io.stderr()).toBe(0);
+    expect(quality(io.stdout()).sources?.quietFeedFraction).toBe('default');
+    expect(io.stderr().trim().split('\n')).toEqual([
+      "note: ./cdk.json in the working folder is ignored: it is not valid JSON (not this stack's config)",
+    ]);
+    const other = scratch.path('other-app-2');
+    await mkdir(other, { recursive: true });
+    await writeFile(join(other, 'cdk.json'), JSON.stringify({ app: 'node app.js', context: {} }));
+    const io2 = captureIo({}, { cwd: other });
+    expect(await main(['status', '--dest', lake], io2.io)).toBe(0);
+    expect(io2.stderr()).toContain('./cdk.json in the working folder is ignored: it has no context.paylink');
+    // Given by name, the same file is an error naming it.
+    const given = await runCli(['status', '--dest', lake, '--stack-config', join(broken, 'cdk.json')]);
+    expect(given.code).not.toBe(0);
+    expect(given.stderr.trim().split('\n')).toEqual([
+      `error: --stack-config ${join(broken, 'cdk.json')}: is not valid JSON.`,
+    ]);
+  });
+
+  it('words a bad dataQuality value as cdk synth does for the same key', async () => {
+    for (const [key, value] of [
+      ['failedUserSharePercent', 100],
+      ['quietFeedFraction', 2],
+      ['trailingLoads', 0],
+      ['minExpectedRows', 1.5],
+    ] as const) {
+      let synth = '';
+      try {
+        parseStackConfig({
+          schedules: [{ name: 'daily', expression: 'rate(1 day)' }],
+          dataQuality: { [key]: value },
+        });
+      } catch (error) {
+        synth = (error as Error).message;
+      }
+      expect(synth).toMatch(new RegExp(`^paylink\\.dataQuality\\.${key}: `));
+      const file = join(app, `bad-${key}.json`);
+      await writeFile(file, stackJson({ [key]: value }));
+      const run = await runCli(['status', '--dest', lake, '--stack-config', file]);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain(`--stack-config ${file}: context.${synth}`);
+    }
+  });
+
+  it('refuses --failed-share 100 as cdk.json refuses failedUserSharePercent 100 (the flag is a share above it)', async () => {
+    const run = await runCli(['status', '--dest', lake, '--failed-share', '100']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('--failed-share: must be a percentage from 0 to below 100');
+    const ok = await runCli(['status', '--dest', lake, '--json', '--failed-share', '99.5']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(quality(ok.stdout).settings.failedUserSharePercent).toBe(99.5);
   });
 
   it('says in --help where the values come from', async () => {

@@ -1014,3 +1014,116 @@ describe('earlier loads that did not fetch a table', () => {
     expect(trend).toMatchObject({ quiet: true, trailingMedian: 1000, emptySince: reports[6]!.loadId });
   });
 });
+
+describe('earlier loads whose report cannot be read', () => {
+  const settings = QUALITY_DEFAULTS;
+  // Daily loads with dlt ids (their start time), orders at 1,000 per load.
+  const at = (day: number, orders: number) => {
+    const startedAt = `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`;
+    return load(
+      day,
+      { orders },
+      { loadId: loadIdFromTime(new Date(startedAt)), startedAt, schedule: 'daily', resources: ['orders'] },
+    );
+  };
+  /** A lake of committed loads 1..n (a `_dlt_loads` row each), reports as given. */
+  async function lakeOf(dir: string, reports: readonly LoadFigures[]) {
+    const store = createLocalStore(dir);
+    for (const r of reports) {
+      await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+      await store.put(`_dlt_loads/${r.loadId}.parquet`, new Uint8Array([1]));
+    }
+    return store;
+  }
+
+  it('are named by the commit, which judges with the readable ones', async () => {
+    const reports = [1, 2, 3, 4, 5].map((d) => at(d, 1000));
+    const current = at(6, 100);
+    const scratch = await Scratch.create('quality-unreadable');
+    try {
+      const store = await lakeOf(scratch.dir, [...reports, current]);
+      await store.put(`_loads/${reports[3]!.loadId}.json`, '{"loadId": "damaged');
+      await store.put(`_loads/${reports[1]!.loadId}.json`, '{"note": "not a report"}');
+      const scan = await readEarlierLoads(store, current, settings);
+      expect(scan.loads.map((l) => l.loadId)).toEqual(
+        [reports[4]!, reports[2]!, reports[0]!].map((r) => r.loadId),
+      );
+      expect(scan.unreadable.map((u) => u.loadId)).toEqual([reports[3]!.loadId, reports[1]!.loadId]);
+      expect(scan.unreadable[0]!.reason).toMatch(/not valid JSON/);
+      expect(scan.unreadable[1]!.reason).toBe('not a load report');
+      // Still judged: three readable loads are enough.
+      expect(loadSignals(current, scan.loads, settings).quietTables).toEqual(['orders']);
+    } finally {
+      await scratch.dispose();
+    }
+  });
+
+  it('count only when the scan passed them: one older than the loads compared with is not needed', async () => {
+    const reports = Array.from({ length: 12 }, (_, i) => at(i + 1, 1000));
+    const current = reports.at(-1)!;
+    const scratch = await Scratch.create('quality-unreadable-old');
+    try {
+      const store = await lakeOf(scratch.dir, reports);
+      await store.put(`_loads/${reports[0]!.loadId}.json`, '{');
+      const scan = await readEarlierLoads(store, current, settings);
+      expect(scan.loads).toHaveLength(settings.trailingLoads);
+      expect(scan.unreadable).toEqual([]);
+    } finally {
+      await scratch.dispose();
+    }
+  });
+
+  it("make the commit's TrailingLoadsUnreadable 1 with a WARN naming them (damaged JSON, an S3 error)", async () => {
+    const { trailingLoadsOf } = await import('#handlers/commit.ts');
+    const reports = [1, 2, 3, 4].map((d) => at(d, 1000));
+    const current = at(5, 100);
+    const scratch = await Scratch.create('quality-unreadable-commit');
+    try {
+      const local = await lakeOf(scratch.dir, [...reports, current]);
+      await local.put(`_loads/${reports[1]!.loadId}.json`, 'not json');
+      const denied = `_loads/${reports[2]!.loadId}.json`;
+      // An S3 GET that still fails after the client's retries.
+      const store = Object.assign(Object.create(local) as typeof local, {
+        get: async (key: string) => {
+          if (key === denied) throw new Error('AccessDenied: s3:GetObject');
+          return local.get(key);
+        },
+      });
+      const warnings: [string, unknown][] = [];
+      const log = {
+        warn: (message: string, extra: unknown) => void warnings.push([message, extra]),
+      } as never;
+      const read = await trailingLoadsOf(store, current, settings, log);
+      expect(read.unreadable).toBe(true);
+      expect(read.loads.map((l) => l.loadId)).toEqual([reports[3]!.loadId, reports[0]!.loadId]);
+      expect(warnings).toEqual([
+        [
+          'trailing_loads_unreadable',
+          {
+            unreadableReports: 2,
+            reports: [
+              { loadId: reports[2]!.loadId, reason: 'AccessDenied: s3:GetObject' },
+              { loadId: reports[1]!.loadId, reason: expect.stringMatching(/not valid JSON/) },
+            ],
+          },
+        ],
+      ]);
+      const signals = loadSignals(current, read.loads, settings);
+      expect(signals.quietTables).toEqual(['orders']);
+      const marker = { ...current, requests: 10, files: [], schemaChanges: [], missingBatches: [] };
+      const figures = commitFigures(marker, signals, {
+        commitSeconds: 1,
+        trailingLoads: 2,
+        trailingLoadsUnreadable: read.unreadable,
+      });
+      const points = commitMetrics(figures)[0]!.points;
+      expect(points.find((p) => p.name === METRIC.trailingLoadsUnreadable)?.value).toBe(1);
+      // All readable: 0, no WARN.
+      const fine = await trailingLoadsOf(local, reports[1]!, settings, log);
+      expect(fine.unreadable).toBe(false);
+      expect(warnings).toHaveLength(1);
+    } finally {
+      await scratch.dispose();
+    }
+  });
+});
