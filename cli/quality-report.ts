@@ -25,6 +25,11 @@ export interface QualityOptions extends QualitySettings {
   readonly last: number;
   /** Flag a load committed more than this many seconds after its start; undefined: not judged. */
   readonly runWindowSeconds: number | undefined;
+  /**
+   * Per schedule, when no `runWindowSeconds` is given: the stack's run windows (cdk.json
+   * schedules, `status --stack-config`). A load of a schedule not named here is not judged.
+   */
+  readonly runWindowsBySchedule?: Readonly<Record<string, number>>;
 }
 
 export const QUALITY_OPTION_DEFAULTS: QualityOptions = {
@@ -113,6 +118,15 @@ export interface QualityReport {
  * latest), and each is compared with the loads the deployed commit compared it with (quality.ts
  * `scanEarlier`: committed before it).
  */
+/** The run window a load is judged by: the flag's, else its schedule's in the stack's config. */
+export function runWindowOf(load: LoadFigures, settings: QualityOptions): number | undefined {
+  if (settings.runWindowSeconds !== undefined) return settings.runWindowSeconds;
+  const windows = settings.runWindowsBySchedule;
+  return windows !== undefined && typeof load.schedule === 'string' && Object.hasOwn(windows, load.schedule)
+    ? windows[load.schedule]
+    : undefined;
+}
+
 export function qualityReport(
   reports: readonly LoadFigures[],
   settings: QualityOptions,
@@ -124,7 +138,10 @@ export function qualityReport(
     .map((load): LoadQuality => {
       const scan = earlierScanOf(load, reports, settings, unreadable);
       const earlier = scan.loads;
-      const signals = loadSignals(load, earlier, settings);
+      const signals = loadSignals(load, earlier, {
+        ...settings,
+        runWindowSeconds: runWindowOf(load, settings),
+      });
       const failedPercent = sidedRound(
         signals.failedUserSharePercent,
         settings.failedUserSharePercent,
@@ -261,6 +278,15 @@ export function formatQuality(report: QualityReport): string[] {
     // Said under the header: a judgement differs from the deployed alarm's only by these.
     out.splice(1, 0, `Settings: ${words.join(', ')}`);
   }
+  const windows = s.runWindowsBySchedule;
+  if (windows !== undefined)
+    out.splice(
+      1,
+      0,
+      `Run windows (the stack's schedules): ${Object.entries(windows)
+        .map(([name, seconds]) => `${name} ${seconds} s`)
+        .join(', ')}`,
+    );
   const flagged = report.loads.filter((l) => l.flags.length > 0);
   if (flagged.length > 0) {
     out.push('', 'Flags:');
@@ -470,6 +496,9 @@ export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualit
       (n) => Number.isInteger(n) && n >= 0,
       'must be a whole number >= 0',
     ),
+    ...(windowMinutes === undefined && stack !== undefined && Object.keys(stack.runWindows).length > 0
+      ? { runWindowsBySchedule: stack.runWindows }
+      : {}),
     runWindowSeconds:
       windowMinutes === undefined
         ? undefined

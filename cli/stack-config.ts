@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { parseOrThrow } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { type DataQualityConfig, dataQualitySchema } from '#core/quality-config.ts';
+import { parseScheduleExpression, runDeadlineSeconds } from '#infra/schedule-expression.ts';
 import { pathFrom } from './args.ts';
 
 /** The CDK context key of the stack's config (infra/constants.ts CONTEXT_KEY). */
@@ -36,6 +37,12 @@ export interface StackQualityConfig {
   readonly dataQuality: DataQualityConfig;
   /** The keys the file sets itself (the others are the stack's defaults). */
   readonly given: ReadonlySet<StackQualityKey>;
+  /**
+   * Each schedule's run window (seconds from its slot to the commit), as the stack's
+   * RunOutsideWindow alarm has it (infra/schedule-expression.ts `runDeadlineSeconds`), by schedule
+   * name; empty when `dataQuality.runOutsideWindow` is false (the alarm is off).
+   */
+  readonly runWindows: Readonly<Record<string, number>>;
 }
 
 /**
@@ -125,7 +132,42 @@ export async function readStackQualityConfig(
     implicit,
     dataQuality,
     given: new Set(STACK_QUALITY_KEYS.filter((k) => set.includes(k))),
+    runWindows: dataQuality.runOutsideWindow
+      ? scheduleWindows((stack as Record<string, unknown>).schedules, source)
+      : {},
   };
+}
+
+/**
+ * Run windows by schedule name from the stack's `schedules` (`{name, expression,
+ * expectedPeriodHours}`), as synth computes them.
+ *
+ * @throws ConfigError naming the schedule when its expression or period is not one synth takes.
+ */
+function scheduleWindows(schedules: unknown, source: string): Record<string, number> {
+  if (!Array.isArray(schedules)) return {};
+  const out: Record<string, number> = {};
+  for (const [i, schedule] of schedules.entries()) {
+    const at = `context.${CONTEXT_KEY}.schedules[${i}]`;
+    const { name, expression, expectedPeriodHours } = (schedule ?? {}) as Record<string, unknown>;
+    if (typeof name !== 'string' || typeof expression !== 'string')
+      throw new ConfigError(source, `${at}: needs a name and an expression (docs/deploy.md)`);
+    const parsed = parseScheduleExpression(expression);
+    if (parsed === undefined)
+      throw new ConfigError(
+        source,
+        `${at}.expression: '${expression}' is not a rate(...) or cron(...) expression`,
+      );
+    try {
+      out[name] = runDeadlineSeconds(
+        parsed,
+        typeof expectedPeriodHours === 'number' ? expectedPeriodHours : undefined,
+      );
+    } catch {
+      throw new ConfigError(source, `${at}.expectedPeriodHours: a cron schedule needs its period in hours`);
+    }
+  }
+  return out;
 }
 
 function objectAt(value: unknown, key: string): Record<string, unknown> | undefined {

@@ -215,7 +215,8 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
   Committed loads, tables, row counts, schema version, uncommitted loads, and the data-quality
   signals of the last loads (the deployed stack's alarms, docs/operations.md): failed-user share,
   each table's rows against its trailing median (quiet feeds), resources marked
-  endpoint-unavailable, and with --run-window-minutes runs that ended outside their window.
+  endpoint-unavailable, and runs that ended outside their window (--run-window-minutes, or each
+  schedule's from the stack's cdk.json).
   --last <n>                 loads whose signals are shown, the last to commit (default 5);
                              each is compared with the loads committed before it
   --trailing-loads <n>       earlier loads of the same series (schedule, users selection and
@@ -237,8 +238,10 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                              ignored with a note). Where each value came from: a flag above wins,
                              then the cdk.json, then the defaults shown; the text output names
                              the source of each under its header when one is not a default
-                             (--json: quality.sources). The run window is not taken from it
-                             (each schedule has its own deadline): give --run-window-minutes.
+                             (--json: quality.sources). Each schedule's run window is taken
+                             from its schedules too (as the RunOutsideWindow alarm has it;
+                             none when dataQuality.runOutsideWindow is false), unless
+                             --run-window-minutes gives one for every load.
   --load-id <id>   one load: committed or not, start and commit times, users, failed users by
                    error code, requests, rows, files and bytes per table, the schema changes it
                    made (registry version before and after, tables and columns added).

@@ -102,6 +102,57 @@ describe('status with the stack config', () => {
     expect(text.stdout).toContain('quiet feed orders (24 rows, trailing median 30)');
   });
 
+  it("judges each schedule's run against its own window from the stack's schedules, as RunOutsideWindow does", async () => {
+    const two = scratch.path('two-schedules');
+    const store = createLocalStore(two);
+    // Both commit 20 minutes after their slot: inside a daily run's window, outside a 15-minute one's.
+    const loads = [report(5, 30), { ...report(6, 30), schedule: 'quarter-hourly' }];
+    for (const r of loads) {
+      await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
+      await store.put(`_dlt_loads/${r.loadId}.parquet`, new Uint8Array([1]));
+    }
+    const schedules = [
+      { name: 'daily', expression: 'cron(0 3 * * ? *)', expectedPeriodHours: 24, users: 'all' },
+      { name: 'quarter-hourly', expression: 'rate(15 minutes)', users: 'all' },
+    ];
+    const file = join(app, 'two-schedules.json');
+    const write = (dataQuality: unknown) =>
+      writeFile(
+        file,
+        JSON.stringify({ context: { paylink: { stackName: 'Lake', schedules, dataQuality } } }),
+      );
+    const flagsOf = async (...extra: string[]) => {
+      const run = await runCli(['status', '--dest', two, '--json', '--stack-config', file, ...extra]);
+      expect(run.code, run.stderr).toBe(0);
+      return Object.fromEntries(quality(run.stdout).loads.map((l) => [l.loadId, l.flags.map((f) => f.kind)]));
+    };
+    await write({});
+    expect(await flagsOf()).toEqual({ [loads[0]!.loadId]: [], [loads[1]!.loadId]: ['outside_window'] });
+    const text = await runCli(['status', '--dest', two, '--stack-config', file]);
+    expect(text.stdout).toContain("Run windows (the stack's schedules): daily 77760 s, quarter-hourly 810 s");
+    // The flag is one window for every load; the alarm switched off takes the windows away.
+    expect(await flagsOf('--run-window-minutes', '30')).toEqual({
+      [loads[0]!.loadId]: [],
+      [loads[1]!.loadId]: [],
+    });
+    await write({ runOutsideWindow: false });
+    expect(await flagsOf()).toEqual({ [loads[0]!.loadId]: [], [loads[1]!.loadId]: [] });
+    await write({});
+    await writeFile(
+      file,
+      JSON.stringify({
+        context: {
+          paylink: { stackName: 'Lake', schedules: [{ name: 'x', expression: 'cron(0 3 * * ? *)' }] },
+        },
+      }),
+    );
+    const bad = await runCli(['status', '--dest', two, '--stack-config', file]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(
+      'context.paylink.schedules[0].expectedPeriodHours: a cron schedule needs its period in hours',
+    );
+  });
+
   it('reads ./cdk.json in the working folder when it is the stack config, and a flag still wins', async () => {
     const inApp = captureIo({}, { cwd: app });
     expect(await main(['status', '--dest', lake, '--json'], inApp.io), inApp.stderr()).toBe(0);
