@@ -210,9 +210,11 @@ describe('the command in its own process', () => {
       );
       const restore = withS3Env(s3.endpoint);
       try {
+        // A lake with no load yet: only the user registry (an event object not named as the
+        // receiver names them would be reported as one no load can take).
         await createS3Store({ bucket: 'cli-lake', prefix: 'paylink' }).put(
-          '_events/dt=2026-01-01/e.json',
-          '{}',
+          '_state/users/00.json',
+          '{"formatVersion": 2, "users": {}}',
         );
       } finally {
         restore();
