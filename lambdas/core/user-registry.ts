@@ -72,13 +72,18 @@ export interface RetiredTask {
 /** The registry file format written now; 1 (no `misses`, no `retired`) is read as it is. */
 export const REGISTRY_FORMAT = 2;
 
-interface RegistryShard {
+export interface RegistryShard {
   readonly formatVersion: 1 | 2;
   readonly users: Readonly<Record<string, RegisteredUser>>;
 }
 
 export function registryShardKey(shard: number): string {
   return `${REGISTRY.prefix}${String(shard).padStart(2, '0')}.json`;
+}
+
+/** One shard as loads read it (verify.ts checks every shard this way). @throws LakeStateError */
+export function readRegistryShard(store: ObjectStore, shard: number): Promise<RegistryShard> {
+  return readShard(store, shard);
 }
 
 async function readShard(store: ObjectStore, shard: number): Promise<RegistryShard> {

@@ -44,6 +44,7 @@ import type { ObjectStore, PartReader } from './ports.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 import { readJson } from './store-json.ts';
 import type { Clock } from './types.ts';
+import { REGISTRY, readRegistryShard, registryShardKey } from './user-registry.ts';
 
 export type FindingKind =
   | 'missing_part'
@@ -61,7 +62,8 @@ export type FindingKind =
   | 'registry'
   | 'registry_gap'
   | 'column_type'
-  | 'unreadable_event';
+  | 'unreadable_event'
+  | 'user_registry';
 
 export interface Finding {
   readonly kind: FindingKind;
@@ -325,6 +327,23 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
       detail: `${event.problem}: set aside by every load, never committed (repair it, or move it out of _events/ once its user is loaded)`,
       fixable: false,
     });
+
+  // The user registry (learned users and task ids): a shard a hand edit broke stops every load
+  // that reads it (loads name it and commit nothing), so it is reported here, never removed.
+  for (let shard = 0; shard < REGISTRY.shards; shard++) {
+    const key = registryShardKey(shard);
+    const problem = await readRegistryShard(store, shard).then(
+      () => undefined,
+      (error: unknown) => (error instanceof LakeStateError ? error.message : undefined),
+    );
+    if (problem !== undefined)
+      findings.push({
+        kind: 'user_registry',
+        keys: [],
+        detail: `${problem}: every load that reads ${key} stops before loading (repair the file: README, "Removing a user or task id")`,
+        fixable: false,
+      });
+  }
 
   return {
     dest: store.description,
