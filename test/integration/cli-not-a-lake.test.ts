@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store } from '#adapters/s3-store.ts';
+import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
 import { runCli, Scratch } from '#test/helpers/lake-harness.ts';
 import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
 
@@ -79,7 +80,24 @@ describe('an S3 --dest that is not a lake', () => {
     s3 = await startS3rver({ buckets: ['my-lake'] });
     restore = withS3Env(s3.endpoint);
     // A lake that so far only received webhook events, under the prefix `real`.
-    await createS3Store({ bucket: 'my-lake', prefix: 'real' }).put('_events/dt=2026-01-01/e1.json', '{}');
+    const body = JSON.stringify({
+      eventType: 'pay-link-accounts-updated',
+      eventTime: '2026-01-01T10:00:00.000Z',
+      user: { _id: 'atomic-1', identifier: 'user-1' },
+      data: {},
+    });
+    const stored = await receiveWebhook(
+      {
+        headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, 'not-a-lake-secret') },
+        body: new TextEncoder().encode(body),
+      },
+      {
+        store: createS3Store({ bucket: 'my-lake', prefix: 'real' }),
+        secret: 'not-a-lake-secret',
+        receivedAt: new Date('2026-01-01T10:00:01.000Z'),
+      },
+    );
+    expect(stored.kind).toBe('accepted');
   }, 30_000);
   afterAll(async () => {
     restore?.();
