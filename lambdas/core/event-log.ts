@@ -26,7 +26,7 @@
  */
 import { stringify } from 'lossless-json';
 import { LakeStateError } from './errors.ts';
-import { parseJsonBody } from './json-body.ts';
+import { nestedDeeperThan, parseJsonBody } from './json-body.ts';
 import { NumberLiteral } from './number-literal.ts';
 import { isSafePathSegment } from './path-segment.ts';
 import { forEachConcurrent } from './pool.ts';
@@ -168,8 +168,14 @@ function rawJson(value: unknown): string | null {
 export function parseStoredEvent(ref: EventRef, bytes: Uint8Array): LoadedEvent {
   const where = eventObjectKeyOf(ref);
   let doc: unknown;
+  const raw = new TextDecoder().decode(bytes);
+  // The stored document holds the body one level down (webhook.ts storedDocument).
+  if (nestedDeeperThan(raw, WEBHOOK.maxNestingDepth + 1))
+    throw new LakeStateError(
+      `lake ${where}: nested deeper than the ${WEBHOOK.maxNestingDepth} levels the receiver accepts: its values could not be encoded`,
+    );
   try {
-    doc = parseJsonBody(new TextDecoder().decode(bytes));
+    doc = parseJsonBody(raw);
   } catch (error) {
     throw new LakeStateError(`lake ${where}: not valid JSON (was it edited by hand?)`, error);
   }

@@ -111,3 +111,25 @@ function restore(value: unknown, marker: string): unknown {
   if (typeof value !== 'string' || !value.startsWith(marker)) return value;
   return NON_FINITE[value.slice(marker.length)] ?? value;
 }
+
+/**
+ * Whether `text` nests arrays and objects deeper than `max` levels (outside strings), by a scan
+ * of the text: no parse, no recursion, so any depth is answered. The webhook receiver refuses
+ * such a body and the loader sets aside such a stored event: encoding a value thousands of levels
+ * deep overflows the stack (normalize.ts keeps values past 32 levels as JSON text).
+ */
+export function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \\ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) return true;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+  }
+  return false;
+}

@@ -191,8 +191,13 @@ export async function learnUsers(
       const taskIds = known?.taskIds ?? [];
       const withTask =
         user.taskId === null || taskIds.includes(user.taskId) ? taskIds : [...taskIds, user.taskId];
-      // A new user's first time, when it is no usable timestamp: when the registry learned them.
-      const lastEventTime = laterEventTime(known?.lastEventTime ?? at.toISOString(), user.eventTime, at);
+      // A new user's first time is the event's when it is usable, else when the registry learned them.
+      const lastEventTime =
+        known === undefined
+          ? usableEventTime(user.eventTime, at) === undefined
+            ? at.toISOString()
+            : user.eventTime
+          : laterEventTime(known.lastEventTime, user.eventTime, at);
       const named = user.taskId === null ? undefined : user.taskId;
       const misses = named === undefined ? known?.misses : without(known?.misses, named);
       const retired = named === undefined ? known?.retired : without(known?.retired, named);

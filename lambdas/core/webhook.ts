@@ -30,6 +30,7 @@
  * name another resource), and storing it would hide that.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { nestedDeeperThan, parseJsonBody } from './json-body.ts';
 import { isSafePathSegment } from './path-segment.ts';
 import type { ObjectStore } from './ports.ts';
 import { isListableIdentifier } from './users-stream.ts';
@@ -55,6 +56,12 @@ export const WEBHOOK = {
    * one Secrets Manager read per container per interval.
    */
   secretRereadSeconds: 30,
+  /**
+   * Deepest nesting of arrays and objects accepted in a body. Atomic's events are a few levels
+   * deep; a value thousands of levels deep stored once stopped every later load (its encoding
+   * overflowed the stack), so it is refused as malformed, and a stored one is set aside.
+   */
+  maxNestingDepth: 64,
 } as const;
 
 /** Event types Atomic documents for PayLink and Switch flows; anything else logs as `other`. */
@@ -223,7 +230,11 @@ export function parseWebhookEvent(body: Uint8Array): WebhookEvent | undefined {
   let parsed: unknown;
   try {
     // fatal: invalid UTF-8 is malformed, not silently replaced with U+FFFD.
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    if (nestedDeeperThan(text, WEBHOOK.maxNestingDepth)) return undefined;
+    // The loader's own parser (event-log.ts): a body it would refuse (a key given twice, which
+    // JSON.parse takes the last of) is refused here, never stored to be set aside by every load.
+    parsed = parseJsonBody(text);
   } catch {
     return undefined;
   }

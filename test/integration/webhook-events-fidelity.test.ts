@@ -285,3 +285,38 @@ describe('a stored event the receiver would refuse', () => {
     expect(await query('SELECT user_identifier FROM webhook_events')).toEqual([['u1']]);
   });
 });
+
+describe('events nested too deep, and keys given twice', () => {
+  const deep = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+
+  it('refuses at the receiver a body nested past 64 levels, or with a key given twice, storing nothing', async () => {
+    // The body is level 1, so data of 63 levels (itself the first) reaches 64.
+    expect((await receiveText(eventText('u1', deep(63)))).kind).toBe('accepted');
+    for (const body of [
+      eventText('u2', deep(64)),
+      eventText('u3', deep(3000)),
+      `{"eventType":"other","eventType":"task-status-updated","user":{"identifier":"u4"},"data":{}}`,
+    ]) {
+      const outcome = await receiveText(body);
+      expect(outcome).toMatchObject({ kind: 'rejected', status: 400, reason: 'malformed' });
+    }
+    const stored = (await store.list('_events/')).filter((k) => k.endsWith('.json'));
+    expect(stored).toHaveLength(1);
+  });
+
+  it('sets aside a stored event 3,000 levels deep: the load commits, names it, and the next load too', async () => {
+    await receive('u1', '{"status":"completed"}');
+    const body = eventText('u9', deep(3000));
+    const key = eventObjectKey(eventKey(new TextEncoder().encode(body)), now);
+    await store.put(
+      key,
+      `{"formatVersion":1,"eventKey":"x","receivedAt":${JSON.stringify(now.toISOString())},"cloudEvent":{},"event":${body}}\n`,
+    );
+    for (const loadId of ['load-a', 'load-b']) {
+      const { marker } = await loadChanged(loadId);
+      const problem = marker.events?.unreadable?.find((u) => u.key === key)?.problem;
+      expect(problem, loadId).toContain('nested deeper than the 64 levels the receiver accepts');
+    }
+    expect(await query('SELECT user_identifier FROM webhook_events')).toEqual([['u1']]);
+  });
+});

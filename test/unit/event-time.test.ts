@@ -48,6 +48,13 @@ describe('the registry learning users whose event times are not usable', () => {
       const first = await registeredUsers(store);
       for (let i = 0; i < odd.length; i++)
         expect(first.get(`user-${i}`)?.lastEventTime).toBe(at.toISOString());
+      // A usable first time is the event's own, earlier than the fold, in its offset as sent.
+      await learnUsers(
+        store,
+        [{ identifier: 'user-9', taskId: null, eventTime: '2026-12-01T10:00:00+05:00' }],
+        at,
+      );
+      expect((await registeredUsers(store)).get('user-9')?.lastEventTime).toBe('2026-12-01T10:00:00+05:00');
       // Within a day ahead of the fold is Atomic's clock, kept; a usable later time replaces the fold time.
       const later = new Date('2026-12-02T10:00:00.000Z');
       await learnUsers(
