@@ -100,8 +100,7 @@ describe("Atomic's retries", () => {
       secret: SECRET,
       clock: () => TIME,
     });
-    // A proxy in front of the receiver: the first 6 requests get 500, the next 6 a dropped
-    // connection, then every request goes through. 4 at a time, the first 4 events fail 3 times.
+    // A proxy in front of the receiver.
     let seen = 0;
     // Per event (by its ce-id), whatever order the senders' attempts arrive in: the first
     // attempt gets 500, the second a dropped connection, the third goes through.
