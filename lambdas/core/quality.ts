@@ -206,8 +206,9 @@ const perUser = (load: LoadFigures, table: string) => (load.rowsByTable[table] ?
  *   user, times this load's loaded users, is the table's trailing median.
  * - A table that stays empty, or down to a trickle, stays quiet: once its trailing median itself
  *   is too low to judge (0, or under `minExpectedRows`: it has been low for about half the
- *   window), a low table is judged against the newest `trailingLoads` earlier loads that were not
- *   low, past up to DEAD_FEED_LOADS low ones. A load with rows between two outages is one of
+ *   window), the table is judged against the newest `trailingLoads` earlier loads that were not
+ *   low, past up to DEAD_FEED_LOADS low ones (so a feed back at a fraction of its level after an
+ *   outage is quiet too). A load with rows between two outages is one of
  *   those, so a single recovery does not make the next outage the new normal. A feed that was
  *   never fed, or was always small, is never quiet.
  * - Not judged (no median): fewer than `minTrailingLoads` loads to compare with, or a load that
@@ -244,10 +245,11 @@ export function tableTrends(
     const low = (n: number) => n === 0 || n < minExpected;
     let base = win;
     let emptySince: string | undefined;
-    if (low(rows) && low(median(win.map((l) => perUser(l, table))) * users)) {
-      // Low now and for most of the window (a feed gone dead or down to a trickle): compare with
-      // the loads that were not low, newest first, past the low ones (a load with rows between
-      // two outages is one of them, so one blip does not make the outage the new normal).
+    if (low(median(win.map((l) => perUser(l, table))) * users)) {
+      // Low for most of the window (a feed gone dead or down to a trickle, maybe back now at a
+      // fraction of its level): compare with the loads that were not low, newest first, past the
+      // low ones (a load with rows between two outages is one of them, so one blip does not make
+      // the outage the new normal, and an outage does not make a partial recovery the normal).
       const mine = fetched(usable, table);
       const fed = mine.filter((l) => !low(perUser(l, table) * users)).slice(0, settings.trailingLoads);
       const newest = fed.length === 0 ? -1 : mine.indexOf(fed[0]!);
@@ -267,7 +269,9 @@ export function tableTrends(
       trailingLoads: base.length,
       ratio,
       quiet: ratio !== undefined && ratio < settings.quietFraction,
-      ...(emptySince === undefined || ratio === undefined ? {} : { emptySince }),
+      ...(emptySince === undefined || !(ratio !== undefined && ratio < settings.quietFraction)
+        ? {}
+        : { emptySince }),
     };
   });
 }
@@ -508,13 +512,13 @@ function enoughEarlier(
   const unfetched = unfetchedResources(load);
   const fetched = fetchedIn(usable);
   for (const table of tables) {
-    if (!isFeedTable(table) || !low(load.rowsByTable[table] ?? 0)) continue;
+    if (!isFeedTable(table)) continue;
     // Not judged in this load (tableTrends): nothing to look for.
     if (unfetched.has(resourceOf(table))) continue;
     const win = fetched(window, table);
     // Not fetched in the whole window: not judged either (tableTrends), nothing to look for.
     if (win.length === 0 || !low(median(win.map((l) => perUser(l, table))) * users)) continue;
-    // Low now and in most of the window: the newest `n` loads that were not low are wanted too,
+    // Low in most of the window: the newest `n` loads that were not low are wanted too,
     // past as many as DEAD_FEED_LOADS low ones; a table low in all of those loads (never fed,
     // or dead longer) is not judged and needs nothing more. Loads that did not fetch it are
     // passed over; the scan still stops DEAD_FEED_LOADS + n loads back whatever they were.

@@ -475,6 +475,26 @@ describe('review of the quiet-feed rule', () => {
     }
   });
 
+  it('flags a feed back at a fraction of its level after an outage, and clears once it is back in full', () => {
+    const reports = [1, 2, 3, 4, 5, 6, 7].map((d) => daily(d, 1000));
+    for (let d = 8; d <= 12; d += 1) reports.push(daily(d, 0));
+    reports.push(daily(13, 200), daily(14, 0), daily(15, 60), daily(16, 1000));
+    const judged = reports.slice(12).map((current) => {
+      const t = loadSignals(current, earlierLoads(current, reports, settings), settings).tables.find(
+        (x) => x.table === 'orders',
+      )!;
+      return [t.rows, t.trailingMedian, t.quiet, t.emptySince !== undefined];
+    });
+    // Against the loads before the outage (1000), not the outage's median of 0 (unjudged, so the
+    // alarm went back to OK while the feed ran at 20%).
+    expect(judged).toEqual([
+      [200, 1000, true, true],
+      [0, 1000, true, true],
+      [60, 1000, true, true],
+      [1000, 1000, false, false],
+    ]);
+  });
+
   it('keeps flagging a feed down to a trickle (under minExpectedRows), not only one gone to zero', () => {
     const reports = [1, 2, 3, 4, 5, 6, 7].map((d) => daily(d, 1000));
     for (let d = 8; d <= 30; d += 1) reports.push(daily(d, 2));
