@@ -51,7 +51,7 @@ export type QualityFlag =
       readonly emptySince?: string;
     }
   | { readonly kind: 'endpoint_unavailable'; readonly resource: string }
-  | { readonly kind: 'outside_window'; readonly runSeconds: number };
+  | { readonly kind: 'outside_window'; readonly runSeconds: number; readonly windowSeconds: number };
 
 export interface LoadQuality {
   readonly loadId: string;
@@ -167,7 +167,13 @@ export function qualityReport(
           (resource) => ({ kind: 'endpoint_unavailable', resource }) as const,
         ),
         ...(signals.outsideWindow
-          ? [{ kind: 'outside_window', runSeconds: round(signals.runSeconds) } as const]
+          ? [
+              {
+                kind: 'outside_window',
+                runSeconds: round(signals.runSeconds),
+                windowSeconds: runWindowOf(load, settings) ?? 0,
+              } as const,
+            ]
           : []),
       ];
       const facts = seriesFacts(load);
@@ -234,7 +240,7 @@ export function flagWords(flag: QualityFlag): string {
     case 'endpoint_unavailable':
       return `endpoint unavailable: ${flag.resource}`;
     case 'outside_window':
-      return `committed ${flag.runSeconds} s after its start, outside the window`;
+      return `committed ${flag.runSeconds} s after its start, outside its ${flag.windowSeconds} s window`;
   }
 }
 
