@@ -52,7 +52,14 @@ export interface AdaptiveConcurrency extends ConcurrencyControl {
    * `cappedMs`: how long (ms, summed over windows) the rate needed more users than `max`, so
    * the client-side rate limit could not be reached by adapting.
    */
-  state(): { latencyMs: number | undefined; limit: number; max: number; cappedMs: number };
+  state(): {
+    latencyMs: number | undefined;
+    limit: number;
+    max: number;
+    cappedMs: number;
+    /** The highest latency (ms) measured while capped: what the note's reachable rate uses. */
+    cappedLatencyMs: number | undefined;
+  };
 }
 
 export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): AdaptiveConcurrency {
@@ -71,6 +78,7 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
   let limit = need(settings.initialLatencyMs);
   let latencyMs: number | undefined;
   let cappedMs = 0;
+  let cappedLatencyMs: number | undefined;
   let active = 0;
   let busyMs = 0;
   let at = options.now();
@@ -85,7 +93,10 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
     if (now - window.start < settings.windowMs || requests < settings.windowRequests) return;
     const perRequest = Math.max(0, busyMs - window.busyMs - (counters.waitedMs - window.waitedMs)) / requests;
     latencyMs = latencyMs === undefined ? perRequest : (latencyMs + perRequest) / 2;
-    if (Number.isFinite(rate) && unclamped(latencyMs) > max) cappedMs += now - window.start;
+    if (Number.isFinite(rate) && unclamped(latencyMs) > max) {
+      cappedMs += now - window.start;
+      cappedLatencyMs = Math.max(cappedLatencyMs ?? 0, latencyMs);
+    }
     const target = need(latencyMs);
     limit = target >= limit ? target : Math.max(target, Math.floor(limit * 0.75));
     window = { start: now, busyMs, ...counters };
@@ -101,7 +112,7 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
       advance();
       active = count;
     },
-    state: () => ({ latencyMs, limit, max, cappedMs }),
+    state: () => ({ latencyMs, limit, max, cappedMs, cappedLatencyMs }),
   };
 }
 
@@ -114,11 +125,15 @@ export function cappedConcurrencyNote(
   ratePerSecond: number,
   minCappedMs = 2000,
 ): string | undefined {
-  if (state.cappedMs < minCappedMs || state.latencyMs === undefined || state.latencyMs <= 0) return undefined;
-  const reachable = Math.floor((state.max * 1000) / state.latencyMs);
+  const latency = state.cappedLatencyMs;
+  if (state.cappedMs < minCappedMs || latency === undefined || latency <= 0) return undefined;
+  const reachable = Math.floor((state.max * 1000) / latency);
+  // Only when it really held the rate back (a note saying 6,382 req/s is "below" 500 misleads).
+  if (reachable >= ratePerSecond) return undefined;
   return (
     `users in flight stayed at the adaptive maximum of ${state.max} for ${Math.round(state.cappedMs / 1000)} s: ` +
-    `at the measured ${Math.round(state.latencyMs)} ms a request they sustain about ${reachable} req/s, ` +
-    `below the rate limit of ${ratePerSecond} req/s; set --concurrency higher to use more of it`
+    `at up to ${Math.round(latency)} ms a request (PayLink's answers, 429 waits and this process's own work) ` +
+    `they sustain about ${reachable} req/s, below the rate limit of ${ratePerSecond} req/s; a higher --concurrency ` +
+    `uses more of it when PayLink is slow, not when this machine is busy`
   );
 }
