@@ -136,13 +136,18 @@ export function createLocalStore(rootDir: string): ObjectStore {
     }
   }
 
-  async function list(prefix: string): Promise<string[]> {
+  /**
+   * Visits the files under `prefix` (keys starting with it), temporary ones (`temp`) or the
+   * others, descending only where such keys can be.
+   */
+  async function walkFiles(
+    prefix: string,
+    temp: boolean,
+    visit: (key: string, dir: string, name: string) => Promise<void>,
+  ): Promise<void> {
     assertListPrefix(prefix);
     const startKey = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
-    const keys: string[] = [];
-    // Only descend where keys under the prefix can be.
     const relevant = (dirKey: string) => prefix.startsWith(`${dirKey}/`) || `${dirKey}/`.startsWith(prefix);
-
     const walk = async (dirKey: string): Promise<void> => {
       const dir = dirKey === '' ? root : join(root, ...dirKey.split('/'));
       let entries: Dirent[];
@@ -156,13 +161,19 @@ export function createLocalStore(rootDir: string): ObjectStore {
         const key = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
         if (entry.isDirectory()) {
           if (relevant(key)) await walk(key);
-        } else if (entry.isFile() && !TEMP_FILE.test(entry.name) && key.startsWith(prefix)) {
-          keys.push(key);
+        } else if (entry.isFile() && TEMP_FILE.test(entry.name) === temp && key.startsWith(prefix)) {
+          await visit(key, dir, entry.name);
         }
       }
     };
-
     await walk(startKey);
+  }
+
+  async function list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    await walkFiles(prefix, false, async (key) => {
+      keys.push(key);
+    });
     return keys.sort(compareKeys);
   }
 
@@ -210,30 +221,12 @@ export function createLocalStore(rootDir: string): ObjectStore {
 
   /** The temporary files under `prefix` (a commit's staging): no write of them can still finish. */
   async function discardUnfinished(prefix: string): Promise<void> {
-    assertListPrefix(prefix);
-    const startKey = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
-    const walk = async (dirKey: string): Promise<void> => {
-      const dir = dirKey === '' ? root : join(root, ...dirKey.split('/'));
-      let entries: Dirent[];
-      try {
-        entries = await readdir(dir, { withFileTypes: true });
-      } catch (error) {
-        if (isMissing(error)) return;
-        throw failure(prefix, 'list', error);
-      }
-      for (const entry of entries) {
-        const key = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
-        if (entry.isDirectory()) {
-          if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix)) await walk(key);
-        } else if (entry.isFile() && TEMP_FILE.test(entry.name) && key.startsWith(prefix)) {
-          await unlink(join(dir, entry.name)).catch((error: unknown) => {
-            if (!isMissing(error)) throw failure(key, 'delete', error);
-          });
-          await pruneFrom(dir);
-        }
-      }
-    };
-    await walk(startKey);
+    await walkFiles(prefix, true, async (key, dir, name) => {
+      await unlink(join(dir, name)).catch((error: unknown) => {
+        if (!isMissing(error)) throw failure(key, 'delete', error);
+      });
+      await pruneFrom(dir);
+    });
   }
 
   return {
