@@ -197,6 +197,27 @@ export function loadedUsers(load: Pick<LoadFigures, 'users' | 'failedUserCount'>
 const perUser = (load: LoadFigures, table: string) => (load.rowsByTable[table] ?? 0) / loadedUsers(load);
 
 /**
+ * Rows too few to judge a table by or to compare it with: none, or under `minExpectedRows`
+ * (MIN_EXPECTED_ROWS). One rule for the judgement (`tableTrends`) and the scan that reads the
+ * loads it needs (`enoughEarlier`).
+ */
+function isLow(rows: number, settings: Pick<QualitySettings, 'minExpectedRows'>): boolean {
+  return rows === 0 || rows < (settings.minExpectedRows ?? MIN_EXPECTED_ROWS);
+}
+
+/** The median of a table's rows per loaded user over `loads`, times `users`. */
+const scaledMedian = (loads: readonly LoadFigures[], table: string, users: number) =>
+  median(loads.map((l) => perUser(l, table))) * users;
+
+/** Of `loads`, in their order, those whose rows of `table` scaled to `users` were not low. */
+const fedLoads = <T extends LoadFigures>(
+  loads: readonly T[],
+  table: string,
+  users: number,
+  settings: Pick<QualitySettings, 'minExpectedRows'>,
+): T[] => loads.filter((l) => !isLow(perUser(l, table) * users, settings));
+
+/**
  * Rows of each feed table against its trailing median. `earlier`: committed loads of the same
  * series committed before `load`, newest commit first (`scanEarlier`).
  *
@@ -240,18 +261,15 @@ export function tableTrends(
     const win = fetched(window, table);
     if (win.length < Math.max(1, settings.minTrailingLoads) || users === 0)
       return { ...unjudged, trailingLoads: win.length };
-    const minExpected = settings.minExpectedRows ?? MIN_EXPECTED_ROWS;
-    // Too few rows to call missing ones quiet (and never a median of 0: 0/0 is no ratio).
-    const low = (n: number) => n === 0 || n < minExpected;
     let base = win;
     let emptySince: string | undefined;
-    if (low(median(win.map((l) => perUser(l, table))) * users)) {
+    if (isLow(scaledMedian(win, table, users), settings)) {
       // Low for most of the window (a feed gone dead or down to a trickle, maybe back now at a
       // fraction of its level): compare with the loads that were not low, newest first, past the
       // low ones (a load with rows between two outages is one of them, so one blip does not make
       // the outage the new normal, and an outage does not make a partial recovery the normal).
       const mine = fetched(usable, table);
-      const fed = mine.filter((l) => !low(perUser(l, table) * users)).slice(0, settings.trailingLoads);
+      const fed = fedLoads(mine, table, users, settings).slice(0, settings.trailingLoads);
       const newest = fed.length === 0 ? -1 : mine.indexOf(fed[0]!);
       if (newest >= 0 && newest <= DEAD_FEED_LOADS && fed.length >= settings.minTrailingLoads) {
         base = fed;
@@ -260,8 +278,9 @@ export function tableTrends(
         emptySince = newest === 0 ? load.loadId : mine[newest - 1]!.loadId;
       }
     }
-    const trailingMedian = median(base.map((l) => perUser(l, table))) * users;
-    const ratio = low(trailingMedian) ? undefined : rows / trailingMedian;
+    const trailingMedian = scaledMedian(base, table, users);
+    // Too few rows to call missing ones quiet (and never a median of 0: 0/0 is no ratio).
+    const ratio = isLow(trailingMedian, settings) ? undefined : rows / trailingMedian;
     return {
       table,
       rows,
@@ -505,8 +524,6 @@ function enoughEarlier(
   const users = loadedUsers(load);
   // Not judged (tableTrends): nothing to look for.
   if (users === 0) return true;
-  const minExpected = settings.minExpectedRows ?? MIN_EXPECTED_ROWS;
-  const low = (rows: number) => rows === 0 || rows < minExpected;
   const window = usable.slice(0, n);
   const tables = new Set([...(load.resources ?? []), ...knownTables, ...fedTables(found)]);
   const unfetched = unfetchedResources(load);
@@ -517,14 +534,14 @@ function enoughEarlier(
     if (unfetched.has(resourceOf(table))) continue;
     const win = fetched(window, table);
     // Not fetched in the whole window: not judged either (tableTrends), nothing to look for.
-    if (win.length === 0 || !low(median(win.map((l) => perUser(l, table))) * users)) continue;
+    if (win.length === 0 || !isLow(scaledMedian(win, table, users), settings)) continue;
     // Low in most of the window: the newest `n` loads that were not low are wanted too,
     // past as many as DEAD_FEED_LOADS low ones; a table low in all of those loads (never fed,
     // or dead longer) is not judged and needs nothing more. Loads that did not fetch it are
     // passed over; the scan still stops DEAD_FEED_LOADS + n loads back whatever they were.
     if (usable.length > DEAD_FEED_LOADS + n) continue;
     const mine = fetched(usable, table);
-    const fed = mine.filter((l) => !low(perUser(l, table) * users)).length;
+    const fed = fedLoads(mine, table, users, settings).length;
     if (fed >= n || (fed === 0 && mine.length > DEAD_FEED_LOADS)) continue;
     return false;
   }
