@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { main } from '#cli/main.ts';
 import type { LakeStatus } from '#cli/status-command.ts';
-import { loadIdFromTime } from '#core/layout.ts';
 import { parseStackConfig } from '#infra/config.ts';
+import { dailyReport, putCommitted } from '#test/helpers/daily-report.ts';
 import { captureIo, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
 let scratch: Scratch;
@@ -19,33 +19,6 @@ let lake: string;
 /** A folder holding the stack's cdk.json, as a CDK app's folder does. */
 let app: string;
 let cdkJson: string;
-
-/** A committed load's report: 100 users, the rows given, in the `daily` series. */
-function report(day: number, orders: number) {
-  const startedAt = `2026-11-${String(day).padStart(2, '0')}T03:00:00.000Z`;
-  const loadId = loadIdFromTime(new Date(startedAt));
-  return {
-    formatVersion: 1,
-    loadId,
-    dt: startedAt.slice(0, 10),
-    startedAt,
-    committedAt: startedAt.replace('T03:00', 'T03:20'),
-    resources: ['accounts', 'orders'],
-    users: 100,
-    failedUserCount: 0,
-    failedUsers: [],
-    missingBatches: [],
-    requests: 300,
-    rowsByTable: { accounts: 100, orders, user_loads: 200 },
-    files: [],
-    schemaVersion: 1,
-    schemaChanges: [],
-    nonFiniteValues: 0,
-    endpointFindings: [],
-    schedule: 'daily',
-    usersSelection: 'all',
-  };
-}
 
 /** The stack config of a cdk.json, `dataQuality` as given. */
 const stackJson = (dataQuality: unknown) =>
@@ -56,12 +29,9 @@ beforeAll(async () => {
   lake = scratch.path('lake');
   const store = createLocalStore(lake);
   // 30 orders per load, then 24: 0.8 x the median. Quiet below 0.9, not below 0.5.
-  const reports = [1, 2, 3].map((d) => report(d, 30));
-  reports.push(report(4, 24));
-  for (const r of reports) {
-    await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
-    await store.put(`_dlt_loads/${r.loadId}.parquet`, new Uint8Array([1]));
-  }
+  const reports = [1, 2, 3].map((d) => dailyReport(d, 30));
+  reports.push(dailyReport(4, 24));
+  await putCommitted(store, reports);
   app = scratch.path('app');
   await mkdir(app, { recursive: true });
   cdkJson = join(app, 'cdk.json');
@@ -106,11 +76,8 @@ describe('status with the stack config', () => {
     const two = scratch.path('two-schedules');
     const store = createLocalStore(two);
     // Both commit 20 minutes after their slot: inside a daily run's window, outside a 15-minute one's.
-    const loads = [report(5, 30), { ...report(6, 30), schedule: 'quarter-hourly' }];
-    for (const r of loads) {
-      await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
-      await store.put(`_dlt_loads/${r.loadId}.parquet`, new Uint8Array([1]));
-    }
+    const loads = [dailyReport(5, 30), { ...dailyReport(6, 30), schedule: 'quarter-hourly' }];
+    await putCommitted(store, loads);
     const schedules = [
       { name: 'daily', expression: 'cron(0 3 * * ? *)', expectedPeriodHours: 24, users: 'all' },
       { name: 'quarter-hourly', expression: 'rate(15 minutes)', users: 'all' },

@@ -7,46 +7,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import type { LakeStatus } from '#cli/status-command.ts';
-import { loadIdFromTime } from '#core/layout.ts';
+import { dailyReport, putCommitted } from '#test/helpers/daily-report.ts';
 import { runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
 let scratch: Scratch;
-
-/** A committed load's report: 100 users, 100 accounts, the orders given, in the `daily` series. */
-function report(day: number, orders: number) {
-  const startedAt = `2026-11-${String(day).padStart(2, '0')}T03:00:00.000Z`;
-  const loadId = loadIdFromTime(new Date(startedAt));
-  return {
-    formatVersion: 1,
-    loadId,
-    dt: startedAt.slice(0, 10),
-    startedAt,
-    committedAt: startedAt.replace('T03:00', 'T03:20'),
-    resources: ['accounts', 'orders'],
-    users: 100,
-    failedUserCount: 0,
-    failedUsers: [],
-    missingBatches: [],
-    requests: 300,
-    rowsByTable: { accounts: 100, orders, user_loads: 200 },
-    files: [],
-    schemaVersion: 1,
-    schemaChanges: [],
-    nonFiniteValues: 0,
-    endpointFindings: [],
-    schedule: 'daily',
-    usersSelection: 'all',
-  };
-}
 
 async function lakeOf(name: string, orders: readonly number[]): Promise<{ lake: string; ids: string[] }> {
   const lake = scratch.path(name);
   const store = createLocalStore(lake);
   const ids: string[] = [];
   for (const [i, n] of orders.entries()) {
-    const r = report(i + 1, n);
-    await store.put(`_loads/${r.loadId}.json`, JSON.stringify(r));
-    await store.put(`_dlt_loads/${r.loadId}.parquet`, new Uint8Array([1]));
+    const r = dailyReport(i + 1, n);
+    await putCommitted(store, [r]);
     ids.push(r.loadId);
   }
   return { lake, ids };
