@@ -417,6 +417,12 @@ async function prepareAndRun(
     // Through the progress: a line drawn already is cleared first, never appended to.
     if (!request.quiet) progress.log(text);
   };
+  // A committed load id is re-run as itself: its data is replaced, its webhook events are not
+  // extended (event-claims.ts): said, so nobody waits for the new events in this load.
+  if (request.loadId !== undefined && (await store.get(dltLoadsKey(loadId))) !== undefined)
+    say(
+      `load ${loadId} is already committed in ${store.description}: this run replaces it, with the webhook events it committed (events received since are left for the next load)\n`,
+    );
   // From here a signal is the load's to handle (finish the users in flight, keep what is staged).
   onStart();
   const exit = io.exit ?? ((code: number) => process.exit(code));

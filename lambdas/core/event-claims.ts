@@ -13,12 +13,16 @@
  *     registry) when that load committed with it (its `_dlt_loads` row exists and its report
  *     names the claim), otherwise abandoned (its holder lost the lock: crashed, or failed and
  *     released it), so its new events go back to the pool;
- *  2. claims every listed event not in `committed.json`, plus the events it committed in an
- *     earlier attempt of the same load id (a re-run replaces a load, its events included);
+ *  2. claims every listed event not in `committed.json` (a load's first claim); a load id that
+ *     claimed before (a re-run of a committed load, an attempt after one that died past its
+ *     claim) claims exactly the events that load holds again, and nothing received since: a
+ *     load id's events are fixed by its first claim (a re-run replaces a load, its events
+ *     included), and newer events wait for the next load, never committed under an older id;
  *  3. writes the claim and its pending marker, then the events' rows as one more staged batch.
  * After its commit point it folds its own claim and releases the lock. A commit that dies
  * anywhere leaves either no claim, or a pending claim that the next holder settles by the rule
- * above: two loads never both commit an event, and a failed load never loses one. A zombie (a
+ * above (its own load's re-run keeps it as its claim, unless another commit settled it first):
+ * two loads never both commit an event, and a failed load never loses one. A zombie (a
  * holder stalled past the lock's ttl and taken over) fails its renewal before its commit point.
  * Claims do not pile up: once folded, older than `claimKeepMs` and with no run of their load id
  * holding a live lease, they are pruned (`pruneClaims`, by the committing holder, from the
@@ -41,6 +45,7 @@ import {
   type TakenEvents,
   takenKeys,
   toRead,
+  type UnreadableEvent,
   withTaken,
 } from './event-log.ts';
 import { readCommittedSchema } from './lake-schema.ts';
@@ -124,6 +129,11 @@ export interface EventClaim {
   readonly copies: readonly EventRef[];
   /** Events unreadable when claimed: kept aside on fold (event-log.ts), to be read again. */
   readonly aside?: readonly EventRef[];
+  /**
+   * A claim of a load id that claimed before (`claimEvents`): it took only that load's events,
+   * not everything listed, so folding it closes no partition.
+   */
+  readonly final?: true;
   /**
    * What the load saw of its users' fetched task ids (task-retirement.ts): folded into the
    * registry with the claim, after its events received before the load started and before the
@@ -245,7 +255,9 @@ async function fold(
   const fresh = claim.events.filter((e) => e.fresh);
   const folded = { ...(state.folded ?? (await foldedSoFar(store))), [claim.loadId]: claim.claimedAt };
   const next: CommittedEvents = {
-    ...withTaken(state, [...fresh, ...claim.copies], claim.today, claim.aside ?? asideRefs(state)),
+    ...withTaken(state, [...fresh, ...claim.copies], claim.today, claim.aside ?? asideRefs(state), {
+      close: claim.final !== true,
+    }),
     folded,
   };
   await writeJson(store, EVENT_CLAIMS.committedKey, next);
@@ -363,23 +375,42 @@ async function committedEventsOf(
   return refs;
 }
 
+/** What `settlePending` leaves this load: the lake's committed events and this load's own. */
+interface Settled {
+  readonly state: CommittedEvents;
+  /** The events this load holds already: committed by an earlier attempt, or claimed by `unsettled`. */
+  readonly kept: ClaimedEvent[];
+  /** This load's own claim, pending: its attempt died before its commit point. */
+  readonly unsettled?: EventClaim;
+  /** This load id claimed events before (a claim of it exists, or its committed rows hold events). */
+  readonly claimedBefore?: boolean;
+}
+
 /**
  * Settles other loads' pending claims (see the file comment), and this load's own earlier one:
- * returns the events this load committed before (re-committed by this attempt).
+ * returns the events this load committed before (re-committed by this attempt), or, when its
+ * own claim is still pending, that claim as it was.
  */
 async function settlePending(
   store: ObjectStore,
   loadId: string,
   at: Date,
   reader: PartReader | undefined,
-): Promise<{ state: CommittedEvents; kept: ClaimedEvent[] }> {
+): Promise<Settled> {
   let state: CommittedEvents =
     (await readJson<CommittedEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  let unsettled: EventClaim | undefined;
   for (const key of await store.list(EVENT_CLAIMS.pendingPrefix)) {
     const other = key.slice(EVENT_CLAIMS.pendingPrefix.length);
     const claim = await readJson<EventClaim>(store, claimKey(other));
     if (claim !== undefined && (await committedWith(store, claim))) {
       state = await fold(store, state, claim, at);
+    } else if (claim !== undefined && other === loadId) {
+      // This load's own attempt died between its claim and its commit point, and no other
+      // commit settled it since (its marker is still here): none of its events was committed by
+      // anyone else, so this attempt commits exactly them again (no event received since).
+      unsettled = claim;
+      continue;
     } else if (claim !== undefined) {
       // Abandoned: its new events go back to the pool; what an earlier commit of that load
       // id holds stays its own (a re-run of it commits them again).
@@ -398,13 +429,16 @@ async function settlePending(
     }
     await store.delete([key]);
   }
+  if (unsettled !== undefined) return { state, kept: [...unsettled.events], unsettled };
   const mine = await readJson<EventClaim>(store, claimKey(loadId));
-  if (mine !== undefined) return { state, kept: mine.events.map((e) => ({ ...e, fresh: false })) };
+  if (mine !== undefined)
+    return { state, kept: mine.events.map((e) => ({ ...e, fresh: false })), claimedBefore: true };
   // No claim: a first run, or a re-run of a load whose claim was pruned (its rows tell).
   const refs = await committedEventsOf(store, loadId, reader);
   const { events } = await readEvents(store, refs);
   return {
     state,
+    claimedBefore: refs.length > 0,
     kept: events.map((e) => ({
       dt: e.dt,
       key: e.key,
@@ -454,47 +488,26 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
   const lock = await takeLock(loadId, deps);
   try {
     const now = deps.clock();
-    const { state, kept } = await settlePending(store, loadId, now, deps.reader);
-    const listed = await listEvents(store, state.from, today);
-    const committed = takenKeys(state);
-    const keptKeys = new Set(kept.map((e) => e.key));
-    // The listed events no load committed, and those set aside before (read again: repaired?).
-    const candidates = toRead(listed, state, keptKeys);
-    const read = await readEvents(store, candidates);
-    const events = read.events;
-    const aside = read.unreadable.filter((u) => !u.gone);
-    const fresh: EventRef[] = events.map(({ dt, key }) => ({ dt, key }));
-    const freshKeys = new Set(fresh.map((r) => r.key));
-    const inState = new Set(Object.entries(state.dts).flatMap(([dt, keys]) => keys.map((k) => `${dt}/${k}`)));
-    const copies = listed.filter(
-      (r) => !freshKeys.has(r.key) && !inState.has(`${r.dt}/${r.key}`) && committed.has(r.key),
-    );
-    const claim: EventClaim = {
-      formatVersion: 1,
-      loadId,
-      claimedAt: now.toISOString(),
-      today,
-      events: [
-        ...kept,
-        ...events.map((e) => ({
-          dt: e.dt,
-          key: e.key,
-          identifier: e.identifier,
-          taskId: e.taskId,
-          eventTime: e.eventTime,
-          receivedAt: e.receivedAt,
-          fresh: true,
-        })),
-      ],
-      copies,
-      aside: aside.map(({ dt, key }) => ({ dt, key })),
-      ...(deps.tasks === undefined ? {} : { tasks: deps.tasks }),
-    };
+    const settled = await settlePending(store, loadId, now, deps.reader);
+    const { state } = settled;
+    // A load id's events are fixed by its first claim: a re-run of a committed load, or an
+    // attempt after one that died past its claim, commits exactly the events that load holds,
+    // never events received since (they would be committed under an older load id than loads
+    // already committed, where a reader that follows load ids misses them). They wait for the
+    // next load. A load that has a report but never claimed (it committed no event) takes none.
+    const final =
+      settled.unsettled !== undefined ||
+      settled.claimedBefore === true ||
+      (await store.get(loadMarkerKey(loadId))) !== undefined;
+    const { claim, staged, aside, unreadableKept } = final
+      ? await finalClaim(store, loadId, now, today, settled)
+      : await newClaim(store, loadId, now, today, settled);
+    const withTasks: EventClaim = deps.tasks === undefined ? claim : { ...claim, tasks: deps.tasks };
     // Nothing to commit, and the set-aside events unchanged (none before, none now): no claim.
     if (
-      claim.tasks === undefined &&
-      claim.events.length === 0 &&
-      copies.length === 0 &&
+      withTasks.tasks === undefined &&
+      withTasks.events.length === 0 &&
+      withTasks.copies.length === 0 &&
       aside.length === 0 &&
       asideRefs(state).length === 0
     ) {
@@ -502,22 +515,123 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
       await lock.release();
       return undefined;
     }
-    await writeJson(store, claimKey(loadId), claim);
+    await writeJson(store, claimKey(loadId), withTasks);
     await store.put(pendingKey(loadId), '');
-    // An event this load committed before that is unreadable now (damaged since): reported, not re-staged.
-    const again = await readEvents(store, kept);
-    const all = [...again.events, ...events].sort(byReceipt);
-    const manifest = all.length === 0 ? undefined : await stageEvents(plan, all, deps);
+    const manifest = staged.length === 0 ? undefined : await stageEvents(plan, staged, deps);
     await lock.renew();
-    const unreadable = [...aside, ...again.unreadable].map((u) => ({
+    const unreadable = [...aside, ...unreadableKept].map((u) => ({
       key: eventObjectKeyOf(u),
       problem: u.problem,
     }));
-    return { claim, lock, manifest, unreadable };
+    return { claim: withTasks, lock, manifest, unreadable };
   } catch (error) {
     await lock.release().catch(() => undefined);
     throw error;
   }
+}
+
+/** A claim as `claimEvents` writes it, the events to stage, and what could not be read. */
+interface ClaimDraft {
+  readonly claim: EventClaim;
+  /** The claimed events read back, in receipt order: the rows of `webhook_events`. */
+  readonly staged: readonly LoadedEvent[];
+  /** Stored events set aside by this claim (reported). */
+  readonly aside: readonly UnreadableEvent[];
+  /** Events this load committed before that cannot be read now (damaged since): reported, not staged. */
+  readonly unreadableKept: readonly UnreadableEvent[];
+}
+
+const claimedOf = (e: LoadedEvent, fresh: boolean): ClaimedEvent => ({
+  dt: e.dt,
+  key: e.key,
+  identifier: e.identifier,
+  taskId: e.taskId,
+  eventTime: e.eventTime,
+  receivedAt: e.receivedAt,
+  fresh,
+});
+
+/** A load's first claim: the events it committed before (none) plus every event no load committed. */
+async function newClaim(
+  store: ObjectStore,
+  loadId: string,
+  now: Date,
+  today: string,
+  { state, kept }: Settled,
+): Promise<ClaimDraft> {
+  const listed = await listEvents(store, state.from, today);
+  const committed = takenKeys(state);
+  const keptKeys = new Set(kept.map((e) => e.key));
+  // The listed events no load committed, and those set aside before (read again: repaired?).
+  const candidates = toRead(listed, state, keptKeys);
+  const read = await readEvents(store, candidates);
+  const events = read.events;
+  const aside = read.unreadable.filter((u) => !u.gone);
+  const freshKeys = new Set(events.map((e) => e.key));
+  const inState = new Set(Object.entries(state.dts).flatMap(([dt, keys]) => keys.map((k) => `${dt}/${k}`)));
+  const copies = listed.filter(
+    (r) => !freshKeys.has(r.key) && !inState.has(`${r.dt}/${r.key}`) && committed.has(r.key),
+  );
+  // An event this load committed before that is unreadable now (damaged since): reported, not re-staged.
+  const again = await readEvents(store, kept);
+  return {
+    claim: {
+      formatVersion: 1,
+      loadId,
+      claimedAt: now.toISOString(),
+      today,
+      events: [...kept, ...events.map((e) => claimedOf(e, true))],
+      copies,
+      aside: aside.map(({ dt, key }) => ({ dt, key })),
+    },
+    staged: [...again.events, ...events].sort(byReceipt),
+    aside,
+    unreadableKept: again.unreadable,
+  };
+}
+
+/**
+ * The claim of a load id that claimed before (see `claimEvents`): the same events, and nothing
+ * listed since. It closes no partition (`final`: it did not take all it could list), and keeps
+ * the lake's set-aside events aside (one readable now is taken by the next load, not this one).
+ */
+async function finalClaim(
+  store: ObjectStore,
+  loadId: string,
+  now: Date,
+  today: string,
+  { state, kept, unsettled }: Settled,
+): Promise<ClaimDraft> {
+  const again = await readEvents(store, kept);
+  // A pending event of its own that cannot be read now is not committed: set aside with the others.
+  const ownAside = again.unreadable.filter((u) => !u.gone && kept.some((e) => e.fresh && e.key === u.key));
+  const lost = new Set(again.unreadable.map((u) => u.key));
+  const events = kept.filter((e) => !(e.fresh && lost.has(e.key)));
+  // Set aside by the lake's earlier loads, and by this load's own pending claim (not folded yet).
+  const asideBefore = [
+    ...new Map([...asideRefs(state), ...(unsettled?.aside ?? [])].map((r) => [r.key, r])).values(),
+  ];
+  const earlier = await readEvents(store, asideBefore);
+  const gone = new Set(earlier.unreadable.filter((u) => u.gone).map((u) => u.key));
+  const aside = [...earlier.unreadable.filter((u) => !u.gone), ...ownAside];
+  return {
+    claim: {
+      formatVersion: 1,
+      loadId,
+      claimedAt: now.toISOString(),
+      today,
+      final: true,
+      events,
+      copies: unsettled?.copies ?? [],
+      aside: [
+        ...asideBefore.filter((r) => !gone.has(r.key)),
+        ...ownAside.map(({ dt, key }) => ({ dt, key })),
+      ],
+    },
+    staged: again.events.sort(byReceipt),
+    aside,
+    unreadableKept: again.unreadable.filter((u) => !ownAside.includes(u)),
+  };
 }
 
 /**

@@ -335,6 +335,12 @@ export function withTaken(
   today: string,
   /** The events set aside by this run (it read every earlier one again): replaces `taken.aside`. */
   aside: readonly EventRef[] = asideRefs(taken),
+  /**
+   * Close the partitions before `today - keepDays` (the default). False for a consumer that did
+   * not take everything it could list (a re-run's claim): an event left in such a partition
+   * would otherwise never be listed again.
+   */
+  { close = true }: { close?: boolean } = {},
 ): TakenEvents {
   const dts = new Map<string, Set<string>>(
     Object.entries(taken.dts).map(([dt, keys]) => [dt, new Set(keys)]),
@@ -345,11 +351,11 @@ export function withTaken(
     keys.add(ref.key);
     dts.set(ref.dt, keys);
   }
-  const from = addDays(today, -EVENT_LOG.keepDays);
+  const from = close ? addDays(today, -EVENT_LOG.keepDays) : taken.from;
   const kept: Record<string, string[]> = {};
   for (const [dt, keys] of [...dts].sort(([a], [b]) => (a < b ? -1 : 1)))
-    if (dt >= from) kept[dt] = [...keys].sort();
-  const next = taken.from !== undefined && taken.from > from ? taken.from : from;
+    if (from === undefined || dt >= from) kept[dt] = [...keys].sort();
+  const next = taken.from !== undefined && (from === undefined || taken.from > from) ? taken.from : from;
   const takenNow = new Set([...Object.values(kept).flat(), ...listed.map((r) => r.key)]);
   const asideByDt: Record<string, string[]> = {};
   for (const ref of aside)
@@ -358,7 +364,7 @@ export function withTaken(
   const sortedAside = Object.fromEntries(Object.entries(asideByDt).sort(([a], [b]) => (a < b ? -1 : 1)));
   return {
     formatVersion: 1,
-    from: next,
+    ...(next === undefined ? {} : { from: next }),
     dts: kept,
     ...(Object.keys(sortedAside).length === 0 ? {} : { aside: sortedAside }),
   };

@@ -133,6 +133,15 @@ describe('re-running a changed load', () => {
     ]);
     expect(next.code, next.stderr).toBe(0);
     expect(await usersOfLoad(lake, 'second')).toEqual([c]);
+    // Each event committed once, by the load that first claimed it: c's event received after
+    // `first` committed is not committed under `first` by its re-run, but by `second`.
+    const events = await withLake(lake, async (q) => {
+      const { rows } = await q.query(
+        'SELECT _dlt_load_id, user_identifier FROM webhook_events ORDER BY 1, 2',
+      );
+      return rows.map(([load, user]) => [String(load), String(user)]);
+    });
+    expect(events).toEqual([...[a, b].sort().map((u) => ['first', u]), ['second', c]]);
   }, 60_000);
 
   it('refuses a users-list re-run of a committed changed load, leaving its users and their state alone', async () => {

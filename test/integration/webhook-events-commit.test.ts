@@ -59,6 +59,27 @@ async function receiveBody(body: string, receivedAt: Date = now): Promise<string
   return outcome.stored;
 }
 
+/** The document the receiver stores for an event of `identifier` (to repair a damaged object by hand). */
+async function storedDocumentOf(identifier: string, n: number): Promise<string> {
+  const folder = await mkdtemp(join(tmpdir(), 'webhook-events-doc-'));
+  try {
+    const scratch = createLocalStore(folder);
+    const body = eventBody(identifier, n);
+    const outcome = await receiveWebhook(
+      {
+        headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, SECRET) },
+        body: new TextEncoder().encode(body),
+      },
+      { store: scratch, secret: SECRET, receivedAt: now },
+    );
+    if (outcome.kind !== 'accepted') throw new Error(`not accepted: ${outcome.reason}`);
+    const [key] = await scratch.list('_events/');
+    return new TextDecoder().decode(await scratch.get(key!));
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
 async function receive(identifier: string, n: number, data: Record<string, unknown> = {}): Promise<void> {
   await receiveBody(eventBody(identifier, n, data));
 }
@@ -218,18 +239,75 @@ describe('webhook_events is committed with each load', () => {
     ]);
   });
 
-  it('keeps the events of a committed load when that load id is re-run, without duplicating them', async () => {
+  it('re-runs a committed load id with exactly its events: those received since wait for the next load', async () => {
+    const damaged = `_events/dt=2026-12-01/${'d'.repeat(64)}.json`;
     await receive('u1', 1);
-    await load('load-a');
+    await store.put(damaged, '{"cut short'); // set aside: unreadable, kept, reported
+    const first = await load('load-a');
+    expect(first.events?.unreadable?.map((u) => u.key)).toEqual([damaged]);
     now = new Date(now.getTime() + 60_000);
     await receive('u2', 2);
-    await load('load-a'); // replaces load-a: its old event, and the new one
+    const rerun = await load('load-a'); // replaces load-a: its own event, nothing newer
+    expect(rerun.events?.count).toBe(1);
+    expect(rerun.events?.unreadable?.map((u) => u.key)).toEqual([damaged]);
+    expect((await history()).map((r) => [r.load, r.seq])).toEqual([['load-a', 1]]);
 
-    const rows = await history();
-    expect(rows.map((r) => [r.load, r.seq])).toEqual([
+    // Repaired: not load-a's either (it was not when load-a claimed); the next load takes it.
+    await store.put(damaged, await storedDocumentOf('u3', 3));
+    const again = await load('load-a');
+    expect(again.events?.unreadable).toBeUndefined();
+    expect((await history()).map((r) => [r.load, r.seq])).toEqual([['load-a', 1]]);
+    await load('load-b');
+    await load('load-a'); // and once more: still only its own
+    expect((await history()).map((r) => [r.load, r.seq])).toEqual([
+      ['load-a', 1],
+      ['load-b', 2],
+      ['load-b', 3],
+    ]);
+  });
+
+  it('re-runs a committed load that committed no event without taking the events received since', async () => {
+    await load('load-a'); // no event yet
+    await receive('u1', 1);
+    const rerun = await load('load-a');
+    expect(rerun.events).toBeUndefined();
+    await load('load-b');
+    expect((await history()).map((r) => [r.load, r.seq])).toEqual([['load-b', 1]]);
+  });
+
+  it('finishes a load that died after its claim with exactly the events it claimed, not those received since', async () => {
+    await receive('u1', 1);
+    await receive('u2', 2);
+    // Set aside by the claim before the crash: stays aside (and reported) through the re-run.
+    await store.put(`_events/dt=2026-12-01/${'e'.repeat(64)}.json`, 'not json');
+    const crashing: ObjectStore = {
+      ...store,
+      description: store.description,
+      async put(key, body) {
+        if (key === dltLoadsKey('load-a')) throw new Error('disk gone');
+        await store.put(key, body);
+      },
+      openWrite: async (key) => {
+        if (key === dltLoadsKey('load-a')) throw new Error('disk gone');
+        return store.openWrite(key);
+      },
+    };
+    await expect(load('load-a', crashing)).rejects.toThrow();
+    now = new Date(now.getTime() + 60_000);
+    await receive('u3', 3);
+    const finished = await load('load-a');
+    expect(finished.events?.count).toBe(2);
+    expect(finished.events?.unreadable?.map((u) => u.key)).toEqual([
+      `_events/dt=2026-12-01/${'e'.repeat(64)}.json`,
+    ]);
+    await load('load-b');
+    expect((await history()).map((r) => [r.load, r.seq])).toEqual([
       ['load-a', 1],
       ['load-a', 2],
+      ['load-b', 3],
     ]);
+    const state = await readJson<{ aside?: Record<string, string[]> }>(store, EVENT_CLAIMS.committedKey);
+    expect(state?.aside).toEqual({ '2026-12-01': ['e'.repeat(64)] });
   });
 
   it('prunes the claims of committed loads once they are old, and a re-run of a pruned load keeps its events', async () => {

@@ -72,6 +72,16 @@ describe('taken events', () => {
     expect(toRead([ref('2026-12-01', 2)], repaired)).toEqual([]);
   });
 
+  it('closes nothing for a consumer that did not take all it listed (close: false)', () => {
+    const taken = withTaken(NOTHING_TAKEN, [ref('2026-10-01', 1)], '2026-10-01');
+    const kept = withTaken(taken, [ref('2026-12-01', 2)], '2026-12-01', [], { close: false });
+    expect(kept.from).toBe(taken.from);
+    expect(Object.keys(kept.dts)).toEqual(['2026-10-01', '2026-12-01']);
+    // Nothing folded before: everything stays open.
+    const none = withTaken(NOTHING_TAKEN, [ref('2026-12-01', 2)], '2026-12-01', [], { close: false });
+    expect(none.from).toBeUndefined();
+  });
+
   it('adds days across month and year ends', () => {
     expect(addDays('2026-12-31', 1)).toBe('2027-01-01');
     expect(addDays('2026-03-01', -1)).toBe('2026-02-28');
