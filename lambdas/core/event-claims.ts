@@ -35,12 +35,14 @@ import { LakeStateError, LeaseHeldError } from './errors.ts';
 import {
   asideRefs,
   byReceipt,
+  EVENT_LOG,
   type EventRef,
   eventObjectKeyOf,
   type LoadedEvent,
   listEvents,
   listStrayEventObjects,
   NOTHING_TAKEN,
+  parseEventObjectKey,
   readEvents,
   type TakenEvents,
   takenKeys,
@@ -653,6 +655,63 @@ export async function unreadableEvents(store: ObjectStore, today: string): Promi
     ...unreadable.filter((u) => !u.gone).map((u) => ({ key: eventObjectKeyOf(u), problem: u.problem })),
     ...strays,
   ].sort((a, b) => (a.key < b.key ? -1 : 1));
+}
+
+/**
+ * Event objects no load will ever list: in a partition before `committed.json`'s `from` (closed:
+ * loads list from there on, 35 days before the last fold; EVENT_LOG.keepDays) and held by no
+ * committed load's `webhook_events` rows. Put there after the partition closed: restored from a
+ * backup, moved back after a repair, a receiver clock more than 35 days behind. What `verify`
+ * reports (it lists the whole lake anyway): `keys` is that listing. Reads the `event_key` of every
+ * committed `webhook_events` row, so it costs a read of that table, only when such objects exist.
+ * Set-aside events are not here (loads read them again wherever they are).
+ */
+export async function eventsOutsideWindow(
+  store: ObjectStore,
+  keys: readonly string[],
+  committedLoads: Iterable<string>,
+  reader: PartReader,
+  today: string,
+): Promise<UnreadableEventReport[]> {
+  const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const from = state.from;
+  if (from === undefined) return [];
+  const aside = new Set(asideRefs(state).map((r) => r.key));
+  const closedDt = (key: string) => /^_events\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1];
+  const closed = keys.filter((key) => {
+    const dt = closedDt(key);
+    return dt !== undefined && dt < from;
+  });
+  if (closed.length === 0) return [];
+  const held = new Set(takenKeys(state));
+  let unread = 0;
+  for (const loadId of committedLoads) {
+    const marker = await readJson<{ files?: readonly { key: string; table: string }[] }>(
+      store,
+      loadMarkerKey(loadId),
+    ).catch(() => undefined);
+    for (const file of (marker?.files ?? []).filter((f) => f.table === EVENTS_TABLE)) {
+      const rows = await reader.readRows(store, file.key).catch(() => undefined);
+      if (rows === undefined) unread++;
+      for (const row of rows ?? []) if (typeof row.event_key === 'string') held.add(row.event_key);
+    }
+  }
+  const caveat =
+    unread === 0 ? '' : ` (${unread} webhook_events part(s) could not be read to check: see unreadable_part)`;
+  const out: UnreadableEventReport[] = [];
+  for (const key of closed) {
+    const ref = parseEventObjectKey(key);
+    if (ref !== undefined && (held.has(ref.key) || aside.has(ref.key))) continue;
+    const name = key.slice(key.lastIndexOf('/') + 1);
+    out.push({
+      key,
+      problem:
+        ref === undefined
+          ? `lake ${key}: not named as a stored event, in a partition before ${from} that loads no longer list`
+          : `lake ${key}: in a partition before ${from} (loads list the ${EVENT_LOG.keepDays} days before their last commit, and later), and no committed load holds it in webhook_events${caveat}: no load will take it; move it to _events/dt=${today}/${name} and the next load commits it`,
+    });
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
 /** A stored event as a record of `webhook_events`: its known fields, and `data` flattened like any record. */

@@ -16,7 +16,9 @@
  *    window is listed again by every consumer run, so it is taken then, not skipped for good.
  * Partitions older than the window are closed (`from` moves past them) and their keys dropped:
  * a replay of an event received more than 35 days before is taken again, and an object put
- * into a closed partition is not listed (`verify` does not look there either). Cost: one LIST
+ * into a closed partition is not listed by any load (`verify` reports it when no committed load
+ * holds it: event-claims.ts `eventsOutsideWindow`). The window runs from the consumer's last
+ * fold, not from today: a long gap between runs lists every partition since, none is skipped. Cost: one LIST
  * per partition of the window per run (in parallel), and about 70 bytes of state per event kept.
  *
  * An object under `_events/` that is not one of our events (not JSON, truncated, another shape,

@@ -14,7 +14,9 @@
  *  - one Parquet type per column: every committed part's footer agrees with the registry
  *    (`column_type`);
  *  - every webhook event not committed yet, or set aside, reads as one, and every object of the
- *    open `_events/` partitions is named as a stored event (`unreadable_event`).
+ *    open `_events/` partitions is named as a stored event (`unreadable_event`);
+ *  - no event object in a closed `_events/` partition (older than the loads' read window) that
+ *    no committed load holds (`unclaimed_event`: no load would ever take it).
  * A load holding a live lease (lease.ts) is running: its staging and parts are not findings.
  * `fixable` findings are what `repairLake` removes: leftovers of loads that are not committed,
  * and, for committed loads, staging and parts their report does not list. Nothing a reader
@@ -23,7 +25,7 @@
 import { changedSelectionKey } from './changed-users.ts';
 import { committedLoadIds } from './committed-loads.ts';
 import { LakeStateError } from './errors.ts';
-import { unreadableEvents } from './event-claims.ts';
+import { eventsOutsideWindow, unreadableEvents } from './event-claims.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { isPartitioned } from './lake-views.ts';
 import {
@@ -63,6 +65,7 @@ export type FindingKind =
   | 'registry_gap'
   | 'column_type'
   | 'unreadable_event'
+  | 'unclaimed_event'
   | 'user_registry';
 
 export interface Finding {
@@ -327,6 +330,17 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
       detail: `${event.problem}: set aside by every load, never committed (repair it, or move it out of _events/ once its user is loaded)`,
       fixable: false,
     });
+
+  // Events in partitions loads no longer list, that no committed load holds: lost to every load
+  // unless moved (never removed by --fix either).
+  for (const event of await eventsOutsideWindow(
+    store,
+    keys,
+    committed,
+    deps.reader,
+    now.toISOString().slice(0, 10),
+  ))
+    findings.push({ kind: 'unclaimed_event', keys: [], detail: event.problem, fixable: false });
 
   // The user registry (learned users and task ids): a shard a hand edit broke stops every load
   // that reads it (loads name it and commit nothing), so it is reported here, never removed.
