@@ -23,6 +23,7 @@ import {
 } from '#core/adaptive-concurrency.ts';
 import {
   type ChangedSelection,
+  changedLockId,
   refuseListRerunOfChanged,
   reusedSelection,
   selectChangedUsers,
@@ -38,7 +39,7 @@ import {
   selectResources,
 } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
-import { ConfigError, InterruptedError } from '#core/errors.ts';
+import { ConfigError, InterruptedError, LakeStateError, LeaseHeldError } from '#core/errors.ts';
 import { workerHeapMib } from '#core/heap-budget.ts';
 import {
   assertLoadId,
@@ -50,6 +51,7 @@ import {
   stagingPrefix,
 } from '#core/layout.ts';
 import { learnedUsers } from '#core/learned-users.ts';
+import { acquireLease, type Lease } from '#core/lease.ts';
 import type { BatchUser } from '#core/load-batch.ts';
 import { taskIdsProblem } from '#core/load-user.ts';
 import { type PlanDoc, resumablePlan } from '#core/plan.ts';
@@ -297,7 +299,25 @@ async function prepareAndRun(
     ...(request.baseUrl === undefined ? {} : { baseUrl: request.baseUrl }),
   });
   const dest = destFrom(io.cwd, request.dest);
-  const source = await usersOf(request, io.cwd, dest, io.now());
+  const source = await usersOf(request, io.cwd, dest, io.now);
+  try {
+    return await loadUsers(request, io, startedAt, loadId, onStart, settings, dest, source);
+  } finally {
+    // A `changed` load holds its schedule's lock from its selection until after its commit.
+    await source.release?.();
+  }
+}
+
+async function loadUsers(
+  request: LoadRequest,
+  io: Io,
+  startedAt: Date,
+  loadId: string,
+  onStart: () => void,
+  settings: ReturnType<typeof loaderSettings>,
+  dest: string,
+  source: UsersToLoad,
+): Promise<{ exitCode: number; summary?: LoadSummary }> {
   warnSurroundingWhitespace(io, source.identifiers, source.description);
   if (source.identifiers.length === 0) {
     // Only `--users changed` gets here: nothing happened since the last changed load.
@@ -700,6 +720,45 @@ interface UsersToLoad {
   readonly taskIds: Map<string, string[]>;
   /** Set for `--users changed`. */
   readonly changed?: ChangedSelection;
+  /** Gives up the lock a `changed` load holds on its schedule (`holdChangedLock`). */
+  readonly release?: () => Promise<void>;
+}
+
+/**
+ * The lock of the lake's local `changed` schedule, held from the selection of the users until
+ * after the commit has folded what the load saw: two changed loads at once would both select
+ * the users of the same new events and fetch them twice (their events are committed once
+ * either way, under the events lock). A lease (lease.ts) on a pseudo load id, renewed while the
+ * run lives, taken over at once when its holder was a `load` on this host that is gone.
+ *
+ * @throws LakeStateError naming the holder when another changed load of the lake is running.
+ */
+async function holdChangedLock(
+  store: ObjectStore,
+  request: LoadRequest,
+  clock: () => Date,
+): Promise<() => Promise<void>> {
+  let lease: Lease;
+  try {
+    lease = await acquireLease(store, changedLockId(LOCAL_SCHEDULE), {
+      owner: cliLeaseOwner(`paylink-loader load --users changed --dest ${request.dest}`),
+      ttlMs: DEFAULTS.leaseTtlMs,
+      clock,
+      isAbandoned: isAbandonedOnThisHost,
+    });
+  } catch (error) {
+    if (!(error instanceof LeaseHeldError)) throw error;
+    throw new LakeStateError(
+      `another 'changed' load of ${store.description} is running: ${error.holder}. Both would load the users of the same webhook events; ` +
+        'run this one again once it has finished (it then loads what that one did not take)',
+      error,
+    );
+  }
+  const stop = startHeartbeat(() => lease.renew(), Math.max(1, Math.floor(DEFAULTS.leaseTtlMs / 3)));
+  return async () => {
+    stop();
+    await lease.release().catch(() => undefined);
+  };
 }
 
 /**
@@ -709,49 +768,29 @@ interface UsersToLoad {
  */
 export const LOCAL_SCHEDULE = 'local';
 
-async function usersOf(request: LoadRequest, cwd: string, dest: string, now: Date): Promise<UsersToLoad> {
+async function usersOf(
+  request: LoadRequest,
+  cwd: string,
+  dest: string,
+  clock: () => Date,
+): Promise<UsersToLoad> {
+  const now = clock();
   if (request.usersFile === 'changed') {
     // The users come from the lake's events: a folder that does not exist is a typo, not "no change".
     existingLakeFrom(cwd, request.dest);
     await assertWritableDestination(dest);
     const store = openStore(dest);
-    // A re-run of a load id loads that load's users again (it replaces the load); see changed-users.ts.
-    const reused =
-      request.loadId === undefined
-        ? undefined
-        : await reusedSelection(
-            store,
-            request.loadId,
-            LOCAL_SCHEDULE,
-            now.toISOString().slice(0, 10),
-            request.resume === true ? '--resume' : '--load-id',
-          );
-    const { users, selection, unreadable } = reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now));
-    const aside = unreadable.filter((u) => !u.gone).length;
-    const asideNote =
-      aside === 0
-        ? ''
-        : ` (${aside} unreadable or refused webhook event(s) set aside, their users not loaded: 'paylink-loader verify' names them)`;
-    if (reused?.selection.rerun === true)
+    // A dry run writes nothing, not even the lock.
+    const release = request.dryRun ? undefined : await holdChangedLock(store, request, clock);
+    try {
       return {
-        identifiers: users.map((u) => u.identifier),
-        taskIds: new Map(
-          users.flatMap((u) => (u.taskIds === undefined ? [] : [[u.identifier, [...u.taskIds]]])),
-        ),
-        changed: selection,
-        description: `the ${users.length} users load ${request.loadId} was planned with (a re-run loads the same users)`,
+        ...(await changedUsersOf(request, store, now)),
+        ...(release === undefined ? {} : { release }),
       };
-    return {
-      identifiers: users.map((u) => u.identifier),
-      taskIds: new Map(
-        users.flatMap((u) => (u.taskIds === undefined ? [] : [[u.identifier, [...u.taskIds]]])),
-      ),
-      changed: selection,
-      description:
-        users.length === 0
-          ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen${asideNote}`
-          : `the ${users.length} users of ${selection.events} new webhook event(s)${asideNote}`,
-    };
+    } catch (error) {
+      await release?.();
+      throw error;
+    }
   }
   if (request.loadId !== undefined)
     await refuseListRerunOfChanged(
@@ -761,6 +800,45 @@ async function usersOf(request: LoadRequest, cwd: string, dest: string, now: Dat
     );
   const { taskIds, ...list } = await usersListOf(request, cwd, dest);
   return { ...list, taskIds: new Map(taskIds) };
+}
+
+/** The users of a `--users changed` load: a re-run's own, or those of the events its schedule has not seen. */
+async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Date): Promise<UsersToLoad> {
+  // A re-run of a load id loads that load's users again (it replaces the load); see changed-users.ts.
+  const reused =
+    request.loadId === undefined
+      ? undefined
+      : await reusedSelection(
+          store,
+          request.loadId,
+          LOCAL_SCHEDULE,
+          now.toISOString().slice(0, 10),
+          request.resume === true ? '--resume' : '--load-id',
+        );
+  const { users, selection, unreadable } = reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now));
+  const aside = unreadable.filter((u) => !u.gone).length;
+  const asideNote =
+    aside === 0
+      ? ''
+      : ` (${aside} unreadable or refused webhook event(s) set aside, their users not loaded: 'paylink-loader verify' names them)`;
+  if (reused?.selection.rerun === true)
+    return {
+      identifiers: users.map((u) => u.identifier),
+      taskIds: new Map(
+        users.flatMap((u) => (u.taskIds === undefined ? [] : [[u.identifier, [...u.taskIds]]])),
+      ),
+      changed: selection,
+      description: `the ${users.length} users load ${request.loadId} was planned with (a re-run loads the same users)`,
+    };
+  return {
+    identifiers: users.map((u) => u.identifier),
+    taskIds: new Map(users.flatMap((u) => (u.taskIds === undefined ? [] : [[u.identifier, [...u.taskIds]]]))),
+    changed: selection,
+    description:
+      users.length === 0
+        ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen${asideNote}`
+        : `the ${users.length} users of ${selection.events} new webhook event(s)${asideNote}`,
+  };
 }
 
 async function usersListOf(

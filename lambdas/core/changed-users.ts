@@ -51,6 +51,16 @@ export function changedStateKey(schedule: string): string {
   return `_state/changed/${schedule}.json`;
 }
 
+/**
+ * The pseudo load id of a schedule's lock (a lease, lease.ts): held by a CLI `changed` load from
+ * its selection until after its commit, so two of them never select the same users. Not a valid
+ * load id (load ids start with a letter or digit), so never a real load's lease.
+ */
+export function changedLockId(schedule: string): string {
+  changedStateKey(schedule);
+  return `_changed-${schedule}`;
+}
+
 export function changedSelectionKey(loadId: string): string {
   return `${stagingPrefix(loadId)}changed.json`;
 }
