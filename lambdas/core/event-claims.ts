@@ -539,7 +539,7 @@ interface ClaimDraft {
   readonly staged: readonly LoadedEvent[];
   /** Stored events set aside by this claim (reported). */
   readonly aside: readonly UnreadableEvent[];
-  /** Events this load committed before that cannot be read now (damaged since): reported, not staged. */
+  /** Events this load claimed before that cannot be read now (damaged since): reported, not staged. */
   readonly unreadableKept: readonly UnreadableEvent[];
 }
 
@@ -553,19 +553,18 @@ const claimedOf = (e: LoadedEvent, fresh: boolean): ClaimedEvent => ({
   fresh,
 });
 
-/** A load's first claim: the events it committed before (none) plus every event no load committed. */
+/** A load's first claim: every event no load committed (it holds none yet: see `claimEvents`). */
 async function newClaim(
   store: ObjectStore,
   loadId: string,
   now: Date,
   today: string,
-  { state, kept }: Settled,
+  { state }: Settled,
 ): Promise<ClaimDraft> {
   const listed = await listEvents(store, state.from, today);
   const committed = takenKeys(state);
-  const keptKeys = new Set(kept.map((e) => e.key));
   // The listed events no load committed, and those set aside before (read again: repaired?).
-  const candidates = toRead(listed, state, keptKeys);
+  const candidates = toRead(listed, state);
   const read = await readEvents(store, candidates);
   const events = read.events;
   const aside = read.unreadable.filter((u) => !u.gone);
@@ -574,21 +573,19 @@ async function newClaim(
   const copies = listed.filter(
     (r) => !freshKeys.has(r.key) && !inState.has(`${r.dt}/${r.key}`) && committed.has(r.key),
   );
-  // An event this load committed before that is unreadable now (damaged since): reported, not re-staged.
-  const again = await readEvents(store, kept);
   return {
     claim: {
       formatVersion: 1,
       loadId,
       claimedAt: now.toISOString(),
       today,
-      events: [...kept, ...events.map((e) => claimedOf(e, true))],
+      events: events.map((e) => claimedOf(e, true)),
       copies,
       aside: aside.map(({ dt, key }) => ({ dt, key })),
     },
-    staged: [...again.events, ...events].sort(byReceipt),
+    staged: [...events].sort(byReceipt),
     aside,
-    unreadableKept: again.unreadable,
+    unreadableKept: [],
   };
 }
 
@@ -663,7 +660,9 @@ export async function unreadableEvents(store: ObjectStore, today: string): Promi
  * committed load's `webhook_events` rows. Put there after the partition closed: restored from a
  * backup, moved back after a repair, a receiver clock more than 35 days behind. What `verify`
  * reports (it lists the whole lake anyway): `keys` is that listing. Reads the `event_key` of every
- * committed `webhook_events` row, so it costs a read of that table, only when such objects exist.
+ * committed `webhook_events` row once the lake has a closed partition (older than the window),
+ * about as much as the table holds (tens of MB a year at 1,000 events a day): a full check's cost,
+ * never a load's.
  * Set-aside events are not here (loads read them again wherever they are).
  */
 export async function eventsOutsideWindow(
