@@ -99,17 +99,29 @@ describe('re-running a changed load', () => {
 
     // c changes after that load; then `first` is run again.
     await receive(store, c, new Date('2026-12-01T09:00:00.000Z'));
-    const again = await load([
-      '--users',
-      'changed',
-      '--dest',
-      lake,
-      '--load-id',
-      'first',
-      '--resources',
-      'accounts',
-    ]);
+    // Not --quiet: the re-run says the load id is committed, and what it replaces.
+    const again = await runCli(
+      [
+        'load',
+        '--users',
+        'changed',
+        '--dest',
+        lake,
+        '--load-id',
+        'first',
+        '--resources',
+        'accounts',
+        '--base-url',
+        sim.url,
+        '--rate-limit',
+        '10000',
+      ],
+      ENV,
+    );
     expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain(
+      `load first is already committed in ${lake}: this run replaces it, with the webhook events it committed (events received since are left for the next load)`,
+    );
     // The same users, still in the current state through `first`; c not loaded under that id.
     expect(await usersOfLoad(lake, 'first')).toEqual([a, b].sort());
     const marker = await readJson<LoadMarker>(store, loadMarkerKey('first'));
