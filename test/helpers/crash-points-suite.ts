@@ -125,7 +125,7 @@ export function describeCrashPoints(
       expect([...kinds].sort()).toEqual(['close', 'delete', 'move', 'openWrite', 'put', 'putIfAbsent']);
     });
 
-    it('shows readers only committed loads at every crash point; a re-run or verify --fix and a new load leave no trace', async () => {
+    it('shows readers only committed loads at every crash point; a re-run, or giving the load up with verify --fix --discard-resumable and a new load, leaves no trace', async () => {
       let checked = 0;
       const points = Array.from({ length: writes.length }, (_, i) => i + 1);
       // Each point has its own lake; most of a point's time is waiting on I/O (s3rver most of all).
