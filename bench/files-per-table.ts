@@ -5,13 +5,15 @@
  * in this process (bench/lib/in-process-api.ts: no HTTP, no rate limit), into a local lake, with
  * the loader's own writer (parquet-worker-writer.ts) and reader. Then the lake is listed.
  *
- *   node --import tsx bench/files-per-table.ts [--users 10000,100000] [--quick] [--no-save]
+ *   node --import tsx bench/files-per-table.ts [--users 10000,100000] [--batch-size <n>] [--quick] [--no-save]
  *
  * Figures per size: data tables, the most files any table has in one partition (target 1, or
  * files of >= 128 MB each when a partition is larger), the median and the range of the data
  * files' sizes, and the parts staged before the merge (what each table had without it: one per
  * batch and part rotation). Default sizes: 10,000 users (100,000 take about 10x as long: pass
  * them with --users; they do not fit `npm run bench`'s 10 minutes on the 2-core machine).
+ * `--batch-size` (default the loader's, 500): at least two batches are needed for the merge to
+ * have anything to merge, so a small smoke size (bench:quick: 500 users) runs with a smaller one.
  * Results: bench/results/files-per-table.md.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -44,7 +46,7 @@ interface SizeResult {
   readonly seconds: number;
 }
 
-async function measure(users: number): Promise<SizeResult> {
+async function measure(users: number, batchSize: number): Promise<SizeResult> {
   const root = await mkdtemp(path.join(tmpdir(), 'paylink-files-bench-'));
   try {
     const store = createLocalStore(root);
@@ -66,7 +68,7 @@ async function measure(users: number): Promise<SizeResult> {
         startedAt,
         users: [...userIdentifiers('paylink', users)].map((identifier) => ({ identifier })),
         resources: selectResources(loaderSettings().catalog),
-        batchSize: DEFAULTS.batchSize,
+        batchSize,
         concurrency: DEFAULTS.concurrency,
       },
       {
@@ -91,7 +93,7 @@ async function measure(users: number): Promise<SizeResult> {
     const sizes = await Promise.all(keys.map(async (key) => (await stat(path.join(root, key))).size));
     return {
       users,
-      batches: Math.ceil(users / DEFAULTS.batchSize),
+      batches: Math.ceil(users / batchSize),
       tables: new Set(keys.map((k) => k.split('/')[0])).size,
       maxFilesPerPartition: Math.max(0, ...perPartition.values()),
       files: keys.length,
@@ -108,20 +110,24 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       users: { type: 'string' },
+      'batch-size': { type: 'string' },
       quick: { type: 'boolean', default: false },
       'no-save': { type: 'boolean', default: false },
     },
   });
   const sizes = (values.users ?? (values.quick ? '1000' : '10000')).split(',').map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--users must be positive integers');
+  const batchSize = Number(values['batch-size'] ?? DEFAULTS.batchSize);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`--batch-size must be a positive integer (got "${values['batch-size']}")`);
   const machine = describeMachine();
   const startedAt = new Date();
   const results: SizeResult[] = [];
   for (const users of sizes) {
-    const r = await measure(users);
+    const r = await measure(users, batchSize);
     results.push(r);
     console.error(
-      `${users} users: ${r.files} files, at most ${r.maxFilesPerPartition} per table partition, ${r.seconds.toFixed(0)} s`,
+      `${users} users in ${r.batches} batch(es): ${r.files} files, at most ${r.maxFilesPerPartition} per table partition, ${r.seconds.toFixed(0)} s`,
     );
   }
   const kib = (n: number) => (n / KiB).toFixed(1);
@@ -157,7 +163,7 @@ async function main(): Promise<void> {
     command,
     startedAt,
     notes: [
-      `- runLoad in process (in-process simulated API, default batch size ${DEFAULTS.batchSize}, concurrency ${DEFAULTS.concurrency}, worker-thread writer, merge at commit) into a local lake; one load per size`,
+      `- runLoad in process (in-process simulated API, batch size ${batchSize}${batchSize === DEFAULTS.batchSize ? ' (the default)' : ` (default ${DEFAULTS.batchSize})`}, concurrency ${DEFAULTS.concurrency}, worker-thread writer, merge at commit) into a local lake; one load per size`,
     ],
     table,
     save: !values['no-save'],

@@ -75,7 +75,8 @@ export async function cleanCommand(argv: readonly string[], io: Io): Promise<num
     );
     return 0;
   }
-  const removed = await repairLake(repairDeps, { ...report, findings: selected });
+  // Listed as RESUMABLE above, older than --older-than and applied: given up on.
+  const removed = await repairLake(repairDeps, { ...report, findings: selected }, { discardResumable: true });
   io.stdout.write(`${lines.join('\n')}\nRemoved ${removed} object(s) from ${store.description}.\n`);
   return 0;
 }

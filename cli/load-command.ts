@@ -609,7 +609,7 @@ export async function stoppedDuringCommit(
       committed: undefined,
       message:
         `stopped during the commit of load ${loadId}; whether it passed its commit point could not be read (${cause}). ` +
-        `'paylink-loader status --dest ${dest} --load-id ${loadId}' tells; if not committed, re-run with --load-id ${loadId} or run ${fixHint}.`,
+        `'paylink-loader status --dest ${dest} --load-id ${loadId}' tells; if not committed, re-run with --load-id ${loadId} or run 'paylink-loader verify --dest ${dest} --fix --discard-resumable'.`,
       exitCode: EXIT.commitIncomplete,
     };
   }
@@ -623,7 +623,7 @@ export async function stoppedDuringCommit(
     committed: false,
     message:
       `stopped during the commit of load ${loadId}: not committed, and parts it published stay invisible. ` +
-      `Re-run with --load-id ${loadId} to finish it, or remove them with ${fixHint}.`,
+      `Re-run with --load-id ${loadId} to finish it, or remove them with 'paylink-loader verify --dest ${dest} --fix --discard-resumable'.`,
     exitCode: EXIT.commitIncomplete,
   };
 }

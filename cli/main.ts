@@ -140,7 +140,7 @@ function describeFailure(command: string, argv: readonly string[], error: unknow
   if (error instanceof CommitIncompleteError) {
     const dest = flagValue(argv, '--dest');
     const again = `Re-run with --load-id ${error.loadId} to finish it`;
-    const clean = `or remove them with 'paylink-loader verify --dest ${dest ?? '<lake>'} --fix'`;
+    const clean = `or remove them with 'paylink-loader verify --dest ${dest ?? '<lake>'} --fix --discard-resumable'`;
     return {
       command,
       exitCode: EXIT.commitIncomplete,

@@ -53,7 +53,7 @@ export const EXIT = {
   usersFailedAndResourceDisabled: 5,
   /**
    * Not committed, but some of its parts were published (invisible to the documented reading
-   * paths); a re-run of the load id finishes it, `verify --fix` removes them.
+   * paths); a re-run of the load id finishes it, `verify --fix --discard-resumable` removes them.
    */
   commitIncomplete: 6,
   /** Interrupted (SIGINT, 128 + 2 as shells report it): nothing committed, staged batches kept for a resume. */

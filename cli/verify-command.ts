@@ -8,13 +8,14 @@ import { isAbandonedOnThisHost } from '#adapters/lease-owner.ts';
 import { listUnfinishedWrites, removeUnfinishedWrites } from '#adapters/local-store.ts';
 import { openStore, parseDestination } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { ConfigError } from '#core/errors.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { type Finding, repairLake, type VerifyDeps, type VerifyReport, verifyLake } from '#core/verify.ts';
 import { destFrom, parseFlags, required } from './args.ts';
 import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
 
-export const VERIFY_USAGE = `paylink-loader verify --dest <dir|s3://bucket/prefix> [--fix] [--json]
+export const VERIFY_USAGE = `paylink-loader verify --dest <dir|s3://bucket/prefix> [--fix [--discard-resumable]] [--json]
 
   Checks the lake against its commits: every part a committed load lists exists and no other
   part of it does; no parts, reports, staging, temporary files or expired leases of loads that
@@ -22,10 +23,15 @@ export const VERIFY_USAGE = `paylink-loader verify --dest <dir|s3://bucket/prefi
   column across the committed files' footers. Loads running now (a live lease) are skipped.
 
   --fix    remove the leftovers of loads that are not committed (and staging of committed
-           ones); never anything a committed load lists
+           ones); never anything a committed load lists. The staging (and published parts)
+           of an interrupted load that a re-run can still commit is kept: it is listed as
+           resumable, with the command that finishes it
+  --discard-resumable
+           with --fix: remove resumable loads too (you will not re-run them)
   --json   print the report as JSON
 
-  Exit codes: 0 clean, 7 findings remain, 1 the lake could not be read.`;
+  Exit codes: 0 clean, 7 findings remain (a resumable load kept by --fix is one), 1 the lake
+  could not be read.`;
 
 export const VERIFY_FINDINGS_EXIT = 7;
 
@@ -64,13 +70,17 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<nu
   const { values } = parseFlags(argv, {
     dest: { type: 'string' },
     fix: { type: 'boolean' },
+    'discard-resumable': { type: 'boolean' },
     json: { type: 'boolean' },
   });
+  const discardResumable = values['discard-resumable'] ?? false;
+  if (discardResumable && !values.fix)
+    throw new ConfigError('--discard-resumable', 'only goes with --fix (verify alone removes nothing)');
   const { deps, repairDeps } = lakeCheck(await existingLake(io.cwd, required(values.dest, '--dest')), io);
   let report = await verifyLake(deps);
   let removed: number | undefined;
-  if (values.fix && report.findings.some((f) => f.fixable)) {
-    removed = await repairLake(repairDeps, report);
+  if (values.fix && report.findings.some((f) => f.fixable && (discardResumable || !f.resumable))) {
+    removed = await repairLake(repairDeps, report, { discardResumable });
     report = await verifyLake(deps);
   }
   if (values.json)
@@ -88,20 +98,28 @@ function formatReport(report: VerifyReport, removed: number | undefined, fix: bo
   ];
   if (removed !== undefined) lines.push(`removed ${removed} leftover object(s)`);
   for (const f of report.findings) lines.push(`  ${f.kind.padEnd(16)} ${describe(f)}`);
-  const fixable = report.findings.filter((f) => f.fixable).length;
+  const fixable = report.findings.filter((f) => f.fixable && !f.resumable).length;
+  const resumable = [...new Set(report.findings.filter((f) => f.resumable).map((f) => f.loadId ?? ''))];
   if (report.findings.length === 0) lines.push('clean: the lake holds exactly what its commits say.');
   else
     lines.push(
       `${report.findings.length} finding(s)` +
         (fixable > 0 && !fix ? `; ${fixable} can be removed with --fix` : '') +
-        (report.findings.length > fixable
-          ? `; ${report.findings.length - fixable} need a person (see above)`
+        (resumable.length > 0
+          ? `; load(s) ${resumable.join(', ')} can still be committed by a re-run (${fix ? 'kept by --fix' : '--fix keeps them'}; --fix --discard-resumable removes them)`
+          : '') +
+        (report.findings.length > fixable + resumableFindings(report)
+          ? `; ${report.findings.length - fixable - resumableFindings(report)} need a person (see above)`
           : '') +
         '.',
     );
   return `${lines.join('\n')}\n`;
 }
 
+const resumableFindings = (report: VerifyReport) => report.findings.filter((f) => f.resumable).length;
+
 function describe(f: Finding): string {
+  if (f.resumable && f.kind !== 'resumable_staging')
+    return `${f.detail} [kept with the resumable load ${f.loadId}]`;
   return `${f.detail}${f.fixable ? '' : ' [not fixable by --fix]'}`;
 }

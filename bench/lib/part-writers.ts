@@ -177,6 +177,11 @@ async function openHyparquetPart(
       if (pending.length >= rowGroupRows) await enqueue('write', writeGroup);
     },
     bytesWritten: () => bytes,
+    async settledBytes() {
+      // A full row group is written in the append that fills it; wait for the ones queued.
+      await queue;
+      return bytes;
+    },
     rowsWritten: () => rows,
     setRowGroupRows(next) {
       if (!Number.isInteger(next) || next < 1)

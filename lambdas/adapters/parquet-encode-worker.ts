@@ -130,6 +130,11 @@ port.on('message', (message: ToWorker) => {
     case 'rowGroupRows':
       run(message.id, async (_, writer) => writer.setRowGroupRows(message.rows));
       return;
+    case 'settle':
+      run(message.id, async (_, writer) => {
+        send({ t: 'settled', id: message.id, bytes: await writer.settledBytes() });
+      });
+      return;
     case 'close':
       run(message.id, async (_, writer) => {
         const result = await writer.close();

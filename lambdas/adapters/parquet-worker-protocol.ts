@@ -35,6 +35,8 @@ export type ToWorker =
   | { readonly t: 'open'; readonly id: number; readonly key: string; readonly columns: readonly ColumnDef[] }
   | { readonly t: 'rows'; readonly id: number; readonly rows: readonly Row[] }
   | { readonly t: 'rowGroupRows'; readonly id: number; readonly rows: number }
+  /** Answer `settled` once every row sent before is taken and each full row group is written. */
+  | { readonly t: 'settle'; readonly id: number }
   | { readonly t: 'close'; readonly id: number }
   | { readonly t: 'abort'; readonly id: number }
   /** The main thread's answer to a `target` request. */
@@ -51,6 +53,8 @@ export type FromWorker =
     }
   /** That many rows were handed to parquetjs-lite: they left the queue. */
   | { readonly t: 'consumed'; readonly id: number; readonly rows: number }
+  /** The part's bytes in its object once the rows sent before `settle` were taken (PartWriter.settledBytes). */
+  | { readonly t: 'settled'; readonly id: number; readonly bytes: number }
   | { readonly t: 'closed'; readonly id: number; readonly rows: number; readonly bytes: number }
   | { readonly t: 'aborted'; readonly id: number }
   /** The part failed in the worker (open, encode, or its object): it takes no more rows. */

@@ -113,6 +113,8 @@ interface MainPart {
   pending: Row[];
   flushScheduled: boolean;
   bytes: number;
+  /** `settledBytes` calls waiting for the worker, in the order they were asked. */
+  settling: { resolve: (bytes: number) => void; reject: (e: unknown) => void }[];
   /** Set while `close` waits for the worker. */
   closing?: { resolve: (value: { rows: number; bytes: number }) => void; reject: (e: unknown) => void };
   /** Set while `abort` waits for the worker. */
@@ -197,6 +199,10 @@ class EncodeWorker {
           part.targetFailure ?? revive(message.error),
         );
         part.closing?.reject(part.failure);
+        for (const waiter of part.settling.splice(0)) waiter.reject(part.failure);
+        return;
+      case 'settled':
+        part?.settling.shift()?.resolve(message.bytes);
         return;
       case 'closed':
         part?.closing?.resolve({ rows: message.rows, bytes: message.bytes });
@@ -238,6 +244,7 @@ class EncodeWorker {
     for (const part of this.#parts.values()) {
       part.failure ??= new StoreError(part.key, 'the Parquet encoding worker stopped', cause);
       part.closing?.reject(part.failure);
+      for (const waiter of part.settling.splice(0)) waiter.reject(part.failure);
       part.aborting?.();
     }
     this.#release();
@@ -296,6 +303,7 @@ async function openPart(
     pending: [],
     flushScheduled: false,
     bytes: 0,
+    settling: [],
   };
   worker.add(id, part);
   worker.post({ t: 'open', id, key, columns });
@@ -346,6 +354,16 @@ async function openPart(
       await worker.room();
     },
     bytesWritten: () => part.bytes,
+    async settledBytes() {
+      if (state !== 'open')
+        throw new StoreError(key, `settledBytes after ${state === 'aborted' ? 'abort' : 'close'}`);
+      check();
+      // The rows held here go first: the worker answers after every row sent before the request.
+      flush();
+      const answer = new Promise<number>((resolve, reject) => part.settling.push({ resolve, reject }));
+      worker.post({ t: 'settle', id });
+      return answer;
+    },
     rowsWritten: () => rows,
     setRowGroupRows(next) {
       if (!Number.isInteger(next) || next < 1)

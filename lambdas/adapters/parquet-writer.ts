@@ -65,7 +65,8 @@ class StoreSink extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    if (this.failed) {
+    // An empty chunk is `settle`'s marker: it passes once every write before it is done.
+    if (this.failed || chunk.byteLength === 0) {
       done();
       return;
     }
@@ -81,7 +82,14 @@ class StoreSink extends Writable {
       },
     );
   }
+
+  /** Resolves once every write issued before it is in the store (a Writable writes in order). */
+  settle(): Promise<void> {
+    return new Promise((resolve) => this.write(EMPTY, () => resolve()));
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function asStoreError(key: string, action: string, error: unknown): LoaderError {
   return error instanceof LoaderError ? error : new StoreError(key, `Parquet ${action} failed`, error);
@@ -157,6 +165,12 @@ async function openPart(
       return enqueue(() => writer.appendRow(record));
     },
     bytesWritten: () => sink.bytes,
+    async settledBytes() {
+      // After every append queued so far (an append that fills a row group resolves once the
+      // group is written), and after the header, which parquetjs-lite writes without awaiting.
+      await enqueue(() => sink.settle());
+      return sink.bytes;
+    },
     rowsWritten: () => rows,
     setRowGroupRows(next) {
       if (!Number.isInteger(next) || next < 1)

@@ -44,19 +44,23 @@ const READ_CHUNK_ROWS = 10_000;
 /** Tables merged at once: overlaps one table's store I/O with another's encoding. */
 const MERGE_CONCURRENCY = 4;
 /**
- * How a merged file's size is foreseen from the staged bytes it takes in. A merged file comes out
- * smaller than the parts it holds (one dictionary and footer instead of one per batch): 0.33x to
- * 0.82x of the staged bytes over the simulated tables' partitions (0.59x overall) in a review's
- * loads, 0.45x to 0.94x at 2,000 simulated users in 20 batches. The first file
- * of a merge takes `minFileBytes / firstRatio` staged bytes, enough at a ratio below every one
- * measured; each later file takes what reaches `minFileBytes` at the ratio its merge's closed files
- * measured, times `measuredShare` (a table's ratio drifts from file to file). A file closes only
- * when the staged bytes left are expected to fill another by `remainderMargin`; a smaller rest
- * goes into the last file. Decided on staged bytes and closed files' sizes only, never on bytes
- * a writer has flushed so far (they lag the rows, by timing): a merge that runs again cuts the
- * same files.
+ * When a merged file is closed. A file closes only once the bytes its writer has put in the store
+ * (whole row groups, `PartWriter.settledBytes`: a function of the rows, never of timing) reach
+ * `minFileBytes`, so every file a merge closes before its last is at least that large, whatever
+ * the data's compression does across the partition. It is checked after each chunk of rows read,
+ * and only once the open file has taken in `minFileBytes` of staged parts (a merged file comes out
+ * smaller than the parts it holds: 0.33x to 0.94x on the simulated tables, one dictionary and
+ * footer instead of one per batch) and the merge has at least twice that in all (with less, two
+ * files of the target cannot come out of it): checks wait for the encoder, so they are kept few.
+ * When a file is full, the rest is estimated at the lower of two output/staged ratios, the merge's
+ * so far and the open file's: a rest that would not fill another file by `remainderMargin` stays
+ * in the current one, which becomes the last. So the last file of a merge is under `minFileBytes`
+ * only when the merge's data is smaller, or when the rest compressed better than the data before
+ * it by more than the margin (then it is the rest's own merged size, at least 1/margin of it at
+ * the estimate).
+ * A merge that runs again cuts the same files.
  */
-export const MERGED_FILE_SIZING = { firstRatio: 0.3, measuredShare: 0.8, remainderMargin: 1.25 } as const;
+export const MERGED_FILE_SIZING = { remainderMargin: 1.25 } as const;
 
 /**
  * When a partition's merge is too long for one invocation: the estimated seconds one merge may
@@ -337,20 +341,22 @@ function sortParts(group: readonly StagedFile[]): StagedFile[] {
 }
 
 /**
- * Merges one partition (or slice) into files of at least `minFileBytes` (a merge with less is
- * one file), sized by MERGED_FILE_SIZING: the staged bytes over-count merged files by up to 3x,
- * so a file count read from them gave files of half the size or less.
+ * Merges one partition (or slice) into files of at least `minFileBytes` (a merge with less is one
+ * file; the last file only as MERGED_FILE_SIZING says), closing a file by the bytes it has written.
+ * The former rule foresaw file sizes from staged bytes at a ratio measured on the first file: a
+ * partition whose later parts compressed better than its first closed files under the target.
  */
 async function mergeGroup(loadId: string, work: MergeWork, deps: MergeDeps): Promise<StagedFile[]> {
-  const { table, dt, columns, inputs: group } = work;
+  const { table, dt, columns, inputs: group, minFileBytes } = work;
   const known = new Set(columns.map((c) => c.name));
   const stagedBytes = group.reduce((n, f) => n + f.bytes, 0);
-  const sizing = MERGED_FILE_SIZING;
   const written: StagedFile[] = [];
-  // Staged bytes read into closed files, and into the open one (a part's bytes spread over its rows).
+  // Staged bytes taken into closed files and their bytes; staged bytes taken into the open one.
   let closedStaged = 0;
   let closedBytes = 0;
   let fileStaged = 0;
+  // Set once the rest of the merge is to stay in the open file.
+  let last = stagedBytes < 2 * minFileBytes;
   let open: { writer: Awaited<ReturnType<PartWriterFactory['open']>>; finalKey: string; stagedKey: string };
   const start = async (part: number) => {
     const finalKey = partKey({ table, dt, loadId, batch: work.slice ?? 0, part });
@@ -364,16 +370,19 @@ async function mergeGroup(loadId: string, work: MergeWork, deps: MergeDeps): Pro
     closedBytes += done.bytes;
     written.push({ table, dt, finalKey: open.finalKey, stagedKey: open.stagedKey, ...done });
   };
-  /** The output/staged ratio the next files are sized by. */
-  const ratio = () =>
-    written.length === 0 || closedStaged === 0
-      ? sizing.firstRatio
-      : (closedBytes / closedStaged) * sizing.measuredShare;
-  /** Whether the open file has taken in enough to be full, and the rest makes another file. */
-  const full = (): boolean => {
-    const r = ratio();
-    if (fileStaged * r < work.minFileBytes) return false;
-    return (stagedBytes - closedStaged - fileStaged) * r >= work.minFileBytes * sizing.remainderMargin;
+  /** After a chunk: whether the open file is full and the rest makes another file of its own. */
+  const full = async (): Promise<boolean> => {
+    if (last || fileStaged < minFileBytes) return false;
+    const bytes = await open.writer.settledBytes();
+    if (bytes < minFileBytes) return false;
+    // The lower of the merge's ratio so far and the open file's own: the nearer data says more
+    // about the rest when the compression drifts, and a rest under-estimated only makes the
+    // last file larger, never smaller than the target.
+    const ratio = Math.min((closedBytes + bytes) / (closedStaged + fileStaged), bytes / fileStaged);
+    const rest = (stagedBytes - closedStaged - fileStaged) * ratio;
+    if (rest >= minFileBytes * MERGED_FILE_SIZING.remainderMargin) return true;
+    last = true;
+    return false;
   };
   await start(0);
   try {
@@ -386,12 +395,12 @@ async function mergeGroup(loadId: string, work: MergeWork, deps: MergeDeps): Pro
               throw new LakeStateError(
                 `load ${loadId}: staged part ${file.stagedKey} has a column ${column} that table ${table} does not; re-run the load`,
               );
-          if (full()) {
-            await finish();
-            await start(written.length);
-          }
           await open!.writer.append(row);
           fileStaged += perRow;
+        }
+        if (await full()) {
+          await finish();
+          await start(written.length);
         }
       }
     }

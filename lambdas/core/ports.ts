@@ -44,6 +44,13 @@ export interface PartWriter {
   append(row: Row): Promise<void>;
   /** Bytes handed to the store so far (row groups already flushed). */
   bytesWritten(): number;
+  /**
+   * Waits until every row appended so far has been taken by the encoder and every row group it
+   * completed is in the store, then answers `bytesWritten()`. Unlike `bytesWritten()` at an
+   * arbitrary moment (which lags the rows by however far the encoding is behind), this is a
+   * function of the rows appended and the row group size only: the same on every run.
+   */
+  settledBytes(): Promise<number>;
   rowsWritten(): number;
   /** Rows buffered before a row group is encoded and written out; the main memory cost of a part. */
   setRowGroupRows(rows: number): void;

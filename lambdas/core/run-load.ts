@@ -217,7 +217,7 @@ async function runLeased(
     // Staged batches are kept for a resume when there are any (an interrupted or failed run of
     // thousands of users), and always when this run no longer holds the load id: the staging
     // is then another run's. Otherwise nothing was published: drop this attempt's staging
-    // (keep a commit intent of an earlier one). `clean` / `verify --fix` remove what is kept.
+    // (keep a commit intent of an earlier one). `clean --apply` / `verify --fix --discard-resumable` remove what is kept.
     const stillOurs =
       lease === undefined ||
       (await lease.assertHeld().then(

@@ -20,7 +20,11 @@
  * A load holding a live lease (lease.ts) is running: its staging and parts are not findings.
  * `fixable` findings are what `repairLake` removes: leftovers of loads that are not committed,
  * and, for committed loads, staging and parts their report does not list. Nothing a reader
- * sees through a committed load's report is ever removed.
+ * sees through a committed load's report is ever removed. A load that is not committed but whose
+ * staging a re-run can still commit (a plan and staged batches: a run killed mid-commit, for
+ * one) is `resumable`: its staging and the parts it published are kept by `repairLake` unless
+ * asked to discard resumable loads (`verify --fix --discard-resumable`, `clean --apply`), since
+ * removing them loses a load that only needed running again.
  */
 import { changedSelectionKey } from './changed-users.ts';
 import { committedLoadIds } from './committed-loads.ts';
@@ -75,7 +79,25 @@ export interface Finding {
   readonly loadId?: string;
   readonly detail: string;
   readonly fixable: boolean;
+  /**
+   * Of a load a re-run can still commit (its staging is resumable): `repairLake` keeps it unless
+   * told to discard resumable loads.
+   */
+  readonly resumable?: boolean;
 }
+
+/** What `repairLake` removes beyond the leftovers of loads nothing can finish any more. */
+export interface RepairOptions {
+  /** Also remove the staging and published parts of loads a re-run could still commit. */
+  readonly discardResumable?: boolean;
+}
+
+/** Kinds that hold a resumable load's data: kept with its staging. */
+const RESUMABLE_KINDS: ReadonlySet<FindingKind> = new Set([
+  'resumable_staging',
+  'orphan_part',
+  'orphan_report',
+]);
 
 export interface VerifyReport {
   readonly dest: string;
@@ -245,7 +267,7 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
         kind: 'resumable_staging',
         keys: list,
         loadId,
-        detail: `load ${loadId} was interrupted with ${list.filter((k) => k.endsWith('/manifest.json')).length} batch(es) staged (${list.length} objects): resume it with 'paylink-loader load${users} ... --resume ${loadId}', or remove it with --fix`,
+        detail: `load ${loadId} was interrupted with ${list.filter((k) => k.endsWith('/manifest.json')).length} batch(es) staged (${list.length} objects), resumable: re-run it to commit it ('paylink-loader load${users} ... --resume ${loadId}'), or remove it with --fix --discard-resumable`,
         fixable: true,
       });
       continue;
@@ -359,28 +381,37 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
       });
   }
 
+  // A resumable load's published parts and report go with its staging: a re-run uses them.
+  const resumable = new Set(findings.filter((f) => f.kind === 'resumable_staging').map((f) => f.loadId));
+  const marked = findings.map((f) =>
+    f.loadId !== undefined && resumable.has(f.loadId) && RESUMABLE_KINDS.has(f.kind)
+      ? { ...f, resumable: true }
+      : f,
+  );
   return {
     dest: store.description,
     committedLoads: committed.size,
     partsChecked: committedParts.length,
     running: [...running].sort(),
-    findings,
+    findings: marked,
   };
 }
 
 /**
  * Removes what the fixable findings name, after re-checking that each load is still neither
- * committed nor running (a load may have committed since the report was made).
- * Returns the number of objects removed.
+ * committed nor running (a load may have committed since the report was made); those of a
+ * resumable load only with `discardResumable`. Returns the number of objects removed.
  */
 export async function repairLake(
   deps: VerifyDeps & { readonly removeUnfinished?: (keys: readonly string[]) => Promise<void> },
   report: VerifyReport,
+  options: RepairOptions = {},
 ): Promise<number> {
   const { store } = deps;
   let removed = 0;
   for (const finding of report.findings) {
     if (!finding.fixable || finding.keys.length === 0) continue;
+    if (finding.resumable && !options.discardResumable) continue;
     if (
       finding.loadId !== undefined &&
       ['orphan_part', 'orphan_report', 'orphan_staging', 'resumable_staging'].includes(finding.kind)

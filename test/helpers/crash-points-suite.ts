@@ -8,8 +8,9 @@
  *  2. recovery, alternating between the two a data engineer would pick:
  *     - re-running the same load id (after the crashed run's lease expired) gives exactly the
  *       fault-free result, and `verify --fix` then leaves a clean lake;
- *     - `verify --fix`, then a new load: readers see the committed loads and nothing of the
- *       crashed one, and `verify` finds nothing.
+ *     - giving the crashed load up (`verify --fix --discard-resumable`: `--fix` alone keeps a
+ *       load a re-run can still commit), then a new load: readers see the committed loads and
+ *       nothing of the crashed one, and `verify` finds nothing.
  * For S3 the same runs go through a proxy that decides `If-None-Match: *` as S3 does; and every
  * write request is also answered once with 503 SlowDown before it is applied and once with 500
  * InternalError after it was applied (the SDK retries both): the load must end exactly as a
@@ -25,7 +26,7 @@ import type { LoadMarker } from '#core/commit.ts';
 import { loadMarkerKey } from '#core/layout.ts';
 import { forEachConcurrent } from '#core/pool.ts';
 import { readJson } from '#core/store-json.ts';
-import { repairLake, verifyLake } from '#core/verify.ts';
+import { type RepairOptions, repairLake, verifyLake } from '#core/verify.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { counts, type LakeKind, type Seen, seen } from './commit-crash-suite.ts';
@@ -82,9 +83,9 @@ export function describeCrashPoints(
     };
     /** What `verify` runs with, at a time the crashed run's lease has expired; every temp file counts. */
     const check = (dest: string) => lakeCheck(dest, { cwd: scratch, now: later }, { tempGraceMs: 0 });
-    const fixAndVerify = async (dest: string) => {
+    const fixAndVerify = async (dest: string, options: RepairOptions = {}) => {
       const { deps, repairDeps } = check(dest);
-      await repairLake(repairDeps, await verifyLake(deps));
+      await repairLake(repairDeps, await verifyLake(deps), options);
       return verifyLake(deps);
     };
 
@@ -124,7 +125,7 @@ export function describeCrashPoints(
       expect([...kinds].sort()).toEqual(['close', 'delete', 'move', 'openWrite', 'put', 'putIfAbsent']);
     });
 
-    it('shows readers only committed loads at every crash point; a re-run or verify --fix and a new load leave no trace', async () => {
+    it('shows readers only committed loads at every crash point; a re-run, or giving the load up with verify --fix --discard-resumable and a new load, leaves no trace', async () => {
       let checked = 0;
       const points = Array.from({ length: writes.length }, (_, i) => i + 1);
       // Each point has its own lake; most of a point's time is waiting on I/O (s3rver most of all).
@@ -153,7 +154,16 @@ export function describeCrashPoints(
           expect(await seen(await kind.readable(dest)), `a re-run ${at}`).toEqual(referenceSeen);
           expect((await fixAndVerify(dest)).findings, `verify after a re-run ${at}`).toEqual([]);
         } else {
-          expect((await fixAndVerify(dest)).findings, `verify --fix ${at}`).toEqual([]);
+          // Whatever --fix alone keeps is a load a re-run can still commit, and only that.
+          const kept = (await fixAndVerify(dest)).findings;
+          expect(
+            kept.filter((f) => !f.resumable),
+            `verify --fix ${at}`,
+          ).toEqual([]);
+          expect(
+            (await fixAndVerify(dest, { discardResumable: true })).findings,
+            `verify --fix --discard-resumable ${at}`,
+          ).toEqual([]);
           await loadInProcess(args(after, dest, 'load-3', { now: later }));
           const next = await seen(await kind.readable(dest));
           expect(next.loads, at).toEqual(committed ? ['load-1', 'load-2', 'load-3'] : ['load-1', 'load-3']);

@@ -508,7 +508,9 @@ describe("merging the batches' parts at commit", () => {
     // parts they hold (one dictionary and footer instead of twenty), so twelve files by the staged
     // bytes would each be under it.
     const minFileBytes = Math.floor(stagedBytes / 12);
-    const marker = await commitLoad('M2', { store, parts, reader, clock, minFileBytes });
+    // A file closes by the bytes its whole row groups wrote: row groups scaled down with the target.
+    const small = createParquetPartWriterFactory({ rowGroupRows: 100 });
+    const marker = await commitLoad('M2', { store, parts: small, reader, clock, minFileBytes });
     const files = marker.files.filter((f) => f.table === 'orders');
     const mergedBytes = files.reduce((n, f) => n + f.bytes, 0);
     const ratio = mergedBytes / stagedBytes;

@@ -160,7 +160,7 @@ describe('a commit that S3 stops half-way through publishing', () => {
       `error: load half is not committed: ${error.publishedParts} parts were published but are invisible through the documented reading paths`,
     );
     expect(failed.stderr).toContain(
-      `Re-run with --load-id half to finish it, or remove them with 'paylink-loader verify --dest ${dest} --fix'.`,
+      `Re-run with --load-id half to finish it, or remove them with 'paylink-loader verify --dest ${dest} --fix --discard-resumable'.`,
     );
     expect(failed.stderr).not.toContain('Nothing was committed');
 
@@ -173,7 +173,11 @@ describe('a commit that S3 stops half-way through publishing', () => {
     const orphans = report.findings.filter((f: { kind: string }) => f.kind === 'orphan_part');
     expect(orphans).toHaveLength(1);
     expect(orphans[0].keys).toHaveLength(error.publishedParts);
-    const fixed = await runCli(['verify', '--dest', dest, '--fix']);
+    // The load can still be committed by a re-run: --fix alone keeps it, the hint's flag removes it.
+    const kept = await runCli(['verify', '--dest', dest, '--fix']);
+    expect(kept.code, kept.stdout).toBe(7);
+    expect(kept.stdout).toContain('load(s) half can still be committed by a re-run (kept by --fix;');
+    const fixed = await runCli(['verify', '--dest', dest, '--fix', '--discard-resumable']);
     expect(fixed.code, fixed.stdout).toBe(0);
     expect(fixed.stdout).toMatch(/removed \d+ leftover object\(s\)\nclean/);
 

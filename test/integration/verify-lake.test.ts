@@ -189,7 +189,7 @@ describe('verify', () => {
     expect(report.findings.map((f) => [f.kind, f.detail])).toEqual([
       [
         'resumable_staging',
-        "load load-9 was interrupted with 1 batch(es) staged (2 objects): resume it with 'paylink-loader load ... --resume load-9', or remove it with --fix",
+        "load load-9 was interrupted with 1 batch(es) staged (2 objects), resumable: re-run it to commit it ('paylink-loader load ... --resume load-9'), or remove it with --fix --discard-resumable",
       ],
     ]);
   });
@@ -234,7 +234,7 @@ describe('verify', () => {
     await writeFile(join(staging, 'batches', '00000', 'manifest.json'), '{}');
     const { report } = await verify(dest);
     expect(report.findings.map((f) => f.detail)).toEqual([
-      "load changed-1 was interrupted with 1 batch(es) staged (3 objects): resume it with 'paylink-loader load --users changed ... --resume changed-1', or remove it with --fix",
+      "load changed-1 was interrupted with 1 batch(es) staged (3 objects), resumable: re-run it to commit it ('paylink-loader load --users changed ... --resume changed-1'), or remove it with --fix --discard-resumable",
     ]);
     const dry = await runCli(['clean', '--dest', dest, '--older-than', '0s']);
     expect(dry.code, dry.stderr).toBe(0);

@@ -24,6 +24,7 @@ function recordingParts() {
           part.rows.push(row);
         },
         bytesWritten: () => part.rows.length * 100,
+        settledBytes: async () => part.rows.length * 100,
         rowsWritten: () => part.rows.length,
         setRowGroupRows: (n) => part.rowGroups.push(n),
         async close() {
