@@ -4,7 +4,7 @@
  * token bucket answers 429 above S), with `--rate-limit S`.
  *
  *   node --import tsx bench/rate-limit.ts [--rates 50,200,500] [--seconds 40] [--latency-ms 50]
- *        [--quick] [--reference] [--reference-writer] [--no-save]
+ *        [--quick] [--reference] [--reference-writer] [--window bucket|sliding] [--no-save]
  *
  * Each rate gets a world sized for about `--seconds` of requests (8 requests a user, the plan's
  * default estimate), in batches of the default size (500 users) unless `--batch-size` is given:
@@ -16,6 +16,9 @@
  * - sustained / limit: requests the server accepted between the first and the last request,
  *   per second, over S (target >= 0.98 at 50, 200 and 500 req/s);
  * - 429s: refused by the server's limit (target 0: with --rate-limit S the client never exceeds S);
+ *   `--window sliding` makes the server strict (at most S in any one-second window, where the
+ *   default token bucket lets a burst of up to S pass after a quiet second), so bunched requests
+ *   after an event-loop stall show as 429s;
  * - longest gap: the longest run of samples without a request (a barrier between batches shows
  *   here; at the limit a request comes every 20 ms or less, so one quiet sample is already a stall);
  * - load s: the child's wall time (commit included).
@@ -63,8 +66,13 @@ interface RunResult extends RunSpec {
   readonly exitCode: number | null;
 }
 
-async function runOne(spec: RunSpec, latencyMs: number, dir: string): Promise<RunResult> {
-  const sim = await startSimulator({ rateLimit: spec.rate, faults: { latencyMs } });
+async function runOne(
+  spec: RunSpec,
+  latencyMs: number,
+  dir: string,
+  window: 'bucket' | 'sliding',
+): Promise<RunResult> {
+  const sim = await startSimulator({ rateLimit: spec.rate, rateLimitWindow: window, faults: { latencyMs } });
   const usersFile = path.join(dir, `users-${spec.rate}.txt`);
   await writeFile(usersFile, `${generateIdentifiers('rate-bench', spec.users).join('\n')}\n`);
   const dest = path.join(dir, `lake-${spec.rate}-${spec.concurrency ?? 'auto'}-${spec.writer ?? 'worker'}`);
@@ -169,8 +177,11 @@ async function main(): Promise<void> {
       reference: { type: 'boolean', default: false },
       'reference-writer': { type: 'boolean', default: false },
       'no-save': { type: 'boolean', default: false },
+      window: { type: 'string', default: 'bucket' },
     },
   });
+  const window = values.window;
+  if (window !== 'bucket' && window !== 'sliding') throw new Error('--window must be bucket or sliding');
   const seconds = Number(values.seconds ?? (values.quick ? 10 : 36));
   const latencyMs = Number(values['latency-ms']);
   const rates = values.rates.split(',').map(Number);
@@ -201,7 +212,7 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   try {
     for (const spec of specs) {
-      const result = await runOne(spec, latencyMs, dir);
+      const result = await runOne(spec, latencyMs, dir, window);
       results.push(result);
       console.error(
         `rate ${spec.rate}${spec.concurrency ? ` (--concurrency ${spec.concurrency})` : ''}${spec.writer ? ` (${spec.writer})` : ''}: sustained ${result.sustained.toFixed(3)}x, ${result.rateLimited} 429s, longest gap ${result.longestGapMs.toFixed(0)} ms, exit ${result.exitCode}`,
@@ -248,7 +259,7 @@ async function main(): Promise<void> {
     command,
     startedAt,
     notes: [
-      `- simulator in the bench process (server-side limit S, ${latencyMs} ms added to every response), \`paylink-loader load --rate-limit S\` in a child process${batchSize === undefined ? ' (default flags otherwise)' : ` with --batch-size ${batchSize}`}; counters sampled every ${SAMPLE_MS} ms`,
+      `- simulator in the bench process (server-side limit S ${window === 'sliding' ? 'counted in any one-second window (--window sliding: at most S in any second)' : 'as a token bucket of one second (a burst of S after a quiet second passes)'}, ${latencyMs} ms added to every response), \`paylink-loader load --rate-limit S\` in a child process${batchSize === undefined ? ' (default flags otherwise)' : ` with --batch-size ${batchSize}`}; counters sampled every ${SAMPLE_MS} ms`,
     ],
     table,
     save: !values['no-save'],

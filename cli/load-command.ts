@@ -63,6 +63,7 @@ import { readJson } from '#core/store-json.ts';
 import { TASK_RETIREMENT } from '#core/task-retirement.ts';
 import { registeredTaskIds } from '#core/user-registry.ts';
 import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
+import { createWaitMeter } from '#core/wait-meter.ts';
 import { destFrom, existingLakeFrom, list, parseFlags, pathFrom, required } from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
 import { dryRunReport, formatDryRun } from './dry-run.ts';
@@ -385,10 +386,12 @@ async function loadUsers(
     ...(request.secretId === undefined ? {} : { secretId: request.secretId }),
   });
   const rateLimiter = createSystemRateLimiter(request.rateLimit ?? DEFAULTS.rateLimit);
+  const backoff = createWaitMeter(() => performance.now());
   const api = createPayLinkClient({
     baseUrl: settings.baseUrl,
     credentials,
     rateLimiter,
+    backoff,
     http: settings.http,
   });
   const adaptive =
@@ -396,6 +399,7 @@ async function loadUsers(
       ? adaptiveConcurrency({
           ratePerSecond: request.rateLimit ?? DEFAULTS.rateLimit,
           limiter: () => rateLimiterStats(rateLimiter),
+          backoffMs: backoff.totalMs,
           now: () => performance.now(),
         })
       : undefined;

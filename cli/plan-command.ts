@@ -43,6 +43,9 @@ export const PLAN_USAGE = `paylink-loader plan --users <file|count> [options]
                             does itself (default: by its Lambda's deadline; 0: always the merge Map)
   --account-concurrency <n> the account's Lambda concurrent executions (default ${AWS_LIMITS.lambdaAccountConcurrency},
                             Lambda's default quota; ${AWS_LIMITS.lambdaHeadroom} are kept for the other functions)
+  --webhook-reserved-concurrency <n>
+                            the stack's webhooks.reservedConcurrency (default ${STACK_DEFAULTS.webhookReservedConcurrency}):
+                            reserved for the webhook receiver, out of the account's concurrency
   --json                    print the estimate as JSON
 
   Several schedules on one stack share its requestRate equally: give --rate-limit the share.`;
@@ -72,6 +75,15 @@ function commitLine(merge: CommitMergePlan): string {
 function positiveInt(flag: string, raw: string | undefined, fallback: number): number {
   const n = positiveNumber(flag, raw, fallback);
   if (!Number.isInteger(n)) throw new ConfigError(flag, 'must be a whole number');
+  return n;
+}
+
+/** A whole number, 0 included (a stack without the receiver reserves none). */
+function wholeNumber(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < 0)
+    throw new ConfigError(flag, 'must be a whole number >= 0');
   return n;
 }
 
@@ -118,6 +130,7 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
     'period-hours': { type: 'string' },
     'commit-merge-seconds': { type: 'string' },
     'account-concurrency': { type: 'string' },
+    'webhook-reserved-concurrency': { type: 'string' },
     json: { type: 'boolean' },
   });
   const users = await countUsers(required(values.users, '--users'), io.cwd);
@@ -145,6 +158,11 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
       '--account-concurrency',
       values['account-concurrency'],
       AWS_LIMITS.lambdaAccountConcurrency,
+    ),
+    webhookReservedConcurrency: wholeNumber(
+      '--webhook-reserved-concurrency',
+      values['webhook-reserved-concurrency'],
+      STACK_DEFAULTS.webhookReservedConcurrency,
     ),
   });
   if (values.json) {

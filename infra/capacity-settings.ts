@@ -41,6 +41,8 @@ export function capacitySettings(config: StackConfig): CapacitySettings {
     commitTimeoutSeconds: FUNCTION_DEFAULTS.commit.timeoutMinutes * 60,
     ...(config.commitMergeSeconds === undefined ? {} : { commitMergeSeconds: config.commitMergeSeconds }),
     mergeConcurrency: MERGE_MAX_CONCURRENCY,
+    // The stack always deploys the webhook receiver: its reserved concurrency is never the batches'.
+    webhookReservedConcurrency: config.webhooks.reservedConcurrency,
     guardSeconds: GUARD_SETTLE_SECONDS,
     runDeadlineSeconds: Object.fromEntries(
       config.schedules.map((s) => [
@@ -78,6 +80,9 @@ export function checkCapacity(config: StackConfig, settings: CapacitySettings): 
           ? {}
           : { commitMergeSeconds: settings.commitMergeSeconds }),
         ...(settings.mergeConcurrency === undefined ? {} : { mergeConcurrency: settings.mergeConcurrency }),
+        ...(settings.webhookReservedConcurrency === undefined
+          ? {}
+          : { webhookReservedConcurrency: settings.webhookReservedConcurrency }),
       });
     } catch (error) {
       if (error instanceof ConfigError)

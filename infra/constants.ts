@@ -43,7 +43,7 @@ export const WEBHOOK_DEFAULTS = {
    * receiver can ever run at once, and, at 10 requests/s per unit for a Function URL (AWS Lambda
    * docs, "Function URL throttling"), 250 requests/s: a 200 req/s burst (a replay) passes.
    */
-  reservedConcurrency: 25,
+  reservedConcurrency: STACK_DEFAULTS.webhookReservedConcurrency,
   /** Alarm when a request over the 256 KiB body limit arrives (Atomic's would be a change lost). */
   tooLargePer5Minutes: 1,
   /** Alarm when the receiver is throttled this often in 5 minutes (beyond Atomic's 90 s of retries, events are lost). */

@@ -9,7 +9,7 @@ import { BoundedMap } from './bounded-map.ts';
 import { type Fault, FaultInjector, malformedBody, serverErrorStatus, TOKEN_FAULT_KINDS } from './faults.ts';
 import type { ResolvedSimulatorOptions } from './options.ts';
 import { hashKey } from './prng.ts';
-import { TokenBucket } from './rate-limit.ts';
+import { SlidingWindow, TokenBucket } from './rate-limit.ts';
 import { API_CODES, type ApiResponse, apiError, render } from './responses.ts';
 import { type DataResult, type DataRoute, matchRoute } from './routes.ts';
 import { type SimulatorStats, StatsRecorder } from './stats.ts';
@@ -52,7 +52,12 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
   const timers = new Timers();
   const tokens = new TokenStore(seed, options.tokenMaxUses);
   const injector = new FaultInjector(seed, faults);
-  const bucket = options.rateLimit === undefined ? undefined : new TokenBucket(options.rateLimit);
+  const bucket =
+    options.rateLimit === undefined
+      ? undefined
+      : options.rateLimitWindow === 'sliding'
+        ? new SlidingWindow(options.rateLimit)
+        : new TokenBucket(options.rateLimit);
   const users = new BoundedMap<string, UserData>(options.userCacheSize);
   const api = resolveApi(options.profile, options.api);
   /** Task id -> its user: Atomic's task endpoint takes a task id and our server key, no token. */

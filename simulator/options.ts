@@ -90,6 +90,11 @@ export const simulatorOptionsSchema = z
     generation: z.number().int().min(0).max(10_000).default(0),
     /** Server-side limit over all requests (requests/second); above it: 429 with Retry-After. */
     rateLimit: z.number().positive().optional(),
+    /**
+     * How `rateLimit` counts (rate-limit.ts): `bucket`, a token bucket holding one second's worth
+     * (a burst of S after a quiet second passes); `sliding`, at most S in any one-second window.
+     */
+    rateLimitWindow: z.enum(['bucket', 'sliding']).default('bucket'),
     faults: faultOptionsSchema.prefault({}),
     /** A named way the API disagrees with the loader's catalog (api-profiles.ts). */
     profile: z.enum(API_PROFILE_NAMES as [ApiProfile, ...ApiProfile[]]).default('default'),

@@ -10,6 +10,7 @@ import type { PayLinkApi, PayLinkRequest, PayLinkSession } from '#core/ports.ts'
 import type { RateLimiter } from '#core/rate-limiter.ts';
 import { resolveHttpPolicy } from '#core/retry-policy.ts';
 import type { Clock, JsonValue } from '#core/types.ts';
+import type { WaitMeter } from '#core/wait-meter.ts';
 import { createAccessTokenGate, MintRejection } from './access-token-gate.ts';
 import { createAttemptSender } from './paylink-http-attempt.ts';
 import { type Accepted, createTransport, originOf, type PayLinkEvent } from './paylink-transport.ts';
@@ -28,6 +29,11 @@ export interface PayLinkClientOptions {
   readonly random?: () => number;
   readonly now?: Clock;
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * Times the retries' back-off sleeps (429 Retry-After, 5xx and timeout back-off): what
+   * adaptive concurrency takes out of the latency, with the rate limiter's waits.
+   */
+  readonly backoff?: WaitMeter;
   readonly onEvent?: (event: PayLinkEvent) => void;
 }
 
@@ -59,6 +65,7 @@ export function createPayLinkClient(options: PayLinkClientOptions): PayLinkApi {
     now: options.now ?? (() => new Date()),
     random: options.random ?? Math.random,
     sleep: options.sleep ?? sleep,
+    backoff: options.backoff,
     onEvent: options.onEvent,
   });
 

@@ -13,6 +13,7 @@ import { parseJsonBody } from '#core/json-body.ts';
 import type { RateLimiter } from '#core/rate-limiter.ts';
 import { isRetryableStatus, retryDelayMs } from '#core/retry-policy.ts';
 import type { Clock, JsonValue } from '#core/types.ts';
+import type { WaitMeter } from '#core/wait-meter.ts';
 import type { SendAttempt } from './paylink-http-attempt.ts';
 
 /** What the client reports as it works: endpoint labels, statuses and delays, never values. */
@@ -54,6 +55,8 @@ export interface TransportDeps {
   readonly now: Clock;
   readonly random: () => number;
   readonly sleep: (ms: number) => Promise<void>;
+  /** Times each retry's back-off (a 429's Retry-After included): adaptive concurrency takes it out of the latency. */
+  readonly backoff?: WaitMeter | undefined;
   readonly onEvent?: ((event: PayLinkEvent) => void) | undefined;
 }
 
@@ -142,7 +145,12 @@ export function createTransport(deps: TransportDeps): Transport {
         delayMs,
         ...(status === undefined ? {} : { status }),
       });
-      await deps.sleep(delayMs);
+      const backedOff = deps.backoff?.begin();
+      try {
+        await deps.sleep(delayMs);
+      } finally {
+        backedOff?.();
+      }
     }
   }
 

@@ -6,9 +6,12 @@
  * good: it keeps at most `burst` tokens); more only queue at the limiter.
  *
  * The latency is measured, not configured: over each window, the users' busy time (the integral
- * of users in flight) less the time they spent waiting at the limiter, divided by the requests
- * admitted, is what one request really costs. Waiting at the limiter is taken out, or more users
- * would mean more waiting and yet more users. The limit follows `rate x latency x headroom`
+ * of users in flight) less the time they spent waiting at the limiter and sleeping out a retry's
+ * back-off (a 429's Retry-After, a 5xx's back-off), divided by the requests admitted, is what one
+ * request really costs: its HTTP exchanges and the user's own work between requests. Waiting at
+ * the limiter is taken out, or more users would mean more waiting and yet more users; back-off
+ * is taken out, or a few 429s with `Retry-After: 2` would read as 2-second requests and drive
+ * the pool to `max` while PayLink asks us to slow down. The limit follows `rate x latency x headroom`
  * (rounded up), at once when it must grow, by at most a quarter per window when it may shrink,
  * between `min` and `max`. Pure: the monotonic clock and the limiter's counters are injected.
  */
@@ -39,6 +42,8 @@ export interface AdaptiveConcurrencyOptions {
   readonly ratePerSecond: number;
   /** The limiter's running counters (rate-limiter.ts `rateLimiterStats`). */
   readonly limiter: () => RateLimiterStats;
+  /** Milliseconds users have slept in retry back-off so far (the PayLink client's `backoff` WaitMeter). */
+  readonly backoffMs?: () => number;
   /** Monotonic milliseconds (performance.now in production). */
   readonly now: () => number;
   readonly min?: number;
@@ -82,16 +87,18 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
   let active = 0;
   let busyMs = 0;
   let at = options.now();
-  let window = { start: at, busyMs: 0, ...options.limiter() };
+  const backoffMs = options.backoffMs ?? (() => 0);
+  let window = { start: at, busyMs: 0, backoffMs: backoffMs(), ...options.limiter() };
 
   const advance = () => {
     const now = options.now();
     busyMs += active * Math.max(0, now - at);
     at = now;
-    const counters = options.limiter();
+    const counters = { ...options.limiter(), backoffMs: backoffMs() };
     const requests = counters.acquired - window.acquired;
     if (now - window.start < settings.windowMs || requests < settings.windowRequests) return;
-    const perRequest = Math.max(0, busyMs - window.busyMs - (counters.waitedMs - window.waitedMs)) / requests;
+    const waitedMs = counters.waitedMs - window.waitedMs + (counters.backoffMs - window.backoffMs);
+    const perRequest = Math.max(0, busyMs - window.busyMs - waitedMs) / requests;
     latencyMs = latencyMs === undefined ? perRequest : (latencyMs + perRequest) / 2;
     if (Number.isFinite(rate) && unclamped(latencyMs) > max) {
       cappedMs += now - window.start;
@@ -132,7 +139,7 @@ export function cappedConcurrencyNote(
   if (reachable >= ratePerSecond) return undefined;
   return (
     `users in flight stayed at the adaptive maximum of ${state.max} for ${Math.round(state.cappedMs / 1000)} s: ` +
-    `at up to ${Math.round(latency)} ms a request (PayLink's answers, 429 waits and this process's own work) ` +
+    `at up to ${Math.round(latency)} ms a request (PayLink's answers and this process's own work) ` +
     `they sustain about ${reachable} req/s, below the rate limit of ${ratePerSecond} req/s; a higher --concurrency ` +
     `uses more of it when PayLink is slow, not when this machine is busy`
   );

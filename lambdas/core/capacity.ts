@@ -54,6 +54,9 @@ export const BATCH_OVERHEAD_SECONDS = 30;
  * - Of those, Lambda keeps 100 unreserved for functions without reserved concurrency ("Configuring
  *   reserved concurrency"); we keep the same headroom for the plan, the commit, the other
  *   schedule's runs and the account's other functions, which would otherwise be throttled.
+ * - A function's reserved concurrency is taken out of the account's unreserved pool, whether it
+ *   runs or not (same page): the webhook receiver's (`webhooks.reservedConcurrency`) is never
+ *   available to the batches, so a plan subtracts it (`webhookReservedConcurrency`).
  */
 export const AWS_LIMITS = {
   mapMaxConcurrency: 10_000,
@@ -119,6 +122,11 @@ export const STACK_DEFAULTS = {
   mergeConcurrency: 10,
   periodHours: 24,
   runDeadlineFraction: 0.9,
+  /**
+   * The webhook receiver's reserved concurrency (cdk.json `webhooks.reservedConcurrency`; the
+   * stack's WEBHOOK_DEFAULTS takes it from here): removed from the account's unreserved pool.
+   */
+  webhookReservedConcurrency: 25,
 } as const;
 
 export interface CapacityInput {
@@ -154,6 +162,12 @@ export interface CapacityInput {
   readonly mergeThroughput?: MergeThroughput;
   /** The account's Lambda concurrent executions (default AWS_LIMITS.lambdaAccountConcurrency). */
   readonly accountConcurrency?: number;
+  /**
+   * The webhook receiver's reserved concurrency (`webhooks.reservedConcurrency` when the receiver
+   * is deployed; default 0): reserved concurrency leaves the account's unreserved pool, which the
+   * batches draw from (AWS_LIMITS).
+   */
+  readonly webhookReservedConcurrency?: number;
 }
 
 export interface CapacityPlan {
@@ -302,6 +316,9 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
     'accountConcurrency',
     input.accountConcurrency ?? AWS_LIMITS.lambdaAccountConcurrency,
   );
+  const reserved = input.webhookReservedConcurrency ?? 0;
+  if (!Number.isInteger(reserved) || reserved < 0)
+    throw new ConfigError('webhookReservedConcurrency', 'must be a whole number >= 0');
   const perUser = positive('requestsPerUser', input.requestsPerUser);
   const timeout = positive('batchTimeoutSeconds', input.batchTimeoutSeconds);
   const deadline = positive('runDeadlineSeconds', input.runDeadlineSeconds);
@@ -330,7 +347,8 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
     : input.commitSeconds + merge.seconds;
   const expectedSeconds = Math.ceil(input.guardSeconds + PLAN_SECONDS + waves * batchSeconds + commitSeconds);
   const requests = Math.ceil(input.users * perUser);
-  const usableConcurrency = accountConcurrency - AWS_LIMITS.lambdaHeadroom;
+  // What the batches can draw from: the unreserved pool (less what other functions reserve), less our headroom.
+  const usableConcurrency = Math.max(0, accountConcurrency - reserved - AWS_LIMITS.lambdaHeadroom);
   // Only the batches that can run at once count: 3 batches under MaxConcurrency 1000 use 3.
   const concurrent = Math.min(batches, input.maxConcurrency);
   const problems: string[] = [];
@@ -340,7 +358,7 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
     );
   if (concurrent > usableConcurrency)
     problems.push(
-      `${plural(concurrent, 'batch', 'batches')} at once would take ${concurrent} of the account's ${accountConcurrency} concurrent Lambda executions, leaving less than ${AWS_LIMITS.lambdaHeadroom} for the plan, the commit and every other function (throttled): lower maxConcurrency to ${usableConcurrency} or less, or raise the account's Lambda concurrency quota`,
+      `${plural(concurrent, 'batch', 'batches')} at once would take ${concurrent} of the account's ${accountConcurrency} concurrent Lambda executions${reserved > 0 ? ` (${reserved} of them reserved by the webhook receiver)` : ''}, leaving less than ${AWS_LIMITS.lambdaHeadroom} for the plan, the commit and every other function (throttled): lower maxConcurrency to ${usableConcurrency} or less, or raise the account's Lambda concurrency quota`,
     );
   const fits = problems.length === 0;
   return {

@@ -93,6 +93,8 @@ export interface CapacitySettings {
   readonly commitMergeSeconds?: number;
   /** The merge Map's MaxConcurrency (absent: core STACK_DEFAULTS). */
   readonly mergeConcurrency?: number;
+  /** The webhook receiver's reserved concurrency, out of the account's unreserved pool (absent: none). */
+  readonly webhookReservedConcurrency?: number;
   readonly guardSeconds: number;
   /** Run deadline (state machine timeout) of each schedule, by schedule name. */
   readonly runDeadlineSeconds: Readonly<Record<string, number>>;

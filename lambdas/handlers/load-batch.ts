@@ -79,7 +79,7 @@ export async function handler(
       const deadlineAt = remaining === undefined ? undefined : Date.now() + remaining;
       const counters: PayLinkCounters = { rateLimited: 0, sentByMinute: {} };
       const failures = failureCounter();
-      const { api, limiter } = await payLinkApi(counters);
+      const { api, limiter, backoff } = await payLinkApi(counters);
       // Unless configured: as many users as this batch's share of the rate and PayLink's measured
       // latency need (Little's law), as the CLI does. The limiter holds the batch to its share
       // (infra/batch-rate.ts) whatever the user count, so adapting can never exceed it.
@@ -88,6 +88,7 @@ export async function handler(
           ? adaptiveConcurrency({
               ratePerSecond: config.batchRequestRate,
               limiter: () => rateLimiterStats(limiter),
+              backoffMs: backoff.totalMs,
               now: () => performance.now(),
             })
           : config.userConcurrency;

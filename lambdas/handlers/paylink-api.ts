@@ -5,6 +5,7 @@
 import { countByMinute } from '#core/load-metrics.ts';
 import type { PayLinkApi } from '#core/ports.ts';
 import type { RateLimiter } from '#core/rate-limiter.ts';
+import { createWaitMeter, type WaitMeter } from '#core/wait-meter.ts';
 import { handlerConfig } from './runtime.ts';
 
 /** What the client saw that its own stats do not count (for the batch's metrics). */
@@ -16,13 +17,14 @@ export interface PayLinkCounters {
 }
 
 /**
- * A PayLink client per invocation, with its rate limiter (both belong to this batch: the limiter's
- * counters size the adaptive concurrency); the credentials behind it are cached per container by
- * the credentials adapter. `counters`, when given, is updated as responses arrive.
+ * A PayLink client per invocation, with its rate limiter and its back-off meter (all belong to this
+ * batch: the limiter's counters and the retries' back-off size the adaptive concurrency); the
+ * credentials behind it are cached per container by the credentials adapter. `counters`, when
+ * given, is updated as responses arrive.
  */
 export async function payLinkApi(
   counters?: PayLinkCounters,
-): Promise<{ api: PayLinkApi; limiter: RateLimiter }> {
+): Promise<{ api: PayLinkApi; limiter: RateLimiter; backoff: WaitMeter }> {
   const config = handlerConfig();
   const [{ resolveCredentials }, { createPayLinkClient }, { createSystemRateLimiter }] = await Promise.all([
     import('#adapters/credentials.ts'),
@@ -31,10 +33,12 @@ export async function payLinkApi(
   ]);
   const credentials = await resolveCredentials({ env: process.env, secretId: config.secretArn });
   const limiter = createSystemRateLimiter(config.batchRequestRate);
+  const backoff = createWaitMeter(() => performance.now());
   const api = createPayLinkClient({
     baseUrl: config.settings.baseUrl,
     credentials,
     rateLimiter: limiter,
+    backoff,
     http: config.settings.http,
     ...(counters === undefined
       ? {}
@@ -46,5 +50,5 @@ export async function payLinkApi(
           },
         }),
   });
-  return { api, limiter };
+  return { api, limiter, backoff };
 }

@@ -228,6 +228,9 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
       : { commitTimeoutSeconds: settings.commitTimeoutSeconds }),
     ...(settings.commitMergeSeconds === undefined ? {} : { commitMergeSeconds: settings.commitMergeSeconds }),
     ...(settings.mergeConcurrency === undefined ? {} : { mergeConcurrency: settings.mergeConcurrency }),
+    ...(settings.webhookReservedConcurrency === undefined
+      ? {}
+      : { webhookReservedConcurrency: settings.webhookReservedConcurrency }),
   });
 
   // The load id comes from the slot, so a retried or re-delivered slot replaces its own load.

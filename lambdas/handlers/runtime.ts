@@ -57,7 +57,12 @@ const CAPACITY_NUMBERS = [
   'guardSeconds',
 ] as const;
 /** Written by stacks since the commit's merge is planned: absent in an older stack's settings. */
-const OPTIONAL_CAPACITY_NUMBERS = ['commitTimeoutSeconds', 'commitMergeSeconds', 'mergeConcurrency'] as const;
+const OPTIONAL_CAPACITY_NUMBERS = [
+  'commitTimeoutSeconds',
+  'commitMergeSeconds',
+  'mergeConcurrency',
+  'webhookReservedConcurrency',
+] as const;
 
 /** PAYLINK_CAPACITY: JSON written by the stack; errors name the field, never the value. */
 export function parseCapacity(raw: string | undefined): CapacitySettings | undefined {

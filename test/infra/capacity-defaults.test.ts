@@ -34,6 +34,7 @@ describe('capacity defaults', () => {
       commitSeconds: STACK_DEFAULTS.commitSeconds,
       commitTimeoutSeconds: STACK_DEFAULTS.commitTimeoutSeconds,
       mergeConcurrency: STACK_DEFAULTS.mergeConcurrency,
+      webhookReservedConcurrency: STACK_DEFAULTS.webhookReservedConcurrency,
       guardSeconds: STACK_DEFAULTS.guardSeconds,
       runDeadlineSeconds: { daily: Math.floor(24 * 3600 * STACK_DEFAULTS.runDeadlineFraction) },
     });
@@ -44,6 +45,19 @@ describe('capacity defaults', () => {
         capped.stack.getLogicalId(capped.stack.functions.plan.node.defaultChild as never)
       ].Properties.Environment.Variables;
     expect(JSON.parse(cappedEnv[HANDLER_ENV.capacity]).commitMergeSeconds).toBe(0);
+    // The webhook receiver's reserved concurrency leaves the account's pool: the plan subtracts what cdk.json sets.
+    const reserving = synth(exampleConfig({ webhooks: { reservedConcurrency: 40 } }));
+    const reservingEnv =
+      reserving.template.toJSON().Resources[
+        reserving.stack.getLogicalId(reserving.stack.functions.plan.node.defaultChild as never)
+      ].Properties.Environment.Variables;
+    expect(JSON.parse(reservingEnv[HANDLER_ENV.capacity]).webhookReservedConcurrency).toBe(40);
+    // Synth refuses batches at once that only fit an account without the receiver (1,000 - 40 - 100 = 860).
+    expect(() =>
+      buildApp(
+        exampleConfig({ expectedUsers: 100_000, maxConcurrency: 870, webhooks: { reservedConcurrency: 40 } }),
+      ),
+    ).toThrow(/40 of them reserved by the webhook receiver\).*lower maxConcurrency to 860 or less/);
     expect(env(stack.functions.loadBatch)[HANDLER_ENV.capacity]).toBeUndefined();
     expect(env(stack.functions.commit)[HANDLER_ENV.capacity]).toBeUndefined();
   });

@@ -60,6 +60,26 @@ describe('adaptiveConcurrency', () => {
     expect(limits).toEqual([22, 16, 12, 12]);
   });
 
+  it('takes the retries back-off sleeps out of the busy time, as it does the limiter waits', () => {
+    let now = 0;
+    let backoffMs = 0;
+    let counters = { acquired: 0, waitedMs: 0 };
+    const control = adaptiveConcurrency({
+      ratePerSecond: 200,
+      limiter: () => counters,
+      backoffMs: () => backoffMs,
+      now: () => now,
+    });
+    control.inFlight?.(20);
+    // 20 users busy 1 s = 20,000 ms; 100 requests, 2,000 ms at the limiter and 16,000 ms asleep
+    // in 429 Retry-After back-off: (20,000 - 2,000 - 16,000) / 100 = 20 ms a request.
+    now = 1000;
+    counters = { acquired: 100, waitedMs: 2000 };
+    backoffMs = 16_000;
+    control.limit();
+    expect(control.state().latencyMs).toBeCloseTo(20);
+  });
+
   it('counts the time the rate needed more users than max (the limit cannot be reached by adapting)', () => {
     let now = 0;
     let counters = { acquired: 0, waitedMs: 0 };
@@ -92,7 +112,7 @@ describe('adaptiveConcurrency', () => {
     const state = { latencyMs: 80, limit: 512, max: 512, cappedMs: 3000, cappedLatencyMs: 1280 };
     expect(cappedConcurrencyNote(state, 500)).toBe(
       'users in flight stayed at the adaptive maximum of 512 for 3 s: at up to 1280 ms a request ' +
-        "(PayLink's answers, 429 waits and this process's own work) they sustain about 400 req/s, below the " +
+        "(PayLink's answers and this process's own work) they sustain about 400 req/s, below the " +
         'rate limit of 500 req/s; a higher --concurrency uses more of it when PayLink is slow, not when this machine is busy',
     );
     expect(cappedConcurrencyNote({ ...state, cappedMs: 1999 }, 500)).toBeUndefined();

@@ -56,6 +56,26 @@ describe('planCapacity', () => {
     expect(plan.batches * plan.batchSize).toBeGreaterThanOrEqual(300_000);
   });
 
+  it("takes the webhook receiver's reserved concurrency out of the account's pool the batches draw from", () => {
+    // 1,000 executions, 100 kept as headroom: 900 batches at once fit an account without the receiver.
+    const many = { ...EXAMPLE, users: 100_000, requestRate: 900, maxConcurrency: 900 };
+    expect(planCapacity(many).fits).toBe(true);
+    // The receiver reserves 25 (webhooks.reservedConcurrency): only 875 are left for the batches.
+    const withWebhooks = planCapacity({
+      ...many,
+      webhookReservedConcurrency: STACK_DEFAULTS.webhookReservedConcurrency,
+    });
+    expect(withWebhooks.fits).toBe(false);
+    expect(withWebhooks.problem).toContain(
+      "900 batches at once would take 900 of the account's 1000 concurrent Lambda executions (25 of them reserved by the webhook receiver)",
+    );
+    expect(withWebhooks.problem).toContain('lower maxConcurrency to 875 or less');
+    expect(planCapacity({ ...many, maxConcurrency: 875, webhookReservedConcurrency: 25 }).fits).toBe(true);
+    expect(() => planCapacity({ ...many, webhookReservedConcurrency: -1 })).toThrow(
+      /^webhookReservedConcurrency:/,
+    );
+  });
+
   it('balances batches instead of leaving a runt', () => {
     const plan = planCapacity({ ...EXAMPLE, requestRate: 2000, users: 1001 });
     expect(plan.batches).toBe(3);

@@ -138,9 +138,19 @@ describe('paylink-loader plan', () => {
     // The schedule itself would be met: it is the concurrency that does not fit.
     expect(plan.expectedSeconds).toBeLessThan(plan.runDeadlineSeconds);
     expect(plan.problem).toContain(
-      "1000 batches at once would take 1000 of the account's 1000 concurrent Lambda executions",
+      "1000 batches at once would take 1000 of the account's 1000 concurrent Lambda executions (25 of them reserved by the webhook receiver)",
     );
-    expect(plan.problem).toContain('lower maxConcurrency to 900 or less');
+    // 1,000 less the receiver's reserved 25 (the stack's default) less the 100 kept for the rest.
+    expect(plan.problem).toContain('lower maxConcurrency to 875 or less');
+    const at = async (...flags: string[]) =>
+      JSON.parse(
+        (await runCli(['plan', '--users', '100000', '--concurrency', '900', '--json', ...flags])).stdout,
+      );
+    expect((await at()).fits).toBe(false);
+    expect((await at('--webhook-reserved-concurrency', '0')).fits).toBe(true);
+    const badReserved = await runCli(['plan', '--users', '10', '--webhook-reserved-concurrency', '2.5']);
+    expect(badReserved.code).toBe(1);
+    expect(badReserved.stderr).toContain('--webhook-reserved-concurrency: must be a whole number >= 0');
 
     const raised = await runCli([
       'plan',

@@ -1,133 +1,260 @@
 import { describe, expect, it } from 'vitest';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import { ConfigError } from '#core/errors.ts';
-import { createRateLimiter, RateLimiter, rateLimiterStats } from '#core/rate-limiter.ts';
+import { createRateLimiter, RATE_LIMITER, RateLimiter, rateLimiterStats } from '#core/rate-limiter.ts';
 
-/** A clock that only moves when told, and a sleep that records its waits instead of waiting. */
-function fakeTime() {
+/** The interval between two releases at `rate`: the rate less the limiter's margin (RATE_LIMITER). */
+const intervalAt = (rate: number) =>
+  ((1000 + RATE_LIMITER.toleranceMs + RATE_LIMITER.marginMs) / 1000) * (1000 / rate);
+
+/** Lets every promise callback queued so far run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * A clock that only moves when told, and timers that fire as an event loop fires them: `runTo`
+ * fires each one at its time (an idle loop); `stall` moves the clock with the loop blocked,
+ * then fires every timer that came due during it together, as Node does after a long GC or a
+ * synchronous encode. `skewMs` makes each timer fire that much late (negative: early, never
+ * before half its wait), as Node's whole-millisecond timers do.
+ */
+function fakeTimers(skewMs = 0) {
   let now = 0;
-  const waits: number[] = [];
+  let sleeps = 0;
+  const timers: { at: number; fire: () => void }[] = [];
+  const next = () =>
+    timers.reduce<(typeof timers)[number] | undefined>((a, b) => (a && a.at <= b.at ? a : b), undefined);
+  const fire = (timer: (typeof timers)[number]) => {
+    timers.splice(timers.indexOf(timer), 1);
+    timer.fire();
+  };
   return {
-    waits,
-    advance: (ms: number) => {
-      now += ms;
-    },
     now: () => now,
-    /** Records the wait and lets the clock run to its end, as a real timer would. */
-    sleepAdvancing: async (ms: number) => {
-      waits.push(ms);
+    sleeps: () => sleeps,
+    sleep: (ms: number) =>
+      new Promise<void>((resolve) => {
+        sleeps++;
+        timers.push({ at: now + Math.max(ms / 2, ms + skewMs), fire: resolve });
+      }),
+    advance(ms: number) {
       now += ms;
     },
-    sleepRecording: async (ms: number) => {
-      waits.push(ms);
+    async runTo(to: number) {
+      await settle();
+      for (let timer = next(); timer !== undefined && timer.at <= to; timer = next()) {
+        now = Math.max(now, timer.at);
+        fire(timer);
+        await settle();
+      }
+      now = Math.max(now, to);
+    },
+    async stall(ms: number) {
+      now += ms;
+      const due = timers.filter((t) => t.at <= now).sort((a, b) => a.at - b.at);
+      for (const timer of due) fire(timer);
+      await settle();
     },
   };
+}
+
+/** `n` callers asking at once; each release's time (on the fake clock) in the order released. */
+function callers(limiter: RateLimiter, time: { now: () => number }, n: number) {
+  const released: { caller: number; at: number }[] = [];
+  const all = Promise.all(
+    Array.from({ length: n }, (_, caller) =>
+      limiter.acquire().then(() => released.push({ caller, at: time.now() })),
+    ),
+  );
+  return { released, all };
+}
+
+/** The most releases in any one-second window [t, t + 1000): what a server with a strict per-second quota counts. */
+function busiestSecond(times: readonly number[]): number {
+  let most = 0;
+  for (let i = 0, j = 0; j < times.length; j++) {
+    while (times[j]! - times[i]! >= 1000) i++;
+    most = Math.max(most, j - i + 1);
+  }
+  return most;
 }
 
 const round = (values: number[]) => values.map((v) => Math.round(v * 1000) / 1000);
 
 describe('createRateLimiter', () => {
-  it('lets the first request through at once and spaces simultaneous ones one interval apart', async () => {
-    const time = fakeTime();
-    const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleepRecording });
-    await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire(), limiter.acquire()]);
-    expect(round(time.waits)).toEqual([100, 200, 300]);
+  it('lets the first request through at once and releases simultaneous ones one interval apart, first come first served', async () => {
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleep });
+    const { released, all } = callers(limiter, time, 4);
+    await time.runTo(1000);
+    await all;
+    const interval = intervalAt(10);
+    expect(released.map((r) => r.caller)).toEqual([0, 1, 2, 3]);
+    expect(round(released.map((r) => r.at))).toEqual(round([0, interval, 2 * interval, 3 * interval]));
   });
 
-  it('serves waiters first come, first served: each deadline is later than the previous one', async () => {
-    const time = fakeTime();
-    const timers: { ms: number; release: () => void }[] = [];
-    const limiter = createRateLimiter({
-      ratePerSecond: 5,
-      now: time.now,
-      sleep: (ms) => new Promise<void>((release) => timers.push({ ms, release })),
-    });
-    const order: number[] = [];
-    const calls = [0, 1, 2, 3, 4].map((i) => {
-      if (i === 3) time.advance(50);
-      return limiter.acquire().then(() => order.push(i));
-    });
-    // Fire the fake timers by deadline, as the event loop would.
-    for (const timer of [...timers].sort((a, b) => a.ms - b.ms)) timer.release();
-    await Promise.all(calls);
-    expect(order).toEqual([0, 1, 2, 3, 4]);
-    expect(round(timers.map((t) => t.ms))).toEqual([200, 400, 550, 750]);
+  it('after an event-loop stall releases no burst: the next waiter goes one interval after the loop runs again', async () => {
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleep });
+    const { released, all } = callers(limiter, time, 30);
+    await time.runTo(250);
+    expect(released).toHaveLength(3);
+    // The loop is blocked 300 ms: three slots pass, and reserved timers would all fire at 550.
+    // A request released just before the stall may only be going out now: none goes beside it.
+    await time.stall(300);
+    expect(released).toHaveLength(3);
+    await time.runTo(10_000);
+    await all;
+    const at = released.map((r) => r.at);
+    expect(at[3]).toBeCloseTo(550 + intervalAt(10), 6);
+    expect(released.map((r) => r.caller)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    // A server counting 10 per one-second window never sees an 11th.
+    expect(busiestSecond(at)).toBeLessThanOrEqual(10);
+    for (let i = 1; i < at.length; i++)
+      expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(intervalAt(10) - RATE_LIMITER.toleranceMs - 1e-6);
   });
 
-  it('sleeps once per waiting caller and never for a caller it admits', async () => {
-    const time = fakeTime();
-    let sleeps = 0;
+  it('treats a stall seen by a new caller before the timer fires the same way', async () => {
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleep });
+    const { released, all } = callers(limiter, time, 3);
+    await time.runTo(50);
+    // Blocked 300 ms; the first code to run afterwards is another caller, not the timer.
+    time.advance(300);
+    const late = limiter.acquire().then(() => released.push({ caller: 3, at: time.now() }));
+    await time.runTo(10_000);
+    await Promise.all([all, late]);
+    expect(released.map((r) => r.caller)).toEqual([0, 1, 2, 3]);
+    expect(released[1]!.at).toBeCloseTo(350 + intervalAt(10), 6);
+  });
+
+  it('keeps any one-second window at or under the rate through repeated stalls', async () => {
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: 50, now: time.now, sleep: time.sleep });
+    const { released, all } = callers(limiter, time, 400);
+    await time.runTo(500);
+    for (const stallMs of [180, 40, 300, 90]) {
+      await time.stall(stallMs);
+      await time.runTo(time.now() + 1500);
+    }
+    await time.runTo(time.now() + 60_000);
+    await all;
+    expect(busiestSecond(released.map((r) => r.at))).toBeLessThanOrEqual(50);
+  });
+
+  it('sleeps again when a timer fires early, releasing no waiter before its token', async () => {
+    const time = fakeTimers(-1);
+    const limiter = createRateLimiter({ ratePerSecond: 20, now: time.now, sleep: time.sleep });
+    const { released, all } = callers(limiter, time, 10);
+    await time.runTo(10_000);
+    await all;
+    const at = released.map((r) => r.at);
+    for (let i = 1; i < at.length; i++)
+      expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(intervalAt(20) - 1e-6);
+    expect(time.sleeps()).toBeGreaterThan(9);
+  });
+
+  it('makes up a timer lateness within the tolerance, so late timers do not lower the rate', async () => {
+    const time = fakeTimers(RATE_LIMITER.toleranceMs * 0.75);
+    const limiter = createRateLimiter({ ratePerSecond: 20, now: time.now, sleep: time.sleep });
+    const { released, all } = callers(limiter, time, 101);
+    await time.runTo(60_000);
+    await all;
+    // 100 intervals, plus one lateness (not one per release).
+    expect(released.at(-1)!.at).toBeCloseTo(100 * intervalAt(20) + RATE_LIMITER.toleranceMs * 0.75, 6);
+  });
+
+  it('uses one timer at a time however many callers wait', async () => {
+    const time = fakeTimers();
+    let pending = 0;
+    let most = 0;
     const limiter = createRateLimiter({
-      ratePerSecond: 2,
+      ratePerSecond: 100,
       now: time.now,
-      sleep: async () => {
-        sleeps++;
+      sleep: async (ms) => {
+        most = Math.max(most, ++pending);
+        await time.sleep(ms);
+        pending--;
       },
     });
+    const { all } = callers(limiter, time, 200);
+    await time.runTo(5_000);
+    await all;
+    expect(most).toBe(1);
+  });
+
+  it('never sleeps for a caller it admits', async () => {
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: 2, now: time.now, sleep: time.sleep });
     await limiter.acquire();
-    time.advance(500);
+    time.advance(intervalAt(2));
     await limiter.acquire();
-    expect(sleeps).toBe(0);
-    await limiter.acquire();
-    expect(sleeps).toBe(1);
+    expect(time.sleeps()).toBe(0);
+    const third = limiter.acquire();
+    await time.runTo(10_000);
+    await third;
+    expect(time.sleeps()).toBe(1);
   });
 
   it('shortens the wait by the time already passed', async () => {
-    const time = fakeTime();
-    const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleepRecording });
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleep });
     await limiter.acquire();
     time.advance(30);
-    await limiter.acquire();
-    expect(round(time.waits)).toEqual([70]);
+    const second = limiter.acquire().then(() => time.now());
+    await time.runTo(10_000);
+    expect(await second).toBeCloseTo(intervalAt(10), 6);
   });
 
   it('does not save up more than the burst during an idle spell', async () => {
-    const time = fakeTime();
-    const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleepRecording });
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleep });
     time.advance(60_000);
-    await Promise.all([limiter.acquire(), limiter.acquire()]);
-    expect(round(time.waits)).toEqual([100]);
+    const { released, all } = callers(limiter, time, 3);
+    await time.runTo(70_000);
+    await all;
+    expect(released.filter((r) => r.at === 60_000)).toHaveLength(1);
   });
 
   it('admits a configured burst at once, then paces at the rate', async () => {
-    const time = fakeTime();
-    const limiter = createRateLimiter({
-      ratePerSecond: 10,
-      burst: 3,
-      now: time.now,
-      sleep: time.sleepRecording,
-    });
-    await Promise.all([1, 2, 3, 4, 5].map(() => limiter.acquire()));
-    expect(round(time.waits)).toEqual([100, 200]);
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: 10, burst: 3, now: time.now, sleep: time.sleep });
+    const { released, all } = callers(limiter, time, 5);
+    await time.runTo(10_000);
+    await all;
+    expect(round(released.map((r) => r.at))).toEqual(round([0, 0, 0, intervalAt(10), 2 * intervalAt(10)]));
   });
 
   it('holds a sequential caller to the rate over many requests', async () => {
-    const time = fakeTime();
-    const limiter = createRateLimiter({ ratePerSecond: 20, now: time.now, sleep: time.sleepAdvancing });
-    for (let i = 0; i < 101; i++) await limiter.acquire();
-    // 101 requests at 20/s: the first is free, the other 100 take 5 seconds.
-    expect(time.now()).toBeCloseTo(5_000, 6);
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: 20, now: time.now, sleep: time.sleep });
+    const done = (async () => {
+      for (let i = 0; i < 101; i++) await limiter.acquire();
+      return time.now();
+    })();
+    await time.runTo(60_000);
+    // 101 requests at 20/s less the margin: the first is free, the other 100 take 5.025 seconds.
+    expect(await done).toBeCloseTo(100 * intervalAt(20), 6);
+    expect(rateLimiterStats(limiter).waitedMs).toBeCloseTo(100 * intervalAt(20), 6);
   });
 
   it('never waits when the rate is undefined or Infinity', async () => {
     for (const ratePerSecond of [undefined, Number.POSITIVE_INFINITY]) {
-      const time = fakeTime();
-      const limiter = createRateLimiter({ ratePerSecond, now: time.now, sleep: time.sleepRecording });
+      const time = fakeTimers();
+      const limiter = createRateLimiter({ ratePerSecond, now: time.now, sleep: time.sleep });
       await Promise.all(Array.from({ length: 50 }, () => limiter.acquire()));
-      expect(time.waits).toEqual([]);
+      expect(time.sleeps()).toBe(0);
     }
   });
 
   it('rejects a rate that is not a positive number, naming the setting', () => {
-    const time = fakeTime();
+    const time = fakeTimers();
     for (const ratePerSecond of [0, -1, Number.NaN]) {
-      expect(() => createRateLimiter({ ratePerSecond, now: time.now, sleep: time.sleepRecording })).toThrow(
+      expect(() => createRateLimiter({ ratePerSecond, now: time.now, sleep: time.sleep })).toThrow(
         ConfigError,
       );
     }
-    expect(() =>
-      createRateLimiter({ ratePerSecond: 1, burst: 0, now: time.now, sleep: time.sleepRecording }),
-    ).toThrow(/^rateLimit\.burst:/);
+    expect(() => createRateLimiter({ ratePerSecond: 1, burst: 0, now: time.now, sleep: time.sleep })).toThrow(
+      /^rateLimit\.burst:/,
+    );
   });
 });
 
@@ -137,17 +264,22 @@ describe('createSystemRateLimiter', () => {
     expect(limiter).toBeInstanceOf(RateLimiter);
     const started = performance.now();
     await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
-    // Two intervals of 50 ms; timers may fire a millisecond early.
-    expect(performance.now() - started).toBeGreaterThanOrEqual(95);
+    // Two intervals of 50 ms (and the margin); the clock is read again at wake-up, so never sooner.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(2 * intervalAt(20) - RATE_LIMITER.toleranceMs);
   });
 });
 
 describe('rateLimiterStats', () => {
-  it('counts the requests admitted and the waits handed out', async () => {
-    const time = fakeTime();
-    const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleepRecording });
-    await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
-    expect(rateLimiterStats(limiter)).toEqual({ acquired: 3, waitedMs: 300 });
+  it('counts the requests admitted and the time waited, waits still going up to now', async () => {
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleep });
+    const { all } = callers(limiter, time, 3);
+    await time.runTo(50);
+    // Two callers have waited 50 ms each so far.
+    expect(rateLimiterStats(limiter)).toEqual({ acquired: 3, waitedMs: 100 });
+    await time.runTo(1000);
+    await all;
+    expect(rateLimiterStats(limiter).waitedMs).toBeCloseTo(3 * intervalAt(10), 6);
     expect(rateLimiterStats({ acquire: async () => undefined } as RateLimiter)).toEqual({
       acquired: 0,
       waitedMs: 0,

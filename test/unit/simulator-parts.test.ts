@@ -3,7 +3,7 @@ import { BoundedMap } from '#simulator/bounded-map.ts';
 import { FaultInjector, malformedBody, serverErrorStatus, TOKEN_FAULT_KINDS } from '#simulator/faults.ts';
 import { type FaultOptions, faultOptionsSchema } from '#simulator/options.ts';
 import { hashUnit, Rng } from '#simulator/prng.ts';
-import { TokenBucket } from '#simulator/rate-limit.ts';
+import { SlidingWindow, TokenBucket } from '#simulator/rate-limit.ts';
 import { Timers } from '#simulator/timers.ts';
 import { TokenStore } from '#simulator/tokens.ts';
 
@@ -149,6 +149,37 @@ describe('FaultInjector', () => {
     expect(wrapped).toBeGreaterThan(150);
     expect(wrapped).toBeLessThan(250);
     expect(users.filter((u) => injector({ envelope: 'mixed' }).dataEnvelope(u)).length).toBe(wrapped);
+  });
+});
+
+describe('SlidingWindow', () => {
+  it('accepts at most S requests in any one-second window, counted as they come', () => {
+    let now = 0;
+    const window = new SlidingWindow(3, () => now);
+    for (const at of [0, 100, 200]) {
+      now = at;
+      expect(window.take().ok).toBe(true);
+    }
+    now = 999;
+    expect(window.take()).toEqual({ ok: false, retryAfterSeconds: 1 });
+    // One second after the first, its slot frees; the next frees at 1100.
+    now = 1000;
+    expect(window.take().ok).toBe(true);
+    expect(window.take().ok).toBe(false);
+  });
+
+  it('refuses what a client bunches after a stall, which the token bucket lets pass', () => {
+    // S = 4: one request every 250 ms; the client stalls 300 ms and sends its two late ones together.
+    let now = 0;
+    const window = new SlidingWindow(4, () => now);
+    const bucket = new TokenBucket(4, () => now);
+    const results = [0, 250, 500, 750, 1000, 1550, 1550, 1750, 2000, 2250].map((at) => {
+      now = at;
+      return [window.take().ok, bucket.take().ok];
+    });
+    // 1550, 1550, 1750, 2000 and 2250: five in the second after 1550.
+    expect(results.map(([w]) => w)).toEqual([true, true, true, true, true, true, true, true, true, false]);
+    expect(results.every(([, b]) => b)).toBe(true);
   });
 });
 
