@@ -275,20 +275,34 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
   --json           the same as JSON on stdout`;
 
 export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values } = parseFlags(argv, {
-    dest: { type: 'string' },
-    'load-id': { type: 'string' },
-    json: { type: 'boolean' },
-    'fail-on-signals': { type: 'boolean' },
-    last: { type: 'string' },
-    'trailing-loads': { type: 'string' },
-    'min-trailing-loads': { type: 'string' },
-    'quiet-fraction': { type: 'string' },
-    'failed-share': { type: 'string' },
-    'min-expected-rows': { type: 'string' },
-    'run-window-minutes': { type: 'string' },
-    'stack-config': { type: 'string' },
-  });
+  const { values } = parseFlags(
+    argv,
+    {
+      dest: { type: 'string' },
+      'load-id': { type: 'string' },
+      json: { type: 'boolean' },
+      'fail-on-signals': { type: 'boolean' },
+      last: { type: 'string' },
+      'trailing-loads': { type: 'string' },
+      'min-trailing-loads': { type: 'string' },
+      'quiet-fraction': { type: 'string' },
+      'failed-share': { type: 'string' },
+      'min-expected-rows': { type: 'string' },
+      'run-window-minutes': { type: 'string' },
+      'stack-config': { type: 'string' },
+    },
+    false,
+    // Negative values reach their checks, which name each flag's real range.
+    [
+      'last',
+      'trailing-loads',
+      'min-trailing-loads',
+      'quiet-fraction',
+      'failed-share',
+      'min-expected-rows',
+      'run-window-minutes',
+    ],
+  );
   // They shape the last loads' section, which --load-id does not print: never silently ignored.
   const ignored = QUALITY_FLAGS.find((flag) => values[flag] !== undefined);
   if (values['load-id'] !== undefined && ignored !== undefined)
