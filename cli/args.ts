@@ -8,15 +8,19 @@ import { ConfigError } from '#core/errors.ts';
 export type Options = ParseArgsConfig['options'];
 
 /**
- * Parses flags strictly. Errors name the flag: an unknown one, one without its value, a negative
- * number (parseArgs reads `--concurrency -1` as a flag with no value followed by a flag `-1`),
- * and an empty value (`--resources "$UNSET"`), which is never what a script meant.
+ * Parses flags strictly. Errors name the flag: an unknown one, one without its value, and an
+ * empty value (`--resources "$UNSET"`), which is never what a script meant. parseArgs reads
+ * `--failed-share -1` as a flag with no value followed by a flag `-1`: for a flag in `numbers`
+ * the negative value is given to the flag all the same, so the command's own check refuses it
+ * with the range the flag really accepts (`must be a percentage from 0 to below 100`), never a
+ * range guessed here; any other flag followed by one is refused as such.
  */
 export function parseFlags<O extends NonNullable<Options>>(
   argv: readonly string[],
   options: O,
   allowPositionals = false,
-) {
+  numbers: readonly (keyof O & string)[] = [],
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>> {
   let parsed: ReturnType<
     typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>
   >;
@@ -25,7 +29,19 @@ export function parseFlags<O extends NonNullable<Options>>(
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message)?.[1];
-    if (ambiguous !== undefined) throw valueLikeAFlag(ambiguous, argv[argv.indexOf(ambiguous) + 1] ?? '');
+    if (ambiguous !== undefined) {
+      // The occurrence followed by a dash (a flag may be given twice, the first time with a value).
+      const at = argv.findIndex((arg, i) => arg === ambiguous && argv[i + 1]?.startsWith('-'));
+      const value = argv[at + 1] ?? '';
+      if (NEGATIVE.test(value) && (numbers as readonly string[]).includes(ambiguous.slice(2)))
+        return parseFlags(
+          [...argv.slice(0, at), `${ambiguous}=${value}`, ...argv.slice(at + 2)],
+          options,
+          allowPositionals,
+          numbers,
+        );
+      throw valueLikeAFlag(ambiguous, value);
+    }
     const missing = /^Option '(--[\w-]+) <value>' argument missing/.exec(message)?.[1];
     if (missing !== undefined) throw new ConfigError(missing, 'needs a value (it is the last argument)');
     // parseArgs messages quote the flag ("Unknown option '--foo'"): safe and specific.
@@ -41,9 +57,12 @@ export function parseFlags<O extends NonNullable<Options>>(
   return parsed;
 }
 
+/** A value that starts like a negative number (`-1`, `-0.5`, `-5h`). */
+const NEGATIVE = /^-\d/;
+
 function valueLikeAFlag(flag: string, value: string): ConfigError {
-  return /^-\d/.test(value)
-    ? new ConfigError(flag, `'${value}' is negative: the value must be a positive number`)
+  return NEGATIVE.test(value)
+    ? new ConfigError(flag, `'${value}' is negative, and ${flag} takes no negative value`)
     : new ConfigError(
         flag,
         `needs a value, but is followed by '${value}' (a value starting with "-" is written ${flag}=${value})`,

@@ -37,11 +37,17 @@ export function parseAge(text: string): number {
 }
 
 export async function cleanCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values } = parseFlags(argv, {
-    dest: { type: 'string' },
-    'older-than': { type: 'string' },
-    apply: { type: 'boolean' },
-  });
+  const { values } = parseFlags(
+    argv,
+    {
+      dest: { type: 'string' },
+      'older-than': { type: 'string' },
+      apply: { type: 'boolean' },
+    },
+    false,
+    // Negative values reach their checks, which name each flag's real range.
+    ['older-than'],
+  );
   const olderThanMs = parseAge(values['older-than'] ?? '24h');
   const { store, deps, repairDeps } = lakeCheck(
     await existingLake(io.cwd, required(values.dest, '--dest')),

@@ -69,7 +69,9 @@ export function closingLines(dest: string, firstLoadId: string, latestLoadId: st
 }
 
 export async function demoCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values } = parseFlags(argv, { users: { type: 'string' }, dest: { type: 'string' } });
+  const { values } = parseFlags(argv, { users: { type: 'string' }, dest: { type: 'string' } }, false, [
+    'users',
+  ]);
   const userCount = positiveInt('--users', values.users, 300);
   const dest = values.dest ?? join(io.cwd, 'lake');
   const sim = await startSimulator({

@@ -139,8 +139,9 @@ export interface LoadRequest {
 
 /** A whole number of loads from 1 to TASK_RETIREMENT.maxRetireAfterMisses. */
 function retireAfter(flag: string, raw: string): number {
-  const n = positiveInt(flag, raw, TASK_RETIREMENT.retireAfterMisses);
-  if (n > TASK_RETIREMENT.maxRetireAfterMisses)
+  const n = Number(raw);
+  // One message for every value out of range (0, -1, 1.5, 5000): it states the whole range.
+  if (!Number.isInteger(n) || n < 1 || n > TASK_RETIREMENT.maxRetireAfterMisses)
     throw new ConfigError(
       flag,
       `must be a whole number of loads from 1 to ${TASK_RETIREMENT.maxRetireAfterMisses}`,
@@ -149,25 +150,31 @@ function retireAfter(flag: string, raw: string): number {
 }
 
 export function parseLoadArgs(argv: readonly string[]): LoadRequest {
-  const { values } = parseFlags(argv, {
-    users: { type: 'string' },
-    'users-from-failed': { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    dest: { type: 'string' },
-    'base-url': { type: 'string' },
-    resources: { type: 'string' },
-    'load-id': { type: 'string' },
-    resume: { type: 'string' },
-    concurrency: { type: 'string' },
-    'rate-limit': { type: 'string' },
-    'batch-size': { type: 'string' },
-    'secret-id': { type: 'string' },
-    config: { type: 'string' },
-    'task-ids': { type: 'string' },
-    'retire-task-after': { type: 'string' },
-    json: { type: 'boolean' },
-    quiet: { type: 'boolean' },
-  });
+  const { values } = parseFlags(
+    argv,
+    {
+      users: { type: 'string' },
+      'users-from-failed': { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      dest: { type: 'string' },
+      'base-url': { type: 'string' },
+      resources: { type: 'string' },
+      'load-id': { type: 'string' },
+      resume: { type: 'string' },
+      concurrency: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      'batch-size': { type: 'string' },
+      'secret-id': { type: 'string' },
+      config: { type: 'string' },
+      'task-ids': { type: 'string' },
+      'retire-task-after': { type: 'string' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+    },
+    false,
+    // Negative values reach their checks, which name each flag's real range.
+    ['concurrency', 'rate-limit', 'batch-size', 'retire-task-after'],
+  );
   if (values.resume !== undefined && values['load-id'] !== undefined && values.resume !== values['load-id'])
     throw new ConfigError(
       '--resume',

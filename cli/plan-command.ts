@@ -121,18 +121,33 @@ async function countUsers(raw: string, cwd: string): Promise<number> {
 
 export async function planCommand(argv: readonly string[], io: Io): Promise<number> {
   refuseNegativeUsers(argv);
-  const { values } = parseFlags(argv, {
-    users: { type: 'string' },
-    'rate-limit': { type: 'string' },
-    concurrency: { type: 'string' },
-    'batch-size': { type: 'string' },
-    'requests-per-user': { type: 'string' },
-    'period-hours': { type: 'string' },
-    'commit-merge-seconds': { type: 'string' },
-    'account-concurrency': { type: 'string' },
-    'webhook-reserved-concurrency': { type: 'string' },
-    json: { type: 'boolean' },
-  });
+  const { values } = parseFlags(
+    argv,
+    {
+      users: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      concurrency: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'requests-per-user': { type: 'string' },
+      'period-hours': { type: 'string' },
+      'commit-merge-seconds': { type: 'string' },
+      'account-concurrency': { type: 'string' },
+      'webhook-reserved-concurrency': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    false,
+    // Negative values reach their checks, which name each flag's real range.
+    [
+      'rate-limit',
+      'concurrency',
+      'batch-size',
+      'requests-per-user',
+      'period-hours',
+      'commit-merge-seconds',
+      'account-concurrency',
+      'webhook-reserved-concurrency',
+    ],
+  );
   const users = await countUsers(required(values.users, '--users'), io.cwd);
   const requestRate = positiveNumber('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit);
   const maxConcurrency = positiveInt('--concurrency', values.concurrency, STACK_DEFAULTS.maxConcurrency);

@@ -7,8 +7,17 @@
  * whole line every few seconds. Counts only: never an identifier or a value.
  */
 import { ENDPOINT_UNAVAILABLE } from '#core/endpoint-health.ts';
-import type { UserResult } from '#core/load-user.ts';
+import type { UnitOutcome, UserResult } from '#core/load-user.ts';
 import { displayWidth } from './text-width.ts';
+
+/**
+ * A failed unit of an endpoint symptom, as the progress remembers it: the resource the symptom
+ * is on, marked (after \u0001) when every known task id of the unit answered 404.
+ */
+function unitKey(outcome: UnitOutcome): string {
+  const resource = outcome.endpoint!.resource;
+  return outcome.missingTaskIds === undefined ? resource : `${resource}\u0001stale`;
+}
 
 export interface ProgressCounters {
   users: number;
@@ -78,7 +87,12 @@ export class Progress {
   readonly #samples: [number, number][] = [];
   /** Resources found unusable (a unit came back endpoint_unavailable). */
   readonly #disabled = new Set<string>();
-  /** Users counted failed by endpoint symptoms alone, by their resources (joined by NUL). */
+  /** Resources that answered somebody (a step `ok`): the batch's `EndpointHealth.works`. */
+  readonly #works = new Set<string>();
+  /**
+   * Users counted failed by endpoint symptoms alone, by their failed units (`unitKey`, joined by
+   * NUL): each may yet be excused (see `onUser`).
+   */
   readonly #provisional = new Map<string, number>();
 
   constructor(
@@ -109,31 +123,56 @@ export class Progress {
     this.#sample();
     for (const o of result.outcomes)
       if (o.status === ENDPOINT_UNAVAILABLE && !this.#disabled.has(o.resource)) this.#disable(o.resource);
+    // `observation` is what the batch's endpoint judge saw of this user (a test may leave it out).
+    for (const step of result.observation?.steps ?? [])
+      if (step.result === 'ok' && !this.#works.has(step.resource)) this.#work(step.resource);
     const failed = result.outcomes.filter((o) => o.status === 'failed');
     if (failed.length === 0) return;
-    this.counters.failedUsers++;
     // A user failed only by endpoint symptoms (a 404 on a resource, say) is counted, but may yet
-    // be excused: when the resource is found unusable for everybody its units become
-    // endpoint_unavailable, and such users are taken back out of the count.
-    if (failed.some((o) => o.endpoint === undefined)) return;
-    const resources = [...new Set(failed.map((o) => o.endpoint!.resource))].sort();
-    if (resources.every((r) => this.#disabled.has(r))) {
-      this.counters.failedUsers--;
+    // be excused, as the batch settles such units once the verdict is in: when the resource is
+    // found unusable for everybody its units become endpoint_unavailable; when a known-task
+    // resource answered somebody's ids, a unit whose ids all 404'd is that user's stale ids
+    // (ok, task_not_found). Such users are taken back out of the count, so that the line agrees
+    // with the summary.
+    if (failed.some((o) => o.endpoint === undefined)) {
+      this.counters.failedUsers++;
       return;
     }
-    const key = resources.join('\u0000');
+    const units = [...new Set(failed.map(unitKey))].sort();
+    if (this.#excused(units)) return;
+    this.counters.failedUsers++;
+    const key = units.join('\u0000');
     this.#provisional.set(key, (this.#provisional.get(key) ?? 0) + 1);
   };
 
-  /** A resource found unusable: users failed by its symptoms alone were not failures. */
-  #disable(resource: string): void {
-    this.#disabled.add(resource);
+  /** Whether failed units (`unitKey`s) are all excused by the verdicts so far. */
+  #excused(units: readonly string[]): boolean {
+    return units.every((unit) => {
+      const [resource, stale] = unit.split('\u0001') as [string, string | undefined];
+      return this.#disabled.has(resource) || (stale !== undefined && this.#works.has(resource));
+    });
+  }
+
+  /** Takes back the users whose failed units the verdicts now excuse. */
+  #settle(): void {
     for (const [key, count] of this.#provisional) {
-      if (key.split('\u0000').every((r) => this.#disabled.has(r))) {
+      if (this.#excused(key.split('\u0000'))) {
         this.counters.failedUsers -= count;
         this.#provisional.delete(key);
       }
     }
+  }
+
+  /** A resource found unusable: users failed by its symptoms alone were not failures. */
+  #disable(resource: string): void {
+    this.#disabled.add(resource);
+    this.#settle();
+  }
+
+  /** A resource that answered somebody: users whose known task ids all 404'd had stale ids. */
+  #work(resource: string): void {
+    this.#works.add(resource);
+    this.#settle();
   }
 
   /** Records (time, users done by this run) at most once a second, for the ETA's pace. */

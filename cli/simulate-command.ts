@@ -56,11 +56,20 @@ export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
   --webhook-retry-seconds <s>  with --webhooks-to: seconds between Atomic's 3 retries of an event
                            the receiver did not answer 200 (default 30, as Atomic)`;
 
-function int(flag: string, raw: string | undefined, min = 0): number | undefined {
+function int(flag: string, raw: string | undefined, min = 0, max?: number): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new ConfigError(flag, `must be an integer >= ${min}`);
+  if (!Number.isInteger(n) || n < min || (max !== undefined && n > max))
+    throw new ConfigError(
+      flag,
+      max === undefined ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`,
+    );
   return n;
+}
+
+/** `--port`: 0 (any free port) to 65535, said whole whatever the value's fault. */
+function port(raw: string | undefined): number {
+  return int('--port', raw, 0, 65535) ?? 8787;
 }
 
 /** The lists of `--empty`: a resource's table name (orders) or a list route's path. */
@@ -98,36 +107,61 @@ export function parseSimulateArgs(
   /** Atomic's retries of an event the receiver did not answer 200. */
   webhookRetry: RetryPolicy;
 } {
-  const { values } = parseFlags(argv, {
-    port: { type: 'string' },
-    users: { type: 'string' },
-    'users-file': { type: 'string' },
-    seed: { type: 'string' },
-    'latency-ms': { type: 'string' },
-    'rate-limit': { type: 'string' },
-    'api-key': { type: 'string' },
-    'api-secret': { type: 'string' },
-    'token-max-uses': { type: 'string' },
-    'page-size': { type: 'string' },
-    'fault-429': { type: 'string' },
-    'fault-5xx': { type: 'string' },
-    'fault-malformed': { type: 'string' },
-    'fault-hang': { type: 'string' },
-    'retry-after': { type: 'string' },
-    'hang-ms': { type: 'string' },
-    envelope: { type: 'string' },
-    'fail-user-rate': { type: 'string' },
-    'fail-users': { type: 'string' },
-    generation: { type: 'string' },
-    empty: { type: 'string' },
-    'empty-after': { type: 'string' },
-    profile: { type: 'string' },
-    log: { type: 'boolean' },
-    'webhooks-to': { type: 'string' },
-    'webhook-retry-seconds': { type: 'string' },
-    'change-every': { type: 'string' },
-    changes: { type: 'string' },
-  });
+  const { values } = parseFlags(
+    argv,
+    {
+      port: { type: 'string' },
+      users: { type: 'string' },
+      'users-file': { type: 'string' },
+      seed: { type: 'string' },
+      'latency-ms': { type: 'string' },
+      'rate-limit': { type: 'string' },
+      'api-key': { type: 'string' },
+      'api-secret': { type: 'string' },
+      'token-max-uses': { type: 'string' },
+      'page-size': { type: 'string' },
+      'fault-429': { type: 'string' },
+      'fault-5xx': { type: 'string' },
+      'fault-malformed': { type: 'string' },
+      'fault-hang': { type: 'string' },
+      'retry-after': { type: 'string' },
+      'hang-ms': { type: 'string' },
+      envelope: { type: 'string' },
+      'fail-user-rate': { type: 'string' },
+      'fail-users': { type: 'string' },
+      generation: { type: 'string' },
+      empty: { type: 'string' },
+      'empty-after': { type: 'string' },
+      profile: { type: 'string' },
+      log: { type: 'boolean' },
+      'webhooks-to': { type: 'string' },
+      'webhook-retry-seconds': { type: 'string' },
+      'change-every': { type: 'string' },
+      changes: { type: 'string' },
+    },
+    false,
+    // Negative values reach their checks, which name each flag's real range.
+    [
+      'port',
+      'users',
+      'latency-ms',
+      'rate-limit',
+      'token-max-uses',
+      'page-size',
+      'fault-429',
+      'fault-5xx',
+      'fault-malformed',
+      'fault-hang',
+      'retry-after',
+      'hang-ms',
+      'fail-user-rate',
+      'generation',
+      'empty-after',
+      'webhook-retry-seconds',
+      'change-every',
+      'changes',
+    ],
+  );
   const rateLimit = values['rate-limit'] === undefined ? undefined : Number(values['rate-limit']);
   if (rateLimit !== undefined && !(rateLimit > 0))
     throw new ConfigError('--rate-limit', 'must be a positive number');
@@ -150,7 +184,7 @@ export function parseSimulateArgs(
   if (values['empty-after'] !== undefined && values.empty === undefined)
     throw new ConfigError('--empty-after', 'needs --empty <list> (the lists to empty)');
   const options = {
-    port: int('--port', values.port) ?? 8787,
+    port: port(values.port),
     ...(values.seed === undefined ? {} : { seed: values.seed }),
     ...(values['api-key'] === undefined ? {} : { apiKey: values['api-key'] }),
     ...(values['api-secret'] === undefined ? {} : { apiSecret: values['api-secret'] }),

@@ -4,7 +4,10 @@ import type { LoadMarker } from '#core/commit.ts';
 import { LAKE } from '#core/constants.ts';
 import { DISABLED_TABLES_NOTE } from '#core/endpoint-health.ts';
 import { ConfigError, LakeStateError } from '#core/errors.ts';
-import { unreadableEvents as unreadableEventsOf } from '#core/event-claims.ts';
+import {
+  strayEventObjects as strayEventObjectsOf,
+  unreadableEvents as unreadableEventsOf,
+} from '#core/event-claims.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLoadId, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
 import { forEachConcurrent } from '#core/pool.ts';
@@ -66,6 +69,11 @@ export interface LakeStatus {
    * kept, never committed until repaired; those set aside and those not committed yet.
    */
   readonly unreadableEvents: readonly string[];
+  /**
+   * Objects under `_events/` not named as stored events (`<64 hex>.json`): no load reads them,
+   * so they are not events set aside (put there by hand, or renamed).
+   */
+  readonly strayEventObjects: readonly string[];
   /**
    * The user registry (users learned from webhook events) counted: task ids loads fetch, those
    * with 404 misses, and those retired (README "Task ids PayLink no longer knows"). Null when
@@ -146,17 +154,27 @@ export async function lakeStatus(
   );
   for (const id of reportedOnly) staged.add(id);
   // The events set aside, and any not committed yet that a load would set aside (one GET each:
-  // the events since the last commit).
-  const unreadableEvents = await unreadableEventsOf(store, new Date().toISOString().slice(0, 10))
+  // the events since the last commit); then the objects that are no events at all.
+  const lakeWarning = (error: unknown) => {
+    if (!(error instanceof LakeStateError)) throw error;
+    // Both read the events' committed state: its damage is said once.
+    if (!warnings.includes(error.message)) warnings.push(error.message);
+    return [];
+  };
+  const today = new Date().toISOString().slice(0, 10);
+  const unreadableEvents = await unreadableEventsOf(store, today)
     .then((found) => found.map((e) => e.key))
-    .catch((error: unknown) => {
-      if (!(error instanceof LakeStateError)) throw error;
-      warnings.push(error.message);
-      return [];
-    });
+    .catch(lakeWarning);
   if (unreadableEvents.length > 0)
     warnings.push(
-      `${unreadableEvents.length} webhook event object(s) are unreadable and set aside by every load (never committed until repaired or moved out of _events/): ${unreadableEvents.slice(0, 10).join(', ')}${unreadableEvents.length > 10 ? ', ...' : ''}`,
+      `${unreadableEvents.length} webhook event object(s) are unreadable and set aside by every load (never committed until repaired or moved out of _events/): ${listed(unreadableEvents)}`,
+    );
+  const strayEventObjects = await strayEventObjectsOf(store, today)
+    .then((found) => found.map((e) => e.key))
+    .catch(lakeWarning);
+  if (strayEventObjects.length > 0)
+    warnings.push(
+      `${strayEventObjects.length} object(s) under _events/ are not stored events (not named _events/dt=YYYY-MM-DD/<64 hex>.json, as the receiver names each event by its digest), so no load reads them; move them out of _events/ (or a renamed event back to its name): ${listed(strayEventObjects)}`,
     );
   const users = await registryCounts(store).catch((error: unknown) => {
     if (!(error instanceof LakeStateError)) throw error;
@@ -192,9 +210,14 @@ export async function lakeStatus(
     ),
     damagedReports,
     unreadableEvents,
+    strayEventObjects,
     registry: users,
   };
 }
+
+/** The first 10 keys, then `...`: a warning stays one readable line. */
+const listed = (keys: readonly string[]) =>
+  `${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', ...' : ''}`;
 
 /** Sizes of `_dlt_loads` files: no load report lists them (each is the commit point itself). */
 async function totalBytes(store: ObjectStore, keys: readonly string[]): Promise<number> {
@@ -252,20 +275,34 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
   --json           the same as JSON on stdout`;
 
 export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values } = parseFlags(argv, {
-    dest: { type: 'string' },
-    'load-id': { type: 'string' },
-    json: { type: 'boolean' },
-    'fail-on-signals': { type: 'boolean' },
-    last: { type: 'string' },
-    'trailing-loads': { type: 'string' },
-    'min-trailing-loads': { type: 'string' },
-    'quiet-fraction': { type: 'string' },
-    'failed-share': { type: 'string' },
-    'min-expected-rows': { type: 'string' },
-    'run-window-minutes': { type: 'string' },
-    'stack-config': { type: 'string' },
-  });
+  const { values } = parseFlags(
+    argv,
+    {
+      dest: { type: 'string' },
+      'load-id': { type: 'string' },
+      json: { type: 'boolean' },
+      'fail-on-signals': { type: 'boolean' },
+      last: { type: 'string' },
+      'trailing-loads': { type: 'string' },
+      'min-trailing-loads': { type: 'string' },
+      'quiet-fraction': { type: 'string' },
+      'failed-share': { type: 'string' },
+      'min-expected-rows': { type: 'string' },
+      'run-window-minutes': { type: 'string' },
+      'stack-config': { type: 'string' },
+    },
+    false,
+    // Negative values reach their checks, which name each flag's real range.
+    [
+      'last',
+      'trailing-loads',
+      'min-trailing-loads',
+      'quiet-fraction',
+      'failed-share',
+      'min-expected-rows',
+      'run-window-minutes',
+    ],
+  );
   // They shape the last loads' section, which --load-id does not print: never silently ignored.
   const ignored = QUALITY_FLAGS.find((flag) => values[flag] !== undefined);
   if (values['load-id'] !== undefined && ignored !== undefined)

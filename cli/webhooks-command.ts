@@ -41,7 +41,9 @@ function parsePort(raw: string | undefined): number {
 }
 
 export async function webhooksCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values } = parseFlags(argv, { dest: { type: 'string' }, port: { type: 'string' } });
+  const { values } = parseFlags(argv, { dest: { type: 'string' }, port: { type: 'string' } }, false, [
+    'port',
+  ]);
   const dest = destFrom(io.cwd, required(values.dest, '--dest'));
   const port = parsePort(values.port);
   // As `load` does: a file, or a folder that cannot be created or written, is refused now, not

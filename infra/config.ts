@@ -12,6 +12,7 @@ import { STACK_DEFAULTS } from '#core/capacity.ts';
 import { configFileSchema } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
+import { badLogLevel, type LogLevel, parseLogLevel } from '#core/log-level.ts';
 import { dataQualitySchema } from '#core/quality-config.ts';
 import { PAYLINK_RESOURCES } from '#core/resources.ts';
 import { TASK_RETIREMENT } from '#core/task-retirement.ts';
@@ -168,7 +169,16 @@ export const stackConfigSchema = z
       .default(90),
     tracing: z.boolean().default(true),
     /** The Lambdas' log level (Powertools Logger). */
-    logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+    logLevel: z
+      .unknown()
+      .optional()
+      .transform((raw, ctx): LogLevel => {
+        if (raw === undefined) return 'INFO';
+        const level = parseLogLevel(raw);
+        // Names the value (a level is no secret), unlike the schema's "Invalid option".
+        if (level === undefined) ctx.addIssue({ code: 'custom', message: badLogLevel(raw) });
+        return level ?? 'INFO';
+      }),
     /** Data-quality alarms (lambdas/core/quality.ts defines each signal; docs/operations.md). */
     dataQuality: dataQualitySchema,
     webhooks: z

@@ -11,7 +11,8 @@
  *  - a resource that failed with the same symptom for `ENDPOINT_EVIDENCE_USERS` users whose
  *    other resources worked (proof the server and their token are fine), before it worked for
  *    anyone, is disabled: not called again, recorded once as an `EndpointFinding` naming the fix,
- *    and every user's unit of it is `endpoint_unavailable` (never `failed`);
+ *    and every user's unit of it is `endpoint_unavailable` (never `failed`); a 404 per known
+ *    task id (maybe stale ids, `maybeStaleIds`) waits for the load's end instead;
  *  - when the first users of a batch fail entirely at the network, TLS, or with bodies that are
  *    not PayLink's, and nobody has succeeded, the load cannot work: SystemicFailureError.
  * Pure: no clock, no I/O. One instance per batch (the deployed stack runs each batch in its own
@@ -29,15 +30,6 @@ import { KNOWN_TASKS, type ResourceDef } from './resources.ts';
 
 /** Users with the same symptom on a resource, and their other resources working, before it is disabled. */
 export const ENDPOINT_EVIDENCE_USERS = 3;
-/**
- * The same for a 404 on a path per known task id (`/task/{id}/details`). Such ids come from
- * webhook events and files and go stale (a task PayLink no longer knows answers 404 like a
- * missing route), so a handful of users whose ids all 404 says nothing about the endpoint: it
- * is disabled only after this many such users and no answered id anywhere, or, when the load
- * has fewer, at its end once every user with ids was tried (`finishLoad`, `judgeAcrossBatches`)
- * and at least ENDPOINT_EVIDENCE_USERS of them showed it. One answered id proves the endpoint.
- */
-export const TASK_ID_EVIDENCE_USERS = 20;
 /** Users that must all fail at the network (or get non-PayLink bodies) before a batch gives up. */
 export const SYSTEMIC_EVIDENCE_USERS = 3;
 
@@ -157,7 +149,7 @@ export function fixAdvice(resource: EndpointDef, symptom: EndpointSymptom): stri
     case 'path':
       // A path per id (`/task/{id}/details`) also 404s for ids PayLink does not know: when every
       // id of the load is stale (learned from old events, a --task-ids file), the endpoint is
-      // fine and the ids are not (TASK_ID_EVIDENCE_USERS: a few users' stale ids never get here).
+      // fine and the ids are not (judged at the load's end: no id of the load answered).
       return resource.path.includes('{id}')
         ? `either the ids given to it are unknown to PayLink (stale task ids learned from webhook events or a --task-ids file; no id of this load answered, so none counts toward retiring: remove them from the lake's registry, README "Removing a user or task id") or the endpoint is missing: ${drop}, or set its path in ${config('"path": "/..."')}`
         : `the endpoint looks missing: ${drop}, or set its path in ${config('"path": "/..."')}`;
@@ -180,17 +172,24 @@ function serverPathForm(path: string): string {
   return '/.../{identifier}/...';
 }
 
-/** Whether a symptom on `resource` may be stale ids rather than the endpoint (a 404 per known task id). */
+/**
+ * Whether a symptom on `resource` may be stale ids rather than the endpoint: a 404 on a path per
+ * known task id (`/task/{id}/details`). Such a symptom is judged by the whole load, never by
+ * one batch mid-load. Such ids come from webhook events and files and go stale (a task PayLink
+ * no longer knows answers 404 like a missing route), so any number of users whose ids all 404
+ * says nothing about the endpoint while some other user's id may still answer: one answered id
+ * anywhere in the load proves it. A batch of the deployed stack cannot see the others (each is
+ * its own Lambda, run in parallel), and a local run's verdict must not depend on which batch
+ * came first, so both wait for the load's end (`finishLoad` for a local run's last batch,
+ * `judgeAcrossBatches` at commit) and find the endpoint unusable only when no id of the load
+ * answered and at least ENDPOINT_EVIDENCE_USERS users had every id 404. Until then the endpoint
+ * is called for every user with ids: the requests a working route would take, no more.
+ */
 export function maybeStaleIds(
   resource: Pick<ResourceDef, 'parent'>,
   symptom: Pick<EndpointSymptom, 'code'>,
 ): boolean {
   return resource.parent?.resource === KNOWN_TASKS && symptom.code === 'http_404';
-}
-
-/** Users showing a symptom before a batch disables the resource (see TASK_ID_EVIDENCE_USERS). */
-function evidenceNeeded(resource: Pick<ResourceDef, 'parent'>, symptom: EndpointSymptom): number {
-  return maybeStaleIds(resource, symptom) ? TASK_ID_EVIDENCE_USERS : ENDPOINT_EVIDENCE_USERS;
 }
 
 function describeSymptom(symptom: EndpointSymptom): string {
@@ -348,14 +347,16 @@ export class EndpointHealth {
     if (verdict.state !== 'open') return;
     const n = (verdict.counts.get(symptom.code)?.users ?? 0) + 1;
     verdict.counts.set(symptom.code, { symptom, users: n });
-    if (n < evidenceNeeded(def, symptom)) return;
+    // Stale ids are only told from a missing route by the whole load (see maybeStaleIds).
+    if (maybeStaleIds(def, symptom) || n < ENDPOINT_EVIDENCE_USERS) return;
     this.#disable(resource, def, symptom, n);
   }
 
   /**
-   * The load's last users are in (a local run's last batch): a verdict still open only because a
-   * known-task 404 needs more users than the load had is reached with what there is, as
-   * `judgeAcrossBatches` does at commit for batches that judged alone.
+   * The load's last users are in (a local run's last batch): a known-task 404 (judged by the
+   * whole load, see `maybeStaleIds`) that no answered id contradicted is reached here with
+   * ENDPOINT_EVIDENCE_USERS or more users, as `judgeAcrossBatches` does at commit for batches
+   * that judged alone.
    */
   finishLoad(): void {
     for (const [resource, verdict] of [...this.#verdicts]) {

@@ -635,23 +635,32 @@ async function finalClaim(
 
 /**
  * The stored events no load could commit because they cannot be read (event-log.ts): those not
- * committed yet (the open partitions' events a load would claim now) and those set aside, and
- * the objects of the open partitions not named as a stored event. What `verify` and `status`
- * report; reads every uncommitted event once.
+ * committed yet (the open partitions' events a load would claim now) and those set aside. What
+ * `verify` and `status` report; reads every uncommitted event once. Objects that are not named as
+ * stored events are not among them: no load reads or sets them aside (`strayEventObjects`).
  */
 export async function unreadableEvents(store: ObjectStore, today: string): Promise<UnreadableEventReport[]> {
   const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
   const listed = await listEvents(store, state.from, today);
   const { unreadable } = await readEvents(store, toRead(listed, state));
-  // Objects no load even reads (not named as a stored event): reported with the damaged ones.
-  const strays = (await listStrayEventObjects(store, state.from, today)).map((key) => ({
+  return unreadable
+    .filter((u) => !u.gone)
+    .map((u) => ({ key: eventObjectKeyOf(u), problem: u.problem }))
+    .sort((a, b) => (a.key < b.key ? -1 : 1));
+}
+
+/**
+ * The objects of the open `_events/` partitions (every partition before the first load) that are
+ * not named as the receiver names a stored event (`_events/dt=YYYY-MM-DD/<64 hex>.json`: its
+ * digest), sorted: no load reads them, so they are not events set aside, only objects in the way,
+ * put there by hand or renamed. What `verify` and `status` name, apart from the unreadable events.
+ */
+export async function strayEventObjects(store: ObjectStore, today: string): Promise<UnreadableEventReport[]> {
+  const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  return (await listStrayEventObjects(store, state.from, today)).sort().map((key) => ({
     key,
     problem: `lake ${key}: not named _events/dt=YYYY-MM-DD/<64 hex>.json as the receiver names a stored event (its digest), so no load reads it`,
   }));
-  return [
-    ...unreadable.filter((u) => !u.gone).map((u) => ({ key: eventObjectKeyOf(u), problem: u.problem })),
-    ...strays,
-  ].sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
 /**

@@ -328,8 +328,8 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
     const lateFailed = new Set<string>();
     const settled: ReturnType<typeof emitOutcome>[] = [];
     const deferred: { identifier: string; outcome: UnitOutcome }[] = [];
-    // Every user of the load was tried: a verdict waiting for more known-task users than the
-    // load has is reached with what there is (endpoint-health.ts TASK_ID_EVIDENCE_USERS).
+    // Every user of the load was tried: a known-task 404 no answered id contradicted is judged
+    // now, with the whole load's users (endpoint-health.ts maybeStaleIds).
     if (carried !== undefined && input.lastBatch === true) health.finishLoad();
     for (const unit of waiting) {
       const resource = unit.outcome.endpoint!.resource;

@@ -13,8 +13,9 @@
  *    load-time checks, lake-schema.ts), no version missing in the chain (`registry_gap`);
  *  - one Parquet type per column: every committed part's footer agrees with the registry
  *    (`column_type`);
- *  - every webhook event not committed yet, or set aside, reads as one, and every object of the
- *    open `_events/` partitions is named as a stored event (`unreadable_event`);
+ *  - every webhook event not committed yet, or set aside, reads as one (`unreadable_event`), and
+ *    every object of the open `_events/` partitions is named as a stored event
+ *    (`stray_event_object`: no load reads it, so it is not an event set aside);
  *  - no event object in a closed `_events/` partition (older than the loads' read window) that
  *    no committed load holds (`unclaimed_event`: no load would ever take it).
  * A load holding a live lease (lease.ts) is running: its staging and parts are not findings.
@@ -29,7 +30,7 @@
 import { changedSelectionKey } from './changed-users.ts';
 import { committedLoadIds } from './committed-loads.ts';
 import { LakeStateError } from './errors.ts';
-import { eventsOutsideWindow, unreadableEvents } from './event-claims.ts';
+import { eventsOutsideWindow, strayEventObjects, unreadableEvents } from './event-claims.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { isPartitioned } from './lake-views.ts';
 import {
@@ -70,6 +71,7 @@ export type FindingKind =
   | 'column_type'
   | 'unreadable_event'
   | 'unclaimed_event'
+  | 'stray_event_object'
   | 'user_registry';
 
 export interface Finding {
@@ -350,6 +352,15 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
       kind: 'unreadable_event',
       keys: [],
       detail: `${event.problem}: set aside by every load, never committed (repair it, or move it out of _events/ once its user is loaded)`,
+      fixable: false,
+    });
+  // Objects no load reads (not named as a stored event): not set aside, just not events. Never
+  // removed by --fix either (a renamed copy may be the only copy of an event).
+  for (const stray of await strayEventObjects(store, now.toISOString().slice(0, 10)))
+    findings.push({
+      kind: 'stray_event_object',
+      keys: [],
+      detail: `${stray.problem}: not a stored event, so no load sets it aside or commits it (move it out of _events/, or back to its digest's name if it is a renamed event)`,
       fixable: false,
     });
 

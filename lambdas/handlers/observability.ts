@@ -21,6 +21,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { DIM, METRICS_NAMESPACE, type MetricGroup } from '#core/load-metrics.ts';
+import { badLogLevel, parseLogLevel } from '#core/log-level.ts';
 import { HANDLER_ENV } from './contract.ts';
 
 /** What every line and metric of one invocation is about. */
@@ -47,10 +48,19 @@ const SERVICE = 'paylink-loader';
 let logger: Logger | undefined;
 
 function containerLogger(): Logger {
-  logger ??= new Logger({
+  if (logger !== undefined) return logger;
+  const raw = process.env.POWERTOOLS_LOG_LEVEL;
+  const given = raw !== undefined && raw !== '';
+  const level = given ? parseLogLevel(raw) : undefined;
+  logger = new Logger({
     serviceName: process.env.POWERTOOLS_SERVICE_NAME || SERVICE,
     persistentKeys: { stack: stackName() },
+    ...(given ? { logLevel: level ?? 'INFO' } : {}),
   });
+  // Powertools drops a bad level in silence (INFO): said once per container, and the load goes
+  // on, as a log level is no reason to lose a run.
+  if (given && level === undefined)
+    logger.warn(`POWERTOOLS_LOG_LEVEL: ${badLogLevel(raw)} (logging at INFO meanwhile)`);
   return logger;
 }
 

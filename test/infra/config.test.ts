@@ -109,6 +109,25 @@ describe('stack config', () => {
     expect(config.schedules[0]!.resources).toEqual(['statements']);
   });
 
+  it('names a bad logLevel, its value and the accepted levels; takes a level in any case', () => {
+    for (const [raw, shown] of [
+      ['TRACE', '"TRACE"'],
+      ['verbose', '"verbose"'],
+      ['', '""'],
+      [42, '42'],
+      [null, 'null'],
+    ] as const) {
+      const error = configError(exampleConfig({ logLevel: raw }));
+      expect(error.key).toBe('paylink.logLevel');
+      expect(error.message).toBe(
+        `paylink.logLevel: ${shown} is not a log level: use one of DEBUG, INFO, WARN, ERROR`,
+      );
+    }
+    expect(parseStackConfig(exampleConfig({ logLevel: 'debug' })).logLevel).toBe('DEBUG');
+    expect(parseStackConfig(exampleConfig({ logLevel: undefined })).logLevel).toBe('INFO');
+    expect(parseStackConfig(exampleConfig({ logLevel: 'WARN' })).logLevel).toBe('WARN');
+  });
+
   it('rejects a bucket that is both created and imported, and one that is neither', () => {
     const both = configError(exampleConfig({ bucket: { create: true, importName: 'bank-lake' } }));
     expect(both.key).toBe('paylink.bucket');

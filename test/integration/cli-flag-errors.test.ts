@@ -38,7 +38,10 @@ describe('load flags', () => {
     [['--load-id', 'a/b'], '--load-id: must be 1-64 characters of letters, digits'],
     [['--resume', 'a b'], '--resume: must be 1-64 characters of letters, digits'],
     [['--resources', 'bogus'], "--resources: unknown resource 'bogus'; known: accounts"],
-    [['--concurrency', '-1'], "--concurrency: '-1' is negative: the value must be a positive number"],
+    [['--concurrency', '-1'], '--concurrency: must be a positive integer'],
+    [['--retire-task-after', '-1'], '--retire-task-after: must be a whole number of loads from 1 to 1000'],
+    [['--retire-task-after', '0'], '--retire-task-after: must be a whole number of loads from 1 to 1000'],
+    [['--dest', '-1'], "--dest: '-1' is negative, and --dest takes no negative value"],
   ])('%j is refused naming the flag', async (flags, message) => {
     expect(await refusedLoad(flags)).toContain(`error: ${message}`);
   });
@@ -79,16 +82,39 @@ describe('load flags', () => {
 });
 
 describe('other commands', () => {
-  it('simulate --port 70000 says the limit, not zod text', async () => {
-    const run = await runCli(['simulate', '--port', '70000']);
-    expect(run.code).toBe(1);
-    expect(run.stderr).toBe('error: --port: must be at most 65535.\n');
+  it('simulate --port 70000 and -1 say the whole range, not zod text', async () => {
+    for (const port of ['70000', '-1']) {
+      const run = await runCli(['simulate', '--port', port]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toBe('error: --port: must be an integer from 0 to 65535.\n');
+    }
   });
 
-  it('clean --older-than -5h says the value must be positive', async () => {
+  it('clean --older-than -5h says what an age looks like', async () => {
     const run = await runCli(['clean', '--dest', lake, '--older-than', '-5h']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe("error: --older-than: '-5h' is negative: the value must be a positive number.\n");
+    expect(run.stderr).toBe('error: --older-than: "-5h" is not an age like 30m, 24h or 7d.\n');
+  });
+
+  // A negative value reaches the flag's own check, which says the range the flag accepts: 0 is
+  // a valid --failed-share, so "must be a positive number" was wrong for it.
+  it.each([
+    [['status', '--failed-share', '-1'], '--failed-share: must be a percentage from 0 to below 100'],
+    [['status', '--min-expected-rows', '-1'], '--min-expected-rows: must be a whole number >= 0'],
+    [['status', '--quiet-fraction', '-0.5'], '--quiet-fraction: must be a number above 0 and at most 1'],
+    [['status', '--last', '-2'], '--last: must be a whole number from 1 to 10000'],
+    [
+      ['plan', '--users', '10', '--commit-merge-seconds', '-1'],
+      '--commit-merge-seconds: must be a number of seconds (0 or more)',
+    ],
+    [['simulate', '--fault-429', '-0.1'], '--fault-429: must be a number from 0 to 1'],
+    [['simulate', '--changes', '-1'], '--changes: must be an integer >= 0'],
+    [['webhooks', '--dest', 'x', '--port', '-1'], '--port: must be an integer from 0 to 65535'],
+  ])('%j names the range the flag accepts', async (argv, message) => {
+    const run = await runCli(argv[0] === 'status' ? [...argv, '--dest', lake] : argv);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`error: ${message}`);
+    expect(run.stderr).not.toContain('positive number.');
   });
 
   it('a flag followed by another flag says it needs a value', async () => {

@@ -182,7 +182,7 @@ describe('an unreadable webhook event object', () => {
     expect((await selectChangedUsers(store, 'hourly', now)).users).toEqual([]);
   });
 
-  it('that is not named as a stored event is reported by status and verify, not passed over in silence', async () => {
+  it('that is not named as a stored event is reported by status and verify as no event, not passed over in silence', async () => {
     await receive('u1', 1);
     const dt = now.toISOString().slice(0, 10);
     const strays = [
@@ -191,20 +191,41 @@ describe('an unreadable webhook event object', () => {
       `_events/dt=${dt}/${'c'.repeat(64)}.json.bak`,
     ].sort();
     for (const key of strays) await store.put(key, '{"event": {}}');
-    // Before any load (every partition listed) and after one (the open partitions).
-    expect([...(await lakeStatus(dir)).unreadableEvents].sort()).toEqual(strays);
+    // Before any load (every partition listed) and after one (the open partitions): named as
+    // objects no load reads, never as events that loads set aside.
+    const before = await lakeStatus(dir);
+    expect(before.strayEventObjects).toEqual(strays);
+    expect(before.unreadableEvents).toEqual([]);
     const first = await load('load-a');
     expect(first.events?.count).toBe(1);
+    expect(first.events?.unreadable ?? []).toEqual([]);
     const status = await lakeStatus(dir);
-    expect([...status.unreadableEvents].sort()).toEqual(strays);
-    expect(status.warnings.join('\n')).toContain(strays[0]);
+    expect(status.strayEventObjects).toEqual(strays);
+    expect(status.unreadableEvents).toEqual([]);
+    const warning = status.warnings.find((w) => w.includes(strays[0]!));
+    expect(warning).toContain('3 object(s) under _events/ are not stored events');
+    expect(warning).toContain('no load reads them');
+    expect(status.warnings.join('\n')).not.toContain('set aside');
     const report = await verifyLake({ store, reader: createParquetPartReader(), clock });
-    const found = report.findings.filter((f) => f.kind === 'unreadable_event');
+    expect(report.findings.filter((f) => f.kind === 'unreadable_event')).toEqual([]);
+    const found = report.findings.filter((f) => f.kind === 'stray_event_object');
     expect(found).toHaveLength(3);
-    for (const key of strays)
-      expect(found.find((f) => f.detail.includes(key))?.detail).toContain(
-        'not named _events/dt=YYYY-MM-DD/<64 hex>.json',
-      );
+    for (const key of strays) {
+      const detail = found.find((f) => f.detail.includes(key))?.detail;
+      expect(detail).toContain('not named _events/dt=YYYY-MM-DD/<64 hex>.json');
+      expect(detail).not.toContain('set aside by every load');
+    }
     for (const key of strays) expect(await store.get(key)).toBeDefined();
+  });
+
+  it('a damaged event and a stray object side by side are each named under their own key', async () => {
+    await receive('u1', 1);
+    const { notJson } = await damage();
+    const stray = `_events/dt=${now.toISOString().slice(0, 10)}/notes.txt`;
+    await store.put(stray, 'hello');
+    const status = await lakeStatus(dir);
+    expect(status.unreadableEvents).toContain(notJson);
+    expect(status.unreadableEvents).not.toContain(stray);
+    expect(status.strayEventObjects).toEqual([stray]);
   });
 });

@@ -133,6 +133,59 @@ describe('the progress line', () => {
     expect(progress.counters.failedUsers).toBe(2);
   });
 
+  it("takes back users whose known task ids all 404 once somebody's ids answered, as the summary does", () => {
+    const staleTasks = (identifier: string) =>
+      ({
+        ...user(0),
+        identifier,
+        outcomes: [
+          {
+            resource: 'tasks',
+            status: 'failed',
+            rows: 0,
+            requests: 1,
+            errorCode: 'http_404',
+            errorMessage: null,
+            httpStatus: 404,
+            endpoint: { resource: 'tasks', symptom: { code: 'http_404', httpStatus: 404, fix: 'path' } },
+            missingTaskIds: [`gone-${identifier}`],
+          },
+        ],
+        failed: true,
+        observation: {
+          identifier,
+          minted: true,
+          steps: [
+            { resource: 'accounts', result: 'ok' },
+            { resource: 'tasks', result: { code: 'http_404', httpStatus: 404, fix: 'path' } },
+          ],
+        },
+      }) as UserResult;
+    const answered = {
+      ...user(2),
+      observation: {
+        identifier: 'fine',
+        minted: true,
+        steps: [
+          { resource: 'accounts', result: 'ok' },
+          { resource: 'tasks', result: 'ok' },
+        ],
+      },
+    } as UserResult;
+    const progress = new Progress(100, () => 0, process.stderr, false);
+    progress.onUser(staleTasks('a'));
+    progress.onUser(staleTasks('b'));
+    progress.onUser(user(1, true));
+    // Not known yet: the endpoint may be missing (they would be endpoint_unavailable) or not.
+    expect(progress.counters.failedUsers).toBe(3);
+    // An id answered: the batch settles their units as ok/task_not_found, not failed.
+    progress.onUser(answered);
+    expect(progress.counters.failedUsers).toBe(1);
+    progress.onUser(staleTasks('c'));
+    expect(progress.counters.failedUsers).toBe(1);
+    expect(progress.line()).toContain('1 failed');
+  });
+
   it('redraws on a terminal within its width, read at every redraw', async () => {
     let text = '';
     const tty = Object.assign(

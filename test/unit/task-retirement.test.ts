@@ -12,7 +12,6 @@ import {
   EndpointHealth,
   endpointSymptom,
   judgeAcrossBatches,
-  TASK_ID_EVIDENCE_USERS,
   type UserObservation,
 } from '#core/endpoint-health.ts';
 import { PayLinkHttpError } from '#core/errors.ts';
@@ -49,17 +48,50 @@ function staleUser(identifier: string): UserObservation {
 }
 
 describe('the tasks endpoint and stale task ids', () => {
-  it('is not disabled by a few users whose ids all 404: it waits for TASK_ID_EVIDENCE_USERS of them', () => {
+  it('is never disabled mid-load by users whose ids all 404, however many: only the load end judges', () => {
     const health = new EndpointHealth(catalog);
     health.startBatch(0);
-    for (let n = 0; n < TASK_ID_EVIDENCE_USERS - 1; n++) health.observe(staleUser(`u${n}`));
+    // More than the 20 users one batch once took as proof: a later batch may still answer an id.
+    for (let n = 0; n < 50; n++) health.observe(staleUser(`u${n}`));
     expect(health.disabled('tasks')).toBeUndefined();
     expect(health.undecided('tasks')).toBe(true);
-    health.observe(staleUser('last'));
-    expect(health.disabled('tasks')).toMatchObject({
-      code: 'http_404',
-      evidenceUsers: TASK_ID_EVIDENCE_USERS,
+    health.finishLoad();
+    expect(health.disabled('tasks')).toMatchObject({ code: 'http_404', evidenceUsers: 50 });
+  });
+
+  it('is not disabled at the load end when an id answered after 20 all-404 users, in another batch', () => {
+    const health = new EndpointHealth(catalog);
+    health.startBatch(0);
+    for (let n = 0; n < 20; n++) health.observe(staleUser(`u${n}`));
+    health.startBatch(1);
+    health.observe({
+      identifier: 'fine',
+      minted: true,
+      steps: [
+        { resource: 'accounts', result: 'ok' },
+        { resource: 'tasks', result: 'ok' },
+      ],
     });
+    health.finishLoad();
+    expect(health.disabled('tasks')).toBeUndefined();
+    expect(health.works('tasks')).toBe(true);
+    expect(health.findings()).toEqual([]);
+  });
+
+  it('other endpoints are still disabled by their first 3 users', () => {
+    const health = new EndpointHealth(catalog);
+    health.startBatch(0);
+    const ordersMissing = new PayLinkHttpError('/pay-link/orders', 404, 40400);
+    for (const id of ['a', 'b', 'c'])
+      health.observe({
+        identifier: id,
+        minted: true,
+        steps: [
+          { resource: 'accounts', result: 'ok' },
+          { resource: 'orders', result: endpointSymptom(ordersMissing)!, error: ordersMissing },
+        ],
+      });
+    expect(health.disabled('orders')).toMatchObject({ code: 'http_404', evidenceUsers: 3 });
   });
 
   it('works once one id answers, whatever the users before it showed', () => {
@@ -75,7 +107,7 @@ describe('the tasks endpoint and stale task ids', () => {
       ],
     });
     expect(health.works('tasks')).toBe(true);
-    for (let n = 0; n < TASK_ID_EVIDENCE_USERS; n++) health.observe(staleUser(`v${n}`));
+    for (let n = 0; n < 30; n++) health.observe(staleUser(`v${n}`));
     expect(health.disabled('tasks')).toBeUndefined();
   });
 
