@@ -8,10 +8,12 @@
  * the loader's resource overrides, a different document.
  */
 import { readFile } from 'node:fs/promises';
+import type { z } from 'zod';
 import { parseOrThrow } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { type DataQualityConfig, dataQualitySchema } from '#core/quality-config.ts';
-import { parseScheduleExpression, runDeadlineSeconds } from '#infra/schedule-expression.ts';
+import { scheduleSchema } from '#core/schedule-config.ts';
+import { parseScheduleExpression, runDeadlineSeconds } from '#core/schedule-expression.ts';
 import { pathFrom } from './args.ts';
 
 /** The CDK context key of the stack's config (infra/constants.ts CONTEXT_KEY). */
@@ -39,7 +41,7 @@ export interface StackQualityConfig {
   readonly given: ReadonlySet<StackQualityKey>;
   /**
    * Each schedule's run window (seconds from its slot to the commit), as the stack's
-   * RunOutsideWindow alarm has it (infra/schedule-expression.ts `runDeadlineSeconds`), by schedule
+   * RunOutsideWindow alarm has it (core/schedule-expression.ts `runDeadlineSeconds`), by schedule
    * name; empty when `dataQuality.runOutsideWindow` is false (the alarm is off).
    */
   readonly runWindows: Readonly<Record<string, number>>;
@@ -109,23 +111,7 @@ export async function readStackQualityConfig(
     );
   }
   const raw = (stack as Record<string, unknown>).dataQuality ?? {};
-  let dataQuality: DataQualityConfig;
-  const checked = dataQualitySchema.safeParse(raw);
-  if (checked.success) dataQuality = checked.data;
-  else {
-    const issue = checked.error.issues[0]!;
-    const at = ['dataQuality', ...issue.path.map(String)].join('.');
-    // The schema's own words, as `cdk synth` reports the same key (infra/config.ts); an unknown
-    // key in parseOrThrow's, which names the nearest known one.
-    if (issue.code !== 'unrecognized_keys')
-      throw new ConfigError(source, `context.${CONTEXT_KEY}.${at}: ${issue.message}`);
-    try {
-      dataQuality = parseOrThrow(dataQualitySchema, raw, `context.${CONTEXT_KEY}.dataQuality`);
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      throw new ConfigError(source, error.message, error);
-    }
-  }
+  const dataQuality = parseAs(dataQualitySchema, raw, `context.${CONTEXT_KEY}.dataQuality`, source);
   const set = raw !== null && typeof raw === 'object' ? Object.keys(raw) : [];
   return {
     file,
@@ -139,35 +125,46 @@ export async function readStackQualityConfig(
 }
 
 /**
- * Run windows by schedule name from the stack's `schedules` (`{name, expression,
- * expectedPeriodHours}`), as synth computes them.
+ * Run windows by schedule name from the stack's `schedules`, each checked with the schema synth
+ * uses (core/schedule-config.ts), the windows computed as synth computes them.
  *
- * @throws ConfigError naming the schedule when its expression or period is not one synth takes.
+ * @throws ConfigError naming the schedule's key when synth would refuse it, or when a cron
+ *   schedule has no period.
  */
 function scheduleWindows(schedules: unknown, source: string): Record<string, number> {
   if (!Array.isArray(schedules)) return {};
   const out: Record<string, number> = {};
-  for (const [i, schedule] of schedules.entries()) {
+  for (const [i, raw] of schedules.entries()) {
     const at = `context.${CONTEXT_KEY}.schedules[${i}]`;
-    const { name, expression, expectedPeriodHours } = (schedule ?? {}) as Record<string, unknown>;
-    if (typeof name !== 'string' || typeof expression !== 'string')
-      throw new ConfigError(source, `${at}: needs a name and an expression (docs/deploy.md)`);
-    const parsed = parseScheduleExpression(expression);
-    if (parsed === undefined)
-      throw new ConfigError(
-        source,
-        `${at}.expression: '${expression}' is not a rate(...) or cron(...) expression`,
-      );
+    const schedule = parseAs(scheduleSchema, raw, at, source);
+    // The schema accepted it: the expression parses.
+    const parsed = parseScheduleExpression(schedule.expression)!;
     try {
-      out[name] = runDeadlineSeconds(
-        parsed,
-        typeof expectedPeriodHours === 'number' ? expectedPeriodHours : undefined,
-      );
+      out[schedule.name] = runDeadlineSeconds(parsed, schedule.expectedPeriodHours);
     } catch {
       throw new ConfigError(source, `${at}.expectedPeriodHours: a cron schedule needs its period in hours`);
     }
   }
   return out;
+}
+
+/**
+ * A part of the stack config parsed with synth's schema, its first issue in the schema's own
+ * words as `cdk synth` reports the same key (infra/config.ts); an unknown key in parseOrThrow's,
+ * which names the nearest known one.
+ */
+function parseAs<T>(schema: z.ZodType<T>, raw: unknown, at: string, source: string): T {
+  const checked = schema.safeParse(raw);
+  if (checked.success) return checked.data;
+  const issue = checked.error.issues[0]!;
+  if (issue.code !== 'unrecognized_keys')
+    throw new ConfigError(source, `${[at, ...issue.path.map(String)].join('.')}: ${issue.message}`);
+  try {
+    return parseOrThrow(schema, raw, at);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConfigError(source, error.message, error);
+  }
 }
 
 function objectAt(value: unknown, key: string): Record<string, unknown> | undefined {

@@ -5,11 +5,11 @@
  */
 import { DEFAULT_REQUESTS_PER_USER, planCapacity, STACK_DEFAULTS } from '#core/capacity.ts';
 import { ConfigError } from '#core/errors.ts';
+import { parseScheduleExpression, runDeadlineSeconds } from '#core/schedule-expression.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, type CapacitySettings } from '#handlers/contract.ts';
 import type { StackConfig } from './config.ts';
 import { FUNCTION_DEFAULTS, GUARD_SETTLE_SECONDS } from './constants.ts';
 import { MERGE_MAX_CONCURRENCY } from './constructs/load-workflow.ts';
-import { parseScheduleExpression, runDeadlineSeconds } from './schedule-expression.ts';
 
 /**
  * Expected commit time less its merge (core STACK_DEFAULTS; the merge is estimated from the

@@ -15,11 +15,11 @@ import { ConfigError } from '#core/errors.ts';
 import { badLogLevel, type LogLevel, parseLogLevel } from '#core/log-level.ts';
 import { dataQualitySchema } from '#core/quality-config.ts';
 import { PAYLINK_RESOURCES } from '#core/resources.ts';
+import { scheduleSchema } from '#core/schedule-config.ts';
+import { parseScheduleExpression, stalenessWindowSeconds } from '#core/schedule-expression.ts';
 import { TASK_RETIREMENT } from '#core/task-retirement.ts';
 import { CONTEXT_KEY, DEFAULT_STACK_NAME, MAX_ALARM_WINDOW_SECONDS, WEBHOOK_DEFAULTS } from './constants.ts';
-import { parseScheduleExpression, stalenessWindowSeconds } from './schedule-expression.ts';
 
-const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const BUCKET_NAME = /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const LAKE_PREFIX = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
 const OBJECT_KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
@@ -38,15 +38,6 @@ const MAX_LOADER_CONFIG_BYTES = 2048;
 const MAX_SCHEDULE_NAME = 64;
 
 const RETENTION_DAYS = new Set<number>(Object.values(RetentionDays).filter((v) => typeof v === 'number'));
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** `{ create: true }` or an import, exactly one; a KMS key only with an import. */
 function exactlyOne(importKey: string) {
@@ -81,28 +72,6 @@ const secretSchema = z
   })
   .strict()
   .superRefine(exactlyOne('importArn'));
-
-const scheduleSchema = z
-  .object({
-    name: z.string().regex(KEBAB, 'must be kebab-case: a-z, 0-9 and single dashes, starting with a letter'),
-    expression: z
-      .string()
-      .refine(
-        (e) => parseScheduleExpression(e) !== undefined,
-        'must be rate(<n> <unit>) or cron(<6 fields>)',
-      ),
-    timezone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/London').optional(),
-    resources: z.array(z.string()).min(1).optional(),
-    /**
-     * `all`: every user of the users list and of the registry learned from webhooks; `changed`:
-     * only users with webhook events since the schedule's last committed load (keep an `all`
-     * schedule, e.g. weekly, as the safety net for events that never came).
-     */
-    users: z.enum(['all', 'changed'], { message: "must be 'all' or 'changed'" }).default('all'),
-    /** Expected time between runs of a cron schedule: drives the "no successful load" alarm. */
-    expectedPeriodHours: z.number().positive().optional(),
-  })
-  .strict();
 
 export const stackConfigSchema = z
   .object({

@@ -1,6 +1,11 @@
 import { ArnFormat, CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import {
+  parseScheduleExpression,
+  runDeadlineSeconds,
+  stalenessWindowSeconds,
+} from '#core/schedule-expression.ts';
 import { HANDLER_ENV, OVER_DEADLINE_DIMENSIONS, OVER_DEADLINE_EVENT } from '#handlers/contract.ts';
 import { batchRequestRate } from './batch-rate.ts';
 import { capacitySettings, checkCapacity, scheduleRequestRate } from './capacity-settings.ts';
@@ -17,11 +22,6 @@ import { PayLinkCredentials } from './constructs/paylink-credentials.ts';
 import { WebhookReceiver } from './constructs/webhook-receiver.ts';
 import { handlerEnvironment } from './handler-environment.ts';
 import { scheduledTables } from './named-queries.ts';
-import {
-  parseScheduleExpression,
-  runDeadlineSeconds,
-  stalenessWindowSeconds,
-} from './schedule-expression.ts';
 
 export interface PaylinkLoaderStackProps extends StackProps {
   readonly config: StackConfig;

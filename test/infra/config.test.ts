@@ -2,6 +2,7 @@ import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '#core/errors.ts';
 import { USER_LOADS_COLUMNS } from '#core/load-user.ts';
+import { parseScheduleExpression, stalenessWindowSeconds } from '#core/schedule-expression.ts';
 import { batchRequestRate } from '#infra/batch-rate.ts';
 import { parseStackConfig, readStackConfig } from '#infra/config.ts';
 import { planEventTemplate } from '#infra/constructs/load-schedules.ts';
@@ -12,7 +13,6 @@ import {
   loadHistoryQuery,
   scheduledTables,
 } from '#infra/named-queries.ts';
-import { parseScheduleExpression, stalenessWindowSeconds } from '#infra/schedule-expression.ts';
 import { exampleConfig } from './app-fixture.ts';
 
 function configError(input: unknown): ConfigError {

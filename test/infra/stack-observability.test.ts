@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '#core/errors.ts';
 import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
 import { QUALITY_DEFAULTS } from '#core/quality.ts';
+import { parseScheduleExpression, runDeadlineSeconds } from '#core/schedule-expression.ts';
 import { parseStackConfig } from '#infra/config.ts';
 import { LOAD_BATCHES_LABEL, MERGE_GROUPS_LABEL } from '#infra/constructs/load-workflow.ts';
 import {
@@ -17,7 +18,6 @@ import {
   REQUEST_RATE_TITLE,
   ROWS_TITLE,
 } from '#infra/constructs/operations-dashboard.ts';
-import { parseScheduleExpression, runDeadlineSeconds } from '#infra/schedule-expression.ts';
 import { type Cfn, exampleConfig, type Synthesized, synth } from './app-fixture.ts';
 
 const SCHEDULES = [

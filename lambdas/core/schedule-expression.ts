@@ -3,7 +3,7 @@
  * derives from them. Pure: used by config validation and by the operations construct.
  * Syntax: https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html
  */
-import { STACK_DEFAULTS } from '#core/capacity.ts';
+import { STACK_DEFAULTS } from './capacity.ts';
 
 const UNIT_SECONDS = { minute: 60, hour: 3600, day: 86_400 } as const;
 type Unit = keyof typeof UNIT_SECONDS;
