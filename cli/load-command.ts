@@ -56,7 +56,13 @@ import type { BatchUser } from '#core/load-batch.ts';
 import { taskIdsProblem } from '#core/load-user.ts';
 import { type PlanDoc, resumablePlan } from '#core/plan.ts';
 import type { ObjectStore, PartWriterFactory } from '#core/ports.ts';
-import { loadSignals, QUALITY_DEFAULTS, readEarlierLoads } from '#core/quality.ts';
+import {
+  type LoadSignals,
+  loadSignals,
+  type QualitySettings,
+  quietFeedRecords,
+  readEarlierLoads,
+} from '#core/quality.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
@@ -71,6 +77,7 @@ import { failureReasons } from './failure-reasons.ts';
 import type { Io } from './io.ts';
 import { committedFailedUsers, LoadNotFoundError } from './load-report.ts';
 import { Progress } from './progress.ts';
+import { readQualitySettings } from './stack-config.ts';
 import { EXIT, exitCodeOf, formatSummary, type LoadSummary, summarize } from './summary.ts';
 import { warnSurroundingWhitespace } from './users-notes.ts';
 
@@ -109,6 +116,9 @@ export const LOAD_USAGE = `paylink-loader load --users <file|changed> --dest <di
   --dry-run               check everything and print the plan; load and write nothing: flags,
                           config, users, credentials (one token minted for the first user),
                           the lake (writable, schema registry readable, load id not running)
+  --stack-config <cdk.json>  judge the load's quiet feeds with the stack's data-quality
+                          settings (context.paylink.dataQuality), as status does; without it,
+                          ./cdk.json when the working folder has one with a paylink context
   --json                  print the summary as JSON on stdout
   --quiet                 no progress on stderr`;
 
@@ -133,6 +143,8 @@ export interface LoadRequest {
   readonly taskIdsFile?: string;
   /** `--retire-task-after`: consecutive 404 loads that retire a registry task id. */
   readonly retireTaskAfter?: number;
+  /** `--stack-config`: the cdk.json whose dataQuality judges the load's quiet feeds (else ./cdk.json). */
+  readonly stackConfig?: string;
   readonly json?: boolean;
   readonly quiet?: boolean;
 }
@@ -168,6 +180,7 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
       config: { type: 'string' },
       'task-ids': { type: 'string' },
       'retire-task-after': { type: 'string' },
+      'stack-config': { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean' },
     },
@@ -217,6 +230,9 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     ...(values['retire-task-after'] === undefined
       ? {}
       : { retireTaskAfter: retireAfter('--retire-task-after', values['retire-task-after']) }),
+    ...(values['stack-config'] === undefined
+      ? {}
+      : { stackConfig: required(values['stack-config'], '--stack-config') }),
     json: values.json ?? false,
     quiet: values.quiet ?? false,
   };
@@ -302,6 +318,8 @@ async function prepareAndRun(
   onStart: () => void,
 ): Promise<{ exitCode: number; summary?: LoadSummary }> {
   const file = await readConfigFile(io.cwd, request.configFile);
+  // The quiet-feed judgement's settings, read as `status` reads them: a bad cdk.json fails now.
+  const quality = (await readQualitySettings(io, request.stackConfig)).settings;
   const settings = loaderSettings({
     ...file,
     ...(request.baseUrl === undefined ? {} : { baseUrl: request.baseUrl }),
@@ -309,7 +327,7 @@ async function prepareAndRun(
   const dest = destFrom(io.cwd, request.dest);
   const source = await usersOf(request, io.cwd, dest, io.now);
   try {
-    return await loadUsers(request, io, startedAt, loadId, onStart, settings, dest, source);
+    return await loadUsers(request, io, startedAt, loadId, onStart, settings, quality, dest, source);
   } finally {
     // A `changed` load holds its schedule's lock from its selection until after its commit.
     await source.release?.();
@@ -323,6 +341,7 @@ async function loadUsers(
   loadId: string,
   onStart: () => void,
   settings: ReturnType<typeof loaderSettings>,
+  quality: QualitySettings,
   dest: string,
   source: UsersToLoad,
 ): Promise<{ exitCode: number; summary?: LoadSummary }> {
@@ -494,6 +513,8 @@ async function loadUsers(
         : `kept ${kept.batches} of ${kept.plannedBatches} batches (${kept.users} of ${kept.plannedUsers} users) the earlier attempt staged; loading the rest\n`,
     );
   };
+  // The commit's quality judgement (the report records its quiet feeds; the summary shows them).
+  let judged: LoadSignals | undefined;
   try {
     const marker = await runLoad(
       { ...input, stop: () => interrupted !== undefined },
@@ -504,6 +525,10 @@ async function loadUsers(
         reader: createParquetPartReader(),
         clock: io.now,
         ...(request.retireTaskAfter === undefined ? {} : { retireTaskAfterMisses: request.retireTaskAfter }),
+        judge: async (draft) => {
+          judged = await judgeQuality(store, draft, quality);
+          return judged === undefined ? undefined : quietFeedRecords(judged.tables);
+        },
         // Another commit of this lake holds the events lock: say so (even with --quiet), or a
         // wait of minutes looks like a hang.
         eventsLock: { onWait: (message) => progress.log(`${message}\n`), isAbandoned: isAbandonedOnThisHost },
@@ -559,7 +584,7 @@ async function loadUsers(
       seconds: (io.now().getTime() - startedAt.getTime()) / 1000,
       exitCode,
     });
-    const quietFeeds = await quietFeedsOf(store, marker);
+    const quietFeeds = judged === undefined ? undefined : quietFeedsOf(judged);
     const shown = quietFeeds === undefined || quietFeeds.length === 0 ? summary : { ...summary, quietFeeds };
     io.stdout.write(request.json ? `${JSON.stringify(shown, null, 2)}\n` : `${formatSummary(shown)}\n`);
     return { exitCode, summary: shown };
@@ -959,20 +984,26 @@ export function cliPartWriters(env: Readonly<Record<string, string | undefined>>
 }
 
 /**
- * The tables a committed load fed quietly, judged as the deployed commit judges (quality.ts,
- * default settings). The load is committed: a lake whose earlier reports cannot be read gives
- * undefined (status says why), never a failed load.
+ * The load's quality judged as the deployed commit judges it (quality.ts), with the settings
+ * `status` reads. A lake whose earlier reports cannot be read gives undefined (status says why),
+ * never a failed load.
  */
-async function quietFeedsOf(
+async function judgeQuality(
   store: ObjectStore,
-  marker: LoadMarker,
-): Promise<{ table: string; rows: number; trailingMedian: number }[] | undefined> {
+  draft: LoadMarker,
+  settings: QualitySettings,
+): Promise<LoadSignals | undefined> {
   try {
-    const { loads } = await readEarlierLoads(store, marker, QUALITY_DEFAULTS);
-    return loadSignals(marker, loads, QUALITY_DEFAULTS)
-      .tables.filter((t) => t.quiet && t.trailingMedian !== undefined)
-      .map((t) => ({ table: t.table, rows: t.rows, trailingMedian: Math.round(t.trailingMedian!) }));
+    const { loads } = await readEarlierLoads(store, draft, settings);
+    return loadSignals(draft, loads, settings);
   } catch {
     return undefined;
   }
+}
+
+/** The summary's quiet feeds: the tables judged quiet, with the rows expected of the load. */
+function quietFeedsOf(signals: LoadSignals): { table: string; rows: number; trailingMedian: number }[] {
+  return signals.tables
+    .filter((t) => t.quiet && t.trailingMedian !== undefined)
+    .map((t) => ({ table: t.table, rows: t.rows, trailingMedian: Math.round(t.trailingMedian!) }));
 }

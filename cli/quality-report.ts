@@ -17,7 +17,7 @@ import {
   seriesFacts,
   seriesOf,
 } from '#core/quality.ts';
-import type { StackQualityConfig, StackQualityKey } from './stack-config.ts';
+import { type StackQualityConfig, type StackQualityKey, stackQualitySettings } from './stack-config.ts';
 import { renderTable } from './summary.ts';
 
 export interface QualityOptions extends QualitySettings {
@@ -407,16 +407,9 @@ export function settingSources(values: QualityFlagValues, stack?: StackQualityCo
 
 /** The defaults of the options, with the stack's dataQuality (cdk.json) in place of ours. */
 function baseOptions(stack: StackQualityConfig | undefined): QualityOptions {
-  if (stack === undefined) return QUALITY_OPTION_DEFAULTS;
-  const q = stack.dataQuality;
-  return {
-    ...QUALITY_OPTION_DEFAULTS,
-    trailingLoads: q.trailingLoads,
-    minTrailingLoads: q.minTrailingLoads,
-    quietFraction: q.quietFeedFraction,
-    failedUserSharePercent: q.failedUserSharePercent,
-    minExpectedRows: q.minExpectedRows,
-  };
+  return stack === undefined
+    ? QUALITY_OPTION_DEFAULTS
+    : { ...QUALITY_OPTION_DEFAULTS, ...stackQualitySettings(stack) };
 }
 
 /**

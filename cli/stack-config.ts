@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { parseOrThrow } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
+import { QUALITY_DEFAULTS, type QualitySettings } from '#core/quality.ts';
 import { type DataQualityConfig, dataQualitySchema } from '#core/quality-config.ts';
 import { scheduleSchema } from '#core/schedule-config.ts';
 import { parseScheduleExpression, runDeadlineSeconds } from '#core/schedule-expression.ts';
@@ -45,6 +46,32 @@ export interface StackQualityConfig {
    * name; empty when `dataQuality.runOutsideWindow` is false (the alarm is off).
    */
   readonly runWindows: Readonly<Record<string, number>>;
+}
+
+/**
+ * The quality settings `status` and `load` judge with, read the same way for both: the stack's
+ * `dataQuality` (--stack-config, else ./cdk.json when it is the stack's; a note for one that is
+ * ignored goes to stderr), else the defaults. `status`'s flags go over them (quality-report.ts).
+ */
+export async function readQualitySettings(
+  io: { readonly cwd: string; readonly stderr: { write(text: string): unknown } },
+  typed: string | undefined,
+): Promise<{ readonly stack: StackQualityConfig | undefined; readonly settings: QualitySettings }> {
+  const stack = await readStackQualityConfig(io.cwd, typed, (line) => io.stderr.write(`note: ${line}\n`));
+  return { stack, settings: stackQualitySettings(stack) };
+}
+
+/** The settings of the judgement from the stack's dataQuality (cdk.json names), or the defaults. */
+export function stackQualitySettings(stack: StackQualityConfig | undefined): QualitySettings {
+  if (stack === undefined) return QUALITY_DEFAULTS;
+  const q = stack.dataQuality;
+  return {
+    trailingLoads: q.trailingLoads,
+    minTrailingLoads: q.minTrailingLoads,
+    quietFraction: q.quietFeedFraction,
+    failedUserSharePercent: q.failedUserSharePercent,
+    minExpectedRows: q.minExpectedRows,
+  };
 }
 
 /**

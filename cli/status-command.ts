@@ -30,7 +30,7 @@ import {
   type SettingSources,
   settingSources,
 } from './quality-report.ts';
-import { readStackQualityConfig } from './stack-config.ts';
+import { readQualitySettings } from './stack-config.ts';
 import { formatBytes, renderTable } from './summary.ts';
 
 export interface LakeStatus {
@@ -323,9 +323,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
   // The stack's settings (--stack-config, or ./cdk.json); not for --load-id, which has no judgement.
   const stack =
     values['load-id'] === undefined
-      ? await readStackQualityConfig(io.cwd, values['stack-config'], (line) =>
-          io.stderr.write(`note: ${line}\n`),
-        )
+      ? (await readQualitySettings(io, values['stack-config'])).stack
       : undefined;
   const qualityOptions = parseQualityFlags(values, stack);
   const dest = await existingLake(io.cwd, required(values.dest, '--dest'));

@@ -88,7 +88,7 @@ import { type MergedGroup, type MergeSlicing, mergeParts, pendingMerges } from '
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
-import type { UsersSelection } from './quality.ts';
+import type { QuietFeedRecord, UsersSelection } from './quality.ts';
 import type { MergeResult, SchemaChange, SchemaDoc, SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { type StagedFile, TableSinks } from './table-sinks.ts';
@@ -130,6 +130,13 @@ export interface CommitDeps {
    * default TASK_RETIREMENT.retireAfterMisses.
    */
   readonly retireTaskAfterMisses?: number;
+  /**
+   * Judges the load's data quality (quality.ts) before its report is written, over the loads
+   * committed before it; the quiet feeds it returns are recorded in the report, so the next load
+   * of the series carries a dead feed's flag forward with bounded reads. The load is committed
+   * whatever the judgement does: a failure (or undefined) records nothing.
+   */
+  readonly judge?: (draft: LoadMarker) => Promise<readonly QuietFeedRecord[] | undefined>;
 }
 
 /** A commit that ran: committed, or handed its merge to the Map and to be run again after it. */
@@ -187,6 +194,12 @@ export interface LoadMarker {
    * With the batches' counts they add up to `failedUserCount`. Absent when there are none.
    */
   readonly failedAtCommitByCode?: Readonly<Record<string, number>>;
+  /**
+   * The tables the commit judged quiet (`CommitDeps.judge`), with the median each was judged by
+   * and since which load it has been quiet: the next load carries the flag forward. Empty when
+   * none was; absent when the commit did not judge (or in reports written before commits did).
+   */
+  readonly quietFeeds?: readonly QuietFeedRecord[];
 }
 
 interface CommitIntent {
@@ -341,11 +354,13 @@ async function commitClaimed(
     );
     const events = markerEvents(claimed);
     const planned = markerChanged(changed);
-    const marker: LoadMarker = {
+    const draft: LoadMarker = {
       ...built,
       ...(events === undefined ? {} : { events }),
       ...(planned === undefined ? {} : { changed: planned }),
     };
+    const quietFeeds = await deps.judge?.(draft).catch(() => undefined);
+    const marker: LoadMarker = quietFeeds === undefined ? draft : { ...draft, quietFeeds: [...quietFeeds] };
     await writeJson(store, loadMarkerKey(loadId), marker);
     await deps.lease?.renew();
     await claimed?.lock.renew();

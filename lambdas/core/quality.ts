@@ -74,6 +74,24 @@ export interface LoadFigures {
     /** The load's resources under it, not fetched either (endpoint-health.ts); absent in older reports. */
     readonly notFetched?: readonly string[];
   }[];
+  /**
+   * The tables this load's commit judged quiet (`quietFeedRecords`): the next load of the series
+   * carries the judgement forward (`tableTrends`). Absent in reports written before commits
+   * recorded it, and when the commit could not judge.
+   */
+  readonly quietFeeds?: readonly QuietFeedRecord[];
+}
+
+/** A quiet feed as a load's report records it (`LoadFigures.quietFeeds`). */
+export interface QuietFeedRecord {
+  readonly table: string;
+  readonly rows: number;
+  /** The rows expected of that load (its loaded users): what the next load scales to its own. */
+  readonly trailingMedian: number;
+  /** Earlier loads that median was taken over. */
+  readonly trailingLoads: number;
+  /** The first load of the quiet run: that load, or the one a load before it recorded. */
+  readonly since: string;
 }
 
 /** The loads a load is compared with, spelled out (`status` names it; `seriesOf` is its key). */
@@ -158,6 +176,17 @@ export interface TableTrend {
    * it is judged against the loads before it went empty: the first load of that empty run.
    */
   readonly emptySince?: string;
+  /**
+   * Set when the table is judged against the median the load before it recorded with its quiet
+   * flag (`QuietFeedRecord`): that load's id. A dead feed whose fed loads are past what the scan
+   * reads (DEAD_FEED_LOADS) stays flagged this way, one load to the next, until it recovers.
+   */
+  readonly carriedFrom?: string;
+  /**
+   * Set when quiet: the first load of the quiet run (this one, or the one the load before it
+   * recorded), as the load's report records it.
+   */
+  readonly quietSince?: string;
   /**
    * Set when the load did not fetch the table's resource (an endpoint finding disabled it or a
    * resource above it): not judged, so one cause raises EndpointUnavailable, not QuietFeed too.
@@ -249,6 +278,8 @@ export function tableTrends(
   for (const l of [load, ...window])
     for (const t of Object.keys(l.rowsByTable)) if (isFeedTable(t)) tables.add(t);
   for (const t of emptyRunTables(load, usable)) tables.add(t);
+  // A feed dead for longer than the scan reads is in no report found but the quiet flags.
+  for (const l of window) for (const r of recordedQuiet(l)) if (isFeedTable(r.table)) tables.add(r.table);
   const users = loadedUsers(load);
   const fetched = fetchedIn(usable);
   return [...tables].sort().map((table): TableTrend => {
@@ -261,6 +292,11 @@ export function tableTrends(
     const win = fetched(window, table);
     if (win.length < Math.max(1, settings.minTrailingLoads) || users === 0)
       return { ...unjudged, trailingLoads: win.length };
+    const mine = fetched(usable, table);
+    // The newest earlier load that judged the table, and its quiet flag if it raised one.
+    const previous = mine[0];
+    const flagged =
+      previous === undefined ? undefined : recordedQuiet(previous).find((r) => r.table === table);
     let base = win;
     let emptySince: string | undefined;
     if (isLow(scaledMedian(win, table, users), settings)) {
@@ -268,7 +304,6 @@ export function tableTrends(
       // fraction of its level): compare with the loads that were not low, newest first, past the
       // low ones (a load with rows between two outages is one of them, so one blip does not make
       // the outage the new normal, and an outage does not make a partial recovery the normal).
-      const mine = fetched(usable, table);
       const fed = fedLoads(mine, table, users, settings).slice(0, settings.trailingLoads);
       const newest = fed.length === 0 ? -1 : mine.indexOf(fed[0]!);
       if (newest >= 0 && newest <= DEAD_FEED_LOADS && fed.length >= settings.minTrailingLoads) {
@@ -276,23 +311,88 @@ export function tableTrends(
         // The outage in progress: the low loads since the newest load compared with (this one
         // when the load before it was fed).
         emptySince = newest === 0 ? load.loadId : mine[newest - 1]!.loadId;
+      } else if (previous !== undefined && flagged !== undefined) {
+        // The loads it was fed in are further back than the scan reads (DEAD_FEED_LOADS): the load
+        // before this one flagged it quiet and recorded the median it judged by, so the judgement
+        // carries forward, one load to the next, until the feed recovers. Reads stay bounded.
+        const median = (flagged.trailingMedian / loadedUsers(previous)) * users;
+        if (!isLow(median, settings)) return carriedTrend(table, rows, median, flagged, previous, settings);
       }
     }
     const trailingMedian = scaledMedian(base, table, users);
     // Too few rows to call missing ones quiet (and never a median of 0: 0/0 is no ratio).
     const ratio = isLow(trailingMedian, settings) ? undefined : rows / trailingMedian;
+    const quiet = ratio !== undefined && ratio < settings.quietFraction;
     return {
       table,
       rows,
       trailingMedian,
       trailingLoads: base.length,
       ratio,
-      quiet: ratio !== undefined && ratio < settings.quietFraction,
-      ...(emptySince === undefined || !(ratio !== undefined && ratio < settings.quietFraction)
-        ? {}
-        : { emptySince }),
+      quiet,
+      ...(emptySince === undefined || !quiet ? {} : { emptySince }),
+      ...(quiet ? { quietSince: emptySince ?? flagged?.since ?? load.loadId } : {}),
     };
   });
+}
+
+/** A table judged against the median the load before recorded with its quiet flag. */
+function carriedTrend(
+  table: string,
+  rows: number,
+  trailingMedian: number,
+  flagged: QuietFeedRecord,
+  previous: LoadFigures,
+  settings: QualitySettings,
+): TableTrend {
+  const ratio = rows / trailingMedian;
+  const quiet = ratio < settings.quietFraction;
+  return {
+    table,
+    rows,
+    trailingMedian,
+    trailingLoads: flagged.trailingLoads,
+    ratio,
+    quiet,
+    carriedFrom: previous.loadId,
+    ...(quiet ? { emptySince: flagged.since, quietSince: flagged.since } : {}),
+  };
+}
+
+/**
+ * A report's quiet-feed records that are well formed (a report is read back from the lake: one
+ * written by hand, or damaged, carries nothing rather than failing the judgement).
+ */
+function recordedQuiet(load: LoadFigures): QuietFeedRecord[] {
+  const records: unknown = load.quietFeeds;
+  if (!Array.isArray(records)) return [];
+  return records.filter(
+    (r): r is QuietFeedRecord =>
+      typeof r === 'object' &&
+      r !== null &&
+      typeof r.table === 'string' &&
+      typeof r.since === 'string' &&
+      Number.isFinite(r.trailingMedian) &&
+      r.trailingMedian > 0 &&
+      Number.isInteger(r.trailingLoads),
+  );
+}
+
+/** What a load's report records of its quiet feeds (`LoadFigures.quietFeeds`), from its judgement. */
+export function quietFeedRecords(tables: readonly TableTrend[]): QuietFeedRecord[] {
+  return tables.flatMap((t) =>
+    t.quiet && t.trailingMedian !== undefined && t.quietSince !== undefined
+      ? [
+          {
+            table: t.table,
+            rows: t.rows,
+            trailingMedian: t.trailingMedian,
+            trailingLoads: t.trailingLoads,
+            since: t.quietSince,
+          },
+        ]
+      : [],
+  );
 }
 
 /**

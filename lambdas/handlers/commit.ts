@@ -16,10 +16,12 @@ import { readPlan } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import {
   type LoadFigures,
+  type LoadSignals,
   loadSignals,
   MIN_EXPECTED_ROWS,
   QUALITY_DEFAULTS,
   type QualitySettings,
+  quietFeedRecords,
   readEarlierLoads,
 } from '#core/quality.ts';
 import { readSystemicCause } from '#core/systemic-cause.ts';
@@ -264,8 +266,17 @@ export async function handler(
               ttlMs: COMMIT_LEASE_TTL_MS,
               clock,
             });
+      // The quality judgement, made before the load's report is written so the report records its
+      // quiet feeds (the next load carries a dead feed's flag forward); the metrics below use it.
+      let judged: { signals: LoadSignals; unreadable: boolean } | undefined;
+      const judge = async (draft: LoadFigures) => {
+        const { loads, unreadable } = await trailingLoadsOf(store, draft, settings, obs.log);
+        judged = { signals: loadSignals(draft, loads, settings), unreadable };
+        return quietFeedRecords(judged.signals.tables);
+      };
       const outcome = await commitOrHandOff(event.loadId, {
         store,
+        judge,
         parts: partWriters(),
         reader: partReader,
         clock,
@@ -304,11 +315,13 @@ export async function handler(
       }
       const marker = outcome.committed;
       await lease?.release().catch(() => undefined);
-      // Quality signals against the earlier loads of the same series (lambdas/core/quality.ts).
-      // Committed already: a failure here must not fail the run, only cost its quiet-feed
+      // Quality signals against the earlier loads of the same series (lambdas/core/quality.ts),
+      // as the commit judged them. A failure there did not fail the run, only cost its quiet-feed
       // signal, and that loss is a metric of its own (TrailingLoadsUnreadable, alarmed).
-      const { loads: earlier, unreadable } = await trailingLoadsOf(store, marker, settings, obs.log);
-      const signals = loadSignals(marker, earlier, settings);
+      const { signals, unreadable } = judged ?? {
+        signals: loadSignals(marker, [], settings),
+        unreadable: true,
+      };
       // One object for the log line and the metrics: their numbers cannot disagree.
       const figures = commitFigures(marker, signals, {
         commitSeconds: (Date.now() - started) / 1000,

@@ -5,9 +5,12 @@
 import { loadIdFromTime } from '#core/layout.ts';
 import type { ObjectStore } from '#core/ports.ts';
 
-/** A committed load's report: day `day` of November 2026, 100 users, 100 accounts, the orders given. */
+/**
+ * A committed load's report: day `day` of November 2026 (past 30: the days after it), 100 users,
+ * 100 accounts, the orders given.
+ */
 export function dailyReport(day: number, orders: number) {
-  const startedAt = `2026-11-${String(day).padStart(2, '0')}T03:00:00.000Z`;
+  const startedAt = new Date(Date.UTC(2026, 10, day, 3)).toISOString();
   const loadId = loadIdFromTime(new Date(startedAt));
   return {
     formatVersion: 1,

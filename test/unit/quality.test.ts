@@ -973,7 +973,7 @@ describe('how far back the commit reads', () => {
     }
   });
 
-  it('keeps a dead feed flagged for DEAD_FEED_LOADS loads of its series, then no longer judges it', () => {
+  it('without recorded quiet feeds (reports written before commits recorded them), keeps a dead feed flagged for DEAD_FEED_LOADS loads, then no longer judges it', () => {
     const reports: LoadFigures[] = [];
     const days = 7 + DEAD_FEED_LOADS + 2;
     for (let i = 0; i < days; i += 1) {

@@ -1,0 +1,137 @@
+/**
+ * A dead feed stays flagged until it recovers, however long it stays dead, with bounded reads:
+ * each load's report records its quiet feeds (the median it judged by, and since which load), and
+ * the next load of the series carries the flag forward while the table stays low. Reports built
+ * by hand (test/helpers/daily-report.ts), each judged as the commit judges it, oldest first.
+ */
+import { describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { commitFigures, commitMetrics, METRIC } from '#core/load-metrics.ts';
+import {
+  DEAD_FEED_LOADS,
+  earlierLoads,
+  type LoadFigures,
+  loadSignals,
+  QUALITY_DEFAULTS,
+  quietFeedRecords,
+  readEarlierLoads,
+} from '#core/quality.ts';
+import { dailyReport, putCommitted } from '#test/helpers/daily-report.ts';
+import { Scratch } from '#test/helpers/lake-harness.ts';
+
+const settings = QUALITY_DEFAULTS;
+type Report = ReturnType<typeof dailyReport> & Pick<LoadFigures, 'quietFeeds'>;
+
+/**
+ * Day `day`'s report with the orders given; a table with no rows is absent from `rowsByTable`,
+ * as a commit writes it (a report lists the tables it wrote rows to).
+ */
+function report(day: number, orders: number): Report {
+  const r = dailyReport(day, orders);
+  if (orders > 0) return r;
+  const { orders: _none, ...rows } = r.rowsByTable;
+  return { ...r, rowsByTable: rows as typeof r.rowsByTable };
+}
+
+/** Judges each report over the ones before it and records its quiet feeds, as each commit does. */
+function commitInOrder(reports: readonly Report[]): Report[] {
+  const recorded: Report[] = [];
+  for (const r of reports) {
+    const signals = loadSignals(r, earlierLoads(r, recorded, settings), settings);
+    recorded.push({ ...r, quietFeeds: quietFeedRecords(signals.tables) });
+  }
+  return recorded;
+}
+
+const signalsOf = (all: readonly Report[], i: number) =>
+  loadSignals(all[i]!, earlierLoads(all[i]!, all.slice(0, i), settings), settings);
+
+describe('a dead feed', () => {
+  // 7 fed loads, then orders empty for DEAD_FEED_LOADS + 20 loads, at 30% for one, then back.
+  const fed = 7;
+  const dead = DEAD_FEED_LOADS + 20;
+  const days = [
+    ...Array.from({ length: fed }, (_, i) => report(i + 1, 100)),
+    ...Array.from({ length: dead }, (_, i) => report(fed + i + 1, 0)),
+    report(fed + dead + 1, 30),
+    report(fed + dead + 2, 100),
+  ];
+  const all = commitInOrder(days);
+  const firstEmpty = all[fed]!.loadId;
+
+  it('stays flagged past DEAD_FEED_LOADS empty loads, since the load it went empty', () => {
+    for (let i = fed; i < fed + dead; i += 1) {
+      const orders = signalsOf(all, i).tables.find((t) => t.table === 'orders');
+      expect({ i, quiet: orders?.quiet, since: orders?.quietSince, median: orders?.trailingMedian }).toEqual({
+        i,
+        quiet: true,
+        since: firstEmpty,
+        median: 100,
+      });
+      expect(all[i]!.quietFeeds).toEqual([
+        {
+          table: 'orders',
+          rows: 0,
+          trailingMedian: 100,
+          trailingLoads: expect.any(Number),
+          since: firstEmpty,
+        },
+      ]);
+    }
+    // Past what the scan follows, the flag is the one the load before recorded, carried forward.
+    const late = signalsOf(all, fed + dead - 1).tables.find((t) => t.table === 'orders')!;
+    expect(late.carriedFrom).toBe(all[fed + dead - 2]!.loadId);
+    expect(late.emptySince).toBe(firstEmpty);
+  });
+
+  it('keeps the quiet-feed alarm in ALARM: its metric stays 0 while the feed is dead', () => {
+    const i = fed + DEAD_FEED_LOADS + 10;
+    const figures = commitFigures({ ...all[i]!, files: [] }, signalsOf(all, i), {
+      commitSeconds: 1,
+      trailingLoads: settings.trailingLoads,
+    });
+    expect(figures.quietTables).toEqual(['orders']);
+    const points = commitMetrics(figures).flatMap((g) => g.points);
+    expect(points.find((p) => p.name === METRIC.lowestRowsToTrailingMedian)?.value).toBe(0);
+  });
+
+  it('is still quiet when back at a fraction of its level, and no longer once it recovers', () => {
+    const partial = signalsOf(all, fed + dead);
+    expect(partial.quietTables).toEqual(['orders']);
+    expect(partial.lowestRatio).toBeCloseTo(0.3);
+    expect(signalsOf(all, fed + dead + 1).quietTables).toEqual([]);
+    expect(all[fed + dead + 1]!.quietFeeds).toEqual([]);
+  });
+
+  it('is judged by the commit from a bounded read of the reports', async () => {
+    const scratch = await Scratch.create('quiet-feed-carry');
+    try {
+      const store = createLocalStore(scratch.dir);
+      const i = fed + dead - 1;
+      await putCommitted(store, all.slice(0, i + 1));
+      let reads = 0;
+      const counted = {
+        ...store,
+        get: (key: string) => {
+          if (key.startsWith('_loads/')) reads += 1;
+          return store.get(key);
+        },
+      };
+      const scan = await readEarlierLoads(counted, all[i]!, settings);
+      expect(loadSignals(all[i]!, scan.loads, settings).quietTables).toEqual(['orders']);
+      // The window and as far back as a dead feed is followed, in chunks of 16: not every report.
+      expect(reads).toBeLessThanOrEqual(DEAD_FEED_LOADS + settings.trailingLoads + 16);
+      expect(reads).toBeLessThan(i);
+    } finally {
+      await scratch.dispose();
+    }
+  });
+
+  it('is not carried from a report whose record is damaged: judged as before records', () => {
+    const i = fed + DEAD_FEED_LOADS + 5;
+    const damaged = all.map((r, j) =>
+      j === i - 1 ? { ...r, quietFeeds: [{ table: 'orders', trailingMedian: 'x' }] as never } : r,
+    );
+    expect(signalsOf(damaged, i).quietTables).toEqual([]);
+  });
+});
