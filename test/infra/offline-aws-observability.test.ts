@@ -7,7 +7,8 @@
  * - A feed that goes to zero rows on the third load (a proxy in front of the simulator empties
  *   `/pay-link/orders`): the commit's LowestRowsToTrailingMedian falls below the threshold of
  *   the quiet-feed alarm the template defines, with the alarm's own dimensions, and
- *   `paylink-loader status` flags the same table.
+ *   `paylink-loader status` flags the same table. With the data-quality settings a stack gets by
+ *   default (minExpectedRows 20 among them): the users are enough for the tables to be judged.
  * - Then three runs of an `hourly` schedule of `changed` users (one user's webhook events): each
  *   is compared with the earlier changed loads of its schedule only, never with the daily full
  *   loads of the same tables, so none is quiet; its metrics carry the same two dimensions.
@@ -22,6 +23,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store } from '#adapters/s3-store.ts';
 import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
+import { MIN_EXPECTED_ROWS } from '#core/quality.ts';
 import { parseScheduleExpression, runDeadlineSeconds } from '#core/schedule-expression.ts';
 import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
 import { type FeedProxy, startFeedProxy } from '#test/helpers/feed-proxy.ts';
@@ -37,7 +39,11 @@ import {
 import { exampleConfig } from './app-fixture.ts';
 
 const CREDENTIALS = { apiKey: 'obs-key-MARKER-7Hq2Lw', apiSecret: 'obs-secret-MARKER-Vb93Kd' };
-const USERS = ['obs-user-MARKER-a1', 'obs-user-MARKER-b2', 'obs-user-MARKER-c3', 'obs-user-MARKER-d4'];
+/**
+ * 16 users: the loads' tables have the rows the shipped minExpectedRows (20) judges (their
+ * counts in this seeded world: orders 24 and accounts 24 over the 12 users that load).
+ */
+const USERS = Array.from({ length: 16 }, (_, i) => `obs-user-MARKER-${String(i).padStart(2, '0')}`);
 /**
  * Slots relative to the real clock, never hard-coded dates: a run is timed from its slot to the
  * real time of its commit (RunSeconds), so a fixed date would put today's runs in the future
@@ -52,13 +58,13 @@ const HOURLY_SLOT = (hour: number) => new Date(NOW_MINUTE - 600_000 + hour * 120
 const DAILY_DEADLINE_SECONDS = runDeadlineSeconds(parseScheduleExpression('cron(0 3 * * ? *)')!, 24);
 /** A daily slot so long ago that its run commits outside its window. */
 const LATE_SLOT = new Date(NOW_MINUTE - (DAILY_DEADLINE_SECONDS + 3600) * 1000).toISOString();
-/** The user whose webhook events the hourly `changed` runs load. */
-const CHANGED_USER = USERS[0]!;
+/** The users whose webhook events the hourly `changed` runs load (48 order items, 24 recurring transactions). */
+const CHANGED_USERS = ['00', '01', '03', '04', '05', '08', '09', '10'].map((n) => `obs-user-MARKER-${n}`);
 const QUIET_TABLE = 'orders';
-/** PayLink answers 404 for this user's data: one failed user in four, every load. */
-const FAILING_USER = USERS[3]!;
+/** PayLink answers 404 for these users' data (none has an order): one failed user in four, every load. */
+const FAILING_USERS = ['02', '06', '07', '11'].map((n) => `obs-user-MARKER-${n}`);
 
-/** 4 users in one batch per load (the suite's time: each batch is a Lambda process). */
+/** 16 users in one batch per load (the suite's time: each batch is a Lambda process). */
 const CONFIG = exampleConfig({
   schedules: [
     {
@@ -70,13 +76,11 @@ const CONFIG = exampleConfig({
     },
     { name: 'hourly', expression: 'rate(1 hour)', users: 'changed' },
   ],
-  batchSize: 4,
+  batchSize: 16,
   requestRate: 2000,
-  userConcurrency: 4,
+  userConcurrency: 8,
   loaderConfig: { http: FAST_HTTP },
-  // 4 users expect a handful of orders: judge every table that has a trailing median (the
-  // default, 20 expected rows, is for real loads: a small one says little).
-  dataQuality: { minExpectedRows: 0 },
+  // No dataQuality: the quiet-feed judgement below is the one a stack gets by default.
 });
 /** status judged as the stack's commit does: its settings from the stack's cdk.json. */
 let STATUS_AS_STACK: string[] = [];
@@ -127,13 +131,13 @@ function recordWith(outcome: ExecutionOutcome, fn: string, metric: string, table
 }
 
 beforeAll(async () => {
-  // The cdk.json of the stack deployed here: status takes its dataQuality (minExpectedRows 0).
+  // The cdk.json of the stack deployed here: status takes its dataQuality (the defaults).
   const app = mkdtempSync(join(tmpdir(), 'obs-app-'));
   writeFileSync(join(app, 'cdk.json'), JSON.stringify({ context: { paylink: CONFIG } }));
   STATUS_AS_STACK = ['--stack-config', join(app, 'cdk.json')];
   world = await startOfflineWorld({
     config: CONFIG,
-    simulator: { seed: 'observability', faults: { failUsers: [FAILING_USER] } },
+    simulator: { seed: 'observability', faults: { failUsers: FAILING_USERS } },
     credentials: CREDENTIALS,
   });
   proxy = await startFeedProxy(world.sim.url);
@@ -149,26 +153,28 @@ beforeAll(async () => {
   }
   // What status prints right after the feed went quiet (the hourly loads below come later).
   statusAfterDaily = await runCli(['status', '--dest', lakeUri(), ...STATUS_AS_STACK]);
-  // The feed is back; one user changes before each hourly slot, as the webhook receiver stores it.
+  // The feed is back; the same users change before each hourly slot, as the webhook receiver stores it.
   proxy.emptyPaths.clear();
   const lake = createS3Store({ bucket: OFFLINE_BUCKET, prefix: world.prefix });
   for (const hour of [1, 2, 3]) {
-    // A minute before its slot: after the previous hourly slot, so each run has its own event.
+    // A minute before its slot: after the previous hourly slot, so each run has its own events.
     const at = new Date(Date.parse(HOURLY_SLOT(hour)) - 60_000);
-    const body = JSON.stringify({
-      eventType: 'pay-link-accounts-updated',
-      eventTime: at.toISOString(),
-      user: { _id: `atomic-${CHANGED_USER}`, identifier: CHANGED_USER },
-      data: {},
-    });
-    const stored = await receiveWebhook(
-      {
-        headers: { 'X-HMAC-Signature-Sha-256': signWebhookBody(body, CREDENTIALS.apiSecret) },
-        body: new TextEncoder().encode(body),
-      },
-      { store: lake, secret: CREDENTIALS.apiSecret, receivedAt: at },
-    );
-    if (stored.kind !== 'accepted') throw new Error(`webhook not stored: ${JSON.stringify(stored)}`);
+    for (const user of CHANGED_USERS) {
+      const body = JSON.stringify({
+        eventType: 'pay-link-accounts-updated',
+        eventTime: at.toISOString(),
+        user: { _id: `atomic-${user}`, identifier: user },
+        data: {},
+      });
+      const stored = await receiveWebhook(
+        {
+          headers: { 'X-HMAC-Signature-Sha-256': signWebhookBody(body, CREDENTIALS.apiSecret) },
+          body: new TextEncoder().encode(body),
+        },
+        { store: lake, secret: CREDENTIALS.apiSecret, receivedAt: at },
+      );
+      if (stored.kind !== 'accepted') throw new Error(`webhook not stored: ${JSON.stringify(stored)}`);
+    }
     const outcome = await world.aws.execute('hourly', {
       schedule: 'hourly',
       scheduledTime: HOURLY_SLOT(hour),
@@ -225,15 +231,15 @@ describe('the deployed loader reports each load in logs and EMF metrics', () => 
       expect(m[METRIC.deadlineHeadroomSeconds]!.value).toBeLessThanOrEqual(900);
     }
 
-    // One failed user, counted under PayLink's answer.
-    expect(batches.map((b) => b.metrics[METRIC.batchFailedUsers]!.value)).toEqual([1]);
+    // The failed users, counted under PayLink's answer.
+    expect(batches.map((b) => b.metrics[METRIC.batchFailedUsers]!.value)).toEqual([FAILING_USERS.length]);
     const byCode = recordWith(first!, 'loadBatch', METRIC.failedUsersByCode);
     expect(
       byCode.map((r) => [r.dimensions[DIM.errorCode], r.metrics[METRIC.failedUsersByCode]!.value]),
     ).toEqual([
       // Once, under its own code: its action history, not fetched without its accounts
       // (parent_failed), does not count it twice. The codes add up to LoadFailedUsers.
-      ['http_404', 1],
+      ['http_404', FAILING_USERS.length],
     ]);
 
     // Requests sent per minute, each record at its minute: what the dashboard's rate is drawn from.
@@ -251,7 +257,7 @@ describe('the deployed loader reports each load in logs and EMF metrics', () => 
     const [load] = recordWith(first!, 'commit', METRIC.loadUsers);
     const m = load!.metrics;
     expect(m[METRIC.loadUsers]!.value).toBe(USERS.length);
-    expect(m[METRIC.loadFailedUsers]!.value).toBe(1);
+    expect(m[METRIC.loadFailedUsers]!.value).toBe(FAILING_USERS.length);
     expect(m[METRIC.failedUserShare]).toEqual({ value: 25, unit: 'Percent' });
     expect(m[METRIC.endpointUnavailable]!.value).toBe(0);
     expect(m[METRIC.loadFiles]!.value).toBeGreaterThan(0);
@@ -288,7 +294,11 @@ describe('the deployed loader reports each load in logs and EMF metrics', () => 
       }
     }
     const committed = jsonLines(logsOf(first!, 'commit')).find((l) => l.message === 'committed');
-    expect(committed).toMatchObject({ level: 'INFO', users: USERS.length, failedUsers: 1 });
+    expect(committed).toMatchObject({
+      level: 'INFO',
+      users: USERS.length,
+      failedUsers: FAILING_USERS.length,
+    });
   });
 
   it('writes nothing but JSON lines: no runtime warning as plain text (Buffer() deprecation, S3 stream length)', () => {
@@ -405,8 +415,8 @@ describe('a feed that goes to zero rows on its third load', () => {
     expect(json.code, json.stderr).toBe(0);
     const quality = JSON.parse(json.stdout).quality;
     // Judged with the deployed stack's settings, read from its cdk.json.
-    expect(quality.settings.minExpectedRows).toBe(0);
-    expect(quality.sources.minExpectedRows).toBe(`${STATUS_AS_STACK[1]} minExpectedRows`);
+    expect(quality.settings.minExpectedRows).toBe(MIN_EXPECTED_ROWS);
+    expect(quality.sources.minExpectedRows).toBe(`${STATUS_AS_STACK[1]} (the stack's default)`);
     const loads = quality.loads as {
       loadId: string;
       flags: { kind: string; table?: string }[];
@@ -441,15 +451,16 @@ describe('a changed load (only the users with new webhook events) of an hourly s
     const lines = hourlyRuns.map(
       (run) => jsonLines(logsOf(run, 'commit')).find((l) => l.message === 'committed')!,
     );
-    // One user per load; the first two have fewer than two earlier changed loads (the daily
-    // loads of the same tables are another series).
+    // The changed users per load; the first two have fewer than two earlier changed loads (the
+    // daily loads of the same tables are another series).
+    const n = CHANGED_USERS.length;
     expect(lines.map((l) => [l.users, l.trailingLoads, l.quietTables])).toEqual([
-      [1, 0, []],
-      [1, 1, []],
-      [1, 2, []],
+      [n, 0, []],
+      [n, 1, []],
+      [n, 2, []],
     ]);
     const [third] = recordWith(hourlyRuns[2]!, 'commit', METRIC.lowestRowsToTrailingMedian);
-    // The same user's rows against the same user's rows.
+    // The same users' rows against the same users' rows.
     expect(third!.metrics[METRIC.lowestRowsToTrailingMedian]!.value).toBe(1);
     expect(third!.metrics[METRIC.lowestRowsToTrailingMedian]!.value).toBeGreaterThanOrEqual(alarm.Threshold);
     // The alarm's metric: its namespace and exactly its two low-cardinality dimensions.
