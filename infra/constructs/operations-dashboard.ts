@@ -151,15 +151,16 @@ export class OperationsDashboard extends Construct {
         // points, the most a graph draws; a wider range picked in the console widens it again.
         start: REQUEST_RATE_RANGE,
         period: Duration.minutes(1),
-        // Counts per batch (at its end), on the right axis: 429s and retries, not a rate.
+        // 429s and retries per minute, on the right axis: counts, not a rate. Batches publish them
+        // per wall-clock minute as they go (core/request-minutes.ts), each at the minute they happened.
         right: props.schedules.flatMap((s) => [
           loadMetric(stackName, s.name, METRIC.rateLimited, Stats.SUM).with({
-            period: Duration.minutes(5),
-            label: `${s.name} 429s`,
+            period: Duration.minutes(1),
+            label: `${s.name} 429s per minute`,
           }),
           loadMetric(stackName, s.name, METRIC.retries, Stats.SUM).with({
-            period: Duration.minutes(5),
-            label: `${s.name} retries`,
+            period: Duration.minutes(1),
+            label: `${s.name} retries per minute`,
           }),
         ]),
       }),

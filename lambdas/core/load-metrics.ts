@@ -9,6 +9,7 @@
  * the load id travels as an EMF property (`loadId`) and in the log lines.
  */
 import type { LoadSignals } from './quality.ts';
+import type { RequestCounts } from './request-minutes.ts';
 
 /** The CloudWatch namespace of every loader metric (the plan's over-deadline filter's too). */
 export const METRICS_NAMESPACE = 'PayLinkLoader';
@@ -33,12 +34,14 @@ export const METRIC = {
   batchFailedUsers: 'BatchFailedUsers',
   deadlineSkippedUsers: 'DeadlineSkippedUsers',
   requests: 'Requests',
+  /** Per wall-clock minute, timestamped at it, published as the batch goes (`requestMetrics`). */
   retries: 'Retries',
+  /** Responses answered 429, per wall-clock minute like Retries. */
   rateLimited: 'RateLimitedResponses',
   /**
    * Requests sent to PayLink (every attempt: what the rate limiter paces), per wall-clock
    * minute, each datapoint timestamped at its minute: summed over a period and divided by it,
-   * the stack's true request rate (see `requestsSentByMinute`).
+   * the stack's true request rate (request-minutes.ts).
    */
   requestsSent: 'RequestsSent',
   batchRows: 'BatchRows',
@@ -127,6 +130,7 @@ export interface BatchFigures {
   readonly files: number;
   readonly bytes: number;
   readonly requests: number;
+  /** The batch's retries and 429s (its log line; their metrics are per minute, `requestMetrics`). */
   readonly retries: number;
   /** Responses answered 429 (each attempt counts). */
   readonly rateLimited: number;
@@ -135,21 +139,6 @@ export interface BatchFigures {
   readonly headroomSeconds: number | undefined;
   /** Failed users, each once, by its primary error code (load-batch.ts `primaryFailureCode`). */
   readonly failedUsersByCode: Readonly<Record<string, number>>;
-  /** Requests sent (attempts), by the start of the minute they were sent in (ISO): `countByMinute`. */
-  readonly requestsSentByMinute: Readonly<Record<string, number>>;
-}
-
-const MINUTE_MS = 60_000;
-
-/**
- * Counts one request sent at `atMs` into its wall-clock minute (ISO start of the minute). A
- * batch reports its requests when it ends: one total per batch, divided by a short period,
- * draws a batch of ten minutes as a spike ten times the real rate at its end. Counts per
- * minute, each timestamped at its minute, add up across batches to what was really sent then.
- */
-export function countByMinute(counts: Record<string, number>, atMs: number): void {
-  const minute = new Date(atMs - (atMs % MINUTE_MS)).toISOString();
-  counts[minute] = (counts[minute] ?? 0) + 1;
 }
 
 export function batchMetrics(batch: BatchFigures): MetricGroup[] {
@@ -158,8 +147,6 @@ export function batchMetrics(batch: BatchFigures): MetricGroup[] {
     count(METRIC.batchFailedUsers, batch.failedUsers),
     count(METRIC.deadlineSkippedUsers, batch.deadlineSkipped),
     count(METRIC.requests, batch.requests),
-    count(METRIC.retries, batch.retries),
-    count(METRIC.rateLimited, batch.rateLimited),
     count(METRIC.batchRows, batch.rows),
     count(METRIC.batchFiles, batch.files),
     { name: METRIC.batchBytes, unit: 'Bytes', value: batch.bytes } as const,
@@ -176,14 +163,25 @@ export function batchMetrics(batch: BatchFigures): MetricGroup[] {
         dimensions: { [DIM.errorCode]: code },
         points: [count(METRIC.failedUsersByCode, users)],
       })),
-    ...Object.entries(batch.requestsSentByMinute)
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([minute, sent]) => ({
-        dimensions: {},
-        points: [count(METRIC.requestsSent, sent)],
-        timestamp: Date.parse(minute),
-      })),
   ];
+}
+
+/**
+ * One record per minute, timestamped at it: requests sent, retries and 429s of that minute
+ * (request-minutes.ts). The batch publishes them as its minutes end and the rest at its end.
+ */
+export function requestMetrics(minutes: Readonly<Record<string, RequestCounts>>): MetricGroup[] {
+  return Object.entries(minutes)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([minute, c]) => ({
+      dimensions: {},
+      points: [
+        count(METRIC.requestsSent, c.sent),
+        count(METRIC.retries, c.retries),
+        count(METRIC.rateLimited, c.rateLimited),
+      ],
+      timestamp: Date.parse(minute),
+    }));
 }
 
 /** What the commit's report needs from its load marker (lambdas/core/commit.ts LoadMarker). */

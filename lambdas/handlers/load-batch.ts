@@ -9,11 +9,13 @@ import { batchMetrics } from '#core/load-metrics.ts';
 import type { UserResult } from '#core/load-user.ts';
 import { readBatchUsers, readPlan } from '#core/plan.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
+import { RequestMinutes } from '#core/request-minutes.ts';
 import { recordSystemicCause } from '#core/systemic-cause.ts';
 import { BATCH_DEADLINE_MARGIN_SECONDS, type LoadBatchEvent, type LoadBatchResult } from './contract.ts';
 import { partWriters } from './part-writers.ts';
-import { type PayLinkCounters, payLinkApi } from './paylink-api.ts';
+import { payLinkApi } from './paylink-api.ts';
 import { guardRedrive } from './redrive-guard.ts';
+import { publishRequestMinutes } from './request-metrics.ts';
 import { handlerConfig, lakeStore } from './runtime.ts';
 import { observeInvocation } from './telemetry.ts';
 
@@ -77,9 +79,9 @@ export async function handler(
       obs.appendKeys({ schedule: plan.schedule });
       const remaining = context?.getRemainingTimeInMillis();
       const deadlineAt = remaining === undefined ? undefined : Date.now() + remaining;
-      const counters: PayLinkCounters = { rateLimited: 0, sentByMinute: {} };
+      const minutes = new RequestMinutes();
       const failures = failureCounter();
-      const { api, limiter, backoff } = await payLinkApi(counters);
+      const { api, limiter, backoff } = await payLinkApi(minutes);
       // Unless configured: as many users as this batch's share of the rate and PayLink's measured
       // latency need (Little's law), as the CLI does. The limiter holds the batch to its share
       // (infra/batch-rate.ts) whatever the user count, so adapting can never exceed it.
@@ -92,24 +94,32 @@ export async function handler(
               now: () => performance.now(),
             })
           : config.userConcurrency;
-      const manifest = await loadBatch(
-        {
-          loadId: plan.loadId,
-          batch: event.batch,
-          dt: plan.dt,
-          startedAt: plan.startedAt,
-          users: await readBatchUsers(store, plan.loadId, event.batch),
-          steps: selectResources(config.settings.catalog, plan.resources).steps,
-          registry: await readCommittedSchema(store),
-          concurrency,
-          ...(deadlineAt === undefined ? {} : { deadline: new Date(deadlineAt - DEADLINE_MARGIN_MS) }),
-        },
-        { api, store, parts: partWriters(), clock: () => new Date(), onUser: failures.onUser },
-      ).catch(async (error: unknown) => {
-        // The run fails with this cause after the Map (the Map's own result carries no cause).
-        await recordSystemicCause(store, plan.loadId, event.batch, error);
-        throw error;
-      });
+      // Requests, retries and 429s per minute, published as the minutes end (and the rest when
+      // the batch ends, failed or not): a long batch's rate and 429s are drawn where they happened.
+      const publishing = publishRequestMinutes(minutes, obs.emit);
+      let manifest: BatchManifest;
+      try {
+        manifest = await loadBatch(
+          {
+            loadId: plan.loadId,
+            batch: event.batch,
+            dt: plan.dt,
+            startedAt: plan.startedAt,
+            users: await readBatchUsers(store, plan.loadId, event.batch),
+            steps: selectResources(config.settings.catalog, plan.resources).steps,
+            registry: await readCommittedSchema(store),
+            concurrency,
+            ...(deadlineAt === undefined ? {} : { deadline: new Date(deadlineAt - DEADLINE_MARGIN_MS) }),
+          },
+          { api, store, parts: partWriters(), clock: () => new Date(), onUser: failures.onUser },
+        ).catch(async (error: unknown) => {
+          // The run fails with this cause after the Map (the Map's own result carries no cause).
+          await recordSystemicCause(store, plan.loadId, event.batch, error);
+          throw error;
+        });
+      } finally {
+        publishing.stop();
+      }
       const rows = Object.values(manifest.rowsByTable).reduce((a, b) => a + b, 0);
       const stats = api.stats();
       const figures = {
@@ -121,14 +131,14 @@ export async function handler(
         bytes: manifest.files.reduce((sum, f) => sum + f.bytes, 0),
         requests: manifest.requests,
         retries: stats.retries,
-        rateLimited: counters.rateLimited,
+        rateLimited: minutes.totals().rateLimited,
         seconds: (Date.now() - started) / 1000,
         headroomSeconds: deadlineAt === undefined ? undefined : (deadlineAt - Date.now()) / 1000,
         failedUsersByCode: failures.byCode(manifest),
-        requestsSentByMinute: counters.sentByMinute,
       };
       obs.log.info('batch_loaded', {
         ...figures,
+        requestsSentByMinute: minutes.sentByMinute(),
         endpointFindings: manifest.endpointFindings.map((f) => f.resource),
       });
       obs.emit(batchMetrics(figures));

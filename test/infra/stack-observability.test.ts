@@ -253,6 +253,14 @@ describe('the operations dashboard', () => {
       [METRIC.requestsSent, 'quarter-hourly', 'r1', 'Sum'],
     ]);
     expect(JSON.stringify(rows)).not.toContain(`"${METRIC.requests}"`);
+    // 429s and retries per minute on the right axis: batches publish them per minute as they go.
+    const counted = rows.filter((r) => r[1] === METRIC.rateLimited || r[1] === METRIC.retries);
+    expect(counted.map((r) => [r[1], r[3], (r.at(-1) as Cfn).period, (r.at(-1) as Cfn).yAxis])).toEqual(
+      ['daily', 'quarter-hourly'].flatMap((s) => [
+        [METRIC.rateLimited, s, 60, 'right'],
+        [METRIC.retries, s, 60, 'right'],
+      ]),
+    );
     const quiet = JSON.parse(widget('Rows / trailing median per table (line: quiet-feed threshold)'));
     expect(quiet.properties.annotations.horizontal[0].value).toBe(0.25);
     const lambda = widget('Lambda errors and throttles');

@@ -15,9 +15,9 @@ import {
   batchMetrics,
   commitFigures,
   commitMetrics,
-  countByMinute,
   DIM,
   METRIC,
+  requestMetrics,
 } from '#core/load-metrics.ts';
 import {
   DEAD_FEED_LOADS,
@@ -32,6 +32,7 @@ import {
   seriesOf,
   tableTrends,
 } from '#core/quality.ts';
+import { RequestMinutes } from '#core/request-minutes.ts';
 import { SchemaRegistry } from '#core/schema-registry.ts';
 import { Scratch } from '#test/helpers/lake-harness.ts';
 
@@ -341,13 +342,17 @@ describe('load signals and their metrics', () => {
     expect(logged.tables.find((t) => t.table === 'orders')).toMatchObject({ rows: 0, trailingMedian: 37.2 });
   });
 
-  it('count the requests a batch sent per wall-clock minute, each datapoint timestamped at its minute', () => {
-    const counts: Record<string, number> = {};
-    const at = (iso: string) => countByMinute(counts, Date.parse(iso));
-    at('2026-12-01T03:00:00.000Z');
-    at('2026-12-01T03:00:59.999Z');
-    at('2026-12-01T03:02:10.000Z');
-    expect(counts).toEqual({ '2026-12-01T03:00:00.000Z': 2, '2026-12-01T03:02:00.000Z': 1 });
+  it('count the requests a batch sent, retried and had refused per wall-clock minute, each datapoint timestamped at its minute', () => {
+    const minutes = new RequestMinutes();
+    const at = (kind: 'sent' | 'retries' | 'rateLimited', iso: string) =>
+      minutes.count(kind, Date.parse(iso));
+    at('sent', '2026-12-01T03:00:00.000Z');
+    at('rateLimited', '2026-12-01T03:00:00.000Z');
+    at('retries', '2026-12-01T03:00:00.001Z');
+    at('sent', '2026-12-01T03:00:59.999Z');
+    at('sent', '2026-12-01T03:02:10.000Z');
+    expect(minutes.sentByMinute()).toEqual({ '2026-12-01T03:00:00.000Z': 2, '2026-12-01T03:02:00.000Z': 1 });
+    expect(minutes.totals()).toEqual({ sent: 3, retries: 1, rateLimited: 1 });
     const batch = batchMetrics({
       users: 2,
       failedUsers: 1,
@@ -361,21 +366,34 @@ describe('load signals and their metrics', () => {
       seconds: 130,
       headroomSeconds: undefined,
       failedUsersByCode: { http_500: 1, timeout: 1 },
-      requestsSentByMinute: counts,
     });
     expect(batch.map((g) => g.dimensions)).toEqual([
       {},
       { [DIM.errorCode]: 'http_500' },
       { [DIM.errorCode]: 'timeout' },
-      {},
-      {},
     ]);
     expect(batch[0]!.points.some((p) => p.name === METRIC.deadlineHeadroomSeconds)).toBe(false);
+    // Retries and 429s are per minute: a total at the batch's end would be one spike there.
+    expect(batch[0]!.points.map((p) => p.name)).not.toContain(METRIC.retries);
+    expect(batch[0]!.points.map((p) => p.name)).not.toContain(METRIC.rateLimited);
     expect(batch[0]!.timestamp).toBeUndefined();
-    expect(batch.slice(3).map((g) => [g.timestamp, g.points])).toEqual([
-      [Date.parse('2026-12-01T03:00:00.000Z'), [{ name: METRIC.requestsSent, unit: 'Count', value: 2 }]],
-      [Date.parse('2026-12-01T03:02:00.000Z'), [{ name: METRIC.requestsSent, unit: 'Count', value: 1 }]],
+    const counts = (sent: number, retries: number, rateLimited: number) => [
+      { name: METRIC.requestsSent, unit: 'Count', value: sent },
+      { name: METRIC.retries, unit: 'Count', value: retries },
+      { name: METRIC.rateLimited, unit: 'Count', value: rateLimited },
+    ];
+    // At 03:02:30 only 03:00 has ended (and 03:01 had nothing); the rest once, at the end.
+    expect(
+      requestMetrics(minutes.takeEnded(Date.parse('2026-12-01T03:02:30.000Z'))).map((g) => [
+        g.timestamp,
+        g.points,
+      ]),
+    ).toEqual([[Date.parse('2026-12-01T03:00:00.000Z'), counts(2, 1, 1)]]);
+    expect(minutes.takeEnded(Date.parse('2026-12-01T03:02:40.000Z'))).toEqual({});
+    expect(requestMetrics(minutes.takeRest()).map((g) => [g.timestamp, g.points])).toEqual([
+      [Date.parse('2026-12-01T03:02:00.000Z'), counts(1, 0, 0)],
     ]);
+    expect(minutes.takeRest()).toEqual({});
   });
 });
 
