@@ -8,7 +8,8 @@
  *   same series (see `seriesOf`) before this one, times this load's loaded users (a load that
  *   did not write the table counts 0). It is only judged with at least `minTrailingLoads` such
  *   loads. A table that stays empty until its median is 0 too is judged against the loads
- *   before it went empty, so a dead feed stays flagged (for DEAD_FEED_LOADS loads); a feed never
+ *   before it went empty, so a dead feed stays flagged; past DEAD_FEED_LOADS loads, against the
+ *   median the load before recorded with its flag (`quietFeeds`), until it recovers. A feed never
  *   fed is never quiet. A table whose resource the load did not fetch (an endpoint finding) is
  *   not judged: endpoint unavailable says why it is empty.
  *   Median, not mean: one unusually large or empty load does not move it (`tableTrends`).
@@ -261,6 +262,10 @@ const fedLoads = <T extends LoadFigures>(
  *   outage is quiet too). A load with rows between two outages is one of
  *   those, so a single recovery does not make the next outage the new normal. A feed that was
  *   never fed, or was always small, is never quiet.
+ * - Low for longer than that (no load to compare with is within reach): a table the newest
+ *   earlier load that fetched it flagged quiet (its report's `quietFeeds`) is judged against the
+ *   median recorded there, scaled to this load's users (`carriedFrom`), so a dead feed stays
+ *   flagged until a load is no longer quiet against it.
  * - Not judged (no median): fewer than `minTrailingLoads` loads to compare with, or a load that
  *   loaded no user (the failed-user share speaks for it). Not judged either (a median, no
  *   ratio): a trailing median below MIN_EXPECTED_ROWS, too few rows to call missing ones quiet.
@@ -411,9 +416,10 @@ function emptyRunTables(load: LoadFigures, earlier: readonly LoadFigures[]): str
 
 /**
  * How many earlier loads of its series a table may have been empty for and still be judged
- * against the loads before its empty run (a dead feed stays flagged that long). Beyond it, the
- * table is not judged: a table that was never fed would otherwise have the commit read every
- * report it may (REPORTS_SCANNED) on every load, looking for a load that fed it.
+ * against the loads before its empty run. Beyond it, the scan stops looking for them: a table
+ * that was never fed would otherwise have the commit read every report it may (REPORTS_SCANNED)
+ * on every load, looking for a load that fed it. A dead feed stays flagged past it by the flag
+ * the load before recorded (`QuietFeedRecord`), carried forward one load to the next.
  */
 export const DEAD_FEED_LOADS = 50;
 
