@@ -185,11 +185,13 @@ export function describeCrashPoints(kindFor: (root: () => string) => LakeKind & 
     if (proxyOf !== undefined && lanes !== undefined && destIn !== undefined) {
       it('ends exactly as a fault-free load when any write request fails once, before or after S3 applied it', async () => {
         const proxy = proxyOf();
-        // The write requests of one fault-free load, in order.
-        const probe = await fresh('probe');
+        // The write requests of one fault-free load, in order (in a bucket of its own, so no other
+        // run's request is counted).
+        const ownBucket = (bucket: string) => (r: { key: string }) => r.key.split('/')[0] === bucket;
+        const probe = await fresh('probe', destIn(lanes[0]!, 'probe'));
         const start = proxy.requests.length;
         await loadInProcess(args(after, probe, 'load-2'));
-        const requests = proxy.requests.slice(start).filter((r) => r.mutating);
+        const requests = proxy.requests.slice(start).filter((r) => r.mutating && ownBucket(lanes[0]!)(r));
         expect(await seen(await kind.readable(probe))).toEqual(referenceSeen);
         let checked = 0;
         // One run per write request; the runs go side by side, each lane in a bucket of its own,
@@ -205,8 +207,7 @@ export function describeCrashPoints(kindFor: (root: () => string) => LakeKind & 
             when,
             status: when === 'before' ? 503 : 500,
             remaining: 1,
-            match: (r) =>
-              r.mutating && r.key.split('/')[0] === bucket && r.n > from && ++seenWrites === i + 1,
+            match: (r) => r.mutating && ownBucket(bucket)(r) && r.n > from && ++seenWrites === i + 1,
           };
           proxy.faults.push(fault);
           try {
