@@ -8,7 +8,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * are among the smallest (each only calls a shared suite): they started last and ran on alone
  * after everything else, one core idle. Started first, the short files fill in around them.
  */
-const SLOWEST_FIRST = [
+export const SLOWEST_FIRST = [
   'test/integration/crash-points-s3.test.ts',
   'test/infra/offline-aws-iam.test.ts',
   'test/integration/crash-points-local.test.ts',
@@ -19,7 +19,7 @@ const SLOWEST_FIRST = [
   'test/infra/offline-aws.test.ts',
 ];
 
-class SlowestFirst extends BaseSequencer {
+export class SlowestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const rank = (file: TestSpecification) => {
       const at = SLOWEST_FIRST.indexOf(relative(this.ctx.config.root, file.moduleId));
