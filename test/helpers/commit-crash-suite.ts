@@ -109,6 +109,11 @@ export interface LakeKind {
   setup(): Promise<void>;
   dest(label: string): string;
   copy(from: string, to: string): Promise<void>;
+  /**
+   * Copies of `from`, which must not change afterwards: its objects are read once, not once per
+   * copy (a crash-point run makes a hundred copies of one lake).
+   */
+  copier(from: string): Promise<(to: string) => Promise<void>>;
   /** A local folder holding the lake's objects (itself, or a download of the S3 prefix). */
   readable(dest: string): Promise<string>;
   hasKey(dest: string, key: string): Promise<boolean>;
@@ -129,6 +134,7 @@ export function localKind(root: () => string): LakeKind {
     async setup() {},
     dest: (label) => join(root(), label),
     copy: (from, to) => cp(from, to, { recursive: true }),
+    copier: async (from) => (to) => cp(from, to, { recursive: true }),
     readable: async (dest) => dest,
     hasKey: async (dest, key) => (await openStore(dest).get(key)) !== undefined,
     async teardown() {},
@@ -136,10 +142,22 @@ export function localKind(root: () => string): LakeKind {
 }
 
 /**
+ * Buckets for lakes that are written side by side while the proxy fails one request of each:
+ * a request is told apart by its bucket, the one part of its path every S3 request names (a
+ * DeleteObjects request names no key).
+ */
+const LANE_BUCKETS = ['crash-lake-lane-1', 'crash-lake-lane-2', 'crash-lake-lane-3', 'crash-lake-lane-4'];
+
+/**
  * An S3 lake: s3rver behind the fault proxy, so conditional writes (`If-None-Match: *`: leases,
  * schema versions) are decided as S3 decides them, and tests can fail requests (`proxy.faults`).
  */
-export function s3Kind(root: () => string): LakeKind & { proxy(): S3FaultProxy } {
+export function s3Kind(root: () => string): LakeKind & {
+  proxy(): S3FaultProxy;
+  /** Buckets of their own, one per concurrent run (see LANE_BUCKETS). */
+  readonly lanes: readonly string[];
+  destIn(bucket: string, label: string): string;
+} {
   let s3: RunningS3rver | undefined;
   let proxy: S3FaultProxy | undefined;
   let restoreEnv: (() => void) | undefined;
@@ -147,13 +165,26 @@ export function s3Kind(root: () => string): LakeKind & { proxy(): S3FaultProxy }
   return {
     name: 'S3 store',
     async setup() {
-      s3 = await startS3rver({ buckets: [BUCKET] });
+      s3 = await startS3rver({ buckets: [BUCKET, ...LANE_BUCKETS] });
       proxy = await startS3FaultProxy(s3.endpoint);
       restoreEnv = withS3Env(proxy.endpoint);
     },
     proxy: () => proxy!,
+    lanes: LANE_BUCKETS,
     dest: (label) => `s3://${BUCKET}/${label}`,
+    destIn: (bucket, label) => `s3://${bucket}/${label}`,
     copy: (from, to) => copyObjects(openStore(from), openStore(to)),
+    async copier(from) {
+      const source = openStore(from);
+      const objects = new Map<string, Uint8Array>();
+      await eachConcurrent(await source.list(''), async (key) => {
+        objects.set(key, (await source.get(key))!);
+      });
+      return async (to) => {
+        const target = openStore(to);
+        await eachConcurrent([...objects.keys()], (key) => target.put(key, objects.get(key)!));
+      };
+    },
     async readable(dest) {
       const dir = join(root(), `download-${++downloads}`);
       const store = openStore(dest);

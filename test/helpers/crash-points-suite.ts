@@ -31,7 +31,7 @@ import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { counts, type LakeKind, type Seen, seen } from './commit-crash-suite.ts';
 import { Crash, type CrashLoadArgs, crashingStore, loadInProcess, type StoreWrite } from './crash-points.ts';
-import type { S3FaultProxy } from './s3-fault-proxy.ts';
+import type { ProxyFault, S3FaultProxy } from './s3-fault-proxy.ts';
 
 const API_KEY = 'points-key';
 const API_SECRET = 'points-secret';
@@ -44,9 +44,14 @@ const LEASE_TTL_MS = 60_000;
 /** A recovery runs after the crashed run's lease expired. */
 const later = () => new Date(Date.now() + LEASE_TTL_MS + 1_000);
 
-export function describeCrashPoints(
-  kindFor: (root: () => string) => LakeKind & { proxy?: () => S3FaultProxy },
-): void {
+/** An S3 lake's extras: the fault proxy, and buckets for runs that go side by side. */
+interface FaultLakes {
+  proxy(): S3FaultProxy;
+  readonly lanes: readonly string[];
+  destIn(bucket: string, label: string): string;
+}
+
+export function describeCrashPoints(kindFor: (root: () => string) => LakeKind & Partial<FaultLakes>): void {
   let scratch: string;
   const kind = kindFor(() => scratch);
 
@@ -54,6 +59,8 @@ export function describeCrashPoints(
     let before: Simulator;
     let after: Simulator;
     let base: string;
+    /** A copy of the lake before the load (base is never written after set-up). */
+    let copyBase: (to: string) => Promise<void>;
     let baseSeen: Seen;
     let referenceSeen: Seen;
     let writes: StoreWrite[];
@@ -76,16 +83,18 @@ export function describeCrashPoints(
       leaseTtlMs: LEASE_TTL_MS,
       ...extra,
     });
-    const fresh = async (label: string) => {
-      const dest = kind.dest(`${label}-${++lakes}`);
-      await kind.copy(base, dest);
+    const fresh = async (label: string, dest = kind.dest(`${label}-${++lakes}`)) => {
+      await copyBase(dest);
       return dest;
     };
     /** What `verify` runs with, at a time the crashed run's lease has expired; every temp file counts. */
     const check = (dest: string) => lakeCheck(dest, { cwd: scratch, now: later }, { tempGraceMs: 0 });
+    /** As `verify --fix` runs: a repair and a second look only when something is fixable. */
     const fixAndVerify = async (dest: string, options: RepairOptions = {}) => {
       const { deps, repairDeps } = check(dest);
-      await repairLake(repairDeps, await verifyLake(deps), options);
+      const found = await verifyLake(deps);
+      if (!found.findings.some((f) => f.fixable)) return found;
+      await repairLake(repairDeps, found, options);
       return verifyLake(deps);
     };
 
@@ -98,6 +107,7 @@ export function describeCrashPoints(
       base = kind.dest('base');
       await loadInProcess(args(before, base, 'load-1'));
       baseSeen = await seen(await kind.readable(base));
+      copyBase = await kind.copier(base);
       const reference = kind.dest('reference');
       await kind.copy(base, reference);
       writes = [];
@@ -181,31 +191,41 @@ export function describeCrashPoints(
       );
     }, 600_000);
 
-    if (kind.proxy !== undefined) {
+    const { proxy: proxyOf, lanes, destIn } = kind;
+    if (proxyOf !== undefined && lanes !== undefined && destIn !== undefined) {
       it('ends exactly as a fault-free load when any write request fails once, before or after S3 applied it', async () => {
-        const proxy = kind.proxy!();
-        // The write requests of one fault-free load, in order.
-        const probe = await fresh('probe');
+        const proxy = proxyOf();
+        // The write requests of one fault-free load, in order (in a bucket of its own, so no other
+        // run's request is counted).
+        const ownBucket = (bucket: string) => (r: { key: string }) => r.key.split('/')[0] === bucket;
+        const probe = await fresh('probe', destIn(lanes[0]!, 'probe'));
         const start = proxy.requests.length;
         await loadInProcess(args(after, probe, 'load-2'));
-        const requests = proxy.requests.slice(start).filter((r) => r.mutating);
+        const requests = proxy.requests.slice(start).filter((r) => r.mutating && ownBucket(lanes[0]!)(r));
         expect(await seen(await kind.readable(probe))).toEqual(referenceSeen);
         let checked = 0;
-        for (let i = 0; i < requests.length; i++) {
+        // One run per write request; the runs go side by side, each lane in a bucket of its own,
+        // so each fault is matched to its own run's requests (most of a run is waiting on s3rver).
+        const failOnce = async (i: number, bucket: string) => {
           const when = i % 2 === 0 ? 'before' : 'after';
-          const dest = await fresh(`fault-${i}`);
+          const dest = await fresh('fault', destIn(bucket, `fault-${i}`));
           const target = requests[i]!;
-          // The i-th write request of this run (its keys carry this lake's own prefix).
+          // The i-th write request of this run: the lane's bucket runs nothing else meanwhile.
           let seenWrites = 0;
           const from = proxy.requests.length;
-          proxy.faults.push({
+          const fault: ProxyFault = {
             when,
             status: when === 'before' ? 503 : 500,
             remaining: 1,
-            match: (r) => r.mutating && r.n > from && ++seenWrites === i + 1,
-          });
-          await loadInProcess(args(after, dest, 'load-2'));
-          proxy.faults.length = 0;
+            match: (r) => r.mutating && ownBucket(bucket)(r) && r.n > from && ++seenWrites === i + 1,
+          };
+          proxy.faults.push(fault);
+          try {
+            await loadInProcess(args(after, dest, 'load-2'));
+          } finally {
+            proxy.faults.splice(proxy.faults.indexOf(fault), 1);
+          }
+          expect(fault.remaining, `the fault at ${target.operation} ${target.key} was answered`).toBe(0);
           // Readers see exactly the fault-free result (no duplicate, no loss, the load committed).
           expect(
             await seen(await kind.readable(dest)),
@@ -216,7 +236,13 @@ export function describeCrashPoints(
             `schema changes reported after a fault at ${target.operation}`,
           ).toEqual(referenceChanges);
           checked++;
-        }
+        };
+        await Promise.all(
+          lanes.map(async (bucket, lane) => {
+            for (let i = lane; i < requests.length; i += lanes.length) await failOnce(i, bucket);
+          }),
+        );
+        expect(checked).toBe(requests.length);
         console.info(`${kind.name}: ${checked} write requests failed once (503 before / 500 after applying)`);
       }, 600_000);
     }
