@@ -328,7 +328,7 @@ describe('issue 8 leftovers: numbers and times keep what the body said', () => {
 });
 
 describe('issue 6: one wide record never wedges the lake', () => {
-  it('loads a 10,000-key record into one JSON column, and the next load stays small and fast', async () => {
+  it('loads a 10,000-key record into one JSON column, and the next load stays small', async () => {
     const keys = Array.from({ length: 10_000 }, (_, i) => `k${i.toString(36)}z${i}`);
     // `_id` and `status` are declared for accounts: known fields keep their columns.
     const wide: Record<string, unknown> = { _id: 'w1', status: 'wide' };
@@ -337,9 +337,7 @@ describe('issue 6: one wide record never wedges the lake', () => {
     });
     // A nested map keyed by dates goes to its own JSON column; big integers stay exact in it.
     const body = `{"accounts": [${JSON.stringify(wide).slice(0, -1)}, "byDay": {"2024-01-31": 6150769120280496265, "2024-02-29": 1.10}}]}`;
-    const started = Date.now();
     const first = await load({ u1: body }, { loadId: 'wide-1' });
-    const wideMs = Date.now() - started;
     const changes = (await marker(first.dest, 'wide-1')).schemaChanges;
     expect(changes).toContainEqual({
       kind: 'json_column',
@@ -364,18 +362,16 @@ describe('issue 6: one wide record never wedges the lake', () => {
     });
     expect(Object.keys(overflow)).toHaveLength(10_001);
 
-    // The next, normal load: same registry width, small parts, quick.
-    const again = Date.now();
+    // The next, normal load: same registry width and small parts (the wide record's 10,000 keys
+    // are not carried into its schema or files). Speed belongs to the benchmarks, not here.
     await load(
       { u2: '{"accounts": [{"_id": "n1", "status": "normal"}]}' },
       { dest: first.dest, loadId: 'wide-2' },
     );
-    const normalMs = Date.now() - again;
     expect((await readCommittedSchema(createLocalStore(first.dest))).columns('accounts')).toHaveLength(width);
     const parts = (await marker(first.dest, 'wide-2')).files.filter((f) => f.table === 'accounts');
     expect(parts.length).toBeGreaterThan(0);
     for (const part of parts) expect(part.bytes).toBeLessThan(16_000);
-    expect(normalMs).toBeLessThan(Math.max(wideMs, 5_000));
   }, 60_000);
 
   it('keeps a map keyed by ids in one JSON column, remembered for later loads', async () => {
