@@ -851,12 +851,18 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
           now.toISOString().slice(0, 10),
           request.resume === true ? '--resume' : '--load-id',
         );
-  const { users, selection, unreadable } = reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now));
+  const { users, selection, unreadable, events } =
+    reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now));
   const aside = unreadable.filter((u) => !u.gone).length;
+  // Loaded all the same (their users are), but the task they meant is not fetched: say so.
+  const oddTasks = events.filter((e) => e.taskIdProblem !== null).length;
   const asideNote =
-    aside === 0
+    (aside === 0
       ? ''
-      : ` (${aside} unreadable or refused webhook event(s) set aside, their users not loaded: 'paylink-loader verify' names them)`;
+      : ` (${aside} unreadable or refused webhook event(s) set aside, their users not loaded: 'paylink-loader verify' names them)`) +
+    (oddTasks === 0
+      ? ''
+      : ` (${oddTasks} webhook event(s) with a task field that names no task id, so no task fetched for them: see webhook_events.task_id_problem)`);
   if (reused?.selection.rerun === true)
     return {
       identifiers: users.map((u) => u.identifier),

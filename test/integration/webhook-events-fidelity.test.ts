@@ -234,6 +234,32 @@ describe('event times finer than a millisecond', () => {
   });
 });
 
+describe('task ids and statuses of other shapes', () => {
+  it('fetches a whole-number task id, reads the status beside the id, and reports a task field that names no id', async () => {
+    await receive('u1', '{"taskId":12345,"status":"processing"}');
+    await receive('u2', '{"taskId":{"x":1},"status":"failed"}');
+    await receive('u3', '{"task":{"_id":"t-3","status":"completed"}}');
+    await receive('u4', '{"task":{"status":"completed"}}');
+    await receive('u5', '{"taskId":12.5}');
+    const paths: string[] = [];
+    await loadChanged('load-a', ['tasks'], paths);
+    expect(paths.filter((p) => p.startsWith('/task/')).sort()).toEqual([
+      '/task/12345/details',
+      '/task/t-3/details',
+    ]);
+    const rows = await query(
+      'SELECT user_identifier, task_id, status, task_id_problem FROM webhook_events ORDER BY user_identifier',
+    );
+    expect(rows).toEqual([
+      ['u1', '12345', 'processing', null],
+      ['u2', null, 'failed', 'data.taskId is an object, not a task id'],
+      ['u3', 't-3', 'completed', null],
+      ['u4', null, null, 'data.task is an object without _id, not a task'],
+      ['u5', null, null, 'data.taskId is a number that is not a whole number, not a task id'],
+    ]);
+  });
+});
+
 describe('path segments', () => {
   it('refuses at the receiver an event whose task id or identifier would not stay one path segment', async () => {
     const refused = [
