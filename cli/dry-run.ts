@@ -29,6 +29,8 @@ export interface DryRunInput {
   readonly credentialsFrom: string;
   /** Where the users came from (a file, a failed load). */
   readonly usersFrom: string;
+  /** Notes the users' source has (the first `changed` load loads every event's user). */
+  readonly notes?: readonly string[];
   readonly now: Date;
 }
 
@@ -60,7 +62,7 @@ export interface DryRunReport {
 export async function dryRunReport(input: DryRunInput): Promise<DryRunReport> {
   const { store, loadId, now } = input;
   const checks: string[] = [];
-  const notes: string[] = [];
+  const notes: string[] = [...(input.notes ?? [])];
   const users = new Set(input.users.map((u) => u.identifier)).size;
   checks.push('flags and config: valid');
   checks.push(`users: ${users} from ${input.usersFrom}`);

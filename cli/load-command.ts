@@ -457,6 +457,7 @@ async function loadUsers(
       credentialsFrom: request.secretId === undefined ? 'environment' : `secret ${request.secretId}`,
       rateLimit: request.rateLimit ?? DEFAULTS.rateLimit,
       usersFrom: source.description,
+      ...(source.notes === undefined ? {} : { notes: source.notes }),
       now: io.now(),
     });
     io.stdout.write(request.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatDryRun(report)}\n`);
@@ -467,6 +468,7 @@ async function loadUsers(
     // Through the progress: a line drawn already is cleared first, never appended to.
     if (!request.quiet) progress.log(text);
   };
+  for (const note of source.notes ?? []) say(`${note}\n`);
   // A committed load id is re-run as itself: its data is replaced, its webhook events are not
   // extended (event-claims.ts): said, so nobody waits for the new events in this load.
   if (request.loadId !== undefined && (await store.get(dltLoadsKey(loadId))) !== undefined)
@@ -758,6 +760,8 @@ interface UsersToLoad {
   readonly changed?: ChangedSelection;
   /** Gives up the lock a `changed` load holds on its schedule (`holdChangedLock`). */
   readonly release?: () => Promise<void>;
+  /** Worth saying before the load (the first `changed` load is a full one). */
+  readonly notes?: readonly string[];
 }
 
 /**
@@ -838,6 +842,18 @@ async function usersOf(
   return { ...list, taskIds: new Map(taskIds) };
 }
 
+/**
+ * Said before the first `changed` load of a lake: it has seen no event yet, so it loads the users
+ * of every stored event (after `simulate --webhooks-to`, one event per user: every user).
+ */
+function firstChangedNote(lake: string, users: number): string {
+  return (
+    `first 'changed' load of ${lake}: no committed 'changed' load has seen its webhook events yet, ` +
+    `so this one loads the users of every stored event (${users}), as long as a full load of them; ` +
+    `later 'changed' loads take only the events received since. Run it once right after setting up the receiver`
+  );
+}
+
 /** The users of a `--users changed` load: a re-run's own, or those of the events its schedule has not seen. */
 async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Date): Promise<UsersToLoad> {
   // A re-run of a load id loads that load's users again (it replaces the load); see changed-users.ts.
@@ -851,12 +867,18 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
           now.toISOString().slice(0, 10),
           request.resume === true ? '--resume' : '--load-id',
         );
-  const { users, selection, unreadable } = reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now));
+  const { users, selection, unreadable, events, firstRun } =
+    reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now));
   const aside = unreadable.filter((u) => !u.gone).length;
+  // Loaded all the same (their users are), but the task they meant is not fetched: say so.
+  const oddTasks = events.filter((e) => e.taskIdProblem !== null).length;
   const asideNote =
-    aside === 0
+    (aside === 0
       ? ''
-      : ` (${aside} unreadable or refused webhook event(s) set aside, their users not loaded: 'paylink-loader verify' names them)`;
+      : ` (${aside} unreadable or refused webhook event(s) set aside, their users not loaded: 'paylink-loader verify' names them)`) +
+    (oddTasks === 0
+      ? ''
+      : ` (${oddTasks} webhook event(s) with a task field that names no task id, so no task fetched for them: see webhook_events.task_id_problem)`);
   if (reused?.selection.rerun === true)
     return {
       identifiers: users.map((u) => u.identifier),
@@ -870,6 +892,9 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
     identifiers: users.map((u) => u.identifier),
     taskIds: new Map(users.flatMap((u) => (u.taskIds === undefined ? [] : [[u.identifier, [...u.taskIds]]]))),
     changed: selection,
+    ...(firstRun === true && users.length > 0
+      ? { notes: [firstChangedNote(store.description, users.length)] }
+      : {}),
     description:
       users.length === 0
         ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen${asideNote}`

@@ -106,6 +106,13 @@ export interface ChangedUsers {
   readonly events: readonly LoadedEvent[];
   /** Stored events that could not be read: set aside, reported, their users not loaded. */
   readonly unreadable: readonly UnreadableEvent[];
+  /**
+   * The schedule has no state yet (no committed `changed` load of it): every stored event is
+   * new to it, so this run loads the users of all of them, often as many as a full load. Not
+   * avoided by starting from an earlier full load: its events are claimed at its commit, after
+   * it fetched its users, so they are not all covered by it (README "The first changed load").
+   */
+  readonly firstRun?: true;
 }
 
 /**
@@ -118,8 +125,8 @@ export async function selectChangedUsers(
   schedule: string,
   now: Date,
 ): Promise<ChangedUsers> {
-  const state: ChangedState =
-    (await readJson<ChangedState>(store, changedStateKey(schedule))) ?? NOTHING_TAKEN;
+  const stored = await readJson<ChangedState>(store, changedStateKey(schedule));
+  const state: ChangedState = stored ?? NOTHING_TAKEN;
   const today = now.toISOString().slice(0, 10);
   const listedAll = await listEvents(store, state.from, today);
   const read = await readEvents(store, toRead(listedAll, state));
@@ -161,6 +168,7 @@ export async function selectChangedUsers(
     },
     events,
     unreadable: read.unreadable,
+    ...(stored === undefined ? { firstRun: true as const } : {}),
   };
 }
 

@@ -50,6 +50,7 @@ import {
   type UnreadableEvent,
   withTaken,
 } from './event-log.ts';
+import { parseIsoTimestamp } from './iso-timestamp.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { dltLoadsKey, loadMarkerKey } from './layout.ts';
 import { acquireLease, isLive, type Lease, type LeaseOwner, readLease } from './lease.ts';
@@ -60,6 +61,7 @@ import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { TableSinks } from './table-sinks.ts';
 import { retirementSettings, type TaskChecks } from './task-retirement.ts';
+import { inferType } from './type-inference.ts';
 import type { Clock, JsonObject } from './types.ts';
 import { learnUsers, recordTaskChecks } from './user-registry.ts';
 
@@ -99,6 +101,7 @@ export const EVENT_COLUMNS = {
   eventTimeRaw: 'text',
   userId: 'text',
   taskId: 'text',
+  taskIdProblem: 'text',
   status: 'text',
   failReason: 'text',
   receivedAt: 'timestamp',
@@ -722,16 +725,34 @@ export async function eventsOutsideWindow(
   return out.sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
+/**
+ * `event_time` and `event_time_raw` of an event. An ISO-8601 time with digits below the
+ * millisecond (`...:03.123456789Z`) is an instant all the same, but a Parquet millisecond
+ * timestamp cannot hold it exactly, so the general rule (type-inference.ts) would leave
+ * `event_time` null and put the text in `event_time__v_text`: the event would drop out of every
+ * query ordered or filtered by time. Here `event_time` is that instant truncated to the
+ * millisecond (never rounded: it never moves into the next millisecond), and the time as sent is
+ * kept as JSON text in `event_time_raw`. Only the column changes: which events a load takes is
+ * decided by receipt (event-log.ts), and the registry compares the parsed instants.
+ */
+function eventTimeCells(event: LoadedEvent): { eventTime: string; eventTimeRaw: string | null } {
+  if (event.eventTimeDefaulted) return { eventTime: event.eventTime, eventTimeRaw: event.eventTimeRaw };
+  const instant = parseIsoTimestamp(event.eventTime);
+  if (instant === undefined || inferType(event.eventTime) === 'timestamp')
+    return { eventTime: event.eventTime, eventTimeRaw: event.eventTimeRaw };
+  return { eventTime: instant.toISOString(), eventTimeRaw: JSON.stringify(event.eventTime) };
+}
+
 /** A stored event as a record of `webhook_events`: its known fields, and `data` flattened like any record. */
 export function eventRecord(event: LoadedEvent): JsonObject {
   return {
     eventKey: event.key,
     eventType: event.eventType,
-    eventTime: event.eventTime,
+    ...eventTimeCells(event),
     eventTimeDefaulted: event.eventTimeDefaulted,
-    eventTimeRaw: event.eventTimeRaw,
     userId: event.userId,
     taskId: event.taskId,
+    taskIdProblem: event.taskIdProblem,
     status: event.status,
     failReason: event.failReason,
     receivedAt: event.receivedAt,

@@ -34,7 +34,7 @@ import { isSafePathSegment } from './path-segment.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore } from './ports.ts';
 import type { JsonObject } from './types.ts';
-import { isLoadableEventIdentifier, taskIdOf, WEBHOOK } from './webhook.ts';
+import { isLoadableEventIdentifier, taskOf, WEBHOOK } from './webhook.ts';
 
 /** One stored event object. */
 export interface EventRef {
@@ -62,7 +62,10 @@ export interface LoadedEvent extends EventRef {
   readonly userId: string | null;
   /** The task the event is about (task-* events), when it names one. */
   readonly taskId: string | null;
+  /** `data.status`, or the task object's `status` when the task id came from one (`taskOf`). */
   readonly status: string | null;
+  /** Why a task field named no task id (`taskOf`): the event is loaded, this says what was odd. */
+  readonly taskIdProblem: string | null;
   readonly failReason: string | null;
   readonly ceId: string | null;
   readonly data: JsonObject;
@@ -195,7 +198,7 @@ export function parseStoredEvent(ref: EventRef, bytes: Uint8Array): LoadedEvent 
     throw new LakeStateError(
       `lake ${where}: event.user.identifier ${quoted(identifier)} is one the receiver refuses (blank, a control character, over 1,024 characters, or '.' / '..'): its user cannot be loaded`,
     );
-  const taskId = taskIdOf(event);
+  const { taskId, status, problem: taskIdProblem } = taskOf(event);
   if (taskId !== null && !isSafePathSegment(taskId))
     throw new LakeStateError(
       `lake ${where}: the event's task id ${quoted(taskId)} is one the receiver refuses ('.' or '..': it would not stay one path segment of /task/{id}/details)`,
@@ -213,7 +216,8 @@ export function parseStoredEvent(ref: EventRef, bytes: Uint8Array): LoadedEvent 
     identifier,
     userId: text(user?._id),
     taskId,
-    status: text(data.status),
+    status,
+    taskIdProblem,
     failReason: text(data.failReason),
     ceId: text(cloudEvent.id),
     data,

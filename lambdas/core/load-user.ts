@@ -154,7 +154,8 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
   }
 
   const states = new Map<string, StepState>();
-  const found: Record<string, string | null> = {};
+  // No prototype: a task id is PayLink's text, and `found["__proto__"] = null` would set one.
+  const found: Record<string, string | null> = Object.create(null);
   const missing = new Set<string>();
   let tasksCalled = false;
   const known = new Set(input.taskIds ?? []);

@@ -104,6 +104,15 @@ function writeShard(store: ObjectStore, shard: number, users: Record<string, Reg
   return writeJson(store, registryShardKey(shard), { formatVersion: REGISTRY_FORMAT, users });
 }
 
+/**
+ * A copy of `record` as a dictionary with no prototype: identifiers and task ids are Atomic's
+ * text, and on a plain object `x["__proto__"] = v` sets the prototype instead of a key (so
+ * JSON.stringify dropped a user called `__proto__`). Reads stay `Object.hasOwn` guarded.
+ */
+function dict<T>(record?: Readonly<Record<string, T>>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, record);
+}
+
 /** Every registered identifier, sorted (code-unit order). */
 export async function registeredIdentifiers(store: ObjectStore): Promise<string[]> {
   return [...(await registeredUsers(store)).keys()];
@@ -183,7 +192,7 @@ export async function learnUsers(
   let added = 0;
   for (const [shard, users] of byShard(learned.filter((u) => isLoadableIdentifier(u.identifier)))) {
     const doc = await readShard(store, shard);
-    const next: Record<string, RegisteredUser> = { ...doc.users };
+    const next = dict(doc.users);
     let changed = false;
     for (const user of users) {
       const known = Object.hasOwn(next, user.identifier) ? next[user.identifier] : undefined;
@@ -277,13 +286,13 @@ export async function recordTaskChecks(
   let retiredNow = 0;
   for (const [shard, users] of byShard(checks)) {
     const doc = await readShard(store, shard);
-    const next: Record<string, RegisteredUser> = { ...doc.users };
+    const next = dict(doc.users);
     let changed = false;
     for (const check of users) {
       const known = Object.hasOwn(next, check.identifier) ? next[check.identifier] : undefined;
       if (known === undefined) continue;
-      const misses: Record<string, readonly string[]> = { ...known.misses };
-      const retired: Record<string, RetiredTask> = { ...known.retired };
+      const misses = dict(known.misses);
+      const retired = dict(known.retired);
       let taskIds = [...known.taskIds];
       const retire = (id: string, task: RetiredTask) => {
         taskIds = taskIds.filter((t) => t !== id);
@@ -299,7 +308,7 @@ export async function recordTaskChecks(
       }
       for (const id of check.missing ?? []) {
         if (!taskIds.includes(id)) continue;
-        const loads = [...new Set([...(misses[id] ?? []), loadId])];
+        const loads = [...new Set([...(Object.hasOwn(misses, id) ? (misses[id] ?? []) : []), loadId])];
         if (loads.length >= settings.retireAfterMisses)
           retire(id, { reason: 'not_found', at: at.toISOString(), loadId, misses: loads });
         else misses[id] = loads;

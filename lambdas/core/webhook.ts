@@ -31,6 +31,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { nestedDeeperThan, parseJsonBody } from './json-body.ts';
+import { NumberLiteral } from './number-literal.ts';
 import { isSafePathSegment } from './path-segment.ts';
 import type { ObjectStore } from './ports.ts';
 import { isListableIdentifier } from './users-stream.ts';
@@ -199,21 +200,82 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 const isText = (value: unknown): value is string => typeof value === 'string' && value !== '';
 const textOrNull = (value: unknown): string | null => (isText(value) ? value : null);
 
+/** The task an event names, its status, and why a task field named none. */
+export interface EventTask {
+  /** The task id, as text (`taskOf`), or null when the event names none. */
+  readonly taskId: string | null;
+  /** The status read beside the task id (`data.status`, or the task object's own `status`). */
+  readonly status: string | null;
+  /**
+   * Why a task field was there but gave no task id (`data.taskId is an object, not a task id`),
+   * or null: such an event is stored and committed, with this in `webhook_events.task_id_problem`.
+   */
+  readonly problem: string | null;
+}
+
+/** What a JSON value is, for a message that must not quote Atomic's data. */
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof NumberLiteral || typeof value === 'number' || typeof value === 'bigint')
+    return 'a number that is not a whole number';
+  if (typeof value === 'string') return 'empty text';
+  if (typeof value === 'boolean') return `${value}`;
+  return 'an object';
+}
+
 /**
- * The task an event names. Atomic documents `task-status-updated` with the status under `data`
- * (../shared/docs/paylink-api.md) but not the field that holds the task id; legacy events carry
- * a top-level `task`. Tried in order: `data.taskId`, `data.task` (an id or `{_id}`), `task`.
- * The receiver checks it and the loader uses it (event-log.ts): one rule for both.
+ * A task id field's value as a task id: non-empty text as it is; a whole number (`12345`, or
+ * one beyond 2^53, which the lossless parser gives as a bigint) as its decimal digits, which is
+ * how it would be written in `/task/{id}/details`. Anything else is undefined.
  */
-export function taskIdOf(body: Record<string, unknown>): string | null {
+function idText(value: unknown): string | undefined {
+  if (isText(value)) return value;
+  if (typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value)))
+    return String(value);
+  return undefined;
+}
+
+/**
+ * The task an event names and its status. Atomic documents `task-status-updated` with the
+ * status under `data` (../shared/docs/paylink-api.md) but not the field that holds the task id;
+ * legacy events carry a top-level `task`. Tried in order: `data.taskId`, `data.task` (an id, or
+ * an object with `_id`), `task` (likewise). The status is read where the id was found: from the
+ * task object's `status` when the id came from one (falling back to `data.status`), else from
+ * `data.status`. A field that is present but names no id (an object without `_id`, a fraction,
+ * a list) is reported in `problem` unless a later field names one. The receiver checks the id and
+ * the loader uses it (event-log.ts): one rule for both.
+ */
+export function taskOf(body: Record<string, unknown>): EventTask {
   const data = isObject(body.data) ? body.data : {};
-  const nested = data.task;
-  return (
-    textOrNull(data.taskId) ??
-    textOrNull(nested) ??
-    (isObject(nested) ? textOrNull(nested._id) : null) ??
-    textOrNull(body.task)
-  );
+  const dataStatus = textOrNull(data.status);
+  let problem: string | null = null;
+  const candidates: [string, unknown][] = [
+    ['data.taskId', data.taskId],
+    ['data.task', data.task],
+    ['task', body.task],
+  ];
+  for (const [field, value] of candidates) {
+    if (value === undefined || value === null) continue;
+    const direct = idText(value);
+    if (direct !== undefined) return { taskId: direct, status: dataStatus, problem: null };
+    if (field !== 'data.taskId' && isObject(value) && !(value instanceof NumberLiteral)) {
+      const nested = idText(value._id);
+      if (nested !== undefined)
+        return { taskId: nested, status: textOrNull(value.status) ?? dataStatus, problem: null };
+      problem ??=
+        value._id === undefined || value._id === null
+          ? `${field} is an object without _id, not a task`
+          : `${field}._id is ${kindOf(value._id)}, not a task id`;
+      continue;
+    }
+    problem ??= `${field} is ${kindOf(value)}, not a task id`;
+  }
+  return { taskId: null, status: dataStatus, problem };
+}
+
+/** The task id an event names (`taskOf`), or null. */
+export function taskIdOf(body: Record<string, unknown>): string | null {
+  return taskOf(body).taskId;
 }
 
 /**

@@ -232,6 +232,13 @@ describe('three loads with changes at the source between them', () => {
           ]),
         );
       },
+      'loads-to-read': async () => {
+        // The loads not yet processed (all but the first), in the order they committed.
+        const result = await run('loads-to-read');
+        expect(result.map((r) => r[0])).toEqual(LOADS.slice(1));
+        const committed = result.map((r) => new Date(r[1] as string).getTime());
+        expect(committed).toEqual([...committed].sort((a, b) => a - b));
+      },
       'account-history': async () => {
         const result = await run('account-history');
         const expected = served.flatMap((s) =>

@@ -46,6 +46,71 @@ describe('load --users changed', () => {
   });
 });
 
+describe('the first load --users changed of a lake', () => {
+  let scratch: Scratch;
+  beforeAll(async () => {
+    scratch = await Scratch.create('load-changed-first');
+  });
+  afterAll(async () => {
+    await scratch?.dispose();
+  });
+
+  it('says, in --dry-run and in the load, that it loads every stored event user; later ones do not', async () => {
+    const sim = await startSimulator({ seed: 'first-changed', apiKey: 'k', apiSecret: 's' });
+    try {
+      const lake = scratch.path('lake');
+      await mkdir(lake);
+      const store = createLocalStore(lake);
+      const send = async (identifier: string) => {
+        const change = sim.change(identifier);
+        const event = simulatedEvent({
+          identifier,
+          type: change.eventType,
+          time: new Date(),
+          secret: 's',
+          data: change.data,
+        });
+        const stored = await receiveWebhook(
+          { headers: event.headers, body: new TextEncoder().encode(event.body) },
+          { store, secret: 's', receivedAt: new Date() },
+        );
+        expect(stored.kind).toBe('accepted');
+      };
+      await send('first-1');
+      await send('first-2');
+      const args = [
+        'load',
+        '--users',
+        'changed',
+        '--dest',
+        lake,
+        '--base-url',
+        sim.url,
+        '--resources',
+        'accounts',
+      ];
+      const note = "first 'changed' load of";
+
+      const dry = await runCli([...args, '--dry-run'], ENV);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain(note);
+      expect(dry.stdout).toContain('loads the users of every stored event (2)');
+
+      const first = await runCli(args, ENV);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stderr).toContain(note);
+
+      await send('first-3');
+      const later = await runCli([...args, '--dry-run'], ENV);
+      expect(later.code, later.stderr).toBe(0);
+      expect(later.stdout).toContain('users: 1 from');
+      expect(later.stdout + later.stderr).not.toContain(note);
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
 describe('load --users <file> with stored webhook events', () => {
   let scratch: Scratch;
   beforeAll(async () => {

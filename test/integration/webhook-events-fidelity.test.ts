@@ -209,6 +209,57 @@ describe('webhook_events data', () => {
   });
 });
 
+describe('event times finer than a millisecond', () => {
+  it('set event_time to the instant truncated to the millisecond and keep the time as sent in event_time_raw', async () => {
+    await receive('u1', '{"status":"completed"}', '"2026-12-01T01:02:03.123456789Z"');
+    await receive('u2', '{"status":"completed"}', '"2026-12-01T03:04:05.999999+02:00"');
+    await receive('u3', '{"status":"completed"}', '"2026-12-01T01:02:03.123Z"');
+    const paths: string[] = [];
+    const { picked } = await loadChanged('load-a', ['orders'], paths);
+    // Selection is by receipt, not event time: every user is loaded.
+    expect(picked.users.map((u) => u.identifier).sort()).toEqual(['u1', 'u2', 'u3']);
+
+    const rows = await query(
+      'SELECT user_identifier, CAST(event_time AS VARCHAR), event_time_raw FROM webhook_events ORDER BY user_identifier',
+    );
+    expect(rows).toEqual([
+      ['u1', '2026-12-01 01:02:03.123', '"2026-12-01T01:02:03.123456789Z"'],
+      ['u2', '2026-12-01 01:04:05.999', '"2026-12-01T03:04:05.999999+02:00"'],
+      ['u3', '2026-12-01 01:02:03.123', null],
+    ]);
+    const columns = await query(
+      "SELECT column_name FROM (DESCRIBE webhook_events) WHERE column_name LIKE 'event_time%'",
+    );
+    expect(columns.flat()).not.toContain('event_time__v_text');
+  });
+});
+
+describe('task ids and statuses of other shapes', () => {
+  it('fetches a whole-number task id, reads the status beside the id, and reports a task field that names no id', async () => {
+    await receive('u1', '{"taskId":12345,"status":"processing"}');
+    await receive('u2', '{"taskId":{"x":1},"status":"failed"}');
+    await receive('u3', '{"task":{"_id":"t-3","status":"completed"}}');
+    await receive('u4', '{"task":{"status":"completed"}}');
+    await receive('u5', '{"taskId":12.5}');
+    const paths: string[] = [];
+    await loadChanged('load-a', ['tasks'], paths);
+    expect(paths.filter((p) => p.startsWith('/task/')).sort()).toEqual([
+      '/task/12345/details',
+      '/task/t-3/details',
+    ]);
+    const rows = await query(
+      'SELECT user_identifier, task_id, status, task_id_problem FROM webhook_events ORDER BY user_identifier',
+    );
+    expect(rows).toEqual([
+      ['u1', '12345', 'processing', null],
+      ['u2', null, 'failed', 'data.taskId is an object, not a task id'],
+      ['u3', 't-3', 'completed', null],
+      ['u4', null, null, 'data.task is an object without _id, not a task'],
+      ['u5', null, null, 'data.taskId is a number that is not a whole number, not a task id'],
+    ]);
+  });
+});
+
 describe('path segments', () => {
   it('refuses at the receiver an event whose task id or identifier would not stay one path segment', async () => {
     const refused = [
