@@ -1,4 +1,5 @@
 /** The end-of-load summary: a table for people, the same facts as JSON for machines. */
+import type { UserConcurrency } from '#core/adaptive-concurrency.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { type FailureReason, reasonWords } from './failure-reasons.ts';
 import { displayWidth, padDisplay } from './text-width.ts';
@@ -24,6 +25,8 @@ export interface LoadSummary {
   /** A resumed load: the same as `retries`, named as `requestsThisRun` is (absent when not resumed). */
   readonly retriesThisRun?: number;
   readonly seconds: number;
+  /** The users in flight at the end of this run: adaptive or set (absent when not known). */
+  readonly userConcurrency?: UserConcurrency;
   readonly tables: readonly { table: string; rows: number; files: number; bytes: number }[];
   readonly schemaVersion: number;
   readonly schemaChanges: LoadMarker['schemaChanges'];
@@ -83,6 +86,7 @@ export function summarize(
     exitCode: number;
     failureReasons?: readonly FailureReason[];
     requestsThisRun?: number;
+    userConcurrency?: UserConcurrency;
   },
 ): LoadSummary {
   const byTable = new Map<string, { table: string; rows: number; files: number; bytes: number }>();
@@ -106,6 +110,7 @@ export function summarize(
     retries: extra.retries,
     ...(extra.requestsThisRun === undefined ? {} : { retriesThisRun: extra.retries }),
     seconds: Math.round(extra.seconds * 10) / 10,
+    ...(extra.userConcurrency === undefined ? {} : { userConcurrency: extra.userConcurrency }),
     tables: [...byTable.values()].sort((a, b) => a.table.localeCompare(b.table)),
     schemaVersion: marker.schemaVersion,
     schemaChanges: marker.schemaChanges,

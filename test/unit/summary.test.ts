@@ -56,6 +56,14 @@ describe('the load summary', () => {
       requestsThisRun: 12,
     });
     expect(json).toMatchObject({ requests: 16237, requestsThisRun: 12, retries: 2, retriesThisRun: 2 });
+    const withConcurrency = summarize(marker, {
+      dest: './lake',
+      retries: 0,
+      seconds: 1,
+      exitCode: 0,
+      userConcurrency: { mode: 'adaptive', users: 37, latencyMs: 120 },
+    });
+    expect(withConcurrency.userConcurrency).toEqual({ mode: 'adaptive', users: 37, latencyMs: 120 });
     expect(summarize(marker, { dest: './lake', retries: 2, seconds: 1, exitCode: 0 })).not.toHaveProperty(
       'retriesThisRun',
     );
