@@ -4,15 +4,27 @@
  * token bucket answers 429 above S), with `--rate-limit S`.
  *
  *   node --import tsx bench/rate-limit.ts [--rates 50,200,500] [--seconds 40] [--latency-ms 50]
- *        [--quick] [--reference] [--reference-writer] [--window bucket|sliding] [--no-save]
+ *        [--quick] [--reference] [--reference-writer] [--window bucket|sliding] [--simulator thread|bench] [--no-save]
  *
  * Each rate gets a world sized for about `--seconds` of requests (8 requests a user, the plan's
  * default estimate), in batches of the default size (500 users) unless `--batch-size` is given:
  * at 500 req/s a run crosses 4 batch boundaries, where a loader that stops its requests to write
  * the lake would show it; `--batch-size 100` makes every rate cross several. The simulator adds
- * `--latency-ms` to every response (PayLink is across the internet, not on loopback) and runs in
- * this process; the loader runs alone in its child. Every 50 ms the simulator's counters are
- * sampled. Figures:
+ * `--latency-ms` to every response (PayLink is across the internet, not on loopback) and runs on
+ * its own worker thread (`--simulator thread`, the default), as the stall test does
+ * (test/integration/rate-limiter-stall.test.ts); the loader runs alone in its child. With
+ * `--simulator bench` it shares the bench's event loop (the harness before): a late turn of that
+ * loop counts the requests that queued meanwhile at once. RATE_BENCH_ARRIVALS=1 preloads
+ * bench/lib/send-times.mjs into the child (each request's send time by the client's clock) and
+ * has the simulator note each arrival by its own clock, then prints the most of each in any one
+ * second. Measured at 50 req/s, sliding window, load 7-11 (2026-12-01): the client never sent
+ * more than 50 in any second by its clock; the server saw 51 in some second in 2 of 3 runs, both
+ * in the bench's loop (arrivals up to 142 ms late; 1 429) and on its own thread (up to 12 ms
+ * late; 2 429s). So the thread removes the long stalls, not the 429s: a client that spaces its
+ * requests exactly at S has no slack, and any arrival jitter puts S + 1 in some one-second window
+ * of a strict server (network jitter would do the same against a real one). Every 50 ms the
+ * simulator's counters are sampled, and the bench's own event loop delay is reported (the
+ * simulator's when it shares that loop). Figures:
  * - sustained / limit: requests the server accepted between the first and the last request,
  *   per second, over S (target >= 0.98 at 50, 200 and 500 req/s);
  * - 429s: refused by the server's limit (target 0: with --rate-limit S the client never exceeds S);
@@ -28,18 +40,36 @@
  * Results are appended to bench/results/rate-limit.md.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULTS } from '#core/constants.ts';
+import type { SimulatorStats } from '#simulator/server.ts';
 import { startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
+import { startSimulatorThread } from '#test/helpers/simulator-thread.ts';
 import { markdownTable } from './lib/format.ts';
 import { describeMachine, recordRun } from './lib/history.ts';
 
 const CLI = fileURLToPath(new URL('../bin/paylink-loader.mjs', import.meta.url));
+const SEND_TIMES = new URL('./lib/send-times.mjs', import.meta.url).href;
+/** RATE_BENCH_ARRIVALS=1: compare the client's send times with the server's arrivals. */
+const TRACE_ARRIVALS = process.env.RATE_BENCH_ARRIVALS === '1';
+
+/** The most timestamps (ms) in any one-second window: what a strict per-second server counts. */
+export function maxPerSecond(times: readonly number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  let from = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[from]! >= 1000) from++;
+    most = Math.max(most, i - from + 1);
+  }
+  return most;
+}
 const REQUESTS_PER_USER = 8;
 /** The loader's default batch size (DEFAULTS.batchSize): the runs use default flags. */
 const DEFAULT_BATCH_SIZE = DEFAULTS.batchSize;
@@ -64,6 +94,44 @@ interface RunResult extends RunSpec {
   readonly longestGapMs: number;
   readonly loadSeconds: number;
   readonly exitCode: number | null;
+  /** The bench process's longest event-loop delay during the run (ms). */
+  readonly benchLoopDelayMaxMs: number;
+}
+
+type SimulatorPlace = 'thread' | 'bench';
+
+/** The in-process server's arrival times (epoch ms, its own clock), when traced. */
+const arrivals: number[] = [];
+
+/** The simulator, in this process or on its own worker thread: the stats are read either way. */
+async function startBenchSimulator(
+  place: SimulatorPlace,
+  options: { rateLimit: number; rateLimitWindow: 'bucket' | 'sliding'; faults: { latencyMs: number } },
+): Promise<{
+  url: string;
+  stats(): Promise<SimulatorStats>;
+  arrivals(): Promise<number[]>;
+  close(): Promise<void>;
+}> {
+  if (place === 'thread') return startSimulatorThread({ ...options, traceArrivals: TRACE_ARRIVALS });
+  const sim = await startSimulator({
+    ...options,
+    // The log line comes when the answer is sent: its arrival is that time less the handling time.
+    ...(TRACE_ARRIVALS
+      ? {
+          log: (line: string) => {
+            const ms = Number(/ (\d+)ms$/.exec(line)?.[1] ?? 0);
+            arrivals.push(performance.timeOrigin + performance.now() - ms);
+          },
+        }
+      : {}),
+  });
+  return {
+    url: sim.url,
+    stats: async () => sim.stats(),
+    arrivals: async () => arrivals.splice(0),
+    close: () => sim.close(),
+  };
 }
 
 async function runOne(
@@ -71,18 +139,29 @@ async function runOne(
   latencyMs: number,
   dir: string,
   window: 'bucket' | 'sliding',
+  place: SimulatorPlace,
 ): Promise<RunResult> {
-  const sim = await startSimulator({ rateLimit: spec.rate, rateLimitWindow: window, faults: { latencyMs } });
+  const sim = await startBenchSimulator(place, {
+    rateLimit: spec.rate,
+    rateLimitWindow: window,
+    faults: { latencyMs },
+  });
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const usersFile = path.join(dir, `users-${spec.rate}.txt`);
   await writeFile(usersFile, `${generateIdentifiers('rate-bench', spec.users).join('\n')}\n`);
   const dest = path.join(dir, `lake-${spec.rate}-${spec.concurrency ?? 'auto'}-${spec.writer ?? 'worker'}`);
   const samples: { t: number; requests: number }[] = [];
   const started = performance.now();
   const timer = setInterval(() => {
-    samples.push({ t: performance.now(), requests: sim.stats().requests });
+    const t = performance.now();
+    void sim.stats().then((stats) => samples.push({ t, requests: stats.requests }));
   }, SAMPLE_MS);
   try {
+    const sendTimes = path.join(dir, `send-times-${spec.rate}.txt`);
+    await sim.arrivals();
     const args = [
+      ...(TRACE_ARRIVALS ? ['--import', SEND_TIMES] : []),
       CLI,
       'load',
       '--users',
@@ -105,6 +184,7 @@ async function runOne(
           PAYLINK_API_KEY: 'sim-key',
           PAYLINK_API_SECRET: 'sim-secret',
           ...(spec.writer === undefined ? {} : { PAYLINK_PARQUET_WRITER: spec.writer }),
+          ...(TRACE_ARRIVALS ? { RATE_BENCH_SEND_TIMES: sendTimes } : {}),
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
@@ -112,8 +192,10 @@ async function runOne(
       child.once('exit', (code) => resolve(code));
     });
     const loadSeconds = (performance.now() - started) / 1000;
-    samples.push({ t: performance.now(), requests: sim.stats().requests });
-    const stats = sim.stats();
+    clearInterval(timer);
+    const stats = await sim.stats();
+    samples.sort((a, b) => a.t - b.t);
+    samples.push({ t: performance.now(), requests: stats.requests });
     const moving = samples.filter((s, i) => i > 0 && s.requests > samples[i - 1]!.requests);
     const first = samples.find((s) => s.requests > 0);
     const last = moving.at(-1);
@@ -132,6 +214,14 @@ async function runOne(
       } else quietSince = undefined;
     }
     const accepted = stats.requests - stats.rateLimited;
+    if (TRACE_ARRIVALS) {
+      const sent = (await readFile(sendTimes, 'utf8')).split('\n').map(Number);
+      const arrived = (await sim.arrivals()).sort((a, b) => a - b);
+      const lags = arrived.map((a, i) => a - (sent[i] ?? a)).sort((a, b) => a - b);
+      console.error(
+        `arrivals: client sent ${sent.length}, at most ${maxPerSecond(sent)} in any second by its clock; server saw ${arrived.length}, at most ${maxPerSecond(arrived)} in any second by its clock; server-minus-client lag (n-th arrival vs n-th send) median ${lags[lags.length >> 1]?.toFixed(0)} ms, max ${lags.at(-1)?.toFixed(0)} ms`,
+      );
+    }
     if (process.env.RATE_BENCH_TRACE) {
       // Requests per 250 ms, for looking at where a run loses its rate.
       const per: number[] = [];
@@ -159,9 +249,11 @@ async function runOne(
       longestGapMs,
       loadSeconds,
       exitCode,
+      benchLoopDelayMaxMs: loopDelay.max / 1e6,
     };
   } finally {
     clearInterval(timer);
+    loopDelay.disable();
     await sim.close();
   }
 }
@@ -178,8 +270,11 @@ async function main(): Promise<void> {
       'reference-writer': { type: 'boolean', default: false },
       'no-save': { type: 'boolean', default: false },
       window: { type: 'string', default: 'bucket' },
+      simulator: { type: 'string', default: 'thread' },
     },
   });
+  const place = values.simulator;
+  if (place !== 'thread' && place !== 'bench') throw new Error('--simulator must be thread or bench');
   const window = values.window;
   if (window !== 'bucket' && window !== 'sliding') throw new Error('--window must be bucket or sliding');
   const seconds = Number(values.seconds ?? (values.quick ? 10 : 36));
@@ -212,10 +307,10 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   try {
     for (const spec of specs) {
-      const result = await runOne(spec, latencyMs, dir, window);
+      const result = await runOne(spec, latencyMs, dir, window, place);
       results.push(result);
       console.error(
-        `rate ${spec.rate}${spec.concurrency ? ` (--concurrency ${spec.concurrency})` : ''}${spec.writer ? ` (${spec.writer})` : ''}: sustained ${result.sustained.toFixed(3)}x, ${result.rateLimited} 429s, longest gap ${result.longestGapMs.toFixed(0)} ms, exit ${result.exitCode}`,
+        `rate ${spec.rate}${spec.concurrency ? ` (--concurrency ${spec.concurrency})` : ''}${spec.writer ? ` (${spec.writer})` : ''}: sustained ${result.sustained.toFixed(3)}x, ${result.rateLimited} 429s, longest gap ${result.longestGapMs.toFixed(0)} ms, bench loop delay max ${result.benchLoopDelayMaxMs.toFixed(0)} ms, exit ${result.exitCode}`,
       );
     }
   } finally {
@@ -259,7 +354,7 @@ async function main(): Promise<void> {
     command,
     startedAt,
     notes: [
-      `- simulator in the bench process (server-side limit S ${window === 'sliding' ? 'counted in any one-second window (--window sliding: at most S in any second)' : 'as a token bucket of one second (a burst of S after a quiet second passes)'}, ${latencyMs} ms added to every response), \`paylink-loader load --rate-limit S\` in a child process${batchSize === undefined ? ' (default flags otherwise)' : ` with --batch-size ${batchSize}`}; counters sampled every ${SAMPLE_MS} ms`,
+      `- simulator ${place === 'thread' ? 'on its own worker thread' : 'in the bench process (sharing its event loop)'} (server-side limit S ${window === 'sliding' ? 'counted in any one-second window (--window sliding: at most S in any second)' : 'as a token bucket of one second (a burst of S after a quiet second passes)'}, ${latencyMs} ms added to every response), \`paylink-loader load --rate-limit S\` in a child process${batchSize === undefined ? ' (default flags otherwise)' : ` with --batch-size ${batchSize}`}; counters sampled every ${SAMPLE_MS} ms`,
     ],
     table,
     save: !values['no-save'],

@@ -20,6 +20,7 @@ import {
   ADAPTIVE_CONCURRENCY,
   adaptiveConcurrency,
   cappedConcurrencyNote,
+  userConcurrencyNow,
 } from '#core/adaptive-concurrency.ts';
 import {
   type ChangedSelection,
@@ -464,6 +465,7 @@ async function loadUsers(
     return { exitCode: EXIT.ok };
   }
   const progress = new Progress(users.length, () => api.stats().requests, io.stderr, !request.quiet);
+  progress.showConcurrency(() => userConcurrencyNow(input.concurrency));
   const say = (text: string) => {
     // Through the progress: a line drawn already is cleared first, never appended to.
     if (!request.quiet) progress.log(text);
@@ -583,6 +585,7 @@ async function loadUsers(
       dest: store.description,
       retries: api.stats().retries,
       ...(kept.resumed ? { requestsThisRun: api.stats().requests } : {}),
+      userConcurrency: userConcurrencyNow(input.concurrency),
       seconds: (io.now().getTime() - startedAt.getTime()) / 1000,
       exitCode,
     });

@@ -6,6 +6,7 @@
  * and every redraw would leave its first row behind. Elsewhere (CI, a log file) it prints the
  * whole line every few seconds. Counts only: never an identifier or a value.
  */
+import { formatUserConcurrency, type UserConcurrency } from '#core/adaptive-concurrency.ts';
 import { ENDPOINT_UNAVAILABLE } from '#core/endpoint-health.ts';
 import type { UnitOutcome, UserResult } from '#core/load-user.ts';
 import { displayWidth } from './text-width.ts';
@@ -94,6 +95,8 @@ export class Progress {
    * NUL): each may yet be excused (see `onUser`).
    */
   readonly #provisional = new Map<string, number>();
+  /** The users in flight, read at each redraw (adaptive: it changes during the load). */
+  #concurrency: (() => UserConcurrency) | undefined;
 
   constructor(
     private readonly total: number,
@@ -109,6 +112,11 @@ export class Progress {
       this.#timer = setInterval(() => this.#print(), this.#tty ? 500 : 5000);
       this.#timer.unref();
     }
+  }
+
+  /** Shows the users in flight on the line, read from `read` at each redraw. */
+  showConcurrency(read: () => UserConcurrency): void {
+    this.#concurrency = read;
   }
 
   /** Users an earlier attempt of a resumed load staged: done already. */
@@ -211,6 +219,8 @@ export class Progress {
     const eta = this.#etaSeconds();
     if (eta !== undefined) fields.push({ text: `ETA ${formatDuration(eta)}`, keep: 80 });
     fields.push({ text: `${rate(done, seconds)} users/s`, keep: 50 });
+    if (this.#concurrency !== undefined)
+      fields.push({ text: formatUserConcurrency(this.#concurrency()), keep: 55 });
     fields.push({ text: `requests ${requests} (${rate(requests, seconds)}/s)`, keep: 60 });
     fields.push({ text: `rows ${c.rows} (${rate(c.rows, seconds)}/s)`, keep: 40 });
     fields.push({ text: formatDuration(seconds), keep: 30 });

@@ -28,6 +28,11 @@ export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
   --seed <s>               the world's seed (same seed, same data)
   --latency-ms <n>         added to every response
   --rate-limit <req/s>     server-side limit: 429 with Retry-After above it
+  --rate-limit-window bucket|sliding  with --rate-limit, how it is counted: bucket (default)
+                           is a token bucket holding one second's requests, so a burst of up
+                           to <req/s> passes after a quiet second; sliding allows at most
+                           <req/s> in any one-second window (strict, as a per-second quota:
+                           a client that bunches requests gets 429s)
   --api-key, --api-secret  credentials it accepts (default sim-key / sim-secret)
   --token-max-uses <n>     public tokens expire (401 code 40104) after n data calls
   --page-size <n>          list endpoints page with ?limit=&skip=
@@ -116,6 +121,7 @@ export function parseSimulateArgs(
       seed: { type: 'string' },
       'latency-ms': { type: 'string' },
       'rate-limit': { type: 'string' },
+      'rate-limit-window': { type: 'string' },
       'api-key': { type: 'string' },
       'api-secret': { type: 'string' },
       'token-max-uses': { type: 'string' },
@@ -165,6 +171,16 @@ export function parseSimulateArgs(
   const rateLimit = values['rate-limit'] === undefined ? undefined : Number(values['rate-limit']);
   if (rateLimit !== undefined && !(rateLimit > 0))
     throw new ConfigError('--rate-limit', 'must be a positive number');
+  const rateLimitWindow = values['rate-limit-window'];
+  if (rateLimitWindow !== undefined) {
+    if (rateLimitWindow !== 'bucket' && rateLimitWindow !== 'sliding')
+      throw new ConfigError(
+        '--rate-limit-window',
+        `"${rateLimitWindow}" is not a window: use bucket or sliding`,
+      );
+    if (rateLimit === undefined)
+      throw new ConfigError('--rate-limit-window', 'needs --rate-limit <req/s> (the limit it counts)');
+  }
   const faults = {
     status429Rate: optionalRate('--fault-429', values['fault-429']),
     status5xxRate: optionalRate('--fault-5xx', values['fault-5xx']),
@@ -193,6 +209,7 @@ export function parseSimulateArgs(
       : { tokenMaxUses: int('--token-max-uses', values['token-max-uses'], 1) }),
     ...(values['page-size'] === undefined ? {} : { pageSize: int('--page-size', values['page-size'], 1) }),
     ...(rateLimit === undefined ? {} : { rateLimit }),
+    ...(rateLimitWindow === undefined ? {} : { rateLimitWindow }),
     ...(values.generation === undefined ? {} : { generation: int('--generation', values.generation) }),
     ...(values.profile === undefined ? {} : { profile: values.profile }),
     faults: Object.fromEntries(Object.entries(faults).filter(([, v]) => v !== undefined)),

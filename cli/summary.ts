@@ -1,4 +1,5 @@
 /** The end-of-load summary: a table for people, the same facts as JSON for machines. */
+import type { UserConcurrency } from '#core/adaptive-concurrency.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { type FailureReason, reasonWords } from './failure-reasons.ts';
 import { displayWidth, padDisplay } from './text-width.ts';
@@ -16,8 +17,16 @@ export interface LoadSummary {
   readonly requests: number;
   /** A resumed load: the requests this run made (absent when the load was not resumed). */
   readonly requestsThisRun?: number;
+  /**
+   * Retries this run made: the batches record no retries, so an earlier attempt's are not known.
+   * The text line therefore gives a resumed load's requests and retries both for this run.
+   */
   readonly retries: number;
+  /** A resumed load: the same as `retries`, named as `requestsThisRun` is (absent when not resumed). */
+  readonly retriesThisRun?: number;
   readonly seconds: number;
+  /** The users in flight at the end of this run: adaptive or set (absent when not known). */
+  readonly userConcurrency?: UserConcurrency;
   readonly tables: readonly { table: string; rows: number; files: number; bytes: number }[];
   readonly schemaVersion: number;
   readonly schemaChanges: LoadMarker['schemaChanges'];
@@ -77,6 +86,7 @@ export function summarize(
     exitCode: number;
     failureReasons?: readonly FailureReason[];
     requestsThisRun?: number;
+    userConcurrency?: UserConcurrency;
   },
 ): LoadSummary {
   const byTable = new Map<string, { table: string; rows: number; files: number; bytes: number }>();
@@ -98,7 +108,9 @@ export function summarize(
     requests: marker.requests,
     ...(extra.requestsThisRun === undefined ? {} : { requestsThisRun: extra.requestsThisRun }),
     retries: extra.retries,
+    ...(extra.requestsThisRun === undefined ? {} : { retriesThisRun: extra.retries }),
     seconds: Math.round(extra.seconds * 10) / 10,
+    ...(extra.userConcurrency === undefined ? {} : { userConcurrency: extra.userConcurrency }),
     tables: [...byTable.values()].sort((a, b) => a.table.localeCompare(b.table)),
     schemaVersion: marker.schemaVersion,
     schemaChanges: marker.schemaChanges,
@@ -143,9 +155,12 @@ export function formatSummary(s: LoadSummary): string {
   if (disabled > 0) parts.push(`${disabled} resource${disabled === 1 ? '' : 's'} disabled`);
   const status = parts.length === 0 ? 'committed' : `committed with ${parts.join(' and ')}`;
   lines.push(`Load ${s.loadId} ${status} to ${s.dest} (dt=${s.dt}) in ${s.seconds}s`);
-  const requests =
-    s.requestsThisRun === undefined ? `${s.requests}` : `${s.requests} (${s.requestsThisRun} by this run)`;
-  lines.push(`${s.users} users · ${requests} requests · ${s.retries} retries`);
+  // Both figures over the same run: retries are known for this run only (LoadSummary.retries).
+  lines.push(
+    s.requestsThisRun === undefined
+      ? `${s.users} users · ${s.requests} requests · ${s.retries} retries`
+      : `${s.users} users · this run: ${s.requestsThisRun} requests · ${s.retries} retries (the load's attempts together: ${s.requests} requests)`,
+  );
   lines.push('');
   const total = s.tables.reduce(
     (t, r) => ({ rows: t.rows + r.rows, files: t.files + r.files, bytes: t.bytes + r.bytes }),

@@ -13,12 +13,19 @@ import { configFileSchema } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
 import { badLogLevel, type LogLevel, parseLogLevel } from '#core/log-level.ts';
+import { MERGE_BUDGET, mergeBudgetSeconds } from '#core/merge-fan-out.ts';
 import { dataQualitySchema } from '#core/quality-config.ts';
 import { PAYLINK_RESOURCES } from '#core/resources.ts';
 import { scheduleSchema } from '#core/schedule-config.ts';
 import { parseScheduleExpression, stalenessWindowSeconds } from '#core/schedule-expression.ts';
 import { TASK_RETIREMENT } from '#core/task-retirement.ts';
-import { CONTEXT_KEY, DEFAULT_STACK_NAME, MAX_ALARM_WINDOW_SECONDS, WEBHOOK_DEFAULTS } from './constants.ts';
+import {
+  CONTEXT_KEY,
+  DEFAULT_STACK_NAME,
+  FUNCTION_DEFAULTS,
+  MAX_ALARM_WINDOW_SECONDS,
+  WEBHOOK_DEFAULTS,
+} from './constants.ts';
 
 const BUCKET_NAME = /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const LAKE_PREFIX = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
@@ -36,6 +43,21 @@ const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,39}$/;
 const MAX_LOADER_CONFIG_BYTES = 2048;
 /** Scheduler names are capped at 64 characters; ours are `<stackName>-<schedule>`. */
 const MAX_SCHEDULE_NAME = 64;
+
+/** The commit Lambda's timeout: its merge budget can never exceed what this deadline leaves. */
+const COMMIT_TIMEOUT_SECONDS = FUNCTION_DEFAULTS.commit.timeoutMinutes * 60;
+/**
+ * The most seconds of merging a commit can ever do in its own invocation: its budget at the very
+ * start of one (merge-fan-out.ts `mergeBudgetSeconds`), 390 s for a 15-minute commit. A larger
+ * commitMergeSeconds would change nothing, so synth refuses it rather than let it promise more.
+ */
+export const MAX_COMMIT_MERGE_SECONDS = mergeBudgetSeconds({
+  remainingSeconds: () => COMMIT_TIMEOUT_SECONDS,
+});
+const COMMIT_MERGE_SECONDS_MESSAGE =
+  `must be a number of seconds from 0 to ${MAX_COMMIT_MERGE_SECONDS}: the commit merges at most ` +
+  `(its ${COMMIT_TIMEOUT_SECONDS} s Lambda timeout - ${MERGE_BUDGET.reserveSeconds} s reserved for the publish) x ` +
+  `${MERGE_BUDGET.share} = ${MAX_COMMIT_MERGE_SECONDS} s itself, so a larger value would change nothing`;
 
 const RETENTION_DAYS = new Set<number>(Object.values(RetentionDays).filter((v) => typeof v === 'number'));
 
@@ -101,8 +123,13 @@ export const stackConfigSchema = z
      * Most seconds of merging (estimated, lambdas/core/merge-fan-out.ts) the commit does in its
      * own invocation; a larger merge goes to a Map of one commit invocation per table partition.
      * Unset: half of what the invocation has left after its publish reserve. 0: always the Map.
+     * At most MAX_COMMIT_MERGE_SECONDS, the cap the commit's deadline sets anyway.
      */
-    commitMergeSeconds: z.number().min(0).max(900).optional(),
+    commitMergeSeconds: z
+      .number({ error: COMMIT_MERGE_SECONDS_MESSAGE })
+      .min(0, COMMIT_MERGE_SECONDS_MESSAGE)
+      .max(MAX_COMMIT_MERGE_SECONDS, COMMIT_MERGE_SECONDS_MESSAGE)
+      .optional(),
     /**
      * Consecutive committed loads in which PayLink answered 404 for a task id learned from webhook
      * events (while it answered other ids) before loads stop fetching it (lambdas/core/task-retirement.ts).

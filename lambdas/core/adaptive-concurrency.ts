@@ -144,3 +144,33 @@ export function cappedConcurrencyNote(
     `uses more of it when PayLink is slow, not when this machine is busy`
   );
 }
+
+/**
+ * The users in flight a load uses, as the progress line, the summary and the batch log show it:
+ * whether it adapts or was set, and the number now. With the measured latency beside it, "the
+ * adapted count is too low" (a low number at a high latency) can be told from "this machine is
+ * CPU-bound" (a number that would reach the rate, yet the rate is not reached).
+ */
+export interface UserConcurrency {
+  readonly mode: 'adaptive' | 'set';
+  /** Users allowed in flight now: the adapted limit, or the set value. */
+  readonly users: number;
+  /** Adaptive only: the measured cost of one request (ms), once a window was measured. */
+  readonly latencyMs?: number;
+}
+
+export function userConcurrencyNow(concurrency: number | AdaptiveConcurrency): UserConcurrency {
+  if (typeof concurrency === 'number') return { mode: 'set', users: concurrency };
+  const { limit, latencyMs } = concurrency.state();
+  return {
+    mode: 'adaptive',
+    users: limit,
+    ...(latencyMs === undefined ? {} : { latencyMs: Math.round(latencyMs) }),
+  };
+}
+
+/** `concurrency 37 (adaptive, 120 ms a request)`, `concurrency 8 (set)`. */
+export function formatUserConcurrency(c: UserConcurrency): string {
+  if (c.mode === 'set') return `concurrency ${c.users} (set)`;
+  return `concurrency ${c.users} (adaptive${c.latencyMs === undefined ? '' : `, ${c.latencyMs} ms a request`})`;
+}

@@ -38,10 +38,13 @@ import { readJson, writeJson } from './store-json.ts';
  * real-shaped load (bench/merge-throughput.ts, bench/results/merge-throughput.md), on the shared
  * 2-core machine: 5,000 users at load average 6-9, 22,400 rows/s and 1.55 MB/s of staged Parquet
  * over all 20 partitions, 11,400 rows/s for the slowest (orders); 2,000 users at load 13, 12,700
- * rows/s and 0.88 MB/s. The commit Lambda's 1,024 MiB buy about 0.58 of a vCPU (a full vCPU at
- * 1,769 MiB), and the merge here also used the second core for the encoding worker: about 10,000
- * rows/s and 0.8 MB/s on the Lambda. Taken at half that: an estimate that runs long only costs a
- * fan-out, one that runs short costs a timed-out commit. At these figures a 10,000-user load
+ * rows/s and 0.88 MB/s. Those runs had both cores busy (the encoding worker on the second one);
+ * merging one partition at a time on the loaded 2-core machine gave about 0.45-0.48 MB/s. The
+ * commit Lambda's 1,024 MiB buy about 0.58 of a vCPU (a full vCPU at 1,769 MiB); its throughput
+ * there was not measured. 0.4 MB/s is an estimate below every figure measured here, not a
+ * measured fraction of the Lambda: one that runs long only costs a fan-out, and one that runs
+ * short costs at most a timed-out commit, which its retry recovers, reusing every partition the
+ * timed-out attempt had merged (merge-parts.ts). At these figures a 10,000-user load
  * (28 MiB, ~0.5M rows: ~100 s) merges in one commit and a 100,000-user load (280 MiB: ~735 s)
  * fans out. An item merges at most MERGE_SLICING.maxSeconds at these figures (a larger partition
  * is sliced). The plan sizes a run's commit with the same figures (capacity.ts `planCommitMerge`).

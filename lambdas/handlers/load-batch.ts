@@ -1,6 +1,10 @@
 /** Load-batch Lambda: one Distributed Map item -> staged parts + batch manifest. */
 import type { Context } from 'aws-lambda';
-import { adaptiveConcurrency, cappedConcurrencyNote } from '#core/adaptive-concurrency.ts';
+import {
+  adaptiveConcurrency,
+  cappedConcurrencyNote,
+  userConcurrencyNow,
+} from '#core/adaptive-concurrency.ts';
 import { selectResources } from '#core/config.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLeaseOwner } from '#core/lease.ts';
@@ -139,6 +143,8 @@ export async function handler(
       obs.log.info('batch_loaded', {
         ...figures,
         requestsSentByMinute: minutes.sentByMinute(),
+        // Adaptive or set, and the number: "adapted too low" vs "CPU-bound" from the log alone.
+        userConcurrency: userConcurrencyNow(concurrency),
         endpointFindings: manifest.endpointFindings.map((f) => f.resource),
       });
       obs.emit(batchMetrics(figures));

@@ -7,9 +7,24 @@ import type { SimulatorOptions } from '#simulator/options.ts';
 import { startSimulator } from '#simulator/server.ts';
 
 const port = parentPort!;
-const simulator = await startSimulator(workerData as SimulatorOptions);
-port.on('message', async (message: 'stats' | 'close') => {
+const { traceArrivals, ...options } = workerData as SimulatorOptions & { traceArrivals?: boolean };
+/** With traceArrivals: each request's arrival (epoch ms, this thread's clock), for the rate bench. */
+const arrivals: number[] = [];
+const simulator = await startSimulator({
+  ...options,
+  ...(traceArrivals
+    ? {
+        // The log line comes when the answer is sent: the arrival is that time less the handling time.
+        log: (line: string) => {
+          const ms = Number(/ (\d+)ms$/.exec(line)?.[1] ?? 0);
+          arrivals.push(performance.timeOrigin + performance.now() - ms);
+        },
+      }
+    : {}),
+});
+port.on('message', async (message: 'stats' | 'arrivals' | 'close') => {
   if (message === 'stats') port.postMessage({ stats: simulator.stats() });
+  else if (message === 'arrivals') port.postMessage({ arrivals: arrivals.splice(0) });
   else {
     await simulator.close();
     port.postMessage({ closed: true });

@@ -12,11 +12,15 @@ import type { SimulatorStats } from '#simulator/server.ts';
 export interface SimulatorThread {
   readonly url: string;
   stats(): Promise<SimulatorStats>;
+  /** With `traceArrivals`: the arrival times (epoch ms) since the last call. */
+  arrivals(): Promise<number[]>;
   close(): Promise<void>;
 }
 
 /** Options must be cloneable (no `log` function). */
-export async function startSimulatorThread(options: Omit<SimulatorOptions, 'log'>): Promise<SimulatorThread> {
+export async function startSimulatorThread(
+  options: Omit<SimulatorOptions, 'log'> & { traceArrivals?: boolean },
+): Promise<SimulatorThread> {
   // The worker inherits no loader: register tsx's ESM hooks in it first (as parquet-worker-writer.ts).
   const api = createRequire(import.meta.url)
     .resolve('tsx/esm/api')
@@ -43,6 +47,11 @@ export async function startSimulatorThread(options: Omit<SimulatorOptions, 'log'
     stats() {
       const answer = next<SimulatorStats>('stats');
       worker.postMessage('stats');
+      return answer;
+    },
+    arrivals() {
+      const answer = next<number[]>('arrivals');
+      worker.postMessage('arrivals');
       return answer;
     },
     async close() {

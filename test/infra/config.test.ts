@@ -2,9 +2,10 @@ import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '#core/errors.ts';
 import { USER_LOADS_COLUMNS } from '#core/load-user.ts';
+import { mergeBudgetSeconds } from '#core/merge-fan-out.ts';
 import { parseScheduleExpression, stalenessWindowSeconds } from '#core/schedule-expression.ts';
 import { batchRequestRate } from '#infra/batch-rate.ts';
-import { parseStackConfig, readStackConfig } from '#infra/config.ts';
+import { MAX_COMMIT_MERGE_SECONDS, parseStackConfig, readStackConfig } from '#infra/config.ts';
 import { planEventTemplate } from '#infra/constructs/load-schedules.ts';
 import { handlerEnvironment } from '#infra/handler-environment.ts';
 import {
@@ -202,11 +203,20 @@ describe('stack config', () => {
     expect(configError(exampleConfig({ logRetentionDays: 42 })).key).toBe('paylink.logRetentionDays');
   });
 
-  it('accepts a commit merge budget of 0 to 900 seconds (0: every merge goes to the Map) and nothing else', () => {
+  it('accepts a commit merge budget of 0 to the 390 s its deadline allows (0: every merge goes to the Map) and nothing else', () => {
     expect(parseStackConfig(exampleConfig()).commitMergeSeconds).toBeUndefined();
     expect(parseStackConfig(exampleConfig({ commitMergeSeconds: 0 })).commitMergeSeconds).toBe(0);
-    for (const bad of [-1, 901, '60'])
-      expect(configError(exampleConfig({ commitMergeSeconds: bad })).key).toBe('paylink.commitMergeSeconds');
+    // The cap is what the commit's own deadline leaves it: (900 s - 120 s reserve) x 0.5.
+    expect(MAX_COMMIT_MERGE_SECONDS).toBe(mergeBudgetSeconds({ remainingSeconds: () => 900 }));
+    expect(MAX_COMMIT_MERGE_SECONDS).toBe(390);
+    expect(parseStackConfig(exampleConfig({ commitMergeSeconds: 390 })).commitMergeSeconds).toBe(390);
+    for (const bad of [-1, 391, 600, 900, 901, '60']) {
+      const error = configError(exampleConfig({ commitMergeSeconds: bad }));
+      expect(error.key).toBe('paylink.commitMergeSeconds');
+      // The message says the cap and why: a value above it would do nothing.
+      expect(error.message).toContain('from 0 to 390');
+      expect(error.message).toContain('900 s Lambda timeout - 120 s reserved for the publish');
+    }
   });
 
   it('reads the config from the CDK context, also as the JSON string `-c paylink=...` gives', () => {

@@ -83,6 +83,39 @@ describe('paylink-loader simulate', () => {
     expect(options).toMatchObject({ generation: 2, faults: { failUsers: ['user-000001', 'user-000002'] } });
   });
 
+  it("takes the server limit's window: --rate-limit-window sliding refuses a burst the default bucket lets through", async () => {
+    const parse = (extra: string[]) =>
+      parseSimulateArgs(['--port', '0', '--rate-limit', '4', ...extra], captureIo().io).options;
+    expect(parse(['--rate-limit-window', 'sliding'])).toMatchObject({
+      rateLimit: 4,
+      rateLimitWindow: 'sliding',
+    });
+    expect(parse(['--rate-limit-window', 'bucket'])).toMatchObject({ rateLimitWindow: 'bucket' });
+    expect(parse([])).not.toHaveProperty('rateLimitWindow');
+    expect(() => parse(['--rate-limit-window', 'strict'])).toThrow(
+      '--rate-limit-window: "strict" is not a window: use bucket or sliding',
+    );
+    expect(() => parseSimulateArgs(['--rate-limit-window', 'sliding'], captureIo().io)).toThrow(
+      '--rate-limit-window: needs --rate-limit',
+    );
+    // 4 requests at once, then 2 half a second later: the bucket has refilled 2 slots by then;
+    // the sliding window still holds the first 4 and refuses both.
+    const refusedLater = async (extra: string[]) => {
+      const sim = await startSimulator(parse(extra));
+      try {
+        const get = async () => (await fetch(`${sim.url}/pay-link/accounts`)).status;
+        const first = await Promise.all(Array.from({ length: 4 }, get));
+        expect(first.filter((s) => s === 429)).toEqual([]);
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        return (await Promise.all([get(), get()])).filter((s) => s === 429).length;
+      } finally {
+        await sim.close();
+      }
+    };
+    expect(await refusedLater(['--rate-limit-window', 'sliding'])).toBe(2);
+    expect(await refusedLater([])).toBe(0);
+  });
+
   it('refuses a generation that is not a whole number, naming the flag', () => {
     expect(() => parseSimulateArgs(['--generation', 'x'], captureIo().io)).toThrow('--generation');
   });

@@ -13,6 +13,7 @@ import type { Io } from '#cli/io.ts';
 import { stoppedDuringCommit } from '#cli/load-command.ts';
 import type { LoadDetail } from '#cli/load-report.ts';
 import { main } from '#cli/main.ts';
+import { ADAPTIVE_CONCURRENCY } from '#core/adaptive-concurrency.ts';
 import { dltLoadsKey } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
 import type { ObjectStore } from '#core/ports.ts';
@@ -184,8 +185,15 @@ describe('what a load says when it is stopped, resumed or fails', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain('no batch of the earlier attempt was complete: all 12 users load again');
     expect(again.stderr).not.toContain('kept ');
-    const summary = JSON.parse(again.stdout) as { requests: number; requestsThisRun?: number };
+    const summary = JSON.parse(again.stdout) as {
+      requests: number;
+      requestsThisRun?: number;
+      userConcurrency?: { mode: string; users: number };
+    };
     expect(summary.requestsThisRun).toBe(summary.requests);
+    // No --concurrency: the users in flight adapted, and the summary says how many.
+    expect(summary.userConcurrency?.mode).toBe('adaptive');
+    expect(summary.userConcurrency?.users).toBeGreaterThanOrEqual(ADAPTIVE_CONCURRENCY.min);
   });
 
   it('--json: a load that cannot reach PayLink names its generated load id; an early Ctrl-C prints its JSON error', async () => {

@@ -3,6 +3,8 @@ import {
   ADAPTIVE_CONCURRENCY,
   adaptiveConcurrency,
   cappedConcurrencyNote,
+  formatUserConcurrency,
+  userConcurrencyNow,
 } from '#core/adaptive-concurrency.ts';
 import { createRateLimiter, rateLimiterStats } from '#core/rate-limiter.ts';
 
@@ -25,6 +27,22 @@ function simulate(options: { rate: number }) {
   });
   return { control, limiter, timers, clock: { get: () => now, set: (t: number) => (now = t) } };
 }
+
+describe('userConcurrencyNow', () => {
+  it('names a set concurrency as set, and an adaptive one by its limit and measured latency', () => {
+    expect(userConcurrencyNow(8)).toEqual({ mode: 'set', users: 8 });
+    const adaptive = adaptiveConcurrency({
+      ratePerSecond: 50,
+      limiter: () => ({ acquired: 0, waitedMs: 0 }),
+      now: () => 0,
+    });
+    expect(userConcurrencyNow(adaptive)).toEqual({ mode: 'adaptive', users: adaptive.limit() });
+    expect(formatUserConcurrency({ mode: 'adaptive', users: 37, latencyMs: 120 })).toBe(
+      'concurrency 37 (adaptive, 120 ms a request)',
+    );
+    expect(formatUserConcurrency({ mode: 'set', users: 8 })).toBe('concurrency 8 (set)');
+  });
+});
 
 describe('adaptiveConcurrency', () => {
   it('starts from the assumed latency: rate x 100 ms x headroom, within min and max', () => {

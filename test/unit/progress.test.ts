@@ -47,6 +47,23 @@ describe('the progress line', () => {
     );
   });
 
+  it('shows the users in flight, adaptive or set, as they are at each redraw', () => {
+    const progress = midLoad();
+    let users = 37;
+    progress.showConcurrency(() => ({ mode: 'adaptive', users, latencyMs: 120 }));
+    expect(progress.line()).toBe(
+      'users 12345/100000 (12%) · 7 failed · ETA 4m44s · 309 users/s · concurrency 37 (adaptive, 120 ms a request) · requests 98765 (2469/s) · rows 37035 (926/s) · 40s',
+    );
+    users = 52;
+    expect(progress.line()).toContain('concurrency 52 (adaptive, 120 ms a request)');
+    progress.showConcurrency(() => ({ mode: 'set', users: 8 }));
+    expect(progress.line()).toContain(' · concurrency 8 (set) · ');
+    // On a narrow terminal it goes after the ETA, before the request rate; kept over users/s and rows.
+    expect(progress.line(100)).toBe(
+      'users 12345/100000 (12%) · 7 failed · ETA 4m44s · concurrency 8 (set) · requests 98765 (2469/s)',
+    );
+  });
+
   it('never exceeds the width it is given, dropping the least useful fields first', () => {
     const progress = midLoad();
     for (let width = 1; width <= 140; width++) {

@@ -21,6 +21,54 @@ const base: LoadSummary = {
 };
 
 describe('the load summary', () => {
+  it("gives a resumed load's requests and retries over the same run, and the load's total requests apart", () => {
+    expect(formatSummary({ ...base, requests: 40, retries: 3 })).toContain(
+      '2 users · 40 requests · 3 retries',
+    );
+    const resumed = formatSummary({
+      ...base,
+      requests: 16237,
+      requestsThisRun: 12,
+      retries: 2,
+      retriesThisRun: 2,
+    });
+    expect(resumed).toContain(
+      "2 users · this run: 12 requests · 2 retries (the load's attempts together: 16237 requests)",
+    );
+    expect(resumed).not.toContain('by this run');
+    const marker = {
+      loadId: 'L1',
+      dt: '2026-11-30',
+      users: 2,
+      failedUserCount: 0,
+      failedUsers: [],
+      requests: 16237,
+      files: [],
+      schemaVersion: 2,
+      schemaChanges: [],
+      endpointFindings: [],
+    } as unknown as LoadMarker;
+    const json = summarize(marker, {
+      dest: './lake',
+      retries: 2,
+      seconds: 1,
+      exitCode: 0,
+      requestsThisRun: 12,
+    });
+    expect(json).toMatchObject({ requests: 16237, requestsThisRun: 12, retries: 2, retriesThisRun: 2 });
+    const withConcurrency = summarize(marker, {
+      dest: './lake',
+      retries: 0,
+      seconds: 1,
+      exitCode: 0,
+      userConcurrency: { mode: 'adaptive', users: 37, latencyMs: 120 },
+    });
+    expect(withConcurrency.userConcurrency).toEqual({ mode: 'adaptive', users: 37, latencyMs: 120 });
+    expect(summarize(marker, { dest: './lake', retries: 2, seconds: 1, exitCode: 0 })).not.toHaveProperty(
+      'retriesThisRun',
+    );
+  });
+
   it('names each shape change with its table, field and column', () => {
     const lines = describeChanges([
       { kind: 'shape_change', table: 'accounts', column: 'tags', field: 'tags', was: 'list', now: 'scalar' },
