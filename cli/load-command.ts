@@ -65,6 +65,7 @@ import {
 } from '#core/quality.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
+import { LOCAL_SCHEDULE } from '#core/schedule-config.ts';
 import { readJson } from '#core/store-json.ts';
 import { TASK_RETIREMENT } from '#core/task-retirement.ts';
 import { registeredTaskIds } from '#core/user-registry.ts';
@@ -798,11 +799,12 @@ async function holdChangedLock(
 }
 
 /**
- * The schedule of the CLI's loads: named in their reports, so the quality signals compare a
- * local load with local loads only (lambdas/core/quality.ts `seriesOf`), and the name
- * `load --users changed` advances in the lake (`_state/changed/local.json`).
+ * The schedule of the CLI's loads (core/schedule-config.ts, which refuses it as a deployed
+ * schedule's name): named in their reports, so the quality signals compare a local load with
+ * local loads only (lambdas/core/quality.ts `seriesOf`), and the name `load --users changed`
+ * advances in the lake (`_state/changed/local.json`).
  */
-export const LOCAL_SCHEDULE = 'local';
+export { LOCAL_SCHEDULE };
 
 async function usersOf(
   request: LoadRequest,

@@ -71,7 +71,7 @@ describe('load flags', () => {
   it('a bad value in the --config file names the file and the key, in plain words', async () => {
     const config = await scratch.json('bad-value.json', { baseUrl: 'ftp://x', http: { attempts: 99 } });
     expect(await refusedLoad(['--config', config])).toContain(
-      `error: --config ${config}: http.attempts: must be at most 20.`,
+      `error: --config ${config}: http.attempts: must be a whole number from 1 to 20 (got 99).`,
     );
     // The file's base URL, not overridden by --base-url.
     const url = await scratch.json('bad-url.json', { baseUrl: 'ftp://x' });
