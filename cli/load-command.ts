@@ -34,8 +34,6 @@ import {
   configFileSchema,
   loaderSettings,
   parseOrThrow,
-  positiveInt,
-  positiveNumber,
   selectResources,
 } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
@@ -71,10 +69,20 @@ import { TASK_RETIREMENT } from '#core/task-retirement.ts';
 import { registeredTaskIds } from '#core/user-registry.ts';
 import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
 import { createWaitMeter } from '#core/wait-meter.ts';
-import { destFrom, existingLakeFrom, list, parseFlags, pathFrom, required } from './args.ts';
+import {
+  destFrom,
+  existingLakeFrom,
+  list,
+  numberFlag,
+  optionalNumberFlag,
+  parseFlags,
+  pathFrom,
+  required,
+} from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
 import { dryRunReport, formatDryRun } from './dry-run.ts';
 import { failureReasons } from './failure-reasons.ts';
+import { BATCH_SIZE, CONCURRENCY, RATE_LIMIT } from './flag-ranges.ts';
 import type { Io } from './io.ts';
 import { committedFailedUsers, LoadNotFoundError } from './load-report.ts';
 import { Progress } from './progress.ts';
@@ -150,16 +158,14 @@ export interface LoadRequest {
   readonly quiet?: boolean;
 }
 
-/** A whole number of loads from 1 to TASK_RETIREMENT.maxRetireAfterMisses. */
+/** A whole number of loads from 1 to TASK_RETIREMENT.maxRetireAfterMisses (synth's retireTaskAfterMisses). */
 function retireAfter(flag: string, raw: string): number {
-  const n = Number(raw);
-  // One message for every value out of range (0, -1, 1.5, 5000): it states the whole range.
-  if (!Number.isInteger(n) || n < 1 || n > TASK_RETIREMENT.maxRetireAfterMisses)
-    throw new ConfigError(
-      flag,
-      `must be a whole number of loads from 1 to ${TASK_RETIREMENT.maxRetireAfterMisses}`,
-    );
-  return n;
+  return numberFlag(flag, raw, {
+    min: 1,
+    max: TASK_RETIREMENT.maxRetireAfterMisses,
+    whole: true,
+    words: `a whole number of loads from 1 to ${TASK_RETIREMENT.maxRetireAfterMisses}`,
+  });
 }
 
 export function parseLoadArgs(argv: readonly string[]): LoadRequest {
@@ -222,9 +228,9 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     ...(values.resume === undefined ? {} : { loadId: assertLoadId(values.resume), resume: true }),
     ...(values.concurrency === undefined
       ? {}
-      : { concurrency: positiveInt('--concurrency', values.concurrency, DEFAULTS.concurrency) }),
-    rateLimit: positiveNumber('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit),
-    batchSize: positiveInt('--batch-size', values['batch-size'], DEFAULTS.batchSize),
+      : { concurrency: numberFlag('--concurrency', values.concurrency, CONCURRENCY) }),
+    rateLimit: optionalNumberFlag('--rate-limit', values['rate-limit'], RATE_LIMIT, DEFAULTS.rateLimit),
+    batchSize: optionalNumberFlag('--batch-size', values['batch-size'], BATCH_SIZE, DEFAULTS.batchSize),
     ...(values['secret-id'] === undefined ? {} : { secretId: values['secret-id'] }),
     ...(values.config === undefined ? {} : { configFile: values.config }),
     ...(values['task-ids'] === undefined ? {} : { taskIdsFile: values['task-ids'] }),

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { ADAPTIVE_CONCURRENCY } from '#core/adaptive-concurrency.ts';
 import { STACK_DEFAULTS } from '#core/capacity.ts';
 import { configFileSchema, issueWords } from '#core/config.ts';
-import { DEFAULTS } from '#core/constants.ts';
+import { DEFAULTS, LIMITS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
 import { badLogLevel, type LogLevel, parseLogLevel } from '#core/log-level.ts';
 import { dataQualitySchema } from '#core/quality-config.ts';
@@ -88,10 +88,10 @@ export const stackConfigSchema = z
       .default(DEFAULTS.baseUrl),
     schedules: z.array(scheduleSchema).min(1),
     /** Total PayLink requests/second of one run, shared by the concurrent batches. */
-    requestRate: z.number().positive().default(DEFAULTS.rateLimit),
+    requestRate: z.number().positive().max(LIMITS.maxRequestRate).default(DEFAULTS.rateLimit),
     /** Users in flight per batch; unset: adapts to the batch's rate share and PayLink's latency. */
     userConcurrency: z.number().int().min(1).max(ADAPTIVE_CONCURRENCY.max).optional(),
-    batchSize: z.number().int().min(1).max(100_000).default(DEFAULTS.batchSize),
+    batchSize: z.number().int().min(1).max(LIMITS.maxBatchSize).default(DEFAULTS.batchSize),
     /**
      * Users the deployment is sized for (optional). When set, synth fails unless every schedule
      * can load them at `requestRate` before its next run (lambdas/core/capacity.ts).

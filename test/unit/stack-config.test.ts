@@ -116,7 +116,7 @@ describe('one schema: the CLI refuses what synth refuses, in the same one line',
     [
       'minExpectedRows: null',
       { schedules: [DAILY], dataQuality: { minExpectedRows: null } },
-      'dataQuality.minExpectedRows: must be a whole number >= 0 (got null)',
+      'dataQuality.minExpectedRows: must be a whole number from 0 to 1000000000 (got null)',
     ],
     [
       'a schedule named local',
@@ -151,7 +151,7 @@ describe('one schema: the CLI refuses what synth refuses, in the same one line',
 
 describe('synth config errors name the key, the value and the accepted range', () => {
   it.each([
-    [{ requestRate: 0 }, 'paylink.requestRate: must be a number above 0 (got 0)'],
+    [{ requestRate: 0 }, 'paylink.requestRate: must be a number above 0 and at most 10000 (got 0)'],
     [{ userConcurrency: 513 }, 'paylink.userConcurrency: must be a whole number from 1 to 512 (got 513)'],
     [{ userConcurrency: 1.5 }, 'paylink.userConcurrency: must be a whole number from 1 to 512 (got 1.5)'],
     [{ batchSize: null }, 'paylink.batchSize: must be a whole number from 1 to 100000 (got null)'],
