@@ -75,10 +75,7 @@ export function required<T>(value: T | undefined, flag: string): T {
 }
 
 export function optionalRate(flag: string, raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0 || n > 1) throw new ConfigError(flag, 'must be a number from 0 to 1');
-  return n;
+  return raw === undefined ? undefined : numberFlag(flag, raw, { min: 0, max: 1, whole: false });
 }
 
 export function list(raw: string | undefined): string[] | undefined {
@@ -111,4 +108,60 @@ export function existingLakeFrom(cwd: string, dest: string): string {
     throw new ConfigError('--dest', `no lake at ${path} (the folder does not exist)`);
   }
   return path;
+}
+
+/** The values a numeric flag accepts. */
+export interface FlagRange {
+  readonly min: number;
+  readonly max: number;
+  /** Whole numbers only: no fraction is written (`--batch-size 2.5` is refused, not rounded). */
+  readonly whole: boolean;
+  /** `min` itself is refused (a rate above 0). */
+  readonly aboveMin?: boolean;
+  /** `max` itself is refused (a percentage below 100). */
+  readonly belowMax?: boolean;
+  /** The range in the flag's own words, when it has them (`a percentage from 0 to below 100`). */
+  readonly words?: string;
+}
+
+const WHOLE_DIGITS = /^\d+$/;
+const DECIMAL_DIGITS = /^(\d+(\.\d+)?|\.\d+)$/;
+
+/** A range in words: `a whole number from 1 to 512`, `a number above 0 and at most 10000`. */
+export function rangeWords(range: FlagRange): string {
+  if (range.words !== undefined) return range.words;
+  // No bound of its own: the largest integer a number holds exactly.
+  if (range.max === Number.MAX_SAFE_INTEGER)
+    return `${range.whole ? 'a whole number' : 'a number'}, ${range.min} or more`;
+  if (range.whole) return `a whole number from ${range.min} to ${range.max}`;
+  return range.aboveMin
+    ? `a number above ${range.min} and at most ${range.max}`
+    : `a number from ${range.min} to ${range.max}`;
+}
+
+/**
+ * A numeric flag's value, strictly: decimal digits only (a fraction only where the flag takes
+ * one), within its range. Number() alone would take `0x10` (16), `1e3`, `Infinity`, ` 5 ` and a
+ * 20-digit integer it cannot hold; every command's numeric flags go through here, so each is
+ * refused in one line naming the flag, its whole range and the value typed.
+ */
+export function numberFlag(flag: string, raw: string, range: FlagRange): number {
+  const n = (range.whole ? WHOLE_DIGITS : DECIMAL_DIGITS).test(raw) ? Number(raw) : Number.NaN;
+  const inRange =
+    Number.isFinite(n) &&
+    (range.aboveMin ? n > range.min : n >= range.min) &&
+    (range.belowMax ? n < range.max : n <= range.max) &&
+    (!range.whole || Number.isSafeInteger(n));
+  if (!inRange) throw new ConfigError(flag, `must be ${rangeWords(range)} (got '${raw}')`);
+  return n;
+}
+
+/** numberFlag, or `fallback` when the flag is not given. */
+export function optionalNumberFlag(
+  flag: string,
+  raw: string | undefined,
+  range: FlagRange,
+  fallback: number,
+): number {
+  return raw === undefined ? fallback : numberFlag(flag, raw, range);
 }

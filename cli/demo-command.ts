@@ -11,11 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '#adapters/open-store.ts';
 import { startWebhookServer } from '#adapters/webhook-server.ts';
-import { positiveInt } from '#core/config.ts';
 import { startSimulator } from '#simulator/server.ts';
 import { describeSendReport, sendWebhookEvents, simulatedEvent } from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { parseFlags } from './args.ts';
+import { optionalNumberFlag, parseFlags } from './args.ts';
 import { formatTable, openLakeQuery } from './duckdb-lake.ts';
 import type { Io } from './io.ts';
 import { executeLoad } from './load-command.ts';
@@ -72,7 +71,12 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
   const { values } = parseFlags(argv, { users: { type: 'string' }, dest: { type: 'string' } }, false, [
     'users',
   ]);
-  const userCount = positiveInt('--users', values.users, 300);
+  const userCount = optionalNumberFlag(
+    '--users',
+    values.users,
+    { min: 1, max: Number.MAX_SAFE_INTEGER, whole: true, words: 'a positive whole number' },
+    300,
+  );
   const dest = values.dest ?? join(io.cwd, 'lake');
   const sim = await startSimulator({
     seed: SEED,

@@ -35,8 +35,6 @@ import {
   configFileSchema,
   loaderSettings,
   parseOrThrow,
-  positiveInt,
-  positiveNumber,
   selectResources,
 } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
@@ -66,15 +64,26 @@ import {
 } from '#core/quality.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
+import { LOCAL_SCHEDULE } from '#core/schedule-config.ts';
 import { readJson } from '#core/store-json.ts';
 import { TASK_RETIREMENT } from '#core/task-retirement.ts';
 import { registeredTaskIds } from '#core/user-registry.ts';
 import { parseTaskIds, parseUsersList, usersText } from '#core/users.ts';
 import { createWaitMeter } from '#core/wait-meter.ts';
-import { destFrom, existingLakeFrom, list, parseFlags, pathFrom, required } from './args.ts';
+import {
+  destFrom,
+  existingLakeFrom,
+  list,
+  numberFlag,
+  optionalNumberFlag,
+  parseFlags,
+  pathFrom,
+  required,
+} from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
 import { dryRunReport, formatDryRun } from './dry-run.ts';
 import { failureReasons } from './failure-reasons.ts';
+import { BATCH_SIZE, CONCURRENCY, RATE_LIMIT } from './flag-ranges.ts';
 import type { Io } from './io.ts';
 import { committedFailedUsers, LoadNotFoundError } from './load-report.ts';
 import { Progress } from './progress.ts';
@@ -150,16 +159,14 @@ export interface LoadRequest {
   readonly quiet?: boolean;
 }
 
-/** A whole number of loads from 1 to TASK_RETIREMENT.maxRetireAfterMisses. */
+/** A whole number of loads from 1 to TASK_RETIREMENT.maxRetireAfterMisses (synth's retireTaskAfterMisses). */
 function retireAfter(flag: string, raw: string): number {
-  const n = Number(raw);
-  // One message for every value out of range (0, -1, 1.5, 5000): it states the whole range.
-  if (!Number.isInteger(n) || n < 1 || n > TASK_RETIREMENT.maxRetireAfterMisses)
-    throw new ConfigError(
-      flag,
-      `must be a whole number of loads from 1 to ${TASK_RETIREMENT.maxRetireAfterMisses}`,
-    );
-  return n;
+  return numberFlag(flag, raw, {
+    min: 1,
+    max: TASK_RETIREMENT.maxRetireAfterMisses,
+    whole: true,
+    words: `a whole number of loads from 1 to ${TASK_RETIREMENT.maxRetireAfterMisses}`,
+  });
 }
 
 export function parseLoadArgs(argv: readonly string[]): LoadRequest {
@@ -222,9 +229,9 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     ...(values.resume === undefined ? {} : { loadId: assertLoadId(values.resume), resume: true }),
     ...(values.concurrency === undefined
       ? {}
-      : { concurrency: positiveInt('--concurrency', values.concurrency, DEFAULTS.concurrency) }),
-    rateLimit: positiveNumber('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit),
-    batchSize: positiveInt('--batch-size', values['batch-size'], DEFAULTS.batchSize),
+      : { concurrency: numberFlag('--concurrency', values.concurrency, CONCURRENCY) }),
+    rateLimit: optionalNumberFlag('--rate-limit', values['rate-limit'], RATE_LIMIT, DEFAULTS.rateLimit),
+    batchSize: optionalNumberFlag('--batch-size', values['batch-size'], BATCH_SIZE, DEFAULTS.batchSize),
     ...(values['secret-id'] === undefined ? {} : { secretId: values['secret-id'] }),
     ...(values.config === undefined ? {} : { configFile: values.config }),
     ...(values['task-ids'] === undefined ? {} : { taskIdsFile: values['task-ids'] }),
@@ -805,11 +812,12 @@ async function holdChangedLock(
 }
 
 /**
- * The schedule of the CLI's loads: named in their reports, so the quality signals compare a
- * local load with local loads only (lambdas/core/quality.ts `seriesOf`), and the name
- * `load --users changed` advances in the lake (`_state/changed/local.json`).
+ * The schedule of the CLI's loads (core/schedule-config.ts, which refuses it as a deployed
+ * schedule's name): named in their reports, so the quality signals compare a local load with
+ * local loads only (lambdas/core/quality.ts `seriesOf`), and the name `load --users changed`
+ * advances in the lake (`_state/changed/local.json`).
  */
-export const LOCAL_SCHEDULE = 'local';
+export { LOCAL_SCHEDULE };
 
 async function usersOf(
   request: LoadRequest,

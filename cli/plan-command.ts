@@ -21,7 +21,8 @@ import {
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
 import { parseUsersList, usersText } from '#core/users.ts';
-import { parseFlags, pathFrom, required } from './args.ts';
+import { numberFlag, optionalNumberFlag, parseFlags, pathFrom, required } from './args.ts';
+import { BATCH_SIZE, RATE_LIMIT } from './flag-ranges.ts';
 import type { Io } from './io.ts';
 
 export const PLAN_USAGE = `paylink-loader plan --users <file|count> [options]
@@ -50,19 +51,25 @@ export const PLAN_USAGE = `paylink-loader plan --users <file|count> [options]
 
   Several schedules on one stack share its requestRate equally: give --rate-limit the share.`;
 
+// Strict decimal digits (args.ts numberFlag); bounds the plan itself checks (maxConcurrency's
+// Distributed Map limit, capacity.ts) are left to it, which says why.
 function positiveNumber(flag: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(flag, 'must be a positive number');
-  return n;
+  return optionalNumberFlag(
+    flag,
+    raw,
+    { min: 0, max: Number.MAX_SAFE_INTEGER, whole: false, aboveMin: true, words: 'a positive number' },
+    fallback,
+  );
 }
 
 function secondsOrUnset(flag: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n < 0)
-    throw new ConfigError(flag, 'must be a number of seconds (0 or more)');
-  return n;
+  return numberFlag(flag, raw, {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    whole: false,
+    words: 'a number of seconds (0 or more)',
+  });
 }
 
 /** How the commit is expected to merge: in its own invocation, or through the merge Map. */
@@ -73,18 +80,22 @@ function commitLine(merge: CommitMergePlan): string {
 }
 
 function positiveInt(flag: string, raw: string | undefined, fallback: number): number {
-  const n = positiveNumber(flag, raw, fallback);
-  if (!Number.isInteger(n)) throw new ConfigError(flag, 'must be a whole number');
-  return n;
+  return optionalNumberFlag(
+    flag,
+    raw,
+    { min: 1, max: Number.MAX_SAFE_INTEGER, whole: true, words: 'a positive whole number' },
+    fallback,
+  );
 }
 
 /** A whole number, 0 included (a stack without the receiver reserves none). */
 function wholeNumber(flag: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(n) || n < 0)
-    throw new ConfigError(flag, 'must be a whole number >= 0');
-  return n;
+  return optionalNumberFlag(
+    flag,
+    raw,
+    { min: 0, max: Number.MAX_SAFE_INTEGER, whole: true, words: 'a whole number >= 0' },
+    fallback,
+  );
 }
 
 /** A number-looking `--users` that is not a whole count >= 0: refused, never read as a file name. */
@@ -149,7 +160,12 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
     ],
   );
   const users = await countUsers(required(values.users, '--users'), io.cwd);
-  const requestRate = positiveNumber('--rate-limit', values['rate-limit'], DEFAULTS.rateLimit);
+  const requestRate = optionalNumberFlag(
+    '--rate-limit',
+    values['rate-limit'],
+    RATE_LIMIT,
+    DEFAULTS.rateLimit,
+  );
   const maxConcurrency = positiveInt('--concurrency', values.concurrency, STACK_DEFAULTS.maxConcurrency);
   const periodHours = positiveNumber('--period-hours', values['period-hours'], STACK_DEFAULTS.periodHours);
   const commitMergeSeconds = secondsOrUnset('--commit-merge-seconds', values['commit-merge-seconds']);
@@ -157,7 +173,7 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
     users,
     requestRate,
     maxConcurrency,
-    maxBatchSize: positiveInt('--batch-size', values['batch-size'], DEFAULTS.batchSize),
+    maxBatchSize: optionalNumberFlag('--batch-size', values['batch-size'], BATCH_SIZE, DEFAULTS.batchSize),
     requestsPerUser: positiveNumber(
       '--requests-per-user',
       values['requests-per-user'],

@@ -17,6 +17,8 @@ import {
   seriesFacts,
   seriesOf,
 } from '#core/quality.ts';
+import { MAX_EXPECTED_ROWS } from '#core/quality-config.ts';
+import { type FlagRange, optionalNumberFlag } from './args.ts';
 import { type StackQualityConfig, type StackQualityKey, stackQualitySettings } from './stack-config.ts';
 import { renderTable } from './summary.ts';
 
@@ -365,10 +367,15 @@ export const QUALITY_FLAGS = [
 ] as const satisfies readonly (keyof QualityFlagValues)[];
 
 /** A decimal number as a person types it: digits, at most one point (no sign, exponent or hex). */
-const DECIMAL = /^(\d{1,15}(\.\d{1,15})?|\.\d{1,15})$/;
 
 /** The most loads `--last` reports (each is compared with its own earlier loads). */
 export const MAX_LAST = 10_000;
+
+/**
+ * The longest run window: a schedule's period is at most 3.5 days (synth: its staleness alarm
+ * watches two periods, and CloudWatch watches 7 days at most), and a run ends within it.
+ */
+export const MAX_RUN_WINDOW_MINUTES = 3.5 * 24 * 60;
 
 /** The settings a flag or the stack's cdk.json can set: flag, cdk.json key, QualityOptions key. */
 const SETTINGS = [
@@ -417,36 +424,18 @@ function baseOptions(stack: StackQualityConfig | undefined): QualityOptions {
  * when a cdk.json gives them (`stack`), else the defaults.
  */
 export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualityConfig): QualityOptions {
-  const number = (
-    flag: string,
-    raw: string | undefined,
-    fallback: number,
-    ok: (n: number) => boolean,
-    rule: string,
-  ) => {
-    if (raw === undefined) return fallback;
-    // Plain decimals only: Number() also takes 0x10, 1e3 and 20-digit integers it cannot hold.
-    const n = DECIMAL.test(raw) ? Number(raw) : Number.NaN;
-    if (!Number.isFinite(n) || !ok(n)) throw new ConfigError(flag, `${rule} (got '${raw}')`);
-    return n;
-  };
+  // The strict parser of every command's numeric flags (args.ts): decimal digits, a range named.
+  const number = (flag: string, raw: string | undefined, fallback: number, range: FlagRange) =>
+    optionalNumberFlag(flag, raw, range, fallback);
   const d = baseOptions(stack);
   // What a value not typed is, in the error that names it.
   const fallback = stack === undefined ? 'default' : `from ${stack.file}`;
-  const int = (n: number) => Number.isInteger(n) && n >= 1;
-  const window = `must be a whole number from 1 to ${MAX_TRAILING_LOADS}`;
-  const trailingLoads = number(
-    '--trailing-loads',
-    values['trailing-loads'],
-    d.trailingLoads,
-    (n) => int(n) && n <= MAX_TRAILING_LOADS,
-    window,
-  );
+  const window: FlagRange = { min: 1, max: MAX_TRAILING_LOADS, whole: true };
+  const trailingLoads = number('--trailing-loads', values['trailing-loads'], d.trailingLoads, window);
   const minTrailingLoads = number(
     '--min-trailing-loads',
     values['min-trailing-loads'],
     d.minTrailingLoads,
-    (n) => int(n) && n <= MAX_TRAILING_LOADS,
     window,
   );
   // Never lowered silently: a median over fewer loads than asked for is the user's choice.
@@ -463,37 +452,29 @@ export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualit
   const windowMinutes = values['run-window-minutes'];
   return {
     ...d,
-    last: number(
-      '--last',
-      values.last,
-      d.last,
-      (n) => int(n) && n <= MAX_LAST,
-      `must be a whole number from 1 to ${MAX_LAST}`,
-    ),
+    last: number('--last', values.last, d.last, { min: 1, max: MAX_LAST, whole: true }),
     trailingLoads,
     minTrailingLoads,
-    quietFraction: number(
-      '--quiet-fraction',
-      values['quiet-fraction'],
-      d.quietFraction,
-      (n) => n > 0 && n <= 1,
-      'must be a number above 0 and at most 1',
-    ),
-    failedUserSharePercent: number(
-      '--failed-share',
-      values['failed-share'],
-      d.failedUserSharePercent,
+    quietFraction: number('--quiet-fraction', values['quiet-fraction'], d.quietFraction, {
+      min: 0,
+      max: 1,
+      whole: false,
+      aboveMin: true,
+    }),
+    failedUserSharePercent: number('--failed-share', values['failed-share'], d.failedUserSharePercent, {
       // Below 100, as cdk.json's failedUserSharePercent: the flag is a share above it, and no
       // share is above 100.
-      (n) => n >= 0 && n < 100,
-      'must be a percentage from 0 to below 100',
-    ),
+      min: 0,
+      max: 100,
+      belowMax: true,
+      whole: false,
+      words: 'a percentage from 0 to below 100',
+    }),
     minExpectedRows: number(
       '--min-expected-rows',
       values['min-expected-rows'],
       d.minExpectedRows ?? MIN_EXPECTED_ROWS,
-      (n) => Number.isInteger(n) && n >= 0,
-      'must be a whole number >= 0',
+      { min: 0, max: MAX_EXPECTED_ROWS, whole: true },
     ),
     ...(windowMinutes === undefined && stack !== undefined && Object.keys(stack.runWindows).length > 0
       ? { runWindowsBySchedule: stack.runWindows }
@@ -501,12 +482,12 @@ export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualit
     runWindowSeconds:
       windowMinutes === undefined
         ? undefined
-        : number(
-            '--run-window-minutes',
-            windowMinutes,
-            0,
-            (n) => n > 0,
-            'must be a positive number of minutes',
-          ) * 60,
+        : number('--run-window-minutes', windowMinutes, 0, {
+            min: 0,
+            max: MAX_RUN_WINDOW_MINUTES,
+            whole: false,
+            aboveMin: true,
+            words: `a number of minutes above 0 and at most ${MAX_RUN_WINDOW_MINUTES} (3.5 days, the longest schedule period)`,
+          }) * 60,
   };
 }

@@ -17,7 +17,8 @@ import {
   simulatedEvent,
 } from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { list, optionalRate, parseFlags } from './args.ts';
+import { list, numberFlag, optionalRate, parseFlags } from './args.ts';
+import { RATE_LIMIT } from './flag-ranges.ts';
 import type { Io } from './io.ts';
 
 export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
@@ -63,13 +64,12 @@ export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
 
 function int(flag: string, raw: string | undefined, min = 0, max?: number): number | undefined {
   if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || (max !== undefined && n > max))
-    throw new ConfigError(
-      flag,
-      max === undefined ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`,
-    );
-  return n;
+  return numberFlag(flag, raw, {
+    min,
+    max: max ?? Number.MAX_SAFE_INTEGER,
+    whole: true,
+    words: max === undefined ? `an integer >= ${min}` : `an integer from ${min} to ${max}`,
+  });
 }
 
 /** `--port`: 0 (any free port) to 65535, said whole whatever the value's fault. */
@@ -168,9 +168,10 @@ export function parseSimulateArgs(
       'changes',
     ],
   );
-  const rateLimit = values['rate-limit'] === undefined ? undefined : Number(values['rate-limit']);
-  if (rateLimit !== undefined && !(rateLimit > 0))
-    throw new ConfigError('--rate-limit', 'must be a positive number');
+  const rateLimit =
+    values['rate-limit'] === undefined
+      ? undefined
+      : numberFlag('--rate-limit', values['rate-limit'], RATE_LIMIT);
   const rateLimitWindow = values['rate-limit-window'];
   if (rateLimitWindow !== undefined) {
     if (rateLimitWindow !== 'bucket' && rateLimitWindow !== 'sliding')

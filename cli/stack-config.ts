@@ -8,8 +8,8 @@
  * the loader's resource overrides, a different document.
  */
 import { readFile } from 'node:fs/promises';
-import type { z } from 'zod';
-import { parseOrThrow } from '#core/config.ts';
+import { z } from 'zod';
+import { issueWords, parseOrThrow } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { QUALITY_DEFAULTS, type QualitySettings } from '#core/quality.ts';
 import { type DataQualityConfig, dataQualitySchema } from '#core/quality-config.ts';
@@ -137,7 +137,8 @@ export async function readStackQualityConfig(
       `has no context.${CONTEXT_KEY} object (the stack's config, docs/deploy.md)`,
     );
   }
-  const raw = (stack as Record<string, unknown>).dataQuality ?? {};
+  // Absent: the stack's defaults. null is refused, as synth refuses it (one schema).
+  const raw = (stack as Record<string, unknown>).dataQuality;
   const dataQuality = parseAs(dataQualitySchema, raw, `context.${CONTEXT_KEY}.dataQuality`, source);
   const set = raw !== null && typeof raw === 'object' ? Object.keys(raw) : [];
   return {
@@ -159,9 +160,11 @@ export async function readStackQualityConfig(
  *   schedule has no period.
  */
 function scheduleWindows(schedules: unknown, source: string): Record<string, number> {
-  if (!Array.isArray(schedules)) return {};
+  // Absent: no windows to judge; anything else but a list synth refuses too.
+  if (schedules === undefined) return {};
+  const list = parseAs(z.array(z.unknown()), schedules, `context.${CONTEXT_KEY}.schedules`, source);
   const out: Record<string, number> = {};
-  for (const [i, raw] of schedules.entries()) {
+  for (const [i, raw] of list.entries()) {
     const at = `context.${CONTEXT_KEY}.schedules[${i}]`;
     const schedule = parseAs(scheduleSchema, raw, at, source);
     // The schema accepted it: the expression parses.
@@ -176,16 +179,19 @@ function scheduleWindows(schedules: unknown, source: string): Record<string, num
 }
 
 /**
- * A part of the stack config parsed with synth's schema, its first issue in the schema's own
- * words as `cdk synth` reports the same key (infra/config.ts); an unknown key in parseOrThrow's,
+ * A part of the stack config parsed with synth's schema, its first issue in the words `cdk
+ * synth` reports the same key with (infra/config.ts, core/config.ts issueWords); an unknown key in parseOrThrow's,
  * which names the nearest known one.
  */
 function parseAs<T>(schema: z.ZodType<T>, raw: unknown, at: string, source: string): T {
-  const checked = schema.safeParse(raw);
+  const checked = schema.safeParse(raw, { reportInput: true });
   if (checked.success) return checked.data;
   const issue = checked.error.issues[0]!;
   if (issue.code !== 'unrecognized_keys')
-    throw new ConfigError(source, `${[at, ...issue.path.map(String)].join('.')}: ${issue.message}`);
+    throw new ConfigError(
+      source,
+      `${[at, ...issue.path.map(String)].join('.')}: ${issueWords(issue, schema)}`,
+    );
   try {
     return parseOrThrow(schema, raw, at);
   } catch (error) {

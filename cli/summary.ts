@@ -136,9 +136,13 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
   const widths = header.map((h, i) =>
     rows.reduce((w, r) => Math.max(w, displayWidth(r[i] ?? '')), displayWidth(h)),
   );
-  const numeric = header.map(
-    (_, i) => rows.length > 0 && rows.every((r) => /^[\d.,]+( [KMG]?i?B)?$/.test(r[i] ?? '')),
-  );
+  // A `-` (no value: a table not judged) neither makes a column text nor numeric, so a numbers
+  // column with one stays right-aligned, its `-` under the numbers' last digit.
+  const isNumber = (cell: string) => /^[\d.,]+( [KMG]?i?B)?$/.test(cell);
+  const numeric = header.map((_, i) => {
+    const cells = rows.map((r) => r[i] ?? '').filter((c) => c !== '-');
+    return cells.length > 0 && cells.every(isNumber);
+  });
   const fmt = (cells: readonly string[]) =>
     cells
       .map((c, i) => padDisplay(c, widths[i]!, numeric[i]))

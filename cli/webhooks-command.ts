@@ -7,7 +7,7 @@ import { openStore } from '#adapters/open-store.ts';
 import { startWebhookServer } from '#adapters/webhook-server.ts';
 import { ConfigError, CredentialsError } from '#core/errors.ts';
 import { WEBHOOK, type WebhookOutcome } from '#core/webhook.ts';
-import { destFrom, parseFlags, required } from './args.ts';
+import { destFrom, numberFlag, parseFlags, required } from './args.ts';
 import { assertWritableDestination } from './dest-folder.ts';
 import type { Io } from './io.ts';
 
@@ -34,10 +34,7 @@ export function outcomeLine(outcome: WebhookOutcome): string {
 
 function parsePort(raw: string | undefined): number {
   if (raw === undefined) return DEFAULT_WEBHOOKS_PORT;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError('--port', 'must be an integer from 0 to 65535');
-  return port;
+  return numberFlag('--port', raw, { min: 0, max: 65535, whole: true, words: 'an integer from 0 to 65535' });
 }
 
 export async function webhooksCommand(argv: readonly string[], io: Io): Promise<number> {

@@ -1,16 +1,16 @@
 /**
  * The stack's typed config, read once from the CDK context key `paylink` (cdk.json holds a
  * working example; `-c paylink='{...}'` overrides it). Every error is a ConfigError naming the
- * key (`paylink.schedules.0.expression`), never the value: a synth log must not leak ARNs or
- * e-mail addresses into CI output.
+ * key (`paylink.schedules.0.expression`) and the accepted range; a number, boolean or null value
+ * is named too, never a string: a synth log must not leak ARNs or e-mail addresses into CI output.
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { ADAPTIVE_CONCURRENCY } from '#core/adaptive-concurrency.ts';
 import { STACK_DEFAULTS } from '#core/capacity.ts';
-import { configFileSchema } from '#core/config.ts';
-import { DEFAULTS } from '#core/constants.ts';
+import { configFileSchema, issueWords } from '#core/config.ts';
+import { DEFAULTS, LIMITS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
 import { badLogLevel, type LogLevel, parseLogLevel } from '#core/log-level.ts';
 import { MERGE_BUDGET, mergeBudgetSeconds } from '#core/merge-fan-out.ts';
@@ -110,10 +110,10 @@ export const stackConfigSchema = z
       .default(DEFAULTS.baseUrl),
     schedules: z.array(scheduleSchema).min(1),
     /** Total PayLink requests/second of one run, shared by the concurrent batches. */
-    requestRate: z.number().positive().default(DEFAULTS.rateLimit),
+    requestRate: z.number().positive().max(LIMITS.maxRequestRate).default(DEFAULTS.rateLimit),
     /** Users in flight per batch; unset: adapts to the batch's rate share and PayLink's latency. */
     userConcurrency: z.number().int().min(1).max(ADAPTIVE_CONCURRENCY.max).optional(),
-    batchSize: z.number().int().min(1).max(100_000).default(DEFAULTS.batchSize),
+    batchSize: z.number().int().min(1).max(LIMITS.maxBatchSize).default(DEFAULTS.batchSize),
     /**
      * Users the deployment is sized for (optional). When set, synth fails unless every schedule
      * can load them at `requestRate` before its next run (lambdas/core/capacity.ts).
@@ -247,6 +247,8 @@ export const stackConfigSchema = z
           path: at('expectedPeriodHours'),
           message: 'only applies to cron(); rate() periods are derived',
         });
+      } else if (parsed.kind === 'cron' && !((schedule.expectedPeriodHours ?? 0) > 0)) {
+        // Refused by its own schema (must be above 0), whose issue comes first: no window to check.
       } else if (stalenessWindowSeconds(parsed, schedule.expectedPeriodHours) > MAX_ALARM_WINDOW_SECONDS) {
         ctx.addIssue({
           code: 'custom',
@@ -290,10 +292,11 @@ export function parseStackConfig(input: unknown): StackConfig {
     input !== null && typeof input === 'object' && !Array.isArray(input)
       ? { stackName: DEFAULT_STACK_NAME, bucket: { create: true }, secret: { create: true }, ...input }
       : input;
-  const result = stackConfigSchema.safeParse(withDefaults);
+  const result = stackConfigSchema.safeParse(withDefaults, { reportInput: true });
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    throw new ConfigError(keyOf(issue.path), issue.message);
+    // One line with the accepted range and the value (no strings: ARNs, e-mail addresses).
+    throw new ConfigError(keyOf(issue.path), issueWords(issue, stackConfigSchema));
   }
   const { bucket, secret, ...rest } = result.data;
   const kms = (arn: string | undefined) => (arn === undefined ? {} : { kmsKeyArn: arn });

@@ -26,6 +26,12 @@ export interface PayLinkEvent {
   readonly attempt: number;
   /** For `retry`: the wait before the next attempt. */
   readonly delayMs?: number;
+  /**
+   * For `request`: when the attempt was sent (epoch ms, the transport's clock). The event itself
+   * comes when the response does, possibly a minute later; per-minute counts of what was sent
+   * (what the rate limiter paces) take this time.
+   */
+  readonly sentAt?: number;
 }
 
 /** A 2xx body read into a value, or a reason to believe it was damaged in transit (retried). */
@@ -90,6 +96,7 @@ export function createTransport(deps: TransportDeps): Transport {
     timeoutMs: number,
   ): Promise<Attempt<T>> {
     counters.requests++;
+    const sentAt = deps.now().getTime();
     const outcome = await deps.send({
       method: call.method,
       url: call.url,
@@ -99,15 +106,15 @@ export function createTransport(deps: TransportDeps): Transport {
       maxBodyBytes: deps.policy.maxResponseBytes,
     });
     if (outcome.kind === 'too-large') {
-      emit({ type: 'request', endpoint: call.endpoint, status: outcome.status, attempt });
+      emit({ type: 'request', endpoint: call.endpoint, status: outcome.status, attempt, sentAt });
       throw new ResponseTooLargeError(call.endpoint, outcome.status, outcome.limitBytes);
     }
     if (outcome.kind !== 'response') {
-      emit({ type: 'request', endpoint: call.endpoint, attempt });
+      emit({ type: 'request', endpoint: call.endpoint, attempt, sentAt });
       return { ok: false, failure: outcome };
     }
     const { status, body } = outcome;
-    emit({ type: 'request', endpoint: call.endpoint, status, attempt });
+    emit({ type: 'request', endpoint: call.endpoint, status, attempt, sentAt });
     if (status >= 200 && status < 300) {
       const accepted = call.accept(body, status);
       if (accepted.ok) return accepted;

@@ -69,12 +69,12 @@ function keyOf(prefix: string, path: readonly PropertyKey[]): string {
 }
 
 /**
- * Parses with zod and rethrows the first issue as a ConfigError naming the key (no values), in
- * plain words (issueWords). An unknown key is named itself (`config.resourcez`, not `config`),
- * with the nearest valid key at that level when one is close.
+ * Parses with zod and rethrows the first issue as a ConfigError naming the key, in plain words
+ * with the accepted range and the value given (issueWords). An unknown key is named itself
+ * (`config.resourcez`, not `config`), with the nearest valid key at that level when one is close.
  */
 export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, prefix: string): T {
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) {
@@ -85,30 +85,92 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, prefix: st
       `unknown key${near === undefined ? '' : ` (did you mean "${near}"?)`}`,
     );
   }
-  throw new ConfigError(keyOf(prefix, issue.path) || prefix || 'config', issueWords(issue));
+  throw new ConfigError(keyOf(prefix, issue.path) || prefix || 'config', issueWords(issue, schema));
 }
 
+/** zod's own messages (`Too small: expected number to be >0`); a schema's own words are kept. */
+const ZOD_WORDS = /^(Invalid input|Too small|Too big|Invalid)\b/;
+
 /**
- * A zod issue in the words of a person editing a file or typing a flag: `must be at most
- * 65535`, not zod's `Too big: expected number to be <=65535`. Issues not listed keep zod's text.
+ * A zod issue in the words of a person editing a file: one line with the accepted range and the
+ * value given (`must be a whole number from 1 to 512 (got 0)`), never zod's `Too small: expected
+ * number to be >=1`. The range is read from the number schema at the issue's path, so a bound
+ * the issue does not mention (the maximum of a value too small) is named too. The schema's own
+ * message is kept when it has one. Strings are never echoed (a config holds ARNs and e-mail
+ * addresses a CI log must not show): numbers, booleans and null are.
+ *
+ * Parse with `{ reportInput: true }` for the value to be named.
  */
-export function issueWords(issue: z.core.$ZodIssue): string {
+export function issueWords(issue: z.core.$ZodIssue, schema?: z.ZodType): string {
+  const got = gotWords(issue);
+  if (!ZOD_WORDS.test(issue.message)) return `${issue.message}${got}`;
+  const target = schema === undefined ? undefined : schemaAt(schema, issue.path);
+  const range = target === undefined ? undefined : numberRange(target);
   const units = (origin: string) =>
     origin === 'string' ? ' characters' : origin === 'array' || origin === 'set' ? ' items' : '';
   switch (issue.code) {
     case 'too_big':
-      return `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${issue.maximum}${units(issue.origin)}`;
     case 'too_small':
-      return `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${issue.minimum}${units(issue.origin)}`;
+      if (range !== undefined && (issue.origin === 'number' || issue.origin === 'int'))
+        return `must be ${range}${got}`;
+      return issue.code === 'too_big'
+        ? `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${issue.maximum}${units(issue.origin)}${got}`
+        : `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${issue.minimum}${units(issue.origin)}${got}`;
     case 'invalid_type':
-      return `must be ${TYPE_WORDS[issue.expected] ?? `of type ${issue.expected}`}`;
+      if (range !== undefined && (issue.expected === 'number' || issue.expected === 'int'))
+        return `must be ${range}${got}`;
+      return `must be ${TYPE_WORDS[issue.expected] ?? `of type ${issue.expected}`}${got}`;
     case 'invalid_value':
-      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${got}`;
     case 'invalid_format':
       return issue.format === 'url' ? 'must be an absolute URL' : `must be a valid ${issue.format}`;
     default:
-      return issue.message;
+      return `${issue.message}${got}`;
   }
+}
+
+/** ` (got 0)`, ` (got null)`, ` (got a string)`; empty when the issue carries no input. */
+function gotWords(issue: z.core.$ZodIssue): string {
+  // A refinement's own message says what is wrong with the value (logLevel names it itself).
+  if (!('input' in issue) || issue.code === 'custom') return '';
+  const value = issue.input;
+  if (value === null) return ' (got null)';
+  if (typeof value === 'number' || typeof value === 'boolean') return ` (got ${String(value)})`;
+  // A string, list or object is only named by its kind, and only when the kind is what is wrong.
+  if (issue.code !== 'invalid_type') return '';
+  if (typeof value === 'string') return ' (got a string)';
+  if (Array.isArray(value)) return ' (got a list)';
+  if (typeof value === 'object') return ' (got an object)';
+  return '';
+}
+
+type Check = { check?: string; format?: string; value?: number; inclusive?: boolean };
+
+/**
+ * The accepted range of a number schema in words (`a whole number from 1 to 512`, `a number
+ * above 0`), from its checks; undefined for any other schema.
+ */
+function numberRange(schema: z.ZodType): string | undefined {
+  const d = schema._zod.def as unknown as { type: string; checks?: { _zod: { def: Check } }[] };
+  if (d.type !== 'number') return undefined;
+  let whole = false;
+  let lower: Check | undefined;
+  let upper: Check | undefined;
+  for (const c of (d.checks ?? []).map((check) => check._zod.def)) {
+    if (c.check === 'number_format' && (c.format === 'safeint' || c.format === 'int32')) whole = true;
+    if (c.check === 'greater_than') lower = c;
+    if (c.check === 'less_than') upper = c;
+  }
+  const noun = whole ? 'a whole number' : 'a number';
+  if (lower !== undefined && upper !== undefined) {
+    if (lower.inclusive && upper.inclusive) return `${noun} from ${lower.value} to ${upper.value}`;
+    return `${noun} ${lower.inclusive ? 'from' : 'above'} ${lower.value} and ${upper.inclusive ? 'at most' : 'below'} ${upper.value}`;
+  }
+  if (lower !== undefined)
+    return lower.inclusive ? `${noun}, ${lower.value} or more` : `${noun} above ${lower.value}`;
+  if (upper !== undefined)
+    return upper.inclusive ? `${noun}, at most ${upper.value}` : `${noun} below ${upper.value}`;
+  return noun;
 }
 
 const TYPE_WORDS: Record<string, string> = {
@@ -120,6 +182,35 @@ const TYPE_WORDS: Record<string, string> = {
   array: 'a list ([...])',
   record: 'an object ({...})',
 };
+
+type SchemaDef = {
+  type: string;
+  innerType?: z.ZodType;
+  valueType?: z.ZodType;
+  element?: z.ZodType;
+  shape?: Record<string, z.ZodType>;
+};
+const defOf = (s: z.ZodType) => s._zod.def as unknown as SchemaDef;
+
+/** A schema through its optional, default and prefault wrappers. */
+function unwrapSchema(s: z.ZodType | undefined): z.ZodType | undefined {
+  let current = s;
+  while (current !== undefined && defOf(current).innerType !== undefined) current = defOf(current).innerType;
+  return current;
+}
+
+/** The schema of the value at `path` (object keys, list indexes, record values), unwrapped. */
+function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | undefined {
+  let current = unwrapSchema(schema);
+  for (const segment of path) {
+    if (current === undefined) return undefined;
+    const d = defOf(current);
+    current = unwrapSchema(
+      d.type === 'record' ? d.valueType : d.type === 'array' ? d.element : d.shape?.[String(segment)],
+    );
+  }
+  return current;
+}
 
 /** The keys an object schema accepts at `path` (through optional, default and record values). */
 function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {

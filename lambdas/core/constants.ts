@@ -2,6 +2,20 @@
  * Defaults and limits, in one documented place. Config may override the ones marked
  * "default"; the others are properties of the lake format and never change.
  */
+/**
+ * Ranges shared by the stack's config (infra/config.ts) and the CLI's flags (cli/flag-ranges.ts),
+ * so `load --batch-size` accepts what `batchSize` does.
+ */
+export const LIMITS = {
+  /** Users per batch: one Lambda invocation's worth. */
+  maxBatchSize: 100_000,
+  /**
+   * Requests/second of one run. Far above any PayLink quota we know of (20/s is the default);
+   * a larger value is a typo, and would make the limiter's refill interval sub-0.1 ms.
+   */
+  maxRequestRate: 10_000,
+} as const;
+
 export const DEFAULTS = {
   /** PayLink sandbox; production is https://api.atomicfi.com. */
   baseUrl: 'https://sandbox-api.atomicfi.com',

@@ -6,6 +6,12 @@
 import { z } from 'zod';
 import { MAX_TRAILING_LOADS, MIN_EXPECTED_ROWS, QUALITY_DEFAULTS } from './quality.ts';
 
+/**
+ * The most rows a table may be expected to have before it is judged: a bound on typos (a
+ * 20-digit value), far above any load's rows.
+ */
+export const MAX_EXPECTED_ROWS = 1_000_000_000;
+
 /** Data-quality alarms (lambdas/core/quality.ts defines each signal; docs/operations.md). */
 export const dataQualitySchema = z
   .object({
@@ -41,9 +47,10 @@ export const dataQualitySchema = z
       .default(QUALITY_DEFAULTS.minTrailingLoads),
     /** A table is judged only when at least this many rows were expected of the load. */
     minExpectedRows: z
-      .number({ error: 'must be a whole number >= 0' })
-      .int('must be a whole number >= 0')
-      .min(0, 'must be a whole number >= 0')
+      .number({ error: `must be a whole number from 0 to ${MAX_EXPECTED_ROWS}` })
+      .int(`must be a whole number from 0 to ${MAX_EXPECTED_ROWS}`)
+      .min(0, `must be a whole number from 0 to ${MAX_EXPECTED_ROWS}`)
+      .max(MAX_EXPECTED_ROWS, `must be a whole number from 0 to ${MAX_EXPECTED_ROWS}`)
       .default(MIN_EXPECTED_ROWS),
     /** Alarm when a load disables a resource (endpoint finding). */
     endpointUnavailable: z.boolean({ error: 'must be true or false' }).default(true),

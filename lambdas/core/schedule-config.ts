@@ -5,9 +5,15 @@
  * refuse the same schedules in the same words.
  */
 import { z } from 'zod';
-import { parseScheduleExpression } from './schedule-expression.ts';
+import { scheduleExpressionProblem } from './schedule-expression.ts';
 
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/**
+ * The schedule `paylink-loader load` records its loads under: a deployed schedule of that name
+ * would share its trailing loads, its quality judgement and its `changed` lock with local loads.
+ */
+export const LOCAL_SCHEDULE = 'local';
 
 function isTimeZone(zone: string): boolean {
   try {
@@ -20,13 +26,17 @@ function isTimeZone(zone: string): boolean {
 
 export const scheduleSchema = z
   .object({
-    name: z.string().regex(KEBAB, 'must be kebab-case: a-z, 0-9 and single dashes, starting with a letter'),
-    expression: z
+    name: z
       .string()
+      .regex(KEBAB, 'must be kebab-case: a-z, 0-9 and single dashes, starting with a letter')
       .refine(
-        (e) => parseScheduleExpression(e) !== undefined,
-        'must be rate(<n> <unit>) or cron(<6 fields>)',
+        (n) => n !== LOCAL_SCHEDULE,
+        `must not be '${LOCAL_SCHEDULE}': it is the schedule paylink-loader load records its loads under`,
       ),
+    expression: z.string().superRefine((e, ctx) => {
+      const problem = scheduleExpressionProblem(e);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    }),
     timezone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/London').optional(),
     resources: z.array(z.string()).min(1).optional(),
     /**

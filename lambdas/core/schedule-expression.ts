@@ -19,6 +19,30 @@ export type ScheduleExpression =
 
 /** Parses a recurring expression; undefined when Scheduler would reject it (or it is one-time `at()`). */
 export function parseScheduleExpression(expression: string): ScheduleExpression | undefined {
+  return scheduleExpressionProblem(expression) === undefined ? parseValid(expression) : undefined;
+}
+
+/**
+ * Why Scheduler would refuse the expression, in the words a config error gives; undefined when
+ * it is a recurring expression Scheduler accepts.
+ */
+export function scheduleExpressionProblem(expression: string): string | undefined {
+  if (parseValid(expression) !== undefined) return undefined;
+  const cron = CRON.exec(expression);
+  if (cron !== null) {
+    const fields = cron[1]!.split(' ');
+    if (fields.length !== 6)
+      return `must be cron(<6 fields>): minutes hours day-of-month month day-of-week year (it has ${fields.length})`;
+    if (!fields.every((f) => CRON_FIELD.test(f)))
+      return 'must be cron(<6 fields>) of digits, letters and * ? , / # - (single spaces between fields)';
+    return 'must have ? in day-of-month or day-of-week (EventBridge Scheduler cron: cron(0 3 * * ? *))';
+  }
+  if (expression.startsWith('rate('))
+    return 'must be rate(<n> <unit>): n from 1, unit minute(s), hour(s) or day(s), singular only for 1 (rate(1 day), rate(2 days))';
+  return 'must be rate(<n> <unit>) or cron(<6 fields>)';
+}
+
+function parseValid(expression: string): ScheduleExpression | undefined {
   const rate = RATE.exec(expression);
   if (rate) {
     const value = Number(rate[1]);

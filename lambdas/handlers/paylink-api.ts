@@ -6,6 +6,7 @@ import type { PayLinkApi } from '#core/ports.ts';
 import type { RateLimiter } from '#core/rate-limiter.ts';
 import type { RequestMinutes } from '#core/request-minutes.ts';
 import { createWaitMeter, type WaitMeter } from '#core/wait-meter.ts';
+import { countRequestEvent } from './request-metrics.ts';
 import { handlerConfig } from './runtime.ts';
 
 /**
@@ -36,13 +37,7 @@ export async function payLinkApi(
     ...(minutes === undefined
       ? {}
       : {
-          onEvent: (event) => {
-            const at = Date.now();
-            if (event.type === 'retry') minutes.count('retries', at);
-            if (event.type !== 'request') return;
-            minutes.count('sent', at);
-            if (event.status === 429) minutes.count('rateLimited', at);
-          },
+          onEvent: (event) => countRequestEvent(minutes, event),
         }),
   });
   return { api, limiter, backoff };

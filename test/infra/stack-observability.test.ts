@@ -169,27 +169,29 @@ describe('data-quality alarms', () => {
       return 'accepted';
     };
     expect(message({ trailingLoads: 51 })).toBe(
-      'paylink.dataQuality.trailingLoads: must be a whole number from 1 to 50',
+      'paylink.dataQuality.trailingLoads: must be a whole number from 1 to 50 (got 51)',
     );
     expect(message({ trailingLoads: 2.5 })).toBe(
-      'paylink.dataQuality.trailingLoads: must be a whole number from 1 to 50',
+      'paylink.dataQuality.trailingLoads: must be a whole number from 1 to 50 (got 2.5)',
     );
     expect(message({ quietFeedFraction: 1.5 })).toBe(
-      'paylink.dataQuality.quietFeedFraction: must be a number above 0 and at most 1',
+      'paylink.dataQuality.quietFeedFraction: must be a number above 0 and at most 1 (got 1.5)',
     );
     expect(message({ failedUserSharePercent: '5' })).toBe(
-      'paylink.dataQuality.failedUserSharePercent: must be a percentage from 0 to below 100',
+      'paylink.dataQuality.failedUserSharePercent: must be a percentage from 0 to below 100 (got a string)',
     );
     // The alarm fires above the threshold: 100 could never fire.
     expect(message({ failedUserSharePercent: 100 })).toBe(
-      'paylink.dataQuality.failedUserSharePercent: must be a percentage from 0 to below 100',
+      'paylink.dataQuality.failedUserSharePercent: must be a percentage from 0 to below 100 (got 100)',
     );
-    expect(message({ quietFeed: 'no' })).toBe('paylink.dataQuality.quietFeed: must be true or false');
+    expect(message({ quietFeed: 'no' })).toBe(
+      'paylink.dataQuality.quietFeed: must be true or false (got a string)',
+    );
     expect(message({ endpointUnavailable: 'yes' })).toBe(
-      'paylink.dataQuality.endpointUnavailable: must be true or false',
+      'paylink.dataQuality.endpointUnavailable: must be true or false (got a string)',
     );
     expect(message({ runOutsideWindow: 1 })).toBe(
-      'paylink.dataQuality.runOutsideWindow: must be true or false',
+      'paylink.dataQuality.runOutsideWindow: must be true or false (got 1)',
     );
   });
 });

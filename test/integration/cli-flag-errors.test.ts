@@ -38,7 +38,27 @@ describe('load flags', () => {
     [['--load-id', 'a/b'], '--load-id: must be 1-64 characters of letters, digits'],
     [['--resume', 'a b'], '--resume: must be 1-64 characters of letters, digits'],
     [['--resources', 'bogus'], "--resources: unknown resource 'bogus'; known: accounts"],
-    [['--concurrency', '-1'], '--concurrency: must be a positive integer'],
+    [['--concurrency', '-1'], "--concurrency: must be a whole number from 1 to 512 (got '-1')"],
+    // Number() alone took these: 0x10 as 16, 1e3 as 1000, a 20-digit count as 1e20.
+    [
+      ['--rate-limit', '0x10'],
+      "--rate-limit: must be a number of requests per second above 0 and at most 10000 (got '0x10')",
+    ],
+    [
+      ['--rate-limit', '1e9'],
+      "--rate-limit: must be a number of requests per second above 0 and at most 10000 (got '1e9')",
+    ],
+    [
+      ['--rate-limit', '10001'],
+      "--rate-limit: must be a number of requests per second above 0 and at most 10000 (got '10001')",
+    ],
+    [['--batch-size', '1e3'], "--batch-size: must be a whole number from 1 to 100000 (got '1e3')"],
+    [['--batch-size', '2.5'], "--batch-size: must be a whole number from 1 to 100000 (got '2.5')"],
+    [
+      ['--concurrency', '99999999999999999999'],
+      "--concurrency: must be a whole number from 1 to 512 (got '99999999999999999999')",
+    ],
+    [['--concurrency', '513'], "--concurrency: must be a whole number from 1 to 512 (got '513')"],
     [['--retire-task-after', '-1'], '--retire-task-after: must be a whole number of loads from 1 to 1000'],
     [['--retire-task-after', '0'], '--retire-task-after: must be a whole number of loads from 1 to 1000'],
     [['--dest', '-1'], "--dest: '-1' is negative, and --dest takes no negative value"],
@@ -71,7 +91,7 @@ describe('load flags', () => {
   it('a bad value in the --config file names the file and the key, in plain words', async () => {
     const config = await scratch.json('bad-value.json', { baseUrl: 'ftp://x', http: { attempts: 99 } });
     expect(await refusedLoad(['--config', config])).toContain(
-      `error: --config ${config}: http.attempts: must be at most 20.`,
+      `error: --config ${config}: http.attempts: must be a whole number from 1 to 20 (got 99).`,
     );
     // The file's base URL, not overridden by --base-url.
     const url = await scratch.json('bad-url.json', { baseUrl: 'ftp://x' });
@@ -86,7 +106,7 @@ describe('other commands', () => {
     for (const port of ['70000', '-1']) {
       const run = await runCli(['simulate', '--port', port]);
       expect(run.code).toBe(1);
-      expect(run.stderr).toBe('error: --port: must be an integer from 0 to 65535.\n');
+      expect(run.stderr).toBe(`error: --port: must be an integer from 0 to 65535 (got '${port}').\n`);
     }
   });
 
@@ -100,7 +120,28 @@ describe('other commands', () => {
   // a valid --failed-share, so "must be a positive number" was wrong for it.
   it.each([
     [['status', '--failed-share', '-1'], '--failed-share: must be a percentage from 0 to below 100'],
-    [['status', '--min-expected-rows', '-1'], '--min-expected-rows: must be a whole number >= 0'],
+    [
+      ['status', '--min-expected-rows', '-1'],
+      '--min-expected-rows: must be a whole number from 0 to 1000000000',
+    ],
+    [
+      ['status', '--min-expected-rows', '99999999999999999999'],
+      "--min-expected-rows: must be a whole number from 0 to 1000000000 (got '99999999999999999999')",
+    ],
+    [
+      ['status', '--run-window-minutes', '99999999999999999999'],
+      "--run-window-minutes: must be a number of minutes above 0 and at most 5040 (3.5 days, the longest schedule period) (got '99999999999999999999')",
+    ],
+    [
+      ['plan', '--users', '10', '--rate-limit', '1e3'],
+      "--rate-limit: must be a number of requests per second above 0 and at most 10000 (got '1e3')",
+    ],
+    [
+      ['plan', '--users', '10', '--concurrency', '0x10'],
+      "--concurrency: must be a positive whole number (got '0x10')",
+    ],
+    [['simulate', '--users', '1e3'], "--users: must be an integer >= 1 (got '1e3')"],
+    [['simulate', '--fault-429', '0x1'], "--fault-429: must be a number from 0 to 1 (got '0x1')"],
     [['status', '--quiet-fraction', '-0.5'], '--quiet-fraction: must be a number above 0 and at most 1'],
     [['status', '--last', '-2'], '--last: must be a whole number from 1 to 10000'],
     [

@@ -99,7 +99,9 @@ describe('paylink-loader plan', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('--users: is neither a number nor a readable file');
     const rate = await runCli(['plan', '--users', '10', '--rate-limit', '0']);
-    expect(rate.stderr).toContain('--rate-limit: must be a positive number');
+    expect(rate.stderr).toContain(
+      "--rate-limit: must be a number of requests per second above 0 and at most 10000 (got '0')",
+    );
   });
 
   it('refuses a negative or fractional user count, however it is written, saying what --users takes', async () => {

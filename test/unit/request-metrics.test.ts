@@ -4,10 +4,17 @@
  * clock and the interval faked.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createTransport } from '#adapters/paylink-transport.ts';
+import { DEFAULTS } from '#core/constants.ts';
 import { METRIC } from '#core/load-metrics.ts';
+import type { RateLimiter } from '#core/rate-limiter.ts';
 import { RequestMinutes } from '#core/request-minutes.ts';
 import { observe } from '#handlers/observability.ts';
-import { publishRequestMinutes, REQUEST_METRICS_EVERY_MS } from '#handlers/request-metrics.ts';
+import {
+  countRequestEvent,
+  publishRequestMinutes,
+  REQUEST_METRICS_EVERY_MS,
+} from '#handlers/request-metrics.ts';
 import { emfRecords } from '#test/helpers/log-lines.ts';
 
 let written: string[];
@@ -74,5 +81,42 @@ describe("a batch's request counters", () => {
     vi.advanceTimersByTime(5 * REQUEST_METRICS_EVERY_MS);
     publishing.stop();
     expect(published()).toEqual([]);
+  });
+
+  it('count an attempt in the minute it was sent, its 429 and retry in the minute they happen', async () => {
+    const obs = observe('load-batch', { loadId: '1796000000.000000', batch: 0, schedule: 'daily' });
+    const minutes = new RequestMinutes();
+    const publishing = publishRequestMinutes(minutes, obs.emit);
+    let sends = 0;
+    const transport = createTransport({
+      // Sent at 03:00:05, answered at 03:01:15 (a slow 429), then sent again at once, answered 200.
+      send: async () => {
+        sends += 1;
+        if (sends === 1) {
+          vi.setSystemTime(Date.parse('2026-12-01T03:01:15.000Z'));
+          return { kind: 'response', status: 429, retryAfter: null, body: '' };
+        }
+        return { kind: 'response', status: 200, retryAfter: null, body: '{}' };
+      },
+      policy: { ...DEFAULTS.http },
+      rateLimiter: { acquire: async () => {} } as unknown as RateLimiter,
+      now: () => new Date(Date.now()),
+      random: () => 0,
+      sleep: async () => {},
+      onEvent: (event) => countRequestEvent(minutes, event),
+    });
+    await transport.request({
+      endpoint: '/test',
+      method: 'GET',
+      url: 'http://127.0.0.1:9/test',
+      headers: {},
+      accept: () => ({ ok: true, value: 'done' }),
+      reject: (status) => new Error(`status ${status}`),
+    });
+    publishing.stop();
+    expect(published()).toEqual([
+      { minute: '2026-12-01T03:00:00.000Z', sent: 1, retries: 0, rateLimited: 0 },
+      { minute: '2026-12-01T03:01:00.000Z', sent: 1, retries: 1, rateLimited: 1 },
+    ]);
   });
 });

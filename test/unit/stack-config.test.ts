@@ -75,3 +75,90 @@ describe('the stack config as the CLI reads it', () => {
     expect(Object.keys(config!.runWindows)).toEqual(['daily', 'quarter-hourly']);
   });
 });
+
+async function cliErrorFor(paylink: Record<string, unknown>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'stack-config-'));
+  const file = join(dir, 'cdk.json');
+  await writeFile(file, JSON.stringify({ context: { paylink: { stackName: 'Lake', ...paylink } } }));
+  const error = await readStackQualityConfig(dir, file).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  return (error as ConfigError).message;
+}
+
+function synthErrorFor(paylink: Record<string, unknown>): string {
+  try {
+    parseStackConfig(paylink);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error('synth accepted the config');
+}
+
+const DAILY = { name: 'daily', expression: 'rate(1 day)' };
+
+describe('one schema: the CLI refuses what synth refuses, in the same one line', () => {
+  it.each([
+    [
+      'dataQuality: null',
+      { schedules: [DAILY], dataQuality: null },
+      'dataQuality: must be an object ({...}) (got null)',
+    ],
+    ['schedules: null', { schedules: null }, 'schedules: must be a list ([...]) (got null)'],
+    [
+      'trailingLoads: 0',
+      { schedules: [DAILY], dataQuality: { trailingLoads: 0 } },
+      'dataQuality.trailingLoads: must be a whole number from 1 to 50 (got 0)',
+    ],
+    [
+      'minExpectedRows: null',
+      { schedules: [DAILY], dataQuality: { minExpectedRows: null } },
+      'dataQuality.minExpectedRows: must be a whole number from 0 to 1000000000 (got null)',
+    ],
+    [
+      'a schedule named local',
+      { schedules: [{ name: 'local', expression: 'rate(1 day)' }] },
+      "schedules.0.name: must not be 'local': it is the schedule paylink-loader load records its loads under",
+    ],
+    [
+      'expectedPeriodHours: 0',
+      { schedules: [{ name: 'daily', expression: 'cron(0 3 * * ? *)', expectedPeriodHours: 0 }] },
+      'schedules.0.expectedPeriodHours: must be a number above 0 (got 0)',
+    ],
+    [
+      'a 6-field cron without ?',
+      { schedules: [{ name: 'daily', expression: 'cron(0 3 * * * *)', expectedPeriodHours: 24 }] },
+      'schedules.0.expression: must have ? in day-of-month or day-of-week (EventBridge Scheduler cron: cron(0 3 * * ? *))',
+    ],
+    [
+      'a 5-field cron',
+      { schedules: [{ name: 'daily', expression: 'cron(0 3 * * ?)', expectedPeriodHours: 24 }] },
+      'schedules.0.expression: must be cron(<6 fields>): minutes hours day-of-month month day-of-week year (it has 5)',
+    ],
+  ])('%s', async (_what, paylink, words) => {
+    const synth = synthErrorFor(paylink);
+    // synth: `paylink.<key>: <words>`; the CLI: `--stack-config <file>: context.paylink.<key, [i]>: <words>`.
+    expect(synth).toBe(`paylink.${words}`);
+    const [key, ...rest] = words.split(': ');
+    const cliKey = key!.replace(/\.(\d+)\./g, '[$1].');
+    expect(await cliErrorFor(paylink)).toContain(`context.paylink.${cliKey}: ${rest.join(': ')}`);
+    expect(synth).not.toContain('\n');
+  });
+});
+
+describe('synth config errors name the key, the value and the accepted range', () => {
+  it.each([
+    [{ requestRate: 0 }, 'paylink.requestRate: must be a number above 0 and at most 10000 (got 0)'],
+    [{ userConcurrency: 513 }, 'paylink.userConcurrency: must be a whole number from 1 to 512 (got 513)'],
+    [{ userConcurrency: 1.5 }, 'paylink.userConcurrency: must be a whole number from 1 to 512 (got 1.5)'],
+    [{ batchSize: null }, 'paylink.batchSize: must be a whole number from 1 to 100000 (got null)'],
+    [{ commitMergeSeconds: 901 }, 'paylink.commitMergeSeconds: must be a number from 0 to 900 (got 901)'],
+    [{ expectedUsers: -1 }, 'paylink.expectedUsers: must be a whole number, 0 or more (got -1)'],
+    [{ tracing: 'yes' }, 'paylink.tracing: must be true or false (got a string)'],
+  ])('%j', (extra, message) => {
+    expect(synthErrorFor({ schedules: [DAILY], ...extra })).toBe(message);
+  });
+});

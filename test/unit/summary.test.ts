@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeChanges, formatSummary, type LoadSummary, summarize } from '#cli/summary.ts';
+import { describeChanges, formatSummary, type LoadSummary, renderTable, summarize } from '#cli/summary.ts';
 import type { LoadMarker } from '#core/commit.ts';
 
 const base: LoadSummary = {
@@ -125,5 +125,25 @@ describe('the load summary', () => {
     expect(formatSummary(summary)).toContain(`Webhook events set aside (1;`);
     expect(formatSummary(summary)).toContain(`lake ${key}: not valid JSON`);
     expect(formatSummary(base)).not.toContain('set aside');
+  });
+});
+
+describe('renderTable', () => {
+  it('keeps a numbers column right-aligned when a row has no value (-)', () => {
+    const text = renderTable(
+      ['table', 'trailing_median', 'ratio'],
+      [
+        ['accounts', '120', '0.98'],
+        ['orders', '-', '-'],
+        ['bills', '7', '1'],
+      ],
+    );
+    expect(text.split('\n')).toEqual([
+      'table     trailing_median  ratio',
+      '--------  ---------------  -----',
+      'accounts              120   0.98',
+      'orders                  -      -',
+      'bills                   7      1',
+    ]);
   });
 });

@@ -1,0 +1,22 @@
+/**
+ * The ranges of the CLI's numeric flags, each the range the stack's config accepts for the same
+ * setting (infra/config.ts), so a value `load` takes is one a deployed schedule takes too.
+ */
+import { ADAPTIVE_CONCURRENCY } from '#core/adaptive-concurrency.ts';
+import { LIMITS } from '#core/constants.ts';
+import type { FlagRange } from './args.ts';
+
+/** Users in flight: synth's userConcurrency. */
+export const CONCURRENCY: FlagRange = { min: 1, max: ADAPTIVE_CONCURRENCY.max, whole: true };
+
+/** Requests/second: synth's requestRate. */
+export const RATE_LIMIT: FlagRange = {
+  min: 0,
+  max: LIMITS.maxRequestRate,
+  whole: false,
+  aboveMin: true,
+  words: `a number of requests per second above 0 and at most ${LIMITS.maxRequestRate}`,
+};
+
+/** Users per batch: synth's batchSize. */
+export const BATCH_SIZE: FlagRange = { min: 1, max: LIMITS.maxBatchSize, whole: true };
