@@ -62,7 +62,7 @@ export interface InProcessApiOptions {
    * Reshapes each user's world before it is served (a test serving fewer rows per user than the
    * world draws, to keep a many-user load cheap); undefined: the world as drawn.
    */
-  readonly shape?: (data: UserData) => UserData;
+  readonly shape?: (data: UserData, identifier: string) => UserData;
 }
 
 export function createInProcessApi(seed: Seed, options: InProcessApiOptions = {}): InProcessApi {
@@ -86,7 +86,7 @@ export function createInProcessApi(seed: Seed, options: InProcessApiOptions = {}
       const started = performance.now();
       requests++;
       const drawn = userData(seed, identifier);
-      const data = options.shape === undefined ? drawn : options.shape(drawn);
+      const data = options.shape === undefined ? drawn : options.shape(drawn, identifier);
       sourceMs += performance.now() - started;
       return {
         async getJson(request) {
