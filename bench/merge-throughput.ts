@@ -9,14 +9,25 @@
  * 4 partitions at once) on a second copy of the staging.
  *
  *   node --import tsx bench/merge-throughput.ts [--users 2000] [--batch-size 100] [--no-save]
+ *   node --import tsx bench/merge-throughput.ts --rss [--users 10000] [--batch-size 500] [--wide-fields 40]
  *
  * Figures: staged rows and bytes merged, seconds, rows/s and MB/s (10^6 bytes of staged
  * Parquet), for all partitions together and for the slowest partition per row.
  * Results: bench/results/merge-throughput.md.
+ *
+ * `--rss`: the commit's memory instead of its rate. The load is staged twice (the world's narrow
+ * rows, then every record with `--wide-fields` more 64-character fields), and each staging is
+ * committed by a child process started with the commit Lambda's NODE_OPTIONS (lambdaNodeOptions:
+ * the heap limits of lambdas/core/heap-budget.ts for its memory; Node gives them to the encoding
+ * worker too) and the Lambda's worker writer, merging 4 partitions at once as the commit does.
+ * The child's peak RSS is the kernel's high-water mark (`process.resourceUsage().maxRSS`), so no
+ * sampling can miss it; staging runs in this process and is not counted.
  */
+import { fork } from 'node:child_process';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
@@ -30,6 +41,7 @@ import type { MergedGroup } from '#core/merge-parts.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
+import { FUNCTION_DEFAULTS } from '#infra/constants.ts';
 import { markdownTable } from './lib/format.ts';
 import { describeMachine, recordRun } from './lib/history.ts';
 import { createInProcessApi } from './lib/in-process-api.ts';
@@ -47,10 +59,13 @@ interface Figures {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === '--rss-child') return rssChild(process.argv[3]!, process.argv[4]!);
   const { values } = parseArgs({
     options: {
       users: { type: 'string', default: '2000' },
       'batch-size': { type: 'string', default: '100' },
+      rss: { type: 'boolean', default: false },
+      'wide-fields': { type: 'string', default: '40' },
       'no-save': { type: 'boolean', default: false },
     },
   });
@@ -58,6 +73,7 @@ async function main(): Promise<void> {
   const batchSize = Number(values['batch-size']);
   if (!Number.isInteger(users) || users < 1 || !Number.isInteger(batchSize) || batchSize < 1)
     throw new Error('--users and --batch-size must be positive integers');
+  if (values.rss) return rssMain(users, batchSize, Number(values['wide-fields']), !values['no-save']);
   const machine = describeMachine();
   const startedAt = new Date();
   const root = await mkdtemp(path.join(tmpdir(), 'paylink-merge-bench-'));
@@ -214,6 +230,167 @@ async function taskSize(store: ObjectStore, item: MergeItem): Promise<{ rows: nu
     rows: task?.inputs.reduce((n, f) => n + f.rows, 0) ?? 0,
     bytes: task?.inputs.reduce((n, f) => n + f.bytes, 0) ?? 0,
   };
+}
+
+const SELF = fileURLToPath(import.meta.url);
+
+/** Stages `users` in batches of `batchSize` into a new local lake and stops before the commit. */
+async function stage(
+  dest: string,
+  users: number,
+  batchSize: number,
+  wideFields: number,
+  startedAt: Date,
+): Promise<{ loadId: string; seconds: number }> {
+  const loadId = loadIdFromTime(startedAt);
+  const started = performance.now();
+  await runLoad(
+    {
+      loadId,
+      startedAt,
+      users: [...userIdentifiers('paylink', users)].map((identifier) => ({ identifier })),
+      resources: selectResources(loaderSettings().catalog),
+      batchSize,
+      concurrency: DEFAULTS.concurrency,
+    },
+    {
+      api: createInProcessApi('paylink', { wideFields }),
+      store: createLocalStore(dest),
+      parts: createWorkerPartWriterFactory(),
+      reader: createParquetPartReader(),
+      clock: () => new Date(),
+      onCommit: () => {
+        throw new StopBeforeCommit();
+      },
+    },
+  ).catch((error: unknown) => {
+    if (!(error instanceof StopBeforeCommit)) throw error;
+  });
+  return { loadId, seconds: (performance.now() - started) / 1000 };
+}
+
+interface RssReply {
+  readonly peakRssBytes: number;
+  readonly baselineRssBytes: number;
+  readonly partitions: number;
+  readonly parts: number;
+  readonly seconds: number;
+}
+
+/** The child: commits the staged load as the commit Lambda does, and reports its peak RSS. */
+async function rssChild(dest: string, loadId: string): Promise<void> {
+  const baselineRssBytes = process.memoryUsage().rss;
+  const started = performance.now();
+  let merged: readonly MergedGroup[] = [];
+  const outcome = await commitOrHandOff(loadId, {
+    store: createLocalStore(dest),
+    parts: createWorkerPartWriterFactory(),
+    reader: createParquetPartReader(),
+    clock: () => new Date(),
+    onMerged: (groups) => {
+      merged = groups;
+    },
+  });
+  if ('handedOff' in outcome) throw new Error('the commit handed its merge off');
+  const reply: RssReply = {
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    baselineRssBytes,
+    partitions: merged.length,
+    parts: merged.reduce((n, g) => n + g.inputs, 0),
+    seconds: (performance.now() - started) / 1000,
+  };
+  process.send!(reply);
+}
+
+function commitInChild(
+  dest: string,
+  loadId: string,
+  v8Flags: readonly string[],
+): Promise<RssReply | { error: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = fork(SELF, ['--rss-child', dest, loadId], {
+      execArgv: ['--import', 'tsx', ...v8Flags],
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    let stderr = '';
+    proc.stderr!.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-2000);
+      process.stderr.write(chunk);
+    });
+    let reply: RssReply | undefined;
+    proc.once('message', (m: RssReply) => {
+      reply = m;
+    });
+    proc.once('error', reject);
+    proc.once('close', (code, signal) => {
+      if (reply !== undefined) return resolve(reply);
+      // An out-of-memory names itself: that is the figure, not a bench failure.
+      if (/ERR_WORKER_OUT_OF_MEMORY/.test(stderr)) return resolve({ error: 'worker out of memory' });
+      if (/heap out of memory|Reached heap limit/.test(stderr))
+        return resolve({ error: 'main thread out of memory' });
+      resolve({ error: signal === null ? `exit ${code}` : `signal ${signal}` });
+    });
+  });
+}
+
+async function rssMain(users: number, batchSize: number, wideFields: number, save: boolean): Promise<void> {
+  if (!Number.isInteger(wideFields) || wideFields < 1)
+    throw new Error('--wide-fields must be a positive integer');
+  const { lambdaNodeOptions } = await import('#infra/constructs/loader-function.ts');
+  const memoryMiB = FUNCTION_DEFAULTS.commit.memoryMiB;
+  const v8Flags = lambdaNodeOptions('commit.ts', memoryMiB).split(' ');
+  const machine = describeMachine();
+  const startedAt = new Date();
+  const root = await mkdtemp(path.join(tmpdir(), 'paylink-merge-rss-'));
+  const rows: string[][] = [];
+  const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+  try {
+    for (const wide of [0, wideFields]) {
+      const dest = path.join(root, `w${wide}`);
+      const staged = await stage(dest, users, batchSize, wide, new Date());
+      console.error(`staged ${users} users (wide fields ${wide}) in ${staged.seconds.toFixed(0)} s`);
+      const r = await commitInChild(dest, staged.loadId, v8Flags);
+      const label =
+        wide === 0 ? 'narrow (the world as drawn)' : `wide (+${wide} fields of 64 chars per record)`;
+      rows.push(
+        'error' in r
+          ? [label, '-', '-', `failed: ${r.error}`, '-', '-']
+          : [
+              label,
+              String(r.partitions),
+              r.parts.toLocaleString('en-US'),
+              mib(r.peakRssBytes),
+              mib(r.baselineRssBytes),
+              r.seconds.toFixed(1),
+            ],
+      );
+      await rm(dest, { recursive: true, force: true });
+    }
+    const table = markdownTable(
+      [
+        'rows',
+        'partitions merged',
+        'staged parts merged',
+        'peak RSS MiB',
+        'RSS at start MiB',
+        'commit seconds',
+      ],
+      rows,
+    );
+    const command = `node --import tsx bench/merge-throughput.ts ${process.argv.slice(2).join(' ')}`.trim();
+    await recordRun('merge-throughput', {
+      machine,
+      command,
+      startedAt,
+      notes: [
+        `- commit memory: ${users} users staged in ${Math.ceil(users / batchSize)} batches of ${batchSize} (in-process simulated API, every default resource), stopped before the commit; the commit then runs in a child process with the commit Lambda's NODE_OPTIONS for ${memoryMiB} MiB (\`${v8Flags.join(' ')}\`), the worker-thread writer and the hyparquet reader, merging 4 partitions at once; peak RSS is the child's maxRSS (main thread and encoding worker together)`,
+      ],
+      table,
+      save,
+    });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 }
 
 await main();

@@ -58,6 +58,11 @@ function widen(value: unknown, fields: number, counter: { n: number }): unknown 
 export interface InProcessApiOptions {
   /** Extra string fields per record (wide rows); 0 or undefined: the world's own records. */
   readonly wideFields?: number;
+  /**
+   * Reshapes each user's world before it is served (a test serving fewer rows per user than the
+   * world draws, to keep a many-user load cheap); undefined: the world as drawn.
+   */
+  readonly shape?: (data: UserData, identifier: string) => UserData;
 }
 
 export function createInProcessApi(seed: Seed, options: InProcessApiOptions = {}): InProcessApi {
@@ -80,7 +85,8 @@ export function createInProcessApi(seed: Seed, options: InProcessApiOptions = {}
     async openSession(identifier: string): Promise<PayLinkSession> {
       const started = performance.now();
       requests++;
-      const data = userData(seed, identifier);
+      const drawn = userData(seed, identifier);
+      const data = options.shape === undefined ? drawn : options.shape(drawn, identifier);
       sourceMs += performance.now() - started;
       return {
         async getJson(request) {
