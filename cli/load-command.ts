@@ -60,7 +60,7 @@ import {
   type LoadSignals,
   loadSignals,
   type QualitySettings,
-  quietFeedRecords,
+  qualityRecord,
   readEarlierLoads,
 } from '#core/quality.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
@@ -527,7 +527,7 @@ async function loadUsers(
         ...(request.retireTaskAfter === undefined ? {} : { retireTaskAfterMisses: request.retireTaskAfter }),
         judge: async (draft) => {
           judged = await judgeQuality(store, draft, quality);
-          return judged === undefined ? undefined : quietFeedRecords(judged.tables);
+          return judged === undefined ? undefined : qualityRecord(judged.tables);
         },
         // Another commit of this lake holds the events lock: say so (even with --quiet), or a
         // wait of minutes looks like a hang.

@@ -81,6 +81,15 @@ export interface LoadFigures {
    * recorded it, and when the commit could not judge.
    */
   readonly quietFeeds?: readonly QuietFeedRecord[];
+  /**
+   * The feed tables this load's commit judged (a ratio against a median, `judgedFeedTables`),
+   * quiet or not: a table named here and not in `quietFeeds` was judged not quiet (recovered); a
+   * table not named was not judged (too few rows expected, no loaded user, its endpoint
+   * disabled), so the load neither clears nor carries its flag. Absent in reports written before
+   * commits recorded it (then `quietFeeds` alone: an array means every table was judged) and
+   * when the commit could not judge.
+   */
+  readonly judgedFeeds?: readonly string[];
 }
 
 /** A quiet feed as a load's report records it (`LoadFigures.quietFeeds`). */
@@ -298,8 +307,11 @@ export function tableTrends(
     if (win.length < Math.max(1, settings.minTrailingLoads) || users === 0)
       return { ...unjudged, trailingLoads: win.length };
     const mine = fetched(usable, table);
-    // The newest earlier load that judged the table, and its quiet flag if it raised one.
-    const previous = mine[0];
+    // The newest earlier load that judged the table, and its quiet flag if it raised one. A load
+    // that did not judge it (too few users loaded, a commit whose judgement failed) is passed
+    // over: it neither clears the flag nor breaks the chain that carries it. The walk is bounded
+    // by the loads the scan read (about DEAD_FEED_LOADS + trailingLoads).
+    const previous = mine.find((l) => judgedTable(l, table));
     const flagged =
       previous === undefined ? undefined : recordedQuiet(previous).find((r) => r.table === table);
     let base = win;
@@ -381,6 +393,33 @@ function recordedQuiet(load: LoadFigures): QuietFeedRecord[] {
       r.trailingMedian > 0 &&
       Number.isInteger(r.trailingLoads),
   );
+}
+
+/**
+ * Whether a load's commit judged `table` (`LoadFigures.judgedFeeds`): named there or flagged
+ * quiet. A report written before commits named the tables judged counts as judging every table
+ * when it recorded quiet feeds at all (what commits before did); one with no record did not judge.
+ */
+function judgedTable(load: LoadFigures, table: string): boolean {
+  if (recordedQuiet(load).some((r) => r.table === table)) return true;
+  const judged: unknown = load.judgedFeeds;
+  if (Array.isArray(judged)) return judged.includes(table);
+  return Array.isArray(load.quietFeeds);
+}
+
+/** The tables a judgement judged (a ratio), quiet or not (`LoadFigures.judgedFeeds`), sorted. */
+export function judgedFeedTables(tables: readonly TableTrend[]): string[] {
+  return tables.flatMap((t) => (t.ratio === undefined ? [] : [t.table])).sort();
+}
+
+/** What a load's report records of its judgement: its quiet feeds and the tables it judged. */
+export interface QualityRecord {
+  readonly quietFeeds: readonly QuietFeedRecord[];
+  readonly judgedFeeds: readonly string[];
+}
+
+export function qualityRecord(tables: readonly TableTrend[]): QualityRecord {
+  return { quietFeeds: quietFeedRecords(tables), judgedFeeds: judgedFeedTables(tables) };
 }
 
 /** What a load's report records of its quiet feeds (`LoadFigures.quietFeeds`), from its judgement. */

@@ -21,7 +21,7 @@ import {
   MIN_EXPECTED_ROWS,
   QUALITY_DEFAULTS,
   type QualitySettings,
-  quietFeedRecords,
+  qualityRecord,
   readEarlierLoads,
 } from '#core/quality.ts';
 import { readSystemicCause } from '#core/systemic-cause.ts';
@@ -272,7 +272,7 @@ export async function handler(
       const judge = async (draft: LoadFigures) => {
         const { loads, unreadable } = await trailingLoadsOf(store, draft, settings, obs.log);
         judged = { signals: loadSignals(draft, loads, settings), unreadable };
-        return quietFeedRecords(judged.signals.tables);
+        return qualityRecord(judged.signals.tables);
       };
       const outcome = await commitOrHandOff(event.loadId, {
         store,
