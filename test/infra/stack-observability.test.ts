@@ -76,7 +76,9 @@ describe('data-quality alarms', () => {
           Namespace: METRICS_NAMESPACE,
           Period: 300,
           EvaluationPeriods: 1,
-          TreatMissingData: 'notBreaching',
+          // A per-load signal holds its state between loads (a period without a load has no
+          // datapoint): a quiet feed stays in ALARM until a load says it recovered.
+          TreatMissingData: 'ignore',
           AlarmActions: [{ Ref: topic }],
           ...shape,
         });
@@ -95,7 +97,13 @@ describe('data-quality alarms', () => {
       'quarter-hourly': deadline(SCHEDULES[1]!),
     });
     for (const alarm of window)
-      expect(alarm).toMatchObject({ Statistic: 'Maximum', ComparisonOperator: 'GreaterThanThreshold' });
+      expect(alarm).toMatchObject({
+        Statistic: 'Maximum',
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'ignore',
+      });
+    for (const alarm of alarmsOn(template, METRIC.trailingLoadsUnreadable))
+      expect(alarm.TreatMissingData).toBe('ignore');
   });
 
   it('give the commit the trailing-median window and the quiet-feed fraction, and only the commit', () => {
