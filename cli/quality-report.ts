@@ -30,6 +30,29 @@ export interface QualityOptions extends QualitySettings {
    * schedules, `status --stack-config`). A load of a schedule not named here is not judged.
    */
   readonly runWindowsBySchedule?: Readonly<Record<string, number>>;
+  /**
+   * Signals the stack's cdk.json switches off (`dataQuality.failedUserShare`, `quietFeed`,
+   * `endpointUnavailable` false): the stack has no alarm for them, so status raises no flag for
+   * them either (a table's rows against its median are still shown, as the metrics are still
+   * written). `runOutsideWindow: false` leaves `runWindowsBySchedule` empty instead. Absent: none.
+   */
+  readonly signalsOff?: readonly SwitchableSignal[];
+}
+
+/** The flags a cdk.json `dataQuality` switch turns off, by the flag's kind. */
+export type SwitchableSignal = 'failed_user_share' | 'quiet_feed' | 'endpoint_unavailable';
+
+/** The signals a stack's dataQuality switches off (no alarm), in the order flags are listed. */
+export function signalsOffIn(q: {
+  readonly failedUserShare: boolean;
+  readonly quietFeed: boolean;
+  readonly endpointUnavailable: boolean;
+}): SwitchableSignal[] {
+  return [
+    ...(q.failedUserShare ? [] : ['failed_user_share' as const]),
+    ...(q.quietFeed ? [] : ['quiet_feed' as const]),
+    ...(q.endpointUnavailable ? [] : ['endpoint_unavailable' as const]),
+  ];
 }
 
 export const QUALITY_OPTION_DEFAULTS: QualityOptions = {
@@ -147,7 +170,8 @@ export function qualityReport(
         settings.failedUserSharePercent,
         'above',
       );
-      const flags: QualityFlag[] = [
+      const off = new Set<string>(settings.signalsOff ?? []);
+      const raised: QualityFlag[] = [
         ...(signals.failedUserShareHigh
           ? [{ kind: 'failed_user_share', percent: failedPercent } as const]
           : []),
@@ -176,6 +200,8 @@ export function qualityReport(
             ]
           : []),
       ];
+      // A signal the stack has no alarm for raises no flag here either.
+      const flags = raised.filter((f) => !off.has(f.kind));
       const facts = seriesFacts(load);
       return {
         loadId: load.loadId,
@@ -293,6 +319,9 @@ export function formatQuality(report: QualityReport): string[] {
         .map(([name, seconds]) => `${name} ${seconds} s`)
         .join(', ')}`,
     );
+  const off = s.signalsOff ?? [];
+  if (off.length > 0)
+    out.splice(1, 0, `Signals off (the stack's dataQuality, no alarm; not flagged here): ${off.join(', ')}`);
   const flagged = report.loads.filter((l) => l.flags.length > 0);
   if (flagged.length > 0) {
     out.push('', 'Flags:');
@@ -331,11 +360,13 @@ export function formatQuality(report: QualityReport): string[] {
           t.ratio === null ? '-' : String(t.ratio),
           t.disabled === true
             ? 'disabled (endpoint unavailable)'
-            : t.quiet
-              ? t.emptySince === undefined
-                ? 'QUIET'
-                : `QUIET, ${t.rows === 0 ? 'empty' : 'low'} since ${t.emptySince}`
-              : '-',
+            : t.quiet && off.includes('quiet_feed')
+              ? 'quiet (signal off)'
+              : t.quiet
+                ? t.emptySince === undefined
+                  ? 'QUIET'
+                  : `QUIET, ${t.rows === 0 ? 'empty' : 'low'} since ${t.emptySince}`
+                : '-',
         ]),
       ),
     );
@@ -407,9 +438,13 @@ export function settingSources(values: QualityFlagValues, stack?: StackQualityCo
 
 /** The defaults of the options, with the stack's dataQuality (cdk.json) in place of ours. */
 function baseOptions(stack: StackQualityConfig | undefined): QualityOptions {
-  return stack === undefined
-    ? QUALITY_OPTION_DEFAULTS
-    : { ...QUALITY_OPTION_DEFAULTS, ...stackQualitySettings(stack) };
+  if (stack === undefined) return QUALITY_OPTION_DEFAULTS;
+  const signalsOff = signalsOffIn(stack.dataQuality);
+  return {
+    ...QUALITY_OPTION_DEFAULTS,
+    ...stackQualitySettings(stack),
+    ...(signalsOff.length === 0 ? {} : { signalsOff }),
+  };
 }
 
 /**

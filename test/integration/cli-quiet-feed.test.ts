@@ -104,7 +104,7 @@ describe('a feed that goes quiet and stays quiet', () => {
     expect(row).toMatch(/2 flags$/);
   });
 
-  it('exits 9 with --fail-on-signals when a load shown has a flag, and only with it', async () => {
+  it('exits 9 with --fail-on-signals when the newest load has a flag, and only with it', async () => {
     expect((await runCli(['status', '--dest', lake, '--fail-on-signals'])).code).toBe(9);
     expect((await runCli(['status', '--dest', lake, '--json', '--fail-on-signals'])).code).toBe(9);
     expect((await runCli(['status', '--dest', lake])).code).toBe(0);
