@@ -11,6 +11,7 @@ import {
   loadSignals,
   MAX_TRAILING_LOADS,
   MIN_EXPECTED_ROWS,
+  MIN_USERS_FOR_FAILED_SHARE,
   QUALITY_DEFAULTS,
   type QualitySettings,
   type Series,
@@ -58,6 +59,7 @@ export function signalsOffIn(q: {
 export const QUALITY_OPTION_DEFAULTS: QualityOptions = {
   ...QUALITY_DEFAULTS,
   minExpectedRows: MIN_EXPECTED_ROWS,
+  minUsersForFailedShare: MIN_USERS_FOR_FAILED_SHARE,
   last: 5,
   runWindowSeconds: undefined,
 };

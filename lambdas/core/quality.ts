@@ -40,6 +40,26 @@ export interface QualitySettings {
   readonly failedUserSharePercent: number;
   /** A table is judged only when this many rows were expected of the load (default MIN_EXPECTED_ROWS). */
   readonly minExpectedRows?: number;
+  /**
+   * The failed-user share is judged only for a load of at least this many users (default
+   * MIN_USERS_FOR_FAILED_SHARE): one failure in a load of 2 users is 50%, and says little.
+   */
+  readonly minUsersForFailedShare?: number;
+}
+
+/**
+ * The fewest users a load must have for its failed-user share to be judged (flagged, and written
+ * as the metric the FailedUserShare alarm watches). Below it one failed user is a share of 10% or
+ * more: a `changed` load of a few users would alarm on every single failure.
+ */
+export const MIN_USERS_FOR_FAILED_SHARE = 10;
+
+/** Whether a load's failed-user share is judged: enough users (`minUsersForFailedShare`). */
+export function failedShareJudged(
+  load: Pick<LoadFigures, 'users'>,
+  settings: Pick<QualitySettings, 'minUsersForFailedShare'>,
+): boolean {
+  return load.users > 0 && load.users >= (settings.minUsersForFailedShare ?? MIN_USERS_FOR_FAILED_SHARE);
 }
 
 /** Defaults of the stack's `dataQuality` config and of `status`. */
@@ -466,6 +486,8 @@ export interface LoadSignals {
   /** Failed users / users, in percent (0 for a load of no users). */
   readonly failedUserSharePercent: number;
   readonly failedUserShareHigh: boolean;
+  /** The share was judged: the load had at least `minUsersForFailedShare` users. */
+  readonly failedUserShareJudged: boolean;
   readonly tables: readonly TableTrend[];
   readonly quietTables: readonly string[];
   /** The smallest rows / trailing median over the tables that have one (what the alarm watches). */
@@ -486,9 +508,11 @@ export function loadSignals(
   const tables = tableTrends(load, earlier, settings);
   const ratios = tables.flatMap((t) => (t.ratio === undefined ? [] : [t.ratio]));
   const runSeconds = Math.max(0, (Date.parse(load.committedAt) - Date.parse(load.startedAt)) / 1000);
+  const shareJudged = failedShareJudged(load, settings);
   return {
     failedUserSharePercent: share,
-    failedUserShareHigh: share > settings.failedUserSharePercent,
+    failedUserShareHigh: shareJudged && share > settings.failedUserSharePercent,
+    failedUserShareJudged: shareJudged,
     tables,
     quietTables: tables.filter((t) => t.quiet).map((t) => t.table),
     lowestRatio: ratios.length > 0 ? Math.min(...ratios) : undefined,

@@ -19,6 +19,7 @@ import {
   type LoadSignals,
   loadSignals,
   MIN_EXPECTED_ROWS,
+  MIN_USERS_FOR_FAILED_SHARE,
   QUALITY_DEFAULTS,
   type QualitySettings,
   qualityRecord,
@@ -92,6 +93,11 @@ export function trailingSettings(env: Readonly<Record<string, string | undefined
     ),
     quietFraction: fraction(HANDLER_ENV.quietFraction, env[HANDLER_ENV.quietFraction]),
     minExpectedRows: wholeNumber(HANDLER_ENV.minExpectedRows, env[HANDLER_ENV.minExpectedRows]),
+    minUsersForFailedShare: positiveInt(
+      HANDLER_ENV.minUsersForFailedShare,
+      env[HANDLER_ENV.minUsersForFailedShare],
+      MIN_USERS_FOR_FAILED_SHARE,
+    ),
   };
 }
 
