@@ -74,6 +74,8 @@ export type QualityFlag =
       readonly trailingMedian: number;
       /** The table has been empty since this load (judged against the loads before it). */
       readonly emptySince?: string;
+      /** The first load of the quiet run (as the load's report records it): this load, or an earlier one. */
+      readonly since?: string;
     }
   | { readonly kind: 'endpoint_unavailable'; readonly resource: string }
   | { readonly kind: 'outside_window'; readonly runSeconds: number; readonly windowSeconds: number };
@@ -117,6 +119,8 @@ export interface TableQuality {
   readonly quiet: boolean;
   /** A table empty for several loads: the first load of that run (judged against the loads before it). */
   readonly emptySince?: string;
+  /** Set when quiet: the first load of the quiet run, as the load's report records it. */
+  readonly since?: string;
   /**
    * The load did not fetch the table's resource (an endpoint finding disabled it, or a resource
    * above it): not judged, never quiet; the load's endpoint_unavailable flag says why.
@@ -187,6 +191,7 @@ export function qualityReport(
                 rows: t.rows,
                 trailingMedian: round(t.trailingMedian!),
                 ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
+                ...(t.quietSince === undefined ? {} : { since: t.quietSince }),
               }) as const,
           ),
         ...signals.endpointUnavailable.map(
@@ -228,6 +233,7 @@ export function qualityReport(
             ratio: t.ratio === undefined ? null : sidedRound(t.ratio, settings.quietFraction),
             quiet: t.quiet,
             ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
+            ...(t.quiet && t.quietSince !== undefined ? { since: t.quietSince } : {}),
             ...(t.disabled === true ? { disabled: true as const } : {}),
           }),
         ),
@@ -259,12 +265,13 @@ export function sidedRound(value: number, threshold: number, side: 'below' | 'ab
   return value;
 }
 
-export function flagWords(flag: QualityFlag): string {
+/** `loadId`: the flagged load; a quiet run that started with it needs no 'since'. */
+export function flagWords(flag: QualityFlag, loadId?: string): string {
   switch (flag.kind) {
     case 'failed_user_share':
       return `failed users ${flag.percent}%`;
     case 'quiet_feed':
-      return `quiet feed ${flag.table} (${flag.rows} rows, trailing median ${flag.trailingMedian}${flag.emptySince === undefined ? '' : `; ${flag.rows === 0 ? 'empty' : 'low'} since load ${flag.emptySince}`})`;
+      return `quiet feed ${flag.table} (${flag.rows} rows, trailing median ${flag.trailingMedian}${flag.emptySince === undefined ? '' : `; ${flag.rows === 0 ? 'empty' : 'low'} since load ${flag.emptySince}`}${flag.since === undefined || flag.since === flag.emptySince || flag.since === loadId ? '' : `; quiet since load ${flag.since}`})`;
     case 'endpoint_unavailable':
       return `endpoint unavailable: ${flag.resource}`;
     case 'outside_window':
@@ -327,7 +334,8 @@ export function formatQuality(report: QualityReport): string[] {
   const flagged = report.loads.filter((l) => l.flags.length > 0);
   if (flagged.length > 0) {
     out.push('', 'Flags:');
-    for (const l of flagged) for (const flag of l.flags) out.push(`  ${l.loadId}  ${flagWords(flag)}`);
+    for (const l of flagged)
+      for (const flag of l.flags) out.push(`  ${l.loadId}  ${flagWords(flag, l.loadId)}`);
   }
   const incomplete = report.loads.filter((l) => (l.unreadableEarlier?.length ?? 0) > 0);
   if (incomplete.length > 0) {
@@ -366,7 +374,9 @@ export function formatQuality(report: QualityReport): string[] {
               ? 'quiet (signal off)'
               : t.quiet
                 ? t.emptySince === undefined
-                  ? 'QUIET'
+                  ? t.since === undefined || t.since === latest.loadId
+                    ? 'QUIET'
+                    : `QUIET since ${t.since}`
                   : `QUIET, ${t.rows === 0 ? 'empty' : 'low'} since ${t.emptySince}`
                 : '-',
         ]),

@@ -334,7 +334,13 @@ export function tableTrends(
     const previous = mine.find((l) => judgedTable(l, table));
     const flagged =
       previous === undefined ? undefined : recordedQuiet(previous).find((r) => r.table === table);
-    let base = win;
+    // Loads of the window in which the table was empty (an outage under way) do not pull its
+    // median down: with enough loads that had rows in the window, the median is theirs, so a
+    // table at 0 three loads into an outage is shown and judged against its level (58), not
+    // half of it. (Empty, not low: lowness is scaled to this load's users, and a small load
+    // would drop the loads it is compared with.)
+    const fedWin = win.filter((l) => (l.rowsByTable[table] ?? 0) > 0);
+    let base = fedWin.length < win.length && fedWin.length >= settings.minTrailingLoads ? fedWin : win;
     let emptySince: string | undefined;
     if (isLow(scaledMedian(win, table, users), settings)) {
       // Low for most of the window (a feed gone dead or down to a trickle, maybe back now at a

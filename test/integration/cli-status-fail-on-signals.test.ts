@@ -57,7 +57,7 @@ describe('status --fail-on-signals', () => {
     const loads = quality(run.stdout).loads;
     // History is still shown: the quiet load is among the last loads, flagged.
     expect(loads.at(-2)!.flags).toEqual([
-      { kind: 'quiet_feed', table: 'orders', rows: 10, trailingMedian: 100 },
+      { kind: 'quiet_feed', table: 'orders', rows: 10, trailingMedian: 100, since: flagged[3]!.loadId },
     ]);
     expect(loads.at(-1)!.flags).toEqual([]);
     expect((await runCli(['status', '--dest', clean, '--fail-on-signals'])).code).toBe(0);

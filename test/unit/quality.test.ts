@@ -409,7 +409,7 @@ describe('status quality report', () => {
     expect(report.loads[1]!.flags).toEqual([
       { kind: 'failed_user_share', percent: 20 },
       // 0.5 rows per loaded user before, times the 80 users this load loaded.
-      { kind: 'quiet_feed', table: 'orders', rows: 0, trailingMedian: 40 },
+      { kind: 'quiet_feed', table: 'orders', rows: 0, trailingMedian: 40, since: reports[2]!.loadId },
     ]);
   });
 
@@ -915,7 +915,7 @@ describe('the order of loads: as they committed', () => {
       [a!.loadId, 3],
     ]);
     expect(report.loads[0]!.flags).toEqual([
-      { kind: 'quiet_feed', table: 'orders', rows: 0, trailingMedian: 1000 },
+      { kind: 'quiet_feed', table: 'orders', rows: 0, trailingMedian: 1000, since: b!.loadId },
     ]);
   });
 

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
+import { formatQuality, QUALITY_OPTION_DEFAULTS, qualityReport } from '#cli/quality-report.ts';
 import { commitFigures, commitMetrics, METRIC } from '#core/load-metrics.ts';
 import {
   DEAD_FEED_LOADS,
@@ -199,5 +200,49 @@ describe('a dead feed past DEAD_FEED_LOADS and a load that did not judge it', ()
     expect(quietAt(all, fed + dead)).toEqual([]);
     expect(all[fed + dead]!.judgedFeeds).toContain('orders');
     expect(all[fed + dead]!.quietFeeds).toEqual([]);
+  });
+});
+
+describe('a table quiet while its feed is down', () => {
+  it("is shown and judged against the median of the loads that had rows, not one the outage's own empty loads pulled down", () => {
+    // Three loads at 58, then empty: on the fourth empty load the window holds 3 fed and 3 empty
+    // loads, whose median is 29.
+    const days = [...[1, 2, 3].map((d) => report(d, 58)), ...[4, 5, 6, 7].map((d) => report(d, 0))];
+    const all = commitRecording(days);
+    for (const i of [3, 4, 5, 6]) {
+      const orders = signalsOf(all, i).tables.find((t) => t.table === 'orders')!;
+      expect({
+        i,
+        median: Math.round(orders.trailingMedian!),
+        quiet: orders.quiet,
+        since: orders.quietSince,
+      }).toEqual({
+        i,
+        median: 58,
+        quiet: true,
+        since: all[3]!.loadId,
+      });
+    }
+    // A partial return (20 of 58) is quiet against the level, not 0.69 of a median halved by the outage.
+    const partial = commitRecording([...days.slice(0, 6), report(7, 20)]);
+    const back = signalsOf(partial, 6).tables.find((t) => t.table === 'orders')!;
+    expect({ median: Math.round(back.trailingMedian!), quiet: back.quiet }).toEqual({
+      median: 58,
+      quiet: true,
+    });
+  });
+
+  it('says since which load in status (text and json)', () => {
+    const all = commitRecording([...[1, 2, 3].map((d) => report(d, 58)), report(4, 0), report(5, 0)]);
+    const q = qualityReport(all, { ...QUALITY_OPTION_DEFAULTS, last: 1 });
+    expect(q.loads[0]!.tables.find((t) => t.table === 'orders')).toMatchObject({
+      quiet: true,
+      since: all[3]!.loadId,
+    });
+    expect(q.loads[0]!.flags).toContainEqual(
+      expect.objectContaining({ kind: 'quiet_feed', since: all[3]!.loadId }),
+    );
+    expect(formatQuality(q).join('\n')).toContain(`QUIET since ${all[3]!.loadId}`);
+    expect(formatQuality(q).join('\n')).toContain(`quiet since load ${all[3]!.loadId}`);
   });
 });
