@@ -583,6 +583,8 @@ async function loadUsers(
       ...(kept.resumed ? { requestsThisRun: api.stats().requests } : {}),
       seconds: (io.now().getTime() - startedAt.getTime()) / 1000,
       exitCode,
+      // The feed tables the judgement compared (earlier loads had them): 0 rows shown, not left out.
+      ...(judged === undefined ? {} : { knownTables: judged.tables.map((t) => t.table) }),
     });
     const quietFeeds = judged === undefined ? undefined : quietFeedsOf(judged);
     const shown = quietFeeds === undefined || quietFeeds.length === 0 ? summary : { ...summary, quietFeeds };

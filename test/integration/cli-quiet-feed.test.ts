@@ -27,6 +27,7 @@ let users: string;
 const loadIds: string[] = [];
 const summaries: {
   loadId: string;
+  tables: { table: string; rows: number; files: number }[];
   quietFeeds?: { table: string; rows: number; trailingMedian: number }[];
 }[] = [];
 
@@ -68,6 +69,17 @@ describe('a feed that goes quiet and stays quiet', () => {
         s.loadId,
       ).toEqual(['orders', 'orders__items']);
       expect(s.quietFeeds?.every((q) => q.rows === 0 && q.trailingMedian > 0)).toBe(true);
+    }
+  });
+
+  it("is in each empty load's table of rows with 0 rows, not left out of it", () => {
+    for (const s of summaries.slice(2)) {
+      const rows = Object.fromEntries(s.tables.map((t) => [t.table, [t.rows, t.files]]));
+      expect({ load: s.loadId, orders: rows.orders, items: rows.orders__items }).toEqual({
+        load: s.loadId,
+        orders: [0, 0],
+        items: [0, 0],
+      });
     }
   });
 
