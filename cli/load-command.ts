@@ -59,7 +59,7 @@ import {
   type LoadSignals,
   loadSignals,
   type QualitySettings,
-  quietFeedRecords,
+  qualityRecord,
   readEarlierLoads,
 } from '#core/quality.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
@@ -538,7 +538,7 @@ async function loadUsers(
         ...(request.retireTaskAfter === undefined ? {} : { retireTaskAfterMisses: request.retireTaskAfter }),
         judge: async (draft) => {
           judged = await judgeQuality(store, draft, quality);
-          return judged === undefined ? undefined : quietFeedRecords(judged.tables);
+          return judged === undefined ? undefined : qualityRecord(judged.tables);
         },
         // Another commit of this lake holds the events lock: say so (even with --quiet), or a
         // wait of minutes looks like a hang.
@@ -595,6 +595,8 @@ async function loadUsers(
       userConcurrency: userConcurrencyNow(input.concurrency),
       seconds: (io.now().getTime() - startedAt.getTime()) / 1000,
       exitCode,
+      // The feed tables the judgement compared (earlier loads had them): 0 rows shown, not left out.
+      ...(judged === undefined ? {} : { knownTables: judged.tables.map((t) => t.table) }),
     });
     const quietFeeds = judged === undefined ? undefined : quietFeedsOf(judged);
     const shown = quietFeeds === undefined || quietFeeds.length === 0 ? summary : { ...summary, quietFeeds };

@@ -11,6 +11,7 @@ import {
   loadSignals,
   MAX_TRAILING_LOADS,
   MIN_EXPECTED_ROWS,
+  MIN_USERS_FOR_FAILED_SHARE,
   QUALITY_DEFAULTS,
   type QualitySettings,
   type Series,
@@ -32,11 +33,35 @@ export interface QualityOptions extends QualitySettings {
    * schedules, `status --stack-config`). A load of a schedule not named here is not judged.
    */
   readonly runWindowsBySchedule?: Readonly<Record<string, number>>;
+  /**
+   * Signals the stack's cdk.json switches off (`dataQuality.failedUserShare`, `quietFeed`,
+   * `endpointUnavailable` false): the stack has no alarm for them, so status raises no flag for
+   * them either (a table's rows against its median are still shown, as the metrics are still
+   * written). `runOutsideWindow: false` leaves `runWindowsBySchedule` empty instead. Absent: none.
+   */
+  readonly signalsOff?: readonly SwitchableSignal[];
+}
+
+/** The flags a cdk.json `dataQuality` switch turns off, by the flag's kind. */
+export type SwitchableSignal = 'failed_user_share' | 'quiet_feed' | 'endpoint_unavailable';
+
+/** The signals a stack's dataQuality switches off (no alarm), in the order flags are listed. */
+export function signalsOffIn(q: {
+  readonly failedUserShare: boolean;
+  readonly quietFeed: boolean;
+  readonly endpointUnavailable: boolean;
+}): SwitchableSignal[] {
+  return [
+    ...(q.failedUserShare ? [] : ['failed_user_share' as const]),
+    ...(q.quietFeed ? [] : ['quiet_feed' as const]),
+    ...(q.endpointUnavailable ? [] : ['endpoint_unavailable' as const]),
+  ];
 }
 
 export const QUALITY_OPTION_DEFAULTS: QualityOptions = {
   ...QUALITY_DEFAULTS,
   minExpectedRows: MIN_EXPECTED_ROWS,
+  minUsersForFailedShare: MIN_USERS_FOR_FAILED_SHARE,
   last: 5,
   runWindowSeconds: undefined,
 };
@@ -51,6 +76,8 @@ export type QualityFlag =
       readonly trailingMedian: number;
       /** The table has been empty since this load (judged against the loads before it). */
       readonly emptySince?: string;
+      /** The first load of the quiet run (as the load's report records it): this load, or an earlier one. */
+      readonly since?: string;
     }
   | { readonly kind: 'endpoint_unavailable'; readonly resource: string }
   | { readonly kind: 'outside_window'; readonly runSeconds: number; readonly windowSeconds: number };
@@ -94,6 +121,8 @@ export interface TableQuality {
   readonly quiet: boolean;
   /** A table empty for several loads: the first load of that run (judged against the loads before it). */
   readonly emptySince?: string;
+  /** Set when quiet: the first load of the quiet run, as the load's report records it. */
+  readonly since?: string;
   /**
    * The load did not fetch the table's resource (an endpoint finding disabled it, or a resource
    * above it): not judged, never quiet; the load's endpoint_unavailable flag says why.
@@ -149,7 +178,8 @@ export function qualityReport(
         settings.failedUserSharePercent,
         'above',
       );
-      const flags: QualityFlag[] = [
+      const off = new Set<string>(settings.signalsOff ?? []);
+      const raised: QualityFlag[] = [
         ...(signals.failedUserShareHigh
           ? [{ kind: 'failed_user_share', percent: failedPercent } as const]
           : []),
@@ -163,6 +193,7 @@ export function qualityReport(
                 rows: t.rows,
                 trailingMedian: round(t.trailingMedian!),
                 ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
+                ...(t.quietSince === undefined ? {} : { since: t.quietSince }),
               }) as const,
           ),
         ...signals.endpointUnavailable.map(
@@ -178,6 +209,8 @@ export function qualityReport(
             ]
           : []),
       ];
+      // A signal the stack has no alarm for raises no flag here either.
+      const flags = raised.filter((f) => !off.has(f.kind));
       const facts = seriesFacts(load);
       return {
         loadId: load.loadId,
@@ -202,6 +235,7 @@ export function qualityReport(
             ratio: t.ratio === undefined ? null : sidedRound(t.ratio, settings.quietFraction),
             quiet: t.quiet,
             ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
+            ...(t.quiet && t.quietSince !== undefined ? { since: t.quietSince } : {}),
             ...(t.disabled === true ? { disabled: true as const } : {}),
           }),
         ),
@@ -233,12 +267,13 @@ export function sidedRound(value: number, threshold: number, side: 'below' | 'ab
   return value;
 }
 
-export function flagWords(flag: QualityFlag): string {
+/** `loadId`: the flagged load; a quiet run that started with it needs no 'since'. */
+export function flagWords(flag: QualityFlag, loadId?: string): string {
   switch (flag.kind) {
     case 'failed_user_share':
       return `failed users ${flag.percent}%`;
     case 'quiet_feed':
-      return `quiet feed ${flag.table} (${flag.rows} rows, trailing median ${flag.trailingMedian}${flag.emptySince === undefined ? '' : `; ${flag.rows === 0 ? 'empty' : 'low'} since load ${flag.emptySince}`})`;
+      return `quiet feed ${flag.table} (${flag.rows} rows, trailing median ${flag.trailingMedian}${flag.emptySince === undefined ? '' : `; ${flag.rows === 0 ? 'empty' : 'low'} since load ${flag.emptySince}`}${flag.since === undefined || flag.since === flag.emptySince || flag.since === loadId ? '' : `; quiet since load ${flag.since}`})`;
     case 'endpoint_unavailable':
       return `endpoint unavailable: ${flag.resource}`;
     case 'outside_window':
@@ -295,10 +330,14 @@ export function formatQuality(report: QualityReport): string[] {
         .map(([name, seconds]) => `${name} ${seconds} s`)
         .join(', ')}`,
     );
+  const off = s.signalsOff ?? [];
+  if (off.length > 0)
+    out.splice(1, 0, `Signals off (the stack's dataQuality, no alarm; not flagged here): ${off.join(', ')}`);
   const flagged = report.loads.filter((l) => l.flags.length > 0);
   if (flagged.length > 0) {
     out.push('', 'Flags:');
-    for (const l of flagged) for (const flag of l.flags) out.push(`  ${l.loadId}  ${flagWords(flag)}`);
+    for (const l of flagged)
+      for (const flag of l.flags) out.push(`  ${l.loadId}  ${flagWords(flag, l.loadId)}`);
   }
   const incomplete = report.loads.filter((l) => (l.unreadableEarlier?.length ?? 0) > 0);
   if (incomplete.length > 0) {
@@ -333,11 +372,15 @@ export function formatQuality(report: QualityReport): string[] {
           t.ratio === null ? '-' : String(t.ratio),
           t.disabled === true
             ? 'disabled (endpoint unavailable)'
-            : t.quiet
-              ? t.emptySince === undefined
-                ? 'QUIET'
-                : `QUIET, ${t.rows === 0 ? 'empty' : 'low'} since ${t.emptySince}`
-              : '-',
+            : t.quiet && off.includes('quiet_feed')
+              ? 'quiet (signal off)'
+              : t.quiet
+                ? t.emptySince === undefined
+                  ? t.since === undefined || t.since === latest.loadId
+                    ? 'QUIET'
+                    : `QUIET since ${t.since}`
+                  : `QUIET, ${t.rows === 0 ? 'empty' : 'low'} since ${t.emptySince}`
+                : '-',
         ]),
       ),
     );
@@ -414,9 +457,13 @@ export function settingSources(values: QualityFlagValues, stack?: StackQualityCo
 
 /** The defaults of the options, with the stack's dataQuality (cdk.json) in place of ours. */
 function baseOptions(stack: StackQualityConfig | undefined): QualityOptions {
-  return stack === undefined
-    ? QUALITY_OPTION_DEFAULTS
-    : { ...QUALITY_OPTION_DEFAULTS, ...stackQualitySettings(stack) };
+  if (stack === undefined) return QUALITY_OPTION_DEFAULTS;
+  const signalsOff = signalsOffIn(stack.dataQuality);
+  return {
+    ...QUALITY_OPTION_DEFAULTS,
+    ...stackQualitySettings(stack),
+    ...(signalsOff.length === 0 ? {} : { signalsOff }),
+  };
 }
 
 /**

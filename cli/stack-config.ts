@@ -71,6 +71,7 @@ export function stackQualitySettings(stack: StackQualityConfig | undefined): Qua
     quietFraction: q.quietFeedFraction,
     failedUserSharePercent: q.failedUserSharePercent,
     minExpectedRows: q.minExpectedRows,
+    minUsersForFailedShare: q.minUsersForFailedShare,
   };
 }
 

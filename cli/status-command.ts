@@ -230,7 +230,7 @@ async function totalBytes(store: ObjectStore, keys: readonly string[]): Promise<
   return bytes;
 }
 
-/** `status --fail-on-signals`: a load shown under data quality has a flag. */
+/** `status --fail-on-signals`: the newest load has a flag. */
 export const STATUS_FLAGGED_EXIT = 9;
 
 export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefix> [--load-id <id>] [--json]
@@ -270,8 +270,12 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                    made (registry version before and after, tables and columns added).
                    Exit 8 when the lake has nothing of that load id. The quality options above
                    are about the last loads and are refused with it.
-  --fail-on-signals  exit 9 when a load shown under data quality has a flag (after printing
-                   everything as usual): for a script or cron job that checks the lake
+  --fail-on-signals  exit 9 when the newest load (the last to commit) has a flag, after
+                   printing everything as usual: for a script or cron job that checks the
+                   lake. Older loads' flags (--last) are shown, not judged: a load that is
+                   clean again clears it. Signals the stack's cdk.json switches off
+                   (dataQuality failedUserShare, quietFeed, endpointUnavailable,
+                   runOutsideWindow: false) raise no flag, as the stack raises no alarm
   --json           the same as JSON on stdout`;
 
 export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -342,8 +346,10 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
   }
   const status = await lakeStatus(dest, qualityOptions, settingSources(values, stack));
   // A damaged report is damage (exit 1, as for `status --load-id`), though the rest is listed.
-  // Flags are signals, not errors: an exit code only when asked for (--fail-on-signals).
-  const flagged = status.quality.loads.some((l) => l.flags.length > 0);
+  // Flags are signals, not errors: an exit code only when asked for (--fail-on-signals), and
+  // for the newest load only, as the alarms hold the newest load's state: a load flagged
+  // earlier and clean since is history (--last shows it), not a reason for a cron job to fail.
+  const flagged = (status.quality.loads.at(-1)?.flags.length ?? 0) > 0;
   const exitCode =
     status.damagedReports.length > 0
       ? 1

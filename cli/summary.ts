@@ -87,9 +87,16 @@ export function summarize(
     failureReasons?: readonly FailureReason[];
     requestsThisRun?: number;
     userConcurrency?: UserConcurrency;
+    /**
+     * Tables earlier loads of the lake had that this load may have written none of (the feed
+     * tables its quality judgement compared): shown with 0 rows, so a feed that went empty is
+     * in the table, not missing from it.
+     */
+    knownTables?: readonly string[];
   },
 ): LoadSummary {
   const byTable = new Map<string, { table: string; rows: number; files: number; bytes: number }>();
+  for (const table of extra.knownTables ?? []) byTable.set(table, { table, rows: 0, files: 0, bytes: 0 });
   for (const f of marker.files) {
     const t = byTable.get(f.table) ?? { table: f.table, rows: 0, files: 0, bytes: 0 };
     t.rows += f.rows;

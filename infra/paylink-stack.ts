@@ -127,6 +127,7 @@ export class PaylinkLoaderStack extends Stack {
           [HANDLER_ENV.minTrailingLoads]: String(config.dataQuality.minTrailingLoads),
           [HANDLER_ENV.quietFraction]: String(config.dataQuality.quietFeedFraction),
           [HANDLER_ENV.minExpectedRows]: String(config.dataQuality.minExpectedRows),
+          [HANDLER_ENV.minUsersForFailedShare]: String(config.dataQuality.minUsersForFailedShare),
           // The commit folds each load's task checks into the registry (task-retirement.ts).
           [HANDLER_ENV.retireTaskAfterMisses]: String(config.retireTaskAfterMisses),
           // When the merge goes to the merge Map (infra/constructs/load-workflow.ts); unset: by deadline.

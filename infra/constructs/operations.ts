@@ -179,8 +179,12 @@ export class Operations extends Construct {
 
   /**
    * Data-quality alarms of a schedule, on the metrics its commit writes once per load (EMF,
-   * lambdas/core/load-metrics.ts). A load is one datapoint in a 5-minute period: the alarm fires
-   * on the load that breaches and returns to OK with the next period without data.
+   * lambdas/core/load-metrics.ts). A load is one datapoint in a 5-minute period, and the periods
+   * between loads have none: missing data is ignored ("the current alarm state is maintained"),
+   * so each alarm holds the state the last load gave it until the next load says otherwise. A
+   * quiet feed stays in ALARM until a load finds it recovered (notBreaching would return it to
+   * OK five minutes after every load, and a daily load's operator would see it for five minutes).
+   * A load that writes no ratio (no table judged) leaves the QuietFeed alarm as it was.
    * - failed-user share above `failedUserSharePercent`;
    * - a quiet feed: the load's smallest rows / trailing median below `quietFeedFraction` (the
    *   commit computes the ratio with the same rule as `paylink-loader status`: CloudWatch has no
@@ -193,12 +197,14 @@ export class Operations extends Construct {
     const { stackName, scheduleName: name } = watch;
     const metric = (metricName: string, statistic: string) =>
       loadMetric(stackName, name, metricName, statistic);
+    const perLoad = { treatMissingData: TreatMissingData.IGNORE };
     if (watch.failedUserShare !== false)
       this.alarm(
         `${name}-FailedUserShare`,
         `PayLink load '${name}': more than ${watch.failedUserSharePercent}% of its users failed (status --load-id lists the reasons)`,
         metric(METRIC.failedUserShare, Stats.MAXIMUM),
         {
+          ...perLoad,
           threshold: watch.failedUserSharePercent,
           comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         },
@@ -208,7 +214,11 @@ export class Operations extends Construct {
         `${name}-QuietFeed`,
         `PayLink load '${name}': a table got less than ${watch.quietFeedFraction} x the median of its rows per loaded user over its recent loads, or stayed empty after it went quiet (a feed going quiet; see RowsToTrailingMedian by Table)`,
         metric(METRIC.lowestRowsToTrailingMedian, Stats.MINIMUM),
-        { threshold: watch.quietFeedFraction, comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD },
+        {
+          ...perLoad,
+          threshold: watch.quietFeedFraction,
+          comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        },
       );
       // Without the earlier loads the commit writes no ratio, and the alarm above cannot fire;
       // without some of them it judges with fewer, and a quiet feed may go unflagged.
@@ -216,6 +226,7 @@ export class Operations extends Construct {
         `${name}-TrailingLoadsUnreadable`,
         `PayLink load '${name}': the commit could not read the earlier loads, or some of their reports, so the quiet-feed judgement was skipped or incomplete (the commit log's trailing_loads_unreadable line has the error or the reports)`,
         metric(METRIC.trailingLoadsUnreadable, Stats.MAXIMUM),
+        perLoad,
       );
     }
     if (watch.endpointUnavailable)
@@ -223,13 +234,18 @@ export class Operations extends Construct {
         `${name}-EndpointUnavailable`,
         `PayLink load '${name}' disabled a resource whose endpoint did not work (status --load-id names it and the fix)`,
         metric(METRIC.endpointUnavailable, Stats.MAXIMUM),
+        perLoad,
       );
     if (watch.runWindowSeconds !== undefined)
       this.alarm(
         `${name}-RunOutsideWindow`,
         `PayLink load '${name}' committed more than ${watch.runWindowSeconds} s after its scheduled slot (outside its schedule window)`,
         metric(METRIC.runSeconds, Stats.MAXIMUM),
-        { threshold: watch.runWindowSeconds, comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD },
+        {
+          ...perLoad,
+          threshold: watch.runWindowSeconds,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        },
       );
   }
 

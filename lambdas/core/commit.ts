@@ -88,7 +88,7 @@ import { type MergedGroup, type MergeSlicing, mergeParts, pendingMerges } from '
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
-import type { QuietFeedRecord, UsersSelection } from './quality.ts';
+import type { QualityRecord, QuietFeedRecord, UsersSelection } from './quality.ts';
 import type { MergeResult, SchemaChange, SchemaDoc, SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 import { type StagedFile, TableSinks } from './table-sinks.ts';
@@ -134,9 +134,10 @@ export interface CommitDeps {
    * Judges the load's data quality (quality.ts) before its report is written, over the loads
    * committed before it; the quiet feeds it returns are recorded in the report, so the next load
    * of the series carries a dead feed's flag forward with bounded reads. The load is committed
-   * whatever the judgement does: a failure (or undefined) records nothing.
+   * whatever the judgement does: a failure (or undefined) records nothing, which the next load
+   * reads as "did not judge" (it neither clears nor carries a flag from it).
    */
-  readonly judge?: (draft: LoadMarker) => Promise<readonly QuietFeedRecord[] | undefined>;
+  readonly judge?: (draft: LoadMarker) => Promise<QualityRecord | undefined>;
 }
 
 /** A commit that ran: committed, or handed its merge to the Map and to be run again after it. */
@@ -200,6 +201,8 @@ export interface LoadMarker {
    * none was; absent when the commit did not judge (or in reports written before commits did).
    */
   readonly quietFeeds?: readonly QuietFeedRecord[];
+  /** The feed tables the commit judged, quiet or not (quality.ts `LoadFigures.judgedFeeds`). */
+  readonly judgedFeeds?: readonly string[];
 }
 
 interface CommitIntent {
@@ -359,8 +362,11 @@ async function commitClaimed(
       ...(events === undefined ? {} : { events }),
       ...(planned === undefined ? {} : { changed: planned }),
     };
-    const quietFeeds = await deps.judge?.(draft).catch(() => undefined);
-    const marker: LoadMarker = quietFeeds === undefined ? draft : { ...draft, quietFeeds: [...quietFeeds] };
+    const judged = await deps.judge?.(draft).catch(() => undefined);
+    const marker: LoadMarker =
+      judged === undefined
+        ? draft
+        : { ...draft, quietFeeds: [...judged.quietFeeds], judgedFeeds: [...judged.judgedFeeds] };
     await writeJson(store, loadMarkerKey(loadId), marker);
     await deps.lease?.renew();
     await claimed?.lock.renew();

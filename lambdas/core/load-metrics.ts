@@ -217,6 +217,11 @@ export interface CommitFigures {
   readonly users: number;
   readonly failedUsers: number;
   readonly failedUserSharePercent: number;
+  /**
+   * False when the load had too few users for its share to be judged (quality.ts
+   * `failedShareJudged`): no FailedUserShare datapoint, so the alarm keeps its state.
+   */
+  readonly failedUserShareJudged?: boolean;
   readonly requests: number;
   readonly rows: number;
   readonly files: number;
@@ -268,6 +273,7 @@ export function commitFigures(
     users: load.users,
     failedUsers: load.failedUserCount,
     failedUserSharePercent: signals.failedUserSharePercent,
+    failedUserShareJudged: signals.failedUserShareJudged,
     requests: load.requests,
     rows: tables.reduce((sum, t) => sum + t.rows, 0),
     files: load.files.length,
@@ -295,7 +301,10 @@ export function commitMetrics(load: CommitFigures): MetricGroup[] {
       points: [
         count(METRIC.loadUsers, load.users),
         count(METRIC.loadFailedUsers, load.failedUsers),
-        { name: METRIC.failedUserShare, unit: 'Percent', value: load.failedUserSharePercent },
+        // One rule with status's flag: a load of too few users writes no share for the alarm.
+        ...(load.failedUserShareJudged === false
+          ? []
+          : [{ name: METRIC.failedUserShare, unit: 'Percent' as const, value: load.failedUserSharePercent }]),
         count(METRIC.loadRows, load.rows),
         count(METRIC.loadFiles, load.files),
         { name: METRIC.loadBytes, unit: 'Bytes', value: load.bytes },

@@ -4,7 +4,12 @@
  * judgement takes the values, defaults and ranges the deployed alarms were built with.
  */
 import { z } from 'zod';
-import { MAX_TRAILING_LOADS, MIN_EXPECTED_ROWS, QUALITY_DEFAULTS } from './quality.ts';
+import {
+  MAX_TRAILING_LOADS,
+  MIN_EXPECTED_ROWS,
+  MIN_USERS_FOR_FAILED_SHARE,
+  QUALITY_DEFAULTS,
+} from './quality.ts';
 
 /**
  * The most rows a table may be expected to have before it is judged: a bound on typos (a
@@ -22,6 +27,12 @@ export const dataQualitySchema = z
       .min(0, 'must be a percentage from 0 to below 100')
       .lt(100, 'must be a percentage from 0 to below 100')
       .default(QUALITY_DEFAULTS.failedUserSharePercent),
+    /** A load of fewer users has its failed-user share neither flagged nor written as the metric. */
+    minUsersForFailedShare: z
+      .number({ error: 'must be a whole number >= 1' })
+      .int('must be a whole number >= 1')
+      .min(1, 'must be a whole number >= 1')
+      .default(MIN_USERS_FOR_FAILED_SHARE),
     /** The failed-user share alarm (false: off; the metric is still written). */
     failedUserShare: z.boolean({ error: 'must be true or false' }).default(true),
     /** Alarm when a table's rows fall below this fraction of its trailing median. */

@@ -40,6 +40,26 @@ export interface QualitySettings {
   readonly failedUserSharePercent: number;
   /** A table is judged only when this many rows were expected of the load (default MIN_EXPECTED_ROWS). */
   readonly minExpectedRows?: number;
+  /**
+   * The failed-user share is judged only for a load of at least this many users (default
+   * MIN_USERS_FOR_FAILED_SHARE): one failure in a load of 2 users is 50%, and says little.
+   */
+  readonly minUsersForFailedShare?: number;
+}
+
+/**
+ * The fewest users a load must have for its failed-user share to be judged (flagged, and written
+ * as the metric the FailedUserShare alarm watches). Below it one failed user is a share of 10% or
+ * more: a `changed` load of a few users would alarm on every single failure.
+ */
+export const MIN_USERS_FOR_FAILED_SHARE = 10;
+
+/** Whether a load's failed-user share is judged: enough users (`minUsersForFailedShare`). */
+export function failedShareJudged(
+  load: Pick<LoadFigures, 'users'>,
+  settings: Pick<QualitySettings, 'minUsersForFailedShare'>,
+): boolean {
+  return load.users > 0 && load.users >= (settings.minUsersForFailedShare ?? MIN_USERS_FOR_FAILED_SHARE);
 }
 
 /** Defaults of the stack's `dataQuality` config and of `status`. */
@@ -81,6 +101,15 @@ export interface LoadFigures {
    * recorded it, and when the commit could not judge.
    */
   readonly quietFeeds?: readonly QuietFeedRecord[];
+  /**
+   * The feed tables this load's commit judged (a ratio against a median, `judgedFeedTables`),
+   * quiet or not: a table named here and not in `quietFeeds` was judged not quiet (recovered); a
+   * table not named was not judged (too few rows expected, no loaded user, its endpoint
+   * disabled), so the load neither clears nor carries its flag. Absent in reports written before
+   * commits recorded it (then `quietFeeds` alone: an array means every table was judged) and
+   * when the commit could not judge.
+   */
+  readonly judgedFeeds?: readonly string[];
 }
 
 /** A quiet feed as a load's report records it (`LoadFigures.quietFeeds`). */
@@ -298,11 +327,20 @@ export function tableTrends(
     if (win.length < Math.max(1, settings.minTrailingLoads) || users === 0)
       return { ...unjudged, trailingLoads: win.length };
     const mine = fetched(usable, table);
-    // The newest earlier load that judged the table, and its quiet flag if it raised one.
-    const previous = mine[0];
+    // The newest earlier load that judged the table, and its quiet flag if it raised one. A load
+    // that did not judge it (too few users loaded, a commit whose judgement failed) is passed
+    // over: it neither clears the flag nor breaks the chain that carries it. The walk is bounded
+    // by the loads the scan read (about DEAD_FEED_LOADS + trailingLoads).
+    const previous = mine.find((l) => judgedTable(l, table));
     const flagged =
       previous === undefined ? undefined : recordedQuiet(previous).find((r) => r.table === table);
-    let base = win;
+    // Loads of the window in which the table was empty (an outage under way) do not pull its
+    // median down: with enough loads that had rows in the window, the median is theirs, so a
+    // table at 0 three loads into an outage is shown and judged against its level (58), not
+    // half of it. (Empty, not low: lowness is scaled to this load's users, and a small load
+    // would drop the loads it is compared with.)
+    const fedWin = win.filter((l) => (l.rowsByTable[table] ?? 0) > 0);
+    let base = fedWin.length < win.length && fedWin.length >= settings.minTrailingLoads ? fedWin : win;
     let emptySince: string | undefined;
     if (isLow(scaledMedian(win, table, users), settings)) {
       // Low for most of the window (a feed gone dead or down to a trickle, maybe back now at a
@@ -383,6 +421,33 @@ function recordedQuiet(load: LoadFigures): QuietFeedRecord[] {
   );
 }
 
+/**
+ * Whether a load's commit judged `table` (`LoadFigures.judgedFeeds`): named there or flagged
+ * quiet. A report written before commits named the tables judged counts as judging every table
+ * when it recorded quiet feeds at all (what commits before did); one with no record did not judge.
+ */
+function judgedTable(load: LoadFigures, table: string): boolean {
+  if (recordedQuiet(load).some((r) => r.table === table)) return true;
+  const judged: unknown = load.judgedFeeds;
+  if (Array.isArray(judged)) return judged.includes(table);
+  return Array.isArray(load.quietFeeds);
+}
+
+/** The tables a judgement judged (a ratio), quiet or not (`LoadFigures.judgedFeeds`), sorted. */
+export function judgedFeedTables(tables: readonly TableTrend[]): string[] {
+  return tables.flatMap((t) => (t.ratio === undefined ? [] : [t.table])).sort();
+}
+
+/** What a load's report records of its judgement: its quiet feeds and the tables it judged. */
+export interface QualityRecord {
+  readonly quietFeeds: readonly QuietFeedRecord[];
+  readonly judgedFeeds: readonly string[];
+}
+
+export function qualityRecord(tables: readonly TableTrend[]): QualityRecord {
+  return { quietFeeds: quietFeedRecords(tables), judgedFeeds: judgedFeedTables(tables) };
+}
+
 /** What a load's report records of its quiet feeds (`LoadFigures.quietFeeds`), from its judgement. */
 export function quietFeedRecords(tables: readonly TableTrend[]): QuietFeedRecord[] {
   return tables.flatMap((t) =>
@@ -427,6 +492,8 @@ export interface LoadSignals {
   /** Failed users / users, in percent (0 for a load of no users). */
   readonly failedUserSharePercent: number;
   readonly failedUserShareHigh: boolean;
+  /** The share was judged: the load had at least `minUsersForFailedShare` users. */
+  readonly failedUserShareJudged: boolean;
   readonly tables: readonly TableTrend[];
   readonly quietTables: readonly string[];
   /** The smallest rows / trailing median over the tables that have one (what the alarm watches). */
@@ -447,9 +514,11 @@ export function loadSignals(
   const tables = tableTrends(load, earlier, settings);
   const ratios = tables.flatMap((t) => (t.ratio === undefined ? [] : [t.ratio]));
   const runSeconds = Math.max(0, (Date.parse(load.committedAt) - Date.parse(load.startedAt)) / 1000);
+  const shareJudged = failedShareJudged(load, settings);
   return {
     failedUserSharePercent: share,
-    failedUserShareHigh: share > settings.failedUserSharePercent,
+    failedUserShareHigh: shareJudged && share > settings.failedUserSharePercent,
+    failedUserShareJudged: shareJudged,
     tables,
     quietTables: tables.filter((t) => t.quiet).map((t) => t.table),
     lowestRatio: ratios.length > 0 ? Math.min(...ratios) : undefined,

@@ -19,9 +19,10 @@ import {
   type LoadSignals,
   loadSignals,
   MIN_EXPECTED_ROWS,
+  MIN_USERS_FOR_FAILED_SHARE,
   QUALITY_DEFAULTS,
   type QualitySettings,
-  quietFeedRecords,
+  qualityRecord,
   readEarlierLoads,
 } from '#core/quality.ts';
 import { readSystemicCause } from '#core/systemic-cause.ts';
@@ -92,6 +93,11 @@ export function trailingSettings(env: Readonly<Record<string, string | undefined
     ),
     quietFraction: fraction(HANDLER_ENV.quietFraction, env[HANDLER_ENV.quietFraction]),
     minExpectedRows: wholeNumber(HANDLER_ENV.minExpectedRows, env[HANDLER_ENV.minExpectedRows]),
+    minUsersForFailedShare: positiveInt(
+      HANDLER_ENV.minUsersForFailedShare,
+      env[HANDLER_ENV.minUsersForFailedShare],
+      MIN_USERS_FOR_FAILED_SHARE,
+    ),
   };
 }
 
@@ -272,7 +278,7 @@ export async function handler(
       const judge = async (draft: LoadFigures) => {
         const { loads, unreadable } = await trailingLoadsOf(store, draft, settings, obs.log);
         judged = { signals: loadSignals(draft, loads, settings), unreadable };
-        return quietFeedRecords(judged.signals.tables);
+        return qualityRecord(judged.signals.tables);
       };
       const outcome = await commitOrHandOff(event.loadId, {
         store,

@@ -66,6 +66,8 @@ export const HANDLER_ENV = {
   quietFraction: 'PAYLINK_QUIET_FRACTION',
   /** Commit only: a table is judged only when this many rows were expected (`dataQuality.minExpectedRows`). */
   minExpectedRows: 'PAYLINK_MIN_EXPECTED_ROWS',
+  /** Commit only: the failed-user share is judged from this many users (`dataQuality.minUsersForFailedShare`). */
+  minUsersForFailedShare: 'PAYLINK_MIN_USERS_FAILED_SHARE',
   /** Commit only: consecutive 404 loads that retire a registry task id (`retireTaskAfterMisses`). */
   retireTaskAfterMisses: 'PAYLINK_RETIRE_TASK_AFTER_MISSES',
   /**

@@ -9,8 +9,9 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '#core/errors.ts';
 import { DIM, METRIC, METRICS_NAMESPACE } from '#core/load-metrics.ts';
-import { QUALITY_DEFAULTS } from '#core/quality.ts';
+import { MIN_USERS_FOR_FAILED_SHARE, QUALITY_DEFAULTS } from '#core/quality.ts';
 import { parseScheduleExpression, runDeadlineSeconds } from '#core/schedule-expression.ts';
+import { trailingSettings } from '#handlers/commit.ts';
 import { parseStackConfig } from '#infra/config.ts';
 import { LOAD_BATCHES_LABEL, MERGE_GROUPS_LABEL } from '#infra/constructs/load-workflow.ts';
 import {
@@ -76,7 +77,9 @@ describe('data-quality alarms', () => {
           Namespace: METRICS_NAMESPACE,
           Period: 300,
           EvaluationPeriods: 1,
-          TreatMissingData: 'notBreaching',
+          // A per-load signal holds its state between loads (a period without a load has no
+          // datapoint): a quiet feed stays in ALARM until a load says it recovered.
+          TreatMissingData: 'ignore',
           AlarmActions: [{ Ref: topic }],
           ...shape,
         });
@@ -95,7 +98,13 @@ describe('data-quality alarms', () => {
       'quarter-hourly': deadline(SCHEDULES[1]!),
     });
     for (const alarm of window)
-      expect(alarm).toMatchObject({ Statistic: 'Maximum', ComparisonOperator: 'GreaterThanThreshold' });
+      expect(alarm).toMatchObject({
+        Statistic: 'Maximum',
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'ignore',
+      });
+    for (const alarm of alarmsOn(template, METRIC.trailingLoadsUnreadable))
+      expect(alarm.TreatMissingData).toBe('ignore');
   });
 
   it('give the commit the trailing-median window and the quiet-feed fraction, and only the commit', () => {
@@ -110,6 +119,20 @@ describe('data-quality alarms', () => {
       PAYLINK_RETIRE_TASK_AFTER_MISSES: '2',
     });
     expect(env(built.stack.functions.loadBatch).PAYLINK_TRAILING_LOADS).toBeUndefined();
+    // The failed-user share is judged from this many users (the default, or cdk.json's).
+    expect(env(built.stack.functions.commit).PAYLINK_MIN_USERS_FAILED_SHARE).toBe(
+      String(MIN_USERS_FOR_FAILED_SHARE),
+    );
+    const set = synth(exampleConfig({ dataQuality: { minUsersForFailedShare: 3 } }));
+    const commitEnv = Object.values(set.template.findResources('AWS::Lambda::Function'))
+      .map((f) => f.Properties.Environment?.Variables ?? {})
+      .find((v) => v.PAYLINK_TRAILING_LOADS !== undefined);
+    expect(commitEnv.PAYLINK_MIN_USERS_FAILED_SHARE).toBe('3');
+    expect(trailingSettings({ PAYLINK_MIN_USERS_FAILED_SHARE: '3' }).minUsersForFailedShare).toBe(3);
+    expect(trailingSettings({}).minUsersForFailedShare).toBe(MIN_USERS_FOR_FAILED_SHARE);
+    expect(() =>
+      parseStackConfig({ ...exampleConfig(), dataQuality: { minUsersForFailedShare: 0 } }),
+    ).toThrow(/minUsersForFailedShare/);
   });
 
   it('can be turned off one by one, and use the documented defaults otherwise', () => {

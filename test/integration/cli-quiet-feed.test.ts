@@ -27,6 +27,7 @@ let users: string;
 const loadIds: string[] = [];
 const summaries: {
   loadId: string;
+  tables: { table: string; rows: number; files: number }[];
   quietFeeds?: { table: string; rows: number; trailingMedian: number }[];
 }[] = [];
 
@@ -71,6 +72,17 @@ describe('a feed that goes quiet and stays quiet', () => {
     }
   });
 
+  it("is in each empty load's table of rows with 0 rows, not left out of it", () => {
+    for (const s of summaries.slice(2)) {
+      const rows = Object.fromEntries(s.tables.map((t) => [t.table, [t.rows, t.files]]));
+      expect({ load: s.loadId, orders: rows.orders, items: rows.orders__items }).toEqual({
+        load: s.loadId,
+        orders: [0, 0],
+        items: [0, 0],
+      });
+    }
+  });
+
   it('is flagged on every empty load, the last against the loads before it went empty', async () => {
     const run = await runCli(['status', '--dest', lake, '--json', '--last', '6']);
     expect(run.code, run.stderr).toBe(0);
@@ -104,7 +116,7 @@ describe('a feed that goes quiet and stays quiet', () => {
     expect(row).toMatch(/2 flags$/);
   });
 
-  it('exits 9 with --fail-on-signals when a load shown has a flag, and only with it', async () => {
+  it('exits 9 with --fail-on-signals when the newest load has a flag, and only with it', async () => {
     expect((await runCli(['status', '--dest', lake, '--fail-on-signals'])).code).toBe(9);
     expect((await runCli(['status', '--dest', lake, '--json', '--fail-on-signals'])).code).toBe(9);
     expect((await runCli(['status', '--dest', lake])).code).toBe(0);

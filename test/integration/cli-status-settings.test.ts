@@ -56,7 +56,7 @@ describe('status with the stack config', () => {
     const q = quality(run.stdout);
     expect(q.settings).toMatchObject({ quietFeedFraction: 0.9, trailingLoads: 3, minTrailingLoads: 2 });
     expect(q.loads.at(-1)!.flags).toEqual([
-      { kind: 'quiet_feed', table: 'orders', rows: 24, trailingMedian: 30 },
+      { kind: 'quiet_feed', table: 'orders', rows: 24, trailingMedian: 30, since: dailyReport(4, 24).loadId },
     ]);
     expect(q.sources).toEqual({
       trailingLoads: `${cdkJson} trailingLoads`,

@@ -409,7 +409,7 @@ describe('status quality report', () => {
     expect(report.loads[1]!.flags).toEqual([
       { kind: 'failed_user_share', percent: 20 },
       // 0.5 rows per loaded user before, times the 80 users this load loaded.
-      { kind: 'quiet_feed', table: 'orders', rows: 0, trailingMedian: 40 },
+      { kind: 'quiet_feed', table: 'orders', rows: 0, trailingMedian: 40, since: reports[2]!.loadId },
     ]);
   });
 
@@ -915,7 +915,7 @@ describe('the order of loads: as they committed', () => {
       [a!.loadId, 3],
     ]);
     expect(report.loads[0]!.flags).toEqual([
-      { kind: 'quiet_feed', table: 'orders', rows: 0, trailingMedian: 1000 },
+      { kind: 'quiet_feed', table: 'orders', rows: 0, trailingMedian: 1000, since: b!.loadId },
     ]);
   });
 
@@ -1163,5 +1163,55 @@ describe('earlier loads whose report cannot be read', () => {
     } finally {
       await scratch.dispose();
     }
+  });
+});
+
+describe('the failed-user share of a load of few users', () => {
+  const two = load(1, { orders: 40 }, { users: 2, failedUserCount: 1 });
+  const many = load(2, { orders: 40 }, { users: 40, failedUserCount: 20 });
+
+  it('is not judged below minUsersForFailedShare: no flag in status, no datapoint for the alarm', () => {
+    const small = loadSignals(two, [], QUALITY_DEFAULTS);
+    expect(small).toMatchObject({
+      failedUserSharePercent: 50,
+      failedUserShareHigh: false,
+      failedUserShareJudged: false,
+    });
+    const figures = commitFigures(
+      { ...two, files: [], requests: 0, schemaChanges: [], missingBatches: [] } as never,
+      small,
+      {
+        commitSeconds: 1,
+        trailingLoads: 0,
+      },
+    );
+    const points = commitMetrics(figures).flatMap((g) => g.points);
+    expect(points.find((p) => p.name === METRIC.failedUserShare)).toBeUndefined();
+    // The counts themselves are still written (the dashboard's failed users by code).
+    expect(points.find((p) => p.name === METRIC.loadFailedUsers)?.value).toBe(1);
+    expect(qualityReport([two], { ...QUALITY_OPTION_DEFAULTS, last: 1 }).loads[0]!.flags).toEqual([]);
+  });
+
+  it('is judged from minUsersForFailedShare users, in status and the metric alike', () => {
+    const judged = loadSignals(many, [], QUALITY_DEFAULTS);
+    expect(judged).toMatchObject({ failedUserShareHigh: true, failedUserShareJudged: true });
+    const figures = commitFigures(
+      { ...many, files: [], requests: 0, schemaChanges: [], missingBatches: [] } as never,
+      judged,
+      {
+        commitSeconds: 1,
+        trailingLoads: 0,
+      },
+    );
+    expect(commitMetrics(figures)[0]!.points.find((p) => p.name === METRIC.failedUserShare)?.value).toBe(50);
+    expect(qualityReport([many], { ...QUALITY_OPTION_DEFAULTS, last: 1 }).loads[0]!.flags).toEqual([
+      { kind: 'failed_user_share', percent: 50 },
+    ]);
+    // Lowered to 2 (cdk.json dataQuality.minUsersForFailedShare): the 2-user load is judged too.
+    const settings = { ...QUALITY_OPTION_DEFAULTS, minUsersForFailedShare: 2, last: 1 };
+    expect(loadSignals(two, [], settings).failedUserShareHigh).toBe(true);
+    expect(qualityReport([two], settings).loads[0]!.flags).toEqual([
+      { kind: 'failed_user_share', percent: 50 },
+    ]);
   });
 });

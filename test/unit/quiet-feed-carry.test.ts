@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
+import { formatQuality, QUALITY_OPTION_DEFAULTS, qualityReport } from '#cli/quality-report.ts';
 import { commitFigures, commitMetrics, METRIC } from '#core/load-metrics.ts';
 import {
   DEAD_FEED_LOADS,
@@ -13,6 +14,7 @@ import {
   type LoadFigures,
   loadSignals,
   QUALITY_DEFAULTS,
+  qualityRecord,
   quietFeedRecords,
   readEarlierLoads,
 } from '#core/quality.ts';
@@ -20,7 +22,7 @@ import { dailyReport, putCommitted } from '#test/helpers/daily-report.ts';
 import { Scratch } from '#test/helpers/lake-harness.ts';
 
 const settings = QUALITY_DEFAULTS;
-type Report = ReturnType<typeof dailyReport> & Pick<LoadFigures, 'quietFeeds'>;
+type Report = ReturnType<typeof dailyReport> & Pick<LoadFigures, 'quietFeeds' | 'judgedFeeds'>;
 
 /**
  * Day `day`'s report with the orders given; a table with no rows is absent from `rowsByTable`,
@@ -133,5 +135,114 @@ describe('a dead feed', () => {
       j === i - 1 ? { ...r, quietFeeds: [{ table: 'orders', trailingMedian: 'x' }] as never } : r,
     );
     expect(signalsOf(damaged, i).quietTables).toEqual([]);
+  });
+});
+
+/**
+ * As each commit records its judgement now: its quiet feeds and the tables it judged. `noRecord`:
+ * the load whose commit recorded nothing (its judgement failed: `commit.ts` records nothing then).
+ */
+function commitRecording(reports: readonly Report[], noRecord?: number): Report[] {
+  const recorded: Report[] = [];
+  for (const [i, r] of reports.entries()) {
+    const signals = loadSignals(r, earlierLoads(r, recorded, settings), settings);
+    recorded.push(i === noRecord ? r : { ...r, ...qualityRecord(signals.tables) });
+  }
+  return recorded;
+}
+
+describe('a dead feed past DEAD_FEED_LOADS and a load that did not judge it', () => {
+  const fed = 7;
+  const dead = DEAD_FEED_LOADS + 20;
+  // Past what the scan follows back to the fed loads: only the carried flag keeps it quiet.
+  const gap = fed + DEAD_FEED_LOADS + 5;
+  const withFailed = (i: number, r: Report): Report =>
+    // 85 of 100 users failed: 15 loaded users are expected 15 orders, too few to judge.
+    i === gap ? { ...r, failedUserCount: 85 } : r;
+  const build = (tail: readonly Report[] = []) => [
+    ...Array.from({ length: fed }, (_, i) => report(i + 1, 100)),
+    ...Array.from({ length: dead }, (_, i) => withFailed(fed + i, report(fed + i + 1, 0))),
+    ...tail,
+  ];
+  const quietAt = (all: readonly Report[], i: number) => signalsOf(all, i).quietTables;
+
+  it('a load whose table was not judged (most users failed) neither clears nor breaks the flag', () => {
+    const all = commitRecording(build());
+    expect(quietAt(all, gap - 1)).toEqual(['orders']);
+    // Not judged: too few rows expected of 15 loaded users; its report says so.
+    expect(signalsOf(all, gap).tables.find((t) => t.table === 'orders')?.ratio).toBeUndefined();
+    expect(all[gap]!.judgedFeeds).not.toContain('orders');
+    for (const i of [gap + 1, gap + 2, gap + 10, fed + dead - 1]) {
+      const orders = signalsOf(all, i).tables.find((t) => t.table === 'orders')!;
+      expect({ i, quiet: orders.quiet, since: orders.quietSince }).toEqual({
+        i,
+        quiet: true,
+        since: all[fed]!.loadId,
+      });
+    }
+    // Carried from the newest load that judged it: the one before the failed load.
+    expect(signalsOf(all, gap + 1).tables.find((t) => t.table === 'orders')?.carriedFrom).toBe(
+      all[gap - 1]!.loadId,
+    );
+  });
+
+  it('a commit that recorded no judgement (it failed) neither clears nor breaks the flag', () => {
+    const days = build().map((r, i) => (i === gap ? { ...r, failedUserCount: 0 } : r));
+    const all = commitRecording(days, gap);
+    expect(all[gap]!.quietFeeds).toBeUndefined();
+    for (const i of [gap + 1, gap + 2, gap + 10, fed + dead - 1])
+      expect({ i, quiet: quietAt(all, i) }).toEqual({ i, quiet: ['orders'] });
+  });
+
+  it('still clears once a load judges the table not quiet (recovery)', () => {
+    const all = commitRecording(build([report(fed + dead + 1, 100)]));
+    expect(quietAt(all, fed + dead - 1)).toEqual(['orders']);
+    expect(quietAt(all, fed + dead)).toEqual([]);
+    expect(all[fed + dead]!.judgedFeeds).toContain('orders');
+    expect(all[fed + dead]!.quietFeeds).toEqual([]);
+  });
+});
+
+describe('a table quiet while its feed is down', () => {
+  it("is shown and judged against the median of the loads that had rows, not one the outage's own empty loads pulled down", () => {
+    // Three loads at 58, then empty: on the fourth empty load the window holds 3 fed and 3 empty
+    // loads, whose median is 29.
+    const days = [...[1, 2, 3].map((d) => report(d, 58)), ...[4, 5, 6, 7].map((d) => report(d, 0))];
+    const all = commitRecording(days);
+    for (const i of [3, 4, 5, 6]) {
+      const orders = signalsOf(all, i).tables.find((t) => t.table === 'orders')!;
+      expect({
+        i,
+        median: Math.round(orders.trailingMedian!),
+        quiet: orders.quiet,
+        since: orders.quietSince,
+      }).toEqual({
+        i,
+        median: 58,
+        quiet: true,
+        since: all[3]!.loadId,
+      });
+    }
+    // A partial return (20 of 58) is quiet against the level, not 0.69 of a median halved by the outage.
+    const partial = commitRecording([...days.slice(0, 6), report(7, 20)]);
+    const back = signalsOf(partial, 6).tables.find((t) => t.table === 'orders')!;
+    expect({ median: Math.round(back.trailingMedian!), quiet: back.quiet }).toEqual({
+      median: 58,
+      quiet: true,
+    });
+  });
+
+  it('says since which load in status (text and json)', () => {
+    const all = commitRecording([...[1, 2, 3].map((d) => report(d, 58)), report(4, 0), report(5, 0)]);
+    const q = qualityReport(all, { ...QUALITY_OPTION_DEFAULTS, last: 1 });
+    expect(q.loads[0]!.tables.find((t) => t.table === 'orders')).toMatchObject({
+      quiet: true,
+      since: all[3]!.loadId,
+    });
+    expect(q.loads[0]!.flags).toContainEqual(
+      expect.objectContaining({ kind: 'quiet_feed', since: all[3]!.loadId }),
+    );
+    expect(formatQuality(q).join('\n')).toContain(`QUIET since ${all[3]!.loadId}`);
+    expect(formatQuality(q).join('\n')).toContain(`quiet since load ${all[3]!.loadId}`);
   });
 });
