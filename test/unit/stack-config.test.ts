@@ -155,7 +155,10 @@ describe('synth config errors name the key, the value and the accepted range', (
     [{ userConcurrency: 513 }, 'paylink.userConcurrency: must be a whole number from 1 to 512 (got 513)'],
     [{ userConcurrency: 1.5 }, 'paylink.userConcurrency: must be a whole number from 1 to 512 (got 1.5)'],
     [{ batchSize: null }, 'paylink.batchSize: must be a whole number from 1 to 100000 (got null)'],
-    [{ commitMergeSeconds: 901 }, 'paylink.commitMergeSeconds: must be a number from 0 to 900 (got 901)'],
+    [
+      { commitMergeSeconds: 391 },
+      'paylink.commitMergeSeconds: must be a number of seconds from 0 to 390: the commit merges at most (its 900 s Lambda timeout - 120 s reserved for the publish) x 0.5 = 390 s itself, so a larger value would change nothing (got 391)',
+    ],
     [{ expectedUsers: -1 }, 'paylink.expectedUsers: must be a whole number, 0 or more (got -1)'],
     [{ tracing: 'yes' }, 'paylink.tracing: must be true or false (got a string)'],
   ])('%j', (extra, message) => {
