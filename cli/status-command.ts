@@ -297,15 +297,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     },
     false,
     // Negative values reach their checks, which name each flag's real range.
-    [
-      'last',
-      'trailing-loads',
-      'min-trailing-loads',
-      'quiet-fraction',
-      'failed-share',
-      'min-expected-rows',
-      'run-window-minutes',
-    ],
+    QUALITY_FLAGS,
   );
   // They shape the last loads' section, which --load-id does not print: never silently ignored.
   const ignored = QUALITY_FLAGS.find((flag) => values[flag] !== undefined);

@@ -444,15 +444,7 @@ async function settlePending(
   return {
     state,
     claimedBefore: refs.length > 0,
-    kept: events.map((e) => ({
-      dt: e.dt,
-      key: e.key,
-      identifier: e.identifier,
-      taskId: e.taskId,
-      eventTime: e.eventTime,
-      receivedAt: e.receivedAt,
-      fresh: false,
-    })),
+    kept: events.map((e) => claimedOf(e, false)),
   };
 }
 
