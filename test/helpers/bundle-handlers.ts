@@ -49,9 +49,12 @@ export function assetFiles(dir: string): string[] {
     .sort();
 }
 
-/** What a minified ES module imports: static (`from"x"`, `import"x"`) and dynamic (`import("x")`). */
+/**
+ * What a minified ES module imports: static (`from"x"`, `import"x"`) and dynamic (`import("x")`).
+ * A keyword right after a quote is the end of a string (`"from":"above"` in a message), not code.
+ */
 export function importsOf(code: string): { static: string[]; dynamic: string[] } {
-  const statics = [...code.matchAll(/(?:\bfrom|\bimport)\s*"([^"]+)"/g)].map((m) => m[1]!);
+  const statics = [...code.matchAll(/(?<!["'`])(?:\bfrom|\bimport)\s*"([^"]+)"/g)].map((m) => m[1]!);
   const dynamics = [...code.matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]!);
   return { static: statics, dynamic: dynamics };
 }

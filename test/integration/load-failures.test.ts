@@ -194,7 +194,9 @@ describe('a load that commits nothing (exit 1)', () => {
   it('when --config has a value of the wrong type: names the key, not the value', async () => {
     const config = await scratch.json('bad-type.json', { http: { timeoutMs: 'fast-please' } });
     const stderr = await failedLoad('bad-config-type', { config });
-    expect(stderr).toContain(`--config ${config}: http.timeoutMs: must be a number.`);
+    expect(stderr).toContain(
+      `--config ${config}: http.timeoutMs: must be a whole number above 0 and at most 900000 (got a string).`,
+    );
     expect(stderr).not.toContain('fast-please');
   });
 

@@ -173,7 +173,7 @@ describe('loads under faults', () => {
     const unlimited = await loadFrom(
       'rate-unlimited',
       { rateLimit: 20 },
-      { rateLimit: 100_000, config: noRetries },
+      { rateLimit: 10_000, config: noRetries },
     );
     expect(unlimited.stats.rateLimited, 'refusals when the client ignores the limit').toBeGreaterThan(0);
   });
