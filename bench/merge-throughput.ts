@@ -83,31 +83,8 @@ async function main(): Promise<void> {
   try {
     const lakeA = path.join(root, 'a');
     const store = createLocalStore(lakeA);
-    const loadId = loadIdFromTime(startedAt);
-    const staging = performance.now();
-    await runLoad(
-      {
-        loadId,
-        startedAt,
-        users: [...userIdentifiers('paylink', users)].map((identifier) => ({ identifier })),
-        resources: selectResources(loaderSettings().catalog),
-        batchSize,
-        concurrency: DEFAULTS.concurrency,
-      },
-      {
-        api: createInProcessApi('paylink'),
-        store,
-        parts,
-        reader,
-        clock,
-        onCommit: () => {
-          throw new StopBeforeCommit();
-        },
-      },
-    ).catch((error: unknown) => {
-      if (!(error instanceof StopBeforeCommit)) throw error;
-    });
-    console.error(`staged ${users} users in ${((performance.now() - staging) / 1000).toFixed(0)} s`);
+    const { loadId, seconds: stagedSeconds } = await stage(lakeA, users, batchSize, 0, startedAt);
+    console.error(`staged ${users} users in ${stagedSeconds.toFixed(0)} s`);
     const lakeB = path.join(root, 'b');
     await cp(lakeA, lakeB, { recursive: true });
 
