@@ -41,6 +41,12 @@ export interface LoadSummary {
    */
   readonly unreadableEvents?: readonly { key: string; problem: string }[];
   /**
+   * Webhook events committed with the load whose task field named no task id
+   * (`webhook_events.task_id_problem`): their users were loaded, no task fetched. The commit
+   * Lambda's `committed` line and its TaskIdProblemEvents metric carry the same count.
+   */
+  readonly taskIdProblemEvents: number;
+  /**
    * Tables this load fed at under the quiet fraction of their trailing median over earlier loads
    * of its series (lambdas/core/quality.ts, default settings: `status` judges with the stack's).
    * Absent when none, or when the earlier loads could not be read.
@@ -127,6 +133,8 @@ export function summarize(
     ...(marker.events?.unreadable === undefined || marker.events.unreadable.length === 0
       ? {}
       : { unreadableEvents: marker.events.unreadable }),
+    // Reports written before it was counted carry none.
+    taskIdProblemEvents: marker.events?.taskIdProblemEvents ?? 0,
     exitCode: extra.exitCode,
   };
 }
@@ -211,6 +219,12 @@ export function formatSummary(s: LoadSummary): string {
     );
     for (const u of s.unreadableEvents.slice(0, 20)) lines.push(`  ${u.problem}`);
     if (s.unreadableEvents.length > 20) lines.push(`  ... and ${s.unreadableEvents.length - 20} more`);
+  }
+  if (s.taskIdProblemEvents > 0) {
+    lines.push('');
+    lines.push(
+      `${s.taskIdProblemEvents} webhook event(s) committed with a task field that names no task id: their users were loaded, no task fetched for them (the reason is in webhook_events.task_id_problem)`,
+    );
   }
   if (s.quietFeeds !== undefined) {
     lines.push('');

@@ -151,6 +151,12 @@ export interface EventClaim {
 export interface MarkerEvents {
   readonly claimedAt: string;
   readonly count: number;
+  /**
+   * Committed events whose task field named no task id (`webhook_events.task_id_problem` set;
+   * webhook.ts `taskOf`): their users are loaded, no task is fetched for them. Absent in reports
+   * written before it was counted.
+   */
+  readonly taskIdProblemEvents?: number;
   /** Stored event objects that could not be read: set aside, not in `webhook_events`. */
   readonly unreadable?: readonly UnreadableEventReport[];
 }
@@ -193,6 +199,8 @@ export interface ClaimedBatch {
   readonly manifest: BatchManifest | undefined;
   /** Stored events that could not be read: set aside (kept, not committed), for the report. */
   readonly unreadable: readonly UnreadableEventReport[];
+  /** Staged events whose task field named no task id (`MarkerEvents.taskIdProblemEvents`). */
+  readonly taskIdProblemEvents: number;
 }
 
 /** An event object set aside, as reports name it. */
@@ -520,7 +528,9 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
       key: eventObjectKeyOf(u),
       problem: u.problem,
     }));
-    return { claim: withTasks, lock, manifest, unreadable };
+    // Counted from the rows staged, so the report says what `webhook_events` holds.
+    const taskIdProblemEvents = staged.filter((e) => e.taskIdProblem !== null).length;
+    return { claim: withTasks, lock, manifest, unreadable, taskIdProblemEvents };
   } catch (error) {
     await lock.release().catch(() => undefined);
     throw error;
@@ -846,6 +856,7 @@ export function markerEvents(claimed: ClaimedBatch | undefined): MarkerEvents | 
     : {
         claimedAt: claimed.claim.claimedAt,
         count: claimed.claim.events.length,
+        taskIdProblemEvents: claimed.taskIdProblemEvents,
         ...(claimed.unreadable.length === 0 ? {} : { unreadable: claimed.unreadable }),
       };
 }

@@ -81,6 +81,11 @@ export const METRIC = {
    * ones, incomplete), else 0: alarmed, so a lost signal is not a silent one.
    */
   trailingLoadsUnreadable: 'TrailingLoadsUnreadable',
+  /**
+   * Webhook events the load committed whose task field named no task id (their
+   * `webhook_events.task_id_problem` is set): their users were loaded, no task was fetched.
+   */
+  taskIdProblemEvents: 'TaskIdProblemEvents',
 } as const;
 
 /** Powertools MetricUnit values used here. */
@@ -195,6 +200,8 @@ export interface CommittedLoad {
   readonly missingBatches: readonly unknown[];
   /** Failed users the batches did not count (settled at commit, missing batches), by code. */
   readonly failedAtCommitByCode?: Readonly<Record<string, number>>;
+  /** The webhook events it committed (event-claims.ts MarkerEvents). */
+  readonly events?: { readonly taskIdProblemEvents?: number };
 }
 
 export interface TableFigures {
@@ -243,6 +250,11 @@ export interface CommitFigures {
    * settled, a missing batch). With the batches' FailedUsers they add up to failedUsers.
    */
   readonly failedAtCommitByCode: Readonly<Record<string, number>>;
+  /**
+   * Webhook events committed with the load whose task field named no task id (MarkerEvents):
+   * the same count as `load`'s summary (`taskIdProblemEvents`), 0 when it committed none.
+   */
+  readonly taskIdProblemEvents: number;
   readonly tables: readonly TableFigures[];
 }
 
@@ -288,6 +300,7 @@ export function commitFigures(
     quietTables: signals.quietTables,
     ...(signals.lowestRatio === undefined ? {} : { lowestRowsToTrailingMedian: signals.lowestRatio }),
     failedAtCommitByCode: load.failedAtCommitByCode ?? {},
+    taskIdProblemEvents: load.events?.taskIdProblemEvents ?? 0,
     tables,
   };
 }
@@ -314,6 +327,7 @@ export function commitMetrics(load: CommitFigures): MetricGroup[] {
         seconds(METRIC.runSeconds, load.runSeconds),
         seconds(METRIC.commitSeconds, load.commitSeconds),
         count(METRIC.trailingLoadsUnreadable, load.trailingLoadsUnreadable ? 1 : 0),
+        count(METRIC.taskIdProblemEvents, load.taskIdProblemEvents),
         ...(load.lowestRowsToTrailingMedian === undefined
           ? []
           : [ratio(METRIC.lowestRowsToTrailingMedian, load.lowestRowsToTrailingMedian)]),

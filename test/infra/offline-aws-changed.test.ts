@@ -9,12 +9,16 @@
  * - its next run, with no new event, loads nobody, says so, and succeeds;
  * - the daily `all` schedule (the safety net) loads the operator's list plus every user learned
  *   from events (committed ones from the registry, and ones no load has committed yet), with the
- *   task ids the events named, so a task-only change is reloaded by the safety net too.
+ *   task ids the events named, so a task-only change is reloaded by the safety net too;
+ * - an event whose task field names no task id is committed, and the commit counts it in its
+ *   `committed` line and its TaskIdProblemEvents metric, as `load` does in its summary.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIM, METRIC } from '#core/load-metrics.ts';
 import { simulatedEvent } from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { FAST_HTTP } from '#test/helpers/lake-harness.ts';
+import { emfRecords, jsonLines } from '#test/helpers/log-lines.ts';
 import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
 import {
   API_SECRET,
@@ -121,6 +125,12 @@ const taskRequests = () =>
     ),
   ].sort();
 
+const commitLogs = (outcome: ExecutionOutcome) =>
+  outcome.invocations
+    .filter((i) => i.fn === 'commit')
+    .map((i) => i.logs)
+    .join('\n');
+
 const planned = (outcome: ExecutionOutcome) =>
   JSON.parse(
     outcome.invocations
@@ -162,6 +172,18 @@ describe('webhooks to loads, deployed: a changed schedule and the all schedule a
     const task = taskUser.find((sent) => sent.change.eventType === 'task-status-updated')!;
     taskId = String(task.change.data.taskId);
     record('new-user', (await announce(NEW_USER, '2026-12-01T09:20:00.000Z')).answer.statusCode);
+    // A task event whose task field is an object without an id: stored, its user loaded, no task fetched.
+    const oddTask = simulatedEvent({
+      identifier: NEW_USER,
+      type: 'task-status-updated',
+      time: new Date('2026-12-01T09:25:00.000Z'),
+      secret: API_SECRET,
+      data: { taskId: { ref: 7 }, status: 'failed' },
+    });
+    record(
+      'odd-task',
+      (await world.aws.invokeUrl('webhook', { headers: oddTask.headers, body: oddTask.body })).statusCode,
+    );
     const before = await world.bucket.list(`${world.prefix}/_events/`);
     record(
       'forged',
@@ -191,12 +213,13 @@ describe('webhooks to loads, deployed: a changed schedule and the all schedule a
       retry: [200],
       'task-user': [200, 200],
       'new-user': [200],
+      'odd-task': [200],
       forged: [401],
       'newer-user': [200],
     });
     expect(storedAfterForgery).toEqual([]);
-    // 4 events before the changed runs (the retry is the same object), 1 the next morning.
-    expect(await world.bucket.list(`${world.prefix}/_events/`)).toHaveLength(5);
+    // 5 events before the changed runs (the retry is the same object), 1 the next morning.
+    expect(await world.bucket.list(`${world.prefix}/_events/`)).toHaveLength(6);
     expect(describeDenials(world.gate)).toEqual([]);
   });
 
@@ -211,13 +234,37 @@ describe('webhooks to loads, deployed: a changed schedule and the all schedule a
     // The events are committed with the load, each once.
     const events = await rowsOf('webhook_events', loadId);
     expect(events.map((e) => e.user_identifier).sort()).toEqual(
-      [ACCOUNTS_USER, NEW_USER, TASK_USER, TASK_USER].sort(),
+      [ACCOUNTS_USER, NEW_USER, NEW_USER, TASK_USER, TASK_USER].sort(),
     );
     expect(
       events.find((e) => e.event_type === 'task-status-updated' && e.user_identifier === TASK_USER)?.task_id,
     ).toBe(taskId);
-    expect(planned(changed)).toMatchObject({ users: 3, changedEvents: 4 });
+    expect(planned(changed)).toMatchObject({ users: 3, changedEvents: 5 });
     expect(describeDenials(world.gate)).toEqual([]);
+  });
+
+  it("counts the event whose task field names no task id in the commit's line and its TaskIdProblemEvents metric", async () => {
+    const committedLine = (outcome: ExecutionOutcome) =>
+      jsonLines(commitLogs(outcome)).find((l) => l.message === 'committed')!;
+    const metricOf = (outcome: ExecutionOutcome) =>
+      emfRecords(commitLogs(outcome)).filter((r) => r.metrics[METRIC.taskIdProblemEvents] !== undefined);
+    const loadId = changed.output.loadId as string;
+    const odd = (await rowsOf('webhook_events', loadId)).filter((e) => e.task_id_problem !== null);
+    expect(odd.map((e) => [e.user_identifier, e.task_id, e.task_id_problem])).toEqual([
+      [NEW_USER, null, 'data.taskId is an object, not a task id'],
+    ]);
+    expect(committedLine(changed)).toMatchObject({ taskIdProblemEvents: 1 });
+    const [record] = metricOf(changed);
+    expect(record!.metrics[METRIC.taskIdProblemEvents]).toEqual({ value: 1, unit: 'Count' });
+    expect(record!.dimensions).toEqual({
+      [DIM.stack]: world.template.deployment.stackName,
+      [DIM.schedule]: 'hourly',
+    });
+    // A load that committed only ordinary events (or none) says 0, as a datapoint, not a gap.
+    for (const run of [baseline, weekly]) {
+      expect(committedLine(run)).toMatchObject({ taskIdProblemEvents: 0 });
+      expect(metricOf(run).map((r) => r.metrics[METRIC.taskIdProblemEvents]!.value)).toEqual([0]);
+    }
   });
 
   it('the next changed run, with no new event, loads nobody, says so and succeeds', async () => {

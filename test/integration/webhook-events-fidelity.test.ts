@@ -17,6 +17,7 @@ import { createLocalStore } from '#adapters/local-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
+import { formatSummary, summarize } from '#cli/summary.ts';
 import { selectChangedUsers } from '#core/changed-users.ts';
 import { resolveCatalog, selectResources } from '#core/config.ts';
 import type { BatchUser } from '#core/load-batch.ts';
@@ -242,7 +243,7 @@ describe('task ids and statuses of other shapes', () => {
     await receive('u4', '{"task":{"status":"completed"}}');
     await receive('u5', '{"taskId":12.5}');
     const paths: string[] = [];
-    await loadChanged('load-a', ['tasks'], paths);
+    const { marker } = await loadChanged('load-a', ['tasks'], paths);
     expect(paths.filter((p) => p.startsWith('/task/')).sort()).toEqual([
       '/task/12345/details',
       '/task/t-3/details',
@@ -257,6 +258,13 @@ describe('task ids and statuses of other shapes', () => {
       ['u4', null, null, 'data.task is an object without _id, not a task'],
       ['u5', null, null, 'data.taskId is a number that is not a whole number, not a task id'],
     ]);
+    // Counted in the load's report, and so in `load`'s summary (text and --json).
+    expect(marker.events?.taskIdProblemEvents).toBe(3);
+    const summary = summarize(marker, { dest: dir, retries: 0, seconds: 1, exitCode: 0 });
+    expect(summary.taskIdProblemEvents).toBe(3);
+    expect(formatSummary(summary)).toContain(
+      '3 webhook event(s) committed with a task field that names no task id',
+    );
   });
 });
 

@@ -17,6 +17,7 @@ const base: LoadSummary = {
   schemaChanges: [],
   nonFiniteValues: 0,
   endpointFindings: [],
+  taskIdProblemEvents: 0,
   exitCode: 0,
 };
 
