@@ -54,9 +54,11 @@ export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
                            ${API_PROFILE_NAMES.join(', ')}
   --log                    one line per request on stderr
   --webhooks-to <url>      with --users: POST one signed pay-link-accounts-updated event per
-                           user to a webhook receiver (paylink-loader webhooks), signed with
-                           --api-secret; then the world changes over time (accounts linked and
-                           unlinked, tasks completing) and each change's signed event is sent
+                           user to a webhook receiver's URL as it prints it (paylink-loader
+                           webhooks: http://127.0.0.1:<port>, its one path /; another path
+                           gets 404), signed with --api-secret; then the world changes over
+                           time (accounts linked and unlinked, tasks completing) and each
+                           change's signed event is sent
   --change-every <s>       with --webhooks-to: seconds between two rounds of changes (default 10)
   --changes <n>            with --webhooks-to: users changed per round (default 3)
   --webhook-retry-seconds <s>  with --webhooks-to: seconds between Atomic's 3 retries of an event

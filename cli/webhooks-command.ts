@@ -13,11 +13,13 @@ import type { Io } from './io.ts';
 
 export const WEBHOOKS_USAGE = `paylink-loader webhooks --dest <dir|s3://bucket/prefix> [--port <n>]
 
-  Receives Atomic webhooks on 127.0.0.1: verifies X-HMAC-Signature-Sha-256 (HMAC-SHA256 of the
-  body keyed with PAYLINK_API_SECRET), stores each accepted event once under <lake>/${WEBHOOK.eventsPrefix}
+  Receives Atomic webhooks on 127.0.0.1, POSTed to the root path (http://127.0.0.1:<port>, what
+  simulate --webhooks-to takes): verifies X-HMAC-Signature-Sha-256 (HMAC-SHA256 of the body
+  keyed with PAYLINK_API_SECRET), stores each accepted event once under <lake>/${WEBHOOK.eventsPrefix}
   and answers 401 (unsigned or bad signature), 400 (malformed, or a user identifier a users
-  list could not hold) or 413 (over ${WEBHOOK.maxBodyBytes / 1024} KiB). One signed body is one
-  event whatever its ce-id (the headers are not signed).
+  list could not hold) or 413 (over ${WEBHOOK.maxBodyBytes / 1024} KiB); any other path 404,
+  another method on / 405. One signed body is one event whatever its ce-id (the headers are
+  not signed).
 
   --dest <lake>   the lake the events go to
   --port <n>      port on 127.0.0.1 (0: any free port; default 8788)

@@ -1,13 +1,20 @@
 /**
  * The webhook receiver as a plain HTTP server (`paylink-loader webhooks`, tests, benchmarks):
- * the same core as the Lambda (lambdas/core/webhook.ts), on 127.0.0.1 only. Bodies are read up
+ * the same core as the Lambda (lambdas/core/webhook.ts), on 127.0.0.1 only, answering on its
+ * one path (`routeWebhook`: POST `/`). Bodies are read up
  * to one byte past the cap and no further, so an oversized request costs at most the cap in
  * memory before it is rejected with 413.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ObjectStore } from '#core/ports.ts';
-import { receiveWebhook, WEBHOOK, type WebhookOutcome, webhookResponse } from '#core/webhook.ts';
+import {
+  receiveWebhook,
+  routeWebhook,
+  WEBHOOK,
+  type WebhookOutcome,
+  webhookResponse,
+} from '#core/webhook.ts';
 
 /** Longest a request may take to arrive whole, ms: Atomic's events are small and sent at once. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -34,6 +41,19 @@ export interface WebhookServer {
 }
 
 /**
+ * The path of a request target, without its query, as sent: `/` for `/?x=1`. The absolute form
+ * (`POST http://127.0.0.1:8788/ HTTP/1.1`), which a server must accept too (RFC 9112 §3.2.2),
+ * gives the path after its authority (`/` when it has none).
+ */
+export function requestPath(target: string | undefined): string | undefined {
+  if (target === undefined) return undefined;
+  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(target);
+  const rest = absolute === null ? target : target.slice(absolute[0].length);
+  const path = rest.split(/[?#]/, 1)[0]!;
+  return absolute !== null && path === '' ? '/' : path;
+}
+
+/**
  * The body's bytes, at most `limit + 1` of them: enough for the core to see it is too large.
  * The rest of an oversized body is read and dropped, not kept, so the client gets its 413
  * instead of a reset connection; `requestTimeout` bounds how long a sender may trickle.
@@ -57,13 +77,16 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const limit = options.maxBodyBytes ?? WEBHOOK.maxBodyBytes;
   const server: Server = createServer(async (request, response) => {
     const receivedAt = options.clock();
-    const send = (status: number, body: string) => {
-      response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
-      response.end(body);
+    const send = (answer: ReturnType<typeof webhookResponse>) => {
+      response.writeHead(answer.status, { 'content-type': 'text/plain; charset=utf-8', ...answer.headers });
+      response.end(answer.body);
     };
-    if (request.method !== 'POST') {
+    // Another path or method: answered (as the Lambda answers it) without reading the body.
+    const refused = routeWebhook(request.method, requestPath(request.url));
+    if (refused !== undefined) {
       request.resume();
-      send(405, 'method not allowed');
+      send(webhookResponse(refused));
+      options.onOutcome?.(refused);
       return;
     }
     try {
@@ -72,12 +95,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         { headers: request.headers, body },
         { store: options.store, secret: options.secret, receivedAt, maxBodyBytes: limit },
       );
-      const answer = webhookResponse(outcome);
-      send(answer.status, answer.body);
+      send(webhookResponse(outcome));
       options.onOutcome?.(outcome);
     } catch (error) {
       // The store failed: like the Lambda's 5xx, Atomic retries; no detail in the answer.
-      if (!response.headersSent) send(500, 'internal error');
+      if (!response.headersSent) send({ status: 500, body: 'internal error' });
       options.onError?.(error);
     }
   });

@@ -12,6 +12,12 @@
  *    both widens nothing an attacker can use;
  *  - any non-200 answer is retried 3 times, 30 s apart; operators can replay events.
  *
+ * The receiver has one path, `WEBHOOK.path` (the root of the Function URL, and of
+ * `http://127.0.0.1:<port>` locally: the address README and deploy.md tell senders to use).
+ * `routeWebhook` decides for both shells, before the body is read: another path is 404, another
+ * method on the path 405. So a scanner's requests to `/admin` or `/.env` are not counted as
+ * unsigned webhooks, and they cost no secret read or hashing.
+ *
  * Order of checks, each failing closed and storing nothing: size (413, before any hashing), the
  * signature over the raw bytes (401: missing or wrong), then the JSON shape (400). An unsigned
  * caller never learns whether its body would have parsed. Rejections carry a fixed reason for
@@ -63,6 +69,10 @@ export const WEBHOOK = {
    * overflowed the stack), so it is refused as malformed, and a stored one is set aside.
    */
   maxNestingDepth: 64,
+  /** The one path events are POSTed to (`routeWebhook`): the root of the receiver's URL. */
+  path: '/',
+  /** The one method accepted on it. */
+  method: 'POST',
 } as const;
 
 /** Event types Atomic documents for PayLink and Switch flows; anything else logs as `other`. */
@@ -94,6 +104,8 @@ export interface WebhookDeps {
 }
 
 export type RejectReason =
+  | 'not-found'
+  | 'method-not-allowed'
   | 'too-large'
   | 'unsigned'
   | 'bad-signature'
@@ -115,12 +127,15 @@ export type WebhookOutcome =
     }
   | {
       readonly kind: 'rejected';
-      readonly status: 400 | 401 | 413;
+      readonly status: 400 | 401 | 404 | 405 | 413;
       readonly reason: RejectReason;
+      /** The body's bytes; 0 for a request refused by its path or method (`routeWebhook`): its body is not read. */
       readonly bytes: number;
     };
 
-const REJECT_STATUS: Record<RejectReason, 400 | 401 | 413> = {
+const REJECT_STATUS: Record<RejectReason, 400 | 401 | 404 | 405 | 413> = {
+  'not-found': 404,
+  'method-not-allowed': 405,
   'too-large': 413,
   unsigned: 401,
   'bad-signature': 401,
@@ -367,6 +382,23 @@ const reject = (reason: RejectReason, bytes: number): WebhookOutcome => ({
 });
 
 /**
+ * Whether a request is for the receiver, decided from its method and path alone (before its
+ * body is read or the secret is needed): undefined for a POST to `WEBHOOK.path`, else the
+ * rejection: 404 (`not-found`) for any other path, whatever the method, and 405
+ * (`method-not-allowed`) for another method on the path. `path` is the request's path without
+ * its query string, exactly as sent (`/`, not `/webhooks`, `//` or `/%2F`): the Function URL's
+ * `rawPath`, or the local server's request target up to `?`.
+ */
+export function routeWebhook(
+  method: string | undefined,
+  path: string | undefined,
+): WebhookOutcome | undefined {
+  if (path !== WEBHOOK.path) return reject('not-found', 0);
+  if (method !== WEBHOOK.method) return reject('method-not-allowed', 0);
+  return undefined;
+}
+
+/**
  * Verifies, parses and stores one webhook request. Never throws for anything the caller sent;
  * a store failure propagates (the handler answers 5xx and Atomic retries).
  */
@@ -403,12 +435,27 @@ export async function receiveWebhook(request: WebhookRequest, deps: WebhookDeps)
 
 /**
  * The HTTP answer for an outcome: a status and a fixed plain-text body. Nothing in it depends
- * on the request beyond the status, so a caller probing signatures learns only "401".
+ * on the request beyond the status, so a caller probing signatures learns only "401". A 405
+ * carries the `Allow` header HTTP requires of it (RFC 9110 §15.5.6): the one method, nothing more.
  */
-export function webhookResponse(outcome: WebhookOutcome): { status: number; body: string } {
+export function webhookResponse(outcome: WebhookOutcome): {
+  status: number;
+  body: string;
+  headers?: Readonly<Record<string, string>>;
+} {
   if (outcome.kind === 'accepted') return { status: 200, body: 'ok' };
-  const text = { 400: 'bad request', 401: 'unauthorized', 413: 'payload too large' } as const;
-  return { status: outcome.status, body: text[outcome.status] };
+  const text = {
+    400: 'bad request',
+    401: 'unauthorized',
+    404: 'not found',
+    405: 'method not allowed',
+    413: 'payload too large',
+  } as const;
+  return {
+    status: outcome.status,
+    body: text[outcome.status],
+    ...(outcome.status === 405 ? { headers: { allow: WEBHOOK.method } } : {}),
+  };
 }
 
 /**

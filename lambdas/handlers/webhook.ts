@@ -15,7 +15,7 @@
 import type { APIGatewayProxyStructuredResultV2, Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { ConfigError } from '#core/errors.ts';
 import type { ObjectStore } from '#core/ports.ts';
-import { receiveWebhook, WEBHOOK, webhookLogFields, webhookResponse } from '#core/webhook.ts';
+import { receiveWebhook, routeWebhook, WEBHOOK, webhookLogFields, webhookResponse } from '#core/webhook.ts';
 import { HANDLER_ENV } from './contract.ts';
 import { observeInvocation } from './telemetry.ts';
 
@@ -90,10 +90,10 @@ function rawBody(event: LambdaFunctionURLEvent): Uint8Array {
   return Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
 }
 
-const answer = (status: number, body: string): APIGatewayProxyStructuredResultV2 => ({
-  statusCode: status,
-  headers: { 'content-type': 'text/plain; charset=utf-8' },
-  body,
+const answer = (response: ReturnType<typeof webhookResponse>): APIGatewayProxyStructuredResultV2 => ({
+  statusCode: response.status,
+  headers: { 'content-type': 'text/plain; charset=utf-8', ...response.headers },
+  body: response.body,
 });
 
 export async function handler(
@@ -103,8 +103,17 @@ export async function handler(
   const receivedAt = new Date();
   const cfg = webhookConfig();
   const obs = await observeInvocation('webhook', {}, context);
-  // Atomic POSTs; anything else is not a webhook (and gets no hint why).
-  if (event.requestContext?.http?.method !== 'POST') return answer(405, 'method not allowed');
+  // Atomic POSTs to the URL's root; anything else is not a webhook (and gets no hint why). Logged
+  // like any rejection (the metric filter counts it by reason), before the secret or the body.
+  const refused = routeWebhook(event.requestContext?.http?.method, event.rawPath);
+  if (refused !== undefined) {
+    obs.log.info('webhook', {
+      ...webhookLogFields(refused),
+      stack: cfg.stack,
+      ms: Date.now() - receivedAt.getTime(),
+    });
+    return answer(webhookResponse(refused));
+  }
   const [deps, secret] = await Promise.all([lakeStore(), apiSecret()]);
   const request = { headers: event.headers ?? {}, body: rawBody(event) };
   let outcome = await obs.traced('webhook', () =>
@@ -128,8 +137,7 @@ export async function handler(
     stack: cfg.stack,
     ms: Date.now() - receivedAt.getTime(),
   });
-  const response = webhookResponse(outcome);
-  return answer(response.status, response.body);
+  return answer(webhookResponse(outcome));
 }
 
 /** For tests that change the environment between invocations of one module instance. */

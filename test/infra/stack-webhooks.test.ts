@@ -217,14 +217,17 @@ describe('the bundled webhook handler, with the environment the stack gives it',
   function urlEvent(
     body: string,
     headers: Record<string, string>,
-    options: { base64?: boolean; method?: string } = {},
+    options: { base64?: boolean; method?: string; path?: string } = {},
   ) {
+    const requestPath = options.path ?? '/';
     return {
       version: '2.0',
-      rawPath: '/',
+      rawPath: requestPath,
       rawQueryString: '',
       headers: { 'content-type': 'application/json', ...headers },
-      requestContext: { http: { method: options.method ?? 'POST', path: '/', sourceIp: '192.0.2.1' } },
+      requestContext: {
+        http: { method: options.method ?? 'POST', path: requestPath, sourceIp: '192.0.2.1' },
+      },
       body: options.base64 ? Buffer.from(body).toString('base64') : body,
       isBase64Encoded: options.base64 ?? false,
     } as unknown as LambdaFunctionURLEvent;
@@ -293,5 +296,43 @@ describe('the bundled webhook handler, with the environment the stack gives it',
     });
     expect(run.logs).not.toContain(API_SECRET);
     expect(await store.list('_events/')).toEqual(before);
+  }, 60_000);
+
+  it('answers 404 on any other path and 405 to another method on its own, with fixed bodies, before reading the secret, storing nothing', async () => {
+    const store = createS3Store({ bucket: BUCKET, prefix: env.LAKE_PREFIX! });
+    const before = await store.list('_events/');
+    const reads = secrets.calls();
+    // A correctly signed event: only the path or the method is wrong.
+    const body = event('wh-user-elsewhere');
+    const signature = { 'x-hmac-signature-sha-256': signWebhookBody(body, API_SECRET) };
+    const answers = [];
+    for (const [method, where] of [
+      ['POST', '/webhooks'],
+      ['POST', '//'],
+      ['GET', '/.env'],
+      ['GET', '/'],
+      ['PUT', '/'],
+    ] as const) {
+      const run = await invoke(urlEvent(body, signature, { method, path: where }));
+      answers.push([method, where, run.result.statusCode, run.result.body, run.result.headers?.allow]);
+      // Counted by the metric filter under its own reason, never as an unsigned webhook.
+      expect(webhookLine(run.logs)).toMatchObject({
+        webhook: 'rejected',
+        reason: run.result.statusCode === 404 ? 'not-found' : 'method-not-allowed',
+        stack: env.PAYLINK_STACK_NAME,
+      });
+    }
+    expect(answers).toEqual([
+      ['POST', '/webhooks', 404, 'not found', undefined],
+      ['POST', '//', 404, 'not found', undefined],
+      ['GET', '/.env', 404, 'not found', undefined],
+      ['GET', '/', 405, 'method not allowed', 'POST'],
+      ['PUT', '/', 405, 'method not allowed', 'POST'],
+    ]);
+    expect(secrets.calls()).toBe(reads);
+    expect(await store.list('_events/')).toEqual(before);
+    // The same event on the one path is stored.
+    expect((await invoke(urlEvent(body, signature))).result.statusCode).toBe(200);
+    expect(await store.list('_events/')).toHaveLength(before.length + 1);
   }, 60_000);
 });

@@ -68,7 +68,9 @@ function request(secret: string): LambdaFunctionURLEvent {
     },
     body,
     isBase64Encoded: false,
-    requestContext: { http: { method: 'POST' } },
+    // As a Function URL hands it over: the request's path, the URL's root.
+    rawPath: '/',
+    requestContext: { http: { method: 'POST', path: '/' } },
   } as unknown as LambdaFunctionURLEvent;
 }
 

@@ -37,6 +37,8 @@ describe('paylink-loader webhooks', () => {
   let exit: Promise<number>;
   let captured: ReturnType<typeof captureIo>;
   const statuses: number[] = [];
+  /** Requests to another path or with another method: [method, path, status, body, Allow]. */
+  const elsewhere: [string, string, number, string, string | null][] = [];
 
   async function post(body: string, headers: Record<string, string>): Promise<number> {
     const response = await fetch(url, {
@@ -47,6 +49,15 @@ describe('paylink-loader webhooks', () => {
     await response.text();
     statuses.push(response.status);
     return response.status;
+  }
+
+  async function request(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      ...(body === undefined ? {} : { body }),
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+    elsewhere.push([method, path, response.status, await response.text(), response.headers.get('allow')]);
   }
 
   beforeAll(async () => {
@@ -83,6 +94,14 @@ describe('paylink-loader webhooks', () => {
     await post(huge, { 'x-hmac-signature-sha-256': signWebhookBody(huge, SECRET) });
     const notJson = 'not json';
     await post(notJson, { 'x-hmac-signature-sha-256': signWebhookBody(notJson, SECRET) });
+    // A correctly signed event, on another path or with another method than POST /.
+    const elsewhereEvent = event('cli-user-elsewhere');
+    const signature = { 'x-hmac-signature-sha-256': signWebhookBody(elsewhereEvent, SECRET) };
+    await request('POST', '/webhooks', elsewhereEvent, signature);
+    await request('POST', '/webhooks/', elsewhereEvent, signature);
+    await request('GET', '/favicon.ico');
+    await request('GET', '/');
+    await request('PUT', '/', elsewhereEvent, signature);
   }, 30_000);
 
   afterAll(async () => {
@@ -93,6 +112,16 @@ describe('paylink-loader webhooks', () => {
 
   it('answers 200 twice for an event and its retry, 401, 401, 413 and 400 for the rest', () => {
     expect(statuses).toEqual([200, 200, 401, 401, 413, 400]);
+  });
+
+  it('answers 404 on any path but / and 405 to any method but POST on /, with fixed bodies', () => {
+    expect(elsewhere).toEqual([
+      ['POST', '/webhooks', 404, 'not found', null],
+      ['POST', '/webhooks/', 404, 'not found', null],
+      ['GET', '/favicon.ico', 404, 'not found', null],
+      ['GET', '/', 405, 'method not allowed', 'POST'],
+      ['PUT', '/', 405, 'method not allowed', 'POST'],
+    ]);
   });
 
   it('stores the signed event once under _events/dt=<received date>/, and nothing for the rejects', async () => {
@@ -116,9 +145,14 @@ describe('paylink-loader webhooks', () => {
       'rejected 401 unsigned',
       'rejected 413 too-large',
       'rejected 400 malformed',
+      'rejected 404 not-found',
+      'rejected 404 not-found',
+      'rejected 404 not-found',
+      'rejected 405 method-not-allowed',
+      'rejected 405 method-not-allowed',
     ]);
     const printed = captured.stdout() + captured.stderr();
-    expect(printed).not.toMatch(/cli-user|cli-evt|atomic-/);
+    expect(printed).not.toMatch(/cli-user|cli-evt|atomic-|favicon/);
     expect(printed).not.toContain(SECRET);
     interrupt();
     expect(await exit).toBe(0);

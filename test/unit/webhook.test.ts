@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
+import { requestPath } from '#adapters/webhook-server.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import {
   eventKey,
   receiveWebhook,
+  routeWebhook,
   signWebhookBody,
   WEBHOOK,
   type WebhookHeaders,
@@ -289,6 +291,68 @@ describe('receiveWebhook', () => {
 
     expect(await receive(over, signed(over))).toMatchObject({ kind: 'rejected', status: 413 });
     expect(await receive(atCap, signed(atCap))).toMatchObject({ kind: 'accepted' });
+  });
+});
+
+describe('the one path', () => {
+  it('lets a POST to / through, and refuses any other path with 404 and another method on / with 405', () => {
+    expect(routeWebhook('POST', '/')).toBeUndefined();
+    const decided = (
+      [
+        ['POST', '/webhooks'],
+        ['POST', '//'],
+        ['POST', '/%2F'],
+        ['POST', ''],
+        ['POST', undefined],
+        ['GET', '/anything'],
+        ['GET', '/'],
+        ['HEAD', '/'],
+        ['OPTIONS', '/'],
+        ['post', '/'],
+        [undefined, '/'],
+      ] as const
+    ).map(([method, path]) => {
+      const outcome = routeWebhook(method, path);
+      return [method, path, outcome?.status, outcome?.kind === 'rejected' ? outcome.reason : undefined];
+    });
+    expect(decided).toEqual([
+      ['POST', '/webhooks', 404, 'not-found'],
+      ['POST', '//', 404, 'not-found'],
+      ['POST', '/%2F', 404, 'not-found'],
+      ['POST', '', 404, 'not-found'],
+      ['POST', undefined, 404, 'not-found'],
+      ['GET', '/anything', 404, 'not-found'],
+      ['GET', '/', 405, 'method-not-allowed'],
+      ['HEAD', '/', 405, 'method-not-allowed'],
+      ['OPTIONS', '/', 405, 'method-not-allowed'],
+      ['post', '/', 405, 'method-not-allowed'],
+      [undefined, '/', 405, 'method-not-allowed'],
+    ]);
+  });
+
+  it('answers 404 and 405 with fixed bodies, the 405 naming the one method it allows', () => {
+    expect(webhookResponse(routeWebhook('POST', '/x')!)).toEqual({ status: 404, body: 'not found' });
+    expect(webhookResponse(routeWebhook('GET', '/')!)).toEqual({
+      status: 405,
+      body: 'method not allowed',
+      headers: { allow: 'POST' },
+    });
+  });
+
+  it("takes the local server's path from the request target, without its query, as sent", () => {
+    expect(
+      [
+        '/',
+        '/?from=atomic',
+        '/#x',
+        '/webhooks?x=/',
+        'http://127.0.0.1:8788/',
+        'http://127.0.0.1:8788',
+        'http://h/a?b',
+        '*',
+      ].map(requestPath),
+    ).toEqual(['/', '/', '/', '/webhooks', '/', '/', '/a', '*']);
+    expect(requestPath(undefined)).toBeUndefined();
   });
 });
 
