@@ -193,7 +193,12 @@ export function qualityReport(
   // The newest load of each series, as each schedule's alarms hold its newest load's state: a
   // flagged daily load is not hidden by a clean quarter-hourly load committed after it.
   const newest = new Map<string, LoadFigures>();
-  for (const load of committed) {
+  // Reports that do not name their schedule (written before reports did) form series of their
+  // own: once a later load names its schedule, the lake was upgraded and those series are
+  // history, never a verdict that fails every later run.
+  const lastNamed = committed.findLastIndex((l) => typeof l.schedule === 'string');
+  for (const [i, load] of committed.entries()) {
+    if (typeof load.schedule !== 'string' && i < lastNamed) continue;
     // Re-inserted: the series are in the order their newest loads committed.
     newest.delete(seriesOf(load));
     newest.set(seriesOf(load), load);

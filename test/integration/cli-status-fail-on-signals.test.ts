@@ -133,6 +133,23 @@ describe('status --fail-on-signals with two schedules', () => {
   });
 });
 
+describe('status --fail-on-signals after an upgrade', () => {
+  it('gives no verdict to a series of reports that name no schedule once later loads name theirs', async () => {
+    // Written before reports named their schedule: a series of their own, the last one quiet.
+    const legacy = [1, 2, 3, 4].map((d) => {
+      const { schedule: _none, usersSelection: _all, ...r } = dailyReport(d, d === 4 ? 10 : 100);
+      return r;
+    });
+    const before = await lakeOf('legacy-only', legacy);
+    expect((await runCli(['status', '--dest', before, '--fail-on-signals'])).code).toBe(9);
+
+    const after = await lakeOf('upgraded', [...legacy, ...[5, 6, 7].map((d) => dailyReport(d, 100))]);
+    const run = await runCli(['status', '--dest', after, '--json', '--fail-on-signals']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(quality(run.stdout).verdicts.map((v) => v.schedule)).toEqual(['daily']);
+  });
+});
+
 describe('signals switched off in the stack config', () => {
   it('raise no flag in status (text and json), and no exit 9, as the stack raises no alarm', async () => {
     // The newest load: orders quiet, 10 of 100 users failed, accounts disabled by an endpoint finding.
