@@ -128,6 +128,11 @@ export interface TableQuality {
    * above it): not judged, never quiet; the load's endpoint_unavailable flag says why.
    */
   readonly disabled?: true;
+  /**
+   * The table had been quiet on DEAD_FEED_LOADS loads in a row, at a level still judged: this
+   * load took that lower level as the new normal (quality.ts `TableTrend.newLevel`).
+   */
+  readonly newLevel?: true;
 }
 
 /** `QualityOptions` as `status --json` prints them: the quiet fraction by its cdk.json name. */
@@ -293,6 +298,7 @@ function loadQuality(
         ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
         ...(t.quiet && t.quietSince !== undefined ? { since: t.quietSince } : {}),
         ...(t.disabled === true ? { disabled: true as const } : {}),
+        ...(t.newLevel === true ? { newLevel: true as const } : {}),
       }),
     ),
     flags,
@@ -440,7 +446,9 @@ export function formatQuality(report: QualityReport): string[] {
                     ? 'QUIET'
                     : `QUIET since ${t.since}`
                   : `QUIET, ${t.rows === 0 ? 'empty' : 'low'} since ${t.emptySince}`
-                : '-',
+                : t.newLevel === true
+                  ? 'new level accepted'
+                  : '-',
         ]),
       ),
     );

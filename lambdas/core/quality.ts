@@ -9,7 +9,10 @@
  *   did not write the table counts 0). It is only judged with at least `minTrailingLoads` such
  *   loads. A table that stays empty until its median is 0 too is judged against the loads
  *   before it went empty, so a dead feed stays flagged; past DEAD_FEED_LOADS loads, against the
- *   median the load before recorded with its flag (`quietFeeds`), until it recovers. A feed never
+ *   median the load before recorded with its flag (`quietFeeds`), until it recovers. A load
+ *   flagged quiet is no part of its table's baseline, so a trickle does not become its own
+ *   median; a lower level still judged after DEAD_FEED_LOADS flagged loads is the new normal
+ *   (`newLevelFeeds`). A feed never
  *   fed is never quiet. A table whose resource the load did not fetch (an endpoint finding) is
  *   not judged: endpoint unavailable says why it is empty.
  *   Median, not mean: one unusually large or empty load does not move it (`tableTrends`).

@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
+import { formatQuality, QUALITY_OPTION_DEFAULTS, qualityReport } from '#cli/quality-report.ts';
 import {
   DEAD_FEED_LOADS,
   earlierLoads,
@@ -118,6 +119,17 @@ describe('a real step down (the business shrank)', () => {
     expect(orders(all, accepting + 1)).toMatchObject({ quiet: false, trailingMedian: 40 });
     // Back up at the old level: not quiet (it is above its median).
     expect(orders(all, all.length - 1).quiet).toBe(false);
+  });
+
+  it('status shows the load that accepted the new level', () => {
+    const accepting = fed + DEAD_FEED_LOADS;
+    const report = qualityReport(all.slice(0, accepting + 1), { ...QUALITY_OPTION_DEFAULTS, last: 1 });
+    expect(report.loads[0]!.tables.find((t) => t.table === 'orders')).toMatchObject({
+      quiet: false,
+      newLevel: true,
+    });
+    expect(report.loads[0]!.flags).toEqual([]);
+    expect(formatQuality(report).join('\n')).toMatch(/orders\s+40\s+40\s+1\s+new level accepted/);
   });
 
   it('the accepting load is judged the same from a lake (the scan reads back far enough, and no further)', async () => {
