@@ -128,6 +128,11 @@ export interface TableQuality {
    * above it): not judged, never quiet; the load's endpoint_unavailable flag says why.
    */
   readonly disabled?: true;
+  /**
+   * The table had been quiet on DEAD_FEED_LOADS loads in a row, at a level still judged: this
+   * load took that lower level as the new normal (quality.ts `TableTrend.newLevel`).
+   */
+  readonly newLevel?: true;
 }
 
 /** `QualityOptions` as `status --json` prints them: the quiet fraction by its cdk.json name. */
@@ -141,6 +146,22 @@ export interface QualityReport {
   readonly sources?: SettingSources;
   /** The last `settings.last` committed loads, in the order they committed (oldest first). */
   readonly loads: readonly LoadQuality[];
+  /**
+   * The newest committed load of each series (schedule, users selection and tables), judged:
+   * what `--fail-on-signals` exits on. In the order their newest loads committed.
+   */
+  readonly verdicts: readonly SeriesVerdict[];
+}
+
+/** The newest load of a series and its flags: the state that series' alarms hold. */
+export interface SeriesVerdict {
+  readonly series: string;
+  readonly schedule: string | null;
+  readonly usersSelection: Series['usersSelection'];
+  readonly seriesTables: readonly string[];
+  readonly loadId: string;
+  readonly flagged: boolean;
+  readonly flags: readonly QualityFlag[];
 }
 
 /**
@@ -164,89 +185,123 @@ export function qualityReport(
   sources?: SettingSources,
   unreadable: readonly string[] = [],
 ): QualityReport {
-  const loads = byCommit(reports)
-    .slice(-settings.last)
-    .map((load): LoadQuality => {
-      const scan = earlierScanOf(load, reports, settings, unreadable);
-      const earlier = scan.loads;
-      const signals = loadSignals(load, earlier, {
-        ...settings,
-        runWindowSeconds: runWindowOf(load, settings),
-      });
-      const failedPercent = sidedRound(
-        signals.failedUserSharePercent,
-        settings.failedUserSharePercent,
-        'above',
-      );
-      const off = new Set<string>(settings.signalsOff ?? []);
-      const raised: QualityFlag[] = [
-        ...(signals.failedUserShareHigh
-          ? [{ kind: 'failed_user_share', percent: failedPercent } as const]
-          : []),
-        ...signals.tables
-          .filter((t) => t.quiet)
-          .map(
-            (t) =>
-              ({
-                kind: 'quiet_feed',
-                table: t.table,
-                rows: t.rows,
-                trailingMedian: round(t.trailingMedian!),
-                ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
-                ...(t.quietSince === undefined ? {} : { since: t.quietSince }),
-              }) as const,
-          ),
-        ...signals.endpointUnavailable.map(
-          (resource) => ({ kind: 'endpoint_unavailable', resource }) as const,
-        ),
-        ...(signals.outsideWindow
-          ? [
-              {
-                kind: 'outside_window',
-                runSeconds: round(signals.runSeconds),
-                windowSeconds: runWindowOf(load, settings) ?? 0,
-              } as const,
-            ]
-          : []),
-      ];
-      // A signal the stack has no alarm for raises no flag here either.
-      const flags = raised.filter((f) => !off.has(f.kind));
-      const facts = seriesFacts(load);
-      return {
-        loadId: load.loadId,
-        series: seriesOf(load),
-        schedule: facts.schedule ?? null,
-        usersSelection: facts.usersSelection,
-        seriesTables: facts.tables,
-        users: load.users,
-        failedUsers: load.failedUserCount,
-        failedUserSharePercent: failedPercent,
-        runSeconds: round(signals.runSeconds),
-        // What the medians used (the commit's log line too): `earlier` also holds the loads
-        // read only to look back past a table's empty run.
-        trailingLoads: Math.max(0, ...signals.tables.map((t) => t.trailingLoads)),
-        ...(scan.unreadable.length === 0 ? {} : { unreadableEarlier: scan.unreadable }),
-        tables: signals.tables.map(
-          (t): TableQuality => ({
-            table: t.table,
-            rows: t.rows,
-            trailingMedian: t.trailingMedian === undefined ? null : round(t.trailingMedian),
-            trailingLoads: t.trailingLoads,
-            ratio: t.ratio === undefined ? null : sidedRound(t.ratio, settings.quietFraction),
-            quiet: t.quiet,
-            ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
-            ...(t.quiet && t.quietSince !== undefined ? { since: t.quietSince } : {}),
-            ...(t.disabled === true ? { disabled: true as const } : {}),
-          }),
-        ),
-        flags,
-      };
-    });
+  const committed = byCommit(reports);
+  const judged = new Map<string, LoadQuality>();
+  const judge = (load: LoadFigures): LoadQuality => {
+    const known = judged.get(load.loadId);
+    if (known !== undefined) return known;
+    const quality = loadQuality(load, reports, settings, unreadable);
+    judged.set(load.loadId, quality);
+    return quality;
+  };
+  const loads = committed.slice(-settings.last).map(judge);
+  // The newest load of each series, as each schedule's alarms hold its newest load's state: a
+  // flagged daily load is not hidden by a clean quarter-hourly load committed after it.
+  const newest = new Map<string, LoadFigures>();
+  // Reports that do not name their schedule (written before reports did) form series of their
+  // own: once a later load names its schedule, the lake was upgraded and those series are
+  // history, never a verdict that fails every later run.
+  const lastNamed = committed.findLastIndex((l) => typeof l.schedule === 'string');
+  for (const [i, load] of committed.entries()) {
+    if (typeof load.schedule !== 'string' && i < lastNamed) continue;
+    // Re-inserted: the series are in the order their newest loads committed.
+    newest.delete(seriesOf(load));
+    newest.set(seriesOf(load), load);
+  }
+  const verdicts = [...newest.values()].map((load): SeriesVerdict => {
+    const q = judge(load);
+    return {
+      series: q.series,
+      schedule: q.schedule,
+      usersSelection: q.usersSelection,
+      seriesTables: q.seriesTables,
+      loadId: q.loadId,
+      flagged: q.flags.length > 0,
+      flags: q.flags,
+    };
+  });
   const { quietFraction, ...rest } = settings;
   return {
     settings: { ...rest, quietFeedFraction: quietFraction },
     ...(sources === undefined ? {} : { sources }),
     loads,
+    verdicts,
+  };
+}
+
+/** One load's signals over the loads its commit compared it with, as `status` reports them. */
+function loadQuality(
+  load: LoadFigures,
+  reports: readonly LoadFigures[],
+  settings: QualityOptions,
+  unreadable: readonly string[],
+): LoadQuality {
+  const scan = earlierScanOf(load, reports, settings, unreadable);
+  const earlier = scan.loads;
+  const signals = loadSignals(load, earlier, {
+    ...settings,
+    runWindowSeconds: runWindowOf(load, settings),
+  });
+  const failedPercent = sidedRound(signals.failedUserSharePercent, settings.failedUserSharePercent, 'above');
+  const off = new Set<string>(settings.signalsOff ?? []);
+  const raised: QualityFlag[] = [
+    ...(signals.failedUserShareHigh ? [{ kind: 'failed_user_share', percent: failedPercent } as const] : []),
+    ...signals.tables
+      .filter((t) => t.quiet)
+      .map(
+        (t) =>
+          ({
+            kind: 'quiet_feed',
+            table: t.table,
+            rows: t.rows,
+            trailingMedian: round(t.trailingMedian!),
+            ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
+            ...(t.quietSince === undefined ? {} : { since: t.quietSince }),
+          }) as const,
+      ),
+    ...signals.endpointUnavailable.map((resource) => ({ kind: 'endpoint_unavailable', resource }) as const),
+    ...(signals.outsideWindow
+      ? [
+          {
+            kind: 'outside_window',
+            runSeconds: round(signals.runSeconds),
+            windowSeconds: runWindowOf(load, settings) ?? 0,
+          } as const,
+        ]
+      : []),
+  ];
+  // A signal the stack has no alarm for raises no flag here either.
+  const flags = raised.filter((f) => !off.has(f.kind));
+  const facts = seriesFacts(load);
+  return {
+    loadId: load.loadId,
+    series: seriesOf(load),
+    schedule: facts.schedule ?? null,
+    usersSelection: facts.usersSelection,
+    seriesTables: facts.tables,
+    users: load.users,
+    failedUsers: load.failedUserCount,
+    failedUserSharePercent: failedPercent,
+    runSeconds: round(signals.runSeconds),
+    // What the medians used (the commit's log line too): `earlier` also holds the loads
+    // read only to look back past a table's empty run.
+    trailingLoads: Math.max(0, ...signals.tables.map((t) => t.trailingLoads)),
+    ...(scan.unreadable.length === 0 ? {} : { unreadableEarlier: scan.unreadable }),
+    tables: signals.tables.map(
+      (t): TableQuality => ({
+        table: t.table,
+        rows: t.rows,
+        trailingMedian: t.trailingMedian === undefined ? null : round(t.trailingMedian),
+        trailingLoads: t.trailingLoads,
+        ratio: t.ratio === undefined ? null : sidedRound(t.ratio, settings.quietFraction),
+        quiet: t.quiet,
+        ...(t.emptySince === undefined ? {} : { emptySince: t.emptySince }),
+        ...(t.quiet && t.quietSince !== undefined ? { since: t.quietSince } : {}),
+        ...(t.disabled === true ? { disabled: true as const } : {}),
+        ...(t.newLevel === true ? { newLevel: true as const } : {}),
+      }),
+    ),
+    flags,
   };
 }
 
@@ -339,6 +394,17 @@ export function formatQuality(report: QualityReport): string[] {
     for (const l of flagged)
       for (const flag of l.flags) out.push(`  ${l.loadId}  ${flagWords(flag, l.loadId)}`);
   }
+  if (report.verdicts.length > 1) {
+    // Each series has alarms of its own: the newest load of each, whatever committed after it.
+    out.push(
+      '',
+      `Newest load of each series (${report.verdicts.length}; --fail-on-signals exits 9 when one has a flag):`,
+    );
+    for (const v of report.verdicts)
+      out.push(
+        `  ${seriesWords(v)}  ${v.loadId}  ${v.flags.length === 0 ? 'no flag' : v.flags.map((f) => flagWords(f, v.loadId)).join('; ')}`,
+      );
+  }
   const incomplete = report.loads.filter((l) => (l.unreadableEarlier?.length ?? 0) > 0);
   if (incomplete.length > 0) {
     // A quiet feed may hide behind an unreadable report: no flag is not "all well" for these.
@@ -380,7 +446,9 @@ export function formatQuality(report: QualityReport): string[] {
                     ? 'QUIET'
                     : `QUIET since ${t.since}`
                   : `QUIET, ${t.rows === 0 ? 'empty' : 'low'} since ${t.emptySince}`
-                : '-',
+                : t.newLevel === true
+                  ? 'new level accepted'
+                  : '-',
         ]),
       ),
     );

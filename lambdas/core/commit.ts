@@ -203,6 +203,8 @@ export interface LoadMarker {
   readonly quietFeeds?: readonly QuietFeedRecord[];
   /** The feed tables the commit judged, quiet or not (quality.ts `LoadFigures.judgedFeeds`). */
   readonly judgedFeeds?: readonly string[];
+  /** Feed tables whose lower level the commit accepted as the new normal (quality.ts `LoadFigures.newLevelFeeds`). */
+  readonly newLevelFeeds?: readonly string[];
 }
 
 interface CommitIntent {
@@ -366,7 +368,12 @@ async function commitClaimed(
     const marker: LoadMarker =
       judged === undefined
         ? draft
-        : { ...draft, quietFeeds: [...judged.quietFeeds], judgedFeeds: [...judged.judgedFeeds] };
+        : {
+            ...draft,
+            quietFeeds: [...judged.quietFeeds],
+            judgedFeeds: [...judged.judgedFeeds],
+            ...(judged.newLevelFeeds === undefined ? {} : { newLevelFeeds: [...judged.newLevelFeeds] }),
+          };
     await writeJson(store, loadMarkerKey(loadId), marker);
     await deps.lease?.renew();
     await claimed?.lock.renew();

@@ -9,7 +9,10 @@
  *   did not write the table counts 0). It is only judged with at least `minTrailingLoads` such
  *   loads. A table that stays empty until its median is 0 too is judged against the loads
  *   before it went empty, so a dead feed stays flagged; past DEAD_FEED_LOADS loads, against the
- *   median the load before recorded with its flag (`quietFeeds`), until it recovers. A feed never
+ *   median the load before recorded with its flag (`quietFeeds`), until it recovers. A load
+ *   flagged quiet is no part of its table's baseline, so a trickle does not become its own
+ *   median; a lower level still judged after DEAD_FEED_LOADS flagged loads is the new normal
+ *   (`newLevelFeeds`). A feed never
  *   fed is never quiet. A table whose resource the load did not fetch (an endpoint finding) is
  *   not judged: endpoint unavailable says why it is empty.
  *   Median, not mean: one unusually large or empty load does not move it (`tableTrends`).
@@ -110,6 +113,13 @@ export interface LoadFigures {
    * when the commit could not judge.
    */
   readonly judgedFeeds?: readonly string[];
+  /**
+   * The feed tables whose lower level this load's commit accepted as their new normal
+   * (`TableTrend.newLevel`): quiet for DEAD_FEED_LOADS loads in a row at a level still judged,
+   * and not quiet against the loads of its own window. The quiet flags of loads before it no
+   * longer keep those loads out of the table's baseline. Absent when none.
+   */
+  readonly newLevelFeeds?: readonly string[];
 }
 
 /** A quiet feed as a load's report records it (`LoadFigures.quietFeeds`). */
@@ -222,6 +232,12 @@ export interface TableTrend {
    * resource above it): not judged, so one cause raises EndpointUnavailable, not QuietFeed too.
    */
   readonly disabled?: true;
+  /**
+   * Set when the table had been flagged quiet on DEAD_FEED_LOADS loads in a row and this load is
+   * judged against its own window instead (the loads at the lower level) and is not quiet: the
+   * lower level is accepted as the new normal (the load's report records it, `newLevelFeeds`).
+   */
+  readonly newLevel?: true;
 }
 
 /**
@@ -277,6 +293,36 @@ const fedLoads = <T extends LoadFigures>(
 ): T[] => loads.filter((l) => !isLow(perUser(l, table) * users, settings));
 
 /**
+ * The loads that count towards a table's baseline, of `mine` (its loads, newest first): all but
+ * those whose own report flagged the table quiet (`quietFeeds`), so a feed down to a trickle
+ * that is still judged (at or above `minExpectedRows`) does not become its own baseline after
+ * about half the window and clear its flag while it never recovered. The flags of loads older
+ * than the newest load that accepted the table's lower level (`newLevelFeeds`) no longer count:
+ * from there the lower level is the normal. `run`: the loads kept out before the newest one that
+ * counts (the quiet run the load follows; all of `mine` when none counts).
+ */
+function baselineOf(
+  mine: readonly LoadFigures[],
+  table: string,
+): { readonly counts: (l: LoadFigures) => boolean; readonly run: number } {
+  const accepted = mine.findIndex((l) => acceptedLevel(l, table));
+  const out = new Set(
+    (accepted < 0 ? mine : mine.slice(0, accepted)).filter((l) =>
+      recordedQuiet(l).some((r) => r.table === table),
+    ),
+  );
+  const counts = (l: LoadFigures) => !out.has(l);
+  const newest = mine.findIndex(counts);
+  return { counts, run: newest < 0 ? mine.length : newest };
+}
+
+/** Whether a load's commit accepted the table's lower level as its new normal (`newLevelFeeds`). */
+function acceptedLevel(load: LoadFigures, table: string): boolean {
+  const accepted: unknown = load.newLevelFeeds;
+  return Array.isArray(accepted) && accepted.includes(table);
+}
+
+/**
  * Rows of each feed table against its trailing median. `earlier`: committed loads of the same
  * series committed before `load`, newest commit first (`scanEarlier`).
  *
@@ -291,6 +337,11 @@ const fedLoads = <T extends LoadFigures>(
  *   outage is quiet too). A load with rows between two outages is one of
  *   those, so a single recovery does not make the next outage the new normal. A feed that was
  *   never fed, or was always small, is never quiet.
+ * - A load whose own report flagged the table quiet is no part of its baseline: a feed down to a
+ *   trickle still judged (at or above `minExpectedRows`) stays flagged while it stays down, and
+ *   clears on a load at or above `quietFraction` of its level. After DEAD_FEED_LOADS such loads
+ *   in a row, a level still judged is taken as the new normal (`newLevel`, recorded in the
+ *   report): a real step down ends its flag, without an operator's step.
  * - Low for longer than that (no load to compare with is within reach): a table the newest
  *   earlier load that fetched it flagged quiet (its report's `quietFeeds`) is judged against the
  *   median recorded there, scaled to this load's users (`carriedFrom`), so a dead feed stays
@@ -339,15 +390,35 @@ export function tableTrends(
     // table at 0 three loads into an outage is shown and judged against its level (58), not
     // half of it. (Empty, not low: lowness is scaled to this load's users, and a small load
     // would drop the loads it is compared with.)
-    const fedWin = win.filter((l) => (l.rowsByTable[table] ?? 0) > 0);
-    let base = fedWin.length < win.length && fedWin.length >= settings.minTrailingLoads ? fedWin : win;
+    // Loads that flagged the table quiet are no part of its baseline (a trickle would otherwise
+    // become its own normal after about half the window): the newest `trailingLoads` loads that
+    // count stand in for the window. Not past DEAD_FEED_LOADS flagged loads in a row: there a
+    // level that is still judged is taken as the new normal (`newLevel`), the way out of a real
+    // step down; a dead feed, low, stays flagged below (`carriedTrend`).
+    const baseline = baselineOf(mine, table);
+    let own = win;
+    let longRun = false;
+    if (!win.every(baseline.counts)) {
+      const counted = mine.filter(baseline.counts).slice(0, settings.trailingLoads);
+      if (baseline.run < DEAD_FEED_LOADS && counted.length >= Math.max(1, settings.minTrailingLoads))
+        own = counted;
+      else longRun = baseline.run >= DEAD_FEED_LOADS;
+    }
+    const low = isLow(scaledMedian(win, table, users), settings);
+    // Low for most of the window, the loads that were not low are the baseline, or none (below).
+    const from = low ? win : own;
+    const fedWin = from.filter((l) => (l.rowsByTable[table] ?? 0) > 0);
+    let base = fedWin.length < from.length && fedWin.length >= settings.minTrailingLoads ? fedWin : from;
     let emptySince: string | undefined;
-    if (isLow(scaledMedian(win, table, users), settings)) {
+    if (low) {
       // Low for most of the window (a feed gone dead or down to a trickle, maybe back now at a
       // fraction of its level): compare with the loads that were not low, newest first, past the
       // low ones (a load with rows between two outages is one of them, so one blip does not make
-      // the outage the new normal, and an outage does not make a partial recovery the normal).
-      const fed = fedLoads(mine, table, users, settings).slice(0, settings.trailingLoads);
+      // the outage the new normal, and an outage does not make a partial recovery the normal),
+      // and past the loads flagged quiet (a return at a trickle is not the normal either).
+      const fed = fedLoads(mine, table, users, settings)
+        .filter(baseline.counts)
+        .slice(0, settings.trailingLoads);
       const newest = fed.length === 0 ? -1 : mine.indexOf(fed[0]!);
       if (newest >= 0 && newest <= DEAD_FEED_LOADS && fed.length >= settings.minTrailingLoads) {
         base = fed;
@@ -366,6 +437,9 @@ export function tableTrends(
     // Too few rows to call missing ones quiet (and never a median of 0: 0/0 is no ratio).
     const ratio = isLow(trailingMedian, settings) ? undefined : rows / trailingMedian;
     const quiet = ratio !== undefined && ratio < settings.quietFraction;
+    // Judged against its own window after DEAD_FEED_LOADS flagged loads, and at that level: the
+    // new normal, recorded so the loads after it count the flagged ones again.
+    const newLevel = longRun && emptySince === undefined && ratio !== undefined && !quiet;
     return {
       table,
       rows,
@@ -375,6 +449,7 @@ export function tableTrends(
       quiet,
       ...(emptySince === undefined || !quiet ? {} : { emptySince }),
       ...(quiet ? { quietSince: emptySince ?? flagged?.since ?? load.loadId } : {}),
+      ...(newLevel ? { newLevel: true as const } : {}),
     };
   });
 }
@@ -442,10 +517,17 @@ export function judgedFeedTables(tables: readonly TableTrend[]): string[] {
 export interface QualityRecord {
   readonly quietFeeds: readonly QuietFeedRecord[];
   readonly judgedFeeds: readonly string[];
+  /** Tables whose lower level the judgement accepted (`TableTrend.newLevel`); absent when none. */
+  readonly newLevelFeeds?: readonly string[];
 }
 
 export function qualityRecord(tables: readonly TableTrend[]): QualityRecord {
-  return { quietFeeds: quietFeedRecords(tables), judgedFeeds: judgedFeedTables(tables) };
+  const newLevel = tables.flatMap((t) => (t.newLevel === true ? [t.table] : [])).sort();
+  return {
+    quietFeeds: quietFeedRecords(tables),
+    judgedFeeds: judgedFeedTables(tables),
+    ...(newLevel.length === 0 ? {} : { newLevelFeeds: newLevel }),
+  };
 }
 
 /** What a load's report records of its quiet feeds (`LoadFigures.quietFeeds`), from its judgement. */
@@ -709,14 +791,25 @@ function enoughEarlier(
     if (unfetched.has(resourceOf(table))) continue;
     const win = fetched(window, table);
     // Not fetched in the whole window: not judged either (tableTrends), nothing to look for.
-    if (win.length === 0 || !isLow(scaledMedian(win, table, users), settings)) continue;
+    if (win.length === 0) continue;
+    const mine = fetched(usable, table);
+    const baseline = baselineOf(mine, table);
+    // Loads of the window flagged it quiet: the newest `n` loads that count are wanted instead
+    // (tableTrends), while the quiet run is shorter than DEAD_FEED_LOADS; bounded as below.
+    if (
+      !win.every(baseline.counts) &&
+      baseline.run < DEAD_FEED_LOADS &&
+      mine.filter(baseline.counts).length < n &&
+      usable.length <= DEAD_FEED_LOADS + n
+    )
+      return false;
+    if (!isLow(scaledMedian(win, table, users), settings)) continue;
     // Low in most of the window: the newest `n` loads that were not low are wanted too,
     // past as many as DEAD_FEED_LOADS low ones; a table low in all of those loads (never fed,
     // or dead longer) is not judged and needs nothing more. Loads that did not fetch it are
     // passed over; the scan still stops DEAD_FEED_LOADS + n loads back whatever they were.
     if (usable.length > DEAD_FEED_LOADS + n) continue;
-    const mine = fetched(usable, table);
-    const fed = fedLoads(mine, table, users, settings).length;
+    const fed = fedLoads(mine, table, users, settings).filter(baseline.counts).length;
     if (fed >= n || (fed === 0 && mine.length > DEAD_FEED_LOADS)) continue;
     return false;
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import type { LakeStatus } from '#cli/status-command.ts';
+import { loadIdFromTime } from '#core/layout.ts';
 import { dailyReport, putCommitted } from '#test/helpers/daily-report.ts';
 import { runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
@@ -61,6 +62,91 @@ describe('status --fail-on-signals', () => {
     ]);
     expect(loads.at(-1)!.flags).toEqual([]);
     expect((await runCli(['status', '--dest', clean, '--fail-on-signals'])).code).toBe(0);
+  });
+});
+
+/** A `quarter-hourly` load of day 4 (after the daily load's 03:20 commit), `slot` quarters past 04:00. */
+function quarterHourlyReport(slot: number, orders: number) {
+  const startedAt = new Date(Date.UTC(2026, 10, 4, 4, slot * 15)).toISOString();
+  return {
+    ...dailyReport(4, orders),
+    loadId: loadIdFromTime(new Date(startedAt)),
+    startedAt,
+    committedAt: new Date(Date.parse(startedAt) + 5 * 60_000).toISOString(),
+    schedule: 'quarter-hourly',
+  };
+}
+
+describe('status --fail-on-signals with two schedules', () => {
+  // Daily: orders at 100, then 10 (quiet) on day 4. Quarter-hourly: clean, committed after it.
+  const daily = [1, 2, 3].map((d) => dailyReport(d, 100));
+  daily.push(dailyReport(4, 10));
+  const quarterHourly = [0, 1, 2, 3].map((slot) => quarterHourlyReport(slot, 100));
+
+  it('judges the newest load of each schedule: a flagged daily load is not hidden by a clean later one', async () => {
+    const lake = await lakeOf('two-schedules', [...daily, ...quarterHourly]);
+    const text = await runCli(['status', '--dest', lake, '--fail-on-signals']);
+    expect(text.code, text.stderr).toBe(9);
+    // The message names the flagged schedule, its load and the kind of flag; not the clean one.
+    expect(text.stderr).toContain(
+      `status --fail-on-signals: the newest load of 1 series has a flag: daily, all users (load ${daily[3]!.loadId}: quiet_feed)`,
+    );
+    expect(text.stderr).not.toContain('quarter-hourly');
+    expect(text.stdout).toContain('Newest load of each series (2;');
+    expect(text.stdout).toMatch(/quarter-hourly, all users {2}\S+ {2}no flag/);
+
+    const json = await runCli(['status', '--dest', lake, '--json', '--fail-on-signals']);
+    expect(json.code, json.stderr).toBe(9);
+    const q = quality(json.stdout);
+    // The newest load overall is the clean quarter-hourly one.
+    expect(q.loads.at(-1)!.loadId).toBe(quarterHourly[3]!.loadId);
+    expect(q.loads.at(-1)!.flags).toEqual([]);
+    expect(q.verdicts.map((v) => ({ schedule: v.schedule, loadId: v.loadId, flagged: v.flagged }))).toEqual([
+      { schedule: 'daily', loadId: daily[3]!.loadId, flagged: true },
+      { schedule: 'quarter-hourly', loadId: quarterHourly[3]!.loadId, flagged: false },
+    ]);
+    expect(q.verdicts[0]!.flags).toEqual([
+      { kind: 'quiet_feed', table: 'orders', rows: 10, trailingMedian: 100, since: daily[3]!.loadId },
+    ]);
+  });
+
+  it("names every flagged schedule, and exits 0 once each schedule's newest load is clean", async () => {
+    const both = await lakeOf('both-flagged', [
+      ...daily,
+      ...quarterHourly.slice(0, 3),
+      quarterHourlyReport(3, 5),
+    ]);
+    const run = await runCli(['status', '--dest', both, '--fail-on-signals']);
+    expect(run.code, run.stderr).toBe(9);
+    expect(run.stderr).toMatch(
+      /the newest load of 2 series has a flag: daily, all users \(load \S+: quiet_feed\); quarter-hourly, all users \(load \S+: quiet_feed\)/,
+    );
+
+    // A --last that leaves the daily load out still judges it.
+    const narrow = await runCli(['status', '--dest', both, '--last', '1', '--fail-on-signals']);
+    expect(narrow.code, narrow.stderr).toBe(9);
+
+    const clean = await lakeOf('both-clean', [...daily, dailyReport(5, 100), ...quarterHourly]);
+    const ok = await runCli(['status', '--dest', clean, '--json', '--fail-on-signals']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(quality(ok.stdout).verdicts.map((v) => v.flagged)).toEqual([false, false]);
+  });
+});
+
+describe('status --fail-on-signals after an upgrade', () => {
+  it('gives no verdict to a series of reports that name no schedule once later loads name theirs', async () => {
+    // Written before reports named their schedule: a series of their own, the last one quiet.
+    const legacy = [1, 2, 3, 4].map((d) => {
+      const { schedule: _none, usersSelection: _all, ...r } = dailyReport(d, d === 4 ? 10 : 100);
+      return r;
+    });
+    const before = await lakeOf('legacy-only', legacy);
+    expect((await runCli(['status', '--dest', before, '--fail-on-signals'])).code).toBe(9);
+
+    const after = await lakeOf('upgraded', [...legacy, ...[5, 6, 7].map((d) => dailyReport(d, 100))]);
+    const run = await runCli(['status', '--dest', after, '--json', '--fail-on-signals']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(quality(run.stdout).verdicts.map((v) => v.schedule)).toEqual(['daily']);
   });
 });
 
