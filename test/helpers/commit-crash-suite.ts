@@ -66,6 +66,50 @@ export function runChild(args: CrashCommitArgs): Promise<ChildRun> {
   });
 }
 
+/** The small load the merge-crash tests kill and re-run, against a simulator of its own. */
+export interface MergeCrashLoad {
+  readonly sim: Simulator;
+  /**
+   * `load-1` of six users' `accounts` in two batches of three (so the commit merges parts of both
+   * batches) into `dest`, killed before commit write `killAt` (0: never).
+   */
+  args(dest: string, killAt: number): CrashCommitArgs;
+  close(): Promise<void>;
+}
+
+/** The simulator seeded `seed`, with the credentials `<seed>-key` and `<seed>-secret`. */
+export async function startMergeCrashLoad(seed: string): Promise<MergeCrashLoad> {
+  const apiKey = `${seed}-key`;
+  const apiSecret = `${seed}-secret`;
+  const sim = await startSimulator({ seed, apiKey, apiSecret });
+  const users = generateIdentifiers(seed, 6);
+  return {
+    sim,
+    args: (dest, killAt) => ({
+      dest,
+      baseUrl: sim.url,
+      apiKey,
+      apiSecret,
+      loadId: 'load-1',
+      users,
+      resources: ['accounts'],
+      batchSize: 3,
+      killAt,
+    }),
+    close: () => sim.close(),
+  };
+}
+
+/**
+ * Runs `args` whole and returns the commit write that closes its first merged file: a kill there
+ * leaves the merge's temporary file, nothing published and nothing committed.
+ */
+export async function firstMergedClose(args: CrashCommitArgs): Promise<CommitWrite | undefined> {
+  const writes: CommitWrite[] = [];
+  await loadWithCommitHook(args, (write) => writes.push(write));
+  return writes.find((w) => w.kind === 'close' && w.key.startsWith(`_staging/${args.loadId}/merged/`));
+}
+
 /** What a reader sees: per table, the sorted `_dlt_id`s of history and of current state. */
 export interface Seen {
   readonly loads: string[];

@@ -14,48 +14,34 @@ import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { commitLoad, type LoadMarker } from '#core/commit.ts';
 import { loadMarkerKey, planKey, stagingPrefix } from '#core/layout.ts';
 import { readJson } from '#core/store-json.ts';
-import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { generateIdentifiers } from '#simulator/world.ts';
-import { runChild } from '#test/helpers/commit-crash-suite.ts';
-import { type CommitWrite, type CrashCommitArgs, loadWithCommitHook } from '#test/helpers/crash-commit.ts';
+import {
+  firstMergedClose,
+  type MergeCrashLoad,
+  runChild,
+  startMergeCrashLoad,
+} from '#test/helpers/commit-crash-suite.ts';
 import { runCli } from '#test/helpers/lake-harness.ts';
 
-const API_KEY = 'resume-key';
-const API_SECRET = 'resume-secret';
-
 describe('verify --fix after a commit killed in its merge', () => {
-  let sim: Simulator;
+  let load: MergeCrashLoad;
   let scratch: string;
   let killed: string;
   let reference: LoadMarker;
-  const args = (dest: string, killAt: number): CrashCommitArgs => ({
-    dest,
-    baseUrl: sim.url,
-    apiKey: API_KEY,
-    apiSecret: API_SECRET,
-    loadId: 'load-1',
-    users: generateIdentifiers('resume', 6),
-    resources: ['accounts'],
-    batchSize: 3,
-    killAt,
-  });
 
   beforeAll(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'paylink-fix-resumable-'));
-    sim = await startSimulator({ seed: 'resume', apiKey: API_KEY, apiSecret: API_SECRET });
+    load = await startMergeCrashLoad('resume');
     const referenceDest = join(scratch, 'reference');
-    const writes: CommitWrite[] = [];
-    await loadWithCommitHook(args(referenceDest, 0), (w) => writes.push(w));
+    const mergedClose = await firstMergedClose(load.args(referenceDest, 0));
     reference = (await readJson<LoadMarker>(openStore(referenceDest), loadMarkerKey('load-1')))!;
     // Killed as the commit closes its first merged file: nothing published, nothing committed.
-    const mergedClose = writes.find((w) => w.kind === 'close' && w.key.startsWith('_staging/load-1/merged/'));
     expect(mergedClose, 'the commit writes a merged file').toBeDefined();
     killed = join(scratch, 'killed');
-    const run = await runChild(args(killed, mergedClose!.op));
+    const run = await runChild(load.args(killed, mergedClose!.op));
     expect(run.signal, run.stderr).toBe('SIGKILL');
   }, 240_000);
   afterAll(async () => {
-    await sim?.close();
+    await load?.close();
     await rm(scratch, { recursive: true, force: true });
   });
 
