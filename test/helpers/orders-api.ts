@@ -1,9 +1,16 @@
 /**
  * An in-process PayLinkApi whose every user has the same small `orders` answer (one order,
- * `o-<identifier>`), counting requests as the real client does: for tests of what a load does
- * around the API (events, commits), not of the API itself.
+ * `o-<identifier>`), counting requests as the real client does, and a load of `orders` through
+ * it: for tests of what a load does around the API (events, commits), not of the API itself.
  */
-import type { PayLinkApi } from '#core/ports.ts';
+import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
+import type { ChangedSelection } from '#core/changed-users.ts';
+import type { LoadMarker } from '#core/commit.ts';
+import { resolveCatalog, selectResources } from '#core/config.ts';
+import type { EventsLockOptions } from '#core/event-claims.ts';
+import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
+import { type RunLoadInput, runLoad } from '#core/run-load.ts';
 
 export function ordersApi(): PayLinkApi {
   let requests = 0;
@@ -19,4 +26,42 @@ export function ordersApi(): PayLinkApi {
     },
     stats: () => ({ requests, retries: 0 }),
   };
+}
+
+/** The events lock taken at once or not at all: no test waits for it unless it says so. */
+export const NO_LOCK_WAIT: EventsLockOptions = { sleep: async () => undefined, waitMs: 0 };
+
+export interface OrdersLoad {
+  readonly loadId: string;
+  readonly users: RunLoadInput['users'];
+  readonly store: ObjectStore;
+  /** The load's clock; the load starts at its time when called. */
+  readonly clock: () => Date;
+  /** A `changed` load: the selection its users came from, on the CLI's schedule, `local`. */
+  readonly changed?: ChangedSelection;
+  /** Default NO_LOCK_WAIT. */
+  readonly eventsLock?: EventsLockOptions;
+}
+
+/** A load of `orders` as the CLI runs it (batches of 10, 2 users at a time), against ordersApi. */
+export function loadOrders(load: OrdersLoad): Promise<LoadMarker> {
+  return runLoad(
+    {
+      loadId: load.loadId,
+      startedAt: load.clock(),
+      users: load.users,
+      ...(load.changed === undefined ? {} : { changed: load.changed, schedule: 'local' }),
+      resources: selectResources(resolveCatalog(), ['orders']),
+      batchSize: 10,
+      concurrency: 2,
+    },
+    {
+      api: ordersApi(),
+      store: load.store,
+      parts: createParquetPartWriterFactory(),
+      reader: createParquetPartReader(),
+      clock: load.clock,
+      eventsLock: load.eventsLock ?? NO_LOCK_WAIT,
+    },
+  );
 }

@@ -10,16 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { createParquetPartReader } from '#adapters/parquet-reader.ts';
-import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
 import { changedStateKey, selectChangedUsers } from '#core/changed-users.ts';
-import { resolveCatalog, selectResources } from '#core/config.ts';
 import { EVENT_CLAIMS } from '#core/event-claims.ts';
 import type { ObjectStore } from '#core/ports.ts';
-import { runLoad } from '#core/run-load.ts';
-import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
-import { ordersApi } from '#test/helpers/orders-api.ts';
+import { loadOrders } from '#test/helpers/orders-api.ts';
+import { receiveSigned, webhookEventBody } from '#test/helpers/signed-webhook.ts';
 
 const SECRET = 'after-commit-secret';
 let dir: string;
@@ -36,45 +32,15 @@ afterEach(async () => {
 });
 
 async function receive(identifier: string, n: number): Promise<void> {
-  const body = JSON.stringify({
-    eventType: 'pay-link-accounts-updated',
-    eventTime: now.toISOString(),
-    user: { identifier },
-    data: { seq: n },
-  });
-  const outcome = await receiveWebhook(
-    {
-      headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, SECRET) },
-      body: new TextEncoder().encode(body),
-    },
-    { store, secret: SECRET, receivedAt: now },
-  );
+  const body = webhookEventBody({ identifier, eventTime: now, data: { seq: n } });
+  const outcome = await receiveSigned(body, { store, secret: SECRET, receivedAt: now });
   expect(outcome.kind).toBe('accepted');
 }
 
 /** A `changed` load as the CLI runs it, on `target`; returns the users it loaded. */
 async function changedLoad(loadId: string, target: ObjectStore): Promise<string[]> {
   const { users, selection } = await selectChangedUsers(target, 'local', now);
-  await runLoad(
-    {
-      loadId,
-      startedAt: now,
-      users,
-      changed: selection,
-      schedule: 'local',
-      resources: selectResources(resolveCatalog(), ['orders']),
-      batchSize: 10,
-      concurrency: 2,
-    },
-    {
-      api: ordersApi(),
-      store: target,
-      parts: createParquetPartWriterFactory(),
-      reader: createParquetPartReader(),
-      clock: () => now,
-      eventsLock: { sleep: async () => undefined, waitMs: 0 },
-    },
-  );
+  await loadOrders({ loadId, users, changed: selection, store: target, clock: () => now });
   return users.map((u) => u.identifier);
 }
 

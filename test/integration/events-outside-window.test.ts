@@ -13,18 +13,15 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
-import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
 import { selectChangedUsers } from '#core/changed-users.ts';
-import { resolveCatalog, selectResources } from '#core/config.ts';
 import { EVENT_CLAIMS } from '#core/event-claims.ts';
 import type { TakenEvents } from '#core/event-log.ts';
 import type { ObjectStore } from '#core/ports.ts';
-import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
 import { verifyLake } from '#core/verify.ts';
-import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
-import { ordersApi } from '#test/helpers/orders-api.ts';
+import { loadOrders } from '#test/helpers/orders-api.ts';
+import { receiveSigned, webhookEventBody } from '#test/helpers/signed-webhook.ts';
 
 const SECRET = 'outside-window-secret';
 const DAY = 24 * 3600_000;
@@ -46,19 +43,8 @@ const day = (n: number) => new Date(START.getTime() + n * DAY);
 
 /** Stores a signed event for `identifier` as received at `at`; returns its object key. */
 async function receive(identifier: string, n: number, at: Date = now): Promise<string> {
-  const body = JSON.stringify({
-    eventType: 'pay-link-accounts-updated',
-    eventTime: at.toISOString(),
-    user: { identifier },
-    data: { seq: n },
-  });
-  const outcome = await receiveWebhook(
-    {
-      headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, SECRET) },
-      body: new TextEncoder().encode(body),
-    },
-    { store, secret: SECRET, receivedAt: at },
-  );
+  const body = webhookEventBody({ identifier, eventTime: at, data: { seq: n } });
+  const outcome = await receiveSigned(body, { store, secret: SECRET, receivedAt: at });
   if (outcome.kind !== 'accepted') throw new Error(`not accepted: ${outcome.reason}`);
   const [key] = (await store.list('_events/')).filter((k) => k.includes(outcome.key));
   return key!;
@@ -68,26 +54,7 @@ async function receive(identifier: string, n: number, at: Date = now): Promise<s
 async function changedLoad(loadId: string): Promise<string[]> {
   const { users, selection } = await selectChangedUsers(store, 'local', now);
   if (users.length === 0) return [];
-  await runLoad(
-    {
-      loadId,
-      startedAt: now,
-      users,
-      changed: selection,
-      schedule: 'local',
-      resources: selectResources(resolveCatalog(), ['orders']),
-      batchSize: 10,
-      concurrency: 2,
-    },
-    {
-      api: ordersApi(),
-      store,
-      parts: createParquetPartWriterFactory(),
-      reader: createParquetPartReader(),
-      clock: () => now,
-      eventsLock: { sleep: async () => undefined, waitMs: 0 },
-    },
-  );
+  await loadOrders({ loadId, users, changed: selection, store, clock: () => now });
   return users.map((u) => u.identifier);
 }
 

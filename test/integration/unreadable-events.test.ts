@@ -11,19 +11,16 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
-import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
 import { lakeStatus } from '#cli/status-command.ts';
 import { foldChangedSelection, selectChangedUsers } from '#core/changed-users.ts';
-import { resolveCatalog, selectResources } from '#core/config.ts';
 import { EVENT_CLAIMS } from '#core/event-claims.ts';
 import type { TakenEvents } from '#core/event-log.ts';
 import type { ObjectStore } from '#core/ports.ts';
-import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
 import { verifyLake } from '#core/verify.ts';
-import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
-import { ordersApi } from '#test/helpers/orders-api.ts';
+import { loadOrders } from '#test/helpers/orders-api.ts';
+import { receiveSigned, webhookEventBody } from '#test/helpers/signed-webhook.ts';
 
 const SECRET = 'unreadable-events-secret';
 
@@ -46,19 +43,13 @@ afterEach(async () => {
 
 /** Receives a signed event for `identifier` into `target`; returns its object key. */
 async function receive(identifier: string, n: number, target: ObjectStore = store): Promise<string> {
-  const body = JSON.stringify({
-    eventType: 'pay-link-accounts-updated',
-    eventTime: new Date(now.getTime() - 60_000).toISOString(),
-    user: { _id: `atomic-${identifier}`, identifier },
+  const body = webhookEventBody({
+    identifier,
+    eventTime: new Date(now.getTime() - 60_000),
+    atomicId: true,
     data: { seq: n },
   });
-  const outcome = await receiveWebhook(
-    {
-      headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, SECRET) },
-      body: new TextEncoder().encode(body),
-    },
-    { store: target, secret: SECRET, receivedAt: now },
-  );
+  const outcome = await receiveSigned(body, { store: target, secret: SECRET, receivedAt: now });
   if (outcome.kind !== 'accepted') throw new Error('not accepted');
   return outcome.key;
 }
@@ -78,24 +69,7 @@ async function damage(): Promise<{ notJson: string; truncated: string; shape: st
 }
 
 function load(loadId: string) {
-  return runLoad(
-    {
-      loadId,
-      startedAt: now,
-      users: [{ identifier: 'u1' }],
-      resources: selectResources(resolveCatalog(), ['orders']),
-      batchSize: 10,
-      concurrency: 2,
-    },
-    {
-      api: ordersApi(),
-      store,
-      parts: createParquetPartWriterFactory(),
-      reader: createParquetPartReader(),
-      clock,
-      eventsLock: { sleep: async () => undefined, waitMs: 0 },
-    },
-  );
+  return loadOrders({ loadId, users: [{ identifier: 'u1' }], store, clock });
 }
 
 async function committedEvents(): Promise<{ load: string; user: string }[]> {

@@ -8,19 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { createParquetPartReader } from '#adapters/parquet-reader.ts';
-import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
-import { resolveCatalog, selectResources } from '#core/config.ts';
 import { EVENT_CLAIMS, type EventsLockOptions } from '#core/event-claims.ts';
 import { dltLoadsKey, loadMarkerKey } from '#core/layout.ts';
 import { acquireLease } from '#core/lease.ts';
 import type { ObjectStore } from '#core/ports.ts';
-import { runLoad } from '#core/run-load.ts';
 import { readJson } from '#core/store-json.ts';
 import { registeredIdentifiers, registeredTaskIds } from '#core/user-registry.ts';
-import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
-import { ordersApi } from '#test/helpers/orders-api.ts';
+import { loadOrders, NO_LOCK_WAIT } from '#test/helpers/orders-api.ts';
+import { receiveSigned, webhookEventBody } from '#test/helpers/signed-webhook.ts';
 
 const SECRET = 'events-commit-secret';
 
@@ -39,22 +35,17 @@ afterEach(async () => {
 });
 
 function eventBody(identifier: string, n: number, data: Record<string, unknown> = {}): string {
-  return JSON.stringify({
+  return webhookEventBody({
+    identifier,
     eventType: data.taskId === undefined ? 'pay-link-accounts-updated' : 'task-status-updated',
-    eventTime: new Date(now.getTime() - 60_000).toISOString(),
-    user: { _id: `atomic-${identifier}`, identifier },
+    eventTime: new Date(now.getTime() - 60_000),
+    atomicId: true,
     data: { seq: n, ...data },
   });
 }
 
 async function receiveBody(body: string, receivedAt: Date = now): Promise<string> {
-  const outcome = await receiveWebhook(
-    {
-      headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, SECRET), 'ce-id': 'evt' },
-      body: new TextEncoder().encode(body),
-    },
-    { store, secret: SECRET, receivedAt },
-  );
+  const outcome = await receiveSigned(body, { store, secret: SECRET, receivedAt }, { 'ce-id': 'evt' });
   if (outcome.kind !== 'accepted') throw new Error(`not accepted: ${outcome.reason}`);
   return outcome.stored;
 }
@@ -65,13 +56,7 @@ async function storedDocumentOf(identifier: string, n: number): Promise<string> 
   try {
     const scratch = createLocalStore(folder);
     const body = eventBody(identifier, n);
-    const outcome = await receiveWebhook(
-      {
-        headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, SECRET) },
-        body: new TextEncoder().encode(body),
-      },
-      { store: scratch, secret: SECRET, receivedAt: now },
-    );
+    const outcome = await receiveSigned(body, { store: scratch, secret: SECRET, receivedAt: now });
     if (outcome.kind !== 'accepted') throw new Error(`not accepted: ${outcome.reason}`);
     const [key] = await scratch.list('_events/');
     return new TextDecoder().decode(await scratch.get(key!));
@@ -84,28 +69,15 @@ async function receive(identifier: string, n: number, data: Record<string, unkno
   await receiveBody(eventBody(identifier, n, data));
 }
 
-function load(loadId: string, target: ObjectStore = store, eventsLock: EventsLockOptions = FAST_LOCK) {
-  return runLoad(
-    {
-      loadId,
-      startedAt: now,
-      users: [{ identifier: 'u1' }, { identifier: 'u2' }],
-      resources: selectResources(resolveCatalog(), ['orders']),
-      batchSize: 10,
-      concurrency: 2,
-    },
-    {
-      api: ordersApi(),
-      store: target,
-      parts: createParquetPartWriterFactory(),
-      reader: createParquetPartReader(),
-      clock,
-      eventsLock,
-    },
-  );
+function load(loadId: string, target: ObjectStore = store, eventsLock: EventsLockOptions = NO_LOCK_WAIT) {
+  return loadOrders({
+    loadId,
+    users: [{ identifier: 'u1' }, { identifier: 'u2' }],
+    store: target,
+    clock,
+    eventsLock,
+  });
 }
-
-const FAST_LOCK: EventsLockOptions = { sleep: async () => undefined, waitMs: 0 };
 
 async function history(): Promise<{ load: string; key: string; seq: number }[]> {
   const lake = await openLakeQuery(dir);
