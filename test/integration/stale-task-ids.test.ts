@@ -6,7 +6,6 @@
  * loads, tasks with a final status retire at once, and an event naming a retired id brings it
  * back. The registry starts as formatVersion 1 files, as a lake written before retirement.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '#adapters/open-store.ts';
 import { identifierShard } from '#core/plan.ts';
@@ -14,12 +13,10 @@ import { FINAL_TASK_STATUSES } from '#core/task-retirement.ts';
 import {
   learnUsers,
   REGISTRY,
-  type RegisteredUser,
   registeredTaskIds,
   registeredUsers,
   registryShardKey,
 } from '#core/user-registry.ts';
-import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import {
@@ -30,6 +27,8 @@ import {
   Scratch,
   withLake,
 } from '#test/helpers/lake-harness.ts';
+import { writeRegistryShards } from '#test/helpers/registry-shards.ts';
+import { receiveSigned, webhookEventBody } from '#test/helpers/signed-webhook.ts';
 
 const SEED = 'stale-tasks-seed';
 const API_KEY = 'stale-key';
@@ -57,26 +56,14 @@ describe('task ids PayLink no longer knows, over loads in a row', () => {
     usersFile = await scratch.users('users.txt', [...stale, ...identifiers.slice(STALE_USERS)]);
     dest = scratch.path('lake');
     // A registry as a loader before retirement wrote it (formatVersion 1).
-    const shards = new Map<number, Record<string, RegisteredUser>>();
-    const register = (identifier: string, taskIds: string[]) => {
-      const shard = identifierShard(identifier, REGISTRY.shards);
-      shards.set(shard, {
-        ...shards.get(shard),
-        [identifier]: {
-          taskIds,
-          firstSeen: '2026-01-01T00:00:00.000Z',
-          lastEventTime: '2026-01-01T00:00:00Z',
-        },
-      });
-    };
-    for (const [n, identifier] of stale.entries()) register(identifier, [staleId(n)]);
-    for (const identifier of real) register(identifier, sim.served(identifier).taskIds);
-    await mkdir(scratch.path('lake', REGISTRY.prefix), { recursive: true });
-    for (const [shard, users] of shards)
-      await writeFile(
-        scratch.path('lake', registryShardKey(shard)),
-        JSON.stringify({ formatVersion: 1, users }, null, 2),
-      );
+    await writeRegistryShards(
+      dest,
+      [
+        ...stale.map((identifier, n) => [identifier, [staleId(n)]] as const),
+        ...real.map((identifier) => [identifier, sim.served(identifier).taskIds] as const),
+      ],
+      { formatVersion: 1, day: '2026-01-01' },
+    );
   });
   afterAll(async () => {
     await sim?.close();
@@ -255,19 +242,14 @@ describe('task ids PayLink no longer knows, over loads in a row', () => {
     const pick = [early, late].find((id) => endedOf(id!) === undefined);
     expect(pick, 'two users with an ended task in the sample').toBeUndefined();
     const receive = async (identifier: string, taskId: string, receivedAt: Date) => {
-      const body = JSON.stringify({
+      const body = webhookEventBody({
+        identifier,
         eventType: 'task-status-updated',
-        eventTime: receivedAt.toISOString(),
-        user: { _id: `atomic-${identifier}`, identifier },
+        eventTime: receivedAt,
+        atomicId: true,
         data: { taskId, status: 'completed' },
       });
-      const outcome = await receiveWebhook(
-        {
-          headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, 'hook') },
-          body: new TextEncoder().encode(body),
-        },
-        { store, secret: 'hook', receivedAt },
-      );
+      const outcome = await receiveSigned(body, { store, secret: 'hook', receivedAt });
       expect(outcome.kind).toBe('accepted');
     };
     const earlyTask = endedOf(early!)!._id;

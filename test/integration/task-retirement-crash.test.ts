@@ -5,7 +5,7 @@
  * per committed load, never twice (a fold the crash cut short is folded again by the next
  * commit) and never for a load that did not commit. As test/helpers/crash-points.ts, in-process.
  */
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,20 +17,14 @@ import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import { loaderSettings, selectResources } from '#core/config.ts';
 import { EVENT_CLAIMS } from '#core/event-claims.ts';
 import { dltLoadsKey } from '#core/layout.ts';
-import { identifierShard } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { runLoad } from '#core/run-load.ts';
 import { FINAL_TASK_STATUSES } from '#core/task-retirement.ts';
-import {
-  REGISTRY,
-  type RegisteredUser,
-  registeredTaskIds,
-  registeredUsers,
-  registryShardKey,
-} from '#core/user-registry.ts';
+import { type RegisteredUser, registeredTaskIds, registeredUsers } from '#core/user-registry.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { crashingStore, type StoreWrite } from '#test/helpers/crash-points.ts';
+import { writeRegistryShards } from '#test/helpers/registry-shards.ts';
 
 const API_KEY = 'retire-crash-key';
 const API_SECRET = 'retire-crash-secret';
@@ -100,27 +94,15 @@ describe('a load with tasks dying during its commit, then the next load', () => 
     real = identifiers.slice(2).filter((id) => sim.served(id).taskIds.length > 0);
     users = [...identifiers.slice(0, 2), ...real];
     base = join(scratch, 'base');
-    const shards = new Map<number, Record<string, RegisteredUser>>();
-    const register = (identifier: string, taskIds: string[]) => {
-      const shard = identifierShard(identifier, REGISTRY.shards);
-      shards.set(shard, {
-        ...shards.get(shard),
-        [identifier]: {
-          taskIds,
-          firstSeen: '2026-01-01T00:00:00.000Z',
-          lastEventTime: '2026-01-01T00:00:00Z',
-        },
-      });
-    };
-    register(identifiers[0]!, ['gone-0']);
-    register(identifiers[1]!, ['gone-1']);
-    for (const identifier of real) register(identifier, sim.served(identifier).taskIds);
-    await mkdir(join(base, REGISTRY.prefix), { recursive: true });
-    for (const [shard, entries] of shards)
-      await writeFile(
-        join(base, registryShardKey(shard)),
-        JSON.stringify({ formatVersion: 1, users: entries }),
-      );
+    await writeRegistryShards(
+      base,
+      [
+        [identifiers[0]!, ['gone-0']],
+        [identifiers[1]!, ['gone-1']],
+        ...real.map((identifier) => [identifier, sim.served(identifier).taskIds] as const),
+      ],
+      { formatVersion: 1, day: '2026-01-01' },
+    );
     // Fault-free, to count the writes.
     const reference = join(scratch, 'reference');
     await cp(base, reference, { recursive: true });
