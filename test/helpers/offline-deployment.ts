@@ -12,20 +12,42 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { createS3Store } from '#adapters/s3-store.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { buildApp } from '#test/infra/app-fixture.ts';
+import { buildApp, exampleConfig } from '#test/infra/app-fixture.ts';
 import { type AwsGateway, startAwsGateway } from './aws-gateway.ts';
 import { bundleHandlerFile, bundleHandlers, type HandlerName } from './bundle-handlers.ts';
 import { ResolvedTemplate } from './cfn-template.ts';
 import { type FakeGlue, startFakeGlue } from './fake-glue.ts';
 import { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets-manager.ts';
 import { IamGate } from './iam-gate.ts';
+import { FAST_HTTP } from './lake-harness.ts';
 import { ACCOUNT, type ExecutionOutcome, OfflineAws, REGION } from './offline-aws.ts';
+import { readParquet } from './read-parquet.ts';
 import { type RunningS3rver, startS3rver, withS3Env } from './s3rver.ts';
 
 export const OFFLINE_BUCKET = 'paylink-offline-lake';
 export const STACK_ID_UUID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 export const API_KEY = 'offline-api-key-3Xk9';
 export const API_SECRET = 'offline-api-secret-Qw7p';
+
+/** The example config's daily schedule: every user, at 03:00 UTC. */
+export const DAILY_ALL = {
+  name: 'daily',
+  expression: 'cron(0 3 * * ? *)',
+  timezone: 'UTC',
+  expectedPeriodHours: 24,
+  users: 'all',
+} as const;
+
+/** An hourly schedule of the users named by webhook events since its last load. */
+export const HOURLY_CHANGED = { name: 'hourly', expression: 'rate(1 hour)', users: 'changed' } as const;
+
+/**
+ * The example config with `overrides`, deployed to run fast: HTTP retries that do not wait
+ * (FAST_HTTP) and a request rate (2,000 a second) no offline run waits on.
+ */
+export function offlineConfig(overrides: Record<string, unknown>): Record<string, unknown> {
+  return exampleConfig({ requestRate: 2000, loaderConfig: { http: FAST_HTTP }, ...overrides });
+}
 
 /** The functions an offline deployment runs: the state machine's three and the webhook receiver. */
 export type OfflineHandlerName = HandlerName | 'webhook';
@@ -162,6 +184,18 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
       await rm(scratch, { recursive: true, force: true });
     },
   };
+}
+
+/** Rows of `table` written by `loadId` (every part of the table, read back with hyparquet). */
+export async function rowsOfLoad(
+  world: Pick<OfflineWorld, 'bucket' | 'prefix'>,
+  table: string,
+  loadId: string,
+): Promise<Record<string, unknown>[]> {
+  const keys = (await world.bucket.list(`${world.prefix}/${table}/`)).filter((k) => k.endsWith('.parquet'));
+  const rows: Record<string, unknown>[] = [];
+  for (const key of keys) rows.push(...(await readParquet((await world.bucket.get(key))!)).rows);
+  return rows.filter((r) => r._dlt_load_id === loadId);
 }
 
 /** Every denied call, one line each (action, resource, principal): what a failing test prints. */

@@ -17,18 +17,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIM, METRIC } from '#core/load-metrics.ts';
 import { simulatedEvent } from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { FAST_HTTP } from '#test/helpers/lake-harness.ts';
 import { emfRecords, jsonLines } from '#test/helpers/log-lines.ts';
 import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
 import {
   API_SECRET,
+  DAILY_ALL,
   describeDenials,
   explainOutcome,
+  HOURLY_CHANGED,
   type OfflineWorld,
+  offlineConfig,
+  rowsOfLoad,
   startOfflineWorld,
 } from '#test/helpers/offline-deployment.ts';
-import { readParquet } from '#test/helpers/read-parquet.ts';
-import { exampleConfig } from './app-fixture.ts';
 
 const SEED = 'offline-changed';
 const LISTED = generateIdentifiers(SEED, 8);
@@ -41,21 +42,7 @@ const NEW_USER = 'linked-yesterday 1';
 /** Not in the list either, and no load has committed their event when the daily run plans. */
 const NEWER_USER = 'linked-this-morning 2';
 
-const CONFIG = exampleConfig({
-  batchSize: 2,
-  requestRate: 2000,
-  loaderConfig: { http: FAST_HTTP },
-  schedules: [
-    {
-      name: 'daily',
-      expression: 'cron(0 3 * * ? *)',
-      timezone: 'UTC',
-      expectedPeriodHours: 24,
-      users: 'all',
-    },
-    { name: 'hourly', expression: 'rate(1 hour)', users: 'changed' },
-  ],
-});
+const CONFIG = offlineConfig({ batchSize: 2, schedules: [DAILY_ALL, HOURLY_CHANGED] });
 
 let world: OfflineWorld;
 /** The simulator's request lines (`METHOD /path ...`) since the last reset. */
@@ -103,13 +90,7 @@ async function announce(identifier: string, time: string, secret = API_SECRET) {
   return { change, event, answer };
 }
 
-/** Rows of `table` committed by `loadId` (every part of the table, read back with hyparquet). */
-async function rowsOf(table: string, loadId: string): Promise<Record<string, unknown>[]> {
-  const keys = (await world.bucket.list(`${world.prefix}/${table}/`)).filter((k) => k.endsWith('.parquet'));
-  const rows: Record<string, unknown>[] = [];
-  for (const key of keys) rows.push(...(await readParquet((await world.bucket.get(key))!)).rows);
-  return rows.filter((r) => r._dlt_load_id === loadId);
-}
+const rowsOf = (table: string, loadId: string) => rowsOfLoad(world, table, loadId);
 
 const usersOf = async (loadId: string) =>
   [...new Set((await rowsOf('user_loads', loadId)).map((r) => String(r.user_identifier)))].sort();

@@ -10,19 +10,18 @@
  * the same users has (test/integration/stale-task-ids.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { identifierShard } from '#core/plan.ts';
-import { REGISTRY, type RegisteredUser, registryShardKey } from '#core/user-registry.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { FAST_HTTP } from '#test/helpers/lake-harness.ts';
 import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
 import {
+  DAILY_ALL,
   describeDenials,
   explainOutcome,
   type OfflineWorld,
+  offlineConfig,
+  rowsOfLoad,
   startOfflineWorld,
 } from '#test/helpers/offline-deployment.ts';
-import { readParquet } from '#test/helpers/read-parquet.ts';
-import { exampleConfig } from './app-fixture.ts';
+import { registryShards } from '#test/helpers/registry-shards.ts';
 
 const SEED = 'offline-stale-tasks';
 /** Users of the first batch, each with one task id PayLink does not know. */
@@ -40,20 +39,9 @@ beforeAll(async () => {
   // The plan cuts the sorted identifiers (code-unit order) into batches: the first 20 are batch 0.
   const identifiers = generateIdentifiers(SEED, 2 * STALE_USERS).sort();
   world = await startOfflineWorld({
-    config: exampleConfig({
+    config: offlineConfig({
       batchSize: STALE_USERS,
-      requestRate: 2000,
-      loaderConfig: { http: FAST_HTTP },
-      schedules: [
-        {
-          name: 'daily',
-          expression: 'cron(0 3 * * ? *)',
-          timezone: 'UTC',
-          expectedPeriodHours: 24,
-          users: 'all',
-          resources: ['accounts', 'tasks'],
-        },
-      ],
+      schedules: [{ ...DAILY_ALL, resources: ['accounts', 'tasks'] }],
     }),
     simulator: { seed: SEED },
   });
@@ -61,21 +49,14 @@ beforeAll(async () => {
   real = identifiers.slice(STALE_USERS);
   realTasks = real.flatMap((id) => world.sim.served(id).taskIds);
   // The registry: stale ids for the first batch's users, the real ids for the second batch's.
-  const shards = new Map<number, Record<string, RegisteredUser>>();
-  const register = (identifier: string, taskIds: string[]) => {
-    const shard = identifierShard(identifier, REGISTRY.shards);
-    shards.set(shard, {
-      ...shards.get(shard),
-      [identifier]: { taskIds, firstSeen: '2026-11-01T00:00:00.000Z', lastEventTime: '2026-11-01T00:00:00Z' },
-    });
-  };
-  for (const [n, identifier] of stale.entries()) register(identifier, [staleId(n)]);
-  for (const identifier of real) register(identifier, [...world.sim.served(identifier).taskIds]);
-  for (const [shard, users] of shards)
-    await world.bucket.put(
-      `${world.prefix}/${registryShardKey(shard)}`,
-      JSON.stringify({ formatVersion: 2, users }),
-    );
+  const registry = registryShards(
+    [
+      ...stale.map((identifier, n) => [identifier, [staleId(n)]] as const),
+      ...real.map((identifier) => [identifier, [...world.sim.served(identifier).taskIds]] as const),
+    ],
+    { formatVersion: 2, day: '2026-11-01' },
+  );
+  for (const [key, text] of registry) await world.bucket.put(`${world.prefix}/${key}`, text);
   await world.bucket.put(world.usersKey, `${[...stale, ...real].join('\n')}\n`);
   outcome = await world.aws.execute('daily', world.aws.scheduledInput('daily', '2026-12-01T03:00:00.000Z'), {
     name: 'daily-stale-tasks',
@@ -86,12 +67,7 @@ afterAll(async () => {
   await world?.close();
 });
 
-async function rowsOf(table: string, loadId: string): Promise<Record<string, unknown>[]> {
-  const keys = (await world.bucket.list(`${world.prefix}/${table}/`)).filter((k) => k.endsWith('.parquet'));
-  const rows: Record<string, unknown>[] = [];
-  for (const key of keys) rows.push(...(await readParquet((await world.bucket.get(key))!)).rows);
-  return rows.filter((r) => r._dlt_load_id === loadId);
-}
+const rowsOf = (table: string, loadId: string) => rowsOfLoad(world, table, loadId);
 
 describe('a fanned-out load whose first batch meets only stale task ids', () => {
   it('records no endpoint finding when another batch had ids answered, and the stale units are task_not_found', async () => {
