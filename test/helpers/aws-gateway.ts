@@ -39,6 +39,29 @@ export interface GatewayFault {
   remaining?: number;
 }
 
+/** Every `action` (`s3:GetObject`, ...) on an S3 resource that matches `resource` answered 500. */
+export function s3InternalErrors(action: string, resource: RegExp): GatewayFault {
+  return {
+    match: (c) => c.action === action && resource.test(c.resource),
+    status: 500,
+    code: 'InternalError',
+  };
+}
+
+/** `run` with `fault` in place; the fault is removed when `run` ends, however it ends. */
+export async function withFault<T>(
+  gateway: Pick<AwsGateway, 'faults'>,
+  fault: GatewayFault,
+  run: () => Promise<T>,
+): Promise<T> {
+  gateway.faults.push(fault);
+  try {
+    return await run();
+  } finally {
+    gateway.faults.splice(gateway.faults.indexOf(fault), 1);
+  }
+}
+
 export interface AwsGatewayOptions {
   readonly gate: IamGate;
   readonly region: string;

@@ -11,21 +11,22 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { FAST_HTTP, queryObjects, withLake } from '#test/helpers/lake-harness.ts';
+import { s3InternalErrors, withFault } from '#test/helpers/aws-gateway.ts';
+import { queryObjects, withLake } from '#test/helpers/lake-harness.ts';
 import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
 import {
   describeDenials,
   explainOutcome,
   type OfflineWorld,
+  offlineConfig,
   startOfflineWorld,
 } from '#test/helpers/offline-deployment.ts';
-import { exampleConfig } from './app-fixture.ts';
 
 const SEED = 'offline-merge';
 const USERS = generateIdentifiers(SEED, 6);
 const SLOT = (day: number) => `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`;
 /** Batches of 2 users: 3 batches, so every table that all batches write has 3 parts to merge. */
-const CONFIG = { batchSize: 2, requestRate: 2000, loaderConfig: { http: FAST_HTTP } };
+const CONFIG = { batchSize: 2 };
 
 let single: OfflineWorld;
 let fanned: OfflineWorld;
@@ -33,9 +34,9 @@ let scratch: string;
 
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(tmpdir(), 'paylink-merge-fanout-'));
-  single = await startOfflineWorld({ config: exampleConfig(CONFIG), simulator: { seed: SEED } });
+  single = await startOfflineWorld({ config: offlineConfig(CONFIG), simulator: { seed: SEED } });
   fanned = await startOfflineWorld({
-    config: exampleConfig({ ...CONFIG, commitMergeSeconds: 0 }),
+    config: offlineConfig({ ...CONFIG, commitMergeSeconds: 0 }),
     simulator: { seed: SEED },
     bundles: single.bundles,
   });
@@ -157,19 +158,9 @@ describe('a load whose merge is handed to the merge Map, deployed offline', () =
   it('fails the run when a partition merge fails through its retries, and a redrive re-runs only that item and commits', async () => {
     // The merged file itself (the task document beside it is the commit's, written before the Map).
     const merged = /\/_staging\/[^/]+\/merged\/user_loads\/.*\.parquet$/;
-    const fault = {
-      match: (c: { action: string; resource: string }) =>
-        c.action === 's3:PutObject' && merged.test(c.resource),
-      status: 500,
-      code: 'InternalError',
-    };
-    fanned.gateway.faults.push(fault);
-    let failed: ExecutionOutcome;
-    try {
-      failed = await run(fanned, 2);
-    } finally {
-      fanned.gateway.faults.splice(fanned.gateway.faults.indexOf(fault), 1);
-    }
+    const failed = await withFault(fanned.gateway, s3InternalErrors('s3:PutObject', merged), () =>
+      run(fanned, 2),
+    );
     expect(failed.status).toBe('FAILED');
     const failedItems = failed.invocations.filter((i) => i.state === 'MergeGroup' && !i.ok);
     // One attempt and two retries (States.TaskFailed, MaxAttempts 2), all of the user_loads item.

@@ -22,12 +22,13 @@ import { NON_RETRYABLE_ERRORS } from '#infra/constants.ts';
 import { RUN_IN_PROGRESS_ERROR } from '#infra/constructs/load-workflow.ts';
 import { SECRET_PLACEHOLDER_KEY, SECRET_PLACEHOLDER_VALUE } from '#infra/constructs/paylink-credentials.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { FAST_HTTP } from '#test/helpers/lake-harness.ts';
+import { s3InternalErrors, withFault } from '#test/helpers/aws-gateway.ts';
 import type { ExecutionOutcome } from '#test/helpers/offline-aws.ts';
 import {
   describeDenials,
   explainOutcome,
   type OfflineWorld,
+  offlineConfig,
   startOfflineWorld,
 } from '#test/helpers/offline-deployment.ts';
 import { exampleConfig } from './app-fixture.ts';
@@ -40,11 +41,7 @@ const SLOT = (day: number) => `2026-12-${String(day).padStart(2, '0')}T03:00:00.
  * The example stack with batches of at most 2 users (6 users: 3 batches) and a fast rate; users
  * in flight not configured, so the bundled load-batch adapts them (as deployed by default).
  */
-const CONFIG = exampleConfig({
-  batchSize: 2,
-  requestRate: 2000,
-  loaderConfig: { http: FAST_HTTP },
-});
+const CONFIG = offlineConfig({ batchSize: 2 });
 
 let world: OfflineWorld;
 
@@ -152,19 +149,7 @@ describe('the deployed loader, offline under AWS rules', () => {
   it('retries a failing batch, fails the run, and a redrive re-runs only that batch and commits', async () => {
     // Batch 1's users list: its first read, so each attempt fails fast.
     const manifest = /\/_staging\/[^/]+\/batches\/00001\/users\.json$/;
-    const fault = {
-      match: (c: { action: string; resource: string }) =>
-        c.action === 's3:GetObject' && manifest.test(c.resource),
-      status: 500,
-      code: 'InternalError',
-    };
-    world.gateway.faults.push(fault);
-    let failed: ExecutionOutcome;
-    try {
-      failed = await run(4);
-    } finally {
-      world.gateway.faults.splice(world.gateway.faults.indexOf(fault), 1);
-    }
+    const failed = await withFault(world.gateway, s3InternalErrors('s3:GetObject', manifest), () => run(4));
     expect(failed.status).toBe('FAILED');
     expect(failed.error).toBe('StoreError');
     const batchOne = failed.invocations.filter((i) => i.fn === 'loadBatch' && !i.ok);
@@ -217,19 +202,7 @@ describe('the deployed loader, offline under AWS rules', () => {
   it('guards a redrive that restarts at the commit: refused while another run is going, then it commits', async () => {
     // Only the commit reads batch manifests: each of its attempts fails, the batches do not.
     const manifests = /\/_staging\/[^/]+\/batches\/\d+\/manifest\.json$/;
-    const fault = {
-      match: (c: { action: string; resource: string }) =>
-        c.action === 's3:GetObject' && manifests.test(c.resource),
-      status: 500,
-      code: 'InternalError',
-    };
-    world.gateway.faults.push(fault);
-    let failed: ExecutionOutcome;
-    try {
-      failed = await run(9);
-    } finally {
-      world.gateway.faults.splice(world.gateway.faults.indexOf(fault), 1);
-    }
+    const failed = await withFault(world.gateway, s3InternalErrors('s3:GetObject', manifests), () => run(9));
     expect(failed.status).toBe('FAILED');
     expect(failed.invocations.filter((i) => i.fn === 'commit').map((i) => i.ok)).toEqual([
       false,
