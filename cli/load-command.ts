@@ -83,7 +83,7 @@ import {
 import { assertWritableDestination } from './dest-folder.ts';
 import { dryRunReport, formatDryRun } from './dry-run.ts';
 import { failureReasons } from './failure-reasons.ts';
-import { BATCH_SIZE, CONCURRENCY, RATE_LIMIT } from './flag-ranges.ts';
+import { BATCH_SIZE, CONCURRENCY, MAX_USERS_PER_RUN_RANGE, RATE_LIMIT } from './flag-ranges.ts';
 import type { Io } from './io.ts';
 import { committedFailedUsers, LoadNotFoundError } from './load-report.ts';
 import { Progress } from './progress.ts';
@@ -120,6 +120,9 @@ export const LOAD_USAGE = `paylink-loader load --users <file|changed> --dest <di
                           (default: PAYLINK_API_KEY and PAYLINK_API_SECRET)
   --config <file.json>    resource overrides (selectors, paths, paginators), base URL, HTTP policy
   --task-ids <file>       JSON lines {"identifier","taskId"}: task ids for the tasks resource
+  --max-users-per-run <n> with --users changed: load at most n users; the users over it (whose
+                          oldest new event is newest) keep their events for the next changed
+                          load, which takes them first (default: every user with new events)
   --retire-task-after <n> stop fetching a task id learned from webhook events after PayLink
                           answered 404 for it in n committed loads in a row while it answered
                           other task ids (default ${TASK_RETIREMENT.retireAfterMisses}; README "Task ids PayLink no longer knows")
@@ -153,6 +156,8 @@ export interface LoadRequest {
   readonly taskIdsFile?: string;
   /** `--retire-task-after`: consecutive 404 loads that retire a registry task id. */
   readonly retireTaskAfter?: number;
+  /** `--max-users-per-run`: a `--users changed` load's cap (absent: unlimited). */
+  readonly maxUsersPerRun?: number;
   /** `--stack-config`: the cdk.json whose dataQuality judges the load's quiet feeds (else ./cdk.json). */
   readonly stackConfig?: string;
   readonly json?: boolean;
@@ -188,14 +193,20 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
       config: { type: 'string' },
       'task-ids': { type: 'string' },
       'retire-task-after': { type: 'string' },
+      'max-users-per-run': { type: 'string' },
       'stack-config': { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean' },
     },
     false,
     // Negative values reach their checks, which name each flag's real range.
-    ['concurrency', 'rate-limit', 'batch-size', 'retire-task-after'],
+    ['concurrency', 'rate-limit', 'batch-size', 'retire-task-after', 'max-users-per-run'],
   );
+  if (values['max-users-per-run'] !== undefined && values.users !== 'changed')
+    throw new ConfigError(
+      '--max-users-per-run',
+      'only applies to --users changed (a users list, or the failed users of a load, are loaded whole)',
+    );
   if (values.resume !== undefined && values['load-id'] !== undefined && values.resume !== values['load-id'])
     throw new ConfigError(
       '--resume',
@@ -238,6 +249,15 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     ...(values['retire-task-after'] === undefined
       ? {}
       : { retireTaskAfter: retireAfter('--retire-task-after', values['retire-task-after']) }),
+    ...(values['max-users-per-run'] === undefined
+      ? {}
+      : {
+          maxUsersPerRun: numberFlag(
+            '--max-users-per-run',
+            values['max-users-per-run'],
+            MAX_USERS_PER_RUN_RANGE,
+          ),
+        }),
     ...(values['stack-config'] === undefined
       ? {}
       : { stackConfig: required(values['stack-config'], '--stack-config') }),
@@ -754,6 +774,7 @@ function resumeCommand(request: LoadRequest, loadId: string, cwd: string): strin
   if (request.taskIdsFile !== undefined) flags.push('--task-ids', file(request.taskIdsFile));
   if (request.retireTaskAfter !== undefined)
     flags.push('--retire-task-after', String(request.retireTaskAfter));
+  if (request.maxUsersPerRun !== undefined) flags.push('--max-users-per-run', String(request.maxUsersPerRun));
   if (request.secretId !== undefined) flags.push('--secret-id', request.secretId);
   if (request.rateLimit !== undefined) flags.push('--rate-limit', String(request.rateLimit));
   if (request.concurrency !== undefined) flags.push('--concurrency', String(request.concurrency));
@@ -867,6 +888,13 @@ function firstChangedNote(lake: string, users: number): string {
   );
 }
 
+/** What the cap left for the next changed load, said where the users are described. */
+function deferredNote(selection: ChangedSelection): string {
+  const d = selection.deferred;
+  if (d === undefined) return '';
+  return ` (--max-users-per-run ${selection.maxUsers}: ${d.users} more user(s) with ${d.events} new event(s) left for the next changed load, oldest events first)`;
+}
+
 /** The users of a `--users changed` load: a re-run's own, or those of the events its schedule has not seen. */
 async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Date): Promise<UsersToLoad> {
   // A re-run of a load id loads that load's users again (it replaces the load); see changed-users.ts.
@@ -881,7 +909,7 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
           request.resume === true ? '--resume' : '--load-id',
         );
   const { users, selection, unreadable, events, firstRun } =
-    reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now));
+    reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now, request.maxUsersPerRun));
   const aside = unreadable.filter((u) => !u.gone).length;
   // Loaded all the same (their users are), but the task they meant is not fetched: say so.
   const oddTasks = events.filter((e) => e.taskIdProblem !== null).length;
@@ -911,7 +939,7 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
     description:
       users.length === 0
         ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen${asideNote}`
-        : `the ${users.length} users of ${selection.events} new webhook event(s)${asideNote}`,
+        : `the ${users.length} users of ${selection.events} new webhook event(s)${deferredNote(selection)}${asideNote}`,
   };
 }
 

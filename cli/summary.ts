@@ -46,6 +46,11 @@ export interface LoadSummary {
    * Absent when none, or when the earlier loads could not be read.
    */
   readonly quietFeeds?: readonly { table: string; rows: number; trailingMedian: number }[];
+  /**
+   * A `--users changed` load capped by `--max-users-per-run`: the users with new webhook events
+   * (and their events) it left for the next changed load. Absent when it took every one.
+   */
+  readonly changedUsersDeferred?: { readonly users: number; readonly events: number };
   readonly exitCode: number;
 }
 
@@ -127,6 +132,7 @@ export function summarize(
     ...(marker.events?.unreadable === undefined || marker.events.unreadable.length === 0
       ? {}
       : { unreadableEvents: marker.events.unreadable }),
+    ...(marker.changed?.deferred === undefined ? {} : { changedUsersDeferred: marker.changed.deferred }),
     exitCode: extra.exitCode,
   };
 }
@@ -211,6 +217,13 @@ export function formatSummary(s: LoadSummary): string {
     );
     for (const u of s.unreadableEvents.slice(0, 20)) lines.push(`  ${u.problem}`);
     if (s.unreadableEvents.length > 20) lines.push(`  ... and ${s.unreadableEvents.length - 20} more`);
+  }
+  if (s.changedUsersDeferred !== undefined) {
+    const d = s.changedUsersDeferred;
+    lines.push('');
+    lines.push(
+      `Deferred to the next changed load: ${d.users} user(s) with ${d.events} new webhook event(s), over --max-users-per-run (not loaded, their events not committed yet; the next 'load --users changed' takes them first)`,
+    );
   }
   if (s.quietFeeds !== undefined) {
     lines.push('');
