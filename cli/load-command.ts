@@ -880,19 +880,23 @@ async function usersOf(
  * Said before the first `changed` load of a lake: it has seen no event yet, so it loads the users
  * of every stored event (after `simulate --webhooks-to`, one event per user: every user).
  */
-function firstChangedNote(lake: string, users: number): string {
+function firstChangedNote(lake: string, users: number, deferred: number): string {
+  const count = deferred === 0 ? `${users}` : `${users + deferred}: ${users} now, the rest in later loads`;
   return (
     `first 'changed' load of ${lake}: no committed 'changed' load has seen its webhook events yet, ` +
-    `so this one loads the users of every stored event (${users}), as long as a full load of them; ` +
+    `so this one loads the users of every stored event (${count}), as long as a full load of them; ` +
     `later 'changed' loads take only the events received since. Run it once right after setting up the receiver`
   );
 }
 
 /** What the cap left for the next changed load, said where the users are described. */
-function deferredNote(selection: ChangedSelection): string {
+function deferredNote(selection: ChangedSelection): string | undefined {
   const d = selection.deferred;
-  if (d === undefined) return '';
-  return ` (--max-users-per-run ${selection.maxUsers}: ${d.users} more user(s) with ${d.events} new event(s) left for the next changed load, oldest events first)`;
+  if (d === undefined) return undefined;
+  return (
+    `--max-users-per-run ${selection.maxUsers}: ${d.users} more user(s) with ${d.events} new webhook event(s) left for the next changed load ` +
+    '(their events stay pending, not committed; the next changed load takes them first, oldest events first)'
+  );
 }
 
 /** The users of a `--users changed` load: a re-run's own, or those of the events its schedule has not seen. */
@@ -920,6 +924,13 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
     (oddTasks === 0
       ? ''
       : ` (${oddTasks} webhook event(s) with a task field that names no task id, so no task fetched for them: see webhook_events.task_id_problem)`);
+  const deferral = deferredNote(selection);
+  const notes = [
+    ...(firstRun === true && users.length > 0
+      ? [firstChangedNote(store.description, users.length, selection.deferred?.users ?? 0)]
+      : []),
+    ...(deferral === undefined ? [] : [deferral]),
+  ];
   if (reused?.selection.rerun === true)
     return {
       identifiers: users.map((u) => u.identifier),
@@ -933,13 +944,11 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
     identifiers: users.map((u) => u.identifier),
     taskIds: new Map(users.flatMap((u) => (u.taskIds === undefined ? [] : [[u.identifier, [...u.taskIds]]]))),
     changed: selection,
-    ...(firstRun === true && users.length > 0
-      ? { notes: [firstChangedNote(store.description, users.length)] }
-      : {}),
+    ...(notes.length === 0 ? {} : { notes }),
     description:
       users.length === 0
         ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen${asideNote}`
-        : `the ${users.length} users of ${selection.events} new webhook event(s)${deferredNote(selection)}${asideNote}`,
+        : `the ${users.length} users of ${selection.events} new webhook event(s)${asideNote}`,
   };
 }
 
