@@ -188,8 +188,10 @@ export async function selectChangedUsers(
   /**
    * Most users this run loads (`maxUsersPerRun`: a deployed schedule's, derived from what its
    * run can afford, or the CLI's `--max-users-per-run`); undefined: every user with new events.
+   * A function is asked only when more than one user has new events (deriving the cap reads the
+   * schedule's last load report: an idle run need not).
    */
-  maxUsers?: number,
+  maxUsersOf?: number | (() => Promise<number>),
 ): Promise<ChangedUsers> {
   const stored = await readJson<ChangedState>(store, changedStateKey(schedule));
   const state: ChangedState = stored ?? NOTHING_TAKEN;
@@ -197,6 +199,9 @@ export async function selectChangedUsers(
   const listedAll = await listEvents(store, state.from, today);
   const read = await readEvents(store, toRead(listedAll, state));
   const allEvents = read.events.sort(byReceipt);
+  const pending = new Set([...allEvents.map((e) => e.identifier), ...(state.retry ?? [])]).size;
+  const maxUsers =
+    typeof maxUsersOf === 'function' ? (pending > 1 ? await maxUsersOf() : undefined) : maxUsersOf;
   const capped = capChangedUsers(allEvents, state.retry ?? [], maxUsers);
   // The deferred users' events stay new to the schedule: not seen, not loaded, not claimed.
   const deferredUsers = new Set(capped.deferred);

@@ -180,21 +180,19 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
   // from its deadline, the rate and the requests per user its schedule's last load measured):
   // a backlog larger than that is loaded over several runs, oldest events first, each run
   // committing, instead of one run that never fits its period (and every later one like it).
-  const maxUsersPerRun =
-    event.users !== 'changed'
-      ? undefined
-      : (settings.maxUsersPerRun?.[event.schedule] ??
-        changedRunCap(
-          capacityInput(
-            settings,
-            runDeadlineSeconds,
-            await previousMarker(
-              store,
-              event.schedule,
-              runResources(config.settings.catalog, event.resources, true).tables,
-            ),
-          ),
-        ));
+  const setCap = settings.maxUsersPerRun?.[event.schedule];
+  const derivedCap = async () =>
+    changedRunCap(
+      capacityInput(
+        settings,
+        runDeadlineSeconds,
+        await previousMarker(
+          store,
+          event.schedule,
+          runResources(config.settings.catalog, event.resources, true).tables,
+        ),
+      ),
+    );
   // A `changed` schedule: the users of the webhook events it has not seen in a committed load,
   // or, for a slot run again (its load id is the slot's), the users that load was planned with.
   const changed =
@@ -206,8 +204,9 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
           scheduled.toISOString().slice(0, 10),
           'scheduledTime',
           false,
-        )) ?? (await selectChangedUsers(store, event.schedule, scheduled, maxUsersPerRun)))
+        )) ?? (await selectChangedUsers(store, event.schedule, scheduled, setCap ?? derivedCap)))
       : undefined;
+  const maxUsersPerRun = changed?.selection.maxUsers;
   // An `all` schedule: the users learned from webhooks join the list, with their task ids.
   const learned = changed === undefined ? await learnedUsers(store, scheduled) : undefined;
   const resources = runResources(
