@@ -3,6 +3,7 @@
  * setting (infra/config.ts), so a value `load` takes is one a deployed schedule takes too.
  */
 import { ADAPTIVE_CONCURRENCY } from '#core/adaptive-concurrency.ts';
+import { MAX_USERS_PER_RUN } from '#core/capacity.ts';
 import { LIMITS } from '#core/constants.ts';
 import type { FlagRange } from './args.ts';
 
@@ -20,3 +21,11 @@ export const RATE_LIMIT: FlagRange = {
 
 /** Users per batch: synth's batchSize. */
 export const BATCH_SIZE: FlagRange = { min: 1, max: LIMITS.maxBatchSize, whole: true };
+
+/** Users one `changed` load takes at most: synth's schedules[].maxUsersPerRun. */
+export const MAX_USERS_PER_RUN_RANGE: FlagRange = {
+  min: 1,
+  max: MAX_USERS_PER_RUN,
+  whole: true,
+  words: `a whole number of users from 1 to ${MAX_USERS_PER_RUN}`,
+};

@@ -83,7 +83,7 @@ import {
 import { assertWritableDestination } from './dest-folder.ts';
 import { dryRunReport, formatDryRun } from './dry-run.ts';
 import { failureReasons } from './failure-reasons.ts';
-import { BATCH_SIZE, CONCURRENCY, RATE_LIMIT } from './flag-ranges.ts';
+import { BATCH_SIZE, CONCURRENCY, MAX_USERS_PER_RUN_RANGE, RATE_LIMIT } from './flag-ranges.ts';
 import type { Io } from './io.ts';
 import { committedFailedUsers, LoadNotFoundError } from './load-report.ts';
 import { Progress } from './progress.ts';
@@ -120,6 +120,9 @@ export const LOAD_USAGE = `paylink-loader load --users <file|changed> --dest <di
                           (default: PAYLINK_API_KEY and PAYLINK_API_SECRET)
   --config <file.json>    resource overrides (selectors, paths, paginators), base URL, HTTP policy
   --task-ids <file>       JSON lines {"identifier","taskId"}: task ids for the tasks resource
+  --max-users-per-run <n> with --users changed: load at most n users; the users over it (whose
+                          oldest new event is newest) keep their events for the next changed
+                          load, which takes them first (default: every user with new events)
   --retire-task-after <n> stop fetching a task id learned from webhook events after PayLink
                           answered 404 for it in n committed loads in a row while it answered
                           other task ids (default ${TASK_RETIREMENT.retireAfterMisses}; README "Task ids PayLink no longer knows")
@@ -153,6 +156,8 @@ export interface LoadRequest {
   readonly taskIdsFile?: string;
   /** `--retire-task-after`: consecutive 404 loads that retire a registry task id. */
   readonly retireTaskAfter?: number;
+  /** `--max-users-per-run`: a `--users changed` load's cap (absent: unlimited). */
+  readonly maxUsersPerRun?: number;
   /** `--stack-config`: the cdk.json whose dataQuality judges the load's quiet feeds (else ./cdk.json). */
   readonly stackConfig?: string;
   readonly json?: boolean;
@@ -188,14 +193,20 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
       config: { type: 'string' },
       'task-ids': { type: 'string' },
       'retire-task-after': { type: 'string' },
+      'max-users-per-run': { type: 'string' },
       'stack-config': { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean' },
     },
     false,
     // Negative values reach their checks, which name each flag's real range.
-    ['concurrency', 'rate-limit', 'batch-size', 'retire-task-after'],
+    ['concurrency', 'rate-limit', 'batch-size', 'retire-task-after', 'max-users-per-run'],
   );
+  if (values['max-users-per-run'] !== undefined && values.users !== 'changed')
+    throw new ConfigError(
+      '--max-users-per-run',
+      'only applies to --users changed (a users list, or the failed users of a load, are loaded whole)',
+    );
   if (values.resume !== undefined && values['load-id'] !== undefined && values.resume !== values['load-id'])
     throw new ConfigError(
       '--resume',
@@ -238,6 +249,15 @@ export function parseLoadArgs(argv: readonly string[]): LoadRequest {
     ...(values['retire-task-after'] === undefined
       ? {}
       : { retireTaskAfter: retireAfter('--retire-task-after', values['retire-task-after']) }),
+    ...(values['max-users-per-run'] === undefined
+      ? {}
+      : {
+          maxUsersPerRun: numberFlag(
+            '--max-users-per-run',
+            values['max-users-per-run'],
+            MAX_USERS_PER_RUN_RANGE,
+          ),
+        }),
     ...(values['stack-config'] === undefined
       ? {}
       : { stackConfig: required(values['stack-config'], '--stack-config') }),
@@ -754,6 +774,7 @@ function resumeCommand(request: LoadRequest, loadId: string, cwd: string): strin
   if (request.taskIdsFile !== undefined) flags.push('--task-ids', file(request.taskIdsFile));
   if (request.retireTaskAfter !== undefined)
     flags.push('--retire-task-after', String(request.retireTaskAfter));
+  if (request.maxUsersPerRun !== undefined) flags.push('--max-users-per-run', String(request.maxUsersPerRun));
   if (request.secretId !== undefined) flags.push('--secret-id', request.secretId);
   if (request.rateLimit !== undefined) flags.push('--rate-limit', String(request.rateLimit));
   if (request.concurrency !== undefined) flags.push('--concurrency', String(request.concurrency));
@@ -859,11 +880,22 @@ async function usersOf(
  * Said before the first `changed` load of a lake: it has seen no event yet, so it loads the users
  * of every stored event (after `simulate --webhooks-to`, one event per user: every user).
  */
-function firstChangedNote(lake: string, users: number): string {
+function firstChangedNote(lake: string, users: number, deferred: number): string {
+  const count = deferred === 0 ? `${users}` : `${users + deferred}: ${users} now, the rest in later loads`;
   return (
     `first 'changed' load of ${lake}: no committed 'changed' load has seen its webhook events yet, ` +
-    `so this one loads the users of every stored event (${users}), as long as a full load of them; ` +
+    `so this one loads the users of every stored event (${count}), as long as a full load of them; ` +
     `later 'changed' loads take only the events received since. Run it once right after setting up the receiver`
+  );
+}
+
+/** What the cap left for the next changed load, said where the users are described. */
+function deferredNote(selection: ChangedSelection): string | undefined {
+  const d = selection.deferred;
+  if (d === undefined) return undefined;
+  return (
+    `--max-users-per-run ${selection.maxUsers}: ${d.users} more user(s) with ${d.events} new webhook event(s) left for the next changed load ` +
+    '(their events stay pending, not committed; the next changed load takes them first, oldest events first)'
   );
 }
 
@@ -881,7 +913,7 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
           request.resume === true ? '--resume' : '--load-id',
         );
   const { users, selection, unreadable, events, firstRun } =
-    reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now));
+    reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now, request.maxUsersPerRun));
   const aside = unreadable.filter((u) => !u.gone).length;
   // Loaded all the same (their users are), but the task they meant is not fetched: say so.
   const oddTasks = events.filter((e) => e.taskIdProblem !== null).length;
@@ -892,6 +924,13 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
     (oddTasks === 0
       ? ''
       : ` (${oddTasks} webhook event(s) with a task field that names no task id, so no task fetched for them: see webhook_events.task_id_problem)`);
+  const deferral = deferredNote(selection);
+  const notes = [
+    ...(firstRun === true && users.length > 0
+      ? [firstChangedNote(store.description, users.length, selection.deferred?.users ?? 0)]
+      : []),
+    ...(deferral === undefined ? [] : [deferral]),
+  ];
   if (reused?.selection.rerun === true)
     return {
       identifiers: users.map((u) => u.identifier),
@@ -905,9 +944,7 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
     identifiers: users.map((u) => u.identifier),
     taskIds: new Map(users.flatMap((u) => (u.taskIds === undefined ? [] : [[u.identifier, [...u.taskIds]]]))),
     changed: selection,
-    ...(firstRun === true && users.length > 0
-      ? { notes: [firstChangedNote(store.description, users.length)] }
-      : {}),
+    ...(notes.length === 0 ? {} : { notes }),
     description:
       users.length === 0
         ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen${asideNote}`

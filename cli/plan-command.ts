@@ -10,7 +10,9 @@ import {
   AWS_LIMITS,
   BATCH_OVERHEAD_SECONDS,
   BATCH_SAFETY,
+  CHANGED_RUN_SAFETY,
   type CommitMergePlan,
+  changedRunCap,
   DEFAULT_MERGE_VOLUME,
   DEFAULT_REQUESTS_PER_USER,
   formatDuration,
@@ -169,8 +171,7 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
   const maxConcurrency = positiveInt('--concurrency', values.concurrency, STACK_DEFAULTS.maxConcurrency);
   const periodHours = positiveNumber('--period-hours', values['period-hours'], STACK_DEFAULTS.periodHours);
   const commitMergeSeconds = secondsOrUnset('--commit-merge-seconds', values['commit-merge-seconds']);
-  const plan = planCapacity({
-    users,
+  const input = {
     requestRate,
     maxConcurrency,
     maxBatchSize: optionalNumberFlag('--batch-size', values['batch-size'], BATCH_SIZE, DEFAULTS.batchSize),
@@ -195,9 +196,12 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
       values['webhook-reserved-concurrency'],
       STACK_DEFAULTS.webhookReservedConcurrency,
     ),
-  });
+  };
+  const plan = planCapacity({ ...input, users });
+  // What a deployed `changed` schedule of this period loads per run without a maxUsersPerRun.
+  const changedMaxUsers = changedRunCap(input);
   if (values.json) {
-    io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ ...plan, changedRunMaxUsers: changedMaxUsers }, null, 2)}\n`);
     return plan.fits ? 0 : 2;
   }
   const concurrent = Math.min(plan.batches, maxConcurrency);
@@ -210,6 +214,7 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
     `  commit         ~${formatDuration(plan.commitSeconds)}: ${commitLine(plan.merge)}`,
     `  expected run   ${formatDuration(plan.expectedSeconds)} (deadline ${formatDuration(plan.runDeadlineSeconds)}: ${Math.round(STACK_DEFAULTS.runDeadlineFraction * 100)}% of a ${periodHours} h period)`,
     `  fits           ${plan.fits ? 'yes' : `no: ${plan.problem}`}`,
+    `  changed runs   at most ${plural(changedMaxUsers, 'user')} a run (a 'changed' schedule's default maxUsersPerRun: a run within ${Math.round(CHANGED_RUN_SAFETY * 100)}% of the deadline; more users wait for the next run)`,
   ];
   io.stdout.write(`${lines.join('\n')}\n`);
   return plan.fits ? 0 : 2;

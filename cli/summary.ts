@@ -52,6 +52,11 @@ export interface LoadSummary {
    * Absent when none, or when the earlier loads could not be read.
    */
   readonly quietFeeds?: readonly { table: string; rows: number; trailingMedian: number }[];
+  /**
+   * A `--users changed` load capped by `--max-users-per-run`: the users with new webhook events
+   * (and their events) it left for the next changed load. Absent when it took every one.
+   */
+  readonly changedUsersDeferred?: { readonly users: number; readonly events: number };
   readonly exitCode: number;
 }
 
@@ -135,6 +140,7 @@ export function summarize(
       : { unreadableEvents: marker.events.unreadable }),
     // Reports written before it was counted carry none.
     taskIdProblemEvents: marker.events?.taskIdProblemEvents ?? 0,
+    ...(marker.changed?.deferred === undefined ? {} : { changedUsersDeferred: marker.changed.deferred }),
     exitCode: extra.exitCode,
   };
 }
@@ -224,6 +230,13 @@ export function formatSummary(s: LoadSummary): string {
     lines.push('');
     lines.push(
       `${s.taskIdProblemEvents} webhook event(s) committed with a task field that names no task id: their users were loaded, no task fetched for them (the reason is in webhook_events.task_id_problem)`,
+    );
+  }
+  if (s.changedUsersDeferred !== undefined) {
+    const d = s.changedUsersDeferred;
+    lines.push('');
+    lines.push(
+      `Deferred to the next changed load: ${d.users} user(s) with ${d.events} new webhook event(s), over --max-users-per-run (not loaded, their events not committed yet; the next 'load --users changed' takes them first)`,
     );
   }
   if (s.quietFeeds !== undefined) {

@@ -50,6 +50,15 @@ export function capacitySettings(config: StackConfig): CapacitySettings {
         runDeadlineSeconds(parseScheduleExpression(s.expression)!, s.expectedPeriodHours),
       ]),
     ),
+    ...(config.schedules.some((s) => s.maxUsersPerRun !== undefined)
+      ? {
+          maxUsersPerRun: Object.fromEntries(
+            config.schedules.flatMap((s) =>
+              s.maxUsersPerRun === undefined ? [] : [[s.name, s.maxUsersPerRun]],
+            ),
+          ),
+        }
+      : {}),
   };
 }
 

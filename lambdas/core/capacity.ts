@@ -426,3 +426,39 @@ export function measuredRequestsPerUser(marker: { users?: unknown; requests?: un
   if (!(users > 0 && requests > 0)) return DEFAULT_REQUESTS_PER_USER;
   return Math.round((requests / users) * 100) / 100;
 }
+
+/**
+ * The share of a run's deadline a `changed` run's users are sized to (`changedRunCap`). The
+ * estimate behind it is the previous load's requests per user (a backlog's users may cost more:
+ * new users link more accounts than a changed one has), the rate limiter paced exactly, no
+ * retry storm: half the deadline is left for the estimate being wrong, so a capped run still
+ * commits when its users cost twice what was measured.
+ */
+export const CHANGED_RUN_SAFETY = 0.5;
+
+/** Most users a capped run takes at all: far over any run's affordable count, bounding the search. */
+export const MAX_USERS_PER_RUN = 10_000_000;
+
+/**
+ * The most users one `changed` run loads (its `maxUsersPerRun` when the schedule sets none): the
+ * largest user count whose planned run (`planCapacity`, the same arithmetic the plan sizes runs
+ * with) takes at most CHANGED_RUN_SAFETY of the run's deadline. At least 1, so every run makes
+ * progress. A run capped so commits within its period; the users over it wait for the next run
+ * (changed-users.ts `capChangedUsers`) instead of making a run that never commits and a wedge.
+ */
+export function changedRunCap(input: Omit<CapacityInput, 'users'>, safety = CHANGED_RUN_SAFETY): number {
+  const within = input.runDeadlineSeconds * safety;
+  const fits = (users: number) => planCapacity({ ...input, users }).expectedSeconds <= within;
+  if (!fits(1)) return 1;
+  let low = 1;
+  let high = MAX_USERS_PER_RUN;
+  if (fits(high)) return high;
+  // Expected seconds grow with the users (more waves, a larger merge), nearly monotonically
+  // (balanced batches can shrink a wave's batch a little): bisection finds a count that fits.
+  while (high - low > 1) {
+    const mid = Math.floor((low + high) / 2);
+    if (fits(mid)) low = mid;
+    else high = mid;
+  }
+  return low;
+}

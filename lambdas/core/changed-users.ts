@@ -90,12 +90,34 @@ export interface ChangedSelection {
   readonly rerun?: true;
   /** Events that could not be read (event-log.ts): not seen, kept aside to be read again. */
   readonly aside?: readonly EventRef[];
+  /** The cap this run was selected with (`maxUsersPerRun`); absent: unlimited. */
+  readonly maxUsers?: number;
+  /**
+   * Users with new events left for the next run by the cap, and their events: not in `listed`
+   * (not seen), not claimed by the commit (`claimUsers`), their partitions kept open from
+   * `keepOpenFrom` (the oldest of them) so the next run lists them again.
+   */
+  readonly deferred?: ChangedDeferral;
+}
+
+/** What a capped `changed` run left for the next one (`ChangedSelection.deferred`). */
+export interface ChangedDeferral {
+  readonly users: number;
+  readonly events: number;
+  /** The received-date partition of the oldest deferred event (absent: only users to retry were deferred). */
+  readonly keepOpenFrom?: string;
+  /** Users to retry (`ChangedState.retry`) the cap deferred: kept to retry by the next run. */
+  readonly retry?: readonly string[];
 }
 
 /** What a committed `changed` load's report (`_loads/<id>.json`) keeps of its selection. */
 export interface MarkerChanged {
   readonly schedule: string;
   readonly users: readonly BatchUser[];
+  /** Users (and their events) the run's cap left for the next run; absent when none were. */
+  readonly deferred?: { readonly users: number; readonly events: number };
+  /** The cap the run was selected with; absent: unlimited. */
+  readonly maxUsers?: number;
 }
 
 export interface ChangedUsers {
@@ -115,6 +137,45 @@ export interface ChangedUsers {
   readonly firstRun?: true;
 }
 
+/** The users a capped run takes, and those it leaves for the next run (`capChangedUsers`). */
+export interface CappedUsers {
+  /** Sorted by identifier. */
+  readonly taken: readonly string[];
+  /** In the order a later run takes them. */
+  readonly deferred: readonly string[];
+}
+
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Which users a run capped at `maxUsers` loads: the users to retry first (their change came
+ * before the last commit: they waited longest), then the users whose oldest pending event is
+ * oldest, in the order the events are read and claimed (`byReceipt`: received time, then event
+ * key); ties (the same oldest event can only be one user's) by identifier. First in, first out:
+ * a user deferred now is ahead of every user whose first event came later, so however many
+ * arrive, each user is loaded within ceil(backlog / cap) runs. Pure and deterministic.
+ */
+export function capChangedUsers(
+  events: readonly LoadedEvent[],
+  retried: readonly string[],
+  maxUsers: number | undefined,
+  loadable: (identifier: string) => boolean = isLoadableIdentifier,
+): CappedUsers {
+  const oldest = new Map<string, LoadedEvent>();
+  for (const event of events) {
+    if (!loadable(event.identifier)) continue;
+    const seen = oldest.get(event.identifier);
+    if (seen === undefined || byReceipt(event, seen) < 0) oldest.set(event.identifier, event);
+  }
+  const retry = [...new Set(retried)].filter((u) => !oldest.has(u)).sort(byCodeUnits);
+  const fifo = [...oldest.entries()]
+    .sort(([ua, a], [ub, b]) => byReceipt(a, b) || byCodeUnits(ua, ub))
+    .map(([identifier]) => identifier);
+  const order = [...retry, ...fifo];
+  const cut = maxUsers === undefined ? order.length : Math.max(0, maxUsers);
+  return { taken: order.slice(0, cut).sort(byCodeUnits), deferred: order.slice(cut) };
+}
+
 /**
  * The users with events `schedule` has not seen in a committed load. Each user's task ids are
  * all those known for them, not only the ones these events name: a user's current `tasks` are
@@ -124,13 +185,29 @@ export async function selectChangedUsers(
   store: ObjectStore,
   schedule: string,
   now: Date,
+  /**
+   * Most users this run loads (`maxUsersPerRun`: a deployed schedule's, derived from what its
+   * run can afford, or the CLI's `--max-users-per-run`); undefined: every user with new events.
+   * A function is asked only when more than one user has new events (deriving the cap reads the
+   * schedule's last load report: an idle run need not).
+   */
+  maxUsersOf?: number | (() => Promise<number>),
 ): Promise<ChangedUsers> {
   const stored = await readJson<ChangedState>(store, changedStateKey(schedule));
   const state: ChangedState = stored ?? NOTHING_TAKEN;
   const today = now.toISOString().slice(0, 10);
   const listedAll = await listEvents(store, state.from, today);
   const read = await readEvents(store, toRead(listedAll, state));
-  const events = read.events.sort(byReceipt);
+  const allEvents = read.events.sort(byReceipt);
+  const pending = new Set([...allEvents.map((e) => e.identifier), ...(state.retry ?? [])]).size;
+  const maxUsers =
+    typeof maxUsersOf === 'function' ? (pending > 1 ? await maxUsersOf() : undefined) : maxUsersOf;
+  const capped = capChangedUsers(allEvents, state.retry ?? [], maxUsers);
+  // The deferred users' events stay new to the schedule: not seen, not loaded, not claimed.
+  const deferredUsers = new Set(capped.deferred);
+  const deferredEvents = allEvents.filter((e) => deferredUsers.has(e.identifier));
+  const deferredKeys = new Set(deferredEvents.map((e) => e.key));
+  const events = allEvents.filter((e) => !deferredUsers.has(e.identifier));
   // Set aside, not seen: a repaired object is loaded by a later run (event-log.ts).
   const unreadableKeys = new Set(read.unreadable.map((u) => u.key));
   // Seen: everything listed and readable, and the events set aside earlier that read now.
@@ -138,11 +215,14 @@ export async function selectChangedUsers(
   const listed = [
     ...listedAll,
     ...events.filter((e) => !listedKeys.has(`${e.dt}/${e.key}`)).map(({ dt, key }) => ({ dt, key })),
-  ].filter((r) => !unreadableKeys.has(r.key));
+  ].filter((r) => !unreadableKeys.has(r.key) && !deferredKeys.has(r.key));
   const aside = read.unreadable.filter((u) => !u.gone).map(({ dt, key }) => ({ dt, key }));
-  const fromEvents = new Set(events.map((e) => e.identifier).filter(isLoadableIdentifier));
-  const retried = (state.retry ?? []).filter((u) => !fromEvents.has(u));
-  const identifiers = [...fromEvents, ...retried].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const identifiers = [...capped.taken];
+  const taken = new Set(identifiers);
+  const withEvents = new Set(events.map((e) => e.identifier));
+  const retried = (state.retry ?? []).filter((u) => taken.has(u) && !withEvents.has(u));
+  // Users to retry that the cap left: still to retry, by the next run.
+  const retryLater = (state.retry ?? []).filter((u) => deferredUsers.has(u) && !withEvents.has(u));
   const known = await registeredTaskIds(store, identifiers);
   for (const event of events) {
     if (event.taskId === null) continue;
@@ -165,6 +245,19 @@ export async function selectChangedUsers(
       ...(retried.length === 0 ? {} : { retried }),
       planned: users,
       aside,
+      ...(maxUsers === undefined ? {} : { maxUsers }),
+      ...(deferredUsers.size === 0
+        ? {}
+        : {
+            deferred: {
+              users: deferredUsers.size,
+              events: deferredEvents.length,
+              ...(deferredEvents.length === 0
+                ? {}
+                : { keepOpenFrom: deferredEvents.map((e) => e.dt).sort()[0]! }),
+              ...(retryLater.length === 0 ? {} : { retry: retryLater }),
+            },
+          }),
     },
     events,
     unreadable: read.unreadable,
@@ -174,9 +267,26 @@ export async function selectChangedUsers(
 
 /** For the load's report: the schedule and the users this `changed` load was planned with. */
 export function markerChanged(selection: ChangedSelection | undefined): MarkerChanged | undefined {
-  return selection?.planned === undefined
-    ? undefined
-    : { schedule: selection.schedule, users: selection.planned };
+  if (selection?.planned === undefined) return undefined;
+  const { deferred, maxUsers } = selection;
+  return {
+    schedule: selection.schedule,
+    users: selection.planned,
+    ...(maxUsers === undefined ? {} : { maxUsers }),
+    ...(deferred === undefined ? {} : { deferred: { users: deferred.users, events: deferred.events } }),
+  };
+}
+
+/**
+ * The users whose events a capped `changed` load's commit claims (event-claims.ts): its planned
+ * users, when the cap deferred others (their events wait for the run that loads them). Undefined
+ * (claim every new event, as an uncapped load does) otherwise, and for a re-run, whose events
+ * were fixed by its first claim.
+ */
+export function claimUsers(selection: ChangedSelection | undefined): ReadonlySet<string> | undefined {
+  if (selection?.deferred === undefined || selection.rerun === true || selection.planned === undefined)
+    return undefined;
+  return new Set(selection.planned.map((u) => u.identifier));
 }
 
 /**
@@ -299,9 +409,13 @@ export async function foldChangedSelection(
     return;
   }
   const retried = new Set(selection.retried ?? []);
-  const retry = [...new Set(failedUsers)].filter((u) => !retried.has(u)).sort();
+  const retry = [...new Set([...failedUsers, ...(selection.deferred?.retry ?? [])])]
+    .filter((u) => !retried.has(u))
+    .sort();
   const next: ChangedState = {
-    ...withTaken(state, selection.listed, selection.today, selection.aside ?? asideRefs(state)),
+    ...withTaken(state, selection.listed, selection.today, selection.aside ?? asideRefs(state), {
+      keepOpenFrom: selection.deferred?.keepOpenFrom,
+    }),
     ...(retry.length === 0 ? {} : { retry }),
   };
   await writeJson(store, key, next);

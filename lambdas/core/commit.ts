@@ -33,6 +33,7 @@
  * Every step is idempotent, so a commit that dies anywhere can simply run again.
  */
 import {
+  claimUsers,
   foldChangedSelection,
   type MarkerChanged,
   markerChanged,
@@ -256,6 +257,8 @@ export async function commitOrHandOff(loadId: string, deps: CommitDeps): Promise
     deps.retireTaskAfterMisses ?? TASK_RETIREMENT.retireAfterMisses,
     plan.startedAt,
   );
+  // A capped changed load claims its own users' events only; the deferred users' wait.
+  const onlyUsers = claimUsers(changed);
   const claimed = await claimEvents(plan, {
     store,
     parts: deps.parts,
@@ -264,6 +267,7 @@ export async function commitOrHandOff(loadId: string, deps: CommitDeps): Promise
     ...(deps.eventsLock === undefined ? {} : { eventsLock: deps.eventsLock }),
     ...(deps.lease === undefined ? {} : { loadOwner: deps.lease.doc.owner }),
     ...(tasks === undefined ? {} : { tasks }),
+    ...(onlyUsers === undefined ? {} : { claimUsers: onlyUsers }),
   });
   if (claimed?.manifest !== undefined) manifests.push(claimed.manifest);
   try {

@@ -145,6 +145,11 @@ export interface EventClaim {
    * others (an event naming a retired id brings it back).
    */
   readonly tasks?: TaskChecks;
+  /**
+   * The oldest partition holding a new event this claim left (`EventsDeps.claimUsers`): folding
+   * it closes no partition from there on, so the next claim lists that event again.
+   */
+  readonly keepOpenFrom?: string;
 }
 
 /** What the load's report (`_loads/<id>.json`) says about its events. */
@@ -189,6 +194,12 @@ export interface EventsDeps {
    * the lock) even when no event is new, so its checks are folded after its commit point.
    */
   readonly tasks?: TaskChecks;
+  /**
+   * A capped `changed` load's users (changed-users.ts `claimUsers`): its first claim takes only
+   * their new events; the other users' events stay in the pool for the run that loads them.
+   * Undefined: every new event, whoever it names.
+   */
+  readonly claimUsers?: ReadonlySet<string>;
 }
 
 /** The events a commit holds: its claim, the lock, and the staged batch of their rows. */
@@ -270,6 +281,7 @@ async function fold(
   const next: CommittedEvents = {
     ...withTaken(state, [...fresh, ...claim.copies], claim.today, claim.aside ?? asideRefs(state), {
       close: claim.final !== true,
+      keepOpenFrom: claim.keepOpenFrom,
     }),
     folded,
   };
@@ -506,7 +518,7 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
       (await store.get(loadMarkerKey(loadId))) !== undefined;
     const { claim, staged, aside, unreadableKept } = final
       ? await finalClaim(store, loadId, now, today, settled)
-      : await newClaim(store, loadId, now, today, settled);
+      : await newClaim(store, loadId, now, today, settled, deps.claimUsers);
     const withTasks: EventClaim = deps.tasks === undefined ? claim : { ...claim, tasks: deps.tasks };
     // Nothing to commit, and the set-aside events unchanged (none before, none now): no claim.
     if (
@@ -565,18 +577,31 @@ async function newClaim(
   now: Date,
   today: string,
   { state }: Settled,
+  claimUsers: ReadonlySet<string> | undefined,
 ): Promise<ClaimDraft> {
   const listed = await listEvents(store, state.from, today);
   const committed = takenKeys(state);
   // The listed events no load committed, and those set aside before (read again: repaired?).
   const candidates = toRead(listed, state);
   const read = await readEvents(store, candidates);
-  const events = read.events;
+  // A capped changed load takes its own users' events; the rest wait, their partitions open.
+  const events =
+    claimUsers === undefined ? read.events : read.events.filter((e) => claimUsers.has(e.identifier));
+  const left = claimUsers === undefined ? [] : read.events.filter((e) => !claimUsers.has(e.identifier));
+  const keepOpenFrom = left.reduce<string | undefined>(
+    (a, e) => (a === undefined || e.dt < a ? e.dt : a),
+    undefined,
+  );
+  const leftKeys = new Set(left.map((e) => e.key));
   const aside = read.unreadable.filter((u) => !u.gone);
   const freshKeys = new Set(events.map((e) => e.key));
   const inState = new Set(Object.entries(state.dts).flatMap(([dt, keys]) => keys.map((k) => `${dt}/${k}`)));
   const copies = listed.filter(
-    (r) => !freshKeys.has(r.key) && !inState.has(`${r.dt}/${r.key}`) && committed.has(r.key),
+    (r) =>
+      !freshKeys.has(r.key) &&
+      !leftKeys.has(r.key) &&
+      !inState.has(`${r.dt}/${r.key}`) &&
+      committed.has(r.key),
   );
   return {
     claim: {
@@ -587,6 +612,7 @@ async function newClaim(
       events: events.map((e) => claimedOf(e, true)),
       copies,
       aside: aside.map(({ dt, key }) => ({ dt, key })),
+      ...(keepOpenFrom === undefined ? {} : { keepOpenFrom }),
     },
     staged: [...events].sort(byReceipt),
     aside,

@@ -346,7 +346,18 @@ export function withTaken(
    * not take everything it could list (a re-run's claim): an event left in such a partition
    * would otherwise never be listed again.
    */
-  { close = true }: { close?: boolean } = {},
+  {
+    close = true,
+    keepOpenFrom,
+  }: {
+    close?: boolean;
+    /**
+     * The oldest partition holding an event the consumer listed but left for its next run (a
+     * capped `changed` run's deferred users, changed-users.ts): no partition from it on closes,
+     * so the next run lists it again and `verify` never calls it unclaimed.
+     */
+    keepOpenFrom?: string | undefined;
+  } = {},
 ): TakenEvents {
   const dts = new Map<string, Set<string>>(
     Object.entries(taken.dts).map(([dt, keys]) => [dt, new Set(keys)]),
@@ -357,7 +368,12 @@ export function withTaken(
     keys.add(ref.key);
     dts.set(ref.dt, keys);
   }
-  const from = close ? addDays(today, -EVENT_LOG.keepDays) : taken.from;
+  const closeBefore = addDays(today, -EVENT_LOG.keepDays);
+  const from = !close
+    ? taken.from
+    : keepOpenFrom !== undefined && keepOpenFrom < closeBefore
+      ? keepOpenFrom
+      : closeBefore;
   const kept: Record<string, string[]> = {};
   for (const [dt, keys] of [...dts].sort(([a], [b]) => (a < b ? -1 : 1)))
     if (from === undefined || dt >= from) kept[dt] = [...keys].sort();

@@ -29,6 +29,12 @@ export const METRIC = {
   plannedBatches: 'PlannedBatches',
   plannedRequests: 'PlannedRequests',
   expectedRunSeconds: 'ExpectedRunSeconds',
+  /**
+   * A `changed` run: users with new webhook events its cap (`maxUsersPerRun`) left for the next
+   * run, and their events. 0 on every changed run that took all; none on an `all` run.
+   */
+  changedUsersDeferred: 'ChangedUsersDeferred',
+  changedEventsDeferred: 'ChangedEventsDeferred',
   // load-batch
   batchUsers: 'BatchUsers',
   batchFailedUsers: 'BatchFailedUsers',
@@ -113,6 +119,9 @@ export function planMetrics(plan: {
   readonly batches: number;
   readonly requests: number;
   readonly expectedSeconds: number;
+  /** A `changed` run only (a re-run's users are fixed: none). */
+  readonly changedUsersDeferred?: number;
+  readonly changedEventsDeferred?: number;
 }): MetricGroup[] {
   return [
     {
@@ -122,6 +131,12 @@ export function planMetrics(plan: {
         count(METRIC.plannedBatches, plan.batches),
         count(METRIC.plannedRequests, plan.requests),
         seconds(METRIC.expectedRunSeconds, plan.expectedSeconds),
+        ...(plan.changedUsersDeferred === undefined
+          ? []
+          : [
+              count(METRIC.changedUsersDeferred, plan.changedUsersDeferred),
+              count(METRIC.changedEventsDeferred, plan.changedEventsDeferred ?? 0),
+            ]),
       ],
     },
   ];

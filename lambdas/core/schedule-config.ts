@@ -5,7 +5,11 @@
  * refuse the same schedules in the same words.
  */
 import { z } from 'zod';
+import { MAX_USERS_PER_RUN } from './capacity.ts';
 import { scheduleExpressionProblem } from './schedule-expression.ts';
+
+/** The words of `maxUsersPerRun`'s range, for synth and the CLI's `--max-users-per-run`. */
+export const MAX_USERS_PER_RUN_WORDS = `must be a whole number of users from 1 to ${MAX_USERS_PER_RUN}`;
 
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
@@ -47,7 +51,26 @@ export const scheduleSchema = z
     users: z.enum(['all', 'changed'], { message: "must be 'all' or 'changed'" }).default('all'),
     /** Expected time between runs of a cron schedule: drives the "no successful load" alarm. */
     expectedPeriodHours: z.number().positive().optional(),
+    /**
+     * A `changed` schedule: most users one run loads. Default: what the run can afford
+     * (core/capacity.ts `changedRunCap`: its deadline, the rate and the measured requests per user,
+     * at CHANGED_RUN_SAFETY). Users over it wait for the next run, oldest pending event first.
+     */
+    maxUsersPerRun: z
+      .number({ error: MAX_USERS_PER_RUN_WORDS })
+      .int(MAX_USERS_PER_RUN_WORDS)
+      .min(1, MAX_USERS_PER_RUN_WORDS)
+      .max(MAX_USERS_PER_RUN, MAX_USERS_PER_RUN_WORDS)
+      .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((schedule, ctx) => {
+    if (schedule.maxUsersPerRun !== undefined && schedule.users !== 'changed')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxUsersPerRun'],
+        message: "only applies to a 'changed' schedule (users: \"changed\"); an 'all' run loads every user",
+      });
+  });
 
 export type ScheduleConfig = z.output<typeof scheduleSchema>;

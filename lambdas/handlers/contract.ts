@@ -19,6 +19,13 @@ export const BATCH_DEADLINE_MARGIN_SECONDS = 120;
 export const OVER_DEADLINE_EVENT = 'plan_over_deadline';
 
 /**
+ * The plan's log line when a `changed` run's cap (`maxUsersPerRun`) left users with new events
+ * for the next run: how many users and events. Information, not a warning: the next run takes
+ * them first. The ChangedUsersDeferred metric carries the count.
+ */
+export const CHANGED_DEFERRED_EVENT = 'changed_users_deferred';
+
+/**
  * The `event` of the plan's log line when a `changed` run has no user to load (no webhook event
  * since the schedule's last committed load): the run ends there, successfully.
  */
@@ -100,6 +107,12 @@ export interface CapacitySettings {
   readonly guardSeconds: number;
   /** Run deadline (state machine timeout) of each schedule, by schedule name. */
   readonly runDeadlineSeconds: Readonly<Record<string, number>>;
+  /**
+   * cdk.json's `maxUsersPerRun` of the `changed` schedules that set one, by schedule name; a
+   * `changed` schedule without one is capped at what its run can afford (core/capacity.ts
+   * `changedRunCap`).
+   */
+  readonly maxUsersPerRun?: Readonly<Record<string, number>>;
 }
 
 /** Input of the state machine (sent by EventBridge Scheduler) and of the plan handler. */
@@ -143,6 +156,11 @@ export interface PlanCapacity {
   readonly fits: boolean;
   /** Why the run is not expected to finish in time, with the numbers; absent when it fits. */
   readonly problem?: string;
+  /** A `changed` run: the most users it loads (`maxUsersPerRun`, set or derived). */
+  readonly maxUsersPerRun?: number;
+  /** A `changed` run: users with new events (and their events) left for the next run by the cap. */
+  readonly changedUsersDeferred?: number;
+  readonly changedEventsDeferred?: number;
 }
 
 /**

@@ -6,7 +6,13 @@
  * load of the same schedule (see `previousMarker`).
  */
 import type { Context } from 'aws-lambda';
-import { measuredMergeVolume, measuredRequestsPerUser, planCapacity } from '#core/capacity.ts';
+import {
+  type CapacityInput,
+  changedRunCap,
+  measuredMergeVolume,
+  measuredRequestsPerUser,
+  planCapacity,
+} from '#core/capacity.ts';
 import { reusedSelection, selectChangedUsers, stageChangedSelection } from '#core/changed-users.ts';
 import { selectResources } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
@@ -20,6 +26,8 @@ import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
 import { countListedUsers, type UsersSource } from '#core/users-stream.ts';
 import {
+  type CapacitySettings,
+  CHANGED_DEFERRED_EVENT,
   HANDLER_ENV,
   NOTHING_TO_LOAD_EVENT,
   OVER_DEADLINE_EVENT,
@@ -126,11 +134,65 @@ function runResources(
   );
 }
 
+/** The capacity model's input for `users` users of a run, from the stack's settings. */
+function capacityInput(
+  settings: CapacitySettings,
+  runDeadlineSeconds: number,
+  previous: Marker | undefined,
+): Omit<CapacityInput, 'users'> {
+  return {
+    requestRate: settings.requestRate,
+    maxConcurrency: settings.maxConcurrency,
+    maxBatchSize: settings.maxBatchSize,
+    requestsPerUser: measuredRequestsPerUser(previous),
+    batchTimeoutSeconds: settings.batchTimeoutSeconds,
+    batchMarginSeconds: settings.batchMarginSeconds,
+    runDeadlineSeconds,
+    guardSeconds: settings.guardSeconds,
+    commitSeconds: settings.commitSeconds,
+    mergeVolume: measuredMergeVolume(previous),
+    ...(settings.commitTimeoutSeconds === undefined
+      ? {}
+      : { commitTimeoutSeconds: settings.commitTimeoutSeconds }),
+    ...(settings.commitMergeSeconds === undefined ? {} : { commitMergeSeconds: settings.commitMergeSeconds }),
+    ...(settings.mergeConcurrency === undefined ? {} : { mergeConcurrency: settings.mergeConcurrency }),
+    ...(settings.webhookReservedConcurrency === undefined
+      ? {}
+      : { webhookReservedConcurrency: settings.webhookReservedConcurrency }),
+  };
+}
+
 async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
   const config = handlerConfig();
   const scheduled = new Date(event.scheduledTime);
   if (Number.isNaN(scheduled.getTime())) throw new ConfigError('scheduledTime', 'is not an ISO timestamp');
   const store = lakeStore();
+  const settings = config.capacity;
+  if (settings === undefined) throw new ConfigError(HANDLER_ENV.capacity, 'environment variable is not set');
+  const runDeadlineSeconds = settings.runDeadlineSeconds[event.schedule];
+  if (runDeadlineSeconds === undefined) {
+    throw new ConfigError(
+      'schedule',
+      `unknown schedule; known: ${Object.keys(settings.runDeadlineSeconds).sort().join(', ')}`,
+    );
+  }
+  // A `changed` run loads at most what it can afford (cdk.json `maxUsersPerRun`, else derived
+  // from its deadline, the rate and the requests per user its schedule's last load measured):
+  // a backlog larger than that is loaded over several runs, oldest events first, each run
+  // committing, instead of one run that never fits its period (and every later one like it).
+  const setCap = settings.maxUsersPerRun?.[event.schedule];
+  const derivedCap = async () =>
+    changedRunCap(
+      capacityInput(
+        settings,
+        runDeadlineSeconds,
+        await previousMarker(
+          store,
+          event.schedule,
+          runResources(config.settings.catalog, event.resources, true).tables,
+        ),
+      ),
+    );
   // A `changed` schedule: the users of the webhook events it has not seen in a committed load,
   // or, for a slot run again (its load id is the slot's), the users that load was planned with.
   const changed =
@@ -142,8 +204,9 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
           scheduled.toISOString().slice(0, 10),
           'scheduledTime',
           false,
-        )) ?? (await selectChangedUsers(store, event.schedule, scheduled)))
+        )) ?? (await selectChangedUsers(store, event.schedule, scheduled, setCap ?? derivedCap)))
       : undefined;
+  const maxUsersPerRun = changed?.selection.maxUsers;
   // An `all` schedule: the users learned from webhooks join the list, with their task ids.
   const learned = changed === undefined ? await learnedUsers(store, scheduled) : undefined;
   const resources = runResources(
@@ -153,15 +216,6 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
       ? changed.users.some((u) => u.taskIds !== undefined)
       : (learned?.taskIds.size ?? 0) > 0,
   );
-  const settings = config.capacity;
-  if (settings === undefined) throw new ConfigError(HANDLER_ENV.capacity, 'environment variable is not set');
-  const runDeadlineSeconds = settings.runDeadlineSeconds[event.schedule];
-  if (runDeadlineSeconds === undefined) {
-    throw new ConfigError(
-      'schedule',
-      `unknown schedule; known: ${Object.keys(settings.runDeadlineSeconds).sort().join(', ')}`,
-    );
-  }
 
   obs.appendKeys({ loadId: loadIdFromTime(scheduled) });
   // First pass: validate and count the listed identifiers (duplicates included: an upper bound,
@@ -211,27 +265,7 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
 
   // The schedule's last load measured what a user costs: requests, and rows and bytes to merge.
   const previous = await previousMarker(store, event.schedule, resources.tables);
-  const sizing = planCapacity({
-    users: listed,
-    requestRate: settings.requestRate,
-    maxConcurrency: settings.maxConcurrency,
-    maxBatchSize: settings.maxBatchSize,
-    requestsPerUser: measuredRequestsPerUser(previous),
-    batchTimeoutSeconds: settings.batchTimeoutSeconds,
-    batchMarginSeconds: settings.batchMarginSeconds,
-    runDeadlineSeconds,
-    guardSeconds: settings.guardSeconds,
-    commitSeconds: settings.commitSeconds,
-    mergeVolume: measuredMergeVolume(previous),
-    ...(settings.commitTimeoutSeconds === undefined
-      ? {}
-      : { commitTimeoutSeconds: settings.commitTimeoutSeconds }),
-    ...(settings.commitMergeSeconds === undefined ? {} : { commitMergeSeconds: settings.commitMergeSeconds }),
-    ...(settings.mergeConcurrency === undefined ? {} : { mergeConcurrency: settings.mergeConcurrency }),
-    ...(settings.webhookReservedConcurrency === undefined
-      ? {}
-      : { webhookReservedConcurrency: settings.webhookReservedConcurrency }),
-  });
+  const sizing = planCapacity({ ...capacityInput(settings, runDeadlineSeconds, previous), users: listed });
 
   // The load id comes from the slot, so a retried or re-delivered slot replaces its own load.
   const loadId = loadIdFromTime(scheduled);
@@ -279,6 +313,7 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
         };
   // Folded into the schedule's state by the commit, once the load is committed.
   if (changed !== undefined) await stageChangedSelection(store, loadId, changed.selection);
+  const deferred = changed?.selection.deferred;
   const capacity: PlanCapacity = {
     batchSize: sizing.batchSize,
     waves: sizing.waves,
@@ -290,6 +325,10 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
     runDeadlineSeconds: sizing.runDeadlineSeconds,
     fits: sizing.fits,
     ...(sizing.problem === undefined ? {} : { problem: sizing.problem }),
+    ...(maxUsersPerRun === undefined ? {} : { maxUsersPerRun }),
+    ...(deferred === undefined
+      ? {}
+      : { changedUsersDeferred: deferred.users, changedEventsDeferred: deferred.events }),
   };
   obs.log.info('planned', {
     users: plan.users,
@@ -308,8 +347,19 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
       batches: plan.batches,
       requests: capacity.requests,
       expectedSeconds: capacity.expectedSeconds,
+      ...(changed === undefined || changed.selection.rerun === true
+        ? {}
+        : { changedUsersDeferred: deferred?.users ?? 0, changedEventsDeferred: deferred?.events ?? 0 }),
     }),
   );
+  // Not a failure: the next run takes them first (oldest events first).
+  if (deferred !== undefined)
+    obs.log.info(CHANGED_DEFERRED_EVENT, {
+      event: CHANGED_DEFERRED_EVENT,
+      users: deferred.users,
+      events: deferred.events,
+      maxUsersPerRun,
+    });
   // Every user is still loaded. The stack's metric filter counts this line (its `event`, `stack`
   // and `schedule` fields, contract.ts OVER_DEADLINE_DIMENSIONS) and the alarm fires.
   if (!sizing.fits)

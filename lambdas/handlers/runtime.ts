@@ -92,6 +92,14 @@ export function parseCapacity(raw: string | undefined): CapacitySettings | undef
     if (typeof seconds !== 'number' || !(seconds > 0))
       throw new ConfigError(`${name}.runDeadlineSeconds.${schedule}`, 'must be a positive number');
   }
+  const caps = parsed.maxUsersPerRun;
+  if (caps !== undefined) {
+    if (caps === null || typeof caps !== 'object' || Array.isArray(caps))
+      throw new ConfigError(`${name}.maxUsersPerRun`, 'must be an object of users by schedule name');
+    for (const [schedule, users] of Object.entries(caps))
+      if (typeof users !== 'number' || !Number.isInteger(users) || users < 1)
+        throw new ConfigError(`${name}.maxUsersPerRun.${schedule}`, 'must be a whole number >= 1');
+  }
   return parsed as unknown as CapacitySettings;
 }
 

@@ -160,6 +160,22 @@ describe('stack config', () => {
     );
   });
 
+  it('takes maxUsersPerRun on a changed schedule only, a whole number of users in range, in one line', () => {
+    const changed = { expression: 'rate(1 hour)', users: 'changed' };
+    expect(parseStackConfig(schedule({ ...changed, maxUsersPerRun: 2000 })).schedules[0]).toMatchObject({
+      maxUsersPerRun: 2000,
+    });
+    for (const bad of [0, 2.5, 10_000_001, '20']) {
+      const error = configError(schedule({ ...changed, maxUsersPerRun: bad }));
+      expect(error.key).toBe('paylink.schedules.0.maxUsersPerRun');
+      expect(error.message).toContain('must be a whole number of users from 1 to 10000000');
+      expect(error.message).not.toContain('\n');
+    }
+    const all = configError(schedule({ expression: 'rate(1 day)', maxUsersPerRun: 10 }));
+    expect(all.key).toBe('paylink.schedules.0.maxUsersPerRun');
+    expect(all.message).toContain("only applies to a 'changed' schedule");
+  });
+
   it('refuses periods whose staleness window CloudWatch cannot alarm on', () => {
     expect(configError(schedule({ expression: 'rate(4 days)' })).key).toBe('paylink.schedules.0.expression');
     expect(configError(schedule({ expression: 'cron(0 3 ? * MON *)', expectedPeriodHours: 168 })).key).toBe(

@@ -62,6 +62,10 @@ describe('load flags', () => {
     [['--retire-task-after', '-1'], '--retire-task-after: must be a whole number of loads from 1 to 1000'],
     [['--retire-task-after', '0'], '--retire-task-after: must be a whole number of loads from 1 to 1000'],
     [['--dest', '-1'], "--dest: '-1' is negative, and --dest takes no negative value"],
+    [
+      ['--max-users-per-run', '20'],
+      '--max-users-per-run: only applies to --users changed (a users list, or the failed users of a load, are loaded whole)',
+    ],
   ])('%j is refused naming the flag', async (flags, message) => {
     expect(await refusedLoad(flags)).toContain(`error: ${message}`);
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '#cli/main.ts';
-import { formatDuration, planCapacity, STACK_DEFAULTS } from '#core/capacity.ts';
+import { changedRunCap, formatDuration, planCapacity, STACK_DEFAULTS } from '#core/capacity.ts';
 import { captureIo, runCli } from '#test/helpers/lake-harness.ts';
 
 let dir: string;
@@ -43,6 +43,26 @@ describe('paylink-loader plan', () => {
     );
     expect(run.stdout).toContain(`expected run   ${formatDuration(expected.expectedSeconds)}`);
     expect(run.stdout).toContain('fits           yes');
+  });
+
+  it("prints what a deployed 'changed' run of the period loads at most (its default maxUsersPerRun)", async () => {
+    const run = await runCli(['plan', '--users', '100000', '--period-hours', '1']);
+    const cap = changedRunCap({
+      requestRate: 20,
+      maxConcurrency: STACK_DEFAULTS.maxConcurrency,
+      maxBatchSize: 500,
+      requestsPerUser: 8,
+      batchTimeoutSeconds: STACK_DEFAULTS.batchTimeoutSeconds,
+      batchMarginSeconds: STACK_DEFAULTS.batchMarginSeconds,
+      runDeadlineSeconds: Math.floor(3600 * STACK_DEFAULTS.runDeadlineFraction),
+      guardSeconds: STACK_DEFAULTS.guardSeconds,
+      commitSeconds: STACK_DEFAULTS.commitSeconds,
+    });
+    expect(run.stdout).toContain(`changed runs   at most ${cap} users a run`);
+    const json = JSON.parse(
+      (await runCli(['plan', '--users', '10', '--period-hours', '1', '--json'])).stdout,
+    );
+    expect(json.changedRunMaxUsers).toBe(cap);
   });
 
   it("counts the commit's merge in the commit, or through the merge Map with --commit-merge-seconds 0", async () => {
