@@ -22,7 +22,9 @@
  * in the bench's loop (arrivals up to 142 ms late; 1 429) and on its own thread (up to 12 ms
  * late; 2 429s). So the thread removes the long stalls, not the 429s: a client that spaces its
  * requests exactly at S has no slack, and any arrival jitter puts S + 1 in some one-second window
- * of a strict server (network jitter would do the same against a real one). Every 50 ms the
+ * of a strict server (network jitter would do the same against a real one). The limiter has
+ * since kept that slack itself: at most S releases in any 1000 + RATE_LIMITER.marginMs (10) ms,
+ * so only arrival jitter beyond the margin can put S + 1 in a second. Every 50 ms the
  * simulator's counters are sampled, and the bench's own event loop delay is reported (the
  * simulator's when it shares that loop). Figures:
  * - sustained / limit: requests the server accepted between the first and the last request,

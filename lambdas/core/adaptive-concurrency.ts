@@ -3,7 +3,7 @@
  * request whatever PayLink's latency: to sustain `rate` requests/s when each request keeps a
  * user busy `latency` seconds (its response time, plus the user's own work between requests),
  * `rate x latency` users must be in flight. Fewer leave the limiter idle (the rate is lost for
- * good: it keeps at most `burst` tokens); more only queue at the limiter.
+ * good: it keeps at most a few tens of ms of tokens); more only queue at the limiter.
  *
  * The latency is measured, not configured: over each window, the users' busy time (the integral
  * of users in flight) less the time they spent waiting at the limiter and sleeping out a retry's

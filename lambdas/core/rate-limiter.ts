@@ -2,45 +2,52 @@
  * A client-side rate limiter shared by every concurrent user of a run, so the whole load stays
  * under the configured request rate. Pure: the monotonic clock and the sleep are injected.
  *
- * A waiter is released only when, at the moment the limiter actually wakes, the bucket holds a
- * token. Reserving slots ahead (token debt, one timer per caller) released every slot whose
- * time had passed at once after an event-loop stall (GC, a long encode): the server saw a third
- * of a second's requests in a burst on top of the rate, and answered 429s we caused.
+ * Two rules, both checked when the limiter actually runs: a token bucket at the full rate, which
+ * paces and makes up an ordinary late wake-up, and a log of the last S releases, which keeps any
+ * S + 1 of them more than a second apart (by RATE_LIMITER.marginMs) whatever happened to the
+ * event loop. Before, reserving slots ahead (token debt, one timer per caller) released every
+ * slot whose time had passed at once after a stall, and a strict server answered 429s we caused;
+ * then a bucket that made up only 2 ms and paced 0.5% slow lost a long event-loop turn's tokens
+ * (0.916x at 500 req/s) and still let arrival jitter put S + 1 in a strict server's second.
  */
 import { ConfigError } from './errors.ts';
 import { createWaitMeter } from './wait-meter.ts';
 
 export const RATE_LIMITER = {
   /**
-   * Lateness a release may make up, ms. Timers fire on whole milliseconds, up to one early or
-   * late: without it each late wake-up would be lost (a strict "one interval since the previous
-   * release" paced 500 req/s at about 0.8x). A stall longer than this is not made up.
+   * Lateness the bucket makes up, ms of tokens (at least one token): a wake-up this much later
+   * than due (an event-loop turn spent parsing responses or handing a batch over) still releases
+   * every request whose turn passed meanwhile. With 2 ms, a loaded loop's longer turns lost their
+   * tokens: 0.968x at 200 req/s, 0.916x at 500. It is no burst a strict server sees: the log below
+   * holds any one-second window to S whatever the bucket lets through.
    */
-  toleranceMs: 2,
+  makeUpMs: 30,
   /**
-   * Kept free in every second, ms: the limiter paces (1000 + toleranceMs + marginMs) / 1000 times
-   * slower than the rate, so any S + 1 releases span more than a second by this margin, even when
-   * the tolerance was used, and a server counting S per one-second window never sees S + 1 (its
-   * clock and the network jitter by less than this). 0.5% of the rate.
+   * The log's window is 1000 + this, ms: at most S releases in any such window, so S + 1 arrivals
+   * land in one second of the server's only if their delays (network, scheduling, the server's
+   * own thread) differ by more than this. It caps the pace at 1000 / (1000 + marginMs) of the
+   * rate. Measured at 50 req/s against a strict window: with every release exactly an interval
+   * apart, arrivals up to 12 ms late made the server count 51 (2 429s).
    */
-  marginMs: 3,
+  marginMs: 10,
   /**
    * A wake-up this much later than due means the event loop was held (a major GC, a synchronous
-   * encode): a request released just before may only now be going out, so the next one waits a
-   * whole interval from here (one interval lost per stall), never lands beside it. Shorter delays
-   * (a busy machine's scheduling) only lose their lateness: at 10 ms, holding an interval each
-   * time cost a loaded 2-core machine a third of the rate at 200 req/s.
+   * encode): the requests released just before it may only now be going out, so they are logged
+   * as sent now. Shorter delays (a busy machine's scheduling) are only made up.
    */
   stallMs: 50,
+  /** Releases within this of the last one before a stall count as that turn's (ms). */
+  turnMs: 2,
 } as const;
 
 export interface RateLimiterOptions {
   /** Requests per second; undefined or Infinity means unlimited. */
   readonly ratePerSecond?: number | undefined;
   /**
-   * Requests that may go at once after an idle spell. Default 1: PayLink's limits are not
-   * published, and with a burst of b any one-second window may see rate + b requests. At steady
-   * state a larger bucket buys no throughput (concurrent callers keep the pipe full anyway).
+   * Tokens the bucket holds beyond its make-up (RATE_LIMITER.makeUpMs): requests that may go at
+   * once after an idle spell. Default 1. Any one-second window still sees at most the rate (the
+   * log), so a larger burst only bunches requests, which a server with a token bucket of its own
+   * may not like; at steady state it buys no throughput.
    */
   readonly burst?: number;
   /** Monotonic milliseconds (performance.now in production). */
@@ -68,7 +75,7 @@ export class RateLimiter {
   readonly acquire: () => Promise<void>;
   constructor(options: RateLimiterOptions) {
     const meter = createWaitMeter(options.now);
-    const take = tokenBucket(options);
+    const take = bucketAndLog(options);
     let acquired = 0;
     statsOf.set(this, () => ({ acquired, waitedMs: meter.totalMs() }));
     this.acquire = () => {
@@ -89,20 +96,30 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   return new RateLimiter(options);
 }
 
-/** Undefined: go now. A promise: wait for it (it resolves when the caller's token is there). */
+/** Undefined: go now. A promise: wait for it (it resolves when the caller's turn has come). */
 type Take = () => Promise<void> | undefined;
 
 /** Tokens a float sum may miss 1 by and still be a whole token (1/3 + 1/3 + 1/3). */
 const EPSILON = 1e-9;
+/** Milliseconds a float difference may miss the window by (a timer set for the rest wakes there). */
+const EPSILON_MS = 1e-6;
 
 /**
- * Waiters queue in call order; one timer at a time sleeps until the head's token is due. On
- * waking, the clock is read again: the head goes only if the token is really there (a timer
- * that fired early sleeps again for the rest), and only as many go as there are tokens, so a
- * stall releases no burst: the slots that passed during it are lost, and the next request goes
- * one interval after the loop runs again (RATE_LIMITER.stallMs).
+ * Waiters queue in call order; one timer at a time sleeps until the head may go. A waiter goes
+ * when both hold at the moment the limiter really runs (the clock is read again on waking, so a
+ * timer that fired early sleeps again for the rest):
+ * - the bucket, refilled at the full rate, holds a token. It keeps up to `makeUpMs` of tokens,
+ *   so a wake-up later than due (a long event-loop turn) releases the requests whose turn passed
+ *   meanwhile instead of losing them;
+ * - the log of the last S releases holds fewer than S within the last `1000 + marginMs` ms. This
+ *   is what a strict server relies on: any S + 1 releases span more than a second by the margin,
+ *   so arrival jitter below the margin never puts S + 1 in one of its one-second windows,
+ *   whatever the bucket let through (after an idle spell, after a late wake-up).
+ * A wake-up more than `stallMs` late means the event loop was held: the requests released just
+ * before it (within `turnMs` of the last release) may only be going out now, so they are logged
+ * as sent now, and the next S in any window count them there.
  */
-function tokenBucket(options: RateLimiterOptions): Take {
+function bucketAndLog(options: RateLimiterOptions): Take {
   const rate = options.ratePerSecond;
   if (rate === undefined || rate === Number.POSITIVE_INFINITY) return () => undefined;
   if (!Number.isFinite(rate) || rate <= 0) {
@@ -112,34 +129,56 @@ function tokenBucket(options: RateLimiterOptions): Take {
   if (!Number.isInteger(burst) || burst < 1)
     throw new ConfigError('rateLimit.burst', 'must be a positive integer');
 
-  const { toleranceMs, marginMs } = RATE_LIMITER;
-  const intervalMs = ((1000 + toleranceMs + marginMs) / 1000) * (1000 / rate);
-  const capacity = burst + toleranceMs / intervalMs;
+  const { makeUpMs, marginMs, stallMs, turnMs } = RATE_LIMITER;
+  const intervalMs = 1000 / rate;
+  const capacity = burst + makeUpMs / intervalMs;
+  const windowMs = 1000 + marginMs;
+  /** When each of the last `log.length` releases went (or is taken to have gone), oldest at `next`. */
+  const log = new Float64Array(Math.max(1, Math.floor(rate))).fill(Number.NEGATIVE_INFINITY);
+  let next = 0;
   let tokens = burst;
   let updatedAt = options.now();
   const queue: (() => void)[] = [];
   let head = 0;
   let sleeping = false;
-  /** When the timer's token is due; undefined when no timer sleeps or its stall was seen. */
+  /** When the timer's waiter is due; undefined when no timer sleeps or its stall was seen. */
   let dueAt: number | undefined;
 
-  const refill = (): void => {
-    const now = options.now();
-    if (dueAt !== undefined && now - dueAt > RATE_LIMITER.stallMs) {
-      tokens = 0;
+  const newest = (): number => log[(next + log.length - 1) % log.length]!;
+  /** The requests released just before a stall: logged at `now`, when they may really go out. */
+  const restampLastTurn = (now: number): void => {
+    const from = newest() - turnMs;
+    for (let i = 1; i <= log.length; i++) {
+      const at = (next + log.length - i) % log.length;
+      if (!(log[at]! >= from)) break;
+      log[at] = now;
+    }
+  };
+  const refill = (now: number): void => {
+    if (dueAt !== undefined && now - dueAt > stallMs) {
+      restampLastTurn(now);
       dueAt = undefined;
-    } else tokens = Math.min(capacity, tokens + Math.max(0, now - updatedAt) / intervalMs);
+    }
+    tokens = Math.min(capacity, tokens + Math.max(0, now - updatedAt) / intervalMs);
     updatedAt = now;
   };
+  /** Whether one more may go at `now`: a token, and fewer than S releases in the last window. */
+  const mayGo = (now: number): boolean => tokens >= 1 - EPSILON && now - log[next]! >= windowMs - EPSILON_MS;
+  const take = (now: number): void => {
+    tokens -= 1;
+    log[next] = now;
+    next = (next + 1) % log.length;
+  };
   const release = (): void => {
-    refill();
+    const now = options.now();
+    refill(now);
     // No timer pending: its due time has been judged (by this refill) and means nothing now.
     if (!sleeping) dueAt = undefined;
-    while (head < queue.length && tokens >= 1 - EPSILON) {
-      tokens -= 1;
-      const next = queue[head]!;
+    while (head < queue.length && mayGo(now)) {
+      take(now);
+      const resolve = queue[head]!;
       queue[head++] = noop;
-      next();
+      resolve();
     }
     // Drop the released prefix now and then, so the queue's memory follows the waiters.
     if (head > 1024 && head * 2 > queue.length) {
@@ -148,8 +187,8 @@ function tokenBucket(options: RateLimiterOptions): Take {
     }
     if (head < queue.length && !sleeping) {
       sleeping = true;
-      const waitMs = Math.max(0, (1 - tokens) * intervalMs);
-      dueAt = updatedAt + waitMs;
+      const waitMs = Math.max(0, (1 - tokens) * intervalMs, log[next]! + windowMs - now);
+      dueAt = now + waitMs;
       void options.sleep(waitMs).then(() => {
         sleeping = false;
         release();
@@ -159,9 +198,10 @@ function tokenBucket(options: RateLimiterOptions): Take {
 
   return () => {
     if (head === queue.length) {
-      refill();
-      if (tokens >= 1 - EPSILON) {
-        tokens -= 1;
+      const now = options.now();
+      refill(now);
+      if (mayGo(now)) {
+        take(now);
         return undefined;
       }
     }

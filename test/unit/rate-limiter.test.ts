@@ -3,9 +3,10 @@ import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import { ConfigError } from '#core/errors.ts';
 import { createRateLimiter, RATE_LIMITER, RateLimiter, rateLimiterStats } from '#core/rate-limiter.ts';
 
-/** The interval between two releases at `rate`: the rate less the limiter's margin (RATE_LIMITER). */
-const intervalAt = (rate: number) =>
-  ((1000 + RATE_LIMITER.toleranceMs + RATE_LIMITER.marginMs) / 1000) * (1000 / rate);
+/** The interval between two releases at `rate` while the bucket paces (the log does not bind yet). */
+const intervalAt = (rate: number) => 1000 / rate;
+/** The log's window: at most S releases in any window this long (RATE_LIMITER). */
+const WINDOW_MS = 1000 + RATE_LIMITER.marginMs;
 
 /** Lets every promise callback queued so far run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -91,39 +92,45 @@ describe('createRateLimiter', () => {
     expect(round(released.map((r) => r.at))).toEqual(round([0, interval, 2 * interval, 3 * interval]));
   });
 
-  it('after an event-loop stall releases no burst: the next waiter goes one interval after the loop runs again', async () => {
+  it('after an event-loop stall releases only the make-up, and counts the requests released just before it as sent when the loop runs again', async () => {
     const time = fakeTimers();
-    const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleep });
-    const { released, all } = callers(limiter, time, 30);
+    const rate = 100;
+    const limiter = createRateLimiter({ ratePerSecond: rate, now: time.now, sleep: time.sleep });
+    const { released, all } = callers(limiter, time, 300);
     await time.runTo(250);
-    expect(released).toHaveLength(3);
-    // The loop is blocked 300 ms: three slots pass, and reserved timers would all fire at 550.
-    // A request released just before the stall may only be going out now: none goes beside it.
+    expect(released).toHaveLength(26);
+    // The loop is blocked 300 ms right after the release at 250: 30 slots pass, and reserved
+    // timers would all fire at 550. The bucket holds its token and its make-up (30 ms: 3), no more.
     await time.stall(300);
-    expect(released).toHaveLength(3);
+    const makeUp = 1 + RATE_LIMITER.makeUpMs / intervalAt(rate);
+    expect(released.filter((r) => r.at === 550)).toHaveLength(makeUp);
     await time.runTo(10_000);
     await all;
-    const at = released.map((r) => r.at);
-    expect(at[3]).toBeCloseTo(550 + intervalAt(10), 6);
-    expect(released.map((r) => r.caller)).toEqual(Array.from({ length: 30 }, (_, i) => i));
-    // A server counting 10 per one-second window never sees an 11th.
-    expect(busiestSecond(at)).toBeLessThanOrEqual(10);
-    for (let i = 1; i < at.length; i++)
-      expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(intervalAt(10) - RATE_LIMITER.toleranceMs - 1e-6);
+    expect(released.map((r) => r.caller)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    // The request released at 250 may only have gone out at 550, with those the stall held: a
+    // server counting 100 per one-second window never sees a 101st, even then.
+    const sent = released.map((r) => (r.at === 250 ? 550 : r.at)).sort((a, b) => a - b);
+    expect(busiestSecond(sent)).toBeLessThanOrEqual(rate);
+    for (let i = rate; i < sent.length; i++)
+      expect(sent[i]! - sent[i - rate]!).toBeGreaterThanOrEqual(WINDOW_MS);
   });
 
   it('treats a stall seen by a new caller before the timer fires the same way', async () => {
     const time = fakeTimers();
     const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleep });
-    const { released, all } = callers(limiter, time, 3);
-    await time.runTo(50);
-    // Blocked 300 ms; the first code to run afterwards is another caller, not the timer.
+    const { released, all } = callers(limiter, time, 20);
+    await time.runTo(900);
+    expect(released).toHaveLength(10);
+    // Blocked 300 ms; the first code to run afterwards is another caller, not the timer. The
+    // release at 900 counts as sent at 1200, so the 10th after it waits until 1200 + the window
+    // (a log of release times alone would let it go at 900 + the window, then at the bucket's 2100).
     time.advance(300);
-    const late = limiter.acquire().then(() => released.push({ caller: 3, at: time.now() }));
+    const late = limiter.acquire().then(() => released.push({ caller: 20, at: time.now() }));
     await time.runTo(10_000);
     await Promise.all([all, late]);
-    expect(released.map((r) => r.caller)).toEqual([0, 1, 2, 3]);
-    expect(released[1]!.at).toBeCloseTo(350 + intervalAt(10), 6);
+    expect(released.map((r) => r.caller)).toEqual(Array.from({ length: 21 }, (_, i) => i));
+    expect(released[10]!.at).toBe(1200);
+    expect(released[19]!.at).toBeCloseTo(1200 + WINDOW_MS, 6);
   });
 
   it('keeps any one-second window at or under the rate through repeated stalls', async () => {
@@ -152,14 +159,14 @@ describe('createRateLimiter', () => {
     expect(time.sleeps()).toBeGreaterThan(9);
   });
 
-  it('makes up a timer lateness within the tolerance, so late timers do not lower the rate', async () => {
-    const time = fakeTimers(RATE_LIMITER.toleranceMs * 0.75);
+  it('makes up a timer lateness within its make-up, so late timers do not lower the rate', async () => {
+    const time = fakeTimers(RATE_LIMITER.makeUpMs * 0.75);
     const limiter = createRateLimiter({ ratePerSecond: 20, now: time.now, sleep: time.sleep });
-    const { released, all } = callers(limiter, time, 101);
+    const { released, all } = callers(limiter, time, 20);
     await time.runTo(60_000);
     await all;
-    // 100 intervals, plus one lateness (not one per release).
-    expect(released.at(-1)!.at).toBeCloseTo(100 * intervalAt(20) + RATE_LIMITER.toleranceMs * 0.75, 6);
+    // 19 intervals, plus one lateness (not one per release).
+    expect(released.at(-1)!.at).toBeCloseTo(19 * intervalAt(20) + RATE_LIMITER.makeUpMs * 0.75, 6);
   });
 
   it('uses one timer at a time however many callers wait', async () => {
@@ -231,9 +238,9 @@ describe('createRateLimiter', () => {
       return time.now();
     })();
     await time.runTo(60_000);
-    // 101 requests at 20/s less the margin: the first is free, the other 100 take 5.025 seconds.
-    expect(await done).toBeCloseTo(100 * intervalAt(20), 6);
-    expect(rateLimiterStats(limiter).waitedMs).toBeCloseTo(100 * intervalAt(20), 6);
+    // 101 requests at 20/s: 20 in each window of 1000 + marginMs, the 101st opens the sixth.
+    expect(await done).toBeCloseTo(5 * WINDOW_MS, 6);
+    expect(rateLimiterStats(limiter).waitedMs).toBeCloseTo(5 * WINDOW_MS, 6);
   });
 
   it('never waits when the rate is undefined or Infinity', async () => {
@@ -265,7 +272,7 @@ describe('createSystemRateLimiter', () => {
     const started = performance.now();
     await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
     // Two intervals of 50 ms (and the margin); the clock is read again at wake-up, so never sooner.
-    expect(performance.now() - started).toBeGreaterThanOrEqual(2 * intervalAt(20) - RATE_LIMITER.toleranceMs);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(2 * intervalAt(20) - RATE_LIMITER.makeUpMs);
   });
 });
 
