@@ -41,7 +41,7 @@ const BENCHES: readonly Bench[] = [
     name: 'merge-throughput --rss',
     file: 'merge-throughput.ts',
     full: ['--rss', '--users', '2500'],
-    quick: ['--rss', '--users', '200'],
+    quick: ['--rss', '--users', '100', '--batches', '5'],
   },
   {
     name: 'batch-memory',
