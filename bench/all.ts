@@ -35,6 +35,14 @@ const BENCHES: readonly Bench[] = [
   },
   // 2,000 users: the size of the figures behind MERGE_THROUGHPUT, ~22 s (16 s of CPU) at load 6.
   { name: 'merge-throughput', file: 'merge-throughput.ts', full: [], quick: ['--users', '200'] },
+  // The commit's peak RSS under its Lambda's heap flags, narrow and wide rows (+40 fields of 64
+  // characters): 2,500 users is where the rows-only row groups took 530 MiB, over the pass line.
+  {
+    name: 'merge-throughput --rss',
+    file: 'merge-throughput.ts',
+    full: ['--rss', '--users', '2500'],
+    quick: ['--rss', '--users', '100', '--batches', '5'],
+  },
   {
     name: 'batch-memory',
     file: 'batch-memory.ts',

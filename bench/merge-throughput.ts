@@ -9,7 +9,7 @@
  * 4 partitions at once) on a second copy of the staging.
  *
  *   node --import tsx bench/merge-throughput.ts [--users 2000] [--batch-size 100] [--no-save]
- *   node --import tsx bench/merge-throughput.ts --rss [--users 10000] [--batch-size 500] [--wide-fields 40]
+ *   node --import tsx bench/merge-throughput.ts --rss [--users 1000,2500,5000,10000] [--batches 20] [--wide-fields 40]
  *
  * Figures: staged rows and bytes merged, seconds, rows/s and MB/s (10^6 bytes of staged
  * Parquet), for all partitions together and for the slowest partition per row.
@@ -21,7 +21,13 @@
  * the heap limits of lambdas/core/heap-budget.ts for its memory; Node gives them to the encoding
  * worker too) and the Lambda's worker writer, merging 4 partitions at once as the commit does.
  * The child's peak RSS is the kernel's high-water mark (`process.resourceUsage().maxRSS`), so no
- * sampling can miss it; staging runs in this process and is not counted.
+ * sampling can miss it; staging runs in this process and is not counted. Each user count (a
+ * comma-separated list) is staged in `--batches` batches. The child also reports the merged files'
+ * row groups (rows each: those that closed before their file's last), so a change to the row
+ * group rule shows what Athena will read.
+ *
+ * Pass (exit 1 otherwise): every commit, narrow and wide, completes, and its peak RSS stays within
+ * RSS_PASS_FRACTION of the commit Lambda's memory.
  */
 import { fork } from 'node:child_process';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
@@ -29,6 +35,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parquetMetadata } from 'hyparquet';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createWorkerPartWriterFactory } from '#adapters/parquet-worker-writer.ts';
@@ -65,15 +72,22 @@ async function main(): Promise<void> {
       users: { type: 'string', default: '2000' },
       'batch-size': { type: 'string', default: '100' },
       rss: { type: 'boolean', default: false },
+      batches: { type: 'string', default: '20' },
       'wide-fields': { type: 'string', default: '40' },
       'no-save': { type: 'boolean', default: false },
     },
   });
+  if (values.rss) {
+    const counts = values.users.split(',').map(Number);
+    const batches = Number(values.batches);
+    if (counts.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(batches) || batches < 1)
+      throw new Error('--users must be positive integers (comma-separated) and --batches a positive integer');
+    return rssMain(counts, batches, Number(values['wide-fields']), !values['no-save']);
+  }
   const users = Number(values.users);
   const batchSize = Number(values['batch-size']);
   if (!Number.isInteger(users) || users < 1 || !Number.isInteger(batchSize) || batchSize < 1)
     throw new Error('--users and --batch-size must be positive integers');
-  if (values.rss) return rssMain(users, batchSize, Number(values['wide-fields']), !values['no-save']);
   const machine = describeMachine();
   const startedAt = new Date();
   const root = await mkdtemp(path.join(tmpdir(), 'paylink-merge-bench-'));
@@ -252,6 +266,39 @@ interface RssReply {
   readonly partitions: number;
   readonly parts: number;
   readonly seconds: number;
+  readonly rowGroups: RowGroupStats;
+}
+
+/** Rows per row group of the lake's data files, those before each file's last (which is a rest). */
+interface RowGroupStats {
+  readonly files: number;
+  readonly full: number;
+  readonly minRows: number;
+  readonly medianRows: number;
+  readonly maxRows: number;
+}
+
+/** A commit's peak RSS may use this share of the commit Lambda's memory, at most. */
+const RSS_PASS_FRACTION = 0.75;
+
+async function rowGroupStats(store: ObjectStore): Promise<RowGroupStats> {
+  const keys = (await store.list('')).filter((k) => k.endsWith('.parquet') && !k.startsWith('_'));
+  const rows: number[] = [];
+  for (const key of keys) {
+    const bytes = (await store.get(key))!;
+    const meta = parquetMetadata(
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    );
+    for (const group of meta.row_groups.slice(0, -1)) rows.push(Number(group.num_rows));
+  }
+  rows.sort((a, b) => a - b);
+  return {
+    files: keys.length,
+    full: rows.length,
+    minRows: rows[0] ?? 0,
+    medianRows: rows[Math.floor(rows.length / 2)] ?? 0,
+    maxRows: rows.at(-1) ?? 0,
+  };
 }
 
 /** The child: commits the staged load as the commit Lambda does, and reports its peak RSS. */
@@ -259,8 +306,9 @@ async function rssChild(dest: string, loadId: string): Promise<void> {
   const baselineRssBytes = process.memoryUsage().rss;
   const started = performance.now();
   let merged: readonly MergedGroup[] = [];
+  const store = createLocalStore(dest);
   const outcome = await commitOrHandOff(loadId, {
-    store: createLocalStore(dest),
+    store,
     parts: createWorkerPartWriterFactory(),
     reader: createParquetPartReader(),
     clock: () => new Date(),
@@ -269,12 +317,15 @@ async function rssChild(dest: string, loadId: string): Promise<void> {
     },
   });
   if ('handedOff' in outcome) throw new Error('the commit handed its merge off');
+  const seconds = (performance.now() - started) / 1000;
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   const reply: RssReply = {
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakRssBytes,
     baselineRssBytes,
     partitions: merged.length,
     parts: merged.reduce((n, g) => n + g.inputs, 0),
-    seconds: (performance.now() - started) / 1000,
+    seconds,
+    rowGroups: await rowGroupStats(store),
   };
   process.send!(reply);
 }
@@ -310,46 +361,70 @@ function commitInChild(
   });
 }
 
-async function rssMain(users: number, batchSize: number, wideFields: number, save: boolean): Promise<void> {
+async function rssMain(
+  counts: readonly number[],
+  batches: number,
+  wideFields: number,
+  save: boolean,
+): Promise<void> {
   if (!Number.isInteger(wideFields) || wideFields < 1)
     throw new Error('--wide-fields must be a positive integer');
   const { lambdaNodeOptions } = await import('#infra/constructs/loader-function.ts');
   const memoryMiB = FUNCTION_DEFAULTS.commit.memoryMiB;
   const v8Flags = lambdaNodeOptions('commit.ts', memoryMiB).split(' ');
+  const limitBytes = memoryMiB * 2 ** 20 * RSS_PASS_FRACTION;
   const machine = describeMachine();
   const startedAt = new Date();
   const root = await mkdtemp(path.join(tmpdir(), 'paylink-merge-rss-'));
   const rows: string[][] = [];
+  const failures: string[] = [];
   const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
   try {
-    for (const wide of [0, wideFields]) {
-      const dest = path.join(root, `w${wide}`);
-      const staged = await stage(dest, users, batchSize, wide, new Date());
-      console.error(`staged ${users} users (wide fields ${wide}) in ${staged.seconds.toFixed(0)} s`);
-      const r = await commitInChild(dest, staged.loadId, v8Flags);
-      const label =
-        wide === 0 ? 'narrow (the world as drawn)' : `wide (+${wide} fields of 64 chars per record)`;
-      rows.push(
-        'error' in r
-          ? [label, '-', '-', `failed: ${r.error}`, '-', '-']
-          : [
-              label,
-              String(r.partitions),
-              r.parts.toLocaleString('en-US'),
-              mib(r.peakRssBytes),
-              mib(r.baselineRssBytes),
-              r.seconds.toFixed(1),
-            ],
-      );
-      await rm(dest, { recursive: true, force: true });
+    for (const users of counts) {
+      const batchSize = Math.ceil(users / batches);
+      for (const wide of [0, wideFields]) {
+        const dest = path.join(root, `u${users}-w${wide}`);
+        const staged = await stage(dest, users, batchSize, wide, new Date());
+        console.error(
+          `staged ${users} users (wide fields ${wide}) in ${staged.seconds.toFixed(0)} s; committing`,
+        );
+        const r = await commitInChild(dest, staged.loadId, v8Flags);
+        const label = wide === 0 ? 'narrow' : `wide (+${wide} x 64 chars)`;
+        const users_ = users.toLocaleString('en-US');
+        if ('error' in r) failures.push(`${users_} users, ${label}: ${r.error}`);
+        else if (r.peakRssBytes > limitBytes)
+          failures.push(
+            `${users_} users, ${label}: peak RSS ${mib(r.peakRssBytes)} MiB over ${mib(limitBytes)}`,
+          );
+        rows.push(
+          'error' in r
+            ? [users_, label, '-', '-', `failed: ${r.error}`, '-', '-', '-']
+            : [
+                users_,
+                label,
+                String(r.partitions),
+                r.parts.toLocaleString('en-US'),
+                mib(r.peakRssBytes),
+                mib(r.baselineRssBytes),
+                r.rowGroups.full === 0
+                  ? `- (${r.rowGroups.files} files of one row group)`
+                  : `${r.rowGroups.full}: ${r.rowGroups.minRows.toLocaleString('en-US')} / ${r.rowGroups.medianRows.toLocaleString('en-US')} / ${r.rowGroups.maxRows.toLocaleString('en-US')}`,
+                r.seconds.toFixed(1),
+              ],
+        );
+        console.error(rows.at(-1)!.join(' | '));
+        await rm(dest, { recursive: true, force: true });
+      }
     }
     const table = markdownTable(
       [
+        'users',
         'rows',
         'partitions merged',
         'staged parts merged',
         'peak RSS MiB',
         'RSS at start MiB',
+        "row groups before each file's last: count: min / median / max rows",
         'commit seconds',
       ],
       rows,
@@ -360,11 +435,16 @@ async function rssMain(users: number, batchSize: number, wideFields: number, sav
       command,
       startedAt,
       notes: [
-        `- commit memory: ${users} users staged in ${Math.ceil(users / batchSize)} batches of ${batchSize} (in-process simulated API, every default resource), stopped before the commit; the commit then runs in a child process with the commit Lambda's NODE_OPTIONS for ${memoryMiB} MiB (\`${v8Flags.join(' ')}\`), the worker-thread writer and the hyparquet reader, merging 4 partitions at once; peak RSS is the child's maxRSS (main thread and encoding worker together)`,
+        `- commit memory: each user count staged in ${batches} batches (in-process simulated API, every default resource), stopped before the commit; the commit then runs in a child process with the commit Lambda's NODE_OPTIONS for ${memoryMiB} MiB (\`${v8Flags.join(' ')}\`), the worker-thread writer and the hyparquet reader, merging 4 partitions at once; peak RSS is the child's maxRSS (main thread and encoding worker together)`,
+        `- pass: every commit completes with a peak RSS within ${RSS_PASS_FRACTION * 100}% of ${memoryMiB} MiB (${mib(limitBytes)} MiB): ${failures.length === 0 ? 'passed' : `**failed**: ${failures.join('; ')}`}`,
       ],
       table,
       save,
     });
+    if (failures.length > 0) {
+      console.error(`merge-throughput --rss failed: ${failures.join('; ')}`);
+      process.exitCode = 1;
+    }
   } finally {
     await rm(root, { recursive: true, force: true });
   }

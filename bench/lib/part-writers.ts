@@ -22,11 +22,14 @@ import { createParquetPartWriterFactory, type ParquetjsEncoder } from '#adapters
 import { DEFAULTS } from '#core/constants.ts';
 import { LoaderError, StoreError } from '#core/errors.ts';
 import type { ObjectStore, PartWriter, PartWriterFactory } from '#core/ports.ts';
+import { rowBytes } from '#core/row-group-budget.ts';
 import type { Cell, ColumnDef, ColumnType } from '#core/types.ts';
 
 export interface AlternativeWriterOptions {
   /** Rows per row group (default DEFAULTS.parquet.rowGroupRows, as the product writer). */
   readonly rowGroupRows?: number;
+  /** Estimated bytes per row group (default DEFAULTS.parquet.rowGroupBytes, as the product writer). */
+  readonly rowGroupBytes?: number;
 }
 
 /**
@@ -95,7 +98,10 @@ export function createHyparquetPartWriterFactory(options: AlternativeWriterOptio
   const rowGroupRows = options.rowGroupRows ?? DEFAULTS.parquet.rowGroupRows;
   if (!Number.isInteger(rowGroupRows) || rowGroupRows < 1)
     throw new RangeError('rowGroupRows must be a positive integer');
-  return { open: (store, key, columns) => openHyparquetPart(store, key, columns, rowGroupRows) };
+  const rowGroupBytes = options.rowGroupBytes ?? DEFAULTS.parquet.rowGroupBytes;
+  return {
+    open: (store, key, columns) => openHyparquetPart(store, key, columns, rowGroupRows, rowGroupBytes),
+  };
 }
 
 async function openHyparquetPart(
@@ -103,6 +109,7 @@ async function openHyparquetPart(
   key: string,
   columns: readonly ColumnDef[],
   initialRowGroupRows: number,
+  initialRowGroupBytes: number,
 ): Promise<PartWriter> {
   assertColumns(key, columns);
   const types = new Map<string, ColumnType>(columns.map((column) => [column.name, column.type]));
@@ -127,7 +134,9 @@ async function openHyparquetPart(
   });
 
   let rowGroupRows = initialRowGroupRows;
+  let rowGroupBytes = initialRowGroupBytes;
   let pending: Record<string, Cell>[] = [];
+  let pendingBytes = 0;
   let rows = 0;
   let state: 'open' | 'closing' | 'closed' | 'aborted' = 'open';
   let failure: LoaderError | undefined;
@@ -140,6 +149,7 @@ async function openHyparquetPart(
   const writeGroup = async (): Promise<void> => {
     const group = pending;
     pending = [];
+    pendingBytes = 0;
     if (group.length === 0) return;
     await encoder.write({
       rowGroupSize: group.length,
@@ -173,8 +183,9 @@ async function openHyparquetPart(
         throw new StoreError(key, `append after ${state === 'aborted' ? 'abort' : 'close'}`);
       if (failure) throw failure;
       pending.push(checkedRecord(key, types, row));
+      pendingBytes += rowBytes(row);
       rows += 1;
-      if (pending.length >= rowGroupRows) await enqueue('write', writeGroup);
+      if (pending.length >= rowGroupRows || pendingBytes >= rowGroupBytes) await enqueue('write', writeGroup);
     },
     bytesWritten: () => bytes,
     async settledBytes() {
@@ -187,6 +198,11 @@ async function openHyparquetPart(
       if (!Number.isInteger(next) || next < 1)
         throw new RangeError('rowGroupRows must be a positive integer');
       rowGroupRows = next;
+    },
+    setRowGroupBytes(next) {
+      if (!Number.isInteger(next) || next < 1)
+        throw new RangeError('rowGroupBytes must be a positive integer');
+      rowGroupBytes = next;
     },
     async close() {
       if (state !== 'open')

@@ -25,7 +25,7 @@ if (settings.bufferPoolSize !== undefined) Buffer.poolSize = settings.bufferPool
  * load that one fails each part at its open, as any open failure does.
  */
 async function partWriters(): Promise<PartWriterFactory> {
-  const options = { rowGroupRows: settings.rowGroupRows };
+  const options = { rowGroupRows: settings.rowGroupRows, rowGroupBytes: settings.rowGroupBytes };
   if (settings.encoder === undefined) return createParquetPartWriterFactory(options);
   const { module, export: name } = settings.encoder;
   const make = ((await import(module)) as Record<string, unknown>)[name];
@@ -129,6 +129,9 @@ port.on('message', (message: ToWorker) => {
       return;
     case 'rowGroupRows':
       run(message.id, async (_, writer) => writer.setRowGroupRows(message.rows));
+      return;
+    case 'rowGroupBytes':
+      run(message.id, async (_, writer) => writer.setRowGroupBytes(message.bytes));
       return;
     case 'settle':
       run(message.id, async (_, writer) => {

@@ -85,11 +85,17 @@ export function createParquetPartReader(): PartReader {
       // The first element is the root; ours are flat, so every other element is a column.
       return metadata.schema.slice(1).map((element) => ({ name: element.name, type: lakeTypeOf(element) }));
     },
-    async *readRowChunks(store: ObjectStore, key: string, chunkRows: number) {
+    async *readRowChunks(store: ObjectStore, key: string, chunkRows: number, chunkBytes?: number) {
       const { file, metadata } = await partOf(store, key);
       const total = Number(metadata.num_rows);
-      for (let rowStart = 0; rowStart < total; rowStart += chunkRows) {
-        const rowEnd = Math.min(rowStart + chunkRows, total);
+      // The footer's uncompressed data bytes per row: cheap, and what decoding a row costs about.
+      const dataBytes = metadata.row_groups.reduce((n, g) => n + Number(g.total_byte_size), 0);
+      const step =
+        chunkBytes === undefined || total === 0 || dataBytes === 0
+          ? chunkRows
+          : Math.max(1, Math.min(chunkRows, Math.floor(chunkBytes / (dataBytes / total))));
+      for (let rowStart = 0; rowStart < total; rowStart += step) {
+        const rowEnd = Math.min(rowStart + step, total);
         const rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd });
         yield rows.map((row) => {
           const out: Row = Object.create(null);

@@ -6,6 +6,7 @@ import type { ColumnDef, Row } from '#core/types.ts';
 
 export interface WorkerSettings {
   readonly rowGroupRows: number;
+  readonly rowGroupBytes: number;
   /** `Buffer.poolSize` in the worker (bytes; 0 turns the pool off); undefined: Node's default. */
   readonly bufferPoolSize?: number;
   /** Another encoder's part writer factory (WorkerPartWriterOptions.encoder); undefined: parquetjs-lite. */
@@ -13,7 +14,7 @@ export interface WorkerSettings {
 }
 
 /**
- * A module the worker imports and the export it calls with `{ rowGroupRows }` to get its
+ * A module the worker imports and the export it calls with `{ rowGroupRows, rowGroupBytes }` to get its
  * PartWriterFactory (or a promise of one): how an encoder other than parquetjs-lite runs in the
  * worker (bench/lib/part-writers.ts). A URL, since functions do not cross the thread boundary.
  */
@@ -35,6 +36,7 @@ export type ToWorker =
   | { readonly t: 'open'; readonly id: number; readonly key: string; readonly columns: readonly ColumnDef[] }
   | { readonly t: 'rows'; readonly id: number; readonly rows: readonly Row[] }
   | { readonly t: 'rowGroupRows'; readonly id: number; readonly rows: number }
+  | { readonly t: 'rowGroupBytes'; readonly id: number; readonly bytes: number }
   /** Answer `settled` once every row sent before is taken and each full row group is written. */
   | { readonly t: 'settle'; readonly id: number }
   | { readonly t: 'close'; readonly id: number }

@@ -40,6 +40,8 @@ import type {
 export interface WorkerPartWriterOptions {
   /** Rows per row group (default DEFAULTS.parquet.rowGroupRows). */
   readonly rowGroupRows?: number;
+  /** Estimated bytes per row group (default DEFAULTS.parquet.rowGroupBytes; row-group-budget.ts). */
+  readonly rowGroupBytes?: number;
   /** Rows sent to the worker and not yet encoded, across all parts, before `append` waits (default 2,000). */
   readonly maxQueuedRows?: number;
   /**
@@ -255,6 +257,9 @@ export function createWorkerPartWriterFactory(options: WorkerPartWriterOptions =
   const rowGroupRows = options.rowGroupRows ?? DEFAULTS.parquet.rowGroupRows;
   if (!Number.isInteger(rowGroupRows) || rowGroupRows < 1)
     throw new RangeError('rowGroupRows must be a positive integer');
+  const rowGroupBytes = options.rowGroupBytes ?? DEFAULTS.parquet.rowGroupBytes;
+  if (!Number.isInteger(rowGroupBytes) || rowGroupBytes < 1)
+    throw new RangeError('rowGroupBytes must be a positive integer');
   const maxQueuedRows = options.maxQueuedRows ?? 2_000;
   if (!Number.isInteger(maxQueuedRows) || maxQueuedRows < 1)
     throw new RangeError('maxQueuedRows must be a positive integer');
@@ -264,6 +269,7 @@ export function createWorkerPartWriterFactory(options: WorkerPartWriterOptions =
       throw new RangeError(`resourceLimits.${name} must be a positive integer (MiB)`);
   const settings: WorkerSettings = {
     rowGroupRows,
+    rowGroupBytes,
     ...(options.bufferPoolSize === undefined ? {} : { bufferPoolSize: options.bufferPoolSize }),
     ...(options.encoder === undefined ? {} : { encoder: options.encoder }),
   };
@@ -368,7 +374,17 @@ async function openPart(
     setRowGroupRows(next) {
       if (!Number.isInteger(next) || next < 1)
         throw new RangeError('rowGroupRows must be a positive integer');
+      // After the rows appended before it, as in-thread: the rows held here go first.
+      flush();
       worker.post({ t: 'rowGroupRows', id, rows: next });
+    },
+    setRowGroupBytes(next) {
+      if (!Number.isInteger(next) || next < 1)
+        throw new RangeError('rowGroupBytes must be a positive integer');
+      // The worker's part writer (parquet-writer.ts) applies it at the next row it takes, after
+      // the rows appended before it (held here until sent).
+      flush();
+      worker.post({ t: 'rowGroupBytes', id, bytes: next });
     },
     async close() {
       if (state !== 'open')

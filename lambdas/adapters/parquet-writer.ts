@@ -1,6 +1,9 @@
 /**
  * Parquet parts written with parquetjs-lite, streamed into an ObjectStore as row groups fill.
- * Memory per open part is one row group of rows plus its encoded pages.
+ * Memory per open part is one row group of rows plus its encoded pages. A row group closes at its
+ * rows or at its estimated bytes (row-group-budget.ts), whichever comes first: this writer
+ * decides, and tells parquetjs-lite to flush on the row that fills the group (its own rule is
+ * rows only).
  *
  * parquetjs-lite quirks handled here (toolchain-notes.md):
  * - it coerces values silently, so each cell is checked against its column type first;
@@ -14,6 +17,7 @@ import parquet, { type ParquetFieldSpec, type ParquetWriter } from 'parquetjs-li
 import { DEFAULTS } from '#core/constants.ts';
 import { LoaderError, StoreError } from '#core/errors.ts';
 import type { ObjectStore, ObjectWriter, PartWriter, PartWriterFactory } from '#core/ports.ts';
+import { rowBytes } from '#core/row-group-budget.ts';
 import type { Cell, ColumnDef, ColumnType, Row } from '#core/types.ts';
 import { assertColumns, checkedRecord, parquetFieldSpecs } from './parquet-schema.ts';
 
@@ -41,6 +45,8 @@ export interface ParquetjsEncoder {
 export interface ParquetPartWriterOptions {
   /** Rows per row group (default DEFAULTS.parquet.rowGroupRows). */
   readonly rowGroupRows?: number;
+  /** Estimated bytes per row group (default DEFAULTS.parquet.rowGroupBytes). */
+  readonly rowGroupBytes?: number;
   /** The encoder (default parquetjs-lite, the product's). */
   readonly encoder?: ParquetjsEncoder;
 }
@@ -50,8 +56,14 @@ export function createParquetPartWriterFactory(options: ParquetPartWriterOptions
   if (!Number.isInteger(rowGroupRows) || rowGroupRows < 1) {
     throw new RangeError('rowGroupRows must be a positive integer');
   }
+  const rowGroupBytes = options.rowGroupBytes ?? DEFAULTS.parquet.rowGroupBytes;
+  if (!Number.isInteger(rowGroupBytes) || rowGroupBytes < 1) {
+    throw new RangeError('rowGroupBytes must be a positive integer');
+  }
   const encoder = options.encoder ?? parquet;
-  return { open: (store, key, columns) => openPart(encoder, store, key, columns, rowGroupRows) };
+  return {
+    open: (store, key, columns) => openPart(encoder, store, key, columns, { rowGroupRows, rowGroupBytes }),
+  };
 }
 
 /** Forwards parquetjs-lite's output to the store, one awaited write at a time. */
@@ -91,6 +103,9 @@ class StoreSink extends Writable {
 
 const EMPTY = Buffer.alloc(0);
 
+/** parquetjs-lite's row group size between flushes this writer asks for: never reached. */
+const NEVER = Number.MAX_SAFE_INTEGER;
+
 function asStoreError(key: string, action: string, error: unknown): LoaderError {
   return error instanceof LoaderError ? error : new StoreError(key, `Parquet ${action} failed`, error);
 }
@@ -100,7 +115,7 @@ async function openPart(
   store: ObjectStore,
   key: string,
   columns: readonly ColumnDef[],
-  rowGroupRows: number,
+  initial: { rowGroupRows: number; rowGroupBytes: number },
 ): Promise<PartWriter> {
   assertColumns(key, columns);
   const types = new Map<string, ColumnType>(columns.map((column) => [column.name, column.type]));
@@ -112,7 +127,8 @@ async function openPart(
     writer = await encoder.ParquetWriter.openStream(schema as never, sink, {
       // Data page v1: the widest reader compatibility (Athena / older Hive readers).
       useDataPageV2: false,
-      rowGroupSize: rowGroupRows,
+      // This writer closes row groups itself (see `append`): parquetjs-lite's own rule never fires.
+      rowGroupSize: NEVER,
     });
   } catch (error) {
     await target.abort();
@@ -121,6 +137,10 @@ async function openPart(
 
   let state: 'open' | 'closing' | 'closed' | 'aborted' = 'open';
   let rows = 0;
+  let { rowGroupRows, rowGroupBytes } = initial;
+  // The row group being filled: its rows and estimated bytes, as appended (the queue keeps order).
+  let groupRows = 0;
+  let groupBytes = 0;
   let failure: LoaderError | undefined;
   let queue: Promise<void> = Promise.resolve();
 
@@ -152,6 +172,25 @@ async function openPart(
         throw new StoreError(key, `append after ${state === 'aborted' ? 'abort' : 'close'}`);
       const record = toRecord(row);
       rows += 1;
+      groupRows += 1;
+      groupBytes += rowBytes(row);
+      // This row fills the group: parquetjs-lite flushes after shredding a row once its row count
+      // reaches the group size, so a size of 1 for this row's append flushes the group with it.
+      const fills = groupRows >= rowGroupRows || groupBytes >= rowGroupBytes;
+      if (fills) {
+        groupRows = 0;
+        groupBytes = 0;
+      }
+      const appendRow = fills
+        ? async () => {
+            writer.setRowGroupSize(1);
+            try {
+              await writer.appendRow(record);
+            } finally {
+              writer.setRowGroupSize(NEVER);
+            }
+          }
+        : () => writer.appendRow(record);
       // Appends resolve as microtasks: thousands in a row (a batch's held rows written at its
       // close) would starve the event loop, and with it the next batch's requests. Every
       // YIELD_EVERY_ROWS rows, let timers and I/O run.
@@ -159,10 +198,10 @@ async function openPart(
         sinceYield = 0;
         return enqueue(async () => {
           await yieldToEventLoop();
-          await writer.appendRow(record);
+          await appendRow();
         });
       }
-      return enqueue(() => writer.appendRow(record));
+      return enqueue(appendRow);
     },
     bytesWritten: () => sink.bytes,
     async settledBytes() {
@@ -175,8 +214,13 @@ async function openPart(
     setRowGroupRows(next) {
       if (!Number.isInteger(next) || next < 1)
         throw new RangeError('rowGroupRows must be a positive integer');
-      // Takes effect at the next append: parquetjs-lite flushes once its buffer reaches the size.
-      writer.setRowGroupSize(next);
+      // Takes effect at the next append, which closes the group if it already has that many rows.
+      rowGroupRows = next;
+    },
+    setRowGroupBytes(next) {
+      if (!Number.isInteger(next) || next < 1)
+        throw new RangeError('rowGroupBytes must be a positive integer');
+      rowGroupBytes = next;
     },
     async close() {
       if (state !== 'open')

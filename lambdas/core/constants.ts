@@ -66,6 +66,21 @@ export const DEFAULTS = {
      */
     bufferedRowsBudget: 40_000,
     minRowGroupRows: 1_000,
+    /**
+     * A row group also closes once the values appended to it reach this many estimated bytes
+     * (row-group-budget.ts `rowBytes`: strings' length, 8 per number), so wide rows do not make a
+     * row group of `rowGroupRows` rows too big to hold: parquetjs-lite took ~2.6 bytes of memory
+     * per estimated byte buffered (bench/results/issue-11.md (i)). The simulated world's widest
+     * table's rows are well under 1,000 estimated bytes, so its row groups stay at the row cap.
+     */
+    rowGroupBytes: 16 * 1024 * 1024,
+    /**
+     * Estimated bytes buffered across all open writers (a batch's parts, or the commit's merges
+     * running at once), shared as the rows budget is, each writer's share never below
+     * `minRowGroupBytes`.
+     */
+    bufferedBytesBudget: 48 * 1024 * 1024,
+    minRowGroupBytes: 1024 * 1024,
     /** Rows of a table held before its first part opens, so its columns settle first. */
     firstPartHoldRows: 2_000,
   },

@@ -14,13 +14,18 @@
  * one invocation can merge, which may be under 128 MB. Locally (no time limit) a partition is
  * one merge.
  *
- * Streamed: rows are copied `READ_CHUNK_ROWS` at a time through one open writer per merged
- * file, so memory is one staged part's bytes, one chunk and one row group, whatever the load's
- * size. Values are copied as written (no re-typing): the parts were typed by the committed
+ * Streamed: rows are copied a chunk at a time (`READ_CHUNK_ROWS` rows or `READ_CHUNK_BYTES` of
+ * decoded values, whichever is fewer rows) through one open writer per merged file, so memory is
+ * one staged part's bytes, one chunk and one row group, whatever the load's size. Row groups
+ * close at their rows or their estimated bytes (row-group-budget.ts), the bytes shared among the
+ * merges running at once (`MERGE_ROW_GROUP_BYTES`): rows of 40 fields of 64 characters made row groups
+ * of 10,000 rows too big for four at once in the commit's 336 MiB encoding worker. Values are copied as written (no re-typing): the parts were typed by the committed
  * registry already (commit rewrites those that disagreed). Deterministic inputs: parts in
  * (batch, part) order, output keys a function of the load id, the slice and the file's rank,
  * so a commit that dies and runs again writes the same keys, and a record names what was written.
  */
+
+import { DEFAULTS } from './constants.ts';
 import { LakeStateError } from './errors.ts';
 import {
   mergedGroupKey,
@@ -32,6 +37,7 @@ import {
 } from './layout.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
+import { RowGroupBudget, type RowGroupByteLimits } from './row-group-budget.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 import { readJson, writeJson } from './store-json.ts';
 import type { StagedFile } from './table-sinks.ts';
@@ -39,10 +45,27 @@ import type { ColumnDef } from './types.ts';
 
 /** Athena's guidance: files of at least 128 MB (a partition with less data is one file). */
 export const MERGED_FILE_MIN_BYTES = 128 * 1024 * 1024;
-/** Rows decoded at a time from a staged part. */
+/** Rows decoded at a time from a staged part, at most. */
 const READ_CHUNK_ROWS = 10_000;
+/**
+ * Bytes of values (the part's uncompressed Parquet data) decoded at a time, at most: a chunk of
+ * 10,000 rows of 40 fields of 64 characters took ~51 MiB of heap on the main thread, four merges
+ * at once four times that. 8 MiB is ~3,000 such rows; narrow rows still read 10,000 at a time.
+ */
+const READ_CHUNK_BYTES = 8 * 1024 * 1024;
 /** Tables merged at once: overlaps one table's store I/O with another's encoding. */
 const MERGE_CONCURRENCY = 4;
+/**
+ * Row groups of the merged files: the estimated bytes buffered are shared among the merges at
+ * once (DEFAULTS.parquet.bufferedBytesBudget); by rows each writer keeps the writer factory's row
+ * group (DEFAULTS.parquet.rowGroupRows: the merges never shrink row groups by rows, they are what
+ * Athena reads).
+ */
+export const MERGE_ROW_GROUP_BYTES: RowGroupByteLimits = {
+  rowGroupBytes: DEFAULTS.parquet.rowGroupBytes,
+  bufferedBytesBudget: DEFAULTS.parquet.bufferedBytesBudget,
+  minRowGroupBytes: DEFAULTS.parquet.minRowGroupBytes,
+};
 /**
  * When a merged file is closed. A file closes only once the bytes its writer has put in the store
  * (whole row groups, `PartWriter.settledBytes`: a function of the rows, never of timing) reach
@@ -80,6 +103,8 @@ export interface MergeDeps {
   readonly minFileBytes?: number;
   /** Split a partition whose merge would take longer (the deployed commit); none: one merge per partition. */
   readonly slicing?: MergeSlicing;
+  /** Row group byte limits of the merged files (default MERGE_ROW_GROUP_BYTES; tests lower them). */
+  readonly rowGroupBytes?: RowGroupByteLimits;
 }
 
 /** What the merge did to one table's partition, for the load report. */
@@ -208,8 +233,10 @@ export async function mergeParts(
   for (const [key, group] of groups) if (group.length > 1) works.set(key, worksOf(group, registry, deps));
   const done = new Map<MergeWork, { outputs: StagedFile[]; reused: boolean }>();
   const staged = new Set(await deps.store.list(`${stagingPrefix(loadId)}merged/`));
+  // One budget for the merges at once: their writers share the bytes buffered.
+  const budget = new RowGroupBudget(deps.rowGroupBytes ?? MERGE_ROW_GROUP_BYTES);
   await forEachConcurrent([...works.values()].flat(), MERGE_CONCURRENCY, async (work) => {
-    done.set(work, await mergeOrReuse(loadId, work, deps, staged));
+    done.set(work, await mergeOrReuse(loadId, work, deps, staged, budget));
   });
   const merged: MergedGroup[] = [];
   for (const [key, slices] of works) {
@@ -264,12 +291,14 @@ export async function pendingMerges(
  * outputs that are all still staged or already published). Re-runnable at any point: outputs
  * are written to fixed staged keys and the record only once they are all whole.
  * `staged`: the keys under the load's `merged/` folder, when the caller listed them already.
+ * `budget`: shared with the merges running beside this one (absent: this merge's own).
  */
 export async function mergeOrReuse(
   loadId: string,
   work: MergeWork,
   deps: MergeDeps,
   staged?: ReadonlySet<string>,
+  budget?: RowGroupBudget,
 ): Promise<{ outputs: StagedFile[]; reused: boolean }> {
   const record = recordOf(work);
   const recordKey = mergedGroupKey(loadId, work.table, work.dt, work.slice);
@@ -278,7 +307,12 @@ export async function mergeOrReuse(
     new Set(await deps.store.list(`${stagingPrefix(loadId)}merged/${partitionPrefix(work.table, work.dt)}`));
   const reused = await reusable(recordKey, record, listed, deps.store);
   if (reused !== undefined) return { outputs: reused, reused: true };
-  const written = await mergeGroup(loadId, work, deps);
+  const written = await mergeGroup(
+    loadId,
+    work,
+    deps,
+    budget ?? new RowGroupBudget(deps.rowGroupBytes ?? MERGE_ROW_GROUP_BYTES),
+  );
   // After the outputs are whole: a record never names a file that is not there.
   await writeJson(deps.store, recordKey, { ...record, outputs: written });
   return { outputs: written, reused: false };
@@ -346,7 +380,12 @@ function sortParts(group: readonly StagedFile[]): StagedFile[] {
  * The former rule foresaw file sizes from staged bytes at a ratio measured on the first file: a
  * partition whose later parts compressed better than its first closed files under the target.
  */
-async function mergeGroup(loadId: string, work: MergeWork, deps: MergeDeps): Promise<StagedFile[]> {
+async function mergeGroup(
+  loadId: string,
+  work: MergeWork,
+  deps: MergeDeps,
+  budget: RowGroupBudget,
+): Promise<StagedFile[]> {
   const { table, dt, columns, inputs: group, minFileBytes } = work;
   const known = new Set(columns.map((c) => c.name));
   const stagedBytes = group.reduce((n, f) => n + f.bytes, 0);
@@ -362,9 +401,11 @@ async function mergeGroup(loadId: string, work: MergeWork, deps: MergeDeps): Pro
     const finalKey = partKey({ table, dt, loadId, batch: work.slice ?? 0, part });
     const stagedKey = mergedPartKey(finalKey, loadId);
     open = { writer: await deps.parts.open(deps.store, stagedKey, columns), finalKey, stagedKey };
+    budget.add(open.writer);
     fileStaged = 0;
   };
   const finish = async () => {
+    budget.remove(open.writer);
     const done = await open.writer.close();
     closedStaged += fileStaged;
     closedBytes += done.bytes;
@@ -388,7 +429,12 @@ async function mergeGroup(loadId: string, work: MergeWork, deps: MergeDeps): Pro
   try {
     for (const file of group) {
       const perRow = file.rows === 0 ? 0 : file.bytes / file.rows;
-      for await (const chunk of deps.reader.readRowChunks(deps.store, file.stagedKey, READ_CHUNK_ROWS)) {
+      for await (const chunk of deps.reader.readRowChunks(
+        deps.store,
+        file.stagedKey,
+        READ_CHUNK_ROWS,
+        READ_CHUNK_BYTES,
+      )) {
         for (const row of chunk) {
           for (const column of Object.keys(row))
             if (!known.has(column))
@@ -406,6 +452,7 @@ async function mergeGroup(loadId: string, work: MergeWork, deps: MergeDeps): Pro
     }
     await finish();
   } catch (error) {
+    budget.remove(open!.writer);
     await open!.writer.abort().catch(() => undefined);
     throw error;
   }

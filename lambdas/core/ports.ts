@@ -54,6 +54,12 @@ export interface PartWriter {
   rowsWritten(): number;
   /** Rows buffered before a row group is encoded and written out; the main memory cost of a part. */
   setRowGroupRows(rows: number): void;
+  /**
+   * Estimated bytes (row-group-budget.ts `rowBytes`) of the rows buffered in a row group before it
+   * is encoded and written out: a row group closes at this or at its rows, whichever comes first.
+   * Takes effect at the next append.
+   */
+  setRowGroupBytes(bytes: number): void;
   close(): Promise<{ rows: number; bytes: number }>;
   abort(): Promise<void>;
 }
@@ -94,9 +100,15 @@ export interface PartReader {
   /**
    * A part's rows exactly as they were appended (`Row`s: timestamps as `Date`, integers as
    * numbers), `chunkRows` at a time, in file order: memory is the file plus one chunk, whatever
-   * the part's size. For copying rows into another part without re-typing them.
+   * the part's size. With `chunkBytes`, fewer rows when the part's rows are wide: about that many
+   * bytes of its uncompressed data a chunk (the footer's row group sizes), at least one row. For copying rows into another part without re-typing them.
    */
-  readRowChunks(store: ObjectStore, key: string, chunkRows: number): AsyncIterable<Row[]>;
+  readRowChunks(
+    store: ObjectStore,
+    key: string,
+    chunkRows: number,
+    chunkBytes?: number,
+  ): AsyncIterable<Row[]>;
   /**
    * A part's columns from its footer, in file order, typed by the lake type whose Parquet type
    * they carry; `type: undefined` for a Parquet type the lake never writes.

@@ -7,13 +7,15 @@
  * A table's first rows are held (up to `firstPartHoldRows`) before its first part opens: on a
  * fresh lake columns keep appearing over the first users, and opening at once would write a
  * tiny part per new column. Held and buffered rows together stay within the budget.
- * Rows waiting to be encoded share one budget across all open parts (see
- * DEFAULTS.parquet.bufferedRowsBudget): each part's row group is the budget divided by the
- * open parts, so memory does not grow with the number of tables or users.
+ * Rows waiting to be encoded share one budget of rows and one of estimated bytes across all open
+ * parts (DEFAULTS.parquet.bufferedRowsBudget, bufferedBytesBudget; row-group-budget.ts): each
+ * part's row group is the budgets divided by the open parts, so memory grows neither with the
+ * number of tables or users nor with the width of the rows.
  */
 import { DEFAULTS } from './constants.ts';
 import { partKey, stagedPartKey } from './layout.ts';
 import type { ObjectStore, PartWriter, PartWriterFactory } from './ports.ts';
+import { RowGroupBudget, type RowGroupLimits } from './row-group-budget.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 import type { ColumnDef, Row } from './types.ts';
 
@@ -26,12 +28,9 @@ export interface StagedFile {
   readonly bytes: number;
 }
 
-export interface PartLimits {
+export interface PartLimits extends RowGroupLimits {
   readonly partMaxRows: number;
   readonly partMaxBytes: number;
-  readonly rowGroupRows: number;
-  readonly bufferedRowsBudget: number;
-  readonly minRowGroupRows: number;
   readonly firstPartHoldRows: number;
 }
 
@@ -54,12 +53,15 @@ export class TableSinks {
   #sealed: Map<string, readonly ColumnDef[]> | undefined;
   // Writes from concurrent users are chained: a part writer takes one append at a time.
   #queue: Promise<void> = Promise.resolve();
+  readonly #budget: RowGroupBudget;
 
   constructor(
     private readonly deps: { store: ObjectStore; parts: PartWriterFactory; registry: SchemaRegistry },
     private readonly target: { loadId: string; batch: number },
     private readonly limits: PartLimits = DEFAULTS.parquet,
-  ) {}
+  ) {
+    this.#budget = new RowGroupBudget(limits, limits);
+  }
 
   /** Appends rows in order; resolves when they are handed to their part writers. */
   write(rows: readonly { table: string; dt: string; row: Row }[]): Promise<void> {
@@ -110,7 +112,10 @@ export class TableSinks {
     await this.#queue.catch(() => undefined);
     this.#held.clear();
     this.#heldRows = 0;
-    for (const part of this.#open.values()) await part.writer.abort().catch(() => undefined);
+    for (const part of this.#open.values()) {
+      this.#budget.remove(part.writer);
+      await part.writer.abort().catch(() => undefined);
+    }
     this.#open.clear();
   }
 
@@ -133,7 +138,7 @@ export class TableSinks {
     const writer = await this.deps.parts.open(this.deps.store, stagedKey, columns);
     const opened: OpenPart = { writer, table, dt, finalKey, stagedKey };
     this.#open.set(key, opened);
-    this.#shareBudget();
+    this.#budget.add(writer);
     return opened;
   }
 
@@ -160,18 +165,11 @@ export class TableSinks {
     for (const key of [...this.#held.keys()]) await this.#release(key);
   }
 
-  #shareBudget(): void {
-    const { bufferedRowsBudget, minRowGroupRows, rowGroupRows } = this.limits;
-    const perPart = Math.floor(bufferedRowsBudget / Math.max(1, this.#open.size));
-    const size = Math.min(rowGroupRows, Math.max(minRowGroupRows, perPart));
-    for (const part of this.#open.values()) part.writer.setRowGroupRows(size);
-  }
-
   async #closePart(key: string): Promise<void> {
     const part = this.#open.get(key);
     if (!part) return;
     this.#open.delete(key);
-    this.#shareBudget();
+    this.#budget.remove(part.writer);
     const { rows, bytes } = await part.writer.close();
     this.#files.push({
       table: part.table,

@@ -48,9 +48,9 @@ export function lazyPartReader(load: () => Promise<PartReader>): PartReader {
   return {
     readRows: async (store, key) => (await reader()).readRows(store, key),
     readColumns: async (store, key) => (await reader()).readColumns(store, key),
-    readRowChunks: (store, key, chunkRows) => ({
+    readRowChunks: (store, key, chunkRows, chunkBytes) => ({
       async *[Symbol.asyncIterator]() {
-        yield* (await reader()).readRowChunks(store, key, chunkRows);
+        yield* (await reader()).readRowChunks(store, key, chunkRows, chunkBytes);
       },
     }),
   };

@@ -68,6 +68,9 @@ function heldStore(options: { failFromWrite?: number } = {}) {
  */
 async function expectWorkerOutOfMemory(factory: PartWriterFactory, key: string): Promise<void> {
   const part = await factory.open(store, key, COLUMNS);
+  // One row group holds every row, whatever the default row group limits.
+  part.setRowGroupRows(1_000_000);
+  part.setRowGroupBytes(2 ** 40);
   const value = 'x'.repeat(2_000);
   let refused: unknown;
   for (let i = 0; refused === undefined && i < 200_000; i += 1)

@@ -41,7 +41,7 @@ const WRITERS = [
   ['in-thread', createParquetPartWriterFactory],
   ['worker', createWorkerPartWriterFactory],
 ] as const;
-type CreateFactory = (options?: { rowGroupRows?: number }) => PartWriterFactory;
+type CreateFactory = (options?: { rowGroupRows?: number; rowGroupBytes?: number }) => PartWriterFactory;
 
 async function writePart(
   createFactory: CreateFactory,
@@ -252,6 +252,36 @@ describe.each(WRITERS)('parquet part writer (%s)', (_, createFactory) => {
 
     expect(await store.list('aborted/')).toEqual([]);
     await expect(part.append({ count: 1 })).rejects.toThrow('append after abort');
+  });
+
+  it('closes a row group once its rows reach the byte budget, before the row cap; narrow rows at the row cap', async () => {
+    // 1,000 estimated bytes a row (992 characters and a bigint): the 10,000-byte budget closes
+    // each row group at its 10th row, far under the 1,000-row cap.
+    const factory = createFactory({ rowGroupRows: 1_000, rowGroupBytes: 10_000 });
+    const wide = await factory.open(store, 'bytes/wide.parquet', COLUMNS);
+    for (let i = 0; i < 100; i++) await wide.append({ name: `${i}`.padEnd(992, 'w'), count: i });
+    expect(await wide.close()).toMatchObject({ rows: 100 });
+    const wideFile = await readParquet((await store.get('bytes/wide.parquet'))!);
+    expect(wideFile.rowGroups).toBe(10);
+    expect(wideFile.rows.map((r) => Number(r.count))).toEqual(Array.from({ length: 100 }, (_, i) => i));
+
+    // 8 bytes a row: 3,000 rows are 24,000 bytes, but the row cap closes each group first.
+    const narrow = await factory.open(store, 'bytes/narrow.parquet', COLUMNS);
+    for (let i = 0; i < 3_000; i++) await narrow.append({ count: i });
+    await narrow.close();
+    expect((await readParquet((await store.get('bytes/narrow.parquet'))!)).rowGroups).toBe(3);
+  });
+
+  it('takes a byte budget set on an open part at its next append', async () => {
+    const part = await createFactory({ rowGroupRows: 1_000 }).open(store, 'bytes/set.parquet', COLUMNS);
+    for (let i = 0; i < 10; i++) await part.append({ name: 'x'.repeat(1_000) });
+    // The 10 rows buffered (10,000 bytes) already reach 5,000: the next row closes the group.
+    part.setRowGroupBytes(5_000);
+    for (let i = 0; i < 10; i++) await part.append({ name: 'x'.repeat(1_000) });
+    await part.close();
+    // 11 rows, then groups of 5, 4 rows left for the last.
+    expect((await readParquet((await store.get('bytes/set.parquet'))!)).rowGroups).toBe(3);
+    expect(() => part.setRowGroupBytes(0)).toThrow(RangeError);
   });
 
   it('refuses duplicate, empty and __proto__ column names', async () => {

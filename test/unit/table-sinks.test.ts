@@ -12,11 +12,19 @@ function recordingParts() {
     columns: readonly ColumnDef[];
     rows: Row[];
     rowGroups: number[];
+    rowGroupBytes: number[];
     closed: boolean;
   }[] = [];
   const factory: PartWriterFactory = {
     async open(_store, key, columns) {
-      const part = { key, columns, rows: [] as Row[], rowGroups: [] as number[], closed: false };
+      const part = {
+        key,
+        columns,
+        rows: [] as Row[],
+        rowGroups: [] as number[],
+        rowGroupBytes: [] as number[],
+        closed: false,
+      };
       parts.push(part);
       const writer: PartWriter = {
         columns,
@@ -27,6 +35,7 @@ function recordingParts() {
         settledBytes: async () => part.rows.length * 100,
         rowsWritten: () => part.rows.length,
         setRowGroupRows: (n) => part.rowGroups.push(n),
+        setRowGroupBytes: (n) => part.rowGroupBytes.push(n),
         async close() {
           part.closed = true;
           return { rows: part.rows.length, bytes: part.rows.length * 100 };
@@ -122,6 +131,29 @@ describe('TableSinks', () => {
     expect(parts[0]!.rowGroups.at(-1)).toBe(1_000);
     expect(parts.every((p) => p.rowGroups.at(-1) === 1_000)).toBe(true);
     await s.close();
+  });
+
+  it('shares the buffered-bytes budget across open parts, never below the minimum', async () => {
+    const registry = SchemaRegistry.empty();
+    const { parts, factory } = recordingParts();
+    const s = sinks(factory, registry, {
+      bufferedBytesBudget: 12_000_000,
+      minRowGroupBytes: 1_000_000,
+      rowGroupBytes: 10_000_000,
+      firstPartHoldRows: 1,
+    });
+    const tables = Array.from({ length: 20 }, (_, i) => `t${i}`);
+    await s.write(
+      tables.map((table) => ({ table, dt: '2026-11-25', row: registry.coerceRow(table, { x: 1 }) })),
+    );
+    // One open part: the per-part cap; 3 parts share 12 MB; 20 parts hit the floor.
+    expect(parts[0]!.rowGroupBytes[0]).toBe(10_000_000);
+    expect(parts[0]!.rowGroupBytes[2]).toBe(4_000_000);
+    expect(parts.every((p) => p.rowGroupBytes.at(-1) === 1_000_000)).toBe(true);
+    // Closing parts gives the rest their shares back: the last one open has the cap again.
+    const last = parts.at(-1)!;
+    await s.close();
+    expect(last.rowGroupBytes.at(-1)).toBe(10_000_000);
   });
 
   it("holds a table's first rows so columns that appear among them land in one part", async () => {
