@@ -70,7 +70,7 @@ export const DEFAULTS = {
      * A row group also closes once the values appended to it reach this many estimated bytes
      * (row-group-budget.ts `rowBytes`: strings' length, 8 per number), so wide rows do not make a
      * row group of `rowGroupRows` rows too big to hold: parquetjs-lite took ~2.6 bytes of memory
-     * per estimated byte buffered (bench/results/issue-11.md (i)). The simulated world's widest
+     * per estimated byte buffered (bench/results/issue-11.md (j)). The simulated world's widest
      * table's rows are well under 1,000 estimated bytes, so its row groups stay at the row cap.
      */
     rowGroupBytes: 16 * 1024 * 1024,
