@@ -130,8 +130,8 @@ describe('adaptiveConcurrency', () => {
     const state = { latencyMs: 80, limit: 512, max: 512, cappedMs: 3000, cappedLatencyMs: 1280 };
     expect(cappedConcurrencyNote(state, 500)).toBe(
       'users in flight stayed at the adaptive maximum of 512 for 3 s: at up to 1280 ms a request ' +
-        "(PayLink's answers and this process's own work) they sustain about 400 req/s, below the " +
-        'rate limit of 500 req/s; a higher --concurrency uses more of it when PayLink is slow, not when this machine is busy',
+        "(PayLink's answers and this process's own work) that many cannot keep the rate limit of 500 req/s " +
+        '(the summary gives the rate reached); a higher --concurrency uses more of it when PayLink is slow, not when this machine is busy',
     );
     expect(cappedConcurrencyNote({ ...state, cappedMs: 1999 }, 500)).toBeUndefined();
     expect(cappedConcurrencyNote({ ...state, cappedLatencyMs: undefined }, 500)).toBeUndefined();
