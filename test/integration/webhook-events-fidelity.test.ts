@@ -263,7 +263,7 @@ describe('task ids and statuses of other shapes', () => {
     const summary = summarize(marker, { dest: dir, retries: 0, seconds: 1, exitCode: 0 });
     expect(summary.taskIdProblemEvents).toBe(3);
     expect(formatSummary(summary)).toContain(
-      '3 webhook event(s) committed with a task field that names no task id',
+      '3 webhook event(s) committed naming no usable task id (a task field that is no id, or a task event with none)',
     );
   });
 });
