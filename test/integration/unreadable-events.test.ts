@@ -255,6 +255,7 @@ describe('a damaged state file', () => {
     expect(run.stderr).toContain(`(key ${key})`);
     const findings = (await verify()).findings.filter((f) => f.kind === 'state_file');
     expect(findings.map((f) => f.detail)).toEqual([expect.stringContaining(`lake ${key}: this state file`)]);
+    expect((await lakeStatus(dir)).warnings.join('\n')).toContain(`lake ${key}: this state file`);
     // As the message says: deleted, the next selection is a first one (every stored event's user).
     await store.delete([key]);
     const again = await selectChangedUsers(store, 'local', now);
@@ -279,6 +280,7 @@ describe('a damaged state file', () => {
     const stateFindings = async () => (await verify()).findings.filter((f) => f.kind === 'state_file');
     const found = await stateFindings();
     expect(found).toHaveLength(1);
+    expect((await lakeStatus(dir)).warnings.join('\n')).toContain(`lake ${key}: this state file`);
     expect(found[0]!.detail).toContain(`lake ${key}: this state file`);
     // Of JSON but not of its shape: named too.
     await store.put(key, '{"formatVersion":1,"dts":[]}');
