@@ -340,7 +340,9 @@ export async function readTakenState<T extends TakenEvents>(
   )
     problem = 'not of its shape ({"formatVersion": 1, "dts": {...}}: edited by hand?)';
   if (problem !== undefined)
-    throw new LakeStateError(`lake ${key}: this state file (${what}) is damaged: ${problem}. ${recovery}`);
+    throw new LakeStateError(
+      `lake ${key}: the state file ${key} (${what}) is damaged: ${problem}. ${recovery}`,
+    );
   return doc as T;
 }
 

@@ -239,7 +239,7 @@ describe('a damaged state file', () => {
     const key = '_state/changed/local.json';
     await store.put(key, '{"formatVersion":1,"dts":{"2026-12-01":["ab');
     await expect(selectChangedUsers(store, 'local', now)).rejects.toThrow(
-      `lake ${key}: this state file (the webhook events the 'local' changed loads have seen) is damaged: not valid JSON`,
+      `lake ${key}: the state file ${key} (the webhook events the 'local' changed loads have seen) is damaged: not valid JSON`,
     );
     await expect(selectChangedUsers(store, 'local', now)).rejects.toThrow(
       "the next changed load of 'local' is then a first one",
@@ -250,12 +250,14 @@ describe('a damaged state file', () => {
     );
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
-      `: this state file (the webhook events the 'local' changed loads have seen) is damaged`,
+      `: the state file ${key} (the webhook events the 'local' changed loads have seen) is damaged`,
     );
     expect(run.stderr).toContain(`(key ${key})`);
     const findings = (await verify()).findings.filter((f) => f.kind === 'state_file');
-    expect(findings.map((f) => f.detail)).toEqual([expect.stringContaining(`lake ${key}: this state file`)]);
-    expect((await lakeStatus(dir)).warnings.join('\n')).toContain(`lake ${key}: this state file`);
+    expect(findings.map((f) => f.detail)).toEqual([
+      expect.stringContaining(`lake ${key}: the state file ${key}`),
+    ]);
+    expect((await lakeStatus(dir)).warnings.join('\n')).toContain(`lake ${key}: the state file ${key}`);
     // As the message says: deleted, the next selection is a first one (every stored event's user).
     await store.delete([key]);
     const again = await selectChangedUsers(store, 'local', now);
@@ -271,7 +273,7 @@ describe('a damaged state file', () => {
     const whole = (await store.get(key))!;
     await store.put(key, whole.slice(0, 20));
     await expect(load('load-b')).rejects.toThrow(
-      `lake ${key}: this state file (the webhook events committed to webhook_events so far) is damaged`,
+      `lake ${key}: the state file ${key} (the webhook events committed to webhook_events so far) is damaged`,
     );
     await expect(load('load-b')).rejects.toThrow(
       'deleting it makes the next load commit every stored event again',
@@ -280,8 +282,8 @@ describe('a damaged state file', () => {
     const stateFindings = async () => (await verify()).findings.filter((f) => f.kind === 'state_file');
     const found = await stateFindings();
     expect(found).toHaveLength(1);
-    expect((await lakeStatus(dir)).warnings.join('\n')).toContain(`lake ${key}: this state file`);
-    expect(found[0]!.detail).toContain(`lake ${key}: this state file`);
+    expect((await lakeStatus(dir)).warnings.join('\n')).toContain(`lake ${key}: the state file ${key}`);
+    expect(found[0]!.detail).toContain(`lake ${key}: the state file ${key}`);
     // Of JSON but not of its shape: named too.
     await store.put(key, '{"formatVersion":1,"dts":[]}');
     expect((await stateFindings())[0]!.detail).toContain('not of its shape');
