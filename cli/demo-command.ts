@@ -49,8 +49,9 @@ LIMIT 12`;
 }
 
 /**
- * What to run next: the latest load first (the incremental one, when it ran), then the first
- * load's failed users (a few fail on purpose), then the current state over both.
+ * What to run next: the latest load first (the incremental one, when it ran: its users, and the
+ * webhook events it committed, which are the events new at its commit, not only its users'),
+ * then the first load's failed users (a few fail on purpose), then the current state over both.
  */
 export function closingLines(dest: string, firstLoadId: string, latestLoadId: string | undefined): string {
   const latest = latestLoadId ?? firstLoadId;
@@ -59,6 +60,11 @@ export function closingLines(dest: string, firstLoadId: string, latestLoadId: st
   return (
     `\nMore on the latest load (${latest}):\n` +
     `  ${cmd} status --dest ${dest} --load-id ${latest}\n` +
+    `The users it loaded:\n` +
+    `  ${cmd} query --dest ${dest} "SELECT DISTINCT user_identifier FROM user_loads WHERE _dlt_load_id = '${quoted}' ORDER BY 1"\n` +
+    // Not "the events that drove it": a load commits every event new at its commit, and an
+    // uncapped changed load's may include events received after it picked its users (README).
+    `The webhook events it committed (every event new at its commit: some may have arrived after it picked its users, who are then loaded by the next changed load):\n` +
     `  ${cmd} query --dest ${dest} "SELECT event_type, user_identifier, event_time FROM webhook_events WHERE _dlt_load_id = '${quoted}'"\n` +
     `The first load's failed users (a few fail on purpose):\n` +
     `  ${cmd} failed --dest ${dest} --load-id ${firstLoadId}\n` +

@@ -923,7 +923,7 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
       : ` (${aside} unreadable or refused webhook event(s) set aside, their users not loaded: 'paylink-loader verify' names them)`) +
     (oddTasks === 0
       ? ''
-      : ` (${oddTasks} webhook event(s) with a task field that names no task id, so no task fetched for them: see webhook_events.task_id_problem)`);
+      : ` (${oddTasks} webhook event(s) naming no usable task id (a task field that is no id, or a task event with none), so no task fetched for them: see webhook_events.task_id_problem)`);
   const deferral = deferredNote(selection);
   const notes = [
     ...(firstRun === true && users.length > 0

@@ -1,6 +1,7 @@
 /** `paylink-loader status --dest <dir|s3://...>`: what a lake holds, from its own metadata. */
 import { openStore } from '#adapters/open-store.ts';
 import { plural } from '#core/capacity.ts';
+import { CHANGED_STATE_PREFIX, readChangedState } from '#core/changed-users.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { LAKE } from '#core/constants.ts';
 import { DISABLED_TABLES_NOTE } from '#core/endpoint-health.ts';
@@ -179,6 +180,16 @@ export async function lakeStatus(
     warnings.push(
       `${strayEventObjects.length} object(s) under _events/ are not stored events (not named _events/dt=YYYY-MM-DD/<64 hex>.json, as the receiver names each event by its digest), so no load reads them; move them out of _events/ (or a renamed event back to its name): ${listed(strayEventObjects)}`,
     );
+  // A changed schedule's damaged state stops that schedule's loads: said here too, with what to do.
+  for (const key of await store.list(CHANGED_STATE_PREFIX)) {
+    if (!key.endsWith('.json')) continue;
+    await readChangedState(store, key.slice(CHANGED_STATE_PREFIX.length, -'.json'.length)).catch(
+      (error: unknown) => {
+        if (error instanceof ConfigError) return; // not a schedule's name: no load reads it
+        lakeWarning(error);
+      },
+    );
+  }
   const users = await registryCounts(store).catch((error: unknown) => {
     if (!(error instanceof LakeStateError)) throw error;
     warnings.push(error.message);

@@ -229,7 +229,7 @@ export function formatSummary(s: LoadSummary): string {
   if (s.taskIdProblemEvents > 0) {
     lines.push('');
     lines.push(
-      `${s.taskIdProblemEvents} webhook event(s) committed with a task field that names no task id: their users were loaded, no task fetched for them (the reason is in webhook_events.task_id_problem)`,
+      `${s.taskIdProblemEvents} webhook event(s) committed naming no usable task id (a task field that is no id, or a task event with none): their users were loaded, no task fetched for them (the reason is in webhook_events.task_id_problem)`,
     );
   }
   if (s.changedUsersDeferred !== undefined) {

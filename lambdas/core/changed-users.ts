@@ -32,6 +32,7 @@ import {
   listEvents,
   NOTHING_TAKEN,
   readEvents,
+  readTakenState,
   type TakenEvents,
   toRead,
   type UnreadableEvent,
@@ -45,10 +46,13 @@ import { isLoadableIdentifier, registeredTaskIds } from './user-registry.ts';
 
 const SCHEDULE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
+/** Where each schedule's state is (`changedStateKey`). */
+export const CHANGED_STATE_PREFIX = '_state/changed/';
+
 export function changedStateKey(schedule: string): string {
   if (!SCHEDULE.test(schedule))
     throw new ConfigError('schedule', 'must be kebab-case (a-z, 0-9, single dashes)');
-  return `_state/changed/${schedule}.json`;
+  return `${CHANGED_STATE_PREFIX}${schedule}.json`;
 }
 
 /**
@@ -63,6 +67,20 @@ export function changedLockId(schedule: string): string {
 
 export function changedSelectionKey(loadId: string): string {
   return `${stagingPrefix(loadId)}changed.json`;
+}
+
+/**
+ * A schedule's state, or undefined before its first committed load. A damaged one stops its
+ * changed loads with what to do: deleting it is safe (nothing is lost or committed twice: the
+ * events' own record is `_state/events/committed.json`) and makes the next run a first one.
+ */
+export function readChangedState(store: ObjectStore, schedule: string): Promise<ChangedState | undefined> {
+  return readTakenState<ChangedState>(
+    store,
+    changedStateKey(schedule),
+    `the webhook events the '${schedule}' changed loads have seen`,
+    `Restore it (an earlier S3 object version) or delete it: the next changed load of '${schedule}' is then a first one, loading the users of every stored event, and commits no event twice (README, "Recovering a damaged state file")`,
+  );
 }
 
 /** A schedule's state: the events its committed loads have seen, and users to retry once. */
@@ -193,7 +211,7 @@ export async function selectChangedUsers(
    */
   maxUsersOf?: number | (() => Promise<number>),
 ): Promise<ChangedUsers> {
-  const stored = await readJson<ChangedState>(store, changedStateKey(schedule));
+  const stored = await readChangedState(store, schedule);
   const state: ChangedState = stored ?? NOTHING_TAKEN;
   const today = now.toISOString().slice(0, 10);
   const listedAll = await listEvents(store, state.from, today);
@@ -401,7 +419,7 @@ export async function foldChangedSelection(
   failedUsers: readonly string[] = [],
 ): Promise<void> {
   const key = changedStateKey(selection.schedule);
-  const state: ChangedState = (await readJson<ChangedState>(store, key)) ?? NOTHING_TAKEN;
+  const state: ChangedState = (await readChangedState(store, selection.schedule)) ?? NOTHING_TAKEN;
   if (selection.rerun === true) {
     // A re-run: its events were seen when it first committed; only its failures are new.
     const retry = [...new Set([...(state.retry ?? []), ...failedUsers])].sort();

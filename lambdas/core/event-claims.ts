@@ -44,6 +44,7 @@ import {
   NOTHING_TAKEN,
   parseEventObjectKey,
   readEvents,
+  readTakenState,
   type TakenEvents,
   takenKeys,
   toRead,
@@ -312,6 +313,20 @@ async function fold(
 }
 
 /**
+ * `committed.json`, or undefined before the first commit of an event. A damaged one stops every
+ * load (each commit claims against it): deleting it is not a safe fix, as every stored event
+ * would then be committed again.
+ */
+export function readCommittedEvents(store: ObjectStore): Promise<CommittedEvents | undefined> {
+  return readTakenState<CommittedEvents>(
+    store,
+    EVENT_CLAIMS.committedKey,
+    'the webhook events committed to webhook_events so far',
+    'Restore it (an earlier S3 object version, or a backup); deleting it makes the next load commit every stored event again, duplicating their webhook_events rows (README, "Recovering a damaged state file")',
+  );
+}
+
+/**
  * `committed.json`: the events committed (TakenEvents) and, per load id, the `claimedAt` of the
  * claim folded last (the index `pruneClaims` works from, so pruning needs no listing).
  */
@@ -346,8 +361,7 @@ async function foldedSoFar(store: ObjectStore): Promise<Record<string, string>> 
  * in its own committed `webhook_events` rows instead (`committedEventsOf`).
  */
 export async function pruneClaims(store: ObjectStore, now: Date): Promise<string[]> {
-  const state: CommittedEvents =
-    (await readJson<CommittedEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const state: CommittedEvents = (await readCommittedEvents(store)) ?? NOTHING_TAKEN;
   const cutoff = now.getTime() - EVENT_CLAIMS.claimKeepMs;
   const pruned: string[] = [];
   for (const [loadId, claimedAt] of Object.entries(state.folded ?? {})) {
@@ -422,8 +436,7 @@ async function settlePending(
   at: Date,
   reader: PartReader | undefined,
 ): Promise<Settled> {
-  let state: CommittedEvents =
-    (await readJson<CommittedEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  let state: CommittedEvents = (await readCommittedEvents(store)) ?? NOTHING_TAKEN;
   let unsettled: EventClaim | undefined;
   for (const key of await store.list(EVENT_CLAIMS.pendingPrefix)) {
     const other = key.slice(EVENT_CLAIMS.pendingPrefix.length);
@@ -479,7 +492,7 @@ export async function claimEvents(plan: PlanDoc, deps: EventsDeps): Promise<Clai
   const loadId = plan.loadId;
   const today = deps.clock().toISOString().slice(0, 10);
   // Without the lock first: a lake with nothing new pays its LISTs and a GET, and writes nothing.
-  const peek = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const peek = (await readCommittedEvents(store)) ?? NOTHING_TAKEN;
   const [listedEarly, pending, mine] = await Promise.all([
     listEvents(store, peek.from, today),
     store.list(EVENT_CLAIMS.pendingPrefix),
@@ -671,7 +684,7 @@ async function finalClaim(
  * stored events are not among them: no load reads or sets them aside (`strayEventObjects`).
  */
 export async function unreadableEvents(store: ObjectStore, today: string): Promise<UnreadableEventReport[]> {
-  const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const state = (await readCommittedEvents(store)) ?? NOTHING_TAKEN;
   const listed = await listEvents(store, state.from, today);
   const { unreadable } = await readEvents(store, toRead(listed, state));
   return unreadable
@@ -687,7 +700,7 @@ export async function unreadableEvents(store: ObjectStore, today: string): Promi
  * put there by hand or renamed. What `verify` and `status` name, apart from the unreadable events.
  */
 export async function strayEventObjects(store: ObjectStore, today: string): Promise<UnreadableEventReport[]> {
-  const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const state = (await readCommittedEvents(store)) ?? NOTHING_TAKEN;
   return (await listStrayEventObjects(store, state.from, today)).sort().map((key) => ({
     key,
     problem: `lake ${key}: not named _events/dt=YYYY-MM-DD/<64 hex>.json as the receiver names a stored event (its digest), so no load reads it`,
@@ -712,7 +725,7 @@ export async function eventsOutsideWindow(
   reader: PartReader,
   today: string,
 ): Promise<UnreadableEventReport[]> {
-  const state = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const state = (await readCommittedEvents(store)) ?? NOTHING_TAKEN;
   const from = state.from;
   if (from === undefined) return [];
   const aside = new Set(asideRefs(state).map((r) => r.key));
@@ -857,8 +870,7 @@ async function stageEvents(
 /** After the commit point: the claim joins `committed.json` and the registry; the lock is released. */
 export async function finishClaim(claimed: ClaimedBatch, deps: EventsDeps): Promise<void> {
   const { store } = deps;
-  const state: CommittedEvents =
-    (await readJson<CommittedEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const state: CommittedEvents = (await readCommittedEvents(store)) ?? NOTHING_TAKEN;
   await fold(store, state, claimed.claim, deps.clock());
   await store.delete([pendingKey(claimed.claim.loadId)]);
   // Still under the lock: no other commit folds or settles meanwhile. Pruning is housekeeping:

@@ -22,7 +22,8 @@
  * per partition of the window per run (in parallel), and about 70 bytes of state per event kept.
  *
  * An object under `_events/` that is not one of our events (not JSON, truncated, another shape,
- * a user identifier or task id the receiver refuses: edited or damaged by hand) is set aside, never a reason to fail: it is not taken (a repaired
+ * a user identifier or task id the receiver refuses, a name that is not the event key stored in
+ * it: edited, damaged or copied by hand) is set aside, never a reason to fail: it is not taken (a repaired
  * object is loaded later), its key is kept in `aside` (so it is read again even after its
  * partition closes), loads report it, and `verify` / `status` name it. The object stays.
  */
@@ -66,6 +67,7 @@ export interface LoadedEvent extends EventRef {
   readonly status: string | null;
   /** Why a task field named no task id (`taskOf`): the event is loaded, this says what was odd. */
   readonly taskIdProblem: string | null;
+  /** Read where `status` was (`taskOf`): the task object's `failReason`, else `data.failReason`. */
   readonly failReason: string | null;
   readonly ceId: string | null;
   readonly data: JsonObject;
@@ -198,10 +200,17 @@ export function parseStoredEvent(ref: EventRef, bytes: Uint8Array): LoadedEvent 
     throw new LakeStateError(
       `lake ${where}: event.user.identifier ${quoted(identifier)} is one the receiver refuses (blank, a control character, over 1,024 characters, or '.' / '..'): its user cannot be loaded`,
     );
-  const { taskId, status, problem: taskIdProblem } = taskOf(event);
+  const { taskId, status, problem: taskIdProblem, failReason } = taskOf(event);
   if (taskId !== null && !isSafePathSegment(taskId))
     throw new LakeStateError(
       `lake ${where}: the event's task id ${quoted(taskId)} is one the receiver refuses ('.' or '..': it would not stay one path segment of /task/{id}/details)`,
+    );
+  // The name is the event's identity (taken sets, copies across days): an object whose name is
+  // not the key stored in it (an event copied under another name by hand) would be committed a
+  // second time under that name. Set aside like any other hand edit; `verify` / `status` name it.
+  if (doc.eventKey !== ref.key)
+    throw new LakeStateError(
+      `lake ${where}: its name is not the event key stored in it (eventKey ${typeof doc.eventKey === 'string' ? quoted(doc.eventKey) : 'missing'}): a copy of an event under another name, or edited by hand: not loaded (an event is loaded from the object its eventKey names)`,
     );
   const data = isObject(event.data) ? (event.data as JsonObject) : {};
   const cloudEvent = isObject(doc.cloudEvent) ? doc.cloudEvent : {};
@@ -218,7 +227,7 @@ export function parseStoredEvent(ref: EventRef, bytes: Uint8Array): LoadedEvent 
     taskId,
     status,
     taskIdProblem,
-    failReason: text(data.failReason),
+    failReason,
     ceId: text(cloudEvent.id),
     data,
   };
@@ -293,6 +302,49 @@ export interface TakenEvents {
 }
 
 export const NOTHING_TAKEN: TakenEvents = { formatVersion: 1, dts: {} };
+
+const isKeyLists = (value: unknown): boolean =>
+  isObject(value) &&
+  Object.values(value).every((keys) => Array.isArray(keys) && keys.every((k) => typeof k === 'string'));
+
+/**
+ * A state file of taken events (`_state/events/committed.json`, `_state/changed/<schedule>.json`)
+ * read back, or undefined when there is none. One that is not JSON (cut short, edited by hand) or
+ * not of that shape stops every consumer: a LakeStateError naming the file as the lake's state,
+ * `what` it records and `recovery`, what to do about it (README, "Recovering a damaged state
+ * file"), so the message does not read as a bad `--dest`.
+ */
+export async function readTakenState<T extends TakenEvents>(
+  store: ObjectStore,
+  key: string,
+  what: string,
+  recovery: string,
+): Promise<T | undefined> {
+  const bytes = await store.get(key);
+  if (bytes === undefined) return undefined;
+  let doc: unknown;
+  let problem: string | undefined;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    problem = 'not valid JSON (cut short, or edited by hand?)';
+  }
+  if (
+    problem === undefined &&
+    !(
+      isObject(doc) &&
+      doc.formatVersion === 1 &&
+      isKeyLists(doc.dts) &&
+      (doc.aside === undefined || isKeyLists(doc.aside))
+    )
+  )
+    problem = 'not of its shape ({"formatVersion": 1, "dts": {...}}: edited by hand?)';
+  if (problem !== undefined)
+    throw new LakeStateError(
+      `lake ${key}: the state file ${key} (${what}) is damaged: ${problem}. ${recovery}`,
+    );
+  return doc as T;
+}
 
 export function takenKeys(taken: TakenEvents): Set<string> {
   return new Set(Object.values(taken.dts).flat());

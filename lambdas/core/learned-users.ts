@@ -10,7 +10,7 @@
  * An event claimed by a load that has not folded its claim yet is read here as uncommitted:
  * its user is loaded once more, which is harmless.
  */
-import { EVENT_CLAIMS } from './event-claims.ts';
+import { readCommittedEvents } from './event-claims.ts';
 import { listEvents, NOTHING_TAKEN, readEvents, type TakenEvents, toRead } from './event-log.ts';
 import type { ObjectStore } from './ports.ts';
 import { readJson } from './store-json.ts';
@@ -35,7 +35,7 @@ export async function learnedUsers(store: ObjectStore, now: Date): Promise<Learn
     if (user.taskIds.length > 0) taskIds.set(identifier, [...user.taskIds]);
     retiredTaskIds += Object.keys(user.retired ?? {}).length;
   }
-  const committed = (await readJson<TakenEvents>(store, EVENT_CLAIMS.committedKey)) ?? NOTHING_TAKEN;
+  const committed = (await readCommittedEvents(store)) ?? NOTHING_TAKEN;
   const listed = await listEvents(store, committed.from, now.toISOString().slice(0, 10));
   // An unreadable event names no user: skipped here (the commit sets it aside and reports it).
   const { events: pending } = await readEvents(store, toRead(listed, committed));

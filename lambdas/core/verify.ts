@@ -17,7 +17,9 @@
  *    every object of the open `_events/` partitions is named as a stored event
  *    (`stray_event_object`: no load reads it, so it is not an event set aside);
  *  - no event object in a closed `_events/` partition (older than the loads' read window) that
- *    no committed load holds (`unclaimed_event`: no load would ever take it).
+ *    no committed load holds (`unclaimed_event`: no load would ever take it);
+ *  - the events' state files (`_state/events/committed.json`, `_state/changed/<schedule>.json`)
+ *    read (`state_file`: a damaged one stops every load, or every changed load of its schedule).
  * A load holding a live lease (lease.ts) is running: its staging and parts are not findings.
  * `fixable` findings are what `repairLake` removes: leftovers of loads that are not committed,
  * and, for committed loads, staging and parts their report does not list. Nothing a reader
@@ -27,10 +29,15 @@
  * asked to discard resumable loads (`verify --fix --discard-resumable`, `clean --apply`), since
  * removing them loses a load that only needed running again.
  */
-import { changedSelectionKey } from './changed-users.ts';
+import { CHANGED_STATE_PREFIX, changedSelectionKey, readChangedState } from './changed-users.ts';
 import { committedLoadIds } from './committed-loads.ts';
-import { LakeStateError } from './errors.ts';
-import { eventsOutsideWindow, strayEventObjects, unreadableEvents } from './event-claims.ts';
+import { ConfigError, LakeStateError } from './errors.ts';
+import {
+  eventsOutsideWindow,
+  readCommittedEvents,
+  strayEventObjects,
+  unreadableEvents,
+} from './event-claims.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { isPartitioned } from './lake-views.ts';
 import {
@@ -72,6 +79,7 @@ export type FindingKind =
   | 'unreadable_event'
   | 'unclaimed_event'
   | 'stray_event_object'
+  | 'state_file'
   | 'user_registry';
 
 export interface Finding {
@@ -345,9 +353,37 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
     });
   for (const m of mismatches)
     findings.push({ kind: 'column_type', keys: [], detail: describeMismatch(m), fixable: false });
+  // The events' state files: a damaged one stops every load (committed.json) or every changed
+  // load of its schedule, so it is named here with what to do, never removed by --fix.
+  const stateProblem = (read: Promise<unknown>) =>
+    read.then(
+      () => undefined,
+      (error: unknown) => {
+        if (error instanceof LakeStateError) return error.message;
+        throw error;
+      },
+    );
+  const committedProblem = await stateProblem(readCommittedEvents(store));
+  const stateProblems = [committedProblem];
+  for (const key of keys.filter((k) => k.startsWith(CHANGED_STATE_PREFIX) && k.endsWith('.json'))) {
+    const schedule = key.slice(CHANGED_STATE_PREFIX.length, -'.json'.length);
+    stateProblems.push(
+      await stateProblem(readChangedState(store, schedule)).catch((error: unknown) =>
+        error instanceof ConfigError
+          ? `lake ${key}: not named as a schedule's state (kebab-case)`
+          : Promise.reject(error),
+      ),
+    );
+  }
+  for (const problem of stateProblems)
+    if (problem !== undefined)
+      findings.push({ kind: 'state_file', keys: [], detail: problem.replace(/\.$/, ''), fixable: false });
+  // The checks below read committed.json: with it damaged they cannot run (the finding above says so).
+  const eventChecks = committedProblem === undefined;
+
   // Webhook events no load can commit: set aside by every load until repaired or removed. Never
   // removed by --fix (an event is the only copy of what Atomic told us).
-  for (const event of await unreadableEvents(store, now.toISOString().slice(0, 10)))
+  for (const event of eventChecks ? await unreadableEvents(store, now.toISOString().slice(0, 10)) : [])
     findings.push({
       kind: 'unreadable_event',
       keys: [],
@@ -356,7 +392,7 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
     });
   // Objects no load reads (not named as a stored event): not set aside, just not events. Never
   // removed by --fix either (a renamed copy may be the only copy of an event).
-  for (const stray of await strayEventObjects(store, now.toISOString().slice(0, 10)))
+  for (const stray of eventChecks ? await strayEventObjects(store, now.toISOString().slice(0, 10)) : [])
     findings.push({
       kind: 'stray_event_object',
       keys: [],
@@ -366,13 +402,9 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
 
   // Events in partitions loads no longer list, that no committed load holds: lost to every load
   // unless moved (never removed by --fix either).
-  for (const event of await eventsOutsideWindow(
-    store,
-    keys,
-    committed,
-    deps.reader,
-    now.toISOString().slice(0, 10),
-  ))
+  for (const event of eventChecks
+    ? await eventsOutsideWindow(store, keys, committed, deps.reader, now.toISOString().slice(0, 10))
+    : [])
     findings.push({ kind: 'unclaimed_event', keys: [], detail: event.problem, fixable: false });
 
   // The user registry (learned users and task ids): a shard a hand edit broke stops every load

@@ -223,60 +223,123 @@ export interface EventTask {
   readonly status: string | null;
   /**
    * Why a task field was there but gave no task id (`data.taskId is an object, not a task id`),
-   * or null: such an event is stored and committed, with this in `webhook_events.task_id_problem`.
+   * or why a task event (`TASK_EVENT_TYPES`) named none (`no task id: ...`), or null: such an
+   * event is stored and committed, with this in `webhook_events.task_id_problem`.
    */
   readonly problem: string | null;
+  /** `failReason`, read from the same place as `status` (the task object's, else `data.failReason`). */
+  readonly failReason: string | null;
 }
+
+/**
+ * The event types that are about one task: one that names no task id is reported (`taskOf`'s
+ * `problem`), since where Atomic puts the id is only assumed (paylink-api.md). Other types
+ * (`pay-link-accounts-updated`) name no task, and that is no problem.
+ */
+export const TASK_EVENT_TYPES: readonly string[] = [
+  'task-status-updated',
+  'task-authentication-status-updated',
+  'task-status-patched',
+];
 
 /** What a JSON value is, for a message that must not quote Atomic's data. */
 function kindOf(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (value instanceof NumberLiteral || typeof value === 'number' || typeof value === 'bigint')
-    return 'a number that is not a whole number';
-  if (typeof value === 'string') return 'empty text';
+    return wholeDigits(value) === TOO_LONG
+      ? `a whole number of over ${MAX_ID_DIGITS} digits`
+      : 'a number that is not a whole number';
+  if (typeof value === 'string') return value === '' ? 'empty text' : 'blank text (only whitespace)';
   if (typeof value === 'boolean') return `${value}`;
   return 'an object';
 }
 
+/** A whole number longer than this many digits is no task id (and is never expanded: `1e999999999`). */
+const MAX_ID_DIGITS = 64;
+const TOO_LONG = Symbol('too long');
+const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
 /**
- * A task id field's value as a task id: non-empty text as it is; a whole number (`12345`, or
- * one beyond 2^53, which the lossless parser gives as a bigint) as its decimal digits, which is
- * how it would be written in `/task/{id}/details`. Anything else is undefined.
+ * A number's decimal digits when it is a whole number, exactly (never through a double): `12345`;
+ * a bigint beyond 2^53 as parsed; a literal the lossless parser kept as spelled (`1e3`, `1.0`,
+ * `12345678901234567890e2`) by decimal arithmetic on its spelling, so `1e3` is `1000` and no
+ * digit is lost. `TOO_LONG` past `MAX_ID_DIGITS` digits; undefined when not a whole number.
  */
-function idText(value: unknown): string | undefined {
-  if (isText(value)) return value;
-  if (typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value)))
-    return String(value);
-  return undefined;
+function wholeDigits(value: unknown): string | typeof TOO_LONG | undefined {
+  if (typeof value === 'bigint')
+    return String(value).replace('-', '').length > MAX_ID_DIGITS ? TOO_LONG : String(value);
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
+  if (!(value instanceof NumberLiteral)) return undefined;
+  const m = DECIMAL.exec(value.literal);
+  if (m === null) return undefined;
+  const [, sign, int, frac = '', exp = '0'] = m;
+  const digits = `${int}${frac}`.replace(/^0+/, '');
+  if (digits === '') return '0';
+  // value = digits x 10^shift
+  const shift = Number(exp) - frac.length;
+  let whole: string;
+  if (shift >= 0) {
+    if (digits.length + shift > MAX_ID_DIGITS) return TOO_LONG;
+    whole = digits + '0'.repeat(shift);
+  } else {
+    const cut = digits.length + shift;
+    if (cut <= 0 || !/^0*$/.test(digits.slice(cut))) return undefined;
+    whole = digits.slice(0, cut);
+    if (whole.length > MAX_ID_DIGITS) return TOO_LONG;
+  }
+  return `${sign}${whole}`;
 }
 
 /**
- * The task an event names and its status. Atomic documents `task-status-updated` with the
- * status under `data` (../shared/docs/paylink-api.md) but not the field that holds the task id;
- * legacy events carry a top-level `task`. Tried in order: `data.taskId`, `data.task` (an id, or
- * an object with `_id`), `task` (likewise). The status is read where the id was found: from the
- * task object's `status` when the id came from one (falling back to `data.status`), else from
- * `data.status`. A field that is present but names no id (an object without `_id`, a fraction,
- * a list) is reported in `problem` unless a later field names one. The receiver checks the id and
- * the loader uses it (event-log.ts): one rule for both.
+ * A task id field's value as a task id: text that is not blank as it is (`"  "` is no id, as
+ * `""` is not); a whole number (`12345`; one beyond 2^53, which the lossless parser gives as a
+ * bigint; `1e3`, which is 1000) as its decimal digits, which is how it would be written in
+ * `/task/{id}/details`. Anything else is undefined.
+ */
+function idText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.trim() === '' ? undefined : value;
+  const whole = wholeDigits(value);
+  return typeof whole === 'string' ? whole : undefined;
+}
+
+/**
+ * The task an event names, its status and fail reason. Atomic documents `task-status-updated`
+ * with the status under `data` (../shared/docs/paylink-api.md) but not the field that holds the
+ * task id; legacy events carry a top-level `task`. Tried in order: `data.taskId`, `data.task` (an
+ * id, or an object with `_id`), `task` (likewise). The status and the fail reason are read where
+ * the id was found: from the task object's `status` / `failReason` when the id came from one
+ * (each falling back to `data.status` / `data.failReason`), else from `data`. A field that is
+ * present but names no id (an object without `_id`, a fraction, a list, blank text) is reported
+ * in `problem` unless a later field names one; so is a task event (`TASK_EVENT_TYPES`) that names
+ * no task at all (no field, or `null`). The receiver checks the id and the loader uses it
+ * (event-log.ts): one rule for both.
  */
 export function taskOf(body: Record<string, unknown>): EventTask {
   const data = isObject(body.data) ? body.data : {};
   const dataStatus = textOrNull(data.status);
+  const dataFailReason = textOrNull(data.failReason);
   let problem: string | null = null;
+  let nullField: string | undefined;
   const candidates: [string, unknown][] = [
     ['data.taskId', data.taskId],
     ['data.task', data.task],
     ['task', body.task],
   ];
   for (const [field, value] of candidates) {
+    if (value === null) nullField ??= field;
     if (value === undefined || value === null) continue;
     const direct = idText(value);
-    if (direct !== undefined) return { taskId: direct, status: dataStatus, problem: null };
+    if (direct !== undefined)
+      return { taskId: direct, status: dataStatus, problem: null, failReason: dataFailReason };
     if (field !== 'data.taskId' && isObject(value) && !(value instanceof NumberLiteral)) {
       const nested = idText(value._id);
       if (nested !== undefined)
-        return { taskId: nested, status: textOrNull(value.status) ?? dataStatus, problem: null };
+        return {
+          taskId: nested,
+          status: textOrNull(value.status) ?? dataStatus,
+          problem: null,
+          failReason: textOrNull(value.failReason) ?? dataFailReason,
+        };
       problem ??=
         value._id === undefined || value._id === null
           ? `${field} is an object without _id, not a task`
@@ -285,7 +348,14 @@ export function taskOf(body: Record<string, unknown>): EventTask {
     }
     problem ??= `${field} is ${kindOf(value)}, not a task id`;
   }
-  return { taskId: null, status: dataStatus, problem };
+  // Where Atomic puts a task event's id is assumed, so one that names none must be loud (counted
+  // in taskIdProblemEvents and its metric), never a silent NULL.
+  if (problem === null && typeof body.eventType === 'string' && TASK_EVENT_TYPES.includes(body.eventType))
+    problem =
+      nullField !== undefined
+        ? `${nullField} is null: no task id`
+        : 'no task id (none of data.taskId, data.task, task)';
+  return { taskId: null, status: dataStatus, problem, failReason: dataFailReason };
 }
 
 /** The task id an event names (`taskOf`), or null. */

@@ -339,6 +339,11 @@ describe('paylink-loader demo', () => {
     expect(demo.stdout).toContain(`WHERE _dlt_load_id = '${incrementalId}'`);
     // Its closing lines point at the latest load; the failed users at the first one.
     expect(demo.stdout).toContain(`More on the latest load (${incrementalId}):`);
+    // Its hints say what each query shows: the users it loaded, and the events new at its commit.
+    expect(demo.stdout).toContain(
+      `The users it loaded:\n  npx paylink-loader query --dest ${dest} "SELECT DISTINCT user_identifier FROM user_loads WHERE _dlt_load_id = '${incrementalId}' ORDER BY 1"\n`,
+    );
+    expect(demo.stdout).toContain('The webhook events it committed (every event new at its commit');
     expect(demo.stdout).toContain(`npx paylink-loader status --dest ${dest} --load-id ${incrementalId}\n`);
     expect(demo.stdout).toContain(`npx paylink-loader failed --dest ${dest} --load-id ${demoId}\n`);
     expect(demo.stdout).not.toContain(`status --dest ${dest} --load-id ${demoId}`);

@@ -19,6 +19,7 @@ import type { TakenEvents } from '#core/event-log.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
 import { verifyLake } from '#core/verify.ts';
+import { credentialsEnv, runCli } from '#test/helpers/lake-harness.ts';
 import { loadOrders } from '#test/helpers/orders-api.ts';
 import { receiveSigned, webhookEventBody } from '#test/helpers/signed-webhook.ts';
 
@@ -201,5 +202,92 @@ describe('an unreadable webhook event object', () => {
     expect(status.unreadableEvents).toContain(notJson);
     expect(status.unreadableEvents).not.toContain(stray);
     expect(status.strayEventObjects).toEqual([stray]);
+  });
+});
+
+describe('an event copied under another name', () => {
+  it('is set aside and named by the load, verify and status, never committed twice', async () => {
+    const original = await receive('u1', 1);
+    const copy = `_events/dt=${now.toISOString().slice(0, 10)}/${'c'.repeat(64)}.json`;
+    await store.put(copy, (await store.get(original))!);
+    const first = await load('load-a');
+    expect(first.events?.count).toBe(1);
+    expect(first.events?.unreadable?.map((u) => u.key)).toEqual([copy]);
+    expect(await committedEvents()).toEqual([{ load: 'load-a', user: 'u1' }]);
+    await load('load-b');
+    expect(await committedEvents()).toEqual([{ load: 'load-a', user: 'u1' }]);
+    const report = await verifyLake({ store, reader: createParquetPartReader(), clock });
+    const found = report.findings.filter((f) => f.kind === 'unreadable_event');
+    expect(found.map((f) => f.detail)).toEqual([
+      expect.stringContaining(`lake ${copy}: its name is not the event key stored in it`),
+    ]);
+    expect((await lakeStatus(dir)).unreadableEvents).toEqual([copy]);
+    // A changed selection sets it aside too: u1 is loaded once, for its one event.
+    const picked = await selectChangedUsers(store, 'local', now);
+    expect(picked.users.map((u) => u.identifier)).toEqual(['u1']);
+    expect(picked.unreadable.map((u) => u.key)).toEqual([copy.slice(-'.json'.length - 64, -'.json'.length)]);
+  });
+});
+
+describe('a damaged state file', () => {
+  const verify = () => verifyLake({ store, reader: createParquetPartReader(), clock });
+
+  it("a changed schedule's: names the file and how to recover, verify reports it, and deleting it makes the next run a first one", async () => {
+    await receive('u1', 1);
+    const picked = await selectChangedUsers(store, 'local', now);
+    await foldChangedSelection(store, picked.selection);
+    const key = '_state/changed/local.json';
+    await store.put(key, '{"formatVersion":1,"dts":{"2026-12-01":["ab');
+    await expect(selectChangedUsers(store, 'local', now)).rejects.toThrow(
+      `lake ${key}: the state file ${key} (the webhook events the 'local' changed loads have seen) is damaged: not valid JSON`,
+    );
+    await expect(selectChangedUsers(store, 'local', now)).rejects.toThrow(
+      "the next changed load of 'local' is then a first one",
+    );
+    const run = await runCli(
+      ['load', '--users', 'changed', '--dest', dir, '--base-url', 'http://127.0.0.1:9', '--quiet'],
+      credentialsEnv('k', 's'),
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `: the state file ${key} (the webhook events the 'local' changed loads have seen) is damaged`,
+    );
+    expect(run.stderr).toContain(`(key ${key})`);
+    const findings = (await verify()).findings.filter((f) => f.kind === 'state_file');
+    expect(findings.map((f) => f.detail)).toEqual([
+      expect.stringContaining(`lake ${key}: the state file ${key}`),
+    ]);
+    expect((await lakeStatus(dir)).warnings.join('\n')).toContain(`lake ${key}: the state file ${key}`);
+    // As the message says: deleted, the next selection is a first one (every stored event's user).
+    await store.delete([key]);
+    const again = await selectChangedUsers(store, 'local', now);
+    expect(again.firstRun).toBe(true);
+    expect(again.users.map((u) => u.identifier)).toEqual(['u1']);
+    expect((await verify()).findings.filter((f) => f.kind === 'state_file')).toEqual([]);
+  });
+
+  it('the committed events record: loads stop naming it and what to do, verify reports it instead of failing', async () => {
+    await receive('u1', 1);
+    await load('load-a');
+    const key = EVENT_CLAIMS.committedKey;
+    const whole = (await store.get(key))!;
+    await store.put(key, whole.slice(0, 20));
+    await expect(load('load-b')).rejects.toThrow(
+      `lake ${key}: the state file ${key} (the webhook events committed to webhook_events so far) is damaged`,
+    );
+    await expect(load('load-b')).rejects.toThrow(
+      'deleting it makes the next load commit every stored event again',
+    );
+    // Named (the failed load-b's staging aside), and the event checks that need it do not fail verify.
+    const stateFindings = async () => (await verify()).findings.filter((f) => f.kind === 'state_file');
+    const found = await stateFindings();
+    expect(found).toHaveLength(1);
+    expect((await lakeStatus(dir)).warnings.join('\n')).toContain(`lake ${key}: the state file ${key}`);
+    expect(found[0]!.detail).toContain(`lake ${key}: the state file ${key}`);
+    // Of JSON but not of its shape: named too.
+    await store.put(key, '{"formatVersion":1,"dts":[]}');
+    expect((await stateFindings())[0]!.detail).toContain('not of its shape');
+    await store.put(key, whole);
+    expect(await stateFindings()).toEqual([]);
   });
 });

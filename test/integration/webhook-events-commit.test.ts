@@ -51,7 +51,8 @@ async function receiveBody(body: string, receivedAt: Date = now): Promise<string
 }
 
 /** The document the receiver stores for an event of `identifier` (to repair a damaged object by hand). */
-async function storedDocumentOf(identifier: string, n: number): Promise<string> {
+/** The object the receiver would store for this event: its key (named by its digest) and text. */
+async function storedDocumentOf(identifier: string, n: number): Promise<{ key: string; text: string }> {
   const folder = await mkdtemp(join(tmpdir(), 'webhook-events-doc-'));
   try {
     const scratch = createLocalStore(folder);
@@ -59,7 +60,7 @@ async function storedDocumentOf(identifier: string, n: number): Promise<string> 
     const outcome = await receiveSigned(body, { store: scratch, secret: SECRET, receivedAt: now });
     if (outcome.kind !== 'accepted') throw new Error(`not accepted: ${outcome.reason}`);
     const [key] = await scratch.list('_events/');
-    return new TextDecoder().decode(await scratch.get(key!));
+    return { key: key!, text: new TextDecoder().decode(await scratch.get(key!)) };
   } finally {
     await rm(folder, { recursive: true, force: true });
   }
@@ -212,7 +213,9 @@ describe('webhook_events is committed with each load', () => {
   });
 
   it('re-runs a committed load id with exactly its events: those received since wait for the next load', async () => {
-    const damaged = `_events/dt=2026-12-01/${'d'.repeat(64)}.json`;
+    // Damaged under its own name (a copy under another name is set aside for good: event-log.ts).
+    const repaired = await storedDocumentOf('u3', 3);
+    const damaged = repaired.key;
     await receive('u1', 1);
     await store.put(damaged, '{"cut short'); // set aside: unreadable, kept, reported
     const first = await load('load-a');
@@ -225,7 +228,7 @@ describe('webhook_events is committed with each load', () => {
     expect((await history()).map((r) => [r.load, r.seq])).toEqual([['load-a', 1]]);
 
     // Repaired: not load-a's either (it was not when load-a claimed); the next load takes it.
-    await store.put(damaged, await storedDocumentOf('u3', 3));
+    await store.put(damaged, repaired.text);
     const again = await load('load-a');
     expect(again.events?.unreadable).toBeUndefined();
     expect((await history()).map((r) => [r.load, r.seq])).toEqual([['load-a', 1]]);

@@ -263,8 +263,95 @@ describe('task ids and statuses of other shapes', () => {
     const summary = summarize(marker, { dest: dir, retries: 0, seconds: 1, exitCode: 0 });
     expect(summary.taskIdProblemEvents).toBe(3);
     expect(formatSummary(summary)).toContain(
-      '3 webhook event(s) committed with a task field that names no task id',
+      '3 webhook event(s) committed naming no usable task id (a task field that is no id, or a task event with none)',
     );
+  });
+});
+
+describe('task events that name no task id, blank and exponent ids, fail reasons', () => {
+  it('gives a task event with no task id (no field, or null) a task_id_problem and counts it; other event types keep NULL', async () => {
+    await receive('u1', '{"status":"completed"}');
+    await receive('u2', '{"taskId":null,"status":"failed"}');
+    for (const [identifier, eventType] of [
+      ['u3', 'task-authentication-status-updated'],
+      ['u4', 'task-status-patched'],
+      ['u5', 'pay-link-accounts-updated'],
+    ] as const) {
+      const body = `{"eventType":"${eventType}","user":{"identifier":"${identifier}"},"data":{"status":"x"}}`;
+      expect((await receiveText(body)).kind).toBe('accepted');
+    }
+    const { marker } = await loadChanged('load-a');
+    const rows = await query(
+      'SELECT user_identifier, task_id, task_id_problem FROM webhook_events ORDER BY user_identifier',
+    );
+    expect(rows).toEqual([
+      ['u1', null, 'no task id (none of data.taskId, data.task, task)'],
+      ['u2', null, 'data.taskId is null: no task id'],
+      ['u3', null, 'no task id (none of data.taskId, data.task, task)'],
+      ['u4', null, 'no task id (none of data.taskId, data.task, task)'],
+      ['u5', null, null],
+    ]);
+    expect(marker.events?.taskIdProblemEvents).toBe(4);
+  });
+
+  it('flags a blank task id like an empty one, and takes 1e3 as the whole number 1000 without losing digits', async () => {
+    await receive('u1', '{"taskId":"  "}');
+    await receive('u2', '{"taskId":""}');
+    await receive('u3', '{"taskId":1e3}');
+    await receive('u4', '{"taskId":12345678901234567890123e2}');
+    await receive('u5', '{"taskId":1.5e0}');
+    await receive('u6', `{"taskId":1e${80}}`);
+    const paths: string[] = [];
+    const { marker } = await loadChanged('load-a', ['tasks'], paths);
+    expect(paths.filter((p) => p.startsWith('/task/')).sort()).toEqual([
+      '/task/1000/details',
+      '/task/1234567890123456789012300/details',
+    ]);
+    const rows = await query(
+      'SELECT user_identifier, task_id, task_id_problem FROM webhook_events ORDER BY user_identifier',
+    );
+    expect(rows).toEqual([
+      ['u1', null, 'data.taskId is blank text (only whitespace), not a task id'],
+      ['u2', null, 'data.taskId is empty text, not a task id'],
+      ['u3', '1000', null],
+      ['u4', '1234567890123456789012300', null],
+      ['u5', null, 'data.taskId is a number that is not a whole number, not a task id'],
+      ['u6', null, 'data.taskId is a whole number of over 64 digits, not a task id'],
+    ]);
+    expect(marker.events?.taskIdProblemEvents).toBe(4);
+  });
+
+  it('reads fail_reason where the status was read: the task object, else data', async () => {
+    await receive('u1', '{"task":{"_id":"TFR-1","status":"failed","failReason":"bad-credentials"}}');
+    await receive('u2', '{"taskId":"TFR-2","status":"failed","failReason":"timeout"}');
+    await receive('u3', '{"task":{"_id":"TFR-3","status":"failed"},"failReason":"from-data"}');
+    await loadChanged('load-a');
+    const rows = await query(
+      'SELECT user_identifier, task_id, status, fail_reason FROM webhook_events ORDER BY user_identifier',
+    );
+    expect(rows).toEqual([
+      ['u1', 'TFR-1', 'failed', 'bad-credentials'],
+      ['u2', 'TFR-2', 'failed', 'timeout'],
+      ['u3', 'TFR-3', 'failed', 'from-data'],
+    ]);
+  });
+});
+
+describe('an event copied under another name', () => {
+  it('is set aside and named, not committed a second time', async () => {
+    await receive('u1', '{"status":"completed","taskId":"t-1"}');
+    const [original] = await store.list('_events/');
+    const copy = `_events/dt=2026-12-01/${'a'.repeat(64)}.json`;
+    await store.put(copy, (await store.get(original!))!);
+    const { picked, marker } = await loadChanged('load-a');
+    expect(picked.users.map((u) => u.identifier)).toEqual(['u1']);
+    expect(marker.events?.unreadable?.map((u) => u.key)).toEqual([copy]);
+    expect(marker.events?.unreadable?.[0]?.problem).toContain(
+      `lake ${copy}: its name is not the event key stored in it`,
+    );
+    expect(await query('SELECT user_identifier, event_key FROM webhook_events')).toEqual([
+      ['u1', original!.slice('_events/dt=2026-12-01/'.length, -'.json'.length)],
+    ]);
   });
 });
 

@@ -6,12 +6,14 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { requestPath } from '#adapters/webhook-server.ts';
+import { parseJsonBody } from '#core/json-body.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import {
   eventKey,
   receiveWebhook,
   routeWebhook,
   signWebhookBody,
+  taskOf,
   WEBHOOK,
   type WebhookHeaders,
   webhookLogFields,
@@ -436,5 +438,74 @@ describe('webhook answers and logs', () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('taskOf', () => {
+  const of = (eventType: string, json: string) =>
+    taskOf(
+      parseJsonBody(`{"eventType":"${eventType}","user":{"identifier":"u"},${json}}`) as Record<
+        string,
+        unknown
+      >,
+    );
+
+  it('reads whole numbers spelled any way as their exact digits, and names what is not one', () => {
+    const id = (literal: string) => of('task-status-updated', `"data":{"taskId":${literal}}`);
+    expect(id('1e3').taskId).toBe('1000');
+    expect(id('1.0').taskId).toBe('1');
+    expect(id('1.50e1').taskId).toBe('15');
+    expect(id('-5').taskId).toBe('-5');
+    expect(id('0.0e5').taskId).toBe('0');
+    expect(id('9007199254740993').taskId).toBe('9007199254740993');
+    expect(id('1e-1')).toMatchObject({
+      taskId: null,
+      problem: 'data.taskId is a number that is not a whole number, not a task id',
+    });
+    expect(id('1e999999999')).toMatchObject({
+      taskId: null,
+      problem: 'data.taskId is a whole number of over 64 digits, not a task id',
+    });
+    expect(id('"\\t "')).toMatchObject({
+      taskId: null,
+      problem: 'data.taskId is blank text (only whitespace), not a task id',
+    });
+    expect(id('" t-1 "').taskId).toBe(' t-1 ');
+  });
+
+  it('flags a task event naming no task id, not another event type; a null field gives way to a later id', () => {
+    expect(of('task-status-patched', '"data":{}').problem).toBe(
+      'no task id (none of data.taskId, data.task, task)',
+    );
+    expect(of('task-status-updated', '"data":{"task":null}').problem).toBe('data.task is null: no task id');
+    expect(of('pay-link-accounts-updated', '"data":{"taskId":null}')).toMatchObject({
+      taskId: null,
+      problem: null,
+    });
+    expect(of('task-status-updated', '"data":{"taskId":null},"task":{"_id":"t-1"}')).toMatchObject({
+      taskId: 't-1',
+      problem: null,
+    });
+  });
+
+  it('reads status and fail reason where the id was found, each falling back to data', () => {
+    expect(
+      of(
+        'task-status-updated',
+        '"data":{"task":{"_id":"T","status":"failed","failReason":"bad-credentials"}}',
+      ),
+    ).toMatchObject({ taskId: 'T', status: 'failed', failReason: 'bad-credentials' });
+    expect(
+      of(
+        'task-status-updated',
+        '"data":{"status":"failed","failReason":"outer","task":{"_id":"T","failReason":"inner"}}',
+      ),
+    ).toMatchObject({ status: 'failed', failReason: 'inner' });
+    expect(
+      of('task-status-updated', '"data":{"taskId":"T","status":"failed","failReason":"x"}'),
+    ).toMatchObject({
+      status: 'failed',
+      failReason: 'x',
+    });
   });
 });
