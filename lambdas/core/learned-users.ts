@@ -11,9 +11,8 @@
  * its user is loaded once more, which is harmless.
  */
 import { readCommittedEvents } from './event-claims.ts';
-import { listEvents, NOTHING_TAKEN, readEvents, type TakenEvents, toRead } from './event-log.ts';
+import { listEvents, NOTHING_TAKEN, readEvents, toRead } from './event-log.ts';
 import type { ObjectStore } from './ports.ts';
-import { readJson } from './store-json.ts';
 import { isLoadableIdentifier, registeredUsers } from './user-registry.ts';
 
 export interface LearnedUsers {

@@ -20,7 +20,7 @@ import { mergeParts } from '#core/merge-parts.ts';
 import type { ObjectStore, PartWriterFactory } from '#core/ports.ts';
 import { SchemaRegistry } from '#core/schema-registry.ts';
 import type { StagedFile } from '#core/table-sinks.ts';
-import type { ColumnDef, Row } from '#core/types.ts';
+import type { ColumnDef } from '#core/types.ts';
 import { readParquet } from '#test/helpers/read-parquet.ts';
 
 const TABLE = 'orders';
