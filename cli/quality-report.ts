@@ -147,13 +147,16 @@ export interface QualityReport {
   /** The last `settings.last` committed loads, in the order they committed (oldest first). */
   readonly loads: readonly LoadQuality[];
   /**
-   * The newest committed load of each series (schedule, users selection and tables), judged:
-   * what `--fail-on-signals` exits on. In the order their newest loads committed.
+   * The newest committed load of each schedule (reports that name none: of each series of
+   * tables), judged: what `--fail-on-signals` exits on. In the order their newest loads committed.
    */
   readonly verdicts: readonly SeriesVerdict[];
 }
 
-/** The newest load of a series and its flags: the state that series' alarms hold. */
+/**
+ * The newest load of a schedule and its flags: the state that schedule's alarms hold. `series`
+ * is that load's series (a one-off retry's series is the schedule's verdict until its next load).
+ */
 export interface SeriesVerdict {
   readonly series: string;
   readonly schedule: string | null;
@@ -195,18 +198,23 @@ export function qualityReport(
     return quality;
   };
   const loads = committed.slice(-settings.last).map(judge);
-  // The newest load of each series, as each schedule's alarms hold its newest load's state: a
-  // flagged daily load is not hidden by a clean quarter-hourly load committed after it.
+  // The newest load of each schedule, as each schedule's alarms hold its newest load's state: a
+  // flagged daily load is not hidden by a clean quarter-hourly load committed after it, and a
+  // one-off load (a --users-from-failed retry, a --resources subset: series of their own, for
+  // the medians) is judged until the schedule's next load, not for good. Locally every load is
+  // schedule `local`: the newest local load decides.
   const newest = new Map<string, LoadFigures>();
+  const verdictKey = (load: LoadFigures) =>
+    typeof load.schedule === 'string' ? `schedule:${load.schedule}` : seriesOf(load);
   // Reports that do not name their schedule (written before reports did) form series of their
   // own: once a later load names its schedule, the lake was upgraded and those series are
   // history, never a verdict that fails every later run.
   const lastNamed = committed.findLastIndex((l) => typeof l.schedule === 'string');
   for (const [i, load] of committed.entries()) {
     if (typeof load.schedule !== 'string' && i < lastNamed) continue;
-    // Re-inserted: the series are in the order their newest loads committed.
-    newest.delete(seriesOf(load));
-    newest.set(seriesOf(load), load);
+    // Re-inserted: the schedules are in the order their newest loads committed.
+    newest.delete(verdictKey(load));
+    newest.set(verdictKey(load), load);
   }
   const verdicts = [...newest.values()].map((load): SeriesVerdict => {
     const q = judge(load);
@@ -395,10 +403,10 @@ export function formatQuality(report: QualityReport): string[] {
       for (const flag of l.flags) out.push(`  ${l.loadId}  ${flagWords(flag, l.loadId)}`);
   }
   if (report.verdicts.length > 1) {
-    // Each series has alarms of its own: the newest load of each, whatever committed after it.
+    // Each schedule has alarms of its own: the newest load of each, whatever committed after it.
     out.push(
       '',
-      `Newest load of each series (${report.verdicts.length}; --fail-on-signals exits 9 when one has a flag):`,
+      `Newest load of each schedule (${report.verdicts.length}; --fail-on-signals exits 9 when one has a flag):`,
     );
     for (const v of report.verdicts)
       out.push(

@@ -233,15 +233,15 @@ async function totalBytes(store: ObjectStore, keys: readonly string[]): Promise<
   return bytes;
 }
 
-/** `status --fail-on-signals`: the newest load of a series has a flag. */
+/** `status --fail-on-signals`: the newest load of a schedule has a flag. */
 export const STATUS_FLAGGED_EXIT = 9;
 
-/** Why `--fail-on-signals` exits 9: each flagged series by its schedule, its newest load, the flags' kinds. */
+/** Why `--fail-on-signals` exits 9: each flagged schedule (its newest load's series), that load, the flags' kinds. */
 export function failOnSignalsMessage(flagged: readonly SeriesVerdict[]): string {
   const each = flagged.map(
     (v) => `${seriesWords(v)} (load ${v.loadId}: ${[...new Set(v.flags.map((f) => f.kind))].join(', ')})`,
   );
-  return `status --fail-on-signals: the newest load of ${plural(flagged.length, 'series', 'series')} has a flag: ${each.join('; ')}`;
+  return `status --fail-on-signals: the newest load of ${plural(flagged.length, 'schedule')} has a flag: ${each.join('; ')}`;
 }
 
 export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefix> [--load-id <id>] [--json]
@@ -281,14 +281,15 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                    made (registry version before and after, tables and columns added).
                    Exit 8 when the lake has nothing of that load id. The quality options above
                    are about the last loads and are refused with it.
-  --fail-on-signals  exit 9 when the newest load of any series (schedule, users selection
-                   and tables) has a flag, after printing everything as usual, with one line
-                   on stderr naming the flagged schedule(s): for a script or cron job that
-                   checks the lake. Each series is judged by its own newest load, as each
-                   schedule's alarms are (--json: quality.verdicts), so a clean load of one
-                   schedule does not hide a flagged load of another. Older loads' flags
-                   (--last) are shown, not judged: a load of the same series that is clean
-                   again clears it. Signals the stack's cdk.json switches off
+  --fail-on-signals  exit 9 when the newest load of any schedule has a flag, after printing
+                   everything as usual, with one line on stderr naming the flagged
+                   schedule(s): for a script or cron job that checks the lake. Each schedule
+                   is judged by its own newest load, as each schedule's alarms are (--json:
+                   quality.verdicts), so a clean load of one schedule does not hide a flagged
+                   load of another; a one-off load (a --users-from-failed retry, a --resources
+                   subset) counts until the schedule's next load, not for good (locally every
+                   load is schedule local: the newest load decides). Older loads' flags
+                   (--last) are shown, not judged. Signals the stack's cdk.json switches off
                    (dataQuality failedUserShare, quietFeed, endpointUnavailable,
                    runOutsideWindow: false) raise no flag, as the stack raises no alarm
   --json           the same as JSON on stdout`;
@@ -356,8 +357,8 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
   // Flags are signals, not errors: an exit code only when asked for (--fail-on-signals), and
   // for the newest load only, as the alarms hold the newest load's state: a load flagged
   // earlier and clean since is history (--last shows it), not a reason for a cron job to fail.
-  // The newest load of each series (schedule), as each schedule's alarms hold its own newest
-  // load's state: a clean quarter-hourly load committed after a flagged daily one hides nothing.
+  // The newest load of each schedule, as each schedule's alarms hold its own newest load's
+  // state: a clean quarter-hourly load committed after a flagged daily one hides nothing.
   const flagged = status.quality.verdicts.filter((v) => v.flagged);
   const exitCode =
     status.damagedReports.length > 0

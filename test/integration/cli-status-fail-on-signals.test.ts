@@ -89,10 +89,10 @@ describe('status --fail-on-signals with two schedules', () => {
     expect(text.code, text.stderr).toBe(9);
     // The message names the flagged schedule, its load and the kind of flag; not the clean one.
     expect(text.stderr).toContain(
-      `status --fail-on-signals: the newest load of 1 series has a flag: daily, all users (load ${daily[3]!.loadId}: quiet_feed)`,
+      `status --fail-on-signals: the newest load of 1 schedule has a flag: daily, all users (load ${daily[3]!.loadId}: quiet_feed)`,
     );
     expect(text.stderr).not.toContain('quarter-hourly');
-    expect(text.stdout).toContain('Newest load of each series (2;');
+    expect(text.stdout).toContain('Newest load of each schedule (2;');
     expect(text.stdout).toMatch(/quarter-hourly, all users {2}\S+ {2}no flag/);
 
     const json = await runCli(['status', '--dest', lake, '--json', '--fail-on-signals']);
@@ -119,7 +119,7 @@ describe('status --fail-on-signals with two schedules', () => {
     const run = await runCli(['status', '--dest', both, '--fail-on-signals']);
     expect(run.code, run.stderr).toBe(9);
     expect(run.stderr).toMatch(
-      /the newest load of 2 series has a flag: daily, all users \(load \S+: quiet_feed\); quarter-hourly, all users \(load \S+: quiet_feed\)/,
+      /the newest load of 2 schedules has a flag: daily, all users \(load \S+: quiet_feed\); quarter-hourly, all users \(load \S+: quiet_feed\)/,
     );
 
     // A --last that leaves the daily load out still judges it.
@@ -130,6 +130,54 @@ describe('status --fail-on-signals with two schedules', () => {
     const ok = await runCli(['status', '--dest', clean, '--json', '--fail-on-signals']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(quality(ok.stdout).verdicts.map((v) => v.flagged)).toEqual([false, false]);
+  });
+});
+
+/** A local load of day `day` (every `paylink-loader load` is schedule `local`), of the users selection given. */
+function localReport(day: number, usersSelection: 'all' | 'failed', over: Record<string, unknown> = {}) {
+  return { ...dailyReport(day, 100), schedule: 'local', usersSelection, ...over };
+}
+
+describe('status --fail-on-signals after a one-off load', () => {
+  it('judges a --users-from-failed retry until the next load of its schedule, not for good', async () => {
+    const full = [1, 2, 3].map((d) => localReport(d, 'all'));
+    // The retry of day 4: every user failed again (permanent 404s), a series of its own.
+    const retry = localReport(4, 'failed', { users: 10, failedUserCount: 10 });
+    const flagged = await lakeOf('retry-flagged', [...full, retry]);
+    const dirty = await runCli(['status', '--dest', flagged, '--fail-on-signals']);
+    expect(dirty.code, dirty.stderr).toBe(9);
+    expect(dirty.stderr).toContain(`local, failed users (load ${retry.loadId}: failed_user_share)`);
+
+    // A clean full load afterwards: the schedule's newest load is clean, whatever series it is.
+    const later = localReport(5, 'all');
+    const lake = await lakeOf('retry-then-clean', [...full, retry, later]);
+    const run = await runCli(['status', '--dest', lake, '--json', '--fail-on-signals']);
+    expect(run.code, run.stderr).toBe(0);
+    const q = quality(run.stdout);
+    expect(q.verdicts.map((v) => ({ schedule: v.schedule, loadId: v.loadId, flagged: v.flagged }))).toEqual([
+      { schedule: 'local', loadId: later.loadId, flagged: false },
+    ]);
+    // The retry's flag is history, still shown.
+    expect(q.loads.find((l) => l.loadId === retry.loadId)!.flags.map((f) => f.kind)).toEqual([
+      'failed_user_share',
+    ]);
+  });
+
+  it('judges a --resources subset load until the next load of its schedule', async () => {
+    const full = [1, 2, 3, 4].map((d) => localReport(d, 'all'));
+    // Day 5: orders only, 10 of 100 users failed: flagged, a series of its own (its tables).
+    const subset = localReport(5, 'all', {
+      resources: ['orders'],
+      rowsByTable: { orders: 100, user_loads: 100 },
+      failedUserCount: 10,
+    });
+    expect(
+      (await runCli(['status', '--dest', await lakeOf('subset', [...full, subset]), '--fail-on-signals']))
+        .code,
+    ).toBe(9);
+    const lake = await lakeOf('subset-then-clean', [...full, subset, localReport(6, 'all')]);
+    const run = await runCli(['status', '--dest', lake, '--fail-on-signals']);
+    expect(run.code, run.stderr).toBe(0);
   });
 });
 
