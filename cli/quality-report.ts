@@ -17,6 +17,7 @@ import {
   type Series,
   seriesFacts,
   seriesOf,
+  type UnreadableReport,
 } from '#core/quality.ts';
 import { MAX_EXPECTED_ROWS } from '#core/quality-config.ts';
 import { type FlagRange, optionalNumberFlag } from './args.ts';
@@ -186,7 +187,7 @@ export function qualityReport(
   reports: readonly LoadFigures[],
   settings: QualityOptions,
   sources?: SettingSources,
-  unreadable: readonly string[] = [],
+  unreadable: readonly UnreadableReport[] = [],
 ): QualityReport {
   const committed = byCommit(reports);
   const judged = new Map<string, LoadQuality>();
@@ -242,7 +243,7 @@ function loadQuality(
   load: LoadFigures,
   reports: readonly LoadFigures[],
   settings: QualityOptions,
-  unreadable: readonly string[],
+  unreadable: readonly UnreadableReport[],
 ): LoadQuality {
   const scan = earlierScanOf(load, reports, settings, unreadable);
   const earlier = scan.loads;

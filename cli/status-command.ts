@@ -1,4 +1,5 @@
 /** `paylink-loader status --dest <dir|s3://...>`: what a lake holds, from its own metadata. */
+import { parquetReadObjects } from 'hyparquet';
 import { openStore } from '#adapters/open-store.ts';
 import { plural } from '#core/capacity.ts';
 import type { LoadMarker } from '#core/commit.ts';
@@ -10,9 +11,10 @@ import {
   unreadableEvents as unreadableEventsOf,
 } from '#core/event-claims.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
-import { assertLoadId, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
+import { assertLoadId, dltLoadsKey, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
 import { forEachConcurrent } from '#core/pool.ts';
 import type { ObjectStore } from '#core/ports.ts';
+import type { UnreadableReport } from '#core/quality.ts';
 import type { SchemaRegistry } from '#core/schema-registry.ts';
 import { readJson } from '#core/store-json.ts';
 import { type RegistryCounts, registryCounts } from '#core/user-registry.ts';
@@ -184,6 +186,11 @@ export async function lakeStatus(
     warnings.push(error.message);
     return null;
   });
+  // Each with its commit time from its `_dlt_loads` row: "earlier" is by commit order (README
+  // "Incremental readers"), never by a custom id's place (`--load-id backfill-1`).
+  const unreadable: UnreadableReport[] = [];
+  for (const id of damagedReports.map((key) => key.slice(loadsPrefix.length, -'.json'.length)))
+    if (committed.has(id)) unreadable.push({ loadId: id, committedAt: await insertedAt(store, id) });
   return {
     dest: store.description,
     schemaVersion: registry?.version ?? null,
@@ -203,19 +210,31 @@ export async function lakeStatus(
     warnings,
     // Damaged reports of committed loads: a load that may have been compared with one of them
     // is said to be judged without it (the commit's TrailingLoadsUnreadable).
-    quality: qualityReport(
-      markers,
-      qualityOptions,
-      settingSources,
-      damagedReports
-        .map((key) => key.slice(loadsPrefix.length, -'.json'.length))
-        .filter((id) => committed.has(id)),
-    ),
+    quality: qualityReport(markers, qualityOptions, settingSources, unreadable),
     damagedReports,
     unreadableEvents,
     strayEventObjects,
     registry: users,
   };
+}
+
+/**
+ * A committed load's commit time from its `_dlt_loads` row (`inserted_at`); undefined when the
+ * row cannot be read (then its place is guessed from its id, quality.ts `earlierScanOf`).
+ */
+async function insertedAt(store: ObjectStore, loadId: string): Promise<string | undefined> {
+  try {
+    const bytes = await store.get(dltLoadsKey(loadId));
+    if (bytes === undefined) return undefined;
+    const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    const [row] = await parquetReadObjects({ file, columns: ['inserted_at'] });
+    const at: unknown = row?.inserted_at;
+    const time = at instanceof Date ? at : typeof at === 'string' ? new Date(at) : undefined;
+    return time !== undefined && !Number.isNaN(time.getTime()) ? time.toISOString() : undefined;
+  } catch {
+    // A damaged row is `verify`'s finding; here it only costs the commit order of one load.
+    return undefined;
+  }
 }
 
 /** The first 10 keys, then `...`: a warning stays one readable line. */
