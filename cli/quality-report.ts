@@ -21,6 +21,7 @@ import {
 } from '#core/quality.ts';
 import { MAX_EXPECTED_ROWS } from '#core/quality-config.ts';
 import { type FlagRange, optionalNumberFlag } from './args.ts';
+import { HOURS_SINCE_LOAD } from './flag-ranges.ts';
 import { type StackQualityConfig, type StackQualityKey, stackQualitySettings } from './stack-config.ts';
 import { renderTable } from './summary.ts';
 
@@ -41,6 +42,14 @@ export interface QualityOptions extends QualitySettings {
    * written). `runOutsideWindow: false` leaves `runWindowsBySchedule` empty instead. Absent: none.
    */
   readonly signalsOff?: readonly SwitchableSignal[];
+  /**
+   * Per schedule: the seconds its newest committed load may be old, the stack's NoRecentSuccess
+   * window (two periods, core/schedule-expression.ts `stalenessWindowSeconds`, cdk.json
+   * schedules). A schedule named here with no committed load at all is flagged too.
+   */
+  readonly noRecentLoadBySchedule?: Readonly<Record<string, number>>;
+  /** `--max-hours-since-load`, in seconds: for every schedule of the lake, over the stack's. */
+  readonly maxSecondsSinceLoad?: number;
 }
 
 /** The flags a cdk.json `dataQuality` switch turns off, by the flag's kind. */
@@ -141,6 +150,22 @@ export type QualityReportSettings = Omit<QualityOptions, 'quietFraction'> & {
   readonly quietFeedFraction: number;
 };
 
+/**
+ * A schedule whose newest committed load is older than its window (`status` judges it only
+ * with a window: the stack's schedules, or `--max-hours-since-load`): loads stopped, as the
+ * stack's NoRecentSuccess alarm says. `schedule` null: the lake has no committed load at all.
+ */
+export interface NoRecentLoad {
+  readonly kind: 'no_recent_load';
+  readonly schedule: string | null;
+  /** The schedule's newest committed load; null when none was ever committed. */
+  readonly loadId: string | null;
+  readonly committedAt: string | null;
+  /** Seconds since that commit (null when none). */
+  readonly secondsSince: number | null;
+  readonly windowSeconds: number;
+}
+
 export interface QualityReport {
   readonly settings: QualityReportSettings;
   /** Where each setting came from: a flag, the stack's cdk.json (`status --stack-config`), or the default. */
@@ -152,6 +177,11 @@ export interface QualityReport {
    * tables), judged: what `--fail-on-signals` exits on. In the order their newest loads committed.
    */
   readonly verdicts: readonly SeriesVerdict[];
+  /**
+   * Schedules whose loads stopped (`NoRecentLoad`): judged at `status`'s time, what
+   * `--fail-on-signals` exits on too. Empty without a window or a time to judge at.
+   */
+  readonly noRecentLoad: readonly NoRecentLoad[];
 }
 
 /**
@@ -188,6 +218,7 @@ export function qualityReport(
   settings: QualityOptions,
   sources?: SettingSources,
   unreadable: readonly UnreadableReport[] = [],
+  now?: Date,
 ): QualityReport {
   const committed = byCommit(reports);
   const judged = new Map<string, LoadQuality>();
@@ -235,7 +266,71 @@ export function qualityReport(
     ...(sources === undefined ? {} : { sources }),
     loads,
     verdicts,
+    noRecentLoad: now === undefined ? [] : noRecentLoads(committed, settings, now),
   };
+}
+
+/**
+ * The schedules whose newest committed load (by commit time) is older than their window at
+ * `now`: `--max-hours-since-load` for every schedule of the lake and of the stack, else each
+ * stack schedule's NoRecentSuccess window. A window with no load at all: flagged, loadId null.
+ */
+export function noRecentLoads(
+  committed: readonly LoadFigures[],
+  settings: Pick<QualityOptions, 'noRecentLoadBySchedule' | 'maxSecondsSinceLoad'>,
+  now: Date,
+): NoRecentLoad[] {
+  const byStack = settings.noRecentLoadBySchedule ?? {};
+  const flag = settings.maxSecondsSinceLoad;
+  const newest = new Map<string, LoadFigures>();
+  for (const load of committed) if (typeof load.schedule === 'string') newest.set(load.schedule, load);
+  const windows = new Map<string, number>();
+  for (const [name, seconds] of Object.entries(byStack)) windows.set(name, flag ?? seconds);
+  if (flag !== undefined) for (const name of newest.keys()) windows.set(name, flag);
+  const out: NoRecentLoad[] = [];
+  // An empty lake under --max-hours-since-load and no stack schedules: no load was ever committed.
+  if (flag !== undefined && committed.length === 0 && windows.size === 0)
+    out.push({
+      kind: 'no_recent_load',
+      schedule: null,
+      loadId: null,
+      committedAt: null,
+      secondsSince: null,
+      windowSeconds: flag,
+    });
+  for (const [schedule, windowSeconds] of windows) {
+    const load = newest.get(schedule);
+    if (load === undefined) {
+      out.push({
+        kind: 'no_recent_load',
+        schedule,
+        loadId: null,
+        committedAt: null,
+        secondsSince: null,
+        windowSeconds,
+      });
+      continue;
+    }
+    const since = (now.getTime() - Date.parse(load.committedAt)) / 1000;
+    if (since > windowSeconds)
+      out.push({
+        kind: 'no_recent_load',
+        schedule,
+        loadId: load.loadId,
+        committedAt: load.committedAt,
+        secondsSince: Math.round(since),
+        windowSeconds,
+      });
+  }
+  return out;
+}
+
+/** A `no_recent_load` flag in words. */
+export function noRecentLoadWords(f: NoRecentLoad): string {
+  const window = `${round(f.windowSeconds / 3600)} h`;
+  if (f.schedule === null) return `no load was ever committed (--max-hours-since-load ${window})`;
+  if (f.loadId === null) return `schedule ${f.schedule}: no load was ever committed (window ${window})`;
+  return `schedule ${f.schedule}: newest load ${f.loadId} committed ${f.committedAt}, ${round(f.secondsSince! / 3600)} h ago, over its ${window} window`;
 }
 
 /** One load's signals over the loads its commit compared it with, as `status` reports them. */
@@ -355,8 +450,17 @@ export function seriesWords(l: Pick<LoadQuality, 'schedule' | 'usersSelection' |
 /** The text section of `status`. */
 export function formatQuality(report: QualityReport): string[] {
   const s = report.settings;
+  // Loads that stopped come first: no load is the one signal the loads' own flags cannot show.
+  const stopped =
+    report.noRecentLoad.length === 0
+      ? []
+      : [
+          "No recent load (--fail-on-signals exits 9; the NoRecentSuccess alarm's window: two schedule periods):",
+          ...report.noRecentLoad.map((f) => `  ${noRecentLoadWords(f)}`),
+          '',
+        ];
   if (report.loads.length === 0)
-    return ['Data quality: no committed loads yet; the signals start with the first load.'];
+    return [...stopped, 'Data quality: no committed loads yet; the signals start with the first load.'];
   const out = [
     `Data quality (last ${plural(report.loads.length, 'load')}; trailing median of each table's rows per loaded user over up to ${plural(s.trailingLoads, 'earlier load')} of the same series (schedule, users selection and tables), judged from ${plural(s.minTrailingLoads, 'load')}; quiet below ${s.quietFeedFraction} x; failed users above ${s.failedUserSharePercent}%):`,
     renderTable(
@@ -462,7 +566,7 @@ export function formatQuality(report: QualityReport): string[] {
       ),
     );
   }
-  return out;
+  return [...stopped, ...out];
 }
 
 /** The quality flags of `status`, as typed. */
@@ -474,6 +578,7 @@ export interface QualityFlagValues {
   readonly 'failed-share'?: string | undefined;
   readonly 'min-expected-rows'?: string | undefined;
   readonly 'run-window-minutes'?: string | undefined;
+  readonly 'max-hours-since-load'?: string | undefined;
 }
 
 export const QUALITY_FLAGS = [
@@ -484,6 +589,7 @@ export const QUALITY_FLAGS = [
   'failed-share',
   'min-expected-rows',
   'run-window-minutes',
+  'max-hours-since-load',
 ] as const satisfies readonly (keyof QualityFlagValues)[];
 
 /** A decimal number as a person types it: digits, at most one point (no sign, exponent or hex). */
@@ -574,8 +680,14 @@ export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualit
           `${minTrailingLoads} is more than the ${plural(trailingLoads, 'earlier load')} the median is taken over (--trailing-loads${values['trailing-loads'] === undefined ? `, ${fallback} ${d.trailingLoads}` : ''})`,
         );
   const windowMinutes = values['run-window-minutes'];
+  const sinceHours = values['max-hours-since-load'];
+  const staleness = stack?.stalenessWindows ?? {};
   return {
     ...d,
+    ...(Object.keys(staleness).length > 0 ? { noRecentLoadBySchedule: staleness } : {}),
+    ...(sinceHours === undefined
+      ? {}
+      : { maxSecondsSinceLoad: number('--max-hours-since-load', sinceHours, 0, HOURS_SINCE_LOAD) * 3600 }),
     last: number('--last', values.last, d.last, { min: 1, max: MAX_LAST, whole: true }),
     trailingLoads,
     minTrailingLoads,

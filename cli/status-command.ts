@@ -24,6 +24,7 @@ import type { Io } from './io.ts';
 import { type LoadDetail, LoadNotFoundError, loadDetail, reportNotFound } from './load-report.ts';
 import {
   formatQuality,
+  noRecentLoadWords,
   parseQualityFlags,
   QUALITY_FLAGS,
   QUALITY_OPTION_DEFAULTS,
@@ -91,6 +92,8 @@ export async function lakeStatus(
   dest: string,
   qualityOptions: QualityOptions = QUALITY_OPTION_DEFAULTS,
   settingSources?: SettingSources,
+  /** The time loads are judged stopped at (`no_recent_load`); none without it. */
+  now?: Date,
 ): Promise<LakeStatus> {
   const store = openStore(dest);
   // A load is committed when its `_dlt_loads` row exists; its report (`_loads/`) is written just before.
@@ -210,7 +213,7 @@ export async function lakeStatus(
     warnings,
     // Damaged reports of committed loads: a load that may have been compared with one of them
     // is said to be judged without it (the commit's TrailingLoadsUnreadable).
-    quality: qualityReport(markers, qualityOptions, settingSources, unreadable),
+    quality: qualityReport(markers, qualityOptions, settingSources, unreadable, now),
     damagedReports,
     unreadableEvents,
     strayEventObjects,
@@ -281,6 +284,11 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                              100 (default 5)
   --min-expected-rows <n>    judge a table only when this many rows were expected (default 20)
   --run-window-minutes <m>   flag a load committed more than m minutes after its start
+  --max-hours-since-load <h>  flag each schedule whose newest committed load is more than h
+                             hours old (no_recent_load; above 0, at most 168); without it,
+                             each schedule of the stack's cdk.json is judged by its
+                             NoRecentSuccess alarm's window (two periods). A schedule with no
+                             committed load at all is flagged too
   --stack-config <cdk.json>  take the five settings above the run window from the stack's
                              cdk.json (context.paylink.dataQuality: trailingLoads,
                              minTrailingLoads, quietFeedFraction, failedUserSharePercent,
@@ -328,6 +336,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
       'failed-share': { type: 'string' },
       'min-expected-rows': { type: 'string' },
       'run-window-minutes': { type: 'string' },
+      'max-hours-since-load': { type: 'string' },
       'stack-config': { type: 'string' },
     },
     false,
@@ -371,7 +380,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     io.stdout.write(values.json ? `${JSON.stringify(detail, null, 2)}\n` : `${formatLoadDetail(detail)}\n`);
     return 0;
   }
-  const status = await lakeStatus(dest, qualityOptions, settingSources(values, stack));
+  const status = await lakeStatus(dest, qualityOptions, settingSources(values, stack), io.now());
   // A damaged report is damage (exit 1, as for `status --load-id`), though the rest is listed.
   // Flags are signals, not errors: an exit code only when asked for (--fail-on-signals), and
   // for the newest load only, as the alarms hold the newest load's state: a load flagged
@@ -379,13 +388,21 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
   // The newest load of each schedule, as each schedule's alarms hold its own newest load's
   // state: a clean quarter-hourly load committed after a flagged daily one hides nothing.
   const flagged = status.quality.verdicts.filter((v) => v.flagged);
+  // Loads that stopped are a signal too: the stack's NoRecentSuccess alarm.
+  const stopped = status.quality.noRecentLoad;
   const exitCode =
     status.damagedReports.length > 0
       ? 1
-      : values['fail-on-signals'] === true && flagged.length > 0
+      : values['fail-on-signals'] === true && (flagged.length > 0 || stopped.length > 0)
         ? STATUS_FLAGGED_EXIT
         : 0;
-  if (exitCode === STATUS_FLAGGED_EXIT) io.stderr.write(`${failOnSignalsMessage(flagged)}\n`);
+  if (exitCode === STATUS_FLAGGED_EXIT) {
+    if (flagged.length > 0) io.stderr.write(`${failOnSignalsMessage(flagged)}\n`);
+    if (stopped.length > 0)
+      io.stderr.write(
+        `status --fail-on-signals: no recent load: ${stopped.map((f) => noRecentLoadWords(f)).join('; ')}\n`,
+      );
+  }
   if (values.json) {
     io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     return exitCode;
