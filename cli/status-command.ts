@@ -308,7 +308,9 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                    made (registry version before and after, tables and columns added).
                    Exit 8 when the lake has nothing of that load id. The quality options above
                    are about the last loads and are refused with it.
-  --fail-on-signals  exit 9 when the newest load of any schedule has a flag, after printing
+  --fail-on-signals  exit 9 when the newest load of any schedule has a flag, or a schedule's
+                   loads stopped (no_recent_load: --max-hours-since-load, or the stack's
+                   NoRecentSuccess window), after printing
                    everything as usual, with one line on stderr naming the flagged
                    schedule(s): for a script or cron job that checks the lake. Each schedule
                    is judged by its own newest load, as each schedule's alarms are (--json:
