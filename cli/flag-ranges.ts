@@ -5,6 +5,7 @@
 import { ADAPTIVE_CONCURRENCY } from '#core/adaptive-concurrency.ts';
 import { MAX_USERS_PER_RUN } from '#core/capacity.ts';
 import { LIMITS } from '#core/constants.ts';
+import { MAX_ALARM_WINDOW_SECONDS } from '#core/schedule-config.ts';
 import type { FlagRange } from './args.ts';
 
 /** Users in flight: synth's userConcurrency. */
@@ -28,4 +29,16 @@ export const MAX_USERS_PER_RUN_RANGE: FlagRange = {
   max: MAX_USERS_PER_RUN,
   whole: true,
   words: `a whole number of users from 1 to ${MAX_USERS_PER_RUN}`,
+};
+
+/** The longest NoRecentSuccess window a stack can have: CloudWatch's 7 days (two 3.5-day periods). */
+const MAX_HOURS_SINCE_LOAD = MAX_ALARM_WINDOW_SECONDS / 3600;
+
+/** `status --max-hours-since-load`: hours since a schedule's newest committed load. */
+export const HOURS_SINCE_LOAD: FlagRange = {
+  min: 0,
+  max: MAX_HOURS_SINCE_LOAD,
+  whole: false,
+  aboveMin: true,
+  words: `a number of hours above 0 and at most ${MAX_HOURS_SINCE_LOAD} (7 days, the longest NoRecentSuccess alarm window)`,
 };

@@ -17,9 +17,11 @@ import {
   type Series,
   seriesFacts,
   seriesOf,
+  type UnreadableReport,
 } from '#core/quality.ts';
 import { MAX_EXPECTED_ROWS } from '#core/quality-config.ts';
 import { type FlagRange, optionalNumberFlag } from './args.ts';
+import { HOURS_SINCE_LOAD } from './flag-ranges.ts';
 import { type StackQualityConfig, type StackQualityKey, stackQualitySettings } from './stack-config.ts';
 import { renderTable } from './summary.ts';
 
@@ -40,6 +42,14 @@ export interface QualityOptions extends QualitySettings {
    * written). `runOutsideWindow: false` leaves `runWindowsBySchedule` empty instead. Absent: none.
    */
   readonly signalsOff?: readonly SwitchableSignal[];
+  /**
+   * Per schedule: the seconds its newest committed load may be old, the stack's NoRecentSuccess
+   * window (two periods, core/schedule-expression.ts `stalenessWindowSeconds`, cdk.json
+   * schedules). A schedule named here with no committed load at all is flagged too.
+   */
+  readonly noRecentLoadBySchedule?: Readonly<Record<string, number>>;
+  /** `--max-hours-since-load`, in seconds: for every schedule of the lake, over the stack's. */
+  readonly maxSecondsSinceLoad?: number;
 }
 
 /** The flags a cdk.json `dataQuality` switch turns off, by the flag's kind. */
@@ -140,6 +150,22 @@ export type QualityReportSettings = Omit<QualityOptions, 'quietFraction'> & {
   readonly quietFeedFraction: number;
 };
 
+/**
+ * A schedule whose newest committed load is older than its window (`status` judges it only
+ * with a window: the stack's schedules, or `--max-hours-since-load`): loads stopped, as the
+ * stack's NoRecentSuccess alarm says. `schedule` null: the lake has no committed load at all.
+ */
+export interface NoRecentLoad {
+  readonly kind: 'no_recent_load';
+  readonly schedule: string | null;
+  /** The schedule's newest committed load; null when none was ever committed. */
+  readonly loadId: string | null;
+  readonly committedAt: string | null;
+  /** Seconds since that commit (null when none). */
+  readonly secondsSince: number | null;
+  readonly windowSeconds: number;
+}
+
 export interface QualityReport {
   readonly settings: QualityReportSettings;
   /** Where each setting came from: a flag, the stack's cdk.json (`status --stack-config`), or the default. */
@@ -147,13 +173,21 @@ export interface QualityReport {
   /** The last `settings.last` committed loads, in the order they committed (oldest first). */
   readonly loads: readonly LoadQuality[];
   /**
-   * The newest committed load of each series (schedule, users selection and tables), judged:
-   * what `--fail-on-signals` exits on. In the order their newest loads committed.
+   * The newest committed load of each schedule (reports that name none: of each series of
+   * tables), judged: what `--fail-on-signals` exits on. In the order their newest loads committed.
    */
   readonly verdicts: readonly SeriesVerdict[];
+  /**
+   * Schedules whose loads stopped (`NoRecentLoad`): judged at `status`'s time, what
+   * `--fail-on-signals` exits on too. Empty without a window or a time to judge at.
+   */
+  readonly noRecentLoad: readonly NoRecentLoad[];
 }
 
-/** The newest load of a series and its flags: the state that series' alarms hold. */
+/**
+ * The newest load of a schedule and its flags: the state that schedule's alarms hold. `series`
+ * is that load's series (a one-off retry's series is the schedule's verdict until its next load).
+ */
 export interface SeriesVerdict {
   readonly series: string;
   readonly schedule: string | null;
@@ -183,7 +217,8 @@ export function qualityReport(
   reports: readonly LoadFigures[],
   settings: QualityOptions,
   sources?: SettingSources,
-  unreadable: readonly string[] = [],
+  unreadable: readonly UnreadableReport[] = [],
+  now?: Date,
 ): QualityReport {
   const committed = byCommit(reports);
   const judged = new Map<string, LoadQuality>();
@@ -195,18 +230,23 @@ export function qualityReport(
     return quality;
   };
   const loads = committed.slice(-settings.last).map(judge);
-  // The newest load of each series, as each schedule's alarms hold its newest load's state: a
-  // flagged daily load is not hidden by a clean quarter-hourly load committed after it.
+  // The newest load of each schedule, as each schedule's alarms hold its newest load's state: a
+  // flagged daily load is not hidden by a clean quarter-hourly load committed after it, and a
+  // one-off load (a --users-from-failed retry, a --resources subset: series of their own, for
+  // the medians) is judged until the schedule's next load, not for good. Locally every load is
+  // schedule `local`: the newest local load decides.
   const newest = new Map<string, LoadFigures>();
+  const verdictKey = (load: LoadFigures) =>
+    typeof load.schedule === 'string' ? `schedule:${load.schedule}` : seriesOf(load);
   // Reports that do not name their schedule (written before reports did) form series of their
   // own: once a later load names its schedule, the lake was upgraded and those series are
   // history, never a verdict that fails every later run.
   const lastNamed = committed.findLastIndex((l) => typeof l.schedule === 'string');
   for (const [i, load] of committed.entries()) {
     if (typeof load.schedule !== 'string' && i < lastNamed) continue;
-    // Re-inserted: the series are in the order their newest loads committed.
-    newest.delete(seriesOf(load));
-    newest.set(seriesOf(load), load);
+    // Re-inserted: the schedules are in the order their newest loads committed.
+    newest.delete(verdictKey(load));
+    newest.set(verdictKey(load), load);
   }
   const verdicts = [...newest.values()].map((load): SeriesVerdict => {
     const q = judge(load);
@@ -226,7 +266,71 @@ export function qualityReport(
     ...(sources === undefined ? {} : { sources }),
     loads,
     verdicts,
+    noRecentLoad: now === undefined ? [] : noRecentLoads(committed, settings, now),
   };
+}
+
+/**
+ * The schedules whose newest committed load (by commit time) is older than their window at
+ * `now`: `--max-hours-since-load` for every schedule of the lake and of the stack, else each
+ * stack schedule's NoRecentSuccess window. A window with no load at all: flagged, loadId null.
+ */
+export function noRecentLoads(
+  committed: readonly LoadFigures[],
+  settings: Pick<QualityOptions, 'noRecentLoadBySchedule' | 'maxSecondsSinceLoad'>,
+  now: Date,
+): NoRecentLoad[] {
+  const byStack = settings.noRecentLoadBySchedule ?? {};
+  const flag = settings.maxSecondsSinceLoad;
+  const newest = new Map<string, LoadFigures>();
+  for (const load of committed) if (typeof load.schedule === 'string') newest.set(load.schedule, load);
+  const windows = new Map<string, number>();
+  for (const [name, seconds] of Object.entries(byStack)) windows.set(name, flag ?? seconds);
+  if (flag !== undefined) for (const name of newest.keys()) windows.set(name, flag);
+  const out: NoRecentLoad[] = [];
+  // An empty lake under --max-hours-since-load and no stack schedules: no load was ever committed.
+  if (flag !== undefined && committed.length === 0 && windows.size === 0)
+    out.push({
+      kind: 'no_recent_load',
+      schedule: null,
+      loadId: null,
+      committedAt: null,
+      secondsSince: null,
+      windowSeconds: flag,
+    });
+  for (const [schedule, windowSeconds] of windows) {
+    const load = newest.get(schedule);
+    if (load === undefined) {
+      out.push({
+        kind: 'no_recent_load',
+        schedule,
+        loadId: null,
+        committedAt: null,
+        secondsSince: null,
+        windowSeconds,
+      });
+      continue;
+    }
+    const since = (now.getTime() - Date.parse(load.committedAt)) / 1000;
+    if (since > windowSeconds)
+      out.push({
+        kind: 'no_recent_load',
+        schedule,
+        loadId: load.loadId,
+        committedAt: load.committedAt,
+        secondsSince: Math.round(since),
+        windowSeconds,
+      });
+  }
+  return out;
+}
+
+/** A `no_recent_load` flag in words. */
+export function noRecentLoadWords(f: NoRecentLoad): string {
+  const window = `${round(f.windowSeconds / 3600)} h`;
+  if (f.schedule === null) return `no load was ever committed (--max-hours-since-load ${window})`;
+  if (f.loadId === null) return `schedule ${f.schedule}: no load was ever committed (window ${window})`;
+  return `schedule ${f.schedule}: newest load ${f.loadId} committed ${f.committedAt}, ${round(f.secondsSince! / 3600)} h ago, over its ${window} window`;
 }
 
 /** One load's signals over the loads its commit compared it with, as `status` reports them. */
@@ -234,7 +338,7 @@ function loadQuality(
   load: LoadFigures,
   reports: readonly LoadFigures[],
   settings: QualityOptions,
-  unreadable: readonly string[],
+  unreadable: readonly UnreadableReport[],
 ): LoadQuality {
   const scan = earlierScanOf(load, reports, settings, unreadable);
   const earlier = scan.loads;
@@ -346,8 +450,17 @@ export function seriesWords(l: Pick<LoadQuality, 'schedule' | 'usersSelection' |
 /** The text section of `status`. */
 export function formatQuality(report: QualityReport): string[] {
   const s = report.settings;
+  // Loads that stopped come first: no load is the one signal the loads' own flags cannot show.
+  const stopped =
+    report.noRecentLoad.length === 0
+      ? []
+      : [
+          "No recent load (--fail-on-signals exits 9; the NoRecentSuccess alarm's window: two schedule periods):",
+          ...report.noRecentLoad.map((f) => `  ${noRecentLoadWords(f)}`),
+          '',
+        ];
   if (report.loads.length === 0)
-    return ['Data quality: no committed loads yet; the signals start with the first load.'];
+    return [...stopped, 'Data quality: no committed loads yet; the signals start with the first load.'];
   const out = [
     `Data quality (last ${plural(report.loads.length, 'load')}; trailing median of each table's rows per loaded user over up to ${plural(s.trailingLoads, 'earlier load')} of the same series (schedule, users selection and tables), judged from ${plural(s.minTrailingLoads, 'load')}; quiet below ${s.quietFeedFraction} x; failed users above ${s.failedUserSharePercent}%):`,
     renderTable(
@@ -395,10 +508,10 @@ export function formatQuality(report: QualityReport): string[] {
       for (const flag of l.flags) out.push(`  ${l.loadId}  ${flagWords(flag, l.loadId)}`);
   }
   if (report.verdicts.length > 1) {
-    // Each series has alarms of its own: the newest load of each, whatever committed after it.
+    // Each schedule has alarms of its own: the newest load of each, whatever committed after it.
     out.push(
       '',
-      `Newest load of each series (${report.verdicts.length}; --fail-on-signals exits 9 when one has a flag):`,
+      `Newest load of each schedule (${report.verdicts.length}; --fail-on-signals exits 9 when one has a flag):`,
     );
     for (const v of report.verdicts)
       out.push(
@@ -453,7 +566,7 @@ export function formatQuality(report: QualityReport): string[] {
       ),
     );
   }
-  return out;
+  return [...stopped, ...out];
 }
 
 /** The quality flags of `status`, as typed. */
@@ -465,6 +578,7 @@ export interface QualityFlagValues {
   readonly 'failed-share'?: string | undefined;
   readonly 'min-expected-rows'?: string | undefined;
   readonly 'run-window-minutes'?: string | undefined;
+  readonly 'max-hours-since-load'?: string | undefined;
 }
 
 export const QUALITY_FLAGS = [
@@ -475,6 +589,7 @@ export const QUALITY_FLAGS = [
   'failed-share',
   'min-expected-rows',
   'run-window-minutes',
+  'max-hours-since-load',
 ] as const satisfies readonly (keyof QualityFlagValues)[];
 
 /** A decimal number as a person types it: digits, at most one point (no sign, exponent or hex). */
@@ -565,8 +680,14 @@ export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualit
           `${minTrailingLoads} is more than the ${plural(trailingLoads, 'earlier load')} the median is taken over (--trailing-loads${values['trailing-loads'] === undefined ? `, ${fallback} ${d.trailingLoads}` : ''})`,
         );
   const windowMinutes = values['run-window-minutes'];
+  const sinceHours = values['max-hours-since-load'];
+  const staleness = stack?.stalenessWindows ?? {};
   return {
     ...d,
+    ...(Object.keys(staleness).length > 0 ? { noRecentLoadBySchedule: staleness } : {}),
+    ...(sinceHours === undefined
+      ? {}
+      : { maxSecondsSinceLoad: number('--max-hours-since-load', sinceHours, 0, HOURS_SINCE_LOAD) * 3600 }),
     last: number('--last', values.last, d.last, { min: 1, max: MAX_LAST, whole: true }),
     trailingLoads,
     minTrailingLoads,

@@ -8,13 +8,23 @@
  * the loader's resource overrides, a different document.
  */
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { issueWords, parseOrThrow } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 import { QUALITY_DEFAULTS, type QualitySettings } from '#core/quality.ts';
 import { type DataQualityConfig, dataQualitySchema } from '#core/quality-config.ts';
-import { scheduleSchema } from '#core/schedule-config.ts';
-import { parseScheduleExpression, runDeadlineSeconds } from '#core/schedule-expression.ts';
+import {
+  DEFAULT_STACK_NAME,
+  knownResourcesOf,
+  type ScheduleConfig,
+  scheduleListIssues,
+  schedulesSchema,
+} from '#core/schedule-config.ts';
+import {
+  parseScheduleExpression,
+  runDeadlineSeconds,
+  stalenessWindowSeconds,
+} from '#core/schedule-expression.ts';
 import { pathFrom } from './args.ts';
 
 /** The CDK context key of the stack's config (infra/constants.ts CONTEXT_KEY). */
@@ -46,6 +56,12 @@ export interface StackQualityConfig {
    * name; empty when `dataQuality.runOutsideWindow` is false (the alarm is off).
    */
   readonly runWindows: Readonly<Record<string, number>>;
+  /**
+   * Each schedule's NoRecentSuccess window (seconds: two periods, core/schedule-expression.ts
+   * `stalenessWindowSeconds`, as infra/ builds the alarm), by schedule name: `status
+   * --fail-on-signals` flags a schedule whose newest committed load is older than this.
+   */
+  readonly stalenessWindows: Readonly<Record<string, number>>;
 }
 
 /**
@@ -142,41 +158,55 @@ export async function readStackQualityConfig(
   const raw = (stack as Record<string, unknown>).dataQuality;
   const dataQuality = parseAs(dataQualitySchema, raw, `context.${CONTEXT_KEY}.dataQuality`, source);
   const set = raw !== null && typeof raw === 'object' ? Object.keys(raw) : [];
+  const schedules = checkedSchedules(stack as Record<string, unknown>, source);
   return {
     file,
     implicit,
     dataQuality,
     given: new Set(STACK_QUALITY_KEYS.filter((k) => set.includes(k))),
-    runWindows: dataQuality.runOutsideWindow
-      ? scheduleWindows((stack as Record<string, unknown>).schedules, source)
-      : {},
+    runWindows: dataQuality.runOutsideWindow ? runWindowsOf(schedules) : {},
+    stalenessWindows: Object.fromEntries(
+      schedules.map((x) => [
+        x.name,
+        stalenessWindowSeconds(parseScheduleExpression(x.expression)!, x.expectedPeriodHours),
+      ]),
+    ),
   };
 }
 
 /**
- * Run windows by schedule name from the stack's `schedules`, each checked with the schema synth
- * uses (core/schedule-config.ts), the windows computed as synth computes them.
+ * The stack's `schedules`, checked as `cdk synth` checks them: each with its schema, then the
+ * checks across schedules (core/schedule-config.ts `scheduleListIssues`, the function synth's
+ * schema runs), so a schedule synth refuses is refused here in its words.
  *
- * @throws ConfigError naming the schedule's key when synth would refuse it, or when a cron
- *   schedule has no period.
+ * @throws ConfigError naming the schedule's key when synth would refuse it.
  */
-function scheduleWindows(schedules: unknown, source: string): Record<string, number> {
-  // Absent: no windows to judge; anything else but a list synth refuses too.
-  if (schedules === undefined) return {};
-  const list = parseAs(z.array(z.unknown()), schedules, `context.${CONTEXT_KEY}.schedules`, source);
-  const out: Record<string, number> = {};
-  for (const [i, raw] of list.entries()) {
-    const at = `context.${CONTEXT_KEY}.schedules[${i}]`;
-    const schedule = parseAs(scheduleSchema, raw, at, source);
-    // The schema accepted it: the expression parses.
-    const parsed = parseScheduleExpression(schedule.expression)!;
-    try {
-      out[schedule.name] = runDeadlineSeconds(parsed, schedule.expectedPeriodHours);
-    } catch {
-      throw new ConfigError(source, `${at}.expectedPeriodHours: a cron schedule needs its period in hours`);
-    }
+function checkedSchedules(stack: Record<string, unknown>, source: string): ScheduleConfig[] {
+  // Absent: no schedules to judge by (a cdk.json for status may carry dataQuality only).
+  if (stack.schedules === undefined) return [];
+  const at = `context.${CONTEXT_KEY}.schedules`;
+  const schedules = parseAs(schedulesSchema, stack.schedules, at, source);
+  const loaderResources = objectAt(stack.loaderConfig, 'resources');
+  const issue = scheduleListIssues(schedules, {
+    // As synth fills it in; an invalid one synth refuses first, reported by synth.
+    stackName: typeof stack.stackName === 'string' ? stack.stackName : DEFAULT_STACK_NAME,
+    knownResources: knownResourcesOf(Object.keys(loaderResources ?? {})),
+  })[0];
+  if (issue !== undefined) {
+    const [index, ...rest] = issue.path;
+    throw new ConfigError(source, `${[`${at}[${index}]`, ...rest.map(String)].join('.')}: ${issue.message}`);
   }
-  return out;
+  return schedules;
+}
+
+/** Run windows by schedule name, computed as synth computes them (the schedules are checked). */
+function runWindowsOf(schedules: readonly ScheduleConfig[]): Record<string, number> {
+  return Object.fromEntries(
+    schedules.map((x) => [
+      x.name,
+      runDeadlineSeconds(parseScheduleExpression(x.expression)!, x.expectedPeriodHours),
+    ]),
+  );
 }
 
 /**
@@ -191,15 +221,21 @@ function parseAs<T>(schema: z.ZodType<T>, raw: unknown, at: string, source: stri
   if (issue.code !== 'unrecognized_keys')
     throw new ConfigError(
       source,
-      `${[at, ...issue.path.map(String)].join('.')}: ${issueWords(issue, schema)}`,
+      `${bracketed([at, ...issue.path.map(String)].join('.'))}: ${issueWords(issue, schema)}`,
     );
   try {
     return parseOrThrow(schema, raw, at);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    throw new ConfigError(source, error.message, error);
+    const colon = error.message.indexOf(': ');
+    const message =
+      colon < 0 ? error.message : `${bracketed(error.message.slice(0, colon))}${error.message.slice(colon)}`;
+    throw new ConfigError(source, message, error);
   }
 }
+
+/** A key as a person finds it in the file: `schedules[0].name` for synth's `schedules.0.name`. */
+const bracketed = (key: string) => key.replace(/\.(\d+)(?=\.|$)/g, '[$1]');
 
 function objectAt(value: unknown, key: string): Record<string, unknown> | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;

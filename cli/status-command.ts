@@ -1,4 +1,5 @@
 /** `paylink-loader status --dest <dir|s3://...>`: what a lake holds, from its own metadata. */
+import { parquetReadObjects } from 'hyparquet';
 import { openStore } from '#adapters/open-store.ts';
 import { plural } from '#core/capacity.ts';
 import { CHANGED_STATE_PREFIX, readChangedState } from '#core/changed-users.ts';
@@ -11,9 +12,10 @@ import {
   unreadableEvents as unreadableEventsOf,
 } from '#core/event-claims.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
-import { assertLoadId, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
+import { assertLoadId, dltLoadsKey, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
 import { forEachConcurrent } from '#core/pool.ts';
 import type { ObjectStore } from '#core/ports.ts';
+import type { UnreadableReport } from '#core/quality.ts';
 import type { SchemaRegistry } from '#core/schema-registry.ts';
 import { readJson } from '#core/store-json.ts';
 import { type RegistryCounts, registryCounts } from '#core/user-registry.ts';
@@ -23,6 +25,7 @@ import type { Io } from './io.ts';
 import { type LoadDetail, LoadNotFoundError, loadDetail, reportNotFound } from './load-report.ts';
 import {
   formatQuality,
+  noRecentLoadWords,
   parseQualityFlags,
   QUALITY_FLAGS,
   QUALITY_OPTION_DEFAULTS,
@@ -90,6 +93,8 @@ export async function lakeStatus(
   dest: string,
   qualityOptions: QualityOptions = QUALITY_OPTION_DEFAULTS,
   settingSources?: SettingSources,
+  /** The time loads are judged stopped at (`no_recent_load`); none without it. */
+  now?: Date,
 ): Promise<LakeStatus> {
   const store = openStore(dest);
   // A load is committed when its `_dlt_loads` row exists; its report (`_loads/`) is written just before.
@@ -195,6 +200,11 @@ export async function lakeStatus(
     warnings.push(error.message);
     return null;
   });
+  // Each with its commit time from its `_dlt_loads` row: "earlier" is by commit order (README
+  // "Incremental readers"), never by a custom id's place (`--load-id backfill-1`).
+  const unreadable: UnreadableReport[] = [];
+  for (const id of damagedReports.map((key) => key.slice(loadsPrefix.length, -'.json'.length)))
+    if (committed.has(id)) unreadable.push({ loadId: id, committedAt: await insertedAt(store, id) });
   return {
     dest: store.description,
     schemaVersion: registry?.version ?? null,
@@ -214,19 +224,31 @@ export async function lakeStatus(
     warnings,
     // Damaged reports of committed loads: a load that may have been compared with one of them
     // is said to be judged without it (the commit's TrailingLoadsUnreadable).
-    quality: qualityReport(
-      markers,
-      qualityOptions,
-      settingSources,
-      damagedReports
-        .map((key) => key.slice(loadsPrefix.length, -'.json'.length))
-        .filter((id) => committed.has(id)),
-    ),
+    quality: qualityReport(markers, qualityOptions, settingSources, unreadable, now),
     damagedReports,
     unreadableEvents,
     strayEventObjects,
     registry: users,
   };
+}
+
+/**
+ * A committed load's commit time from its `_dlt_loads` row (`inserted_at`); undefined when the
+ * row cannot be read (then its place is guessed from its id, quality.ts `earlierScanOf`).
+ */
+async function insertedAt(store: ObjectStore, loadId: string): Promise<string | undefined> {
+  try {
+    const bytes = await store.get(dltLoadsKey(loadId));
+    if (bytes === undefined) return undefined;
+    const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    const [row] = await parquetReadObjects({ file, columns: ['inserted_at'] });
+    const at: unknown = row?.inserted_at;
+    const time = at instanceof Date ? at : typeof at === 'string' ? new Date(at) : undefined;
+    return time !== undefined && !Number.isNaN(time.getTime()) ? time.toISOString() : undefined;
+  } catch {
+    // A damaged row is `verify`'s finding; here it only costs the commit order of one load.
+    return undefined;
+  }
 }
 
 /** The first 10 keys, then `...`: a warning stays one readable line. */
@@ -244,15 +266,15 @@ async function totalBytes(store: ObjectStore, keys: readonly string[]): Promise<
   return bytes;
 }
 
-/** `status --fail-on-signals`: the newest load of a series has a flag. */
+/** `status --fail-on-signals`: the newest load of a schedule has a flag. */
 export const STATUS_FLAGGED_EXIT = 9;
 
-/** Why `--fail-on-signals` exits 9: each flagged series by its schedule, its newest load, the flags' kinds. */
+/** Why `--fail-on-signals` exits 9: each flagged schedule (its newest load's series), that load, the flags' kinds. */
 export function failOnSignalsMessage(flagged: readonly SeriesVerdict[]): string {
   const each = flagged.map(
     (v) => `${seriesWords(v)} (load ${v.loadId}: ${[...new Set(v.flags.map((f) => f.kind))].join(', ')})`,
   );
-  return `status --fail-on-signals: the newest load of ${plural(flagged.length, 'series', 'series')} has a flag: ${each.join('; ')}`;
+  return `status --fail-on-signals: the newest load of ${plural(flagged.length, 'schedule')} has a flag: ${each.join('; ')}`;
 }
 
 export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefix> [--load-id <id>] [--json]
@@ -273,6 +295,11 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                              100 (default 5)
   --min-expected-rows <n>    judge a table only when this many rows were expected (default 20)
   --run-window-minutes <m>   flag a load committed more than m minutes after its start
+  --max-hours-since-load <h>  flag each schedule whose newest committed load is more than h
+                             hours old (no_recent_load; above 0, at most 168); without it,
+                             each schedule of the stack's cdk.json is judged by its
+                             NoRecentSuccess alarm's window (two periods). A schedule with no
+                             committed load at all is flagged too
   --stack-config <cdk.json>  take the five settings above the run window from the stack's
                              cdk.json (context.paylink.dataQuality: trailingLoads,
                              minTrailingLoads, quietFeedFraction, failedUserSharePercent,
@@ -292,14 +319,17 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                    made (registry version before and after, tables and columns added).
                    Exit 8 when the lake has nothing of that load id. The quality options above
                    are about the last loads and are refused with it.
-  --fail-on-signals  exit 9 when the newest load of any series (schedule, users selection
-                   and tables) has a flag, after printing everything as usual, with one line
-                   on stderr naming the flagged schedule(s): for a script or cron job that
-                   checks the lake. Each series is judged by its own newest load, as each
-                   schedule's alarms are (--json: quality.verdicts), so a clean load of one
-                   schedule does not hide a flagged load of another. Older loads' flags
-                   (--last) are shown, not judged: a load of the same series that is clean
-                   again clears it. Signals the stack's cdk.json switches off
+  --fail-on-signals  exit 9 when the newest load of any schedule has a flag, or a schedule's
+                   loads stopped (no_recent_load: --max-hours-since-load, or the stack's
+                   NoRecentSuccess window), after printing
+                   everything as usual, with one line on stderr naming the flagged
+                   schedule(s): for a script or cron job that checks the lake. Each schedule
+                   is judged by its own newest load, as each schedule's alarms are (--json:
+                   quality.verdicts), so a clean load of one schedule does not hide a flagged
+                   load of another; a one-off load (a --users-from-failed retry, a --resources
+                   subset) counts until the schedule's next load, not for good (locally every
+                   load is schedule local: the newest load decides). Older loads' flags
+                   (--last) are shown, not judged. Signals the stack's cdk.json switches off
                    (dataQuality failedUserShare, quietFeed, endpointUnavailable,
                    runOutsideWindow: false) raise no flag, as the stack raises no alarm
   --json           the same as JSON on stdout`;
@@ -319,6 +349,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
       'failed-share': { type: 'string' },
       'min-expected-rows': { type: 'string' },
       'run-window-minutes': { type: 'string' },
+      'max-hours-since-load': { type: 'string' },
       'stack-config': { type: 'string' },
     },
     false,
@@ -362,21 +393,29 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     io.stdout.write(values.json ? `${JSON.stringify(detail, null, 2)}\n` : `${formatLoadDetail(detail)}\n`);
     return 0;
   }
-  const status = await lakeStatus(dest, qualityOptions, settingSources(values, stack));
+  const status = await lakeStatus(dest, qualityOptions, settingSources(values, stack), io.now());
   // A damaged report is damage (exit 1, as for `status --load-id`), though the rest is listed.
   // Flags are signals, not errors: an exit code only when asked for (--fail-on-signals), and
   // for the newest load only, as the alarms hold the newest load's state: a load flagged
   // earlier and clean since is history (--last shows it), not a reason for a cron job to fail.
-  // The newest load of each series (schedule), as each schedule's alarms hold its own newest
-  // load's state: a clean quarter-hourly load committed after a flagged daily one hides nothing.
+  // The newest load of each schedule, as each schedule's alarms hold its own newest load's
+  // state: a clean quarter-hourly load committed after a flagged daily one hides nothing.
   const flagged = status.quality.verdicts.filter((v) => v.flagged);
+  // Loads that stopped are a signal too: the stack's NoRecentSuccess alarm.
+  const stopped = status.quality.noRecentLoad;
   const exitCode =
     status.damagedReports.length > 0
       ? 1
-      : values['fail-on-signals'] === true && flagged.length > 0
+      : values['fail-on-signals'] === true && (flagged.length > 0 || stopped.length > 0)
         ? STATUS_FLAGGED_EXIT
         : 0;
-  if (exitCode === STATUS_FLAGGED_EXIT) io.stderr.write(`${failOnSignalsMessage(flagged)}\n`);
+  if (exitCode === STATUS_FLAGGED_EXIT) {
+    if (flagged.length > 0) io.stderr.write(`${failOnSignalsMessage(flagged)}\n`);
+    if (stopped.length > 0)
+      io.stderr.write(
+        `status --fail-on-signals: no recent load: ${stopped.map((f) => noRecentLoadWords(f)).join('; ')}\n`,
+      );
+  }
   if (values.json) {
     io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     return exitCode;

@@ -15,17 +15,9 @@ import { ConfigError } from '#core/errors.ts';
 import { badLogLevel, type LogLevel, parseLogLevel } from '#core/log-level.ts';
 import { MERGE_BUDGET, mergeBudgetSeconds } from '#core/merge-fan-out.ts';
 import { dataQualitySchema } from '#core/quality-config.ts';
-import { PAYLINK_RESOURCES } from '#core/resources.ts';
-import { scheduleSchema } from '#core/schedule-config.ts';
-import { parseScheduleExpression, stalenessWindowSeconds } from '#core/schedule-expression.ts';
+import { knownResourcesOf, scheduleListIssues, schedulesSchema } from '#core/schedule-config.ts';
 import { TASK_RETIREMENT } from '#core/task-retirement.ts';
-import {
-  CONTEXT_KEY,
-  DEFAULT_STACK_NAME,
-  FUNCTION_DEFAULTS,
-  MAX_ALARM_WINDOW_SECONDS,
-  WEBHOOK_DEFAULTS,
-} from './constants.ts';
+import { CONTEXT_KEY, DEFAULT_STACK_NAME, FUNCTION_DEFAULTS, WEBHOOK_DEFAULTS } from './constants.ts';
 
 const BUCKET_NAME = /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const LAKE_PREFIX = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
@@ -41,8 +33,6 @@ const WORKGROUP = /^[A-Za-z0-9._-]{1,128}$/;
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,39}$/;
 /** Lambda's environment is capped at 4 KB in total; leave room for the other variables. */
 const MAX_LOADER_CONFIG_BYTES = 2048;
-/** Scheduler names are capped at 64 characters; ours are `<stackName>-<schedule>`. */
-const MAX_SCHEDULE_NAME = 64;
 
 /** The commit Lambda's timeout: its merge budget can never exceed what this deadline leaves. */
 const COMMIT_TIMEOUT_SECONDS = FUNCTION_DEFAULTS.commit.timeoutMinutes * 60;
@@ -108,7 +98,7 @@ export const stackConfigSchema = z
       .url()
       .refine((u) => u.startsWith('https://'), 'must be an https URL')
       .default(DEFAULTS.baseUrl),
-    schedules: z.array(scheduleSchema).min(1),
+    schedules: schedulesSchema,
     /** Total PayLink requests/second of one run, shared by the concurrent batches. */
     requestRate: z.number().positive().max(LIMITS.maxRequestRate).default(DEFAULTS.rateLimit),
     /** Users in flight per batch; unset: adapts to the batch's rate share and PayLink's latency. */
@@ -207,57 +197,13 @@ export const stackConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    const known = new Set([
-      ...PAYLINK_RESOURCES.map((r) => r.table),
-      ...Object.keys(config.loaderConfig?.resources ?? {}),
-    ]);
-    const names = new Set<string>();
-    config.schedules.forEach((schedule, i) => {
-      const at = (...path: (string | number)[]) => ['schedules', i, ...path];
-      if (names.has(schedule.name))
-        ctx.addIssue({ code: 'custom', path: at('name'), message: 'duplicate name' });
-      names.add(schedule.name);
-      if (`${config.stackName}-${schedule.name}`.length > MAX_SCHEDULE_NAME) {
-        ctx.addIssue({
-          code: 'custom',
-          path: at('name'),
-          message: `with the stack name must fit ${MAX_SCHEDULE_NAME} chars`,
-        });
-      }
-      schedule.resources?.forEach((resource, j) => {
-        if (!known.has(resource)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: at('resources', j),
-            message: `unknown resource; known: ${[...known].sort().join(', ')}`,
-          });
-        }
-      });
-      const parsed = parseScheduleExpression(schedule.expression);
-      if (parsed === undefined) return;
-      if (parsed.kind === 'cron' && schedule.expectedPeriodHours === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: at('expectedPeriodHours'),
-          message: 'is required for a cron() schedule',
-        });
-      } else if (parsed.kind === 'rate' && schedule.expectedPeriodHours !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: at('expectedPeriodHours'),
-          message: 'only applies to cron(); rate() periods are derived',
-        });
-      } else if (parsed.kind === 'cron' && !((schedule.expectedPeriodHours ?? 0) > 0)) {
-        // Refused by its own schema (must be above 0), whose issue comes first: no window to check.
-      } else if (stalenessWindowSeconds(parsed, schedule.expectedPeriodHours) > MAX_ALARM_WINDOW_SECONDS) {
-        ctx.addIssue({
-          code: 'custom',
-          path: at(parsed.kind === 'rate' ? 'expression' : 'expectedPeriodHours'),
-          message:
-            'period must be at most 3.5 days (the staleness alarm watches 2 periods, CloudWatch allows 7 days)',
-        });
-      }
+    // The checks across schedules: the CLI's --stack-config runs the same function.
+    const issues = scheduleListIssues(config.schedules, {
+      stackName: config.stackName,
+      knownResources: knownResourcesOf(Object.keys(config.loaderConfig?.resources ?? {})),
     });
+    for (const issue of issues)
+      ctx.addIssue({ code: 'custom', path: ['schedules', ...issue.path], message: issue.message });
     if (config.loaderConfig && JSON.stringify(config.loaderConfig).length > MAX_LOADER_CONFIG_BYTES) {
       ctx.addIssue({
         code: 'custom',

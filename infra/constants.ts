@@ -4,13 +4,13 @@
  */
 import { STACK_DEFAULTS } from '#core/capacity.ts';
 
-/** CloudWatch caps an alarm's period x evaluation periods at 7 days (PutMetricAlarm reference). */
-export const MAX_ALARM_WINDOW_SECONDS = 7 * 24 * 3600;
+import { DEFAULT_STACK_NAME, MAX_ALARM_WINDOW_SECONDS } from '#core/schedule-config.ts';
+
+// Shared with the CLI's --stack-config checks (core/schedule-config.ts scheduleListIssues).
+export { DEFAULT_STACK_NAME, MAX_ALARM_WINDOW_SECONDS };
 
 /** CDK context key holding the stack config (cdk.json `context.paylink`). */
 export const CONTEXT_KEY = 'paylink';
-
-export const DEFAULT_STACK_NAME = 'PaylinkLakeLoader';
 
 /**
  * The users list sits in the lake bucket under this fixed prefix at the bucket root, outside

@@ -218,6 +218,7 @@ function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
     type: string;
     innerType?: z.ZodType;
     valueType?: z.ZodType;
+    element?: z.ZodType;
     shape?: Record<string, z.ZodType>;
   };
   const def = (s: z.ZodType) => s._zod.def as unknown as Def;
@@ -230,7 +231,10 @@ function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
   for (const segment of path) {
     if (current === undefined) return [];
     const d = def(current);
-    current = unwrap(d.type === 'record' ? d.valueType : d.shape?.[String(segment)]);
+    // A list's items (`schedules.0.expresion`): the element's keys.
+    current = unwrap(
+      d.type === 'record' ? d.valueType : d.type === 'array' ? d.element : d.shape?.[String(segment)],
+    );
   }
   return current === undefined ? [] : Object.keys(def(current).shape ?? {});
 }

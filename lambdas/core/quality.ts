@@ -647,22 +647,40 @@ export function earlierLoads<T extends LoadFigures>(
 }
 
 /**
- * `earlierLoads`, with the committed loads whose report could not be read (`unreadable`, load
- * ids) placed where the commit reads them: by the start time in the id (a custom id: last, as
- * the commit does). Returns which of them the scan passed: the load's judgement lacks them.
- * One that started after the load is passed over: its commit did not read it either.
+ * A committed load whose report could not be read: its id, and its commit time when its
+ * `_dlt_loads` row gives it (`inserted_at`), so "earlier" is by commit order, as for the others.
+ */
+export interface UnreadableReport {
+  readonly loadId: string;
+  readonly committedAt?: string | undefined;
+}
+
+/**
+ * `earlierLoads`, with the committed loads whose report could not be read (`unreadable`) placed
+ * where the commit reads them: by the start time in the id (a custom id: last, as the commit
+ * does). Returns which of them the scan passed: the load's judgement lacks them. One committed
+ * after the load is passed over (its commit could not have read it): by its commit time when
+ * known (a custom id such as `backfill-1` committed later is no earlier load), else by the start
+ * time in its id (a custom id then counts as earlier: it may have been).
  */
 export function earlierScanOf<T extends LoadFigures>(
   load: LoadFigures,
   reports: readonly T[],
   settings: Pick<QualitySettings, 'trailingLoads' | 'minExpectedRows'>,
-  unreadable: readonly string[] = [],
+  unreadable: readonly UnreadableReport[] = [],
 ): { loads: T[]; unreadable: string[] } {
   const startOf = (id: string) => loadIdTime(id)?.toISOString();
-  const missing = unreadable.filter((id) => {
-    const at = startOf(id);
-    return id !== load.loadId && (at === undefined || at < load.startedAt);
-  });
+  const missing = unreadable
+    .filter((u) => {
+      if (u.loadId === load.loadId) return false;
+      if (u.committedAt !== undefined)
+        return (
+          u.committedAt < load.committedAt || (u.committedAt === load.committedAt && u.loadId < load.loadId)
+        );
+      const at = startOf(u.loadId);
+      return at === undefined || at < load.startedAt;
+    })
+    .map((u) => u.loadId);
   if (missing.length === 0)
     return {
       loads: scanEarlier(load, newestFirst(reports), settings, fedTables(reports)).loads,

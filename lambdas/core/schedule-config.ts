@@ -6,7 +6,12 @@
  */
 import { z } from 'zod';
 import { MAX_USERS_PER_RUN } from './capacity.ts';
-import { scheduleExpressionProblem } from './schedule-expression.ts';
+import { PAYLINK_RESOURCES } from './resources.ts';
+import {
+  parseScheduleExpression,
+  scheduleExpressionProblem,
+  stalenessWindowSeconds,
+} from './schedule-expression.ts';
 
 /** The words of `maxUsersPerRun`'s range, for synth and the CLI's `--max-users-per-run`. */
 export const MAX_USERS_PER_RUN_WORDS = `must be a whole number of users from 1 to ${MAX_USERS_PER_RUN}`;
@@ -74,3 +79,75 @@ export const scheduleSchema = z
   });
 
 export type ScheduleConfig = z.output<typeof scheduleSchema>;
+
+/** A schedule list of the stack's config: at least one schedule, each checked alone. */
+export const schedulesSchema = z.array(scheduleSchema).min(1);
+
+/** CloudWatch caps an alarm's period x evaluation periods at 7 days (PutMetricAlarm reference). */
+export const MAX_ALARM_WINDOW_SECONDS = 7 * 24 * 3600;
+
+/** The stack's name when the config gives none (infra/config.ts fills it in before parsing). */
+export const DEFAULT_STACK_NAME = 'PaylinkLakeLoader';
+
+/** Scheduler names are capped at 64 characters; ours are `<stackName>-<schedule>`. */
+const MAX_SCHEDULE_NAME = 64;
+
+/** What the checks across schedules need from the rest of the stack's config. */
+export interface ScheduleListContext {
+  readonly stackName: string;
+  /** Tables a schedule's `resources` may name: PayLink's, and the loaderConfig's own. */
+  readonly knownResources: ReadonlySet<string>;
+}
+
+/** The tables a schedule may load: PayLink's resources and those a loaderConfig adds. */
+export function knownResourcesOf(loaderConfigResources: Iterable<string> = []): Set<string> {
+  return new Set([...PAYLINK_RESOURCES.map((r) => r.table), ...loaderConfigResources]);
+}
+
+/** A problem `scheduleListIssues` finds: its path under `schedules` (index first), its words. */
+export interface ScheduleIssue {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/**
+ * The checks across schedules and the rest of the config, beyond each schedule's own schema:
+ * unique names, names that fit Scheduler with the stack name, known resources, a period for
+ * each cron schedule (and none for rate), and periods the NoRecentSuccess alarm can watch. One
+ * function for `cdk synth` (infra/config.ts) and the CLI's `--stack-config` (cli/stack-config.ts),
+ * so both refuse the same schedules in the same words. Pure.
+ */
+export function scheduleListIssues(
+  schedules: readonly ScheduleConfig[],
+  context: ScheduleListContext,
+): ScheduleIssue[] {
+  const issues: ScheduleIssue[] = [];
+  const names = new Set<string>();
+  schedules.forEach((schedule, i) => {
+    const add = (message: string, ...path: (string | number)[]) =>
+      issues.push({ path: [i, ...path], message });
+    if (names.has(schedule.name)) add('duplicate name', 'name');
+    names.add(schedule.name);
+    if (`${context.stackName}-${schedule.name}`.length > MAX_SCHEDULE_NAME)
+      add(`with the stack name must fit ${MAX_SCHEDULE_NAME} chars`, 'name');
+    schedule.resources?.forEach((resource, j) => {
+      if (!context.knownResources.has(resource))
+        add(`unknown resource; known: ${[...context.knownResources].sort().join(', ')}`, 'resources', j);
+    });
+    const parsed = parseScheduleExpression(schedule.expression);
+    if (parsed === undefined) return;
+    if (parsed.kind === 'cron' && schedule.expectedPeriodHours === undefined) {
+      add('is required for a cron() schedule', 'expectedPeriodHours');
+    } else if (parsed.kind === 'rate' && schedule.expectedPeriodHours !== undefined) {
+      add('only applies to cron(); rate() periods are derived', 'expectedPeriodHours');
+    } else if (parsed.kind === 'cron' && !((schedule.expectedPeriodHours ?? 0) > 0)) {
+      // Refused by its own schema (must be above 0), whose issue comes first: no window to check.
+    } else if (stalenessWindowSeconds(parsed, schedule.expectedPeriodHours) > MAX_ALARM_WINDOW_SECONDS) {
+      add(
+        'period must be at most 3.5 days (the staleness alarm watches 2 periods, CloudWatch allows 7 days)',
+        parsed.kind === 'rate' ? 'expression' : 'expectedPeriodHours',
+      );
+    }
+  });
+  return issues;
+}

@@ -89,10 +89,10 @@ describe('status --fail-on-signals with two schedules', () => {
     expect(text.code, text.stderr).toBe(9);
     // The message names the flagged schedule, its load and the kind of flag; not the clean one.
     expect(text.stderr).toContain(
-      `status --fail-on-signals: the newest load of 1 series has a flag: daily, all users (load ${daily[3]!.loadId}: quiet_feed)`,
+      `status --fail-on-signals: the newest load of 1 schedule has a flag: daily, all users (load ${daily[3]!.loadId}: quiet_feed)`,
     );
     expect(text.stderr).not.toContain('quarter-hourly');
-    expect(text.stdout).toContain('Newest load of each series (2;');
+    expect(text.stdout).toContain('Newest load of each schedule (2;');
     expect(text.stdout).toMatch(/quarter-hourly, all users {2}\S+ {2}no flag/);
 
     const json = await runCli(['status', '--dest', lake, '--json', '--fail-on-signals']);
@@ -119,7 +119,7 @@ describe('status --fail-on-signals with two schedules', () => {
     const run = await runCli(['status', '--dest', both, '--fail-on-signals']);
     expect(run.code, run.stderr).toBe(9);
     expect(run.stderr).toMatch(
-      /the newest load of 2 series has a flag: daily, all users \(load \S+: quiet_feed\); quarter-hourly, all users \(load \S+: quiet_feed\)/,
+      /the newest load of 2 schedules has a flag: daily, all users \(load \S+: quiet_feed\); quarter-hourly, all users \(load \S+: quiet_feed\)/,
     );
 
     // A --last that leaves the daily load out still judges it.
@@ -131,6 +131,177 @@ describe('status --fail-on-signals with two schedules', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(quality(ok.stdout).verdicts.map((v) => v.flagged)).toEqual([false, false]);
   });
+});
+
+/** A local load of day `day` (every `paylink-loader load` is schedule `local`), of the users selection given. */
+function localReport(day: number, usersSelection: 'all' | 'failed', over: Record<string, unknown> = {}) {
+  return { ...dailyReport(day, 100), schedule: 'local', usersSelection, ...over };
+}
+
+describe('status --fail-on-signals after a one-off load', () => {
+  it('judges a --users-from-failed retry until the next load of its schedule, not for good', async () => {
+    const full = [1, 2, 3].map((d) => localReport(d, 'all'));
+    // The retry of day 4: every user failed again (permanent 404s), a series of its own.
+    const retry = localReport(4, 'failed', { users: 10, failedUserCount: 10 });
+    const flagged = await lakeOf('retry-flagged', [...full, retry]);
+    const dirty = await runCli(['status', '--dest', flagged, '--fail-on-signals']);
+    expect(dirty.code, dirty.stderr).toBe(9);
+    expect(dirty.stderr).toContain(`local, failed users (load ${retry.loadId}: failed_user_share)`);
+
+    // A clean full load afterwards: the schedule's newest load is clean, whatever series it is.
+    const later = localReport(5, 'all');
+    const lake = await lakeOf('retry-then-clean', [...full, retry, later]);
+    const run = await runCli(['status', '--dest', lake, '--json', '--fail-on-signals']);
+    expect(run.code, run.stderr).toBe(0);
+    const q = quality(run.stdout);
+    expect(q.verdicts.map((v) => ({ schedule: v.schedule, loadId: v.loadId, flagged: v.flagged }))).toEqual([
+      { schedule: 'local', loadId: later.loadId, flagged: false },
+    ]);
+    // The retry's flag is history, still shown.
+    expect(q.loads.find((l) => l.loadId === retry.loadId)!.flags.map((f) => f.kind)).toEqual([
+      'failed_user_share',
+    ]);
+  });
+
+  it('judges a --resources subset load until the next load of its schedule', async () => {
+    const full = [1, 2, 3, 4].map((d) => localReport(d, 'all'));
+    // Day 5: orders only, 10 of 100 users failed: flagged, a series of its own (its tables).
+    const subset = localReport(5, 'all', {
+      resources: ['orders'],
+      rowsByTable: { orders: 100, user_loads: 100 },
+      failedUserCount: 10,
+    });
+    expect(
+      (await runCli(['status', '--dest', await lakeOf('subset', [...full, subset]), '--fail-on-signals']))
+        .code,
+    ).toBe(9);
+    const lake = await lakeOf('subset-then-clean', [...full, subset, localReport(6, 'all')]);
+    const run = await runCli(['status', '--dest', lake, '--fail-on-signals']);
+    expect(run.code, run.stderr).toBe(0);
+  });
+});
+
+/** A cdk.json with the schedules given (dataQuality: the stack's defaults). */
+async function cdkJsonWithSchedules(name: string, schedules: unknown[]): Promise<string> {
+  const file = join(app, `${name}.json`);
+  await writeFile(file, JSON.stringify({ context: { paylink: { stackName: 'Lake', schedules } } }));
+  return file;
+}
+
+/** A daily report committed `hoursAgo` hours before now (started 20 minutes before that). */
+function recentReport(hoursAgo: number) {
+  const committedAt = new Date(Date.now() - hoursAgo * 3_600_000);
+  const startedAt = new Date(committedAt.getTime() - 20 * 60_000).toISOString();
+  return {
+    ...dailyReport(1, 100),
+    loadId: loadIdFromTime(new Date(startedAt)),
+    dt: startedAt.slice(0, 10),
+    startedAt,
+    committedAt: committedAt.toISOString(),
+  };
+}
+
+describe('status --fail-on-signals when loads stopped (no_recent_load)', () => {
+  const DAILY_SCHEDULE = { name: 'daily', expression: 'rate(1 day)' };
+
+  it('flags a stack schedule whose newest load is older than its NoRecentSuccess window (two periods)', async () => {
+    const cdk = await cdkJsonWithSchedules('daily-schedule', [DAILY_SCHEDULE]);
+    // Clean loads, the newest committed 49 hours ago: over two daily periods (48 h).
+    const old = [recentReport(97), recentReport(73), recentReport(49)];
+    const lake = await lakeOf('stopped', old);
+    const text = await runCli(['status', '--dest', lake, '--fail-on-signals', '--stack-config', cdk]);
+    expect(text.code, text.stderr).toBe(9);
+    expect(text.stderr).toContain(
+      `status --fail-on-signals: no recent load: schedule daily: newest load ${old[2]!.loadId} committed ${old[2]!.committedAt}, 49 h ago, over its 48 h window`,
+    );
+    expect(text.stdout).toContain('No recent load (--fail-on-signals exits 9');
+    const json = await runCli(['status', '--dest', lake, '--json', '--stack-config', cdk]);
+    // Without --fail-on-signals it is shown, never an exit code.
+    expect(json.code, json.stderr).toBe(0);
+    expect(quality(json.stdout).noRecentLoad).toEqual([
+      {
+        kind: 'no_recent_load',
+        schedule: 'daily',
+        loadId: old[2]!.loadId,
+        committedAt: old[2]!.committedAt,
+        secondsSince: expect.any(Number),
+        windowSeconds: 172_800,
+      },
+    ]);
+
+    // Committed 47 hours ago: within the window.
+    const recent = await lakeOf('recent', [recentReport(71), recentReport(47)]);
+    const ok = await runCli([
+      'status',
+      '--dest',
+      recent,
+      '--json',
+      '--fail-on-signals',
+      '--stack-config',
+      cdk,
+    ]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(quality(ok.stdout).noRecentLoad).toEqual([]);
+  });
+
+  it('says no load was ever committed for a stack schedule on an empty lake', async () => {
+    const cdk = await cdkJsonWithSchedules('two-schedules', [
+      DAILY_SCHEDULE,
+      { name: 'weekly', expression: 'cron(0 3 ? * SUN *)', expectedPeriodHours: 84 },
+    ]);
+    // A lake no load committed to yet: only the webhook receiver's folder.
+    const lake = scratch.path('empty-stopped');
+    await mkdir(join(lake, '_events'), { recursive: true });
+    const run = await runCli(['status', '--dest', lake, '--fail-on-signals', '--stack-config', cdk]);
+    expect(run.code, run.stderr).toBe(9);
+    expect(run.stderr).toContain(
+      'no recent load: schedule daily: no load was ever committed (window 48 h); schedule weekly: no load was ever committed (window 168 h)',
+    );
+    expect(run.stdout).toContain('  schedule daily: no load was ever committed (window 48 h)');
+  });
+
+  it('takes --max-hours-since-load without a stack config, for every schedule of the lake', async () => {
+    const lake = await lakeOf('max-hours', [recentReport(5), recentReport(3)]);
+    const ok = await runCli(['status', '--dest', lake, '--fail-on-signals', '--max-hours-since-load', '4']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const late = await runCli([
+      'status',
+      '--dest',
+      lake,
+      '--fail-on-signals',
+      '--max-hours-since-load',
+      '2.5',
+    ]);
+    expect(late.code, late.stderr).toBe(9);
+    expect(late.stderr).toMatch(
+      /no recent load: schedule daily: newest load \S+ committed \S+, 3 h ago, over its 2\.5 h window/,
+    );
+
+    const empty = scratch.path('max-hours-empty');
+    await mkdir(join(empty, '_events'), { recursive: true });
+    const none = await runCli([
+      'status',
+      '--dest',
+      empty,
+      '--fail-on-signals',
+      '--max-hours-since-load',
+      '24',
+    ]);
+    expect(none.code, none.stderr).toBe(9);
+    expect(none.stderr).toContain('no recent load: no load was ever committed (--max-hours-since-load 24 h)');
+  });
+
+  it.each(['0', '169', '-1', '1e2', 'x'])(
+    'refuses --max-hours-since-load %s, naming its range',
+    async (value) => {
+      const lake = await lakeOf(`max-hours-bad-${value}`, [recentReport(1)]);
+      const run = await runCli(['status', '--dest', lake, '--max-hours-since-load', value]);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain('--max-hours-since-load');
+      expect(run.stderr).toContain('a number of hours above 0 and at most 168');
+      expect(run.stderr).not.toContain('    at ');
+    },
+  );
 });
 
 describe('status --fail-on-signals after an upgrade', () => {

@@ -116,8 +116,9 @@ describe('status with the stack config', () => {
     );
     const bad = await runCli(['status', '--dest', two, '--stack-config', file]);
     expect(bad.code).toBe(1);
+    // synth's words (core/schedule-config.ts scheduleListIssues), not words of the CLI's own.
     expect(bad.stderr).toContain(
-      'context.paylink.schedules[0].expectedPeriodHours: a cron schedule needs its period in hours',
+      'context.paylink.schedules[0].expectedPeriodHours: is required for a cron() schedule',
     );
   });
 

@@ -4,6 +4,7 @@
  * been compared with a damaged report says its judgement is incomplete, as the commit's
  * TrailingLoadsUnreadable does.
  */
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import type { LakeStatus } from '#cli/status-command.ts';
@@ -113,5 +114,42 @@ describe('status with a damaged earlier report', () => {
       [ids[11], [ids[9]]],
     ]);
     expect(q.loads[0]).not.toHaveProperty('unreadableEarlier');
+  });
+});
+
+describe('status with a damaged report of a custom load id', () => {
+  it('counts it as earlier by its commit (_dlt_loads inserted_at), not by its id', async () => {
+    const { lake, ids } = await lakeOf('custom-id', [30, 30, 30, 30]);
+    const store = createLocalStore(lake);
+    // `--load-id backfill-N`: no start time in the id; each committed (its _dlt_loads row, with
+    // its commit time), its report damaged. backfill-0 committed between days 2 and 3, backfill-1
+    // after the last daily load.
+    const committed = async (loadId: string, insertedAt: string) => {
+      await store.put(`_loads/${loadId}.json`, 'not json');
+      await store.put(
+        `_dlt_loads/${loadId}.parquet`,
+        new Uint8Array(
+          parquetWriteBuffer({
+            columnData: [
+              { name: 'load_id', data: [loadId], type: 'STRING' },
+              { name: 'inserted_at', data: [new Date(insertedAt)], type: 'TIMESTAMP' },
+            ],
+          }),
+        ),
+      );
+    };
+    await committed('backfill-0', '2026-11-02T12:00:00.000Z');
+    await committed('backfill-1', '2026-11-05T12:00:00.000Z');
+    const run = await runCli(['status', '--dest', lake, '--json']);
+    expect(run.code).toBe(1);
+    expect(quality(run.stdout).loads.map((l) => [l.loadId, l.unreadableEarlier ?? []])).toEqual([
+      [ids[0], []],
+      [ids[1], []],
+      [ids[2], ['backfill-0']],
+      [ids[3], ['backfill-0']],
+    ]);
+    const text = await runCli(['status', '--dest', lake]);
+    expect(text.stdout).toContain(`  ${ids[3]}  without 1 earlier load: backfill-0\n`);
+    expect(text.stdout).not.toMatch(/without[^\n]*backfill-1/);
   });
 });
