@@ -443,7 +443,7 @@ export function formatQuality(report: QualityReport): string[] {
               : t.quiet
                 ? t.emptySince === undefined
                   ? t.since === undefined || t.since === latest.loadId
-                    ? 'QUIET'
+                    ? 'QUIET since this load'
                     : `QUIET since ${t.since}`
                   : `QUIET, ${t.rows === 0 ? 'empty' : 'low'} since ${t.emptySince}`
                 : t.newLevel === true
