@@ -1264,15 +1264,18 @@ describe('an outage that starts after few fed loads', () => {
             ...Array.from({ length: emptyLoads }, () => 0),
           ]);
           const firstEmpty = reports[fedLoads]!.loadId;
-          trends.slice(fedLoads).forEach((t, i) => {
+          for (const [i, t] of trends.slice(fedLoads).entries()) {
             // Judged once the series has minTrailingLoads earlier loads, then on every empty load.
-            if (fedLoads + i < settings.minTrailingLoads) return expect(t.ratio).toBeUndefined();
+            if (fedLoads + i < settings.minTrailingLoads) {
+              expect(t.ratio).toBeUndefined();
+              continue;
+            }
             // The median never includes the empty loads it is judging: it is the fed level.
             expect(t.trailingMedian).toBeCloseTo(level, 6);
             expect(t).toMatchObject({ quiet: true, ratio: 0, quietSince: firstEmpty });
             // "empty since": the first empty load (a run of this load alone may say nothing more).
             if (i > 0) expect(t.emptySince).toBe(firstEmpty);
-          });
+          }
         },
       ),
       { numRuns: 60 },
