@@ -81,6 +81,8 @@ describe('data-quality alarms', () => {
           // datapoint): a quiet feed stays in ALARM until a load says it recovered.
           TreatMissingData: 'ignore',
           AlarmActions: [{ Ref: topic }],
+          // On-call hears when it clears too (a quiet feed recovered), on the same topic.
+          OKActions: [{ Ref: topic }],
           ...shape,
         });
         expect(alarm.Dimensions).toEqual([
@@ -102,9 +104,10 @@ describe('data-quality alarms', () => {
         Statistic: 'Maximum',
         ComparisonOperator: 'GreaterThanThreshold',
         TreatMissingData: 'ignore',
+        OKActions: [{ Ref: topic }],
       });
     for (const alarm of alarmsOn(template, METRIC.trailingLoadsUnreadable))
-      expect(alarm.TreatMissingData).toBe('ignore');
+      expect(alarm).toMatchObject({ TreatMissingData: 'ignore', OKActions: [{ Ref: topic }] });
   });
 
   it('give the commit the trailing-median window and the quiet-feed fraction, and only the commit', () => {
