@@ -306,6 +306,8 @@ function loadQuality(
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
+/** A trailing median as status shows it (and `load`'s summary, which must agree). */
+export const roundMedian = round;
 
 /**
  * `value` rounded to 2 decimals, or to as many more as keep it on its side of `threshold`: a
