@@ -219,6 +219,10 @@ describe('data-quality alarms', () => {
     expect(message({ runOutsideWindow: 1 })).toBe(
       'paylink.dataQuality.runOutsideWindow: must be true or false (got 1)',
     );
+    // A typo: the key itself and the nearest known one, the words status --stack-config uses.
+    expect(message({ quietFeedFractoin: 0.5 })).toBe(
+      'paylink.dataQuality.quietFeedFractoin: unknown key (did you mean "quietFeedFraction"?)',
+    );
   });
 });
 
