@@ -9,7 +9,7 @@ import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { ADAPTIVE_CONCURRENCY } from '#core/adaptive-concurrency.ts';
 import { STACK_DEFAULTS } from '#core/capacity.ts';
-import { configFileSchema, issueWords, parseOrThrow } from '#core/config.ts';
+import { configFileSchema, parseOrThrow } from '#core/config.ts';
 import { DEFAULTS, LIMITS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
 import { badLogLevel, type LogLevel, parseLogLevel } from '#core/log-level.ts';
@@ -281,10 +281,6 @@ export type StackConfig = Omit<RawConfig, 'bucket' | 'secret'> & {
   readonly bucket: BucketSource;
   readonly secret: SecretSource;
 };
-
-function keyOf(path: readonly PropertyKey[]): string {
-  return [CONTEXT_KEY, ...path.map(String)].join('.');
-}
 
 /** Validates a config object (as found in the context) into the stack's typed config. */
 export function parseStackConfig(input: unknown): StackConfig {
