@@ -87,8 +87,16 @@ import { BATCH_SIZE, CONCURRENCY, MAX_USERS_PER_RUN_RANGE, RATE_LIMIT } from './
 import type { Io } from './io.ts';
 import { committedFailedUsers, LoadNotFoundError } from './load-report.ts';
 import { Progress } from './progress.ts';
+import { roundMedian } from './quality-report.ts';
 import { readQualitySettings } from './stack-config.ts';
-import { EXIT, exitCodeOf, formatSummary, type LoadSummary, summarize } from './summary.ts';
+import {
+  EXIT,
+  exitCodeOf,
+  formatSummary,
+  type LoadSummary,
+  type QuietFeedSummary,
+  summarize,
+} from './summary.ts';
 import { warnSurroundingWhitespace } from './users-notes.ts';
 
 export const LOAD_USAGE = `paylink-loader load --users <file|changed> --dest <dir|s3://bucket/prefix> [options]
@@ -1076,9 +1084,17 @@ async function judgeQuality(
   }
 }
 
-/** The summary's quiet feeds: the tables judged quiet, with the rows expected of the load. */
-function quietFeedsOf(signals: LoadSignals): { table: string; rows: number; trailingMedian: number }[] {
+/**
+ * The summary's quiet feeds: the tables judged quiet, with the rows expected of the load and the
+ * first load of the quiet run, in the numbers `status` shows for the same load.
+ */
+function quietFeedsOf(signals: LoadSignals): QuietFeedSummary[] {
   return signals.tables
     .filter((t) => t.quiet && t.trailingMedian !== undefined)
-    .map((t) => ({ table: t.table, rows: t.rows, trailingMedian: Math.round(t.trailingMedian!) }));
+    .map((t) => ({
+      table: t.table,
+      rows: t.rows,
+      trailingMedian: roundMedian(t.trailingMedian!),
+      ...(t.quietSince === undefined ? {} : { since: t.quietSince }),
+    }));
 }

@@ -410,6 +410,8 @@ function loadQuality(
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
+/** A trailing median as status shows it (and `load`'s summary, which must agree). */
+export const roundMedian = round;
 
 /**
  * `value` rounded to 2 decimals, or to as many more as keep it on its side of `threshold`: a
@@ -484,8 +486,9 @@ export function formatQuality(report: QualityReport): string[] {
       quietFeedFraction: String(s.quietFeedFraction),
       failedUserSharePercent: `${s.failedUserSharePercent}%`,
       minExpectedRows: String(s.minExpectedRows ?? MIN_EXPECTED_ROWS),
+      minUsersForFailedShare: String(s.minUsersForFailedShare ?? MIN_USERS_FOR_FAILED_SHARE),
     };
-    const words = SETTINGS.map((x) => `${x.stackKey} ${value[x.stackKey]} (${sources[x.stackKey]})`);
+    const words = SETTING_NAMES.map((name) => `${name} ${value[name]} (${sources[name]})`);
     // Said under the header: a judgement differs from the deployed alarm's only by these.
     out.splice(1, 0, `Settings: ${words.join(', ')}`);
   }
@@ -556,7 +559,7 @@ export function formatQuality(report: QualityReport): string[] {
               : t.quiet
                 ? t.emptySince === undefined
                   ? t.since === undefined || t.since === latest.loadId
-                    ? 'QUIET'
+                    ? 'QUIET since this load'
                     : `QUIET since ${t.since}`
                   : `QUIET, ${t.rows === 0 ? 'empty' : 'low'} since ${t.emptySince}`
                 : t.newLevel === true
@@ -616,8 +619,12 @@ const SETTINGS = [
   option: keyof QualitySettings;
 }[];
 
-/** A data-quality setting by its cdk.json name (`status --json` `settings` and `sources`). */
-export type SettingName = (typeof SETTINGS)[number]['stackKey'];
+/**
+ * A data-quality setting by its cdk.json name (`status --json` `settings` and `sources`): those a
+ * flag sets, and `minUsersForFailedShare`, which only the stack's cdk.json sets.
+ */
+export type SettingName = StackQualityKey;
+const SETTING_NAMES: readonly SettingName[] = [...SETTINGS.map((x) => x.stackKey), 'minUsersForFailedShare'];
 
 /** Where each data-quality setting of `status` came from: `--quiet-fraction`, `cdk.json`, `default`. */
 export type SettingSources = Readonly<Record<SettingName, string>>;
@@ -635,6 +642,14 @@ export function settingSources(values: QualityFlagValues, stack?: StackQualityCo
           ? `${stack.file} ${s.stackKey}`
           : `${stack.file} (the stack's default)`;
   }
+  // No flag sets it: the stack's cdk.json, or the default.
+  const key = 'minUsersForFailedShare';
+  out[key] =
+    stack === undefined
+      ? 'default'
+      : stack.given.has(key)
+        ? `${stack.file} ${key}`
+        : `${stack.file} (the stack's default)`;
   return out;
 }
 

@@ -16,7 +16,7 @@ import {
   sendWorldChanges,
   simulatedEvent,
 } from '#simulator/webhook-sender.ts';
-import { generateIdentifiers } from '#simulator/world.ts';
+import { generateIdentifiers, identifierIndex } from '#simulator/world.ts';
 import { list, numberFlag, optionalRate, parseFlags } from './args.ts';
 import { RATE_LIMIT } from './flag-ranges.ts';
 import type { Io } from './io.ts';
@@ -43,7 +43,8 @@ export const SIMULATE_USAGE = `paylink-loader simulate --port <n> [options]
   --hang-ms <n>            how long a hung request hangs (default 30000)
   --envelope top|data|mixed  wrap list bodies as {"data": {...}}
   --fail-user-rate <r>     share of users whose data endpoints answer 404
-  --fail-users <a,b>       these identifiers' data endpoints answer 404
+  --fail-users <a,b>       these identifiers' data endpoints answer 404 (users of the world,
+                           as --users lists them; another identifier is refused)
   --empty <list>[,..]      these lists answer 200 and empty for every user, as a feed gone
                            quiet upstream: a resource (orders) or its path (/pay-link/orders).
                            Load before and after to see status flag the quiet feed
@@ -221,6 +222,22 @@ export function parseSimulateArgs(
   // Validate here so a bad flag is reported before anything listens.
   parseSimulatorOptions(options);
   const users = int('--users', values.users, 1);
+  const usersFile = values['users-file'] ?? 'sim-users.txt';
+  // A listed user the world does not have would fail nobody, silently.
+  const { seed } = parseSimulatorOptions(options);
+  for (const identifier of options.faults?.failUsers ?? []) {
+    const index = identifierIndex(seed, identifier);
+    if (index === undefined)
+      throw new ConfigError(
+        '--fail-users',
+        `'${identifier}' is not a user of the simulator's world (seed '${seed}'): list its identifiers with --users <n>, which writes them to --users-file (default ./sim-users.txt)`,
+      );
+    if (users !== undefined && index >= users)
+      throw new ConfigError(
+        '--fail-users',
+        `'${identifier}' is not one of the ${users} users written to ${usersFile} (it is user number ${index + 1} of the world): name one listed there`,
+      );
+  }
   const webhooksTo = values['webhooks-to'];
   if (webhooksTo !== undefined) {
     if (users === undefined)
@@ -242,7 +259,7 @@ export function parseSimulateArgs(
       delayMs: (retrySeconds ?? ATOMIC_RETRY.delayMs / 1000) * 1000,
     },
     ...(users === undefined ? {} : { users }),
-    usersFile: values['users-file'] ?? 'sim-users.txt',
+    usersFile,
     ...(webhooksTo === undefined ? {} : { webhooksTo }),
   };
 }

@@ -37,6 +37,7 @@ export const STACK_QUALITY_KEYS = [
   'quietFeedFraction',
   'failedUserSharePercent',
   'minExpectedRows',
+  'minUsersForFailedShare',
 ] as const;
 
 export type StackQualityKey = (typeof STACK_QUALITY_KEYS)[number];

@@ -51,7 +51,7 @@ export interface LoadSummary {
    * of its series (lambdas/core/quality.ts, default settings: `status` judges with the stack's).
    * Absent when none, or when the earlier loads could not be read.
    */
-  readonly quietFeeds?: readonly { table: string; rows: number; trailingMedian: number }[];
+  readonly quietFeeds?: readonly QuietFeedSummary[];
   /**
    * A `--users changed` load capped by `--max-users-per-run`: the users with new webhook events
    * (and their events) it left for the next changed load. Absent when it took every one.
@@ -245,7 +245,9 @@ export function formatSummary(s: LoadSummary): string {
       `Quiet feeds (${s.quietFeeds.length}; far fewer rows than the trailing median of earlier loads of this series; 'paylink-loader status' has the details):`,
     );
     for (const q of s.quietFeeds)
-      lines.push(`  ${q.table}: ${q.rows} rows, trailing median ${q.trailingMedian}`);
+      lines.push(
+        `  ${q.table}: ${q.rows} rows, trailing median ${q.trailingMedian}${q.since === undefined ? '' : `, quiet since load ${q.since}`}`,
+      );
   }
   if (s.failedUserCount > 0) {
     lines.push('');
@@ -299,4 +301,14 @@ export function describeChanges(changes: LoadSummary['schemaChanges']): string[]
 
 function article(shape: string): string {
   return `${/^[aeiou]/.test(shape) ? 'an' : 'a'} ${shape}`;
+}
+
+/** A quiet feed of a load's summary (`load --json` quietFeeds), as `status` shows it. */
+export interface QuietFeedSummary {
+  readonly table: string;
+  readonly rows: number;
+  /** Rounded as status rounds it (2 decimals). */
+  readonly trailingMedian: number;
+  /** The first load of the quiet run (this one when it starts here). */
+  readonly since?: string;
 }

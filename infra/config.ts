@@ -9,7 +9,7 @@ import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { ADAPTIVE_CONCURRENCY } from '#core/adaptive-concurrency.ts';
 import { STACK_DEFAULTS } from '#core/capacity.ts';
-import { configFileSchema, issueWords } from '#core/config.ts';
+import { configFileSchema, parseOrThrow } from '#core/config.ts';
 import { DEFAULTS, LIMITS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
 import { badLogLevel, type LogLevel, parseLogLevel } from '#core/log-level.ts';
@@ -228,23 +228,16 @@ export type StackConfig = Omit<RawConfig, 'bucket' | 'secret'> & {
   readonly secret: SecretSource;
 };
 
-function keyOf(path: readonly PropertyKey[]): string {
-  return [CONTEXT_KEY, ...path.map(String)].join('.');
-}
-
 /** Validates a config object (as found in the context) into the stack's typed config. */
 export function parseStackConfig(input: unknown): StackConfig {
   const withDefaults =
     input !== null && typeof input === 'object' && !Array.isArray(input)
       ? { stackName: DEFAULT_STACK_NAME, bucket: { create: true }, secret: { create: true }, ...input }
       : input;
-  const result = stackConfigSchema.safeParse(withDefaults, { reportInput: true });
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    // One line with the accepted range and the value (no strings: ARNs, e-mail addresses).
-    throw new ConfigError(keyOf(issue.path), issueWords(issue, stackConfigSchema));
-  }
-  const { bucket, secret, ...rest } = result.data;
+  // One line with the accepted range and the value (no strings: ARNs, e-mail addresses); an
+  // unknown key named itself with the nearest known one, in the words status and load use for
+  // the same cdk.json (core/config.ts parseOrThrow, one function for both).
+  const { bucket, secret, ...rest } = parseOrThrow(stackConfigSchema, withDefaults, CONTEXT_KEY);
   const kms = (arn: string | undefined) => (arn === undefined ? {} : { kmsKeyArn: arn });
   return {
     ...rest,

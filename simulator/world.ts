@@ -78,6 +78,19 @@ export function generateIdentifiers(seed: Seed, n: number): string[] {
   return Array.from({ length: n }, (_, i) => identifierAt(key, i));
 }
 
+/**
+ * The index of `identifier` in the world of `seed` (what `generateIdentifiers` lists at that
+ * place), or undefined when no user of the world has it: `user-000003` is none in any world (the
+ * fourth identifier is always an unusual one, `Ngọc Trần 3`).
+ */
+export function identifierIndex(seed: Seed, identifier: string): number | undefined {
+  const match = /^user-(\d{6,})$/.exec(identifier) ?? /^.+ (\d+)$/u.exec(identifier);
+  if (match === null) return undefined;
+  const i = Number(match[1]);
+  if (!Number.isSafeInteger(i)) return undefined;
+  return identifierAt(String(seed), i) === identifier ? i : undefined;
+}
+
 function identifierAt(seed: string, i: number): string {
   // i % 25 === 3 guarantees a few unusual ones even in short demo lists.
   const unusual = i % 25 === 3 || hashUnit(seed, 'identifier', i) < 0.03;

@@ -99,6 +99,7 @@ export class Operations extends Construct {
       treatMissingData: options.treatMissingData ?? TreatMissingData.NOT_BREACHING,
     });
     alarm.addAlarmAction(new SnsAction(this.topic));
+    if (options.okAction === true) alarm.addOkAction(new SnsAction(this.topic));
     this.alarms.push(alarm);
     return alarm;
   }
@@ -197,7 +198,9 @@ export class Operations extends Construct {
     const { stackName, scheduleName: name } = watch;
     const metric = (metricName: string, statistic: string) =>
       loadMetric(stackName, name, metricName, statistic);
-    const perLoad = { treatMissingData: TreatMissingData.IGNORE };
+    // A per-load alarm holds its state until a load changes it: on-call hears when it clears too
+    // (a quiet feed recovered), on the same topic, or it looks in ALARM until someone checks.
+    const perLoad = { treatMissingData: TreatMissingData.IGNORE, okAction: true };
     if (watch.failedUserShare !== false)
       this.alarm(
         `${name}-FailedUserShare`,
@@ -263,4 +266,6 @@ interface AlarmShape {
   readonly threshold: number;
   readonly comparisonOperator: ComparisonOperator;
   readonly treatMissingData: TreatMissingData;
+  /** Notify the topic when the alarm returns to OK too. */
+  readonly okAction: boolean;
 }

@@ -408,8 +408,19 @@ export function tableTrends(
     // Low for most of the window, the loads that were not low are the baseline, or none (below).
     const from = low ? win : own;
     const fedWin = from.filter((l) => (l.rowsByTable[table] ?? 0) > 0);
-    let base = fedWin.length < from.length && fedWin.length >= settings.minTrailingLoads ? fedWin : from;
-    let emptySince: string | undefined;
+    // An outage under way since fewer fed loads than `minTrailingLoads` (one fed load, then
+    // `--empty orders`): the window's empty loads are this empty run itself, the newest loads of
+    // the window, so they are left out too; the median is never taken over the loads it judges
+    // (median(47, 0) = 23.5 would be half the feed's level).
+    const emptyRun =
+      rows === 0 &&
+      fedWin.length > 0 &&
+      from.slice(0, from.length - fedWin.length).every((l) => (l.rowsByTable[table] ?? 0) === 0);
+    let base =
+      fedWin.length < from.length && (fedWin.length >= settings.minTrailingLoads || emptyRun) ? fedWin : from;
+    // Low in this load and the loads before it: the first low load of the run (status's "empty
+    // since"), found past the low loads at the head of the series.
+    let emptySince: string | undefined = low ? undefined : lowRunStart(load, mine, table, users, settings);
     if (low) {
       // Low for most of the window (a feed gone dead or down to a trickle, maybe back now at a
       // fraction of its level): compare with the loads that were not low, newest first, past the
@@ -420,7 +431,16 @@ export function tableTrends(
         .filter(baseline.counts)
         .slice(0, settings.trailingLoads);
       const newest = fed.length === 0 ? -1 : mine.indexOf(fed[0]!);
-      if (newest >= 0 && newest <= DEAD_FEED_LOADS && fed.length >= settings.minTrailingLoads) {
+      // Fewer fed loads than `minTrailingLoads` are enough when the series is only those and this
+      // low run (a feed that went quiet after one load): the run's loads are what is judged, never
+      // the median's datapoints. A sparse table, low before its fed loads too, is not judged so.
+      const onlyThisRun =
+        fed.length > 0 && mine.slice(newest).every((l) => !isLow(perUser(l, table) * users, settings));
+      if (
+        newest >= 0 &&
+        newest <= DEAD_FEED_LOADS &&
+        (fed.length >= settings.minTrailingLoads || onlyThisRun)
+      ) {
         base = fed;
         // The outage in progress: the low loads since the newest load compared with (this one
         // when the load before it was fed).
@@ -452,6 +472,27 @@ export function tableTrends(
       ...(newLevel ? { newLevel: true as const } : {}),
     };
   });
+}
+
+/**
+ * The first load of the run of low loads this one ends (`mine`: the table's earlier loads, newest
+ * first), within DEAD_FEED_LOADS; undefined when this load is not low or the load before it was
+ * not (a run of one load is no "since").
+ */
+function lowRunStart(
+  load: LoadFigures,
+  mine: readonly LoadFigures[],
+  table: string,
+  users: number,
+  settings: Pick<QualitySettings, 'minExpectedRows'>,
+): string | undefined {
+  if (!isLow(load.rowsByTable[table] ?? 0, settings)) return undefined;
+  let start: LoadFigures | undefined;
+  for (const l of mine.slice(0, DEAD_FEED_LOADS)) {
+    if (!isLow(perUser(l, table) * users, settings)) break;
+    start = l;
+  }
+  return start?.loadId;
 }
 
 /** A table judged against the median the load before recorded with its quiet flag. */

@@ -189,7 +189,10 @@ describe('stack config', () => {
     expect(configError(schedule({ name: 'Daily_Load', expression: 'rate(1 day)' })).key).toBe(
       'paylink.schedules.0.name',
     );
-    expect(configError(exampleConfig({ bukcet: { create: true } })).key).toBe('paylink');
+    // The unknown key itself, with the nearest known one: the words status and load use too.
+    expect(configError(exampleConfig({ bukcet: { create: true } })).message).toBe(
+      'paylink.bukcet: unknown key (did you mean "bucket"?)',
+    );
     expect(configError(schedule({ expression: 'rate(1 day)', timezone: 'Mars/Olympus' })).key).toBe(
       'paylink.schedules.0.timezone',
     );

@@ -610,3 +610,41 @@ describe('an earlier load report the commit cannot read', () => {
     }
   });
 });
+
+// After the damaged report's run (which restores the report): a resource found unusable.
+describe('a resource whose endpoint is missing (404 for every user)', () => {
+  let disabledRun: ExecutionOutcome;
+  beforeAll(async () => {
+    proxy.missingPaths.add('/pay-link/orders');
+    try {
+      const outcome = await world.aws.execute('daily', { schedule: 'daily', scheduledTime: SLOT(5) });
+      if (outcome.status !== 'SUCCEEDED') throw new Error(explain(outcome));
+      disabledRun = outcome;
+    } finally {
+      proxy.missingPaths.clear();
+    }
+  }, 120_000);
+
+  it("raises the commit's EndpointUnavailable to 1 with the alarm's dimensions, the batch naming the resource", () => {
+    const alarm = world.template
+      .idsOfType('AWS::CloudWatch::Alarm')
+      .map((id) => world.template.resources[id].Properties)
+      .filter((p) => p.MetricName === METRIC.endpointUnavailable)
+      .map((p) => world.template.resolve(p))
+      .find((p) => dimensionsOf(p)[DIM.schedule] === 'daily')!;
+    expect(alarm).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    const [record] = recordWith(disabledRun, 'commit', METRIC.endpointUnavailable);
+    expect(record!.dimensions).toEqual({
+      [DIM.stack]: world.template.deployment.stackName,
+      [DIM.schedule]: 'daily',
+    });
+    expect(record!.dimensions).toEqual(dimensionsOf(alarm));
+    expect(record!.metrics[METRIC.endpointUnavailable]!.value).toBeGreaterThanOrEqual(alarm.Threshold);
+    expect(record!.metrics[METRIC.endpointUnavailable]!.value).toBe(1);
+    const batch = jsonLines(logsOf(disabledRun, 'loadBatch')).find((l) => l.message === 'batch_loaded');
+    expect(batch).toMatchObject({ endpointFindings: ['orders'] });
+    // One cause, one alarm: the disabled table is not judged quiet beside it.
+    for (const quiet of recordWith(disabledRun, 'commit', METRIC.lowestRowsToTrailingMedian))
+      expect(quiet.metrics[METRIC.lowestRowsToTrailingMedian]!.value).toBeGreaterThanOrEqual(0.5);
+  });
+});

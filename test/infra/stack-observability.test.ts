@@ -81,6 +81,8 @@ describe('data-quality alarms', () => {
           // datapoint): a quiet feed stays in ALARM until a load says it recovered.
           TreatMissingData: 'ignore',
           AlarmActions: [{ Ref: topic }],
+          // On-call hears when it clears too (a quiet feed recovered), on the same topic.
+          OKActions: [{ Ref: topic }],
           ...shape,
         });
         expect(alarm.Dimensions).toEqual([
@@ -102,9 +104,10 @@ describe('data-quality alarms', () => {
         Statistic: 'Maximum',
         ComparisonOperator: 'GreaterThanThreshold',
         TreatMissingData: 'ignore',
+        OKActions: [{ Ref: topic }],
       });
     for (const alarm of alarmsOn(template, METRIC.trailingLoadsUnreadable))
-      expect(alarm.TreatMissingData).toBe('ignore');
+      expect(alarm).toMatchObject({ TreatMissingData: 'ignore', OKActions: [{ Ref: topic }] });
   });
 
   it('give the commit the trailing-median window and the quiet-feed fraction, and only the commit', () => {
@@ -215,6 +218,10 @@ describe('data-quality alarms', () => {
     );
     expect(message({ runOutsideWindow: 1 })).toBe(
       'paylink.dataQuality.runOutsideWindow: must be true or false (got 1)',
+    );
+    // A typo: the key itself and the nearest known one, the words status --stack-config uses.
+    expect(message({ quietFeedFractoin: 0.5 })).toBe(
+      'paylink.dataQuality.quietFeedFractoin: unknown key (did you mean "quietFeedFraction"?)',
     );
   });
 });

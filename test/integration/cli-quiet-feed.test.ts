@@ -28,7 +28,7 @@ const loadIds: string[] = [];
 const summaries: {
   loadId: string;
   tables: { table: string; rows: number; files: number }[];
-  quietFeeds?: { table: string; rows: number; trailingMedian: number }[];
+  quietFeeds?: { table: string; rows: number; trailingMedian: number; since?: string }[];
 }[] = [];
 
 async function load(sim: Simulator): Promise<void> {
@@ -97,6 +97,20 @@ describe('a feed that goes quiet and stays quiet', () => {
     const orders = last.tables.find((t) => t.table === 'orders')!;
     expect(orders).toMatchObject({ rows: 0, ratio: 0, quiet: true, emptySince: loadIds[2] });
     expect(orders.trailingMedian).toBeGreaterThan(0);
+    // Each empty load's own `load --json` summary says what status says of it: the same median
+    // (not rounded to an integer) and the same since.
+    for (const [i, s] of summaries.entries()) {
+      const judged = status.quality.loads[i]!.tables.filter((t) => t.quiet);
+      expect(s.quietFeeds ?? [], s.loadId).toEqual(
+        judged.map((t) => ({
+          table: t.table,
+          rows: t.rows,
+          trailingMedian: t.trailingMedian,
+          since: t.since,
+        })),
+      );
+    }
+    expect(summaries[5]!.quietFeeds?.find((q) => q.table === 'orders')?.since).toBe(loadIds[2]);
     // The first load had nothing to compare with: null, not left out.
     const first = status.quality.loads[0]!.tables.find((t) => t.table === 'orders')!;
     expect(first).toMatchObject({ trailingMedian: null, ratio: null, trailingLoads: 0, quiet: false });

@@ -64,8 +64,11 @@ describe('status with the stack config', () => {
       quietFeedFraction: `${cdkJson} quietFeedFraction`,
       failedUserSharePercent: `${cdkJson} (the stack's default)`,
       minExpectedRows: `${cdkJson} (the stack's default)`,
+      // The sixth setting status takes from the stack: no flag sets it.
+      minUsersForFailedShare: `${cdkJson} (the stack's default)`,
     });
     const text = await runCli(['status', '--dest', lake, '--stack-config', cdkJson]);
+    expect(text.stdout).toMatch(/minUsersForFailedShare 10 \(.*cdk\.json \(the stack's default\)\)\n/);
     expect(text.stdout).toContain(
       `Settings: trailingLoads 3 (${cdkJson} trailingLoads), minTrailingLoads 2 (${cdkJson} (the stack's default)), quietFeedFraction 0.9 (${cdkJson} quietFeedFraction)`,
     );

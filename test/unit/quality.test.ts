@@ -27,6 +27,7 @@ import {
   MIN_EXPECTED_ROWS,
   median,
   QUALITY_DEFAULTS,
+  qualityRecord,
   REPORTS_SCANNED,
   readEarlierLoads,
   seriesOf,
@@ -1213,5 +1214,71 @@ describe('the failed-user share of a load of few users', () => {
     expect(qualityReport([two], settings).loads[0]!.flags).toEqual([
       { kind: 'failed_user_share', percent: 50 },
     ]);
+  });
+});
+
+describe('an outage that starts after few fed loads', () => {
+  const settings = QUALITY_DEFAULTS;
+  /**
+   * Commits `rows` (orders per load) in order, each report recording its judgement as the commit
+   * does (`qualityRecord`), and returns each load's orders trend.
+   */
+  function commitChain(rows: readonly number[]) {
+    const reports: LoadFigures[] = [];
+    const trends = rows.map((orders, i) => {
+      const current = load(i + 1, { orders, accounts: 1000 }, { schedule: 'daily' });
+      const tables = tableTrends(current, earlierLoads(current, reports, settings), settings);
+      reports.push({ ...current, ...qualityRecord(tables) });
+      return tables.find((t) => t.table === 'orders')!;
+    });
+    return { reports, trends };
+  }
+
+  it('names the first empty load and judges by the fed load, not a median half of it', () => {
+    // Load 1 fed (47 orders), loads 2 to 4 empty: the simulator's `--empty orders` after one load.
+    const { reports, trends } = commitChain([47, 0, 0, 0]);
+    const firstEmpty = reports[1]!.loadId;
+    for (const t of trends.slice(2)) {
+      expect(t).toMatchObject({
+        quiet: true,
+        trailingMedian: 47,
+        emptySince: firstEmpty,
+        quietSince: firstEmpty,
+      });
+      expect(t.ratio).toBe(0);
+    }
+    expect(reports[3]!.quietFeeds).toMatchObject([
+      { table: 'orders', since: firstEmpty, trailingMedian: 47 },
+    ]);
+  });
+
+  it('property: an empty run is judged against the fed level, since its first empty load', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: MIN_EXPECTED_ROWS, max: 5000 }),
+        (fedLoads, emptyLoads, level) => {
+          const { reports, trends } = commitChain([
+            ...Array.from({ length: fedLoads }, () => level),
+            ...Array.from({ length: emptyLoads }, () => 0),
+          ]);
+          const firstEmpty = reports[fedLoads]!.loadId;
+          for (const [i, t] of trends.slice(fedLoads).entries()) {
+            // Judged once the series has minTrailingLoads earlier loads, then on every empty load.
+            if (fedLoads + i < settings.minTrailingLoads) {
+              expect(t.ratio).toBeUndefined();
+              continue;
+            }
+            // The median never includes the empty loads it is judging: it is the fed level.
+            expect(t.trailingMedian).toBeCloseTo(level, 6);
+            expect(t).toMatchObject({ quiet: true, ratio: 0, quietSince: firstEmpty });
+            // "empty since": the first empty load (a run of this load alone may say nothing more).
+            if (i > 0) expect(t.emptySince).toBe(firstEmpty);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });

@@ -232,6 +232,20 @@ describe('a table quiet while its feed is down', () => {
     });
   });
 
+  it('says "since this load" in status for the first load of a quiet run', () => {
+    const all = commitRecording([...[1, 2, 3].map((d) => report(d, 58)), report(4, 0)]);
+    const q = qualityReport(all, { ...QUALITY_OPTION_DEFAULTS, last: 1 });
+    expect(q.loads[0]!.tables.find((t) => t.table === 'orders')).toMatchObject({
+      quiet: true,
+      since: all[3]!.loadId,
+    });
+    const row = formatQuality(q)
+      .join('\n')
+      .split('\n')
+      .find((l) => l.startsWith('orders '));
+    expect(row).toMatch(/QUIET since this load$/);
+  });
+
   it('says since which load in status (text and json)', () => {
     const all = commitRecording([...[1, 2, 3].map((d) => report(d, 58)), report(4, 0), report(5, 0)]);
     const q = qualityReport(all, { ...QUALITY_OPTION_DEFAULTS, last: 1 });
@@ -242,7 +256,8 @@ describe('a table quiet while its feed is down', () => {
     expect(q.loads[0]!.flags).toContainEqual(
       expect.objectContaining({ kind: 'quiet_feed', since: all[3]!.loadId }),
     );
-    expect(formatQuality(q).join('\n')).toContain(`QUIET since ${all[3]!.loadId}`);
-    expect(formatQuality(q).join('\n')).toContain(`quiet since load ${all[3]!.loadId}`);
+    // Empty since the first load of its quiet run: one "since", the run's first load.
+    expect(formatQuality(q).join('\n')).toContain(`QUIET, empty since ${all[3]!.loadId}`);
+    expect(formatQuality(q).join('\n')).toContain(`empty since load ${all[3]!.loadId})`);
   });
 });
