@@ -48,6 +48,12 @@ export interface QualityOptions extends QualitySettings {
    * schedules). A schedule named here with no committed load at all is flagged too.
    */
   readonly noRecentLoadBySchedule?: Readonly<Record<string, number>>;
+  /**
+   * The cdk.json was read because it is in the working folder, not named with --stack-config:
+   * a schedule of it with no committed load in this lake is not flagged (a local lake beside a
+   * CDK app holds `local` loads only; its deployed schedules load another bucket).
+   */
+  readonly staleSchedulesLoadedOnly?: boolean;
   /** `--max-hours-since-load`, in seconds: for every schedule of the lake, over the stack's. */
   readonly maxSecondsSinceLoad?: number;
 }
@@ -277,7 +283,10 @@ export function qualityReport(
  */
 export function noRecentLoads(
   committed: readonly LoadFigures[],
-  settings: Pick<QualityOptions, 'noRecentLoadBySchedule' | 'maxSecondsSinceLoad'>,
+  settings: Pick<
+    QualityOptions,
+    'noRecentLoadBySchedule' | 'maxSecondsSinceLoad' | 'staleSchedulesLoadedOnly'
+  >,
   now: Date,
 ): NoRecentLoad[] {
   const byStack = settings.noRecentLoadBySchedule ?? {};
@@ -301,6 +310,7 @@ export function noRecentLoads(
   for (const [schedule, windowSeconds] of windows) {
     const load = newest.get(schedule);
     if (load === undefined) {
+      if (settings.staleSchedulesLoadedOnly === true) continue;
       out.push({
         kind: 'no_recent_load',
         schedule,
@@ -700,6 +710,7 @@ export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualit
   return {
     ...d,
     ...(Object.keys(staleness).length > 0 ? { noRecentLoadBySchedule: staleness } : {}),
+    ...(stack?.implicit === true ? { staleSchedulesLoadedOnly: true } : {}),
     ...(sinceHours === undefined
       ? {}
       : { maxSecondsSinceLoad: number('--max-hours-since-load', sinceHours, 0, HOURS_SINCE_LOAD) * 3600 }),

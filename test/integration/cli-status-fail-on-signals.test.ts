@@ -7,10 +7,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
+import { main } from '#cli/main.ts';
 import type { LakeStatus } from '#cli/status-command.ts';
 import { loadIdFromTime } from '#core/layout.ts';
 import { dailyReport, putCommitted } from '#test/helpers/daily-report.ts';
-import { runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import { captureIo, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
 let scratch: Scratch;
 let app: string;
@@ -258,6 +259,35 @@ describe('status --fail-on-signals when loads stopped (no_recent_load)', () => {
       'no recent load: schedule daily: no load was ever committed (window 48 h); schedule weekly: no load was ever committed (window 168 h)',
     );
     expect(run.stdout).toContain('  schedule daily: no load was ever committed (window 48 h)');
+  });
+
+  it('does not call a schedule of a ./cdk.json read implicitly stopped when this lake never had its loads', async () => {
+    // A local lake beside a CDK app: its loads are `local`; the app's schedules load the bucket.
+    const folder = scratch.path('cdk-app-folder');
+    await mkdir(folder, { recursive: true });
+    await writeFile(
+      join(folder, 'cdk.json'),
+      JSON.stringify({ context: { paylink: { stackName: 'Lake', schedules: [DAILY_SCHEDULE] } } }),
+    );
+    const lake = await lakeOf('local-beside-app', []);
+    await mkdir(join(lake, '_events'), { recursive: true });
+    const status = async (extra: readonly string[]) => {
+      const captured = captureIo({}, { cwd: folder });
+      const code = await main(
+        ['status', '--dest', lake, '--fail-on-signals', '--json', ...extra],
+        captured.io,
+      );
+      return { code, stdout: captured.stdout(), stderr: captured.stderr() };
+    };
+    const implicit = await status([]);
+    expect(implicit.code, implicit.stderr).toBe(0);
+    expect(quality(implicit.stdout).noRecentLoad).toEqual([]);
+    // Named with --stack-config, the same file is the deployment's: its schedule never loaded.
+    const named = await status(['--stack-config', join(folder, 'cdk.json')]);
+    expect(named.code, named.stderr).toBe(9);
+    expect(quality(named.stdout).noRecentLoad).toEqual([
+      expect.objectContaining({ schedule: 'daily', loadId: null }),
+    ]);
   });
 
   it('takes --max-hours-since-load without a stack config, for every schedule of the lake', async () => {
