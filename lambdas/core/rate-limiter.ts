@@ -58,7 +58,11 @@ export const RATE_LIMITER = {
   reactionMs: 1200,
   /** After a decrease, the rate holds this long without another before it recovers (ms). */
   holdMs: 10_000,
-  /** Then it climbs linearly back to the configured rate over this long (ms). */
+  /**
+   * Then it climbs linearly back to the configured rate over this long (ms). A server whose limit
+   * is below ours therefore sees a few 429s each hold + ramp (15 s), not a stream; the hold is
+   * what a 1-in-15 s probe costs a transient slow-down (a CPU-starved spell): ~10% for 10 s.
+   */
   rampMs: 5000,
 } as const;
 
