@@ -10,7 +10,7 @@ import {
   ResponseTooLargeError,
 } from '#core/errors.ts';
 import { parseJsonBody } from '#core/json-body.ts';
-import type { RateLimiter } from '#core/rate-limiter.ts';
+import { type RateLimiter, signalThrottled } from '#core/rate-limiter.ts';
 import { isRetryableStatus, retryDelayMs } from '#core/retry-policy.ts';
 import type { Clock, JsonValue } from '#core/types.ts';
 import type { WaitMeter } from '#core/wait-meter.ts';
@@ -121,6 +121,9 @@ export function createTransport(deps: TransportDeps): Transport {
       const detail = isHtml(body) ? 'an HTML page, not JSON' : accepted.detail;
       return { ok: false, failure: { kind: 'malformed', detail } };
     }
+    // Over the server's rate: the shared limiter slows every user of the run down, not just this
+    // request's retry (which Retry-After times). A 5xx says nothing about our pace.
+    if (status === 429) signalThrottled(deps.rateLimiter);
     const apiCode = apiCodeOf(body);
     if (!isRetryableStatus(status)) throw call.reject(status, apiCode, isHtml(body));
     return { ok: false, failure: { kind: 'status', status, apiCode, retryAfter: outcome.retryAfter } };

@@ -9,6 +9,9 @@
  * slot whose time had passed at once after a stall, and a strict server answered 429s we caused;
  * then a bucket that made up only 2 ms and paced 0.5% slow lost a long event-loop turn's tokens
  * (0.916x at 500 req/s) and still let arrival jitter put S + 1 in a strict server's second.
+ * Neither rule learns: a server whose limit is below ours, or arrivals bunched by a CPU-starved
+ * machine beyond the margin, drew 429s at the same pace all run long. So a 429 now lowers the
+ * bucket's rate for a while (`signalThrottled`); the log still caps any window at S.
  */
 import { ConfigError } from './errors.ts';
 import { createWaitMeter } from './wait-meter.ts';
@@ -38,6 +41,29 @@ export const RATE_LIMITER = {
   stallMs: 50,
   /** Releases within this of the last one before a stall count as that turn's (ms). */
   turnMs: 2,
+  /**
+   * Throttling (a 429 from the server, `signalThrottled`) multiplies the effective rate by this.
+   * The server's limit is lower than ours (a misconfigured --rate-limit) or arrivals bunch more
+   * than the log's margin allows (a CPU-starved machine): either way pacing the same keeps the
+   * 429s coming; 0.9 gives up 10% at once, and 50 -> 36.5 req/s in three steps.
+   */
+  throttleFactor: 0.9,
+  /** The effective rate never goes below this fraction of the configured rate, however many 429s. */
+  floorFraction: 0.25,
+  /**
+   * At most one decrease per this many ms: the limiter's own reaction time. 429s keep coming for
+   * the requests released at the old pace until they and the server's one-second window have
+   * passed (a second, plus a round trip), so a burst of them is one signal, not many.
+   */
+  reactionMs: 1200,
+  /** After a decrease, the rate holds this long without another before it recovers (ms). */
+  holdMs: 10_000,
+  /**
+   * Then it climbs linearly back to the configured rate over this long (ms). A server whose limit
+   * is below ours therefore sees a few 429s each hold + ramp (15 s), not a stream; the hold is
+   * what a 1-in-15 s probe costs a transient slow-down (a CPU-starved spell): ~10% for 10 s.
+   */
+  rampMs: 5000,
 } as const;
 
 export interface RateLimiterOptions {
@@ -61,10 +87,23 @@ export interface RateLimiterStats {
   readonly acquired: number;
   /** Milliseconds callers have waited so far, summed over every call (waits still going up to now). */
   readonly waitedMs: number;
+  /** Requests per second the limiter paces at now (below the configured rate after 429s); absent when unlimited. */
+  readonly effectiveRate?: number;
+  /** Times the limiter lowered its rate on a 429 (`signalThrottled`); absent for a stand-in. */
+  readonly decreases?: number;
 }
 
-/** The stats of the limiters built here, kept aside so the class stays `{ acquire }`. */
+/** What the limiter's rate control reports: the rate it paces at now and the decreases so far. */
+interface Throttle {
+  /** The server refused a request as over its rate (a 429): lower the rate. */
+  readonly throttled: () => void;
+  readonly effectiveRate: () => number | undefined;
+  readonly decreases: () => number;
+}
+
+/** The stats and throttle of the limiters built here, kept aside so the class stays `{ acquire }`. */
 const statsOf = new WeakMap<RateLimiter, () => RateLimiterStats>();
+const throttleOf = new WeakMap<RateLimiter, () => void>();
 
 /**
  * `new RateLimiter({ ratePerSecond, now, sleep })`. Its only member is `acquire`, so anything
@@ -75,9 +114,18 @@ export class RateLimiter {
   readonly acquire: () => Promise<void>;
   constructor(options: RateLimiterOptions) {
     const meter = createWaitMeter(options.now);
-    const take = bucketAndLog(options);
+    const { take, throttle } = bucketAndLog(options);
     let acquired = 0;
-    statsOf.set(this, () => ({ acquired, waitedMs: meter.totalMs() }));
+    statsOf.set(this, () => {
+      const effectiveRate = throttle.effectiveRate();
+      return {
+        acquired,
+        waitedMs: meter.totalMs(),
+        ...(effectiveRate === undefined ? {} : { effectiveRate }),
+        decreases: throttle.decreases(),
+      };
+    });
+    throttleOf.set(this, throttle.throttled);
     this.acquire = () => {
       acquired++;
       const admitted = take();
@@ -92,12 +140,64 @@ export function rateLimiterStats(limiter: RateLimiter): RateLimiterStats {
   return statsOf.get(limiter)?.() ?? { acquired: 0, waitedMs: 0 };
 }
 
+/**
+ * The server answered 429 (over its rate limit): the limiter lowers its rate, as the AWS SDKs'
+ * "adaptive" retry mode does (a client-side rate limiter that a throttling response slows down
+ * and that recovers afterwards; https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html,
+ * the JS SDK's DefaultRateLimiter in @smithy/util-retry, CUBIC after RFC 8312). Simpler here: one
+ * multiplicative decrease per reaction time, a hold, then a linear climb back (RATE_LIMITER).
+ * Only 429s: a 5xx says the server failed, not that we were too fast. A no-op for a stand-in.
+ */
+export function signalThrottled(limiter: RateLimiter): void {
+  throttleOf.get(limiter)?.();
+}
+
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   return new RateLimiter(options);
 }
 
 /** Undefined: go now. A promise: wait for it (it resolves when the caller's turn has come). */
 type Take = () => Promise<void> | undefined;
+
+/**
+ * The effective rate after 429s, a function of the clock only (no timer of its own): the
+ * configured rate S until a 429; each decrease (at most one per `reactionMs`) sets it to
+ * `throttleFactor` x what it was then, never below `floorFraction` x S; it holds there `holdMs`
+ * after the last decrease, then climbs linearly to S over `rampMs`. Never above S.
+ */
+function rateControl(rate: number, now: () => number): Throttle & { readonly at: (t: number) => number } {
+  const { throttleFactor, floorFraction, reactionMs, holdMs, rampMs } = RATE_LIMITER;
+  const floor = rate * floorFraction;
+  let decreases = 0;
+  /** The last decrease: when, and the rate it set. */
+  let decreasedAt = Number.NEGATIVE_INFINITY;
+  let lowered = rate;
+  const at = (t: number): number => {
+    const since = t - decreasedAt - holdMs;
+    if (since <= 0) return lowered;
+    // Never a decrease yet (since is Infinity) or the ramp done: the configured rate exactly.
+    if (since >= rampMs) return rate;
+    return lowered + ((rate - lowered) * since) / rampMs;
+  };
+  return {
+    at,
+    throttled: () => {
+      const t = now();
+      if (t - decreasedAt < reactionMs) return;
+      lowered = Math.max(floor, at(t) * throttleFactor);
+      decreasedAt = t;
+      decreases++;
+    },
+    effectiveRate: () => at(now()),
+    decreases: () => decreases,
+  };
+}
+
+const unlimited: Throttle = {
+  throttled: () => undefined,
+  effectiveRate: () => undefined,
+  decreases: () => 0,
+};
 
 /** Tokens a float sum may miss 1 by and still be a whole token (1/3 + 1/3 + 1/3). */
 const EPSILON = 1e-9;
@@ -108,7 +208,8 @@ const EPSILON_MS = 1e-6;
  * Waiters queue in call order; one timer at a time sleeps until the head may go. A waiter goes
  * when both hold at the moment the limiter really runs (the clock is read again on waking, so a
  * timer that fired early sleeps again for the rest):
- * - the bucket, refilled at the full rate, holds a token. It keeps up to `makeUpMs` of tokens,
+ * - the bucket, refilled at the effective rate (the configured one, lower for a while after 429s:
+ *   `rateControl`), holds a token. It keeps up to `makeUpMs` of tokens,
  *   so a wake-up later than due (a long event-loop turn) releases the requests whose turn passed
  *   meanwhile instead of losing them;
  * - the log of the last S releases holds fewer than S within the last `1000 + marginMs` ms. This
@@ -119,9 +220,10 @@ const EPSILON_MS = 1e-6;
  * before it (within `turnMs` of the last release) may only be going out now, so they are logged
  * as sent now, and the next S in any window count them there.
  */
-function bucketAndLog(options: RateLimiterOptions): Take {
+function bucketAndLog(options: RateLimiterOptions): { take: Take; throttle: Throttle } {
   const rate = options.ratePerSecond;
-  if (rate === undefined || rate === Number.POSITIVE_INFINITY) return () => undefined;
+  if (rate === undefined || rate === Number.POSITIVE_INFINITY)
+    return { take: () => undefined, throttle: unlimited };
   if (!Number.isFinite(rate) || rate <= 0) {
     throw new ConfigError('rateLimit', 'must be a positive number of requests per second');
   }
@@ -130,8 +232,7 @@ function bucketAndLog(options: RateLimiterOptions): Take {
     throw new ConfigError('rateLimit.burst', 'must be a positive integer');
 
   const { makeUpMs, marginMs, stallMs, turnMs } = RATE_LIMITER;
-  const intervalMs = 1000 / rate;
-  const capacity = burst + makeUpMs / intervalMs;
+  const control = rateControl(rate, options.now);
   const windowMs = 1000 + marginMs;
   /** When each of the last `log.length` releases went (or is taken to have gone), oldest at `next`. */
   const log = new Float64Array(Math.max(1, Math.floor(rate))).fill(Number.NEGATIVE_INFINITY);
@@ -159,7 +260,10 @@ function bucketAndLog(options: RateLimiterOptions): Take {
       restampLastTurn(now);
       dueAt = undefined;
     }
-    tokens = Math.min(capacity, tokens + Math.max(0, now - updatedAt) / intervalMs);
+    // At the rate in force now: it climbs over seconds, so a refill's interval barely sees it move,
+    // and a decrease applies at once to the tokens not yet earned.
+    const perMs = control.at(now) / 1000;
+    tokens = Math.min(burst + makeUpMs * perMs, tokens + Math.max(0, now - updatedAt) * perMs);
     updatedAt = now;
   };
   /** Whether one more may go at `now`: a token, and fewer than S releases in the last window. */
@@ -187,7 +291,7 @@ function bucketAndLog(options: RateLimiterOptions): Take {
     }
     if (head < queue.length && !sleeping) {
       sleeping = true;
-      const waitMs = Math.max(0, (1 - tokens) * intervalMs, log[next]! + windowMs - now);
+      const waitMs = Math.max(0, ((1 - tokens) * 1000) / control.at(now), log[next]! + windowMs - now);
       dueAt = now + waitMs;
       void options.sleep(waitMs).then(() => {
         sleeping = false;
@@ -196,7 +300,7 @@ function bucketAndLog(options: RateLimiterOptions): Take {
     }
   };
 
-  return () => {
+  const acquire = (): Promise<void> | undefined => {
     if (head === queue.length) {
       const now = options.now();
       refill(now);
@@ -210,6 +314,7 @@ function bucketAndLog(options: RateLimiterOptions): Take {
       release();
     });
   };
+  return { take: acquire, throttle: control };
 }
 
 const noop = (): void => undefined;

@@ -15,7 +15,7 @@ import {
   PayLinkNetworkError,
 } from '#core/errors.ts';
 import type { PayLinkRequest } from '#core/ports.ts';
-import type { RateLimiter } from '#core/rate-limiter.ts';
+import { createRateLimiter, type RateLimiter, rateLimiterStats } from '#core/rate-limiter.ts';
 import {
   type HttpTestServer,
   type RecordedRequest,
@@ -496,6 +496,33 @@ describe('session getJson', () => {
     grant();
     await opening;
     expect(server.requests).toHaveLength(1);
+  });
+
+  it('tells the shared rate limiter of each 429, which slows it down; a 5xx does not', async () => {
+    server.reset(
+      payLink((request, response, i) => {
+        if (i === 0) return json(response, 503, {});
+        if (i === 1) {
+          // Beyond the limiter's reaction time: were the 503 a signal too, this would be a second decrease.
+          now += 5000;
+          return json(response, 429, { code: 42900 }, { 'retry-after': '0' });
+        }
+        return ok(request, response, i);
+      }),
+    );
+    let now = 0;
+    const rateLimiter = createRateLimiter({
+      ratePerSecond: 50,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    });
+    const { client } = setup({ rateLimiter });
+    const session = await client.openSession(IDENTIFIER);
+    await session.getJson(ACCOUNTS);
+    // Only the 429 counts: 50 -> 45 req/s.
+    expect(rateLimiterStats(rateLimiter)).toMatchObject({ decreases: 1, effectiveRate: 45 });
   });
 });
 

@@ -283,7 +283,12 @@ describe('rateLimiterStats', () => {
     const { all } = callers(limiter, time, 3);
     await time.runTo(50);
     // Two callers have waited 50 ms each so far.
-    expect(rateLimiterStats(limiter)).toEqual({ acquired: 3, waitedMs: 100 });
+    expect(rateLimiterStats(limiter)).toEqual({
+      acquired: 3,
+      waitedMs: 100,
+      effectiveRate: 10,
+      decreases: 0,
+    });
     await time.runTo(1000);
     await all;
     expect(rateLimiterStats(limiter).waitedMs).toBeCloseTo(3 * intervalAt(10), 6);

@@ -1,0 +1,140 @@
+/**
+ * The rate limiter slows down when the server answers 429 (`signalThrottled`) and recovers after
+ * a quiet spell, on a fake clock. Its hard cap (at most S releases in any 1000 + marginMs ms) and
+ * its bounds (floorFraction x S to S) hold whatever the sequence of 429s.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createRateLimiter, RATE_LIMITER, rateLimiterStats, signalThrottled } from '#core/rate-limiter.ts';
+
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+const { throttleFactor, floorFraction, reactionMs, holdMs, rampMs, marginMs } = RATE_LIMITER;
+
+/** A clock moved by hand; timers fire at their time when `runTo` passes it. */
+function fakeTimers() {
+  let now = 0;
+  const timers: { at: number; fire: () => void }[] = [];
+  return {
+    now: () => now,
+    sleep: (ms: number) => new Promise<void>((resolve) => timers.push({ at: now + ms, fire: resolve })),
+    async runTo(to: number) {
+      await settle();
+      for (;;) {
+        const timer = timers.reduce<(typeof timers)[number] | undefined>(
+          (a, b) => (a && a.at <= b.at ? a : b),
+          undefined,
+        );
+        if (timer === undefined || timer.at > to) break;
+        timers.splice(timers.indexOf(timer), 1);
+        now = Math.max(now, timer.at);
+        timer.fire();
+        await settle();
+      }
+      now = Math.max(now, to);
+    },
+  };
+}
+
+/** Releases (fake-clock times) of callers that always wait, from `from` to `to` ms. */
+async function releasesBetween(
+  limiter: ReturnType<typeof createRateLimiter>,
+  time: ReturnType<typeof fakeTimers>,
+  count: number,
+  to: number,
+): Promise<number[]> {
+  const at: number[] = [];
+  for (let i = 0; i < count; i++) void limiter.acquire().then(() => at.push(time.now()));
+  await time.runTo(to);
+  return at;
+}
+
+describe('signalThrottled', () => {
+  it('lowers the rate on 429s, once per reaction time, holds, then recovers to the configured rate and never above', async () => {
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: 50, now: time.now, sleep: time.sleep });
+    expect(rateLimiterStats(limiter)).toMatchObject({ effectiveRate: 50, decreases: 0 });
+
+    // A burst of 429s (the requests in flight all refused at once) is one decrease.
+    for (let i = 0; i < 20; i++) signalThrottled(limiter);
+    expect(rateLimiterStats(limiter)).toMatchObject({ effectiveRate: 50 * throttleFactor, decreases: 1 });
+    await time.runTo(reactionMs - 1);
+    signalThrottled(limiter);
+    expect(rateLimiterStats(limiter).decreases).toBe(1);
+    await time.runTo(reactionMs);
+    signalThrottled(limiter);
+    const lowered = 50 * throttleFactor * throttleFactor;
+    expect(rateLimiterStats(limiter)).toMatchObject({ effectiveRate: lowered, decreases: 2 });
+
+    // The bucket paces at the lowered rate: one release per 1000 / 40.5 ms, not per 20 ms.
+    const start = time.now();
+    const paced = await releasesBetween(limiter, time, 200, start + 2000);
+    const inTwoSeconds = paced.filter((t) => t >= start + 100 && t < start + 2100).length;
+    expect(inTwoSeconds).toBeLessThanOrEqual(Math.ceil(lowered * 2) + 2);
+    expect(inTwoSeconds).toBeGreaterThanOrEqual(Math.floor(lowered * 1.9) - 2);
+
+    // Held until holdMs after the last decrease, then a linear climb back over rampMs.
+    await time.runTo(reactionMs + holdMs - 1);
+    expect(rateLimiterStats(limiter).effectiveRate).toBeCloseTo(lowered, 9);
+    await time.runTo(reactionMs + holdMs + rampMs / 2);
+    expect(rateLimiterStats(limiter).effectiveRate).toBeCloseTo((lowered + 50) / 2, 6);
+    await time.runTo(reactionMs + holdMs + rampMs);
+    expect(rateLimiterStats(limiter).effectiveRate).toBe(50);
+    await time.runTo(reactionMs + holdMs + 10 * rampMs);
+    expect(rateLimiterStats(limiter).effectiveRate).toBe(50);
+  });
+
+  it('never goes below the floor, however long the 429s last', async () => {
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: 200, now: time.now, sleep: time.sleep });
+    for (let t = 0; t < 60_000; t += 100) {
+      await time.runTo(t);
+      signalThrottled(limiter);
+    }
+    expect(rateLimiterStats(limiter).effectiveRate).toBe(200 * floorFraction);
+    expect(rateLimiterStats(limiter).decreases).toBe(Math.ceil(60_000 / reactionMs));
+  });
+
+  it('is a no-op for an unlimited limiter and for a stand-in', () => {
+    const unlimited = createRateLimiter({ now: () => 0, sleep: async () => undefined });
+    signalThrottled(unlimited);
+    expect(rateLimiterStats(unlimited)).toEqual({ acquired: 0, waitedMs: 0, decreases: 0 });
+    expect(() => signalThrottled({ acquire: async () => undefined })).not.toThrow();
+  });
+
+  it('whatever the 429s, releases never exceed S in any 1000 + marginMs ms and the rate stays within [floor, S]', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 60 }),
+        fc.array(fc.integer({ min: 0, max: 20_000 }), { maxLength: 40 }),
+        fc.array(fc.integer({ min: 0, max: 20_000 }), { minLength: 1, maxLength: 300 }),
+        async (rate, throttles, arrivals) => {
+          const time = fakeTimers();
+          const limiter = createRateLimiter({ ratePerSecond: rate, now: time.now, sleep: time.sleep });
+          const events = [
+            ...throttles.map((at) => ({ at, kind: 'throttle' as const })),
+            ...arrivals.map((at) => ({ at, kind: 'arrive' as const })),
+          ].sort((a, b) => a.at - b.at);
+          const released: number[] = [];
+          const rates: number[] = [];
+          for (const event of events) {
+            await time.runTo(event.at);
+            if (event.kind === 'throttle') signalThrottled(limiter);
+            else void limiter.acquire().then(() => released.push(time.now()));
+            rates.push(rateLimiterStats(limiter).effectiveRate!);
+          }
+          await time.runTo(40_000);
+          expect(released).toHaveLength(arrivals.length);
+          for (let i = rate; i < released.length; i++) {
+            // Any S + 1 consecutive releases span at least the log's window.
+            expect(released[i]! - released[i - rate]!).toBeGreaterThanOrEqual(1000 + marginMs - 1e-6);
+          }
+          for (const r of rates) {
+            expect(r).toBeGreaterThanOrEqual(rate * floorFraction - 1e-9);
+            expect(r).toBeLessThanOrEqual(rate);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
