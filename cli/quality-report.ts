@@ -191,8 +191,8 @@ export interface QualityReport {
 }
 
 /**
- * The newest load of a schedule and its flags: the state that schedule's alarms hold. `series`
- * is that load's series (a one-off retry's series is the schedule's verdict until its next load).
+ * The newest load of a series and its flags, until a later load of its schedule covers it (all
+ * users or the same selection, at least its tables): the state that schedule's alarms hold.
  */
 export interface SeriesVerdict {
   readonly series: string;
@@ -236,23 +236,33 @@ export function qualityReport(
     return quality;
   };
   const loads = committed.slice(-settings.last).map(judge);
-  // The newest load of each schedule, as each schedule's alarms hold its newest load's state: a
-  // flagged daily load is not hidden by a clean quarter-hourly load committed after it, and a
-  // one-off load (a --users-from-failed retry, a --resources subset: series of their own, for
-  // the medians) is judged until the schedule's next load, not for good. Locally every load is
-  // schedule `local`: the newest local load decides.
+  // The newest load of each series, until a later load of the same schedule covers it (all
+  // users, or the same selection, and at least its tables). A flagged daily load is not hidden
+  // by a clean quarter-hourly load (another schedule); a one-off load (a --users-from-failed
+  // retry, a --resources subset) is judged until a load that covers it, not for good; and a
+  // subset load after a flagged full load does not hide the full load's flag (locally every load
+  // is schedule `local`: a daily full load and an hourly subset share it).
   const newest = new Map<string, LoadFigures>();
-  const verdictKey = (load: LoadFigures) =>
-    typeof load.schedule === 'string' ? `schedule:${load.schedule}` : seriesOf(load);
+  const covers = (later: LoadFigures, earlier: LoadFigures) => {
+    const a = seriesFacts(later);
+    const b = seriesFacts(earlier);
+    return (
+      a.schedule !== undefined &&
+      a.schedule === b.schedule &&
+      (a.usersSelection === 'all' || a.usersSelection === b.usersSelection) &&
+      b.tables.every((t) => a.tables.includes(t))
+    );
+  };
   // Reports that do not name their schedule (written before reports did) form series of their
   // own: once a later load names its schedule, the lake was upgraded and those series are
   // history, never a verdict that fails every later run.
   const lastNamed = committed.findLastIndex((l) => typeof l.schedule === 'string');
   for (const [i, load] of committed.entries()) {
     if (typeof load.schedule !== 'string' && i < lastNamed) continue;
-    // Re-inserted: the schedules are in the order their newest loads committed.
-    newest.delete(verdictKey(load));
-    newest.set(verdictKey(load), load);
+    for (const [key, earlier] of newest) if (covers(load, earlier)) newest.delete(key);
+    // Re-inserted: the series are in the order their newest loads committed.
+    newest.delete(seriesOf(load));
+    newest.set(seriesOf(load), load);
   }
   const verdicts = [...newest.values()].map((load): SeriesVerdict => {
     const q = judge(load);
@@ -337,7 +347,8 @@ export function noRecentLoads(
 
 /** A `no_recent_load` flag in words. */
 export function noRecentLoadWords(f: NoRecentLoad): string {
-  const window = `${round(f.windowSeconds / 3600)} h`;
+  // Under a minute in seconds: --max-hours-since-load 0.001 is a 3.6 s window, not "0 h".
+  const window = f.windowSeconds < 60 ? `${round(f.windowSeconds)} s` : `${round(f.windowSeconds / 3600)} h`;
   if (f.schedule === null) return `no load was ever committed (--max-hours-since-load ${window})`;
   if (f.loadId === null) return `schedule ${f.schedule}: no load was ever committed (window ${window})`;
   return `schedule ${f.schedule}: newest load ${f.loadId} committed ${f.committedAt}, ${round(f.secondsSince! / 3600)} h ago, over its ${window} window`;
@@ -524,7 +535,7 @@ export function formatQuality(report: QualityReport): string[] {
     // Each schedule has alarms of its own: the newest load of each, whatever committed after it.
     out.push(
       '',
-      `Newest load of each schedule (${report.verdicts.length}; --fail-on-signals exits 9 when one has a flag):`,
+      `Newest load of each series not covered by a later load (${report.verdicts.length}; --fail-on-signals exits 9 when one has a flag):`,
     );
     for (const v of report.verdicts)
       out.push(

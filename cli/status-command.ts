@@ -326,9 +326,10 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                    schedule(s): for a script or cron job that checks the lake. Each schedule
                    is judged by its own newest load, as each schedule's alarms are (--json:
                    quality.verdicts), so a clean load of one schedule does not hide a flagged
-                   load of another; a one-off load (a --users-from-failed retry, a --resources
-                   subset) counts until the schedule's next load, not for good (locally every
-                   load is schedule local: the newest load decides). Older loads' flags
+                   load of another; a series' newest load counts until a later load of its
+                   schedule covers it (all users or the same selection, at least its tables):
+                   a --users-from-failed retry until the next full load, and a --resources
+                   subset load hides no flagged full load before it. Older loads' flags
                    (--last) are shown, not judged. Signals the stack's cdk.json switches off
                    (dataQuality failedUserShare, quietFeed, endpointUnavailable,
                    runOutsideWindow: false) raise no flag, as the stack raises no alarm
@@ -398,8 +399,8 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
   // Flags are signals, not errors: an exit code only when asked for (--fail-on-signals), and
   // for the newest load only, as the alarms hold the newest load's state: a load flagged
   // earlier and clean since is history (--last shows it), not a reason for a cron job to fail.
-  // The newest load of each schedule, as each schedule's alarms hold its own newest load's
-  // state: a clean quarter-hourly load committed after a flagged daily one hides nothing.
+  // The newest load of each series until a covering load (quality-report.ts): a clean
+  // quarter-hourly load committed after a flagged daily one hides nothing.
   const flagged = status.quality.verdicts.filter((v) => v.flagged);
   // Loads that stopped are a signal too: the stack's NoRecentSuccess alarm.
   const stopped = status.quality.noRecentLoad;

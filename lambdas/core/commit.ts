@@ -390,8 +390,15 @@ async function commitClaimed(
       await finishClaim(claimed, { store, parts: deps.parts, clock: deps.clock }).catch(() =>
         releaseClaim(claimed),
       );
-    if (changed !== undefined)
-      await foldChangedSelection(store, changed, marker.failedUsers).catch(() => undefined);
+    if (changed !== undefined) {
+      // A resource this load switched off (endpoint findings) was not loaded for any of its
+      // users: they are not failed users, yet their events would be seen and their change left
+      // unloaded until an `all` run. They are retried once by the next changed run, as failed
+      // users are.
+      const unloaded =
+        marker.endpointFindings.length > 0 ? (changed.planned ?? []).map((u) => u.identifier) : [];
+      await foldChangedSelection(store, changed, [...marker.failedUsers, ...unloaded]).catch(() => undefined);
+    }
     // Committed. Staging left behind (a failed delete) is invisible and `verify --fix` removes it.
     // The temporary files of an earlier attempt killed mid-write (a merged file half written) go
     // too: `list` does not show them, and `verify` would report them for ever.

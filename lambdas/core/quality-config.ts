@@ -69,9 +69,14 @@ export const dataQualitySchema = z
     runOutsideWindow: z.boolean({ error: 'must be true or false' }).default(true),
   })
   .strict()
-  .refine((q) => q.minTrailingLoads <= q.trailingLoads, {
-    message: 'must be a whole number from 1 to trailingLoads (the earlier loads the median is taken over)',
-    path: ['minTrailingLoads'],
+  .superRefine((q, ctx) => {
+    // A rule across two keys has no input of its own in the issue: the value goes in the words.
+    if (q.minTrailingLoads > q.trailingLoads)
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a whole number from 1 to trailingLoads (${q.trailingLoads}, the earlier loads the median is taken over) (got ${q.minTrailingLoads})`,
+        path: ['minTrailingLoads'],
+      });
   })
   .prefault({});
 

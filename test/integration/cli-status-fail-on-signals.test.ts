@@ -93,7 +93,7 @@ describe('status --fail-on-signals with two schedules', () => {
       `status --fail-on-signals: the newest load of 1 schedule has a flag: daily, all users (load ${daily[3]!.loadId}: quiet_feed)`,
     );
     expect(text.stderr).not.toContain('quarter-hourly');
-    expect(text.stdout).toContain('Newest load of each schedule (2;');
+    expect(text.stdout).toContain('Newest load of each series not covered by a later load (2;');
     expect(text.stdout).toMatch(/quarter-hourly, all users {2}\S+ {2}no flag/);
 
     const json = await runCli(['status', '--dest', lake, '--json', '--fail-on-signals']);
@@ -179,6 +179,26 @@ describe('status --fail-on-signals after a one-off load', () => {
     const lake = await lakeOf('subset-then-clean', [...full, subset, localReport(6, 'all')]);
     const run = await runCli(['status', '--dest', lake, '--fail-on-signals']);
     expect(run.code, run.stderr).toBe(0);
+  });
+
+  it('keeps a flagged full load judged when a --resources subset load of the same schedule comes after it', async () => {
+    const full = [1, 2, 3].map((d) => localReport(d, 'all'));
+    // Day 4: the full load, orders gone quiet; day 5: an hourly-style subset, suggestions only.
+    const quiet = localReport(4, 'all', { rowsByTable: { accounts: 100, orders: 0, user_loads: 100 } });
+    const subset = localReport(5, 'all', {
+      resources: ['suggestions'],
+      rowsByTable: { suggestions: 100, user_loads: 100 },
+    });
+    const lake = await lakeOf('full-then-subset', [...full, quiet, subset]);
+    const run = await runCli(['status', '--dest', lake, '--json', '--fail-on-signals']);
+    expect(run.code, run.stderr).toBe(9);
+    expect(quality(run.stdout).verdicts.map((v) => ({ loadId: v.loadId, flagged: v.flagged }))).toEqual([
+      { loadId: quiet.loadId, flagged: true },
+      { loadId: subset.loadId, flagged: false },
+    ]);
+    // The next full load covers both: it alone decides.
+    const healed = await lakeOf('full-subset-full', [...full, quiet, subset, localReport(6, 'all')]);
+    expect((await runCli(['status', '--dest', healed, '--fail-on-signals'])).code).toBe(0);
   });
 });
 

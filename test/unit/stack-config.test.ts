@@ -114,6 +114,11 @@ describe('one schema: the CLI refuses what synth refuses, in the same one line',
       'dataQuality.trailingLoads: must be a whole number from 1 to 50 (got 0)',
     ],
     [
+      'minTrailingLoads above trailingLoads',
+      { schedules: [DAILY], dataQuality: { trailingLoads: 7, minTrailingLoads: 9 } },
+      'dataQuality.minTrailingLoads: must be a whole number from 1 to trailingLoads (7, the earlier loads the median is taken over) (got 9)',
+    ],
+    [
       'minExpectedRows: null',
       { schedules: [DAILY], dataQuality: { minExpectedRows: null } },
       'dataQuality.minExpectedRows: must be a whole number from 0 to 1000000000 (got null)',

@@ -1,0 +1,98 @@
+/**
+ * A `changed` load that switches a resource off (it answered 404 for the users PayLink answered
+ * on other endpoints: `endpoint_unavailable`, exit 4) did not load that resource for any of its
+ * users. They are not failed users, yet their events are seen: without a retry, their change
+ * waits for an `all` run. The commit keeps them for the next changed run to retry once, as it
+ * does failed users.
+ */
+import { mkdir } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { changedStateKey } from '#core/changed-users.ts';
+import { readJson } from '#core/store-json.ts';
+import { receiveWebhook } from '#core/webhook.ts';
+import { type Simulator, startSimulator } from '#simulator/server.ts';
+import { simulatedEvent } from '#simulator/webhook-sender.ts';
+import { credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+
+const ENV = credentialsEnv('k', 's');
+const USERS = ['gone-a', 'gone-b', 'gone-c', 'gone-d', 'gone-e'];
+const START = new Date('2026-12-01T08:00:00.000Z');
+
+let scratch: Scratch;
+let missing: Simulator;
+let healthy: Simulator;
+beforeAll(async () => {
+  scratch = await Scratch.create('changed-endpoint-unavailable');
+  const options = { seed: 'changed-unavailable', apiKey: 'k', apiSecret: 's' } as const;
+  missing = await startSimulator({ ...options, profile: 'missing-orders' });
+  healthy = await startSimulator(options);
+});
+afterAll(async () => {
+  await missing?.close();
+  await healthy?.close();
+  await scratch?.dispose();
+});
+
+describe('a changed load that switches a resource off', () => {
+  it('keeps its users for the next changed run, which loads them once the resource answers', async () => {
+    const lake = scratch.path('lake');
+    await mkdir(lake);
+    const store = createLocalStore(lake);
+    for (const [i, identifier] of USERS.entries()) {
+      const change = missing.change(identifier);
+      const event = simulatedEvent({
+        identifier,
+        type: change.eventType,
+        time: new Date(START.getTime() + i * 1000),
+        secret: 's',
+        data: change.data,
+      });
+      const stored = await receiveWebhook(
+        { headers: event.headers, body: new TextEncoder().encode(event.body) },
+        { store, secret: 's', receivedAt: new Date(START.getTime() + i * 1000) },
+      );
+      expect(stored.kind).toBe('accepted');
+    }
+    const load = (url: string) =>
+      runCli(
+        [
+          'load',
+          '--users',
+          'changed',
+          '--dest',
+          lake,
+          '--base-url',
+          url,
+          '--resources',
+          'accounts,orders',
+          '--json',
+        ],
+        ENV,
+      );
+
+    const first = await load(missing.url);
+    expect(first.code, first.stderr).toBe(4);
+    expect(JSON.parse(first.stdout).endpointFindings.map((f: { resource: string }) => f.resource)).toContain(
+      'orders',
+    );
+    const state = await readJson<{ retry?: string[] }>(store, changedStateKey('local'));
+    expect(state?.retry).toEqual(USERS);
+
+    // The resource answers again: the next changed run takes the same users, with no new event.
+    const second = await load(healthy.url);
+    expect(second.code, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout).users).toBe(USERS.length);
+    const orders = await runCli(
+      ['query', '--dest', lake, '--format', 'json', 'SELECT count(*) AS n FROM raw.orders'],
+      ENV,
+    );
+    expect(orders.code, orders.stderr).toBe(0);
+    expect(JSON.parse(orders.stdout.trim()).n).toBeGreaterThan(0);
+    // Retried once: a third run has nobody to load.
+    const third = await load(healthy.url);
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stdout).toBe('');
+    expect(third.stderr).toContain('nothing to load');
+  });
+});
