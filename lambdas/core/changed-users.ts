@@ -24,6 +24,7 @@
  * partitions it never listed.
  */
 import { ConfigError, LakeStateError } from './errors.ts';
+import { readCommittedEvents } from './event-claims.ts';
 import {
   asideRefs,
   byReceipt,
@@ -211,6 +212,9 @@ export async function selectChangedUsers(
    */
   maxUsersOf?: number | (() => Promise<number>),
 ): Promise<ChangedUsers> {
+  // The lake's record of committed events is what this load's commit claims against: a damaged
+  // one is refused now, before every user is fetched, not at the commit (one GET).
+  await readCommittedEvents(store);
   const stored = await readChangedState(store, schedule);
   const state: ChangedState = stored ?? NOTHING_TAKEN;
   const today = now.toISOString().slice(0, 10);

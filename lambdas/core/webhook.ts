@@ -268,9 +268,19 @@ const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 function wholeDigits(value: unknown): string | typeof TOO_LONG | undefined {
   if (typeof value === 'bigint')
     return String(value).replace('-', '').length > MAX_ID_DIGITS ? TOO_LONG : String(value);
-  if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value)) return String(value);
+    // A number the parser kept (json-body.ts) is written as JavaScript writes it back (`1e+21`):
+    // that text denotes the whole number exactly, so its digits come from the text.
+    return Number.isInteger(value) ? literalDigits(String(value)) : undefined;
+  }
   if (!(value instanceof NumberLiteral)) return undefined;
-  const m = DECIMAL.exec(value.literal);
+  return literalDigits(value.literal);
+}
+
+/** A JSON number's text as the digits of the whole number it denotes, by decimal arithmetic. */
+function literalDigits(literal: string): string | typeof TOO_LONG | undefined {
+  const m = DECIMAL.exec(literal);
   if (m === null) return undefined;
   const [, sign, int, frac = '', exp = '0'] = m;
   const digits = `${int}${frac}`.replace(/^0+/, '');

@@ -284,6 +284,10 @@ describe('a damaged state file', () => {
     expect(found).toHaveLength(1);
     expect((await lakeStatus(dir)).warnings.join('\n')).toContain(`lake ${key}: the state file ${key}`);
     expect(found[0]!.detail).toContain(`lake ${key}: the state file ${key}`);
+    // A changed load refuses it when it selects its users, before fetching any of them.
+    await expect(selectChangedUsers(store, 'local', new Date())).rejects.toThrow(
+      `lake ${key}: the state file ${key}`,
+    );
     // Of JSON but not of its shape: named too.
     await store.put(key, '{"formatVersion":1,"dts":[]}');
     expect((await stateFindings())[0]!.detail).toContain('not of its shape');

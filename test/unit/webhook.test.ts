@@ -458,6 +458,9 @@ describe('taskOf', () => {
     expect(id('-5').taskId).toBe('-5');
     expect(id('0.0e5').taskId).toBe('0');
     expect(id('9007199254740993').taskId).toBe('9007199254740993');
+    // Kept a number by the parser (JavaScript writes it back the same way), beyond 2^53.
+    expect(id('1e+21').taskId).toBe(`1${'0'.repeat(21)}`);
+    expect(id('1.5e+21').taskId).toBe(`15${'0'.repeat(20)}`);
     expect(id('1e-1')).toMatchObject({
       taskId: null,
       problem: 'data.taskId is a number that is not a whole number, not a task id',
