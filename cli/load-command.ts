@@ -956,8 +956,21 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
     description:
       users.length === 0
         ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen${asideNote}`
-        : `the ${users.length} users of ${selection.events} new webhook event(s)${asideNote}`,
+        : `${changedUsersWords(users.length, selection.events, selection.retried?.length ?? 0)}${asideNote}`,
   };
+}
+
+/**
+ * Who a changed load takes: the users of its new events, and apart from them the users retried
+ * once because the last changed load failed them or switched a resource off (they have no new
+ * event: counting them as the events' users misread the line).
+ */
+export function changedUsersWords(users: number, events: number, retried: number): string {
+  const withEvents = users - retried;
+  const eventsWords = `the ${withEvents} users of ${events} new webhook event(s)`;
+  if (retried === 0) return eventsWords;
+  const retriedWords = `${retried} user(s) retried once (the last changed load failed them, or switched a resource off for them)`;
+  return withEvents === 0 ? retriedWords : `${eventsWords} and ${retriedWords}`;
 }
 
 async function usersListOf(

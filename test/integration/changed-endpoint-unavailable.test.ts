@@ -80,6 +80,14 @@ describe('a changed load that switches a resource off', () => {
     expect(state?.retry).toEqual(USERS);
 
     // The resource answers again: the next changed run takes the same users, with no new event.
+    const plan = await runCli(
+      ['load', '--users', 'changed', '--dest', lake, '--base-url', healthy.url, '--dry-run'],
+      ENV,
+    );
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout + plan.stderr).toContain(
+      '5 user(s) retried once (the last changed load failed them, or switched a resource off for them)',
+    );
     const second = await load(healthy.url);
     expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(second.stdout).users).toBe(USERS.length);
