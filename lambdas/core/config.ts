@@ -212,31 +212,10 @@ function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | 
   return current;
 }
 
-/** The keys an object schema accepts at `path` (through optional, default and record values). */
+/** The keys an object schema accepts at `path` (through optional, default and record values, list items). */
 function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  type Def = {
-    type: string;
-    innerType?: z.ZodType;
-    valueType?: z.ZodType;
-    element?: z.ZodType;
-    shape?: Record<string, z.ZodType>;
-  };
-  const def = (s: z.ZodType) => s._zod.def as unknown as Def;
-  const unwrap = (s: z.ZodType | undefined): z.ZodType | undefined => {
-    let current = s;
-    while (current !== undefined && def(current).innerType !== undefined) current = def(current).innerType;
-    return current;
-  };
-  let current = unwrap(schema);
-  for (const segment of path) {
-    if (current === undefined) return [];
-    const d = def(current);
-    // A list's items (`schedules.0.expresion`): the element's keys.
-    current = unwrap(
-      d.type === 'record' ? d.valueType : d.type === 'array' ? d.element : d.shape?.[String(segment)],
-    );
-  }
-  return current === undefined ? [] : Object.keys(def(current).shape ?? {});
+  const at = schemaAt(schema, path);
+  return at === undefined ? [] : Object.keys(defOf(at).shape ?? {});
 }
 
 /** The candidate closest to `word` by edit distance, when it is close (a typo, not another word). */
