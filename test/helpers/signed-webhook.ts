@@ -2,7 +2,10 @@
  * Webhook events as PayLink sends them (a JSON body signed with the API secret), given to the
  * receiver (core/webhook.ts) that stores them in a lake: for tests of what loads do with them.
  */
+import type { ObjectStore } from '#core/ports.ts';
 import { receiveWebhook, signWebhookBody, type WebhookDeps, type WebhookOutcome } from '#core/webhook.ts';
+import type { Simulator } from '#simulator/server.ts';
+import { simulatedEvent } from '#simulator/webhook-sender.ts';
 
 export interface WebhookEventFields {
   readonly identifier: string;
@@ -37,5 +40,29 @@ export function receiveSigned(
       body: new TextEncoder().encode(body),
     },
     deps,
+  );
+}
+
+/**
+ * The simulator changes `identifier`'s world and its signed event (the sender's own, as
+ * `simulate --webhooks-to` sends it) is received at `at` into `store`.
+ */
+export function receiveSimulatedChange(
+  sim: Simulator,
+  identifier: string,
+  at: Date,
+  deps: { readonly store: ObjectStore; readonly secret: string },
+): Promise<WebhookOutcome> {
+  const change = sim.change(identifier);
+  const event = simulatedEvent({
+    identifier,
+    type: change.eventType,
+    time: at,
+    secret: deps.secret,
+    data: change.data,
+  });
+  return receiveWebhook(
+    { headers: event.headers, body: new TextEncoder().encode(event.body) },
+    { store: deps.store, secret: deps.secret, receivedAt: at },
   );
 }

@@ -9,10 +9,9 @@
 import { mkdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { receiveWebhook } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { simulatedEvent } from '#simulator/webhook-sender.ts';
 import { credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import { receiveSimulatedChange } from '#test/helpers/signed-webhook.ts';
 
 const ENV = credentialsEnv('k', 's');
 const USERS = Array.from({ length: 50 }, (_, i) => `capped-${String(i).padStart(2, '0')}`);
@@ -46,18 +45,8 @@ describe('load --users changed --max-users-per-run', () => {
     await mkdir(lake);
     const store = createLocalStore(lake);
     for (const [i, identifier] of ARRIVAL.entries()) {
-      const change = sim.change(identifier);
-      const event = simulatedEvent({
-        identifier,
-        type: change.eventType,
-        time: new Date(START.getTime() + i * 1000),
-        secret: 's',
-        data: change.data,
-      });
-      const stored = await receiveWebhook(
-        { headers: event.headers, body: new TextEncoder().encode(event.body) },
-        { store, secret: 's', receivedAt: new Date(START.getTime() + i * 1000) },
-      );
+      const at = new Date(START.getTime() + i * 1000);
+      const stored = await receiveSimulatedChange(sim, identifier, at, { store, secret: 's' });
       expect(stored.kind).toBe('accepted');
     }
     const base = ['--dest', lake, '--base-url', sim.url, '--resources', 'accounts', '--rate-limit', '2000'];

@@ -10,10 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { changedStateKey } from '#core/changed-users.ts';
 import { readJson } from '#core/store-json.ts';
-import { receiveWebhook } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { simulatedEvent } from '#simulator/webhook-sender.ts';
 import { credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import { receiveSimulatedChange } from '#test/helpers/signed-webhook.ts';
 
 const ENV = credentialsEnv('k', 's');
 const USERS = ['gone-a', 'gone-b', 'gone-c', 'gone-d', 'gone-e'];
@@ -40,18 +39,8 @@ describe('a changed load that switches a resource off', () => {
     await mkdir(lake);
     const store = createLocalStore(lake);
     for (const [i, identifier] of USERS.entries()) {
-      const change = missing.change(identifier);
-      const event = simulatedEvent({
-        identifier,
-        type: change.eventType,
-        time: new Date(START.getTime() + i * 1000),
-        secret: 's',
-        data: change.data,
-      });
-      const stored = await receiveWebhook(
-        { headers: event.headers, body: new TextEncoder().encode(event.body) },
-        { store, secret: 's', receivedAt: new Date(START.getTime() + i * 1000) },
-      );
+      const at = new Date(START.getTime() + i * 1000);
+      const stored = await receiveSimulatedChange(missing, identifier, at, { store, secret: 's' });
       expect(stored.kind).toBe('accepted');
     }
     const load = (url: string) =>
