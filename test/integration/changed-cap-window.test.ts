@@ -17,8 +17,8 @@ import { resolveCatalog, selectResources } from '#core/config.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { runLoad } from '#core/run-load.ts';
 import { verifyLake } from '#core/verify.ts';
-import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
 import { ordersApi } from '#test/helpers/orders-api.ts';
+import { receiveSigned, webhookEventBody } from '#test/helpers/signed-webhook.ts';
 
 const SECRET = 'capped-window-secret';
 const DAY = 24 * 3600_000;
@@ -39,19 +39,8 @@ afterEach(async () => {
 const day = (n: number) => new Date(START.getTime() + n * DAY);
 
 async function receive(identifier: string, n: number, at: Date): Promise<void> {
-  const body = JSON.stringify({
-    eventType: 'pay-link-accounts-updated',
-    eventTime: at.toISOString(),
-    user: { identifier },
-    data: { seq: n },
-  });
-  const outcome = await receiveWebhook(
-    {
-      headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, SECRET) },
-      body: new TextEncoder().encode(body),
-    },
-    { store, secret: SECRET, receivedAt: at },
-  );
+  const body = webhookEventBody({ identifier, eventTime: at, data: { seq: n } });
+  const outcome = await receiveSigned(body, { store, secret: SECRET, receivedAt: at });
   if (outcome.kind !== 'accepted') throw new Error(`not accepted: ${outcome.reason}`);
 }
 
