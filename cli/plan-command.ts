@@ -10,6 +10,8 @@ import {
   AWS_LIMITS,
   BATCH_OVERHEAD_SECONDS,
   BATCH_SAFETY,
+  type CapacityInput,
+  type CapacityPlan,
   CHANGED_RUN_SAFETY,
   type CommitMergePlan,
   changedRunCap,
@@ -20,7 +22,7 @@ import {
   plural,
   STACK_DEFAULTS,
 } from '#core/capacity.ts';
-import { DEFAULTS } from '#core/constants.ts';
+import { DEFAULTS, LIMITS } from '#core/constants.ts';
 import { ConfigError } from '#core/errors.ts';
 import { parseUsersList, usersText } from '#core/users.ts';
 import { numberFlag, optionalNumberFlag, parseFlags, pathFrom, required } from './args.ts';
@@ -213,9 +215,31 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
     `  requests       ${plan.requests}`,
     `  commit         ~${formatDuration(plan.commitSeconds)}: ${commitLine(plan.merge)}`,
     `  expected run   ${formatDuration(plan.expectedSeconds)} (deadline ${formatDuration(plan.runDeadlineSeconds)}: ${Math.round(STACK_DEFAULTS.runDeadlineFraction * 100)}% of a ${periodHours} h period)`,
+    ...overheadLines(plan, { ...input, users }),
     `  fits           ${plan.fits ? 'yes' : `no: ${plan.problem}`}`,
     `  changed runs   at most ${plural(changedMaxUsers, 'user')} a run (a 'changed' schedule's default maxUsersPerRun: a run within ${Math.round(CHANGED_RUN_SAFETY * 100)}% of the deadline; more users wait for the next run)`,
   ];
   io.stdout.write(`${lines.join('\n')}\n`);
   return plan.fits ? 0 : 2;
+}
+
+/** Over this share of the expected run, the batches' fixed overhead gets a line of its own. */
+const OVERHEAD_NOTE_SHARE = 0.25;
+
+/**
+ * The overhead line, when many small batches make the per-batch allowance most of the run: how
+ * much of the run it is, and the run with the largest batch size that still fits a batch's budget
+ * (batches of 30,000 users stay under load-batch's memory: bench/results/batch-memory.md).
+ */
+function overheadLines(plan: CapacityPlan, input: CapacityInput): string[] {
+  if (plan.batches === 0 || plan.overheadSeconds < OVERHEAD_NOTE_SHARE * plan.expectedSeconds) return [];
+  const note = `  overhead       ${formatDuration(plan.overheadSeconds)} of it is the ${BATCH_OVERHEAD_SECONDS} s allowed per batch for start-up and staging (${plan.waves} waves; an allowance, not measured in AWS: the run may well be shorter)`;
+  const larger = Math.min(plan.fittingBatchSize, LIMITS.maxBatchSize);
+  if (larger <= plan.batchSize) return [note];
+  const alternative = planCapacity({ ...input, maxBatchSize: larger });
+  if (alternative.expectedSeconds > 0.9 * plan.expectedSeconds) return [note];
+  return [
+    note,
+    `                 --batch-size ${larger} (cdk.json batchSize) would make it ${formatDuration(alternative.expectedSeconds)} in ${plural(alternative.waves, 'wave')}`,
+  ];
 }

@@ -184,6 +184,13 @@ export interface CapacityPlan {
   /** Expected seconds of one batch (its users' requests at the batch rate, plus overhead). */
   readonly batchSeconds: number;
   /**
+   * Seconds of the run that are the batches' fixed overhead (waves x BATCH_OVERHEAD_SECONDS): an
+   * allowance, not a measurement; with many small batches it is most of the run.
+   */
+  readonly overheadSeconds: number;
+  /** Most users one batch could take within its budget at the batch rate (batchSize caps it). */
+  readonly fittingBatchSize: number;
+  /**
    * Time one batch is planned to take at most, seconds: (Lambda timeout - deadline margin) x
    * BATCH_SAFETY. Its users' requests get this less BATCH_OVERHEAD_SECONDS.
    */
@@ -370,6 +377,8 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
     requestsPerUser: perUser,
     requests,
     batchSeconds: Math.ceil(batchSeconds),
+    overheadSeconds: waves * BATCH_OVERHEAD_SECONDS,
+    fittingBatchSize: fitting,
     batchBudgetSeconds: Math.floor(batchBudget),
     batchTimeoutSeconds: timeout,
     merge,

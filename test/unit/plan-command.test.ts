@@ -45,6 +45,42 @@ describe('paylink-loader plan', () => {
     expect(run.stdout).toContain('fits           yes');
   });
 
+  it('says when the per-batch overhead allowance is most of the run, and the batch size that shortens it', async () => {
+    // 1M users at 500 req/s in batches of 500: 500 waves of 32 s of requests and 30 s of allowance.
+    const run = await runCli(['plan', '--users', '1000000', '--rate-limit', '500']);
+    expect(run.code).toBe(0);
+    const json = JSON.parse(
+      (await runCli(['plan', '--users', '1000000', '--rate-limit', '500', '--json'])).stdout,
+    );
+    expect(json.overheadSeconds).toBe(json.waves * 30);
+    expect(json.overheadSeconds).toBeGreaterThan(0.25 * json.expectedSeconds);
+    expect(run.stdout).toContain(
+      `overhead       ${formatDuration(json.overheadSeconds)} of it is the 30 s allowed per batch`,
+    );
+    // The suggestion is the largest batch that fits a batch's budget, and its plan is what the line says.
+    const larger = JSON.parse(
+      (
+        await runCli([
+          'plan',
+          '--users',
+          '1000000',
+          '--rate-limit',
+          '500',
+          '--batch-size',
+          String(json.fittingBatchSize),
+          '--json',
+        ])
+      ).stdout,
+    );
+    expect(larger.batchSize).toBeLessThanOrEqual(json.fittingBatchSize);
+    expect(larger.expectedSeconds).toBeLessThan(0.9 * json.expectedSeconds);
+    expect(run.stdout).toContain(
+      `--batch-size ${json.fittingBatchSize} (cdk.json batchSize) would make it ${formatDuration(larger.expectedSeconds)} in ${larger.waves} waves`,
+    );
+    // 100k users at 20 req/s: batches already fill their budget; no overhead line.
+    expect((await runCli(['plan', '--users', '100000'])).stdout).not.toContain('overhead       ');
+  });
+
   it("prints what a deployed 'changed' run of the period loads at most (its default maxUsersPerRun)", async () => {
     const run = await runCli(['plan', '--users', '100000', '--period-hours', '1']);
     const cap = changedRunCap({
