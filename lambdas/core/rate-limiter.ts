@@ -11,7 +11,9 @@
  * (0.916x at 500 req/s) and still let arrival jitter put S + 1 in a strict server's second.
  * Neither rule learns: a server whose limit is below ours, or arrivals bunched by a CPU-starved
  * machine beyond the margin, drew 429s at the same pace all run long. So a 429 now lowers the
- * bucket's rate for a while (`signalThrottled`); the log still caps any window at S.
+ * bucket's rate for a while (`signalThrottled`) and widens the log's margin for the rest of the
+ * run (a strict server's 429s at our own rate are arrivals bunched beyond the margin); the log
+ * still caps any window at S.
  */
 import { ConfigError } from './errors.ts';
 import { createWaitMeter } from './wait-meter.ts';
@@ -33,6 +35,13 @@ export const RATE_LIMITER = {
    * apart, arrivals up to 12 ms late made the server count 51 (2 429s).
    */
   marginMs: 10,
+  /**
+   * Each decrease on a 429 (`signalThrottled`) also doubles the log's margin, up to this (ms), for
+   * the rest of the run. A strict per-second server saw S + 1 because arrivals bunched by more than
+   * the margin (idle, at 500 req/s: 30 429s in a run with 10 ms); a token-bucket server never
+   * answers 429 at our rate, so the margin stays 10 ms there. 80 ms caps the pace at 0.926x.
+   */
+  maxMarginMs: 80,
   /**
    * A wake-up this much later than due means the event loop was held (a major GC, a synchronous
    * encode): the requests released just before it may only now be going out, so they are logged
@@ -165,7 +174,10 @@ type Take = () => Promise<void> | undefined;
  * `throttleFactor` x what it was then, never below `floorFraction` x S; it holds there `holdMs`
  * after the last decrease, then climbs linearly to S over `rampMs`. Never above S.
  */
-function rateControl(rate: number, now: () => number): Throttle & { readonly at: (t: number) => number } {
+function rateControl(
+  rate: number,
+  now: () => number,
+): Omit<Throttle, 'throttled'> & { readonly at: (t: number) => number; readonly throttled: () => boolean } {
   const { throttleFactor, floorFraction, reactionMs, holdMs, rampMs } = RATE_LIMITER;
   const floor = rate * floorFraction;
   let decreases = 0;
@@ -183,10 +195,11 @@ function rateControl(rate: number, now: () => number): Throttle & { readonly at:
     at,
     throttled: () => {
       const t = now();
-      if (t - decreasedAt < reactionMs) return;
+      if (t - decreasedAt < reactionMs) return false;
       lowered = Math.max(floor, at(t) * throttleFactor);
       decreasedAt = t;
       decreases++;
+      return true;
     },
     effectiveRate: () => at(now()),
     decreases: () => decreases,
@@ -212,7 +225,8 @@ const EPSILON_MS = 1e-6;
  *   `rateControl`), holds a token. It keeps up to `makeUpMs` of tokens,
  *   so a wake-up later than due (a long event-loop turn) releases the requests whose turn passed
  *   meanwhile instead of losing them;
- * - the log of the last S releases holds fewer than S within the last `1000 + marginMs` ms. This
+ * - the log of the last S releases holds fewer than S within the last `1000 + marginMs` ms (the
+ *   margin doubles with each decrease on a 429, up to `maxMarginMs`). This
  *   is what a strict server relies on: any S + 1 releases span more than a second by the margin,
  *   so arrival jitter below the margin never puts S + 1 in one of its one-second windows,
  *   whatever the bucket let through (after an idle spell, after a late wake-up).
@@ -231,9 +245,17 @@ function bucketAndLog(options: RateLimiterOptions): { take: Take; throttle: Thro
   if (!Number.isInteger(burst) || burst < 1)
     throw new ConfigError('rateLimit.burst', 'must be a positive integer');
 
-  const { makeUpMs, marginMs, stallMs, turnMs } = RATE_LIMITER;
+  const { makeUpMs, marginMs, maxMarginMs, stallMs, turnMs } = RATE_LIMITER;
   const control = rateControl(rate, options.now);
-  const windowMs = 1000 + marginMs;
+  /** 1000 ms + the margin: wider after 429s (`maxMarginMs`), for the rest of the run. */
+  let windowMs = 1000 + marginMs;
+  const throttle: Throttle = {
+    throttled: () => {
+      if (control.throttled()) windowMs = 1000 + Math.min(maxMarginMs, (windowMs - 1000) * 2);
+    },
+    effectiveRate: control.effectiveRate,
+    decreases: control.decreases,
+  };
   /** When each of the last `log.length` releases went (or is taken to have gone), oldest at `next`. */
   const log = new Float64Array(Math.max(1, Math.floor(rate))).fill(Number.NEGATIVE_INFINITY);
   let next = 0;
@@ -314,7 +336,7 @@ function bucketAndLog(options: RateLimiterOptions): { take: Take; throttle: Thro
       release();
     });
   };
-  return { take: acquire, throttle: control };
+  return { take: acquire, throttle };
 }
 
 const noop = (): void => undefined;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createRateLimiter, RATE_LIMITER, rateLimiterStats, signalThrottled } from '#core/rate-limiter.ts';
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
-const { throttleFactor, floorFraction, reactionMs, holdMs, rampMs, marginMs } = RATE_LIMITER;
+const { throttleFactor, floorFraction, reactionMs, holdMs, rampMs, marginMs, maxMarginMs } = RATE_LIMITER;
 
 /** A clock moved by hand; timers fire at their time when `runTo` passes it. */
 function fakeTimers() {
@@ -81,6 +81,38 @@ describe('signalThrottled', () => {
     expect(rateLimiterStats(limiter).effectiveRate).toBe(50);
     await time.runTo(reactionMs + holdMs + 10 * rampMs);
     expect(rateLimiterStats(limiter).effectiveRate).toBe(50);
+  });
+
+  it("widens the log's margin with each decrease, up to maxMarginMs, and keeps it after the rate recovered", async () => {
+    const rate = 50;
+    /** The shortest span of S + 1 consecutive releases of callers that always wait, from now for 4 s. */
+    const tightestWindow = async (
+      limiter: ReturnType<typeof createRateLimiter>,
+      time: ReturnType<typeof fakeTimers>,
+    ) => {
+      const start = time.now();
+      const at = await releasesBetween(limiter, time, 4 * rate, start + 4000);
+      let tightest = Number.POSITIVE_INFINITY;
+      for (let i = rate; i < at.length; i++) tightest = Math.min(tightest, at[i]! - at[i - rate]!);
+      return tightest;
+    };
+    const time = fakeTimers();
+    const limiter = createRateLimiter({ ratePerSecond: rate, now: time.now, sleep: time.sleep });
+    // Never throttled: the log's window is 1000 + marginMs, and the pace reaches it.
+    expect(await tightestWindow(limiter, time)).toBeCloseTo(1000 + marginMs, 6);
+    let margin = marginMs;
+    for (let decrease = 1; decrease <= 5; decrease++) {
+      signalThrottled(limiter);
+      margin = Math.min(maxMarginMs, margin * 2);
+      // Past the hold and the ramp: the bucket is back at S, and only the log paces.
+      await time.runTo(time.now() + holdMs + rampMs + 1000);
+      expect(rateLimiterStats(limiter)).toMatchObject({ effectiveRate: rate, decreases: decrease });
+      expect(await tightestWindow(limiter, time), `after ${decrease} decreases`).toBeCloseTo(
+        1000 + margin,
+        6,
+      );
+    }
+    expect(margin).toBe(maxMarginMs);
   });
 
   it('never goes below the floor, however long the 429s last', async () => {
