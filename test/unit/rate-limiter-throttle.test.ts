@@ -100,7 +100,7 @@ describe('signalThrottled', () => {
     const limiter = createRateLimiter({ ratePerSecond: rate, now: time.now, sleep: time.sleep });
     // Never throttled: the log's window is 1000 + marginMs, and the pace reaches it.
     expect(await tightestWindow(limiter, time)).toBeCloseTo(1000 + marginMs, 6);
-    let margin = marginMs;
+    let margin: number = marginMs;
     for (let decrease = 1; decrease <= 5; decrease++) {
       signalThrottled(limiter);
       margin = Math.min(maxMarginMs, margin * 2);
