@@ -7,10 +7,7 @@ import type { LoadMarker } from '#core/commit.ts';
 import { LAKE } from '#core/constants.ts';
 import { DISABLED_TABLES_NOTE } from '#core/endpoint-health.ts';
 import { ConfigError, LakeStateError } from '#core/errors.ts';
-import {
-  strayEventObjects as strayEventObjectsOf,
-  unreadableEvents as unreadableEventsOf,
-} from '#core/event-claims.ts';
+import { strayEventObjects as strayEventObjectsOf, unreadableEventsWithin } from '#core/event-claims.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLoadId, dltLoadsKey, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
 import { forEachConcurrent } from '#core/pool.ts';
@@ -19,7 +16,19 @@ import type { UnreadableReport } from '#core/quality.ts';
 import type { SchemaRegistry } from '#core/schema-registry.ts';
 import { readJson } from '#core/store-json.ts';
 import { type RegistryCounts, registryCounts } from '#core/user-registry.ts';
-import { parseFlags, required } from './args.ts';
+import { type FlagRange, optionalNumberFlag, parseFlags, required } from './args.ts';
+import {
+  BACKLOG_READS_DEFAULT,
+  backlogHint,
+  type ChangedBacklog,
+  changedBacklog,
+  changedSchedules,
+  formatBacklogs,
+  judgeBacklog,
+  lastChangedRun,
+  sharedEventReads,
+  staleBacklogWords,
+} from './changed-backlog.ts';
 import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
 import { type LoadDetail, LoadNotFoundError, loadDetail, reportNotFound } from './load-report.ts';
@@ -87,7 +96,27 @@ export interface LakeStatus {
    * the registry could not be read (named in `warnings`).
    */
   readonly registry: RegistryCounts | null;
+  /**
+   * How much of the events not committed yet the unreadable check above read (at most
+   * `--max-event-reads`; `verify` reads them all).
+   */
+  readonly unreadableEventsChecked: { readonly checked: number; readonly uncommitted: number };
+  /**
+   * Each changed schedule with a state in the lake, and the CLI's `local`: its pending webhook
+   * events and users, the oldest event's age, its last run's deferred users (changed-backlog.ts).
+   */
+  readonly changedBacklogs: readonly ChangedBacklog[];
 }
+
+/** What `status` reads of the webhook events, and the `stale_backlog` signal's window. */
+export interface BacklogOptions {
+  /** Event objects read per schedule (and by the unreadable check) at most. */
+  readonly maxReads: number;
+  /** `--max-event-age-hours`, in seconds: every schedule's window, over the stack's. */
+  readonly maxEventAgeSeconds?: number;
+}
+
+export const BACKLOG_OPTION_DEFAULTS: BacklogOptions = { maxReads: BACKLOG_READS_DEFAULT };
 
 export async function lakeStatus(
   dest: string,
@@ -95,8 +124,10 @@ export async function lakeStatus(
   settingSources?: SettingSources,
   /** The time loads are judged stopped at (`no_recent_load`); none without it. */
   now?: Date,
+  backlogOptions: BacklogOptions = BACKLOG_OPTION_DEFAULTS,
 ): Promise<LakeStatus> {
-  const store = openStore(dest);
+  // Each event object read at most once, by the unreadable check and the schedules' backlogs.
+  const store = sharedEventReads(openStore(dest));
   // A load is committed when its `_dlt_loads` row exists; its report (`_loads/`) is written just before.
   const dltLoadsKeys = await store.list(dltLoadsPrefix);
   const committed = new Set(dltLoadsKeys.map(loadIdOfDltLoadsKey).filter((id) => id !== undefined));
@@ -170,9 +201,14 @@ export async function lakeStatus(
     if (!warnings.includes(error.message)) warnings.push(error.message);
     return [];
   };
-  const today = new Date().toISOString().slice(0, 10);
-  const unreadableEvents = await unreadableEventsOf(store, today)
-    .then((found) => found.map((e) => e.key))
+  const at = now ?? new Date();
+  const today = at.toISOString().slice(0, 10);
+  let unreadableEventsChecked = { checked: 0, uncommitted: 0 };
+  const unreadableEvents = await unreadableEventsWithin(store, today, backlogOptions.maxReads)
+    .then(({ found, checked, uncommitted }) => {
+      unreadableEventsChecked = { checked, uncommitted };
+      return found.map((e) => e.key);
+    })
     .catch(lakeWarning);
   if (unreadableEvents.length > 0)
     warnings.push(
@@ -194,6 +230,29 @@ export async function lakeStatus(
         lakeWarning(error);
       },
     );
+  }
+  // Each changed schedule's backlog, by the loader's own selection (changed-backlog.ts).
+  const changedBacklogs: ChangedBacklog[] = [];
+  for (const schedule of await changedSchedules(store)) {
+    const figures = await changedBacklog(store, schedule, at, backlogOptions.maxReads).catch(
+      (error: unknown) => {
+        // A name no load takes, or a damaged state (warned above): no backlog to show.
+        if (error instanceof ConfigError || error instanceof LakeStateError) return undefined;
+        throw error;
+      },
+    );
+    if (figures === undefined) continue;
+    const lastRun = lastChangedRun(schedule, markers);
+    changedBacklogs.push({
+      ...figures,
+      lastRun,
+      hint: backlogHint(schedule, lastRun),
+      flag: judgeBacklog(
+        figures,
+        backlogOptions.maxEventAgeSeconds,
+        qualityOptions.noRecentLoadBySchedule ?? {},
+      ),
+    });
   }
   const users = await registryCounts(store).catch((error: unknown) => {
     if (!(error instanceof LakeStateError)) throw error;
@@ -229,6 +288,8 @@ export async function lakeStatus(
     unreadableEvents,
     strayEventObjects,
     registry: users,
+    unreadableEventsChecked,
+    changedBacklogs,
   };
 }
 
@@ -333,7 +394,29 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                    (--last) are shown, not judged. Signals the stack's cdk.json switches off
                    (dataQuality failedUserShare, quietFeed, endpointUnavailable,
                    runOutsideWindow: false) raise no flag, as the stack raises no alarm
-  --json           the same as JSON on stdout`;
+                   A changed schedule whose oldest pending webhook event is older than its
+                   window raises stale_backlog too (below)
+  --max-event-age-hours <h>  the stale_backlog window of every changed schedule: flag one whose
+                   oldest webhook event not seen by its committed loads was received more than
+                   h hours ago (above 0, at most 8760). Without it, each schedule of the stack's
+                   cdk.json is judged by its NoRecentSuccess window (two periods), and others
+                   (local) are not judged. A schedule with no committed changed load is not
+                   judged (no_recent_load covers it)
+  --max-event-reads <n>  webhook event objects read at most per changed schedule, and by the
+                   unreadable-events check (default ${BACKLOG_READS_DEFAULT}; 0: counts only). The
+                   event counts come from the listing; the users and the oldest received time
+                   need each object read (one GET), so over n they are of the first n events
+                   (oldest partitions first) and marked so
+  --json           the same as JSON on stdout
+
+  Changed schedules: for each changed schedule with a state in the lake
+  (_state/changed/<schedule>.json) and for 'local' (load --users changed): the webhook events its
+  committed loads have not seen (events), the users they name and those to retry (users), the
+  oldest one's received time and age, the last run and the users its cap deferred, with a hint
+  when it deferred some. --json: changedBacklogs[] (schedule, firstRun, events, oldestPartition,
+  eventsRead, complete, unreadableEvents, users, retryUsers, pendingUsers in the order runs take
+  them: a run capped at n takes the first n, oldestReceivedAt, oldestAgeSeconds, lastRun
+  {loadId, committedAt, users, maxUsers, deferred}, hint, flag).`;
 
 export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parseFlags(
@@ -352,6 +435,8 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
       'run-window-minutes': { type: 'string' },
       'max-hours-since-load': { type: 'string' },
       'stack-config': { type: 'string' },
+      'max-event-age-hours': { type: 'string' },
+      'max-event-reads': { type: 'string' },
     },
     false,
     // Negative values reach their checks, which name each flag's real range.
@@ -369,6 +454,12 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
       '--stack-config',
       "sets the data-quality section of the lake's last loads, which status --load-id does not show: leave out one of them",
     );
+  for (const flag of ['max-event-age-hours', 'max-event-reads'] as const)
+    if (values['load-id'] !== undefined && values[flag] !== undefined)
+      throw new ConfigError(
+        `--${flag}`,
+        "sets the changed schedules' section of the lake, which status --load-id does not show: leave out one of them",
+      );
   if (values['load-id'] !== undefined && values['fail-on-signals'] === true)
     throw new ConfigError(
       '--fail-on-signals',
@@ -394,7 +485,14 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     io.stdout.write(values.json ? `${JSON.stringify(detail, null, 2)}\n` : `${formatLoadDetail(detail)}\n`);
     return 0;
   }
-  const status = await lakeStatus(dest, qualityOptions, settingSources(values, stack), io.now());
+  const backlogOptions = parseBacklogFlags(values);
+  const status = await lakeStatus(
+    dest,
+    qualityOptions,
+    settingSources(values, stack),
+    io.now(),
+    backlogOptions,
+  );
   // A damaged report is damage (exit 1, as for `status --load-id`), though the rest is listed.
   // Flags are signals, not errors: an exit code only when asked for (--fail-on-signals), and
   // for the newest load only, as the alarms hold the newest load's state: a load flagged
@@ -404,10 +502,12 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
   const flagged = status.quality.verdicts.filter((v) => v.flagged);
   // Loads that stopped are a signal too: the stack's NoRecentSuccess alarm.
   const stopped = status.quality.noRecentLoad;
+  // A changed schedule whose backlog waits longer than its window: users' changes not loaded.
+  const stale = status.changedBacklogs.filter((b) => b.flag !== null);
   const exitCode =
     status.damagedReports.length > 0
       ? 1
-      : values['fail-on-signals'] === true && (flagged.length > 0 || stopped.length > 0)
+      : values['fail-on-signals'] === true && (flagged.length > 0 || stopped.length > 0 || stale.length > 0)
         ? STATUS_FLAGGED_EXIT
         : 0;
   if (exitCode === STATUS_FLAGGED_EXIT) {
@@ -415,6 +515,10 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     if (stopped.length > 0)
       io.stderr.write(
         `status --fail-on-signals: no recent load: ${stopped.map((f) => noRecentLoadWords(f)).join('; ')}\n`,
+      );
+    if (stale.length > 0)
+      io.stderr.write(
+        `status --fail-on-signals: stale changed backlog: ${stale.map((b) => staleBacklogWords(b.flag!, b)).join('; ')}\n`,
       );
   }
   if (values.json) {
@@ -470,6 +574,18 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
           : ''),
     );
   }
+  const backlogLines = formatBacklogs(
+    status.changedBacklogs,
+    backlogOptions.maxReads,
+    status.unreadableEventsChecked.uncommitted > 0 || status.changedBacklogs.some((b) => !b.firstRun),
+  );
+  if (backlogLines.length > 0) out.push('', ...backlogLines);
+  const checked = status.unreadableEventsChecked;
+  if (checked.checked < checked.uncommitted)
+    out.push(
+      '',
+      `Unreadable webhook events: ${checked.checked} of ${checked.uncommitted} events not committed yet were checked (--max-event-reads ${backlogOptions.maxReads}); 'paylink-loader verify' checks them all.`,
+    );
   if (status.withoutReport.length > 0) {
     out.push(
       '',
@@ -484,6 +600,39 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
   }
   io.stdout.write(`${out.join('\n')}\n`);
   return exitCode;
+}
+
+/** `--max-event-age-hours`: up to a year (deferred events stay pending past the 35-day window). */
+const EVENT_AGE_HOURS: FlagRange = {
+  min: 0,
+  max: 8760,
+  whole: false,
+  aboveMin: true,
+  words: 'a number of hours above 0 and at most 8760',
+};
+
+/** `--max-event-reads`: 0 (counts from the listing only) to 10 million. */
+const EVENT_READS: FlagRange = { min: 0, max: 10_000_000, whole: true };
+
+/** The changed schedules' flags of `status`, validated (errors name the flag). */
+export function parseBacklogFlags(values: {
+  readonly 'max-event-age-hours'?: string | undefined;
+  readonly 'max-event-reads'?: string | undefined;
+}): BacklogOptions {
+  const hours = values['max-event-age-hours'];
+  return {
+    maxReads: optionalNumberFlag(
+      '--max-event-reads',
+      values['max-event-reads'],
+      EVENT_READS,
+      BACKLOG_READS_DEFAULT,
+    ),
+    ...(hours === undefined
+      ? {}
+      : {
+          maxEventAgeSeconds: optionalNumberFlag('--max-event-age-hours', hours, EVENT_AGE_HOURS, 0) * 3600,
+        }),
+  };
 }
 
 const STATE_WORDS: Record<LoadDetail['state'], string> = {

@@ -180,6 +180,20 @@ export function capChangedUsers(
   maxUsers: number | undefined,
   loadable: (identifier: string) => boolean = isLoadableIdentifier,
 ): CappedUsers {
+  const order = changedUsersOrder(events, retried, loadable);
+  const cut = maxUsers === undefined ? order.length : Math.max(0, maxUsers);
+  return { taken: order.slice(0, cut).sort(byCodeUnits), deferred: order.slice(cut) };
+}
+
+/**
+ * Every user with new events or to retry, in the order runs take them (`capChangedUsers`): a run
+ * capped at n takes the first n. What `status` shows a schedule's backlog as (cli/changed-backlog.ts).
+ */
+export function changedUsersOrder(
+  events: readonly LoadedEvent[],
+  retried: readonly string[],
+  loadable: (identifier: string) => boolean = isLoadableIdentifier,
+): string[] {
   const oldest = new Map<string, LoadedEvent>();
   for (const event of events) {
     if (!loadable(event.identifier)) continue;
@@ -190,9 +204,40 @@ export function capChangedUsers(
   const fifo = [...oldest.entries()]
     .sort(([ua, a], [ub, b]) => byReceipt(a, b) || byCodeUnits(ua, ub))
     .map(([identifier]) => identifier);
-  const order = [...retry, ...fifo];
-  const cut = maxUsers === undefined ? order.length : Math.max(0, maxUsers);
-  return { taken: order.slice(0, cut).sort(byCodeUnits), deferred: order.slice(cut) };
+  return [...retry, ...fifo];
+}
+
+/** What a `changed` run of a schedule finds pending, before it reads an event (`listChangedPending`). */
+export interface ChangedPending {
+  /** The schedule's state; undefined before its first committed load. */
+  readonly stored: ChangedState | undefined;
+  readonly state: ChangedState;
+  /** The date the events were listed on. */
+  readonly today: string;
+  /** Every stored event listed from the schedule's open partitions. */
+  readonly listed: readonly EventRef[];
+  /**
+   * The events the run reads: the listed ones the schedule has not seen (one per key: a copy on
+   * a later day counts once), in partition then key order, then those set aside before.
+   */
+  readonly unseen: readonly EventRef[];
+}
+
+/**
+ * The events a `changed` run of `schedule` would read at `now`: one LIST per open partition of
+ * the schedule's state, no event read. The loader's own rule (`selectChangedUsers` starts with
+ * it), so `status` counts a schedule's backlog as its next run will find it.
+ */
+export async function listChangedPending(
+  store: ObjectStore,
+  schedule: string,
+  now: Date,
+): Promise<ChangedPending> {
+  const stored = await readChangedState(store, schedule);
+  const state: ChangedState = stored ?? NOTHING_TAKEN;
+  const today = now.toISOString().slice(0, 10);
+  const listed = await listEvents(store, state.from, today);
+  return { stored, state, today, listed, unseen: toRead(listed, state) };
 }
 
 /**
@@ -215,11 +260,8 @@ export async function selectChangedUsers(
   // The lake's record of committed events is what this load's commit claims against: a damaged
   // one is refused now, before every user is fetched, not at the commit (one GET).
   await readCommittedEvents(store);
-  const stored = await readChangedState(store, schedule);
-  const state: ChangedState = stored ?? NOTHING_TAKEN;
-  const today = now.toISOString().slice(0, 10);
-  const listedAll = await listEvents(store, state.from, today);
-  const read = await readEvents(store, toRead(listedAll, state));
+  const { stored, state, today, listed: listedAll, unseen } = await listChangedPending(store, schedule, now);
+  const read = await readEvents(store, unseen);
   const allEvents = read.events.sort(byReceipt);
   const pending = new Set([...allEvents.map((e) => e.identifier), ...(state.retry ?? [])]).size;
   const maxUsers =

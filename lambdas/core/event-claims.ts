@@ -684,13 +684,43 @@ async function finalClaim(
  * stored events are not among them: no load reads or sets them aside (`strayEventObjects`).
  */
 export async function unreadableEvents(store: ObjectStore, today: string): Promise<UnreadableEventReport[]> {
+  return (await unreadableEventsWithin(store, today, Number.POSITIVE_INFINITY)).found;
+}
+
+/** What `unreadableEventsWithin` found, and how much of the uncommitted events it read to find it. */
+export interface UnreadableCheck {
+  readonly found: UnreadableEventReport[];
+  /** Event objects read (at most the limit). */
+  readonly checked: number;
+  /** Events not committed yet, and those set aside: what a full check reads. */
+  readonly uncommitted: number;
+}
+
+/**
+ * `unreadableEvents` reading at most `limit` objects (`status`: a backlog of 100k uncommitted
+ * events would be 100k GETs on every call): the events set aside before first (the ones most
+ * likely still unreadable), then the uncommitted ones in partition order. `verify` reads all.
+ */
+export async function unreadableEventsWithin(
+  store: ObjectStore,
+  today: string,
+  limit: number,
+): Promise<UnreadableCheck> {
   const state = (await readCommittedEvents(store)) ?? NOTHING_TAKEN;
   const listed = await listEvents(store, state.from, today);
-  const { unreadable } = await readEvents(store, toRead(listed, state));
-  return unreadable
-    .filter((u) => !u.gone)
-    .map((u) => ({ key: eventObjectKeyOf(u), problem: u.problem }))
-    .sort((a, b) => (a.key < b.key ? -1 : 1));
+  const refs = toRead(listed, state);
+  const asideKeys = new Set(asideRefs(state).map((r) => r.key));
+  const ordered = [...refs.filter((r) => asideKeys.has(r.key)), ...refs.filter((r) => !asideKeys.has(r.key))];
+  const checked = ordered.slice(0, Math.max(0, limit));
+  const { unreadable } = await readEvents(store, checked);
+  return {
+    found: unreadable
+      .filter((u) => !u.gone)
+      .map((u) => ({ key: eventObjectKeyOf(u), problem: u.problem }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1)),
+    checked: checked.length,
+    uncommitted: refs.length,
+  };
 }
 
 /**

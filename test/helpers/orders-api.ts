@@ -41,6 +41,8 @@ export interface OrdersLoad {
   readonly changed?: ChangedSelection;
   /** Default NO_LOCK_WAIT. */
   readonly eventsLock?: EventsLockOptions;
+  /** Default `ordersApi()`. */
+  readonly api?: PayLinkApi;
 }
 
 /** A load of `orders` as the CLI runs it (batches of 10, 2 users at a time), against ordersApi. */
@@ -56,7 +58,7 @@ export function loadOrders(load: OrdersLoad): Promise<LoadMarker> {
       concurrency: 2,
     },
     {
-      api: ordersApi(),
+      api: load.api ?? ordersApi(),
       store: load.store,
       parts: createParquetPartWriterFactory(),
       reader: createParquetPartReader(),
