@@ -14,6 +14,8 @@ import type { ChangedBacklog } from '#cli/changed-backlog.ts';
 import { QUALITY_OPTION_DEFAULTS } from '#cli/quality-report.ts';
 import { lakeStatus } from '#cli/status-command.ts';
 import { selectChangedUsers } from '#core/changed-users.ts';
+import { readCommittedEvents } from '#core/event-claims.ts';
+import { takenKeys } from '#core/event-log.ts';
 import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
 import { loadOrders, ordersApi } from '#test/helpers/orders-api.ts';
 import { receiveSigned, webhookEventBody } from '#test/helpers/signed-webhook.ts';
@@ -119,6 +121,9 @@ describe("status's changed backlog", () => {
     const capped = await nextLoad('load-b', 2, receivingWhileFetching(['u1', 'u5']));
     expect(capped).toEqual(before.pendingUsers.slice(0, 2));
     // load-b committed u1's late event (its user was taken) but did not load it: u1 is pending.
+    // Committed so far: u0's, then load-b's users' (u1 twice, u2 twice); not u3's, u4's or u5's.
+    const committed = await readCommittedEvents(store);
+    expect(takenKeys(committed!).size).toBe(5);
     const afterCap = await backlog();
     expect(afterCap.pendingUsers).toEqual(['u3', 'u4', 'u1', 'u5']);
     expect(afterCap).toMatchObject({
