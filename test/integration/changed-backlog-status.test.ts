@@ -3,9 +3,11 @@
  * users, users with two events, an event delivered twice on two days, and events arriving while
  * a load fetches (a taken user's, whose event that load commits though its schedule has not seen
  * it, and a new user's), the pending users status shows are the users the next load loads:
- * all of them uncapped, the first n capped at n.
+ * all of them uncapped, the first n capped at n, users to retry first. Reads beyond
+ * --max-event-reads are not made, and --fail-on-signals raises stale_backlog over
+ * --max-event-age-hours or the stack's NoRecentSuccess window, and clears it once a run takes them.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,7 +15,8 @@ import { createLocalStore } from '#adapters/local-store.ts';
 import type { ChangedBacklog } from '#cli/changed-backlog.ts';
 import { QUALITY_OPTION_DEFAULTS } from '#cli/quality-report.ts';
 import { lakeStatus } from '#cli/status-command.ts';
-import { selectChangedUsers } from '#core/changed-users.ts';
+import { foldChangedSelection, selectChangedUsers } from '#core/changed-users.ts';
+import { PayLinkHttpError } from '#core/errors.ts';
 import { readCommittedEvents } from '#core/event-claims.ts';
 import { takenKeys } from '#core/event-log.ts';
 import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
@@ -156,6 +159,34 @@ describe("status's changed backlog", () => {
     expect(await backlog()).toMatchObject({ events: 0, pendingUsers: [], oldestReceivedAt: null });
   }, 60_000);
 
+  it('puts the users to retry first, as the next load takes them', async () => {
+    await receive('u0');
+    await nextLoad('load-a');
+    await receive('a');
+    await receive('b');
+    // b fails in load-b: retried once by the next run, before any user of a new event.
+    const api = ordersApi();
+    const failingB: PayLinkApi = {
+      ...api,
+      async openSession(identifier) {
+        const session = await api.openSession(identifier);
+        return {
+          ...session,
+          async getJson(request) {
+            if (identifier === 'b') throw new PayLinkHttpError(request.endpoint, 404, 40400);
+            return session.getJson(request);
+          },
+        };
+      },
+    };
+    expect(await nextLoad('load-b', undefined, failingB)).toEqual(['a', 'b']);
+    await receive('c');
+    const pending = await backlog();
+    expect(pending).toMatchObject({ events: 1, users: 1, retryUsers: 1, pendingUsers: ['b', 'c'] });
+    expect(await nextLoad('load-c', 1)).toEqual(pending.pendingUsers.slice(0, 1));
+    expect(await backlog()).toMatchObject({ retryUsers: 0, pendingUsers: ['c'] });
+  });
+
   it('reads at most --max-event-reads events: counts from the listing, users of those read', async () => {
     await receive('u0');
     await nextLoad('load-a');
@@ -242,6 +273,35 @@ describe('status --fail-on-signals: stale_backlog', () => {
     expect(cleared.code, cleared.stderr).toBe(0);
     expect(cleared.stderr).not.toContain('stale');
   }, 60_000);
+
+  it("judges a deployed schedule by its NoRecentSuccess window from the stack's cdk.json", async () => {
+    const { runCli } = await import('#test/helpers/lake-harness.ts');
+    const cdk = join(dir, 'cdk.json');
+    const hourly = { name: 'hourly', expression: 'rate(1 hour)', users: 'changed' };
+    await writeFile(
+      cdk,
+      JSON.stringify({ context: { paylink: { stackName: 'Lake', schedules: [hourly] } } }),
+    );
+    // The schedule's runs saw x five hours ago; y has waited three hours since: over two periods.
+    now = new Date(Date.now() - 5 * 3600_000);
+    await receive('x');
+    const seen = await selectChangedUsers(store, 'hourly', now);
+    await foldChangedSelection(store, seen.selection);
+    now = new Date(Date.now() - 3 * 3600_000);
+    await receive('y');
+    const args = ['status', '--dest', dir, '--stack-config', cdk, '--fail-on-signals'];
+    const stale = await runCli(args);
+    expect(stale.code).toBe(9);
+    expect(stale.stderr).toMatch(
+      /stale changed backlog: schedule hourly: oldest pending webhook event received \S+, (2\.9|3) h ago, over its 2 h window \(the stack's NoRecentSuccess window\); 1 event of 1 user pending/,
+    );
+    // A run takes y: no stale backlog (the schedule has no committed load: no_recent_load stays).
+    now = new Date();
+    await foldChangedSelection(store, (await selectChangedUsers(store, 'hourly', now)).selection);
+    const taken = await runCli(args);
+    expect(taken.stderr).not.toContain('stale changed backlog');
+    expect(taken.stderr).toContain('no recent load');
+  });
 
   it('refuses bad values and the flags with --load-id, naming them', async () => {
     const { runCli } = await import('#test/helpers/lake-harness.ts');
