@@ -393,7 +393,7 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                    subset load hides no flagged full load before it. Older loads' flags
                    (--last) are shown, not judged. Signals the stack's cdk.json switches off
                    (dataQuality failedUserShare, quietFeed, endpointUnavailable,
-                   runOutsideWindow: false) raise no flag, as the stack raises no alarm
+                   runOutsideWindow: false) raise no flag, as the stack raises no alarm.
                    A changed schedule whose oldest pending webhook event is older than its
                    window raises stale_backlog too (below)
   --max-event-age-hours <h>  the stale_backlog window of every changed schedule: flag one whose
@@ -403,10 +403,10 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                    (local) are not judged. A schedule with no committed changed load is not
                    judged (no_recent_load covers it)
   --max-event-reads <n>  webhook event objects read at most per changed schedule, and by the
-                   unreadable-events check (default ${BACKLOG_READS_DEFAULT}; 0: counts only). The
-                   event counts come from the listing; the users and the oldest received time
-                   need each object read (one GET), so over n they are of the first n events
-                   (oldest partitions first) and marked so
+                   unreadable-events check (default ${BACKLOG_READS_DEFAULT}; 0: counts only).
+                   The event counts come from the listing; the users and the oldest received
+                   time need each object read (one GET), so over n they are of the first n
+                   events (oldest partitions first) and marked so
   --json           the same as JSON on stdout
 
   Changed schedules: for each changed schedule with a state in the lake
