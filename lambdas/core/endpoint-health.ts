@@ -205,7 +205,11 @@ function describeSymptom(symptom: EndpointSymptom): string {
 /** What one user's run showed about each resource step (fetch-only parents included). */
 export interface StepObservation {
   readonly resource: string;
-  /** `ok`: it worked. `symptom`: an endpoint-level symptom. `failed`: another failure. `skipped`: not called. */
+  /**
+   * `ok`: it worked (at least one request answered). `symptom`: an endpoint-level symptom.
+   * `failed`: another failure. `skipped`: not called, or nothing to call (a unit of zero
+   * requests: no task id, no parent record), which says nothing about the endpoint.
+   */
   readonly result: 'ok' | 'failed' | 'skipped' | EndpointSymptom;
   /** The step's error when it failed: systemic causes are judged from it. */
   readonly error?: unknown;

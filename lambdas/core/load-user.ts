@@ -192,7 +192,9 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
             found[parentKey] = typeof record.status === 'string' ? record.status : null;
         for (const key of unknownKeys) if (known.has(key)) missing.add(key);
       }
-      steps.push({ resource: resource.table, result: 'ok' });
+      // A unit that made no request (no task id, no parent record to fan out over, only unsafe
+      // ids) proved nothing about its endpoint: neutral for the verdict, as a unit not called.
+      steps.push({ resource: resource.table, result: counter.requests === 0 ? 'skipped' : 'ok' });
       if (!step.emit) continue;
       const unitRows = normalizeUnit(resource, records, input);
       rows.push(...unitRows.rows);
