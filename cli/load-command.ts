@@ -90,6 +90,7 @@ import { Progress } from './progress.ts';
 import { roundMedian } from './quality-report.ts';
 import { readQualitySettings } from './stack-config.ts';
 import {
+  changedUsersWords,
   EXIT,
   exitCodeOf,
   formatSummary,
@@ -98,6 +99,8 @@ import {
   summarize,
 } from './summary.ts';
 import { warnSurroundingWhitespace } from './users-notes.ts';
+
+export { changedUsersWords };
 
 export const LOAD_USAGE = `paylink-loader load --users <file|changed> --dest <dir|s3://bucket/prefix> [options]
 
@@ -381,7 +384,8 @@ async function loadUsers(
   dest: string,
   source: UsersToLoad,
 ): Promise<{ exitCode: number; summary?: LoadSummary }> {
-  warnSurroundingWhitespace(io, source.identifiers, source.description);
+  // The users alone: the events' notes (set aside, no usable task id) are not about whitespace.
+  warnSurroundingWhitespace(io, source.identifiers, source.users ?? source.description);
   if (source.identifiers.length === 0) {
     // Only `--users changed` gets here: nothing happened since the last changed load.
     io.stderr.write(`${source.description}: nothing to load\n`);
@@ -599,7 +603,7 @@ async function loadUsers(
           say(
             resumed
               ? `resuming load ${plan.loadId} into ${store.description}\n`
-              : `load ${plan.loadId} into ${store.description}: ${plan.users} users in ${plan.batches} batch(es)\n`,
+              : `load ${plan.loadId} into ${store.description}: ${plan.users} users in ${plan.batches} batch(es)${source.changed === undefined || source.users === undefined ? '' : `: ${source.users}`}\n`,
           );
         },
         leasing: {
@@ -795,6 +799,11 @@ interface UsersToLoad {
   readonly identifiers: string[];
   readonly resources?: readonly string[];
   readonly description: string;
+  /**
+   * A `changed` load: who its users are, without the notes on its events that `description`
+   * carries (events set aside, events naming no usable task id), for lines about the users.
+   */
+  readonly users?: string;
   /** Task ids known per user (the lake's registry, a changed load's events). */
   readonly taskIds: Map<string, string[]>;
   /** Set for `--users changed`. */
@@ -939,15 +948,19 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
       : []),
     ...(deferral === undefined ? [] : [deferral]),
   ];
-  if (reused?.selection.rerun === true)
+  if (reused?.selection.rerun === true) {
+    const again = `the ${users.length} users load ${request.loadId} was planned with (a re-run loads the same users)`;
     return {
       identifiers: users.map((u) => u.identifier),
       taskIds: new Map(
         users.flatMap((u) => (u.taskIds === undefined ? [] : [[u.identifier, [...u.taskIds]]])),
       ),
       changed: selection,
-      description: `the ${users.length} users load ${request.loadId} was planned with (a re-run loads the same users)`,
+      description: again,
+      users: again,
     };
+  }
+  const who = changedUsersWords(users.length, selection.events, selection.retried?.length ?? 0);
   return {
     identifiers: users.map((u) => u.identifier),
     taskIds: new Map(users.flatMap((u) => (u.taskIds === undefined ? [] : [[u.identifier, [...u.taskIds]]]))),
@@ -956,21 +969,9 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
     description:
       users.length === 0
         ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen${asideNote}`
-        : `${changedUsersWords(users.length, selection.events, selection.retried?.length ?? 0)}${asideNote}`,
+        : `${who}${asideNote}`,
+    ...(users.length === 0 ? {} : { users: who }),
   };
-}
-
-/**
- * Who a changed load takes: the users of its new events, and apart from them the users retried
- * once because the last changed load failed them or switched a resource off (they have no new
- * event: counting them as the events' users misread the line).
- */
-export function changedUsersWords(users: number, events: number, retried: number): string {
-  const withEvents = users - retried;
-  const eventsWords = `the ${withEvents} users of ${events} new webhook event(s)`;
-  if (retried === 0) return eventsWords;
-  const retriedWords = `${retried} user(s) retried once (the last changed load failed them, or switched a resource off for them)`;
-  return withEvents === 0 ? retriedWords : `${eventsWords} and ${retriedWords}`;
 }
 
 async function usersListOf(

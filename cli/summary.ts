@@ -1,5 +1,6 @@
 /** The end-of-load summary: a table for people, the same facts as JSON for machines. */
 import type { UserConcurrency } from '#core/adaptive-concurrency.ts';
+import type { ChangedSources } from '#core/changed-users.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { type FailureReason, reasonWords } from './failure-reasons.ts';
 import { displayWidth, padDisplay } from './text-width.ts';
@@ -57,6 +58,13 @@ export interface LoadSummary {
    * (and their events) it left for the next changed load. Absent when it took every one.
    */
   readonly changedUsersDeferred?: { readonly users: number; readonly events: number };
+  /**
+   * A `--users changed` load: where its users came from (`ChangedSources` of its report) and the
+   * webhook events its commit committed (`events.count`: an uncapped load commits every event
+   * new at its commit, received since its selection too). Absent for other loads, and for
+   * reports written before it was kept.
+   */
+  readonly changedUsers?: ChangedSources & { readonly eventsCommitted: number };
   readonly exitCode: number;
 }
 
@@ -141,8 +149,37 @@ export function summarize(
     // Reports written before it was counted carry none.
     taskIdProblemEvents: marker.events?.taskIdProblemEvents ?? 0,
     ...(marker.changed?.deferred === undefined ? {} : { changedUsersDeferred: marker.changed.deferred }),
+    ...(marker.changed?.sources === undefined
+      ? {}
+      : { changedUsers: { ...marker.changed.sources, eventsCommitted: marker.events?.count ?? 0 } }),
     exitCode: extra.exitCode,
   };
+}
+
+/**
+ * Where a changed load's users came from, as the dry run and the start line word it, with the
+ * users another load had already committed the events of and the events this load committed.
+ */
+export function changedSourcesLine(c: NonNullable<LoadSummary['changedUsers']>): string {
+  const who = changedUsersWords(c.usersWithEvents + c.retriedUsers, c.eventsSelected, c.retriedUsers);
+  const reloaded =
+    c.reloadedUsers === 0
+      ? ''
+      : `; ${c.reloadedUsers} of them for events an earlier load had committed already (loaded at least once: harmless)`;
+  return `Users: ${who}${reloaded}; ${c.eventsCommitted} webhook event(s) committed with this load`;
+}
+
+/**
+ * Who a changed load takes: the users of its new events, and apart from them the users retried
+ * once because the last changed load failed them or switched a resource off (they have no new
+ * event: counting them as the events' users misread the line).
+ */
+export function changedUsersWords(users: number, events: number, retried: number): string {
+  const withEvents = users - retried;
+  const eventsWords = `the ${withEvents} users of ${events} new webhook event(s)`;
+  if (retried === 0) return eventsWords;
+  const retriedWords = `${retried} user(s) retried once (the last changed load failed them, or switched a resource off for them)`;
+  return withEvents === 0 ? retriedWords : `${eventsWords} and ${retriedWords}`;
 }
 
 export function formatBytes(n: number): string {
@@ -186,6 +223,7 @@ export function formatSummary(s: LoadSummary): string {
       ? `${s.users} users · ${s.requests} requests · ${s.retries} retries`
       : `${s.users} users · this run: ${s.requestsThisRun} requests · ${s.retries} retries (the load's attempts together: ${s.requests} requests)`,
   );
+  if (s.changedUsers !== undefined) lines.push(changedSourcesLine(s.changedUsers));
   lines.push('');
   const total = s.tables.reduce(
     (t, r) => ({ rows: t.rows + r.rows, files: t.files + r.files, bytes: t.bytes + r.bytes }),

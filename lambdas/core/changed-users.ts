@@ -137,6 +137,29 @@ export interface MarkerChanged {
   readonly deferred?: { readonly users: number; readonly events: number };
   /** The cap the run was selected with; absent: unlimited. */
   readonly maxUsers?: number;
+  /** Where `users` came from (`ChangedSources`); absent in reports written before it was kept. */
+  readonly sources?: ChangedSources;
+}
+
+/**
+ * Where a `changed` load's users came from, counted at its commit: the load's summary says it
+ * (a real run once printed only "60 users"). `usersWithEvents + retriedUsers` is the users
+ * planned; the events this load committed are the report's `events.count`.
+ */
+export interface ChangedSources {
+  /** Users taken for new webhook events (the schedule had not seen them). */
+  readonly usersWithEvents: number;
+  /** New events selected (those of the users taken; the cap's deferred users' excluded). */
+  readonly eventsSelected: number;
+  /** Users with no new event, loaded again once because the last changed load failed them. */
+  readonly retriedUsers: number;
+  /**
+   * Of `usersWithEvents`, those none of whose selected events this load committed: another load
+   * had committed them, so they were new to the schedule only (at least once: a changed load
+   * killed after its commit point does not advance its schedule, and the next one loads its
+   * users again; or a load of a users list committed them meanwhile).
+   */
+  readonly reloadedUsers: number;
 }
 
 export interface ChangedUsers {
@@ -329,15 +352,30 @@ export async function selectChangedUsers(
   };
 }
 
-/** For the load's report: the schedule and the users this `changed` load was planned with. */
-export function markerChanged(selection: ChangedSelection | undefined): MarkerChanged | undefined {
+/**
+ * For the load's report: the schedule, the users this `changed` load was planned with, and where
+ * they came from, given the events its commit claimed (`committed`: identifiers of the claim).
+ */
+export function markerChanged(
+  selection: ChangedSelection | undefined,
+  committed: readonly { readonly identifier: string }[] = [],
+): MarkerChanged | undefined {
   if (selection?.planned === undefined) return undefined;
   const { deferred, maxUsers } = selection;
+  const retried = new Set(selection.retried ?? []);
+  const withEvents = selection.planned.filter((u) => !retried.has(u.identifier));
+  const committedUsers = new Set(committed.map((e) => e.identifier));
   return {
     schedule: selection.schedule,
     users: selection.planned,
     ...(maxUsers === undefined ? {} : { maxUsers }),
     ...(deferred === undefined ? {} : { deferred: { users: deferred.users, events: deferred.events } }),
+    sources: {
+      usersWithEvents: withEvents.length,
+      eventsSelected: selection.events,
+      retriedUsers: retried.size,
+      reloadedUsers: withEvents.filter((u) => !committedUsers.has(u.identifier)).length,
+    },
   };
 }
 

@@ -362,7 +362,7 @@ async function commitClaimed(
       deps,
     );
     const events = markerEvents(claimed);
-    const planned = markerChanged(changed);
+    const planned = markerChanged(changed, claimed?.claim.events);
     const draft: LoadMarker = {
       ...built,
       ...(events === undefined ? {} : { events }),

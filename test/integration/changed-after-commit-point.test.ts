@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
+import { changedSourcesLine } from '#cli/summary.ts';
 import { changedStateKey, selectChangedUsers } from '#core/changed-users.ts';
+import type { LoadMarker } from '#core/commit.ts';
 import { EVENT_CLAIMS } from '#core/event-claims.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { loadOrders } from '#test/helpers/orders-api.ts';
@@ -37,10 +39,13 @@ async function receive(identifier: string, n: number): Promise<void> {
   expect(outcome.kind).toBe('accepted');
 }
 
+/** The last `changedLoad`'s report. */
+let lastMarker: LoadMarker | undefined;
+
 /** A `changed` load as the CLI runs it, on `target`; returns the users it loaded. */
 async function changedLoad(loadId: string, target: ObjectStore): Promise<string[]> {
   const { users, selection } = await selectChangedUsers(target, 'local', now);
-  await loadOrders({ loadId, users, changed: selection, store: target, clock: () => now });
+  lastMarker = await loadOrders({ loadId, users, changed: selection, store: target, clock: () => now });
   return users.map((u) => u.identifier);
 }
 
@@ -75,6 +80,17 @@ describe('a changed load that dies right after its commit point', () => {
     await receive('u3', 3);
     // The schedule did not advance: u1 and u2 again (at least once), with u3.
     expect(await changedLoad('load-2', store)).toEqual(['u1', 'u2', 'u3']);
+    // Its report says so: u1 and u2 loaded again (their events committed by load-1), 1 event committed.
+    expect(lastMarker?.changed?.sources).toEqual({
+      usersWithEvents: 3,
+      eventsSelected: 3,
+      retriedUsers: 0,
+      reloadedUsers: 2,
+    });
+    expect(lastMarker?.events?.count).toBe(1);
+    expect(changedSourcesLine({ ...lastMarker!.changed!.sources!, eventsCommitted: 1 })).toBe(
+      'Users: the 3 users of 3 new webhook event(s); 2 of them for events an earlier load had committed already (loaded at least once: harmless); 1 webhook event(s) committed with this load',
+    );
     expect(await changedLoad('load-3', store)).toEqual([]);
 
     // webhook_events: each event once, in the load that first committed it.
