@@ -603,7 +603,7 @@ async function loadUsers(
           say(
             resumed
               ? `resuming load ${plan.loadId} into ${store.description}\n`
-              : `load ${plan.loadId} into ${store.description}: ${plan.users} users in ${plan.batches} batch(es)${source.changed === undefined || source.users === undefined ? '' : `: ${source.users}`}\n`,
+              : `load ${plan.loadId} into ${store.description}: ${plan.users} users in ${plan.batches} batch(es)${source.users === undefined ? '' : `: ${source.users}`}\n`,
           );
         },
         leasing: {

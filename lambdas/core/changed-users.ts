@@ -107,6 +107,8 @@ export interface ChangedSelection {
   readonly planned?: readonly BatchUser[];
   /** Set when this is a re-run of a load that has a report: its schedule's state does not move. */
   readonly rerun?: true;
+  /** A re-run: where the replaced load's users came from (its report's), kept as they were. */
+  readonly sources?: ChangedSources;
   /** Events that could not be read (event-log.ts): not seen, kept aside to be read again. */
   readonly aside?: readonly EventRef[];
   /** The cap this run was selected with (`maxUsersPerRun`); absent: unlimited. */
@@ -365,17 +367,23 @@ export function markerChanged(
   const retried = new Set(selection.retried ?? []);
   const withEvents = selection.planned.filter((u) => !retried.has(u.identifier));
   const committedUsers = new Set(committed.map((e) => e.identifier));
+  // A re-run loads the replaced load's users: where they came from is that load's record (kept
+  // when it has one), not this selection's, which lists no event.
+  const sources: ChangedSources | undefined =
+    selection.rerun === true
+      ? selection.sources
+      : {
+          usersWithEvents: withEvents.length,
+          eventsSelected: selection.events,
+          retriedUsers: retried.size,
+          reloadedUsers: withEvents.filter((u) => !committedUsers.has(u.identifier)).length,
+        };
   return {
     schedule: selection.schedule,
     users: selection.planned,
     ...(maxUsers === undefined ? {} : { maxUsers }),
     ...(deferred === undefined ? {} : { deferred: { users: deferred.users, events: deferred.events } }),
-    sources: {
-      usersWithEvents: withEvents.length,
-      eventsSelected: selection.events,
-      retriedUsers: retried.size,
-      reloadedUsers: withEvents.filter((u) => !committedUsers.has(u.identifier)).length,
-    },
+    ...(sources === undefined ? {} : { sources }),
   };
 }
 
@@ -438,6 +446,7 @@ export async function reusedSelection(
         users: kept.users.length,
         planned: kept.users,
         rerun: true,
+        ...(kept.sources === undefined ? {} : { sources: kept.sources }),
       },
       events: [],
       unreadable: [],

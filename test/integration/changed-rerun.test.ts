@@ -126,6 +126,10 @@ describe('re-running a changed load', () => {
     expect(await usersOfLoad(lake, 'first')).toEqual([a, b].sort());
     const marker = await readJson<LoadMarker>(store, loadMarkerKey('first'));
     expect(marker?.changed?.users.map((u) => u.identifier).sort()).toEqual([a, b].sort());
+    // Where its users came from is the replaced load's record, not "2 users of 0 new events".
+    const sources = { usersWithEvents: 2, eventsSelected: 2, retriedUsers: 0, reloadedUsers: 0 };
+    expect(JSON.parse(first.stdout).changedUsers).toEqual({ ...sources, eventsCommitted: 2 });
+    expect(marker?.changed?.sources).toEqual(sources);
     const current = await withLake(lake, async (q) => {
       const { rows } = await q.query('SELECT DISTINCT user_identifier FROM current.accounts ORDER BY 1');
       return rows.map(([u]) => String(u));
