@@ -1,7 +1,7 @@
 /**
- * Every crash point of a small load, on one kind of lake. The load (lease, plan, batches,
- * commit) is run once fault-free to count its store writes; then, for every N, a copy of the
- * lake before the load gets the same load dying at write N (crash-points.ts), and:
+ * Crash points of a small load, on one kind of lake. The load (lease, plan, batches, commit) is
+ * run once fault-free to list its store writes; then a copy of the lake before the load gets the
+ * same load dying at a write (crash-points.ts), and:
  *  1. readers (history and current state, DuckDB over the files) see exactly the committed
  *     loads: the lake before the load, or, once its `_dlt_loads` row exists, exactly the lake
  *     after a fault-free load;
@@ -11,10 +11,29 @@
  *     - giving the crashed load up (`verify --fix --discard-resumable`: `--fix` alone keeps a
  *       load a re-run can still commit), then a new load: readers see the committed loads and
  *       nothing of the crashed one, and `verify` finds nothing.
- * For S3 the same runs go through a proxy that decides `If-None-Match: *` as S3 does; and every
- * write request is also answered once with 503 SlowDown before it is applied and once with 500
- * InternalError after it was applied (the SDK retries both): the load must end exactly as a
- * fault-free one.
+ *
+ * Which writes are crash points (`points`):
+ *  - `every`: each write of the load, by its number (the local folder: the load's own logic at
+ *    every point).
+ *  - `each-class`: the crash happens at the store port (crashingStore), so the load's logic at
+ *    every point is proven by the local-folder run already; what another store adds is its
+ *    adapter's semantics under each kind of write. So the points are the writes of each class
+ *    (write-classes.ts: the store call, the key with table, batch and part numbers as
+ *    placeholders, and the phase: staging, publishing, committed), the first and the last of
+ *    each consecutive run of one class (the partly-done states: first and last of the 9 moves,
+ *    of a batch's part openWrites). Derived from the reference load's own writes, never a list
+ *    of numbers: a new kind of write is a new class and so a new point, and the test asserts
+ *    that the runs died at a write of every class the reference has. A point is the n-th write
+ *    of its class, not the n-th write: merges run side by side, so their writes come in another
+ *    order from one run to the next, where a write number would land on another kind of write.
+ *
+ * For S3 (describeWriteRequestFaults) the runs go through a proxy that decides
+ * `If-None-Match: *` as S3 does; and write requests are answered once with 503 SlowDown before
+ * they are applied or with 500 InternalError after they were applied (the SDK retries both): the
+ * load must end exactly as a fault-free one. The requests taken are, as above, the first and
+ * last of each consecutive run of one class (the S3 operation and the key's shape); the ones of
+ * a class get the 503 before and the 500 after in turn, and a class with one request taken gets
+ * both, so every class of request sees both faults (the test asserts it).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,8 +49,24 @@ import { type RepairOptions, repairLake, verifyLake } from '#core/verify.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { counts, type LakeKind, type Seen, seen } from './commit-crash-suite.ts';
-import { Crash, type CrashLoadArgs, crashingStore, loadInProcess, type StoreWrite } from './crash-points.ts';
-import type { ProxyFault, S3FaultProxy } from './s3-fault-proxy.ts';
+import {
+  Crash,
+  type CrashAt,
+  type CrashLoadArgs,
+  crashingStore,
+  loadInProcess,
+  type StoreWrite,
+} from './crash-points.ts';
+import type { ProxiedRequest, ProxyFault, S3FaultProxy } from './s3-fault-proxy.ts';
+import {
+  type ClassedWrite,
+  classesOf,
+  firstAndLastOfRuns,
+  keyShape,
+  occurrenceAt,
+  phasesOf,
+  tablesOf,
+} from './write-classes.ts';
 
 const API_KEY = 'points-key';
 const API_SECRET = 'points-secret';
@@ -41,6 +76,8 @@ const USERS = generateIdentifiers(SEED, 3);
 const RESOURCES = ['accounts'];
 const BATCH_SIZE = 2;
 const LEASE_TTL_MS = 60_000;
+/** The load that crashes (the lake holds load-1 before it). */
+const LOAD = 'load-2';
 /** A recovery runs after the crashed run's lease expired. */
 const later = () => new Date(Date.now() + LEASE_TTL_MS + 1_000);
 
@@ -51,25 +88,24 @@ interface FaultLakes {
   destIn(bucket: string, label: string): string;
 }
 
-export function describeCrashPoints(kindFor: (root: () => string) => LakeKind & Partial<FaultLakes>): void {
-  let scratch: string;
-  const kind = kindFor(() => scratch);
+type KindFor<K> = (root: () => string) => LakeKind & K;
 
-  describe(`a load dying at each of its store writes (${kind.name})`, () => {
-    let before: Simulator;
-    let after: Simulator;
-    let base: string;
-    /** A copy of the lake before the load (base is never written after set-up). */
-    let copyBase: (to: string) => Promise<void>;
-    let baseSeen: Seen;
-    let referenceSeen: Seen;
-    let writes: StoreWrite[];
-    let referenceChanges: unknown;
-    /** The schema changes the load's report lists: a retried conditional write must not lose them. */
-    const schemaChanges = async (dest: string) =>
-      (await readJson<LoadMarker>(openStore(dest), loadMarkerKey('load-2')))?.schemaChanges;
-    let lakes = 0;
-    const args = (sim: Simulator, dest: string, loadId: string, extra: Partial<CrashLoadArgs> = {}) => ({
+/**
+ * What both suites start from (in their own beforeAll): the simulator before and after the world
+ * changed, a lake holding load-1 (`base`, never written after), and the fault-free load-2 on a
+ * copy of it, with the store writes it made and what readers see then.
+ */
+function crashWorld(kind: LakeKind, scratchDir: () => string) {
+  let lakes = 0;
+  const world = {
+    before: undefined as unknown as Simulator,
+    after: undefined as unknown as Simulator,
+    copyBase: undefined as unknown as (to: string) => Promise<void>,
+    baseSeen: undefined as unknown as Seen,
+    referenceSeen: undefined as unknown as Seen,
+    writes: [] as StoreWrite[],
+    referenceChanges: undefined as unknown,
+    args: (sim: Simulator, dest: string, loadId: string, extra: Partial<CrashLoadArgs> = {}) => ({
       store: openStore(dest),
       baseUrl: sim.url,
       apiKey: API_KEY,
@@ -82,169 +118,302 @@ export function describeCrashPoints(kindFor: (root: () => string) => LakeKind & 
       owner: `run-${loadId}`,
       leaseTtlMs: LEASE_TTL_MS,
       ...extra,
-    });
-    const fresh = async (label: string, dest = kind.dest(`${label}-${++lakes}`)) => {
-      await copyBase(dest);
+    }),
+    /** A copy of the lake before the load. */
+    fresh: async (label: string, dest = kind.dest(`${label}-${++lakes}`)) => {
+      await world.copyBase(dest);
       return dest;
-    };
+    },
+    /** The schema changes the load's report lists: a retried conditional write must not lose them. */
+    schemaChanges: async (dest: string) =>
+      (await readJson<LoadMarker>(openStore(dest), loadMarkerKey(LOAD)))?.schemaChanges,
     /** What `verify` runs with, at a time the crashed run's lease has expired; every temp file counts. */
-    const check = (dest: string) => lakeCheck(dest, { cwd: scratch, now: later }, { tempGraceMs: 0 });
+    check: (dest: string) => lakeCheck(dest, { cwd: scratchDir(), now: later }, { tempGraceMs: 0 }),
+  };
+
+  beforeAll(async () => {
+    await kind.setup();
+    const options = { seed: SEED, apiKey: API_KEY, apiSecret: API_SECRET };
+    world.before = await startSimulator({ ...options, generation: 0 });
+    world.after = await startSimulator({ ...options, generation: 1 });
+    const base = kind.dest('base');
+    await loadInProcess(world.args(world.before, base, 'load-1'));
+    world.baseSeen = await seen(await kind.readable(base));
+    world.copyBase = await kind.copier(base);
+    const reference = kind.dest('reference');
+    await kind.copy(base, reference);
+    await loadInProcess({
+      ...world.args(world.after, reference, LOAD),
+      store: crashingStore(openStore(reference), 0, (w) => world.writes.push(w)),
+    });
+    world.referenceSeen = await seen(await kind.readable(reference));
+    world.referenceChanges = await world.schemaChanges(reference);
+  }, 120_000);
+
+  afterAll(async () => {
+    await world.before?.close();
+    await world.after?.close();
+    await kind.teardown();
+  });
+
+  return world;
+}
+
+/** A scratch folder for the file, made before and removed after everything else. */
+function scratchFolder(): () => string {
+  let scratch = '';
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'paylink-points-'));
+  });
+  afterAll(async () => {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+  return () => scratch;
+}
+
+/** A crash point: where the run dies, and how the test names it. */
+interface CrashPoint {
+  readonly label: string;
+  readonly crashAt: () => number | CrashAt;
+  /** The class the dying write must have (each-class points). */
+  readonly cls?: string;
+}
+
+/**
+ * Dies at the `occurrence`-th write of class `cls`, each write classed as the reference's were
+ * (the tables of the reference, the phase from the writes so far); `died` gets the class.
+ */
+function atClassOccurrence(
+  cls: string,
+  occurrence: number,
+  tables: ReadonlySet<string>,
+  died: (cls: string) => void,
+): CrashAt {
+  const sofar: ClassedWrite[] = [];
+  let count = 0;
+  return (write) => {
+    sofar.push(write);
+    const now = classesOf(sofar, LOAD, phasesOf(sofar), tables).at(-1)!;
+    if (now !== cls || ++count !== occurrence) return false;
+    died(now);
+    return true;
+  };
+}
+
+export function describeCrashPoints(
+  kindFor: KindFor<Partial<FaultLakes>>,
+  options: { readonly points: 'every' | 'each-class' },
+): void {
+  let scratch: () => string = () => '';
+  const kind = kindFor(() => scratch());
+
+  describe(`a load dying at ${options.points === 'every' ? 'each of its store writes' : 'the first and last store write of each run of one class'} (${kind.name})`, () => {
+    scratch = scratchFolder();
+    const world = crashWorld(kind, scratch);
+    const { args, fresh, check } = world;
     /** As `verify --fix` runs: a repair and a second look only when something is fixable. */
-    const fixAndVerify = async (dest: string, options: RepairOptions = {}) => {
+    const fixAndVerify = async (dest: string, repair: RepairOptions = {}) => {
       const { deps, repairDeps } = check(dest);
       const found = await verifyLake(deps);
       if (!found.findings.some((f) => f.fixable)) return found;
-      await repairLake(repairDeps, found, options);
+      await repairLake(repairDeps, found, repair);
       return verifyLake(deps);
     };
 
-    beforeAll(async () => {
-      scratch = await mkdtemp(join(tmpdir(), 'paylink-points-'));
-      await kind.setup();
-      const options = { seed: SEED, apiKey: API_KEY, apiSecret: API_SECRET };
-      before = await startSimulator({ ...options, generation: 0 });
-      after = await startSimulator({ ...options, generation: 1 });
-      base = kind.dest('base');
-      await loadInProcess(args(before, base, 'load-1'));
-      baseSeen = await seen(await kind.readable(base));
-      copyBase = await kind.copier(base);
-      const reference = kind.dest('reference');
-      await kind.copy(base, reference);
-      writes = [];
-      await loadInProcess({
-        ...args(after, reference, 'load-2'),
-        store: crashingStore(openStore(reference), 0, (w) => writes.push(w)),
-      });
-      referenceSeen = await seen(await kind.readable(reference));
-      referenceChanges = await schemaChanges(reference);
-    }, 120_000);
-
-    afterAll(async () => {
-      await before?.close();
-      await after?.close();
-      await kind.teardown();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    });
-
     it('has two different committed states to tell apart, and writes to crash at', () => {
-      expect(baseSeen.loads).toEqual(['load-1']);
-      expect(referenceSeen.loads).toEqual(['load-1', 'load-2']);
-      expect(counts(referenceSeen.current)).not.toEqual(counts(baseSeen.history));
+      expect(world.baseSeen.loads).toEqual(['load-1']);
+      expect(world.referenceSeen.loads).toEqual(['load-1', LOAD]);
+      expect(counts(world.referenceSeen.current)).not.toEqual(counts(world.baseSeen.history));
       // Lease, plan, batch users, staged parts, manifests, schema, intent, moves, report, commit point.
-      const kinds = new Set(writes.map((w) => w.kind));
+      const kinds = new Set(world.writes.map((w) => w.kind));
       expect([...kinds].sort()).toEqual(['close', 'delete', 'move', 'openWrite', 'put', 'putIfAbsent']);
     });
 
     it('shows readers only committed loads at every crash point; a re-run, or giving the load up with verify --fix --discard-resumable and a new load, leaves no trace', async () => {
+      const { writes, referenceSeen, baseSeen, after } = world;
+      const classes = classesOf(writes, LOAD, phasesOf(writes));
+      const tables = tablesOf(writes.map((w) => w.key));
+      const died = new Set<string>();
+      const points: CrashPoint[] =
+        options.points === 'every'
+          ? writes.map((w, i) => ({
+              label: `write ${i + 1} of ${writes.length} (${w.kind} ${w.key})`,
+              crashAt: () => i + 1,
+            }))
+          : firstAndLastOfRuns(classes).map(({ index, cls, place }) => {
+              const occurrence = occurrenceAt(classes, index);
+              return {
+                label: `write ${occurrence} of class ${cls} (${place} of its run; write ${index + 1} of ${writes.length} in the reference)`,
+                crashAt: () => atClassOccurrence(cls, occurrence, tables, (c) => died.add(c)),
+                cls,
+              };
+            });
+      if (options.points === 'each-class') {
+        // Every class of the reference's writes has a point (a new kind of write is never skipped).
+        expect(new Set(points.map((p) => p.cls))).toEqual(new Set(classes));
+      }
       let checked = 0;
-      const points = Array.from({ length: writes.length }, (_, i) => i + 1);
       // Each point has its own lake; most of a point's time is waiting on I/O (s3rver most of all).
-      await forEachConcurrent(points, kind.proxy === undefined ? 2 : 4, async (point) => {
-        const at = `after a crash at write ${point} of ${writes.length} (${writes[point - 1]!.kind} ${writes[point - 1]!.key})`;
-        const dest = await fresh(`crash-${point}`);
-        // The commit reports a crash after publishing as CommitIncompleteError, with the crash as its cause.
-        const died = await loadInProcess({
-          ...args(after, dest, 'load-2'),
-          store: crashingStore(openStore(dest), point),
-        }).then(
-          () => undefined,
-          (error: unknown) => error,
-        );
-        const committed = await kind.hasKey(dest, '_dlt_loads/load-2.parquet');
-        // After the commit point the load's outcome is decided: the clean-up that died is not an error.
-        if (!committed || died !== undefined) {
-          const crashed = died instanceof Crash || (died as Error | undefined)?.cause instanceof Crash;
-          expect(crashed, `${at}: ${died}`).toBe(true);
-        }
-        const now = await seen(await kind.readable(dest));
-        expect(now, `what readers see ${at}`).toEqual(committed ? referenceSeen : baseSeen);
-
-        if (point % 2 === 0) {
-          await loadInProcess(args(after, dest, 'load-2', { now: later, owner: 'recovery' }));
-          expect(await seen(await kind.readable(dest)), `a re-run ${at}`).toEqual(referenceSeen);
-          expect((await fixAndVerify(dest)).findings, `verify after a re-run ${at}`).toEqual([]);
-        } else {
-          // Whatever --fix alone keeps is a load a re-run can still commit, and only that.
-          const kept = (await fixAndVerify(dest)).findings;
-          expect(
-            kept.filter((f) => !f.resumable),
-            `verify --fix ${at}`,
-          ).toEqual([]);
-          expect(
-            (await fixAndVerify(dest, { discardResumable: true })).findings,
-            `verify --fix --discard-resumable ${at}`,
-          ).toEqual([]);
-          await loadInProcess(args(after, dest, 'load-3', { now: later }));
-          const next = await seen(await kind.readable(dest));
-          expect(next.loads, at).toEqual(committed ? ['load-1', 'load-2', 'load-3'] : ['load-1', 'load-3']);
-          expect(counts(next.current), `current state after a new load ${at}`).toEqual(
-            counts(referenceSeen.current),
+      await forEachConcurrent(
+        points.map((point, k) => ({ point, k })),
+        kind.proxy === undefined ? 2 : 4,
+        async ({ point, k }) => {
+          const at = `after a crash at ${point.label}`;
+          const dest = await fresh(`crash-${k + 1}`);
+          // The commit reports a crash after publishing as CommitIncompleteError, with the crash as its cause.
+          const diedWith = await loadInProcess({
+            ...args(after, dest, LOAD),
+            store: crashingStore(openStore(dest), point.crashAt()),
+          }).then(
+            () => undefined,
+            (error: unknown) => error,
           );
-          if (!committed) expect(counts(next.history), at).toEqual(counts(referenceSeen.history));
-          expect((await verifyLake(check(dest).deps)).findings, `verify after a new load ${at}`).toEqual([]);
-        }
-        checked++;
+          const committed = await kind.hasKey(dest, `_dlt_loads/${LOAD}.parquet`);
+          // After the commit point the load's outcome is decided: the clean-up that died is not an error.
+          if (!committed || diedWith !== undefined) {
+            const crashed =
+              diedWith instanceof Crash || (diedWith as Error | undefined)?.cause instanceof Crash;
+            expect(crashed, `${at}: ${diedWith}`).toBe(true);
+          }
+          const now = await seen(await kind.readable(dest));
+          expect(now, `what readers see ${at}`).toEqual(committed ? referenceSeen : baseSeen);
+
+          // Alternating over the points taken (for every write: the even-numbered ones re-run).
+          if (k % 2 === 1) {
+            await loadInProcess(args(after, dest, LOAD, { now: later, owner: 'recovery' }));
+            expect(await seen(await kind.readable(dest)), `a re-run ${at}`).toEqual(referenceSeen);
+            expect((await fixAndVerify(dest)).findings, `verify after a re-run ${at}`).toEqual([]);
+          } else {
+            // Whatever --fix alone keeps is a load a re-run can still commit, and only that.
+            const kept = (await fixAndVerify(dest)).findings;
+            expect(
+              kept.filter((f) => !f.resumable),
+              `verify --fix ${at}`,
+            ).toEqual([]);
+            expect(
+              (await fixAndVerify(dest, { discardResumable: true })).findings,
+              `verify --fix --discard-resumable ${at}`,
+            ).toEqual([]);
+            await loadInProcess(args(after, dest, 'load-3', { now: later }));
+            const next = await seen(await kind.readable(dest));
+            expect(next.loads, at).toEqual(committed ? ['load-1', LOAD, 'load-3'] : ['load-1', 'load-3']);
+            expect(counts(next.current), `current state after a new load ${at}`).toEqual(
+              counts(referenceSeen.current),
+            );
+            if (!committed) expect(counts(next.history), at).toEqual(counts(referenceSeen.history));
+            expect((await verifyLake(check(dest).deps)).findings, `verify after a new load ${at}`).toEqual(
+              [],
+            );
+          }
+          checked++;
+        },
+      );
+      expect(checked).toBe(points.length);
+      if (options.points === 'each-class') {
+        // Each run died at a write of its class: every class of the reference was crashed at.
+        expect(died).toEqual(new Set(classes));
+        console.info(
+          `${kind.name}: ${checked} crash points checked (first and last write of each run of a class; ${died.size} classes, ${writes.length} writes)`,
+        );
+      } else {
+        console.info(
+          `${kind.name}: ${checked} crash points checked (every store write of the load and its commit)`,
+        );
+      }
+    }, 600_000);
+  });
+}
+
+/** A request's key inside its lake (`bucket/label/...` less `bucket/label/`; '' for a bucket-level call). */
+const keyInLake = (request: ProxiedRequest, bucket: string, label: string) =>
+  request.key.startsWith(`${bucket}/${label}/`)
+    ? request.key.slice(`${bucket}/${label}/`.length)
+    : request.key.slice(bucket.length + 1);
+
+export function describeWriteRequestFaults(kindFor: KindFor<FaultLakes>): void {
+  let scratch: () => string = () => '';
+  const kind = kindFor(() => scratch());
+
+  describe(`a load whose write requests fail once (${kind.name})`, () => {
+    scratch = scratchFolder();
+    const world = crashWorld(kind, scratch);
+    const { args, fresh, schemaChanges } = world;
+
+    it('ends exactly as a fault-free load when a write request of each class fails once, before or after S3 applied it', async () => {
+      const { referenceSeen, referenceChanges, after } = world;
+      const proxy = kind.proxy();
+      const { lanes, destIn } = kind;
+      // The write requests of one fault-free load, in order (in a bucket of its own, so no other
+      // run's request is counted).
+      const ownBucket = (bucket: string) => (r: { key: string }) => r.key.split('/')[0] === bucket;
+      const probe = await fresh('probe', destIn(lanes[0]!, 'probe'));
+      const start = proxy.requests.length;
+      await loadInProcess(args(after, probe, LOAD));
+      const requests = proxy.requests.slice(start).filter((r) => r.mutating && ownBucket(lanes[0]!)(r));
+      expect(await seen(await kind.readable(probe))).toEqual(referenceSeen);
+      const tables = tablesOf(requests.map((r) => r.key));
+      const classOf = (r: ProxiedRequest, bucket: string, label: string) =>
+        `${r.operation} ${keyShape(keyInLake(r, bucket, label), LOAD, tables)}`;
+      const classes = requests.map((r) => classOf(r, lanes[0]!, 'probe'));
+      // The requests of each class taken get 503 before and 500 after in turn (the first of a
+      // run before, its last after); a class with one request taken gets both.
+      const picked = firstAndLastOfRuns(classes);
+      const takenOf = (cls: string) => picked.filter((p) => p.cls === cls).length;
+      const turn = new Map<string, number>();
+      const faults = picked.flatMap(({ index, cls }) => {
+        const k = turn.get(cls) ?? 0;
+        turn.set(cls, k + 1);
+        const whens =
+          takenOf(cls) === 1 ? (['before', 'after'] as const) : ([k % 2 === 0 ? 'before' : 'after'] as const);
+        return whens.map((when) => ({ cls, occurrence: occurrenceAt(classes, index), when, index }));
       });
-      expect(checked).toBe(writes.length);
+      const failed = new Set<string>();
+      let checked = 0;
+      // One run per fault; the runs go side by side, each lane in a bucket of its own, so each
+      // fault is matched to its own run's requests (most of a run is waiting on s3rver).
+      const failOnce = async (i: number, bucket: string) => {
+        const { cls, occurrence, when, index } = faults[i]!;
+        const label = `fault-${i}`;
+        const dest = await fresh('fault', destIn(bucket, label));
+        // The occurrence-th write request of the class in this run: the lane's bucket runs nothing else meanwhile.
+        let seenOfClass = 0;
+        const from = proxy.requests.length;
+        const fault: ProxyFault = {
+          when,
+          status: when === 'before' ? 503 : 500,
+          remaining: 1,
+          match: (r) =>
+            r.mutating &&
+            ownBucket(bucket)(r) &&
+            r.n > from &&
+            classOf(r, bucket, label) === cls &&
+            ++seenOfClass === occurrence,
+        };
+        proxy.faults.push(fault);
+        try {
+          await loadInProcess(args(after, dest, LOAD));
+        } finally {
+          proxy.faults.splice(proxy.faults.indexOf(fault), 1);
+        }
+        const what = `a ${when === 'before' ? '503 before' : '500 after'} applying ${cls} (request ${index + 1} of ${requests.length} in the probe)`;
+        expect(fault.remaining, `the fault at ${what} was answered`).toBe(0);
+        failed.add(`${cls} ${when}`);
+        // Readers see exactly the fault-free result (no duplicate, no loss, the load committed).
+        expect(await seen(await kind.readable(dest)), what).toEqual(referenceSeen);
+        expect(await schemaChanges(dest), `schema changes reported after ${what}`).toEqual(referenceChanges);
+        checked++;
+      };
+      await Promise.all(
+        lanes.map(async (bucket, lane) => {
+          for (let i = lane; i < faults.length; i += lanes.length) await failOnce(i, bucket);
+        }),
+      );
+      expect(checked).toBe(faults.length);
+      // Every class of the probe's write requests failed both ways (a new kind of request is never skipped).
+      expect(failed).toEqual(new Set(classes.flatMap((c) => [`${c} before`, `${c} after`])));
       console.info(
-        `${kind.name}: ${checked} crash points checked (every store write of the load and its commit)`,
+        `${kind.name}: ${checked} write requests failed once (${new Set(classes).size} classes of ${requests.length} requests; 503 before / 500 after applying)`,
       );
     }, 600_000);
-
-    const { proxy: proxyOf, lanes, destIn } = kind;
-    if (proxyOf !== undefined && lanes !== undefined && destIn !== undefined) {
-      it('ends exactly as a fault-free load when any write request fails once, before or after S3 applied it', async () => {
-        const proxy = proxyOf();
-        // The write requests of one fault-free load, in order (in a bucket of its own, so no other
-        // run's request is counted).
-        const ownBucket = (bucket: string) => (r: { key: string }) => r.key.split('/')[0] === bucket;
-        const probe = await fresh('probe', destIn(lanes[0]!, 'probe'));
-        const start = proxy.requests.length;
-        await loadInProcess(args(after, probe, 'load-2'));
-        const requests = proxy.requests.slice(start).filter((r) => r.mutating && ownBucket(lanes[0]!)(r));
-        expect(await seen(await kind.readable(probe))).toEqual(referenceSeen);
-        let checked = 0;
-        // One run per write request; the runs go side by side, each lane in a bucket of its own,
-        // so each fault is matched to its own run's requests (most of a run is waiting on s3rver).
-        const failOnce = async (i: number, bucket: string) => {
-          const when = i % 2 === 0 ? 'before' : 'after';
-          const dest = await fresh('fault', destIn(bucket, `fault-${i}`));
-          const target = requests[i]!;
-          // The i-th write request of this run: the lane's bucket runs nothing else meanwhile.
-          let seenWrites = 0;
-          const from = proxy.requests.length;
-          const fault: ProxyFault = {
-            when,
-            status: when === 'before' ? 503 : 500,
-            remaining: 1,
-            match: (r) => r.mutating && ownBucket(bucket)(r) && r.n > from && ++seenWrites === i + 1,
-          };
-          proxy.faults.push(fault);
-          try {
-            await loadInProcess(args(after, dest, 'load-2'));
-          } finally {
-            proxy.faults.splice(proxy.faults.indexOf(fault), 1);
-          }
-          expect(fault.remaining, `the fault at ${target.operation} ${target.key} was answered`).toBe(0);
-          // Readers see exactly the fault-free result (no duplicate, no loss, the load committed).
-          expect(
-            await seen(await kind.readable(dest)),
-            `a ${when === 'before' ? '503 before' : '500 after'} applying ${target.operation} ${target.key}`,
-          ).toEqual(referenceSeen);
-          expect(
-            await schemaChanges(dest),
-            `schema changes reported after a fault at ${target.operation}`,
-          ).toEqual(referenceChanges);
-          checked++;
-        };
-        await Promise.all(
-          lanes.map(async (bucket, lane) => {
-            for (let i = lane; i < requests.length; i += lanes.length) await failOnce(i, bucket);
-          }),
-        );
-        expect(checked).toBe(requests.length);
-        console.info(`${kind.name}: ${checked} write requests failed once (503 before / 500 after applying)`);
-      }, 600_000);
-    }
   });
 }

@@ -25,10 +25,16 @@ export class Crash extends Error {
   override readonly name = 'Crash';
 }
 
-/** `store` dying at write `crashAt` (1-based; 0: never). `seen` gets every write issued before it. */
+/** Whether the store dies at this write (`n`: 1-based, counting this one). */
+export type CrashAt = (write: Omit<StoreWrite, 'n'>, n: number) => boolean;
+
+/**
+ * `store` dying at write `crashAt` (1-based; 0: never), or at the first write `crashAt` picks.
+ * `seen` gets every write issued before it.
+ */
 export function crashingStore(
   store: ObjectStore,
-  crashAt: number,
+  crashAt: number | CrashAt,
   seen: (write: StoreWrite) => void = () => undefined,
 ): ObjectStore {
   let n = 0;
@@ -39,7 +45,7 @@ export function crashingStore(
   const write = (kind: StoreWrite['kind'], key: string) => {
     alive();
     n += 1;
-    if (n === crashAt) {
+    if (typeof crashAt === 'number' ? n === crashAt : crashAt({ kind, key }, n)) {
       dead = true;
       throw new Crash(`died at write ${n} (${kind} ${key})`);
     }

@@ -2,4 +2,4 @@
 import { localKind } from '#test/helpers/commit-crash-suite.ts';
 import { describeCrashPoints } from '#test/helpers/crash-points-suite.ts';
 
-describeCrashPoints(localKind);
+describeCrashPoints(localKind, { points: 'every' });
