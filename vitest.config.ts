@@ -16,6 +16,7 @@ export const SLOWEST_FIRST = [
   'test/infra/offline-aws-merge-fanout.test.ts',
   'test/infra/offline-aws-iam.test.ts',
   'test/infra/offline-aws.test.ts',
+  'test/infra/offline-aws-failing-logs.test.ts',
   'test/integration/load-interrupt.test.ts',
   'test/infra/offline-aws-changed.test.ts',
 ];

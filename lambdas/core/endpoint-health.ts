@@ -19,6 +19,7 @@
  * Lambda; commit merges the batches' findings), or shared by a local run's batches.
  */
 import {
+  describeKeys,
   MalformedResponseError,
   PayLinkHttpError,
   PayLinkNetworkError,
@@ -51,8 +52,10 @@ export interface EndpointSymptom {
   readonly httpStatus: number | null;
   /** What to change. */
   readonly fix: 'path' | 'auth' | 'selector' | 'body' | 'redirect';
-  /** Top-level keys seen (selector misses only): names, never values. */
+  /** Top-level keys seen (selector misses only): field names, never values (select.ts). */
   readonly keysSeen?: readonly string[];
+  /** Keys of that body not shown (past the few shown, or not field names); absent when none. */
+  readonly keysNotShown?: number;
 }
 
 /** One endpoint found unusable during a load: recorded once, in the summary and the load marker. */
@@ -117,7 +120,13 @@ export function endpointSymptom(error: unknown): EndpointSymptom | undefined {
   }
   if (error instanceof MalformedResponseError) return { code: error.code, httpStatus: null, fix: 'body' };
   if (error instanceof SelectorError)
-    return { code: error.code, httpStatus: null, fix: 'selector', keysSeen: error.keysSeen };
+    return {
+      code: error.code,
+      httpStatus: null,
+      fix: 'selector',
+      keysSeen: error.keysSeen,
+      ...(error.keysNotShown > 0 ? { keysNotShown: error.keysNotShown } : {}),
+    };
   return undefined;
 }
 
@@ -194,7 +203,7 @@ export function maybeStaleIds(
 
 function describeSymptom(symptom: EndpointSymptom): string {
   if (symptom.fix === 'selector') {
-    const keys = symptom.keysSeen?.length ? symptom.keysSeen.map((k) => `'${k}'`).join(', ') : '(none)';
+    const keys = describeKeys(symptom.keysSeen ?? [], symptom.keysNotShown ?? 0);
     return `answered with records under none of its selectors (top-level keys: ${keys})`;
   }
   if (symptom.fix === 'body') return 'answered a body that is not JSON';

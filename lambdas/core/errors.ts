@@ -200,21 +200,39 @@ export class MalformedResponseError extends LoaderError {
   }
 }
 
-/** None of the data selectors matched. Names the keys that were there, never their values. */
+/**
+ * None of the data selectors matched. Names the top-level keys that look like field names (a
+ * few of them), and how many others there were; never a value, and never a key that looks like
+ * an identifier or a value (a body keyed by user identifiers, account ids, card numbers or
+ * merchant names): select.ts decides which keys are shown.
+ */
 export class SelectorError extends LoaderError {
   override readonly name: string = 'SelectorError';
   readonly resource: string;
+  /** The keys shown: field names only. */
   readonly keysSeen: readonly string[];
-  constructor(resource: string, tried: readonly string[], keysSeen: readonly string[]) {
+  /** Top-level keys (and keys under `data`) not shown: past the few shown, or not field names. */
+  readonly keysNotShown: number;
+  constructor(resource: string, tried: readonly string[], keysSeen: readonly string[], keysNotShown = 0) {
     super(
-      `resource ${resource}: no data at ${tried.map((t) => `'${t}'`).join(', ')}; top-level keys seen: ${
-        keysSeen.length ? keysSeen.map((k) => `'${k}'`).join(', ') : '(none)'
-      }`,
+      `resource ${resource}: no data at ${tried.map((t) => `'${t}'`).join(', ')}; top-level keys seen: ${describeKeys(
+        keysSeen,
+        keysNotShown,
+      )}`,
       { code: 'selector_not_found' },
     );
     this.resource = resource;
     this.keysSeen = keysSeen;
+    this.keysNotShown = keysNotShown;
   }
+}
+
+/** `'a', 'b' and 3 more not shown (...)`: the words of a SelectorError and of an endpoint finding. */
+export function describeKeys(shown: readonly string[], notShown: number): string {
+  const listed = shown.map((k) => `'${k}'`).join(', ');
+  if (notShown === 0) return listed || '(none)';
+  const why = `not shown: only a few field names are, never keys that look like identifiers or values`;
+  return shown.length === 0 ? `${notShown} ${why}` : `${listed} and ${notShown} more ${why}`;
 }
 
 /**
@@ -325,7 +343,7 @@ export class CommitIncompleteError extends LoaderError {
       cause instanceof LoaderError
         ? cause.message
         : cause instanceof Error
-          ? `internal error (${cause.name}): ${cause.message}`
+          ? `internal error (${cause.name}): ${redactQuoted(cause.message)}`
           : 'an internal error';
     super(
       `load ${loadId} is not committed: ${publishedParts} part${publishedParts === 1 ? ' was' : 's were'} ` +
@@ -378,4 +396,94 @@ export class CatalogError extends LoaderError {
 export function describeError(error: unknown): { code: string; message: string } {
   if (error instanceof LoaderError) return { code: error.code, message: error.message };
   return { code: 'internal', message: error instanceof Error ? error.name : 'unknown error' };
+}
+
+/**
+ * A message that did not come from this code (Node's, a library's, the AWS SDK's) with every
+ * quoted part replaced by `…`. Such messages quote the input they failed on: JSON.parse's
+ * `Unexpected token 'u', "user-1 ann@example.com"... is not valid JSON` quotes a damaged file's
+ * first characters (identifiers, values), Node's argument errors quote the value received. What
+ * is left (`Unexpected token '…', "…"... is not valid JSON`) still says what went wrong.
+ */
+export function redactQuoted(message: string): string {
+  return message.replace(
+    /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g,
+    (quoted) => `${quoted[0]}…${quoted[0]}`,
+  );
+}
+
+/** One line a log may carry for any error: ours as written, any other with its quotes redacted. */
+export function safeErrorMessage(error: unknown): string {
+  if (error instanceof LoaderError) return error.message;
+  if (error instanceof Error) return redactQuoted(error.message);
+  return typeof error === 'string' ? redactQuoted(error) : 'unknown error';
+}
+
+/** An error as a log line carries it (`loggableError`). */
+export interface LoggableError {
+  readonly name: string;
+  readonly message: string;
+  readonly location?: string;
+  readonly stack?: string;
+  readonly code?: string;
+  readonly cause?: LoggableError;
+  readonly [property: string]: unknown;
+}
+
+/** Causes followed below an error: a chain longer than this is a loop or noise. */
+const MAX_CAUSE_DEPTH = 5;
+
+/**
+ * What a handler logs for an error, in place of the error itself: a logger (Powertools)
+ * prints an error's message, stack, every enumerable property and its cause chain as they are,
+ * and a cause can quote a damaged file or a response (a SyntaxError's first characters of the
+ * text). Here the message is `safeErrorMessage`'s, the stack is the error's frames under that
+ * message, our errors keep their scalar properties (status, endpoint, object key, code; not
+ * lists such as a SelectorError's keys), other errors only an AWS SDK's HTTP status and a
+ * system error code, and causes are followed the same way.
+ */
+export function loggableError(error: unknown, depth = 0): LoggableError {
+  if (!(error instanceof Error)) return { name: typeof error, message: safeErrorMessage(error) };
+  const message = safeErrorMessage(error);
+  const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+  const location = /\(([^()]+:\d+):\d+\)$|at ([^ ()]+:\d+):\d+$/.exec(frames[0] ?? '');
+  const properties: Record<string, unknown> = {};
+  if (error instanceof LoaderError) {
+    for (const [key, value] of Object.entries(error))
+      if (['string', 'number', 'boolean'].includes(typeof value)) properties[key] = value;
+  } else {
+    const { code, $metadata } = error as { code?: unknown; $metadata?: { httpStatusCode?: unknown } };
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code)) properties.code = code;
+    if (typeof $metadata?.httpStatusCode === 'number') properties.httpStatusCode = $metadata.httpStatusCode;
+  }
+  const cause = (error as { cause?: unknown }).cause;
+  return {
+    ...properties,
+    name: error.name,
+    message,
+    ...(location ? { location: location[1] ?? location[2] } : {}),
+    stack: [`${error.name}: ${message}`, ...frames].join('\n'),
+    ...(cause !== undefined && depth < MAX_CAUSE_DEPTH ? { cause: loggableError(cause, depth + 1) } : {}),
+  };
+}
+
+/**
+ * The error a handler throws, made safe to leave it: Lambda writes a thrown error's message and
+ * stack to the function's log (the runtime's `Invoke Error` line) and hands them to Step
+ * Functions as the failure's cause. Ours are written safe; any other error gets its message (and
+ * the stack's copy of it) quote-redacted in place, keeping its class and name, which Step
+ * Functions' retry policies match on.
+ */
+export function withSafeMessage<E>(error: E): E {
+  if (!(error instanceof Error) || error instanceof LoaderError) return error;
+  const message = safeErrorMessage(error);
+  if (message === error.message) return error;
+  const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+  try {
+    error.message = message;
+    error.stack = [`${error.name}: ${message}`, ...frames].join('\n');
+  } catch {
+    // A frozen error keeps its text; the log line (loggableError) is redacted either way.
+  }
+  return error;
 }

@@ -499,7 +499,7 @@ async function fetchKey(
     counter.requests++;
     const body = await getOrEmpty(session, resource, { path, query, endpoint: resource.path });
     if (body === NOT_FOUND) break;
-    const records = selectRecords(body, resource);
+    const records = selectRecords(body, resource, { identifier: input.identifier });
     for (const record of records) out.push({ record, parentKey });
     pageQuery = nextPage(resource.paginator, { query: pageQuery, body, itemCount: records.length });
   }

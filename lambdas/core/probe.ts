@@ -174,7 +174,7 @@ async function probeResources(input: ProbeInput, session: PayLinkSession): Promi
       continue;
     }
     try {
-      const located = locateRecords(body, resource);
+      const located = locateRecords(body, resource, { identifier: input.identifier });
       records.set(resource.table, located.records);
       out.push({
         ...base,

@@ -26,6 +26,7 @@
 
 import { committedLoadIds } from './committed-loads.ts';
 import { LAKE } from './constants.ts';
+import { safeErrorMessage } from './errors.ts';
 import { EVENTS_TABLE } from './event-claims.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { loadIdTime, loadsPrefix } from './layout.ts';
@@ -915,7 +916,8 @@ export async function readEarlierLoads(
       else if (!isReport(report)) reasons.set(id, 'not a load report');
       return report;
     } catch (error) {
-      reasons.set(id, error instanceof Error ? error.message : String(error));
+      // An S3 error's words, or ours; never a parser's quote of the damaged report.
+      reasons.set(id, safeErrorMessage(error));
       return undefined;
     }
   };

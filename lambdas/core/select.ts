@@ -30,11 +30,22 @@ export interface SelectableResource {
 /** Selector meaning "the whole body". */
 export const ROOT_SELECTOR = '$';
 const ENVELOPE = 'data';
-/** Keys listed in a SelectorError: enough to diagnose, bounded for huge maps. */
-const MAX_KEYS_SEEN = 25;
+/** Keys a SelectorError shows at most: enough to tell which envelope came back. */
+export const MAX_KEYS_SHOWN = 8;
+/** Longer keys are not shown: PayLink's field names are short camelCase words. */
+const MAX_FIELD_NAME_LENGTH = 32;
 
-export function selectRecords(body: JsonValue, resource: SelectableResource): JsonObject[] {
-  return locateRecords(body, resource).records;
+/** Whom a body was fetched for: their identifier is never shown as a key. */
+export interface SelectContext {
+  readonly identifier?: string | undefined;
+}
+
+export function selectRecords(
+  body: JsonValue,
+  resource: SelectableResource,
+  context: SelectContext = {},
+): JsonObject[] {
+  return locateRecords(body, resource, context).records;
 }
 
 /** Where the records were found: a selector path, or `*` for the only-list/only-object fallback. */
@@ -45,7 +56,11 @@ export interface Located {
 }
 
 /** Like selectRecords, and says which selector matched (for `probe`). */
-export function locateRecords(body: JsonValue, resource: SelectableResource): Located {
+export function locateRecords(
+  body: JsonValue,
+  resource: SelectableResource,
+  context: SelectContext = {},
+): Located {
   const tried: string[] = [];
   for (const path of candidatePaths(resource.selectors)) {
     tried.push(path);
@@ -65,7 +80,8 @@ export function locateRecords(body: JsonValue, resource: SelectableResource): Lo
     if (isBareRecord(body, resource.selectors))
       return { records: [body as JsonObject], selector: ROOT_SELECTOR };
   }
-  throw new SelectorError(resource.table, tried, keysSeen(body));
+  const keys = keysSeen(body, context.identifier);
+  throw new SelectorError(resource.table, tried, keys.shown, keys.notShown);
 }
 
 /** Top-level keys of status and error bodies: a body with only these is not a record. */
@@ -170,11 +186,41 @@ function isObject(value: JsonValue | undefined): value is JsonObject {
   return isJsonObject(value);
 }
 
-function keysSeen(body: JsonValue): string[] {
-  if (!isObject(body)) return [];
-  const keys = printableKeys(Object.keys(body));
+/**
+ * The keys a SelectorError shows: top-level keys and keys under `data`, only those that look
+ * like field names (`looksLikeFieldName`), at most MAX_KEYS_SHOWN; the rest are counted.
+ */
+function keysSeen(body: JsonValue, identifier: string | undefined): { shown: string[]; notShown: number } {
+  if (!isObject(body)) return { shown: [], notShown: 0 };
+  const all = Object.keys(body).map((k) => ({ key: k, label: k }));
   const envelope = body[ENVELOPE];
-  if (isObject(envelope)) for (const k of printableKeys(Object.keys(envelope))) keys.push(`${ENVELOPE}.${k}`);
-  if (keys.length <= MAX_KEYS_SEEN) return keys;
-  return [...keys.slice(0, MAX_KEYS_SEEN), `(+${keys.length - MAX_KEYS_SEEN} more)`];
+  if (isObject(envelope))
+    for (const k of Object.keys(envelope)) all.push({ key: k, label: `${ENVELOPE}.${k}` });
+  const shown = all
+    .filter((k) => looksLikeFieldName(k.key, identifier))
+    .slice(0, MAX_KEYS_SHOWN)
+    .map((k) => k.label);
+  return { shown, notShown: all.length - shown.length };
+}
+
+/**
+ * Whether a key may be named in an error: a short field name as PayLink spells them (`accounts`,
+ * `_id`, `nextPage`: a lower-case letter or `_`, then letters, digits and `_`), not one that
+ * looks like data (looksLikeDataKey: ids, long digit runs), and not the user's identifier (an
+ * identifier such as `alice_smith` has a field name's shape). A capitalised key is a name
+ * (`Netflix`), not a field: not shown either. What is not shown is counted, never printed.
+ */
+export function looksLikeFieldName(key: string, identifier?: string): boolean {
+  if (key.length > MAX_FIELD_NAME_LENGTH || !/^[a-z_][A-Za-z0-9_]*$/.test(key)) return false;
+  if (looksLikeDataKey(key)) return false;
+  return identifier === undefined || !overlaps(key, identifier);
+}
+
+/** The same text ignoring case, or one holding the other (`alice` in `alice_smith`). */
+function overlaps(key: string, identifier: string): boolean {
+  const a = key.toLowerCase();
+  const b = identifier.toLowerCase();
+  if (a === b) return true;
+  const [shorter, longer] = a.length <= b.length ? [a, b] : [b, a];
+  return shorter.length >= 4 && longer.includes(shorter);
 }

@@ -6,7 +6,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { commitOrHandOff, type TableCatalog } from '#core/commit.ts';
 import { positiveInt } from '#core/config.ts';
-import { ConfigError } from '#core/errors.ts';
+import { ConfigError, loggableError, withSafeMessage } from '#core/errors.ts';
 import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
 import { acquireLease, assertLeaseOwner } from '#core/lease.ts';
@@ -220,7 +220,7 @@ export async function trailingLoadsOf(
     }
     return { loads: scan.loads, unreadable: false };
   } catch (error) {
-    log.warn('trailing_loads_unreadable', error as Error);
+    log.warn('trailing_loads_unreadable', { error: loggableError(error) });
     return { loads: [], unreadable: true };
   }
 }
@@ -348,7 +348,9 @@ export async function handler(
       return result;
     });
   } catch (error) {
-    obs.log.error('commit_failed', error as Error);
-    throw error;
+    // Never the error itself: the logger would print its cause chain and properties as they
+    // are, and a cause can quote a damaged file or a response (errors.ts loggableError).
+    obs.log.error('commit_failed', { error: loggableError(error) });
+    throw withSafeMessage(error);
   }
 }

@@ -6,6 +6,7 @@ import {
   userConcurrencyNow,
 } from '#core/adaptive-concurrency.ts';
 import { selectResources } from '#core/config.ts';
+import { loggableError, withSafeMessage } from '#core/errors.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLeaseOwner } from '#core/lease.ts';
 import { type BatchManifest, loadBatch, primaryFailureCode } from '#core/load-batch.ts';
@@ -162,7 +163,9 @@ export async function handler(
       };
     });
   } catch (error) {
-    obs.log.error('batch_failed', error as Error);
-    throw error;
+    // Never the error itself: the logger would print its cause chain and properties as they
+    // are, and a cause can quote a damaged file or a response (errors.ts loggableError).
+    obs.log.error('batch_failed', { error: loggableError(error) });
+    throw withSafeMessage(error);
   }
 }

@@ -15,7 +15,7 @@ import {
 } from '#core/capacity.ts';
 import { reusedSelection, selectChangedUsers, stageChangedSelection } from '#core/changed-users.ts';
 import { selectResources } from '#core/config.ts';
-import { ConfigError } from '#core/errors.ts';
+import { ConfigError, loggableError, withSafeMessage } from '#core/errors.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
 import { learnedUsers } from '#core/learned-users.ts';
 import { acquireLease } from '#core/lease.ts';
@@ -90,8 +90,10 @@ export async function handler(event: PlanEvent, context?: Partial<Context>): Pro
   try {
     return await obs.traced('plan', () => planLoad(event, obs));
   } catch (error) {
-    obs.log.error('plan_failed', error as Error);
-    throw error;
+    // Never the error itself: the logger would print its cause chain and properties as they
+    // are, and a cause can quote a damaged file or a response (errors.ts loggableError).
+    obs.log.error('plan_failed', { error: loggableError(error) });
+    throw withSafeMessage(error);
   }
 }
 

@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { SelectorError } from '#core/errors.ts';
 import { NumberLiteral } from '#core/number-literal.ts';
-import { readPath, selectRecords } from '#core/select.ts';
+import { MAX_KEYS_SHOWN, readPath, selectRecords } from '#core/select.ts';
 import type { JsonValue } from '#core/types.ts';
 
 const accounts = { table: 'accounts', kind: 'list', selectors: ['accounts'] } as const;
 const account = { table: 'account', kind: 'object', selectors: ['account'] } as const;
 
-function selectorError(body: JsonValue, resource: Parameters<typeof selectRecords>[1]): SelectorError {
+function selectorError(
+  body: JsonValue,
+  resource: Parameters<typeof selectRecords>[1],
+  identifier?: string,
+): SelectorError {
   try {
-    selectRecords(body, resource);
+    selectRecords(body, resource, { identifier });
   } catch (error) {
     if (error instanceof SelectorError) return error;
     throw error;
@@ -96,15 +100,43 @@ describe('selectRecords for list resources', () => {
       total: 4,
     };
     const error = selectorError(body, accounts);
-    expect(error.keysSeen).toEqual(['total', '<4 keys that look like data>']);
+    expect(error.keysSeen).toEqual(['total']);
+    expect(error.keysNotShown).toBe(4);
+    expect(error.message).toContain("top-level keys seen: 'total' and 4 more not shown");
     expect(error.message).not.toMatch(/5f1a|abcdef|2026|ann@/);
+  });
+
+  it("never shows the user's identifier, names, card numbers or values as keys, whatever their shape", () => {
+    // A body keyed by the user and their data: each key has a field name's shape or is a value.
+    const body = {
+      alice_smith: { email: 'alice@example.com' },
+      alice: 1,
+      '4111111111111111': { last4: '1111' },
+      Netflix: 'subscribed',
+      'Zoë Ångström 71': 2,
+      user_000042_with_a_very_long_key_name: 3,
+      nextPage: null,
+    };
+    const error = selectorError(body, accounts, 'alice_smith');
+    expect(error.keysSeen).toEqual(['nextPage']);
+    expect(error.keysNotShown).toBe(6);
+    expect(error.message).not.toMatch(/alice|4111|Netflix|Zoë|user_000042|subscribed/);
+    // Without knowing whom the body is for, an identifier shaped like a field name would show.
+    expect(selectorError(body, accounts).keysSeen).toContain('alice_smith');
+  });
+
+  it('says how many keys were not shown when none is', () => {
+    const error = selectorError({ 'user-000123': { a: 1 }, '6150769120280496265': 2 }, accounts);
+    expect(error.keysSeen).toEqual([]);
+    expect(error.message).toMatch(/top-level keys seen: 2 not shown: only a few field names are/);
   });
 
   it('bounds the number of keys it lists', () => {
     const body = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i]));
     const error = selectorError(body, accounts);
-    expect(error.keysSeen).toHaveLength(26);
-    expect(error.keysSeen.at(-1)).toBe('(+15 more)');
+    expect(error.keysSeen).toHaveLength(MAX_KEYS_SHOWN);
+    expect(error.keysNotShown).toBe(40 - MAX_KEYS_SHOWN);
+    expect(error.message).toContain(`'k7' and ${40 - MAX_KEYS_SHOWN} more not shown`);
   });
 
   it('fails on a scalar body with no keys to show', () => {
