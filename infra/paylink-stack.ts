@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import {
   parseScheduleExpression,
   runDeadlineSeconds,
+  schedulePeriodSeconds,
   stalenessWindowSeconds,
 } from '#core/schedule-expression.ts';
 import { HANDLER_ENV, OVER_DEADLINE_DIMENSIONS, OVER_DEADLINE_EVENT } from '#handlers/contract.ts';
@@ -262,6 +263,10 @@ export class PaylinkLoaderStack extends Stack {
         name: schedule.name,
         stateMachine: workflows.get(schedule.name)!.stateMachine,
         runDeadlineSeconds: runDeadlineSeconds(
+          parseScheduleExpression(schedule.expression)!,
+          schedule.expectedPeriodHours,
+        ),
+        periodSeconds: schedulePeriodSeconds(
           parseScheduleExpression(schedule.expression)!,
           schedule.expectedPeriodHours,
         ),

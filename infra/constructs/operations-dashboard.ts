@@ -19,6 +19,20 @@ export interface DashboardSchedule {
   readonly stateMachine: IStateMachine;
   /** Seconds one run may take (its state machine timeout): the line runs are drawn against. */
   readonly runDeadlineSeconds: number;
+  /** Seconds between two slots of the schedule (a rate's, a cron's `expectedPeriodHours`). */
+  readonly periodSeconds: number;
+}
+
+/**
+ * The period the runs graphs are drawn at: the shortest schedule's period, in whole minutes (a
+ * CloudWatch period over a minute is a multiple of 60 s), at least one minute. A day would add
+ * up an hourly or 15-minute schedule's runs into one datapoint, hiding each run and how it
+ * stood against its slot; a daily schedule alone still gets one datapoint a day.
+ */
+export function runsGraphPeriod(schedules: readonly Pick<DashboardSchedule, 'periodSeconds'>[]): Duration {
+  const shortest = Math.min(...schedules.map((s) => s.periodSeconds));
+  if (!Number.isFinite(shortest)) return DAY;
+  return Duration.seconds(Math.max(60, Math.floor(shortest / 60) * 60));
 }
 
 export interface OperationsDashboardProps {
@@ -82,10 +96,11 @@ export class OperationsDashboard extends Construct {
         height: 2,
       }),
     );
+    const runs = runsGraphPeriod(props.schedules);
     this.dashboard.addWidgets(
       graph(
         'Runs: seconds from slot to commit (line: run deadline)',
-        perSchedule(METRIC.runSeconds, Stats.MAXIMUM, DAY),
+        perSchedule(METRIC.runSeconds, Stats.MAXIMUM, runs),
         {
           leftAnnotations: props.schedules.map((s) => ({
             value: s.runDeadlineSeconds,
@@ -96,9 +111,9 @@ export class OperationsDashboard extends Construct {
       graph(
         'Runs by outcome',
         props.schedules.flatMap((s) => [
-          s.stateMachine.metricSucceeded({ period: DAY, label: `${s.name} succeeded` }),
-          s.stateMachine.metricFailed({ period: DAY, label: `${s.name} failed` }),
-          s.stateMachine.metricTimedOut({ period: DAY, label: `${s.name} timed out` }),
+          s.stateMachine.metricSucceeded({ period: runs, label: `${s.name} succeeded` }),
+          s.stateMachine.metricFailed({ period: runs, label: `${s.name} failed` }),
+          s.stateMachine.metricTimedOut({ period: runs, label: `${s.name} timed out` }),
         ]),
       ),
     );

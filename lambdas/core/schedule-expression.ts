@@ -64,15 +64,22 @@ function parseValid(expression: string): ScheduleExpression | undefined {
 }
 
 /**
- * Window of the staleness alarm: twice the schedule's period, rounded up to whole minutes
- * (CloudWatch periods are multiples of 60 s). For cron the period cannot be derived, so the
- * config states it (`expectedPeriodHours`).
+ * A schedule's period in seconds: a rate's own, a cron's as the config states it
+ * (`expectedPeriodHours`: it cannot be derived from a cron expression).
  */
-export function stalenessWindowSeconds(expression: ScheduleExpression, expectedPeriodHours?: number): number {
+export function schedulePeriodSeconds(expression: ScheduleExpression, expectedPeriodHours?: number): number {
   const period = expression.kind === 'rate' ? expression.seconds : (expectedPeriodHours ?? Number.NaN) * 3600;
   if (!Number.isFinite(period) || period <= 0)
     throw new RangeError('a cron schedule needs expectedPeriodHours');
-  return Math.ceil((2 * period) / 60) * 60;
+  return period;
+}
+
+/**
+ * Window of the staleness alarm: twice the schedule's period, rounded up to whole minutes
+ * (CloudWatch periods are multiples of 60 s).
+ */
+export function stalenessWindowSeconds(expression: ScheduleExpression, expectedPeriodHours?: number): number {
+  return Math.ceil((2 * schedulePeriodSeconds(expression, expectedPeriodHours)) / 60) * 60;
 }
 
 /** Share of a schedule's period one run may take: the rest keeps it clear of the next slot. */
@@ -83,8 +90,5 @@ export const RUN_DEADLINE_FRACTION = STACK_DEFAULTS.runDeadlineFraction;
  * deadline the plan sizes the run against (lambdas/core/capacity.ts).
  */
 export function runDeadlineSeconds(expression: ScheduleExpression, expectedPeriodHours?: number): number {
-  const period = expression.kind === 'rate' ? expression.seconds : (expectedPeriodHours ?? Number.NaN) * 3600;
-  if (!Number.isFinite(period) || period <= 0)
-    throw new RangeError('a cron schedule needs expectedPeriodHours');
-  return Math.floor(period * RUN_DEADLINE_FRACTION);
+  return Math.floor(schedulePeriodSeconds(expression, expectedPeriodHours) * RUN_DEADLINE_FRACTION);
 }

@@ -18,6 +18,7 @@ import {
   REQUEST_RATE_RANGE,
   REQUEST_RATE_TITLE,
   ROWS_TITLE,
+  runsGraphPeriod,
 } from '#infra/constructs/operations-dashboard.ts';
 import { type Cfn, exampleConfig, type Synthesized, synth } from './app-fixture.ts';
 
@@ -228,8 +229,8 @@ describe('data-quality alarms', () => {
 
 describe('the operations dashboard', () => {
   /** The dashboard body with its tokens (function names, ARNs) as `<token>`. */
-  function body(): string {
-    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+  function body(t: Template = template): string {
+    const dashboards = Object.values(t.findResources('AWS::CloudWatch::Dashboard'));
     expect(dashboards).toHaveLength(1);
     const raw = dashboards[0]!.Properties.DashboardBody;
     const flat = (v: Cfn): string =>
@@ -320,6 +321,38 @@ describe('the operations dashboard', () => {
       expect(raw).toContain(`{"Ref":"${machine}"},"/${LOAD_BATCHES_LABEL}`);
       expect(raw).toContain(`{"Ref":"${machine}"},"/${MERGE_GROUPS_LABEL}`);
     }
+  });
+
+  /** The period of every metric of the two runs graphs, by graph. */
+  function runsPeriods(t: Template): Record<string, number[]> {
+    const widgets = JSON.parse(body(t)).widgets as Cfn[];
+    const periods: Record<string, number[]> = {};
+    for (const title of ['Runs: seconds from slot to commit (line: run deadline)', 'Runs by outcome']) {
+      const rows = widgets.find((w) => w.properties.title === title)!.properties.metrics as Cfn[][];
+      periods[title] = rows.map((r) => (r.at(-1) as Cfn).period ?? widgets[0].properties.period);
+    }
+    return periods;
+  }
+
+  it("draws runs at the shortest schedule's period, so a 15-minute schedule's runs are each a datapoint", () => {
+    // daily and every 15 minutes: each run of the quarter-hourly one in its own datapoint.
+    const periods = runsPeriods(template);
+    expect(periods['Runs by outcome']).toEqual(Array(6).fill(900));
+    expect(periods['Runs: seconds from slot to commit (line: run deadline)']).toEqual([900, 900]);
+    // A daily schedule alone: one datapoint a day, as before.
+    const daily = synth(exampleConfig({ schedules: [SCHEDULES[0]] })).template;
+    expect(runsPeriods(daily)['Runs by outcome']).toEqual(Array(3).fill(86_400));
+  });
+
+  it('takes the period in whole minutes, at least one', () => {
+    const period = (...seconds: number[]) =>
+      runsGraphPeriod(seconds.map((s) => ({ periodSeconds: s }))).toSeconds();
+    expect(period(86_400, 3600)).toBe(3600);
+    expect(period(60)).toBe(60);
+    // A cron stated as every 0.01 h (36 s): CloudWatch draws nothing finer than its minute here.
+    expect(period(36)).toBe(60);
+    // 0.33 h: 1,188 s, down to 19 whole minutes.
+    expect(period(1188, 86_400)).toBe(1140);
   });
 });
 
