@@ -20,7 +20,7 @@ import { isJsonObject, isNumberLiteral } from './number-literal.ts';
 import { firstPage } from './paginate.ts';
 import type { PayLinkApi, PayLinkSession } from './ports.ts';
 import { KNOWN_TASKS, type ResourceDef } from './resources.ts';
-import { locateRecords, looksLikeDataKey, printableKeys } from './select.ts';
+import { locateRecords, looksLikeDataKey, looksLikeFieldName, printableKeys } from './select.ts';
 import type { JsonObject, JsonValue } from './types.ts';
 
 export interface FieldShape {
@@ -180,7 +180,7 @@ async function probeResources(input: ProbeInput, session: PayLinkSession): Promi
         ...base,
         status: 200,
         outcome: 'ok',
-        topLevelKeys: topLevelKeys(body),
+        topLevelKeys: topLevelKeys(body, input.identifier),
         selector: located.selector,
         records: located.records.length,
         fields: fieldShapes(located.records),
@@ -192,11 +192,11 @@ async function probeResources(input: ProbeInput, session: PayLinkSession): Promi
         status: 200,
         outcome: 'selector_miss',
         detail: error.message,
-        topLevelKeys: topLevelKeys(body),
+        topLevelKeys: topLevelKeys(body, input.identifier),
         selector: null,
         records: null,
         fields: [],
-        fix: selectorSnippet(resource, body),
+        fix: selectorSnippet(resource, body, input.identifier),
       });
     }
   }
@@ -232,20 +232,21 @@ function skippedWhy(resource: ResourceDef): string {
   return `no ${resource.parent?.resource} record to call it for`;
 }
 
-function topLevelKeys(body: JsonValue): string[] {
+function topLevelKeys(body: JsonValue, identifier: string): string[] {
   if (Array.isArray(body)) return ['(array)'];
   if (!isJsonObject(body)) return [];
-  const keys = printableKeys(Object.keys(body));
+  const keys = printableKeys(Object.keys(body), identifier);
   const data = body.data;
-  if (isJsonObject(data)) for (const k of printableKeys(Object.keys(data))) keys.push(`data.${k}`);
+  if (isJsonObject(data))
+    for (const k of printableKeys(Object.keys(data), identifier)) keys.push(`data.${k}`);
   return keys;
 }
 
 /** The `--config` snippet naming the key that holds the records (or `$`: the body is the record). */
-function selectorSnippet(resource: ResourceDef, body: JsonValue): string {
+function selectorSnippet(resource: ResourceDef, body: JsonValue, identifier: string): string {
   const candidates: string[] = [];
   const consider = (path: string, value: JsonValue) => {
-    if (path.split('.').some(looksLikeDataKey)) return;
+    if (path.split('.').some((k) => !looksLikeFieldName(k, identifier))) return;
     if (resource.kind === 'list' ? Array.isArray(value) : isJsonObject(value)) candidates.push(path);
   };
   if (isJsonObject(body)) {

@@ -114,9 +114,13 @@ export function looksLikeDataKey(key: string): boolean {
   return false;
 }
 
-/** Keys safe to print: data-like keys are replaced by one `<n keys that look like data>` entry. */
-export function printableKeys(keys: readonly string[]): string[] {
-  const safe = keys.filter((k) => !looksLikeDataKey(k));
+/**
+ * Keys safe to print (`probe`): those that look like field names (looksLikeFieldName: never
+ * the user's identifier or a capitalised name); the others are replaced by one
+ * `<n keys that look like data>` entry.
+ */
+export function printableKeys(keys: readonly string[], identifier?: string): string[] {
+  const safe = keys.filter((k) => looksLikeFieldName(k, identifier));
   const hidden = keys.length - safe.length;
   return hidden === 0 ? safe : [...safe, `<${hidden} key${hidden === 1 ? '' : 's'} that look like data>`];
 }

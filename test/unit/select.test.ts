@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SelectorError } from '#core/errors.ts';
 import { NumberLiteral } from '#core/number-literal.ts';
-import { MAX_KEYS_SHOWN, readPath, selectRecords } from '#core/select.ts';
+import { MAX_KEYS_SHOWN, printableKeys, readPath, selectRecords } from '#core/select.ts';
 import type { JsonValue } from '#core/types.ts';
 
 const accounts = { table: 'accounts', kind: 'list', selectors: ['accounts'] } as const;
@@ -218,6 +218,14 @@ describe('selectRecords for object resources', () => {
   it('reports two object-valued keys as ambiguous', () => {
     const error = selectorError({ first: { a: 1 }, second: { b: 2 } }, account);
     expect(error.message).toContain("'account', 'data.account'");
+  });
+});
+
+describe('printableKeys (probe)', () => {
+  it("prints field names only: never the user's identifier or a name, counted instead", () => {
+    expect(
+      printableKeys(['accounts', 'alice_smith', 'Netflix', 'user-000042', '_id'], 'alice_smith'),
+    ).toEqual(['accounts', '_id', '<3 keys that look like data>']);
   });
 });
 
