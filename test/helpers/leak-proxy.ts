@@ -17,7 +17,10 @@ export interface LeakReply {
 
 /** Answers a data request instead of the simulator, or undefined to pass it on. */
 export type LeakRule = (request: {
-  /** The user whose public token the request carries (undefined: none, or not minted here). */
+  /**
+   * The user the request is for: the one an access-token request names, or whose public token
+   * the request carries (undefined: none, or not minted here).
+   */
   readonly identifier: string | undefined;
   readonly method: string;
   /** Without the query. */
@@ -33,6 +36,16 @@ export interface LeakProxy {
 }
 
 const FORWARDED_HEADERS = ['content-type', 'retry-after'];
+
+/** The identifier an access-token request body names, if any. */
+function askedFor(body: string): string | undefined {
+  try {
+    const asked = JSON.parse(body) as { identifier?: unknown };
+    return typeof asked.identifier === 'string' ? asked.identifier : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export async function startLeakProxy(target: string): Promise<LeakProxy> {
   const rules: LeakRule[] = [];
@@ -50,7 +63,12 @@ export async function startLeakProxy(target: string): Promise<LeakProxy> {
   };
   const server: HttpTestServer = await startHttpTestServer(async (request, response) => {
     const token = request.headers['x-public-token'];
-    const identifier = typeof token === 'string' ? owners.get(token) : undefined;
+    const identifier =
+      request.path === '/access-token'
+        ? askedFor(request.body)
+        : typeof token === 'string'
+          ? owners.get(token)
+          : undefined;
     for (const rule of rules) {
       const reply = rule({ identifier, method: request.method, path: request.path });
       if (reply === undefined) continue;
@@ -78,10 +96,12 @@ export async function startLeakProxy(target: string): Promise<LeakProxy> {
     try {
       const json = JSON.parse(text) as { data?: { publicToken?: unknown } };
       collect(json);
-      if (request.path === '/access-token' && typeof json.data?.publicToken === 'string') {
-        const asked = JSON.parse(request.body) as { identifier?: unknown };
-        if (typeof asked.identifier === 'string') owners.set(json.data.publicToken, asked.identifier);
-      }
+      if (
+        identifier !== undefined &&
+        request.path === '/access-token' &&
+        typeof json.data?.publicToken === 'string'
+      )
+        owners.set(json.data.publicToken, identifier);
     } catch {
       // Not JSON (a fault the simulator injects): passed on as it is.
     }

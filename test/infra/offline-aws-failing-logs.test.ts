@@ -27,6 +27,7 @@ import {
   explainOutcome,
   OFFLINE_BUCKET,
   type OfflineWorld,
+  rowsOfLoad,
   startOfflineWorld,
 } from '#test/helpers/offline-deployment.ts';
 import { exampleConfig } from './app-fixture.ts';
@@ -242,9 +243,11 @@ beforeAll(async () => {
   runs.failedUsers = await world.aws.execute('daily', { schedule: 'daily', scheduledTime: SLOT(1) });
   if (runs.failedUsers.status !== 'SUCCEEDED') throw new Error(explainOutcome(world, runs.failedUsers));
 
-  // 2. Every data body quoting the user, not JSON: the batch stops (systemic), batch_failed.
-  proxy.rules.unshift(({ identifier, path }) =>
-    identifier !== undefined && path !== '/access-token'
+  // 2. Every body quoting the user, not JSON, the access token's too (so no user fails for a
+  //    reason of PayLink's, such as a refused token, which would say the load can work): the
+  //    batch stops (systemic), batch_failed.
+  proxy.rules.unshift(({ identifier }) =>
+    identifier !== undefined
       ? { status: 200, body: `${quotingText(identifier)} is not available` }
       : undefined,
   );
@@ -326,6 +329,23 @@ describe('failing loads', () => {
       expect(leaksIn(text, forbiddenValues())).toEqual([]);
     });
   }
+
+  it("names keys of a body keyed by identifiers and values by count in the users' errors and the finding", async () => {
+    const loadId = String(runs.failedUsers!.output.loadId);
+    const rows = await rowsOfLoad(world, 'user_loads', loadId);
+    const messages = rows.flatMap((r) => (typeof r.error_message === 'string' ? [r.error_message] : []));
+    // alice_smith's suggestions: keyed by her identifier and her Atomic id.
+    const miss = rows.find((r) => r.resource === 'suggestions' && r.error_code === 'selector_not_found');
+    expect(String(miss?.error_message)).toMatch(/top-level keys seen: 2 not shown/);
+    // Lake data may say whose row it is (the user column), never in the words of an error.
+    expect(leaksIn(messages.join('\n'), forbiddenValues())).toEqual([]);
+    const report = JSON.parse(
+      new TextDecoder().decode(await world.bucket.get(`${world.prefix}/_loads/${loadId}.json`)),
+    ) as { endpointFindings: { resource: string; message: string }[] };
+    const orders = report.endpointFindings.find((f) => f.resource === 'orders')!;
+    expect(orders.message).toMatch(/top-level keys: 3 not shown/);
+    expect(leaksIn(orders.message, forbiddenValues())).toEqual([]);
+  });
 
   it('no identifier or value in any metric dimension', () => {
     const forbidden = forbiddenValues();
