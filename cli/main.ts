@@ -9,6 +9,7 @@ import {
   ConfigError,
   CredentialsError,
   LoaderError,
+  redactQuoted,
   systemErrorWords,
 } from '#core/errors.ts';
 import { CLEAN_USAGE, cleanCommand } from './clean-command.ts';
@@ -227,6 +228,8 @@ export function describeForUser(error: unknown, argv: readonly string[] = []): s
   if (error instanceof LoaderError) return `${error.message}.`;
   const system = error instanceof Error ? describeSystemError(error, argv) : undefined;
   if (system !== undefined) return system;
-  if (error instanceof Error) return `internal error (${error.name}): ${error.message}.`;
+  // Its quotes redacted: a parser's or library's message quotes the input it failed on (a
+  // damaged file's first characters), and that may be data.
+  if (error instanceof Error) return `internal error (${error.name}): ${redactQuoted(error.message)}.`;
   return 'internal error.';
 }

@@ -325,5 +325,15 @@ describe('system errors', () => {
     expect(describeForUser(new TypeError('x is not a function'))).toBe(
       'internal error (TypeError): x is not a function.',
     );
+    // A parser's quote of the input it failed on (a damaged file's first characters) is not shown.
+    let parseError: unknown;
+    try {
+      JSON.parse('alice_smith ann@example.com');
+    } catch (error) {
+      parseError = error;
+    }
+    const said = describeForUser(parseError);
+    expect(said).toMatch(/^internal error \(SyntaxError\): Unexpected token '…', "…".* is not valid JSON\.$/);
+    expect(said).not.toMatch(/alice|ann@/);
   });
 });
