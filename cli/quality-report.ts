@@ -6,7 +6,9 @@ import { plural } from '#core/capacity.ts';
 import { ConfigError } from '#core/errors.ts';
 import {
   byCommit,
+  coversSeries,
   earlierScanOf,
+  failedShareNotJudgedReason,
   type LoadFigures,
   loadSignals,
   MAX_TRAILING_LOADS,
@@ -109,6 +111,14 @@ export interface LoadQuality {
   readonly users: number;
   readonly failedUsers: number;
   readonly failedUserSharePercent: number;
+  /**
+   * Whether the share was judged (flagged when high, written as the FailedUserShare metric by the
+   * deployed commit): a load of fewer than `minUsersForFailedShare` users is not, unless every
+   * user of at least 2 failed (quality.ts `failedShareJudged`).
+   */
+  readonly failedUserShareJudged: boolean;
+  /** Why it was not judged, when it was not: `6 users < 10`. */
+  readonly failedUserShareNotJudged?: string;
   readonly runSeconds: number;
   /**
    * Earlier loads its trailing medians were taken over: the most any table used (the number the
@@ -243,16 +253,8 @@ export function qualityReport(
   // subset load after a flagged full load does not hide the full load's flag (locally every load
   // is schedule `local`: a daily full load and an hourly subset share it).
   const newest = new Map<string, LoadFigures>();
-  const covers = (later: LoadFigures, earlier: LoadFigures) => {
-    const a = seriesFacts(later);
-    const b = seriesFacts(earlier);
-    return (
-      a.schedule !== undefined &&
-      a.schedule === b.schedule &&
-      (a.usersSelection === 'all' || a.usersSelection === b.usersSelection) &&
-      b.tables.every((t) => a.tables.includes(t))
-    );
-  };
+  const covers = (later: LoadFigures, earlier: LoadFigures) =>
+    coversSeries(seriesFacts(later), seriesFacts(earlier));
   // Reports that do not name their schedule (written before reports did) form series of their
   // own: once a later load names its schedule, the lake was upgraded and those series are
   // history, never a verdict that fails every later run.
@@ -398,6 +400,7 @@ function loadQuality(
   // A signal the stack has no alarm for raises no flag here either.
   const flags = raised.filter((f) => !off.has(f.kind));
   const facts = seriesFacts(load);
+  const notJudged = failedShareNotJudgedReason(load, settings);
   return {
     loadId: load.loadId,
     series: seriesOf(load),
@@ -407,6 +410,8 @@ function loadQuality(
     users: load.users,
     failedUsers: load.failedUserCount,
     failedUserSharePercent: failedPercent,
+    failedUserShareJudged: signals.failedUserShareJudged,
+    ...(notJudged === undefined ? {} : { failedUserShareNotJudged: notJudged }),
     runSeconds: round(signals.runSeconds),
     // What the medians used (the commit's log line too): `earlier` also holds the loads
     // read only to look back past a table's empty run.
@@ -492,7 +497,9 @@ export function formatQuality(report: QualityReport): string[] {
         l.loadId,
         seriesWords(l),
         String(l.users),
-        String(l.failedUserSharePercent),
+        l.failedUserShareNotJudged === undefined
+          ? String(l.failedUserSharePercent)
+          : `${l.failedUserSharePercent} (not judged: ${l.failedUserShareNotJudged})`,
         plural(l.trailingLoads, 'load'),
         // Counted here, listed below: a cell of every flag's words made the table unreadable.
         l.flags.length === 0 ? '-' : plural(l.flags.length, 'flag'),

@@ -353,7 +353,11 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                              most --trailing-loads)
   --quiet-fraction <x>       a table is quiet below x times its trailing median (default 0.5)
   --failed-share <percent>   flag a load whose failed users exceed this share, 0 to below
-                             100 (default 5)
+                             100 (default 5). Judged only for a load of at least the stack's
+                             minUsersForFailedShare users (default 10, no flag sets it), or
+                             one whose every user (2 or more) failed; the failed_% column
+                             says "not judged: 6 users < 10" otherwise (--json:
+                             failedUserShareNotJudged)
   --min-expected-rows <n>    judge a table only when this many rows were expected (default 20)
   --run-window-minutes <m>   flag a load committed more than m minutes after its start
   --max-hours-since-load <h>  flag each schedule whose newest committed load is more than h

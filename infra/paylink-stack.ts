@@ -177,6 +177,10 @@ export class PaylinkLoaderStack extends Stack {
             runDeadlineSeconds(parseScheduleExpression(schedule.expression)!, schedule.expectedPeriodHours),
           ),
           lake: this.lake,
+          scheduleSelection: {
+            users: schedule.users === 'changed' ? 'changed' : 'all',
+            ...(schedule.resources === undefined ? {} : { resources: schedule.resources }),
+          },
         }),
       );
     }

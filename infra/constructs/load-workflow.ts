@@ -26,6 +26,7 @@ import {
 import { CallAwsService, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { UNREAD_SYSTEMIC_CAUSE } from '#core/systemic-cause.ts';
+import type { ScheduleSelection } from '#handlers/contract.ts';
 import { GUARD_SETTLE_SECONDS, LAMBDA_SERVICE_ERRORS, NON_RETRYABLE_ERRORS, RETRY } from '../constants.ts';
 import type { LakeStorage } from './lake-storage.ts';
 
@@ -43,6 +44,11 @@ export interface LoadWorkflowProps {
   readonly runTimeout: Duration;
   /** The lake: the Map reads the plan's item file from its staging area. */
   readonly lake: LakeStorage;
+  /**
+   * The schedule's own resources and users: the commit compares a run's with them, so a subset
+   * started by hand does not write its judgement under the schedule's alarms' dimension.
+   */
+  readonly scheduleSelection?: ScheduleSelection;
 }
 
 /**
@@ -375,10 +381,22 @@ export class LoadWorkflow extends Construct {
     // unreadable plan cannot move them under a Schedule no alarm watches. The whole input, not
     // `.schedule`: a path to a missing field fails the run, and a run started by hand may lack it.
     const runInput = JsonPath.objectAt('$$.Execution.Input');
+    // The schedule's own selection, a literal: a run's input may narrow it (docs/deploy.md).
+    const selection =
+      props.scheduleSelection === undefined
+        ? {}
+        : {
+            scheduleSelection: {
+              users: props.scheduleSelection.users,
+              ...(props.scheduleSelection.resources === undefined
+                ? {}
+                : { resources: [...props.scheduleSelection.resources] }),
+            },
+          };
     const commit = withRetries(
       new LambdaInvoke(this, 'Commit', {
         lambdaFunction: props.commit,
-        payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId'), run, runInput }),
+        payload: TaskInput.fromObject({ loadId: JsonPath.stringAt('$.loadId'), run, runInput, ...selection }),
         outputPath: '$.Payload',
         retryOnServiceExceptions: false,
         taskTimeout: taskTimeout(props.commit),
@@ -443,6 +461,7 @@ export class LoadWorkflow extends Construct {
           loadId: JsonPath.stringAt('$.loadId'),
           run,
           runInput,
+          ...selection,
           afterMerge: true,
         }),
         outputPath: '$.Payload',

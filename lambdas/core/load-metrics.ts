@@ -8,7 +8,7 @@
  * number or a user identifier is never a dimension (each value would be a metric of its own);
  * the load id travels as an EMF property (`loadId`) and in the log lines.
  */
-import type { LoadSignals } from './quality.ts';
+import { coversSeries, type LoadSignals, type Series } from './quality.ts';
 import type { RequestCounts } from './request-minutes.ts';
 
 /** The CloudWatch namespace of every loader metric (the plan's over-deadline filter's too). */
@@ -322,32 +322,66 @@ export function commitFigures(
 
 const ratio = (name: string, value: number): MetricPoint => ({ name, unit: 'None', value });
 
-export function commitMetrics(load: CommitFigures): MetricGroup[] {
+/**
+ * What the Schedule dimension of a run's judgement metrics gets when the run is no load of its
+ * schedule's series: `<schedule>:manual`. No alarm watches it.
+ */
+export const MANUAL_SCHEDULE_SUFFIX = ':manual';
+
+/**
+ * The Schedule dimension of a run's judgement metrics (FailedUserShare, LowestRowsToTrailingMedian,
+ * RowsToTrailingMedian, EndpointUnavailable, TrailingLoadsUnreadable: what the schedule's per-load
+ * alarms hold their state by), or undefined for the schedule's own. A run that does not cover its
+ * schedule's own series (quality.ts `coversSeries`: a run started by hand with
+ * `"resources":["accounts"]`, or `changed` users on an `all` schedule) is judged in a series of
+ * its own: under the schedule's dimension its clean judgement would set QuietFeed back to OK while
+ * a table it did not load is still dead. Its judgement goes under `<schedule>:manual` instead.
+ * `status --fail-on-signals` keeps the same rule (quality-report.ts).
+ */
+export function judgementScheduleOf(run: Series, schedule: Series): string | undefined {
+  if (run.schedule === undefined || coversSeries(run, schedule)) return undefined;
+  return `${run.schedule}${MANUAL_SCHEDULE_SUFFIX}`;
+}
+
+/**
+ * `judgementSchedule`: the Schedule dimension of the judgement metrics when not the run's own
+ * (`judgementScheduleOf`); the counts and timings stay under the run's schedule.
+ */
+export function commitMetrics(load: CommitFigures, judgementSchedule?: string): MetricGroup[] {
+  const judgement: MetricPoint[] = [
+    // One rule with status's flag: a load of too few users writes no share for the alarm.
+    ...(load.failedUserShareJudged === false
+      ? []
+      : [{ name: METRIC.failedUserShare, unit: 'Percent' as const, value: load.failedUserSharePercent }]),
+    count(METRIC.endpointUnavailable, load.endpointUnavailable.length),
+    count(METRIC.trailingLoadsUnreadable, load.trailingLoadsUnreadable ? 1 : 0),
+    ...(load.lowestRowsToTrailingMedian === undefined
+      ? []
+      : [ratio(METRIC.lowestRowsToTrailingMedian, load.lowestRowsToTrailingMedian)]),
+  ];
+  const judgedUnder: Readonly<Record<string, string>> =
+    judgementSchedule === undefined ? {} : { [DIM.schedule]: judgementSchedule };
+  const own = judgementSchedule === undefined;
+  const tableRatio = (t: TableFigures) =>
+    t.rowsToTrailingMedian === undefined ? [] : [ratio(METRIC.rowsToTrailingMedian, t.rowsToTrailingMedian)];
   return [
     {
       dimensions: {},
       points: [
         count(METRIC.loadUsers, load.users),
         count(METRIC.loadFailedUsers, load.failedUsers),
-        // One rule with status's flag: a load of too few users writes no share for the alarm.
-        ...(load.failedUserShareJudged === false
-          ? []
-          : [{ name: METRIC.failedUserShare, unit: 'Percent' as const, value: load.failedUserSharePercent }]),
         count(METRIC.loadRows, load.rows),
         count(METRIC.loadFiles, load.files),
         { name: METRIC.loadBytes, unit: 'Bytes', value: load.bytes },
         count(METRIC.schemaChanges, load.schemaChanges),
         count(METRIC.missingBatches, load.missingBatches),
-        count(METRIC.endpointUnavailable, load.endpointUnavailable.length),
         seconds(METRIC.runSeconds, load.runSeconds),
         seconds(METRIC.commitSeconds, load.commitSeconds),
-        count(METRIC.trailingLoadsUnreadable, load.trailingLoadsUnreadable ? 1 : 0),
         count(METRIC.taskIdProblemEvents, load.taskIdProblemEvents),
-        ...(load.lowestRowsToTrailingMedian === undefined
-          ? []
-          : [ratio(METRIC.lowestRowsToTrailingMedian, load.lowestRowsToTrailingMedian)]),
+        ...(own ? judgement : []),
       ],
     },
+    ...(own ? [] : [{ dimensions: judgedUnder, points: judgement }]),
     ...Object.entries(load.failedAtCommitByCode)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([code, users]) => ({
@@ -360,10 +394,13 @@ export function commitMetrics(load: CommitFigures): MetricGroup[] {
         count(METRIC.tableRows, t.rows),
         count(METRIC.tableFiles, t.files),
         { name: METRIC.tableBytes, unit: 'Bytes', value: t.bytes } as const,
-        ...(t.rowsToTrailingMedian === undefined
-          ? []
-          : [ratio(METRIC.rowsToTrailingMedian, t.rowsToTrailingMedian)]),
+        ...(own ? tableRatio(t) : []),
       ],
     })),
+    ...(own
+      ? []
+      : load.tables
+          .filter((t) => tableRatio(t).length > 0)
+          .map((t) => ({ dimensions: { ...judgedUnder, [DIM.table]: t.table }, points: tableRatio(t) }))),
   ];
 }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import {
   MAX_TRAILING_LOADS,
+  MAX_USERS_FOR_FAILED_SHARE,
   MIN_EXPECTED_ROWS,
   MIN_USERS_FOR_FAILED_SHARE,
   QUALITY_DEFAULTS,
@@ -16,6 +17,8 @@ import {
  * 20-digit value), far above any load's rows.
  */
 export const MAX_EXPECTED_ROWS = 1_000_000_000;
+
+const MAX_USERS_FOR_FAILED_SHARE_WORDS = MAX_USERS_FOR_FAILED_SHARE.toLocaleString('en-US');
 
 /** Data-quality alarms (lambdas/core/quality.ts defines each signal; docs/operations.md). */
 export const dataQualitySchema = z
@@ -29,9 +32,11 @@ export const dataQualitySchema = z
       .default(QUALITY_DEFAULTS.failedUserSharePercent),
     /** A load of fewer users has its failed-user share neither flagged nor written as the metric. */
     minUsersForFailedShare: z
-      .number({ error: 'must be a whole number >= 1' })
-      .int('must be a whole number >= 1')
-      .min(1, 'must be a whole number >= 1')
+      .number({ error: `must be a whole number from 1 to ${MAX_USERS_FOR_FAILED_SHARE_WORDS}` })
+      .int(`must be a whole number from 1 to ${MAX_USERS_FOR_FAILED_SHARE_WORDS}`)
+      .min(1, `must be a whole number from 1 to ${MAX_USERS_FOR_FAILED_SHARE_WORDS}`)
+      // A bound on typos: a share judged only from a million users is a share never judged.
+      .max(MAX_USERS_FOR_FAILED_SHARE, `must be a whole number from 1 to ${MAX_USERS_FOR_FAILED_SHARE_WORDS}`)
       .default(MIN_USERS_FOR_FAILED_SHARE),
     /** The failed-user share alarm (false: off; the metric is still written). */
     failedUserShare: z.boolean({ error: 'must be true or false' }).default(true),

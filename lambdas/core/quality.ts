@@ -58,12 +58,39 @@ export interface QualitySettings {
  */
 export const MIN_USERS_FOR_FAILED_SHARE = 10;
 
-/** Whether a load's failed-user share is judged: enough users (`minUsersForFailedShare`). */
+/** The most `minUsersForFailedShare` may be: a bound on typos, far above a load worth judging. */
+export const MAX_USERS_FOR_FAILED_SHARE = 100_000;
+
+/**
+ * Whether a load's failed-user share is judged: enough users (`minUsersForFailedShare`), or every
+ * user of at least 2 failed. A dead key or a broken API fails every user of a 3-user hourly
+ * `changed` run too: that says more than one failure in 3, and must not go unflagged.
+ */
 export function failedShareJudged(
-  load: Pick<LoadFigures, 'users'>,
+  load: Pick<LoadFigures, 'users' | 'failedUserCount'>,
   settings: Pick<QualitySettings, 'minUsersForFailedShare'>,
 ): boolean {
-  return load.users > 0 && load.users >= (settings.minUsersForFailedShare ?? MIN_USERS_FOR_FAILED_SHARE);
+  if (load.users <= 0) return false;
+  return (
+    load.users >= minUsersForFailedShareOf(settings) ||
+    (load.users >= 2 && load.failedUserCount >= load.users)
+  );
+}
+
+const minUsersForFailedShareOf = (settings: Pick<QualitySettings, 'minUsersForFailedShare'>) =>
+  settings.minUsersForFailedShare ?? MIN_USERS_FOR_FAILED_SHARE;
+
+/**
+ * Why a load's failed-user share was not judged (`failedShareJudged` false), in words: `6 users <
+ * 10` (status's text and JSON); undefined when it was judged.
+ */
+export function failedShareNotJudgedReason(
+  load: Pick<LoadFigures, 'users' | 'failedUserCount'>,
+  settings: Pick<QualitySettings, 'minUsersForFailedShare'>,
+): string | undefined {
+  if (failedShareJudged(load, settings)) return undefined;
+  if (load.users <= 0) return 'no users';
+  return `${load.users} ${load.users === 1 ? 'user' : 'users'} < ${minUsersForFailedShareOf(settings)}`;
 }
 
 /** Defaults of the stack's `dataQuality` config and of `status`. */
@@ -151,6 +178,22 @@ export function seriesFacts(load: Pick<LoadFigures, 'schedule' | 'usersSelection
       load.usersSelection === 'changed' || load.usersSelection === 'failed' ? load.usersSelection : 'all',
     tables: [...(load.resources ?? [])].sort(),
   };
+}
+
+/**
+ * Whether a load of series `later` covers series `earlier`: same schedule, all users or the same
+ * selection, and at least its tables. Only such a load speaks for the other's series: `status`
+ * keeps a series' newest load as its verdict until a covering load of the same schedule, and the
+ * commit writes a run's judgement under its schedule's alarms only when the run covers the
+ * schedule's own series (a subset started by hand does not, load-metrics.ts).
+ */
+export function coversSeries(later: Series, earlier: Series): boolean {
+  return (
+    later.schedule !== undefined &&
+    later.schedule === earlier.schedule &&
+    (later.usersSelection === 'all' || later.usersSelection === earlier.usersSelection) &&
+    earlier.tables.every((t) => later.tables.includes(t))
+  );
 }
 
 /**
@@ -421,7 +464,9 @@ export function tableTrends(
       fedWin.length < from.length && (fedWin.length >= settings.minTrailingLoads || emptyRun) ? fedWin : from;
     // Low in this load and the loads before it: the first low load of the run (status's "empty
     // since"), found past the low loads at the head of the series.
-    let emptySince: string | undefined = low ? undefined : lowRunStart(load, mine, table, users, settings);
+    // The run's loads, newest first; where it starts is settled once the level is known (below).
+    let lowRun: readonly LoadFigures[] = low ? [] : lowRunOf(load, mine, table, users, settings);
+    let lowBranchRun = false;
     if (low) {
       // Low for most of the window (a feed gone dead or down to a trickle, maybe back now at a
       // fraction of its level): compare with the loads that were not low, newest first, past the
@@ -445,7 +490,8 @@ export function tableTrends(
         base = fed;
         // The outage in progress: the low loads since the newest load compared with (this one
         // when the load before it was fed).
-        emptySince = newest === 0 ? load.loadId : mine[newest - 1]!.loadId;
+        lowRun = mine.slice(0, newest);
+        lowBranchRun = true;
       } else if (previous !== undefined && flagged !== undefined) {
         // The loads it was fed in are further back than the scan reads (DEAD_FEED_LOADS): the load
         // before this one flagged it quiet and recorded the median it judged by, so the judgement
@@ -458,9 +504,20 @@ export function tableTrends(
     // Too few rows to call missing ones quiet (and never a median of 0: 0/0 is no ratio).
     const ratio = isLow(trailingMedian, settings) ? undefined : rows / trailingMedian;
     const quiet = ratio !== undefined && ratio < settings.quietFraction;
+    // Where the run starts: its oldest load whose rows said something of the feed. A load that
+    // did not judge the table and of which too few rows were expected at this level (a load of 1
+    // loaded user: 1.45 orders) starts no quiet run: "since" never names a load shown "-".
+    const level = trailingMedian / users;
+    const start = lowRun
+      .filter(
+        (l) =>
+          !Array.isArray(l.judgedFeeds) || judgedTable(l, table) || !isLow(level * loadedUsers(l), settings),
+      )
+      .at(-1)?.loadId;
+    const emptySince = lowBranchRun ? (start ?? load.loadId) : start;
     // Judged against its own window after DEAD_FEED_LOADS flagged loads, and at that level: the
     // new normal, recorded so the loads after it count the flagged ones again.
-    const newLevel = longRun && emptySince === undefined && ratio !== undefined && !quiet;
+    const newLevel = longRun && !lowBranchRun && lowRun.length === 0 && ratio !== undefined && !quiet;
     return {
       table,
       rows,
@@ -476,24 +533,24 @@ export function tableTrends(
 }
 
 /**
- * The first load of the run of low loads this one ends (`mine`: the table's earlier loads, newest
- * first), within DEAD_FEED_LOADS; undefined when this load is not low or the load before it was
- * not (a run of one load is no "since").
+ * The run of low loads this one ends (`mine`: the table's earlier loads, newest first), within
+ * DEAD_FEED_LOADS, newest first; empty when this load is not low or the load before it was not
+ * (a run of one load is no "since").
  */
-function lowRunStart(
+function lowRunOf(
   load: LoadFigures,
   mine: readonly LoadFigures[],
   table: string,
   users: number,
   settings: Pick<QualitySettings, 'minExpectedRows'>,
-): string | undefined {
-  if (!isLow(load.rowsByTable[table] ?? 0, settings)) return undefined;
-  let start: LoadFigures | undefined;
+): LoadFigures[] {
+  if (!isLow(load.rowsByTable[table] ?? 0, settings)) return [];
+  const run: LoadFigures[] = [];
   for (const l of mine.slice(0, DEAD_FEED_LOADS)) {
     if (!isLow(perUser(l, table) * users, settings)) break;
-    start = l;
+    run.push(l);
   }
-  return start?.loadId;
+  return run;
 }
 
 /** A table judged against the median the load before recorded with its quiet flag. */

@@ -5,12 +5,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { commitOrHandOff, type TableCatalog } from '#core/commit.ts';
-import { positiveInt } from '#core/config.ts';
+import { positiveInt, selectResources } from '#core/config.ts';
 import { ConfigError, loggableError, withSafeMessage } from '#core/errors.ts';
 import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
 import { acquireLease, assertLeaseOwner } from '#core/lease.ts';
-import { commitFigures, commitMetrics } from '#core/load-metrics.ts';
+import { commitFigures, commitMetrics, judgementScheduleOf } from '#core/load-metrics.ts';
 import { MERGE_SLICING, type MergeFanOutPolicy, mergeTask } from '#core/merge-fan-out.ts';
 import { readPlan } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
@@ -24,6 +24,7 @@ import {
   type QualitySettings,
   qualityRecord,
   readEarlierLoads,
+  seriesFacts,
 } from '#core/quality.ts';
 import { readSystemicCause } from '#core/systemic-cause.ts';
 import { TASK_RETIREMENT } from '#core/task-retirement.ts';
@@ -34,6 +35,7 @@ import {
   type MergeFanOutResult,
   type MergeGroupEvent,
   type MergeGroupResult,
+  type ScheduleSelection,
   type SystemicCauseResult,
 } from './contract.ts';
 import { lazyPartReader, once } from './lazy.ts';
@@ -197,6 +199,31 @@ export function scheduleOf(event: CommitEvent | MergeGroupEvent): string | undef
 }
 
 /**
+ * The Schedule dimension of the run's judgement metrics when the run is no load of its
+ * schedule's own series (load-metrics.ts `judgementScheduleOf`): its input narrowed the
+ * resources or users the stack gave the schedule (`selection`, from the state machine). Without
+ * a selection (a direct invocation, a state machine deployed before it passed one) or with an
+ * unreadable one, the run is the schedule's, as before.
+ */
+export function judgementScheduleOfRun(
+  marker: LoadFigures,
+  selection: ScheduleSelection | undefined,
+): string | undefined {
+  if (selection === undefined || typeof marker.schedule !== 'string') return undefined;
+  let tables: readonly string[];
+  try {
+    tables = selectResources(handlerConfig().settings.catalog, selection.resources).tables;
+  } catch {
+    return undefined;
+  }
+  return judgementScheduleOf(seriesFacts(marker), {
+    schedule: marker.schedule,
+    usersSelection: selection.users === 'changed' ? 'changed' : 'all',
+    tables: [...tables].sort(),
+  });
+}
+
+/**
  * The loads the commit compares its load with. Committed already: a failure to read them must
  * not fail the run, only cost its quiet-feed judgement, and that loss is reported (the WARN
  * line, and `unreadable` for the TrailingLoadsUnreadable metric the stack alarms on).
@@ -343,8 +370,13 @@ export async function handler(
         schemaVersion: marker.schemaVersion,
         schemaChanges: figures.schemaChanges,
       };
-      obs.log.info('committed', { schemaVersion: marker.schemaVersion, ...figures });
-      obs.emit(commitMetrics(figures));
+      const judgedUnder = judgementScheduleOfRun(marker, event.scheduleSelection);
+      obs.log.info('committed', {
+        schemaVersion: marker.schemaVersion,
+        ...figures,
+        ...(judgedUnder === undefined ? {} : { judgementSchedule: judgedUnder }),
+      });
+      obs.emit(commitMetrics(figures, judgedUnder));
       return result;
     });
   } catch (error) {

@@ -203,6 +203,13 @@ export interface LoadBatchResult {
 }
 
 /** Input of commit: the plan's load id (the Map's results are not needed: batch manifests are in S3). */
+/** A schedule's configured selection, as the stack defined it (PlanEvent's two fields). */
+export interface ScheduleSelection {
+  /** Omitted: the default resources. */
+  readonly resources?: readonly string[];
+  readonly users: 'all' | 'changed';
+}
+
 export interface CommitEvent {
   readonly loadId: string;
   /** The execution, for the redrive guard (optional: a direct invocation skips it). */
@@ -217,6 +224,13 @@ export interface CommitEvent {
    * machine: its `schedule` is the metrics' dimension.
    */
   readonly runInput?: { readonly schedule?: unknown };
+  /**
+   * The schedule's own selection (its cdk.json `resources` and `users`), set by the state
+   * machine: a run started by hand with a narrower one (`"resources":["accounts"]`) is no load
+   * of the schedule's series, and writes its judgement metrics under `<schedule>:manual`
+   * (load-metrics.ts MANUAL_SCHEDULE_SUFFIX), never under the dimension its alarms watch.
+   */
+  readonly scheduleSelection?: ScheduleSelection;
   /**
    * Set by the state machine on the commit after the merge Map: merge whatever is left here,
    * never hand off again (the run has no second Map).

@@ -208,11 +208,20 @@ describe('the state machine of each schedule', () => {
     expect(map.ItemsPath).toBeUndefined();
 
     // The schedule from the execution's input: the commit's metrics dimension, even without a plan.
+    // With the schedule's own selection: a subset started by hand is judged under `daily:manual`.
     expect(definition.States.Commit.Parameters.Payload).toEqual({
       'loadId.$': '$.loadId',
       run,
       'runInput.$': '$$.Execution.Input',
+      scheduleSelection: { users: 'all' },
     });
+    // A schedule of named resources passes them: a run of fewer is no load of its series.
+    expect(machineNamed('accounts-6h').definition.States.Commit.Parameters.Payload.scheduleSelection).toEqual(
+      {
+        users: 'all',
+        resources: ['accounts', 'action_history'],
+      },
+    );
     // Then the run ends, unless the commit handed its merge to the Map (below).
     expect(definition.States.Commit.Next).toBe('MergeHandedOff');
     expect(definition.States.MergeHandedOff.Default).toBe('Committed');
@@ -280,6 +289,7 @@ describe('the state machine of each schedule', () => {
           'loadId.$': '$.loadId',
           run,
           'runInput.$': '$$.Execution.Input',
+          scheduleSelection: { users: 'all' },
           afterMerge: true,
         },
       },
