@@ -18,6 +18,7 @@ import {
   knownResourcesOf,
   type ScheduleConfig,
   scheduleListIssues,
+  scheduleListWarnings,
   schedulesSchema,
 } from '#core/schedule-config.ts';
 import {
@@ -160,6 +161,8 @@ export async function readStackQualityConfig(
   const dataQuality = parseAs(dataQualitySchema, raw, `context.${CONTEXT_KEY}.dataQuality`, source);
   const set = raw !== null && typeof raw === 'object' ? Object.keys(raw) : [];
   const schedules = checkedSchedules(stack as Record<string, unknown>, source);
+  // A cron period synth could not check against its runs: said, as synth warns, not guessed.
+  for (const line of scheduleListWarnings(schedules)) note(line);
   return {
     file,
     implicit,

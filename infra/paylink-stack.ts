@@ -1,6 +1,7 @@
-import { ArnFormat, CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Duration, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import { scheduleListWarnings } from '#core/schedule-config.ts';
 import {
   parseScheduleExpression,
   runDeadlineSeconds,
@@ -159,6 +160,10 @@ export class PaylinkLoaderStack extends Stack {
     this.lake.grantPublish(commit);
     this.analytics.grantTableSync(commit);
 
+    // A cron schedule whose expectedPeriodHours could not be checked against its runs (a year
+    // field, a field croner cannot express): a synth warning, as status --stack-config notes it.
+    for (const line of scheduleListWarnings(config.schedules))
+      Annotations.of(this).addWarningV2('paylink:cronPeriodUnchecked', line);
     // One state machine and one schedule per configured schedule.
     const workflows = new Map<string, LoadWorkflow>();
     for (const schedule of config.schedules) {

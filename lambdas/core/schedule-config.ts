@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { MAX_USERS_PER_RUN } from './capacity.ts';
+import { cronGaps, expectedPeriodProblem } from './cron-period.ts';
 import { PAYLINK_RESOURCES } from './resources.ts';
 import {
   parseScheduleExpression,
@@ -147,7 +148,32 @@ export function scheduleListIssues(
         'period must be at most 3.5 days (the staleness alarm watches 2 periods, CloudWatch allows 7 days)',
         parsed.kind === 'rate' ? 'expression' : 'expectedPeriodHours',
       );
+    } else if (parsed.kind === 'cron') {
+      // The stated period against the runs the cron makes: 0.01 h for a daily cron put every run
+      // outside its window, 24 h for an hourly one waited 48 h before NoRecentSuccess.
+      const problem = expectedPeriodProblem(
+        cronGaps(schedule.expression, schedule.timezone),
+        schedule.expectedPeriodHours!,
+      );
+      if (problem !== undefined) add(problem, 'expectedPeriodHours');
     }
   });
   return issues;
+}
+
+/**
+ * Cron schedules whose `expectedPeriodHours` could not be checked against their runs
+ * (cron-period.ts `cronGaps` skipped: a year field, a field croner cannot express as Scheduler
+ * means it), one line each: synth warns and `status --stack-config` notes them rather than guess.
+ */
+export function scheduleListWarnings(schedules: readonly ScheduleConfig[]): string[] {
+  return schedules.flatMap((schedule) => {
+    if (parseScheduleExpression(schedule.expression)?.kind !== 'cron') return [];
+    const gaps = cronGaps(schedule.expression, schedule.timezone);
+    return gaps.kind === 'skipped'
+      ? [
+          `schedule '${schedule.name}': expectedPeriodHours ${schedule.expectedPeriodHours} is not checked against ${schedule.expression}: ${gaps.reason}`,
+        ]
+      : [];
+  });
 }
