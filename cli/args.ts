@@ -47,6 +47,7 @@ export function parseFlags<O extends NonNullable<Options>>(
     // parseArgs messages quote the flag ("Unknown option '--foo'"): safe and specific.
     throw new ConfigError('arguments', message.split('. ')[0]!.split('\n')[0]!);
   }
+  repeatedFlag(argv, options);
   for (const [name, value] of Object.entries(parsed.values)) {
     if (typeof value === 'string' && value.trim() === '')
       throw new ConfigError(
@@ -55,6 +56,30 @@ export function parseFlags<O extends NonNullable<Options>>(
       );
   }
   return parsed;
+}
+
+/**
+ * Refuses a flag of one value given twice (`--quiet-fraction 0.5 --quiet-fraction 0.9`): parseArgs
+ * keeps the last in silence, and a script that builds its arguments rarely meant that. Flags
+ * that take several values (`multiple`) and switches (`--json` twice says the same) pass.
+ */
+function repeatedFlag(argv: readonly string[], options: NonNullable<Options>): void {
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const option = options[token.name];
+    if (option === undefined || option.type !== 'string' || option.multiple === true) continue;
+    if (seen.has(token.name))
+      throw new ConfigError(`--${token.name}`, 'is given twice: give it once (the value wanted)');
+    seen.add(token.name);
+  }
 }
 
 /** A value that starts like a negative number (`-1`, `-0.5`, `-5h`). */

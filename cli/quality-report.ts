@@ -475,6 +475,32 @@ export function seriesWords(l: Pick<LoadQuality, 'schedule' | 'usersSelection' |
     : `${l.schedule}, ${l.usersSelection} users`;
 }
 
+/** A run window as an operator reads it: hours from an hour (77760 s: 21.6 h), else minutes. */
+export function durationWords(seconds: number): string {
+  return seconds >= 3600 ? `${round(seconds / 3600)} h` : `${round(seconds / 60)} min`;
+}
+
+type SeriesOfLoad = Pick<LoadQuality, 'schedule' | 'usersSelection' | 'seriesTables'>;
+
+/**
+ * `seriesWords` among other series (`all`): the tables are named when the series is a subset of
+ * another of the same schedule and users (`local, all users, tables accounts`), so a full load's
+ * series and a `--resources accounts` load's never read the same.
+ */
+export function seriesWordsAmong(all: readonly SeriesOfLoad[]): (l: SeriesOfLoad) => string {
+  return (l) => {
+    const words = seriesWords(l);
+    if (l.schedule === null) return words;
+    const subset = all.some(
+      (o) =>
+        o.schedule === l.schedule &&
+        o.usersSelection === l.usersSelection &&
+        o.seriesTables.some((t) => !l.seriesTables.includes(t)),
+    );
+    return subset ? `${words}, tables ${l.seriesTables.join(',') || '-'}` : words;
+  };
+}
+
 /** The text section of `status`. */
 export function formatQuality(report: QualityReport): string[] {
   const s = report.settings;
@@ -489,15 +515,17 @@ export function formatQuality(report: QualityReport): string[] {
         ];
   if (report.loads.length === 0)
     return [...stopped, 'Data quality: no committed loads yet; the signals start with the first load.'];
+  const seriesLabel = seriesWordsAmong([...report.loads, ...report.verdicts]);
   const out = [
     `Data quality (last ${plural(report.loads.length, 'load')}; trailing median of each table's rows per loaded user over up to ${plural(s.trailingLoads, 'earlier load')} of the same series (schedule, users selection and tables), judged from ${plural(s.minTrailingLoads, 'load')}; quiet below ${s.quietFeedFraction} x; failed users above ${s.failedUserSharePercent}%):`,
     renderTable(
       ['load_id', 'series', 'users', 'failed_%', 'compared_with', 'flags'],
       report.loads.map((l) => [
         l.loadId,
-        seriesWords(l),
+        seriesLabel(l),
         String(l.users),
-        l.failedUserShareNotJudged === undefined
+        // Said when some user failed: a share of 0 would raise no flag either way.
+        l.failedUserShareNotJudged === undefined || l.failedUsers === 0
           ? String(l.failedUserSharePercent)
           : `${l.failedUserSharePercent} (not judged: ${l.failedUserShareNotJudged})`,
         plural(l.trailingLoads, 'load'),
@@ -526,7 +554,7 @@ export function formatQuality(report: QualityReport): string[] {
       1,
       0,
       `Run windows (the stack's schedules): ${Object.entries(windows)
-        .map(([name, seconds]) => `${name} ${seconds} s`)
+        .map(([name, seconds]) => `${name} ${durationWords(seconds)}`)
         .join(', ')}`,
     );
   const off = s.signalsOff ?? [];
@@ -546,7 +574,7 @@ export function formatQuality(report: QualityReport): string[] {
     );
     for (const v of report.verdicts)
       out.push(
-        `  ${seriesWords(v)}  ${v.loadId}  ${v.flags.length === 0 ? 'no flag' : v.flags.map((f) => flagWords(f, v.loadId)).join('; ')}`,
+        `  ${seriesLabel(v)}  ${v.loadId}  ${v.flags.length === 0 ? 'no flag' : v.flags.map((f) => flagWords(f, v.loadId)).join('; ')}`,
       );
   }
   const incomplete = report.loads.filter((l) => (l.unreadableEarlier?.length ?? 0) > 0);
@@ -571,6 +599,8 @@ export function formatQuality(report: QualityReport): string[] {
       latest.schedule === null
         ? `Rows per table in ${latest.loadId} against the trailing median of ${plural(latest.trailingLoads, 'earlier load')} of the same tables${tables}:`
         : `Rows per table in ${latest.loadId} against the trailing median of ${plural(latest.trailingLoads, 'earlier load')} of schedule ${latest.schedule}, ${latest.usersSelection} users${tables}:`,
+      // The header speaks of rows per loaded user; the column is that median scaled to this load.
+      `(trailing_median: the rows expected of this load, the median of rows per loaded user x its ${plural(Math.max(0, latest.users - latest.failedUsers), 'loaded user')})`,
     );
     out.push(
       renderTable(

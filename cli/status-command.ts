@@ -43,7 +43,7 @@ import {
   qualityReport,
   type SeriesVerdict,
   type SettingSources,
-  seriesWords,
+  seriesWordsAmong,
   settingSources,
 } from './quality-report.ts';
 import { readQualitySettings } from './stack-config.ts';
@@ -331,9 +331,13 @@ async function totalBytes(store: ObjectStore, keys: readonly string[]): Promise<
 export const STATUS_FLAGGED_EXIT = 9;
 
 /** Why `--fail-on-signals` exits 9: each flagged schedule (its newest load's series), that load, the flags' kinds. */
-export function failOnSignalsMessage(flagged: readonly SeriesVerdict[]): string {
+export function failOnSignalsMessage(
+  flagged: readonly SeriesVerdict[],
+  verdicts: readonly SeriesVerdict[] = flagged,
+): string {
+  const seriesLabel = seriesWordsAmong(verdicts);
   const each = flagged.map(
-    (v) => `${seriesWords(v)} (load ${v.loadId}: ${[...new Set(v.flags.map((f) => f.kind))].join(', ')})`,
+    (v) => `${seriesLabel(v)} (load ${v.loadId}: ${[...new Set(v.flags.map((f) => f.kind))].join(', ')})`,
   );
   return `status --fail-on-signals: the newest load of ${plural(flagged.length, 'schedule')} has a flag: ${each.join('; ')}`;
 }
@@ -355,9 +359,9 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
   --failed-share <percent>   flag a load whose failed users exceed this share, 0 to below
                              100 (default 5). Judged only for a load of at least the stack's
                              minUsersForFailedShare users (default 10, no flag sets it), or
-                             one whose every user (2 or more) failed; the failed_% column
-                             says "not judged: 6 users < 10" otherwise (--json:
-                             failedUserShareNotJudged)
+                             one whose every user (2 or more) failed; otherwise the failed_%
+                             column of a load with failed users says "not judged: 6 users <
+                             10" (--json: failedUserShareNotJudged, on every such load)
   --min-expected-rows <n>    judge a table only when this many rows were expected (default 20)
   --run-window-minutes <m>   flag a load committed more than m minutes after its start
   --max-hours-since-load <h>  flag each schedule whose newest committed load is more than h
@@ -515,7 +519,7 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
         ? STATUS_FLAGGED_EXIT
         : 0;
   if (exitCode === STATUS_FLAGGED_EXIT) {
-    if (flagged.length > 0) io.stderr.write(`${failOnSignalsMessage(flagged)}\n`);
+    if (flagged.length > 0) io.stderr.write(`${failOnSignalsMessage(flagged, status.quality.verdicts)}\n`);
     if (stopped.length > 0)
       io.stderr.write(
         `status --fail-on-signals: no recent load: ${stopped.map((f) => noRecentLoadWords(f)).join('; ')}\n`,

@@ -99,7 +99,9 @@ describe('status with the stack config', () => {
     await write({});
     expect(await flagsOf()).toEqual({ [loads[0]!.loadId]: [], [loads[1]!.loadId]: ['outside_window'] });
     const text = await runCli(['status', '--dest', two, '--stack-config', file]);
-    expect(text.stdout).toContain("Run windows (the stack's schedules): daily 77760 s, quarter-hourly 810 s");
+    expect(text.stdout).toContain(
+      "Run windows (the stack's schedules): daily 21.6 h, quarter-hourly 13.5 min",
+    );
     expect(text.stdout).toContain('committed 1200 s after its start, outside its 810 s window');
     // The flag is one window for every load; the alarm switched off takes the windows away.
     expect(await flagsOf('--run-window-minutes', '30')).toEqual({

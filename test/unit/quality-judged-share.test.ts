@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { formatQuality, QUALITY_OPTION_DEFAULTS, qualityReport } from '#cli/quality-report.ts';
+import { failOnSignalsMessage } from '#cli/status-command.ts';
 import {
   commitFigures,
   commitMetrics,
@@ -116,5 +117,33 @@ describe("a run's judgement metrics", () => {
       1,
     );
     expect(metricsOf(l)[0]!.dimensions).toEqual({});
+  });
+});
+
+describe('the series of a subset load in status', () => {
+  it('names its tables, so a full series and an accounts-only one never read the same', () => {
+    const fullLoad = load(40, 20, { loadId: '1796000001.000000' });
+    const subsetLoad = load(40, 0, {
+      loadId: '1796000002.000000',
+      startedAt: '2026-12-02T03:00:00.000Z',
+      committedAt: '2026-12-02T03:20:00.000Z',
+      resources: ['accounts'],
+    });
+    const report = qualityReport([fullLoad, subsetLoad], { ...QUALITY_OPTION_DEFAULTS, last: 2 });
+    expect(report.verdicts).toHaveLength(2);
+    const text = formatQuality(report).join('\n');
+    expect(text).toContain(`  local, all users  ${fullLoad.loadId}  failed users 50%`);
+    expect(text).toContain(`  local, all users, tables accounts  ${subsetLoad.loadId}  no flag`);
+    // The stderr line of --fail-on-signals says the same.
+    expect(
+      failOnSignalsMessage(
+        report.verdicts.filter((v) => v.flagged),
+        report.verdicts,
+      ),
+    ).toContain(`local, all users (load ${fullLoad.loadId}: failed_user_share)`);
+    const subsetOnly = report.verdicts.filter((v) => v.loadId === subsetLoad.loadId);
+    expect(failOnSignalsMessage(subsetOnly, report.verdicts)).toContain(
+      'local, all users, tables accounts (load',
+    );
   });
 });
