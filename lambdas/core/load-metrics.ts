@@ -8,7 +8,7 @@
  * number or a user identifier is never a dimension (each value would be a metric of its own);
  * the load id travels as an EMF property (`loadId`) and in the log lines.
  */
-import { coversSeries, type LoadSignals, type Series } from './quality.ts';
+import type { LoadSignals } from './quality.ts';
 import type { RequestCounts } from './request-minutes.ts';
 
 /** The CloudWatch namespace of every loader metric (the plan's over-deadline filter's too). */
@@ -323,29 +323,8 @@ export function commitFigures(
 const ratio = (name: string, value: number): MetricPoint => ({ name, unit: 'None', value });
 
 /**
- * What the Schedule dimension of a run's judgement metrics gets when the run is no load of its
- * schedule's series: `<schedule>:manual`. No alarm watches it.
- */
-export const MANUAL_SCHEDULE_SUFFIX = ':manual';
-
-/**
- * The Schedule dimension of a run's judgement metrics (FailedUserShare, LowestRowsToTrailingMedian,
- * RowsToTrailingMedian, EndpointUnavailable, TrailingLoadsUnreadable: what the schedule's per-load
- * alarms hold their state by), or undefined for the schedule's own. A run that does not cover its
- * schedule's own series (quality.ts `coversSeries`: a run started by hand with
- * `"resources":["accounts"]`, or `changed` users on an `all` schedule) is judged in a series of
- * its own: under the schedule's dimension its clean judgement would set QuietFeed back to OK while
- * a table it did not load is still dead. Its judgement goes under `<schedule>:manual` instead.
- * `status --fail-on-signals` keeps the same rule (quality-report.ts).
- */
-export function judgementScheduleOf(run: Series, schedule: Series): string | undefined {
-  if (run.schedule === undefined || coversSeries(run, schedule)) return undefined;
-  return `${run.schedule}${MANUAL_SCHEDULE_SUFFIX}`;
-}
-
-/**
  * `judgementSchedule`: the Schedule dimension of the judgement metrics when not the run's own
- * (`judgementScheduleOf`); the counts and timings stay under the run's schedule.
+ * (quality.ts `judgementScheduleOf`); the counts and timings stay under the run's schedule.
  */
 export function commitMetrics(load: CommitFigures, judgementSchedule?: string): MetricGroup[] {
   const judgement: MetricPoint[] = [

@@ -185,7 +185,7 @@ export function seriesFacts(load: Pick<LoadFigures, 'schedule' | 'usersSelection
  * selection, and at least its tables. Only such a load speaks for the other's series: `status`
  * keeps a series' newest load as its verdict until a covering load of the same schedule, and the
  * commit writes a run's judgement under its schedule's alarms only when the run covers the
- * schedule's own series (a subset started by hand does not, load-metrics.ts).
+ * schedule's own series (a subset started by hand does not, `judgementScheduleOf`).
  */
 export function coversSeries(later: Series, earlier: Series): boolean {
   return (
@@ -194,6 +194,27 @@ export function coversSeries(later: Series, earlier: Series): boolean {
     (later.usersSelection === 'all' || later.usersSelection === earlier.usersSelection) &&
     earlier.tables.every((t) => later.tables.includes(t))
   );
+}
+
+/**
+ * What the Schedule dimension of a run's judgement metrics gets when the run is no load of its
+ * schedule's series: `<schedule>:manual`. No alarm watches it.
+ */
+export const MANUAL_SCHEDULE_SUFFIX = ':manual';
+
+/**
+ * The Schedule dimension of a run's judgement metrics (FailedUserShare, LowestRowsToTrailingMedian,
+ * RowsToTrailingMedian, EndpointUnavailable, TrailingLoadsUnreadable: what the schedule's per-load
+ * alarms hold their state by), or undefined for the schedule's own. A run that does not cover its
+ * schedule's own series (`coversSeries`: a run started by hand with
+ * `"resources":["accounts"]`, or `changed` users on an `all` schedule) is judged in a series of
+ * its own: under the schedule's dimension its clean judgement would set QuietFeed back to OK while
+ * a table it did not load is still dead. Its judgement goes under `<schedule>:manual` instead.
+ * `status --fail-on-signals` keeps the same rule (quality-report.ts).
+ */
+export function judgementScheduleOf(run: Series, schedule: Series): string | undefined {
+  if (run.schedule === undefined || coversSeries(run, schedule)) return undefined;
+  return `${run.schedule}${MANUAL_SCHEDULE_SUFFIX}`;
 }
 
 /**

@@ -10,11 +10,12 @@ import { ConfigError, loggableError, withSafeMessage } from '#core/errors.ts';
 import { lakeDatabases } from '#core/glue-view.ts';
 import { tablePrefix } from '#core/layout.ts';
 import { acquireLease, assertLeaseOwner } from '#core/lease.ts';
-import { commitFigures, commitMetrics, judgementScheduleOf } from '#core/load-metrics.ts';
+import { commitFigures, commitMetrics } from '#core/load-metrics.ts';
 import { MERGE_SLICING, type MergeFanOutPolicy, mergeTask } from '#core/merge-fan-out.ts';
 import { readPlan } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import {
+  judgementScheduleOf,
   type LoadFigures,
   type LoadSignals,
   loadSignals,
@@ -200,7 +201,7 @@ export function scheduleOf(event: CommitEvent | MergeGroupEvent): string | undef
 
 /**
  * The Schedule dimension of the run's judgement metrics when the run is no load of its
- * schedule's own series (load-metrics.ts `judgementScheduleOf`): its input narrowed the
+ * schedule's own series (quality.ts `judgementScheduleOf`): its input narrowed the
  * resources or users the stack gave the schedule (`selection`, from the state machine). Without
  * a selection (a direct invocation, a state machine deployed before it passed one) or with an
  * unreadable one, the run is the schedule's, as before.

@@ -228,7 +228,7 @@ export interface CommitEvent {
    * The schedule's own selection (its cdk.json `resources` and `users`), set by the state
    * machine: a run started by hand with a narrower one (`"resources":["accounts"]`) is no load
    * of the schedule's series, and writes its judgement metrics under `<schedule>:manual`
-   * (load-metrics.ts MANUAL_SCHEDULE_SUFFIX), never under the dimension its alarms watch.
+   * (quality.ts MANUAL_SCHEDULE_SUFFIX), never under the dimension its alarms watch.
    */
   readonly scheduleSelection?: ScheduleSelection;
   /**

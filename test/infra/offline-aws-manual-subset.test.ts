@@ -8,7 +8,8 @@
  * while `orders` is still dead; it goes under `daily:manual`, which no alarm watches.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIM, MANUAL_SCHEDULE_SUFFIX, METRIC } from '#core/load-metrics.ts';
+import { DIM, METRIC } from '#core/load-metrics.ts';
+import { MANUAL_SCHEDULE_SUFFIX } from '#core/quality.ts';
 import { type FeedProxy, startFeedProxy } from '#test/helpers/feed-proxy.ts';
 import { FAST_HTTP } from '#test/helpers/lake-harness.ts';
 import { emfRecords } from '#test/helpers/log-lines.ts';

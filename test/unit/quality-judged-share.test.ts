@@ -5,17 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { formatQuality, QUALITY_OPTION_DEFAULTS, qualityReport } from '#cli/quality-report.ts';
 import { failOnSignalsMessage } from '#cli/status-command.ts';
+import { commitFigures, commitMetrics, DIM, METRIC } from '#core/load-metrics.ts';
 import {
-  commitFigures,
-  commitMetrics,
-  DIM,
   judgementScheduleOf,
-  MANUAL_SCHEDULE_SUFFIX,
-  METRIC,
-} from '#core/load-metrics.ts';
-import {
   type LoadFigures,
   loadSignals,
+  MANUAL_SCHEDULE_SUFFIX,
   MAX_USERS_FOR_FAILED_SHARE,
   QUALITY_DEFAULTS,
   seriesFacts,
