@@ -26,6 +26,12 @@ export const DEFAULTS = {
   /** Users per batch (one Lambda invocation in the deployed stack). */
   batchSize: 500,
   /**
+   * Batches of a local run (the CLI) staging at once at most while the next one loads
+   * (staging-window.ts): small batches stage slower than they load. Whatever this number, the
+   * batches staging together hold at most one batch's buffered rows and bytes (`parquet`).
+   */
+  stagingBatches: 16,
+  /**
    * A CLI run's lease on its load id lives this long without a heartbeat (renewed every third
    * of it): how long a crashed run on another host blocks a re-run of its load id. A crashed
    * run on the same host is detected at once (its process is gone).

@@ -166,14 +166,19 @@ const REORDER_WINDOW_PER_WORKER = 4;
  * A batch whose users are all loaded and whose rows are all handed to its part writers, but
  * whose parts are not closed yet. `stage()` closes them (encoding the last row groups and the
  * footers, the slow part) and writes the manifest: only then is the batch staged. A local run
- * stages one batch while the next one's users load (run-load.ts), so requests never wait for
- * the lake; everything a manifest says is fixed before `stage()` starts.
+ * stages batches while the next ones' users load (run-load.ts, staging-window.ts), so requests
+ * never wait for the lake; everything a manifest says is fixed before `stage()` starts.
  */
 export interface LoadedBatch {
   /** Users left out because the run was asked to stop (see BatchManifest.notStarted). */
   readonly notStarted: readonly string[];
   /** The API's request count where this batch's `requests` ended. */
   readonly requestsAt: number;
+  /**
+   * The rows this batch holds until staged (not in a closed part yet) and their estimated bytes
+   * (row-group-budget.ts `rowBytes`): what a local run weighs before staging it beside others.
+   */
+  readonly held: { readonly rows: number; readonly bytes: number };
   /** Closes the parts and writes the manifest; the batch is staged when this resolves. */
   stage(): Promise<BatchManifest>;
   /** Abandons the parts (a batch that will never be staged). */
@@ -393,6 +398,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
     return {
       notStarted: described.notStarted ?? [],
       requestsAt,
+      held: sinks.held(),
       async stage() {
         try {
           const files = await sinks.close();

@@ -6,6 +6,7 @@
 import { type ChangedSelection, stageChangedSelection } from './changed-users.ts';
 import { type CommitDeps, commitLoad, type LoadMarker } from './commit.ts';
 import type { ResourcePlan } from './config.ts';
+import { DEFAULTS } from './constants.ts';
 import { EndpointHealth } from './endpoint-health.ts';
 import { InterruptedError } from './errors.ts';
 import { readCommittedSchema } from './lake-schema.ts';
@@ -22,6 +23,7 @@ import type { UserResult } from './load-user.ts';
 import { extendPlan, type PlanDoc, type PlanInput, planLoad, readBatchUsers, resumablePlan } from './plan.ts';
 import type { ConcurrencyControl } from './pool.ts';
 import type { PayLinkApi } from './ports.ts';
+import { StagingWindow } from './staging-window.ts';
 import { readJson } from './store-json.ts';
 import type { PartLimits } from './table-sinks.ts';
 import { UserPrefetch } from './user-prefetch.ts';
@@ -36,6 +38,8 @@ export interface RunLoadInput {
   /** Users in flight: a number (`--concurrency`), or a control that adapts it (adaptive-concurrency.ts). */
   readonly concurrency: number | ConcurrencyControl;
   readonly limits?: PartLimits;
+  /** Batches staging at once at most (default DEFAULTS.stagingBatches; staging-window.ts). */
+  readonly stagingBatches?: number;
   /**
    * True once the run should stop (SIGINT): no new user starts, users in flight finish, staged
    * batches are kept, and the run throws InterruptedError. A later run of the same load id and
@@ -117,17 +121,17 @@ async function runLeased(
   const leftOut: BatchUser[] = [];
   let staged = 0;
   // Batches are pipelined: a batch's parts are closed and its manifest written (the lake's
-  // slow part) while the next batch's users load, so requests never stop at a batch boundary.
-  // At most one batch stages while the next loads: memory stays two batches' buffers at most.
-  let staging: { done: Promise<void>; failed: boolean } | undefined;
-  /** Waits for the batch being staged, if any; rethrows its failure. */
-  const settle = async () => {
-    const current = staging;
-    staging = undefined;
-    await current?.done;
-  };
+  // slow part) while the next batches' users load, so requests never stop at a batch boundary.
+  // Several batches may stage at once (small batches stage slower than they load), within one
+  // batch's buffered rows and bytes together: memory stays two batches' buffers at most.
+  const parquet = input.limits ?? DEFAULTS.parquet;
+  const staging = new StagingWindow({
+    batches: input.stagingBatches ?? DEFAULTS.stagingBatches,
+    rows: parquet.bufferedRowsBudget,
+    bytes: parquet.bufferedBytesBudget,
+  });
   // A failed staging stops the batch loading meanwhile: no new user starts, and the run fails.
-  const stop = () => input.stop?.() === true || staging?.failed === true;
+  const stop = () => input.stop?.() === true || staging.failed;
   // The next batch's first users start in the slots the current batch's last users free.
   const prefetch = new UserPrefetch(input.concurrency, stop);
   /** Where the previous batch's request count ended (the next one counts from there). */
@@ -150,7 +154,7 @@ async function runLeased(
         }
       } else {
         if (stop()) {
-          await settle();
+          await staging.drain();
           throw new InterruptedError(plan.loadId, staged, plan.users);
         }
         deps.onBatch?.(batch, plan.batches);
@@ -178,41 +182,28 @@ async function runLeased(
           deps,
         );
         requestsFrom = loaded.requestsAt;
-        // The previous batch must be staged before this one starts staging.
+        // Waits only while the batches staging hold what this one would add beyond the window.
         try {
-          await settle();
+          await staging.admit(loaded.held, async () => {
+            staged += (await loaded.stage()).users;
+          });
         } catch (error) {
           await loaded.abort();
           throw error;
         }
-        const current = {
-          failed: false,
-          done: loaded.stage().then(
-            (manifest: BatchManifest) => {
-              staged += manifest.users;
-            },
-            (error: unknown) => {
-              current.failed = true;
-              throw error;
-            },
-          ),
-        };
-        // Rejections are rethrown by settle(); until then none may go unhandled.
-        current.done.catch(() => undefined);
-        staging = current;
         if (loaded.notStarted.length > 0) {
-          await settle();
+          await staging.drain();
           throw new InterruptedError(plan.loadId, staged, plan.users);
         }
       }
       if (batch === plan.batches - 1 && leftOut.length > 0)
         plan = await extendPlan(deps.store, plan, leftOut.splice(0));
     }
-    await settle();
+    await staging.drain();
   } catch (error) {
-    // A batch still staging finishes first (staged, or failed): nothing writes after we return,
+    // Batches still staging finish first (staged, or failed): nothing writes after we return,
     // and no request of a user started early is still running.
-    await staging?.done.catch(() => undefined);
+    await staging.settled();
     await prefetch.close();
     // Staged batches are kept for a resume when there are any (an interrupted or failed run of
     // thousands of users), and always when this run no longer holds the load id: the staging

@@ -15,7 +15,7 @@
 import { DEFAULTS } from './constants.ts';
 import { partKey, stagedPartKey } from './layout.ts';
 import type { ObjectStore, PartWriter, PartWriterFactory } from './ports.ts';
-import { RowGroupBudget, type RowGroupLimits } from './row-group-budget.ts';
+import { RowGroupBudget, type RowGroupLimits, rowBytes } from './row-group-budget.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 import type { ColumnDef, Row } from './types.ts';
 
@@ -40,6 +40,9 @@ interface OpenPart {
   readonly dt: string;
   readonly finalKey: string;
   readonly stagedKey: string;
+  /** Rows appended and their estimated bytes (`rowBytes`): what `held` counts until the part closes. */
+  rows: number;
+  bytes: number;
 }
 
 export class TableSinks {
@@ -47,7 +50,7 @@ export class TableSinks {
   readonly #nextPart = new Map<string, number>();
   readonly #files: StagedFile[] = [];
   /** Rows of a (table, dt) whose first part is not open yet. */
-  readonly #held = new Map<string, { table: string; dt: string; rows: Row[] }>();
+  readonly #held = new Map<string, { table: string; dt: string; rows: Row[]; bytes: number }>();
   #heldRows = 0;
   /** Columns by table once sealed (see `seal`). */
   #sealed: Map<string, readonly ColumnDef[]> | undefined;
@@ -75,8 +78,7 @@ export class TableSinks {
             await this.#release(key);
           continue;
         }
-        const part = await this.#partFor(table, dt);
-        await part.writer.append(row);
+        await this.#append(table, dt, row);
       }
     });
     // A failed write poisons the queue on purpose: the batch fails and nothing half-written is committed.
@@ -105,6 +107,22 @@ export class TableSinks {
     await this.#releaseHeld();
     for (const key of [...this.#open.keys()]) await this.#closePart(key);
     return [...this.#files];
+  }
+
+  /**
+   * Rows written and not in a closed part yet, and their estimated bytes: at most what the
+   * batch's held rows and open row groups buffer (rows of a row group already encoded count too,
+   * until their part closes), so a bound of memory, not a measure of it.
+   */
+  held(): { rows: number; bytes: number } {
+    let rows = this.#heldRows;
+    let bytes = 0;
+    for (const held of this.#held.values()) bytes += held.bytes;
+    for (const part of this.#open.values()) {
+      rows += part.rows;
+      bytes += part.bytes;
+    }
+    return { rows, bytes };
   }
 
   /** Abandons open parts (their objects never appear). */
@@ -136,15 +154,23 @@ export class TableSinks {
     const finalKey = partKey({ table, dt, loadId: this.target.loadId, batch: this.target.batch, part });
     const stagedKey = stagedPartKey(finalKey, this.target.loadId, this.target.batch);
     const writer = await this.deps.parts.open(this.deps.store, stagedKey, columns);
-    const opened: OpenPart = { writer, table, dt, finalKey, stagedKey };
+    const opened: OpenPart = { writer, table, dt, finalKey, stagedKey, rows: 0, bytes: 0 };
     this.#open.set(key, opened);
     this.#budget.add(writer);
     return opened;
   }
 
+  async #append(table: string, dt: string, row: Row): Promise<void> {
+    const part = await this.#partFor(table, dt);
+    part.rows++;
+    part.bytes += rowBytes(row);
+    await part.writer.append(row);
+  }
+
   #hold(key: string, table: string, dt: string, row: Row): void {
-    const held = this.#held.get(key) ?? { table, dt, rows: [] };
+    const held = this.#held.get(key) ?? { table, dt, rows: [], bytes: 0 };
     held.rows.push(row);
+    held.bytes += rowBytes(row);
     this.#held.set(key, held);
     this.#heldRows++;
   }
@@ -155,10 +181,7 @@ export class TableSinks {
     if (!held) return;
     this.#held.delete(key);
     this.#heldRows -= held.rows.length;
-    for (const row of held.rows) {
-      const part = await this.#partFor(held.table, held.dt);
-      await part.writer.append(row);
-    }
+    for (const row of held.rows) await this.#append(held.table, held.dt, row);
   }
 
   async #releaseHeld(): Promise<void> {

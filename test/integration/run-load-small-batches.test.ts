@@ -1,0 +1,184 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { createParquetPartReader } from '#adapters/parquet-reader.ts';
+import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
+import { resolveCatalog, selectResources } from '#core/config.ts';
+import { DEFAULTS } from '#core/constants.ts';
+import { batchManifestKey, stagedPartsPrefix } from '#core/layout.ts';
+import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
+import { type RunLoadInput, runLoad } from '#core/run-load.ts';
+import { readParquetFile } from '#test/helpers/read-parquet.ts';
+
+const LOAD_ID = 'small-batches';
+const BATCHES = 6;
+const USERS = Array.from({ length: BATCHES * 2 }, (_, i) => ({
+  identifier: `u${String(i).padStart(2, '0')}`,
+}));
+const LAST_USER = USERS.at(-1)!.identifier;
+/** Each staged part's close is slowed by this much: a batch (3 parts) stages in 3 times that. */
+const PART_CLOSE_MS = 250;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One order per user, every request taking 5 ms. Records when users start, and the time no
+ * request was in flight between the first request and the last: what a barrier between
+ * batches costs the rate.
+ */
+function timedApi() {
+  const started: string[] = [];
+  let requests = 0;
+  let inFlight = 0;
+  let quietSince: number | undefined;
+  let quietMs = 0;
+  const request = async <T>(run: () => T): Promise<T> => {
+    requests++;
+    if (inFlight++ === 0 && quietSince !== undefined) quietMs += performance.now() - quietSince;
+    try {
+      await sleep(5);
+      return run();
+    } finally {
+      if (--inFlight === 0) quietSince = performance.now();
+    }
+  };
+  const api: PayLinkApi = {
+    openSession: (identifier) =>
+      request(() => {
+        started.push(identifier);
+        return {
+          getJson: () =>
+            request(() => ({ orders: [{ id: `o-${identifier}`, total: 1, items: [{ sku: 'a' }] }] })),
+        };
+      }),
+    stats: () => ({ requests, retries: 0 }),
+  };
+  return { api, started, quiet: () => quietMs };
+}
+
+/**
+ * The local lake, with every staged part's close slowed by PART_CLOSE_MS; with `holdFirst`,
+ * batch 0's held back further, until the last user has started (or 5 s have passed). Records
+ * each batch's staging as the time from its first part's close to its manifest.
+ */
+function slowStore(dir: string, api: ReturnType<typeof timedApi>, holdFirst: boolean) {
+  const local = createLocalStore(dir);
+  const stagingFrom = new Map<number, number>();
+  const staging: { batch: number; from: number; to: number }[] = [];
+  let batch0ReleasedAfterLastUser: boolean | undefined;
+  const batchOf = (key: string) =>
+    Array.from({ length: BATCHES }, (_, b) => b).find((b) => key.startsWith(stagedPartsPrefix(LOAD_ID, b)));
+  const store: ObjectStore = {
+    ...local,
+    description: local.description,
+    async put(key, body) {
+      for (let b = 0; b < BATCHES; b++)
+        if (key === batchManifestKey(LOAD_ID, b))
+          staging.push({ batch: b, from: stagingFrom.get(b)!, to: performance.now() });
+      await local.put(key, body);
+    },
+    async openWrite(key) {
+      const writer = await local.openWrite(key);
+      const batch = batchOf(key);
+      if (batch === undefined) return writer;
+      return {
+        ...writer,
+        async close() {
+          if (!stagingFrom.has(batch)) stagingFrom.set(batch, performance.now());
+          if (holdFirst && batch === 0 && batch0ReleasedAfterLastUser === undefined) {
+            const deadline = performance.now() + 5_000;
+            while (!api.started.includes(LAST_USER) && performance.now() < deadline) await sleep(10);
+            batch0ReleasedAfterLastUser = api.started.includes(LAST_USER);
+          }
+          await sleep(PART_CLOSE_MS);
+          await writer.close();
+        },
+      };
+    },
+  };
+  return {
+    store,
+    staging,
+    batch0ReleasedAfterLastUser: () => batch0ReleasedAfterLastUser,
+    /** Each batch's staging, in ms from the first one's start. */
+    timeline: () => {
+      const origin = Math.min(...staging.map((s) => s.from));
+      return [...staging]
+        .sort((a, b) => a.batch - b.batch)
+        .map((s) => `${s.batch}: ${(s.from - origin).toFixed(0)}-${(s.to - origin).toFixed(0)}`)
+        .join(', ');
+    },
+    /** The most batches staging at the same time. */
+    mostAtOnce: () =>
+      Math.max(...staging.map((s) => staging.filter((o) => o.from < s.to && s.from < o.to).length)),
+  };
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'run-load-small-batches-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function load(dir: string, holdFirst: boolean, extra: Partial<RunLoadInput> = {}) {
+  const api = timedApi();
+  const lake = slowStore(dir, api, holdFirst);
+  const marker = await runLoad(
+    {
+      loadId: LOAD_ID,
+      startedAt: new Date('2026-11-25T12:00:00Z'),
+      users: USERS,
+      resources: selectResources(resolveCatalog(), ['orders']),
+      batchSize: 2,
+      concurrency: 2,
+      ...extra,
+    },
+    {
+      api: api.api,
+      store: lake.store,
+      parts: createParquetPartWriterFactory(),
+      reader: createParquetPartReader(),
+      clock: () => new Date('2026-11-25T12:00:00Z'),
+    },
+  );
+  return { api, lake, marker };
+}
+
+describe('small batches against a slow lake', () => {
+  it("keep requests going while earlier batches stage: the last batch's users load before the first batch is staged", async () => {
+    const { api, lake, marker } = await load(dir, true);
+    const seen = `batches staging (ms from the first): ${lake.timeline()}; no request in flight ${api.quiet().toFixed(0)} ms`;
+
+    // Batch 0's parts waited for the last user: they were let go because it started, not by the
+    // 5 s timeout (one batch staging at a time held every later batch behind batch 0).
+    expect(lake.batch0ReleasedAfterLastUser(), seen).toBe(true);
+    // No request waited on the lake at a batch boundary: the time with none in flight is below
+    // what staging one batch took (3 parts of 250 ms); one batch at a time waited 5 s on batch 0
+    // and about 750 ms at every later boundary (about 8 s in all).
+    expect(api.quiet(), seen).toBeLessThan(3 * PART_CLOSE_MS);
+    expect(lake.mostAtOnce(), seen).toBeGreaterThan(1);
+    // Every batch staged as a whole, and the load committed every user once.
+    expect(lake.staging.map((s) => s.batch).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(marker.users).toBe(USERS.length);
+    expect(marker.rowsByTable.orders).toBe(USERS.length);
+    const orders = marker.files.filter((f) => f.table === 'orders');
+    const rows = (await Promise.all(orders.map((f) => readParquetFile(join(dir, f.key))))).flatMap(
+      (c) => c.rows,
+    );
+    expect(rows.map((r) => r.id).sort()).toEqual(USERS.map((u) => `o-${u.identifier}`));
+  }, 30_000);
+
+  it('stage one batch at a time when the buffered byte budget holds no more than one', async () => {
+    // A budget of one estimated byte: any batch fills it, so none stages beside another.
+    const { lake, marker } = await load(dir, false, {
+      limits: { ...DEFAULTS.parquet, bufferedBytesBudget: 1 },
+    });
+
+    expect(lake.mostAtOnce(), lake.timeline()).toBe(1);
+    expect(lake.staging.map((s) => s.batch).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(marker.users).toBe(USERS.length);
+  }, 30_000);
+});
