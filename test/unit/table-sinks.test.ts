@@ -186,4 +186,21 @@ describe('TableSinks', () => {
     expect(parts).toHaveLength(5);
     await s.close();
   });
+
+  it('tells what it holds until staged: rows held or in open parts and their estimated bytes, none once closed', async () => {
+    const registry = SchemaRegistry.empty();
+    const { factory } = recordingParts();
+    const s = sinks(factory, registry, { firstPartHoldRows: 2, partMaxRows: 3 });
+    const typed = (table: string, raw: Record<string, string>[]) =>
+      raw.map((r) => ({ table, dt: '2026-11-25', row: registry.coerceRow(table, r) }));
+    expect(s.held()).toEqual({ rows: 0, bytes: 0 });
+    // `held` is still held (1 row); `open` opened its part at its second row.
+    await s.write([...typed('held', [{ a: 'xxxx' }]), ...typed('open', [{ a: 'yy' }, { a: 'zzz' }])]);
+    expect(s.held()).toEqual({ rows: 3, bytes: 4 + 2 + 3 });
+    // Past 3 rows `open` rotates: its closed part no longer counts.
+    await s.write(typed('open', [{ a: 'a' }, { a: 'bb' }]));
+    expect(s.held()).toEqual({ rows: 1 + 1, bytes: 4 + 2 });
+    await s.close();
+    expect(s.held()).toEqual({ rows: 0, bytes: 0 });
+  });
 });
