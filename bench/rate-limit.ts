@@ -35,6 +35,8 @@
  *   after an event-loop stall show as 429s;
  * - longest gap: the longest run of samples without a request (a barrier between batches shows
  *   here; at the limit a request comes every 20 ms or less, so one quiet sample is already a stall);
+ * - quiet ms in all: every sample without a request between the first and the last, added up
+ *   (what batch boundaries that wait on staging cost in all; `--batch-size 10` shows it);
  * - load s: the child's wall time (commit included).
  * `--reference` adds a run at 200 req/s with `--concurrency 8` (the fixed default before);
  * `--reference-writer` repeats the highest rate with Parquet encoded on the loader's main thread
@@ -94,6 +96,8 @@ interface RunResult extends RunSpec {
   readonly windowSeconds: number;
   readonly sustained: number;
   readonly longestGapMs: number;
+  /** Samples without a request between the first and the last, in all (batch boundaries that stall show here). */
+  readonly quietMs: number;
   readonly loadSeconds: number;
   readonly exitCode: number | null;
   /** The bench process's longest event-loop delay during the run (ms). */
@@ -206,6 +210,7 @@ async function runOne(
     const opened = firstIndex > 0 ? samples[firstIndex - 1]!.t : started;
     const windowSeconds = last === undefined ? 0 : (last.t - opened) / 1000;
     let longestGapMs = 0;
+    let quietMs = 0;
     let quietSince: number | undefined;
     for (let i = 1; i < samples.length; i++) {
       const s = samples[i]!;
@@ -213,6 +218,7 @@ async function runOne(
       if (s.requests === samples[i - 1]!.requests) {
         quietSince ??= samples[i - 1]!.t;
         longestGapMs = Math.max(longestGapMs, s.t - quietSince);
+        quietMs += s.t - samples[i - 1]!.t;
       } else quietSince = undefined;
     }
     const accepted = stats.requests - stats.rateLimited;
@@ -249,6 +255,7 @@ async function runOne(
       windowSeconds,
       sustained: windowSeconds > 0 ? accepted / windowSeconds / spec.rate : 0,
       longestGapMs,
+      quietMs,
       loadSeconds,
       exitCode,
       benchLoopDelayMaxMs: loopDelay.max / 1e6,
@@ -312,7 +319,7 @@ async function main(): Promise<void> {
       const result = await runOne(spec, latencyMs, dir, window, place);
       results.push(result);
       console.error(
-        `rate ${spec.rate}${spec.concurrency ? ` (--concurrency ${spec.concurrency})` : ''}${spec.writer ? ` (${spec.writer})` : ''}: sustained ${result.sustained.toFixed(3)}x, ${result.rateLimited} 429s, longest gap ${result.longestGapMs.toFixed(0)} ms, bench loop delay max ${result.benchLoopDelayMaxMs.toFixed(0)} ms, exit ${result.exitCode}`,
+        `rate ${spec.rate}${spec.concurrency ? ` (--concurrency ${spec.concurrency})` : ''}${spec.writer ? ` (${spec.writer})` : ''}: sustained ${result.sustained.toFixed(3)}x, ${result.rateLimited} 429s, longest gap ${result.longestGapMs.toFixed(0)} ms, quiet ${result.quietMs.toFixed(0)} ms in all, bench loop delay max ${result.benchLoopDelayMaxMs.toFixed(0)} ms, exit ${result.exitCode}`,
       );
     }
   } finally {
@@ -331,6 +338,7 @@ async function main(): Promise<void> {
       `>= ${SUSTAINED_TARGET}`,
       '429s',
       'longest gap ms',
+      'quiet ms in all',
       'load s',
       'exit',
     ],
@@ -346,6 +354,7 @@ async function main(): Promise<void> {
       r.sustained >= SUSTAINED_TARGET ? 'met' : 'NOT met',
       String(r.rateLimited),
       r.longestGapMs.toFixed(0),
+      r.quietMs.toFixed(0),
       r.loadSeconds.toFixed(1),
       String(r.exitCode),
     ]),
