@@ -3,7 +3,7 @@
  * and writes its manifest: per part an encode, a write and, on a local lake, an fsync and a
  * rename, one after another. With small batches that takes longer than loading the next batch's
  * users (measured at 200 req/s and batches of 10: about 2 s to stage a batch, 0.4 s of requests
- * to load one; bench/results/issue-11.md (k)), so a run that let one batch stage at a time made
+ * to load one, on a busy 2-core machine; bench/results/issue-11.md (k)), so a run that let one batch stage at a time made
  * its requests wait for the lake at every batch boundary. Several batches staging side by side
  * keep the loop loading.
  *
