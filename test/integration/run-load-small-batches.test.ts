@@ -7,6 +7,7 @@ import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { resolveCatalog, selectResources } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
+import { StoreError } from '#core/errors.ts';
 import { batchManifestKey, stagedPartsPrefix } from '#core/layout.ts';
 import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
 import { type RunLoadInput, runLoad } from '#core/run-load.ts';
@@ -25,10 +26,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * One order per user, every request taking 5 ms. Records when users start, and the time no
  * request was in flight between the first request and the last: what a barrier between
- * batches costs the rate.
+ * batches costs the rate. `events` has each user's start in order, and what the lake adds.
  */
-function timedApi() {
+function timedApi(hold?: { from: string; until: Promise<void> }) {
   const started: string[] = [];
+  const events: string[] = [];
   let requests = 0;
   let inFlight = 0;
   let quietSince: number | undefined;
@@ -44,26 +46,42 @@ function timedApi() {
     }
   };
   const api: PayLinkApi = {
-    openSession: (identifier) =>
-      request(() => {
+    async openSession(identifier) {
+      events.push(`start ${identifier}`);
+      if (hold !== undefined && identifier >= hold.from) await hold.until;
+      return request(() => {
         started.push(identifier);
         return {
           getJson: () =>
             request(() => ({ orders: [{ id: `o-${identifier}`, total: 1, items: [{ sku: 'a' }] }] })),
         };
-      }),
+      });
+    },
     stats: () => ({ requests, retries: 0 }),
   };
-  return { api, started, quiet: () => quietMs };
+  return { api, started, events, quiet: () => quietMs };
+}
+
+interface LakeFaults {
+  /** Batch 0's parts wait until the last user has started (or 5 s have passed). */
+  readonly holdFirst?: boolean;
+  /** This batch's first staged part fails to close (a full disk); `failed` is told. */
+  readonly failBatch?: number;
+  readonly failed?: () => void;
+  /**
+   * Users from this one on wait before their first request until a second after the failure
+   * (the run learns of it once the failed batch has abandoned its parts, a few ms later).
+   */
+  readonly holdFrom?: string;
 }
 
 /**
- * The local lake, with every staged part's close slowed by PART_CLOSE_MS; with `holdFirst`,
- * batch 0's held back further, until the last user has started (or 5 s have passed). Records
- * each batch's staging as the time from its first part's close to its manifest.
+ * The local lake, with every staged part's close slowed by PART_CLOSE_MS, and `faults`. Records
+ * each batch's staging as the time from its first part's close to its manifest, and counts writes.
  */
-function slowStore(dir: string, api: ReturnType<typeof timedApi>, holdFirst: boolean) {
+function slowStore(dir: string, api: ReturnType<typeof timedApi>, faults: LakeFaults) {
   const local = createLocalStore(dir);
+  let writes = 0;
   const stagingFrom = new Map<number, number>();
   const staging: { batch: number; from: number; to: number }[] = [];
   let batch0ReleasedAfterLastUser: boolean | undefined;
@@ -73,20 +91,28 @@ function slowStore(dir: string, api: ReturnType<typeof timedApi>, holdFirst: boo
     ...local,
     description: local.description,
     async put(key, body) {
+      writes++;
       for (let b = 0; b < BATCHES; b++)
         if (key === batchManifestKey(LOAD_ID, b))
           staging.push({ batch: b, from: stagingFrom.get(b)!, to: performance.now() });
       await local.put(key, body);
     },
     async openWrite(key) {
+      writes++;
       const writer = await local.openWrite(key);
       const batch = batchOf(key);
       if (batch === undefined) return writer;
       return {
         ...writer,
         async close() {
+          writes++;
           if (!stagingFrom.has(batch)) stagingFrom.set(batch, performance.now());
-          if (holdFirst && batch === 0 && batch0ReleasedAfterLastUser === undefined) {
+          if (batch === faults.failBatch) {
+            api.events.push(`batch ${batch} failed`);
+            faults.failed?.();
+            throw new StoreError(key, 'write failed: no space left on device');
+          }
+          if (faults.holdFirst === true && batch === 0 && batch0ReleasedAfterLastUser === undefined) {
             const deadline = performance.now() + 5_000;
             while (!api.started.includes(LAST_USER) && performance.now() < deadline) await sleep(10);
             batch0ReleasedAfterLastUser = api.started.includes(LAST_USER);
@@ -101,6 +127,7 @@ function slowStore(dir: string, api: ReturnType<typeof timedApi>, holdFirst: boo
     store,
     staging,
     batch0ReleasedAfterLastUser: () => batch0ReleasedAfterLastUser,
+    writes: () => writes,
     /** Each batch's staging, in ms from the first one's start. */
     timeline: () => {
       const origin = Math.min(...staging.map((s) => s.from));
@@ -123,10 +150,15 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function load(dir: string, holdFirst: boolean, extra: Partial<RunLoadInput> = {}) {
-  const api = timedApi();
-  const lake = slowStore(dir, api, holdFirst);
-  const marker = await runLoad(
+async function load(dir: string, faults: LakeFaults, extra: Partial<RunLoadInput> = {}) {
+  let failed!: () => void;
+  const until = new Promise<void>((resolve) => {
+    failed = () => void sleep(1_000).then(() => resolve());
+  });
+  const api = timedApi(faults.holdFrom === undefined ? undefined : { from: faults.holdFrom, until });
+  faults = { ...faults, failed };
+  const lake = slowStore(dir, api, faults);
+  const marker = runLoad(
     {
       loadId: LOAD_ID,
       startedAt: new Date('2026-11-25T12:00:00Z'),
@@ -149,7 +181,9 @@ async function load(dir: string, holdFirst: boolean, extra: Partial<RunLoadInput
 
 describe('small batches against a slow lake', () => {
   it("keep requests going while earlier batches stage: the last batch's users load before the first batch is staged", async () => {
-    const { api, lake, marker } = await load(dir, true);
+    const run = await load(dir, { holdFirst: true });
+    const { api, lake } = run;
+    const marker = await run.marker;
     const seen = `batches staging (ms from the first): ${lake.timeline()}; no request in flight ${api.quiet().toFixed(0)} ms`;
 
     // Batch 0's parts waited for the last user: they were let go because it started, not by the
@@ -173,12 +207,36 @@ describe('small batches against a slow lake', () => {
 
   it('stage one batch at a time when the buffered byte budget holds no more than one', async () => {
     // A budget of one estimated byte: any batch fills it, so none stages beside another.
-    const { lake, marker } = await load(dir, false, {
-      limits: { ...DEFAULTS.parquet, bufferedBytesBudget: 1 },
-    });
+    const run = await load(dir, {}, { limits: { ...DEFAULTS.parquet, bufferedBytesBudget: 1 } });
+    const { lake } = run;
+    const marker = await run.marker;
 
     expect(lake.mostAtOnce(), lake.timeline()).toBe(1);
     expect(lake.staging.map((s) => s.batch).sort()).toEqual([0, 1, 2, 3, 4, 5]);
     expect(marker.users).toBe(USERS.length);
+  }, 30_000);
+
+  it('stop at a failed staging: no user starts after it, the batches staging beside it finish first, and what was staged is kept', async () => {
+    // Users of batch 3 on wait for the failure: the loop is still loading when it comes, and
+    // batch 4's would start as batch 3's last users finish, if the run did not stop.
+    const { api, lake, marker } = await load(dir, { failBatch: 1, holdFrom: USERS[6]!.identifier });
+
+    await expect(marker).rejects.toThrow(/no space left on device/);
+    // Users already started finish; none starts after the failure.
+    const failedAt = api.events.indexOf('batch 1 failed');
+    expect(failedAt, api.events.join(', ')).toBeGreaterThan(0);
+    expect(api.events.slice(failedAt + 1), api.events.join(', ')).toEqual([]);
+    const after = lake.writes();
+    // Nothing of the run writes once it has failed: every batch staging had finished.
+    await sleep(3 * PART_CLOSE_MS);
+    expect(lake.writes()).toBe(after);
+    expect(api.started.length).toBeLessThan(USERS.length);
+    // Batch 0 staged before (its manifest is kept for a resume); batch 1 never wrote one.
+    const staged = lake.staging.map((s) => s.batch);
+    expect(staged).toContain(0);
+    expect(staged).not.toContain(1);
+    const local = createLocalStore(dir);
+    expect(await local.get(batchManifestKey(LOAD_ID, 0))).toBeDefined();
+    expect(await local.get(batchManifestKey(LOAD_ID, 1))).toBeUndefined();
   }, 30_000);
 });
