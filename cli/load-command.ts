@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { resolveCredentials } from '#adapters/credentials.ts';
+import { eventLoopLateness } from '#adapters/event-loop-lateness.ts';
 import { cliLeaseOwner, isAbandonedOnThisHost, startHeartbeat } from '#adapters/lease-owner.ts';
 import { openStore } from '#adapters/open-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
@@ -460,12 +461,16 @@ async function loadUsers(
     backoff,
     http: settings.http,
   });
+  // Started by the first adaptive window, stopped when the load ends (whatever way it ends).
+  const lateness = eventLoopLateness();
   const adaptive =
     request.concurrency === undefined
       ? adaptiveConcurrency({
           ratePerSecond: request.rateLimit ?? DEFAULTS.rateLimit,
           limiter: () => rateLimiterStats(rateLimiter),
           backoffMs: backoff.totalMs,
+          client: () => api.stats(),
+          loopDelayMs: lateness.sinceLast,
           now: () => performance.now(),
         })
       : undefined;
@@ -647,6 +652,7 @@ async function loadUsers(
   } finally {
     unsubscribe();
     progress.stop();
+    lateness.stop();
   }
 }
 

@@ -68,7 +68,7 @@ export interface TransportDeps {
 
 export interface Transport {
   request<T>(call: TransportCall<T>): Promise<T>;
-  stats(): { requests: number; retries: number };
+  stats(): { requests: number; retries: number; timeouts: number };
 }
 
 type Failure =
@@ -87,7 +87,7 @@ type Attempt<T> =
   | { readonly ok: false; readonly failure: Failure };
 
 export function createTransport(deps: TransportDeps): Transport {
-  const counters = { requests: 0, retries: 0 };
+  const counters = { requests: 0, retries: 0, timeouts: 0 };
   const emit = (event: PayLinkEvent): void => deps.onEvent?.(event);
 
   async function attemptOnce<T>(
@@ -110,6 +110,8 @@ export function createTransport(deps: TransportDeps): Transport {
       throw new ResponseTooLargeError(call.endpoint, outcome.status, outcome.limitBytes);
     }
     if (outcome.kind !== 'response') {
+      // No answer in time: adaptive concurrency shrinks when these rise (ours or PayLink's slowness).
+      if (outcome.kind === 'timeout') counters.timeouts++;
       emit({ type: 'request', endpoint: call.endpoint, attempt, sentAt });
       return { ok: false, failure: outcome };
     }

@@ -3,7 +3,8 @@
  * request whatever PayLink's latency: to sustain `rate` requests/s when each request keeps a
  * user busy `latency` seconds (its response time, plus the user's own work between requests),
  * `rate x latency` users must be in flight. Fewer leave the limiter idle (the rate is lost for
- * good: it keeps at most a few tens of ms of tokens); more only queue at the limiter.
+ * good: it keeps at most a few tens of ms of tokens); more only queue at the limiter, or, when
+ * this process is the bottleneck, make it slower.
  *
  * The latency is measured, not configured: over each window, the users' busy time (the integral
  * of users in flight) less the time they spent waiting at the limiter and sleeping out a retry's
@@ -12,8 +13,34 @@
  * the limiter is taken out, or more users would mean more waiting and yet more users; back-off
  * is taken out, or a few 429s with `Retry-After: 2` would read as 2-second requests and drive
  * the pool to `max` while PayLink asks us to slow down. The limit follows `rate x latency x headroom`
- * (rounded up), at once when it must grow, by at most a quarter per window when it may shrink,
- * between `min` and `max`. Pure: the monotonic clock and the limiter's counters are injected.
+ * (rounded up), between `min` and `max`: at most doubled, or cut by a quarter, per step.
+ *
+ * Two ways that estimate fails, both measured (bench/results/issue-11.md, section (k)), and what
+ * guards against each. The rules follow Netflix's concurrency-limits Gradient2Limit (no growth
+ * while the users in flight do not fill the limit, "app limited"; a bounded multiplicative
+ * decrease when the latency signal rises), judged on goodput as TCP Vegas judges a window on
+ * throughput:
+ * - Runaway on a CPU-bound machine. This process's own CPU (event-loop lag, normalizing,
+ *   encoding) is part of the measured latency: as the machine slows, the latency rises, Little's
+ *   law adds users, and their work slows it more (512 users at 1.1-12 s a request, client
+ *   timeouts). So every growth is judged: over the `judgeMs` after the users have filled it,
+ *   the requests that went out less those retried, per second, must rise by a share of what the
+ *   added users could bring, or reach the rate. A growth that did not pay is undone, and the
+ *   limit it started from is a ceiling for `holdMs` (then it may probe again). Nothing grows
+ *   before one judging period was measured. Client timeouts (over 1% of a window's
+ *   requests) or an event-loop late by `overloadLagMs` on average while short of the rate shrink
+ *   the limit by a quarter, at most once per `judgeMs`.
+ * - Stuck at the floor on a busy machine. Time at the limiter is not all pacing: on a busy
+ *   machine a waiter's turn comes late (its timer waits for the event loop), and users arriving
+ *   together after one event-loop turn wait for each other's tokens. That time keeps a user from
+ *   its next request as surely as its own work does, yet it was taken out: 3-9 ms a request
+ *   measured while a user took ~22 ms a cycle, so the limit stayed at 4 and 200 req/s reached
+ *   0.86-0.90x. The integral of users in flight over the requests answered is the cycle a
+ *   request really costs, waits included. When the pool is full (the users, not the limiter,
+ *   bound the rate) and the rate is not reached, the users in flight are scaled by rate /
+ *   goodput (with headroom, at most doubled per step); and a shrink is judged as a growth is:
+ *   one that loses the rate is undone and its limit is a floor for `holdMs`.
+ * Pure: the monotonic clock, the limiter's counters and the client's are injected.
  */
 import type { ConcurrencyControl } from './pool.ts';
 import type { RateLimiterStats } from './rate-limiter.ts';
@@ -35,7 +62,47 @@ export const ADAPTIVE_CONCURRENCY = {
   /** A window lasts at least this long and admits at least `windowRequests` requests. */
   windowMs: 250,
   windowRequests: 10,
+  /** Goodput at or above this share of the rate reaches it (the issue's target is 0.98x). */
+  reach: 0.98,
+  /**
+   * A change of the limit is judged on the goodput of at least this long after it (ms) and at
+   * least `judgeRequests` answered, against as much before it: a 250 ms window at 50 req/s holds
+   * 12 requests, where one more or fewer reads as 8% over or short; over 50 it is 2%, and a
+   * verdict asks for a gain of 3 requests over the judged time besides.
+   */
+  judgeMs: 1000,
+  judgeRequests: 50,
+  /** A growth the users have not filled within this long (ms) is left unjudged: nothing to judge. */
+  fillMs: 5000,
+  /**
+   * A growth must bring at least this share of the goodput it could: the users added times the
+   * goodput a user gave, or the gap to the rate if that is smaller.
+   */
+  minGain: 0.25,
+  /**
+   * The bound a rejected change leaves (a ceiling, or a floor) holds this long (ms), doubled for
+   * each rejection of the same kind in a row up to 8 times as long: a probe costs a judged
+   * second at the wrong limit, so one that keeps failing is tried less often.
+   */
+  holdMs: 10_000,
+  /** Overload: the limit times this (Gradient2 never cuts below half at once; a quarter here). */
+  decrease: 0.75,
+  /** Client timeouts above this share of a window's requests are overload. */
+  timeoutShare: 0.01,
+  /**
+   * The event loop's timers late by this much on average (ms) while short of the rate: the loop,
+   * not PayLink, is the bottleneck (RATE_LIMITER.stallMs: a wake-up this late means it was held).
+   */
+  overloadLagMs: 50,
 } as const;
+
+/** The PayLink client's running counters that adaptive concurrency reads (`api.stats()`). */
+export interface ClientCounters {
+  /** Failed attempts that were retried (not goodput). */
+  readonly retries: number;
+  /** Attempts that got no answer within the client's timeout. */
+  readonly timeouts?: number;
+}
 
 export interface AdaptiveConcurrencyOptions {
   /** The client-side rate limit, requests/second (Infinity: no limit, then `max` users). */
@@ -44,12 +111,22 @@ export interface AdaptiveConcurrencyOptions {
   readonly limiter: () => RateLimiterStats;
   /** Milliseconds users have slept in retry back-off so far (the PayLink client's `backoff` WaitMeter). */
   readonly backoffMs?: () => number;
+  /** The client's retries and timeouts so far (`api.stats()`); without it every request admitted is goodput. */
+  readonly client?: () => ClientCounters;
+  /**
+   * How late the event loop's timers ran on average since the previous call (ms; the
+   * event-loop-delay adapter). Called once per window. Without it no lag is seen.
+   */
+  readonly loopDelayMs?: () => number;
   /** Monotonic milliseconds (performance.now in production). */
   readonly now: () => number;
   readonly min?: number;
   readonly max?: number;
   readonly headroom?: number;
 }
+
+/** Why the limit last changed: what the batch log and the bench show beside the number. */
+export type LimitReason = 'initial' | 'latency' | 'users-bound' | 'overload' | 'undone';
 
 export interface AdaptiveConcurrency extends ConcurrencyControl {
   /**
@@ -65,6 +142,42 @@ export interface AdaptiveConcurrency extends ConcurrencyControl {
     /** The highest latency (ms) measured while capped: what the note's reachable rate uses. */
     cappedLatencyMs: number | undefined;
   };
+  /** What the guards did so far: growths undone, overload decreases, and the last reason. */
+  decisions(): { undone: number; overloads: number; reason: LimitReason };
+}
+
+/** A change of the limit waiting for its verdict. */
+interface Pending {
+  readonly kind: 'grow' | 'shrink';
+  readonly from: number;
+  readonly to: number;
+  readonly at: number;
+  /** Goodput (answered requests/s) over the `judgeMs` before the change. */
+  readonly before: number;
+  /** Users in flight on average over the same time. */
+  readonly usersBefore: number;
+  /**
+   * When the users in flight first reached the new limit (a growth: the pool starts users only
+   * as others finish, so a doubled limit fills over a user's lifetime); judged from there.
+   */
+  filledAt?: number;
+}
+
+/** Requests answered per second over `ms`, `good` of them. */
+interface Goodput {
+  readonly perSecond: number;
+  readonly good: number;
+  readonly ms: number;
+  /** Users in flight on average over the same time. */
+  readonly users: number;
+}
+
+/** One closed window: when it ended, how long it lasted, requests answered in it. */
+interface Closed {
+  readonly end: number;
+  readonly ms: number;
+  readonly good: number;
+  readonly busyMs: number;
 }
 
 export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): AdaptiveConcurrency {
@@ -76,9 +189,10 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
     throw new RangeError('adaptive concurrency: min and max must be integers with 1 <= min <= max');
   if (!(headroom >= 1)) throw new RangeError('adaptive concurrency: headroom must be at least 1');
   const rate = options.ratePerSecond;
+  const limited = Number.isFinite(rate);
   const clamp = (n: number) => Math.min(max, Math.max(min, n));
   const unclamped = (latencyMs: number) => Math.ceil((rate * latencyMs * headroom) / 1000);
-  const need = (latencyMs: number) => (Number.isFinite(rate) ? clamp(unclamped(latencyMs)) : max);
+  const need = (latencyMs: number) => (limited ? clamp(unclamped(latencyMs)) : max);
 
   let limit = need(settings.initialLatencyMs);
   let latencyMs: number | undefined;
@@ -88,25 +202,208 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
   let busyMs = 0;
   let at = options.now();
   const backoffMs = options.backoffMs ?? (() => 0);
-  let window = { start: at, busyMs: 0, backoffMs: backoffMs(), ...options.limiter() };
+  const client = options.client ?? (() => ({ retries: 0, timeouts: 0 }));
+  const read = () => {
+    const c = client();
+    return { ...options.limiter(), backoffMs: backoffMs(), retries: c.retries, timeouts: c.timeouts ?? 0 };
+  };
+  let window = { start: at, busyMs: 0, ...read() };
+  /** Closed windows of the last few judging periods, oldest first. */
+  const closed: Closed[] = [];
+  let pending: Pending | undefined;
+  /** No growth above `limit` until `until` (a growth that did not pay, or overload). */
+  let ceiling: { limit: number; until: number } | undefined;
+  /** No shrink below `limit` until `until` (a shrink that lost the rate). */
+  let floor: { limit: number; until: number } | undefined;
+  let overloadAt = Number.NEGATIVE_INFINITY;
+  let undone = 0;
+  /** Rejections in a row, of growths and of shrinks: each doubles the next hold. */
+  const strikes = { grow: 0, shrink: 0 };
+  const holdFor = (kind: 'grow' | 'shrink') => settings.holdMs * 2 ** Math.min(3, strikes[kind]++);
+  let overloads = 0;
+  let reason: LimitReason = 'initial';
+
+  /** Answered requests per second over the closed windows ending after `since`. */
+  const goodputSince = (since: number): Goodput => {
+    let good = 0;
+    let ms = 0;
+    let busy = 0;
+    for (const w of closed)
+      if (w.end > since) {
+        good += w.good;
+        busy += w.busyMs;
+        ms += w.ms;
+      }
+    return { perSecond: ms > 0 ? (good * 1000) / ms : 0, good, ms, users: ms > 0 ? busy / ms : 0 };
+  };
+  /** The same over the latest windows holding at least `judgeMs` and `judgeRequests` (or all kept). */
+  const goodputRecent = (): Goodput => {
+    let good = 0;
+    let ms = 0;
+    let busy = 0;
+    for (let i = closed.length - 1; i >= 0; i--) {
+      good += closed[i]!.good;
+      busy += closed[i]!.busyMs;
+      ms += closed[i]!.ms;
+      if (ms >= settings.judgeMs && good >= settings.judgeRequests) break;
+    }
+    return { perSecond: ms > 0 ? (good * 1000) / ms : 0, good, ms, users: ms > 0 ? busy / ms : 0 };
+  };
+
+  /**
+   * Whether the judged change keeps: a growth that paid, a shrink that kept the rate. One request
+   * over the judged time is slack: where a window's edge falls moves one in or out (at 50 req/s
+   * over 1 s that is 2%, the whole margin between the limiter's 0.99x and the 0.98x reached).
+   */
+  const verdict = (change: Pending, after: Goodput, rateNow: number): boolean => {
+    const slack = 1000 / after.ms;
+    const target = settings.reach * rateNow;
+    const reached = after.perSecond + slack >= target;
+    if (change.kind === 'shrink') return reached || after.perSecond + slack >= change.before * settings.reach;
+    // Held the rate while the latency rose: at the rate, more users cannot show a gain.
+    if (reached && change.before >= target) return true;
+    // The users really added (in flight on average, not the limit: users finishing together can
+    // leave it unfilled for a while). None added: nothing to judge, the growth stands.
+    const added = after.users - change.usersBefore;
+    if (change.usersBefore <= 0 || added <= 0.05 * change.usersBefore) return true;
+    // What they could bring: as much each as the users gave before, up to the rate.
+    const could = Math.min((change.before * added) / change.usersBefore, rateNow - change.before);
+    // At least 1% of the rate and 3 requests of the judged time too: less is noise (where the
+    // windows' edges fell, the limiter's own 0.99x), not the users' doing.
+    return after.perSecond - change.before >= Math.max(settings.minGain * could, 0.01 * rateNow, 3 * slack);
+  };
+
+  const setLimit = (next: number, why: LimitReason, now: number, before: Goodput) => {
+    if (next === limit) return;
+    // Judged against a goodput measured over a judging period; the first changes of a run (its
+    // first windows: users starting, the limiter's first burst) have none to compare with.
+    const judged = before.ms >= settings.judgeMs && before.good >= settings.judgeRequests;
+    // Any change ends the judging of an earlier one (a shrink replaces a growth not yet filled).
+    pending =
+      why !== 'overload' && why !== 'undone' && judged
+        ? {
+            kind: next > limit ? 'grow' : 'shrink',
+            from: limit,
+            to: next,
+            at: now,
+            before: before.perSecond,
+            usersBefore: before.users,
+          }
+        : undefined;
+    limit = next;
+    reason = why;
+  };
+
+  const close = (now: number, counters: ReturnType<typeof read>) => {
+    const ms = now - window.start;
+    const requests = counters.acquired - window.acquired;
+    // What went out (the limiter's queue left out) and was not a failed attempt retried.
+    const released = (counters.released ?? counters.acquired) - (window.released ?? window.acquired);
+    const good = Math.max(0, released - (counters.retries - window.retries));
+    const waitedMs = counters.waitedMs - window.waitedMs + (counters.backoffMs - window.backoffMs);
+    const windowBusyMs = busyMs - window.busyMs;
+    const perRequest = Math.max(0, windowBusyMs - waitedMs) / requests;
+    latencyMs = latencyMs === undefined ? perRequest : (latencyMs + perRequest) / 2;
+    if (limited && unclamped(latencyMs) > max) {
+      cappedMs += now - window.start;
+      cappedLatencyMs = Math.max(cappedLatencyMs ?? 0, latencyMs);
+    }
+    const timeouts = counters.timeouts - window.timeouts;
+    const lagMs = options.loopDelayMs?.() ?? 0;
+    window = { start: now, busyMs, ...counters };
+    closed.push({ end: now, ms, good, busyMs: windowBusyMs });
+    // Enough for the judged time after a change and as much before it, at any rate.
+    while (closed.length > 64) closed.shift();
+    if (!limited) {
+      limit = max;
+      return;
+    }
+
+    // The rate the limiter paces at now: below the configured one for a while after 429s.
+    const rateNow = counters.effectiveRate ?? rate;
+    // Over the last judging period, not this window alone: 250 ms at 50 req/s is 12 requests,
+    // and one more or fewer would read as 8% short or over.
+    const history = goodputRecent();
+    const recent = history.perSecond;
+    const short = recent < settings.reach * rateNow;
+    if (ceiling !== undefined && now >= ceiling.until) ceiling = undefined;
+    if (floor !== undefined && now >= floor.until) floor = undefined;
+
+    // Overload first, whatever is being judged: timeouts, or a loop too late to keep the pace.
+    const overloaded =
+      (timeouts > 0 && timeouts >= settings.timeoutShare * requests) ||
+      (lagMs >= settings.overloadLagMs && short);
+    if (overloaded && now - overloadAt >= settings.judgeMs) {
+      overloadAt = now;
+      overloads++;
+      pending = undefined;
+      floor = undefined;
+      setLimit(Math.max(min, Math.floor(limit * settings.decrease)), 'overload', now, history);
+      ceiling = { limit, until: now + settings.holdMs };
+      return;
+    }
+
+    if (pending?.filledAt === undefined && pending !== undefined) {
+      if (pending.kind === 'shrink' || windowBusyMs / ms >= 0.9 * pending.to) pending.filledAt = now;
+      // Never filled (the batch is ending, the users are few): no evidence either way.
+      else if (now - pending.at >= settings.fillMs) pending = undefined;
+    }
+    // A growth the users have not filled yet: judged once they have; a shrink may replace it.
+    const unfilled = pending !== undefined && pending.filledAt === undefined;
+    if (pending !== undefined && pending.filledAt !== undefined) {
+      const from = pending.kind === 'shrink' ? pending.at : pending.filledAt;
+      const after = goodputSince(from);
+      if (now - from < settings.judgeMs || after.good < settings.judgeRequests) return;
+      const change = pending;
+      pending = undefined;
+      if (!verdict(change, after, rateNow)) {
+        undone++;
+        setLimit(change.from, 'undone', now, history);
+        if (change.kind === 'grow') ceiling = { limit: change.from, until: now + holdFor('grow') };
+        else floor = { limit: change.from, until: now + holdFor('shrink') };
+        return;
+      }
+      strikes[change.kind] = 0;
+    }
+
+    // Little's law on the latency less every wait: what the rate needs when the limiter binds.
+    let target = need(latencyMs);
+    let why: LimitReason = 'latency';
+    // The users bind instead: the pool was full and the rate not reached. Their whole cycle
+    // (busy time over requests answered, waits included) is what a request costs them.
+    const inFlight = windowBusyMs / ms;
+    if (short && recent > 0 && inFlight >= limit / 2) {
+      const cycle = Math.ceil(inFlight * Math.min(2, (rateNow / recent) * headroom));
+      if (cycle > target) {
+        target = clamp(cycle);
+        why = 'users-bound';
+      }
+    }
+    if (target > limit) {
+      if (unfilled) return;
+      // Gradient2's "app limited": users that do not fill the limit gain nothing from a higher one.
+      if (inFlight < limit / 2) return;
+      // Nothing to judge a growth against before a judging period was measured: hold the start.
+      if (history.ms < settings.judgeMs || history.good < settings.judgeRequests) return;
+      // At most doubled per judged step: users started stay in flight until they finish, whatever
+      // the verdict (at start-up a 750 ms first window once asked for 226 users at once).
+      target = Math.min(target, 2 * limit);
+      if (ceiling !== undefined) target = Math.min(target, Math.max(limit, ceiling.limit));
+    } else if (target < limit) {
+      target = Math.max(target, Math.floor(limit * 0.75));
+      if (floor !== undefined) target = Math.max(target, Math.min(limit, floor.limit));
+    }
+    setLimit(target, why, now, history);
+  };
 
   const advance = () => {
     const now = options.now();
     busyMs += active * Math.max(0, now - at);
     at = now;
-    const counters = { ...options.limiter(), backoffMs: backoffMs() };
+    const counters = read();
     const requests = counters.acquired - window.acquired;
     if (now - window.start < settings.windowMs || requests < settings.windowRequests) return;
-    const waitedMs = counters.waitedMs - window.waitedMs + (counters.backoffMs - window.backoffMs);
-    const perRequest = Math.max(0, busyMs - window.busyMs - waitedMs) / requests;
-    latencyMs = latencyMs === undefined ? perRequest : (latencyMs + perRequest) / 2;
-    if (Number.isFinite(rate) && unclamped(latencyMs) > max) {
-      cappedMs += now - window.start;
-      cappedLatencyMs = Math.max(cappedLatencyMs ?? 0, latencyMs);
-    }
-    const target = need(latencyMs);
-    limit = target >= limit ? target : Math.max(target, Math.floor(limit * 0.75));
-    window = { start: now, busyMs, ...counters };
+    close(now, counters);
   };
 
   return {
@@ -120,6 +417,7 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
       active = count;
     },
     state: () => ({ latencyMs, limit, max, cappedMs, cappedLatencyMs }),
+    decisions: () => ({ undone, overloads, reason }),
   };
 }
 

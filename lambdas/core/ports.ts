@@ -91,7 +91,8 @@ export interface PayLinkApi {
    */
   openSession(identifier: string): Promise<PayLinkSession>;
   /** Counters for progress and summaries. */
-  stats(): { requests: number; retries: number };
+  /** `timeouts`: attempts that got no answer within the client's timeout (absent for a stand-in). */
+  stats(): { requests: number; retries: number; timeouts?: number };
 }
 
 /** Reads a part back as raw values (timestamps as ISO strings), for commit-time reconciliation. */

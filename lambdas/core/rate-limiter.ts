@@ -94,6 +94,11 @@ export interface RateLimiterOptions {
 export interface RateLimiterStats {
   /** Requests admitted (`acquire` calls). */
   readonly acquired: number;
+  /**
+   * `acquire` calls that have been let through (those still queued left out): what went out.
+   * Absent for a stand-in; adaptive concurrency then takes `acquired`.
+   */
+  readonly released?: number;
   /** Milliseconds callers have waited so far, summed over every call (waits still going up to now). */
   readonly waitedMs: number;
   /** Requests per second the limiter paces at now (below the configured rate after 429s); absent when unlimited. */
@@ -123,12 +128,13 @@ export class RateLimiter {
   readonly acquire: () => Promise<void>;
   constructor(options: RateLimiterOptions) {
     const meter = createWaitMeter(options.now);
-    const { take, throttle } = bucketAndLog(options);
+    const { take, throttle, waiting } = bucketAndLog(options);
     let acquired = 0;
     statsOf.set(this, () => {
       const effectiveRate = throttle.effectiveRate();
       return {
         acquired,
+        released: acquired - waiting(),
         waitedMs: meter.totalMs(),
         ...(effectiveRate === undefined ? {} : { effectiveRate }),
         decreases: throttle.decreases(),
@@ -234,10 +240,14 @@ const EPSILON_MS = 1e-6;
  * before it (within `turnMs` of the last release) may only be going out now, so they are logged
  * as sent now, and the next S in any window count them there.
  */
-function bucketAndLog(options: RateLimiterOptions): { take: Take; throttle: Throttle } {
+function bucketAndLog(options: RateLimiterOptions): {
+  take: Take;
+  throttle: Throttle;
+  waiting: () => number;
+} {
   const rate = options.ratePerSecond;
   if (rate === undefined || rate === Number.POSITIVE_INFINITY)
-    return { take: () => undefined, throttle: unlimited };
+    return { take: () => undefined, throttle: unlimited, waiting: () => 0 };
   if (!Number.isFinite(rate) || rate <= 0) {
     throw new ConfigError('rateLimit', 'must be a positive number of requests per second');
   }
@@ -336,7 +346,7 @@ function bucketAndLog(options: RateLimiterOptions): { take: Take; throttle: Thro
       release();
     });
   };
-  return { take: acquire, throttle };
+  return { take: acquire, throttle, waiting: () => queue.length - head };
 }
 
 const noop = (): void => undefined;

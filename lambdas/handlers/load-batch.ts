@@ -1,5 +1,6 @@
 /** Load-batch Lambda: one Distributed Map item -> staged parts + batch manifest. */
 import type { Context } from 'aws-lambda';
+import { eventLoopLateness } from '#adapters/event-loop-lateness.ts';
 import {
   adaptiveConcurrency,
   cappedConcurrencyNote,
@@ -90,12 +91,16 @@ export async function handler(
       // Unless configured: as many users as this batch's share of the rate and PayLink's measured
       // latency need (Little's law), as the CLI does. The limiter holds the batch to its share
       // (infra/batch-rate.ts) whatever the user count, so adapting can never exceed it.
+      // Started by the first adaptive window; stopped with the batch.
+      const lateness = eventLoopLateness();
       const concurrency =
         config.userConcurrency === 'adaptive'
           ? adaptiveConcurrency({
               ratePerSecond: config.batchRequestRate,
               limiter: () => rateLimiterStats(limiter),
               backoffMs: backoff.totalMs,
+              client: () => api.stats(),
+              loopDelayMs: lateness.sinceLast,
               now: () => performance.now(),
             })
           : config.userConcurrency;
@@ -124,6 +129,7 @@ export async function handler(
         });
       } finally {
         publishing.stop();
+        lateness.stop();
       }
       const rows = Object.values(manifest.rowsByTable).reduce((a, b) => a + b, 0);
       const stats = api.stats();

@@ -100,28 +100,36 @@ describe('adaptiveConcurrency', () => {
 
   it('counts the time the rate needed more users than max (the limit cannot be reached by adapting)', () => {
     let now = 0;
-    let counters = { acquired: 0, waitedMs: 0 };
-    const control = adaptiveConcurrency({ ratePerSecond: 500, limiter: () => counters, now: () => now });
-    control.inFlight?.(ADAPTIVE_CONCURRENCY.max);
-    // 512 users busy 1 s for 400 requests: 1,280 ms a request; 500 x 1.28 s x 1.5 = 960 users needed.
-    for (let second = 1; second <= 3; second++) {
+    let acquired = 0;
+    const control = adaptiveConcurrency({
+      ratePerSecond: 500,
+      limiter: () => ({ acquired, waitedMs: 0 }),
+      now: () => now,
+    });
+    // Each request keeps a user 1,280 ms: 500 x 1.28 s x 1.5 = 960 users needed. Users follow the
+    // limit; it at most doubles per step, each growth judged once the users have filled it.
+    const limits: number[] = [];
+    for (let second = 1; second <= 6; second++) {
+      const users = control.limit();
+      control.inFlight?.(users);
       now = second * 1000;
-      counters = { acquired: 400 * second, waitedMs: 0 };
-      expect(control.limit()).toBe(ADAPTIVE_CONCURRENCY.max);
+      acquired += users / 1.28;
+      limits.push(control.limit());
     }
-    expect(control.state().cappedMs).toBe(3000);
+    expect(limits).toEqual([150, 150, 300, 300, 512, 512]);
+    expect(control.state().cappedMs).toBe(6000);
     // PayLink answers fast again: the need falls under max and the capped time stops growing.
     control.inFlight?.(50);
-    for (let second = 4; second <= 8; second++) {
+    for (let second = 7; second <= 10; second++) {
       now = second * 1000;
-      counters = { acquired: 1200 + 500 * (second - 3), waitedMs: 0 };
+      acquired += 500;
       control.limit();
     }
     expect(control.state().latencyMs).toBeLessThan(ADAPTIVE_CONCURRENCY.max / 1.5 / 0.5);
-    expect(control.state().cappedMs).toBeLessThan(8000);
+    expect(control.state().cappedMs).toBeLessThan(10_000);
     const before = control.state().cappedMs;
-    now = 9000;
-    counters = { acquired: 1200 + 500 * 6, waitedMs: 0 };
+    now = 11_000;
+    acquired += 500;
     control.limit();
     expect(control.state().cappedMs).toBe(before);
   });
@@ -144,24 +152,43 @@ describe('adaptiveConcurrency', () => {
     let now = 0;
     let counters = { acquired: 0, waitedMs: 0 };
     const control = adaptiveConcurrency({ ratePerSecond: 500, limiter: () => counters, now: () => now });
-    control.inFlight?.(300);
-    now = 1000;
-    counters = { acquired: 500, waitedMs: 0 }; // 300 users x 1 s / 500 = 600 ms a request
-    expect(control.limit()).toBe(450);
+    // Users follow the limit; each request keeps one 600 ms, so N users answer N / 0.6 a second
+    // (at most the rate: the rest wait at the limiter).
+    const limits: number[] = [];
+    for (let second = 1; second <= 6; second++) {
+      const users = control.limit();
+      control.inFlight?.(users);
+      now = second * 1000;
+      const answered = Math.min(500, users / 0.6);
+      counters = {
+        acquired: counters.acquired + answered,
+        waitedMs: counters.waitedMs + Math.max(0, users * 1000 - answered * 600),
+      };
+      limits.push(control.limit());
+    }
+    // 500 x 0.6 s x 1.5 = 450, reached doubling from the assumed 100 ms (75 users), each growth
+    // judged a second after the users filled it.
+    expect(limits).toEqual([150, 150, 300, 300, 450, 450]);
     expect(control.state().cappedMs).toBe(0);
   });
 
-  it('grows at once when requests take longer, and shrinks by at most a quarter per window', () => {
+  it('grows at most twofold per window when requests take longer, and shrinks by at most a quarter', () => {
     let now = 0;
     let counters = { acquired: 0, waitedMs: 0 };
     const control = adaptiveConcurrency({ ratePerSecond: 100, limiter: () => counters, now: () => now });
     control.inFlight?.(40);
     now = 1000;
-    counters = { acquired: 100, waitedMs: 0 }; // 400 ms a request: needs 60
+    counters = { acquired: 100, waitedMs: 0 }; // 400 ms a request: needs 60, from 15
+    expect(control.limit()).toBe(30);
+    now = 2000;
+    counters = { acquired: 200, waitedMs: 0 }; // filled (40 users in flight for a limit of 30)
+    expect(control.limit()).toBe(30);
+    now = 3000;
+    counters = { acquired: 300, waitedMs: 0 }; // the growth held the rate: judged and kept
     expect(control.limit()).toBe(60);
     // Requests now wait at the limiter most of the time: the need drops, the limit follows gently.
-    now = 2000;
-    counters = { acquired: 200, waitedMs: 39_000 }; // (40,000 - 39,000) / 100 = 10 ms; average 205 ms
+    now = 4000;
+    counters = { acquired: 400, waitedMs: 39_000 }; // (40,000 - 39,000) / 100 = 10 ms; average 205 ms
     expect(control.limit()).toBe(45);
     expect(control.limit()).toBe(45); // nothing new measured within the window
   });

@@ -129,7 +129,7 @@ describe('signalThrottled', () => {
   it('is a no-op for an unlimited limiter and for a stand-in', () => {
     const unlimited = createRateLimiter({ now: () => 0, sleep: async () => undefined });
     signalThrottled(unlimited);
-    expect(rateLimiterStats(unlimited)).toEqual({ acquired: 0, waitedMs: 0, decreases: 0 });
+    expect(rateLimiterStats(unlimited)).toEqual({ acquired: 0, released: 0, waitedMs: 0, decreases: 0 });
     expect(() => signalThrottled({ acquire: async () => undefined })).not.toThrow();
   });
 

@@ -282,9 +282,10 @@ describe('rateLimiterStats', () => {
     const limiter = createRateLimiter({ ratePerSecond: 10, now: time.now, sleep: time.sleep });
     const { all } = callers(limiter, time, 3);
     await time.runTo(50);
-    // Two callers have waited 50 ms each so far.
+    // Two callers have waited 50 ms each so far; only the first has been let through.
     expect(rateLimiterStats(limiter)).toEqual({
       acquired: 3,
+      released: 1,
       waitedMs: 100,
       effectiveRate: 10,
       decreases: 0,
@@ -292,6 +293,7 @@ describe('rateLimiterStats', () => {
     await time.runTo(1000);
     await all;
     expect(rateLimiterStats(limiter).waitedMs).toBeCloseTo(3 * intervalAt(10), 6);
+    expect(rateLimiterStats(limiter).released).toBe(3);
     expect(rateLimiterStats({ acquire: async () => undefined } as RateLimiter)).toEqual({
       acquired: 0,
       waitedMs: 0,
