@@ -343,7 +343,7 @@ describe('session getJson', () => {
     // random() = 0.5 of 100 * 2^(n-1)
     expect(delays).toEqual([50, 100]);
     expect(dataRequests()).toHaveLength(3);
-    expect(client.stats()).toEqual({ requests: 4, retries: 2 });
+    expect(client.stats()).toEqual({ requests: 4, retries: 2, timeouts: 0 });
   });
 
   it('fails at once on 404 with the endpoint template, after one request', async () => {
@@ -379,6 +379,8 @@ describe('session getJson', () => {
     expect(await session.getJson(ACCOUNTS)).toEqual(BODY);
     expect(dataRequests()).toHaveLength(2);
     expect(delays).toHaveLength(1);
+    // Counted apart from other retries: adaptive concurrency shrinks when timeouts rise.
+    expect(client.stats()).toMatchObject({ retries: 1, timeouts: 1 });
   });
 
   it('treats a body that stalls mid-transfer as a timeout and retries', async () => {
@@ -406,6 +408,7 @@ describe('session getJson', () => {
     expect(error).toBeInstanceOf(PayLinkNetworkError);
     expect(error).toMatchObject({ code: 'timeout', endpoint: '/pay-link/accounts' });
     expect(dataRequests()).toHaveLength(2);
+    expect(client.stats().timeouts).toBe(2);
   });
 
   it('retries a 2xx body that is not valid JSON', async () => {
@@ -482,7 +485,7 @@ describe('session getJson', () => {
     // mint, data 503, data 401 (retry), re-mint, data 200: five requests, each after its own grant.
     expect(server.requests).toHaveLength(5);
     expect(seenAtAcquire).toEqual([0, 1, 2, 3, 4]);
-    expect(client.stats()).toEqual({ requests: 5, retries: 1 });
+    expect(client.stats()).toEqual({ requests: 5, retries: 1, timeouts: 0 });
   });
 
   it('sends nothing until the rate limiter grants the attempt', async () => {
