@@ -9,7 +9,7 @@
  * - every string value of every body that passes through is collected (`payloadValues`), the
  *   minted public tokens included.
  */
-import { type HttpTestServer, startHttpTestServer } from './http-test-server.ts';
+import { forwardTo, type HttpTestServer, startHttpTestServer } from './http-test-server.ts';
 
 export interface FeedProxy {
   readonly url: string;
@@ -22,8 +22,6 @@ export interface FeedProxy {
   readonly payloadValues: Set<string>;
   close(): Promise<void>;
 }
-
-const FORWARDED_HEADERS = ['content-type', 'retry-after'];
 
 export async function startFeedProxy(target: string): Promise<FeedProxy> {
   const emptyPaths = new Set<string>();
@@ -56,22 +54,9 @@ export async function startFeedProxy(target: string): Promise<FeedProxy> {
         .end(JSON.stringify({ message: 'Not Found' }));
       return;
     }
-    const upstream = await fetch(`${target}${request.url}`, {
-      method: request.method,
-      headers: Object.fromEntries(
-        Object.entries(request.headers).filter(
-          (e): e is [string, string] =>
-            typeof e[1] === 'string' && e[0] !== 'host' && e[0] !== 'content-length',
-        ),
-      ),
-      ...(request.method === 'GET' || request.method === 'HEAD' ? {} : { body: request.body }),
-    });
-    let text = await upstream.text();
-    const headers: Record<string, string> = {};
-    for (const name of FORWARDED_HEADERS) {
-      const value = upstream.headers.get(name);
-      if (value !== null) headers[name] = value;
-    }
+    const upstream = await forwardTo(target, request);
+    let text = upstream.text;
+    const headers = upstream.headers;
     try {
       const json = JSON.parse(text) as unknown;
       const changed = upstream.ok ? rewrite(json, emptyPaths.has(request.path)) : json;

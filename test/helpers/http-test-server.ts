@@ -71,3 +71,34 @@ export async function startHttpTestServer(handler: TestHandler = notFound): Prom
       }),
   };
 }
+
+/** Response headers a forwarding proxy passes on (the client reads these two). */
+const FORWARDED_HEADERS = ['content-type', 'retry-after'];
+
+/** What `forwardTo` got back: the upstream's status, body text and the headers to pass on. */
+export interface ForwardedResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly text: string;
+  readonly headers: Record<string, string>;
+}
+
+/** Sends `request` on to `target` (a base URL) as it came, less host and content-length. */
+export async function forwardTo(target: string, request: RecordedRequest): Promise<ForwardedResponse> {
+  const upstream = await fetch(`${target}${request.url}`, {
+    method: request.method,
+    headers: Object.fromEntries(
+      Object.entries(request.headers).filter(
+        (e): e is [string, string] =>
+          typeof e[1] === 'string' && e[0] !== 'host' && e[0] !== 'content-length',
+      ),
+    ),
+    ...(request.method === 'GET' || request.method === 'HEAD' ? {} : { body: request.body }),
+  });
+  const headers: Record<string, string> = {};
+  for (const name of FORWARDED_HEADERS) {
+    const value = upstream.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  return { status: upstream.status, ok: upstream.ok, text: await upstream.text(), headers };
+}

@@ -7,7 +7,7 @@
  * Every string of every JSON body it passes on or makes up is collected (`seenValues`), the
  * minted public tokens included.
  */
-import { type HttpTestServer, startHttpTestServer } from './http-test-server.ts';
+import { forwardTo, type HttpTestServer, startHttpTestServer } from './http-test-server.ts';
 
 export interface LeakReply {
   readonly status: number;
@@ -34,8 +34,6 @@ export interface LeakProxy {
   readonly seenValues: Set<string>;
   close(): Promise<void>;
 }
-
-const FORWARDED_HEADERS = ['content-type', 'retry-after'];
 
 /** The identifier an access-token request body names, if any. */
 function askedFor(body: string): string | undefined {
@@ -77,22 +75,9 @@ export async function startLeakProxy(target: string): Promise<LeakProxy> {
       response.writeHead(reply.status, { 'content-type': 'application/json' }).end(text);
       return;
     }
-    const upstream = await fetch(`${target}${request.url}`, {
-      method: request.method,
-      headers: Object.fromEntries(
-        Object.entries(request.headers).filter(
-          (e): e is [string, string] =>
-            typeof e[1] === 'string' && e[0] !== 'host' && e[0] !== 'content-length',
-        ),
-      ),
-      ...(request.method === 'GET' || request.method === 'HEAD' ? {} : { body: request.body }),
-    });
-    const text = await upstream.text();
-    const headers: Record<string, string> = {};
-    for (const name of FORWARDED_HEADERS) {
-      const value = upstream.headers.get(name);
-      if (value !== null) headers[name] = value;
-    }
+    const upstream = await forwardTo(target, request);
+    const text = upstream.text;
+    const headers = upstream.headers;
     try {
       const json = JSON.parse(text) as { data?: { publicToken?: unknown } };
       collect(json);
