@@ -323,8 +323,9 @@ export function commitFigures(
 const ratio = (name: string, value: number): MetricPoint => ({ name, unit: 'None', value });
 
 /**
- * `judgementSchedule`: the Schedule dimension of the judgement metrics when not the run's own
- * (quality.ts `judgementScheduleOf`); the counts and timings stay under the run's schedule.
+ * `judgementSchedule`: the Schedule dimension of the judgement metrics (the data-quality alarms'
+ * metrics, RunSeconds included) when not the run's own (quality.ts `judgementScheduleOf`); the
+ * counts and the other timings stay under the run's schedule.
  */
 export function commitMetrics(load: CommitFigures, judgementSchedule?: string): MetricGroup[] {
   const judgement: MetricPoint[] = [
@@ -334,6 +335,9 @@ export function commitMetrics(load: CommitFigures, judgementSchedule?: string): 
       : [{ name: METRIC.failedUserShare, unit: 'Percent' as const, value: load.failedUserSharePercent }]),
     count(METRIC.endpointUnavailable, load.endpointUnavailable.length),
     count(METRIC.trailingLoadsUnreadable, load.trailingLoadsUnreadable ? 1 : 0),
+    // RunOutsideWindow's metric: a run started by hand (a subset, or an old slot's scheduledTime)
+    // must neither raise nor clear the schedule's window alarm.
+    seconds(METRIC.runSeconds, load.runSeconds),
     ...(load.lowestRowsToTrailingMedian === undefined
       ? []
       : [ratio(METRIC.lowestRowsToTrailingMedian, load.lowestRowsToTrailingMedian)]),
@@ -354,7 +358,6 @@ export function commitMetrics(load: CommitFigures, judgementSchedule?: string): 
         { name: METRIC.loadBytes, unit: 'Bytes', value: load.bytes },
         count(METRIC.schemaChanges, load.schemaChanges),
         count(METRIC.missingBatches, load.missingBatches),
-        seconds(METRIC.runSeconds, load.runSeconds),
         seconds(METRIC.commitSeconds, load.commitSeconds),
         count(METRIC.taskIdProblemEvents, load.taskIdProblemEvents),
         ...(own ? judgement : []),

@@ -107,8 +107,14 @@ describe('a subset run started by hand on a deployed schedule', () => {
     expect(lowest(subset[2]!, `daily${MANUAL_SCHEDULE_SUFFIX}`)).toEqual([1]);
   });
 
-  it("keeps its failed-user share, endpoint and unreadable-loads metrics off the schedule's alarms too", () => {
-    const alarmed = [METRIC.failedUserShare, METRIC.endpointUnavailable, METRIC.trailingLoadsUnreadable];
+  it("keeps its failed-user share, endpoint, unreadable-loads and run-time metrics off the schedule's alarms too", () => {
+    // RunSeconds is RunOutsideWindow's metric: a quick hand-started run must not clear it.
+    const alarmed = [
+      METRIC.failedUserShare,
+      METRIC.endpointUnavailable,
+      METRIC.trailingLoadsUnreadable,
+      METRIC.runSeconds,
+    ];
     for (const run of subset) {
       const records = commitRecords(run);
       for (const metric of alarmed) {
@@ -128,6 +134,11 @@ describe('a subset run started by hand on a deployed schedule', () => {
     expect(
       commitRecords(full[2]!).some(
         (r) => r.dimensions[DIM.schedule] === 'daily' && r.metrics[METRIC.endpointUnavailable] !== undefined,
+      ),
+    ).toBe(true);
+    expect(
+      commitRecords(full[2]!).some(
+        (r) => r.dimensions[DIM.schedule] === 'daily' && r.metrics[METRIC.runSeconds] !== undefined,
       ),
     ).toBe(true);
   });

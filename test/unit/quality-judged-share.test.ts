@@ -98,14 +98,19 @@ describe("a run's judgement metrics", () => {
     expect(judgementScheduleOf(facts, full)).toBe('daily:manual');
   });
 
-  it('move FailedUserShare, EndpointUnavailable, TrailingLoadsUnreadable and the ratios, not the counts', () => {
+  it('move FailedUserShare, EndpointUnavailable, TrailingLoadsUnreadable, RunSeconds and the ratios, not the counts', () => {
     const l = load(20, 20, { rowsByTable: { user_loads: 20, accounts: 0 } });
     const groups = metricsOf(l, 'daily:manual');
     const under = (name: string) =>
       groups.filter((g) => g.points.some((p) => p.name === name)).map((g) => g.dimensions[DIM.schedule]);
-    for (const name of [METRIC.failedUserShare, METRIC.endpointUnavailable, METRIC.trailingLoadsUnreadable])
+    for (const name of [
+      METRIC.failedUserShare,
+      METRIC.endpointUnavailable,
+      METRIC.trailingLoadsUnreadable,
+      METRIC.runSeconds,
+    ])
       expect(under(name), name).toEqual(['daily:manual']);
-    for (const name of [METRIC.loadUsers, METRIC.loadRows, METRIC.runSeconds])
+    for (const name of [METRIC.loadUsers, METRIC.loadRows, METRIC.commitSeconds])
       expect(under(name), name).toEqual([undefined]);
     // Without a judgement schedule, one record as before.
     expect(metricsOf(l).filter((g) => g.points.some((p) => p.name === METRIC.failedUserShare))).toHaveLength(
