@@ -367,8 +367,9 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
   --max-hours-since-load <h>  flag each schedule whose newest committed load is more than h
                              hours old (no_recent_load; above 0, at most 168); without it,
                              each schedule of the stack's cdk.json is judged by its
-                             NoRecentSuccess alarm's window (two periods). A schedule with no
-                             committed load at all is flagged too
+                             NoRecentSuccess alarm's window (two periods). A schedule of the
+                             --stack-config with no committed load at all is flagged too (an
+                             empty lake, without a stack config)
   --stack-config <cdk.json>  take the five settings above the run window from the stack's
                              cdk.json (context.paylink.dataQuality: trailingLoads,
                              minTrailingLoads, quietFeedFraction, failedUserSharePercent,
