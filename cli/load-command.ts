@@ -636,7 +636,15 @@ async function loadUsers(
       ...(judged === undefined ? {} : { knownTables: judged.tables.map((t) => t.table) }),
     });
     const quietFeeds = judged === undefined ? undefined : quietFeedsOf(judged);
-    const shown = quietFeeds === undefined || quietFeeds.length === 0 ? summary : { ...summary, quietFeeds };
+    // Judged: quietFeeds is there, [] when none was quiet, so a script tells that from "not judged".
+    const shown =
+      judged === undefined || quietFeeds === undefined
+        ? summary
+        : {
+            ...summary,
+            quietFeeds,
+            judgedFeeds: judged.tables.filter((t) => t.ratio !== undefined).map((t) => t.table),
+          };
     io.stdout.write(request.json ? `${JSON.stringify(shown, null, 2)}\n` : `${formatSummary(shown)}\n`);
     return { exitCode, summary: shown };
   } catch (error) {

@@ -50,9 +50,16 @@ export interface LoadSummary {
   /**
    * Tables this load fed at under the quiet fraction of their trailing median over earlier loads
    * of its series (lambdas/core/quality.ts, default settings: `status` judges with the stack's).
-   * Absent when none, or when the earlier loads could not be read.
+   * `[]` when the load was judged and none was quiet; absent when it was not judged (the earlier
+   * loads could not be read).
    */
   readonly quietFeeds?: readonly QuietFeedSummary[];
+  /**
+   * The feed tables judged against their trailing median (enough earlier loads of the series and
+   * at least `minExpectedRows` rows expected): a table not named here was too new or too small to
+   * judge. Present with `quietFeeds`.
+   */
+  readonly judgedFeeds?: readonly string[];
   /**
    * A `--users changed` load capped by `--max-users-per-run`: the users with new webhook events
    * (and their events) it left for the next changed load. Absent when it took every one.
@@ -277,7 +284,7 @@ export function formatSummary(s: LoadSummary): string {
       `Deferred to the next changed load: ${d.users} user(s) with ${d.events} new webhook event(s), over --max-users-per-run (not loaded, their events not committed yet; the next 'load --users changed' takes them first)`,
     );
   }
-  if (s.quietFeeds !== undefined) {
+  if (s.quietFeeds !== undefined && s.quietFeeds.length > 0) {
     lines.push('');
     lines.push(
       `Quiet feeds (${s.quietFeeds.length}; far fewer rows than the trailing median of earlier loads of this series; 'paylink-loader status' has the details):`,

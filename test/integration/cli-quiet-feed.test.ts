@@ -29,6 +29,7 @@ const summaries: {
   loadId: string;
   tables: { table: string; rows: number; files: number }[];
   quietFeeds?: { table: string; rows: number; trailingMedian: number; since?: string }[];
+  judgedFeeds?: string[];
 }[] = [];
 
 async function load(sim: Simulator): Promise<void> {
@@ -62,13 +63,19 @@ afterAll(async () => {
 
 describe('a feed that goes quiet and stays quiet', () => {
   it("is named by each empty load's own summary, not by the fed ones (status is not needed to notice)", () => {
-    expect(summaries.slice(0, 2).map((s) => s.quietFeeds)).toEqual([undefined, undefined]);
+    // Judged and nothing quiet is [] (not left out), so a script can tell it from "not judged";
+    // with fewer earlier loads than minTrailingLoads no table was judged.
+    expect(summaries.slice(0, 2).map((s) => s.quietFeeds)).toEqual([[], []]);
+    expect(summaries.slice(0, 2).map((s) => s.judgedFeeds)).toEqual([[], []]);
     for (const s of summaries.slice(2)) {
       expect(
         s.quietFeeds?.map((q) => q.table),
         s.loadId,
       ).toEqual(['orders', 'orders__items']);
       expect(s.quietFeeds?.every((q) => q.rows === 0 && q.trailingMedian > 0)).toBe(true);
+      expect(s.judgedFeeds, s.loadId).toEqual(
+        expect.arrayContaining(['accounts', 'orders', 'orders__items']),
+      );
     }
   });
 
