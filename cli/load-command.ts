@@ -635,14 +635,13 @@ async function loadUsers(
       // The feed tables the judgement compared (earlier loads had them): 0 rows shown, not left out.
       ...(judged === undefined ? {} : { knownTables: judged.tables.map((t) => t.table) }),
     });
-    const quietFeeds = judged === undefined ? undefined : quietFeedsOf(judged);
     // Judged: quietFeeds is there, [] when none was quiet, so a script tells that from "not judged".
     const shown =
-      judged === undefined || quietFeeds === undefined
+      judged === undefined
         ? summary
         : {
             ...summary,
-            quietFeeds,
+            quietFeeds: quietFeedsOf(judged),
             judgedFeeds: judged.tables.filter((t) => t.ratio !== undefined).map((t) => t.table),
           };
     io.stdout.write(request.json ? `${JSON.stringify(shown, null, 2)}\n` : `${formatSummary(shown)}\n`);

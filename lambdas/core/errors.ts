@@ -430,6 +430,16 @@ export interface LoggableError {
   readonly [property: string]: unknown;
 }
 
+/** An error's stack frames (`    at ...` lines), without the message lines above them. */
+function stackFrames(error: Error): string[] {
+  return (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+}
+
+/** A stack whose first line is `name: message` (a redacted message), then the frames. */
+function stackUnder(name: string, message: string, frames: readonly string[]): string {
+  return [`${name}: ${message}`, ...frames].join('\n');
+}
+
 /** Causes followed below an error: a chain longer than this is a loop or noise. */
 const MAX_CAUSE_DEPTH = 5;
 
@@ -445,7 +455,7 @@ const MAX_CAUSE_DEPTH = 5;
 export function loggableError(error: unknown, depth = 0): LoggableError {
   if (!(error instanceof Error)) return { name: typeof error, message: safeErrorMessage(error) };
   const message = safeErrorMessage(error);
-  const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+  const frames = stackFrames(error);
   const location = /\(([^()]+:\d+):\d+\)$|at ([^ ()]+:\d+):\d+$/.exec(frames[0] ?? '');
   const properties: Record<string, unknown> = {};
   if (error instanceof LoaderError) {
@@ -462,7 +472,7 @@ export function loggableError(error: unknown, depth = 0): LoggableError {
     name: error.name,
     message,
     ...(location ? { location: location[1] ?? location[2] } : {}),
-    stack: [`${error.name}: ${message}`, ...frames].join('\n'),
+    stack: stackUnder(error.name, message, frames),
     ...(cause !== undefined && depth < MAX_CAUSE_DEPTH ? { cause: loggableError(cause, depth + 1) } : {}),
   };
 }
@@ -478,10 +488,9 @@ export function withSafeMessage<E>(error: E): E {
   if (!(error instanceof Error) || error instanceof LoaderError) return error;
   const message = safeErrorMessage(error);
   if (message === error.message) return error;
-  const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
   try {
     error.message = message;
-    error.stack = [`${error.name}: ${message}`, ...frames].join('\n');
+    error.stack = stackUnder(error.name, message, stackFrames(error));
   } catch {
     // A frozen error keeps its text; the log line (loggableError) is redacted either way.
   }
