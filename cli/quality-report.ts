@@ -731,8 +731,14 @@ export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualit
   const number = (flag: string, raw: string | undefined, fallback: number, range: FlagRange) =>
     optionalNumberFlag(flag, raw, range, fallback);
   const d = baseOptions(stack);
-  // What a value not typed is, in the error that names it.
-  const fallback = stack === undefined ? 'default' : `from ${stack.file}`;
+  // What a value not typed is, in the error that names it: the file's only when it sets the
+  // key, else the default (the stack's, when a cdk.json was read that leaves the key out).
+  const fallback = (key: StackQualityKey, value: number) =>
+    stack === undefined
+      ? `default ${value}`
+      : stack.given.has(key)
+        ? `from ${stack.file} ${value}`
+        : `the stack's default ${value}: ${stack.file} does not set ${key}`;
   const window: FlagRange = { min: 1, max: MAX_TRAILING_LOADS, whole: true };
   const trailingLoads = number('--trailing-loads', values['trailing-loads'], d.trailingLoads, window);
   const minTrailingLoads = number(
@@ -746,11 +752,11 @@ export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualit
     throw values['min-trailing-loads'] === undefined
       ? new ConfigError(
           '--trailing-loads',
-          `${trailingLoads} is fewer than the ${plural(minTrailingLoads, 'earlier load')} a table is judged from (--min-trailing-loads, ${fallback} ${d.minTrailingLoads}): give --min-trailing-loads ${trailingLoads} too`,
+          `${trailingLoads} is fewer than the ${plural(minTrailingLoads, 'earlier load')} a table is judged from (--min-trailing-loads, ${fallback('minTrailingLoads', d.minTrailingLoads)}): give --min-trailing-loads ${trailingLoads} too`,
         )
       : new ConfigError(
           '--min-trailing-loads',
-          `${minTrailingLoads} is more than the ${plural(trailingLoads, 'earlier load')} the median is taken over (--trailing-loads${values['trailing-loads'] === undefined ? `, ${fallback} ${d.trailingLoads}` : ''})`,
+          `${minTrailingLoads} is more than the ${plural(trailingLoads, 'earlier load')} the median is taken over (--trailing-loads${values['trailing-loads'] === undefined ? `, ${fallback('trailingLoads', d.trailingLoads)}` : ''})`,
         );
   const windowMinutes = values['run-window-minutes'];
   const sinceHours = values['max-hours-since-load'];

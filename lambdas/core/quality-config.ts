@@ -21,7 +21,7 @@ export const MAX_EXPECTED_ROWS = 1_000_000_000;
 const MAX_USERS_FOR_FAILED_SHARE_WORDS = MAX_USERS_FOR_FAILED_SHARE.toLocaleString('en-US');
 
 /** Data-quality alarms (lambdas/core/quality.ts defines each signal; docs/operations.md). */
-export const dataQualitySchema = z
+const dataQualityObject = z
   .object({
     /** Alarm when a load's failed users exceed this share of its users (percent). */
     failedUserSharePercent: z
@@ -48,19 +48,23 @@ export const dataQualitySchema = z
       .default(QUALITY_DEFAULTS.quietFraction),
     /** The quiet-feed alarms, QuietFeed and TrailingLoadsUnreadable (false: off; metrics still written). */
     quietFeed: z.boolean({ error: 'must be true or false' }).default(true),
-    /** Committed loads of the same schedule the trailing median is taken over. */
+    /**
+     * Committed loads of the same schedule the trailing median is taken over. Optional here, its
+     * default filled in after the check across keys (below), which must know whether the user
+     * wrote it: an error names the key the user wrote, never one left to its default.
+     */
     trailingLoads: z
       .number({ error: `must be a whole number from 1 to ${MAX_TRAILING_LOADS}` })
       .int(`must be a whole number from 1 to ${MAX_TRAILING_LOADS}`)
       .min(1, `must be a whole number from 1 to ${MAX_TRAILING_LOADS}`)
       .max(MAX_TRAILING_LOADS, `must be a whole number from 1 to ${MAX_TRAILING_LOADS}`)
-      .default(QUALITY_DEFAULTS.trailingLoads),
-    /** No quiet-feed judgement before this many earlier loads. */
+      .optional(),
+    /** No quiet-feed judgement before this many earlier loads (optional as trailingLoads, above). */
     minTrailingLoads: z
       .number({ error: 'must be a whole number from 1 to trailingLoads' })
       .int('must be a whole number from 1 to trailingLoads')
       .min(1, 'must be a whole number from 1 to trailingLoads')
-      .default(QUALITY_DEFAULTS.minTrailingLoads),
+      .optional(),
     /** A table is judged only when at least this many rows were expected of the load. */
     minExpectedRows: z
       .number({ error: `must be a whole number from 0 to ${MAX_EXPECTED_ROWS}` })
@@ -73,16 +77,59 @@ export const dataQualitySchema = z
     /** Alarm when a run commits later than its schedule's run deadline after its slot. */
     runOutsideWindow: z.boolean({ error: 'must be true or false' }).default(true),
   })
-  .strict()
-  .superRefine((q, ctx) => {
-    // A rule across two keys has no input of its own in the issue: the value goes in the words.
-    if (q.minTrailingLoads > q.trailingLoads)
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be a whole number from 1 to trailingLoads (${q.trailingLoads}, the earlier loads the median is taken over) (got ${q.minTrailingLoads})`,
-        path: ['minTrailingLoads'],
-      });
-  })
-  .prefault({});
+  .strict();
 
-export type DataQualityConfig = z.output<typeof dataQualitySchema>;
+export const dataQualitySchema = dataQualityObject
+  .superRefine((q, ctx) => {
+    const issue = trailingLoadsIssue(q);
+    if (issue !== undefined) ctx.addIssue({ code: 'custom', ...issue });
+  })
+  // The defaults of the two keys the check above needed unfilled; the same object, so the
+  // error words of each key (core/config.ts issueWords) still find its range.
+  .overwrite((q) => ({
+    ...q,
+    trailingLoads: q.trailingLoads ?? QUALITY_DEFAULTS.trailingLoads,
+    minTrailingLoads: q.minTrailingLoads ?? QUALITY_DEFAULTS.minTrailingLoads,
+  }))
+  .prefault({}) as unknown as DataQualitySchema;
+
+/**
+ * `minTrailingLoads` above `trailingLoads`, named by the key the user wrote (both written: the
+ * minimum), with the other's value and whether it is the stack's default: `trailingLoads: 1`
+ * alone is refused as `trailingLoads`, below the default `minTrailingLoads` 2, never as a
+ * `minTrailingLoads` the file does not have. A rule across two keys has no input of its own in
+ * the issue: the value goes in the words. Undefined when the two agree.
+ */
+export function trailingLoadsIssue(q: {
+  readonly trailingLoads?: number | undefined;
+  readonly minTrailingLoads?: number | undefined;
+}): { readonly path: [string]; readonly message: string } | undefined {
+  const trailing = q.trailingLoads ?? QUALITY_DEFAULTS.trailingLoads;
+  const min = q.minTrailingLoads ?? QUALITY_DEFAULTS.minTrailingLoads;
+  if (min <= trailing) return undefined;
+  if (q.minTrailingLoads === undefined)
+    return {
+      path: ['trailingLoads'],
+      message: `must be at least minTrailingLoads, the earlier loads a table is judged from (not set: its default ${min}) (got ${trailing}); to judge from ${trailing === 1 ? '1 load' : `${trailing} loads`}, set minTrailingLoads to ${trailing} too`,
+    };
+  return {
+    path: ['minTrailingLoads'],
+    message:
+      q.trailingLoads === undefined
+        ? `must be a whole number from 1 to trailingLoads (not set: its default ${trailing}, the earlier loads the median is taken over) (got ${min}); set trailingLoads to at least ${min} too`
+        : `must be a whole number from 1 to trailingLoads (${trailing}, the earlier loads the median is taken over) (got ${min})`,
+  };
+}
+
+/** The stack's data-quality settings as parsed: every key filled in, the defaults included. */
+export interface DataQualityConfig
+  extends Omit<z.output<typeof dataQualityObject>, 'trailingLoads' | 'minTrailingLoads'> {
+  readonly trailingLoads: number;
+  readonly minTrailingLoads: number;
+}
+
+/**
+ * The schema's type with its defaults filled in: zod types `overwrite` as the object's own
+ * output, where the two keys are optional.
+ */
+type DataQualitySchema = z.ZodType<DataQualityConfig, z.input<typeof dataQualityObject> | undefined>;
