@@ -14,6 +14,7 @@ import {
   MAX_TRAILING_LOADS,
   MIN_EXPECTED_ROWS,
   MIN_USERS_FOR_FAILED_SHARE,
+  type NotJudgedReason,
   QUALITY_DEFAULTS,
   type QualitySettings,
   type Series,
@@ -159,6 +160,13 @@ export interface TableQuality {
    * load took that lower level as the new normal (quality.ts `TableTrend.newLevel`).
    */
   readonly newLevel?: true;
+  /**
+   * Whether the table was judged for a quiet feed (a ratio against its trailing median): false
+   * tells "not judged" from "judged and not quiet", which `quiet: false` alone cannot.
+   */
+  readonly judged: boolean;
+  /** Why not, when `judged` is false: a stable code and the numbers (quality.ts `NotJudgedReason`). */
+  readonly notJudgedReason?: NotJudgedReason;
 }
 
 /** `QualityOptions` as `status --json` prints them: the quiet fraction by its cdk.json name. */
@@ -356,8 +364,11 @@ export function noRecentLoadWords(f: NoRecentLoad): string {
   return `schedule ${f.schedule}: newest load ${f.loadId} committed ${f.committedAt}, ${round(f.secondsSince! / 3600)} h ago, over its ${window} window`;
 }
 
-/** One load's signals over the loads its commit compared it with, as `status` reports them. */
-function loadQuality(
+/**
+ * One load's signals over the loads its commit compared it with, as `status` reports them (and
+ * `status --load-id`, load-quality.ts).
+ */
+export function loadQuality(
   load: LoadFigures,
   reports: readonly LoadFigures[],
   settings: QualityOptions,
@@ -429,10 +440,35 @@ function loadQuality(
         ...(t.quiet && t.quietSince !== undefined ? { since: t.quietSince } : {}),
         ...(t.disabled === true ? { disabled: true as const } : {}),
         ...(t.newLevel === true ? { newLevel: true as const } : {}),
+        judged: t.ratio !== undefined,
+        ...(t.ratio !== undefined || t.notJudged === undefined
+          ? {}
+          : { notJudgedReason: shownReason(t.notJudged) }),
       }),
     ),
     flags,
   };
+}
+
+/** A reason as `status` shows it: the trailing median rounded as in its column. */
+function shownReason(reason: NotJudgedReason): NotJudgedReason {
+  return reason.code === 'median_below_min_rows'
+    ? { ...reason, trailingMedian: round(reason.trailingMedian) }
+    : reason;
+}
+
+/** Why a table was not judged, in the flag column's words: `not judged (1 earlier load, fewer than 2)`. */
+export function notJudgedWords(reason: NotJudgedReason): string {
+  switch (reason.code) {
+    case 'endpoint_unavailable':
+      return 'disabled (endpoint unavailable)';
+    case 'no_loaded_users':
+      return 'not judged (no loaded user)';
+    case 'too_few_loads':
+      return `not judged (${plural(reason.trailingLoads, 'earlier load')}, fewer than ${reason.minTrailingLoads})`;
+    case 'median_below_min_rows':
+      return `not judged (${reason.trailingMedian} rows expected, fewer than ${reason.minExpectedRows})`;
+  }
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
@@ -592,42 +628,54 @@ export function formatQuality(report: QualityReport): string[] {
     }
   }
   const latest = report.loads.at(-1)!;
-  if (latest.tables.length > 0) {
-    const tables = latest.seriesTables.length > 0 ? ` (tables ${latest.seriesTables.join(', ')})` : '';
-    out.push(
-      '',
-      latest.schedule === null
-        ? `Rows per table in ${latest.loadId} against the trailing median of ${plural(latest.trailingLoads, 'earlier load')} of the same tables${tables}:`
-        : `Rows per table in ${latest.loadId} against the trailing median of ${plural(latest.trailingLoads, 'earlier load')} of schedule ${latest.schedule}, ${latest.usersSelection} users${tables}:`,
-      // The header speaks of rows per loaded user; the column is that median scaled to this load.
-      `(trailing_median: the rows expected of this load, the median of rows per loaded user x its ${plural(Math.max(0, latest.users - latest.failedUsers), 'loaded user')})`,
-    );
-    out.push(
-      renderTable(
-        ['table', 'rows', 'trailing_median', 'ratio', 'flag'],
-        latest.tables.map((t) => [
-          t.table,
-          String(t.rows),
-          t.trailingMedian === null ? '-' : String(t.trailingMedian),
-          t.ratio === null ? '-' : String(t.ratio),
-          t.disabled === true
-            ? 'disabled (endpoint unavailable)'
-            : t.quiet && off.includes('quiet_feed')
-              ? 'quiet (signal off)'
-              : t.quiet
-                ? t.emptySince === undefined
-                  ? t.since === undefined || t.since === latest.loadId
-                    ? 'QUIET since this load'
-                    : `QUIET since ${t.since}`
-                  : `QUIET, ${t.rows === 0 ? 'empty' : 'low'} since ${t.emptySince}`
-                : t.newLevel === true
-                  ? 'new level accepted'
-                  : '-',
-        ]),
-      ),
-    );
-  }
+  out.push(...formatLoadTables(latest, off));
   return [...stopped, ...out];
+}
+
+/**
+ * A load's rows per table against their trailing medians, with each table's flag: quiet, not
+ * judged and why, disabled. The last section of `status`, and of `status --load-id`. No line when
+ * the load has no feed table.
+ */
+export function formatLoadTables(latest: LoadQuality, off: readonly SwitchableSignal[] = []): string[] {
+  if (latest.tables.length === 0) return [];
+  const out: string[] = [];
+  const tables = latest.seriesTables.length > 0 ? ` (tables ${latest.seriesTables.join(', ')})` : '';
+  out.push(
+    '',
+    latest.schedule === null
+      ? `Rows per table in ${latest.loadId} against the trailing median of ${plural(latest.trailingLoads, 'earlier load')} of the same tables${tables}:`
+      : `Rows per table in ${latest.loadId} against the trailing median of ${plural(latest.trailingLoads, 'earlier load')} of schedule ${latest.schedule}, ${latest.usersSelection} users${tables}:`,
+    // The header speaks of rows per loaded user; the column is that median scaled to this load.
+    `(trailing_median: the rows expected of this load, the median of rows per loaded user x its ${plural(Math.max(0, latest.users - latest.failedUsers), 'loaded user')})`,
+  );
+  out.push(
+    renderTable(
+      ['table', 'rows', 'trailing_median', 'ratio', 'flag'],
+      latest.tables.map((t) => [
+        t.table,
+        String(t.rows),
+        t.trailingMedian === null ? '-' : String(t.trailingMedian),
+        t.ratio === null ? '-' : String(t.ratio),
+        tableFlagWords(t, latest.loadId, off),
+      ]),
+    ),
+  );
+  return out;
+}
+
+/** The flag column of one table of `loadId`. */
+function tableFlagWords(t: TableQuality, loadId: string, off: readonly SwitchableSignal[]): string {
+  if (t.disabled === true) return 'disabled (endpoint unavailable)';
+  if (!t.judged) return t.notJudgedReason === undefined ? '-' : notJudgedWords(t.notJudgedReason);
+  if (t.quiet && off.includes('quiet_feed')) return 'quiet (signal off)';
+  if (t.quiet)
+    return t.emptySince === undefined
+      ? t.since === undefined || t.since === loadId
+        ? 'QUIET since this load'
+        : `QUIET since ${t.since}`
+      : `QUIET, ${t.rows === 0 ? 'empty' : 'low'} since ${t.emptySince}`;
+  return t.newLevel === true ? 'new level accepted' : '-';
 }
 
 /** The quality flags of `status`, as typed. */

@@ -1,5 +1,4 @@
 /** `paylink-loader status --dest <dir|s3://...>`: what a lake holds, from its own metadata. */
-import { parquetReadObjects } from 'hyparquet';
 import { openStore } from '#adapters/open-store.ts';
 import { plural } from '#core/capacity.ts';
 import { CHANGED_STATE_PREFIX, readChangedState } from '#core/changed-users.ts';
@@ -9,7 +8,7 @@ import { DISABLED_TABLES_NOTE } from '#core/endpoint-health.ts';
 import { ConfigError, LakeStateError } from '#core/errors.ts';
 import { strayEventObjects as strayEventObjectsOf, unreadableEventsWithin } from '#core/event-claims.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
-import { assertLoadId, dltLoadsKey, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
+import { assertLoadId, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
 import { forEachConcurrent } from '#core/pool.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import type { UnreadableReport } from '#core/quality.ts';
@@ -31,6 +30,7 @@ import {
 } from './changed-backlog.ts';
 import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
+import { formatOneLoadQuality, insertedAt, judgeOneLoad } from './load-quality.ts';
 import { type LoadDetail, LoadNotFoundError, loadDetail, reportNotFound } from './load-report.ts';
 import {
   formatQuality,
@@ -293,25 +293,6 @@ export async function lakeStatus(
   };
 }
 
-/**
- * A committed load's commit time from its `_dlt_loads` row (`inserted_at`); undefined when the
- * row cannot be read (then its place is guessed from its id, quality.ts `earlierScanOf`).
- */
-async function insertedAt(store: ObjectStore, loadId: string): Promise<string | undefined> {
-  try {
-    const bytes = await store.get(dltLoadsKey(loadId));
-    if (bytes === undefined) return undefined;
-    const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    const [row] = await parquetReadObjects({ file, columns: ['inserted_at'] });
-    const at: unknown = row?.inserted_at;
-    const time = at instanceof Date ? at : typeof at === 'string' ? new Date(at) : undefined;
-    return time !== undefined && !Number.isNaN(time.getTime()) ? time.toISOString() : undefined;
-  } catch {
-    // A damaged row is `verify`'s finding; here it only costs the commit order of one load.
-    return undefined;
-  }
-}
-
 /** The first 10 keys, then `...`: a warning stays one readable line. */
 const listed = (keys: readonly string[]) =>
   `${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', ...' : ''}`;
@@ -386,9 +367,13 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                              --run-window-minutes gives one for every load.
   --load-id <id>   one load: committed or not, start and commit times, users, failed users by
                    error code, requests, rows, files and bytes per table, the schema changes it
-                   made (registry version before and after, tables and columns added).
-                   Exit 8 when the lake has nothing of that load id. The quality options above
-                   are about the last loads and are refused with it.
+                   made (registry version before and after, tables and columns added), and its
+                   data quality: the load judged as plain status judges it, against the
+                   committed loads of its series before it (its flags, each table's rows against
+                   its trailing median: quiet, or not judged and why; --json: quality, null when
+                   not committed), with the settings above (--stack-config, ./cdk.json, flags).
+                   Exit 8 when the lake has nothing of that load id. --last and
+                   --max-hours-since-load are about the last loads and are refused with it.
   --fail-on-signals  exit 9 when the newest load of any schedule has a flag, or a schedule's
                    loads stopped (no_recent_load: --max-hours-since-load, or the stack's
                    NoRecentSuccess window), after printing
@@ -427,6 +412,9 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
   them: a run capped at n takes the first n, oldestReceivedAt, oldestAgeSeconds, lastRun
   {loadId, committedAt, users, maxUsers, deferred}, hint, flag).`;
 
+/** The quality flags about the lake's last loads (refused with --load-id); the others judge any load. */
+const LAST_LOADS_FLAGS = ['last', 'max-hours-since-load'] as const;
+
 export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parseFlags(
     argv,
@@ -451,16 +439,13 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
     // Negative values reach their checks, which name each flag's real range.
     QUALITY_FLAGS,
   );
-  // They shape the last loads' section, which --load-id does not print: never silently ignored.
-  const ignored = QUALITY_FLAGS.find((flag) => values[flag] !== undefined);
+  // They choose the last loads and the schedules' staleness, which --load-id does not show: never
+  // silently ignored. The settings of the judgement (--trailing-loads, --stack-config, ...) judge
+  // the one load too.
+  const ignored = LAST_LOADS_FLAGS.find((flag) => values[flag] !== undefined);
   if (values['load-id'] !== undefined && ignored !== undefined)
     throw new ConfigError(
       `--${ignored}`,
-      "sets the data-quality section of the lake's last loads, which status --load-id does not show: leave out one of them",
-    );
-  if (values['load-id'] !== undefined && values['stack-config'] !== undefined)
-    throw new ConfigError(
-      '--stack-config',
       "sets the data-quality section of the lake's last loads, which status --load-id does not show: leave out one of them",
     );
   for (const flag of ['max-event-age-hours', 'max-event-reads'] as const)
@@ -474,24 +459,28 @@ export async function statusCommand(argv: readonly string[], io: Io): Promise<nu
       '--fail-on-signals',
       "exits on the flags of the lake's last loads, which status --load-id does not show: leave out one of them",
     );
-  // The stack's settings (--stack-config, or ./cdk.json); not for --load-id, which has no judgement.
-  const stack =
-    values['load-id'] === undefined
-      ? (await readQualitySettings(io, values['stack-config'])).stack
-      : undefined;
+  // The stack's settings (--stack-config, or ./cdk.json): the one load of --load-id is judged by
+  // them too, as plain status judges it.
+  const { stack } = await readQualitySettings(io, values['stack-config']);
   const qualityOptions = parseQualityFlags(values, stack);
   const dest = await existingLake(io.cwd, required(values.dest, '--dest'));
   if (values['load-id'] !== undefined) {
     const loadId = assertLoadId(values['load-id']);
+    const store = openStore(dest);
     let detail: LoadDetail;
     try {
-      detail = await loadDetail(openStore(dest), loadId, io.now());
+      detail = await loadDetail(store, loadId, io.now());
     } catch (error) {
       if (error instanceof LoadNotFoundError)
         return reportNotFound(io, 'status', error, values.json ?? false);
       throw error;
     }
-    io.stdout.write(values.json ? `${JSON.stringify(detail, null, 2)}\n` : `${formatLoadDetail(detail)}\n`);
+    const quality = await judgeOneLoad(store, loadId, qualityOptions);
+    io.stdout.write(
+      values.json
+        ? `${JSON.stringify({ ...detail, quality }, null, 2)}\n`
+        : `${[formatLoadDetail(detail), ...formatOneLoadQuality(quality, qualityOptions)].join('\n')}\n`,
+    );
     return 0;
   }
   const backlogOptions = parseBacklogFlags(values);

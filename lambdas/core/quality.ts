@@ -298,12 +298,35 @@ export interface TableTrend {
    */
   readonly disabled?: true;
   /**
+   * Set when the table was not judged (no ratio): why, with the numbers that decided it, so a
+   * reader tells "judged and fine" from "not judged" (status --json `notJudgedReason`).
+   */
+  readonly notJudged?: NotJudgedReason;
+  /**
    * Set when the table had been flagged quiet on DEAD_FEED_LOADS loads in a row and this load is
    * judged against its own window instead (the loads at the lower level) and is not quiet: the
    * lower level is accepted as the new normal (the load's report records it, `newLevelFeeds`).
    */
   readonly newLevel?: true;
 }
+
+/**
+ * Why a table was not judged for a quiet feed, by a stable code:
+ * - `endpoint_unavailable`: the load did not fetch its resource (an endpoint finding);
+ * - `no_loaded_users`: every user of the load failed, so no rows were expected of it;
+ * - `too_few_loads`: fewer earlier loads of its series fetched it than `minTrailingLoads`;
+ * - `median_below_min_rows`: the rows expected of the load (its trailing median) are fewer than
+ *   `minExpectedRows` (0 for a table never fed).
+ */
+export type NotJudgedReason =
+  | { readonly code: 'endpoint_unavailable' }
+  | { readonly code: 'no_loaded_users' }
+  | { readonly code: 'too_few_loads'; readonly trailingLoads: number; readonly minTrailingLoads: number }
+  | {
+      readonly code: 'median_below_min_rows';
+      readonly trailingMedian: number;
+      readonly minExpectedRows: number;
+    };
 
 /**
  * Resources a load did not fetch because of an endpoint finding: those disabled, and the
@@ -430,18 +453,36 @@ export function tableTrends(
   for (const t of emptyRunTables(load, usable)) tables.add(t);
   // A feed dead for longer than the scan reads is in no report found but the quiet flags.
   for (const l of window) for (const r of recordedQuiet(l)) if (isFeedTable(r.table)) tables.add(r.table);
+  // A resource this load disabled (or did not fetch under one) is listed, disabled, even when no
+  // load ever wrote a row of it: on a lake's first load, or a series' first, it is in no report,
+  // and the endpoint-unavailable signal would name a table the rows per table leave out. Its
+  // root table is the resource's own name (a child table's resource is its root's, `resourceOf`).
+  const unfetched = unfetchedResources(load);
+  for (const resource of unfetched) if (isFeedTable(resource)) tables.add(resource);
   const users = loadedUsers(load);
   const fetched = fetchedIn(usable);
+  const minLoads = Math.max(1, settings.minTrailingLoads);
   return [...tables].sort().map((table): TableTrend => {
     const rows = load.rowsByTable[table] ?? 0;
     const unjudged = { table, rows, trailingMedian: undefined, ratio: undefined, quiet: false };
     // Its endpoint was found unusable (EndpointUnavailable says so): its rows say nothing of the feed.
-    if (unfetchedResources(load).has(resourceOf(table)))
-      return { ...unjudged, trailingLoads: fetched(window, table).length, disabled: true };
+    if (unfetched.has(resourceOf(table)))
+      return {
+        ...unjudged,
+        trailingLoads: fetched(window, table).length,
+        disabled: true,
+        notJudged: { code: 'endpoint_unavailable' },
+      };
     // Nor do its zero rows in an earlier load that did not fetch it: not a median's datapoint.
     const win = fetched(window, table);
-    if (win.length < Math.max(1, settings.minTrailingLoads) || users === 0)
-      return { ...unjudged, trailingLoads: win.length };
+    if (users === 0)
+      return { ...unjudged, trailingLoads: win.length, notJudged: { code: 'no_loaded_users' } };
+    if (win.length < minLoads)
+      return {
+        ...unjudged,
+        trailingLoads: win.length,
+        notJudged: { code: 'too_few_loads', trailingLoads: win.length, minTrailingLoads: minLoads },
+      };
     const mine = fetched(usable, table);
     // The newest earlier load that judged the table, and its quiet flag if it raised one. A load
     // that did not judge it (too few users loaded, a commit whose judgement failed) is passed
@@ -546,6 +587,15 @@ export function tableTrends(
       trailingLoads: base.length,
       ratio,
       quiet,
+      ...(ratio === undefined
+        ? {
+            notJudged: {
+              code: 'median_below_min_rows' as const,
+              trailingMedian,
+              minExpectedRows: settings.minExpectedRows ?? MIN_EXPECTED_ROWS,
+            },
+          }
+        : {}),
       ...(emptySince === undefined || !quiet ? {} : { emptySince }),
       ...(quiet ? { quietSince: emptySince ?? flagged?.since ?? load.loadId } : {}),
       ...(newLevel ? { newLevel: true as const } : {}),

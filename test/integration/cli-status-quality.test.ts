@@ -194,18 +194,22 @@ describe('status flags', () => {
     expect((await status('--trailing-loads', '1', '--min-trailing-loads', '1')).code).toBe(0);
   });
 
-  it('refuse quality options with --load-id, which does not show them, naming the option', async () => {
-    for (const flag of [
-      '--last',
-      '--trailing-loads',
-      '--min-trailing-loads',
-      '--quiet-fraction',
-      '--failed-share',
-      '--run-window-minutes',
-    ]) {
+  it('refuse the last-loads options with --load-id, which does not show them; the settings judge the load', async () => {
+    for (const flag of ['--last', '--max-hours-since-load']) {
       const run = await status('--load-id', loadIds[0]!, flag, '1');
       expect(run.code, flag).toBe(1);
       expect(run.stderr, flag).toMatch(new RegExp(`^error: ${flag}: .*status --load-id does not show`));
+    }
+    // The one load is judged with the settings plain status takes (status --load-id's quality).
+    for (const [flag, value] of [
+      ['--trailing-loads', '2'],
+      ['--min-trailing-loads', '1'],
+      ['--quiet-fraction', '1'],
+      ['--failed-share', '1'],
+      ['--run-window-minutes', '1'],
+    ] as const) {
+      const run = await status('--load-id', loadIds[0]!, flag, value);
+      expect(run.code, `${flag}: ${run.stderr}`).toBe(0);
     }
     expect((await status('--load-id', loadIds[0]!)).code).toBe(0);
   });

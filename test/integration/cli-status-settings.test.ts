@@ -169,6 +169,7 @@ describe('status with the stack config', () => {
     const none = await runCli(['status', '--dest', lake, '--stack-config', notStack]);
     expect(none.stderr).toContain('has no context.paylink object');
     expect(`${run.stderr}${missing.stderr}${none.stderr}`).not.toMatch(/\n\s+at /);
+    // --load-id judges its one load with the stack's settings too: a bad file is refused there alike.
     const withLoadId = await runCli([
       'status',
       '--dest',
@@ -176,9 +177,12 @@ describe('status with the stack config', () => {
       '--load-id',
       '1796000000',
       '--stack-config',
-      cdkJson,
+      bad,
     ]);
-    expect(withLoadId.stderr).toContain('--stack-config: sets the data-quality section');
+    expect(withLoadId.code).toBe(1);
+    expect(withLoadId.stderr).toContain(
+      `--stack-config ${bad}: context.paylink.dataQuality.quietFeedFraction: must be a number above 0 and at most 1`,
+    );
   });
 
   it('names the quiet fraction in --json as cdk.json does (quietFeedFraction), with no second key', async () => {

@@ -82,6 +82,7 @@ describe('quiet feeds', () => {
         trailingLoads: 1,
         ratio: undefined,
         quiet: false,
+        notJudged: { code: 'too_few_loads', trailingLoads: 1, minTrailingLoads: 2 },
       },
     ]);
   });
