@@ -20,13 +20,25 @@ import { createWaitMeter } from './wait-meter.ts';
 
 export const RATE_LIMITER = {
   /**
-   * Lateness the bucket makes up, ms of tokens (at least one token): a wake-up this much later
-   * than due (an event-loop turn spent parsing responses or handing a batch over) still releases
-   * every request whose turn passed meanwhile. With 2 ms, a loaded loop's longer turns lost their
-   * tokens: 0.968x at 200 req/s, 0.916x at 500. It is no burst a strict server sees: the log below
-   * holds any one-second window to S whatever the bucket lets through.
+   * Lateness the bucket makes up while callers wait, ms of tokens beyond `burst`: a wake-up this
+   * much later than due (a long event-loop turn, a machine that deschedules the loader, a GC)
+   * still releases every request whose turn passed meanwhile, as far as the log below allows.
+   * Lateness beyond it is lost: with 2 ms, 0.968x at 200 req/s and 0.916x at 500 on a loaded
+   * loop; with 30 ms, 0.900x in the queueing model of a machine that deschedules the loader 35 ms
+   * of every 50 (test/unit/rate-limiter-model.test.ts), 0.975x with 100 ms. Not more, because
+   * what it lets go at once (1 + S / 10 at 100 ms) goes out as one bunch whose arrivals spread, and
+   * a second later the log lets the same bunch go again: against a strict one-second server
+   * (test/integration/rate-limiter-stall.test.ts, a 300 ms stall at 100 req/s, load 13-14) 200 ms
+   * drew 429s in 3 runs of 3 (8-18 each), a make-up of the whole second the log allows 16-26 in 3
+   * of 3; 100 ms and 60 ms one run in 7 each, 30 ms one in 3 (that load's noise).
    */
-  makeUpMs: 30,
+  makeUpMs: 100,
+  /**
+   * Tokens (ms of them, beyond `burst`) the bucket keeps while no caller waits: what may go at
+   * once when callers come after an idle spell. An idle spell owes nothing, so it stays what the
+   * make-up was before it grew (30 ms).
+   */
+  idleMs: 30,
   /**
    * The log's window is 1000 + this, ms: at most S releases in any such window, so S + 1 arrivals
    * land in one second of the server's only if their delays (network, scheduling, the server's
@@ -79,8 +91,8 @@ export interface RateLimiterOptions {
   /** Requests per second; undefined or Infinity means unlimited. */
   readonly ratePerSecond?: number | undefined;
   /**
-   * Tokens the bucket holds beyond its make-up (RATE_LIMITER.makeUpMs): requests that may go at
-   * once after an idle spell. Default 1. Any one-second window still sees at most the rate (the
+   * Tokens the bucket holds beyond its idle allowance (RATE_LIMITER.idleMs): requests that may go
+   * at once after an idle spell. Default 1. Any one-second window still sees at most the rate (the
    * log), so a larger burst only bunches requests, which a server with a token bucket of its own
    * may not like; at steady state it buys no throughput.
    */
@@ -144,7 +156,10 @@ export class RateLimiter {
     this.acquire = () => {
       acquired++;
       const admitted = take();
-      if (admitted === undefined) return Promise.resolve();
+      // Admitted at once, it still resumes after the waiters released before it in this turn
+      // (one promise step behind their release, as theirs are): first come, first served holds
+      // for what callers do next, not only for the limiter's order.
+      if (admitted === undefined) return Promise.resolve().then(noop);
       return admitted.then(meter.begin());
     };
   }
@@ -228,9 +243,11 @@ const EPSILON_MS = 1e-6;
  * when both hold at the moment the limiter really runs (the clock is read again on waking, so a
  * timer that fired early sleeps again for the rest):
  * - the bucket, refilled at the effective rate (the configured one, lower for a while after 429s:
- *   `rateControl`), holds a token. It keeps up to `makeUpMs` of tokens,
- *   so a wake-up later than due (a long event-loop turn) releases the requests whose turn passed
- *   meanwhile instead of losing them;
+ *   `rateControl`), holds a token. While callers wait it keeps up to `makeUpMs` of tokens, so a
+ *   wake-up later than due (a long event-loop turn, a machine that deschedules the loader)
+ *   releases the requests whose turn passed meanwhile instead of losing them, as far as the log
+ *   allows; while none waits it keeps `burst` + `idleMs` of tokens, so an idle spell is no licence
+ *   for a bigger burst than before;
  * - the log of the last S releases holds fewer than S within the last `1000 + marginMs` ms (the
  *   margin doubles with each decrease on a 429, up to `maxMarginMs`). This
  *   is what a strict server relies on: any S + 1 releases span more than a second by the margin,
@@ -255,13 +272,17 @@ function bucketAndLog(options: RateLimiterOptions): {
   if (!Number.isInteger(burst) || burst < 1)
     throw new ConfigError('rateLimit.burst', 'must be a positive integer');
 
-  const { makeUpMs, marginMs, maxMarginMs, stallMs, turnMs } = RATE_LIMITER;
+  const { makeUpMs, idleMs, marginMs, maxMarginMs, stallMs, turnMs } = RATE_LIMITER;
   const control = rateControl(rate, options.now);
   /** 1000 ms + the margin: wider after 429s (`maxMarginMs`), for the rest of the run. */
   let windowMs = 1000 + marginMs;
   const throttle: Throttle = {
     throttled: () => {
-      if (control.throttled()) windowMs = 1000 + Math.min(maxMarginMs, (windowMs - 1000) * 2);
+      if (!control.throttled()) return;
+      windowMs = 1000 + Math.min(maxMarginMs, (windowMs - 1000) * 2);
+      // Tokens saved while callers waited would keep the old pace until spent: the decrease
+      // applies now, with what an idle spell leaves.
+      tokens = Math.min(tokens, idleCap(control.at(options.now()) / 1000));
     },
     effectiveRate: control.effectiveRate,
     decreases: control.decreases,
@@ -287,6 +308,15 @@ function bucketAndLog(options: RateLimiterOptions): {
       log[at] = now;
     }
   };
+  /** The tokens kept while no caller waits: `burst` and `idleMs` of them at `perMs`. */
+  const idleCap = (perMs: number): number => burst + idleMs * perMs;
+  /**
+   * While callers wait, `makeUpMs` of tokens: a late wake-up owes them. The queue is non-empty at
+   * a refill only if it was since the last one (a caller that finds it empty refills before
+   * queueing), so those tokens were earned while callers waited.
+   */
+  const capAt = (perMs: number): number =>
+    head < queue.length ? Math.max(idleCap(perMs), burst + makeUpMs * perMs) : idleCap(perMs);
   const refill = (now: number): void => {
     if (dueAt !== undefined && now - dueAt > stallMs) {
       restampLastTurn(now);
@@ -295,7 +325,7 @@ function bucketAndLog(options: RateLimiterOptions): {
     // At the rate in force now: it climbs over seconds, so a refill's interval barely sees it move,
     // and a decrease applies at once to the tokens not yet earned.
     const perMs = control.at(now) / 1000;
-    tokens = Math.min(burst + makeUpMs * perMs, tokens + Math.max(0, now - updatedAt) * perMs);
+    tokens = Math.min(capAt(perMs), tokens + Math.max(0, now - updatedAt) * perMs);
     updatedAt = now;
   };
   /** Whether one more may go at `now`: a token, and fewer than S releases in the last window. */

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRateLimiter, RATE_LIMITER } from '#core/rate-limiter.ts';
+import { SlidingWindow, TokenBucket } from '#simulator/rate-limit.ts';
 
 /** Lets every promise callback queued so far run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -22,8 +23,13 @@ interface Schedule {
   readonly untilMs: number;
 }
 
-/** Runs `schedule` on one limiter; each caller's release time, by caller. */
-async function run(schedule: Schedule): Promise<{ order: number[]; at: number[] }> {
+/**
+ * Runs `schedule` on one limiter; each caller's release time, by caller, and each stall's
+ * start and end (the loop blocked from `from` to `to`).
+ */
+async function run(
+  schedule: Schedule,
+): Promise<{ order: number[]; at: number[]; stalled: { from: number; to: number }[] }> {
   let now = 0;
   let timerCount = 0;
   const timers: { at: number; fire: () => void }[] = [];
@@ -44,6 +50,7 @@ async function run(schedule: Schedule): Promise<{ order: number[]; at: number[] 
   const at: number[] = [];
   const pending: Promise<void>[] = [];
   const stalls = [...schedule.stalls].sort((a, b) => a.at - b.at);
+  const stalled: { from: number; to: number }[] = [];
   let nextCaller = 0;
   const earliestTimer = () => timers.reduce((a, b) => Math.min(a, b.at), Number.POSITIVE_INFINITY);
   const fireDue = async () => {
@@ -72,11 +79,13 @@ async function run(schedule: Schedule): Promise<{ order: number[]; at: number[] 
     } else await fireDue();
     // A stall begins right after this event: what it released may only go out when it ends.
     while (stalls.length > 0 && stalls[0]!.at <= now) {
+      const from = now;
       now += stalls.shift()!.ms;
+      stalled.push({ from, to: now });
       await fireDue();
     }
   }
-  return { order, at };
+  return { order, at, stalled };
 }
 
 /** Any `limit + 1` of `times` (sorted) span at least `windowMs`. */
@@ -119,6 +128,78 @@ describe('the rate limiter over random schedules', () => {
         expect(shortestSpan(times, Math.floor(schedule.rate))).toBeGreaterThanOrEqual(WINDOW_MS - 1e-6);
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it("is never refused by the simulator's server-side limits (a token bucket of S, at most S in any second)", async () => {
+    await fc.assert(
+      fc.asyncProperty(schedules({ stalls: true, maxLateMs: 80 }), async (schedule) => {
+        const { at } = await run(schedule);
+        const times = at.filter((t) => t !== undefined).sort((a, b) => a - b);
+        let clock = 0;
+        const servers = [
+          new TokenBucket(schedule.rate, () => clock),
+          new SlidingWindow(schedule.rate, () => clock),
+        ];
+        for (const t of times) {
+          clock = t;
+          for (const server of servers) expect(server.take().ok).toBe(true);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('after a stall with callers waiting, makes up at once what the window and the make-up allow', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 5, max: 300 }),
+        fc.array(fc.double({ min: -1, max: 20, noNaN: true }), { minLength: 1, maxLength: 20 }),
+        // Stalls a window apart at least, past the first window (the log binds from there).
+        fc.array(
+          fc.record({ gap: fc.integer({ min: 0, max: 1500 }), ms: fc.integer({ min: 1, max: 1500 }) }),
+          {
+            minLength: 1,
+            maxLength: 3,
+          },
+        ),
+        async (rate, lateness, spaced) => {
+          let end = 400;
+          const stalls = spaced.map(({ gap, ms }) => {
+            const stall = { at: end + WINDOW_MS + gap, ms };
+            end = stall.at + ms;
+            return stall;
+          });
+          const seconds = 9;
+          const { at, stalled } = await run({
+            rate,
+            // More callers than the run can release, all asking at once: the limiter is always the bound.
+            arrivals: Array.from({ length: rate * (seconds + 2) }, () => 0),
+            lateness,
+            stalls,
+            untilMs: seconds * 1000,
+          });
+          const times = at.filter((t) => t !== undefined).sort((a, b) => a - b);
+          // A wake-up up to 100 ms late (a machine that deschedules the loader, a GC) loses no
+          // turn: with its token, that many go at once.
+          const makeUp = 1 + (100 * rate) / 1000;
+          for (const { from, to } of stalled) {
+            // Only a wake-up at the stall's end owes anything (a timer that came due in it).
+            if (!times.includes(to)) continue;
+            const atWake = times.filter((t) => t === to).length;
+            // Either every turn the stall held, up to the make-up, went at the wake...
+            if (atWake >= Math.floor(Math.min(makeUp, ((to - from) * rate) / 1000) + 1e-9)) continue;
+            // The requests released in the turn before the stall may only go out at its end: when
+            // the wake-up is over RATE_LIMITER.stallMs late, the limiter counts them there.
+            const last = times.filter((t) => t <= from).at(-1) ?? Number.NEGATIVE_INFINITY;
+            const sent = times.map((t) => (t >= last - RATE_LIMITER.turnMs && t <= from ? to : t));
+            const inWindow = (ts: number[]) => ts.filter((t) => t > to - WINDOW_MS && t <= to).length;
+            // ...or the window is full: S releases in the last 1000 + marginMs ms.
+            expect([inWindow(times), inWindow(sent)]).toContain(Math.floor(rate));
+          }
+        },
+      ),
+      { numRuns: 40 },
     );
   });
 

@@ -49,6 +49,22 @@ async function releasesBetween(
 }
 
 describe('signalThrottled', () => {
+  it('slows at once on a 429 even after a long wait saved tokens (the log, not the bucket, paced until then)', async () => {
+    const time = fakeTimers();
+    const rate = 100;
+    const limiter = createRateLimiter({ ratePerSecond: rate, now: time.now, sleep: time.sleep });
+    // A minute of callers always waiting: the log (S in 1000 + marginMs ms) binds, and the bucket,
+    // refilled at S, saves about 1% of S a second while they wait.
+    const at = await releasesBetween(limiter, time, rate * 70, 60_000);
+    const before = at.length;
+    signalThrottled(limiter);
+    await time.runTo(62_000);
+    // Two seconds at throttleFactor x S, plus what an idle spell leaves in the bucket: the saved
+    // tokens do not keep the old pace.
+    const idle = 1 + (RATE_LIMITER.makeUpMs * rate) / 1000;
+    expect(at.length - before).toBeLessThanOrEqual(2 * rate * throttleFactor + idle + 1);
+  });
+
   it('lowers the rate on 429s, once per reaction time, holds, then recovers to the configured rate and never above', async () => {
     const time = fakeTimers();
     const limiter = createRateLimiter({ ratePerSecond: 50, now: time.now, sleep: time.sleep });

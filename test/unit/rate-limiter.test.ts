@@ -92,17 +92,19 @@ describe('createRateLimiter', () => {
     expect(round(released.map((r) => r.at))).toEqual(round([0, interval, 2 * interval, 3 * interval]));
   });
 
-  it('after an event-loop stall releases only the make-up, and counts the requests released just before it as sent when the loop runs again', async () => {
+  it('after an event-loop stall releases the make-up, and counts the requests released just before it as sent when the loop runs again', async () => {
     const time = fakeTimers();
     const rate = 100;
     const limiter = createRateLimiter({ ratePerSecond: rate, now: time.now, sleep: time.sleep });
     const { released, all } = callers(limiter, time, 300);
     await time.runTo(250);
     expect(released).toHaveLength(26);
-    // The loop is blocked 300 ms right after the release at 250: 30 slots pass, and reserved
-    // timers would all fire at 550. The bucket holds its token and its make-up (30 ms: 3), no more.
+    // The loop is blocked 300 ms right after the release at 250: 30 turns pass while callers
+    // wait, and reserved timers would all fire at 550. The bucket holds its token and its
+    // make-up (100 ms: 10; it was 30 ms: 3), no more: one bunch a strict server still takes.
     await time.stall(300);
     const makeUp = 1 + RATE_LIMITER.makeUpMs / intervalAt(rate);
+    expect(makeUp).toBe(11);
     expect(released.filter((r) => r.at === 550)).toHaveLength(makeUp);
     await time.runTo(10_000);
     await all;
@@ -113,6 +115,54 @@ describe('createRateLimiter', () => {
     expect(busiestSecond(sent)).toBeLessThanOrEqual(rate);
     for (let i = rate; i < sent.length; i++)
       expect(sent[i]! - sent[i - rate]!).toBeGreaterThanOrEqual(WINDOW_MS);
+  });
+
+  it('after a stall shorter than the make-up in a full window, fills the window again at once', async () => {
+    const time = fakeTimers();
+    const rate = 100;
+    const limiter = createRateLimiter({ ratePerSecond: rate, now: time.now, sleep: time.sleep });
+    const { released, all } = callers(limiter, time, 600);
+    // Past the first window the log binds: S releases in every 1000 + marginMs ms.
+    await time.runTo(1500);
+    const before = released.length;
+    // 80 ms: over the 30 ms the make-up was, under its 100.
+    await time.stall(80);
+    const at = time.now();
+    const atWake = released.length - before;
+    // The releases within the last turn before the stall count as sent at the wake.
+    const lastBefore = released[before - 1]!.at;
+    const sent = released.map((r) => (r.at >= lastBefore - RATE_LIMITER.turnMs && r.at < at ? at : r.at));
+    const inWindow = sent.filter((t) => t > at - WINDOW_MS && t <= at).length;
+    // The window is full again at the wake: what the 80 ms owed (a 30 ms make-up released 4
+    // here and left the window short, the rest lost).
+    expect(inWindow).toBe(rate);
+    expect(atWake).toBeGreaterThanOrEqual(80 / intervalAt(rate) - 1);
+    await time.runTo(20_000);
+    await all;
+    const final = released.map((r) => (r.at >= lastBefore - RATE_LIMITER.turnMs && r.at < at ? at : r.at));
+    final.sort((a, b) => a - b);
+    for (let i = rate; i < final.length; i++)
+      expect(final[i]! - final[i - rate]!).toBeGreaterThanOrEqual(WINDOW_MS - 1e-6);
+  });
+
+  it('lets a caller admitted at once resume after the waiters released before it in the same turn', async () => {
+    let now = 0;
+    // A timer that never fires by itself: the callers' own turns run the limiter.
+    const limiter = createRateLimiter({
+      ratePerSecond: 75,
+      now: () => now,
+      sleep: () => new Promise(() => {}),
+    });
+    const order: number[] = [];
+    const ask = (caller: number) => limiter.acquire().then(() => order.push(caller));
+    const first = [ask(0), ask(1)];
+    await settle();
+    now = 40;
+    // One turn: caller 2 queues behind 1 and its refill releases both (3 tokens by now); caller 3
+    // finds the queue empty and a token left, so it goes at once, yet resumes after them.
+    const later = [ask(2), ask(3)];
+    await Promise.all([...first, ...later]);
+    expect(order).toEqual([0, 1, 2, 3]);
   });
 
   it('treats a stall seen by a new caller before the timer fires the same way', async () => {
