@@ -779,14 +779,15 @@ export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualit
   const number = (flag: string, raw: string | undefined, fallback: number, range: FlagRange) =>
     optionalNumberFlag(flag, raw, range, fallback);
   const d = baseOptions(stack);
-  // What a value not typed is, in the error that names it: the file's only when it sets the
-  // key, else the default (the stack's, when a cdk.json was read that leaves the key out).
-  const fallback = (key: StackQualityKey, value: number) =>
+  // Where a value not typed comes from, in the error about the other flag: named by its key in
+  // the file when the file sets it, else as the default (the stack's, when a cdk.json was read
+  // that leaves the key out), and never as a flag the user did not give.
+  const source = (key: StackQualityKey, flag: string, value: number) =>
     stack === undefined
-      ? `default ${value}`
+      ? `${flag} not given: its default ${value}`
       : stack.given.has(key)
-        ? `from ${stack.file} ${value}`
-        : `the stack's default ${value}: ${stack.file} does not set ${key}`;
+        ? `${key} ${value} in ${stack.file}; ${flag} overrides it`
+        : `${flag} not given: the stack's default ${value}, as ${stack.file} does not set ${key}`;
   const window: FlagRange = { min: 1, max: MAX_TRAILING_LOADS, whole: true };
   const trailingLoads = number('--trailing-loads', values['trailing-loads'], d.trailingLoads, window);
   const minTrailingLoads = number(
@@ -800,11 +801,11 @@ export function parseQualityFlags(values: QualityFlagValues, stack?: StackQualit
     throw values['min-trailing-loads'] === undefined
       ? new ConfigError(
           '--trailing-loads',
-          `${trailingLoads} is fewer than the ${plural(minTrailingLoads, 'earlier load')} a table is judged from (--min-trailing-loads, ${fallback('minTrailingLoads', d.minTrailingLoads)}): give --min-trailing-loads ${trailingLoads} too`,
+          `${trailingLoads} is fewer than the ${plural(minTrailingLoads, 'earlier load')} a table is judged from (${source('minTrailingLoads', '--min-trailing-loads', d.minTrailingLoads)}): give --min-trailing-loads ${trailingLoads} too`,
         )
       : new ConfigError(
           '--min-trailing-loads',
-          `${minTrailingLoads} is more than the ${plural(trailingLoads, 'earlier load')} the median is taken over (--trailing-loads${values['trailing-loads'] === undefined ? `, ${fallback('trailingLoads', d.trailingLoads)}` : ''})`,
+          `${minTrailingLoads} is more than the ${plural(trailingLoads, 'earlier load')} the median is taken over (${values['trailing-loads'] === undefined ? source('trailingLoads', '--trailing-loads', d.trailingLoads) : '--trailing-loads'})`,
         );
   const windowMinutes = values['run-window-minutes'];
   const sinceHours = values['max-hours-since-load'];

@@ -1,6 +1,5 @@
 /** `paylink-loader status --dest <dir|s3://...>`: what a lake holds, from its own metadata. */
 import { openStore } from '#adapters/open-store.ts';
-import { plural } from '#core/capacity.ts';
 import { CHANGED_STATE_PREFIX, readChangedState } from '#core/changed-users.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { LAKE } from '#core/constants.ts';
@@ -311,7 +310,7 @@ async function totalBytes(store: ObjectStore, keys: readonly string[]): Promise<
 /** `status --fail-on-signals`: the newest load of a schedule has a flag. */
 export const STATUS_FLAGGED_EXIT = 9;
 
-/** Why `--fail-on-signals` exits 9: each flagged schedule (its newest load's series), that load, the flags' kinds. */
+/** Why `--fail-on-signals` exits 9: each flagged series (a schedule's loads of one selection), that load, the flags' kinds. */
 export function failOnSignalsMessage(
   flagged: readonly SeriesVerdict[],
   verdicts: readonly SeriesVerdict[] = flagged,
@@ -320,7 +319,13 @@ export function failOnSignalsMessage(
   const each = flagged.map(
     (v) => `${seriesLabel(v)} (load ${v.loadId}: ${[...new Set(v.flags.map((f) => f.kind))].join(', ')})`,
   );
-  return `status --fail-on-signals: the newest load of ${plural(flagged.length, 'schedule')} has a flag: ${each.join('; ')}`;
+  // Counted by series, not schedule: one schedule's all-users loads and its retries of failed
+  // users are two series, each judged by its own newest load.
+  const head =
+    flagged.length === 1
+      ? 'the newest load of 1 series has a flag'
+      : `the newest loads of ${flagged.length} series have a flag`;
+  return `status --fail-on-signals: ${head}: ${each.join('; ')}`;
 }
 
 export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefix> [--load-id <id>] [--json]
@@ -351,10 +356,12 @@ export const STATUS_USAGE = `paylink-loader status --dest <dir|s3://bucket/prefi
                              NoRecentSuccess alarm's window (two periods). A schedule of the
                              --stack-config with no committed load at all is flagged too (an
                              empty lake, without a stack config)
-  --stack-config <cdk.json>  take the five settings above the run window from the stack's
-                             cdk.json (context.paylink.dataQuality: trailingLoads,
-                             minTrailingLoads, quietFeedFraction, failedUserSharePercent,
-                             minExpectedRows; a key it leaves out is the stack's default), so
+  --stack-config <cdk.json>  take the five settings above the run window, and a sixth with
+                             no flag, from the stack's cdk.json (context.paylink.dataQuality:
+                             trailingLoads, minTrailingLoads, quietFeedFraction,
+                             failedUserSharePercent, minExpectedRows, and
+                             minUsersForFailedShare: the fewest users whose failed share is
+                             judged; a key it leaves out is the stack's default), so
                              status judges as the deployed commit and alarms do. Without it,
                              ./cdk.json is read when the working folder has one with a
                              paylink context (another one, or one that is not JSON, is

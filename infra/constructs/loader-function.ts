@@ -5,12 +5,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AssetHashType, DockerImage, type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Code, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import {
+  ApplicationLogLevel,
+  Architecture,
+  Code,
+  LoggingFormat,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { type BuildOptions, buildSync } from 'esbuild';
 import { heapLimits, heapNodeOptions } from '#core/heap-budget.ts';
+import { parseLogLevel } from '#core/log-level.ts';
 
 /** Repository root: entries, the lock file and tsconfig.lambda.json are resolved from here, not the cwd. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -234,6 +242,11 @@ export class LoaderFunction extends NodejsFunction {
       role,
       logGroup,
       loggingFormat: LoggingFormat.JSON,
+      // With the JSON log format Lambda filters application logs at its own level (INFO unless
+      // set) and sets AWS_LAMBDA_LOG_LEVEL, which Powertools' Logger obeys over
+      // POWERTOOLS_LOG_LEVEL (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html):
+      // the stack's logLevel must set both, or `WARN` would still log INFO and `DEBUG` nothing.
+      applicationLogLevelV2: ApplicationLogLevel[parseLogLevel(props.logLevel) ?? 'INFO'],
       tracing: props.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       environment: {
         ...props.environment,

@@ -180,6 +180,15 @@ export class OfflineAws {
           AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
           AWS_LAMBDA_FUNCTION_NAME: name,
           AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+          // Lambda's advanced logging controls: with the JSON format it filters application logs
+          // at ApplicationLogLevel (INFO unless set) and tells the runtime so; Powertools' Logger
+          // obeys AWS_LAMBDA_LOG_LEVEL over POWERTOOLS_LOG_LEVEL.
+          ...(p.LoggingConfig?.LogFormat === 'JSON'
+            ? {
+                AWS_LAMBDA_LOG_FORMAT: 'JSON',
+                AWS_LAMBDA_LOG_LEVEL: p.LoggingConfig.ApplicationLogLevel ?? 'INFO',
+              }
+            : {}),
         },
         timeoutSeconds: p.Timeout ?? 3,
         traced: p.TracingConfig?.Mode === 'Active',

@@ -398,6 +398,19 @@ describe('Powertools settings', () => {
         POWERTOOLS_TRACE_ENABLED: 'false',
         POWERTOOLS_LOG_LEVEL: 'DEBUG',
       });
+      // Lambda's own application log level (AWS_LAMBDA_LOG_LEVEL, which Powertools obeys first)
+      // follows it too: left at its INFO default it would drop every DEBUG line.
+      expect(
+        untraced.template.toJSON().Resources[untraced.stack.getLogicalId(fn.node.defaultChild as never)]
+          .Properties.LoggingConfig,
+        fn.node.path,
+      ).toEqual({ LogFormat: 'JSON', ApplicationLogLevel: 'DEBUG', LogGroup: expect.anything() });
+    }
+    const quiet = synth(exampleConfig({ logLevel: 'warn' }));
+    for (const fn of [...Object.values(quiet.stack.functions), quiet.stack.webhooks.function]) {
+      const props =
+        quiet.template.toJSON().Resources[quiet.stack.getLogicalId(fn.node.defaultChild as never)].Properties;
+      expect(props.LoggingConfig.ApplicationLogLevel, fn.node.path).toBe('WARN');
     }
   });
 });

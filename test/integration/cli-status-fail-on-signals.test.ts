@@ -90,7 +90,7 @@ describe('status --fail-on-signals with two schedules', () => {
     expect(text.code, text.stderr).toBe(9);
     // The message names the flagged schedule, its load and the kind of flag; not the clean one.
     expect(text.stderr).toContain(
-      `status --fail-on-signals: the newest load of 1 schedule has a flag: daily, all users (load ${daily[3]!.loadId}: quiet_feed)`,
+      `status --fail-on-signals: the newest load of 1 series has a flag: daily, all users (load ${daily[3]!.loadId}: quiet_feed)`,
     );
     expect(text.stderr).not.toContain('quarter-hourly');
     expect(text.stdout).toContain('Newest load of each series not covered by a later load (2;');
@@ -120,7 +120,7 @@ describe('status --fail-on-signals with two schedules', () => {
     const run = await runCli(['status', '--dest', both, '--fail-on-signals']);
     expect(run.code, run.stderr).toBe(9);
     expect(run.stderr).toMatch(
-      /the newest load of 2 schedules has a flag: daily, all users \(load \S+: quiet_feed\); quarter-hourly, all users \(load \S+: quiet_feed\)/,
+      /the newest loads of 2 series have a flag: daily, all users \(load \S+: quiet_feed\); quarter-hourly, all users \(load \S+: quiet_feed\)/,
     );
 
     // A --last that leaves the daily load out still judges it.

@@ -96,17 +96,22 @@ describe("status's flags over a cdk.json that leaves a key to the stack's defaul
   it('--trailing-loads 1 says minTrailingLoads is the stack default, not a value from cdk.json', () => {
     const message = flagError({ 'trailing-loads': '1' }, stack({ quietFeedFraction: 0.4 }));
     expect(message).toContain(
-      "(--min-trailing-loads, the stack's default 2: cdk.json does not set minTrailingLoads)",
+      "(--min-trailing-loads not given: the stack's default 2, as cdk.json does not set minTrailingLoads)",
     );
     expect(message).not.toContain('from cdk.json');
   });
 
   it('--min-trailing-loads 9 says trailingLoads is the stack default; a key cdk.json sets is named as its', () => {
     expect(flagError({ 'min-trailing-loads': '9' }, stack({}))).toContain(
-      "(--trailing-loads, the stack's default 7: cdk.json does not set trailingLoads)",
+      "(--trailing-loads not given: the stack's default 7, as cdk.json does not set trailingLoads)",
     );
     expect(flagError({ 'min-trailing-loads': '4' }, stack({ trailingLoads: 3 }))).toContain(
-      '(--trailing-loads, from cdk.json 3)',
+      '(trailingLoads 3 in cdk.json; --trailing-loads overrides it)',
     );
+    // Never worded as if the flag were given (the eighth review's `(--trailing-loads, from ... 3)`).
+    expect(flagError({ 'min-trailing-loads': '4' }, stack({ trailingLoads: 3 }))).not.toMatch(
+      /\(--trailing-loads[,)]/,
+    );
+    expect(flagError({ 'min-trailing-loads': '9' }, stack({}))).not.toMatch(/\(--trailing-loads[,)]/);
   });
 });
