@@ -580,11 +580,21 @@ async function settleSchema(
     const staged: StagedFile[] = [];
     // Source paths new to the lake are named in one total order over every batch's view.
     registry.claimNames(manifests.map((m) => m.schema));
-    for (const manifest of manifests) {
-      const merged = registry.merge(withoutVariantsOfConflicts(manifest.schema, registry));
+    // Their types are settled from every batch's values together, never by which came first.
+    const settled = registry.settleNewColumns(
+      manifests.map((m) =>
+        m.newColumns === undefined ? { schema: m.schema } : { schema: m.schema, values: m.newColumns },
+      ),
+    );
+    for (const [i, manifest] of manifests.entries()) {
+      const view = settled[i]!;
+      const merged = registry.merge(
+        withoutVariantsOfConflicts(withoutColumns(manifest.schema, view.dropColumns), registry),
+      );
       changes.push(...merged.added);
       // Conflicts name our tables; renames name the batch's (the names its parts carry).
       const tables = new Set([...merged.conflicts, ...merged.renames].map((c) => c.table));
+      for (const table of view.rewrite) tables.add(table);
       for (const r of merged.tableRenames) tables.add(r.from).add(r.to);
       for (const f of manifest.files) if (rewritten.has(f.stagedKey)) tables.add(f.table);
       const files =
@@ -717,6 +727,18 @@ function withoutVariantsOfConflicts(doc: SchemaDoc, registry: SchemaRegistry): S
       ...entry,
       columns: columns.filter((c) => c.name === baseColumn(c.name) || !conflicting.has(baseColumn(c.name))),
     };
+  }
+  return { ...doc, tables };
+}
+
+/** A batch's view without the given columns (by its table): variants the commit recreates by re-typing. */
+function withoutColumns(doc: SchemaDoc, drop: ReadonlyMap<string, ReadonlySet<string>>): SchemaDoc {
+  if (drop.size === 0) return doc;
+  const tables: Record<string, SchemaDoc['tables'][string]> = {};
+  for (const [table, entry] of Object.entries(doc.tables)) {
+    const gone = drop.get(table);
+    tables[table] =
+      gone === undefined ? entry : { ...entry, columns: entry.columns.filter((c) => !gone.has(c.name)) };
   }
   return { ...doc, tables };
 }

@@ -26,7 +26,7 @@ import {
 } from './load-user.ts';
 import { type ConcurrencyControl, forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartWriterFactory, PayLinkApi } from './ports.ts';
-import type { SchemaDoc, SchemaRegistry } from './schema-registry.ts';
+import type { NewColumnsDoc, SchemaDoc, SchemaRegistry } from './schema-registry.ts';
 import { type PartLimits, type StagedFile, TableSinks } from './table-sinks.ts';
 import type { Clock, RawRow } from './types.ts';
 
@@ -134,6 +134,12 @@ export interface BatchManifest {
   readonly nonFiniteValues?: number;
   /** The registry as this batch left it: commit merges the batches' views. */
   readonly schema: SchemaDoc;
+  /**
+   * The values this batch gave each column new to the lake, by type (schema-registry.ts
+   * `NewColumnValues`): the commit settles those columns' types from every batch's counts.
+   * Absent when there were none (and in manifests written before batches counted them).
+   */
+  readonly newColumns?: NewColumnsDoc;
   /** Resources this batch found unusable (endpoint-level), each recorded once. */
   readonly endpointFindings: readonly EndpointFinding[];
   /**
@@ -232,6 +238,10 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
   if (stale.length > 0) await store.delete(stale);
 
   const registry = input.registry;
+  // New columns are staged as their values are, and typed at commit from every batch's values.
+  registry.stageNewColumns();
+  // Counts left by an earlier batch of a shared registry that never staged are not this batch's.
+  registry.takeNewColumnValues();
   if (!registry.hasTable(LAKE.userLoadsTable))
     registry.declareTable(LAKE.userLoadsTable, [...USER_LOADS_COLUMNS]);
   // Declared tables and columns exist from the first load, even if no value ever arrives.
@@ -370,6 +380,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
     const requestsAt = deps.api.stats().requests;
     // From here nothing reads the shared registry: the next batch may type rows meanwhile.
     await sinks.seal();
+    const newColumns = registry.takeNewColumnValues();
     const described: Omit<BatchManifest, 'files'> = {
       formatVersion: 1,
       loadId: input.loadId,
@@ -389,6 +400,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
       requests: requestsAt - requestsBefore,
       nonFiniteValues: registry.nonFiniteValues() - nonFiniteBefore,
       schema: registry.toJSON(),
+      ...(Object.keys(newColumns).length > 0 ? { newColumns } : {}),
       // A copy: the shared judge goes on recording later batches into its findings.
       endpointFindings: structuredClone(health.findings().filter((f) => f.batches.includes(input.batch))),
       ...(deferred.length > 0 ? { deferredUnits: deferred } : {}),
@@ -408,6 +420,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
             requests,
             nonFiniteValues,
             schema,
+            newColumns: values,
             endpointFindings,
             deferredUnits,
             endpointEvidence,
@@ -421,6 +434,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
             requests,
             ...(nonFiniteValues === undefined ? {} : { nonFiniteValues }),
             schema,
+            ...(values === undefined ? {} : { newColumns: values }),
             endpointFindings,
             ...(deferredUnits === undefined ? {} : { deferredUnits }),
             ...(endpointEvidence === undefined ? {} : { endpointEvidence }),

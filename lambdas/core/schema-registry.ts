@@ -68,6 +68,7 @@ import { identifierTag, isLakeName, normalizeIdentifier, shortenIdentifier } fro
 import type { NormalizeRouting } from './normalize.ts';
 import { coerceValue, inferType, isNonFinite, NO_FIT, type Scalar, variantType } from './type-inference.ts';
 import {
+  type Cell,
   COLUMN_TYPES,
   type ColumnDef,
   type ColumnType,
@@ -205,6 +206,103 @@ export interface MergeResult {
   readonly tableRenames: TableRename[];
 }
 
+/**
+ * The values one batch gave a column new to the lake (absent from the committed registry and not
+ * declared): what the commit settles the column's type from (`settledType`), whatever the batch
+ * split, the user order or the order the batches finished in. Counts of non-null values.
+ */
+export interface NewColumnValues {
+  /** Values by their own type (type-inference.ts `inferType`: `"12.50"` is text, `12.5` double). */
+  readonly kinds: Partial<Record<ColumnType, number>>;
+  /** Values that fit each type losslessly (`coerceValue`: `"12.50"` fits text and double). */
+  readonly fits: Partial<Record<ColumnType, number>>;
+  /**
+   * Values the batch staged in a variant that fit the column's type as the batch had it (a
+   * `"12.50"` beside a double column): where they belong depends on the settled type.
+   */
+  readonly apart: number;
+  /**
+   * Per type, the types of the values that do not fit it (`"N/A"` under double: text): the
+   * variants the column needs if the load settles on that type.
+   */
+  readonly misfits?: Partial<Record<ColumnType, readonly ColumnType[]>>;
+}
+
+/** A batch's `NewColumnValues`, by table and column as the batch named them. */
+export type NewColumnsDoc = Readonly<Record<string, Readonly<Record<string, NewColumnValues>>>>;
+
+/** What `settleNewColumns` asks of one batch's view before it is merged. */
+export interface SettledView {
+  /** The view's tables (its names) whose parts must be re-typed: a new column's values move. */
+  readonly rewrite: ReadonlySet<string>;
+  /**
+   * The view's variant columns of new columns, by its table: not merged. Re-typing its parts
+   * creates the variants the settled type needs, so which exist depends on the values only.
+   */
+  readonly dropColumns: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/** The types a value may be inferred as, in the order that wins a tie (`settledType`). */
+const SETTLE_PRECEDENCE: readonly ColumnType[] = ['timestamp', 'double', 'bool', 'text'];
+
+/**
+ * A new column's type from every value the load gave it: among the types its values have, the
+ * one the most values fit losslessly (`coerceValue`), text counting only the values that are
+ * text (every value fits text, as spelled: it would always win); a tie goes to timestamp, then
+ * double, bool, text. So `12.5` with `"12.50"` is double (both fit), mostly numbers with some
+ * `"N/A"` double (`"N/A"` to `__v_text`), mostly `"N/A"` text, zip codes (`"02139"`, strings
+ * only) stay text, booleans with `"true"` bool. Counts only: no order enters.
+ */
+export function settledType(values: Pick<NewColumnValues, 'kinds' | 'fits'>): ColumnType | undefined {
+  const score = (type: ColumnType) => (type === 'text' ? values.kinds.text : values.fits[type]) ?? 0;
+  let best: ColumnType | undefined;
+  for (const type of SETTLE_PRECEDENCE) {
+    if ((values.kinds[type] ?? 0) === 0) continue;
+    if (best === undefined || score(type) > score(best)) best = type;
+  }
+  return best;
+}
+
+interface ValueStats {
+  readonly kinds: Record<ColumnType, number>;
+  readonly fits: Record<ColumnType, number>;
+  apart: number;
+  readonly misfits: Record<ColumnType, Set<ColumnType>>;
+}
+
+function emptyStats(): ValueStats {
+  return {
+    kinds: { text: 0, bigint: 0, double: 0, bool: 0, timestamp: 0 },
+    fits: { text: 0, bigint: 0, double: 0, bool: 0, timestamp: 0 },
+    apart: 0,
+    misfits: { text: new Set(), bigint: new Set(), double: new Set(), bool: new Set(), timestamp: new Set() },
+  };
+}
+
+function addStats(into: ValueStats, from: NewColumnValues): void {
+  for (const type of COLUMN_TYPES) {
+    into.kinds[type] += from.kinds[type] ?? 0;
+    into.fits[type] += from.fits[type] ?? 0;
+  }
+  into.apart += from.apart;
+  for (const type of COLUMN_TYPES)
+    for (const misfit of from.misfits?.[type] ?? []) into.misfits[type].add(misfit);
+}
+
+/** Stats as a document: zero counts left out. */
+function statsDoc(stats: ValueStats): NewColumnValues {
+  const sparse = (counts: Record<ColumnType, number>) =>
+    Object.fromEntries(COLUMN_TYPES.filter((t) => counts[t] > 0).map((t) => [t, counts[t]]));
+  return {
+    kinds: sparse(stats.kinds),
+    fits: sparse(stats.fits),
+    apart: stats.apart,
+    misfits: Object.fromEntries(
+      COLUMN_TYPES.filter((t) => stats.misfits[t].size > 0).map((t) => [t, [...stats.misfits[t]].sort()]),
+    ),
+  };
+}
+
 /** Lineage columns have one type whatever their first value looks like (an identifier may look like a date). */
 const SYSTEM_COLUMN_TYPES: ReadonlyMap<string, ColumnType> = new Map<string, ColumnType>([
   [LAKE.idColumn, 'text'],
@@ -290,6 +388,14 @@ interface TableState {
   readonly stableTop: Set<string>;
   /** Cell keys and `LIST_MARK` + list keys of declared fields. */
   readonly declared: Set<string>;
+  /**
+   * Columns whose type this registry does not decide: committed, declared, lineage, variants.
+   * The others are new to the lake: with `stageNewColumns`, their values are staged exactly and
+   * counted (`stats`) for the commit to settle their type.
+   */
+  readonly fixed: Set<string>;
+  /** Per new column, its values since the last `takeNewColumnValues`. */
+  readonly stats: Map<string, ValueStats>;
 }
 
 /** Prefix of a list key in `TableState.declared` (cells and lists share the set). */
@@ -330,6 +436,8 @@ export class SchemaRegistry {
   #changes: SchemaChange[] = [];
   #version: number;
   #nonFinite = 0;
+  /** `stageNewColumns` was called: values of columns new to the lake are staged and counted. */
+  #staging = false;
 
   private constructor(version: number) {
     this.#version = version;
@@ -345,7 +453,10 @@ export class SchemaRegistry {
     const registry = new SchemaRegistry(parsed.version);
     for (const [table, { columns }] of Object.entries(parsed.tables)) {
       const state = registry.#createTable(table);
-      for (const column of columns) registry.#appendColumn(state, column.name, column.type);
+      for (const column of columns) {
+        registry.#appendColumn(state, column.name, column.type);
+        state.fixed.add(column.name);
+      }
     }
     for (const [table, { fields, overflow }] of Object.entries(parsed.tables)) {
       const state = registry.#tables.get(table)!;
@@ -370,6 +481,29 @@ export class SchemaRegistry {
   /** Bare NaN / Infinity / -Infinity tokens typed so far (each is null in its column, its token in `<column>__v_text`). */
   nonFiniteValues(): number {
     return this.#nonFinite;
+  }
+
+  /**
+   * For a batch's registry (load-batch.ts): from now on, the values of a column new to the lake
+   * (not committed, not declared) are staged exactly rather than coerced into the type the
+   * batch's first value gave it, and counted; the commit settles the column's type from every
+   * batch's counts (`settleNewColumns`) and re-types the parts that staged it otherwise.
+   */
+  stageNewColumns(): void {
+    this.#staging = true;
+  }
+
+  /** The counts of new columns' values since the last call (then reset): a batch's manifest. */
+  takeNewColumnValues(): NewColumnsDoc {
+    const out: Record<string, Record<string, NewColumnValues>> = {};
+    for (const [table, state] of this.#tables) {
+      if (state.stats.size === 0) continue;
+      const columns: Record<string, NewColumnValues> = {};
+      for (const [column, stats] of state.stats) columns[column] = statsDoc(stats);
+      out[table] = columns;
+      state.stats.clear();
+    }
+    return out;
   }
 
   /** The committed version this registry was loaded with (or set by `setVersion`). */
@@ -429,6 +563,7 @@ export class SchemaRegistry {
     state.owner ??= ROOT_OWNER;
     for (const { name, type } of columns) {
       const existing = state.types.get(name);
+      state.fixed.add(name);
       if (existing === undefined) this.#addColumn(table, state, name, type, undefined);
       else if (existing !== type) {
         throw new LakeStateError(
@@ -634,6 +769,90 @@ export class SchemaRegistry {
   }
 
   /**
+   * Settles the type of every column new to the lake that the batches' views bring with value
+   * counts (`NewColumnValues`), after `claimNames`: each gets `settledType` of the counts of all
+   * views together, by source path (so a column a view named otherwise counts too), whatever
+   * the batch split or order. A column the registry already has keeps its type (committed types
+   * never change). Returns, per view, what its merge must leave out and which of its tables
+   * must be re-typed (`SettledView`): those that typed a settled column otherwise or staged
+   * some of its values in a variant.
+   */
+  settleNewColumns(views: readonly { schema: SchemaDoc; values?: NewColumnsDoc }[]): SettledView[] {
+    /** Per view: their table -> their column -> [our table, our column]. */
+    const mapped = views.map(({ schema }) => {
+      const keys = tableKeys(schema);
+      const byTable = new Map<string, Map<string, [TableState, string]>>();
+      for (const [table, entry] of Object.entries(schema.tables)) {
+        const tableKey = keys.get(table);
+        const state = tableKey === undefined ? undefined : this.#peekTable(tableKey);
+        if (state === undefined) continue;
+        const columns = new Map<string, [TableState, string]>();
+        for (const field of entry.fields ?? []) {
+          if (!('column' in field)) continue;
+          const key = pathKey(field.path);
+          const ours = state.cells.get(field.json === undefined ? key : JSON_CELL + key);
+          if (ours !== undefined && ours !== OVERFLOWED) columns.set(field.column, [state, ours]);
+        }
+        byTable.set(table, columns);
+      }
+      return byTable;
+    });
+    const totals = new Map<TableState, Map<string, ValueStats>>();
+    views.forEach(({ values }, i) => {
+      for (const [table, columns] of Object.entries(values ?? {})) {
+        for (const [column, counts] of Object.entries(columns)) {
+          const target = mapped[i]!.get(table)?.get(column);
+          if (target === undefined) continue;
+          const [state, ours] = target;
+          if (state.types.has(ours) && !totals.get(state)?.has(ours)) continue;
+          const byColumn = totals.get(state) ?? new Map<string, ValueStats>();
+          totals.set(state, byColumn);
+          const stats = byColumn.get(ours) ?? emptyStats();
+          byColumn.set(ours, stats);
+          addStats(stats, counts);
+        }
+      }
+    });
+    /** Our table -> our column -> its settled type and the types of the variants it needs. */
+    const settled = new Map<TableState, Map<string, [ColumnType, ReadonlySet<ColumnType>]>>();
+    for (const [state, byColumn] of totals) {
+      const types = new Map<string, [ColumnType, ReadonlySet<ColumnType>]>();
+      for (const [column, stats] of byColumn) {
+        const type = settledType(stats);
+        if (type === undefined) continue;
+        types.set(column, [type, stats.misfits[type]]);
+        this.#addColumn(state.name, state, column, type, undefined);
+      }
+      settled.set(state, types);
+    }
+    return views.map(({ schema, values }, i) => {
+      const rewrite = new Set<string>();
+      const dropColumns = new Map<string, Set<string>>();
+      for (const [table, columns] of mapped[i]!) {
+        const entry = schema.tables[table]!;
+        const types = new Map(entry.columns.map((c) => [c.name, c.type]));
+        const drop = new Set<string>();
+        for (const [column, [state, ours]] of columns) {
+          const [type, misfits] = settled.get(state)?.get(ours) ?? [];
+          if (type === undefined || misfits === undefined || !types.has(column)) continue;
+          const counts = values?.[table]?.[column];
+          const variants = variantsOf(column, types);
+          // Its values are where the settled type puts them unless the batch typed the column
+          // otherwise or staged apart values that fit it. A variant no value of the load needs
+          // under that type (one those values left, or a shared registry's) is not brought.
+          const needed = new Set([...misfits].map((misfit) => variantName(column, misfit)));
+          const retype = types.get(column) !== type || (counts?.apart ?? 0) > 0;
+          if (!retype && variants.every((v) => needed.has(v))) continue;
+          rewrite.add(table);
+          for (const variant of variants) drop.add(variant);
+        }
+        if (drop.size > 0) dropColumns.set(table, drop);
+      }
+      return { rewrite, dropColumns };
+    });
+  }
+
+  /**
    * Types one raw row of `table` whose keys are already column names (`user_loads`, parts read
    * back at commit), growing the registry as needed. Hot path: Map lookups, no validation
    * library, no regex for the common cases.
@@ -745,8 +964,15 @@ export class SchemaRegistry {
     }
     let type = types.get(column);
     if (type === undefined) {
-      type = SYSTEM_COLUMN_TYPES.get(column) ?? (inferType(value) as ColumnType);
+      const system = SYSTEM_COLUMN_TYPES.get(column);
+      if (system !== undefined) state.fixed.add(column);
+      // Staged new columns start as their first value's staging type, so it stays in the column.
+      type = system ?? ((this.#staging ? variantType(value as Scalar) : inferType(value)) as ColumnType);
       this.#addColumn(state.name, state, column, type, undefined);
+    }
+    if (this.#staging && !state.fixed.has(column)) {
+      this.#stage(state, row, column, type, value);
+      return;
     }
     const cell = coerceValue(value, type);
     if (cell !== NO_FIT) {
@@ -756,6 +982,49 @@ export class SchemaRegistry {
     if (isNonFinite(value)) this.#nonFinite++;
     row[column] = null;
     this.#writeVariant(state, row, column, value);
+  }
+
+  /**
+   * One value of a column new to the lake, staged in its own type (`variantType`): in the column
+   * when that is its type, else in `<column>__v_<its type>`, never coerced into the type the
+   * batch's first value gave the column. So the commit re-types it, whatever type the load
+   * settles on, as if from the value itself (a `"12.50"` is still `"12.50"`, not 12.5), and
+   * counts decide the type (`settledType`). `apart` counts the values whose place depends on the
+   * column's type (they fit it, yet are in a variant): their table is re-typed at commit even
+   * when the load settles on the type this batch used; `misfits`, per type, the variants the
+   * column needs if the load settles on it.
+   */
+  #stage(state: TableState, row: Row, column: string, type: ColumnType, value: Scalar): void {
+    let stats = state.stats.get(column);
+    if (stats === undefined) {
+      stats = emptyStats();
+      state.stats.set(column, stats);
+    }
+    stats.kinds[inferType(value) as ColumnType]++;
+    const own = variantType(value);
+    for (const candidate of SETTLE_PRECEDENCE) {
+      if (coerceValue(value, candidate) !== NO_FIT) stats.fits[candidate]++;
+      else stats.misfits[candidate].add(own);
+    }
+    if (isNonFinite(value)) {
+      this.#nonFinite++;
+      row[column] = null;
+      this.#writeVariant(state, row, column, value);
+      return;
+    }
+    const cell = coerceValue(value, own) as Exclude<Cell, null>;
+    if (own === type) {
+      row[column] = cell;
+      return;
+    }
+    const name = variantName(column, own);
+    if (coerceValue(value, type) !== NO_FIT) stats.apart++;
+    row[column] = null;
+    const existing = state.types.get(name);
+    if (existing === undefined) this.#addColumn(state.name, state, name, own, column);
+    if (existing === undefined || existing === own) row[name] = cell;
+    // Only a column named by hand can hold that name with another type: placed as any misfit.
+    else this.#writeVariant(state, row, column, value);
   }
 
   /** The table a table key (field-path.ts) names, naming each new child table on the way. */
@@ -871,8 +1140,10 @@ export class SchemaRegistry {
   }
 
   #declareColumns(state: TableState, columns: readonly ColumnDef[]): void {
-    for (const { name, type } of columns)
+    for (const { name, type } of columns) {
+      state.fixed.add(name);
       if (!state.types.has(name)) this.#addColumn(state.name, state, name, type, undefined);
+    }
   }
 
   #declareFields(state: TableState, prefix: readonly string[], hints: FieldHints): void {
@@ -886,6 +1157,7 @@ export class SchemaRegistry {
     if (typeof hint === 'string') {
       state.declared.add(key);
       const column = state.cells.get(key) ?? this.#nameCell(state, key);
+      state.fixed.add(column);
       if (!state.types.has(column)) this.#addColumn(state.name, state, column, hint, undefined);
     } else if ('fields' in hint) {
       this.#declareFields(state, segments, hint.fields);
@@ -943,6 +1215,8 @@ export class SchemaRegistry {
       stableJson: new Set(),
       stableTop: new Set(),
       declared: new Set(),
+      fixed: new Set(),
+      stats: new Map(),
     };
     this.#tables.set(table, state);
     return state;
@@ -956,6 +1230,7 @@ export class SchemaRegistry {
     variantOf: string | undefined,
   ): void {
     this.#appendColumn(state, name, type);
+    if (variantOf !== undefined) state.fixed.add(name);
     this.#changes.push(
       variantOf === undefined
         ? { kind: 'new_column', table, column: name, type }
@@ -1112,6 +1387,22 @@ function shapeBefore(state: TableState, key: string, now: FieldShape): FieldShap
   for (const other of [...state.cells.keys(), ...state.lists.keys()])
     if (other !== key && other.startsWith(below)) return 'object';
   return undefined;
+}
+
+/** The variant columns of `column` among `columns` (`x__v_text`, and variants of those). */
+function variantsOf(column: string, columns: ReadonlyMap<string, ColumnType>): string[] {
+  const found: string[] = [];
+  const queue = [column];
+  for (let i = 0; i < queue.length; i++) {
+    for (const type of COLUMN_TYPES) {
+      const name = variantName(queue[i]!, type);
+      if (columns.has(name)) {
+        found.push(name);
+        queue.push(name);
+      }
+    }
+  }
+  return found;
 }
 
 /** `x__v_double` of type double is a variant of `x` when the table has `x`. */
