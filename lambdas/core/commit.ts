@@ -2,10 +2,11 @@
  * Commit a load: the only step that makes anything visible. In order:
  *  1. read the plan and every batch manifest; a batch that never finished gets its users
  *     recorded as failed in `user_loads` (so the lake says what is missing);
- *  2. merge the batches' schema views into the committed registry and write it. Batches that
- *     ran in parallel may have typed a brand-new column differently: the first batch's type
- *     wins and the other batch's parts of that table are rewritten through the registry (its
- *     misfits land in variant columns), so no column ever has two Parquet types. The changes
+ *  2. merge the batches' schema views into the committed registry and write it. A column new
+ *     to the lake gets the type settled from every batch's counts of its values
+ *     (schema-registry.ts `settledType`), whatever the batch split or order; the parts of a
+ *     batch that typed it otherwise, or staged values of it apart, are rewritten through the
+ *     registry (misfits land in variant columns), so no column ever has two Parquet types. The changes
  *     are recorded in the commit intent before the version is claimed: an attempt that runs
  *     after a claim finds them in the registry, and reports them from there;
  *  3. sync the query catalog (Glue) so new columns exist before files that carry them;
@@ -670,8 +671,8 @@ async function publish(
 }
 
 /**
- * Rewrites a batch's parts of the tables where its view of a new column lost to an earlier
- * batch's: values are re-typed by the registry, so misfits move to variant columns. Reads a
+ * Rewrites a batch's parts of the tables where its view of a new column differs from the type
+ * the load settled on (or a concurrent commit's): values are re-typed by the registry, so misfits move to variant columns. Reads a
  * whole part into memory; parts are bounded by `partMaxRows`/`partMaxBytes`.
  */
 async function reconcile(

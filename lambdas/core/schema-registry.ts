@@ -14,7 +14,10 @@
  *
  * A column keeps its type forever (its Parquet type is fixed across every file of the table,
  * so an Athena query never fails on drift). `coerceRow` types each raw row against it:
- * - a new non-null field becomes a new column with its inferred type (nulls add nothing);
+ * - a new non-null field becomes a new column with its inferred type (nulls add nothing); in a
+ *   batch (`stageNewColumns`) that type is provisional: values of a column new to the lake are
+ *   staged in their own types and counted, and the commit settles the type from every batch's
+ *   counts (`settleNewColumns`, `settledType`), so it depends on the load's values only;
  * - a value that fits the column losslessly is coerced (see type-inference.ts);
  * - a value that does not fit goes to the variant column `<column>__v_<its type>` and the
  *   base column gets null in that row (dlt's variant columns).
@@ -267,7 +270,17 @@ interface ValueStats {
   readonly kinds: Record<ColumnType, number>;
   readonly fits: Record<ColumnType, number>;
   apart: number;
-  readonly misfits: Record<ColumnType, Set<ColumnType>>;
+  /** Per type, a bit per `COLUMN_TYPES` index of the own types of values that do not fit it. */
+  readonly misfits: Record<ColumnType, number>;
+}
+
+function typeBit(type: ColumnType): number {
+  return 1 << COLUMN_TYPES.indexOf(type);
+}
+
+/** The types whose bits are set, in `COLUMN_TYPES` order. */
+function typesOfBits(bits: number): ColumnType[] {
+  return COLUMN_TYPES.filter((_, i) => (bits & (1 << i)) !== 0);
 }
 
 function emptyStats(): ValueStats {
@@ -275,7 +288,7 @@ function emptyStats(): ValueStats {
     kinds: { text: 0, bigint: 0, double: 0, bool: 0, timestamp: 0 },
     fits: { text: 0, bigint: 0, double: 0, bool: 0, timestamp: 0 },
     apart: 0,
-    misfits: { text: new Set(), bigint: new Set(), double: new Set(), bool: new Set(), timestamp: new Set() },
+    misfits: { text: 0, bigint: 0, double: 0, bool: 0, timestamp: 0 },
   };
 }
 
@@ -286,7 +299,7 @@ function addStats(into: ValueStats, from: NewColumnValues): void {
   }
   into.apart += from.apart;
   for (const type of COLUMN_TYPES)
-    for (const misfit of from.misfits?.[type] ?? []) into.misfits[type].add(misfit);
+    for (const misfit of from.misfits?.[type] ?? []) into.misfits[type] |= typeBit(misfit);
 }
 
 /** Stats as a document: zero counts left out. */
@@ -298,7 +311,7 @@ function statsDoc(stats: ValueStats): NewColumnValues {
     fits: sparse(stats.fits),
     apart: stats.apart,
     misfits: Object.fromEntries(
-      COLUMN_TYPES.filter((t) => stats.misfits[t].size > 0).map((t) => [t, [...stats.misfits[t]].sort()]),
+      COLUMN_TYPES.filter((t) => stats.misfits[t] !== 0).map((t) => [t, typesOfBits(stats.misfits[t])]),
     ),
   };
 }
@@ -820,7 +833,7 @@ export class SchemaRegistry {
       for (const [column, stats] of byColumn) {
         const type = settledType(stats);
         if (type === undefined) continue;
-        types.set(column, [type, stats.misfits[type]]);
+        types.set(column, [type, new Set(typesOfBits(stats.misfits[type]))]);
         this.#addColumn(state.name, state, column, type, undefined);
       }
       settled.set(state, types);
@@ -1000,11 +1013,12 @@ export class SchemaRegistry {
       stats = emptyStats();
       state.stats.set(column, stats);
     }
-    stats.kinds[inferType(value) as ColumnType]++;
     const own = variantType(value);
+    // `inferType`, from `own`: a string's is its own, any number's double.
+    stats.kinds[typeof value === 'string' ? own : typeof value === 'boolean' ? 'bool' : 'double']++;
     for (const candidate of SETTLE_PRECEDENCE) {
-      if (coerceValue(value, candidate) !== NO_FIT) stats.fits[candidate]++;
-      else stats.misfits[candidate].add(own);
+      if (fitsType(value, own, candidate)) stats.fits[candidate]++;
+      else stats.misfits[candidate] |= typeBit(own);
     }
     if (isNonFinite(value)) {
       this.#nonFinite++;
@@ -1018,7 +1032,7 @@ export class SchemaRegistry {
       return;
     }
     const name = variantName(column, own);
-    if (coerceValue(value, type) !== NO_FIT) stats.apart++;
+    if (fitsType(value, own, type)) stats.apart++;
     row[column] = null;
     const existing = state.types.get(name);
     if (existing === undefined) this.#addColumn(state.name, state, name, own, column);
@@ -1387,6 +1401,28 @@ function shapeBefore(state: TableState, key: string, now: FieldShape): FieldShap
   for (const other of [...state.cells.keys(), ...state.lists.keys()])
     if (other !== key && other.startsWith(below)) return 'object';
   return undefined;
+}
+
+/**
+ * `coerceValue(value, type) !== NO_FIT` for a non-null value whose `variantType` is `own`,
+ * without coercing: counting new columns' values runs once per cell and type, so only a string
+ * into double parses (a timestamp's own type already says it is one, a number's that it fits).
+ */
+function fitsType(value: Scalar, own: ColumnType, type: ColumnType): boolean {
+  if (isNonFinite(value)) return false;
+  switch (type) {
+    case 'text':
+      return true;
+    case 'timestamp':
+      return own === 'timestamp';
+    case 'bool':
+      return typeof value === 'boolean' || value === 'true' || value === 'false';
+    case 'double':
+      if (own === 'double') return true;
+      return typeof value === 'string' && own === 'text' && coerceValue(value, 'double') !== NO_FIT;
+    case 'bigint':
+      return coerceValue(value, 'bigint') !== NO_FIT;
+  }
 }
 
 /** The variant columns of `column` among `columns` (`x__v_text`, and variants of those). */

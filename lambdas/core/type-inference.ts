@@ -7,7 +7,7 @@
  * on the common paths (a string into text, a number into bigint/double).
  */
 import { parseIsoTimestamp } from './iso-timestamp.ts';
-import { NumberLiteral } from './number-literal.ts';
+import { decimalKey, NumberLiteral } from './number-literal.ts';
 import type { Cell, ColumnType, JsonPrimitive } from './types.ts';
 
 /** A non-null scalar as the body parser gives it. */
@@ -75,7 +75,8 @@ export function isNonFinite(value: JsonPrimitive): boolean {
  * - bigint: safe integers; strings of a safe integer without leading zeros (`"007"` is an
  *   identifier, not the number 7: turning it into 7 would lose data).
  * - double: any number a double holds exactly; finite decimal strings (no leading zeros, no
- *   hex, no blanks) that do not lose digits (an integral string beyond 2^53 does not fit).
+ *   hex, no blanks) whose value a double holds (`"12.50"` is 12.5; an integral string beyond
+ *   2^53 or `"9007199254740993.0"` does not fit: digits would be lost).
  * - bool: booleans; the strings `"true"` and `"false"`.
  * - timestamp: ISO-8601 date-time strings (see iso-timestamp.ts) a millisecond timestamp holds
  *   exactly (no non-zero digit below the millisecond).
@@ -145,5 +146,8 @@ function decimalString(value: string): number | NoFit {
   if (!Number.isFinite(n)) return NO_FIT;
   // "12345678901234567890" would come back as ...568000: digits lost, so it does not fit.
   if (Number.isInteger(n) && !Number.isSafeInteger(n) && !/[.eE]/.test(value)) return NO_FIT;
+  // Nor does a decimal the double rounds ("9007199254740993.0", "1e-400" would be 0), as with a
+  // number literal: the commit re-types a staged literal's text, which must not become a number.
+  if (decimalKey(value) !== decimalKey(String(n))) return NO_FIT;
   return n;
 }

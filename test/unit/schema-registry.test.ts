@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LakeStateError } from '#core/errors.ts';
+import { NumberLiteral } from '#core/number-literal.ts';
 import { type SchemaChange, type SchemaDoc, SchemaRegistry } from '#core/schema-registry.ts';
+import { coerceValue, NO_FIT, variantType } from '#core/type-inference.ts';
 
 describe('SchemaRegistry.coerceRow', () => {
   it('creates a table and typed columns from the first row, in field order', () => {
@@ -443,5 +445,59 @@ describe('SchemaRegistry source path names', () => {
         now: 'scalar',
       },
     ]);
+  });
+});
+
+describe('SchemaRegistry.stageNewColumns', () => {
+  const values = [
+    'N/A',
+    '12.50',
+    '007',
+    'true',
+    '2026-01-01T10:00:00Z',
+    '2026-01-01T10:00:00.123456Z',
+    12.5,
+    7,
+    true,
+    12345678901234567890n,
+    new NumberLiteral('1.10', 1.1),
+    new NumberLiteral('1e400', undefined),
+    Number.NaN,
+  ] as const;
+
+  it('counts, per type, the values that fit it as coerceValue does, and stages each in its own type', () => {
+    const registry = SchemaRegistry.empty();
+    registry.stageNewColumns();
+    const rows = values.map((v, i) => registry.coerceRow('t', { _dlt_id: `r${i}`, x: v as never }));
+    const counts = registry.takeNewColumnValues().t!.x!;
+    for (const type of ['text', 'double', 'bool', 'timestamp'] as const) {
+      const fit = values.filter((v) => coerceValue(v, type) !== NO_FIT).length;
+      expect(counts.fits[type] ?? 0, `values that fit ${type}`).toBe(fit);
+      const misfits = [
+        ...new Set(values.filter((v) => coerceValue(v, type) === NO_FIT).map(variantType)),
+      ].sort();
+      expect([...(counts.misfits?.[type] ?? [])].sort(), `own types of misfits of ${type}`).toEqual(misfits);
+    }
+    // The column is text (its first value's own type); nothing was coerced into it from another type.
+    expect(registry.columns('t').find((c) => c.name === 'x')?.type).toBe('text');
+    expect(rows[1]).toMatchObject({ x: '12.50' });
+    expect(rows[6]).toMatchObject({ x: null, x__v_double: 12.5 });
+    expect(rows[8]).toMatchObject({ x: null, x__v_bool: true });
+    expect(rows[4]?.x__v_timestamp).toEqual(new Date('2026-01-01T10:00:00Z'));
+    expect(rows[9]).toMatchObject({ x: '12345678901234567890' });
+    expect(rows[12]).toMatchObject({ x: null, x__v_text: 'NaN' });
+    // Taken once: the next batch of a shared registry starts from zero.
+    expect(registry.takeNewColumnValues()).toEqual({});
+  });
+
+  it('leaves committed and declared columns typed as before', () => {
+    const registry = SchemaRegistry.fromJSON({
+      formatVersion: 1,
+      version: 1,
+      tables: { t: { columns: [{ name: 'x', type: 'double' }] } },
+    });
+    registry.stageNewColumns();
+    expect(registry.coerceRow('t', { x: '12.50' })).toEqual({ x: 12.5 });
+    expect(registry.takeNewColumnValues()).toEqual({});
   });
 });
