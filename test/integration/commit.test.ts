@@ -556,3 +556,57 @@ describe('load-batch typing order', () => {
     expect(byId['u5-o']).toMatchObject({ amount: 7, amount__v_text: null });
   });
 });
+
+describe('concurrent commits', () => {
+  it('lets a commit that lost the schema-version race redo its merge on the winner, one type per column', async () => {
+    // Load A types `x` double; load B (staged before A committed) types `x` text.
+    await plan('A', ['a1'], 1);
+    await runBatchesInParallel(
+      'A',
+      fakeApi(() => [{ _id: 'a', x: 1, only_a: true }]),
+    );
+    await plan('B', ['b1'], 1);
+    await runBatchesInParallel(
+      'B',
+      fakeApi(() => [{ _id: 'b', x: 'text', only_b: 'yes' }]),
+    );
+
+    let raced = false;
+    const racing: ObjectStore = {
+      ...store,
+      description: store.description,
+      async putIfAbsent(key, body) {
+        if (!raced) {
+          raced = true;
+          // A commits between B's read of the registry and B's claim of the next version.
+          await commitLoad('A', { store, parts, reader, clock });
+        }
+        return store.putIfAbsent(key, body);
+      },
+    };
+    const b = await commitLoad('B', { store: racing, parts, reader, clock });
+    expect(raced).toBe(true);
+
+    const schema = await readCommittedSchema(store);
+    expect(schema.version).toBe(2);
+    expect(b.schemaVersion).toBe(2);
+    const columns = Object.fromEntries(schema.columns('orders').map((c) => [c.name, c.type]));
+    expect(columns).toMatchObject({ x: 'double', x__v_text: 'text', only_a: 'bool', only_b: 'text' });
+
+    const files = await parquetFiles('orders');
+    const xTypes = new Set(
+      files.flatMap((f) => f.columns.filter((c) => c.name === 'x').map((c) => c.physicalType)),
+    );
+    expect(xTypes).toEqual(new Set(['DOUBLE']));
+    const rows = Object.fromEntries(files.flatMap((f) => f.rows).map((r) => [r._id, r]));
+    expect(rows.a?.x).toBe(1);
+    expect(rows.b?.x__v_text).toBe('text');
+  });
+
+  it('never lets a second writer claim a schema version that exists', async () => {
+    expect(await store.putIfAbsent('_schema/versions/000001.json', '{"v":1}')).toBe(true);
+    expect(await store.putIfAbsent('_schema/versions/000001.json', '{"v":"other"}')).toBe(false);
+    expect(new TextDecoder().decode(await store.get('_schema/versions/000001.json'))).toBe('{"v":1}');
+    expect((await store.list('_schema/')).filter((k) => k.includes('.tmp'))).toEqual([]);
+  });
+});
