@@ -185,8 +185,12 @@ export interface LoadedBatch {
    * (row-group-budget.ts `rowBytes`): what a local run weighs before staging it beside others.
    */
   readonly held: { readonly rows: number; readonly bytes: number };
-  /** Closes the parts and writes the manifest; the batch is staged when this resolves. */
-  stage(): Promise<BatchManifest>;
+  /**
+   * Closes the parts and writes the manifest; the batch is staged when this resolves. On a
+   * failure, `failing` is told before the parts are abandoned (which takes the lake's time), so
+   * a run can stop starting users at once; then the error is thrown.
+   */
+  stage(failing?: (error: unknown) => void): Promise<BatchManifest>;
   /** Abandons the parts (a batch that will never be staged). */
   abort(): Promise<void>;
 }
@@ -411,7 +415,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
       notStarted: described.notStarted ?? [],
       requestsAt,
       held: sinks.held(),
-      async stage() {
+      async stage(failing) {
         try {
           const files = await sinks.close();
           // The manifest's fields in their usual order (`files` after the users').
@@ -443,6 +447,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
           await store.put(batchManifestKey(input.loadId, input.batch), JSON.stringify(manifest));
           return manifest;
         } catch (error) {
+          failing?.(error);
           await sinks.abort();
           throw error;
         }

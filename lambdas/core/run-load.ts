@@ -184,8 +184,9 @@ async function runLeased(
         requestsFrom = loaded.requestsAt;
         // Waits only while the batches staging hold what this one would add beyond the window.
         try {
-          await staging.admit(loaded.held, async () => {
-            staged += (await loaded.stage()).users;
+          // A failed staging stops the run when it fails, not once its parts are abandoned.
+          await staging.admit(loaded.held, async (failing) => {
+            staged += (await loaded.stage(failing)).users;
           });
         } catch (error) {
           await loaded.abort();

@@ -63,22 +63,22 @@ export class StagingWindow {
    * Waits until a batch holding `held` may stage beside the batches staging now (fewer than
    * `batches` of them, and the rows and bytes they hold with it within the limits, or none
    * staging), then starts `stage`. Rethrows the first staging failure, then or while waiting:
-   * `stage` is not started.
+   * `stage` is not started. `stage` may call `failing` as soon as it fails, before it cleans up
+   * (abandoning its parts takes the lake's time): the run stops from that moment, so no user
+   * starts in the meantime (`admit` rethrows it at once, `drain` once every staging settled).
    */
-  async admit(held: Held, stage: () => Promise<void>): Promise<void> {
+  async admit(held: Held, stage: (failing: (error: unknown) => void) => Promise<void>): Promise<void> {
     while (this.#failure === undefined && !this.#fits(held))
       await Promise.race([...this.#staging].map((s) => s.done));
     this.#rethrow();
+    const fail = (error: unknown) => {
+      this.#failure ??= { error };
+    };
     const entry: Staging = {
       held,
       done: Promise.resolve()
-        .then(stage)
-        .then(
-          () => undefined,
-          (error: unknown) => {
-            this.#failure ??= { error };
-          },
-        )
+        .then(() => stage(fail))
+        .then(() => undefined, fail)
         .finally(() => {
           this.#staging.delete(entry);
         }),

@@ -28,18 +28,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * request was in flight between the first request and the last: what a barrier between
  * batches costs the rate. `events` has each user's start in order, and what the lake adds.
  */
-function timedApi(hold?: { from: string; until: Promise<void> }) {
+function timedApi(
+  hold?: { from: string; until: Promise<void> },
+  slow?: { users: readonly string[]; ms: number },
+) {
   const started: string[] = [];
   const events: string[] = [];
   let requests = 0;
   let inFlight = 0;
   let quietSince: number | undefined;
   let quietMs = 0;
-  const request = async <T>(run: () => T): Promise<T> => {
+  const request = async <T>(identifier: string, run: () => T): Promise<T> => {
     requests++;
     if (inFlight++ === 0 && quietSince !== undefined) quietMs += performance.now() - quietSince;
     try {
-      await sleep(5);
+      await sleep(slow?.users.includes(identifier) ? slow.ms : 5);
       return run();
     } finally {
       if (--inFlight === 0) quietSince = performance.now();
@@ -49,11 +52,13 @@ function timedApi(hold?: { from: string; until: Promise<void> }) {
     async openSession(identifier) {
       events.push(`start ${identifier}`);
       if (hold !== undefined && identifier >= hold.from) await hold.until;
-      return request(() => {
+      return request(identifier, () => {
         started.push(identifier);
         return {
           getJson: () =>
-            request(() => ({ orders: [{ id: `o-${identifier}`, total: 1, items: [{ sku: 'a' }] }] })),
+            request(identifier, () => ({
+              orders: [{ id: `o-${identifier}`, total: 1, items: [{ sku: 'a' }] }],
+            })),
         };
       });
     },
@@ -70,9 +75,13 @@ interface LakeFaults {
   readonly failed?: () => void;
   /**
    * Users from this one on wait before their first request until a second after the failure
-   * (the run learns of it once the failed batch has abandoned its parts, a few ms later).
+   * (the run learns of it once the failed part is abandoned, a few ms later).
    */
   readonly holdFrom?: string;
+  /** The failed batch's other parts take this long each to abandon (a slow lake's deletes). */
+  readonly abortMs?: number;
+  /** These users' requests take `ms` each, not 5 ms. */
+  readonly slowUsers?: { users: readonly string[]; ms: number };
 }
 
 /**
@@ -102,14 +111,22 @@ function slowStore(dir: string, api: ReturnType<typeof timedApi>, faults: LakeFa
       const writer = await local.openWrite(key);
       const batch = batchOf(key);
       if (batch === undefined) return writer;
+      let failedHere = false;
       return {
         ...writer,
+        async abort() {
+          if (batch === faults.failBatch && !failedHere) await sleep(faults.abortMs ?? 0);
+          await writer.abort();
+          // The failed part's own clean-up is part of its failure: the run learns of it after.
+          if (failedHere) api.events.push(`batch ${batch} failed part abandoned`);
+        },
         async close() {
           writes++;
           if (!stagingFrom.has(batch)) stagingFrom.set(batch, performance.now());
           if (batch === faults.failBatch) {
             api.events.push(`batch ${batch} failed`);
             faults.failed?.();
+            failedHere = true;
             throw new StoreError(key, 'write failed: no space left on device');
           }
           if (faults.holdFirst === true && batch === 0 && batch0ReleasedAfterLastUser === undefined) {
@@ -155,7 +172,10 @@ async function load(dir: string, faults: LakeFaults, extra: Partial<RunLoadInput
   const until = new Promise<void>((resolve) => {
     failed = () => void sleep(1_000).then(() => resolve());
   });
-  const api = timedApi(faults.holdFrom === undefined ? undefined : { from: faults.holdFrom, until });
+  const api = timedApi(
+    faults.holdFrom === undefined ? undefined : { from: faults.holdFrom, until },
+    faults.slowUsers,
+  );
   faults = { ...faults, failed };
   const lake = slowStore(dir, api, faults);
   const marker = runLoad(
@@ -222,8 +242,9 @@ describe('small batches against a slow lake', () => {
     const { api, lake, marker } = await load(dir, { failBatch: 1, holdFrom: USERS[6]!.identifier });
 
     await expect(marker).rejects.toThrow(/no space left on device/);
-    // Users already started finish; none starts after the failure.
-    const failedAt = api.events.indexOf('batch 1 failed');
+    // Users already started finish; none starts after the failure (once the failed part is
+    // abandoned: the error comes out of its close after that clean-up, a few ms).
+    const failedAt = api.events.indexOf('batch 1 failed part abandoned');
     expect(failedAt, api.events.join(', ')).toBeGreaterThan(0);
     expect(api.events.slice(failedAt + 1), api.events.join(', ')).toEqual([]);
     const after = lake.writes();
@@ -238,5 +259,26 @@ describe('small batches against a slow lake', () => {
     const local = createLocalStore(dir);
     expect(await local.get(batchManifestKey(LOAD_ID, 0))).toBeDefined();
     expect(await local.get(batchManifestKey(LOAD_ID, 1))).toBeUndefined();
+  }, 30_000);
+
+  it('stop when a staging fails, not once its parts are abandoned: no user starts while a slow lake deletes them', async () => {
+    // Batch 1's first part fails at once while batch 2's users (u04, u05) are still loading;
+    // abandoning its other two parts takes 1.5 s each. The slots u04 and u05 free would start
+    // batch 3's users meanwhile.
+    const { api, lake, marker } = await load(dir, {
+      failBatch: 1,
+      abortMs: 1_500,
+      slowUsers: { users: ['u04', 'u05'], ms: 250 },
+    });
+
+    await expect(marker).rejects.toThrow(/no space left on device/);
+    const failedAt = api.events.indexOf('batch 1 failed part abandoned');
+    expect(failedAt, api.events.join(', ')).toBeGreaterThan(0);
+    expect(api.events.slice(failedAt + 1), api.events.join(', ')).toEqual([]);
+    expect(api.started).not.toContain('u06');
+    // The run returned after the parts were abandoned: nothing of it writes later.
+    const after = lake.writes();
+    await sleep(3 * PART_CLOSE_MS);
+    expect(lake.writes()).toBe(after);
   }, 30_000);
 });

@@ -110,6 +110,32 @@ describe('staging window', () => {
     await expect(window.settled()).resolves.toBeUndefined();
   });
 
+  it('stops the run when a staging says it failed, while it is still cleaning up, and drains after the cleanup', async () => {
+    const window = new StagingWindow(LIMITS);
+    const cleanup = gate();
+    await window.admit(SMALL, async (failing) => {
+      failing(new Error('no space left on device'));
+      // Abandoning the parts takes the lake's time; the window knows of the failure meanwhile.
+      await cleanup.stage();
+      throw new Error('no space left on device');
+    });
+    await settlesSoon(Promise.resolve());
+    expect(window.failed).toBe(true);
+    let started = false;
+    await expect(
+      window.admit(SMALL, async () => {
+        started = true;
+      }),
+    ).rejects.toThrow('no space left on device');
+    expect(started).toBe(false);
+    const drained = window.drain();
+    expect(await settlesSoon(drained)).toBe(false);
+    expect(window.size).toBe(1);
+    cleanup.finish();
+    await expect(drained).rejects.toThrow('no space left on device');
+    expect(window.size).toBe(0);
+  });
+
   it('rethrows a failure to a batch waiting for a place, without starting it', async () => {
     const window = new StagingWindow({ ...LIMITS, batches: 1 });
     const failing = gate();
