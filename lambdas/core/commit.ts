@@ -692,7 +692,7 @@ async function reconcile(
     const table = names.tableRenames.find((r) => r.from === file.table)?.to ?? file.table;
     const renamed = new Map(names.renames.filter((r) => r.table === file.table).map((r) => [r.from, r.to]));
     const raw = await deps.reader.readRows(deps.store, file.stagedKey);
-    const rows = raw.map((r) => registry.coerceRow(table, renameKeys(foldVariants(r), renamed)));
+    const rows = raw.map((r) => registry.retypeRow(table, renameKeys(foldVariants(r), renamed)));
     const writer = await deps.parts.open(deps.store, file.stagedKey, registry.columns(table));
     for (const row of rows) await writer.append(row);
     const written = await writer.close();

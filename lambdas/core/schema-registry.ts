@@ -69,7 +69,15 @@ import {
 import { PARTITION_COLUMN } from './layout.ts';
 import { identifierTag, isLakeName, normalizeIdentifier, shortenIdentifier } from './naming.ts';
 import type { NormalizeRouting } from './normalize.ts';
-import { coerceValue, inferType, isNonFinite, NO_FIT, type Scalar, variantType } from './type-inference.ts';
+import {
+  coerceNewValue,
+  coerceValue,
+  inferType,
+  isNonFinite,
+  NO_FIT,
+  type Scalar,
+  variantType,
+} from './type-inference.ts';
 import {
   type Cell,
   COLUMN_TYPES,
@@ -217,7 +225,7 @@ export interface MergeResult {
 export interface NewColumnValues {
   /** Values by their own type (type-inference.ts `inferType`: `"12.50"` is text, `12.5` double). */
   readonly kinds: Partial<Record<ColumnType, number>>;
-  /** Values that fit each type losslessly (`coerceValue`: `"12.50"` fits text and double). */
+  /** Values that fit each type losslessly (`coerceNewValue`: `"12.50"` fits text and double). */
   readonly fits: Partial<Record<ColumnType, number>>;
   /**
    * Values the batch staged in a variant that fit the column's type as the batch had it (a
@@ -250,7 +258,7 @@ const SETTLE_PRECEDENCE: readonly ColumnType[] = ['timestamp', 'double', 'bool',
 
 /**
  * A new column's type from every value the load gave it: among the types its values have, the
- * one the most values fit losslessly (`coerceValue`), text counting only the values that are
+ * one the most values fit losslessly (`coerceNewValue`), text counting only the values that are
  * text (every value fits text, as spelled: it would always win); a tie goes to timestamp, then
  * double, bool, text. So `12.5` with `"12.50"` is double (both fit), mostly numbers with some
  * `"N/A"` double (`"N/A"` to `__v_text`), mostly `"N/A"` text, zip codes (`"02139"`, strings
@@ -451,6 +459,8 @@ export class SchemaRegistry {
   #nonFinite = 0;
   /** `stageNewColumns` was called: values of columns new to the lake are staged and counted. */
   #staging = false;
+  /** In `retypeRow`: a staged part's values are placed by the rule they were staged by. */
+  #retyping = false;
 
   private constructor(version: number) {
     this.#version = version;
@@ -817,6 +827,7 @@ export class SchemaRegistry {
           const target = mapped[i]!.get(table)?.get(column);
           if (target === undefined) continue;
           const [state, ours] = target;
+          // Committed by another load since the batch started (or a concurrent commit): kept.
           if (state.types.has(ours) && !totals.get(state)?.has(ours)) continue;
           const byColumn = totals.get(state) ?? new Map<string, ValueStats>();
           totals.set(state, byColumn);
@@ -846,10 +857,20 @@ export class SchemaRegistry {
         const types = new Map(entry.columns.map((c) => [c.name, c.type]));
         const drop = new Set<string>();
         for (const [column, [state, ours]] of columns) {
-          const [type, misfits] = settled.get(state)?.get(ours) ?? [];
-          if (type === undefined || misfits === undefined || !types.has(column)) continue;
+          if (!types.has(column)) continue;
           const counts = values?.[table]?.[column];
           const variants = variantsOf(column, types);
+          const [type, misfits] = settled.get(state)?.get(ours) ?? [];
+          if (type === undefined || misfits === undefined) {
+            // Committed by another load while this batch staged it as new: the values it staged
+            // apart (a "12.50" beside its double column) move by re-typing, as they would have
+            // been placed had the batch found it committed; a type it had otherwise is a
+            // conflict the merge reports.
+            if ((counts?.apart ?? 0) === 0) continue;
+            rewrite.add(table);
+            for (const variant of variants) drop.add(variant);
+            continue;
+          }
           // Its values are where the settled type puts them unless the batch typed the column
           // otherwise or staged apart values that fit it. A variant no value of the load needs
           // under that type (one those values left, or a shared registry's) is not brought.
@@ -889,6 +910,24 @@ export class SchemaRegistry {
       this.#put(state, row, OVERFLOW_COLUMN, overflow.toJSON());
     }
     return row;
+  }
+
+  /**
+   * Types a row read back from a staged part (the commit re-typing a batch's parts) as
+   * `coerceRow` does, except that a decimal string goes into a double column only when the
+   * double holds its exact value (type-inference.ts `coerceNewValue`). A batch stages a number
+   * literal no double holds (`1e-400`) as its text, in a text column or variant, and the values
+   * it placed in a variant of a committed column did not fit it: neither may become a rounded
+   * number now. Values the batch coerced are in their column's type already and stay as they
+   * are, so a committed column's values keep the places its batches gave them.
+   */
+  retypeRow(table: string, raw: RawRow): Row {
+    this.#retyping = true;
+    try {
+      return this.coerceRow(table, raw);
+    } finally {
+      this.#retyping = false;
+    }
   }
 
   /**
@@ -987,7 +1026,7 @@ export class SchemaRegistry {
       this.#stage(state, row, column, type, value);
       return;
     }
-    const cell = coerceValue(value, type);
+    const cell = this.#retyping ? coerceNewValue(value, type) : coerceValue(value, type);
     if (cell !== NO_FIT) {
       row[column] = cell;
       return;
@@ -1404,7 +1443,7 @@ function shapeBefore(state: TableState, key: string, now: FieldShape): FieldShap
 }
 
 /**
- * `coerceValue(value, type) !== NO_FIT` for a non-null value whose `variantType` is `own`,
+ * `coerceNewValue(value, type) !== NO_FIT` for a non-null value whose `variantType` is `own`,
  * without coercing: counting new columns' values runs once per cell and type, so only a string
  * into double parses (a timestamp's own type already says it is one, a number's that it fits).
  */
@@ -1419,7 +1458,7 @@ function fitsType(value: Scalar, own: ColumnType, type: ColumnType): boolean {
       return typeof value === 'boolean' || value === 'true' || value === 'false';
     case 'double':
       if (own === 'double') return true;
-      return typeof value === 'string' && own === 'text' && coerceValue(value, 'double') !== NO_FIT;
+      return typeof value === 'string' && own === 'text' && coerceNewValue(value, 'double') !== NO_FIT;
     case 'bigint':
       return coerceValue(value, 'bigint') !== NO_FIT;
   }

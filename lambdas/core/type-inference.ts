@@ -75,8 +75,10 @@ export function isNonFinite(value: JsonPrimitive): boolean {
  * - bigint: safe integers; strings of a safe integer without leading zeros (`"007"` is an
  *   identifier, not the number 7: turning it into 7 would lose data).
  * - double: any number a double holds exactly; finite decimal strings (no leading zeros, no
- *   hex, no blanks) whose value a double holds (`"12.50"` is 12.5; an integral string beyond
- *   2^53 or `"9007199254740993.0"` does not fit: digits would be lost).
+ *   hex, no blanks) that do not lose digits (an integral string beyond 2^53 does not fit).
+ *   Other decimal strings are taken as the nearest double (`"0.1000000000000000000001"` is
+ *   0.1): the rule columns the lake has always had; a column the load is settling is stricter
+ *   (`coerceNewValue`).
  * - bool: booleans; the strings `"true"` and `"false"`.
  * - timestamp: ISO-8601 date-time strings (see iso-timestamp.ts) a millisecond timestamp holds
  *   exactly (no non-zero digit below the millisecond).
@@ -146,8 +148,25 @@ function decimalString(value: string): number | NoFit {
   if (!Number.isFinite(n)) return NO_FIT;
   // "12345678901234567890" would come back as ...568000: digits lost, so it does not fit.
   if (Number.isInteger(n) && !Number.isSafeInteger(n) && !/[.eE]/.test(value)) return NO_FIT;
-  // Nor does a decimal the double rounds ("9007199254740993.0", "1e-400" would be 0), as with a
-  // number literal: the commit re-types a staged literal's text, which must not become a number.
-  if (decimalKey(value) !== decimalKey(String(n))) return NO_FIT;
   return n;
+}
+
+/**
+ * `coerceValue` for a column new to the lake whose type the load settles (schema-registry.ts
+ * `settleNewColumns`): the same, except that a decimal string fits double only when the double
+ * holds its exact value (`"12.50"` is 12.5; `"9007199254740993.0"`, `"1e-400"` and
+ * `"0.1000000000000000000001"` do not fit), as a number literal is judged. A batch stages a
+ * literal no double holds as its text, and the commit re-types that text: it must not become
+ * a rounded number (1e-400 would be 0). Columns the lake already has keep `coerceValue`.
+ */
+export function coerceNewValue(value: Scalar, type: ColumnType): Cell | NoFit {
+  if (type === 'double' && typeof value === 'string') return exactDecimalString(value);
+  return coerceValue(value, type);
+}
+
+/** `decimalString`, when the double holds the string's exact value. */
+function exactDecimalString(value: string): number | NoFit {
+  const n = decimalString(value);
+  if (n === NO_FIT) return NO_FIT;
+  return decimalKey(value) === decimalKey(String(n)) ? n : NO_FIT;
 }

@@ -603,6 +603,35 @@ describe('concurrent commits', () => {
     expect(rows.b?.x__v_text).toBe('text');
   });
 
+  it("moves the values a batch staged apart into a new column another load committed with the batch's type", async () => {
+    // Load B (staged before A committed) has `x` new: its double column holds 2, and "12.50"
+    // waits in x__v_text for the load to settle the type. A commits `x` double first.
+    await plan('A', ['a1'], 1);
+    await runBatchesInParallel(
+      'A',
+      fakeApi(() => [{ _id: 'a', x: 1 }]),
+    );
+    await plan('B', ['b1'], 1);
+    await runBatchesInParallel(
+      'B',
+      fakeApi(() => [
+        { _id: 'b1', x: 2 },
+        { _id: 'b2', x: '12.50' },
+      ]),
+    );
+    await commitLoad('A', { store, parts, reader, clock });
+    await commitLoad('B', { store, parts, reader, clock });
+
+    // As in a load that found `x` committed: "12.50" fits the double column, so it is there.
+    const columns = (await readCommittedSchema(store)).columns('orders').map((c) => c.name);
+    expect(columns).not.toContain('x__v_text');
+    const rows = Object.fromEntries(
+      (await parquetFiles('orders')).flatMap((f) => f.rows).map((r) => [r._id, r]),
+    );
+    expect(rows.b1?.x).toBe(2);
+    expect(rows.b2?.x).toBe(12.5);
+  });
+
   it('never lets a second writer claim a schema version that exists', async () => {
     expect(await store.putIfAbsent('_schema/versions/000001.json', '{"v":1}')).toBe(true);
     expect(await store.putIfAbsent('_schema/versions/000001.json', '{"v":"other"}')).toBe(false);

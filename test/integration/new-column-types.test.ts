@@ -202,6 +202,8 @@ describe('the type of a column new to the lake', () => {
       fc.integer({ min: -100_000, max: 100_000 }).map((n) => n / 100),
       fc.integer({ min: 0, max: 99_999 }).map((n) => (n / 100).toFixed(2)),
       fc.constantFrom('N/A', '', '007', 'true', 'false', '2026-11-01', 'soon'),
+      // Decimal strings a double rounds: text for a column the load settles, whatever the split.
+      fc.constantFrom('0.1000000000000000000001', '1e-400', '9007199254740993.0'),
       fc.boolean(),
       iso.map((d) => d.toISOString()),
       iso.map((d) => d.toISOString().replace('.000Z', 'Z')),
@@ -213,6 +215,7 @@ describe('the type of a column new to the lake', () => {
         new NumberLiteral('12.0', 12),
         new NumberLiteral('1e400', undefined),
         new NumberLiteral('9007199254740993.0', undefined),
+        new NumberLiteral('1e-400', undefined),
       ),
     );
     const order = fc.record({

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LakeStateError } from '#core/errors.ts';
 import { NumberLiteral } from '#core/number-literal.ts';
 import { type SchemaChange, type SchemaDoc, SchemaRegistry } from '#core/schema-registry.ts';
-import { coerceValue, NO_FIT, variantType } from '#core/type-inference.ts';
+import { coerceNewValue, NO_FIT, variantType } from '#core/type-inference.ts';
 
 describe('SchemaRegistry.coerceRow', () => {
   it('creates a table and typed columns from the first row, in field order', () => {
@@ -463,18 +463,20 @@ describe('SchemaRegistry.stageNewColumns', () => {
     new NumberLiteral('1.10', 1.1),
     new NumberLiteral('1e400', undefined),
     Number.NaN,
+    // A decimal string a double rounds: text only, for a column the load settles.
+    '0.1000000000000000000001',
   ] as const;
 
-  it('counts, per type, the values that fit it as coerceValue does, and stages each in its own type', () => {
+  it('counts, per type, the values that fit it as coerceNewValue does, and stages each in its own type', () => {
     const registry = SchemaRegistry.empty();
     registry.stageNewColumns();
     const rows = values.map((v, i) => registry.coerceRow('t', { _dlt_id: `r${i}`, x: v as never }));
     const counts = registry.takeNewColumnValues().t!.x!;
     for (const type of ['text', 'double', 'bool', 'timestamp'] as const) {
-      const fit = values.filter((v) => coerceValue(v, type) !== NO_FIT).length;
+      const fit = values.filter((v) => coerceNewValue(v, type) !== NO_FIT).length;
       expect(counts.fits[type] ?? 0, `values that fit ${type}`).toBe(fit);
       const misfits = [
-        ...new Set(values.filter((v) => coerceValue(v, type) === NO_FIT).map(variantType)),
+        ...new Set(values.filter((v) => coerceNewValue(v, type) === NO_FIT).map(variantType)),
       ].sort();
       expect([...(counts.misfits?.[type] ?? [])].sort(), `own types of misfits of ${type}`).toEqual(misfits);
     }
@@ -486,6 +488,7 @@ describe('SchemaRegistry.stageNewColumns', () => {
     expect(rows[4]?.x__v_timestamp).toEqual(new Date('2026-01-01T10:00:00Z'));
     expect(rows[9]).toMatchObject({ x: '12345678901234567890' });
     expect(rows[12]).toMatchObject({ x: null, x__v_text: 'NaN' });
+    expect(rows[13]).toMatchObject({ x: '0.1000000000000000000001' });
     // Taken once: the next batch of a shared registry starts from zero.
     expect(registry.takeNewColumnValues()).toEqual({});
   });
@@ -498,6 +501,27 @@ describe('SchemaRegistry.stageNewColumns', () => {
     });
     registry.stageNewColumns();
     expect(registry.coerceRow('t', { x: '12.50' })).toEqual({ x: 12.5 });
+    // A committed double column takes a decimal string as its nearest double, as it always did.
+    expect(registry.coerceRow('t', { x: '0.1000000000000000000001' })).toEqual({ x: 0.1 });
+    expect(registry.coerceRow('t', { x: '1e-400' })).toEqual({ x: 0 });
     expect(registry.takeNewColumnValues()).toEqual({});
+  });
+
+  it('re-types a staged part without rounding a decimal string into a double column (retypeRow)', () => {
+    const registry = SchemaRegistry.fromJSON({
+      formatVersion: 1,
+      version: 1,
+      tables: { t: { columns: [{ name: 'x', type: 'double' }] } },
+    });
+    // A literal 1e-400 a batch staged as its text, folded back under its column by the commit.
+    expect(registry.retypeRow('t', { x: '1e-400' })).toEqual({ x: null, x__v_text: '1e-400' });
+    expect(registry.retypeRow('t', { x: '0.1000000000000000000001' })).toEqual({
+      x: null,
+      x__v_text: '0.1000000000000000000001',
+    });
+    expect(registry.retypeRow('t', { x: '12.50' })).toEqual({ x: 12.5 });
+    expect(registry.retypeRow('t', { x: 0.1 })).toEqual({ x: 0.1 });
+    // Outside retypeRow the committed rule is back.
+    expect(registry.coerceRow('t', { x: '1e-400' })).toEqual({ x: 0 });
   });
 });

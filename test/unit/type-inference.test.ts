@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseIsoTimestamp } from '#core/iso-timestamp.ts';
 import { NumberLiteral } from '#core/number-literal.ts';
-import { coerceValue, inferType, NO_FIT, variantType } from '#core/type-inference.ts';
+import { coerceNewValue, coerceValue, inferType, NO_FIT, variantType } from '#core/type-inference.ts';
 import type { ColumnType, JsonPrimitive } from '#core/types.ts';
 
 describe('inferType', () => {
@@ -132,14 +132,10 @@ describe('coerceValue', () => {
     ['a decimal string into double is parsed', '12.50', 'double', 12.5],
     ['an exponent string into double is parsed', '-1.5e3', 'double', -1500],
     ['an integral string beyond 2^53 into double does not fit', '12345678901234567890', 'double', NO_FIT],
-    ['a decimal string a double rounds into double does not fit', '9007199254740993.0', 'double', NO_FIT],
-    ['a decimal string below the smallest double into double does not fit', '1e-400', 'double', NO_FIT],
-    [
-      'a decimal string with more digits than a double into double does not fit',
-      '0.1000000000000000000001',
-      'double',
-      NO_FIT,
-    ],
+    // The rule columns the lake has always had: a decimal string is its nearest double.
+    ['a decimal string a double rounds into double is rounded', '9007199254740993.0', 'double', 2 ** 53],
+    ['a decimal string below the smallest double into double is 0', '1e-400', 'double', 0],
+    ['a decimal string with more digits than a double is rounded', '0.1000000000000000000001', 'double', 0.1],
     ['a decimal string with trailing zeros into double is parsed', '0.10', 'double', 0.1],
     ['a padded numeric string into double does not fit', ' 12', 'double', NO_FIT],
     ['a hex string into double does not fit', '0x10', 'double', NO_FIT],
@@ -157,6 +153,21 @@ describe('coerceValue', () => {
   ];
   it.each(cases)('%s', (_name, value, type, expected) => {
     expect(coerceValue(value, type)).toBe(expected);
+  });
+
+  it('puts a decimal string into a double column of a new column only when the double holds its exact value', () => {
+    for (const value of ['12.50', '0.10', '-1.5e3', '1e21', '0.30000000000000004', '-0.0'])
+      expect(coerceNewValue(value, 'double'), value).toBe(coerceValue(value, 'double'));
+    for (const value of ['9007199254740993.0', '1e-400', '0.1000000000000000000001', '0.30000000000000001'])
+      expect(coerceNewValue(value, 'double'), value).toBe(NO_FIT);
+    // Every other type and value is placed as `coerceValue` places it.
+    for (const type of ['text', 'bigint', 'bool', 'timestamp'] as const)
+      for (const value of ['1e-400', '12.50', 'true', '2026-01-01T10:00:00Z', 7, true])
+        expect(coerceNewValue(value, type), `${String(value)} into ${type}`).toEqual(
+          coerceValue(value, type),
+        );
+    expect(coerceNewValue(new NumberLiteral('1e-400', undefined), 'double')).toBe(NO_FIT);
+    expect(coerceNewValue(12.5, 'double')).toBe(12.5);
   });
 
   it('keeps a number literal as spelled in text and stores only exact values in number columns', () => {
