@@ -1,8 +1,9 @@
 /**
  * Hands results to `consume` in index order, whatever order they complete in. A batch loads
  * users concurrently, but types and writes their rows in user order: the first value a new
- * column sees (which fixes its type) is then the same on every run, not whichever user's
- * requests happened to finish first. At most `window` finished results wait for a slow one;
+ * column sees (which gives it its type in the batch, until the commit settles it from every
+ * value) and the parts written are then the same on every run, not whichever user's requests
+ * happened to finish first. At most `window` finished results wait for a slow one;
  * past that, finishers wait too, so memory stays bounded.
  */
 export class InOrder<T> {

@@ -275,7 +275,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
     rowsByTable[LAKE.userLoadsTable] = (rowsByTable[LAKE.userLoadsTable] ?? 0) + 1;
     return { table: LAKE.userLoadsTable, dt: input.dt, row: registry.coerceRow(LAKE.userLoadsTable, raw) };
   };
-  // Typing happens in user order, synchronously, so every run of the same users infers the same types.
+  // Typing happens in user order, synchronously, so every run of the same users stages the same parts.
   const ordered = new InOrder<{ index: number; result: UserResult }>(
     async ({ index, result }) => {
       const typed = result.rows.map((r) => emit(r.table, r.dt, r.row));

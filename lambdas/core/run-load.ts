@@ -1,7 +1,8 @@
 /**
  * A whole load in one process (the CLI): plan -> every batch in turn -> commit. The deployed
  * stack runs the same three steps as separate Lambdas under Step Functions.
- * The batches share one schema registry here, so a column gets one type across the load.
+ * The batches share one schema registry here (names and provisional types of new columns); the
+ * commit settles new columns' types from every batch's values, as for a deployed load.
  */
 import { type ChangedSelection, stageChangedSelection } from './changed-users.ts';
 import { type CommitDeps, commitLoad, type LoadMarker } from './commit.ts';
