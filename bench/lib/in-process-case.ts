@@ -3,7 +3,8 @@
  * stage timed on its own:
  *   source     world generation and routing (in-process-api.ts): excluded from every rate;
  *   normalize  loadUser: record selection, aliases (expenses -> bills), keys, normalizeRecord;
- *   type       SchemaRegistry.typeRow on every row (names and types);
+ *   type       SchemaRegistry.typeRow on every row (names and types; new columns' values
+ *              staged and counted, as in a batch: stageNewColumns);
  *   encode     TableSinks -> parquetjs-lite part writers -> local store in a temp dir, with
  *              part rotation, including the final close.
  * All users go into ONE batch (one TableSinks), the worst case for memory: only the shared
@@ -47,6 +48,9 @@ export async function runInProcessCase(spec: CaseSpec, probe?: LiveHeapProbe): P
   const { steps } = selectResources(loaderSettings().catalog);
   const api = createInProcessApi(spec.seed, { wideFields: spec.wideFields ?? 0 });
   const registry = SchemaRegistry.empty();
+  // As a batch's registry: every column is new to this empty lake, so its values are staged and
+  // counted for the commit to settle its type (load-batch.ts).
+  registry.stageNewColumns();
   const stages: StageMs = { source: 0, normalize: 0, type: 0, encode: 0 };
   const root = await mkdtemp(join(tmpdir(), 'paylink-bench-'));
   try {
