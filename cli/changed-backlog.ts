@@ -32,7 +32,7 @@ import { renderTable } from './summary.ts';
 /** Event objects `status` reads per schedule by default (`--max-event-reads`). */
 export const BACKLOG_READS_DEFAULT = 10_000;
 
-/** A schedule's last committed changed load, from its report's `changed` section. */
+/** A schedule's last changed run (by selection, `lastChangedRun`), from its report's `changed` section. */
 export interface LastChangedRun {
   readonly loadId: string;
   readonly committedAt: string;
@@ -178,25 +178,36 @@ export async function changedBacklog(
   };
 }
 
-/** The newest committed load of `schedule` that has a `changed` section, by commit time. */
+/**
+ * The schedule's newest committed changed load, by when it selected its users (`selectedAt`:
+ * its first run's start, then its load id), never by commit time: a re-run of an older load
+ * (`--load-id` of an earlier one) commits last but loads that older selection again, and must not
+ * hide what a later (capped) run left for the next one. A re-run of the newest selection is the
+ * last run, with that selection's cap and deferral.
+ */
 export function lastChangedRun(
   schedule: string,
-  markers: readonly { loadId: string; committedAt: string; changed?: MarkerChanged }[],
+  markers: readonly { loadId: string; startedAt?: string; committedAt: string; changed?: MarkerChanged }[],
 ): LastChangedRun | null {
-  let last: LastChangedRun | null = null;
+  let last: { run: LastChangedRun; order: string } | null = null;
   for (const m of markers) {
     const c = m.changed;
     if (c === undefined || c.schedule !== schedule || !Array.isArray(c.users)) continue;
-    if (last !== null && m.committedAt < last.committedAt) continue;
+    // Reports written before `selectedAt` was kept: their start (a CLI re-run's is its own).
+    const order = `${c.selectedAt ?? m.startedAt ?? m.committedAt}\u0000${m.loadId}`;
+    if (last !== null && order < last.order) continue;
     last = {
-      loadId: m.loadId,
-      committedAt: m.committedAt,
-      users: c.users.length,
-      maxUsers: c.maxUsers ?? null,
-      deferred: c.deferred === undefined ? null : { users: c.deferred.users, events: c.deferred.events },
+      order,
+      run: {
+        loadId: m.loadId,
+        committedAt: m.committedAt,
+        users: c.users.length,
+        maxUsers: c.maxUsers ?? null,
+        deferred: c.deferred === undefined ? null : { users: c.deferred.users, events: c.deferred.events },
+      },
     };
   }
-  return last;
+  return last?.run ?? null;
 }
 
 /** The hint when the last run deferred users: run again, or raise the cap. */

@@ -155,7 +155,10 @@ export function summarize(
       : { unreadableEvents: marker.events.unreadable }),
     // Reports written before it was counted carry none.
     taskIdProblemEvents: marker.events?.taskIdProblemEvents ?? 0,
-    ...(marker.changed?.deferred === undefined ? {} : { changedUsersDeferred: marker.changed.deferred }),
+    // A re-run's report keeps its first run's deferral: that run's news, not this one's.
+    ...(marker.changed?.deferred === undefined || marker.changed.rerun === true
+      ? {}
+      : { changedUsersDeferred: marker.changed.deferred }),
     ...(marker.changed?.sources === undefined
       ? {}
       : { changedUsers: { ...marker.changed.sources, eventsCommitted: marker.events?.count ?? 0 } }),

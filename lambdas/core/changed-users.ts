@@ -109,6 +109,16 @@ export interface ChangedSelection {
   readonly rerun?: true;
   /** A re-run: where the replaced load's users came from (its report's), kept as they were. */
   readonly sources?: ChangedSources;
+  /**
+   * A re-run: the replaced load's selection as its report keeps it (`MarkerChanged`), kept in the
+   * re-run's report as it was. Not `maxUsers` / `deferred` above: a re-run selects nobody, caps
+   * nothing and defers nothing itself.
+   */
+  readonly replaced?: {
+    readonly selectedAt: string;
+    readonly maxUsers?: number;
+    readonly deferred?: { readonly users: number; readonly events: number };
+  };
   /** Events that could not be read (event-log.ts): not seen, kept aside to be read again. */
   readonly aside?: readonly EventRef[];
   /** The cap this run was selected with (`maxUsersPerRun`); absent: unlimited. */
@@ -141,6 +151,18 @@ export interface MarkerChanged {
   readonly maxUsers?: number;
   /** Where `users` came from (`ChangedSources`); absent in reports written before it was kept. */
   readonly sources?: ChangedSources;
+  /**
+   * When `users` were selected: the start of the load id's first run. A re-run keeps it (it loads
+   * that selection again, whenever it runs), so it orders a schedule's selections (`status`'s last
+   * run) where the start of a CLI re-run, which is its own, would put an older selection last.
+   * Absent in reports written before it was kept: their `startedAt`.
+   */
+  readonly selectedAt?: string;
+  /**
+   * A re-run of the load id: `users`, `sources`, `maxUsers`, `deferred` and `selectedAt` are its
+   * first run's selection, kept as they were (what it left for the next run is not this run's news).
+   */
+  readonly rerun?: true;
 }
 
 /**
@@ -361,29 +383,35 @@ export async function selectChangedUsers(
 export function markerChanged(
   selection: ChangedSelection | undefined,
   committed: readonly { readonly identifier: string }[] = [],
+  /** The load's start (its plan's): when a first run selected its users. */
+  startedAt?: string,
 ): MarkerChanged | undefined {
   if (selection?.planned === undefined) return undefined;
-  const { deferred, maxUsers } = selection;
+  const rerun = selection.rerun === true;
+  // A re-run's cap and deferral are its first run's (kept), never its own: it selects nobody.
+  const { deferred, maxUsers } = rerun ? (selection.replaced ?? {}) : selection;
+  const selectedAt = rerun ? selection.replaced?.selectedAt : startedAt;
   const retried = new Set(selection.retried ?? []);
   const withEvents = selection.planned.filter((u) => !retried.has(u.identifier));
   const committedUsers = new Set(committed.map((e) => e.identifier));
   // A re-run loads the replaced load's users: where they came from is that load's record (kept
   // when it has one), not this selection's, which lists no event.
-  const sources: ChangedSources | undefined =
-    selection.rerun === true
-      ? selection.sources
-      : {
-          usersWithEvents: withEvents.length,
-          eventsSelected: selection.events,
-          retriedUsers: retried.size,
-          reloadedUsers: withEvents.filter((u) => !committedUsers.has(u.identifier)).length,
-        };
+  const sources: ChangedSources | undefined = rerun
+    ? selection.sources
+    : {
+        usersWithEvents: withEvents.length,
+        eventsSelected: selection.events,
+        retriedUsers: retried.size,
+        reloadedUsers: withEvents.filter((u) => !committedUsers.has(u.identifier)).length,
+      };
   return {
     schedule: selection.schedule,
     users: selection.planned,
     ...(maxUsers === undefined ? {} : { maxUsers }),
     ...(deferred === undefined ? {} : { deferred: { users: deferred.users, events: deferred.events } }),
     ...(sources === undefined ? {} : { sources }),
+    ...(selectedAt === undefined ? {} : { selectedAt }),
+    ...(rerun ? { rerun: true as const } : {}),
   };
 }
 
@@ -421,7 +449,10 @@ export async function reusedSelection(
    */
   fromStaging = true,
 ): Promise<ChangedUsers | undefined> {
-  const marker = await readJson<{ changed?: MarkerChanged }>(store, loadMarkerKey(loadId));
+  const marker = await readJson<{ changed?: MarkerChanged; startedAt?: string }>(
+    store,
+    loadMarkerKey(loadId),
+  );
   if (marker !== undefined) {
     const kept = marker.changed;
     if (kept === undefined || !Array.isArray(kept.users))
@@ -447,6 +478,7 @@ export async function reusedSelection(
         planned: kept.users,
         rerun: true,
         ...(kept.sources === undefined ? {} : { sources: kept.sources }),
+        ...keptSelection(kept, marker.startedAt),
       },
       events: [],
       unreadable: [],
@@ -456,6 +488,26 @@ export async function reusedSelection(
   const staged = await readChangedSelection(store, loadId);
   if (staged?.planned === undefined || staged.schedule !== schedule) return undefined;
   return { users: staged.planned, selection: staged, events: [], unreadable: [] };
+}
+
+/** What a re-run keeps of the replaced load's selection (`ChangedSelection.replaced`). */
+function keptSelection(
+  kept: MarkerChanged,
+  startedAt: string | undefined,
+): Pick<ChangedSelection, 'replaced'> {
+  // A report written before `selectedAt` was kept: its start, the best it has (its first run's,
+  // unless it was itself a CLI re-run's).
+  const selectedAt = kept.selectedAt ?? startedAt;
+  if (selectedAt === undefined) return {};
+  return {
+    replaced: {
+      selectedAt,
+      ...(kept.maxUsers === undefined ? {} : { maxUsers: kept.maxUsers }),
+      ...(kept.deferred === undefined
+        ? {}
+        : { deferred: { users: kept.deferred.users, events: kept.deferred.events } }),
+    },
+  };
 }
 
 /**

@@ -363,7 +363,7 @@ async function commitClaimed(
       deps,
     );
     const events = markerEvents(claimed);
-    const planned = markerChanged(changed, claimed?.claim.events);
+    const planned = markerChanged(changed, claimed?.claim.events, plan.startedAt);
     const draft: LoadMarker = {
       ...built,
       ...(events === undefined ? {} : { events }),

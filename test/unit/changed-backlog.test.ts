@@ -70,7 +70,7 @@ describe('the last changed run and its hint', () => {
     { loadId: 'd', committedAt: '2026-11-30T09:00:00Z', changed: { schedule: 'hourly', users: [] } },
     { loadId: 'e', committedAt: '2026-11-30T13:00:00Z', changed: { schedule: 'local', users: [] } },
   ];
-  it("is the schedule's newest committed changed load, by commit time", () => {
+  it("is the schedule's newest committed changed load (by start, here absent: by commit time)", () => {
     expect(lastChangedRun('hourly', markers)).toEqual({
       loadId: 'b',
       committedAt: '2026-11-30T11:00:00Z',
@@ -79,6 +79,47 @@ describe('the last changed run and its hint', () => {
       deferred: { users: 5, events: 7 },
     });
     expect(lastChangedRun('daily', markers)).toBeNull();
+  });
+  it('orders by selection: a re-run of an older load, committed last, is not the last run', () => {
+    const runs = [
+      {
+        loadId: 'old',
+        startedAt: '2026-11-30T14:00:00.000Z',
+        committedAt: '2026-11-30T14:01:00.000Z',
+        changed: {
+          schedule: 'hourly',
+          users: [{ identifier: 'x' }],
+          selectedAt: '2026-11-30T10:00:00.000Z',
+          rerun: true as const,
+        },
+      },
+      {
+        loadId: 'newer',
+        startedAt: '2026-11-30T11:00:00.000Z',
+        committedAt: '2026-11-30T11:02:00.000Z',
+        changed: {
+          schedule: 'hourly',
+          users: [{ identifier: 'y' }],
+          selectedAt: '2026-11-30T11:00:00.000Z',
+          maxUsers: 1,
+          deferred: { users: 4, events: 4 },
+        },
+      },
+      // A report written before `selectedAt` was kept: its start orders it.
+      {
+        loadId: 'legacy',
+        startedAt: '2026-11-30T10:30:00.000Z',
+        committedAt: '2026-11-30T15:00:00.000Z',
+        changed: { schedule: 'hourly', users: [] },
+      },
+    ];
+    expect(lastChangedRun('hourly', runs)).toMatchObject({ loadId: 'newer', deferred: { users: 4 } });
+    // Equal times: the load id decides, as for every order of loads.
+    const tie = runs.map((m) => ({
+      ...m,
+      changed: { ...m.changed, selectedAt: '2026-11-30T12:00:00.000Z' },
+    }));
+    expect(lastChangedRun('hourly', tie)?.loadId).toBe('old');
   });
   it('hints only when the last run deferred users: the cap to raise, or run again', () => {
     expect(backlogHint('hourly', lastChangedRun('hourly', markers))).toBe(
