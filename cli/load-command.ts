@@ -427,6 +427,12 @@ async function loadUsers(
     const learned = await learnedUsers(store, startedAt);
     retiredTaskIds = learned.retiredTaskIds;
     for (const identifier of learned.identifiers) if (!known.has(identifier)) identifiers.push(identifier);
+    // Warned as a changed load warns of the same users (the list's own were warned above).
+    warnSurroundingWhitespace(
+      io,
+      identifiers.slice(listed),
+      `the user(s) learned from webhook events that ${source.description} does not list`,
+    );
     for (const [identifier, ids] of learned.taskIds)
       taskIds.set(identifier, [...new Set([...ids, ...(taskIds.get(identifier) ?? [])])]);
     if (identifiers.length > listed && !request.quiet)
