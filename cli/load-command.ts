@@ -6,7 +6,8 @@
  *   5  committed, both 3 and 4
  *   1  nothing committed (bad input, credentials rejected, PayLink unreachable, lake unwritable, ...)
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { resolveCredentials } from '#adapters/credentials.ts';
 import { eventLoopLateness } from '#adapters/event-loop-lateness.ts';
@@ -365,6 +366,7 @@ async function prepareAndRun(
     ...(request.baseUrl === undefined ? {} : { baseUrl: request.baseUrl }),
   });
   const dest = destFrom(io.cwd, request.dest);
+  if (request.usersFile === 'changed') await warnChangedFileIgnored(io);
   const source = await usersOf(request, io.cwd, dest, io.now);
   try {
     return await loadUsers(request, io, startedAt, loadId, onStart, settings, quality, dest, source);
@@ -877,6 +879,20 @@ async function holdChangedLock(
  * advances in the lake (`_state/changed/local.json`).
  */
 export { LOCAL_SCHEDULE };
+
+/**
+ * `--users changed` is the keyword, always: a scheduled `load --users changed` must not turn into
+ * a load of whatever file named `changed` appears in its working folder. A person who meant that
+ * file is told it was not read, and how to name it.
+ */
+async function warnChangedFileIgnored(io: Pick<Io, 'cwd' | 'stderr'>): Promise<void> {
+  // A folder named so is no users list: nothing to mistake.
+  const found = await stat(join(io.cwd, 'changed')).catch(() => undefined);
+  if (found?.isFile() !== true) return;
+  io.stderr.write(
+    'warning: --users changed loads the users of new webhook events; the file ./changed in the working folder is not read (to load the users it lists, give --users ./changed)\n',
+  );
+}
 
 async function usersOf(
   request: LoadRequest,

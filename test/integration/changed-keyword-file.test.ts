@@ -1,0 +1,91 @@
+/**
+ * `--users changed` is the webhook keyword even when the working folder holds a file named
+ * `changed`: the load takes the users of new webhook events (a scheduled command must not turn
+ * into a load of a file that appeared), says the file was not read and how to load it
+ * (`--users ./changed`), which then loads the file's users.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalStore } from '#adapters/local-store.ts';
+import { main } from '#cli/main.ts';
+import { receiveWebhook } from '#core/webhook.ts';
+import { type Simulator, startSimulator } from '#simulator/server.ts';
+import { simulatedEvent } from '#simulator/webhook-sender.ts';
+import { captureIo, credentialsEnv, Scratch } from '#test/helpers/lake-harness.ts';
+
+const KEY = 'keyword-key';
+const SECRET = 'keyword-secret';
+const ENV = credentialsEnv(KEY, SECRET);
+const WARNING =
+  'warning: --users changed loads the users of new webhook events; the file ./changed in the working folder is not read (to load the users it lists, give --users ./changed)';
+
+let scratch: Scratch;
+let sim: Simulator;
+
+beforeAll(async () => {
+  scratch = await Scratch.create('changed-keyword-file');
+  // The dry run asks PayLink for a token: the simulator on loopback, never the real API.
+  sim = await startSimulator({ seed: 'changed-keyword-file', apiKey: KEY, apiSecret: SECRET });
+  const event = simulatedEvent({
+    identifier: 'user-with-event',
+    type: 'pay-link-accounts-updated',
+    time: new Date(),
+    secret: SECRET,
+  });
+  const outcome = await receiveWebhook(
+    { headers: event.headers, body: new TextEncoder().encode(event.body) },
+    { store: createLocalStore(scratch.path('lake')), secret: SECRET, receivedAt: new Date() },
+  );
+  expect(outcome.kind).toBe('accepted');
+});
+afterAll(async () => {
+  await sim?.close();
+  await scratch?.dispose();
+});
+
+/** The dry run's `users:` check: how many users, and where from. */
+const usersCheck = (stdout: string) =>
+  (JSON.parse(stdout) as { checks: string[] }).checks.find((c) => c.startsWith('users: '));
+
+async function dryRun(users: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const captured = captureIo(ENV, { cwd: scratch.dir });
+  const code = await main(
+    [
+      'load',
+      '--users',
+      users,
+      '--dest',
+      'lake',
+      '--base-url',
+      sim.url,
+      '--resources',
+      'accounts',
+      '--dry-run',
+      '--json',
+    ],
+    captured.io,
+  );
+  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
+}
+
+describe('--users changed beside a file named changed', () => {
+  it('loads the webhook users without a warning while there is no such file', async () => {
+    const run = await dryRun('changed');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toContain('./changed');
+    expect(usersCheck(run.stdout)).toBe('users: 1 from the 1 users of 1 new webhook event(s)');
+  });
+
+  it('still loads the webhook users, and says the file was not read and how to load it', async () => {
+    await scratch.users('changed', ['user-in-file', 'other-user-in-file']);
+    const run = await dryRun('changed');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr.split('\n').filter((l) => l.includes('./changed'))).toEqual([WARNING]);
+    expect(usersCheck(run.stdout)).toBe('users: 1 from the 1 users of 1 new webhook event(s)');
+
+    const file = await dryRun('./changed');
+    expect(file.code, file.stderr).toBe(0);
+    expect(file.stderr).not.toContain('warning: --users changed');
+    // The file's 2, and the user learned from the stored event, as any load of a list adds.
+    expect(usersCheck(file.stdout)).toBe('users: 3 from ./changed');
+  });
+});
