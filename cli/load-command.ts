@@ -24,6 +24,7 @@ import {
   cappedConcurrencyNote,
   userConcurrencyNow,
 } from '#core/adaptive-concurrency.ts';
+import { plural } from '#core/capacity.ts';
 import {
   type ChangedSelection,
   changedLockId,
@@ -930,14 +931,19 @@ async function usersOf(
 
 /**
  * Said before the first `changed` load of a lake: it has seen no event yet, so it loads the users
- * of every stored event (after `simulate --webhooks-to`, one event per user: every user).
+ * of every stored event (after `simulate --webhooks-to`, one event per user: every user). Plain
+ * words: what it loads, why, and when that is as big as a full load.
  */
 function firstChangedNote(lake: string, users: number, deferred: number): string {
-  const count = deferred === 0 ? `${users}` : `${users + deferred}: ${users} now, the rest in later loads`;
+  const count =
+    deferred === 0
+      ? plural(users, 'user')
+      : `${plural(users + deferred, 'user')}: ${users} now, the rest in later loads`;
   return (
-    `first 'changed' load of ${lake}: no committed 'changed' load has seen its webhook events yet, ` +
-    `so this one loads the users of every stored event (${count}), as long as a full load of them; ` +
-    `later 'changed' loads take only the events received since. Run it once right after setting up the receiver`
+    `first 'changed' load of ${lake}: no committed 'changed' load has seen any webhook event yet, ` +
+    `so this one loads the users of every event stored so far (${count}), old events included, not only recent ones: ` +
+    `with many events stored, that is as many users as a full load. Later 'changed' loads take only the events received since. ` +
+    `Run the first one right after setting up the receiver, while few events are stored`
   );
 }
 

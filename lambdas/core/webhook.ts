@@ -7,9 +7,9 @@
  *    `ce-specversion`; body `{"eventType", "eventTime", "user": {"_id", "identifier"}, "data"}`;
  *  - header `X-HMAC-Signature-Sha-256` = HMAC-SHA256 of the raw body bytes keyed with the API
  *    secret. The docs do not name the digest's text encoding: we accept lowercase or uppercase
- *    hex (what Node's and Python's HMAC helpers print, and what Atomic's examples compare with)
- *    and base64. Either decodes to the same 32 bytes, compared in constant time, so accepting
- *    both widens nothing an attacker can use;
+ *    hex (what Node's and Python's HMAC helpers print, and what Atomic's examples compare with),
+ *    base64 and base64url (padded or not). Each decodes to the same 32 bytes, compared in
+ *    constant time, so accepting them all widens nothing an attacker can use;
  *  - any non-200 answer is retried 3 times, 30 s apart; operators can replay events.
  *
  * The receiver has one path, `WEBHOOK.path` (the root of the Function URL, and of
@@ -180,17 +180,28 @@ export function headerValue(headers: WebhookHeaders, name: string): string | und
 }
 
 const HEX_DIGEST = /^[0-9a-fA-F]{64}$/;
+/** Standard base64 (`+/`), its one `=` of padding optional. */
 const BASE64_DIGEST = /^[A-Za-z0-9+/]{43}=?$/;
+/**
+ * base64url (`-_`, RFC 4648 section 5: Node's `digest('base64url')`, JWT-style signers), padding
+ * optional likewise. Without it, a base64url digest was accepted only when it happened to hold
+ * neither `-` nor `_` (about 1 in 4): whether an event got in depended on its body. One alphabet
+ * per value: a mix of both is no encoding anybody produces.
+ */
+const BASE64URL_DIGEST = /^[A-Za-z0-9_-]{43}=?$/;
 
-/** The 32 digest bytes a signature header carries (hex or base64), or undefined if it carries none. */
+/** The 32 digest bytes a signature header carries (hex, base64 or base64url), or undefined if it carries none. */
 function signatureBytes(header: string): Buffer | undefined {
   const value = header.trim();
   if (HEX_DIGEST.test(value)) return Buffer.from(value, 'hex');
-  if (BASE64_DIGEST.test(value)) {
-    const decoded = Buffer.from(value, 'base64');
-    return decoded.length === WEBHOOK.digestBytes ? decoded : undefined;
-  }
-  return undefined;
+  const encoding = BASE64_DIGEST.test(value)
+    ? 'base64'
+    : BASE64URL_DIGEST.test(value)
+      ? 'base64url'
+      : undefined;
+  if (encoding === undefined) return undefined;
+  const decoded = Buffer.from(value, encoding);
+  return decoded.length === WEBHOOK.digestBytes ? decoded : undefined;
 }
 
 /** HMAC-SHA256 of `body` keyed with `secret` (UTF-8), lowercase hex: what a sender puts in the header. */

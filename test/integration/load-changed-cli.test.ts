@@ -94,7 +94,9 @@ describe('the first load --users changed of a lake', () => {
       const dry = await runCli([...args, '--dry-run'], ENV);
       expect(dry.code, dry.stderr).toBe(0);
       expect(dry.stdout).toContain(note);
-      expect(dry.stdout).toContain('loads the users of every stored event (2)');
+      expect(dry.stdout).toContain(
+        "no committed 'changed' load has seen any webhook event yet, so this one loads the users of every event stored so far (2 users), old events included, not only recent ones: with many events stored, that is as many users as a full load.",
+      );
 
       const first = await runCli(args, ENV);
       expect(first.code, first.stderr).toBe(0);

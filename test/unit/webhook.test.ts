@@ -169,6 +169,35 @@ describe('receiveWebhook', () => {
     expect([upper.kind, base64.kind]).toEqual(['accepted', 'accepted']);
   });
 
+  it('accepts base64url too, padded or not, whichever characters the digest holds', async () => {
+    // Bodies whose digest in base64url holds `-` or `_` (and so in base64 `+` or `/`): the
+    // characters where the two alphabets differ, once refused in base64url.
+    // At least two such characters, so one value can hold both alphabets (below).
+    const differing = (b: string) =>
+      (createHmac('sha256', SECRET).update(b).digest('base64url').match(/[-_]/g) ?? []).length;
+    const bodies = Array.from({ length: 60 }, (_, i) => eventBody(`user-${i}`)).filter(
+      (b) => differing(b) >= 2,
+    );
+    expect(bodies.length).toBeGreaterThan(4);
+    for (const body of bodies.slice(0, 4)) {
+      const digest = createHmac('sha256', SECRET).update(body).digest();
+      const url = digest.toString('base64url');
+      const standard = digest.toString('base64');
+      for (const header of [url, `${url}=`, standard, standard.slice(0, 43)])
+        expect((await receive(body, { 'x-hmac-signature-sha-256': header })).kind, header).toBe('accepted');
+      // The same digest with both alphabets in one value (no encoder writes that), another
+      // secret's base64url, a character short: refused alike.
+      const mixed = standard.replace(/[+/]/, (c) => (c === '+' ? '-' : '_'));
+      expect(mixed).toMatch(/[-_]/);
+      expect(mixed).toMatch(/[+/]/);
+      const other = createHmac('sha256', 'other-secret').update(body).digest('base64url');
+      for (const header of [mixed, other, url.slice(0, 42)]) {
+        const outcome = await receive(body, { 'x-hmac-signature-sha-256': header });
+        expect(outcome, header).toMatchObject({ kind: 'rejected', reason: 'bad-signature' });
+      }
+    }
+  });
+
   it.each<[string, () => { body: string | Uint8Array; headers: WebhookHeaders }, string, number]>([
     [
       'a wrong secret',
