@@ -7,12 +7,15 @@
  * dead attempt in either layer.
  */
 import { spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '#adapters/open-store.ts';
+import { s3ClientConfigFromEnv } from '#adapters/s3-store.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
 import { forEachConcurrent } from '#core/pool.ts';
 import type { ObjectStore } from '#core/ports.ts';
@@ -158,10 +161,37 @@ export interface LakeKind {
    * copy (a crash-point run makes a hundred copies of one lake).
    */
   copier(from: string): Promise<(to: string) => Promise<void>>;
-  /** A local folder holding the lake's objects (itself, or a download of the S3 prefix). */
+  /**
+   * A local folder holding the objects readers read (itself, or a download of the S3 prefix
+   * less `_staging/` and `_leases/`, which no reader opens: see READERLESS).
+   */
   readable(dest: string): Promise<string>;
+  /**
+   * Every object but those under READERLESS folders, key to a digest of its content (SHA-256;
+   * on S3 the ETag, which s3rver makes from the content and its upload's parts). Two lakes
+   * with equal maps give readers the same files, so readers see the same in both.
+   */
+  readerObjects(dest: string): Promise<Map<string, string>>;
   hasKey(dest: string, key: string): Promise<boolean>;
   teardown(): Promise<void>;
+}
+
+/**
+ * Folders of a lake no reader opens: DuckDB (cli/duckdb-lake.ts) and Athena read the table
+ * folders, `_dlt_loads` and the schema registry, never a load's staging or its lease.
+ */
+const READERLESS = ['_staging/', '_leases/'];
+const readerRead = (key: string) => !READERLESS.some((folder) => key.startsWith(folder));
+
+/** Every file under `dir`, as keys relative to it (`/`-separated). */
+async function filesUnder(dir: string, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
+  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
+    const key = `${prefix}${entry.name}`;
+    if (entry.isDirectory()) keys.push(...(await filesUnder(dir, `${key}/`)));
+    else keys.push(key);
+  }
+  return keys;
 }
 
 /** s3rver answers one request per round trip: copy and download 8 objects at a time. */
@@ -180,6 +210,17 @@ export function localKind(root: () => string): LakeKind {
     copy: (from, to) => cp(from, to, { recursive: true }),
     copier: async (from) => (to) => cp(from, to, { recursive: true }),
     readable: async (dest) => dest,
+    async readerObjects(dest) {
+      const objects = new Map<string, string>();
+      for (const key of (await filesUnder(dest)).filter(readerRead).sort())
+        objects.set(
+          key,
+          createHash('sha256')
+            .update(await readFile(join(dest, key)))
+            .digest('hex'),
+        );
+      return objects;
+    },
     hasKey: async (dest, key) => (await openStore(dest).get(key)) !== undefined,
     async teardown() {},
   };
@@ -205,6 +246,7 @@ export function s3Kind(root: () => string): LakeKind & {
   let s3: RunningS3rver | undefined;
   let proxy: S3FaultProxy | undefined;
   let restoreEnv: (() => void) | undefined;
+  let client: S3Client | undefined;
   let downloads = 0;
   return {
     name: 'S3 store',
@@ -212,6 +254,7 @@ export function s3Kind(root: () => string): LakeKind & {
       s3 = await startS3rver({ buckets: [BUCKET, ...LANE_BUCKETS] });
       proxy = await startS3FaultProxy(s3.endpoint);
       restoreEnv = withS3Env(proxy.endpoint);
+      client = new S3Client(s3ClientConfigFromEnv());
     },
     proxy: () => proxy!,
     lanes: LANE_BUCKETS,
@@ -232,15 +275,34 @@ export function s3Kind(root: () => string): LakeKind & {
     async readable(dest) {
       const dir = join(root(), `download-${++downloads}`);
       const store = openStore(dest);
-      await eachConcurrent(await store.list(''), async (key) => {
+      await eachConcurrent((await store.list('')).filter(readerRead), async (key) => {
         await mkdir(dirname(join(dir, key)), { recursive: true });
         await writeFile(join(dir, key), (await store.get(key))!);
       });
       await mkdir(dir, { recursive: true });
       return dir;
     },
+    async readerObjects(dest) {
+      // One listing, no object read: what a crash point's lake holds, next to the lake before it.
+      const [, , bucket, ...rest] = dest.split('/');
+      const prefix = `${rest.join('/')}/`;
+      const objects = new Map<string, string>();
+      let token: string | undefined;
+      do {
+        const page = await client!.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+        );
+        for (const object of page.Contents ?? []) {
+          const key = object.Key!.slice(prefix.length);
+          if (readerRead(key)) objects.set(key, object.ETag!);
+        }
+        token = page.NextContinuationToken;
+      } while (token !== undefined);
+      return new Map([...objects].sort(([a], [b]) => (a < b ? -1 : 1)));
+    },
     hasKey: async (dest, key) => (await openStore(dest).get(key)) !== undefined,
     async teardown() {
+      client?.destroy();
       restoreEnv?.();
       await proxy?.close();
       await s3?.close();

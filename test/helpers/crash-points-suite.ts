@@ -12,6 +12,12 @@
  *       load a re-run can still commit), then a new load: readers see the committed loads and
  *       nothing of the crashed one, and `verify` finds nothing.
  *
+ * What readers see after a crash is read through DuckDB at the first point of each class of
+ * write (write-classes.ts) and wherever the lake differs from the lake before the load in any
+ * object a reader opens; where it does not (a crash while staging), readers open the very files
+ * of the lake before the load, whose DuckDB read is `baseSeen`, so that is what they see. Every
+ * read after a recovery goes through DuckDB.
+ *
  * Which writes are crash points (`points`):
  *  - `every`: each write of the load, by its number (the local folder: the load's own logic at
  *    every point).
@@ -102,6 +108,9 @@ function crashWorld(kind: LakeKind, scratchDir: () => string) {
     after: undefined as unknown as Simulator,
     copyBase: undefined as unknown as (to: string) => Promise<void>,
     baseSeen: undefined as unknown as Seen,
+    /** The objects readers open in a copy of the lake before the load (as crash points get it). */
+    baseObjects: undefined as unknown as Map<string, string>,
+    referenceObjects: undefined as unknown as Map<string, string>,
     referenceSeen: undefined as unknown as Seen,
     writes: [] as StoreWrite[],
     referenceChanges: undefined as unknown,
@@ -140,6 +149,7 @@ function crashWorld(kind: LakeKind, scratchDir: () => string) {
     await loadInProcess(world.args(world.before, base, 'load-1'));
     world.baseSeen = await seen(await kind.readable(base));
     world.copyBase = await kind.copier(base);
+    world.baseObjects = await kind.readerObjects(await world.fresh('base-copy'));
     const reference = kind.dest('reference');
     await kind.copy(base, reference);
     await loadInProcess({
@@ -147,6 +157,7 @@ function crashWorld(kind: LakeKind, scratchDir: () => string) {
       store: crashingStore(openStore(reference), 0, (w) => world.writes.push(w)),
     });
     world.referenceSeen = await seen(await kind.readable(reference));
+    world.referenceObjects = await kind.readerObjects(reference);
     world.referenceChanges = await world.schemaChanges(reference);
   }, 120_000);
 
@@ -158,6 +169,10 @@ function crashWorld(kind: LakeKind, scratchDir: () => string) {
 
   return world;
 }
+
+/** Whether two lakes hold the same objects with the same contents (readerObjects). */
+const sameObjects = (a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>) =>
+  a.size === b.size && [...a].every(([key, digest]) => b.get(key) === digest);
 
 /** A scratch folder for the file, made before and removed after everything else. */
 function scratchFolder(): () => string {
@@ -175,8 +190,10 @@ function scratchFolder(): () => string {
 interface CrashPoint {
   readonly label: string;
   readonly crashAt: () => number | CrashAt;
-  /** The class the dying write must have (each-class points). */
-  readonly cls?: string;
+  /** The class of the dying write (each-class points: the class it must have). */
+  readonly cls: string;
+  /** Whether readers are read through DuckDB after the crash even when the lake reads as before. */
+  readonly duckdb: boolean;
 }
 
 /**
@@ -224,6 +241,10 @@ export function describeCrashPoints(
       expect(world.baseSeen.loads).toEqual(['load-1']);
       expect(world.referenceSeen.loads).toEqual(['load-1', LOAD]);
       expect(counts(world.referenceSeen.current)).not.toEqual(counts(world.baseSeen.history));
+      // The objects readers open tell the two apart too (a crash point's lake is compared with them).
+      expect(world.baseObjects.get('_dlt_loads/load-1.parquet')).toBeDefined();
+      expect(world.referenceObjects.get(`_dlt_loads/${LOAD}.parquet`)).toBeDefined();
+      expect(sameObjects(world.referenceObjects, world.baseObjects)).toBe(false);
       // Lease, plan, batch users, staged parts, manifests, schema, intent, moves, report, commit point.
       const kinds = new Set(world.writes.map((w) => w.kind));
       expect([...kinds].sort()).toEqual(['close', 'delete', 'move', 'openWrite', 'put', 'putIfAbsent']);
@@ -234,11 +255,14 @@ export function describeCrashPoints(
       const classes = classesOf(writes, LOAD, phasesOf(writes));
       const tables = tablesOf(writes.map((w) => w.key));
       const died = new Set<string>();
+      const firstOfClass = (cls: string, index: number) => classes.indexOf(cls) === index;
       const points: CrashPoint[] =
         options.points === 'every'
           ? writes.map((w, i) => ({
               label: `write ${i + 1} of ${writes.length} (${w.kind} ${w.key})`,
               crashAt: () => i + 1,
+              cls: classes[i]!,
+              duckdb: firstOfClass(classes[i]!, i),
             }))
           : firstAndLastOfRuns(classes).map(({ index, cls, place }) => {
               const occurrence = occurrenceAt(classes, index);
@@ -246,8 +270,19 @@ export function describeCrashPoints(
                 label: `write ${occurrence} of class ${cls} (${place} of its run; write ${index + 1} of ${writes.length} in the reference)`,
                 crashAt: () => atClassOccurrence(cls, occurrence, tables, (c) => died.add(c)),
                 cls,
+                duckdb: firstOfClass(cls, index),
               };
             });
+      // Every class is read through DuckDB after a crash at least once.
+      expect(new Set(points.filter((p) => p.duckdb).map((p) => p.cls))).toEqual(new Set(classes));
+      let duckdbReads = 0;
+      /** What readers see after a crash: `baseSeen` when they open the very files it was read from. */
+      const seenAfterCrash = async (dest: string, point: CrashPoint): Promise<Seen> => {
+        if (!point.duckdb && sameObjects(await kind.readerObjects(dest), world.baseObjects))
+          return world.baseSeen;
+        duckdbReads++;
+        return seen(await kind.readable(dest));
+      };
       if (options.points === 'each-class') {
         // Every class of the reference's writes has a point (a new kind of write is never skipped).
         expect(new Set(points.map((p) => p.cls))).toEqual(new Set(classes));
@@ -275,7 +310,7 @@ export function describeCrashPoints(
               diedWith instanceof Crash || (diedWith as Error | undefined)?.cause instanceof Crash;
             expect(crashed, `${at}: ${diedWith}`).toBe(true);
           }
-          const now = await seen(await kind.readable(dest));
+          const now = await seenAfterCrash(dest, point);
           expect(now, `what readers see ${at}`).toEqual(committed ? referenceSeen : baseSeen);
 
           // Alternating over the points taken (for every write: the even-numbered ones re-run).
@@ -313,11 +348,11 @@ export function describeCrashPoints(
         // Each run died at a write of its class: every class of the reference was crashed at.
         expect(died).toEqual(new Set(classes));
         console.info(
-          `${kind.name}: ${checked} crash points checked (first and last write of each run of a class; ${died.size} classes, ${writes.length} writes)`,
+          `${kind.name}: ${checked} crash points checked (first and last write of each run of a class; ${died.size} classes, ${writes.length} writes; ${duckdbReads} read through DuckDB after the crash, the others hold the files of the lake before the load)`,
         );
       } else {
         console.info(
-          `${kind.name}: ${checked} crash points checked (every store write of the load and its commit)`,
+          `${kind.name}: ${checked} crash points checked (every store write of the load and its commit; ${duckdbReads} read through DuckDB after the crash, the others hold the files of the lake before the load)`,
         );
       }
     }, 600_000);
