@@ -1,6 +1,6 @@
 /**
  * Interrupt and resume, as an operator does it: the built command (bin/paylink-loader.mjs) in
- * its own process gets a real SIGINT half-way through a 2,000-user load. It stops starting
+ * its own process gets a real SIGINT half-way through a 1,000-user load in 8 batches. It stops starting
  * users, lets those in flight finish, keeps what it staged, prints the load id and the exact
  * command that resumes it, and exits 130. That command then loads only the rest (fewer than 55%
  * of a full load's requests) and the lake equals the lake of an uninterrupted load.
@@ -28,7 +28,9 @@ const SEED = 'interrupt-seed';
 const API_KEY = 'interrupt-key';
 const API_SECRET = 'interrupt-secret';
 const env = credentialsEnv(API_KEY, API_SECRET);
-const USERS = 2_000;
+/** Eight batches: the interrupt lands in the middle of the load, with batches on both sides of it. */
+const USERS = 1_000;
+const BATCH_SIZE = 125;
 
 describe('a load interrupted with SIGINT half-way', () => {
   let sim: Simulator;
@@ -54,7 +56,7 @@ describe('a load interrupted with SIGINT half-way', () => {
       users,
       baseUrl: sim.url,
       loadId: 'big-load',
-      batchSize: 250,
+      batchSize: BATCH_SIZE,
       concurrency: 16,
       resources: ['accounts'],
     };
@@ -111,11 +113,11 @@ describe('a load interrupted with SIGINT half-way', () => {
     const code = await exited;
     const interrupted = sim.stats().requests - start;
     expect(code, stderr).toBe(130);
-    expect(stderr).toMatch(/^load big-load into .+: 2000 users in 8 batch\(es\)\n/);
+    expect(stderr).toMatch(/^load big-load into .+: 1000 users in 8 batch\(es\)\n/);
     expect(stderr).toContain('SIGINT: finishing the users in flight, then stopping');
     const resume = /Resume with:\n {2}(paylink-loader load .+ --resume big-load)\n$/.exec(stderr)?.[1];
     expect(resume, stderr).toBeDefined();
-    expect(stderr).toMatch(/load big-load interrupted: \d+ of 2000 users staged, nothing committed/);
+    expect(stderr).toMatch(/load big-load interrupted: \d+ of 1000 users staged, nothing committed/);
     expect((await runCli(['status', '--dest', dest, '--json'])).stdout).toContain('"loads": []');
 
     // The printed command, as a person would paste it (minus the program name).
