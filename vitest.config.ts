@@ -11,14 +11,14 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 export const SLOWEST_FIRST = [
   'test/integration/crash-points-s3.test.ts',
   'test/integration/write-request-faults-s3.test.ts',
-  'test/integration/crash-points-local.test.ts',
   'test/infra/offline-aws-observability.test.ts',
   'test/infra/offline-aws-merge-fanout.test.ts',
   'test/infra/offline-aws-iam.test.ts',
   'test/infra/offline-aws.test.ts',
   'test/infra/offline-aws-failing-logs.test.ts',
-  'test/integration/load-interrupt.test.ts',
+  'test/integration/crash-points-local.test.ts',
   'test/infra/offline-aws-changed.test.ts',
+  'test/integration/load-interrupt.test.ts',
 ];
 
 export class SlowestFirst extends BaseSequencer {
