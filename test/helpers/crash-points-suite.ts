@@ -16,7 +16,8 @@
  * (all but staging and leases, by content): a lake holding the very files of a lake read before
  * reads the same, since readers read nothing else. Every run's clock stands still, so lakes that
  * end alike are alike to the byte: a crash while staging leaves the files of the lake before the
- * load, a re-run after it those of the reference. After a crash the lake is read through DuckDB
+ * load, re-runs that took over the same staged work leave the same files (a recovery runs later
+ * than the reference, so not the reference's own). After a crash the lake is read through DuckDB
  * all the same at the first point of each class of write (write-classes.ts).
  *
  * Which writes are crash points (`points`):
