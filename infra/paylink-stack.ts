@@ -283,6 +283,8 @@ export class PaylinkLoaderStack extends Stack {
       functions: { plan, loadBatch, commit, webhook: this.webhooks.function },
       requestRate: config.requestRate,
       quietFeedFraction: config.dataQuality.quietFeedFraction,
+      failedUserSharePercent: config.dataQuality.failedUserSharePercent,
+      alarms: [...this.operations.alarms, ...this.webhooks.alarms],
     });
     new CfnOutput(this, 'WebhookUrl', {
       value: this.webhooks.url.url,

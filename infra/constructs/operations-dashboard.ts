@@ -1,7 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import {
+  AlarmStatusWidget,
   Dashboard,
   GraphWidget,
+  type IAlarm,
   type IMetric,
   MathExpression,
   Stats,
@@ -43,6 +45,10 @@ export interface OperationsDashboardProps {
   /** The whole stack's PayLink request rate (requests/second, config `requestRate`). */
   readonly requestRate: number;
   readonly quietFeedFraction: number;
+  /** cdk.json `dataQuality.failedUserSharePercent`: the FailedUserShare alarms' threshold (%). */
+  readonly failedUserSharePercent: number;
+  /** Every alarm of the stack, shown by state at the top (the data-quality ones have no graph of their own). */
+  readonly alarms: readonly IAlarm[];
 }
 
 const HOUR = Duration.hours(1);
@@ -96,6 +102,17 @@ export class OperationsDashboard extends Construct {
         height: 2,
       }),
     );
+    // Every alarm by state, first: EndpointUnavailable, TrailingLoadsUnreadable, NoRecentSuccess,
+    // PlanOverDeadline and the webhook's rejected-signature alarm have no graph below.
+    if (props.alarms.length > 0)
+      this.dashboard.addWidgets(
+        new AlarmStatusWidget({
+          title: 'Alarms',
+          alarms: [...props.alarms],
+          width: 24,
+          height: Math.min(12, 2 + Math.ceil(props.alarms.length / 4)),
+        }),
+      );
     const runs = runsGraphPeriod(props.schedules);
     this.dashboard.addWidgets(
       graph(
@@ -121,7 +138,11 @@ export class OperationsDashboard extends Construct {
       graph('Users failed, each under its primary error code', [
         search(METRIC.failedUsersByCode, DIM.errorCode, 'Sum', HOUR),
       ]),
-      graph('Failed-user share of each load (%)', perSchedule(METRIC.failedUserShare, Stats.MAXIMUM, HOUR)),
+      graph(
+        'Failed-user share of each load (%) (line: alarm threshold)',
+        perSchedule(METRIC.failedUserShare, Stats.MAXIMUM, HOUR),
+        { leftAnnotations: [{ value: props.failedUserSharePercent, label: 'failedUserSharePercent' }] },
+      ),
     );
     this.dashboard.addWidgets(
       // Maximum, not Sum: each datapoint is one load's rows, also for schedules that run more than

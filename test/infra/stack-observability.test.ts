@@ -244,10 +244,11 @@ describe('the operations dashboard', () => {
     const widgets = JSON.parse(body()).widgets as Cfn[];
     const titles = widgets.map((w) => w.properties.title).filter(Boolean);
     expect(titles).toEqual([
+      'Alarms',
       'Runs: seconds from slot to commit (line: run deadline)',
       'Runs by outcome',
       'Users failed, each under its primary error code',
-      'Failed-user share of each load (%)',
+      'Failed-user share of each load (%) (line: alarm threshold)',
       ROWS_TITLE,
       'Rows / trailing median per table (line: quiet-feed threshold)',
       REQUEST_RATE_TITLE,
@@ -296,6 +297,15 @@ describe('the operations dashboard', () => {
     );
     const quiet = JSON.parse(widget('Rows / trailing median per table (line: quiet-feed threshold)'));
     expect(quiet.properties.annotations.horizontal[0].value).toBe(0.25);
+    const share = JSON.parse(widget('Failed-user share of each load (%) (line: alarm threshold)'));
+    expect(share.properties.annotations.horizontal[0].value).toBe(10);
+    // Every alarm of the stack by state (data-quality and webhook alarms included): the ones
+    // with no graph of their own (EndpointUnavailable, TrailingLoadsUnreadable) show there.
+    const alarmIds = Object.keys(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarmIds.length).toBeGreaterThan(10);
+    const status = JSON.parse(widget('Alarms'));
+    expect(status.type).toBe('alarm');
+    expect(status.properties.alarms).toHaveLength(alarmIds.length);
     const lambda = widget('Lambda errors and throttles');
     for (const metric of ['Errors', 'Throttles']) expect(lambda).toContain(`"${metric}"`);
     expect(lambda.match(/"Errors"/g)).toHaveLength(4);
