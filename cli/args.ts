@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { parseDestination } from '#adapters/open-store.ts';
+import { nearest } from '#core/config.ts';
 import { ConfigError } from '#core/errors.ts';
 
 export type Options = ParseArgsConfig['options'];
@@ -44,8 +45,14 @@ export function parseFlags<O extends NonNullable<Options>>(
     }
     const missing = /^Option '(--[\w-]+) <value>' argument missing/.exec(message)?.[1];
     if (missing !== undefined) throw new ConfigError(missing, 'needs a value (it is the last argument)');
+    // A mistyped flag gets the nearest one the command has, as a mistyped cdk.json key does.
+    const unknown = /^Unknown option '--([\w-]+)'/.exec(message)?.[1];
+    const near = unknown === undefined ? undefined : nearest(unknown, Object.keys(options));
     // parseArgs messages quote the flag ("Unknown option '--foo'"): safe and specific.
-    throw new ConfigError('arguments', message.split('. ')[0]!.split('\n')[0]!);
+    throw new ConfigError(
+      'arguments',
+      `${message.split('. ')[0]!.split('\n')[0]!}${near === undefined ? '' : ` (did you mean --${near}?)`}`,
+    );
   }
   repeatedFlag(argv, options);
   for (const [name, value] of Object.entries(parsed.values)) {
