@@ -2,9 +2,10 @@
  * The synthesized stack, run offline as AWS would run it:
  * - the state machine definition from the synthesized template (intrinsics resolved by
  *   cfn-template.ts), executed by a kept ASL interpreter, aws-local-stepfunctions;
- * - every Lambda task is the esbuild bundle the stack ships, in a fresh Node process
- *   (run-bundled-handler.ts), with the function's synthesized environment and its own
- *   role's credentials; the state machine's own calls (Lambda invoke, ListExecutions, the
+ * - every Lambda task is the esbuild bundle the stack ships, run in a container kept between
+ *   invocations as Lambda keeps them (offline-lambda.ts: a Node process per container, one
+ *   invocation at a time, a cold start when none is idle), with the function's synthesized
+ *   environment and its own role's credentials; `recycle()` ends them (a fresh deployment); the state machine's own calls (Lambda invoke, ListExecutions, the
  *   Map's ItemReader, child executions) are authorized against the state machine role;
  * - every AWS call goes through the gateway (aws-gateway.ts), which evaluates it with
  *   iam-simulate against the caller's synthesized policies and applies S3's semantics, in
@@ -24,7 +25,9 @@
  *   gateway from the executions running here (`running`), authorized against the caller's role.
  * - ToleratedFailurePercentage must be 0 (any failed item fails the Map, as the interpreter does).
  * - Wait states and retry back-off intervals are shortened to milliseconds; counts, error
- *   matching and order are the interpreter's.
+ *   matching and order are the interpreter's. A retried task waits for the invocations in flight
+ *   to end first, as they would within the real back-off (30 s and more for a failed task), so
+ *   a Map item failing fast through its retries does not fail the Map before its siblings end.
  * The only deployed value replaced is PAYLINK_BASE_URL (the stack requires https; the
  * simulator is plain loopback http); the SDK checksum settings s3rver needs are added.
  */
@@ -38,7 +41,7 @@ export type EventLog = any;
 import type { AwsGateway } from './aws-gateway.ts';
 import type { Cfn, ResolvedTemplate } from './cfn-template.ts';
 import { type Decision, IamGate, type Principal } from './iam-gate.ts';
-import { invokeBundledHandler } from './run-bundled-handler.ts';
+import { WarmFunction } from './offline-lambda.ts';
 import './promise-with-resolvers.ts';
 
 export const ACCOUNT = '123456789012';
@@ -109,6 +112,8 @@ interface RunState {
   aborted?: boolean;
   /** `$$.Execution.RedriveCount`: 0 for a first attempt, 1 for a redrive. */
   readonly redriveCount: number;
+  /** The Lambda tasks started so far, by state and Map item: a second start is a retry. */
+  readonly attempted: Set<string>;
 }
 
 export class OfflineAws {
@@ -121,6 +126,8 @@ export class OfflineAws {
   readonly schedulers: Map<string, { principal: Principal; accessKeyId: string }>;
   /** Executions Step Functions would list as RUNNING, by state machine ARN (oldest first). */
   readonly running = new Map<string, { executionArn: string; startDate: Date }[]>();
+  /** Each function's execution environments, by label. */
+  private readonly containers = new Map<string, WarmFunction>();
 
   constructor(
     readonly template: ResolvedTemplate,
@@ -229,6 +236,35 @@ export class OfflineAws {
     this.scheduler = first;
   }
 
+  /** The containers of a function (started on its first invocation). */
+  private containersOf(fn: OfflineFunction): WarmFunction {
+    let containers = this.containers.get(fn.label);
+    if (!containers) {
+      containers = new WarmFunction(fn.bundle, fn.environment);
+      this.containers.set(fn.label, containers);
+    }
+    return containers;
+  }
+
+  /** Cold starts so far, by function label. */
+  coldStarts(): Record<string, number> {
+    return Object.fromEntries([...this.containers].map(([label, c]) => [label, c.coldStarts]));
+  }
+
+  /**
+   * Ends every function's containers, as a fresh deployment has none: each next invocation is a
+   * cold start (what the handlers cache per container, e.g. the PayLink secret, is read again).
+   */
+  recycle(): void {
+    for (const containers of this.containers.values()) containers.recycle();
+  }
+
+  /** Ends every container. */
+  close(): void {
+    for (const containers of this.containers.values()) containers.close();
+    this.containers.clear();
+  }
+
   private fail(name: string, message: string): Error {
     const error = new Error(message);
     error.name = name;
@@ -263,7 +299,7 @@ export class OfflineAws {
         await this.gate.authorize(fn.principal, { action, resource: '*' });
     // A stopped execution starts nothing new (its in-flight work is awaited by the caller).
     if (run.aborted) throw this.fail('States.Aborted', 'the execution was stopped');
-    const running = invokeBundledHandler<Cfn>(fn.bundle, payload, fn.environment, {
+    const running = this.containersOf(fn).invoke<Cfn>(payload, {
       remainingMs: fn.timeoutSeconds * 1000,
       timeoutMs: 120_000,
     });
@@ -290,7 +326,7 @@ export class OfflineAws {
    * gives the function a URL with auth NONE and the resource-based permission such a URL needs
    * (lambda:InvokeFunctionUrl for `*`, FunctionUrlAuthType NONE); otherwise 403, as AWS answers.
    * The event is the Function URL payload (version 2.0): lower-cased headers, a text body for a
-   * JSON content type, base64 otherwise. One fresh process per request (a cold container).
+   * JSON content type, base64 otherwise. Run in the function's kept containers, as every invocation.
    */
   async invokeUrl(
     label: string,
@@ -340,12 +376,10 @@ export class OfflineAws {
       body: text ? request.body : Buffer.from(request.body).toString('base64'),
       isBase64Encoded: !text,
     };
-    const invocation = await invokeBundledHandler<{ statusCode: number; body: string }>(
-      fn.bundle,
-      event,
-      fn.environment,
-      { remainingMs: fn.timeoutSeconds * 1000, timeoutMs: 60_000 },
-    );
+    const invocation = await this.containersOf(fn).invoke<{ statusCode: number; body: string }>(event, {
+      remainingMs: fn.timeoutSeconds * 1000,
+      timeoutMs: 60_000,
+    });
     // An unhandled error: the Function URL answers 502 with no detail.
     if (!invocation.ok) return { statusCode: 502, body: 'Internal Server Error', logs: invocation.logs };
     return { ...invocation.result, logs: invocation.logs };
@@ -431,9 +465,16 @@ export class OfflineAws {
         const resource = String(state.Resource);
         if (resource.endsWith(':states:::lambda:invoke')) {
           handlers[name] = async (input) => {
+            const item = input.Payload?.batch ?? input.Payload?.mergeGroup?.table ?? 'item';
+            const attempt = `${name}\n${inMap === undefined ? '' : item}`;
+            if (run.attempted.has(attempt)) {
+              // A retry: the real back-off outlasts the work in flight; let it end first.
+              await Promise.allSettled([...run.inflight]);
+              await new Promise((resolve) => setImmediate(resolve));
+            }
+            run.attempted.add(attempt);
             if (inMap !== undefined) {
               // The Distributed Map starts (or, on redrive, redrives) a child execution per item.
-              const item = input.Payload?.batch ?? input.Payload?.mergeGroup?.table ?? 'item';
               const child = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine.name}/${inMap}:${item}`;
               const resourceArn = run.childAction === 'states:StartExecution' ? machine.arn : child;
               const start = await this.gate.authorize(machine.principal, {
@@ -598,6 +639,7 @@ export class OfflineAws {
       throttles: options.throttleListExecutions ?? 0,
       inflight: new Set(),
       redriveCount: 0,
+      attempted: new Set(),
       ...(options.abortWhen ? { abortWhen: options.abortWhen } : {}),
     };
     try {
@@ -640,6 +682,7 @@ export class OfflineAws {
       throttles: 0,
       inflight: new Set(),
       redriveCount: 1,
+      attempted: new Set(),
     };
     if (machine.definition.States[state.name].Type === 'Map') {
       // Restart at the item reader with the Map's input; only unsucceeded items run again.

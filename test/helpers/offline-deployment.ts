@@ -177,6 +177,7 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
     databaseName,
     bundles,
     async close() {
+      aws.close();
       await Promise.all([gateway.close(), sim.close(), secrets.close(), glue.close()]);
       operator.destroy();
       restoreEnv();

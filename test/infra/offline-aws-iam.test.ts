@@ -192,6 +192,8 @@ describe('every statement of every role is needed by a load', () => {
     ) => {
       const actions = [statement.Action].flat() as string[];
       await resetLake(world);
+      // A deployment without the statement: no container kept a secret read with it.
+      world.aws.recycle();
       world.gate.withheld.add(id);
       const target = (d: Decision) => !d.allowed && d.principal === principal && actions.includes(d.action);
       try {
