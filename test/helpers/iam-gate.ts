@@ -51,6 +51,13 @@ export class IamGate {
   readonly replaced = new Map<string, Cfn>();
   /** Called with every decision (the offline run uses it to stop a run at a denial). */
   readonly listeners = new Set<(decision: Decision) => void>();
+  /**
+   * Evaluations by everything they depend on (the statements as evaluated now and the request):
+   * an offline run asks the same question many times (each invocation's log stream, each Glue
+   * table read, each batch's child execution) and iam-simulate answers it the same every time.
+   */
+  private readonly evaluated = new Map<string, Promise<{ allowed: boolean; allowedBy: string[] }>>();
+  private readonly statementSets = new Map<string, number>();
 
   constructor(readonly account: string) {}
 
@@ -83,6 +90,47 @@ export class IamGate {
   /** Evaluates one call; records and returns the decision. Never throws for a denial. */
   async authorize(principal: Principal, request: AuthorizeRequest): Promise<Decision> {
     const statements = this.statementsOf(principal);
+    // The statements by a number, so the kept keys stay short.
+    const evaluatedStatements = JSON.stringify(statements);
+    let statementSet = this.statementSets.get(evaluatedStatements);
+    if (statementSet === undefined) {
+      statementSet = this.statementSets.size;
+      this.statementSets.set(evaluatedStatements, statementSet);
+    }
+    const key = JSON.stringify([
+      principal.roleArn,
+      statementSet,
+      request.action,
+      request.resource,
+      request.context ?? {},
+      request.resourcePolicy ?? null,
+    ]);
+    let evaluation = this.evaluated.get(key);
+    if (!evaluation) {
+      evaluation = this.evaluate(principal, statements, request);
+      this.evaluated.set(key, evaluation);
+      // A failed evaluation is not kept: it throws for this call and is tried again by the next.
+      evaluation.catch(() => this.evaluated.delete(key));
+    }
+    const { allowed, allowedBy: by } = await evaluation;
+    const allowedBy = [...by];
+    const decision: Decision = {
+      principal: principal.label,
+      action: request.action,
+      resource: request.resource,
+      allowed,
+      allowedBy,
+    };
+    this.decisions.push(decision);
+    for (const listener of this.listeners) listener(decision);
+    return decision;
+  }
+
+  private async evaluate(
+    principal: Principal,
+    statements: readonly { id: string; statement: Cfn }[],
+    request: AuthorizeRequest,
+  ): Promise<{ allowed: boolean; allowedBy: string[] }> {
     const result = await runSimulation(
       {
         identityPolicies: [
@@ -123,16 +171,7 @@ export class IamGate {
       (s) =>
         statements.find((x) => sidOf(x.id) === s.explain?.identifier)?.id ?? String(s.explain?.identifier),
     );
-    const decision: Decision = {
-      principal: principal.label,
-      action: request.action,
-      resource: request.resource,
-      allowed,
-      allowedBy,
-    };
-    this.decisions.push(decision);
-    for (const listener of this.listeners) listener(decision);
-    return decision;
+    return { allowed, allowedBy };
   }
 
   /** AWS's wording of a denial (it names the action and the resource). */
