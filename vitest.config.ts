@@ -37,6 +37,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Each test file's temporary files (and aws-cdk-lib's cdk.out folders) go and are removed.
     setupFiles: ['test/helpers/test-tmpdir.ts'],
+    // The offline deployments' handler bundles, built once per run (not once per test file).
+    globalSetup: ['test/helpers/offline-bundle-cache.ts'],
     // Integration tests start loopback servers (simulator, s3rver, Secrets Manager fake);
     // the CI machine has 2 cores, so keep the worker count small and timeouts generous.
     maxWorkers: 2,

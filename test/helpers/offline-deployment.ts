@@ -9,6 +9,7 @@ import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { inject } from 'vitest';
 import { createS3Store } from '#adapters/s3-store.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
@@ -21,6 +22,7 @@ import { type FakeSecretsManager, startFakeSecretsManager } from './fake-secrets
 import { IamGate } from './iam-gate.ts';
 import { FAST_HTTP } from './lake-harness.ts';
 import { ACCOUNT, type ExecutionOutcome, OfflineAws, REGION } from './offline-aws.ts';
+import { sharedBuild } from './offline-bundle-cache.ts';
 import { readParquet } from './read-parquet.ts';
 import { type RunningS3rver, startS3rver, withS3Env } from './s3rver.ts';
 
@@ -60,6 +62,15 @@ async function bundleOfflineHandlers(outdir: string): Promise<Record<OfflineHand
   return { ...steps, webhook };
 }
 
+/**
+ * The bundles, built once per test run for every file (offline-bundle-cache.ts); in `scratch`
+ * when run without the suite's global setup.
+ */
+function offlineBundles(scratch: string): Promise<Record<OfflineHandlerName, string>> {
+  const root = inject('offlineBundleRoot');
+  return root ? sharedBuild(root, bundleOfflineHandlers) : bundleOfflineHandlers(scratch);
+}
+
 export interface OfflineWorld {
   readonly aws: OfflineAws;
   readonly gate: IamGate;
@@ -85,7 +96,7 @@ export interface OfflineWorld {
 export interface OfflineWorldOptions {
   readonly config: Record<string, unknown>;
   readonly simulator: Parameters<typeof startSimulator>[0];
-  /** Reuse bundles (a folder with plan/, loadBatch/, commit/, webhook/). */
+  /** Reuse bundles (a folder with plan/, loadBatch/, commit/, webhook/); default: the run's shared ones. */
   readonly bundles?: Record<OfflineHandlerName, string>;
   /** The PayLink credentials in the secret and the simulator (default API_KEY / API_SECRET). */
   readonly credentials?: { readonly apiKey: string; readonly apiSecret: string };
@@ -117,7 +128,7 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
     [secretArn]: JSON.stringify({ api_key: apiKey, api_secret: apiSecret }),
   };
   const [bundles, s3rver, secrets, glue, sim] = await Promise.all([
-    options.bundles ?? bundleOfflineHandlers(path.join(scratch, 'bundles')),
+    options.bundles ?? offlineBundles(path.join(scratch, 'bundles')),
     startS3rver({ buckets: [OFFLINE_BUCKET] }),
     startFakeSecretsManager(secretValues),
     startFakeGlue({

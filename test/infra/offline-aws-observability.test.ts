@@ -1,7 +1,8 @@
 /**
  * What the deployed loader reports, offline under AWS rules (test/helpers/offline-aws.ts): three
- * daily loads of the synthesized stack, each Lambda the shipped bundle in its own process, its
- * stdout and stderr captured as CloudWatch Logs would receive them.
+ * daily loads of the synthesized stack, each Lambda the shipped bundle in its own containers
+ * (processes kept between invocations, as Lambda keeps them), its stdout and stderr captured
+ * per invocation as CloudWatch Logs would receive them.
  *
  * - The metrics of a load, in CloudWatch embedded metric format, read back from those lines.
  * - A feed that goes to zero rows on the third load (a proxy in front of the simulator empties

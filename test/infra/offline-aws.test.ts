@@ -1,7 +1,7 @@
 /**
  * The synthesized stack run offline as AWS runs it (test/helpers/offline-aws.ts): the state
  * machine from the template in a kept ASL interpreter, each Lambda task the shipped bundle in
- * its own process with its synthesized environment and role, every AWS call authorized by
+ * its own containers with its synthesized environment and role, every AWS call authorized by
  * iam-simulate against the synthesized policies and answered with S3's documented semantics
  * (403 for a missing key without s3:ListBucket, 412 for a create-only write of an existing key).
  *
