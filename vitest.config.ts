@@ -13,11 +13,13 @@ export const SLOWEST_FIRST = [
   'test/integration/write-request-faults-s3.test.ts',
   'test/infra/offline-aws-observability.test.ts',
   'test/infra/offline-aws-merge-fanout.test.ts',
-  'test/infra/offline-aws-iam.test.ts',
   'test/infra/offline-aws.test.ts',
-  'test/infra/offline-aws-failing-logs.test.ts',
+  'test/infra/offline-aws-iam.test.ts',
   'test/integration/crash-points-local.test.ts',
   'test/infra/offline-aws-changed.test.ts',
+  'test/infra/offline-aws-manual-subset.test.ts',
+  'test/infra/lambda-e2e.test.ts',
+  'test/infra/offline-aws-failing-logs.test.ts',
   'test/integration/load-interrupt.test.ts',
 ];
 
