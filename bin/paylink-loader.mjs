@@ -28,3 +28,8 @@ process.off('SIGTERM', startingUp);
 const code = await main(process.argv.slice(2), processIo());
 // A write failure on stdout (not a closed pipe) already set 1: a successful command keeps it.
 process.exitCode = code !== 0 ? code : (process.exitCode ?? 0);
+// The command is over and has said so: a handle left open on some failure path (a worker
+// thread's port, a socket) must not keep the process alive with its exit code unseen by the
+// script or scheduler waiting on it. Unref'd, so a clean exit is not delayed; stdout and stderr
+// on a pipe or file are written synchronously on Linux and macOS, so nothing printed is lost.
+setTimeout(() => process.exit(), 2000).unref();
