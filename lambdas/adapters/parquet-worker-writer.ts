@@ -142,12 +142,17 @@ class EncodeWorker {
       eval: source.eval,
       ...(resourceLimits === undefined ? {} : { resourceLimits }),
     });
-    this.#worker.unref();
     this.#worker.on('message', (message: FromWorker) => this.#onMessage(message));
     this.#worker.on('error', (error) => this.#die(error));
     this.#worker.on('exit', (code) =>
       this.#die(new Error(`the Parquet encoding worker exited (code ${code})`)),
     );
+    // After the 'message' listener, never before: Node refs a worker's message port again when
+    // the worker gains its first 'message' listener (nodejs/node#53036, by design), so a worker
+    // unref'd first stayed referenced until a part was added and removed. A load whose first
+    // part failed to open (ENOTDIR under _staging) never added one: it printed "Nothing was
+    // committed." and its process then waited forever on that port.
+    this.#worker.unref();
   }
 
   post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
