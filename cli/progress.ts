@@ -13,11 +13,13 @@ import { displayWidth } from './text-width.ts';
 
 /**
  * A failed unit of an endpoint symptom, as the progress remembers it: the resource the symptom
- * is on, marked (after \u0001) when every known task id of the unit answered 404.
+ * is on, marked (after \u0001) when every key the unit fans out over (known task ids, parent
+ * records) answered 404: excused once that endpoint answers somebody.
  */
 function unitKey(outcome: UnitOutcome): string {
   const resource = outcome.endpoint!.resource;
-  return outcome.missingTaskIds === undefined ? resource : `${resource}\u0001stale`;
+  const keyed = outcome.missingTaskIds !== undefined || outcome.missingParents !== undefined;
+  return keyed ? `${resource}\u0001stale` : resource;
 }
 
 export interface ProgressCounters {
@@ -140,7 +142,8 @@ export class Progress {
     // be excused, as the batch settles such units once the verdict is in: when the resource is
     // found unusable for everybody its units become endpoint_unavailable; when a known-task
     // resource answered somebody's ids, a unit whose ids all 404'd is that user's stale ids
-    // (ok, task_not_found). Such users are taken back out of the count, so that the line agrees
+    // (ok, task_not_found), and when a fan-out child answered somebody, a unit whose parents all
+    // 404'd lost them mid-load (ok, parent_not_found). Such users are taken back out of the count, so that the line agrees
     // with the summary.
     if (failed.some((o) => o.endpoint === undefined)) {
       this.counters.failedUsers++;

@@ -72,9 +72,16 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
       steps,
       (donor) => userData(seed, donor, options.generation).accounts,
     );
+  /** Users still to unlink an account right after their account list is served (`unlinkMidLoad`). */
+  const unlinkPending = new Set(options.unlinkMidLoad);
+  /** The account each of them unlinked that way: part of their world from then on. */
+  const unlinkedMidLoad = new Map<string, string>();
   const dataFor = (identifier: string) =>
     users.getOrCreate(identifier, () => {
-      const data = changed(identifier, changeSteps.get(identifier) ?? 0).data;
+      const data = withoutUnlinked(
+        changed(identifier, changeSteps.get(identifier) ?? 0).data,
+        unlinkedMidLoad.get(identifier),
+      );
       for (const taskId of data.taskIds) taskOwners.set(taskId, identifier);
       return data;
     });
@@ -189,6 +196,8 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
         shape: api.shapes[route.template] ?? (route.auth === 'server' ? 'data' : 'key'),
       });
     }
+    if (route.template === '/pay-link/accounts' && response.status === 200 && fault === undefined)
+      unlinkAfterListing(identifier);
     const reply = toReply(response);
     if (api.nanNumbers && reply.status === 200) reply.body = withNanTokens(reply.body);
     if (reply.status === 404 && api.notFoundPages === 'html') return notFoundReply('Not found');
@@ -201,6 +210,15 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
       return { ...reply, hang: true, fault: fault.kind };
     }
     return reply;
+  }
+
+  /** `unlinkMidLoad`: the user's first account goes, right after the list naming it was rendered. */
+  function unlinkAfterListing(identifier: string): void {
+    if (!unlinkPending.delete(identifier)) return;
+    const first = dataFor(identifier).accounts[0];
+    if (first === undefined) return;
+    unlinkedMidLoad.set(identifier, first._id);
+    users.delete(identifier);
   }
 
   /** `keyedMaps`: each account also gets a map keyed by account ids and a map keyed by dates. */
@@ -279,6 +297,13 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
       return changed(identifier, steps).changes.at(-1)!;
     },
   };
+}
+
+/** A user's data without the account they unlinked mid-load (a new object; the input is kept). */
+function withoutUnlinked(data: UserData, accountId: string | undefined): UserData {
+  if (accountId === undefined) return data;
+  const { [accountId]: _gone, ...actionHistory } = data.actionHistory;
+  return { ...data, accounts: data.accounts.filter((a) => a._id !== accountId), actionHistory };
 }
 
 function toReply(response: ApiResponse): Reply {

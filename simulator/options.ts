@@ -88,6 +88,13 @@ export const simulatorOptionsSchema = z
     pageSize: z.number().int().positive().optional(),
     /** The world's generation: 0 as first drawn, each later one with accounts unlinked and bills ended. */
     generation: z.number().int().min(0).max(10_000).default(0),
+    /**
+     * Identifiers who unlink an account during a load: right after their account list is first
+     * served (200), its first account is unlinked, so the loader's per-account requests that
+     * follow (`/pay-link/action-history?accountId=`, `/pay-link/accounts/{id}`) answer 404
+     * "Account not found", as PayLink would. Once per identifier; the account stays unlinked.
+     */
+    unlinkMidLoad: z.array(z.string().min(1)).default([]),
     /** Server-side limit over all requests (requests/second); above it: 429 with Retry-After. */
     rateLimit: z.number().positive().optional(),
     /**

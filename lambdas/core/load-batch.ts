@@ -18,8 +18,8 @@ import { InOrder } from './in-order.ts';
 import { batchManifestKey, stagedPartsPrefix } from './layout.ts';
 import {
   loadUser,
+  notFoundOutcome,
   type TaskCheck,
-  taskNotFoundOutcome,
   type UnitOutcome,
   USER_LOADS_COLUMNS,
   type UserResult,
@@ -285,8 +285,9 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
           pending.push({ index, identifier: result.identifier, outcome: given });
           continue;
         }
-        // The endpoint answered somebody's task ids: this user's all-404 ids are stale, not a failure.
-        const outcome = staleTasks(given, health) ? taskNotFoundOutcome(given) : given;
+        // The endpoint answered somebody: this user's all-404 task ids are stale, and their all-404
+        // parents vanished since they were fetched (unlinked mid-load): not a failure.
+        const outcome = keysNotFound(given, health) ? notFoundOutcome(given) : given;
         if (outcome.status === 'failed') failed[index] = true;
         typed.push(emitOutcome(userLoadsRow(input, input.batch, result.identifier, outcome)));
       }
@@ -355,9 +356,9 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
       const finding = health.disabled(resource);
       // An interrupted batch is the last this run loads: it settles every unit still open.
       const last = input.lastBatch === true || notStarted.some(Boolean);
-      if (staleTasks(unit.outcome, health)) {
+      if (keysNotFound(unit.outcome, health)) {
         settled.push(
-          emitOutcome(userLoadsRow(input, unit.batch, unit.identifier, taskNotFoundOutcome(unit.outcome))),
+          emitOutcome(userLoadsRow(input, unit.batch, unit.identifier, notFoundOutcome(unit.outcome))),
         );
         continue;
       }
@@ -461,10 +462,16 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
   }
 }
 
-/** A unit whose known task ids all 404'd, once its endpoint answered somebody (see taskNotFoundOutcome). */
-function staleTasks(outcome: UnitOutcome, health: EndpointHealth): boolean {
-  return outcome.missingTaskIds !== undefined && health.works(outcome.resource);
+/**
+ * A unit whose keys all 404'd (known task ids, or parent records of a fan-out), once its endpoint
+ * answered somebody: the route exists, so the ids are stale or the parents vanished (notFoundOutcome).
+ */
+function keysNotFound(outcome: UnitOutcome, health: EndpointHealth): boolean {
+  return allKeysMissing(outcome) && health.works(outcome.resource);
 }
+
+const allKeysMissing = (outcome: UnitOutcome) =>
+  outcome.missingTaskIds !== undefined || outcome.missingParents !== undefined;
 
 function skippedUser(identifier: string, steps: readonly ResourceStep[]): UserResult {
   const outcomes: UnitOutcome[] = steps
@@ -567,7 +574,7 @@ export function settleDeferredUnits(
   );
   const all = [...batchFindings, ...findings].sort((a, b) => (a.resource < b.resource ? -1 : 1));
   const byResource = new Map(all.map((f) => [f.resource, f]));
-  // A known-task endpoint that answered an id in any batch: the all-404 units are stale ids.
+  // An endpoint that answered in any batch: all-404 units are stale task ids or vanished parents.
   const works = new Set(manifests.flatMap((m) => m.endpointEvidence?.works ?? []));
   const units: { batch: number; identifier: string; outcome: UnitOutcome }[] = [];
   const lateFailed: string[] = [];
@@ -577,11 +584,11 @@ export function settleDeferredUnits(
     for (const unit of m.deferredUnits ?? []) {
       const resource = unit.outcome.endpoint?.resource ?? unit.outcome.resource;
       const finding = byResource.get(resource);
-      if (finding === undefined && unit.outcome.missingTaskIds !== undefined && works.has(resource)) {
+      if (finding === undefined && allKeysMissing(unit.outcome) && works.has(resource)) {
         units.push({
           batch: m.batch,
           identifier: unit.identifier,
-          outcome: taskNotFoundOutcome(unit.outcome),
+          outcome: notFoundOutcome(unit.outcome),
         });
         continue;
       }

@@ -55,6 +55,23 @@ export interface UnitOutcome {
    * user's stale ids, not a failure (`taskNotFoundOutcome`).
    */
   readonly missingTaskIds?: readonly string[];
+  /**
+   * A fan-out child unit (one request per parent record: `action_history` per account) that
+   * failed because PayLink answered a plain 404 for every one of its parent keys: the parent and
+   * the keys. Once the endpoint answers anybody in the load, the route exists and these parents
+   * vanished (an account unlinked after the parent list was fetched): loaded, with nothing to
+   * load (`parentNotFoundOutcome`), not a failure.
+   */
+  readonly missingParents?: MissingParents;
+}
+
+/** Parent records a fan-out child unit got a plain 404 for: `accounts` `_id`s. */
+export interface MissingParents {
+  /** The parent resource (`accounts`). */
+  readonly resource: string;
+  /** The parent record's key field (`_id`). */
+  readonly field: string;
+  readonly keys: readonly string[];
 }
 
 export interface StagedRow {
@@ -199,10 +216,13 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
       const unitRows = normalizeUnit(resource, records, input);
       rows.push(...unitRows.rows);
       const unknown = unknownKeys.length;
+      const ofTasks = resource.parent?.resource === KNOWN_TASKS;
       const notFound =
         unknown === 0
           ? null
-          : `PayLink answered 404 for ${unknown} of its task id(s) (${unknownKeys.slice(0, 5).join(', ')}${unknown > 5 ? ', ...' : ''}): stale or unknown; the others were loaded`;
+          : ofTasks
+            ? `PayLink answered 404 for ${unknown} of its task id(s) (${listKeys(unknownKeys)}): stale or unknown; the others were loaded`
+            : `${parentNotFoundWords(missingParentsOf(resource, unknownKeys), 'some')}; the others were loaded`;
       // Task ids never requested (`.`, `..`: another URL) are named first, with any 404s after.
       const unsafe =
         unsafeKeys.length === 0
@@ -214,17 +234,26 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
         rows: unitRows.rootRows,
         requests: counter.requests,
         // Loaded, with the ids PayLink does not know named (stale ids from events or a file).
-        errorCode: unsafe !== null ? UNSAFE_TASK_ID : unknown === 0 ? null : TASK_NOT_FOUND,
+        errorCode:
+          unsafe !== null
+            ? UNSAFE_TASK_ID
+            : unknown === 0
+              ? null
+              : ofTasks
+                ? TASK_NOT_FOUND
+                : PARENT_NOT_FOUND,
         errorMessage: unsafe === null ? notFound : notFound === null ? unsafe : `${unsafe}; ${notFound}`,
         httpStatus: unknown === 0 ? null : 404,
       });
     } catch (thrown) {
       if (thrown instanceof ApiKeyRejectedError) throw thrown;
-      // Every known task id answered a plain 404: the unit fails with the first 404 as before
-      // (the batch weighs it as endpoint evidence), and the ids are kept for the retirement.
-      const allMissing = thrown instanceof AllTasksMissing ? thrown.keys : undefined;
-      const error = thrown instanceof AllTasksMissing ? thrown.first : thrown;
-      if (allMissing !== undefined) {
+      // Every key of a fan-out answered a plain 404: the unit fails with the first 404 as before
+      // (the batch weighs it as endpoint evidence), with the keys kept: known task ids for the
+      // retirement, parent keys for the batch to call vanished parents once the endpoint works.
+      const allMissing = thrown instanceof AllKeysMissing ? thrown.keys : undefined;
+      const error = thrown instanceof AllKeysMissing ? thrown.first : thrown;
+      const tasksMissing = allMissing !== undefined && resource.parent?.resource === KNOWN_TASKS;
+      if (tasksMissing) {
         tasksCalled = true;
         for (const key of allMissing) if (known.has(key)) missing.add(key);
       }
@@ -245,7 +274,11 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
         outcomes.push({
           ...outcome,
           ...(symptom === undefined ? {} : { endpoint: { resource: resource.table, symptom } }),
-          ...(allMissing === undefined ? {} : { missingTaskIds: allMissing }),
+          ...(allMissing === undefined
+            ? {}
+            : tasksMissing
+              ? { missingTaskIds: allMissing }
+              : { missingParents: missingParentsOf(resource, allMissing) }),
         });
       }
     }
@@ -287,6 +320,45 @@ export function taskNotFoundOutcome(outcome: UnitOutcome): UnitOutcome {
     httpStatus: 404,
   };
 }
+
+/**
+ * A fan-out child unit whose parent keys all answered 404 (`missingParentKeys`), once the
+ * endpoint answered somebody in the load: the route exists, so these parent records vanished
+ * between the parent's fetch and this one (an account unlinked mid-load). Loaded, with nothing to
+ * load: `ok` with `parent_not_found` and the keys, as a unit some of whose parents 404'd.
+ */
+export function parentNotFoundOutcome(outcome: UnitOutcome): UnitOutcome {
+  const missing = outcome.missingParents ?? { resource: 'parent', field: '_id', keys: [] };
+  const { endpoint: _endpoint, missingParents: _missing, ...rest } = outcome;
+  return {
+    ...rest,
+    status: 'ok',
+    rows: 0,
+    errorCode: PARENT_NOT_FOUND,
+    errorMessage: `${parentNotFoundWords(missing, 'all')}, while it answered other requests of this load`,
+    httpStatus: 404,
+  };
+}
+
+/** A unit whose keys all 404'd, once its endpoint answered somebody: stale task ids or vanished parents. */
+export function notFoundOutcome(outcome: UnitOutcome): UnitOutcome {
+  return outcome.missingParents !== undefined ? parentNotFoundOutcome(outcome) : taskNotFoundOutcome(outcome);
+}
+
+function missingParentsOf(resource: ResourceDef, keys: readonly string[]): MissingParents {
+  return { resource: resource.parent?.resource ?? 'parent', field: resource.parent?.field ?? '_id', keys };
+}
+
+/** `PayLink answered 404 for 1 of its accounts record(s) (_id acc-1): ...`: ids, never values. */
+function parentNotFoundWords(missing: MissingParents, share: 'some' | 'all'): string {
+  const { resource, field, keys } = missing;
+  const count = share === 'all' ? `all ${keys.length}` : `${keys.length}`;
+  return `PayLink answered 404 for ${count} of its ${resource} record(s) (${field} ${listKeys(keys)}): gone since ${resource} was fetched (unlinked during the load)`;
+}
+
+/** At most five keys, comma-separated. */
+const listKeys = (keys: readonly string[]) =>
+  `${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', ...' : ''}`;
 
 /** A symptom whose verdict is open, on a user with nothing else working: ask the witness. */
 function needsWitness(steps: readonly StepObservation[], input: UserInput): boolean {
@@ -418,8 +490,9 @@ export function unitPath(resource: ResourceDef, identifier: string, parentKey: s
 }
 
 /**
- * A unit's records, the known task ids PayLink answered 404 for (per-id, see fetchUnit), and the
- * known task ids not requested because they would not stay one path segment.
+ * A unit's records, the keys it fans out over (known task ids, parent keys) PayLink answered a
+ * plain 404 for (per key, see fetchUnit), and the known task ids not requested because they
+ * would not stay one path segment.
  */
 interface FetchedUnit {
   readonly records: FetchedRecord[];
@@ -450,10 +523,13 @@ async function fetchUnit(
   const keys =
     unsafeKeys.length === 0 ? listed : listed.filter((k) => k === undefined || isSafePathSegment(k));
   // Known task ids come from events and files: one PayLink does not know (stale, mistyped) is
-  // that task's 404, not the endpoint's, once another id of the unit answered. All of them 404
-  // (or the only one): the unit fails (AllTasksMissing), and the batch weighs the endpoint
-  // evidence; once the endpoint answers anybody's id, the unit is the user's stale ids.
-  const perKey = resource.parent?.resource === KNOWN_TASKS;
+  // that task's 404, not the endpoint's, once another id of the unit answered. Parent keys come
+  // from a parent fetched moments before, but the world moves on: an account unlinked since is
+  // that account's 404 (PayLink: "Account not found"). All of them 404 (or the only one): the
+  // unit fails (AllKeysMissing), and the batch weighs the endpoint evidence; once the endpoint
+  // answers anybody in the load, the unit is the user's stale ids or vanished parents. An HTML
+  // 404 is a page of a server with no such route: never a record's miss.
+  const perKey = resource.parent !== undefined;
   const unknownKeys: string[] = [];
   let firstMissing: unknown;
   for (const parentKey of keys) {
@@ -466,12 +542,12 @@ async function fetchUnit(
     }
   }
   if (unknownKeys.length > 0 && unknownKeys.length === keys.length)
-    throw new AllTasksMissing(firstMissing, unknownKeys);
+    throw new AllKeysMissing(firstMissing, unknownKeys);
   return { records: out, unknownKeys, unsafeKeys };
 }
 
-/** Inside a unit: every known task id answered a plain 404 (unwrapped in loadUser, never surfaced). */
-class AllTasksMissing {
+/** Inside a unit: every key it fans out over answered a plain 404 (unwrapped in loadUser, never surfaced). */
+class AllKeysMissing {
   constructor(
     readonly first: unknown,
     readonly keys: readonly string[],
@@ -509,6 +585,12 @@ const NOT_FOUND = Symbol('not-found');
 
 /** `user_loads.error_code` of an `ok` tasks unit some of whose task ids PayLink answered 404 for. */
 export const TASK_NOT_FOUND = 'task_not_found';
+
+/**
+ * `user_loads.error_code` of an `ok` fan-out child unit some of whose parent records PayLink
+ * answered 404 for, the endpoint working: parents gone since they were fetched.
+ */
+export const PARENT_NOT_FOUND = 'parent_not_found';
 
 /** One GET; a 404 of a `notFound: empty` resource is "no data here" (zero records), not an error. */
 async function getOrEmpty(

@@ -1,0 +1,155 @@
+/**
+ * An account unlinked while a load runs: the user's account list names it, then its
+ * `/pay-link/action-history?accountId=<id>` answers 404 "Account not found" (the simulator's
+ * `unlinkMidLoad`, which models exactly that moment). Seen in `simulate --webhooks-to` as one
+ * failed user in a load and exit 3 from a scheduled run with no real fault. The user is not
+ * failed: their `action_history` unit is ok / `parent_not_found`, their other accounts' history
+ * is loaded, and the current state drops the vanished account's history at once and the account
+ * itself with the next load, while keeping everything else.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Simulator, startSimulator } from '#simulator/server.ts';
+import { generateIdentifiers, type UserData } from '#simulator/world.ts';
+import { credentialsEnv, queryObjects, runLoad, Scratch, withLake } from '#test/helpers/lake-harness.ts';
+
+const SEED = 'unlinked-mid-load-seed';
+const API_KEY = 'unlinked-key';
+const API_SECRET = 'unlinked-secret';
+const ENV = credentialsEnv(API_KEY, API_SECRET);
+const RESOURCES = ['accounts', 'action_history'];
+
+describe('an account unlinked between the account list and its action history', () => {
+  let before: Simulator;
+  let sim: Simulator;
+  let scratch: Scratch;
+  let dest: string;
+  let usersFile: string;
+  let identifiers: string[];
+  /** Unlinks one of several accounts: the others' history still loads. */
+  let some: string;
+  /** Unlinks their only account: the unit has nothing to load. */
+  let only: string;
+  const truth = new Map<string, UserData>();
+
+  beforeAll(async () => {
+    identifiers = generateIdentifiers(SEED, 12);
+    // The same world twice: as it was before (load 0), and with the two users unlinking mid-load.
+    before = await startSimulator({ seed: SEED, apiKey: API_KEY, apiSecret: API_SECRET });
+    for (const id of identifiers) truth.set(id, before.served(id));
+    const accounts = (id: string) => truth.get(id)!.accounts;
+    const history = (id: string, account: string) => truth.get(id)!.actionHistory[account] ?? [];
+    some = identifiers.find(
+      (id) => accounts(id).length >= 2 && history(id, accounts(id)[0]!._id).length > 0,
+    )!;
+    only = identifiers.find((id) => accounts(id).length === 1)!;
+    sim = await startSimulator({
+      seed: SEED,
+      apiKey: API_KEY,
+      apiSecret: API_SECRET,
+      unlinkMidLoad: [some, only],
+    });
+    scratch = await Scratch.create('unlinked-mid-load');
+    dest = scratch.path('lake');
+    // `only` first: their unit is judged before the endpoint has answered anybody, and settled after.
+    usersFile = await scratch.users('users.txt', [only, ...identifiers.filter((id) => id !== only)]);
+  });
+  afterAll(async () => {
+    await before?.close();
+    await sim?.close();
+    await scratch?.dispose();
+  });
+
+  const load = async (baseUrl: string, loadId: string) => {
+    const run = await runLoad(
+      { users: usersFile, dest, baseUrl, resources: RESOURCES, concurrency: 1, loadId },
+      ENV,
+    );
+    expect(run.code, `load ${loadId} exit code (stderr: ${run.stderr})`).toBe(0);
+  };
+  const query = (sql: string) => withLake(dest, (lake) => queryObjects(lake, sql));
+  /** `[user, account id]` of each action-history row, sorted. */
+  const historyRows = async (from: string, where = 'true') =>
+    (await query(`SELECT user_identifier, _accounts_id FROM ${from} WHERE ${where} ORDER BY ALL`)).map((r) =>
+      JSON.stringify([r.user_identifier, r._accounts_id]),
+    );
+  const accountRows = async (from: string, where = 'true') =>
+    (await query(`SELECT user_identifier, _id FROM ${from} WHERE ${where} ORDER BY ALL`)).map((r) =>
+      JSON.stringify([r.user_identifier, r._id]),
+    );
+  /** The truth's rows, for users as `data` gives them. */
+  const expectedHistory = (data: (id: string) => UserData) =>
+    identifiers
+      .flatMap((id) =>
+        data(id).accounts.flatMap((a) =>
+          (data(id).actionHistory[a._id] ?? []).map(() => JSON.stringify([id, a._id])),
+        ),
+      )
+      .sort();
+  const expectedAccounts = (data: (id: string) => UserData) =>
+    identifiers.flatMap((id) => data(id).accounts.map((a) => JSON.stringify([id, a._id]))).sort();
+
+  it('loads with exit 0, the users ok with parent_not_found, and the current state right before and after', async () => {
+    expect(some, 'a user with two or more accounts in the sample').toBeDefined();
+    expect(only, 'a user with one account in the sample').toBeDefined();
+    const gone = new Map([some, only].map((id) => [id, truth.get(id)!.accounts[0]!._id]));
+
+    // Load 0, before anything is unlinked: every account's history.
+    await load(before.url, 'l0');
+    expect(await historyRows('current.action_history')).toEqual(expectedHistory((id) => truth.get(id)!));
+
+    // Load 1: the two accounts go right after their lists are served.
+    await load(sim.url, 'l1');
+    const units = await query(
+      `SELECT user_identifier, resource, status, rows, error_code, http_status, error_message FROM user_loads WHERE _dlt_load_id = 'l1' ORDER BY ALL`,
+    );
+    expect(
+      units.filter((u) => u.status !== 'ok'),
+      'no unit failed',
+    ).toEqual([]);
+    const history = (id: string) =>
+      units.find((u) => u.user_identifier === id && u.resource === 'action_history')!;
+    const kept = (id: string) => truth.get(id)!.accounts.filter((a) => a._id !== gone.get(id));
+    expect(history(some)).toMatchObject({
+      status: 'ok',
+      error_code: 'parent_not_found',
+      http_status: 404,
+      rows: kept(some).reduce((n, a) => n + (truth.get(some)!.actionHistory[a._id] ?? []).length, 0),
+    });
+    expect(history(some).error_message).toContain(`(_id ${gone.get(some)})`);
+    expect(history(only)).toMatchObject({
+      status: 'ok',
+      error_code: 'parent_not_found',
+      http_status: 404,
+      rows: 0,
+    });
+    expect(
+      units.filter((u) => u.error_code !== null).map((u) => u.user_identifier),
+      'nobody else has a code',
+    ).toEqual([only, some].sort());
+
+    // Load 1's rows: every account as listed (the gone ones too), history without the gone ones.
+    const served = (id: string) => sim.served(id);
+    const listed = (id: string) => truth.get(id)!;
+    expect(await accountRows('accounts', "_dlt_load_id = 'l1'")).toEqual(expectedAccounts(listed));
+    expect(await historyRows('action_history', "_dlt_load_id = 'l1'")).toEqual(expectedHistory(served));
+    // Current state: the gone accounts' history is gone (their unit succeeded, with nothing for
+    // them); everybody else's is load 1's; the accounts are as load 1 listed them.
+    expect(await historyRows('current.action_history')).toEqual(expectedHistory(served));
+    expect(await accountRows('current.accounts')).toEqual(expectedAccounts(listed));
+
+    // Load 2: the accounts are no longer listed, so they leave the current state too.
+    await load(sim.url, 'l2');
+    expect(
+      await query(
+        `SELECT count(*) AS n FROM user_loads WHERE _dlt_load_id = 'l2' AND (status <> 'ok' OR error_code IS NOT NULL)`,
+      ),
+    ).toEqual([{ n: 0 }]);
+    expect(await accountRows('current.accounts')).toEqual(expectedAccounts(served));
+    expect(await historyRows('current.action_history')).toEqual(expectedHistory(served));
+    for (const [id, account] of gone)
+      expect(
+        served(id).accounts.some((a) => a._id === account),
+        `${id}'s account stays unlinked`,
+      ).toBe(false);
+  });
+});
