@@ -467,7 +467,8 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
  * answered somebody: the route exists, so the ids are stale or the parents vanished (notFoundOutcome).
  */
 function keysNotFound(outcome: UnitOutcome, health: EndpointHealth): boolean {
-  return allKeysMissing(outcome) && health.works(outcome.resource);
+  // A child of a unit whose parents vanished carries them too: judged by that unit's endpoint.
+  return allKeysMissing(outcome) && health.works(outcome.endpoint?.resource ?? outcome.resource);
 }
 
 const allKeysMissing = (outcome: UnitOutcome) =>

@@ -153,7 +153,13 @@ export const UNSAFE_TASK_ID = 'unsafe_task_id';
 type StepState =
   | { readonly kind: 'fetched'; readonly records: readonly FetchedRecord[] }
   | { readonly kind: 'failed' }
-  | { readonly kind: 'endpoint'; readonly resource: string; readonly symptom: EndpointSymptom }
+  | {
+      readonly kind: 'endpoint';
+      readonly resource: string;
+      readonly symptom: EndpointSymptom;
+      /** Every parent key of that fan-out 404'd: if they vanished, its children have none either. */
+      readonly missingParents?: MissingParents;
+    }
   | { readonly kind: 'disabled'; readonly finding: EndpointFinding };
 
 export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserResult> {
@@ -196,6 +202,8 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
         outcomes.push({
           ...failed(resource.table, new ParentFailedError(parentState.resource), 0),
           endpoint: { resource: parentState.resource, symptom: parentState.symptom },
+          // Parents that vanished leave nothing to fan out over, down the whole line.
+          ...(parentState.missingParents === undefined ? {} : { missingParents: parentState.missingParents }),
         });
       continue;
     }
@@ -257,9 +265,16 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
         tasksCalled = true;
         for (const key of allMissing) if (known.has(key)) missing.add(key);
       }
+      const missingParents =
+        allMissing === undefined || tasksMissing ? undefined : missingParentsOf(resource, allMissing);
       const symptom = error instanceof ParentFailedError ? undefined : endpointSymptom(error);
       if (symptom !== undefined) {
-        states.set(resource.table, { kind: 'endpoint', resource: resource.table, symptom });
+        states.set(resource.table, {
+          kind: 'endpoint',
+          resource: resource.table,
+          symptom,
+          ...(missingParents === undefined ? {} : { missingParents }),
+        });
         steps.push({ resource: resource.table, result: symptom, error });
       } else {
         states.set(resource.table, { kind: 'failed' });
@@ -274,11 +289,8 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
         outcomes.push({
           ...outcome,
           ...(symptom === undefined ? {} : { endpoint: { resource: resource.table, symptom } }),
-          ...(allMissing === undefined
-            ? {}
-            : tasksMissing
-              ? { missingTaskIds: allMissing }
-              : { missingParents: missingParentsOf(resource, allMissing) }),
+          ...(tasksMissing ? { missingTaskIds: allMissing } : {}),
+          ...(missingParents === undefined ? {} : { missingParents }),
         });
       }
     }

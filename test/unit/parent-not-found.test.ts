@@ -54,6 +54,9 @@ function fakeApi(world: World): PayLinkApi {
               throw new PayLinkHttpError(request.endpoint, 404, 40400);
             return { actionHistory: [{ _id: `h-${accountId}`, accountId, type: 'refresh' }] };
           }
+          // A grandchild per action-history entry (a --config resource).
+          if (request.path.startsWith('/pay-link/action-details/'))
+            return { detail: { _id: request.path.split('/').at(-1)!, note: 'seen' } };
           throw new PayLinkHttpError(request.endpoint, 404, 40400);
         },
       };
@@ -79,6 +82,7 @@ async function batch(
   users: BatchUser[],
   api: PayLinkApi,
   run: { health: EndpointHealth; carried: CarriedUnits; batch: number; lastBatch: boolean } | 'lambda',
+  steps = STEPS,
 ): Promise<BatchManifest> {
   return loadBatch(
     {
@@ -87,7 +91,7 @@ async function batch(
       dt: '2026-12-01',
       startedAt: '2026-12-01T00:00:00.000Z',
       users,
-      steps: STEPS,
+      steps,
       registry: await readCommittedSchema(store),
       concurrency: 1,
       ...(run === 'lambda' ? {} : run),
@@ -97,13 +101,18 @@ async function batch(
 }
 
 /** A local run of one batch (the last): the judge sees the whole load. */
-const localRun = (users: BatchUser[], api: PayLinkApi) =>
-  batch(users, api, {
-    health: new EndpointHealth(STEPS.map((s) => s.resource)),
-    carried: { units: [], failedLate: new Set() },
-    batch: 0,
-    lastBatch: true,
-  });
+const localRun = (users: BatchUser[], api: PayLinkApi, steps = STEPS) =>
+  batch(
+    users,
+    api,
+    {
+      health: new EndpointHealth(steps.map((s) => s.resource)),
+      carried: { units: [], failedLate: new Set() },
+      batch: 0,
+      lastBatch: true,
+    },
+    steps,
+  );
 
 /** The staged rows of a table, from the batch's parts. */
 async function staged(manifest: BatchManifest, table: string): Promise<Record<string, unknown>[]> {
@@ -164,6 +173,31 @@ describe('a fan-out child whose parent vanished mid-load', () => {
       'c1',
       'c2',
     ]);
+  });
+
+  it('settles the child of such a unit (a configured grandchild) ok/parent_not_found too, not parent_failed', async () => {
+    const catalog = resolveCatalog({
+      action_details: {
+        path: '/pay-link/action-details/{id}',
+        kind: 'object',
+        selectors: ['detail'],
+        parent: { resource: 'action_history', field: '_id' },
+        primaryKey: '_id',
+        defaultEnabled: false,
+      },
+    });
+    const steps = selectResources(catalog, ['accounts', 'action_history', 'action_details']).steps;
+    const world: World = { accounts: { u0: ['a0'], u1: ['b1'], u2: ['c1'] }, gone: new Set(['a0']) };
+    const users = ['u0', 'u1', 'u2'].map((identifier) => ({ identifier }));
+    const manifest = await localRun(users, fakeApi(world), steps);
+    expect(manifest.failedUsers).toEqual([]);
+    const units = (await staged(manifest, 'user_loads')).filter((r) => r.user_identifier === 'u0');
+    expect(units.map((r) => [r.resource, r.status, r.error_code]).sort()).toEqual([
+      ['accounts', 'ok', null],
+      ['action_details', 'ok', 'parent_not_found'],
+      ['action_history', 'ok', 'parent_not_found'],
+    ]);
+    expect((await staged(manifest, 'action_details')).map((r) => r._id).sort()).toEqual(['h-b1', 'h-c1']);
   });
 
   it('leaves a batch judged alone (a Lambda) to commit, which settles it ok/parent_not_found when another batch had the endpoint working', async () => {
