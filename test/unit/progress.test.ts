@@ -203,6 +203,62 @@ describe('the progress line', () => {
     expect(progress.line()).toContain('1 failed');
   });
 
+  it('takes back users whose parent records all vanished mid-load once the child endpoint answered somebody (ok/parent_not_found)', () => {
+    const symptom = { code: 'http_404', httpStatus: 404, fix: 'path' } as const;
+    const goneAccount = (identifier: string) =>
+      ({
+        ...user(1),
+        identifier,
+        outcomes: [
+          {
+            resource: 'action_history',
+            status: 'failed',
+            rows: 0,
+            requests: 1,
+            errorCode: 'http_404',
+            errorMessage: null,
+            httpStatus: 404,
+            endpoint: { resource: 'action_history', symptom },
+            missingParents: { resource: 'accounts', field: '_id', keys: [`acc-${identifier}`] },
+          },
+        ],
+        failed: true,
+        observation: {
+          identifier,
+          minted: true,
+          steps: [
+            { resource: 'accounts', result: 'ok' },
+            { resource: 'action_history', result: symptom },
+          ],
+        },
+      }) as UserResult;
+    // The same 404 without vanished parents (a unit that stopped at a 404 of another kind) stays.
+    const plain = (identifier: string) => {
+      const r = goneAccount(identifier);
+      const { missingParents: _gone, ...outcome } = r.outcomes[0]!;
+      return { ...r, outcomes: [outcome] } as UserResult;
+    };
+    const answered = {
+      ...user(2),
+      observation: {
+        identifier: 'fine',
+        minted: true,
+        steps: [
+          { resource: 'accounts', result: 'ok' },
+          { resource: 'action_history', result: 'ok' },
+        ],
+      },
+    } as UserResult;
+    const progress = new Progress(100, () => 0, process.stderr, false);
+    progress.onUser(goneAccount('a'));
+    progress.onUser(plain('b'));
+    expect(progress.counters.failedUsers).toBe(2);
+    progress.onUser(answered);
+    expect(progress.counters.failedUsers).toBe(1);
+    progress.onUser(goneAccount('c'));
+    expect(progress.counters.failedUsers).toBe(1);
+  });
+
   it('redraws on a terminal within its width, read at every redraw', async () => {
     let text = '';
     const tty = Object.assign(
