@@ -9,7 +9,11 @@
  *    secret. The docs do not name the digest's text encoding: we accept lowercase or uppercase
  *    hex (what Node's and Python's HMAC helpers print, and what Atomic's examples compare with),
  *    base64 and base64url (padded or not). Each decodes to the same 32 bytes, compared in
- *    constant time, so accepting them all widens nothing an attacker can use;
+ *    constant time, so accepting them all widens nothing an attacker can use. The docs do not
+ *    say the header is sent once or bare either: a `sha256=` prefix (GitHub's style, any case)
+ *    is accepted, and so is a list of up to `WEBHOOK.maxSignatures` digests (a repeated header:
+ *    Node joins copies with `, `, Function URLs with `,`) when any one verifies
+ *    (`signatureHeaderDigests`);
  *  - any non-200 answer is retried 3 times, 30 s apart; operators can replay events.
  *
  * The receiver has one path, `WEBHOOK.path` (the root of the Function URL, and of
@@ -56,6 +60,12 @@ export const WEBHOOK = {
   eventsPrefix: '_events/',
   /** SHA-256 digest length, bytes. */
   digestBytes: 32,
+  /**
+   * Most digests one request's signature header(s) may carry (`signatureHeaderDigests`): a
+   * repeated header, or a sender signing with an old and a new secret during a rotation, gives
+   * two; a handful bounds the hashing-free comparisons a forged request can ask for.
+   */
+  maxSignatures: 4,
   /**
    * After a signature fails with the cached secret, the receiver reads the secret again (a key
    * rotated since the container started), at most once per this many seconds per container:
@@ -171,12 +181,18 @@ export interface CloudEventHeaders {
 
 /** A header's value by case-insensitive name; repeated headers count as absent-or-ambiguous (first wins). */
 export function headerValue(headers: WebhookHeaders, name: string): string | undefined {
+  return headerValues(headers, name)[0];
+}
+
+/** Every value a header has, by case-insensitive name (a header given as a list, or under names differing in case). */
+export function headerValues(headers: WebhookHeaders, name: string): string[] {
   const wanted = name.toLowerCase();
+  const values: string[] = [];
   for (const [key, value] of Object.entries(headers)) {
     if (key.toLowerCase() !== wanted || value === undefined) continue;
-    return typeof value === 'string' ? value : value[0];
+    values.push(...(typeof value === 'string' ? [value] : value));
   }
-  return undefined;
+  return values;
 }
 
 const HEX_DIGEST = /^[0-9a-fA-F]{64}$/;
@@ -190,9 +206,12 @@ const BASE64_DIGEST = /^[A-Za-z0-9+/]{43}=?$/;
  */
 const BASE64URL_DIGEST = /^[A-Za-z0-9_-]{43}=?$/;
 
-/** The 32 digest bytes a signature header carries (hex, base64 or base64url), or undefined if it carries none. */
-function signatureBytes(header: string): Buffer | undefined {
-  const value = header.trim();
+/** GitHub's style of naming the digest in the value (`sha256=<hex>`); any case. */
+const SHA256_PREFIX = /^sha256=/i;
+
+/** The 32 digest bytes one signature carries (hex, base64 or base64url, `sha256=` before it or not), or undefined if it carries none. */
+function signatureBytes(signature: string): Buffer | undefined {
+  const value = signature.trim().replace(SHA256_PREFIX, '');
   if (HEX_DIGEST.test(value)) return Buffer.from(value, 'hex');
   const encoding = BASE64_DIGEST.test(value)
     ? 'base64'
@@ -210,15 +229,43 @@ export function signWebhookBody(body: Uint8Array | string, secret: string): stri
 }
 
 /**
- * True when `header` carries HMAC-SHA256(body, secret). The comparison is constant-time over
- * the 32 digest bytes (`crypto.timingSafeEqual`); only the header's length and encoding, which
- * the attacker already knows, decide anything earlier.
+ * The digests a request's signature header carries: every copy of the header (an array, as a
+ * Lambda event or Node's `headersDistinct` may give), each split on commas (how Node and
+ * Function URLs join repeated headers; no digest encoding holds a comma). Undefined, so the
+ * request is refused, when any entry is not a digest (`sha256=` before it or not; an empty entry
+ * too) or there are more than `WEBHOOK.maxSignatures`: a list is accepted only when every entry
+ * is well formed, so a malformed value is never waved through beside a good one.
  */
-export function verifySignature(body: Uint8Array, header: string, secret: string): boolean {
-  const given = signatureBytes(header);
+export function signatureHeaderDigests(values: readonly string[]): Buffer[] | undefined {
+  const entries = values.flatMap((value) => value.split(','));
+  if (entries.length === 0 || entries.length > WEBHOOK.maxSignatures) return undefined;
+  const digests: Buffer[] = [];
+  for (const entry of entries) {
+    const digest = signatureBytes(entry);
+    if (digest === undefined) return undefined;
+    digests.push(digest);
+  }
+  return digests;
+}
+
+/**
+ * True when the signature header value(s) carry HMAC-SHA256(body, secret) (`signatureHeaderDigests`:
+ * one digest, or any one of a short list). Every digest is compared, in constant time over its 32
+ * bytes (`crypto.timingSafeEqual`), and the results combined without stopping early, so the time
+ * taken does not reveal which entry matched; only the header's length and shape, which the
+ * caller already knows, decide anything earlier.
+ */
+export function verifySignature(
+  body: Uint8Array,
+  header: string | readonly string[],
+  secret: string,
+): boolean {
+  const given = signatureHeaderDigests(typeof header === 'string' ? [header] : header);
   if (given === undefined) return false;
   const expected = createHmac('sha256', secret).update(body).digest();
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  let matched = 0;
+  for (const digest of given) matched |= Number(timingSafeEqual(digest, expected));
+  return matched === 1;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -496,8 +543,8 @@ export function routeWebhook(
 export async function receiveWebhook(request: WebhookRequest, deps: WebhookDeps): Promise<WebhookOutcome> {
   const bytes = request.body.byteLength;
   if (bytes > (deps.maxBodyBytes ?? WEBHOOK.maxBodyBytes)) return reject('too-large', bytes);
-  const signature = headerValue(request.headers, WEBHOOK.signatureHeader);
-  if (signature === undefined || signature.trim() === '') return reject('unsigned', bytes);
+  const signature = headerValues(request.headers, WEBHOOK.signatureHeader);
+  if (signature.every((value) => value.trim() === '')) return reject('unsigned', bytes);
   if (!verifySignature(request.body, signature, deps.secret)) return reject('bad-signature', bytes);
   const event = parseWebhookEvent(request.body);
   if (event === undefined) return reject('malformed', bytes);

@@ -198,6 +198,46 @@ describe('receiveWebhook', () => {
     }
   });
 
+  it('accepts a sha256= prefix in any case, and a repeated header when any one of its digests verifies', async () => {
+    const body = eventBody();
+    const good = signWebhookBody(body, SECRET);
+    const base64 = createHmac('sha256', SECRET).update(body).digest('base64');
+    const old = signWebhookBody(body, 'old-secret');
+    const header = (value: string | string[]) => ({ 'x-hmac-signature-sha-256': value });
+    for (const value of [
+      `sha256=${good}`,
+      `SHA256=${good.toUpperCase()}`,
+      `Sha256=${base64}`,
+      `${old}, ${good}`, // Node's join of two copies
+      `${good},${old}`, // a Function URL's join
+      `sha256=${old},sha256=${good}`,
+      [old, good], // two copies given as a list
+      [old, `${old},${old},${good}`], // four in all: the most accepted
+    ])
+      expect((await receive(body, header(value))).kind, String(value)).toBe('accepted');
+
+    // Still refused: no entry verifying, more than four, an entry that is no digest (beside a
+    // good one too), an empty entry, another algorithm's prefix or a prefix alone.
+    for (const value of [
+      `${old}, ${old}`,
+      `sha256=${old}`,
+      [old, old],
+      `${old},${old},${old},${old},${good}`,
+      `${good}, not-a-digest`,
+      `${good},`,
+      `,${good}`,
+      `sha1=${good}`,
+      `sha256 =${good}`,
+      `sha256=sha256=${good}`,
+      'sha256=',
+    ])
+      expect(await receive(body, header(value)), String(value)).toMatchObject({
+        kind: 'rejected',
+        reason: 'bad-signature',
+      });
+    expect(await receive(body, header([' ', '']))).toMatchObject({ kind: 'rejected', reason: 'unsigned' });
+  });
+
   it.each<[string, () => { body: string | Uint8Array; headers: WebhookHeaders }, string, number]>([
     [
       'a wrong secret',
