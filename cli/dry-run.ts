@@ -29,6 +29,11 @@ export interface DryRunInput {
   readonly credentialsFrom: string;
   /** Where the users came from (a file, a failed load). */
   readonly usersFrom: string;
+  /**
+   * How many of `users` a load of a list adds because webhook events named them and the list
+   * does not (learned-users.ts): counted apart, so 20 listed users are not reported as 225.
+   */
+  readonly learnedUsers?: number;
   /** Notes the users' source has (the first `changed` load loads every event's user). */
   readonly notes?: readonly string[];
   readonly now: Date;
@@ -47,6 +52,8 @@ export interface DryRunReport {
     /** `new`, `replaces a committed load`, `resumes or replaces staged batches`. */
     readonly loadIdState: string;
     readonly users: number;
+    /** Where `users` came from, each source counted apart (the list, users learned from webhook events). */
+    readonly usersBySource: readonly { readonly from: string; readonly users: number }[];
     readonly batches: number;
     readonly batchSize: number;
     readonly concurrency: number | 'adaptive';
@@ -64,8 +71,17 @@ export async function dryRunReport(input: DryRunInput): Promise<DryRunReport> {
   const checks: string[] = [];
   const notes: string[] = [...(input.notes ?? [])];
   const users = new Set(input.users.map((u) => u.identifier)).size;
+  const learned = input.learnedUsers ?? 0;
+  const usersBySource = [
+    { from: input.usersFrom, users: users - learned },
+    ...(learned > 0 ? [{ from: LEARNED_FROM_EVENTS, users: learned }] : []),
+  ];
   checks.push('flags and config: valid');
-  checks.push(`users: ${users} from ${input.usersFrom}`);
+  checks.push(
+    learned > 0
+      ? `users: ${users} in all, ${users - learned} from ${input.usersFrom} and ${learned} learned from webhook events that it does not list`
+      : `users: ${users} from ${input.usersFrom}`,
+  );
   const missing = await missingFolders(store.description);
   checks.push(
     store.description.startsWith('s3://')
@@ -109,6 +125,7 @@ export async function dryRunReport(input: DryRunInput): Promise<DryRunReport> {
       dt: loadDate(loadId, input.startedAt),
       loadIdState,
       users,
+      usersBySource,
       batches: Math.ceil(users / input.batchSize),
       batchSize: input.batchSize,
       concurrency: input.concurrency,
@@ -117,6 +134,9 @@ export async function dryRunReport(input: DryRunInput): Promise<DryRunReport> {
     },
   };
 }
+
+/** The source `usersBySource` names for users a list load adds from stored webhook events. */
+export const LEARNED_FROM_EVENTS = 'webhook events';
 
 /** Load ids whose newest lease is live: runs writing this lake now. */
 async function runningLoads(store: ObjectStore, now: Date): Promise<{ loadId: string; holder: string }[]> {

@@ -422,6 +422,8 @@ async function loadUsers(
   }
   /** Task ids the registry retired (task-retirement.ts): a load with only those has nothing to fetch, by design. */
   let retiredTaskIds = 0;
+  /** Users a list load adds from webhook events (not in the list): counted apart in --dry-run. */
+  let learnedCount = 0;
   if (request.usersFromFailed === undefined && source.changed === undefined) {
     // Users learned from webhook events join the load (not the file): PayLink cannot list them.
     // The registry's, and those of events no load has committed yet (learned-users.ts).
@@ -430,6 +432,7 @@ async function loadUsers(
     const learned = await learnedUsers(store, startedAt);
     retiredTaskIds = learned.retiredTaskIds;
     for (const identifier of learned.identifiers) if (!known.has(identifier)) identifiers.push(identifier);
+    learnedCount = identifiers.length - listed;
     // Warned as a changed load warns of the same users (the list's own were warned above).
     warnSurroundingWhitespace(
       io,
@@ -511,6 +514,7 @@ async function loadUsers(
       credentialsFrom: request.secretId === undefined ? 'environment' : `secret ${request.secretId}`,
       rateLimit: request.rateLimit ?? DEFAULTS.rateLimit,
       usersFrom: source.description,
+      learnedUsers: learnedCount,
       ...(source.notes === undefined ? {} : { notes: source.notes }),
       now: io.now(),
     });

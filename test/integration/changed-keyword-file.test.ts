@@ -86,6 +86,8 @@ describe('--users changed beside a file named changed', () => {
     expect(file.code, file.stderr).toBe(0);
     expect(file.stderr).not.toContain('warning: --users changed');
     // The file's 2, and the user learned from the stored event, as any load of a list adds.
-    expect(usersCheck(file.stdout)).toBe('users: 3 from ./changed');
+    expect(usersCheck(file.stdout)).toBe(
+      'users: 3 in all, 2 from ./changed and 1 learned from webhook events that it does not list',
+    );
   });
 });
