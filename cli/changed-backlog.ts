@@ -22,7 +22,7 @@ import {
   listChangedPending,
   type MarkerChanged,
 } from '#core/changed-users.ts';
-import { byReceipt, readEvents } from '#core/event-log.ts';
+import { asideRefs, byReceipt, readEvents } from '#core/event-log.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { LOCAL_SCHEDULE } from '#core/schedule-config.ts';
 import { isLoadableIdentifier } from '#core/user-registry.ts';
@@ -73,8 +73,14 @@ export interface ChangedBacklog {
   readonly eventsRead: number;
   /** Every pending event was read: `users`, `pendingUsers` and `oldestReceivedAt` are exact. */
   readonly complete: boolean;
-  /** Of those read, objects that are not readable events (set aside by loads, their users not loaded). */
+  /** Of those read, objects that are not readable events (their users not loaded). */
   readonly unreadableEvents: number;
+  /**
+   * Of `unreadableEvents`, those the schedule's last committed run read and set aside (its state's
+   * `aside`). The rest arrived since: no run of it has read them yet, its next one will set them
+   * aside. Said apart, so status never claims a load set aside an object no load has seen.
+   */
+  readonly unreadableSetAside: number;
   /** Distinct users the events read name. */
   readonly users: number;
   /** Users to retry once (their load failed in the last committed run), with or without an event. */
@@ -148,6 +154,7 @@ export async function changedBacklog(
       eventsRead: 0,
       complete: false,
       unreadableEvents: 0,
+      unreadableSetAside: 0,
       users: 0,
       retryUsers: 0,
       pendingUsers: [],
@@ -158,6 +165,8 @@ export async function changedBacklog(
   // The listing order is by partition: the oldest days are read first.
   const read = await readEvents(store, unseen.slice(0, Math.max(0, maxReads)));
   const oldest = [...read.events].sort(byReceipt)[0];
+  const unreadable = read.unreadable.filter((u) => !u.gone);
+  const setAside = new Set(asideRefs(pending.state).map((r) => `${r.dt}/${r.key}`));
   const oldestPartition = unseen.reduce<string | null>((a, r) => (a === null || r.dt < a ? r.dt : a), null);
   return {
     schedule,
@@ -166,7 +175,8 @@ export async function changedBacklog(
     oldestPartition,
     eventsRead: read.events.length + read.unreadable.length,
     complete: read.events.length + read.unreadable.length === unseen.length,
-    unreadableEvents: read.unreadable.filter((u) => !u.gone).length,
+    unreadableEvents: unreadable.length,
+    unreadableSetAside: unreadable.filter((u) => setAside.has(`${u.dt}/${u.key}`)).length,
     users: new Set(read.events.map((e) => e.identifier).filter(isLoadableIdentifier)).size,
     retryUsers: new Set(retry).size,
     pendingUsers: changedUsersOrder(read.events, retry),
@@ -307,9 +317,14 @@ export function formatBacklogs(
         out.push(
           `  ${b.schedule}: ${plural(b.retryUsers, 'user')} to retry once (their load failed in the last run), counted in users`,
         );
-      if (b.unreadableEvents > 0)
+      if (b.unreadableSetAside > 0)
         out.push(
-          `  ${b.schedule}: ${plural(b.unreadableEvents, 'unreadable event object')} among them, set aside by loads (their users not loaded: see the warning)`,
+          `  ${b.schedule}: ${plural(b.unreadableSetAside, 'unreadable event object')} among them, set aside by its last run (their users not loaded: see the warning)`,
+        );
+      const unreadSince = b.unreadableEvents - b.unreadableSetAside;
+      if (unreadSince > 0)
+        out.push(
+          `  ${b.schedule}: ${plural(unreadSince, 'unreadable event object')} among them that no run of it has read yet: its next run will set ${unreadSince === 1 ? 'it' : 'them'} aside (${unreadSince === 1 ? 'its user' : 'their users'} not loaded: see the warning)`,
         );
       if (b.hint !== null) out.push(`  hint: ${b.hint}`);
       if (b.flag !== null)

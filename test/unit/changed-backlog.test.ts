@@ -16,6 +16,7 @@ const figures = (schedule: string, ageSeconds: number | null, firstRun = false):
   eventsRead: ageSeconds === null ? 0 : 3,
   complete: true,
   unreadableEvents: 0,
+  unreadableSetAside: 0,
   users: ageSeconds === null ? 0 : 2,
   retryUsers: 0,
   pendingUsers: ageSeconds === null ? [] : ['a', 'b'],
