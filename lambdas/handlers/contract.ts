@@ -32,6 +32,14 @@ export const CHANGED_DEFERRED_EVENT = 'changed_users_deferred';
 export const NOTHING_TO_LOAD_EVENT = 'nothing_to_load';
 
 /**
+ * The plan's warning when users learned from webhook events (a `changed` run's, or those an `all`
+ * run adds to the list) have identifiers that start or end with whitespace: loaded exactly as
+ * written, so `user-1 ` is another user than `user-1`. Once per run, a count, never an identifier
+ * (the CLI's loads warn alike on stderr).
+ */
+export const LEARNED_WHITESPACE_EVENT = 'learned_identifiers_whitespace';
+
+/**
  * The over-deadline line is one bare JSON object on stdout (not console.log, which the Lambda
  * runtime wraps in its own JSON record), so a JSON metric filter can match `event` and take
  * these fields as the metric's dimensions: one metric per stack and schedule.

@@ -24,11 +24,13 @@ import { planMetrics } from '#core/load-metrics.ts';
 import { planFromSource, planLoad as planGivenUsers, planItemsKey } from '#core/plan.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
+import { withSurroundingWhitespace } from '#core/users.ts';
 import { countListedUsers, type UsersSource } from '#core/users-stream.ts';
 import {
   type CapacitySettings,
   CHANGED_DEFERRED_EVENT,
   HANDLER_ENV,
+  LEARNED_WHITESPACE_EVENT,
   NOTHING_TO_LOAD_EVENT,
   OVER_DEADLINE_EVENT,
   type PlanCapacity,
@@ -211,6 +213,16 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
   const maxUsersPerRun = changed?.selection.maxUsers;
   // An `all` schedule: the users learned from webhooks join the list, with their task ids.
   const learned = changed === undefined ? await learnedUsers(store, scheduled) : undefined;
+  // As the CLI's loads warn on stderr: a count, once per run, never an identifier.
+  const padded = withSurroundingWhitespace(
+    changed?.users.map((u) => u.identifier) ?? learned?.identifiers ?? [],
+  );
+  if (padded > 0)
+    obs.log.warn(LEARNED_WHITESPACE_EVENT, {
+      event: LEARNED_WHITESPACE_EVENT,
+      users: padded,
+      detail: `${padded} identifier(s) of the users learned from webhook events start or end with whitespace; they are loaded exactly as written (a different user from the same identifier without it)`,
+    });
   const resources = runResources(
     config.settings.catalog,
     event.resources,
