@@ -23,7 +23,7 @@ import {
   type MarkerChanged,
 } from '#core/changed-users.ts';
 import { asideRefs, byReceipt, readEvents } from '#core/event-log.ts';
-import type { ObjectStore } from '#core/ports.ts';
+import { listAfter, type ObjectStore } from '#core/ports.ts';
 import { LOCAL_SCHEDULE } from '#core/schedule-config.ts';
 import { isLoadableIdentifier } from '#core/user-registry.ts';
 import { WEBHOOK } from '#core/webhook.ts';
@@ -118,6 +118,7 @@ export function sharedEventReads(store: ObjectStore): ObjectStore & { readonly e
       return got;
     },
     list: (prefix) => store.list(prefix),
+    listAfter: (prefix, startAfter) => listAfter(store, prefix, startAfter),
     delete: (keys) => store.delete(keys),
     move: (from, to) => store.move(from, to),
     openWrite: (key) => store.openWrite(key),

@@ -5,7 +5,12 @@ import type { LoadMarker } from '#core/commit.ts';
 import { LAKE } from '#core/constants.ts';
 import { DISABLED_TABLES_NOTE } from '#core/endpoint-health.ts';
 import { ConfigError, LakeStateError } from '#core/errors.ts';
-import { strayEventObjects as strayEventObjectsOf, unreadableEventsWithin } from '#core/event-claims.ts';
+import {
+  heldBackEvents,
+  strayEventObjects as strayEventObjectsOf,
+  unreadableEventsWithin,
+} from '#core/event-claims.ts';
+import { type HeldBackPartition, heldBackWords } from '#core/event-log.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { assertLoadId, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
 import { forEachConcurrent } from '#core/pool.ts';
@@ -89,6 +94,11 @@ export interface LakeStatus {
    * so they are not events set aside (put there by hand, or renamed).
    */
   readonly strayEventObjects: readonly string[];
+  /**
+   * `_events/` partitions dated more than a day ahead, once loads list by partition: no load
+   * takes their objects before the day before their date (event-log.ts `heldBackEventPartitions`).
+   */
+  readonly heldBackEvents: readonly HeldBackPartition[];
   /**
    * The user registry (users learned from webhook events) counted: task ids loads fetch, those
    * with 404 misses, and those retired (README "Task ids PayLink no longer knows"). Null when
@@ -220,6 +230,8 @@ export async function lakeStatus(
     warnings.push(
       `${strayEventObjects.length} object(s) under _events/ are not stored events (not named _events/dt=YYYY-MM-DD/<64 hex>.json, as the receiver names each event by its digest), so no load reads them; move them out of _events/ (or a renamed event back to its name): ${listed(strayEventObjects)}`,
     );
+  const heldBack = await heldBackEvents(store, today).catch(lakeWarning);
+  if (heldBack.length > 0) warnings.push(heldBackWords(heldBack, today));
   // A changed schedule's damaged state stops that schedule's loads: said here too, with what to do.
   for (const key of await store.list(CHANGED_STATE_PREFIX)) {
     if (!key.endsWith('.json')) continue;
@@ -286,6 +298,7 @@ export async function lakeStatus(
     damagedReports,
     unreadableEvents,
     strayEventObjects,
+    heldBackEvents: heldBack,
     registry: users,
     unreadableEventsChecked,
     changedBacklogs,

@@ -247,14 +247,15 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     }
   }
 
-  async function list(listPrefix: string): Promise<string[]> {
+  async function list(listPrefix: string, startAfter?: string): Promise<string[]> {
     const Prefix = base + assertListPrefix(listPrefix);
+    const StartAfter = startAfter === undefined ? undefined : base + startAfter;
     const keys: string[] = [];
     let ContinuationToken: string | undefined;
     do {
       let page: Awaited<ReturnType<typeof sendList>>;
       try {
-        page = await sendList(Prefix, ContinuationToken);
+        page = await sendList(Prefix, ContinuationToken, StartAfter);
       } catch (error) {
         throw s3Failure(listPrefix, 'ListObjectsV2', error);
       }
@@ -271,12 +272,14 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     return keys.sort(compareKeys);
   }
 
-  function sendList(Prefix: string, ContinuationToken: string | undefined) {
+  function sendList(Prefix: string, ContinuationToken: string | undefined, StartAfter?: string) {
     return client.send(
       new ListObjectsV2Command({
         Bucket: bucket,
         Prefix: Prefix === '' ? undefined : Prefix,
         ContinuationToken,
+        // Ignored by S3 once a continuation token is given: the first page starts there.
+        ...(StartAfter === undefined ? {} : { StartAfter }),
         MaxKeys: listPageSize,
       }),
     );
@@ -357,7 +360,8 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     put,
     putIfAbsent,
     get,
-    list,
+    list: (listPrefix) => list(listPrefix),
+    listAfter: (listPrefix, startAfter) => list(listPrefix, startAfter),
     delete: remove,
     move,
     openWrite,

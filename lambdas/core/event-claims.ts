@@ -38,6 +38,8 @@ import {
   EVENT_LOG,
   type EventRef,
   eventObjectKeyOf,
+  type HeldBackPartition,
+  heldBackEventPartitions,
   type LoadedEvent,
   listEvents,
   listStrayEventObjects,
@@ -735,6 +737,17 @@ export async function strayEventObjects(store: ObjectStore, today: string): Prom
     key,
     problem: `lake ${key}: not named _events/dt=YYYY-MM-DD/<64 hex>.json as the receiver names a stored event (its digest), so no load reads it`,
   }));
+}
+
+/**
+ * The `_events/` partitions dated past what loads list (event-log.ts `heldBackEventPartitions`),
+ * once loads list by partition: before the first load committed events (no `from` yet) a load
+ * lists all of `_events/` and takes them, so none is held back. What `verify` and `status` name.
+ */
+export async function heldBackEvents(store: ObjectStore, today: string): Promise<HeldBackPartition[]> {
+  const state = await readCommittedEvents(store);
+  if (state?.from === undefined || state.from > today) return [];
+  return heldBackEventPartitions(store, today, takenKeys(state));
 }
 
 /**

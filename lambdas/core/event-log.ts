@@ -33,7 +33,7 @@ import { nestedDeeperThan, parseJsonBody } from './json-body.ts';
 import { NumberLiteral } from './number-literal.ts';
 import { isSafePathSegment } from './path-segment.ts';
 import { forEachConcurrent } from './pool.ts';
-import type { ObjectStore } from './ports.ts';
+import { listAfter, type ObjectStore } from './ports.ts';
 import type { JsonObject } from './types.ts';
 import { isLoadableEventIdentifier, taskOf, WEBHOOK } from './webhook.ts';
 
@@ -137,11 +137,75 @@ export async function listStrayEventObjects(
   return (await listEventKeys(store, from, today)).filter((key) => parseEventObjectKey(key) === undefined);
 }
 
+/**
+ * Days past today that loads list (`listEventKeys`): an event received just after midnight by a
+ * receiver whose clock runs a little ahead is in tomorrow's partition, and is taken. A partition
+ * dated later is not listed (listing every future day would cost a LIST each): its objects wait.
+ */
+export const LISTED_DAYS_AHEAD = 1;
+
+/** A partition dated beyond what loads list (`LISTED_DAYS_AHEAD`): its objects are held back. */
+export interface HeldBackPartition {
+  /** The partition's date, `YYYY-MM-DD`. */
+  readonly dt: string;
+  /** Objects in it (every object, event or not). */
+  readonly objects: number;
+  /** The first day (UTC) a load lists it: `LISTED_DAYS_AHEAD` days before `dt`. */
+  readonly listedFrom: string;
+}
+
+const PARTITION_OF = /^_events\/dt=(\d{4}-\d{2}-\d{2})\//;
+
+/**
+ * The `_events/` partitions dated after `today` + `LISTED_DAYS_AHEAD`, with their object counts:
+ * no load lists them until then, so their events wait in silence unless reported (`verify`,
+ * `status`). One LIST on S3 whatever the lake holds: it starts after the last partition loads
+ * list (`StartAfter`), so it returns only the objects past it (none, normally). The start key
+ * is that partition's prefix with `0` for its `/`: `0` sorts just after `/`, so every key of
+ * that day is before it and every later day's after it. Events already taken (`taken`) are not
+ * counted: a load that listed all of `_events/` (the first) committed them, and none loads them again.
+ */
+export async function heldBackEventPartitions(
+  store: ObjectStore,
+  today: string,
+  /** Event keys a consumer has taken already (a load before loads listed by partition): not waiting. */
+  taken: ReadonlySet<string> = new Set(),
+): Promise<HeldBackPartition[]> {
+  const lastListed = addDays(today, LISTED_DAYS_AHEAD);
+  const keys = await listAfter(store, WEBHOOK.eventsPrefix, `${WEBHOOK.eventsPrefix}dt=${lastListed}0`);
+  const counts = new Map<string, number>();
+  for (const key of keys) {
+    const dt = PARTITION_OF.exec(key)?.[1];
+    const event = parseEventObjectKey(key);
+    if (dt === undefined || dt <= lastListed || (event !== undefined && taken.has(event.key))) continue;
+    counts.set(dt, (counts.get(dt) ?? 0) + 1);
+  }
+  return [...counts.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([dt, objects]) => ({ dt, objects, listedFrom: addDays(dt, -LISTED_DAYS_AHEAD) }));
+}
+
+/** One line on held-back partitions, with what to do (`status`' warning, `verify`'s finding). */
+export function heldBackWords(partitions: readonly HeldBackPartition[], today: string): string {
+  const objects = partitions.reduce((n, p) => n + p.objects, 0);
+  const listed = partitions
+    .slice(0, 10)
+    .map((p) => `dt=${p.dt} (${p.objects}, held back until ${p.listedFrom})`)
+    .join(', ');
+  return (
+    `${objects} object(s) under _events/ are in partitions dated more than a day after today (${today}, UTC): ` +
+    `${listed}${partitions.length > 10 ? `, ... and ${partitions.length - 10} more partition(s)` : ''}. ` +
+    `Loads list partitions up to tomorrow only, so no load takes them before the day before their date. ` +
+    `A partition's date is the receiver's UTC date of receipt: if the receiver's clock is ahead, correct it; ` +
+    `an object copied there by hand can be moved, under the same name, to _events/dt=${today}/ for the next load to take`
+  );
+}
+
 /** Every object key of partitions `from` .. `today` + 1 (everything under `_events/` when `from` is undefined or later). */
 async function listEventKeys(store: ObjectStore, from: string | undefined, today: string): Promise<string[]> {
   if (from === undefined || from > today) return store.list(WEBHOOK.eventsPrefix);
   const days: string[] = [];
-  for (let dt = from; dt <= addDays(today, 1); dt = addDays(dt, 1)) days.push(dt);
+  for (let dt = from; dt <= addDays(today, LISTED_DAYS_AHEAD); dt = addDays(dt, 1)) days.push(dt);
   const listings: string[][] = new Array(days.length);
   await forEachConcurrent(days, EVENT_LOG.listConcurrency, async (dt, index) => {
     listings[index] = await store.list(`${WEBHOOK.eventsPrefix}dt=${dt}/`);

@@ -18,6 +18,13 @@ export interface ObjectStore {
   get(key: string): Promise<Uint8Array | undefined>;
   /** Every key under the prefix (recursive), sorted. */
   list(prefix: string): Promise<string[]>;
+  /**
+   * Every key under the prefix that sorts after `startAfter` (a key relative to the lake, like
+   * the others), sorted. S3 starts its listing there (ListObjectsV2 `StartAfter`), so the keys
+   * before it cost no request: one LIST finds the few objects past a point in a large prefix.
+   * Optional: where absent, callers list the prefix and filter (`listAfter` in event-log.ts).
+   */
+  listAfter?(prefix: string, startAfter: string): Promise<string[]>;
   /** Deleting a missing key is not an error. */
   delete(keys: readonly string[]): Promise<void>;
   /** Moves an object (rename on disk, copy + delete on S3). Overwrites the target. */
@@ -115,4 +122,13 @@ export interface PartReader {
    * they carry; `type: undefined` for a Parquet type the lake never writes.
    */
   readColumns(store: ObjectStore, key: string): Promise<{ name: string; type: ColumnType | undefined }[]>;
+}
+
+/**
+ * `store.listAfter` where the store has it (S3: one LIST starting at `startAfter`), else the
+ * prefix listed whole and filtered: the same keys, only the cost differs.
+ */
+export function listAfter(store: ObjectStore, prefix: string, startAfter: string): Promise<string[]> {
+  if (store.listAfter !== undefined) return store.listAfter(prefix, startAfter);
+  return store.list(prefix).then((keys) => keys.filter((key) => key > startAfter));
 }

@@ -16,6 +16,8 @@
  *  - every webhook event not committed yet, or set aside, reads as one (`unreadable_event`), and
  *    every object of the open `_events/` partitions is named as a stored event
  *    (`stray_event_object`: no load reads it, so it is not an event set aside);
+ *  - no `_events/` partition dated more than a day ahead (`held_back_events`: loads list up to
+ *    tomorrow, so its events wait until the day before its date);
  *  - no event object in a closed `_events/` partition (older than the loads' read window) that
  *    no committed load holds (`unclaimed_event`: no load would ever take it);
  *  - the events' state files (`_state/events/committed.json`, `_state/changed/<schedule>.json`)
@@ -34,10 +36,12 @@ import { committedLoadIds } from './committed-loads.ts';
 import { ConfigError, LakeStateError } from './errors.ts';
 import {
   eventsOutsideWindow,
+  heldBackEvents,
   readCommittedEvents,
   strayEventObjects,
   unreadableEvents,
 } from './event-claims.ts';
+import { heldBackWords } from './event-log.ts';
 import { readCommittedSchema } from './lake-schema.ts';
 import { isPartitioned } from './lake-views.ts';
 import {
@@ -79,6 +83,7 @@ export type FindingKind =
   | 'unreadable_event'
   | 'unclaimed_event'
   | 'stray_event_object'
+  | 'held_back_events'
   | 'state_file'
   | 'user_registry';
 
@@ -397,6 +402,17 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
       kind: 'stray_event_object',
       keys: [],
       detail: `${stray.problem}: not a stored event, so no load sets it aside or commits it (move it out of _events/, or back to its digest's name if it is a renamed event)`,
+      fixable: false,
+    });
+
+  // Events in partitions dated past what loads list (a receiver clock ahead, a hand copy): they
+  // wait in silence until that day unless said (never moved by --fix: the date is the receiver's).
+  const heldBack = eventChecks ? await heldBackEvents(store, now.toISOString().slice(0, 10)) : [];
+  if (heldBack.length > 0)
+    findings.push({
+      kind: 'held_back_events',
+      keys: [],
+      detail: heldBackWords(heldBack, now.toISOString().slice(0, 10)),
       fixable: false,
     });
 

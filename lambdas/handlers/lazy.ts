@@ -6,7 +6,14 @@
  * infra/constructs/loader-function.ts) puts what a dynamic `import()` reaches in a chunk file of
  * the asset, compiled only when the first call needs it. A failed load is not cached: the next call retries.
  */
-import type { ObjectStore, ObjectWriter, PartReader, PartWriter, PartWriterFactory } from '#core/ports.ts';
+import {
+  listAfter,
+  type ObjectStore,
+  type ObjectWriter,
+  type PartReader,
+  type PartWriter,
+  type PartWriterFactory,
+} from '#core/ports.ts';
 import type { UsersSource } from '#core/users-stream.ts';
 
 /** `load()` once; concurrent first callers share the same promise; a rejection is forgotten. */
@@ -30,6 +37,7 @@ export function lazyStore(description: string, load: () => Promise<ObjectStore>)
     putIfAbsent: async (key, body) => (await store()).putIfAbsent(key, body),
     get: async (key) => (await store()).get(key),
     list: async (prefix) => (await store()).list(prefix),
+    listAfter: async (prefix, startAfter) => listAfter(await store(), prefix, startAfter),
     delete: async (keys) => (await store()).delete(keys),
     move: async (from, to) => (await store()).move(from, to),
     openWrite: async (key): Promise<ObjectWriter> => (await store()).openWrite(key),
