@@ -28,6 +28,7 @@ import { plural } from '#core/capacity.ts';
 import {
   type ChangedSelection,
   changedLockId,
+  readChangedState,
   refuseListRerunOfChanged,
   reusedSelection,
   selectChangedUsers,
@@ -42,6 +43,7 @@ import {
 } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError, InterruptedError, LakeStateError, LeaseHeldError } from '#core/errors.ts';
+import { heldBackEventPartitions, heldBackWords, takenKeys } from '#core/event-log.ts';
 import { workerHeapMib } from '#core/heap-budget.ts';
 import {
   assertLoadId,
@@ -391,7 +393,9 @@ async function loadUsers(
   // The users alone: the events' notes (set aside, no usable task id) are not about whitespace.
   warnSurroundingWhitespace(io, source.identifiers, source.users ?? source.description);
   if (source.identifiers.length === 0) {
-    // Only `--users changed` gets here: nothing happened since the last changed load.
+    // Only `--users changed` gets here: nothing happened since the last changed load (or only
+    // events it does not list yet, dated ahead: its notes say so).
+    for (const note of source.notes ?? []) io.stderr.write(`${note}\n`);
     io.stderr.write(`${source.description}: nothing to load\n`);
     return { exitCode: EXIT.ok };
   }
@@ -987,11 +991,18 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
       ? ''
       : ` (${oddTasks} webhook event(s) naming no usable task id (a task field that is no id, or a task event with none), so no task fetched for them: see webhook_events.task_id_problem)`);
   const deferral = deferredNote(selection);
+  // Events dated past the partitions this load listed wait in silence otherwise: one LIST (S3
+  // StartAfter) past tomorrow's partition. A first run listed all of _events/: none waits.
+  const today = now.toISOString().slice(0, 10);
+  const state =
+    firstRun === true || reused !== undefined ? undefined : await readChangedState(store, LOCAL_SCHEDULE);
+  const heldBack = state === undefined ? [] : await heldBackEventPartitions(store, today, takenKeys(state));
   const notes = [
     ...(firstRun === true && users.length > 0
       ? [firstChangedNote(store.description, users.length, selection.deferred?.users ?? 0)]
       : []),
     ...(deferral === undefined ? [] : [deferral]),
+    ...(heldBack.length === 0 ? [] : [`warning: ${heldBackWords(heldBack, today)}`]),
   ];
   if (reused?.selection.rerun === true) {
     const again = `the ${users.length} users load ${request.loadId} was planned with (a re-run loads the same users)`;
