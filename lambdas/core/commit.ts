@@ -576,6 +576,7 @@ async function settleSchema(
   for (let attempt = 1; ; attempt++) {
     const registry = await readCommittedSchema(deps.store);
     const baseVersion = registry.version;
+    const committedColumns = registry.columnCounts();
     if (!registry.hasTable(LAKE.loadsTable)) registry.declareTable(LAKE.loadsTable, [...DLT_LOADS_COLUMNS]);
     const changes: SchemaChange[] = [];
     const staged: StagedFile[] = [];
@@ -587,19 +588,28 @@ async function settleSchema(
         m.newColumns === undefined ? { schema: m.schema } : { schema: m.schema, values: m.newColumns },
       ),
     );
-    for (const [i, manifest] of manifests.entries()) {
+    const mergedViews = manifests.map((manifest, i) => {
       const view = settled[i]!;
       const merged = registry.merge(
         withoutVariantsOfConflicts(withoutColumns(manifest.schema, view.dropColumns), registry),
       );
       changes.push(...merged.added);
+      return { view, merged };
+    });
+    // Every view is in before any part is re-typed, and the new columns in their own order: a
+    // re-typed part gets the columns a later attempt of this commit would give it.
+    registry.orderNewColumns(committedColumns);
+    for (const [i, manifest] of manifests.entries()) {
+      const { view, merged } = mergedViews[i]!;
       // Conflicts name our tables; renames name the batch's (the names its parts carry).
       const tables = new Set([...merged.conflicts, ...merged.renames].map((c) => c.table));
       for (const table of view.rewrite) tables.add(table);
       for (const r of merged.tableRenames) tables.add(r.from).add(r.to);
       for (const f of manifest.files) if (rewritten.has(f.stagedKey)) tables.add(f.table);
       const files =
-        tables.size === 0 ? manifest.files : await reconcile(manifest, tables, registry, deps, merged);
+        tables.size === 0
+          ? manifest.files
+          : await reconcile(manifest, tables, registry, deps, merged, committedColumns);
       for (const f of files) if (tables.has(f.table)) rewritten.add(f.stagedKey);
       staged.push(...files);
     }
@@ -622,6 +632,9 @@ async function settleSchema(
       }
     }
     if (changes.length === 0) return { registry, changes, staged, claims: earlier.claims };
+    // New columns in an order of their own, not the batches' (mergeParts rewrites every part
+    // written in another order): Glue's columns and the files' then agree for any split.
+    registry.orderNewColumns(committedColumns);
     registry.setVersion(baseVersion + 1);
     // Recorded before the claim: an attempt that dies right after claiming leaves its changes
     // where the next attempt, which finds them in the registry, reads them (and only if it won).
@@ -680,7 +693,9 @@ async function reconcile(
   tables: ReadonlySet<string>,
   registry: SchemaRegistry,
   deps: CommitDeps,
-  names: Pick<MergeResult, 'renames' | 'tableRenames'> = { renames: [], tableRenames: [] },
+  names: Pick<MergeResult, 'renames' | 'tableRenames'>,
+  /** The committed registry's column counts (`orderNewColumns`). */
+  committedColumns: ReadonlyMap<string, number>,
 ): Promise<StagedFile[]> {
   const out: StagedFile[] = [];
   for (const file of manifest.files) {
@@ -693,6 +708,8 @@ async function reconcile(
     const renamed = new Map(names.renames.filter((r) => r.table === file.table).map((r) => [r.from, r.to]));
     const raw = await deps.reader.readRows(deps.store, file.stagedKey);
     const rows = raw.map((r) => registry.retypeRow(table, renameKeys(foldVariants(r), renamed)));
+    // A variant re-typing added takes its place among the new columns before the part is written.
+    registry.orderNewColumns(committedColumns);
     const writer = await deps.parts.open(deps.store, file.stagedKey, registry.columns(table));
     for (const row of rows) await writer.append(row);
     const written = await writer.close();

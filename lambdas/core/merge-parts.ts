@@ -216,9 +216,10 @@ export function sliceInputs(
 }
 
 /**
- * Replaces each (table, dt) group of two or more staged parts by merged files staged under
- * `_staging/<load_id>/merged/` (their final keys: batch `<slice>` (0 for a partition merged
- * whole), parts 0..n-1); a group of one part is kept as it is. Returns the files to publish, in
+ * Replaces each (table, dt) group of two or more staged parts, or of one part whose columns are
+ * not the registry's (`toMerge`), by merged files staged under `_staging/<load_id>/merged/`
+ * (their final keys: batch `<slice>` (0 for a partition merged whole), parts 0..n-1); any other
+ * lone part is kept as it is. Returns the files to publish, in
  * the input's group order, and what was merged.
  * Throws LakeStateError when a part carries a column the registry does not have for its table.
  */
@@ -230,7 +231,8 @@ export async function mergeParts(
 ): Promise<{ files: StagedFile[]; merged: MergedGroup[] }> {
   const groups = byPartition(files);
   const works = new Map<string, MergeWork[]>();
-  for (const [key, group] of groups) if (group.length > 1) works.set(key, worksOf(group, registry, deps));
+  for (const key of await toMerge(loadId, groups, registry, deps))
+    works.set(key, worksOf(groups.get(key)!, registry, deps));
   const done = new Map<MergeWork, { outputs: StagedFile[]; reused: boolean }>();
   const staged = new Set(await deps.store.list(`${stagingPrefix(loadId)}merged/`));
   // One budget for the merges at once: their writers share the bytes buffered.
@@ -259,7 +261,41 @@ export async function mergeParts(
 }
 
 /**
- * The merges `mergeParts` would still have to do: those of groups of two or more parts (a
+ * The partitions to merge, in the groups' order: those of two or more parts, and a lone part
+ * whose column names (its footer) are not the registry's, in its order. A lone part has its batch's
+ * columns in the order its users brought them (or the order they had when the commit re-typed
+ * it); rewritten, every committed file of the load lists the table's columns as Glue does,
+ * whatever the batch split. Most lone parts of a load that adds no column are kept as they are.
+ */
+async function toMerge(
+  loadId: string,
+  groups: ReadonlyMap<string, readonly StagedFile[]>,
+  registry: SchemaRegistry,
+  deps: MergeDeps,
+): Promise<string[]> {
+  const lone = new Set<string>();
+  const single = [...groups].filter(([, group]) => group.length === 1);
+  // A lone part no longer staged was published as it is by an earlier attempt: it stays.
+  const staged =
+    single.length === 0 ? new Set<string>() : new Set(await deps.store.list(stagingPrefix(loadId)));
+  await forEachConcurrent(
+    single.filter(([, [file]]) => staged.has(file!.stagedKey)),
+    FOOTER_CONCURRENCY,
+    async ([key, [file]]) => {
+      const columns = await deps.reader.readColumns(deps.store, file!.stagedKey);
+      const wanted = registry.columns(file!.table);
+      const same = columns.length === wanted.length && columns.every((c, i) => c.name === wanted[i]!.name);
+      if (!same) lone.add(key);
+    },
+  );
+  return [...groups].filter(([key, group]) => group.length > 1 || lone.has(key)).map(([key]) => key);
+}
+
+/** Footers of lone parts read at once (one ranged read each). */
+const FOOTER_CONCURRENCY = 8;
+
+/**
+ * The merges `mergeParts` would still have to do: those of the groups `toMerge` names (a
  * group's slices apart) that no earlier attempt (or Map item) did from these same inputs into
  * these same columns.
  */
@@ -271,9 +307,9 @@ export async function pendingMerges(
 ): Promise<MergeWork[]> {
   const staged = new Set(await deps.store.list(`${stagingPrefix(loadId)}merged/`));
   const pending: MergeWork[] = [];
-  for (const group of byPartition(files).values()) {
-    if (group.length === 1) continue;
-    for (const work of worksOf(group, registry, deps)) {
+  const groups = byPartition(files);
+  for (const key of await toMerge(loadId, groups, registry, deps)) {
+    for (const work of worksOf(groups.get(key)!, registry, deps)) {
       const earlier = await reusable(
         mergedGroupKey(loadId, work.table, work.dt, work.slice),
         recordOf(work),

@@ -564,6 +564,41 @@ export class SchemaRegistry {
     return this.#tables.get(table)?.columns ?? NO_COLUMNS;
   }
 
+  /** Per table, how many columns it has: what `orderNewColumns` keeps in place. */
+  columnCounts(): ReadonlyMap<string, number> {
+    return new Map([...this.#tables].map(([table, state]) => [table, state.columns.length]));
+  }
+
+  /**
+   * Puts each table's columns past `kept` (its count from `columnCounts`, 0 for a table new
+   * since) in an order that depends on the columns alone, so Glue's table and every committed
+   * file list them the same whatever the user order or batch split: the order the batches'
+   * views were merged in, and dlt's "first seen in the normalized stream", both depend on which
+   * user came first. Columns already committed keep their places (the registry only appends).
+   * New lineage columns, columns of declared fields and of declared tables (no source paths)
+   * come first, in declaration order, the same in every batch's view (each declares them before
+   * any record); the other new columns follow by name (code unit order) of the column they hold
+   * values of, each variant right after its base: a name is the one thing every split agrees on.
+   */
+  orderNewColumns(kept: ReadonlyMap<string, number>): void {
+    for (const state of this.#tables.values()) {
+      const from = kept.get(state.name) ?? 0;
+      if (state.columns.length - from < 2) continue;
+      const declared = new Set<string>();
+      for (const field of state.fields)
+        if ('column' in field && state.declared.has(declaredKey(field))) declared.add(field.column);
+      const inOrder = (c: ColumnDef) =>
+        state.fields.length === 0 || SYSTEM_COLUMN_TYPES.has(c.name) || declared.has(c.name);
+      const added = state.columns.slice(from);
+      const byName = added
+        .filter((c) => !inOrder(c))
+        .map((c) => [variantRoot(c.name), c] as const)
+        .sort(([a, x], [b, y]) => compareUnits(a, b) || compareUnits(x.name, y.name))
+        .map(([, c]) => c);
+      state.columns = Object.freeze([...state.columns.slice(0, from), ...added.filter(inOrder), ...byName]);
+    }
+  }
+
   /** The registered table `table` is a child of (`accounts__bills` -> `accounts`), if any. */
   parentTable(table: string): string | undefined {
     const cut = table.lastIndexOf(LAKE.pathSeparator);
@@ -1300,6 +1335,15 @@ export class SchemaRegistry {
 const NO_KEYS: ReadonlySet<string> = new Set();
 
 /** A field's key in `TableState.declared`: its cell key, or `LIST_MARK` + its list key. */
+/** The column a variant holds misfit values of (`amount__v_text` -> `amount`); a column itself otherwise. */
+function variantRoot(name: string): string {
+  let base = name;
+  while (VARIANT_NAME.test(base)) base = base.replace(VARIANT_NAME, '');
+  return base.length > 0 ? base : name;
+}
+
+const compareUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 function declaredKey(field: FieldDef): string {
   const path = pathKey(field.path);
   if ('table' in field) return LIST_MARK + path;

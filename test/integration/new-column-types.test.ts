@@ -21,6 +21,7 @@ import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { commitLoad } from '#core/commit.ts';
 import { resolveCatalog, selectResources } from '#core/config.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
+import { tablePrefix } from '#core/layout.ts';
 import { loadBatch } from '#core/load-batch.ts';
 import { NumberLiteral } from '#core/number-literal.ts';
 import { planLoad, readBatchUsers, readPlan } from '#core/plan.ts';
@@ -121,10 +122,21 @@ async function load(orders: ReadonlyMap<string, Order[]>, shape: LoadShape) {
       ),
     ]),
   );
+  // The column order users see: each committed file's (its footer) and the table's through DuckDB.
+  const fileColumns: Record<string, string[]> = {};
+  for (const table of TABLES) {
+    const keys = (await store.list(tablePrefix(table))).filter((k) => k.endsWith('.parquet'));
+    const orders = await Promise.all(
+      keys.map(async (k) => (await reader.readColumns(store, k)).map((c) => c.name).join(',')),
+    );
+    fileColumns[table] = [...new Set(orders)].sort();
+  }
+  const columnOrder: Record<string, string[]> = {};
   const rows = await withLake(dir, async (lake) => {
     const out: Record<string, string[]> = {};
     for (const table of TABLES) {
       if (!lake.tables().includes(table)) continue;
+      columnOrder[table] = (await lake.query(`SELECT * FROM "${table}" LIMIT 0`)).columns;
       const objects = await queryObjects(lake, `SELECT * FROM "${table}"`);
       out[table] = objects
         .map((row) =>
@@ -138,7 +150,8 @@ async function load(orders: ReadonlyMap<string, Order[]>, shape: LoadShape) {
     }
     return out;
   });
-  return { types, rows };
+  const registryOrder = Object.fromEntries(TABLES.map((t) => [t, registry.columns(t).map((c) => c.name)]));
+  return { types, rows, registryOrder, fileColumns, columnOrder };
 }
 
 const oneBatch = (users: readonly string[]): LoadShape => ({
@@ -255,6 +268,10 @@ describe('the type of a column new to the lake', () => {
           });
           expect(other.types).toEqual(reference.types);
           expect(other.rows).toEqual(reference.rows);
+          // The column order too: the registry's (Glue's), each file's, and DuckDB's.
+          expect(other.registryOrder).toEqual(reference.registryOrder);
+          expect(other.fileColumns).toEqual(reference.fileColumns);
+          expect(other.columnOrder).toEqual(reference.columnOrder);
         },
       ),
       { numRuns: 12 },
