@@ -76,11 +76,26 @@ function secondsOrUnset(flag: string, raw: string | undefined): number | undefin
   });
 }
 
-/** How the commit is expected to merge: in its own invocation, or through the merge Map. */
-function commitLine(merge: CommitMergePlan): string {
-  const what = `merges ${merge.rows} rows (${(merge.bytes / 1e6).toFixed(1)} MB) in ~${formatDuration(merge.seconds)}`;
-  if (!merge.handOff) return `${what}, within its ${formatDuration(merge.budgetSeconds)} merge budget`;
-  return `${what}, over its ${formatDuration(merge.budgetSeconds)} merge budget: the merge Map (~${formatDuration(merge.mapSeconds)}) and a second commit`;
+/**
+ * The commit's lines: `commit` is its whole time, the figure the expected run counts (its runs
+ * and, with a hand-off, the merge Map between them); `merge` is the data to merge and what one
+ * invocation would take for it, the estimate held against the commit's merge budget. A single
+ * line ("commit ~7 min: merges ... in ~17 min") read as a 7 min commit with a 17 min merge in it.
+ */
+function commitLines(plan: CapacityPlan, runSeconds: number): string[] {
+  const merge = plan.merge;
+  const run = `~${formatDuration(runSeconds)}`;
+  const data = `${merge.rows} rows (${(merge.bytes / 1e6).toFixed(1)} MB)`;
+  const budget = `the commit's ${formatDuration(merge.budgetSeconds)} merge budget`;
+  if (!merge.handOff)
+    return [
+      `  commit         ~${formatDuration(plan.commitSeconds)} in all, part of the expected run: one commit run, publishing (${run}) and merging (~${formatDuration(merge.seconds)})`,
+      `  merge          ${data}: ~${formatDuration(merge.seconds)}, within ${budget}, so the commit merges them itself`,
+    ];
+  return [
+    `  commit         ~${formatDuration(plan.commitSeconds)} in all, part of the expected run: a commit run (${run}), the merge Map (~${formatDuration(merge.mapSeconds)}, ${plural(merge.items, 'item')}), a second commit run (${run})`,
+    `  merge          ${data}: ~${formatDuration(merge.seconds)} if one invocation did it, over ${budget}, so the merge Map does it in ~${formatDuration(merge.mapSeconds)}`,
+  ];
 }
 
 function positiveInt(flag: string, raw: string | undefined, fallback: number): number {
@@ -213,7 +228,7 @@ export async function planCommand(argv: readonly string[], io: Io): Promise<numb
     `  per batch      ~${plan.batchSeconds} s of a ${plan.batchBudgetSeconds} s budget (${plan.batchTimeoutSeconds} s Lambda timeout less ${STACK_DEFAULTS.batchMarginSeconds} s margin, x ${BATCH_SAFETY}; ${BATCH_OVERHEAD_SECONDS} s of it overhead)`,
     `  waves          ${plan.waves}`,
     `  requests       ${plan.requests}`,
-    `  commit         ~${formatDuration(plan.commitSeconds)}: ${commitLine(plan.merge)}`,
+    ...commitLines(plan, STACK_DEFAULTS.commitSeconds),
     `  expected run   ${formatDuration(plan.expectedSeconds)} (deadline ${formatDuration(plan.runDeadlineSeconds)}: ${Math.round(STACK_DEFAULTS.runDeadlineFraction * 100)}% of a ${periodHours} h period)`,
     ...overheadLines(plan, { ...input, users }),
     `  fits           ${plan.fits ? 'yes' : `no: ${plan.problem}`}`,

@@ -35,12 +35,18 @@ describe('paylink-loader plan', () => {
     expect(run.stdout).toContain('requests       800000');
     // 100k users' merge is over one commit's budget: the commit hands it to the merge Map.
     expect(expected.merge.handOff).toBe(true);
+    // The commit line is the whole commit (what the expected run counts): two runs and the Map
+    // between them; the merge line says what one invocation would take, against the budget.
+    expect(expected.commitSeconds).toBe(2 * STACK_DEFAULTS.commitSeconds + expected.merge.mapSeconds);
+    const commitRun = formatDuration(STACK_DEFAULTS.commitSeconds);
     expect(run.stdout).toContain(
-      `commit         ~${formatDuration(expected.commitSeconds)}: merges ${expected.merge.rows} rows`,
+      `  commit         ~${formatDuration(expected.commitSeconds)} in all, part of the expected run: a commit run (~${commitRun}), the merge Map (~${formatDuration(expected.merge.mapSeconds)}, ${expected.merge.items} items), a second commit run (~${commitRun})\n`,
     );
     expect(run.stdout).toContain(
-      `the merge Map (~${formatDuration(expected.merge.mapSeconds)}) and a second commit`,
+      `  merge          ${expected.merge.rows} rows (${(expected.merge.bytes / 1e6).toFixed(1)} MB): ~${formatDuration(expected.merge.seconds)} if one invocation did it, over the commit's ${formatDuration(expected.merge.budgetSeconds)} merge budget, so the merge Map does it in ~${formatDuration(expected.merge.mapSeconds)}\n`,
     );
+    // Nothing reads as a merge inside a shorter commit any more.
+    expect(run.stdout).not.toMatch(/commit +~[^\n]*: merges/);
     expect(run.stdout).toContain(`expected run   ${formatDuration(expected.expectedSeconds)}`);
     expect(run.stdout).toContain('fits           yes');
   });
@@ -106,8 +112,12 @@ describe('paylink-loader plan', () => {
     expect(inCommit.merge.handOff).toBe(false);
     expect(inCommit.commitSeconds).toBe(STACK_DEFAULTS.commitSeconds + inCommit.merge.seconds);
     const text = await runCli(['plan', '--users', '1000']);
+    // The commit line is the whole commit, one run here; the merge line what merging takes.
     expect(text.stdout).toContain(
-      `merges ${inCommit.merge.rows} rows (${(inCommit.merge.bytes / 1e6).toFixed(1)} MB) in ~${formatDuration(inCommit.merge.seconds)}, within its`,
+      `  commit         ~${formatDuration(inCommit.commitSeconds)} in all, part of the expected run: one commit run, publishing (~${formatDuration(STACK_DEFAULTS.commitSeconds)}) and merging (~${formatDuration(inCommit.merge.seconds)})\n`,
+    );
+    expect(text.stdout).toContain(
+      `  merge          ${inCommit.merge.rows} rows (${(inCommit.merge.bytes / 1e6).toFixed(1)} MB): ~${formatDuration(inCommit.merge.seconds)}, within the commit's ${formatDuration(inCommit.merge.budgetSeconds)} merge budget, so the commit merges them itself\n`,
     );
 
     const mapped = JSON.parse(
