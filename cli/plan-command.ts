@@ -13,7 +13,6 @@ import {
   type CapacityInput,
   type CapacityPlan,
   CHANGED_RUN_SAFETY,
-  type CommitMergePlan,
   changedRunCap,
   DEFAULT_MERGE_VOLUME,
   DEFAULT_REQUESTS_PER_USER,
