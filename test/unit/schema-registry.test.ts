@@ -525,3 +525,45 @@ describe('SchemaRegistry.stageNewColumns', () => {
     expect(registry.coerceRow('t', { x: '1e-400' })).toEqual({ x: 0 });
   });
 });
+
+describe('SchemaRegistry new column order', () => {
+  const key = (...segments: string[]) => JSON.stringify(segments);
+
+  it('keeps committed columns in place, then declared and lineage columns as declared, then the rest by name, each variant after its base', () => {
+    const committed = SchemaRegistry.empty();
+    committed.declareResource('orders', { placed_at: 'timestamp', amount: 'double' });
+    committed.typeRow('orders', { [key('zeta')]: true });
+    const before = committed.columns('orders').map((c) => c.name);
+    const kept = committed.columnCounts();
+    // A load's batches brought these first-seen in user order: mid, a variant, then alpha.
+    committed.typeRow('orders', { [key('mid')]: 1, [key('zeta')]: 2, [key('alpha')]: true });
+    committed.typeRow('orders', { [key('amount')]: 'N/A' });
+    committed.orderNewColumns(kept);
+    const names = committed.columns('orders').map((c) => c.name);
+    expect(names.slice(0, before.length)).toEqual(before);
+    expect(names.slice(before.length)).toEqual(['alpha', 'amount__v_text', 'mid', 'zeta__v_double']);
+
+    // The same columns brought in another order end in the same order.
+    const other = SchemaRegistry.empty();
+    other.declareResource('orders', { placed_at: 'timestamp', amount: 'double' });
+    other.typeRow('orders', { [key('zeta')]: true });
+    const kept2 = other.columnCounts();
+    other.typeRow('orders', { [key('amount')]: 'N/A', [key('alpha')]: false });
+    other.typeRow('orders', { [key('zeta')]: 3, [key('mid')]: 4 });
+    other.orderNewColumns(kept2);
+    expect(other.columns('orders')).toEqual(committed.columns('orders'));
+
+    // A fresh table: declared and lineage columns in declaration order, first.
+    const fresh = SchemaRegistry.empty();
+    fresh.typeRow('orders', { [key('b')]: 1 });
+    fresh.declareResource('orders', { placed_at: 'timestamp' });
+    fresh.orderNewColumns(new Map());
+    expect(fresh.columns('orders').map((c) => c.name)).toEqual([
+      '_dlt_load_id',
+      '_dlt_id',
+      'user_identifier',
+      'placed_at',
+      'b',
+    ]);
+  });
+});
