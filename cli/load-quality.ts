@@ -4,15 +4,9 @@
  * committed before it (its commit's trailing median), with the same settings. Without it, looking
  * at one load showed no quiet feed where `status` flagged the same table quiet.
  */
-import { parquetReadObjects } from 'hyparquet';
 import { plural } from '#core/capacity.ts';
-import type { LoadMarker } from '#core/commit.ts';
-import { LakeStateError } from '#core/errors.ts';
-import { dltLoadsKey, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
-import { forEachConcurrent } from '#core/pool.ts';
 import type { ObjectStore } from '#core/ports.ts';
-import type { UnreadableReport } from '#core/quality.ts';
-import { readJson } from '#core/store-json.ts';
+import { readCommittedReports } from './committed-reports.ts';
 import {
   flagWords,
   formatLoadTables,
@@ -31,50 +25,12 @@ export async function judgeOneLoad(
   loadId: string,
   options: QualityOptions,
 ): Promise<LoadQuality | null> {
-  const committed = new Set(
-    (await store.list(dltLoadsPrefix)).map(loadIdOfDltLoadsKey).filter((id) => id !== undefined),
-  );
-  if (!committed.has(loadId)) return null;
-  const reports: LoadMarker[] = [];
-  const damaged: string[] = [];
-  const ids = (await store.list(loadsPrefix))
-    .filter((key) => key.endsWith('.json'))
-    .map((key) => key.slice(loadsPrefix.length, -'.json'.length))
-    .filter((id) => committed.has(id));
-  await forEachConcurrent(ids, 16, async (id) => {
-    // A damaged report is one of the loads it may have been compared with: judged without it,
-    // and said (`unreadableEarlier`), as plain status and the commit's TrailingLoadsUnreadable do.
-    const marker = await readJson<LoadMarker>(store, `${loadsPrefix}${id}.json`).catch((error: unknown) => {
-      if (!(error instanceof LakeStateError)) throw error;
-      damaged.push(id);
-      return undefined;
-    });
-    if (marker !== undefined) reports.push(marker);
-  });
+  // A damaged report is one of the loads it may have been compared with: judged without it,
+  // and said (`unreadableEarlier`), as plain status and the commit's TrailingLoadsUnreadable do.
+  const { reports, unreadable } = await readCommittedReports(store);
   const load = reports.find((r) => r.loadId === loadId);
   if (load === undefined) return null;
-  const unreadable: UnreadableReport[] = [];
-  for (const id of damaged.sort()) unreadable.push({ loadId: id, committedAt: await insertedAt(store, id) });
   return loadQuality(load, reports, options, unreadable);
-}
-
-/**
- * A committed load's commit time from its `_dlt_loads` row (`inserted_at`); undefined when the
- * row cannot be read (then its place is guessed from its id, quality.ts `earlierScanOf`).
- */
-export async function insertedAt(store: ObjectStore, loadId: string): Promise<string | undefined> {
-  try {
-    const bytes = await store.get(dltLoadsKey(loadId));
-    if (bytes === undefined) return undefined;
-    const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    const [row] = await parquetReadObjects({ file, columns: ['inserted_at'] });
-    const at: unknown = row?.inserted_at;
-    const time = at instanceof Date ? at : typeof at === 'string' ? new Date(at) : undefined;
-    return time !== undefined && !Number.isNaN(time.getTime()) ? time.toISOString() : undefined;
-  } catch {
-    // A damaged row is `verify`'s finding; here it only costs the commit order of one load.
-    return undefined;
-  }
 }
 
 /** `status --load-id`'s data-quality section in words; `quality` null: not judged, and why. */

@@ -1,7 +1,6 @@
 /** `paylink-loader status --dest <dir|s3://...>`: what a lake holds, from its own metadata. */
 import { openStore } from '#adapters/open-store.ts';
 import { CHANGED_STATE_PREFIX, readChangedState } from '#core/changed-users.ts';
-import type { LoadMarker } from '#core/commit.ts';
 import { LAKE } from '#core/constants.ts';
 import { DISABLED_TABLES_NOTE } from '#core/endpoint-health.ts';
 import { ConfigError, LakeStateError } from '#core/errors.ts';
@@ -12,12 +11,10 @@ import {
 } from '#core/event-claims.ts';
 import { type HeldBackPartition, heldBackWords } from '#core/event-log.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
-import { assertLoadId, dltLoadsPrefix, loadIdOfDltLoadsKey, loadsPrefix } from '#core/layout.ts';
+import { assertLoadId } from '#core/layout.ts';
 import { forEachConcurrent } from '#core/pool.ts';
 import type { ObjectStore } from '#core/ports.ts';
-import type { UnreadableReport } from '#core/quality.ts';
 import type { SchemaRegistry } from '#core/schema-registry.ts';
-import { readJson } from '#core/store-json.ts';
 import { type RegistryCounts, registryCounts } from '#core/user-registry.ts';
 import { type FlagRange, optionalNumberFlag, parseFlags, required } from './args.ts';
 import {
@@ -32,9 +29,10 @@ import {
   sharedEventReads,
   staleBacklogWords,
 } from './changed-backlog.ts';
+import { readCommittedReports } from './committed-reports.ts';
 import { existingLake } from './existing-lake.ts';
 import type { Io } from './io.ts';
-import { formatOneLoadQuality, insertedAt, judgeOneLoad } from './load-quality.ts';
+import { formatOneLoadQuality, judgeOneLoad } from './load-quality.ts';
 import { type LoadDetail, LoadNotFoundError, loadDetail, reportNotFound } from './load-report.ts';
 import {
   formatQuality,
@@ -137,33 +135,14 @@ export async function lakeStatus(
 ): Promise<LakeStatus> {
   // Each event object read at most once, by the unreadable check and the schedules' backlogs.
   const store = sharedEventReads(openStore(dest));
-  // A load is committed when its `_dlt_loads` row exists; its report (`_loads/`) is written just before.
-  const dltLoadsKeys = await store.list(dltLoadsPrefix);
-  const committed = new Set(dltLoadsKeys.map(loadIdOfDltLoadsKey).filter((id) => id !== undefined));
-  const markers: LoadMarker[] = [];
-  const reportedOnly: string[] = [];
-  const warnings: string[] = [];
-  const damagedReports: string[] = [];
-  for (const key of await store.list(loadsPrefix)) {
-    if (!key.endsWith('.json')) continue;
-    // One damaged report must not hide the other loads: it is named, the rest is listed.
-    const marker = await readJson<LoadMarker>(store, key).catch((error: unknown) => {
-      if (!(error instanceof LakeStateError)) throw error;
-      damagedReports.push(key);
-      warnings.push(
-        `${error.message}; its load is listed without it ('paylink-loader verify' checks the lake)`,
-      );
-      return undefined;
-    });
-    if (!marker) continue;
-    if (committed.has(marker.loadId)) markers.push(marker);
-    else reportedOnly.push(marker.loadId);
-  }
-  // The order of loads everywhere (README, current state): start time, then load id.
-  const order = (m: LoadMarker) => `${m.startedAt}\u0000${m.loadId}`;
-  markers.sort((a, b) => (order(a) < order(b) ? -1 : 1));
-  const reported = new Set(markers.map((m) => m.loadId));
-  const withoutReport = [...committed].filter((id) => !reported.has(id)).sort();
+  // The committed loads' reports, by the rules `status --load-id` judges with (committed-reports.ts).
+  const read = await readCommittedReports(store);
+  const { committed, reports: markers, withoutReport, unreadable } = read;
+  // One damaged report must not hide the other loads: it is named, the rest is listed.
+  const damagedReports = read.damaged.map((d) => d.key);
+  const warnings = read.damaged.map(
+    (d) => `${d.message}; its load is listed without it ('paylink-loader verify' checks the lake)`,
+  );
   let registry: SchemaRegistry | undefined;
   try {
     registry = await readCommittedSchema(store);
@@ -184,10 +163,7 @@ export async function lakeStatus(
     Object.assign(loadsTable, {
       rows: committed.size,
       files: committed.size,
-      bytes: await totalBytes(
-        store,
-        dltLoadsKeys.filter((k) => loadIdOfDltLoadsKey(k) !== undefined),
-      ),
+      bytes: await totalBytes(store, read.commitKeys),
     });
   for (const m of markers) {
     for (const f of m.files) {
@@ -201,7 +177,7 @@ export async function lakeStatus(
   const staged = new Set(
     (await store.list('_staging/')).map((k) => k.split('/')[1]!).filter((id) => id && !committed.has(id)),
   );
-  for (const id of reportedOnly) staged.add(id);
+  for (const id of read.uncommitted) staged.add(id);
   // The events set aside, and any not committed yet that a load would set aside (one GET each:
   // the events since the last commit); then the objects that are no events at all.
   const lakeWarning = (error: unknown) => {
@@ -270,11 +246,6 @@ export async function lakeStatus(
     warnings.push(error.message);
     return null;
   });
-  // Each with its commit time from its `_dlt_loads` row: "earlier" is by commit order (README
-  // "Incremental readers"), never by a custom id's place (`--load-id backfill-1`).
-  const unreadable: UnreadableReport[] = [];
-  for (const id of damagedReports.map((key) => key.slice(loadsPrefix.length, -'.json'.length)))
-    if (committed.has(id)) unreadable.push({ loadId: id, committedAt: await insertedAt(store, id) });
   return {
     dest: store.description,
     schemaVersion: registry?.version ?? null,
