@@ -8,18 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { formatQuality, QUALITY_OPTION_DEFAULTS, qualityReport } from '#cli/quality-report.ts';
 import type { LoadFigures } from '#core/quality.ts';
+import { decemberLoadFigures } from '#test/helpers/load-figures.ts';
 
-const load = (day: number, rows: Record<string, number>, extra: Partial<LoadFigures> = {}): LoadFigures => ({
-  loadId: `17960000${String(day).padStart(2, '0')}.000000`,
-  startedAt: `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`,
-  committedAt: `2026-12-${String(day).padStart(2, '0')}T03:20:00.000Z`,
-  resources: ['accounts', 'orders'],
-  users: 100,
-  failedUserCount: 0,
-  rowsByTable: { user_loads: 200, ...rows },
-  endpointFindings: [],
-  ...extra,
-});
+const load = decemberLoadFigures;
 
 const ordersMissing = {
   endpointFindings: [{ resource: 'orders' }],

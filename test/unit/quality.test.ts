@@ -36,18 +36,9 @@ import {
 import { RequestMinutes } from '#core/request-minutes.ts';
 import { SchemaRegistry } from '#core/schema-registry.ts';
 import { Scratch } from '#test/helpers/lake-harness.ts';
+import { decemberLoadFigures } from '#test/helpers/load-figures.ts';
 
-const load = (day: number, rows: Record<string, number>, extra: Partial<LoadFigures> = {}): LoadFigures => ({
-  loadId: `17960000${String(day).padStart(2, '0')}.000000`,
-  startedAt: `2026-12-${String(day).padStart(2, '0')}T03:00:00.000Z`,
-  committedAt: `2026-12-${String(day).padStart(2, '0')}T03:20:00.000Z`,
-  resources: ['accounts', 'orders'],
-  users: 100,
-  failedUserCount: 0,
-  rowsByTable: { user_loads: 200, ...rows },
-  endpointFindings: [],
-  ...extra,
-});
+const load = decemberLoadFigures;
 
 describe('median', () => {
   it('is the middle value, or the mean of the middle two', () => {
