@@ -14,17 +14,14 @@ import { createLocalStore } from '#adapters/local-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { commitLoad, type LoadMarker } from '#core/commit.ts';
-import { resolveCatalog, selectResources } from '#core/config.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
 import { dltLoadsKey, loadMarkerKey } from '#core/layout.ts';
-import { loadBatch } from '#core/load-batch.ts';
-import { planLoad, readBatchUsers, readPlan } from '#core/plan.ts';
 import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
 import type { JsonValue } from '#core/types.ts';
 import { Crash, crashingStore, type StoreWrite } from '#test/helpers/crash-points.ts';
+import { stageOrdersLoad } from '#test/helpers/staged-orders-load.ts';
 
-const steps = selectResources(resolveCatalog(), ['orders']).steps;
 const parts = createParquetPartWriterFactory();
 const reader = createParquetPartReader();
 const clock = () => new Date('2026-11-25T12:00:00Z');
@@ -61,34 +58,8 @@ async function emptyLake(): Promise<ObjectStore> {
 }
 
 /** Plans `loadId` (clearing an earlier attempt's staging, as a re-run does) and stages every batch. */
-async function stage(store: ObjectStore, loadId: string, extra?: string): Promise<void> {
-  await planLoad(
-    {
-      loadId,
-      startedAt: clock(),
-      users: USERS.map((identifier) => ({ identifier })),
-      batchSize: 2,
-      resources: ['orders'],
-    },
-    store,
-  );
-  const plan = await readPlan(store, loadId);
-  for (let batch = 0; batch < plan.batches; batch++) {
-    await loadBatch(
-      {
-        loadId,
-        batch,
-        dt: plan.dt,
-        startedAt: plan.startedAt,
-        users: await readBatchUsers(store, loadId, batch),
-        steps,
-        registry: await readCommittedSchema(store),
-        concurrency: 1,
-      },
-      { api: api(extra), store, parts, clock },
-    );
-  }
-}
+const stage = (store: ObjectStore, loadId: string, extra?: string): Promise<void> =>
+  stageOrdersLoad({ store, loadId, identifiers: USERS, batchSize: 2, api: api(extra), parts, clock });
 
 const commit = (store: ObjectStore, loadId: string) => commitLoad(loadId, { store, parts, reader, clock });
 

@@ -16,16 +16,13 @@ import { createLocalStore } from '#adapters/local-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { commitLoad } from '#core/commit.ts';
-import { resolveCatalog, selectResources } from '#core/config.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
-import { loadBatch } from '#core/load-batch.ts';
 import { NumberLiteral } from '#core/number-literal.ts';
-import { planLoad, readBatchUsers, readPlan } from '#core/plan.ts';
 import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
 import type { JsonValue } from '#core/types.ts';
 import { queryObjects, withLake } from '#test/helpers/lake-harness.ts';
+import { stageOrdersLoad } from '#test/helpers/staged-orders-load.ts';
 
-const steps = selectResources(resolveCatalog(), ['orders']).steps;
 const parts = createParquetPartWriterFactory();
 const reader = createParquetPartReader();
 const clock = () => new Date('2026-11-25T12:00:00Z');
@@ -54,32 +51,15 @@ async function load(
   orders: ReadonlyMap<string, Order[]>,
   batchSize: number,
 ) {
-  await planLoad(
-    {
-      loadId,
-      startedAt: clock(),
-      users: [...orders.keys()].map((identifier) => ({ identifier })),
-      batchSize,
-      resources: ['orders'],
-    },
+  await stageOrdersLoad({
     store,
-  );
-  const plan = await readPlan(store, loadId);
-  for (let batch = 0; batch < plan.batches; batch++) {
-    await loadBatch(
-      {
-        loadId,
-        batch,
-        dt: plan.dt,
-        startedAt: plan.startedAt,
-        users: await readBatchUsers(store, loadId, batch),
-        steps,
-        registry: await readCommittedSchema(store),
-        concurrency: 1,
-      },
-      { api: api(orders), store, parts, clock },
-    );
-  }
+    loadId,
+    identifiers: [...orders.keys()],
+    batchSize,
+    api: api(orders),
+    parts,
+    clock,
+  });
   await commitLoad(loadId, { store, parts, reader, clock });
 }
 
