@@ -5,7 +5,7 @@
 import type { ObjectStore } from '#core/ports.ts';
 import { receiveWebhook, signWebhookBody, type WebhookDeps, type WebhookOutcome } from '#core/webhook.ts';
 import type { Simulator } from '#simulator/server.ts';
-import { simulatedEvent } from '#simulator/webhook-sender.ts';
+import { type SimulatedEventType, simulatedEvent } from '#simulator/webhook-sender.ts';
 
 export interface WebhookEventFields {
   readonly identifier: string;
@@ -44,6 +44,31 @@ export function receiveSigned(
 }
 
 /**
+ * A signed event for `identifier` as the simulator's sender makes it (`simulate --webhooks-to`),
+ * received at `at` into `store`: `pay-link-accounts-updated`, or `task-status-updated` when
+ * `data` names a task (`taskId`), unless `type` says otherwise.
+ */
+export function receiveSimulatedEvent(
+  deps: { readonly store: ObjectStore; readonly secret: string },
+  identifier: string,
+  at: Date,
+  event: { readonly type?: SimulatedEventType; readonly data?: Record<string, unknown> } = {},
+): Promise<WebhookOutcome> {
+  const { data } = event;
+  const signed = simulatedEvent({
+    identifier,
+    type: event.type ?? (data?.taskId === undefined ? 'pay-link-accounts-updated' : 'task-status-updated'),
+    time: at,
+    secret: deps.secret,
+    ...(data === undefined ? {} : { data }),
+  });
+  return receiveWebhook(
+    { headers: signed.headers, body: new TextEncoder().encode(signed.body) },
+    { store: deps.store, secret: deps.secret, receivedAt: at },
+  );
+}
+
+/**
  * The simulator changes `identifier`'s world and its signed event (the sender's own, as
  * `simulate --webhooks-to` sends it) is received at `at` into `store`.
  */
@@ -54,15 +79,5 @@ export function receiveSimulatedChange(
   deps: { readonly store: ObjectStore; readonly secret: string },
 ): Promise<WebhookOutcome> {
   const change = sim.change(identifier);
-  const event = simulatedEvent({
-    identifier,
-    type: change.eventType,
-    time: at,
-    secret: deps.secret,
-    data: change.data,
-  });
-  return receiveWebhook(
-    { headers: event.headers, body: new TextEncoder().encode(event.body) },
-    { store: deps.store, secret: deps.secret, receivedAt: at },
-  );
+  return receiveSimulatedEvent(deps, identifier, at, { type: change.eventType, data: change.data });
 }

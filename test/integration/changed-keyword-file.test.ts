@@ -7,10 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { main } from '#cli/main.ts';
-import { receiveWebhook } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { simulatedEvent } from '#simulator/webhook-sender.ts';
 import { captureIo, credentialsEnv, Scratch } from '#test/helpers/lake-harness.ts';
+import { receiveSimulatedEvent } from '#test/helpers/signed-webhook.ts';
 
 const KEY = 'keyword-key';
 const SECRET = 'keyword-secret';
@@ -25,15 +24,10 @@ beforeAll(async () => {
   scratch = await Scratch.create('changed-keyword-file');
   // The dry run asks PayLink for a token: the simulator on loopback, never the real API.
   sim = await startSimulator({ seed: 'changed-keyword-file', apiKey: KEY, apiSecret: SECRET });
-  const event = simulatedEvent({
-    identifier: 'user-with-event',
-    type: 'pay-link-accounts-updated',
-    time: new Date(),
-    secret: SECRET,
-  });
-  const outcome = await receiveWebhook(
-    { headers: event.headers, body: new TextEncoder().encode(event.body) },
-    { store: createLocalStore(scratch.path('lake')), secret: SECRET, receivedAt: new Date() },
+  const outcome = await receiveSimulatedEvent(
+    { store: createLocalStore(scratch.path('lake')), secret: SECRET },
+    'user-with-event',
+    new Date(),
   );
   expect(outcome.kind).toBe('accepted');
 });

@@ -13,11 +13,10 @@ import type { LoadMarker } from '#core/commit.ts';
 import { loadMarkerKey } from '#core/layout.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
-import { receiveWebhook } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { simulatedEvent } from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { type CliRun, credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import { receiveSimulatedEvent } from '#test/helpers/signed-webhook.ts';
 
 const SEED = 'changed-rerun-status';
 const API_KEY = 'rerun-status-key';
@@ -38,16 +37,7 @@ afterAll(async () => {
 });
 
 async function receive(store: ObjectStore, identifier: string, at: Date): Promise<void> {
-  const event = simulatedEvent({
-    identifier,
-    type: 'pay-link-accounts-updated',
-    time: at,
-    secret: API_SECRET,
-  });
-  const outcome = await receiveWebhook(
-    { headers: event.headers, body: new TextEncoder().encode(event.body) },
-    { store, secret: API_SECRET, receivedAt: at },
-  );
+  const outcome = await receiveSimulatedEvent({ store, secret: API_SECRET }, identifier, at);
   expect(outcome.kind).toBe('accepted');
 }
 

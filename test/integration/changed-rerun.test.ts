@@ -12,11 +12,10 @@ import type { LoadMarker } from '#core/commit.ts';
 import { loadMarkerKey } from '#core/layout.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
-import { receiveWebhook } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { simulatedEvent } from '#simulator/webhook-sender.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { type CliRun, credentialsEnv, runCli, Scratch, withLake } from '#test/helpers/lake-harness.ts';
+import { receiveSimulatedEvent } from '#test/helpers/signed-webhook.ts';
 
 const SEED = 'changed-rerun';
 const API_KEY = 'rerun-key';
@@ -38,17 +37,9 @@ afterAll(async () => {
 
 /** Stores a signed event for `identifier` as the receiver would; its data from the simulator's next change. */
 async function receive(store: ObjectStore, identifier: string, at: Date, data?: Record<string, unknown>) {
-  const event = simulatedEvent({
-    identifier,
-    type: data?.taskId === undefined ? 'pay-link-accounts-updated' : 'task-status-updated',
-    time: at,
-    secret: API_SECRET,
+  const outcome = await receiveSimulatedEvent({ store, secret: API_SECRET }, identifier, at, {
     ...(data === undefined ? {} : { data }),
   });
-  const outcome = await receiveWebhook(
-    { headers: event.headers, body: new TextEncoder().encode(event.body) },
-    { store, secret: API_SECRET, receivedAt: at },
-  );
   expect(outcome.kind).toBe('accepted');
 }
 

@@ -8,10 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import type { ObjectStore } from '#core/ports.ts';
-import { receiveWebhook } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { simulatedEvent } from '#simulator/webhook-sender.ts';
 import { type CliRun, credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import { receiveSimulatedEvent } from '#test/helpers/signed-webhook.ts';
 
 const API_KEY = 'ws-key';
 const API_SECRET = 'ws-secret';
@@ -32,16 +31,7 @@ afterAll(async () => {
 });
 
 async function receive(store: ObjectStore, identifier: string): Promise<void> {
-  const event = simulatedEvent({
-    identifier,
-    type: 'pay-link-accounts-updated',
-    time: new Date(),
-    secret: API_SECRET,
-  });
-  const outcome = await receiveWebhook(
-    { headers: event.headers, body: new TextEncoder().encode(event.body) },
-    { store, secret: API_SECRET, receivedAt: new Date() },
-  );
+  const outcome = await receiveSimulatedEvent({ store, secret: API_SECRET }, identifier, new Date());
   expect(outcome.kind).toBe('accepted');
 }
 

@@ -11,6 +11,7 @@ import { receiveWebhook } from '#core/webhook.ts';
 import { startSimulator } from '#simulator/server.ts';
 import { simulatedEvent } from '#simulator/webhook-sender.ts';
 import { credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import { receiveSimulatedEvent } from '#test/helpers/signed-webhook.ts';
 
 const ENV = credentialsEnv('k', 's');
 
@@ -63,17 +64,10 @@ describe('the first load --users changed of a lake', () => {
       const store = createLocalStore(lake);
       const send = async (identifier: string) => {
         const change = sim.change(identifier);
-        const event = simulatedEvent({
-          identifier,
+        const stored = await receiveSimulatedEvent({ store, secret: 's' }, identifier, new Date(), {
           type: change.eventType,
-          time: new Date(),
-          secret: 's',
           data: change.data,
         });
-        const stored = await receiveWebhook(
-          { headers: event.headers, body: new TextEncoder().encode(event.body) },
-          { store, secret: 's', receivedAt: new Date() },
-        );
         expect(stored.kind).toBe('accepted');
       };
       await send('first-1');
