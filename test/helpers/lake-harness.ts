@@ -109,6 +109,21 @@ export function loadArgv(a: LoadArgs): string[] {
   return argv;
 }
 
+export interface ChangedLoadArgs {
+  readonly dest: string;
+  readonly baseUrl: string;
+  readonly resources: readonly string[];
+  readonly loadId?: string;
+}
+
+/** `load --users changed` (the users of the webhook events) of `resources` into `dest`, then `more`. */
+export function changedLoadArgv(a: ChangedLoadArgs, more: readonly string[] = []): string[] {
+  const argv = ['load', '--users', 'changed', '--dest', a.dest, '--base-url', a.baseUrl];
+  argv.push('--resources', a.resources.join(','));
+  if (a.loadId !== undefined) argv.push('--load-id', a.loadId);
+  return [...argv, ...more];
+}
+
 export function runLoad(args: LoadArgs, env: Env): Promise<CliRun> {
   return runCli(loadArgv(args), env);
 }

@@ -14,7 +14,7 @@ import { createLocalStore } from '#adapters/local-store.ts';
 import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { credentialsEnv, runCli, Scratch, withLake } from '#test/helpers/lake-harness.ts';
+import { changedLoadArgv, credentialsEnv, runCli, Scratch, withLake } from '#test/helpers/lake-harness.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/paylink-loader.mjs', import.meta.url));
@@ -141,20 +141,8 @@ describe('two changed loads of one lake at once', () => {
     }
     const held = await gate(sim.url, true);
     const free = await gate(sim.url, false);
-    const argv = (baseUrl: string) => [
-      'load',
-      '--users',
-      'changed',
-      '--dest',
-      lake,
-      '--base-url',
-      baseUrl,
-      '--resources',
-      'accounts',
-      '--rate-limit',
-      '10000',
-      '--quiet',
-    ];
+    const argv = (baseUrl: string) =>
+      changedLoadArgv({ dest: lake, baseUrl, resources: ['accounts'] }, ['--rate-limit', '10000', '--quiet']);
     try {
       const first = start(argv(held.url));
       // The first has selected its users and asks PayLink (held): the second starts now.

@@ -11,7 +11,7 @@ import { createLocalStore } from '#adapters/local-store.ts';
 import { changedStateKey } from '#core/changed-users.ts';
 import { readJson } from '#core/store-json.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import { changedLoadArgv, credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 import { receiveSimulatedChange } from '#test/helpers/signed-webhook.ts';
 
 const ENV = credentialsEnv('k', 's');
@@ -45,18 +45,7 @@ describe('a changed load that switches a resource off', () => {
     }
     const load = (url: string) =>
       runCli(
-        [
-          'load',
-          '--users',
-          'changed',
-          '--dest',
-          lake,
-          '--base-url',
-          url,
-          '--resources',
-          'accounts,orders',
-          '--json',
-        ],
+        changedLoadArgv({ dest: lake, baseUrl: url, resources: ['accounts', 'orders'] }, ['--json']),
         ENV,
       );
 

@@ -15,7 +15,7 @@ import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { type CliRun, credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import { type CliRun, changedLoadArgv, credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 import { receiveSimulatedEvent } from '#test/helpers/signed-webhook.ts';
 
 const SEED = 'changed-rerun-status';
@@ -43,24 +43,13 @@ async function receive(store: ObjectStore, identifier: string, at: Date): Promis
 
 function changedLoad(lake: string, loadId: string, cap?: number): Promise<CliRun> {
   return runCli(
-    [
-      'load',
-      '--users',
-      'changed',
-      '--dest',
-      lake,
-      '--load-id',
-      loadId,
+    changedLoadArgv({ dest: lake, baseUrl: sim.url, resources: ['accounts'], loadId }, [
       ...(cap === undefined ? [] : ['--max-users-per-run', String(cap)]),
-      '--resources',
-      'accounts',
-      '--base-url',
-      sim.url,
       '--quiet',
       '--json',
       '--rate-limit',
       '10000',
-    ],
+    ]),
     ENV,
   );
 }

@@ -14,7 +14,14 @@ import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { type CliRun, credentialsEnv, runCli, Scratch, withLake } from '#test/helpers/lake-harness.ts';
+import {
+  type CliRun,
+  changedLoadArgv,
+  credentialsEnv,
+  runCli,
+  Scratch,
+  withLake,
+} from '#test/helpers/lake-harness.ts';
 import { receiveSimulatedEvent } from '#test/helpers/signed-webhook.ts';
 
 const SEED = 'changed-rerun';
@@ -92,21 +99,10 @@ describe('re-running a changed load', () => {
     await receive(store, c, new Date('2026-12-01T09:00:00.000Z'));
     // Not --quiet: the re-run says the load id is committed, and what it replaces.
     const again = await runCli(
-      [
-        'load',
-        '--users',
-        'changed',
-        '--dest',
-        lake,
-        '--load-id',
-        'first',
-        '--resources',
-        'accounts',
-        '--base-url',
-        sim.url,
+      changedLoadArgv({ dest: lake, baseUrl: sim.url, resources: ['accounts'], loadId: 'first' }, [
         '--rate-limit',
         '10000',
-      ],
+      ]),
       ENV,
     );
     expect(again.code, again.stderr).toBe(0);

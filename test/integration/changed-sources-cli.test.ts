@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import { changedLoadArgv, credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 import { receiveSigned, receiveSimulatedChange, webhookEventBody } from '#test/helpers/signed-webhook.ts';
 
 const ENV = credentialsEnv('k', 's');
@@ -57,20 +57,7 @@ describe('a real changed load names where its users came from', () => {
     }
     const changed = (baseUrl: string, more: string[] = []) =>
       runCli(
-        [
-          'load',
-          '--users',
-          'changed',
-          '--dest',
-          lake,
-          '--base-url',
-          baseUrl,
-          '--resources',
-          'accounts',
-          '--rate-limit',
-          '2000',
-          ...more,
-        ],
+        changedLoadArgv({ dest: lake, baseUrl, resources: ['accounts'] }, ['--rate-limit', '2000', ...more]),
         ENV,
       );
 

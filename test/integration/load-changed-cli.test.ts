@@ -10,7 +10,7 @@ import { createLocalStore } from '#adapters/local-store.ts';
 import { receiveWebhook } from '#core/webhook.ts';
 import { startSimulator } from '#simulator/server.ts';
 import { simulatedEvent } from '#simulator/webhook-sender.ts';
-import { credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import { changedLoadArgv, credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 import { receiveSimulatedEvent } from '#test/helpers/signed-webhook.ts';
 
 const ENV = credentialsEnv('k', 's');
@@ -72,17 +72,7 @@ describe('the first load --users changed of a lake', () => {
       };
       await send('first-1');
       await send('first-2');
-      const args = [
-        'load',
-        '--users',
-        'changed',
-        '--dest',
-        lake,
-        '--base-url',
-        sim.url,
-        '--resources',
-        'accounts',
-      ];
+      const args = changedLoadArgv({ dest: lake, baseUrl: sim.url, resources: ['accounts'] });
       const note = "first 'changed' load of";
 
       const dry = await runCli([...args, '--dry-run'], ENV);
