@@ -44,6 +44,22 @@ export function receiveSigned(
 }
 
 /**
+ * A signed `pay-link-accounts-updated` event numbered `seq` (`data.seq`, to tell events apart in
+ * `webhook_events`) of `identifier`, sent when received; throws unless the receiver accepts it.
+ */
+export async function receiveNumberedEvent(
+  deps: WebhookDeps,
+  identifier: string,
+  seq: number,
+): Promise<Extract<WebhookOutcome, { kind: 'accepted' }>> {
+  const body = webhookEventBody({ identifier, eventTime: deps.receivedAt, data: { seq } });
+  const outcome = await receiveSigned(body, deps);
+  if (outcome.kind !== 'accepted')
+    throw new Error(`event ${seq} of ${identifier} not accepted: ${outcome.reason}`);
+  return outcome;
+}
+
+/**
  * A signed event for `identifier` as the simulator's sender makes it (`simulate --webhooks-to`),
  * received at `at` into `store`: `pay-link-accounts-updated`, or `task-status-updated` when
  * `data` names a task (`taskId`), unless `type` says otherwise.

@@ -17,7 +17,7 @@ import type { LoadMarker } from '#core/commit.ts';
 import { EVENT_CLAIMS } from '#core/event-claims.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { loadOrders } from '#test/helpers/orders-api.ts';
-import { receiveSigned, webhookEventBody } from '#test/helpers/signed-webhook.ts';
+import { receiveNumberedEvent } from '#test/helpers/signed-webhook.ts';
 
 const SECRET = 'after-commit-secret';
 let dir: string;
@@ -34,9 +34,7 @@ afterEach(async () => {
 });
 
 async function receive(identifier: string, n: number): Promise<void> {
-  const body = webhookEventBody({ identifier, eventTime: now, data: { seq: n } });
-  const outcome = await receiveSigned(body, { store, secret: SECRET, receivedAt: now });
-  expect(outcome.kind).toBe('accepted');
+  await receiveNumberedEvent({ store, secret: SECRET, receivedAt: now }, identifier, n);
 }
 
 /** The last `changedLoad`'s report. */

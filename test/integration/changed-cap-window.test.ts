@@ -10,15 +10,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
-import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
 import { selectChangedUsers } from '#core/changed-users.ts';
-import { resolveCatalog, selectResources } from '#core/config.ts';
 import type { ObjectStore } from '#core/ports.ts';
-import { runLoad } from '#core/run-load.ts';
 import { verifyLake } from '#core/verify.ts';
-import { ordersApi } from '#test/helpers/orders-api.ts';
-import { receiveSigned, webhookEventBody } from '#test/helpers/signed-webhook.ts';
+import { loadOrders } from '#test/helpers/orders-api.ts';
+import { receiveNumberedEvent } from '#test/helpers/signed-webhook.ts';
 
 const SECRET = 'capped-window-secret';
 const DAY = 24 * 3600_000;
@@ -39,35 +36,14 @@ afterEach(async () => {
 const day = (n: number) => new Date(START.getTime() + n * DAY);
 
 async function receive(identifier: string, n: number, at: Date): Promise<void> {
-  const body = webhookEventBody({ identifier, eventTime: at, data: { seq: n } });
-  const outcome = await receiveSigned(body, { store, secret: SECRET, receivedAt: at });
-  if (outcome.kind !== 'accepted') throw new Error(`not accepted: ${outcome.reason}`);
+  await receiveNumberedEvent({ store, secret: SECRET, receivedAt: at }, identifier, n);
 }
 
 /** A `changed` load capped at `maxUsers`, as the CLI runs it; returns the users it loaded. */
 async function changedLoad(loadId: string, maxUsers?: number): Promise<string[]> {
   const { users, selection } = await selectChangedUsers(store, 'local', now, maxUsers);
   if (users.length === 0) return [];
-  await runLoad(
-    {
-      loadId,
-      startedAt: now,
-      users,
-      changed: selection,
-      schedule: 'local',
-      resources: selectResources(resolveCatalog(), ['orders']),
-      batchSize: 10,
-      concurrency: 2,
-    },
-    {
-      api: ordersApi(),
-      store,
-      parts: createParquetPartWriterFactory(),
-      reader: createParquetPartReader(),
-      clock: () => now,
-      eventsLock: { sleep: async () => undefined, waitMs: 0 },
-    },
-  );
+  await loadOrders({ loadId, users, changed: selection, store, clock: () => now });
   return users.map((u) => u.identifier);
 }
 

@@ -11,10 +11,10 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { changedLoadArgv, credentialsEnv, runCli, Scratch, withLake } from '#test/helpers/lake-harness.ts';
+import { receiveNumberedEvent } from '#test/helpers/signed-webhook.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/paylink-loader.mjs', import.meta.url));
@@ -124,20 +124,7 @@ describe('two changed loads of one lake at once', () => {
     const lake = scratch.path('lake');
     const store = createLocalStore(lake);
     for (const [n, identifier] of USERS.entries()) {
-      const body = JSON.stringify({
-        eventType: 'pay-link-accounts-updated',
-        eventTime: new Date().toISOString(),
-        user: { identifier },
-        data: { seq: n },
-      });
-      const outcome = await receiveWebhook(
-        {
-          headers: { 'x-hmac-signature-sha-256': signWebhookBody(body, API_SECRET) },
-          body: new TextEncoder().encode(body),
-        },
-        { store, secret: API_SECRET, receivedAt: new Date() },
-      );
-      expect(outcome.kind).toBe('accepted');
+      await receiveNumberedEvent({ store, secret: API_SECRET, receivedAt: new Date() }, identifier, n);
     }
     const held = await gate(sim.url, true);
     const free = await gate(sim.url, false);

@@ -21,7 +21,7 @@ import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
 import { verifyLake } from '#core/verify.ts';
 import { loadOrders } from '#test/helpers/orders-api.ts';
-import { receiveSigned, webhookEventBody } from '#test/helpers/signed-webhook.ts';
+import { receiveNumberedEvent } from '#test/helpers/signed-webhook.ts';
 
 const SECRET = 'outside-window-secret';
 const DAY = 24 * 3600_000;
@@ -43,9 +43,7 @@ const day = (n: number) => new Date(START.getTime() + n * DAY);
 
 /** Stores a signed event for `identifier` as received at `at`; returns its object key. */
 async function receive(identifier: string, n: number, at: Date = now): Promise<string> {
-  const body = webhookEventBody({ identifier, eventTime: at, data: { seq: n } });
-  const outcome = await receiveSigned(body, { store, secret: SECRET, receivedAt: at });
-  if (outcome.kind !== 'accepted') throw new Error(`not accepted: ${outcome.reason}`);
+  const outcome = await receiveNumberedEvent({ store, secret: SECRET, receivedAt: at }, identifier, n);
   const [key] = (await store.list('_events/')).filter((k) => k.includes(outcome.key));
   return key!;
 }
