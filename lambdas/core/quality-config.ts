@@ -20,6 +20,12 @@ export const MAX_EXPECTED_ROWS = 1_000_000_000;
 
 const MAX_USERS_FOR_FAILED_SHARE_WORDS = MAX_USERS_FOR_FAILED_SHARE.toLocaleString('en-US');
 
+/** A whole number from `min` (to `max`), every way of missing it answered in the same `words`. */
+function wholeNumber(words: string, min: number, max?: number) {
+  const number = z.number({ error: words }).int(words).min(min, words);
+  return max === undefined ? number : number.max(max, words);
+}
+
 /** Data-quality alarms (lambdas/core/quality.ts defines each signal; docs/operations.md). */
 const dataQualityObject = z
   .object({
@@ -31,13 +37,12 @@ const dataQualityObject = z
       .lt(100, 'must be a percentage from 0 to below 100')
       .default(QUALITY_DEFAULTS.failedUserSharePercent),
     /** A load of fewer users has its failed-user share neither flagged nor written as the metric. */
-    minUsersForFailedShare: z
-      .number({ error: `must be a whole number from 1 to ${MAX_USERS_FOR_FAILED_SHARE_WORDS}` })
-      .int(`must be a whole number from 1 to ${MAX_USERS_FOR_FAILED_SHARE_WORDS}`)
-      .min(1, `must be a whole number from 1 to ${MAX_USERS_FOR_FAILED_SHARE_WORDS}`)
-      // A bound on typos: a share judged only from a million users is a share never judged.
-      .max(MAX_USERS_FOR_FAILED_SHARE, `must be a whole number from 1 to ${MAX_USERS_FOR_FAILED_SHARE_WORDS}`)
-      .default(MIN_USERS_FOR_FAILED_SHARE),
+    // The most is a bound on typos: a share judged only from a million users is a share never judged.
+    minUsersForFailedShare: wholeNumber(
+      `must be a whole number from 1 to ${MAX_USERS_FOR_FAILED_SHARE_WORDS}`,
+      1,
+      MAX_USERS_FOR_FAILED_SHARE,
+    ).default(MIN_USERS_FOR_FAILED_SHARE),
     /** The failed-user share alarm (false: off; the metric is still written). */
     failedUserShare: z.boolean({ error: 'must be true or false' }).default(true),
     /** Alarm when a table's rows fall below this fraction of its trailing median. */
@@ -53,25 +58,19 @@ const dataQualityObject = z
      * default filled in after the check across keys (below), which must know whether the user
      * wrote it: an error names the key the user wrote, never one left to its default.
      */
-    trailingLoads: z
-      .number({ error: `must be a whole number from 1 to ${MAX_TRAILING_LOADS}` })
-      .int(`must be a whole number from 1 to ${MAX_TRAILING_LOADS}`)
-      .min(1, `must be a whole number from 1 to ${MAX_TRAILING_LOADS}`)
-      .max(MAX_TRAILING_LOADS, `must be a whole number from 1 to ${MAX_TRAILING_LOADS}`)
-      .optional(),
+    trailingLoads: wholeNumber(
+      `must be a whole number from 1 to ${MAX_TRAILING_LOADS}`,
+      1,
+      MAX_TRAILING_LOADS,
+    ).optional(),
     /** No quiet-feed judgement before this many earlier loads (optional as trailingLoads, above). */
-    minTrailingLoads: z
-      .number({ error: 'must be a whole number from 1 to trailingLoads' })
-      .int('must be a whole number from 1 to trailingLoads')
-      .min(1, 'must be a whole number from 1 to trailingLoads')
-      .optional(),
+    minTrailingLoads: wholeNumber('must be a whole number from 1 to trailingLoads', 1).optional(),
     /** A table is judged only when at least this many rows were expected of the load. */
-    minExpectedRows: z
-      .number({ error: `must be a whole number from 0 to ${MAX_EXPECTED_ROWS}` })
-      .int(`must be a whole number from 0 to ${MAX_EXPECTED_ROWS}`)
-      .min(0, `must be a whole number from 0 to ${MAX_EXPECTED_ROWS}`)
-      .max(MAX_EXPECTED_ROWS, `must be a whole number from 0 to ${MAX_EXPECTED_ROWS}`)
-      .default(MIN_EXPECTED_ROWS),
+    minExpectedRows: wholeNumber(
+      `must be a whole number from 0 to ${MAX_EXPECTED_ROWS}`,
+      0,
+      MAX_EXPECTED_ROWS,
+    ).default(MIN_EXPECTED_ROWS),
     /** Alarm when a load disables a resource (endpoint finding). */
     endpointUnavailable: z.boolean({ error: 'must be true or false' }).default(true),
     /** Alarm when a run commits later than its schedule's run deadline after its slot. */
