@@ -18,10 +18,12 @@
  *  4. forwards what is allowed to s3rver, the Secrets Manager fake or the Glue fake.
  * Faults can be injected per call (a 500 for a matching key) to exercise retries.
  */
+
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Cfn } from './cfn-template.ts';
 import { IamGate, type Principal } from './iam-gate.ts';
+import { record, timed } from './offline-profile.ts';
 
 export interface GatewayCall {
   readonly principal: string;
@@ -214,12 +216,17 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
     context?: Record<string, string>,
     resourcePolicy?: Cfn,
   ): Promise<boolean> {
-    const decision = await gate.authorize(principal, {
-      action,
-      resource,
-      ...(context ? { context } : {}),
-      ...(resourcePolicy ? { resourcePolicy } : {}),
-    });
+    const decision = await timed(
+      'iam',
+      () =>
+        gate.authorize(principal, {
+          action,
+          resource,
+          ...(context ? { context } : {}),
+          ...(resourcePolicy ? { resourcePolicy } : {}),
+        }),
+      { action },
+    );
     return decision.allowed;
   }
 
@@ -464,6 +471,12 @@ export async function startAwsGateway(options: AwsGatewayOptions): Promise<AwsGa
   }
 
   const server = createServer((req, res) => {
+    const started = performance.now();
+    res.on('finish', () =>
+      record('gateway', performance.now() - started, {
+        call: String(req.headers['x-amz-target'] ?? `s3 ${req.method}`),
+      }),
+    );
     const authorization = String(req.headers.authorization ?? '');
     const keyId = /Credential=([^/]+)\//.exec(authorization)?.[1];
     const principal = keyId === undefined ? undefined : gate.principalOf(keyId);

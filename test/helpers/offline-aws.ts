@@ -42,6 +42,7 @@ import type { AwsGateway } from './aws-gateway.ts';
 import type { Cfn, ResolvedTemplate } from './cfn-template.ts';
 import { type Decision, IamGate, type Principal } from './iam-gate.ts';
 import { WarmFunction } from './offline-lambda.ts';
+import { timed } from './offline-profile.ts';
 import './promise-with-resolvers.ts';
 
 export const ACCOUNT = '123456789012';
@@ -299,10 +300,18 @@ export class OfflineAws {
         await this.gate.authorize(fn.principal, { action, resource: '*' });
     // A stopped execution starts nothing new (its in-flight work is awaited by the caller).
     if (run.aborted) throw this.fail('States.Aborted', 'the execution was stopped');
-    const running = this.containersOf(fn).invoke<Cfn>(payload, {
-      remainingMs: fn.timeoutSeconds * 1000,
-      timeoutMs: 120_000,
-    });
+    const containers = this.containersOf(fn);
+    const cold = containers.coldStarts;
+    const running = timed(
+      'invoke',
+      () => containers.invoke<Cfn>(payload, { remainingMs: fn.timeoutSeconds * 1000, timeoutMs: 120_000 }),
+      {
+        fn: fn.label,
+        get cold() {
+          return containers.coldStarts > cold;
+        },
+      },
+    );
     run.inflight.add(running);
     const invocation = await running.finally(() => run.inflight.delete(running));
     run.invocations.push({
@@ -643,12 +652,17 @@ export class OfflineAws {
       ...(options.abortWhen ? { abortWhen: options.abortWhen } : {}),
     };
     try {
-      return await this.executeDefinition(
-        machine,
-        this.runnable(machine.definition, options.stopAtMap ?? false),
-        input,
-        executionArn,
-        run,
+      return await timed(
+        'execute',
+        () =>
+          this.executeDefinition(
+            machine,
+            this.runnable(machine.definition, options.stopAtMap ?? false),
+            input,
+            executionArn,
+            run,
+          ),
+        { schedule: scheduleName },
       );
     } finally {
       running.splice(
@@ -709,12 +723,8 @@ export class OfflineAws {
     running.push({ executionArn: failed.executionArn, startDate: new Date() });
     this.running.set(machine.arn, running);
     try {
-      return await this.executeDefinition(
-        machine,
-        { ...definition, StartAt: start },
-        input,
-        failed.executionArn,
-        run,
+      return await timed('redrive', () =>
+        this.executeDefinition(machine, { ...definition, StartAt: start }, input, failed.executionArn, run),
       );
     } finally {
       running.splice(

@@ -23,6 +23,7 @@ import { IamGate } from './iam-gate.ts';
 import { FAST_HTTP } from './lake-harness.ts';
 import { ACCOUNT, type ExecutionOutcome, OfflineAws, REGION } from './offline-aws.ts';
 import { sharedBuild } from './offline-bundle-cache.ts';
+import { record, timed } from './offline-profile.ts';
 import { readParquet } from './read-parquet.ts';
 import { type RunningS3rver, startS3rver, withS3Env } from './s3rver.ts';
 
@@ -103,6 +104,11 @@ export interface OfflineWorldOptions {
 }
 
 export async function startOfflineWorld(options: OfflineWorldOptions): Promise<OfflineWorld> {
+  return timed('world', () => startWorld(options));
+}
+
+async function startWorld(options: OfflineWorldOptions): Promise<OfflineWorld> {
+  const synthStarted = performance.now();
   const scratch = await mkdtemp(path.join(tmpdir(), 'paylink-offline-aws-'));
   const { stack } = buildApp(options.config);
   const json = Template.fromStack(stack).toJSON();
@@ -127,6 +133,7 @@ export async function startOfflineWorld(options: OfflineWorldOptions): Promise<O
   const secretValues: Record<string, string> = {
     [secretArn]: JSON.stringify({ api_key: apiKey, api_secret: apiSecret }),
   };
+  record('world.synth', performance.now() - synthStarted);
   const [bundles, s3rver, secrets, glue, sim] = await Promise.all([
     options.bundles ?? offlineBundles(path.join(scratch, 'bundles')),
     startS3rver({ buckets: [OFFLINE_BUCKET] }),
