@@ -67,7 +67,7 @@ async function bundleOfflineHandlers(outdir: string): Promise<Record<OfflineHand
  * The bundles, built once per test run for every file (offline-bundle-cache.ts); in `scratch`
  * when run without the suite's global setup.
  */
-function offlineBundles(scratch: string): Promise<Record<OfflineHandlerName, string>> {
+export function offlineBundles(scratch: string): Promise<Record<OfflineHandlerName, string>> {
   const root = inject('offlineBundleRoot');
   return root ? sharedBuild(root, bundleOfflineHandlers) : bundleOfflineHandlers(scratch);
 }

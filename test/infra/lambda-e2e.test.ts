@@ -35,7 +35,7 @@ import {
 import type { FaultOptions } from '#simulator/options.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { bundleHandlers, type HandlerName } from '#test/helpers/bundle-handlers.ts';
+import type { HandlerName } from '#test/helpers/bundle-handlers.ts';
 import { DEFAULT_RESOURCES } from '#test/helpers/expected-rows.ts';
 import { type FakeGlue, type FakeGlueTable, startFakeGlue } from '#test/helpers/fake-glue.ts';
 import { type FakeSecretsManager, startFakeSecretsManager } from '#test/helpers/fake-secrets-manager.ts';
@@ -46,6 +46,7 @@ import {
   readAllFiles,
   tableOfPart,
 } from '#test/helpers/lake-harness.ts';
+import { offlineBundles } from '#test/helpers/offline-deployment.ts';
 import { readParquet } from '#test/helpers/read-parquet.ts';
 import { type Invocation, invokeBundledHandler, resultOf } from '#test/helpers/run-bundled-handler.ts';
 import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
@@ -139,7 +140,8 @@ beforeAll(async () => {
     startFakeGlue({ databases: Object.values(lakeDatabases(GLUE_DATABASE)) }),
   ]);
   [bundles, deployed, [sim, s3rver, secrets, glue]] = await Promise.all([
-    bundleHandlers(path.join(scratch, 'bundles')),
+    // The run's shared bundles (the offline deployments' own), not a build of this file's.
+    offlineBundles(path.join(scratch, 'bundles')),
     // Synchronous, while esbuild works in its own process.
     Promise.resolve().then(deployedStack),
     servers,
@@ -158,7 +160,7 @@ afterAll(async () => {
 });
 
 /**
- * Synthesizes the stack (no bundling: the bundles come from bundleHandlers) and reads what the
+ * Synthesizes the stack (no bundling: the bundles come from offlineBundles) and reads what the
  * Lambdas are deployed with: each function's environment, with the stack's own bucket and
  * secret replaced by the loopback ones, and the state machine's retry policies.
  */
