@@ -14,11 +14,12 @@ export const SLOWEST_FIRST = [
   'test/infra/offline-aws-observability.test.ts',
   'test/infra/offline-aws-merge-fanout.test.ts',
   'test/infra/offline-aws.test.ts',
-  'test/infra/offline-aws-iam.test.ts',
   'test/integration/crash-points-local.test.ts',
   'test/infra/offline-aws-changed.test.ts',
   'test/infra/offline-aws-manual-subset.test.ts',
   'test/infra/lambda-e2e.test.ts',
+  // About half its former time since its withheld-statement runs keep warm containers.
+  'test/infra/offline-aws-iam.test.ts',
   'test/infra/offline-aws-failing-logs.test.ts',
   'test/integration/load-interrupt.test.ts',
 ];
