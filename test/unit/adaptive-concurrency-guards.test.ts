@@ -243,10 +243,33 @@ describe('contracts (fast-check)', () => {
           return result.reached >= 0.97;
         },
       ),
-      // A fixed seed: a random one found [50, 333, 0] at 0.968x (the same with the limiter's
-      // make-up at 30 or 100 ms), a steady-state shortfall of the controller at 50 req/s and
-      // ~333 ms that is open in issue 11; until it is mended the suite must not fail at random.
-      { numRuns: 12, seed: 20261202 },
+      // A random seed: 1,200 runs of it (4 seeds) all reached 0.986x or more. The case a random
+      // seed once found (0.968x) is always tried.
+      { numRuns: 12, examples: [[50, 333, 0]] },
     );
   }, 120_000);
+
+  it('keeps a growth that closes a gap to the rate smaller than the gain a growth is asked for', async () => {
+    // 50 req/s at 333 ms: 16 users give 48.3 req/s (0.966x), 25 give 49.6. The 1.2 req/s gained
+    // is less than the 3 requests over the judged second a growth must show when short of the
+    // rate, so the growth to 25 was undone and the limit held at 16 (0.968x over the second half).
+    let control: ReturnType<typeof adaptiveConcurrency> | undefined;
+    const result = await runModel(
+      { rate: 50, seconds: 20, users: 250, serverMs: () => 333, cpuMs: 0 },
+      (clock) => {
+        control = adaptiveConcurrency({
+          ratePerSecond: 50,
+          limiter: clock.limiter,
+          client: clock.client,
+          loopDelayMs: clock.loopDelayMs,
+          now: clock.now,
+        });
+        return control;
+      },
+    );
+    expect(result.reached).toBeGreaterThanOrEqual(0.98);
+    expect(control?.decisions().undone).toBe(0);
+    // Little's law: 50 x 0.333 x 1.5 = 25 users, from the second half on.
+    expect(Math.min(...result.limits.slice(result.limits.length / 2))).toBeGreaterThanOrEqual(25);
+  });
 });
