@@ -29,8 +29,12 @@
  *   limit it started from is a ceiling for `holdMs` (then it may probe again). Nothing grows
  *   before one judging period was measured. Client timeouts (over 1% of a window's
  *   requests) or an event loop late by `overloadLagMs` on average and twice its slow average
- *   (lateness that rose), while short of the rate, shrink the limit by a quarter, at most once per
- *   `judgeMs`.
+ *   (lateness that rose) with our users in flight risen a quarter over theirs (lateness that rose
+ *   while as many users stayed is the machine's other work, and cutting on it ratcheted the limit
+ *   to `min`), while short of the rate, shrink the limit by a quarter, at most once per `judgeMs`
+ *   and not while the users of the last cut still drain; during a growth's judging they undo it.
+ *   Without these, a machine whose other work came and went swung the limit between 4 and 512
+ *   (bench/results/issue-11.md, section (n)).
  * - Stuck at the floor on a busy machine. Time at the limiter is not all pacing: on a busy
  *   machine a waiter's turn comes late (its timer waits for the event loop), and users arriving
  *   together after one event-loop turn wait for each other's tokens. That time keeps a user from
@@ -96,6 +100,11 @@ export const ADAPTIVE_CONCURRENCY = {
    * (RATE_LIMITER.stallMs: a wake-up this late means it was held).
    */
   overloadLagMs: 50,
+  /**
+   * ... and only while the users in flight over the last judging period are this many times their
+   * slow average: lateness that rose with as many users is the machine's, not ours.
+   */
+  overloadUsersRise: 1.25,
 } as const;
 
 /** The PayLink client's running counters that adaptive concurrency reads (`api.stats()`). */
@@ -222,6 +231,8 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
   let overloadAt = Number.NEGATIVE_INFINITY;
   /** The event loop's lateness, averaged slowly over windows (ms): what "rose" is measured against. */
   let lagBaseMs: number | undefined;
+  /** Users in flight, averaged as slowly: lateness is ours only if they rose with it. */
+  let usersBase: number | undefined;
   let undone = 0;
   /** Rejections in a row, of growths and of shrinks: each doubles the next hold. */
   const strikes = { grow: 0, shrink: 0 };
@@ -347,21 +358,44 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
     // hundred ms, a spike that is not overload (cutting on it cost rate at 500 req/s).
     let lagSum = 0;
     let lagSpan = 0;
+    let usersSum = 0;
     for (let i = closed.length - 1; i >= 0 && lagSpan < settings.judgeMs; i--) {
       lagSum += closed[i]!.lagMs * closed[i]!.ms;
+      usersSum += closed[i]!.busyMs;
       lagSpan += closed[i]!.ms;
     }
     const lagNowMs = lagSpan > 0 ? lagSum / lagSpan : lagMs;
     const lagRose = lagNowMs >= settings.overloadLagMs && lagNowMs >= 2 * (lagBaseMs ?? lagNowMs / 2);
     lagBaseMs = lagBaseMs === undefined ? lagMs : lagBaseMs + (lagMs - lagBaseMs) / 10;
-    const overloaded = (timeouts > 0 && timeouts >= settings.timeoutShare * requests) || (lagRose && short);
-    if (overloaded && now - overloadAt >= settings.judgeMs) {
+    // Ours only if our users rose with it: lateness that rose while as many users stayed in flight
+    // is the machine's other work coming (a busy spell of other processes), and cutting our users
+    // then ratcheted the limit down to `min`, a quarter at every spell, at a fraction of the
+    // goodput they had (the queueing model, test adaptive-concurrency-guards "a machine whose
+    // other work comes and goes").
+    const usersNow = lagSpan > 0 ? usersSum / lagSpan : windowBusyMs / ms;
+    const usersRose = usersNow >= settings.overloadUsersRise * (usersBase ?? usersNow);
+    usersBase =
+      usersBase === undefined ? windowBusyMs / ms : usersBase + (windowBusyMs / ms - usersBase) / 10;
+    const overloaded =
+      (timeouts > 0 && timeouts >= settings.timeoutShare * requests) || (lagRose && usersRose && short);
+    // Not while the users of a previous cut are still draining (users started stay in flight until
+    // they finish): cutting again before the last cut took effect took 150 users to 23 in four
+    // seconds on a busy machine, where 32 kept the goodput (the queueing model).
+    const draining = windowBusyMs / ms > limit + 0.5;
+    if (overloaded && !draining && now - overloadAt >= settings.judgeMs) {
       overloadAt = now;
       overloads++;
+      // Overload while a growth waits for its verdict: the growth caused it, and is undone with
+      // it, as a growth that did not pay (its start a ceiling, held longer at each rejection).
+      // A quarter off the grown limit alone kept half the doubling and dropped the verdict, so a
+      // full pool short of the rate doubled again after every hold: 30, 60, 45, 90, 67, 134, 100,
+      // 200 users on a busy machine (the queueing model), never judged.
+      const grew = pending?.kind === 'grow' ? pending.from : undefined;
       pending = undefined;
       floor = undefined;
-      setLimit(Math.max(min, Math.floor(limit * settings.decrease)), 'overload', now, history);
-      ceiling = { limit, until: now + settings.holdMs };
+      const cut = Math.max(min, Math.floor(limit * settings.decrease));
+      setLimit(grew === undefined ? cut : Math.min(cut, grew), 'overload', now, history);
+      ceiling = { limit, until: now + (grew === undefined ? settings.holdMs : holdFor('grow')) };
       return;
     }
 

@@ -25,10 +25,18 @@ export interface ModelOptions {
   readonly serverMs: (inServer: number) => number;
   /** CPU (ms) this process spends on each answer. */
   readonly cpuMs: number;
-  /** The CPU is taken away for `ms` at the start of every `periodMs` (a busy machine). */
-  readonly stolen?: { readonly periodMs: number; readonly ms: number };
+  /**
+   * The CPU is taken away for `ms` at the start of every `periodMs` (a busy machine); a function
+   * of the time (ms) gives the pattern in force then: a machine whose other work comes and goes.
+   */
+  readonly stolen?: Stolen | ((now: number) => Stolen | undefined);
   /** A request the client waits on longer than this is a timeout (counted, then retried). */
   readonly timeoutMs?: number;
+}
+
+export interface Stolen {
+  readonly periodMs: number;
+  readonly ms: number;
 }
 
 export interface ModelClock {
@@ -135,8 +143,9 @@ export async function runModel(
     }
     const event = events.splice(best, 1)[0]!;
     let start = Math.max(event.at, cpuFree);
-    if (options.stolen !== undefined) {
-      const { periodMs, ms } = options.stolen;
+    const stolen = typeof options.stolen === 'function' ? options.stolen(start) : options.stolen;
+    if (stolen !== undefined) {
+      const { periodMs, ms } = stolen;
       const into = start % periodMs;
       if (into < ms) start += ms - into;
     }

@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ADAPTIVE_CONCURRENCY, adaptiveConcurrency } from '#core/adaptive-concurrency.ts';
-import { runModel } from '#test/helpers/queueing-model.ts';
+import { fixedConcurrency } from '#core/pool.ts';
+import { runModel, type Stolen } from '#test/helpers/queueing-model.ts';
 
 /**
  * A world stepped every `stepMs`: the users in flight follow the limit, and `world(users)` says
@@ -107,7 +108,10 @@ describe('no runaway on a CPU-bound machine (the queueing model)', () => {
       return guarded;
     });
     const late = result.limits.slice(result.limits.length / 2);
-    expect(Math.max(...late)).toBeLessThanOrEqual(128);
+    // The start's 75 users, and a judged probe to twice that, undone: never the runaway's 512.
+    // (The loop is late from the first window, with as many users as ever: the lateness rule
+    // cannot tell that from a machine gone busy, so the growths' verdicts bound it.)
+    expect(Math.max(...late)).toBeLessThanOrEqual(160);
     expect(result.reached).toBeGreaterThanOrEqual(0.95 * runaway.reached);
     expect(result.reached).toBeGreaterThan(0.45); // the loop's 250 req/s of 500
     expect(guarded?.decisions().overloads).toBeGreaterThan(0);
@@ -131,6 +135,50 @@ describe('no runaway on a CPU-bound machine (the queueing model)', () => {
     expect(control?.decisions().undone).toBeGreaterThan(0);
     expect(result.reached).toBeGreaterThan(0.45);
   });
+});
+
+describe('a machine whose other work comes and goes (the queueing model)', () => {
+  // Other processes take the CPU 700-800 ms of every second for 5-10 s at a time, then leave it
+  // (nearly) free as long: the review's swings at load 10-12. PayLink answers in 50 ms and each
+  // answer costs 1 ms of this process's CPU. Main's lateness rule read every busy spell as
+  // overload and cut a quarter each second, a ceiling held: 4 users at the end (0.10x and 0.27x,
+  // where a fixed 38 and 15 users get 0.67x and 0.50x). And an overload while a growth waited
+  // for its verdict cut a quarter off the doubled limit and dropped the verdict: 30, 60, 45, 90,
+  // 67, 134, 100, 200 users, never judged.
+  const cases: { rate: number; phaseMs: number; busy: Stolen; quiet?: Stolen }[] = [
+    { rate: 500, phaseMs: 5000, busy: { periodMs: 1000, ms: 700 } },
+    { rate: 200, phaseMs: 10_000, busy: { periodMs: 1000, ms: 800 }, quiet: { periodMs: 50, ms: 20 } },
+  ];
+  for (const { rate, phaseMs, busy, quiet } of cases) {
+    it(`at ${rate} req/s: no swing to min or max, and at least the goodput of Little's law's fixed users`, async () => {
+      const options = {
+        rate,
+        seconds: 60,
+        users: 10 * rate,
+        serverMs: () => 50,
+        cpuMs: 1,
+        stolen: (t: number) => (Math.floor(t / phaseMs) % 2 === 1 ? busy : quiet),
+        timeoutMs: 15_000,
+      };
+      const littles = Math.ceil((rate * 50 * ADAPTIVE_CONCURRENCY.headroom) / 1000);
+      const fixed = await runModel(options, () => fixedConcurrency(littles));
+      const result = await runModel(options, (clock) =>
+        adaptiveConcurrency({
+          ratePerSecond: rate,
+          limiter: clock.limiter,
+          client: clock.client,
+          loopDelayMs: clock.loopDelayMs,
+          now: clock.now,
+        }),
+      );
+      const late = result.limits.slice(result.limits.length / 2);
+      expect(Math.min(...late)).toBeGreaterThan(ADAPTIVE_CONCURRENCY.min);
+      expect(Math.max(...late)).toBeLessThan(ADAPTIVE_CONCURRENCY.max);
+      expect(Math.max(...late) / Math.min(...late)).toBeLessThanOrEqual(4);
+      expect(result.reached).toBeGreaterThanOrEqual(fixed.reached);
+      expect(result.timeouts).toBe(0);
+    });
+  }
 });
 
 describe('contracts (fast-check)', () => {
