@@ -145,22 +145,32 @@ describe('a machine whose other work comes and goes (the queueing model)', () =>
   // where a fixed 38 and 15 users get 0.67x and 0.50x). And an overload while a growth waited
   // for its verdict cut a quarter off the doubled limit and dropped the verdict: 30, 60, 45, 90,
   // 67, 134, 100, 200 users, never judged.
-  const cases: { rate: number; phaseMs: number; busy: Stolen; quiet?: Stolen }[] = [
+  // Busy spells every 2 s: a full pool short of the rate in every spell, its growths judged in
+  // the quiet ones, grew spell after spell (users-bound, x1.8 each) to 512 users at 50 req/s.
+  const cases: {
+    rate: number;
+    phaseMs: number;
+    busy: Stolen;
+    quiet?: Stolen;
+    serverMs?: number;
+    cpuMs?: number;
+  }[] = [
     { rate: 500, phaseMs: 5000, busy: { periodMs: 1000, ms: 700 } },
     { rate: 200, phaseMs: 10_000, busy: { periodMs: 1000, ms: 800 }, quiet: { periodMs: 50, ms: 20 } },
+    { rate: 50, phaseMs: 2000, busy: { periodMs: 1000, ms: 307 }, serverMs: 100, cpuMs: 2 },
   ];
-  for (const { rate, phaseMs, busy, quiet } of cases) {
-    it(`at ${rate} req/s: no swing to min or max, and at least the goodput of Little's law's fixed users`, async () => {
+  for (const { rate, phaseMs, busy, quiet, serverMs = 50, cpuMs = 1 } of cases) {
+    it(`at ${rate} req/s, spells of ${phaseMs} ms: no swing to min or max, and at least the goodput of Little's law's fixed users`, async () => {
       const options = {
         rate,
         seconds: 60,
         users: 10 * rate,
-        serverMs: () => 50,
-        cpuMs: 1,
+        serverMs: () => serverMs,
+        cpuMs,
         stolen: (t: number) => (Math.floor(t / phaseMs) % 2 === 1 ? busy : quiet),
         timeoutMs: 15_000,
       };
-      const littles = Math.ceil((rate * 50 * ADAPTIVE_CONCURRENCY.headroom) / 1000);
+      const littles = Math.ceil((rate * serverMs * ADAPTIVE_CONCURRENCY.headroom) / 1000);
       const fixed = await runModel(options, () => fixedConcurrency(littles));
       const result = await runModel(options, (clock) =>
         adaptiveConcurrency({
