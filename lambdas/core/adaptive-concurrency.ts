@@ -34,7 +34,7 @@
  *   to `min`), while short of the rate, shrink the limit by a quarter, at most once per `judgeMs`
  *   and not while the users of the last cut still drain; during a growth's judging they undo it.
  *   Without these, a machine whose other work came and went swung the limit between 4 and 512
- *   (bench/results/issue-11.md, section (n)).
+ *   (bench/results/issue-11.md, section (o)).
  * - Stuck at the floor on a busy machine. Time at the limiter is not all pacing: on a busy
  *   machine a waiter's turn comes late (its timer waits for the event loop), and users arriving
  *   together after one event-loop turn wait for each other's tokens. That time keeps a user from
@@ -432,9 +432,10 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
     const inFlight = windowBusyMs / ms;
     if (short && recent > 0 && inFlight >= limit / 2) {
       // At most `usersBound` times what the latency asks: the waits it leaves out were 3-9 ms a
-      // request beside 5 measured (4.4 times the users at most), while on a machine whose other
-      // work comes and goes every busy spell reads as users short of the rate, and the users grew
-      // spell after spell to 512 at 50 req/s, where 8 kept the rate (the queueing model).
+      // request beside 5 measured (7 users needed, the bound 4 x the floor of 4), while on a
+      // machine whose other work comes and goes every busy spell reads as users short of the
+      // rate, and the users grew spell after spell to 512 at 50 req/s, where 8 kept the rate (the
+      // queueing model).
       const bound = settings.usersBound * need(latencyMs);
       const cycle = Math.min(bound, Math.ceil(inFlight * Math.min(2, (rateNow / recent) * headroom)));
       if (cycle > target) {
