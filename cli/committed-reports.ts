@@ -80,6 +80,11 @@ export async function readCommittedReports(store: ObjectStore): Promise<Committe
       damage(`lake ${key}: not a load report (was it edited by hand?)`);
       return;
     }
+    const wrong = wrongReportFields(marker);
+    if (wrong.length > 0) {
+      damage(`lake ${key}: not a load report: ${wrong.join(', ')} (was it edited by hand?)`);
+      return;
+    }
     if (marker.loadId !== loadId) {
       damage(
         `lake ${key}: the report names load ${JSON.stringify(marker.loadId)}, not ${loadId} (was it edited or copied by hand?)`,
@@ -109,6 +114,28 @@ export async function readCommittedReports(store: ObjectStore): Promise<Committe
     damaged,
     unreadable,
   };
+}
+
+/**
+ * The fields `status` and the judgement read from every report, each checked for its type: a
+ * JSON object missing one (`{"loadId": "x"}`) is damaged and named, never a TypeError later.
+ * Returns the wrong ones as `files is missing` / `users is not a number`.
+ */
+function wrongReportFields(marker: object): string[] {
+  const fields = marker as Record<string, unknown>;
+  const isRecord = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const checks: ReadonlyArray<[string, (v: unknown) => boolean, string]> = [
+    ['loadId', (v) => typeof v === 'string', 'a string'],
+    ['startedAt', (v) => typeof v === 'string', 'a string'],
+    ['committedAt', (v) => typeof v === 'string', 'a string'],
+    ['users', (v) => typeof v === 'number', 'a number'],
+    ['rowsByTable', isRecord, 'an object'],
+    ['files', Array.isArray, 'a list'],
+    ['resources', Array.isArray, 'a list'],
+  ];
+  return checks
+    .filter(([name, ok]) => !ok(fields[name]))
+    .map(([name, , kind]) => (fields[name] === undefined ? `${name} is missing` : `${name} is not ${kind}`));
 }
 
 /**

@@ -140,3 +140,22 @@ describe('status and status --load-id read reports by the same rules', () => {
     expect(status.withoutReport).toEqual([r.loadId]);
   });
 });
+
+describe('a JSON object that lacks what a load report has', () => {
+  it('is damaged and named with the fields it lacks, and status lists the other loads', async () => {
+    const [a, b] = [dailyReport(1, 30), dailyReport(2, 30)];
+    await putCommitted(store, [a, b]);
+    const { files: _files, users: _users, ...rest } = b;
+    await store.put(`_loads/${b.loadId}.json`, JSON.stringify({ ...rest, users: '12' }));
+    const read = await readCommittedReports(store);
+    expect(read.reports.map((r) => r.loadId)).toEqual([a.loadId]);
+    expect(read.damaged.map((d) => d.message)).toEqual([
+      `lake _loads/${b.loadId}.json: not a load report: users is not a number, files is missing (was it edited by hand?)`,
+    ]);
+    // Before, status read `files` of it and failed with a TypeError.
+    const status = await lakeStatus(dir);
+    expect(status.loads.map((l) => l.loadId)).toEqual([a.loadId]);
+    expect(status.damagedReports).toEqual([`_loads/${b.loadId}.json`]);
+    expect(status.withoutReport).toEqual([b.loadId]);
+  });
+});
