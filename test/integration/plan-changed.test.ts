@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
-import { createS3Store } from '#adapters/s3-store.ts';
 import { changedSelectionKey, changedStateKey } from '#core/changed-users.ts';
 import { commitLoad } from '#core/commit.ts';
 import { batchUsersKey } from '#core/layout.ts';
@@ -15,44 +14,15 @@ import type { BatchUser } from '#core/load-batch.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
 import { learnUsers } from '#core/user-registry.ts';
-import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
-import { HANDLER_ENV, type PlanResult } from '#handlers/contract.ts';
+import type { PlanResult } from '#handlers/contract.ts';
 import { handler as planHandler } from '#handlers/plan.ts';
 import { resetRuntime } from '#handlers/runtime.ts';
-import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
+import { type PlanWorld, startPlanWorld } from '#test/helpers/plan-handler-world.ts';
 
-const BUCKET = 'plan-changed-lake';
-const PREFIX = 'paylink';
-const SECRET = 'plan-changed-secret';
-
-let s3: RunningS3rver;
-let restoreEnv: () => void;
+let world: PlanWorld;
 let store: ObjectStore;
-const saved: Record<string, string | undefined> = {};
-
-function setEnv(values: Record<string, string>): void {
-  for (const [name, value] of Object.entries(values)) {
-    saved[name] ??= process.env[name];
-    process.env[name] = value;
-  }
-}
-
-async function receive(identifier: string, at: string, data: Record<string, unknown> = {}): Promise<void> {
-  const body = JSON.stringify({
-    eventType: data.taskId === undefined ? 'pay-link-accounts-updated' : 'task-status-updated',
-    eventTime: at,
-    user: { _id: `atomic-${identifier}`, identifier },
-    data,
-  });
-  const outcome = await receiveWebhook(
-    {
-      headers: { 'X-HMAC-Signature-Sha-256': signWebhookBody(body, SECRET) },
-      body: new TextEncoder().encode(body),
-    },
-    { store, secret: SECRET, receivedAt: new Date(at) },
-  );
-  expect(outcome.kind).toBe('accepted');
-}
+const receive = (identifier: string, at: string, data?: Record<string, unknown>) =>
+  world.receive(identifier, at, data);
 
 async function plan(schedule: string, scheduledTime: string, users?: 'changed'): Promise<PlanResult> {
   resetRuntime();
@@ -67,36 +37,12 @@ async function batchUsers(result: PlanResult): Promise<BatchUser[]> {
 }
 
 beforeAll(async () => {
-  s3 = await startS3rver({ buckets: [BUCKET] });
-  restoreEnv = withS3Env(s3.endpoint);
-  setEnv({
-    [HANDLER_ENV.bucket]: BUCKET,
-    [HANDLER_ENV.prefix]: PREFIX,
-    [HANDLER_ENV.secretArn]: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:plan-changed-AbCdEf',
-    [HANDLER_ENV.usersKey]: 'users.txt',
-    [HANDLER_ENV.capacity]: JSON.stringify({
-      requestRate: 100,
-      maxConcurrency: 4,
-      maxBatchSize: 500,
-      batchTimeoutSeconds: 900,
-      batchMarginSeconds: 120,
-      commitSeconds: 60,
-      guardSeconds: 10,
-      runDeadlineSeconds: { hourly: 3600, daily: 86_400 },
-    }),
-  });
-  store = createS3Store({ bucket: BUCKET, prefix: PREFIX });
-  await createS3Store({ bucket: BUCKET, prefix: '' }).put('users.txt', 'listed-1\nlisted-2');
+  world = await startPlanWorld('plan-changed-lake');
+  store = world.store;
 }, 60_000);
 
 afterAll(async () => {
-  for (const [name, value] of Object.entries(saved)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  restoreEnv?.();
-  resetRuntime();
-  await s3?.close();
+  await world?.close();
 });
 
 describe('the plan of a changed schedule', () => {

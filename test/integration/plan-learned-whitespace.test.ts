@@ -6,41 +6,16 @@
  * with none such says nothing.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createS3Store } from '#adapters/s3-store.ts';
-import type { ObjectStore } from '#core/ports.ts';
-import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
-import { HANDLER_ENV, LEARNED_WHITESPACE_EVENT } from '#handlers/contract.ts';
+import { LEARNED_WHITESPACE_EVENT } from '#handlers/contract.ts';
 import { handler as planHandler } from '#handlers/plan.ts';
 import { resetRuntime } from '#handlers/runtime.ts';
 import { jsonLines, type LogRecord } from '#test/helpers/log-lines.ts';
-import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
+import { type PlanWorld, startPlanWorld } from '#test/helpers/plan-handler-world.ts';
 
-const BUCKET = 'plan-learned-whitespace';
-const PREFIX = 'paylink';
-const SECRET = 'plan-whitespace-secret';
 const PADDED = [' padded-lead', 'padded-trail\t'];
 
-let s3: RunningS3rver;
-let restoreEnv: () => void;
-let store: ObjectStore;
-const saved: Record<string, string | undefined> = {};
-
-async function receive(identifier: string, at: string): Promise<void> {
-  const body = JSON.stringify({
-    eventType: 'pay-link-accounts-updated',
-    eventTime: at,
-    user: { _id: 'atomic-x', identifier },
-    data: {},
-  });
-  const outcome = await receiveWebhook(
-    {
-      headers: { 'X-HMAC-Signature-Sha-256': signWebhookBody(body, SECRET) },
-      body: new TextEncoder().encode(body),
-    },
-    { store, secret: SECRET, receivedAt: new Date(at) },
-  );
-  expect(outcome.kind).toBe('accepted');
-}
+let world: PlanWorld;
+const receive = (identifier: string, at: string) => world.receive(identifier, at);
 
 /** Runs the plan handler and returns every JSON line it logged (stdout and stderr alike). */
 async function plan(schedule: string, scheduledTime: string, users?: 'changed'): Promise<LogRecord[]> {
@@ -64,39 +39,11 @@ async function plan(schedule: string, scheduledTime: string, users?: 'changed'):
 const warnings = (lines: LogRecord[]) => lines.filter((l) => l.message === LEARNED_WHITESPACE_EVENT);
 
 beforeAll(async () => {
-  s3 = await startS3rver({ buckets: [BUCKET] });
-  restoreEnv = withS3Env(s3.endpoint);
-  for (const [name, value] of Object.entries({
-    [HANDLER_ENV.bucket]: BUCKET,
-    [HANDLER_ENV.prefix]: PREFIX,
-    [HANDLER_ENV.secretArn]: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:plan-ws-AbCdEf',
-    [HANDLER_ENV.usersKey]: 'users.txt',
-    [HANDLER_ENV.capacity]: JSON.stringify({
-      requestRate: 100,
-      maxConcurrency: 4,
-      maxBatchSize: 500,
-      batchTimeoutSeconds: 900,
-      batchMarginSeconds: 120,
-      commitSeconds: 60,
-      guardSeconds: 10,
-      runDeadlineSeconds: { hourly: 3600, daily: 86_400 },
-    }),
-  })) {
-    saved[name] ??= process.env[name];
-    process.env[name] = value;
-  }
-  store = createS3Store({ bucket: BUCKET, prefix: PREFIX });
-  await createS3Store({ bucket: BUCKET, prefix: '' }).put('users.txt', 'listed-1\nlisted-2');
+  world = await startPlanWorld('plan-learned-whitespace');
 }, 60_000);
 
 afterAll(async () => {
-  for (const [name, value] of Object.entries(saved)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  restoreEnv?.();
-  resetRuntime();
-  await s3?.close();
+  await world?.close();
 });
 
 describe('the deployed plan and learned identifiers with surrounding whitespace', () => {
