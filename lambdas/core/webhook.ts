@@ -457,11 +457,13 @@ export function parseWebhookEvent(body: Uint8Array): WebhookEvent | undefined {
   const { eventType, eventTime, user, data } = parsed;
   if (!isText(eventType) || !isObject(user) || !isObject(data)) return undefined;
   if (!isText(user.identifier)) return undefined;
-  if (user._id !== undefined && typeof user._id !== 'string') return undefined;
+  // Only the identifier chooses the user: an `_id` that is not text (null, a number) is kept in
+  // the stored body and committed as a null `user_id`, as a missing one is. Refusing it would
+  // lose the event after Atomic's retries, and with it the user's next changed load.
   return {
     eventType,
     ...(isText(eventTime) ? { eventTime } : {}),
-    user: { identifier: user.identifier, ...(user._id === undefined ? {} : { _id: user._id }) },
+    user: { identifier: user.identifier, ...(typeof user._id === 'string' ? { _id: user._id } : {}) },
     data,
     taskId: taskIdOf(parsed),
   };

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { requestPath } from '#adapters/webhook-server.ts';
+import { parseEventObjectKey, parseStoredEvent } from '#core/event-log.ts';
 import { parseJsonBody } from '#core/json-body.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import {
@@ -86,6 +87,20 @@ describe('receiveWebhook', () => {
       cloudEvent: { id: 'evt-1', type: 'com.atomicfi.task-status-updated' },
       event: { eventType: 'task-status-updated', user: { identifier: 'user-1', _id: 'atomic-user-1' } },
     });
+  });
+
+  it('stores an event whose user._id is null or a number, as one without _id: user_id is null', async () => {
+    for (const id of ['null', '42']) {
+      const body = `{"eventType":"pay-link-accounts-updated","eventTime":"2026-11-30T23:00:00Z","user":{"_id":${id},"identifier":"odd-id-${id}"},"data":{}}`;
+      const outcome = await receive(body, signed(body));
+      // Refused before (400 malformed): the event was lost after Atomic's retries.
+      expect(outcome).toMatchObject({ kind: 'accepted', status: 200, stored: 'created' });
+      const key = outcome.kind === 'accepted' ? outcome.key : '';
+      const loaded = parseStoredEvent(parseEventObjectKey(key)!, (await store.get(key))!);
+      expect([loaded.identifier, loaded.userId]).toEqual([`odd-id-${id}`, null]);
+      // The body is kept as sent.
+      expect(new TextDecoder().decode(await store.get(key))).toContain(`"_id":${id}`);
+    }
   });
 
   it('acknowledges a retried event as a duplicate and keeps one object', async () => {
