@@ -40,6 +40,13 @@ export const NOTHING_TO_LOAD_EVENT = 'nothing_to_load';
 export const LEARNED_WHITESPACE_EVENT = 'learned_identifiers_whitespace';
 
 /**
+ * A `changed` run's plan found webhook events in `_events/` partitions dated more than a day
+ * ahead (WARN, once per run, with counts): no run takes them before the day before their date
+ * (the CLI's changed loads, `status` and `verify` say the same).
+ */
+export const EVENTS_HELD_BACK_EVENT = 'events_held_back';
+
+/**
  * The over-deadline line is one bare JSON object on stdout (not console.log, which the Lambda
  * runtime wraps in its own JSON record), so a JSON metric filter can match `event` and take
  * these fields as the metric's dimensions: one metric per stack and schedule.

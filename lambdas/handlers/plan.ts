@@ -13,9 +13,15 @@ import {
   measuredRequestsPerUser,
   planCapacity,
 } from '#core/capacity.ts';
-import { reusedSelection, selectChangedUsers, stageChangedSelection } from '#core/changed-users.ts';
+import {
+  readChangedState,
+  reusedSelection,
+  selectChangedUsers,
+  stageChangedSelection,
+} from '#core/changed-users.ts';
 import { selectResources } from '#core/config.ts';
 import { ConfigError, loggableError, withSafeMessage } from '#core/errors.ts';
+import { heldBackEventPartitions, heldBackWords, takenKeys } from '#core/event-log.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
 import { learnedUsers } from '#core/learned-users.ts';
 import { acquireLease } from '#core/lease.ts';
@@ -29,6 +35,7 @@ import { countListedUsers, type UsersSource } from '#core/users-stream.ts';
 import {
   type CapacitySettings,
   CHANGED_DEFERRED_EVENT,
+  EVENTS_HELD_BACK_EVENT,
   HANDLER_ENV,
   LEARNED_WHITESPACE_EVENT,
   NOTHING_TO_LOAD_EVENT,
@@ -166,6 +173,26 @@ function capacityInput(
   };
 }
 
+/**
+ * As `load --users changed` warns: events in `_events/` partitions dated past tomorrow wait, in
+ * silence otherwise, until the day before their date (a receiver whose clock is ahead, an object
+ * copied by hand). One LIST past tomorrow's partition (event-log.ts `heldBackEventPartitions`).
+ * A schedule's first run lists all of `_events/` and takes them: nothing waits, nothing is said.
+ */
+async function warnHeldBackEvents(store: ObjectStore, schedule: string, scheduled: Date, obs: Observed) {
+  const state = await readChangedState(store, schedule);
+  if (state === undefined) return;
+  const today = scheduled.toISOString().slice(0, 10);
+  const heldBack = await heldBackEventPartitions(store, today, takenKeys(state));
+  if (heldBack.length === 0) return;
+  obs.log.warn(EVENTS_HELD_BACK_EVENT, {
+    event: EVENTS_HELD_BACK_EVENT,
+    objects: heldBack.reduce((n, p) => n + p.objects, 0),
+    partitions: heldBack.length,
+    detail: heldBackWords(heldBack, today),
+  });
+}
+
 async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
   const config = handlerConfig();
   const scheduled = new Date(event.scheduledTime);
@@ -199,17 +226,23 @@ async function planLoad(event: PlanEvent, obs: Observed): Promise<PlanResult> {
     );
   // A `changed` schedule: the users of the webhook events it has not seen in a committed load,
   // or, for a slot run again (its load id is the slot's), the users that load was planned with.
-  const changed =
+  const reused =
     event.users === 'changed'
-      ? ((await reusedSelection(
+      ? await reusedSelection(
           store,
           loadIdFromTime(scheduled),
           event.schedule,
           scheduled.toISOString().slice(0, 10),
           'scheduledTime',
           false,
-        )) ?? (await selectChangedUsers(store, event.schedule, scheduled, setCap ?? derivedCap)))
+        )
       : undefined;
+  const changed =
+    event.users === 'changed'
+      ? (reused ?? (await selectChangedUsers(store, event.schedule, scheduled, setCap ?? derivedCap)))
+      : undefined;
+  if (changed !== undefined && reused === undefined)
+    await warnHeldBackEvents(store, event.schedule, scheduled, obs);
   const maxUsersPerRun = changed?.selection.maxUsers;
   // An `all` schedule: the users learned from webhooks join the list, with their task ids.
   const learned = changed === undefined ? await learnedUsers(store, scheduled) : undefined;

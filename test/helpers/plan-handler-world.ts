@@ -4,12 +4,14 @@
  * a small capacity), and webhook events received into the lake as the receiver stores them.
  * `close()` puts the environment back and stops s3rver.
  */
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import { createS3Store } from '#adapters/s3-store.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { receiveWebhook, signWebhookBody } from '#core/webhook.ts';
-import { HANDLER_ENV } from '#handlers/contract.ts';
+import { HANDLER_ENV, type PlanResult } from '#handlers/contract.ts';
+import { handler as planHandler } from '#handlers/plan.ts';
 import { resetRuntime } from '#handlers/runtime.ts';
+import { jsonLines, type LogRecord } from '#test/helpers/log-lines.ts';
 import { startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
 
 export const PLAN_WORLD_PREFIX = 'paylink';
@@ -80,4 +82,30 @@ export async function startPlanWorld(name: string): Promise<PlanWorld> {
       await s3.close();
     },
   };
+}
+
+/**
+ * Runs the plan handler (a fresh runtime, as a cold container) and returns its result and every
+ * JSON line it logged, stdout and stderr alike.
+ */
+export async function planLogged(
+  schedule: string,
+  scheduledTime: string,
+  users?: 'changed',
+): Promise<{ result: PlanResult; lines: LogRecord[] }> {
+  resetRuntime();
+  let written = '';
+  const capture = (chunk: unknown) => {
+    written += String(chunk);
+    return true;
+  };
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+  try {
+    const result = await planHandler({ schedule, scheduledTime, ...(users === undefined ? {} : { users }) });
+    return { result, lines: jsonLines(written) };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
 }

@@ -5,36 +5,18 @@
  * an identifier; for a `changed` run's users and for those an `all` run adds to its list. A run
  * with none such says nothing.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEARNED_WHITESPACE_EVENT } from '#handlers/contract.ts';
-import { handler as planHandler } from '#handlers/plan.ts';
-import { resetRuntime } from '#handlers/runtime.ts';
-import { jsonLines, type LogRecord } from '#test/helpers/log-lines.ts';
-import { type PlanWorld, startPlanWorld } from '#test/helpers/plan-handler-world.ts';
+import type { LogRecord } from '#test/helpers/log-lines.ts';
+import { type PlanWorld, planLogged, startPlanWorld } from '#test/helpers/plan-handler-world.ts';
 
 const PADDED = [' padded-lead', 'padded-trail\t'];
 
 let world: PlanWorld;
 const receive = (identifier: string, at: string) => world.receive(identifier, at);
 
-/** Runs the plan handler and returns every JSON line it logged (stdout and stderr alike). */
-async function plan(schedule: string, scheduledTime: string, users?: 'changed'): Promise<LogRecord[]> {
-  resetRuntime();
-  let written = '';
-  const capture = (chunk: unknown) => {
-    written += String(chunk);
-    return true;
-  };
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-  try {
-    await planHandler({ schedule, scheduledTime, ...(users === undefined ? {} : { users }) });
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return jsonLines(written);
-}
+const plan = async (schedule: string, scheduledTime: string, users?: 'changed') =>
+  (await planLogged(schedule, scheduledTime, users)).lines;
 
 const warnings = (lines: LogRecord[]) => lines.filter((l) => l.message === LEARNED_WHITESPACE_EVENT);
 
