@@ -28,7 +28,7 @@ import { plural } from '#core/capacity.ts';
 import {
   type ChangedSelection,
   changedLockId,
-  readChangedState,
+  heldBackForSchedule,
   refuseListRerunOfChanged,
   reusedSelection,
   selectChangedUsers,
@@ -43,7 +43,7 @@ import {
 } from '#core/config.ts';
 import { DEFAULTS } from '#core/constants.ts';
 import { ConfigError, InterruptedError, LakeStateError, LeaseHeldError } from '#core/errors.ts';
-import { heldBackEventPartitions, heldBackWords, takenKeys } from '#core/event-log.ts';
+import { heldBackWords } from '#core/event-log.ts';
 import { workerHeapMib } from '#core/heap-budget.ts';
 import {
   assertLoadId,
@@ -994,9 +994,8 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
   // Events dated past the partitions this load listed wait in silence otherwise: one LIST (S3
   // StartAfter) past tomorrow's partition. A first run listed all of _events/: none waits.
   const today = now.toISOString().slice(0, 10);
-  const state =
-    firstRun === true || reused !== undefined ? undefined : await readChangedState(store, LOCAL_SCHEDULE);
-  const heldBack = state === undefined ? [] : await heldBackEventPartitions(store, today, takenKeys(state));
+  const heldBack =
+    firstRun === true || reused !== undefined ? [] : await heldBackForSchedule(store, LOCAL_SCHEDULE, today);
   const notes = [
     ...(firstRun === true && users.length > 0
       ? [firstChangedNote(store.description, users.length, selection.deferred?.users ?? 0)]

@@ -29,12 +29,15 @@ import {
   asideRefs,
   byReceipt,
   type EventRef,
+  type HeldBackPartition,
+  heldBackEventPartitions,
   type LoadedEvent,
   listEvents,
   NOTHING_TAKEN,
   readEvents,
   readTakenState,
   type TakenEvents,
+  takenKeys,
   toRead,
   type UnreadableEvent,
   withTaken,
@@ -82,6 +85,21 @@ export function readChangedState(store: ObjectStore, schedule: string): Promise<
     `the webhook events the '${schedule}' changed loads have seen`,
     `Restore it (an earlier S3 object version) or delete it: the next changed load of '${schedule}' is then a first one, loading the users of every stored event, and commits no event twice (README, "Recovering a damaged state file")`,
   );
+}
+
+/**
+ * The `_events/` partitions dated past what `schedule`'s changed loads list, less the events it
+ * has taken (event-log.ts `heldBackEventPartitions`: one LIST past tomorrow's partition). None
+ * before its first committed run: that run lists all of `_events/` and takes them. What a
+ * changed load (the CLI's) and a changed plan (the Lambda's) warn of.
+ */
+export async function heldBackForSchedule(
+  store: ObjectStore,
+  schedule: string,
+  today: string,
+): Promise<HeldBackPartition[]> {
+  const state = await readChangedState(store, schedule);
+  return state === undefined ? [] : heldBackEventPartitions(store, today, takenKeys(state));
 }
 
 /** A schedule's state: the events its committed loads have seen, and users to retry once. */

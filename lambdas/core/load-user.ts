@@ -52,7 +52,7 @@ export interface UnitOutcome {
   /**
    * A unit of known task ids (`tasks`) that failed because PayLink answered a plain 404 for every
    * one of them: the ids. Once the endpoint answers anybody's id in the load, such a unit is the
-   * user's stale ids, not a failure (`taskNotFoundOutcome`).
+   * user's stale ids, not a failure (`notFoundOutcome`).
    */
   readonly missingTaskIds?: readonly string[];
   /**
@@ -60,7 +60,7 @@ export interface UnitOutcome {
    * failed because PayLink answered a plain 404 for every one of its parent keys: the parent and
    * the keys. Once the endpoint answers anybody in the load, the route exists and these parents
    * vanished (an account unlinked after the parent list was fetched): loaded, with nothing to
-   * load (`parentNotFoundOutcome`), not a failure.
+   * load (`notFoundOutcome`), not a failure.
    */
   readonly missingParents?: MissingParents;
 }
@@ -316,45 +316,25 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
 }
 
 /**
- * A known-task unit whose ids all answered 404 (`missingTaskIds`), once the endpoint answered
- * another id in the load: loaded, with nothing to load. `ok` with `task_not_found` and the ids,
- * as a unit some of whose ids 404: the endpoint is there and these ids are stale.
+ * A unit whose keys all answered a plain 404, once its endpoint answered somebody in the load:
+ * loaded, with nothing to load, as a unit some of whose keys 404'd. Known task ids
+ * (`missingTaskIds`): the endpoint is there and these ids are stale, `ok` with `task_not_found`.
+ * Parent keys of a fan-out child (`missingParents`): these parent records vanished between the
+ * parent's fetch and this one (an account unlinked mid-load), `ok` with `parent_not_found`.
  */
-export function taskNotFoundOutcome(outcome: UnitOutcome): UnitOutcome {
-  const ids = outcome.missingTaskIds ?? [];
-  const { endpoint: _endpoint, missingTaskIds: _ids, ...rest } = outcome;
-  return {
-    ...rest,
-    status: 'ok',
-    rows: 0,
-    errorCode: TASK_NOT_FOUND,
-    errorMessage: `PayLink answered 404 for all ${ids.length} of its task id(s) (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''}) while it answered other users' task ids: stale or unknown`,
-    httpStatus: 404,
-  };
-}
-
-/**
- * A fan-out child unit whose parent keys all answered 404 (`missingParentKeys`), once the
- * endpoint answered somebody in the load: the route exists, so these parent records vanished
- * between the parent's fetch and this one (an account unlinked mid-load). Loaded, with nothing to
- * load: `ok` with `parent_not_found` and the keys, as a unit some of whose parents 404'd.
- */
-export function parentNotFoundOutcome(outcome: UnitOutcome): UnitOutcome {
-  const missing = outcome.missingParents ?? { resource: 'parent', field: '_id', keys: [] };
-  const { endpoint: _endpoint, missingParents: _missing, ...rest } = outcome;
-  return {
-    ...rest,
-    status: 'ok',
-    rows: 0,
-    errorCode: PARENT_NOT_FOUND,
-    errorMessage: `${parentNotFoundWords(missing, 'all')}, while it answered other requests of this load`,
-    httpStatus: 404,
-  };
-}
-
-/** A unit whose keys all 404'd, once its endpoint answered somebody: stale task ids or vanished parents. */
 export function notFoundOutcome(outcome: UnitOutcome): UnitOutcome {
-  return outcome.missingParents !== undefined ? parentNotFoundOutcome(outcome) : taskNotFoundOutcome(outcome);
+  const { endpoint: _endpoint, missingTaskIds: ids = [], missingParents: parents, ...rest } = outcome;
+  return {
+    ...rest,
+    status: 'ok',
+    rows: 0,
+    errorCode: parents === undefined ? TASK_NOT_FOUND : PARENT_NOT_FOUND,
+    errorMessage:
+      parents === undefined
+        ? `PayLink answered 404 for all ${ids.length} of its task id(s) (${listKeys(ids)}) while it answered other users' task ids: stale or unknown`
+        : `${parentNotFoundWords(parents, 'all')}, while it answered other requests of this load`,
+    httpStatus: 404,
+  };
 }
 
 function missingParentsOf(resource: ResourceDef, keys: readonly string[]): MissingParents {

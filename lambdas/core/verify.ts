@@ -407,12 +407,13 @@ export async function verifyLake(deps: VerifyDeps): Promise<VerifyReport> {
 
   // Events in partitions dated past what loads list (a receiver clock ahead, a hand copy): they
   // wait in silence until that day unless said (never moved by --fix: the date is the receiver's).
-  const heldBack = eventChecks ? await heldBackEvents(store, now.toISOString().slice(0, 10)) : [];
+  const today = now.toISOString().slice(0, 10);
+  const heldBack = eventChecks ? await heldBackEvents(store, today) : [];
   if (heldBack.length > 0)
     findings.push({
       kind: 'held_back_events',
       keys: [],
-      detail: heldBackWords(heldBack, now.toISOString().slice(0, 10)),
+      detail: heldBackWords(heldBack, today),
       fixable: false,
     });
 

@@ -14,14 +14,14 @@ import {
   planCapacity,
 } from '#core/capacity.ts';
 import {
-  readChangedState,
+  heldBackForSchedule,
   reusedSelection,
   selectChangedUsers,
   stageChangedSelection,
 } from '#core/changed-users.ts';
 import { selectResources } from '#core/config.ts';
 import { ConfigError, loggableError, withSafeMessage } from '#core/errors.ts';
-import { heldBackEventPartitions, heldBackWords, takenKeys } from '#core/event-log.ts';
+import { heldBackWords } from '#core/event-log.ts';
 import { loadIdFromTime, loadsPrefix } from '#core/layout.ts';
 import { learnedUsers } from '#core/learned-users.ts';
 import { acquireLease } from '#core/lease.ts';
@@ -176,14 +176,11 @@ function capacityInput(
 /**
  * As `load --users changed` warns: events in `_events/` partitions dated past tomorrow wait, in
  * silence otherwise, until the day before their date (a receiver whose clock is ahead, an object
- * copied by hand). One LIST past tomorrow's partition (event-log.ts `heldBackEventPartitions`).
- * A schedule's first run lists all of `_events/` and takes them: nothing waits, nothing is said.
+ * copied by hand), found by changed-users.ts `heldBackForSchedule`.
  */
 async function warnHeldBackEvents(store: ObjectStore, schedule: string, scheduled: Date, obs: Observed) {
-  const state = await readChangedState(store, schedule);
-  if (state === undefined) return;
   const today = scheduled.toISOString().slice(0, 10);
-  const heldBack = await heldBackEventPartitions(store, today, takenKeys(state));
+  const heldBack = await heldBackForSchedule(store, schedule, today);
   if (heldBack.length === 0) return;
   obs.log.warn(EVENTS_HELD_BACK_EVENT, {
     event: EVENTS_HELD_BACK_EVENT,
