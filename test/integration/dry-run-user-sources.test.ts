@@ -6,10 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { main } from '#cli/main.ts';
-import { receiveWebhook } from '#core/webhook.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { simulatedEvent } from '#simulator/webhook-sender.ts';
 import { captureIo, credentialsEnv, Scratch } from '#test/helpers/lake-harness.ts';
+import { receiveSimulatedEvent } from '#test/helpers/signed-webhook.ts';
 
 const KEY = 'sources-key';
 const SECRET = 'sources-secret';
@@ -24,19 +23,9 @@ beforeAll(async () => {
   sim = await startSimulator({ seed: 'dry-run-user-sources', apiKey: KEY, apiSecret: SECRET });
   await scratch.users('u3.txt', ['listed-1', 'listed-2', 'listed-3']);
   // Events for one listed user (counted as listed) and two the list does not name.
-  for (const identifier of ['listed-1', 'learned-1', 'learned-2']) {
-    const event = simulatedEvent({
-      identifier,
-      type: 'pay-link-accounts-updated',
-      time: new Date(),
-      secret: SECRET,
-    });
-    const outcome = await receiveWebhook(
-      { headers: event.headers, body: new TextEncoder().encode(event.body) },
-      { store: createLocalStore(scratch.path('lake')), secret: SECRET, receivedAt: new Date() },
-    );
-    expect(outcome.kind).toBe('accepted');
-  }
+  const lake = { store: createLocalStore(scratch.path('lake')), secret: SECRET };
+  for (const identifier of ['listed-1', 'learned-1', 'learned-2'])
+    expect((await receiveSimulatedEvent(lake, identifier, new Date())).kind).toBe('accepted');
 });
 afterAll(async () => {
   await sim?.close();
