@@ -27,8 +27,8 @@ export const RATE_LIMITER = {
    * loop; with 30 ms, 0.900x in the queueing model of a machine that deschedules the loader 35 ms
    * of every 50 (test/unit/rate-limiter-model.test.ts), 0.975x with 100 ms. Not more, because
    * what it lets go at once (1 + S / 10 at 100 ms) goes out as one bunch whose arrivals spread, and
-   * a second later the log lets the same bunch go again: against a strict one-second server
-   * (test/integration/rate-limiter-stall.test.ts, a 300 ms stall at 100 req/s, load 13-14) 200 ms
+   * a second later the log lets the same bunch go again: against a strict one-second server (the
+   * simulator's sliding window on its own thread, a 300 ms stall at 100 req/s, load 13-14) 200 ms
    * drew 429s in 3 runs of 3 (8-18 each), a make-up of the whole second the log allows 16-26 in 3
    * of 3; 100 ms and 60 ms one run in 7 each, 30 ms one in 3 (that load's noise).
    */
