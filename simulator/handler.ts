@@ -76,12 +76,15 @@ export function createSimulatorCore(options: ResolvedSimulatorOptions): Simulato
   const unlinkPending = new Set(options.unlinkMidLoad);
   /** The account each of them unlinked that way: part of their world from then on. */
   const unlinkedMidLoad = new Map<string, string>();
+  /** Users whose first account's history answers 404 while it stays listed (`historyNotFoundWhileListed`). */
+  const historyNotFound = new Set(options.historyNotFoundWhileListed);
   const dataFor = (identifier: string) =>
     users.getOrCreate(identifier, () => {
-      const data = withoutUnlinked(
+      const kept = withoutUnlinked(
         changed(identifier, changeSteps.get(identifier) ?? 0).data,
         unlinkedMidLoad.get(identifier),
       );
+      const data = historyNotFound.has(identifier) ? withoutFirstHistory(kept) : kept;
       for (const taskId of data.taskIds) taskOwners.set(taskId, identifier);
       return data;
     });
@@ -304,6 +307,17 @@ function withoutUnlinked(data: UserData, accountId: string | undefined): UserDat
   if (accountId === undefined) return data;
   const { [accountId]: _gone, ...actionHistory } = data.actionHistory;
   return { ...data, accounts: data.accounts.filter((a) => a._id !== accountId), actionHistory };
+}
+
+/**
+ * A user's data whose first account has no action history entry (a new object): the route
+ * answers 404 "Account not found" for it, as for an unlinked account, while the account is listed.
+ */
+function withoutFirstHistory(data: UserData): UserData {
+  const first = data.accounts[0]?._id;
+  if (first === undefined) return data;
+  const { [first]: _missing, ...actionHistory } = data.actionHistory;
+  return { ...data, actionHistory };
 }
 
 function toReply(response: ApiResponse): Reply {

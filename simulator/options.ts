@@ -95,6 +95,14 @@ export const simulatorOptionsSchema = z
      * "Account not found", as PayLink would. Once per identifier; the account stays unlinked.
      */
     unlinkMidLoad: z.array(z.string().min(1)).default([]),
+    /**
+     * Identifiers whose first account's `/pay-link/action-history?accountId=` answers 404
+     * "Account not found" while `/pay-link/accounts` goes on listing that account: what PayLink
+     * might do for an account it has no history for yet, or in a transient miss. Unlike
+     * `unlinkMidLoad`, the account has not left: a loader that takes the 404 as its leaving
+     * drops its history wrongly. Every request, for as long as the simulator runs.
+     */
+    historyNotFoundWhileListed: z.array(z.string().min(1)).default([]),
     /** Server-side limit over all requests (requests/second); above it: 429 with Retry-After. */
     rateLimit: z.number().positive().optional(),
     /**

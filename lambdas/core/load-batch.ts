@@ -286,7 +286,8 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
           continue;
         }
         // The endpoint answered somebody: this user's all-404 task ids are stale, and their all-404
-        // parents vanished since they were fetched (unlinked mid-load): not a failure.
+        // parents vanished since they were fetched (unlinked mid-load): not a failure. All-404
+        // parents the parent list still names are no proof: the user's failure (child_not_found).
         const outcome = keysNotFound(given, health) ? notFoundOutcome(given) : given;
         if (outcome.status === 'failed') failed[index] = true;
         typed.push(emitOutcome(userLoadsRow(input, input.batch, result.identifier, outcome)));
@@ -351,15 +352,23 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
     // Every user of the load was tried: a known-task 404 no answered id contradicted is judged
     // now, with the whole load's users (endpoint-health.ts maybeStaleIds).
     if (carried !== undefined && input.lastBatch === true) health.finishLoad();
+    /** A settled unit that is its user's failure: counted by its own batch, or late by this one. */
+    const failUser = (unit: DeferredUnit) => {
+      if (unit.batch === input.batch) failed[unit.index] = true;
+      else if (!unit.userFailed && !carried?.failedLate.has(unit.identifier)) {
+        lateFailed.add(unit.identifier);
+        carried?.failedLate.add(unit.identifier);
+      }
+    };
     for (const unit of waiting) {
       const resource = unit.outcome.endpoint!.resource;
       const finding = health.disabled(resource);
       // An interrupted batch is the last this run loads: it settles every unit still open.
       const last = input.lastBatch === true || notStarted.some(Boolean);
       if (keysNotFound(unit.outcome, health)) {
-        settled.push(
-          emitOutcome(userLoadsRow(input, unit.batch, unit.identifier, notFoundOutcome(unit.outcome))),
-        );
+        const outcome = notFoundOutcome(unit.outcome);
+        if (outcome.status === 'failed') failUser(unit);
+        settled.push(emitOutcome(userLoadsRow(input, unit.batch, unit.identifier, outcome)));
         continue;
       }
       if (finding === undefined && carried !== undefined && !last && health.undecided(resource)) {
@@ -371,13 +380,7 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
         deferred.push({ identifier: unit.identifier, outcome: unit.outcome });
         continue;
       }
-      if (finding === undefined) {
-        if (unit.batch === input.batch) failed[unit.index] = true;
-        else if (!unit.userFailed && !carried?.failedLate.has(unit.identifier)) {
-          lateFailed.add(unit.identifier);
-          carried?.failedLate.add(unit.identifier);
-        }
-      }
+      if (finding === undefined) failUser(unit);
       const final = finding === undefined ? unit.outcome : excusedOutcome(unit.outcome, resource, finding);
       settled.push(emitOutcome(userLoadsRow(input, unit.batch, unit.identifier, final)));
     }
@@ -464,7 +467,8 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
 
 /**
  * A unit whose keys all 404'd (known task ids, or parent records of a fan-out), once its endpoint
- * answered somebody: the route exists, so the ids are stale or the parents vanished (notFoundOutcome).
+ * answered somebody: the route exists, so the ids are stale, the parents vanished, or (parents
+ * still listed) the user's failure (notFoundOutcome).
  */
 function keysNotFound(outcome: UnitOutcome, health: EndpointHealth): boolean {
   // A child of a unit whose parents vanished carries them too: judged by that unit's endpoint.
@@ -472,7 +476,9 @@ function keysNotFound(outcome: UnitOutcome, health: EndpointHealth): boolean {
 }
 
 const allKeysMissing = (outcome: UnitOutcome) =>
-  outcome.missingTaskIds !== undefined || outcome.missingParents !== undefined;
+  outcome.missingTaskIds !== undefined ||
+  outcome.missingParents !== undefined ||
+  outcome.listedParents !== undefined;
 
 function skippedUser(identifier: string, steps: readonly ResourceStep[]): UserResult {
   const outcomes: UnitOutcome[] = steps
@@ -585,16 +591,13 @@ export function settleDeferredUnits(
     for (const unit of m.deferredUnits ?? []) {
       const resource = unit.outcome.endpoint?.resource ?? unit.outcome.resource;
       const finding = byResource.get(resource);
-      if (finding === undefined && allKeysMissing(unit.outcome) && works.has(resource)) {
-        units.push({
-          batch: m.batch,
-          identifier: unit.identifier,
-          outcome: notFoundOutcome(unit.outcome),
-        });
-        continue;
-      }
       if (finding === undefined) {
-        units.push({ batch: m.batch, ...unit });
+        // An endpoint that answered: all-404 keys are the keys' (stale, vanished, or parents
+        // still listed: the user's failure); otherwise the unit is as the batch left it.
+        const outcome =
+          allKeysMissing(unit.outcome) && works.has(resource) ? notFoundOutcome(unit.outcome) : unit.outcome;
+        units.push({ batch: m.batch, identifier: unit.identifier, outcome });
+        if (outcome.status !== 'failed') continue;
         if (!failed.has(unit.identifier) && !counted.has(unit.identifier)) {
           counted.add(unit.identifier);
           lateFailed.push(unit.identifier);

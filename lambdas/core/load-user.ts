@@ -63,6 +63,13 @@ export interface UnitOutcome {
    * load (`notFoundOutcome`), not a failure.
    */
   readonly missingParents?: MissingParents;
+  /**
+   * A fan-out child unit every parent key of which answered a plain 404, some of them still named
+   * by the parent list fetched again (`ListedParents`): not proof those parents left. Once the
+   * endpoint answers anybody in the load, the unit is the user's failure, `child_not_found`
+   * (`notFoundOutcome`); while it answers nobody, the 404 may be a missing route, judged as such.
+   */
+  readonly listedParents?: ListedParents;
 }
 
 /** Parent records a fan-out child unit got a plain 404 for: `accounts` `_id`s. */
@@ -72,6 +79,16 @@ export interface MissingParents {
   /** The parent record's key field (`_id`). */
   readonly field: string;
   readonly keys: readonly string[];
+}
+
+/**
+ * Parent records a fan-out child unit got a plain 404 for that the parent list, fetched again for
+ * the user, still names (`keys`); `gone`: those of the unit's 404s it no longer names.
+ */
+export interface ListedParents extends MissingParents {
+  /** The child's path template (`/pay-link/action-history`): never an id. */
+  readonly endpoint: string;
+  readonly gone: readonly string[];
 }
 
 export interface StagedRow {
@@ -182,6 +199,85 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
   const missing = new Set<string>();
   let tasksCalled = false;
   const known = new Set(input.taskIds ?? []);
+  // Each emitted unit's rows per record, so that parent records proven gone leave with theirs.
+  const unitRows = new Map<string, { records: readonly FetchedRecord[]; groups: readonly StagedRow[][] }>();
+  const maxPages = input.maxPages ?? DEFAULTS.pagination.maxPages;
+  /** Parent lists fetched again for this user, by parent and the key they were fetched under. */
+  const relisted = new Map<string, ReadonlySet<string> | ParentRecheckError>();
+
+  /**
+   * Which of the parent keys a fan-out child got a plain 404 for the parent list, fetched again,
+   * still names. One request per user for a root parent (`accounts`: one list, whatever the
+   * number of 404s and of children asking), made as the load's others are (the same resource
+   * definition, session, rate limiter and retries); for a parent that is itself a fan-out, one
+   * per key its 404'd records were fetched under.
+   * @throws ParentRecheckError when that fetch fails (a 404 of it included): proves nothing.
+   */
+  const recheck = async (
+    resource: ResourceDef,
+    keys: readonly string[],
+    counter: { requests: number },
+  ): Promise<ParentCheck> => {
+    const link = resource.parent!;
+    const parent = input.steps.find((s) => s.resource.table === link.resource)!.resource;
+    const state = states.get(link.resource);
+    const missed = new Set(keys);
+    const scopes = new Set(
+      (state?.kind === 'fetched' ? state.records : [])
+        .filter(({ record }) => missed.has(keyOf(record, link.field) ?? ''))
+        .map(({ parentKey }) => parentKey),
+    );
+    const listed = new Set<string>();
+    for (const scope of scopes) {
+      const at = JSON.stringify([link.resource, scope ?? null]);
+      let seen = relisted.get(at);
+      if (seen === undefined) {
+        try {
+          const again: FetchedRecord[] = [];
+          await fetchKey(parent, input, session, scope, counter, maxPages, again);
+          seen = new Set(keysOf(again, link.field));
+        } catch (error) {
+          if (error instanceof ApiKeyRejectedError) throw error;
+          seen = new ParentRecheckError(link.resource, resource.table, error);
+        }
+        relisted.set(at, seen);
+      }
+      if (seen instanceof ParentRecheckError) throw seen;
+      for (const key of seen) listed.add(key);
+    }
+    return { gone: keys.filter((k) => !listed.has(k)), listed: keys.filter((k) => listed.has(k)) };
+  };
+
+  /**
+   * Parent records the parent list, fetched again, no longer names: left out of this load's
+   * parent rows too, so the parent leaves the current state with its children (consistent), and
+   * later children of the same parent do not ask for it. Only those: the list fetched again is
+   * not taken whole, since a parent new in it had none of its children fetched.
+   */
+  const dropParents = (resource: ResourceDef, gone: readonly string[]) => {
+    if (gone.length === 0) return;
+    const link = resource.parent!;
+    const drop = new Set(gone);
+    const stays = ({ record }: FetchedRecord) => {
+      const key = keyOf(record, link.field);
+      return key === undefined || !drop.has(key);
+    };
+    const state = states.get(link.resource);
+    if (state?.kind === 'fetched')
+      states.set(link.resource, { kind: 'fetched', records: state.records.filter(stays) });
+    const staged = unitRows.get(link.resource);
+    if (staged === undefined) return;
+    const kept = staged.records.map(stays);
+    const removed = kept.filter((k) => !k).length;
+    if (removed === 0) return;
+    unitRows.set(link.resource, {
+      records: staged.records.filter((_, i) => kept[i]),
+      groups: staged.groups.filter((_, i) => kept[i]),
+    });
+    const at = outcomes.findIndex((o) => o.resource === link.resource);
+    if (at !== -1) outcomes[at] = { ...outcomes[at]!, rows: outcomes[at]!.rows - removed };
+  };
+
   for (const step of input.steps) {
     const { resource } = step;
     const counter = { requests: 0 };
@@ -209,6 +305,34 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
     }
     try {
       const { records, unknownKeys, unsafeKeys } = await fetchUnit(resource, input, session, states, counter);
+      if (unknownKeys.length > 0 && fansOutOverParent(resource)) {
+        // A plain 404 for a parent record listed moments ago proves it left only when the parent
+        // list, fetched again, no longer names it: PayLink might answer 404 for an account it
+        // still lists (no history yet, a transient miss), and taking that 404 as the account's
+        // leaving would drop its committed history from the current state.
+        let check: ParentCheck;
+        try {
+          check = await recheck(resource, unknownKeys, counter);
+        } catch (error) {
+          if (!(error instanceof ParentRecheckError)) throw error;
+          // The child answered for the user's other parents: its endpoint works. The unit fails
+          // as for any failed fetch: nothing of it is written, its committed rows stay current.
+          states.set(resource.table, { kind: 'failed' });
+          steps.push({ resource: resource.table, result: 'ok' });
+          if (step.emit) outcomes.push(failed(resource.table, error, counter.requests));
+          continue;
+        }
+        dropParents(resource, check.gone);
+        if (check.listed.length > 0) {
+          // Still listed: the 404 is no proof. The unit fails (the user's rows committed before
+          // stay current, the next load tries again) rather than load without that parent.
+          states.set(resource.table, { kind: 'failed' });
+          steps.push({ resource: resource.table, result: 'ok' });
+          if (step.emit)
+            outcomes.push(childNotFound(resource.table, listedParentsOf(resource, check), counter.requests));
+          continue;
+        }
+      }
       states.set(resource.table, { kind: 'fetched', records });
       if (resource.parent?.resource === KNOWN_TASKS) {
         tasksCalled = true;
@@ -221,8 +345,8 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
       // ids) proved nothing about its endpoint: neutral for the verdict, as a unit not called.
       steps.push({ resource: resource.table, result: counter.requests === 0 ? 'skipped' : 'ok' });
       if (!step.emit) continue;
-      const unitRows = normalizeUnit(resource, records, input);
-      rows.push(...unitRows.rows);
+      const normalized = normalizeUnit(resource, records, input);
+      unitRows.set(resource.table, { records, groups: normalized.groups });
       const unknown = unknownKeys.length;
       const ofTasks = resource.parent?.resource === KNOWN_TASKS;
       const notFound =
@@ -239,7 +363,7 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
       outcomes.push({
         resource: resource.table,
         status: 'ok',
-        rows: unitRows.rootRows,
+        rows: normalized.rootRows,
         requests: counter.requests,
         // Loaded, with the ids PayLink does not know named (stale ids from events or a file).
         errorCode:
@@ -265,8 +389,27 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
         tasksCalled = true;
         for (const key of allMissing) if (known.has(key)) missing.add(key);
       }
-      const missingParents =
+      let missingParents =
         allMissing === undefined || tasksMissing ? undefined : missingParentsOf(resource, allMissing);
+      // Every parent 404'd: proof they left only when the parent list, fetched again, no longer
+      // names them (as above). The 404s stay evidence about the endpoint either way: a route
+      // missing for everybody is judged as before, whatever the lists say.
+      let listedParents: ListedParents | undefined;
+      let cause = error;
+      if (missingParents !== undefined) {
+        try {
+          const check = await recheck(resource, missingParents.keys, counter);
+          dropParents(resource, check.gone);
+          if (check.listed.length > 0) {
+            listedParents = listedParentsOf(resource, check);
+            missingParents = undefined;
+          }
+        } catch (recheckError) {
+          if (!(recheckError instanceof ParentRecheckError)) throw recheckError;
+          cause = recheckError;
+          missingParents = undefined;
+        }
+      }
       const symptom = error instanceof ParentFailedError ? undefined : endpointSymptom(error);
       if (symptom !== undefined) {
         states.set(resource.table, {
@@ -285,12 +428,13 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
         });
       }
       if (step.emit) {
-        const outcome = failed(resource.table, error, counter.requests);
+        const outcome = failed(resource.table, cause, counter.requests);
         outcomes.push({
           ...outcome,
           ...(symptom === undefined ? {} : { endpoint: { resource: resource.table, symptom } }),
           ...(tasksMissing ? { missingTaskIds: allMissing } : {}),
           ...(missingParents === undefined ? {} : { missingParents }),
+          ...(listedParents === undefined ? {} : { listedParents }),
         });
       }
     }
@@ -300,6 +444,7 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
     : witnessFailed(steps, input)
       ? false
       : await servedAtWitness(session);
+  for (const unit of unitRows.values()) for (const group of unit.groups) rows.push(...group);
   return {
     identifier: input.identifier,
     outcomes,
@@ -317,13 +462,22 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
 
 /**
  * A unit whose keys all answered a plain 404, once its endpoint answered somebody in the load:
- * loaded, with nothing to load, as a unit some of whose keys 404'd. Known task ids
- * (`missingTaskIds`): the endpoint is there and these ids are stale, `ok` with `task_not_found`.
- * Parent keys of a fan-out child (`missingParents`): these parent records vanished between the
- * parent's fetch and this one (an account unlinked mid-load), `ok` with `parent_not_found`.
+ * the route exists, so the 404s are the keys'. Known task ids (`missingTaskIds`): stale ids,
+ * `ok` with `task_not_found`. Parent keys of a fan-out child that the parent list, fetched again,
+ * no longer names (`missingParents`): they vanished between the parent's fetch and this one (an
+ * account unlinked mid-load), `ok` with `parent_not_found`. Parent keys it still names
+ * (`listedParents`): no proof they left, so the unit is the user's failure, `child_not_found`
+ * (its committed rows stay current).
  */
 export function notFoundOutcome(outcome: UnitOutcome): UnitOutcome {
-  const { endpoint: _endpoint, missingTaskIds: ids = [], missingParents: parents, ...rest } = outcome;
+  const {
+    endpoint: _endpoint,
+    missingTaskIds: ids = [],
+    missingParents: parents,
+    listedParents: listed,
+    ...rest
+  } = outcome;
+  if (listed !== undefined) return childNotFound(rest.resource, listed, rest.requests);
   return {
     ...rest,
     status: 'ok',
@@ -341,12 +495,65 @@ function missingParentsOf(resource: ResourceDef, keys: readonly string[]): Missi
   return { resource: resource.parent?.resource ?? 'parent', field: resource.parent?.field ?? '_id', keys };
 }
 
+function listedParentsOf(resource: ResourceDef, check: ParentCheck): ListedParents {
+  return { ...missingParentsOf(resource, check.listed), endpoint: resource.path, gone: check.gone };
+}
+
 /** `PayLink answered 404 for 1 of its accounts record(s) (_id acc-1): ...`: ids, never values. */
 function parentNotFoundWords(missing: MissingParents, share: 'some' | 'all'): string {
   const { resource, field, keys } = missing;
   const count = share === 'all' ? `all ${keys.length}` : `${keys.length}`;
-  return `PayLink answered 404 for ${count} of its ${resource} record(s) (${field} ${listKeys(keys)}): gone since ${resource} was fetched (unlinked during the load)`;
+  return `PayLink answered 404 for ${count} of its ${resource} record(s) (${field} ${listKeys(keys)}), which ${resource}, fetched again, no longer lists: unlinked during the load (left out of this load's ${resource} too)`;
 }
+
+/**
+ * `user_loads.error_code` of a failed fan-out child unit PayLink answered a plain 404 for some
+ * parent records of, while the parent list, fetched again, still names them: no proof they left.
+ */
+export const CHILD_NOT_FOUND = 'child_not_found';
+
+/** A fan-out child unit failed by 404s for parents still listed (see CHILD_NOT_FOUND). */
+function childNotFound(table: string, listed: ListedParents, requests: number): UnitOutcome {
+  const { resource, field, keys, endpoint, gone } = listed;
+  const also =
+    gone.length === 0
+      ? ''
+      : `; ${gone.length} other(s) (${field} ${listKeys(gone)}) no longer listed: unlinked during the load`;
+  return {
+    resource: table,
+    status: 'failed',
+    rows: 0,
+    requests,
+    errorCode: CHILD_NOT_FOUND,
+    errorMessage: `PayLink answered 404 at ${endpoint} for ${keys.length} ${resource} record(s) (${field} ${listKeys(keys)}) that ${resource}, fetched again, still lists: no proof they left, so this load takes none of the user's ${table} rows (those committed before stay current) and the next load tries again${also}`,
+    httpStatus: 404,
+  };
+}
+
+/** What the parent list, fetched again, says of the parent keys a child got a plain 404 for. */
+interface ParentCheck {
+  /** No longer listed: gone since the parent's fetch. */
+  readonly gone: readonly string[];
+  /** Still listed: the 404 proves nothing of the parent. */
+  readonly listed: readonly string[];
+}
+
+/**
+ * Fetching the parent list again (to check a child's 404s) failed: proves nothing, so the child
+ * unit fails as for any failed fetch. Code and HTTP status are the failed fetch's.
+ */
+export class ParentRecheckError extends LoaderError {
+  readonly status: number | null;
+  constructor(parent: string, child: string, cause: unknown) {
+    const { code, message } = describeError(cause);
+    super(`fetching ${parent} again to check the 404s of ${child} failed: ${message}`, { code, cause });
+    this.status = cause instanceof PayLinkHttpError ? cause.status : null;
+  }
+}
+
+/** A child fetched once per record of a fetched parent (`action_history` per account). */
+const fansOutOverParent = (resource: ResourceDef) =>
+  resource.parent !== undefined && resource.parent.resource !== KNOWN_TASKS;
 
 /** At most five keys, comma-separated. */
 const listKeys = (keys: readonly string[]) =>
@@ -445,12 +652,19 @@ function parentKeys(
 function keysOf(records: readonly FetchedRecord[], field: string): string[] {
   const keys: string[] = [];
   for (const { record } of records) {
-    const key = record[field];
-    if (typeof key === 'string' && key !== '') keys.push(key);
-    else if (typeof key === 'number' && Number.isFinite(key)) keys.push(String(key));
-    else if (key instanceof NumberLiteral) keys.push(key.literal);
+    const key = keyOf(record, field);
+    if (key !== undefined) keys.push(key);
   }
   return [...new Set(keys)];
+}
+
+/** A record's key as its children are fetched by (text, a finite number, a number as spelled). */
+function keyOf(record: JsonObject, field: string): string | undefined {
+  const key = record[field];
+  if (typeof key === 'string' && key !== '') return key;
+  if (typeof key === 'number' && Number.isFinite(key)) return String(key);
+  if (key instanceof NumberLiteral) return key.literal;
+  return undefined;
 }
 
 /** A value for a message: JSON-quoted (control characters escaped), at most 64 characters of it. */
@@ -608,8 +822,9 @@ function normalizeUnit(
   resource: ResourceDef,
   records: readonly FetchedRecord[],
   input: UserInput,
-): { rows: StagedRow[]; rootRows: number } {
-  const rows: StagedRow[] = [];
+): { groups: StagedRow[][]; rootRows: number } {
+  /** Per record, its rows (root and child tables). */
+  const groups: StagedRow[][] = [];
   const seenKeys = new Map<string, number>();
   const parentColumn =
     resource.parent && resource.parent.resource !== KNOWN_TASKS
@@ -621,6 +836,8 @@ function normalizeUnit(
     if (parentColumn !== undefined && parentKey !== undefined) prepared[parentColumn] = parentKey;
     const rootKey = recordKey(resource, record, parentKey, index, seenKeys);
     const dt = partitionDate(resource, record) ?? input.dt;
+    const rows: StagedRow[] = [];
+    groups.push(rows);
     for (const tr of normalizeRecord(prepared, {
       table: resource.table,
       loadId: input.loadId,
@@ -631,7 +848,7 @@ function normalizeUnit(
       rows.push({ table: tr.table, dt, row: tr.row });
     }
   });
-  return { rows, rootRows: records.length };
+  return { groups, rootRows: records.length };
 }
 
 function applyAliases(record: JsonObject, aliases: Readonly<Record<string, string>>): JsonObject {

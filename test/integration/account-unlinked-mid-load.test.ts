@@ -2,10 +2,11 @@
  * An account unlinked while a load runs: the user's account list names it, then its
  * `/pay-link/action-history?accountId=<id>` answers 404 "Account not found" (the simulator's
  * `unlinkMidLoad`, which models exactly that moment). Seen in `simulate --webhooks-to` as one
- * failed user in a load and exit 3 from a scheduled run with no real fault. The user is not
- * failed: their `action_history` unit is ok / `parent_not_found`, their other accounts' history
- * is loaded, and the current state drops the vanished account's history at once and the account
- * itself with the next load, while keeping everything else.
+ * failed user in a load and exit 3 from a scheduled run with no real fault. The loader fetches
+ * the user's account list again, which no longer names the account: the user is not failed,
+ * their `action_history` unit is ok / `parent_not_found`, their other accounts' history is
+ * loaded, and the current state drops the vanished account and its history at once (the load
+ * leaves it out of its accounts rows too), while keeping everything else.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
@@ -59,12 +60,15 @@ describe('an account unlinked between the account list and its action history', 
     await scratch?.dispose();
   });
 
-  const load = async (baseUrl: string, loadId: string) => {
+  /** Runs a load that must exit 0; the simulator's requests it took. */
+  const load = async (server: Simulator, loadId: string) => {
+    const before = server.stats().requests;
     const run = await runLoad(
-      { users: usersFile, dest, baseUrl, resources: RESOURCES, concurrency: 1, loadId },
+      { users: usersFile, dest, baseUrl: server.url, resources: RESOURCES, concurrency: 1, loadId },
       ENV,
     );
     expect(run.code, `load ${loadId} exit code (stderr: ${run.stderr})`).toBe(0);
+    return server.stats().requests - before;
   };
   const query = (sql: string) => withLake(dest, (lake) => queryObjects(lake, sql));
   /** `[user, account id]` of each action-history row, sorted. */
@@ -94,11 +98,14 @@ describe('an account unlinked between the account list and its action history', 
     const gone = new Map([some, only].map((id) => [id, truth.get(id)!.accounts[0]!._id]));
 
     // Load 0, before anything is unlinked: every account's history.
-    await load(before.url, 'l0');
+    const l0 = await load(before, 'l0');
     expect(await historyRows('current.action_history')).toEqual(expectedHistory((id) => truth.get(id)!));
 
     // Load 1: the two accounts go right after their lists are served.
-    await load(sim.url, 'l1');
+    const l1 = await load(sim, 'l1');
+    // The same requests as load 0 (the gone accounts' history is asked for, and 404s), and one
+    // more per affected user: the account list fetched again.
+    expect(l1 - l0).toBe(2);
     const units = await query(
       `SELECT user_identifier, resource, status, rows, error_code, http_status, error_message FROM user_loads WHERE _dlt_load_id = 'l1' ORDER BY ALL`,
     );
@@ -127,18 +134,19 @@ describe('an account unlinked between the account list and its action history', 
       'nobody else has a code',
     ).toEqual([only, some].sort());
 
-    // Load 1's rows: every account as listed (the gone ones too), history without the gone ones.
+    // Load 1's rows: the accounts as the lists fetched again name them (the gone ones left out),
+    // history without the gone ones.
     const served = (id: string) => sim.served(id);
-    const listed = (id: string) => truth.get(id)!;
-    expect(await accountRows('accounts', "_dlt_load_id = 'l1'")).toEqual(expectedAccounts(listed));
+    expect(await accountRows('accounts', "_dlt_load_id = 'l1'")).toEqual(expectedAccounts(served));
     expect(await historyRows('action_history', "_dlt_load_id = 'l1'")).toEqual(expectedHistory(served));
-    // Current state: the gone accounts' history is gone (their unit succeeded, with nothing for
-    // them); everybody else's is load 1's; the accounts are as load 1 listed them.
+    // Current state: the gone accounts and their history are gone together (their units
+    // succeeded, with nothing for them); everybody else's is load 1's.
     expect(await historyRows('current.action_history')).toEqual(expectedHistory(served));
-    expect(await accountRows('current.accounts')).toEqual(expectedAccounts(listed));
+    expect(await accountRows('current.accounts')).toEqual(expectedAccounts(served));
 
-    // Load 2: the accounts are no longer listed, so they leave the current state too.
-    await load(sim.url, 'l2');
+    // Load 2: the accounts are no longer listed; nothing changes in the current state.
+    const l2 = await load(sim, 'l2');
+    expect(l2, 'no 404 left, nothing fetched again').toBe(l1 - 2 - 2);
     expect(
       await query(
         `SELECT count(*) AS n FROM user_loads WHERE _dlt_load_id = 'l2' AND (status <> 'ok' OR error_code IS NOT NULL)`,

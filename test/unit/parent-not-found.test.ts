@@ -31,7 +31,10 @@ import { readParquet } from '#test/helpers/read-parquet.ts';
 interface World {
   /** Account ids listed per user. */
   readonly accounts: Record<string, string[]>;
-  /** Account ids unlinked after the list was served: their action history answers 404. */
+  /**
+   * Account ids unlinked right after the user's account list was first served: that list names
+   * them, later ones (the loader's check) do not, and their action history answers 404.
+   */
   readonly gone: Set<string>;
   /** The action-history route does not exist at all (every request 404s). */
   readonly noRoute?: boolean;
@@ -40,14 +43,19 @@ interface World {
 /** PayLink whose `/pay-link/action-history` answers one entry per account, or 404 "Account not found". */
 function fakeApi(world: World): PayLinkApi {
   let requests = 0;
+  const listed = new Set<string>();
   return {
     async openSession(identifier) {
       requests++;
       return {
         async getJson(request): Promise<JsonValue> {
           requests++;
-          if (request.path === '/pay-link/accounts')
-            return { accounts: (world.accounts[identifier] ?? []).map((_id) => ({ _id })) };
+          if (request.path === '/pay-link/accounts') {
+            const first = !listed.has(identifier);
+            listed.add(identifier);
+            const ids = (world.accounts[identifier] ?? []).filter((id) => first || !world.gone.has(id));
+            return { accounts: ids.map((_id) => ({ _id })) };
+          }
           const accountId = request.query?.accountId;
           if (request.path === '/pay-link/action-history' && accountId !== undefined) {
             if (world.noRoute === true || world.gone.has(accountId))
@@ -138,7 +146,8 @@ describe('a fan-out child whose parent vanished mid-load', () => {
     expect(result.outcomes.find((o) => o.resource === 'action_history')).toMatchObject({
       status: 'ok',
       rows: 2,
-      requests: 3,
+      // One per account, and the account list fetched again: a2 is no longer on it.
+      requests: 4,
       errorCode: 'parent_not_found',
       httpStatus: 404,
     });
@@ -147,6 +156,12 @@ describe('a fan-out child whose parent vanished mid-load', () => {
     expect(
       result.rows.filter((r) => r.table === 'action_history').map((r) => r.row['["_accounts__id"]']),
     ).toEqual(['a1', 'a3']);
+    // The account leaves this load's accounts too: its history and itself leave the current state together.
+    expect(result.outcomes.find((o) => o.resource === 'accounts')).toMatchObject({ status: 'ok', rows: 2 });
+    expect(result.rows.filter((r) => r.table === 'accounts').map((r) => r.row['["_id"]'])).toEqual([
+      'a1',
+      'a3',
+    ]);
     // The endpoint answered: it works, for the batch's judge.
     expect(result.observation.steps.find((s) => s.resource === 'action_history')?.result).toBe('ok');
   });
@@ -161,7 +176,7 @@ describe('a fan-out child whose parent vanished mid-load', () => {
     expect(await historyUnit(manifest, 'u0')).toMatchObject({
       status: 'ok',
       rows: 0n,
-      requests: 1n,
+      requests: 2n,
       error_code: 'parent_not_found',
       http_status: 404n,
     });
