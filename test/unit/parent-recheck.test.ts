@@ -279,6 +279,19 @@ describe('a unit whose every parent 404s while the list still names them', () =>
     });
   });
 
+  it("is the user's failure with the failed fetch's code when the list cannot be fetched again", async () => {
+    const manifest = await batch(
+      users,
+      fakeApi({ ...world, notFound: new Set(), gone: new Set(['a0']), relistStatus: 503 }),
+    );
+    expect(manifest.failedUsers).toEqual(['u0']);
+    expect((await units(manifest)).find((r) => r.user_identifier === 'u0')).toMatchObject({
+      status: 'failed',
+      error_code: 'http_503',
+      http_status: 503n,
+    });
+  });
+
   it('is settled by the commit as child_not_found when another batch had the endpoint working (a Lambda)', async () => {
     const alone = await batch([{ identifier: 'u0' }], fakeApi(world), true);
     expect(alone.failedUsers).toEqual([]);
