@@ -86,7 +86,13 @@ import {
   type MergeFanOutPolicy,
   type MergeHandOff,
 } from './merge-fan-out.ts';
-import { type MergedGroup, type MergeSlicing, mergeParts, pendingMerges } from './merge-parts.ts';
+import {
+  type MergedGroup,
+  type MergeSlicing,
+  mergePlanned,
+  pendingMerges,
+  planMerges,
+} from './merge-parts.ts';
 import { type PlanDoc, readBatchUsers, readPlan } from './plan.ts';
 import { forEachConcurrent } from './pool.ts';
 import type { ObjectStore, PartReader, PartWriterFactory } from './ports.ts';
@@ -325,13 +331,15 @@ async function commitClaimed(
 
   // One file per table and partition (or files of at least 128 MB): the batches' parts merged,
   // here or, when that would not fit this invocation, by a Map before the commit runs again.
+  // Planned once for both: the plan lists the staging and reads each lone part's footer.
+  const mergePlan = await planMerges(loadId, staged, registry, deps);
   if (deps.mergeFanOut !== undefined) {
-    const pending = await pendingMerges(loadId, staged, registry, deps);
+    const pending = await pendingMerges(loadId, mergePlan, deps);
     const schema = { version: schemaVersion, changes: reported };
     const handedOff = await handOffMerges(loadId, pending, schema, deps.mergeFanOut, deps);
     if (handedOff !== undefined) return { handedOff };
   }
-  const { files: toPublish, merged } = await mergeParts(loadId, staged, registry, deps);
+  const { files: toPublish, merged } = await mergePlanned(loadId, mergePlan, deps);
   deps.onMerged?.(merged);
   const newKeys = new Set(toPublish.map((f) => f.finalKey));
   const previousKeys = await previouslyPublished(store, loadId, plan.dt, registry.tables());

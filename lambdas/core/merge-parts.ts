@@ -229,10 +229,43 @@ export async function mergeParts(
   registry: SchemaRegistry,
   deps: MergeDeps,
 ): Promise<{ files: StagedFile[]; merged: MergedGroup[] }> {
+  return mergePlanned(loadId, await planMerges(loadId, files, registry, deps), deps);
+}
+
+/**
+ * What a commit merges: the staged files by partition and the merges of those `toMerge` names
+ * (a partition's slices apart). Made once per commit and given to both `pendingMerges` and
+ * `mergePlanned`: finding the partitions to merge lists the staging and reads every lone part's
+ * footer (a GET each), which the deployed commit otherwise did twice.
+ */
+export interface MergePlan {
+  /** The staged files by (table, dt), in the input's order. */
+  readonly groups: ReadonlyMap<string, readonly StagedFile[]>;
+  /** The merges of each partition to merge, in the groups' order. */
+  readonly works: ReadonlyMap<string, readonly MergeWork[]>;
+}
+
+/** The merges of `files` (`MergePlan`): the partitions `toMerge` names, cut into their slices. */
+export async function planMerges(
+  loadId: string,
+  files: readonly StagedFile[],
+  registry: SchemaRegistry,
+  deps: MergeDeps,
+): Promise<MergePlan> {
   const groups = byPartition(files);
   const works = new Map<string, MergeWork[]>();
   for (const key of await toMerge(loadId, groups, registry, deps))
     works.set(key, worksOf(groups.get(key)!, registry, deps));
+  return { groups, works };
+}
+
+/** `mergeParts` of a plan made already (`planMerges`). */
+export async function mergePlanned(
+  loadId: string,
+  plan: MergePlan,
+  deps: MergeDeps,
+): Promise<{ files: StagedFile[]; merged: MergedGroup[] }> {
+  const { groups, works } = plan;
   const done = new Map<MergeWork, { outputs: StagedFile[]; reused: boolean }>();
   const staged = new Set(await deps.store.list(`${stagingPrefix(loadId)}merged/`));
   // One budget for the merges at once: their writers share the bytes buffered.
@@ -295,29 +328,20 @@ async function toMerge(
 const FOOTER_CONCURRENCY = 8;
 
 /**
- * The merges `mergeParts` would still have to do: those of the groups `toMerge` names (a
- * group's slices apart) that no earlier attempt (or Map item) did from these same inputs into
- * these same columns.
+ * The merges of `plan` still to do: those no earlier attempt (or Map item) did from these same
+ * inputs into these same columns.
  */
-export async function pendingMerges(
-  loadId: string,
-  files: readonly StagedFile[],
-  registry: SchemaRegistry,
-  deps: MergeDeps,
-): Promise<MergeWork[]> {
+export async function pendingMerges(loadId: string, plan: MergePlan, deps: MergeDeps): Promise<MergeWork[]> {
   const staged = new Set(await deps.store.list(`${stagingPrefix(loadId)}merged/`));
   const pending: MergeWork[] = [];
-  const groups = byPartition(files);
-  for (const key of await toMerge(loadId, groups, registry, deps)) {
-    for (const work of worksOf(groups.get(key)!, registry, deps)) {
-      const earlier = await reusable(
-        mergedGroupKey(loadId, work.table, work.dt, work.slice),
-        recordOf(work),
-        staged,
-        deps.store,
-      );
-      if (earlier === undefined) pending.push(work);
-    }
+  for (const work of [...plan.works.values()].flat()) {
+    const earlier = await reusable(
+      mergedGroupKey(loadId, work.table, work.dt, work.slice),
+      recordOf(work),
+      staged,
+      deps.store,
+    );
+    if (earlier === undefined) pending.push(work);
   }
   return pending;
 }
