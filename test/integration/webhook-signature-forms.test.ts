@@ -10,77 +10,41 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resetCredentialsCache } from '#adapters/credentials.ts';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { createS3Store } from '#adapters/s3-store.ts';
 import { startWebhookServer } from '#adapters/webhook-server.ts';
 import { signWebhookBody, WEBHOOK } from '#core/webhook.ts';
-import { HANDLER_ENV } from '#handlers/contract.ts';
-import { handler, resetWebhookRuntime } from '#handlers/webhook.ts';
-import { type FakeSecretsManager, startFakeSecretsManager } from '#test/helpers/fake-secrets-manager.ts';
-import { withProcessEnv } from '#test/helpers/lake-harness.ts';
-import { type RunningS3rver, startS3rver, withS3Env } from '#test/helpers/s3rver.ts';
+import {
+  apiSecretJson,
+  distinctEventBodies,
+  startWebhookLambda,
+  type WebhookLambda,
+} from '#test/helpers/webhook-lambda.ts';
 
 const BUCKET = 'webhook-signature-forms';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:paylink-SigFrm';
 const SECRET = 'signature-forms-secret-7';
 const OTHER = 'some-other-secret';
 
-let sent = 0;
-function eventBody(): string {
-  return JSON.stringify({
-    eventType: 'pay-link-accounts-updated',
-    eventTime: '2026-12-01T08:00:00.000Z',
-    user: { _id: 'atomic-1', identifier: `forms-user-${sent++}` },
-    data: {},
-  });
-}
+const eventBody = distinctEventBodies('forms-user-');
 
 describe('the webhook Lambda, given a Function URL event with a joined signature header', () => {
-  let s3: RunningS3rver;
-  let secrets: FakeSecretsManager;
-  let restore: (() => void)[] = [];
+  let lambda: WebhookLambda;
 
   beforeAll(async () => {
-    [s3, secrets] = await Promise.all([
-      startS3rver({ buckets: [BUCKET] }),
-      startFakeSecretsManager({ [SECRET_ARN]: JSON.stringify({ api_key: 'key', api_secret: SECRET }) }),
-    ]);
-    restore = [
-      withS3Env(s3.endpoint),
-      withProcessEnv({
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-        [HANDLER_ENV.bucket]: BUCKET,
-        [HANDLER_ENV.prefix]: 'paylink',
-        [HANDLER_ENV.secretArn]: SECRET_ARN,
-        POWERTOOLS_LOG_LEVEL: 'ERROR',
-      }),
-    ];
-    resetWebhookRuntime();
-    resetCredentialsCache();
+    lambda = await startWebhookLambda({
+      bucket: BUCKET,
+      secretArn: SECRET_ARN,
+      secrets: { [SECRET_ARN]: apiSecretJson(SECRET) },
+    });
   });
 
   afterAll(async () => {
-    resetWebhookRuntime();
-    resetCredentialsCache();
-    for (const undo of restore.reverse()) undo();
-    await secrets?.close();
-    await s3?.close();
+    await lambda?.close();
   });
 
-  /** As a Function URL hands a request over: headers lower-cased, repeated ones joined with `,`. */
-  const invoke = async (body: string, signature: string) =>
-    (
-      await handler({
-        headers: { 'content-type': 'application/json', 'x-hmac-signature-sha-256': signature },
-        body,
-        isBase64Encoded: false,
-        rawPath: '/',
-        requestContext: { http: { method: 'POST', path: '/' } },
-      } as unknown as LambdaFunctionURLEvent)
-    ).statusCode;
+  /** The digests joined with `,` in one header value, as the Function URL joins repeated lines. */
+  const invoke = (body: string, signature: string) => lambda.invoke(body, signature);
 
   it('accepts the event when one of the joined digests verifies, and a sha256= prefix', async () => {
     const a = eventBody();
@@ -89,8 +53,7 @@ describe('the webhook Lambda, given a Function URL event with a joined signature
     expect(await invoke(a, `${signWebhookBody(a, OTHER)},${signWebhookBody(a, SECRET)}`)).toBe(200);
     expect(await invoke(b, `sha256=${signWebhookBody(b, SECRET)}`)).toBe(200);
     expect(await invoke(c, `${signWebhookBody(c, OTHER)},${signWebhookBody(c, OTHER)}`)).toBe(401);
-    const store = createS3Store({ bucket: BUCKET, prefix: 'paylink' });
-    expect(await store.list(WEBHOOK.eventsPrefix)).toHaveLength(2);
+    expect(await lambda.store.list(WEBHOOK.eventsPrefix)).toHaveLength(2);
   });
 });
 
