@@ -53,9 +53,13 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** Runs one `paylink-loader` command in-process. */
-export async function runCli(argv: readonly string[], env: Env = {}): Promise<CliRun> {
-  const captured = captureIo(env);
+/** Runs one `paylink-loader` command in-process (in `cwd`, default the system's temporary folder). */
+export async function runCli(
+  argv: readonly string[],
+  env: Env = {},
+  options: { cwd?: string } = {},
+): Promise<CliRun> {
+  const captured = captureIo(env, options);
   const code = await main(argv, captured.io);
   return { code, stdout: captured.stdout(), stderr: captured.stderr() };
 }
@@ -118,7 +122,20 @@ export interface ChangedLoadArgs {
 
 /** `load --users changed` (the users of the webhook events) of `resources` into `dest`, then `more`. */
 export function changedLoadArgv(a: ChangedLoadArgs, more: readonly string[] = []): string[] {
-  const argv = ['load', '--users', 'changed', '--dest', a.dest, '--base-url', a.baseUrl];
+  return usersLoadArgv({ ...a, users: 'changed' }, more);
+}
+
+export interface UsersLoadArgs extends ChangedLoadArgs {
+  /** What `--users` is given: a file, `changed`, ... */
+  readonly users: string;
+}
+
+/**
+ * `load --users <users>` of `resources` into `dest`, then `more`: only the flags named, the
+ * command's own defaults for the rest (loadArgv sets rate, concurrency and --quiet).
+ */
+export function usersLoadArgv(a: UsersLoadArgs, more: readonly string[] = []): string[] {
+  const argv = ['load', '--users', a.users, '--dest', a.dest, '--base-url', a.baseUrl];
   argv.push('--resources', a.resources.join(','));
   if (a.loadId !== undefined) argv.push('--load-id', a.loadId);
   return [...argv, ...more];

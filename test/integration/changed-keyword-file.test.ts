@@ -6,9 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { main } from '#cli/main.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { captureIo, credentialsEnv, Scratch } from '#test/helpers/lake-harness.ts';
+import { credentialsEnv, runCli, Scratch, usersLoadArgv } from '#test/helpers/lake-harness.ts';
 import { receiveSimulatedEvent } from '#test/helpers/signed-webhook.ts';
 
 const KEY = 'keyword-key';
@@ -40,26 +39,16 @@ afterAll(async () => {
 const usersCheck = (stdout: string) =>
   (JSON.parse(stdout) as { checks: string[] }).checks.find((c) => c.startsWith('users: '));
 
-async function dryRun(users: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const captured = captureIo(ENV, { cwd: scratch.dir });
-  const code = await main(
-    [
-      'load',
-      '--users',
-      users,
-      '--dest',
-      'lake',
-      '--base-url',
-      sim.url,
-      '--resources',
-      'accounts',
+/** A dry run of `load --users <users>` in the scratch folder, its report in --json. */
+const dryRun = (users: string) =>
+  runCli(
+    usersLoadArgv({ users, dest: 'lake', baseUrl: sim.url, resources: ['accounts'] }, [
       '--dry-run',
       '--json',
-    ],
-    captured.io,
+    ]),
+    ENV,
+    { cwd: scratch.dir },
   );
-  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
-}
 
 describe('--users changed beside a file named changed', () => {
   it('loads the webhook users without a warning while there is no such file', async () => {

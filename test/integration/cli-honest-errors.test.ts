@@ -7,8 +7,8 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { describeForUser, main } from '#cli/main.ts';
-import { captureIo, credentialsEnv, FAST_HTTP, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import { describeForUser } from '#cli/main.ts';
+import { credentialsEnv, FAST_HTTP, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
 const ENV = credentialsEnv('honest-key', 'honest-secret');
 
@@ -25,10 +25,8 @@ afterAll(async () => {
 });
 
 /** A load run from `cwd` (relative --dest values land there). */
-async function loadFrom(cwd: string, argv: readonly string[]) {
-  const captured = captureIo(ENV, { cwd });
-  const code = await main(['load', '--config', config, '--quiet', ...argv], captured.io);
-  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
+function loadFrom(cwd: string, argv: readonly string[]) {
+  return runCli(['load', '--config', config, '--quiet', ...argv], ENV, { cwd });
 }
 
 describe('a --dest that looks like a URL but is not s3://bucket[/prefix]', () => {

@@ -8,13 +8,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { main } from '#cli/main.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { loadIdFromTime } from '#core/layout.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { putCommitted } from '#test/helpers/daily-report.ts';
-import { captureIo, credentialsEnv, loadArgv, runLoad, Scratch } from '#test/helpers/lake-harness.ts';
+import { credentialsEnv, loadArgv, runCli, runLoad, Scratch } from '#test/helpers/lake-harness.ts';
 
 const SEED = 'load-quality-settings';
 const ENV = credentialsEnv('lq-key', 'lq-secret');
@@ -52,14 +51,13 @@ async function lakeWithBusyPast(name: string): Promise<string> {
 }
 
 async function loadIn(cwd: string, lake: string, ...extra: string[]) {
-  const captured = captureIo(ENV, { cwd });
   const argv = [
     ...loadArgv({ users, dest: lake, baseUrl: sim.url, resources: RESOURCES, json: true }),
     ...extra,
   ];
-  const code = await main(argv, captured.io);
-  expect(code, captured.stderr()).toBe(0);
-  const summary = JSON.parse(captured.stdout()) as { quietFeeds?: { table: string }[] };
+  const run = await runCli(argv, ENV, { cwd });
+  expect(run.code, run.stderr).toBe(0);
+  const summary = JSON.parse(run.stdout) as { quietFeeds?: { table: string }[] };
   return summary.quietFeeds?.map((q) => q.table) ?? [];
 }
 

@@ -5,9 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
-import { main } from '#cli/main.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { captureIo, credentialsEnv, Scratch } from '#test/helpers/lake-harness.ts';
+import { credentialsEnv, runCli, Scratch, usersLoadArgv } from '#test/helpers/lake-harness.ts';
 import { receiveSimulatedEvent } from '#test/helpers/signed-webhook.ts';
 
 const KEY = 'sources-key';
@@ -32,26 +31,18 @@ afterAll(async () => {
   await scratch?.dispose();
 });
 
+/** A dry run of `load --users <users>` in the scratch folder (its report in --json when `json`); its stdout. */
 async function dryRun(users: string, json: boolean) {
-  const captured = captureIo(ENV, { cwd: scratch.dir });
-  const code = await main(
-    [
-      'load',
-      '--users',
-      users,
-      '--dest',
-      'lake',
-      '--base-url',
-      sim.url,
-      '--resources',
-      'accounts',
+  const run = await runCli(
+    usersLoadArgv({ users, dest: 'lake', baseUrl: sim.url, resources: ['accounts'] }, [
       '--dry-run',
       ...(json ? ['--json'] : []),
-    ],
-    captured.io,
+    ]),
+    ENV,
+    { cwd: scratch.dir },
   );
-  expect(code, captured.stderr()).toBe(0);
-  return captured.stdout();
+  expect(run.code, run.stderr).toBe(0);
+  return run.stdout;
 }
 
 describe('load --dry-run of a list beside learned users', () => {

@@ -6,13 +6,12 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '#cli/main.ts';
 import type { LakeStatus } from '#cli/status-command.ts';
 import type { LoadSummary } from '#cli/summary.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { expectedTableCounts } from '#test/helpers/expected-rows.ts';
-import { type CliRun, captureIo, loadArgv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import { type CliRun, loadArgv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
 
 const SEED = 'cli-seed';
 const API_KEY = 'cli-key';
@@ -108,11 +107,7 @@ describe('the paylink-loader command line', () => {
     const env = { PAYLINK_API_KEY: API_KEY, PAYLINK_API_SECRET: API_SECRET };
     await scratch.users('relative-users.txt', identifiers.slice(0, 2));
     await scratch.json('relative-config.json', { http: { attempts: 3 } });
-    const inScratch = async (argv: string[]) => {
-      const captured = captureIo(env, { cwd: scratch.dir });
-      const code = await main(argv, captured.io);
-      return { code, stdout: captured.stdout(), stderr: captured.stderr() };
-    };
+    const inScratch = (argv: string[]) => runCli(argv, env, { cwd: scratch.dir });
     const load = await inScratch([
       ...loadArgv({
         users: 'relative-users.txt',
