@@ -14,24 +14,15 @@ import {
   PayLinkNetworkError,
   SystemicFailureError,
 } from '#core/errors.ts';
+import { accountsAnd, notFound } from '#test/helpers/user-results.ts';
 
 const catalog = resolveCatalog();
-const missing = () => new PayLinkHttpError('/pay-link/orders', 404, 40400);
+const missing = () => notFound('/pay-link/orders');
 const symptom = endpointSymptom(missing())!;
 
 /** A user whose accounts worked and whose orders failed with `ordersResult`. */
-function user(identifier: string, ordersResult: 'ok' | 'missing'): UserObservation {
-  return {
-    identifier,
-    minted: true,
-    steps: [
-      { resource: 'accounts', result: 'ok' },
-      ordersResult === 'ok'
-        ? { resource: 'orders', result: 'ok' }
-        : { resource: 'orders', result: symptom, error: missing() },
-    ],
-  };
-}
+const user = (identifier: string, ordersResult: 'ok' | 'missing'): UserObservation =>
+  accountsAnd(identifier, 'orders', ordersResult === 'ok' ? undefined : missing());
 
 describe('endpointSymptom', () => {
   it('reads a missing path, other credentials, a non-JSON body as endpoint symptoms', () => {

@@ -3,40 +3,28 @@ import { describe, expect, it } from 'vitest';
 import { fitFields, formatDuration, Progress } from '#cli/progress.ts';
 import { displayWidth } from '#cli/text-width.ts';
 import type { UserResult } from '#core/load-user.ts';
+import { answeredUser, failedBy404, userResult as user } from '#test/helpers/user-results.ts';
 
-/** A user done with `rows` rows; failed when `failed`. */
-function user(rows: number, failed = false): UserResult {
+/** A progress of `total` users with `requests` made, drawn nowhere, on a clock the test moves (ms). */
+function clocked(total: number, requests: number, start = 0) {
+  const clock = { now: start };
   return {
-    identifier: 'u',
-    outcomes: [
-      {
-        resource: 'accounts',
-        status: failed ? 'failed' : 'ok',
-        rows,
-        requests: 2,
-        errorCode: failed ? 'http_500' : null,
-        errorMessage: null,
-        httpStatus: null,
-      },
-    ],
-    rows: Array.from({ length: rows }, () => ({ table: 'accounts', dt: '2026-11-30', row: {} })),
-    failed,
-    observation: {} as UserResult['observation'],
+    progress: new Progress(
+      total,
+      () => requests,
+      process.stderr,
+      false,
+      () => clock.now,
+    ),
+    clock,
   };
 }
 
 /** A progress of a 100,000-user load, 40 s in, 12,345 users done (7 failed). */
 function midLoad(): Progress {
-  let now = 1_000_000;
-  const progress = new Progress(
-    100_000,
-    () => 98_765,
-    process.stderr,
-    false,
-    () => now,
-  );
+  const { progress, clock } = clocked(100_000, 98_765, 1_000_000);
   for (let i = 0; i < 12_345; i++) progress.onUser(user(3, i < 7));
-  now += 40_000;
+  clock.now += 40_000;
   return progress;
 }
 
@@ -79,23 +67,16 @@ describe('the progress line', () => {
   });
 
   it("gives no ETA before there is a pace, and none for an earlier run's staged users", () => {
-    let now = 0;
-    const progress = new Progress(
-      40,
-      () => 0,
-      process.stderr,
-      false,
-      () => now,
-    );
+    const { progress, clock } = clocked(40, 0);
     progress.onStaged(4);
-    now = 5_000;
+    clock.now = 5_000;
     expect(progress.line()).toBe('users 4/40 (10%) · 0.0 users/s · requests 0 (0.0/s) · rows 0 (0.0/s) · 5s');
     // Ten users of this run, but all within the first second: no pace measured yet.
     for (let i = 0; i < 10; i++) progress.onUser(user(1));
     expect(progress.line()).not.toContain('ETA');
     // Six more over the 3 s after the first: 15 users done since the first in 3 s, 20 left: 4 s.
     for (let i = 0; i < 6; i++) {
-      now += 500;
+      clock.now += 500;
       progress.onUser(user(1));
     }
     expect(progress.line()).toContain('users 20/40 (50%) · ETA 4s');
@@ -103,18 +84,11 @@ describe('the progress line', () => {
 
   it('paces the ETA from the first users done, not from the start: a slow first answer is no trend', () => {
     // 20,000 users at ~25 users/s once answers flow (a 15-minute load); the first answer took 5 s.
-    let now = 0;
-    const progress = new Progress(
-      20_000,
-      () => 0,
-      process.stderr,
-      false,
-      () => now,
-    );
-    now = 5_000;
+    const { progress, clock } = clocked(20_000, 0);
+    clock.now = 5_000;
     for (let i = 0; i < 100; i++) {
       progress.onUser(user(1));
-      now += 40;
+      clock.now += 40;
     }
     const eta = /ETA (\d+)m(\d+)s/.exec(progress.line());
     expect(eta, progress.line()).not.toBeNull();
@@ -152,43 +126,10 @@ describe('the progress line', () => {
 
   it("takes back users whose known task ids all 404 once somebody's ids answered, as the summary does", () => {
     const staleTasks = (identifier: string) =>
-      ({
-        ...user(0),
-        identifier,
-        outcomes: [
-          {
-            resource: 'tasks',
-            status: 'failed',
-            rows: 0,
-            requests: 1,
-            errorCode: 'http_404',
-            errorMessage: null,
-            httpStatus: 404,
-            endpoint: { resource: 'tasks', symptom: { code: 'http_404', httpStatus: 404, fix: 'path' } },
-            missingTaskIds: [`gone-${identifier}`],
-          },
-        ],
-        failed: true,
-        observation: {
-          identifier,
-          minted: true,
-          steps: [
-            { resource: 'accounts', result: 'ok' },
-            { resource: 'tasks', result: { code: 'http_404', httpStatus: 404, fix: 'path' } },
-          ],
-        },
-      }) as UserResult;
-    const answered = {
-      ...user(2),
-      observation: {
-        identifier: 'fine',
-        minted: true,
-        steps: [
-          { resource: 'accounts', result: 'ok' },
-          { resource: 'tasks', result: 'ok' },
-        ],
-      },
-    } as UserResult;
+      failedBy404(identifier, 'tasks', '/task/{id}/details', {
+        extra: { missingTaskIds: [`gone-${identifier}`] },
+      });
+    const answered = answeredUser('fine', 'tasks', 2);
     const progress = new Progress(100, () => 0, process.stderr, false);
     progress.onUser(staleTasks('a'));
     progress.onUser(staleTasks('b'));
@@ -204,51 +145,15 @@ describe('the progress line', () => {
   });
 
   it('takes back users whose parent records all vanished mid-load once the child endpoint answered somebody (ok/parent_not_found)', () => {
-    const symptom = { code: 'http_404', httpStatus: 404, fix: 'path' } as const;
     const goneAccount = (identifier: string) =>
-      ({
-        ...user(1),
-        identifier,
-        outcomes: [
-          {
-            resource: 'action_history',
-            status: 'failed',
-            rows: 0,
-            requests: 1,
-            errorCode: 'http_404',
-            errorMessage: null,
-            httpStatus: 404,
-            endpoint: { resource: 'action_history', symptom },
-            missingParents: { resource: 'accounts', field: '_id', keys: [`acc-${identifier}`] },
-          },
-        ],
-        failed: true,
-        observation: {
-          identifier,
-          minted: true,
-          steps: [
-            { resource: 'accounts', result: 'ok' },
-            { resource: 'action_history', result: symptom },
-          ],
-        },
-      }) as UserResult;
+      failedBy404(identifier, 'action_history', '/pay-link/action-history', {
+        rows: 1,
+        extra: { missingParents: { resource: 'accounts', field: '_id', keys: [`acc-${identifier}`] } },
+      });
     // The same 404 without vanished parents (a unit that stopped at a 404 of another kind) stays.
-    const plain = (identifier: string) => {
-      const r = goneAccount(identifier);
-      const { missingParents: _gone, ...outcome } = r.outcomes[0]!;
-      return { ...r, outcomes: [outcome] } as UserResult;
-    };
-    const answered = {
-      ...user(2),
-      observation: {
-        identifier: 'fine',
-        minted: true,
-        steps: [
-          { resource: 'accounts', result: 'ok' },
-          { resource: 'action_history', result: 'ok' },
-        ],
-      },
-    } as UserResult;
+    const plain = (identifier: string) =>
+      failedBy404(identifier, 'action_history', '/pay-link/action-history', { rows: 1 });
+    const answered = answeredUser('fine', 'action_history', 2);
     const progress = new Progress(100, () => 0, process.stderr, false);
     progress.onUser(goneAccount('a'));
     progress.onUser(plain('b'));

@@ -8,13 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { resolveCatalog } from '#core/config.ts';
-import {
-  EndpointHealth,
-  endpointSymptom,
-  judgeAcrossBatches,
-  type UserObservation,
-} from '#core/endpoint-health.ts';
-import { PayLinkHttpError } from '#core/errors.ts';
+import { EndpointHealth, endpointSymptom, judgeAcrossBatches } from '#core/endpoint-health.ts';
 import { type BatchManifest, settleDeferredUnits, type UserTaskCheck } from '#core/load-batch.ts';
 import type { UnitOutcome } from '#core/load-user.ts';
 import { identifierShard } from '#core/plan.ts';
@@ -30,22 +24,14 @@ import {
   registryCounts,
   registryShardKey,
 } from '#core/user-registry.ts';
+import { accountsAnd, notFound } from '#test/helpers/user-results.ts';
 
 const catalog = resolveCatalog();
-const taskMissing = () => new PayLinkHttpError('/task/{id}/details', 404, 40400);
+const taskMissing = () => notFound('/task/{id}/details');
 const taskSymptom = endpointSymptom(taskMissing())!;
 
 /** A user whose accounts worked and whose known task ids all answered 404. */
-function staleUser(identifier: string): UserObservation {
-  return {
-    identifier,
-    minted: true,
-    steps: [
-      { resource: 'accounts', result: 'ok' },
-      { resource: 'tasks', result: taskSymptom, error: taskMissing() },
-    ],
-  };
-}
+const staleUser = (identifier: string) => accountsAnd(identifier, 'tasks', taskMissing());
 
 describe('the tasks endpoint and stale task ids', () => {
   it('is never disabled mid-load by users whose ids all 404, however many: only the load end judges', () => {
@@ -64,14 +50,7 @@ describe('the tasks endpoint and stale task ids', () => {
     health.startBatch(0);
     for (let n = 0; n < 20; n++) health.observe(staleUser(`u${n}`));
     health.startBatch(1);
-    health.observe({
-      identifier: 'fine',
-      minted: true,
-      steps: [
-        { resource: 'accounts', result: 'ok' },
-        { resource: 'tasks', result: 'ok' },
-      ],
-    });
+    health.observe(accountsAnd('fine', 'tasks'));
     health.finishLoad();
     expect(health.disabled('tasks')).toBeUndefined();
     expect(health.works('tasks')).toBe(true);
@@ -81,16 +60,8 @@ describe('the tasks endpoint and stale task ids', () => {
   it('other endpoints are still disabled by their first 3 users', () => {
     const health = new EndpointHealth(catalog);
     health.startBatch(0);
-    const ordersMissing = new PayLinkHttpError('/pay-link/orders', 404, 40400);
-    for (const id of ['a', 'b', 'c'])
-      health.observe({
-        identifier: id,
-        minted: true,
-        steps: [
-          { resource: 'accounts', result: 'ok' },
-          { resource: 'orders', result: endpointSymptom(ordersMissing)!, error: ordersMissing },
-        ],
-      });
+    const ordersMissing = notFound('/pay-link/orders');
+    for (const id of ['a', 'b', 'c']) health.observe(accountsAnd(id, 'orders', ordersMissing));
     expect(health.disabled('orders')).toMatchObject({ code: 'http_404', evidenceUsers: 3 });
   });
 
@@ -98,14 +69,7 @@ describe('the tasks endpoint and stale task ids', () => {
     const health = new EndpointHealth(catalog);
     health.startBatch(0);
     for (let n = 0; n < 5; n++) health.observe(staleUser(`u${n}`));
-    health.observe({
-      identifier: 'fine',
-      minted: true,
-      steps: [
-        { resource: 'accounts', result: 'ok' },
-        { resource: 'tasks', result: 'ok' },
-      ],
-    });
+    health.observe(accountsAnd('fine', 'tasks'));
     expect(health.works('tasks')).toBe(true);
     for (let n = 0; n < 30; n++) health.observe(staleUser(`v${n}`));
     expect(health.disabled('tasks')).toBeUndefined();
