@@ -191,6 +191,16 @@ export async function withLake<T>(dir: string, fn: (lake: LakeQuery) => Promise<
   }
 }
 
+/** Each committed webhook event's load id and `data.seq` (receiveNumberedEvent's number), by seq. */
+export function committedEventSeqs(dir: string): Promise<[string, number][]> {
+  return withLake(dir, async (lake) => {
+    const { rows } = await lake.query(
+      'SELECT _dlt_load_id, data__seq FROM webhook_events ORDER BY data__seq',
+    );
+    return rows.map(([load, seq]): [string, number] => [String(load), Number(seq)]);
+  });
+}
+
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Rows as objects (timestamps as ISO strings, BIGINT as numbers). */

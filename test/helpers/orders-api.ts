@@ -5,7 +5,7 @@
  */
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
-import type { ChangedSelection } from '#core/changed-users.ts';
+import { type ChangedSelection, selectChangedUsers } from '#core/changed-users.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { resolveCatalog, selectResources } from '#core/config.ts';
 import type { EventsLockOptions } from '#core/event-claims.ts';
@@ -66,4 +66,21 @@ export function loadOrders(load: OrdersLoad): Promise<LoadMarker> {
       eventsLock: load.eventsLock ?? NO_LOCK_WAIT,
     },
   );
+}
+
+/**
+ * A `changed` load of orders as the CLI runs it at `now` on the `local` schedule, of at most
+ * `maxUsers` users: the identifiers the pending webhook events chose, loaded and committed; none
+ * (and no load) when no event is pending.
+ */
+export async function changedOrdersLoad(
+  store: ObjectStore,
+  loadId: string,
+  now: Date,
+  maxUsers?: number,
+): Promise<string[]> {
+  const { users, selection } = await selectChangedUsers(store, 'local', now, maxUsers);
+  if (users.length === 0) return [];
+  await loadOrders({ loadId, users, changed: selection, store, clock: () => now });
+  return users.map((u) => u.identifier);
 }

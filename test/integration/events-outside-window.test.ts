@@ -13,14 +13,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { createParquetPartReader } from '#adapters/parquet-reader.ts';
-import { openLakeQuery } from '#cli/duckdb-lake.ts';
-import { selectChangedUsers } from '#core/changed-users.ts';
 import { EVENT_CLAIMS } from '#core/event-claims.ts';
 import type { TakenEvents } from '#core/event-log.ts';
 import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
 import { verifyLake } from '#core/verify.ts';
-import { loadOrders } from '#test/helpers/orders-api.ts';
+import { committedEventSeqs } from '#test/helpers/lake-harness.ts';
+import { changedOrdersLoad } from '#test/helpers/orders-api.ts';
 import { receiveNumberedEvent } from '#test/helpers/signed-webhook.ts';
 
 const SECRET = 'outside-window-secret';
@@ -49,24 +48,9 @@ async function receive(identifier: string, n: number, at: Date = now): Promise<s
 }
 
 /** A `changed` load as the CLI runs it; returns the users it loaded. */
-async function changedLoad(loadId: string): Promise<string[]> {
-  const { users, selection } = await selectChangedUsers(store, 'local', now);
-  if (users.length === 0) return [];
-  await loadOrders({ loadId, users, changed: selection, store, clock: () => now });
-  return users.map((u) => u.identifier);
-}
+const changedLoad = (loadId: string) => changedOrdersLoad(store, loadId, now);
 
-async function committedSeqs(): Promise<[string, number][]> {
-  const lake = await openLakeQuery(dir);
-  try {
-    const { rows } = await lake.query(
-      'SELECT _dlt_load_id, data__seq FROM webhook_events ORDER BY data__seq',
-    );
-    return rows.map(([load, seq]) => [String(load), Number(seq)]);
-  } finally {
-    lake.close();
-  }
-}
+const committedSeqs = () => committedEventSeqs(dir);
 
 const verify = () => verifyLake({ store, reader: createParquetPartReader(), clock: () => now });
 
