@@ -35,6 +35,7 @@ import {
 } from '#core/quality.ts';
 import { RequestMinutes } from '#core/request-minutes.ts';
 import { SchemaRegistry } from '#core/schema-registry.ts';
+import { countingGets } from '#test/helpers/counting-store.ts';
 import { Scratch } from '#test/helpers/lake-harness.ts';
 import { decemberLoadFigures } from '#test/helpers/load-figures.ts';
 
@@ -929,20 +930,7 @@ describe('the order of loads: as they committed', () => {
 
 describe('how far back the commit reads', () => {
   const settings = QUALITY_DEFAULTS;
-  const counting = (dir: string) => {
-    const store = createLocalStore(dir);
-    let reads = 0;
-    return {
-      reads: () => reads,
-      store: {
-        ...store,
-        get: (key: string) => {
-          if (key.startsWith('_loads/')) reads += 1;
-          return store.get(key);
-        },
-      },
-    };
-  };
+  const counting = (dir: string) => countingGets(createLocalStore(dir), '_loads/');
 
   it('reads what the judgement needs when a table of the load never had a row, not every report', async () => {
     // 200 daily loads; `suggestions` is one of their resources and never had a row.

@@ -18,6 +18,7 @@ import {
   quietFeedRecords,
   readEarlierLoads,
 } from '#core/quality.ts';
+import { countingGets } from '#test/helpers/counting-store.ts';
 import { dailyReport, putCommitted } from '#test/helpers/daily-report.ts';
 import { Scratch } from '#test/helpers/lake-harness.ts';
 
@@ -111,19 +112,12 @@ describe('a dead feed', () => {
       const store = createLocalStore(scratch.dir);
       const i = fed + dead - 1;
       await putCommitted(store, all.slice(0, i + 1));
-      let reads = 0;
-      const counted = {
-        ...store,
-        get: (key: string) => {
-          if (key.startsWith('_loads/')) reads += 1;
-          return store.get(key);
-        },
-      };
+      const { store: counted, reads } = countingGets(store, '_loads/');
       const scan = await readEarlierLoads(counted, all[i]!, settings);
       expect(loadSignals(all[i]!, scan.loads, settings).quietTables).toEqual(['orders']);
       // The window and as far back as a dead feed is followed, in chunks of 16: not every report.
-      expect(reads).toBeLessThanOrEqual(DEAD_FEED_LOADS + settings.trailingLoads + 16);
-      expect(reads).toBeLessThan(i);
+      expect(reads()).toBeLessThanOrEqual(DEAD_FEED_LOADS + settings.trailingLoads + 16);
+      expect(reads()).toBeLessThan(i);
     } finally {
       await scratch.dispose();
     }

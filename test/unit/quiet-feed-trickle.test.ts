@@ -19,6 +19,7 @@ import {
   qualityRecord,
   readEarlierLoads,
 } from '#core/quality.ts';
+import { countingGets } from '#test/helpers/counting-store.ts';
 import { dailyReport, putCommitted } from '#test/helpers/daily-report.ts';
 import { Scratch } from '#test/helpers/lake-harness.ts';
 
@@ -139,19 +140,12 @@ describe('a real step down (the business shrank)', () => {
       const accepting = fed + DEAD_FEED_LOADS;
       for (const i of [accepting - 1, accepting]) {
         await putCommitted(store, all.slice(0, i + 1));
-        let reads = 0;
-        const counted = {
-          ...store,
-          get: (key: string) => {
-            if (key.startsWith('_loads/')) reads += 1;
-            return store.get(key);
-          },
-        };
+        const { store: counted, reads } = countingGets(store, '_loads/');
         const scan = await readEarlierLoads(counted, all[i]!, settings);
         expect(loadSignals(all[i]!, scan.loads, settings).quietTables).toEqual(
           i === accepting ? [] : ['orders'],
         );
-        expect(reads).toBeLessThanOrEqual(DEAD_FEED_LOADS + settings.trailingLoads + 16);
+        expect(reads()).toBeLessThanOrEqual(DEAD_FEED_LOADS + settings.trailingLoads + 16);
       }
     } finally {
       await scratch.dispose();
