@@ -18,7 +18,6 @@ import { openStore } from '#adapters/open-store.ts';
 import { s3ClientConfigFromEnv } from '#adapters/s3-store.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
 import { forEachConcurrent } from '#core/pool.ts';
-import type { ObjectStore } from '#core/ports.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
 import { type CommitWrite, type CrashCommitArgs, loadWithCommitHook } from '#test/helpers/crash-commit.ts';
@@ -153,6 +152,8 @@ export const counts = (ids: Record<string, string[]>) =>
 /** A lake location the test can copy, crash into and read back. */
 export interface LakeKind {
   readonly name: string;
+  /** How many runs of a suite go side by side (an S3 run is mostly waiting on s3rver). */
+  readonly concurrentRuns: number;
   setup(): Promise<void>;
   dest(label: string): string;
   copy(from: string, to: string): Promise<void>;
@@ -194,17 +195,14 @@ async function filesUnder(dir: string, prefix = ''): Promise<string[]> {
   return keys;
 }
 
-/** s3rver answers one request per round trip: copy and download 8 objects at a time. */
+/** s3rver answers one request per round trip: download 8 objects at a time. */
 const eachConcurrent = <T>(items: readonly T[], task: (item: T) => Promise<void>) =>
   forEachConcurrent(items, 8, task);
-
-async function copyObjects(from: ObjectStore, to: ObjectStore): Promise<void> {
-  await eachConcurrent(await from.list(''), async (key) => to.put(key, (await from.get(key))!));
-}
 
 export function localKind(root: () => string): LakeKind {
   return {
     name: 'local folder',
+    concurrentRuns: 2,
     async setup() {},
     dest: (label) => join(root(), label),
     copy: (from, to) => cp(from, to, { recursive: true }),
@@ -236,6 +234,13 @@ const LANE_BUCKETS = ['crash-lake-lane-1', 'crash-lake-lane-2', 'crash-lake-lane
 /**
  * An S3 lake: s3rver behind the fault proxy, so conditional writes (`If-None-Match: *`: leases,
  * schema versions) are decided as S3 decides them, and tests can fail requests (`proxy.faults`).
+ *
+ * The suites' own set-up reaches into s3rver's folder, never the lakes under test: a copy of a
+ * lake is a copy of its folder there, and a download for DuckDB reads the files the listing names
+ * from there. Through the S3 API they were a request (and its proxy and s3rver work) per object
+ * per copy and per download, about a thousand per crash-point run, none of them the load's. Both are
+ * checked against what S3 then lists (keys and ETags, an ETag being the MD5 of the bytes), so a
+ * change of s3rver's layout fails loudly instead of reading something else.
  */
 export function s3Kind(root: () => string): LakeKind & {
   proxy(): S3FaultProxy;
@@ -248,8 +253,47 @@ export function s3Kind(root: () => string): LakeKind & {
   let restoreEnv: (() => void) | undefined;
   let client: S3Client | undefined;
   let downloads = 0;
+  const where = (dest: string) => {
+    const [, , bucket, ...rest] = dest.split('/');
+    return { bucket: bucket!, prefix: `${rest.join('/')}/` };
+  };
+  /** Every object under `dest`: key (less the prefix) to ETag, sorted by key. */
+  const listing = async (dest: string) => {
+    const { bucket, prefix } = where(dest);
+    const objects = new Map<string, string>();
+    let token: string | undefined;
+    do {
+      const page = await client!.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) objects.set(object.Key!.slice(prefix.length), object.ETag!);
+      token = page.NextContinuationToken;
+    } while (token !== undefined);
+    return new Map([...objects].sort(([a], [b]) => (a < b ? -1 : 1)));
+  };
+  /** The folder s3rver keeps `dest`'s objects in. */
+  const folderOf = (dest: string) => {
+    const { bucket, prefix } = where(dest);
+    return join(s3!.dir, bucket, prefix);
+  };
+  /** s3rver's file holding an object's bytes (its FilesystemStore: `<key>._S3rver_object`). */
+  const objectFile = (dest: string, key: string) => `${join(folderOf(dest), key)}._S3rver_object`;
+  const sameObjects = (a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>) =>
+    a.size === b.size && [...a].every(([key, etag]) => b.get(key) === etag);
+  const copier = async (from: string) => {
+    const objects = await listing(from);
+    return async (to: string) => {
+      await cp(folderOf(from), folderOf(to), { recursive: true, errorOnExist: true, force: false });
+      const copied = await listing(to);
+      if (!sameObjects(objects, copied))
+        throw new Error(
+          `a copy of ${from} in s3rver's folder lists other objects at ${to} (${copied.size} of ${objects.size}): has s3rver's layout changed?`,
+        );
+    };
+  };
   return {
     name: 'S3 store',
+    concurrentRuns: 4,
     async setup() {
       s3 = await startS3rver({ buckets: [BUCKET, ...LANE_BUCKETS] });
       proxy = await startS3FaultProxy(s3.endpoint);
@@ -260,45 +304,27 @@ export function s3Kind(root: () => string): LakeKind & {
     lanes: LANE_BUCKETS,
     dest: (label) => `s3://${BUCKET}/${label}`,
     destIn: (bucket, label) => `s3://${bucket}/${label}`,
-    copy: (from, to) => copyObjects(openStore(from), openStore(to)),
-    async copier(from) {
-      const source = openStore(from);
-      const objects = new Map<string, Uint8Array>();
-      await eachConcurrent(await source.list(''), async (key) => {
-        objects.set(key, (await source.get(key))!);
-      });
-      return async (to) => {
-        const target = openStore(to);
-        await eachConcurrent([...objects.keys()], (key) => target.put(key, objects.get(key)!));
-      };
-    },
+    copy: async (from, to) => (await copier(from))(to),
+    copier,
     async readable(dest) {
       const dir = join(root(), `download-${++downloads}`);
-      const store = openStore(dest);
-      await eachConcurrent((await store.list('')).filter(readerRead), async (key) => {
+      const objects = [...(await listing(dest))].filter(([key]) => readerRead(key));
+      await eachConcurrent(objects, async ([key, etag]) => {
+        const md5 = /^"([0-9a-f]{32})"$/.exec(etag)?.[1];
+        // A multipart upload's ETag is no MD5 of the bytes: such an object is read through S3.
+        const bytes =
+          md5 === undefined ? (await openStore(dest).get(key))! : await readFile(objectFile(dest, key));
+        if (md5 !== undefined && createHash('md5').update(bytes).digest('hex') !== md5)
+          throw new Error(`s3rver's file of ${dest}/${key} does not hold the object S3 lists (ETag ${etag})`);
         await mkdir(dirname(join(dir, key)), { recursive: true });
-        await writeFile(join(dir, key), (await store.get(key))!);
+        await writeFile(join(dir, key), bytes);
       });
       await mkdir(dir, { recursive: true });
       return dir;
     },
     async readerObjects(dest) {
       // One listing, no object read: what a crash point's lake holds, next to the lake before it.
-      const [, , bucket, ...rest] = dest.split('/');
-      const prefix = `${rest.join('/')}/`;
-      const objects = new Map<string, string>();
-      let token: string | undefined;
-      do {
-        const page = await client!.send(
-          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-        );
-        for (const object of page.Contents ?? []) {
-          const key = object.Key!.slice(prefix.length);
-          if (readerRead(key)) objects.set(key, object.ETag!);
-        }
-        token = page.NextContinuationToken;
-      } while (token !== undefined);
-      return new Map([...objects].sort(([a], [b]) => (a < b ? -1 : 1)));
+      return new Map([...(await listing(dest))].filter(([key]) => readerRead(key)));
     },
     hasKey: async (dest, key) => (await openStore(dest).get(key)) !== undefined,
     async teardown() {

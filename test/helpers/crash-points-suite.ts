@@ -249,7 +249,8 @@ function atClassOccurrence(
   let count = 0;
   return (write) => {
     sofar.push(write);
-    const now = classesOf(sofar, LOAD, phasesOf(sofar), tables).at(-1)!;
+    // This write's class only: classing every write so far again at each write was quadratic.
+    const now = classesOf([write], LOAD, [phasesOf(sofar).at(-1)!], tables)[0]!;
     if (now !== cls || ++count !== occurrence) return false;
     died(now);
     return true;
@@ -322,7 +323,7 @@ export function describeCrashPoints(
       // Each point has its own lake; most of a point's time is waiting on I/O (s3rver most of all).
       await forEachConcurrent(
         points.map((point, k) => ({ point, k })),
-        kind.proxy === undefined ? 2 : 4,
+        kind.concurrentRuns,
         async ({ point, k }) => {
           const at = `after a crash at ${point.label}`;
           const dest = await fresh(`crash-${k + 1}`);
