@@ -47,7 +47,10 @@ describe('a load that cannot work', () => {
     expect(run.stderr.trim().split('\n')).toEqual([
       `error: cannot reach http://127.0.0.1:${port}: connection refused (the first 3 users all failed this way). Nothing was committed.`,
     ]);
-    expect(seconds, 'stops after the first users, not after 200 users of retries').toBeLessThan(10);
+    // Its own retries take about 4 s (backoff 250 ms doubling, 5 attempts); a loaded 2-core
+    // machine took 4.1-7.0 s (load 15-24). Not stopping, the 200 users of retries outlast the
+    // test's 60 s.
+    expect(seconds, 'stops after the first users, not after 200 users of retries').toBeLessThan(20);
     expect(await listFiles(dest), 'no data, marker, _dlt_loads row or staging left').toEqual([]);
   });
 
