@@ -56,11 +56,11 @@ export interface UnitOutcome {
    */
   readonly missingTaskIds?: readonly string[];
   /**
-   * A fan-out child unit (one request per parent record: `action_history` per account) that
-   * failed because PayLink answered a plain 404 for every one of its parent keys: the parent and
-   * the keys. Once the endpoint answers anybody in the load, the route exists and these parents
-   * vanished (an account unlinked after the parent list was fetched): loaded, with nothing to
-   * load (`notFoundOutcome`), not a failure.
+   * A fan-out child unit every parent key of which answered a plain 404, none of them named by
+   * the parent list fetched again: settled `ok` / `parent_not_found` (`notFoundOutcome`). The
+   * loader now settles such a unit at once (the 404s are explained, no endpoint evidence), so
+   * only a deferred unit staged by an earlier version of the loader carries this: the commit
+   * of a load begun before an upgrade still settles it as that version meant.
    */
   readonly missingParents?: MissingParents;
   /**
@@ -68,6 +68,7 @@ export interface UnitOutcome {
    * by the parent list fetched again (`ListedParents`): not proof those parents left. Once the
    * endpoint answers anybody in the load, the unit is the user's failure, `child_not_found`
    * (`notFoundOutcome`); while it answers nobody, the 404 may be a missing route, judged as such.
+   * Either way the unit does not end `ok`, so no parent of it is left out of the parent rows.
    */
   readonly listedParents?: ListedParents;
 }
@@ -170,13 +171,7 @@ export const UNSAFE_TASK_ID = 'unsafe_task_id';
 type StepState =
   | { readonly kind: 'fetched'; readonly records: readonly FetchedRecord[] }
   | { readonly kind: 'failed' }
-  | {
-      readonly kind: 'endpoint';
-      readonly resource: string;
-      readonly symptom: EndpointSymptom;
-      /** Every parent key of that fan-out 404'd: if they vanished, its children have none either. */
-      readonly missingParents?: MissingParents;
-    }
+  | { readonly kind: 'endpoint'; readonly resource: string; readonly symptom: EndpointSymptom }
   | { readonly kind: 'disabled'; readonly finding: EndpointFinding };
 
 export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserResult> {
@@ -249,33 +244,56 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
   };
 
   /**
-   * Parent records the parent list, fetched again, no longer names: left out of this load's
-   * parent rows too, so the parent leaves the current state with its children (consistent), and
-   * later children of the same parent do not ask for it. Only those: the list fetched again is
-   * not taken whole, since a parent new in it had none of its children fetched.
+   * Parent keys the parent list, fetched again, no longer names, found by a child unit that ended
+   * `ok`: by parent resource. Later children of the same parent do not ask for them (the parent's
+   * state forgets them at once); their parent rows are left out at the end (`dropGoneParents`).
    */
-  const dropParents = (resource: ResourceDef, gone: readonly string[]) => {
+  const goneParents = new Map<string, { field: string; keys: Set<string> }>();
+  const noteGone = (resource: ResourceDef, gone: readonly string[]) => {
     if (gone.length === 0) return;
     const link = resource.parent!;
-    const drop = new Set(gone);
-    const stays = ({ record }: FetchedRecord) => {
-      const key = keyOf(record, link.field);
-      return key === undefined || !drop.has(key);
-    };
+    const scope = JSON.stringify([link.resource, link.field]);
+    const drop = goneParents.get(scope)?.keys ?? new Set<string>();
+    for (const key of gone) drop.add(key);
+    goneParents.set(scope, { field: link.field, keys: drop });
     const state = states.get(link.resource);
     if (state?.kind === 'fetched')
-      states.set(link.resource, { kind: 'fetched', records: state.records.filter(stays) });
-    const staged = unitRows.get(link.resource);
-    if (staged === undefined) return;
-    const kept = staged.records.map(stays);
-    const removed = kept.filter((k) => !k).length;
-    if (removed === 0) return;
-    unitRows.set(link.resource, {
-      records: staged.records.filter((_, i) => kept[i]),
-      groups: staged.groups.filter((_, i) => kept[i]),
-    });
-    const at = outcomes.findIndex((o) => o.resource === link.resource);
-    if (at !== -1) outcomes[at] = { ...outcomes[at]!, rows: outcomes[at]!.rows - removed };
+      states.set(link.resource, {
+        kind: 'fetched',
+        records: state.records.filter(({ record }) => !drop.has(keyOf(record, link.field) ?? '')),
+      });
+  };
+
+  /**
+   * Parent records proven gone by a child unit that ended `ok` leave this load's parent rows, so
+   * the parent leaves the current state with its children (consistent). Only those: the list
+   * fetched again is not taken whole, since a parent new in it had none of its children fetched.
+   * Not when another child unit of that parent failed: its committed rows stay current, and so
+   * does the parent they hang off, as first fetched (no child row without its parent).
+   */
+  const dropGoneParents = () => {
+    for (const [scope, { field, keys: drop }] of goneParents) {
+      const parent = (JSON.parse(scope) as [string, string])[0];
+      const childFailed = outcomes.some(
+        (o) =>
+          o.status === 'failed' &&
+          input.steps.find((s) => s.resource.table === o.resource)?.resource.parent?.resource === parent,
+      );
+      const staged = unitRows.get(parent);
+      if (childFailed || staged === undefined) continue;
+      const kept = staged.records.map(({ record }) => {
+        const key = keyOf(record, field);
+        return key === undefined || !drop.has(key);
+      });
+      const removed = kept.filter((k) => !k).length;
+      if (removed === 0) continue;
+      unitRows.set(parent, {
+        records: staged.records.filter((_, i) => kept[i]),
+        groups: staged.groups.filter((_, i) => kept[i]),
+      });
+      const at = outcomes.findIndex((o) => o.resource === parent);
+      if (at !== -1) outcomes[at] = { ...outcomes[at]!, rows: outcomes[at]!.rows - removed };
+    }
   };
 
   for (const step of input.steps) {
@@ -298,8 +316,6 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
         outcomes.push({
           ...failed(resource.table, new ParentFailedError(parentState.resource), 0),
           endpoint: { resource: parentState.resource, symptom: parentState.symptom },
-          // Parents that vanished leave nothing to fan out over, down the whole line.
-          ...(parentState.missingParents === undefined ? {} : { missingParents: parentState.missingParents }),
         });
       continue;
     }
@@ -322,16 +338,18 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
           if (step.emit) outcomes.push(failed(resource.table, error, counter.requests));
           continue;
         }
-        dropParents(resource, check.gone);
         if (check.listed.length > 0) {
           // Still listed: the 404 is no proof. The unit fails (the user's rows committed before
-          // stay current, the next load tries again) rather than load without that parent.
+          // stay current, the next load tries again) rather than load without that parent; the
+          // parent rows stay as first fetched, those found gone too, so that the history kept
+          // current still has its accounts.
           states.set(resource.table, { kind: 'failed' });
           steps.push({ resource: resource.table, result: 'ok' });
           if (step.emit)
             outcomes.push(childNotFound(resource.table, listedParentsOf(resource, check), counter.requests));
           continue;
         }
+        noteGone(resource, check.gone);
       }
       states.set(resource.table, { kind: 'fetched', records });
       if (resource.parent?.resource === KNOWN_TASKS) {
@@ -389,35 +407,46 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
         tasksCalled = true;
         for (const key of allMissing) if (known.has(key)) missing.add(key);
       }
-      let missingParents =
+      const missingParents =
         allMissing === undefined || tasksMissing ? undefined : missingParentsOf(resource, allMissing);
       // Every parent 404'd: proof they left only when the parent list, fetched again, no longer
-      // names them (as above). The 404s stay evidence about the endpoint either way: a route
-      // missing for everybody is judged as before, whatever the lists say.
+      // names them (as above). Then every 404 is explained: no evidence about the endpoint
+      // (neutral, as a unit that made no request), and the unit is loaded with nothing to load,
+      // whatever the endpoint answered elsewhere. A 404 for a parent still listed stays evidence:
+      // a route missing for everybody is judged as before. A unit that does not end `ok` leaves
+      // every parent in the parent rows.
       let listedParents: ListedParents | undefined;
       let cause = error;
       if (missingParents !== undefined) {
         try {
           const check = await recheck(resource, missingParents.keys, counter);
-          dropParents(resource, check.gone);
-          if (check.listed.length > 0) {
-            listedParents = listedParentsOf(resource, check);
-            missingParents = undefined;
+          if (check.listed.length === 0) {
+            noteGone(resource, check.gone);
+            states.set(resource.table, { kind: 'fetched', records: [] });
+            steps.push({ resource: resource.table, result: 'skipped' });
+            if (step.emit) {
+              unitRows.set(resource.table, { records: [], groups: [] });
+              outcomes.push({
+                resource: resource.table,
+                status: 'ok',
+                rows: 0,
+                requests: counter.requests,
+                errorCode: PARENT_NOT_FOUND,
+                errorMessage: parentNotFoundWords(missingParents, 'all'),
+                httpStatus: 404,
+              });
+            }
+            continue;
           }
+          listedParents = listedParentsOf(resource, check);
         } catch (recheckError) {
           if (!(recheckError instanceof ParentRecheckError)) throw recheckError;
           cause = recheckError;
-          missingParents = undefined;
         }
       }
       const symptom = error instanceof ParentFailedError ? undefined : endpointSymptom(error);
       if (symptom !== undefined) {
-        states.set(resource.table, {
-          kind: 'endpoint',
-          resource: resource.table,
-          symptom,
-          ...(missingParents === undefined ? {} : { missingParents }),
-        });
+        states.set(resource.table, { kind: 'endpoint', resource: resource.table, symptom });
         steps.push({ resource: resource.table, result: symptom, error });
       } else {
         states.set(resource.table, { kind: 'failed' });
@@ -431,10 +460,13 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
         const outcome = failed(resource.table, cause, counter.requests);
         outcomes.push({
           ...outcome,
+          // A failure after the check says what it found (if the endpoint turns out to answer
+          // others, notFoundOutcome words it as child_not_found instead).
+          ...(listedParents === undefined
+            ? {}
+            : { errorMessage: `${outcome.errorMessage}; ${checkFoundWords(listedParents)}`, listedParents }),
           ...(symptom === undefined ? {} : { endpoint: { resource: resource.table, symptom } }),
           ...(tasksMissing ? { missingTaskIds: allMissing } : {}),
-          ...(missingParents === undefined ? {} : { missingParents }),
-          ...(listedParents === undefined ? {} : { listedParents }),
         });
       }
     }
@@ -444,6 +476,7 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
     : witnessFailed(steps, input)
       ? false
       : await servedAtWitness(session);
+  dropGoneParents();
   for (const unit of unitRows.values()) for (const group of unit.groups) rows.push(...group);
   return {
     identifier: input.identifier,
@@ -518,7 +551,7 @@ function childNotFound(table: string, listed: ListedParents, requests: number): 
   const also =
     gone.length === 0
       ? ''
-      : `; ${gone.length} other(s) (${field} ${listKeys(gone)}) no longer listed: unlinked during the load`;
+      : `; ${gone.length} other(s) (${field} ${listKeys(gone)}) no longer listed: unlinked during the load, kept in this load's ${resource} all the same, as this unit failed`;
   return {
     resource: table,
     status: 'failed',
@@ -528,6 +561,19 @@ function childNotFound(table: string, listed: ListedParents, requests: number): 
     errorMessage: `PayLink answered 404 at ${endpoint} for ${keys.length} ${resource} record(s) (${field} ${listKeys(keys)}) that ${resource}, fetched again, still lists: no proof they left, so this load takes none of the user's ${table} rows (those committed before stay current) and the next load tries again${also}`,
     httpStatus: 404,
   };
+}
+
+/**
+ * What the parent list, fetched again, found of a failed unit's 404'd parents: those still listed
+ * and those gone (kept in the parent rows all the same, as the unit failed).
+ */
+function checkFoundWords(listed: ListedParents): string {
+  const { resource, field, keys, gone } = listed;
+  const left =
+    gone.length === 0
+      ? ''
+      : `, and no longer lists ${gone.length} (${field} ${listKeys(gone)}: unlinked during the load, kept in this load's ${resource} all the same, as this unit failed)`;
+  return `${resource}, fetched again, still lists ${keys.length} of the 404'd record(s) (${field} ${listKeys(keys)})${left}`;
 }
 
 /** What the parent list, fetched again, says of the parent keys a child got a plain 404 for. */

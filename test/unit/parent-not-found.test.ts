@@ -209,32 +209,55 @@ describe('a fan-out child whose parent vanished mid-load', () => {
     const units = (await staged(manifest, 'user_loads')).filter((r) => r.user_identifier === 'u0');
     expect(units.map((r) => [r.resource, r.status, r.error_code]).sort()).toEqual([
       ['accounts', 'ok', null],
-      ['action_details', 'ok', 'parent_not_found'],
+      // Its parent unit loaded no record: nothing to fan out over, nothing asked, nothing failed.
+      ['action_details', 'ok', null],
       ['action_history', 'ok', 'parent_not_found'],
     ]);
     expect((await staged(manifest, 'action_details')).map((r) => r._id).sort()).toEqual(['h-b1', 'h-c1']);
   });
 
-  it('leaves a batch judged alone (a Lambda) to commit, which settles it ok/parent_not_found when another batch had the endpoint working', async () => {
+  it('is settled at once by a batch judged alone (a Lambda): nothing deferred to the commit', async () => {
     const world: World = { accounts: { u0: ['a0'] }, gone: new Set(['a0']) };
     const alone = await batch([{ identifier: 'u0' }], fakeApi(world), 'lambda');
     expect(alone.failedUsers).toEqual([]);
-    expect(alone.deferredUnits?.map((u) => u.outcome.missingParents)).toEqual([
-      { resource: 'accounts', field: '_id', keys: ['a0'] },
+    expect(alone.deferredUnits).toBeUndefined();
+    expect(alone.endpointFindings).toEqual([]);
+    const units = (await staged(alone, 'user_loads')).filter((r) => r.resource === 'action_history');
+    expect(units.map((r) => [r.user_identifier, r.status, r.error_code])).toEqual([
+      ['u0', 'ok', 'parent_not_found'],
     ]);
+    expect(settleDeferredUnits([alone], []).lateFailed).toEqual([]);
+  });
+
+  it('settles at commit a deferred unit an earlier version staged with its vanished parents', async () => {
+    const world: World = { accounts: { u0: ['a0'] }, gone: new Set(['a0']) };
+    const alone = await batch([{ identifier: 'u0' }], fakeApi(world), 'lambda');
+    const outcome: UnitOutcome = {
+      resource: 'action_history',
+      status: 'failed',
+      rows: 0,
+      requests: 2,
+      errorCode: 'http_404',
+      errorMessage: 'PayLink answered HTTP 404',
+      httpStatus: 404,
+      endpoint: {
+        resource: 'action_history',
+        symptom: { code: 'http_404', httpStatus: 404, fix: 'path' as const },
+      },
+      missingParents: { resource: 'accounts', field: '_id', keys: ['a0'] },
+    };
+    const staged0 = { ...alone, deferredUnits: [{ identifier: 'u0', outcome }] } as BatchManifest;
     const working = {
       ...alone,
       batch: 1,
       deferredUnits: [],
       endpointEvidence: { works: ['accounts', 'action_history'], open: [] },
     };
-    const settled = settleDeferredUnits([alone, working], []);
+    const settled = settleDeferredUnits([staged0, working], []);
     expect(settled.lateFailed).toEqual([]);
     expect(settled.units.map((u) => [u.identifier, u.outcome.status, u.outcome.errorCode])).toEqual([
       ['u0', 'ok', 'parent_not_found'],
     ]);
-    // No batch saw the endpoint answer: the 404 proves nothing, the user's failure as before.
-    expect(settleDeferredUnits([alone], []).lateFailed).toEqual(['u0']);
   });
 });
 

@@ -125,7 +125,7 @@ describe('a child 404 for a parent the list still names', () => {
     expect(result.observation.steps.find((s) => s.resource === 'action_history')?.result).toBe('ok');
   });
 
-  it('names the parents that did leave too, and leaves only those out of the parent rows', async () => {
+  it('names the parents that did leave too, and keeps them in the parent rows, as the unit failed', async () => {
     const api = fakeApi({
       accounts: { u1: ['a1', 'a2', 'a3'] },
       notFound: new Set(['a2']),
@@ -134,10 +134,11 @@ describe('a child 404 for a parent the list still names', () => {
     const result = await loadUser({ identifier: 'u1', steps: STEPS, ...LOAD }, api);
     expect(unit(result, 'action_history')).toMatchObject({ status: 'failed', errorCode: CHILD_NOT_FOUND });
     expect(unit(result, 'action_history').errorMessage).toContain(
-      '1 other(s) (_id a3) no longer listed: unlinked during the load',
+      '1 other(s) (_id a3) no longer listed: unlinked during the load, kept in this load',
     );
-    expect(unit(result, 'accounts')).toMatchObject({ status: 'ok', rows: 2 });
-    expect(ids(result, 'accounts')).toEqual(['a1', 'a2']);
+    // The history kept current (the last committed) still has every account it hangs off.
+    expect(unit(result, 'accounts')).toMatchObject({ status: 'ok', rows: 3 });
+    expect(ids(result, 'accounts')).toEqual(['a1', 'a2', 'a3']);
   });
 
   it('fails the unit as for any failed fetch when the list cannot be fetched again, dropping nothing', async () => {
@@ -335,5 +336,102 @@ describe('a unit whose every parent 404s while the list still names them', () =>
     ]);
     // The three evidence users' lists were fetched again (u3's history was not called).
     expect(accountLists(api)).toBe(4 + 3);
+  });
+});
+
+describe('a unit whose every 404 is a parent the list, fetched again, no longer names', () => {
+  const stepOf = (result: UserResult, resource: string) =>
+    result.observation.steps.find((s) => s.resource === resource)?.result;
+
+  it('is ok / parent_not_found at once with 0 rows, no endpoint evidence, and the parent left out', async () => {
+    const api = fakeApi({ accounts: { u1: ['a1'] }, gone: new Set(['a1']) });
+    const result = await loadUser({ identifier: 'u1', steps: STEPS, ...LOAD }, api);
+    expect(result.failed).toBe(false);
+    const history = unit(result, 'action_history');
+    expect(history).toMatchObject({
+      status: 'ok',
+      rows: 0,
+      requests: 2,
+      errorCode: 'parent_not_found',
+      httpStatus: 404,
+    });
+    expect(history.endpoint).toBeUndefined();
+    expect(history.errorMessage).toContain('all 1 of its accounts record(s) (_id a1)');
+    // Explained 404s say nothing of the endpoint: neutral, as a unit that made no request.
+    expect(stepOf(result, 'action_history')).toBe('skipped');
+    expect(unit(result, 'accounts')).toMatchObject({ status: 'ok', rows: 0 });
+    expect(ids(result, 'accounts')).toEqual([]);
+  });
+
+  it('is ok for three such users of a batch whose endpoint answered nobody: no finding, nobody failed', async () => {
+    const world: World = {
+      accounts: { u0: ['a0'], u1: ['b1'], u2: ['c1', 'c2'] },
+      gone: new Set(['a0', 'b1', 'c1', 'c2']),
+    };
+    const three = ['u0', 'u1', 'u2'].map((identifier) => ({ identifier }));
+    for (const lambda of [false, true]) {
+      const manifest = await batch(three, fakeApi(world), lambda);
+      expect(manifest.failedUsers).toEqual([]);
+      expect(manifest.endpointFindings).toEqual([]);
+      expect(manifest.deferredUnits).toBeUndefined();
+      expect(manifest.rowsByTable.accounts ?? 0).toBe(0);
+      expect((await units(manifest)).map((r) => [r.user_identifier, r.status, r.error_code, r.rows])).toEqual(
+        [
+          ['u0', 'ok', 'parent_not_found', 0n],
+          ['u1', 'ok', 'parent_not_found', 0n],
+          ['u2', 'ok', 'parent_not_found', 0n],
+        ],
+      );
+      // The commit's judgement across batches finds nothing either.
+      expect(settleDeferredUnits([manifest], []).findings).toEqual([]);
+    }
+  });
+
+  it('fails, keeping every parent, when some 404d parent is still listed: endpoint evidence, the check in its message', async () => {
+    const world: World = { accounts: { u1: ['a1', 'a2'] }, gone: new Set(['a1']), notFound: new Set(['a2']) };
+    const result = await loadUser({ identifier: 'u1', steps: STEPS, ...LOAD }, fakeApi(world));
+    const history = unit(result, 'action_history');
+    expect(history).toMatchObject({ status: 'failed', errorCode: 'http_404', httpStatus: 404 });
+    expect(history.endpoint).toMatchObject({ resource: 'action_history' });
+    expect(history.listedParents).toMatchObject({ keys: ['a2'], gone: ['a1'] });
+    expect(history.errorMessage).toContain(
+      "accounts, fetched again, still lists 1 of the 404'd record(s) (_id a2), and no longer lists 1 (_id a1: unlinked during the load, kept in",
+    );
+    expect(ids(result, 'accounts')).toEqual(['a1', 'a2']);
+    expect(unit(result, 'accounts')).toMatchObject({ rows: 2 });
+    // Settled as the endpoint verdict says, never with a parent dropped: the rows are written already.
+    const manifest = await batch([{ identifier: 'u1' }], fakeApi(world), true);
+    expect(manifest.rowsByTable.accounts).toBe(2);
+    expect(manifest.deferredUnits?.map((u) => u.outcome.listedParents?.gone)).toEqual([['a1']]);
+  });
+
+  it('fails, keeping every parent, when the list cannot be fetched again', async () => {
+    const api = fakeApi({ accounts: { u1: ['a1'] }, gone: new Set(['a1']), relistStatus: 503 });
+    const result = await loadUser({ identifier: 'u1', steps: STEPS, ...LOAD }, api);
+    expect(unit(result, 'action_history')).toMatchObject({ status: 'failed', errorCode: 'http_503' });
+    expect(ids(result, 'accounts')).toEqual(['a1']);
+  });
+
+  it('leaves the parent in when a sibling child unit of it failed', async () => {
+    // `account` (by id) finds a1 gone and ends ok; `action_history` fails on a2, still listed.
+    const steps = selectResources(resolveCatalog(), ['accounts', 'account', 'action_history']).steps;
+    const api = fakeApi({ accounts: { u1: ['a1', 'a2', 'a3'] }, gone: new Set(['a1']) });
+    const failing = {
+      ...api,
+      async openSession(identifier: string) {
+        const session = await api.openSession(identifier);
+        return {
+          async getJson(request: PayLinkRequest) {
+            if (request.path === '/pay-link/action-history' && request.query?.accountId === 'a2')
+              throw new PayLinkHttpError(request.endpoint, 404, 40400);
+            return session.getJson(request);
+          },
+        };
+      },
+    };
+    const result = await loadUser({ identifier: 'u1', steps, ...LOAD }, failing);
+    expect(unit(result, 'account')).toMatchObject({ status: 'ok', errorCode: 'parent_not_found' });
+    expect(unit(result, 'action_history')).toMatchObject({ status: 'failed', errorCode: CHILD_NOT_FOUND });
+    expect(ids(result, 'accounts')).toEqual(['a1', 'a2', 'a3']);
   });
 });
