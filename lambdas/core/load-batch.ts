@@ -285,9 +285,9 @@ export async function loadBatchUsers(input: BatchInput, deps: BatchDeps): Promis
           pending.push({ index, identifier: result.identifier, outcome: given });
           continue;
         }
-        // The endpoint answered somebody: this user's all-404 task ids are stale, and their all-404
-        // parents vanished since they were fetched (unlinked mid-load): not a failure. All-404
-        // parents the parent list still names are no proof: the user's failure (child_not_found).
+        // The endpoint answered somebody: this user's all-404 task ids are stale: not a failure.
+        // All-404 parents the parent list still names are no proof: the user's failure
+        // (child_not_found). (All-404 parents it no longer names were settled ok by loadUser.)
         const outcome = keysNotFound(given, health) ? notFoundOutcome(given) : given;
         if (outcome.status === 'failed') failed[index] = true;
         typed.push(emitOutcome(userLoadsRow(input, input.batch, result.identifier, outcome)));

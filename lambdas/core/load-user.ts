@@ -274,13 +274,17 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
   const dropGoneParents = () => {
     for (const [scope, { field, keys: drop }] of goneParents) {
       const parent = (JSON.parse(scope) as [string, string])[0];
-      const childFailed = outcomes.some(
-        (o) =>
-          o.status === 'failed' &&
-          input.steps.find((s) => s.resource.table === o.resource)?.resource.parent?.resource === parent,
-      );
+      const childOf = (o: UnitOutcome) =>
+        input.steps.find((s) => s.resource.table === o.resource)?.resource.parent?.resource === parent;
+      if (outcomes.some((o) => o.status === 'failed' && childOf(o))) {
+        // The ok units' words say what became of the parents: kept, not left out.
+        for (const [i, o] of outcomes.entries())
+          if (o.status === 'ok' && o.errorCode === PARENT_NOT_FOUND && childOf(o) && o.errorMessage !== null)
+            outcomes[i] = { ...o, errorMessage: o.errorMessage.replace(leftOut(parent), keptIn(parent)) };
+        continue;
+      }
       const staged = unitRows.get(parent);
-      if (childFailed || staged === undefined) continue;
+      if (staged === undefined) continue;
       const kept = staged.records.map(({ record }) => {
         const key = keyOf(record, field);
         return key === undefined || !drop.has(key);
@@ -399,7 +403,8 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
       if (thrown instanceof ApiKeyRejectedError) throw thrown;
       // Every key of a fan-out answered a plain 404: the unit fails with the first 404 as before
       // (the batch weighs it as endpoint evidence), with the keys kept: known task ids for the
-      // retirement, parent keys for the batch to call vanished parents once the endpoint works.
+      // retirement and for the batch to call stale once the endpoint works; parent keys are
+      // checked against the parent list fetched again first (below).
       const allMissing = thrown instanceof AllKeysMissing ? thrown.keys : undefined;
       const error = thrown instanceof AllKeysMissing ? thrown.first : thrown;
       const tasksMissing = allMissing !== undefined && resource.parent?.resource === KNOWN_TASKS;
@@ -536,8 +541,12 @@ function listedParentsOf(resource: ResourceDef, check: ParentCheck): ListedParen
 function parentNotFoundWords(missing: MissingParents, share: 'some' | 'all'): string {
   const { resource, field, keys } = missing;
   const count = share === 'all' ? `all ${keys.length}` : `${keys.length}`;
-  return `PayLink answered 404 for ${count} of its ${resource} record(s) (${field} ${listKeys(keys)}), which ${resource}, fetched again, no longer lists: unlinked during the load (left out of this load's ${resource} too)`;
+  return `PayLink answered 404 for ${count} of its ${resource} record(s) (${field} ${listKeys(keys)}), which ${resource}, fetched again, no longer lists: unlinked during the load ${leftOut(resource)}`;
 }
+
+const leftOut = (parent: string) => `(left out of this load's ${parent} too)`;
+const keptIn = (parent: string) =>
+  `(kept in this load's ${parent} all the same, as another unit of it failed)`;
 
 /**
  * `user_loads.error_code` of a failed fan-out child unit PayLink answered a plain 404 for some
@@ -777,9 +786,11 @@ async function fetchUnit(
   // Known task ids come from events and files: one PayLink does not know (stale, mistyped) is
   // that task's 404, not the endpoint's, once another id of the unit answered. Parent keys come
   // from a parent fetched moments before, but the world moves on: an account unlinked since is
-  // that account's 404 (PayLink: "Account not found"). All of them 404 (or the only one): the
-  // unit fails (AllKeysMissing), and the batch weighs the endpoint evidence; once the endpoint
-  // answers anybody in the load, the unit is the user's stale ids or vanished parents. An HTML
+  // that account's 404 (PayLink: "Account not found"), once the parent list fetched again no
+  // longer names it (loadUser). All of them 404 (or the only one): AllKeysMissing, which
+  // loadUser settles (parents all gone: ok at once) or leaves to the batch's endpoint evidence
+  // (task ids; parents still listed); once the endpoint answers anybody in the load, the unit
+  // is the user's stale ids, or (parents still listed) child_not_found. An HTML
   // 404 is a page of a server with no such route: never a record's miss.
   const perKey = resource.parent !== undefined;
   const unknownKeys: string[] = [];

@@ -431,7 +431,11 @@ describe('a unit whose every 404 is a parent the list, fetched again, no longer 
     };
     const result = await loadUser({ identifier: 'u1', steps, ...LOAD }, failing);
     expect(unit(result, 'account')).toMatchObject({ status: 'ok', errorCode: 'parent_not_found' });
+    expect(unit(result, 'account').errorMessage).toContain(
+      "(kept in this load's accounts all the same, as another unit of it failed)",
+    );
     expect(unit(result, 'action_history')).toMatchObject({ status: 'failed', errorCode: CHILD_NOT_FOUND });
     expect(ids(result, 'accounts')).toEqual(['a1', 'a2', 'a3']);
+    expect(unit(result, 'accounts')).toMatchObject({ rows: 3 });
   });
 });
