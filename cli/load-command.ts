@@ -17,6 +17,7 @@ import { createParquetPartReader } from '#adapters/parquet-reader.ts';
 import { createWorkerPartWriterFactory } from '#adapters/parquet-worker-writer.ts';
 import { createParquetPartWriterFactory } from '#adapters/parquet-writer.ts';
 import { createPayLinkClient } from '#adapters/paylink-client.ts';
+import { processCpuMs } from '#adapters/process-cpu.ts';
 import { createSystemRateLimiter } from '#adapters/system-timers.ts';
 import {
   ADAPTIVE_CONCURRENCY,
@@ -487,6 +488,7 @@ async function loadUsers(
           backoffMs: backoff.totalMs,
           client: () => api.stats(),
           loopDelayMs: lateness.sinceLast,
+          cpuMs: processCpuMs,
           now: () => performance.now(),
         })
       : undefined;

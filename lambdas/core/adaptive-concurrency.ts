@@ -34,7 +34,13 @@
  *   to `min`), while short of the rate, shrink the limit by a quarter, at most once per `judgeMs`
  *   and not while the users of the last cut still drain; during a growth's judging they undo it.
  *   Without these, a machine whose other work came and went swung the limit between 4 and 512
- *   (bench/results/issue-11.md, section (o)).
+ *   (bench/results/issue-11.md, section (o)). Where this process's CPU is measured (the
+ *   adapters read process.cpuUsage), lateness is ours only when our CPU over that second is
+ *   `cpuSaturated` of a core: users rise with a busy machine's lateness too (Little's law on
+ *   requests its work made slower), and cutting them there held a slow API's load at 0.56-0.65x
+ *   on a busy machine (section (p); the queueing model: 0.53x, where a fixed count gives 0.93x).
+ *   And while the loop is that late with our CPU below it, nothing grows: the users added would
+ *   only wait for the CPU the machine took (section (q)).
  * - Stuck at the floor on a busy machine. Time at the limiter is not all pacing: on a busy
  *   machine a waiter's turn comes late (its timer waits for the event loop), and users arriving
  *   together after one event-loop turn wait for each other's tokens. That time keeps a user from
@@ -43,9 +49,12 @@
  *   0.86-0.90x. The integral of users in flight over the requests answered is the cycle a
  *   request really costs, waits included. When the pool is full (the users, not the limiter,
  *   bound the rate) and the rate is not reached, the users in flight are scaled by rate /
- *   goodput (with headroom, at most doubled per step); and a shrink is judged as a growth is:
- *   one that loses the rate is undone and its limit is a floor for `holdMs`.
- * Pure: the monotonic clock, the limiter's counters and the client's are injected.
+ *   goodput (with headroom, at most doubled per step), up to 4 times what the lowest recent
+ *   latency asks, and not while the loop is late by `overloadLagMs` (then the loop, not the
+ *   users, holds the requests back); and a shrink is judged as a growth is: one that loses the
+ *   rate is undone and its limit is a floor for `holdMs`.
+ * Pure: the monotonic clock, this process's CPU clock, the limiter's counters and the client's
+ * are injected.
  */
 import type { ConcurrencyControl } from './pool.ts';
 import type { RateLimiterStats } from './rate-limiter.ts';
@@ -107,6 +116,12 @@ export const ADAPTIVE_CONCURRENCY = {
   overloadUsersRise: 1.25,
   /** A full pool short of the rate grows to at most this many times what the latency asks. */
   usersBound: 4,
+  /**
+   * This process's CPU over the last judging period at or above this share of one core: our own
+   * work is what saturates (the event loop is one thread). Below it, a late loop is other
+   * processes' doing: it neither cuts users (nor the growth waiting for its verdict) nor grows them.
+   */
+  cpuSaturated: 0.8,
 } as const;
 
 /** The PayLink client's running counters that adaptive concurrency reads (`api.stats()`). */
@@ -131,6 +146,11 @@ export interface AdaptiveConcurrencyOptions {
    * event-loop-delay adapter). Called once per window. Without it no lag is seen.
    */
   readonly loopDelayMs?: () => number;
+  /**
+   * CPU this process has used so far (ms, user and system: process.cpuUsage in the adapters).
+   * Called once per window. Without it, a late loop is judged ours when our users rose with it.
+   */
+  readonly cpuMs?: () => number;
   /** Monotonic milliseconds (performance.now in production). */
   readonly now: () => number;
   readonly min?: number;
@@ -193,6 +213,10 @@ interface Closed {
   readonly busyMs: number;
   /** The event loop's mean lateness over the window (ms). */
   readonly lagMs: number;
+  /** CPU this process used in the window (ms; undefined without a CPU clock). */
+  readonly cpuMs: number | undefined;
+  /** The measured cost of a request when the window closed (ms, averaged as `state()` gives it). */
+  readonly latencyMs: number;
 }
 
 export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): AdaptiveConcurrency {
@@ -220,7 +244,13 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
   const client = options.client ?? (() => ({ retries: 0, timeouts: 0 }));
   const read = () => {
     const c = client();
-    return { ...options.limiter(), backoffMs: backoffMs(), retries: c.retries, timeouts: c.timeouts ?? 0 };
+    return {
+      ...options.limiter(),
+      backoffMs: backoffMs(),
+      retries: c.retries,
+      timeouts: c.timeouts ?? 0,
+      cpuMs: options.cpuMs?.(),
+    };
   };
   let window = { start: at, busyMs: 0, ...read() };
   /** Closed windows of the last few judging periods, oldest first. */
@@ -254,6 +284,21 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
         ms += w.ms;
       }
     return { perSecond: ms > 0 ? (good * 1000) / ms : 0, good, ms, users: ms > 0 ? busy / ms : 0 };
+  };
+  /**
+   * This process's CPU over wall time in the closed windows ending after `since` (a share of one
+   * core; undefined without a CPU clock).
+   */
+  const cpuSince = (since: number): number | undefined => {
+    let cpu = 0;
+    let ms = 0;
+    for (const w of closed)
+      if (w.end > since) {
+        if (w.cpuMs === undefined) return undefined;
+        cpu += w.cpuMs;
+        ms += w.ms;
+      }
+    return ms > 0 ? cpu / ms : undefined;
   };
   /** The same over the latest windows holding at least `judgeMs` and `judgeRequests` (or all kept). */
   const goodputRecent = (): Goodput => {
@@ -333,8 +378,10 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
     }
     const timeouts = counters.timeouts - window.timeouts;
     const lagMs = options.loopDelayMs?.() ?? 0;
+    const cpuMs =
+      counters.cpuMs === undefined || window.cpuMs === undefined ? undefined : counters.cpuMs - window.cpuMs;
     window = { start: now, busyMs, ...counters };
-    closed.push({ end: now, ms, good, busyMs: windowBusyMs, lagMs });
+    closed.push({ end: now, ms, good, busyMs: windowBusyMs, lagMs, cpuMs, latencyMs });
     // Enough for the judged time after a change and as much before it, at any rate.
     while (closed.length > 64) closed.shift();
     if (!limited) {
@@ -366,6 +413,7 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
       usersSum += closed[i]!.busyMs;
       lagSpan += closed[i]!.ms;
     }
+    const cpuNow = cpuSince(now - lagSpan);
     const lagNowMs = lagSpan > 0 ? lagSum / lagSpan : lagMs;
     const lagRose = lagNowMs >= settings.overloadLagMs && lagNowMs >= 2 * (lagBaseMs ?? lagNowMs / 2);
     lagBaseMs = lagBaseMs === undefined ? lagMs : lagBaseMs + (lagMs - lagBaseMs) / 10;
@@ -378,8 +426,14 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
     const usersRose = usersNow >= settings.overloadUsersRise * (usersBase ?? usersNow);
     usersBase =
       usersBase === undefined ? windowBusyMs / ms : usersBase + (windowBusyMs / ms - usersBase) / 10;
+    // Better, where our CPU is measured: lateness is ours when our own CPU is what saturated. Users
+    // rise with the machine's lateness too: a growth on a busy machine (Little's law on requests
+    // that others' work made slower) raised both, and was cut and held, 30 users where 90 kept
+    // 0.93x of 200 req/s at 300 ms (0.53x; the queueing model, our CPU at 0.14-0.29 of a core:
+    // bench/results/issue-11.md (p) and (q)).
+    const ours = cpuNow === undefined ? usersRose : cpuNow >= settings.cpuSaturated;
     const overloaded =
-      (timeouts > 0 && timeouts >= settings.timeoutShare * requests) || (lagRose && usersRose && short);
+      (timeouts > 0 && timeouts >= settings.timeoutShare * requests) || (lagRose && ours && short);
     // Not while the users of a previous cut are still draining (users started stay in flight until
     // they finish): cutting again before the last cut took effect took 150 users to 23 in four
     // seconds on a busy machine, where 32 kept the goodput (the queueing model).
@@ -429,14 +483,19 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
     let why: LimitReason = 'latency';
     // The users bind instead: the pool was full and the rate not reached. Their whole cycle
     // (busy time over requests answered, waits included) is what a request costs them.
+    // Not while the loop is late by `overloadLagMs` on average: then the loop (our work or the
+    // machine's) holds the requests back, not the users, and more users only wait for it.
     const inFlight = windowBusyMs / ms;
-    if (short && recent > 0 && inFlight >= limit / 2) {
+    if (short && recent > 0 && inFlight >= limit / 2 && lagNowMs < settings.overloadLagMs) {
       // At most `usersBound` times what the latency asks: the waits it leaves out were 3-9 ms a
       // request beside 5 measured (7 users needed, the bound 4 x the floor of 4), while on a
       // machine whose other work comes and goes every busy spell reads as users short of the
       // rate, and the users grew spell after spell to 512 at 50 req/s, where 8 kept the rate (the
-      // queueing model).
-      const bound = settings.usersBound * need(latencyMs);
+      // queueing model). The lowest latency of the windows kept (the last 16 s or more), not the
+      // latest: a busy spell's latency, the wait for the CPU in it, moved the bound with it, and
+      // the users with the bound (16 to 180 users at 200 req/s, the queueing model).
+      const baseLatencyMs = Math.min(...closed.map((w) => w.latencyMs));
+      const bound = settings.usersBound * need(baseLatencyMs);
       const cycle = Math.min(bound, Math.ceil(inFlight * Math.min(2, (rateNow / recent) * headroom)));
       if (cycle > target) {
         target = clamp(cycle);
@@ -445,6 +504,12 @@ export function adaptiveConcurrency(options: AdaptiveConcurrencyOptions): Adapti
     }
     if (target > limit) {
       if (unfilled) return;
+      // A loop late by `overloadLagMs` while our CPU has room is late for the machine's other work:
+      // Little's law on requests it made slower asks for users that would only wait for the CPU
+      // it took (16 to 66 users in every busy spell and back, where 16 kept what could be kept:
+      // the queueing model). With our CPU saturated the growth is judged, and lateness cuts.
+      if (lagNowMs >= settings.overloadLagMs && cpuNow !== undefined && cpuNow < settings.cpuSaturated)
+        return;
       // Gradient2's "app limited": users that do not fill the limit gain nothing from a higher one.
       if (inFlight < limit / 2) return;
       // Nothing to judge a growth against before a judging period was measured: hold the start.

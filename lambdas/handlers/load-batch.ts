@@ -1,6 +1,7 @@
 /** Load-batch Lambda: one Distributed Map item -> staged parts + batch manifest. */
 import type { Context } from 'aws-lambda';
 import { eventLoopLateness } from '#adapters/event-loop-lateness.ts';
+import { processCpuMs } from '#adapters/process-cpu.ts';
 import {
   adaptiveConcurrency,
   cappedConcurrencyNote,
@@ -101,6 +102,7 @@ export async function handler(
               backoffMs: backoff.totalMs,
               client: () => api.stats(),
               loopDelayMs: lateness.sinceLast,
+              cpuMs: processCpuMs,
               now: () => performance.now(),
             })
           : config.userConcurrency;

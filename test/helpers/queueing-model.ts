@@ -7,7 +7,9 @@
  * - This process: one event loop. Each answer costs `cpuMs` of its CPU (parse, normalize,
  *   encode), answers are handled one at a time in arrival order, and a limiter wake-up runs only
  *   when the loop is free, as a Node timer does. `stolen` takes the CPU away for part of every
- *   period (other processes on a busy machine): nothing of ours runs then.
+ *   period (other processes on a busy machine): nothing of ours runs then. `cpuMs()` is this
+ *   process's CPU clock (process.cpuUsage's stand-in): the CPU its events cost, never the time
+ *   taken away, so a busy machine reads as a late loop on little CPU of ours.
  * Deterministic: no randomness, no real timers.
  */
 
@@ -45,6 +47,8 @@ export interface ModelClock {
   readonly client: () => { retries: number; timeouts: number; requests: number };
   /** Mean lateness (ms) of the loop's work since the previous call: the event-loop-delay stand-in. */
   readonly loopDelayMs: () => number;
+  /** CPU (ms) this process has used so far: the process.cpuUsage stand-in. */
+  readonly cpuMs: () => number;
 }
 
 export interface ModelResult {
@@ -54,6 +58,8 @@ export interface ModelResult {
   readonly limits: number[];
   readonly timeouts: number;
   readonly answered: number;
+  /** Requests answered in each second of the run, over the rate. */
+  readonly perSecond: number[];
 }
 
 interface Event {
@@ -86,6 +92,7 @@ export async function runModel(
   const answeredAt: number[] = [];
   let lateSum = 0;
   let lateCount = 0;
+  let cpuUsed = 0;
   const clock: ModelClock = {
     now: () => now,
     limiter: () => rateLimiterStats(limiter),
@@ -96,6 +103,8 @@ export async function runModel(
       lateCount = 0;
       return mean;
     },
+    // The events run whole (the clock jumps past their cost), so what has run is what was used.
+    cpuMs: () => cpuUsed,
   };
   const control = makeControl(clock);
   const request = async (): Promise<void> => {
@@ -156,6 +165,7 @@ export async function runModel(
     lateSum += start - event.at;
     lateCount++;
     now = start + event.cost;
+    cpuUsed += event.cost;
     cpuFree = now;
     event.fire();
     await settle();
@@ -163,8 +173,11 @@ export async function runModel(
   void run;
   const from = endMs / 2;
   const late = answeredAt.filter((t) => t >= from && t < endMs).length;
+  const perSecond = Array.from({ length: options.seconds }, () => 0);
+  for (const t of answeredAt) if (t < endMs) perSecond[Math.floor(t / 1000)]! += 1 / options.rate;
   return {
     reached: late / ((endMs - from) / 1000) / options.rate,
+    perSecond,
     limits,
     timeouts,
     answered: answeredAt.length,
