@@ -142,9 +142,10 @@ export class Progress {
     // be excused, as the batch settles such units once the verdict is in: when the resource is
     // found unusable for everybody its units become endpoint_unavailable; when a known-task
     // resource answered somebody's ids, a unit whose ids all 404'd is that user's stale ids
-    // (ok, task_not_found), and when a fan-out child answered somebody, a unit whose parents all
-    // 404'd lost them mid-load (ok, parent_not_found). Such users are taken back out of the count, so that the line agrees
-    // with the summary.
+    // (ok, task_not_found); a fan-out child unit whose parents all 404'd and are gone from the
+    // parent list fetched again is ok (parent_not_found) at once, and only one staged by an
+    // earlier loader version is still settled so. Such users are taken back out of the count, so
+    // that the line agrees with the summary.
     if (failed.some((o) => o.endpoint === undefined)) {
       this.counters.failedUsers++;
       return;
