@@ -248,14 +248,14 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
    * `ok`: by parent resource. Later children of the same parent do not ask for them (the parent's
    * state forgets them at once); their parent rows are left out at the end (`dropGoneParents`).
    */
-  const goneParents = new Map<string, { field: string; keys: Set<string> }>();
+  const goneParents = new Map<string, { parent: string; field: string; keys: Set<string> }>();
   const noteGone = (resource: ResourceDef, gone: readonly string[]) => {
     if (gone.length === 0) return;
     const link = resource.parent!;
     const scope = JSON.stringify([link.resource, link.field]);
     const drop = goneParents.get(scope)?.keys ?? new Set<string>();
     for (const key of gone) drop.add(key);
-    goneParents.set(scope, { field: link.field, keys: drop });
+    goneParents.set(scope, { parent: link.resource, field: link.field, keys: drop });
     const state = states.get(link.resource);
     if (state?.kind === 'fetched')
       states.set(link.resource, {
@@ -272,8 +272,7 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
    * does the parent they hang off, as first fetched (no child row without its parent).
    */
   const dropGoneParents = () => {
-    for (const [scope, { field, keys: drop }] of goneParents) {
-      const parent = (JSON.parse(scope) as [string, string])[0];
+    for (const { parent, field, keys: drop } of goneParents.values()) {
       const childOf = (o: UnitOutcome) =>
         input.steps.find((s) => s.resource.table === o.resource)?.resource.parent?.resource === parent;
       if (outcomes.some((o) => o.status === 'failed' && childOf(o))) {
