@@ -41,6 +41,7 @@ import {
   historyViewSql,
   isPartitioned,
   quoteIdentifier,
+  rootTableOf,
 } from '#core/lake-views.ts';
 import { PARTITION_COLUMN } from '#core/layout.ts';
 import { USER_LOADS_COLUMNS } from '#core/load-user.ts';
@@ -243,7 +244,7 @@ async function createViews(
       continue;
     }
     await connection.run(`CREATE VIEW ${quoted} AS ${historyViewSql(names, table, columns)}`);
-    const current = currentViewSql(names, table, columns);
+    const current = currentViewSql(names, table, columns, registry?.fanOutParent(rootTableOf(table)));
     if (current !== undefined) await connection.run(`CREATE VIEW ${CURRENT_SCHEMA}.${quoted} AS ${current}`);
   }
   return skipped;

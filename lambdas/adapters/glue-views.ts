@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-glue';
 import { CatalogError } from '#core/errors.ts';
 import { decodePrestoView, type LakeDatabases, type LakeView, lakeViews } from '#core/glue-view.ts';
+import type { ParentKeyLink } from '#core/lake-views.ts';
 import type { ColumnDef } from '#core/types.ts';
 import { catalogError, errorName, getGlueTable } from './glue-catalog.ts';
 
@@ -24,7 +25,7 @@ export interface GlueViewSync {
   readonly databases: LakeDatabases;
   /** Creates or rewrites the views of these tables; returns `<database>.<view>` names touched. */
   syncViews(
-    tables: readonly { table: string; columns: readonly ColumnDef[] }[],
+    tables: readonly { table: string; columns: readonly ColumnDef[]; parent?: ParentKeyLink }[],
   ): Promise<{ created: string[]; updated: string[] }>;
 }
 
@@ -85,8 +86,8 @@ export function createGlueViewSync(options: GlueViewSyncOptions): GlueViewSync {
     async syncViews(tables) {
       const created: string[] = [];
       const updated: string[] = [];
-      for (const { table, columns } of tables) {
-        for (const view of lakeViews(options.databases, table, columns)) {
+      for (const { table, columns, parent } of tables) {
+        for (const view of lakeViews(options.databases, table, columns, parent)) {
           const outcome = await sync(view);
           const name = `${view.database}.${view.input.Name}`;
           if (outcome === 'created') created.push(name);

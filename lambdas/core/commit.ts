@@ -60,7 +60,7 @@ import {
   type SchemaClaim,
   schemaClaimOf,
 } from './lake-schema.ts';
-import { DLT_LOADS_COLUMNS, isPartitioned } from './lake-views.ts';
+import { DLT_LOADS_COLUMNS, isPartitioned, type ParentKeyLink, rootTableOf } from './lake-views.ts';
 import {
   batchManifestKey,
   commitIntentKey,
@@ -105,9 +105,17 @@ import type { Clock, ColumnDef } from './types.ts';
 
 /** The query catalog kept in step with the registry (Glue in AWS; nothing locally). */
 export interface TableCatalog {
-  /** `dts`: the partitions this load wrote to the table (the catalog widens its projection to them). */
+  /**
+   * `dts`: the partitions this load wrote to the table (the catalog widens its projection to
+   * them); `parent`: how its root table's rows name their parent record (the current view's).
+   */
   syncTables(
-    tables: readonly { table: string; columns: readonly ColumnDef[]; dts?: readonly string[] }[],
+    tables: readonly {
+      table: string;
+      columns: readonly ColumnDef[];
+      dts?: readonly string[];
+      parent?: ParentKeyLink;
+    }[],
   ): Promise<void>;
 }
 
@@ -321,11 +329,15 @@ async function commitClaimed(
   );
   if (deps.catalog) {
     await deps.catalog.syncTables(
-      registry.tables().map((table) => ({
-        table,
-        columns: registry.columns(table),
-        dts: [...new Set(staged.filter((f) => f.table === table).map((f) => f.dt))],
-      })),
+      registry.tables().map((table) => {
+        const parent = registry.fanOutParent(rootTableOf(table));
+        return {
+          table,
+          columns: registry.columns(table),
+          dts: [...new Set(staged.filter((f) => f.table === table).map((f) => f.dt))],
+          ...(parent === undefined ? {} : { parent }),
+        };
+      }),
     );
   }
 

@@ -16,7 +16,13 @@
  */
 import { LAKE } from './constants.ts';
 import { GLUE_TYPES, type GlueColumn } from './glue-table.ts';
-import { currentViewSql, historyViewSql, quoteIdentifier, viewColumns } from './lake-views.ts';
+import {
+  currentViewSql,
+  historyViewSql,
+  type ParentKeyLink,
+  quoteIdentifier,
+  viewColumns,
+} from './lake-views.ts';
 import { PARTITION_COLUMN } from './layout.ts';
 import type { ColumnDef, ColumnType } from './types.ts';
 
@@ -100,11 +106,15 @@ export interface LakeView {
   readonly sql: string;
 }
 
-/** The history view and (except for `_dlt_loads`) the current-state view of one table. */
+/**
+ * The history view and (except for `_dlt_loads`) the current-state view of one table. `parent`:
+ * how the rows of its root table name their parent record (`SchemaRegistry.fanOutParent`).
+ */
 export function lakeViews(
   databases: LakeDatabases,
   table: string,
   columns: readonly ColumnDef[],
+  parent?: ParentKeyLink,
 ): LakeView[] {
   const names = { rawSchema: quoteIdentifier(databases.raw) };
   const typed = typedViewColumns(table, columns);
@@ -115,7 +125,7 @@ export function lakeViews(
     sql: history,
     input: viewInput(table, databases.history, history, typed, `${table}: rows of committed loads only`),
   });
-  const current = currentViewSql(names, table, columns);
+  const current = currentViewSql(names, table, columns, parent);
   if (current !== undefined) {
     const what =
       table === LAKE.userLoadsTable

@@ -11,6 +11,8 @@
  *   (`user_loads.status = 'ok'`); child tables follow their root resource. A user whose resource
  *   failed in the latest load keeps the previous good state; an account unlinked at the source
  *   disappears; a user missing from a later load (a changed-users load) keeps their state.
+ *   A resource fanned out over another's records follows its parent once the parent is newer
+ *   (`currentViewSql`'s `parent`): no history row is current without its account.
  *   `tasks` (PER_RECORD_ROOTS) is per task: each task's latest loaded row, since retired task
  *   ids are no longer fetched (task-retirement.ts).
  *
@@ -104,14 +106,41 @@ export function historyViewSql(names: ViewNames, table: string, columns: readonl
 }
 
 /**
- * Current state (undefined for `_dlt_loads` and `webhook_events`). For `user_loads`: each (user, resource)'s outcome in the latest committed load
- * that included it. For any other table: the rows of each user's latest committed load in which
- * the table's resource succeeded for that user. Undefined for `_dlt_loads` (it has no users).
+ * How a fan-out resource's rows name their parent record (schema-registry.ts `fanOutParent`):
+ * `action_history` rows carry the `accounts` `_id` they were fetched for in `_accounts__id`.
+ */
+export interface ParentKeyLink {
+  /** The parent resource's root table (`accounts`). */
+  readonly parentTable: string;
+  /** The parent's columns holding its key: the key's column, then its text or bigint variants. */
+  readonly parentColumns: readonly string[];
+  /** The child root table's column holding the parent's key (`_accounts__id`). */
+  readonly childColumn: string;
+}
+
+/**
+ * Current state (undefined for `_dlt_loads` and `webhook_events`). For `user_loads`: each
+ * (user, resource)'s outcome in the latest committed load that included it. For any other
+ * table: the rows of each user's latest committed load in which the table's resource succeeded
+ * for that user.
+ *
+ * `parent` (a resource fanned out over another's records, `action_history` over `accounts`): a
+ * row is current only while its parent record is, once the parent is newer. Current state is per
+ * user and resource, so a later load in which the parent succeeded and the child did not (a
+ * `--resources accounts` load, a child unit that failed, an endpoint found missing) replaces the
+ * parent's rows and keeps the child's older ones: an account unlinked since then would leave
+ * `accounts` and keep its history. So when the user's latest committed load with the parent `ok`
+ * is later than the child's, the child's rows (and their child tables' rows, through their root
+ * row) are current only if their parent key is among that load's parent keys. When the parent's
+ * is the same load or an earlier one, the child's rows are the newer word and all stay (a child
+ * loaded after a new account was linked, with `--resources action_history`, names an account the
+ * current `accounts` does not have yet).
  */
 export function currentViewSql(
   names: ViewNames,
   table: string,
   columns: readonly ColumnDef[],
+  parent?: ParentKeyLink,
 ): string | undefined {
   // `_dlt_loads` has no users; `webhook_events` is a log (each event once, in the load that
   // committed it), not per-user state: both are read through history only.
@@ -152,18 +181,54 @@ export function currentViewSql(
       `WHERE t.${quoteIdentifier(table === root ? LAKE.idColumn : LAKE.rootIdColumn)} IN (SELECT ranked.row_id FROM ranked WHERE ranked.rn = 1)`,
     ].join('\n');
   }
-  return [
-    'WITH latest AS (',
-    `  SELECT u.${user}, u.${loadId},`,
+  // The load's start only where the parent's load is compared with the child's (the views of
+  // tables without a parent keep the SQL they always had: Athena's stored views stay current).
+  const latestOk = (cte: string, resource: string, started = parent !== undefined) => [
+    `${cte} AS (`,
+    `  SELECT u.${user}, u.${loadId}${started ? ', l."started_at"' : ''},`,
     `         row_number() OVER (PARTITION BY u.${user} ORDER BY ${LOAD_ORDER}) AS rn`,
     `  FROM ${raw(names, LAKE.userLoadsTable)} AS u`,
     `  JOIN ${loads} AS l ON l."load_id" = u.${loadId}`,
-    `  WHERE u."resource" = ${quoteString(rootTableOf(table))} AND u."status" = 'ok'`,
+    `  WHERE u."resource" = ${quoteString(resource)} AND u."status" = 'ok'`,
+    ')',
+  ];
+  if (parent === undefined || parent.parentTable === root) {
+    return [
+      `WITH ${latestOk('latest', root, false).join('\n')}`,
+      `SELECT ${select('t', cols)}`,
+      `FROM ${raw(names, table)} AS t`,
+      `JOIN latest AS g ON g.${user} = t.${user} AND g.${loadId} = t.${loadId}`,
+      'WHERE g.rn = 1',
+    ].join('\n');
+  }
+  // Keys compared as text: a key PayLink sent as a number is its decimal text in the child row.
+  const parentKey = parent.parentColumns.map((c) => `CAST(p.${quoteIdentifier(c)} AS VARCHAR)`);
+  const keyed = table === root ? 't' : 'r';
+  return [
+    'WITH',
+    ...latestOk('latest', root),
+    ',',
+    ...latestOk('parent_latest', parent.parentTable),
+    ', parent_keys AS (',
+    `  SELECT DISTINCT p.${user}, ${parentKey.length === 1 ? parentKey[0] : `COALESCE(${parentKey.join(', ')})`} AS parent_key`,
+    `  FROM ${raw(names, parent.parentTable)} AS p`,
+    `  JOIN parent_latest AS q ON q.${user} = p.${user} AND q.${loadId} = p.${loadId}`,
+    '  WHERE q.rn = 1',
     ')',
     `SELECT ${select('t', cols)}`,
     `FROM ${raw(names, table)} AS t`,
     `JOIN latest AS g ON g.${user} = t.${user} AND g.${loadId} = t.${loadId}`,
+    ...(table === root
+      ? []
+      : [
+          `JOIN ${raw(names, root)} AS r ON r.${quoteIdentifier(LAKE.idColumn)} = t.${quoteIdentifier(LAKE.rootIdColumn)} AND r.${loadId} = t.${loadId}`,
+        ]),
+    `LEFT JOIN parent_latest AS q ON q.${user} = t.${user} AND q.rn = 1`,
+    `LEFT JOIN parent_keys AS k ON k.${user} = t.${user} AND k.parent_key = CAST(${keyed}.${quoteIdentifier(parent.childColumn)} AS VARCHAR)`,
     'WHERE g.rn = 1',
+    `  AND (q.${loadId} IS NULL OR q."started_at" < g."started_at"`,
+    `       OR (q."started_at" = g."started_at" AND q.${loadId} <= g.${loadId})`,
+    '       OR k.parent_key IS NOT NULL)',
   ].join('\n');
 }
 

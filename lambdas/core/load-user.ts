@@ -244,8 +244,8 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
   };
 
   /**
-   * Parent keys the parent list, fetched again, no longer names, found by a child unit that ended
-   * `ok`: by parent resource. Later children of the same parent do not ask for them (the parent's
+   * Parent keys the parent list, fetched again, no longer names, found by any child unit: by
+   * parent resource. Later children of the same parent do not ask for them (the parent's
    * state forgets them at once); their parent rows are left out at the end (`dropGoneParents`).
    */
   const goneParents = new Map<string, { parent: string; field: string; keys: Set<string> }>();
@@ -265,23 +265,15 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
   };
 
   /**
-   * Parent records proven gone by a child unit that ended `ok` leave this load's parent rows, so
-   * the parent leaves the current state with its children (consistent). Only those: the list
-   * fetched again is not taken whole, since a parent new in it had none of its children fetched.
-   * Not when another child unit of that parent failed: its committed rows stay current, and so
-   * does the parent they hang off, as first fetched (no child row without its parent).
+   * Parent records proven gone (the parent list, fetched again, no longer names them) leave this
+   * load's parent rows, whatever became of the child unit that found them: the list is PayLink's
+   * newer word. Only those: the list fetched again is not taken whole, since a parent new in it
+   * had none of its children fetched. A child unit that failed keeps its committed rows, and the
+   * current view shows a child row only while its parent record is current (lake-views.ts), so
+   * the gone parent's committed children leave the current state with it.
    */
   const dropGoneParents = () => {
     for (const { parent, field, keys: drop } of goneParents.values()) {
-      const childOf = (o: UnitOutcome) =>
-        input.steps.find((s) => s.resource.table === o.resource)?.resource.parent?.resource === parent;
-      if (outcomes.some((o) => o.status === 'failed' && childOf(o))) {
-        // The ok units' words say what became of the parents: kept, not left out.
-        for (const [i, o] of outcomes.entries())
-          if (o.status === 'ok' && o.errorCode === PARENT_NOT_FOUND && childOf(o) && o.errorMessage !== null)
-            outcomes[i] = { ...o, errorMessage: o.errorMessage.replace(leftOut(parent), keptIn(parent)) };
-        continue;
-      }
       const staged = unitRows.get(parent);
       if (staged === undefined) continue;
       const kept = staged.records.map(({ record }) => {
@@ -343,9 +335,10 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
         }
         if (check.listed.length > 0) {
           // Still listed: the 404 is no proof. The unit fails (the user's rows committed before
-          // stay current, the next load tries again) rather than load without that parent; the
-          // parent rows stay as first fetched, those found gone too, so that the history kept
-          // current still has its accounts.
+          // stay current, the next load tries again) rather than load without that parent. The
+          // parents found gone leave all the same: their committed children leave the current
+          // view with them (lake-views.ts), the still-listed ones' stay.
+          noteGone(resource, check.gone);
           states.set(resource.table, { kind: 'failed' });
           steps.push({ resource: resource.table, result: 'ok' });
           if (step.emit)
@@ -417,8 +410,8 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
       // names them (as above). Then every 404 is explained: no evidence about the endpoint
       // (neutral, as a unit that made no request), and the unit is loaded with nothing to load,
       // whatever the endpoint answered elsewhere. A 404 for a parent still listed stays evidence:
-      // a route missing for everybody is judged as before. A unit that does not end `ok` leaves
-      // every parent in the parent rows.
+      // a route missing for everybody is judged as before. The parents found gone leave the
+      // parent rows however the unit ends; those still listed stay.
       let listedParents: ListedParents | undefined;
       let cause = error;
       if (missingParents !== undefined) {
@@ -442,6 +435,7 @@ export async function loadUser(input: UserInput, api: PayLinkApi): Promise<UserR
             }
             continue;
           }
+          noteGone(resource, check.gone);
           listedParents = listedParentsOf(resource, check);
         } catch (recheckError) {
           if (!(recheckError instanceof ParentRecheckError)) throw recheckError;
@@ -544,8 +538,6 @@ function parentNotFoundWords(missing: MissingParents, share: 'some' | 'all'): st
 }
 
 const leftOut = (parent: string) => `(left out of this load's ${parent} too)`;
-const keptIn = (parent: string) =>
-  `(kept in this load's ${parent} all the same, as another unit of it failed)`;
 
 /**
  * `user_loads.error_code` of a failed fan-out child unit PayLink answered a plain 404 for some
@@ -559,7 +551,7 @@ function childNotFound(table: string, listed: ListedParents, requests: number): 
   const also =
     gone.length === 0
       ? ''
-      : `; ${gone.length} other(s) (${field} ${listKeys(gone)}) no longer listed: unlinked during the load, kept in this load's ${resource} all the same, as this unit failed`;
+      : `; ${gone.length} other(s) (${field} ${listKeys(gone)}) no longer listed: unlinked during the load ${leftOut(resource)}`;
   return {
     resource: table,
     status: 'failed',
@@ -580,7 +572,7 @@ function checkFoundWords(listed: ListedParents): string {
   const left =
     gone.length === 0
       ? ''
-      : `, and no longer lists ${gone.length} (${field} ${listKeys(gone)}: unlinked during the load, kept in this load's ${resource} all the same, as this unit failed)`;
+      : `, and no longer lists ${gone.length} (${field} ${listKeys(gone)}: unlinked during the load ${leftOut(resource)})`;
   return `${resource}, fetched again, still lists ${keys.length} of the 404'd record(s) (${field} ${listKeys(keys)})${left}`;
 }
 

@@ -66,6 +66,7 @@ import {
   pathSegments,
   splitTableKey,
 } from './field-path.ts';
+import type { ParentKeyLink } from './lake-views.ts';
 import { PARTITION_COLUMN } from './layout.ts';
 import { identifierTag, isLakeName, normalizeIdentifier, shortenIdentifier } from './naming.ts';
 import type { NormalizeRouting } from './normalize.ts';
@@ -605,6 +606,40 @@ export class SchemaRegistry {
     if (cut <= 0) return undefined;
     const parent = table.slice(0, cut);
     return this.#tables.has(parent) ? parent : undefined;
+  }
+
+  /**
+   * How the rows of the root table `table` name the parent record they were fetched for, when
+   * its resource fans out over another root table's records (`action_history` over `accounts`):
+   * the loader writes the parent's key into every such row under the field `_<parent>_<field>`
+   * (dlt's include_from_parent, load-user.ts `parentKeyField`), so the link is read off the
+   * registry's fields, as `parentTable` reads child tables off their names: a root table with one
+   * top-level field `_<P>_<f>` where `P` is another root table with a field `f` of a text or
+   * bigint column. Undefined when there is none, or more than one (no guess). The parent's key
+   * columns are `f`'s column and its text and bigint variants (a key PayLink sent as a number).
+   */
+  fanOutParent(table: string): ParentKeyLink | undefined {
+    const state = this.#tables.get(table);
+    if (state === undefined || table.includes(LAKE.pathSeparator)) return undefined;
+    const found: ParentKeyLink[] = [];
+    for (const field of state.fields) {
+      if (!('column' in field) || field.json !== undefined || field.path.length !== 1) continue;
+      const name = field.path[0]!;
+      if (!name.startsWith('_')) continue;
+      for (const parent of this.#tables.values()) {
+        if (parent === state || parent.name.includes(LAKE.pathSeparator)) continue;
+        if (!name.startsWith(`_${parent.name}_`)) continue;
+        const column = parent.cells.get(pathKey([name.slice(parent.name.length + 2)]));
+        if (column === undefined || column === OVERFLOWED) continue;
+        const keyColumns = [column, ...variantsOf(column, parent.types)].filter((c) => {
+          const type = parent.types.get(c);
+          return type === 'text' || type === 'bigint';
+        });
+        if (keyColumns.length > 0)
+          found.push({ parentTable: parent.name, parentColumns: keyColumns, childColumn: field.column });
+      }
+    }
+    return found.length === 1 ? found[0] : undefined;
   }
 
   /** Everything added since construction or `fromJSON`, in the order it was added. */

@@ -12,6 +12,7 @@ import type { LakeQuery } from '#cli/duckdb-lake.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
 import { lakeDatabases, lakeViews } from '#core/glue-view.ts';
 import { readCommittedSchema } from '#core/lake-schema.ts';
+import { rootTableOf } from '#core/lake-views.ts';
 import type { JsonObject } from '#core/types.ts';
 import { startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers, type UserData, userData } from '#simulator/world.ts';
@@ -160,7 +161,8 @@ describe('three loads with changes at the source between them', () => {
         );
       }
       for (const table of registry.tables()) {
-        for (const view of lakeViews(databases, table, registry.columns(table))) {
+        const parent = registry.fanOutParent(rootTableOf(table));
+        for (const view of lakeViews(databases, table, registry.columns(table), parent)) {
           expect(trino.validate(view.sql), `${view.database}.${table} in Trino grammar`).toEqual([]);
           const local = view.database === databases.current ? `current."${table}"` : `"${table}"`;
           const athena = await rows(`SELECT * FROM (${view.sql}) ORDER BY ALL`);
@@ -171,6 +173,12 @@ describe('three loads with changes at the source between them', () => {
         }
       }
       expect(checked).toBe(2 * registry.tables().length - 1);
+      // action_history's current view is the one with a parent (its rows name their account).
+      expect(registry.fanOutParent('action_history')).toEqual({
+        parentTable: 'accounts',
+        parentColumns: ['_id'],
+        childColumn: '_accounts_id',
+      });
     });
 
     it('record their SQL and typed columns in the Presto view format Athena reads', async () => {

@@ -125,7 +125,7 @@ describe('a child 404 for a parent the list still names', () => {
     expect(result.observation.steps.find((s) => s.resource === 'action_history')?.result).toBe('ok');
   });
 
-  it('names the parents that did leave too, and keeps them in the parent rows, as the unit failed', async () => {
+  it('names the parents that did leave too, and leaves them out of the parent rows though the unit failed', async () => {
     const api = fakeApi({
       accounts: { u1: ['a1', 'a2', 'a3'] },
       notFound: new Set(['a2']),
@@ -134,11 +134,12 @@ describe('a child 404 for a parent the list still names', () => {
     const result = await loadUser({ identifier: 'u1', steps: STEPS, ...LOAD }, api);
     expect(unit(result, 'action_history')).toMatchObject({ status: 'failed', errorCode: CHILD_NOT_FOUND });
     expect(unit(result, 'action_history').errorMessage).toContain(
-      '1 other(s) (_id a3) no longer listed: unlinked during the load, kept in this load',
+      "1 other(s) (_id a3) no longer listed: unlinked during the load (left out of this load's accounts too)",
     );
-    // The history kept current (the last committed) still has every account it hangs off.
-    expect(unit(result, 'accounts')).toMatchObject({ status: 'ok', rows: 3 });
-    expect(ids(result, 'accounts')).toEqual(['a1', 'a2', 'a3']);
+    // The list is PayLink's newer word: a3 leaves (its committed history leaves the current view
+    // with it, lake-views.ts), a2 stays with its committed history.
+    expect(unit(result, 'accounts')).toMatchObject({ status: 'ok', rows: 2 });
+    expect(ids(result, 'accounts')).toEqual(['a1', 'a2']);
   });
 
   it('fails the unit as for any failed fetch when the list cannot be fetched again, dropping nothing', async () => {
@@ -387,7 +388,7 @@ describe('a unit whose every 404 is a parent the list, fetched again, no longer 
     }
   });
 
-  it('fails, keeping every parent, when some 404d parent is still listed: endpoint evidence, the check in its message', async () => {
+  it('fails, leaving out only the parents gone, when some 404d parent is still listed: endpoint evidence, the check in its message', async () => {
     const world: World = { accounts: { u1: ['a1', 'a2'] }, gone: new Set(['a1']), notFound: new Set(['a2']) };
     const result = await loadUser({ identifier: 'u1', steps: STEPS, ...LOAD }, fakeApi(world));
     const history = unit(result, 'action_history');
@@ -395,13 +396,14 @@ describe('a unit whose every 404 is a parent the list, fetched again, no longer 
     expect(history.endpoint).toMatchObject({ resource: 'action_history' });
     expect(history.listedParents).toMatchObject({ keys: ['a2'], gone: ['a1'] });
     expect(history.errorMessage).toContain(
-      "accounts, fetched again, still lists 1 of the 404'd record(s) (_id a2), and no longer lists 1 (_id a1: unlinked during the load, kept in",
+      "accounts, fetched again, still lists 1 of the 404'd record(s) (_id a2), and no longer lists 1 (_id a1: unlinked during the load (left out of this load's accounts too))",
     );
-    expect(ids(result, 'accounts')).toEqual(['a1', 'a2']);
-    expect(unit(result, 'accounts')).toMatchObject({ rows: 2 });
-    // Settled as the endpoint verdict says, never with a parent dropped: the rows are written already.
+    expect(ids(result, 'accounts')).toEqual(['a2']);
+    expect(unit(result, 'accounts')).toMatchObject({ rows: 1 });
+    // However the endpoint verdict settles the unit (endpoint_unavailable, or the user's failure),
+    // a1 is out of the accounts rows: PayLink no longer lists it.
     const manifest = await batch([{ identifier: 'u1' }], fakeApi(world), true);
-    expect(manifest.rowsByTable.accounts).toBe(2);
+    expect(manifest.rowsByTable.accounts).toBe(1);
     expect(manifest.deferredUnits?.map((u) => u.outcome.listedParents?.gone)).toEqual([['a1']]);
   });
 
@@ -412,7 +414,7 @@ describe('a unit whose every 404 is a parent the list, fetched again, no longer 
     expect(ids(result, 'accounts')).toEqual(['a1']);
   });
 
-  it('leaves the parent in when a sibling child unit of it failed', async () => {
+  it('leaves the parent out when a sibling child unit of it failed too', async () => {
     // `account` (by id) finds a1 gone and ends ok; `action_history` fails on a2, still listed.
     const steps = selectResources(resolveCatalog(), ['accounts', 'account', 'action_history']).steps;
     const api = fakeApi({ accounts: { u1: ['a1', 'a2', 'a3'] }, gone: new Set(['a1']) });
@@ -431,11 +433,11 @@ describe('a unit whose every 404 is a parent the list, fetched again, no longer 
     };
     const result = await loadUser({ identifier: 'u1', steps, ...LOAD }, failing);
     expect(unit(result, 'account')).toMatchObject({ status: 'ok', errorCode: 'parent_not_found' });
-    expect(unit(result, 'account').errorMessage).toContain(
-      "(kept in this load's accounts all the same, as another unit of it failed)",
-    );
+    expect(unit(result, 'account').errorMessage).toContain("(left out of this load's accounts too)");
     expect(unit(result, 'action_history')).toMatchObject({ status: 'failed', errorCode: CHILD_NOT_FOUND });
-    expect(ids(result, 'accounts')).toEqual(['a1', 'a2', 'a3']);
-    expect(unit(result, 'accounts')).toMatchObject({ rows: 3 });
+    // a1 leaves: the history committed for it leaves the current view with it (lake-views.ts);
+    // a2 and a3 stay with theirs.
+    expect(ids(result, 'accounts')).toEqual(['a2', 'a3']);
+    expect(unit(result, 'accounts')).toMatchObject({ rows: 2 });
   });
 });

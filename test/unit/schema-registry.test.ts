@@ -567,3 +567,56 @@ describe('SchemaRegistry new column order', () => {
     ]);
   });
 });
+
+describe('SchemaRegistry.fanOutParent', () => {
+  /** accounts, and action_history fanned out over its `_id` (the catalog's declarations). */
+  const lake = () => {
+    const registry = SchemaRegistry.empty();
+    registry.declareResource('accounts', { _id: 'text', bills: { items: { fields: { amount: 'double' } } } });
+    registry.declareResource('action_history', { _id: 'text', _accounts__id: 'text', accountId: 'text' });
+    return registry;
+  };
+
+  it('reads the link off the field the loader writes the parent key under', () => {
+    const registry = lake();
+    expect(registry.fanOutParent('action_history')).toEqual({
+      parentTable: 'accounts',
+      parentColumns: ['_id'],
+      childColumn: '_accounts_id',
+    });
+    // A root table over nothing, a child table, an unknown table: no link.
+    expect(registry.fanOutParent('accounts')).toBeUndefined();
+    expect(registry.fanOutParent('accounts__bills')).toBeUndefined();
+    expect(registry.fanOutParent('orders')).toBeUndefined();
+  });
+
+  it('compares a key through its text or bigint variants too, and never through a double column', () => {
+    // A parent whose keys came as numbers first, then as text: the text ones are in a variant.
+    const registry = SchemaRegistry.empty();
+    registry.declareResource('p', { key: 'bigint' });
+    registry.declareResource('c', { _p_key: 'text' });
+    registry.typeRow('p', { '["key"]': 'k-1' });
+    expect(registry.columns('p').map((c) => c.name)).toContain('key__v_text');
+    expect(registry.fanOutParent('c')).toEqual({
+      parentTable: 'p',
+      parentColumns: ['key', 'key__v_text'],
+      childColumn: '_p_key',
+    });
+    const doubles = SchemaRegistry.empty();
+    doubles.declareResource('p', { key: 'double' });
+    doubles.declareResource('c', { _p_key: 'text' });
+    expect(doubles.fanOutParent('c')).toBeUndefined();
+  });
+
+  it('makes no guess when two parents fit', () => {
+    const registry = lake();
+    registry.declareResource('accounts_', { id: 'text' });
+    // `_accounts__id` is `_accounts_` + `_id` and `_accounts__` + `id`: both tables have the field.
+    expect(registry.fanOutParent('action_history')).toBeUndefined();
+  });
+
+  it('survives the committed document', () => {
+    const registry = SchemaRegistry.fromJSON(lake().toJSON());
+    expect(registry.fanOutParent('action_history')?.parentTable).toBe('accounts');
+  });
+});
