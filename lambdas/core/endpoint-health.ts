@@ -138,8 +138,15 @@ export function endpointSymptom(error: unknown): EndpointSymptom | undefined {
 export const DISABLED_TABLES_NOTE = (table: string) =>
   `This load wrote no rows to ${table} or its child tables; ${table} exists (empty), but a child table the catalog does not declare (${table}__<list>) appears only once its records have been loaded`;
 
-/** What a finding's words need of a resource: its table, path and auth mode. */
-export type EndpointDef = Pick<ResourceDef, 'table' | 'path' | 'auth'>;
+/**
+ * What a finding's words need of a resource: its table, path, auth mode, and the resource its
+ * `{id}` comes from (`parent.resource`: a fetched resource such as `accounts`, or `known_tasks`).
+ * `parent` absent: no parent, or unknown (an `OpenEndpoint` of a manifest written before it was
+ * recorded).
+ */
+export type EndpointDef = Pick<ResourceDef, 'table' | 'path' | 'auth'> & {
+  readonly parent?: { readonly resource: string } | undefined;
+};
 
 /** The one-line finding: what was seen and how to fix it, without any value from the data. */
 export function findingMessage(resource: EndpointDef, symptom: EndpointSymptom, users: number): string {
@@ -155,13 +162,21 @@ export function fixAdvice(resource: EndpointDef, symptom: EndpointSymptom): stri
   const drop = 'leave it out with --resources';
   const config = (fields: string) => `a --config file ({"resources": {"${resource.table}": {${fields}}}})`;
   switch (symptom.fix) {
-    case 'path':
-      // A path per id (`/task/{id}/details`) also 404s for ids PayLink does not know: when every
-      // id of the load is stale (learned from old events, a --task-ids file), the endpoint is
-      // fine and the ids are not (judged at the load's end: no id of the load answered).
-      return resource.path.includes('{id}')
-        ? `either the ids given to it are unknown to PayLink (stale task ids learned from webhook events or a --task-ids file; no id of this load answered, so none counts toward retiring: remove them from the lake's registry, README "Removing a user or task id") or the endpoint is missing: ${drop}, or set its path in ${config('"path": "/..."')}`
-        : `the endpoint looks missing: ${drop}, or set its path in ${config('"path": "/..."')}`;
+    case 'path': {
+      const setPath = `${drop}, or set its path in ${config('"path": "/..."')}`;
+      const parent = resource.parent?.resource;
+      // A path per known task id (`/task/{id}/details`) also 404s for ids PayLink does not know:
+      // when every id of the load is stale (learned from old events, a --task-ids file), the
+      // endpoint is fine and the ids are not (judged at the load's end: no id of the load answered).
+      // A path per id whose parent is not known (an older version's manifest) names both causes.
+      if (maybeStaleIds(resource, symptom) || (parent === undefined && resource.path.includes('{id}')))
+        return `either the ids given to it are unknown to PayLink (stale task ids learned from webhook events or a --task-ids file; no id of this load answered, so none counts toward retiring: remove them from the lake's registry, README "Removing a user or task id") or the endpoint is missing: ${setPath}`;
+      // Ids of a fetched parent were listed by PayLink in the same user's run, and a parent gone
+      // since is told apart before a 404 counts (load-user.ts): they are not stale.
+      if (parent !== undefined && parent !== KNOWN_TASKS && resource.path.includes('{id}'))
+        return `the endpoint looks missing (the ids given to it are those of the ${parent} records PayLink had just listed, so they are not stale): ${setPath}`;
+      return `the endpoint looks missing: ${setPath}`;
+    }
     case 'redirect':
       return `the endpoint redirects elsewhere (not followed: it would carry the credentials): ${drop}, or set its real path in ${config('"path": "/..."')}`;
     case 'auth':
@@ -195,7 +210,7 @@ function serverPathForm(path: string): string {
  * is called for every user with ids: the requests a working route would take, no more.
  */
 export function maybeStaleIds(
-  resource: Pick<ResourceDef, 'parent'>,
+  resource: Pick<EndpointDef, 'parent'>,
   symptom: Pick<EndpointSymptom, 'code'>,
 ): boolean {
   return resource.parent?.resource === KNOWN_TASKS && symptom.code === 'http_404';
@@ -253,6 +268,11 @@ export interface OpenEndpoint {
   readonly resource: string;
   readonly endpoint: string;
   readonly auth: ResourceDef['auth'];
+  /**
+   * The resource its `{id}` comes from (`accounts`, `known_tasks`), for the finding's words.
+   * Absent when it has no parent, and in manifests written before it was recorded.
+   */
+  readonly parent?: string;
   readonly symptom: EndpointSymptom;
   readonly users: number;
   /** The batch's resources under it (`EndpointFinding.notFetched` if it is found unusable). */
@@ -319,6 +339,7 @@ export class EndpointHealth {
           resource,
           endpoint: def.path,
           auth: def.auth,
+          ...(def.parent === undefined ? {} : { parent: def.parent.resource }),
           symptom,
           users,
           ...notFetchedOf(resourcesUnder(resource, this.#resources.values())),
@@ -550,7 +571,12 @@ export function judgeAcrossBatches(
       evidenceUsers: users,
       batches: [...batches].sort((a, b) => a - b),
       message: findingMessage(
-        { table: open.resource, path: open.endpoint, auth: open.auth },
+        {
+          table: open.resource,
+          path: open.endpoint,
+          auth: open.auth,
+          parent: open.parent === undefined ? undefined : { resource: open.parent },
+        },
         open.symptom,
         users,
       ),

@@ -230,6 +230,62 @@ describe('fix advice', () => {
     expect(fixAdvice(def('orders'), symptom)).toMatch(/^the endpoint looks missing: /);
   });
 
+  it('words a 404 by where its ids come from: a fetched parent (named), known task ids, none', () => {
+    // Ids of accounts just listed by PayLink are not stale: no task ids, no registry to clean.
+    expect(fixAdvice(def('account'), symptom)).toBe(
+      'the endpoint looks missing (the ids given to it are those of the accounts records PayLink had just listed, so they are not stale): leave it out with --resources, or set its path in a --config file ({"resources": {"account": {"path": "/..."}}})',
+    );
+    expect(fixAdvice(def('tasks'), symptom)).toBe(
+      `either the ids given to it are unknown to PayLink (stale task ids learned from webhook events or a --task-ids file; no id of this load answered, so none counts toward retiring: remove them from the lake's registry, README "Removing a user or task id") or the endpoint is missing: leave it out with --resources, or set its path in a --config file ({"resources": {"tasks": {"path": "/..."}}})`,
+    );
+    // A fan-out by query parameter (`?accountId=`) keeps the plain words: no id in the path.
+    for (const table of ['orders', 'action_history'])
+      expect(fixAdvice(def(table), symptom)).toBe(
+        `the endpoint looks missing: leave it out with --resources, or set its path in a --config file ({"resources": {"${table}": {"path": "/..."}}})`,
+      );
+  });
+
+  it('names no stale ids when a path per known task id answers what a stale id never does (405)', () => {
+    const advice = fixAdvice(def('tasks'), { code: 'http_405', httpStatus: 405, fix: 'path' });
+    expect(advice).toMatch(/^the endpoint looks missing: /);
+  });
+
+  it('words a finding on account by its parent, in one batch and across batches; an older manifest keeps both causes', () => {
+    const accountMissing = (identifier: string) =>
+      accountsAnd(identifier, 'account', notFound('/pay-link/accounts/{id}'));
+    const steps = catalog.filter((r) => ['accounts', 'account'].includes(r.table));
+    const health = new EndpointHealth(steps);
+    health.startBatch(0);
+    for (const id of ['a', 'b', 'c']) health.observe(accountMissing(id));
+    const inBatch = health.disabled('account')!.message;
+    expect(inBatch).toContain('account: GET /pay-link/accounts/{id} answered HTTP 404 for the first 3 users');
+    expect(inBatch).toContain('those of the accounts records PayLink had just listed');
+    expect(inBatch).not.toContain('task ids');
+
+    const open = (batch: number, identifier: string) => {
+      const h = new EndpointHealth(steps);
+      h.startBatch(batch);
+      h.observe(accountMissing(identifier));
+      return { batch, evidence: h.evidence() };
+    };
+    const batches = [open(0, 'a'), open(1, 'b'), open(2, 'c')];
+    expect(batches[0]!.evidence.open).toEqual([
+      expect.objectContaining({ resource: 'account', parent: 'accounts' }),
+    ]);
+    // What commit reads back from the manifests (JSON), then with the parent dropped as an
+    // older version wrote them.
+    const stored = JSON.parse(JSON.stringify(batches)) as typeof batches;
+    const [across] = judgeAcrossBatches(stored, []);
+    expect(across!.message).toBe(inBatch);
+    const older = stored.map(({ batch, evidence }) => ({
+      batch,
+      evidence: { ...evidence, open: evidence.open.map(({ parent: _parent, ...rest }) => rest) },
+    }));
+    const [fromOlder] = judgeAcrossBatches(older, []);
+    expect(fromOlder!.message).toContain('either the ids given to it are unknown to PayLink');
+    expect(fromOlder!.message).toContain('or the endpoint is missing: leave it out with --resources');
+  });
+
   it('reads as one sentence for a selector miss', () => {
     const advice = fixAdvice(def('orders'), {
       code: 'selector_not_found',
