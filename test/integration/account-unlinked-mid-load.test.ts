@@ -9,14 +9,11 @@
  * leaves it out of its accounts rows too), while keeping everything else.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { generateIdentifiers, type UserData } from '#simulator/world.ts';
-import { credentialsEnv, queryObjects, runLoad, Scratch, withLake } from '#test/helpers/lake-harness.ts';
+import type { Simulator } from '#simulator/server.ts';
+import type { UserData } from '#simulator/world.ts';
+import { AccountWorld, accountLake } from '#test/helpers/account-world.ts';
+import { runLoad, Scratch } from '#test/helpers/lake-harness.ts';
 
-const SEED = 'unlinked-mid-load-seed';
-const API_KEY = 'unlinked-key';
-const API_SECRET = 'unlinked-secret';
-const ENV = credentialsEnv(API_KEY, API_SECRET);
 const RESOURCES = ['accounts', 'action_history'];
 
 describe('an account unlinked between the account list and its action history', () => {
@@ -25,30 +22,21 @@ describe('an account unlinked between the account list and its action history', 
   let scratch: Scratch;
   let dest: string;
   let usersFile: string;
-  let identifiers: string[];
+  let world: AccountWorld;
+  let identifiers: readonly string[];
   /** Unlinks one of several accounts: the others' history still loads. */
   let some: string;
   /** Unlinks their only account: the unit has nothing to load. */
   let only: string;
-  const truth = new Map<string, UserData>();
 
   beforeAll(async () => {
-    identifiers = generateIdentifiers(SEED, 12);
+    world = await AccountWorld.create('unlinked-mid-load-seed', 12);
+    identifiers = world.identifiers;
     // The same world twice: as it was before (load 0), and with the two users unlinking mid-load.
-    before = await startSimulator({ seed: SEED, apiKey: API_KEY, apiSecret: API_SECRET });
-    for (const id of identifiers) truth.set(id, before.served(id));
-    const accounts = (id: string) => truth.get(id)!.accounts;
-    const history = (id: string, account: string) => truth.get(id)!.actionHistory[account] ?? [];
-    some = identifiers.find(
-      (id) => accounts(id).length >= 2 && history(id, accounts(id)[0]!._id).length > 0,
-    )!;
-    only = identifiers.find((id) => accounts(id).length === 1)!;
-    sim = await startSimulator({
-      seed: SEED,
-      apiKey: API_KEY,
-      apiSecret: API_SECRET,
-      unlinkMidLoad: [some, only],
-    });
+    before = await world.simulator();
+    some = world.several()[0]!;
+    only = world.single(false)[0]!;
+    sim = await world.simulator({ unlinkMidLoad: [some, only] });
     scratch = await Scratch.create('unlinked-mid-load');
     dest = scratch.path('lake');
     // `only` first: their unit is judged before the endpoint has answered anybody, and settled after.
@@ -65,21 +53,16 @@ describe('an account unlinked between the account list and its action history', 
     const before = server.stats().requests;
     const run = await runLoad(
       { users: usersFile, dest, baseUrl: server.url, resources: RESOURCES, concurrency: 1, loadId },
-      ENV,
+      world.env,
     );
     expect(run.code, `load ${loadId} exit code (stderr: ${run.stderr})`).toBe(0);
     return server.stats().requests - before;
   };
-  const query = (sql: string) => withLake(dest, (lake) => queryObjects(lake, sql));
+  const query = (sql: string) => accountLake(dest).query(sql);
   /** `[user, account id]` of each action-history row, sorted. */
   const historyRows = async (from: string, where = 'true') =>
-    (await query(`SELECT user_identifier, _accounts_id FROM ${from} WHERE ${where} ORDER BY ALL`)).map((r) =>
-      JSON.stringify([r.user_identifier, r._accounts_id]),
-    );
-  const accountRows = async (from: string, where = 'true') =>
-    (await query(`SELECT user_identifier, _id FROM ${from} WHERE ${where} ORDER BY ALL`)).map((r) =>
-      JSON.stringify([r.user_identifier, r._id]),
-    );
+    (await accountLake(dest).history(from, where)).map((row) => JSON.stringify(JSON.parse(row).slice(0, 2)));
+  const accountRows = (from: string, where = 'true') => accountLake(dest).accounts(from, where);
   /** The truth's rows, for users as `data` gives them. */
   const expectedHistory = (data: (id: string) => UserData) =>
     identifiers
@@ -95,11 +78,11 @@ describe('an account unlinked between the account list and its action history', 
   it('loads with exit 0, the users ok with parent_not_found, and the current state right before and after', async () => {
     expect(some, 'a user with two or more accounts in the sample').toBeDefined();
     expect(only, 'a user with one account in the sample').toBeDefined();
-    const gone = new Map([some, only].map((id) => [id, truth.get(id)!.accounts[0]!._id]));
+    const gone = new Map([some, only].map((id) => [id, world.truth(id).accounts[0]!._id]));
 
     // Load 0, before anything is unlinked: every account's history.
     const l0 = await load(before, 'l0');
-    expect(await historyRows('current.action_history')).toEqual(expectedHistory((id) => truth.get(id)!));
+    expect(await historyRows('current.action_history')).toEqual(expectedHistory((id) => world.truth(id)));
 
     // Load 1: the two accounts go right after their lists are served.
     const l1 = await load(sim, 'l1');
@@ -115,12 +98,12 @@ describe('an account unlinked between the account list and its action history', 
     ).toEqual([]);
     const history = (id: string) =>
       units.find((u) => u.user_identifier === id && u.resource === 'action_history')!;
-    const kept = (id: string) => truth.get(id)!.accounts.filter((a) => a._id !== gone.get(id));
+    const kept = (id: string) => world.truth(id).accounts.filter((a) => a._id !== gone.get(id));
     expect(history(some)).toMatchObject({
       status: 'ok',
       error_code: 'parent_not_found',
       http_status: 404,
-      rows: kept(some).reduce((n, a) => n + (truth.get(some)!.actionHistory[a._id] ?? []).length, 0),
+      rows: kept(some).reduce((n, a) => n + (world.truth(some).actionHistory[a._id] ?? []).length, 0),
     });
     expect(history(some).error_message).toContain(`(_id ${gone.get(some)})`);
     expect(history(only)).toMatchObject({

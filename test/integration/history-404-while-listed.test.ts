@@ -8,14 +8,10 @@
  * state: the comparison of the current state before and after the load below shows it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { generateIdentifiers, type UserData } from '#simulator/world.ts';
-import { credentialsEnv, queryObjects, runLoad, Scratch, withLake } from '#test/helpers/lake-harness.ts';
+import type { Simulator } from '#simulator/server.ts';
+import { AccountWorld, accountLake } from '#test/helpers/account-world.ts';
+import { runLoad, Scratch } from '#test/helpers/lake-harness.ts';
 
-const SEED = 'history-404-listed-seed';
-const API_KEY = 'listed-key';
-const API_SECRET = 'listed-secret';
-const ENV = credentialsEnv(API_KEY, API_SECRET);
 const RESOURCES = ['accounts', 'action_history'];
 
 describe('an account whose history answers 404 while the account is still listed', () => {
@@ -24,35 +20,22 @@ describe('an account whose history answers 404 while the account is still listed
   let scratch: Scratch;
   let dest: string;
   let usersFile: string;
-  let identifiers: string[];
+  let world: AccountWorld;
   /** Several accounts, the first with history: the others' history answers. */
   let some: string;
   /** One account, with history: every request of the unit 404s. */
   let only: string;
-  const truth = new Map<string, UserData>();
 
   beforeAll(async () => {
-    identifiers = generateIdentifiers(SEED, 16);
-    clean = await startSimulator({ seed: SEED, apiKey: API_KEY, apiSecret: API_SECRET });
-    for (const id of identifiers) truth.set(id, clean.served(id));
-    const accounts = (id: string) => truth.get(id)!.accounts;
-    const history = (id: string, account: string) => truth.get(id)!.actionHistory[account] ?? [];
-    some = identifiers.find(
-      (id) => accounts(id).length >= 2 && history(id, accounts(id)[0]!._id).length > 0,
-    )!;
-    only = identifiers.find(
-      (id) => accounts(id).length === 1 && history(id, accounts(id)[0]!._id).length > 0,
-    )!;
-    sim = await startSimulator({
-      seed: SEED,
-      apiKey: API_KEY,
-      apiSecret: API_SECRET,
-      historyNotFoundWhileListed: [some, only],
-    });
+    world = await AccountWorld.create('history-404-listed-seed', 16);
+    clean = await world.simulator();
+    some = world.several()[0]!;
+    only = world.single()[0]!;
+    sim = await world.simulator({ historyNotFoundWhileListed: [some, only] });
     scratch = await Scratch.create('history-404-listed');
     dest = scratch.path('lake');
     // `only` first: its unit is judged before the endpoint has answered anybody, settled after.
-    usersFile = await scratch.users('users.txt', [only, ...identifiers.filter((id) => id !== only)]);
+    usersFile = await scratch.users('users.txt', [only, ...world.identifiers.filter((id) => id !== only)]);
   });
   afterAll(async () => {
     await clean?.close();
@@ -65,27 +48,21 @@ describe('an account whose history answers 404 while the account is still listed
     const before = server.stats().requests;
     const run = await runLoad(
       { users: usersFile, dest, baseUrl: server.url, resources: RESOURCES, concurrency: 1, loadId },
-      ENV,
+      world.env,
     );
     return { code: run.code, stderr: run.stderr, requests: server.stats().requests - before };
   };
-  const query = (sql: string) => withLake(dest, (lake) => queryObjects(lake, sql));
+  const query = (sql: string) => accountLake(dest).query(sql);
   /** `[user, account id, entry id]` of each history row of the current state, sorted. */
-  const currentHistory = async () =>
-    (await query('SELECT user_identifier, _accounts_id, _id FROM current.action_history ORDER BY ALL')).map(
-      (r) => JSON.stringify([r.user_identifier, r._accounts_id, r._id]),
-    );
-  const currentAccounts = async () =>
-    (await query('SELECT user_identifier, _id FROM current.accounts ORDER BY ALL')).map((r) =>
-      JSON.stringify([r.user_identifier, r._id]),
-    );
+  const currentHistory = () => accountLake(dest).history();
+  const currentAccounts = () => accountLake(dest).accounts();
   const expectedHistory = () =>
-    identifiers
+    world.identifiers
       .flatMap((id) =>
-        truth
-          .get(id)!
+        world
+          .truth(id)
           .accounts.flatMap((a) =>
-            (truth.get(id)!.actionHistory[a._id] ?? []).map((h) => JSON.stringify([id, a._id, h._id])),
+            (world.truth(id).actionHistory[a._id] ?? []).map((h) => JSON.stringify([id, a._id, h._id])),
           ),
       )
       .sort();
@@ -93,7 +70,7 @@ describe('an account whose history answers 404 while the account is still listed
   it('keeps the committed history in the current state, fails the two users child_not_found, and costs one request per user', async () => {
     expect(some, 'a user with two or more accounts in the sample').toBeDefined();
     expect(only, 'a user with one account in the sample').toBeDefined();
-    const first = (id: string) => truth.get(id)!.accounts[0]!._id;
+    const first = (id: string) => world.firstAccount(id);
 
     // Load 0: PayLink serves every account's history.
     const l0 = await load(clean, 'l0');

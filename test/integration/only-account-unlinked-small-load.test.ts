@@ -10,32 +10,23 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { generateIdentifiers, type UserData } from '#simulator/world.ts';
-import { credentialsEnv, queryObjects, runLoad, Scratch, withLake } from '#test/helpers/lake-harness.ts';
+import type { Simulator } from '#simulator/server.ts';
+import { AccountWorld, accountLake } from '#test/helpers/account-world.ts';
+import { runLoad, Scratch } from '#test/helpers/lake-harness.ts';
 
-const SEED = 'only-account-unlinked-seed';
-const API_KEY = 'only-unlinked-key';
-const API_SECRET = 'only-unlinked-secret';
-const ENV = credentialsEnv(API_KEY, API_SECRET);
 const RESOURCES = ['accounts', 'action_history'];
 
 describe('users whose only account is unlinked mid-load, alone in a load', () => {
   let before: Simulator;
   let scratch: Scratch;
-  let identifiers: string[];
+  let world: AccountWorld;
   /** Users with one account, which has history. */
   let single: string[];
-  const truth = new Map<string, UserData>();
 
   beforeAll(async () => {
-    identifiers = generateIdentifiers(SEED, 40);
-    before = await startSimulator({ seed: SEED, apiKey: API_KEY, apiSecret: API_SECRET });
-    for (const id of identifiers) truth.set(id, before.served(id));
-    single = identifiers.filter((id) => {
-      const accounts = truth.get(id)!.accounts;
-      return accounts.length === 1 && (truth.get(id)!.actionHistory[accounts[0]!._id] ?? []).length > 0;
-    });
+    world = await AccountWorld.create('only-account-unlinked-seed', 40);
+    before = await world.simulator();
+    single = world.single();
     scratch = await Scratch.create('only-account-unlinked');
   });
   afterAll(async () => {
@@ -47,27 +38,14 @@ describe('users whose only account is unlinked mid-load, alone in a load', () =>
     const file = await scratch.users(`${loadId}-users.txt`, users);
     return runLoad(
       { users: file, dest, baseUrl: server.url, resources: RESOURCES, concurrency: 1, loadId },
-      ENV,
+      world.env,
     );
   };
-  const query = (dest: string, sql: string) => withLake(dest, (lake) => queryObjects(lake, sql));
-  /** History rows of the current state whose account the current state does not have. */
-  const orphans = async (dest: string) =>
-    (
-      await query(
-        dest,
-        `SELECT count(*) AS n FROM current.action_history h
-         WHERE NOT EXISTS (SELECT 1 FROM current.accounts a
-                           WHERE a.user_identifier = h.user_identifier AND a._id = h._accounts_id)`,
-      )
-    )[0]!.n;
+  const query = (dest: string, sql: string) => accountLake(dest).query(sql);
+  const orphans = (dest: string) => accountLake(dest).orphans();
   const current = async (dest: string) => ({
-    accounts: (await query(dest, 'SELECT user_identifier, _id FROM current.accounts ORDER BY ALL')).map((r) =>
-      JSON.stringify([r.user_identifier, r._id]),
-    ),
-    history: (
-      await query(dest, 'SELECT user_identifier, _accounts_id, _id FROM current.action_history ORDER BY ALL')
-    ).map((r) => JSON.stringify([r.user_identifier, r._accounts_id, r._id])),
+    accounts: await accountLake(dest).accounts(),
+    history: await accountLake(dest).history(),
   });
 
   /**
@@ -76,21 +54,16 @@ describe('users whose only account is unlinked mid-load, alone in a load', () =>
    */
   const scenario = async (label: string, unlinking: readonly string[]) => {
     const dest = scratch.path(`${label}-lake`);
-    const sim = await startSimulator({
-      seed: SEED,
-      apiKey: API_KEY,
-      apiSecret: API_SECRET,
-      unlinkMidLoad: [...unlinking],
-    });
+    const sim = await world.simulator({ unlinkMidLoad: [...unlinking] });
     try {
-      const l0 = await load(before, dest, identifiers, 'l0');
+      const l0 = await load(before, dest, world.identifiers, 'l0');
       expect(l0.code, l0.stderr).toBe(0);
       for (const id of unlinking)
         expect((await current(dest)).history.some((row) => row.startsWith(`["${id}",`))).toBe(true);
       const l1 = await load(sim, dest, unlinking, 'l1');
       // A full load of everybody from the world as it is now, into a lake of its own.
       const fresh = scratch.path(`${label}-fresh`);
-      const full = await load(sim, fresh, identifiers, 'full');
+      const full = await load(sim, fresh, world.identifiers, 'full');
       expect(full.code, full.stderr).toBe(0);
       return { dest, l1, fresh };
     } finally {

@@ -9,90 +9,50 @@
  * row without its account, whatever the loads left out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimulatorOptions } from '#simulator/options.ts';
-import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { generateIdentifiers, type UserData } from '#simulator/world.ts';
-import { credentialsEnv, queryObjects, runLoad, Scratch, withLake } from '#test/helpers/lake-harness.ts';
+import type { Simulator } from '#simulator/server.ts';
+import { AccountWorld, accountLake } from '#test/helpers/account-world.ts';
+import { runLoad, Scratch } from '#test/helpers/lake-harness.ts';
 
-const SEED = 'parent-left-seed';
-const API_KEY = 'parent-left-key';
-const API_SECRET = 'parent-left-secret';
-const ENV = credentialsEnv(API_KEY, API_SECRET);
 const BOTH = ['accounts', 'action_history'];
 
 describe('child rows leave the current state with their parent', () => {
   let scratch: Scratch;
-  let identifiers: string[];
-  const truth = new Map<string, UserData>();
-  /** Users with two or more accounts, the first with history: they unlink it mid-load. */
-  let several: string[];
+  let world: AccountWorld;
 
   beforeAll(async () => {
-    identifiers = generateIdentifiers(SEED, 30);
-    const sim = await startSimulator({ seed: SEED, apiKey: API_KEY, apiSecret: API_SECRET });
-    try {
-      for (const id of identifiers) truth.set(id, sim.served(id));
-    } finally {
-      await sim.close();
-    }
-    several = identifiers.filter((id) => {
-      const accounts = truth.get(id)!.accounts;
-      return accounts.length >= 2 && (truth.get(id)!.actionHistory[accounts[0]!._id] ?? []).length > 0;
-    });
+    world = await AccountWorld.create('parent-left-seed', 30);
     scratch = await Scratch.create('parent-left');
   });
   afterAll(async () => {
     await scratch?.dispose();
   });
 
-  const simulator = (options: SimulatorOptions = {}) =>
-    startSimulator({ seed: SEED, apiKey: API_KEY, apiSecret: API_SECRET, ...options });
   const load = async (server: Simulator, dest: string, loadId: string, resources: readonly string[]) => {
-    const file = await scratch.users(`${loadId}-users.txt`, identifiers);
-    return runLoad({ users: file, dest, baseUrl: server.url, resources, loadId }, ENV);
+    const file = await scratch.users(`${loadId}-users.txt`, world.identifiers);
+    return runLoad({ users: file, dest, baseUrl: server.url, resources, loadId }, world.env);
   };
-  const query = (dest: string, sql: string) => withLake(dest, (lake) => queryObjects(lake, sql));
-  /** Rows of a child's current view whose account the current state does not have. */
-  const orphans = async (dest: string, table: string) =>
-    (
-      await query(
-        dest,
-        `SELECT count(*) AS n FROM current.${table} h
-         WHERE NOT EXISTS (SELECT 1 FROM current.accounts a
-                           WHERE a.user_identifier = h.user_identifier AND a._id = h._accounts_id)`,
-      )
-    )[0]!.n;
+  /** `user/_id` of each current account. */
   const accountIds = async (dest: string) =>
-    (await query(dest, 'SELECT user_identifier, _id FROM current.accounts ORDER BY ALL')).map(
-      (r) => `${r.user_identifier}/${r._id}`,
-    );
-  const historyAccounts = async (dest: string) =>
-    (
-      await query(
-        dest,
-        'SELECT DISTINCT user_identifier, _accounts_id FROM current.action_history ORDER BY ALL',
-      )
-    ).map((r) => `${r.user_identifier}/${r._accounts_id}`);
+    (await accountLake(dest).accounts()).map((row) => (JSON.parse(row) as string[]).join('/'));
+  /** `user/account` of each account the current history names. */
+  const historyAccounts = async (dest: string) => [
+    ...new Set(
+      (await accountLake(dest).history()).map((row) => (JSON.parse(row) as string[]).slice(0, 2).join('/')),
+    ),
+  ];
   /** Every history row of load `l0` whose account is still among `accounts`. */
   const l0HistoryOf = async (dest: string, accounts: readonly string[]) => {
     const keep = new Set(accounts);
-    return (
-      await query(
-        dest,
-        `SELECT user_identifier, _accounts_id, _id FROM action_history WHERE _dlt_load_id = 'l0' ORDER BY ALL`,
-      )
-    )
-      .filter((r) => keep.has(`${r.user_identifier}/${r._accounts_id}`))
-      .map((r) => JSON.stringify(r));
+    return (await accountLake(dest).history('action_history', "_dlt_load_id = 'l0'")).filter((row) =>
+      keep.has((JSON.parse(row) as string[]).slice(0, 2).join('/')),
+    );
   };
-  const currentHistory = async (dest: string) =>
-    (
-      await query(dest, 'SELECT user_identifier, _accounts_id, _id FROM current.action_history ORDER BY ALL')
-    ).map((r) => JSON.stringify(r));
+  const currentHistory = (dest: string) => accountLake(dest).history();
+  const orphans = (dest: string, table: string) => accountLake(dest).orphans(table);
 
   it('a --resources accounts load after an unlink: the account and its history leave together', async () => {
     const dest = scratch.path('accounts-only');
-    const before = await simulator();
+    const before = await world.simulator();
     try {
       const l0 = await load(before, dest, 'l0', BOTH);
       expect(l0.code, l0.stderr).toBe(0);
@@ -101,7 +61,7 @@ describe('child rows leave the current state with their parent', () => {
     }
     const l0Accounts = await accountIds(dest);
     // Generation 1: accounts unlinked since (the world's own drift).
-    const after = await simulator({ generation: 1 });
+    const after = await world.simulator({ generation: 1 });
     try {
       const l1 = await load(after, dest, 'l1', ['accounts']);
       expect(l1.code, l1.stderr).toBe(0);
@@ -135,16 +95,16 @@ describe('child rows leave the current state with their parent', () => {
     resources: readonly string[],
   ) => {
     const dest = scratch.path(label);
-    const before = await simulator();
+    const before = await world.simulator();
     try {
       const l0 = await load(before, dest, 'l0', resources);
       expect(l0.code, l0.stderr).toBe(0);
     } finally {
       await before.close();
     }
-    const unlinking = several.slice(0, 2);
-    const gone = unlinking.map((id) => `${id}/${truth.get(id)!.accounts[0]!._id}`);
-    const sim = await simulator({ unlinkMidLoad: unlinking, api: { missingRoutes: [route] } });
+    const unlinking = world.several().slice(0, 2);
+    const gone = unlinking.map((id) => `${id}/${world.firstAccount(id)}`);
+    const sim = await world.simulator({ unlinkMidLoad: unlinking, api: { missingRoutes: [route] } });
     try {
       const l1 = await load(sim, dest, 'l1', resources);
       return { dest, l1, unlinking, gone };
@@ -154,7 +114,10 @@ describe('child rows leave the current state with their parent', () => {
   };
 
   it('the history endpoint found missing: the unlinked accounts leave with their committed history', async () => {
-    expect(several.length, 'two users of several accounts, the first with history').toBeGreaterThanOrEqual(2);
+    expect(
+      world.several().length,
+      'two users of several accounts, the first with history',
+    ).toBeGreaterThanOrEqual(2);
     const { dest, l1, unlinking, gone } = await missingRouteLoad(
       'history-missing',
       '/pay-link/action-history',
@@ -162,8 +125,7 @@ describe('child rows leave the current state with their parent', () => {
     );
     // The endpoint finding (exit 4), every history unit endpoint_unavailable, nobody failed.
     expect(l1.code, l1.stderr).toBe(4);
-    const units = await query(
-      dest,
+    const units = await accountLake(dest).query(
       `SELECT user_identifier, status FROM user_loads WHERE _dlt_load_id = 'l1' AND resource = 'action_history' AND user_identifier IN (${unlinking.map((u) => `'${u}'`).join(', ')})`,
     );
     expect(units.map((u) => u.status)).toEqual(['endpoint_unavailable', 'endpoint_unavailable']);
