@@ -1017,7 +1017,12 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
       users: again,
     };
   }
-  const who = changedUsersWords(users.length, selection.events, selection.retried?.length ?? 0);
+  const who = changedUsersWords(
+    users.length,
+    selection.events,
+    selection.retried?.length ?? 0,
+    selection.committedEarlier,
+  );
   return {
     identifiers: users.map((u) => u.identifier),
     taskIds: new Map(users.flatMap((u) => (u.taskIds === undefined ? [] : [[u.identifier, [...u.taskIds]]]))),

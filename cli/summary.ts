@@ -167,29 +167,63 @@ export function summarize(
 }
 
 /**
- * Where a changed load's users came from, as the dry run and the start line word it, with the
- * users another load had already committed the events of and the events this load committed.
+ * Where a changed load's users came from, in the words of its dry run and start line (counted
+ * again at the commit), and the events this load committed.
  */
 export function changedSourcesLine(c: NonNullable<LoadSummary['changedUsers']>): string {
-  const who = changedUsersWords(c.usersWithEvents + c.retriedUsers, c.eventsSelected, c.retriedUsers);
-  const reloaded =
-    c.reloadedUsers === 0
-      ? ''
-      : `; ${c.reloadedUsers} of them for events an earlier load had committed already (loaded at least once: harmless)`;
-  return `Users: ${who}${reloaded}; ${c.eventsCommitted} webhook event(s) committed with this load`;
+  const who = changedUsersWords(
+    c.usersWithEvents + c.retriedUsers,
+    c.eventsSelected,
+    c.retriedUsers,
+    // Reports written before the events committed earlier were counted: the users alone.
+    c.eventsCommittedEarlier === undefined
+      ? { users: c.usersOnlyWithEventsCommittedEarlier }
+      : { events: c.eventsCommittedEarlier, users: c.usersOnlyWithEventsCommittedEarlier },
+  );
+  return `Users: ${who}; ${c.eventsCommitted} webhook event(s) committed with this load`;
 }
 
 /**
- * Who a changed load takes: the users of its new events, and apart from them the users retried
- * once because the last changed load failed them or switched a resource off (they have no new
- * event: counting them as the events' users misread the line).
+ * Of a changed load's events (new to its schedule), those another load had committed already,
+ * and of its users taken for events, those with no other event (`ChangedSources`). `events`
+ * absent: not counted (a report written before it was).
  */
-export function changedUsersWords(users: number, events: number, retried: number): string {
+export interface CommittedEarlier {
+  readonly events?: number;
+  readonly users: number;
+}
+
+/**
+ * Who a changed load takes: the users of its events, and apart from them the users retried
+ * once because the last changed load failed them or switched a resource off (they have no new
+ * event: counting them as the events' users misread the line). "New" events are new to the lake:
+ * the events another load committed already (received while it ran) are counted apart, and the
+ * users who have only those are counted as users, so no count reads as another's.
+ */
+export function changedUsersWords(
+  users: number,
+  events: number,
+  retried: number,
+  earlier: CommittedEarlier = { events: 0, users: 0 },
+): string {
   const withEvents = users - retried;
-  const eventsWords = `the ${withEvents} users of ${events} new webhook event(s)`;
-  if (retried === 0) return eventsWords;
   const retriedWords = `${retried} user(s) retried once (the last changed load failed them, or switched a resource off for them)`;
-  return withEvents === 0 ? retriedWords : `${eventsWords} and ${retriedWords}`;
+  if (withEvents === 0) return retriedWords;
+  const fresh = earlier.events === undefined ? undefined : events - earlier.events;
+  const eventsWords =
+    fresh === undefined
+      ? `${events} webhook event(s) its schedule had not seen`
+      : fresh === events
+        ? `${events} new webhook event(s)`
+        : fresh === 0
+          ? `${events} webhook event(s) an earlier load had committed already`
+          : `${fresh} new webhook event(s) and ${events - fresh} webhook event(s) an earlier load had committed already`;
+  const onlyEarlier =
+    earlier.users === 0 || fresh === 0
+      ? ''
+      : ` (${earlier.users} of these ${withEvents} users ${earlier.users === 1 ? 'has' : 'have'} no new event, only events an earlier load committed)`;
+  const withEventsWords = `the ${withEvents} users of ${eventsWords}${onlyEarlier}`;
+  return retried === 0 ? withEventsWords : `${withEventsWords} and ${retriedWords}`;
 }
 
 export function formatBytes(n: number): string {

@@ -24,7 +24,7 @@
  * partitions it never listed.
  */
 import { ConfigError, LakeStateError } from './errors.ts';
-import { readCommittedEvents } from './event-claims.ts';
+import { committedEventsNow } from './event-claims.ts';
 import {
   asideRefs,
   byReceipt,
@@ -116,9 +116,21 @@ export interface ChangedSelection {
   readonly today: string;
   /** Every stored event listed from the schedule's open partitions (seen before, or now). */
   readonly listed: readonly EventRef[];
-  /** Events new to the schedule, and the users they name. */
+  /**
+   * Events new to the schedule (those of the users taken), and the users planned. New to the
+   * schedule is not new to the lake: a load's commit claims every event new at its commit, so
+   * the events received while it ran are committed by it but unseen by its schedule (`committedEarlier`).
+   */
   readonly events: number;
   readonly users: number;
+  /**
+   * Of `events`, those another load had committed when they were selected, and of the users taken
+   * for events, those with no other event: counted for the dry run and the start line (the commit
+   * counts them again, `ChangedSources`). Absent in selections staged before they were counted.
+   */
+  readonly committedEarlier?: { readonly events: number; readonly users: number };
+  /** The keys of the `events`: what the commit tells apart from the events it claims (`markerChanged`). */
+  readonly eventKeys?: readonly string[];
   /** Users loaded again because their load failed in the last committed run (not retried twice). */
   readonly retried?: readonly string[];
   /** The users planned, with their task ids: kept in the load's report, so a re-run loads them again. */
@@ -187,21 +199,44 @@ export interface MarkerChanged {
  * Where a `changed` load's users came from, counted at its commit: the load's summary says it
  * (a real run once printed only "60 users"). `usersWithEvents + retriedUsers` is the users
  * planned; the events this load committed are the report's `events.count`.
+ *
+ * Events new to the schedule are not all new to the lake: a load's commit claims every event new
+ * at its commit, so the events received while it ran (or while a load of a users list ran) are
+ * committed by it, while the schedule has seen only those its changed loads listed when they
+ * started. The next changed load takes them: their users are loaded, since the load that
+ * committed them may have fetched those users before the events came, or not at all.
  */
 export interface ChangedSources {
-  /** Users taken for new webhook events (the schedule had not seen them). */
+  /** Users taken for webhook events new to the schedule (its committed loads had not seen them). */
   readonly usersWithEvents: number;
-  /** New events selected (those of the users taken; the cap's deferred users' excluded). */
+  /** Events new to the schedule selected (those of the users taken; the cap's deferred users' excluded). */
   readonly eventsSelected: number;
-  /** Users with no new event, loaded again once because the last changed load failed them. */
+  /**
+   * Of `eventsSelected`, those another load had committed already (this load did not commit
+   * them); the rest are new to the lake and committed with this load. Absent in reports written
+   * before it was counted.
+   */
+  readonly eventsCommittedEarlier?: number;
+  /** Users with no event selected, loaded again once because the last changed load failed them. */
   readonly retriedUsers: number;
   /**
-   * Of `usersWithEvents`, those none of whose selected events this load committed: another load
-   * had committed them, so they were new to the schedule only (at least once: a changed load
-   * killed after its commit point does not advance its schedule, and the next one loads its
-   * users again; or a load of a users list committed them meanwhile).
+   * Of `usersWithEvents`, those all of whose selected events another load had committed (none of
+   * them new to the lake). Called `reloadedUsers` in reports written before: renamed because
+   * these users need not have been loaded before (the load that committed their events may not
+   * have loaded them, or fetched them before the events came).
    */
-  readonly reloadedUsers: number;
+  readonly usersOnlyWithEventsCommittedEarlier: number;
+}
+
+/** `sources` as a report keeps them, those written before the rename (`reloadedUsers`) included. */
+type KeptSources = Omit<ChangedSources, 'usersOnlyWithEventsCommittedEarlier'> &
+  ({ readonly usersOnlyWithEventsCommittedEarlier: number } | { readonly reloadedUsers: number });
+
+/** A report's `changed.sources` in today's shape (a re-run keeps them in its own report). */
+function keptSources(kept: KeptSources): ChangedSources {
+  if ('usersOnlyWithEventsCommittedEarlier' in kept) return kept;
+  const { reloadedUsers, ...rest } = kept;
+  return { ...rest, usersOnlyWithEventsCommittedEarlier: reloadedUsers };
 }
 
 export interface ChangedUsers {
@@ -323,8 +358,10 @@ export async function selectChangedUsers(
   maxUsersOf?: number | (() => Promise<number>),
 ): Promise<ChangedUsers> {
   // The lake's record of committed events is what this load's commit claims against: a damaged
-  // one is refused now, before every user is fetched, not at the commit (one GET).
-  await readCommittedEvents(store);
+  // one is refused now, before every user is fetched, not at the commit (one GET; and one LIST
+  // of pending claims). Read here to tell the selected events new to the lake from those another
+  // load committed.
+  const committed = await committedEventsNow(store);
   const { stored, state, today, listed: listedAll, unseen } = await listChangedPending(store, schedule, now);
   const read = await readEvents(store, unseen);
   const allEvents = read.events.sort(byReceipt);
@@ -362,6 +399,9 @@ export async function selectChangedUsers(
     const taskIds = known.get(identifier);
     return taskIds === undefined ? { identifier } : { identifier, taskIds };
   });
+  const earlier = events.filter(committed);
+  const withNewEvents = new Set(events.filter((e) => !committed(e)).map((e) => e.identifier));
+  const onlyEarlier = new Set(earlier.map((e) => e.identifier).filter((u) => !withNewEvents.has(u)));
   return {
     users,
     selection: {
@@ -371,6 +411,8 @@ export async function selectChangedUsers(
       listed,
       events: events.length,
       users: identifiers.length,
+      committedEarlier: { events: earlier.length, users: onlyEarlier.size },
+      eventKeys: events.map((e) => e.key),
       ...(retried.length === 0 ? {} : { retried }),
       planned: users,
       aside,
@@ -396,11 +438,13 @@ export async function selectChangedUsers(
 
 /**
  * For the load's report: the schedule, the users this `changed` load was planned with, and where
- * they came from, given the events its commit claimed (`committed`: identifiers of the claim).
+ * they came from, given the events its commit claimed (`committed`: the claim's events). A
+ * selected event this commit did not claim was committed by another load: a commit claims
+ * every selected event not yet committed (a capped one, every event of its planned users).
  */
 export function markerChanged(
   selection: ChangedSelection | undefined,
-  committed: readonly { readonly identifier: string }[] = [],
+  committed: readonly { readonly identifier: string; readonly key: string }[] = [],
   /** The load's start (its plan's): when a first run selected its users. */
   startedAt?: string,
 ): MarkerChanged | undefined {
@@ -411,7 +455,11 @@ export function markerChanged(
   const selectedAt = rerun ? selection.replaced?.selectedAt : startedAt;
   const retried = new Set(selection.retried ?? []);
   const withEvents = selection.planned.filter((u) => !retried.has(u.identifier));
-  const committedUsers = new Set(committed.map((e) => e.identifier));
+  // Selections staged before the keys were kept: the claim's users, whichever events they are of.
+  const selectedKeys = selection.eventKeys === undefined ? undefined : new Set(selection.eventKeys);
+  const claimedSelected = committed.filter((e) => selectedKeys?.has(e.key) ?? true);
+  const claimedKeys = new Set(claimedSelected.map((e) => e.key));
+  const usersWithNewEvents = new Set(claimedSelected.map((e) => e.identifier));
   // A re-run loads the replaced load's users: where they came from is that load's record (kept
   // when it has one), not this selection's, which lists no event.
   const sources: ChangedSources | undefined = rerun
@@ -419,8 +467,12 @@ export function markerChanged(
     : {
         usersWithEvents: withEvents.length,
         eventsSelected: selection.events,
+        ...(selectedKeys === undefined
+          ? {}
+          : { eventsCommittedEarlier: selection.events - claimedKeys.size }),
         retriedUsers: retried.size,
-        reloadedUsers: withEvents.filter((u) => !committedUsers.has(u.identifier)).length,
+        usersOnlyWithEventsCommittedEarlier: withEvents.filter((u) => !usersWithNewEvents.has(u.identifier))
+          .length,
       };
   return {
     schedule: selection.schedule,
@@ -467,10 +519,10 @@ export async function reusedSelection(
    */
   fromStaging = true,
 ): Promise<ChangedUsers | undefined> {
-  const marker = await readJson<{ changed?: MarkerChanged; startedAt?: string }>(
-    store,
-    loadMarkerKey(loadId),
-  );
+  const marker = await readJson<{
+    changed?: Omit<MarkerChanged, 'sources'> & { readonly sources?: KeptSources };
+    startedAt?: string;
+  }>(store, loadMarkerKey(loadId));
   if (marker !== undefined) {
     const kept = marker.changed;
     if (kept === undefined || !Array.isArray(kept.users))
@@ -495,7 +547,7 @@ export async function reusedSelection(
         users: kept.users.length,
         planned: kept.users,
         rerun: true,
-        ...(kept.sources === undefined ? {} : { sources: kept.sources }),
+        ...(kept.sources === undefined ? {} : { sources: keptSources(kept.sources) }),
         ...keptSelection(kept, marker.startedAt),
       },
       events: [],
@@ -510,7 +562,7 @@ export async function reusedSelection(
 
 /** What a re-run keeps of the replaced load's selection (`ChangedSelection.replaced`). */
 function keptSelection(
-  kept: MarkerChanged,
+  kept: Pick<MarkerChanged, 'selectedAt' | 'maxUsers' | 'deferred'>,
   startedAt: string | undefined,
 ): Pick<ChangedSelection, 'replaced'> {
   // A report written before `selectedAt` was kept: its start, the best it has (its first run's,

@@ -267,9 +267,39 @@ async function takeLock(loadId: string, deps: EventsDeps): Promise<Lease> {
 
 /** Whether `loadId` is committed with exactly `claim` (its commit point and its report agree). */
 async function committedWith(store: ObjectStore, claim: EventClaim): Promise<boolean> {
-  if ((await store.get(dltLoadsKey(claim.loadId))) === undefined) return false;
+  // The report first: a role that may not read `_dlt_loads/` (the deployed plan, counting in
+  // `committedEventsNow`) reads it only for a claim whose load wrote its report, rarely pending.
   const marker = await readJson<{ events?: MarkerEvents }>(store, loadMarkerKey(claim.loadId));
-  return marker?.events?.claimedAt === claim.claimedAt;
+  if (marker?.events?.claimedAt !== claim.claimedAt) return false;
+  return (await store.get(dltLoadsKey(claim.loadId))) !== undefined;
+}
+
+/**
+ * Whether an event is committed, as the next commit will find it: taken in `committed.json`, in a
+ * partition it closed (and not set aside), or in a pending claim whose load committed with it (a
+ * load that died after its commit point: the next commit folds it). Read-only, no lock: what a
+ * `changed` selection tells its events new to the lake from those another load committed. Costs
+ * `committed.json`, one LIST of pending claims, and two or three GETs per pending claim (usually
+ * none). A claim that cannot be checked (unreadable, or a read the role is denied) counts as not
+ * committed: the count is for words, and the commit counts again (`markerChanged`).
+ *
+ * @throws LakeStateError when `committed.json` is damaged (`readCommittedEvents`).
+ */
+export async function committedEventsNow(store: ObjectStore): Promise<(event: EventRef) => boolean> {
+  const state = (await readCommittedEvents(store)) ?? NOTHING_TAKEN;
+  const keys = takenKeys(state);
+  const aside = new Set(asideRefs(state).map((r) => r.key));
+  for (const key of await store.list(EVENT_CLAIMS.pendingPrefix)) {
+    // A claim that cannot be read is settled (or refused) by the next commit, not by a count.
+    const claim = await readJson<EventClaim>(
+      store,
+      claimKey(key.slice(EVENT_CLAIMS.pendingPrefix.length)),
+    ).catch(() => undefined);
+    if (claim !== undefined && (await committedWith(store, claim).catch(() => false)))
+      for (const event of claim.events) keys.add(event.key);
+  }
+  const from = state.from;
+  return (event) => keys.has(event.key) || (from !== undefined && event.dt < from && !aside.has(event.key));
 }
 
 /** `committed.json` plus a claim its load committed with; the claim's users join the registry. */

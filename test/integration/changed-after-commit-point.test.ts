@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalStore } from '#adapters/local-store.ts';
 import { openLakeQuery } from '#cli/duckdb-lake.ts';
 import { changedSourcesLine } from '#cli/summary.ts';
-import { changedStateKey, selectChangedUsers } from '#core/changed-users.ts';
+import { type ChangedSelection, changedStateKey, selectChangedUsers } from '#core/changed-users.ts';
 import type { LoadMarker } from '#core/commit.ts';
 import { EVENT_CLAIMS } from '#core/event-claims.ts';
 import type { ObjectStore } from '#core/ports.ts';
@@ -37,12 +37,14 @@ async function receive(identifier: string, n: number): Promise<void> {
   await receiveNumberedEvent({ store, secret: SECRET, receivedAt: now }, identifier, n);
 }
 
-/** The last `changedLoad`'s report. */
+/** The last `changedLoad`'s report, and its selection. */
 let lastMarker: LoadMarker | undefined;
+let lastSelection: ChangedSelection | undefined;
 
 /** A `changed` load as the CLI runs it, on `target`; returns the users it loaded. */
 async function changedLoad(loadId: string, target: ObjectStore): Promise<string[]> {
   const { users, selection } = await selectChangedUsers(target, 'local', now);
+  lastSelection = selection;
   lastMarker = await loadOrders({ loadId, users, changed: selection, store: target, clock: () => now });
   return users.map((u) => u.identifier);
 }
@@ -78,16 +80,19 @@ describe('a changed load that dies right after its commit point', () => {
     await receive('u3', 3);
     // The schedule did not advance: u1 and u2 again (at least once), with u3.
     expect(await changedLoad('load-2', store)).toEqual(['u1', 'u2', 'u3']);
-    // Its report says so: u1 and u2 loaded again (their events committed by load-1), 1 event committed.
+    // Its selection (load-1's claim still pending, its load committed) and its report say so:
+    // u1 and u2 loaded again for the 2 events load-1 committed, 1 event new and committed.
+    expect(lastSelection?.committedEarlier).toEqual({ events: 2, users: 2 });
     expect(lastMarker?.changed?.sources).toEqual({
       usersWithEvents: 3,
       eventsSelected: 3,
+      eventsCommittedEarlier: 2,
       retriedUsers: 0,
-      reloadedUsers: 2,
+      usersOnlyWithEventsCommittedEarlier: 2,
     });
     expect(lastMarker?.events?.count).toBe(1);
     expect(changedSourcesLine({ ...lastMarker!.changed!.sources!, eventsCommitted: 1 })).toBe(
-      'Users: the 3 users of 3 new webhook event(s); 2 of them for events an earlier load had committed already (loaded at least once: harmless); 1 webhook event(s) committed with this load',
+      'Users: the 3 users of 1 new webhook event(s) and 2 webhook event(s) an earlier load had committed already (2 of these 3 users have no new event, only events an earlier load committed); 1 webhook event(s) committed with this load',
     );
     expect(await changedLoad('load-3', store)).toEqual([]);
 

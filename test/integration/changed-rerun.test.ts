@@ -114,7 +114,13 @@ describe('re-running a changed load', () => {
     const marker = await readJson<LoadMarker>(store, loadMarkerKey('first'));
     expect(marker?.changed?.users.map((u) => u.identifier).sort()).toEqual([a, b].sort());
     // Where its users came from is the replaced load's record, not "2 users of 0 new events".
-    const sources = { usersWithEvents: 2, eventsSelected: 2, retriedUsers: 0, reloadedUsers: 0 };
+    const sources = {
+      usersWithEvents: 2,
+      eventsSelected: 2,
+      eventsCommittedEarlier: 0,
+      retriedUsers: 0,
+      usersOnlyWithEventsCommittedEarlier: 0,
+    };
     expect(JSON.parse(first.stdout).changedUsers).toEqual({ ...sources, eventsCommitted: 2 });
     expect(marker?.changed?.sources).toEqual(sources);
     const current = await withLake(lake, async (q) => {

@@ -67,8 +67,9 @@ describe('a real changed load names where its users came from', () => {
     expect(JSON.parse(first.stdout).changedUsers).toEqual({
       usersWithEvents: 6,
       eventsSelected: 6,
+      eventsCommittedEarlier: 0,
       retriedUsers: 0,
-      reloadedUsers: 0,
+      usersOnlyWithEventsCommittedEarlier: 0,
       eventsCommitted: 6,
     });
 
@@ -93,8 +94,9 @@ describe('a real changed load names where its users came from', () => {
     expect(summary.changedUsers).toEqual({
       usersWithEvents: 3,
       eventsSelected: 4,
+      eventsCommittedEarlier: 0,
       retriedUsers: 2,
-      reloadedUsers: 0,
+      usersOnlyWithEventsCommittedEarlier: 0,
       eventsCommitted: 4,
     });
     expect(summary.changedUsersDeferred).toEqual({ users: 1, events: 1 });

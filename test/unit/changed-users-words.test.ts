@@ -12,4 +12,20 @@ describe('changedUsersWords', () => {
       '5 user(s) retried once (the last changed load failed them, or switched a resource off for them)',
     );
   });
+
+  it('counts the events an earlier load committed apart from the new ones, and their users as users', () => {
+    expect(changedUsersWords(3, 4, 0, { events: 2, users: 1 })).toBe(
+      'the 3 users of 2 new webhook event(s) and 2 webhook event(s) an earlier load had committed already (1 of these 3 users has no new event, only events an earlier load committed)',
+    );
+    expect(changedUsersWords(2, 2, 0, { events: 2, users: 2 })).toBe(
+      'the 2 users of 2 webhook event(s) an earlier load had committed already',
+    );
+    expect(changedUsersWords(4, 3, 1, { events: 0, users: 0 })).toBe(
+      'the 3 users of 3 new webhook event(s) and 1 user(s) retried once (the last changed load failed them, or switched a resource off for them)',
+    );
+    // A report written before the events were counted apart: no events called new.
+    expect(changedUsersWords(3, 3, 0, { users: 2 })).toBe(
+      'the 3 users of 3 webhook event(s) its schedule had not seen (2 of these 3 users have no new event, only events an earlier load committed)',
+    );
+  });
 });
