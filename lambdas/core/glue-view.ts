@@ -130,7 +130,7 @@ export function lakeViews(
     const what =
       table === LAKE.userLoadsTable
         ? 'each (user, resource) outcome in the latest committed load that included it'
-        : "each user's rows from their latest committed load in which the resource succeeded";
+        : `each user's rows from their latest committed load in which the resource succeeded${parent === undefined ? '' : `, while their ${parent.parentTable} record is current`}`;
     views.push({
       database: databases.current,
       sql: current,
