@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store } from '#adapters/s3-store.ts';
 import { DEFAULT_REQUESTS_PER_USER } from '#core/capacity.ts';
 import { StoreError } from '#core/errors.ts';
-import { lakeDatabases } from '#core/glue-view.ts';
+import { decodePrestoView, lakeDatabases } from '#core/glue-view.ts';
 import { parseScheduleExpression, runDeadlineSeconds } from '#core/schedule-expression.ts';
 import { NON_RETRYABLE_ERRORS } from '#infra/constants.ts';
 import { RUN_IN_PROGRESS_ERROR } from '#infra/constructs/load-workflow.ts';
@@ -102,6 +102,12 @@ describe('the deployed loader, offline under AWS rules', () => {
     expect(world.glue.tables.get(`${world.databaseName}_current.accounts`)?.input.TableType).toBe(
       'VIRTUAL_VIEW',
     );
+    // The deployed commit knows action_history fans out over accounts: its current view follows them.
+    const history = world.glue.tables.get(`${world.databaseName}_current.action_history`)?.input;
+    const sql = decodePrestoView(history?.ViewOriginalText)?.originalSql ?? '';
+    expect(sql).toContain(`FROM "${world.databaseName}_raw"."accounts" AS p`);
+    expect(sql).toContain('CAST(t."_accounts_id" AS VARCHAR)');
+    expect(history?.Description).toContain('while their accounts record is current');
     expect(world.glue.tables.size).toBeGreaterThan(0);
   });
 
