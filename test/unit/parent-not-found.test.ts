@@ -25,53 +25,12 @@ import {
 } from '#core/load-batch.ts';
 import { loadUser, type UnitOutcome } from '#core/load-user.ts';
 import type { ObjectStore, PayLinkApi } from '#core/ports.ts';
-import type { JsonValue } from '#core/types.ts';
+import { type AccountsWorld, fakeAccountsApi, GRANDCHILD_STEPS } from '#test/helpers/accounts-fake-api.ts';
 import { readParquet } from '#test/helpers/read-parquet.ts';
 
-interface World {
-  /** Account ids listed per user. */
-  readonly accounts: Record<string, string[]>;
-  /**
-   * Account ids unlinked right after the user's account list was first served: that list names
-   * them, later ones (the loader's check) do not, and their action history answers 404.
-   */
-  readonly gone: Set<string>;
-  /** The action-history route does not exist at all (every request 404s). */
-  readonly noRoute?: boolean;
-}
-
 /** PayLink whose `/pay-link/action-history` answers one entry per account, or 404 "Account not found". */
-function fakeApi(world: World): PayLinkApi {
-  let requests = 0;
-  const listed = new Set<string>();
-  return {
-    async openSession(identifier) {
-      requests++;
-      return {
-        async getJson(request): Promise<JsonValue> {
-          requests++;
-          if (request.path === '/pay-link/accounts') {
-            const first = !listed.has(identifier);
-            listed.add(identifier);
-            const ids = (world.accounts[identifier] ?? []).filter((id) => first || !world.gone.has(id));
-            return { accounts: ids.map((_id) => ({ _id })) };
-          }
-          const accountId = request.query?.accountId;
-          if (request.path === '/pay-link/action-history' && accountId !== undefined) {
-            if (world.noRoute === true || world.gone.has(accountId))
-              throw new PayLinkHttpError(request.endpoint, 404, 40400);
-            return { actionHistory: [{ _id: `h-${accountId}`, accountId, type: 'refresh' }] };
-          }
-          // A grandchild per action-history entry (a --config resource).
-          if (request.path.startsWith('/pay-link/action-details/'))
-            return { detail: { _id: request.path.split('/').at(-1)!, note: 'seen' } };
-          throw new PayLinkHttpError(request.endpoint, 404, 40400);
-        },
-      };
-    },
-    stats: () => ({ requests, retries: 0 }),
-  };
-}
+const fakeApi = (world: AccountsWorld) => fakeAccountsApi({ historyPerAccount: 1, ...world });
+type World = AccountsWorld;
 
 const STEPS = selectResources(resolveCatalog(), ['accounts', 'action_history']).steps;
 
@@ -191,17 +150,7 @@ describe('a fan-out child whose parent vanished mid-load', () => {
   });
 
   it('settles the child of such a unit (a configured grandchild) ok/parent_not_found too, not parent_failed', async () => {
-    const catalog = resolveCatalog({
-      action_details: {
-        path: '/pay-link/action-details/{id}',
-        kind: 'object',
-        selectors: ['detail'],
-        parent: { resource: 'action_history', field: '_id' },
-        primaryKey: '_id',
-        defaultEnabled: false,
-      },
-    });
-    const steps = selectResources(catalog, ['accounts', 'action_history', 'action_details']).steps;
+    const steps = GRANDCHILD_STEPS;
     const world: World = { accounts: { u0: ['a0'], u1: ['b1'], u2: ['c1'] }, gone: new Set(['a0']) };
     const users = ['u0', 'u1', 'u2'].map((identifier) => ({ identifier }));
     const manifest = await localRun(users, fakeApi(world), steps);

@@ -21,76 +21,17 @@ import { readCommittedSchema } from '#core/lake-schema.ts';
 import { type BatchManifest, type BatchUser, loadBatch, settleDeferredUnits } from '#core/load-batch.ts';
 import { CHILD_NOT_FOUND, loadUser, type UserResult } from '#core/load-user.ts';
 import type { ObjectStore, PayLinkApi, PayLinkRequest } from '#core/ports.ts';
-import type { JsonValue } from '#core/types.ts';
+import {
+  type AccountsWorld,
+  type FakeAccountsApi,
+  fakeAccountsApi,
+  GRANDCHILD_STEPS,
+} from '#test/helpers/accounts-fake-api.ts';
 import { readParquet } from '#test/helpers/read-parquet.ts';
 
-interface World {
-  /** Account ids listed per user. */
-  readonly accounts: Record<string, string[]>;
-  /** Unlinked right after the user's list was first served: listed once, then their children 404. */
-  readonly gone?: ReadonlySet<string>;
-  /** Still listed, but their children (history, account by id, details) answer a plain 404. */
-  readonly notFound?: ReadonlySet<string>;
-  /** Every request for the account list after the first answers this status. */
-  readonly relistStatus?: number;
-  /** The action-history route does not exist (every request 404s). */
-  readonly noRoute?: boolean;
-}
-
-interface Fake extends PayLinkApi {
-  /** Requests by path (the query left out), in the order made. */
-  readonly paths: string[];
-}
-
-function fakeApi(world: World): Fake {
-  const paths: string[] = [];
-  const lists = new Map<string, number>();
-  const gone = world.gone ?? new Set();
-  const notFound = world.notFound ?? new Set();
-  const missing = (request: PayLinkRequest) => new PayLinkHttpError(request.endpoint, 404, 40400);
-  return {
-    paths,
-    async openSession(identifier) {
-      return {
-        async getJson(request): Promise<JsonValue> {
-          paths.push(request.path);
-          if (request.path === '/pay-link/accounts') {
-            const served = lists.get(identifier) ?? 0;
-            lists.set(identifier, served + 1);
-            if (served > 0 && world.relistStatus !== undefined)
-              throw new PayLinkHttpError(request.endpoint, world.relistStatus);
-            const ids = (world.accounts[identifier] ?? []).filter((id) => served === 0 || !gone.has(id));
-            return { accounts: ids.map((_id) => ({ _id })) };
-          }
-          const accountId = request.query?.accountId;
-          if (request.path === '/pay-link/action-history' && accountId !== undefined) {
-            if (world.noRoute === true || gone.has(accountId) || notFound.has(accountId))
-              throw missing(request);
-            return {
-              actionHistory: [
-                { _id: `h-${accountId}`, accountId, type: 'refresh' },
-                { _id: `h2-${accountId}`, accountId, type: 'view-account' },
-              ],
-            };
-          }
-          const account = /^\/pay-link\/accounts\/([^/]+)$/.exec(request.path)?.[1];
-          if (account !== undefined) {
-            if (gone.has(account) || notFound.has(account)) throw missing(request);
-            return { account: { _id: account } };
-          }
-          // A grandchild per history entry (a --config resource): `h2-` entries' details 404.
-          const detail = /^\/pay-link\/action-details\/([^/]+)$/.exec(request.path)?.[1];
-          if (detail !== undefined) {
-            if (detail.startsWith('h2-')) throw missing(request);
-            return { detail: { _id: detail } };
-          }
-          throw missing(request);
-        },
-      };
-    },
-    stats: () => ({ requests: paths.length, retries: 0 }),
-  };
-}
+type World = AccountsWorld;
+type Fake = FakeAccountsApi;
+const fakeApi = fakeAccountsApi;
 
 const STEPS = selectResources(resolveCatalog(), ['accounts', 'action_history']).steps;
 const LOAD = { loadId: '1764547200.1', dt: '2026-12-01' };
@@ -196,17 +137,7 @@ describe('a child 404 for a parent the list still names', () => {
   });
 
   it('checks a grandchild against its own parent list: the parent records of the 404s, fetched again', async () => {
-    const catalog = resolveCatalog({
-      action_details: {
-        path: '/pay-link/action-details/{id}',
-        kind: 'object',
-        selectors: ['detail'],
-        parent: { resource: 'action_history', field: '_id' },
-        primaryKey: '_id',
-        defaultEnabled: false,
-      },
-    });
-    const steps = selectResources(catalog, ['accounts', 'action_history', 'action_details']).steps;
+    const steps = GRANDCHILD_STEPS;
     const api = fakeApi({ accounts: { u1: ['a1', 'a2'] } });
     const result = await loadUser({ identifier: 'u1', steps, ...LOAD }, api);
     // h2-a1 and h2-a2 404 while a1's and a2's history, fetched again, still lists them.
