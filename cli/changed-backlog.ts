@@ -24,7 +24,7 @@ import {
 } from '#core/changed-users.ts';
 import { asideRefs, byReceipt, readEvents } from '#core/event-log.ts';
 import { listAfter, type ObjectStore } from '#core/ports.ts';
-import { LOCAL_SCHEDULE } from '#core/schedule-config.ts';
+import { LOCAL_RESOURCES_SCHEDULE_PREFIX, LOCAL_SCHEDULE } from '#core/schedule-config.ts';
 import { isLoadableIdentifier } from '#core/user-registry.ts';
 import { WEBHOOK } from '#core/webhook.ts';
 import { renderTable } from './summary.ts';
@@ -229,7 +229,9 @@ export function backlogHint(schedule: string, last: LastChangedRun | null): stri
   const raise =
     schedule === LOCAL_SCHEDULE
       ? `run 'load --users changed' again to take them (oldest events first), or raise --max-users-per-run`
-      : `the next run takes them first; if runs keep deferring, events arrive faster than it loads them: raise its maxUsersPerRun if set below what a run can afford, else requestRate (PayLink permitting) or lengthen its period (docs/deploy.md section 11)`;
+      : schedule.startsWith(LOCAL_RESOURCES_SCHEDULE_PREFIX)
+        ? `run the same 'load --users changed --resources ...' again to take them (oldest events first), or raise --max-users-per-run`
+        : `the next run takes them first; if runs keep deferring, events arrive faster than it loads them: raise its maxUsersPerRun if set below what a run can afford, else requestRate (PayLink permitting) or lengthen its period (docs/deploy.md section 11)`;
   return `${schedule}: its last run (${last.loadId})${cap} left ${left} for the next: ${raise}`;
 }
 
@@ -287,7 +289,7 @@ export function formatBacklogs(
   const out: string[] = [];
   if (shown.length > 0) {
     out.push(
-      "Changed schedules (webhook events their committed loads have not seen; 'load --users changed' is 'local'):",
+      `Changed schedules (webhook events their committed loads have not seen; 'load --users changed' is 'local', with other --resources '${LOCAL_RESOURCES_SCHEDULE_PREFIX}<8 hex>'):`,
     );
     const rows = shown.map((b) => [
       b.schedule,

@@ -70,7 +70,7 @@ import {
 } from '#core/quality.ts';
 import { rateLimiterStats } from '#core/rate-limiter.ts';
 import { runLoad } from '#core/run-load.ts';
-import { LOCAL_SCHEDULE } from '#core/schedule-config.ts';
+import { LOCAL_SCHEDULE, localChangedSchedule } from '#core/schedule-config.ts';
 import { readJson } from '#core/store-json.ts';
 import { TASK_RETIREMENT } from '#core/task-retirement.ts';
 import { registeredTaskIds } from '#core/user-registry.ts';
@@ -371,7 +371,18 @@ async function prepareAndRun(
   });
   const dest = destFrom(io.cwd, request.dest);
   if (request.usersFile === 'changed') await warnChangedFileIgnored(io);
-  const source = await usersOf(request, io.cwd, dest, io.now);
+  // A changed load of other resources than the command's own keeps its own record of the events
+  // it has seen (core/schedule-config.ts localChangedSchedule).
+  const schedule =
+    request.usersFile === 'changed'
+      ? localChangedSchedule(
+          request.resources === undefined
+            ? undefined
+            : selectResources(settings.catalog, request.resources).tables,
+          [...selectResources(settings.catalog).tables, 'tasks'],
+        )
+      : LOCAL_SCHEDULE;
+  const source = await usersOf(request, io.cwd, dest, io.now, schedule);
   try {
     return await loadUsers(request, io, startedAt, loadId, onStart, settings, quality, dest, source);
   } finally {
@@ -859,10 +870,11 @@ async function holdChangedLock(
   store: ObjectStore,
   request: LoadRequest,
   clock: () => Date,
+  schedule: string,
 ): Promise<() => Promise<void>> {
   let lease: Lease;
   try {
-    lease = await acquireLease(store, changedLockId(LOCAL_SCHEDULE), {
+    lease = await acquireLease(store, changedLockId(schedule), {
       owner: cliLeaseOwner(`paylink-loader load --users changed --dest ${request.dest}`),
       ttlMs: DEFAULTS.leaseTtlMs,
       clock,
@@ -910,6 +922,8 @@ async function usersOf(
   cwd: string,
   dest: string,
   clock: () => Date,
+  /** The `changed` schedule a `--users changed` load advances (`localChangedSchedule`). */
+  schedule: string,
 ): Promise<UsersToLoad> {
   const now = clock();
   if (request.usersFile === 'changed') {
@@ -918,10 +932,10 @@ async function usersOf(
     await assertWritableDestination(dest);
     const store = openStore(dest);
     // A dry run writes nothing, not even the lock.
-    const release = request.dryRun ? undefined : await holdChangedLock(store, request, clock);
+    const release = request.dryRun ? undefined : await holdChangedLock(store, request, clock, schedule);
     try {
       return {
-        ...(await changedUsersOf(request, store, now)),
+        ...(await changedUsersOf(request, store, now, schedule)),
         ...(release === undefined ? {} : { release }),
       };
     } catch (error) {
@@ -944,13 +958,14 @@ async function usersOf(
  * of every stored event (after `simulate --webhooks-to`, one event per user: every user). Plain
  * words: what it loads, why, and when that is as big as a full load.
  */
-function firstChangedNote(lake: string, users: number, deferred: number): string {
+function firstChangedNote(lake: string, users: number, deferred: number, resources?: string): string {
   const count =
     deferred === 0
       ? plural(users, 'user')
       : `${plural(users + deferred, 'user')}: ${users} now, the rest in later loads`;
+  const of = resources === undefined ? '' : ` with --resources ${resources}`;
   return (
-    `first 'changed' load of ${lake}: no committed 'changed' load has seen any webhook event yet, ` +
+    `first 'changed' load of ${lake}${of}: no committed 'changed' load${of === '' ? '' : ' of these resources'} has seen any webhook event yet, ` +
     `so this one loads the users of every event stored so far (${count}), old events included, not only recent ones: ` +
     `with many events stored, that is as many users as a full load. Later 'changed' loads take only the events received since. ` +
     `Run the first one right after setting up the receiver, while few events are stored`
@@ -968,7 +983,12 @@ function deferredNote(selection: ChangedSelection): string | undefined {
 }
 
 /** The users of a `--users changed` load: a re-run's own, or those of the events its schedule has not seen. */
-async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Date): Promise<UsersToLoad> {
+async function changedUsersOf(
+  request: LoadRequest,
+  store: ObjectStore,
+  now: Date,
+  schedule: string,
+): Promise<UsersToLoad> {
   // A re-run of a load id loads that load's users again (it replaces the load); see changed-users.ts.
   const reused =
     request.loadId === undefined
@@ -976,12 +996,12 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
       : await reusedSelection(
           store,
           request.loadId,
-          LOCAL_SCHEDULE,
+          schedule,
           now.toISOString().slice(0, 10),
           request.resume === true ? '--resume' : '--load-id',
         );
   const { users, selection, unreadable, events, firstRun } =
-    reused ?? (await selectChangedUsers(store, LOCAL_SCHEDULE, now, request.maxUsersPerRun));
+    reused ?? (await selectChangedUsers(store, schedule, now, request.maxUsersPerRun));
   const aside = unreadable.filter((u) => !u.gone).length;
   // Loaded all the same (their users are), but the task they meant is not fetched: say so.
   const oddTasks = events.filter((e) => e.taskIdProblem !== null).length;
@@ -997,10 +1017,22 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
   // StartAfter) past tomorrow's partition. A first run listed all of _events/: none waits.
   const today = now.toISOString().slice(0, 10);
   const heldBack =
-    firstRun === true || reused !== undefined ? [] : await heldBackForSchedule(store, LOCAL_SCHEDULE, today);
+    firstRun === true || reused !== undefined ? [] : await heldBackForSchedule(store, schedule, today);
+  // Said on every such load: its events stay new to the plain changed loads.
+  const ownSet =
+    schedule === LOCAL_SCHEDULE || request.resources === undefined ? undefined : request.resources.join(',');
+  const subset =
+    ownSet === undefined
+      ? ''
+      : ` with --resources ${ownSet} (changed loads of these resources keep their own record of the events they have seen, as schedule ${schedule})`;
   const notes = [
+    ...(subset === '' || users.length === 0
+      ? []
+      : [
+          `note: --resources ${ownSet} is not what 'load --users changed' loads by default, so this load keeps its own record of the webhook events it has seen (schedule ${schedule}); a plain 'load --users changed' still loads these users with every resource`,
+        ]),
     ...(firstRun === true && users.length > 0
-      ? [firstChangedNote(store.description, users.length, selection.deferred?.users ?? 0)]
+      ? [firstChangedNote(store.description, users.length, selection.deferred?.users ?? 0, ownSet)]
       : []),
     ...(deferral === undefined ? [] : [deferral]),
     ...(heldBack.length === 0 ? [] : [`warning: ${heldBackWords(heldBack, today)}`]),
@@ -1030,7 +1062,7 @@ async function changedUsersOf(request: LoadRequest, store: ObjectStore, now: Dat
     ...(notes.length === 0 ? {} : { notes }),
     description:
       users.length === 0
-        ? `no user has webhook events that a committed 'changed' load of ${store.description} has not seen${asideNote}`
+        ? `no user has webhook events that a committed 'changed' load of ${store.description}${subset} has not seen${asideNote}`
         : `${who}${asideNote}`,
     ...(users.length === 0 ? {} : { users: who }),
   };

@@ -4,6 +4,7 @@
  * status`/`load` (cli/stack-config.ts, which must not load aws-cdk-lib), so both accept and
  * refuse the same schedules in the same words.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { MAX_USERS_PER_RUN } from './capacity.ts';
 import { cronGaps, expectedPeriodProblem } from './cron-period.ts';
@@ -25,6 +26,31 @@ const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
  */
 export const LOCAL_SCHEDULE = 'local';
 
+/** The prefix of the `changed` schedules of `load --users changed --resources ...` (`localChangedSchedule`). */
+export const LOCAL_RESOURCES_SCHEDULE_PREFIX = `${LOCAL_SCHEDULE}-resources-`;
+
+/**
+ * The `changed` schedule a CLI `load --users changed` advances: `local` for the command's own
+ * resources (`defaults`: every default feed, and `tasks` for the task ids its events name), and
+ * for any other `--resources` set a schedule of that set alone, `local-resources-<8 hex of the
+ * SHA-256 of the sorted tables joined by commas>`. A schedule records the events its committed
+ * loads have seen; a load of fewer resources that advanced `local` would leave the others
+ * (`tasks` named by its events, say) unloaded for good, as the next plain changed load would
+ * not take those users again. So each set keeps its own record, as each deployed schedule
+ * does, and a plain `load --users changed` still loads those users with every resource.
+ */
+export function localChangedSchedule(
+  tables: readonly string[] | undefined,
+  defaults: readonly string[],
+): string {
+  if (tables === undefined) return LOCAL_SCHEDULE;
+  const set = [...new Set(tables)].sort();
+  const own = [...new Set(defaults)].sort();
+  if (set.length === own.length && set.every((t, i) => t === own[i])) return LOCAL_SCHEDULE;
+  const digest = createHash('sha256').update(set.join(',')).digest('hex').slice(0, 8);
+  return `${LOCAL_RESOURCES_SCHEDULE_PREFIX}${digest}`;
+}
+
 function isTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: zone });
@@ -42,6 +68,10 @@ export const scheduleSchema = z
       .refine(
         (n) => n !== LOCAL_SCHEDULE,
         `must not be '${LOCAL_SCHEDULE}': it is the schedule paylink-loader load records its loads under`,
+      )
+      .refine(
+        (n) => !n.startsWith(LOCAL_RESOURCES_SCHEDULE_PREFIX),
+        `must not start with '${LOCAL_RESOURCES_SCHEDULE_PREFIX}': paylink-loader load --users changed --resources ... records what it has seen under such names`,
       ),
     expression: z.string().superRefine((e, ctx) => {
       const problem = scheduleExpressionProblem(e);

@@ -11,6 +11,8 @@ import { parquetMetadata, parquetSchema } from 'hyparquet';
 import { type LakeQuery, openLakeQuery } from '#cli/duckdb-lake.ts';
 import type { Io } from '#cli/io.ts';
 import { main } from '#cli/main.ts';
+import { resolveCatalog, selectResources } from '#core/config.ts';
+import { localChangedSchedule } from '#core/schedule-config.ts';
 import { readParquet } from './read-parquet.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -118,6 +120,18 @@ export interface ChangedLoadArgs {
   readonly baseUrl: string;
   readonly resources: readonly string[];
   readonly loadId?: string;
+}
+
+/**
+ * The changed schedule `load --users changed --resources <resources>` advances (with the
+ * built-in catalog): `local` for the command's own set, `local-resources-<hex>` for another.
+ */
+export function changedScheduleOf(resources: readonly string[]): string {
+  const catalog = resolveCatalog();
+  return localChangedSchedule(selectResources(catalog, resources).tables, [
+    ...selectResources(catalog).tables,
+    'tasks',
+  ]);
 }
 
 /** `load --users changed` (the users of the webhook events) of `resources` into `dest`, then `more`. */

@@ -11,7 +11,13 @@ import { createLocalStore } from '#adapters/local-store.ts';
 import { changedStateKey } from '#core/changed-users.ts';
 import { readJson } from '#core/store-json.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
-import { changedLoadArgv, credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import {
+  changedLoadArgv,
+  changedScheduleOf,
+  credentialsEnv,
+  runCli,
+  Scratch,
+} from '#test/helpers/lake-harness.ts';
 import { receiveSimulatedChange } from '#test/helpers/signed-webhook.ts';
 
 const ENV = credentialsEnv('k', 's');
@@ -54,12 +60,26 @@ describe('a changed load that switches a resource off', () => {
     expect(JSON.parse(first.stdout).endpointFindings.map((f: { resource: string }) => f.resource)).toContain(
       'orders',
     );
-    const state = await readJson<{ retry?: string[] }>(store, changedStateKey('local'));
+    const state = await readJson<{ retry?: string[] }>(
+      store,
+      changedStateKey(changedScheduleOf(['accounts', 'orders'])),
+    );
     expect(state?.retry).toEqual(USERS);
 
     // The resource answers again: the next changed run takes the same users, with no new event.
     const plan = await runCli(
-      ['load', '--users', 'changed', '--dest', lake, '--base-url', healthy.url, '--dry-run'],
+      [
+        'load',
+        '--users',
+        'changed',
+        '--resources',
+        'accounts,orders',
+        '--dest',
+        lake,
+        '--base-url',
+        healthy.url,
+        '--dry-run',
+      ],
       ENV,
     );
     expect(plan.code, plan.stderr).toBe(0);

@@ -15,7 +15,14 @@ import type { ObjectStore } from '#core/ports.ts';
 import { readJson } from '#core/store-json.ts';
 import { type Simulator, startSimulator } from '#simulator/server.ts';
 import { generateIdentifiers } from '#simulator/world.ts';
-import { type CliRun, changedLoadArgv, credentialsEnv, runCli, Scratch } from '#test/helpers/lake-harness.ts';
+import {
+  type CliRun,
+  changedLoadArgv,
+  changedScheduleOf,
+  credentialsEnv,
+  runCli,
+  Scratch,
+} from '#test/helpers/lake-harness.ts';
 import { receiveSimulatedEvent } from '#test/helpers/signed-webhook.ts';
 
 const SEED = 'changed-rerun-status';
@@ -58,7 +65,7 @@ async function localBacklog(lake: string): Promise<ChangedBacklog> {
   const run = await runCli(['status', '--dest', lake, '--json']);
   expect(run.code, run.stderr).toBe(0);
   const status = JSON.parse(run.stdout) as { changedBacklogs: ChangedBacklog[] };
-  const local = status.changedBacklogs.find((b) => b.schedule === 'local');
+  const local = status.changedBacklogs.find((b) => b.schedule === changedScheduleOf(['accounts']));
   expect(local).toBeDefined();
   return local!;
 }
@@ -91,7 +98,7 @@ describe("status's last run of a changed schedule", () => {
       deferred: { users: 1, events: 1 },
     });
     expect(afterOlder.hint).toContain(
-      'local: its last run (capped-2) at its cap of 2 left 1 user with 1 event',
+      `${changedScheduleOf(['accounts'])}: its last run (capped-2) at its cap of 2 left 1 user with 1 event`,
     );
     expect(afterOlder.pendingUsers).toEqual([USERS[4]]);
 

@@ -17,6 +17,7 @@ import { generateIdentifiers } from '#simulator/world.ts';
 import {
   type CliRun,
   changedLoadArgv,
+  changedScheduleOf,
   credentialsEnv,
   runCli,
   Scratch,
@@ -184,7 +185,7 @@ describe('re-running a changed load', () => {
       ]);
       expect(run.code).toBe(1);
       expect(run.stderr).toContain(
-        `${flag}: load evening is a 'local' changed load (1 user from webhook events)`,
+        `${flag}: load evening is a '${changedScheduleOf(['accounts'])}' changed load (1 user from webhook events)`,
       );
       expect(run.stderr).toContain('re-run it with --users changed');
     }

@@ -79,7 +79,8 @@ describe('the first load --users changed of a lake', () => {
       expect(dry.code, dry.stderr).toBe(0);
       expect(dry.stdout).toContain(note);
       expect(dry.stdout).toContain(
-        "no committed 'changed' load has seen any webhook event yet, so this one loads the users of every event stored so far (2 users), old events included, not only recent ones: with many events stored, that is as many users as a full load.",
+        "first 'changed' load of " +
+          `${lake} with --resources accounts: no committed 'changed' load of these resources has seen any webhook event yet, so this one loads the users of every event stored so far (2 users), old events included, not only recent ones: with many events stored, that is as many users as a full load.`,
       );
 
       const first = await runCli(args, ENV);
