@@ -3,10 +3,10 @@
  * `open()` is one GetObject whose body is consumed chunk by chunk, never buffered whole, so
  * the plan Lambda's memory does not depend on the list's length.
  */
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, StoreError } from '#core/errors.ts';
 import type { UsersSource } from '#core/users-stream.ts';
-import { s3Cause, s3ClientConfigFromEnv, s3WhereOf } from './s3-store.ts';
+import { defaultS3Client, s3Cause, s3WhereOf } from './s3-store.ts';
 
 export interface S3UsersSourceOptions {
   readonly bucket: string;
@@ -18,7 +18,7 @@ export interface S3UsersSourceOptions {
 
 export function s3UsersSource(options: S3UsersSourceOptions): UsersSource {
   const { bucket, key } = options;
-  const client = options.client ?? new S3Client(s3ClientConfigFromEnv());
+  const client = options.client ?? defaultS3Client();
   const description = `s3://${bucket}/${key}`;
   const where = s3WhereOf(client);
   return {
