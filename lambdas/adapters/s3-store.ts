@@ -65,7 +65,7 @@ export function s3ClientConfigFromEnv(env: NodeJS.ProcessEnv = process.env): S3C
  * The client a store makes when given none: configured from the environment
  * (s3ClientConfigFromEnv), with the SDK's `cacheMiddleware`, which resolves each command type's
  * middleware stack once per client instead of at every request. A load sends thousands of small
- * requests through one client; about an eighth less CPU per request (bench/results/s3-request-cpu.md).
+ * requests through one client; about a sixth less CPU per request (median 0.83 of it) (bench/results/s3-request-cpu.md).
  * The cache is why nothing may add middleware to such a client after its first request: pass
  * `client` for that.
  */
