@@ -97,6 +97,7 @@ import { roundMedian } from './quality-report.ts';
 import { readQualitySettings } from './stack-config.ts';
 import {
   changedUsersWords,
+  deferredWords,
   EXIT,
   exitCodeOf,
   formatSummary,
@@ -976,9 +977,12 @@ function firstChangedNote(lake: string, users: number, deferred: number, resourc
 function deferredNote(selection: ChangedSelection): string | undefined {
   const d = selection.deferred;
   if (d === undefined) return undefined;
+  const pending = d.committedEarlier
+    ? 'the new events stay pending, not committed'
+    : 'their events stay pending, not committed';
   return (
-    `--max-users-per-run ${selection.maxUsers}: ${d.users} more user(s) with ${d.events} new webhook event(s) left for the next changed load ` +
-    '(their events stay pending, not committed; the next changed load takes them first, oldest events first)'
+    `--max-users-per-run ${selection.maxUsers}: ${deferredWords(d, true)} left for the next changed load ` +
+    `(${pending}; the next changed load takes them first, oldest events first)`
   );
 }
 

@@ -64,7 +64,12 @@ export interface LoadSummary {
    * A `--users changed` load capped by `--max-users-per-run`: the users with new webhook events
    * (and their events) it left for the next changed load. Absent when it took every one.
    */
-  readonly changedUsersDeferred?: { readonly users: number; readonly events: number };
+  readonly changedUsersDeferred?: {
+    readonly users: number;
+    readonly events: number;
+    /** Of `events`, those another load had committed already (absent: none). */
+    readonly committedEarlier?: number;
+  };
   /**
    * A `--users changed` load: where its users came from (`ChangedSources` of its report) and the
    * webhook events its commit committed (`events.count`: an uncapped load commits every event
@@ -226,6 +231,21 @@ export function changedUsersWords(
   return retried === 0 ? withEventsWords : `${withEventsWords} and ${retriedWords}`;
 }
 
+/**
+ * The users and events a capped changed load left for the next one: events an earlier load had
+ * committed counted apart from the new ones (new to the lake, still to commit), as the load's
+ * `Users:` words count them.
+ */
+export function deferredWords(
+  d: { users: number; events: number; committedEarlier?: number },
+  /** `N more user(s)`: said where the users taken were just counted. */
+  more = false,
+): string {
+  const earlier = d.committedEarlier ?? 0;
+  const who = `${d.users}${more ? ' more' : ''} user(s) with ${d.events - earlier} new webhook event(s)`;
+  return earlier === 0 ? who : `${who} and ${earlier} webhook event(s) an earlier load had committed already`;
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
@@ -318,7 +338,7 @@ export function formatSummary(s: LoadSummary): string {
     const d = s.changedUsersDeferred;
     lines.push('');
     lines.push(
-      `Deferred to the next changed load: ${d.users} user(s) with ${d.events} new webhook event(s), over --max-users-per-run (not loaded, their events not committed yet; the next 'load --users changed' takes them first)`,
+      `Deferred to the next changed load: ${deferredWords(d)}, over --max-users-per-run (not loaded, ${d.committedEarlier ? 'the new events' : 'their events'} not committed yet; the next 'load --users changed' takes them first)`,
     );
   }
   if (s.quietFeeds !== undefined && s.quietFeeds.length > 0) {

@@ -147,7 +147,7 @@ export interface ChangedSelection {
   readonly replaced?: {
     readonly selectedAt: string;
     readonly maxUsers?: number;
-    readonly deferred?: { readonly users: number; readonly events: number };
+    readonly deferred?: MarkerChanged['deferred'];
   };
   /** Events that could not be read (event-log.ts): not seen, kept aside to be read again. */
   readonly aside?: readonly EventRef[];
@@ -165,6 +165,12 @@ export interface ChangedSelection {
 export interface ChangedDeferral {
   readonly users: number;
   readonly events: number;
+  /**
+   * Of `events`, those another load had committed when they were selected (new to the schedule,
+   * not to the lake: pending for it, committed already). Absent when none, and in selections
+   * staged before they were counted.
+   */
+  readonly committedEarlier?: number;
   /** The received-date partition of the oldest deferred event (absent: only users to retry were deferred). */
   readonly keepOpenFrom?: string;
   /** Users to retry (`ChangedState.retry`) the cap deferred: kept to retry by the next run. */
@@ -175,8 +181,11 @@ export interface ChangedDeferral {
 export interface MarkerChanged {
   readonly schedule: string;
   readonly users: readonly BatchUser[];
-  /** Users (and their events) the run's cap left for the next run; absent when none were. */
-  readonly deferred?: { readonly users: number; readonly events: number };
+  /**
+   * Users (and their events) the run's cap left for the next run; absent when none were.
+   * `committedEarlier`: of `events`, those another load had committed (`ChangedDeferral`).
+   */
+  readonly deferred?: { readonly users: number; readonly events: number; readonly committedEarlier?: number };
   /** The cap the run was selected with; absent: unlimited. */
   readonly maxUsers?: number;
   /** Where `users` came from (`ChangedSources`); absent in reports written before it was kept. */
@@ -423,6 +432,9 @@ export async function selectChangedUsers(
             deferred: {
               users: deferredUsers.size,
               events: deferredEvents.length,
+              ...(deferredEvents.some(committed)
+                ? { committedEarlier: deferredEvents.filter(committed).length }
+                : {}),
               ...(deferredEvents.length === 0
                 ? {}
                 : { keepOpenFrom: deferredEvents.map((e) => e.dt).sort()[0]! }),
@@ -478,7 +490,17 @@ export function markerChanged(
     schedule: selection.schedule,
     users: selection.planned,
     ...(maxUsers === undefined ? {} : { maxUsers }),
-    ...(deferred === undefined ? {} : { deferred: { users: deferred.users, events: deferred.events } }),
+    ...(deferred === undefined
+      ? {}
+      : {
+          deferred: {
+            users: deferred.users,
+            events: deferred.events,
+            ...(deferred.committedEarlier === undefined
+              ? {}
+              : { committedEarlier: deferred.committedEarlier }),
+          },
+        }),
     ...(sources === undefined ? {} : { sources }),
     ...(selectedAt === undefined ? {} : { selectedAt }),
     ...(rerun ? { rerun: true as const } : {}),

@@ -82,14 +82,33 @@ describe('a changed load of some resources, then a plain one', () => {
       `note: --resources accounts is not what 'load --users changed' loads by default, so this load keeps its own record of the webhook events it has seen (schedule ${changedScheduleOf(['accounts'])}); a plain 'load --users changed' still loads these users with every resource`,
     );
 
-    // The plain changed load has seen none of these events: it loads every user, tasks included.
+    // The plain changed load has seen none of these events: it loads every user, tasks included,
+    // here capped at 3 users a load. The events are committed already (by the accounts-only
+    // load): what the cap leaves is counted as such, not as new events.
+    const capped = await run(undefined, ['--json', '--max-users-per-run', '3']);
+    expect(capped.code, capped.stderr).toBe(0);
+    const left = USERS.length - 3;
+    expect(capped.stderr).toContain(
+      `--max-users-per-run 3: ${left} more user(s) with 0 new webhook event(s) and ${2 * left} webhook event(s) an earlier load had committed already left for the next changed load (the new events stay pending, not committed;`,
+    );
+    const cappedSummary = JSON.parse(capped.stdout);
+    expect(cappedSummary.changedUsersDeferred).toEqual({
+      users: left,
+      events: 2 * left,
+      committedEarlier: 2 * left,
+    });
+    expect(cappedSummary.changedUsers).toMatchObject({
+      usersWithEvents: 3,
+      eventsSelected: 6,
+      eventsCommittedEarlier: 6,
+    });
     const plain = await run(undefined, ['--json']);
     expect(plain.code, plain.stderr).toBe(0);
     expect(JSON.parse(plain.stdout).changedUsers).toMatchObject({
-      usersWithEvents: USERS.length,
-      eventsSelected: 2 * USERS.length,
+      usersWithEvents: left,
+      eventsSelected: 2 * left,
       // The accounts-only load committed them (each event is committed once).
-      eventsCommittedEarlier: 2 * USERS.length,
+      eventsCommittedEarlier: 2 * left,
     });
     const current = await withLake(lake, (q) =>
       queryObjects(q, 'SELECT user_identifier, _id, status FROM current.tasks ORDER BY ALL'),

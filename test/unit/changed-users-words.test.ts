@@ -1,6 +1,7 @@
 /** The line that says whom a changed load takes names retried users apart from the events' users. */
 import { describe, expect, it } from 'vitest';
 import { changedUsersWords } from '#cli/load-command.ts';
+import { deferredWords } from '#cli/summary.ts';
 
 describe('changedUsersWords', () => {
   it('counts only the users of the new events as theirs, and the retried users apart', () => {
@@ -26,6 +27,18 @@ describe('changedUsersWords', () => {
     // A report written before the events were counted apart: no events called new.
     expect(changedUsersWords(3, 3, 0, { users: 2 })).toBe(
       'the 3 users of 3 webhook event(s) its schedule had not seen (2 of these 3 users have no new event, only events an earlier load committed)',
+    );
+  });
+});
+
+describe('deferredWords', () => {
+  it('counts the events an earlier load committed apart from the new ones', () => {
+    expect(deferredWords({ users: 2, events: 3 })).toBe('2 user(s) with 3 new webhook event(s)');
+    expect(deferredWords({ users: 2, events: 3, committedEarlier: 0 }, true)).toBe(
+      '2 more user(s) with 3 new webhook event(s)',
+    );
+    expect(deferredWords({ users: 5, events: 7, committedEarlier: 4 })).toBe(
+      '5 user(s) with 3 new webhook event(s) and 4 webhook event(s) an earlier load had committed already',
     );
   });
 });
