@@ -107,14 +107,15 @@ export function historyViewSql(names: ViewNames, table: string, columns: readonl
 
 /**
  * How a fan-out resource's rows name their parent record (schema-registry.ts `fanOutParent`):
- * `action_history` rows carry the `accounts` `_id` they were fetched for in `_accounts__id`.
+ * `action_history` rows carry the `accounts` `_id` they were fetched for in the column
+ * `_accounts_id` (the field `_accounts__id` the loader writes, dlt's include_from_parent).
  */
 export interface ParentKeyLink {
   /** The parent resource's root table (`accounts`). */
   readonly parentTable: string;
   /** The parent's columns holding its key: the key's column, then its text or bigint variants. */
   readonly parentColumns: readonly string[];
-  /** The child root table's column holding the parent's key (`_accounts__id`). */
+  /** The child root table's column holding the parent's key (`_accounts_id`). */
   readonly childColumn: string;
 }
 

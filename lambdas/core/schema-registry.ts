@@ -612,7 +612,7 @@ export class SchemaRegistry {
    * How the rows of the root table `table` name the parent record they were fetched for, when
    * its resource fans out over another root table's records (`action_history` over `accounts`):
    * the loader writes the parent's key into every such row under the field `_<parent>_<field>`
-   * (dlt's include_from_parent, load-user.ts `parentKeyField`), so the link is read off the
+   * (dlt's include_from_parent, load-user.ts `normalizeUnit`), so the link is read off the
    * registry's fields, as `parentTable` reads child tables off their names: a root table with one
    * top-level field `_<P>_<f>` where `P` is another root table with a field `f` of a text or
    * bigint column. Undefined when there is none, or more than one (no guess). The parent's key
