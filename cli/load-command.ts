@@ -977,9 +977,11 @@ function firstChangedNote(lake: string, users: number, deferred: number, resourc
 function deferredNote(selection: ChangedSelection): string | undefined {
   const d = selection.deferred;
   if (d === undefined) return undefined;
-  const pending = d.committedEarlier
-    ? 'the new events stay pending, not committed'
-    : 'their events stay pending, not committed';
+  const pending = !d.committedEarlier
+    ? 'their events stay pending, not committed'
+    : d.committedEarlier < d.events
+      ? 'the new events stay pending, not committed'
+      : 'their events stay pending for this schedule, committed already';
   return (
     `--max-users-per-run ${selection.maxUsers}: ${deferredWords(d, true)} left for the next changed load ` +
     `(${pending}; the next changed load takes them first, oldest events first)`

@@ -338,7 +338,7 @@ export function formatSummary(s: LoadSummary): string {
     const d = s.changedUsersDeferred;
     lines.push('');
     lines.push(
-      `Deferred to the next changed load: ${deferredWords(d)}, over --max-users-per-run (not loaded, ${d.committedEarlier ? 'the new events' : 'their events'} not committed yet; the next 'load --users changed' takes them first)`,
+      `Deferred to the next changed load: ${deferredWords(d)}, over --max-users-per-run (not loaded, ${!d.committedEarlier ? 'their events not committed yet' : d.committedEarlier < d.events ? 'the new events not committed yet' : 'their events committed already'}; the next 'load --users changed' takes them first)`,
     );
   }
   if (s.quietFeeds !== undefined && s.quietFeeds.length > 0) {

@@ -136,7 +136,7 @@ export function endpointSymptom(error: unknown): EndpointSymptom | undefined {
  * so on a fresh lake it does not exist yet: said here, so a query naming it is not a surprise.
  */
 export const DISABLED_TABLES_NOTE = (table: string) =>
-  `This load wrote no rows to ${table} or its child tables; ${table} exists (empty), but a child table the catalog does not declare (${table}__<list>) appears only once its records have been loaded`;
+  `This load wrote no rows to ${table} or its child tables; rows of earlier loads stay, and each user's current state of ${table} is their last good load's; in a lake without them, ${table} exists (empty), but a child table the catalog does not declare (${table}__<list>) appears only once its records have been loaded`;
 
 /**
  * What a finding's words need of a resource: its table, path, auth mode, and the resource its

@@ -89,7 +89,7 @@ describe('a changed load of some resources, then a plain one', () => {
     expect(capped.code, capped.stderr).toBe(0);
     const left = USERS.length - 3;
     expect(capped.stderr).toContain(
-      `--max-users-per-run 3: ${left} more user(s) with 0 new webhook event(s) and ${2 * left} webhook event(s) an earlier load had committed already left for the next changed load (the new events stay pending, not committed;`,
+      `--max-users-per-run 3: ${left} more user(s) with 0 new webhook event(s) and ${2 * left} webhook event(s) an earlier load had committed already left for the next changed load (their events stay pending for this schedule, committed already;`,
     );
     const cappedSummary = JSON.parse(capped.stdout);
     expect(cappedSummary.changedUsersDeferred).toEqual({

@@ -114,7 +114,7 @@ describe('a PayLink without the orders endpoint, and tasks behind the server key
     // Orders' child table is not declared: on this fresh lake it does not exist, and both the
     // summary and status say so instead of leaving a query to find out.
     const note =
-      'This load wrote no rows to orders or its child tables; orders exists (empty), but a child table the catalog does not declare (orders__<list>) appears only once its records have been loaded';
+      "This load wrote no rows to orders or its child tables; rows of earlier loads stay, and each user's current state of orders is their last good load's; in a lake without them, orders exists (empty), but a child table the catalog does not declare (orders__<list>) appears only once its records have been loaded";
     expect(run.stdout).toContain(note);
     expect((await runCli(['status', '--dest', dest])).stdout).toContain(
       `Disabled in the latest load (missing-orders): orders.\n  ${note}.`,
