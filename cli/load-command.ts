@@ -97,6 +97,7 @@ import { roundMedian } from './quality-report.ts';
 import { readQualitySettings } from './stack-config.ts';
 import {
   changedUsersWords,
+  deferredCommitted,
   deferredWords,
   EXIT,
   exitCodeOf,
@@ -349,6 +350,25 @@ export async function executeLoad(
   }
 }
 
+/** What `load --users changed` loads without `--resources`: every default feed, and `tasks` for its events' task ids. */
+function changedDefaultTables(catalog: Parameters<typeof selectResources>[0]): string[] {
+  return [...selectResources(catalog).tables, 'tasks'];
+}
+
+/**
+ * The changed schedule `load --users changed [--resources ...]` advances with `catalog`
+ * (core/schedule-config.ts `localChangedSchedule`).
+ */
+export function changedScheduleOf(
+  catalog: Parameters<typeof selectResources>[0],
+  resources: readonly string[] | undefined,
+): string {
+  return localChangedSchedule(
+    resources === undefined ? undefined : selectResources(catalog, resources).tables,
+    changedDefaultTables(catalog),
+  );
+}
+
 /** What an interruption before the first batch means: this run wrote nothing. */
 function notStartedMessage(request: LoadRequest, loadId: string, cwd: string): string {
   return request.resume
@@ -375,14 +395,7 @@ async function prepareAndRun(
   // A changed load of other resources than the command's own keeps its own record of the events
   // it has seen (core/schedule-config.ts localChangedSchedule).
   const schedule =
-    request.usersFile === 'changed'
-      ? localChangedSchedule(
-          request.resources === undefined
-            ? undefined
-            : selectResources(settings.catalog, request.resources).tables,
-          [...selectResources(settings.catalog).tables, 'tasks'],
-        )
-      : LOCAL_SCHEDULE;
+    request.usersFile === 'changed' ? changedScheduleOf(settings.catalog, request.resources) : LOCAL_SCHEDULE;
   const source = await usersOf(request, io.cwd, dest, io.now, schedule);
   try {
     return await loadUsers(request, io, startedAt, loadId, onStart, settings, quality, dest, source);
@@ -415,7 +428,7 @@ async function loadUsers(
   // A changed load also fetches the tasks its events named, unless --resources says otherwise.
   const withTasks =
     source.changed !== undefined && request.resources === undefined && source.taskIds.size > 0
-      ? [...selectResources(settings.catalog).tables, 'tasks']
+      ? changedDefaultTables(settings.catalog)
       : undefined;
   const resources = selectResources(settings.catalog, request.resources ?? withTasks ?? source.resources);
   const { identifiers } = source;
@@ -977,11 +990,11 @@ function firstChangedNote(lake: string, users: number, deferred: number, resourc
 function deferredNote(selection: ChangedSelection): string | undefined {
   const d = selection.deferred;
   if (d === undefined) return undefined;
-  const pending = !d.committedEarlier
-    ? 'their events stay pending, not committed'
-    : d.committedEarlier < d.events
-      ? 'the new events stay pending, not committed'
-      : 'their events stay pending for this schedule, committed already';
+  const pending = {
+    none: 'their events stay pending, not committed',
+    some: 'the new events stay pending, not committed',
+    all: 'their events stay pending for this schedule, committed already',
+  }[deferredCommitted(d)];
   return (
     `--max-users-per-run ${selection.maxUsers}: ${deferredWords(d, true)} left for the next changed load ` +
     `(${pending}; the next changed load takes them first, oldest events first)`

@@ -246,6 +246,18 @@ export function deferredWords(
   return earlier === 0 ? who : `${who} and ${earlier} webhook event(s) an earlier load had committed already`;
 }
 
+/** Whether a cap left events another load had committed: none of them, some, or every one. */
+export function deferredCommitted(d: { events: number; committedEarlier?: number }): 'none' | 'some' | 'all' {
+  const earlier = d.committedEarlier ?? 0;
+  return earlier === 0 ? 'none' : earlier < d.events ? 'some' : 'all';
+}
+
+const DEFERRED_COMMIT_WORDS = {
+  none: 'their events not committed yet',
+  some: 'the new events not committed yet',
+  all: 'their events committed already',
+} as const;
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
@@ -338,7 +350,7 @@ export function formatSummary(s: LoadSummary): string {
     const d = s.changedUsersDeferred;
     lines.push('');
     lines.push(
-      `Deferred to the next changed load: ${deferredWords(d)}, over --max-users-per-run (not loaded, ${!d.committedEarlier ? 'their events not committed yet' : d.committedEarlier < d.events ? 'the new events not committed yet' : 'their events committed already'}; the next 'load --users changed' takes them first)`,
+      `Deferred to the next changed load: ${deferredWords(d)}, over --max-users-per-run (not loaded, ${DEFERRED_COMMIT_WORDS[deferredCommitted(d)]}; the next 'load --users changed' takes them first)`,
     );
   }
   if (s.quietFeeds !== undefined && s.quietFeeds.length > 0) {

@@ -409,6 +409,7 @@ export async function selectChangedUsers(
     return taskIds === undefined ? { identifier } : { identifier, taskIds };
   });
   const earlier = events.filter(committed);
+  const deferredEarlier = deferredEvents.filter(committed).length;
   const withNewEvents = new Set(events.filter((e) => !committed(e)).map((e) => e.identifier));
   const onlyEarlier = new Set(earlier.map((e) => e.identifier).filter((u) => !withNewEvents.has(u)));
   return {
@@ -432,9 +433,7 @@ export async function selectChangedUsers(
             deferred: {
               users: deferredUsers.size,
               events: deferredEvents.length,
-              ...(deferredEvents.some(committed)
-                ? { committedEarlier: deferredEvents.filter(committed).length }
-                : {}),
+              ...(deferredEarlier === 0 ? {} : { committedEarlier: deferredEarlier }),
               ...(deferredEvents.length === 0
                 ? {}
                 : { keepOpenFrom: deferredEvents.map((e) => e.dt).sort()[0]! }),

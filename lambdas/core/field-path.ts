@@ -21,6 +21,15 @@
 export const ITEM_PATH = '[]';
 const TABLE_KEY_SEPARATOR = '\u0000';
 
+/**
+ * The field a fan-out child's record carries its parent's key under (`_accounts__id` for the
+ * `accounts` `_id`): dlt's include_from_parent. The loader writes it (load-user.ts); the
+ * registry reads parent links off it (schema-registry.ts `fanOutParent`).
+ */
+export function parentKeyField(parent: string, field: string): string {
+  return `_${parent}_${field}`;
+}
+
 export function pathKey(segments: readonly string[]): string {
   return JSON.stringify(segments);
 }

@@ -22,6 +22,7 @@ import {
   PaginationLimitError,
   PayLinkHttpError,
 } from './errors.ts';
+import { parentKeyField } from './field-path.ts';
 import { type NormalizeRouting, normalizeRecord } from './normalize.ts';
 import { isJsonObject, NumberLiteral } from './number-literal.ts';
 import { firstPage, nextPage } from './paginate.ts';
@@ -876,7 +877,7 @@ function normalizeUnit(
   const seenKeys = new Map<string, number>();
   const parentColumn =
     resource.parent && resource.parent.resource !== KNOWN_TASKS
-      ? `_${resource.parent.resource}_${resource.parent.field}`
+      ? parentKeyField(resource.parent.resource, resource.parent.field)
       : undefined;
   records.forEach(({ record, parentKey }, index) => {
     const prepared = applyAliases(record, resource.fieldAliases);

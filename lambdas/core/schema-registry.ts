@@ -61,6 +61,7 @@ import {
   isJsonKey,
   isPathKey,
   type JsonReason,
+  parentKeyField,
   parseJsonKey,
   pathKey,
   pathSegments,
@@ -612,7 +613,7 @@ export class SchemaRegistry {
    * How the rows of the root table `table` name the parent record they were fetched for, when
    * its resource fans out over another root table's records (`action_history` over `accounts`):
    * the loader writes the parent's key into every such row under the field `_<parent>_<field>`
-   * (dlt's include_from_parent, load-user.ts `normalizeUnit`), so the link is read off the
+   * (dlt's include_from_parent, field-path.ts `parentKeyField`), so the link is read off the
    * registry's fields, as `parentTable` reads child tables off their names: a root table with one
    * top-level field `_<P>_<f>` where `P` is another root table with a field `f` of a text or
    * bigint column. Undefined when there is none, or more than one (no guess). The parent's key
@@ -628,8 +629,9 @@ export class SchemaRegistry {
       if (!name.startsWith('_')) continue;
       for (const parent of this.#tables.values()) {
         if (parent === state || parent.name.includes(LAKE.pathSeparator)) continue;
-        if (!name.startsWith(`_${parent.name}_`)) continue;
-        const column = parent.cells.get(pathKey([name.slice(parent.name.length + 2)]));
+        const prefix = parentKeyField(parent.name, '');
+        if (!name.startsWith(prefix)) continue;
+        const column = parent.cells.get(pathKey([name.slice(prefix.length)]));
         if (column === undefined || column === OVERFLOWED) continue;
         const keyColumns = [column, ...variantsOf(column, parent.types)].filter((c) => {
           const type = parent.types.get(c);

@@ -10,9 +10,9 @@ import { Writable } from 'node:stream';
 import { parquetMetadata, parquetSchema } from 'hyparquet';
 import { type LakeQuery, openLakeQuery } from '#cli/duckdb-lake.ts';
 import type { Io } from '#cli/io.ts';
+import { changedScheduleOf as changedScheduleOfCatalog } from '#cli/load-command.ts';
 import { main } from '#cli/main.ts';
-import { resolveCatalog, selectResources } from '#core/config.ts';
-import { localChangedSchedule } from '#core/schedule-config.ts';
+import { resolveCatalog } from '#core/config.ts';
 import { readParquet } from './read-parquet.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -127,11 +127,7 @@ export interface ChangedLoadArgs {
  * built-in catalog): `local` for the command's own set, `local-resources-<hex>` for another.
  */
 export function changedScheduleOf(resources: readonly string[]): string {
-  const catalog = resolveCatalog();
-  return localChangedSchedule(selectResources(catalog, resources).tables, [
-    ...selectResources(catalog).tables,
-    'tasks',
-  ]);
+  return changedScheduleOfCatalog(resolveCatalog(), resources);
 }
 
 /** `load --users changed` (the users of the webhook events) of `resources` into `dest`, then `more`. */
